@@ -1,0 +1,71 @@
+"""The errors a modem backend raises.
+
+    ModemError                 anything that kept the modem from doing what was asked
+     ├── ModemTimeout          no final answer in time (temporary; TIMEOUT)
+     ├── CommandError          ERROR, +CMS ERROR or +CME ERROR (or a gammu error)
+     ├── NotReady              SIM locked or absent, no network, bad PIN
+     └── PortGone              the serial port or connection disappeared
+
+Every ModemError says whether a later retry may succeed (``temporary``) and
+which contract failure code a message failed by it gets (``failure``).
+"""
+
+from __future__ import annotations
+
+from zimsend_common.failures import FailureCode
+
+
+class ModemError(Exception):
+    temporary: bool = False
+    failure: FailureCode = FailureCode.DEVICE_ERROR
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        temporary: bool | None = None,
+        failure: FailureCode | None = None,
+    ) -> None:
+        super().__init__(message)
+        if temporary is not None:
+            self.temporary = temporary
+        if failure is not None:
+            self.failure = failure
+
+    @property
+    def detail(self) -> str:
+        """The modem's own words, for ``error.detail``."""
+        return str(self)
+
+
+class ModemTimeout(ModemError):
+    temporary = True
+    failure = FailureCode.TIMEOUT
+
+
+class CommandError(ModemError):
+    """The modem refused a command; ``code`` is its error number, when it gave one."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str = "ERROR",
+        code: int | None = None,
+        name: str = "",
+        temporary: bool | None = None,
+        failure: FailureCode | None = None,
+    ) -> None:
+        super().__init__(message, temporary=temporary, failure=failure)
+        self.kind = kind  # "ERROR", "+CMS ERROR", "+CME ERROR", "GAMMU"
+        self.code = code
+        self.name = name
+
+
+class NotReady(ModemError):
+    failure = FailureCode.DEVICE_ERROR
+
+
+class PortGone(ModemError):
+    temporary = True
+    failure = FailureCode.DEVICE_ERROR

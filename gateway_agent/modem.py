@@ -1,0 +1,158 @@
+"""The one interface every modem backend implements.
+
+The agent's loop talks only to ``Modem``; which hardware is behind it (a GSM
+modem over AT commands, a phone through python-gammu, the built-in emulator)
+is chosen at run time by ``gateway_agent.backends.open_modem``.
+
+A backend promises:
+
+- ``open()`` leaves the device ready to send: initialised, PIN entered,
+  registered on the network (or raises a ``ModemError``);
+- ``send()`` returns only once the network accepted every part, with one
+  message reference per part, or raises a ``ModemError`` saying whether a
+  later retry may succeed;
+- ``next_event()`` hands out every delivery report and incoming message
+  exactly once, in arrival order; a lost port shows up as a ``PortLost``
+  event, and the backend reopens the port on its own (``PortRestored``).
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from zimsend_common.failures import FailureCode
+
+
+class SimState(StrEnum):
+    READY = "READY"
+    PIN_REQUIRED = "SIM PIN"
+    PUK_REQUIRED = "SIM PUK"
+    ABSENT = "ABSENT"
+    ERROR = "ERROR"
+
+
+class Registration(StrEnum):
+    HOME = "home"
+    ROAMING = "roaming"
+    SEARCHING = "searching"
+    DENIED = "denied"
+    NOT_REGISTERED = "not_registered"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Identity:
+    manufacturer: str
+    model: str
+    firmware: str
+    imei: str
+    sim_state: SimState
+    phone_number: str | None = None
+
+
+@dataclass(frozen=True)
+class NetworkState:
+    registration: Registration
+    operator: str | None
+    signal_percent: int | None  # 0..100, None when unknown
+    signal_dbm: int | None
+
+    @property
+    def registered(self) -> bool:
+        return self.registration in (Registration.HOME, Registration.ROAMING)
+
+
+@dataclass(frozen=True)
+class SendReceipt:
+    """The network's acceptance of one message: a reference (TP-MR) per part."""
+
+    references: tuple[int, ...]
+    recipient: str
+    submitted_at: datetime
+
+    @property
+    def parts(self) -> int:
+        return len(self.references)
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """A status report for one part, matched by (reference, recipient, time)."""
+
+    reference: int
+    recipient: str
+    outcome: Literal["delivered", "failed", "pending"]
+    status_code: int  # TP-ST as received
+    service_centre_time: datetime
+    discharge_time: datetime
+    failure: FailureCode | None = None
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """A whole incoming SMS, parts already joined."""
+
+    sender: str
+    text: str
+    sent_at: datetime  # the service centre's timestamp
+    parts: int = 1
+    smsc: str | None = None
+
+
+@dataclass(frozen=True)
+class PortLost:
+    reason: str
+
+
+@dataclass(frozen=True)
+class PortRestored:
+    pass
+
+
+ModemEvent = DeliveryReport | IncomingMessage | PortLost | PortRestored
+
+
+@dataclass
+class ModemInfo:
+    """Identity and network state together, as ``zimsend-agent info`` prints it."""
+
+    identity: Identity
+    network: NetworkState
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class Modem(abc.ABC):
+    """A GSM modem or phone that can send and receive SMS."""
+
+    @abc.abstractmethod
+    def open(self) -> None:
+        """Make the device ready to send (see the module's promises)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the port; safe to call twice."""
+
+    @abc.abstractmethod
+    def identify(self) -> Identity: ...
+
+    @abc.abstractmethod
+    def network_state(self) -> NetworkState: ...
+
+    @abc.abstractmethod
+    def send(self, recipient: str, text: str, *, request_report: bool = True) -> SendReceipt:
+        """Send one SMS (split into parts as needed)."""
+
+    @abc.abstractmethod
+    def next_event(self, timeout: float) -> ModemEvent | None:
+        """The next event, waiting up to ``timeout`` seconds; None when none came."""
+
+    def __enter__(self) -> "Modem":
+        self.open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,5 @@
+"""The SQL store (SQLite or PostgreSQL) behind the relay."""
+
+from relay_server.store.store import InvalidApiKey, Store, UnknownClient
+
+__all__ = ["InvalidApiKey", "Store", "UnknownClient"]

@@ -1,0 +1,176 @@
+"""The records the store hands out and takes in.
+
+Plain frozen dataclasses: the HTTP layer turns them into JSON, the store turns
+them into rows. Every datetime here is timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+Status = Literal["queued", "sent", "delivered", "failed", "cancelled"]
+STATUSES: tuple[Status, ...] = ("queued", "sent", "delivered", "failed", "cancelled")
+
+# The only moves a message's status may make (the contract's lifecycle).
+ALLOWED_MOVES: dict[str, frozenset[str]] = {
+    "queued": frozenset({"sent", "failed", "cancelled"}),
+    "sent": frozenset({"delivered", "failed"}),
+    "delivered": frozenset(),
+    "failed": frozenset(),
+    "cancelled": frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class Client:
+    client_id: str
+    name: str
+    disabled: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who an authenticated request comes from.
+
+    ``is_test`` is true for a ``zs_test_`` key: such a caller sees and touches
+    only test messages, a live key only live ones.
+    """
+
+    client_id: str
+    key_id: str
+    is_test: bool
+
+
+@dataclass(frozen=True)
+class Device:
+    device_id: str
+    client_id: str
+    name: str
+    created_at: datetime
+    disabled: bool = False
+    last_seen_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MessageError:
+    code: str
+    message: str
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A message accepted by the API, about to be stored as queued."""
+
+    client_id: str
+    is_test: bool
+    to: str  # E.164
+    body: str
+    priority: int  # 1 (urgent) .. 5 (bulk)
+    segments: int
+    encoding: Literal["GSM-7", "UCS-2"]
+    metadata: dict[str, Any] | None = None
+    webhook_url: str | None = None
+    scheduled_at: datetime | None = None
+    valid_until: datetime | None = None
+    device_id: str | None = None  # the device asked for with X-Device-ID
+    batch_id: str | None = None
+    resent_from: str | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    message_id: str
+    client_id: str
+    is_test: bool
+    status: Status
+    to: str
+    body: str
+    priority: int
+    segments: int
+    encoding: str
+    metadata: dict[str, Any] | None
+    webhook_url: str | None
+    scheduled_at: datetime | None
+    valid_until: datetime | None
+    device_id: str | None
+    batch_id: str | None
+    resent_from: str | None
+    created_at: datetime
+    queued_at: datetime | None
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    failed_at: datetime | None
+    cancelled_at: datetime | None
+    error: MessageError | None
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One move of a message's status, as an agent, the worker or the API reports it."""
+
+    message_id: str
+    status: Status
+    at: datetime
+    device_id: str | None = None
+    error: MessageError | None = None
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    """What apply_status_change did.
+
+    ``applied`` is false when the change was a repeat (same status again) or a
+    move the lifecycle forbids; ``message`` is the message as it now stands.
+    """
+
+    applied: bool
+    message: Message
+
+
+@dataclass(frozen=True)
+class HistoryQuery:
+    """History filters, already validated and normalised by the HTTP layer."""
+
+    statuses: tuple[Status, ...] = ()
+    to: str | None = None  # E.164
+    from_time: datetime | None = None  # inclusive, on created_at
+    to_time: datetime | None = None  # inclusive, on created_at
+    device_id: str | None = None
+    search: str | None = None  # case-insensitive substring, % and _ literal
+    page: int = 1
+    limit: int = 50
+    after: str | None = None  # keyset: the page after this message_id
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    items: list[Message]
+    total: int  # all messages matching the filters
+    next_after: str | None  # message_id to pass as ``after`` for the next page
+
+
+@dataclass(frozen=True)
+class DayStats:
+    day: date
+    delivered: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class Stats:
+    delivered: int
+    failed: int
+    pending: int  # queued + sent
+    by_day: list[DayStats] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    request_hash: str
+    status_code: int
+    body: bytes
+    created_at: datetime

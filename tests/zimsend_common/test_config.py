@@ -1,0 +1,42 @@
+from pathlib import Path
+
+import pytest
+
+from zimsend_common.config import SECTIONS, ConfigError, load_settings
+
+
+def test_defaults_apply_without_file_or_environment():
+    settings = load_settings(environ={"ZIMSEND_CONFIG": ""})
+    assert settings.relay.rate_limit_per_minute == 100
+    assert settings.relay.retention_days == 90
+    assert settings.agent.backend == "emulator"
+
+
+def test_environment_overrides_file(tmp_path: Path):
+    config = tmp_path / "zimsend.toml"
+    config.write_text('[relay]\ndatabase_url = "sqlite:///from-file.db"\nhttp_port = 6000\n')
+    settings = load_settings(config, environ={"ZIMSEND_DATABASE_URL": "sqlite:///from-env.db"})
+    assert settings.relay.database_url == "sqlite:///from-env.db"
+    assert settings.relay.http_port == 6000
+
+
+def test_default_database_is_sqlite_file_in_data_dir(tmp_path: Path):
+    settings = load_settings(environ={"ZIMSEND_DATA_DIR": str(tmp_path)})
+    assert settings.relay.resolved_database_url() == f"sqlite:///{tmp_path}/zimsend.sqlite3"
+
+
+def test_bad_value_is_a_config_error_naming_the_setting():
+    with pytest.raises(ConfigError, match="http_port"):
+        load_settings(environ={"ZIMSEND_HTTP_PORT": "not-a-port"})
+
+
+def test_unknown_setting_in_file_is_refused(tmp_path: Path):
+    config = tmp_path / "zimsend.toml"
+    config.write_text("[relay]\nno_such_setting = 1\n")
+    with pytest.raises(ConfigError, match="no_such_setting"):
+        load_settings(config, environ={})
+
+
+def test_every_setting_name_is_unique_across_sections():
+    names = [name for model in SECTIONS.values() for name in model.model_fields]
+    assert len(names) == len(set(names))

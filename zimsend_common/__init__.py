@@ -1,0 +1,1 @@
+"""What the relay and the device agents share: configuration, the wire contract, failure codes."""

@@ -1,0 +1,137 @@
+"""Configuration: one TOML file plus environment variables.
+
+Where settings come from, later sources winning:
+
+1. the defaults below;
+2. the TOML file named by ``ZIMSEND_CONFIG`` (else ``/etc/zimsend/zimsend.toml``
+   when it exists), with one table per section: ``[relay]``, ``[agent]``,
+   ``[gammu]``, ``[logging]``;
+3. environment variables ``ZIMSEND_<NAME>``, where NAME is the setting's name
+   in upper case (``ZIMSEND_DATABASE_URL``, ``ZIMSEND_DEVICE_PASSWORD``...).
+
+Every setting's name is unique across sections, so one environment variable
+names exactly one setting. The README lists them all.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+DEFAULT_CONFIG_PATH = Path("/etc/zimsend/zimsend.toml")
+ENV_PREFIX = "ZIMSEND_"
+
+
+class ConfigError(Exception):
+    """The configuration file or an environment variable holds a bad value."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RelaySettings(_Section):
+    """The HTTP relay and its worker."""
+
+    data_dir: Path = Path("./data")
+    database_url: str = ""  # empty: a SQLite file in data_dir
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    host: str = "127.0.0.1"
+    http_port: int = Field(5040, ge=1, le=65535)
+    rate_limit_per_minute: int = Field(100, ge=1)
+    retention_days: int = Field(90, ge=1)
+    device_offline_after_seconds: int = Field(60, ge=5)
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    webhook_allow_http: bool = False
+    webhook_allow_private_hosts: bool = False
+
+    def resolved_database_url(self) -> str:
+        """The database URL to use: the configured one, else SQLite in data_dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'zimsend.sqlite3').resolve()}"
+
+
+class AgentSettings(_Section):
+    """One device agent and its modem."""
+
+    device_id: str = ""
+    device_password: str = ""
+    backend: Literal["at", "gammu", "emulator"] = "emulator"
+    modem_port: str = ""
+    baudrate: int = Field(115200, ge=300)
+    sim_pin: str = ""
+    send_rate_per_minute: int = Field(20, ge=1)
+    heartbeat_seconds: float = Field(5.0, gt=0)
+    network_wait_seconds: float = Field(60.0, gt=0)
+    send_timeout_seconds: float = Field(60.0, gt=0)
+
+
+class GammuSettings(_Section):
+    """The python-gammu backend: a gammurc section, or port and connection."""
+
+    gammurc: str = ""
+    gammu_section: int = Field(0, ge=0)
+    gammu_connection: str = "at"
+
+
+class LoggingSettings(_Section):
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    log_format: Literal["json", "text"] = "json"
+
+
+class Settings(_Section):
+    relay: RelaySettings = RelaySettings()
+    agent: AgentSettings = AgentSettings()
+    gammu: GammuSettings = GammuSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+
+SECTIONS: dict[str, type[_Section]] = {
+    "relay": RelaySettings,
+    "agent": AgentSettings,
+    "gammu": GammuSettings,
+    "logging": LoggingSettings,
+}
+
+
+def load_settings(
+    path: str | Path | None = None, environ: dict[str, str] | None = None
+) -> Settings:
+    """Read the TOML file and the environment into validated settings.
+
+    Raises ConfigError naming the file or variable at fault.
+    """
+    environ = dict(os.environ if environ is None else environ)
+    values = _read_file(_config_path(path, environ))
+    for section, model in SECTIONS.items():
+        for name in model.model_fields:
+            env_value = environ.get(ENV_PREFIX + name.upper())
+            if env_value is not None:
+                values.setdefault(section, {})[name] = env_value
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from exc
+
+
+def _config_path(path: str | Path | None, environ: dict[str, str]) -> Path | None:
+    if path is not None:
+        return Path(path)
+    if environ.get(ENV_PREFIX + "CONFIG"):
+        return Path(environ[ENV_PREFIX + "CONFIG"])
+    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None
+
+
+def _read_file(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read configuration file {path}: {exc}") from exc
