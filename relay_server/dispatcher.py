@@ -1,0 +1,62 @@
+"""The extension point between the HTTP API and whatever carries messages to devices.
+
+The API stores a message first, then hands it to the app's ``Dispatcher``.
+``StoreOnlyDispatcher`` leaves messages queued in the store (what the relay
+does when run without Redis and agents); the RQ dispatcher in
+``relay_server.dispatch`` puts them on device queues.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from relay_server.store.models import Caller, Message
+
+
+class DeviceOffline(Exception):
+    """The device asked for has not been seen for longer than the offline threshold."""
+
+
+class NoDeviceAvailable(Exception):
+    """No device was asked for, and none of the client's devices is online."""
+
+
+class Dispatcher(Protocol):
+    def choose_device(self, caller: Caller, device_id: str | None, *, scheduled: bool) -> str | None:
+        """The device a new send will go to, or None for any of the client's devices.
+
+        ``device_id`` is one the client owns (the API has checked). Raises
+        DeviceOffline or NoDeviceAvailable when the send cannot go now;
+        scheduled sends are accepted whatever the devices' state.
+        """
+        ...
+
+    def submit(self, messages: list[Message]) -> None:
+        """Queue stored messages for sending. Never raises for a transport outage:
+        the messages stay queued in the store and are queued again later."""
+        ...
+
+    def estimated_delivery(self, message: Message) -> datetime | None:
+        """When the message should leave, from its device's queue and send times."""
+        ...
+
+    def cancel(self, message: Message) -> bool:
+        """Claim a queued message for cancellation; False when a device already took it."""
+        ...
+
+
+class StoreOnlyDispatcher:
+    """Keeps messages queued in the store; nothing leaves."""
+
+    def choose_device(self, caller: Caller, device_id: str | None, *, scheduled: bool) -> str | None:
+        return device_id
+
+    def submit(self, messages: list[Message]) -> None:
+        return None
+
+    def estimated_delivery(self, message: Message) -> datetime | None:
+        return None
+
+    def cancel(self, message: Message) -> bool:
+        return True
