@@ -1,0 +1,9 @@
+"""The HTTP API under /v1, one blueprint per part of the contract."""
+
+# Each module exports ``bp``, a Blueprint; ``create_app`` registers them in this order.
+BLUEPRINT_MODULES = (
+    "relay_server.api.sending",
+    "relay_server.api.account",
+    "relay_server.api.tracking",
+    "relay_server.api.openapi",
+)
