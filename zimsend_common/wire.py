@@ -1,0 +1,169 @@
+"""The wire contract between the relay and the device agents.
+
+Everything that crosses Redis is named here: queue names, Redis keys, the send
+job's payload and the events agents report back. Both sides import this
+module; it imports nothing heavy (no Flask, no serial, no SQL).
+
+Outgoing, per message (job id = message id):
+
+    relay ──enqueue──▶ device queue (X-Device-ID given) or the client's shared queue
+    agent ──dequeue──▶ claim (SET NX on claim_key) ──▶ modem ──▶ "sent" event
+
+A cancel claims the same key; whoever sets it first wins, the other learns it.
+Scheduled messages wait on SCHEDULE_QUEUE (RQ's scheduler, run by the relay's
+worker) and are put on their device or shared queue when due.
+
+Back, per event: the agent enqueues APPLY_EVENT_FUNC on EVENTS_QUEUE with the
+event's dict and its signature; the relay's worker checks the signature
+against the device's key and applies it to the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+# -- queues ------------------------------------------------------------------
+
+PRIORITY_LEVELS = (1, 2, 3, 4, 5)  # 1 urgent .. 5 bulk
+EVENTS_QUEUE = "zimsend.events"
+SCHEDULE_QUEUE = "zimsend.scheduled"
+SIMULATED_QUEUE = "zimsend.simulated"  # zs_test_ messages, sent by the relay's worker
+
+SEND_JOB_FUNC = "gateway_agent.jobs.send_message"
+APPLY_EVENT_FUNC = "relay_server.worker.events.apply_event"
+RELEASE_SCHEDULED_FUNC = "relay_server.worker.scheduled.release"
+SIMULATED_SEND_FUNC = "relay_server.worker.simulated.send_message"
+
+
+def device_queue(device_id: str, priority: int) -> str:
+    """The queue of messages that must leave through this device."""
+    return f"zimsend.device.{device_id}.p{priority}"
+
+
+def client_queue(client_id: str, priority: int) -> str:
+    """The queue any of the client's devices may take from."""
+    return f"zimsend.client.{client_id}.p{priority}"
+
+
+def agent_queue_order(device_id: str, client_id: str) -> list[str]:
+    """The queues an agent listens on, in the order it takes from them.
+
+    Higher priority first; within a priority, the device's own queue before
+    the client's shared one.
+    """
+    order: list[str] = []
+    for priority in PRIORITY_LEVELS:
+        order += [device_queue(device_id, priority), client_queue(client_id, priority)]
+    return order
+
+
+# -- Redis keys ----------------------------------------------------------------
+
+CLAIM_TTL_SECONDS = 7 * 24 * 3600
+
+
+def claim_key(message_id: str) -> str:
+    """Set once (NX) to ``claim_value_device(...)`` or ``CLAIM_CANCELLED``."""
+    return f"zimsend:claim:{message_id}"
+
+
+CLAIM_CANCELLED = "cancelled"
+
+
+def claim_value_device(device_id: str) -> str:
+    return f"device:{device_id}"
+
+
+def inflight_key(device_id: str) -> str:
+    """The message an agent is handing to its modem right now (absent when idle)."""
+    return f"zimsend:inflight:{device_id}"
+
+
+def heartbeat_key(device_id: str) -> str:
+    """The device's last heartbeat (a signed JSON document), with a TTL."""
+    return f"zimsend:heartbeat:{device_id}"
+
+
+def send_times_key(device_id: str) -> str:
+    """Recent send durations in seconds (a capped list), for estimated delivery."""
+    return f"zimsend:send-times:{device_id}"
+
+
+# -- payloads ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SendJob:
+    """What an agent needs to send one message."""
+
+    message_id: str
+    client_id: str
+    to: str
+    text: str
+    priority: int
+    device_id: str | None = None  # set when the client asked for this device
+    valid_until: str | None = None  # ISO 8601 Z; past it the message fails TIMEOUT
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SendJob":
+        return cls(**{name: data.get(name) for name in cls.__dataclass_fields__})
+
+
+EventKind = Literal["sent", "delivered", "failed", "received", "heartbeat"]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One report from a device agent.
+
+    ``data`` by kind:
+      sent:      message_id, sent_at, references (one TP-MR per part)
+      delivered: message_id, delivered_at (the network's discharge time)
+      failed:    message_id, failed_at, code (a FailureCode), message, detail
+      received:  sender, text, received_at, parts
+      heartbeat: signal_percent, signal_dbm, operator, registration, model,
+                 manufacturer, firmware, phone_number, sent_today, queue_depth
+    """
+
+    kind: EventKind
+    device_id: str
+    at: str  # ISO 8601 Z, when the agent observed it
+    data: dict[str, Any] = field(default_factory=dict)
+    event_id: str = field(default_factory=lambda: f"evt_{uuid.uuid4().hex}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Event":
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+
+
+# -- signatures ----------------------------------------------------------------
+
+
+def device_signing_key(device_password: str) -> str:
+    """The key a device signs with; the store keeps this digest, never the password."""
+    return hashlib.sha256(f"zimsend-device:{device_password}".encode()).hexdigest()
+
+
+def canonical_json(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def sign(document: dict[str, Any], signing_key: str) -> str:
+    """Hex HMAC-SHA256 of the document's canonical JSON."""
+    return hmac.new(signing_key.encode(), canonical_json(document), hashlib.sha256).hexdigest()
+
+
+def verify(document: dict[str, Any], signature: str, signing_key: str) -> bool:
+    """True when ``signature`` is this key's signature of ``document`` (constant time)."""
+    return hmac.compare_digest(sign(document, signing_key), signature)
