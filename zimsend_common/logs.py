@@ -1,0 +1,61 @@
+"""Structured logs: one JSON object a line on stderr, quiet (WARNING) by default.
+
+Modules log with the standard library and pass fields through ``extra``::
+
+    log.info("message sent", extra={"message_id": mid, "device_id": did})
+
+Field names that look like secrets are never written, whatever a caller
+passes: a leaked key in a log is a leaked key.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+from zimsend_common.config import LoggingSettings
+
+# Attributes every LogRecord has; anything else on a record came from ``extra``.
+_STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_SECRET_WORDS = ("password", "api_key", "secret", "pin", "token", "signature")
+
+
+def _is_secret(name: str) -> bool:
+    lowered = name.lower()
+    return any(word in lowered for word in _SECRET_WORDS)
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats a record as one JSON line with its ``extra`` fields."""
+
+    converter = time.gmtime
+
+    def format(self, record: logging.LogRecord) -> str:
+        document: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name, value in vars(record).items():
+            if name in _STANDARD_ATTRS or name.startswith("_"):
+                continue
+            document[name] = "[redacted]" if _is_secret(name) else value
+        if record.exc_info:
+            document["exception"] = self.formatException(record.exc_info)
+        return json.dumps(document, default=str, ensure_ascii=False)
+
+
+def configure_logging(settings: LoggingSettings) -> None:
+    """Send the process's logs to stderr at the configured level and format."""
+    handler = logging.StreamHandler(sys.stderr)
+    if settings.log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level)
