@@ -85,8 +85,16 @@ def inflight_key(device_id: str) -> str:
 
 
 def heartbeat_key(device_id: str) -> str:
-    """The device's last heartbeat (a signed JSON document), with a TTL."""
+    """The device's last heartbeat, ``seal``-ed, expiring when the device counts as offline.
+
+    The agent also enqueues each heartbeat on EVENTS_QUEUE, like any event.
+    """
     return f"zimsend:heartbeat:{device_id}"
+
+
+def device_client_key(device_id: str) -> str:
+    """The id of the client a device belongs to; the relay writes it, agents read it."""
+    return f"zimsend:device:{device_id}:client"
 
 
 def send_times_key(device_id: str) -> str:
@@ -167,3 +175,21 @@ def sign(document: dict[str, Any], signing_key: str) -> str:
 def verify(document: dict[str, Any], signature: str, signing_key: str) -> bool:
     """True when ``signature`` is this key's signature of ``document`` (constant time)."""
     return hmac.compare_digest(sign(document, signing_key), signature)
+
+
+def seal(event: Event, signing_key: str) -> str:
+    """The event and its signature as one JSON document (the heartbeat key's value)."""
+    document = event.to_dict()
+    return json.dumps({"event": document, "signature": sign(document, signing_key)})
+
+
+def unseal(sealed: str | bytes, signing_key: str) -> Event | None:
+    """The event ``seal`` wrapped, or None when it is malformed or not signed with this key."""
+    try:
+        wrapper = json.loads(sealed)
+        document, signature = wrapper["event"], wrapper["signature"]
+        if not verify(document, signature, signing_key):
+            return None
+        return Event.from_dict(document)
+    except (ValueError, KeyError, TypeError):
+        return None
