@@ -1,0 +1,62 @@
+"""The relay's WSGI application: the ZimSend API under /v1."""
+
+from __future__ import annotations
+
+import importlib
+
+import redis as redis_lib
+from flask import Flask
+
+from relay_server import auth, context, idempotency, ratelimit
+from relay_server.api import BLUEPRINT_MODULES
+from relay_server.dispatcher import Dispatcher, StoreOnlyDispatcher
+from relay_server.errors import register_error_handlers
+from relay_server.store.store import Store
+from zimsend_common.config import Settings
+
+# A Redis that does not answer must not hold requests up: rate limiting fails open.
+_REDIS_TIMEOUT_SECONDS = 0.5
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    dispatcher: Dispatcher | None = None,
+    redis: redis_lib.Redis | None = None,
+) -> Flask:
+    """The relay app, on the given parts or on those the settings name.
+
+    Without a store it opens the configured database (creating ``data_dir``
+    for the default SQLite file); without a dispatcher messages stay queued in
+    the store; without Redis it connects to ``settings.relay.redis_url``.
+    """
+    app = Flask("relay_server")
+    app.config["MAX_CONTENT_LENGTH"] = settings.relay.max_body_bytes
+    app.json.sort_keys = False
+    if store is None:
+        settings.relay.data_dir.mkdir(parents=True, exist_ok=True)
+        store = Store.open(settings.relay.resolved_database_url())
+    if redis is None:
+        redis = redis_lib.Redis.from_url(
+            settings.relay.redis_url,
+            socket_timeout=_REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=_REDIS_TIMEOUT_SECONDS,
+        )
+    context.attach(
+        app.extensions,
+        context.RelayContext(
+            settings=settings,
+            store=store,
+            dispatcher=dispatcher or StoreOnlyDispatcher(),
+            redis=redis,
+        ),
+    )
+    register_error_handlers(app)
+    # Order matters: who is calling, then how often, then whether it is a replay.
+    auth.init_app(app)
+    ratelimit.init_app(app)
+    idempotency.init_app(app)
+    for module_name in BLUEPRINT_MODULES:
+        app.register_blueprint(importlib.import_module(module_name).bp)
+    return app

@@ -1,0 +1,34 @@
+"""The objects a running relay shares between its requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from flask import current_app
+
+from relay_server.dispatcher import Dispatcher
+from relay_server.store.store import Store
+from zimsend_common.config import Settings
+
+_EXTENSION = "zimsend"
+
+
+@dataclass(frozen=True)
+class RelayContext:
+    """Settings, store, dispatcher and Redis of one app."""
+
+    settings: Settings
+    store: Store
+    dispatcher: Dispatcher
+    redis: redis.Redis
+
+
+def attach(app_extensions: dict, context: RelayContext) -> None:
+    """Make ``context`` the one ``current()`` returns for this app."""
+    app_extensions[_EXTENSION] = context
+
+
+def current() -> RelayContext:
+    """The context of the app handling the current request."""
+    return current_app.extensions[_EXTENSION]
