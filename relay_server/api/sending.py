@@ -1,3 +1,221 @@
+"""Sending: one SMS, one text to many, many texts, and resending a failed one.
+
+Every route validates first, then stores all it accepts in one transaction,
+then hands the stored messages to the dispatcher; nothing is stored when the
+request as a whole is refused.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import replace
+from typing import Any
+
 from flask import Blueprint
 
+from relay_server import context
+from relay_server.api.render import status_object
+from relay_server.api.requests import (
+    Options,
+    json_body,
+    parse_metadata,
+    parse_options,
+    parse_priority,
+    parse_text,
+    parse_to,
+)
+from relay_server.auth import current_caller, requested_device_id
+from relay_server.dispatcher import DeviceOffline, NoDeviceAvailable
+from relay_server.errors import ApiError
+from relay_server.store.models import Caller, Message, NewMessage
+from zimsend_common.segments import SplitText
+from zimsend_common.timefmt import isoformat_z, utcnow
+
 bp = Blueprint("sending", __name__, url_prefix="/v1")
+
+MAX_BULK_MESSAGES = 1000
+
+
+@bp.post("/sms/send")
+def send() -> tuple[dict[str, Any], int]:
+    """Queue one SMS."""
+    device_id = requested_device_id()
+    body = json_body()
+    to = parse_to(body.get("to"))
+    text = parse_text(body.get("message"))
+    options = parse_options(body, context.current().settings.relay, utcnow())
+    device_id = _choose_device(device_id, options)
+    [message] = _store_and_submit([_new_message(to, text, options, device_id)])
+    return accepted(message), 202
+
+
+@bp.post("/sms/send-bulk")
+def send_bulk() -> tuple[dict[str, Any], int]:
+    """Queue one text to many recipients, or many ``{to, message}`` items."""
+    device_id = requested_device_id()
+    body = json_body()
+    if "messages" in body:
+        return _send_items(device_id, body)
+    recipients = _bulk_list(body, "recipients")
+    text = body.get("message")
+    parse_text(text)  # one text for all: a bad one refuses the request
+    items = [{"to": to, "message": text} for to in recipients]
+    return _send_items(device_id, body, items)
+
+
+@bp.post("/sms/send-bulk-personalized")
+def send_bulk_personalized() -> tuple[dict[str, Any], int]:
+    """Queue many ``{to, message, metadata?}`` items."""
+    device_id = requested_device_id()
+    return _send_items(device_id, json_body())
+
+
+@bp.post("/sms/<message_id>/resend")
+def resend(message_id: str) -> tuple[dict[str, Any], int]:
+    """Send a failed message again, as a new message pointing back to it."""
+    device_id = requested_device_id()
+    relay = context.current()
+    original = relay.store.get_message(current_caller(), message_id)
+    if original is None:
+        raise ApiError(404, "MESSAGE_NOT_FOUND", "The message does not exist.", param="message_id")
+    if original.status != "failed":
+        raise ApiError(
+            400,
+            "CANNOT_RESEND_MESSAGE",
+            f"Only a failed message can be resent; this one is {original.status}.",
+            details={"status": original.status},
+        )
+    now = utcnow()
+    valid_until = original.valid_until if original.valid_until and original.valid_until > now else None
+    options = Options(
+        priority=original.priority,
+        metadata=original.metadata,
+        webhook_url=original.webhook_url,
+        valid_until=valid_until,
+    )
+    device_id = _choose_device(device_id, options)
+    new = replace(
+        _new_message(original.to, parse_text(original.body), options, device_id),
+        resent_from=original.message_id,
+    )
+    [message] = _store_and_submit([new])
+    return accepted(message), 202
+
+
+def accepted(message: Message) -> dict[str, Any]:
+    """The 202 answer for a queued message: the send fields, then the status object."""
+    estimate = context.current().dispatcher.estimated_delivery(message)
+    status = status_object(message)
+    return {
+        "success": True,
+        "message_id": message.message_id,
+        "status": message.status,
+        "to": message.to,
+        "queued_at": status["queued_at"],
+        "estimated_delivery": isoformat_z(estimate),
+        **status,
+    }
+
+
+def _send_items(
+    device_id: str | None, body: dict[str, Any], items: list[Any] | None = None
+) -> tuple[dict[str, Any], int]:
+    if items is None:
+        items = _bulk_list(body, "messages")
+    options = parse_options(body, context.current().settings.relay, utcnow())
+    outcomes = [_item_message(item, options) for item in items]
+    valid = [outcome for outcome in outcomes if isinstance(outcome, NewMessage)]
+    if valid:
+        device_id = _choose_device(device_id, options)
+    batch_id = "batch_" + secrets.token_hex(8)
+    stored = iter(_store_and_submit([replace(m, device_id=device_id, batch_id=batch_id) for m in valid]))
+    entries = []
+    for item, outcome in zip(items, outcomes):
+        if isinstance(outcome, ApiError):
+            to = item.get("to") if isinstance(item, dict) else None
+            entries.append({"message_id": None, "to": to, "status": "rejected", "error": outcome.to_dict()})
+        else:
+            message = next(stored)
+            entries.append({"message_id": message.message_id, "to": message.to, "status": message.status})
+    queued = [entry for entry in entries if entry["status"] != "rejected"]
+    return {
+        "success": True,
+        "batch_id": batch_id,
+        "total_recipients": len(items),
+        "messages": entries,
+        "queued_at": isoformat_z(utcnow()),
+        "total_queued": len(queued),
+        "total_rejected": len(entries) - len(queued),
+    }, 202
+
+
+def _bulk_list(body: dict[str, Any], param: str) -> list[Any]:
+    items = body.get(param)
+    if not isinstance(items, list) or not items:
+        raise ApiError(400, "INVALID_PARAMETER", f"{param} must be a non-empty array.", param=param)
+    if len(items) > MAX_BULK_MESSAGES:
+        raise ApiError(
+            400,
+            "TOO_MANY_RECIPIENTS",
+            f"At most {MAX_BULK_MESSAGES} messages per request; split larger sends.",
+            param=param,
+        )
+    return items
+
+
+def _item_message(item: Any, options: Options) -> NewMessage | ApiError:
+    """One bulk item as a message to store, or why it is rejected."""
+    try:
+        if not isinstance(item, dict):
+            raise ApiError(400, "INVALID_PARAMETER", "Each message must be a JSON object.", param="messages")
+        to = parse_to(item.get("to"))
+        text = parse_text(item.get("message"))
+        item_options = replace(
+            options,
+            priority=parse_priority(item.get("priority"), options.priority),
+            metadata=parse_metadata(item.get("metadata"), options.metadata),
+        )
+        return _new_message(to, text, item_options, None)
+    except ApiError as error:
+        return error
+
+
+def _new_message(to: str, text: SplitText, options: Options, device_id: str | None) -> NewMessage:
+    caller: Caller = current_caller()
+    return NewMessage(
+        client_id=caller.client_id,
+        is_test=caller.is_test,
+        to=to,
+        body="".join(text.parts),
+        priority=options.priority,
+        segments=text.count,
+        encoding=text.encoding,
+        metadata=options.metadata,
+        webhook_url=options.webhook_url,
+        scheduled_at=options.scheduled_at,
+        valid_until=options.valid_until,
+        device_id=device_id,
+    )
+
+
+def _choose_device(device_id: str | None, options: Options) -> str | None:
+    dispatcher = context.current().dispatcher
+    try:
+        return dispatcher.choose_device(
+            current_caller(), device_id, scheduled=options.scheduled_at is not None
+        )
+    except DeviceOffline:
+        raise ApiError(503, "DEVICE_OFFLINE", "The requested device is currently offline.") from None
+    except NoDeviceAvailable:
+        raise ApiError(
+            503, "NO_DEVICE_AVAILABLE", "No device is currently available to send this SMS."
+        ) from None
+
+
+def _store_and_submit(messages: list[NewMessage]) -> list[Message]:
+    if not messages:
+        return []
+    relay = context.current()
+    stored = relay.store.insert_messages(messages)
+    relay.dispatcher.submit(stored)
+    return stored

@@ -1,0 +1,234 @@
+"""Reading and checking what clients send: the JSON body and each parameter.
+
+Every check either returns the value in the form the store takes or raises
+ApiError 400 with the contract's code and the parameter's name. Unknown fields
+are ignored: the vendor's clients send extras such as ``retry_attempts``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import request
+
+from relay_server import phone
+from relay_server.errors import ApiError
+from zimsend_common.config import RelaySettings
+from zimsend_common.segments import SplitText, split_text
+
+MAX_MESSAGE_CHARS = 1600
+MAX_METADATA_BYTES = 1024
+MAX_SCHEDULE_AHEAD = timedelta(days=30)
+MAX_URL_LENGTH = 2048
+DEFAULT_PRIORITY = 3
+PRIORITY_BY_WORD = {"urgent": 1, "high": 2, "normal": 3, "low": 4, "bulk": 5}
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a send request sets for all its messages."""
+
+    priority: int = DEFAULT_PRIORITY
+    metadata: dict[str, Any] | None = None
+    webhook_url: str | None = None
+    scheduled_at: datetime | None = None
+    valid_until: datetime | None = None
+
+
+def json_body() -> dict[str, Any]:
+    """The request body as a JSON object.
+
+    A body that is not JSON: 400 ``INVALID_JSON``, or 415
+    ``UNSUPPORTED_MEDIA_TYPE`` when it was also declared as something else.
+    Valid JSON is read whatever the Content-Type says.
+    """
+    data = request.get_data(cache=True)
+    try:
+        body = json.loads(data, parse_constant=_refuse_constant) if data else None
+    except ValueError:
+        if not _declared_json():
+            raise ApiError(
+                415, "UNSUPPORTED_MEDIA_TYPE", "The request body must be JSON (application/json)."
+            ) from None
+        raise ApiError(400, "INVALID_JSON", "The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "INVALID_JSON", "The request body must be a JSON object.")
+    return body
+
+
+def parse_to(value: Any, param: str = "to") -> str:
+    """The recipient in E.164."""
+    try:
+        return phone.normalize(value)
+    except phone.InvalidPhoneNumber:
+        raise ApiError(
+            400,
+            "INVALID_PHONE_NUMBER",
+            "The phone number is not valid; use the international format, e.g. +33612345678.",
+            param=param,
+        ) from None
+
+
+def parse_text(value: Any, param: str = "message") -> SplitText:
+    """The message text, as the SMS parts it will be sent in."""
+    if not isinstance(value, str) or not value:
+        raise ApiError(400, "INVALID_PARAMETER", "The message must be a non-empty string.", param=param)
+    if len(value) > MAX_MESSAGE_CHARS:
+        raise ApiError(
+            400,
+            "MESSAGE_TOO_LONG",
+            f"The message exceeds the maximum of {MAX_MESSAGE_CHARS} characters.",
+            param=param,
+        )
+    return split_text(value)
+
+
+def parse_priority(value: Any, default: int = DEFAULT_PRIORITY) -> int:
+    """A level from 1 (urgent) to 5 (bulk), from an integer or a word; None: ``default``."""
+    if value is None:
+        return default
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 5:
+        return value
+    if isinstance(value, str) and value.strip().lower() in PRIORITY_BY_WORD:
+        return PRIORITY_BY_WORD[value.strip().lower()]
+    raise ApiError(
+        400,
+        "INVALID_PRIORITY",
+        "The priority must be an integer from 1 to 5, or 'high', 'normal' or 'low'.",
+        param="priority",
+    )
+
+
+def parse_metadata(value: Any, default: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """A JSON object of at most 1 KB (compact UTF-8 encoding); None: ``default``."""
+    if value is None:
+        return default
+    if not isinstance(value, dict):
+        raise ApiError(400, "INVALID_PARAMETER", "The metadata must be a JSON object.", param="metadata")
+    encoded = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(encoded) > MAX_METADATA_BYTES:
+        raise ApiError(
+            400,
+            "INVALID_PARAMETER",
+            f"The metadata must be at most {MAX_METADATA_BYTES} bytes of JSON.",
+            param="metadata",
+        )
+    return value
+
+
+def parse_scheduled_at(value: Any, now: datetime) -> datetime | None:
+    """A UTC time after ``now`` and at most 30 days ahead; naive times are read as UTC."""
+    if value is None:
+        return None
+    moment = _parse_time(value)
+    if moment is None or not now < moment <= now + MAX_SCHEDULE_AHEAD:
+        raise ApiError(
+            400,
+            "INVALID_SCHEDULED_DATE",
+            "The scheduled date must be an ISO 8601 time in the future, at most 30 days ahead.",
+            param="scheduled_at",
+        )
+    return moment
+
+
+def parse_valid_until(value: Any, not_before: datetime) -> datetime | None:
+    """A UTC time after ``not_before`` (now, or the scheduled time) past which the message is not sent."""
+    if value is None:
+        return None
+    moment = _parse_time(value)
+    if moment is None or moment <= not_before:
+        raise ApiError(
+            400,
+            "INVALID_PARAMETER",
+            "valid_until must be an ISO 8601 time in the future (and after scheduled_at).",
+            param="valid_until",
+        )
+    return moment
+
+
+def check_webhook_url(value: Any, settings: RelaySettings) -> str | None:
+    """A callback URL the relay may post to; None stays None.
+
+    https only, unless ``webhook_allow_http``. The host is resolved now: a
+    name that does not resolve is refused, and so is a host any of whose
+    addresses is loopback, link-local, private, reserved, multicast or
+    unspecified, unless ``webhook_allow_private_hosts``.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_URL_LENGTH:
+        raise _bad_webhook_url("The webhook URL must be a string of at most 2048 characters.")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        raise _bad_webhook_url("The webhook URL is not a valid URL.") from None
+    allowed_schemes = {"https", "http"} if settings.webhook_allow_http else {"https"}
+    if parts.scheme not in allowed_schemes:
+        raise _bad_webhook_url("The webhook URL must use HTTPS.")
+    if not parts.hostname:
+        raise _bad_webhook_url("The webhook URL has no host.")
+    addresses = _resolve(parts.hostname)
+    if not addresses:
+        raise _bad_webhook_url("The webhook URL's host cannot be resolved.")
+    if not settings.webhook_allow_private_hosts and any(map(_is_internal, addresses)):
+        raise _bad_webhook_url("The webhook URL's host is on a private or reserved network.")
+    return value
+
+
+def parse_options(body: dict[str, Any], settings: RelaySettings, now: datetime) -> Options:
+    """The request-wide options of a send body."""
+    scheduled_at = parse_scheduled_at(body.get("scheduled_at"), now)
+    return Options(
+        priority=parse_priority(body.get("priority")),
+        metadata=parse_metadata(body.get("metadata")),
+        webhook_url=check_webhook_url(body.get("webhook_url"), settings),
+        scheduled_at=scheduled_at,
+        valid_until=parse_valid_until(body.get("valid_until"), scheduled_at or now),
+    )
+
+
+def _bad_webhook_url(message: str) -> ApiError:
+    return ApiError(400, "INVALID_WEBHOOK_URL", message, param="webhook_url")
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def _resolve(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        return []
+    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+
+
+def _is_internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    # Not global covers loopback, link-local, private, shared and reserved ranges.
+    return not address.is_global or address.is_multicast
+
+
+def _declared_json() -> bool:
+    mimetype = request.mimetype
+    return mimetype in ("", "application/json") or mimetype.endswith("+json")
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")

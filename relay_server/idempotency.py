@@ -1,0 +1,181 @@
+"""``Idempotency-Key`` on POST: a retried request is answered, not done again.
+
+The first request with a key reserves it before any work is done, so of
+several concurrent duplicates only one does the work; the others wait for its
+answer and replay it. An answer is kept for 24 hours (the store's window):
+the same key with the same request gets the same status code and body; with
+another request, 409 ``IDEMPOTENCY_CONFLICT``. Server errors (5xx) are not
+kept, so the client may retry them with the same key.
+
+A request counts as the same when its method, path, ``X-Device-ID`` and body
+bytes are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import Flask, Response, g, request
+
+from relay_server import context
+from relay_server.auth import current_caller, is_authenticated
+from relay_server.errors import ApiError
+from relay_server.store.engine import write_transaction
+from relay_server.store.models import IdempotencyRecord
+from relay_server.store.schema import idempotency_keys
+from relay_server.store.store import Store
+from zimsend_common.timefmt import utcnow
+
+log = logging.getLogger(__name__)
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 255
+# A reservation still pending after this long belongs to a request that died.
+ABANDONED_AFTER = timedelta(seconds=60)
+_PENDING_STATUS = 0
+_PENDING_PREFIX = b"pending:"
+_WAIT_STEP_SECONDS = 0.05
+_WAIT_LIMIT_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A key this request holds until its answer is kept or dropped."""
+
+    client_id: str
+    key: str
+    request_hash: str
+    token: bytes
+
+
+def init_app(app: Flask) -> None:
+    """Replay or reserve keyed POSTs before they are handled; keep their answers."""
+    app.before_request(_before)
+    app.after_request(_after)
+    app.teardown_request(_teardown)
+
+
+def request_hash() -> str:
+    """What makes two requests the same: method, path, X-Device-ID and body."""
+    digest = hashlib.sha256()
+    for part in (
+        request.method.encode(),
+        request.path.encode(),
+        request.headers.get("X-Device-ID", "").strip().encode(),
+    ):
+        digest.update(len(part).to_bytes(8, "big") + part)
+    digest.update(request.get_data(cache=True))
+    return digest.hexdigest()
+
+
+def reserve(store: Store, client_id: str, key: str, req_hash: str) -> Reservation | IdempotencyRecord:
+    """Hold ``key`` for this request, or the answer kept for it.
+
+    Waits while another request holds the key; raises ApiError 409 when the
+    key was used for another request or its holder does not finish in time.
+    """
+    deadline = time.monotonic() + _WAIT_LIMIT_SECONDS
+    while True:
+        token = _PENDING_PREFIX + secrets.token_hex(16).encode()
+        record = store.idempotency_put(client_id, key, req_hash, _PENDING_STATUS, token)
+        if record.request_hash != req_hash:
+            raise ApiError(
+                409,
+                "IDEMPOTENCY_CONFLICT",
+                "This Idempotency-Key was already used for a different request.",
+                param=HEADER,
+            )
+        if record.body == token:
+            return Reservation(client_id, key, req_hash, token)
+        if record.status_code != _PENDING_STATUS:
+            return record
+        if utcnow() - record.created_at > ABANDONED_AFTER:
+            _delete(store, client_id, key, record.body)
+        elif time.monotonic() > deadline:
+            raise ApiError(
+                409,
+                "IDEMPOTENCY_CONFLICT",
+                "A request with this Idempotency-Key is still in progress.",
+                param=HEADER,
+            )
+        else:
+            time.sleep(_WAIT_STEP_SECONDS)
+
+
+def keep(store: Store, reservation: Reservation, status_code: int, body: bytes) -> None:
+    """Keep the answer of the reserved request for replays."""
+    with write_transaction(store.engine) as conn:
+        conn.execute(
+            sa.update(idempotency_keys)
+            .where(*_reservation_filter(reservation.client_id, reservation.key, reservation.token))
+            .values(status_code=status_code, body=body)
+        )
+
+
+def release(store: Store, reservation: Reservation) -> None:
+    """Give the key up without an answer, so that a retry does the work."""
+    _delete(store, reservation.client_id, reservation.key, reservation.token)
+
+
+def _delete(store: Store, client_id: str, key: str, token: bytes) -> None:
+    with write_transaction(store.engine) as conn:
+        conn.execute(sa.delete(idempotency_keys).where(*_reservation_filter(client_id, key, token)))
+
+
+def _reservation_filter(client_id: str, key: str, token: bytes) -> tuple:
+    return (
+        idempotency_keys.c.client_id == client_id,
+        idempotency_keys.c.key == key,
+        idempotency_keys.c.status_code == _PENDING_STATUS,
+        idempotency_keys.c.body == token,
+    )
+
+
+def _before() -> Response | None:
+    key = request.headers.get(HEADER)
+    if request.method != "POST" or key is None or not is_authenticated():
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise ApiError(
+            400,
+            "INVALID_PARAMETER",
+            f"The Idempotency-Key header must be 1 to {MAX_KEY_LENGTH} characters.",
+            param=HEADER,
+        )
+    store = context.current().store
+    outcome = reserve(store, current_caller().client_id, key, request_hash())
+    if isinstance(outcome, Reservation):
+        g.idempotency = outcome
+        return None
+    response = Response(outcome.body, status=outcome.status_code, mimetype="application/json")
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _after(response: Response) -> Response:
+    reservation: Reservation | None = g.pop("idempotency", None)
+    if reservation is None:
+        return response
+    store = context.current().store
+    if response.status_code >= 500:
+        release(store, reservation)
+    else:
+        keep(store, reservation, response.status_code, response.get_data())
+    return response
+
+
+def _teardown(exc: BaseException | None) -> None:
+    # Only reached with a reservation when the answer never made it to _after.
+    reservation: Reservation | None = g.pop("idempotency", None)
+    if reservation is not None:
+        try:
+            release(context.current().store, reservation)
+        except Exception:
+            log.exception("cannot release an idempotency key", extra={"key_owner": reservation.client_id})

@@ -1,0 +1,37 @@
+"""Phone numbers as the contract takes them: international, stored in E.164."""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+# Separators people write inside numbers; nothing else is tolerated.
+_SEPARATORS = re.compile(r"[\s\-().]")
+MAX_INPUT_LENGTH = 64
+
+
+class InvalidPhoneNumber(ValueError):
+    """The text is not a valid phone number in international format."""
+
+
+def normalize(raw: str) -> str:
+    """``raw`` in E.164 (``+33612345678``), or InvalidPhoneNumber.
+
+    Spaces, dashes, dots and parentheses are ignored. The number must carry
+    its country code, written ``+33...`` or ``0033...``: no region is assumed.
+    """
+    if not isinstance(raw, str) or len(raw) > MAX_INPUT_LENGTH:
+        raise InvalidPhoneNumber("not a phone number")
+    compact = _SEPARATORS.sub("", raw)
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    if not re.fullmatch(r"\+[1-9][0-9]{5,15}", compact):
+        raise InvalidPhoneNumber("a number starts with + and its country code, then digits")
+    try:
+        number = phonenumbers.parse(compact, None)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhoneNumber(str(exc)) from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhoneNumber("no such number in its country's numbering plan")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
