@@ -1,0 +1,44 @@
+"""Every error code the API answers with: its HTTP status and what it means.
+
+The OpenAPI document lists, for each route, which of these it may answer; the
+README's table is this list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ErrorCode:
+    code: str
+    status: int
+    meaning: str
+
+
+_CODES = (
+    ErrorCode("MISSING_AUTH_HEADERS", 400, "X-API-Key or X-Client-ID is missing"),
+    ErrorCode("INVALID_CLIENT_ID", 401, "the client does not exist or is disabled"),
+    ErrorCode("INVALID_API_KEY", 401, "the key is wrong, revoked, expired or another client's"),
+    ErrorCode("INVALID_DEVICE_ID", 404, "X-Device-ID names no device of this client"),
+    ErrorCode("DEVICE_OFFLINE", 503, "the device asked for has not been seen recently"),
+    ErrorCode("NO_DEVICE_AVAILABLE", 503, "none of the client's devices is online"),
+    ErrorCode("INVALID_REQUEST", 400, "the body is not a JSON object"),
+    ErrorCode("INVALID_PARAMETER", 400, "a parameter has a bad value; error.param names it"),
+    ErrorCode("INVALID_PHONE_NUMBER", 400, "the recipient is not a valid international number"),
+    ErrorCode("MESSAGE_TOO_LONG", 400, "the text is longer than 1600 characters"),
+    ErrorCode("INVALID_PRIORITY", 400, "priority is not 1 to 5 nor high, normal or low"),
+    ErrorCode("INVALID_SCHEDULED_DATE", 400, "scheduled_at is past, over 30 days ahead or not ISO 8601"),
+    ErrorCode("INVALID_WEBHOOK_URL", 400, "webhook_url is not an allowed https URL"),
+    ErrorCode("TOO_MANY_RECIPIENTS", 400, "more than 1000 messages in one bulk request"),
+    ErrorCode("MESSAGE_NOT_FOUND", 404, "no such message for this client and key mode"),
+    ErrorCode("CANNOT_CANCEL_MESSAGE", 400, "the message is no longer queued; error.details.status says where it is"),
+    ErrorCode("CANNOT_RESEND_MESSAGE", 400, "only failed messages can be resent"),
+    ErrorCode("IDEMPOTENCY_CONFLICT", 409, "the Idempotency-Key was used with another body"),
+    ErrorCode("PAYLOAD_TOO_LARGE", 413, "the body is larger than the relay accepts"),
+    ErrorCode("UNSUPPORTED_MEDIA_TYPE", 415, "the body is not sent as application/json"),
+    ErrorCode("RATE_LIMIT_EXCEEDED", 429, "too many requests this minute; see Retry-After"),
+    ErrorCode("INTERNAL_ERROR", 500, "an unexpected error; the request may be retried"),
+)
+
+ERROR_CODES: dict[str, ErrorCode] = {error.code: error for error in _CODES}
