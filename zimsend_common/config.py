@@ -69,6 +69,8 @@ class AgentSettings(_Section):
     heartbeat_seconds: float = Field(5.0, gt=0)
     network_wait_seconds: float = Field(60.0, gt=0)
     send_timeout_seconds: float = Field(60.0, gt=0)
+    send_retries: int = Field(3, ge=0)
+    retry_backoff_seconds: float = Field(2.0, ge=0)
 
 
 class GammuSettings(_Section):
