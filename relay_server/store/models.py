@@ -45,6 +45,19 @@ class Caller:
 
 
 @dataclass(frozen=True)
+class ApiKey:
+    """An API key as listings show it: its display prefix, never the key."""
+
+    key_id: str
+    client_id: str
+    prefix: str
+    is_test: bool
+    created_at: datetime
+    revoked_at: datetime | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Device:
     device_id: str
     client_id: str

@@ -1,15 +1,33 @@
 """The store: the source of truth for clients, keys, devices and messages.
 
 One ``Store`` per process, shared by threads; every method is one transaction.
-(Method bodies are being filled in; the signatures and promises below are the
-contract the HTTP layer codes against.)
+Each concept lives in its own module (clients, devices, messages, history,
+transitions, stats, retention, idempotency); this class opens the transaction
+and hands the connection over. ``store.engine`` is public for code that keeps
+tables of its own in the same database.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+import sqlalchemy as sa
+
+from relay_server.store import (
+    clients,
+    devices,
+    history,
+    idempotency,
+    messages,
+    retention,
+    stats,
+    transitions,
+)
+from relay_server.store.engine import create_engine, read_transaction, write_transaction
+from relay_server.store.errors import InvalidApiKey, UnknownClient, UnknownCursor, UnknownMessage
+from relay_server.store.migrate import upgrade_to_head
 from relay_server.store.models import (
+    ApiKey,
     Caller,
     Client,
     Device,
@@ -23,70 +41,125 @@ from relay_server.store.models import (
     TransitionResult,
 )
 
-
-class UnknownClient(Exception):
-    """The client id does not exist or the client is disabled."""
-
-
-class InvalidApiKey(Exception):
-    """The key is wrong, revoked, expired, or belongs to another client."""
+__all__ = ["InvalidApiKey", "Store", "UnknownClient", "UnknownCursor", "UnknownMessage"]
 
 
 class Store:
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
     @classmethod
     def open(cls, url: str) -> "Store":
         """Connect to ``url`` (SQLite or PostgreSQL) and bring the schema to head."""
-        raise NotImplementedError
+        engine = create_engine(url)
+        upgrade_to_head(engine)
+        return cls(engine)
 
     def close(self) -> None:
-        raise NotImplementedError
+        self.engine.dispose()
 
     # -- clients, keys, devices -------------------------------------------
     def create_client(self, name: str) -> tuple[Client, str]:
         """A new active client and its first live API key (the only time it is seen)."""
-        raise NotImplementedError
+        with write_transaction(self.engine) as conn:
+            return clients.create_client(conn, name)
+
+    def get_client(self, client_id: str) -> Client | None:
+        """The client, disabled or not; None when unknown."""
+        with read_transaction(self.engine) as conn:
+            return clients.get_client(conn, client_id)
 
     def create_api_key(self, client_id: str, *, test: bool = False) -> str:
-        """A new ``zs_live_``/``zs_test_`` key for the client; only its digest is kept."""
-        raise NotImplementedError
+        """A new ``zs_live_``/``zs_test_`` key for the client; only its digest is kept.
+
+        Raises UnknownClient for an unknown or disabled client.
+        """
+        with write_transaction(self.engine) as conn:
+            return clients.create_api_key(conn, client_id, test=test)
 
     def revoke_api_key(self, api_key: str) -> bool:
         """Revoke the key; false when no such key exists."""
-        raise NotImplementedError
+        with write_transaction(self.engine) as conn:
+            return clients.revoke_api_key(conn, api_key)
+
+    def list_api_keys(self, client_id: str) -> list[ApiKey]:
+        """The client's keys as display prefixes and states, oldest first."""
+        with read_transaction(self.engine) as conn:
+            return clients.list_api_keys(conn, client_id)
 
     def disable_client(self, client_id: str) -> bool:
-        raise NotImplementedError
+        """Disable the client (its keys stop working); false when no such client exists."""
+        with write_transaction(self.engine) as conn:
+            return clients.disable_client(conn, client_id)
 
     def authenticate(self, client_id: str, api_key: str) -> Caller:
         """Who is calling; raises UnknownClient or InvalidApiKey. Constant-time compare."""
-        raise NotImplementedError
+        with read_transaction(self.engine) as conn:
+            return clients.authenticate(conn, client_id, api_key)
 
     def add_device(self, client_id: str, name: str | None = None) -> tuple[Device, str]:
-        """A new device of the client and its password (shown this once)."""
-        raise NotImplementedError
+        """A new device of the client and its password (shown this once).
+
+        Raises UnknownClient for an unknown or disabled client.
+        """
+        with write_transaction(self.engine) as conn:
+            return devices.add_device(conn, client_id, name)
 
     def list_devices(self, client_id: str | None = None) -> list[Device]:
-        raise NotImplementedError
+        with read_transaction(self.engine) as conn:
+            return devices.list_devices(conn, client_id)
 
     def get_device(self, device_id: str) -> Device | None:
-        raise NotImplementedError
+        with read_transaction(self.engine) as conn:
+            return devices.get_device(conn, device_id)
+
+    def device_signing_key(self, device_id: str) -> str | None:
+        """The key an agent signs its events with (see ``devices``); None when unknown or disabled."""
+        with read_transaction(self.engine) as conn:
+            return devices.signing_key(conn, device_id)
+
+    def mark_device_seen(self, device_id: str, at: datetime) -> bool:
+        """Record a sign of life from the device; its last_seen_at never moves back."""
+        with write_transaction(self.engine) as conn:
+            return devices.mark_seen(conn, device_id, at)
 
     # -- messages ------------------------------------------------------------
-    def insert_messages(self, messages: list[NewMessage]) -> list[Message]:
-        """Store all as queued in one transaction, with fresh ``msg_`` ids, in order."""
-        raise NotImplementedError
+    def insert_messages(
+        self, new_messages: list[NewMessage], *, at: datetime | None = None
+    ) -> list[Message]:
+        """Store all as queued in one transaction, with fresh ``msg_`` ids, in order.
+
+        ``at`` is their creation time, now unless given (imports, tests).
+        """
+        with write_transaction(self.engine) as conn:
+            return messages.insert_messages(conn, new_messages, at)
 
     def get_message(self, caller: Caller, message_id: str) -> Message | None:
         """The caller's message, or None (also for another client's or mode's)."""
-        raise NotImplementedError
+        with read_transaction(self.engine) as conn:
+            return messages.get_message(conn, caller, message_id)
+
+    def get_message_by_id(self, message_id: str) -> Message | None:
+        """Any client's message, for the worker and dispatch code (not for API callers)."""
+        with read_transaction(self.engine) as conn:
+            return messages.get_any_message(conn, message_id)
 
     def history(self, caller: Caller, query: HistoryQuery) -> HistoryPage:
-        """The caller's messages matching the query, newest first."""
-        raise NotImplementedError
+        """The caller's messages matching the query, newest first.
+
+        Raises UnknownCursor when ``query.after`` is not one of the caller's messages.
+        """
+        with read_transaction(self.engine) as conn:
+            return history.history(conn, caller, query)
 
     def apply_status_change(self, change: StatusChange) -> TransitionResult:
-        """Move a message forward, idempotently; the first time of each status is kept."""
-        raise NotImplementedError
+        """Move a message forward, idempotently; the first time of each status is kept.
+
+        Raises UnknownMessage for a message the store does not hold. See
+        ``transitions`` for the moves applied, including reports out of order.
+        """
+        with write_transaction(self.engine) as conn:
+            return transitions.apply_status_change(conn, change)
 
     def stats(
         self,
@@ -95,20 +168,34 @@ class Store:
         to_time: datetime | None,
         device_id: str | None,
     ) -> Stats:
-        """Counts by creation time, including messages purged by retention."""
-        raise NotImplementedError
+        """Counts by creation time, including messages purged by retention.
+
+        Bounds apply to whole UTC creation days: the days of ``from_time`` and
+        ``to_time`` are both included entirely.
+        """
+        with read_transaction(self.engine) as conn:
+            return stats.stats(conn, caller, from_time, to_time, device_id)
 
     def purge_older_than(self, cutoff: datetime) -> int:
-        """Delete finished messages created before cutoff; aggregates keep counting them."""
-        raise NotImplementedError
+        """Delete finished messages created before cutoff; aggregates keep counting them.
+
+        Also drops idempotency records past their 24 hours. Returns how many
+        messages were deleted. Works in batches, each its own transaction.
+        """
+        deleted = retention.purge_messages(self.engine, cutoff)
+        with write_transaction(self.engine) as conn:
+            idempotency.purge_expired(conn)
+        return deleted
 
     # -- idempotency -----------------------------------------------------------
     def idempotency_get(self, client_id: str, key: str) -> IdempotencyRecord | None:
         """The answer stored for this key within the last 24 h, if any."""
-        raise NotImplementedError
+        with read_transaction(self.engine) as conn:
+            return idempotency.get(conn, client_id, key)
 
     def idempotency_put(
         self, client_id: str, key: str, request_hash: str, status_code: int, body: bytes
     ) -> IdempotencyRecord:
         """Keep this answer; when another request stored one first, return that one."""
-        raise NotImplementedError
+        with write_transaction(self.engine) as conn:
+            return idempotency.put(conn, client_id, key, request_hash, status_code, body)

@@ -1,0 +1,125 @@
+"""Clients and their API keys.
+
+A key is a high-entropy token (``zs_live_``/``zs_test_`` and 32 alphanumerics),
+so a plain SHA-256 digest is a safe way to keep it: the store holds only the
+digest and a short prefix for display, looks the key up by digest and compares
+digests in constant time. A key's mode (test or live) is fixed by its prefix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from relay_server.store import ids
+from relay_server.store.errors import InvalidApiKey, UnknownClient
+from relay_server.store.models import ApiKey, Caller, Client
+from relay_server.store.schema import api_keys, clients
+from zimsend_common.timefmt import utcnow
+
+# "zs_live_" and 4 characters: enough to tell keys apart in a listing, far too few to guess one.
+DISPLAY_PREFIX_LENGTH = 12
+
+
+def key_digest(api_key: str) -> str:
+    """The hex SHA-256 digest under which a key is stored."""
+    return hashlib.sha256(api_key.encode("utf-8")).hexdigest()
+
+
+def create_client(conn: sa.Connection, name: str) -> tuple[Client, str]:
+    """A new active client and its first live key."""
+    client = Client(client_id=ids.new_client_id(), name=name, disabled=False, created_at=utcnow())
+    conn.execute(sa.insert(clients).values(**vars(client)))
+    return client, create_api_key(conn, client.client_id, test=False)
+
+
+def get_client(conn: sa.Connection, client_id: str) -> Client | None:
+    row = conn.execute(sa.select(clients).where(clients.c.client_id == client_id)).first()
+    return None if row is None else Client(**row._mapping)
+
+
+def require_active_client(conn: sa.Connection, client_id: str) -> Client:
+    """The client, or UnknownClient when it does not exist or is disabled."""
+    client = get_client(conn, client_id)
+    if client is None or client.disabled:
+        raise UnknownClient(client_id)
+    return client
+
+
+def disable_client(conn: sa.Connection, client_id: str) -> bool:
+    result = conn.execute(
+        sa.update(clients).where(clients.c.client_id == client_id).values(disabled=True)
+    )
+    return result.rowcount > 0
+
+
+def create_api_key(
+    conn: sa.Connection, client_id: str, *, test: bool, expires_at: datetime | None = None
+) -> str:
+    """A new key for an active client; only its digest and display prefix are kept."""
+    require_active_client(conn, client_id)
+    api_key = ids.new_api_key(test=test)
+    conn.execute(
+        sa.insert(api_keys).values(
+            key_id=ids.new_key_id(),
+            client_id=client_id,
+            digest=key_digest(api_key),
+            prefix=api_key[:DISPLAY_PREFIX_LENGTH],
+            is_test=test,
+            created_at=utcnow(),
+            expires_at=expires_at,
+        )
+    )
+    return api_key
+
+
+def revoke_api_key(conn: sa.Connection, api_key: str) -> bool:
+    """Revoke the key (keeping the first revocation time); false when no such key exists."""
+    digest = key_digest(api_key)
+    found = conn.execute(sa.select(api_keys.c.key_id).where(api_keys.c.digest == digest)).first()
+    if found is None:
+        return False
+    conn.execute(
+        sa.update(api_keys)
+        .where(api_keys.c.digest == digest, api_keys.c.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return True
+
+
+def list_api_keys(conn: sa.Connection, client_id: str) -> list[ApiKey]:
+    """The client's keys, oldest first, as prefixes and states (never the keys)."""
+    rows = conn.execute(
+        sa.select(api_keys)
+        .where(api_keys.c.client_id == client_id)
+        .order_by(api_keys.c.created_at, api_keys.c.key_id)
+    )
+    return [
+        ApiKey(
+            key_id=row.key_id,
+            client_id=row.client_id,
+            prefix=row.prefix,
+            is_test=row.is_test,
+            created_at=row.created_at,
+            revoked_at=row.revoked_at,
+            expires_at=row.expires_at,
+        )
+        for row in rows
+    ]
+
+
+def authenticate(conn: sa.Connection, client_id: str, api_key: str) -> Caller:
+    """Who is calling; raises UnknownClient or InvalidApiKey."""
+    require_active_client(conn, client_id)
+    digest = key_digest(api_key)
+    row = conn.execute(sa.select(api_keys).where(api_keys.c.digest == digest)).first()
+    if row is None or not hmac.compare_digest(row.digest, digest):
+        raise InvalidApiKey(client_id)
+    if row.client_id != client_id or row.revoked_at is not None:
+        raise InvalidApiKey(client_id)
+    if row.expires_at is not None and row.expires_at <= utcnow():
+        raise InvalidApiKey(client_id)
+    return Caller(client_id=client_id, key_id=row.key_id, is_test=row.is_test)

@@ -1,0 +1,97 @@
+"""Devices: the modems and phones a client sends through.
+
+A device password is random and shown once. The store keeps, instead of the
+password, the device's signing key::
+
+    signing_key = sha256("zimsend-device:" + password).hexdigest()
+
+The agent derives the same key from its password and signs its events with
+it; the relay's worker checks those signatures against the stored key. The
+password itself never reaches the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from relay_server.store import ids
+from relay_server.store.clients import require_active_client
+from relay_server.store.models import Device
+from relay_server.store.schema import devices
+from zimsend_common.timefmt import utcnow
+
+SIGNING_KEY_CONTEXT = "zimsend-device:"
+
+
+def signing_key_for(password: str) -> str:
+    """The signing key a device password stands for (hex SHA-256)."""
+    return hashlib.sha256((SIGNING_KEY_CONTEXT + password).encode("utf-8")).hexdigest()
+
+
+def add_device(conn: sa.Connection, client_id: str, name: str | None) -> tuple[Device, str]:
+    """A new device of an active client and its password."""
+    require_active_client(conn, client_id)
+    device_id = ids.new_device_id()
+    password = ids.new_device_password()
+    device = Device(
+        device_id=device_id, client_id=client_id, name=name or device_id, created_at=utcnow()
+    )
+    conn.execute(
+        sa.insert(devices).values(
+            device_id=device.device_id,
+            client_id=device.client_id,
+            name=device.name,
+            signing_key=signing_key_for(password),
+            disabled=device.disabled,
+            created_at=device.created_at,
+        )
+    )
+    return device, password
+
+
+def list_devices(conn: sa.Connection, client_id: str | None) -> list[Device]:
+    """Devices (of one client, or all), oldest first."""
+    query = sa.select(devices).order_by(devices.c.created_at, devices.c.device_id)
+    if client_id is not None:
+        query = query.where(devices.c.client_id == client_id)
+    return [_device(row) for row in conn.execute(query)]
+
+
+def get_device(conn: sa.Connection, device_id: str) -> Device | None:
+    row = conn.execute(sa.select(devices).where(devices.c.device_id == device_id)).first()
+    return None if row is None else _device(row)
+
+
+def signing_key(conn: sa.Connection, device_id: str) -> str | None:
+    """The key the device signs its events with; None for an unknown or disabled device."""
+    row = conn.execute(
+        sa.select(devices.c.signing_key, devices.c.disabled).where(devices.c.device_id == device_id)
+    ).first()
+    return None if row is None or row.disabled else row.signing_key
+
+
+def mark_seen(conn: sa.Connection, device_id: str, at: datetime) -> bool:
+    """Record that the device was heard from at ``at`` (never moving the time back)."""
+    result = conn.execute(
+        sa.update(devices)
+        .where(
+            devices.c.device_id == device_id,
+            sa.or_(devices.c.last_seen_at.is_(None), devices.c.last_seen_at < at),
+        )
+        .values(last_seen_at=at)
+    )
+    return result.rowcount > 0
+
+
+def _device(row: sa.Row) -> Device:
+    return Device(
+        device_id=row.device_id,
+        client_id=row.client_id,
+        name=row.name,
+        created_at=row.created_at,
+        disabled=row.disabled,
+        last_seen_at=row.last_seen_at,
+    )

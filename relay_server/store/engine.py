@@ -1,0 +1,83 @@
+"""Engines for the two databases the store runs on.
+
+SQLite is tuned for a durable single-file store: WAL (readers never wait for
+the writer), ``synchronous=FULL`` (a commit survives a power cut), foreign
+keys on, and a busy timeout so writers queue instead of failing. Writing
+transactions start with ``BEGIN IMMEDIATE``: taking the write lock up front
+is what keeps read-then-write transactions (status changes) serialised, since
+a deferred transaction that read first cannot wait for the lock, only fail.
+The connection pool hands each connection to one thread at a time.
+
+PostgreSQL is reached through psycopg 3 (``postgresql+psycopg://``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+BUSY_TIMEOUT_MS = 30_000
+_WRITE_OPTION = "zimsend_write"
+
+
+def create_engine(url: str) -> sa.Engine:
+    """An engine for ``url``, with SQLite's durability settings when it is SQLite."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(
+        parsed, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
+    )
+    sa.event.listen(engine, "connect", _configure_sqlite_connection)
+    sa.event.listen(engine, "begin", _begin_sqlite_transaction)
+    return engine
+
+
+@contextmanager
+def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection in a transaction that will write; committed on success."""
+    with engine.connect().execution_options(**{_WRITE_OPTION: True}) as conn, conn.begin():
+        yield conn
+
+
+@contextmanager
+def read_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection in a transaction that only reads (one consistent snapshot)."""
+    with engine.connect() as conn, conn.begin():
+        yield conn
+
+
+def upsert_insert(conn: sa.Connection, table: sa.Table) -> Any:
+    """An INSERT on ``table`` that can take ``on_conflict_do_*`` (both databases support it)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def _configure_sqlite_connection(dbapi_conn: Any, _record: Any) -> None:
+    # The driver's own transaction handling would issue BEGIN at times of its
+    # choosing; switching it off lets the "begin" listener decide.
+    dbapi_conn.isolation_level = None
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.close()
+    # SQLite's own lower() folds ASCII only; search must fold "É" like "é".
+    dbapi_conn.create_function("lower", 1, _unicode_lower, deterministic=True)
+
+
+def _unicode_lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _begin_sqlite_transaction(conn: sa.Connection) -> None:
+    writing = conn.get_execution_options().get(_WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")

@@ -1,0 +1,19 @@
+"""What the store refuses, as exceptions the HTTP layer maps to the contract's error codes."""
+
+from __future__ import annotations
+
+
+class UnknownClient(Exception):
+    """The client id does not exist or the client is disabled."""
+
+
+class InvalidApiKey(Exception):
+    """The key is wrong, revoked, expired, or belongs to another client."""
+
+
+class UnknownCursor(ValueError):
+    """The ``after`` message id of a history query is not one of the caller's messages."""
+
+
+class UnknownMessage(LookupError):
+    """A status change names a message the store does not hold."""

@@ -1,0 +1,85 @@
+"""History: a client's messages, filtered, newest first, by offset or keyset pages.
+
+Order is (created_at, message_id) descending, so messages created in the same
+instant still have one fixed order. Keyset paging (``after``) returns the
+messages strictly after the given one in that order, and is what stays fast
+deep into millions of rows; offset paging (``page``) is kept for the
+contract's clients.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from relay_server.store.errors import UnknownCursor
+from relay_server.store.messages import message_from_row
+from relay_server.store.models import Caller, HistoryPage, HistoryQuery
+from relay_server.store.schema import messages
+
+_LIKE_ESCAPE = "\\"
+
+
+def history(conn: sa.Connection, caller: Caller, query: HistoryQuery) -> HistoryPage:
+    """The caller's messages matching ``query``; UnknownCursor for a foreign ``after``."""
+    conditions = _filters(caller, query)
+    total = conn.execute(sa.select(sa.func.count()).select_from(messages).where(*conditions)).scalar_one()
+    page = (
+        sa.select(messages)
+        .where(*conditions)
+        .order_by(messages.c.created_at.desc(), messages.c.message_id.desc())
+        .limit(query.limit + 1)
+    )
+    if query.after is not None:
+        page = page.where(_older_than(conn, caller, query.after))
+    else:
+        page = page.offset((query.page - 1) * query.limit)
+    rows = conn.execute(page).all()
+    items = [message_from_row(row._mapping) for row in rows[: query.limit]]
+    more = len(rows) > query.limit
+    return HistoryPage(items=items, total=total, next_after=items[-1].message_id if more else None)
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, with ``%``, ``_`` and the escape literal."""
+    escaped = (
+        text.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2)
+        .replace("%", _LIKE_ESCAPE + "%")
+        .replace("_", _LIKE_ESCAPE + "_")
+    )
+    return f"%{escaped}%"
+
+
+def _filters(caller: Caller, query: HistoryQuery) -> list[sa.ColumnElement[bool]]:
+    conditions = [messages.c.client_id == caller.client_id, messages.c.is_test == caller.is_test]
+    if query.statuses:
+        conditions.append(messages.c.status.in_(query.statuses))
+    if query.to is not None:
+        conditions.append(messages.c.recipient == query.to)
+    if query.from_time is not None:
+        conditions.append(messages.c.created_at >= query.from_time)
+    if query.to_time is not None:
+        conditions.append(messages.c.created_at <= query.to_time)
+    if query.device_id is not None:
+        conditions.append(messages.c.device_id == query.device_id)
+    if query.search:
+        # lower() on both sides (Unicode-aware on SQLite too, see engine) matches
+        # the trigram index on lower(body) that PostgreSQL keeps.
+        conditions.append(
+            sa.func.lower(messages.c.body).like(like_pattern(query.search.lower()), escape=_LIKE_ESCAPE)
+        )
+    return conditions
+
+
+def _older_than(conn: sa.Connection, caller: Caller, message_id: str) -> sa.ColumnElement[bool]:
+    created_at = conn.execute(
+        sa.select(messages.c.created_at).where(
+            messages.c.message_id == message_id,
+            messages.c.client_id == caller.client_id,
+            messages.c.is_test == caller.is_test,
+        )
+    ).scalar_one_or_none()
+    if created_at is None:
+        raise UnknownCursor(message_id)
+    return sa.tuple_(messages.c.created_at, messages.c.message_id) < sa.tuple_(
+        sa.literal(created_at, messages.c.created_at.type), sa.literal(message_id, messages.c.message_id.type)
+    )

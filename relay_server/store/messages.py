@@ -1,0 +1,127 @@
+"""Messages: storing new ones as queued, and reading them back as ``Message`` records."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from relay_server.store import daily_counts, ids
+from relay_server.store.models import Caller, Message, MessageError, NewMessage
+from relay_server.store.schema import message_events, messages
+from zimsend_common.timefmt import utcnow
+
+
+def insert_messages(
+    conn: sa.Connection, new_messages: list[NewMessage], at: datetime | None = None
+) -> list[Message]:
+    """Store every message as queued at ``at`` (now by default), each with its first event and count."""
+    if not new_messages:
+        return []
+    now = at or utcnow()
+    rows = [_new_row(message, ids.new_message_id(), now) for message in new_messages]
+    conn.execute(sa.insert(messages), rows)
+    conn.execute(
+        sa.insert(message_events),
+        [
+            {
+                "message_id": row["message_id"],
+                "status": "queued",
+                "occurred_at": now,
+                "device_id": row["device_id"],
+            }
+            for row in rows
+        ],
+    )
+    stored = [message_from_row(row) for row in rows]
+    daily_counts.record_new(conn, stored)
+    return stored
+
+
+def get_message(conn: sa.Connection, caller: Caller, message_id: str) -> Message | None:
+    """The message if it is the caller's, in the caller's mode."""
+    row = conn.execute(
+        sa.select(messages).where(
+            messages.c.message_id == message_id,
+            messages.c.client_id == caller.client_id,
+            messages.c.is_test == caller.is_test,
+        )
+    ).first()
+    return None if row is None else message_from_row(row._mapping)
+
+
+def get_any_message(conn: sa.Connection, message_id: str, *, for_update: bool = False) -> Message | None:
+    """The message whoever it belongs to; ``for_update`` locks its row until commit."""
+    query = sa.select(messages).where(messages.c.message_id == message_id)
+    if for_update:
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    return None if row is None else message_from_row(row._mapping)
+
+
+def message_from_row(row: Mapping[str, Any]) -> Message:
+    """The record a ``messages`` row stands for."""
+    error = None
+    if row["error_code"] is not None:
+        error = MessageError(row["error_code"], row["error_message"] or "", row["error_detail"])
+    metadata = row["metadata_json"]
+    return Message(
+        message_id=row["message_id"],
+        client_id=row["client_id"],
+        is_test=row["is_test"],
+        status=row["status"],
+        to=row["recipient"],
+        body=row["body"],
+        priority=row["priority"],
+        segments=row["segments"],
+        encoding=row["encoding"],
+        metadata=None if metadata is None else json.loads(metadata),
+        webhook_url=row["webhook_url"],
+        scheduled_at=row["scheduled_at"],
+        valid_until=row["valid_until"],
+        device_id=row["device_id"],
+        batch_id=row["batch_id"],
+        resent_from=row["resent_from"],
+        created_at=row["created_at"],
+        queued_at=row["queued_at"],
+        sent_at=row["sent_at"],
+        delivered_at=row["delivered_at"],
+        failed_at=row["failed_at"],
+        cancelled_at=row["cancelled_at"],
+        error=error,
+    )
+
+
+def _new_row(message: NewMessage, message_id: str, now: datetime) -> dict[str, Any]:
+    return {
+        "message_id": message_id,
+        "client_id": message.client_id,
+        "is_test": message.is_test,
+        "status": "queued",
+        "recipient": message.to,
+        "body": message.body,
+        "priority": message.priority,
+        "segments": message.segments,
+        "encoding": message.encoding,
+        "metadata_json": None
+        if message.metadata is None
+        else json.dumps(message.metadata, ensure_ascii=False, separators=(",", ":")),
+        "webhook_url": message.webhook_url,
+        "scheduled_at": message.scheduled_at,
+        "valid_until": message.valid_until,
+        "device_id": message.device_id,
+        "batch_id": message.batch_id,
+        "resent_from": message.resent_from,
+        "created_at": now,
+        "queued_at": now,
+        "sent_at": None,
+        "delivered_at": None,
+        "failed_at": None,
+        "cancelled_at": None,
+        "error_code": None,
+        "error_message": None,
+        "error_detail": None,
+    }

@@ -1,0 +1,153 @@
+"""The tables of the store, on one MetaData.
+
+These objects are what queries are written against; the database itself is
+shaped by the Alembic migrations in ``migrations/``, which must agree with
+this module (a test compares them).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """A moment in UTC: timestamptz on PostgreSQL, naive UTC text on SQLite.
+
+    Always hands back timezone-aware UTC datetimes, and refuses naive ones on
+    the way in, so a local time can never be stored by mistake.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use UTC-aware datetimes")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+metadata = sa.MetaData()
+
+clients = sa.Table(
+    "clients",
+    metadata,
+    sa.Column("client_id", sa.String(20), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("key_id", sa.String(20), primary_key=True),
+    sa.Column("client_id", sa.String(20), sa.ForeignKey("clients.client_id"), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("is_test", sa.Boolean, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("revoked_at", UtcDateTime, nullable=True),
+    sa.Column("expires_at", UtcDateTime, nullable=True),
+    sa.Index("ix_api_keys_client_id", "client_id"),
+)
+
+devices = sa.Table(
+    "devices",
+    metadata,
+    sa.Column("device_id", sa.String(20), primary_key=True),
+    sa.Column("client_id", sa.String(20), sa.ForeignKey("clients.client_id"), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("signing_key", sa.String(64), nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("last_seen_at", UtcDateTime, nullable=True),
+    sa.Index("ix_devices_client_id", "client_id"),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("message_id", sa.String(24), primary_key=True),
+    sa.Column("client_id", sa.String(20), sa.ForeignKey("clients.client_id"), nullable=False),
+    sa.Column("is_test", sa.Boolean, nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("recipient", sa.String(20), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("priority", sa.SmallInteger, nullable=False),
+    sa.Column("segments", sa.Integer, nullable=False),
+    sa.Column("encoding", sa.String(8), nullable=False),
+    sa.Column("metadata_json", sa.Text, nullable=True),
+    sa.Column("webhook_url", sa.Text, nullable=True),
+    sa.Column("scheduled_at", UtcDateTime, nullable=True),
+    sa.Column("valid_until", UtcDateTime, nullable=True),
+    sa.Column("device_id", sa.String(20), nullable=True),
+    sa.Column("batch_id", sa.String(24), nullable=True),
+    sa.Column("resent_from", sa.String(24), nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("queued_at", UtcDateTime, nullable=True),
+    sa.Column("sent_at", UtcDateTime, nullable=True),
+    sa.Column("delivered_at", UtcDateTime, nullable=True),
+    sa.Column("failed_at", UtcDateTime, nullable=True),
+    sa.Column("cancelled_at", UtcDateTime, nullable=True),
+    sa.Column("error_code", sa.String(40), nullable=True),
+    sa.Column("error_message", sa.Text, nullable=True),
+    sa.Column("error_detail", sa.Text, nullable=True),
+    # Newest first and keyset paging, then each history filter in front of it.
+    sa.Index("ix_messages_client_created", "client_id", "is_test", "created_at", "message_id"),
+    sa.Index("ix_messages_client_status_created", "client_id", "is_test", "status", "created_at"),
+    sa.Index("ix_messages_client_recipient_created", "client_id", "is_test", "recipient", "created_at"),
+    sa.Index("ix_messages_client_device_created", "client_id", "is_test", "device_id", "created_at"),
+    # Recovery scans for messages still queued after Redis lost its data.
+    sa.Index("ix_messages_status", "status"),
+    sa.Index("ix_messages_batch_id", "batch_id"),
+)
+
+message_events = sa.Table(
+    "message_events",
+    metadata,
+    sa.Column("event_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("message_id", sa.String(24), sa.ForeignKey("messages.message_id"), nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("occurred_at", UtcDateTime, nullable=False),
+    sa.Column("device_id", sa.String(20), nullable=True),
+    sa.Column("error_code", sa.String(40), nullable=True),
+    sa.Column("error_message", sa.Text, nullable=True),
+    sa.Column("error_detail", sa.Text, nullable=True),
+    sa.Index("ix_message_events_message_id", "message_id", "event_id"),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("client_id", sa.String(20), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("request_hash", sa.String(128), nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_idempotency_keys_created_at", "created_at"),
+)
+
+daily_counts = sa.Table(
+    "daily_counts",
+    metadata,
+    sa.Column("client_id", sa.String(20), primary_key=True),
+    sa.Column("is_test", sa.Boolean, primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("device_id", sa.String(20), primary_key=True),  # '' when none
+    sa.Column("status", sa.String(10), primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+)

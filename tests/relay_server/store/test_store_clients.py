@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from relay_server.store import InvalidApiKey, Store, UnknownClient
+from relay_server.store.clients import key_digest
+from relay_server.store.devices import signing_key_for
+from relay_server.store.schema import api_keys, devices
+from zimsend_common.timefmt import utcnow
+
+
+def _dump(store: Store, table: sa.Table) -> str:
+    with store.engine.connect() as conn:
+        return repr(conn.execute(sa.select(table)).all())
+
+
+def test_a_new_client_gets_ids_and_a_live_key_in_the_contracts_formats(store: Store) -> None:
+    client, key = store.create_client("Acme")
+
+    assert re.fullmatch(r"client_\d{10}", client.client_id)
+    assert re.fullmatch(r"zs_live_[A-Za-z0-9]{32}", key)
+    assert client.name == "Acme" and not client.disabled
+    assert store.get_client(client.client_id) == client
+
+
+def test_the_right_key_authenticates_its_client_in_live_mode(store: Store) -> None:
+    client, key = store.create_client("Acme")
+
+    caller = store.authenticate(client.client_id, key)
+
+    assert caller.client_id == client.client_id
+    assert caller.is_test is False
+    assert caller.key_id.startswith("key_")
+
+
+def test_a_test_key_authenticates_in_test_mode(store: Store) -> None:
+    client, _ = store.create_client("Acme")
+    test_key = store.create_api_key(client.client_id, test=True)
+
+    assert test_key.startswith("zs_test_")
+    assert store.authenticate(client.client_id, test_key).is_test is True
+
+
+def test_a_wrong_key_is_refused(store: Store) -> None:
+    client, key = store.create_client("Acme")
+    wrong = key[:-1] + ("A" if key[-1] != "A" else "B")
+
+    with pytest.raises(InvalidApiKey):
+        store.authenticate(client.client_id, wrong)
+
+
+def test_another_clients_key_is_refused(store: Store) -> None:
+    acme, _ = store.create_client("Acme")
+    _, globex_key = store.create_client("Globex")
+
+    with pytest.raises(InvalidApiKey):
+        store.authenticate(acme.client_id, globex_key)
+
+
+def test_a_revoked_key_is_refused_and_other_keys_keep_working(store: Store) -> None:
+    client, first = store.create_client("Acme")
+    second = store.create_api_key(client.client_id)
+
+    assert store.revoke_api_key(first) is True
+
+    with pytest.raises(InvalidApiKey):
+        store.authenticate(client.client_id, first)
+    assert store.authenticate(client.client_id, second).client_id == client.client_id
+
+
+def test_revoking_an_unknown_key_reports_false(store: Store) -> None:
+    assert store.revoke_api_key("zs_live_" + "x" * 32) is False
+
+
+def test_an_expired_key_is_refused(store: Store) -> None:
+    client, _ = store.create_client("Acme")
+    expired = "zs_live_" + "E" * 32
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.insert(api_keys).values(
+                key_id="key_00000000000000ee",
+                client_id=client.client_id,
+                digest=key_digest(expired),
+                prefix=expired[:12],
+                is_test=False,
+                created_at=utcnow() - timedelta(days=2),
+                expires_at=utcnow() - timedelta(days=1),
+            )
+        )
+
+    with pytest.raises(InvalidApiKey):
+        store.authenticate(client.client_id, expired)
+
+
+def test_a_disabled_client_is_unknown_even_with_its_right_key(store: Store) -> None:
+    client, key = store.create_client("Acme")
+
+    assert store.disable_client(client.client_id) is True
+
+    with pytest.raises(UnknownClient):
+        store.authenticate(client.client_id, key)
+    with pytest.raises(UnknownClient):
+        store.create_api_key(client.client_id)
+
+
+def test_an_unknown_client_is_refused(store: Store) -> None:
+    _, key = store.create_client("Acme")
+
+    with pytest.raises(UnknownClient):
+        store.authenticate("client_0000000000", key)
+    assert store.disable_client("client_0000000000") is False
+
+
+def test_keys_are_kept_only_as_digests(store: Store) -> None:
+    client, live = store.create_client("Acme")
+    test = store.create_api_key(client.client_id, test=True)
+
+    stored = _dump(store, api_keys)
+
+    assert live not in stored and test not in stored
+    assert live[12:] not in stored and test[12:] not in stored
+    listed = store.list_api_keys(client.client_id)
+    assert [(key.prefix, key.is_test) for key in listed] == [(live[:12], False), (test[:12], True)]
+
+
+def test_a_device_gets_an_id_and_a_password_kept_only_as_its_signing_key(store: Store) -> None:
+    client, _ = store.create_client("Acme")
+
+    device, password = store.add_device(client.client_id, name="Modem 1")
+
+    assert re.fullmatch(r"device_[a-z0-9]{12}", device.device_id)
+    assert len(password) >= 32
+    assert password not in _dump(store, devices)
+    assert store.device_signing_key(device.device_id) == signing_key_for(password)
+    assert store.get_device(device.device_id) == device
+    assert device.name == "Modem 1" and device.client_id == client.client_id
+
+
+def test_devices_are_listed_per_client_or_all(store: Store) -> None:
+    acme, _ = store.create_client("Acme")
+    globex, _ = store.create_client("Globex")
+    first, _ = store.add_device(acme.client_id)
+    second, _ = store.add_device(acme.client_id, name="Backup")
+    third, _ = store.add_device(globex.client_id)
+
+    assert [d.device_id for d in store.list_devices(acme.client_id)] == [first.device_id, second.device_id]
+    assert {d.device_id for d in store.list_devices()} == {first.device_id, second.device_id, third.device_id}
+    assert first.name == first.device_id
+
+
+def test_a_device_cannot_be_added_to_an_unknown_client(store: Store) -> None:
+    with pytest.raises(UnknownClient):
+        store.add_device("client_0000000000")
+    assert store.list_devices() == []
+
+
+def test_a_devices_last_seen_time_only_moves_forward(store: Store) -> None:
+    client, _ = store.create_client("Acme")
+    device, _ = store.add_device(client.client_id)
+    later = utcnow()
+
+    assert store.mark_device_seen(device.device_id, later) is True
+    assert store.mark_device_seen(device.device_id, later - timedelta(minutes=5)) is False
+
+    seen = store.get_device(device.device_id)
+    assert seen is not None and seen.last_seen_at == later
