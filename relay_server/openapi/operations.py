@@ -13,7 +13,7 @@ Operation = dict[str, Any]
 # Every authenticated route may answer these.
 AUTH_ERRORS = ("MISSING_AUTH_HEADERS", "INVALID_CLIENT_ID", "INVALID_API_KEY", "RATE_LIMIT_EXCEEDED", "INTERNAL_ERROR")
 # Every POST route may answer these too: its body, its replay key and its device.
-POST_ERRORS = ("INVALID_REQUEST", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "IDEMPOTENCY_CONFLICT", "INVALID_DEVICE_ID")
+POST_ERRORS = ("INVALID_JSON", "INVALID_REQUEST", "INVALID_PARAMETER", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "IDEMPOTENCY_CONFLICT", "INVALID_DEVICE_ID")
 
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 
@@ -38,7 +38,8 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "required": False,
         "description": (
             "Within 24 h, a request with the same key and body gets the first answer again and does "
-            "nothing more; the same key with another body is refused with IDEMPOTENCY_CONFLICT."
+            "nothing more; the same key with another body is refused with IDEMPOTENCY_CONFLICT. "
+            "An empty or longer key: INVALID_PARAMETER."
         ),
         "schema": {"type": "string", "minLength": 1, "maxLength": 255},
     },

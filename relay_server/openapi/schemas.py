@@ -30,6 +30,7 @@ def obj(required: list[str], properties: dict[str, Schema], **extra: Any) -> Sch
 TIMESTAMP: Schema = {"type": "string", "format": "date-time", "examples": ["2025-01-15T10:30:00Z"]}
 MAYBE_TIMESTAMP = nullable(TIMESTAMP)
 TRUE: Schema = {"const": True}
+COUNT: Schema = {"type": "integer", "minimum": 0}
 MESSAGE_ID: Schema = {"type": "string", "pattern": "^msg_[0-9a-f]{16}$", "examples": ["msg_1234567890abcdef"]}
 PHONE: Schema = {"type": "string", "pattern": r"^\+[1-9][0-9]{1,14}$", "examples": ["+33612345678"]}
 DEVICE_ID: Schema = {"type": "string", "examples": ["device_abcdef123456"]}
@@ -164,13 +165,15 @@ BULK_ACCEPTED = obj(
         "batch_id": {"type": "string", "examples": ["batch_abc123def456"]},
         "total_recipients": {"type": "integer", "minimum": 0},
         "queued_at": TIMESTAMP,
+        "total_queued": COUNT,
+        "total_rejected": COUNT,
         "messages": {
             "type": "array",
             "items": obj(
                 ["to", "status"],
                 {
                     "message_id": nullable(MESSAGE_ID),
-                    "to": {"type": "string"},
+                    "to": {"description": "E.164 when queued; as given when rejected."},
                     "status": {"type": "string", "enum": ["queued", "rejected"]},
                     "error": ref("ErrorObject"),
                 },
@@ -194,7 +197,10 @@ AUTH_TEST = obj(
         "message": {"type": "string"},
         "client_id": {"type": "string", "pattern": "^client_[0-9]{10}$"},
         "device_id": nullable(DEVICE_ID),
-        "device_status": nullable({"type": "string", "enum": ["online", "offline"]}),
+        "device_status": {
+            **nullable({"type": "string", "enum": ["online", "offline", "unknown"]}),
+            "description": "null without X-Device-ID; unknown when the relay does not track devices.",
+        },
     },
 )
 
@@ -213,8 +219,6 @@ HISTORY_ITEM = obj(
         "priority_level": {"type": "integer", "minimum": 1, "maximum": 5},
     },
 )
-
-COUNT: Schema = {"type": "integer", "minimum": 0}
 
 HISTORY_PAGE = obj(
     ["success", "data", "pagination", "next"],
