@@ -1,0 +1,66 @@
+"""What a heartbeat says about the device: its modem, its network, its work.
+
+``state`` is ``online`` (modem open and answering), ``modem_lost`` (the port
+is gone; the backend is reopening it) or ``stopped`` (the agent's last word
+before it exits), so the relay can tell why a device went away.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+import redis
+from rq import Queue
+
+from gateway_agent.agent.ledger import Ledger
+from gateway_agent.errors import ModemError
+from gateway_agent.modem import Identity, Modem, NetworkState, Registration
+
+AgentState = Literal["online", "modem_lost", "stopped"]
+UNKNOWN_NETWORK = NetworkState(Registration.UNKNOWN, None, None, None)
+
+
+def heartbeat_data(
+    state: AgentState,
+    modem: Modem,
+    identity: Identity | None,
+    ledger: Ledger,
+    connection: redis.Redis,
+    queues: list[str],
+) -> dict[str, Any]:
+    """The heartbeat's ``data``, as ``wire.Event`` documents it (plus ``state`` and ``modem_lost``)."""
+    network = _network(modem) if state == "online" else UNKNOWN_NETWORK
+    return {
+        "state": state,
+        "modem_lost": state == "modem_lost",
+        "signal_percent": network.signal_percent,
+        "signal_dbm": network.signal_dbm,
+        "operator": network.operator,
+        "registration": str(network.registration),
+        "model": identity.model if identity else None,
+        "manufacturer": identity.manufacturer if identity else None,
+        "firmware": identity.firmware if identity else None,
+        "phone_number": identity.phone_number if identity else None,
+        "sent_today": len(ledger.sends_since(_start_of_utc_day())),
+        "queue_depth": queue_depth(connection, queues),
+    }
+
+
+def queue_depth(connection: redis.Redis, queues: list[str]) -> int:
+    """How many jobs wait on these queues."""
+    pipeline = connection.pipeline()
+    for name in queues:
+        pipeline.llen(Queue.redis_queue_namespace_prefix + name)
+    return sum(pipeline.execute())
+
+
+def _network(modem: Modem) -> NetworkState:
+    try:
+        return modem.network_state()
+    except ModemError:
+        return UNKNOWN_NETWORK
+
+
+def _start_of_utc_day() -> float:
+    return datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()

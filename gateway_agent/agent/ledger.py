@@ -1,0 +1,219 @@
+"""The agent's own durable memory: a small SQLite file beside the relay's data.
+
+Redis may lose its data and the agent may be killed at any instant; what the
+agent must never forget lives here, written before the modem is touched:
+
+- ``outbox``: events not yet handed to Redis, in the order they happened;
+- ``messages``: every message this device took, with its state
+  (``sending`` while the modem has it, then ``sent``, then ``done``) and the
+  events reported for it, so that a duplicate job is answered, not resent;
+- ``parts``: the network's reference of each part sent, so that a status
+  report finds its message after a restart;
+- ``meta``: small facts worth keeping, such as the device's client.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS messages (
+    message_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    taken_at REAL NOT NULL,
+    sent_at REAL,
+    events TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS messages_sent_at ON messages (sent_at);
+CREATE TABLE IF NOT EXISTS parts (
+    message_id TEXT NOT NULL,
+    part INTEGER NOT NULL,
+    reference INTEGER NOT NULL,
+    recipient TEXT NOT NULL,
+    submitted_at REAL NOT NULL,
+    outcome TEXT,
+    discharged_at TEXT,
+    PRIMARY KEY (message_id, part)
+);
+CREATE INDEX IF NOT EXISTS parts_reference ON parts (reference, submitted_at);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Part:
+    message_id: str
+    part: int
+    reference: int
+    recipient: str
+    submitted_at: float
+    outcome: str | None
+    discharged_at: str | None
+
+
+class Ledger:
+    """One agent's durable state; every write is committed before it returns."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- outbox ---------------------------------------------------------------
+
+    def append_event(
+        self, event: dict[str, Any], *, message_id: str | None = None, finished: bool = False
+    ) -> None:
+        """Journal an event for Redis; when it concerns a message, remember it there too
+        (and, when ``finished``, that nothing more will be reported for it)."""
+        with self._transaction():
+            self._journal(event, message_id)
+            if finished:
+                self._db.execute("UPDATE messages SET state = 'done' WHERE message_id = ?", (message_id,))
+
+    def _journal(self, event: dict[str, Any], message_id: str | None) -> None:
+        self._db.execute("INSERT INTO outbox (event) VALUES (?)", (json.dumps(event),))
+        if message_id is None:
+            return
+        row = self._db.execute("SELECT events FROM messages WHERE message_id = ?", (message_id,)).fetchone()
+        if row is not None:
+            self._db.execute(
+                "UPDATE messages SET events = ? WHERE message_id = ?",
+                (json.dumps(json.loads(row[0]) + [event]), message_id),
+            )
+
+    def pending_events(self, limit: int = 100) -> list[tuple[int, dict[str, Any]]]:
+        """The oldest journalled events, with their sequence numbers."""
+        rows = self._db.execute(
+            "SELECT seq, event FROM outbox ORDER BY seq LIMIT ?", (limit,)
+        ).fetchall()
+        return [(seq, json.loads(text)) for seq, text in rows]
+
+    def forget_event(self, seq: int) -> None:
+        self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+
+    # -- messages -------------------------------------------------------------
+
+    def message_state(self, message_id: str) -> str | None:
+        row = self._db.execute(
+            "SELECT state FROM messages WHERE message_id = ?", (message_id,)
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def message_events(self, message_id: str) -> list[dict[str, Any]]:
+        """The events already reported for a message, oldest first."""
+        row = self._db.execute(
+            "SELECT events FROM messages WHERE message_id = ?", (message_id,)
+        ).fetchone()
+        return [] if row is None else json.loads(row[0])
+
+    def take(self, message_id: str, recipient: str, now: float) -> None:
+        """Record that this device took the message: from here on it is never sent again."""
+        self._db.execute(
+            "INSERT INTO messages (message_id, state, recipient, taken_at) VALUES (?, 'sending', ?, ?)",
+            (message_id, recipient, now),
+        )
+
+    def record_sent(
+        self, message_id: str, references: tuple[int, ...], recipient: str, now: float, event: dict[str, Any]
+    ) -> None:
+        """The network accepted every part: keep their references for status reports,
+        and journal the ``sent`` event with them."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE messages SET state = 'sent', sent_at = ? WHERE message_id = ?",
+                (now, message_id),
+            )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO parts (message_id, part, reference, recipient, submitted_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(message_id, index, ref, recipient, now) for index, ref in enumerate(references)],
+            )
+            self._journal(event, message_id)
+
+    def unfinished_sends(self) -> list[str]:
+        """Messages the modem was handed when the agent last stopped, outcome unknown."""
+        rows = self._db.execute("SELECT message_id FROM messages WHERE state = 'sending'").fetchall()
+        return [row[0] for row in rows]
+
+    def sends_since(self, since: float) -> list[float]:
+        """When this device's sends since ``since`` were accepted, oldest first."""
+        rows = self._db.execute(
+            "SELECT sent_at FROM messages WHERE sent_at >= ? ORDER BY sent_at", (since,)
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    # -- parts ----------------------------------------------------------------
+
+    def parts_with_reference(self, reference: int, since: float) -> list[Part]:
+        """Parts sent with this reference since ``since``, newest first."""
+        rows = self._db.execute(
+            "SELECT message_id, part, reference, recipient, submitted_at, outcome, discharged_at"
+            " FROM parts WHERE reference = ? AND submitted_at >= ? ORDER BY submitted_at DESC",
+            (reference, since),
+        ).fetchall()
+        return [Part(*row) for row in rows]
+
+    def parts_of(self, message_id: str) -> list[Part]:
+        rows = self._db.execute(
+            "SELECT message_id, part, reference, recipient, submitted_at, outcome, discharged_at"
+            " FROM parts WHERE message_id = ? ORDER BY part",
+            (message_id,),
+        ).fetchall()
+        return [Part(*row) for row in rows]
+
+    def settle_part(self, message_id: str, part: int, outcome: str, discharged_at: str) -> None:
+        self._db.execute(
+            "UPDATE parts SET outcome = ?, discharged_at = ? WHERE message_id = ? AND part = ?",
+            (outcome, discharged_at, message_id, part),
+        )
+
+    def prune(self, before: float) -> None:
+        """Forget messages taken before ``before`` (their reports can no longer come)."""
+        with self._transaction():
+            self._db.execute(
+                "DELETE FROM parts WHERE message_id IN"
+                " (SELECT message_id FROM messages WHERE taken_at < ? AND state != 'sending')",
+                (before,),
+            )
+            self._db.execute(
+                "DELETE FROM messages WHERE taken_at < ? AND state != 'sending'", (before,)
+            )
+
+    # -- meta -----------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))

@@ -1,0 +1,298 @@
+"""The device agent: one process, one modem opened once, one message at a time.
+
+An RQ worker's ``work()`` blocks on its queues, while an agent must also serve
+its modem between jobs (status reports, incoming SMS, a lost port), publish
+heartbeats and drain its event journal. So the agent runs its own loop in the
+main thread and takes each job with ``Queue.dequeue_any`` and a short
+timeout, from ``wire.agent_queue_order`` (priority first, the device's own
+queue before the client's shared one). Nothing is forked: the serial port
+stays with this process. Only jobs naming ``wire.SEND_JOB_FUNC`` run; the
+queues carry messages, not arbitrary code for the device's host.
+
+When Redis is unreachable the agent keeps serving its modem, journals what
+it has to say, and takes jobs again once Redis is back.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+import redis
+from rq import Queue
+from rq.exceptions import DequeueTimeout
+from rq.job import Job
+
+from gateway_agent import jobs
+from gateway_agent.agent.heartbeat import AgentState, heartbeat_data
+from gateway_agent.agent.ledger import Ledger
+from gateway_agent.agent.outbox import Outbox
+from gateway_agent.agent.ratelimit import SendRateLimit
+from gateway_agent.agent.reports import DeliveryTracker
+from gateway_agent.agent.sender import UNKNOWN_OUTCOME, Sender
+from gateway_agent.backends import open_modem
+from gateway_agent.errors import ModemError
+from gateway_agent.modem import DeliveryReport, Identity, IncomingMessage, Modem, ModemEvent, PortLost
+from zimsend_common import wire
+from zimsend_common.config import ConfigError, Settings
+from zimsend_common.failures import FailureCode
+from zimsend_common.timefmt import isoformat_z
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.5
+RETRY_SECONDS = 1.0
+LEDGER_KEPT_SECONDS = 7 * 24 * 3600
+
+
+def ledger_path(settings: Settings) -> Path:
+    """Where an agent keeps its ledger: beside the relay's data, one file per device."""
+    return settings.relay.data_dir / "agents" / f"{settings.agent.device_id}.sqlite3"
+
+
+class Agent:
+    """Serves one device until stopped."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        modem: Modem | None = None,
+        connection: redis.Redis | None = None,
+    ) -> None:
+        agent = settings.agent
+        if not agent.device_id or not agent.device_password:
+            raise ConfigError("an agent needs device_id and device_password")
+        self._settings = settings
+        self._device_id = agent.device_id
+        self._modem = modem or open_modem(settings)
+        self._connection = connection or redis.Redis.from_url(
+            settings.relay.redis_url, socket_connect_timeout=2, socket_timeout=POLL_SECONDS + 5
+        )
+        self._ledger = Ledger(ledger_path(settings))
+        self._outbox = Outbox(
+            self._ledger, self._connection, self._device_id, wire.device_signing_key(agent.device_password)
+        )
+        self._tracker = DeliveryTracker(self._ledger, self._outbox)
+        self._rate = SendRateLimit(self._ledger, agent.send_rate_per_minute)
+        self._sender = Sender(agent, self._connection, self._ledger, self._outbox, self._modem, self.idle)
+        self._client_id = self._ledger.get_meta("client_id")
+        self._state: AgentState = "modem_lost"
+        self._identity: Identity | None = None
+        self._held: wire.SendJob | None = None  # taken from Redis, not yet claimed
+        self._next_heartbeat = 0.0
+        self._redis_up = True
+        self._stopping = False
+
+    # -- life ---------------------------------------------------------------
+
+    def run(self) -> None:
+        """Open the modem, serve the device until ``stop()`` or SIGTERM/SIGINT, close the modem."""
+        restore = self._handle_signals()
+        jobs.bind(self)
+        try:
+            if self._open_modem():
+                self._recover()
+                while not self._stopping:
+                    self._step()
+        finally:
+            self._farewell()
+            jobs.unbind(self)
+            restore()
+
+    def stop(self) -> None:
+        """Finish the current send, then return from ``run()``."""
+        self._stopping = True
+
+    def send(self, job: wire.SendJob) -> str:
+        """Send one message through this agent's modem; returns what became of it."""
+        return self._sender.handle(job)
+
+    def idle(self, seconds: float) -> bool:
+        """Serve the modem for ``seconds``; False when the agent was asked to stop."""
+        deadline = time.monotonic() + seconds
+        while not self._stopping and (remaining := deadline - time.monotonic()) > 0:
+            self._serve_modem(min(remaining, POLL_SECONDS))
+        return not self._stopping
+
+    def _handle_signals(self):
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+
+        def handler(signum: int, frame: FrameType | None) -> None:
+            log.info("stopping", extra={"device_id": self._device_id, "signal": signum})
+            self.stop()
+
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+        return lambda: [signal.signal(sig, old) for sig, old in previous.items()]
+
+    def _open_modem(self) -> bool:
+        while not self._stopping:
+            try:
+                self._modem.open()
+                self._identity = self._modem.identify()
+            except ModemError as error:
+                log.warning("modem not ready", extra={"device_id": self._device_id, "error": error.detail})
+                self._modem.close()
+                self._pause(RETRY_SECONDS * 5)
+                continue
+            self._state = "online"
+            log.info("modem open", extra={"device_id": self._device_id, "model": self._identity.model})
+            return True
+        return False
+
+    def _recover(self) -> None:
+        """Report failed, never resend, whatever the modem had when the agent last stopped."""
+        unknown = UNKNOWN_OUTCOME.format(reason="the agent stopped while its modem had the message")
+        for message_id in self._ledger.unfinished_sends():
+            self._outbox.report_failure(message_id, FailureCode.DEVICE_ERROR, unknown)
+        self._ledger.prune(time.time() - LEDGER_KEPT_SECONDS)
+        try:
+            inflight = self._connection.get(wire.inflight_key(self._device_id))
+            if inflight is not None and self._ledger.message_state(inflight.decode()) is None:
+                self._outbox.report_failure(inflight.decode(), FailureCode.DEVICE_ERROR, unknown)
+            self._connection.delete(wire.inflight_key(self._device_id))
+        except redis.RedisError:
+            pass  # the ledger already answered for every message this agent took
+
+    def _farewell(self) -> None:
+        if self._held is not None:
+            log.warning("message taken but not sent; the relay queues it again",
+                        extra={"message_id": self._held.message_id})
+        try:
+            self._outbox.flush()
+            if self._state != "modem_lost":
+                self._state = "stopped"
+            self._outbox.publish_goodbye(self._heartbeat_data())
+        except redis.RedisError:
+            pass  # the relay sees the heartbeat lapse instead
+        finally:
+            self._modem.close()
+            self._ledger.close()
+
+    # -- one turn of the loop -------------------------------------------------
+
+    def _step(self) -> None:
+        self._serve_modem(0)
+        try:
+            if time.monotonic() >= self._next_heartbeat:
+                self._heartbeat()
+            if not self._outbox.flush():
+                raise redis.ConnectionError("events are waiting for Redis")
+            if self._held is None:
+                self._held = self._take()
+            if self._held is not None:
+                outcome = self.send(self._held)
+                log.info("job done", extra={"message_id": self._held.message_id, "outcome": outcome})
+                self._held = None
+        except redis.RedisError as error:
+            if self._redis_up:
+                log.warning("Redis unreachable", extra={"device_id": self._device_id, "error": str(error)})
+            self._redis_up = False
+            self.idle(RETRY_SECONDS)
+            return
+        if not self._redis_up:
+            log.warning("Redis reachable again", extra={"device_id": self._device_id})
+            self._redis_up = True
+
+    def _take(self) -> wire.SendJob | None:
+        wait = self._rate.wait_seconds()
+        if self._state != "online" or wait > 0:
+            self.idle(min(wait or POLL_SECONDS, POLL_SECONDS))
+            return None
+        queues = [Queue(name, connection=self._connection) for name in self._queue_names()]
+        try:
+            found = Queue.dequeue_any(queues, POLL_SECONDS, connection=self._connection)
+        except DequeueTimeout:
+            return None
+        return None if found is None else self._accept(found[0])
+
+    def _accept(self, job: Job) -> wire.SendJob | None:
+        """The message a job carries, when it is a send meant for this device."""
+        try:
+            if job.func_name != wire.SEND_JOB_FUNC:
+                raise ValueError(f"not a send job: {job.func_name}")
+            send = jobs.send_job_from(*job.args, **job.kwargs)
+        except Exception as error:  # a malformed job must not stop the device
+            log.error("job refused", extra={"job_id": job.id, "error": str(error)})
+            send = None
+        if send is not None and (
+            send.client_id != self._client_id or send.device_id not in (None, self._device_id)
+        ):
+            log.error("job of another device refused", extra={"message_id": send.message_id})
+            send = None
+        # The job has served its purpose: from here on the claim speaks for the
+        # message, and a message nobody claimed is one the relay may place again.
+        job.delete(remove_from_queue=False)
+        return send
+
+    def _queue_names(self) -> list[str]:
+        if self._client_id is None:
+            return [wire.device_queue(self._device_id, priority) for priority in wire.PRIORITY_LEVELS]
+        return wire.agent_queue_order(self._device_id, self._client_id)
+
+    # -- heartbeats -------------------------------------------------------------
+
+    def _heartbeat(self) -> None:
+        self._next_heartbeat = time.monotonic() + self._settings.agent.heartbeat_seconds
+        self._learn_client()
+        ttl = self._settings.relay.device_offline_after_seconds
+        self._outbox.publish_heartbeat(self._heartbeat_data(), ttl)
+
+    def _heartbeat_data(self) -> dict:
+        return heartbeat_data(
+            self._state, self._modem, self._identity, self._ledger, self._connection, self._queue_names()
+        )
+
+    def _learn_client(self) -> None:
+        value = self._connection.get(wire.device_client_key(self._device_id))
+        if value is None or value.decode() == self._client_id:
+            return
+        self._client_id = value.decode()
+        self._ledger.set_meta("client_id", self._client_id)
+        log.info("device's client known", extra={"device_id": self._device_id, "client_id": self._client_id})
+
+    # -- the modem ----------------------------------------------------------------
+
+    def _serve_modem(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                event = self._modem.next_event(max(0.0, deadline - time.monotonic()))
+            except ModemError as error:
+                log.warning("modem event lost", extra={"device_id": self._device_id, "error": error.detail})
+                self._pause(max(0.0, deadline - time.monotonic()))
+                return
+            if event is None:
+                return
+            self._on_modem_event(event)
+
+    def _on_modem_event(self, event: ModemEvent) -> None:
+        if isinstance(event, DeliveryReport):
+            self._tracker.on_report(event)
+        elif isinstance(event, IncomingMessage):
+            data = {
+                "sender": event.sender,
+                "text": event.text,
+                "received_at": isoformat_z(event.sent_at),
+                "parts": event.parts,
+                "smsc": event.smsc,
+            }
+            self._outbox.report("received", data)
+        elif isinstance(event, PortLost):
+            log.warning("modem port lost", extra={"device_id": self._device_id, "reason": event.reason})
+            self._state = "modem_lost"
+            self._next_heartbeat = 0.0
+        else:
+            log.warning("modem port restored", extra={"device_id": self._device_id})
+            self._state = "online"
+            self._next_heartbeat = 0.0
+
+    def _pause(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self._stopping and time.monotonic() < deadline:
+            time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))

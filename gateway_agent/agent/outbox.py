@@ -1,0 +1,133 @@
+"""Events from one device to the relay: signed, in order, and never lost.
+
+Every report about a message or an incoming SMS is journalled in the ledger
+first, then handed to Redis as an RQ job on ``wire.EVENTS_QUEUE``; it leaves
+the journal only once Redis has it. While Redis is unreachable the journal
+grows, and it drains, oldest first, when Redis is back, even after the agent
+was restarted in between. Heartbeats are perishable and skip the journal.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import redis
+from rq import Queue
+
+from gateway_agent.agent.ledger import Ledger
+from gateway_agent.modem import SendReceipt
+from zimsend_common import wire
+from zimsend_common.failures import FailureCode
+from zimsend_common.timefmt import isoformat_z, utcnow
+
+log = logging.getLogger(__name__)
+
+FAILURE_MESSAGES = {
+    FailureCode.NETWORK_ERROR: "The network could not deliver the message",
+    FailureCode.INVALID_NUMBER: "The recipient's number is not valid",
+    FailureCode.NO_CREDIT: "The SIM has no credit left",
+    FailureCode.BLOCKED_NUMBER: "The recipient's number is blocked",
+    FailureCode.DEVICE_ERROR: "The device could not send the message",
+    FailureCode.TIMEOUT: "The message could not be sent in time",
+}
+
+
+class Outbox:
+    """Reports this device's events to the relay's worker."""
+
+    def __init__(self, ledger: Ledger, connection: redis.Redis, device_id: str, signing_key: str) -> None:
+        self._ledger = ledger
+        self._queue = Queue(wire.EVENTS_QUEUE, connection=connection)
+        self._connection = connection
+        self._device_id = device_id
+        self._signing_key = signing_key
+
+    def event(self, kind: wire.EventKind, data: dict[str, Any]) -> wire.Event:
+        """A new event of this device, observed now."""
+        return wire.Event(kind=kind, device_id=self._device_id, at=isoformat_z(utcnow()), data=data)
+
+    def report(
+        self,
+        kind: wire.EventKind,
+        data: dict[str, Any],
+        *,
+        message_id: str | None = None,
+        finished: bool = False,
+    ) -> None:
+        """Journal an event and try to hand it to Redis at once.
+
+        ``finished`` says it is the last word on ``message_id``.
+        """
+        document = self.event(kind, data).to_dict()
+        self._ledger.append_event(document, message_id=message_id, finished=finished)
+        self.flush()
+
+    def report_sent(self, message_id: str, receipt: SendReceipt) -> None:
+        """Report that the network accepted every part, and remember their references."""
+        data = {
+            "message_id": message_id,
+            "sent_at": isoformat_z(receipt.submitted_at),
+            "references": list(receipt.references),
+            "parts": receipt.parts,
+        }
+        document = self.event("sent", data).to_dict()
+        self._ledger.record_sent(message_id, receipt.references, receipt.recipient, time.time(), document)
+        self.flush()
+
+    def report_failure(self, message_id: str, code: FailureCode, detail: str, *, at: str | None = None) -> None:
+        """Report that a message failed, with the contract's code and the modem's own words."""
+        data = {
+            "message_id": message_id,
+            "failed_at": at or isoformat_z(utcnow()),
+            "code": str(code),
+            "message": FAILURE_MESSAGES[code],
+            "detail": detail,
+        }
+        self.report("failed", data, message_id=message_id, finished=True)
+
+    def report_again(self, message_id: str) -> None:
+        """Journal once more the events already reported for a message, with their ids."""
+        for document in self._ledger.message_events(message_id):
+            self._ledger.append_event(document)
+        self.flush()
+
+    def flush(self) -> bool:
+        """Hand journalled events to Redis, oldest first; False when Redis is unreachable."""
+        while batch := self._ledger.pending_events():
+            for seq, document in batch:
+                try:
+                    self._enqueue(document)
+                except redis.RedisError as exc:
+                    log.warning("events kept until Redis is back", extra={"error": str(exc)})
+                    return False
+                self._ledger.forget_event(seq)
+        return True
+
+    def publish_heartbeat(self, data: dict[str, Any], ttl_seconds: int) -> None:
+        """Publish the device's state under its heartbeat key and as an event.
+
+        Raises ``redis.RedisError`` when Redis is unreachable.
+        """
+        event = self.event("heartbeat", data)
+        self._connection.set(
+            wire.heartbeat_key(self._device_id), wire.seal(event, self._signing_key), ex=ttl_seconds
+        )
+        self._enqueue(event.to_dict())
+
+    def publish_goodbye(self, data: dict[str, Any]) -> None:
+        """Say the agent is going away: the last heartbeat event, and no heartbeat key left.
+
+        Raises ``redis.RedisError`` when Redis is unreachable.
+        """
+        self._connection.delete(wire.heartbeat_key(self._device_id))
+        self._enqueue(self.event("heartbeat", data).to_dict())
+
+    def _enqueue(self, document: dict[str, Any]) -> None:
+        self._queue.enqueue(
+            wire.APPLY_EVENT_FUNC,
+            document,
+            wire.sign(document, self._signing_key),
+            job_id=document["event_id"],
+        )

@@ -1,0 +1,29 @@
+"""The per-device send rate: at most N messages accepted by the network a minute.
+
+The count comes from the ledger, so a restarted agent keeps honouring the
+sends it made just before.
+"""
+
+from __future__ import annotations
+
+import time
+
+from gateway_agent.agent.ledger import Ledger
+
+WINDOW_SECONDS = 60.0
+
+
+class SendRateLimit:
+    """A sliding one-minute window over this device's accepted sends."""
+
+    def __init__(self, ledger: Ledger, per_minute: int) -> None:
+        self._ledger = ledger
+        self._per_minute = per_minute
+
+    def wait_seconds(self) -> float:
+        """How long until one more send fits in the window; 0 when it fits now."""
+        now = time.time()
+        recent = self._ledger.sends_since(now - WINDOW_SECONDS)
+        if len(recent) < self._per_minute:
+            return 0.0
+        return max(0.0, recent[-self._per_minute] + WINDOW_SECONDS - now)

@@ -1,0 +1,91 @@
+"""Status reports from the network, matched back to the messages they concern.
+
+A status report names a part only by its reference (TP-MR, one byte, so it
+wraps at 256), the recipient, and the service centre's time. A report
+therefore belongs to the newest part sent with that reference to that number
+before the report's service-centre time (allowing for clock skew), within
+a window of a few days. A message is delivered once every part is; it fails
+as soon as one part fails for good. Repeated reports change nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timedelta, timezone
+
+from gateway_agent.agent.ledger import Ledger, Part
+from gateway_agent.agent.outbox import Outbox
+from gateway_agent.modem import DeliveryReport
+from zimsend_common.failures import FailureCode
+from zimsend_common.timefmt import isoformat_z
+
+log = logging.getLogger(__name__)
+
+REPORT_WINDOW = timedelta(days=3)
+CLOCK_SKEW = timedelta(minutes=15)  # between the agent's clock and the service centre's
+_NON_DIGITS = re.compile(r"\D")
+
+
+def same_number(a: str, b: str) -> bool:
+    """True when two spellings (international, national, with or without +) name one number."""
+    a_digits, b_digits = _NON_DIGITS.sub("", a), _NON_DIGITS.sub("", b)
+    return a_digits[-9:] == b_digits[-9:] != ""
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+def _moment(iso: str) -> datetime:
+    return _aware(datetime.fromisoformat(iso)) if iso else datetime.min.replace(tzinfo=timezone.utc)
+
+
+class DeliveryTracker:
+    """Turns status reports into ``delivered`` and ``failed`` events."""
+
+    def __init__(self, ledger: Ledger, outbox: Outbox) -> None:
+        self._ledger = ledger
+        self._outbox = outbox
+
+    def on_report(self, report: DeliveryReport) -> None:
+        """Apply one status report; pending ones and ones matching no part are ignored."""
+        if report.outcome == "pending":
+            return
+        part = self._match(report)
+        if part is None:
+            log.info("status report matches no message", extra={"reference": report.reference})
+            return
+        if part.outcome is not None or self._ledger.message_state(part.message_id) != "sent":
+            return
+        discharged_at = isoformat_z(report.discharge_time) or ""
+        # The last word on a message is journalled before its part is settled, so
+        # that a crash in between leaves a repeated report nothing left to do.
+        if report.outcome == "failed":
+            self._fail(part.message_id, report, discharged_at)
+        elif self._completes(part):
+            self._deliver(part.message_id, discharged_at)
+        self._ledger.settle_part(part.message_id, part.part, report.outcome, discharged_at)
+
+    def _match(self, report: DeliveryReport) -> Part | None:
+        reported_at = _aware(report.service_centre_time)
+        since = (reported_at - REPORT_WINDOW).timestamp()
+        latest = (reported_at + CLOCK_SKEW).timestamp()
+        for part in self._ledger.parts_with_reference(report.reference, since):
+            if part.submitted_at <= latest and same_number(part.recipient, report.recipient):
+                return part
+        return None
+
+    def _fail(self, message_id: str, report: DeliveryReport, discharged_at: str) -> None:
+        code = report.failure or FailureCode.NETWORK_ERROR
+        detail = f"status report TP-ST {report.status_code} (0x{report.status_code:02X})"
+        self._outbox.report_failure(message_id, code, detail, at=discharged_at)
+
+    def _completes(self, delivered: Part) -> bool:
+        others = [part for part in self._ledger.parts_of(delivered.message_id) if part.part != delivered.part]
+        return all(part.outcome == "delivered" for part in others)
+
+    def _deliver(self, message_id: str, discharged_at: str) -> None:
+        times = [part.discharged_at or "" for part in self._ledger.parts_of(message_id)] + [discharged_at]
+        data = {"message_id": message_id, "delivered_at": max(times, key=_moment)}
+        self._outbox.report("delivered", data, message_id=message_id, finished=True)

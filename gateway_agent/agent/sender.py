@@ -1,0 +1,152 @@
+"""Sending one message: claim it, hand it to the modem once, report the outcome.
+
+The order is what makes a message leave at most once:
+
+1. a message this device already took (a duplicate job, or one re-queued
+   after Redis lost its data) is answered with the events already reported,
+   never sent again;
+2. the claim (``SET NX`` on ``wire.claim_key``) decides between this device,
+   a cancel and any other device of the client; the loser drops the job;
+3. the ledger records the message as taken, durably, before the modem sees it;
+4. the modem is asked again only when it answered that the message did not
+   go and that the reason may pass (``ModemError.temporary``); a send whose
+   outcome is unknown (no answer, port gone) is reported failed, never retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+import redis
+
+from gateway_agent.agent.ledger import Ledger
+from gateway_agent.agent.outbox import Outbox
+from gateway_agent.errors import ModemError, ModemTimeout, PortGone
+from gateway_agent.modem import Modem, SendReceipt
+from zimsend_common import wire
+from zimsend_common.config import AgentSettings
+from zimsend_common.failures import FailureCode
+from zimsend_common.timefmt import utcnow
+
+log = logging.getLogger(__name__)
+
+SEND_TIMES_KEPT = 100
+UNKNOWN_OUTCOME = "outcome unknown: {reason}; the message was not sent again"
+
+
+class Sender:
+    """Sends the messages of one device, one at a time."""
+
+    def __init__(
+        self,
+        settings: AgentSettings,
+        connection: redis.Redis,
+        ledger: Ledger,
+        outbox: Outbox,
+        modem: Modem,
+        idle: Callable[[float], bool],
+    ) -> None:
+        """``idle(seconds)`` waits while serving the modem; it returns False when asked to stop."""
+        self._settings = settings
+        self._device_id = settings.device_id
+        self._connection = connection
+        self._ledger = ledger
+        self._outbox = outbox
+        self._modem = modem
+        self._idle = idle
+
+    def handle(self, job: wire.SendJob) -> str:
+        """Send the message unless it was taken or cancelled; returns what became of it.
+
+        Raises ``redis.RedisError`` only before the modem was touched, so the
+        same job may be handled again once Redis is back.
+        """
+        if self._ledger.message_state(job.message_id) is not None:
+            self._outbox.report_again(job.message_id)
+            return "duplicate"
+        if not self._claim(job.message_id):
+            return "not claimed"
+        self._ledger.take(job.message_id, job.to, time.time())
+        if _expired(job.valid_until):
+            detail = f"valid_until {job.valid_until} passed before the message could be sent"
+            self._outbox.report_failure(job.message_id, FailureCode.TIMEOUT, detail)
+            return "expired"
+        self._mark_inflight(job.message_id)
+        try:
+            return self._send(job)
+        finally:
+            self._clear_inflight()
+
+    def _claim(self, message_id: str) -> bool:
+        key, mine = wire.claim_key(message_id), wire.claim_value_device(self._device_id)
+        if self._connection.set(key, mine, nx=True, ex=wire.CLAIM_TTL_SECONDS):
+            return True
+        # Our own claim from a run that stopped before the ledger took the
+        # message: the modem never saw it.
+        return self._connection.get(key) == mine.encode()
+
+    def _send(self, job: wire.SendJob) -> str:
+        attempt = 0
+        while True:
+            started = time.monotonic()
+            try:
+                receipt = self._modem.send(job.to, job.text)
+            except (ModemTimeout, PortGone) as error:
+                self._fail(job.message_id, error.failure, UNKNOWN_OUTCOME.format(reason=error.detail))
+                return "failed"
+            except ModemError as error:
+                if not error.temporary or attempt >= self._settings.send_retries:
+                    self._fail(job.message_id, error.failure, error.detail)
+                    return "failed"
+                attempt += 1
+                log.info("send refused, retrying", extra={"message_id": job.message_id, "attempt": attempt})
+                if not self._idle(self._settings.retry_backoff_seconds * 2 ** (attempt - 1)):
+                    self._fail(job.message_id, error.failure, f"{error.detail}; the agent stopped before a retry")
+                    return "failed"
+                continue
+            except Exception as error:  # a backend bug must not take the agent down
+                log.exception("modem backend failed", extra={"message_id": job.message_id})
+                self._fail(job.message_id, FailureCode.DEVICE_ERROR, UNKNOWN_OUTCOME.format(reason=repr(error)))
+                return "failed"
+            self._sent(job.message_id, receipt, time.monotonic() - started)
+            return "sent"
+
+    def _sent(self, message_id: str, receipt: SendReceipt, seconds: float) -> None:
+        self._outbox.report_sent(message_id, receipt)
+        log.info("message sent", extra={"message_id": message_id, "parts": receipt.parts})
+        try:
+            key = wire.send_times_key(self._device_id)
+            self._connection.pipeline().lpush(key, f"{seconds:.3f}").ltrim(key, 0, SEND_TIMES_KEPT - 1).execute()
+        except redis.RedisError:
+            pass  # send times only refine estimates
+
+    def _fail(self, message_id: str, code: FailureCode, detail: str) -> None:
+        self._outbox.report_failure(message_id, code, detail)
+        log.warning("message failed", extra={"message_id": message_id, "code": str(code), "detail": detail})
+
+    def _mark_inflight(self, message_id: str) -> None:
+        try:
+            self._connection.set(wire.inflight_key(self._device_id), message_id)
+        except redis.RedisError:
+            pass  # the ledger alone still keeps the message from a second send
+
+    def _clear_inflight(self) -> None:
+        try:
+            self._connection.delete(wire.inflight_key(self._device_id))
+        except redis.RedisError:
+            pass  # cleared at the next start
+
+
+def _expired(valid_until: str | None) -> bool:
+    if not valid_until:
+        return False
+    try:
+        deadline = datetime.fromisoformat(valid_until)
+    except ValueError:
+        return False
+    if deadline.tzinfo is None:
+        deadline = deadline.replace(tzinfo=timezone.utc)
+    return utcnow() > deadline
