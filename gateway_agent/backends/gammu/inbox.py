@@ -1,0 +1,154 @@
+"""Incoming messages and status reports, read from the phone and made whole.
+
+Messages reach the backend two ways: stored in the phone's memories (read with
+``GetNextSMS``), or handed over directly by Gammu's incoming callback. Either
+way their parts are joined with ``gammu.LinkSMS`` and ``gammu.DecodeSMS``. A
+message whose parts have not all arrived waits, up to ``partial_wait``
+seconds, and is then handed on with what came: a message is never dropped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import gammu
+
+from gateway_agent.backends.gammu.status import failure_of, outcome_of
+from gateway_agent.modem import DeliveryReport, IncomingMessage
+
+GammuSMS = dict[str, object]
+Where = tuple[int, int]  # (folder, location) on the phone
+
+_CONCATENATED = ("ConcatenatedMessages", "ConcatenatedMessages16bit")
+
+
+@dataclass(frozen=True)
+class Received:
+    """An event made from one or more parts, and where those parts are stored."""
+
+    event: DeliveryReport | IncomingMessage
+    stored: tuple[Where, ...] = ()
+
+
+def read_memory(sm: gammu.StateMachine) -> list[GammuSMS]:
+    """Every message in the phone's memories, one part each, in storage order."""
+    parts: list[GammuSMS] = []
+    location = 0
+    start = True
+    while True:
+        try:
+            found = sm.GetNextSMS(Folder=0, Start=start, Location=location)
+        except gammu.ERR_EMPTY:
+            return parts
+        start = False
+        location = found[0]["Location"]
+        parts.extend(found)
+
+
+@dataclass
+class Inbox:
+    """Joins parts into messages, holding back those still missing parts."""
+
+    partial_wait: float
+    clock: Callable[[], float] = time.monotonic
+    _direct: list[GammuSMS] = field(default_factory=list)
+    _first_seen: dict[tuple[object, ...], float] = field(default_factory=dict)
+
+    def add_direct(self, part: GammuSMS) -> None:
+        """Keep a part the phone handed over without storing it."""
+        self._direct.append(part)
+
+    def collect(self, stored: list[GammuSMS]) -> list[Received]:
+        """The messages now whole, from ``stored`` parts and the direct ones kept."""
+        ready = [self._received(group, stored=True) for group in self._ready(stored)]
+        direct_groups = _link(self._direct)
+        self._direct = []
+        for group in direct_groups:
+            if self._is_ready(group):
+                ready.append(self._received(group, stored=False))
+            else:
+                self._direct.extend(group)
+        return [item for item in ready if item is not None]
+
+    def _ready(self, parts: list[GammuSMS]) -> list[list[GammuSMS]]:
+        return [group for group in _link(parts) if self._is_ready(group)]
+
+    def _is_ready(self, group: list[GammuSMS]) -> bool:
+        if len(group) >= _expected_parts(group):
+            return True
+        first_seen = self._first_seen.setdefault(_group_key(group), self.clock())
+        return self.clock() - first_seen >= self.partial_wait
+
+    def _received(self, group: list[GammuSMS], *, stored: bool) -> Received | None:
+        self._first_seen.pop(_group_key(group), None)
+        where = tuple((int(p["Folder"]), int(p["Location"])) for p in group) if stored else ()
+        kind = group[0].get("Type")
+        if kind == "Status_Report":
+            return Received(delivery_report(group[0]), where)
+        if kind == "Deliver":
+            return Received(incoming_message(group), where)
+        return None  # drafts and sent items stay where the phone's owner put them
+
+
+def delivery_report(part: GammuSMS) -> DeliveryReport:
+    """The status report ``part`` as the agent's ``DeliveryReport``."""
+    status = int(part["DeliveryStatus"])
+    return DeliveryReport(
+        reference=int(part["MessageReference"]),
+        recipient=str(part["Number"]),
+        outcome=outcome_of(status),
+        status_code=status,
+        service_centre_time=_utc(part["DateTime"]),
+        discharge_time=_utc(part["SMSCDateTime"]),
+        failure=failure_of(status),
+    )
+
+
+def incoming_message(group: list[GammuSMS]) -> IncomingMessage:
+    """The parts of one incoming SMS, in order, as the agent's ``IncomingMessage``."""
+    first = group[0]
+    smsc = first.get("SMSC") or {}
+    return IncomingMessage(
+        sender=str(first["Number"]),
+        text=_text(group),
+        sent_at=_utc(first["DateTime"]),
+        parts=len(group),
+        smsc=str(smsc.get("Number") or "") or None,
+    )
+
+
+def _link(parts: list[GammuSMS]) -> list[list[GammuSMS]]:
+    if not parts:
+        return []
+    return gammu.LinkSMS([[part] for part in parts])
+
+
+def _text(group: list[GammuSMS]) -> str:
+    if len(group) > 1 and len(group) == _expected_parts(group):
+        decoded = gammu.DecodeSMS(group)
+        if decoded is not None:
+            return "".join(e["Buffer"] for e in decoded["Entries"] if isinstance(e["Buffer"], str))
+    return "".join(str(part["Text"]) for part in group)
+
+
+def _expected_parts(group: list[GammuSMS]) -> int:
+    udh = group[0].get("UDH") or {}
+    if udh.get("Type") in _CONCATENATED and int(udh.get("AllParts", 0)) > 0:
+        return int(udh["AllParts"])
+    return 1
+
+
+def _group_key(group: list[GammuSMS]) -> tuple[object, ...]:
+    udh = group[0].get("UDH") or {}
+    return (group[0].get("Number"), udh.get("ID8bit"), udh.get("ID16bit"), udh.get("AllParts"))
+
+
+def _utc(moment: object) -> datetime:
+    if not isinstance(moment, datetime):
+        return datetime.now(timezone.utc)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)

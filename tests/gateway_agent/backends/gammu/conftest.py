@@ -1,0 +1,43 @@
+"""Fixtures for the gammu backend: a dummy phone, its gammurc, the opened modem."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from gammu_dummy_phone import QUICK, DummyPhone
+
+from gateway_agent.backends.gammu import GammuModem, create
+from zimsend_common.config import AgentSettings, GammuSettings, Settings
+
+
+@pytest.fixture
+def phone(tmp_path: Path) -> DummyPhone:
+    return DummyPhone(tmp_path / "phone")
+
+
+@pytest.fixture
+def gammurc(tmp_path: Path, phone: DummyPhone) -> Path:
+    """A gammurc whose first section is the dummy phone."""
+    phone.root.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "gammurc"
+    path.write_text(f"[gammu]\nmodel = dummy\nconnection = none\ndevice = {phone.root}\n")
+    return path
+
+
+@pytest.fixture
+def settings(gammurc: Path) -> Settings:
+    return Settings(
+        agent=AgentSettings(backend="gammu", network_wait_seconds=1),
+        gammu=GammuSettings(gammurc=str(gammurc)),
+    )
+
+
+@pytest.fixture
+def modem(settings: Settings) -> Iterator[GammuModem]:
+    """The backend on the dummy phone, opened, with short poll and back-off times."""
+    opened = create(settings, QUICK)
+    opened.open()
+    yield opened
+    opened.close()

@@ -1,0 +1,88 @@
+"""A phone for the gammu backend's tests: Gammu's own ``dummy`` driver, on a directory.
+
+The dummy driver keeps each stored message as a file in Gammu's SMS backup
+format under ``sms/<folder>/<location>`` (folder 1 is the SIM's inbox). Tests
+put incoming messages there by writing those files, as a phone's memory
+would hold them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from gateway_agent.backends.gammu import Timing
+
+QUICK = Timing(poll_seconds=0.05, reconnect_first=0.05, reconnect_max=0.2, partial_wait=0.5)
+SERVICE_CENTRE = "+263770000000"
+
+
+@dataclass
+class DummyPhone:
+    """The directory a dummy phone keeps its memories in."""
+
+    root: Path
+
+    @property
+    def inbox(self) -> Path:
+        return self.root / "sms" / "1"
+
+    def stored(self) -> list[str]:
+        """The locations of the messages now in the inbox."""
+        return sorted(path.name for path in self.inbox.iterdir())
+
+    def receive(
+        self, location: int, sender: str, text: str, *, when: datetime, udh: bytes = b""
+    ) -> None:
+        """Store an incoming message (one part) at ``location`` of the inbox."""
+        coding = "Unicode_No_Compression" if udh or not text.isascii() else "Default_No_Compression"
+        self._store(
+            location,
+            [
+                "PDU = Deliver",
+                f'SMSC = "{SERVICE_CENTRE}"',
+                f"DateTime = {when:%Y%m%dT%H%M%S}Z",
+                "State = UnRead",
+                f'Number = "{sender}"',
+                *_text_lines(text),
+                f"Coding = {coding}",
+                f"Length = {len(text)}",
+                *([f"UDH = {udh.hex().upper()}"] if udh else []),
+            ],
+        )
+
+    def receive_report(
+        self, location: int, recipient: str, reference: int, status: int, *, when: datetime
+    ) -> None:
+        """Store a status report for the message ``reference`` sent to ``recipient``."""
+        self._store(
+            location,
+            [
+                "PDU = Status_Report",
+                f"DeliveryStatus = {status}",
+                f"MessageReference = {reference}",
+                f"DateTime = {when:%Y%m%dT%H%M%S}Z",
+                "State = UnRead",
+                f'Number = "{recipient}"',
+                "Text00 = ",
+                "Coding = Default_No_Compression",
+            ],
+        )
+
+    def _store(self, location: int, fields: list[str]) -> None:
+        self.inbox.mkdir(parents=True, exist_ok=True)
+        body = "\n".join(["[SMSBackup000]", *fields, "Folder = 1", "Class = -1", ""])
+        (self.inbox / str(location)).write_text(body, encoding="utf-8")
+
+
+def concatenation_header(reference: int, total: int, number: int) -> bytes:
+    """The user data header of part ``number`` of ``total`` (8-bit reference)."""
+    return bytes([0x05, 0x00, 0x03, reference, total, number])
+
+
+def _text_lines(text: str) -> list[str]:
+    # The backup format keeps text as UCS-2 hex, 200 digits a line.
+    digits = text.encode("utf-16-be").hex().upper()
+    chunks = [digits[i : i + 200] for i in range(0, len(digits), 200)] or [""]
+    return [f"Text{i:02d} = {chunk}" for i, chunk in enumerate(chunks)]
