@@ -1,0 +1,76 @@
+"""What the relay knows of each device: its latest heartbeat and whether it is online.
+
+A device is online while its last heartbeat is no older than the offline
+threshold (``device_offline_after_seconds``). The worker writes heartbeats
+into the store; the HTTP side reads them here, so the answer does not need
+Redis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from relay_server.store.dispatch_schema import device_status
+from relay_server.store.engine import read_transaction
+from relay_server.store.schema import devices
+
+
+@dataclass(frozen=True)
+class DeviceState:
+    device_id: str
+    client_id: str
+    name: str
+    disabled: bool
+    last_seen_at: datetime | None
+    signal_percent: int | None
+    operator: str | None
+    registration: str | None
+    manufacturer: str | None
+    model: str | None
+    firmware: str | None
+    phone_number: str | None
+    sent_today: int
+    queue_depth: int
+
+    def online(self, now: datetime, offline_after: timedelta) -> bool:
+        """Whether the device was heard from within ``offline_after`` of ``now``."""
+        return (
+            not self.disabled
+            and self.last_seen_at is not None
+            and now - self.last_seen_at <= offline_after
+        )
+
+
+def load_states(
+    engine: sa.Engine, *, client_id: str | None = None, device_id: str | None = None
+) -> list[DeviceState]:
+    """The devices (of one client, or one device), oldest first, with their state."""
+    query = (
+        sa.select(
+            devices.c.device_id,
+            devices.c.client_id,
+            devices.c.name,
+            devices.c.disabled,
+            sa.func.coalesce(device_status.c.last_seen_at, devices.c.last_seen_at).label("last_seen_at"),
+            device_status.c.signal_percent,
+            device_status.c.operator,
+            device_status.c.registration,
+            device_status.c.manufacturer,
+            device_status.c.model,
+            device_status.c.firmware,
+            device_status.c.phone_number,
+            sa.func.coalesce(device_status.c.sent_today, 0).label("sent_today"),
+            sa.func.coalesce(device_status.c.queue_depth, 0).label("queue_depth"),
+        )
+        .select_from(devices.outerjoin(device_status, devices.c.device_id == device_status.c.device_id))
+        .order_by(devices.c.created_at, devices.c.device_id)
+    )
+    if client_id is not None:
+        query = query.where(devices.c.client_id == client_id)
+    if device_id is not None:
+        query = query.where(devices.c.device_id == device_id)
+    with read_transaction(engine) as conn:
+        return [DeviceState(**row._mapping) for row in conn.execute(query)]

@@ -1,0 +1,61 @@
+"""Estimated delivery: how long the jobs ahead of a message take to send.
+
+The jobs ahead are those its device (or, for a shared message, the client's
+online devices together) will take first: the same and higher priorities.
+Each takes as long as the devices' recent sends took on average.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from statistics import fmean
+
+import sqlalchemy as sa
+from redis import Redis
+from rq import Queue
+
+from relay_server.dispatch.device_state import load_states
+from relay_server.store.models import Message
+from zimsend_common import wire
+
+# Used until a device has sent anything: a typical modem's submit time.
+DEFAULT_SEND_SECONDS = 5.0
+SEND_TIMES_SAMPLE = 20
+
+
+def estimated_delivery(
+    redis: Redis, engine: sa.Engine, message: Message, now: datetime, offline_after: timedelta
+) -> datetime:
+    """When ``message`` should leave, counting the jobs queued ahead of it (and itself)."""
+    start = max(now, message.scheduled_at or now)
+    if message.is_test:
+        return start
+    if message.device_id:
+        device_ids = [message.device_id]
+    else:
+        states = load_states(engine, client_id=message.client_id)
+        device_ids = [s.device_id for s in states if s.online(now, offline_after)]
+    ahead = _jobs_ahead(redis, message, device_ids)
+    seconds = ahead * _send_seconds(redis, device_ids) / max(1, len(device_ids))
+    return start + timedelta(seconds=seconds)
+
+
+def _jobs_ahead(redis: Redis, message: Message, device_ids: list[str]) -> int:
+    names = []
+    for priority in wire.PRIORITY_LEVELS:
+        if priority > message.priority:
+            break
+        names.append(wire.client_queue(message.client_id, priority))
+        names += [wire.device_queue(device_id, priority) for device_id in device_ids]
+    return sum(Queue(name, connection=redis).count for name in names)
+
+
+def _send_seconds(redis: Redis, device_ids: list[str]) -> float:
+    samples: list[float] = []
+    for device_id in device_ids:
+        for raw in redis.lrange(wire.send_times_key(device_id), 0, SEND_TIMES_SAMPLE - 1):
+            try:
+                samples.append(float(raw))
+            except ValueError:
+                continue
+    return fmean(samples) if samples else DEFAULT_SEND_SECONDS

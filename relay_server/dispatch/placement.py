@@ -1,0 +1,117 @@
+"""Where a stored message waits in Redis until it leaves: its RQ jobs.
+
+A message's send job has the message's id as its job id and goes on the
+device's queue (when the client asked for a device), else on the client's
+shared queue, or on the simulated device's queue for a ``zs_test_`` message.
+A message scheduled for later waits as a release job on the schedule queue,
+which the relay's worker (and its RQ scheduler) turns into the send job when
+it is due.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from redis import Redis
+from rq import Queue
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job
+
+from relay_server.store.models import Message
+from zimsend_common import wire
+from zimsend_common.timefmt import isoformat_z, utcnow
+
+# Long enough for a rate-limited modem to finish one send; a send job is
+# never retried by RQ (a retry could send twice), so this only bounds a hang.
+SEND_JOB_TIMEOUT_SECONDS = 600
+# Finished jobs are kept a day so that recovery sees the message was taken.
+FINISHED_JOB_TTL_SECONDS = 24 * 3600
+
+
+def send_job(message: Message) -> wire.SendJob:
+    """The payload an agent (or the simulated device) needs to send ``message``."""
+    return wire.SendJob(
+        message_id=message.message_id,
+        client_id=message.client_id,
+        to=message.to,
+        text=message.body,
+        priority=message.priority,
+        device_id=message.device_id,
+        valid_until=isoformat_z(message.valid_until),
+    )
+
+
+def queue_name(message: Message) -> str:
+    """The queue the message's send job goes on."""
+    if message.is_test:
+        return wire.SIMULATED_QUEUE
+    if message.device_id:
+        return wire.device_queue(message.device_id, message.priority)
+    return wire.client_queue(message.client_id, message.priority)
+
+
+def release_job_id(message_id: str) -> str:
+    """The id of the job that releases a scheduled message when it is due."""
+    return f"{message_id}-release"
+
+
+def place(redis: Redis, message: Message, now: datetime | None = None) -> None:
+    """Give the message its job: scheduled for later, or queued to leave now.
+
+    Placing a message that already has its job does nothing, so recovery and
+    a late submit may both place the same message safely.
+    """
+    now = now or utcnow()
+    if message.scheduled_at is not None and message.scheduled_at > now:
+        _schedule_release(redis, message)
+    else:
+        enqueue_send(redis, message)
+
+
+def enqueue_send(redis: Redis, message: Message) -> None:
+    """Put the message's send job on its queue, unless it is already there."""
+    func = wire.SIMULATED_SEND_FUNC if message.is_test else wire.SEND_JOB_FUNC
+    queue = Queue(queue_name(message), connection=redis)
+    try:
+        queue.enqueue(
+            func,
+            send_job(message).to_dict(),
+            job_id=message.message_id,
+            job_timeout=SEND_JOB_TIMEOUT_SECONDS,
+            result_ttl=FINISHED_JOB_TTL_SECONDS,
+            failure_ttl=FINISHED_JOB_TTL_SECONDS,
+            unique=True,
+        )
+    except DuplicateJobError:
+        pass
+
+
+def _schedule_release(redis: Redis, message: Message) -> None:
+    queue = Queue(wire.SCHEDULE_QUEUE, connection=redis)
+    job = queue.create_job(
+        wire.RELEASE_SCHEDULED_FUNC,
+        args=(message.message_id,),
+        job_id=release_job_id(message.message_id),
+        result_ttl=FINISHED_JOB_TTL_SECONDS,
+    )
+    try:
+        queue.schedule_job(job, message.scheduled_at, unique=True)
+    except DuplicateJobError:
+        pass
+
+
+def has_job(redis: Redis, message_id: str) -> bool:
+    """Whether Redis holds a send or release job for the message."""
+    return bool(
+        Job.exists(message_id, connection=redis)
+        or Job.exists(release_job_id(message_id), connection=redis)
+    )
+
+
+def remove_jobs(redis: Redis, message_id: str) -> None:
+    """Take the message's send and release jobs out of their queues and registries."""
+    for job_id in (message_id, release_job_id(message_id)):
+        try:
+            Job.fetch(job_id, connection=redis).delete()
+        except NoSuchJobError:
+            pass

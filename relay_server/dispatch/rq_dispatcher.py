@@ -1,0 +1,88 @@
+"""The RQ dispatcher: stored messages become jobs on device and client queues."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+from relay_server.dispatch import estimate, placement
+from relay_server.dispatch.device_state import load_states
+from relay_server.dispatcher import DeviceOffline, NoDeviceAvailable
+from relay_server.store.models import Caller, Message
+from relay_server.store.store import Store
+from zimsend_common import wire
+from zimsend_common.timefmt import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class RQDispatcher:
+    """Puts messages on the queues the client's agents take from (see ``placement``).
+
+    Device availability comes from the heartbeats the worker records in the
+    store; Redis is needed only to queue, estimate and cancel, and a send
+    made while Redis is down stays queued in the store for the worker's
+    recovery to enqueue.
+    """
+
+    def __init__(self, store: Store, redis: Redis, offline_after: timedelta) -> None:
+        self.store = store
+        self.redis = redis
+        self.offline_after = offline_after
+
+    def choose_device(self, caller: Caller, device_id: str | None, *, scheduled: bool) -> str | None:
+        """The asked-for device, or None for the client's shared queues (any online device)."""
+        if scheduled or caller.is_test:
+            return device_id
+        now = utcnow()
+        states = load_states(self.store.engine, client_id=caller.client_id, device_id=device_id)
+        online = [state for state in states if state.online(now, self.offline_after)]
+        if device_id is not None and not online:
+            raise DeviceOffline(device_id)
+        if not online:
+            raise NoDeviceAvailable(caller.client_id)
+        return device_id
+
+    def submit(self, messages: list[Message]) -> None:
+        """Give each message its job; a Redis outage leaves them to recovery."""
+        now = utcnow()
+        for message in messages:
+            try:
+                placement.place(self.redis, message, now)
+            except RedisError as exc:
+                log.warning(
+                    "message left for recovery: Redis unavailable",
+                    extra={"message_id": message.message_id, "error": str(exc)},
+                )
+
+    def estimated_delivery(self, message: Message) -> datetime | None:
+        """When the message should leave; None when Redis cannot tell."""
+        try:
+            return estimate.estimated_delivery(
+                self.redis, self.store.engine, message, utcnow(), self.offline_after
+            )
+        except RedisError:
+            return None
+
+    def cancel(self, message: Message) -> bool:
+        """Claim the message for cancellation and drop its jobs.
+
+        False when an agent claimed it first, and when Redis cannot be asked
+        (an agent may still hold it, so a cancel cannot be promised).
+        """
+        key = wire.claim_key(message.message_id)
+        try:
+            won = self.redis.set(key, wire.CLAIM_CANCELLED, nx=True, ex=wire.CLAIM_TTL_SECONDS)
+            if not won:
+                return self.redis.get(key) == wire.CLAIM_CANCELLED.encode()
+            placement.remove_jobs(self.redis, message.message_id)
+        except RedisError as exc:
+            log.warning(
+                "cancel refused: Redis unavailable",
+                extra={"message_id": message.message_id, "error": str(exc)},
+            )
+            return False
+        return True

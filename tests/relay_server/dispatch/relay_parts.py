@@ -1,0 +1,103 @@
+"""The relay's dispatch side on real parts: a store, a private redis-server,
+the worker's context, and clients with devices that report like agents do.
+
+Shared by the dispatch and worker tests (each conftest star-imports it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+import redis
+
+from relay_server.store.models import Caller, Message, NewMessage
+from relay_server.store.store import Store
+from relay_server.worker import context
+from relay_server.worker.events import apply_event
+from zimsend_common import wire
+from zimsend_common.config import RelaySettings, Settings
+from zimsend_common.timefmt import isoformat_z, utcnow
+
+OFFLINE_AFTER_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class AgentDevice:
+    device_id: str
+    client_id: str
+    signing_key: str
+
+    def event(self, kind: wire.EventKind, data: dict[str, Any], at: datetime | None = None) -> wire.Event:
+        return wire.Event(kind=kind, device_id=self.device_id, at=isoformat_z(at or utcnow()), data=data)
+
+    def report(self, kind: wire.EventKind, data: dict[str, Any], at: datetime | None = None) -> str:
+        """Sign and apply an event as the worker would receive it from this device's agent."""
+        document = self.event(kind, data, at).to_dict()
+        return apply_event(document, wire.sign(document, self.signing_key))
+
+    def heartbeat(self, at: datetime | None = None, **data: Any) -> str:
+        return self.report("heartbeat", {"signal_percent": 71, "operator": "Econet", **data}, at)
+
+
+class Parts:
+    """Builds clients, devices and messages on the test's store."""
+
+    def __init__(self, ctx: context.WorkerContext) -> None:
+        self.ctx = ctx
+        self.store = ctx.store
+        self.redis = ctx.redis
+
+    def client(self, *, test: bool = False) -> Caller:
+        client, key = self.store.create_client("acme")
+        if test:
+            key = self.store.create_api_key(client.client_id, test=True)
+        return self.store.authenticate(client.client_id, key)
+
+    def device(self, caller: Caller) -> AgentDevice:
+        device, password = self.store.add_device(caller.client_id)
+        return AgentDevice(device.device_id, caller.client_id, wire.device_signing_key(password))
+
+    def message(self, caller: Caller, **fields: Any) -> Message:
+        values: dict[str, Any] = dict(
+            client_id=caller.client_id,
+            is_test=caller.is_test,
+            to="+263771234567",
+            body="Hello",
+            priority=3,
+            segments=1,
+            encoding="GSM-7",
+        )
+        values.update(fields)
+        [message] = self.store.insert_messages([NewMessage(**values)])
+        return message
+
+    def reload(self, message: Message) -> Message:
+        caller = Caller(client_id=message.client_id, key_id="", is_test=message.is_test)
+        found = self.store.get_message(caller, message.message_id)
+        assert found is not None
+        return found
+
+
+@pytest.fixture
+def worker_context(sqlite_url: str, redisdb: redis.Redis) -> Iterator[context.WorkerContext]:
+    store = Store.open(sqlite_url)
+    settings = Settings(relay=RelaySettings(device_offline_after_seconds=OFFLINE_AFTER_SECONDS))
+    ctx = context.WorkerContext(store=store, redis=redisdb, settings=settings)
+    context.install(ctx)
+    try:
+        yield ctx
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def parts(worker_context: context.WorkerContext) -> Parts:
+    return Parts(worker_context)
+
+
+def minutes(n: float) -> timedelta:
+    return timedelta(minutes=n)

@@ -1,0 +1,192 @@
+"""The RQ dispatcher against a real redis-server and a real SQLite store."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import redis
+from rq import Queue
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
+
+from relay_parts import OFFLINE_AFTER_SECONDS, Parts, minutes
+from relay_server.dispatch import RQDispatcher, placement
+from relay_server.dispatch.estimate import DEFAULT_SEND_SECONDS
+from relay_server.dispatcher import DeviceOffline, NoDeviceAvailable
+from zimsend_common import wire
+from zimsend_common.timefmt import utcnow
+
+
+@pytest.fixture
+def dispatcher(parts: Parts) -> RQDispatcher:
+    return RQDispatcher(parts.store, parts.redis, timedelta(seconds=OFFLINE_AFTER_SECONDS))
+
+
+def queued_ids(redis_client: redis.Redis, name: str) -> list[str]:
+    return Queue(name, connection=redis_client).job_ids
+
+
+def test_a_send_with_no_device_online_is_refused_as_no_device_available(parts, dispatcher):
+    caller = parts.client()
+    parts.device(caller)
+    with pytest.raises(NoDeviceAvailable):
+        dispatcher.choose_device(caller, None, scheduled=False)
+
+
+def test_a_send_to_a_device_silent_past_the_threshold_is_refused_as_offline(parts, dispatcher):
+    caller = parts.client()
+    device = parts.device(caller)
+    device.heartbeat(at=utcnow() - timedelta(seconds=OFFLINE_AFTER_SECONDS + 5))
+    with pytest.raises(DeviceOffline):
+        dispatcher.choose_device(caller, device.device_id, scheduled=False)
+
+
+def test_a_device_heard_from_recently_is_chosen_and_without_one_asked_the_shared_queues_are(parts, dispatcher):
+    caller = parts.client()
+    device = parts.device(caller)
+    device.heartbeat()
+    assert dispatcher.choose_device(caller, device.device_id, scheduled=False) == device.device_id
+    assert dispatcher.choose_device(caller, None, scheduled=False) is None
+
+
+def test_another_clients_online_device_does_not_make_a_client_available(parts, dispatcher):
+    caller, other = parts.client(), parts.client()
+    parts.device(caller)
+    parts.device(other).heartbeat()
+    with pytest.raises(NoDeviceAvailable):
+        dispatcher.choose_device(caller, None, scheduled=False)
+
+
+def test_scheduled_and_test_sends_are_accepted_whatever_the_devices_state(parts, dispatcher):
+    caller = parts.client()
+    device = parts.device(caller)
+    assert dispatcher.choose_device(caller, device.device_id, scheduled=True) == device.device_id
+    assert dispatcher.choose_device(parts.client(test=True), None, scheduled=False) is None
+
+
+def test_a_message_for_a_device_goes_on_that_devices_queue_at_its_priority(parts, dispatcher):
+    caller = parts.client()
+    device = parts.device(caller)
+    message = parts.message(caller, device_id=device.device_id, priority=2)
+    dispatcher.submit([message])
+    assert queued_ids(parts.redis, wire.device_queue(device.device_id, 2)) == [message.message_id]
+    job = Job.fetch(message.message_id, connection=parts.redis)
+    assert job.func_name == wire.SEND_JOB_FUNC
+    assert wire.SendJob.from_dict(job.args[0]) == placement.send_job(message)
+
+
+def test_a_message_without_a_device_goes_on_the_clients_shared_queue(parts, dispatcher):
+    caller = parts.client()
+    message = parts.message(caller, priority=5)
+    dispatcher.submit([message])
+    assert queued_ids(parts.redis, wire.client_queue(caller.client_id, 5)) == [message.message_id]
+
+
+def test_a_test_keys_message_goes_to_the_simulated_device(parts, dispatcher):
+    caller = parts.client(test=True)
+    message = parts.message(caller)
+    dispatcher.submit([message])
+    assert queued_ids(parts.redis, wire.SIMULATED_QUEUE) == [message.message_id]
+
+
+def test_a_scheduled_message_waits_in_the_schedule_and_not_on_a_device_queue(parts, dispatcher):
+    caller = parts.client()
+    message = parts.message(caller, scheduled_at=utcnow() + minutes(10))
+    dispatcher.submit([message])
+    registry = ScheduledJobRegistry(wire.SCHEDULE_QUEUE, connection=parts.redis)
+    assert registry.get_job_ids() == [placement.release_job_id(message.message_id)]
+    assert queued_ids(parts.redis, wire.client_queue(caller.client_id, 3)) == []
+
+
+def test_submitting_a_message_twice_queues_one_job(parts, dispatcher):
+    caller = parts.client()
+    message = parts.message(caller)
+    dispatcher.submit([message])
+    dispatcher.submit([message])
+    assert queued_ids(parts.redis, wire.client_queue(caller.client_id, 3)) == [message.message_id]
+
+
+def test_a_submit_while_redis_is_down_returns_and_the_message_stays_queued(parts):
+    caller = parts.client()
+    message = parts.message(caller)
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    RQDispatcher(parts.store, dead, timedelta(seconds=30)).submit([message])
+    assert parts.reload(message).status == "queued"
+
+
+def test_cancel_of_a_queued_message_wins_the_claim_and_removes_its_job(parts, dispatcher):
+    caller = parts.client()
+    message = parts.message(caller)
+    dispatcher.submit([message])
+    assert dispatcher.cancel(message) is True
+    assert parts.redis.get(wire.claim_key(message.message_id)) == wire.CLAIM_CANCELLED.encode()
+    assert queued_ids(parts.redis, wire.client_queue(caller.client_id, 3)) == []
+    assert not Job.exists(message.message_id, connection=parts.redis)
+
+
+def test_cancel_of_a_scheduled_message_removes_it_from_the_schedule(parts, dispatcher):
+    caller = parts.client()
+    message = parts.message(caller, scheduled_at=utcnow() + minutes(10))
+    dispatcher.submit([message])
+    assert dispatcher.cancel(message) is True
+    registry = ScheduledJobRegistry(wire.SCHEDULE_QUEUE, connection=parts.redis)
+    assert registry.get_job_ids() == []
+
+
+def test_cancel_after_a_device_claimed_the_message_is_refused(parts, dispatcher):
+    caller = parts.client()
+    device = parts.device(caller)
+    message = parts.message(caller)
+    dispatcher.submit([message])
+    parts.redis.set(wire.claim_key(message.message_id), wire.claim_value_device(device.device_id), nx=True)
+    assert dispatcher.cancel(message) is False
+    assert Job.exists(message.message_id, connection=parts.redis)
+
+
+def test_cancelling_twice_is_still_a_cancel(parts, dispatcher):
+    message = parts.message(parts.client())
+    assert dispatcher.cancel(message) is True
+    assert dispatcher.cancel(message) is True
+
+
+def test_cancel_while_redis_is_down_is_refused_rather_than_promised(parts):
+    message = parts.message(parts.client())
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    assert RQDispatcher(parts.store, dead, timedelta(seconds=30)).cancel(message) is False
+
+
+def test_estimated_delivery_counts_the_jobs_ahead_at_the_devices_recent_send_time(parts, dispatcher):
+    caller = parts.client()
+    device = parts.device(caller)
+    device.heartbeat()
+    parts.redis.rpush(wire.send_times_key(device.device_id), 2.0, 4.0)
+    ahead = [parts.message(caller, priority=2) for _ in range(3)]
+    later = parts.message(caller, priority=4)
+    dispatcher.submit([*ahead, later])
+    before = utcnow()
+    urgent = parts.message(caller, priority=1)
+    dispatcher.submit([urgent])
+    # 1 job ahead of and including the urgent one; 5 for the one at priority 4; 3 s a send.
+    urgent_eta = dispatcher.estimated_delivery(urgent)
+    later_eta = dispatcher.estimated_delivery(later)
+    assert before + timedelta(seconds=3) <= urgent_eta < later_eta
+    assert later_eta - urgent_eta == pytest.approx(timedelta(seconds=12), abs=timedelta(seconds=1))
+
+
+def test_estimated_delivery_without_send_history_uses_the_default_send_time(parts, dispatcher):
+    caller = parts.client()
+    device = parts.device(caller)
+    message = parts.message(caller, device_id=device.device_id)
+    before = utcnow()
+    dispatcher.submit([message])
+    eta = dispatcher.estimated_delivery(message)
+    assert eta >= before + timedelta(seconds=DEFAULT_SEND_SECONDS)
+
+
+def test_estimated_delivery_of_a_scheduled_message_is_not_before_its_time(parts, dispatcher):
+    caller = parts.client()
+    when = utcnow() + minutes(30)
+    message = parts.message(caller, scheduled_at=when)
+    dispatcher.submit([message])
+    assert dispatcher.estimated_delivery(message) >= when
