@@ -1,0 +1,44 @@
+"""The data coding scheme, TP-DCS (TS 23.038 section 4): which alphabet the text is in.
+
+Message class, automatic-deletion and indication bits change nothing about
+how the text reads, so they are ignored; compressed text and the reserved
+coding groups cannot be read and are refused.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from gateway_agent.pdu.errors import PduError
+
+Alphabet = Literal["GSM-7", "8-bit", "UCS-2"]
+
+DCS_GSM7 = 0x00
+DCS_UCS2 = 0x08
+DCS_8BIT = 0x04
+
+_GENERAL_ALPHABETS: dict[int, Alphabet] = {0b00: "GSM-7", 0b01: "8-bit", 0b10: "UCS-2"}
+
+
+def alphabet_of(dcs: int) -> Alphabet:
+    """The alphabet TP-DCS names; a ``PduError`` for compressed or reserved schemes."""
+    group = dcs >> 4
+    if group <= 0x7:  # general data coding, with or without automatic deletion
+        if dcs & 0x20:
+            raise PduError(f"TP-DCS {dcs:02X}: compressed text is not supported")
+        alphabet = _GENERAL_ALPHABETS.get((dcs >> 2) & 0b11)
+        if alphabet is None:
+            raise PduError(f"TP-DCS {dcs:02X}: reserved alphabet")
+        return alphabet
+    if group in (0xC, 0xD):  # message waiting indication, discard or store
+        return "GSM-7"
+    if group == 0xE:  # message waiting indication, store, UCS-2
+        return "UCS-2"
+    if group == 0xF:  # data coding / message class
+        return "8-bit" if dcs & 0x04 else "GSM-7"
+    raise PduError(f"TP-DCS {dcs:02X}: reserved coding group")
+
+
+def dcs_for(alphabet: Alphabet) -> int:
+    """The plain TP-DCS (no class) for an alphabet."""
+    return {"GSM-7": DCS_GSM7, "8-bit": DCS_8BIT, "UCS-2": DCS_UCS2}[alphabet]

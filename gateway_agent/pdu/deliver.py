@@ -1,0 +1,75 @@
+"""SMS-DELIVER (TS 23.040 9.2.2.1): a message the service centre brings to the phone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway_agent.pdu.address import encode_address, encode_smsc, read_address
+from gateway_agent.pdu.data_coding import Alphabet
+from gateway_agent.pdu.frame import MMS, MTI_DELIVER, UDHI, expect_type, open_pdu
+from gateway_agent.pdu.octets import OctetReader
+from gateway_agent.pdu.timestamp import encode_timestamp, read_timestamp
+from gateway_agent.pdu.udh import Concat
+from gateway_agent.pdu.user_data import encode_text, read_user_data
+
+
+@dataclass(frozen=True)
+class Deliver:
+    """A decoded SMS-DELIVER: one part of an incoming message."""
+
+    sender: str
+    text: str  # 8-bit data reads as latin-1
+    service_centre_time: datetime  # in UTC
+    encoding: Alphabet
+    concat: Concat | None = None
+    smsc: str | None = None
+    raw: bytes = b""  # the user data after its header, as received
+
+
+def encode_deliver(
+    sender: str,
+    text: str,
+    service_centre_time: datetime,
+    *,
+    smsc: str | None = None,
+    concat_reference: int | None = None,
+) -> list[str]:
+    """The upper-case hex PDUs (SMSC field first) a modem would show for this message.
+
+    A sender that is not a number is written as an alphanumeric address.
+    """
+    head = encode_address(sender) + b"\x00"  # TP-PID 0: plain short message
+    timestamp = encode_timestamp(service_centre_time)
+    prefix = encode_smsc(smsc)
+    pdus = []
+    for part in encode_text(text, concat_reference):
+        first = MTI_DELIVER | MMS | (UDHI if part.has_header else 0)
+        tpdu = bytes((first,)) + head + bytes((part.dcs,)) + timestamp + part.user_data
+        pdus.append((prefix + tpdu).hex().upper())
+    return pdus
+
+
+def decode_deliver(pdu_hex: str, *, with_smsc: bool = True) -> Deliver:
+    """The fields of an SMS-DELIVER; ``with_smsc`` says whether it starts with an SMSC field."""
+    smsc, reader = open_pdu(pdu_hex, with_smsc)
+    return read_deliver(reader, smsc)
+
+
+def read_deliver(reader: OctetReader, smsc: str | None) -> Deliver:
+    """The SMS-DELIVER TPDU at the reader."""
+    first = expect_type(reader, MTI_DELIVER)
+    sender = read_address(reader, "TP-OA")
+    reader.octet("TP-PID")
+    dcs = reader.octet("TP-DCS")
+    sent_at = read_timestamp(reader, "TP-SCTS")
+    user_data = read_user_data(reader, dcs, bool(first & UDHI))
+    return Deliver(
+        sender=sender,
+        text=user_data.text,
+        service_centre_time=sent_at,
+        encoding=user_data.alphabet,
+        concat=user_data.concat,
+        smsc=smsc,
+        raw=user_data.raw,
+    )

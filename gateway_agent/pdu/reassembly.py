@@ -1,0 +1,118 @@
+"""Joining the parts of a concatenated incoming message.
+
+Parts are grouped by (sender, concatenation reference, total) and may come
+in any order. Networks resend a part whose acknowledgement they missed, so a
+part seen again (same sender, concatenation, time stamp and content) within
+``remember`` of the message completing is a duplicate and ignored, for
+single-part messages too.
+
+Parts of a message that never completes are not dropped: ``expire`` hands
+them back as a message with its gaps listed in ``missing``, so the text
+that did arrive is never lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from gateway_agent.pdu.deliver import Deliver
+from zimsend_common.timefmt import utcnow
+
+DEFAULT_REMEMBER = timedelta(minutes=10)
+
+_Key = tuple[str, int, int]
+_Fingerprint = tuple[object, ...]
+
+
+@dataclass(frozen=True)
+class CompleteMessage:
+    """An incoming message, its parts joined in order."""
+
+    sender: str
+    text: str
+    service_centre_time: datetime  # of the first part present
+    parts: int  # parts joined
+    smsc: str | None = None
+    missing: tuple[int, ...] = ()  # sequence numbers that never came (only from expire)
+
+
+@dataclass
+class _Partial:
+    first_seen: datetime
+    parts: dict[int, Deliver] = field(default_factory=dict)
+
+
+class Reassembler:
+    """Collects parts until each message is whole."""
+
+    def __init__(self, remember: timedelta = DEFAULT_REMEMBER) -> None:
+        self._remember = remember
+        self._partials: dict[_Key, _Partial] = {}
+        self._seen: dict[_Fingerprint, datetime] = {}
+
+    @property
+    def pending(self) -> int:
+        """How many messages are waiting for parts."""
+        return len(self._partials)
+
+    def add(self, part: Deliver, now: datetime | None = None) -> CompleteMessage | None:
+        """The whole message once ``part`` completes it, else None (also for a duplicate)."""
+        now = now or utcnow()
+        self._forget_before(now - self._remember)
+        if _fingerprint(part) in self._seen:
+            return None
+        if part.concat is None or part.concat.total == 1:
+            self._seen[_fingerprint(part)] = now
+            return _join(part.sender, [part])
+        key = (part.sender, part.concat.reference, part.concat.total)
+        partial = self._partials.setdefault(key, _Partial(first_seen=now))
+        partial.parts.setdefault(part.concat.sequence, part)
+        if len(partial.parts) < part.concat.total:
+            return None
+        del self._partials[key]
+        ordered = [partial.parts[sequence] for sequence in sorted(partial.parts)]
+        self._seen.update((_fingerprint(each), now) for each in ordered)
+        return _join(part.sender, ordered)
+
+    def expire(self, older_than: timedelta, now: datetime | None = None) -> list[CompleteMessage]:
+        """Give up on messages whose first part came ``older_than`` ago or more.
+
+        Returns what arrived of each, oldest first, with ``missing`` set.
+        """
+        now = now or utcnow()
+        self._forget_before(now - self._remember)
+        stale = sorted(
+            (key for key, partial in self._partials.items() if now - partial.first_seen >= older_than),
+            key=lambda key: self._partials[key].first_seen,
+        )
+        expired = []
+        for key in stale:
+            partial = self._partials.pop(key)
+            ordered = [partial.parts[sequence] for sequence in sorted(partial.parts)]
+            missing = tuple(sorted(set(range(1, key[2] + 1)) - partial.parts.keys()))
+            expired.append(_join(key[0], ordered, missing))
+        return expired
+
+    def _forget_before(self, cutoff: datetime) -> None:
+        self._seen = {print_: seen for print_, seen in self._seen.items() if seen > cutoff}
+
+
+def _fingerprint(part: Deliver) -> _Fingerprint:
+    return (part.sender, part.concat, part.service_centre_time, part.encoding, part.raw, part.text)
+
+
+def _join(sender: str, parts: list[Deliver], missing: tuple[int, ...] = ()) -> CompleteMessage:
+    if all(part.encoding == "UCS-2" for part in parts):
+        # Joined before decoding: a sender may split a surrogate pair across parts.
+        text = b"".join(part.raw for part in parts).decode("utf-16-be", errors="replace")
+    else:
+        text = "".join(part.text for part in parts)
+    return CompleteMessage(
+        sender=sender,
+        text=text,
+        service_centre_time=parts[0].service_centre_time,
+        parts=len(parts),
+        smsc=parts[0].smsc,
+        missing=missing,
+    )

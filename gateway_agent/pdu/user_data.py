@@ -1,0 +1,123 @@
+"""TP-UDL and TP-UD: the text of a message, with its header, in its alphabet.
+
+For GSM-7 the length counts septets, header included, and fill bits bring
+the text after a header onto a septet boundary; for 8-bit and UCS-2 it counts
+octets. UCS-2 text is read as UTF-16, so characters beyond the Basic
+Multilingual Plane travel as surrogate pairs; an unpaired surrogate reads as
+U+FFFD.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from gateway_agent.pdu.data_coding import Alphabet, alphabet_of, dcs_for
+from gateway_agent.pdu.errors import PduError
+from gateway_agent.pdu.octets import OctetReader
+from gateway_agent.pdu.udh import Concat, encode_concat_header, parse_header
+from zimsend_common.gsm7 import from_septets, pack_septets, packed_length, to_septets, unpack_septets
+from zimsend_common.segments import split_text
+
+MAX_SEPTETS = 160
+MAX_OCTETS = 140
+
+
+@dataclass(frozen=True)
+class UserData:
+    """The decoded user data of one PDU."""
+
+    text: str
+    alphabet: Alphabet
+    concat: Concat | None
+    raw: bytes  # the octets after the header, as received
+
+
+@dataclass(frozen=True)
+class EncodedPart:
+    """One part of a text, ready to follow TP-DCS: TP-UDL and TP-UD together."""
+
+    text: str
+    dcs: int
+    concat: Concat | None
+    user_data: bytes
+
+    @property
+    def has_header(self) -> bool:
+        """Whether TP-UDHI must be set."""
+        return self.concat is not None
+
+
+def encode_text(text: str, concat_reference: int | None = None) -> list[EncodedPart]:
+    """The parts ``text`` is sent in, split as a phone would (see ``split_text``).
+
+    A text of several parts gets a concatenation header in each, with
+    ``concat_reference`` or a random reference.
+    """
+    split = split_text(text)
+    if concat_reference is not None and not 0 <= concat_reference <= 255:
+        raise PduError(f"concatenation reference {concat_reference} is not 0..255")
+    if split.count == 1:
+        return [_encode_part(text, split.encoding, None)]
+    reference = random.randrange(256) if concat_reference is None else concat_reference
+    if split.count > 255:
+        raise PduError(f"text needs {split.count} parts; concatenation allows 255")
+    return [
+        _encode_part(part, split.encoding, Concat(reference, split.count, sequence))
+        for sequence, part in enumerate(split.parts, start=1)
+    ]
+
+
+def _encode_part(text: str, alphabet: Alphabet, concat: Concat | None) -> EncodedPart:
+    header = encode_concat_header(concat) if concat else b""
+    if alphabet == "GSM-7":
+        septets = to_septets(text)
+        fill = -len(header) * 8 % 7
+        header_septets = (len(header) * 8 + fill) // 7
+        length = header_septets + len(septets)
+        body = pack_septets(septets, fill)
+        limit = MAX_SEPTETS
+    else:
+        body = text.encode("utf-16-be")
+        length = len(header) + len(body)
+        limit = MAX_OCTETS
+    if length > limit:
+        raise PduError(f"part of {length} units exceeds the {limit} a PDU holds")
+    return EncodedPart(text, dcs_for(alphabet), concat, bytes((length,)) + header + body)
+
+
+def read_user_data(reader: OctetReader, dcs: int, has_header: bool) -> UserData:
+    """TP-UDL and TP-UD at the reader, which must end with them."""
+    alphabet = alphabet_of(dcs)
+    length = reader.octet("TP-UDL")
+    data = reader.rest()
+    gsm7 = alphabet == "GSM-7"
+    limit, expected = (MAX_SEPTETS, packed_length(length)) if gsm7 else (MAX_OCTETS, length)
+    if length > limit:
+        raise PduError(f"TP-UDL {length} exceeds the {limit} a PDU holds")
+    if len(data) != expected:
+        raise PduError(f"TP-UDL {length} needs {expected} octets of user data, the PDU has {len(data)}")
+    if has_header and not data:
+        raise PduError("TP-UDHI is set but there is no user data")
+    header_length = 1 + data[0] if has_header else 0
+    if header_length > len(data):
+        raise PduError("user data header is longer than the user data")
+    concat = parse_header(data[1:header_length]) if has_header else None
+    body = data[header_length:]
+    if gsm7:
+        text = _read_septets(body, length, header_length)
+    elif alphabet == "UCS-2":
+        if len(body) % 2:
+            raise PduError("UCS-2 user data has an odd number of octets")
+        text = body.decode("utf-16-be", errors="replace")
+    else:
+        text = body.decode("latin-1")
+    return UserData(text=text, alphabet=alphabet, concat=concat, raw=body)
+
+
+def _read_septets(body: bytes, length: int, header_length: int) -> str:
+    fill = -header_length * 8 % 7
+    header_septets = (header_length * 8 + fill) // 7
+    if header_septets > length:
+        raise PduError("user data header is longer than the user data")
+    return from_septets(unpack_septets(body, length - header_septets, fill))
