@@ -41,7 +41,7 @@ def _from_gammurc(path: Path, section: int) -> GammuConfig:
         raise ConfigError(f"gammurc file {path} does not exist")
     reader = gammu.StateMachine()
     try:
-        reader.ReadConfig(Section=section, Filename=str(path))
+        reader.ReadConfig(Section=section, Configuration=0, Filename=str(path))
     except gammu.GSMError as exc:
         raise ConfigError(f"cannot use section {section} of gammurc file {path}: {exc}") from exc
     config = reader.GetConfig(0)
