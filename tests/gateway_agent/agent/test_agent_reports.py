@@ -1,0 +1,124 @@
+"""Status reports find their message and move it once: real SQLite ledger, real Redis."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from agent_support import DEVICE_ID, SIGNING_KEY, message_events
+
+from gateway_agent.agent.ledger import Ledger
+from gateway_agent.agent.outbox import Outbox
+from gateway_agent.agent.reports import DeliveryTracker, same_number
+from gateway_agent.modem import DeliveryReport, SendReceipt
+from zimsend_common.failures import FailureCode
+from zimsend_common.timefmt import isoformat_z
+
+RECIPIENT = "+263771234567"
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    ledger = Ledger(tmp_path / "agent.sqlite3")
+    yield ledger
+    ledger.close()
+
+
+@pytest.fixture
+def outbox(ledger, conn):
+    return Outbox(ledger, conn, DEVICE_ID, SIGNING_KEY)
+
+
+@pytest.fixture
+def tracker(ledger, outbox):
+    return DeliveryTracker(ledger, outbox)
+
+
+def sent(ledger: Ledger, outbox: Outbox, message_id: str, references: tuple[int, ...]) -> datetime:
+    submitted = datetime.now(timezone.utc)
+    ledger.take(message_id, RECIPIENT, time.time())
+    outbox.report_sent(message_id, SendReceipt(references, RECIPIENT, submitted))
+    return submitted
+
+
+def report(reference: int, outcome: str, discharged: datetime, **fields) -> DeliveryReport:
+    values = dict(
+        reference=reference,
+        recipient=fields.pop("recipient", "263771234567"),
+        outcome=outcome,
+        status_code=0 if outcome == "delivered" else 70,
+        service_centre_time=discharged - timedelta(seconds=1),
+        discharge_time=discharged,
+    )
+    values.update(fields)
+    return DeliveryReport(**values)
+
+
+def test_a_message_is_delivered_when_its_last_part_is_with_the_latest_discharge_time(ledger, outbox, tracker, conn):
+    submitted = sent(ledger, outbox, "msg_0000000000000001", (5, 6))
+    late, early = submitted + timedelta(seconds=9), submitted + timedelta(seconds=3)
+
+    tracker.on_report(report(6, "delivered", late))
+    assert [event.kind for event in message_events(conn)] == ["sent"]
+    tracker.on_report(report(5, "delivered", early))
+
+    events = message_events(conn)
+    assert [event.kind for event in events] == ["sent", "delivered"]
+    assert events[0].data["references"] == [5, 6]
+    assert events[1].data == {"message_id": "msg_0000000000000001", "delivered_at": isoformat_z(late)}
+
+
+def test_a_failed_part_fails_the_message_with_the_reports_code_and_status(ledger, outbox, tracker, conn):
+    submitted = sent(ledger, outbox, "msg_0000000000000002", (9,))
+
+    tracker.on_report(report(9, "failed", submitted, failure=FailureCode.INVALID_NUMBER, status_code=65))
+
+    failed = message_events(conn)[-1]
+    assert failed.kind == "failed"
+    assert failed.data["code"] == "INVALID_NUMBER"
+    assert "65" in failed.data["detail"]
+
+
+def test_a_repeated_or_pending_report_changes_nothing(ledger, outbox, tracker, conn):
+    submitted = sent(ledger, outbox, "msg_0000000000000003", (11,))
+
+    tracker.on_report(report(11, "pending", submitted))
+    tracker.on_report(report(11, "delivered", submitted))
+    tracker.on_report(report(11, "delivered", submitted))
+    tracker.on_report(report(11, "failed", submitted))
+
+    assert [event.kind for event in message_events(conn)] == ["sent", "delivered"]
+
+
+def test_a_reference_that_wrapped_around_belongs_to_the_newest_message(ledger, outbox, tracker, conn):
+    sent(ledger, outbox, "msg_0000000000000004", (200,))
+    tracker.on_report(report(200, "delivered", datetime.now(timezone.utc)))
+    submitted = sent(ledger, outbox, "msg_0000000000000005", (200,))
+
+    tracker.on_report(report(200, "delivered", submitted + timedelta(seconds=1)))
+
+    delivered = [event.data["message_id"] for event in message_events(conn) if event.kind == "delivered"]
+    assert delivered == ["msg_0000000000000004", "msg_0000000000000005"]
+
+
+def test_a_report_for_another_number_or_reference_matches_nothing(ledger, outbox, tracker, conn):
+    submitted = sent(ledger, outbox, "msg_0000000000000006", (12,))
+
+    tracker.on_report(report(12, "delivered", submitted, recipient="+263779999999"))
+    tracker.on_report(report(13, "delivered", submitted))
+
+    assert [event.kind for event in message_events(conn)] == ["sent"]
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("+263771234567", "263771234567", True),
+        ("+263771234567", "0771234567", True),
+        ("+263771234567", "+263771234568", False),
+        ("+263771234567", "", False),
+    ],
+)
+def test_numbers_match_across_international_and_national_spellings(a, b, same):
+    assert same_number(a, b) is same
