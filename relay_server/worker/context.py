@@ -1,0 +1,42 @@
+"""What the worker's jobs share: the store, Redis and the settings of this process.
+
+RQ calls job functions with their arguments only, so the worker installs its
+parts here once at start, and each job function asks for them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from redis import Redis
+
+from relay_server.store.store import Store
+from zimsend_common.config import Settings
+
+
+@dataclass(frozen=True)
+class WorkerContext:
+    store: Store
+    redis: Redis
+    settings: Settings
+
+    @property
+    def offline_after(self) -> timedelta:
+        return timedelta(seconds=self.settings.relay.device_offline_after_seconds)
+
+
+_current: WorkerContext | None = None
+
+
+def install(context: WorkerContext) -> None:
+    """Make ``context`` the one this process's jobs use."""
+    global _current
+    _current = context
+
+
+def current() -> WorkerContext:
+    """The installed context; raises RuntimeError outside a worker."""
+    if _current is None:
+        raise RuntimeError("no worker context installed in this process")
+    return _current

@@ -1,0 +1,110 @@
+"""What the worker writes about devices: heartbeats and online/offline transitions."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from relay_server.dispatch.device_state import DeviceState
+from relay_server.store.dispatch_schema import device_events, device_status
+from relay_server.store.engine import read_transaction, write_transaction
+from relay_server.store.schema import devices
+from zimsend_common.timefmt import isoformat_z
+
+# Heartbeat fields kept as the device's state, and the longest text kept of each.
+_HEARTBEAT_TEXT = ("operator", "registration", "manufacturer", "model", "firmware", "phone_number")
+_HEARTBEAT_INT = ("signal_percent", "signal_dbm", "sent_today", "queue_depth")
+_MAX_TEXT = 64
+
+
+def record_heartbeat(engine: sa.Engine, device_id: str, seen_at: datetime, data: dict[str, Any]) -> None:
+    """Keep what the heartbeat says; an older heartbeat than the last one changes nothing."""
+    values: dict[str, Any] = {"last_seen_at": seen_at}
+    for name in _HEARTBEAT_TEXT:
+        value = data.get(name)
+        values[name] = str(value)[:_MAX_TEXT] if value not in (None, "") else None
+    for name in _HEARTBEAT_INT:
+        values[name] = _int_or_none(data.get(name))
+    values["sent_today"] = values["sent_today"] or 0
+    values["queue_depth"] = values["queue_depth"] or 0
+    with write_transaction(engine) as conn:
+        _ensure_status_row(conn, device_id)
+        conn.execute(
+            device_status.update()
+            .where(device_status.c.device_id == device_id)
+            .where(sa.or_(device_status.c.last_seen_at.is_(None), device_status.c.last_seen_at < seen_at))
+            .values(**values)
+        )
+        conn.execute(
+            devices.update()
+            .where(devices.c.device_id == device_id)
+            .where(sa.or_(devices.c.last_seen_at.is_(None), devices.c.last_seen_at < seen_at))
+            .values(last_seen_at=seen_at)
+        )
+
+
+def record_transition(
+    engine: sa.Engine, state: DeviceState, *, online: bool, at: datetime, reason: str | None = None
+) -> str:
+    """Mark the device online or offline and keep the device event; returns its event id."""
+    event_id = f"evt_{uuid.uuid4().hex}"
+    with write_transaction(engine) as conn:
+        _ensure_status_row(conn, state.device_id)
+        conn.execute(
+            device_status.update()
+            .where(device_status.c.device_id == state.device_id)
+            .values(online=online, changed_at=at)
+        )
+        conn.execute(
+            device_events.insert().values(
+                event_id=event_id,
+                device_id=state.device_id,
+                client_id=state.client_id,
+                event="device.connected" if online else "device.disconnected",
+                reason=reason,
+                occurred_at=at,
+                data_json=json.dumps(_event_data(state, online=online, at=at, reason=reason)),
+            )
+        )
+    return event_id
+
+
+def recorded_online(engine: sa.Engine) -> dict[str, bool]:
+    """Whether each device was last recorded online (devices never seen are absent)."""
+    with read_transaction(engine) as conn:
+        rows = conn.execute(sa.select(device_status.c.device_id, device_status.c.online))
+        return {row.device_id: row.online for row in rows}
+
+
+def _event_data(state: DeviceState, *, online: bool, at: datetime, reason: str | None) -> dict[str, Any]:
+    """The webhook's ``data`` for the event, as far as an agent's device can tell."""
+    data: dict[str, Any] = {
+        "device_id": state.device_id,
+        "device_name": state.model or state.name,
+        "phone_number": state.phone_number,
+    }
+    if online:
+        data.update(app_version=state.firmware, connected_at=isoformat_z(at))
+    else:
+        data.update(
+            disconnected_at=isoformat_z(at), reason=reason, last_seen=isoformat_z(state.last_seen_at)
+        )
+    return data
+
+
+def _ensure_status_row(conn: sa.Connection, device_id: str) -> None:
+    exists = conn.execute(
+        sa.select(device_status.c.device_id).where(device_status.c.device_id == device_id)
+    ).first()
+    if exists is None:
+        conn.execute(device_status.insert().values(device_id=device_id, online=False, sent_today=0, queue_depth=0))
+
+
+def _int_or_none(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return int(value)

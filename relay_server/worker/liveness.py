@@ -1,0 +1,62 @@
+"""Which devices are online, and what a device that died mid-send leaves behind.
+
+A device goes offline when its heartbeats stop for longer than the offline
+threshold, and online again with its next heartbeat; each transition is kept
+as a ``device.connected``/``device.disconnected`` record. A device seen dead
+while its agent was handing a message to the modem leaves that message's
+outcome unknown: it fails with DEVICE_ERROR, and is never sent again on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from relay_server.dispatch.device_state import load_states
+from relay_server.store.models import MessageError, StatusChange
+from relay_server.worker.context import WorkerContext
+from relay_server.worker.device_records import record_transition, recorded_online
+from relay_server.worker.messages import load_message
+from zimsend_common import wire
+from zimsend_common.failures import FailureCode
+
+log = logging.getLogger(__name__)
+
+LOST_SEND_DETAIL = (
+    "the device's agent stopped while handing the message to the modem; "
+    "the outcome is unknown and the message was not sent again"
+)
+
+# Delete the in-flight key only if it still names the message we failed.
+_DELETE_IF_EQUAL = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def check_devices(ctx: WorkerContext, now: datetime) -> None:
+    """Record online/offline transitions and fail the lost sends of offline devices."""
+    recorded = recorded_online(ctx.store.engine)
+    for state in load_states(ctx.store.engine):
+        online = state.online(now, ctx.offline_after)
+        if online != recorded.get(state.device_id, False):
+            reason = None if online else "CONNECTION_LOST"
+            record_transition(ctx.store.engine, state, online=online, at=now, reason=reason)
+            log.info("device " + ("online" if online else "offline"), extra={"device_id": state.device_id})
+        if not online and state.last_seen_at is not None:
+            fail_lost_send(ctx, state.device_id, now)
+
+
+def fail_lost_send(ctx: WorkerContext, device_id: str, now: datetime) -> str | None:
+    """Fail the message a dead device was sending, if any; returns its id."""
+    raw = ctx.redis.get(wire.inflight_key(device_id))
+    if raw is None:
+        return None
+    message_id = raw.decode()
+    message = load_message(ctx.store, message_id)
+    if message is not None and message.status == "queued":
+        error = MessageError(FailureCode.DEVICE_ERROR, "The device could not send the message", LOST_SEND_DETAIL)
+        ctx.store.apply_status_change(StatusChange(message_id, "failed", now, device_id=device_id, error=error))
+        log.warning("send outcome unknown", extra={"message_id": message_id, "device_id": device_id})
+    ctx.redis.eval(_DELETE_IF_EQUAL, 1, wire.inflight_key(device_id), raw)
+    return message_id

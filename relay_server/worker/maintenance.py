@@ -1,0 +1,64 @@
+"""The worker's periodic duties, beside RQ's work loop.
+
+Every round: tell agents their clients, re-enqueue what Redis lost, and
+follow devices online and offline; once a day, purge old messages. A round
+that finds Redis down is retried soon, so recovery runs right after Redis is
+back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+
+from redis.exceptions import RedisError
+
+from relay_server.worker.context import WorkerContext
+from relay_server.worker.liveness import check_devices
+from relay_server.worker.recovery import publish_device_clients, requeue_orphans
+from zimsend_common.timefmt import utcnow
+
+log = logging.getLogger(__name__)
+
+PURGE_EVERY = timedelta(days=1)
+RETRY_SECONDS = 1.0
+
+
+class Maintenance:
+    """Runs the rounds; ``run`` until ``stop`` is set, in a thread of its own."""
+
+    def __init__(self, ctx: WorkerContext, interval_seconds: float) -> None:
+        self.ctx = ctx
+        self.interval_seconds = interval_seconds
+        self._last_purge: datetime | None = None
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            healthy = self.round(utcnow())
+            stop.wait(self.interval_seconds if healthy else RETRY_SECONDS)
+
+    def round(self, now: datetime) -> bool:
+        """One round of every duty; False when Redis or the store failed it."""
+        try:
+            publish_device_clients(self.ctx)
+            requeue_orphans(self.ctx, now)
+            check_devices(self.ctx, now)
+            self._purge_when_due(now)
+        except RedisError as exc:
+            log.warning("maintenance waits for Redis", extra={"error": str(exc)})
+            return False
+        except Exception:
+            # The store may be briefly unreachable; the next round tries again.
+            log.exception("maintenance round failed")
+            return False
+        return True
+
+    def _purge_when_due(self, now: datetime) -> None:
+        if self._last_purge is not None and now - self._last_purge < PURGE_EVERY:
+            return
+        cutoff = now - timedelta(days=self.ctx.settings.relay.retention_days)
+        purged = self.ctx.store.purge_older_than(cutoff)
+        self._last_purge = now
+        if purged:
+            log.info("old messages purged", extra={"count": purged})

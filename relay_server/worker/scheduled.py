@@ -1,0 +1,26 @@
+"""Releasing a scheduled message when it is due: the job behind ``wire.RELEASE_SCHEDULED_FUNC``.
+
+RQ's scheduler, run by the relay's worker, enqueues this job at the
+message's ``scheduled_at``; it puts the message's send job on its queue.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from relay_server.dispatch import placement
+from relay_server.worker import context
+from relay_server.worker.messages import load_message
+
+log = logging.getLogger(__name__)
+
+
+def release(message_id: str) -> bool:
+    """Queue the message to leave now; False when it is no longer queued (cancelled, gone)."""
+    ctx = context.current()
+    message = load_message(ctx.store, message_id)
+    if message is None or message.status != "queued":
+        log.info("scheduled message not released", extra={"message_id": message_id})
+        return False
+    placement.enqueue_send(ctx.redis, message)
+    return True

@@ -1,0 +1,141 @@
+"""Applying agents' events: signed, forward only, idempotent, each client's own."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from relay_parts import Parts
+from relay_server.dispatch.device_state import load_states
+from relay_server.store.dispatch_schema import incoming_messages
+from relay_server.worker.events import apply_event
+from zimsend_common import wire
+from zimsend_common.timefmt import isoformat_z, utcnow
+
+
+def test_sent_then_delivered_move_the_message_with_the_reported_times(parts: Parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    message = parts.message(caller)
+    sent_at = utcnow().replace(microsecond=0)
+    delivered_at = sent_at + timedelta(seconds=4)
+    assert device.report("sent", {"message_id": message.message_id, "sent_at": isoformat_z(sent_at), "references": [7]}) == "applied"
+    assert device.report("delivered", {"message_id": message.message_id, "delivered_at": isoformat_z(delivered_at)}) == "applied"
+    now = parts.reload(message)
+    assert (now.status, now.sent_at, now.delivered_at, now.device_id) == ("delivered", sent_at, delivered_at, device.device_id)
+
+
+def test_a_repeated_event_changes_nothing(parts: Parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    message = parts.message(caller)
+    document = device.event("sent", {"message_id": message.message_id, "sent_at": isoformat_z(utcnow())}).to_dict()
+    signature = wire.sign(document, device.signing_key)
+    assert apply_event(document, signature) == "applied"
+    assert apply_event(document, signature) == "repeat"
+
+
+def test_a_late_sent_after_delivered_never_moves_the_message_back(parts: Parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    message = parts.message(caller)
+    device.report("sent", {"message_id": message.message_id, "sent_at": isoformat_z(utcnow())})
+    device.report("delivered", {"message_id": message.message_id, "delivered_at": isoformat_z(utcnow())})
+    device.report("sent", {"message_id": message.message_id, "sent_at": isoformat_z(utcnow())})
+    assert parts.reload(message).status == "delivered"
+
+
+def test_a_failed_event_keeps_the_contract_code_and_the_modems_own_error(parts: Parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    message = parts.message(caller)
+    device.report(
+        "failed",
+        {
+            "message_id": message.message_id,
+            "failed_at": isoformat_z(utcnow()),
+            "code": "INVALID_NUMBER",
+            "message": "The recipient's number is not valid",
+            "detail": "+CMS ERROR: 1 (unassigned number)",
+        },
+    )
+    failed = parts.reload(message)
+    assert failed.status == "failed"
+    assert (failed.error.code, failed.error.detail) == ("INVALID_NUMBER", "+CMS ERROR: 1 (unassigned number)")
+
+
+def test_an_event_signed_with_another_devices_key_is_refused_and_changes_nothing(parts: Parts):
+    caller = parts.client()
+    device, intruder = parts.device(caller), parts.device(parts.client())
+    message = parts.message(caller)
+    document = device.event("sent", {"message_id": message.message_id, "sent_at": isoformat_z(utcnow())}).to_dict()
+    assert apply_event(document, wire.sign(document, intruder.signing_key)) == "refused"
+    assert parts.reload(message).status == "queued"
+
+
+def test_a_device_cannot_move_another_clients_message(parts: Parts):
+    caller = parts.client()
+    message = parts.message(caller)
+    intruder = parts.device(parts.client())
+    assert intruder.report("sent", {"message_id": message.message_id, "sent_at": isoformat_z(utcnow())}) == "refused"
+    assert parts.reload(message).status == "queued"
+
+
+def test_a_device_cannot_move_a_message_meant_for_another_of_its_clients_devices(parts: Parts):
+    caller = parts.client()
+    chosen, other = parts.device(caller), parts.device(caller)
+    message = parts.message(caller, device_id=chosen.device_id)
+    assert other.report("sent", {"message_id": message.message_id, "sent_at": isoformat_z(utcnow())}) == "refused"
+    assert parts.reload(message).status == "queued"
+
+
+def test_events_of_unknown_devices_and_malformed_events_are_refused(parts: Parts):
+    ghost = wire.Event(kind="sent", device_id="device_000000000000", at=isoformat_z(utcnow()), data={}).to_dict()
+    assert apply_event(ghost, wire.sign(ghost, wire.device_signing_key("guess"))) == "refused"
+    assert apply_event({"kind": "sent"}, "00") == "refused"
+    assert apply_event("not an event", "00") == "refused"  # type: ignore[arg-type]
+
+
+def test_a_failed_event_with_a_code_outside_the_contract_is_refused(parts: Parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    message = parts.message(caller)
+    result = device.report("failed", {"message_id": message.message_id, "code": "ON_FIRE", "failed_at": isoformat_z(utcnow())})
+    assert result == "refused"
+    assert parts.reload(message).status == "queued"
+
+
+def test_an_incoming_sms_is_stored_once_for_the_devices_client(parts: Parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    document = device.event("received", {"sender": "+263772000111", "text": "Yebo", "received_at": isoformat_z(utcnow()), "parts": 1}).to_dict()
+    signature = wire.sign(document, device.signing_key)
+    assert apply_event(document, signature) == "applied"
+    assert apply_event(document, signature) == "repeat"
+    with parts.store.engine.connect() as conn:
+        rows = conn.execute(sa.select(incoming_messages)).all()
+    assert [(r.client_id, r.device_id, r.sender, r.body) for r in rows] == [
+        (caller.client_id, device.device_id, "+263772000111", "Yebo")
+    ]
+
+
+def test_a_heartbeat_records_the_devices_state(parts: Parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    device.heartbeat(model="SIM800L", firmware="1418B05", phone_number="+263771000222", sent_today=4, queue_depth=2)
+    [state] = load_states(parts.store.engine, device_id=device.device_id)
+    assert (state.model, state.firmware, state.phone_number, state.operator, state.signal_percent) == (
+        "SIM800L", "1418B05", "+263771000222", "Econet", 71
+    )
+    assert (state.sent_today, state.queue_depth) == (4, 2)
+    assert state.online(utcnow(), parts.ctx.offline_after)
+
+
+def test_an_older_heartbeat_arriving_late_does_not_move_last_seen_back(parts: Parts):
+    device = parts.device(parts.client())
+    now = utcnow().replace(microsecond=0)
+    device.heartbeat(at=now)
+    device.heartbeat(at=now - timedelta(minutes=5))
+    [state] = load_states(parts.store.engine, device_id=device.device_id)
+    assert state.last_seen_at == now

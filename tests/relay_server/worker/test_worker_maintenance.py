@@ -1,0 +1,107 @@
+"""The worker's periodic duties: recovery after Redis lost its data, device liveness."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import redis
+import sqlalchemy as sa
+from rq import Queue
+from rq.registry import ScheduledJobRegistry
+
+from relay_parts import OFFLINE_AFTER_SECONDS, Parts, minutes
+from relay_server.dispatch import placement
+from relay_server.store.dispatch_schema import device_events
+from relay_server.worker.liveness import LOST_SEND_DETAIL
+from relay_server.worker.maintenance import Maintenance
+from zimsend_common import wire
+from zimsend_common.timefmt import utcnow
+
+
+def run_round(parts: Parts, at=None) -> bool:
+    return Maintenance(parts.ctx, interval_seconds=1).round(at or utcnow())
+
+
+def recorded_device_events(parts: Parts) -> list[tuple[str, str, str | None]]:
+    with parts.store.engine.connect() as conn:
+        rows = conn.execute(sa.select(device_events).order_by(device_events.c.occurred_at))
+        return [(row.device_id, row.event, row.reason) for row in rows]
+
+
+def test_after_redis_loses_its_data_every_queued_message_gets_its_job_back(parts: Parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    now_msg = parts.message(caller, device_id=device.device_id)
+    later_msg = parts.message(caller, scheduled_at=utcnow() + minutes(5))
+    sent_msg = parts.message(caller)
+    device.report("sent", {"message_id": sent_msg.message_id, "sent_at": "2026-01-01T00:00:00Z"})
+    parts.redis.flushall()
+    assert run_round(parts)
+    assert Queue(wire.device_queue(device.device_id, 3), connection=parts.redis).job_ids == [now_msg.message_id]
+    scheduled = ScheduledJobRegistry(wire.SCHEDULE_QUEUE, connection=parts.redis).get_job_ids()
+    assert scheduled == [placement.release_job_id(later_msg.message_id)]
+    assert Queue(wire.client_queue(caller.client_id, 3), connection=parts.redis).count == 0
+
+
+def test_recovery_leaves_a_message_a_device_or_a_cancel_has_claimed(parts: Parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    taken, cancelled = parts.message(caller), parts.message(caller)
+    parts.redis.set(wire.claim_key(taken.message_id), wire.claim_value_device(device.device_id))
+    parts.redis.set(wire.claim_key(cancelled.message_id), wire.CLAIM_CANCELLED)
+    run_round(parts)
+    assert Queue(wire.client_queue(caller.client_id, 3), connection=parts.redis).count == 0
+
+
+def test_recovery_fails_a_message_whose_validity_ran_out_with_timeout(parts: Parts):
+    caller = parts.client()
+    message = parts.message(caller, valid_until=utcnow() - timedelta(seconds=1))
+    run_round(parts)
+    assert parts.reload(message).error.code == "TIMEOUT"
+    assert Queue(wire.client_queue(caller.client_id, 3), connection=parts.redis).count == 0
+
+
+def test_agents_learn_their_devices_client_from_redis(parts: Parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    run_round(parts)
+    assert parts.redis.get(wire.device_client_key(device.device_id)) == caller.client_id.encode()
+
+
+def test_a_device_that_starts_and_stops_heartbeating_is_recorded_connected_then_disconnected(parts: Parts):
+    device = parts.device(parts.client())
+    device.heartbeat(model="SIM800L")
+    run_round(parts)
+    run_round(parts)
+    assert recorded_device_events(parts) == [(device.device_id, "device.connected", None)]
+    run_round(parts, at=utcnow() + timedelta(seconds=OFFLINE_AFTER_SECONDS + 1))
+    assert recorded_device_events(parts)[1:] == [(device.device_id, "device.disconnected", "CONNECTION_LOST")]
+    with parts.store.engine.connect() as conn:
+        data = json.loads(conn.execute(sa.select(device_events.c.data_json).where(device_events.c.event == "device.disconnected")).scalar_one())
+    assert data["device_name"] == "SIM800L" and data["last_seen"] is not None
+
+
+def test_a_device_seen_dead_mid_send_fails_that_message_as_unknown_and_never_resends_it(parts: Parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    message = parts.message(caller)
+    device.heartbeat()
+    parts.redis.set(wire.claim_key(message.message_id), wire.claim_value_device(device.device_id))
+    parts.redis.set(wire.inflight_key(device.device_id), message.message_id)
+    run_round(parts)
+    assert parts.reload(message).status == "queued"  # still alive: the send may finish
+    run_round(parts, at=utcnow() + timedelta(seconds=OFFLINE_AFTER_SECONDS + 1))
+    failed = parts.reload(message)
+    assert (failed.status, failed.error.code, failed.error.detail) == ("failed", "DEVICE_ERROR", LOST_SEND_DETAIL)
+    assert parts.redis.get(wire.inflight_key(device.device_id)) is None
+    assert Queue(wire.client_queue(caller.client_id, 3), connection=parts.redis).count == 0
+
+
+def test_a_round_with_redis_down_reports_failure_and_changes_nothing(parts: Parts):
+    caller = parts.client()
+    message = parts.message(caller)
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    down = Parts(type(parts.ctx)(store=parts.store, redis=dead, settings=parts.ctx.settings))
+    assert run_round(down) is False
+    assert parts.reload(message).status == "queued"
