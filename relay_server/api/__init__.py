@@ -5,5 +5,6 @@ BLUEPRINT_MODULES = (
     "relay_server.api.sending",
     "relay_server.api.account",
     "relay_server.api.tracking",
+    "relay_server.api.devices",
     "relay_server.api.openapi",
 )

@@ -1,0 +1,60 @@
+"""The client's devices: ``GET /v1/devices`` and ``GET /v1/devices/:device_id``.
+
+What each device last told the relay in its heartbeats, and whether it is
+online (heard from within ``device_offline_after_seconds``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint
+
+from relay_server.auth import current_caller
+from relay_server.context import current
+from relay_server.dispatch.device_state import DeviceState, load_states
+from relay_server.errors import ApiError
+from zimsend_common.timefmt import isoformat_z, utcnow
+
+bp = Blueprint("devices", __name__, url_prefix="/v1")
+
+
+@bp.get("/devices")
+def list_devices() -> tuple[dict[str, Any], int]:
+    """Every device of the caller's client, oldest first."""
+    relay = current()
+    states = load_states(relay.store.engine, client_id=current_caller().client_id)
+    devices = [_render(state) for state in states if not state.disabled]
+    return {"success": True, "devices": devices, "total": len(devices)}, 200
+
+
+@bp.get("/devices/<device_id>")
+def get_device(device_id: str) -> tuple[dict[str, Any], int]:
+    """One device of the caller's client; any other id: 404 INVALID_DEVICE_ID."""
+    relay = current()
+    states = load_states(relay.store.engine, client_id=current_caller().client_id, device_id=device_id)
+    if not states or states[0].disabled:
+        raise ApiError(
+            404, "INVALID_DEVICE_ID", "The device ID does not exist or does not belong to this client."
+        )
+    return {"success": True, **_render(states[0])}, 200
+
+
+def _render(state: DeviceState) -> dict[str, Any]:
+    offline_after = timedelta(seconds=current().settings.relay.device_offline_after_seconds)
+    return {
+        "device_id": state.device_id,
+        "name": state.name,
+        "online": state.online(utcnow(), offline_after),
+        "last_seen": isoformat_z(state.last_seen_at),
+        "signal": state.signal_percent,
+        "operator": state.operator,
+        "registration": state.registration,
+        "phone_number": state.phone_number,
+        "model": state.model,
+        "manufacturer": state.manufacturer,
+        "firmware": state.firmware,
+        "sent_today": state.sent_today,
+        "queue_depth": state.queue_depth,
+    }

@@ -1,0 +1,53 @@
+"""GET /v1/devices and /v1/devices/:device_id over real HTTP."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import requests
+
+from relay_server.worker.device_records import record_heartbeat
+from zimsend_common.timefmt import isoformat_z, utcnow
+
+
+def test_devices_list_shows_what_the_heartbeats_said_and_who_is_online(relay, acme):
+    live = relay.new_device(acme.client_id)
+    silent = relay.new_device(acme.client_id)
+    seen = utcnow().replace(microsecond=0)
+    record_heartbeat(
+        relay.store.engine,
+        live,
+        seen,
+        {"signal_percent": 64, "operator": "Econet", "model": "SIM800L", "firmware": "1418B05",
+         "phone_number": "+263771000222", "sent_today": 9, "queue_depth": 3},
+    )
+    record_heartbeat(relay.store.engine, silent, seen - timedelta(hours=1), {"model": "E173"})
+    answer = requests.get(relay.url("/devices"), headers=acme.headers, timeout=5)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["success"] is True and body["total"] == 2
+    by_id = {device["device_id"]: device for device in body["devices"]}
+    assert by_id[live] == {
+        "device_id": live, "name": relay.store.get_device(live).name, "online": True, "last_seen": isoformat_z(seen), "signal": 64,
+        "operator": "Econet", "registration": None, "phone_number": "+263771000222", "model": "SIM800L",
+        "manufacturer": None, "firmware": "1418B05", "sent_today": 9, "queue_depth": 3,
+    }
+    assert by_id[silent]["online"] is False and by_id[silent]["model"] == "E173"
+
+
+def test_a_device_never_heard_from_is_listed_offline_with_no_state(relay, acme):
+    device = relay.new_device(acme.client_id)
+    body = requests.get(relay.url(f"/devices/{device}"), headers=acme.headers, timeout=5).json()
+    assert (body["success"], body["device_id"], body["online"], body["last_seen"], body["signal"]) == (
+        True, device, False, None, None
+    )
+
+
+def test_another_clients_device_is_not_found_as_invalid_device_id(relay, acme):
+    other = relay.new_client("globex")
+    theirs = relay.new_device(other.client_id)
+    answer = requests.get(relay.url(f"/devices/{theirs}"), headers=acme.headers, timeout=5)
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "INVALID_DEVICE_ID"
+    listed = requests.get(relay.url("/devices"), headers=acme.headers, timeout=5).json()
+    assert listed["devices"] == []
