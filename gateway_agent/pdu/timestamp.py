@@ -18,7 +18,7 @@ _MAX_QUARTERS = 79  # two BCD digits with the sign bit taken: 7 and 9
 
 
 def encode_timestamp(moment: datetime) -> bytes:
-    """The seven octets of ``moment`` (naive means UTC).
+    """The seven octets of ``moment`` to the second (naive means UTC).
 
     Its own UTC offset is kept when it is a whole number of quarter hours,
     otherwise the time is written in UTC.

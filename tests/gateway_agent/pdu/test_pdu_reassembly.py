@@ -1,0 +1,122 @@
+"""Joining the parts of incoming messages in whatever order they come."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gateway_agent.pdu import Reassembler, decode_deliver, encode_deliver
+
+UTC = timezone.utc
+SENT = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
+NOW = datetime(2026, 11, 27, 15, 1, tzinfo=UTC)
+EXTENSION_CHARS = "^{}\\[~]|€"
+
+
+def parts_of(text: str, sender: str = "+263771234567", reference: int = 5, sent: datetime = SENT):
+    return [decode_deliver(pdu) for pdu in encode_deliver(sender, text, sent, concat_reference=reference)]
+
+
+def test_single_part_message_comes_straight_back():
+    [part] = parts_of("hello")
+    message = Reassembler().add(part, NOW)
+    assert (message.sender, message.text, message.parts, message.missing) == ("+263771234567", "hello", 1, ())
+    assert message.service_centre_time == SENT
+
+
+def test_parts_out_of_order_give_the_whole_text_once_the_last_arrives():
+    text = "".join(f"{n:04d} " for n in range(80))
+    first, second, third = parts_of(text)
+    reassembler = Reassembler()
+    assert reassembler.add(third, NOW) is None
+    assert reassembler.add(first, NOW) is None
+    assert reassembler.pending == 1
+    message = reassembler.add(second, NOW)
+    assert (message.text, message.parts) == (text, 3)
+    assert reassembler.pending == 0
+
+
+def test_a_repeated_part_is_ignored_before_and_after_completion():
+    first, second = parts_of("y" * 200)
+    reassembler = Reassembler()
+    assert reassembler.add(first, NOW) is None
+    assert reassembler.add(first, NOW) is None
+    assert reassembler.add(second, NOW).text == "y" * 200
+    assert reassembler.add(second, NOW) is None  # the network resent it
+    assert reassembler.pending == 0
+
+
+def test_a_repeated_single_part_message_is_ignored_but_not_a_new_one():
+    [part] = parts_of("same words")
+    [later] = parts_of("same words", sent=SENT + timedelta(minutes=1))
+    reassembler = Reassembler()
+    assert reassembler.add(part, NOW) is not None
+    assert reassembler.add(part, NOW) is None
+    assert reassembler.add(later, NOW) is not None
+
+
+def test_duplicates_are_forgotten_after_the_remember_window():
+    [part] = parts_of("hello")
+    reassembler = Reassembler(remember=timedelta(minutes=5))
+    assert reassembler.add(part, NOW) is not None
+    assert reassembler.add(part, NOW + timedelta(minutes=6)) is not None
+
+
+def test_same_reference_from_two_senders_does_not_mix():
+    a1, a2 = parts_of("a" * 200, sender="+111")
+    b1, b2 = parts_of("b" * 200, sender="+222")
+    reassembler = Reassembler()
+    assert reassembler.add(a1, NOW) is None
+    assert reassembler.add(b2, NOW) is None
+    assert reassembler.add(a2, NOW).text == "a" * 200
+    assert reassembler.add(b1, NOW).text == "b" * 200
+
+
+def test_expire_returns_what_arrived_with_the_gaps_named():
+    text = "".join(f"{n:04d} " for n in range(80))
+    first, _, third = parts_of(text)
+    reassembler = Reassembler()
+    reassembler.add(first, NOW)
+    reassembler.add(third, NOW)
+    assert reassembler.expire(timedelta(minutes=10), NOW + timedelta(minutes=9)) == []
+    [partial] = reassembler.expire(timedelta(minutes=10), NOW + timedelta(minutes=10))
+    assert partial.missing == (2,)
+    assert partial.parts == 2
+    assert partial.text == first.text + third.text
+    assert reassembler.pending == 0
+
+
+def test_a_surrogate_pair_split_by_a_foreign_phone_is_joined_whole():
+    # Another phone may cut "😀" (D83D DE00) between two UCS-2 parts; decoded alone each half is broken.
+    header = "050003" + "77" + "02"
+    pdus = [
+        "00" + "44" + "0491" + "2143" + "0008" + "62117251035000" + "08" + header + "01" + "D83D",
+        "00" + "44" + "0491" + "2143" + "0008" + "62117251035000" + "08" + header + "02" + "DE00",
+    ]
+    reassembler = Reassembler()
+    assert reassembler.add(decode_deliver(pdus[0]), NOW) is None
+    assert reassembler.add(decode_deliver(pdus[1]), NOW).text == "😀"
+
+
+@settings(max_examples=100)
+@given(
+    texts=st.lists(
+        st.text(alphabet=st.one_of(st.characters(codec="utf-8"), st.sampled_from(EXTENSION_CHARS)), max_size=500),
+        min_size=1,
+        max_size=4,
+    ),
+    data=st.data(),
+)
+def test_interleaved_shuffled_and_repeated_parts_give_each_message_once(texts, data):
+    parts = []
+    for index, text in enumerate(texts):
+        parts += parts_of(text, sender=f"+2637700000{index}", reference=index)
+    arrivals = data.draw(st.permutations(parts + data.draw(st.lists(st.sampled_from(parts), max_size=5))))
+    reassembler = Reassembler()
+    completed = [message for part in arrivals if (message := reassembler.add(part, NOW))]
+    assert sorted((m.sender, m.text) for m in completed) == sorted(
+        (f"+2637700000{index}", text) for index, text in enumerate(texts)
+    )
+    assert reassembler.pending == 0
