@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from relay_server.store import Store
+from relay_server.store.models import Caller
+
+from store_factories import new_message
+
+
+def test_inserted_messages_are_queued_with_fresh_ids_in_order(store: Store, live_caller: Caller) -> None:
+    stored = store.insert_messages(
+        [new_message(live_caller, to="+263771000001"), new_message(live_caller, to="+263771000002")]
+    )
+
+    assert [m.to for m in stored] == ["+263771000001", "+263771000002"]
+    assert len({m.message_id for m in stored}) == 2
+    for message in stored:
+        assert re.fullmatch(r"msg_[0-9a-f]{16}", message.message_id)
+        assert message.status == "queued"
+        assert message.queued_at == message.created_at
+        assert message.created_at.tzinfo is not None
+        assert message.sent_at is None and message.error is None
+
+
+def test_a_message_reads_back_exactly_as_stored(store: Store, live_caller: Caller) -> None:
+    scheduled = datetime(2030, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)
+    (stored,) = store.insert_messages(
+        [
+            new_message(
+                live_caller,
+                body="Mbuya É ☺",
+                priority=1,
+                segments=2,
+                encoding="UCS-2",
+                metadata={"order": 42, "tags": ["a", "é"]},
+                webhook_url="https://example.com/hook",
+                scheduled_at=scheduled,
+                valid_until=scheduled + timedelta(hours=1),
+                batch_id="batch_0123456789abcdef",
+            )
+        ]
+    )
+
+    fetched = store.get_message(live_caller, stored.message_id)
+
+    assert fetched == stored
+    assert fetched.scheduled_at == scheduled
+    assert fetched.metadata == {"order": 42, "tags": ["a", "é"]}
+
+
+def test_times_given_in_another_zone_are_stored_as_utc(store: Store, live_caller: Caller) -> None:
+    harare = timezone(timedelta(hours=2))
+    (stored,) = store.insert_messages(
+        [new_message(live_caller, scheduled_at=datetime(2030, 1, 1, 12, 0, tzinfo=harare))]
+    )
+
+    fetched = store.get_message(live_caller, stored.message_id)
+
+    assert fetched.scheduled_at == datetime(2030, 1, 1, 10, 0, tzinfo=timezone.utc)
+    assert fetched.scheduled_at.utcoffset() == timedelta(0)
+
+
+def test_a_naive_time_is_refused_and_nothing_is_stored(store: Store, live_caller: Caller) -> None:
+    with pytest.raises(Exception, match="naive"):
+        store.insert_messages(
+            [new_message(live_caller), new_message(live_caller, scheduled_at=datetime(2030, 1, 1))]
+        )
+
+    assert store.stats(live_caller, None, None, None).pending == 0
+
+
+def test_another_client_cannot_read_a_message(store: Store, live_caller: Caller, other_caller: Caller) -> None:
+    (stored,) = store.insert_messages([new_message(live_caller)])
+
+    assert store.get_message(other_caller, stored.message_id) is None
+
+
+def test_test_and_live_messages_never_mix(store: Store, live_caller: Caller, test_caller: Caller) -> None:
+    (live,) = store.insert_messages([new_message(live_caller)])
+    (test,) = store.insert_messages([new_message(test_caller)])
+
+    assert store.get_message(test_caller, live.message_id) is None
+    assert store.get_message(live_caller, test.message_id) is None
+    assert store.get_message(test_caller, test.message_id) == test
+    assert store.get_message_by_id(live.message_id) == live
+
+
+def test_inserting_nothing_stores_nothing(store: Store, live_caller: Caller) -> None:
+    assert store.insert_messages([]) == []

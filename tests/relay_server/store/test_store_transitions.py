@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from relay_server.store import Store, UnknownMessage
+from relay_server.store.models import ALLOWED_MOVES, STATUSES, Caller, Message, MessageError, StatusChange
+from relay_server.store.schema import message_events
+from zimsend_common.timefmt import utcnow
+
+from store_factories import new_message
+
+# How to bring a fresh (queued) message to each status along allowed moves.
+PATH_TO = {
+    "queued": (),
+    "sent": ("sent",),
+    "delivered": ("sent", "delivered"),
+    "failed": ("failed",),
+    "cancelled": ("cancelled",),
+}
+ALLOWED = {
+    ("queued", "sent"),
+    ("queued", "failed"),
+    ("queued", "cancelled"),
+    ("sent", "delivered"),
+    ("sent", "failed"),
+    # a delivery report that overtook the sent event
+    ("queued", "delivered"),
+}
+ERROR = MessageError("NETWORK_ERROR", "no network", "+CMS ERROR: 330")
+
+
+def _bring_to(store: Store, caller: Caller, status: str) -> Message:
+    (message,) = store.insert_messages([new_message(caller)])
+    for step in PATH_TO[status]:
+        message = store.apply_status_change(StatusChange(message.message_id, step, utcnow())).message
+    assert message.status == status
+    return message
+
+
+def _events(store: Store, message_id: str) -> list[str]:
+    with store.engine.connect() as conn:
+        return list(
+            conn.execute(
+                sa.select(message_events.c.status)
+                .where(message_events.c.message_id == message_id)
+                .order_by(message_events.c.event_id)
+            ).scalars()
+        )
+
+
+@pytest.mark.parametrize("current", STATUSES)
+def test_every_move_is_applied_only_when_the_lifecycle_allows_it(
+    store: Store, live_caller: Caller, current: str
+) -> None:
+    for target in STATUSES:
+        message = _bring_to(store, live_caller, current)
+        events_before = _events(store, message.message_id)
+
+        result = store.apply_status_change(StatusChange(message.message_id, target, utcnow(), error=ERROR))
+
+        move = f"{current} -> {target}"
+        if (current, target) in ALLOWED:
+            assert result.applied is True, move
+            assert result.message.status == target, move
+            assert getattr(result.message, f"{target}_at") is not None, move
+            assert len(_events(store, message.message_id)) > len(events_before), move
+        else:
+            assert result.applied is False, move
+            assert result.message == message, move
+            assert store.get_message(live_caller, message.message_id) == message, move
+            assert _events(store, message.message_id) == events_before, move
+
+
+def test_a_repeated_change_keeps_the_first_time_and_device(store: Store, live_caller: Caller) -> None:
+    (message,) = store.insert_messages([new_message(live_caller)])
+    first = utcnow()
+    sent = store.apply_status_change(StatusChange(message.message_id, "sent", first, device_id="device_aaaaaaaaaaaa"))
+
+    again = store.apply_status_change(
+        StatusChange(message.message_id, "sent", first + timedelta(minutes=1), device_id="device_bbbbbbbbbbbb")
+    )
+
+    assert again.applied is False
+    assert again.message == sent.message
+    assert again.message.sent_at == first
+    assert again.message.device_id == "device_aaaaaaaaaaaa"
+    assert _events(store, message.message_id) == ["queued", "sent"]
+
+
+def test_a_failure_keeps_its_error_and_device(store: Store, live_caller: Caller) -> None:
+    message = _bring_to(store, live_caller, "sent")
+    at = utcnow()
+
+    result = store.apply_status_change(
+        StatusChange(message.message_id, "failed", at, device_id="device_aaaaaaaaaaaa", error=ERROR)
+    )
+
+    assert result.message.error == ERROR
+    assert result.message.failed_at == at
+    assert result.message.device_id == "device_aaaaaaaaaaaa"
+    assert store.get_message(live_caller, message.message_id).error == ERROR
+
+
+def test_a_delivery_report_that_overtakes_the_sent_event_fills_both(store: Store, live_caller: Caller) -> None:
+    (message,) = store.insert_messages([new_message(live_caller)])
+    delivered_at = utcnow()
+
+    result = store.apply_status_change(StatusChange(message.message_id, "delivered", delivered_at))
+    late_sent = store.apply_status_change(
+        StatusChange(message.message_id, "sent", delivered_at - timedelta(seconds=5))
+    )
+
+    assert result.applied is True
+    assert result.message.sent_at == delivered_at
+    assert result.message.delivered_at == delivered_at
+    assert late_sent.applied is False and late_sent.message.status == "delivered"
+    assert _events(store, message.message_id) == ["queued", "sent", "delivered"]
+
+
+def test_a_change_for_an_unknown_message_is_refused(store: Store) -> None:
+    with pytest.raises(UnknownMessage):
+        store.apply_status_change(StatusChange("msg_0000000000000000", "sent", utcnow()))
+
+
+def test_concurrent_reports_for_one_message_end_in_one_consistent_state(
+    store: Store, live_caller: Caller
+) -> None:
+    (message,) = store.insert_messages([new_message(live_caller)])
+    changes = [
+        StatusChange(message.message_id, status, utcnow(), device_id="device_aaaaaaaaaaaa", error=ERROR)
+        for status in ("sent", "delivered", "failed", "cancelled", "sent", "delivered")
+    ]
+    start = threading.Barrier(len(changes))
+    applied: list[bool] = []
+
+    def report(change: StatusChange) -> None:
+        start.wait()
+        applied.append(store.apply_status_change(change).applied)
+
+    threads = [threading.Thread(target=report, args=(change,)) for change in changes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    final = store.get_message(live_caller, message.message_id)
+    events = _events(store, message.message_id)
+    assert final.status in {"delivered", "failed", "cancelled"}
+    assert events[-1] == final.status
+    for earlier, later in zip(events, events[1:]):
+        assert later in ALLOWED_MOVES[earlier]
+    stats = store.stats(live_caller, None, None, None)
+    assert (stats.delivered, stats.failed, stats.pending) == (
+        int(final.status == "delivered"),
+        int(final.status == "failed"),
+        0,
+    )
+    assert len(applied) == len(changes)
