@@ -28,6 +28,7 @@ from rq.exceptions import DequeueTimeout
 from rq.job import Job
 
 from gateway_agent import jobs
+from gateway_agent.agent.connection import BLOCKING_READ_SECONDS, connect
 from gateway_agent.agent.heartbeat import AgentState, heartbeat_data
 from gateway_agent.agent.ledger import Ledger
 from gateway_agent.agent.outbox import Outbox
@@ -44,7 +45,7 @@ from zimsend_common.timefmt import isoformat_z
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = BLOCKING_READ_SECONDS
 RETRY_SECONDS = 1.0
 LEDGER_KEPT_SECONDS = 7 * 24 * 3600
 
@@ -70,9 +71,7 @@ class Agent:
         self._settings = settings
         self._device_id = agent.device_id
         self._modem = modem or open_modem(settings)
-        self._connection = connection or redis.Redis.from_url(
-            settings.relay.redis_url, socket_connect_timeout=2, socket_timeout=POLL_SECONDS + 5
-        )
+        self._connection = connection or connect(settings.relay.redis_url)
         self._ledger = Ledger(ledger_path(settings))
         self._outbox = Outbox(
             self._ledger, self._connection, self._device_id, wire.device_signing_key(agent.device_password)

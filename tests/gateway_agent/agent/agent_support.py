@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +12,7 @@ import pytest
 import redis
 from rq import Queue
 
+from gateway_agent.agent.connection import connect
 from zimsend_common import wire
 from zimsend_common.config import AgentSettings, LoggingSettings, RelaySettings, Settings
 
@@ -67,3 +70,45 @@ def eventually(check: Callable[[], object], timeout: float = 10.0) -> object:
         if time.monotonic() > deadline:
             pytest.fail(f"condition not met within {timeout} s: {check}")
         time.sleep(0.05)
+
+
+class RedisServer:
+    """A redis-server of the test's own, which the test may stop and start again."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._directory = directory
+        self._process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self._process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self._directory)],
+            stdout=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port)
+        eventually(lambda: _answers(client))
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+            self._process = None
+
+    def client(self) -> redis.Redis:
+        """A client as the agent makes them."""
+        return connect(self.url)
+
+
+def _answers(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import redis
+from agent_support import RedisServer
 
 
 @pytest.fixture
@@ -15,3 +16,12 @@ def redis_url(redis_proc) -> str:
 def conn(redisdb) -> redis.Redis:
     """A client of the private redis-server, emptied after the test."""
     return redisdb
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A redis-server only this test uses, so that it may stop it."""
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()

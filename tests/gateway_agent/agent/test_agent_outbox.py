@@ -1,0 +1,45 @@
+"""Events reach the relay in order and exactly once, whatever Redis does meanwhile."""
+
+from __future__ import annotations
+
+from agent_support import DEVICE_ID, SIGNING_KEY, message_events
+
+from gateway_agent.agent.ledger import Ledger
+from gateway_agent.agent.outbox import Outbox
+
+
+def incoming(number: int) -> dict:
+    return {"sender": "+263771234567", "text": f"reply {number}", "received_at": "2026-01-01T00:00:00Z", "parts": 1}
+
+
+def test_events_reported_while_redis_is_down_arrive_once_and_in_order_when_it_is_back(tmp_path, own_redis):
+    ledger = Ledger(tmp_path / "agent.sqlite3")
+    outbox = Outbox(ledger, own_redis.client(), DEVICE_ID, SIGNING_KEY)
+    outbox.report("received", incoming(0))
+
+    own_redis.stop()
+    for number in (1, 2, 3):
+        outbox.report("received", incoming(number))
+    assert outbox.flush() is False
+    own_redis.start()  # an empty Redis: what it held before is gone
+
+    assert outbox.flush() is True
+    assert outbox.flush() is True
+    texts = [event.data["text"] for event in message_events(own_redis.client())]
+    assert texts == ["reply 1", "reply 2", "reply 3"]
+
+
+def test_events_journalled_before_the_agent_stopped_are_handed_over_by_its_next_run(tmp_path, own_redis):
+    own_redis.stop()
+    first_run = Ledger(tmp_path / "agent.sqlite3")
+    Outbox(first_run, own_redis.client(), DEVICE_ID, SIGNING_KEY).report("received", incoming(1))
+    first_run.close()
+    own_redis.start()
+
+    next_run = Ledger(tmp_path / "agent.sqlite3")
+    assert Outbox(next_run, own_redis.client(), DEVICE_ID, SIGNING_KEY).flush() is True
+
+    events = message_events(own_redis.client())
+    assert [(event.kind, event.device_id, event.data["text"]) for event in events] == [
+        ("received", DEVICE_ID, "reply 1")
+    ]
