@@ -1,7 +1,8 @@
 """What the relay knows of each device: its latest heartbeat and whether it is online.
 
 A device is online while its last heartbeat is no older than the offline
-threshold (``device_offline_after_seconds``). The worker writes heartbeats
+threshold (``device_offline_after_seconds``) and said its modem is working
+(not lost, and the agent not stopping). The worker writes heartbeats
 into the store; the HTTP side reads them here, so the answer does not need
 Redis.
 """
@@ -17,6 +18,10 @@ from relay_server.store.dispatch_schema import device_status
 from relay_server.store.engine import read_transaction
 from relay_server.store.schema import devices
 
+AGENT_ONLINE = "online"
+# What an agent's heartbeat ``state`` means for a device that is not online.
+_REASONS = {"stopped": "APP_CLOSED", "modem_lost": "MODEM_LOST", AGENT_ONLINE: "UNKNOWN"}
+
 
 @dataclass(frozen=True)
 class DeviceState:
@@ -25,6 +30,7 @@ class DeviceState:
     name: str
     disabled: bool
     last_seen_at: datetime | None
+    agent_state: str | None
     signal_percent: int | None
     operator: str | None
     registration: str | None
@@ -35,13 +41,23 @@ class DeviceState:
     sent_today: int
     queue_depth: int
 
+    def heard_from(self, now: datetime, offline_after: timedelta) -> bool:
+        """Whether the device's agent reported within ``offline_after`` of ``now``."""
+        return self.last_seen_at is not None and now - self.last_seen_at <= offline_after
+
     def online(self, now: datetime, offline_after: timedelta) -> bool:
-        """Whether the device was heard from within ``offline_after`` of ``now``."""
+        """Whether the device can send: heard from lately, with its modem working."""
         return (
             not self.disabled
-            and self.last_seen_at is not None
-            and now - self.last_seen_at <= offline_after
+            and self.heard_from(now, offline_after)
+            and self.agent_state in (None, AGENT_ONLINE)
         )
+
+    def offline_reason(self, now: datetime, offline_after: timedelta) -> str:
+        """Why the device is offline, as ``device.disconnected`` names it."""
+        if self.heard_from(now, offline_after):
+            return _REASONS.get(self.agent_state or "", "UNKNOWN")
+        return "CONNECTION_LOST"
 
 
 def load_states(
@@ -55,6 +71,7 @@ def load_states(
             devices.c.name,
             devices.c.disabled,
             sa.func.coalesce(device_status.c.last_seen_at, devices.c.last_seen_at).label("last_seen_at"),
+            device_status.c.agent_state,
             device_status.c.signal_percent,
             device_status.c.operator,
             device_status.c.registration,

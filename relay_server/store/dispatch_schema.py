@@ -19,6 +19,7 @@ device_status = sa.Table(
     sa.Column("online", sa.Boolean, nullable=False, default=False),
     sa.Column("last_seen_at", UtcDateTime, nullable=True),
     sa.Column("changed_at", UtcDateTime, nullable=True),  # last online/offline transition
+    sa.Column("agent_state", sa.String(16), nullable=True),  # online, modem_lost, stopped
     sa.Column("signal_percent", sa.Integer, nullable=True),
     sa.Column("signal_dbm", sa.Integer, nullable=True),
     sa.Column("operator", sa.Text, nullable=True),

@@ -16,7 +16,7 @@ from relay_server.store.schema import devices
 from zimsend_common.timefmt import isoformat_z
 
 # Heartbeat fields kept as the device's state, and the longest text kept of each.
-_HEARTBEAT_TEXT = ("operator", "registration", "manufacturer", "model", "firmware", "phone_number")
+_HEARTBEAT_TEXT = ("agent_state", "operator", "registration", "manufacturer", "model", "firmware", "phone_number")
 _HEARTBEAT_INT = ("signal_percent", "signal_dbm", "sent_today", "queue_depth")
 _MAX_TEXT = 64
 
@@ -25,7 +25,7 @@ def record_heartbeat(engine: sa.Engine, device_id: str, seen_at: datetime, data:
     """Keep what the heartbeat says; an older heartbeat than the last one changes nothing."""
     values: dict[str, Any] = {"last_seen_at": seen_at}
     for name in _HEARTBEAT_TEXT:
-        value = data.get(name)
+        value = data.get("state" if name == "agent_state" else name)
         values[name] = str(value)[:_MAX_TEXT] if value not in (None, "") else None
     for name in _HEARTBEAT_INT:
         values[name] = _int_or_none(data.get(name))

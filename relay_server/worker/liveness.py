@@ -40,10 +40,12 @@ def check_devices(ctx: WorkerContext, now: datetime) -> None:
     for state in load_states(ctx.store.engine):
         online = state.online(now, ctx.offline_after)
         if online != recorded.get(state.device_id, False):
-            reason = None if online else "CONNECTION_LOST"
+            reason = None if online else state.offline_reason(now, ctx.offline_after)
             record_transition(ctx.store.engine, state, online=online, at=now, reason=reason)
             log.info("device " + ("online" if online else "offline"), extra={"device_id": state.device_id})
-        if not online and state.last_seen_at is not None:
+        # Only an agent that stopped reporting is dead; one whose modem is lost
+        # is alive and answers for its own send.
+        if state.last_seen_at is not None and not state.heard_from(now, ctx.offline_after):
             fail_lost_send(ctx, state.device_id, now)
 
 

@@ -190,3 +190,13 @@ def test_estimated_delivery_of_a_scheduled_message_is_not_before_its_time(parts,
     message = parts.message(caller, scheduled_at=when)
     dispatcher.submit([message])
     assert dispatcher.estimated_delivery(message) >= when
+
+
+def test_a_device_whose_modem_is_lost_is_not_available(parts, dispatcher):
+    caller = parts.client()
+    device = parts.device(caller)
+    device.heartbeat(state="modem_lost")
+    with pytest.raises(DeviceOffline):
+        dispatcher.choose_device(caller, device.device_id, scheduled=False)
+    with pytest.raises(NoDeviceAvailable):
+        dispatcher.choose_device(caller, None, scheduled=False)

@@ -105,3 +105,27 @@ def test_a_round_with_redis_down_reports_failure_and_changes_nothing(parts: Part
     down = Parts(type(parts.ctx)(store=parts.store, redis=dead, settings=parts.ctx.settings))
     assert run_round(down) is False
     assert parts.reload(message).status == "queued"
+
+
+def test_an_agent_that_says_goodbye_is_recorded_disconnected_as_app_closed_at_once(parts: Parts):
+    device = parts.device(parts.client())
+    device.heartbeat()
+    run_round(parts)
+    device.heartbeat(state="stopped")
+    run_round(parts)
+    assert recorded_device_events(parts)[1:] == [(device.device_id, "device.disconnected", "APP_CLOSED")]
+
+
+def test_a_device_whose_modem_is_lost_is_disconnected_as_modem_lost_and_back_when_restored(parts: Parts):
+    device = parts.device(parts.client())
+    device.heartbeat(state="online")
+    run_round(parts)
+    device.heartbeat(state="modem_lost")
+    run_round(parts)
+    device.heartbeat(state="online")
+    run_round(parts)
+    assert [event[1:] for event in recorded_device_events(parts)] == [
+        ("device.connected", None),
+        ("device.disconnected", "MODEM_LOST"),
+        ("device.connected", None),
+    ]

@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("online", sa.Boolean, nullable=False),
         sa.Column("last_seen_at", UtcDateTime, nullable=True),
         sa.Column("changed_at", UtcDateTime, nullable=True),
+        sa.Column("agent_state", sa.String(16), nullable=True),
         sa.Column("signal_percent", sa.Integer, nullable=True),
         sa.Column("signal_dbm", sa.Integer, nullable=True),
         sa.Column("operator", sa.Text, nullable=True),
