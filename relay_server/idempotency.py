@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from flask import Flask, Response, g, request
 
 from relay_server import context
+from relay_server.api.requests import request_body
 from relay_server.auth import current_caller, is_authenticated
 from relay_server.errors import ApiError
 from relay_server.store.engine import write_transaction
@@ -70,7 +71,7 @@ def request_hash() -> str:
         request.headers.get("X-Device-ID", "").strip().encode(),
     ):
         digest.update(len(part).to_bytes(8, "big") + part)
-    digest.update(request.get_data(cache=True))
+    digest.update(request_body())
     return digest.hexdigest()
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from relay_server import phone
 from relay_server.errors import ApiError
@@ -41,6 +42,19 @@ class Options:
     valid_until: datetime | None = None
 
 
+def request_body() -> bytes:
+    """The raw request body; ApiError 413 when it is over ``max_body_bytes``.
+
+    Also for chunked bodies, which have no Content-Length: one that reaches
+    the limit is refused, since the rest of it was not read.
+    """
+    data = request.get_data(cache=True)
+    limit = request.max_content_length
+    if limit is not None and len(data) >= limit and request.content_length is None:
+        raise RequestEntityTooLarge()
+    return data
+
+
 def json_body() -> dict[str, Any]:
     """The request body as a JSON object.
 
@@ -48,7 +62,7 @@ def json_body() -> dict[str, Any]:
     ``UNSUPPORTED_MEDIA_TYPE`` when it was also declared as something else.
     Valid JSON is read whatever the Content-Type says.
     """
-    data = request.get_data(cache=True)
+    data = request_body()
     try:
         body = json.loads(data, parse_constant=_refuse_constant) if data else None
     except ValueError:
