@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import sqlalchemy as sa
+
+from relay_server.store import Store
+from relay_server.store.models import Caller, StatusChange
+from relay_server.store.retention import purge_messages
+from relay_server.store.schema import message_events
+
+from store_factories import new_message
+
+OLD = datetime(2026, 1, 1, tzinfo=timezone.utc)
+CUTOFF = datetime(2026, 2, 1, tzinfo=timezone.utc)
+
+
+def _make(store: Store, caller: Caller, at: datetime, *moves: str) -> str:
+    (message,) = store.insert_messages([new_message(caller)], at=at)
+    for status in moves:
+        store.apply_status_change(StatusChange(message.message_id, status, at + timedelta(minutes=1)))
+    return message.message_id
+
+
+def _events_of(store: Store, message_ids: list[str]) -> int:
+    with store.engine.connect() as conn:
+        return conn.execute(
+            sa.select(sa.func.count()).where(message_events.c.message_id.in_(message_ids))
+        ).scalar_one()
+
+
+def test_only_finished_messages_created_before_the_cutoff_are_purged(store: Store, live_caller: Caller) -> None:
+    finished_old = [
+        _make(store, live_caller, OLD, "sent", "delivered"),
+        _make(store, live_caller, OLD, "failed"),
+        _make(store, live_caller, OLD, "cancelled"),
+    ]
+    unfinished_old = [_make(store, live_caller, OLD), _make(store, live_caller, OLD, "sent")]
+    finished_new = [_make(store, live_caller, CUTOFF + timedelta(days=1), "sent", "delivered")]
+
+    assert store.purge_older_than(CUTOFF) == 3
+
+    for message_id in finished_old:
+        assert store.get_message(live_caller, message_id) is None
+    for message_id in unfinished_old + finished_new:
+        assert store.get_message(live_caller, message_id) is not None
+    assert _events_of(store, finished_old) == 0
+    assert _events_of(store, finished_new) == 3
+
+
+def test_purging_in_small_batches_deletes_every_finished_message(store: Store, live_caller: Caller) -> None:
+    ids = [_make(store, live_caller, OLD + timedelta(seconds=n), "cancelled") for n in range(7)]
+
+    assert purge_messages(store.engine, CUTOFF, batch_size=3) == 7
+
+    assert all(store.get_message(live_caller, message_id) is None for message_id in ids)
+    assert store.purge_older_than(CUTOFF) == 0
