@@ -99,10 +99,17 @@ def _semi_octets(digits: str) -> bytes:
 
 
 def _digits(value: bytes, count: int, field: str) -> str:
-    """The first ``count`` semi-octet digits of ``value``; what follows is filler."""
+    """The first ``count`` semi-octet digits of ``value``; what follows is filler.
+
+    Some networks count the filler as a digit, so trailing F nibbles are dropped;
+    a filler followed by digits is refused.
+    """
     nibbles = [nibble for octet in value for nibble in (octet & 0x0F, octet >> 4)][:count]
     if 0xF in nibbles:
-        raise PduError(f"{field} has a filler nibble among its digits")
+        end = nibbles.index(0xF)
+        if any(nibble != 0xF for nibble in nibbles[end:]):
+            raise PduError(f"{field} has a filler nibble among its digits")
+        nibbles = nibbles[:end]
     return "".join(_SEMI_OCTET_CHARS[nibble] for nibble in nibbles)
 
 
