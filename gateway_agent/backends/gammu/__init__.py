@@ -16,7 +16,7 @@ except ImportError as exc:
         "the README's gammu section"
     ) from exc
 
-from gateway_agent.backends.gammu.connection import gammu_config
+from gateway_agent.backends.gammu.connection import connection_for
 from gateway_agent.backends.gammu.modem import GammuModem, Timing
 from zimsend_common.config import Settings
 
@@ -25,4 +25,4 @@ __all__ = ["GammuModem", "Timing", "create"]
 
 def create(settings: Settings, timing: Timing = Timing()) -> GammuModem:
     """A ``GammuModem`` for ``settings``, not yet opened; ConfigError if none is configured."""
-    return GammuModem(settings.agent, gammu_config(settings), timing)
+    return GammuModem(settings.agent, connection_for(settings), timing)

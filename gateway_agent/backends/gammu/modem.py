@@ -22,7 +22,7 @@ from typing import TypeVar
 
 import gammu
 
-from gateway_agent.backends.gammu.connection import GammuConfig
+from gateway_agent.backends.gammu.connection import Connection
 from gateway_agent.backends.gammu.device import read_extra, read_identity, read_network, sim_state
 from gateway_agent.backends.gammu.errors import gammu_errors, modem_error
 from gateway_agent.backends.gammu.inbox import Inbox, Received, Where, read_memory
@@ -39,7 +39,7 @@ from gateway_agent.modem import (
     SendReceipt,
     SimState,
 )
-from zimsend_common.config import AgentSettings
+from zimsend_common.config import AgentSettings, ConfigError
 from zimsend_common.failures import FailureCode
 from zimsend_common.timefmt import utcnow
 
@@ -61,9 +61,9 @@ class Timing:
 class GammuModem(Modem):
     """A device behind python-gammu's ``StateMachine``."""
 
-    def __init__(self, agent: AgentSettings, config: GammuConfig, timing: Timing = Timing()):
+    def __init__(self, agent: AgentSettings, connection: Connection, timing: Timing = Timing()):
         self._agent = agent
-        self._config = config
+        self._connection = connection
         self._timing = timing
         self._sm: gammu.StateMachine | None = None
         self._inbox = Inbox(timing.partial_wait)
@@ -133,7 +133,10 @@ class GammuModem(Modem):
 
     def _connect(self) -> gammu.StateMachine:
         sm = gammu.StateMachine()
-        sm.SetConfig(0, self._config)
+        try:
+            self._connection.apply(sm)
+        except ConfigError as exc:
+            raise NotReady(str(exc)) from exc
         with gammu_errors("opening the phone"):
             sm.Init()
         try:

@@ -6,16 +6,24 @@ import subprocess
 import sys
 from pathlib import Path
 
+import gammu
 import pytest
 
 from gateway_agent.backends import open_modem
 from gateway_agent.backends.gammu import GammuModem
-from gateway_agent.backends.gammu.connection import gammu_config
+from gateway_agent.backends.gammu.connection import connection_for
 from zimsend_common.config import AgentSettings, ConfigError, GammuSettings, Settings
 
 
-def _gammu_settings(**gammu: object) -> Settings:
-    return Settings(agent=AgentSettings(backend="gammu"), gammu=GammuSettings(**gammu))
+def _gammu_settings(**chosen: object) -> Settings:
+    return Settings(agent=AgentSettings(backend="gammu"), gammu=GammuSettings(**chosen))
+
+
+def gammu_config(settings: Settings) -> dict[str, object]:
+    """What a state machine configured for ``settings`` is set to."""
+    sm = gammu.StateMachine()
+    connection_for(settings).apply(sm)
+    return sm.GetConfig(0)
 
 
 def test_port_and_connection_given_directly_are_used(tmp_path: Path) -> None:
@@ -47,7 +55,7 @@ def test_a_gammurc_section_is_read_from_the_file(tmp_path: Path) -> None:
 
 def test_a_missing_gammurc_file_is_a_configuration_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
-        gammu_config(_gammu_settings(gammurc=str(tmp_path / "absent")))
+        connection_for(_gammu_settings(gammurc=str(tmp_path / "absent")))
 
 
 def test_a_missing_gammurc_section_is_a_configuration_error(tmp_path: Path) -> None:
@@ -55,12 +63,19 @@ def test_a_missing_gammurc_section_is_a_configuration_error(tmp_path: Path) -> N
     gammurc.write_text("[gammu]\ndevice = /dev/ttyACM0\nconnection = at\n")
 
     with pytest.raises(ConfigError, match="section 4"):
-        gammu_config(_gammu_settings(gammurc=str(gammurc), gammu_section=4))
+        connection_for(_gammu_settings(gammurc=str(gammurc), gammu_section=4))
 
 
 def test_neither_gammurc_nor_port_is_a_configuration_error_naming_both() -> None:
     with pytest.raises(ConfigError, match="gammurc.*modem_port"):
-        gammu_config(_gammu_settings())
+        connection_for(_gammu_settings())
+
+
+def test_a_port_with_a_line_break_is_refused_before_it_reaches_a_gammurc() -> None:
+    settings = Settings(agent=AgentSettings(backend="gammu", modem_port="/dev/ttyUSB0\nlogfile = /tmp/x"))
+
+    with pytest.raises(ConfigError, match="line breaks"):
+        connection_for(settings)
 
 
 def test_the_agent_finds_the_backend_by_its_name() -> None:
