@@ -4,8 +4,9 @@ The first request with a key reserves it before any work is done, so of
 several concurrent duplicates only one does the work; the others wait for its
 answer and replay it. An answer is kept for 24 hours (the store's window):
 the same key with the same request gets the same status code and body; with
-another request, 409 ``IDEMPOTENCY_CONFLICT``. Server errors (5xx) are not
-kept, so the client may retry them with the same key.
+another request, 409 ``IDEMPOTENCY_CONFLICT``. Every answer is kept except
+503 (device offline, none available), which promises that nothing was done
+and invites a retry; a 500 is kept since work may have been done before it.
 
 A request counts as the same when its method, path, ``X-Device-ID`` and body
 bytes are.
@@ -165,7 +166,7 @@ def _after(response: Response) -> Response:
     if reservation is None:
         return response
     store = context.current().store
-    if response.status_code >= 500:
+    if response.status_code == 503:
         release(store, reservation)
     else:
         keep(store, reservation, response.status_code, response.get_data())

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 
 import redis
-from flask import Flask, Response, g
+from flask import Flask, Response, current_app, g
 
 from relay_server import context
 from relay_server.auth import current_caller, is_authenticated
@@ -69,11 +69,12 @@ class _Warner:
             )
 
 
-_outage = _Warner(_WARN_EVERY_SECONDS)
+_WARNER = "zimsend.ratelimit.outage"
 
 
 def init_app(app: Flask) -> None:
     """Count every authenticated request and label every answer with the quota."""
+    app.extensions[_WARNER] = _Warner(_WARN_EVERY_SECONDS)
     app.before_request(check_rate_limit)
     app.after_request(_add_headers)
 
@@ -101,7 +102,7 @@ def check_rate_limit() -> None:
             relay.redis, current_caller(), relay.settings.relay.rate_limit_per_minute, now
         )
     except redis.RedisError as exc:
-        _outage.warn(exc)
+        current_app.extensions[_WARNER].warn(exc)
         return
     g.quota = quota
     if quota.exceeded:

@@ -1,0 +1,124 @@
+"""Idempotency-Key over HTTP: replays, conflicts, concurrent duplicates."""
+
+from __future__ import annotations
+
+import threading
+
+import requests
+
+from relay_server.dispatcher import NoDeviceAvailable, StoreOnlyDispatcher
+from relay_server.store.models import HistoryQuery
+
+BODY = {"to": "+33612345678", "message": "Your order shipped"}
+
+
+def post(relay, creds, body, key, path="/sms/send", **headers):
+    headers = {**creds.headers, "Idempotency-Key": key, **headers}
+    return requests.post(relay.url(path), json=body, headers=headers, timeout=60)
+
+
+def stored_count(relay, creds) -> int:
+    caller = relay.store.authenticate(creds.client_id, creds.api_key)
+    return relay.store.history(caller, HistoryQuery()).total
+
+
+def test_a_repeated_request_gets_the_first_answer_and_sends_nothing_more(relay, acme):
+    first = post(relay, acme, BODY, "order-42")
+    again = post(relay, acme, BODY, "order-42")
+    assert first.status_code == again.status_code == 202
+    assert again.content == first.content
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert stored_count(relay, acme) == 1
+
+
+def test_the_same_key_with_another_body_is_a_conflict(relay, acme):
+    post(relay, acme, BODY, "order-42")
+    response = post(relay, acme, {**BODY, "message": "Something else"}, "order-42")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "IDEMPOTENCY_CONFLICT"
+    assert stored_count(relay, acme) == 1
+
+
+def test_the_same_key_through_another_device_is_a_conflict(relay, acme):
+    device_id = relay.new_device(acme.client_id)
+    post(relay, acme, BODY, "order-42")
+    response = post(relay, acme, BODY, "order-42", **{"X-Device-ID": device_id})
+    assert response.status_code == 409
+    assert stored_count(relay, acme) == 1
+
+
+def test_a_refusal_is_replayed_as_it_was_given(relay, acme):
+    bad = {**BODY, "to": "12"}
+    first = post(relay, acme, bad, "k1")
+    again = post(relay, acme, bad, "k1")
+    assert first.status_code == again.status_code == 400
+    assert again.content == first.content
+
+
+def test_keys_belong_to_their_client(relay, acme):
+    other = relay.new_client("other")
+    mine = post(relay, acme, BODY, "shared-key").json()
+    theirs = post(relay, other, BODY, "shared-key").json()
+    assert mine["message_id"] != theirs["message_id"]
+    assert stored_count(relay, acme) == stored_count(relay, other) == 1
+
+
+def test_a_repeated_bulk_request_stores_its_batch_once(relay, acme):
+    body = {"recipients": ["+33612345678", "+33698765432"], "message": "Hi"}
+    first = post(relay, acme, body, "batch-1", path="/sms/send-bulk")
+    again = post(relay, acme, body, "batch-1", path="/sms/send-bulk")
+    assert again.json()["batch_id"] == first.json()["batch_id"]
+    assert stored_count(relay, acme) == 2
+
+
+def test_concurrent_duplicates_send_one_message_and_all_get_its_answer(relay, acme):
+    callers = 8
+    barrier = threading.Barrier(callers)
+    answers: list[requests.Response] = []
+    lock = threading.Lock()
+
+    def call() -> None:
+        barrier.wait()
+        response = post(relay, acme, BODY, "burst")
+        with lock:
+            answers.append(response)
+
+    threads = [threading.Thread(target=call) for _ in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert [a.status_code for a in answers] == [202] * callers
+    assert len({a.json()["message_id"] for a in answers}) == 1
+    assert stored_count(relay, acme) == 1
+
+
+class DevicesComeBack(StoreOnlyDispatcher):
+    """No device is online until ``online`` is set."""
+
+    def __init__(self) -> None:
+        self.online = False
+
+    def choose_device(self, caller, device_id, *, scheduled):
+        if not self.online:
+            raise NoDeviceAvailable(caller.client_id)
+        return device_id
+
+
+def test_a_retry_after_no_device_was_available_sends_with_the_same_key(make_relay):
+    dispatcher = DevicesComeBack()
+    relay = make_relay(dispatcher=dispatcher)
+    acme = relay.new_client()
+    assert post(relay, acme, BODY, "k").status_code == 503
+    dispatcher.online = True
+    assert post(relay, acme, BODY, "k").status_code == 202
+    assert stored_count(relay, acme) == 1
+
+
+def test_an_overlong_key_is_refused(relay, acme):
+    response = post(relay, acme, BODY, "k" * 256)
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "Idempotency-Key"
+    assert stored_count(relay, acme) == 0
