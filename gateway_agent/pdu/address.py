@@ -35,9 +35,8 @@ def is_number(address: str) -> bool:
 def encode_address(address: str) -> bytes:
     """TP-DA/OA/RA: the digit count (or semi-octet count), type of address, value."""
     if is_number(address):
-        digits = address.lstrip("+")
-        toa = TOA_INTERNATIONAL if address.startswith("+") else TOA_UNKNOWN
-        return bytes((len(digits), toa)) + _semi_octets(digits)
+        toa, value = _encode_number(address)
+        return bytes((len(address.lstrip("+")), toa)) + value
     return _encode_alphanumeric(address)
 
 
@@ -47,9 +46,7 @@ def encode_smsc(address: str | None) -> bytes:
         return b"\x00"
     if not is_number(address):
         raise PduError(f"SMSC address {address!r} is not a number")
-    digits = address.lstrip("+")
-    toa = TOA_INTERNATIONAL if address.startswith("+") else TOA_UNKNOWN
-    value = _semi_octets(digits)
+    toa, value = _encode_number(address)
     return bytes((len(value) + 1, toa)) + value
 
 
@@ -91,11 +88,13 @@ def _encode_alphanumeric(address: str) -> bytes:
     return bytes((semi_octets, TOA_ALPHANUMERIC)) + pack_septets(septets)
 
 
-def _semi_octets(digits: str) -> bytes:
-    nibbles = [_SEMI_OCTET_CHARS.index(char) for char in digits]
+def _encode_number(address: str) -> tuple[int, bytes]:
+    """The type of address and the semi-octets of a number."""
+    toa = TOA_INTERNATIONAL if address.startswith("+") else TOA_UNKNOWN
+    nibbles = [_SEMI_OCTET_CHARS.index(char) for char in address.lstrip("+")]
     if len(nibbles) % 2:
         nibbles.append(0xF)
-    return bytes(low | high << 4 for low, high in zip(nibbles[::2], nibbles[1::2]))
+    return toa, bytes(low | high << 4 for low, high in zip(nibbles[::2], nibbles[1::2]))
 
 
 def _digits(value: bytes, count: int, field: str) -> str:

@@ -66,14 +66,14 @@ def encode_submit(
     if not 0 <= message_reference <= 255:
         raise PduError(f"message reference {message_reference} is not 0..255")
     head = encode_address(recipient) + b"\x00"  # TP-PID 0: plain short message
-    validity_octets = b"" if validity is None else bytes((encode_relative_validity(validity),))
+    vp = b"" if validity is None else bytes((encode_relative_validity(validity),))
     flags = MTI_SUBMIT | (SRR if request_status_report else 0)
     flags |= VPF_RELATIVE << 3 if validity is not None else 0
     parts = encode_text(text, concat_reference)
     pdus = []
     for sequence, part in enumerate(parts, start=1):
         first = flags | (UDHI if part.has_header else 0)
-        tpdu = bytes((first, message_reference)) + head + bytes((part.dcs,)) + validity_octets + part.user_data
+        tpdu = bytes((first, message_reference)) + head + bytes((part.dcs,)) + vp + part.user_data
         pdus.append(
             SubmitPart(
                 hex=("00" + tpdu.hex()).upper(),

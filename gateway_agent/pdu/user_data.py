@@ -59,9 +59,9 @@ def encode_text(text: str, concat_reference: int | None = None) -> list[EncodedP
         raise PduError(f"concatenation reference {concat_reference} is not 0..255")
     if split.count == 1:
         return [_encode_part(text, split.encoding, None)]
-    reference = random.randrange(256) if concat_reference is None else concat_reference
     if split.count > 255:
         raise PduError(f"text needs {split.count} parts; concatenation allows 255")
+    reference = random.randrange(256) if concat_reference is None else concat_reference
     return [
         _encode_part(part, split.encoding, Concat(reference, split.count, sequence))
         for sequence, part in enumerate(split.parts, start=1)
@@ -72,8 +72,7 @@ def _encode_part(text: str, alphabet: Alphabet, concat: Concat | None) -> Encode
     header = encode_concat_header(concat) if concat else b""
     if alphabet == "GSM-7":
         septets = to_septets(text)
-        fill = -len(header) * 8 % 7
-        header_septets = (len(header) * 8 + fill) // 7
+        header_septets, fill = _header_septets(len(header))
         length = header_septets + len(septets)
         body = pack_septets(septets, fill)
         limit = MAX_SEPTETS
@@ -116,8 +115,13 @@ def read_user_data(reader: OctetReader, dcs: int, has_header: bool) -> UserData:
 
 
 def _read_septets(body: bytes, length: int, header_length: int) -> str:
-    fill = -header_length * 8 % 7
-    header_septets = (header_length * 8 + fill) // 7
+    header_septets, fill = _header_septets(header_length)
     if header_septets > length:
         raise PduError("user data header is longer than the user data")
     return from_septets(unpack_septets(body, length - header_septets, fill))
+
+
+def _header_septets(header_octets: int) -> tuple[int, int]:
+    """The septets a header of ``header_octets`` takes, and the fill bits that end it on a septet."""
+    fill = -header_octets * 8 % 7
+    return (header_octets * 8 + fill) // 7, fill
