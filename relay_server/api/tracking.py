@@ -72,7 +72,7 @@ def cancel(message_id: str) -> tuple[dict[str, Any], int]:
     context = current()
     if not context.dispatcher.cancel(message):
         # A device took it between our read and the claim: report where it stands now.
-        raise _cannot_cancel(_current_status(message))
+        raise _cannot_cancel(_current_status(message), taken=True)
     result = context.store.apply_status_change(
         StatusChange(message_id=message.message_id, status="cancelled", at=utcnow())
     )
@@ -147,7 +147,7 @@ def history_query(args: Mapping[str, str]) -> HistoryQuery:
 def _callers_message(message_id: str) -> Message:
     message = current().store.get_message(current_caller(), message_id)
     if message is None:
-        raise ApiError(404, "MESSAGE_NOT_FOUND", f"No message {message_id!r} for this client")
+        raise ApiError(404, "MESSAGE_NOT_FOUND", "The message does not exist.", param="message_id")
     return message
 
 
@@ -156,11 +156,12 @@ def _current_status(message: Message) -> str:
     return (latest or message).status
 
 
-def _cannot_cancel(status: str) -> ApiError:
+def _cannot_cancel(status: str, *, taken: bool = False) -> ApiError:
+    reason = "a device is already sending it" if taken else "only queued messages can be"
     return ApiError(
         400,
         "CANNOT_CANCEL_MESSAGE",
-        f"Only queued messages can be cancelled; this one is {status}",
+        f"The message cannot be cancelled: {reason} (status {status}).",
         details={"status": status},
     )
 

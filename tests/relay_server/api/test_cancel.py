@@ -1,0 +1,132 @@
+"""DELETE /v1/sms/:message_id: only a queued message is cancelled; anything else says where it is."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import requests
+from openapi_check import conforms
+from tracking_data import api_for, error_of, seed, utc
+
+from relay_server.dispatch import placement
+from relay_server.dispatch.rq_dispatcher import RQDispatcher
+from zimsend_common import wire
+from zimsend_common.timefmt import isoformat_z, utcnow
+
+CREATED = utc(2025, 1, 15, 10, 30, 0)
+
+
+def test_a_queued_message_is_cancelled_and_stays_cancelled(relay, acme):
+    message = seed(relay.store, acme.client_id, created_at=CREATED)
+    api = api_for(relay, acme)
+
+    body = api.delete(f"/sms/{message.message_id}").json()
+
+    assert body == {
+        "success": True,
+        "message": "SMS cancelled",
+        "message_id": message.message_id,
+        "status": "cancelled",
+        "cancelled_at": body["cancelled_at"],
+    }
+    status = api.get(f"/sms/status/{message.message_id}").json()
+    assert status["status"] == "cancelled" and status["cancelled_at"] == body["cancelled_at"]
+    assert status["sent_at"] is None
+
+
+def test_a_scheduled_message_is_cancelled_before_it_leaves(relay, acme):
+    message = seed(relay.store, acme.client_id, created_at=CREATED, scheduled_at=utcnow() + timedelta(days=2))
+    response = api_for(relay, acme).delete(f"/sms/{message.message_id}")
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+
+
+@pytest.mark.parametrize("status", ["sent", "delivered", "failed", "cancelled"])
+def test_a_message_past_queued_is_refused_with_its_status_and_left_alone(relay, acme, status):
+    message = seed(relay.store, acme.client_id, created_at=CREATED, status=status)
+    api = api_for(relay, acme)
+
+    error = error_of(api.delete(f"/sms/{message.message_id}"), 400, "CANNOT_CANCEL_MESSAGE")
+
+    assert error["details"] == {"status": status}
+    assert status in error["message"]
+    assert api.get(f"/sms/status/{message.message_id}").json()["status"] == status
+
+
+def test_cancelling_twice_is_refused_the_second_time_as_cancelled(relay, acme):
+    message = seed(relay.store, acme.client_id, created_at=CREATED)
+    api = api_for(relay, acme)
+    assert api.delete(f"/sms/{message.message_id}").status_code == 200
+    error = error_of(api.delete(f"/sms/{message.message_id}"), 400, "CANNOT_CANCEL_MESSAGE")
+    assert error["details"]["status"] == "cancelled"
+
+
+@pytest.mark.parametrize("message_id", ["msg_0000000000000000", "nonsense"])
+def test_an_unknown_message_is_not_found(relay, acme, message_id):
+    error_of(api_for(relay, acme).delete(f"/sms/{message_id}"), 404, "MESSAGE_NOT_FOUND")
+
+
+def test_another_clients_message_is_not_found_and_stays_queued(relay, acme):
+    other = relay.new_client("other")
+    theirs = seed(relay.store, other.client_id, created_at=CREATED)
+
+    error_of(api_for(relay, acme).delete(f"/sms/{theirs.message_id}"), 404, "MESSAGE_NOT_FOUND")
+
+    assert api_for(relay, other).get(f"/sms/status/{theirs.message_id}").json()["status"] == "queued"
+
+
+def test_a_live_key_cannot_cancel_a_test_message_nor_the_reverse(relay, acme):
+    test_key = relay.test_key(acme.client_id)
+    live = seed(relay.store, acme.client_id, created_at=CREATED)
+    simulated = seed(relay.store, acme.client_id, created_at=CREATED, is_test=True)
+
+    error_of(api_for(relay, acme).delete(f"/sms/{simulated.message_id}"), 404, "MESSAGE_NOT_FOUND")
+    error_of(api_for(relay, test_key).delete(f"/sms/{live.message_id}"), 404, "MESSAGE_NOT_FOUND")
+    assert api_for(relay, test_key).delete(f"/sms/{simulated.message_id}").status_code == 200
+
+
+@pytest.fixture
+def rq_relay(make_relay):
+    """A relay that queues messages on Redis with the RQ dispatcher, as in production."""
+    first = make_relay()
+    dispatcher = RQDispatcher(first.store, first.redis, timedelta(seconds=60))
+    return make_relay(dispatcher=dispatcher)
+
+
+def _send_scheduled(relay, credentials) -> str:
+    body = {
+        "to": "+33612345678",
+        "message": "Rappel: rendez-vous demain",
+        "scheduled_at": isoformat_z(utcnow() + timedelta(days=1)),
+    }
+    response = conforms(requests.post(relay.url("/sms/send"), json=body, headers=credentials.headers, timeout=10))
+    assert response.status_code == 202, response.text
+    return response.json()["message_id"]
+
+
+def test_a_cancel_takes_the_job_off_redis_and_no_agent_can_claim_it_after(rq_relay):
+    acme = rq_relay.new_client("acme")
+    message_id = _send_scheduled(rq_relay, acme)
+    assert placement.has_job(rq_relay.redis, message_id)
+
+    assert api_for(rq_relay, acme).delete(f"/sms/{message_id}").status_code == 200
+
+    assert not placement.has_job(rq_relay.redis, message_id)
+    device_claim = rq_relay.redis.set(
+        wire.claim_key(message_id), wire.claim_value_device("device_abcdef123456"), nx=True
+    )
+    assert not device_claim
+
+
+def test_a_message_an_agent_has_claimed_is_refused_and_not_cancelled(rq_relay):
+    acme = rq_relay.new_client("acme")
+    message_id = _send_scheduled(rq_relay, acme)
+    # An agent took the job and claimed the message before the cancel arrived.
+    assert rq_relay.redis.set(wire.claim_key(message_id), wire.claim_value_device("device_abcdef123456"), nx=True)
+    api = api_for(rq_relay, acme)
+
+    error = error_of(api.delete(f"/sms/{message_id}"), 400, "CANNOT_CANCEL_MESSAGE")
+
+    assert error["details"] == {"status": "queued"}
+    assert "already sending" in error["message"]
+    assert api.get(f"/sms/status/{message_id}").json()["status"] == "queued"
