@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zimsend_common.gsm7 import (
@@ -78,6 +78,7 @@ def test_pack_refuses_a_value_beyond_seven_bits():
         pack_septets([0x80])
 
 
+@settings(deadline=None)
 @given(gsm_text)
 def test_every_gsm_text_round_trips_through_septets(text):
     septets = to_septets(text)
@@ -85,6 +86,7 @@ def test_every_gsm_text_round_trips_through_septets(text):
     assert from_septets(septets) == text
 
 
+@settings(deadline=None)
 @given(gsm_text, st.integers(min_value=0, max_value=6))
 def test_packing_round_trips_with_any_fill(text, fill):
     septets = to_septets(text)

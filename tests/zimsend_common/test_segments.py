@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zimsend_common.segments import split_text
@@ -71,6 +71,7 @@ def test_empty_text_is_one_empty_gsm7_part():
     assert (split.encoding, split.parts) == ("GSM-7", ("",))
 
 
+@settings(deadline=None)
 @given(mixed_text)
 def test_parts_join_back_to_the_text_and_respect_the_limits(text):
     split = split_text(text)
@@ -89,12 +90,14 @@ def test_parts_join_back_to_the_text_and_respect_the_limits(text):
         assert size + units(following[0], gsm) > part
 
 
+@settings(deadline=None)
 @given(st.text(alphabet=GSM_BASIC, max_size=800))
 def test_plain_gsm_part_counts_follow_160_and_153(text):
     expected = 1 if len(text) <= 160 else math.ceil(len(text) / 153)
     assert split_text(text).count == expected
 
 
+@settings(deadline=None)
 @given(st.text(alphabet=st.characters(min_codepoint=0x400, max_codepoint=0x4FF), max_size=400))
 def test_bmp_ucs2_part_counts_follow_70_and_67(text):
     expected = 1 if len(text) <= 70 else math.ceil(len(text) / 67)

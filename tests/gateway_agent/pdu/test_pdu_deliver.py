@@ -50,7 +50,8 @@ def test_classic_tutorial_deliver_decodes_every_field():
 )
 def test_public_deliver_vectors_decode(pdu, smsc, sender, sent_at, text):
     deliver = decode_deliver(pdu)
-    assert (deliver.smsc, deliver.sender, deliver.service_centre_time, deliver.text) == (smsc, sender, sent_at, text)
+    assert (deliver.smsc, deliver.sender) == (smsc, sender)
+    assert (deliver.service_centre_time, deliver.text) == (sent_at, text)
 
 
 def test_deliver_with_concatenation_header_decodes_text_after_fill_bits():
@@ -165,7 +166,7 @@ def test_long_message_becomes_several_pdus_sharing_a_reference():
     assert [decode_deliver(p).concat for p in pdus] == [Concat(9, 3, 1), Concat(9, 3, 2), Concat(9, 3, 3)]
 
 
-@settings(max_examples=200)
+@settings(deadline=None, max_examples=200)
 @given(
     text=any_text,
     sender=st.one_of(

@@ -147,7 +147,7 @@ def test_out_of_range_references_are_refused():
         encode_submit("+1555", "a" * 200, concat_reference=-1)
 
 
-@settings(max_examples=200)
+@settings(deadline=None, max_examples=200)
 @given(
     text=any_text,
     reference=st.integers(0, 255),
@@ -164,7 +164,8 @@ def test_any_text_survives_encode_then_decode(text, reference, concat_reference,
     assert "".join(d.text for d in decoded) == text
     assert [part.text for part in parts] == [d.text for d in decoded]
     for d in decoded:
-        assert (d.recipient, d.message_reference, d.request_status_report) == ("+263771234567", reference, srr)
+        assert (d.recipient, d.message_reference) == ("+263771234567", reference)
+        assert d.request_status_report is srr
         assert (d.validity is None) == (validity is None)
         assert validity is None or validity <= d.validity
     if len(parts) > 1:
