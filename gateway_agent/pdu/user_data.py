@@ -77,7 +77,10 @@ def _encode_part(text: str, alphabet: Alphabet, concat: Concat | None) -> Encode
         body = pack_septets(septets, fill)
         limit = MAX_SEPTETS
     else:
-        body = text.encode("utf-16-be")
+        try:
+            body = text.encode("utf-16-be")
+        except UnicodeEncodeError:
+            raise PduError("text contains an unpaired surrogate, which no SMS can carry") from None
         length = len(header) + len(body)
         limit = MAX_OCTETS
     if length > limit:

@@ -14,7 +14,7 @@ GSM_BASIC = (
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
-mixed_text = st.text(alphabet=st.one_of(st.sampled_from(GSM_BASIC + "".join(EXTENSION)), st.characters()))
+mixed_text = st.text(alphabet=st.sampled_from(GSM_BASIC + "".join(EXTENSION)) | st.characters(codec="utf-8"))
 gsm_text = st.text(alphabet=GSM_BASIC + "".join(EXTENSION), max_size=600)
 
 

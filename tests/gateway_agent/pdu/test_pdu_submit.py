@@ -140,6 +140,11 @@ def test_a_validity_tp_vp_cannot_say_is_refused(validity):
         encode_submit("+1555", "hi", validity=validity)
 
 
+def test_text_with_an_unpaired_surrogate_is_refused():
+    with pytest.raises(PduError, match="unpaired surrogate"):
+        encode_submit("+1555", "ok \ud800")
+
+
 def test_out_of_range_references_are_refused():
     with pytest.raises(PduError, match="message reference"):
         encode_submit("+1555", "hi", message_reference=256)
