@@ -1,12 +1,23 @@
-"""Malformed PDUs: every decoder answers with a PduError naming the problem, never anything else."""
+"""Malformed input: every decoder and encoder answers with a PduError naming the problem, never anything else."""
 
 from __future__ import annotations
+
+from datetime import datetime, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway_agent.pdu import PduError, decode_deliver, decode_incoming, decode_status_report, decode_submit
+from gateway_agent.pdu import (
+    PduError,
+    decode_deliver,
+    decode_incoming,
+    decode_status_report,
+    decode_submit,
+    encode_deliver,
+    encode_status_report,
+    encode_submit,
+)
 
 DECODERS = [decode_submit, decode_deliver, decode_status_report, decode_incoming]
 VALID = {
@@ -136,5 +147,20 @@ def test_corrupted_valid_pdus_give_a_result_or_a_pdu_error(data, base):
     for decoder in DECODERS:
         try:
             decoder(octets.hex())
+        except PduError:
+            pass
+
+
+@settings(deadline=None, max_examples=300)
+@given(address=st.text(max_size=25), text=st.text(max_size=300))
+def test_encoders_given_any_address_and_text_give_pdus_or_a_pdu_error(address, text):
+    moment = datetime(2026, 11, 27, tzinfo=timezone.utc)
+    for encode in (
+        lambda: encode_submit(address, text),
+        lambda: encode_deliver(address, text, moment),
+        lambda: encode_status_report(1, address, moment, moment, 0),
+    ):
+        try:
+            encode()
         except PduError:
             pass
