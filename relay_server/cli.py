@@ -1,0 +1,329 @@
+"""``zimsend-relay``: the relay's command line.
+
+Each subcommand is a ``register(subparsers)`` function in ``COMMANDS`` that
+adds its parser and sets ``handler``, a function taking the parsed arguments
+and returning the exit status. Configuration comes from
+``zimsend_common.config.load_settings()`` (file and ``ZIMSEND_*`` variables).
+
+Administration commands print one JSON object a line on stdout. A refusal
+prints ``{"success": false, "error": {"code", "message"}}`` on stderr and
+exits with status 1 (2 for a bad configuration), having changed nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from types import FrameType
+from typing import Any, NoReturn
+
+import sqlalchemy as sa
+import waitress
+from redis import Redis
+
+from relay_server import worker_command
+from relay_server.app import create_app
+from relay_server.dispatch import RQDispatcher
+from relay_server.store import Store, UnknownClient
+from relay_server.store.migrate import current_revision
+from relay_server.store.models import ApiKey, Device
+from zimsend_common.config import ConfigError, Settings, load_settings
+from zimsend_common.logs import configure_logging
+from zimsend_common.timefmt import isoformat_z, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class CommandError(Exception):
+    """A refusal with a stable code, reported as JSON on stderr."""
+
+    def __init__(self, code: str, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+# -- shared plumbing -----------------------------------------------------------
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise CommandError("INVALID_CONFIGURATION", str(exc), status=2) from exc
+    configure_logging(settings.logging)
+    return settings
+
+
+@contextmanager
+def _store(settings: Settings) -> Iterator[Store]:
+    """The configured store, migrated to head, closed afterwards."""
+    try:
+        store = Store.open(settings.relay.resolved_database_url())
+    except (sa.exc.OperationalError, sa.exc.ArgumentError) as exc:
+        raise CommandError("DATABASE_UNAVAILABLE", f"cannot open the database: {exc}") from exc
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _print(document: dict[str, Any]) -> None:
+    print(json.dumps(document, ensure_ascii=False), flush=True)
+
+
+def _unknown_client(client_id: str) -> CommandError:
+    return CommandError("UNKNOWN_CLIENT", f"no active client {client_id}")
+
+
+# -- clients and keys ----------------------------------------------------------
+
+
+def register_create_client(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("create-client", help="create a client and its first live API key")
+    parser.add_argument("name", help="the client's name")
+    parser.set_defaults(handler=_create_client)
+
+
+def _create_client(args: argparse.Namespace) -> int:
+    name = args.name.strip()
+    if not name:
+        raise CommandError("INVALID_NAME", "the client's name must not be empty")
+    with _store(_settings()) as store:
+        client, api_key = store.create_client(name)
+    _print({"client_id": client.client_id, "api_key": api_key})
+    return 0
+
+
+def register_create_key(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("create-key", help="create another API key for a client")
+    parser.add_argument("client_id")
+    parser.add_argument("--test", action="store_true", help="a zs_test_ key (test mode)")
+    parser.set_defaults(handler=_create_key)
+
+
+def _create_key(args: argparse.Namespace) -> int:
+    with _store(_settings()) as store:
+        try:
+            api_key = store.create_api_key(args.client_id, test=args.test)
+        except UnknownClient as exc:
+            raise _unknown_client(args.client_id) from exc
+    _print({"client_id": args.client_id, "api_key": api_key})
+    return 0
+
+
+def register_revoke_key(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("revoke-key", help="revoke an API key")
+    parser.add_argument("api_key", help="the key, or - to read it from stdin (keeps it out of ps)")
+    parser.set_defaults(handler=_revoke_key)
+
+
+def _revoke_key(args: argparse.Namespace) -> int:
+    api_key = sys.stdin.readline().strip() if args.api_key == "-" else args.api_key
+    with _store(_settings()) as store:
+        if not store.revoke_api_key(api_key):
+            raise CommandError("UNKNOWN_API_KEY", "no such API key")
+    _print({"revoked": True, "prefix": api_key[:12]})
+    return 0
+
+
+def register_list_keys(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("list-keys", help="list a client's API keys (prefixes only)")
+    parser.add_argument("client_id")
+    parser.set_defaults(handler=_list_keys)
+
+
+def _list_keys(args: argparse.Namespace) -> int:
+    with _store(_settings()) as store:
+        if store.get_client(args.client_id) is None:
+            raise _unknown_client(args.client_id)
+        for key in store.list_api_keys(args.client_id):
+            _print(_key_document(key))
+    return 0
+
+
+def _key_document(key: ApiKey) -> dict[str, Any]:
+    return {
+        "key_id": key.key_id,
+        "client_id": key.client_id,
+        "prefix": key.prefix,
+        "test": key.is_test,
+        "created_at": isoformat_z(key.created_at),
+        "revoked_at": isoformat_z(key.revoked_at),
+        "expires_at": isoformat_z(key.expires_at),
+    }
+
+
+def register_disable_client(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("disable-client", help="disable a client: its keys stop working")
+    parser.add_argument("client_id")
+    parser.set_defaults(handler=_disable_client)
+
+
+def _disable_client(args: argparse.Namespace) -> int:
+    with _store(_settings()) as store:
+        if not store.disable_client(args.client_id):
+            raise _unknown_client(args.client_id)
+    _print({"client_id": args.client_id, "disabled": True})
+    return 0
+
+
+# -- devices -------------------------------------------------------------------
+
+
+def register_add_device(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("add-device", help="add a device to a client; prints its password once")
+    parser.add_argument("client_id")
+    parser.add_argument("--name", help="a name to tell the device by (default: its id)")
+    parser.set_defaults(handler=_add_device)
+
+
+def _add_device(args: argparse.Namespace) -> int:
+    name = args.name.strip() if args.name is not None else None
+    if name == "":
+        raise CommandError("INVALID_NAME", "the device's name must not be empty")
+    with _store(_settings()) as store:
+        try:
+            device, password = store.add_device(args.client_id, name)
+        except UnknownClient as exc:
+            raise _unknown_client(args.client_id) from exc
+    _print({"device_id": device.device_id, "device_password": password})
+    return 0
+
+
+def register_list_devices(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("list-devices", help="list devices, one JSON line each")
+    parser.add_argument("--client", dest="client_id", help="only this client's devices")
+    parser.set_defaults(handler=_list_devices)
+
+
+def _list_devices(args: argparse.Namespace) -> int:
+    with _store(_settings()) as store:
+        if args.client_id is not None and store.get_client(args.client_id) is None:
+            raise _unknown_client(args.client_id)
+        for device in store.list_devices(args.client_id):
+            _print(_device_document(device))
+    return 0
+
+
+def _device_document(device: Device) -> dict[str, Any]:
+    return {
+        "device_id": device.device_id,
+        "client_id": device.client_id,
+        "name": device.name,
+        "disabled": device.disabled,
+        "created_at": isoformat_z(device.created_at),
+        "last_seen_at": isoformat_z(device.last_seen_at),
+    }
+
+
+# -- the database ----------------------------------------------------------------
+
+
+def register_migrate(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("migrate", help="bring the database schema to the newest revision")
+    parser.set_defaults(handler=_migrate)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    with _store(_settings()) as store:
+        _print({"revision": current_revision(store.engine)})
+    return 0
+
+
+def register_purge(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "purge", help="delete finished messages older than the retention period (stats keep them)"
+    )
+    parser.add_argument(
+        "--days", type=int, help="retention in days (default: the retention_days setting)"
+    )
+    parser.set_defaults(handler=_purge)
+
+
+def _purge(args: argparse.Namespace) -> int:
+    settings = _settings()
+    days = settings.relay.retention_days if args.days is None else args.days
+    if days < 1:
+        raise CommandError("INVALID_DAYS", "--days must be at least 1")
+    cutoff = utcnow() - timedelta(days=days)
+    with _store(settings) as store:
+        purged = store.purge_older_than(cutoff)
+    _print({"purged": purged, "cutoff": isoformat_z(cutoff)})
+    return 0
+
+
+# -- the HTTP server -------------------------------------------------------------
+
+
+def register_serve(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("serve", help="run the HTTP API (migrates the database first)")
+    parser.set_defaults(handler=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = _settings()
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    with _store(settings) as store:
+        dispatcher = RQDispatcher(
+            store,
+            # RQ pickles its jobs: this connection must hand back bytes.
+            Redis.from_url(settings.relay.redis_url),
+            timedelta(seconds=settings.relay.device_offline_after_seconds),
+        )
+        app = create_app(settings, store=store, dispatcher=dispatcher)
+        server = waitress.create_server(app, host=settings.relay.host, port=settings.relay.http_port)
+        log.info("relay listening", extra={"host": settings.relay.host, "port": settings.relay.http_port})
+        # Returns once SIGINT or SIGTERM stops it, after the running requests finish.
+        server.run()
+    return 0
+
+
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
+    raise SystemExit(0)
+
+
+# -- entry point -----------------------------------------------------------------
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    register_create_client,
+    register_create_key,
+    register_revoke_key,
+    register_list_keys,
+    register_disable_client,
+    register_add_device,
+    register_list_devices,
+    register_migrate,
+    register_purge,
+    register_serve,
+    worker_command.register,
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zimsend-relay", description="The ZimSend relay.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for register in COMMANDS:
+        register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand; its exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except CommandError as exc:
+        error = {"code": exc.code, "message": str(exc)}
+        print(json.dumps({"success": False, "error": error}, ensure_ascii=False), file=sys.stderr)
+        return exc.status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

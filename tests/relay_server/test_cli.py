@@ -1,0 +1,283 @@
+"""``zimsend-relay`` run as a real process against real databases."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from relay_server.store import InvalidApiKey, Store, UnknownClient
+from relay_server.store.devices import signing_key_for
+from relay_server.store.migrate import head_revision
+from relay_server.store.models import NewMessage, StatusChange
+from zimsend_common.timefmt import utcnow
+
+RELAY = str(Path(sys.executable).parent / "zimsend-relay")
+
+
+@dataclass
+class Outcome:
+    status: int
+    lines: list[dict[str, Any]]
+    error: dict[str, Any] | None
+
+
+Run = Callable[..., Outcome]
+
+
+def _environment(tmp_path: Path, **settings: str) -> dict[str, str]:
+    config = tmp_path / "zimsend.toml"
+    config.touch()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ZIMSEND_")}
+    env.update(ZIMSEND_CONFIG=str(config), ZIMSEND_DATA_DIR=str(tmp_path / "data"))
+    env.update({f"ZIMSEND_{name.upper()}": value for name, value in settings.items()})
+    return env
+
+
+def _runner(env: dict[str, str]) -> Run:
+    def run(*args: str, stdin: str | None = None) -> Outcome:
+        done = subprocess.run(
+            [RELAY, *args], env=env, input=stdin, capture_output=True, text=True, timeout=60
+        )
+        lines = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+        error = json.loads(done.stderr.strip().splitlines()[-1]) if done.returncode else None
+        return Outcome(done.returncode, lines, error)
+
+    return run
+
+
+@pytest.fixture
+def relay(tmp_path: Path, sqlite_url: str) -> Run:
+    return _runner(_environment(tmp_path, database_url=sqlite_url))
+
+
+@pytest.fixture
+def store(sqlite_url: str, relay: Run) -> Iterator[Store]:
+    opened = Store.open(sqlite_url)
+    yield opened
+    opened.close()
+
+
+def _ok(outcome: Outcome) -> list[dict[str, Any]]:
+    assert outcome.status == 0, outcome.error
+    return outcome.lines
+
+
+def test_migrate_brings_a_new_database_to_head_and_again_changes_nothing(
+    tmp_path: Path, database_url: str
+) -> None:
+    run = _runner(_environment(tmp_path, database_url=database_url))
+
+    assert _ok(run("migrate")) == [{"revision": head_revision()}]
+    assert _ok(run("migrate")) == [{"revision": head_revision()}]
+
+
+def test_create_client_prints_a_client_and_a_key_that_authenticates(tmp_path: Path, database_url: str) -> None:
+    run = _runner(_environment(tmp_path, database_url=database_url))
+
+    (created,) = _ok(run("create-client", "Acme Ltd"))
+
+    assert set(created) == {"client_id", "api_key"}
+    store = Store.open(database_url)
+    try:
+        caller = store.authenticate(created["client_id"], created["api_key"])
+        assert caller.is_test is False
+        assert store.get_client(created["client_id"]).name == "Acme Ltd"
+    finally:
+        store.close()
+
+
+def test_without_a_database_url_the_store_is_a_sqlite_file_in_the_data_directory(tmp_path: Path) -> None:
+    run = _runner(_environment(tmp_path))
+
+    _ok(run("create-client", "Acme"))
+
+    assert (tmp_path / "data" / "zimsend.sqlite3").is_file()
+
+
+def test_create_key_makes_a_test_key_when_asked(relay: Run, store: Store) -> None:
+    (client,) = _ok(relay("create-client", "Acme"))
+
+    (live,) = _ok(relay("create-key", client["client_id"]))
+    (test,) = _ok(relay("create-key", client["client_id"], "--test"))
+
+    assert live["api_key"].startswith("zs_live_") and test["api_key"].startswith("zs_test_")
+    assert store.authenticate(client["client_id"], test["api_key"]).is_test is True
+    assert store.authenticate(client["client_id"], live["api_key"]).is_test is False
+
+
+def test_list_keys_shows_prefixes_and_never_a_key(relay: Run) -> None:
+    (client,) = _ok(relay("create-client", "Acme"))
+    _ok(relay("create-key", client["client_id"], "--test"))
+
+    listed = _ok(relay("list-keys", client["client_id"]))
+
+    assert [(key["prefix"][:8], key["test"]) for key in listed] == [("zs_live_", False), ("zs_test_", True)]
+    assert client["api_key"] not in json.dumps(listed)
+
+
+def test_a_key_revoked_from_stdin_no_longer_authenticates(relay: Run, store: Store) -> None:
+    (client,) = _ok(relay("create-client", "Acme"))
+
+    (revoked,) = _ok(relay("revoke-key", "-", stdin=client["api_key"] + "\n"))
+
+    assert revoked["revoked"] is True
+    with pytest.raises(InvalidApiKey):
+        store.authenticate(client["client_id"], client["api_key"])
+
+
+def test_revoking_an_unknown_key_is_refused_with_its_code(relay: Run) -> None:
+    outcome = relay("revoke-key", "zs_live_" + "x" * 32)
+
+    assert outcome.status == 1
+    assert outcome.error["error"]["code"] == "UNKNOWN_API_KEY"
+    assert outcome.lines == []
+
+
+def test_disable_client_stops_its_keys(relay: Run, store: Store) -> None:
+    (client,) = _ok(relay("create-client", "Acme"))
+
+    assert _ok(relay("disable-client", client["client_id"])) == [
+        {"client_id": client["client_id"], "disabled": True}
+    ]
+
+    with pytest.raises(UnknownClient):
+        store.authenticate(client["client_id"], client["api_key"])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("create-key", "client_0000000000"),
+        ("disable-client", "client_0000000000"),
+        ("add-device", "client_0000000000"),
+        ("list-devices", "--client", "client_0000000000"),
+        ("list-keys", "client_0000000000"),
+    ],
+)
+def test_commands_naming_an_unknown_client_are_refused_and_change_nothing(
+    relay: Run, store: Store, args: tuple[str, ...]
+) -> None:
+    outcome = relay(*args)
+
+    assert outcome.status == 1
+    assert outcome.error == {
+        "success": False,
+        "error": {"code": "UNKNOWN_CLIENT", "message": "no active client client_0000000000"},
+    }
+    assert store.list_devices() == []
+
+
+def test_an_empty_client_name_is_refused(relay: Run) -> None:
+    outcome = relay("create-client", "  ")
+
+    assert outcome.status == 1 and outcome.error["error"]["code"] == "INVALID_NAME"
+
+
+def test_add_device_prints_its_password_once_and_list_devices_shows_it(relay: Run, store: Store) -> None:
+    (acme,) = _ok(relay("create-client", "Acme"))
+    (globex,) = _ok(relay("create-client", "Globex"))
+
+    (added,) = _ok(relay("add-device", acme["client_id"], "--name", "Rack 1 modem"))
+    _ok(relay("add-device", globex["client_id"]))
+
+    assert set(added) == {"device_id", "device_password"}
+    assert store.device_signing_key(added["device_id"]) == signing_key_for(added["device_password"])
+    (listed,) = _ok(relay("list-devices", "--client", acme["client_id"]))
+    assert listed["device_id"] == added["device_id"]
+    assert listed["name"] == "Rack 1 modem" and listed["client_id"] == acme["client_id"]
+    assert listed["created_at"].endswith("Z") and listed["last_seen_at"] is None
+    assert "device_password" not in listed
+    assert len(_ok(relay("list-devices"))) == 2
+
+
+def test_purge_deletes_finished_messages_past_retention(relay: Run, store: Store) -> None:
+    client, key = store.create_client("Acme")
+    caller = store.authenticate(client.client_id, key)
+    message = NewMessage(client.client_id, False, "+263771234567", "Hi", 3, 1, "GSM-7")
+    old = utcnow() - timedelta(days=40)
+    finished = store.insert_messages([message, message], at=old)
+    for stored in finished:
+        store.apply_status_change(StatusChange(stored.message_id, "cancelled", old))
+    (pending,) = store.insert_messages([message], at=old)
+
+    assert _ok(relay("purge"))[0]["purged"] == 0  # within the default 90 days
+    (purged,) = _ok(relay("purge", "--days", "30"))
+
+    assert purged["purged"] == 2 and purged["cutoff"].endswith("Z")
+    assert store.get_message(caller, finished[0].message_id) is None
+    assert store.get_message(caller, pending.message_id) is not None
+    assert store.stats(caller, None, None, None).pending == 1
+
+
+def test_a_bad_setting_is_refused_with_its_code(tmp_path: Path) -> None:
+    run = _runner(_environment(tmp_path, http_port="not-a-port"))
+
+    outcome = run("migrate")
+
+    assert outcome.status == 2
+    assert outcome.error["error"]["code"] == "INVALID_CONFIGURATION"
+    assert not (tmp_path / "data").exists()
+
+
+def test_an_unreachable_database_is_reported_with_its_code(tmp_path: Path) -> None:
+    run = _runner(_environment(tmp_path, database_url="postgresql+psycopg://postgres@127.0.0.1:1/none"))
+
+    outcome = run("migrate")
+
+    assert outcome.status == 1
+    assert outcome.error["error"]["code"] == "DATABASE_UNAVAILABLE"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_migrates_then_answers_http_and_stops_on_sigterm(
+    tmp_path: Path, sqlite_url: str, redis_proc: Any
+) -> None:
+    port = _free_port()
+    env = _environment(
+        tmp_path,
+        database_url=sqlite_url,
+        http_port=str(port),
+        redis_url=f"redis://{redis_proc.host}:{redis_proc.port}/0",
+    )
+    (client,) = _ok(_runner(env)("create-client", "Acme"))
+    server = subprocess.Popen([RELAY, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        answer = _get_when_up(
+            f"http://127.0.0.1:{port}/v1/auth/test",
+            {"X-Client-ID": client["client_id"], "X-API-Key": client["api_key"]},
+        )
+        assert answer.status_code == 200
+        assert answer.json()["client_id"] == client["client_id"]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        status = server.wait(timeout=30)
+    assert status == 0
+
+
+def _get_when_up(url: str, headers: dict[str, str]) -> requests.Response:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return requests.get(url, headers=headers, timeout=5)
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
