@@ -93,3 +93,15 @@ def test_packing_round_trips_with_any_fill(text, fill):
     packed = pack_septets(septets, fill)
     assert len(packed) == (fill + 7 * len(septets) + 7) // 8
     assert unpack_septets(packed, len(septets), fill) == septets
+
+
+def test_from_septets_refuses_a_value_beyond_seven_bits():
+    with pytest.raises(ValueError, match="outside 0..127"):
+        from_septets([0x41, 0x80])
+
+
+def test_fill_bits_beyond_six_are_refused():
+    with pytest.raises(ValueError, match="fill bits"):
+        pack_septets([0x41], fill_bits=7)
+    with pytest.raises(ValueError, match="fill bits"):
+        unpack_septets(b"\x41", 1, fill_bits=7)

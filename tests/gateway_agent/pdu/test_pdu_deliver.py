@@ -186,3 +186,23 @@ def test_any_deliver_decodes_to_what_was_encoded(text, sender, sent_at, offset_q
     decoded = [decode_deliver(pdu) for pdu in encode_deliver(sender, text, local, smsc=smsc)]
     assert "".join(d.text for d in decoded) == text
     assert {(d.sender, d.service_centre_time, d.smsc) for d in decoded} == {(sender, sent_at, smsc)}
+
+
+def test_other_header_elements_are_skipped_to_find_the_concatenation():
+    # An application port element (05 04 ...) before the concatenation element.
+    user_data = "0B" + "050415811581" + "0003110302" + "0041"
+    pdu = "00" + "44" + "0491" + "2143" + "0008" + "62117251035000" + f"{len(user_data) // 2:02X}" + user_data
+    deliver = decode_deliver(pdu)
+    assert (deliver.concat, deliver.text) == (Concat(0x11, 3, 2), "A")
+
+
+def test_a_header_ending_inside_an_element_is_refused():
+    user_data = "01" + "00" + "0041"
+    pdu = "00" + "44" + "0491" + "2143" + "0008" + "62117251035000" + "04" + user_data
+    with pytest.raises(PduError, match="ends inside an information element"):
+        decode_deliver(pdu)
+
+
+def test_an_smsc_that_is_not_a_number_is_refused():
+    with pytest.raises(PduError, match="SMSC"):
+        encode_deliver("+1555", "hi", MOMENT, smsc="operator")

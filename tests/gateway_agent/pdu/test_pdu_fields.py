@@ -143,3 +143,8 @@ def test_every_tp_vp_value_round_trips(value):
 @given(st.timedeltas(min_value=timedelta(seconds=1), max_value=timedelta(weeks=63)))
 def test_encoded_validity_is_never_shorter_than_asked(period):
     assert relative_validity(encode_relative_validity(period)) >= period
+
+
+def test_offset_beyond_what_the_zone_octet_holds_is_written_in_utc():
+    moment = datetime(2026, 1, 1, 22, 0, tzinfo=timezone(timedelta(hours=21)))
+    assert encode_timestamp(moment).hex().upper() == "62101010000000"  # 2026-01-01 01:00 UTC

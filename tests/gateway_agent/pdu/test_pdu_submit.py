@@ -179,3 +179,9 @@ def test_any_text_survives_encode_then_decode(text, reference, concat_reference,
         ]
     else:
         assert decoded[0].concat is None
+
+
+def test_enhanced_validity_format_is_skipped_over():
+    # TP-VPF 01: seven octets of enhanced validity period, then the user data.
+    submit = decode_submit("00" + "09" + "00" + "0491" + "2143" + "0000" + "01AA0000000000" + "02" + "E834")
+    assert (submit.text, submit.validity, submit.valid_until) == ("hi", None, None)
