@@ -1,0 +1,292 @@
+"""How the emulated modem answers each AT command (27.007 and 27.005, Huawei/SIMCom flavour).
+
+A handler returns the information lines of its answer (the final OK is the
+caller's), a ``Prompt`` when the command wants a PDU next, or raises AtError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gateway_agent.emulator.config import EmulatorConfig
+from gateway_agent.emulator.errors import AtError
+from gateway_agent.emulator.network import Network
+from gateway_agent.emulator.parser import Command
+from gateway_agent.emulator.sim import SimCard, SimStorage
+from gateway_agent.pdu import PduError, decode_submit
+
+CHARSETS = ("GSM", "IRA", "UCS2")
+STORAGE = "SM"
+
+
+@dataclass
+class Session:
+    """What commands change, lost when the modem reboots."""
+
+    echo: bool = True
+    cmee: int = 0
+    cmgf: int = 0
+    cnmi: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
+    csms: int = 0
+    cscs: str = "GSM"
+    creg: int = 0
+    cereg: int = 0
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """Answer with ``> `` and read a PDU of ``length`` TPDU octets."""
+
+    length: int
+
+
+Answer = list[str] | Prompt
+
+
+def tpdu_length(pdu: str) -> int:
+    """The octets of ``pdu`` after its SMSC address, as AT+CMGS and +CMT count them."""
+    return len(pdu) // 2 - 1 - int(pdu[:2], 16)
+
+
+class CommandSet:
+    """The modem's command interpreter, over its SIM, storage and network."""
+
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        sim: SimCard,
+        storage: SimStorage,
+        network: Network,
+        acknowledge: Callable[[], bool],
+    ) -> None:
+        self.config = config
+        self.session = Session()
+        self._sim = sim
+        self._storage = storage
+        self._network = network
+        self._acknowledge = acknowledge
+        self._handlers: dict[str, Callable[[Command], Answer]] = {
+            "E": self._echo, "V": self._ok, "Q": self._ok, "Z": self._reset, "&F": self._reset,
+            "I": self._information, "S0": self._ok, "S3": self._ok, "S4": self._ok,
+            "+CMEE": self._cmee, "+CGMI": self._fixed(config.manufacturer),
+            "+GMI": self._fixed(config.manufacturer), "+CGMM": self._fixed(config.model),
+            "+GMM": self._fixed(config.model), "+CGMR": self._fixed(config.firmware),
+            "+GMR": self._fixed(config.firmware), "+CGSN": self._fixed(config.imei),
+            "+GSN": self._fixed(config.imei), "+CIMI": self._cimi, "+CNUM": self._cnum,
+            "+CPIN": self._cpin, "+CSQ": self._csq, "+COPS": self._cops, "+CREG": self._creg,
+            "+CEREG": self._creg, "+CGREG": self._creg, "+CFUN": self._cfun, "+CSCS": self._cscs,
+            "+CSCA": self._csca, "+CMGF": self._cmgf, "+CSMS": self._csms, "+CNMI": self._cnmi,
+            "+CPMS": self._cpms, "+CNMA": self._cnma, "+CMGS": self._cmgs, "+CMGL": self._cmgl,
+            "+CMGR": self._cmgr, "+CMGD": self._cmgd, "^CURC": self._curc,
+            "^PORTSEL": self._ok,
+        }  # fmt: skip
+
+    def run(self, command: Command) -> Answer:
+        """The answer to one command; AtError for what the modem refuses or does not know."""
+        handler = self._handlers.get(command.name)
+        if handler is None:
+            raise AtError()
+        return handler(command)
+
+    def submit(self, length: int, pdu: str) -> list[str]:
+        """The answer once the PDU of an AT+CMGS has been typed and Ctrl-Z'd."""
+        try:
+            submit = decode_submit(pdu, with_smsc=True)
+            declared_ok = tpdu_length(pdu) == length
+        except (PduError, ValueError):
+            raise AtError("CMS", 304) from None
+        if not declared_ok:
+            raise AtError("CMS", 304)
+        return [f"+CMGS: {self._network.accept(submit)}"]
+
+    def _fixed(self, value: str) -> Callable[[Command], Answer]:
+        return lambda command: [] if command.form == "test" else [value]
+
+    def _ok(self, command: Command) -> Answer:
+        return []
+
+    def _echo(self, command: Command) -> Answer:
+        self.session.echo = command.arg(0, "0") == "1"
+        return []
+
+    def _reset(self, command: Command) -> Answer:
+        self.session = Session(echo=self.session.echo)
+        return []
+
+    def _information(self, command: Command) -> Answer:
+        return [
+            f"Manufacturer: {self.config.manufacturer}",
+            f"Model: {self.config.model}",
+            f"Revision: {self.config.firmware}",
+            f"IMEI: {self.config.imei}",
+            "+GCAP: +CGSM,+DS,+ES",
+        ]
+
+    def _cmee(self, command: Command) -> Answer:
+        return self._setting(command, "cmee", range(3), "(0-2)")
+
+    def _cmgf(self, command: Command) -> Answer:
+        return self._setting(command, "cmgf", range(2), "(0-1)")
+
+    def _setting(self, command: Command, name: str, allowed: range, shown: str) -> Answer:
+        prefix = "+" + name.upper()
+        if command.form == "query":
+            return [f"{prefix}: {getattr(self.session, name)}"]
+        if command.form == "test":
+            return [f"{prefix}: {shown}"]
+        value = command.int_arg(0, 0)
+        if value not in allowed:
+            raise AtError("CME", 4)
+        setattr(self.session, name, value)
+        return []
+
+    def _cimi(self, command: Command) -> Answer:
+        self._sim.require_ready()
+        return [self.config.imsi]
+
+    def _cnum(self, command: Command) -> Answer:
+        self._sim.require_ready()
+        number = self.config.phone_number
+        return [f'+CNUM: "","{number}",{145 if number.startswith("+") else 129}'] if number else []
+
+    def _cpin(self, command: Command) -> Answer:
+        if command.form == "query":
+            space = "" if self.config.compact_cpin else " "
+            return [f"+CPIN:{space}{self._sim.state}"]
+        if command.form == "set":
+            self._sim.enter_pin(command.arg(0))
+        return []
+
+    def _csq(self, command: Command) -> Answer:
+        if command.form == "test":
+            return ["+CSQ: (0-31,99),(0-7,99)"]
+        rssi = self.config.signal_rssi if self._network.registered else 99
+        return [f"+CSQ: {rssi},99"]
+
+    def _cops(self, command: Command) -> Answer:
+        if command.form == "query":
+            if not self._network.registered:
+                return ["+COPS: 0"]
+            return [f'+COPS: 0,0,"{self.config.operator}",2']
+        if command.form == "test":
+            return [f'+COPS: (2,"{self.config.operator}","{self.config.operator}","64804",2),,(0-4),(0-2)']
+        return []
+
+    def _creg(self, command: Command) -> Answer:
+        name = command.name.lstrip("+").lower()
+        field = "cereg" if name == "cereg" else "creg"
+        if command.form == "set":
+            setattr(self.session, field, command.int_arg(0, 0))
+            return []
+        if command.form == "test":
+            return [f"{command.name}: (0-2)"]
+        if self._sim.state != "READY":
+            stat = 0
+        else:
+            stat = 1 if self._network.registered else 2
+        return [f"{command.name}: {getattr(self.session, field)},{stat}"]
+
+    def _cfun(self, command: Command) -> Answer:
+        return ["+CFUN: 1"] if command.form == "query" else []
+
+    def _curc(self, command: Command) -> Answer:
+        # Huawei's periodic status reports (^RSSI, ^MODE...); Gammu turns them off.
+        return ["^CURC: 0"] if command.form == "query" else []
+
+    def _cscs(self, command: Command) -> Answer:
+        if command.form == "query":
+            return [f'+CSCS: "{self.session.cscs}"']
+        if command.form == "test":
+            return ["+CSCS: (" + ",".join(f'"{c}"' for c in CHARSETS) + ")"]
+        if command.arg(0).upper() not in CHARSETS:
+            raise AtError("CME", 4)
+        self.session.cscs = command.arg(0).upper()
+        return []
+
+    def _csca(self, command: Command) -> Answer:
+        self._sim.require_ready()
+        if command.form == "query":
+            return [f'+CSCA: "{self.config.smsc}",145']
+        return []
+
+    def _csms(self, command: Command) -> Answer:
+        if command.form == "query":
+            return [f"+CSMS: {self.session.csms},1,1,1"]
+        if command.form == "test":
+            return ["+CSMS: (0,1)"]
+        service = command.int_arg(0, 0)
+        if service not in (0, 1):
+            raise AtError("CMS", 303)
+        self.session.csms = service
+        return ["+CSMS: 1,1,1"]
+
+    def _cnmi(self, command: Command) -> Answer:
+        if command.form == "query":
+            return ["+CNMI: " + ",".join(map(str, self.session.cnmi))]
+        if command.form == "test":
+            modes = ",".join(map(str, self.config.cnmi_report_modes))
+            return [f"+CNMI: (0-2),(0-2),(0),({modes}),(0,1)"]
+        values = tuple(command.int_arg(i, 0) for i in range(5))
+        mode, mt, bm, ds, bfr = values
+        if mode > 2 or mt > 2 or bm != 0 or ds not in self.config.cnmi_report_modes or bfr > 1:
+            raise AtError("CMS", 303)
+        self.session.cnmi = values  # type: ignore[assignment]
+        return []
+
+    def _cpms(self, command: Command) -> Answer:
+        used, size = self._storage.used, self._storage.size
+        if command.form == "test":
+            return [f'+CPMS: ("{STORAGE}"),("{STORAGE}"),("{STORAGE}")']
+        if command.form == "query":
+            return [f'+CPMS: "{STORAGE}",{used},{size},"{STORAGE}",{used},{size},"{STORAGE}",{used},{size}']
+        if any(memory.upper() != STORAGE for memory in command.args):
+            raise AtError("CMS", 302)
+        self._sim.require_ready()
+        return [f"+CPMS: {used},{size},{used},{size},{used},{size}"]
+
+    def _cnma(self, command: Command) -> Answer:
+        if command.form == "test":
+            return ["+CNMA: (0-2)"]
+        if not self._acknowledge():
+            raise AtError("CMS", 340)
+        return []
+
+    def _require_pdu_mode(self) -> None:
+        self._sim.require_ready()
+        if self.session.cmgf != 0:
+            raise AtError("CMS", 303)  # text mode is not modelled
+
+    def _cmgs(self, command: Command) -> Answer:
+        if command.form == "test":
+            return []
+        self._require_pdu_mode()
+        length = command.int_arg(0)
+        if not 7 <= length <= 164:
+            raise AtError("CMS", 304)
+        return Prompt(length)
+
+    def _cmgl(self, command: Command) -> Answer:
+        if command.form == "test":
+            return ["+CMGL: (0-4)"]
+        self._require_pdu_mode()
+        stat = command.int_arg(0, 0)
+        if stat not in range(5):
+            raise AtError("CMS", 302)
+        lines: list[str] = []
+        for index, message in self._storage.listing(stat):
+            lines += [f"+CMGL: {index},{message.stat},,{tpdu_length(message.pdu)}", message.pdu]
+        return lines
+
+    def _cmgr(self, command: Command) -> Answer:
+        self._require_pdu_mode()
+        message = self._storage.read(command.int_arg(0))
+        return [f"+CMGR: {message.stat},,{tpdu_length(message.pdu)}", message.pdu]
+
+    def _cmgd(self, command: Command) -> Answer:
+        if command.form == "test":
+            return ["+CMGD: (1-%d),(0-4)" % self._storage.size]
+        self._sim.require_ready()
+        self._storage.delete(command.int_arg(0, 0), command.int_arg(1, 0))
+        return []
+
