@@ -58,8 +58,7 @@ def read_address(reader: OctetReader, field: str) -> str:
     toa = reader.octet(f"{field} type of address")
     value = reader.take((length + 1) // 2, field)
     if _type_of_number(toa) == TON_ALPHANUMERIC:
-        septets = unpack_septets(value, length * 4 // 7)
-        return from_septets(septets)
+        return _read_alphanumeric(value, length)
     return _with_prefix(toa, _digits(value, length, field))
 
 
@@ -75,6 +74,15 @@ def read_smsc(reader: OctetReader) -> str | None:
     count = 2 * len(value) - (1 if value and value[-1] >> 4 == 0xF else 0)
     digits = _digits(value, count, "SMSC address")
     return _with_prefix(toa, digits) if digits else None
+
+
+def _read_alphanumeric(value: bytes, semi_octets: int) -> str:
+    septets = unpack_septets(value, semi_octets * 4 // 7)
+    if len(septets) % 8 == 0 and septets and septets[-1] == 0:
+        # Some senders count whole octets, so seven characters read as eight,
+        # the eighth being the zero padding ("@"); no real name ends that way.
+        septets.pop()
+    return from_septets(septets)
 
 
 def _encode_alphanumeric(address: str) -> bytes:

@@ -148,3 +148,10 @@ def test_encoded_validity_is_never_shorter_than_asked(period):
 def test_offset_beyond_what_the_zone_octet_holds_is_written_in_utc():
     moment = datetime(2026, 1, 1, 22, 0, tzinfo=timezone(timedelta(hours=21)))
     assert encode_timestamp(moment).hex().upper() == "62101010000000"  # 2026-01-01 01:00 UTC
+
+
+def test_seven_character_name_with_length_counted_in_octets_has_no_trailing_at():
+    # Gammu writes "MyBank" with length 0C (whole octets) where 23.040 counts 0B useful semi-octets.
+    assert read_address(reader("0CD0CDBC30EC5E03"), "TP-OA") == "MyBank"
+    seven = encode_address("Vodafon")  # 49 bits: 0D useful semi-octets in 7 octets
+    assert read_address(reader("0E" + seven[1:].hex()), "TP-OA") == "Vodafon"
