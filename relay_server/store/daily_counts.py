@@ -22,7 +22,8 @@ _Key = tuple[str, bool, date, str, str]
 
 def record_new(conn: sa.Connection, stored: list[Message]) -> None:
     """Count newly stored messages."""
-    for key, count in Counter(_key(message) for message in stored).items():
+    # One fixed order of rows for every writer, so two batches cannot deadlock on PostgreSQL.
+    for key, count in sorted(Counter(_key(message) for message in stored).items()):
         _add(conn, key, count)
 
 

@@ -49,9 +49,14 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
 
 @contextmanager
 def read_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """A connection in a transaction that only reads (one consistent snapshot)."""
-    with engine.connect() as conn, conn.begin():
-        yield conn
+    """A connection in a transaction that only reads, all from one consistent snapshot."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            # Read committed would give each statement its own snapshot: a
+            # history page and its total could then disagree.
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            yield conn
 
 
 def upsert_insert(conn: sa.Connection, table: sa.Table) -> Any:
