@@ -15,7 +15,7 @@ from datetime import datetime
 from redis import Redis
 from rq import Queue
 from rq.exceptions import DuplicateJobError, NoSuchJobError
-from rq.job import Job
+from rq.job import Job, JobStatus
 
 from relay_server.store.models import Message
 from zimsend_common import wire
@@ -26,6 +26,10 @@ from zimsend_common.timefmt import isoformat_z, utcnow
 SEND_JOB_TIMEOUT_SECONDS = 600
 # Finished jobs are kept a day so that recovery sees the message was taken.
 FINISHED_JOB_TTL_SECONDS = 24 * 3600
+_LIVE_STATUSES = frozenset(
+    status.value.encode()
+    for status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.FINISHED)
+)
 
 
 def send_job(message: Message) -> wire.SendJob:
@@ -100,12 +104,24 @@ def _schedule_release(redis: Redis, message: Message) -> None:
         pass
 
 
-def has_job(redis: Redis, message_id: str) -> bool:
-    """Whether Redis holds a send or release job for the message."""
-    return bool(
-        Job.exists(message_id, connection=redis)
-        or Job.exists(release_job_id(message_id), connection=redis)
-    )
+def unplaced(redis: Redis, message_ids: list[str]) -> list[str]:
+    """Those of the messages that nobody claimed and that have no live job in Redis.
+
+    A job that failed or was stopped no longer carries its message; one that
+    finished did, and its message has moved on (or was claimed).
+    """
+    with redis.pipeline(transaction=False) as pipe:
+        for message_id in message_ids:
+            pipe.exists(wire.claim_key(message_id))
+            for job_id in (message_id, release_job_id(message_id)):
+                pipe.hget(Job.key_for(job_id), "status")
+        answers = pipe.execute()
+    found = []
+    for index, message_id in enumerate(message_ids):
+        claimed, *statuses = answers[index * 3 : index * 3 + 3]
+        if not claimed and not any(status in _LIVE_STATUSES for status in statuses):
+            found.append(message_id)
+    return found
 
 
 def remove_jobs(redis: Redis, message_id: str) -> None:

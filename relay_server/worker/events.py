@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from prometheus_client import Counter
+from rq import Queue
 
 from relay_server.store.dispatch_schema import incoming_messages
 from relay_server.store.engine import read_transaction, write_transaction
@@ -31,6 +32,7 @@ EVENTS_APPLIED = Counter("zimsend_events_applied_total", "Agent events applied",
 EVENTS_REFUSED = Counter("zimsend_events_refused_total", "Agent events refused", ["reason"])
 
 _MAX_INCOMING_TEXT = 10_000
+DEFERRED_RETRY = timedelta(seconds=5)
 
 
 class Refused(Exception):
@@ -42,12 +44,24 @@ class Refused(Exception):
 
 
 def apply_event(event: dict[str, Any], signature: str) -> str:
-    """Apply one signed event; returns ``"applied"``, ``"repeat"`` or ``"refused"``.
+    """Apply one signed event; returns ``"applied"``, ``"repeat"``, ``"refused"`` or ``"deferred"``.
 
     Never raises for a bad event: a forged, malformed or misdirected event is
-    refused and dropped, so it cannot block the queue or be retried.
+    refused and dropped, so it cannot block the queue or be retried. An event
+    that finds the database unavailable is tried again later, never dropped.
     """
     ctx = context.current()
+    try:
+        return _apply(ctx, event, signature)
+    except sa.exc.DBAPIError as exc:
+        log.warning("event deferred: database unavailable", extra={"error": str(exc.orig)})
+        Queue(wire.EVENTS_QUEUE, connection=ctx.redis).enqueue_in(
+            DEFERRED_RETRY, wire.APPLY_EVENT_FUNC, event, signature
+        )
+        return "deferred"
+
+
+def _apply(ctx: context.WorkerContext, event: Any, signature: Any) -> str:
     try:
         parsed = _verified(ctx.store.engine, event, signature)
         device = ctx.store.get_device(parsed.device_id)
@@ -141,7 +155,7 @@ def _on_delivered(ctx: context.WorkerContext, device: Device, event: wire.Event)
 def _on_failed(ctx: context.WorkerContext, device: Device, event: wire.Event) -> bool:
     data = event.data
     code = data.get("code")
-    if code not in FailureCode.__members__:
+    if not isinstance(code, str) or code not in FailureCode.__members__:
         raise Refused("bad_failure_code")
     error = MessageError(
         code=code,
@@ -170,7 +184,7 @@ def _on_received(ctx: context.WorkerContext, device: Device, event: wire.Event) 
         "device_id": device.device_id,
         "sender": sender[:32],
         "body": text[:_MAX_INCOMING_TEXT],
-        "parts": int(data.get("parts") or 1),
+        "parts": _count(data.get("parts")),
         "received_at": _moment(data.get("received_at", event.at)),
         "created_at": utcnow(),
     }
@@ -182,6 +196,12 @@ def _on_received(ctx: context.WorkerContext, device: Device, event: wire.Event) 
             return False
         conn.execute(incoming_messages.insert().values(**row))
     return True
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        return 1
+    return value
 
 
 def _on_heartbeat(ctx: context.WorkerContext, device: Device, event: wire.Event) -> bool:

@@ -20,6 +20,8 @@ from zimsend_common.failures import FailureCode
 
 log = logging.getLogger(__name__)
 
+_BATCH = 500  # messages checked in Redis per round trip
+
 
 def publish_device_clients(ctx: WorkerContext) -> None:
     """Tell agents which client each device serves (they listen on its shared queues)."""
@@ -33,9 +35,13 @@ def publish_device_clients(ctx: WorkerContext) -> None:
 def requeue_orphans(ctx: WorkerContext, now: datetime) -> int:
     """Give a job to every queued, unclaimed message that has none; returns how many."""
     placed = 0
-    for message_id in queued_message_ids(ctx.store):
-        if ctx.redis.exists(wire.claim_key(message_id)) or placement.has_job(ctx.redis, message_id):
-            continue
+    queued = queued_message_ids(ctx.store)
+    orphans = [
+        message_id
+        for start in range(0, len(queued), _BATCH)
+        for message_id in placement.unplaced(ctx.redis, queued[start : start + _BATCH])
+    ]
+    for message_id in orphans:
         message = load_message(ctx.store, message_id)
         if message is None or message.status != "queued":
             continue

@@ -8,6 +8,7 @@ from datetime import timedelta
 import redis
 import sqlalchemy as sa
 from rq import Queue
+from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 
 from relay_parts import OFFLINE_AFTER_SECONDS, Parts, minutes
@@ -129,3 +130,13 @@ def test_a_device_whose_modem_is_lost_is_disconnected_as_modem_lost_and_back_whe
         ("device.disconnected", "MODEM_LOST"),
         ("device.connected", None),
     ]
+
+
+def test_a_message_whose_job_failed_in_redis_is_placed_again(parts: Parts):
+    caller = parts.client(test=True)
+    message = parts.message(caller)
+    placement.enqueue_send(parts.redis, message)
+    Job.fetch(message.message_id, connection=parts.redis).set_status(JobStatus.FAILED)
+    Queue(wire.SIMULATED_QUEUE, connection=parts.redis).remove(message.message_id)  # as a failed job is
+    run_round(parts)
+    assert Queue(wire.SIMULATED_QUEUE, connection=parts.redis).job_ids == [message.message_id]
