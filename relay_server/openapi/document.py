@@ -158,6 +158,27 @@ def _tracking_paths() -> dict[str, Any]:
     }
 
 
+def _device_paths() -> dict[str, Any]:
+    return {
+        "/devices": {
+            "get": operation(
+                "List the devices",
+                ok=(200, "Every device of the client with its last heartbeat, oldest first.", "DeviceList"),
+            )
+        },
+        "/devices/{device_id}": {
+            "get": operation(
+                "Get a device",
+                ok=(200, "The device with its last heartbeat.", "OneDevice"),
+                errors=("INVALID_DEVICE_ID",),
+                parameters=[
+                    {"name": "device_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                ],
+            )
+        },
+    }
+
+
 def _self_path() -> dict[str, Any]:
     return {
         "/openapi.json": {
@@ -193,7 +214,7 @@ def document() -> dict[str, Any]:
         },
         "servers": [{"url": "/v1", "description": "This relay"}],
         "security": SECURITY,
-        "paths": {**_sending_paths(), **_tracking_paths(), **_self_path()},
+        "paths": {**_sending_paths(), **_tracking_paths(), **_device_paths(), **_self_path()},
         "components": {
             "schemas": SCHEMAS,
             "parameters": PARAMETERS,

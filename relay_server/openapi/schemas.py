@@ -287,6 +287,34 @@ STATS = obj(
     },
 )
 
+MAYBE_TEXT = nullable({"type": "string"})
+
+DEVICE = obj(
+    ["device_id", "name", "online", "last_seen", "sent_today", "queue_depth"],
+    {
+        "device_id": DEVICE_ID,
+        "name": {"type": "string"},
+        "online": {"type": "boolean", "description": "Heard from within the offline threshold."},
+        "last_seen": MAYBE_TIMESTAMP,
+        "signal": nullable({"type": "integer", "minimum": 0, "maximum": 100}),
+        "operator": MAYBE_TEXT,
+        "registration": MAYBE_TEXT,
+        "phone_number": MAYBE_TEXT,
+        "model": MAYBE_TEXT,
+        "manufacturer": MAYBE_TEXT,
+        "firmware": MAYBE_TEXT,
+        "sent_today": COUNT,
+        "queue_depth": COUNT,
+    },
+)
+
+DEVICE_LIST = obj(
+    ["success", "devices", "total"],
+    {"success": TRUE, "devices": {"type": "array", "items": ref("Device")}, "total": COUNT},
+)
+
+ONE_DEVICE = {"allOf": [obj(["success"], {"success": TRUE}), ref("Device")]}
+
 OPENAPI_DOCUMENT = obj(
     ["openapi", "info", "paths"],
     {"openapi": {"type": "string", "pattern": r"^3\.1\."}, "info": {"type": "object"}, "paths": {"type": "object"}},
@@ -311,5 +339,8 @@ SCHEMAS: dict[str, Schema] = {
     "HistoryPage": HISTORY_PAGE,
     "Cancelled": CANCELLED,
     "Stats": STATS,
+    "Device": DEVICE,
+    "DeviceList": DEVICE_LIST,
+    "OneDevice": ONE_DEVICE,
     "OpenApiDocument": OPENAPI_DOCUMENT,
 }
