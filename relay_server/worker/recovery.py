@@ -48,6 +48,7 @@ def requeue_orphans(ctx: WorkerContext, now: datetime) -> int:
         if message.valid_until is not None and message.valid_until < now:
             _expire(ctx, message_id, now)
             continue
+        placement.remove_jobs(ctx.redis, message_id)  # a failed job's remains would block the new one
         placement.place(ctx.redis, message, now)
         placed += 1
         log.info("message queued again", extra={"message_id": message_id})
