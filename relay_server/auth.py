@@ -6,12 +6,16 @@ Every route under /v1 requires both headers, except the OpenAPI document.
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, g, request
 
 from relay_server import context
 from relay_server.errors import ApiError
 from relay_server.store.models import Caller
 from relay_server.store.store import InvalidApiKey, UnknownClient
+
+log = logging.getLogger(__name__)
 
 API_PREFIX = "/v1/"
 PUBLIC_PATHS = frozenset({"/v1/openapi.json"})
@@ -37,10 +41,12 @@ def authenticate_request() -> None:
     try:
         g.caller = context.current().store.authenticate(client_id, api_key)
     except UnknownClient:
+        log.info("authentication refused", extra={"client_id": client_id, "reason": "unknown client"})
         raise ApiError(
             401, "INVALID_CLIENT_ID", "The client ID does not exist or is disabled."
         ) from None
     except InvalidApiKey:
+        log.info("authentication refused", extra={"client_id": client_id, "reason": "invalid key"})
         raise ApiError(
             401, "INVALID_API_KEY", "The API key is invalid, revoked or expired."
         ) from None

@@ -9,7 +9,7 @@ another request, 409 ``IDEMPOTENCY_CONFLICT``. Every answer is kept except
 and invites a retry; a 500 is kept since work may have been done before it.
 
 A request counts as the same when its method, path, ``X-Device-ID`` and body
-bytes are.
+bytes are. Keys belong to a client and its key mode (live or test).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from zimsend_common.timefmt import utcnow
 log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
-MAX_KEY_LENGTH = 255
+MAX_KEY_LENGTH = 250  # the store keeps 255, less the key mode's prefix
 # A reservation still pending after this long belongs to a request that died.
 ABANDONED_AFTER = timedelta(seconds=60)
 _PENDING_STATUS = 0
@@ -151,8 +151,10 @@ def _before() -> Response | None:
             f"The Idempotency-Key header must be 1 to {MAX_KEY_LENGTH} characters.",
             param=HEADER,
         )
-    store = context.current().store
-    outcome = reserve(store, current_caller().client_id, key, request_hash())
+    caller = current_caller()
+    # Test and live keys of one client never share answers.
+    scoped_key = ("test:" if caller.is_test else "live:") + key
+    outcome = reserve(context.current().store, caller.client_id, scoped_key, request_hash())
     if isinstance(outcome, Reservation):
         g.idempotency = outcome
         return None

@@ -7,6 +7,7 @@ request as a whole is refused.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import replace
 from typing import Any
@@ -32,6 +33,7 @@ from zimsend_common.segments import SplitText
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 bp = Blueprint("sending", __name__, url_prefix="/v1")
+log = logging.getLogger(__name__)
 
 MAX_BULK_MESSAGES = 1000
 
@@ -103,18 +105,11 @@ def resend(message_id: str) -> tuple[dict[str, Any], int]:
 
 
 def accepted(message: Message) -> dict[str, Any]:
-    """The 202 answer for a queued message: the send fields, then the status object."""
+    """The 202 answer for a queued message: the status object and ``estimated_delivery``."""
+    answer = status_object(message)
     estimate = context.current().dispatcher.estimated_delivery(message)
-    status = status_object(message)
-    return {
-        "success": True,
-        "message_id": message.message_id,
-        "status": message.status,
-        "to": message.to,
-        "queued_at": status["queued_at"],
-        "estimated_delivery": isoformat_z(estimate),
-        **status,
-    }
+    answer["estimated_delivery"] = isoformat_z(estimate)
+    return answer
 
 
 def _send_items(
@@ -128,25 +123,32 @@ def _send_items(
     if valid:
         device_id = _choose_device(device_id, options)
     batch_id = "batch_" + secrets.token_hex(8)
-    stored = iter(_store_and_submit([replace(m, device_id=device_id, batch_id=batch_id) for m in valid]))
+    stored = _store_and_submit([replace(m, device_id=device_id, batch_id=batch_id) for m in valid])
+    return {
+        "success": True,
+        "batch_id": batch_id,
+        "total_recipients": len(items),
+        "messages": _batch_entries(items, outcomes, stored),
+        "queued_at": isoformat_z(stored[0].queued_at if stored else utcnow()),
+        "total_queued": len(stored),
+        "total_rejected": len(items) - len(stored),
+    }, 202
+
+
+def _batch_entries(
+    items: list[Any], outcomes: list[NewMessage | ApiError], stored: list[Message]
+) -> list[dict[str, Any]]:
+    """``{message_id, to, status}`` per item, in order; ``error`` for a rejected one."""
+    queued = iter(stored)
     entries = []
     for item, outcome in zip(items, outcomes):
         if isinstance(outcome, ApiError):
             to = item.get("to") if isinstance(item, dict) else None
             entries.append({"message_id": None, "to": to, "status": "rejected", "error": outcome.to_dict()})
         else:
-            message = next(stored)
+            message = next(queued)
             entries.append({"message_id": message.message_id, "to": message.to, "status": message.status})
-    queued = [entry for entry in entries if entry["status"] != "rejected"]
-    return {
-        "success": True,
-        "batch_id": batch_id,
-        "total_recipients": len(items),
-        "messages": entries,
-        "queued_at": isoformat_z(utcnow()),
-        "total_queued": len(queued),
-        "total_rejected": len(entries) - len(queued),
-    }, 202
+    return entries
 
 
 def _bulk_list(body: dict[str, Any], param: str) -> list[Any]:
@@ -217,5 +219,14 @@ def _store_and_submit(messages: list[NewMessage]) -> list[Message]:
         return []
     relay = context.current()
     stored = relay.store.insert_messages(messages)
+    log.info(
+        "messages accepted",
+        extra={
+            "client_id": stored[0].client_id,
+            "count": len(stored),
+            "message_id": stored[0].message_id,
+            "batch_id": stored[0].batch_id,
+        },
+    )
     relay.dispatcher.submit(stored)
     return stored

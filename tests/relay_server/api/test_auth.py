@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import requests
+from openapi_check import conforms
 
 from relay_server.store.models import HistoryQuery
 
@@ -11,7 +12,7 @@ SEND_BODY = {"to": "+33612345678", "message": "Hello"}
 
 
 def send(relay, headers, body=SEND_BODY):
-    return requests.post(relay.url("/sms/send"), json=body, headers=headers, timeout=10)
+    return conforms(requests.post(relay.url("/sms/send"), json=body, headers=headers, timeout=10))
 
 
 def assert_error(response, status, code):
@@ -91,7 +92,7 @@ def test_a_message_sent_with_a_test_key_is_invisible_to_the_live_key(relay, acme
 
 
 def test_auth_test_names_the_client_and_no_device_without_the_header(relay, acme):
-    response = requests.get(relay.url("/auth/test"), headers=acme.headers, timeout=10)
+    response = conforms(requests.get(relay.url("/auth/test"), headers=acme.headers, timeout=10))
     assert response.status_code == 200
     assert response.json() == {
         "success": True,
@@ -105,7 +106,7 @@ def test_auth_test_names_the_client_and_no_device_without_the_header(relay, acme
 def test_auth_test_names_the_device_given_and_its_status(relay, acme):
     device_id = relay.new_device(acme.client_id)
     headers = {**acme.headers, "X-Device-ID": device_id}
-    body = requests.get(relay.url("/auth/test"), headers=headers, timeout=10).json()
+    body = conforms(requests.get(relay.url("/auth/test"), headers=headers, timeout=10)).json()
     assert body["device_id"] == device_id
     # The relay's default dispatcher does not track devices.
     assert body["device_status"] == "unknown"

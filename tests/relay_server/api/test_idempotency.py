@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import requests
+from openapi_check import conforms
 
 from relay_server.dispatcher import NoDeviceAvailable, StoreOnlyDispatcher
 from relay_server.store.models import HistoryQuery
@@ -14,7 +15,7 @@ BODY = {"to": "+33612345678", "message": "Your order shipped"}
 
 def post(relay, creds, body, key, path="/sms/send", **headers):
     headers = {**creds.headers, "Idempotency-Key": key, **headers}
-    return requests.post(relay.url(path), json=body, headers=headers, timeout=60)
+    return conforms(requests.post(relay.url(path), json=body, headers=headers, timeout=60))
 
 
 def stored_count(relay, creds) -> int:
@@ -62,6 +63,12 @@ def test_keys_belong_to_their_client(relay, acme):
     theirs = post(relay, other, BODY, "shared-key").json()
     assert mine["message_id"] != theirs["message_id"]
     assert stored_count(relay, acme) == stored_count(relay, other) == 1
+
+
+def test_a_test_key_and_a_live_key_do_not_share_answers(relay, acme):
+    live = post(relay, acme, BODY, "shared-key").json()
+    test = post(relay, relay.test_key(acme.client_id), BODY, "shared-key").json()
+    assert live["message_id"] != test["message_id"]
 
 
 def test_a_repeated_bulk_request_stores_its_batch_once(relay, acme):
@@ -118,7 +125,7 @@ def test_a_retry_after_no_device_was_available_sends_with_the_same_key(make_rela
 
 
 def test_an_overlong_key_is_refused(relay, acme):
-    response = post(relay, acme, BODY, "k" * 256)
+    response = post(relay, acme, BODY, "k" * 251)
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "Idempotency-Key"
     assert stored_count(relay, acme) == 0

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
+from openapi_check import conforms
 
 from relay_server.dispatcher import DeviceOffline, NoDeviceAvailable, StoreOnlyDispatcher
 from relay_server.store.models import HistoryQuery
@@ -21,8 +22,8 @@ PUBLIC_HOOK = "https://93.184.216.34/hooks/sms"
 
 
 def send(relay, creds, body, **headers):
-    return requests.post(
-        relay.url("/sms/send"), json=body, headers={**creds.headers, **headers}, timeout=10
+    return conforms(
+        requests.post(relay.url("/sms/send"), json=body, headers={**creds.headers, **headers}, timeout=10)
     )
 
 

@@ -6,12 +6,15 @@ import re
 
 import pytest
 import requests
+from openapi_check import conforms
 
 from relay_server.store.models import HistoryQuery
 
 
 def post(relay, creds, path, body, **headers):
-    return requests.post(relay.url(path), json=body, headers={**creds.headers, **headers}, timeout=30)
+    return conforms(
+        requests.post(relay.url(path), json=body, headers={**creds.headers, **headers}, timeout=30)
+    )
 
 
 def stored(relay, creds):

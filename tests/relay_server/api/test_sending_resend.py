@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import requests
+from openapi_check import conforms
 
 from relay_server.store.models import MessageError, StatusChange
 from zimsend_common.timefmt import utcnow
@@ -16,8 +17,8 @@ def send(relay, creds, body):
 
 
 def resend(relay, creds, message_id, **headers):
-    return requests.post(
-        relay.url(f"/sms/{message_id}/resend"), headers={**creds.headers, **headers}, timeout=10
+    return conforms(
+        requests.post(relay.url(f"/sms/{message_id}/resend"), headers={**creds.headers, **headers}, timeout=10)
     )
 
 
