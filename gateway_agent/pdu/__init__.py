@@ -10,7 +10,13 @@ from gateway_agent.pdu.deliver import Deliver, decode_deliver, encode_deliver
 from gateway_agent.pdu.errors import PduError
 from gateway_agent.pdu.incoming import decode_incoming
 from gateway_agent.pdu.reassembly import CompleteMessage, Reassembler
-from gateway_agent.pdu.status_report import StatusReport, decode_status_report, encode_status_report
+from gateway_agent.pdu.status_report import (
+    StatusReport,
+    decode_status_report,
+    encode_status_report,
+    failure_of,
+    outcome_of,
+)
 from gateway_agent.pdu.submit import Submit, SubmitPart, decode_submit, encode_submit
 from gateway_agent.pdu.udh import Concat
 
@@ -31,4 +37,6 @@ __all__ = [
     "encode_deliver",
     "encode_status_report",
     "encode_submit",
+    "failure_of",
+    "outcome_of",
 ]
