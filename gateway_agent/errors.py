@@ -4,7 +4,13 @@
      ├── ModemTimeout          no final answer in time (temporary; TIMEOUT)
      ├── CommandError          ERROR, +CMS ERROR or +CME ERROR (or a gammu error)
      ├── NotReady              SIM locked or absent, no network, bad PIN
-     └── PortGone              the serial port or connection disappeared
+     ├── PortGone              the serial port or connection disappeared
+     └── Unsendable            the message cannot be put into PDUs (a recipient
+                               that is not a number); INVALID_NUMBER, permanent
+
+A CommandError from the AT driver carries the modem's error number, the
+standard name of that number, and the temporary flag and failure code
+``gateway_agent.at.error_table`` gives it.
 
 Every ModemError says whether a later retry may succeed (``temporary``) and
 which contract failure code a message failed by it gets (``failure``).
@@ -69,3 +75,8 @@ class NotReady(ModemError):
 class PortGone(ModemError):
     temporary = True
     failure = FailureCode.DEVICE_ERROR
+
+
+class Unsendable(ModemError):
+    temporary = False
+    failure = FailureCode.INVALID_NUMBER

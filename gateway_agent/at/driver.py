@@ -1,0 +1,295 @@
+"""``ATModem``: the ``Modem`` interface over the project's own AT driver.
+
+Three threads meet here. The reader (in ``Channel``) splits answers from
+URCs. A worker turns URCs into events (reading stored messages with AT+CMGR,
+acknowledging direct ones with AT+CNMA) and, when the port is lost, reopens
+it by path with back-off and initialises it again. The caller's thread sends
+and takes events; SIM slots are deleted only once their event was taken and
+the caller came back for the next one (or closed the modem), so a crash in
+between leaves the message on the SIM to be read again, not lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from dataclasses import dataclass
+
+import serial
+
+from gateway_agent.at import network
+from gateway_agent.at.channel import Channel
+from gateway_agent.at.inbox import Inbox
+from gateway_agent.at.options import DriverOptions
+from gateway_agent.at.session import SessionFeatures, initialize, registration, sim_state
+from gateway_agent.at.urc import Urc
+from gateway_agent.errors import CommandError, ModemError, PortGone, Unsendable
+from gateway_agent.modem import (
+    Identity,
+    Modem,
+    ModemEvent,
+    NetworkState,
+    PortLost,
+    PortRestored,
+    SendReceipt,
+)
+from gateway_agent.pdu import PduError, encode_submit
+from zimsend_common.timefmt import utcnow
+
+log = logging.getLogger(__name__)
+
+_STORED_OUTGOING = {"2", "3"}  # <stat> of messages the phone keeps to send, not received ones
+SWEEP_SECONDS = 60.0  # how often the SIM is read for messages no URC announced
+
+
+@dataclass(frozen=True)
+class _Lost:
+    reason: str
+    generation: int
+
+
+class ATModem(Modem):
+    """A GSM modem on a serial port, driven with AT commands in PDU mode."""
+
+    def __init__(self, options: DriverOptions) -> None:
+        self.options = options
+        self._channel: Channel | None = None
+        self._features = SessionFeatures(acknowledge=False, indications=None)
+        self._generation = 0
+        self._inbound: queue.Queue[Urc | _Lost] = queue.Queue()
+        self._events: queue.Queue[tuple[ModemEvent, tuple[int, ...]]] = queue.Queue()
+        self._inbox = Inbox()
+        self._doomed: list[int] = []  # SIM slots to delete at the next chance
+        self._doomed_lock = threading.Lock()
+        self._handed_out: tuple[int, ...] = ()
+        self._closed = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._concat_reference = random.randrange(256)
+
+    # -- the Modem interface ---------------------------------------------
+
+    def open(self) -> None:
+        self._closed.clear()
+        self._connect()
+        self._read_stored()
+        self._worker = threading.Thread(target=self._work, name="at-events", daemon=True)
+        self._worker.start()
+
+    def close(self) -> None:
+        self._closed.set()
+        if self._worker is not None and self._worker is not threading.current_thread():
+            self._worker.join(timeout=self.options.command_timeout + 1)
+        self._delete_doomed()
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+
+    def identify(self) -> Identity:
+        channel = self._live_channel()
+        return Identity(
+            manufacturer=self._ask(channel, "AT+CGMI"),
+            model=self._ask(channel, "AT+CGMM"),
+            firmware=self._ask(channel, "AT+CGMR"),
+            imei=self._ask(channel, "AT+CGSN"),
+            sim_state=sim_state(channel, self.options),
+            phone_number=self._own_number(channel),
+        )
+
+    def network_state(self) -> NetworkState:
+        channel = self._live_channel()
+        operator = channel.command("AT+COPS?", self.options.command_timeout)
+        percent, dbm = network.signal(self._ask(channel, "AT+CSQ", keep_prefix=True))
+        return NetworkState(
+            registration=registration(channel, self.options),
+            operator=network.operator(operator[0]) if operator else None,
+            signal_percent=percent,
+            signal_dbm=dbm,
+        )
+
+    def send(self, recipient: str, text: str, *, request_report: bool = True) -> SendReceipt:
+        self._concat_reference = (self._concat_reference + 1) % 256
+        try:
+            parts = encode_submit(
+                recipient,
+                text,
+                request_status_report=request_report,
+                concat_reference=self._concat_reference,
+            )
+        except PduError as exc:
+            raise Unsendable(str(exc)) from exc
+        channel = self._live_channel()
+        references = []
+        for part in parts:
+            command = f"AT+CMGS={part.tpdu_length}"
+            answer = channel.submit(command, part.hex, self.options.command_timeout, self.options.send_timeout)
+            references.append(_reference(answer, command))
+        log.info("sms submitted", extra={"parts": len(references), "references": references})
+        return SendReceipt(tuple(references), recipient, utcnow())
+
+    def next_event(self, timeout: float) -> ModemEvent | None:
+        with self._doomed_lock:
+            self._doomed.extend(self._handed_out)
+            self._handed_out = ()
+        self._delete_doomed()
+        try:
+            event, slots = self._events.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        self._handed_out = slots
+        return event
+
+    # -- connection ------------------------------------------------------
+
+    def _connect(self) -> None:
+        self._generation += 1
+        generation = self._generation
+        try:
+            channel = Channel.open(
+                self.options.port,
+                self.options.baudrate,
+                on_urc=self._inbound.put,
+                on_lost=lambda reason: self._inbound.put(_Lost(reason, generation)),
+            )
+        except (serial.SerialException, OSError) as exc:
+            raise PortGone(f"cannot open {self.options.port}: {exc}") from exc
+        try:
+            self._features = initialize(channel, self.options)
+        except BaseException:
+            channel.close()
+            raise
+        self._channel = channel
+
+    def _live_channel(self) -> Channel:
+        channel = self._channel
+        if channel is None or channel.lost:
+            raise PortGone(f"the modem on {self.options.port} is gone; reconnecting")
+        return channel
+
+    def _recover(self, reason: str) -> None:
+        """Reopen the port by its path until the modem answers again."""
+        self._events.put((PortLost(reason), ()))
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+        delay = self.options.reopen_delay
+        while not self._closed.wait(delay):
+            try:
+                self._connect()
+            except ModemError as exc:
+                log.info("modem not back yet", extra={"port": self.options.port, "error": str(exc)})
+                delay = min(delay * 2, self.options.reopen_max_delay)
+                continue
+            log.warning("modem port restored", extra={"port": self.options.port})
+            self._events.put((PortRestored(), ()))
+            self._read_stored()
+            return
+
+    # -- events ----------------------------------------------------------
+
+    def _work(self) -> None:
+        last_sweep = time.monotonic()
+        while not self._closed.is_set():
+            try:
+                item = self._inbound.get(timeout=0.1)
+            except queue.Empty:
+                if time.monotonic() - last_sweep >= SWEEP_SECONDS and self._channel is not None:
+                    last_sweep = time.monotonic()
+                    self._read_stored()
+                continue
+            if isinstance(item, _Lost):
+                if item.generation == self._generation:
+                    self._recover(item.reason)
+                continue
+            try:
+                self._handle(item)
+            except ModemError as exc:
+                # What stays on the SIM is read again at the next sweep or reconnect.
+                log.warning("unsolicited result not handled", extra={"urc": item.line, "error": str(exc)})
+
+    def _handle(self, urc: Urc) -> None:
+        if urc.name in ("+CMTI", "+CDSI"):
+            slot = int(urc.arguments[-1])
+            if not self._inbox.has_read(slot):
+                self._read_slot(slot)
+        elif urc.name in ("+CMT", "+CDS") and urc.pdu is not None:
+            if self._features.acknowledge:
+                self._live_channel().command("AT+CNMA", self.options.command_timeout)
+            self._accept(urc.pdu, None)
+        else:
+            log.debug("unsolicited result", extra={"urc": urc.line})
+
+    def _read_slot(self, slot: int) -> None:
+        answer = self._live_channel().command(f"AT+CMGR={slot}", self.options.command_timeout)
+        if len(answer) >= 2:
+            self._accept(answer[1], slot)
+
+    def _read_stored(self) -> None:
+        """Hand on whatever waits on the SIM that was not read before."""
+        try:
+            answer = self._live_channel().command("AT+CMGL=4", self.options.command_timeout)
+        except ModemError as exc:
+            log.info("stored messages not listed", extra={"error": str(exc)})
+            return
+        for header, pdu in zip(answer[::2], answer[1::2]):
+            fields = network.values(header)
+            slot = int(fields[0])
+            if self._inbox.has_read(slot):
+                continue
+            if fields[1] in _STORED_OUTGOING:
+                self._inbox.remember(slot)
+            else:
+                self._accept(pdu, slot)
+
+    def _accept(self, pdu: str, slot: int | None) -> None:
+        try:
+            received = self._inbox.accept(pdu, slot)
+        except PduError as exc:
+            if slot is not None:
+                self._inbox.remember(slot)  # kept on the SIM for a person to look at
+            log.warning("undecodable message kept", extra={"slot": slot, "pdu": pdu, "error": str(exc)})
+            return
+        if received.event is not None:
+            self._events.put((received.event, received.slots))
+        elif received.slots:
+            with self._doomed_lock:
+                self._doomed.extend(received.slots)
+
+    def _delete_doomed(self) -> None:
+        with self._doomed_lock:
+            doomed, self._doomed = self._doomed, []
+        for position, slot in enumerate(doomed):
+            try:
+                self._live_channel().command(f"AT+CMGD={slot}", self.options.command_timeout)
+            except CommandError as exc:
+                log.info("stored message not deleted", extra={"slot": slot, "error": str(exc)})
+            except ModemError:
+                with self._doomed_lock:
+                    self._doomed.extend(doomed[position:])
+                return
+            self._inbox.forget(slot)
+
+    def _ask(self, channel: Channel, command: str, *, keep_prefix: bool = False) -> str:
+        """The one line answering ``command``; without a ``+CGMI:``-style prefix unless kept."""
+        answer = channel.command(command, self.options.command_timeout)
+        line = answer[0] if answer else ""
+        if not keep_prefix and line.startswith("+") and ":" in line:
+            line = line.partition(":")[2]
+        return line.strip().strip('"')
+
+    def _own_number(self, channel: Channel) -> str | None:
+        try:
+            answer = channel.command("AT+CNUM", self.options.command_timeout)
+        except CommandError:
+            return None
+        numbers = [network.values(line)[1] for line in answer if line.startswith("+CNUM:")]
+        return next((number for number in numbers if number), None)
+
+
+def _reference(answer: list[str], command: str) -> int:
+    for line in answer:
+        if line.startswith("+CMGS:"):
+            return int(network.values(line)[0])
+    raise CommandError(f"{command}: accepted without a message reference")

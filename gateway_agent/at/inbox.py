@@ -1,0 +1,100 @@
+"""Turning received PDUs into the events the agent sees, remembering where each came from.
+
+A PDU arrives either straight from a URC (+CMT, +CDS) or from a SIM slot
+(+CMTI, +CDSI, or found at open). An incoming message may come in parts,
+each in its own slot; the event for the whole message names every slot, so
+they are deleted together once the event has been handed on. A slot that was
+read is remembered until it is deleted, so reading the SIM again never hands
+the same message on twice.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from gateway_agent.modem import DeliveryReport, IncomingMessage, ModemEvent
+from gateway_agent.pdu import CompleteMessage, Deliver, Reassembler, StatusReport, decode_incoming
+
+_PartKey = tuple[str, int, int]
+
+
+@dataclass(frozen=True)
+class Received:
+    """What one PDU amounted to: an event to hand on (or None yet), and slots to delete."""
+
+    event: ModemEvent | None
+    slots: tuple[int, ...] = ()
+
+
+class Inbox:
+    """Decodes and joins received PDUs; thread-safe."""
+
+    def __init__(self) -> None:
+        self._reassembler = Reassembler()
+        self._slots: dict[_PartKey, list[int]] = {}
+        self._seen: set[int] = set()
+        self._lock = threading.Lock()
+
+    def has_read(self, slot: int) -> bool:
+        """Whether the message in ``slot`` was read and not yet deleted."""
+        return slot in self._seen
+
+    def forget(self, slot: int) -> None:
+        """``slot`` was deleted; a new message may take it."""
+        with self._lock:
+            self._seen.discard(slot)
+
+    def remember(self, slot: int) -> None:
+        """``slot`` holds something never to hand on (a stored outgoing message, garbage)."""
+        with self._lock:
+            self._seen.add(slot)
+
+    def accept(self, pdu: str, slot: int | None = None) -> Received:
+        """Decode ``pdu`` (PduError when it is malformed) and say what it amounts to."""
+        decoded = decode_incoming(pdu, with_smsc=True)
+        slots = () if slot is None else (slot,)
+        with self._lock:
+            self._seen.update(slots)
+            if isinstance(decoded, StatusReport):
+                return Received(_report(decoded), slots)
+            return self._part(decoded, slots)
+
+    def _part(self, part: Deliver, slots: tuple[int, ...]) -> Received:
+        if part.concat is None or part.concat.total == 1:
+            complete = self._reassembler.add(part)
+            # None for a single part means the network sent it again: drop the copy.
+            return Received(_message(complete), slots) if complete else Received(None, slots)
+        key = (part.sender, part.concat.reference, part.concat.total)
+        collecting = key in self._slots
+        waiting_before = self._reassembler.pending
+        self._slots.setdefault(key, []).extend(slots)
+        complete = self._reassembler.add(part)
+        if complete is not None:
+            return Received(_message(complete), tuple(self._slots.pop(key)))
+        if not collecting and self._reassembler.pending == waiting_before:
+            # A part of a message already handed on, sent again: drop the copy.
+            return Received(None, tuple(self._slots.pop(key)))
+        return Received(None)
+
+
+def _message(complete: CompleteMessage) -> IncomingMessage:
+    return IncomingMessage(
+        sender=complete.sender,
+        text=complete.text,
+        sent_at=complete.service_centre_time,
+        parts=complete.parts,
+        smsc=complete.smsc,
+    )
+
+
+def _report(report: StatusReport) -> DeliveryReport:
+    return DeliveryReport(
+        reference=report.message_reference,
+        recipient=report.recipient,
+        outcome=report.outcome,
+        status_code=report.status,
+        service_centre_time=report.service_centre_time,
+        discharge_time=report.discharge_time,
+        failure=report.failure,
+    )
