@@ -65,7 +65,7 @@ def json_body() -> dict[str, Any]:
     data = request_body()
     try:
         body = json.loads(data, parse_constant=_refuse_constant) if data else None
-    except ValueError:
+    except (ValueError, RecursionError):
         if not _declared_json():
             raise ApiError(
                 415, "UNSUPPORTED_MEDIA_TYPE", "The request body must be JSON (application/json)."

@@ -37,7 +37,11 @@ def test_a_wrong_method_answers_method_not_allowed_with_allow(relay, acme):
     assert "POST" in response.headers["Allow"]
 
 
-@pytest.mark.parametrize("raw", [b"{not json", b'{"to": "+33612345678",', b"NaN"])
+@pytest.mark.parametrize(
+    "raw",
+    [b"{not json", b'{"to": "+33612345678",', b"NaN", b'{"to": "\xff\xfe"}', b'{"a":' * 100_000],
+    ids=["broken", "truncated", "nan", "not-utf8", "nested-too-deep"],
+)
 def test_a_malformed_json_body_is_refused_as_invalid_json(relay, acme, raw):
     headers = {**acme.headers, "Content-Type": "application/json"}
     response = requests.post(relay.url("/sms/send"), data=raw, headers=headers, timeout=10)
