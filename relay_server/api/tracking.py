@@ -32,6 +32,7 @@ MAX_PAGE = 1_000_000
 MAX_SEARCH_LENGTH = 1600
 DEVICE_ID_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MESSAGE_ID_SHAPE = re.compile(r"msg_[0-9a-f]{16}")
+AFTER_RULE = "must be the message_id of one of your messages, such as msg_1234567890abcdef."
 
 T = TypeVar("T")
 
@@ -49,7 +50,7 @@ def get_history() -> tuple[dict[str, Any], int]:
     try:
         page = current().store.history(current_caller(), query)
     except UnknownCursor:
-        raise _invalid("after", "after must be the message_id of one of your messages") from None
+        raise _invalid("after", f"The parameter after {AFTER_RULE}") from None
     return {
         "success": True,
         "data": [history_item(message) for message in page.items],
@@ -178,7 +179,7 @@ def _optional(args: Mapping[str, str], name: str, parse: Callable[[str], T]) -> 
     try:
         return parse(raw)
     except ValueError as exc:
-        raise _invalid(name, str(exc)) from None
+        raise _invalid(name, f"The parameter {name} {exc}") from None
 
 
 def _rate(delivered: int, total: int) -> float:
@@ -191,7 +192,7 @@ def _period(args: Mapping[str, str]) -> tuple[datetime | None, datetime | None]:
     from_time = _optional(args, "from_date", _start_bound)
     to_time = _optional(args, "to_date", _end_bound)
     if from_time and to_time and from_time > to_time:
-        raise _invalid("from_date", "from_date must not be after to_date")
+        raise _invalid("from_date", "The parameter from_date must not be after to_date.")
     return from_time, to_time
 
 
@@ -224,7 +225,7 @@ def _moment(raw: str) -> datetime | date:
             return date.fromisoformat(text)
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"{raw!r} is not an ISO 8601 date or date-time") from None
+        raise ValueError("must be an ISO 8601 date (2025-01-15) or date-time (2025-01-15T10:30:00Z).") from None
     if moment.tzinfo is None:
         return moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc)
@@ -234,7 +235,7 @@ def _statuses(raw: str) -> tuple[str, ...]:
     wanted = tuple(part.strip().lower() for part in raw.split(","))
     unknown = [status for status in wanted if status not in STATUSES]
     if unknown:
-        raise ValueError(f"status must be among {', '.join(STATUSES)}, not {unknown[0]!r}")
+        raise ValueError(f"must be one of {', '.join(STATUSES)}, or a comma-separated list of them.")
     return tuple(dict.fromkeys(wanted))
 
 
@@ -244,39 +245,39 @@ def _recipient(raw: str) -> str:
     try:
         return phone.normalize(text.strip())
     except (ValueError, ApiError):
-        raise ValueError(f"to must be a phone number in international format, not {raw!r}") from None
+        raise ValueError("must be a phone number in international format, such as +33612345678.") from None
 
 
 def _device_id(raw: str) -> str:
     if not DEVICE_ID_SHAPE.fullmatch(raw):
-        raise ValueError("device_id must be a device identifier such as device_abcdef123456")
+        raise ValueError("must be a device identifier, such as device_abcdef123456.")
     return raw
 
 
 def _search(raw: str) -> str:
     if len(raw) > MAX_SEARCH_LENGTH or "\x00" in raw:
-        raise ValueError(f"search must be text of at most {MAX_SEARCH_LENGTH} characters")
+        raise ValueError(f"must be text of at most {MAX_SEARCH_LENGTH} characters.")
     return raw
 
 
 def _page(raw: str) -> int:
-    return _integer(raw, "page", 1, MAX_PAGE)
+    return _integer(raw, 1, MAX_PAGE)
 
 
 def _limit(raw: str) -> int:
-    return min(_integer(raw, "limit", 1, None), MAX_LIMIT)
+    return min(_integer(raw, 1, None), MAX_LIMIT)
 
 
-def _integer(raw: str, name: str, low: int, high: int | None) -> int:
+def _integer(raw: str, low: int, high: int | None) -> int:
     text = raw.strip()
     value = int(text) if re.fullmatch(r"[+-]?[0-9]{1,30}", text) else None
     if value is None or value < low or (high is not None and value > high):
-        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise ValueError(f"{name} must be a whole number {bound}")
+        bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
+        raise ValueError(f"must be a whole number {bound}.")
     return value
 
 
 def _after(raw: str) -> str:
     if not MESSAGE_ID_SHAPE.fullmatch(raw):
-        raise ValueError("after must be a message_id such as msg_1234567890abcdef")
+        raise ValueError(AFTER_RULE)
     return raw
