@@ -43,7 +43,7 @@ def initialize(channel: Channel, options: DriverOptions) -> SessionFeatures:
     """Run the whole start-up sequence; NotReady or another ModemError when it cannot."""
     synchronize(channel, options)
     channel.command("ATE0", options.command_timeout)
-    channel.command("AT+CMEE=1", options.command_timeout)
+    _optional(channel, "AT+CMEE=1", options)  # without it failures are a plain ERROR
     unlock_sim(channel, options)
     run = _patient(options)
     run(lambda: channel.command("AT+CMGF=0", options.command_timeout))

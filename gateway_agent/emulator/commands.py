@@ -61,7 +61,7 @@ class CommandSet:
         acknowledge: Callable[[], bool],
     ) -> None:
         self.config = config
-        self.session = Session()
+        self.session = self.fresh_session()
         self._sim = sim
         self._storage = storage
         self._network = network
@@ -81,6 +81,10 @@ class CommandSet:
             "+CMGR": self._cmgr, "+CMGD": self._cmgd, "^CURC": self._curc,
             "^PORTSEL": self._ok,
         }  # fmt: skip
+
+    def fresh_session(self) -> Session:
+        """The settings after power-on."""
+        return Session(csms=self.config.csms_service)
 
     def run(self, command: Command) -> Answer:
         """The answer to one command; AtError for what the modem refuses or does not know."""
@@ -111,7 +115,9 @@ class CommandSet:
         return []
 
     def _reset(self, command: Command) -> Answer:
-        self.session = Session(echo=self.session.echo)
+        echo = self.session.echo
+        self.session = self.fresh_session()
+        self.session.echo = echo
         return []
 
     def _information(self, command: Command) -> Answer:
@@ -124,6 +130,8 @@ class CommandSet:
         ]
 
     def _cmee(self, command: Command) -> Answer:
+        if not self.config.error_numbers:
+            raise AtError()
         return self._setting(command, "cmee", range(3), "(0-2)")
 
     def _cmgf(self, command: Command) -> Answer:

@@ -47,8 +47,12 @@ class EmulatorConfig:
     cnmi_report_modes: tuple[int, ...] = (0, 1, 2)
     """The ``<ds>`` values of AT+CNMI the modem accepts (1: +CDS, 2: +CDSI)."""
     storage_size: int = 30
+    error_numbers: bool = True
+    """False: the modem refuses AT+CMEE and reports every failure as a plain ERROR."""
     compact_cpin: bool = False
     """Answer ``+CPIN:READY`` without the space, as some firmware does."""
+    csms_service: int = 0
+    """AT+CSMS service at power-on; 1 (phase 2+) means direct +CMT/+CDS await AT+CNMA."""
     ack_timeout: float | None = None
     """With AT+CSMS=1: seconds before an unacknowledged +CMT/+CDS is sent again."""
 

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable
 
 from gateway_agent.at.error_table import meaning_of
-from gateway_agent.emulator.commands import CommandSet, Prompt, Session, tpdu_length
+from gateway_agent.emulator.commands import CommandSet, Prompt, tpdu_length
 from gateway_agent.emulator.config import EmulatorConfig, SentRecord
 from gateway_agent.emulator.errors import AtError
 from gateway_agent.emulator.network import Network
@@ -136,7 +136,7 @@ class ModemEmulator:
 
     def _reboot(self) -> None:
         self._close_port()
-        self._commands.session = Session()
+        self._commands.session = self._commands.fresh_session()
         self._sim.reboot()
         self._network.restart()
         self._unacknowledged.clear()

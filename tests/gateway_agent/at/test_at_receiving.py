@@ -1,0 +1,69 @@
+"""Incoming SMS through the AT driver: stored or direct, single or in parts, never lost or doubled."""
+
+from __future__ import annotations
+
+from at_support import events_for, eventually, next_event_of
+
+from gateway_agent.modem import IncomingMessage
+
+SENDER = "+263772222222"
+LONG = "".join(f"Part of a long incoming message, sentence {n}. " for n in range(8))
+
+
+def test_a_stored_sms_is_handed_on_then_deleted_from_the_sim(emulator, modem) -> None:
+    emulator.inject_incoming(SENDER, "Are you open on Sunday?")
+    message = next_event_of(modem, IncomingMessage)
+    assert (message.sender, message.text, message.parts) == (SENDER, "Are you open on Sunday?", 1)
+    assert emulator.stored == 1  # still there until the agent comes back for more
+    modem.next_event(0.05)
+    assert emulator.stored == 0
+
+
+def test_a_stored_multipart_sms_is_joined_and_all_its_parts_deleted(emulator, modem) -> None:
+    emulator.inject_incoming(SENDER, LONG)
+    message = next_event_of(modem, IncomingMessage)
+    assert (message.text, message.parts) == (LONG, 3)
+    modem.next_event(0.05)
+    assert emulator.stored == 0
+
+
+def test_a_direct_sms_is_handed_on_without_touching_the_sim(emulator, modem) -> None:
+    emulator.inject_incoming(SENDER, "Flash: meeting moved to 3pm", direct=True)
+    message = next_event_of(modem, IncomingMessage)
+    assert message.text == "Flash: meeting moved to 3pm"
+    assert emulator.stored == 0
+
+
+def test_a_direct_multipart_sms_is_joined(emulator, modem) -> None:
+    emulator.inject_incoming(SENDER, LONG + "🌍", direct=True)
+    message = next_event_of(modem, IncomingMessage)
+    assert message.text == LONG + "🌍"
+    assert message.parts > 1
+
+
+def test_messages_already_on_the_sim_are_read_at_open(emulator, make_modem) -> None:
+    emulator.inject_incoming(SENDER, "sent while the agent was down")
+    emulator.inject_incoming("+263773333333", LONG)
+    modem = make_modem(emulator)
+    texts = {(m.sender, m.text) for m in events_for(modem, 0.5) if isinstance(m, IncomingMessage)}
+    assert texts == {(SENDER, "sent while the agent was down"), ("+263773333333", LONG)}
+    modem.next_event(0.05)
+    assert emulator.stored == 0
+
+
+def test_a_message_not_yet_taken_survives_a_restart_of_the_driver(emulator, make_modem) -> None:
+    first = make_modem(emulator)
+    emulator.inject_incoming(SENDER, "do not lose me")
+    assert eventually(lambda: emulator.stored == 1)
+    first.close()  # the event was never taken, so the message stays on the SIM
+    assert emulator.stored == 1
+    second = make_modem(emulator)
+    assert next_event_of(second, IncomingMessage).text == "do not lose me"
+
+
+def test_each_message_is_handed_on_once(emulator, modem) -> None:
+    for n in range(3):
+        emulator.inject_incoming(SENDER, f"message number {n}")
+    texts = [m.text for m in events_for(modem, 1.0) if isinstance(m, IncomingMessage)]
+    assert texts == ["message number 0", "message number 1", "message number 2"]
+    assert emulator.stored == 0
