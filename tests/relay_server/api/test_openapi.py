@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import requests
@@ -56,6 +57,15 @@ def test_each_routes_errors_are_codes_of_the_catalogue_under_their_own_status():
                 listed = answer["content"]["application/json"]["schema"]["allOf"][1]
                 for code in listed["properties"]["error"]["properties"]["code"]["enum"]:
                     assert ERROR_CODES[code].status == int(status)
+
+
+def test_the_readmes_error_table_lists_every_code_with_its_status():
+    readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("<!-- section: relay -->")[1].split("<!-- /section: relay -->")[0]
+    rows = re.findall(r"^\| `([A-Z_]+)` \| (\d{3}) \|", section, flags=re.MULTILINE)
+    assert dict((code, int(status)) for code, status in rows) == {
+        code: error.status for code, error in ERROR_CODES.items()
+    }
 
 
 def test_the_check_refuses_an_answer_the_document_does_not_declare(relay, acme):
