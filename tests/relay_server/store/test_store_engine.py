@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+import pytest
+import sqlalchemy as sa
+
+from relay_server.store import Store
+from relay_server.store.models import Caller, HistoryQuery, Message, StatusChange
+from zimsend_common.timefmt import utcnow
+
+from store_factories import new_message
+
+
+def test_a_sqlite_store_uses_wal_durable_commits_and_foreign_keys(sqlite_url: str) -> None:
+    store = Store.open(sqlite_url)
+    with store.engine.connect() as conn:
+        pragmas = {
+            name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+            for name in ("journal_mode", "synchronous", "foreign_keys")
+        }
+    store.close()
+
+    assert pragmas == {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1}
+
+
+def test_a_message_of_an_unknown_client_is_refused_and_nothing_is_stored(
+    store: Store, live_caller: Caller
+) -> None:
+    stranger = replace(live_caller, client_id="client_0000000000")
+
+    with pytest.raises(sa.exc.IntegrityError):
+        store.insert_messages([new_message(live_caller), new_message(stranger)])
+
+    assert store.history(live_caller, HistoryQuery()).total == 0
+    assert store.stats(live_caller, None, None, None).pending == 0
+
+
+def test_two_stores_on_one_file_write_side_by_side_without_losing_a_change(sqlite_url: str) -> None:
+    first, second = Store.open(sqlite_url), Store.open(sqlite_url)
+    client, key = first.create_client("Acme")
+    caller = first.authenticate(client.client_id, key)
+    stored = first.insert_messages([new_message(caller) for _ in range(20)])
+    start = threading.Barrier(2)
+
+    def deliver(store: Store, half: list[Message]) -> None:
+        start.wait()
+        for message in half:
+            store.apply_status_change(StatusChange(message.message_id, "sent", utcnow()))
+            store.apply_status_change(StatusChange(message.message_id, "delivered", utcnow()))
+
+    threads = [
+        threading.Thread(target=deliver, args=(first, stored[0::2])),
+        threading.Thread(target=deliver, args=(second, stored[1::2])),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    stats = second.stats(caller, None, None, None)
+    first.close()
+    second.close()
+    assert (stats.delivered, stats.pending) == (20, 0)
