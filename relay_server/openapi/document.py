@@ -30,6 +30,7 @@ SEND_ERRORS = (
     "NO_DEVICE_AVAILABLE",
 )
 BULK_ERRORS = (*SEND_ERRORS, "TOO_MANY_RECIPIENTS")
+RESEND_ERRORS = (*POST_ERRORS, "MESSAGE_NOT_FOUND", "CANNOT_RESEND_MESSAGE", "DEVICE_OFFLINE", "NO_DEVICE_AVAILABLE")
 SEND_PARAMETERS = [param("DeviceId"), param("IdempotencyKey")]
 
 DATE_BOUND = {
@@ -72,6 +73,7 @@ def _sending_paths() -> dict[str, Any]:
         "/sms/send": {
             "post": operation(
                 "Send an SMS",
+                tag="Sending",
                 ok=(202, "Queued; the message's status object.", "SendAccepted"),
                 errors=SEND_ERRORS,
                 parameters=SEND_PARAMETERS,
@@ -81,38 +83,46 @@ def _sending_paths() -> dict[str, Any]:
         "/sms/send-bulk": {
             "post": operation(
                 "Send one text to many numbers, or many texts",
+                tag="Sending",
                 ok=(202, "Queued; invalid items are listed as rejected with their error.", "BulkAccepted"),
                 errors=BULK_ERRORS,
                 parameters=SEND_PARAMETERS,
                 body=json_body(
                     "BulkRequest",
-                    {"recipients": ["+33612345678", "+33698765432"], "message": "Promo -20% ce week-end", "priority": 5},
+                    {
+                        "recipients": ["+33612345678", "+33698765432"],
+                        "message": "Promo -20% ce week-end",
+                        "priority": 5,
+                    },
                 ),
             )
         },
         "/sms/send-bulk-personalized": {
             "post": operation(
                 "Send a personal text to each number",
+                tag="Sending",
                 ok=(202, "Queued; invalid items are listed as rejected with their error.", "BulkAccepted"),
                 errors=BULK_ERRORS,
                 parameters=SEND_PARAMETERS,
                 body=json_body(
                     "PersonalizedBulkRequest",
-                    {"messages": [{"to": "+33612345678", "message": "Bonjour Jean", "metadata": {"user_id": "user_123"}}]},
+                    {"messages": [{"to": "+33612345678", "message": "Bonjour Jean", "metadata": {"user_id": "u1"}}]},
                 ),
             )
         },
         "/sms/{message_id}/resend": {
             "post": operation(
                 "Resend a failed SMS",
+                tag="Sending",
                 ok=(202, "Queued again as a new message pointing back with resent_from.", "ResendAccepted"),
-                errors=(*POST_ERRORS, "MESSAGE_NOT_FOUND", "CANNOT_RESEND_MESSAGE", "DEVICE_OFFLINE", "NO_DEVICE_AVAILABLE"),
+                errors=RESEND_ERRORS,
                 parameters=[param("MessageId"), *SEND_PARAMETERS],
             )
         },
         "/auth/test": {
             "get": operation(
                 "Test the credentials",
+                tag="Sending",
                 ok=(200, "The credentials work; the device asked for and its state.", "AuthTest"),
                 errors=("INVALID_DEVICE_ID",),
                 parameters=[param("DeviceId")],
@@ -126,6 +136,7 @@ def _tracking_paths() -> dict[str, Any]:
         "/sms/status/{message_id}": {
             "get": operation(
                 "Get an SMS's status",
+                tag="Tracking",
                 ok=(200, "The status object.", "StatusObject"),
                 errors=("MESSAGE_NOT_FOUND",),
                 parameters=[param("MessageId")],
@@ -134,6 +145,7 @@ def _tracking_paths() -> dict[str, Any]:
         "/sms/history": {
             "get": operation(
                 "List sent SMS",
+                tag="Tracking",
                 ok=(200, "One page of messages, newest first.", "HistoryPage"),
                 errors=("INVALID_PARAMETER",),
                 parameters=HISTORY_PARAMETERS,
@@ -142,6 +154,7 @@ def _tracking_paths() -> dict[str, Any]:
         "/sms/{message_id}": {
             "delete": operation(
                 "Cancel a queued SMS",
+                tag="Tracking",
                 ok=(200, "Cancelled.", "Cancelled"),
                 errors=("MESSAGE_NOT_FOUND", "CANNOT_CANCEL_MESSAGE"),
                 parameters=[param("MessageId")],
@@ -150,6 +163,7 @@ def _tracking_paths() -> dict[str, Any]:
         "/sms/stats": {
             "get": operation(
                 "Get sending statistics",
+                tag="Tracking",
                 ok=(200, "Counts by creation time, messages purged by retention included.", "Stats"),
                 errors=("INVALID_PARAMETER",),
                 parameters=PERIOD_PARAMETERS,
@@ -163,12 +177,14 @@ def _device_paths() -> dict[str, Any]:
         "/devices": {
             "get": operation(
                 "List the devices",
+                tag="Devices",
                 ok=(200, "Every device of the client with its last heartbeat, oldest first.", "DeviceList"),
             )
         },
         "/devices/{device_id}": {
             "get": operation(
                 "Get a device",
+                tag="Devices",
                 ok=(200, "The device with its last heartbeat.", "OneDevice"),
                 errors=("INVALID_DEVICE_ID",),
                 parameters=[
@@ -184,6 +200,7 @@ def _self_path() -> dict[str, Any]:
         "/openapi.json": {
             "get": operation(
                 "Get this document",
+                tag="Document",
                 ok=(200, "The OpenAPI 3.1 document of the API.", "OpenApiDocument"),
                 authenticated=False,
             )
@@ -213,6 +230,12 @@ def document() -> dict[str, Any]:
             "license": {"name": "MIT", "identifier": "MIT"},
         },
         "servers": [{"url": "/v1", "description": "This relay"}],
+        "tags": [
+            {"name": "Sending", "description": "Queue SMS: one, many, personalised, again."},
+            {"name": "Tracking", "description": "Status, history, cancelling and statistics."},
+            {"name": "Devices", "description": "The client's modems and phones, from their heartbeats."},
+            {"name": "Document", "description": "This description of the API."},
+        ],
         "security": SECURITY,
         "paths": {**_sending_paths(), **_tracking_paths(), **_device_paths(), **_self_path()},
         "components": {

@@ -11,9 +11,23 @@ from relay_server.openapi.schemas import ref
 Operation = dict[str, Any]
 
 # Every authenticated route may answer these.
-AUTH_ERRORS = ("MISSING_AUTH_HEADERS", "INVALID_CLIENT_ID", "INVALID_API_KEY", "RATE_LIMIT_EXCEEDED", "INTERNAL_ERROR")
+AUTH_ERRORS = (
+    "MISSING_AUTH_HEADERS",
+    "INVALID_CLIENT_ID",
+    "INVALID_API_KEY",
+    "RATE_LIMIT_EXCEEDED",
+    "INTERNAL_ERROR",
+)
 # Every POST route may answer these too: its body, its replay key and its device.
-POST_ERRORS = ("INVALID_JSON", "INVALID_REQUEST", "INVALID_PARAMETER", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "IDEMPOTENCY_CONFLICT", "INVALID_DEVICE_ID")
+POST_ERRORS = (
+    "INVALID_JSON",
+    "INVALID_REQUEST",
+    "INVALID_PARAMETER",
+    "PAYLOAD_TOO_LARGE",
+    "UNSUPPORTED_MEDIA_TYPE",
+    "IDEMPOTENCY_CONFLICT",
+    "INVALID_DEVICE_ID",
+)
 
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 
@@ -84,6 +98,7 @@ def json_body(schema_name: str, example: Any) -> dict[str, Any]:
 def operation(
     summary: str,
     *,
+    tag: str,
     ok: tuple[int, str, str],
     errors: tuple[str, ...] = (),
     parameters: list[dict[str, Any]] | None = None,
@@ -95,7 +110,7 @@ def operation(
     Authenticated operations also list the errors every such route may answer.
     """
     status, description, schema_name = ok
-    result: Operation = {"summary": summary, "operationId": _operation_id(summary)}
+    result: Operation = {"summary": summary, "operationId": _operation_id(summary), "tags": [tag]}
     if parameters:
         result["parameters"] = parameters
     if body:

@@ -279,7 +279,12 @@ STATS = obj(
                     "description": "UTC creation days with messages, oldest first.",
                     "items": obj(
                         ["date", "sent", "delivered", "failed"],
-                        {"date": {"type": "string", "format": "date"}, "sent": COUNT, "delivered": COUNT, "failed": COUNT},
+                        {
+                            "date": {"type": "string", "format": "date"},
+                            "sent": COUNT,
+                            "delivered": COUNT,
+                            "failed": COUNT,
+                        },
                     ),
                 },
             },
