@@ -105,16 +105,22 @@ def register_create_key(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("create-key", help="create another API key for a client")
     parser.add_argument("client_id")
     parser.add_argument("--test", action="store_true", help="a zs_test_ key (test mode)")
+    parser.add_argument("--expires-days", type=int, help="the key stops working after this many days")
     parser.set_defaults(handler=_create_key)
 
 
 def _create_key(args: argparse.Namespace) -> int:
+    expires_at = None
+    if args.expires_days is not None:
+        if args.expires_days < 1:
+            raise CommandError("INVALID_DAYS", "--expires-days must be at least 1")
+        expires_at = utcnow() + timedelta(days=args.expires_days)
     with _store(_settings()) as store:
         try:
-            api_key = store.create_api_key(args.client_id, test=args.test)
+            api_key = store.create_api_key(args.client_id, test=args.test, expires_at=expires_at)
         except UnknownClient as exc:
             raise _unknown_client(args.client_id) from exc
-    _print({"client_id": args.client_id, "api_key": api_key})
+    _print({"client_id": args.client_id, "api_key": api_key, "expires_at": isoformat_z(expires_at)})
     return 0
 
 

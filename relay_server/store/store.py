@@ -69,13 +69,16 @@ class Store:
         with read_transaction(self.engine) as conn:
             return clients.get_client(conn, client_id)
 
-    def create_api_key(self, client_id: str, *, test: bool = False) -> str:
+    def create_api_key(
+        self, client_id: str, *, test: bool = False, expires_at: datetime | None = None
+    ) -> str:
         """A new ``zs_live_``/``zs_test_`` key for the client; only its digest is kept.
 
-        Raises UnknownClient for an unknown or disabled client.
+        The key stops working at ``expires_at`` when given. Raises
+        UnknownClient for an unknown or disabled client.
         """
         with write_transaction(self.engine) as conn:
-            return clients.create_api_key(conn, client_id, test=test)
+            return clients.create_api_key(conn, client_id, test=test, expires_at=expires_at)
 
     def revoke_api_key(self, api_key: str) -> bool:
         """Revoke the key; false when no such key exists."""

@@ -118,14 +118,26 @@ def test_create_key_makes_a_test_key_when_asked(relay: Run, store: Store) -> Non
     assert store.authenticate(client["client_id"], live["api_key"]).is_test is False
 
 
-def test_list_keys_shows_prefixes_and_never_a_key(relay: Run) -> None:
+def test_list_keys_shows_prefixes_and_expiry_and_never_a_key(relay: Run) -> None:
     (client,) = _ok(relay("create-client", "Acme"))
-    _ok(relay("create-key", client["client_id"], "--test"))
+    (expiring,) = _ok(relay("create-key", client["client_id"], "--test", "--expires-days", "30"))
 
     listed = _ok(relay("list-keys", client["client_id"]))
 
     assert [(key["prefix"][:8], key["test"]) for key in listed] == [("zs_live_", False), ("zs_test_", True)]
+    assert [key["expires_at"] for key in listed] == [None, expiring["expires_at"]]
+    assert expiring["expires_at"].endswith("Z")
     assert client["api_key"] not in json.dumps(listed)
+    assert expiring["api_key"] not in json.dumps(listed)
+
+
+def test_a_key_that_expires_in_no_days_is_refused(relay: Run) -> None:
+    (client,) = _ok(relay("create-client", "Acme"))
+
+    outcome = relay("create-key", client["client_id"], "--expires-days", "0")
+
+    assert outcome.status == 1 and outcome.error["error"]["code"] == "INVALID_DAYS"
+    assert len(_ok(relay("list-keys", client["client_id"]))) == 1
 
 
 def test_a_key_revoked_from_stdin_no_longer_authenticates(relay: Run, store: Store) -> None:
