@@ -52,7 +52,6 @@ class Reservation:
 
     client_id: str
     key: str
-    request_hash: str
     token: bytes
 
 
@@ -94,7 +93,7 @@ def reserve(store: Store, client_id: str, key: str, req_hash: str) -> Reservatio
                 param=HEADER,
             )
         if record.body == token:
-            return Reservation(client_id, key, req_hash, token)
+            return Reservation(client_id, key, token)
         if record.status_code != _PENDING_STATUS:
             return record
         if utcnow() - record.created_at > ABANDONED_AFTER:
@@ -182,4 +181,4 @@ def _teardown(exc: BaseException | None) -> None:
         try:
             release(context.current().store, reservation)
         except Exception:
-            log.exception("cannot release an idempotency key", extra={"key_owner": reservation.client_id})
+            log.exception("cannot release an idempotency key", extra={"client_id": reservation.client_id})
