@@ -19,8 +19,8 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 
 import redis
 from rq import Queue
@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = BLOCKING_READ_SECONDS
 RETRY_SECONDS = 1.0
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 LEDGER_KEPT_SECONDS = 7 * 24 * 3600
 
 
@@ -94,10 +95,11 @@ class Agent:
         restore = self._handle_signals()
         jobs.bind(self)
         try:
+            self._recover()
             if self._open_modem():
-                self._recover()
                 while not self._stopping:
                     self._step()
+            log.info("stopping", extra={"device_id": self._device_id})
         finally:
             self._farewell()
             jobs.unbind(self)
@@ -118,16 +120,17 @@ class Agent:
             self._serve_modem(min(remaining, POLL_SECONDS))
         return not self._stopping
 
-    def _handle_signals(self):
+    def _handle_signals(self) -> Callable[[], None]:
+        """Stop on SIGTERM and SIGINT; returns what puts the previous handlers back."""
         if threading.current_thread() is not threading.main_thread():
             return lambda: None
+        previous = {sig: signal.signal(sig, lambda signum, frame: self.stop()) for sig in STOP_SIGNALS}
 
-        def handler(signum: int, frame: FrameType | None) -> None:
-            log.info("stopping", extra={"device_id": self._device_id, "signal": signum})
-            self.stop()
+        def restore() -> None:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
-        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-        return lambda: [signal.signal(sig, old) for sig, old in previous.items()]
+        return restore
 
     def _open_modem(self) -> bool:
         while not self._stopping:
@@ -200,7 +203,8 @@ class Agent:
 
     def _take(self) -> wire.SendJob | None:
         wait = self._rate.wait_seconds()
-        if self._state != "online" or wait > 0:
+        # Until the relay has said whose device this is, no message can be checked.
+        if self._client_id is None or self._state != "online" or wait > 0:
             self.idle(min(wait or POLL_SECONDS, POLL_SECONDS))
             return None
         queues = [Queue(name, connection=self._connection) for name in self._queue_names()]

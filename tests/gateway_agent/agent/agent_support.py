@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +15,7 @@ import pytest
 import redis
 from rq import Queue
 
+from gateway_agent.agent import Agent
 from gateway_agent.agent.connection import connect
 from zimsend_common import wire
 from zimsend_common.config import AgentSettings, LoggingSettings, RelaySettings, Settings
@@ -112,3 +116,74 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+class RunningAgent:
+    """An agent serving its device from a thread of the test process."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        self._thread = threading.Thread(target=agent.run, name="agent", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the agent to stop, as SIGTERM does, and wait until it has."""
+        self.agent.stop()
+        self._thread.join(timeout=15)
+        assert not self._thread.is_alive(), "the agent did not stop"
+
+
+def enqueue(conn: redis.Redis, queue: str, message_id: str, *, to: str = "+263771234567",
+            text: str | None = None, client_id: str = CLIENT_ID, **fields: object) -> wire.SendJob:
+    """Queue a message as the relay does: the send job, under the message's id."""
+    job = wire.SendJob(message_id=message_id, client_id=client_id, to=to,
+                       text=text or f"text of {message_id}", priority=3, **fields)
+    Queue(queue, connection=conn).enqueue(wire.SEND_JOB_FUNC, job.to_dict(), job_id=message_id)
+    return job
+
+
+def serve_client(conn: redis.Redis, device_id: str = DEVICE_ID, client_id: str = CLIENT_ID) -> None:
+    """Publish the device's client, as the relay's worker does."""
+    conn.set(wire.device_client_key(device_id), client_id)
+
+
+def events_of(conn: redis.Redis, message_id: str) -> list[wire.Event]:
+    return [event for event in message_events(conn) if event.data.get("message_id") == message_id]
+
+
+def kinds_of(conn: redis.Redis, message_id: str) -> list[str]:
+    return [event.kind for event in events_of(conn, message_id)]
+
+
+def events_of_kind(conn: redis.Redis, kind: str) -> list[wire.Event]:
+    return [event for event in signed_events(conn) if event.kind == kind]
+
+
+class AgentProcess:
+    """``zimsend-agent run`` as its own process, as systemd would start it."""
+
+    def __init__(self, data_dir: Path, redis_url: str, port: str, log: Path) -> None:
+        env = dict(os.environ)
+        env.update(
+            ZIMSEND_DEVICE_PASSWORD=PASSWORD,
+            ZIMSEND_REDIS_URL=redis_url,
+            ZIMSEND_DATA_DIR=str(data_dir),
+            ZIMSEND_HEARTBEAT_SECONDS="0.3",
+            ZIMSEND_RETRY_BACKOFF_SECONDS="0.05",
+            ZIMSEND_LOG_LEVEL="INFO",
+        )
+        env.pop("ZIMSEND_CONFIG", None)
+        self._log = log.open("ab")
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "zimsend-agent"), "run", "--device-id", DEVICE_ID,
+             "--backend", "at", "--port", port],
+            env=env, stdout=self._log, stderr=self._log,
+        )
+
+    def signal(self, signum: int) -> int:
+        """Send ``signum`` and wait for the process to end; returns its exit status."""
+        self.process.send_signal(signum)
+        try:
+            return self.process.wait(timeout=15)
+        finally:
+            self._log.close()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 import redis
-from agent_support import RedisServer
+from agent_support import RedisServer, RunningAgent, agent_settings
+
+from gateway_agent.agent import Agent
+from gateway_agent.emulator import EmulatorConfig, ModemEmulator
 
 
 @pytest.fixture
@@ -25,3 +28,34 @@ def own_redis(tmp_path):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def start_emulator():
+    """Starts emulated modems on real ptys; all are stopped after the test."""
+    started: list[ModemEmulator] = []
+
+    def start(**config: object) -> ModemEmulator:
+        emulator = ModemEmulator(EmulatorConfig(**config)).start()
+        started.append(emulator)
+        return emulator
+
+    yield start
+    for emulator in started:
+        emulator.stop()
+
+
+@pytest.fixture
+def start_agent(tmp_path):
+    """Runs agents (the real loop, in a thread) on a modem's pty; all are stopped after the test."""
+    running: list[RunningAgent] = []
+
+    def start(redis_url: str, emulator: ModemEmulator, **agent: object) -> RunningAgent:
+        settings = agent_settings(tmp_path / "data", redis_url, modem_port=emulator.port_path, **agent)
+        handle = RunningAgent(Agent(settings))
+        running.append(handle)
+        return handle
+
+    yield start
+    for handle in running:
+        handle.stop()

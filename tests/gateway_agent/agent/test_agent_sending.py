@@ -1,0 +1,231 @@
+"""The agent's loop against a real redis-server and an emulated modem on a real pty."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+
+from agent_support import (
+    CLIENT_ID,
+    DEVICE_ID,
+    OTHER_DEVICE_ID,
+    enqueue,
+    eventually,
+    events_of,
+    events_of_kind,
+    kinds_of,
+    serve_client,
+)
+from rq import Queue
+
+from zimsend_common import wire
+from zimsend_common.timefmt import isoformat_z
+
+NORMAL = wire.device_queue(DEVICE_ID, 3)
+
+
+def test_a_queued_message_leaves_once_and_is_reported_sent_then_delivered(
+    conn, redis_url, start_emulator, start_agent
+):
+    emulator = start_emulator(report_delay=0.2)
+    serve_client(conn)
+    start_agent(redis_url, emulator)
+
+    enqueue(conn, NORMAL, "msg_0000000000000001", to="+263771234567", text="Hello from the gateway")
+
+    eventually(lambda: kinds_of(conn, "msg_0000000000000001") == ["sent", "delivered"])
+    [record] = emulator.sent
+    assert (record.recipient, record.text) == ("+263771234567", "Hello from the gateway")
+    sent, delivered = events_of(conn, "msg_0000000000000001")
+    assert sent.device_id == DEVICE_ID
+    assert sent.data["references"] == list(record.references)
+    assert sent.data["sent_at"].endswith("Z")
+    # The network's timestamps count whole seconds.
+    sent_second = datetime.fromisoformat(sent.data["sent_at"]).replace(microsecond=0)
+    assert datetime.fromisoformat(delivered.data["delivered_at"]) >= sent_second
+    assert conn.get(wire.claim_key("msg_0000000000000001")) == wire.claim_value_device(DEVICE_ID).encode()
+    assert conn.get(wire.inflight_key(DEVICE_ID)) is None
+
+
+def test_a_long_message_is_delivered_once_every_part_is(conn, redis_url, start_emulator, start_agent):
+    emulator = start_emulator(report_delay=0.2)
+    serve_client(conn)
+    start_agent(redis_url, emulator)
+
+    enqueue(conn, NORMAL, "msg_0000000000000002", text="x" * 400)
+
+    eventually(lambda: kinds_of(conn, "msg_0000000000000002") == ["sent", "delivered"])
+    [record] = emulator.sent
+    assert record.text == "x" * 400 and len(record.references) == 3
+    assert events_of(conn, "msg_0000000000000002")[0].data["references"] == list(record.references)
+
+
+def test_a_recipient_the_network_refuses_fails_with_the_mapped_code_and_the_modems_error(
+    conn, redis_url, start_emulator, start_agent
+):
+    emulator = start_emulator(failures={r"0000$": 1})
+    serve_client(conn)
+    start_agent(redis_url, emulator)
+
+    enqueue(conn, NORMAL, "msg_0000000000000003", to="+263771230000")
+
+    eventually(lambda: kinds_of(conn, "msg_0000000000000003") == ["failed"])
+    failed = events_of(conn, "msg_0000000000000003")[0]
+    assert failed.data["code"] == "INVALID_NUMBER"
+    assert "CMS ERROR" in failed.data["detail"] and "1" in failed.data["detail"]
+    assert emulator.sent == []
+
+
+def test_a_send_the_modem_refused_for_a_passing_reason_is_retried_and_leaves_once(
+    conn, redis_url, start_emulator, start_agent
+):
+    seed = 1  # its generator refuses the first send and accepts the second
+    draws = random.Random(seed)
+    assert draws.random() < 0.5 <= draws.random()
+    emulator = start_emulator(failure_rate=0.5, seed=seed)
+    serve_client(conn)
+    start_agent(redis_url, emulator, send_retries=2)
+
+    enqueue(conn, NORMAL, "msg_0000000000000004")
+
+    eventually(lambda: "sent" in kinds_of(conn, "msg_0000000000000004"))
+    assert [record.text for record in emulator.sent] == ["text of msg_0000000000000004"]
+    assert kinds_of(conn, "msg_0000000000000004")[0] == "sent"
+
+
+def test_messages_leave_in_priority_order_the_devices_own_before_the_shared_ones(
+    conn, redis_url, start_emulator, start_agent
+):
+    emulator = start_emulator()
+    serve_client(conn)
+    waiting = [
+        (wire.client_queue(CLIENT_ID, 5), "msg_000000000000c005"),
+        (wire.device_queue(DEVICE_ID, 5), "msg_000000000000d005"),
+        (wire.client_queue(CLIENT_ID, 3), "msg_000000000000c003"),
+        (wire.client_queue(CLIENT_ID, 1), "msg_000000000000c001"),
+        (wire.device_queue(DEVICE_ID, 3), "msg_000000000000d003"),
+    ]
+    for queue, message_id in waiting:
+        enqueue(conn, queue, message_id)
+    start_agent(redis_url, emulator)
+
+    eventually(lambda: len(emulator.sent) == len(waiting))
+    sent_order = [record.text.removeprefix("text of ") for record in emulator.sent]
+    assert sent_order == [
+        "msg_000000000000c001",
+        "msg_000000000000d003",
+        "msg_000000000000c003",
+        "msg_000000000000d005",
+        "msg_000000000000c005",
+    ]
+
+
+def test_a_message_claimed_by_a_cancel_or_another_device_never_reaches_the_modem(
+    conn, redis_url, start_emulator, start_agent
+):
+    emulator = start_emulator()
+    serve_client(conn)
+    conn.set(wire.claim_key("msg_0000000000000005"), wire.CLAIM_CANCELLED)
+    conn.set(wire.claim_key("msg_0000000000000006"), wire.claim_value_device(OTHER_DEVICE_ID))
+    for message_id in ("msg_0000000000000005", "msg_0000000000000006", "msg_0000000000000007"):
+        enqueue(conn, NORMAL, message_id)
+    start_agent(redis_url, emulator)
+
+    eventually(lambda: kinds_of(conn, "msg_0000000000000007") == ["sent"])
+    assert [record.text for record in emulator.sent] == ["text of msg_0000000000000007"]
+    assert kinds_of(conn, "msg_0000000000000005") == kinds_of(conn, "msg_0000000000000006") == []
+    assert conn.get(wire.claim_key("msg_0000000000000005")) == wire.CLAIM_CANCELLED.encode()
+
+
+def test_a_message_past_its_validity_fails_with_timeout_unsent(conn, redis_url, start_emulator, start_agent):
+    emulator = start_emulator()
+    serve_client(conn)
+    past = isoformat_z(datetime.now(timezone.utc) - timedelta(seconds=1))
+    enqueue(conn, NORMAL, "msg_0000000000000008", valid_until=past)
+    start_agent(redis_url, emulator)
+
+    eventually(lambda: kinds_of(conn, "msg_0000000000000008") == ["failed"])
+    assert events_of(conn, "msg_0000000000000008")[0].data["code"] == "TIMEOUT"
+    assert emulator.sent == []
+
+
+def test_a_message_of_another_client_on_the_devices_queue_is_refused_unsent(
+    conn, redis_url, start_emulator, start_agent
+):
+    emulator = start_emulator()
+    serve_client(conn)
+    enqueue(conn, NORMAL, "msg_0000000000000009", client_id="client_9999999999")
+    enqueue(conn, NORMAL, "msg_000000000000000a")
+    start_agent(redis_url, emulator)
+
+    eventually(lambda: kinds_of(conn, "msg_000000000000000a") == ["sent"])
+    assert [record.text for record in emulator.sent] == ["text of msg_000000000000000a"]
+    assert conn.get(wire.claim_key("msg_0000000000000009")) is None
+
+
+def test_a_repeated_job_is_answered_with_the_events_already_reported_not_sent_again(
+    conn, redis_url, start_emulator, start_agent
+):
+    emulator = start_emulator(report_delay=None)
+    serve_client(conn)
+    start_agent(redis_url, emulator)
+    enqueue(conn, NORMAL, "msg_000000000000000b")
+    eventually(lambda: kinds_of(conn, "msg_000000000000000b") == ["sent"])
+
+    enqueue(conn, NORMAL, "msg_000000000000000b")
+
+    eventually(lambda: kinds_of(conn, "msg_000000000000000b") == ["sent", "sent"])
+    first, again = events_of(conn, "msg_000000000000000b")
+    assert first.event_id == again.event_id
+    assert len(emulator.sent) == 1
+
+
+def test_the_send_rate_per_minute_is_honoured(conn, redis_url, start_emulator, start_agent):
+    emulator = start_emulator()
+    serve_client(conn)
+    for number in range(5):
+        enqueue(conn, NORMAL, f"msg_00000000000001{number:02x}")
+    start_agent(redis_url, emulator, send_rate_per_minute=3)
+
+    eventually(lambda: len(emulator.sent) == 3)
+    eventually(lambda: Queue(NORMAL, connection=conn).count == 2)
+    # Give the agent time it could misuse, then check nothing more left within the minute.
+    eventually(lambda: len(events_of_kind(conn, "heartbeat")) >= 5)
+    window = emulator.sent[-1].at - emulator.sent[0].at
+    assert len(emulator.sent) == 3 and window < timedelta(minutes=1)
+    assert Queue(NORMAL, connection=conn).count == 2
+
+
+def test_an_incoming_sms_is_reported_received(conn, redis_url, start_emulator, start_agent):
+    emulator = start_emulator()
+    serve_client(conn)
+    start_agent(redis_url, emulator)
+    eventually(lambda: events_of_kind(conn, "heartbeat"))
+
+    emulator.inject_incoming("+263772222222", "STOP please")
+
+    [received] = eventually(lambda: events_of_kind(conn, "received"))
+    assert (received.data["sender"], received.data["text"]) == ("+263772222222", "STOP please")
+    assert received.data["received_at"].endswith("Z")
+
+
+def test_heartbeats_say_what_the_modem_and_its_queues_are_doing(conn, redis_url, start_emulator, start_agent):
+    emulator = start_emulator(model="E3372", operator="Econet", phone_number="+263771000001")
+    serve_client(conn)
+    enqueue(conn, wire.client_queue(CLIENT_ID, 5), "msg_000000000000000c")
+    start_agent(redis_url, emulator, send_rate_per_minute=1)
+    eventually(lambda: len(emulator.sent) == 1)
+    enqueue(conn, wire.client_queue(CLIENT_ID, 5), "msg_000000000000000d")
+
+    def latest() -> wire.Event | None:
+        raw = conn.get(wire.heartbeat_key(DEVICE_ID))
+        beat = raw and wire.unseal(raw, wire.device_signing_key("correct horse battery staple"))
+        return beat if beat and beat.data["sent_today"] == 1 and beat.data["queue_depth"] == 1 else None
+
+    beat = eventually(latest)
+    assert beat.data["state"] == "online" and beat.data["modem_lost"] is False
+    assert beat.data["model"] == "E3372" and beat.data["operator"] == "Econet"
+    assert beat.data["registration"] in ("home", "roaming")
+    assert 0 <= beat.data["signal_percent"] <= 100
+    assert conn.ttl(wire.heartbeat_key(DEVICE_ID)) > 0
+
