@@ -168,10 +168,15 @@ def test_each_filter_alone_and_combined_selects_exactly_its_messages(relay, acme
             assert body["pagination"]["total_items"] == len(expected)
 
 
-def test_the_device_filter_selects_that_devices_messages(relay, acme, mixed):
-    phone_a, _ = mixed["devices"]
-    found = ids(api_for(relay, acme).get("/sms/history", {"device_id": phone_a}))
+def test_the_device_filter_selects_that_devices_messages_alone_and_combined(relay, acme, mixed):
+    phone_a, phone_b = mixed["devices"]
+    api = api_for(relay, acme)
+    found = ids(api.get("/sms/history", {"device_id": phone_a}))
     assert found == [mixed["jan15_queued"].message_id, mixed["jan14_delivered"].message_id]
+    combined = {"device_id": phone_b, "status": "sent,delivered", "to_date": "2025-01-15", "search": "ZÜRICH"}
+    assert ids(api.get("/sms/history", combined)) == [mixed["jan15_sent"].message_id]
+    someone_elses = relay.new_device(relay.new_client("other").client_id)
+    assert ids(api.get("/sms/history", {"device_id": someone_elses})) == []
 
 
 def test_an_unencoded_plus_in_to_is_read_as_a_plus(relay, acme, mixed):
