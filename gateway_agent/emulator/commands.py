@@ -135,6 +135,8 @@ class CommandSet:
         return self._setting(command, "cmee", range(3), "(0-2)")
 
     def _cmgf(self, command: Command) -> Answer:
+        if command.form == "set":
+            self._sim.require_ready()
         return self._setting(command, "cmgf", range(2), "(0-1)")
 
     def _setting(self, command: Command, name: str, allowed: range, shown: str) -> Answer:

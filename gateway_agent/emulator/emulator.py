@@ -115,8 +115,12 @@ class ModemEmulator:
                 self._emit(f'+CMTI: "SM",{index}')
 
     def vanish(self) -> None:
-        """The device disappears: the pty closes and the link goes."""
-        self._in_serving_thread(self._close_port)
+        """The device disappears at once: nothing more comes out, the pty closes, the link goes."""
+        with self._write_lock:
+            detached, self._port = self._port, None
+        if detached is not None:
+            # Closed by the serving thread, which may be reading it right now.
+            self._in_serving_thread(detached.close)
 
     def restore(self) -> None:
         """The device comes back, rebooted, on a new pty (the link points at it)."""
