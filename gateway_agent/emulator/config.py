@@ -1,60 +1,55 @@
-"""What the emulated modem is like: identity, timing, and the trouble it makes."""
+"""What the emulated modem is like: identity, timing, and the trouble it makes.
+
+Each knob documents itself in its field's ``help``, which the
+``zimsend-modem-emulator`` command line shows too.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
+
+
+def knob(default: Any, help: str, **options: Any) -> Any:
+    """A configuration field with its help text."""
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help}, **options)
 
 
 @dataclass(frozen=True)
 class EmulatorConfig:
     """Every knob of a ``ModemEmulator``; the defaults make a healthy, quick modem."""
 
-    latency: float = 0.0
-    """Seconds before each command is answered."""
-    send_delay: float = 0.0
-    """Seconds the network takes to accept a submitted part."""
-    report_delay: float | None = 0.2
-    """Seconds until a requested status report arrives; None: reports never come."""
-    report_status: int = 0
-    """The TP-ST every status report carries (0: delivered; 64+: failed)."""
-    failures: dict[str, int] = field(default_factory=dict)
-    """Recipient regex → +CMS ERROR number the network answers a send to it with."""
-    failure_rate: float = 0.0
-    """Share of other sends refused with +CMS ERROR 500, drawn from a seeded generator."""
-    seed: int = 0
-    pin: str | None = None
-    """The PIN the SIM asks for; None: the SIM is unlocked."""
-    sim_busy: float = 0.0
-    """Seconds after a PIN is accepted during which SIM commands answer +CME ERROR: 14."""
-    no_network_for: float = 0.0
-    """Seconds after start (and after each restore) before the modem registers."""
-    line_noise: float = 0.0
-    """Chance of a junk line after each answer."""
-    link: str | None = None
-    """A symlink the emulator keeps pointing at its current pty."""
-    manufacturer: str = "huawei"
-    model: str = "E3372"
-    firmware: str = "22.315.01.00.00"
-    imei: str = "866123045678901"
-    imsi: str = "648040123456789"
-    phone_number: str | None = "+263771000001"
-    operator: str = "Econet"
-    smsc: str = "+263770000001"
-    signal_rssi: int = 20
-    first_reference: int = 0
-    """The TP-MR the first accepted part gets; later ones count up, wrapping after 255."""
-    cnmi_report_modes: tuple[int, ...] = (0, 1, 2)
-    """The ``<ds>`` values of AT+CNMI the modem accepts (1: +CDS, 2: +CDSI)."""
-    storage_size: int = 30
-    error_numbers: bool = True
-    """False: the modem refuses AT+CMEE and reports every failure as a plain ERROR."""
-    compact_cpin: bool = False
-    """Answer ``+CPIN:READY`` without the space, as some firmware does."""
-    csms_service: int = 0
-    """AT+CSMS service at power-on; 1 (phase 2+) means direct +CMT/+CDS await AT+CNMA."""
-    ack_timeout: float | None = None
-    """With AT+CSMS=1: seconds before an unacknowledged +CMT/+CDS is sent again."""
+    latency: float = knob(0.0, "seconds before each command is answered")
+    send_delay: float = knob(0.0, "seconds the network takes to accept a submitted part")
+    report_delay: float | None = knob(0.2, "seconds until a requested status report arrives (none: never)")
+    report_status: int = knob(0, "TP-ST of every status report (0 delivered, 64 and up failed)")
+    failures: dict[str, int] = knob({}, "recipient regex → +CMS ERROR number the network refuses it with")
+    failure_rate: float = knob(0.0, "share of other sends refused with +CMS ERROR: 500 (seeded)")
+    seed: int = knob(0, "seed of the random failures and line noise")
+    pin: str | None = knob(None, "PIN the SIM asks for (none: unlocked)", repr=False)
+    sim_busy: float = knob(0.0, "seconds the SIM answers +CME ERROR: 14 after its PIN is accepted")
+    no_network_for: float = knob(0.0, "seconds after start and after each restore before registering")
+    line_noise: float = knob(0.0, "chance of a junk line after each answer")
+    link: str | None = knob(None, "symlink kept pointing at the current pty")
+    manufacturer: str = knob("huawei", "AT+CGMI")
+    model: str = knob("E3372", "AT+CGMM")
+    firmware: str = knob("22.315.01.00.00", "AT+CGMR")
+    imei: str = knob("866123045678901", "AT+CGSN")
+    imsi: str = knob("648040123456789", "AT+CIMI")
+    phone_number: str | None = knob("+263771000001", "AT+CNUM (none: the SIM does not know)")
+    operator: str = knob("Econet", "AT+COPS? once registered")
+    smsc: str = knob("+263770000001", "AT+CSCA? and the SMSC of incoming messages")
+    signal_rssi: int = knob(20, "AT+CSQ rssi once registered (0-31)")
+    first_reference: int = knob(0, "TP-MR of the first accepted part; later ones count up, wrapping after 255")
+    cnmi_report_modes: tuple[int, ...] = knob((0, 1, 2), "AT+CNMI <ds> values accepted (1 +CDS, 2 +CDSI)")
+    storage_size: int = knob(30, "SMS slots on the SIM")
+    error_numbers: bool = knob(True, "accept AT+CMEE (otherwise every failure is a plain ERROR)")
+    compact_cpin: bool = knob(False, "answer +CPIN:READY without the space")
+    csms_service: int = knob(0, "AT+CSMS service at power-on (1: direct +CMT/+CDS await AT+CNMA)")
+    ack_timeout: float | None = knob(None, "seconds before an unacknowledged +CMT/+CDS is sent again")
 
 
 @dataclass(frozen=True)
