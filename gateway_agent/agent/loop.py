@@ -179,8 +179,8 @@ class Agent:
     # -- one turn of the loop -------------------------------------------------
 
     def _step(self) -> None:
-        self._serve_modem(0)
         try:
+            self._serve_modem(0)
             if time.monotonic() >= self._next_heartbeat:
                 self._heartbeat()
             if not self._outbox.flush():
@@ -195,6 +195,13 @@ class Agent:
             if self._redis_up:
                 log.warning("Redis unreachable", extra={"device_id": self._device_id, "error": str(error)})
             self._redis_up = False
+            self.idle(RETRY_SECONDS)
+            return
+        except Exception:  # whatever went wrong, the device keeps being served
+            log.exception("agent step failed", extra={"device_id": self._device_id})
+            # A message already taken is never sent twice (the ledger answers a
+            # second try); one not yet claimed is placed again by the relay.
+            self._held = None
             self.idle(RETRY_SECONDS)
             return
         if not self._redis_up:
