@@ -137,7 +137,7 @@ def _tracking_paths() -> dict[str, Any]:
             "get": operation(
                 "Get an SMS's status",
                 tag="Tracking",
-                ok=(200, "The status object.", "StatusObject"),
+                ok=(200, "The status object.", "StatusAnswer"),
                 errors=("MESSAGE_NOT_FOUND",),
                 parameters=[param("MessageId")],
             )

@@ -27,6 +27,11 @@ def obj(required: list[str], properties: dict[str, Schema], **extra: Any) -> Sch
     return {"type": "object", "required": required, "properties": properties, **extra}
 
 
+def closed(required: list[str], properties: dict[str, Schema], **extra: Any) -> Schema:
+    """An object with these properties and no others."""
+    return obj(required, properties, additionalProperties=False, **extra)
+
+
 TIMESTAMP: Schema = {"type": "string", "format": "date-time", "examples": ["2025-01-15T10:30:00Z"]}
 MAYBE_TIMESTAMP = nullable(TIMESTAMP)
 TRUE: Schema = {"const": True}
@@ -46,7 +51,7 @@ PRIORITY_IN: Schema = {
 TEXT: Schema = {"type": "string", "minLength": 1, "maxLength": MAX_MESSAGE_LENGTH}
 WEBHOOK_URL: Schema = {"type": "string", "format": "uri"}
 
-ERROR_OBJECT = obj(
+ERROR_OBJECT = closed(
     ["code", "message"],
     {
         "code": {"type": "string", "enum": sorted(ERROR_CODES)},
@@ -56,7 +61,7 @@ ERROR_OBJECT = obj(
     },
 )
 
-ERROR = obj(["success", "error"], {"success": {"const": False}, "error": ref("ErrorObject")})
+ERROR = closed(["success", "error"], {"success": {"const": False}, "error": ref("ErrorObject")})
 
 MESSAGE_ERROR = obj(
     ["code", "message"],
@@ -204,7 +209,7 @@ AUTH_TEST = obj(
     },
 )
 
-HISTORY_ITEM = obj(
+HISTORY_ITEM = closed(
     ["message_id", "status", "to", "message", "sent_at", "delivered_at", "created_at", "device_id", "priority"],
     {
         "message_id": MESSAGE_ID,
@@ -220,12 +225,12 @@ HISTORY_ITEM = obj(
     },
 )
 
-HISTORY_PAGE = obj(
+HISTORY_PAGE = closed(
     ["success", "data", "pagination", "next"],
     {
         "success": TRUE,
         "data": {"type": "array", "items": ref("HistoryItem"), "maxItems": 100},
-        "pagination": obj(
+        "pagination": closed(
             ["current_page", "per_page", "total_pages", "total_items"],
             {
                 "current_page": {"type": "integer", "minimum": 1},
@@ -241,7 +246,7 @@ HISTORY_PAGE = obj(
     },
 )
 
-CANCELLED = obj(
+CANCELLED = closed(
     ["success", "message", "message_id", "status"],
     {
         "success": TRUE,
@@ -252,16 +257,16 @@ CANCELLED = obj(
     },
 )
 
-STATS = obj(
+STATS = closed(
     ["success", "period", "stats"],
     {
         "success": TRUE,
-        "period": obj(
+        "period": closed(
             ["from", "to"],
             {"from": MAYBE_TIMESTAMP, "to": MAYBE_TIMESTAMP},
             description="The bounds used; null where the period is open.",
         ),
-        "stats": obj(
+        "stats": closed(
             ["total_sent", "delivered", "failed", "pending", "delivery_rate", "by_day"],
             {
                 "total_sent": {**COUNT, "description": "delivered + failed"},
@@ -277,7 +282,7 @@ STATS = obj(
                 "by_day": {
                     "type": "array",
                     "description": "UTC creation days with messages, oldest first.",
-                    "items": obj(
+                    "items": closed(
                         ["date", "sent", "delivered", "failed"],
                         {
                             "date": {"type": "string", "format": "date"},
@@ -330,6 +335,7 @@ SCHEMAS: dict[str, Schema] = {
     "ErrorObject": ERROR_OBJECT,
     "MessageError": MESSAGE_ERROR,
     "StatusObject": STATUS_OBJECT,
+    "StatusAnswer": {"$ref": "#/components/schemas/StatusObject", "unevaluatedProperties": False},
     "SendRequest": SEND_REQUEST,
     "SendAccepted": SEND_ACCEPTED,
     "BulkItem": BULK_ITEM,

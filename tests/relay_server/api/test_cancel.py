@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 import requests
 from openapi_check import conforms
-from rq.job import Job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 from tracking_data import api_for, error_of, seed, utc
 
 from relay_server.dispatch import placement
@@ -105,20 +106,26 @@ def _send_scheduled(relay, credentials) -> str:
     return response.json()["message_id"]
 
 
-def _has_job(redis, message_id: str) -> bool:
-    """Whether RQ holds the message's send job or the job that releases it when scheduled."""
-    job_ids = (message_id, placement.release_job_id(message_id))
-    return any(Job.exists(job_id, connection=redis) for job_id in job_ids)
+def _job_waits(redis, message_id: str) -> bool:
+    """Whether RQ holds a job of the message (its send, or its release when scheduled) still to run."""
+    waiting = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+    for job_id in (message_id, placement.release_job_id(message_id)):
+        try:
+            if Job.fetch(job_id, connection=redis).get_status() in waiting:
+                return True
+        except NoSuchJobError:
+            continue
+    return False
 
 
-def test_a_cancel_takes_the_job_off_redis_and_no_agent_can_claim_it_after(rq_relay):
+def test_a_cancel_leaves_no_job_to_run_and_no_agent_can_claim_it_after(rq_relay):
     acme = rq_relay.new_client("acme")
     message_id = _send_scheduled(rq_relay, acme)
-    assert _has_job(rq_relay.redis, message_id)
+    assert _job_waits(rq_relay.redis, message_id)
 
     assert api_for(rq_relay, acme).delete(f"/sms/{message_id}").status_code == 200
 
-    assert not _has_job(rq_relay.redis, message_id)
+    assert not _job_waits(rq_relay.redis, message_id)
     device_claim = rq_relay.redis.set(
         wire.claim_key(message_id), wire.claim_value_device("device_abcdef123456"), nx=True
     )
