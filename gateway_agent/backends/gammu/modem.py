@@ -71,6 +71,7 @@ class GammuModem(Modem):
         self._handed_out: list[Where] = []
         self._undeletable: set[Where] = set()
         self._lost = False
+        self._pin_refused = False
         self._retry_delay = timing.reconnect_first
         self._retry_at = 0.0
         self._next_scan = 0.0
@@ -132,6 +133,8 @@ class GammuModem(Modem):
             time.sleep(min(remaining, 0.1))
 
     def _connect(self) -> gammu.StateMachine:
+        if self._pin_refused:
+            raise NotReady("the SIM refused the configured PIN: correct sim_pin and restart")
         sm = gammu.StateMachine()
         try:
             self._connection.apply(sm)
@@ -152,12 +155,33 @@ class GammuModem(Modem):
     def _unlock(self, sm: gammu.StateMachine) -> None:
         with gammu_errors("reading the SIM state"):
             state = sim_state(sm)
-        if state is SimState.PIN_REQUIRED and self._agent.sim_pin:
-            with gammu_errors("entering the SIM PIN"):
-                sm.EnterSecurityCode("PIN", self._agent.sim_pin)
-                state = sim_state(sm)
+        if state is SimState.PIN_REQUIRED:
+            self._enter_pin(sm)
+            state = self._await_sim(sm)
         if state is not SimState.READY:
             raise NotReady(f"the SIM is not ready: {state.value}")
+
+    def _enter_pin(self, sm: gammu.StateMachine) -> None:
+        if not self._agent.sim_pin:
+            raise NotReady("the SIM asks for a PIN and no sim_pin is configured")
+        try:
+            sm.EnterSecurityCode("PIN", self._agent.sim_pin)
+        except gammu.ERR_SECURITYERROR as exc:
+            # Each wrong try brings the SIM closer to asking for its PUK: never retry it.
+            self._pin_refused = True
+            raise NotReady("the SIM refused the configured PIN") from exc
+        except gammu.GSMError as exc:
+            raise modem_error(exc, "entering the SIM PIN") from exc
+
+    def _await_sim(self, sm: gammu.StateMachine) -> SimState:
+        """The SIM's state once it stops answering "busy", as many do after a PIN."""
+        deadline = time.monotonic() + self._agent.network_wait_seconds
+        while True:
+            with gammu_errors("reading the SIM state"):
+                state = sim_state(sm)
+            if state is not SimState.ABSENT or time.monotonic() >= deadline:
+                return state
+            time.sleep(self._timing.poll_seconds)
 
     def _await_network(self, sm: gammu.StateMachine) -> None:
         deadline = time.monotonic() + self._agent.network_wait_seconds

@@ -6,10 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gammu_dummy_phone import QUICK, DummyPhone
 
-from gateway_agent.backends.gammu import GammuModem, create
-from zimsend_common.config import AgentSettings, GammuSettings, Settings
+pytest.register_assert_rewrite("emulator_scenarios")
+
+from gammu_dummy_phone import QUICK, DummyPhone  # noqa: E402
+
+from gateway_agent.backends.gammu import GammuModem, create  # noqa: E402
+from zimsend_common.config import AgentSettings, GammuSettings, Settings  # noqa: E402
 
 
 @pytest.fixture
