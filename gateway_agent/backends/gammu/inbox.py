@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 
 import gammu
 
-from gateway_agent.backends.gammu.status import failure_of, outcome_of
 from gateway_agent.modem import DeliveryReport, IncomingMessage
+from gateway_agent.pdu import failure_of, outcome_of
 
 GammuSMS = dict[str, object]
 Where = tuple[int, int]  # (folder, location) on the phone
