@@ -88,8 +88,8 @@ class Channel:
         """
         shown = shown_as or command
         with self._lock:
-            self._start(command, shown)
             try:
+                self._start(command, shown)
                 return self._await_final(command, shown, timeout)
             finally:
                 self._finish()
@@ -97,8 +97,8 @@ class Channel:
     def submit(self, command: str, data: str, prompt_timeout: float, timeout: float) -> list[str]:
         """Send ``command``, wait for its ``> `` prompt, send ``data`` and Ctrl-Z; the answer."""
         with self._lock:
-            self._start(command, command)
             try:
+                self._start(command, command)
                 self._await_prompt(command, prompt_timeout)
                 self._write(data + CTRL_Z)
                 return self._await_final(command, command, timeout)

@@ -82,6 +82,9 @@ class ATModem(Modem):
         self._closed.set()
         if self._worker is not None and self._worker is not threading.current_thread():
             self._worker.join(timeout=self.options.command_timeout + 1)
+        with self._doomed_lock:
+            self._doomed.extend(self._handed_out)  # the caller is done with what it took
+            self._handed_out = ()
         self._delete_doomed()
         if self._channel is not None:
             self._channel.close()
@@ -100,7 +103,10 @@ class ATModem(Modem):
 
     def network_state(self) -> NetworkState:
         channel = self._live_channel()
-        operator = channel.command("AT+COPS?", self.options.command_timeout)
+        try:
+            operator = channel.command("AT+COPS?", self.options.command_timeout)
+        except CommandError:
+            operator = []
         percent, dbm = network.signal(self._ask(channel, "AT+CSQ", keep_prefix=True))
         return NetworkState(
             registration=registration(channel, self.options),
@@ -182,6 +188,10 @@ class ATModem(Modem):
                 log.info("modem not back yet", extra={"port": self.options.port, "error": str(exc)})
                 delay = min(delay * 2, self.options.reopen_max_delay)
                 continue
+            if self._closed.is_set():  # closed while reconnecting: close() has given up on us
+                self._channel.close()
+                self._channel = None
+                return
             log.warning("modem port restored", extra={"port": self.options.port})
             self._events.put((PortRestored(), ()))
             self._read_stored()
