@@ -97,11 +97,13 @@ def test_nothing_sent_gives_zero_everywhere(relay, acme):
 def test_stats_are_unchanged_after_retention_purges_the_messages(relay, acme, known):
     api = api_for(relay, acme)
     before = api.get("/sms/stats").json()
+    delivered = api.get("/sms/history", {"status": "delivered", "limit": 1}).json()["data"][0]["message_id"]
 
     purged = relay.store.purge_older_than(utcnow())
 
     assert purged == 7  # every delivered, failed and cancelled message
     assert api.get("/sms/history").json()["pagination"]["total_items"] == 3
+    error_of(api.get(f"/sms/status/{delivered}"), 404, "MESSAGE_NOT_FOUND")
     assert api.get("/sms/stats").json() == before
 
 
