@@ -79,8 +79,10 @@ class GammuModem(Modem):
     def open(self) -> None:
         if self._sm is None:
             self._sm = self._connect()
+            self._lost = False
 
     def close(self) -> None:
+        self._lost = False  # closed on purpose: nothing to reconnect
         if self._sm is not None:
             try:
                 self._delete_handed_out(self._sm)
@@ -221,7 +223,8 @@ class GammuModem(Modem):
                     self._next_scan = time.monotonic() + self._timing.poll_seconds
                     stored = read_memory(sm)
         except ModemError as error:
-            self._note(error)
+            if not self._note(error):
+                log.warning("cannot read the phone's messages", extra={"error": str(error)})
             return
         stored = [p for p in stored if (p["Folder"], p["Location"]) not in self._undeletable]
         self._events.extend(self._inbox.collect(stored))
@@ -255,9 +258,11 @@ class GammuModem(Modem):
             self._note(error)
             raise
 
-    def _note(self, error: ModemError) -> None:
-        """Treat a connection that stopped answering as lost."""
-        if isinstance(error, (PortGone, ModemTimeout)) and not self._lost:
+    def _note(self, error: ModemError) -> bool:
+        """Treat a connection that stopped answering as lost; True when it was."""
+        if not isinstance(error, (PortGone, ModemTimeout)):
+            return False
+        if not self._lost:
             log.warning("connection to the phone lost", extra={"error": str(error)})
             self._lost = True
             self._events.append(PortLost(str(error)))
@@ -266,6 +271,7 @@ class GammuModem(Modem):
                 self._sm = None
             self._retry_delay = self._timing.reconnect_first
             self._retry_at = time.monotonic() + self._retry_delay
+        return True
 
     def _try_restore(self) -> None:
         if time.monotonic() < self._retry_at:
