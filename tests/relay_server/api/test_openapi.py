@@ -98,6 +98,7 @@ def test_every_kind_of_answer_of_every_route_is_declared(relay, acme, subtests):
     queued = seed(relay.store, acme.client_id, created_at=utc(2025, 1, 15, 11, 0, 0))
     sent = seed(relay.store, acme.client_id, created_at=utc(2025, 1, 15, 12, 0, 0), status="sent")
     h = acme.headers
+    test_mode = relay.test_key(acme.client_id).headers
     past = isoformat_z(utcnow() - timedelta(hours=1))
     form = {**h, "Content-Type": "application/x-www-form-urlencoded"}
 
@@ -106,6 +107,8 @@ def test_every_kind_of_answer_of_every_route_is_declared(relay, acme, subtests):
 
     expect(subtests, response_of, [
         ("send", ("POST", "/sms/send", h, {"json": SEND}), 202, None),
+        ("send with a test key", ("POST", "/sms/send", test_mode, {"json": SEND}), 202, None),
+        ("history with a test key", ("GET", "/sms/history", test_mode, {}), 200, None),
         ("send to a device", ("POST", "/sms/send", {**h, "X-Device-ID": device}, {"json": SEND}), 202, None),
         ("bad number", ("POST", "/sms/send", h, {"json": {**SEND, "to": "12"}}), 400, "INVALID_PHONE_NUMBER"),
         ("too long", ("POST", "/sms/send", h, {"json": {**SEND, "message": "x" * 1601}}), 400, "MESSAGE_TOO_LONG"),
