@@ -1,0 +1,97 @@
+"""The agent's life: killed mid-send, stopped, cut off from Redis, losing its modem."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+from agent_support import (
+    DEVICE_ID,
+    PASSWORD,
+    AgentProcess,
+    enqueue,
+    eventually,
+    events_of,
+    events_of_kind,
+    kinds_of,
+    serve_client,
+)
+
+from zimsend_common import wire
+
+NORMAL = wire.device_queue(DEVICE_ID, 3)
+
+
+def test_a_message_the_agent_was_killed_sending_fails_with_unknown_outcome_and_is_never_resent(
+    conn, redis_url, start_emulator, start_agent, tmp_path
+):
+    emulator = start_emulator(send_delay=1.5, report_delay=None)
+    serve_client(conn)
+    enqueue(conn, NORMAL, "msg_00000000000000f1")
+    killed = AgentProcess(tmp_path / "data", redis_url, emulator.port_path, tmp_path / "agent.log")
+    eventually(lambda: conn.get(wire.inflight_key(DEVICE_ID)) == b"msg_00000000000000f1", timeout=20)
+
+    assert killed.signal(signal.SIGKILL) == -signal.SIGKILL
+    start_agent(redis_url, emulator)
+
+    eventually(lambda: kinds_of(conn, "msg_00000000000000f1") == ["failed"])
+    failed = events_of(conn, "msg_00000000000000f1")[0]
+    assert failed.data["code"] == "DEVICE_ERROR"
+    assert "outcome unknown" in failed.data["detail"]
+    enqueue(conn, NORMAL, "msg_00000000000000f2")
+    eventually(lambda: kinds_of(conn, "msg_00000000000000f2") == ["sent"])
+    assert [record.text for record in emulator.sent].count("text of msg_00000000000000f1") <= 1
+    assert kinds_of(conn, "msg_00000000000000f1") == ["failed"]
+    assert conn.get(wire.inflight_key(DEVICE_ID)) is None
+
+
+def test_sigterm_stops_the_agent_cleanly_and_it_says_goodbye(conn, redis_url, start_emulator, tmp_path):
+    emulator = start_emulator()
+    serve_client(conn)
+    agent = AgentProcess(tmp_path / "data", redis_url, emulator.port_path, tmp_path / "agent.log")
+    eventually(lambda: conn.get(wire.heartbeat_key(DEVICE_ID)), timeout=20)
+
+    assert agent.signal(signal.SIGTERM) == 0
+
+    assert conn.get(wire.heartbeat_key(DEVICE_ID)) is None
+    assert events_of_kind(conn, "heartbeat")[-1].data["state"] == "stopped"
+    assert PASSWORD not in (tmp_path / "agent.log").read_text()
+
+
+def test_reports_made_while_redis_was_down_arrive_once_when_it_is_back(own_redis, start_emulator, start_agent):
+    conn = own_redis.client()
+    emulator = start_emulator(report_delay=1.0)
+    serve_client(conn)
+    start_agent(own_redis.url, emulator)
+    enqueue(conn, NORMAL, "msg_00000000000000f3")
+    eventually(lambda: kinds_of(conn, "msg_00000000000000f3") == ["sent"])
+
+    own_redis.stop()
+    emulator.inject_incoming("+263772222222", "while Redis was away")
+    time.sleep(2.0)  # long enough for the status report and the SMS to reach the agent
+    own_redis.start()  # empty: everything reported before the outage is gone
+
+    eventually(lambda: kinds_of(conn, "msg_00000000000000f3") == ["delivered"])
+    eventually(lambda: events_of_kind(conn, "received"))
+    eventually(lambda: len(events_of_kind(conn, "heartbeat")) >= 3)
+    assert kinds_of(conn, "msg_00000000000000f3") == ["delivered"]
+    assert [event.data["text"] for event in events_of_kind(conn, "received")] == ["while Redis was away"]
+
+
+def test_a_vanished_modem_shows_in_heartbeats_and_sending_resumes_when_it_is_back(
+    conn, redis_url, start_emulator, start_agent
+):
+    emulator = start_emulator()
+    serve_client(conn)
+    start_agent(redis_url, emulator)
+    eventually(lambda: events_of_kind(conn, "heartbeat"))
+
+    emulator.vanish()
+    eventually(lambda: any(event.data["modem_lost"] for event in events_of_kind(conn, "heartbeat")))
+    lost = [event for event in events_of_kind(conn, "heartbeat") if event.data["modem_lost"]][0]
+    assert lost.data["state"] == "modem_lost" and lost.data["registration"] == "unknown"
+    emulator.restore()
+    enqueue(conn, NORMAL, "msg_00000000000000f4")
+
+    eventually(lambda: kinds_of(conn, "msg_00000000000000f4") == ["sent"], timeout=30)
+    assert [record.text for record in emulator.sent] == ["text of msg_00000000000000f4"]
