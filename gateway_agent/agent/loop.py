@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = BLOCKING_READ_SECONDS
 RETRY_SECONDS = 1.0
+MAX_OPEN_PAUSE_SECONDS = 30.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 LEDGER_KEPT_SECONDS = 7 * 24 * 3600
 
@@ -133,6 +134,7 @@ class Agent:
         return restore
 
     def _open_modem(self) -> bool:
+        pause = RETRY_SECONDS
         while not self._stopping:
             try:
                 self._modem.open()
@@ -140,7 +142,8 @@ class Agent:
             except ModemError as error:
                 log.warning("modem not ready", extra={"device_id": self._device_id, "error": error.detail})
                 self._modem.close()
-                self._pause(RETRY_SECONDS * 5)
+                self._pause(pause)
+                pause = min(pause * 2, MAX_OPEN_PAUSE_SECONDS)
                 continue
             self._state = "online"
             log.info("modem open", extra={"device_id": self._device_id, "model": self._identity.model})

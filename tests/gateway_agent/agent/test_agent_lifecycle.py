@@ -42,7 +42,7 @@ def test_a_message_the_agent_was_killed_sending_fails_with_unknown_outcome_and_i
     eventually(lambda: kinds_of(conn, "msg_00000000000000f2") == ["sent"])
     assert [record.text for record in emulator.sent].count("text of msg_00000000000000f1") <= 1
     assert kinds_of(conn, "msg_00000000000000f1") == ["failed"]
-    assert conn.get(wire.inflight_key(DEVICE_ID)) is None
+    eventually(lambda: conn.get(wire.inflight_key(DEVICE_ID)) is None)
 
 
 def test_sigterm_stops_the_agent_cleanly_and_it_says_goodbye(conn, redis_url, start_emulator, tmp_path):
