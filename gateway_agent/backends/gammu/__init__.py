@@ -16,7 +16,6 @@ except ImportError as exc:
         "the README's gammu section"
     ) from exc
 
-from gateway_agent.backends.gammu.connection import connection_for
 from gateway_agent.backends.gammu.modem import GammuModem, Timing
 from zimsend_common.config import Settings
 
@@ -24,5 +23,8 @@ __all__ = ["GammuModem", "Timing", "create"]
 
 
 def create(settings: Settings, timing: Timing = Timing()) -> GammuModem:
-    """A ``GammuModem`` for ``settings``, not yet opened; ConfigError if none is configured."""
-    return GammuModem(settings.agent, connection_for(settings), timing)
+    """A ``GammuModem`` for ``settings``, not yet opened.
+
+    A configuration that names no usable device makes ``open()`` raise NotReady.
+    """
+    return GammuModem(settings, timing)

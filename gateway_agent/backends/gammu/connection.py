@@ -42,27 +42,21 @@ class Connection:
 
 
 def connection_for(settings: Settings) -> Connection:
-    """The device ``settings`` name, checked now so that mistakes show at start-up.
-
-    Raises ConfigError when neither a usable gammurc section nor a port is given.
-    """
+    """The device ``settings`` name; ConfigError when they name none."""
     if settings.gammu.gammurc:
         path = Path(settings.gammu.gammurc)
         if not path.is_file():
             raise ConfigError(f"gammurc file {path} does not exist")
-        chosen = Connection(gammurc=path, section=settings.gammu.gammu_section)
-    elif settings.agent.modem_port:
+        return Connection(gammurc=path, section=settings.gammu.gammu_section)
+    if settings.agent.modem_port:
         _single_line(settings.agent.modem_port, settings.gammu.gammu_connection)
-        chosen = Connection(
+        return Connection(
             device=settings.agent.modem_port, connection=settings.gammu.gammu_connection
         )
-    else:
-        raise ConfigError(
-            "the gammu backend needs [gammu] gammurc, or [agent] modem_port "
-            "with [gammu] gammu_connection"
-        )
-    chosen.apply(gammu.StateMachine())
-    return chosen
+    raise ConfigError(
+        "the gammu backend needs [gammu] gammurc, or [agent] modem_port "
+        "with [gammu] gammu_connection"
+    )
 
 
 def _read(sm: gammu.StateMachine, path: Path, section: int) -> None:

@@ -22,7 +22,7 @@ from typing import TypeVar
 
 import gammu
 
-from gateway_agent.backends.gammu.connection import Connection
+from gateway_agent.backends.gammu.connection import connection_for
 from gateway_agent.backends.gammu.device import read_extra, read_identity, read_network, sim_state
 from gateway_agent.backends.gammu.errors import gammu_errors, modem_error
 from gateway_agent.backends.gammu.inbox import Inbox, Received, Where, read_memory
@@ -39,7 +39,7 @@ from gateway_agent.modem import (
     SendReceipt,
     SimState,
 )
-from zimsend_common.config import AgentSettings, ConfigError
+from zimsend_common.config import ConfigError, Settings
 from zimsend_common.failures import FailureCode
 from zimsend_common.timefmt import utcnow
 
@@ -61,9 +61,9 @@ class Timing:
 class GammuModem(Modem):
     """A device behind python-gammu's ``StateMachine``."""
 
-    def __init__(self, agent: AgentSettings, connection: Connection, timing: Timing = Timing()):
-        self._agent = agent
-        self._connection = connection
+    def __init__(self, settings: Settings, timing: Timing = Timing()):
+        self._settings = settings
+        self._agent = settings.agent
         self._timing = timing
         self._sm: gammu.StateMachine | None = None
         self._inbox = Inbox(timing.partial_wait)
@@ -139,7 +139,7 @@ class GammuModem(Modem):
             raise NotReady("the SIM refused the configured PIN: correct sim_pin and restart")
         sm = gammu.StateMachine()
         try:
-            self._connection.apply(sm)
+            connection_for(self._settings).apply(sm)
         except ConfigError as exc:
             raise NotReady(str(exc)) from exc
         with gammu_errors("opening the phone"):
@@ -281,7 +281,10 @@ class GammuModem(Modem):
         except ModemError as error:
             self._retry_delay = min(self._retry_delay * 2, self._timing.reconnect_max)
             self._retry_at = time.monotonic() + self._retry_delay
-            log.info("phone still unreachable", extra={"error": str(error), "retry_in": self._retry_delay})
+            log.info(
+                "phone still unreachable",
+                extra={"error": str(error), "retry_in": self._retry_delay},
+            )
             return
         self._lost = False
         log.warning("connection to the phone restored")

@@ -10,8 +10,9 @@ import gammu
 import pytest
 
 from gateway_agent.backends import open_modem
-from gateway_agent.backends.gammu import GammuModem
+from gateway_agent.backends.gammu import GammuModem, create
 from gateway_agent.backends.gammu.connection import connection_for
+from gateway_agent.errors import NotReady
 from zimsend_common.config import AgentSettings, ConfigError, GammuSettings, Settings
 
 
@@ -63,7 +64,7 @@ def test_a_missing_gammurc_section_is_a_configuration_error(tmp_path: Path) -> N
     gammurc.write_text("[gammu]\ndevice = /dev/ttyACM0\nconnection = at\n")
 
     with pytest.raises(ConfigError, match="section 4"):
-        connection_for(_gammu_settings(gammurc=str(gammurc), gammu_section=4))
+        gammu_config(_gammu_settings(gammurc=str(gammurc), gammu_section=4))
 
 
 def test_neither_gammurc_nor_port_is_a_configuration_error_naming_both() -> None:
@@ -72,10 +73,18 @@ def test_neither_gammurc_nor_port_is_a_configuration_error_naming_both() -> None
 
 
 def test_a_port_with_a_line_break_is_refused_before_it_reaches_a_gammurc() -> None:
-    settings = Settings(agent=AgentSettings(backend="gammu", modem_port="/dev/ttyUSB0\nlogfile = /tmp/x"))
+    port = "/dev/ttyUSB0\nlogfile = /tmp/x"
+    settings = Settings(agent=AgentSettings(backend="gammu", modem_port=port))
 
     with pytest.raises(ConfigError, match="line breaks"):
         connection_for(settings)
+
+
+def test_a_bad_configuration_keeps_the_modem_from_opening_and_says_why(tmp_path: Path) -> None:
+    modem = create(_gammu_settings(gammurc=str(tmp_path / "absent")))
+
+    with pytest.raises(NotReady, match="absent does not exist"):
+        modem.open()
 
 
 def test_the_agent_finds_the_backend_by_its_name() -> None:

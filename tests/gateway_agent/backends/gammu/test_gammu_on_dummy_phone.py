@@ -151,7 +151,8 @@ def test_a_report_of_an_expired_message_says_it_failed_by_timeout(
     event = modem.next_event(timeout=2)
 
     assert isinstance(event, DeliveryReport)
-    assert (event.outcome, event.failure, event.status_code) == ("failed", FailureCode.TIMEOUT, 0x46)
+    assert (event.outcome, event.failure) == ("failed", FailureCode.TIMEOUT)
+    assert event.status_code == 0x46
 
 
 def test_a_message_handed_out_before_a_close_is_deleted_by_the_close(
