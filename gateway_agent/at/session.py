@@ -48,6 +48,7 @@ def initialize(channel: Channel, options: DriverOptions) -> SessionFeatures:
     run = _patient(options)
     run(lambda: channel.command("AT+CMGF=0", options.command_timeout))
     _optional(channel, 'AT+CPMS="SM","SM","SM"', options)  # where +CMTI and +CMGL look
+    _optional(channel, "AT+COPS=3,0", options)  # operator by name, whatever the last user chose
     acknowledge = _acknowledgement_needed(channel, options)
     indications = _choose_indications(channel, options)
     wait_for_network(channel, options)

@@ -31,7 +31,9 @@ class Session:
     csms: int = 0
     cscs: str = "GSM"
     creg: int = 0
+    cgreg: int = 0
     cereg: int = 0
+    cops_format: int = 0  # 0 long name, 1 short name, 2 numeric (MCC MNC)
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ class CommandSet:
             "+GMR": self._fixed(config.firmware), "+CGSN": self._fixed(config.imei),
             "+GSN": self._fixed(config.imei), "+CIMI": self._cimi, "+CNUM": self._cnum,
             "+CPIN": self._cpin, "+CSQ": self._csq, "+COPS": self._cops, "+CREG": self._creg,
-            "+CEREG": self._creg, "+CGREG": self._creg, "+CFUN": self._cfun, "+CSCS": self._cscs,
+            "+CEREG": self._creg, "+CGREG": self._creg, "+CGATT": self._cgatt, "+CFUN": self._cfun, "+CSCS": self._cscs,
             "+CSCA": self._csca, "+CMGF": self._cmgf, "+CSMS": self._csms, "+CNMI": self._cnmi,
             "+CPMS": self._cpms, "+CNMA": self._cnma, "+CMGS": self._cmgs, "+CMGL": self._cmgl,
             "+CMGR": self._cmgr, "+CMGD": self._cmgd, "^CURC": self._curc,
@@ -175,27 +177,37 @@ class CommandSet:
         return [f"+CSQ: {rssi},99"]
 
     def _cops(self, command: Command) -> Answer:
+        code = self.config.imsi[:5]
         if command.form == "query":
             if not self._network.registered:
                 return ["+COPS: 0"]
-            return [f'+COPS: 0,0,"{self.config.operator}",2']
+            fmt = self.session.cops_format
+            return [f'+COPS: 0,{fmt},"{code if fmt == 2 else self.config.operator}",2']
         if command.form == "test":
-            return [f'+COPS: (2,"{self.config.operator}","{self.config.operator}","64804",2),,(0-4),(0-2)']
+            return [f'+COPS: (2,"{self.config.operator}","{self.config.operator}","{code}",2),,(0-4),(0-2)']
+        if command.form == "set" and command.int_arg(0, 0) == 3:
+            self.session.cops_format = command.int_arg(1, 0)
         return []
 
     def _creg(self, command: Command) -> Answer:
-        name = command.name.lstrip("+").lower()
-        field = "cereg" if name == "cereg" else "creg"
+        field = command.name.lstrip("+").lower()
         if command.form == "set":
             setattr(self.session, field, command.int_arg(0, 0))
             return []
         if command.form == "test":
             return [f"{command.name}: (0-2)"]
+        shown = getattr(self.session, field)
         if self._sim.state != "READY":
             stat = 0
         else:
             stat = 1 if self._network.registered else 2
-        return [f"{command.name}: {getattr(self.session, field)},{stat}"]
+        location = ',"00A1","0001B2C3",7' if shown == 2 and stat == 1 else ""
+        return [f"{command.name}: {shown},{stat}{location}"]
+
+    def _cgatt(self, command: Command) -> Answer:
+        if command.form == "query":
+            return [f"+CGATT: {int(self._network.registered)}"]
+        return ["+CGATT: (0,1)"] if command.form == "test" else []
 
     def _cfun(self, command: Command) -> Answer:
         return ["+CFUN: 1"] if command.form == "query" else []

@@ -99,6 +99,15 @@ def test_identity_and_network_queries_answer_like_a_huawei_stick(start) -> None:
     assert terminal.command("AT+COPS?") == ["+COPS: 0", "OK"]
 
 
+def test_the_operator_is_named_in_the_format_asked_for(start) -> None:
+    _, terminal = start()
+    terminal.command("ATE0")
+    terminal.command("AT+COPS=3,2")
+    assert terminal.command("AT+COPS?") == ['+COPS: 0,2,"64804",2', "OK"]
+    terminal.command("AT+CREG=2")
+    assert terminal.command("AT+CREG?") == ['+CREG: 2,1,"00A1","0001B2C3",7', "OK"]
+
+
 def test_a_pdu_typed_after_the_prompt_is_sent_with_the_next_reference(start) -> None:
     emulator, terminal = start(first_reference=254, report_delay=None)
     terminal.command("ATE0")

@@ -47,6 +47,12 @@ def test_gammu_reads_the_signal_the_modem_reports(phone: gammu.StateMachine) -> 
     assert 0 < quality["SignalPercent"] <= 100
 
 
+def test_gammu_reads_the_network_the_modem_is_registered_on(phone: gammu.StateMachine) -> None:
+    network = phone.GetNetworkInfo()
+    assert (network["NetworkName"], network["State"]) == ("Econet", "HomeNetwork")
+    assert network["NetworkCode"] == "648 04"
+
+
 def test_a_long_sms_sent_by_gammu_lands_in_the_emulators_log(
     phone: gammu.StateMachine, emulator: ModemEmulator
 ) -> None:
