@@ -211,6 +211,10 @@ class ModemEmulator:
             self._fail(AtError())
         except AtError as error:
             self._fail(error)
+        except Exception:
+            # A real modem answers ERROR to what confuses it; it does not stop answering.
+            log.exception("emulated modem failed on a command", extra={"line": line})
+            self._fail(AtError())
         else:
             self._answer(lines)
         return None
