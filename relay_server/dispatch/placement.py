@@ -14,7 +14,7 @@ from datetime import datetime
 
 from redis import Redis
 from rq import Queue
-from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 
 from relay_server.store.models import Message
@@ -124,8 +124,24 @@ def unplaced(redis: Redis, message_ids: list[str]) -> list[str]:
     return found
 
 
+def withdraw(redis: Redis, message_id: str) -> None:
+    """Take the message's send and release jobs out of their queues and schedule.
+
+    The jobs are marked cancelled rather than deleted: an agent may hold one
+    it has just taken, and still finds it (then loses the claim).
+    """
+    for job_id in (message_id, release_job_id(message_id)):
+        try:
+            job = Job.fetch(job_id, connection=redis)
+            if not job.is_canceled:
+                job.cancel()
+        except (NoSuchJobError, InvalidJobOperation):
+            continue
+        redis.expire(job.key, FINISHED_JOB_TTL_SECONDS)
+
+
 def remove_jobs(redis: Redis, message_id: str) -> None:
-    """Take the message's send and release jobs out of their queues and registries."""
+    """Delete what is left of the message's send and release jobs."""
     for job_id in (message_id, release_job_id(message_id)):
         try:
             Job.fetch(job_id, connection=redis).delete()

@@ -78,7 +78,7 @@ class RQDispatcher:
             won = self.redis.set(key, wire.CLAIM_CANCELLED, nx=True, ex=wire.CLAIM_TTL_SECONDS)
             if not won:
                 return self.redis.get(key) == wire.CLAIM_CANCELLED.encode()
-            placement.remove_jobs(self.redis, message.message_id)
+            placement.withdraw(self.redis, message.message_id)
         except RedisError as exc:
             log.warning(
                 "cancel refused: Redis unavailable",

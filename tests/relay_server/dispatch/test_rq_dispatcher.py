@@ -122,7 +122,7 @@ def test_cancel_of_a_queued_message_wins_the_claim_and_removes_its_job(parts, di
     assert dispatcher.cancel(message) is True
     assert parts.redis.get(wire.claim_key(message.message_id)) == wire.CLAIM_CANCELLED.encode()
     assert queued_ids(parts.redis, wire.client_queue(caller.client_id, 3)) == []
-    assert not Job.exists(message.message_id, connection=parts.redis)
+    assert Job.fetch(message.message_id, connection=parts.redis).is_canceled
 
 
 def test_cancel_of_a_scheduled_message_removes_it_from_the_schedule(parts, dispatcher):
