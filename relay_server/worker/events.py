@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -127,6 +128,11 @@ def _status_change(ctx: context.WorkerContext, device: Device, change: StatusCha
         raise Refused("not_this_clients_message")
     if message.device_id is not None and message.device_id != device.device_id:
         raise Refused("not_this_devices_message")
+    # Modem and network clocks count whole seconds and drift: a report never
+    # dates a move before the one the relay saw last.
+    floor = max(moment for moment in (message.created_at, message.queued_at, message.sent_at) if moment)
+    if change.at < floor:
+        change = replace(change, at=floor)
     return ctx.store.apply_status_change(change).applied
 
 

@@ -2,15 +2,19 @@
 
 A device goes offline when its heartbeats stop for longer than the offline
 threshold, and online again with its next heartbeat; each transition is kept
-as a ``device.connected``/``device.disconnected`` record. A device seen dead
-while its agent was handing a message to the modem leaves that message's
+as a ``device.connected``/``device.disconnected`` record.
+
+An agent does not heartbeat while its modem is busy with a send, so silence
+alone is not death: an agent is taken for dead once it has been silent for
+the offline threshold plus the longest a send may take (``send_bound``). A
+dead agent that was handing a message to its modem leaves that message's
 outcome unknown: it fails with DEVICE_ERROR, and is never sent again on its own.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from relay_server.dispatch.device_state import load_states
 from relay_server.store.models import MessageError, StatusChange
@@ -18,6 +22,7 @@ from relay_server.worker.context import WorkerContext
 from relay_server.worker.device_records import record_transition, recorded_online
 from relay_server.worker.messages import load_message
 from zimsend_common import wire
+from zimsend_common.config import AgentSettings
 from zimsend_common.failures import FailureCode
 
 log = logging.getLogger(__name__)
@@ -37,6 +42,7 @@ return 0
 def check_devices(ctx: WorkerContext, now: datetime) -> None:
     """Record online/offline transitions and fail the lost sends of offline devices."""
     recorded = recorded_online(ctx.store.engine)
+    dead_after = ctx.offline_after + send_bound(ctx.settings.agent)
     for state in load_states(ctx.store.engine):
         online = state.online(now, ctx.offline_after)
         if online != recorded.get(state.device_id, False):
@@ -45,8 +51,16 @@ def check_devices(ctx: WorkerContext, now: datetime) -> None:
             log.info("device " + ("online" if online else "offline"), extra={"device_id": state.device_id})
         # Only an agent that stopped reporting is dead; one whose modem is lost
         # is alive and answers for its own send.
-        if state.last_seen_at is not None and not state.heard_from(now, ctx.offline_after):
+        if state.last_seen_at is not None and not state.heard_from(now, dead_after):
             fail_lost_send(ctx, state.device_id, now)
+
+
+def send_bound(agent: AgentSettings) -> timedelta:
+    """The longest one send may keep an agent silent: every attempt running to its
+    timeout, with the back-off between attempts."""
+    attempts = agent.send_retries + 1
+    backoff = agent.retry_backoff_seconds * (2**attempts)
+    return timedelta(seconds=attempts * agent.send_timeout_seconds + backoff)
 
 
 def fail_lost_send(ctx: WorkerContext, device_id: str, now: datetime) -> str | None:

@@ -18,7 +18,7 @@ def test_sent_then_delivered_move_the_message_with_the_reported_times(parts: Par
     caller = parts.client()
     device = parts.device(caller)
     message = parts.message(caller)
-    sent_at = utcnow().replace(microsecond=0)
+    sent_at = message.queued_at.replace(microsecond=0) + timedelta(seconds=1)
     delivered_at = sent_at + timedelta(seconds=4)
     assert device.report("sent", {"message_id": message.message_id, "sent_at": isoformat_z(sent_at), "references": [7]}) == "applied"
     assert device.report("delivered", {"message_id": message.message_id, "delivered_at": isoformat_z(delivered_at)}) == "applied"
@@ -139,3 +139,14 @@ def test_an_older_heartbeat_arriving_late_does_not_move_last_seen_back(parts: Pa
     device.heartbeat(at=now - timedelta(minutes=5))
     [state] = load_states(parts.store.engine, device_id=device.device_id)
     assert state.last_seen_at == now
+
+
+def test_a_report_dated_before_the_previous_move_by_a_coarse_clock_is_dated_at_that_move(parts: Parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    message = parts.message(caller)
+    early = message.queued_at - timedelta(seconds=1)
+    device.report("sent", {"message_id": message.message_id, "sent_at": isoformat_z(early)})
+    device.report("delivered", {"message_id": message.message_id, "delivered_at": isoformat_z(early)})
+    done = parts.reload(message)
+    assert done.queued_at == done.sent_at == done.delivered_at
