@@ -42,7 +42,6 @@ from zimsend_common.timefmt import utcnow
 log = logging.getLogger(__name__)
 
 _STORED_OUTGOING = {"2", "3"}  # <stat> of messages the phone keeps to send, not received ones
-SWEEP_SECONDS = 60.0  # how often the SIM is read for messages no URC announced
 
 
 @dataclass(frozen=True)
@@ -200,14 +199,15 @@ class ATModem(Modem):
     # -- events ----------------------------------------------------------
 
     def _work(self) -> None:
-        last_sweep = time.monotonic()
+        next_sweep = time.monotonic() + self.options.sweep_interval
         while not self._closed.is_set():
+            if time.monotonic() >= next_sweep and self._channel is not None:
+                # Some modems announce nothing, or list nothing right after start.
+                next_sweep = time.monotonic() + self.options.sweep_interval
+                self._read_stored()
             try:
                 item = self._inbound.get(timeout=0.1)
             except queue.Empty:
-                if time.monotonic() - last_sweep >= SWEEP_SECONDS and self._channel is not None:
-                    last_sweep = time.monotonic()
-                    self._read_stored()
                 continue
             if isinstance(item, _Lost):
                 if item.generation == self._generation:
@@ -215,7 +215,7 @@ class ATModem(Modem):
                 continue
             try:
                 self._handle(item)
-            except ModemError as exc:
+            except (ModemError, ValueError, IndexError) as exc:
                 # What stays on the SIM is read again at the next sweep or reconnect.
                 log.warning("unsolicited result not handled", extra={"urc": item.line, "error": str(exc)})
 
@@ -245,6 +245,9 @@ class ATModem(Modem):
             return
         for header, pdu in zip(answer[::2], answer[1::2]):
             fields = network.values(header)
+            if len(fields) < 2 or not fields[0].isdigit():
+                log.warning("stored message listing not understood", extra={"line": header})
+                continue
             slot = int(fields[0])
             if self._inbox.has_read(slot):
                 continue

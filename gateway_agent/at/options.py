@@ -21,6 +21,8 @@ class DriverOptions:
     sim_busy_wait: float = 20.0
     """Seconds a SIM may stay busy after its PIN is entered."""
     poll_interval: float = 0.5
+    sweep_interval: float = 60.0
+    """Seconds between reads of the SIM for messages no URC announced."""
     sync_attempts: int = 5
     reopen_delay: float = 0.5
     """First pause before reopening a lost port; it doubles up to ``reopen_max_delay``."""

@@ -67,3 +67,10 @@ def test_each_message_is_handed_on_once(emulator, modem) -> None:
     texts = [m.text for m in events_for(modem, 1.0) if isinstance(m, IncomingMessage)]
     assert texts == ["message number 0", "message number 1", "message number 2"]
     assert emulator.stored == 0
+
+
+def test_a_modem_that_announces_nothing_still_has_its_messages_read(make_emulator, make_modem) -> None:
+    emulator = make_emulator(cnmi_report_modes=())  # refuses every AT+CNMI: no +CMTI ever
+    modem = make_modem(emulator, sweep_interval=0.2)
+    emulator.inject_incoming(SENDER, "found by the sweep")
+    assert next_event_of(modem, IncomingMessage).text == "found by the sweep"

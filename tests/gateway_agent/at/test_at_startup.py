@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import serial
 
-from gateway_agent.errors import ModemTimeout, NotReady
+from gateway_agent.errors import ModemTimeout, NotReady, PortGone
 from gateway_agent.modem import Registration, SimState
 from zimsend_common.failures import FailureCode
 
@@ -72,3 +73,13 @@ def test_a_modem_too_slow_to_answer_times_out(make_emulator, make_modem) -> None
         modem.open()
     assert caught.value.temporary
     assert caught.value.failure == FailureCode.TIMEOUT
+
+
+def test_a_port_another_program_holds_is_reported_gone(emulator, make_modem) -> None:
+    holder = serial.Serial(emulator.port_path, exclusive=True)  # as ModemManager would
+    try:
+        modem = make_modem(emulator, opened=False)
+        with pytest.raises(PortGone, match="lock"):
+            modem.open()
+    finally:
+        holder.close()
