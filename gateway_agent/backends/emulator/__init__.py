@@ -6,6 +6,7 @@ closing the modem stops it. This is the device of the demo.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -29,7 +30,7 @@ class EmulatedModem(ATModem):
             super().close()
         finally:
             self.emulator.stop()
-            self._workdir.rmdir()
+            shutil.rmtree(self._workdir, ignore_errors=True)
 
 
 def create(settings: Settings, config: EmulatorConfig | None = None) -> EmulatedModem:
