@@ -177,7 +177,7 @@ class ModemEmulator:
                 elif byte == ord("\r"):
                     pdu_length = self._execute(command.decode("latin-1").strip())
                     command.clear()
-                elif byte != ord("\n"):
+                elif byte not in (ord("\n"), ESC):  # ESC outside PDU entry means nothing
                     command.append(byte)
 
     def _pdu_byte(self, byte: int, buffer: bytearray, length: int) -> int | None:
