@@ -3,6 +3,11 @@
 It serves a pty until SIGINT or SIGTERM, so minicom, gammu or an agent can
 open it. Every ``EmulatorConfig`` knob is a flag (``--send-delay 2``,
 ``--failure '^\\+26371=1'``); ``--link`` gives the pty a stable name.
+Lines on standard input play the outside world:
+
+    sms SENDER TEXT      an SMS arrives (stored on the SIM, announced per AT+CNMI)
+    flash SENDER TEXT    an SMS arrives as a direct +CMT
+    unplug / replug      the device vanishes / comes back
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import sys
 import threading
 import types
 from collections.abc import Callable, Sequence
-from typing import Any, get_args, get_type_hints
+from typing import Any, TextIO, get_args, get_type_hints
 
 from gateway_agent.emulator.config import EmulatorConfig
 from gateway_agent.emulator.emulator import ModemEmulator
@@ -23,12 +28,16 @@ NONE_WORDS = ("none", "never", "")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Serve the emulated modem until SIGINT or SIGTERM, obeying control lines on stdin."""
     config = config_from(build_parser().parse_args(argv))
     emulator = ModemEmulator(config).start()
     stopping = threading.Event()
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, lambda *_: stopping.set())
+    # Started in the background from a terminal, reading stdin must fail, not stop the process.
+    signal.signal(signal.SIGTTIN, signal.SIG_IGN)
     print(f"modem emulator ready on {emulator.port_path}", flush=True)
+    threading.Thread(target=_obey, args=(emulator, sys.stdin), daemon=True).start()
     stopping.wait()
     emulator.stop()
     return 0
@@ -60,6 +69,31 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from(args: argparse.Namespace) -> EmulatorConfig:
     values = vars(args) | {"failures": dict(args.failures)}
     return EmulatorConfig(**values)
+
+
+def _obey(emulator: ModemEmulator, lines: TextIO) -> None:
+    """Act on each control line; a line not understood gets a word on stderr."""
+    try:
+        for line in lines:
+            _obey_line(emulator, line.strip())
+    except OSError:
+        return  # no readable stdin (a background job): nothing to obey
+
+
+def _obey_line(emulator: ModemEmulator, line: str) -> None:
+    verb, _, rest = line.partition(" ")
+    sender, _, text = rest.partition(" ")
+    if verb in ("sms", "flash") and sender and text:
+        try:
+            emulator.inject_incoming(sender, text, direct=verb == "flash")
+        except RuntimeError as exc:
+            print(exc, file=sys.stderr)
+    elif verb == "unplug":
+        emulator.vanish()
+    elif verb == "replug":
+        emulator.restore()
+    elif verb:
+        print(f"not understood: {line!r} (sms|flash SENDER TEXT, unplug, replug)", file=sys.stderr)
 
 
 def _parser_for(kind: Any) -> Callable[[str], Any]:

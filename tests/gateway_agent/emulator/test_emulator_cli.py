@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
+import time
 
 import pytest
 
+from gateway_agent.at import ATModem, DriverOptions
 from gateway_agent.emulator import EmulatorConfig
 from gateway_agent.emulator.cli import build_parser, config_from
+from gateway_agent.modem import IncomingMessage
 
 
 def parse(*argv: str) -> EmulatorConfig:
@@ -37,3 +42,29 @@ def test_a_malformed_failure_is_refused(capsys) -> None:
     with pytest.raises(SystemExit):
         parse("--failure", "no-code-here")
     assert "REGEX=CODE" in capsys.readouterr().err
+
+
+def test_control_lines_on_stdin_deliver_sms_and_unplug_the_modem(tmp_path) -> None:
+    link = tmp_path / "modem"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway_agent.emulator.cli", "--link", str(link)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        process.stdout.readline()
+        process.stdin.write("sms +263772222222 hello from outside\nfrobnicate\n")
+        process.stdin.flush()
+        with ATModem(DriverOptions(port=str(link), command_timeout=2, network_wait=2)) as modem:
+            event = modem.next_event(5)
+        assert isinstance(event, IncomingMessage)
+        assert (event.sender, event.text) == ("+263772222222", "hello from outside")
+        process.stdin.write("unplug\n")
+        process.stdin.flush()
+        deadline = time.monotonic() + 5
+        while link.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not link.exists()
+    finally:
+        process.terminate()
+        _, errors = process.communicate(timeout=10)
+    assert "not understood: 'frobnicate'" in errors
