@@ -79,11 +79,11 @@ def test_reports_arrive_as_direct_cds_when_the_modem_cannot_store_them(make_emul
 
 def test_direct_reports_are_acknowledged_when_the_modem_asks_for_it(make_emulator, make_modem) -> None:
     # Phase 2+: the network sends a report again unless AT+CNMA acknowledges it.
-    emulator = make_emulator(cnmi_report_modes=(0, 1), csms_service=1, ack_timeout=0.3)
+    emulator = make_emulator(cnmi_report_modes=(0, 1), csms_service=1, ack_timeout=0.6)
     modem = make_modem(emulator)
     modem.send(RECIPIENT, "hello")
     next_event_of(modem, DeliveryReport)
-    assert not any(isinstance(event, DeliveryReport) for event in events_for(modem, 0.8))
+    assert not any(isinstance(event, DeliveryReport) for event in events_for(modem, 1.2))
 
 
 def test_no_report_is_asked_for_when_none_is_wanted(emulator, modem) -> None:
