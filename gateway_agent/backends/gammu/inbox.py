@@ -20,9 +20,17 @@ from gateway_agent.modem import DeliveryReport, IncomingMessage
 from gateway_agent.pdu import failure_of, outcome_of
 
 GammuSMS = dict[str, object]
-Where = tuple[int, int]  # (folder, location) on the phone
 
 _CONCATENATED = ("ConcatenatedMessages", "ConcatenatedMessages16bit")
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Where one part lies on the phone, and enough of it to know it again."""
+
+    folder: int
+    location: int
+    fingerprint: tuple[object, ...]
 
 
 @dataclass(frozen=True)
@@ -30,7 +38,13 @@ class Received:
     """An event made from one or more parts, and where those parts are stored."""
 
     event: DeliveryReport | IncomingMessage
-    stored: tuple[Where, ...] = ()
+    stored: tuple[Stored, ...] = ()
+
+
+def stored_part(part: GammuSMS) -> Stored:
+    """Where ``part``, read from a memory, lies; two reads of it compare equal."""
+    fingerprint = (part.get("Number"), str(part.get("DateTime")), part.get("Text"))
+    return Stored(int(part["Folder"]), int(part["Location"]), fingerprint)
 
 
 def read_memory(sm: gammu.StateMachine) -> list[GammuSMS]:
@@ -84,12 +98,12 @@ class Inbox:
 
     def _received(self, group: list[GammuSMS], *, stored: bool) -> Received | None:
         self._first_seen.pop(_group_key(group), None)
-        where = tuple((int(p["Folder"]), int(p["Location"])) for p in group) if stored else ()
+        parts = tuple(stored_part(p) for p in group) if stored else ()
         kind = group[0].get("Type")
         if kind == "Status_Report":
-            return Received(delivery_report(group[0]), where)
+            return Received(delivery_report(group[0]), parts)
         if kind == "Deliver":
-            return Received(incoming_message(group), where)
+            return Received(incoming_message(group), parts)
         return None  # drafts and sent items stay where the phone's owner put them
 
 

@@ -25,7 +25,7 @@ import gammu
 from gateway_agent.backends.gammu.connection import connection_for
 from gateway_agent.backends.gammu.device import read_extra, read_identity, read_network, sim_state
 from gateway_agent.backends.gammu.errors import gammu_errors, modem_error
-from gateway_agent.backends.gammu.inbox import Inbox, Received, Where, read_memory
+from gateway_agent.backends.gammu.inbox import Inbox, Received, Stored, read_memory, stored_part
 from gateway_agent.backends.gammu.outgoing import outgoing_parts
 from gateway_agent.errors import ModemError, ModemTimeout, NotReady, PortGone
 from gateway_agent.modem import (
@@ -68,8 +68,8 @@ class GammuModem(Modem):
         self._sm: gammu.StateMachine | None = None
         self._inbox = Inbox(timing.partial_wait)
         self._events: deque[Received | PortLost | PortRestored] = deque()
-        self._handed_out: list[Where] = []
-        self._undeletable: set[Where] = set()
+        self._handed_out: list[Stored] = []
+        self._undeletable: set[Stored] = set()
         self._lost = False
         self._pin_refused = False
         self._retry_delay = timing.reconnect_first
@@ -226,14 +226,14 @@ class GammuModem(Modem):
             if not self._note(error):
                 log.warning("cannot read the phone's messages", extra={"error": str(error)})
             return
-        stored = [p for p in stored if (p["Folder"], p["Location"]) not in self._undeletable]
+        stored = [p for p in stored if stored_part(p) not in self._undeletable]
         self._events.extend(self._inbox.collect(stored))
 
     def _delete_handed_out(self, sm: gammu.StateMachine) -> None:
         while self._handed_out:
-            folder, location = where = self._handed_out[0]
+            part = self._handed_out[0]
             try:
-                sm.DeleteSMS(Folder=folder, Location=location)
+                sm.DeleteSMS(Folder=part.folder, Location=part.location)
             except gammu.ERR_EMPTY:
                 pass
             except gammu.GSMError as exc:
@@ -242,7 +242,7 @@ class GammuModem(Modem):
                     raise error from exc
                 # Never hand it out again, even though it stays on the phone.
                 log.error("cannot delete a message from the phone", extra={"error": str(error)})
-                self._undeletable.add(where)
+                self._undeletable.add(part)
             self._handed_out.pop(0)
 
     def _hand_out(self, item: Received | PortLost | PortRestored) -> ModemEvent:
