@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from gateway_agent.at.lines import PROMPT, LineSplitter, is_noise
 from gateway_agent.at.urc import Urc, answer_prefix, is_urc, needs_pdu_line
 
@@ -42,3 +45,15 @@ def test_a_urc_names_its_arguments() -> None:
     urc = Urc('+CMTI: "SM",12')
     assert (urc.name, urc.arguments) == ("+CMTI", ["SM", "12"])
     assert Urc("RING").arguments == []
+
+
+@given(st.lists(st.integers(min_value=0, max_value=12), max_size=40))
+def test_how_the_bytes_are_cut_into_reads_changes_nothing(cuts: list[int]) -> None:
+    stream = b'ATE0\r\r\nOK\r\n\r\n+CMTI: "SM",1\r\n\r\n+CSQ: 20,99\r\n\r\nOK\r\n\r\n> '
+    expected = LineSplitter().feed(stream)
+    splitter, tokens, position = LineSplitter(), [], 0
+    for cut in cuts:
+        tokens += splitter.feed(stream[position : position + cut])
+        position += cut
+    tokens += splitter.feed(stream[position:])
+    assert tokens == expected == ["ATE0", "OK", '+CMTI: "SM",1', "+CSQ: 20,99", "OK", PROMPT]

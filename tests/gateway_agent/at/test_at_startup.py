@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import serial
 
@@ -83,3 +85,13 @@ def test_a_port_another_program_holds_is_reported_gone(emulator, make_modem) -> 
             modem.open()
     finally:
         holder.close()
+
+
+def test_the_pin_never_reaches_the_logs(make_emulator, make_modem, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    make_modem(make_emulator(pin="8642"), pin="8642").close()
+    with pytest.raises(NotReady):
+        make_modem(make_emulator(pin="8642"), pin="9753")
+    logged = [f"{record.getMessage()} {vars(record)}" for record in caplog.records]
+    assert any("AT+CPIN" in line for line in logged)
+    assert not any("8642" in line or "9753" in line for line in logged)
