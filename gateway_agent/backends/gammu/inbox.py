@@ -10,7 +10,6 @@ seconds, and is then handed on with what came: a message is never dropped.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -67,7 +66,6 @@ class Inbox:
     """Joins parts into messages, holding back those still missing parts."""
 
     partial_wait: float
-    clock: Callable[[], float] = time.monotonic
     _direct: list[GammuSMS] = field(default_factory=list)
     _first_seen: dict[tuple[object, ...], float] = field(default_factory=dict)
 
@@ -93,8 +91,8 @@ class Inbox:
     def _is_ready(self, group: list[GammuSMS]) -> bool:
         if len(group) >= _expected_parts(group):
             return True
-        first_seen = self._first_seen.setdefault(_group_key(group), self.clock())
-        return self.clock() - first_seen >= self.partial_wait
+        first_seen = self._first_seen.setdefault(_group_key(group), time.monotonic())
+        return time.monotonic() - first_seen >= self.partial_wait
 
     def _received(self, group: list[GammuSMS], *, stored: bool) -> Received | None:
         self._first_seen.pop(_group_key(group), None)
