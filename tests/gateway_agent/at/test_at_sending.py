@@ -48,6 +48,8 @@ def test_a_delivered_report_is_matched_to_its_send(emulator, modem) -> None:
     assert (report.outcome, report.status_code, report.failure) == ("delivered", 0, None)
     part = matcher.match(report)
     assert part is not None and (part.key, part.part) == ("msg-1", 1)
+    modem.next_event(0.05)
+    assert emulator.stored == 0  # the stored report (+CDSI) was deleted once taken
 
 
 def test_a_failed_report_carries_its_status_and_failure_code(make_emulator, make_modem) -> None:
