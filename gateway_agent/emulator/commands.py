@@ -68,20 +68,27 @@ class CommandSet:
         self._storage = storage
         self._network = network
         self._acknowledge = acknowledge
+        fixed = self._fixed
         self._handlers: dict[str, Callable[[Command], Answer]] = {
+            # V.250 basics
             "E": self._echo, "V": self._ok, "Q": self._ok, "Z": self._reset, "&F": self._reset,
             "I": self._information, "S0": self._ok, "S3": self._ok, "S4": self._ok,
-            "+CMEE": self._cmee, "+CGMI": self._fixed(config.manufacturer),
-            "+GMI": self._fixed(config.manufacturer), "+CGMM": self._fixed(config.model),
-            "+GMM": self._fixed(config.model), "+CGMR": self._fixed(config.firmware),
-            "+GMR": self._fixed(config.firmware), "+CGSN": self._fixed(config.imei),
-            "+GSN": self._fixed(config.imei), "+CIMI": self._cimi, "+CNUM": self._cnum,
-            "+CPIN": self._cpin, "+CSQ": self._csq, "+COPS": self._cops, "+CREG": self._creg,
-            "+CEREG": self._creg, "+CGREG": self._creg, "+CGATT": self._cgatt, "+CFUN": self._cfun, "+CSCS": self._cscs,
-            "+CSCA": self._csca, "+CMGF": self._cmgf, "+CSMS": self._csms, "+CNMI": self._cnmi,
+            # identity (27.007 §5)
+            "+CGMI": fixed(config.manufacturer), "+GMI": fixed(config.manufacturer),
+            "+CGMM": fixed(config.model), "+GMM": fixed(config.model),
+            "+CGMR": fixed(config.firmware), "+GMR": fixed(config.firmware),
+            "+CGSN": fixed(config.imei), "+GSN": fixed(config.imei),
+            "+CIMI": self._cimi, "+CNUM": self._cnum,
+            # phone, SIM and network (27.007)
+            "+CMEE": self._cmee, "+CFUN": self._cfun, "+CSCS": self._cscs, "+CPIN": self._cpin,
+            "+CSQ": self._csq, "+COPS": self._cops, "+CGATT": self._cgatt,
+            "+CREG": self._creg, "+CGREG": self._creg, "+CEREG": self._creg,
+            # SMS (27.005)
+            "+CSMS": self._csms, "+CMGF": self._cmgf, "+CSCA": self._csca, "+CNMI": self._cnmi,
             "+CPMS": self._cpms, "+CNMA": self._cnma, "+CMGS": self._cmgs, "+CMGL": self._cmgl,
-            "+CMGR": self._cmgr, "+CMGD": self._cmgd, "^CURC": self._curc,
-            "^PORTSEL": self._ok,
+            "+CMGR": self._cmgr, "+CMGD": self._cmgd,
+            # Huawei's own, which Gammu sends once it sees a Huawei
+            "^CURC": self._curc, "^PORTSEL": self._ok,
         }  # fmt: skip
 
     def fresh_session(self) -> Session:
