@@ -191,7 +191,7 @@ class Agent:
             if self._held is None:
                 self._held = self._take()
             if self._held is not None:
-                outcome = self.send(self._held)
+                outcome = jobs.send_message(self._held.to_dict())
                 log.info("job done", extra={"message_id": self._held.message_id, "outcome": outcome})
                 self._held = None
         except redis.RedisError as error:

@@ -58,6 +58,22 @@ def test_sigterm_stops_the_agent_cleanly_and_it_says_goodbye(conn, redis_url, st
     assert PASSWORD not in (tmp_path / "agent.log").read_text()
 
 
+def test_sigterm_during_a_send_lets_the_send_finish_and_report_before_the_agent_exits(
+    conn, redis_url, start_emulator, tmp_path
+):
+    emulator = start_emulator(send_delay=1.0, report_delay=None)
+    serve_client(conn)
+    enqueue(conn, NORMAL, "msg_00000000000000f5")
+    agent = AgentProcess(tmp_path / "data", redis_url, emulator.port_path, tmp_path / "agent.log")
+    eventually(lambda: conn.get(wire.inflight_key(DEVICE_ID)) == b"msg_00000000000000f5", timeout=20)
+
+    assert agent.signal(signal.SIGTERM) == 0
+
+    assert kinds_of(conn, "msg_00000000000000f5") == ["sent"]
+    assert [record.text for record in emulator.sent] == ["text of msg_00000000000000f5"]
+    assert conn.get(wire.inflight_key(DEVICE_ID)) is None
+
+
 def test_reports_made_while_redis_was_down_arrive_once_when_it_is_back(own_redis, start_emulator, start_agent):
     conn = own_redis.client()
     emulator = start_emulator(report_delay=1.0)
@@ -79,9 +95,11 @@ def test_reports_made_while_redis_was_down_arrive_once_when_it_is_back(own_redis
 
 
 def test_a_vanished_modem_shows_in_heartbeats_and_sending_resumes_when_it_is_back(
-    conn, redis_url, start_emulator, start_agent
+    conn, redis_url, start_emulator, start_agent, tmp_path
 ):
-    emulator = start_emulator()
+    # Back on a new pty, as after USB re-enumeration: the agent follows the link, as it
+    # would follow /dev/serial/by-id.
+    emulator = start_emulator(link=str(tmp_path / "modem"))
     serve_client(conn)
     start_agent(redis_url, emulator)
     eventually(lambda: events_of_kind(conn, "heartbeat"))
