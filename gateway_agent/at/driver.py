@@ -166,6 +166,14 @@ class ATModem(Modem):
             channel.close()
             raise
         self._channel = channel
+        log.info(
+            "modem ready",
+            extra={
+                "port": self.options.port,
+                "indications": self._features.indications,
+                "acknowledge": self._features.acknowledge,
+            },
+        )
 
     def _live_channel(self) -> Channel:
         channel = self._channel

@@ -140,7 +140,7 @@ def _choose_indications(channel: Channel, options: DriverOptions) -> str | None:
             return setting
         except CommandError as exc:
             log.debug("indication setting refused", extra={"setting": setting, "error": str(exc)})
-    log.warning("modem accepts no AT+CNMI setting: messages are read only when the port opens")
+    log.warning("modem accepts no AT+CNMI setting: new messages are found by sweeps only")
     return None
 
 
