@@ -45,6 +45,22 @@ def test_a_message_the_agent_was_killed_sending_fails_with_unknown_outcome_and_i
     eventually(lambda: conn.get(wire.inflight_key(DEVICE_ID)) is None)
 
 
+def test_a_message_named_in_flight_by_a_lost_run_is_reported_failed_on_start_and_not_sent(
+    conn, redis_url, start_emulator, start_agent
+):
+    emulator = start_emulator()
+    serve_client(conn)
+    conn.set(wire.inflight_key(DEVICE_ID), "msg_00000000000000f6")
+
+    start_agent(redis_url, emulator)
+
+    eventually(lambda: kinds_of(conn, "msg_00000000000000f6") == ["failed"])
+    failed = events_of(conn, "msg_00000000000000f6")[0]
+    assert failed.data["code"] == "DEVICE_ERROR" and "outcome unknown" in failed.data["detail"]
+    assert conn.get(wire.inflight_key(DEVICE_ID)) is None
+    assert emulator.sent == []
+
+
 def test_sigterm_stops_the_agent_cleanly_and_it_says_goodbye(conn, redis_url, start_emulator, tmp_path):
     emulator = start_emulator()
     serve_client(conn)

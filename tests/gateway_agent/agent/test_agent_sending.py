@@ -93,6 +93,24 @@ def test_a_send_the_modem_refused_for_a_passing_reason_is_retried_and_leaves_onc
     assert kinds_of(conn, "msg_0000000000000004")[0] == "sent"
 
 
+def test_a_send_the_modem_never_answered_fails_as_unknown_outcome_and_is_not_retried(
+    conn, redis_url, start_emulator, start_agent
+):
+    emulator = start_emulator(send_delay=2.0, report_delay=None)
+    serve_client(conn)
+    start_agent(redis_url, emulator, send_timeout_seconds=0.5, send_retries=3)
+
+    enqueue(conn, NORMAL, "msg_0000000000000010")
+
+    eventually(lambda: kinds_of(conn, "msg_0000000000000010") == ["failed"])
+    failed = events_of(conn, "msg_0000000000000010")[0]
+    assert failed.data["code"] == "TIMEOUT"
+    assert "outcome unknown" in failed.data["detail"]
+    eventually(lambda: emulator.sent)  # the network took it after all, once
+    eventually(lambda: len(events_of_kind(conn, "heartbeat")) >= 10)
+    assert [record.text for record in emulator.sent] == ["text of msg_0000000000000010"]
+
+
 def test_messages_leave_in_priority_order_the_devices_own_before_the_shared_ones(
     conn, redis_url, start_emulator, start_agent
 ):
