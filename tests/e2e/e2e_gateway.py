@@ -1,0 +1,219 @@
+"""The whole gateway as its own processes: ``zimsend-relay serve``, ``zimsend-relay
+worker`` and one ``zimsend-agent run`` per device, on a SQLite store and a private
+redis-server, each agent driving an emulated modem over a real pty.
+
+The emulators run in the test's process so that a test reads what the network
+accepted (``emulator.sent``, the emulator's log) directly.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import redis
+import requests
+
+from gateway_agent.emulator import EmulatorConfig, ModemEmulator
+from relay_server.store.store import Store
+
+BIN = Path(sys.executable).parent
+OFFLINE_AFTER_SECONDS = 5  # the smallest the configuration allows
+WAIT_SECONDS = 30.0
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Account:
+    client_id: str
+    api_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"X-Client-ID": self.client_id, "X-API-Key": self.api_key}
+
+
+@dataclass
+class Agent:
+    device_id: str
+    password: str
+    emulator: ModemEmulator
+    process: subprocess.Popen | None = None
+
+    def texts_sent(self) -> list[str]:
+        """The texts the emulated network accepted from this device, in order."""
+        return [record.text for record in self.emulator.sent]
+
+
+def wait_until(check: Callable[[], T], what: str, timeout: float = WAIT_SECONDS) -> T:
+    """The first truthy value of ``check()``; fails the test, naming ``what``, after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Gateway:
+    """A running gateway and the helpers a test drives it with."""
+
+    workdir: Path
+    database_url: str
+    redis: redis.Redis
+    env: dict[str, str]
+    store: Store
+    base_url: str
+    processes: list[subprocess.Popen] = field(default_factory=list)
+    emulators: list[ModemEmulator] = field(default_factory=list)
+
+    # -- processes -------------------------------------------------------------
+
+    def spawn(self, name: str, args: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+        log = open(self.workdir / f"{name}.log", "ab")
+        process = subprocess.Popen(
+            args, env={**self.env, **(extra_env or {})}, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir
+        )
+        log.close()
+        self.processes.append(process)
+        return process
+
+    def start_relay(self) -> None:
+        self.spawn("relay", [str(BIN / "zimsend-relay"), "serve"])
+        wait_until(self._relay_answers, "the relay to answer")
+
+    def start_worker(self) -> subprocess.Popen:
+        return self.spawn("worker", [str(BIN / "zimsend-relay"), "worker", "--maintenance-seconds", "0.5"])
+
+    def new_account(self, name: str = "acme") -> Account:
+        client, api_key = self.store.create_client(name)
+        return Account(client.client_id, api_key)
+
+    def new_agent(self, account: Account, config: EmulatorConfig | None = None, *, start: bool = True) -> Agent:
+        """A device of the account on a fresh emulated modem, its agent started and online."""
+        device, password = self.store.add_device(account.client_id)
+        emulator = ModemEmulator(config or EmulatorConfig()).start()
+        self.emulators.append(emulator)
+        agent = Agent(device.device_id, password, emulator)
+        if start:
+            self.start_agent(agent, account)
+        return agent
+
+    def start_agent(self, agent: Agent, account: Account) -> None:
+        agent.process = self.spawn(
+            f"agent-{agent.device_id}",
+            [str(BIN / "zimsend-agent"), "run", "--device-id", agent.device_id,
+             "--backend", "at", "--port", agent.emulator.port_path],
+            {"ZIMSEND_DEVICE_PASSWORD": agent.password},
+        )
+        wait_until(lambda: self.device(account, agent.device_id)["online"], f"{agent.device_id} to come online")
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for emulator in self.emulators:
+            emulator.stop()
+        self.store.close()
+
+    # -- the API, over HTTP ------------------------------------------------------
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def send(self, account: Account, *, device_id: str | None = None, **body: Any) -> requests.Response:
+        headers = dict(account.headers)
+        if device_id:
+            headers["X-Device-ID"] = device_id
+        return requests.post(self.url("/sms/send"), json=body, headers=headers, timeout=10)
+
+    def queue(self, account: Account, **body: Any) -> str:
+        """Send and return the new message's id; fails the test unless it was accepted."""
+        answer = self.send(account, **body)
+        assert answer.status_code == 202, answer.text
+        return answer.json()["message_id"]
+
+    def status(self, account: Account, message_id: str) -> dict[str, Any]:
+        answer = requests.get(self.url(f"/sms/status/{message_id}"), headers=account.headers, timeout=10)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def cancel(self, account: Account, message_id: str) -> requests.Response:
+        return requests.delete(self.url(f"/sms/{message_id}"), headers=account.headers, timeout=10)
+
+    def device(self, account: Account, device_id: str) -> dict[str, Any]:
+        answer = requests.get(self.url(f"/devices/{device_id}"), headers=account.headers, timeout=10)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def wait_for_status(self, account: Account, message_id: str, *statuses: str, timeout: float = WAIT_SECONDS) -> dict[str, Any]:
+        def reached() -> dict[str, Any] | None:
+            status = self.status(account, message_id)
+            return status if status["status"] in statuses else None
+
+        return wait_until(reached, f"{message_id} to become {' or '.join(statuses)}", timeout)
+
+    def _relay_answers(self) -> bool:
+        try:
+            # Any answer in the contract's shape will do: the app is up.
+            return requests.get(self.url("/devices"), timeout=1).status_code == 400
+        except requests.ConnectionError:
+            return False
+
+
+@pytest.fixture
+def gateway(tmp_path: Path, sqlite_url: str, redis_proc: Any, redisdb: redis.Redis) -> Iterator[Gateway]:
+    """Relay and worker running; agents are started by each test with ``new_agent``."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "ZIMSEND_CONFIG": str(tmp_path / "absent.toml"),
+        "ZIMSEND_DATA_DIR": str(tmp_path / "data"),
+        "ZIMSEND_DATABASE_URL": sqlite_url,
+        "ZIMSEND_REDIS_URL": f"redis://{redis_proc.host}:{redis_proc.port}/0",
+        "ZIMSEND_HOST": "127.0.0.1",
+        "ZIMSEND_HTTP_PORT": str(port),
+        "ZIMSEND_RATE_LIMIT_PER_MINUTE": "1000000",
+        "ZIMSEND_DEVICE_OFFLINE_AFTER_SECONDS": str(OFFLINE_AFTER_SECONDS),
+        "ZIMSEND_HEARTBEAT_SECONDS": "0.5",
+        "ZIMSEND_SEND_RATE_PER_MINUTE": "100000",
+        "ZIMSEND_NETWORK_WAIT_SECONDS": "10",
+        # Short sends and few retries: an agent silent for 5 + (2 × 5 + 2) s is dead.
+        "ZIMSEND_SEND_TIMEOUT_SECONDS": "5",
+        "ZIMSEND_SEND_RETRIES": "1",
+        "ZIMSEND_RETRY_BACKOFF_SECONDS": "0.5",
+        "ZIMSEND_LOG_LEVEL": "INFO",
+    }
+    (tmp_path / "absent.toml").write_text("")
+    store = Store.open(sqlite_url)
+    running = Gateway(tmp_path, sqlite_url, redisdb, env, store, f"http://127.0.0.1:{port}/v1")
+    try:
+        running.start_relay()
+        running.start_worker()
+        yield running
+    finally:
+        running.stop()

@@ -1,0 +1,130 @@
+"""When things break: races, a killed agent, a Redis that loses its data, forged events."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import requests
+from rq import Queue
+from rq.job import Job
+
+from e2e_gateway import OFFLINE_AFTER_SECONDS, Gateway, wait_until
+from gateway_agent.emulator import EmulatorConfig
+from zimsend_common import wire
+from zimsend_common.timefmt import isoformat_z, utcnow
+
+RACES = 200
+
+
+def test_every_cancel_racing_a_send_ends_cancelled_and_unsent_or_refused_and_sent_once(gateway: Gateway):
+    account = gateway.new_account()
+    agent = gateway.new_agent(account)
+    bulk = requests.post(
+        gateway.url("/sms/send-bulk"),
+        json={"recipients": ["+263771000700"] * RACES, "message": "race"},
+        headers=account.headers,
+        timeout=30,
+    )
+    assert bulk.status_code == 202, bulk.text
+    ids = [item["message_id"] for item in bulk.json()["messages"]]
+    sessions = threading.local()
+
+    def cancel(message_id: str) -> requests.Response:
+        # One keep-alive connection per thread, as a client library would use.
+        if not hasattr(sessions, "http"):
+            sessions.http = requests.Session()
+        return sessions.http.delete(gateway.url(f"/sms/{message_id}"), headers=account.headers, timeout=10)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = dict(zip(ids, pool.map(cancel, ids)))
+    # Every message ends one way or the other; wait for the sent ones to settle.
+    finals = {
+        message_id: gateway.wait_for_status(account, message_id, "cancelled", "sent", "delivered")
+        for message_id in ids
+    }
+    wait_until(lambda: gateway.redis.llen("rq:queue:" + wire.client_queue(account.client_id, 3)) == 0, "the queue to drain")
+    cancelled = {message_id for message_id, answer in answers.items() if answer.status_code == 200}
+    refused = set(ids) - cancelled
+    for message_id in refused:
+        assert answers[message_id].status_code == 400
+        assert answers[message_id].json()["error"]["code"] == "CANNOT_CANCEL_MESSAGE"
+        assert finals[message_id]["status"] in ("sent", "delivered")
+    assert {message_id for message_id, final in finals.items() if final["status"] == "cancelled"} == cancelled
+    # The emulator's log holds exactly the refused cancels, each once.
+    assert len(agent.emulator.sent) == len(refused)
+    assert cancelled and refused  # the race really was run both ways
+
+
+def test_an_agent_killed_mid_send_leaves_its_message_failed_as_unknown_and_never_sent_again(gateway: Gateway):
+    account = gateway.new_account()
+    agent = gateway.new_agent(account, EmulatorConfig(send_delay=3.0))
+    message_id = gateway.queue(account, to="+263771000800", message="interrupted")
+    wait_until(lambda: gateway.redis.get(wire.inflight_key(agent.device_id)), "the send to start")
+    agent.process.send_signal(signal.SIGKILL)
+    agent.process.wait(timeout=10)
+    failed = gateway.wait_for_status(account, message_id, "failed", timeout=OFFLINE_AFTER_SECONDS + 30)
+    assert failed["error"]["code"] == "DEVICE_ERROR"
+    assert "unknown" in failed["error"]["detail"]
+    # The agent comes back: it sends new messages, never the interrupted one again.
+    gateway.start_agent(agent, account)
+    after = gateway.queue(account, to="+263771000800", message="after restart")
+    gateway.wait_for_status(account, after, "delivered")
+    assert agent.texts_sent().count("interrupted") <= 1
+    assert agent.texts_sent()[-1] == "after restart"
+    assert gateway.status(account, message_id)["status"] == "failed"
+
+
+def test_redis_losing_all_its_data_mid_run_loses_no_message_and_sends_none_twice(gateway: Gateway):
+    account = gateway.new_account()
+    agent = gateway.new_agent(account, EmulatorConfig(send_delay=0.1))
+    ids = [gateway.queue(account, to="+263771000900", message=f"survivor {n}") for n in range(30)]
+    wait_until(lambda: len(agent.emulator.sent) >= 5, "some messages to leave")
+    gateway.redis.flushall()
+    later = [gateway.queue(account, to="+263771000900", message=f"survivor {n}") for n in range(30, 35)]
+    for message_id in ids + later:
+        # A delivery report that was in Redis when it lost its data stays unknown: sent is the floor.
+        gateway.wait_for_status(account, message_id, "sent", "delivered", timeout=60)
+    counts = Counter(agent.texts_sent())
+    assert sorted(counts) == sorted(f"survivor {n}" for n in range(35))
+    assert set(counts.values()) == {1}
+
+
+def test_sends_made_while_redis_is_down_are_accepted_and_leave_once_it_is_back(gateway: Gateway, redis_proc):
+    account = gateway.new_account()
+    agent = gateway.new_agent(account)
+    redis_proc.stop()
+    try:
+        answer = gateway.send(account, to="+263771000950", message="while Redis is away")
+        assert answer.status_code == 202, answer.text
+        assert gateway.status(account, answer.json()["message_id"])["status"] == "queued"
+    finally:
+        redis_proc.start()  # empty: whatever Redis held is gone
+    gateway.wait_for_status(account, answer.json()["message_id"], "delivered")
+    assert agent.texts_sent() == ["while Redis is away"]
+
+
+def test_an_event_forged_for_another_device_is_refused_by_the_worker(gateway: Gateway):
+    acme, globex = gateway.new_account("acme"), gateway.new_account("globex")
+    attacker = gateway.new_agent(acme)
+    victim_device, _password = gateway.store.add_device(globex.client_id)
+    # Scheduled, so it is accepted while globex has no device running, and stays queued.
+    victim_message = gateway.queue(
+        globex, to="+263771001000", message="not yours", scheduled_at=isoformat_z(utcnow() + timedelta(days=1))
+    )
+    attacker_key = wire.device_signing_key(attacker.password)
+    events = Queue(wire.EVENTS_QUEUE, connection=gateway.redis)
+    forged = []
+    for device_id in (victim_device.device_id, attacker.device_id):
+        document = wire.Event(
+            kind="sent", device_id=device_id, at=isoformat_z(utcnow()),
+            data={"message_id": victim_message, "sent_at": isoformat_z(utcnow())},
+        ).to_dict()
+        forged.append(events.enqueue(wire.APPLY_EVENT_FUNC, document, wire.sign(document, attacker_key)))
+    for job in forged:
+        wait_until(lambda job=job: Job.fetch(job.id, connection=gateway.redis).is_finished, "the worker to judge the event")
+        assert Job.fetch(job.id, connection=gateway.redis).return_value() == "refused"
+    assert gateway.status(globex, victim_message)["status"] == "queued"
