@@ -17,6 +17,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 import serial
 
@@ -210,9 +211,8 @@ class ATModem(Modem):
         next_sweep = time.monotonic() + self.options.sweep_interval
         while not self._closed.is_set():
             if time.monotonic() >= next_sweep and self._channel is not None:
-                # Some modems announce nothing, or list nothing right after start.
                 next_sweep = time.monotonic() + self.options.sweep_interval
-                self._read_stored()
+                self._sweep()
             try:
                 item = self._inbound.get(timeout=0.1)
             except queue.Empty:
@@ -226,6 +226,12 @@ class ATModem(Modem):
             except (ModemError, ValueError, IndexError) as exc:
                 # What stays on the SIM is read again at the next sweep or reconnect.
                 log.warning("unsolicited result not handled", extra={"urc": item.line, "error": str(exc)})
+
+    def _sweep(self) -> None:
+        # Some modems announce nothing, or list nothing right after start.
+        self._read_stored()
+        for received in self._inbox.expire(timedelta(seconds=self.options.incomplete_after)):
+            self._events.put((received.event, received.slots))
 
     def _handle(self, urc: Urc) -> None:
         if urc.name in ("+CMTI", "+CDSI"):

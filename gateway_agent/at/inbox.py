@@ -5,16 +5,22 @@ A PDU arrives either straight from a URC (+CMT, +CDS) or from a SIM slot
 each in its own slot; the event for the whole message names every slot, so
 they are deleted together once the event has been handed on. A slot that was
 read is remembered until it is deleted, so reading the SIM again never hands
-the same message on twice.
+the same message on twice. A message whose last parts never come is handed
+on as far as it got, once it is old enough (``expire``): late, not lost.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from gateway_agent.modem import DeliveryReport, IncomingMessage, ModemEvent
 from gateway_agent.pdu import CompleteMessage, Deliver, Reassembler, StatusReport, decode_incoming
+from zimsend_common.timefmt import utcnow
+
+log = logging.getLogger(__name__)
 
 _PartKey = tuple[str, int, int]
 
@@ -33,6 +39,7 @@ class Inbox:
     def __init__(self) -> None:
         self._reassembler = Reassembler()
         self._slots: dict[_PartKey, list[int]] = {}
+        self._first_seen: dict[_PartKey, datetime] = {}
         self._seen: set[int] = set()
         self._lock = threading.Lock()
 
@@ -60,20 +67,41 @@ class Inbox:
                 return Received(_report(decoded), slots)
             return self._part(decoded, slots)
 
+    def expire(self, older_than: timedelta) -> list[Received]:
+        """Messages still missing parts after ``older_than``, handed on with what came."""
+        now = utcnow()
+        with self._lock:
+            stale = [key for key, seen in self._first_seen.items() if now - seen >= older_than]
+            # Same clock, same rule, oldest first: the reassembler's list lines up with ``stale``.
+            joined = self._reassembler.expire(older_than, now)
+            expired = []
+            for key, complete in zip(stale, joined, strict=True):
+                del self._first_seen[key]
+                log.warning(
+                    "incoming message incomplete",
+                    extra={"sender": complete.sender, "missing_parts": list(complete.missing)},
+                )
+                expired.append(Received(_message(complete), tuple(self._slots.pop(key))))
+            return expired
+
     def _part(self, part: Deliver, slots: tuple[int, ...]) -> Received:
+        now = utcnow()
         if part.concat is None or part.concat.total == 1:
-            complete = self._reassembler.add(part)
+            complete = self._reassembler.add(part, now)
             # None for a single part means the network sent it again: drop the copy.
             return Received(_message(complete), slots) if complete else Received(None, slots)
         key = (part.sender, part.concat.reference, part.concat.total)
         collecting = key in self._slots
         waiting_before = self._reassembler.pending
         self._slots.setdefault(key, []).extend(slots)
-        complete = self._reassembler.add(part)
+        self._first_seen.setdefault(key, now)
+        complete = self._reassembler.add(part, now)
         if complete is not None:
+            del self._first_seen[key]
             return Received(_message(complete), tuple(self._slots.pop(key)))
         if not collecting and self._reassembler.pending == waiting_before:
             # A part of a message already handed on, sent again: drop the copy.
+            del self._first_seen[key]
             return Received(None, tuple(self._slots.pop(key)))
         return Received(None)
 

@@ -23,6 +23,8 @@ class DriverOptions:
     poll_interval: float = 0.5
     sweep_interval: float = 60.0
     """Seconds between reads of the SIM for messages no URC announced."""
+    incomplete_after: float = 3600.0
+    """Seconds after its first part when a message still missing parts is handed on as is."""
     sync_attempts: int = 5
     reopen_delay: float = 0.5
     """First pause before reopening a lost port; it doubles up to ``reopen_max_delay``."""

@@ -14,7 +14,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from gateway_agent.at.error_table import meaning_of
 from gateway_agent.emulator.commands import CommandSet, Prompt, tpdu_length
@@ -92,17 +92,20 @@ class ModemEmulator:
         """How many messages the SIM holds."""
         return self._storage.used
 
-    def inject_incoming(self, sender: str, text: str, *, direct: bool = False) -> None:
+    def inject_incoming(
+        self, sender: str, text: str, *, direct: bool = False, lose_parts: Collection[int] = ()
+    ) -> None:
         """An SMS from ``sender`` arrives (in parts when long).
 
         It is routed as AT+CNMI says (stored with +CMTI, or +CMT), or straight to
-        the client as +CMT when ``direct``. RuntimeError when the SIM is full.
+        the client as +CMT when ``direct``. The parts numbered in ``lose_parts``
+        (from 1) never arrive. RuntimeError when the SIM is full.
         """
         self._concat_reference = (self._concat_reference + 1) % 256
         pdus = encode_deliver(
             sender, text, utcnow(), smsc=self.config.smsc, concat_reference=self._concat_reference
         )
-        for pdu in pdus:
+        for pdu in (pdu for number, pdu in enumerate(pdus, start=1) if number not in lose_parts):
             mt = self._commands.session.cnmi[1]
             if direct or mt == 2:
                 self._emit_direct(f"+CMT: ,{tpdu_length(pdu)}", pdu)

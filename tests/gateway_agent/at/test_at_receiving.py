@@ -74,3 +74,16 @@ def test_a_modem_that_announces_nothing_still_has_its_messages_read(make_emulato
     modem = make_modem(emulator, sweep_interval=0.2)
     emulator.inject_incoming(SENDER, "found by the sweep")
     assert next_event_of(modem, IncomingMessage).text == "found by the sweep"
+
+
+def test_a_message_whose_last_parts_never_come_is_handed_on_as_far_as_it_got(
+    emulator, make_modem
+) -> None:
+    modem = make_modem(emulator, sweep_interval=0.1, incomplete_after=0.3)
+    emulator.inject_incoming(SENDER, LONG, lose_parts={2})
+    message = next_event_of(modem, IncomingMessage)
+    assert message.parts == 2
+    assert message.text.startswith(LONG[:100]) and message.text.endswith(LONG[-50:])
+    assert len(message.text) < len(LONG)
+    modem.next_event(0.05)
+    assert emulator.stored == 0
