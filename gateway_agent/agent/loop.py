@@ -304,6 +304,14 @@ class Agent:
             log.warning("modem port restored", extra={"device_id": self._device_id})
             self._state = "online"
             self._next_heartbeat = 0.0
+            self._identify()
+
+    def _identify(self) -> None:
+        """Read the modem's identity again: the device back on the port may be another one."""
+        try:
+            self._identity = self._modem.identify()
+        except ModemError as error:
+            log.warning("modem identity unknown", extra={"device_id": self._device_id, "error": error.detail})
 
     def _pause(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds

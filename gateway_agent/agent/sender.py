@@ -89,30 +89,32 @@ class Sender:
         return self._connection.get(key) == mine.encode()
 
     def _send(self, job: wire.SendJob) -> str:
-        attempt = 0
-        while True:
+        refusal: ModemError | None = None
+        for attempt in range(self._settings.send_retries + 1):
+            if refusal is not None:
+                if not self._idle(self._settings.retry_backoff_seconds * 2 ** (attempt - 1)):
+                    return self._fail(job.message_id, refusal.failure, f"{refusal.detail}; the agent stopped")
+                if _expired(job.valid_until):
+                    return self._fail(job.message_id, FailureCode.TIMEOUT, f"{refusal.detail}; valid_until passed")
             started = time.monotonic()
             try:
                 receipt = self._modem.send(job.to, job.text)
             except (ModemTimeout, PortGone) as error:
-                self._fail(job.message_id, error.failure, UNKNOWN_OUTCOME.format(reason=error.detail))
-                return "failed"
+                return self._fail(job.message_id, error.failure, UNKNOWN_OUTCOME.format(reason=error.detail))
             except ModemError as error:
-                if not error.temporary or attempt >= self._settings.send_retries:
-                    self._fail(job.message_id, error.failure, error.detail)
-                    return "failed"
-                attempt += 1
-                log.info("send refused, retrying", extra={"message_id": job.message_id, "attempt": attempt})
-                if not self._idle(self._settings.retry_backoff_seconds * 2 ** (attempt - 1)):
-                    self._fail(job.message_id, error.failure, f"{error.detail}; the agent stopped before a retry")
-                    return "failed"
+                if not error.temporary:
+                    return self._fail(job.message_id, error.failure, error.detail)
+                refusal = error
+                log.info("send refused for now", extra={"message_id": job.message_id, "attempt": attempt + 1})
                 continue
             except Exception as error:  # a backend bug must not take the agent down
                 log.exception("modem backend failed", extra={"message_id": job.message_id})
-                self._fail(job.message_id, FailureCode.DEVICE_ERROR, UNKNOWN_OUTCOME.format(reason=repr(error)))
-                return "failed"
+                reason = UNKNOWN_OUTCOME.format(reason=repr(error))
+                return self._fail(job.message_id, FailureCode.DEVICE_ERROR, reason)
             self._sent(job.message_id, receipt, time.monotonic() - started)
             return "sent"
+        assert refusal is not None
+        return self._fail(job.message_id, refusal.failure, f"{refusal.detail} (tried {attempt + 1} times)")
 
     def _sent(self, message_id: str, receipt: SendReceipt, seconds: float) -> None:
         self._outbox.report_sent(message_id, receipt)
@@ -123,9 +125,10 @@ class Sender:
         except redis.RedisError:
             pass  # send times only refine estimates
 
-    def _fail(self, message_id: str, code: FailureCode, detail: str) -> None:
+    def _fail(self, message_id: str, code: FailureCode, detail: str) -> str:
         self._outbox.report_failure(message_id, code, detail)
         log.warning("message failed", extra={"message_id": message_id, "code": str(code), "detail": detail})
+        return "failed"
 
     def _mark_inflight(self, message_id: str) -> None:
         try:

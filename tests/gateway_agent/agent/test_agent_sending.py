@@ -93,6 +93,22 @@ def test_a_send_the_modem_refused_for_a_passing_reason_is_retried_and_leaves_onc
     assert kinds_of(conn, "msg_0000000000000004")[0] == "sent"
 
 
+def test_a_send_refused_for_a_passing_reason_every_time_fails_after_the_retries(
+    conn, redis_url, start_emulator, start_agent
+):
+    emulator = start_emulator(failures={r"5555$": 41})  # +CMS ERROR: 41, temporary failure
+    serve_client(conn)
+    start_agent(redis_url, emulator, send_retries=2)
+
+    enqueue(conn, NORMAL, "msg_0000000000000011", to="+263771235555")
+
+    eventually(lambda: kinds_of(conn, "msg_0000000000000011") == ["failed"])
+    failed = events_of(conn, "msg_0000000000000011")[0]
+    assert failed.data["code"] == "NETWORK_ERROR"
+    assert "41" in failed.data["detail"] and "tried 3 times" in failed.data["detail"]
+    assert emulator.sent == []
+
+
 def test_a_send_the_modem_never_answered_fails_as_unknown_outcome_and_is_not_retried(
     conn, redis_url, start_emulator, start_agent
 ):
