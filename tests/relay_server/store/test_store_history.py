@@ -136,13 +136,14 @@ def test_keyset_paging_walks_everything_once_even_with_equal_creation_times(
 
     seen: list[str] = []
     after: str | None = None
-    while True:
+    for _ in range(7):  # 25 messages, 4 a page
         page = store.history(live_caller, HistoryQuery(limit=4, after=after))
         assert page.total == 25
         seen += _ids(page)
         after = page.next_after
         if after is None:
             break
+    assert after is None, "keyset paging did not end"
 
     assert seen == expected
 
