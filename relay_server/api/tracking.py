@@ -146,7 +146,10 @@ def history_query(args: Mapping[str, str]) -> HistoryQuery:
 
 
 def _callers_message(message_id: str) -> Message:
-    message = current().store.get_message(current_caller(), message_id)
+    # An id of another shape names no message; the database never sees it (PostgreSQL refuses NUL).
+    message = None
+    if MESSAGE_ID_SHAPE.fullmatch(message_id):
+        message = current().store.get_message(current_caller(), message_id)
     if message is None:
         raise ApiError(404, "MESSAGE_NOT_FOUND", "The message does not exist.", param="message_id")
     return message

@@ -63,7 +63,7 @@ def test_cancelling_twice_is_refused_the_second_time_as_cancelled(relay, acme):
     assert error["details"]["status"] == "cancelled"
 
 
-@pytest.mark.parametrize("message_id", ["msg_0000000000000000", "nonsense"])
+@pytest.mark.parametrize("message_id", ["msg_0000000000000000", "nonsense", "%00"])
 def test_an_unknown_message_is_not_found(relay, acme, message_id):
     error_of(api_for(relay, acme).delete(f"/sms/{message_id}"), 404, "MESSAGE_NOT_FOUND")
 

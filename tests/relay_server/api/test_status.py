@@ -46,7 +46,9 @@ def test_status_of_a_failed_message_carries_its_error(relay, acme):
     assert body["error"]["code"] == "NETWORK_ERROR"
 
 
-@pytest.mark.parametrize("message_id", ["msg_0000000000000000", "msg_nothex", "nonsense", "MSG_1234567890ABCDEF"])
+@pytest.mark.parametrize(
+    "message_id", ["msg_0000000000000000", "msg_nothex", "nonsense", "MSG_1234567890ABCDEF", "%00", "x" * 5000]
+)
 def test_an_unknown_or_malformed_id_is_message_not_found(relay, acme, message_id):
     response = api_for(relay, acme).get(f"/sms/status/{message_id}")
     error_of(response, 404, "MESSAGE_NOT_FOUND")

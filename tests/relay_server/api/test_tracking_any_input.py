@@ -9,7 +9,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from tracking_data import api_for, seed, utc
 
@@ -43,6 +43,7 @@ def answered_or_refused_by_name(response, param):
 @pytest.mark.parametrize("param", HISTORY_PARAMS)
 @ANY_INPUT
 @given(value=VALUES)
+@example(value="\x00")
 def test_any_history_parameter_value_is_answered_or_refused_by_name(api, param, value):
     answered_or_refused_by_name(api.get("/sms/history", {param: value}), param)
 
@@ -50,12 +51,14 @@ def test_any_history_parameter_value_is_answered_or_refused_by_name(api, param, 
 @pytest.mark.parametrize("param", STATS_PARAMS)
 @ANY_INPUT
 @given(value=VALUES)
+@example(value="\x00")
 def test_any_stats_parameter_value_is_answered_or_refused_by_name(api, param, value):
     answered_or_refused_by_name(api.get("/sms/stats", {param: value}), param)
 
 
 @ANY_INPUT
 @given(message_id=ANY_TEXT.filter(lambda text: text.strip("./") != "" and "/" not in text))
+@example(message_id="\x00")
 def test_any_message_id_is_found_or_not_found(api, message_id):
     in_path = quote(message_id, safe="")
     for response in (api.get(f"/sms/status/{in_path}"), api.delete(f"/sms/{in_path}")):
