@@ -22,6 +22,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 BUSY_TIMEOUT_MS = 30_000
+# The Unicode-aware lower() every SQLite connection gets.
+UNICODE_LOWER = "unicode_lower"
 _WRITE_OPTION = "zimsend_write"
 
 
@@ -75,8 +77,8 @@ def _configure_sqlite_connection(dbapi_conn: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
-    # SQLite's own lower() folds ASCII only; search must fold "É" like "é".
-    dbapi_conn.create_function("lower", 1, _unicode_lower, deterministic=True)
+    # SQLite's own lower() and LIKE fold ASCII only; search must fold "É" like "é".
+    dbapi_conn.create_function(UNICODE_LOWER, 1, _unicode_lower, deterministic=True)
 
 
 def _unicode_lower(value: Any) -> Any:

@@ -97,6 +97,7 @@ SEARCH_CASES = [
     ("école", ("third",)),
     ("ÉcOlE FERMÉE", ("third",)),
     ("fermÉe", ("third",)),
+    ("COLE FERM", ("third",)),  # an ASCII term inside a body that is not ASCII
     ("\\", ()),
     ("ng_at", ()),  # "_" as a wildcard would match "Meeting at 10"
     ("meeting%10", ()),  # "%" as a wildcard would too
