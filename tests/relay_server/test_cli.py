@@ -84,6 +84,19 @@ def test_migrate_brings_a_new_database_to_head_and_again_changes_nothing(
     assert _ok(run("migrate")) == [{"revision": head_revision()}]
 
 
+def test_processes_starting_together_on_a_new_database_all_migrate_it(tmp_path: Path, database_url: str) -> None:
+    env = _environment(tmp_path, database_url=database_url)
+    starting = [
+        subprocess.Popen([RELAY, "migrate"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+
+    outputs = [process.communicate(timeout=60) for process in starting]
+
+    assert [process.returncode for process in starting] == [0, 0, 0], [err for _, err in outputs]
+    assert [json.loads(out) for out, _ in outputs] == [{"revision": head_revision()}] * 3
+
+
 def test_create_client_prints_a_client_and_a_key_that_authenticates(tmp_path: Path, database_url: str) -> None:
     run = _runner(_environment(tmp_path, database_url=database_url))
 
