@@ -1,11 +1,12 @@
 """The job functions agents run, as ``wire`` names them.
 
-A send job runs inside the agent process that took it, on that agent's one
-open modem; there is no modem to use anywhere else.
+A send job runs inside the agent that took it, on that agent's one open
+modem; there is no modem to use anywhere else.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 from zimsend_common import wire
@@ -13,19 +14,19 @@ from zimsend_common import wire
 if TYPE_CHECKING:
     from gateway_agent.agent.loop import Agent
 
-_agent: Agent | None = None
+# The agent serving this thread: one per process in production, one per
+# thread when tests run several agents side by side.
+_bound = threading.local()
 
 
 def bind(agent: Agent) -> None:
-    """Make ``agent`` the one this process's send jobs go through."""
-    global _agent
-    _agent = agent
+    """Make ``agent`` the one that send jobs run in this thread go through."""
+    _bound.agent = agent
 
 
 def unbind(agent: Agent) -> None:
-    global _agent
-    if _agent is agent:
-        _agent = None
+    if getattr(_bound, "agent", None) is agent:
+        _bound.agent = None
 
 
 def send_job_from(payload: dict[str, Any]) -> wire.SendJob:
@@ -41,6 +42,7 @@ def send_job_from(payload: dict[str, Any]) -> wire.SendJob:
 
 def send_message(payload: dict[str, Any]) -> str:
     """Send one message through this process's agent; returns what became of it."""
-    if _agent is None:
+    agent = getattr(_bound, "agent", None)
+    if agent is None:
         raise RuntimeError("send jobs run only inside a running zimsend-agent")
-    return _agent.send(send_job_from(payload))
+    return agent.send(send_job_from(payload))

@@ -155,6 +155,28 @@ def test_messages_leave_in_priority_order_the_devices_own_before_the_shared_ones
     ]
 
 
+def test_two_devices_of_a_client_share_its_queue_and_each_message_leaves_once(
+    conn, redis_url, start_emulator, start_agent
+):
+    first, second = start_emulator(), start_emulator()
+    serve_client(conn, DEVICE_ID)
+    serve_client(conn, OTHER_DEVICE_ID)
+    start_agent(redis_url, first)
+    start_agent(redis_url, second, device_id=OTHER_DEVICE_ID)
+    message_ids = [f"msg_00000000000002{number:02x}" for number in range(12)]
+
+    for message_id in message_ids:
+        enqueue(conn, wire.client_queue(CLIENT_ID, 3), message_id)
+
+    eventually(lambda: len(first.sent) + len(second.sent) == len(message_ids))
+    texts = sorted(record.text for record in first.sent + second.sent)
+    assert texts == [f"text of {message_id}" for message_id in message_ids]
+    for emulator, device_id in ((first, DEVICE_ID), (second, OTHER_DEVICE_ID)):
+        for record in emulator.sent:
+            claim = conn.get(wire.claim_key(record.text.removeprefix("text of ")))
+            assert claim == wire.claim_value_device(device_id).encode()
+
+
 def test_a_message_claimed_by_a_cancel_or_another_device_never_reaches_the_modem(
     conn, redis_url, start_emulator, start_agent
 ):
