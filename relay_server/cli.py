@@ -66,8 +66,11 @@ def _store(settings: Settings) -> Iterator[Store]:
     """The configured store, migrated to head, closed afterwards."""
     try:
         store = Store.open(settings.relay.resolved_database_url())
-    except (sa.exc.OperationalError, sa.exc.ArgumentError) as exc:
-        raise CommandError("DATABASE_UNAVAILABLE", f"cannot open the database: {exc}") from exc
+    except sa.exc.ArgumentError as exc:
+        # The URL itself stays out of the message: it may hold a password.
+        raise CommandError("DATABASE_UNAVAILABLE", "database_url is not a usable database URL") from exc
+    except sa.exc.OperationalError as exc:
+        raise CommandError("DATABASE_UNAVAILABLE", f"cannot open the database: {exc.orig}") from exc
     try:
         yield store
     finally:

@@ -258,12 +258,23 @@ def test_a_bad_setting_is_refused_with_its_code(tmp_path: Path) -> None:
 
 
 def test_an_unreachable_database_is_reported_with_its_code(tmp_path: Path) -> None:
-    run = _runner(_environment(tmp_path, database_url="postgresql+psycopg://postgres@127.0.0.1:1/none"))
+    run = _runner(_environment(tmp_path, database_url="postgresql+psycopg://postgres:s3cret@127.0.0.1:1/none"))
 
     outcome = run("migrate")
 
     assert outcome.status == 1
     assert outcome.error["error"]["code"] == "DATABASE_UNAVAILABLE"
+    assert "s3cret" not in json.dumps(outcome.error)
+
+
+def test_a_malformed_database_url_is_reported_without_echoing_it(tmp_path: Path) -> None:
+    run = _runner(_environment(tmp_path, database_url="nonsense://user:s3cret@host/db"))
+
+    outcome = run("migrate")
+
+    assert outcome.status == 1
+    assert outcome.error["error"]["code"] == "DATABASE_UNAVAILABLE"
+    assert "s3cret" not in json.dumps(outcome.error)
 
 
 def _free_port() -> int:
