@@ -1,0 +1,69 @@
+"""``zimsend-relay worker`` as a process: it serves, waits out a Redis outage, and stops when told."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from rq.job import Job, JobStatus
+
+from relay_server.dispatch import placement
+from relay_server.store.models import NewMessage
+from relay_server.store.store import Store
+
+BIN = Path(sys.executable).parent
+
+
+def start_worker(tmp_path: Path, sqlite_url: str, redis_url: str) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "ZIMSEND_CONFIG": str(tmp_path / "none.toml"),
+        "ZIMSEND_DATA_DIR": str(tmp_path),
+        "ZIMSEND_DATABASE_URL": sqlite_url,
+        "ZIMSEND_REDIS_URL": redis_url,
+    }
+    (tmp_path / "none.toml").write_text("")
+    return subprocess.Popen(
+        [str(BIN / "zimsend-relay"), "worker", "--maintenance-seconds", "0.2"],
+        env=env,
+        stdout=open(tmp_path / "worker.log", "ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_the_worker_waiting_for_an_absent_redis_stops_when_told(tmp_path, sqlite_url, signum):
+    worker = start_worker(tmp_path, sqlite_url, "redis://127.0.0.1:1/0")
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            worker.wait(timeout=2)  # still waiting for Redis, not crashed
+        worker.send_signal(signum)
+        assert worker.wait(timeout=20) == 0
+    finally:
+        worker.kill()
+
+
+def test_the_worker_plays_the_simulated_device_and_stops_when_told(tmp_path, sqlite_url, redis_proc, redisdb):
+    store = Store.open(sqlite_url)
+    client, _key = store.create_client("acme")
+    [message] = store.insert_messages(
+        [NewMessage(client.client_id, True, "+263771234567", "hi", 3, 1, "GSM-7")]
+    )
+    placement.enqueue_send(redisdb, message)
+    worker = start_worker(tmp_path, sqlite_url, f"redis://{redis_proc.host}:{redis_proc.port}/0")
+    try:
+        job = Job.fetch(message.message_id, connection=redisdb)
+        deadline = time.monotonic() + 30
+        while job.get_status(refresh=True) != JobStatus.FINISHED and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert job.return_value() == "delivered"
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=20) == 0
+    finally:
+        worker.kill()
+        store.close()
