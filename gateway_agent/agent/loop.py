@@ -137,16 +137,15 @@ class Agent:
         pause = RETRY_SECONDS
         while not self._stopping:
             try:
-                self._modem.open()
-                self._identity = self._modem.identify()
+                self._modem.open()  # a backend cleans up after a failed open
             except ModemError as error:
                 log.warning("modem not ready", extra={"device_id": self._device_id, "error": error.detail})
-                self._modem.close()
                 self._pause(pause)
                 pause = min(pause * 2, MAX_OPEN_PAUSE_SECONDS)
                 continue
+            self._identify()
             self._state = "online"
-            log.info("modem open", extra={"device_id": self._device_id, "model": self._identity.model})
+            log.info("modem open", extra={"device_id": self._device_id})
             return True
         return False
 
