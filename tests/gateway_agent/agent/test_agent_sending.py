@@ -220,6 +220,25 @@ def test_a_message_of_another_client_on_the_devices_queue_is_refused_unsent(
     assert conn.get(wire.claim_key("msg_0000000000000009")) is None
 
 
+def test_a_job_that_is_not_a_well_formed_send_is_refused_unrun_and_the_agent_carries_on(
+    conn, redis_url, start_emulator, start_agent, tmp_path
+):
+    emulator = start_emulator()
+    serve_client(conn)
+    planted = tmp_path / "planted"
+    queue = Queue(NORMAL, connection=conn)
+    queue.enqueue("pathlib.Path.touch", planted)
+    queue.enqueue(wire.SEND_JOB_FUNC, {"message_id": "msg_0000000000000012"})
+    queue.enqueue(wire.SEND_JOB_FUNC, "not a payload")
+    enqueue(conn, NORMAL, "msg_0000000000000013")
+    start_agent(redis_url, emulator)
+
+    eventually(lambda: kinds_of(conn, "msg_0000000000000013") == ["sent"])
+    assert not planted.exists()
+    assert [record.text for record in emulator.sent] == ["text of msg_0000000000000013"]
+    assert queue.count == 0
+
+
 def test_a_repeated_job_is_answered_with_the_events_already_reported_not_sent_again(
     conn, redis_url, start_emulator, start_agent
 ):
