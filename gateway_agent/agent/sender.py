@@ -65,6 +65,8 @@ class Sender:
         same job may be handled again once Redis is back.
         """
         if self._ledger.message_state(job.message_id) is not None:
+            # Taken before (Redis may have lost the claim since): keep it ours, say it again.
+            self._claim(job.message_id)
             self._outbox.report_again(job.message_id)
             return "duplicate"
         if not self._claim(job.message_id):

@@ -247,6 +247,7 @@ def test_a_repeated_job_is_answered_with_the_events_already_reported_not_sent_ag
     start_agent(redis_url, emulator)
     enqueue(conn, NORMAL, "msg_000000000000000b")
     eventually(lambda: kinds_of(conn, "msg_000000000000000b") == ["sent"])
+    conn.delete(wire.claim_key("msg_000000000000000b"))  # as when Redis lost its data
 
     enqueue(conn, NORMAL, "msg_000000000000000b")
 
@@ -254,6 +255,7 @@ def test_a_repeated_job_is_answered_with_the_events_already_reported_not_sent_ag
     first, again = events_of(conn, "msg_000000000000000b")
     assert first.event_id == again.event_id
     assert len(emulator.sent) == 1
+    assert conn.get(wire.claim_key("msg_000000000000000b")) == wire.claim_value_device(DEVICE_ID).encode()
 
 
 def test_the_send_rate_per_minute_is_honoured(conn, redis_url, start_emulator, start_agent):
