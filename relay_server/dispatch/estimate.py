@@ -35,7 +35,8 @@ def estimated_delivery(
     else:
         states = load_states(engine, client_id=message.client_id)
         device_ids = [s.device_id for s in states if s.online(now, offline_after)]
-    ahead = _jobs_ahead(redis, message, device_ids)
+    # At least its own send, even when an agent has already taken it.
+    ahead = max(1, _jobs_ahead(redis, message, device_ids))
     seconds = ahead * _send_seconds(redis, device_ids) / max(1, len(device_ids))
     return start + timedelta(seconds=seconds)
 
