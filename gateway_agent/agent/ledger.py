@@ -163,7 +163,9 @@ class Ledger:
 
     def unfinished_sends(self) -> list[str]:
         """Messages the modem was handed when the agent last stopped, outcome unknown."""
-        rows = self._db.execute("SELECT message_id FROM messages WHERE state = 'sending'").fetchall()
+        rows = self._db.execute(
+            "SELECT message_id FROM messages WHERE state = 'sending' ORDER BY taken_at"
+        ).fetchall()
         return [row[0] for row in rows]
 
     def sends_since(self, since: float) -> list[float]:

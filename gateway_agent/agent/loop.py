@@ -49,7 +49,8 @@ POLL_SECONDS = BLOCKING_READ_SECONDS
 RETRY_SECONDS = 1.0
 MAX_OPEN_PAUSE_SECONDS = 30.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-LEDGER_KEPT_SECONDS = 7 * 24 * 3600
+LEDGER_KEPT_SECONDS = 7 * 24 * 3600  # longer than any status report takes to come
+PRUNE_EVERY_SECONDS = 3600
 
 
 def ledger_path(settings: Settings) -> Path:
@@ -86,6 +87,7 @@ class Agent:
         self._identity: Identity | None = None
         self._held: wire.SendJob | None = None  # taken from Redis, not yet claimed
         self._next_heartbeat = 0.0
+        self._next_prune = 0.0
         self._redis_up = True
         self._stopping = False
 
@@ -154,7 +156,6 @@ class Agent:
         unknown = UNKNOWN_OUTCOME.format(reason="the agent stopped while its modem had the message")
         for message_id in self._ledger.unfinished_sends():
             self._outbox.report_failure(message_id, FailureCode.DEVICE_ERROR, unknown)
-        self._ledger.prune(time.time() - LEDGER_KEPT_SECONDS)
         try:
             inflight = self._connection.get(wire.inflight_key(self._device_id))
             if inflight is not None and self._ledger.message_state(inflight.decode()) is None:
@@ -251,6 +252,9 @@ class Agent:
 
     def _heartbeat(self) -> None:
         self._next_heartbeat = time.monotonic() + self._settings.agent.heartbeat_seconds
+        if time.monotonic() >= self._next_prune:
+            self._next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
+            self._ledger.prune(time.time() - LEDGER_KEPT_SECONDS)
         self._learn_client()
         ttl = self._settings.relay.device_offline_after_seconds
         self._outbox.publish_heartbeat(self._heartbeat_data(), ttl)

@@ -1,0 +1,56 @@
+"""The agent's ledger, a real SQLite file: what it keeps, what it forgets."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from gateway_agent.agent.ledger import Ledger
+
+RECIPIENT = "+263771234567"
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    ledger = Ledger(tmp_path / "agent.sqlite3")
+    yield ledger
+    ledger.close()
+
+
+def test_old_messages_are_forgotten_but_one_whose_outcome_is_unknown_is_kept(ledger):
+    week_ago = time.time() - 8 * 24 * 3600
+    for message_id in ("msg_old_done", "msg_old_sending"):
+        ledger.take(message_id, RECIPIENT, week_ago)
+    ledger.record_sent("msg_old_done", (1,), RECIPIENT, week_ago, {"event_id": "evt_1"})
+    ledger.take("msg_recent", RECIPIENT, time.time())
+
+    ledger.prune(time.time() - 7 * 24 * 3600)
+
+    assert ledger.message_state("msg_old_done") is None
+    assert ledger.parts_with_reference(1, 0) == []
+    assert ledger.unfinished_sends() == ["msg_old_sending", "msg_recent"]
+
+
+def test_a_last_word_is_journalled_and_closes_the_message_together(ledger):
+    ledger.take("msg_1", RECIPIENT, time.time())
+
+    ledger.append_event({"event_id": "evt_1", "kind": "failed"}, message_id="msg_1", finished=True)
+
+    assert ledger.message_state("msg_1") == "done"
+    assert ledger.message_events("msg_1") == [{"event_id": "evt_1", "kind": "failed"}]
+    assert [event for _, event in ledger.pending_events()] == [{"event_id": "evt_1", "kind": "failed"}]
+
+
+def test_the_ledger_survives_its_process(tmp_path):
+    first = Ledger(tmp_path / "agent.sqlite3")
+    first.take("msg_1", RECIPIENT, time.time())
+    first.append_event({"event_id": "evt_1"})
+    first.set_meta("client_id", "client_1000000001")
+    first.close()
+
+    again = Ledger(tmp_path / "agent.sqlite3")
+    assert again.unfinished_sends() == ["msg_1"]
+    assert [event for _, event in again.pending_events()] == [{"event_id": "evt_1"}]
+    assert again.get_meta("client_id") == "client_1000000001"
+    again.close()
