@@ -1,4 +1,4 @@
-"""The relay's dispatch side on real parts: a store, a private redis-server,
+"""The relay's dispatch side on real parts: a store (SQLite and PostgreSQL), a private redis-server,
 the worker's context, and clients with devices that report like agents do.
 
 Shared by the dispatch and worker tests (each conftest star-imports it).
@@ -83,8 +83,8 @@ class Parts:
 
 
 @pytest.fixture
-def worker_context(sqlite_url: str, redisdb: redis.Redis) -> Iterator[context.WorkerContext]:
-    store = Store.open(sqlite_url)
+def worker_context(database_url: str, redisdb: redis.Redis) -> Iterator[context.WorkerContext]:
+    store = Store.open(database_url)
     settings = Settings(relay=RelaySettings(device_offline_after_seconds=OFFLINE_AFTER_SECONDS))
     ctx = context.WorkerContext(store=store, redis=redisdb, settings=settings)
     context.install(ctx)
