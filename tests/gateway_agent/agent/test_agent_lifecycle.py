@@ -110,6 +110,24 @@ def test_reports_made_while_redis_was_down_arrive_once_when_it_is_back(own_redis
     assert [event.data["text"] for event in events_of_kind(conn, "received")] == ["while Redis was away"]
 
 
+def test_an_agent_started_while_redis_is_down_serves_its_modem_and_takes_jobs_once_redis_is_up(
+    own_redis, start_emulator, start_agent
+):
+    emulator = start_emulator()
+    own_redis.stop()
+    start_agent(own_redis.url, emulator)
+    emulator.inject_incoming("+263772222222", "before Redis")
+    time.sleep(1.0)  # long enough for the SMS to reach the agent
+
+    own_redis.start()
+    conn = own_redis.client()
+    serve_client(conn)
+    enqueue(conn, NORMAL, "msg_00000000000000f7")
+
+    eventually(lambda: kinds_of(conn, "msg_00000000000000f7") == ["sent"])
+    assert [event.data["text"] for event in events_of_kind(conn, "received")] == ["before Redis"]
+
+
 def test_a_vanished_modem_shows_in_heartbeats_and_sending_resumes_when_it_is_back(
     conn, redis_url, start_emulator, start_agent, tmp_path
 ):
