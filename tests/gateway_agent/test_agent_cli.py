@@ -77,7 +77,7 @@ def test_the_emulator_runs_standalone_until_terminated(tmp_path: Path) -> None:
     link = tmp_path / "modem"
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway_agent.emulator.cli", "--link", str(link), "--model", "SIM7600"],
-        stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         assert process.stdout.readline().strip() == f"modem emulator ready on {link}"
