@@ -160,7 +160,8 @@ class ATModem(Modem):
                 on_lost=lambda reason: self._inbound.put(_Lost(reason, generation)),
             )
         except (serial.SerialException, OSError) as exc:
-            raise PortGone(f"cannot open {self.options.port}: {exc}") from exc
+            hint = " (another program holds it: ModemManager?)" if "lock" in str(exc) else ""
+            raise PortGone(f"cannot open {self.options.port}: {exc}{hint}") from exc
         try:
             self._features = initialize(channel, self.options)
         except BaseException:

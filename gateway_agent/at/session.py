@@ -64,7 +64,10 @@ def synchronize(channel: Channel, options: DriverOptions) -> None:
             return
         except (ModemTimeout, CommandError) as exc:
             log.debug("modem not answering yet", extra={"attempt": attempt, "error": str(exc)})
-    raise ModemTimeout(f"the modem did not answer AT after {options.sync_attempts} tries")
+    raise ModemTimeout(
+        f"the modem did not answer AT after {options.sync_attempts} tries "
+        "(is this its AT port? HiLink firmware has none)"
+    )
 
 
 def sim_state(channel: Channel, options: DriverOptions) -> SimState:
