@@ -16,6 +16,7 @@ from agent_support import (
     kinds_of,
     serve_client,
 )
+import pytest
 from rq import Queue
 
 from zimsend_common import wire
@@ -24,12 +25,13 @@ from zimsend_common.timefmt import isoformat_z
 NORMAL = wire.device_queue(DEVICE_ID, 3)
 
 
+@pytest.mark.parametrize("backend", ["at", "gammu"])
 def test_a_queued_message_leaves_once_and_is_reported_sent_then_delivered(
-    conn, redis_url, start_emulator, start_agent
+    conn, redis_url, start_emulator, start_agent, backend
 ):
     emulator = start_emulator(report_delay=0.2)
     serve_client(conn)
-    start_agent(redis_url, emulator)
+    start_agent(redis_url, emulator, backend=backend)
 
     enqueue(conn, NORMAL, "msg_0000000000000001", to="+263771234567", text="Hello from the gateway")
 
