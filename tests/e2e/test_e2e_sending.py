@@ -6,8 +6,11 @@ import json
 import subprocess
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
+
 from e2e_gateway import Gateway, wait_until
 from gateway_agent.emulator import EmulatorConfig
+from relay_server.store.dispatch_schema import incoming_messages
 from zimsend_common import wire
 from zimsend_common.timefmt import isoformat_z, utcnow
 
@@ -117,3 +120,23 @@ def test_a_test_key_goes_to_the_simulated_device_and_never_to_a_modem(gateway: G
     assert gateway.wait_for_status(tester, delivered, "delivered")["sent_at"] is not None
     assert gateway.wait_for_status(tester, failed, "failed")["error"]["code"] == "INVALID_NUMBER"
     assert agent.texts_sent() == []
+
+
+def test_an_sms_arriving_at_a_device_is_kept_for_its_client_and_heartbeats_describe_the_modem(gateway: Gateway):
+    account = gateway.new_account()
+    agent = gateway.new_agent(account)
+    agent.emulator.inject_incoming("+263772000111", "Ndatenda")
+
+    def stored() -> list:
+        with gateway.store.engine.connect() as conn:
+            return conn.execute(sa.select(incoming_messages)).all()
+
+    [row] = wait_until(stored, "the incoming SMS to be stored")
+    assert (row.client_id, row.device_id, row.sender, row.body) == (
+        account.client_id, agent.device_id, "+263772000111", "Ndatenda"
+    )
+    device = gateway.device(account, agent.device_id)
+    assert (device["online"], device["model"], device["operator"], device["phone_number"]) == (
+        True, "E3372", "Econet", "+263771000001"
+    )
+    assert device["signal"] is not None
