@@ -222,7 +222,14 @@ class Agent:
             found = Queue.dequeue_any(queues, POLL_SECONDS, connection=self._connection)
         except DequeueTimeout:
             return None
-        return None if found is None else self._accept(found[0])
+        if found is None:
+            return None
+        job, queue = found
+        self._serve_modem(0)  # a port lost while we waited for the job shows now
+        if self._state != "online":
+            queue.push_job_id(job.id, at_front=True)  # for another device, or for later
+            return None
+        return self._accept(job)
 
     def _accept(self, job: Job) -> wire.SendJob | None:
         """The message a job carries, when it is a send meant for this device."""
