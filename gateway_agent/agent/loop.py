@@ -41,7 +41,7 @@ from gateway_agent.modem import DeliveryReport, Identity, IncomingMessage, Modem
 from zimsend_common import wire
 from zimsend_common.config import ConfigError, Settings
 from zimsend_common.failures import FailureCode
-from zimsend_common.timefmt import isoformat_z
+from zimsend_common.timefmt import isoformat_z, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -301,7 +301,7 @@ class Agent:
             data = {
                 "sender": event.sender,
                 "text": event.text,
-                "received_at": isoformat_z(event.sent_at),
+                "received_at": isoformat_z(event.sent_at or utcnow()),
                 "parts": event.parts,
                 "smsc": event.smsc,
             }
