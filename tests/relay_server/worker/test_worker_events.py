@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
 
 from relay_parts import Parts
 from relay_server.dispatch.device_state import load_states
 from relay_server.store.dispatch_schema import incoming_messages
+from relay_server.store.store import Store
+from relay_server.worker import context
 from relay_server.worker.events import apply_event
 from zimsend_common import wire
+from zimsend_common.config import Settings
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 
@@ -150,3 +156,32 @@ def test_a_report_dated_before_the_previous_move_by_a_coarse_clock_is_dated_at_t
     device.report("delivered", {"message_id": message.message_id, "delivered_at": isoformat_z(early)})
     done = parts.reload(message)
     assert done.queued_at == done.sent_at == done.delivered_at
+
+
+@pytest.mark.postgres
+def test_an_event_that_finds_the_database_down_waits_and_is_not_lost(postgres_url, redisdb):
+    store = Store.open(postgres_url)
+    ctx = context.WorkerContext(store=store, redis=redisdb, settings=Settings())
+    context.install(ctx)
+    parts = Parts(ctx)
+    caller = parts.client()
+    device = parts.device(caller)
+    message = parts.message(caller)
+    database = sa.make_url(postgres_url).database
+    admin = sa.create_engine(sa.make_url(postgres_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false'))
+        store.engine.dispose()  # every new connection is now refused
+        result = device.report("sent", {"message_id": message.message_id, "sent_at": isoformat_z(utcnow())})
+        assert result == "deferred"
+        waiting = ScheduledJobRegistry(wire.EVENTS_QUEUE, connection=redisdb).get_job_ids()
+        assert len(waiting) == 1
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true'))
+        admin.dispose()
+    job = Job.fetch(waiting[0], connection=redisdb)
+    assert apply_event(*job.args) == "applied"
+    assert parts.reload(message).status == "sent"
+    store.close()
