@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import redis
 from rq import Queue
@@ -140,8 +141,9 @@ class Agent:
         while not self._stopping:
             try:
                 self._modem.open()  # a backend cleans up after a failed open
-            except ModemError as error:
-                log.warning("modem not ready", extra={"device_id": self._device_id, "error": error.detail})
+            except Exception as error:  # whatever the backend raised, the modem may come later
+                detail = error.detail if isinstance(error, ModemError) else repr(error)
+                log.warning("modem not ready", extra={"device_id": self._device_id, "error": detail})
                 self._pause(pause)
                 pause = min(pause * 2, MAX_OPEN_PAUSE_SECONDS)
                 continue
@@ -266,7 +268,7 @@ class Agent:
         ttl = self._settings.relay.device_offline_after_seconds
         self._outbox.publish_heartbeat(self._heartbeat_data(), ttl)
 
-    def _heartbeat_data(self) -> dict:
+    def _heartbeat_data(self) -> dict[str, Any]:
         return heartbeat_data(
             self._state, self._modem, self._identity, self._ledger, self._connection, self._queue_names()
         )
