@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from agent_support import (
     DEVICE_ID,
@@ -148,3 +152,16 @@ def test_a_vanished_modem_shows_in_heartbeats_and_sending_resumes_when_it_is_bac
 
     eventually(lambda: kinds_of(conn, "msg_00000000000000f4") == ["sent"], timeout=30)
     assert [record.text for record in emulator.sent] == ["text of msg_00000000000000f4"]
+
+
+def test_run_without_the_devices_password_refuses_to_start_and_says_why(tmp_path):
+    env = {name: value for name, value in os.environ.items() if not name.startswith("ZIMSEND_")}
+    env["ZIMSEND_DATA_DIR"] = str(tmp_path)
+    finished = subprocess.run(
+        [str(Path(sys.executable).parent / "zimsend-agent"), "run", "--device-id", DEVICE_ID, "--backend", "at",
+         "--port", str(tmp_path / "no-modem")],
+        env=env, capture_output=True, text=True, timeout=30,
+    )
+
+    assert finished.returncode == 2
+    assert "device_password" in finished.stderr
