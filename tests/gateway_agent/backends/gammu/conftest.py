@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.register_assert_rewrite("emulator_scenarios")
+pytest.register_assert_rewrite("modem_scenarios")
 
 from gammu_dummy_phone import QUICK, DummyPhone  # noqa: E402
 

@@ -1,7 +1,7 @@
 """The gammu backend, through Gammu's AT driver, on the emulated modem over a real pty.
 
 The scenarios are the shared ones every backend is held to
-(``emulator_scenarios.py``); here they run with ``backend = "gammu"``. Gammu
+(``tests/support/modem_scenarios.py``); here they run with ``backend = "gammu"``. Gammu
 takes seconds to initialise an AT modem, so the scenarios that need no
 particular modem share one.
 """
@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from emulator_scenarios import SCENARIOS, Scenario, events_until_quiet
+from modem_scenarios import SCENARIOS, Scenario, events_until_quiet
 from gammu_dummy_phone import QUICK
 
 from gateway_agent.backends.gammu import GammuModem, create
