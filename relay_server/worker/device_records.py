@@ -16,7 +16,9 @@ from relay_server.store.schema import devices
 from zimsend_common.timefmt import isoformat_z
 
 # Heartbeat fields kept as the device's state, and the longest text kept of each.
-_HEARTBEAT_TEXT = ("agent_state", "operator", "registration", "manufacturer", "model", "firmware", "phone_number")
+_HEARTBEAT_TEXT = (
+    "agent_state", "operator", "registration", "manufacturer", "model", "firmware", "phone_number"
+)
 _HEARTBEAT_INT = ("signal_percent", "signal_dbm", "sent_today", "queue_depth")
 _MAX_TEXT = 64
 
@@ -101,7 +103,9 @@ def _ensure_status_row(conn: sa.Connection, device_id: str) -> None:
         sa.select(device_status.c.device_id).where(device_status.c.device_id == device_id)
     ).first()
     if exists is None:
-        conn.execute(device_status.insert().values(device_id=device_id, online=False, sent_today=0, queue_depth=0))
+        conn.execute(
+            device_status.insert().values(device_id=device_id, online=False, sent_today=0, queue_depth=0)
+        )
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 
 from relay_server.store.engine import read_transaction
-from relay_server.store.models import Caller, Message
+from relay_server.store.models import Caller, Message, MessageError, StatusChange
 from relay_server.store.schema import messages
 from relay_server.store.store import Store
+from zimsend_common.failures import FailureCode
 
 
 def load_message(store: Store, message_id: str) -> Message | None:
@@ -19,6 +22,14 @@ def load_message(store: Store, message_id: str) -> Message | None:
     if owner is None:
         return None
     return store.get_message(Caller(client_id=owner.client_id, key_id="", is_test=owner.is_test), message_id)
+
+
+def expire(store: Store, message_id: str, at: datetime) -> None:
+    """Fail the message with TIMEOUT: its ``valid_until`` passed before it was sent."""
+    error = MessageError(
+        FailureCode.TIMEOUT, "The message could not be sent in time", "valid_until passed before sending"
+    )
+    store.apply_status_change(StatusChange(message_id, "failed", at, error=error))
 
 
 def queued_message_ids(store: Store) -> list[str]:

@@ -12,11 +12,9 @@ import logging
 from datetime import datetime
 
 from relay_server.dispatch import placement
-from relay_server.store.models import MessageError, StatusChange
 from relay_server.worker.context import WorkerContext
-from relay_server.worker.messages import load_message, queued_message_ids
+from relay_server.worker.messages import expire, load_message, queued_message_ids
 from zimsend_common import wire
-from zimsend_common.failures import FailureCode
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +60,4 @@ def _expire(ctx: WorkerContext, message_id: str, now: datetime) -> None:
     )
     if not won:
         return
-    error = MessageError(
-        FailureCode.TIMEOUT, "The message could not be sent in time", "valid_until passed before sending"
-    )
-    ctx.store.apply_status_change(StatusChange(message_id, "failed", now, error=error))
+    expire(ctx.store, message_id, now)

@@ -12,6 +12,7 @@ from typing import Any
 
 from relay_server.store.models import MessageError, StatusChange
 from relay_server.worker import context
+from relay_server.worker.messages import expire
 from zimsend_common import wire
 from zimsend_common.failures import FailureCode
 from zimsend_common.timefmt import utcnow
@@ -34,8 +35,7 @@ def send_message(job: dict[str, Any]) -> str:
         return "cancelled"
     now = utcnow()
     if send.valid_until and datetime.fromisoformat(send.valid_until) < now:
-        error = MessageError(FailureCode.TIMEOUT, "The message could not be sent in time", "valid_until passed")
-        ctx.store.apply_status_change(StatusChange(send.message_id, "failed", now, error=error))
+        expire(ctx.store, send.message_id, now)
         return "failed"
     ctx.store.apply_status_change(StatusChange(send.message_id, "sent", now))
     if send.to.endswith(FAILING_SUFFIX):
