@@ -1,4 +1,5 @@
-"""What the worker writes about devices: heartbeats and online/offline transitions."""
+"""What the worker writes about devices: heartbeats, online/offline transitions,
+and the purge of what they received and reported once it is past retention."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from relay_server.dispatch.device_state import DeviceState
-from relay_server.store.dispatch_schema import device_events, device_status
+from relay_server.store.dispatch_schema import device_events, device_status, incoming_messages
 from relay_server.store.engine import read_transaction, write_transaction
 from relay_server.store.schema import devices
 from zimsend_common.timefmt import isoformat_z
@@ -80,6 +81,14 @@ def recorded_online(engine: sa.Engine) -> dict[str, bool]:
     with read_transaction(engine) as conn:
         rows = conn.execute(sa.select(device_status.c.device_id, device_status.c.online))
         return {row.device_id: row.online for row in rows}
+
+
+def purge_before(engine: sa.Engine, cutoff: datetime) -> int:
+    """Delete device events and incoming messages older than ``cutoff``; how many went."""
+    with write_transaction(engine) as conn:
+        events = conn.execute(device_events.delete().where(device_events.c.occurred_at < cutoff))
+        incoming = conn.execute(incoming_messages.delete().where(incoming_messages.c.created_at < cutoff))
+        return events.rowcount + incoming.rowcount
 
 
 def _event_data(state: DeviceState, *, online: bool, at: datetime, reason: str | None) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from rq.registry import ScheduledJobRegistry
 
 from relay_parts import OFFLINE_AFTER_SECONDS, Parts, minutes
 from relay_server.dispatch import placement
-from relay_server.store.dispatch_schema import device_events
+from relay_server.store.dispatch_schema import device_events, incoming_messages
 from relay_server.worker.liveness import LOST_SEND_DETAIL, send_bound
 from relay_server.worker.maintenance import Maintenance
 from zimsend_common import wire
@@ -141,3 +141,20 @@ def test_a_message_whose_job_failed_in_redis_is_placed_again(parts: Parts):
     Queue(wire.SIMULATED_QUEUE, connection=parts.redis).remove(message.message_id)  # as a failed job is
     run_round(parts)
     assert Queue(wire.SIMULATED_QUEUE, connection=parts.redis).job_ids == [message.message_id]
+
+
+def test_the_daily_purge_removes_device_records_and_incoming_sms_past_retention(parts: Parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    device.heartbeat()
+    device.report("received", {"sender": "+263772000111", "text": "old news", "received_at": "2026-01-01T00:00:00Z"})
+    run_round(parts)  # records device.connected
+    retention = timedelta(days=parts.ctx.settings.relay.retention_days)
+    with parts.store.engine.connect() as conn:
+        kept = conn.execute(sa.select(sa.func.count()).select_from(incoming_messages)).scalar_one()
+    assert kept == 1 and recorded_device_events(parts)
+    Maintenance(parts.ctx, interval_seconds=1).round(utcnow() + retention + timedelta(days=1))
+    with parts.store.engine.connect() as conn:
+        left = conn.execute(sa.select(sa.func.count()).select_from(incoming_messages)).scalar_one()
+    assert left == 0
+    assert [event for event in recorded_device_events(parts) if event[1] == "device.connected"] == []
