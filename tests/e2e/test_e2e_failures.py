@@ -8,6 +8,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+import pytest
 import requests
 from rq import Queue
 from rq.job import Job
@@ -16,6 +17,9 @@ from e2e_gateway import OFFLINE_AFTER_SECONDS, Gateway, wait_until
 from gateway_agent.emulator import EmulatorConfig
 from zimsend_common import wire
 from zimsend_common.timefmt import isoformat_z, utcnow
+
+pytestmark = pytest.mark.slow  # relay, worker and agents as processes
+
 
 RACES = 200
 

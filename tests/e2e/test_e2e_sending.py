@@ -6,6 +6,7 @@ import json
 import subprocess
 from datetime import datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from e2e_gateway import Gateway, wait_until
@@ -13,6 +14,9 @@ from gateway_agent.emulator import EmulatorConfig
 from relay_server.store.dispatch_schema import incoming_messages
 from zimsend_common import wire
 from zimsend_common.timefmt import isoformat_z, utcnow
+
+pytestmark = pytest.mark.slow  # relay, worker and agents as processes
+
 
 
 def moment(text: str) -> datetime:
