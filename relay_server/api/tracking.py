@@ -19,7 +19,7 @@ from relay_server.api.render import history_item, status_object
 from relay_server.auth import current_caller
 from relay_server.context import current
 from relay_server.errors import ApiError
-from relay_server.store import UnknownCursor
+from relay_server.store import UnknownCursor, ids
 from relay_server.store.models import STATUSES, HistoryQuery, Message, Stats, StatusChange
 from zimsend_common.timefmt import isoformat_z, utcnow
 
@@ -31,7 +31,6 @@ MAX_LIMIT = 100
 MAX_PAGE = 1_000_000
 MAX_SEARCH_LENGTH = 1600
 DEVICE_ID_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,64}")
-MESSAGE_ID_SHAPE = re.compile(r"msg_[0-9a-f]{16}")
 AFTER_RULE = "must be the message_id of one of your messages, such as msg_1234567890abcdef."
 
 T = TypeVar("T")
@@ -146,10 +145,7 @@ def history_query(args: Mapping[str, str]) -> HistoryQuery:
 
 
 def _callers_message(message_id: str) -> Message:
-    # An id of another shape names no message; the database never sees it (PostgreSQL refuses NUL).
-    message = None
-    if MESSAGE_ID_SHAPE.fullmatch(message_id):
-        message = current().store.get_message(current_caller(), message_id)
+    message = current().store.get_message(current_caller(), message_id)
     if message is None:
         raise ApiError(404, "MESSAGE_NOT_FOUND", "The message does not exist.", param="message_id")
     return message
@@ -281,6 +277,6 @@ def _integer(raw: str, low: int, high: int | None) -> int:
 
 
 def _after(raw: str) -> str:
-    if not MESSAGE_ID_SHAPE.fullmatch(raw):
+    if not ids.is_message_id(raw):
         raise ValueError(AFTER_RULE)
     return raw

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import string
 
@@ -46,3 +47,23 @@ def new_message_id() -> str:
 def new_batch_id() -> str:
     """``batch_`` and 16 lowercase hex."""
     return "batch_" + secrets.token_hex(8)
+
+
+_SHAPES = {
+    "client": re.compile(r"client_[0-9]{10}"),
+    "device": re.compile(r"device_[a-z0-9]{12}"),
+    "message": re.compile(r"msg_[0-9a-f]{16}"),
+}
+
+
+def is_client_id(value: str) -> bool:
+    return bool(_SHAPES["client"].fullmatch(value))
+
+
+def is_device_id(value: str) -> bool:
+    return bool(_SHAPES["device"].fullmatch(value))
+
+
+def is_message_id(value: str) -> bool:
+    """True for ``msg_`` and 16 lowercase hex; anything else can name no message."""
+    return bool(_SHAPES["message"].fullmatch(value))

@@ -18,6 +18,7 @@ from relay_server.store import (
     devices,
     history,
     idempotency,
+    ids,
     messages,
     retention,
     stats,
@@ -66,6 +67,8 @@ class Store:
 
     def get_client(self, client_id: str) -> Client | None:
         """The client, disabled or not; None when unknown."""
+        if not ids.is_client_id(client_id):
+            return None
         with read_transaction(self.engine) as conn:
             return clients.get_client(conn, client_id)
 
@@ -97,6 +100,8 @@ class Store:
 
     def authenticate(self, client_id: str, api_key: str) -> Caller:
         """Who is calling; raises UnknownClient or InvalidApiKey. Constant-time compare."""
+        if not ids.is_client_id(client_id):
+            raise UnknownClient(client_id)
         with read_transaction(self.engine) as conn:
             return clients.authenticate(conn, client_id, api_key)
 
@@ -113,6 +118,9 @@ class Store:
             return devices.list_devices(conn, client_id)
 
     def get_device(self, device_id: str) -> Device | None:
+        """The device, or None; an id not shaped like one never reaches the database."""
+        if not ids.is_device_id(device_id):
+            return None
         with read_transaction(self.engine) as conn:
             return devices.get_device(conn, device_id)
 
@@ -139,11 +147,15 @@ class Store:
 
     def get_message(self, caller: Caller, message_id: str) -> Message | None:
         """The caller's message, or None (also for another client's or mode's)."""
+        if not ids.is_message_id(message_id):
+            return None
         with read_transaction(self.engine) as conn:
             return messages.get_message(conn, caller, message_id)
 
     def get_message_by_id(self, message_id: str) -> Message | None:
         """Any client's message, for the worker and dispatch code (not for API callers)."""
+        if not ids.is_message_id(message_id):
+            return None
         with read_transaction(self.engine) as conn:
             return messages.get_any_message(conn, message_id)
 
