@@ -23,7 +23,14 @@ TABLES = {
     "message_events",
     "idempotency_keys",
     "daily_counts",
+    "device_status",
+    "device_events",
+    "incoming_messages",
 }
+
+
+def test_the_schema_names_every_table_however_it_was_imported() -> None:
+    assert set(metadata.tables) == TABLES
 
 
 def test_an_empty_database_is_brought_to_head_with_every_table(database_url: str) -> None:
