@@ -100,7 +100,25 @@ def parse_text(value: Any, param: str = "message") -> SplitText:
             f"The message exceeds the maximum of {MAX_MESSAGE_CHARS} characters.",
             param=param,
         )
+    if not _sendable(value):
+        raise ApiError(
+            400,
+            "INVALID_PARAMETER",
+            "The message contains a NUL character or an unpaired surrogate, which no SMS can carry.",
+            param=param,
+        )
     return split_text(value)
+
+
+def _sendable(text: str) -> bool:
+    """False for text no SMS can carry: NUL, or a lone UTF-16 surrogate (valid in JSON)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_priority(value: Any, default: int = DEFAULT_PRIORITY) -> int:

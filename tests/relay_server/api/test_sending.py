@@ -143,7 +143,7 @@ def now_plus(**delta) -> str:
 REFUSALS = {
     "to": ("INVALID_PHONE_NUMBER", [None, "", "0612345678", "33612345678", "+33abc45678",
                                     "+3361234", 33612345678, ["+33612345678"]]),
-    "message": ("INVALID_PARAMETER", [None, "", 42, ["Hi"]]),
+    "message": ("INVALID_PARAMETER", [None, "", 42, ["Hi"], "nul \x00 inside", "lone \ud800 surrogate"]),
     "priority": ("INVALID_PRIORITY", [0, 6, -1, True, 2.0, "7", "2", "highest", [], {}]),
     "metadata": ("INVALID_PARAMETER", ["text", [1, 2], 3, {"k": "v" * 1024}]),
     "scheduled_at": ("INVALID_SCHEDULED_DATE", [now_plus(minutes=-5), now_plus(days=31),
