@@ -106,23 +106,23 @@ def _schedule_release(redis: Redis, message: Message) -> None:
         pass
 
 
-def unplaced(redis: Redis, message_ids: list[str]) -> list[str]:
-    """Those of the messages that nobody claimed and that have no live job in Redis.
+def jobless(redis: Redis, message_ids: list[str]) -> dict[str, bytes | None]:
+    """The messages that have no live job in Redis, each with its claim (None: unclaimed).
 
     A job that failed or was stopped no longer carries its message; one that
     finished did, and its message has moved on (or was claimed).
     """
     with redis.pipeline(transaction=False) as pipe:
         for message_id in message_ids:
-            pipe.exists(wire.claim_key(message_id))
+            pipe.get(wire.claim_key(message_id))
             for job_id in (message_id, release_job_id(message_id)):
                 pipe.hget(Job.key_for(job_id), "status")
         answers = pipe.execute()
-    found = []
+    found = {}
     for index, message_id in enumerate(message_ids):
-        claimed, *statuses = answers[index * 3 : index * 3 + 3]
-        if not claimed and not any(status in _LIVE_STATUSES for status in statuses):
-            found.append(message_id)
+        claim, *statuses = answers[index * 3 : index * 3 + 3]
+        if not any(status in _LIVE_STATUSES for status in statuses):
+            found[message_id] = claim
     return found
 
 

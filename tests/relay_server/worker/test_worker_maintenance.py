@@ -16,6 +16,7 @@ from relay_server.dispatch import placement
 from relay_server.store.dispatch_schema import device_events, incoming_messages
 from relay_server.worker.liveness import LOST_SEND_DETAIL, send_bound
 from relay_server.worker.maintenance import Maintenance
+from relay_server.worker.recovery import STUCK_AFTER
 from zimsend_common import wire
 from zimsend_common.timefmt import utcnow
 
@@ -45,13 +46,35 @@ def test_after_redis_loses_its_data_every_queued_message_gets_its_job_back(parts
     assert Queue(wire.client_queue(caller.client_id, 3), connection=parts.redis).count == 0
 
 
-def test_recovery_leaves_a_message_a_device_or_a_cancel_has_claimed(parts: Parts):
+def test_recovery_leaves_a_message_a_device_has_just_claimed_with_that_device(parts: Parts):
     caller = parts.client()
     device = parts.device(caller)
-    taken, cancelled = parts.message(caller), parts.message(caller)
+    taken = parts.message(caller)
     parts.redis.set(wire.claim_key(taken.message_id), wire.claim_value_device(device.device_id))
-    parts.redis.set(wire.claim_key(cancelled.message_id), wire.CLAIM_CANCELLED)
     run_round(parts)
+    assert Queue(wire.client_queue(caller.client_id, 3), connection=parts.redis).count == 0
+    assert Queue(wire.device_queue(device.device_id, 3), connection=parts.redis).count == 0
+    assert parts.reload(taken).status == "queued"
+
+
+def test_a_message_claimed_by_a_device_that_never_reported_on_it_goes_back_to_that_device_only(parts: Parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    taken = parts.message(caller)
+    parts.redis.set(wire.claim_key(taken.message_id), wire.claim_value_device(device.device_id))
+    run_round(parts, at=utcnow() + STUCK_AFTER + timedelta(seconds=1))
+    assert Queue(wire.device_queue(device.device_id, 3), connection=parts.redis).job_ids == [taken.message_id]
+    job = Job.fetch(taken.message_id, connection=parts.redis)
+    assert wire.SendJob.from_dict(job.args[0]).device_id == device.device_id
+    assert Queue(wire.client_queue(caller.client_id, 3), connection=parts.redis).count == 0
+
+
+def test_a_message_whose_cancel_claimed_it_but_never_recorded_it_is_marked_cancelled(parts: Parts):
+    caller = parts.client()
+    message = parts.message(caller)
+    parts.redis.set(wire.claim_key(message.message_id), wire.CLAIM_CANCELLED)
+    run_round(parts)
+    assert parts.reload(message).status == "cancelled"
     assert Queue(wire.client_queue(caller.client_id, 3), connection=parts.redis).count == 0
 
 
