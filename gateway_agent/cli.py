@@ -61,7 +61,7 @@ def modem_settings(args: argparse.Namespace) -> Settings:
 
 def open_modem_for(settings: Settings) -> Modem:
     """The configured modem, opened (a ModemError says why not)."""
-    modem = open_modem(settings)
+    modem = open_modem(settings)  # raises NotReady when the backend cannot load
     try:
         modem.open()
     except BaseException:

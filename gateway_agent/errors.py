@@ -3,7 +3,7 @@
     ModemError                 anything that kept the modem from doing what was asked
      ├── ModemTimeout          no final answer in time (temporary; TIMEOUT)
      ├── CommandError          ERROR, +CMS ERROR or +CME ERROR (or a gammu error)
-     ├── NotReady              SIM locked or absent, no network, bad PIN
+     ├── NotReady              SIM locked or absent, no network, bad PIN, backend not installed
      ├── PortGone              the serial port or connection disappeared
      └── Unsendable            the message cannot be put into PDUs (a recipient
                                that is not a number); INVALID_NUMBER, permanent

@@ -282,8 +282,9 @@ def _serve(args: argparse.Namespace) -> int:
     with _store(settings) as store:
         dispatcher = RQDispatcher(
             store,
-            # RQ pickles its jobs: this connection must hand back bytes.
-            Redis.from_url(settings.relay.redis_url),
+            # RQ pickles its jobs: this connection must hand back bytes. A Redis
+            # that stops answering must not hold a send up: it is stored anyway.
+            Redis.from_url(settings.relay.redis_url, socket_timeout=2, socket_connect_timeout=2),
             timedelta(seconds=settings.relay.device_offline_after_seconds),
         )
         app = create_app(settings, store=store, dispatcher=dispatcher)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 
+from gateway_agent.errors import NotReady
 from gateway_agent.modem import Modem
 from zimsend_common.config import Settings
 
@@ -15,9 +16,15 @@ BACKENDS = ("at", "gammu", "emulator")
 
 
 def open_modem(settings: Settings) -> Modem:
-    """A ``Modem`` for ``settings.agent.backend``, not yet opened."""
+    """A ``Modem`` for ``settings.agent.backend``, not yet opened.
+
+    Raises NotReady when the backend cannot load (python-gammu not installed).
+    """
     name = settings.agent.backend
     if name not in BACKENDS:
         raise ValueError(f"unknown modem backend {name!r}; choose one of {', '.join(BACKENDS)}")
-    module = importlib.import_module(f"gateway_agent.backends.{name}")
+    try:
+        module = importlib.import_module(f"gateway_agent.backends.{name}")
+    except ImportError as exc:
+        raise NotReady(f"the {name} backend cannot be loaded: {exc}") from exc
     return module.create(settings)

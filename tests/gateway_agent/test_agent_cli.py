@@ -73,6 +73,21 @@ def test_a_missing_port_exits_non_zero_naming_it(tmp_path: Path) -> None:
     assert "ttyUSB9" in result.stderr
 
 
+def test_the_gammu_backend_without_python_gammu_exits_with_a_message_not_a_traceback(tmp_path: Path) -> None:
+    # As on a machine where the gammu extra is not installed: the import fails.
+    blocked = "import sys, runpy; sys.modules['gammu'] = None; sys.argv[0] = 'zimsend-agent'; "
+    blocked += "runpy.run_module('gateway_agent.cli', run_name='__main__')"
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("ZIMSEND_")}
+    environment["ZIMSEND_CONFIG"] = os.devnull
+    result = subprocess.run(
+        [sys.executable, "-c", blocked, "info", "--backend", "gammu", "--port", str(tmp_path / "tty")],
+        capture_output=True, text=True, timeout=30, env=environment,
+    )  # fmt: skip
+    assert result.returncode == 3
+    assert "gammu" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_the_emulator_runs_standalone_until_terminated(tmp_path: Path) -> None:
     link = tmp_path / "modem"
     process = subprocess.Popen(
