@@ -19,20 +19,10 @@ from rq import Queue
 from gateway_agent.agent.ledger import Ledger
 from gateway_agent.modem import SendReceipt
 from zimsend_common import wire
-from zimsend_common.failures import FailureCode
+from zimsend_common.failures import FailureCode, describe
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 log = logging.getLogger(__name__)
-
-FAILURE_MESSAGES = {
-    FailureCode.NETWORK_ERROR: "The network could not deliver the message",
-    FailureCode.INVALID_NUMBER: "The recipient's number is not valid",
-    FailureCode.NO_CREDIT: "The SIM has no credit left",
-    FailureCode.BLOCKED_NUMBER: "The recipient's number is blocked",
-    FailureCode.DEVICE_ERROR: "The device could not send the message",
-    FailureCode.TIMEOUT: "The message could not be sent in time",
-}
-
 
 class Outbox:
     """Reports this device's events to the relay's worker."""
@@ -82,7 +72,7 @@ class Outbox:
             "message_id": message_id,
             "failed_at": at or isoformat_z(utcnow()),
             "code": str(code),
-            "message": FAILURE_MESSAGES[code],
+            "message": describe(code),
             "detail": detail,
         }
         self.report("failed", data, message_id=message_id, finished=True)

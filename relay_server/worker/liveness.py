@@ -23,7 +23,7 @@ from relay_server.worker.device_records import record_transition, recorded_onlin
 from relay_server.worker.messages import load_message
 from zimsend_common import wire
 from zimsend_common.config import AgentSettings
-from zimsend_common.failures import FailureCode
+from zimsend_common.failures import FailureCode, describe
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +71,7 @@ def fail_lost_send(ctx: WorkerContext, device_id: str, now: datetime) -> str | N
     message_id = raw.decode()
     message = load_message(ctx.store, message_id)
     if message is not None and message.status == "queued":
-        error = MessageError(
-            FailureCode.DEVICE_ERROR, "The device could not send the message", LOST_SEND_DETAIL
-        )
+        error = MessageError(FailureCode.DEVICE_ERROR, describe(FailureCode.DEVICE_ERROR), LOST_SEND_DETAIL)
         ctx.store.apply_status_change(
             StatusChange(message_id, "failed", now, device_id=device_id, error=error)
         )

@@ -10,7 +10,7 @@ from relay_server.store.engine import read_transaction
 from relay_server.store.models import Caller, Message, MessageError, StatusChange
 from relay_server.store.schema import messages
 from relay_server.store.store import Store
-from zimsend_common.failures import FailureCode
+from zimsend_common.failures import FailureCode, describe
 
 
 def load_message(store: Store, message_id: str) -> Message | None:
@@ -26,9 +26,8 @@ def load_message(store: Store, message_id: str) -> Message | None:
 
 def expire(store: Store, message_id: str, at: datetime) -> None:
     """Fail the message with TIMEOUT: its ``valid_until`` passed before it was sent."""
-    error = MessageError(
-        FailureCode.TIMEOUT, "The message could not be sent in time", "valid_until passed before sending"
-    )
+    detail = "valid_until passed before sending"
+    error = MessageError(FailureCode.TIMEOUT, describe(FailureCode.TIMEOUT), detail)
     store.apply_status_change(StatusChange(message_id, "failed", at, error=error))
 
 

@@ -14,7 +14,7 @@ from relay_server.store.models import MessageError, StatusChange
 from relay_server.worker import context
 from relay_server.worker.messages import expire
 from zimsend_common import wire
-from zimsend_common.failures import FailureCode
+from zimsend_common.failures import FailureCode, describe
 from zimsend_common.timefmt import utcnow
 
 SIMULATED_DEVICE = "simulated"
@@ -41,7 +41,7 @@ def send_message(job: dict[str, Any]) -> str:
     if send.to.endswith(FAILING_SUFFIX):
         error = MessageError(
             FailureCode.INVALID_NUMBER,
-            "The recipient's number is not valid",
+            describe(FailureCode.INVALID_NUMBER),
             f"simulated device: recipients ending in {FAILING_SUFFIX} fail",
         )
         ctx.store.apply_status_change(StatusChange(send.message_id, "failed", utcnow(), error=error))
