@@ -71,6 +71,7 @@ class AgentSettings(_Section):
     send_timeout_seconds: float = Field(60.0, gt=0)
     send_retries: int = Field(3, ge=0)
     retry_backoff_seconds: float = Field(2.0, ge=0)
+    event_rehand_seconds: float = Field(30.0, gt=0)
 
 
 class GammuSettings(_Section):

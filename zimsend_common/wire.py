@@ -15,7 +15,9 @@ worker) and are put on their device or shared queue when due.
 
 Back, per event: the agent enqueues APPLY_EVENT_FUNC on EVENTS_QUEUE with the
 event's dict and its signature; the relay's worker checks the signature
-against the device's key and applies it to the store.
+against the device's key, applies it to the store, then sets the event's
+ack key. The agent keeps the event until it sees that key, and hands it on
+again when none comes: Redis may lose a job before the worker ran it.
 """
 
 from __future__ import annotations
@@ -95,6 +97,14 @@ def heartbeat_key(device_id: str) -> str:
 def device_client_key(device_id: str) -> str:
     """The id of the client a device belongs to; the relay writes it, agents read it."""
     return f"zimsend:device:{device_id}:client"
+
+
+EVENT_ACK_TTL_SECONDS = 24 * 3600  # far longer than an agent waits before handing an event again
+
+
+def event_ack_key(event_id: str) -> str:
+    """Set by the worker once an event was applied (or found a repeat, or refused for good)."""
+    return f"zimsend:event-ack:{event_id}"
 
 
 def send_times_key(device_id: str) -> str:

@@ -3,7 +3,8 @@
 Redis may lose its data and the agent may be killed at any instant; what the
 agent must never forget lives here, written before the modem is touched:
 
-- ``outbox``: events not yet handed to Redis, in the order they happened;
+- ``outbox``: events the relay's worker has not yet acknowledged, in the
+  order they happened, with when each was last handed to Redis;
 - ``messages``: every message this device took, with its state
   (``sending`` while the modem has it, then ``sent``, then ``done``) and the
   events reported for it, so that a duplicate job is answered, not resent;
@@ -25,7 +26,8 @@ from typing import Any
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    event TEXT NOT NULL
+    event TEXT NOT NULL,
+    handed_at REAL
 );
 CREATE TABLE IF NOT EXISTS messages (
     message_id TEXT PRIMARY KEY,
@@ -75,6 +77,13 @@ class Ledger:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        self._add_handed_at()
+
+    def _add_handed_at(self) -> None:
+        # Ledgers written before events were acknowledged lack the column.
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
+        if "handed_at" not in columns:
+            self._db.execute("ALTER TABLE outbox ADD COLUMN handed_at REAL")
 
     def close(self) -> None:
         self._db.close()
@@ -112,12 +121,25 @@ class Ledger:
                 (json.dumps(json.loads(row[0]) + [event]), message_id),
             )
 
-    def pending_events(self, limit: int = 100) -> list[tuple[int, dict[str, Any]]]:
-        """The oldest journalled events, with their sequence numbers."""
+    def due_events(self, handed_before: float, limit: int = 100) -> list[tuple[int, dict[str, Any]]]:
+        """The oldest events never handed to Redis, or last handed before ``handed_before``,
+        with their sequence numbers."""
         rows = self._db.execute(
-            "SELECT seq, event FROM outbox ORDER BY seq LIMIT ?", (limit,)
+            "SELECT seq, event FROM outbox WHERE handed_at IS NULL OR handed_at < ? ORDER BY seq LIMIT ?",
+            (handed_before, limit),
         ).fetchall()
         return [(seq, json.loads(text)) for seq, text in rows]
+
+    def mark_handed(self, seq: int, now: float) -> None:
+        self._db.execute("UPDATE outbox SET handed_at = ? WHERE seq = ?", (now, seq))
+
+    def handed_events(self, after_seq: int = 0, limit: int = 500) -> list[tuple[int, str]]:
+        """Events handed to Redis and not yet acknowledged, as (sequence number, event id)."""
+        rows = self._db.execute(
+            "SELECT seq, event FROM outbox WHERE handed_at IS NOT NULL AND seq > ? ORDER BY seq LIMIT ?",
+            (after_seq, limit),
+        ).fetchall()
+        return [(seq, json.loads(text)["event_id"]) for seq, text in rows]
 
     def forget_event(self, seq: int) -> None:
         self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))

@@ -78,7 +78,11 @@ class Agent:
         self._connection = connection or connect(settings.relay.redis_url)
         self._ledger = Ledger(ledger_path(settings))
         self._outbox = Outbox(
-            self._ledger, self._connection, self._device_id, wire.device_signing_key(agent.device_password)
+            self._ledger,
+            self._connection,
+            self._device_id,
+            wire.device_signing_key(agent.device_password),
+            rehand_seconds=agent.event_rehand_seconds,
         )
         self._tracker = DeliveryTracker(self._ledger, self._outbox)
         self._rate = SendRateLimit(self._ledger, agent.send_rate_per_minute)

@@ -2,9 +2,13 @@
 
 Every report about a message or an incoming SMS is journalled in the ledger
 first, then handed to Redis as an RQ job on ``wire.EVENTS_QUEUE``; it leaves
-the journal only once Redis has it. While Redis is unreachable the journal
-grows, and it drains, oldest first, when Redis is back, even after the agent
-was restarted in between. Heartbeats are perishable and skip the journal.
+the journal only once the relay's worker acknowledged it
+(``wire.event_ack_key``). Redis may lose a job before the worker ran it, so
+an event with no acknowledgement after ``rehand_seconds`` is handed on
+again; the worker answers a repeat with no change. While Redis is
+unreachable the journal grows, and it drains, oldest first, when Redis is
+back, even after the agent was restarted in between. Heartbeats are
+perishable and skip the journal.
 """
 
 from __future__ import annotations
@@ -27,8 +31,17 @@ log = logging.getLogger(__name__)
 class Outbox:
     """Reports this device's events to the relay's worker."""
 
-    def __init__(self, ledger: Ledger, connection: redis.Redis, device_id: str, signing_key: str) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        connection: redis.Redis,
+        device_id: str,
+        signing_key: str,
+        *,
+        rehand_seconds: float = 30.0,
+    ) -> None:
         self._ledger = ledger
+        self._rehand_seconds = rehand_seconds
         self._queue = Queue(wire.EVENTS_QUEUE, connection=connection)
         self._connection = connection
         self._device_id = device_id
@@ -84,16 +97,33 @@ class Outbox:
         self.flush()
 
     def flush(self) -> bool:
-        """Hand journalled events to Redis, oldest first; False when Redis is unreachable."""
-        while batch := self._ledger.pending_events():
-            for seq, document in batch:
-                try:
-                    self._enqueue(document)
-                except redis.RedisError as exc:
-                    log.warning("events kept until Redis is back", extra={"error": str(exc)})
-                    return False
-                self._ledger.forget_event(seq)
+        """Forget the events the relay acknowledged and hand on, oldest first, those due;
+        False when Redis is unreachable."""
+        try:
+            self._forget_acknowledged()
+            self._hand_due()
+        except redis.RedisError as exc:
+            log.warning("events kept until Redis is back", extra={"error": str(exc)})
+            return False
         return True
+
+    def _forget_acknowledged(self) -> None:
+        after = 0
+        while batch := self._ledger.handed_events(after):
+            pipeline = self._connection.pipeline(transaction=False)
+            for _, event_id in batch:
+                pipeline.exists(wire.event_ack_key(event_id))
+            for (seq, _), acknowledged in zip(batch, pipeline.execute(), strict=True):
+                if acknowledged:
+                    self._ledger.forget_event(seq)
+            after = batch[-1][0]
+
+    def _hand_due(self) -> None:
+        now = time.time()
+        while batch := self._ledger.due_events(now - self._rehand_seconds):
+            for seq, document in batch:
+                self._enqueue(document)
+                self._ledger.mark_handed(seq, now)
 
     def publish_heartbeat(self, data: dict[str, Any], ttl_seconds: int) -> None:
         """Publish the device's state under its heartbeat key and as an event.

@@ -3,6 +3,9 @@
 An event is believed only when it is signed with the key of the device it
 names, and concerns a message of that device's client. Anything else is
 refused: logged, counted and dropped, with nothing changed.
+
+Once an event is settled (applied, a repeat, or refused for good) its ack
+key tells the agent it may forget it; until then the agent hands it on again.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ EVENTS_APPLIED = Counter("zimsend_events_applied_total", "Agent events applied",
 EVENTS_REFUSED = Counter("zimsend_events_refused_total", "Agent events refused", ["reason"])
 
 _MAX_INCOMING_TEXT = 10_000
+_MAX_EVENT_ID = 64
 DEFERRED_RETRY = timedelta(seconds=5)
 
 
@@ -53,13 +57,24 @@ def apply_event(event: dict[str, Any], signature: str) -> str:
     """
     ctx = context.current()
     try:
-        return _apply(ctx, event, signature)
+        outcome = _apply(ctx, event, signature)
     except sa.exc.DBAPIError as exc:
         log.warning("event deferred: database unavailable", extra={"error": str(exc.orig)})
         Queue(wire.EVENTS_QUEUE, connection=ctx.redis).enqueue_in(
             DEFERRED_RETRY, wire.APPLY_EVENT_FUNC, event, signature
         )
         return "deferred"
+    _acknowledge(ctx, event)
+    return outcome
+
+
+def _acknowledge(ctx: context.WorkerContext, event: Any) -> None:
+    """Tell the agent the event is settled; heartbeats are never kept, so never acknowledged."""
+    if not isinstance(event, dict) or event.get("kind") == "heartbeat":
+        return
+    event_id = event.get("event_id")
+    if isinstance(event_id, str) and 0 < len(event_id) <= _MAX_EVENT_ID:
+        ctx.redis.set(wire.event_ack_key(event_id), 1, ex=wire.EVENT_ACK_TTL_SECONDS)
 
 
 def _apply(ctx: context.WorkerContext, event: Any, signature: Any) -> str:

@@ -206,6 +206,7 @@ def gateway(tmp_path: Path, sqlite_url: str, redis_proc: Any, redisdb: redis.Red
         "ZIMSEND_SEND_TIMEOUT_SECONDS": "5",
         "ZIMSEND_SEND_RETRIES": "1",
         "ZIMSEND_RETRY_BACKOFF_SECONDS": "0.5",
+        "ZIMSEND_EVENT_REHAND_SECONDS": "1",
         "ZIMSEND_LOG_LEVEL": "INFO",
     }
     (tmp_path / "absent.toml").write_text("")

@@ -39,7 +39,7 @@ def test_a_last_word_is_journalled_and_closes_the_message_together(ledger):
 
     assert ledger.message_state("msg_1") == "done"
     assert ledger.message_events("msg_1") == [{"event_id": "evt_1", "kind": "failed"}]
-    assert [event for _, event in ledger.pending_events()] == [{"event_id": "evt_1", "kind": "failed"}]
+    assert [event for _, event in ledger.due_events(time.time())] == [{"event_id": "evt_1", "kind": "failed"}]
 
 
 def test_the_ledger_survives_its_process(tmp_path):
@@ -51,6 +51,6 @@ def test_the_ledger_survives_its_process(tmp_path):
 
     again = Ledger(tmp_path / "agent.sqlite3")
     assert again.unfinished_sends() == ["msg_1"]
-    assert [event for _, event in again.pending_events()] == [{"event_id": "evt_1"}]
+    assert [event for _, event in again.due_events(time.time())] == [{"event_id": "evt_1"}]
     assert again.get_meta("client_id") == "client_1000000001"
     again.close()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from agent_support import DEVICE_ID, SIGNING_KEY, message_events
+import time
+
+from agent_support import DEVICE_ID, SIGNING_KEY, eventually, message_events
+from rq import Queue
 
 from gateway_agent.agent.ledger import Ledger
 from gateway_agent.agent.outbox import Outbox
+from zimsend_common import wire
 
 
 def incoming(number: int) -> dict:
@@ -43,3 +47,20 @@ def test_events_journalled_before_the_agent_stopped_are_handed_over_by_its_next_
     assert [(event.kind, event.device_id, event.data["text"]) for event in events] == [
         ("received", DEVICE_ID, "reply 1")
     ]
+
+
+def test_an_event_redis_lost_before_the_worker_ran_it_is_handed_on_again_until_acknowledged(tmp_path, own_redis):
+    ledger = Ledger(tmp_path / "agent.sqlite3")
+    client = own_redis.client()
+    outbox = Outbox(ledger, client, DEVICE_ID, SIGNING_KEY, rehand_seconds=0.2)
+    outbox.report("received", incoming(1))
+    [handed] = message_events(client)
+
+    client.flushall()  # Redis loses its data before the relay's worker applied the event
+
+    [again] = eventually(lambda: outbox.flush() and message_events(client))
+    assert (again.event_id, again.data["text"]) == (handed.event_id, "reply 1")
+    client.set(wire.event_ack_key(again.event_id), 1)  # as the worker does once it applied it
+    Queue(wire.EVENTS_QUEUE, connection=client).empty()
+    assert outbox.flush() is True
+    assert ledger.handed_events() == [] and ledger.due_events(time.time() + 3600) == []

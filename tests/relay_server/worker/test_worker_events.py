@@ -185,3 +185,21 @@ def test_an_event_that_finds_the_database_down_waits_and_is_not_lost(postgres_ur
     assert apply_event(*job.args) == "applied"
     assert parts.reload(message).status == "sent"
     store.close()
+
+
+def test_an_applied_or_repeated_event_is_acknowledged_to_its_agent_and_a_heartbeat_is_not(parts: Parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    message = parts.message(caller)
+    sent = device.event("sent", {"message_id": message.message_id, "sent_at": isoformat_z(utcnow())}).to_dict()
+    heartbeat = device.event("heartbeat", {"signal_percent": 60}).to_dict()
+
+    assert apply_event(sent, wire.sign(sent, device.signing_key)) == "applied"
+    assert apply_event(heartbeat, wire.sign(heartbeat, device.signing_key)) == "applied"
+    assert parts.redis.exists(wire.event_ack_key(sent["event_id"])) == 1
+    assert parts.redis.exists(wire.event_ack_key(heartbeat["event_id"])) == 0
+
+    parts.redis.flushall()  # the acknowledgement lost with Redis's data: the agent hands the event on again
+    assert apply_event(sent, wire.sign(sent, device.signing_key)) == "repeat"
+    assert parts.redis.exists(wire.event_ack_key(sent["event_id"])) == 1
+    assert 0 < parts.redis.ttl(wire.event_ack_key(sent["event_id"])) <= wire.EVENT_ACK_TTL_SECONDS
