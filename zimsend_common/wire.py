@@ -107,6 +107,16 @@ def event_ack_key(event_id: str) -> str:
     return f"zimsend:event-ack:{event_id}"
 
 
+def redis_epoch_key() -> str:
+    """A sentinel the relay's worker keeps in Redis: its absence says Redis lost its data.
+
+    The worker sets it again with a new value, naming when it resumes recovery;
+    agents that see the value change claim again what they took and hand on
+    again their unacknowledged events.
+    """
+    return "zimsend:epoch"
+
+
 def send_times_key(device_id: str) -> str:
     """Recent send durations in seconds (a capped list), for estimated delivery."""
     return f"zimsend:send-times:{device_id}"

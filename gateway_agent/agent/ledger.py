@@ -133,6 +133,10 @@ class Ledger:
     def mark_handed(self, seq: int, now: float) -> None:
         self._db.execute("UPDATE outbox SET handed_at = ? WHERE seq = ?", (now, seq))
 
+    def clear_handed(self) -> None:
+        """Count every journalled event as never handed to Redis."""
+        self._db.execute("UPDATE outbox SET handed_at = NULL")
+
     def handed_events(self, after_seq: int = 0, limit: int = 500) -> list[tuple[int, str]]:
         """Events handed to Redis and not yet acknowledged, as (sequence number, event id)."""
         rows = self._db.execute(
@@ -182,6 +186,13 @@ class Ledger:
                 [(message_id, index, ref, recipient, now) for index, ref in enumerate(references)],
             )
             self._journal(event, message_id)
+
+    def taken_since(self, since: float) -> list[tuple[str, float]]:
+        """The messages this device took since ``since``, with when, oldest first."""
+        rows = self._db.execute(
+            "SELECT message_id, taken_at FROM messages WHERE taken_at >= ? ORDER BY taken_at", (since,)
+        ).fetchall()
+        return [(row[0], row[1]) for row in rows]
 
     def unfinished_sends(self) -> list[str]:
         """Messages the modem was handed when the agent last stopped, outcome unknown."""

@@ -30,6 +30,7 @@ from rq.job import Job
 
 from gateway_agent import jobs
 from gateway_agent.agent.connection import BLOCKING_READ_SECONDS, connect
+from gateway_agent.agent.epoch import EpochWatch
 from gateway_agent.agent.heartbeat import AgentState, heartbeat_data
 from gateway_agent.agent.ledger import Ledger
 from gateway_agent.agent.outbox import Outbox
@@ -84,6 +85,7 @@ class Agent:
             wire.device_signing_key(agent.device_password),
             rehand_seconds=agent.event_rehand_seconds,
         )
+        self._epoch = EpochWatch(self._connection, self._ledger, self._outbox, self._device_id)
         self._tracker = DeliveryTracker(self._ledger, self._outbox)
         self._rate = SendRateLimit(self._ledger, agent.send_rate_per_minute)
         self._sender = Sender(agent, self._connection, self._ledger, self._outbox, self._modem, self.idle)
@@ -269,6 +271,7 @@ class Agent:
             self._next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
             self._ledger.prune(time.time() - LEDGER_KEPT_SECONDS)
         self._learn_client()
+        self._epoch.check()
         ttl = self._settings.relay.device_offline_after_seconds
         self._outbox.publish_heartbeat(self._heartbeat_data(), ttl)
 

@@ -107,6 +107,10 @@ class Outbox:
             return False
         return True
 
+    def rehand_all(self) -> None:
+        """Make every unacknowledged event due at the next ``flush``, however recently handed."""
+        self._ledger.clear_handed()
+
     def _forget_acknowledged(self) -> None:
         after = 0
         while batch := self._ledger.handed_events(after):

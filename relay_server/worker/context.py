@@ -25,6 +25,10 @@ class WorkerContext:
     def offline_after(self) -> timedelta:
         return timedelta(seconds=self.settings.relay.device_offline_after_seconds)
 
+    @property
+    def recovery_grace(self) -> timedelta:
+        return timedelta(seconds=self.settings.relay.recovery_grace_seconds)
+
 
 _current: WorkerContext | None = None
 

@@ -1,7 +1,8 @@
 """The worker's periodic duties, beside RQ's work loop.
 
-Every round: tell agents their clients, re-enqueue what Redis lost, and
-follow devices online and offline; once a day, purge old messages. A round
+Every round: tell agents their clients, re-enqueue what Redis lost (once
+agents had their grace period to claim again what they took), and follow
+devices online and offline; once a day, purge old messages. A round
 that finds Redis down is retried soon, so recovery runs right after Redis is
 back.
 """
@@ -16,6 +17,7 @@ from redis.exceptions import RedisError
 
 from relay_server.worker.context import WorkerContext
 from relay_server.worker.device_records import purge_before
+from relay_server.worker.epoch import recovery_resumes_at
 from relay_server.worker.liveness import check_devices
 from relay_server.worker.recovery import publish_device_clients, requeue_orphans
 from zimsend_common.timefmt import utcnow
@@ -43,7 +45,8 @@ class Maintenance:
         """One round of every duty; False when Redis or the store failed it."""
         try:
             publish_device_clients(self.ctx)
-            requeue_orphans(self.ctx, now)
+            if now >= recovery_resumes_at(self.ctx.redis, now, self.ctx.recovery_grace):
+                requeue_orphans(self.ctx, now)
             check_devices(self.ctx, now)
             self._purge_when_due(now)
         except RedisError as exc:

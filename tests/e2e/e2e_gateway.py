@@ -29,6 +29,7 @@ from relay_server.store.store import Store
 BIN = Path(sys.executable).parent
 OFFLINE_AFTER_SECONDS = 5  # the smallest the configuration allows
 WAIT_SECONDS = 30.0
+RECOVERY_GRACE_SECONDS = 3  # longer than the agents' event re-hand interval (1 s)
 T = TypeVar("T")
 
 
@@ -48,6 +49,7 @@ class Agent:
     password: str
     emulator: ModemEmulator
     process: subprocess.Popen | None = None
+    env: dict[str, str] = field(default_factory=dict)
 
     def texts_sent(self) -> list[str]:
         """The texts the emulated network accepted from this device, in order."""
@@ -107,23 +109,32 @@ class Gateway:
         client, api_key = self.store.create_client(name)
         return Account(client.client_id, api_key)
 
-    def new_agent(self, account: Account, config: EmulatorConfig | None = None, *, start: bool = True) -> Agent:
-        """A device of the account on a fresh emulated modem, its agent started and online."""
+    def new_agent(
+        self, account: Account, config: EmulatorConfig | None = None, *, start: bool = True, **env: str
+    ) -> Agent:
+        """A device of the account on a fresh emulated modem, its agent started and online.
+
+        ``env`` adds settings of this agent alone (``ZIMSEND_...`` variables).
+        """
         device, password = self.store.add_device(account.client_id)
         emulator = ModemEmulator(config or EmulatorConfig()).start()
         self.emulators.append(emulator)
-        agent = Agent(device.device_id, password, emulator)
+        agent = Agent(device.device_id, password, emulator, env=env)
         if start:
             self.start_agent(agent, account)
         return agent
 
-    def start_agent(self, agent: Agent, account: Account) -> None:
+    def start_agent(self, agent: Agent, account: Account, *, wait_online: bool = True) -> None:
         agent.process = self.spawn(
             f"agent-{agent.device_id}",
             [str(BIN / "zimsend-agent"), "run", "--device-id", agent.device_id,
              "--backend", "at", "--port", agent.emulator.port_path],
-            {"ZIMSEND_DEVICE_PASSWORD": agent.password},
+            {**agent.env, "ZIMSEND_DEVICE_PASSWORD": agent.password},
         )
+        if wait_online:
+            self.wait_online(account, agent)
+
+    def wait_online(self, account: Account, agent: Agent) -> None:
         wait_until(lambda: self.device(account, agent.device_id)["online"], f"{agent.device_id} to come online")
 
     def stop(self) -> None:
@@ -207,6 +218,7 @@ def gateway(tmp_path: Path, sqlite_url: str, redis_proc: Any, redisdb: redis.Red
         "ZIMSEND_SEND_RETRIES": "1",
         "ZIMSEND_RETRY_BACKOFF_SECONDS": "0.5",
         "ZIMSEND_EVENT_REHAND_SECONDS": "1",
+        "ZIMSEND_RECOVERY_GRACE_SECONDS": str(RECOVERY_GRACE_SECONDS),
         "ZIMSEND_LOG_LEVEL": "INFO",
     }
     (tmp_path / "absent.toml").write_text("")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -13,7 +14,7 @@ import requests
 from rq import Queue
 from rq.job import Job
 
-from e2e_gateway import OFFLINE_AFTER_SECONDS, Gateway, wait_until
+from e2e_gateway import OFFLINE_AFTER_SECONDS, RECOVERY_GRACE_SECONDS, Gateway, wait_until
 from gateway_agent.emulator import EmulatorConfig
 from zimsend_common import wire
 from zimsend_common.timefmt import isoformat_z, utcnow
@@ -99,6 +100,29 @@ def test_redis_losing_all_its_data_mid_run_loses_no_message_or_report_and_sends_
     counts = Counter(agent.texts_sent())
     assert sorted(counts) == sorted(f"survivor {n}" for n in range(35))
     assert set(counts.values()) == {1}
+
+
+def test_a_message_sent_just_before_redis_lost_its_data_is_not_sent_again_by_another_device(gateway: Gateway):
+    account = gateway.new_account()
+    # Once a minute at most: the message, if placed again, can only go to the other device.
+    first = gateway.new_agent(account, ZIMSEND_SEND_RATE_PER_MINUTE="1")
+    second = gateway.new_agent(account, start=False)
+    wait_until(lambda: gateway.redis.get(wire.device_client_key(second.device_id)), "the worker to publish clients")
+    [worker] = [process for process in gateway.processes if "worker" in process.args]
+    worker.send_signal(signal.SIGTERM)
+    worker.wait(timeout=30)
+
+    message_id = gateway.queue(account, to="+263771000960", message="sent once")
+    wait_until(lambda: first.texts_sent() == ["sent once"], "the first device to send")
+    gateway.start_agent(second, account, wait_online=False)
+    wait_until(lambda: gateway.redis.get(wire.heartbeat_key(second.device_id)), "the second device to heartbeat")
+    gateway.redis.flushall()  # the claim and the unapplied sent event are gone
+    gateway.start_worker()
+
+    gateway.wait_for_status(account, message_id, "delivered")
+    gateway.wait_online(account, second)
+    time.sleep(RECOVERY_GRACE_SECONDS + 2)  # recovery resumed: a second send would have happened by now
+    assert first.texts_sent() + second.texts_sent() == ["sent once"]
 
 
 def test_sends_made_while_redis_is_down_are_accepted_and_leave_once_it_is_back(gateway: Gateway, redis_proc):
