@@ -74,6 +74,12 @@ class AgentSettings(_Section):
     retry_backoff_seconds: float = Field(2.0, ge=0)
     event_rehand_seconds: float = Field(30.0, gt=0)
 
+    def longest_send_seconds(self) -> float:
+        """The longest one send may take: every attempt running to its timeout,
+        with the back-off between attempts."""
+        attempts = self.send_retries + 1
+        return attempts * self.send_timeout_seconds + self.retry_backoff_seconds * (2**attempts)
+
 
 class GammuSettings(_Section):
     """The python-gammu backend: a gammurc section, or port and connection."""

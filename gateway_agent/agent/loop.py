@@ -34,6 +34,7 @@ from gateway_agent.agent.epoch import EpochWatch
 from gateway_agent.agent.heartbeat import AgentState, heartbeat_data
 from gateway_agent.agent.ledger import Ledger
 from gateway_agent.agent.outbox import Outbox
+from gateway_agent.agent.pulse import Pulse
 from gateway_agent.agent.ratelimit import SendRateLimit
 from gateway_agent.agent.reports import DeliveryTracker
 from gateway_agent.agent.sender import UNKNOWN_OUTCOME, Sender
@@ -85,6 +86,12 @@ class Agent:
             wire.device_signing_key(agent.device_password),
             rehand_seconds=agent.event_rehand_seconds,
         )
+        self._pulse = Pulse(
+            self._outbox,
+            agent.heartbeat_seconds,
+            settings.relay.device_offline_after_seconds,
+            agent.longest_send_seconds() + agent.heartbeat_seconds,
+        )
         self._epoch = EpochWatch(self._connection, self._ledger, self._outbox, self._device_id)
         self._tracker = DeliveryTracker(self._ledger, self._outbox)
         self._rate = SendRateLimit(self._ledger, agent.send_rate_per_minute)
@@ -104,6 +111,7 @@ class Agent:
         """Open the modem, serve the device until ``stop()`` or SIGTERM/SIGINT, close the modem."""
         restore = self._handle_signals()
         jobs.bind(self)
+        self._pulse.start()
         try:
             self._recover()
             if self._open_modem():
@@ -176,6 +184,7 @@ class Agent:
         if self._held is not None:
             log.warning("message taken but not sent; the relay queues it again",
                         extra={"message_id": self._held.message_id})
+        self._pulse.stop()
         try:
             self._outbox.flush()
             if self._state != "modem_lost":
@@ -272,8 +281,7 @@ class Agent:
             self._ledger.prune(time.time() - LEDGER_KEPT_SECONDS)
         self._learn_client()
         self._epoch.check()
-        ttl = self._settings.relay.device_offline_after_seconds
-        self._outbox.publish_heartbeat(self._heartbeat_data(), ttl)
+        self._pulse.beat(self._heartbeat_data())
 
     def _heartbeat_data(self) -> dict[str, Any]:
         return heartbeat_data(

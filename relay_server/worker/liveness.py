@@ -4,17 +4,19 @@ A device goes offline when its heartbeats stop for longer than the offline
 threshold, and online again with its next heartbeat; each transition is kept
 as a ``device.connected``/``device.disconnected`` record.
 
-An agent does not heartbeat while its modem is busy with a send, so silence
-alone is not death: an agent is taken for dead once it has been silent for
-the offline threshold plus the longest a send may take (``send_bound``). A
-dead agent that was handing a message to its modem leaves that message's
-outcome unknown: it fails with DEVICE_ERROR, and is never sent again on its own.
+An agent heartbeats even while its modem is busy with a send (from a thread
+of its own, which falls silent only when the agent's loop has been stuck for
+longer than the longest send). So silence alone says an agent is dead, once
+it lasted twice the offline threshold: the second threshold leaves room for
+heartbeats still waiting in the events queue. A dead agent that was handing a message to its modem
+leaves that message's outcome unknown: it fails with DEVICE_ERROR, and is
+never sent again on its own.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from relay_server.dispatch.device_state import load_states
 from relay_server.store.models import MessageError, StatusChange
@@ -22,7 +24,6 @@ from relay_server.worker.context import WorkerContext
 from relay_server.worker.device_records import record_transition, recorded_online
 from relay_server.worker.messages import load_message
 from zimsend_common import wire
-from zimsend_common.config import AgentSettings
 from zimsend_common.failures import FailureCode, describe
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ return 0
 def check_devices(ctx: WorkerContext, now: datetime) -> None:
     """Record online/offline transitions and fail the lost sends of offline devices."""
     recorded = recorded_online(ctx.store.engine)
-    dead_after = ctx.offline_after + send_bound(ctx.settings.agent)
+    dead_after = 2 * ctx.offline_after
     for state in load_states(ctx.store.engine):
         online = state.online(now, ctx.offline_after)
         if online != recorded.get(state.device_id, False):
@@ -53,14 +54,6 @@ def check_devices(ctx: WorkerContext, now: datetime) -> None:
         # is alive and answers for its own send.
         if state.last_seen_at is not None and not state.heard_from(now, dead_after):
             fail_lost_send(ctx, state.device_id, now)
-
-
-def send_bound(agent: AgentSettings) -> timedelta:
-    """The longest one send may keep an agent silent: every attempt running to its
-    timeout, with the back-off between attempts."""
-    attempts = agent.send_retries + 1
-    backoff = agent.retry_backoff_seconds * (2**attempts)
-    return timedelta(seconds=attempts * agent.send_timeout_seconds + backoff)
 
 
 def fail_lost_send(ctx: WorkerContext, device_id: str, now: datetime) -> str | None:

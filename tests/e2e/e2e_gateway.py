@@ -213,7 +213,7 @@ def gateway(tmp_path: Path, sqlite_url: str, redis_proc: Any, redisdb: redis.Red
         "ZIMSEND_HEARTBEAT_SECONDS": "0.5",
         "ZIMSEND_SEND_RATE_PER_MINUTE": "100000",
         "ZIMSEND_NETWORK_WAIT_SECONDS": "10",
-        # Short sends and few retries: an agent silent for 5 + (2 × 5 + 2) s is dead.
+        # Short sends and few retries: an agent silent for 2 × 5 s is dead.
         "ZIMSEND_SEND_TIMEOUT_SECONDS": "5",
         "ZIMSEND_SEND_RETRIES": "1",
         "ZIMSEND_RETRY_BACKOFF_SECONDS": "0.5",
