@@ -26,7 +26,6 @@ from typing import Any
 import redis
 from rq import Queue
 from rq.exceptions import DequeueTimeout
-from rq.job import Job
 
 from gateway_agent import jobs
 from gateway_agent.agent.connection import BLOCKING_READ_SECONDS, connect
@@ -246,26 +245,7 @@ class Agent:
         if self._state != "online":
             queue.push_job_id(job.id, at_front=True)  # for another device, or for later
             return None
-        return self._accept(job)
-
-    def _accept(self, job: Job) -> wire.SendJob | None:
-        """The message a job carries, when it is a send meant for this device."""
-        try:
-            if job.func_name != wire.SEND_JOB_FUNC:
-                raise ValueError(f"not a send job: {job.func_name}")
-            send = jobs.send_job_from(*job.args, **job.kwargs)
-        except Exception as error:  # a malformed job must not stop the device
-            log.error("job refused", extra={"job_id": job.id, "error": str(error)})
-            send = None
-        if send is not None and (
-            send.client_id != self._client_id or send.device_id not in (None, self._device_id)
-        ):
-            log.error("job of another device refused", extra={"message_id": send.message_id})
-            send = None
-        # The job has served its purpose: from here on the claim speaks for the
-        # message, and a message nobody claimed is one the relay may place again.
-        job.delete(remove_from_queue=False)
-        return send
+        return jobs.accept(job, self._client_id, self._device_id)
 
     def _queue_names(self) -> list[str]:
         if self._client_id is None:
