@@ -4,8 +4,9 @@ Every report about a message or an incoming SMS is journalled in the ledger
 first, then handed to Redis as an RQ job on ``wire.EVENTS_QUEUE``; it leaves
 the journal only once the relay's worker acknowledged it
 (``wire.event_ack_key``). Redis may lose a job before the worker ran it, so
-an event with no acknowledgement after ``rehand_seconds`` is handed on
-again; the worker answers a repeat with no change. While Redis is
+an event with no acknowledgement after ``rehand_seconds``, and no job still
+waiting in Redis, is handed on again; the worker answers a repeat with no
+change. While Redis is
 unreachable the journal grows, and it drains, oldest first, when Redis is
 back, even after the agent was restarted in between. Heartbeats are
 perishable and skip the journal.
@@ -19,6 +20,7 @@ from typing import Any
 
 import redis
 from rq import Queue
+from rq.job import Job, JobStatus
 
 from gateway_agent.agent.ledger import Ledger
 from gateway_agent.modem import SendReceipt
@@ -27,6 +29,8 @@ from zimsend_common.failures import FailureCode, describe
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 log = logging.getLogger(__name__)
+
+_WAITING = {JobStatus.QUEUED.value.encode(), JobStatus.STARTED.value.encode()}
 
 class Outbox:
     """Reports this device's events to the relay's worker."""
@@ -125,9 +129,20 @@ class Outbox:
     def _hand_due(self) -> None:
         now = time.time()
         while batch := self._ledger.due_events(now - self._rehand_seconds):
+            waiting = self._still_waiting([document["event_id"] for _, document in batch])
             for seq, document in batch:
-                self._enqueue(document)
+                if document["event_id"] not in waiting:
+                    self._enqueue(document)
                 self._ledger.mark_handed(seq, now)
+
+    def _still_waiting(self, event_ids: list[str]) -> set[str]:
+        """The events whose job Redis still holds, not yet run: a worker that is merely
+        slow or stopped gets no pile of repeats."""
+        pipeline = self._connection.pipeline(transaction=False)
+        for event_id in event_ids:
+            pipeline.hget(Job.key_for(event_id), "status")
+        statuses = pipeline.execute()
+        return {event_id for event_id, status in zip(event_ids, statuses, strict=True) if status in _WAITING}
 
     def publish_heartbeat(self, data: dict[str, Any], ttl_seconds: int) -> None:
         """Publish the device's state under its heartbeat key and as an event.

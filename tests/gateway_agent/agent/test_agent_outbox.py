@@ -64,3 +64,16 @@ def test_an_event_redis_lost_before_the_worker_ran_it_is_handed_on_again_until_a
     Queue(wire.EVENTS_QUEUE, connection=client).empty()
     assert outbox.flush() is True
     assert ledger.handed_events() == [] and ledger.due_events(time.time() + 3600) == []
+
+
+def test_an_event_still_waiting_for_a_stopped_worker_is_not_handed_on_twice(tmp_path, own_redis):
+    ledger = Ledger(tmp_path / "agent.sqlite3")
+    client = own_redis.client()
+    outbox = Outbox(ledger, client, DEVICE_ID, SIGNING_KEY, rehand_seconds=0.05)
+    outbox.report("received", incoming(1))
+
+    time.sleep(0.1)  # past the re-hand interval, with no acknowledgement
+    assert outbox.flush() is True
+
+    assert client.llen(Queue(wire.EVENTS_QUEUE, connection=client).key) == 1
+    assert [event.data["text"] for event in message_events(client)] == ["reply 1"]
