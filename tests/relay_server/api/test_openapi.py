@@ -61,7 +61,7 @@ def test_each_routes_errors_are_codes_of_the_catalogue_under_their_own_status():
 
 def test_the_readmes_error_table_lists_every_code_with_its_status():
     readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("<!-- section: relay -->")[1].split("<!-- /section: relay -->")[0]
+    section = readme.split("\n### Errors\n")[1].split("\n## ")[0]
     rows = re.findall(r"^\| `([A-Z_]+)` \| (\d{3}) \|", section, flags=re.MULTILINE)
     assert dict((code, int(status)) for code, status in rows) == {
         code: error.status for code, error in ERROR_CODES.items()
