@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import pytest
 import redis
 import requests
+from credentials import Credentials
 
 from gateway_agent.emulator import EmulatorConfig, ModemEmulator
 from relay_server.store.store import Store
@@ -31,16 +32,6 @@ OFFLINE_AFTER_SECONDS = 5  # the smallest the configuration allows
 WAIT_SECONDS = 30.0
 RECOVERY_GRACE_SECONDS = 3  # longer than the agents' event re-hand interval (1 s)
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Account:
-    client_id: str
-    api_key: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"X-Client-ID": self.client_id, "X-API-Key": self.api_key}
 
 
 @dataclass
@@ -105,12 +96,12 @@ class Gateway:
     def start_worker(self) -> subprocess.Popen:
         return self.spawn("worker", [str(BIN / "zimsend-relay"), "worker", "--maintenance-seconds", "0.5"])
 
-    def new_account(self, name: str = "acme") -> Account:
+    def new_account(self, name: str = "acme") -> Credentials:
         client, api_key = self.store.create_client(name)
-        return Account(client.client_id, api_key)
+        return Credentials(client.client_id, api_key)
 
     def new_agent(
-        self, account: Account, config: EmulatorConfig | None = None, *, start: bool = True, **env: str
+        self, account: Credentials, config: EmulatorConfig | None = None, *, start: bool = True, **env: str
     ) -> Agent:
         """A device of the account on a fresh emulated modem, its agent started and online.
 
@@ -124,7 +115,7 @@ class Gateway:
             self.start_agent(agent, account)
         return agent
 
-    def start_agent(self, agent: Agent, account: Account, *, wait_online: bool = True) -> None:
+    def start_agent(self, agent: Agent, account: Credentials, *, wait_online: bool = True) -> None:
         agent.process = self.spawn(
             f"agent-{agent.device_id}",
             [str(BIN / "zimsend-agent"), "run", "--device-id", agent.device_id,
@@ -134,7 +125,7 @@ class Gateway:
         if wait_online:
             self.wait_online(account, agent)
 
-    def wait_online(self, account: Account, agent: Agent) -> None:
+    def wait_online(self, account: Credentials, agent: Agent) -> None:
         wait_until(lambda: self.device(account, agent.device_id)["online"], f"{agent.device_id} to come online")
 
     def stop(self) -> None:
@@ -156,32 +147,32 @@ class Gateway:
     def url(self, path: str) -> str:
         return self.base_url + path
 
-    def send(self, account: Account, *, device_id: str | None = None, **body: Any) -> requests.Response:
+    def send(self, account: Credentials, *, device_id: str | None = None, **body: Any) -> requests.Response:
         headers = dict(account.headers)
         if device_id:
             headers["X-Device-ID"] = device_id
         return requests.post(self.url("/sms/send"), json=body, headers=headers, timeout=10)
 
-    def queue(self, account: Account, **body: Any) -> str:
+    def queue(self, account: Credentials, **body: Any) -> str:
         """Send and return the new message's id; fails the test unless it was accepted."""
         answer = self.send(account, **body)
         assert answer.status_code == 202, answer.text
         return answer.json()["message_id"]
 
-    def status(self, account: Account, message_id: str) -> dict[str, Any]:
+    def status(self, account: Credentials, message_id: str) -> dict[str, Any]:
         answer = requests.get(self.url(f"/sms/status/{message_id}"), headers=account.headers, timeout=10)
         assert answer.status_code == 200, answer.text
         return answer.json()
 
-    def cancel(self, account: Account, message_id: str) -> requests.Response:
+    def cancel(self, account: Credentials, message_id: str) -> requests.Response:
         return requests.delete(self.url(f"/sms/{message_id}"), headers=account.headers, timeout=10)
 
-    def device(self, account: Account, device_id: str) -> dict[str, Any]:
+    def device(self, account: Credentials, device_id: str) -> dict[str, Any]:
         answer = requests.get(self.url(f"/devices/{device_id}"), headers=account.headers, timeout=10)
         assert answer.status_code == 200, answer.text
         return answer.json()
 
-    def wait_for_status(self, account: Account, message_id: str, *statuses: str, timeout: float = WAIT_SECONDS) -> dict[str, Any]:
+    def wait_for_status(self, account: Credentials, message_id: str, *statuses: str, timeout: float = WAIT_SECONDS) -> dict[str, Any]:
         def reached() -> dict[str, Any] | None:
             status = self.status(account, message_id)
             return status if status["status"] in statuses else None

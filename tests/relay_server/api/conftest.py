@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import redis
+from credentials import Credentials
 from werkzeug.serving import make_server
 
 from relay_server.app import create_app
@@ -22,16 +23,6 @@ from relay_server.store.store import Store
 from zimsend_common.config import RelaySettings, Settings
 
 HIGH_RATE_LIMIT = 100_000
-
-
-@dataclass(frozen=True)
-class Credentials:
-    client_id: str
-    api_key: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"X-Client-ID": self.client_id, "X-API-Key": self.api_key}
 
 
 @dataclass
