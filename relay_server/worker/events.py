@@ -22,7 +22,7 @@ from rq import Queue
 
 from relay_server.store.dispatch_schema import incoming_messages
 from relay_server.store.engine import read_transaction, write_transaction
-from relay_server.store.models import Caller, Device, MessageError, StatusChange
+from relay_server.store.models import Caller, Device, MessageError, Status, StatusChange
 from relay_server.store.schema import devices
 from relay_server.worker import context
 from relay_server.worker.device_records import record_heartbeat
@@ -151,26 +151,26 @@ def _status_change(ctx: context.WorkerContext, device: Device, change: StatusCha
     return ctx.store.apply_status_change(change).applied
 
 
-def _on_sent(ctx: context.WorkerContext, device: Device, event: wire.Event) -> bool:
-    data = event.data
+def _move(
+    ctx: context.WorkerContext, device: Device, event: wire.Event, status: Status, error: MessageError | None = None
+) -> bool:
+    """Apply the move the event reports, timed by its ``<status>_at`` (else when it was observed)."""
     change = StatusChange(
-        message_id=str(data.get("message_id")),
-        status="sent",
-        at=_moment(data.get("sent_at", event.at)),
+        message_id=str(event.data.get("message_id")),
+        status=status,
+        at=_moment(event.data.get(f"{status}_at", event.at)),
         device_id=device.device_id,
+        error=error,
     )
     return _status_change(ctx, device, change)
+
+
+def _on_sent(ctx: context.WorkerContext, device: Device, event: wire.Event) -> bool:
+    return _move(ctx, device, event, "sent")
 
 
 def _on_delivered(ctx: context.WorkerContext, device: Device, event: wire.Event) -> bool:
-    data = event.data
-    change = StatusChange(
-        message_id=str(data.get("message_id")),
-        status="delivered",
-        at=_moment(data.get("delivered_at", event.at)),
-        device_id=device.device_id,
-    )
-    return _status_change(ctx, device, change)
+    return _move(ctx, device, event, "delivered")
 
 
 def _on_failed(ctx: context.WorkerContext, device: Device, event: wire.Event) -> bool:
@@ -183,14 +183,7 @@ def _on_failed(ctx: context.WorkerContext, device: Device, event: wire.Event) ->
         message=str(data.get("message") or code),
         detail=str(data["detail"]) if data.get("detail") else None,
     )
-    change = StatusChange(
-        message_id=str(data.get("message_id")),
-        status="failed",
-        at=_moment(data.get("failed_at", event.at)),
-        device_id=device.device_id,
-        error=error,
-    )
-    return _status_change(ctx, device, change)
+    return _move(ctx, device, event, "failed", error)
 
 
 def _on_received(ctx: context.WorkerContext, device: Device, event: wire.Event) -> bool:
