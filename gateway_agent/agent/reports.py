@@ -11,12 +11,12 @@ as soon as one part fails for good. Repeated reports change nothing.
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime, timedelta, timezone
 
 from gateway_agent.agent.ledger import Ledger, Part
 from gateway_agent.agent.outbox import Outbox
 from gateway_agent.modem import DeliveryReport
+from gateway_agent.numbers import same_number
 from zimsend_common.failures import FailureCode
 from zimsend_common.timefmt import isoformat_z
 
@@ -24,13 +24,6 @@ log = logging.getLogger(__name__)
 
 REPORT_WINDOW = timedelta(days=3)
 CLOCK_SKEW = timedelta(minutes=15)  # between the agent's clock and the service centre's
-_NON_DIGITS = re.compile(r"\D")
-
-
-def same_number(a: str, b: str) -> bool:
-    """True when two spellings (international, national, with or without +) name one number."""
-    a_digits, b_digits = _NON_DIGITS.sub("", a), _NON_DIGITS.sub("", b)
-    return a_digits[-9:] == b_digits[-9:] != ""
 
 
 def _aware(moment: datetime) -> datetime:

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from gateway_agent.modem import DeliveryReport, SendReceipt
+from gateway_agent.numbers import same_number
 from zimsend_common.timefmt import utcnow
 
 DEFAULT_WINDOW = timedelta(days=3)
-_SIGNIFICANT_DIGITS = 9
 
 
 @dataclass(frozen=True)
@@ -60,12 +60,11 @@ class ReportMatcher:
         it matches nothing; a pending report leaves the part waiting for its final one.
         """
         now = now or utcnow()
-        wanted = _significant(report.recipient)
         with self._lock:
             self._forget_before(now - self._window)
             for position in range(len(self._parts) - 1, -1, -1):
                 part = self._parts[position]
-                if part.reference == report.reference and _significant(part.recipient) == wanted:
+                if part.reference == report.reference and same_number(part.recipient, report.recipient):
                     if report.outcome != "pending":
                         del self._parts[position]
                     return part
@@ -74,7 +73,3 @@ class ReportMatcher:
     def _forget_before(self, cutoff: datetime) -> None:
         self._parts = [part for part in self._parts if part.sent_at >= cutoff]
 
-
-def _significant(number: str) -> str:
-    digits = "".join(char for char in number if char.isdigit())
-    return digits[-_SIGNIFICANT_DIGITS:] if digits else number

@@ -10,7 +10,7 @@ from agent_support import DEVICE_ID, SIGNING_KEY, message_events
 
 from gateway_agent.agent.ledger import Ledger
 from gateway_agent.agent.outbox import Outbox
-from gateway_agent.agent.reports import DeliveryTracker, same_number
+from gateway_agent.agent.reports import DeliveryTracker
 from gateway_agent.modem import DeliveryReport, SendReceipt
 from zimsend_common.failures import FailureCode
 from zimsend_common.timefmt import isoformat_z
@@ -110,15 +110,3 @@ def test_a_report_for_another_number_or_reference_matches_nothing(ledger, outbox
 
     assert [event.kind for event in message_events(conn)] == ["sent"]
 
-
-@pytest.mark.parametrize(
-    ("a", "b", "same"),
-    [
-        ("+263771234567", "263771234567", True),
-        ("+263771234567", "0771234567", True),
-        ("+263771234567", "+263771234568", False),
-        ("+263771234567", "", False),
-    ],
-)
-def test_numbers_match_across_international_and_national_spellings(a, b, same):
-    assert same_number(a, b) is same
