@@ -22,7 +22,6 @@ from relay_server.dispatch.device_state import load_states
 from relay_server.store.models import MessageError, StatusChange
 from relay_server.worker.context import WorkerContext
 from relay_server.worker.device_records import record_transition, recorded_online
-from relay_server.worker.messages import load_message
 from zimsend_common import wire
 from zimsend_common.failures import FailureCode, describe
 
@@ -62,7 +61,7 @@ def fail_lost_send(ctx: WorkerContext, device_id: str, now: datetime) -> str | N
     if raw is None:
         return None
     message_id = raw.decode()
-    message = load_message(ctx.store, message_id)
+    message = ctx.store.get_message_by_id(message_id)
     if message is not None and message.status == "queued":
         error = MessageError(FailureCode.DEVICE_ERROR, describe(FailureCode.DEVICE_ERROR), LOST_SEND_DETAIL)
         ctx.store.apply_status_change(

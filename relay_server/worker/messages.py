@@ -1,4 +1,4 @@
-"""Looking messages up by id alone, as the worker's jobs must."""
+"""Messages as the worker's jobs see them: by id alone, whoever's they are."""
 
 from __future__ import annotations
 
@@ -7,21 +7,10 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from relay_server.store.engine import read_transaction
-from relay_server.store.models import Caller, Message, MessageError, StatusChange
+from relay_server.store.models import MessageError, StatusChange
 from relay_server.store.schema import messages
 from relay_server.store.store import Store
 from zimsend_common.failures import FailureCode, describe
-
-
-def load_message(store: Store, message_id: str) -> Message | None:
-    """The message with this id, whoever's it is; None when there is none."""
-    with read_transaction(store.engine) as conn:
-        owner = conn.execute(
-            sa.select(messages.c.client_id, messages.c.is_test).where(messages.c.message_id == message_id)
-        ).first()
-    if owner is None:
-        return None
-    return store.get_message(Caller(client_id=owner.client_id, key_id="", is_test=owner.is_test), message_id)
 
 
 def expire(store: Store, message_id: str, at: datetime) -> None:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from relay_server.dispatch import placement
 from relay_server.store.models import Message, StatusChange
 from relay_server.worker.context import WorkerContext
-from relay_server.worker.messages import expire, load_message, queued_message_ids
+from relay_server.worker.messages import expire, queued_message_ids
 from zimsend_common import wire
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def requeue_orphans(ctx: WorkerContext, now: datetime) -> int:
     queued = queued_message_ids(ctx.store)
     for start in range(0, len(queued), _BATCH):
         for message_id, claim in placement.jobless(ctx.redis, queued[start : start + _BATCH]).items():
-            message = load_message(ctx.store, message_id)
+            message = ctx.store.get_message_by_id(message_id)
             if message is None or message.status != "queued":
                 continue
             if claim is None:

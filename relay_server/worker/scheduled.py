@@ -10,7 +10,6 @@ import logging
 
 from relay_server.dispatch import placement
 from relay_server.worker import context
-from relay_server.worker.messages import load_message
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +17,7 @@ log = logging.getLogger(__name__)
 def release(message_id: str) -> bool:
     """Queue the message to leave now; False when it is no longer queued (cancelled, gone)."""
     ctx = context.current()
-    message = load_message(ctx.store, message_id)
+    message = ctx.store.get_message_by_id(message_id)
     if message is None or message.status != "queued":
         log.info("scheduled message not released", extra={"message_id": message_id})
         return False
