@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from relay_server.dispatch.device_state import DeviceState
 from relay_server.store.dispatch_schema import device_events, device_status, incoming_messages
 from relay_server.store.engine import read_transaction, write_transaction
-from relay_server.store.schema import devices
+from relay_server.store import devices as store_devices
 from zimsend_common.timefmt import isoformat_z
 
 # Heartbeat fields kept as the device's state, and the longest text kept of each.
@@ -42,12 +42,7 @@ def record_heartbeat(engine: sa.Engine, device_id: str, seen_at: datetime, data:
             .where(sa.or_(device_status.c.last_seen_at.is_(None), device_status.c.last_seen_at < seen_at))
             .values(**values)
         )
-        conn.execute(
-            devices.update()
-            .where(devices.c.device_id == device_id)
-            .where(sa.or_(devices.c.last_seen_at.is_(None), devices.c.last_seen_at < seen_at))
-            .values(last_seen_at=seen_at)
-        )
+        store_devices.mark_seen(conn, device_id, seen_at)
 
 
 def record_transition(
