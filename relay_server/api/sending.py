@@ -8,7 +8,6 @@ request as a whole is refused.
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import replace
 from typing import Any
 
@@ -28,6 +27,7 @@ from relay_server.api.requests import (
 from relay_server.auth import current_caller, requested_device_id
 from relay_server.dispatcher import DeviceOffline, NoDeviceAvailable
 from relay_server.errors import ApiError
+from relay_server.store import ids
 from relay_server.store.models import Caller, Message, NewMessage
 from zimsend_common.segments import SplitText
 from zimsend_common.timefmt import isoformat_z, utcnow
@@ -59,10 +59,8 @@ def send_bulk() -> tuple[dict[str, Any], int]:
     if "messages" in body:
         return _send_items(device_id, body)
     recipients = _bulk_list(body, "recipients")
-    text = body.get("message")
-    parse_text(text)  # one text for all: a bad one refuses the request
-    items = [{"to": to, "message": text} for to in recipients]
-    return _send_items(device_id, body, items)
+    text = parse_text(body.get("message"))  # one text for all: a bad one refuses the request
+    return _send_items(device_id, body, [{"to": to} for to in recipients], text)
 
 
 @bp.post("/sms/send-bulk-personalized")
@@ -113,16 +111,20 @@ def accepted(message: Message) -> dict[str, Any]:
 
 
 def _send_items(
-    device_id: str | None, body: dict[str, Any], items: list[Any] | None = None
+    device_id: str | None,
+    body: dict[str, Any],
+    items: list[Any] | None = None,
+    text: SplitText | None = None,
 ) -> tuple[dict[str, Any], int]:
+    """Store and queue each valid item; ``text``, when given, is every item's text."""
     if items is None:
         items = _bulk_list(body, "messages")
     options = parse_options(body, context.current().settings.relay, utcnow())
-    outcomes = [_item_message(item, options) for item in items]
+    outcomes = [_item_message(item, options, text) for item in items]
     valid = [outcome for outcome in outcomes if isinstance(outcome, NewMessage)]
     if valid:
         device_id = _choose_device(device_id, options)
-    batch_id = "batch_" + secrets.token_hex(8)
+    batch_id = ids.new_batch_id()
     stored = _store_and_submit([replace(m, device_id=device_id, batch_id=batch_id) for m in valid])
     return {
         "success": True,
@@ -165,13 +167,14 @@ def _bulk_list(body: dict[str, Any], param: str) -> list[Any]:
     return items
 
 
-def _item_message(item: Any, options: Options) -> NewMessage | ApiError:
+def _item_message(item: Any, options: Options, text: SplitText | None) -> NewMessage | ApiError:
     """One bulk item as a message to store, or why it is rejected."""
     try:
         if not isinstance(item, dict):
             raise ApiError(400, "INVALID_PARAMETER", "Each message must be a JSON object.", param="messages")
         to = parse_to(item.get("to"))
-        text = parse_text(item.get("message"))
+        if text is None:
+            text = parse_text(item.get("message"))
         item_options = replace(
             options,
             priority=parse_priority(item.get("priority"), options.priority),
