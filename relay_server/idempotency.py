@@ -21,16 +21,14 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-import sqlalchemy as sa
 from flask import Flask, Response, g, request
 
 from relay_server import context
 from relay_server.api.requests import request_body
 from relay_server.auth import current_caller, is_authenticated
 from relay_server.errors import ApiError
-from relay_server.store.engine import write_transaction
+from relay_server.store.idempotency import PENDING_STATUS
 from relay_server.store.models import IdempotencyRecord
-from relay_server.store.schema import idempotency_keys
 from relay_server.store.store import Store
 from zimsend_common.timefmt import utcnow
 
@@ -40,7 +38,6 @@ HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 250  # the store keeps 255, less the key mode's prefix
 # A reservation still pending after this long belongs to a request that died.
 ABANDONED_AFTER = timedelta(seconds=60)
-_PENDING_STATUS = 0
 _PENDING_PREFIX = b"pending:"
 _WAIT_STEP_SECONDS = 0.05
 _WAIT_LIMIT_SECONDS = 30.0
@@ -84,7 +81,7 @@ def reserve(store: Store, client_id: str, key: str, req_hash: str) -> Reservatio
     deadline = time.monotonic() + _WAIT_LIMIT_SECONDS
     while True:
         token = _PENDING_PREFIX + secrets.token_hex(16).encode()
-        record = store.idempotency_put(client_id, key, req_hash, _PENDING_STATUS, token)
+        record = store.idempotency_put(client_id, key, req_hash, PENDING_STATUS, token)
         if record.request_hash != req_hash:
             raise ApiError(
                 409,
@@ -94,10 +91,10 @@ def reserve(store: Store, client_id: str, key: str, req_hash: str) -> Reservatio
             )
         if record.body == token:
             return Reservation(client_id, key, token)
-        if record.status_code != _PENDING_STATUS:
+        if record.status_code != PENDING_STATUS:
             return record
         if utcnow() - record.created_at > ABANDONED_AFTER:
-            _delete(store, client_id, key, record.body)
+            store.idempotency_release(client_id, key, record.body)
         elif time.monotonic() > deadline:
             raise ApiError(
                 409,
@@ -111,31 +108,12 @@ def reserve(store: Store, client_id: str, key: str, req_hash: str) -> Reservatio
 
 def keep(store: Store, reservation: Reservation, status_code: int, body: bytes) -> None:
     """Keep the answer of the reserved request for replays."""
-    with write_transaction(store.engine) as conn:
-        conn.execute(
-            sa.update(idempotency_keys)
-            .where(*_reservation_filter(reservation.client_id, reservation.key, reservation.token))
-            .values(status_code=status_code, body=body)
-        )
+    store.idempotency_complete(reservation.client_id, reservation.key, reservation.token, status_code, body)
 
 
 def release(store: Store, reservation: Reservation) -> None:
     """Give the key up without an answer, so that a retry does the work."""
-    _delete(store, reservation.client_id, reservation.key, reservation.token)
-
-
-def _delete(store: Store, client_id: str, key: str, token: bytes) -> None:
-    with write_transaction(store.engine) as conn:
-        conn.execute(sa.delete(idempotency_keys).where(*_reservation_filter(client_id, key, token)))
-
-
-def _reservation_filter(client_id: str, key: str, token: bytes) -> tuple:
-    return (
-        idempotency_keys.c.client_id == client_id,
-        idempotency_keys.c.key == key,
-        idempotency_keys.c.status_code == _PENDING_STATUS,
-        idempotency_keys.c.body == token,
-    )
+    store.idempotency_release(reservation.client_id, reservation.key, reservation.token)
 
 
 def _before() -> Response | None:

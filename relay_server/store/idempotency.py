@@ -12,6 +12,9 @@ from relay_server.store.schema import idempotency_keys
 from zimsend_common.timefmt import utcnow
 
 LIFETIME = timedelta(hours=24)
+# A record with this status is a reservation: a request holds the key, and the
+# record's body is that request's private token until its answer replaces it.
+PENDING_STATUS = 0
 
 
 def get(conn: sa.Connection, client_id: str, key: str) -> IdempotencyRecord | None:
@@ -47,6 +50,31 @@ def put(
         .on_conflict_do_nothing(index_elements=["client_id", "key"])
     )
     return _record(conn.execute(sa.select(idempotency_keys).where(*this_key)).one())
+
+
+def complete(
+    conn: sa.Connection, client_id: str, key: str, token: bytes, status_code: int, body: bytes
+) -> None:
+    """Replace the reservation held with ``token`` by the answer to keep."""
+    conn.execute(
+        sa.update(idempotency_keys)
+        .where(*_reserved(client_id, key, token))
+        .values(status_code=status_code, body=body)
+    )
+
+
+def release(conn: sa.Connection, client_id: str, key: str, token: bytes) -> None:
+    """Drop the reservation held with ``token``, if it still stands."""
+    conn.execute(sa.delete(idempotency_keys).where(*_reserved(client_id, key, token)))
+
+
+def _reserved(client_id: str, key: str, token: bytes) -> tuple[sa.ColumnElement[bool], ...]:
+    return (
+        idempotency_keys.c.client_id == client_id,
+        idempotency_keys.c.key == key,
+        idempotency_keys.c.status_code == PENDING_STATUS,
+        idempotency_keys.c.body == token,
+    )
 
 
 def purge_expired(conn: sa.Connection) -> int:

@@ -214,3 +214,19 @@ class Store:
         """Keep this answer; when another request stored one first, return that one."""
         with write_transaction(self.engine) as conn:
             return idempotency.put(conn, client_id, key, request_hash, status_code, body)
+
+    def idempotency_complete(
+        self, client_id: str, key: str, token: bytes, status_code: int, body: bytes
+    ) -> None:
+        """Keep the answer of the request that reserved ``key`` with ``token``.
+
+        A reservation is a record put with ``idempotency.PENDING_STATUS`` and the
+        token as its body.
+        """
+        with write_transaction(self.engine) as conn:
+            idempotency.complete(conn, client_id, key, token, status_code, body)
+
+    def idempotency_release(self, client_id: str, key: str, token: bytes) -> None:
+        """Give up the reservation held with ``token``, so that a retry does the work."""
+        with write_transaction(self.engine) as conn:
+            idempotency.release(conn, client_id, key, token)
