@@ -176,11 +176,20 @@ def _verified(ctx: context.WorkerContext, event: Any, signature: Any) -> wire.Ev
     key = ctx.store.device_signing_key(parsed.device_id)
     if key is None:
         raise Refused("unknown_device")
-    if not wire.verify(event, signature, key):
+    if not _signed(event, signature, key):
         raise Refused("bad_signature")
     if parsed.kind not in _HANDLERS:
         raise Refused("unknown_kind")
     return parsed
+
+
+def _signed(event: dict[str, Any], signature: str, key: str) -> bool:
+    """Whether the signature is the device's; an event that cannot even be put in
+    signed form (a lone surrogate: no UTF-8 for it) was signed by no agent."""
+    try:
+        return wire.verify(event, signature, key)
+    except (UnicodeEncodeError, TypeError, ValueError):
+        return False
 
 
 def _is_id(value: Any, shaped: Any) -> bool:
