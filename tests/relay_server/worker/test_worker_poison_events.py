@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from prometheus_client import REGISTRY
 from rq.registry import ScheduledJobRegistry
 
+from refusing_database import REFUSAL, refusal_reason, refuse_incoming_text
 from relay_parts import AgentDevice, Parts
 from relay_server.dispatch.device_state import load_states
 from relay_server.store.dispatch_schema import incoming_messages
@@ -47,26 +48,6 @@ def _retries_waiting(parts: Parts) -> list[str]:
     return ScheduledJobRegistry(wire.EVENTS_QUEUE, connection=parts.redis).get_job_ids()
 
 
-def _refuse_text_in_the_database(engine: sa.Engine, text: str) -> None:
-    """A trigger that makes the database refuse any incoming SMS reading ``text``, every time."""
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text(
-                "CREATE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN "
-                f"IF NEW.body = '{text}' THEN RAISE EXCEPTION 'this database cannot hold it'; END IF; "
-                "RETURN NEW; END $$ LANGUAGE plpgsql"
-            ))
-            conn.execute(sa.text(
-                "CREATE TRIGGER refuse_poison BEFORE INSERT ON incoming_messages "
-                "FOR EACH ROW EXECUTE FUNCTION refuse_poison()"
-            ))
-        else:
-            conn.execute(sa.text(
-                "CREATE TRIGGER refuse_poison BEFORE INSERT ON incoming_messages "
-                f"WHEN NEW.body = '{text}' BEGIN SELECT RAISE(ABORT, 'this database cannot hold it'); END"
-            ))
-
-
 def _dead_lettered_count(kind: str, reason: str) -> float:
     value = REGISTRY.get_sample_value("zimsend_events_dead_lettered_total", {"kind": kind, "reason": reason})
     return value or 0.0
@@ -93,9 +74,9 @@ def test_an_event_that_raises_every_time_is_tried_n_times_then_dead_lettered_and
     caller = parts.client()
     device = parts.device(caller)
     message = parts.message(caller)
-    _refuse_text_in_the_database(parts.store.engine, "POISON")
+    refuse_incoming_text(parts.store.engine, "POISON")
     poison, signature = _received(device, "POISON")
-    reason = "RaiseException" if parts.store.engine.dialect.name == "postgresql" else "IntegrityError"
+    reason = refusal_reason(parts.store.engine)
     counted_before = _dead_lettered_count("received", reason)
 
     outcomes = []
@@ -116,7 +97,7 @@ def test_an_event_that_raises_every_time_is_tried_n_times_then_dead_lettered_and
     assert (letter.event_id, letter.kind, letter.device_id, letter.attempts, letter.reason) == (
         poison["event_id"], "received", device.device_id, MAX_EVENT_ATTEMPTS, reason
     )
-    assert "this database cannot hold it" in letter.error
+    assert REFUSAL in letter.error
     assert letter.payload == poison
     assert letter.first_attempt_at < letter.last_attempt_at
     assert _dead_lettered_count("received", reason) == counted_before + 1
