@@ -8,7 +8,6 @@ again and again when no acknowledgement comes.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,11 +19,8 @@ from refusing_database import REFUSAL, refusal_reason, refuse_incoming_text
 from relay_parts import AgentDevice, Parts
 from relay_server.dispatch.device_state import load_states
 from relay_server.store.dispatch_schema import incoming_messages
-from relay_server.store.store import Store
-from relay_server.worker import context
 from relay_server.worker.events import MAX_EVENT_ATTEMPTS, apply_event
 from zimsend_common import wire
-from zimsend_common.config import Settings
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 SENDER = "+263772000111"
@@ -172,30 +168,3 @@ def test_a_timestamp_before_the_first_utc_moment_is_refused(parts: Parts):
     data = {"sender": SENDER, "text": "old", "received_at": "0001-01-01T00:00:00+14:00"}
     assert device.report("received", data) == "refused"
     assert parts.store.list_dead_letters() == []
-
-
-@pytest.mark.postgres
-def test_a_database_outage_defers_events_and_never_dead_letters_them(postgres_url, redisdb):
-    store = Store.open(postgres_url)
-    ctx = context.WorkerContext(store=store, redis=redisdb, settings=Settings())
-    context.install(ctx)
-    parts = Parts(ctx)
-    device = parts.device(parts.client())
-    document, signature = _received(device, "while the database is down")
-    database = sa.make_url(postgres_url).database
-    admin = sa.create_engine(sa.make_url(postgres_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false'))
-        store.engine.dispose()  # every new connection is now refused
-        outcomes = [apply_event(document, signature) for _ in range(MAX_EVENT_ATTEMPTS + 2)]
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true'))
-        admin.dispose()
-    assert outcomes == ["deferred"] * (MAX_EVENT_ATTEMPTS + 2)
-    assert not _acknowledged(parts, document)
-    assert store.list_dead_letters() == []
-    assert apply_event(document, signature) == "applied"
-    assert [row.body for row in _stored(parts, device.client_id)] == ["while the database is down"]
-    store.close()
