@@ -22,9 +22,10 @@ ODD = [
 ]
 
 
-def _incoming(store: Store, caller: Caller, sender: str, text: str, event_id: str = "evt_1") -> NewIncoming:
-    [device] = store.list_devices(caller.client_id) or [store.add_device(caller.client_id)[0]]
-    return NewIncoming(event_id, caller.client_id, device.device_id, sender, text, 1, utcnow())
+def _incoming(store: Store, caller: Caller, sender: str, text: str) -> NewIncoming:
+    """An SMS to a new device of the caller's, as its agent reports it."""
+    device, _password = store.add_device(caller.client_id)
+    return NewIncoming("evt_1", caller.client_id, device.device_id, sender, text, 1, utcnow())
 
 
 def _rows(store: Store, client_id: str) -> list[sa.Row]:
