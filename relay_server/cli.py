@@ -32,7 +32,7 @@ from relay_server.app import create_app
 from relay_server.dispatch import RQDispatcher
 from relay_server.store import Store, UnknownClient
 from relay_server.store.migrate import current_revision
-from relay_server.store.models import ApiKey, Device
+from relay_server.store.models import ApiKey, DeadLetter, Device
 from zimsend_common.config import ConfigError, Settings, load_settings
 from zimsend_common.logs import configure_logging
 from zimsend_common.timefmt import isoformat_z, utcnow
@@ -77,8 +77,9 @@ def _store(settings: Settings) -> Iterator[Store]:
         store.close()
 
 
-def _print(document: dict[str, Any]) -> None:
-    print(json.dumps(document, ensure_ascii=False), flush=True)
+def _print(document: dict[str, Any], *, ascii_only: bool = False) -> None:
+    """One JSON line; ``ascii_only`` escapes every non-ASCII character, lone surrogates included."""
+    print(json.dumps(document, ensure_ascii=ascii_only), flush=True)
 
 
 def _unknown_client(client_id: str) -> CommandError:
@@ -268,6 +269,39 @@ def _purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def register_dead_letters(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "dead-letters", help="list agent events that failed every try, newest first, one JSON line each"
+    )
+    parser.add_argument("--limit", type=int, default=100, help="at most this many (default: %(default)s)")
+    parser.set_defaults(handler=_dead_letters)
+
+
+def _dead_letters(args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        raise CommandError("INVALID_LIMIT", "--limit must be at least 1")
+    with _store(_settings()) as store:
+        for letter in store.list_dead_letters(args.limit):
+            # The payload is the event as it came, odd characters and all.
+            _print(_dead_letter_document(letter), ascii_only=True)
+    return 0
+
+
+def _dead_letter_document(letter: DeadLetter) -> dict[str, Any]:
+    return {
+        "event_id": letter.event_id,
+        "kind": letter.kind,
+        "device_id": letter.device_id,
+        "reason": letter.reason,
+        "error": letter.error,
+        "attempts": letter.attempts,
+        "first_attempt_at": isoformat_z(letter.first_attempt_at),
+        "last_attempt_at": isoformat_z(letter.last_attempt_at),
+        "dead_lettered_at": isoformat_z(letter.dead_lettered_at),
+        "payload": letter.payload,
+    }
+
+
 # -- the HTTP server -------------------------------------------------------------
 
 
@@ -311,6 +345,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     register_list_devices,
     register_migrate,
     register_purge,
+    register_dead_letters,
     register_serve,
     worker_command.register,
 ]

@@ -1,9 +1,13 @@
-"""The tables the dispatch side keeps: device state, device events, incoming SMS.
+"""The tables the dispatch side keeps: device state, device events, incoming SMS,
+and the agent events that could not be applied.
 
 They live on the store's one MetaData (``schema.metadata``) and are created by
-migration 0002. Device state is what the latest heartbeat said; device events
-are the online/offline transitions, kept durably until webhooks deliver them;
-incoming messages are what the devices received, once per agent event.
+migrations 0002 and 0003. Device state is what the latest heartbeat said;
+device events are the online/offline transitions, kept durably until webhooks
+deliver them; incoming messages are what the devices received, once per agent
+event (``exact_json`` as ``storable_text`` describes). Event attempts count the
+failed tries of each agent event; dead letters keep the events that failed
+every try, for the operator.
 """
 
 from __future__ import annotations
@@ -57,5 +61,34 @@ incoming_messages = sa.Table(
     sa.Column("parts", sa.Integer, nullable=False),
     sa.Column("received_at", UtcDateTime, nullable=False),  # the service centre's time
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # The exact sender and text, when the columns above could only hold a display form.
+    sa.Column("exact_json", sa.Text, nullable=True),
     sa.Index("ix_incoming_messages_client_created", "client_id", "created_at", "message_id"),
+)
+
+event_attempts = sa.Table(
+    "event_attempts",
+    metadata,
+    sa.Column("event_id", sa.String(40), primary_key=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("first_attempt_at", UtcDateTime, nullable=False),
+    sa.Column("last_attempt_at", UtcDateTime, nullable=False),
+    sa.Index("ix_event_attempts_last_attempt", "last_attempt_at"),
+)
+
+dead_letters = sa.Table(
+    "dead_letters",
+    metadata,
+    sa.Column("event_id", sa.String(40), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    # As the event named it: the device may be unknown, or gone since.
+    sa.Column("device_id", sa.String(20), nullable=False),
+    sa.Column("reason", sa.String(64), nullable=False),  # the error's class
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("payload_json", sa.Text, nullable=False),  # the event, as ``storable_text.exact_json``
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("first_attempt_at", UtcDateTime, nullable=False),
+    sa.Column("last_attempt_at", UtcDateTime, nullable=False),
+    sa.Column("dead_lettered_at", UtcDateTime, nullable=False),
+    sa.Index("ix_dead_letters_dead_lettered", "dead_lettered_at", "event_id"),
 )

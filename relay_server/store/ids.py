@@ -44,6 +44,11 @@ def new_message_id() -> str:
     return "msg_" + secrets.token_hex(8)
 
 
+def new_incoming_id() -> str:
+    """``in_`` and 16 lowercase hex: an incoming SMS."""
+    return "in_" + secrets.token_hex(8)
+
+
 def new_batch_id() -> str:
     """``batch_`` and 16 lowercase hex."""
     return "batch_" + secrets.token_hex(8)
@@ -53,6 +58,9 @@ _SHAPES = {
     "client": re.compile(r"client_[0-9]{10}"),
     "device": re.compile(r"device_[a-z0-9]{12}"),
     "message": re.compile(r"msg_[0-9a-f]{16}"),
+    "incoming": re.compile(r"in_[0-9a-f]{16}"),
+    # Agents name events ``evt_`` and 32 hex; the store holds any id of this shape.
+    "event": re.compile(r"[A-Za-z0-9_-]{1,40}"),
 }
 
 
@@ -67,3 +75,12 @@ def is_device_id(value: str) -> bool:
 def is_message_id(value: str) -> bool:
     """True for ``msg_`` and 16 lowercase hex; anything else can name no message."""
     return bool(_SHAPES["message"].fullmatch(value))
+
+
+def is_incoming_id(value: str) -> bool:
+    return bool(_SHAPES["incoming"].fullmatch(value))
+
+
+def is_event_id(value: str) -> bool:
+    """True for an agent's event id the store can keep: up to 40 letters, digits, ``_`` or ``-``."""
+    return bool(_SHAPES["event"].fullmatch(value))

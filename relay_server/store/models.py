@@ -187,3 +187,71 @@ class IdempotencyRecord:
     status_code: int
     body: bytes
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class NewIncoming:
+    """An SMS a device received, exactly as the agent reported it."""
+
+    event_id: str
+    client_id: str
+    device_id: str
+    sender: str
+    text: str
+    parts: int
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """A stored incoming SMS; ``sender`` and ``text`` are exactly what arrived."""
+
+    message_id: str
+    event_id: str
+    client_id: str
+    device_id: str
+    sender: str
+    text: str
+    parts: int
+    received_at: datetime
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class EventFailure:
+    """One try at applying an agent's event that raised."""
+
+    event_id: str
+    kind: str
+    device_id: str
+    reason: str  # the error's class
+    error: str
+    payload: Any  # the event document
+    at: datetime
+
+
+FailureState = Literal["retry", "dead_lettered", "already_dead_lettered"]
+
+
+@dataclass(frozen=True)
+class FailureTally:
+    """How many tries an event has had, and whether it is now a dead letter."""
+
+    attempts: int
+    state: FailureState
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An agent event that failed every try, kept for the operator."""
+
+    event_id: str
+    kind: str
+    device_id: str
+    reason: str
+    error: str
+    payload: Any  # the event document, exactly as it came
+    attempts: int
+    first_attempt_at: datetime
+    last_attempt_at: datetime
+    dead_lettered_at: datetime

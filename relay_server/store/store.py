@@ -2,8 +2,8 @@
 
 One ``Store`` per process, shared by threads; every method is one transaction.
 Each concept lives in its own module (clients, devices, messages, history,
-transitions, stats, retention, idempotency); this class opens the transaction
-and hands the connection over. ``store.engine`` is public for code that keeps
+transitions, stats, retention, idempotency, incoming, dead_letters); this
+class opens the transaction and hands the connection over. ``store.engine`` is public for code that keeps
 tables of its own in the same database.
 """
 
@@ -15,10 +15,12 @@ import sqlalchemy as sa
 
 from relay_server.store import (
     clients,
+    dead_letters,
     devices,
     history,
     idempotency,
     ids,
+    incoming,
     messages,
     retention,
     stats,
@@ -31,11 +33,16 @@ from relay_server.store.models import (
     ApiKey,
     Caller,
     Client,
+    DeadLetter,
     Device,
+    EventFailure,
+    FailureTally,
     HistoryPage,
     HistoryQuery,
     IdempotencyRecord,
+    IncomingMessage,
     Message,
+    NewIncoming,
     NewMessage,
     Stats,
     StatusChange,
@@ -194,13 +201,41 @@ class Store:
     def purge_older_than(self, cutoff: datetime) -> int:
         """Delete finished messages created before cutoff; aggregates keep counting them.
 
-        Also drops idempotency records past their 24 hours. Returns how many
+        Also drops idempotency records past their 24 hours, and dead letters
+        and counts of failed tries older than cutoff. Returns how many
         messages were deleted. Works in batches, each its own transaction.
         """
         deleted = retention.purge_messages(self.engine, cutoff)
         with write_transaction(self.engine) as conn:
             idempotency.purge_expired(conn)
+            dead_letters.purge_before(conn, cutoff)
         return deleted
+
+    # -- what devices receive and report -----------------------------------------
+    def record_incoming(self, sms: NewIncoming) -> bool:
+        """Keep an incoming SMS once per event, every character of it; True when new.
+
+        Characters no database can hold are kept as ``storable_text`` says.
+        """
+        with write_transaction(self.engine) as conn:
+            return incoming.record_incoming(conn, sms)
+
+    def get_incoming(self, client_id: str, message_id: str) -> IncomingMessage | None:
+        """The client's incoming SMS with its sender and text exactly as they arrived."""
+        if not ids.is_incoming_id(message_id):
+            return None
+        with read_transaction(self.engine) as conn:
+            return incoming.get_incoming(conn, client_id, message_id)
+
+    def record_event_failure(self, failure: EventFailure, *, max_attempts: int) -> FailureTally:
+        """Count a failed try at an agent's event; the ``max_attempts``-th makes it a dead letter."""
+        with write_transaction(self.engine) as conn:
+            return dead_letters.record_failure(conn, failure, max_attempts)
+
+    def list_dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """The newest dead letters first, each with its exact payload."""
+        with read_transaction(self.engine) as conn:
+            return dead_letters.list_dead_letters(conn, limit)
 
     # -- idempotency -----------------------------------------------------------
     def idempotency_get(self, client_id: str, key: str) -> IdempotencyRecord | None:

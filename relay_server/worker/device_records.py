@@ -4,6 +4,7 @@ and the purge of what they received and reported once it is past retention."""
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from datetime import datetime
 from typing import Any
@@ -14,22 +15,27 @@ from relay_server.dispatch.device_state import DeviceState
 from relay_server.store.dispatch_schema import device_events, device_status, incoming_messages
 from relay_server.store.engine import read_transaction, write_transaction
 from relay_server.store import devices as store_devices
+from relay_server.store.storable_text import clipped
 from zimsend_common.timefmt import isoformat_z
 
-# Heartbeat fields kept as the device's state, and the longest text kept of each.
-_HEARTBEAT_TEXT = (
-    "agent_state", "operator", "registration", "manufacturer", "model", "firmware", "phone_number"
-)
+# Heartbeat fields kept as the device's state. Words that describe the modem
+# are cut to fit; a value that names something (a state, a registration, a
+# number) is dropped when it does not fit, rather than kept wrong.
+_HEARTBEAT_DESCRIPTIONS = ("operator", "manufacturer", "model", "firmware")
+_HEARTBEAT_NAMES = ("agent_state", "registration", "phone_number")
 _HEARTBEAT_INT = ("signal_percent", "signal_dbm", "sent_today", "queue_depth")
 _MAX_TEXT = 64
+_INT_RANGE = range(-(2**31), 2**31)  # what an SQL INTEGER holds
 
 
 def record_heartbeat(engine: sa.Engine, device_id: str, seen_at: datetime, data: dict[str, Any]) -> None:
-    """Keep what the heartbeat says; an older heartbeat than the last one changes nothing."""
+    """Keep what the heartbeat says, each field on its own: one that cannot be kept
+    is cut or left out, never failing the rest. An older heartbeat than the last
+    one changes nothing."""
     values: dict[str, Any] = {"last_seen_at": seen_at}
-    for name in _HEARTBEAT_TEXT:
+    for name in _HEARTBEAT_DESCRIPTIONS + _HEARTBEAT_NAMES:
         value = data.get("state" if name == "agent_state" else name)
-        values[name] = str(value)[:_MAX_TEXT] if value not in (None, "") else None
+        values[name] = _text_or_none(value, name in _HEARTBEAT_NAMES, _length(name))
     for name in _HEARTBEAT_INT:
         values[name] = _int_or_none(data.get(name))
     values["sent_today"] = values["sent_today"] or 0
@@ -112,7 +118,23 @@ def _ensure_status_row(conn: sa.Connection, device_id: str) -> None:
         )
 
 
+def _length(name: str) -> int:
+    return device_status.c[name].type.length or _MAX_TEXT
+
+
+def _text_or_none(value: Any, whole_or_nothing: bool, length: int) -> str | None:
+    if value is None or value == "":
+        return None
+    text = str(value)
+    if whole_or_nothing and len(text) > length:
+        return None
+    return clipped(text, length)
+
+
 def _int_or_none(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return int(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    number = int(value)
+    return number if number in _INT_RANGE else None

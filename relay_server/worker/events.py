@@ -4,26 +4,32 @@ An event is believed only when it is signed with the key of the device it
 names, and concerns a message of that device's client. Anything else is
 refused: logged, counted and dropped, with nothing changed.
 
-Once an event is settled (applied, a repeat, or refused for good) its ack
-key tells the agent it may forget it; until then the agent hands it on again.
+Once an event is settled (applied, a repeat, refused for good, or a dead
+letter) its ack key tells the agent it may forget it; until then the agent
+hands it on again.
+
+An event whose application raises is a poison event: each try is counted in
+the store, the agent's next hand-over tries again, and the
+``MAX_EVENT_ATTEMPTS``-th failure keeps it as a dead letter (``zimsend-relay
+dead-letters``) and settles it. Meanwhile the queue flows on: a failed try
+returns at once. A database that is merely unreachable is no fault of the
+event: that try is deferred, not counted.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
 from prometheus_client import Counter
 from rq import Queue
 
-from relay_server.store.dispatch_schema import incoming_messages
-from relay_server.store.engine import read_transaction, write_transaction
-from relay_server.store.models import Caller, Device, MessageError, Status, StatusChange
-from relay_server.store.schema import devices
+from relay_server.store import ids
+from relay_server.store.models import Caller, Device, EventFailure, MessageError, NewIncoming, Status, StatusChange
+from relay_server.store.storable_text import clipped
 from relay_server.worker import context
 from relay_server.worker.device_records import record_heartbeat
 from zimsend_common import wire
@@ -34,10 +40,23 @@ log = logging.getLogger(__name__)
 
 EVENTS_APPLIED = Counter("zimsend_events_applied_total", "Agent events applied", ["kind"])
 EVENTS_REFUSED = Counter("zimsend_events_refused_total", "Agent events refused", ["reason"])
+EVENTS_FAILED = Counter("zimsend_events_failed_total", "Tries at agent events that raised", ["kind", "reason"])
+EVENTS_DEAD_LETTERED = Counter(
+    "zimsend_events_dead_lettered_total", "Agent events kept as dead letters", ["kind", "reason"]
+)
 
-_MAX_INCOMING_TEXT = 10_000
-_MAX_EVENT_ID = 64
+# Tries before an event becomes a dead letter; the agent hands an unsettled
+# event on again every ``event_rehand_seconds``. Heartbeats are never handed
+# on again: one failed try is all they get.
+MAX_EVENT_ATTEMPTS = 5
+# The longest concatenated SMS: 255 parts of 160 characters.
+MAX_PARTS = 255
+MAX_INCOMING_TEXT = MAX_PARTS * 160
+MAX_SENDER = 255
+MAX_ERROR_TEXT = 1000
 DEFERRED_RETRY = timedelta(seconds=5)
+# The database is unreachable, not unable to take the event.
+_UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError, sa.exc.DisconnectionError)
 
 
 class Refused(Exception):
@@ -49,22 +68,31 @@ class Refused(Exception):
 
 
 def apply_event(event: dict[str, Any], signature: str) -> str:
-    """Apply one signed event; returns ``"applied"``, ``"repeat"``, ``"refused"`` or ``"deferred"``.
+    """Apply one signed event; returns ``"applied"``, ``"repeat"``, ``"refused"``,
+    ``"deferred"``, ``"failed"`` (to be tried again) or ``"dead_lettered"``.
 
     Never raises for a bad event: a forged, malformed or misdirected event is
-    refused and dropped, so it cannot block the queue or be retried. An event
-    that finds the database unavailable is tried again later, never dropped.
+    refused and dropped, so it cannot block the queue or be retried; one that
+    raises is counted and, after ``MAX_EVENT_ATTEMPTS`` tries, dead-lettered.
+    An event that finds the database unavailable is tried again later, never
+    dropped nor counted.
     """
     ctx = context.current()
     try:
-        outcome = _apply(ctx, event, signature)
-    except sa.exc.DBAPIError as exc:
-        log.warning("event deferred: database unavailable", extra={"error": str(exc.orig)})
+        try:
+            outcome = _apply(ctx, event, signature)
+        except _UNAVAILABLE:
+            raise
+        except Exception as exc:
+            outcome = _poisoned(ctx, event, exc)
+    except _UNAVAILABLE as exc:
+        log.warning("event deferred: database unavailable", extra={"error": str(getattr(exc, "orig", exc))})
         Queue(wire.EVENTS_QUEUE, connection=ctx.redis).enqueue_in(
             DEFERRED_RETRY, wire.APPLY_EVENT_FUNC, event, signature
         )
         return "deferred"
-    _acknowledge(ctx, event)
+    if outcome != "failed":
+        _acknowledge(ctx, event)
     return outcome
 
 
@@ -73,13 +101,13 @@ def _acknowledge(ctx: context.WorkerContext, event: Any) -> None:
     if not isinstance(event, dict) or event.get("kind") == "heartbeat":
         return
     event_id = event.get("event_id")
-    if isinstance(event_id, str) and 0 < len(event_id) <= _MAX_EVENT_ID:
+    if isinstance(event_id, str) and ids.is_event_id(event_id):
         ctx.redis.set(wire.event_ack_key(event_id), 1, ex=wire.EVENT_ACK_TTL_SECONDS)
 
 
 def _apply(ctx: context.WorkerContext, event: Any, signature: Any) -> str:
     try:
-        parsed = _verified(ctx.store.engine, event, signature)
+        parsed = _verified(ctx, event, signature)
         device = ctx.store.get_device(parsed.device_id)
         if device is None:
             raise Refused("unknown_device")
@@ -88,39 +116,84 @@ def _apply(ctx: context.WorkerContext, event: Any, signature: Any) -> str:
         EVENTS_REFUSED.labels(refusal.reason).inc()
         log.warning(
             "agent event refused",
-            extra={
-                "reason": refusal.reason,
-                "event_id": str(event.get("event_id"))[:64] if isinstance(event, dict) else None,
-                "device_id": str(event.get("device_id"))[:64] if isinstance(event, dict) else None,
-            },
+            extra={"reason": refusal.reason, "event_id": _field(event, "event_id"), "device_id": _field(event, "device_id")},
         )
         return "refused"
     EVENTS_APPLIED.labels(parsed.kind).inc()
     return "applied" if applied else "repeat"
 
 
-def _verified(engine: sa.Engine, event: Any, signature: Any) -> wire.Event:
+def _poisoned(ctx: context.WorkerContext, event: Any, exc: Exception) -> str:
+    """Count a try that raised; ``"dead_lettered"`` once the event had all its tries, else ``"failed"``."""
+    kind, event_id = _field(event, "kind"), _field(event, "event_id")
+    if not ids.is_event_id(event_id):  # only a verified event gets this far; a guard all the same
+        EVENTS_REFUSED.labels("malformed").inc()
+        return "refused"
+    orig = getattr(exc, "orig", None) or exc  # the driver's own error, without SQL or parameters
+    reason = type(orig).__name__
+    failure = EventFailure(
+        event_id=event_id,
+        kind=kind,
+        device_id=_field(event, "device_id"),
+        reason=reason,
+        error=f"{reason}: {orig}",
+        payload=event,
+        at=utcnow(),
+    )
+    tally = ctx.store.record_event_failure(
+        failure, max_attempts=1 if kind == "heartbeat" else MAX_EVENT_ATTEMPTS
+    )
+    EVENTS_FAILED.labels(kind, reason).inc()
+    log.warning(
+        "agent event failed",
+        extra={"event_id": event_id, "kind": kind, "reason": reason, "attempts": tally.attempts, "state": tally.state},
+    )
+    if tally.state == "retry":
+        return "failed"
+    if tally.state == "dead_lettered":
+        EVENTS_DEAD_LETTERED.labels(kind, reason).inc()
+    return "dead_lettered"
+
+
+def _field(event: Any, name: str) -> str:
+    """A field of the event as short storable text, for logs and dead letters."""
+    value = event.get(name) if isinstance(event, dict) else None
+    return clipped(str(value), 64)
+
+
+def _verified(ctx: context.WorkerContext, event: Any, signature: Any) -> wire.Event:
     if not isinstance(event, dict) or not isinstance(signature, str):
         raise Refused("malformed")
     try:
         parsed = wire.Event.from_dict(event)
     except (KeyError, TypeError):
         raise Refused("malformed") from None
-    if not isinstance(parsed.device_id, str) or not isinstance(parsed.data, dict):
+    if not _is_id(parsed.event_id, ids.is_event_id) or not isinstance(parsed.data, dict):
         raise Refused("malformed")
-    with read_transaction(engine) as conn:
-        key = conn.execute(
-            sa.select(devices.c.signing_key)
-            .where(devices.c.device_id == parsed.device_id)
-            .where(devices.c.disabled.is_(False))
-        ).scalar()
+    # An id that can name no device never reaches the database.
+    if not _is_id(parsed.device_id, ids.is_device_id):
+        raise Refused("malformed")
+    key = ctx.store.device_signing_key(parsed.device_id)
     if key is None:
         raise Refused("unknown_device")
-    if not wire.verify(event, signature, key):
+    if not _signed(event, signature, key):
         raise Refused("bad_signature")
     if parsed.kind not in _HANDLERS:
         raise Refused("unknown_kind")
     return parsed
+
+
+def _signed(event: dict[str, Any], signature: str, key: str) -> bool:
+    """Whether the signature is the device's; an event that cannot even be put in
+    signed form (a lone surrogate: no UTF-8 for it) was signed by no agent."""
+    try:
+        return wire.verify(event, signature, key)
+    except (UnicodeEncodeError, TypeError, ValueError):
+        return False
+
+
+def _is_id(value: Any, shaped: Any) -> bool:
+    return isinstance(value, str) and shaped(value)
 
 
 def _moment(value: Any) -> datetime:
@@ -131,7 +204,10 @@ def _moment(value: Any) -> datetime:
         raise Refused("bad_timestamp") from None
     if moment.tzinfo is None:
         raise Refused("bad_timestamp")
-    return moment
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00, before the first UTC moment
+        raise Refused("bad_timestamp") from None
 
 
 def _status_change(ctx: context.WorkerContext, device: Device, change: StatusChange) -> bool:
@@ -155,8 +231,11 @@ def _move(
     ctx: context.WorkerContext, device: Device, event: wire.Event, status: Status, error: MessageError | None = None
 ) -> bool:
     """Apply the move the event reports, timed by its ``<status>_at`` (else when it was observed)."""
+    message_id = event.data.get("message_id")
+    if not _is_id(message_id, ids.is_message_id):
+        raise Refused("malformed")
     change = StatusChange(
-        message_id=str(event.data.get("message_id")),
+        message_id=message_id,
         status=status,
         at=_moment(event.data.get(f"{status}_at", event.at)),
         device_id=device.device_id,
@@ -178,10 +257,11 @@ def _on_failed(ctx: context.WorkerContext, device: Device, event: wire.Event) ->
     code = data.get("code")
     if not isinstance(code, str) or code not in FailureCode.__members__:
         raise Refused("bad_failure_code")
+    # The modem's own words are display text: kept storable and short.
     error = MessageError(
         code=code,
-        message=str(data.get("message") or code),
-        detail=str(data["detail"]) if data.get("detail") else None,
+        message=clipped(str(data.get("message") or code), MAX_ERROR_TEXT),
+        detail=clipped(str(data["detail"]), MAX_ERROR_TEXT) if data.get("detail") else None,
     )
     return _move(ctx, device, event, "failed", error)
 
@@ -191,29 +271,24 @@ def _on_received(ctx: context.WorkerContext, device: Device, event: wire.Event) 
     sender, text = data.get("sender"), data.get("text")
     if not isinstance(sender, str) or not sender or not isinstance(text, str):
         raise Refused("malformed")
-    row = {
-        "message_id": f"in_{secrets.token_hex(8)}",
-        "event_id": event.event_id,
-        "client_id": device.client_id,
-        "device_id": device.device_id,
-        "sender": sender[:32],
-        "body": text[:_MAX_INCOMING_TEXT],
-        "parts": _count(data.get("parts")),
-        "received_at": _moment(data.get("received_at", event.at)),
-        "created_at": utcnow(),
-    }
-    with write_transaction(ctx.store.engine) as conn:
-        seen = conn.execute(
-            sa.select(incoming_messages.c.message_id).where(incoming_messages.c.event_id == event.event_id)
-        ).first()
-        if seen is not None:
-            return False
-        conn.execute(incoming_messages.insert().values(**row))
-    return True
+    # No radio delivers more; anything shorter is kept whole, whatever its characters.
+    if len(sender) > MAX_SENDER or len(text) > MAX_INCOMING_TEXT:
+        raise Refused("malformed")
+    sms = NewIncoming(
+        event_id=event.event_id,
+        client_id=device.client_id,
+        device_id=device.device_id,
+        sender=sender,
+        text=text,
+        parts=_count(data.get("parts")),
+        received_at=_moment(data.get("received_at", event.at)),
+    )
+    return ctx.store.record_incoming(sms)
 
 
 def _count(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    """The number of parts, 1 unless the event gives one a concatenated SMS can have."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PARTS:
         return 1
     return value
 

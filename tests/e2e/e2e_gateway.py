@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -187,15 +188,15 @@ class Gateway:
             return False
 
 
-@pytest.fixture
-def gateway(tmp_path: Path, sqlite_url: str, redis_proc: Any, redisdb: redis.Redis) -> Iterator[Gateway]:
-    """Relay and worker running; agents are started by each test with ``new_agent``."""
+@contextmanager
+def running_gateway(workdir: Path, database_url: str, redis_proc: Any, redisdb: redis.Redis) -> Iterator[Gateway]:
+    """Relay and worker running on ``database_url``, stopped afterwards."""
     port = free_port()
     env = {
         **os.environ,
-        "ZIMSEND_CONFIG": str(tmp_path / "absent.toml"),
-        "ZIMSEND_DATA_DIR": str(tmp_path / "data"),
-        "ZIMSEND_DATABASE_URL": sqlite_url,
+        "ZIMSEND_CONFIG": str(workdir / "absent.toml"),
+        "ZIMSEND_DATA_DIR": str(workdir / "data"),
+        "ZIMSEND_DATABASE_URL": database_url,
         "ZIMSEND_REDIS_URL": f"redis://{redis_proc.host}:{redis_proc.port}/0",
         "ZIMSEND_HOST": "127.0.0.1",
         "ZIMSEND_HTTP_PORT": str(port),
@@ -212,12 +213,19 @@ def gateway(tmp_path: Path, sqlite_url: str, redis_proc: Any, redisdb: redis.Red
         "ZIMSEND_RECOVERY_GRACE_SECONDS": str(RECOVERY_GRACE_SECONDS),
         "ZIMSEND_LOG_LEVEL": "INFO",
     }
-    (tmp_path / "absent.toml").write_text("")
-    store = Store.open(sqlite_url)
-    running = Gateway(tmp_path, sqlite_url, redisdb, env, store, f"http://127.0.0.1:{port}/v1")
+    (workdir / "absent.toml").write_text("")
+    store = Store.open(database_url)
+    running = Gateway(workdir, database_url, redisdb, env, store, f"http://127.0.0.1:{port}/v1")
     try:
         running.start_relay()
         running.start_worker()
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture
+def gateway(tmp_path: Path, sqlite_url: str, redis_proc: Any, redisdb: redis.Redis) -> Iterator[Gateway]:
+    """Relay and worker running; agents are started by each test with ``new_agent``."""
+    with running_gateway(tmp_path, sqlite_url, redis_proc, redisdb) as running:
+        yield running

@@ -21,7 +21,7 @@ import requests
 from relay_server.store import InvalidApiKey, Store, UnknownClient
 from relay_server.store.devices import signing_key_for
 from relay_server.store.migrate import head_revision
-from relay_server.store.models import NewMessage, StatusChange
+from relay_server.store.models import EventFailure, NewMessage, StatusChange
 from zimsend_common.timefmt import utcnow
 
 RELAY = str(Path(sys.executable).parent / "zimsend-relay")
@@ -245,6 +245,28 @@ def test_purge_deletes_finished_messages_past_retention(relay: Run, store: Store
     assert store.get_message(caller, finished[0].message_id) is None
     assert store.get_message(caller, pending.message_id) is not None
     assert store.stats(caller, None, None, None).pending == 1
+
+
+def test_dead_letters_lists_the_newest_as_json_lines_with_their_exact_payload(relay: Run, store: Store) -> None:
+    client, _key = store.create_client("Acme")
+    device, password = store.add_device(client.client_id)
+    for n, text in enumerate(["first", "NUL \x00 and lone \ud800"]):
+        payload = {"kind": "received", "event_id": f"evt_{n}", "device_id": device.device_id, "data": {"text": text}}
+        failure = EventFailure(f"evt_{n}", "received", device.device_id, "DataError", "DataError: NUL", payload, utcnow())
+        store.record_event_failure(failure, max_attempts=1)
+
+    (newest,) = _ok(relay("dead-letters", "--limit", "1"))
+
+    assert newest["event_id"] == "evt_1"
+    assert (newest["kind"], newest["device_id"], newest["reason"], newest["attempts"]) == (
+        "received", device.device_id, "DataError", 1
+    )
+    assert newest["payload"]["data"]["text"] == "NUL \x00 and lone \ud800"
+    assert newest["dead_lettered_at"].endswith("Z") and newest["first_attempt_at"].endswith("Z")
+    assert [line["event_id"] for line in _ok(relay("dead-letters"))] == ["evt_1", "evt_0"]
+    assert password not in json.dumps(_ok(relay("dead-letters")))
+    refused = relay("dead-letters", "--limit", "0")
+    assert (refused.status, refused.error["error"]["code"]) == (1, "INVALID_LIMIT")
 
 
 def test_a_bad_setting_is_refused_with_its_code(tmp_path: Path) -> None:

@@ -26,6 +26,8 @@ TABLES = {
     "device_status",
     "device_events",
     "incoming_messages",
+    "event_attempts",
+    "dead_letters",
 }
 
 

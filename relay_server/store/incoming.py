@@ -1,0 +1,66 @@
+"""Incoming SMS: what the devices received, once per agent event, never losing a character.
+
+``sender`` and ``body`` hold the display form (``storable_text``); when it
+differs from what arrived, ``exact_json`` holds ``{"sender": ..., "text": ...}``
+exactly, and reading a message gives those back.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from relay_server.store import ids
+from relay_server.store.dispatch_schema import incoming_messages
+from relay_server.store.engine import upsert_insert
+from relay_server.store.models import IncomingMessage, NewIncoming
+from relay_server.store.storable_text import clipped, exact_json, from_exact_json, storable
+from zimsend_common.timefmt import utcnow
+
+_SENDER_LENGTH = incoming_messages.c.sender.type.length
+
+
+def record_incoming(conn: sa.Connection, sms: NewIncoming) -> bool:
+    """Keep the SMS unless its event was kept before; True when it is new."""
+    sender, body = clipped(sms.sender, _SENDER_LENGTH), storable(sms.text)
+    exact = None if (sender, body) == (sms.sender, sms.text) else exact_json({"sender": sms.sender, "text": sms.text})
+    inserted = conn.execute(
+        upsert_insert(conn, incoming_messages)
+        .values(
+            message_id=ids.new_incoming_id(),
+            event_id=sms.event_id,
+            client_id=sms.client_id,
+            device_id=sms.device_id,
+            sender=sender,
+            body=body,
+            parts=sms.parts,
+            received_at=sms.received_at,
+            created_at=utcnow(),
+            exact_json=exact,
+        )
+        .on_conflict_do_nothing(index_elements=[incoming_messages.c.event_id])
+        .returning(incoming_messages.c.message_id)
+    )
+    return inserted.first() is not None
+
+
+def get_incoming(conn: sa.Connection, client_id: str, message_id: str) -> IncomingMessage | None:
+    """The client's incoming SMS with its exact sender and text; None when not the client's."""
+    row = conn.execute(
+        sa.select(incoming_messages)
+        .where(incoming_messages.c.message_id == message_id)
+        .where(incoming_messages.c.client_id == client_id)
+    ).first()
+    if row is None:
+        return None
+    exact = from_exact_json(row.exact_json) if row.exact_json is not None else {}
+    return IncomingMessage(
+        message_id=row.message_id,
+        event_id=row.event_id,
+        client_id=row.client_id,
+        device_id=row.device_id,
+        sender=exact.get("sender", row.sender),
+        text=exact.get("text", row.body),
+        parts=row.parts,
+        received_at=row.received_at,
+        created_at=row.created_at,
+    )

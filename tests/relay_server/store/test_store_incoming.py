@@ -1,0 +1,71 @@
+"""Incoming SMS in the store: kept once per event, and every character of them comes back."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from relay_server.store import Store
+from relay_server.store.dispatch_schema import incoming_messages
+from relay_server.store.models import Caller, NewIncoming
+from relay_server.store.storable_text import REPLACEMENT
+from zimsend_common.timefmt import utcnow
+
+ODD = [
+    pytest.param("+263772000111", "a\x00b", id="nul-in-text"),
+    pytest.param("+263772000111", "\x00", id="only-nul"),
+    pytest.param("+263772000111", "lone \ud800 and \udfff surrogates", id="lone-surrogates"),
+    pytest.param("+26377\x002000111", "odd sender", id="nul-in-sender"),
+    pytest.param("\ud83dWHO", "surrogate in sender", id="surrogate-in-sender"),
+    pytest.param("+" + "9" * 60, "sender longer than its column", id="long-sender"),
+    pytest.param("+263772000111", "émoji 😀 and \x00 together\r\n", id="mixed"),
+]
+
+
+def _incoming(store: Store, caller: Caller, sender: str, text: str) -> NewIncoming:
+    """An SMS to a new device of the caller's, as its agent reports it."""
+    device, _password = store.add_device(caller.client_id)
+    return NewIncoming("evt_1", caller.client_id, device.device_id, sender, text, 1, utcnow())
+
+
+def _rows(store: Store, client_id: str) -> list[sa.Row]:
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(incoming_messages).where(incoming_messages.c.client_id == client_id)).all()
+
+
+@pytest.mark.parametrize(("sender", "text"), ODD)
+def test_an_sms_no_database_column_can_hold_is_kept_once_and_read_back_exactly(
+    store: Store, live_caller: Caller, sender: str, text: str
+) -> None:
+    sms = _incoming(store, live_caller, sender, text)
+
+    assert store.record_incoming(sms) is True
+    assert store.record_incoming(sms) is False  # the agent handed the event on again
+
+    [row] = _rows(store, live_caller.client_id)
+    found = store.get_incoming(live_caller.client_id, row.message_id)
+    assert found is not None
+    assert (found.sender, found.text) == (sender, text)
+    # What listings and search see stands in U+FFFD for what no database holds.
+    assert "\x00" not in row.body + row.sender
+    assert row.exact_json is not None and row.exact_json.isascii()
+
+
+def test_the_display_form_marks_where_characters_were_replaced(store: Store, live_caller: Caller) -> None:
+    store.record_incoming(_incoming(store, live_caller, "+263772000111", "a\x00b\ud800c"))
+    [row] = _rows(store, live_caller.client_id)
+    assert row.body == f"a{REPLACEMENT}b{REPLACEMENT}c"
+
+
+def test_ordinary_text_is_kept_as_it_is_with_no_second_copy(store: Store, live_caller: Caller) -> None:
+    store.record_incoming(_incoming(store, live_caller, "+263772000111", "Ndatenda 😀 ü"))
+    [row] = _rows(store, live_caller.client_id)
+    assert (row.sender, row.body, row.exact_json) == ("+263772000111", "Ndatenda 😀 ü", None)
+    assert store.get_incoming(live_caller.client_id, row.message_id).text == "Ndatenda 😀 ü"
+
+
+def test_another_clients_incoming_sms_is_not_found(store: Store, live_caller: Caller, other_caller: Caller) -> None:
+    store.record_incoming(_incoming(store, live_caller, "+263772000111", "mine"))
+    [row] = _rows(store, live_caller.client_id)
+    assert store.get_incoming(other_caller.client_id, row.message_id) is None
+    assert store.get_incoming(live_caller.client_id, "in_\x00") is None
