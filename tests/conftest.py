@@ -1,13 +1,21 @@
 """Fixtures every part of the suite may use: a private redis-server and PostgreSQL.
 
-The redis-server is started by pytest-redis on a free port for the session; the
-PostgreSQL server is the one given by ZIMSEND_TEST_POSTGRES_URL (scripts/test
-starts it), in a database made for this session and dropped after it.
+The redis-server is started by pytest-redis on a free port for the session
+(one per xdist worker); the PostgreSQL server is the one given by
+ZIMSEND_TEST_POSTGRES_URL (scripts/test starts it).
+
+Each PostgreSQL test gets a database of its own. Migrating a new database
+costs more than copying one, so each session migrates one template database
+and copies it for every test that wants a migrated store; the few tests about
+migrating itself ask for an empty database. Databases are dropped in a thread
+of their own, so a test does not wait for the one before it to be dropped.
 """
 
 from __future__ import annotations
 
 import os
+import queue
+import threading
 import uuid
 from collections.abc import Iterator
 
@@ -15,10 +23,67 @@ import pytest
 import sqlalchemy as sa
 from pytest_redis import factories
 
+from relay_server.store.engine import create_engine
+from relay_server.store.migrate import upgrade_to_head
+
 redis_proc = factories.redis_proc(port=None)
 redisdb = factories.redisdb("redis_proc")
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+class PostgresDatabases:
+    """Makes and drops this session's PostgreSQL databases."""
+
+    def __init__(self, server_url: str) -> None:
+        self.server_url = sa.make_url(server_url)
+        self.admin = sa.create_engine(self.server_url, isolation_level="AUTOCOMMIT")
+        self.template: str | None = None
+        self._to_drop: queue.Queue[str | None] = queue.Queue()
+        self._dropper = threading.Thread(target=self._drop_all, name="drop-databases", daemon=True)
+        self._dropper.start()
+
+    def url(self, name: str) -> str:
+        return self.server_url.set(database=name).render_as_string(hide_password=False)
+
+    def create(self, *, migrated: bool) -> str:
+        """A new database's name: a copy of the migrated template, or empty."""
+        name = f"zimsend_test_{uuid.uuid4().hex[:12]}"
+        template = f' TEMPLATE "{self._migrated_template()}"' if migrated else ""
+        with self.admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"{template}'))
+        return name
+
+    def drop_later(self, name: str) -> None:
+        self._to_drop.put(name)
+
+    def close(self) -> None:
+        if self.template is not None:
+            self._to_drop.put(self.template)
+        self._to_drop.put(None)
+        self._dropper.join(timeout=120)
+        self.admin.dispose()
+
+    def _migrated_template(self) -> str:
+        if self.template is None:
+            name = self.create(migrated=False)
+            engine = create_engine(self.url(name))
+            upgrade_to_head(engine)
+            engine.dispose()  # a template must have no connection when it is copied
+            self.template = name
+        return self.template
+
+    def _drop_all(self) -> None:
+        while (name := self._to_drop.get()) is not None:
+            with self.admin.connect() as conn:
+                conn.execute(
+                    sa.text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = :name AND pid <> pg_backend_pid()"
+                    ),
+                    {"name": name},
+                )
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
 
 
 @pytest.fixture(scope="session")
@@ -26,27 +91,31 @@ def postgres_server_url() -> str:
     return os.environ.get("ZIMSEND_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
 
 
-@pytest.fixture
-def postgres_url(postgres_server_url: str) -> Iterator[str]:
-    """The URL of a new, empty PostgreSQL database, dropped after the test."""
-    name = f"zimsend_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.make_url(postgres_server_url).set(database=name)
+@pytest.fixture(scope="session")
+def postgres_databases(postgres_server_url: str) -> Iterator[PostgresDatabases]:
+    databases = PostgresDatabases(postgres_server_url)
+    yield databases
+    databases.close()
+
+
+def _postgres_database(databases: PostgresDatabases, *, migrated: bool) -> Iterator[str]:
+    name = databases.create(migrated=migrated)
     try:
-        yield url.render_as_string(hide_password=False)
+        yield databases.url(name)
     finally:
-        with admin.connect() as conn:
-            conn.execute(
-                sa.text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": name},
-            )
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+        databases.drop_later(name)
+
+
+@pytest.fixture
+def postgres_url(postgres_databases: PostgresDatabases) -> Iterator[str]:
+    """The URL of a new PostgreSQL database already at the newest revision, dropped after the test."""
+    yield from _postgres_database(postgres_databases, migrated=True)
+
+
+@pytest.fixture
+def empty_postgres_url(postgres_databases: PostgresDatabases) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database (for tests of migrating), dropped after the test."""
+    yield from _postgres_database(postgres_databases, migrated=False)
 
 
 @pytest.fixture
@@ -57,7 +126,15 @@ def sqlite_url(tmp_path) -> str:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest) -> str:
-    """Each test that takes this runs twice: on a SQLite file and on PostgreSQL."""
+    """Each test that takes this runs twice: on a SQLite file and on PostgreSQL (migrated there)."""
     if request.param == "sqlite":
         return request.getfixturevalue("sqlite_url")
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_database_url(request: pytest.FixtureRequest) -> str:
+    """Like ``database_url``, but a database no revision was applied to yet."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    return request.getfixturevalue("empty_postgres_url")

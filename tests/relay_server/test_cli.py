@@ -76,16 +76,18 @@ def _ok(outcome: Outcome) -> list[dict[str, Any]]:
 
 
 def test_migrate_brings_a_new_database_to_head_and_again_changes_nothing(
-    tmp_path: Path, database_url: str
+    tmp_path: Path, empty_database_url: str
 ) -> None:
-    run = _runner(_environment(tmp_path, database_url=database_url))
+    run = _runner(_environment(tmp_path, database_url=empty_database_url))
 
     assert _ok(run("migrate")) == [{"revision": head_revision()}]
     assert _ok(run("migrate")) == [{"revision": head_revision()}]
 
 
-def test_processes_starting_together_on_a_new_database_all_migrate_it(tmp_path: Path, database_url: str) -> None:
-    env = _environment(tmp_path, database_url=database_url)
+def test_processes_starting_together_on_a_new_database_all_migrate_it(
+    tmp_path: Path, empty_database_url: str
+) -> None:
+    env = _environment(tmp_path, database_url=empty_database_url)
     starting = [
         subprocess.Popen([RELAY, "migrate"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for _ in range(3)

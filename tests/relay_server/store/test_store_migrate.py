@@ -35,8 +35,8 @@ def test_the_schema_names_every_table_however_it_was_imported() -> None:
     assert set(metadata.tables) == TABLES
 
 
-def test_an_empty_database_is_brought_to_head_with_every_table(database_url: str) -> None:
-    engine = create_engine(database_url)
+def test_an_empty_database_is_brought_to_head_with_every_table(empty_database_url: str) -> None:
+    engine = create_engine(empty_database_url)
     assert current_revision(engine) is None
 
     assert upgrade_to_head(engine) == head_revision()
