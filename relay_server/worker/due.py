@@ -116,10 +116,12 @@ def release_due(ctx: WorkerContext, after: datetime | None, now: datetime, *, la
 
 def _release(ctx: WorkerContext, message: Message, now: datetime, late_after: timedelta) -> int:
     assert message.scheduled_at is not None
-    if not give_job(ctx, message, now):
+    # The look's moment, or later when Redis held the look up (a paused server answers late).
+    released_at = max(now, utcnow())
+    if not give_job(ctx, message, released_at):
         log.warning("scheduled message expired before release", extra={"message_id": message.message_id})
         return 0
-    lateness = now - message.scheduled_at
+    lateness = released_at - message.scheduled_at
     RELEASE_LATENESS.observe(lateness.total_seconds())
     extra = {"message_id": message.message_id, "late_seconds": round(lateness.total_seconds(), 3)}
     if lateness > late_after:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -190,13 +191,22 @@ class Gateway:
 @pytest.fixture
 def gateway(tmp_path: Path, sqlite_url: str, redis_proc: Any, redisdb: redis.Redis) -> Iterator[Gateway]:
     """Relay and worker running; agents are started by each test with ``new_agent``."""
+    with running_gateway(tmp_path, sqlite_url, f"redis://{redis_proc.host}:{redis_proc.port}/0", redisdb) as running:
+        yield running
+
+
+@contextmanager
+def running_gateway(
+    tmp_path: Path, sqlite_url: str, redis_url: str, redis_client: redis.Redis, **env_overrides: str
+) -> Iterator[Gateway]:
+    """Relay and worker running on this Redis, stopped on leaving; ``env_overrides`` adds settings."""
     port = free_port()
     env = {
         **os.environ,
         "ZIMSEND_CONFIG": str(tmp_path / "absent.toml"),
         "ZIMSEND_DATA_DIR": str(tmp_path / "data"),
         "ZIMSEND_DATABASE_URL": sqlite_url,
-        "ZIMSEND_REDIS_URL": f"redis://{redis_proc.host}:{redis_proc.port}/0",
+        "ZIMSEND_REDIS_URL": redis_url,
         "ZIMSEND_HOST": "127.0.0.1",
         "ZIMSEND_HTTP_PORT": str(port),
         "ZIMSEND_RATE_LIMIT_PER_MINUTE": "1000000",
@@ -211,10 +221,11 @@ def gateway(tmp_path: Path, sqlite_url: str, redis_proc: Any, redisdb: redis.Red
         "ZIMSEND_EVENT_REHAND_SECONDS": "1",
         "ZIMSEND_RECOVERY_GRACE_SECONDS": str(RECOVERY_GRACE_SECONDS),
         "ZIMSEND_LOG_LEVEL": "INFO",
+        **env_overrides,
     }
     (tmp_path / "absent.toml").write_text("")
     store = Store.open(sqlite_url)
-    running = Gateway(tmp_path, sqlite_url, redisdb, env, store, f"http://127.0.0.1:{port}/v1")
+    running = Gateway(tmp_path, sqlite_url, redis_client, env, store, f"http://127.0.0.1:{port}/v1")
     try:
         running.start_relay()
         running.start_worker()

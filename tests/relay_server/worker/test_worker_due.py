@@ -75,7 +75,7 @@ def test_a_message_that_came_due_while_the_worker_was_away_leaves_at_its_first_l
         assert due_release(parts).round(now)
     assert shared_queue(parts, message) == [message.message_id]
     [late] = [record for record in caplog.records if record.getMessage() == "scheduled message released late"]
-    assert (late.message_id, late.late_seconds) == (message.message_id, pytest.approx(40, abs=0.01))
+    assert (late.message_id, late.late_seconds) == (message.message_id, pytest.approx(40, abs=1))
     assert REGISTRY.get_sample_value(LATENESS_COUNT) == before + 1
 
 
