@@ -33,12 +33,12 @@ class Batch:
     due_at: datetime
 
 
-def schedule_batch(gateway: Gateway, own_redis: OwnRedis, account: Credentials, label: str, count: int = 3) -> Batch:
+def schedule_batch(gateway: Gateway, own_redis: OwnRedis, account: Credentials, label: str) -> Batch:
     """Messages due DUE_IN from now, scheduled once the worker knows Redis as one that kept its data."""
     wait_until(own_redis.settled, "the worker's first grace period to end")
     due_at = utcnow() + DUE_IN
     texts = {}
-    for n in range(count):
+    for n in range(3):
         text = f"{label} {n}"
         texts[gateway.queue(account, to="+263771000300", message=text, scheduled_at=isoformat_z(due_at))] = text
     expiring = gateway.queue(
@@ -52,14 +52,17 @@ def sleep_until(moment: datetime) -> None:
     time.sleep(max(0.0, (moment - utcnow()).total_seconds()))
 
 
-def assert_left_once_soon_after(gateway: Gateway, account: Credentials, agent: Agent, batch: Batch, back_at: datetime) -> None:
+def assert_left_once_soon_after(
+    gateway: Gateway, account: Credentials, agent: Agent, batch: Batch, back_at: datetime
+) -> None:
     """Every message of the batch was released within one look of ``back_at``, saying it was
     late, and reached the network once soon after; the expiring one failed TIMEOUT unsent."""
     for message_id in batch.texts:
         gateway.wait_for_status(account, message_id, "sent", "delivered")
     expired = gateway.wait_for_status(account, batch.expiring, "failed")
     assert expired["error"]["code"] == "TIMEOUT"
-    released = {line["message_id"]: logged_at(line) for line in worker_log_lines(gateway, "scheduled message released late")}
+    late = worker_log_lines(gateway, "scheduled message released late")
+    released = {line["message_id"]: logged_at(line) for line in late}
     for message_id in batch.texts:
         assert released[message_id] - back_at <= ONE_LOOK, (message_id, released[message_id] - back_at)
     sent = Counter(agent.texts_sent())
@@ -122,5 +125,5 @@ def test_the_worker_killed_and_started_again_across_the_due_time(gateway: Gatewa
     sleep_until(batch.due_at + VALID_FOR + timedelta(seconds=1))
     gateway.start_worker()
     # The worker is back at its first look, once started (imports, store, Redis).
-    first = wait_until(lambda: worker_log_lines(gateway, "scheduled message released"), "the new worker's first look")
+    first = wait_until(lambda: worker_log_lines(gateway, "scheduled message released"), "the worker's first look")
     assert_left_once_soon_after(gateway, account, agent, batch, min(logged_at(line) for line in first))

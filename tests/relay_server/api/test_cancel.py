@@ -116,9 +116,8 @@ def _job_waits(redis, message_id: str) -> bool:
 def test_a_cancel_leaves_no_job_to_run_and_no_agent_can_claim_it_after(rq_relay):
     acme = rq_relay.new_client("acme")
     test_key = rq_relay.test_key(acme.client_id)  # sent at once, with no device online
-    answer = requests.post(
-        rq_relay.url("/sms/send"), json={"to": "+33612345678", "message": "Bonjour"}, headers=test_key.headers, timeout=10
-    )
+    body = {"to": "+33612345678", "message": "Bonjour"}
+    answer = requests.post(rq_relay.url("/sms/send"), json=body, headers=test_key.headers, timeout=10)
     assert answer.status_code == 202, answer.text
     message_id = answer.json()["message_id"]
     assert _job_waits(rq_relay.redis, message_id)

@@ -74,7 +74,8 @@ def test_the_worker_plays_the_simulated_device_and_stops_when_told(tmp_path, sql
 
 def scheduler_pids(redis_client) -> set[int]:
     """The PIDs RQ's schedulers registered in Redis."""
-    return {int(redis_client.hget(key, "pid")) for key in redis_client.scan_iter("rq:scheduler:*") if redis_client.type(key) == b"hash"}
+    keys = [key for key in redis_client.scan_iter("rq:scheduler:*") if redis_client.type(key) == b"hash"]
+    return {int(redis_client.hget(key, "pid")) for key in keys}
 
 
 def test_the_worker_starts_its_rq_scheduler_again_when_it_died_and_says_so(tmp_path, sqlite_url, redis_proc, redisdb):
