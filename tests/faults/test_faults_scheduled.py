@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import DUE_CHECK_SECONDS, OwnRedis
 from credentials import Credentials
 
 from e2e_gateway import Agent, Gateway, wait_until
+from fault_gateway import DUE_CHECK_SECONDS, OwnRedis
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 pytestmark = pytest.mark.slow  # relay, worker, agent and redis-server as processes
