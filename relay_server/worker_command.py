@@ -1,9 +1,14 @@
 """``zimsend-relay worker``: the relay's worker process.
 
 One process runs RQ's work loop in its main thread (RQ needs it there for
-signals and job timeouts) on the events, simulated-device and schedule
-queues, with RQ's scheduler beside it, and the periodic maintenance in a
-thread of its own. When Redis is down it waits and starts again.
+signals and job timeouts) on the events and simulated-device queues, with
+RQ's scheduler beside it (for events deferred while the store is down); the
+release of due scheduled messages and the periodic maintenance each run in a
+thread of their own. When Redis is down it waits and starts again.
+
+RQ's scheduler is supervised: RQ itself starts it again when its process
+died, but only in its own maintenance, every 10 minutes by default; the
+worker has that run every ``SCHEDULER_CHECK_SECONDS`` and logs each restart.
 """
 
 from __future__ import annotations
@@ -20,9 +25,12 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import SimpleWorker
 from rq.exceptions import StopRequested
+from rq.scheduler import RQScheduler
 
 from relay_server.store.store import Store
 from relay_server.worker import context
+from relay_server.worker.due import DueRelease
+from relay_server.worker.epoch import EpochWatch
 from relay_server.worker.maintenance import Maintenance
 from zimsend_common import wire
 from zimsend_common.config import ConfigError, Settings, load_settings
@@ -30,12 +38,13 @@ from zimsend_common.logs import configure_logging
 
 log = logging.getLogger(__name__)
 
-WORKER_QUEUES = (wire.EVENTS_QUEUE, wire.SIMULATED_QUEUE, wire.SCHEDULE_QUEUE)
+WORKER_QUEUES = (wire.EVENTS_QUEUE, wire.SIMULATED_QUEUE)
 DEFAULT_MAINTENANCE_SECONDS = 10.0
 REDIS_RETRY_SECONDS = 1.0
 # RQ waits for a job in one blocking call of (ttl - 15) s; a signal that the OS
 # hands to another of the process's threads is acted on only when it returns.
 WORKER_TTL_SECONDS = 18
+SCHEDULER_CHECK_SECONDS = 10
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -69,40 +78,66 @@ def run_worker(settings: Settings, *, maintenance_seconds: float) -> int:
     ctx = context.WorkerContext(store=store, redis=redis, settings=settings)
     context.install(ctx)
     stop = threading.Event()
-    maintenance = threading.Thread(
-        target=_run_without_signals,
-        args=(Maintenance(ctx, maintenance_seconds), stop),
-        name="maintenance",
-        daemon=True,
-    )
-    maintenance.start()
+    epoch = EpochWatch(ctx.recovery_grace)
+    due = DueRelease(ctx, epoch, settings.relay.due_check_seconds)
+    threads = [
+        threading.Thread(target=_run_without_signals, args=(duty.run, stop), name=name, daemon=True)
+        for name, duty in (("due-release", due), ("maintenance", Maintenance(ctx, maintenance_seconds, epoch, due)))
+    ]
+    for thread in threads:
+        thread.start()
     try:
         while not stop.is_set() and not _work(redis, settings, stop):
             stop.wait(REDIS_RETRY_SECONDS)
     finally:
         stop.set()
-        maintenance.join(timeout=5)
+        for thread in threads:
+            thread.join(timeout=5)
         store.close()
     return 0
 
 
-def _run_without_signals(maintenance: Maintenance, stop: threading.Event) -> None:
+def _run_without_signals(run: Callable[[threading.Event], None], stop: threading.Event) -> None:
     # SIGINT and SIGTERM must reach the main thread: only there do they
     # interrupt RQ's blocking wait for a job.
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    maintenance.run(stop)
+    run(stop)
 
 
 class RelayWorker(SimpleWorker):
     """RQ's SimpleWorker that also tells this process when a stop was asked for."""
 
     def __init__(self, stop: threading.Event, redis: Redis) -> None:
-        super().__init__(list(WORKER_QUEUES), connection=redis, worker_ttl=WORKER_TTL_SECONDS)
+        super().__init__(
+            list(WORKER_QUEUES),
+            connection=redis,
+            worker_ttl=WORKER_TTL_SECONDS,
+            maintenance_interval=SCHEDULER_CHECK_SECONDS,
+        )
         self.stop = stop
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         self.stop.set()
         super().request_stop(signum, frame)
+
+    def run_maintenance_tasks(self) -> None:
+        """RQ's maintenance, which starts a dead scheduler again; logs when it had to."""
+        # RQ starts no scheduler at its first maintenance, only at later ones.
+        lost = self.last_cleaned_at is not None and not _running(self.scheduler)
+        super().run_maintenance_tasks()
+        if lost:
+            if _running(self.scheduler):
+                log.warning("RQ scheduler had stopped; started again")
+            else:
+                log.warning("RQ scheduler is stopped and its lock held elsewhere; trying again")
+
+
+def _running(scheduler: RQScheduler | None) -> bool:
+    if scheduler is None:
+        return False
+    # RQ keeps no public handle on its scheduler's process.
+    process = scheduler._process
+    return process is not None and process.is_alive()
 
 
 def _work(redis: Redis, settings: Settings, stop: threading.Event) -> bool:

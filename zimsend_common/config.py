@@ -46,6 +46,7 @@ class RelaySettings(_Section):
     retention_days: int = Field(90, ge=1)
     device_offline_after_seconds: int = Field(60, ge=5)
     recovery_grace_seconds: float = Field(60.0, ge=0)
+    due_check_seconds: float = Field(1.0, gt=0)
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     webhook_allow_http: bool = False
     webhook_allow_private_hosts: bool = False

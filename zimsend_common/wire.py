@@ -10,8 +10,8 @@ Outgoing, per message (job id = message id):
     agent ──dequeue──▶ claim (SET NX on claim_key) ──▶ modem ──▶ "sent" event
 
 A cancel claims the same key; whoever sets it first wins, the other learns it.
-Scheduled messages wait on SCHEDULE_QUEUE (RQ's scheduler, run by the relay's
-worker) and are put on their device or shared queue when due.
+A scheduled message has nothing in Redis until it is due: the relay's worker
+finds it due in the store and puts it on its device or shared queue then.
 
 Back, per event: the agent enqueues APPLY_EVENT_FUNC on EVENTS_QUEUE with the
 event's dict and its signature; the relay's worker checks the signature
@@ -33,12 +33,10 @@ from typing import Any, Literal
 
 PRIORITY_LEVELS = (1, 2, 3, 4, 5)  # 1 urgent .. 5 bulk
 EVENTS_QUEUE = "zimsend.events"
-SCHEDULE_QUEUE = "zimsend.scheduled"
 SIMULATED_QUEUE = "zimsend.simulated"  # zs_test_ messages, sent by the relay's worker
 
 SEND_JOB_FUNC = "gateway_agent.jobs.send_message"
 APPLY_EVENT_FUNC = "relay_server.worker.events.apply_event"
-RELEASE_SCHEDULED_FUNC = "relay_server.worker.scheduled.release"
 SIMULATED_SEND_FUNC = "relay_server.worker.simulated.send_message"
 
 
@@ -79,6 +77,11 @@ CLAIM_CANCELLED = "cancelled"
 
 def claim_value_device(device_id: str) -> str:
     return f"device:{device_id}"
+
+
+def returned_key(message_id: str) -> str:
+    """Set (with an expiry) when the relay handed a claimed message back to its silent device."""
+    return f"zimsend:returned:{message_id}"
 
 
 def inflight_key(device_id: str) -> str:

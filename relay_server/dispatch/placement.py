@@ -3,14 +3,15 @@
 A message's send job has the message's id as its job id and goes on the
 device's queue (when the client asked for a device), else on the client's
 shared queue, or on the simulated device's queue for a ``zs_test_`` message.
-A message scheduled for later waits as a release job on the schedule queue,
-which the relay's worker (and its RQ scheduler) turns into the send job when
-it is due.
+
+A scheduled message has no job until it is due: the store keeps its time, and
+the relay's worker alone gives it its send job then (``worker.due``). This
+departs from DESIGN.md, which has RQ's scheduler hold it: a scheduler that
+dies with a Redis timeout, or a Redis that loses its data, then strands the
+message silently, while the store cannot lose it.
 """
 
 from __future__ import annotations
-
-from datetime import datetime
 
 from redis import Redis
 from rq import Queue
@@ -19,7 +20,7 @@ from rq.job import Job, JobStatus
 
 from relay_server.store.models import Message
 from zimsend_common import wire
-from zimsend_common.timefmt import isoformat_z, utcnow
+from zimsend_common.timefmt import isoformat_z
 
 # Long enough for a rate-limited modem to finish one send; a send job is
 # never retried by RQ (a retry could send twice), so this only bounds a hang.
@@ -56,26 +57,19 @@ def queue_name(message: Message) -> str:
     return wire.client_queue(message.client_id, message.priority)
 
 
-def release_job_id(message_id: str) -> str:
-    """The id of the job that releases a scheduled message when it is due."""
-    return f"{message_id}-release"
-
-
-def place(redis: Redis, message: Message, now: datetime | None = None) -> None:
-    """Give the message its job: scheduled for later, or queued to leave now.
-
-    Placing a message that already has its job does nothing, so recovery and
-    a late submit may both place the same message safely.
-    """
-    now = now or utcnow()
-    if message.scheduled_at is not None and message.scheduled_at > now:
-        _schedule_release(redis, message)
-    else:
+def place(redis: Redis, message: Message) -> None:
+    """Give a new message its job, unless it is scheduled: the worker releases
+    those when they are due (after checking that Redis kept its data)."""
+    if message.scheduled_at is None:
         enqueue_send(redis, message)
 
 
 def enqueue_send(redis: Redis, message: Message) -> None:
-    """Put the message's send job on its queue, unless it is already there."""
+    """Put the message's send job on its queue, unless it is already there.
+
+    Enqueueing a message that already has its job does nothing, so recovery,
+    the due release and a late submit may all place the same message safely.
+    """
     func = wire.SIMULATED_SEND_FUNC if message.is_test else wire.SEND_JOB_FUNC
     queue = Queue(queue_name(message), connection=redis)
     try:
@@ -92,20 +86,6 @@ def enqueue_send(redis: Redis, message: Message) -> None:
         pass
 
 
-def _schedule_release(redis: Redis, message: Message) -> None:
-    queue = Queue(wire.SCHEDULE_QUEUE, connection=redis)
-    job = queue.create_job(
-        wire.RELEASE_SCHEDULED_FUNC,
-        args=(message.message_id,),
-        job_id=release_job_id(message.message_id),
-        result_ttl=FINISHED_JOB_TTL_SECONDS,
-    )
-    try:
-        queue.schedule_job(job, message.scheduled_at, unique=True)
-    except DuplicateJobError:
-        pass
-
-
 def jobless(redis: Redis, message_ids: list[str]) -> dict[str, bytes | None]:
     """The messages that have no live job in Redis, each with its claim (None: unclaimed).
 
@@ -115,37 +95,34 @@ def jobless(redis: Redis, message_ids: list[str]) -> dict[str, bytes | None]:
     with redis.pipeline(transaction=False) as pipe:
         for message_id in message_ids:
             pipe.get(wire.claim_key(message_id))
-            for job_id in (message_id, release_job_id(message_id)):
-                pipe.hget(Job.key_for(job_id), "status")
+            pipe.hget(Job.key_for(message_id), "status")
         answers = pipe.execute()
     found = {}
     for index, message_id in enumerate(message_ids):
-        claim, *statuses = answers[index * 3 : index * 3 + 3]
-        if not any(status in _LIVE_STATUSES for status in statuses):
+        claim, status = answers[index * 2 : index * 2 + 2]
+        if status not in _LIVE_STATUSES:
             found[message_id] = claim
     return found
 
 
 def withdraw(redis: Redis, message_id: str) -> None:
-    """Take the message's send and release jobs out of their queues and schedule.
+    """Take the message's send job out of its queue.
 
-    The jobs are marked cancelled rather than deleted: an agent may hold one
-    it has just taken, and still finds it (then loses the claim).
+    The job is marked cancelled rather than deleted: an agent may hold it,
+    having just taken it, and still finds it (then loses the claim).
     """
-    for job_id in (message_id, release_job_id(message_id)):
-        try:
-            job = Job.fetch(job_id, connection=redis)
-            if not job.is_canceled:
-                job.cancel()
-        except (NoSuchJobError, InvalidJobOperation):
-            continue
-        redis.expire(job.key, FINISHED_JOB_TTL_SECONDS)
+    try:
+        job = Job.fetch(message_id, connection=redis)
+        if not job.is_canceled:
+            job.cancel()
+    except (NoSuchJobError, InvalidJobOperation):
+        return
+    redis.expire(job.key, FINISHED_JOB_TTL_SECONDS)
 
 
 def remove_jobs(redis: Redis, message_id: str) -> None:
-    """Delete what is left of the message's send and release jobs."""
-    for job_id in (message_id, release_job_id(message_id)):
-        try:
-            Job.fetch(job_id, connection=redis).delete()
-        except NoSuchJobError:
-            pass
+    """Delete what is left of the message's send job."""
+    try:
+        Job.fetch(message_id, connection=redis).delete()
+    except NoSuchJobError:
+        pass

@@ -47,11 +47,11 @@ class RQDispatcher:
         return device_id
 
     def submit(self, messages: list[Message]) -> None:
-        """Give each message its job; a Redis outage leaves them to recovery."""
-        now = utcnow()
+        """Give each message its job (a scheduled one gets it from the worker when due);
+        a Redis outage leaves them to recovery."""
         for message in messages:
             try:
-                placement.place(self.redis, message, now)
+                placement.place(self.redis, message)
             except RedisError as exc:
                 log.warning(
                     "message left for recovery: Redis unavailable",

@@ -112,6 +112,8 @@ messages = sa.Table(
     sa.Index("ix_messages_client_device_created", "client_id", "is_test", "device_id", "created_at"),
     # Recovery scans for messages still queued after Redis lost its data.
     sa.Index("ix_messages_status", "status"),
+    # The worker releases queued messages as their scheduled time comes.
+    sa.Index("ix_messages_status_scheduled", "status", "scheduled_at"),
     sa.Index("ix_messages_batch_id", "batch_id"),
 )
 

@@ -13,6 +13,7 @@ process, so a worker restarted during the grace period still keeps to it.
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime, timedelta, timezone
 
 from redis import Redis
@@ -36,3 +37,32 @@ def recovery_resumes_at(redis: Redis, now: datetime, grace: timedelta) -> dateti
         return datetime.fromtimestamp(float(value), timezone.utc)
     except (TypeError, ValueError):
         return now  # gone again already, or not ours: the next round looks again
+
+
+class EpochWatch:
+    """What this worker process knows of Redis's data; shared by its threads.
+
+    Whoever gives a message its first job (recovery, the due release) asks
+    ``held_back_through`` first, with the ``now`` it then releases by: so every
+    message released before Redis lost its data was due at or before the last
+    moment this process saw Redis intact, and one due later cannot have been
+    taken by an agent. This holds for one worker process per deployment, which
+    is how the worker runs; a process started after the loss knows no such
+    moment and takes the moment the loss was first noticed instead (every
+    releaser notices a loss before it releases anything).
+    """
+
+    def __init__(self, grace: timedelta) -> None:
+        self.grace = grace
+        self._intact_at: datetime | None = None
+        self._lock = threading.Lock()
+
+    def held_back_through(self, redis: Redis, now: datetime) -> datetime | None:
+        """None when recovery may act on every due message; during the grace period
+        after Redis lost its data, the moment at or before which due messages wait for it."""
+        resume_at = recovery_resumes_at(redis, now, self.grace)
+        with self._lock:
+            if now >= resume_at:
+                self._intact_at = max(now, self._intact_at or now)
+                return None
+            return self._intact_at or resume_at - self.grace

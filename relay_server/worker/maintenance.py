@@ -4,7 +4,9 @@ Every round: tell agents their clients, re-enqueue what Redis lost (once
 agents had their grace period to claim again what they took), and follow
 devices online and offline; once a day, purge old messages. A round
 that finds Redis down is retried soon, so recovery runs right after Redis is
-back.
+back. Scheduled messages coming due are the due release's, in a thread of
+its own with a shorter interval; recovery takes over each one its look has
+passed, so even a stuck due release leaves none more than a round late.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from redis.exceptions import RedisError
 
 from relay_server.worker.context import WorkerContext
 from relay_server.worker.device_records import purge_before
-from relay_server.worker.epoch import recovery_resumes_at
+from relay_server.worker.due import DueRelease
+from relay_server.worker.epoch import EpochWatch
 from relay_server.worker.liveness import check_devices
 from relay_server.worker.recovery import publish_device_clients, requeue_orphans
 from zimsend_common.timefmt import utcnow
@@ -31,9 +34,11 @@ RETRY_SECONDS = 1.0
 class Maintenance:
     """Runs the rounds; ``run`` until ``stop`` is set, in a thread of its own."""
 
-    def __init__(self, ctx: WorkerContext, interval_seconds: float) -> None:
+    def __init__(self, ctx: WorkerContext, interval_seconds: float, epoch: EpochWatch, due: DueRelease) -> None:
         self.ctx = ctx
         self.interval_seconds = interval_seconds
+        self.epoch = epoch
+        self.due = due
         self._last_purge: datetime | None = None
 
     def run(self, stop: threading.Event) -> None:
@@ -45,8 +50,8 @@ class Maintenance:
         """One round of every duty; False when Redis or the store failed it."""
         try:
             publish_device_clients(self.ctx)
-            if now >= recovery_resumes_at(self.ctx.redis, now, self.ctx.recovery_grace):
-                requeue_orphans(self.ctx, now)
+            if self.epoch.held_back_through(self.ctx.redis, now) is None:
+                requeue_orphans(self.ctx, now, self.due.looked_through)
             check_devices(self.ctx, now)
             self._purge_when_due(now)
         except RedisError as exc:

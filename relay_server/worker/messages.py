@@ -7,7 +7,8 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from relay_server.store.engine import read_transaction
-from relay_server.store.models import MessageError, StatusChange
+from relay_server.store.messages import message_from_row
+from relay_server.store.models import Message, MessageError, StatusChange
 from relay_server.store.schema import messages
 from relay_server.store.store import Store
 from zimsend_common.failures import FailureCode, describe
@@ -20,12 +21,31 @@ def expire(store: Store, message_id: str, at: datetime) -> None:
     store.apply_status_change(StatusChange(message_id, "failed", at, error=error))
 
 
-def queued_message_ids(store: Store) -> list[str]:
-    """Every message the store shows as queued, oldest first."""
+def queued_message_ids(store: Store, scheduled_through: datetime | None) -> list[str]:
+    """Every message the store shows as queued, oldest first, but for those
+    scheduled after ``scheduled_through`` (every scheduled one when None)."""
+    scheduled = messages.c.scheduled_at.is_(None)
+    if scheduled_through is not None:
+        scheduled = scheduled | (messages.c.scheduled_at <= scheduled_through)
     with read_transaction(store.engine) as conn:
         rows = conn.execute(
             sa.select(messages.c.message_id)
-            .where(messages.c.status == "queued")
+            .where(messages.c.status == "queued", scheduled)
             .order_by(messages.c.created_at, messages.c.message_id)
         )
         return [row.message_id for row in rows]
+
+
+def due_messages(store: Store, after: datetime | None, through: datetime) -> list[Message]:
+    """The queued messages scheduled after ``after`` (or ever, when None) and at or
+    before ``through``, earliest first (read through ``ix_messages_status_scheduled``)."""
+    window = messages.c.scheduled_at <= through
+    if after is not None:
+        window = window & (messages.c.scheduled_at > after)
+    with read_transaction(store.engine) as conn:
+        rows = conn.execute(
+            sa.select(messages)
+            .where(messages.c.status == "queued", window)
+            .order_by(messages.c.scheduled_at, messages.c.message_id)
+        )
+        return [message_from_row(row._mapping) for row in rows]

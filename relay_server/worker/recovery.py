@@ -4,7 +4,8 @@ The store is the truth: every message it shows as queued must have a job in
 Redis, or be in the hands of the device or the cancel that claimed it.
 Recovery gives the others their job again; placing is idempotent, so running
 it while the relay is enqueueing is safe, and the claim keeps a message from
-leaving twice.
+leaving twice. A scheduled message is the due release's (``due``) until that
+has looked past its time; recovery covers it after.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ log = logging.getLogger(__name__)
 
 _BATCH = 500  # messages checked in Redis per round trip
 # A device that claimed a message reports on it within seconds; this long
-# without a word, the claim is taken to be the last thing the device did.
+# without a word, the claim is taken to be the last thing the device did,
+# and the message goes back to it: at most once every STUCK_AFTER.
 STUCK_AFTER = timedelta(minutes=5)
 
 
@@ -36,16 +38,19 @@ def publish_device_clients(ctx: WorkerContext) -> None:
         pipe.execute()
 
 
-def requeue_orphans(ctx: WorkerContext, now: datetime) -> int:
+def requeue_orphans(ctx: WorkerContext, now: datetime, scheduled_through: datetime | None) -> int:
     """Give a job to every queued message that lost its own; returns how many were placed.
 
-    An unclaimed message is placed as new. One a cancel claimed is marked
-    cancelled. One a device claimed and never reported on for ``STUCK_AFTER``
-    goes back to that device alone, which either answers with what it
-    already reported or, having never handed it to its modem, sends it.
+    Scheduled messages count from ``scheduled_through`` back, where the due
+    release has looked (none when it has not looked yet). An unclaimed
+    message is placed as new. One a cancel claimed is marked cancelled. One a
+    device claimed and never reported on for ``STUCK_AFTER`` goes back to
+    that device alone, which either answers with what it already reported
+    or, having never handed it to its modem, sends it; and again after each
+    further ``STUCK_AFTER`` of silence, never more often.
     """
     placed = 0
-    queued = queued_message_ids(ctx.store)
+    queued = queued_message_ids(ctx.store, scheduled_through)
     for start in range(0, len(queued), _BATCH):
         for message_id, claim in placement.jobless(ctx.redis, queued[start : start + _BATCH]).items():
             message = ctx.store.get_message_by_id(message_id)
@@ -61,13 +66,21 @@ def requeue_orphans(ctx: WorkerContext, now: datetime) -> int:
 
 
 def _place_again(ctx: WorkerContext, message: Message, now: datetime) -> int:
-    if message.valid_until is not None and message.valid_until < now:
-        _expire(ctx, message.message_id, now)
+    if not give_job(ctx, message, now):
         return 0
-    placement.remove_jobs(ctx.redis, message.message_id)  # a failed job's remains would block the new one
-    placement.place(ctx.redis, message, now)
     log.info("message queued again", extra={"message_id": message.message_id})
     return 1
+
+
+def give_job(ctx: WorkerContext, message: Message, now: datetime) -> bool:
+    """Put an unclaimed, due message's send job on its queue; True when it was put,
+    False when its ``valid_until`` had passed and it failed with TIMEOUT instead."""
+    if message.valid_until is not None and message.valid_until < now:
+        _expire(ctx, message.message_id, now)
+        return False
+    placement.remove_jobs(ctx.redis, message.message_id)  # a failed job's remains would block the new one
+    placement.enqueue_send(ctx.redis, message)
+    return True
 
 
 def _return_to_claimant(ctx: WorkerContext, message: Message, claim: str, now: datetime) -> int:
@@ -77,6 +90,11 @@ def _return_to_claimant(ctx: WorkerContext, message: Message, claim: str, now: d
         return 0
     if ctx.redis.get(wire.inflight_key(device_id)) == message.message_id.encode():
         return 0  # its modem has it: liveness decides
+    # The device deletes the job it takes, so a returned message is jobless
+    # again at once: only the mark keeps the next return STUCK_AFTER away.
+    stuck_seconds = int(STUCK_AFTER.total_seconds())
+    if not ctx.redis.set(wire.returned_key(message.message_id), device_id, nx=True, ex=stuck_seconds):
+        return 0
     placement.remove_jobs(ctx.redis, message.message_id)
     placement.enqueue_send(ctx.redis, replace(message, device_id=device_id))
     log.warning(

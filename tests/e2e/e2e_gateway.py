@@ -189,15 +189,17 @@ class Gateway:
 
 
 @contextmanager
-def running_gateway(workdir: Path, database_url: str, redis_proc: Any, redisdb: redis.Redis) -> Iterator[Gateway]:
-    """Relay and worker running on ``database_url``, stopped afterwards."""
+def running_gateway(
+    workdir: Path, database_url: str, redis_url: str, redis_client: redis.Redis, **env_overrides: str
+) -> Iterator[Gateway]:
+    """Relay and worker running on this database and Redis, stopped on leaving; ``env_overrides`` adds settings."""
     port = free_port()
     env = {
         **os.environ,
         "ZIMSEND_CONFIG": str(workdir / "absent.toml"),
         "ZIMSEND_DATA_DIR": str(workdir / "data"),
         "ZIMSEND_DATABASE_URL": database_url,
-        "ZIMSEND_REDIS_URL": f"redis://{redis_proc.host}:{redis_proc.port}/0",
+        "ZIMSEND_REDIS_URL": redis_url,
         "ZIMSEND_HOST": "127.0.0.1",
         "ZIMSEND_HTTP_PORT": str(port),
         "ZIMSEND_RATE_LIMIT_PER_MINUTE": "1000000",
@@ -212,10 +214,11 @@ def running_gateway(workdir: Path, database_url: str, redis_proc: Any, redisdb: 
         "ZIMSEND_EVENT_REHAND_SECONDS": "1",
         "ZIMSEND_RECOVERY_GRACE_SECONDS": str(RECOVERY_GRACE_SECONDS),
         "ZIMSEND_LOG_LEVEL": "INFO",
+        **env_overrides,
     }
     (workdir / "absent.toml").write_text("")
     store = Store.open(database_url)
-    running = Gateway(workdir, database_url, redisdb, env, store, f"http://127.0.0.1:{port}/v1")
+    running = Gateway(workdir, database_url, redis_client, env, store, f"http://127.0.0.1:{port}/v1")
     try:
         running.start_relay()
         running.start_worker()
@@ -227,5 +230,5 @@ def running_gateway(workdir: Path, database_url: str, redis_proc: Any, redisdb: 
 @pytest.fixture
 def gateway(tmp_path: Path, sqlite_url: str, redis_proc: Any, redisdb: redis.Redis) -> Iterator[Gateway]:
     """Relay and worker running; agents are started by each test with ``new_agent``."""
-    with running_gateway(tmp_path, sqlite_url, redis_proc, redisdb) as running:
+    with running_gateway(tmp_path, sqlite_url, f"redis://{redis_proc.host}:{redis_proc.port}/0", redisdb) as running:
         yield running

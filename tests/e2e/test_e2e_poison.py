@@ -31,7 +31,7 @@ SENDER = "+263772000111"
 
 @pytest.fixture
 def any_database_gateway(tmp_path: Path, database_url: str, redis_proc: Any, redisdb: redis.Redis):
-    with running_gateway(tmp_path, database_url, redis_proc, redisdb) as running:
+    with running_gateway(tmp_path, database_url, f"redis://{redis_proc.host}:{redis_proc.port}/0", redisdb) as running:
         yield running
 
 

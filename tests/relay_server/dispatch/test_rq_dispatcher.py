@@ -8,7 +8,6 @@ import pytest
 import redis
 from rq import Queue
 from rq.job import Job
-from rq.registry import ScheduledJobRegistry
 
 from relay_parts import OFFLINE_AFTER_SECONDS, Parts, minutes
 from relay_server.dispatch import RQDispatcher, placement
@@ -90,13 +89,12 @@ def test_a_test_keys_message_goes_to_the_simulated_device(parts, dispatcher):
     assert queued_ids(parts.redis, wire.SIMULATED_QUEUE) == [message.message_id]
 
 
-def test_a_scheduled_message_waits_in_the_schedule_and_not_on_a_device_queue(parts, dispatcher):
+def test_a_scheduled_message_waits_in_the_store_alone_with_no_job_in_redis(parts, dispatcher):
     caller = parts.client()
     message = parts.message(caller, scheduled_at=utcnow() + minutes(10))
     dispatcher.submit([message])
-    registry = ScheduledJobRegistry(wire.SCHEDULE_QUEUE, connection=parts.redis)
-    assert registry.get_job_ids() == [placement.release_job_id(message.message_id)]
     assert queued_ids(parts.redis, wire.client_queue(caller.client_id, 3)) == []
+    assert not Job.exists(message.message_id, connection=parts.redis)
 
 
 def test_submitting_a_message_twice_queues_one_job(parts, dispatcher):
@@ -125,13 +123,12 @@ def test_cancel_of_a_queued_message_wins_the_claim_and_removes_its_job(parts, di
     assert Job.fetch(message.message_id, connection=parts.redis).is_canceled
 
 
-def test_cancel_of_a_scheduled_message_removes_it_from_the_schedule(parts, dispatcher):
+def test_cancel_of_a_scheduled_message_claims_it_so_no_device_can_take_it_when_due(parts, dispatcher):
     caller = parts.client()
     message = parts.message(caller, scheduled_at=utcnow() + minutes(10))
     dispatcher.submit([message])
     assert dispatcher.cancel(message) is True
-    registry = ScheduledJobRegistry(wire.SCHEDULE_QUEUE, connection=parts.redis)
-    assert registry.get_job_ids() == []
+    assert parts.redis.get(wire.claim_key(message.message_id)) == wire.CLAIM_CANCELLED.encode()
 
 
 def test_cancel_after_a_device_claimed_the_message_is_refused(parts, dispatcher):

@@ -15,6 +15,7 @@ from rq.job import Job, JobStatus
 from relay_server.dispatch import placement
 from relay_server.store.models import NewMessage
 from relay_server.store.store import Store
+from relay_server.worker_command import SCHEDULER_CHECK_SECONDS, WORKER_TTL_SECONDS
 
 BIN = Path(sys.executable).parent
 
@@ -75,3 +76,29 @@ def test_the_worker_plays_the_simulated_device_and_stops_when_told(tmp_path, sql
     finally:
         worker.kill()
         store.close()
+
+
+def scheduler_pids(redis_client) -> set[int]:
+    """The PIDs RQ's schedulers registered in Redis."""
+    keys = [key for key in redis_client.scan_iter("rq:scheduler:*") if redis_client.type(key) == b"hash"]
+    return {int(redis_client.hget(key, "pid")) for key in keys}
+
+
+def test_the_worker_starts_its_rq_scheduler_again_when_it_died_and_says_so(tmp_path, sqlite_url, redis_proc, redisdb):
+    worker = start_worker(tmp_path, sqlite_url, f"redis://{redis_proc.host}:{redis_proc.port}/0")
+    try:
+        deadline = time.monotonic() + 30
+        while not scheduler_pids(redisdb) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        [first] = scheduler_pids(redisdb)
+        os.kill(first, signal.SIGKILL)  # as a Redis timeout in its heartbeat ends it
+        deadline = time.monotonic() + SCHEDULER_CHECK_SECONDS + WORKER_TTL_SECONDS + 10
+        while time.monotonic() < deadline and not (scheduler_pids(redisdb) - {first}):
+            time.sleep(0.2)
+        [second] = scheduler_pids(redisdb) - {first}
+        os.kill(second, 0)  # alive
+        assert b"RQ scheduler had stopped; started again" in (tmp_path / "worker.log").read_bytes()
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=20) == 0
+    finally:
+        worker.kill()

@@ -9,11 +9,12 @@ import redis
 import sqlalchemy as sa
 from rq import Queue
 from rq.job import Job, JobStatus
-from rq.registry import ScheduledJobRegistry
 
 from relay_parts import OFFLINE_AFTER_SECONDS, Parts, minutes
 from relay_server.dispatch import placement
 from relay_server.store.dispatch_schema import device_events, incoming_messages
+from relay_server.worker.due import DueRelease
+from relay_server.worker.epoch import EpochWatch
 from relay_server.worker.liveness import LOST_SEND_DETAIL
 from relay_server.worker.maintenance import Maintenance
 from relay_server.worker.recovery import STUCK_AFTER
@@ -21,15 +22,21 @@ from zimsend_common import wire
 from zimsend_common.timefmt import utcnow
 
 
+def maintenance(parts: Parts) -> Maintenance:
+    """The maintenance of a worker just started (its due release has not looked yet)."""
+    epoch = EpochWatch(parts.ctx.recovery_grace)
+    return Maintenance(parts.ctx, 1, epoch, DueRelease(parts.ctx, epoch, 1))
+
+
 def run_round(parts: Parts, at=None) -> bool:
     """One round of a worker that has long known this Redis (so recovery is not held back)."""
     parts.redis.set(wire.redis_epoch_key(), "0", nx=True)
-    return Maintenance(parts.ctx, interval_seconds=1).round(at or utcnow())
+    return maintenance(parts).round(at or utcnow())
 
 
 def run_round_after_loss(parts: Parts, at) -> bool:
     """One round, leaving the sentinel as Redis left it."""
-    return Maintenance(parts.ctx, interval_seconds=1).round(at)
+    return maintenance(parts).round(at)
 
 
 def recorded_device_events(parts: Parts) -> list[tuple[str, str, str | None]]:
@@ -42,7 +49,7 @@ def test_after_redis_loses_its_data_every_queued_message_gets_its_job_back_after
     caller = parts.client()
     device = parts.device(caller)
     now_msg = parts.message(caller, device_id=device.device_id)
-    later_msg = parts.message(caller, scheduled_at=utcnow() + minutes(5))
+    parts.message(caller, scheduled_at=utcnow() + minutes(5))
     sent_msg = parts.message(caller)
     device.report("sent", {"message_id": sent_msg.message_id, "sent_at": "2026-01-01T00:00:00Z"})
     parts.redis.flushall()
@@ -51,8 +58,7 @@ def test_after_redis_loses_its_data_every_queued_message_gets_its_job_back_after
     assert Queue(wire.device_queue(device.device_id, 3), connection=parts.redis).count == 0  # agents speak first
     assert run_round_after_loss(parts, now + parts.ctx.recovery_grace + timedelta(seconds=1))
     assert Queue(wire.device_queue(device.device_id, 3), connection=parts.redis).job_ids == [now_msg.message_id]
-    scheduled = ScheduledJobRegistry(wire.SCHEDULE_QUEUE, connection=parts.redis).get_job_ids()
-    assert scheduled == [placement.release_job_id(later_msg.message_id)]
+    # The one scheduled for later gets its job from the due release when due, not before.
     assert Queue(wire.client_queue(caller.client_id, 3), connection=parts.redis).count == 0
 
 
@@ -77,6 +83,30 @@ def test_a_message_claimed_by_a_device_that_never_reported_on_it_goes_back_to_th
     job = Job.fetch(taken.message_id, connection=parts.redis)
     assert wire.SendJob.from_dict(job.args[0]).device_id == device.device_id
     assert Queue(wire.client_queue(caller.client_id, 3), connection=parts.redis).count == 0
+
+
+def test_a_stuck_claim_goes_back_to_its_silent_device_once_per_stuck_period_not_every_round(parts: Parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    taken = parts.message(caller)
+    parts.redis.set(wire.claim_key(taken.message_id), wire.claim_value_device(device.device_id))
+    device_queue = Queue(wire.device_queue(device.device_id, 3), connection=parts.redis)
+
+    def agent_takes_and_stays_silent() -> None:
+        # As an agent accepts a job: it deletes it, then says nothing the worker can apply.
+        [job_id] = device_queue.job_ids
+        Job.fetch(job_id, connection=parts.redis).delete()
+
+    run_round(parts, at=utcnow() + STUCK_AFTER + timedelta(seconds=1))
+    agent_takes_and_stays_silent()
+    for _ in range(3):  # maintenance rounds 10 s apart, as the worker runs them
+        run_round(parts, at=utcnow() + STUCK_AFTER + timedelta(seconds=11))
+    assert device_queue.count == 0
+    ttl = parts.redis.ttl(wire.returned_key(taken.message_id))
+    assert STUCK_AFTER.total_seconds() - 10 < ttl <= STUCK_AFTER.total_seconds()
+    parts.redis.delete(wire.returned_key(taken.message_id))  # STUCK_AFTER has passed since it went back
+    run_round(parts, at=utcnow() + 2 * STUCK_AFTER + timedelta(seconds=2))
+    assert device_queue.job_ids == [taken.message_id]
 
 
 def test_a_message_whose_cancel_claimed_it_but_never_recorded_it_is_marked_cancelled(parts: Parts):
@@ -186,7 +216,7 @@ def test_the_daily_purge_removes_device_records_and_incoming_sms_past_retention(
     with parts.store.engine.connect() as conn:
         kept = conn.execute(sa.select(sa.func.count()).select_from(incoming_messages)).scalar_one()
     assert kept == 1 and recorded_device_events(parts)
-    Maintenance(parts.ctx, interval_seconds=1).round(utcnow() + retention + timedelta(days=1))
+    maintenance(parts).round(utcnow() + retention + timedelta(days=1))
     with parts.store.engine.connect() as conn:
         left = conn.execute(sa.select(sa.func.count()).select_from(incoming_messages)).scalar_one()
     assert left == 0

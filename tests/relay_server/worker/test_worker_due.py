@@ -1,0 +1,164 @@
+"""Scheduled messages leave when due, from the store, whatever Redis did meanwhile."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import pytest
+import redis
+import sqlalchemy as sa
+from prometheus_client import REGISTRY
+from rq import Queue
+from rq.job import Job
+
+from relay_parts import Parts
+from relay_server.store.models import Message, StatusChange
+from relay_server.store.schema import UtcDateTime
+from relay_server.worker.due import OVERLAP, DueRelease
+from relay_server.worker.epoch import EpochWatch
+from relay_server.worker.recovery import requeue_orphans
+from zimsend_common import wire
+from zimsend_common.timefmt import utcnow
+
+LATENESS_COUNT = "zimsend_scheduled_release_lateness_seconds_count"
+
+
+def seconds(n: float) -> timedelta:
+    return timedelta(seconds=n)
+
+
+def due_release(parts: Parts) -> DueRelease:
+    """The due release of a worker just started, on a Redis it has long known."""
+    parts.redis.set(wire.redis_epoch_key(), "0", nx=True)
+    return DueRelease(parts.ctx, EpochWatch(parts.ctx.recovery_grace), interval_seconds=1)
+
+
+def shared_queue(parts: Parts, message: Message) -> list[str]:
+    return Queue(wire.client_queue(message.client_id, message.priority), connection=parts.redis).job_ids
+
+
+def scheduled(parts: Parts, at: datetime, **fields) -> Message:
+    return parts.message(parts.client(), scheduled_at=at, **fields)
+
+
+def test_a_scheduled_message_gets_its_job_when_due_and_not_before(parts: Parts):
+    at = utcnow() + seconds(30)
+    message = scheduled(parts, at)
+    due = due_release(parts)
+    assert due.round(at - seconds(1))
+    assert shared_queue(parts, message) == []
+    assert due.round(at + seconds(0.5))
+    assert shared_queue(parts, message) == [message.message_id]
+
+
+def test_looking_again_and_again_gives_a_due_message_one_job_and_none_once_a_device_claimed_it(parts: Parts):
+    at = utcnow()
+    message = scheduled(parts, at)
+    due = due_release(parts)
+    for step in range(3):
+        assert due.round(at + seconds(step))
+    assert shared_queue(parts, message) == [message.message_id]
+    # An agent takes the job (deleting it) and claims the message.
+    Job.fetch(message.message_id, connection=parts.redis).delete()
+    parts.redis.set(wire.claim_key(message.message_id), wire.claim_value_device("device_abcdef123456"))
+    assert due.round(at + seconds(3))
+    assert shared_queue(parts, message) == []
+
+
+def test_a_message_that_came_due_while_the_worker_was_away_leaves_at_its_first_look_and_says_how_late(
+    parts: Parts, caplog: pytest.LogCaptureFixture
+):
+    now = utcnow()
+    message = scheduled(parts, now - seconds(40))
+    before = REGISTRY.get_sample_value(LATENESS_COUNT) or 0
+    with caplog.at_level(logging.WARNING, logger="relay_server.worker.due"):
+        assert due_release(parts).round(now)
+    assert shared_queue(parts, message) == [message.message_id]
+    [late] = [record for record in caplog.records if record.getMessage() == "scheduled message released late"]
+    assert (late.message_id, late.late_seconds) == (message.message_id, pytest.approx(40, abs=1))
+    assert REGISTRY.get_sample_value(LATENESS_COUNT) == before + 1
+
+
+def test_a_look_that_finds_redis_down_misses_nothing_once_redis_answers(parts: Parts):
+    start = utcnow()
+    due = due_release(parts)
+    assert due.round(start)
+    message = scheduled(parts, start + seconds(2))
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    due.ctx = replace(parts.ctx, redis=dead)
+    assert due.round(start + seconds(3)) is False
+    assert due.round(start + seconds(20)) is False
+    due.ctx = parts.ctx
+    assert due.round(start + seconds(21))
+    assert shared_queue(parts, message) == [message.message_id]
+
+
+def test_a_message_whose_validity_ran_out_before_it_could_leave_fails_with_timeout(parts: Parts):
+    now = utcnow()
+    message = scheduled(parts, now - seconds(20), valid_until=now - seconds(5))
+    assert due_release(parts).round(now)
+    failed = parts.reload(message)
+    assert (failed.status, failed.error.code) == ("failed", "TIMEOUT")
+    assert shared_queue(parts, message) == []
+
+
+def test_a_cancelled_scheduled_message_never_gets_a_job(parts: Parts):
+    now = utcnow()
+    claimed = scheduled(parts, now - seconds(1))
+    parts.redis.set(wire.claim_key(claimed.message_id), wire.CLAIM_CANCELLED)  # cancel still recording it
+    recorded = scheduled(parts, now - seconds(1))
+    parts.store.apply_status_change(StatusChange(recorded.message_id, "cancelled", now))
+    assert due_release(parts).round(now)
+    assert shared_queue(parts, claimed) == [] and shared_queue(parts, recorded) == []
+
+
+def test_after_redis_lost_its_data_a_message_due_since_it_was_last_seen_intact_leaves_at_once(parts: Parts):
+    start = utcnow()
+    taken = scheduled(parts, start - seconds(10))
+    due = due_release(parts)
+    assert due.round(start)  # Redis seen intact: ``taken`` is released, and an agent takes it
+    Job.fetch(taken.message_id, connection=parts.redis).delete()
+    parts.redis.set(wire.claim_key(taken.message_id), wire.claim_value_device("device_abcdef123456"))
+    came_due = scheduled(parts, start + seconds(5))
+    parts.redis.flushall()  # ``taken``'s claim is gone with the rest
+    assert due.round(start + seconds(6))
+    assert shared_queue(parts, came_due) == [came_due.message_id]
+    # ``taken`` may be in an agent's hands: it waits for the agents' grace period.
+    assert shared_queue(parts, taken) == []
+
+
+def test_a_worker_started_after_redis_lost_its_data_holds_back_what_was_due_before_it_noticed(parts: Parts):
+    now = utcnow()
+    message = scheduled(parts, now - seconds(10))
+    parts.redis.flushall()
+    due = DueRelease(parts.ctx, EpochWatch(parts.ctx.recovery_grace), interval_seconds=1)
+    assert due.round(now)
+    assert due.round(now + seconds(1))
+    assert shared_queue(parts, message) == []
+    assert due.round(now + parts.ctx.recovery_grace + seconds(1))
+    assert shared_queue(parts, message) == [message.message_id]
+
+
+def test_recovery_leaves_a_scheduled_message_to_the_due_release_until_it_has_looked_past_it(parts: Parts):
+    now = utcnow()
+    message = scheduled(parts, now - seconds(60))
+    parts.redis.set(wire.redis_epoch_key(), "0")
+    assert requeue_orphans(parts.ctx, now, scheduled_through=None) == 0
+    # Looked past, it lost its job (a failed or deleted job): recovery places it again.
+    assert requeue_orphans(parts.ctx, now, scheduled_through=now - OVERLAP) == 1
+    assert shared_queue(parts, message) == [message.message_id]
+
+
+def test_the_look_for_due_messages_reads_the_status_and_scheduled_at_index(parts: Parts):
+    with parts.store.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SET LOCAL enable_seqscan = off"))  # a table this small is read whole otherwise
+        explain = "EXPLAIN " if conn.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN "
+        query = sa.text(
+            explain + "SELECT message_id FROM messages"
+            " WHERE status = 'queued' AND scheduled_at > :after AND scheduled_at <= :through"
+        ).bindparams(sa.bindparam("after", type_=UtcDateTime), sa.bindparam("through", type_=UtcDateTime))
+        plan = conn.execute(query, {"after": utcnow() - seconds(5), "through": utcnow()}).all()
+    assert "ix_messages_status_scheduled" in " ".join(str(row) for row in plan)
