@@ -13,6 +13,7 @@ from relay_server.dispatcher import Dispatcher, StoreOnlyDispatcher
 from relay_server.errors import register_error_handlers
 from relay_server.store.store import Store
 from zimsend_common.config import Settings
+from zimsend_common.private_files import private_directory
 
 # A Redis that does not answer must not hold requests up: rate limiting fails open.
 _REDIS_TIMEOUT_SECONDS = 0.5
@@ -35,7 +36,7 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = settings.relay.max_body_bytes
     app.json.sort_keys = False
     if store is None:
-        settings.relay.data_dir.mkdir(parents=True, exist_ok=True)
+        private_directory(settings.relay.data_dir)
         store = Store.open(settings.relay.resolved_database_url())
     if redis is None:
         redis = redis_lib.Redis.from_url(

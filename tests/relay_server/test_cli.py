@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import select
 import signal
 import socket
+import stat
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -105,6 +107,21 @@ def test_without_a_database_url_the_store_is_a_sqlite_file_in_the_data_directory
     _ok(run("create-client", "Acme"))
 
     assert (tmp_path / "data" / "zimsend.sqlite3").is_file()
+
+
+def test_the_default_data_directory_and_database_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [RELAY, "create-client", "Acme"],
+        env=environment(tmp_path),
+        capture_output=True,
+        timeout=60,
+        preexec_fn=lambda: os.umask(0),
+    )
+
+    assert done.returncode == 0, done.stderr
+    data = tmp_path / "data"
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert stat.S_IMODE((data / "zimsend.sqlite3").stat().st_mode) == 0o600
 
 
 def test_create_key_makes_a_test_key_when_asked(relay: Run, store: Store) -> None:
