@@ -17,6 +17,7 @@ AUTH_ERRORS = (
     "INVALID_API_KEY",
     "RATE_LIMIT_EXCEEDED",
     "INTERNAL_ERROR",
+    "SERVICE_UNAVAILABLE",
 )
 # Every POST route may answer these too: its body, its replay key and its device.
 POST_ERRORS = (
