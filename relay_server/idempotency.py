@@ -160,11 +160,12 @@ def _before() -> Response | None:
     if request.method != "POST" or key is None or not is_authenticated():
         return None
     key = key.strip()
-    if not key or len(key) > MAX_KEY_LENGTH:
+    # A control character (NUL above all) is no key, and no database keeps it.
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise ApiError(
             400,
             "INVALID_PARAMETER",
-            f"The Idempotency-Key header must be 1 to {MAX_KEY_LENGTH} characters.",
+            f"The Idempotency-Key header must be 1 to {MAX_KEY_LENGTH} printable characters.",
             param=HEADER,
         )
     caller = current_caller()

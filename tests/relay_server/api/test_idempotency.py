@@ -187,3 +187,12 @@ def test_a_database_outage_answers_503_and_the_same_key_sends_once_it_is_back(
     back = post(relay, acme, BODY, "k")
     assert back.status_code == 202
     assert stored_count(relay, acme) == 1
+
+
+@pytest.mark.parametrize("key", ["order\x007", "order\x1b7", "\x7f"])
+def test_a_key_with_a_control_character_is_refused(relay, acme, key):
+    headers = {**acme.headers, "Idempotency-Key": key}
+    response = requests.post(relay.url("/sms/send"), json=BODY, headers=headers, timeout=10)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == "Idempotency-Key"
+    assert stored_count(relay, acme) == 0
