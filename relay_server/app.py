@@ -6,6 +6,7 @@ import importlib
 
 import redis as redis_lib
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from relay_server import auth, context, idempotency, ratelimit
 from relay_server.api import BLUEPRINT_MODULES
@@ -33,6 +34,10 @@ def create_app(
     the store; without Redis it connects to ``settings.relay.redis_url``.
     """
     app = Flask("relay_server")
+    if settings.relay.trusted_proxy_hops:
+        # The client's address (which bad credentials are counted against) is
+        # the one the trusted proxies saw, not the last proxy's.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.relay.trusted_proxy_hops)  # type: ignore[method-assign]
     app.config["MAX_CONTENT_LENGTH"] = settings.relay.max_body_bytes
     app.json.sort_keys = False
     if store is None:

@@ -50,6 +50,7 @@ class ApiError(Exception):
         *,
         param: str | None = None,
         details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -57,6 +58,7 @@ class ApiError(Exception):
         self.message = message
         self.param = param
         self.details = details
+        self.headers = headers or {}
 
     def to_dict(self) -> dict[str, Any]:
         """The ``error`` object of the answer."""
@@ -72,6 +74,7 @@ def error_response(error: ApiError) -> Response:
     """The answer for ``error``: its status and the contract's error body."""
     response = jsonify({"success": False, "error": error.to_dict()})
     response.status_code = error.status
+    response.headers.update(error.headers)
     return response
 
 
