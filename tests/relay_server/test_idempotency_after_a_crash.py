@@ -58,8 +58,11 @@ def _wait_for_reservation(store: Store) -> None:
             time.sleep(0.02)
 
 
+# A live send blocks in Redis before its transaction commits (estimating its
+# delivery); a test-mode one after (queueing its job): both crash points.
+@pytest.mark.parametrize("key_mode", ["live", "test"])
 def test_a_relay_killed_between_reserving_and_answering_sends_once_when_retried(
-    tmp_path: Path, database_url: str, own_redis: subprocess.Popen
+    tmp_path: Path, database_url: str, own_redis: subprocess.Popen, key_mode: str
 ) -> None:
     port = free_port()
     env = environment(
@@ -70,6 +73,8 @@ def test_a_relay_killed_between_reserving_and_answering_sends_once_when_retried(
     )
     store = Store.open(database_url)
     client, api_key = store.create_client("acme")
+    if key_mode == "test":
+        api_key = store.create_api_key(client.client_id, test=True)
     device, _password = store.add_device(client.client_id)
     record_heartbeat(store.engine, device.device_id, utcnow() + timedelta(minutes=10), {"model": "SIM800L"})
     url = f"http://127.0.0.1:{port}/v1/sms/send"
