@@ -22,12 +22,15 @@ class Answer:
     body: dict
 
 
-def auth_test(relay, credentials: Credentials, address: str) -> Answer:
+def auth_test(relay, credentials: Credentials, address: str, forwarded_for: str | None = None) -> Answer:
     """GET /v1/auth/test over a connection made from ``address`` (any 127.x.y.z is this host)."""
     url = urlsplit(relay.url("/auth/test"))
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10, source_address=(address, 0))
+    headers = dict(credentials.headers)
+    if forwarded_for is not None:
+        headers["X-Forwarded-For"] = forwarded_for
     try:
-        conn.request("GET", url.path, headers=credentials.headers)
+        conn.request("GET", url.path, headers=headers)
         response = conn.getresponse()
         return Answer(response.status, dict(response.getheaders()), json.loads(response.read()))
     finally:
@@ -84,3 +87,15 @@ def test_bad_keys_are_refused_as_ever_while_redis_is_down(make_relay):
 
     assert answers == [401] * (PER_CLIENT * 2)
     assert auth_test(relay, acme, "127.0.0.1").status == 200
+
+
+def test_behind_a_trusted_proxy_the_address_counted_is_the_one_it_forwards(make_relay):
+    relay = make_relay(auth_failures_per_client_address=PER_CLIENT, trusted_proxy_hops=1)
+    acme = relay.new_client("acme")
+    wrong = Credentials(acme.client_id, "zs_live_" + "x" * 32)
+
+    answers = [auth_test(relay, wrong, "127.0.0.1", "198.51.100.7").status for _ in range(PER_CLIENT + 3)]
+
+    assert answers == [401] * PER_CLIENT + [429] * 3
+    # Through the same proxy, the client's own address is not the guesser's.
+    assert auth_test(relay, acme, "127.0.0.1", "198.51.100.8").status == 200
