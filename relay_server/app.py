@@ -6,6 +6,7 @@ import importlib
 
 import redis as redis_lib
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from relay_server import auth, context, idempotency, ratelimit
 from relay_server.api import BLUEPRINT_MODULES
@@ -13,6 +14,7 @@ from relay_server.dispatcher import Dispatcher, StoreOnlyDispatcher
 from relay_server.errors import register_error_handlers
 from relay_server.store.store import Store
 from zimsend_common.config import Settings
+from zimsend_common.private_files import private_directory
 
 # A Redis that does not answer must not hold requests up: rate limiting fails open.
 _REDIS_TIMEOUT_SECONDS = 0.5
@@ -32,10 +34,14 @@ def create_app(
     the store; without Redis it connects to ``settings.relay.redis_url``.
     """
     app = Flask("relay_server")
+    if settings.relay.trusted_proxy_hops:
+        # The client's address (which bad credentials are counted against) is
+        # the one the trusted proxies saw, not the last proxy's.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.relay.trusted_proxy_hops)  # type: ignore[method-assign]
     app.config["MAX_CONTENT_LENGTH"] = settings.relay.max_body_bytes
     app.json.sort_keys = False
     if store is None:
-        settings.relay.data_dir.mkdir(parents=True, exist_ok=True)
+        private_directory(settings.relay.data_dir)
         store = Store.open(settings.relay.resolved_database_url())
     if redis is None:
         redis = redis_lib.Redis.from_url(

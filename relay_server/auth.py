@@ -10,7 +10,7 @@ import logging
 
 from flask import Flask, g, request
 
-from relay_server import context
+from relay_server import auth_throttle, context
 from relay_server.errors import ApiError
 from relay_server.store.models import Caller
 from relay_server.store.store import InvalidApiKey, UnknownClient
@@ -38,15 +38,18 @@ def authenticate_request() -> None:
             "MISSING_AUTH_HEADERS",
             "The X-API-Key and X-Client-ID headers are required.",
         )
+    auth_throttle.refuse_if_throttled(client_id)
     try:
         g.caller = context.current().store.authenticate(client_id, api_key)
     except UnknownClient:
         log.info("authentication refused", extra={"client_id": client_id, "reason": "unknown client"})
+        auth_throttle.record_failure(client_id)
         raise ApiError(
             401, "INVALID_CLIENT_ID", "The client ID does not exist or is disabled."
         ) from None
     except InvalidApiKey:
         log.info("authentication refused", extra={"client_id": client_id, "reason": "invalid key"})
+        auth_throttle.record_failure(client_id)
         raise ApiError(
             401, "INVALID_API_KEY", "The API key is invalid, revoked or expired."
         ) from None

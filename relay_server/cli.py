@@ -322,7 +322,15 @@ def _serve(args: argparse.Namespace) -> int:
             timedelta(seconds=settings.relay.device_offline_after_seconds),
         )
         app = create_app(settings, store=store, dispatcher=dispatcher)
-        server = waitress.create_server(app, host=settings.relay.host, port=settings.relay.http_port)
+        server = waitress.create_server(
+            app,
+            host=settings.relay.host,
+            port=settings.relay.http_port,
+            # Refused as soon as the headers (or the chunks) show it, before
+            # a byte more is spooled. Waitress refuses at the limit itself,
+            # the app only above it: one more byte keeps the two in step.
+            max_request_body_size=settings.relay.max_body_bytes + 1,
+        )
         log.info("relay listening", extra={"host": settings.relay.host, "port": settings.relay.http_port})
         # Returns once SIGINT or SIGTERM stops it, after the running requests finish.
         server.run()

@@ -13,10 +13,21 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
+
+# What SQLAlchemy raises when the database cannot be reached or cannot serve
+# now (connection refused or lost, server shutting down, SQLite busy past its
+# timeout, no pooled connection free): a 503, never a 500.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    sa.exc.OperationalError,
+    sa.exc.InterfaceError,
+    sa.exc.TimeoutError,
+)
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 # Werkzeug's own HTTP errors, under the contract's codes and stable English messages.
 _HTTP_ERRORS: dict[int, tuple[str, str]] = {
@@ -39,6 +50,7 @@ class ApiError(Exception):
         *,
         param: str | None = None,
         details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -46,6 +58,7 @@ class ApiError(Exception):
         self.message = message
         self.param = param
         self.details = details
+        self.headers = headers or {}
 
     def to_dict(self) -> dict[str, Any]:
         """The ``error`` object of the answer."""
@@ -61,6 +74,7 @@ def error_response(error: ApiError) -> Response:
     """The answer for ``error``: its status and the contract's error body."""
     response = jsonify({"success": False, "error": error.to_dict()})
     response.status_code = error.status
+    response.headers.update(error.headers)
     return response
 
 
@@ -68,7 +82,22 @@ def register_error_handlers(app: Flask) -> None:
     """Make every error the app can answer take the contract's shape."""
     app.register_error_handler(ApiError, error_response)
     app.register_error_handler(HTTPException, _http_error)
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.register_error_handler(unavailable, _database_unavailable)
     app.register_error_handler(Exception, _unexpected_error)
+
+
+def _database_unavailable(exc: Exception) -> Response:
+    # The message may carry the server's address: it goes to the log only.
+    log.error(
+        "database unavailable",
+        extra={"method": request.method, "path": request.path, "error": type(exc).__name__},
+    )
+    response = error_response(
+        ApiError(503, "SERVICE_UNAVAILABLE", "The service is temporarily unavailable; retry later.")
+    )
+    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return response
 
 
 def _http_error(exc: HTTPException) -> Response:

@@ -4,9 +4,15 @@ The first request with a key reserves it before any work is done, so of
 several concurrent duplicates only one does the work; the others wait for its
 answer and replay it. An answer is kept for 24 hours (the store's window):
 the same key with the same request gets the same status code and body; with
-another request, 409 ``IDEMPOTENCY_CONFLICT``. Every answer is kept except
-503 (device offline, none available), which promises that nothing was done
-and invites a retry; a 500 is kept since work may have been done before it.
+another request, 409 ``IDEMPOTENCY_CONFLICT``.
+
+A request that stores messages keeps its answer in the very transaction that
+stores them (``store_answered``): a relay that dies mid-request leaves either
+both, and the retry replays the answer, or neither, and the retry, once the
+reservation is taken for abandoned, does the work. Every other answer is kept
+when it is given, except a 5xx: those are never kept (the reservation is
+released) since whatever a request stored is already answered for, and a
+retry must be free to succeed.
 
 A request counts as the same when its method, path, ``X-Device-ID`` and body
 bytes are. Keys belong to a client and its key mode (live or test).
@@ -18,6 +24,7 @@ import hashlib
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -28,8 +35,8 @@ from relay_server.api.requests import request_body
 from relay_server.auth import current_caller, is_authenticated
 from relay_server.errors import ApiError
 from relay_server.store.idempotency import PENDING_STATUS
-from relay_server.store.models import IdempotencyRecord
-from relay_server.store.store import Store
+from relay_server.store.models import IdempotencyRecord, Message, NewMessage, ReservedAnswer
+from relay_server.store.store import ReservationLost, Store
 from zimsend_common.timefmt import utcnow
 
 log = logging.getLogger(__name__)
@@ -96,12 +103,7 @@ def reserve(store: Store, client_id: str, key: str, req_hash: str) -> Reservatio
         if utcnow() - record.created_at > ABANDONED_AFTER:
             store.idempotency_release(client_id, key, record.body)
         elif time.monotonic() > deadline:
-            raise ApiError(
-                409,
-                "IDEMPOTENCY_CONFLICT",
-                "A request with this Idempotency-Key is still in progress.",
-                param=HEADER,
-            )
+            raise _in_progress()
         else:
             time.sleep(_WAIT_STEP_SECONDS)
 
@@ -116,16 +118,54 @@ def release(store: Store, reservation: Reservation) -> None:
     store.idempotency_release(reservation.client_id, reservation.key, reservation.token)
 
 
+def store_answered(
+    store: Store, messages: list[NewMessage], render: Callable[[list[Message]], Response]
+) -> tuple[list[Message], Response]:
+    """Store ``messages`` and answer with ``render`` of them, as one transaction with the key's answer.
+
+    Without a reservation this is a plain insert. When the reservation was
+    taken over by a retry meanwhile, nothing is stored: 409 ``IDEMPOTENCY_CONFLICT``.
+    """
+    reservation: Reservation | None = g.get("idempotency")
+    answers: list[Response] = []
+
+    def render_kept(stored: list[Message]) -> tuple[int, bytes]:
+        answers.append(render(stored))
+        return answers[-1].status_code, answers[-1].get_data()
+
+    if reservation is None:
+        stored = store.insert_messages(messages)
+        return stored, render(stored)
+    kept = ReservedAnswer(reservation.client_id, reservation.key, reservation.token, render_kept)
+    try:
+        stored = store.insert_messages(messages, answer=kept)
+    except ReservationLost:
+        g.pop("idempotency")
+        raise _in_progress() from None
+    g.pop("idempotency")  # answered: nothing is left to keep or release
+    return stored, answers[-1]
+
+
+def _in_progress() -> ApiError:
+    return ApiError(
+        409,
+        "IDEMPOTENCY_CONFLICT",
+        "A request with this Idempotency-Key is still in progress.",
+        param=HEADER,
+    )
+
+
 def _before() -> Response | None:
     key = request.headers.get(HEADER)
     if request.method != "POST" or key is None or not is_authenticated():
         return None
     key = key.strip()
-    if not key or len(key) > MAX_KEY_LENGTH:
+    # A control character (NUL above all) is no key, and no database keeps it.
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise ApiError(
             400,
             "INVALID_PARAMETER",
-            f"The Idempotency-Key header must be 1 to {MAX_KEY_LENGTH} characters.",
+            f"The Idempotency-Key header must be 1 to {MAX_KEY_LENGTH} printable characters.",
             param=HEADER,
         )
     caller = current_caller()
@@ -145,8 +185,8 @@ def _after(response: Response) -> Response:
     if reservation is None:
         return response
     store = context.current().store
-    if response.status_code == 503:
-        release(store, reservation)
+    if response.status_code >= 500:
+        _release_quietly(store, reservation)
     else:
         keep(store, reservation, response.status_code, response.get_data())
     return response
@@ -156,7 +196,13 @@ def _teardown(exc: BaseException | None) -> None:
     # Only reached with a reservation when the answer never made it to _after.
     reservation: Reservation | None = g.pop("idempotency", None)
     if reservation is not None:
-        try:
-            release(context.current().store, reservation)
-        except Exception:
-            log.exception("cannot release an idempotency key", extra={"client_id": reservation.client_id})
+        _release_quietly(context.current().store, reservation)
+
+
+def _release_quietly(store: Store, reservation: Reservation) -> None:
+    # A 5xx may be the database itself failing: the answer must still go out,
+    # and a reservation left behind is taken for abandoned later.
+    try:
+        release(store, reservation)
+    except Exception:
+        log.exception("cannot release an idempotency key", extra={"client_id": reservation.client_id})

@@ -22,14 +22,13 @@ from flask import Flask, Response, current_app, g
 from relay_server import context
 from relay_server.auth import current_caller, is_authenticated
 from relay_server.errors import ApiError
+from relay_server.outage import OutageWarner
 from relay_server.store.models import Caller
 
 log = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60
 _KEY_PREFIX = "zimsend:ratelimit"
-# How often at most the "Redis unreachable" warning is logged.
-_WARN_EVERY_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -52,29 +51,12 @@ class Quota:
         }
 
 
-class _Warner:
-    """Logs an outage at most once per interval, not once per request."""
-
-    def __init__(self, interval: float) -> None:
-        self.interval = interval
-        self.last: float | None = None
-
-    def warn(self, exc: Exception) -> None:
-        now = time.monotonic()
-        if self.last is None or now - self.last >= self.interval:
-            self.last = now
-            log.warning(
-                "rate limiter cannot reach Redis; requests are let through",
-                extra={"error": str(exc)},
-            )
-
-
 _WARNER = "zimsend.ratelimit.outage"
 
 
 def init_app(app: Flask) -> None:
     """Count every authenticated request and label every answer with the quota."""
-    app.extensions[_WARNER] = _Warner(_WARN_EVERY_SECONDS)
+    app.extensions[_WARNER] = OutageWarner(log, "rate limiter cannot reach Redis; requests are let through")
     app.before_request(check_rate_limit)
     app.after_request(_add_headers)
 

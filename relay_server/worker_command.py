@@ -35,6 +35,7 @@ from relay_server.worker.maintenance import Maintenance
 from zimsend_common import wire
 from zimsend_common.config import ConfigError, Settings, load_settings
 from zimsend_common.logs import configure_logging
+from zimsend_common.private_files import private_directory
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def _main(args: argparse.Namespace) -> int:
 
 def run_worker(settings: Settings, *, maintenance_seconds: float) -> int:
     """Run until SIGINT or SIGTERM; returns the process's exit status."""
-    settings.relay.data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(settings.relay.data_dir)
     store = Store.open(settings.relay.resolved_database_url())
     # RQ stores pickled jobs: its connection must hand back bytes.
     redis = Redis.from_url(settings.relay.redis_url, health_check_interval=10)

@@ -43,6 +43,10 @@ class RelaySettings(_Section):
     host: str = "127.0.0.1"
     http_port: int = Field(5040, ge=1, le=65535)
     rate_limit_per_minute: int = Field(100, ge=1)
+    auth_failures_per_client_address: int = Field(10, ge=1)
+    auth_failures_per_address: int = Field(50, ge=1)
+    auth_failure_window_seconds: int = Field(300, ge=1)
+    trusted_proxy_hops: int = Field(0, ge=0)
     retention_days: int = Field(90, ge=1)
     device_offline_after_seconds: int = Field(60, ge=5)
     recovery_grace_seconds: float = Field(60.0, ge=0)

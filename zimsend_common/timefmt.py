@@ -4,10 +4,26 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+# The times a client may name: a day short of what ``datetime`` holds at either
+# end, so that a bound widened by a day, or moved to UTC, still fits.
+EARLIEST = datetime(1, 1, 2, tzinfo=timezone.utc)
+LATEST = datetime(9999, 12, 30, tzinfo=timezone.utc)
+
 
 def utcnow() -> datetime:
     """The current time, timezone-aware, in UTC."""
     return datetime.now(timezone.utc)
+
+
+def as_utc(moment: datetime) -> datetime | None:
+    """``moment`` in UTC (a naive one is read as UTC); None when it lies outside EARLIEST..LATEST."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    try:
+        moment = moment.astimezone(timezone.utc)
+    except OverflowError:
+        return None
+    return moment if EARLIEST <= moment <= LATEST else None
 
 
 def isoformat_z(moment: datetime | None) -> str | None:

@@ -2,31 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from datetime import timedelta
+from typing import Any
 
 from flask import Blueprint
 
 from relay_server import context
 from relay_server.auth import current_caller, requested_device_id
+from relay_server.dispatch.device_state import load_states
+from zimsend_common.timefmt import utcnow
 
 bp = Blueprint("account", __name__, url_prefix="/v1")
-
-
-@runtime_checkable
-class DeviceStatusSource(Protocol):
-    """A dispatcher that knows whether devices are online."""
-
-    def device_status(self, device_id: str) -> str:
-        """``online`` or ``offline``."""
-        ...
 
 
 @bp.get("/auth/test")
 def auth_test() -> dict[str, Any]:
     """Whether the headers authenticate, and the state of the device they name.
 
-    ``device_status`` is ``online`` or ``offline`` when the dispatcher tracks
-    devices, ``unknown`` when it does not, and null without ``X-Device-ID``.
+    ``device_status`` is ``online`` or ``offline`` by the same rule as
+    ``GET /v1/devices`` (heartbeats recorded in the store), and null without
+    ``X-Device-ID``.
     """
     caller = current_caller()
     device_id = requested_device_id()
@@ -35,14 +30,15 @@ def auth_test() -> dict[str, Any]:
         "message": "Authentication successful.",
         "client_id": caller.client_id,
         "device_id": device_id,
-        "device_status": _device_status(device_id),
+        "device_status": _device_status(caller.client_id, device_id),
     }
 
 
-def _device_status(device_id: str | None) -> str | None:
+def _device_status(client_id: str, device_id: str | None) -> str | None:
     if device_id is None:
         return None
-    dispatcher = context.current().dispatcher
-    if isinstance(dispatcher, DeviceStatusSource):
-        return dispatcher.device_status(device_id)
-    return "unknown"
+    relay = context.current()
+    offline_after = timedelta(seconds=relay.settings.relay.device_offline_after_seconds)
+    states = load_states(relay.store.engine, client_id=client_id, device_id=device_id)
+    online = bool(states) and states[0].online(utcnow(), offline_after)
+    return "online" if online else "offline"

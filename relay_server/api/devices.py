@@ -15,6 +15,7 @@ from relay_server.auth import current_caller
 from relay_server.context import current
 from relay_server.dispatch.device_state import DeviceState, load_states
 from relay_server.errors import ApiError
+from relay_server.store import ids
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 bp = Blueprint("devices", __name__, url_prefix="/v1")
@@ -33,7 +34,10 @@ def list_devices() -> tuple[dict[str, Any], int]:
 def get_device(device_id: str) -> tuple[dict[str, Any], int]:
     """One device of the caller's client; any other id: 404 INVALID_DEVICE_ID."""
     relay = current()
-    states = load_states(relay.store.engine, client_id=current_caller().client_id, device_id=device_id)
+    # An id not shaped like one (a NUL, say) never reaches the database.
+    states = []
+    if ids.is_device_id(device_id):
+        states = load_states(relay.store.engine, client_id=current_caller().client_id, device_id=device_id)
     if not states or states[0].disabled:
         raise ApiError(
             404, "INVALID_DEVICE_ID", "The device ID does not exist or does not belong to this client."

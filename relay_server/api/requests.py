@@ -11,7 +11,7 @@ import ipaddress
 import json
 import socket
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +22,7 @@ from relay_server import phone
 from relay_server.errors import ApiError
 from zimsend_common.config import RelaySettings
 from zimsend_common.segments import SplitText, split_text
+from zimsend_common.timefmt import as_utc
 
 MAX_MESSAGE_CHARS = 1600
 MAX_METADATA_BYTES = 1024
@@ -143,7 +144,15 @@ def parse_metadata(value: Any, default: dict[str, Any] | None = None) -> dict[st
         return default
     if not isinstance(value, dict):
         raise ApiError(400, "INVALID_PARAMETER", "The metadata must be a JSON object.", param="metadata")
-    encoded = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    try:
+        encoded = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise ApiError(
+            400,
+            "INVALID_PARAMETER",
+            "The metadata contains an unpaired surrogate, which is not text.",
+            param="metadata",
+        ) from None
     if len(encoded) > MAX_METADATA_BYTES:
         raise ApiError(
             400,
@@ -194,8 +203,8 @@ def check_webhook_url(value: Any, settings: RelaySettings) -> str | None:
     """
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > MAX_URL_LENGTH:
-        raise _bad_webhook_url("The webhook URL must be a string of at most 2048 characters.")
+    if not isinstance(value, str) or len(value) > MAX_URL_LENGTH or not _sendable(value):
+        raise _bad_webhook_url("The webhook URL must be text of at most 2048 characters.")
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError for a port out of range
@@ -234,12 +243,9 @@ def _parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        moment = datetime.fromisoformat(value.strip())
+        return as_utc(datetime.fromisoformat(value.strip()))
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
 
 
 def _resolve(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:

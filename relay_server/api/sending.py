@@ -1,19 +1,21 @@
 """Sending: one SMS, one text to many, many texts, and resending a failed one.
 
-Every route validates first, then stores all it accepts in one transaction,
-then hands the stored messages to the dispatcher; nothing is stored when the
+Every route validates first, then stores all it accepts in one transaction
+(with the answer kept for its ``Idempotency-Key``, see ``idempotency``), then
+hands the stored messages to the dispatcher; nothing is stored when the
 request as a whole is refused.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, Response, current_app
 
-from relay_server import context
+from relay_server import context, idempotency
 from relay_server.api.render import status_object
 from relay_server.api.requests import (
     Options,
@@ -39,7 +41,7 @@ MAX_BULK_MESSAGES = 1000
 
 
 @bp.post("/sms/send")
-def send() -> tuple[dict[str, Any], int]:
+def send() -> Response:
     """Queue one SMS."""
     device_id = requested_device_id()
     body = json_body()
@@ -47,12 +49,11 @@ def send() -> tuple[dict[str, Any], int]:
     text = parse_text(body.get("message"))
     options = parse_options(body, context.current().settings.relay, utcnow())
     device_id = _choose_device(device_id, options)
-    [message] = _store_and_submit([_new_message(to, text, options, device_id)])
-    return accepted(message), 202
+    return _store_and_submit([_new_message(to, text, options, device_id)], _accepted_one)
 
 
 @bp.post("/sms/send-bulk")
-def send_bulk() -> tuple[dict[str, Any], int]:
+def send_bulk() -> Response:
     """Queue one text to many recipients, or many ``{to, message}`` items."""
     device_id = requested_device_id()
     body = json_body()
@@ -64,14 +65,14 @@ def send_bulk() -> tuple[dict[str, Any], int]:
 
 
 @bp.post("/sms/send-bulk-personalized")
-def send_bulk_personalized() -> tuple[dict[str, Any], int]:
+def send_bulk_personalized() -> Response:
     """Queue many ``{to, message, metadata?}`` items."""
     device_id = requested_device_id()
     return _send_items(device_id, json_body())
 
 
 @bp.post("/sms/<message_id>/resend")
-def resend(message_id: str) -> tuple[dict[str, Any], int]:
+def resend(message_id: str) -> Response:
     """Send a failed message again, as a new message pointing back to it."""
     device_id = requested_device_id()
     relay = context.current()
@@ -98,8 +99,7 @@ def resend(message_id: str) -> tuple[dict[str, Any], int]:
         _new_message(original.to, parse_text(original.body), options, device_id),
         resent_from=original.message_id,
     )
-    [message] = _store_and_submit([new])
-    return accepted(message), 202
+    return _store_and_submit([new], _accepted_one)
 
 
 def accepted(message: Message) -> dict[str, Any]:
@@ -110,12 +110,24 @@ def accepted(message: Message) -> dict[str, Any]:
     return answer
 
 
+def _accepted_one(stored: list[Message]) -> Response:
+    [message] = stored
+    return _answer(accepted(message))
+
+
+def _answer(document: dict[str, Any]) -> Response:
+    """A 202 carrying ``document``."""
+    response = current_app.json.response(document)
+    response.status_code = 202
+    return response
+
+
 def _send_items(
     device_id: str | None,
     body: dict[str, Any],
     items: list[Any] | None = None,
     text: SplitText | None = None,
-) -> tuple[dict[str, Any], int]:
+) -> Response:
     """Store and queue each valid item; ``text``, when given, is every item's text."""
     if items is None:
         items = _bulk_list(body, "messages")
@@ -125,16 +137,23 @@ def _send_items(
     if valid:
         device_id = _choose_device(device_id, options)
     batch_id = ids.new_batch_id()
-    stored = _store_and_submit([replace(m, device_id=device_id, batch_id=batch_id) for m in valid])
-    return {
-        "success": True,
-        "batch_id": batch_id,
-        "total_recipients": len(items),
-        "messages": _batch_entries(items, outcomes, stored),
-        "queued_at": isoformat_z(stored[0].queued_at if stored else utcnow()),
-        "total_queued": len(stored),
-        "total_rejected": len(items) - len(stored),
-    }, 202
+
+    def batch_answer(stored: list[Message]) -> Response:
+        return _answer(
+            {
+                "success": True,
+                "batch_id": batch_id,
+                "total_recipients": len(items),
+                "messages": _batch_entries(items, outcomes, stored),
+                "queued_at": isoformat_z(stored[0].queued_at if stored else utcnow()),
+                "total_queued": len(stored),
+                "total_rejected": len(items) - len(stored),
+            }
+        )
+
+    return _store_and_submit(
+        [replace(m, device_id=device_id, batch_id=batch_id) for m in valid], batch_answer
+    )
 
 
 def _batch_entries(
@@ -217,11 +236,14 @@ def _choose_device(device_id: str | None, options: Options) -> str | None:
         ) from None
 
 
-def _store_and_submit(messages: list[NewMessage]) -> list[Message]:
+def _store_and_submit(
+    messages: list[NewMessage], render: Callable[[list[Message]], Response]
+) -> Response:
+    """Store the messages with their answer, ``render`` of them; then queue them."""
     if not messages:
-        return []
+        return render([])
     relay = context.current()
-    stored = relay.store.insert_messages(messages)
+    stored, response = idempotency.store_answered(relay.store, messages, render)
     log.info(
         "messages accepted",
         extra={
@@ -232,4 +254,4 @@ def _store_and_submit(messages: list[NewMessage]) -> list[Message]:
         },
     )
     relay.dispatcher.submit(stored)
-    return stored
+    return response

@@ -21,7 +21,7 @@ from relay_server.context import current
 from relay_server.errors import ApiError
 from relay_server.store import UnknownCursor, ids
 from relay_server.store.models import STATUSES, HistoryQuery, Message, Stats, StatusChange
-from zimsend_common.timefmt import isoformat_z, utcnow
+from zimsend_common.timefmt import EARLIEST, LATEST, as_utc, isoformat_z, utcnow
 
 bp = Blueprint("tracking", __name__, url_prefix="/v1")
 
@@ -214,20 +214,20 @@ def _end_bound(raw: str) -> datetime:
 
 
 def _moment(raw: str) -> datetime | date:
-    """A date, or an aware UTC date-time (naive ones are read as UTC)."""
+    """A date, or an aware UTC date-time (naive ones are read as UTC), within the calendar's safe range."""
     text = raw.strip()
     if "T" in text and " " in text:
         # An unencoded '+' of a UTC offset arrives as a space.
         text = text.replace(" ", "+")
     try:
-        if len(text) == 10:
-            return date.fromisoformat(text)
-        moment = datetime.fromisoformat(text)
+        parsed: datetime | date = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
     except ValueError:
         raise ValueError("must be an ISO 8601 date (2025-01-15) or date-time (2025-01-15T10:30:00Z).") from None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+    as_time = parsed if isinstance(parsed, datetime) else datetime.combine(parsed, time())
+    moment = as_utc(as_time)
+    if moment is None:
+        raise ValueError(f"must be between {EARLIEST.date()} and {LATEST.date()}.")
+    return moment if isinstance(parsed, datetime) else parsed
 
 
 def _statuses(raw: str) -> tuple[str, ...]:

@@ -16,7 +16,9 @@ AUTH_ERRORS = (
     "INVALID_CLIENT_ID",
     "INVALID_API_KEY",
     "RATE_LIMIT_EXCEEDED",
+    "TOO_MANY_AUTH_FAILURES",
     "INTERNAL_ERROR",
+    "SERVICE_UNAVAILABLE",
 )
 # Every POST route may answer these too: its body, its replay key and its device.
 POST_ERRORS = (

@@ -203,8 +203,8 @@ AUTH_TEST = obj(
         "client_id": {"type": "string", "pattern": "^client_[0-9]{10}$"},
         "device_id": nullable(DEVICE_ID),
         "device_status": {
-            **nullable({"type": "string", "enum": ["online", "offline", "unknown"]}),
-            "description": "null without X-Device-ID; unknown when the relay does not track devices.",
+            **nullable({"type": "string", "enum": ["online", "offline"]}),
+            "description": "null without X-Device-ID; online as GET /v1/devices says it.",
         },
     },
 )

@@ -21,6 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from zimsend_common.private_files import private_file
+
 BUSY_TIMEOUT_MS = 30_000
 # The Unicode-aware lower() every SQLite connection gets.
 UNICODE_LOWER = "unicode_lower"
@@ -33,7 +35,7 @@ def create_engine(url: str) -> sa.Engine:
     if parsed.get_backend_name() != "sqlite":
         return sa.create_engine(parsed, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        private_file(Path(parsed.database))
     engine = sa.create_engine(
         parsed, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
     )

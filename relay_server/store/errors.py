@@ -17,3 +17,10 @@ class UnknownCursor(ValueError):
 
 class UnknownMessage(LookupError):
     """A status change names a message the store does not hold."""
+
+
+class ReservationLost(Exception):
+    """The idempotency reservation an insert was to answer no longer stands.
+
+    Its request ran so long that a retry took the key over; nothing was stored.
+    """

@@ -54,13 +54,14 @@ def put(
 
 def complete(
     conn: sa.Connection, client_id: str, key: str, token: bytes, status_code: int, body: bytes
-) -> None:
-    """Replace the reservation held with ``token`` by the answer to keep."""
-    conn.execute(
+) -> bool:
+    """Replace the reservation held with ``token`` by the answer to keep; false when it no longer stands."""
+    result = conn.execute(
         sa.update(idempotency_keys)
         .where(*_reserved(client_id, key, token))
         .values(status_code=status_code, body=body)
     )
+    return result.rowcount == 1
 
 
 def release(conn: sa.Connection, client_id: str, key: str, token: bytes) -> None:

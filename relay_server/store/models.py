@@ -6,6 +6,7 @@ them into rows. Every datetime here is timezone-aware UTC.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
@@ -255,3 +256,17 @@ class DeadLetter:
     first_attempt_at: datetime
     last_attempt_at: datetime
     dead_lettered_at: datetime
+
+
+@dataclass(frozen=True)
+class ReservedAnswer:
+    """The answer of a reserved ``Idempotency-Key``, kept in the transaction that stores its messages.
+
+    ``render`` turns the stored messages into the answer's status code and
+    body; ``token`` is the one the reservation was made with.
+    """
+
+    client_id: str
+    key: str
+    token: bytes
+    render: Callable[[list[Message]], tuple[int, bytes]]

@@ -27,7 +27,13 @@ from relay_server.store import (
     transitions,
 )
 from relay_server.store.engine import create_engine, read_transaction, write_transaction
-from relay_server.store.errors import InvalidApiKey, UnknownClient, UnknownCursor, UnknownMessage
+from relay_server.store.errors import (
+    InvalidApiKey,
+    ReservationLost,
+    UnknownClient,
+    UnknownCursor,
+    UnknownMessage,
+)
 from relay_server.store.migrate import upgrade_to_head
 from relay_server.store.models import (
     ApiKey,
@@ -44,12 +50,13 @@ from relay_server.store.models import (
     Message,
     NewIncoming,
     NewMessage,
+    ReservedAnswer,
     Stats,
     StatusChange,
     TransitionResult,
 )
 
-__all__ = ["InvalidApiKey", "Store", "UnknownClient", "UnknownCursor", "UnknownMessage"]
+__all__ = ["InvalidApiKey", "ReservationLost", "Store", "UnknownClient", "UnknownCursor", "UnknownMessage"]
 
 
 class Store:
@@ -143,14 +150,26 @@ class Store:
 
     # -- messages ------------------------------------------------------------
     def insert_messages(
-        self, new_messages: list[NewMessage], *, at: datetime | None = None
+        self,
+        new_messages: list[NewMessage],
+        *,
+        at: datetime | None = None,
+        answer: ReservedAnswer | None = None,
     ) -> list[Message]:
         """Store all as queued in one transaction, with fresh ``msg_`` ids, in order.
 
         ``at`` is their creation time, now unless given (imports, tests).
+        With ``answer``, the reserved key's answer commits in the same
+        transaction: a crash leaves both or neither. Raises ReservationLost,
+        storing nothing, when that reservation no longer stands.
         """
         with write_transaction(self.engine) as conn:
-            return messages.insert_messages(conn, new_messages, at)
+            stored = messages.insert_messages(conn, new_messages, at)
+            if answer is not None:
+                status_code, body = answer.render(stored)
+                if not idempotency.complete(conn, answer.client_id, answer.key, answer.token, status_code, body):
+                    raise ReservationLost(answer.key)
+            return stored
 
     def get_message(self, caller: Caller, message_id: str) -> Message | None:
         """The caller's message, or None (also for another client's or mode's)."""

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
+import stat
 import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,15 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
+from relay_process import RELAY, environment, free_port, get_when_up, serving
 
 from relay_server.store import InvalidApiKey, Store, UnknownClient
 from relay_server.store.devices import signing_key_for
 from relay_server.store.migrate import head_revision
 from relay_server.store.models import EventFailure, NewMessage, StatusChange
 from zimsend_common.timefmt import utcnow
-
-RELAY = str(Path(sys.executable).parent / "zimsend-relay")
 
 
 @dataclass
@@ -35,15 +33,6 @@ class Outcome:
 
 
 Run = Callable[..., Outcome]
-
-
-def _environment(tmp_path: Path, **settings: str) -> dict[str, str]:
-    config = tmp_path / "zimsend.toml"
-    config.touch()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("ZIMSEND_")}
-    env.update(ZIMSEND_CONFIG=str(config), ZIMSEND_DATA_DIR=str(tmp_path / "data"))
-    env.update({f"ZIMSEND_{name.upper()}": value for name, value in settings.items()})
-    return env
 
 
 def _runner(env: dict[str, str]) -> Run:
@@ -60,7 +49,7 @@ def _runner(env: dict[str, str]) -> Run:
 
 @pytest.fixture
 def relay(tmp_path: Path, sqlite_url: str) -> Run:
-    return _runner(_environment(tmp_path, database_url=sqlite_url))
+    return _runner(environment(tmp_path, database_url=sqlite_url))
 
 
 @pytest.fixture
@@ -78,7 +67,7 @@ def _ok(outcome: Outcome) -> list[dict[str, Any]]:
 def test_migrate_brings_a_new_database_to_head_and_again_changes_nothing(
     tmp_path: Path, empty_database_url: str
 ) -> None:
-    run = _runner(_environment(tmp_path, database_url=empty_database_url))
+    run = _runner(environment(tmp_path, database_url=empty_database_url))
 
     assert _ok(run("migrate")) == [{"revision": head_revision()}]
     assert _ok(run("migrate")) == [{"revision": head_revision()}]
@@ -87,7 +76,7 @@ def test_migrate_brings_a_new_database_to_head_and_again_changes_nothing(
 def test_processes_starting_together_on_a_new_database_all_migrate_it(
     tmp_path: Path, empty_database_url: str
 ) -> None:
-    env = _environment(tmp_path, database_url=empty_database_url)
+    env = environment(tmp_path, database_url=empty_database_url)
     starting = [
         subprocess.Popen([RELAY, "migrate"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for _ in range(3)
@@ -100,7 +89,7 @@ def test_processes_starting_together_on_a_new_database_all_migrate_it(
 
 
 def test_create_client_prints_a_client_and_a_key_that_authenticates(tmp_path: Path, database_url: str) -> None:
-    run = _runner(_environment(tmp_path, database_url=database_url))
+    run = _runner(environment(tmp_path, database_url=database_url))
 
     (created,) = _ok(run("create-client", "Acme Ltd"))
 
@@ -115,11 +104,26 @@ def test_create_client_prints_a_client_and_a_key_that_authenticates(tmp_path: Pa
 
 
 def test_without_a_database_url_the_store_is_a_sqlite_file_in_the_data_directory(tmp_path: Path) -> None:
-    run = _runner(_environment(tmp_path))
+    run = _runner(environment(tmp_path))
 
     _ok(run("create-client", "Acme"))
 
     assert (tmp_path / "data" / "zimsend.sqlite3").is_file()
+
+
+def test_the_default_data_directory_and_database_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [RELAY, "create-client", "Acme"],
+        env=environment(tmp_path),
+        capture_output=True,
+        timeout=60,
+        preexec_fn=lambda: os.umask(0),
+    )
+
+    assert done.returncode == 0, done.stderr
+    data = tmp_path / "data"
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert stat.S_IMODE((data / "zimsend.sqlite3").stat().st_mode) == 0o600
 
 
 def test_create_key_makes_a_test_key_when_asked(relay: Run, store: Store) -> None:
@@ -272,7 +276,7 @@ def test_dead_letters_lists_the_newest_as_json_lines_with_their_exact_payload(re
 
 
 def test_a_bad_setting_is_refused_with_its_code(tmp_path: Path) -> None:
-    run = _runner(_environment(tmp_path, http_port="not-a-port"))
+    run = _runner(environment(tmp_path, http_port="not-a-port"))
 
     outcome = run("migrate")
 
@@ -282,7 +286,7 @@ def test_a_bad_setting_is_refused_with_its_code(tmp_path: Path) -> None:
 
 
 def test_an_unreachable_database_is_reported_with_its_code(tmp_path: Path) -> None:
-    run = _runner(_environment(tmp_path, database_url="postgresql+psycopg://postgres:s3cret@127.0.0.1:1/none"))
+    run = _runner(environment(tmp_path, database_url="postgresql+psycopg://postgres:s3cret@127.0.0.1:1/none"))
 
     outcome = run("migrate")
 
@@ -292,7 +296,7 @@ def test_an_unreachable_database_is_reported_with_its_code(tmp_path: Path) -> No
 
 
 def test_a_malformed_database_url_is_reported_without_echoing_it(tmp_path: Path) -> None:
-    run = _runner(_environment(tmp_path, database_url="nonsense://user:s3cret@host/db"))
+    run = _runner(environment(tmp_path, database_url="nonsense://user:s3cret@host/db"))
 
     outcome = run("migrate")
 
@@ -301,17 +305,11 @@ def test_a_malformed_database_url_is_reported_without_echoing_it(tmp_path: Path)
     assert "s3cret" not in json.dumps(outcome.error)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_serve_migrates_then_answers_http_and_stops_on_sigterm(
     tmp_path: Path, sqlite_url: str, redis_proc: Any
 ) -> None:
-    port = _free_port()
-    env = _environment(
+    port = free_port()
+    env = environment(
         tmp_path,
         database_url=sqlite_url,
         http_port=str(port),
@@ -320,7 +318,7 @@ def test_serve_migrates_then_answers_http_and_stops_on_sigterm(
     (client,) = _ok(_runner(env)("create-client", "Acme"))
     server = subprocess.Popen([RELAY, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        answer = _get_when_up(
+        answer = get_when_up(
             f"http://127.0.0.1:{port}/v1/auth/test",
             {"X-Client-ID": client["client_id"], "X-API-Key": client["api_key"]},
         )
@@ -332,12 +330,52 @@ def test_serve_migrates_then_answers_http_and_stops_on_sigterm(
     assert status == 0
 
 
-def _get_when_up(url: str, headers: dict[str, str]) -> requests.Response:
-    deadline = time.monotonic() + 30
-    while True:
+BODY_LIMIT = 64 * 1024
+HUGE_BODY = 300 * 1024 * 1024
+
+
+@pytest.fixture
+def small_body_relay(tmp_path: Path, sqlite_url: str, redis_proc: Any) -> Iterator[int]:
+    """A served relay taking bodies of at most BODY_LIMIT bytes; its port."""
+    port = free_port()
+    env = environment(
+        tmp_path,
+        database_url=sqlite_url,
+        http_port=str(port),
+        max_body_bytes=str(BODY_LIMIT),
+        redis_url=f"redis://{redis_proc.host}:{redis_proc.port}/0",
+    )
+    with serving(env):
+        yield port
+
+
+def _request_head(port: int, framing: str) -> bytes:
+    return (
+        f"POST /v1/sms/send HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/json\r\n{framing}\r\n\r\n"
+    ).encode()
+
+
+def test_serve_refuses_a_declared_huge_body_before_it_is_sent(small_body_relay: int) -> None:
+    with socket.create_connection(("127.0.0.1", small_body_relay), timeout=10) as sock:
+        sock.sendall(_request_head(small_body_relay, f"Content-Length: {HUGE_BODY}"))
+        # Not a byte of the body is sent: the answer must come anyway.
+        answer = sock.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 413 "), answer
+
+
+def test_serve_stops_reading_a_chunked_body_at_the_limit(small_body_relay: int) -> None:
+    chunk = b"%x\r\n%s\r\n" % (16 * 1024, b"x" * 16 * 1024)
+    sent = 0
+    with socket.create_connection(("127.0.0.1", small_body_relay), timeout=10) as sock:
+        sock.sendall(_request_head(small_body_relay, "Transfer-Encoding: chunked"))
         try:
-            return requests.get(url, headers=headers, timeout=5)
-        except requests.ConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+            while sent < HUGE_BODY and not select.select([sock], [], [], 0)[0]:
+                sock.sendall(chunk)
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = sock.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 413 "), answer
+    # What kernel buffers hold in flight, not the 300 MB offered.
+    assert sent < 16 * 1024 * 1024

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import time
 
 import pytest
@@ -54,3 +56,22 @@ def test_the_ledger_survives_its_process(tmp_path):
     assert [event for _, event in again.due_events(time.time())] == [{"event_id": "evt_1"}]
     assert again.get_meta("client_id") == "client_1000000001"
     again.close()
+
+
+def test_a_new_ledger_and_its_directory_are_private_whatever_the_umask(tmp_path):
+    agents = tmp_path / "data" / "agents"
+    previous = os.umask(0)
+    try:
+        ledger = Ledger(agents / "device_abcdefabcdef.sqlite3")
+        ledger.take("msg_1", RECIPIENT, time.time())
+        modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in agents.iterdir()}
+        ledger.close()
+    finally:
+        os.umask(previous)
+
+    assert modes == {
+        "device_abcdefabcdef.sqlite3": 0o600,
+        "device_abcdefabcdef.sqlite3-wal": 0o600,
+        "device_abcdefabcdef.sqlite3-shm": 0o600,
+    }
+    assert stat.S_IMODE(agents.stat().st_mode) == 0o700

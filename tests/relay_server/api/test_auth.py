@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import requests
 from openapi_check import conforms
 
 from relay_server.store.models import HistoryQuery
+from relay_server.worker.device_records import record_heartbeat
+from zimsend_common.timefmt import utcnow
 
 SEND_BODY = {"to": "+33612345678", "message": "Hello"}
 
@@ -103,13 +107,26 @@ def test_auth_test_names_the_client_and_no_device_without_the_header(relay, acme
     }
 
 
-def test_auth_test_names_the_device_given_and_its_status(relay, acme):
+def test_auth_test_says_online_for_a_device_with_a_fresh_heartbeat(relay, acme):
     device_id = relay.new_device(acme.client_id)
-    headers = {**acme.headers, "X-Device-ID": device_id}
-    body = conforms(requests.get(relay.url("/auth/test"), headers=headers, timeout=10)).json()
-    assert body["device_id"] == device_id
-    # The relay's default dispatcher does not track devices.
-    assert body["device_status"] == "unknown"
+    record_heartbeat(relay.store.engine, device_id, utcnow(), {"model": "SIM800L"})
+    body = auth_test(relay, acme, device_id)
+    assert (body["device_id"], body["device_status"]) == (device_id, "online")
+
+
+def test_auth_test_says_offline_for_a_silent_or_never_heard_device(relay, acme):
+    silent = relay.new_device(acme.client_id)
+    record_heartbeat(relay.store.engine, silent, utcnow() - timedelta(hours=1), {"model": "E173"})
+    never = relay.new_device(acme.client_id)
+    assert auth_test(relay, acme, silent)["device_status"] == "offline"
+    assert auth_test(relay, acme, never)["device_status"] == "offline"
+
+
+def auth_test(relay, credentials, device_id):
+    headers = {**credentials.headers, "X-Device-ID": device_id}
+    response = conforms(requests.get(relay.url("/auth/test"), headers=headers, timeout=10))
+    assert response.status_code == 200, response.text
+    return response.json()
 
 
 def test_auth_test_refuses_bad_credentials_like_every_route(relay, acme):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import requests
 
 from relay_server.worker.device_records import record_heartbeat
@@ -51,3 +52,10 @@ def test_another_clients_device_is_not_found_as_invalid_device_id(relay, acme):
     assert answer.json()["error"]["code"] == "INVALID_DEVICE_ID"
     listed = requests.get(relay.url("/devices"), headers=acme.headers, timeout=5).json()
     assert listed["devices"] == []
+
+
+@pytest.mark.parametrize("device_id", ["%00", "device_%00abcdefabcd", "%C3%A9" * 20, "x" * 300])
+def test_a_device_id_that_cannot_be_one_is_not_found(relay, acme, device_id):
+    answer = requests.get(relay.url(f"/devices/{device_id}"), headers=acme.headers, timeout=5)
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["error"]["code"] == "INVALID_DEVICE_ID"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 import requests
+import sqlalchemy as sa
 from openapi_check import conforms
 
 from relay_server.dispatcher import NoDeviceAvailable, StoreOnlyDispatcher
@@ -127,5 +129,70 @@ def test_a_retry_after_no_device_was_available_sends_with_the_same_key(make_rela
 def test_an_overlong_key_is_refused(relay, acme):
     response = post(relay, acme, BODY, "k" * 251)
     assert response.status_code == 400
+    assert response.json()["error"]["param"] == "Idempotency-Key"
+    assert stored_count(relay, acme) == 0
+
+
+class FailsOnce(StoreOnlyDispatcher):
+    """A dispatcher that breaks on the first send it is asked about, as a passing fault would."""
+
+    def __init__(self):
+        self.failed = False
+
+    def choose_device(self, caller, device_id, *, scheduled):
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("a passing fault")
+        return device_id
+
+
+def test_a_passing_500_is_not_kept_so_the_retry_with_the_same_key_sends(make_relay):
+    relay = make_relay(dispatcher=FailsOnce())
+    acme = relay.new_client()
+    first = post(relay, acme, BODY, "k")
+    assert (first.status_code, first.json()["error"]["code"]) == (500, "INTERNAL_ERROR")
+    retried = post(relay, acme, BODY, "k")
+    assert retried.status_code == 202
+    assert "Idempotent-Replayed" not in retried.headers
+    assert stored_count(relay, acme) == 1
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_database_outage_answers_503_and_the_same_key_sends_once_it_is_back(
+    make_relay, database_url, postgres_server_url
+):
+    relay = make_relay()
+    acme = relay.new_client()
+    database = sa.make_url(database_url).database
+    admin = sa.create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false'))
+        conn.execute(
+            sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
+            {"name": database},
+        )
+    try:
+        down = post(relay, acme, BODY, "k")
+        status = requests.get(relay.url("/auth/test"), headers=acme.headers, timeout=10)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true'))
+        admin.dispose()
+
+    for answer in (down, status):
+        assert answer.status_code == 503
+        assert answer.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+        assert int(answer.headers["Retry-After"]) > 0
+    assert database_url.split("@")[-1] not in down.text  # where the database lives is not told
+    back = post(relay, acme, BODY, "k")
+    assert back.status_code == 202
+    assert stored_count(relay, acme) == 1
+
+
+@pytest.mark.parametrize("key", ["order\x007", "order\x1b7", "\x7f"])
+def test_a_key_with_a_control_character_is_refused(relay, acme, key):
+    headers = {**acme.headers, "Idempotency-Key": key}
+    response = requests.post(relay.url("/sms/send"), json=BODY, headers=headers, timeout=10)
+    assert response.status_code == 400, response.text
     assert response.json()["error"]["param"] == "Idempotency-Key"
     assert stored_count(relay, acme) == 0

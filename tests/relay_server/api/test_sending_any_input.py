@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 
 import requests
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from relay_server.store.models import HistoryQuery
@@ -54,3 +55,70 @@ def test_any_json_body_gets_an_answer_in_the_contracts_shape(relay, acme, path, 
         assert relay.store.history(caller, HistoryQuery()).total == before
     else:
         assert answer["success"] is True
+
+
+# Text as JSON can carry it: lone surrogates included (json.dumps writes them as \ud800).
+JSON_TEXT = st.text(st.characters(blacklist_categories=()), max_size=12)
+METADATA = st.dictionaries(JSON_TEXT, JSON_TEXT | st.integers() | st.lists(JSON_TEXT, max_size=3), max_size=4)
+OFFSETS = st.sampled_from(
+    [None, timezone.utc, timezone(timedelta(hours=14)), timezone(timedelta(hours=-14))]
+)
+ANY_TIME = st.datetimes(min_value=datetime.min, max_value=datetime.max, timezones=OFFSETS).map(
+    datetime.isoformat
+) | st.sampled_from(["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59Z"])
+ANY_INPUT = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def post_json(relay, creds, path, body):
+    return requests.post(
+        relay.url(path), data=json.dumps(body), headers={**creds.headers, "Content-Type": "application/json"},
+        timeout=60,
+    )
+
+
+def stored(relay, creds):
+    caller = relay.store.authenticate(creds.client_id, creds.api_key)
+    return relay.store.history(caller, HistoryQuery(limit=100)).items
+
+
+@ANY_INPUT
+@given(metadata=METADATA)
+def test_any_metadata_is_stored_as_sent_or_refused_by_name(relay, acme, metadata):
+    before = len(stored(relay, acme))
+    response = post_json(relay, acme, "/sms/send", {"to": "+33612345678", "message": "Hi", "metadata": metadata})
+    assert response.status_code in (202, 400), response.text
+    if response.status_code == 400:
+        assert response.json()["error"]["param"] == "metadata"
+        assert len(stored(relay, acme)) == before
+    else:
+        message_id = response.json()["message_id"]
+        caller = relay.store.authenticate(acme.client_id, acme.api_key)
+        assert relay.store.get_message(caller, message_id).metadata == metadata
+
+
+@example(field="scheduled_at", value="0001-01-01T00:00:00+14:00")
+@example(field="valid_until", value="9999-12-31T23:59:59-14:00")
+@example(field="valid_until", value="9999-12-31T23:59:59Z")
+@ANY_INPUT
+@given(field=st.sampled_from(["scheduled_at", "valid_until"]), value=ANY_TIME)
+def test_any_time_at_any_offset_is_accepted_or_refused_by_name(relay, acme, field, value):
+    response = post_json(relay, acme, "/sms/send", {"to": "+33612345678", "message": "Hi", field: value})
+    assert response.status_code in (202, 400), response.text
+    if response.status_code == 400:
+        error = response.json()["error"]
+        assert error["param"] == field
+        assert error["code"] == ("INVALID_SCHEDULED_DATE" if field == "scheduled_at" else "INVALID_PARAMETER")
+
+
+def test_one_bulk_item_with_a_lone_surrogate_in_its_metadata_is_rejected_alone(relay, acme):
+    items = [{"to": f"+3361234{n:04d}", "message": f"Hello {n}", "metadata": {"n": n}} for n in range(1000)]
+    items[500]["metadata"] = {"note": "\ud800"}
+    response = post_json(relay, acme, "/sms/send-bulk", {"messages": items})
+    assert response.status_code == 202, response.text
+    answer = response.json()
+    assert (answer["total_queued"], answer["total_rejected"]) == (999, 1)
+    rejected = answer["messages"][500]
+    assert rejected["status"] == "rejected"
+    assert (rejected["error"]["code"], rejected["error"]["param"]) == ("INVALID_PARAMETER", "metadata")
+    caller = relay.store.authenticate(acme.client_id, acme.api_key)
+    assert relay.store.history(caller, HistoryQuery()).total == 999

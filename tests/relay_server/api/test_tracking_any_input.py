@@ -6,6 +6,7 @@ parameter, and every answer is one the OpenAPI document declares.
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta, timezone
 from urllib.parse import quote
 
 import pytest
@@ -63,3 +64,33 @@ def test_any_message_id_is_found_or_not_found(api, message_id):
     in_path = quote(message_id, safe="")
     for response in (api.get(f"/sms/status/{in_path}"), api.delete(f"/sms/{in_path}")):
         assert response.status_code in (200, 404), response.text
+
+
+# Any instant datetime can hold, written with any offset a clock may show, or as a date.
+OFFSETS = st.sampled_from(
+    [None, timezone.utc, timezone(timedelta(hours=14)), timezone(timedelta(hours=-14)),
+     timezone(timedelta(hours=5, minutes=45))]
+)
+DATE_STRINGS = st.one_of(
+    st.datetimes(min_value=datetime.min, max_value=datetime.max, timezones=OFFSETS).map(datetime.isoformat),
+    st.dates(min_value=date.min, max_value=date.max).map(date.isoformat),
+)
+CALENDAR_ENDS = ["9999-12-31", "0001-01-01", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00",
+                 "9999-12-31T23:59:59.999999Z", "0001-01-01T00:00:00Z"]
+
+
+@pytest.mark.parametrize(("path", "param"), [
+    ("/sms/history", "from_date"), ("/sms/history", "to_date"),
+    ("/sms/stats", "from_date"), ("/sms/stats", "to_date"),
+])
+@ANY_INPUT
+@given(value=DATE_STRINGS)
+def test_any_date_at_any_offset_is_answered_or_refused_by_name(api, path, param, value):
+    answered_or_refused_by_name(api.get(path, {param: value}), param)
+
+
+@pytest.mark.parametrize("value", CALENDAR_ENDS)
+@pytest.mark.parametrize("path", ["/sms/history", "/sms/stats"])
+def test_the_ends_of_the_calendar_are_answered_or_refused_by_name(api, path, value):
+    answered_or_refused_by_name(api.get(path, {"to_date": value}), "to_date")
+    answered_or_refused_by_name(api.get(path, {"from_date": value}), "from_date")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import stat
 import threading
 from dataclasses import replace
 
@@ -63,3 +65,25 @@ def test_two_stores_on_one_file_write_side_by_side_without_losing_a_change(sqlit
     first.close()
     second.close()
     assert (stats.delivered, stats.pending) == (20, 0)
+
+
+def test_a_new_sqlite_store_and_its_directory_are_private_whatever_the_umask(tmp_path) -> None:
+    data_dir = tmp_path / "data" / "relay"
+    database = data_dir / "zimsend.sqlite3"
+    previous = os.umask(0)
+    try:
+        store = Store.open(f"sqlite:///{database}")
+        store.create_client("acme")
+        # While the store is open SQLite keeps its -wal and -shm files beside it.
+        modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in data_dir.iterdir()}
+        store.close()
+    finally:
+        os.umask(previous)
+
+    assert modes == {
+        "zimsend.sqlite3": 0o600,
+        "zimsend.sqlite3-wal": 0o600,
+        "zimsend.sqlite3-shm": 0o600,
+    }
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE(data_dir.parent.stat().st_mode) == 0o700

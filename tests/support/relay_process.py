@@ -1,0 +1,65 @@
+"""``zimsend-relay`` as a real process: its environment, and ``serve`` started and stopped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+RELAY = str(Path(sys.executable).parent / "zimsend-relay")
+
+
+def environment(tmp_path: Path, **settings: str) -> dict[str, str]:
+    """This process's environment without ZIMSEND_ settings, plus the ones given."""
+    config = tmp_path / "zimsend.toml"
+    config.touch()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ZIMSEND_")}
+    env.update(ZIMSEND_CONFIG=str(config), ZIMSEND_DATA_DIR=str(tmp_path / "data"))
+    env.update({f"ZIMSEND_{name.upper()}": value for name, value in settings.items()})
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get_when_up(url: str, headers: dict[str, str]) -> requests.Response:
+    """GET ``url`` once the server accepts connections (within 30 s)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return requests.get(url, headers=headers, timeout=5)
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@contextmanager
+def serving(env: dict[str, str]) -> Iterator[subprocess.Popen]:
+    """``zimsend-relay serve`` running with ``env`` until the block ends (then SIGTERM)."""
+    server = subprocess.Popen(
+        [RELAY, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        get_when_up(f"http://127.0.0.1:{env['ZIMSEND_HTTP_PORT']}/v1/openapi.json", {})
+        yield server
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+        server.stderr.close()
