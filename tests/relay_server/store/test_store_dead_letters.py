@@ -17,6 +17,9 @@ PAYLOAD = {
 }
 
 
+START = utcnow().replace(microsecond=0)
+
+
 def _failure(at_seconds: int, event_id: str = "evt_poison") -> EventFailure:
     return EventFailure(
         event_id=event_id,
@@ -25,7 +28,7 @@ def _failure(at_seconds: int, event_id: str = "evt_poison") -> EventFailure:
         reason="DataError",
         error="DataError: PostgreSQL text fields cannot contain NUL (0x00) bytes \x00",
         payload=PAYLOAD,
-        at=utcnow().replace(microsecond=0) + timedelta(seconds=at_seconds),
+        at=START + timedelta(seconds=at_seconds),
     )
 
 
