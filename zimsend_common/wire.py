@@ -25,7 +25,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import secrets
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -40,6 +42,8 @@ SEND_JOB_FUNC = "gateway_agent.jobs.send_message"
 APPLY_EVENT_FUNC = "relay_server.worker.events.apply_event"
 RELEASE_SCHEDULED_FUNC = "relay_server.worker.scheduled.release"
 SIMULATED_SEND_FUNC = "relay_server.worker.simulated.send_message"
+# The only function names a job on the bus may carry (see ``zimsend_common.bus``).
+JOB_FUNCTIONS = frozenset({SEND_JOB_FUNC, APPLY_EVENT_FUNC, RELEASE_SCHEDULED_FUNC, SIMULATED_SEND_FUNC})
 
 
 def device_queue(device_id: str, priority: int) -> str:
@@ -95,7 +99,7 @@ def heartbeat_key(device_id: str) -> str:
 
 
 def device_client_key(device_id: str) -> str:
-    """The id of the client a device belongs to; the relay writes it, agents read it."""
+    """The device's ``binding``: whose device it is, signed by the relay; agents read it."""
     return f"zimsend:device:{device_id}:client"
 
 
@@ -136,6 +140,8 @@ class SendJob:
     priority: int
     device_id: str | None = None  # set when the client asked for this device
     valid_until: str | None = None  # ISO 8601 Z; past it the message fails TIMEOUT
+    issued_at: str = ""  # ISO 8601 Z, when the relay signed the job
+    nonce: str = ""  # random, new for every signing
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -145,7 +151,7 @@ class SendJob:
         return cls(**{name: data.get(name) for name in cls.__dataclass_fields__})
 
 
-EventKind = Literal["sent", "delivered", "failed", "received", "heartbeat"]
+EventKind = Literal["sent", "delivered", "failed", "received", "heartbeat", "job_refused"]
 
 
 @dataclass(frozen=True)
@@ -159,6 +165,9 @@ class Event:
       received:  sender, text, received_at, parts
       heartbeat: signal_percent, signal_dbm, operator, registration, model,
                  manufacturer, firmware, phone_number, sent_today, queue_depth
+      job_refused: reason (a JobRefusal reason), job_id, queue, message_id
+                 (the id the job claimed, or None): a job the agent would not
+                 take, which never reached its modem
     """
 
     kind: EventKind
@@ -195,6 +204,48 @@ def sign(document: dict[str, Any], signing_key: str) -> str:
 def verify(document: dict[str, Any], signature: str, signing_key: str) -> bool:
     """True when ``signature`` is this key's signature of ``document`` (constant time)."""
     return hmac.compare_digest(sign(document, signing_key), signature)
+
+
+# -- send jobs and bindings, signed by the relay ---------------------------------
+
+SEND_JOB_MAX_AGE_SECONDS = 6 * 24 * 3600  # shorter than a claim's and a ledger entry's life
+
+
+def sign_send_job(job: SendJob, device_keys: Mapping[str, str]) -> dict[str, str]:
+    """The job's signature for each device that may take it (device id -> hex HMAC).
+
+    The job must carry ``issued_at`` and ``nonce``: a signature is only good
+    for ``SEND_JOB_MAX_AGE_SECONDS`` after it was made.
+    """
+    if not job.issued_at or not job.nonce:
+        raise ValueError("a send job is signed with its issued_at and nonce")
+    document = job.to_dict()
+    return {device_id: sign(document, key) for device_id, key in device_keys.items()}
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(16)
+
+
+def binding(device_id: str, client_id: str, signing_key: str) -> str:
+    """The value of ``device_client_key``: the device's client, signed with the device's key."""
+    document = {"device_id": device_id, "client_id": client_id}
+    return json.dumps({**document, "signature": sign(document, signing_key)}, sort_keys=True)
+
+
+def read_binding(value: str | bytes, device_id: str, signing_key: str) -> str | None:
+    """The client a ``binding`` names, when it is this device's and signed with its key; else None."""
+    try:
+        wrapper = json.loads(value)
+        document = {"device_id": wrapper["device_id"], "client_id": wrapper["client_id"]}
+        signature = wrapper["signature"]
+        if not isinstance(signature, str) or document["device_id"] != device_id:
+            return None
+        if not isinstance(document["client_id"], str) or not verify(document, signature, signing_key):
+            return None
+    except (ValueError, KeyError, TypeError):
+        return None
+    return document["client_id"]
 
 
 def seal(event: Event, signing_key: str) -> str:

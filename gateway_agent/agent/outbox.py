@@ -19,12 +19,11 @@ import time
 from typing import Any
 
 import redis
-from rq import Queue
 from rq.job import Job, JobStatus
 
 from gateway_agent.agent.ledger import Ledger
 from gateway_agent.modem import SendReceipt
-from zimsend_common import wire
+from zimsend_common import bus, wire
 from zimsend_common.failures import FailureCode, describe
 from zimsend_common.timefmt import isoformat_z, utcnow
 
@@ -46,7 +45,7 @@ class Outbox:
     ) -> None:
         self._ledger = ledger
         self._rehand_seconds = rehand_seconds
-        self._queue = Queue(wire.EVENTS_QUEUE, connection=connection)
+        self._queue = bus.queue(wire.EVENTS_QUEUE, connection)
         self._connection = connection
         self._device_id = device_id
         self._signing_key = signing_key

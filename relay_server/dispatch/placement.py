@@ -3,6 +3,9 @@
 A message's send job has the message's id as its job id and goes on the
 device's queue (when the client asked for a device), else on the client's
 shared queue, or on the simulated device's queue for a ``zs_test_`` message.
+A send job for an agent carries its signature for every device that may take
+it (``wire.sign_send_job``, with the keys the store keeps); the simulated
+device needs none, it checks the message against the store.
 A message scheduled for later waits as a release job on the schedule queue,
 which the relay's worker (and its RQ scheduler) turns into the send job when
 it is due.
@@ -12,13 +15,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from typing import Any
+
 from redis import Redis
-from rq import Queue
 from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 
 from relay_server.store.models import Message
-from zimsend_common import wire
+from relay_server.store.store import Store
+from zimsend_common import bus, wire
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 # Long enough for a rate-limited modem to finish one send; a send job is
@@ -35,7 +40,7 @@ _LIVE_STATUSES = frozenset(
 
 
 def send_job(message: Message) -> wire.SendJob:
-    """The payload an agent (or the simulated device) needs to send ``message``."""
+    """The payload an agent (or the simulated device) needs to send ``message``, issued now."""
     return wire.SendJob(
         message_id=message.message_id,
         client_id=message.client_id,
@@ -44,7 +49,22 @@ def send_job(message: Message) -> wire.SendJob:
         priority=message.priority,
         device_id=message.device_id,
         valid_until=isoformat_z(message.valid_until),
+        issued_at=isoformat_z(utcnow()),
+        nonce=wire.new_nonce(),
     )
+
+
+def send_job_args(store: Store, message: Message) -> list[Any]:
+    """The send job's arguments: its payload, and (for an agent) its signatures by device."""
+    payload = send_job(message)
+    if message.is_test:
+        return [payload.to_dict()]
+    if message.device_id:
+        key = store.device_signing_key(message.device_id)
+        keys = {} if key is None else {message.device_id: key}
+    else:
+        keys = store.device_signing_keys(message.client_id)
+    return [payload.to_dict(), wire.sign_send_job(payload, keys)]
 
 
 def queue_name(message: Message) -> str:
@@ -61,7 +81,7 @@ def release_job_id(message_id: str) -> str:
     return f"{message_id}-release"
 
 
-def place(redis: Redis, message: Message, now: datetime | None = None) -> None:
+def place(redis: Redis, store: Store, message: Message, now: datetime | None = None) -> None:
     """Give the message its job: scheduled for later, or queued to leave now.
 
     Placing a message that already has its job does nothing, so recovery and
@@ -71,17 +91,17 @@ def place(redis: Redis, message: Message, now: datetime | None = None) -> None:
     if message.scheduled_at is not None and message.scheduled_at > now:
         _schedule_release(redis, message)
     else:
-        enqueue_send(redis, message)
+        enqueue_send(redis, store, message)
 
 
-def enqueue_send(redis: Redis, message: Message) -> None:
+def enqueue_send(redis: Redis, store: Store, message: Message) -> None:
     """Put the message's send job on its queue, unless it is already there."""
     func = wire.SIMULATED_SEND_FUNC if message.is_test else wire.SEND_JOB_FUNC
-    queue = Queue(queue_name(message), connection=redis)
+    queue = bus.queue(queue_name(message), redis)
     try:
         queue.enqueue(
             func,
-            send_job(message).to_dict(),
+            *send_job_args(store, message),
             job_id=message.message_id,
             job_timeout=SEND_JOB_TIMEOUT_SECONDS,
             result_ttl=FINISHED_JOB_TTL_SECONDS,
@@ -93,7 +113,7 @@ def enqueue_send(redis: Redis, message: Message) -> None:
 
 
 def _schedule_release(redis: Redis, message: Message) -> None:
-    queue = Queue(wire.SCHEDULE_QUEUE, connection=redis)
+    queue = bus.queue(wire.SCHEDULE_QUEUE, redis)
     job = queue.create_job(
         wire.RELEASE_SCHEDULED_FUNC,
         args=(message.message_id,),
@@ -134,7 +154,7 @@ def withdraw(redis: Redis, message_id: str) -> None:
     """
     for job_id in (message_id, release_job_id(message_id)):
         try:
-            job = Job.fetch(job_id, connection=redis)
+            job = bus.fetch(job_id, redis)
             if not job.is_canceled:
                 job.cancel()
         except (NoSuchJobError, InvalidJobOperation):
@@ -146,6 +166,6 @@ def remove_jobs(redis: Redis, message_id: str) -> None:
     """Delete what is left of the message's send and release jobs."""
     for job_id in (message_id, release_job_id(message_id)):
         try:
-            Job.fetch(job_id, connection=redis).delete()
-        except NoSuchJobError:
-            pass
+            bus.fetch(job_id, redis).delete()
+        except NoSuchJobError:  # gone, or refused: a hash that is no job must not block the next
+            redis.delete(Job.key_for(job_id))

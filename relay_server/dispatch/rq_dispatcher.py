@@ -51,7 +51,7 @@ class RQDispatcher:
         now = utcnow()
         for message in messages:
             try:
-                placement.place(self.redis, message, now)
+                placement.place(self.redis, self.store, message, now)
             except RedisError as exc:
                 log.warning(
                     "message left for recovery: Redis unavailable",

@@ -18,15 +18,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from prometheus_client import Counter
-from rq import Queue
 
 from relay_server.store.dispatch_schema import incoming_messages
 from relay_server.store.engine import read_transaction, write_transaction
 from relay_server.store.models import Caller, Device, MessageError, Status, StatusChange
 from relay_server.store.schema import devices
 from relay_server.worker import context
-from relay_server.worker.device_records import record_heartbeat
-from zimsend_common import wire
+from relay_server.worker.device_records import record_heartbeat, record_job_refusal
+from zimsend_common import bus, wire
 from zimsend_common.failures import FailureCode
 from zimsend_common.timefmt import utcnow
 
@@ -37,6 +36,7 @@ EVENTS_REFUSED = Counter("zimsend_events_refused_total", "Agent events refused",
 
 _MAX_INCOMING_TEXT = 10_000
 _MAX_EVENT_ID = 64
+_MAX_DEVICE_EVENT_ID = 40  # as device_events keeps them
 DEFERRED_RETRY = timedelta(seconds=5)
 
 
@@ -60,7 +60,7 @@ def apply_event(event: dict[str, Any], signature: str) -> str:
         outcome = _apply(ctx, event, signature)
     except sa.exc.DBAPIError as exc:
         log.warning("event deferred: database unavailable", extra={"error": str(exc.orig)})
-        Queue(wire.EVENTS_QUEUE, connection=ctx.redis).enqueue_in(
+        bus.queue(wire.EVENTS_QUEUE, ctx.redis).enqueue_in(
             DEFERRED_RETRY, wire.APPLY_EVENT_FUNC, event, signature
         )
         return "deferred"
@@ -218,6 +218,12 @@ def _count(value: Any) -> int:
     return value
 
 
+def _on_job_refused(ctx: context.WorkerContext, device: Device, event: wire.Event) -> bool:
+    if not isinstance(event.event_id, str) or not 0 < len(event.event_id) <= _MAX_DEVICE_EVENT_ID:
+        raise Refused("malformed")
+    return record_job_refusal(ctx.store.engine, device, event.event_id, _moment(event.at), event.data)
+
+
 def _on_heartbeat(ctx: context.WorkerContext, device: Device, event: wire.Event) -> bool:
     # An agent whose clock runs ahead must not look online for longer than it is.
     seen_at = min(_moment(event.at), utcnow())
@@ -231,4 +237,5 @@ _HANDLERS = {
     "failed": _on_failed,
     "received": _on_received,
     "heartbeat": _on_heartbeat,
+    "job_refused": _on_job_refused,
 }

@@ -28,11 +28,19 @@ STUCK_AFTER = timedelta(minutes=5)
 
 
 def publish_device_clients(ctx: WorkerContext) -> None:
-    """Tell agents which client each device serves (they listen on its shared queues)."""
+    """Tell agents which client each device serves (they listen on its shared queues),
+    in a binding signed with the device's key, so that no one else can say it."""
     devices = ctx.store.list_devices()
+    keys: dict[str, str] = {}
+    for client_id in {device.client_id for device in devices}:
+        keys.update(ctx.store.device_signing_keys(client_id))
     with ctx.redis.pipeline(transaction=False) as pipe:
         for device in devices:
-            pipe.set(wire.device_client_key(device.device_id), device.client_id)
+            key = keys.get(device.device_id)
+            if key is None:  # disabled: no binding, so no shared queue
+                pipe.delete(wire.device_client_key(device.device_id))
+            else:
+                pipe.set(wire.device_client_key(device.device_id), wire.binding(device.device_id, device.client_id, key))
         pipe.execute()
 
 
@@ -65,7 +73,7 @@ def _place_again(ctx: WorkerContext, message: Message, now: datetime) -> int:
         _expire(ctx, message.message_id, now)
         return 0
     placement.remove_jobs(ctx.redis, message.message_id)  # a failed job's remains would block the new one
-    placement.place(ctx.redis, message, now)
+    placement.place(ctx.redis, ctx.store, message, now)
     log.info("message queued again", extra={"message_id": message.message_id})
     return 1
 
@@ -78,7 +86,7 @@ def _return_to_claimant(ctx: WorkerContext, message: Message, claim: str, now: d
     if ctx.redis.get(wire.inflight_key(device_id)) == message.message_id.encode():
         return 0  # its modem has it: liveness decides
     placement.remove_jobs(ctx.redis, message.message_id)
-    placement.enqueue_send(ctx.redis, replace(message, device_id=device_id))
+    placement.enqueue_send(ctx.redis, ctx.store, replace(message, device_id=device_id))
     log.warning(
         "claimed message returned to its device",
         extra={"message_id": message.message_id, "device_id": device_id},

@@ -21,5 +21,5 @@ def release(message_id: str) -> bool:
     if message is None or message.status != "queued":
         log.info("scheduled message not released", extra={"message_id": message_id})
         return False
-    placement.enqueue_send(ctx.redis, message)
+    placement.enqueue_send(ctx.redis, ctx.store, message)
     return True
