@@ -13,7 +13,7 @@ from tracking_data import api_for, error_of, seed, utc
 
 from relay_server.dispatch import placement
 from relay_server.dispatch.rq_dispatcher import RQDispatcher
-from zimsend_common import wire
+from zimsend_common import bus, wire
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 CREATED = utc(2025, 1, 15, 10, 30, 0)
@@ -111,7 +111,7 @@ def _job_waits(redis, message_id: str) -> bool:
     waiting = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
     for job_id in (message_id, placement.release_job_id(message_id)):
         try:
-            if Job.fetch(job_id, connection=redis).get_status() in waiting:
+            if bus.fetch(job_id, redis).get_status() in waiting:
                 return True
         except NoSuchJobError:
             continue

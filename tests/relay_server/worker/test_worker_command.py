@@ -15,6 +15,7 @@ from rq.job import Job, JobStatus
 from relay_server.dispatch import placement
 from relay_server.store.models import NewMessage
 from relay_server.store.store import Store
+from zimsend_common import bus
 
 BIN = Path(sys.executable).parent
 
@@ -54,10 +55,10 @@ def test_the_worker_plays_the_simulated_device_and_stops_when_told(tmp_path, sql
     [message] = store.insert_messages(
         [NewMessage(client.client_id, True, "+263771234567", "hi", 3, 1, "GSM-7")]
     )
-    placement.enqueue_send(redisdb, message)
+    placement.enqueue_send(redisdb, store, message)
     worker = start_worker(tmp_path, sqlite_url, f"redis://{redis_proc.host}:{redis_proc.port}/0")
     try:
-        job = Job.fetch(message.message_id, connection=redisdb)
+        job = bus.fetch(message.message_id, redisdb)
         deadline = time.monotonic() + 30
         while job.get_status(refresh=True) != JobStatus.FINISHED and time.monotonic() < deadline:
             time.sleep(0.1)

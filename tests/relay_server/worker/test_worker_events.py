@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
 from relay_parts import Parts
@@ -15,7 +14,7 @@ from relay_server.store.dispatch_schema import incoming_messages
 from relay_server.store.store import Store
 from relay_server.worker import context
 from relay_server.worker.events import apply_event
-from zimsend_common import wire
+from zimsend_common import bus, wire
 from zimsend_common.config import Settings
 from zimsend_common.timefmt import isoformat_z, utcnow
 
@@ -181,7 +180,7 @@ def test_an_event_that_finds_the_database_down_waits_and_is_not_lost(postgres_ur
         with admin.connect() as conn:
             conn.execute(sa.text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true'))
         admin.dispose()
-    job = Job.fetch(waiting[0], connection=redisdb)
+    job = bus.fetch(waiting[0], redisdb)
     assert apply_event(*job.args) == "applied"
     assert parts.reload(message).status == "sent"
     store.close()

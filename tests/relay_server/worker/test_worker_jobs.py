@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from rq import Queue
 
 from relay_parts import Parts, minutes
 from relay_server.dispatch import placement
 from relay_server.store.models import StatusChange
 from relay_server.worker.scheduled import release
 from relay_server.worker.simulated import send_message
-from zimsend_common import wire
+from zimsend_common import bus, wire
 from zimsend_common.timefmt import utcnow
 
 
@@ -19,7 +18,7 @@ def test_a_due_scheduled_message_is_released_onto_its_queue(parts: Parts):
     caller = parts.client()
     message = parts.message(caller, scheduled_at=utcnow() + minutes(1))
     assert release(message.message_id) is True
-    assert Queue(wire.client_queue(caller.client_id, 3), connection=parts.redis).job_ids == [message.message_id]
+    assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).job_ids == [message.message_id]
 
 
 def test_a_cancelled_scheduled_message_is_not_released(parts: Parts):
@@ -27,7 +26,7 @@ def test_a_cancelled_scheduled_message_is_not_released(parts: Parts):
     message = parts.message(caller, scheduled_at=utcnow() + minutes(1))
     parts.store.apply_status_change(StatusChange(message.message_id, "cancelled", utcnow()))
     assert release(message.message_id) is False
-    assert Queue(wire.client_queue(caller.client_id, 3), connection=parts.redis).count == 0
+    assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).count == 0
 
 
 def test_the_simulated_device_sends_and_delivers_a_test_message(parts: Parts):

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import redis
 import sqlalchemy as sa
-from rq import Queue
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 
@@ -17,7 +16,7 @@ from relay_server.store.dispatch_schema import device_events, incoming_messages
 from relay_server.worker.liveness import LOST_SEND_DETAIL
 from relay_server.worker.maintenance import Maintenance
 from relay_server.worker.recovery import STUCK_AFTER
-from zimsend_common import wire
+from zimsend_common import bus, wire
 from zimsend_common.timefmt import utcnow
 
 
@@ -48,12 +47,12 @@ def test_after_redis_loses_its_data_every_queued_message_gets_its_job_back_after
     parts.redis.flushall()
     now = utcnow()
     assert run_round_after_loss(parts, now)
-    assert Queue(wire.device_queue(device.device_id, 3), connection=parts.redis).count == 0  # agents speak first
+    assert bus.queue(wire.device_queue(device.device_id, 3), parts.redis).count == 0  # agents speak first
     assert run_round_after_loss(parts, now + parts.ctx.recovery_grace + timedelta(seconds=1))
-    assert Queue(wire.device_queue(device.device_id, 3), connection=parts.redis).job_ids == [now_msg.message_id]
+    assert bus.queue(wire.device_queue(device.device_id, 3), parts.redis).job_ids == [now_msg.message_id]
     scheduled = ScheduledJobRegistry(wire.SCHEDULE_QUEUE, connection=parts.redis).get_job_ids()
     assert scheduled == [placement.release_job_id(later_msg.message_id)]
-    assert Queue(wire.client_queue(caller.client_id, 3), connection=parts.redis).count == 0
+    assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).count == 0
 
 
 def test_recovery_leaves_a_message_a_device_has_just_claimed_with_that_device(parts: Parts):
@@ -62,8 +61,8 @@ def test_recovery_leaves_a_message_a_device_has_just_claimed_with_that_device(pa
     taken = parts.message(caller)
     parts.redis.set(wire.claim_key(taken.message_id), wire.claim_value_device(device.device_id))
     run_round(parts)
-    assert Queue(wire.client_queue(caller.client_id, 3), connection=parts.redis).count == 0
-    assert Queue(wire.device_queue(device.device_id, 3), connection=parts.redis).count == 0
+    assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).count == 0
+    assert bus.queue(wire.device_queue(device.device_id, 3), parts.redis).count == 0
     assert parts.reload(taken).status == "queued"
 
 
@@ -73,10 +72,10 @@ def test_a_message_claimed_by_a_device_that_never_reported_on_it_goes_back_to_th
     taken = parts.message(caller)
     parts.redis.set(wire.claim_key(taken.message_id), wire.claim_value_device(device.device_id))
     run_round(parts, at=utcnow() + STUCK_AFTER + timedelta(seconds=1))
-    assert Queue(wire.device_queue(device.device_id, 3), connection=parts.redis).job_ids == [taken.message_id]
-    job = Job.fetch(taken.message_id, connection=parts.redis)
+    assert bus.queue(wire.device_queue(device.device_id, 3), parts.redis).job_ids == [taken.message_id]
+    job = bus.fetch(taken.message_id, parts.redis)
     assert wire.SendJob.from_dict(job.args[0]).device_id == device.device_id
-    assert Queue(wire.client_queue(caller.client_id, 3), connection=parts.redis).count == 0
+    assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).count == 0
 
 
 def test_a_message_whose_cancel_claimed_it_but_never_recorded_it_is_marked_cancelled(parts: Parts):
@@ -85,7 +84,7 @@ def test_a_message_whose_cancel_claimed_it_but_never_recorded_it_is_marked_cance
     parts.redis.set(wire.claim_key(message.message_id), wire.CLAIM_CANCELLED)
     run_round(parts)
     assert parts.reload(message).status == "cancelled"
-    assert Queue(wire.client_queue(caller.client_id, 3), connection=parts.redis).count == 0
+    assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).count == 0
 
 
 def test_recovery_fails_a_message_whose_validity_ran_out_with_timeout(parts: Parts):
@@ -93,14 +92,16 @@ def test_recovery_fails_a_message_whose_validity_ran_out_with_timeout(parts: Par
     message = parts.message(caller, valid_until=utcnow() - timedelta(seconds=1))
     run_round(parts)
     assert parts.reload(message).error.code == "TIMEOUT"
-    assert Queue(wire.client_queue(caller.client_id, 3), connection=parts.redis).count == 0
+    assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).count == 0
 
 
 def test_agents_learn_their_devices_client_from_redis(parts: Parts):
     caller = parts.client()
     device = parts.device(caller)
     run_round(parts)
-    assert parts.redis.get(wire.device_client_key(device.device_id)) == caller.client_id.encode()
+    binding = parts.redis.get(wire.device_client_key(device.device_id))
+    key = parts.store.device_signing_key(device.device_id)
+    assert wire.read_binding(binding, device.device_id, key) == caller.client_id
 
 
 def test_a_device_that_starts_and_stops_heartbeating_is_recorded_connected_then_disconnected(parts: Parts):
@@ -130,7 +131,7 @@ def test_a_device_seen_dead_mid_send_fails_that_message_as_unknown_and_never_res
     failed = parts.reload(message)
     assert (failed.status, failed.error.code, failed.error.detail) == ("failed", "DEVICE_ERROR", LOST_SEND_DETAIL)
     assert parts.redis.get(wire.inflight_key(device.device_id)) is None
-    assert Queue(wire.client_queue(caller.client_id, 3), connection=parts.redis).count == 0
+    assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).count == 0
 
 
 def test_a_round_with_redis_down_reports_failure_and_changes_nothing(parts: Parts):
@@ -169,11 +170,11 @@ def test_a_device_whose_modem_is_lost_is_disconnected_as_modem_lost_and_back_whe
 def test_a_message_whose_job_failed_in_redis_is_placed_again(parts: Parts):
     caller = parts.client(test=True)
     message = parts.message(caller)
-    placement.enqueue_send(parts.redis, message)
-    Job.fetch(message.message_id, connection=parts.redis).set_status(JobStatus.FAILED)
-    Queue(wire.SIMULATED_QUEUE, connection=parts.redis).remove(message.message_id)  # as a failed job is
+    placement.enqueue_send(parts.redis, parts.store, message)
+    bus.fetch(message.message_id, parts.redis).set_status(JobStatus.FAILED)
+    bus.queue(wire.SIMULATED_QUEUE, parts.redis).remove(message.message_id)  # as a failed job is
     run_round(parts)
-    assert Queue(wire.SIMULATED_QUEUE, connection=parts.redis).job_ids == [message.message_id]
+    assert bus.queue(wire.SIMULATED_QUEUE, parts.redis).job_ids == [message.message_id]
 
 
 def test_the_daily_purge_removes_device_records_and_incoming_sms_past_retention(parts: Parts):
