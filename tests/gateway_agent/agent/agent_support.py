@@ -137,9 +137,9 @@ def enqueue(conn: redis.Redis, queue: str, message_id: str, *, to: str = "+26377
             signed_for: tuple[str, ...] = (DEVICE_ID, OTHER_DEVICE_ID), **fields: object) -> wire.SendJob:
     """Queue a message as the relay does: the send job, under the message's id, signed for
     ``signed_for`` (the test devices share one password, so one key)."""
+    fields = {"issued_at": isoformat_z(utcnow()), "nonce": wire.new_nonce(), **fields}
     job = wire.SendJob(message_id=message_id, client_id=client_id, to=to,
-                       text=text or f"text of {message_id}", priority=3,
-                       issued_at=isoformat_z(utcnow()), nonce=wire.new_nonce(), **fields)
+                       text=text or f"text of {message_id}", priority=3, **fields)
     signatures = wire.sign_send_job(job, {device_id: SIGNING_KEY for device_id in signed_for})
     bus.queue(queue, conn).enqueue(wire.SEND_JOB_FUNC, job.to_dict(), signatures, job_id=message_id)
     return job
