@@ -9,6 +9,7 @@ import requests
 from openapi_check import conforms
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from planted_jobs import attacks, plant
 from tracking_data import api_for, error_of, seed, utc
 
 from relay_server.dispatch import placement
@@ -144,3 +145,18 @@ def test_a_message_an_agent_has_claimed_is_refused_and_not_cancelled(rq_relay):
     assert error["details"] == {"status": "queued"}
     assert "already sending" in error["message"]
     assert api.get(f"/sms/status/{message_id}").json()["status"] == "queued"
+
+
+def test_a_cancel_that_finds_planted_pickles_under_the_messages_job_ids_runs_none_of_them(rq_relay, tmp_path):
+    acme = rq_relay.new_client("acme")
+    api = api_for(rq_relay, acme)
+    for name, (witness, fields) in attacks(tmp_path).items():
+        message_id = _send_scheduled(rq_relay, acme)
+        for job_id in (message_id, placement.release_job_id(message_id)):
+            plant(rq_relay.redis, wire.SCHEDULE_QUEUE, job_id, fields)  # over the job the relay made
+
+        response = api.delete(f"/sms/{message_id}")
+
+        assert not witness.exists(), name
+        assert response.status_code == 200 and response.json()["status"] == "cancelled"
+        assert api.get(f"/sms/status/{message_id}").json()["status"] == "cancelled"
