@@ -6,7 +6,7 @@ recipient ending in ``0000``.
 
 The job comes from Redis, which every agent host can write, so it is only a
 pointer: the message must be one the store shows as a test-mode message of
-the client the job names, still queued. Anything else is refused (logged),
+the client the job names, still queued and due (not scheduled for later). Anything else is refused (logged),
 with nothing changed; what is played is the stored message, not the job's copy.
 """
 
@@ -66,7 +66,13 @@ def _queued_test_message(ctx: context.WorkerContext, job: Any, rest: tuple[Any, 
     message = None
     if not rest and isinstance(message_id, str) and isinstance(client_id, str):
         message = ctx.store.get_message_by_id(message_id)
-    if message is None or not message.is_test or message.client_id != client_id or message.status != "queued":
+    if (
+        message is None
+        or not message.is_test
+        or message.client_id != client_id
+        or message.status != "queued"
+        or (message.scheduled_at is not None and message.scheduled_at > utcnow())
+    ):
         log.warning(
             "simulated job refused",
             extra={"message_id": str(message_id)[:64], "client_id": str(client_id)[:64]},

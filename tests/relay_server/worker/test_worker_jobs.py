@@ -17,7 +17,7 @@ from zimsend_common.timefmt import utcnow
 
 def test_a_due_scheduled_message_is_released_onto_its_queue(parts: Parts):
     caller = parts.client()
-    message = parts.message(caller, scheduled_at=utcnow() + minutes(1))
+    message = parts.message(caller, scheduled_at=utcnow() - minutes(1))
     assert release(message.message_id) is True
     assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).job_ids == [message.message_id]
 
@@ -93,3 +93,16 @@ def test_a_simulated_job_for_a_message_no_longer_queued_changes_nothing(parts: P
 def test_a_simulated_job_that_is_no_send_job_changes_nothing(parts: Parts):
     for job in ("msg_0000000000000001", {"message_id": ["x"]}, {}, None):
         assert send_message(job) == "refused"
+
+
+def test_a_simulated_job_for_a_test_message_scheduled_for_later_changes_nothing(parts: Parts):
+    message = parts.message(parts.client(test=True), scheduled_at=utcnow() + minutes(10))
+    assert send_message(placement.send_job(message).to_dict()) == "refused"
+    assert parts.reload(message).status == "queued"
+
+
+def test_a_release_job_for_a_message_not_yet_due_changes_nothing(parts: Parts):
+    caller = parts.client()
+    message = parts.message(caller, scheduled_at=utcnow() + minutes(1))
+    assert release(message.message_id) is False
+    assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).count == 0
