@@ -73,9 +73,13 @@ def agent_queue_order(device_id: str, client_id: str) -> list[str]:
 CLAIM_TTL_SECONDS = 7 * 24 * 3600
 
 
-def claim_key(message_id: str) -> str:
-    """Set once (NX) to ``claim_value_device(...)`` or ``CLAIM_CANCELLED``."""
-    return f"zimsend:claim:{message_id}"
+def claim_key(client_id: str, message_id: str) -> str:
+    """Set once (NX) to ``claim_value_device(...)`` or ``CLAIM_CANCELLED``.
+
+    Under the client's name, so that a device's Redis user may claim its own
+    client's messages and no one else's.
+    """
+    return f"zimsend:claim:{client_id}:{message_id}"
 
 
 CLAIM_CANCELLED = "cancelled"
@@ -106,9 +110,23 @@ def device_client_key(device_id: str) -> str:
 EVENT_ACK_TTL_SECONDS = 24 * 3600  # far longer than an agent waits before handing an event again
 
 
-def event_ack_key(event_id: str) -> str:
+def event_ack_key(device_id: str, event_id: str) -> str:
     """Set by the worker once an event was applied (or found a repeat, or refused for good)."""
-    return f"zimsend:event-ack:{event_id}"
+    return f"zimsend:event-ack:{device_id}:{event_id}"
+
+
+# -- RQ job ids: scoped, so that a device's Redis user may be kept to its own ----------
+# (RQ keeps a job under ``rq:job:<job id>``; ids are [A-Za-z0-9_-]+.)
+
+
+def send_job_id(client_id: str, message_id: str) -> str:
+    """The id of a message's send job, on whichever queue of its client it waits."""
+    return f"{client_id}-{message_id}"
+
+
+def event_job_id(device_id: str, event_id: str) -> str:
+    """The id of the job that carries a device's event to the worker."""
+    return f"{device_id}-{event_id}"
 
 
 def redis_epoch_key() -> str:

@@ -270,7 +270,7 @@ class Agent:
             self._next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
             self._ledger.prune(time.time() - LEDGER_KEPT_SECONDS)
         self._learn_client()
-        self._epoch.check()
+        self._epoch.check(self._client_id)
         self._pulse.beat(self._heartbeat_data())
 
     def _heartbeat_data(self) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Where a stored message waits in Redis until it leaves: its RQ jobs.
 
-A message's send job has the message's id as its job id and goes on the
-device's queue (when the client asked for a device), else on the client's
+A message's send job has ``wire.send_job_id`` (client and message id) as its
+job id and goes on the device's queue (when the client asked for a device), else on the client's
 shared queue, or on the simulated device's queue for a ``zs_test_`` message.
 A send job for an agent carries its signature for every device that may take
 it (``wire.sign_send_job``, with the keys the store keeps); the simulated
@@ -76,9 +76,14 @@ def queue_name(message: Message) -> str:
     return wire.client_queue(message.client_id, message.priority)
 
 
-def release_job_id(message_id: str) -> str:
+def release_job_id(client_id: str, message_id: str) -> str:
     """The id of the job that releases a scheduled message when it is due."""
-    return f"{message_id}-release"
+    return f"{wire.send_job_id(client_id, message_id)}-release"
+
+
+def _job_ids(client_id: str, message_id: str) -> tuple[str, str]:
+    """The message's send and release job ids."""
+    return wire.send_job_id(client_id, message_id), release_job_id(client_id, message_id)
 
 
 def place(redis: Redis, store: Store, message: Message, now: datetime | None = None) -> None:
@@ -102,7 +107,7 @@ def enqueue_send(redis: Redis, store: Store, message: Message) -> None:
         queue.enqueue(
             func,
             *send_job_args(store, message),
-            job_id=message.message_id,
+            job_id=wire.send_job_id(message.client_id, message.message_id),
             job_timeout=SEND_JOB_TIMEOUT_SECONDS,
             result_ttl=FINISHED_JOB_TTL_SECONDS,
             failure_ttl=FINISHED_JOB_TTL_SECONDS,
@@ -117,7 +122,7 @@ def _schedule_release(redis: Redis, message: Message) -> None:
     job = queue.create_job(
         wire.RELEASE_SCHEDULED_FUNC,
         args=(message.message_id,),
-        job_id=release_job_id(message.message_id),
+        job_id=release_job_id(message.client_id, message.message_id),
         result_ttl=FINISHED_JOB_TTL_SECONDS,
     )
     try:
@@ -126,33 +131,34 @@ def _schedule_release(redis: Redis, message: Message) -> None:
         pass
 
 
-def jobless(redis: Redis, message_ids: list[str]) -> dict[str, bytes | None]:
-    """The messages that have no live job in Redis, each with its claim (None: unclaimed).
+def jobless(redis: Redis, messages: list[tuple[str, str]]) -> dict[str, bytes | None]:
+    """Of the (client id, message id) pairs, the messages that have no live job in Redis,
+    each with its claim (None: unclaimed).
 
     A job that failed or was stopped no longer carries its message; one that
     finished did, and its message has moved on (or was claimed).
     """
     with redis.pipeline(transaction=False) as pipe:
-        for message_id in message_ids:
-            pipe.get(wire.claim_key(message_id))
-            for job_id in (message_id, release_job_id(message_id)):
+        for client_id, message_id in messages:
+            pipe.get(wire.claim_key(client_id, message_id))
+            for job_id in _job_ids(client_id, message_id):
                 pipe.hget(Job.key_for(job_id), "status")
         answers = pipe.execute()
     found = {}
-    for index, message_id in enumerate(message_ids):
+    for index, (_, message_id) in enumerate(messages):
         claim, *statuses = answers[index * 3 : index * 3 + 3]
         if not any(status in _LIVE_STATUSES for status in statuses):
             found[message_id] = claim
     return found
 
 
-def withdraw(redis: Redis, message_id: str) -> None:
+def withdraw(redis: Redis, client_id: str, message_id: str) -> None:
     """Take the message's send and release jobs out of their queues and schedule.
 
     The jobs are marked cancelled rather than deleted: an agent may hold one
     it has just taken, and still finds it (then loses the claim).
     """
-    for job_id in (message_id, release_job_id(message_id)):
+    for job_id in _job_ids(client_id, message_id):
         try:
             job = bus.fetch(job_id, redis)
             if not job.is_canceled:
@@ -162,9 +168,9 @@ def withdraw(redis: Redis, message_id: str) -> None:
         redis.expire(job.key, FINISHED_JOB_TTL_SECONDS)
 
 
-def remove_jobs(redis: Redis, message_id: str) -> None:
+def remove_jobs(redis: Redis, client_id: str, message_id: str) -> None:
     """Delete what is left of the message's send and release jobs."""
-    for job_id in (message_id, release_job_id(message_id)):
+    for job_id in _job_ids(client_id, message_id):
         try:
             bus.fetch(job_id, redis).delete()
         except NoSuchJobError:  # gone, or refused: a hash that is no job must not block the next

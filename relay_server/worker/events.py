@@ -74,7 +74,7 @@ def _acknowledge(ctx: context.WorkerContext, event: Any) -> None:
         return
     event_id = event.get("event_id")
     if isinstance(event_id, str) and 0 < len(event_id) <= _MAX_EVENT_ID:
-        ctx.redis.set(wire.event_ack_key(event_id), 1, ex=wire.EVENT_ACK_TTL_SECONDS)
+        ctx.redis.set(wire.event_ack_key(str(event.get("device_id"))[:64], event_id), 1, ex=wire.EVENT_ACK_TTL_SECONDS)
 
 
 def _apply(ctx: context.WorkerContext, event: Any, signature: Any) -> str:

@@ -20,12 +20,12 @@ def expire(store: Store, message_id: str, at: datetime) -> None:
     store.apply_status_change(StatusChange(message_id, "failed", at, error=error))
 
 
-def queued_message_ids(store: Store) -> list[str]:
-    """Every message the store shows as queued, oldest first."""
+def queued_messages(store: Store) -> list[tuple[str, str]]:
+    """Every message the store shows as queued, as (client id, message id), oldest first."""
     with read_transaction(store.engine) as conn:
         rows = conn.execute(
-            sa.select(messages.c.message_id)
+            sa.select(messages.c.client_id, messages.c.message_id)
             .where(messages.c.status == "queued")
             .order_by(messages.c.created_at, messages.c.message_id)
         )
-        return [row.message_id for row in rows]
+        return [(row.client_id, row.message_id) for row in rows]

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from relay_server.dispatch import placement
 from relay_server.store.models import Message, StatusChange
 from relay_server.worker.context import WorkerContext
-from relay_server.worker.messages import expire, queued_message_ids
+from relay_server.worker.messages import expire, queued_messages
 from zimsend_common import wire
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def requeue_orphans(ctx: WorkerContext, now: datetime) -> int:
     already reported or, having never handed it to its modem, sends it.
     """
     placed = 0
-    queued = queued_message_ids(ctx.store)
+    queued = queued_messages(ctx.store)
     for start in range(0, len(queued), _BATCH):
         for message_id, claim in placement.jobless(ctx.redis, queued[start : start + _BATCH]).items():
             message = ctx.store.get_message_by_id(message_id)
@@ -70,9 +70,9 @@ def requeue_orphans(ctx: WorkerContext, now: datetime) -> int:
 
 def _place_again(ctx: WorkerContext, message: Message, now: datetime) -> int:
     if message.valid_until is not None and message.valid_until < now:
-        _expire(ctx, message.message_id, now)
+        _expire(ctx, message.client_id, message.message_id, now)
         return 0
-    placement.remove_jobs(ctx.redis, message.message_id)  # a failed job's remains would block the new one
+    placement.remove_jobs(ctx.redis, message.client_id, message.message_id)  # a failed job's remains would block the new one
     placement.place(ctx.redis, ctx.store, message, now)
     log.info("message queued again", extra={"message_id": message.message_id})
     return 1
@@ -85,7 +85,7 @@ def _return_to_claimant(ctx: WorkerContext, message: Message, claim: str, now: d
         return 0
     if ctx.redis.get(wire.inflight_key(device_id)) == message.message_id.encode():
         return 0  # its modem has it: liveness decides
-    placement.remove_jobs(ctx.redis, message.message_id)
+    placement.remove_jobs(ctx.redis, message.client_id, message.message_id)
     placement.enqueue_send(ctx.redis, ctx.store, replace(message, device_id=device_id))
     log.warning(
         "claimed message returned to its device",
@@ -94,10 +94,10 @@ def _return_to_claimant(ctx: WorkerContext, message: Message, claim: str, now: d
     return 1
 
 
-def _expire(ctx: WorkerContext, message_id: str, now: datetime) -> None:
+def _expire(ctx: WorkerContext, client_id: str, message_id: str, now: datetime) -> None:
     """Fail a message whose validity ran out while it had no job, if nobody claims it first."""
     won = ctx.redis.set(
-        wire.claim_key(message_id), wire.CLAIM_CANCELLED, nx=True, ex=wire.CLAIM_TTL_SECONDS
+        wire.claim_key(client_id, message_id), wire.CLAIM_CANCELLED, nx=True, ex=wire.CLAIM_TTL_SECONDS
     )
     if not won:
         return

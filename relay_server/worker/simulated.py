@@ -35,7 +35,7 @@ def send_message(job: Any, *rest: Any) -> str:
     if message is None:
         return "refused"
     claimed = ctx.redis.set(
-        wire.claim_key(message.message_id),
+        wire.claim_key(message.client_id, message.message_id),
         wire.claim_value_device(SIMULATED_DEVICE),
         nx=True,
         ex=wire.CLAIM_TTL_SECONDS,

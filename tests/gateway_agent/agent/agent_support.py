@@ -141,7 +141,7 @@ def enqueue(conn: redis.Redis, queue: str, message_id: str, *, to: str = "+26377
     job = wire.SendJob(message_id=message_id, client_id=client_id, to=to,
                        text=text or f"text of {message_id}", priority=3, **fields)
     signatures = wire.sign_send_job(job, {device_id: SIGNING_KEY for device_id in signed_for})
-    bus.queue(queue, conn).enqueue(wire.SEND_JOB_FUNC, job.to_dict(), signatures, job_id=message_id)
+    bus.queue(queue, conn).enqueue(wire.SEND_JOB_FUNC, job.to_dict(), signatures, job_id=wire.send_job_id(client_id, message_id))
     return job
 
 

@@ -84,7 +84,7 @@ def test_a_forged_send_job_never_reaches_the_modem_and_moves_no_message(
     assert set(kinds_of(conn, VICTIM)) == {"job_refused"}  # no sent/failed/delivered: nothing moves it
     assert sorted(refusals(conn)) == ["bad_signature", "bad_signature", "bad_signature", "unsigned"]
     assert {event.data["message_id"] for event in events_of_kind(conn, "job_refused")} == {VICTIM}
-    assert conn.get(wire.claim_key(VICTIM)) is None
+    assert conn.get(wire.claim_key(CLIENT_ID, VICTIM)) is None
 
 
 def test_a_genuine_job_for_another_device_or_client_or_long_expired_is_refused_unsent(
@@ -116,9 +116,9 @@ def test_a_shared_job_signed_only_for_the_clients_other_devices_is_left_for_the_
     eventually(lambda: kinds_of(conn, "msg_00000000000000f8") == ["sent"])
     assert [record.text for record in emulator.sent] == ["text of msg_00000000000000f8"]
     # Neither claimed nor reported: the message has no job, so the relay's recovery places it again.
-    assert conn.get(wire.claim_key("msg_00000000000000f7")) is None
+    assert conn.get(wire.claim_key(CLIENT_ID, "msg_00000000000000f7")) is None
     assert kinds_of(conn, "msg_00000000000000f7") == []
-    assert not conn.exists("rq:job:msg_00000000000000f7")
+    assert not conn.exists("rq:job:" + wire.send_job_id(CLIENT_ID, "msg_00000000000000f7"))
 
 
 @pytest.mark.parametrize("binding", ["unsigned", "signed with another key", "another device's"])
@@ -140,4 +140,4 @@ def test_a_device_pointed_at_another_client_takes_none_of_its_messages(
     eventually(lambda: kinds_of(conn, "msg_00000000000000fa") == ["sent"])
     eventually(lambda: events_of_kind(conn, "heartbeat"))
     assert [record.text for record in emulator.sent] == ["text of msg_00000000000000fa"]
-    assert bus.queue(theirs, conn).job_ids == ["msg_00000000000000f9"]
+    assert bus.queue(theirs, conn).job_ids == [wire.send_job_id(OTHER_CLIENT, "msg_00000000000000f9")]

@@ -107,10 +107,10 @@ def _send_scheduled(relay, credentials) -> str:
     return response.json()["message_id"]
 
 
-def _job_waits(redis, message_id: str) -> bool:
+def _job_waits(redis, client_id: str, message_id: str) -> bool:
     """Whether RQ holds a job of the message (its send, or its release when scheduled) still to run."""
     waiting = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
-    for job_id in (message_id, placement.release_job_id(message_id)):
+    for job_id in (wire.send_job_id(client_id, message_id), placement.release_job_id(client_id, message_id)):
         try:
             if bus.fetch(job_id, redis).get_status() in waiting:
                 return True
@@ -122,13 +122,13 @@ def _job_waits(redis, message_id: str) -> bool:
 def test_a_cancel_leaves_no_job_to_run_and_no_agent_can_claim_it_after(rq_relay):
     acme = rq_relay.new_client("acme")
     message_id = _send_scheduled(rq_relay, acme)
-    assert _job_waits(rq_relay.redis, message_id)
+    assert _job_waits(rq_relay.redis, acme.client_id, message_id)
 
     assert api_for(rq_relay, acme).delete(f"/sms/{message_id}").status_code == 200
 
-    assert not _job_waits(rq_relay.redis, message_id)
+    assert not _job_waits(rq_relay.redis, acme.client_id, message_id)
     device_claim = rq_relay.redis.set(
-        wire.claim_key(message_id), wire.claim_value_device("device_abcdef123456"), nx=True
+        wire.claim_key(acme.client_id, message_id), wire.claim_value_device("device_abcdef123456"), nx=True
     )
     assert not device_claim
 
@@ -137,7 +137,7 @@ def test_a_message_an_agent_has_claimed_is_refused_and_not_cancelled(rq_relay):
     acme = rq_relay.new_client("acme")
     message_id = _send_scheduled(rq_relay, acme)
     # An agent took the job and claimed the message before the cancel arrived.
-    assert rq_relay.redis.set(wire.claim_key(message_id), wire.claim_value_device("device_abcdef123456"), nx=True)
+    assert rq_relay.redis.set(wire.claim_key(acme.client_id, message_id), wire.claim_value_device("device_abcdef123456"), nx=True)
     api = api_for(rq_relay, acme)
 
     error = error_of(api.delete(f"/sms/{message_id}"), 400, "CANNOT_CANCEL_MESSAGE")
@@ -152,7 +152,7 @@ def test_a_cancel_that_finds_planted_pickles_under_the_messages_job_ids_runs_non
     api = api_for(rq_relay, acme)
     for name, (witness, fields) in attacks(tmp_path).items():
         message_id = _send_scheduled(rq_relay, acme)
-        for job_id in (message_id, placement.release_job_id(message_id)):
+        for job_id in (wire.send_job_id(acme.client_id, message_id), placement.release_job_id(acme.client_id, message_id)):
             plant(rq_relay.redis, wire.SCHEDULE_QUEUE, job_id, fields)  # over the job the relay made
 
         response = api.delete(f"/sms/{message_id}")

@@ -71,8 +71,8 @@ def test_a_message_for_a_device_goes_on_that_devices_queue_at_its_priority(parts
     device = parts.device(caller)
     message = parts.message(caller, device_id=device.device_id, priority=2)
     dispatcher.submit([message])
-    assert queued_ids(parts.redis, wire.device_queue(device.device_id, 2)) == [message.message_id]
-    job = bus.fetch(message.message_id, parts.redis)
+    assert queued_ids(parts.redis, wire.device_queue(device.device_id, 2)) == [wire.send_job_id(message.client_id, message.message_id)]
+    job = bus.fetch(wire.send_job_id(message.client_id, message.message_id), parts.redis)
     assert job.func_name == wire.SEND_JOB_FUNC
     sent = wire.SendJob.from_dict(job.args[0])
     assert replace(sent, issued_at="", nonce="") == replace(placement.send_job(message), issued_at="", nonce="")
@@ -82,14 +82,14 @@ def test_a_message_without_a_device_goes_on_the_clients_shared_queue(parts, disp
     caller = parts.client()
     message = parts.message(caller, priority=5)
     dispatcher.submit([message])
-    assert queued_ids(parts.redis, wire.client_queue(caller.client_id, 5)) == [message.message_id]
+    assert queued_ids(parts.redis, wire.client_queue(caller.client_id, 5)) == [wire.send_job_id(message.client_id, message.message_id)]
 
 
 def test_a_test_keys_message_goes_to_the_simulated_device(parts, dispatcher):
     caller = parts.client(test=True)
     message = parts.message(caller)
     dispatcher.submit([message])
-    assert queued_ids(parts.redis, wire.SIMULATED_QUEUE) == [message.message_id]
+    assert queued_ids(parts.redis, wire.SIMULATED_QUEUE) == [wire.send_job_id(message.client_id, message.message_id)]
 
 
 def test_a_scheduled_message_waits_in_the_schedule_and_not_on_a_device_queue(parts, dispatcher):
@@ -97,7 +97,7 @@ def test_a_scheduled_message_waits_in_the_schedule_and_not_on_a_device_queue(par
     message = parts.message(caller, scheduled_at=utcnow() + minutes(10))
     dispatcher.submit([message])
     registry = ScheduledJobRegistry(wire.SCHEDULE_QUEUE, connection=parts.redis)
-    assert registry.get_job_ids() == [placement.release_job_id(message.message_id)]
+    assert registry.get_job_ids() == [placement.release_job_id(message.client_id, message.message_id)]
     assert queued_ids(parts.redis, wire.client_queue(caller.client_id, 3)) == []
 
 
@@ -106,7 +106,7 @@ def test_submitting_a_message_twice_queues_one_job(parts, dispatcher):
     message = parts.message(caller)
     dispatcher.submit([message])
     dispatcher.submit([message])
-    assert queued_ids(parts.redis, wire.client_queue(caller.client_id, 3)) == [message.message_id]
+    assert queued_ids(parts.redis, wire.client_queue(caller.client_id, 3)) == [wire.send_job_id(message.client_id, message.message_id)]
 
 
 def test_a_submit_while_redis_is_down_returns_and_the_message_stays_queued(parts):
@@ -122,9 +122,9 @@ def test_cancel_of_a_queued_message_wins_the_claim_and_removes_its_job(parts, di
     message = parts.message(caller)
     dispatcher.submit([message])
     assert dispatcher.cancel(message) is True
-    assert parts.redis.get(wire.claim_key(message.message_id)) == wire.CLAIM_CANCELLED.encode()
+    assert parts.redis.get(wire.claim_key(message.client_id, message.message_id)) == wire.CLAIM_CANCELLED.encode()
     assert queued_ids(parts.redis, wire.client_queue(caller.client_id, 3)) == []
-    assert bus.fetch(message.message_id, parts.redis).is_canceled
+    assert bus.fetch(wire.send_job_id(message.client_id, message.message_id), parts.redis).is_canceled
 
 
 def test_cancel_of_a_scheduled_message_removes_it_from_the_schedule(parts, dispatcher):
@@ -141,9 +141,9 @@ def test_cancel_after_a_device_claimed_the_message_is_refused(parts, dispatcher)
     device = parts.device(caller)
     message = parts.message(caller)
     dispatcher.submit([message])
-    parts.redis.set(wire.claim_key(message.message_id), wire.claim_value_device(device.device_id), nx=True)
+    parts.redis.set(wire.claim_key(message.client_id, message.message_id), wire.claim_value_device(device.device_id), nx=True)
     assert dispatcher.cancel(message) is False
-    assert Job.exists(message.message_id, connection=parts.redis)
+    assert Job.exists(wire.send_job_id(message.client_id, message.message_id), connection=parts.redis)
 
 
 def test_cancelling_twice_is_still_a_cancel(parts, dispatcher):

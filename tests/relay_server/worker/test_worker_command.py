@@ -15,7 +15,7 @@ from rq.job import Job, JobStatus
 from relay_server.dispatch import placement
 from relay_server.store.models import NewMessage
 from relay_server.store.store import Store
-from zimsend_common import bus
+from zimsend_common import bus, wire
 
 BIN = Path(sys.executable).parent
 
@@ -58,7 +58,7 @@ def test_the_worker_plays_the_simulated_device_and_stops_when_told(tmp_path, sql
     placement.enqueue_send(redisdb, store, message)
     worker = start_worker(tmp_path, sqlite_url, f"redis://{redis_proc.host}:{redis_proc.port}/0")
     try:
-        job = bus.fetch(message.message_id, redisdb)
+        job = bus.fetch(wire.send_job_id(message.client_id, message.message_id), redisdb)
         deadline = time.monotonic() + 30
         while job.get_status(refresh=True) != JobStatus.FINISHED and time.monotonic() < deadline:
             time.sleep(0.1)

@@ -195,10 +195,10 @@ def test_an_applied_or_repeated_event_is_acknowledged_to_its_agent_and_a_heartbe
 
     assert apply_event(sent, wire.sign(sent, device.signing_key)) == "applied"
     assert apply_event(heartbeat, wire.sign(heartbeat, device.signing_key)) == "applied"
-    assert parts.redis.exists(wire.event_ack_key(sent["event_id"])) == 1
-    assert parts.redis.exists(wire.event_ack_key(heartbeat["event_id"])) == 0
+    assert parts.redis.exists(wire.event_ack_key(sent["device_id"], sent["event_id"])) == 1
+    assert parts.redis.exists(wire.event_ack_key(heartbeat["device_id"], heartbeat["event_id"])) == 0
 
     parts.redis.flushall()  # the acknowledgement lost with Redis's data: the agent hands the event on again
     assert apply_event(sent, wire.sign(sent, device.signing_key)) == "repeat"
-    assert parts.redis.exists(wire.event_ack_key(sent["event_id"])) == 1
-    assert 0 < parts.redis.ttl(wire.event_ack_key(sent["event_id"])) <= wire.EVENT_ACK_TTL_SECONDS
+    assert parts.redis.exists(wire.event_ack_key(sent["device_id"], sent["event_id"])) == 1
+    assert 0 < parts.redis.ttl(wire.event_ack_key(sent["device_id"], sent["event_id"])) <= wire.EVENT_ACK_TTL_SECONDS

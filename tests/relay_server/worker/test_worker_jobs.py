@@ -19,7 +19,7 @@ def test_a_due_scheduled_message_is_released_onto_its_queue(parts: Parts):
     caller = parts.client()
     message = parts.message(caller, scheduled_at=utcnow() - minutes(1))
     assert release(message.message_id) is True
-    assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).job_ids == [message.message_id]
+    assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).job_ids == [wire.send_job_id(message.client_id, message.message_id)]
 
 
 def test_a_cancelled_scheduled_message_is_not_released(parts: Parts):
@@ -48,7 +48,7 @@ def test_the_simulated_device_fails_recipients_ending_in_0000_after_sending(part
 
 def test_the_simulated_device_leaves_a_cancelled_message_alone(parts: Parts):
     message = parts.message(parts.client(test=True))
-    parts.redis.set(wire.claim_key(message.message_id), wire.CLAIM_CANCELLED)
+    parts.redis.set(wire.claim_key(message.client_id, message.message_id), wire.CLAIM_CANCELLED)
     assert send_message(placement.send_job(message).to_dict()) == "cancelled"
     assert parts.reload(message).status == "queued"
 
@@ -67,7 +67,7 @@ def test_a_simulated_job_naming_another_clients_live_message_changes_nothing(par
     for job in (placement.send_job(victim).to_dict(), forged.to_dict()):
         assert send_message(job) == "refused"
     assert parts.reload(victim).status == "queued"
-    assert parts.redis.get(wire.claim_key(victim.message_id)) is None
+    assert parts.redis.get(wire.claim_key(victim.client_id, victim.message_id)) is None
 
 
 def test_a_simulated_job_naming_a_test_message_of_another_client_changes_nothing(parts: Parts):

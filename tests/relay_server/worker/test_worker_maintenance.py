@@ -49,9 +49,9 @@ def test_after_redis_loses_its_data_every_queued_message_gets_its_job_back_after
     assert run_round_after_loss(parts, now)
     assert bus.queue(wire.device_queue(device.device_id, 3), parts.redis).count == 0  # agents speak first
     assert run_round_after_loss(parts, now + parts.ctx.recovery_grace + timedelta(seconds=1))
-    assert bus.queue(wire.device_queue(device.device_id, 3), parts.redis).job_ids == [now_msg.message_id]
+    assert bus.queue(wire.device_queue(device.device_id, 3), parts.redis).job_ids == [wire.send_job_id(now_msg.client_id, now_msg.message_id)]
     scheduled = ScheduledJobRegistry(wire.SCHEDULE_QUEUE, connection=parts.redis).get_job_ids()
-    assert scheduled == [placement.release_job_id(later_msg.message_id)]
+    assert scheduled == [placement.release_job_id(later_msg.client_id, later_msg.message_id)]
     assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).count == 0
 
 
@@ -59,7 +59,7 @@ def test_recovery_leaves_a_message_a_device_has_just_claimed_with_that_device(pa
     caller = parts.client()
     device = parts.device(caller)
     taken = parts.message(caller)
-    parts.redis.set(wire.claim_key(taken.message_id), wire.claim_value_device(device.device_id))
+    parts.redis.set(wire.claim_key(taken.client_id, taken.message_id), wire.claim_value_device(device.device_id))
     run_round(parts)
     assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).count == 0
     assert bus.queue(wire.device_queue(device.device_id, 3), parts.redis).count == 0
@@ -70,10 +70,10 @@ def test_a_message_claimed_by_a_device_that_never_reported_on_it_goes_back_to_th
     caller = parts.client()
     device = parts.device(caller)
     taken = parts.message(caller)
-    parts.redis.set(wire.claim_key(taken.message_id), wire.claim_value_device(device.device_id))
+    parts.redis.set(wire.claim_key(taken.client_id, taken.message_id), wire.claim_value_device(device.device_id))
     run_round(parts, at=utcnow() + STUCK_AFTER + timedelta(seconds=1))
-    assert bus.queue(wire.device_queue(device.device_id, 3), parts.redis).job_ids == [taken.message_id]
-    job = bus.fetch(taken.message_id, parts.redis)
+    assert bus.queue(wire.device_queue(device.device_id, 3), parts.redis).job_ids == [wire.send_job_id(taken.client_id, taken.message_id)]
+    job = bus.fetch(wire.send_job_id(taken.client_id, taken.message_id), parts.redis)
     assert wire.SendJob.from_dict(job.args[0]).device_id == device.device_id
     assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).count == 0
 
@@ -81,7 +81,7 @@ def test_a_message_claimed_by_a_device_that_never_reported_on_it_goes_back_to_th
 def test_a_message_whose_cancel_claimed_it_but_never_recorded_it_is_marked_cancelled(parts: Parts):
     caller = parts.client()
     message = parts.message(caller)
-    parts.redis.set(wire.claim_key(message.message_id), wire.CLAIM_CANCELLED)
+    parts.redis.set(wire.claim_key(message.client_id, message.message_id), wire.CLAIM_CANCELLED)
     run_round(parts)
     assert parts.reload(message).status == "cancelled"
     assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).count == 0
@@ -122,7 +122,7 @@ def test_a_device_seen_dead_mid_send_fails_that_message_as_unknown_and_never_res
     device = parts.device(caller)
     message = parts.message(caller)
     device.heartbeat()
-    parts.redis.set(wire.claim_key(message.message_id), wire.claim_value_device(device.device_id))
+    parts.redis.set(wire.claim_key(message.client_id, message.message_id), wire.claim_value_device(device.device_id))
     parts.redis.set(wire.inflight_key(device.device_id), message.message_id)
     silent = 2 * timedelta(seconds=OFFLINE_AFTER_SECONDS)  # agents heartbeat even mid-send
     run_round(parts, at=utcnow() + silent - timedelta(seconds=1))
@@ -171,10 +171,10 @@ def test_a_message_whose_job_failed_in_redis_is_placed_again(parts: Parts):
     caller = parts.client(test=True)
     message = parts.message(caller)
     placement.enqueue_send(parts.redis, parts.store, message)
-    bus.fetch(message.message_id, parts.redis).set_status(JobStatus.FAILED)
+    bus.fetch(wire.send_job_id(message.client_id, message.message_id), parts.redis).set_status(JobStatus.FAILED)
     bus.queue(wire.SIMULATED_QUEUE, parts.redis).remove(message.message_id)  # as a failed job is
     run_round(parts)
-    assert bus.queue(wire.SIMULATED_QUEUE, parts.redis).job_ids == [message.message_id]
+    assert bus.queue(wire.SIMULATED_QUEUE, parts.redis).job_ids == [wire.send_job_id(message.client_id, message.message_id)]
 
 
 def test_the_daily_purge_removes_device_records_and_incoming_sms_past_retention(parts: Parts):

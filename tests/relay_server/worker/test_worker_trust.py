@@ -30,7 +30,7 @@ def test_a_planted_pickle_or_dotted_path_never_runs_and_the_worker_carries_on(
     placement.enqueue_send(redisdb, store, message)  # queued behind the planted jobs
     worker = start_worker(tmp_path, sqlite_url, f"redis://{redis_proc.host}:{redis_proc.port}/0")
     try:
-        job = bus.fetch(message.message_id, redisdb)
+        job = bus.fetch(wire.send_job_id(message.client_id, message.message_id), redisdb)
         deadline = time.monotonic() + 30
         while job.get_status(refresh=True) != JobStatus.FINISHED and time.monotonic() < deadline:
             time.sleep(0.1)
