@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -16,12 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import requests
 
 from relay_server.store import InvalidApiKey, Store, UnknownClient
 from relay_server.store.devices import signing_key_for
 from relay_server.store.migrate import head_revision
 from relay_server.store.models import NewMessage, StatusChange
+from zimsend_common import wire
 from zimsend_common.timefmt import utcnow
 
 RELAY = str(Path(sys.executable).parent / "zimsend-relay")
@@ -317,3 +320,26 @@ def _get_when_up(url: str, headers: dict[str, str]) -> requests.Response:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def test_add_device_with_redis_acl_prints_a_user_redis_accepts_kept_to_the_devices_keys(
+    relay: Run, redisdb, redis_proc
+) -> None:
+    (acme,) = _ok(relay("create-client", "Acme"))
+    (added,) = _ok(relay("add-device", acme["client_id"], "--redis-acl"))
+    (again,) = _ok(relay("add-device", acme["client_id"]))
+
+    assert added["redis_username"] == f"zimsend-{added['device_id']}"
+    assert added["redis_acl"].startswith(f"ACL SETUSER zimsend-{added['device_id']} ")
+    assert f">{added['redis_password']}" in added["redis_acl"]
+    assert "redis_acl" not in again
+    entered = subprocess.run(
+        ["redis-cli", "-h", redis_proc.host, "-p", str(redis_proc.port), *shlex.split(added["redis_acl"])],
+        capture_output=True, text=True, timeout=10, check=True,
+    )
+    assert entered.stdout.strip() == "OK"
+    device = redis.Redis(host=redis_proc.host, port=redis_proc.port,
+                         username=added["redis_username"], password=added["redis_password"])
+    device.set(wire.heartbeat_key(added["device_id"]), "beat")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        device.set(wire.heartbeat_key(again["device_id"]), "beat")
