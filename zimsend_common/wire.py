@@ -1,23 +1,49 @@
 """The wire contract between the relay and the device agents.
 
-Everything that crosses Redis is named here: queue names, Redis keys, the send
-job's payload and the events agents report back. Both sides import this
-module; it imports nothing heavy (no Flask, no serial, no SQL).
+Everything that crosses Redis is named here: queue names, Redis keys, job
+ids, the send job's payload and signatures, the device binding and the
+events agents report back. Both sides import this module; it imports nothing
+heavy (no Flask, no serial, no SQL). How jobs are stored (JSON, size limit,
+allow-listed functions) is ``zimsend_common.bus``; the Redis users that keep
+each agent to its own keys are ``zimsend_common.redis_acl``.
 
-Outgoing, per message (job id = message id):
+Jobs are RQ jobs stored as JSON: a job hash ``rq:job:<job id>`` whose
+``data`` is the (zlib-compressed) JSON array ``[function, null, [args],
+{kwargs}]``, ``function`` one of ``JOB_FUNCTIONS``.
+
+Outgoing, per message of client C (job id ``send_job_id(C, message_id)`` =
+``"<C>-<message_id>"``):
 
     relay ──enqueue──▶ device queue (X-Device-ID given) or the client's shared queue
-    agent ──dequeue──▶ claim (SET NX on claim_key) ──▶ modem ──▶ "sent" event
+    agent ──dequeue──▶ verify ──▶ claim (SET NX on claim_key) ──▶ modem ──▶ "sent" event
+
+The send job's args are ``[payload, signatures]``: ``payload`` is
+``SendJob.to_dict()`` (with ``issued_at``, when the relay signed it, and a
+fresh ``nonce``); ``signatures`` maps each device that may take it (the
+named device, or every enabled device of the client for a shared queue) to
+``sign(payload, that device's signing key)``. An agent takes the job only
+when its own entry verifies, ``issued_at`` is less than
+``SEND_JOB_MAX_AGE_SECONDS`` old, and the payload names this device (or
+none, and this device's client); otherwise it reports a ``job_refused``
+event. A job for the simulated device (``SIMULATED_QUEUE``) has args
+``[payload]`` only: the worker checks it against the store.
 
 A cancel claims the same key; whoever sets it first wins, the other learns it.
-Scheduled messages wait on SCHEDULE_QUEUE (RQ's scheduler, run by the relay's
-worker) and are put on their device or shared queue when due.
+Claims live under ``zimsend:claim:<C>:<message_id>``. Scheduled messages
+wait on SCHEDULE_QUEUE as release jobs (``"<C>-<message_id>-release"``, run
+by the relay's worker) and are put on their device or shared queue when due.
 
-Back, per event: the agent enqueues APPLY_EVENT_FUNC on EVENTS_QUEUE with the
-event's dict and its signature; the relay's worker checks the signature
-against the device's key, applies it to the store, then sets the event's
-ack key. The agent keeps the event until it sees that key, and hands it on
-again when none comes: Redis may lose a job before the worker ran it.
+The device's client: ``device_client_key(D)`` holds ``binding(D, C, key)``,
+the JSON ``{"device_id", "client_id", "signature"}`` signed with the
+device's key; an agent that cannot verify it serves its own queues only.
+
+Back, per event: the agent enqueues APPLY_EVENT_FUNC on EVENTS_QUEUE with
+args ``[event dict, signature]`` under job id ``event_job_id(D, event_id)``
+= ``"<D>-<event_id>"``; the relay's worker checks the signature against the
+device's key, applies it to the store, then sets the event's ack key
+``zimsend:event-ack:<D>:<event_id>``. The agent keeps the event until it
+sees that key, and hands it on again when none comes: Redis may lose a job
+before the worker ran it.
 """
 
 from __future__ import annotations
