@@ -192,3 +192,18 @@ def test_the_daily_purge_removes_device_records_and_incoming_sms_past_retention(
         left = conn.execute(sa.select(sa.func.count()).select_from(incoming_messages)).scalar_one()
     assert left == 0
     assert [event for event in recorded_device_events(parts) if event[1] == "device.connected"] == []
+
+
+def test_a_shared_message_an_agent_dropped_unsigned_for_it_is_queued_again_signed_for_every_device(parts: Parts):
+    caller = parts.client()
+    first = parts.device(caller)
+    message = parts.message(caller)
+    placement.enqueue_send(parts.redis, parts.store, message)
+    added = parts.device(caller)  # after the job was signed
+    job_id = wire.send_job_id(caller.client_id, message.message_id)
+    bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).remove(job_id)
+    bus.fetch(job_id, parts.redis).delete()  # as the added device's agent drops it
+    run_round(parts)
+    payload, signatures = bus.fetch(job_id, parts.redis).args
+    assert set(signatures) == {first.device_id, added.device_id}
+    assert wire.verify(payload, signatures[added.device_id], added.signing_key)
