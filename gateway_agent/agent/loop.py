@@ -284,7 +284,7 @@ class Agent:
             return
         client_id = wire.read_binding(value, self._device_id, self._signing_key)
         if client_id is None:
-            if self._client_id is not None or not self._binding_refused:
+            if not self._binding_refused:
                 log.error("device binding refused: not signed for this device; shared queues left",
                           extra={"device_id": self._device_id})
             self._client_id, self._binding_refused = None, True

@@ -40,7 +40,8 @@ def publish_device_clients(ctx: WorkerContext) -> None:
             if key is None:  # disabled: no binding, so no shared queue
                 pipe.delete(wire.device_client_key(device.device_id))
             else:
-                pipe.set(wire.device_client_key(device.device_id), wire.binding(device.device_id, device.client_id, key))
+                binding = wire.binding(device.device_id, device.client_id, key)
+                pipe.set(wire.device_client_key(device.device_id), binding)
         pipe.execute()
 
 
@@ -72,7 +73,8 @@ def _place_again(ctx: WorkerContext, message: Message, now: datetime) -> int:
     if message.valid_until is not None and message.valid_until < now:
         _expire(ctx, message.client_id, message.message_id, now)
         return 0
-    placement.remove_jobs(ctx.redis, message.client_id, message.message_id)  # a failed job's remains would block the new one
+    # A failed job's remains would block the new one.
+    placement.remove_jobs(ctx.redis, message.client_id, message.message_id)
     placement.place(ctx.redis, ctx.store, message, now)
     log.info("message queued again", extra={"message_id": message.message_id})
     return 1
