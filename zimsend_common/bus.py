@@ -87,7 +87,7 @@ class BusJob(Job):
             self._deserialize_data()
             _check_call(self._func_name, self._instance, self._args, self._kwargs)
         except Exception as error:
-            log.warning("job refused", extra={"job_id": self.id, "error": str(error)[:200]})
+            log.warning("job refused", extra={"job_id": self.id[:80], "error": str(error)[:200]})
             raise NoSuchJobError(f"job {self.id} refused") from error
 
     @property
