@@ -79,7 +79,7 @@ class RedisServer:
     """A redis-server of the test's own, which the test may stop and start again."""
 
     def __init__(self, directory: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._directory = directory
         self._process: subprocess.Popen | None = None
@@ -91,7 +91,7 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
         )
         client = redis.Redis(port=self.port)
-        eventually(lambda: _answers(client))
+        eventually(lambda: answers(client))
 
     def stop(self) -> None:
         if self._process is not None:
@@ -104,14 +104,14 @@ class RedisServer:
         return connect(self.url)
 
 
-def _answers(client: redis.Redis) -> bool:
+def answers(client: redis.Redis) -> bool:
     try:
         return bool(client.ping())
     except redis.ConnectionError:
         return False
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]

@@ -1,12 +1,14 @@
 """An agent on a Redis ACL user of its own (``zimsend_common.redis_acl``), against a real redis-server.
 
-The agent does all its work under that user, which Redis never refuses
-anything (its ACL log stays empty); the same credentials can neither read
-nor write another device's queues, jobs, claims or state, nor read the
-shared events queue.
+The agent does all its work under that user, and Redis refuses it nothing
+(its ACL log stays empty), over plain TCP and over TLS (``rediss://``); the
+same credentials can neither read nor write another device's queues, jobs,
+claims or state, nor read the shared events queue.
 """
 
 from __future__ import annotations
+
+import subprocess
 
 import pytest
 import redis
@@ -14,9 +16,11 @@ from agent_support import (
     CLIENT_ID,
     DEVICE_ID,
     OTHER_DEVICE_ID,
+    answers,
     enqueue,
     eventually,
     events_of_kind,
+    free_port,
     kinds_of,
     serve_client,
 )
@@ -89,3 +93,45 @@ def test_a_devices_credentials_reach_no_other_devices_keys(own_redis):
     assert device.rpush(events, "an id") == 1  # its own events go on, as job ids only
     for name in theirs.values():
         assert admin.llen(f"rq:queue:{name}") == 1
+
+
+@pytest.fixture
+def tls_redis(tmp_path):
+    """A redis-server that speaks only TLS, with a certificate of a CA of the test's own."""
+    ca, cert, key = tmp_path / "ca.crt", tmp_path / "redis.crt", tmp_path / "redis.key"
+    run = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)  # noqa: E731
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test CA",
+        "-keyout", str(tmp_path / "ca.key"), "-out", str(ca))
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", str(key),
+        "-out", str(tmp_path / "redis.csr"))
+    (tmp_path / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", str(tmp_path / "redis.csr"), "-CA", str(ca), "-CAkey", str(tmp_path / "ca.key"),
+        "-CAcreateserial", "-days", "1", "-extfile", str(tmp_path / "san.ext"), "-out", str(cert))
+    port = free_port()
+    process = subprocess.Popen(
+        ["redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(tmp_path), "--tls-cert-file", str(cert), "--tls-key-file", str(key),
+         "--tls-ca-cert-file", str(ca), "--tls-auth-clients", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"rediss://127.0.0.1:{port}/0?ssl_ca_certs={ca}"
+    admin = redis.Redis.from_url(url)
+    eventually(lambda: answers(admin))
+    yield url, admin
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_an_agent_reaches_redis_over_tls_with_its_acl_user(tls_redis, start_emulator, start_agent):
+    url, admin = tls_redis
+    password = redis_acl.new_password()
+    admin.execute_command(*redis_acl.setuser(DEVICE_ID, CLIENT_ID, password))
+    device_url = url.replace("rediss://", f"rediss://{redis_acl.username(DEVICE_ID)}:{password}@")
+    serve_client(admin)
+    enqueue(admin, wire.device_queue(DEVICE_ID, 3), "msg_00000000000000c1", device_id=DEVICE_ID)
+    emulator = start_emulator()
+    start_agent(device_url, emulator)
+
+    eventually(lambda: kinds_of(admin, "msg_00000000000000c1") == ["sent"])
+    assert [record.text for record in emulator.sent] == ["text of msg_00000000000000c1"]
+    assert admin.execute_command("ACL", "LOG") == []
