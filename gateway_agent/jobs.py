@@ -2,18 +2,28 @@
 
 A send job runs inside the agent that took it, on that agent's one open
 modem; there is no modem to use anywhere else.
+
+Redis is shared with every agent host, so a job is believed only when the
+relay signed it for this device (``wire.sign_send_job``) within
+``wire.SEND_JOB_MAX_AGE_SECONDS``, and it names this device or, on the
+client's shared queue, this device's client. Whatever fails a check never
+reaches the modem: it is refused with a ``JobRefusal`` reason.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
 from zimsend_common import wire
+from zimsend_common.timefmt import utcnow
 
 if TYPE_CHECKING:
     from gateway_agent.agent.loop import Agent
@@ -23,6 +33,31 @@ log = logging.getLogger(__name__)
 # The agent serving this thread: one per process in production, one per
 # thread when tests run several agents side by side.
 _bound = threading.local()
+
+# A shared job signed for the client's other devices only: this device was
+# added after it was queued. Not an attack; the relay places it again, signed
+# for every device, once it finds the message without a job.
+NOT_SIGNED_FOR_DEVICE = "not_signed_for_device"
+_TEXT_FIELDS = ("message_id", "client_id", "to", "text", "issued_at", "nonce")
+
+
+@dataclass(frozen=True)
+class JobRefusal:
+    """A job the agent would not take, and why; ``data`` is the ``job_refused`` event's."""
+
+    reason: str
+    job_id: str
+    queue: str
+    message_id: str | None
+
+    def data(self) -> dict[str, Any]:
+        return {"reason": self.reason, "job_id": self.job_id, "queue": self.queue, "message_id": self.message_id}
+
+
+class _Refused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def bind(agent: Agent) -> None:
@@ -40,9 +75,14 @@ def send_job_from(payload: dict[str, Any]) -> wire.SendJob:
     if not isinstance(payload, dict):
         raise ValueError("a send job's payload is a dict")
     job = wire.SendJob.from_dict(payload)
-    for name in ("message_id", "client_id", "to", "text"):
+    for name in _TEXT_FIELDS:
         if not isinstance(getattr(job, name), str) or not getattr(job, name):
             raise ValueError(f"a send job needs {name}")
+    if isinstance(job.priority, bool) or not isinstance(job.priority, int):
+        raise ValueError("a send job's priority is a number")
+    for name in ("device_id", "valid_until"):
+        if getattr(job, name) is not None and not isinstance(getattr(job, name), str):
+            raise ValueError(f"a send job's {name} is text")
     return job
 
 
@@ -54,8 +94,18 @@ def send_message(payload: dict[str, Any]) -> str:
     return agent.send(send_job_from(payload))
 
 
-def accept(job: Job, client_id: str | None, device_id: str) -> wire.SendJob | None:
-    """The message a dequeued job carries, when it is a send meant for this device.
+def accept(
+    job: Job,
+    client_id: str | None,
+    device_id: str,
+    signing_key: str,
+    refused: Callable[[JobRefusal], None] = lambda refusal: None,
+) -> wire.SendJob | None:
+    """The message a dequeued job carries, when it is a send the relay signed for this device.
+
+    ``client_id`` is the device's client as its signed binding says (None
+    when unknown: then only jobs naming this device are taken). A refused
+    job is logged and handed to ``refused``; None is returned.
 
     The job is deleted either way: from here on the claim speaks for the
     message, and a message nobody claimed is one the relay may place again.
@@ -63,18 +113,63 @@ def accept(job: Job, client_id: str | None, device_id: str) -> wire.SendJob | No
     recovery placing its message again) still yields its message: the claim
     decides whether it leaves.
     """
+    send: wire.SendJob | None = None
     try:
-        if job.func_name != wire.SEND_JOB_FUNC:
-            raise ValueError(f"not a send job: {job.func_name}")
-        send: wire.SendJob | None = send_job_from(*job.args, **job.kwargs)
-    except Exception as error:  # a malformed job must not stop the device
-        log.error("job refused", extra={"job_id": job.id, "error": str(error)})
-        send = None
-    if send is not None and (send.client_id != client_id or send.device_id not in (None, device_id)):
-        log.error("job of another device refused", extra={"message_id": send.message_id})
-        send = None
+        send = _checked(job, client_id, device_id, signing_key)
+    except _Refused as refusal:
+        message_id = _claimed_message_id(job)
+        level = logging.INFO if refusal.reason == NOT_SIGNED_FOR_DEVICE else logging.ERROR
+        log.log(level, "job refused", extra={"job_id": job.id, "reason": refusal.reason, "message_id": message_id})
+        refused(JobRefusal(refusal.reason, job.id, job.origin, message_id))
     try:
         job.delete(remove_from_queue=False)
     except (InvalidJobOperation, NoSuchJobError):
         log.info("job gone before it was accepted", extra={"job_id": job.id})
     return send
+
+
+def _checked(job: Job, client_id: str | None, device_id: str, signing_key: str) -> wire.SendJob:
+    if job.func_name != wire.SEND_JOB_FUNC:
+        raise _Refused("not_a_send_job")
+    if job.kwargs or len(job.args) != 2:
+        raise _Refused("unsigned")
+    payload, signatures = job.args
+    try:
+        send = send_job_from(payload)
+    except ValueError:
+        raise _Refused("malformed") from None
+    if send.device_id not in (None, device_id):
+        raise _Refused("other_device")
+    if send.client_id != client_id and (send.device_id is None or client_id is not None):
+        raise _Refused("other_client")
+    signature = signatures.get(device_id) if isinstance(signatures, dict) else None
+    if not isinstance(signature, str):
+        shared = send.device_id is None and isinstance(signatures, dict) and signatures
+        raise _Refused(NOT_SIGNED_FOR_DEVICE if shared else "unsigned")
+    try:
+        genuine = wire.verify(payload, signature, signing_key)
+    except TypeError:  # a signature that is not plain ASCII text
+        genuine = False
+    if not genuine:
+        raise _Refused("bad_signature")
+    if _issued_long_ago(send.issued_at):
+        raise _Refused("expired_signature")
+    return send
+
+
+def _issued_long_ago(issued_at: str) -> bool:
+    try:
+        issued = datetime.fromisoformat(issued_at)
+        return utcnow() - issued > timedelta(seconds=wire.SEND_JOB_MAX_AGE_SECONDS)
+    except (TypeError, ValueError):  # unreadable, or without a zone
+        return True
+
+
+def _claimed_message_id(job: Job) -> str | None:
+    """The message id a refused job names, as far as it names one (for the report only)."""
+    try:
+        payload = job.args[0]
+        message_id = payload.get("message_id") if isinstance(payload, dict) else None
+    except (IndexError, TypeError, AttributeError):
+        return None
+    return message_id[:64] if isinstance(message_id, str) else None

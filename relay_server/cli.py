@@ -33,6 +33,7 @@ from relay_server.dispatch import RQDispatcher
 from relay_server.store import Store, UnknownClient
 from relay_server.store.migrate import current_revision
 from relay_server.store.models import ApiKey, DeadLetter, Device
+from zimsend_common import redis_acl
 from zimsend_common.config import ConfigError, Settings, load_settings
 from zimsend_common.logs import configure_logging
 from zimsend_common.timefmt import isoformat_z, utcnow
@@ -191,6 +192,11 @@ def register_add_device(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("add-device", help="add a device to a client; prints its password once")
     parser.add_argument("client_id")
     parser.add_argument("--name", help="a name to tell the device by (default: its id)")
+    parser.add_argument(
+        "--redis-acl",
+        action="store_true",
+        help="also print a Redis ACL user for the device's agent (its password shown once)",
+    )
     parser.set_defaults(handler=_add_device)
 
 
@@ -203,7 +209,15 @@ def _add_device(args: argparse.Namespace) -> int:
             device, password = store.add_device(args.client_id, name)
         except UnknownClient as exc:
             raise _unknown_client(args.client_id) from exc
-    _print({"device_id": device.device_id, "device_password": password})
+    document = {"device_id": device.device_id, "device_password": password}
+    if args.redis_acl:
+        redis_password = redis_acl.new_password()
+        document.update(
+            redis_username=redis_acl.username(device.device_id),
+            redis_password=redis_password,
+            redis_acl=redis_acl.command_line(redis_acl.setuser(device.device_id, device.client_id, redis_password)),
+        )
+    _print(document)
     return 0
 
 

@@ -28,11 +28,11 @@ from rq.exceptions import StopRequested
 from rq.scheduler import RQScheduler
 
 from relay_server.store.store import Store
-from relay_server.worker import context
+from relay_server.worker import context, events, simulated
 from relay_server.worker.due import DueRelease
 from relay_server.worker.epoch import EpochWatch
 from relay_server.worker.maintenance import Maintenance
-from zimsend_common import wire
+from zimsend_common import bus, wire
 from zimsend_common.config import ConfigError, Settings, load_settings
 from zimsend_common.logs import configure_logging
 from zimsend_common.private_files import private_directory
@@ -40,6 +40,15 @@ from zimsend_common.private_files import private_directory
 log = logging.getLogger(__name__)
 
 WORKER_QUEUES = (wire.EVENTS_QUEUE, wire.SIMULATED_QUEUE)
+# The jobs this worker runs, by the names the wire gives them; a job naming
+# anything else is refused, never imported.
+RelayJob = bus.job_class(
+    "RelayJob",
+    {
+        wire.APPLY_EVENT_FUNC: events.apply_event,
+        wire.SIMULATED_SEND_FUNC: simulated.send_message,
+    },
+)
 DEFAULT_MAINTENANCE_SECONDS = 10.0
 REDIS_RETRY_SECONDS = 1.0
 # RQ waits for a job in one blocking call of (ttl - 15) s; a signal that the OS
@@ -74,7 +83,7 @@ def run_worker(settings: Settings, *, maintenance_seconds: float) -> int:
     """Run until SIGINT or SIGTERM; returns the process's exit status."""
     private_directory(settings.relay.data_dir)
     store = Store.open(settings.relay.resolved_database_url())
-    # RQ stores pickled jobs: its connection must hand back bytes.
+    # RQ's job hashes hold compressed bytes: its connection must hand back bytes.
     redis = Redis.from_url(settings.relay.redis_url, health_check_interval=10)
     ctx = context.WorkerContext(store=store, redis=redis, settings=settings)
     context.install(ctx)
@@ -106,7 +115,8 @@ def _run_without_signals(run: Callable[[threading.Event], None], stop: threading
 
 
 class RelayWorker(SimpleWorker):
-    """RQ's SimpleWorker that also tells this process when a stop was asked for."""
+    """RQ's SimpleWorker on the bus's terms (JSON jobs, allow-listed functions), that also
+    tells this process when a stop was asked for."""
 
     def __init__(self, stop: threading.Event, redis: Redis) -> None:
         super().__init__(
@@ -114,6 +124,9 @@ class RelayWorker(SimpleWorker):
             connection=redis,
             worker_ttl=WORKER_TTL_SECONDS,
             maintenance_interval=SCHEDULER_CHECK_SECONDS,
+            job_class=RelayJob,
+            queue_class=bus.BusQueue,
+            serializer=bus.JSONSerializer,
         )
         self.stop = stop
 

@@ -1,23 +1,49 @@
 """The wire contract between the relay and the device agents.
 
-Everything that crosses Redis is named here: queue names, Redis keys, the send
-job's payload and the events agents report back. Both sides import this
-module; it imports nothing heavy (no Flask, no serial, no SQL).
+Everything that crosses Redis is named here: queue names, Redis keys, job
+ids, the send job's payload and signatures, the device binding and the
+events agents report back. Both sides import this module; it imports nothing
+heavy (no Flask, no serial, no SQL). How jobs are stored (JSON, size limit,
+allow-listed functions) is ``zimsend_common.bus``; the Redis users that keep
+each agent to its own keys are ``zimsend_common.redis_acl``.
 
-Outgoing, per message (job id = message id):
+Jobs are RQ jobs stored as JSON: a job hash ``rq:job:<job id>`` whose
+``data`` is the (zlib-compressed) JSON array ``[function, null, [args],
+{kwargs}]``, ``function`` one of ``JOB_FUNCTIONS``.
+
+Outgoing, per message of client C (job id ``send_job_id(C, message_id)`` =
+``"<C>-<message_id>"``):
 
     relay ──enqueue──▶ device queue (X-Device-ID given) or the client's shared queue
-    agent ──dequeue──▶ claim (SET NX on claim_key) ──▶ modem ──▶ "sent" event
+    agent ──dequeue──▶ verify ──▶ claim (SET NX on claim_key) ──▶ modem ──▶ "sent" event
+
+The send job's args are ``[payload, signatures]``: ``payload`` is
+``SendJob.to_dict()`` (with ``issued_at``, when the relay signed it, and a
+fresh ``nonce``); ``signatures`` maps each device that may take it (the
+named device, or every enabled device of the client for a shared queue) to
+``sign(payload, that device's signing key)``. An agent takes the job only
+when its own entry verifies, ``issued_at`` is less than
+``SEND_JOB_MAX_AGE_SECONDS`` old, and the payload names this device (or
+none, and this device's client); otherwise it reports a ``job_refused``
+event. A job for the simulated device (``SIMULATED_QUEUE``) has args
+``[payload]`` only: the worker checks it against the store.
 
 A cancel claims the same key; whoever sets it first wins, the other learns it.
-A scheduled message has nothing in Redis until it is due: the relay's worker
-finds it due in the store and puts it on its device or shared queue then.
+Claims live under ``zimsend:claim:<C>:<message_id>``. A scheduled message
+has nothing in Redis until it is due: the relay's worker finds it due in the
+store and puts it on its device or shared queue then.
 
-Back, per event: the agent enqueues APPLY_EVENT_FUNC on EVENTS_QUEUE with the
-event's dict and its signature; the relay's worker checks the signature
-against the device's key, applies it to the store, then sets the event's
-ack key. The agent keeps the event until it sees that key, and hands it on
-again when none comes: Redis may lose a job before the worker ran it.
+The device's client: ``device_client_key(D)`` holds ``binding(D, C, key)``,
+the JSON ``{"device_id", "client_id", "signature"}`` signed with the
+device's key; an agent that cannot verify it serves its own queues only.
+
+Back, per event: the agent enqueues APPLY_EVENT_FUNC on EVENTS_QUEUE with
+args ``[event dict, signature]`` under job id ``event_job_id(D, event_id)``
+= ``"<D>-<event_id>"``; the relay's worker checks the signature against the
+device's key, applies it to the store, then sets the event's ack key
+``zimsend:event-ack:<D>:<event_id>``. The agent keeps the event until it
+sees that key, and hands it on again when none comes: Redis may lose a job
+before the worker ran it.
 """
 
 from __future__ import annotations
@@ -25,7 +51,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import secrets
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -38,6 +66,8 @@ SIMULATED_QUEUE = "zimsend.simulated"  # zs_test_ messages, sent by the relay's 
 SEND_JOB_FUNC = "gateway_agent.jobs.send_message"
 APPLY_EVENT_FUNC = "relay_server.worker.events.apply_event"
 SIMULATED_SEND_FUNC = "relay_server.worker.simulated.send_message"
+# The only function names a job on the bus may carry (see ``zimsend_common.bus``).
+JOB_FUNCTIONS = frozenset({SEND_JOB_FUNC, APPLY_EVENT_FUNC, SIMULATED_SEND_FUNC})
 
 
 def device_queue(device_id: str, priority: int) -> str:
@@ -67,9 +97,13 @@ def agent_queue_order(device_id: str, client_id: str) -> list[str]:
 CLAIM_TTL_SECONDS = 7 * 24 * 3600
 
 
-def claim_key(message_id: str) -> str:
-    """Set once (NX) to ``claim_value_device(...)`` or ``CLAIM_CANCELLED``."""
-    return f"zimsend:claim:{message_id}"
+def claim_key(client_id: str, message_id: str) -> str:
+    """Set once (NX) to ``claim_value_device(...)`` or ``CLAIM_CANCELLED``.
+
+    Under the client's name, so that a device's Redis user may claim its own
+    client's messages and no one else's.
+    """
+    return f"zimsend:claim:{client_id}:{message_id}"
 
 
 CLAIM_CANCELLED = "cancelled"
@@ -98,16 +132,30 @@ def heartbeat_key(device_id: str) -> str:
 
 
 def device_client_key(device_id: str) -> str:
-    """The id of the client a device belongs to; the relay writes it, agents read it."""
+    """The device's ``binding``: whose device it is, signed by the relay; agents read it."""
     return f"zimsend:device:{device_id}:client"
 
 
 EVENT_ACK_TTL_SECONDS = 24 * 3600  # far longer than an agent waits before handing an event again
 
 
-def event_ack_key(event_id: str) -> str:
+def event_ack_key(device_id: str, event_id: str) -> str:
     """Set by the worker once an event was applied (or found a repeat, or refused for good)."""
-    return f"zimsend:event-ack:{event_id}"
+    return f"zimsend:event-ack:{device_id}:{event_id}"
+
+
+# -- RQ job ids: scoped, so that a device's Redis user may be kept to its own ----------
+# (RQ keeps a job under ``rq:job:<job id>``; ids are [A-Za-z0-9_-]+.)
+
+
+def send_job_id(client_id: str, message_id: str) -> str:
+    """The id of a message's send job, on whichever queue of its client it waits."""
+    return f"{client_id}-{message_id}"
+
+
+def event_job_id(device_id: str, event_id: str) -> str:
+    """The id of the job that carries a device's event to the worker."""
+    return f"{device_id}-{event_id}"
 
 
 def redis_epoch_key() -> str:
@@ -139,6 +187,8 @@ class SendJob:
     priority: int
     device_id: str | None = None  # set when the client asked for this device
     valid_until: str | None = None  # ISO 8601 Z; past it the message fails TIMEOUT
+    issued_at: str = ""  # ISO 8601 Z, when the relay signed the job
+    nonce: str = ""  # random, new for every signing
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -148,7 +198,7 @@ class SendJob:
         return cls(**{name: data.get(name) for name in cls.__dataclass_fields__})
 
 
-EventKind = Literal["sent", "delivered", "failed", "received", "heartbeat"]
+EventKind = Literal["sent", "delivered", "failed", "received", "heartbeat", "job_refused"]
 
 
 @dataclass(frozen=True)
@@ -162,6 +212,9 @@ class Event:
       received:  sender, text, received_at, parts
       heartbeat: signal_percent, signal_dbm, operator, registration, model,
                  manufacturer, firmware, phone_number, sent_today, queue_depth
+      job_refused: reason (a JobRefusal reason), job_id, queue, message_id
+                 (the id the job claimed, or None): a job the agent would not
+                 take, which never reached its modem
     """
 
     kind: EventKind
@@ -198,6 +251,48 @@ def sign(document: dict[str, Any], signing_key: str) -> str:
 def verify(document: dict[str, Any], signature: str, signing_key: str) -> bool:
     """True when ``signature`` is this key's signature of ``document`` (constant time)."""
     return hmac.compare_digest(sign(document, signing_key), signature)
+
+
+# -- send jobs and bindings, signed by the relay ---------------------------------
+
+SEND_JOB_MAX_AGE_SECONDS = 6 * 24 * 3600  # shorter than a claim's and a ledger entry's life
+
+
+def sign_send_job(job: SendJob, device_keys: Mapping[str, str]) -> dict[str, str]:
+    """The job's signature for each device that may take it (device id -> hex HMAC).
+
+    The job must carry ``issued_at`` and ``nonce``: a signature is only good
+    for ``SEND_JOB_MAX_AGE_SECONDS`` after it was made.
+    """
+    if not job.issued_at or not job.nonce:
+        raise ValueError("a send job is signed with its issued_at and nonce")
+    document = job.to_dict()
+    return {device_id: sign(document, key) for device_id, key in device_keys.items()}
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(16)
+
+
+def binding(device_id: str, client_id: str, signing_key: str) -> str:
+    """The value of ``device_client_key``: the device's client, signed with the device's key."""
+    document = {"device_id": device_id, "client_id": client_id}
+    return json.dumps({**document, "signature": sign(document, signing_key)}, sort_keys=True)
+
+
+def read_binding(value: str | bytes, device_id: str, signing_key: str) -> str | None:
+    """The client a ``binding`` names, when it is this device's and signed with its key; else None."""
+    try:
+        wrapper = json.loads(value)
+        document = {"device_id": wrapper["device_id"], "client_id": wrapper["client_id"]}
+        signature = wrapper["signature"]
+        if not isinstance(signature, str) or document["device_id"] != device_id:
+            return None
+        if not isinstance(document["client_id"], str) or not verify(document, signature, signing_key):
+            return None
+    except (ValueError, KeyError, TypeError):
+        return None
+    return document["client_id"]
 
 
 def seal(event: Event, signing_key: str) -> str:

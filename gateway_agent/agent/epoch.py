@@ -41,15 +41,19 @@ class EpochWatch:
         self._looked = False
         self._seen: bytes | None = None
 
-    def check(self) -> None:
+    def check(self, client_id: str | None) -> None:
         """Claim again and hand on again when the sentinel changed since the last look.
 
+        ``client_id`` is the device's client (claims are kept under it); while
+        it is unknown nothing is claimed again and the next look tries again.
         Raises ``redis.RedisError`` when Redis is unreachable (the next look tries again).
         """
         epoch = self._connection.get(wire.redis_epoch_key())
         if self._looked and epoch == self._seen:
             return
-        claimed = self._claim_again()
+        if client_id is None:
+            return
+        claimed = self._claim_again(client_id)
         if self._looked:  # at the first look, events are just being handed on anyway
             self._outbox.rehand_all()
             log.warning(
@@ -58,7 +62,7 @@ class EpochWatch:
             )
         self._looked, self._seen = True, epoch
 
-    def _claim_again(self) -> int:
+    def _claim_again(self, client_id: str) -> int:
         """Set the claim of every message taken within a claim's lifetime; returns how many were missing."""
         now = time.time()
         taken = self._ledger.taken_since(now - wire.CLAIM_TTL_SECONDS)
@@ -67,6 +71,6 @@ class EpochWatch:
             pipeline = self._connection.pipeline(transaction=False)
             for message_id, taken_at in taken[start : start + _BATCH]:
                 lifetime = max(1, int(taken_at + wire.CLAIM_TTL_SECONDS - now))
-                pipeline.set(wire.claim_key(message_id), self._claim_value, nx=True, ex=lifetime)
+                pipeline.set(wire.claim_key(client_id, message_id), self._claim_value, nx=True, ex=lifetime)
             restored += sum(1 for done in pipeline.execute() if done)
         return restored

@@ -6,8 +6,14 @@ heartbeats and drain its event journal. So the agent runs its own loop in the
 main thread and takes each job with ``Queue.dequeue_any`` and a short
 timeout, from ``wire.agent_queue_order`` (priority first, the device's own
 queue before the client's shared one). Nothing is forked: the serial port
-stays with this process. Only jobs naming ``wire.SEND_JOB_FUNC`` run; the
-queues carry messages, not arbitrary code for the device's host.
+stays with this process. Jobs are JSON data read through ``zimsend_common.bus``
+and only send jobs the relay signed for this device are taken
+(``gateway_agent.jobs.accept``); the queues carry messages, never code for the
+device's host. A refused job is reported to the relay as a ``job_refused`` event.
+
+The device's client, which decides the shared queues it listens on, is taken
+only from a binding the relay signed with the device's key; until one is
+read (or when it fails its check) the agent serves its own device queues only.
 
 When Redis is unreachable the agent keeps serving its modem, journals what
 it has to say, and takes jobs again once Redis is back.
@@ -24,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from rq import Queue
 from rq.exceptions import DequeueTimeout
 
 from gateway_agent import jobs
@@ -40,7 +45,7 @@ from gateway_agent.agent.sender import UNKNOWN_OUTCOME, Sender
 from gateway_agent.backends import open_modem
 from gateway_agent.errors import ModemError
 from gateway_agent.modem import DeliveryReport, Identity, IncomingMessage, Modem, ModemEvent, PortLost
-from zimsend_common import wire
+from zimsend_common import bus, wire
 from zimsend_common.config import ConfigError, Settings
 from zimsend_common.failures import FailureCode
 from zimsend_common.timefmt import isoformat_z, utcnow
@@ -78,11 +83,12 @@ class Agent:
         self._modem = modem or open_modem(settings)
         self._connection = connection or connect(settings.relay.redis_url)
         self._ledger = Ledger(ledger_path(settings))
+        self._signing_key = wire.device_signing_key(agent.device_password)
         self._outbox = Outbox(
             self._ledger,
             self._connection,
             self._device_id,
-            wire.device_signing_key(agent.device_password),
+            self._signing_key,
             rehand_seconds=agent.event_rehand_seconds,
         )
         self._pulse = Pulse(
@@ -95,7 +101,8 @@ class Agent:
         self._tracker = DeliveryTracker(self._ledger, self._outbox)
         self._rate = SendRateLimit(self._ledger, agent.send_rate_per_minute)
         self._sender = Sender(agent, self._connection, self._ledger, self._outbox, self._modem, self.idle)
-        self._client_id = self._ledger.get_meta("client_id")
+        self._client_id = self._ledger.get_meta("client_id")  # from a binding that passed its check
+        self._binding_refused = False
         self._state: AgentState = "modem_lost"
         self._identity: Identity | None = None
         self._held: wire.SendJob | None = None  # taken from Redis, not yet claimed
@@ -229,13 +236,12 @@ class Agent:
 
     def _take(self) -> wire.SendJob | None:
         wait = self._rate.wait_seconds()
-        # Until the relay has said whose device this is, no message can be checked.
-        if self._client_id is None or self._state != "online" or wait > 0:
+        if self._state != "online" or wait > 0:
             self.idle(min(wait or POLL_SECONDS, POLL_SECONDS))
             return None
-        queues = [Queue(name, connection=self._connection) for name in self._queue_names()]
+        queues = [bus.queue(name, self._connection) for name in self._queue_names()]
         try:
-            found = Queue.dequeue_any(queues, POLL_SECONDS, connection=self._connection)
+            found = bus.dequeue_any(queues, POLL_SECONDS, self._connection)
         except DequeueTimeout:
             return None
         if found is None:
@@ -245,7 +251,11 @@ class Agent:
         if self._state != "online":
             queue.push_job_id(job.id, at_front=True)  # for another device, or for later
             return None
-        return jobs.accept(job, self._client_id, self._device_id)
+        return jobs.accept(job, self._client_id, self._device_id, self._signing_key, self._report_refusal)
+
+    def _report_refusal(self, refusal: jobs.JobRefusal) -> None:
+        if refusal.reason != jobs.NOT_SIGNED_FOR_DEVICE:
+            self._outbox.report("job_refused", refusal.data())
 
     def _queue_names(self) -> list[str]:
         if self._client_id is None:
@@ -260,7 +270,7 @@ class Agent:
             self._next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
             self._ledger.prune(time.time() - LEDGER_KEPT_SECONDS)
         self._learn_client()
-        self._epoch.check()
+        self._epoch.check(self._client_id)
         self._pulse.beat(self._heartbeat_data())
 
     def _heartbeat_data(self) -> dict[str, Any]:
@@ -270,9 +280,19 @@ class Agent:
 
     def _learn_client(self) -> None:
         value = self._connection.get(wire.device_client_key(self._device_id))
-        if value is None or value.decode() == self._client_id:
+        if value is None:
             return
-        self._client_id = value.decode()
+        client_id = wire.read_binding(value, self._device_id, self._signing_key)
+        if client_id is None:
+            if not self._binding_refused:
+                log.error("device binding refused: not signed for this device; shared queues left",
+                          extra={"device_id": self._device_id})
+            self._client_id, self._binding_refused = None, True
+            return
+        self._binding_refused = False
+        if client_id == self._client_id:
+            return
+        self._client_id = client_id
         self._ledger.set_meta("client_id", self._client_id)
         log.info("device's client known", extra={"device_id": self._device_id, "client_id": self._client_id})
 

@@ -19,12 +19,11 @@ import time
 from typing import Any
 
 import redis
-from rq import Queue
 from rq.job import Job, JobStatus
 
 from gateway_agent.agent.ledger import Ledger
 from gateway_agent.modem import SendReceipt
-from zimsend_common import wire
+from zimsend_common import bus, wire
 from zimsend_common.failures import FailureCode, describe
 from zimsend_common.timefmt import isoformat_z, utcnow
 
@@ -46,7 +45,7 @@ class Outbox:
     ) -> None:
         self._ledger = ledger
         self._rehand_seconds = rehand_seconds
-        self._queue = Queue(wire.EVENTS_QUEUE, connection=connection)
+        self._queue = bus.queue(wire.EVENTS_QUEUE, connection)
         self._connection = connection
         self._device_id = device_id
         self._signing_key = signing_key
@@ -120,7 +119,7 @@ class Outbox:
         while batch := self._ledger.handed_events(after):
             pipeline = self._connection.pipeline(transaction=False)
             for _, event_id in batch:
-                pipeline.exists(wire.event_ack_key(event_id))
+                pipeline.exists(wire.event_ack_key(self._device_id, event_id))
             for (seq, _), acknowledged in zip(batch, pipeline.execute(), strict=True):
                 if acknowledged:
                     self._ledger.forget_event(seq)
@@ -140,7 +139,7 @@ class Outbox:
         slow or stopped gets no pile of repeats."""
         pipeline = self._connection.pipeline(transaction=False)
         for event_id in event_ids:
-            pipeline.hget(Job.key_for(event_id), "status")
+            pipeline.hget(Job.key_for(wire.event_job_id(self._device_id, event_id)), "status")
         statuses = pipeline.execute()
         return {event_id for event_id, status in zip(event_ids, statuses, strict=True) if status in _WAITING}
 
@@ -168,5 +167,5 @@ class Outbox:
             wire.APPLY_EVENT_FUNC,
             document,
             wire.sign(document, self._signing_key),
-            job_id=document["event_id"],
+            job_id=wire.event_job_id(self._device_id, document["event_id"]),
         )

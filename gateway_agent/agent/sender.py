@@ -66,10 +66,10 @@ class Sender:
         """
         if self._ledger.message_state(job.message_id) is not None:
             # Taken before (Redis may have lost the claim since): keep it ours, say it again.
-            self._claim(job.message_id)
+            self._claim(job.client_id, job.message_id)
             self._outbox.report_again(job.message_id)
             return "duplicate"
-        if not self._claim(job.message_id):
+        if not self._claim(job.client_id, job.message_id):
             return "not claimed"
         self._ledger.take(job.message_id, job.to, time.time())
         if _expired(job.valid_until):
@@ -82,8 +82,8 @@ class Sender:
         finally:
             self._clear_inflight()
 
-    def _claim(self, message_id: str) -> bool:
-        key, mine = wire.claim_key(message_id), wire.claim_value_device(self._device_id)
+    def _claim(self, client_id: str, message_id: str) -> bool:
+        key, mine = wire.claim_key(client_id, message_id), wire.claim_value_device(self._device_id)
         if self._connection.set(key, mine, nx=True, ex=wire.CLAIM_TTL_SECONDS):
             return True
         # Our own claim from a run that stopped before the ledger took the

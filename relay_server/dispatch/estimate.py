@@ -12,11 +12,10 @@ from statistics import fmean
 
 import sqlalchemy as sa
 from redis import Redis
-from rq import Queue
 
 from relay_server.dispatch.device_state import load_states
 from relay_server.store.models import Message
-from zimsend_common import wire
+from zimsend_common import bus, wire
 
 # Used until a device has sent anything: a typical modem's submit time.
 DEFAULT_SEND_SECONDS = 5.0
@@ -48,7 +47,7 @@ def _jobs_ahead(redis: Redis, message: Message, device_ids: list[str]) -> int:
             break
         names.append(wire.client_queue(message.client_id, priority))
         names += [wire.device_queue(device_id, priority) for device_id in device_ids]
-    return sum(Queue(name, connection=redis).count for name in names)
+    return sum(bus.queue(name, redis).count for name in names)
 
 
 def _send_seconds(redis: Redis, device_ids: list[str]) -> float:

@@ -1,8 +1,11 @@
 """Where a stored message waits in Redis until it leaves: its RQ jobs.
 
-A message's send job has the message's id as its job id and goes on the
-device's queue (when the client asked for a device), else on the client's
+A message's send job has ``wire.send_job_id`` (client and message id) as its
+job id and goes on the device's queue (when the client asked for a device), else on the client's
 shared queue, or on the simulated device's queue for a ``zs_test_`` message.
+A send job for an agent carries its signature for every device that may take
+it (``wire.sign_send_job``, with the keys the store keeps); the simulated
+device needs none, it checks the message against the store.
 
 A scheduled message has no job until it is due: the store keeps its time, and
 the relay's worker alone gives it its send job then (``worker.due``). This
@@ -13,14 +16,16 @@ message silently, while the store cannot lose it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from redis import Redis
-from rq import Queue
 from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 
 from relay_server.store.models import Message
-from zimsend_common import wire
-from zimsend_common.timefmt import isoformat_z
+from relay_server.store.store import Store
+from zimsend_common import bus, wire
+from zimsend_common.timefmt import isoformat_z, utcnow
 
 # Long enough for a rate-limited modem to finish one send; a send job is
 # never retried by RQ (a retry could send twice), so this only bounds a hang.
@@ -36,7 +41,7 @@ _LIVE_STATUSES = frozenset(
 
 
 def send_job(message: Message) -> wire.SendJob:
-    """The payload an agent (or the simulated device) needs to send ``message``."""
+    """The payload an agent (or the simulated device) needs to send ``message``, issued now."""
     return wire.SendJob(
         message_id=message.message_id,
         client_id=message.client_id,
@@ -45,7 +50,22 @@ def send_job(message: Message) -> wire.SendJob:
         priority=message.priority,
         device_id=message.device_id,
         valid_until=isoformat_z(message.valid_until),
+        issued_at=isoformat_z(utcnow()),
+        nonce=wire.new_nonce(),
     )
+
+
+def send_job_args(store: Store, message: Message) -> list[Any]:
+    """The send job's arguments: its payload, and (for an agent) its signatures by device."""
+    payload = send_job(message)
+    if message.is_test:
+        return [payload.to_dict()]
+    if message.device_id:
+        key = store.device_signing_key(message.device_id)
+        keys = {} if key is None else {message.device_id: key}
+    else:
+        keys = store.device_signing_keys(message.client_id)
+    return [payload.to_dict(), wire.sign_send_job(payload, keys)]
 
 
 def queue_name(message: Message) -> str:
@@ -57,26 +77,26 @@ def queue_name(message: Message) -> str:
     return wire.client_queue(message.client_id, message.priority)
 
 
-def place(redis: Redis, message: Message) -> None:
+def place(redis: Redis, store: Store, message: Message) -> None:
     """Give a new message its job, unless it is scheduled: the worker releases
     those when they are due (after checking that Redis kept its data)."""
     if message.scheduled_at is None:
-        enqueue_send(redis, message)
+        enqueue_send(redis, store, message)
 
 
-def enqueue_send(redis: Redis, message: Message) -> None:
+def enqueue_send(redis: Redis, store: Store, message: Message) -> None:
     """Put the message's send job on its queue, unless it is already there.
 
     Enqueueing a message that already has its job does nothing, so recovery,
     the due release and a late submit may all place the same message safely.
     """
     func = wire.SIMULATED_SEND_FUNC if message.is_test else wire.SEND_JOB_FUNC
-    queue = Queue(queue_name(message), connection=redis)
+    queue = bus.queue(queue_name(message), redis)
     try:
         queue.enqueue(
             func,
-            send_job(message).to_dict(),
-            job_id=message.message_id,
+            *send_job_args(store, message),
+            job_id=wire.send_job_id(message.client_id, message.message_id),
             job_timeout=SEND_JOB_TIMEOUT_SECONDS,
             result_ttl=FINISHED_JOB_TTL_SECONDS,
             failure_ttl=FINISHED_JOB_TTL_SECONDS,
@@ -86,33 +106,34 @@ def enqueue_send(redis: Redis, message: Message) -> None:
         pass
 
 
-def jobless(redis: Redis, message_ids: list[str]) -> dict[str, bytes | None]:
-    """The messages that have no live job in Redis, each with its claim (None: unclaimed).
+def jobless(redis: Redis, messages: list[tuple[str, str]]) -> dict[str, bytes | None]:
+    """Of the (client id, message id) pairs, the messages that have no live job in Redis,
+    each with its claim (None: unclaimed).
 
     A job that failed or was stopped no longer carries its message; one that
     finished did, and its message has moved on (or was claimed).
     """
     with redis.pipeline(transaction=False) as pipe:
-        for message_id in message_ids:
-            pipe.get(wire.claim_key(message_id))
-            pipe.hget(Job.key_for(message_id), "status")
+        for client_id, message_id in messages:
+            pipe.get(wire.claim_key(client_id, message_id))
+            pipe.hget(Job.key_for(wire.send_job_id(client_id, message_id)), "status")
         answers = pipe.execute()
     found = {}
-    for index, message_id in enumerate(message_ids):
+    for index, (_, message_id) in enumerate(messages):
         claim, status = answers[index * 2 : index * 2 + 2]
         if status not in _LIVE_STATUSES:
             found[message_id] = claim
     return found
 
 
-def withdraw(redis: Redis, message_id: str) -> None:
+def withdraw(redis: Redis, client_id: str, message_id: str) -> None:
     """Take the message's send job out of its queue.
 
-    The job is marked cancelled rather than deleted: an agent may hold it,
-    having just taken it, and still finds it (then loses the claim).
+    The job is marked cancelled rather than deleted: an agent may hold one
+    it has just taken, and still finds it (then loses the claim).
     """
     try:
-        job = Job.fetch(message_id, connection=redis)
+        job = bus.fetch(wire.send_job_id(client_id, message_id), redis)
         if not job.is_canceled:
             job.cancel()
     except (NoSuchJobError, InvalidJobOperation):
@@ -120,9 +141,10 @@ def withdraw(redis: Redis, message_id: str) -> None:
     redis.expire(job.key, FINISHED_JOB_TTL_SECONDS)
 
 
-def remove_jobs(redis: Redis, message_id: str) -> None:
+def remove_jobs(redis: Redis, client_id: str, message_id: str) -> None:
     """Delete what is left of the message's send job."""
+    job_id = wire.send_job_id(client_id, message_id)
     try:
-        Job.fetch(message_id, connection=redis).delete()
-    except NoSuchJobError:
-        pass
+        bus.fetch(job_id, redis).delete()
+    except NoSuchJobError:  # gone, or refused: a hash that is no job must not block the next
+        redis.delete(Job.key_for(job_id))

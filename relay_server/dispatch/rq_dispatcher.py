@@ -51,7 +51,7 @@ class RQDispatcher:
         a Redis outage leaves them to recovery."""
         for message in messages:
             try:
-                placement.place(self.redis, message)
+                placement.place(self.redis, self.store, message)
             except RedisError as exc:
                 log.warning(
                     "message left for recovery: Redis unavailable",
@@ -73,12 +73,12 @@ class RQDispatcher:
         False when an agent claimed it first, and when Redis cannot be asked
         (an agent may still hold it, so a cancel cannot be promised).
         """
-        key = wire.claim_key(message.message_id)
+        key = wire.claim_key(message.client_id, message.message_id)
         try:
             won = self.redis.set(key, wire.CLAIM_CANCELLED, nx=True, ex=wire.CLAIM_TTL_SECONDS)
             if not won:
                 return self.redis.get(key) == wire.CLAIM_CANCELLED.encode()
-            placement.withdraw(self.redis, message.message_id)
+            placement.withdraw(self.redis, message.client_id, message.message_id)
         except RedisError as exc:
             log.warning(
                 "cancel refused: Redis unavailable",

@@ -73,6 +73,16 @@ def signing_key(conn: sa.Connection, device_id: str) -> str | None:
     return None if row is None or row.disabled else row.signing_key
 
 
+def signing_keys(conn: sa.Connection, client_id: str) -> dict[str, str]:
+    """The keys of the client's enabled devices, by device id."""
+    rows = conn.execute(
+        sa.select(devices.c.device_id, devices.c.signing_key)
+        .where(devices.c.client_id == client_id)
+        .where(devices.c.disabled.is_(False))
+    )
+    return {row.device_id: row.signing_key for row in rows}
+
+
 def mark_seen(conn: sa.Connection, device_id: str, at: datetime) -> bool:
     """Record that the device was heard from at ``at`` (never moving the time back)."""
     result = conn.execute(

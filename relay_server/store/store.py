@@ -143,6 +143,11 @@ class Store:
         with read_transaction(self.engine) as conn:
             return devices.signing_key(conn, device_id)
 
+    def device_signing_keys(self, client_id: str) -> dict[str, str]:
+        """The signing keys of the client's enabled devices, by device id."""
+        with read_transaction(self.engine) as conn:
+            return devices.signing_keys(conn, client_id)
+
     def mark_device_seen(self, device_id: str, at: datetime) -> bool:
         """Record a sign of life from the device; its last_seen_at never moves back."""
         with write_transaction(self.engine) as conn:

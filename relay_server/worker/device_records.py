@@ -16,6 +16,7 @@ from relay_server.store.dispatch_schema import device_events, device_status, inc
 from relay_server.store.engine import read_transaction, write_transaction
 from relay_server.store import devices as store_devices
 from relay_server.store.storable_text import clipped
+from relay_server.store.models import Device
 from zimsend_common.timefmt import isoformat_z
 
 # Heartbeat fields kept as the device's state. Words that describe the modem
@@ -75,6 +76,33 @@ def record_transition(
             )
         )
     return event_id
+
+
+def record_job_refusal(
+    engine: sa.Engine, device: Device, event_id: str, at: datetime, data: dict[str, Any]
+) -> bool:
+    """Keep, as the device's ``job.refused`` event, a job its agent would not take; False for a repeat."""
+    # What the agent quotes of the job came from Redis: kept short, and storable by any database.
+    kept = {
+        name: str(data.get(name)).replace("\x00", "")[:_MAX_TEXT]
+        for name in ("reason", "job_id", "queue", "message_id")
+    }
+    with write_transaction(engine) as conn:
+        seen = conn.execute(sa.select(device_events.c.event_id).where(device_events.c.event_id == event_id))
+        if seen.first() is not None:
+            return False
+        conn.execute(
+            device_events.insert().values(
+                event_id=event_id,
+                device_id=device.device_id,
+                client_id=device.client_id,
+                event="job.refused",
+                reason=kept["reason"][:32],
+                occurred_at=at,
+                data_json=json.dumps(kept),
+            )
+        )
+    return True
 
 
 def recorded_online(engine: sa.Engine) -> dict[str, bool]:

@@ -106,7 +106,7 @@ def release_due(ctx: WorkerContext, after: datetime | None, now: datetime, *, la
     released = 0
     for start in range(0, len(due), _BATCH):
         batch = due[start : start + _BATCH]
-        jobless = placement.jobless(ctx.redis, [message.message_id for message in batch])
+        jobless = placement.jobless(ctx.redis, [(message.client_id, message.message_id) for message in batch])
         for message in batch:
             # A claimed one is in a device's or a cancel's hands: recovery follows it.
             if message.message_id in jobless and jobless[message.message_id] is None:

@@ -25,14 +25,13 @@ from typing import Any
 
 import sqlalchemy as sa
 from prometheus_client import Counter
-from rq import Queue
 
 from relay_server.store import ids
 from relay_server.store.models import Caller, Device, EventFailure, MessageError, NewIncoming, Status, StatusChange
 from relay_server.store.storable_text import clipped
 from relay_server.worker import context
-from relay_server.worker.device_records import record_heartbeat
-from zimsend_common import wire
+from relay_server.worker.device_records import record_heartbeat, record_job_refusal
+from zimsend_common import bus, wire
 from zimsend_common.failures import FailureCode
 from zimsend_common.timefmt import utcnow
 
@@ -87,7 +86,7 @@ def apply_event(event: dict[str, Any], signature: str) -> str:
             outcome = _poisoned(ctx, event, exc)
     except _UNAVAILABLE as exc:
         log.warning("event deferred: database unavailable", extra={"error": str(getattr(exc, "orig", exc))})
-        Queue(wire.EVENTS_QUEUE, connection=ctx.redis).enqueue_in(
+        bus.queue(wire.EVENTS_QUEUE, ctx.redis).enqueue_in(
             DEFERRED_RETRY, wire.APPLY_EVENT_FUNC, event, signature
         )
         return "deferred"
@@ -101,8 +100,9 @@ def _acknowledge(ctx: context.WorkerContext, event: Any) -> None:
     if not isinstance(event, dict) or event.get("kind") == "heartbeat":
         return
     event_id = event.get("event_id")
-    if isinstance(event_id, str) and ids.is_event_id(event_id):
-        ctx.redis.set(wire.event_ack_key(event_id), 1, ex=wire.EVENT_ACK_TTL_SECONDS)
+    device_id = event.get("device_id")
+    if isinstance(event_id, str) and ids.is_event_id(event_id) and isinstance(device_id, str):
+        ctx.redis.set(wire.event_ack_key(device_id[:64], event_id), 1, ex=wire.EVENT_ACK_TTL_SECONDS)
 
 
 def _apply(ctx: context.WorkerContext, event: Any, signature: Any) -> str:
@@ -293,6 +293,10 @@ def _count(value: Any) -> int:
     return value
 
 
+def _on_job_refused(ctx: context.WorkerContext, device: Device, event: wire.Event) -> bool:
+    return record_job_refusal(ctx.store.engine, device, event.event_id, _moment(event.at), event.data)
+
+
 def _on_heartbeat(ctx: context.WorkerContext, device: Device, event: wire.Event) -> bool:
     # An agent whose clock runs ahead must not look online for longer than it is.
     seen_at = min(_moment(event.at), utcnow())
@@ -306,4 +310,5 @@ _HANDLERS = {
     "failed": _on_failed,
     "received": _on_received,
     "heartbeat": _on_heartbeat,
+    "job_refused": _on_job_refused,
 }

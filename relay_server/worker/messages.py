@@ -21,19 +21,19 @@ def expire(store: Store, message_id: str, at: datetime) -> None:
     store.apply_status_change(StatusChange(message_id, "failed", at, error=error))
 
 
-def queued_message_ids(store: Store, scheduled_through: datetime | None) -> list[str]:
-    """Every message the store shows as queued, oldest first, but for those
-    scheduled after ``scheduled_through`` (every scheduled one when None)."""
+def queued_messages(store: Store, scheduled_through: datetime | None) -> list[tuple[str, str]]:
+    """Every message the store shows as queued, as (client id, message id), oldest
+    first, but for those scheduled after ``scheduled_through`` (every scheduled one when None)."""
     scheduled = messages.c.scheduled_at.is_(None)
     if scheduled_through is not None:
         scheduled = scheduled | (messages.c.scheduled_at <= scheduled_through)
     with read_transaction(store.engine) as conn:
         rows = conn.execute(
-            sa.select(messages.c.message_id)
+            sa.select(messages.c.client_id, messages.c.message_id)
             .where(messages.c.status == "queued", scheduled)
             .order_by(messages.c.created_at, messages.c.message_id)
         )
-        return [row.message_id for row in rows]
+        return [(row.client_id, row.message_id) for row in rows]
 
 
 def due_messages(store: Store, after: datetime | None, through: datetime) -> list[Message]:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from relay_server.dispatch import placement
 from relay_server.store.models import Message, StatusChange
 from relay_server.worker.context import WorkerContext
-from relay_server.worker.messages import expire, queued_message_ids
+from relay_server.worker.messages import expire, queued_messages
 from zimsend_common import wire
 
 log = logging.getLogger(__name__)
@@ -30,11 +30,20 @@ STUCK_AFTER = timedelta(minutes=5)
 
 
 def publish_device_clients(ctx: WorkerContext) -> None:
-    """Tell agents which client each device serves (they listen on its shared queues)."""
+    """Tell agents which client each device serves (they listen on its shared queues),
+    in a binding signed with the device's key, so that no one else can say it."""
     devices = ctx.store.list_devices()
+    keys: dict[str, str] = {}
+    for client_id in {device.client_id for device in devices}:
+        keys.update(ctx.store.device_signing_keys(client_id))
     with ctx.redis.pipeline(transaction=False) as pipe:
         for device in devices:
-            pipe.set(wire.device_client_key(device.device_id), device.client_id)
+            key = keys.get(device.device_id)
+            if key is None:  # disabled: no binding, so no shared queue
+                pipe.delete(wire.device_client_key(device.device_id))
+            else:
+                binding = wire.binding(device.device_id, device.client_id, key)
+                pipe.set(wire.device_client_key(device.device_id), binding)
         pipe.execute()
 
 
@@ -50,7 +59,7 @@ def requeue_orphans(ctx: WorkerContext, now: datetime, scheduled_through: dateti
     further ``STUCK_AFTER`` of silence, never more often.
     """
     placed = 0
-    queued = queued_message_ids(ctx.store, scheduled_through)
+    queued = queued_messages(ctx.store, scheduled_through)
     for start in range(0, len(queued), _BATCH):
         for message_id, claim in placement.jobless(ctx.redis, queued[start : start + _BATCH]).items():
             message = ctx.store.get_message_by_id(message_id)
@@ -76,10 +85,10 @@ def give_job(ctx: WorkerContext, message: Message, now: datetime) -> bool:
     """Put an unclaimed, due message's send job on its queue; True when it was put,
     False when its ``valid_until`` had passed and it failed with TIMEOUT instead."""
     if message.valid_until is not None and message.valid_until < now:
-        _expire(ctx, message.message_id, now)
+        _expire(ctx, message.client_id, message.message_id, now)
         return False
-    placement.remove_jobs(ctx.redis, message.message_id)  # a failed job's remains would block the new one
-    placement.enqueue_send(ctx.redis, message)
+    placement.remove_jobs(ctx.redis, message.client_id, message.message_id)  # a failed job's remains would block the new one
+    placement.enqueue_send(ctx.redis, ctx.store, message)
     return True
 
 
@@ -95,8 +104,8 @@ def _return_to_claimant(ctx: WorkerContext, message: Message, claim: str, now: d
     stuck_seconds = int(STUCK_AFTER.total_seconds())
     if not ctx.redis.set(wire.returned_key(message.message_id), device_id, nx=True, ex=stuck_seconds):
         return 0
-    placement.remove_jobs(ctx.redis, message.message_id)
-    placement.enqueue_send(ctx.redis, replace(message, device_id=device_id))
+    placement.remove_jobs(ctx.redis, message.client_id, message.message_id)
+    placement.enqueue_send(ctx.redis, ctx.store, replace(message, device_id=device_id))
     log.warning(
         "claimed message returned to its device",
         extra={"message_id": message.message_id, "device_id": device_id},
@@ -104,10 +113,10 @@ def _return_to_claimant(ctx: WorkerContext, message: Message, claim: str, now: d
     return 1
 
 
-def _expire(ctx: WorkerContext, message_id: str, now: datetime) -> None:
+def _expire(ctx: WorkerContext, client_id: str, message_id: str, now: datetime) -> None:
     """Fail a message whose validity ran out while it had no job, if nobody claims it first."""
     won = ctx.redis.set(
-        wire.claim_key(message_id), wire.CLAIM_CANCELLED, nx=True, ex=wire.CLAIM_TTL_SECONDS
+        wire.claim_key(client_id, message_id), wire.CLAIM_CANCELLED, nx=True, ex=wire.CLAIM_TTL_SECONDS
     )
     if not won:
         return

@@ -11,12 +11,10 @@ from datetime import timedelta
 
 import pytest
 import requests
-from rq import Queue
-from rq.job import Job
 
 from e2e_gateway import OFFLINE_AFTER_SECONDS, RECOVERY_GRACE_SECONDS, Gateway, wait_until
 from gateway_agent.emulator import EmulatorConfig
-from zimsend_common import wire
+from zimsend_common import bus, wire
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 pytestmark = pytest.mark.slow  # relay, worker and agents as processes
@@ -148,7 +146,7 @@ def test_an_event_forged_for_another_device_is_refused_by_the_worker(gateway: Ga
         globex, to="+263771001000", message="not yours", scheduled_at=isoformat_z(utcnow() + timedelta(days=1))
     )
     attacker_key = wire.device_signing_key(attacker.password)
-    events = Queue(wire.EVENTS_QUEUE, connection=gateway.redis)
+    events = bus.queue(wire.EVENTS_QUEUE, gateway.redis)
     forged = []
     for device_id in (victim_device.device_id, attacker.device_id):
         document = wire.Event(
@@ -157,6 +155,6 @@ def test_an_event_forged_for_another_device_is_refused_by_the_worker(gateway: Ga
         ).to_dict()
         forged.append(events.enqueue(wire.APPLY_EVENT_FUNC, document, wire.sign(document, attacker_key)))
     for job in forged:
-        wait_until(lambda job=job: Job.fetch(job.id, connection=gateway.redis).is_finished, "the worker to judge the event")
-        assert Job.fetch(job.id, connection=gateway.redis).return_value() == "refused"
+        wait_until(lambda job=job: bus.fetch(job.id, gateway.redis).is_finished, "the worker to judge the event")
+        assert bus.fetch(job.id, gateway.redis).return_value() == "refused"
     assert gateway.status(globex, victim_message)["status"] == "queued"

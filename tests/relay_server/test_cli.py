@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import shlex
 import signal
 import socket
 import stat
@@ -17,11 +18,13 @@ from typing import Any
 
 import pytest
 from relay_process import RELAY, environment, free_port, get_when_up, serving
+import redis
 
 from relay_server.store import InvalidApiKey, Store, UnknownClient
 from relay_server.store.devices import signing_key_for
 from relay_server.store.migrate import head_revision
 from relay_server.store.models import EventFailure, NewMessage, StatusChange
+from zimsend_common import wire
 from zimsend_common.timefmt import utcnow
 
 
@@ -379,3 +382,26 @@ def test_serve_stops_reading_a_chunked_body_at_the_limit(small_body_relay: int) 
     assert answer.startswith(b"HTTP/1.1 413 "), answer
     # What kernel buffers hold in flight, not the 300 MB offered.
     assert sent < 16 * 1024 * 1024
+
+
+def test_add_device_with_redis_acl_prints_a_user_redis_accepts_kept_to_the_devices_keys(
+    relay: Run, redisdb, redis_proc
+) -> None:
+    (acme,) = _ok(relay("create-client", "Acme"))
+    (added,) = _ok(relay("add-device", acme["client_id"], "--redis-acl"))
+    (again,) = _ok(relay("add-device", acme["client_id"]))
+
+    assert added["redis_username"] == f"zimsend-{added['device_id']}"
+    assert added["redis_acl"].startswith(f"ACL SETUSER zimsend-{added['device_id']} ")
+    assert f">{added['redis_password']}" in added["redis_acl"]
+    assert "redis_acl" not in again
+    entered = subprocess.run(
+        ["redis-cli", "-h", redis_proc.host, "-p", str(redis_proc.port), *shlex.split(added["redis_acl"])],
+        capture_output=True, text=True, timeout=10, check=True,
+    )
+    assert entered.stdout.strip() == "OK"
+    device = redis.Redis(host=redis_proc.host, port=redis_proc.port,
+                         username=added["redis_username"], password=added["redis_password"])
+    device.set(wire.heartbeat_key(added["device_id"]), "beat")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        device.set(wire.heartbeat_key(again["device_id"]), "beat")

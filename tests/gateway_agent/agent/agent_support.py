@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 import redis
-from rq import Queue
-
 from gateway_agent.agent import Agent
 from gateway_agent.agent.connection import connect
-from zimsend_common import wire
+from zimsend_common import bus, wire
+from zimsend_common.timefmt import isoformat_z, utcnow
 from zimsend_common.config import AgentSettings, LoggingSettings, RelaySettings, Settings
 
 DEVICE_ID = "device_agent000001"
@@ -51,7 +50,7 @@ def agent_settings(data_dir: Path, redis_url: str, **agent: object) -> Settings:
 def signed_events(conn: redis.Redis, key: str = SIGNING_KEY) -> list[wire.Event]:
     """The events waiting on the relay's events queue, each checked against the device's key."""
     events = []
-    for job in Queue(wire.EVENTS_QUEUE, connection=conn).get_jobs():
+    for job in bus.queue(wire.EVENTS_QUEUE, conn).get_jobs():
         assert job.func_name == wire.APPLY_EVENT_FUNC
         document, signature = job.args
         assert wire.verify(document, signature, key), "event not signed with the device's key"
@@ -80,7 +79,7 @@ class RedisServer:
     """A redis-server of the test's own, which the test may stop and start again."""
 
     def __init__(self, directory: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._directory = directory
         self._process: subprocess.Popen | None = None
@@ -92,7 +91,7 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
         )
         client = redis.Redis(port=self.port)
-        eventually(lambda: _answers(client))
+        eventually(lambda: answers(client))
 
     def stop(self) -> None:
         if self._process is not None:
@@ -105,14 +104,14 @@ class RedisServer:
         return connect(self.url)
 
 
-def _answers(client: redis.Redis) -> bool:
+def answers(client: redis.Redis) -> bool:
     try:
         return bool(client.ping())
     except redis.ConnectionError:
         return False
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -134,17 +133,21 @@ class RunningAgent:
 
 
 def enqueue(conn: redis.Redis, queue: str, message_id: str, *, to: str = "+263771234567",
-            text: str | None = None, client_id: str = CLIENT_ID, **fields: object) -> wire.SendJob:
-    """Queue a message as the relay does: the send job, under the message's id."""
+            text: str | None = None, client_id: str = CLIENT_ID,
+            signed_for: tuple[str, ...] = (DEVICE_ID, OTHER_DEVICE_ID), **fields: object) -> wire.SendJob:
+    """Queue a message as the relay does: the send job, under the message's id, signed for
+    ``signed_for`` (the test devices share one password, so one key)."""
+    fields = {"issued_at": isoformat_z(utcnow()), "nonce": wire.new_nonce(), **fields}
     job = wire.SendJob(message_id=message_id, client_id=client_id, to=to,
                        text=text or f"text of {message_id}", priority=3, **fields)
-    Queue(queue, connection=conn).enqueue(wire.SEND_JOB_FUNC, job.to_dict(), job_id=message_id)
+    signatures = wire.sign_send_job(job, {device_id: SIGNING_KEY for device_id in signed_for})
+    bus.queue(queue, conn).enqueue(wire.SEND_JOB_FUNC, job.to_dict(), signatures, job_id=wire.send_job_id(client_id, message_id))
     return job
 
 
 def serve_client(conn: redis.Redis, device_id: str = DEVICE_ID, client_id: str = CLIENT_ID) -> None:
-    """Publish the device's client, as the relay's worker does."""
-    conn.set(wire.device_client_key(device_id), client_id)
+    """Publish the device's client, as the relay's worker does: signed with the device's key."""
+    conn.set(wire.device_client_key(device_id), wire.binding(device_id, client_id, SIGNING_KEY))
 
 
 def events_of(conn: redis.Redis, message_id: str) -> list[wire.Event]:

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from agent_support import CLIENT_ID, DEVICE_ID, OTHER_DEVICE_ID, enqueue
-from rq import Queue
+from agent_support import CLIENT_ID, DEVICE_ID, OTHER_DEVICE_ID, SIGNING_KEY, enqueue
 from rq.job import Job
 
 from gateway_agent import jobs
-from zimsend_common import wire
+from zimsend_common import bus, wire
 
 NORMAL = wire.device_queue(DEVICE_ID, 3)
 
 
 def dequeue(conn) -> Job:
-    job, _ = Queue.dequeue_any([Queue(NORMAL, connection=conn)], 1, connection=conn)
+    job, _ = bus.dequeue_any([bus.queue(NORMAL, conn)], 1, conn)
     return job
 
 
@@ -22,13 +21,13 @@ def dequeue(conn) -> Job:
 def test_a_job_deleted_or_cancelled_between_dequeue_and_accept_yields_its_message_and_leaves_no_job(conn, meanwhile):
     sent = enqueue(conn, NORMAL, "msg_00000000000000c1")
     job = dequeue(conn)
-    same = Job.fetch(job.id, connection=conn)
+    same = bus.fetch(job.id, conn)
     if meanwhile == "deleted":
         same.delete()  # as recovery does before placing the message again
     else:
         same.cancel()  # as a cancel does; its claim decides what becomes of the message
 
-    assert jobs.accept(job, CLIENT_ID, DEVICE_ID) == sent
+    assert jobs.accept(job, CLIENT_ID, DEVICE_ID, SIGNING_KEY) == sent
     assert not conn.exists(job.key)
 
 
@@ -36,5 +35,5 @@ def test_a_job_meant_for_another_device_is_refused_and_removed(conn):
     enqueue(conn, NORMAL, "msg_00000000000000c2", device_id=OTHER_DEVICE_ID)
     job = dequeue(conn)
 
-    assert jobs.accept(job, CLIENT_ID, DEVICE_ID) is None
+    assert jobs.accept(job, CLIENT_ID, DEVICE_ID, SIGNING_KEY) is None
     assert not conn.exists(job.key)

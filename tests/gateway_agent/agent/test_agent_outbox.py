@@ -60,7 +60,7 @@ def test_an_event_redis_lost_before_the_worker_ran_it_is_handed_on_again_until_a
 
     [again] = eventually(lambda: outbox.flush() and message_events(client))
     assert (again.event_id, again.data["text"]) == (handed.event_id, "reply 1")
-    client.set(wire.event_ack_key(again.event_id), 1)  # as the worker does once it applied it
+    client.set(wire.event_ack_key(DEVICE_ID, again.event_id), 1)  # as the worker does once it applied it
     Queue(wire.EVENTS_QUEUE, connection=client).empty()
     assert outbox.flush() is True
     assert ledger.handed_events() == [] and ledger.due_events(time.time() + 3600) == []

@@ -45,7 +45,7 @@ def test_a_queued_message_leaves_once_and_is_reported_sent_then_delivered(
     # The network's timestamps count whole seconds.
     sent_second = datetime.fromisoformat(sent.data["sent_at"]).replace(microsecond=0)
     assert datetime.fromisoformat(delivered.data["delivered_at"]) >= sent_second
-    assert conn.get(wire.claim_key("msg_0000000000000001")) == wire.claim_value_device(DEVICE_ID).encode()
+    assert conn.get(wire.claim_key(CLIENT_ID, "msg_0000000000000001")) == wire.claim_value_device(DEVICE_ID).encode()
     assert conn.get(wire.inflight_key(DEVICE_ID)) is None
 
 
@@ -175,7 +175,7 @@ def test_two_devices_of_a_client_share_its_queue_and_each_message_leaves_once(
     assert texts == [f"text of {message_id}" for message_id in message_ids]
     for emulator, device_id in ((first, DEVICE_ID), (second, OTHER_DEVICE_ID)):
         for record in emulator.sent:
-            claim = conn.get(wire.claim_key(record.text.removeprefix("text of ")))
+            claim = conn.get(wire.claim_key(CLIENT_ID, record.text.removeprefix("text of ")))
             assert claim == wire.claim_value_device(device_id).encode()
 
 
@@ -184,8 +184,8 @@ def test_a_message_claimed_by_a_cancel_or_another_device_never_reaches_the_modem
 ):
     emulator = start_emulator()
     serve_client(conn)
-    conn.set(wire.claim_key("msg_0000000000000005"), wire.CLAIM_CANCELLED)
-    conn.set(wire.claim_key("msg_0000000000000006"), wire.claim_value_device(OTHER_DEVICE_ID))
+    conn.set(wire.claim_key(CLIENT_ID, "msg_0000000000000005"), wire.CLAIM_CANCELLED)
+    conn.set(wire.claim_key(CLIENT_ID, "msg_0000000000000006"), wire.claim_value_device(OTHER_DEVICE_ID))
     for message_id in ("msg_0000000000000005", "msg_0000000000000006", "msg_0000000000000007"):
         enqueue(conn, NORMAL, message_id)
     start_agent(redis_url, emulator)
@@ -193,7 +193,7 @@ def test_a_message_claimed_by_a_cancel_or_another_device_never_reaches_the_modem
     eventually(lambda: kinds_of(conn, "msg_0000000000000007") == ["sent"])
     assert [record.text for record in emulator.sent] == ["text of msg_0000000000000007"]
     assert kinds_of(conn, "msg_0000000000000005") == kinds_of(conn, "msg_0000000000000006") == []
-    assert conn.get(wire.claim_key("msg_0000000000000005")) == wire.CLAIM_CANCELLED.encode()
+    assert conn.get(wire.claim_key(CLIENT_ID, "msg_0000000000000005")) == wire.CLAIM_CANCELLED.encode()
 
 
 def test_a_message_past_its_validity_fails_with_timeout_unsent(conn, redis_url, start_emulator, start_agent):
@@ -219,7 +219,7 @@ def test_a_message_of_another_client_on_the_devices_queue_is_refused_unsent(
 
     eventually(lambda: kinds_of(conn, "msg_000000000000000a") == ["sent"])
     assert [record.text for record in emulator.sent] == ["text of msg_000000000000000a"]
-    assert conn.get(wire.claim_key("msg_0000000000000009")) is None
+    assert conn.get(wire.claim_key(CLIENT_ID, "msg_0000000000000009")) is None
 
 
 def test_a_job_that_is_not_a_well_formed_send_is_refused_unrun_and_the_agent_carries_on(
@@ -250,7 +250,7 @@ def test_a_repeated_job_is_answered_with_the_events_already_reported_not_sent_ag
     enqueue(conn, NORMAL, "msg_000000000000000b")
     [first] = eventually(lambda: events_of(conn, "msg_000000000000000b"))
     # As when Redis lost its data: the claim and the event's job are gone.
-    conn.delete(wire.claim_key("msg_000000000000000b"))
+    conn.delete(wire.claim_key(CLIENT_ID, "msg_000000000000000b"))
     Queue(wire.EVENTS_QUEUE, connection=conn).empty()
 
     enqueue(conn, NORMAL, "msg_000000000000000b")
@@ -258,7 +258,7 @@ def test_a_repeated_job_is_answered_with_the_events_already_reported_not_sent_ag
     [again] = eventually(lambda: events_of(conn, "msg_000000000000000b"))
     assert (again.kind, again.event_id) == ("sent", first.event_id)
     assert len(emulator.sent) == 1
-    assert conn.get(wire.claim_key("msg_000000000000000b")) == wire.claim_value_device(DEVICE_ID).encode()
+    assert conn.get(wire.claim_key(CLIENT_ID, "msg_000000000000000b")) == wire.claim_value_device(DEVICE_ID).encode()
 
 
 def test_the_send_rate_per_minute_is_honoured(conn, redis_url, start_emulator, start_agent):

@@ -8,11 +8,12 @@ import pytest
 import requests
 from openapi_check import conforms
 from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
+from rq.job import JobStatus
+from planted_jobs import attacks, plant
 from tracking_data import api_for, error_of, seed, utc
 
 from relay_server.dispatch.rq_dispatcher import RQDispatcher
-from zimsend_common import wire
+from zimsend_common import bus, wire
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 CREATED = utc(2025, 1, 15, 10, 30, 0)
@@ -105,12 +106,13 @@ def _send_scheduled(relay, credentials) -> str:
     return response.json()["message_id"]
 
 
-def _job_waits(redis, message_id: str) -> bool:
+def _job_waits(redis, client_id: str, message_id: str) -> bool:
     """Whether RQ holds the message's send job still to run."""
     try:
-        return Job.fetch(message_id, connection=redis).get_status() in {JobStatus.QUEUED, JobStatus.DEFERRED}
+        job = bus.fetch(wire.send_job_id(client_id, message_id), redis)
     except NoSuchJobError:
         return False
+    return job.get_status() in {JobStatus.QUEUED, JobStatus.DEFERRED}
 
 
 def test_a_cancel_leaves_no_job_to_run_and_no_agent_can_claim_it_after(rq_relay):
@@ -120,13 +122,13 @@ def test_a_cancel_leaves_no_job_to_run_and_no_agent_can_claim_it_after(rq_relay)
     answer = requests.post(rq_relay.url("/sms/send"), json=body, headers=test_key.headers, timeout=10)
     assert answer.status_code == 202, answer.text
     message_id = answer.json()["message_id"]
-    assert _job_waits(rq_relay.redis, message_id)
+    assert _job_waits(rq_relay.redis, acme.client_id, message_id)
 
     assert api_for(rq_relay, test_key).delete(f"/sms/{message_id}").status_code == 200
 
-    assert not _job_waits(rq_relay.redis, message_id)
+    assert not _job_waits(rq_relay.redis, acme.client_id, message_id)
     device_claim = rq_relay.redis.set(
-        wire.claim_key(message_id), wire.claim_value_device("device_abcdef123456"), nx=True
+        wire.claim_key(acme.client_id, message_id), wire.claim_value_device("device_abcdef123456"), nx=True
     )
     assert not device_claim
 
@@ -135,7 +137,7 @@ def test_a_message_an_agent_has_claimed_is_refused_and_not_cancelled(rq_relay):
     acme = rq_relay.new_client("acme")
     message_id = _send_scheduled(rq_relay, acme)
     # An agent took the job and claimed the message before the cancel arrived.
-    assert rq_relay.redis.set(wire.claim_key(message_id), wire.claim_value_device("device_abcdef123456"), nx=True)
+    assert rq_relay.redis.set(wire.claim_key(acme.client_id, message_id), wire.claim_value_device("device_abcdef123456"), nx=True)
     api = api_for(rq_relay, acme)
 
     error = error_of(api.delete(f"/sms/{message_id}"), 400, "CANNOT_CANCEL_MESSAGE")
@@ -143,3 +145,18 @@ def test_a_message_an_agent_has_claimed_is_refused_and_not_cancelled(rq_relay):
     assert error["details"] == {"status": "queued"}
     assert "already sending" in error["message"]
     assert api.get(f"/sms/status/{message_id}").json()["status"] == "queued"
+
+
+def test_a_cancel_that_finds_planted_pickles_under_the_messages_job_ids_runs_none_of_them(rq_relay, tmp_path):
+    acme = rq_relay.new_client("acme")
+    api = api_for(rq_relay, acme)
+    for name, (witness, fields) in attacks(tmp_path).items():
+        message_id = _send_scheduled(rq_relay, acme)
+        # Where the message's send job would be once it is due.
+        plant(rq_relay.redis, wire.client_queue(acme.client_id, 3), wire.send_job_id(acme.client_id, message_id), fields)
+
+        response = api.delete(f"/sms/{message_id}")
+
+        assert not witness.exists(), name
+        assert response.status_code == 200 and response.json()["status"] == "cancelled"
+        assert api.get(f"/sms/status/{message_id}").json()["status"] == "cancelled"

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from dataclasses import replace
+
 import pytest
 import redis
-from rq import Queue
 from rq.job import Job
 
 from relay_parts import OFFLINE_AFTER_SECONDS, Parts, minutes
 from relay_server.dispatch import RQDispatcher, placement
 from relay_server.dispatch.estimate import DEFAULT_SEND_SECONDS
 from relay_server.dispatcher import DeviceOffline, NoDeviceAvailable
-from zimsend_common import wire
+from zimsend_common import bus, wire
 from zimsend_common.timefmt import utcnow
 
 
@@ -23,7 +24,7 @@ def dispatcher(parts: Parts) -> RQDispatcher:
 
 
 def queued_ids(redis_client: redis.Redis, name: str) -> list[str]:
-    return Queue(name, connection=redis_client).job_ids
+    return bus.queue(name, redis_client).job_ids
 
 
 def test_a_send_with_no_device_online_is_refused_as_no_device_available(parts, dispatcher):
@@ -69,24 +70,25 @@ def test_a_message_for_a_device_goes_on_that_devices_queue_at_its_priority(parts
     device = parts.device(caller)
     message = parts.message(caller, device_id=device.device_id, priority=2)
     dispatcher.submit([message])
-    assert queued_ids(parts.redis, wire.device_queue(device.device_id, 2)) == [message.message_id]
-    job = Job.fetch(message.message_id, connection=parts.redis)
+    assert queued_ids(parts.redis, wire.device_queue(device.device_id, 2)) == [wire.send_job_id(message.client_id, message.message_id)]
+    job = bus.fetch(wire.send_job_id(message.client_id, message.message_id), parts.redis)
     assert job.func_name == wire.SEND_JOB_FUNC
-    assert wire.SendJob.from_dict(job.args[0]) == placement.send_job(message)
+    sent = wire.SendJob.from_dict(job.args[0])
+    assert replace(sent, issued_at="", nonce="") == replace(placement.send_job(message), issued_at="", nonce="")
 
 
 def test_a_message_without_a_device_goes_on_the_clients_shared_queue(parts, dispatcher):
     caller = parts.client()
     message = parts.message(caller, priority=5)
     dispatcher.submit([message])
-    assert queued_ids(parts.redis, wire.client_queue(caller.client_id, 5)) == [message.message_id]
+    assert queued_ids(parts.redis, wire.client_queue(caller.client_id, 5)) == [wire.send_job_id(message.client_id, message.message_id)]
 
 
 def test_a_test_keys_message_goes_to_the_simulated_device(parts, dispatcher):
     caller = parts.client(test=True)
     message = parts.message(caller)
     dispatcher.submit([message])
-    assert queued_ids(parts.redis, wire.SIMULATED_QUEUE) == [message.message_id]
+    assert queued_ids(parts.redis, wire.SIMULATED_QUEUE) == [wire.send_job_id(message.client_id, message.message_id)]
 
 
 def test_a_scheduled_message_waits_in_the_store_alone_with_no_job_in_redis(parts, dispatcher):
@@ -94,7 +96,7 @@ def test_a_scheduled_message_waits_in_the_store_alone_with_no_job_in_redis(parts
     message = parts.message(caller, scheduled_at=utcnow() + minutes(10))
     dispatcher.submit([message])
     assert queued_ids(parts.redis, wire.client_queue(caller.client_id, 3)) == []
-    assert not Job.exists(message.message_id, connection=parts.redis)
+    assert not Job.exists(wire.send_job_id(message.client_id, message.message_id), connection=parts.redis)
 
 
 def test_submitting_a_message_twice_queues_one_job(parts, dispatcher):
@@ -102,7 +104,7 @@ def test_submitting_a_message_twice_queues_one_job(parts, dispatcher):
     message = parts.message(caller)
     dispatcher.submit([message])
     dispatcher.submit([message])
-    assert queued_ids(parts.redis, wire.client_queue(caller.client_id, 3)) == [message.message_id]
+    assert queued_ids(parts.redis, wire.client_queue(caller.client_id, 3)) == [wire.send_job_id(message.client_id, message.message_id)]
 
 
 def test_a_submit_while_redis_is_down_returns_and_the_message_stays_queued(parts):
@@ -118,9 +120,9 @@ def test_cancel_of_a_queued_message_wins_the_claim_and_removes_its_job(parts, di
     message = parts.message(caller)
     dispatcher.submit([message])
     assert dispatcher.cancel(message) is True
-    assert parts.redis.get(wire.claim_key(message.message_id)) == wire.CLAIM_CANCELLED.encode()
+    assert parts.redis.get(wire.claim_key(message.client_id, message.message_id)) == wire.CLAIM_CANCELLED.encode()
     assert queued_ids(parts.redis, wire.client_queue(caller.client_id, 3)) == []
-    assert Job.fetch(message.message_id, connection=parts.redis).is_canceled
+    assert bus.fetch(wire.send_job_id(message.client_id, message.message_id), parts.redis).is_canceled
 
 
 def test_cancel_of_a_scheduled_message_claims_it_so_no_device_can_take_it_when_due(parts, dispatcher):
@@ -128,7 +130,7 @@ def test_cancel_of_a_scheduled_message_claims_it_so_no_device_can_take_it_when_d
     message = parts.message(caller, scheduled_at=utcnow() + minutes(10))
     dispatcher.submit([message])
     assert dispatcher.cancel(message) is True
-    assert parts.redis.get(wire.claim_key(message.message_id)) == wire.CLAIM_CANCELLED.encode()
+    assert parts.redis.get(wire.claim_key(message.client_id, message.message_id)) == wire.CLAIM_CANCELLED.encode()
 
 
 def test_cancel_after_a_device_claimed_the_message_is_refused(parts, dispatcher):
@@ -136,9 +138,9 @@ def test_cancel_after_a_device_claimed_the_message_is_refused(parts, dispatcher)
     device = parts.device(caller)
     message = parts.message(caller)
     dispatcher.submit([message])
-    parts.redis.set(wire.claim_key(message.message_id), wire.claim_value_device(device.device_id), nx=True)
+    parts.redis.set(wire.claim_key(message.client_id, message.message_id), wire.claim_value_device(device.device_id), nx=True)
     assert dispatcher.cancel(message) is False
-    assert Job.exists(message.message_id, connection=parts.redis)
+    assert Job.exists(wire.send_job_id(message.client_id, message.message_id), connection=parts.redis)
 
 
 def test_cancelling_twice_is_still_a_cancel(parts, dispatcher):

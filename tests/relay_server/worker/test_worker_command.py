@@ -10,12 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
-from rq.job import Job, JobStatus
+from rq.job import JobStatus
 
 from relay_server.dispatch import placement
 from relay_server.store.models import NewMessage
 from relay_server.store.store import Store
 from relay_server.worker_command import SCHEDULER_CHECK_SECONDS, WORKER_TTL_SECONDS
+from zimsend_common import bus, wire
 
 BIN = Path(sys.executable).parent
 
@@ -63,10 +64,10 @@ def test_the_worker_plays_the_simulated_device_and_stops_when_told(tmp_path, sql
     [message] = store.insert_messages(
         [NewMessage(client.client_id, True, "+263771234567", "hi", 3, 1, "GSM-7")]
     )
-    placement.enqueue_send(redisdb, message)
+    placement.enqueue_send(redisdb, store, message)
     worker = start_worker(tmp_path, sqlite_url, f"redis://{redis_proc.host}:{redis_proc.port}/0")
     try:
-        job = Job.fetch(message.message_id, connection=redisdb)
+        job = bus.fetch(wire.send_job_id(message.client_id, message.message_id), redisdb)
         deadline = time.monotonic() + 30
         while job.get_status(refresh=True) != JobStatus.FINISHED and time.monotonic() < deadline:
             time.sleep(0.1)

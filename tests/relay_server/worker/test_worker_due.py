@@ -10,8 +10,6 @@ import pytest
 import redis
 import sqlalchemy as sa
 from prometheus_client import REGISTRY
-from rq import Queue
-from rq.job import Job
 
 from relay_parts import Parts
 from relay_server.store.models import Message, StatusChange
@@ -19,7 +17,7 @@ from relay_server.store.schema import UtcDateTime
 from relay_server.worker.due import OVERLAP, DueRelease
 from relay_server.worker.epoch import EpochWatch
 from relay_server.worker.recovery import requeue_orphans
-from zimsend_common import wire
+from zimsend_common import bus, wire
 from zimsend_common.timefmt import utcnow
 
 LATENESS_COUNT = "zimsend_scheduled_release_lateness_seconds_count"
@@ -36,7 +34,7 @@ def due_release(parts: Parts) -> DueRelease:
 
 
 def shared_queue(parts: Parts, message: Message) -> list[str]:
-    return Queue(wire.client_queue(message.client_id, message.priority), connection=parts.redis).job_ids
+    return bus.queue(wire.client_queue(message.client_id, message.priority), parts.redis).job_ids
 
 
 def scheduled(parts: Parts, at: datetime, **fields) -> Message:
@@ -50,7 +48,7 @@ def test_a_scheduled_message_gets_its_job_when_due_and_not_before(parts: Parts):
     assert due.round(at - seconds(1))
     assert shared_queue(parts, message) == []
     assert due.round(at + seconds(0.5))
-    assert shared_queue(parts, message) == [message.message_id]
+    assert shared_queue(parts, message) == [wire.send_job_id(message.client_id, message.message_id)]
 
 
 def test_looking_again_and_again_gives_a_due_message_one_job_and_none_once_a_device_claimed_it(parts: Parts):
@@ -59,10 +57,10 @@ def test_looking_again_and_again_gives_a_due_message_one_job_and_none_once_a_dev
     due = due_release(parts)
     for step in range(3):
         assert due.round(at + seconds(step))
-    assert shared_queue(parts, message) == [message.message_id]
+    assert shared_queue(parts, message) == [wire.send_job_id(message.client_id, message.message_id)]
     # An agent takes the job (deleting it) and claims the message.
-    Job.fetch(message.message_id, connection=parts.redis).delete()
-    parts.redis.set(wire.claim_key(message.message_id), wire.claim_value_device("device_abcdef123456"))
+    bus.fetch(wire.send_job_id(message.client_id, message.message_id), parts.redis).delete()
+    parts.redis.set(wire.claim_key(message.client_id, message.message_id), wire.claim_value_device("device_abcdef123456"))
     assert due.round(at + seconds(3))
     assert shared_queue(parts, message) == []
 
@@ -75,7 +73,7 @@ def test_a_message_that_came_due_while_the_worker_was_away_leaves_at_its_first_l
     before = REGISTRY.get_sample_value(LATENESS_COUNT) or 0
     with caplog.at_level(logging.WARNING, logger="relay_server.worker.due"):
         assert due_release(parts).round(now)
-    assert shared_queue(parts, message) == [message.message_id]
+    assert shared_queue(parts, message) == [wire.send_job_id(message.client_id, message.message_id)]
     [late] = [record for record in caplog.records if record.getMessage() == "scheduled message released late"]
     assert (late.message_id, late.late_seconds) == (message.message_id, pytest.approx(40, abs=1))
     assert REGISTRY.get_sample_value(LATENESS_COUNT) == before + 1
@@ -92,7 +90,7 @@ def test_a_look_that_finds_redis_down_misses_nothing_once_redis_answers(parts: P
     assert due.round(start + seconds(20)) is False
     due.ctx = parts.ctx
     assert due.round(start + seconds(21))
-    assert shared_queue(parts, message) == [message.message_id]
+    assert shared_queue(parts, message) == [wire.send_job_id(message.client_id, message.message_id)]
 
 
 def test_a_message_whose_validity_ran_out_before_it_could_leave_fails_with_timeout(parts: Parts):
@@ -107,7 +105,7 @@ def test_a_message_whose_validity_ran_out_before_it_could_leave_fails_with_timeo
 def test_a_cancelled_scheduled_message_never_gets_a_job(parts: Parts):
     now = utcnow()
     claimed = scheduled(parts, now - seconds(1))
-    parts.redis.set(wire.claim_key(claimed.message_id), wire.CLAIM_CANCELLED)  # cancel still recording it
+    parts.redis.set(wire.claim_key(claimed.client_id, claimed.message_id), wire.CLAIM_CANCELLED)  # cancel still recording it
     recorded = scheduled(parts, now - seconds(1))
     parts.store.apply_status_change(StatusChange(recorded.message_id, "cancelled", now))
     assert due_release(parts).round(now)
@@ -119,12 +117,12 @@ def test_after_redis_lost_its_data_a_message_due_since_it_was_last_seen_intact_l
     taken = scheduled(parts, start - seconds(10))
     due = due_release(parts)
     assert due.round(start)  # Redis seen intact: ``taken`` is released, and an agent takes it
-    Job.fetch(taken.message_id, connection=parts.redis).delete()
-    parts.redis.set(wire.claim_key(taken.message_id), wire.claim_value_device("device_abcdef123456"))
+    bus.fetch(wire.send_job_id(taken.client_id, taken.message_id), parts.redis).delete()
+    parts.redis.set(wire.claim_key(taken.client_id, taken.message_id), wire.claim_value_device("device_abcdef123456"))
     came_due = scheduled(parts, start + seconds(5))
     parts.redis.flushall()  # ``taken``'s claim is gone with the rest
     assert due.round(start + seconds(6))
-    assert shared_queue(parts, came_due) == [came_due.message_id]
+    assert shared_queue(parts, came_due) == [wire.send_job_id(came_due.client_id, came_due.message_id)]
     # ``taken`` may be in an agent's hands: it waits for the agents' grace period.
     assert shared_queue(parts, taken) == []
 
@@ -138,7 +136,7 @@ def test_a_worker_started_after_redis_lost_its_data_holds_back_what_was_due_befo
     assert due.round(now + seconds(1))
     assert shared_queue(parts, message) == []
     assert due.round(now + parts.ctx.recovery_grace + seconds(1))
-    assert shared_queue(parts, message) == [message.message_id]
+    assert shared_queue(parts, message) == [wire.send_job_id(message.client_id, message.message_id)]
 
 
 def test_recovery_leaves_a_scheduled_message_to_the_due_release_until_it_has_looked_past_it(parts: Parts):
@@ -148,7 +146,7 @@ def test_recovery_leaves_a_scheduled_message_to_the_due_release_until_it_has_loo
     assert requeue_orphans(parts.ctx, now, scheduled_through=None) == 0
     # Looked past, it lost its job (a failed or deleted job): recovery places it again.
     assert requeue_orphans(parts.ctx, now, scheduled_through=now - OVERLAP) == 1
-    assert shared_queue(parts, message) == [message.message_id]
+    assert shared_queue(parts, message) == [wire.send_job_id(message.client_id, message.message_id)]
 
 
 def test_the_look_for_due_messages_reads_the_status_and_scheduled_at_index(parts: Parts):

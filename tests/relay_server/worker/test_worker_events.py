@@ -6,16 +6,15 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
 from relay_parts import Parts
 from relay_server.dispatch.device_state import load_states
-from relay_server.store.dispatch_schema import incoming_messages
+from relay_server.store.dispatch_schema import device_events, incoming_messages
 from relay_server.store.store import Store
 from relay_server.worker import context
 from relay_server.worker.events import MAX_EVENT_ATTEMPTS, apply_event
-from zimsend_common import wire
+from zimsend_common import bus, wire
 from zimsend_common.config import Settings
 from zimsend_common.timefmt import isoformat_z, utcnow
 
@@ -184,7 +183,7 @@ def test_an_event_that_finds_the_database_down_waits_and_is_neither_lost_nor_dea
             conn.execute(sa.text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true'))
         admin.dispose()
     assert store.list_dead_letters() == []
-    job = Job.fetch(waiting[0], connection=redisdb)
+    job = bus.fetch(waiting[0], redisdb)
     assert apply_event(*job.args) == "applied"
     assert parts.reload(message).status == "sent"
     store.close()
@@ -199,10 +198,25 @@ def test_an_applied_or_repeated_event_is_acknowledged_to_its_agent_and_a_heartbe
 
     assert apply_event(sent, wire.sign(sent, device.signing_key)) == "applied"
     assert apply_event(heartbeat, wire.sign(heartbeat, device.signing_key)) == "applied"
-    assert parts.redis.exists(wire.event_ack_key(sent["event_id"])) == 1
-    assert parts.redis.exists(wire.event_ack_key(heartbeat["event_id"])) == 0
+    assert parts.redis.exists(wire.event_ack_key(sent["device_id"], sent["event_id"])) == 1
+    assert parts.redis.exists(wire.event_ack_key(heartbeat["device_id"], heartbeat["event_id"])) == 0
 
     parts.redis.flushall()  # the acknowledgement lost with Redis's data: the agent hands the event on again
     assert apply_event(sent, wire.sign(sent, device.signing_key)) == "repeat"
-    assert parts.redis.exists(wire.event_ack_key(sent["event_id"])) == 1
-    assert 0 < parts.redis.ttl(wire.event_ack_key(sent["event_id"])) <= wire.EVENT_ACK_TTL_SECONDS
+    assert parts.redis.exists(wire.event_ack_key(sent["device_id"], sent["event_id"])) == 1
+    assert 0 < parts.redis.ttl(wire.event_ack_key(sent["device_id"], sent["event_id"])) <= wire.EVENT_ACK_TTL_SECONDS
+
+
+def test_a_job_an_agent_refused_is_kept_as_the_devices_job_refused_event_once(parts: Parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    refusal = device.event("job_refused", {"reason": "bad_signature", "job_id": "forged1",
+                                           "queue": wire.device_queue(device.device_id, 3),
+                                           "message_id": "msg_00000000000000f1"}).to_dict()
+    signature = wire.sign(refusal, device.signing_key)
+    assert apply_event(refusal, signature) == "applied"
+    assert apply_event(refusal, signature) == "repeat"
+    with parts.store.engine.connect() as conn:
+        rows = conn.execute(sa.select(device_events.c.event, device_events.c.reason, device_events.c.client_id)
+                            .where(device_events.c.device_id == device.device_id)).all()
+    assert [tuple(row) for row in rows] == [("job.refused", "bad_signature", caller.client_id)]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
-from relay_parts import Parts
+
+from relay_parts import Parts, minutes
 from relay_server.dispatch import placement
+from relay_server.store.models import StatusChange
 from relay_server.worker.simulated import send_message
 from zimsend_common import wire
 from zimsend_common.timefmt import utcnow
@@ -29,7 +32,7 @@ def test_the_simulated_device_fails_recipients_ending_in_0000_after_sending(part
 
 def test_the_simulated_device_leaves_a_cancelled_message_alone(parts: Parts):
     message = parts.message(parts.client(test=True))
-    parts.redis.set(wire.claim_key(message.message_id), wire.CLAIM_CANCELLED)
+    parts.redis.set(wire.claim_key(message.client_id, message.message_id), wire.CLAIM_CANCELLED)
     assert send_message(placement.send_job(message).to_dict()) == "cancelled"
     assert parts.reload(message).status == "queued"
 
@@ -39,3 +42,44 @@ def test_the_simulated_device_fails_a_message_past_its_validity_with_timeout(par
     assert send_message(placement.send_job(message).to_dict()) == "failed"
     failed = parts.reload(message)
     assert (failed.error.code, failed.sent_at) == ("TIMEOUT", None)
+
+
+def test_a_simulated_job_naming_another_clients_live_message_changes_nothing(parts: Parts):
+    victim = parts.message(parts.client())  # a live message of another client
+    attacker = parts.client(test=True)
+    forged = replace(placement.send_job(victim), client_id=attacker.client_id)
+    for job in (placement.send_job(victim).to_dict(), forged.to_dict()):
+        assert send_message(job) == "refused"
+    assert parts.reload(victim).status == "queued"
+    assert parts.redis.get(wire.claim_key(victim.client_id, victim.message_id)) is None
+
+
+def test_a_simulated_job_naming_a_test_message_of_another_client_changes_nothing(parts: Parts):
+    victim = parts.message(parts.client(test=True))
+    forged = replace(placement.send_job(victim), client_id=parts.client(test=True).client_id)
+    assert send_message(forged.to_dict()) == "refused"
+    assert parts.reload(victim).status == "queued"
+
+
+def test_the_simulated_device_plays_the_stored_message_not_the_jobs_copy(parts: Parts):
+    message = parts.message(parts.client(test=True), to="+263771234567")
+    rewritten = replace(placement.send_job(message), to="+263771230000")  # would fail if believed
+    assert send_message(rewritten.to_dict()) == "delivered"
+
+
+def test_a_simulated_job_for_a_message_no_longer_queued_changes_nothing(parts: Parts):
+    message = parts.message(parts.client(test=True))
+    parts.store.apply_status_change(StatusChange(message.message_id, "cancelled", utcnow()))
+    assert send_message(placement.send_job(message).to_dict()) == "refused"
+    assert parts.reload(message).status == "cancelled"
+
+
+def test_a_simulated_job_that_is_no_send_job_changes_nothing(parts: Parts):
+    for job in ("msg_0000000000000001", {"message_id": ["x"]}, {}, None):
+        assert send_message(job) == "refused"
+
+
+def test_a_simulated_job_for_a_test_message_scheduled_for_later_changes_nothing(parts: Parts):
+    message = parts.message(parts.client(test=True), scheduled_at=utcnow() + minutes(10))
+    assert send_message(placement.send_job(message).to_dict()) == "refused"
+    assert parts.reload(message).status == "queued"

@@ -7,8 +7,7 @@ from datetime import timedelta
 
 import redis
 import sqlalchemy as sa
-from rq import Queue
-from rq.job import Job, JobStatus
+from rq.job import JobStatus
 
 from relay_parts import OFFLINE_AFTER_SECONDS, Parts, minutes
 from relay_server.dispatch import placement
@@ -18,7 +17,7 @@ from relay_server.worker.epoch import EpochWatch
 from relay_server.worker.liveness import LOST_SEND_DETAIL
 from relay_server.worker.maintenance import Maintenance
 from relay_server.worker.recovery import STUCK_AFTER
-from zimsend_common import wire
+from zimsend_common import bus, wire
 from zimsend_common.timefmt import utcnow
 
 
@@ -55,21 +54,21 @@ def test_after_redis_loses_its_data_every_queued_message_gets_its_job_back_after
     parts.redis.flushall()
     now = utcnow()
     assert run_round_after_loss(parts, now)
-    assert Queue(wire.device_queue(device.device_id, 3), connection=parts.redis).count == 0  # agents speak first
+    assert bus.queue(wire.device_queue(device.device_id, 3), parts.redis).count == 0  # agents speak first
     assert run_round_after_loss(parts, now + parts.ctx.recovery_grace + timedelta(seconds=1))
-    assert Queue(wire.device_queue(device.device_id, 3), connection=parts.redis).job_ids == [now_msg.message_id]
+    assert bus.queue(wire.device_queue(device.device_id, 3), parts.redis).job_ids == [wire.send_job_id(now_msg.client_id, now_msg.message_id)]
     # The one scheduled for later gets its job from the due release when due, not before.
-    assert Queue(wire.client_queue(caller.client_id, 3), connection=parts.redis).count == 0
+    assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).count == 0
 
 
 def test_recovery_leaves_a_message_a_device_has_just_claimed_with_that_device(parts: Parts):
     caller = parts.client()
     device = parts.device(caller)
     taken = parts.message(caller)
-    parts.redis.set(wire.claim_key(taken.message_id), wire.claim_value_device(device.device_id))
+    parts.redis.set(wire.claim_key(taken.client_id, taken.message_id), wire.claim_value_device(device.device_id))
     run_round(parts)
-    assert Queue(wire.client_queue(caller.client_id, 3), connection=parts.redis).count == 0
-    assert Queue(wire.device_queue(device.device_id, 3), connection=parts.redis).count == 0
+    assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).count == 0
+    assert bus.queue(wire.device_queue(device.device_id, 3), parts.redis).count == 0
     assert parts.reload(taken).status == "queued"
 
 
@@ -77,25 +76,25 @@ def test_a_message_claimed_by_a_device_that_never_reported_on_it_goes_back_to_th
     caller = parts.client()
     device = parts.device(caller)
     taken = parts.message(caller)
-    parts.redis.set(wire.claim_key(taken.message_id), wire.claim_value_device(device.device_id))
+    parts.redis.set(wire.claim_key(taken.client_id, taken.message_id), wire.claim_value_device(device.device_id))
     run_round(parts, at=utcnow() + STUCK_AFTER + timedelta(seconds=1))
-    assert Queue(wire.device_queue(device.device_id, 3), connection=parts.redis).job_ids == [taken.message_id]
-    job = Job.fetch(taken.message_id, connection=parts.redis)
+    assert bus.queue(wire.device_queue(device.device_id, 3), parts.redis).job_ids == [wire.send_job_id(taken.client_id, taken.message_id)]
+    job = bus.fetch(wire.send_job_id(taken.client_id, taken.message_id), parts.redis)
     assert wire.SendJob.from_dict(job.args[0]).device_id == device.device_id
-    assert Queue(wire.client_queue(caller.client_id, 3), connection=parts.redis).count == 0
+    assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).count == 0
 
 
 def test_a_stuck_claim_goes_back_to_its_silent_device_once_per_stuck_period_not_every_round(parts: Parts):
     caller = parts.client()
     device = parts.device(caller)
     taken = parts.message(caller)
-    parts.redis.set(wire.claim_key(taken.message_id), wire.claim_value_device(device.device_id))
-    device_queue = Queue(wire.device_queue(device.device_id, 3), connection=parts.redis)
+    parts.redis.set(wire.claim_key(taken.client_id, taken.message_id), wire.claim_value_device(device.device_id))
+    device_queue = bus.queue(wire.device_queue(device.device_id, 3), parts.redis)
 
     def agent_takes_and_stays_silent() -> None:
         # As an agent accepts a job: it deletes it, then says nothing the worker can apply.
         [job_id] = device_queue.job_ids
-        Job.fetch(job_id, connection=parts.redis).delete()
+        bus.fetch(job_id, parts.redis).delete()
 
     run_round(parts, at=utcnow() + STUCK_AFTER + timedelta(seconds=1))
     agent_takes_and_stays_silent()
@@ -106,16 +105,16 @@ def test_a_stuck_claim_goes_back_to_its_silent_device_once_per_stuck_period_not_
     assert STUCK_AFTER.total_seconds() - 10 < ttl <= STUCK_AFTER.total_seconds()
     parts.redis.delete(wire.returned_key(taken.message_id))  # STUCK_AFTER has passed since it went back
     run_round(parts, at=utcnow() + 2 * STUCK_AFTER + timedelta(seconds=2))
-    assert device_queue.job_ids == [taken.message_id]
+    assert device_queue.job_ids == [wire.send_job_id(taken.client_id, taken.message_id)]
 
 
 def test_a_message_whose_cancel_claimed_it_but_never_recorded_it_is_marked_cancelled(parts: Parts):
     caller = parts.client()
     message = parts.message(caller)
-    parts.redis.set(wire.claim_key(message.message_id), wire.CLAIM_CANCELLED)
+    parts.redis.set(wire.claim_key(message.client_id, message.message_id), wire.CLAIM_CANCELLED)
     run_round(parts)
     assert parts.reload(message).status == "cancelled"
-    assert Queue(wire.client_queue(caller.client_id, 3), connection=parts.redis).count == 0
+    assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).count == 0
 
 
 def test_recovery_fails_a_message_whose_validity_ran_out_with_timeout(parts: Parts):
@@ -123,14 +122,16 @@ def test_recovery_fails_a_message_whose_validity_ran_out_with_timeout(parts: Par
     message = parts.message(caller, valid_until=utcnow() - timedelta(seconds=1))
     run_round(parts)
     assert parts.reload(message).error.code == "TIMEOUT"
-    assert Queue(wire.client_queue(caller.client_id, 3), connection=parts.redis).count == 0
+    assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).count == 0
 
 
 def test_agents_learn_their_devices_client_from_redis(parts: Parts):
     caller = parts.client()
     device = parts.device(caller)
     run_round(parts)
-    assert parts.redis.get(wire.device_client_key(device.device_id)) == caller.client_id.encode()
+    binding = parts.redis.get(wire.device_client_key(device.device_id))
+    key = parts.store.device_signing_key(device.device_id)
+    assert wire.read_binding(binding, device.device_id, key) == caller.client_id
 
 
 def test_a_device_that_starts_and_stops_heartbeating_is_recorded_connected_then_disconnected(parts: Parts):
@@ -151,7 +152,7 @@ def test_a_device_seen_dead_mid_send_fails_that_message_as_unknown_and_never_res
     device = parts.device(caller)
     message = parts.message(caller)
     device.heartbeat()
-    parts.redis.set(wire.claim_key(message.message_id), wire.claim_value_device(device.device_id))
+    parts.redis.set(wire.claim_key(message.client_id, message.message_id), wire.claim_value_device(device.device_id))
     parts.redis.set(wire.inflight_key(device.device_id), message.message_id)
     silent = 2 * timedelta(seconds=OFFLINE_AFTER_SECONDS)  # agents heartbeat even mid-send
     run_round(parts, at=utcnow() + silent - timedelta(seconds=1))
@@ -160,7 +161,7 @@ def test_a_device_seen_dead_mid_send_fails_that_message_as_unknown_and_never_res
     failed = parts.reload(message)
     assert (failed.status, failed.error.code, failed.error.detail) == ("failed", "DEVICE_ERROR", LOST_SEND_DETAIL)
     assert parts.redis.get(wire.inflight_key(device.device_id)) is None
-    assert Queue(wire.client_queue(caller.client_id, 3), connection=parts.redis).count == 0
+    assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).count == 0
 
 
 def test_a_round_with_redis_down_reports_failure_and_changes_nothing(parts: Parts):
@@ -199,11 +200,11 @@ def test_a_device_whose_modem_is_lost_is_disconnected_as_modem_lost_and_back_whe
 def test_a_message_whose_job_failed_in_redis_is_placed_again(parts: Parts):
     caller = parts.client(test=True)
     message = parts.message(caller)
-    placement.enqueue_send(parts.redis, message)
-    Job.fetch(message.message_id, connection=parts.redis).set_status(JobStatus.FAILED)
-    Queue(wire.SIMULATED_QUEUE, connection=parts.redis).remove(message.message_id)  # as a failed job is
+    placement.enqueue_send(parts.redis, parts.store, message)
+    bus.fetch(wire.send_job_id(message.client_id, message.message_id), parts.redis).set_status(JobStatus.FAILED)
+    bus.queue(wire.SIMULATED_QUEUE, parts.redis).remove(message.message_id)  # as a failed job is
     run_round(parts)
-    assert Queue(wire.SIMULATED_QUEUE, connection=parts.redis).job_ids == [message.message_id]
+    assert bus.queue(wire.SIMULATED_QUEUE, parts.redis).job_ids == [wire.send_job_id(message.client_id, message.message_id)]
 
 
 def test_the_daily_purge_removes_device_records_and_incoming_sms_past_retention(parts: Parts):
@@ -221,3 +222,18 @@ def test_the_daily_purge_removes_device_records_and_incoming_sms_past_retention(
         left = conn.execute(sa.select(sa.func.count()).select_from(incoming_messages)).scalar_one()
     assert left == 0
     assert [event for event in recorded_device_events(parts) if event[1] == "device.connected"] == []
+
+
+def test_a_shared_message_an_agent_dropped_unsigned_for_it_is_queued_again_signed_for_every_device(parts: Parts):
+    caller = parts.client()
+    first = parts.device(caller)
+    message = parts.message(caller)
+    placement.enqueue_send(parts.redis, parts.store, message)
+    added = parts.device(caller)  # after the job was signed
+    job_id = wire.send_job_id(caller.client_id, message.message_id)
+    bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).remove(job_id)
+    bus.fetch(job_id, parts.redis).delete()  # as the added device's agent drops it
+    run_round(parts)
+    payload, signatures = bus.fetch(job_id, parts.redis).args
+    assert set(signatures) == {first.device_id, added.device_id}
+    assert wire.verify(payload, signatures[added.device_id], added.signing_key)

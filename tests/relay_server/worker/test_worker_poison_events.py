@@ -32,7 +32,7 @@ def _received(device: AgentDevice, text: str, sender: str = SENDER) -> tuple[dic
 
 
 def _acknowledged(parts: Parts, document: dict[str, Any]) -> bool:
-    return parts.redis.exists(wire.event_ack_key(document["event_id"])) == 1
+    return parts.redis.exists(wire.event_ack_key(document["device_id"], document["event_id"])) == 1
 
 
 def _stored(parts: Parts, client_id: str) -> list[sa.Row]:

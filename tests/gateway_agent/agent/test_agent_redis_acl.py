@@ -1,0 +1,137 @@
+"""An agent on a Redis ACL user of its own (``zimsend_common.redis_acl``), against a real redis-server.
+
+The agent does all its work under that user, and Redis refuses it nothing
+(its ACL log stays empty), over plain TCP and over TLS (``rediss://``); the
+same credentials can neither read nor write another device's queues, jobs,
+claims or state, nor read the shared events queue.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+import redis
+from agent_support import (
+    CLIENT_ID,
+    DEVICE_ID,
+    OTHER_DEVICE_ID,
+    answers,
+    enqueue,
+    eventually,
+    events_of_kind,
+    free_port,
+    kinds_of,
+    serve_client,
+)
+
+from zimsend_common import redis_acl, wire
+
+OTHER_CLIENT = "client_2000000002"
+STRANGER = "device_agent000003"  # a device of another client
+
+
+def user_url(server, device_id: str, client_id: str) -> str:
+    """Create the device's ACL user, as ``add-device --redis-acl`` prints it; its Redis URL."""
+    password = redis_acl.new_password()
+    assert server.client().execute_command(*redis_acl.setuser(device_id, client_id, password)) == b"OK"
+    return f"redis://{redis_acl.username(device_id)}:{password}@127.0.0.1:{server.port}/0"
+
+
+def test_an_agent_serves_its_device_end_to_end_on_its_own_acl_user(own_redis, start_emulator, start_agent):
+    admin = own_redis.client()
+    url = user_url(own_redis, DEVICE_ID, CLIENT_ID)
+    serve_client(admin)
+    enqueue(admin, wire.device_queue(DEVICE_ID, 3), "msg_00000000000000a1", device_id=DEVICE_ID)
+    enqueue(admin, wire.client_queue(CLIENT_ID, 3), "msg_00000000000000a2")
+    emulator = start_emulator(report_delay=0.2)
+    start_agent(url, emulator)
+
+    eventually(lambda: kinds_of(admin, "msg_00000000000000a1") == ["sent", "delivered"])
+    eventually(lambda: kinds_of(admin, "msg_00000000000000a2") == ["sent", "delivered"])
+    eventually(lambda: events_of_kind(admin, "heartbeat"))
+    assert sorted(record.text for record in emulator.sent) == ["text of msg_00000000000000a1",
+                                                               "text of msg_00000000000000a2"]
+    assert admin.exists(wire.heartbeat_key(DEVICE_ID))
+    assert admin.execute_command("ACL", "LOG") == []  # nothing the agent did was refused
+
+
+def test_a_devices_credentials_reach_no_other_devices_keys(own_redis):
+    admin = own_redis.client()
+    url = user_url(own_redis, DEVICE_ID, CLIENT_ID)
+    device = redis.Redis.from_url(url)
+    theirs = {
+        "same client's device queue": wire.device_queue(OTHER_DEVICE_ID, 3),
+        "other client's device queue": wire.device_queue(STRANGER, 3),
+        "other client's shared queue": wire.client_queue(OTHER_CLIENT, 3),
+    }
+    keys = [f"rq:queue:{name}" for name in theirs.values()] + [
+        f"rq:job:{wire.send_job_id(OTHER_CLIENT, 'msg_00000000000000b1')}",
+        f"rq:job:{wire.event_job_id(OTHER_DEVICE_ID, 'evt_1')}",
+        "rq:job:msg_00000000000000b1",
+        wire.claim_key(OTHER_CLIENT, "msg_00000000000000b1"),
+        wire.heartbeat_key(OTHER_DEVICE_ID),
+        wire.inflight_key(STRANGER),
+        wire.device_client_key(OTHER_DEVICE_ID),
+        wire.event_ack_key(OTHER_DEVICE_ID, "evt_1"),
+    ]
+    for name in theirs.values():
+        enqueue(admin, name, "msg_00000000000000b1", client_id=OTHER_CLIENT)
+    attempts = [
+        lambda key: device.get(key), lambda key: device.set(key, "x"), lambda key: device.delete(key),
+        lambda key: device.lrange(key, 0, -1), lambda key: device.lpop(key), lambda key: device.rpush(key, "x"),
+        lambda key: device.hgetall(key), lambda key: device.hset(key, "data", "x"),
+    ]
+    for key in keys:
+        for attempt in attempts:
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                attempt(key)
+    events = f"rq:queue:{wire.EVENTS_QUEUE}"
+    for attempt in (lambda: device.lrange(events, 0, -1), lambda: device.lpop(events), lambda: device.delete(events)):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            attempt()
+    assert device.rpush(events, "an id") == 1  # its own events go on, as job ids only
+    for name in theirs.values():
+        assert admin.llen(f"rq:queue:{name}") == 1
+
+
+@pytest.fixture
+def tls_redis(tmp_path):
+    """A redis-server that speaks only TLS, with a certificate of a CA of the test's own."""
+    ca, cert, key = tmp_path / "ca.crt", tmp_path / "redis.crt", tmp_path / "redis.key"
+    run = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)  # noqa: E731
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test CA",
+        "-keyout", str(tmp_path / "ca.key"), "-out", str(ca))
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", str(key),
+        "-out", str(tmp_path / "redis.csr"))
+    (tmp_path / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", str(tmp_path / "redis.csr"), "-CA", str(ca), "-CAkey", str(tmp_path / "ca.key"),
+        "-CAcreateserial", "-days", "1", "-extfile", str(tmp_path / "san.ext"), "-out", str(cert))
+    port = free_port()
+    process = subprocess.Popen(
+        ["redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(tmp_path), "--tls-cert-file", str(cert), "--tls-key-file", str(key),
+         "--tls-ca-cert-file", str(ca), "--tls-auth-clients", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"rediss://127.0.0.1:{port}/0?ssl_ca_certs={ca}"
+    admin = redis.Redis.from_url(url)
+    eventually(lambda: answers(admin))
+    yield url, admin
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_an_agent_reaches_redis_over_tls_with_its_acl_user(tls_redis, start_emulator, start_agent):
+    url, admin = tls_redis
+    password = redis_acl.new_password()
+    admin.execute_command(*redis_acl.setuser(DEVICE_ID, CLIENT_ID, password))
+    device_url = url.replace("rediss://", f"rediss://{redis_acl.username(DEVICE_ID)}:{password}@")
+    serve_client(admin)
+    enqueue(admin, wire.device_queue(DEVICE_ID, 3), "msg_00000000000000c1", device_id=DEVICE_ID)
+    emulator = start_emulator()
+    start_agent(device_url, emulator)
+
+    eventually(lambda: kinds_of(admin, "msg_00000000000000c1") == ["sent"])
+    assert [record.text for record in emulator.sent] == ["text of msg_00000000000000c1"]
+    assert admin.execute_command("ACL", "LOG") == []

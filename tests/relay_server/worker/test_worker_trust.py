@@ -1,0 +1,45 @@
+"""``zimsend-relay worker`` against jobs an attacker with Redis credentials plants on its queues."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+from planted_jobs import attacks, plant
+from rq.job import JobStatus
+from test_worker_command import start_worker
+
+from relay_server.dispatch import placement
+from relay_server.store.models import NewMessage
+from relay_server.store.store import Store
+from zimsend_common import bus, wire
+
+
+@pytest.mark.parametrize("queue", [wire.EVENTS_QUEUE, wire.SIMULATED_QUEUE])
+def test_a_planted_pickle_or_dotted_path_never_runs_and_the_worker_carries_on(
+    tmp_path, sqlite_url, redis_proc, redisdb, queue
+):
+    store = Store.open(sqlite_url)
+    client, _key = store.create_client("acme")
+    [message] = store.insert_messages([NewMessage(client.client_id, True, "+263771234567", "hi", 3, 1, "GSM-7")])
+    witnesses = []
+    for name, (witness, fields) in attacks(tmp_path).items():
+        plant(redisdb, queue, f"planted-{name}", fields)
+        witnesses.append(witness)
+    placement.enqueue_send(redisdb, store, message)  # queued behind the planted jobs
+    worker = start_worker(tmp_path, sqlite_url, f"redis://{redis_proc.host}:{redis_proc.port}/0")
+    try:
+        job = bus.fetch(wire.send_job_id(message.client_id, message.message_id), redisdb)
+        deadline = time.monotonic() + 30
+        while job.get_status(refresh=True) != JobStatus.FINISHED and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert store.get_message_by_id(message.message_id).status == "delivered"
+        assert [witness for witness in witnesses if witness.exists()] == []
+        log = (tmp_path / "worker.log").read_text()
+        assert log.count('"job refused"') == 2
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=20) == 0
+    finally:
+        worker.kill()
+        store.close()

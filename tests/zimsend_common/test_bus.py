@@ -1,0 +1,64 @@
+"""The bus's reading of jobs from a real redis-server: data only, bounded, from an allow-list."""
+
+from __future__ import annotations
+
+import json
+import zlib
+
+import pytest
+from planted_jobs import plant
+from rq.exceptions import NoSuchJobError
+
+from zimsend_common import bus, wire
+
+QUEUE = "zimsend.test"
+
+
+def call(function: str, *args: object) -> bytes:
+    return zlib.compress(json.dumps([function, None, list(args), {}]).encode())
+
+
+def test_a_job_that_inflates_past_the_limit_is_refused_without_inflating_it_all(redisdb):
+    bomb = zlib.compress(b"[" + b" " * (20 * 1024 * 1024) + b"]", 9)  # 20 MB of data in about 20 KB
+    plant(redisdb, QUEUE, "bomb", {"data": bomb})
+    with pytest.raises(NoSuchJobError):
+        bus.fetch("bomb", redisdb)
+
+
+@pytest.mark.parametrize("fields", [
+    {"data": call(wire.SEND_JOB_FUNC, "x" * (bus.MAX_JOB_BYTES + 1))},  # too long once inflated
+    {"data": json.dumps([wire.SEND_JOB_FUNC, None, [], {}]).encode() + b" " * bus.MAX_HASH_BYTES},
+    {"data": call("os.system", "true")},  # not a job of the wire
+    {"data": call(wire.SEND_JOB_FUNC), "success_callback_name": "os.system"},
+    {"data": zlib.compress(json.dumps([wire.SEND_JOB_FUNC, "an instance", [], {}]).encode())},
+    {"data": zlib.compress(json.dumps({"a": 1, "b": 2, "c": 3, "d": 4}).encode())},
+    {"data": call(wire.SEND_JOB_FUNC), "timeout": "not a number"},
+    {"data": zlib.compress(b"\x80\x04not json")},
+])
+def test_a_job_that_is_not_plain_bounded_json_of_the_wire_is_refused(redisdb, fields):
+    plant(redisdb, QUEUE, "planted", fields)
+    with pytest.raises(NoSuchJobError):
+        bus.fetch("planted", redisdb)
+
+
+def test_a_queue_reader_skips_refused_jobs_and_undecodable_ids_and_takes_the_next(redisdb):
+    plant(redisdb, QUEUE, "bad", {"data": call("os.system", "true")})
+    redisdb.rpush(f"rq:queue:{QUEUE}", b"\xff\xfe not an id")
+    bus.queue(QUEUE, redisdb).enqueue(wire.SEND_JOB_FUNC, {"message_id": "m"}, {}, job_id="good")
+    job, _ = bus.dequeue_any([bus.queue(QUEUE, redisdb)], 1, redisdb)
+    assert (job.id, job.args) == ("good", [{"message_id": "m"}, {}])
+
+
+def test_a_job_runs_only_a_function_its_class_allows(redisdb):
+    def apply_event(*args: object) -> str:
+        return "applied"
+
+    jobs = bus.job_class("Jobs", {wire.APPLY_EVENT_FUNC: apply_event})
+    queue = bus.queue(QUEUE, redisdb, jobs)
+    allowed = queue.enqueue(wire.APPLY_EVENT_FUNC, {}, "sig", job_id="allowed")
+    other = queue.enqueue(wire.SEND_JOB_FUNC, {}, {}, job_id="other")
+    assert jobs.fetch(allowed.id, redisdb, serializer=bus.JSONSerializer).func is apply_event
+    with pytest.raises(bus.RefusedJob):
+        jobs.fetch(other.id, redisdb, serializer=bus.JSONSerializer).func
+    with pytest.raises(ValueError):
+        bus.job_class("Wider", {"os.system": print})

@@ -1,0 +1,168 @@
+"""RQ over Redis as a bus that carries data, never code.
+
+Redis is shared with every agent host, so whatever is read from it is data
+to check, never something to run. Every queue, job and worker of the project
+is made here, with:
+
+- ``JSONSerializer``: a job's data, meta and result are JSON (never pickle),
+  and nothing longer than ``MAX_JOB_BYTES`` is parsed;
+- ``BusJob``: a job is restored only when its hash is small, its data
+  inflates within the limit (no zlib bomb) and reads as
+  ``[function name, null, [args], {kwargs}]`` with a function name of
+  ``wire.JOB_FUNCTIONS`` and no callbacks; anything else is refused (logged,
+  and RQ is told the job does not exist, so a worker moves on to the next);
+- the function a job names is looked up in its job class's allow-list
+  (``functions``), never imported from a dotted path found in Redis.
+
+RQ's own reads from Redis (checked against rq 2.12): ``Job.restore`` (data,
+meta, result, exc_info, callback names, retry/dependency JSON) and
+``Job.func``/``*_callback`` (``import_attribute``) go through ``BusJob``;
+meta and results through ``JSONSerializer``. ``Result`` objects
+(``rq:results:*``) are never read by the project.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zlib
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+from redis import Redis
+from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+
+from zimsend_common import wire
+
+log = logging.getLogger(__name__)
+
+# The longest job data parsed: a send job with its signatures, or an event
+# carrying the longest incoming text, fits many times over.
+MAX_JOB_BYTES = 256 * 1024
+# The longest job hash restored, all fields together.
+MAX_HASH_BYTES = 2 * MAX_JOB_BYTES
+
+
+class RefusedJob(Exception):
+    """A job read from Redis that this process will not restore or run."""
+
+
+class JSONSerializer:
+    """RQ's serializer for the project: JSON, read only up to ``MAX_JOB_BYTES``."""
+
+    @staticmethod
+    def dumps(obj: Any) -> bytes:
+        return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
+
+    @staticmethod
+    def loads(data: bytes | str) -> Any:
+        if len(data) > MAX_JOB_BYTES:
+            raise RefusedJob(f"{len(data)} bytes is more than a job may hold")
+        return json.loads(data)
+
+
+class BusJob(Job):
+    """An RQ job that is only data: restored under the checks above, run only from ``functions``."""
+
+    functions: ClassVar[Mapping[str, Callable[..., Any]]] = MappingProxyType({})
+
+    def restore(self, raw_data: Any) -> None:
+        """Restore the job from its hash, or raise NoSuchJobError when it is refused."""
+        try:
+            fields = dict(raw_data)
+            size = sum(len(name) + len(value) for name, value in fields.items())
+            if size > MAX_HASH_BYTES:
+                raise RefusedJob(f"a job hash of {size} bytes")
+            data = _inflate(fields.get(b"data"))
+            exc_info = fields.pop(b"exc_info", None)
+            if any(fields.get(name) for name in _CALLBACK_FIELDS):
+                raise RefusedJob("a job naming a callback")
+            fields[b"data"] = b""  # inflated above, within the limit
+            super().restore(fields)
+            self.data = data
+            self._exc_info = None if exc_info is None else _inflate(exc_info).decode(errors="replace")
+            self._deserialize_data()
+            _check_call(self._func_name, self._instance, self._args, self._kwargs)
+        except Exception as error:
+            log.warning("job refused", extra={"job_id": self.id[:80], "error": str(error)[:200]})
+            raise NoSuchJobError(f"job {self.id} refused") from error
+
+    @property
+    def func(self) -> Callable[..., Any]:
+        """The allow-listed function the job names; RefusedJob for any other."""
+        try:
+            return self.functions[self.func_name]
+        except (KeyError, TypeError):
+            raise RefusedJob(f"{self.func_name!r} is not a job this process runs") from None
+
+    # Jobs of the project carry no callbacks; RQ would import them by name.
+    success_callback = property(lambda self: None)
+    failure_callback = property(lambda self: None)
+    stopped_callback = property(lambda self: None)
+
+
+_CALLBACK_FIELDS = (b"success_callback_name", b"failure_callback_name", b"stopped_callback_name")
+
+
+def _inflate(raw: bytes | None) -> bytes:
+    """What RQ stores compressed, inflated no further than ``MAX_JOB_BYTES``."""
+    if raw is None:
+        raise RefusedJob("a job without data")
+    inflater = zlib.decompressobj()
+    try:
+        inflated = inflater.decompress(raw, MAX_JOB_BYTES + 1)
+    except zlib.error:
+        return raw  # RQ's fallback: stored uncompressed
+    if len(inflated) > MAX_JOB_BYTES or inflater.unconsumed_tail or not inflater.eof:
+        raise RefusedJob("job data that inflates past the limit, or is cut short")
+    return inflated
+
+
+def _check_call(func_name: Any, instance: Any, args: Any, kwargs: Any) -> None:
+    if not isinstance(func_name, str) or func_name not in wire.JOB_FUNCTIONS:
+        raise RefusedJob(f"not a job of the project: {str(func_name)[:80]!r}")
+    if instance is not None or not isinstance(args, list) or not isinstance(kwargs, dict):
+        raise RefusedJob("a job whose call is not [name, null, [args], {kwargs}]")
+
+
+def job_class(name: str, functions: Mapping[str, Callable[..., Any]]) -> type[BusJob]:
+    """A BusJob class that runs ``functions`` (wire name -> callable) and nothing else."""
+    unknown = set(functions) - wire.JOB_FUNCTIONS
+    if unknown:
+        raise ValueError(f"not job functions of the wire: {sorted(unknown)}")
+    return type(name, (BusJob,), {"functions": MappingProxyType(dict(functions))})
+
+
+class BusQueue(Queue):
+    """An RQ queue that drops, rather than trips over, an item that is no job id at all."""
+
+    @classmethod
+    def dequeue_any(cls, *args: Any, **kwargs: Any) -> tuple[Job, Queue] | None:
+        while True:
+            try:
+                return super().dequeue_any(*args, **kwargs)
+            except (UnicodeDecodeError, ValueError) as error:  # popped already: it is gone
+                log.warning("queue item refused", extra={"error": str(error)[:200]})
+
+
+def queue(name: str, connection: Redis, jobs: type[BusJob] = BusJob) -> BusQueue:
+    """The RQ queue ``name``, reading and writing jobs as the bus does."""
+    return BusQueue(name, connection=connection, serializer=JSONSerializer, job_class=jobs)
+
+
+def dequeue_any(queues: list[Queue], timeout: int, connection: Redis) -> tuple[Job, Queue] | None:
+    """The first job waiting on ``queues`` (in order), waiting up to ``timeout`` s; None when none came.
+
+    Raises rq's DequeueTimeout when the wait ran out.
+    """
+    return BusQueue.dequeue_any(
+        queues, timeout, connection=connection, job_class=BusJob, serializer=JSONSerializer
+    )
+
+
+def fetch(job_id: str, connection: Redis) -> BusJob:
+    """The job ``job_id``; NoSuchJobError when it is absent or refused."""
+    return BusJob.fetch(job_id, connection=connection, serializer=JSONSerializer)
