@@ -43,7 +43,15 @@ class Prompt:
     length: int
 
 
-Answer = list[str] | Prompt
+@dataclass(frozen=True)
+class Bare:
+    """Answer with ``lines`` and no final result code, as some modems do."""
+
+    lines: list[str]
+
+
+Answer = list[str] | Prompt | Bare
+WIND = "+WIND: 4"  # Wavecom: "the module is ready to accept all AT commands"
 
 
 def tpdu_length(pdu: str) -> int:
@@ -172,7 +180,8 @@ class CommandSet:
     def _cpin(self, command: Command) -> Answer:
         if command.form == "query":
             space = "" if self.config.compact_cpin else " "
-            return [f"+CPIN:{space}{self._sim.state}"]
+            line = f"+CPIN:{space}{self._sim.state}"
+            return Bare([line]) if self.config.cpin_without_ok else [line]
         if command.form == "set":
             self._sim.enter_pin(command.arg(0))
         return []
@@ -310,7 +319,8 @@ class CommandSet:
     def _cmgr(self, command: Command) -> Answer:
         self._require_pdu_mode()
         message = self._storage.read(command.int_arg(0))
-        return [f"+CMGR: {message.stat},,{tpdu_length(message.pdu)}", message.pdu]
+        vendor = [WIND] if self.config.vendor_urcs else []
+        return [f"+CMGR: {message.stat},,{tpdu_length(message.pdu)}", *vendor, message.pdu]
 
     def _cmgd(self, command: Command) -> Answer:
         if command.form == "test":

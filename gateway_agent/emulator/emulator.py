@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Collection
 
 from gateway_agent.at.error_table import meaning_of
-from gateway_agent.emulator.commands import CommandSet, Prompt, tpdu_length
+from gateway_agent.emulator.commands import Bare, CommandSet, Prompt, tpdu_length
 from gateway_agent.emulator.config import EmulatorConfig, SentRecord
 from gateway_agent.emulator.errors import AtError
 from gateway_agent.emulator.network import Network
@@ -209,6 +209,9 @@ class ModemEmulator:
                 if isinstance(answer, Prompt):
                     self._write(_block(lines) + b"\r\n> ")
                     return answer.length
+                if isinstance(answer, Bare):
+                    self._write(_block(lines + answer.lines))
+                    return None
                 lines += answer
         except SyntaxProblem:
             self._fail(AtError())
@@ -229,6 +232,8 @@ class ModemEmulator:
         cmee = self._commands.session.cmee
         if not error.kind or cmee == 0:
             text = "ERROR"
+        elif self.config.modem_errors:
+            text = f"MODEM ERROR: {error.code}"
         elif cmee == 2:
             text = f"+{error.kind} ERROR: {meaning_of(error.kind, error.code).name}"
         else:
