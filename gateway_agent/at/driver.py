@@ -272,13 +272,7 @@ class ATModem(Modem):
                 self._accept(pdu, slot)
 
     def _accept(self, pdu: str, slot: int | None) -> None:
-        try:
-            received = self._inbox.accept(pdu, slot)
-        except PduError as exc:
-            if slot is not None:
-                self._inbox.remember(slot)  # kept on the SIM for a person to look at
-            log.warning("undecodable message kept", extra={"slot": slot, "pdu": pdu, "error": str(exc)})
-            return
+        received = self._inbox.accept(pdu, slot)
         if received.event is not None:
             self._events.put((received.event, received.slots))
         elif received.slots:

@@ -121,6 +121,10 @@ class CommandSet:
             raise AtError("CMS", 304)
         return [f"+CMGS: {self._network.accept(submit)}"]
 
+    def shown_pdu(self, pdu: str) -> str:
+        """A PDU line as this phone writes it (with a stray quote when it has that habit)."""
+        return pdu + '"' if self.config.stray_quotes else pdu
+
     def _fixed(self, value: str) -> Callable[[Command], Answer]:
         return lambda command: [] if command.form == "test" else [value]
 
@@ -313,14 +317,14 @@ class CommandSet:
             raise AtError("CMS", 302)
         lines: list[str] = []
         for index, message in self._storage.listing(stat):
-            lines += [f"+CMGL: {index},{message.stat},,{tpdu_length(message.pdu)}", message.pdu]
+            lines += [f"+CMGL: {index},{message.stat},,{tpdu_length(message.pdu)}", self.shown_pdu(message.pdu)]
         return lines
 
     def _cmgr(self, command: Command) -> Answer:
         self._require_pdu_mode()
         message = self._storage.read(command.int_arg(0))
         vendor = [WIND] if self.config.vendor_urcs else []
-        return [f"+CMGR: {message.stat},,{tpdu_length(message.pdu)}", *vendor, message.pdu]
+        return [f"+CMGR: {message.stat},,{tpdu_length(message.pdu)}", *vendor, self.shown_pdu(message.pdu)]
 
     def _cmgd(self, command: Command) -> Answer:
         if command.form == "test":

@@ -106,16 +106,23 @@ class ModemEmulator:
             sender, text, utcnow(), smsc=self.config.smsc, concat_reference=self._concat_reference
         )
         for pdu in (pdu for number, pdu in enumerate(pdus, start=1) if number not in lose_parts):
-            mt = self._commands.session.cnmi[1]
-            if direct or mt == 2:
-                self._emit_direct(f"+CMT: ,{tpdu_length(pdu)}", pdu)
-                continue
-            try:
-                index = self._storage.store(pdu)
-            except AtError:
-                raise RuntimeError("the emulated SIM's storage is full") from None
-            if mt == 1:
-                self._emit(f'+CMTI: "SM",{index}')
+            self.inject_pdu(pdu, direct=direct)
+
+    def inject_pdu(self, pdu: str, *, direct: bool = False) -> None:
+        """A PDU (hex, SMSC field first) arrives exactly as given, however malformed.
+
+        Routed as ``inject_incoming`` routes each part; RuntimeError when the SIM is full.
+        """
+        mt = self._commands.session.cnmi[1]
+        if direct or mt == 2:
+            self._emit_direct(f"+CMT: ,{tpdu_length(pdu)}", pdu)
+            return
+        try:
+            index = self._storage.store(pdu)
+        except AtError:
+            raise RuntimeError("the emulated SIM's storage is full") from None
+        if mt == 1:
+            self._emit(f'+CMTI: "SM",{index}')
 
     def vanish(self) -> None:
         """The device disappears at once: nothing more comes out, the pty closes, the link goes."""
@@ -258,7 +265,7 @@ class ModemEmulator:
                 log.warning("emulated SIM full: status report dropped")
 
     def _emit_direct(self, header: str, pdu: str) -> None:
-        data = _line(header) + pdu.encode("ascii") + b"\r\n"
+        data = _line(header) + self._commands.shown_pdu(pdu).encode("ascii") + b"\r\n"
         if self._commands.session.csms == 1 and self.config.ack_timeout is not None:
             self._unacknowledged.append((time.monotonic() + self.config.ack_timeout, data))
         self._write(data)

@@ -4,7 +4,11 @@ For GSM-7 the length counts septets, header included, and fill bits bring
 the text after a header onto a septet boundary; for 8-bit and UCS-2 it counts
 octets. UCS-2 text is read as UTF-16, so characters beyond the Basic
 Multilingual Plane travel as surrogate pairs; an unpaired surrogate reads as
-U+FFFD.
+U+FFFD. 8-bit user data is binary (a WAP push, an application's data): its
+"text" is the octets in upper-case hex, so nothing is lost in any text store.
+
+Octets after the ones TP-UDL counts (some phones send a length too short for
+their data) are not part of the message: they are left out, with a warning.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from dataclasses import dataclass
 from gateway_agent.pdu.data_coding import Alphabet, alphabet_of, dcs_for
 from gateway_agent.pdu.errors import PduError
 from gateway_agent.pdu.octets import OctetReader
-from gateway_agent.pdu.udh import Concat, encode_concat_header, parse_header
+from gateway_agent.pdu.repairs import repaired
+from gateway_agent.pdu.udh import Concat, Header, encode_header, parse_header
 from zimsend_common.gsm7 import from_septets, pack_septets, packed_length, to_septets, unpack_septets
 from zimsend_common.segments import split_text
 
@@ -29,8 +34,12 @@ class UserData:
 
     text: str
     alphabet: Alphabet
-    concat: Concat | None
+    header: Header
     raw: bytes  # the octets after the header, as received
+
+    @property
+    def concat(self) -> Concat | None:
+        return self.header.concat
 
 
 @dataclass(frozen=True)
@@ -69,7 +78,7 @@ def encode_text(text: str, concat_reference: int | None = None) -> list[EncodedP
 
 
 def _encode_part(text: str, alphabet: Alphabet, concat: Concat | None) -> EncodedPart:
-    header = encode_concat_header(concat) if concat else b""
+    header = encode_header(concat)
     if alphabet == "GSM-7":
         septets = to_septets(text)
         header_septets, fill = _header_septets(len(header))
@@ -89,7 +98,7 @@ def _encode_part(text: str, alphabet: Alphabet, concat: Concat | None) -> Encode
 
 
 def read_user_data(reader: OctetReader, dcs: int, has_header: bool) -> UserData:
-    """TP-UDL and TP-UD at the reader, which must end with them."""
+    """TP-UDL and TP-UD at the reader, which must end with them (or with octets TP-UDL leaves out)."""
     alphabet = alphabet_of(dcs)
     length = reader.octet("TP-UDL")
     data = reader.rest()
@@ -97,14 +106,17 @@ def read_user_data(reader: OctetReader, dcs: int, has_header: bool) -> UserData:
     limit, expected = (MAX_SEPTETS, packed_length(length)) if gsm7 else (MAX_OCTETS, length)
     if length > limit:
         raise PduError(f"TP-UDL {length} exceeds the {limit} a PDU holds")
-    if len(data) != expected:
+    if len(data) < expected:
         raise PduError(f"TP-UDL {length} needs {expected} octets of user data, the PDU has {len(data)}")
+    if len(data) > expected:
+        repaired("TP-UDL shorter than the user data", udl=length, octets=len(data), kept=expected)
+        data = data[:expected]
     if has_header and not data:
         raise PduError("TP-UDHI is set but there is no user data")
     header_length = 1 + data[0] if has_header else 0
     if header_length > len(data):
         raise PduError("user data header is longer than the user data")
-    concat = parse_header(data[1:header_length]) if has_header else None
+    header = parse_header(data[1:header_length]) if has_header else Header()
     body = data[header_length:]
     if gsm7:
         text = _read_septets(body, length, header_length)
@@ -113,8 +125,8 @@ def read_user_data(reader: OctetReader, dcs: int, has_header: bool) -> UserData:
             raise PduError("UCS-2 user data has an odd number of octets")
         text = body.decode("utf-16-be", errors="replace")
     else:
-        text = body.decode("latin-1")
-    return UserData(text=text, alphabet=alphabet, concat=concat, raw=body)
+        text = body.hex().upper()
+    return UserData(text=text, alphabet=alphabet, header=header, raw=body)
 
 
 def _read_septets(body: bytes, length: int, header_length: int) -> str:
