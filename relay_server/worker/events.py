@@ -24,7 +24,7 @@ from relay_server.store.dispatch_schema import incoming_messages
 from relay_server.store.engine import read_transaction, write_transaction
 from relay_server.store.models import Caller, Device, MessageError, Status, StatusChange
 from relay_server.store.schema import devices
-from relay_server.worker import context
+from relay_server.worker import context, incoming_kind
 from relay_server.worker.device_records import record_heartbeat
 from zimsend_common import wire
 from zimsend_common.failures import FailureCode
@@ -201,6 +201,7 @@ def _on_received(ctx: context.WorkerContext, device: Device, event: wire.Event) 
         "parts": _count(data.get("parts")),
         "received_at": _moment(data.get("received_at", event.at)),
         "created_at": utcnow(),
+        **incoming_kind.kind_columns(data),
     }
     with write_transaction(ctx.store.engine) as conn:
         seen = conn.execute(
@@ -208,7 +209,8 @@ def _on_received(ctx: context.WorkerContext, device: Device, event: wire.Event) 
         ).first()
         if seen is not None:
             return False
-        conn.execute(incoming_messages.insert().values(**row))
+        if not incoming_kind.replace_earlier(conn, row):
+            conn.execute(incoming_messages.insert().values(**row))
     return True
 
 
