@@ -102,3 +102,31 @@ def test_plain_gsm_part_counts_follow_160_and_153(text):
 def test_bmp_ucs2_part_counts_follow_70_and_67(text):
     expected = 1 if len(text) <= 70 else math.ceil(len(text) / 67)
     assert split_text(text).count == expected
+
+
+def test_a_base_character_keeps_every_combining_mark_that_follows_it():
+    split = split_text("0" * 66 + "e\u0301\u0323" + "0" * 5)  # two marks on one base
+    assert split.parts[0] == "0" * 66
+    assert split.parts[1].startswith("e\u0301\u0323")
+
+
+def test_arabic_harakat_stay_with_their_letter():
+    text = "ب" * 66 + "بَّ" + "ب" * 4
+    split = split_text(text)
+    assert split.parts[1].startswith("بَّ")
+    assert "".join(split.parts) == text
+
+
+def test_a_base_with_more_marks_than_a_part_holds_is_cut_where_the_part_is_full():
+    text = "x" + "\u0301" * 100
+    assert [len(part) for part in split_text(text).parts] == [67, 34]
+
+
+@settings(deadline=None)
+@given(st.text(alphabet=st.sampled_from("aщ😀\u0301\u0323\u064e\U0001F1FF\U0001F1FC"), max_size=300))
+def test_no_part_starts_with_a_mark_when_its_base_fits_in_a_part(text):
+    parts = split_text(text).parts
+    for before, part in zip(parts, parts[1:]):
+        if part and part[0] in "\u0301\u0323\u064e":
+            # Only a cluster longer than a whole part may be cut before a mark.
+            assert len(before.lstrip("\u0301\u0323\u064e")) <= 1
