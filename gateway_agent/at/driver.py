@@ -123,6 +123,7 @@ class ATModem(Modem):
                 text,
                 request_status_report=request_report,
                 concat_reference=self._concat_reference,
+                languages=self.options.languages,
             )
         except PduError as exc:
             raise Unsendable(str(exc)) from exc

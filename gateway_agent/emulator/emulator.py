@@ -14,7 +14,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 
 from gateway_agent.at.error_table import meaning_of
 from gateway_agent.emulator.commands import Bare, CommandSet, Prompt, tpdu_length
@@ -93,17 +93,29 @@ class ModemEmulator:
         return self._storage.used
 
     def inject_incoming(
-        self, sender: str, text: str, *, direct: bool = False, lose_parts: Collection[int] = ()
+        self,
+        sender: str,
+        text: str,
+        *,
+        direct: bool = False,
+        lose_parts: Collection[int] = (),
+        languages: Sequence[str] = (),
     ) -> None:
         """An SMS from ``sender`` arrives (in parts when long).
 
         It is routed as AT+CNMI says (stored with +CMTI, or +CMT), or straight to
         the client as +CMT when ``direct``. The parts numbered in ``lose_parts``
-        (from 1) never arrive. RuntimeError when the SIM is full.
+        (from 1) never arrive. The sender's phone uses the national language
+        tables of ``languages`` when they save parts. RuntimeError when the SIM is full.
         """
         self._concat_reference = (self._concat_reference + 1) % 256
         pdus = encode_deliver(
-            sender, text, utcnow(), smsc=self.config.smsc, concat_reference=self._concat_reference
+            sender,
+            text,
+            utcnow(),
+            smsc=self.config.smsc,
+            concat_reference=self._concat_reference,
+            languages=languages,
         )
         for pdu in (pdu for number, pdu in enumerate(pdus, start=1) if number not in lose_parts):
             self.inject_pdu(pdu, direct=direct)

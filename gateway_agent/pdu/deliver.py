@@ -8,6 +8,7 @@ in TP-DCS (class 0 is "flash"), and the application ports of its header.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -61,16 +62,18 @@ def encode_deliver(
     *,
     smsc: str | None = None,
     concat_reference: int | None = None,
+    languages: Sequence[str] = (),
 ) -> list[str]:
     """The upper-case hex PDUs (SMSC field first) a modem would show for this message.
 
-    A sender that is not a number is written as an alphanumeric address.
+    A sender that is not a number is written as an alphanumeric address;
+    national shift tables of ``languages`` are used when they save parts.
     """
     head = encode_address(sender) + b"\x00"  # TP-PID 0: plain short message
     timestamp = encode_timestamp(service_centre_time)
     prefix = encode_smsc(smsc)
     pdus = []
-    for part in encode_text(text, concat_reference):
+    for part in encode_text(text, concat_reference, languages):
         first = MTI_DELIVER | MMS | (UDHI if part.has_header else 0)
         tpdu = bytes((first,)) + head + bytes((part.dcs,)) + timestamp + part.user_data
         pdus.append((prefix + tpdu).hex().upper())
