@@ -52,7 +52,11 @@ class ReplayPort:
 
     def announce(self, line: str) -> None:
         """Send one unsolicited line."""
-        self._port.write(b"\r\n" + line.encode("latin-1") + b"\r\n")
+        self.send_raw(b"\r\n" + line.encode("latin-1") + b"\r\n")
+
+    def send_raw(self, data: bytes) -> None:
+        """Send bytes exactly as recorded (a URC and its PDU with their own line ends)."""
+        self._port.write(data)
 
     def stop(self) -> None:
         self._stopping.set()

@@ -18,6 +18,7 @@ from gateway_agent.modem import DeliveryReport, IncomingMessage, ModemEvent
 from gateway_agent.pdu import PduError, decode_incoming
 
 GAMMU = load("gammu_at_sms")
+EVENTS = load("gammu_atgen_events")["events"]
 # A slot holding a message the phone stores to send (<stat> 2 or 3) is never announced by +CMTI.
 RECEIVED = [entry for entry in GAMMU["transcripts"] if transcript_stat(entry["transcript"]) not in ("2", "3")]
 
@@ -63,3 +64,35 @@ def test_a_recorded_message_is_handed_on_and_its_slot_freed(entry: dict, replay:
         assert eventually(lambda: f"AT+CMGD={slot}" in port.received)
     finally:
         modem.close()
+
+
+@pytest.fixture
+def quiet_modem(replay: list[ReplayPort]) -> Iterator[tuple[ATModem, ReplayPort]]:
+    port = ReplayPort("")
+    replay.append(port)
+    modem = ATModem(replace(QUICK, port=port.path))
+    modem.open()
+    yield modem, port
+    modem.close()
+
+
+@pytest.mark.parametrize("recorded", EVENTS, ids=lambda recorded: recorded["event"][:12])
+def test_a_recorded_unsolicited_message_or_report_is_handed_on(recorded: dict, quiet_modem) -> None:
+    modem, port = quiet_modem
+    port.send_raw(recorded["event"].encode("ascii"))
+    event = _first_event(modem)
+    header, pdu = recorded["event"].split("\r")[:2]
+    if pdu == "BAD":
+        assert isinstance(event, IncomingMessage) and (event.undecodable, event.pdu) == (True, "BAD")
+    elif header.startswith("+CDS"):
+        assert isinstance(event, DeliveryReport) and event.reference == decode_incoming(pdu).message_reference
+    else:
+        assert isinstance(event, IncomingMessage) and (event.sender, event.text) == ("+48694405877", "Test")
+
+
+def test_a_vendor_urc_between_a_cmt_header_and_its_pdu_is_not_taken_for_the_pdu(quiet_modem) -> None:
+    modem, port = quiet_modem
+    header, pdu = next(e for e in EVENTS if e["event"].startswith("+CMT"))["event"].split("\r")[:2]
+    port.send_raw(f"\r\n{header}\r\n+WIND: 4\r\n{pdu}\r\n".encode("ascii"))
+    event = _first_event(modem)
+    assert isinstance(event, IncomingMessage) and event.text == "Test"
