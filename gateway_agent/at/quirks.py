@@ -35,6 +35,10 @@ def quirks_of(manufacturer: str, model: str) -> Quirk:
     """Every quirk the table gives this manufacturer and model."""
     found = Quirk.NONE
     for maker, product, quirks in QUIRKS:
-        if re.match(maker, manufacturer.strip(), re.IGNORECASE) and re.match(product, model.strip(), re.IGNORECASE):
+        if _matches(maker, manufacturer) and _matches(product, model):
             found |= quirks
     return found
+
+
+def _matches(pattern: str, value: str) -> bool:
+    return re.match(pattern, value.strip(), re.IGNORECASE) is not None
