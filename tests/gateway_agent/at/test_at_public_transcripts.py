@@ -8,8 +8,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from at_support import eventually
-from conftest import QUICK
+from at_support import QUICK, eventually
 from public_vectors import load, transcript_pdu, transcript_slot, transcript_stat
 from replay_port import ReplayPort
 
@@ -32,9 +31,9 @@ def replay() -> Iterator[list[ReplayPort]]:
 
 
 def _first_event(modem: ATModem, timeout: float = 3.0) -> ModemEvent:
-    events: list[ModemEvent] = []
-    assert eventually(lambda: events.append(modem.next_event(0.05)) or events[-1] is not None, timeout)
-    return events[-1]
+    event = modem.next_event(timeout)
+    assert event is not None, f"no event within {timeout} s"
+    return event
 
 
 @pytest.mark.parametrize("entry", RECEIVED, ids=lambda entry: entry["path"])
