@@ -31,6 +31,7 @@ class SimState(StrEnum):
     READY = "READY"
     PIN_REQUIRED = "SIM PIN"
     PUK_REQUIRED = "SIM PUK"
+    NETWORK_LOCKED = "PH-NET PIN"  # a personalisation lock (27.007 +CPIN: PH-NET, PH-SP, PH-CORP...)
     ABSENT = "ABSENT"
     ERROR = "ERROR"
 

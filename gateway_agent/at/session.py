@@ -31,6 +31,9 @@ T = TypeVar("T")
 CNMI_CHOICES = ("2,1,0,2,0", "2,1,0,1,0", "1,1,0,2,0", "1,1,0,1,0", "2,1,0,0,0", "1,1,0,0,0")
 _SIM_BUSY = {("+CME ERROR", 14), ("+CMS ERROR", 314)}
 _SIM_STATES = {state.value: state for state in SimState} | {"NOT INSERTED": SimState.ABSENT}
+# +CPIN: answers of a modem locked to a network, subset, provider or corporation (27.007 §8.3).
+_PERSONALISATION = ("PH-NET", "PH-NETSUB", "PH-SP", "PH-CORP")
+_NEEDS_A_PERSON = (SimState.PUK_REQUIRED, SimState.NETWORK_LOCKED)
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,10 @@ def sim_state(channel: Channel, options: DriverOptions, quirks: Quirk = Quirk.NO
             return SimState.ABSENT
         raise
     answer = next((line for line in lines if line.startswith("+CPIN:")), "")
-    return _SIM_STATES.get(answer.partition(":")[2].strip(), SimState.ERROR)
+    value = answer.partition(":")[2].strip()
+    if value.startswith(_PERSONALISATION):
+        return SimState.NETWORK_LOCKED
+    return _SIM_STATES.get(value, SimState.ERROR)
 
 
 def unlock_sim(channel: Channel, options: DriverOptions, quirks: Quirk = Quirk.NONE) -> None:
@@ -106,7 +112,7 @@ def unlock_sim(channel: Channel, options: DriverOptions, quirks: Quirk = Quirk.N
             raise NotReady(f"the SIM refused the configured PIN ({exc.name or exc.detail})") from exc
         state = _patient(options)(lambda: sim_state(channel, options, quirks))
     if state != SimState.READY:
-        raise NotReady(f"the SIM is not ready: {state.value}", temporary=state != SimState.PUK_REQUIRED)
+        raise NotReady(f"the SIM is not ready: {state.value}", temporary=state not in _NEEDS_A_PERSON)
 
 
 def wait_for_network(channel: Channel, options: DriverOptions) -> Registration:
