@@ -2,7 +2,7 @@
 
     ModemError                 anything that kept the modem from doing what was asked
      ├── ModemTimeout          no final answer in time (temporary; TIMEOUT)
-     ├── CommandError          ERROR, +CMS ERROR or +CME ERROR (or a gammu error)
+     ├── CommandError          ERROR, +CMS ERROR, +CME ERROR or MODEM ERROR (or a gammu error)
      ├── NotReady              SIM locked or absent, no network, bad PIN, backend not installed
      ├── PortGone              the serial port or connection disappeared
      └── Unsendable            the message cannot be put into PDUs (a recipient
@@ -63,7 +63,7 @@ class CommandError(ModemError):
         failure: FailureCode | None = None,
     ) -> None:
         super().__init__(message, temporary=temporary, failure=failure)
-        self.kind = kind  # "ERROR", "+CMS ERROR", "+CME ERROR", "GAMMU"
+        self.kind = kind  # "ERROR", "+CMS ERROR", "+CME ERROR", "MODEM ERROR", "GAMMU"
         self.code = code
         self.name = name
 

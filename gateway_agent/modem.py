@@ -31,6 +31,7 @@ class SimState(StrEnum):
     READY = "READY"
     PIN_REQUIRED = "SIM PIN"
     PUK_REQUIRED = "SIM PUK"
+    NETWORK_LOCKED = "PH-NET PIN"  # a personalisation lock (27.007 +CPIN: PH-NET, PH-SP, PH-CORP...)
     ABSENT = "ABSENT"
     ERROR = "ERROR"
 
@@ -94,13 +95,35 @@ class DeliveryReport:
 
 @dataclass(frozen=True)
 class IncomingMessage:
-    """A whole incoming SMS, parts already joined."""
+    """A whole incoming SMS, parts already joined.
+
+    ``binary`` messages (8-bit data: a WAP push, an application's data) carry
+    their data as upper-case hex in ``text``. A message that could not be
+    decoded at all is handed on ``undecodable``, with its raw ``pdu`` and an
+    empty text, so it is kept rather than lost.
+    """
 
     sender: str
     text: str
     sent_at: datetime  # the service centre's timestamp
     parts: int = 1
     smsc: str | None = None
+    message_class: int | None = None  # 0 is "flash"; None when the sender gave no class
+    pid: int = 0  # TP-PID; 0x41-0x47 replace an earlier message of the same type and sender
+    data_coding: int = 0  # TP-DCS as received
+    ports: tuple[int, int] | None = None  # (destination, source) application ports
+    binary: bool = False
+    undecodable: bool = False
+    pdu: str | None = None  # the PDU as the modem gave it, for an undecodable message
+
+    @property
+    def flash(self) -> bool:
+        return self.message_class == 0
+
+    @property
+    def wap_push(self) -> bool:
+        """Binary data for the WAP push ports (2948, 2949; WAP-259 WDP)."""
+        return self.binary and self.ports is not None and self.ports[0] in (2948, 2949)
 
 
 @dataclass(frozen=True)

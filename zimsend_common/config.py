@@ -5,7 +5,7 @@ Where settings come from, later sources winning:
 1. the defaults below;
 2. the TOML file named by ``ZIMSEND_CONFIG`` (else ``/etc/zimsend/zimsend.toml``
    when it exists), with one table per section: ``[relay]``, ``[agent]``,
-   ``[gammu]``, ``[logging]``;
+   ``[gammu]``, ``[sms]``, ``[logging]``;
 3. environment variables ``ZIMSEND_<NAME>``, where NAME is the setting's name
    in upper case (``ZIMSEND_DATABASE_URL``, ``ZIMSEND_DEVICE_PASSWORD``...).
 
@@ -20,7 +20,9 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from zimsend_common.gsm7_national import BY_CODE
 
 DEFAULT_CONFIG_PATH = Path("/etc/zimsend/zimsend.toml")
 ENV_PREFIX = "ZIMSEND_"
@@ -94,6 +96,25 @@ class GammuSettings(_Section):
     gammu_connection: str = "at"
 
 
+class SmsSettings(_Section):
+    """How texts are written into SMS, the same for the relay (which counts parts) and the agents."""
+
+    sms_languages: tuple[str, ...] = ()
+    """National language shift tables (TS 23.038 Annex A) a text may be sent with, by language code."""
+
+    @field_validator("sms_languages", mode="before")
+    @classmethod
+    def _language_codes(cls, value: Any) -> Any:
+        codes = value.split(",") if isinstance(value, str) else value
+        if not isinstance(codes, (list, tuple)):
+            return value
+        codes = [str(code).strip().lower() for code in codes if str(code).strip()]
+        unknown = [code for code in codes if code not in BY_CODE]
+        if unknown:
+            raise ValueError(f"no national language table for {unknown}; known: {', '.join(BY_CODE)}")
+        return tuple(codes)
+
+
 class LoggingSettings(_Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     log_format: Literal["json", "text"] = "json"
@@ -103,6 +124,7 @@ class Settings(_Section):
     relay: RelaySettings = RelaySettings()
     agent: AgentSettings = AgentSettings()
     gammu: GammuSettings = GammuSettings()
+    sms: SmsSettings = SmsSettings()
     logging: LoggingSettings = LoggingSettings()
 
 
@@ -110,6 +132,7 @@ SECTIONS: dict[str, type[_Section]] = {
     "relay": RelaySettings,
     "agent": AgentSettings,
     "gammu": GammuSettings,
+    "sms": SmsSettings,
     "logging": LoggingSettings,
 }
 

@@ -3,11 +3,20 @@
 Text becomes septets (one per character, two for an extension character:
 the escape 0x1B then its code), and septets are packed eight to seven octets
 (TS 23.038, 6.1.2.1.1).
+
+A national language locking shift table (23.038 A.3) replaces the default
+alphabet, a single shift table (A.2) replaces the extension table; each is
+named by its national language identifier (``gsm7_national``), 0 being the
+default. Every function takes the pair in force as ``locking`` and
+``single``; an identifier without a table reads as the default one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import cache
+
+from zimsend_common.gsm7_national import LANGUAGES, UNDEFINED
 
 ESCAPE = 0x1B
 
@@ -36,79 +45,101 @@ EXTENSION_TABLE = {
     0x65: "€",
 }
 
-_BASIC_CODES = {char: code for code, char in enumerate(DEFAULT_ALPHABET) if code != ESCAPE}
-_EXTENSION_CODES = {char: code for code, char in EXTENSION_TABLE.items()}
+_DEFAULT_SINGLE = "".join(EXTENSION_TABLE.get(code, UNDEFINED) for code in range(128))
 
 
-def is_gsm7(text: str) -> bool:
-    """True when every character is in the default alphabet or its extension table."""
-    return all(char in _BASIC_CODES or char in _EXTENSION_CODES for char in text)
+@cache
+def tables(locking: int = 0, single: int = 0) -> tuple[str, str]:
+    """The 128-character alphabet and extension table a pair of identifiers stands for."""
+    national_locking = LANGUAGES[locking].locking if locking in LANGUAGES else None
+    alphabet = (national_locking or DEFAULT_ALPHABET).replace("\x1b", UNDEFINED)
+    extension = LANGUAGES[single].single if single in LANGUAGES else _DEFAULT_SINGLE
+    return alphabet, extension
 
 
-def char_septets(char: str) -> int:
+@cache
+def _codes(locking: int, single: int) -> tuple[dict[str, int], dict[str, int]]:
+    alphabet, extension = tables(locking, single)
+    basic = {char: code for code, char in enumerate(alphabet) if char != UNDEFINED}
+    shifted = {char: code for code, char in enumerate(extension) if char != UNDEFINED and char not in basic}
+    return basic, shifted
+
+
+def is_gsm7(text: str, locking: int = 0, single: int = 0) -> bool:
+    """True when every character is in the alphabet or the extension table of the pair."""
+    basic, shifted = _codes(locking, single)
+    return all(char in basic or char in shifted for char in text)
+
+
+def char_septets(char: str, locking: int = 0, single: int = 0) -> int:
     """How many septets one character takes: 1, or 2 for an extension character.
 
     Raises ValueError for a character outside the alphabet.
     """
-    if char in _BASIC_CODES:
+    basic, shifted = _codes(locking, single)
+    if char in basic:
         return 1
-    if char in _EXTENSION_CODES:
+    if char in shifted:
         return 2
     raise ValueError(f"character {char!r} is not in the GSM 7-bit alphabet")
 
 
-def septet_length(text: str) -> int:
+def septet_length(text: str, locking: int = 0, single: int = 0) -> int:
     """The number of septets ``text`` takes; an extension character counts 2.
 
     Raises ValueError for a character outside the alphabet.
     """
-    return sum(char_septets(char) for char in text)
+    return sum(char_septets(char, locking, single) for char in text)
 
 
-def to_septets(text: str) -> list[int]:
+def to_septets(text: str, locking: int = 0, single: int = 0) -> list[int]:
     """The septet values of ``text``; an extension character becomes 0x1B then its code.
 
     Raises ValueError naming the first character outside the alphabet.
     """
+    basic, shifted = _codes(locking, single)
     septets: list[int] = []
     for char in text:
-        if char in _BASIC_CODES:
-            septets.append(_BASIC_CODES[char])
-        elif char in _EXTENSION_CODES:
-            septets.extend((ESCAPE, _EXTENSION_CODES[char]))
+        if char in basic:
+            septets.append(basic[char])
+        elif char in shifted:
+            septets.extend((ESCAPE, shifted[char]))
         else:
             raise ValueError(f"character {char!r} is not in the GSM 7-bit alphabet")
     return septets
 
 
-def from_septets(values: Sequence[int]) -> str:
+def from_septets(values: Sequence[int], locking: int = 0, single: int = 0) -> str:
     """The text of a septet sequence.
 
     An escape followed by a code the extension table lacks reads as that
-    code's default-alphabet character, and a lone trailing escape as a space,
-    as TS 23.038 asks a receiver to display them. Raises ValueError for a
-    value outside 0..127.
+    code's alphabet character, and a lone trailing escape as a space, as TS
+    23.038 asks a receiver to display them; so does a code the alphabet
+    leaves empty. Raises ValueError for a value outside 0..127.
     """
+    alphabet, extension = tables(locking, single)
     chars: list[str] = []
     escaped = False
     for value in values:
         if not 0 <= value <= 0x7F:
             raise ValueError(f"septet value {value} is outside 0..127")
         if escaped:
-            chars.append(EXTENSION_TABLE.get(value) or _basic_char(value))
+            shifted = extension[value]
+            chars.append(_shown(alphabet[value]) if shifted == UNDEFINED else shifted)
             escaped = False
         elif value == ESCAPE:
             escaped = True
         else:
-            chars.append(DEFAULT_ALPHABET[value])
+            chars.append(_shown(alphabet[value]))
     if escaped:
         chars.append(" ")
     return "".join(chars)
 
 
-def _basic_char(value: int) -> str:
-    # An escape after an escape is reserved for a further table; shown as a space.
-    return " " if value == ESCAPE else DEFAULT_ALPHABET[value]
+def _shown(char: str) -> str:
+    # An escape after an escape is reserved for a further table, and an empty code
+    # has no character: both are shown as a space.
+    return " " if char == UNDEFINED else char
 
 
 def pack_septets(septets: Iterable[int], fill_bits: int = 0) -> bytes:

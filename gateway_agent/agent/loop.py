@@ -40,6 +40,7 @@ from gateway_agent.agent.ledger import Ledger
 from gateway_agent.agent.outbox import Outbox
 from gateway_agent.agent.pulse import Pulse
 from gateway_agent.agent.ratelimit import SendRateLimit
+from gateway_agent.agent.received import received_kind
 from gateway_agent.agent.reports import DeliveryTracker
 from gateway_agent.agent.sender import UNKNOWN_OUTCOME, Sender
 from gateway_agent.backends import open_modem
@@ -321,6 +322,7 @@ class Agent:
                 "received_at": isoformat_z(event.sent_at or utcnow()),
                 "parts": event.parts,
                 "smsc": event.smsc,
+                **received_kind(event),
             }
             self._outbox.report("received", data)
         elif isinstance(event, PortLost):

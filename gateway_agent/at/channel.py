@@ -79,18 +79,22 @@ class Channel:
             self._reader.join(timeout=2)
         self._port.close()
 
-    def command(self, command: str, timeout: float, *, shown_as: str | None = None) -> list[str]:
+    def command(
+        self, command: str, timeout: float, *, shown_as: str | None = None, final_line: str | None = None
+    ) -> list[str]:
         """The information lines answering ``command``, once the modem says OK.
 
         Raises CommandError when the modem refuses it, ModemTimeout when no final
         answer comes in ``timeout`` seconds, PortGone when the port fails.
         ``shown_as`` replaces the command in logs and errors (for secrets).
+        ``final_line`` is the prefix of a line that ends the answer by itself,
+        for modems that send no OK after it (an OK that follows anyway is dropped).
         """
         shown = shown_as or command
         with self._lock:
             try:
                 self._start(command, shown)
-                return self._await_final(command, shown, timeout)
+                return self._await_final(command, shown, timeout, final_line)
             finally:
                 self._finish()
 
@@ -153,7 +157,7 @@ class Channel:
             self._write(ESC)  # leave PDU entry so the modem listens to commands again
             raise
 
-    def _await_final(self, command: str, shown: str, timeout: float) -> list[str]:
+    def _await_final(self, command: str, shown: str, timeout: float, final_line: str | None = None) -> list[str]:
         deadline = time.monotonic() + timeout
         lines: list[str] = []
         while True:
@@ -167,6 +171,8 @@ class Channel:
                 raise command_error(line, shown)
             if line != command:  # the modem's echo, before ATE0
                 lines.append(line)
+            if final_line is not None and line.startswith(final_line):
+                return lines
 
     def _read_loop(self) -> None:
         splitter = LineSplitter()
@@ -188,16 +194,19 @@ class Channel:
             self._answers.put(PROMPT)
             return pending_urc
         line = str(token)
-        if pending_urc is not None:
-            self._on_urc(Urc(pending_urc, line))
-            return None
         if is_noise(line):
             log.debug("line noise dropped", extra={"line": repr(line)})
-        elif is_urc(line, self._answering):
+            return pending_urc
+        free_form = self._in_flight and self._answering is None
+        if pending_urc is not None and not is_urc(line, None):
+            self._on_urc(Urc(pending_urc, line))
+            return None
+        if is_urc(line, self._answering, free_form=free_form):
             if needs_pdu_line(line):
                 return line
             self._on_urc(Urc(line))
-        elif self._in_flight:
+            return pending_urc
+        if self._in_flight:
             self._answers.put(line)
         else:
             log.debug("unexpected line dropped", extra={"line": line})

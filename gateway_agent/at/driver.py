@@ -97,7 +97,7 @@ class ATModem(Modem):
             model=self._ask(channel, "AT+CGMM"),
             firmware=self._ask(channel, "AT+CGMR"),
             imei=self._ask(channel, "AT+CGSN"),
-            sim_state=sim_state(channel, self.options),
+            sim_state=sim_state(channel, self.options, self._features.quirks),
             phone_number=self._own_number(channel),
         )
 
@@ -123,6 +123,7 @@ class ATModem(Modem):
                 text,
                 request_status_report=request_report,
                 concat_reference=self._concat_reference,
+                languages=self.options.languages,
             )
         except PduError as exc:
             raise Unsendable(str(exc)) from exc
@@ -248,8 +249,8 @@ class ATModem(Modem):
 
     def _read_slot(self, slot: int) -> None:
         answer = self._live_channel().command(f"AT+CMGR={slot}", self.options.command_timeout)
-        if len(answer) >= 2:
-            self._accept(answer[1], slot)
+        for _, pdu in _stored(answer, "+CMGR:"):
+            self._accept(pdu, slot)
 
     def _read_stored(self) -> None:
         """Hand on whatever waits on the SIM that was not read before."""
@@ -258,7 +259,7 @@ class ATModem(Modem):
         except ModemError as exc:
             log.info("stored messages not listed", extra={"error": str(exc)})
             return
-        for header, pdu in zip(answer[::2], answer[1::2]):
+        for header, pdu in _stored(answer, "+CMGL:"):
             fields = network.values(header)
             if len(fields) < 2 or not fields[0].isdigit():
                 log.warning("stored message listing not understood", extra={"line": header})
@@ -272,13 +273,7 @@ class ATModem(Modem):
                 self._accept(pdu, slot)
 
     def _accept(self, pdu: str, slot: int | None) -> None:
-        try:
-            received = self._inbox.accept(pdu, slot)
-        except PduError as exc:
-            if slot is not None:
-                self._inbox.remember(slot)  # kept on the SIM for a person to look at
-            log.warning("undecodable message kept", extra={"slot": slot, "pdu": pdu, "error": str(exc)})
-            return
+        received = self._inbox.accept(pdu, slot)
         if received.event is not None:
             self._events.put((received.event, received.slots))
         elif received.slots:
@@ -302,10 +297,9 @@ class ATModem(Modem):
     def _ask(self, channel: Channel, command: str, *, keep_prefix: bool = False) -> str:
         """The one line answering ``command``; without a ``+CGMI:``-style prefix unless kept."""
         answer = channel.command(command, self.options.command_timeout)
-        line = answer[0] if answer else ""
-        if not keep_prefix and line.startswith("+") and ":" in line:
-            line = line.partition(":")[2]
-        return line.strip().strip('"')
+        if keep_prefix:
+            return answer[0].strip() if answer else ""
+        return network.value_of(answer)
 
     def _own_number(self, channel: Channel) -> str | None:
         try:
@@ -314,6 +308,15 @@ class ATModem(Modem):
             return None
         numbers = [network.values(line)[1] for line in answer if line.startswith("+CNUM:")]
         return next((number for number in numbers if number), None)
+
+
+def _stored(answer: list[str], prefix: str) -> list[tuple[str, str]]:
+    """Each ``prefix`` header line of a listing with the PDU line that follows it."""
+    return [
+        (line, following)
+        for line, following in zip(answer, answer[1:])
+        if line.startswith(prefix) and not following.startswith(prefix)
+    ]
 
 
 def _reference(answer: list[str], command: str) -> int:

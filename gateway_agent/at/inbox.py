@@ -7,6 +7,11 @@ they are deleted together once the event has been handed on. A slot that was
 read is remembered until it is deleted, so reading the SIM again never hands
 the same message on twice. A message whose last parts never come is handed
 on as far as it got, once it is old enough (``expire``): late, not lost.
+
+A silent message (TP-PID 0x40, "short message type 0") is acknowledged and
+discarded, as TS 23.040 9.2.3.9 asks: its slot is freed and nothing is
+handed on. A PDU that cannot be decoded at all is handed on as an
+``undecodable`` message carrying the PDU, and its slot freed like any other.
 """
 
 from __future__ import annotations
@@ -17,12 +22,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from gateway_agent.modem import DeliveryReport, IncomingMessage, ModemEvent
-from gateway_agent.pdu import CompleteMessage, Deliver, Reassembler, StatusReport, decode_incoming
+from gateway_agent.pdu import CompleteMessage, Deliver, PduError, Reassembler, StatusReport, decode_incoming
 from zimsend_common.timefmt import utcnow
 
 log = logging.getLogger(__name__)
 
 _PartKey = tuple[str, int, int]
+UNKNOWN_SENDER = "unknown"  # the sender of a message that could not be decoded
 
 
 @dataclass(frozen=True)
@@ -58,13 +64,22 @@ class Inbox:
             self._seen.add(slot)
 
     def accept(self, pdu: str, slot: int | None = None) -> Received:
-        """Decode ``pdu`` (PduError when it is malformed) and say what it amounts to."""
-        decoded = decode_incoming(pdu, with_smsc=True)
+        """Decode ``pdu`` and say what it amounts to (an undecodable message when it cannot be read)."""
         slots = () if slot is None else (slot,)
+        try:
+            decoded = decode_incoming(pdu, with_smsc=True)
+        except PduError as exc:
+            log.warning("undecodable message handed on", extra={"slot": slot, "pdu": pdu, "error": str(exc)})
+            decoded = None
         with self._lock:
             self._seen.update(slots)
+            if decoded is None:
+                return Received(_undecodable(pdu), slots)
             if isinstance(decoded, StatusReport):
                 return Received(_report(decoded), slots)
+            if decoded.silent:
+                log.info("silent message discarded", extra={"sender": decoded.sender, "slot": slot})
+                return Received(None, slots)
             return self._part(decoded, slots)
 
     def expire(self, older_than: timedelta) -> list[Received]:
@@ -107,13 +122,23 @@ class Inbox:
 
 
 def _message(complete: CompleteMessage) -> IncomingMessage:
+    first = complete.first
     return IncomingMessage(
         sender=complete.sender,
         text=complete.text,
         sent_at=complete.service_centre_time,
         parts=complete.parts,
         smsc=complete.smsc,
+        message_class=first.message_class,
+        pid=first.pid,
+        data_coding=first.dcs,
+        ports=(first.ports.destination, first.ports.source) if first.ports else None,
+        binary=first.binary,
     )
+
+
+def _undecodable(pdu: str) -> IncomingMessage:
+    return IncomingMessage(sender=UNKNOWN_SENDER, text="", sent_at=utcnow(), undecodable=True, pdu=pdu.strip())
 
 
 def _report(report: StatusReport) -> DeliveryReport:

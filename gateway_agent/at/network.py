@@ -31,6 +31,14 @@ def values(line: str) -> list[str]:
     return [value.strip().strip('"') for value in rest.split(",")]
 
 
+def value_of(answer: list[str]) -> str:
+    """The first line of an answer, without a ``+CGMI:``-style prefix or quotes; "" for none."""
+    line = answer[0] if answer else ""
+    if line.startswith("+") and ":" in line:
+        line = line.partition(":")[2]
+    return line.strip().strip('"')
+
+
 def registration(answer: str) -> Registration:
     """The state in a ``+CREG: <n>,<stat>[,...]`` answer to a query."""
     fields = values(answer)

@@ -29,6 +29,8 @@ class DriverOptions:
     reopen_delay: float = 0.5
     """First pause before reopening a lost port; it doubles up to ``reopen_max_delay``."""
     reopen_max_delay: float = 30.0
+    languages: tuple[str, ...] = ()
+    """National language shift tables a text may be sent with (``sms_languages``)."""
 
     @classmethod
     def from_settings(cls, settings: Settings, port: str | None = None) -> "DriverOptions":
@@ -39,4 +41,5 @@ class DriverOptions:
             pin=agent.sim_pin,
             send_timeout=agent.send_timeout_seconds,
             network_wait=agent.network_wait_seconds,
+            languages=settings.sms.sms_languages,
         )

@@ -1,8 +1,9 @@
 """Bringing a freshly opened modem to the point where it can send and receive.
 
 The steps a real modem needs, in order: wake it up, turn echo off and error
-numbers on, unlock the SIM (waiting out "SIM busy"), choose PDU mode, ask for
-new-message and status-report indications, and wait for the network.
+numbers on, learn its make (for its quirks), unlock the SIM (waiting out "SIM
+busy"), choose PDU mode, ask for new-message and status-report indications,
+and wait for the network.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TypeVar
 from gateway_agent.at import network
 from gateway_agent.at.channel import Channel
 from gateway_agent.at.options import DriverOptions
+from gateway_agent.at.quirks import Quirk, quirks_of
 from gateway_agent.errors import CommandError, ModemTimeout, NotReady
 from gateway_agent.modem import Registration, SimState
 from zimsend_common.failures import FailureCode
@@ -29,6 +31,9 @@ T = TypeVar("T")
 CNMI_CHOICES = ("2,1,0,2,0", "2,1,0,1,0", "1,1,0,2,0", "1,1,0,1,0", "2,1,0,0,0", "1,1,0,0,0")
 _SIM_BUSY = {("+CME ERROR", 14), ("+CMS ERROR", 314)}
 _SIM_STATES = {state.value: state for state in SimState} | {"NOT INSERTED": SimState.ABSENT}
+# +CPIN: answers of a modem locked to a network, subset, provider or corporation (27.007 §8.3).
+_PERSONALISATION = ("PH-NET", "PH-NETSUB", "PH-SP", "PH-CORP")
+_NEEDS_A_PERSON = (SimState.PUK_REQUIRED, SimState.NETWORK_LOCKED)
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class SessionFeatures:
 
     acknowledge: bool  # +CMT and +CDS must be acknowledged with AT+CNMA
     indications: str | None  # the AT+CNMI setting in force, None when none was accepted
+    quirks: Quirk = Quirk.NONE
 
 
 def initialize(channel: Channel, options: DriverOptions) -> SessionFeatures:
@@ -44,7 +50,10 @@ def initialize(channel: Channel, options: DriverOptions) -> SessionFeatures:
     synchronize(channel, options)
     channel.command("ATE0", options.command_timeout)
     _optional(channel, "AT+CMEE=1", options)  # without it failures are a plain ERROR
-    unlock_sim(channel, options)
+    quirks = quirks_of(identity_line(channel, "AT+CGMI", options), identity_line(channel, "AT+CGMM", options))
+    if Quirk.PERIODIC_REPORTS in quirks:
+        _optional(channel, "AT^CURC=0", options)
+    unlock_sim(channel, options, quirks)
     run = _patient(options)
     run(lambda: channel.command("AT+CMGF=0", options.command_timeout))
     _optional(channel, 'AT+CPMS="SM","SM","SM"', options)  # where +CMTI and +CMGL look
@@ -52,7 +61,7 @@ def initialize(channel: Channel, options: DriverOptions) -> SessionFeatures:
     acknowledge = _acknowledgement_needed(channel, options)
     indications = _choose_indications(channel, options)
     wait_for_network(channel, options)
-    return SessionFeatures(acknowledge=acknowledge, indications=indications)
+    return SessionFeatures(acknowledge=acknowledge, indications=indications, quirks=quirks)
 
 
 def synchronize(channel: Channel, options: DriverOptions) -> None:
@@ -70,21 +79,30 @@ def synchronize(channel: Channel, options: DriverOptions) -> None:
     )
 
 
-def sim_state(channel: Channel, options: DriverOptions) -> SimState:
+def identity_line(channel: Channel, command: str, options: DriverOptions) -> str:
+    """The one line answering an identity query (``AT+CGMI``); "" when the modem refuses it."""
+    return network.value_of(_optional(channel, command, options))
+
+
+def sim_state(channel: Channel, options: DriverOptions, quirks: Quirk = Quirk.NONE) -> SimState:
     """What ``AT+CPIN?`` says (``+CPIN:READY`` without the space counts too)."""
+    final_line = "+CPIN:" if Quirk.CPIN_NO_OK in quirks else None
     try:
-        lines = channel.command("AT+CPIN?", options.command_timeout)
+        lines = channel.command("AT+CPIN?", options.command_timeout, final_line=final_line)
     except CommandError as exc:
-        if exc.code == 10:
+        if exc.kind == "+CME ERROR" and exc.code == 10:
             return SimState.ABSENT
         raise
     answer = next((line for line in lines if line.startswith("+CPIN:")), "")
-    return _SIM_STATES.get(answer.partition(":")[2].strip(), SimState.ERROR)
+    value = answer.partition(":")[2].strip()
+    if value.startswith(_PERSONALISATION):
+        return SimState.NETWORK_LOCKED
+    return _SIM_STATES.get(value, SimState.ERROR)
 
 
-def unlock_sim(channel: Channel, options: DriverOptions) -> None:
+def unlock_sim(channel: Channel, options: DriverOptions, quirks: Quirk = Quirk.NONE) -> None:
     """Enter the configured PIN if the SIM asks for it, once: a wrong PIN is never retried."""
-    state = _patient(options)(lambda: sim_state(channel, options))
+    state = _patient(options)(lambda: sim_state(channel, options, quirks))
     if state == SimState.PIN_REQUIRED:
         if not options.pin:
             raise NotReady("the SIM asks for a PIN and none is configured (sim_pin)")
@@ -92,9 +110,9 @@ def unlock_sim(channel: Channel, options: DriverOptions) -> None:
             channel.command(f'AT+CPIN="{options.pin}"', options.command_timeout, shown_as="AT+CPIN=<pin>")
         except CommandError as exc:
             raise NotReady(f"the SIM refused the configured PIN ({exc.name or exc.detail})") from exc
-        state = _patient(options)(lambda: sim_state(channel, options))
+        state = _patient(options)(lambda: sim_state(channel, options, quirks))
     if state != SimState.READY:
-        raise NotReady(f"the SIM is not ready: {state.value}", temporary=state != SimState.PUK_REQUIRED)
+        raise NotReady(f"the SIM is not ready: {state.value}", temporary=state not in _NEEDS_A_PERSON)
 
 
 def wait_for_network(channel: Channel, options: DriverOptions) -> Registration:

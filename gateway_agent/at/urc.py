@@ -4,10 +4,17 @@ A URC can arrive at any moment, even between the lines of a command's answer.
 Some prefixes are both a URC and an answer (``+CREG:`` answers ``AT+CREG?``
 and also reports a change of registration); such a line is an answer when the
 command in flight is the one that asks for it.
+
+Vendors add URCs of their own (Wavecom ``+WIND:``, Sierra ``+CUSATP:``...),
+so a URC is known by its shape as well as by the list: a ``+WORD:`` or
+``^WORD:`` line arriving while an extended command waits for lines of
+another prefix is unsolicited. A basic command (``ATI``) answers in free
+form, so during one only the listed prefixes count.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 URC_PREFIXES: tuple[str, ...] = (
@@ -18,6 +25,8 @@ URC_PREFIXES: tuple[str, ...] = (
     "^DSFLOWRPT:", "^STIN:", "^NWTIME:", "^CEND:", "^ORIG:", "^CONF:", "^CONN:",
     "SMS Ready", "Call Ready", "RDY", "+QIND:", "*PSNWID:",
 )  # fmt: skip
+
+_SHAPE = re.compile(r"[+^][A-Z][A-Z0-9]*:")
 
 TWO_LINE_PREFIXES: tuple[str, ...] = ("+CMT:", "+CDS:", "+CBM:")
 """URCs whose PDU follows on the next line."""
@@ -51,11 +60,16 @@ def answer_prefix(command: str) -> str | None:
     return name.upper() + ":"
 
 
-def is_urc(line: str, answering: str | None) -> bool:
-    """Whether ``line`` is unsolicited, given the prefix the command in flight expects."""
+def is_urc(line: str, answering: str | None, *, free_form: bool = False) -> bool:
+    """Whether ``line`` is unsolicited, given the prefix the command in flight expects.
+
+    ``free_form`` says a basic command is in flight, whose answer may hold any line.
+    """
     if answering is not None and line.startswith(answering):
         return False
-    return line.startswith(URC_PREFIXES)
+    if line.startswith(URC_PREFIXES):
+        return True
+    return not free_form and bool(_SHAPE.match(line))
 
 
 def needs_pdu_line(line: str) -> bool:

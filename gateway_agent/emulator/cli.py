@@ -7,6 +7,7 @@ Lines on standard input play the outside world:
 
     sms SENDER TEXT      an SMS arrives (stored on the SIM, announced per AT+CNMI)
     flash SENDER TEXT    an SMS arrives as a direct +CMT
+    pdu HEX              a PDU arrives exactly as given (SMSC field first)
     unplug / replug      the device vanishes / comes back
 """
 
@@ -88,12 +89,17 @@ def _obey_line(emulator: ModemEmulator, line: str) -> None:
             emulator.inject_incoming(sender, text, direct=verb == "flash")
         except RuntimeError as exc:
             print(exc, file=sys.stderr)
+    elif verb == "pdu" and sender:
+        try:
+            emulator.inject_pdu(sender)
+        except (RuntimeError, ValueError) as exc:
+            print(exc, file=sys.stderr)
     elif verb == "unplug":
         emulator.vanish()
     elif verb == "replug":
         emulator.restore()
     elif verb:
-        print(f"not understood: {line!r} (sms|flash SENDER TEXT, unplug, replug)", file=sys.stderr)
+        print(f"not understood: {line!r} (sms|flash SENDER TEXT, pdu HEX, unplug, replug)", file=sys.stderr)
 
 
 def _parser_for(kind: Any) -> Callable[[str], Any]:

@@ -43,7 +43,15 @@ class Prompt:
     length: int
 
 
-Answer = list[str] | Prompt
+@dataclass(frozen=True)
+class Bare:
+    """Answer with ``lines`` and no final result code, as some modems do."""
+
+    lines: list[str]
+
+
+Answer = list[str] | Prompt | Bare
+WIND = "+WIND: 4"  # Wavecom: "the module is ready to accept all AT commands"
 
 
 def tpdu_length(pdu: str) -> int:
@@ -113,6 +121,10 @@ class CommandSet:
             raise AtError("CMS", 304)
         return [f"+CMGS: {self._network.accept(submit)}"]
 
+    def shown_pdu(self, pdu: str) -> str:
+        """A PDU line as this phone writes it (with a stray quote when it has that habit)."""
+        return pdu + '"' if self.config.stray_quotes else pdu
+
     def _fixed(self, value: str) -> Callable[[Command], Answer]:
         return lambda command: [] if command.form == "test" else [value]
 
@@ -172,7 +184,8 @@ class CommandSet:
     def _cpin(self, command: Command) -> Answer:
         if command.form == "query":
             space = "" if self.config.compact_cpin else " "
-            return [f"+CPIN:{space}{self._sim.state}"]
+            line = f"+CPIN:{space}{self._sim.state}"
+            return Bare([line]) if self.config.cpin_without_ok else [line]
         if command.form == "set":
             self._sim.enter_pin(command.arg(0))
         return []
@@ -304,13 +317,14 @@ class CommandSet:
             raise AtError("CMS", 302)
         lines: list[str] = []
         for index, message in self._storage.listing(stat):
-            lines += [f"+CMGL: {index},{message.stat},,{tpdu_length(message.pdu)}", message.pdu]
+            lines += [f"+CMGL: {index},{message.stat},,{tpdu_length(message.pdu)}", self.shown_pdu(message.pdu)]
         return lines
 
     def _cmgr(self, command: Command) -> Answer:
         self._require_pdu_mode()
         message = self._storage.read(command.int_arg(0))
-        return [f"+CMGR: {message.stat},,{tpdu_length(message.pdu)}", message.pdu]
+        vendor = [WIND] if self.config.vendor_urcs else []
+        return [f"+CMGR: {message.stat},,{tpdu_length(message.pdu)}", *vendor, self.shown_pdu(message.pdu)]
 
     def _cmgd(self, command: Command) -> Answer:
         if command.form == "test":

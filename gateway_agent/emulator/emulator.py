@@ -14,10 +14,10 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 
 from gateway_agent.at.error_table import meaning_of
-from gateway_agent.emulator.commands import CommandSet, Prompt, tpdu_length
+from gateway_agent.emulator.commands import Bare, CommandSet, Prompt, tpdu_length
 from gateway_agent.emulator.config import EmulatorConfig, SentRecord
 from gateway_agent.emulator.errors import AtError
 from gateway_agent.emulator.network import Network
@@ -93,29 +93,48 @@ class ModemEmulator:
         return self._storage.used
 
     def inject_incoming(
-        self, sender: str, text: str, *, direct: bool = False, lose_parts: Collection[int] = ()
+        self,
+        sender: str,
+        text: str,
+        *,
+        direct: bool = False,
+        lose_parts: Collection[int] = (),
+        languages: Sequence[str] = (),
     ) -> None:
         """An SMS from ``sender`` arrives (in parts when long).
 
         It is routed as AT+CNMI says (stored with +CMTI, or +CMT), or straight to
         the client as +CMT when ``direct``. The parts numbered in ``lose_parts``
-        (from 1) never arrive. RuntimeError when the SIM is full.
+        (from 1) never arrive. The sender's phone uses the national language
+        tables of ``languages`` when they save parts. RuntimeError when the SIM is full.
         """
         self._concat_reference = (self._concat_reference + 1) % 256
         pdus = encode_deliver(
-            sender, text, utcnow(), smsc=self.config.smsc, concat_reference=self._concat_reference
+            sender,
+            text,
+            utcnow(),
+            smsc=self.config.smsc,
+            concat_reference=self._concat_reference,
+            languages=languages,
         )
         for pdu in (pdu for number, pdu in enumerate(pdus, start=1) if number not in lose_parts):
-            mt = self._commands.session.cnmi[1]
-            if direct or mt == 2:
-                self._emit_direct(f"+CMT: ,{tpdu_length(pdu)}", pdu)
-                continue
-            try:
-                index = self._storage.store(pdu)
-            except AtError:
-                raise RuntimeError("the emulated SIM's storage is full") from None
-            if mt == 1:
-                self._emit(f'+CMTI: "SM",{index}')
+            self.inject_pdu(pdu, direct=direct)
+
+    def inject_pdu(self, pdu: str, *, direct: bool = False) -> None:
+        """A PDU (hex, SMSC field first) arrives exactly as given, however malformed.
+
+        Routed as ``inject_incoming`` routes each part; RuntimeError when the SIM is full.
+        """
+        mt = self._commands.session.cnmi[1]
+        if direct or mt == 2:
+            self._emit_direct(f"+CMT: ,{tpdu_length(pdu)}", pdu)
+            return
+        try:
+            index = self._storage.store(pdu)
+        except AtError:
+            raise RuntimeError("the emulated SIM's storage is full") from None
+        if mt == 1:
+            self._emit(f'+CMTI: "SM",{index}')
 
     def vanish(self) -> None:
         """The device disappears at once: nothing more comes out, the pty closes, the link goes."""
@@ -209,6 +228,9 @@ class ModemEmulator:
                 if isinstance(answer, Prompt):
                     self._write(_block(lines) + b"\r\n> ")
                     return answer.length
+                if isinstance(answer, Bare):
+                    self._write(_block(lines + answer.lines))
+                    return None
                 lines += answer
         except SyntaxProblem:
             self._fail(AtError())
@@ -229,6 +251,8 @@ class ModemEmulator:
         cmee = self._commands.session.cmee
         if not error.kind or cmee == 0:
             text = "ERROR"
+        elif self.config.modem_errors:
+            text = f"MODEM ERROR: {error.code}"
         elif cmee == 2:
             text = f"+{error.kind} ERROR: {meaning_of(error.kind, error.code).name}"
         else:
@@ -253,7 +277,7 @@ class ModemEmulator:
                 log.warning("emulated SIM full: status report dropped")
 
     def _emit_direct(self, header: str, pdu: str) -> None:
-        data = _line(header) + pdu.encode("ascii") + b"\r\n"
+        data = _line(header) + self._commands.shown_pdu(pdu).encode("ascii") + b"\r\n"
         if self._commands.session.csms == 1 and self.config.ack_timeout is not None:
             self._unacknowledged.append((time.monotonic() + self.config.ack_timeout, data))
         self._write(data)

@@ -1,8 +1,9 @@
 """The data coding scheme, TP-DCS (TS 23.038 section 4): which alphabet the text is in.
 
-Message class, automatic-deletion and indication bits change nothing about
-how the text reads, so they are ignored; compressed text and the reserved
-coding groups cannot be read and are refused.
+Automatic-deletion and indication bits change nothing about how the text
+reads, so they are ignored; the message class is read apart (``class_of``:
+class 0 is a "flash" message, shown at once and not stored). Compressed text
+and the reserved coding groups cannot be read and are refused.
 """
 
 from __future__ import annotations
@@ -37,6 +38,16 @@ def alphabet_of(dcs: int) -> Alphabet:
     if group == 0xF:  # data coding / message class
         return "8-bit" if dcs & 0x04 else "GSM-7"
     raise PduError(f"TP-DCS {dcs:02X}: reserved coding group")
+
+
+def class_of(dcs: int) -> int | None:
+    """The message class (0-3) TP-DCS gives, None when it gives none."""
+    group = dcs >> 4
+    if group <= 0x7:
+        return dcs & 0b11 if dcs & 0x10 else None
+    if group == 0xF:
+        return dcs & 0b11
+    return None
 
 
 def dcs_for(alphabet: Alphabet) -> int:

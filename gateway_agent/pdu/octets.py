@@ -5,15 +5,23 @@ from __future__ import annotations
 import re
 
 from gateway_agent.pdu.errors import PduError
+from gateway_agent.pdu.repairs import repaired
 
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 
 
 def parse_hex(pdu_hex: str) -> bytes:
-    """The octets of a hex PDU as AT+CMGR, +CMT or +CDS give it (surrounding blanks ignored)."""
+    """The octets of a hex PDU as AT+CMGR, +CMT or +CDS give it.
+
+    Surrounding blanks are ignored, and so are quotes around it or after it,
+    which some phones add (with a warning).
+    """
     if not isinstance(pdu_hex, str):
         raise PduError(f"a PDU is a hex string, not {type(pdu_hex).__name__}")
     text = pdu_hex.strip()
+    if '"' in text[:1] + text[-1:]:
+        repaired("quotes around the hex PDU", line=text)
+        text = text.strip('"').strip()
     if not text:
         raise PduError("the PDU is empty")
     if len(text) % 2:

@@ -33,6 +33,7 @@ class CompleteMessage:
     text: str
     service_centre_time: datetime  # of the first part present
     parts: int  # parts joined
+    first: Deliver  # the first part present: its TP-PID, TP-DCS and ports hold for all
     smsc: str | None = None
     missing: tuple[int, ...] = ()  # sequence numbers that never came (only from expire)
 
@@ -115,4 +116,5 @@ def _join(sender: str, parts: list[Deliver], missing: tuple[int, ...] = ()) -> C
         parts=len(parts),
         smsc=parts[0].smsc,
         missing=missing,
+        first=parts[0],
     )

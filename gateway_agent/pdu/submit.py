@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -54,11 +55,13 @@ def encode_submit(
     message_reference: int = 0,
     validity: timedelta | None = None,
     concat_reference: int | None = None,
+    languages: Sequence[str] = (),
 ) -> list[SubmitPart]:
     """The PDUs that send ``text`` to ``recipient``, one per part.
 
     Every part carries ``message_reference``; modems replace it with their
-    own counter, which AT+CMGS reports back. Raises ``PduError`` for a
+    own counter, which AT+CMGS reports back. National shift tables of
+    ``languages`` are used when they save parts. Raises ``PduError`` for a
     recipient that is not a number or values out of range.
     """
     if not is_number(recipient):
@@ -69,7 +72,7 @@ def encode_submit(
     vp = b"" if validity is None else bytes((encode_relative_validity(validity),))
     flags = MTI_SUBMIT | (SRR if request_status_report else 0)
     flags |= VPF_RELATIVE << 3 if validity is not None else 0
-    parts = encode_text(text, concat_reference)
+    parts = encode_text(text, concat_reference, languages)
     pdus = []
     for sequence, part in enumerate(parts, start=1):
         first = flags | (UDHI if part.has_header else 0)

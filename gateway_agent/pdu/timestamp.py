@@ -2,7 +2,9 @@
 
 Seven semi-octet pairs, digits swapped: year, month, day, hour, minute,
 second, and the time zone in quarter hours with its sign in bit 3. Two-digit
-years 70..99 are 1970..1999, 00..69 are 2000..2069.
+years 70..99 are 1970..1999, 00..69 are 2000..2069. A time zone octet with
+a non-decimal digit (sent by some service centres) reads as UTC, with a
+warning: the rest of the time stamp is still good.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 from gateway_agent.pdu.errors import PduError
 from gateway_agent.pdu.octets import OctetReader
+from gateway_agent.pdu.repairs import repaired
 
 TIMESTAMP_OCTETS = 7
 _QUARTER = timedelta(minutes=15)
@@ -40,9 +43,7 @@ def read_timestamp(reader: OctetReader, field: str) -> datetime:
     """The time stamp at the reader, converted to UTC."""
     octets = reader.take(TIMESTAMP_OCTETS, field)
     year, month, day, hour, minute, second = (_unswapped(octet, field) for octet in octets[:6])
-    zone = octets[6]
-    quarters = _unswapped(zone & 0xF7, field)
-    offset = quarters * _QUARTER * (-1 if zone & 0x08 else 1)
+    offset = _zone(octets[6], field)
     try:
         local = datetime(
             year + (1900 if year >= 70 else 2000), month, day, hour, minute, second,
@@ -51,6 +52,15 @@ def read_timestamp(reader: OctetReader, field: str) -> datetime:
     except ValueError as error:
         raise PduError(f"{field} is not a valid time: {error}") from None
     return local.astimezone(timezone.utc)
+
+
+def _zone(zone: int, field: str) -> timedelta:
+    try:
+        quarters = _unswapped(zone & 0xF7, field)
+    except PduError:
+        repaired("non-decimal digit in the time zone, read as UTC", field=field, octet=f"{zone:02X}")
+        return timedelta(0)
+    return quarters * _QUARTER * (-1 if zone & 0x08 else 1)
 
 
 def _swapped(value: int) -> int:

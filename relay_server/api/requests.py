@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -90,8 +91,8 @@ def parse_to(value: Any, param: str = "to") -> str:
         ) from None
 
 
-def parse_text(value: Any, param: str = "message") -> SplitText:
-    """The message text, as the SMS parts it will be sent in."""
+def parse_text(value: Any, param: str = "message", languages: Sequence[str] = ()) -> SplitText:
+    """The message text, as the SMS parts it will be sent in (national tables of ``languages`` allowed)."""
     if not isinstance(value, str) or not value:
         raise ApiError(400, "INVALID_PARAMETER", "The message must be a non-empty string.", param=param)
     if len(value) > MAX_MESSAGE_CHARS:
@@ -108,7 +109,7 @@ def parse_text(value: Any, param: str = "message") -> SplitText:
             "The message contains a NUL character or an unpaired surrogate, which no SMS can carry.",
             param=param,
         )
-    return split_text(value)
+    return split_text(value, languages)
 
 
 def _sendable(text: str) -> bool:

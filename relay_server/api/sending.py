@@ -46,7 +46,7 @@ def send() -> Response:
     device_id = requested_device_id()
     body = json_body()
     to = parse_to(body.get("to"))
-    text = parse_text(body.get("message"))
+    text = parse_text(body.get("message"), languages=_languages())
     options = parse_options(body, context.current().settings.relay, utcnow())
     device_id = _choose_device(device_id, options)
     return _store_and_submit([_new_message(to, text, options, device_id)], _accepted_one)
@@ -60,7 +60,7 @@ def send_bulk() -> Response:
     if "messages" in body:
         return _send_items(device_id, body)
     recipients = _bulk_list(body, "recipients")
-    text = parse_text(body.get("message"))  # one text for all: a bad one refuses the request
+    text = parse_text(body.get("message"), languages=_languages())  # one text for all: a bad one refuses the request
     return _send_items(device_id, body, [{"to": to} for to in recipients], text)
 
 
@@ -96,7 +96,7 @@ def resend(message_id: str) -> Response:
     )
     device_id = _choose_device(device_id, options)
     new = replace(
-        _new_message(original.to, parse_text(original.body), options, device_id),
+        _new_message(original.to, parse_text(original.body, languages=_languages()), options, device_id),
         resent_from=original.message_id,
     )
     return _store_and_submit([new], _accepted_one)
@@ -193,7 +193,7 @@ def _item_message(item: Any, options: Options, text: SplitText | None) -> NewMes
             raise ApiError(400, "INVALID_PARAMETER", "Each message must be a JSON object.", param="messages")
         to = parse_to(item.get("to"))
         if text is None:
-            text = parse_text(item.get("message"))
+            text = parse_text(item.get("message"), languages=_languages())
         item_options = replace(
             options,
             priority=parse_priority(item.get("priority"), options.priority),
@@ -213,7 +213,7 @@ def _new_message(to: str, text: SplitText, options: Options, device_id: str | No
         body="".join(text.parts),
         priority=options.priority,
         segments=text.count,
-        encoding=text.encoding,
+        encoding=text.label,
         metadata=options.metadata,
         webhook_url=options.webhook_url,
         scheduled_at=options.scheduled_at,
@@ -255,3 +255,8 @@ def _store_and_submit(
     )
     relay.dispatcher.submit(stored)
     return response
+
+
+def _languages() -> tuple[str, ...]:
+    """The national language tables texts may be sent with (``sms_languages``)."""
+    return context.current().settings.sms.sms_languages

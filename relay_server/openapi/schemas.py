@@ -95,7 +95,8 @@ STATUS_OBJECT = obj(
         "cancelled_at": MAYBE_TIMESTAMP,
         "device_id": nullable(DEVICE_ID),
         "segments": {"type": "integer", "minimum": 1},
-        "encoding": {"type": "string", "enum": ["GSM-7", "UCS-2"]},
+        # GSM-7, UCS-2, or GSM-7 with national language tables: GSM7 + locking (capitals) + single shift.
+        "encoding": {"type": "string", "pattern": "^(GSM-7|UCS-2|GSM7(?=[A-Za-z]{2})[A-Z]{0,2}[a-z]{0,2})$"},
         "batch_id": nullable({"type": "string"}),
         "error": nullable(ref("MessageError")),
         "resent_from": nullable(MESSAGE_ID),

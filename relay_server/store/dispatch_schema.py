@@ -63,6 +63,16 @@ incoming_messages = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     # The exact sender and text, when the columns above could only hold a display form.
     sa.Column("exact_json", sa.Text, nullable=True),
+    # What kind of message it is (revision 0005): class 0 is flash; binary data keeps its hex in
+    # body; an undecodable one keeps the modem's PDU in raw_pdu and an empty body.
+    sa.Column("message_class", sa.SmallInteger, nullable=True),
+    sa.Column("pid", sa.SmallInteger, nullable=True),
+    sa.Column("data_coding", sa.SmallInteger, nullable=True),
+    sa.Column("destination_port", sa.Integer, nullable=True),
+    sa.Column("source_port", sa.Integer, nullable=True),
+    sa.Column("binary", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("undecodable", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("raw_pdu", sa.Text, nullable=True),
     sa.Index("ix_incoming_messages_client_created", "client_id", "created_at", "message_id"),
 )
 

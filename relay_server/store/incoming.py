@@ -3,9 +3,15 @@
 ``sender`` and ``body`` hold the display form (``storable_text``); when it
 differs from what arrived, ``exact_json`` holds ``{"sender": ..., "text": ...}``
 exactly, and reading a message gives those back.
+
+TP-PID 0x41-0x47 ("replace short message type 1-7", TS 23.040 9.2.3.9) asks
+the receiver to replace the earlier message of that type from that sender;
+the inbox does so, keeping the earlier message's id.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -17,30 +23,62 @@ from relay_server.store.storable_text import clipped, exact_json, from_exact_jso
 from zimsend_common.timefmt import utcnow
 
 _SENDER_LENGTH = incoming_messages.c.sender.type.length
+REPLACE_PIDS = range(0x41, 0x48)
 
 
 def record_incoming(conn: sa.Connection, sms: NewIncoming) -> bool:
     """Keep the SMS unless its event was kept before; True when it is new."""
     sender, body = clipped(sms.sender, _SENDER_LENGTH), storable(sms.text)
     exact = None if (sender, body) == (sms.sender, sms.text) else exact_json({"sender": sms.sender, "text": sms.text})
+    row = {
+        "event_id": sms.event_id,
+        "client_id": sms.client_id,
+        "device_id": sms.device_id,
+        "sender": sender,
+        "body": body,
+        "parts": sms.parts,
+        "received_at": sms.received_at,
+        "exact_json": exact,
+        **sms.kind,
+    }
+    if _seen(conn, sms.event_id):
+        return False
+    if _replace_earlier(conn, row):
+        return True
     inserted = conn.execute(
         upsert_insert(conn, incoming_messages)
-        .values(
-            message_id=ids.new_incoming_id(),
-            event_id=sms.event_id,
-            client_id=sms.client_id,
-            device_id=sms.device_id,
-            sender=sender,
-            body=body,
-            parts=sms.parts,
-            received_at=sms.received_at,
-            created_at=utcnow(),
-            exact_json=exact,
-        )
+        .values(message_id=ids.new_incoming_id(), created_at=utcnow(), **row)
         .on_conflict_do_nothing(index_elements=[incoming_messages.c.event_id])
         .returning(incoming_messages.c.message_id)
     )
     return inserted.first() is not None
+
+
+def _seen(conn: sa.Connection, event_id: str) -> bool:
+    query = sa.select(incoming_messages.c.message_id).where(incoming_messages.c.event_id == event_id)
+    return conn.execute(query).first() is not None
+
+
+def _replace_earlier(conn: sa.Connection, row: dict[str, Any]) -> bool:
+    """Put ``row`` in place of the newest earlier message it replaces; False when it replaces none."""
+    if row.get("pid") not in REPLACE_PIDS:
+        return False
+    table = incoming_messages
+    earlier = conn.execute(
+        sa.select(table.c.message_id)
+        .where(
+            table.c.client_id == row["client_id"],
+            table.c.device_id == row["device_id"],
+            table.c.sender == row["sender"],
+            table.c.pid == row["pid"],
+        )
+        .order_by(table.c.created_at.desc(), table.c.message_id.desc())
+        .limit(1)
+    ).scalar()
+    if earlier is None:
+        return False
+    conn.execute(sa.update(table).where(table.c.message_id == earlier).values(**row))
+    return True
 
 
 def get_incoming(conn: sa.Connection, client_id: str, message_id: str) -> IncomingMessage | None:

@@ -85,7 +85,7 @@ class NewMessage:
     body: str
     priority: int  # 1 (urgent) .. 5 (bulk)
     segments: int
-    encoding: Literal["GSM-7", "UCS-2"]
+    encoding: str  # SplitText.label: GSM-7, UCS-2 or GSM-7 with national tables (GSM7tr)
     metadata: dict[str, Any] | None = None
     webhook_url: str | None = None
     scheduled_at: datetime | None = None
@@ -201,6 +201,8 @@ class NewIncoming:
     text: str
     parts: int
     received_at: datetime
+    # What kind of SMS it is, as ``incoming_messages`` columns (class, PID, ports, binary, raw PDU...).
+    kind: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

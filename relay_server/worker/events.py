@@ -29,7 +29,7 @@ from prometheus_client import Counter
 from relay_server.store import ids
 from relay_server.store.models import Caller, Device, EventFailure, MessageError, NewIncoming, Status, StatusChange
 from relay_server.store.storable_text import clipped
-from relay_server.worker import context
+from relay_server.worker import context, incoming_kind
 from relay_server.worker.device_records import record_heartbeat, record_job_refusal
 from zimsend_common import bus, wire
 from zimsend_common.failures import FailureCode
@@ -282,6 +282,7 @@ def _on_received(ctx: context.WorkerContext, device: Device, event: wire.Event) 
         text=text,
         parts=_count(data.get("parts")),
         received_at=_moment(data.get("received_at", event.at)),
+        kind=incoming_kind.kind_columns(data),
     )
     return ctx.store.record_incoming(sms)
 

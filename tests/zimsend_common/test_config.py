@@ -40,3 +40,16 @@ def test_unknown_setting_in_file_is_refused(tmp_path: Path):
 def test_every_setting_name_is_unique_across_sections():
     names = [name for model in SECTIONS.values() for name in model.model_fields]
     assert len(names) == len(set(names))
+
+
+def test_sms_languages_come_from_a_toml_list_or_a_comma_separated_variable(tmp_path: Path):
+    config = tmp_path / "zimsend.toml"
+    config.write_text('[sms]\nsms_languages = ["tr", "ES"]\n')
+    assert load_settings(config, environ={}).sms.sms_languages == ("tr", "es")
+    assert load_settings(environ={"ZIMSEND_SMS_LANGUAGES": "pt, hi"}).sms.sms_languages == ("pt", "hi")
+    assert load_settings(environ={}).sms.sms_languages == ()
+
+
+def test_a_language_without_a_national_table_is_refused_by_name():
+    with pytest.raises(ConfigError, match="no national language table for \\['fr'\\]"):
+        load_settings(environ={"ZIMSEND_SMS_LANGUAGES": "tr,fr"})

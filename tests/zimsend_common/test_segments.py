@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import unicodedata
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,6 +24,17 @@ def units(char: str, gsm: bool) -> int:
     if gsm:
         return 2 if char in EXTENSION else 1
     return len(char.encode("utf-16-le")) // 2
+
+
+def first_cluster(text: str) -> str:
+    """The first character with the combining marks after it, or the first flag (two regional indicators)."""
+    flag = range(0x1F1E6, 0x1F200)
+    if len(text) > 1 and ord(text[0]) in flag and ord(text[1]) in flag:
+        return text[:2]
+    end = 1
+    while end < len(text) and unicodedata.category(text[end]).startswith("M"):
+        end += 1
+    return text[:end]
 
 
 def is_gsm(text: str) -> bool:
@@ -85,9 +97,10 @@ def test_parts_join_back_to_the_text_and_respect_the_limits(text):
         return
     sizes = [sum(units(c, gsm) for c in p) for p in split.parts]
     assert all(0 < size <= part for size in sizes)
-    # Each part but the last is full: its successor's first character would not fit.
+    # Each part but the last is full: its successor's first character, with the marks that
+    # belong to it (or the second half of a flag), would not fit.
     for size, following in zip(sizes, split.parts[1:]):
-        assert size + units(following[0], gsm) > part
+        assert size + sum(units(c, gsm) for c in first_cluster(following)) > part
 
 
 @settings(deadline=None)
@@ -102,3 +115,31 @@ def test_plain_gsm_part_counts_follow_160_and_153(text):
 def test_bmp_ucs2_part_counts_follow_70_and_67(text):
     expected = 1 if len(text) <= 70 else math.ceil(len(text) / 67)
     assert split_text(text).count == expected
+
+
+def test_a_base_character_keeps_every_combining_mark_that_follows_it():
+    split = split_text("0" * 66 + "e\u0301\u0323" + "0" * 5)  # two marks on one base
+    assert split.parts[0] == "0" * 66
+    assert split.parts[1].startswith("e\u0301\u0323")
+
+
+def test_arabic_harakat_stay_with_their_letter():
+    text = "ب" * 66 + "بَّ" + "ب" * 4
+    split = split_text(text)
+    assert split.parts[1].startswith("بَّ")
+    assert "".join(split.parts) == text
+
+
+def test_a_base_with_more_marks_than_a_part_holds_is_cut_where_the_part_is_full():
+    text = "x" + "\u0301" * 100
+    assert [len(part) for part in split_text(text).parts] == [67, 34]
+
+
+@settings(deadline=None)
+@given(st.text(alphabet=st.sampled_from("aщ😀\u0301\u0323\u064e\U0001F1FF\U0001F1FC"), max_size=300))
+def test_no_part_starts_with_a_mark_when_its_base_fits_in_a_part(text):
+    parts = split_text(text).parts
+    for before, part in zip(parts, parts[1:]):
+        if part and part[0] in "\u0301\u0323\u064e":
+            # Only a cluster longer than a whole part may be cut before a mark.
+            assert len(before.lstrip("\u0301\u0323\u064e")) <= 1

@@ -129,7 +129,14 @@ def incoming_message(group: list[GammuSMS]) -> IncomingMessage:
         sent_at=_utc(first["DateTime"]),
         parts=len(group),
         smsc=str(smsc.get("Number") or "") or None,
+        message_class=_message_class(first),
     )
+
+
+def _message_class(part: GammuSMS) -> int | None:
+    # Gammu says -1 for "no class".
+    value = int(part.get("Class", -1))
+    return value if 0 <= value <= 3 else None
 
 
 def _link(parts: list[GammuSMS]) -> list[list[GammuSMS]]:

@@ -6,10 +6,22 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from gateway_agent.at import ATModem
+from gateway_agent.at import ATModem, DriverOptions
 from gateway_agent.modem import ModemEvent
 
 E = TypeVar("E")
+
+QUICK = DriverOptions(
+    port="",
+    command_timeout=2.0,
+    send_timeout=3.0,
+    network_wait=2.0,
+    sim_busy_wait=2.0,
+    poll_interval=0.05,
+    reopen_delay=0.05,
+    reopen_max_delay=0.2,
+)
+"""Driver options with short timeouts; give each modem its ``port``."""
 
 
 def next_event_of(modem: ATModem, kind: type[E], timeout: float = 5.0) -> E:

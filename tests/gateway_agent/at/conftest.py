@@ -6,20 +6,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import pytest
+from at_support import QUICK
 
-from gateway_agent.at import ATModem, DriverOptions
+from gateway_agent.at import ATModem
 from gateway_agent.emulator import EmulatorConfig, ModemEmulator
-
-QUICK = DriverOptions(
-    port="",
-    command_timeout=2.0,
-    send_timeout=3.0,
-    network_wait=2.0,
-    sim_busy_wait=2.0,
-    poll_interval=0.05,
-    reopen_delay=0.05,
-    reopen_max_delay=0.2,
-)
 
 
 @pytest.fixture

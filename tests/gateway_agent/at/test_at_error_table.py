@@ -30,11 +30,11 @@ def test_the_verbose_text_form_means_the_same_as_the_number() -> None:
 
 
 def test_numbers_missing_from_the_table_take_their_ranges_meaning() -> None:
-    network = command_error("+CMS ERROR: 17", "AT+CMGS=20")
+    network = command_error("+CMS ERROR: 11", "AT+CMGS=20")
     assert (network.failure, network.temporary) == (FailureCode.NETWORK_ERROR, True)
     vendor = command_error("+CMS ERROR: 545", "AT+CMGS=20")
     assert vendor.failure == FailureCode.DEVICE_ERROR
-    assert 17 not in CMS_ERRORS and 545 not in CMS_ERRORS
+    assert 11 not in CMS_ERRORS and 545 not in CMS_ERRORS
 
 
 def test_a_plain_error_has_no_number_and_is_not_retried() -> None:
@@ -46,6 +46,40 @@ def test_a_plain_error_has_no_number_and_is_not_retried() -> None:
 def test_an_unknown_verbose_text_is_kept_as_the_errors_name() -> None:
     error = command_error("+CMS ERROR: Frobnicator jammed", "AT+CMGS=20")
     assert error.code is None and error.name == "Frobnicator jammed"
+
+
+# The 23 numbers of 27.007 §9.2 that were once read as "manufacturer specific".
+STANDARD_CME = [24, 25, 26, *range(40, 48), 103, 106, 107, 111, 112, 113, 132, 133, 134, 148, 149, 150]
+
+
+@pytest.mark.parametrize("code", STANDARD_CME)
+def test_every_standard_cme_number_has_its_standard_name(code: int) -> None:
+    error = command_error(f"+CME ERROR: {code}", "AT+CPIN?")
+    assert error.name == CME_ERRORS[code].name
+    assert "manufacturer" not in error.name
+
+
+@pytest.mark.parametrize("code", [*range(40, 48), 12, 18])
+def test_a_lock_only_a_person_can_lift_is_not_temporary(code: int) -> None:
+    # +CME ERROR: 40 is a network-locked modem: no retry unlocks it.
+    assert command_error(f"+CME ERROR: {code}", "AT+CMGF=0").temporary is False
+
+
+def test_the_verbose_form_of_a_personalisation_error_is_understood() -> None:
+    error = command_error("+CME ERROR: network personalization PIN required", "AT+CMGF=0")
+    assert (error.code, error.temporary) == (40, False)
+
+
+def test_modem_error_is_a_final_result_with_its_number() -> None:
+    assert is_error_result("MODEM ERROR: 3")
+    error = command_error("MODEM ERROR: 3", "AT+CMGS=20")
+    assert (error.kind, error.code, error.name) == ("MODEM ERROR", 3, "manufacturer specific error")
+    assert "MODEM ERROR: 3" in str(error)
+
+
+@pytest.mark.parametrize("code", [17, 22, 129, 130, 145, 161, 175])
+def test_the_rest_of_the_standard_cms_numbers_are_named(code: int) -> None:
+    assert command_error(f"+CMS ERROR: {code}", "AT+CMGS=20").name not in ("network error", "service centre error")
 
 
 def test_final_error_lines_are_recognised_and_others_are_not() -> None:

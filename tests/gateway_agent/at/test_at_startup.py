@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import pytest
 import serial
+from at_support import QUICK
+from replay_port import ReplayPort
 
+from gateway_agent.at import ATModem
 from gateway_agent.errors import ModemTimeout, NotReady, PortGone
 from gateway_agent.modem import Registration, SimState
 from zimsend_common.failures import FailureCode
@@ -99,3 +103,16 @@ def test_the_pin_never_reaches_the_logs(make_emulator, make_modem, caplog) -> No
     ]
     assert any("AT+CPIN" in line for line in logged)
     assert not any("8642" in line or "9753" in line for line in logged)
+
+
+def test_a_network_locked_modem_is_not_ready_and_not_worth_retrying() -> None:
+    # 27.007 §8.3: a modem locked to another network answers PH-NET PIN.
+    port = ReplayPort("AT+CPIN?\n+CPIN: PH-NET PIN\nOK\n")
+    modem = ATModem(replace(QUICK, port=port.path))
+    try:
+        with pytest.raises(NotReady, match="PH-NET PIN") as refused:
+            modem.open()
+        assert refused.value.temporary is False
+    finally:
+        modem.close()
+        port.stop()

@@ -26,11 +26,13 @@ def test_no_flags_give_the_default_modem() -> None:
 def test_flags_set_their_knobs_with_the_right_types() -> None:
     config = parse("--send-delay", "1.5", "--report-delay", "never", "--failure", r"^\+26371=1",
                    "--failure", "666=42", "--pin", "1234", "--cnmi-report-modes", "0,1",
-                   "--no-error-numbers", "--compact-cpin", "--phone-number", "none", "--link", "/tmp/m")  # fmt: skip
+                   "--no-error-numbers", "--compact-cpin", "--phone-number", "none", "--link", "/tmp/m",
+                   "--cpin-without-ok", "--vendor-urcs", "--stray-quotes", "--modem-errors")  # fmt: skip
     assert config.send_delay == 1.5 and config.report_delay is None
     assert config.failures == {r"^\+26371": 1, "666": 42}
     assert (config.pin, config.cnmi_report_modes, config.link) == ("1234", (0, 1), "/tmp/m")
     assert (config.error_numbers, config.compact_cpin, config.phone_number) == (False, True, None)
+    assert config.cpin_without_ok and config.vendor_urcs and config.stray_quotes and config.modem_errors
 
 
 def test_every_knob_has_a_flag() -> None:
@@ -52,12 +54,14 @@ def test_control_lines_on_stdin_deliver_sms_and_unplug_the_modem(tmp_path) -> No
     )  # fmt: skip
     try:
         process.stdout.readline()
-        process.stdin.write("sms +263772222222 hello from outside\nfrobnicate\n")
+        process.stdin.write("sms +263772222222 hello from outside\nfrobnicate\npdu 0791447728008000FF\n")
         process.stdin.flush()
         with ATModem(DriverOptions(port=str(link), command_timeout=2, network_wait=2)) as modem:
             event = modem.next_event(5)
+            raw = modem.next_event(5)
         assert isinstance(event, IncomingMessage)
         assert (event.sender, event.text) == ("+263772222222", "hello from outside")
+        assert isinstance(raw, IncomingMessage) and (raw.undecodable, raw.pdu) == (True, "0791447728008000FF")
         process.stdin.write("unplug\n")
         process.stdin.flush()
         deadline = time.monotonic() + 5

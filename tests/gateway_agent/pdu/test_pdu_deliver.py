@@ -100,10 +100,11 @@ def test_time_zone_west_of_greenwich_is_converted_to_utc():
     assert decode_deliver(pdu).service_centre_time == datetime(2007, 4, 13, 7, 25, 42, tzinfo=UTC)
 
 
-def test_eight_bit_data_reads_as_latin1_and_keeps_raw_octets():
+def test_eight_bit_data_reads_as_hex_marked_binary_and_keeps_raw_octets():
     pdu = "00" + "04" + "0491" + "2143" + "00" + "04" + "62117251035000" + "04" + "00FF4142"
     deliver = decode_deliver(pdu)
-    assert (deliver.encoding, deliver.text, deliver.raw) == ("8-bit", "\x00ÿAB", b"\x00\xffAB")
+    assert (deliver.encoding, deliver.text, deliver.raw) == ("8-bit", "00FF4142", b"\x00\xffAB")
+    assert deliver.binary
 
 
 def test_sixteen_bit_concatenation_reference_is_decoded():
@@ -136,7 +137,7 @@ def _deliver_with_dcs(dcs: str, user_data: str, length: int) -> str:
 def test_class_and_indication_bits_do_not_change_how_gsm_and_8bit_text_reads(dcs, encoding):
     deliver = decode_deliver(_deliver_with_dcs(dcs, "C834", 2))
     assert deliver.encoding == encoding
-    assert deliver.text == ("Hi" if encoding == "GSM-7" else "\xc84")
+    assert deliver.text == ("Hi" if encoding == "GSM-7" else "C834")
 
 
 @pytest.mark.parametrize("dcs", ["08", "18", "E0", "48"])

@@ -104,11 +104,17 @@ def test_year_beyond_two_digits_is_refused():
 
 
 @pytest.mark.parametrize(
-    "field", ["62313251035000", "62112351035000", "62117251036A00", "621172510350A0", "62200351035000"]
+    "field", ["62313251035000", "62112351035000", "62117251036A00", "62200351035000"]
 )
 def test_impossible_time_stamps_are_refused(field):
     with pytest.raises(PduError, match="TP-SCTS"):
         read_timestamp(reader(field), "TP-SCTS")
+
+
+def test_a_non_decimal_time_zone_reads_as_utc_with_a_warning(caplog):
+    moment = read_timestamp(reader("621172510350A0"), "TP-SCTS")
+    assert moment == datetime(2026, 11, 27, 15, 30, 5, tzinfo=UTC)
+    assert any(getattr(record, "repair", "").startswith("non-decimal digit") for record in caplog.records)
 
 
 # python-gsmmodem test/test_pdu.py, TestRelativeValidityPeriod.

@@ -67,9 +67,10 @@ def test_every_truncation_of_a_valid_pdu_is_a_pdu_error(decoder, pdu):
             decoder(pdu[:end])
 
 
-def test_user_data_longer_than_its_length_says_is_refused():
-    with pytest.raises(PduError, match="TP-UDL 10 needs 9 octets"):
-        decode_deliver(VALID[decode_deliver] + "00")
+def test_user_data_longer_than_its_length_says_is_read_as_far_as_the_length_goes(caplog):
+    deliver = decode_deliver(VALID[decode_deliver] + "00")
+    assert deliver.text == decode_deliver(VALID[decode_deliver]).text
+    assert any(getattr(record, "repair", "") == "TP-UDL shorter than the user data" for record in caplog.records)
 
 
 def test_user_data_length_beyond_a_pdu_is_refused():

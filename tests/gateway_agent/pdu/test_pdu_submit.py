@@ -105,10 +105,10 @@ def test_submit_with_absolute_validity_decodes_its_deadline_in_utc():
     assert submit.valid_until == datetime(2013, 7, 10, 11, 39, tzinfo=timezone.utc)
 
 
-def test_eight_bit_submit_decodes_as_latin1_text():
+def test_eight_bit_submit_decodes_as_the_hex_of_its_data():
     # python-gsmmodem test/test_pdu.py: 8-bit data coding.
     submit = decode_submit("0591721891F101000B917228214365F700040C48656C6C6F20776F726C6421")
-    assert (submit.encoding, submit.text) == ("8-bit", "Hello world!")
+    assert (submit.encoding, bytes.fromhex(submit.text)) == ("8-bit", b"Hello world!")
 
 
 def test_ucs2_text_is_encoded_as_utf16_big_endian():

@@ -20,7 +20,7 @@ from werkzeug.serving import make_server
 from relay_server.app import create_app
 from relay_server.dispatcher import Dispatcher
 from relay_server.store.store import Store
-from zimsend_common.config import RelaySettings, Settings
+from zimsend_common.config import RelaySettings, Settings, SmsSettings
 
 HIGH_RATE_LIMIT = 100_000
 
@@ -65,11 +65,17 @@ def _serve(app: Any) -> tuple[str, Callable[[], None]]:
 
 @pytest.fixture
 def make_relay(database_url: str, redis_proc: Any, redisdb: redis.Redis, tmp_path) -> Iterator[Callable[..., Relay]]:
-    """Start relays: ``make_relay(dispatcher=..., redis_url=..., **relay_settings)``."""
+    """Start relays: ``make_relay(dispatcher=..., redis_url=..., sms_languages=..., **relay_settings)``."""
     started: list[Relay] = []
     store = Store.open(database_url)
 
-    def start(*, dispatcher: Dispatcher | None = None, redis_url: str | None = None, **overrides: Any) -> Relay:
+    def start(
+        *,
+        dispatcher: Dispatcher | None = None,
+        redis_url: str | None = None,
+        sms_languages: tuple[str, ...] = (),
+        **overrides: Any,
+    ) -> Relay:
         values = {
             "data_dir": tmp_path,
             "database_url": database_url,
@@ -77,7 +83,7 @@ def make_relay(database_url: str, redis_proc: Any, redisdb: redis.Redis, tmp_pat
             "rate_limit_per_minute": HIGH_RATE_LIMIT,
             **overrides,
         }
-        settings = Settings(relay=RelaySettings(**values))
+        settings = Settings(relay=RelaySettings(**values), sms=SmsSettings(sms_languages=sms_languages))
         client = redis.Redis.from_url(
             settings.relay.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
         )

@@ -88,6 +88,27 @@ def test_send_counts_the_sms_parts_of_the_text(relay, acme, text, segments, enco
     assert answer["message"] == text
 
 
+TURKISH_77 = "ĞŞİğşı" * 12 + "ĞŞİğş"  # Android's GsmSmsTest, testFragmentTurkishText
+
+
+@pytest.mark.parametrize(
+    ("languages", "text", "segments", "encoding"),
+    [
+        ((), TURKISH_77, 2, "UCS-2"),
+        (("tr",), TURKISH_77, 1, "GSM7tr"),
+        (("tr", "es"), "Información útil", 1, "GSM7es"),
+        (("tr",), "plain text", 1, "GSM-7"),
+    ],
+)
+def test_send_counts_parts_with_the_national_tables_the_operator_enables(
+    make_relay, languages, text, segments, encoding
+):
+    relay = make_relay(sms_languages=languages)
+    answer = send(relay, relay.new_client("acme"), {"to": "+33612345678", "message": text}).json()
+    assert (answer["segments"], answer["encoding"]) == (segments, encoding)
+    assert answer["message"] == text
+
+
 @pytest.mark.parametrize(
     ("given", "word", "level"),
     [(None, "normal", 3), (1, "urgent", 1), (2, "high", 2), (3, "normal", 3), (4, "low", 4),

@@ -1,0 +1,36 @@
+"""What kind of message a "received" event carries, beyond sender and text.
+
+These fields travel in the event's data next to ``sender``, ``text``,
+``received_at``, ``parts`` and ``smsc``:
+
+    message_class  0-3, None when the sender gave none (0 is a flash message)
+    flash          message_class == 0: meant to be shown at once, not stored
+    pid            TP-PID; 0x41-0x47 replace an earlier message of that type from that sender
+    data_coding    TP-DCS as received
+    ports          [destination, source] application ports, or None
+    binary         8-bit data; ``text`` is then its octets in upper-case hex
+    wap_push       binary data for the WAP push port (2948 or 2949)
+    undecodable    the PDU could not be read; ``text`` is empty and ``pdu`` holds it
+    pdu            the raw PDU of an undecodable message, else None
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway_agent.modem import IncomingMessage
+
+
+def received_kind(message: IncomingMessage) -> dict[str, Any]:
+    """The fields above for ``message``."""
+    return {
+        "message_class": message.message_class,
+        "flash": message.flash,
+        "pid": message.pid,
+        "data_coding": message.data_coding,
+        "ports": list(message.ports) if message.ports else None,
+        "binary": message.binary,
+        "wap_push": message.wap_push,
+        "undecodable": message.undecodable,
+        "pdu": message.pdu,
+    }
