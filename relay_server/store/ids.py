@@ -49,10 +49,16 @@ def new_batch_id() -> str:
     return "batch_" + secrets.token_hex(8)
 
 
+def new_otp_id() -> str:
+    """``otp_`` and 16 lowercase hex."""
+    return "otp_" + secrets.token_hex(8)
+
+
 _SHAPES = {
     "client": re.compile(r"client_[0-9]{10}"),
     "device": re.compile(r"device_[a-z0-9]{12}"),
     "message": re.compile(r"msg_[0-9a-f]{16}"),
+    "otp": re.compile(r"otp_[0-9a-f]{16}"),
 }
 
 
@@ -67,3 +73,8 @@ def is_device_id(value: str) -> bool:
 def is_message_id(value: str) -> bool:
     """True for ``msg_`` and 16 lowercase hex; anything else can name no message."""
     return bool(_SHAPES["message"].fullmatch(value))
+
+
+def is_otp_id(value: str) -> bool:
+    """True for ``otp_`` and 16 lowercase hex; anything else can name no OTP."""
+    return bool(_SHAPES["otp"].fullmatch(value))

@@ -20,6 +20,7 @@ from relay_server.store import (
     idempotency,
     ids,
     messages,
+    otp,
     retention,
     stats,
     transitions,
@@ -194,13 +195,35 @@ class Store:
     def purge_older_than(self, cutoff: datetime) -> int:
         """Delete finished messages created before cutoff; aggregates keep counting them.
 
-        Also drops idempotency records past their 24 hours. Returns how many
+        Also drops idempotency records past their 24 hours, and OTPs created before cutoff. Returns how many
         messages were deleted. Works in batches, each its own transaction.
         """
         deleted = retention.purge_messages(self.engine, cutoff)
         with write_transaction(self.engine) as conn:
             idempotency.purge_expired(conn)
+            otp.purge_older_than(conn, cutoff)
         return deleted
+
+    # -- one-time passwords ----------------------------------------------------
+    def create_otp(self, new_otp: otp.NewOtp, message: NewMessage) -> Message:
+        """Store the OTP and its message (queued) in one transaction; see ``otp.create``.
+
+        Raises otp.OtpRateLimited, storing nothing, past the hourly limit for the number.
+        """
+        with write_transaction(self.engine) as conn:
+            return otp.create(conn, new_otp, message)
+
+    def verify_otp(self, caller: Caller, otp_id: str, code_mac: str, now: datetime) -> otp.Verification:
+        """Check a code's MAC against the caller's OTP; at most one right code ever verifies it."""
+        if not ids.is_otp_id(otp_id):
+            return otp.Verification("unknown")
+        with write_transaction(self.engine) as conn:
+            return otp.verify(conn, caller, otp_id, code_mac, now)
+
+    def is_otp_message(self, message_id: str) -> bool:
+        """True when the message carries an OTP: its stored text is masked, not what is sent."""
+        with read_transaction(self.engine) as conn:
+            return otp.is_otp_message(conn, message_id)
 
     # -- idempotency -----------------------------------------------------------
     def idempotency_get(self, client_id: str, key: str) -> IdempotencyRecord | None:

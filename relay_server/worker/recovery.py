@@ -2,7 +2,8 @@
 
 The store is the truth: every message it shows as queued must have a job in
 Redis, or be in the hands of the device or the cancel that claimed it.
-Recovery gives the others their job again; placing is idempotent, so running
+Recovery gives the others their job again (except one-time passwords, whose
+code only the lost job held: those fail); placing is idempotent, so running
 it while the relay is enqueueing is safe, and the claim keeps a message from
 leaving twice.
 """
@@ -16,7 +17,7 @@ from datetime import datetime, timedelta
 from relay_server.dispatch import placement
 from relay_server.store.models import Message, StatusChange
 from relay_server.worker.context import WorkerContext
-from relay_server.worker.messages import expire, queued_message_ids
+from relay_server.worker.messages import VALIDITY_PASSED, expire, queued_message_ids
 from zimsend_common import wire
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,10 @@ _BATCH = 500  # messages checked in Redis per round trip
 # A device that claimed a message reports on it within seconds; this long
 # without a word, the claim is taken to be the last thing the device did.
 STUCK_AFTER = timedelta(minutes=5)
+# The store keeps an OTP's text masked and its code nowhere: a lost send job
+# cannot be rebuilt, and sending the masked text would be worse than failing.
+LOST_OTP = "one-time password lost with its send job; the code is not stored: ask for a new one"
+OTP_SUBMIT_MARGIN = timedelta(minutes=1)
 
 
 def publish_device_clients(ctx: WorkerContext) -> None:
@@ -64,6 +69,11 @@ def _place_again(ctx: WorkerContext, message: Message, now: datetime) -> int:
     if message.valid_until is not None and message.valid_until < now:
         _expire(ctx, message.message_id, now)
         return 0
+    if ctx.store.is_otp_message(message.message_id):
+        # Unlike placing, failing is not idempotent: leave the relay time to enqueue what it just stored.
+        if now - message.created_at >= OTP_SUBMIT_MARGIN:
+            _expire(ctx, message.message_id, now, LOST_OTP)
+        return 0
     placement.remove_jobs(ctx.redis, message.message_id)  # a failed job's remains would block the new one
     placement.place(ctx.redis, message, now)
     log.info("message queued again", extra={"message_id": message.message_id})
@@ -77,6 +87,9 @@ def _return_to_claimant(ctx: WorkerContext, message: Message, claim: str, now: d
         return 0
     if ctx.redis.get(wire.inflight_key(device_id)) == message.message_id.encode():
         return 0  # its modem has it: liveness decides
+    if ctx.store.is_otp_message(message.message_id):
+        expire(ctx.store, message.message_id, now, LOST_OTP)
+        return 0
     placement.remove_jobs(ctx.redis, message.message_id)
     placement.enqueue_send(ctx.redis, replace(message, device_id=device_id))
     log.warning(
@@ -86,11 +99,11 @@ def _return_to_claimant(ctx: WorkerContext, message: Message, claim: str, now: d
     return 1
 
 
-def _expire(ctx: WorkerContext, message_id: str, now: datetime) -> None:
-    """Fail a message whose validity ran out while it had no job, if nobody claims it first."""
+def _expire(ctx: WorkerContext, message_id: str, now: datetime, detail: str = VALIDITY_PASSED) -> None:
+    """Fail a message that can no longer leave while it has no job, if nobody claims it first."""
     won = ctx.redis.set(
         wire.claim_key(message_id), wire.CLAIM_CANCELLED, nx=True, ex=wire.CLAIM_TTL_SECONDS
     )
     if not won:
         return
-    expire(ctx.store, message_id, now)
+    expire(ctx.store, message_id, now, detail)
