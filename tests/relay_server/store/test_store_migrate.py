@@ -26,6 +26,7 @@ TABLES = {
     "device_status",
     "device_events",
     "incoming_messages",
+    "otps",
 }
 
 
