@@ -34,7 +34,7 @@ _CODES = (
     ErrorCode("TOO_MANY_RECIPIENTS", 400, "more than 1000 messages in one bulk request"),
     ErrorCode("MESSAGE_NOT_FOUND", 404, "no such message for this client and key mode"),
     ErrorCode("CANNOT_CANCEL_MESSAGE", 400, "the message is no longer queued; error.details.status says where it is"),
-    ErrorCode("CANNOT_RESEND_MESSAGE", 400, "only failed messages can be resent"),
+    ErrorCode("CANNOT_RESEND_MESSAGE", 400, "only failed messages can be resent, and never an OTP's"),
     ErrorCode("OTP_EXPIRED", 400, "the OTP's time ran out before a right code was given"),
     ErrorCode("OTP_NOT_FOUND", 404, "no such OTP for this client and key mode, or it was used or replaced"),
     ErrorCode("OTP_MAX_ATTEMPTS", 429, "3 wrong codes were given; the OTP no longer verifies"),
