@@ -8,10 +8,9 @@ import subprocess
 
 import pytest
 import requests
-import sqlalchemy as sa
+from store_rows import every_row
 
 from e2e_gateway import Gateway
-from relay_server.store.schema import metadata
 
 pytestmark = pytest.mark.slow  # relay, worker and agents as processes
 
@@ -19,13 +18,6 @@ pytestmark = pytest.mark.slow  # relay, worker and agents as processes
 def every_file(gateway: Gateway) -> dict[str, bytes]:
     """Every file the relay, the worker and the agent wrote: logs, databases, keys, ledgers."""
     return {str(path): path.read_bytes() for path in gateway.workdir.rglob("*") if path.is_file()}
-
-
-def every_row(gateway: Gateway) -> str:
-    with gateway.store.engine.connect() as conn:
-        return "\n".join(
-            repr(tuple(row)) for table in metadata.sorted_tables for row in conn.execute(sa.select(table))
-        )
 
 
 def test_an_otp_reaches_the_modem_with_its_code_verifies_once_and_leaves_no_trace(gateway: Gateway):
@@ -58,4 +50,4 @@ def test_an_otp_reaches_the_modem_with_its_code_verifies_once_and_leaves_no_trac
     files = every_file(gateway)
     assert any(name.endswith(".log") and b"DEBUG" in data for name, data in files.items())
     assert [name for name, data in files.items() if code.encode() in data] == []
-    assert code not in every_row(gateway)
+    assert code not in every_row(gateway.store.engine)

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import re
 import threading
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import requests
 from openapi_check import conforms
+from otp_parts import Clock, rq_relay
 from rq import Queue
 from rq.job import Job
 
-from relay_server.dispatch.rq_dispatcher import RQDispatcher
 from relay_server.dispatcher import NoDeviceAvailable, StoreOnlyDispatcher
 from relay_server.store.models import HistoryQuery, MessageError, StatusChange
 from zimsend_common import wire
@@ -25,26 +25,6 @@ from zimsend_common.timefmt import isoformat_z, utcnow
 
 DEFAULT_TEXT = "Votre code de vérification est : "
 NUMBER = "+33612345678"
-
-
-class Clock:
-    """The relay's clock, moved by hand."""
-
-    def __init__(self) -> None:
-        self.now = utcnow().replace(microsecond=0)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-class EveryDeviceOnline(RQDispatcher):
-    """The RQ dispatcher, counting every device online: no agent heartbeats in these tests."""
-
-    def choose_device(self, caller, device_id, *, scheduled):
-        return device_id
 
 
 class NoDeviceOnline(StoreOnlyDispatcher):
@@ -59,8 +39,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def relay(make_relay, clock):
-    first = make_relay()
-    return make_relay(dispatcher=EveryDeviceOnline(first.store, first.redis, timedelta(seconds=60)), clock=clock)
+    return rq_relay(make_relay, clock=clock)
 
 
 def send_otp(relay, creds, body, **headers) -> requests.Response:
@@ -159,12 +138,7 @@ def test_the_template_gets_the_code_where_it_says_and_is_stored_masked(relay, ac
 
 
 def test_the_operators_default_template_replaces_the_vendors_text(make_relay, clock):
-    first = make_relay()
-    relay = make_relay(
-        dispatcher=EveryDeviceOnline(first.store, first.redis, timedelta(seconds=60)),
-        clock=clock,
-        otp_template="Your code is {code}",
-    )
+    relay = rq_relay(make_relay, clock=clock, otp_template="Your code is {code}")
     acme = relay.new_client()
     answer, code = new_otp(relay, acme)
     assert sent_job(relay, answer["message_id"]).text == f"Your code is {code}"

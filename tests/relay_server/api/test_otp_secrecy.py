@@ -8,39 +8,21 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import timedelta
 
 import pytest
 import requests
-import sqlalchemy as sa
+from otp_parts import rq_relay
 from rq.job import Job
+from store_rows import every_row
 
-from relay_server.dispatch.rq_dispatcher import RQDispatcher
 from relay_server.store.models import HistoryQuery
-from relay_server.store.schema import metadata
 from zimsend_common import wire
 from zimsend_common.logs import JsonFormatter
 
 
-class EveryDeviceOnline(RQDispatcher):
-    """The RQ dispatcher, counting every device online: no agent heartbeats in these tests."""
-
-    def choose_device(self, caller, device_id, *, scheduled):
-        return device_id
-
-
 @pytest.fixture
 def relay(make_relay):
-    first = make_relay()
-    return make_relay(dispatcher=EveryDeviceOnline(first.store, first.redis, timedelta(seconds=60)))
-
-
-def every_row(engine: sa.Engine) -> str:
-    """Every row of every table of the store, as text."""
-    with engine.connect() as conn:
-        return "\n".join(
-            repr(tuple(row)) for table in metadata.sorted_tables for row in conn.execute(sa.select(table))
-        )
+    return rq_relay(make_relay)
 
 
 def test_the_code_is_in_the_send_job_and_in_no_answer_log_or_row(relay, acme, caplog):
