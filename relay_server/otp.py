@@ -56,11 +56,6 @@ def code_mac(key: bytes, otp_id: str, code: str) -> str:
     return hmac.new(key, f"{otp_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
-def code_matches(key: bytes, otp_id: str, code: str, stored_mac: str) -> bool:
-    """True when ``code`` is the OTP's code; constant time whatever is given."""
-    return hmac.compare_digest(code_mac(key, otp_id, code), stored_mac)
-
-
 def otp_key(settings: RelaySettings) -> bytes:
     """The key codes are MACed with: ``otp_secret``, else the key file in ``data_dir``.
 
