@@ -177,7 +177,12 @@ def _settled(row: dict[str, Any] | None, now: datetime) -> Verification | None:
 def _serialise_client(conn: sa.Connection, client_id: str) -> None:
     """Make concurrent OTP creations of one client wait for each other, so the hourly count holds.
 
-    SQLite's write transactions are serialised already (BEGIN IMMEDIATE).
+    SQLite's write transactions are serialised already (BEGIN IMMEDIATE). On
+    PostgreSQL, FOR NO KEY UPDATE of the client's row: it excludes another
+    such lock but not the key-share locks that storing the client's other
+    messages takes, so plain sends do not wait.
     """
     if conn.dialect.name == "postgresql":
-        conn.execute(sa.select(clients.c.client_id).where(clients.c.client_id == client_id).with_for_update())
+        conn.execute(
+            sa.select(clients.c.client_id).where(clients.c.client_id == client_id).with_for_update(key_share=True)
+        )

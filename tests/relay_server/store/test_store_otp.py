@@ -68,6 +68,27 @@ def test_the_hourly_limit_refuses_the_eleventh_and_stores_nothing_for_it(store, 
     create(store, live_caller, at=NOW + timedelta(hours=1))  # the first one has left the hour
 
 
+def test_simultaneous_creations_for_one_number_never_pass_the_hourly_limit(store, live_caller):
+    outcomes: list[str] = []
+    start = threading.Barrier(MAX_PER_HOUR + 3)
+
+    def attempt() -> None:
+        start.wait()
+        try:
+            create(store, live_caller)
+            outcomes.append("created")
+        except OtpRateLimited:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=attempt) for _ in range(MAX_PER_HOUR + 3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["created"] * MAX_PER_HOUR + ["refused"] * 3
+    assert otp_rows(store) == MAX_PER_HOUR
+
+
 def test_verification_outcomes_follow_the_otps_state(store, live_caller, other_caller):
     otp = create(store, live_caller)
     assert store.verify_otp(other_caller, otp.otp_id, RIGHT, NOW) == Verification("unknown")
