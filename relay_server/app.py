@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
+from datetime import datetime
 
 import redis as redis_lib
 from flask import Flask
@@ -15,6 +17,7 @@ from relay_server.errors import register_error_handlers
 from relay_server.store.store import Store
 from zimsend_common.config import Settings
 from zimsend_common.private_files import private_directory
+from zimsend_common.timefmt import utcnow
 
 # A Redis that does not answer must not hold requests up: rate limiting fails open.
 _REDIS_TIMEOUT_SECONDS = 0.5
@@ -26,12 +29,14 @@ def create_app(
     store: Store | None = None,
     dispatcher: Dispatcher | None = None,
     redis: redis_lib.Redis | None = None,
+    clock: Callable[[], datetime] = utcnow,
 ) -> Flask:
     """The relay app, on the given parts or on those the settings name.
 
     Without a store it opens the configured database (creating ``data_dir``
     for the default SQLite file); without a dispatcher messages stay queued in
     the store; without Redis it connects to ``settings.relay.redis_url``.
+    ``clock`` tells the time OTPs are created and verified at (UTC-aware).
     """
     app = Flask("relay_server")
     if settings.relay.trusted_proxy_hops:
@@ -56,6 +61,7 @@ def create_app(
             store=store,
             dispatcher=dispatcher or StoreOnlyDispatcher(),
             redis=redis,
+            clock=clock,
         ),
     )
     register_error_handlers(app)

@@ -20,12 +20,14 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from zimsend_common.gsm7_national import BY_CODE
 
 DEFAULT_CONFIG_PATH = Path("/etc/zimsend/zimsend.toml")
 ENV_PREFIX = "ZIMSEND_"
+# Where an OTP template puts the code: ``{{code}}`` (spaces inside allowed) or ``{code}``.
+OTP_PLACEHOLDER = r"\{\{\s*code\s*\}\}|\{code\}"
 
 
 class ConfigError(Exception):
@@ -56,6 +58,8 @@ class RelaySettings(_Section):
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     webhook_allow_http: bool = False
     webhook_allow_private_hosts: bool = False
+    otp_secret: SecretStr = SecretStr("")  # empty: a key file made in data_dir
+    otp_template: str = Field("Votre code de vérification est : {{code}}", pattern=OTP_PLACEHOLDER)
 
     def resolved_database_url(self) -> str:
         """The database URL to use: the configured one, else SQLite in data_dir."""

@@ -3,6 +3,7 @@
 # Each module exports ``bp``, a Blueprint; ``create_app`` registers them in this order.
 BLUEPRINT_MODULES = (
     "relay_server.api.sending",
+    "relay_server.api.otp",
     "relay_server.api.account",
     "relay_server.api.tracking",
     "relay_server.api.devices",

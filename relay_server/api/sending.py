@@ -48,8 +48,8 @@ def send() -> Response:
     to = parse_to(body.get("to"))
     text = parse_text(body.get("message"), languages=_languages())
     options = parse_options(body, context.current().settings.relay, utcnow())
-    device_id = _choose_device(device_id, options)
-    return _store_and_submit([_new_message(to, text, options, device_id)], _accepted_one)
+    device_id = choose_device(device_id, options)
+    return _store_and_submit([new_message(to, text, options, device_id)], _accepted_one)
 
 
 @bp.post("/sms/send-bulk")
@@ -57,7 +57,7 @@ def send_bulk() -> Response:
     """Queue one text to many recipients, or many ``{to, message}`` items."""
     device_id = requested_device_id()
     body = json_body()
-    if "messages" in body:
+    if body.get("messages") is not None:  # null means absent, as for every optional field
         return _send_items(device_id, body)
     recipients = _bulk_list(body, "recipients")
     text = parse_text(body.get("message"), languages=_languages())  # one text for all: a bad one refuses the request
@@ -79,6 +79,12 @@ def resend(message_id: str) -> Response:
     original = relay.store.get_message(current_caller(), message_id)
     if original is None:
         raise ApiError(404, "MESSAGE_NOT_FOUND", "The message does not exist.", param="message_id")
+    if original.status == "failed" and relay.store.is_otp_message(message_id):
+        raise ApiError(
+            400,
+            "CANNOT_RESEND_MESSAGE",
+            "A one-time password is not resent: its code is not kept. Ask for a new one with /v1/sms/send-otp.",
+        )
     if original.status != "failed":
         raise ApiError(
             400,
@@ -94,9 +100,9 @@ def resend(message_id: str) -> Response:
         webhook_url=original.webhook_url,
         valid_until=valid_until,
     )
-    device_id = _choose_device(device_id, options)
+    device_id = choose_device(device_id, options)
     new = replace(
-        _new_message(original.to, parse_text(original.body, languages=_languages()), options, device_id),
+        new_message(original.to, parse_text(original.body, languages=_languages()), options, device_id),
         resent_from=original.message_id,
     )
     return _store_and_submit([new], _accepted_one)
@@ -135,7 +141,7 @@ def _send_items(
     outcomes = [_item_message(item, options, text) for item in items]
     valid = [outcome for outcome in outcomes if isinstance(outcome, NewMessage)]
     if valid:
-        device_id = _choose_device(device_id, options)
+        device_id = choose_device(device_id, options)
     batch_id = ids.new_batch_id()
 
     def batch_answer(stored: list[Message]) -> Response:
@@ -199,12 +205,13 @@ def _item_message(item: Any, options: Options, text: SplitText | None) -> NewMes
             priority=parse_priority(item.get("priority"), options.priority),
             metadata=parse_metadata(item.get("metadata"), options.metadata),
         )
-        return _new_message(to, text, item_options, None)
+        return new_message(to, text, item_options, None)
     except ApiError as error:
         return error
 
 
-def _new_message(to: str, text: SplitText, options: Options, device_id: str | None) -> NewMessage:
+def new_message(to: str, text: SplitText, options: Options, device_id: str | None) -> NewMessage:
+    """The caller's message of ``text`` to ``to``, to store as queued."""
     caller: Caller = current_caller()
     return NewMessage(
         client_id=caller.client_id,
@@ -222,7 +229,8 @@ def _new_message(to: str, text: SplitText, options: Options, device_id: str | No
     )
 
 
-def _choose_device(device_id: str | None, options: Options) -> str | None:
+def choose_device(device_id: str | None, options: Options) -> str | None:
+    """The device to send through (None: any of the caller's); 503 when none can send now."""
     dispatcher = context.current().dispatcher
     try:
         return dispatcher.choose_device(
@@ -242,8 +250,13 @@ def _store_and_submit(
     """Store the messages with their answer, ``render`` of them; then queue them."""
     if not messages:
         return render([])
-    relay = context.current()
-    stored, response = idempotency.store_answered(relay.store, messages, render)
+    stored, response = idempotency.store_answered(context.current().store, messages, render)
+    submit(stored)
+    return response
+
+
+def submit(stored: list[Message]) -> None:
+    """Hand stored messages to the dispatcher, which makes their send jobs of them as given."""
     log.info(
         "messages accepted",
         extra={
@@ -253,8 +266,7 @@ def _store_and_submit(
             "batch_id": stored[0].batch_id,
         },
     )
-    relay.dispatcher.submit(stored)
-    return response
+    context.current().dispatcher.submit(stored)
 
 
 def _languages() -> tuple[str, ...]:

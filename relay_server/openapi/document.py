@@ -16,6 +16,7 @@ from relay_server.openapi.operations import (
     param,
     query,
 )
+from relay_server.openapi.otp import OTP_SCHEMAS, OTP_TAG, otp_paths
 from relay_server.openapi.schemas import SCHEMAS, STATUS, TIMESTAMP
 
 SEND_ERRORS = (
@@ -225,21 +226,23 @@ def document() -> dict[str, Any]:
                 "Every route needs X-API-Key and X-Client-ID, except this document. "
                 "Success bodies carry `success: true`; errors carry "
                 "`{success: false, error: {code, message, param?, details?}}` with the codes "
-                "listed per route and status. Every timestamp is UTC ISO 8601 ending in Z."
+                "listed per route and status. Every timestamp is UTC ISO 8601 ending in Z. "
+                "An optional body field sent as null is taken as absent."
             ),
             "license": {"name": "MIT", "identifier": "MIT"},
         },
         "servers": [{"url": "/v1", "description": "This relay"}],
         "tags": [
             {"name": "Sending", "description": "Queue SMS: one, many, personalised, again."},
+            OTP_TAG,
             {"name": "Tracking", "description": "Status, history, cancelling and statistics."},
             {"name": "Devices", "description": "The client's modems and phones, from their heartbeats."},
             {"name": "Document", "description": "This description of the API."},
         ],
         "security": SECURITY,
-        "paths": {**_sending_paths(), **_tracking_paths(), **_device_paths(), **_self_path()},
+        "paths": {**_sending_paths(), **otp_paths(), **_tracking_paths(), **_device_paths(), **_self_path()},
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **OTP_SCHEMAS},
             "parameters": PARAMETERS,
             "headers": HEADERS,
             "securitySchemes": SECURITY_SCHEMES,

@@ -54,6 +54,11 @@ def new_batch_id() -> str:
     return "batch_" + secrets.token_hex(8)
 
 
+def new_otp_id() -> str:
+    """``otp_`` and 16 lowercase hex."""
+    return "otp_" + secrets.token_hex(8)
+
+
 _SHAPES = {
     "client": re.compile(r"client_[0-9]{10}"),
     "device": re.compile(r"device_[a-z0-9]{12}"),
@@ -61,6 +66,7 @@ _SHAPES = {
     "incoming": re.compile(r"in_[0-9a-f]{16}"),
     # Agents name events ``evt_`` and 32 hex; the store holds any id of this shape.
     "event": re.compile(r"[A-Za-z0-9_-]{1,40}"),
+    "otp": re.compile(r"otp_[0-9a-f]{16}"),
 }
 
 
@@ -84,3 +90,6 @@ def is_incoming_id(value: str) -> bool:
 def is_event_id(value: str) -> bool:
     """True for an agent's event id the store can keep: up to 40 letters, digits, ``_`` or ``-``."""
     return bool(_SHAPES["event"].fullmatch(value))
+def is_otp_id(value: str) -> bool:
+    """True for ``otp_`` and 16 lowercase hex; anything else can name no OTP."""
+    return bool(_SHAPES["otp"].fullmatch(value))

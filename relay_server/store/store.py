@@ -22,6 +22,7 @@ from relay_server.store import (
     ids,
     incoming,
     messages,
+    otp,
     retention,
     stats,
     transitions,
@@ -225,14 +226,15 @@ class Store:
     def purge_older_than(self, cutoff: datetime) -> int:
         """Delete finished messages created before cutoff; aggregates keep counting them.
 
-        Also drops idempotency records past their 24 hours, and dead letters
-        and counts of failed tries older than cutoff. Returns how many
+        Also drops idempotency records past their 24 hours, and dead letters,
+        counts of failed tries and OTPs older than cutoff. Returns how many
         messages were deleted. Works in batches, each its own transaction.
         """
         deleted = retention.purge_messages(self.engine, cutoff)
         with write_transaction(self.engine) as conn:
             idempotency.purge_expired(conn)
             dead_letters.purge_before(conn, cutoff)
+            otp.purge_older_than(conn, cutoff)
         return deleted
 
     # -- what devices receive and report -----------------------------------------
@@ -260,6 +262,27 @@ class Store:
         """The newest dead letters first, each with its exact payload."""
         with read_transaction(self.engine) as conn:
             return dead_letters.list_dead_letters(conn, limit)
+
+    # -- one-time passwords ----------------------------------------------------
+    def create_otp(self, new_otp: otp.NewOtp, message: NewMessage) -> Message:
+        """Store the OTP and its message (queued) in one transaction; see ``otp.create``.
+
+        Raises otp.OtpRateLimited, storing nothing, past the hourly limit for the number.
+        """
+        with write_transaction(self.engine) as conn:
+            return otp.create(conn, new_otp, message)
+
+    def verify_otp(self, caller: Caller, otp_id: str, code_mac: str, now: datetime) -> otp.Verification:
+        """Check a code's MAC against the caller's OTP; at most one right code ever verifies it."""
+        if not ids.is_otp_id(otp_id):
+            return otp.Verification("unknown")
+        with write_transaction(self.engine) as conn:
+            return otp.verify(conn, caller, otp_id, code_mac, now)
+
+    def is_otp_message(self, message_id: str) -> bool:
+        """True when the message carries an OTP: its stored text is masked, not what is sent."""
+        with read_transaction(self.engine) as conn:
+            return otp.is_otp_message(conn, message_id)
 
     # -- idempotency -----------------------------------------------------------
     def idempotency_get(self, client_id: str, key: str) -> IdempotencyRecord | None:

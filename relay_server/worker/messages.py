@@ -14,9 +14,11 @@ from relay_server.store.store import Store
 from zimsend_common.failures import FailureCode, describe
 
 
-def expire(store: Store, message_id: str, at: datetime) -> None:
-    """Fail the message with TIMEOUT: its ``valid_until`` passed before it was sent."""
-    detail = "valid_until passed before sending"
+VALIDITY_PASSED = "valid_until passed before sending"
+
+
+def expire(store: Store, message_id: str, at: datetime, detail: str = VALIDITY_PASSED) -> None:
+    """Fail the message with TIMEOUT: it can no longer be sent in time (``detail`` says why)."""
     error = MessageError(FailureCode.TIMEOUT, describe(FailureCode.TIMEOUT), detail)
     store.apply_status_change(StatusChange(message_id, "failed", at, error=error))
 

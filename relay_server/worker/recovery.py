@@ -2,7 +2,8 @@
 
 The store is the truth: every message it shows as queued must have a job in
 Redis, or be in the hands of the device or the cancel that claimed it.
-Recovery gives the others their job again; placing is idempotent, so running
+Recovery gives the others their job again (except one-time passwords, whose
+code only the lost job held: those fail); placing is idempotent, so running
 it while the relay is enqueueing is safe, and the claim keeps a message from
 leaving twice. A scheduled message is the due release's (``due``) until that
 has looked past its time; recovery covers it after.
@@ -17,7 +18,7 @@ from datetime import datetime, timedelta
 from relay_server.dispatch import placement
 from relay_server.store.models import Message, StatusChange
 from relay_server.worker.context import WorkerContext
-from relay_server.worker.messages import expire, queued_messages
+from relay_server.worker.messages import VALIDITY_PASSED, expire, queued_messages
 from zimsend_common import wire
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,10 @@ _BATCH = 500  # messages checked in Redis per round trip
 # without a word, the claim is taken to be the last thing the device did,
 # and the message goes back to it: at most once every STUCK_AFTER.
 STUCK_AFTER = timedelta(minutes=5)
+# The store keeps an OTP's text masked and its code nowhere: a lost send job
+# cannot be rebuilt, and sending the masked text would be worse than failing.
+LOST_OTP = "one-time password lost with its send job; the code is not stored: ask for a new one"
+OTP_SUBMIT_MARGIN = timedelta(minutes=1)
 
 
 def publish_device_clients(ctx: WorkerContext) -> None:
@@ -75,6 +80,12 @@ def requeue_orphans(ctx: WorkerContext, now: datetime, scheduled_through: dateti
 
 
 def _place_again(ctx: WorkerContext, message: Message, now: datetime) -> int:
+    if ctx.store.is_otp_message(message.message_id):
+        # Its send job alone carried the code; the store keeps it masked. Unlike placing,
+        # failing is not idempotent: leave the relay time to enqueue what it just stored.
+        if now - message.created_at >= OTP_SUBMIT_MARGIN:
+            _expire(ctx, message.client_id, message.message_id, now, LOST_OTP)
+        return 0
     if not give_job(ctx, message, now):
         return 0
     log.info("message queued again", extra={"message_id": message.message_id})
@@ -99,6 +110,9 @@ def _return_to_claimant(ctx: WorkerContext, message: Message, claim: str, now: d
         return 0
     if ctx.redis.get(wire.inflight_key(device_id)) == message.message_id.encode():
         return 0  # its modem has it: liveness decides
+    if ctx.store.is_otp_message(message.message_id):
+        expire(ctx.store, message.message_id, now, LOST_OTP)
+        return 0
     # The device deletes the job it takes, so a returned message is jobless
     # again at once: only the mark keeps the next return STUCK_AFTER away.
     stuck_seconds = int(STUCK_AFTER.total_seconds())
@@ -113,11 +127,13 @@ def _return_to_claimant(ctx: WorkerContext, message: Message, claim: str, now: d
     return 1
 
 
-def _expire(ctx: WorkerContext, client_id: str, message_id: str, now: datetime) -> None:
-    """Fail a message whose validity ran out while it had no job, if nobody claims it first."""
+def _expire(
+    ctx: WorkerContext, client_id: str, message_id: str, now: datetime, detail: str = VALIDITY_PASSED
+) -> None:
+    """Fail a message that can no longer leave while it has no job, if nobody claims it first."""
     won = ctx.redis.set(
         wire.claim_key(client_id, message_id), wire.CLAIM_CANCELLED, nx=True, ex=wire.CLAIM_TTL_SECONDS
     )
     if not won:
         return
-    expire(ctx.store, message_id, now)
+    expire(ctx.store, message_id, now, detail)

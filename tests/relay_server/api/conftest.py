@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from relay_server.app import create_app
 from relay_server.dispatcher import Dispatcher
 from relay_server.store.store import Store
 from zimsend_common.config import RelaySettings, Settings, SmsSettings
+from zimsend_common.timefmt import utcnow
 
 HIGH_RATE_LIMIT = 100_000
 
@@ -65,7 +67,7 @@ def _serve(app: Any) -> tuple[str, Callable[[], None]]:
 
 @pytest.fixture
 def make_relay(database_url: str, redis_proc: Any, redisdb: redis.Redis, tmp_path) -> Iterator[Callable[..., Relay]]:
-    """Start relays: ``make_relay(dispatcher=..., redis_url=..., sms_languages=..., **relay_settings)``."""
+    """Start relays: ``make_relay(dispatcher=..., redis_url=..., sms_languages=..., clock=..., **relay_settings)``."""
     started: list[Relay] = []
     store = Store.open(database_url)
 
@@ -74,6 +76,7 @@ def make_relay(database_url: str, redis_proc: Any, redisdb: redis.Redis, tmp_pat
         dispatcher: Dispatcher | None = None,
         redis_url: str | None = None,
         sms_languages: tuple[str, ...] = (),
+        clock: Callable[[], datetime] = utcnow,
         **overrides: Any,
     ) -> Relay:
         values = {
@@ -87,7 +90,7 @@ def make_relay(database_url: str, redis_proc: Any, redisdb: redis.Redis, tmp_pat
         client = redis.Redis.from_url(
             settings.relay.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
         )
-        app = create_app(settings, store=store, dispatcher=dispatcher, redis=client)
+        app = create_app(settings, store=store, dispatcher=dispatcher, redis=client, clock=clock)
         base_url, stop = _serve(app)
         relay = Relay(base_url, store, settings, client, stop)
         started.append(relay)

@@ -28,6 +28,7 @@ TABLES = {
     "incoming_messages",
     "event_attempts",
     "dead_letters",
+    "otps",
 }
 
 

@@ -1,0 +1,98 @@
+"""Recovery and one-time passwords: a lost OTP send job fails its message, never sends the masked text."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from rq import Queue
+from rq.job import Job
+from rq.exceptions import NoSuchJobError
+
+from relay_parts import Parts, minutes
+from relay_server.store import ids
+from relay_server.store.models import Caller, Message, NewMessage
+from relay_server.store.otp import NewOtp
+from relay_server.worker.maintenance import Maintenance
+from relay_server.worker.recovery import LOST_OTP, OTP_SUBMIT_MARGIN, STUCK_AFTER
+from zimsend_common import wire
+from zimsend_common.timefmt import utcnow
+
+
+def otp_message(parts: Parts, caller: Caller, created_at: datetime) -> Message:
+    """An OTP's message as the relay stores it: masked text, priority 1, valid until the OTP expires."""
+    expires_at = created_at + minutes(30)
+    otp = NewOtp(
+        otp_id=ids.new_otp_id(),
+        client_id=caller.client_id,
+        is_test=caller.is_test,
+        to="+263771234567",
+        purpose="",
+        code_mac="0" * 64,
+        created_at=created_at,
+        expires_at=expires_at,
+    )
+    message = NewMessage(
+        client_id=caller.client_id,
+        is_test=caller.is_test,
+        to=otp.to,
+        body="Votre code de vérification est : ******",
+        priority=1,
+        segments=1,
+        encoding="GSM-7",
+        valid_until=expires_at,
+    )
+    return parts.store.create_otp(otp, message)
+
+
+def run_round(parts: Parts, at: datetime) -> None:
+    parts.redis.set(wire.redis_epoch_key(), "0", nx=True)  # a worker that has long known this Redis
+    assert Maintenance(parts.ctx, interval_seconds=1).round(at)
+
+
+def has_job(parts: Parts, message_id: str) -> bool:
+    try:
+        Job.fetch(message_id, connection=parts.redis)
+    except NoSuchJobError:
+        return False
+    return True
+
+
+def test_an_otp_message_that_lost_its_job_fails_and_a_plain_one_is_queued_again(parts: Parts):
+    caller = parts.client()
+    now = utcnow()
+    lost = otp_message(parts, caller, now - OTP_SUBMIT_MARGIN)
+    plain = parts.message(caller)
+
+    run_round(parts, now)
+
+    failed = parts.reload(lost)
+    assert failed.status == "failed"
+    assert (failed.error.code, failed.error.detail) == ("TIMEOUT", LOST_OTP)
+    assert not has_job(parts, lost.message_id)
+    assert Queue(wire.client_queue(caller.client_id, 3), connection=parts.redis).job_ids == [plain.message_id]
+
+
+def test_an_otp_message_the_relay_has_just_stored_is_left_for_the_relay_to_enqueue(parts: Parts):
+    caller = parts.client()
+    now = utcnow()
+    fresh = otp_message(parts, caller, now - OTP_SUBMIT_MARGIN + timedelta(seconds=1))
+
+    run_round(parts, now)
+
+    assert parts.reload(fresh).status == "queued"
+    assert not has_job(parts, fresh.message_id)
+    assert parts.redis.get(wire.claim_key(fresh.message_id)) is None  # an agent may still take it
+
+
+def test_an_otp_message_claimed_by_a_silent_device_fails_instead_of_going_back_masked(parts: Parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    now = utcnow()
+    taken = otp_message(parts, caller, now)
+    parts.redis.set(wire.claim_key(taken.message_id), wire.claim_value_device(device.device_id))
+
+    run_round(parts, now + STUCK_AFTER + timedelta(seconds=1))
+
+    failed = parts.reload(taken)
+    assert (failed.status, failed.error.detail) == ("failed", LOST_OTP)
+    assert Queue(wire.device_queue(device.device_id, 1), connection=parts.redis).count == 0
