@@ -15,12 +15,10 @@ import pytest
 import requests
 from openapi_check import conforms
 from otp_parts import Clock, rq_relay
-from rq import Queue
-from rq.job import Job
 
 from relay_server.dispatcher import NoDeviceAvailable, StoreOnlyDispatcher
 from relay_server.store.models import HistoryQuery, MessageError, StatusChange
-from zimsend_common import wire
+from zimsend_common import bus, wire
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 DEFAULT_TEXT = "Votre code de vérification est : "
@@ -61,7 +59,8 @@ def verify(relay, creds, otp_id, code, **headers) -> requests.Response:
 
 def sent_job(relay, message_id: str) -> wire.SendJob:
     """The send job an agent takes for the message."""
-    return wire.SendJob.from_dict(Job.fetch(message_id, connection=relay.redis).args[0])
+    client_id = relay.store.get_message_by_id(message_id).client_id
+    return wire.SendJob.from_dict(bus.fetch(wire.send_job_id(client_id, message_id), relay.redis).args[0])
 
 
 def new_otp(relay, creds, **body) -> tuple[dict, str]:
@@ -109,8 +108,8 @@ def test_send_otp_queues_an_urgent_sms_with_the_code_and_answers_without_it(rela
     assert re.fullmatch(re.escape(DEFAULT_TEXT) + r"[0-9]{6}", job.text)
     assert (job.to, job.priority) == (NUMBER, 1)
     assert job.valid_until == answer["expires_at"]
-    queue = Queue(wire.client_queue(acme.client_id, 1), connection=relay.redis)
-    assert queue.job_ids == [answer["message_id"]]
+    queue = bus.queue(wire.client_queue(acme.client_id, 1), relay.redis)
+    assert queue.job_ids == [wire.send_job_id(acme.client_id, answer["message_id"])]
     status = status_of(relay, acme, answer["message_id"])
     assert status["message"] == DEFAULT_TEXT + "******"
     assert (status["priority"], status["priority_level"], status["metadata"]) == ("urgent", 1, {"user": "u1"})
@@ -163,7 +162,7 @@ def test_an_otp_through_a_given_device_goes_on_that_devices_urgent_queue(relay, 
     response = send_otp(relay, acme, {"to": NUMBER}, **{"X-Device-ID": device_id})
     assert response.status_code == 202, response.text
     message_id = response.json()["message_id"]
-    assert Queue(wire.device_queue(device_id, 1), connection=relay.redis).job_ids == [message_id]
+    assert bus.queue(wire.device_queue(device_id, 1), relay.redis).job_ids == [wire.send_job_id(acme.client_id, message_id)]
     assert status_of(relay, acme, message_id)["device_id"] == device_id
 
 
@@ -189,7 +188,7 @@ def test_a_repeated_idempotency_key_answers_the_same_otp_and_sends_one_sms(relay
     assert again.json() == first.json()
     assert again.headers["Idempotent-Replayed"] == "true"
     assert stored_messages(relay, acme) == 1
-    assert Queue(wire.client_queue(acme.client_id, 1), connection=relay.redis).count == 1
+    assert bus.queue(wire.client_queue(acme.client_id, 1), relay.redis).count == 1
 
 
 BAD_SENDS = [
@@ -220,7 +219,7 @@ BAD_SENDS = [
 def test_each_bad_value_is_refused_naming_its_parameter_and_stores_nothing(relay, acme, fields, code, param):
     error_of(send_otp(relay, acme, {"to": NUMBER, **fields}), 400, code, param)
     assert stored_messages(relay, acme) == 0
-    assert Queue(wire.client_queue(acme.client_id, 1), connection=relay.redis).count == 0
+    assert bus.queue(wire.client_queue(acme.client_id, 1), relay.redis).count == 0
 
 
 def test_a_body_that_is_not_a_json_object_is_refused(relay, acme):

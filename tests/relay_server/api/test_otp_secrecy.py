@@ -12,11 +12,10 @@ import re
 import pytest
 import requests
 from otp_parts import rq_relay
-from rq.job import Job
 from store_rows import every_row
 
 from relay_server.store.models import HistoryQuery
-from zimsend_common import wire
+from zimsend_common import bus, wire
 from zimsend_common.logs import JsonFormatter
 
 
@@ -41,7 +40,8 @@ def test_the_code_is_in_the_send_job_and_in_no_answer_log_or_row(relay, acme, ca
         json={"to": "+33612345678", "length": 8, "template": "Code {{code}} pour {code}"},
         headers={"Idempotency-Key": "signup-1"},
     ).json()
-    job = wire.SendJob.from_dict(Job.fetch(sent["message_id"], connection=relay.redis).args[0])
+    client_id = relay.store.get_message_by_id(sent["message_id"]).client_id
+    job = wire.SendJob.from_dict(bus.fetch(wire.send_job_id(client_id, sent["message_id"]), relay.redis).args[0])
     [code] = set(re.findall(r"[0-9]{8}", job.text))
     assert job.text == f"Code {code} pour {code}"
 

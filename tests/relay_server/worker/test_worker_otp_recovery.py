@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from rq import Queue
-from rq.job import Job
 from rq.exceptions import NoSuchJobError
 
 from relay_parts import Parts, minutes
@@ -14,7 +12,7 @@ from relay_server.store.models import Caller, Message, NewMessage
 from relay_server.store.otp import NewOtp
 from relay_server.worker.maintenance import Maintenance
 from relay_server.worker.recovery import LOST_OTP, OTP_SUBMIT_MARGIN, STUCK_AFTER
-from zimsend_common import wire
+from zimsend_common import bus, wire
 from zimsend_common.timefmt import utcnow
 
 
@@ -51,7 +49,7 @@ def run_round(parts: Parts, at: datetime) -> None:
 
 def has_job(parts: Parts, message_id: str) -> bool:
     try:
-        Job.fetch(message_id, connection=parts.redis)
+        bus.fetch(wire.send_job_id(parts.store.get_message_by_id(message_id).client_id, message_id), parts.redis)
     except NoSuchJobError:
         return False
     return True
@@ -69,7 +67,7 @@ def test_an_otp_message_that_lost_its_job_fails_and_a_plain_one_is_queued_again(
     assert failed.status == "failed"
     assert (failed.error.code, failed.error.detail) == ("TIMEOUT", LOST_OTP)
     assert not has_job(parts, lost.message_id)
-    assert Queue(wire.client_queue(caller.client_id, 3), connection=parts.redis).job_ids == [plain.message_id]
+    assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).job_ids == [wire.send_job_id(plain.client_id, plain.message_id)]
 
 
 def test_an_otp_message_the_relay_has_just_stored_is_left_for_the_relay_to_enqueue(parts: Parts):
@@ -81,7 +79,7 @@ def test_an_otp_message_the_relay_has_just_stored_is_left_for_the_relay_to_enque
 
     assert parts.reload(fresh).status == "queued"
     assert not has_job(parts, fresh.message_id)
-    assert parts.redis.get(wire.claim_key(fresh.message_id)) is None  # an agent may still take it
+    assert parts.redis.get(wire.claim_key(fresh.client_id, fresh.message_id)) is None  # an agent may still take it
 
 
 def test_an_otp_message_claimed_by_a_silent_device_fails_instead_of_going_back_masked(parts: Parts):
@@ -89,10 +87,10 @@ def test_an_otp_message_claimed_by_a_silent_device_fails_instead_of_going_back_m
     device = parts.device(caller)
     now = utcnow()
     taken = otp_message(parts, caller, now)
-    parts.redis.set(wire.claim_key(taken.message_id), wire.claim_value_device(device.device_id))
+    parts.redis.set(wire.claim_key(taken.client_id, taken.message_id), wire.claim_value_device(device.device_id))
 
     run_round(parts, now + STUCK_AFTER + timedelta(seconds=1))
 
     failed = parts.reload(taken)
     assert (failed.status, failed.error.detail) == ("failed", LOST_OTP)
-    assert Queue(wire.device_queue(device.device_id, 1), connection=parts.redis).count == 0
+    assert bus.queue(wire.device_queue(device.device_id, 1), parts.redis).count == 0
