@@ -17,7 +17,10 @@ import redis
 from relay_server.store.models import Caller, Message, NewMessage
 from relay_server.store.store import Store
 from relay_server.worker import context
+from relay_server.worker.due import DueRelease
+from relay_server.worker.epoch import EpochWatch
 from relay_server.worker.events import apply_event
+from relay_server.worker.maintenance import Maintenance
 from zimsend_common import wire
 from zimsend_common.config import RelaySettings, Settings
 from zimsend_common.timefmt import isoformat_z, utcnow
@@ -101,3 +104,9 @@ def parts(worker_context: context.WorkerContext) -> Parts:
 
 def minutes(n: float) -> timedelta:
     return timedelta(minutes=n)
+
+
+def maintenance(parts: Parts) -> Maintenance:
+    """The maintenance of a worker just started (its due release has not looked yet)."""
+    epoch = EpochWatch(parts.ctx.recovery_grace)
+    return Maintenance(parts.ctx, 1, epoch, DueRelease(parts.ctx, epoch, 1))

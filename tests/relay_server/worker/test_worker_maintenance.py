@@ -9,22 +9,13 @@ import redis
 import sqlalchemy as sa
 from rq.job import JobStatus
 
-from relay_parts import OFFLINE_AFTER_SECONDS, Parts, minutes
+from relay_parts import OFFLINE_AFTER_SECONDS, Parts, maintenance, minutes
 from relay_server.dispatch import placement
 from relay_server.store.dispatch_schema import device_events, incoming_messages
-from relay_server.worker.due import DueRelease
-from relay_server.worker.epoch import EpochWatch
 from relay_server.worker.liveness import LOST_SEND_DETAIL
-from relay_server.worker.maintenance import Maintenance
 from relay_server.worker.recovery import STUCK_AFTER
 from zimsend_common import bus, wire
 from zimsend_common.timefmt import utcnow
-
-
-def maintenance(parts: Parts) -> Maintenance:
-    """The maintenance of a worker just started (its due release has not looked yet)."""
-    epoch = EpochWatch(parts.ctx.recovery_grace)
-    return Maintenance(parts.ctx, 1, epoch, DueRelease(parts.ctx, epoch, 1))
 
 
 def run_round(parts: Parts, at=None) -> bool:

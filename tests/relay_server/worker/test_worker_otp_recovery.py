@@ -6,11 +6,10 @@ from datetime import datetime, timedelta
 
 from rq.exceptions import NoSuchJobError
 
-from relay_parts import Parts, minutes
+from relay_parts import Parts, maintenance, minutes
 from relay_server.store import ids
 from relay_server.store.models import Caller, Message, NewMessage
 from relay_server.store.otp import NewOtp
-from relay_server.worker.maintenance import Maintenance
 from relay_server.worker.recovery import LOST_OTP, OTP_SUBMIT_MARGIN, STUCK_AFTER
 from zimsend_common import bus, wire
 from zimsend_common.timefmt import utcnow
@@ -44,7 +43,7 @@ def otp_message(parts: Parts, caller: Caller, created_at: datetime) -> Message:
 
 def run_round(parts: Parts, at: datetime) -> None:
     parts.redis.set(wire.redis_epoch_key(), "0", nx=True)  # a worker that has long known this Redis
-    assert Maintenance(parts.ctx, interval_seconds=1).round(at)
+    assert maintenance(parts).round(at)
 
 
 def has_job(parts: Parts, message_id: str) -> bool:
