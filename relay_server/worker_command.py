@@ -2,8 +2,8 @@
 
 One process runs RQ's work loop in its main thread (RQ needs it there for
 signals and job timeouts) on the events, simulated-device and schedule
-queues, with RQ's scheduler beside it, and the periodic maintenance in a
-thread of its own. When Redis is down it waits and starts again.
+queues, with RQ's scheduler beside it, the periodic maintenance in a
+thread of its own, and the webhook pump in another. When Redis is down it waits and starts again.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from rq import SimpleWorker
 from rq.exceptions import StopRequested
 
 from relay_server.store.store import Store
+from relay_server.webhooks.pump import WebhookPump
 from relay_server.worker import context
 from relay_server.worker.maintenance import Maintenance
 from zimsend_common import wire
@@ -76,21 +77,26 @@ def run_worker(settings: Settings, *, maintenance_seconds: float) -> int:
         daemon=True,
     )
     maintenance.start()
+    webhooks = threading.Thread(
+        target=_run_without_signals, args=(WebhookPump(ctx), stop), name="webhooks", daemon=True
+    )
+    webhooks.start()
     try:
         while not stop.is_set() and not _work(redis, settings, stop):
             stop.wait(REDIS_RETRY_SECONDS)
     finally:
         stop.set()
         maintenance.join(timeout=5)
+        webhooks.join(timeout=5)
         store.close()
     return 0
 
 
-def _run_without_signals(maintenance: Maintenance, stop: threading.Event) -> None:
+def _run_without_signals(duty: Maintenance | WebhookPump, stop: threading.Event) -> None:
     # SIGINT and SIGTERM must reach the main thread: only there do they
     # interrupt RQ's blocking wait for a job.
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    maintenance.run(stop)
+    duty.run(stop)
 
 
 class RelayWorker(SimpleWorker):

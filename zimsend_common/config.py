@@ -20,7 +20,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 DEFAULT_CONFIG_PATH = Path("/etc/zimsend/zimsend.toml")
 ENV_PREFIX = "ZIMSEND_"
@@ -49,6 +49,28 @@ class RelaySettings(_Section):
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     webhook_allow_http: bool = False
     webhook_allow_private_hosts: bool = False
+    # Delays between a webhook's attempts after the first, immediate one:
+    # "60,300,1800,7200,21600,86400" in a variable or a TOML list.
+    webhook_retry_delays_seconds: tuple[float, ...] = (60, 300, 1800, 7200, 21600, 86400)
+    webhook_timeout_seconds: float = Field(5.0, gt=0)
+    webhook_poll_seconds: float = Field(1.0, gt=0)
+    webhook_workers: int = Field(16, ge=1)
+    webhook_client_concurrency: int = Field(4, ge=1)
+    webhook_secret_overlap_seconds: int = Field(24 * 3600, ge=0)
+
+    @field_validator("webhook_retry_delays_seconds", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("webhook_retry_delays_seconds")
+    @classmethod
+    def _not_negative(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(delay < 0 for delay in value):
+            raise ValueError("webhook retry delays must not be negative")
+        return value
 
     def resolved_database_url(self) -> str:
         """The database URL to use: the configured one, else SQLite in data_dir."""

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from prometheus_client import Counter
 from rq import Queue
 
+from relay_server.store import inbox
 from relay_server.store.dispatch_schema import incoming_messages
 from relay_server.store.engine import read_transaction, write_transaction
 from relay_server.store.models import Caller, Device, MessageError, Status, StatusChange
@@ -209,6 +210,7 @@ def _on_received(ctx: context.WorkerContext, device: Device, event: wire.Event) 
         if seen is not None:
             return False
         conn.execute(incoming_messages.insert().values(**row))
+        inbox.record_received(conn, row)
     return True
 
 

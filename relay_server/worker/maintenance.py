@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from redis.exceptions import RedisError
 
+from relay_server.store import webhooks
 from relay_server.worker.context import WorkerContext
 from relay_server.worker.device_records import purge_before
 from relay_server.worker.epoch import recovery_resumes_at
@@ -62,7 +63,9 @@ class Maintenance:
         if self._last_purge is not None and now - self._last_purge < PURGE_EVERY:
             return
         cutoff = now - timedelta(days=self.ctx.settings.relay.retention_days)
-        purged = self.ctx.store.purge_older_than(cutoff) + purge_before(self.ctx.store.engine, cutoff)
+        engine = self.ctx.store.engine
+        purged = self.ctx.store.purge_older_than(cutoff) + purge_before(engine, cutoff)
+        purged += webhooks.purge_before(engine, cutoff)
         self._last_purge = now
         if purged:
             log.info("old messages purged", extra={"count": purged})

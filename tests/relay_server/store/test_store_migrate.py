@@ -26,6 +26,9 @@ TABLES = {
     "device_status",
     "device_events",
     "incoming_messages",
+    "webhooks",
+    "webhook_deliveries",
+    "webhook_attempts",
 }
 
 
