@@ -16,6 +16,7 @@ from relay_server.openapi.operations import (
     param,
     query,
 )
+from relay_server.openapi import webhooks
 from relay_server.openapi.schemas import SCHEMAS, STATUS, TIMESTAMP
 
 SEND_ERRORS = (
@@ -234,12 +235,20 @@ def document() -> dict[str, Any]:
             {"name": "Sending", "description": "Queue SMS: one, many, personalised, again."},
             {"name": "Tracking", "description": "Status, history, cancelling and statistics."},
             {"name": "Devices", "description": "The client's modems and phones, from their heartbeats."},
+            {"name": "Webhooks", "description": "Events posted to the client's URLs, signed, retried and logged."},
+            {"name": "Inbox", "description": "The SMS the client's devices received."},
             {"name": "Document", "description": "This description of the API."},
         ],
         "security": SECURITY,
-        "paths": {**_sending_paths(), **_tracking_paths(), **_device_paths(), **_self_path()},
+        "paths": {
+            **_sending_paths(),
+            **_tracking_paths(),
+            **_device_paths(),
+            **webhooks.paths(DATE_BOUND),
+            **_self_path(),
+        },
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **webhooks.SCHEMAS},
             "parameters": PARAMETERS,
             "headers": HEADERS,
             "securitySchemes": SECURITY_SCHEMES,

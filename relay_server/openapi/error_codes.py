@@ -35,6 +35,8 @@ _CODES = (
     ErrorCode("MESSAGE_NOT_FOUND", 404, "no such message for this client and key mode"),
     ErrorCode("CANNOT_CANCEL_MESSAGE", 400, "the message is no longer queued; error.details.status says where it is"),
     ErrorCode("CANNOT_RESEND_MESSAGE", 400, "only failed messages can be resent"),
+    ErrorCode("WEBHOOK_NOT_FOUND", 404, "no such webhook for this client and key mode"),
+    ErrorCode("WEBHOOK_LOG_NOT_FOUND", 404, "no such webhook log for this client and key mode"),
     ErrorCode("IDEMPOTENCY_CONFLICT", 409, "the Idempotency-Key was used with another body"),
     ErrorCode("PAYLOAD_TOO_LARGE", 413, "the body is larger than the relay accepts"),
     ErrorCode("UNSUPPORTED_MEDIA_TYPE", 415, "the body is not sent as application/json"),
