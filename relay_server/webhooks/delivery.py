@@ -24,26 +24,37 @@ _MAX_ERROR_TEXT = 200
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """HTTP to a fixed address, whatever the host name resolves to now."""
+    """HTTP to the checked addresses only, whatever the host name resolves to now."""
 
     def __init__(self, target: urls.Target, timeout: float) -> None:
         super().__init__(target.host, target.port, timeout=timeout)
-        self._address = target.address
+        self._addresses = target.addresses
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = _connect(self._addresses, self.port, self.timeout)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    """HTTPS to a fixed address, with the host name for SNI and certificate checks."""
+    """HTTPS to the checked addresses only, with the host name for SNI and certificate checks."""
 
     def __init__(self, target: urls.Target, timeout: float) -> None:
         super().__init__(target.host, target.port, timeout=timeout, context=ssl.create_default_context())
-        self._address = target.address
+        self._addresses = target.addresses
 
     def connect(self) -> None:
-        raw = socket.create_connection((self._address, self.port), self.timeout)
+        raw = _connect(self._addresses, self.port, self.timeout)
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)
+
+
+def _connect(addresses: tuple[str, ...], port: int, timeout: float | None) -> socket.socket:
+    """A connection to the first of ``addresses`` that answers, as a resolver-driven connect would."""
+    failure: OSError = OSError("no address to connect to")
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout)
+        except OSError as exc:
+            failure = exc
+    raise failure
 
 
 def attempt(delivery: Delivery, secrets: list[str], *, timeout: float, allow_private: bool) -> Outcome:

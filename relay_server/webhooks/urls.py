@@ -28,13 +28,13 @@ class UrlRefused(Exception):
 
 @dataclass(frozen=True)
 class Target:
-    """Where one attempt goes: the URL's parts and the one address checked for it."""
+    """Where one attempt goes: the URL's parts and the addresses checked for it, in the resolver's order."""
 
     scheme: str
     host: str
     port: int
     path: str
-    address: str
+    addresses: tuple[str, ...]
 
 
 def check_form(value: object, *, allow_http: bool, allow_private: bool) -> str:
@@ -68,7 +68,7 @@ def resolve_target(url: str, *, allow_private: bool) -> Target:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise UrlRefused(f"cannot resolve host {host!r}: {exc}") from None
-    addresses = [info[4][0] for info in infos]
+    addresses = tuple(dict.fromkeys(info[4][0] for info in infos))
     if not addresses:
         raise UrlRefused(f"cannot resolve host {host!r}")
     if not allow_private:
@@ -78,7 +78,7 @@ def resolve_target(url: str, *, allow_private: bool) -> Target:
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    return Target(scheme=parts.scheme, host=host, port=port, path=path, address=addresses[0])
+    return Target(scheme=parts.scheme, host=host, port=port, path=path, addresses=addresses)
 
 
 def is_internal(address: IPAddress) -> bool:
