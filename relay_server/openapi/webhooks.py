@@ -41,23 +41,21 @@ WEBHOOK_PROPERTIES: dict[str, Schema] = {
     "created_at": TIMESTAMP,
 }
 WEBHOOK_FIELDS = ["webhook_id", "url", "events", "status", "created_at"]
-INCOMING = closed(
-    ["message_id", "from", "message", "device_id", "parts", "received_at", "created_at", "in_reply_to", "opt_out"],
-    {
-        "message_id": INCOMING_ID,
-        "from": {"type": "string", "description": "The sender: a number in international format or a name."},
-        "message": {"type": "string"},
-        "device_id": DEVICE_ID,
-        "parts": {"type": "integer", "minimum": 1},
-        "received_at": TIMESTAMP,
-        "created_at": TIMESTAMP,
-        "in_reply_to": {
-            **nullable({"type": "string"}),
-            "description": "The last message sent to this number from this device, when there is one.",
-        },
-        "opt_out": {"type": "boolean", "description": "The text is an opt-out keyword: STOP, ARRET, UNSUBSCRIBE…"},
+INCOMING_FIELDS = ["message_id", "from", "message", "device_id", "parts", "received_at", "created_at", "in_reply_to", "opt_out"]
+INCOMING_PROPERTIES: dict[str, Schema] = {
+    "message_id": INCOMING_ID,
+    "from": {"type": "string", "description": "The sender: a number in international format or a name."},
+    "message": {"type": "string"},
+    "device_id": DEVICE_ID,
+    "parts": {"type": "integer", "minimum": 1},
+    "received_at": TIMESTAMP,
+    "created_at": TIMESTAMP,
+    "in_reply_to": {
+        **nullable({"type": "string"}),
+        "description": "The last message sent to this number from this device, when there is one.",
     },
-)
+    "opt_out": {"type": "boolean", "description": "The text is an opt-out keyword: STOP, ARRET, UNSUBSCRIBE…"},
+}
 
 SCHEMAS: dict[str, Schema] = {
     "WebhookConfigure": obj(
@@ -116,12 +114,12 @@ SCHEMAS: dict[str, Schema] = {
         ["success", "log_id", "event_id", "status"],
         {"success": TRUE, "log_id": LOG_ID, "event_id": EVENT_ID, "status": {"const": "queued"}},
     ),
-    "IncomingMessage": INCOMING,
+    "IncomingMessage": closed(INCOMING_FIELDS, INCOMING_PROPERTIES),
     "InboxPage": closed(
         ["success", "data", "pagination"],
         {"success": TRUE, "data": {"type": "array", "items": ref("IncomingMessage"), "maxItems": 100}, "pagination": PAGINATION},
     ),
-    "OneIncomingMessage": {"allOf": [obj(["success"], {"success": TRUE}), ref("IncomingMessage")]},
+    "OneIncomingMessage": closed(["success", *INCOMING_FIELDS], {"success": TRUE, **INCOMING_PROPERTIES}),
 }
 
 _WEBHOOK_PATH = {"name": "webhook_id", "in": "path", "required": True, "schema": WEBHOOK_ID}
