@@ -323,11 +323,6 @@ def signing_secrets(engine: sa.Engine, delivery: Delivery, now: datetime) -> lis
     return found
 
 
-def webhook_exists(engine: sa.Engine, webhook_id: str) -> bool:
-    with read_transaction(engine) as conn:
-        return conn.execute(sa.select(webhooks.c.webhook_id).where(webhooks.c.webhook_id == webhook_id)).first() is not None
-
-
 def finish_attempt(
     engine: sa.Engine, delivery: Delivery, outcome: Outcome, now: datetime, retry_at: datetime | None
 ) -> None:

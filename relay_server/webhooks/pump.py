@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -65,13 +66,13 @@ class WebhookPump:
         return started
 
     def wait_idle(self, timeout: float) -> bool:
-        """Wait until no attempt is in flight (for tests and shutdown); false on timeout."""
-        deadline = threading.Event()
-        for _ in range(int(timeout * 20)):
+        """Wait until no attempt is in flight; false on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
             with self._lock:
                 if not +self._in_flight:
                     return True
-            deadline.wait(0.05)
+            time.sleep(0.02)
         return False
 
     def _take_slot(self, client_id: str) -> bool:
@@ -91,15 +92,21 @@ class WebhookPump:
     def _deliver(self, due: outbox.Delivery) -> None:
         engine = self.ctx.store.engine
         try:
-            outcome = delivery.attempt(
-                due,
-                outbox.signing_secrets(engine, due, utcnow()),
-                timeout=self.settings.webhook_timeout_seconds,
-                allow_private=self.settings.webhook_allow_private_hosts,
-            )
+            secrets = outbox.signing_secrets(engine, due, utcnow())
+            # A webhook's delivery without a secret is one whose webhook was deleted meanwhile.
+            deleted = due.webhook_id is not None and not secrets
+            if deleted:
+                outcome = outbox.Outcome(False, None, 0, "the webhook was deleted")
+            else:
+                outcome = delivery.attempt(
+                    due,
+                    secrets,
+                    timeout=self.settings.webhook_timeout_seconds,
+                    allow_private=self.settings.webhook_allow_private_hosts,
+                )
             now = utcnow()
             retry_at = None
-            if not outcome.success:
+            if not outcome.success and not deleted:
                 retry_at = schedule.next_attempt_at(
                     due.attempts + 1, now, self.settings.webhook_retry_delays_seconds
                 )

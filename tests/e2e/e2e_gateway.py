@@ -211,6 +211,9 @@ def gateway(tmp_path: Path, sqlite_url: str, redis_proc: Any, redisdb: redis.Red
         "ZIMSEND_EVENT_REHAND_SECONDS": "1",
         "ZIMSEND_RECOVERY_GRACE_SECONDS": str(RECOVERY_GRACE_SECONDS),
         "ZIMSEND_LOG_LEVEL": "INFO",
+        # Webhook receivers in the tests listen on loopback, over http.
+        "ZIMSEND_WEBHOOK_ALLOW_HTTP": "true",
+        "ZIMSEND_WEBHOOK_ALLOW_PRIVATE_HOSTS": "true",
     }
     (tmp_path / "absent.toml").write_text("")
     store = Store.open(sqlite_url)
