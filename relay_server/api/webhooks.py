@@ -19,8 +19,10 @@ from relay_server.api.tracking import list_filters
 from relay_server.auth import current_caller
 from relay_server.context import current
 from relay_server.errors import ApiError
+from relay_server.store import webhook_outbox as outbox
 from relay_server.store import webhooks as store_webhooks
-from relay_server.store.webhooks import Attempt, Webhook
+from relay_server.store.webhook_outbox import Attempt
+from relay_server.store.webhooks import Webhook
 from relay_server.webhooks import events as catalogue
 from relay_server.webhooks import urls
 from zimsend_common.timefmt import isoformat_z, utcnow
@@ -71,7 +73,7 @@ def logs() -> tuple[dict[str, Any], int]:
         raise ApiError(400, "INVALID_PARAMETER", "The parameter webhook_id must be a webhook id.", param="webhook_id")
     caller = current_caller()
     page, limit = filters["page"], filters["limit"]
-    found, total = store_webhooks.attempts_page(
+    found, total = outbox.attempts_page(
         current().store.engine, caller.client_id, caller.is_test, page, limit, webhook_id
     )
     return {
@@ -94,7 +96,7 @@ def test(webhook_id: str) -> tuple[dict[str, Any], int]:
     event = body.get("event", "sms.delivered")
     if event not in catalogue.EVENTS:
         raise ApiError(400, "INVALID_PARAMETER", _events_rule("event"), param="event")
-    event_id = store_webhooks.record_test_event(current().store.engine, webhook, event, utcnow())
+    event_id = outbox.record_test_event(current().store.engine, webhook, event, utcnow())
     return {
         "success": True,
         "webhook_id": webhook.webhook_id,
@@ -142,7 +144,7 @@ def retry(log_id: str) -> tuple[dict[str, Any], int]:
     caller = current_caller()
     event_id = None
     if LOG_ID_SHAPE.fullmatch(log_id):
-        event_id = store_webhooks.replay(current().store.engine, caller.client_id, caller.is_test, log_id, utcnow())
+        event_id = outbox.replay(current().store.engine, caller.client_id, caller.is_test, log_id, utcnow())
     if event_id is None:
         raise ApiError(404, "WEBHOOK_LOG_NOT_FOUND", "The webhook log does not exist.", param="log_id")
     return {"success": True, "log_id": log_id, "event_id": event_id, "status": "queued"}, 202

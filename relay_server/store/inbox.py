@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from relay_server.store import webhooks
+from relay_server.store import webhook_outbox
 from relay_server.store.dispatch_schema import incoming_messages
 from relay_server.store.engine import read_transaction
 from relay_server.store.history import text_contains
@@ -74,7 +74,7 @@ def in_reply_to(conn: sa.Connection, client_id: str, device_id: str, sender: str
 def record_received(conn: sa.Connection, row: dict[str, Any]) -> None:
     """Record the ``sms.received`` event of the incoming message just inserted as ``row``."""
     message = _incoming(conn, row)
-    webhooks.record_event(
+    webhook_outbox.record_event(
         conn,
         client_id=row["client_id"],
         is_test=False,

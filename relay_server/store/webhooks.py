@@ -1,13 +1,7 @@
-"""Webhooks in the store: the clients' webhooks, the outbox of deliveries, the attempt log.
+"""The clients' webhooks in the store: URL, events, secret and the secret being rotated out.
 
-``record_event`` is called inside the transaction that makes the change it
-reports, so an event and its deliveries are committed together or not at all.
-The worker then takes due deliveries (``claim_due``), and logs each attempt
-(``finish_attempt``). The store is the source of truth for when a delivery is
-due: nothing about it lives only in Redis.
-
-Each function taking an engine is one transaction of its own; those taking a
-connection work inside the caller's.
+The relay must sign every delivery, so it keeps each secret as it is (not a
+digest); the database is to be kept private. Each function is one transaction.
 """
 
 from __future__ import annotations
@@ -21,12 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from relay_server.store.engine import read_transaction, write_transaction
-from relay_server.store.models import Message
-from relay_server.store.webhook_schema import webhook_attempts, webhook_deliveries, webhooks
-from relay_server.webhooks import events as catalogue
-from zimsend_common.timefmt import utcnow
-
-PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+from relay_server.store.webhook_outbox import FAILED, PENDING
+from relay_server.store.webhook_schema import webhook_deliveries, webhooks
 
 
 @dataclass(frozen=True)
@@ -42,47 +32,6 @@ class Webhook:
     created_at: datetime
 
 
-@dataclass(frozen=True)
-class Delivery:
-    delivery_id: int
-    event_id: str
-    event: str
-    client_id: str
-    is_test: bool
-    webhook_id: str | None
-    url: str
-    message_id: str | None
-    body: str
-    attempts: int
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One logged attempt, as ``GET /v1/webhooks/logs`` shows it."""
-
-    log_id: str
-    webhook_id: str | None
-    event: str
-    event_id: str
-    url: str
-    response_status: int | None
-    response_time_ms: int
-    success: bool
-    attempt: int
-    error: str | None
-    attempted_at: datetime
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one attempt came to: ``status`` is None when no answer came."""
-
-    success: bool
-    status: int | None
-    elapsed_ms: int
-    error: str | None
-
-
 def new_webhook_id() -> str:
     """``wh_`` and 16 lowercase hex."""
     return "wh_" + secrets.token_hex(8)
@@ -93,7 +42,6 @@ def new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(24).replace("-", "a").replace("_", "b")
 
 
-# -- the clients' webhooks ------------------------------------------------------
 def create(
     engine: sa.Engine, client_id: str, is_test: bool, url: str, events: tuple[str, ...], secret: str, now: datetime
 ) -> Webhook:
@@ -168,249 +116,23 @@ def rotate_secret(
     return get(engine, client_id, is_test, webhook_id) if done else None
 
 
-# -- recording events (inside the caller's transaction) ----------------------------------
-def record_message_moves(conn: sa.Connection, message: Message, steps: tuple[str, ...], at: datetime) -> None:
-    """Record the ``sms.*`` event of each status ``message`` passed through, in order."""
-    for status in steps:
-        event = catalogue.STATUS_EVENTS.get(status)
-        if event is not None:
-            record_event(
-                conn,
-                client_id=message.client_id,
-                is_test=message.is_test,
-                event=event,
-                at=at,
-                data=catalogue.message_data(message, status),
-                message_id=message.message_id,
-                message_url=message.webhook_url,
-            )
-
-
-def record_event(
-    conn: sa.Connection,
-    *,
-    client_id: str,
-    is_test: bool,
-    event: str,
-    at: datetime,
-    data: dict[str, Any],
-    event_id: str | None = None,
-    message_id: str | None = None,
-    message_url: str | None = None,
-) -> str:
-    """Write one delivery per receiver of the event; returns its event id.
-
-    A message's own ``webhook_url`` takes the message's ``sms.*`` events
-    instead of the client's webhooks.
-    """
-    event_id = event_id or catalogue.new_event_id()
-    body = catalogue.envelope(event, event_id, at, data)
-    # Due now, whatever the event's own time says (a device's clock may run ahead).
-    now = utcnow()
-    if message_url is not None and event.startswith("sms."):
-        receivers: list[tuple[str | None, str]] = [(None, message_url)]
-    else:
-        rows = conn.execute(
-            sa.select(webhooks.c.webhook_id, webhooks.c.url, webhooks.c.events_json)
-            .where(webhooks.c.client_id == client_id)
-            .where(webhooks.c.is_test == is_test)
-            .order_by(webhooks.c.created_at, webhooks.c.webhook_id)
-        )
-        receivers = [(row.webhook_id, row.url) for row in rows if event in json.loads(row.events_json)]
-    if receivers:
-        conn.execute(
-            webhook_deliveries.insert(),
-            [
-                {
-                    "event_id": event_id,
-                    "event": event,
-                    "client_id": client_id,
-                    "is_test": is_test,
-                    "webhook_id": webhook_id,
-                    "url": url,
-                    "message_id": message_id,
-                    "body": body,
-                    "state": PENDING,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                }
-                for webhook_id, url in receivers
-            ],
-        )
-    return event_id
-
-
-def record_test_event(engine: sa.Engine, webhook: Webhook, event: str, now: datetime) -> str:
-    """Queue a test event for this one webhook; returns its event id."""
-    event_id = catalogue.new_event_id()
-    with write_transaction(engine) as conn:
-        conn.execute(
-            webhook_deliveries.insert().values(
-                event_id=event_id,
-                event=event,
-                client_id=webhook.client_id,
-                is_test=webhook.is_test,
-                webhook_id=webhook.webhook_id,
-                url=webhook.url,
-                message_id=None,
-                body=catalogue.envelope(event, event_id, now, catalogue.sample_data(event, now)),
-                state=PENDING,
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
-    return event_id
-
-
-# -- delivering --------------------------------------------------------------------
-def due_candidates(engine: sa.Engine, now: datetime, limit: int) -> list[Delivery]:
-    """Pending deliveries due by ``now``, oldest first, that no earlier event of the
-    same message to the same URL is still waiting for (events of a message go in order)."""
-    earlier = webhook_deliveries.alias("earlier")
-    blocked = (
-        sa.select(earlier.c.delivery_id)
-        .where(earlier.c.message_id == webhook_deliveries.c.message_id)
-        .where(earlier.c.url == webhook_deliveries.c.url)
-        .where(earlier.c.delivery_id < webhook_deliveries.c.delivery_id)
-        .where(earlier.c.state == PENDING)
-    )
-    query = (
-        sa.select(webhook_deliveries)
-        .where(webhook_deliveries.c.state == PENDING)
-        .where(webhook_deliveries.c.next_attempt_at <= now)
-        .where(sa.or_(webhook_deliveries.c.message_id.is_(None), ~blocked.exists()))
-        .order_by(webhook_deliveries.c.next_attempt_at, webhook_deliveries.c.delivery_id)
-        .limit(limit)
-    )
+def signing_secrets(
+    engine: sa.Engine, client_id: str, is_test: bool, webhook_id: str | None, now: datetime
+) -> list[str]:
+    """The secrets that sign a delivery, newest first: its webhook's (and the previous one
+    within its window), or for a message's own URL (``webhook_id`` None) the client's most
+    recently set secret. Empty when there is none (a deleted webhook, a client without any)."""
     with read_transaction(engine) as conn:
-        return [_delivery(row._mapping) for row in conn.execute(query)]
-
-
-def claim(engine: sa.Engine, delivery_id: int, now: datetime, lease: timedelta) -> bool:
-    """Take the delivery for one attempt, for ``lease``; false when another worker took it.
-
-    Moving its due time past the lease is the claim: should this worker die
-    mid-attempt, the delivery is due again once the lease is over.
-    """
-    with write_transaction(engine) as conn:
-        return bool(
-            conn.execute(
-                webhook_deliveries.update()
-                .where(webhook_deliveries.c.delivery_id == delivery_id)
-                .where(webhook_deliveries.c.state == PENDING)
-                .where(webhook_deliveries.c.next_attempt_at <= now)
-                .values(next_attempt_at=now + lease)
-            ).rowcount
-        )
-
-
-def signing_secrets(engine: sa.Engine, delivery: Delivery, now: datetime) -> list[str]:
-    """The secrets that sign the delivery, newest first: its webhook's (and the previous
-    one within its window), or for a message's own URL the client's most recent secret."""
-    with read_transaction(engine) as conn:
-        query = sa.select(webhooks).where(webhooks.c.client_id == delivery.client_id)
-        query = query.where(webhooks.c.is_test == delivery.is_test)
-        if delivery.webhook_id is not None:
-            query = query.where(webhooks.c.webhook_id == delivery.webhook_id)
+        query = _of(client_id, is_test)
+        if webhook_id is not None:
+            query = query.where(webhooks.c.webhook_id == webhook_id)
         row = conn.execute(query.order_by(webhooks.c.secret_set_at.desc()).limit(1)).first()
     if row is None:
         return []
     found = [row.secret]
-    if delivery.webhook_id is not None and row.previous_secret and row.previous_secret_until > now:
+    if webhook_id is not None and row.previous_secret and row.previous_secret_until > now:
         found.append(row.previous_secret)
     return found
-
-
-def finish_attempt(
-    engine: sa.Engine, delivery: Delivery, outcome: Outcome, now: datetime, retry_at: datetime | None
-) -> None:
-    """Log the attempt and settle the delivery: delivered, due again at ``retry_at``, or failed."""
-    attempt = delivery.attempts + 1
-    state = DELIVERED if outcome.success else (PENDING if retry_at is not None else FAILED)
-    with write_transaction(engine) as conn:
-        conn.execute(
-            webhook_attempts.insert().values(
-                log_id="whlog_" + secrets.token_hex(8),
-                delivery_id=delivery.delivery_id,
-                client_id=delivery.client_id,
-                is_test=delivery.is_test,
-                webhook_id=delivery.webhook_id,
-                event=delivery.event,
-                event_id=delivery.event_id,
-                url=delivery.url,
-                attempt=attempt,
-                response_status=outcome.status,
-                response_time_ms=outcome.elapsed_ms,
-                success=outcome.success,
-                error=outcome.error,
-                attempted_at=now,
-            )
-        )
-        conn.execute(
-            webhook_deliveries.update()
-            .where(webhook_deliveries.c.delivery_id == delivery.delivery_id)
-            .values(attempts=attempt, state=state, next_attempt_at=retry_at or now)
-        )
-
-
-# -- the log ------------------------------------------------------------------------
-def attempts_page(
-    engine: sa.Engine, client_id: str, is_test: bool, page: int, limit: int, webhook_id: str | None = None
-) -> tuple[list[Attempt], int]:
-    """One page of the client's logged attempts, newest first, and how many there are."""
-    where = [webhook_attempts.c.client_id == client_id, webhook_attempts.c.is_test == is_test]
-    if webhook_id is not None:
-        where.append(webhook_attempts.c.webhook_id == webhook_id)
-    with read_transaction(engine) as conn:
-        total = conn.execute(sa.select(sa.func.count()).select_from(webhook_attempts).where(*where)).scalar_one()
-        rows = conn.execute(
-            sa.select(webhook_attempts)
-            .where(*where)
-            .order_by(webhook_attempts.c.attempted_at.desc(), webhook_attempts.c.log_id.desc())
-            .offset((page - 1) * limit)
-            .limit(limit)
-        )
-        return [_attempt(row._mapping) for row in rows], total
-
-
-def replay(engine: sa.Engine, client_id: str, is_test: bool, log_id: str, now: datetime) -> str | None:
-    """Make the delivery of a logged attempt due now, with the same event id and body.
-
-    Returns its event id; None when the log is not the client's. A delivery
-    that had used up its schedule gets this one more attempt.
-    """
-    with write_transaction(engine) as conn:
-        delivery_id = conn.execute(
-            sa.select(webhook_attempts.c.delivery_id)
-            .where(webhook_attempts.c.log_id == log_id)
-            .where(webhook_attempts.c.client_id == client_id)
-            .where(webhook_attempts.c.is_test == is_test)
-        ).scalar()
-        if delivery_id is None:
-            return None
-        conn.execute(
-            webhook_deliveries.update()
-            .where(webhook_deliveries.c.delivery_id == delivery_id)
-            .where(webhook_deliveries.c.state != PENDING)
-            .values(state=PENDING, next_attempt_at=now)
-        )
-        return conn.execute(
-            sa.select(webhook_deliveries.c.event_id).where(webhook_deliveries.c.delivery_id == delivery_id)
-        ).scalar()
-
-
-def purge_before(engine: sa.Engine, cutoff: datetime) -> int:
-    """Delete settled deliveries and attempts older than ``cutoff``; how many went."""
-    with write_transaction(engine) as conn:
-        logs = conn.execute(webhook_attempts.delete().where(webhook_attempts.c.attempted_at < cutoff))
-        done = conn.execute(
-            webhook_deliveries.delete()
-            .where(webhook_deliveries.c.state != PENDING)
-            .where(webhook_deliveries.c.created_at < cutoff)
-        )
-        return logs.rowcount + done.rowcount
 
 
 def _of(client_id: str, is_test: bool) -> sa.Select:
@@ -429,11 +151,3 @@ def _webhook(row: Any) -> Webhook:
         previous_secret_until=row["previous_secret_until"],
         created_at=row["created_at"],
     )
-
-
-def _delivery(row: Any) -> Delivery:
-    return Delivery(**{name: row[name] for name in Delivery.__dataclass_fields__})
-
-
-def _attempt(row: Any) -> Attempt:
-    return Attempt(**{name: row[name] for name in Attempt.__dataclass_fields__})

@@ -14,7 +14,7 @@ import socket
 import ssl
 import time
 
-from relay_server.store.webhooks import Delivery, Outcome
+from relay_server.store.webhook_outbox import Delivery, Outcome
 from relay_server.webhooks import urls
 from zimsend_common.webhook_signature import signature_headers
 

@@ -18,7 +18,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
-from relay_server.store import webhooks as outbox
+from relay_server.store import webhook_outbox as outbox
+from relay_server.store.webhooks import signing_secrets
 from relay_server.webhooks import delivery, schedule
 from relay_server.worker.context import WorkerContext
 from zimsend_common.timefmt import utcnow
@@ -92,7 +93,7 @@ class WebhookPump:
     def _deliver(self, due: outbox.Delivery) -> None:
         engine = self.ctx.store.engine
         try:
-            secrets = outbox.signing_secrets(engine, due, utcnow())
+            secrets = signing_secrets(engine, due.client_id, due.is_test, due.webhook_id, utcnow())
             # A webhook's delivery without a secret is one whose webhook was deleted meanwhile.
             deleted = due.webhook_id is not None and not secrets
             if deleted:

@@ -14,7 +14,7 @@ from relay_server.dispatch.device_state import DeviceState
 from relay_server.store.dispatch_schema import device_events, device_status, incoming_messages
 from relay_server.store.engine import read_transaction, write_transaction
 from relay_server.store import devices as store_devices
-from relay_server.store import webhooks
+from relay_server.store import webhook_outbox
 from zimsend_common.timefmt import isoformat_z
 
 # Heartbeat fields kept as the device's state, and the longest text kept of each.
@@ -72,7 +72,7 @@ def record_transition(
                 data_json=json.dumps(data),
             )
         )
-        webhooks.record_event(
+        webhook_outbox.record_event(
             conn, client_id=state.client_id, is_test=False, event=event, at=at, data=data, event_id=event_id
         )
     return event_id

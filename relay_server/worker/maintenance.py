@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from redis.exceptions import RedisError
 
-from relay_server.store import webhooks
+from relay_server.store import webhook_outbox
 from relay_server.worker.context import WorkerContext
 from relay_server.worker.device_records import purge_before
 from relay_server.worker.epoch import recovery_resumes_at
@@ -65,7 +65,7 @@ class Maintenance:
         cutoff = now - timedelta(days=self.ctx.settings.relay.retention_days)
         engine = self.ctx.store.engine
         purged = self.ctx.store.purge_older_than(cutoff) + purge_before(engine, cutoff)
-        purged += webhooks.purge_before(engine, cutoff)
+        purged += webhook_outbox.purge_before(engine, cutoff)
         self._last_purge = now
         if purged:
             log.info("old messages purged", extra={"count": purged})

@@ -5,7 +5,6 @@ on the (compressed) schedule with one event_id, and logged."""
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 
 import pytest
 import requests

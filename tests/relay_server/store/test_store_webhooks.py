@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 
 from relay_server.store import Store
-from relay_server.store import webhooks as outbox
+from relay_server.store import webhook_outbox as outbox
+from relay_server.store import webhooks
 from relay_server.store.models import Caller, StatusChange
 from relay_server.webhooks.schedule import next_attempt_at
 from store_factories import new_message
@@ -18,8 +19,8 @@ from zimsend_common.timefmt import utcnow
 URL_A, URL_B, OWN = "https://a.example.com/h", "https://b.example.com/h", "https://own.example.com/h"
 
 
-def hook(store: Store, caller: Caller, url: str, events: tuple[str, ...]) -> outbox.Webhook:
-    return outbox.create(store.engine, caller.client_id, caller.is_test, url, events, outbox.new_secret(), utcnow())
+def hook(store: Store, caller: Caller, url: str, events: tuple[str, ...]) -> webhooks.Webhook:
+    return webhooks.create(store.engine, caller.client_id, caller.is_test, url, events, webhooks.new_secret(), utcnow())
 
 
 def due(store: Store) -> list[outbox.Delivery]:
