@@ -3,8 +3,9 @@
 One process runs RQ's work loop in its main thread (RQ needs it there for
 signals and job timeouts) on the events and simulated-device queues, with
 RQ's scheduler beside it (for events deferred while the store is down); the
-release of due scheduled messages and the periodic maintenance each run in a
-thread of their own. When Redis is down it waits and starts again.
+release of due scheduled messages, the periodic maintenance and the webhook
+pump each run in a thread of their own. When Redis is down it waits and
+starts again (the webhook pump needs no Redis and goes on).
 
 RQ's scheduler is supervised: RQ itself starts it again when its process
 died, but only in its own maintenance, every 10 minutes by default; the
@@ -31,6 +32,7 @@ from relay_server.store.store import Store
 from relay_server.worker import context, events, simulated
 from relay_server.worker.due import DueRelease
 from relay_server.worker.epoch import EpochWatch
+from relay_server.webhooks.pump import WebhookPump
 from relay_server.worker.maintenance import Maintenance
 from zimsend_common import bus, wire
 from zimsend_common.config import ConfigError, Settings, load_settings
@@ -92,7 +94,11 @@ def run_worker(settings: Settings, *, maintenance_seconds: float) -> int:
     due = DueRelease(ctx, epoch, settings.relay.due_check_seconds)
     threads = [
         threading.Thread(target=_run_without_signals, args=(duty.run, stop), name=name, daemon=True)
-        for name, duty in (("due-release", due), ("maintenance", Maintenance(ctx, maintenance_seconds, epoch, due)))
+        for name, duty in (
+            ("due-release", due),
+            ("maintenance", Maintenance(ctx, maintenance_seconds, epoch, due)),
+            ("webhooks", WebhookPump(ctx)),
+        )
     ]
     for thread in threads:
         thread.start()

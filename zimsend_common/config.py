@@ -60,6 +60,28 @@ class RelaySettings(_Section):
     webhook_allow_private_hosts: bool = False
     otp_secret: SecretStr = SecretStr("")  # empty: a key file made in data_dir
     otp_template: str = Field("Votre code de vérification est : {{code}}", pattern=OTP_PLACEHOLDER)
+    # Delays between a webhook's attempts after the first, immediate one:
+    # "60,300,1800,7200,21600,86400" in a variable or a TOML list.
+    webhook_retry_delays_seconds: tuple[float, ...] = (60, 300, 1800, 7200, 21600, 86400)
+    webhook_timeout_seconds: float = Field(5.0, gt=0)
+    webhook_poll_seconds: float = Field(1.0, gt=0)
+    webhook_workers: int = Field(16, ge=1)
+    webhook_client_concurrency: int = Field(4, ge=1)
+    webhook_secret_overlap_seconds: int = Field(24 * 3600, ge=0)
+
+    @field_validator("webhook_retry_delays_seconds", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("webhook_retry_delays_seconds")
+    @classmethod
+    def _not_negative(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(delay < 0 for delay in value):
+            raise ValueError("webhook retry delays must not be negative")
+        return value
 
     def resolved_database_url(self) -> str:
         """The database URL to use: the configured one, else SQLite in data_dir."""

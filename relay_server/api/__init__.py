@@ -7,5 +7,7 @@ BLUEPRINT_MODULES = (
     "relay_server.api.account",
     "relay_server.api.tracking",
     "relay_server.api.devices",
+    "relay_server.api.webhooks",
+    "relay_server.api.inbox",
     "relay_server.api.openapi",
 )

@@ -7,20 +7,18 @@ are ignored: the vendor's clients send extras such as ``retry_attempts``.
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from relay_server import phone
 from relay_server.errors import ApiError
+from relay_server.webhooks import urls
 from zimsend_common.config import RelaySettings
 from zimsend_common.segments import SplitText, split_text
 from zimsend_common.timefmt import as_utc
@@ -28,7 +26,6 @@ from zimsend_common.timefmt import as_utc
 MAX_MESSAGE_CHARS = 1600
 MAX_METADATA_BYTES = 1024
 MAX_SCHEDULE_AHEAD = timedelta(days=30)
-MAX_URL_LENGTH = 2048
 DEFAULT_PRIORITY = 3
 PRIORITY_BY_WORD = {"urgent": 1, "high": 2, "normal": 3, "low": 4, "bulk": 5}
 
@@ -197,31 +194,21 @@ def parse_valid_until(value: Any, not_before: datetime) -> datetime | None:
 def check_webhook_url(value: Any, settings: RelaySettings) -> str | None:
     """A callback URL the relay may post to; None stays None.
 
-    https only, unless ``webhook_allow_http``. The host is resolved now: a
-    name that does not resolve is refused, and so is a host any of whose
-    addresses is loopback, link-local, private, reserved, multicast or
-    unspecified, unless ``webhook_allow_private_hosts``.
+    Only its form is checked here (see ``webhooks.urls``): the host is
+    resolved and checked at each delivery attempt.
     """
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > MAX_URL_LENGTH or not _sendable(value):
-        raise _bad_webhook_url("The webhook URL must be text of at most 2048 characters.")
+    if isinstance(value, str) and not _sendable(value):  # NUL or a lone surrogate: no URL
+        raise _bad_webhook_url("The webhook URL is not a valid URL.")
     try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError for a port out of range
-    except ValueError:
-        raise _bad_webhook_url("The webhook URL is not a valid URL.") from None
-    allowed_schemes = {"https", "http"} if settings.webhook_allow_http else {"https"}
-    if parts.scheme not in allowed_schemes:
-        raise _bad_webhook_url("The webhook URL must use HTTPS.")
-    if not parts.hostname:
-        raise _bad_webhook_url("The webhook URL has no host.")
-    addresses = _resolve(parts.hostname)
-    if not addresses:
-        raise _bad_webhook_url("The webhook URL's host cannot be resolved.")
-    if not settings.webhook_allow_private_hosts and any(map(_is_internal, addresses)):
-        raise _bad_webhook_url("The webhook URL's host is on a private or reserved network.")
-    return value
+        return urls.check_form(
+            value,
+            allow_http=settings.webhook_allow_http,
+            allow_private=settings.webhook_allow_private_hosts,
+        )
+    except urls.UrlRefused as exc:
+        raise _bad_webhook_url(str(exc)) from None
 
 
 def parse_options(body: dict[str, Any], settings: RelaySettings, now: datetime) -> Options:
@@ -247,21 +234,6 @@ def _parse_time(value: Any) -> datetime | None:
         return as_utc(datetime.fromisoformat(value.strip()))
     except ValueError:
         return None
-
-
-def _resolve(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
-        return []
-    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
-
-
-def _is_internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    # Not global covers loopback, link-local, private, shared and reserved ranges.
-    return not address.is_global or address.is_multicast
 
 
 def _declared_json() -> bool:

@@ -144,6 +144,25 @@ def history_query(args: Mapping[str, str]) -> HistoryQuery:
     )
 
 
+def list_filters(args: Mapping[str, str]) -> dict[str, Any]:
+    """The filters history and the inbox share, validated like history's:
+    ``device_id``, ``from_time``, ``to_time``, ``search``, ``page``, ``limit``."""
+    from_time, to_time = _period(args)
+    return {
+        "device_id": _optional(args, "device_id", _device_id),
+        "from_time": from_time,
+        "to_time": to_time,
+        "search": _optional(args, "search", _search),
+        "page": _optional(args, "page", _page) or 1,
+        "limit": _optional(args, "limit", _limit) or DEFAULT_LIMIT,
+    }
+
+
+def phone_filter(args: Mapping[str, str], name: str) -> str | None:
+    """The phone number in parameter ``name``, normalized like history's ``to``."""
+    return _optional(args, name, _recipient)
+
+
 def _callers_message(message_id: str) -> Message:
     message = current().store.get_message(current_caller(), message_id)
     if message is None:

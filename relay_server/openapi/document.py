@@ -17,6 +17,7 @@ from relay_server.openapi.operations import (
     query,
 )
 from relay_server.openapi.otp import OTP_SCHEMAS, OTP_TAG, otp_paths
+from relay_server.openapi import webhooks
 from relay_server.openapi.schemas import SCHEMAS, STATUS, TIMESTAMP
 
 SEND_ERRORS = (
@@ -237,12 +238,21 @@ def document() -> dict[str, Any]:
             OTP_TAG,
             {"name": "Tracking", "description": "Status, history, cancelling and statistics."},
             {"name": "Devices", "description": "The client's modems and phones, from their heartbeats."},
+            {"name": "Webhooks", "description": "Events posted to the client's URLs, signed, retried and logged."},
+            {"name": "Inbox", "description": "The SMS the client's devices received."},
             {"name": "Document", "description": "This description of the API."},
         ],
         "security": SECURITY,
-        "paths": {**_sending_paths(), **otp_paths(), **_tracking_paths(), **_device_paths(), **_self_path()},
+        "paths": {
+            **_sending_paths(),
+            **otp_paths(),
+            **_tracking_paths(),
+            **_device_paths(),
+            **webhooks.paths(DATE_BOUND),
+            **_self_path(),
+        },
         "components": {
-            "schemas": {**SCHEMAS, **OTP_SCHEMAS},
+            "schemas": {**SCHEMAS, **OTP_SCHEMAS, **webhooks.SCHEMAS},
             "parameters": PARAMETERS,
             "headers": HEADERS,
             "securitySchemes": SECURITY_SCHEMES,

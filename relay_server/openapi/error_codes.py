@@ -39,6 +39,8 @@ _CODES = (
     ErrorCode("OTP_NOT_FOUND", 404, "no such OTP for this client and key mode, or it was used or replaced"),
     ErrorCode("OTP_MAX_ATTEMPTS", 429, "3 wrong codes were given; the OTP no longer verifies"),
     ErrorCode("OTP_RATE_LIMIT", 429, "more than 10 OTPs within an hour for this number; see Retry-After"),
+    ErrorCode("WEBHOOK_NOT_FOUND", 404, "no such webhook for this client and key mode"),
+    ErrorCode("WEBHOOK_LOG_NOT_FOUND", 404, "no such webhook log for this client and key mode"),
     ErrorCode("IDEMPOTENCY_CONFLICT", 409, "the Idempotency-Key was used with another body"),
     ErrorCode("PAYLOAD_TOO_LARGE", 413, "the body is larger than the relay accepts"),
     ErrorCode("UNSUPPORTED_MEDIA_TYPE", 415, "the body is not sent as application/json"),

@@ -68,15 +68,20 @@ def _filters(dialect: str, caller: Caller, query: HistoryQuery) -> list[sa.Colum
 
 
 def _body_contains(dialect: str, text: str) -> sa.ColumnElement[bool]:
+    return text_contains(dialect, messages.c.body, text)
+
+
+def text_contains(dialect: str, column: sa.ColumnElement[str], text: str) -> sa.ColumnElement[bool]:
+    """``column`` contains ``text``, case-insensitively (Unicode too); ``%`` and ``_`` are literal."""
     pattern = like_pattern(text.lower())
     if dialect != "sqlite":
         # The very expression PostgreSQL's trigram index is built on.
-        body: sa.ColumnElement[str] = sa.func.lower(messages.c.body)
+        body: sa.ColumnElement[str] = sa.func.lower(column)
     elif text.isascii():
         # SQLite's LIKE folds ASCII case itself, at C speed.
-        body = messages.c.body
+        body = column
     else:
-        body = getattr(sa.func, UNICODE_LOWER)(messages.c.body)
+        body = getattr(sa.func, UNICODE_LOWER)(column)
     return body.like(pattern, escape=_LIKE_ESCAPE)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from relay_server.store import ids
+from relay_server.store import ids, inbox
 from relay_server.store.dispatch_schema import incoming_messages
 from relay_server.store.engine import upsert_insert
 from relay_server.store.models import IncomingMessage, NewIncoming
@@ -43,15 +43,22 @@ def record_incoming(conn: sa.Connection, sms: NewIncoming) -> bool:
     }
     if _seen(conn, sms.event_id):
         return False
-    if _replace_earlier(conn, row):
-        return True
-    inserted = conn.execute(
-        upsert_insert(conn, incoming_messages)
-        .values(message_id=ids.new_incoming_id(), created_at=utcnow(), **row)
-        .on_conflict_do_nothing(index_elements=[incoming_messages.c.event_id])
-        .returning(incoming_messages.c.message_id)
-    )
-    return inserted.first() is not None
+    kept = {**row, "message_id": ids.new_incoming_id(), "created_at": utcnow()}
+    replaced = _replace_earlier(conn, row)
+    if replaced is not None:
+        kept["message_id"] = replaced
+    else:
+        inserted = conn.execute(
+            upsert_insert(conn, incoming_messages)
+            .values(**kept)
+            .on_conflict_do_nothing(index_elements=[incoming_messages.c.event_id])
+            .returning(incoming_messages.c.message_id)
+        )
+        if inserted.first() is None:
+            return False
+    # Its sms.received event, in the same transaction: it cannot be lost between the two.
+    inbox.record_received(conn, {**kept, "sender": sms.sender, "body": sms.text})
+    return True
 
 
 def _seen(conn: sa.Connection, event_id: str) -> bool:
@@ -59,10 +66,10 @@ def _seen(conn: sa.Connection, event_id: str) -> bool:
     return conn.execute(query).first() is not None
 
 
-def _replace_earlier(conn: sa.Connection, row: dict[str, Any]) -> bool:
-    """Put ``row`` in place of the newest earlier message it replaces; False when it replaces none."""
+def _replace_earlier(conn: sa.Connection, row: dict[str, Any]) -> str | None:
+    """Put ``row`` in place of the newest earlier message it replaces; its id, or None when it replaces none."""
     if row.get("pid") not in REPLACE_PIDS:
-        return False
+        return None
     table = incoming_messages
     earlier = conn.execute(
         sa.select(table.c.message_id)
@@ -75,10 +82,9 @@ def _replace_earlier(conn: sa.Connection, row: dict[str, Any]) -> bool:
         .order_by(table.c.created_at.desc(), table.c.message_id.desc())
         .limit(1)
     ).scalar()
-    if earlier is None:
-        return False
-    conn.execute(sa.update(table).where(table.c.message_id == earlier).values(**row))
-    return True
+    if earlier is not None:
+        conn.execute(sa.update(table).where(table.c.message_id == earlier).values(**row))
+    return earlier
 
 
 def get_incoming(conn: sa.Connection, client_id: str, message_id: str) -> IncomingMessage | None:

@@ -12,6 +12,9 @@ queued → sent → delivered, queued → cancelled, queued/sent → failed.
   ``queued`` (the delivery report overtook the sent event) is applied as sent
   then delivered, with ``sent_at`` set to the delivery time when unknown.
 
+Each move applied records its ``sms.*`` webhook deliveries in the same
+transaction (``webhook_outbox.record_message_moves``).
+
 The message's row is locked for the change (``SELECT … FOR UPDATE`` on
 PostgreSQL, the write lock on SQLite), so concurrent reports end in one
 consistent state.
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from relay_server.store import daily_counts
+from relay_server.store import daily_counts, webhook_outbox
 from relay_server.store.errors import UnknownMessage
 from relay_server.store.messages import get_any_message
 from relay_server.store.models import ALLOWED_MOVES, Message, StatusChange, TransitionResult
@@ -57,6 +60,8 @@ def apply_status_change(conn: sa.Connection, change: StatusChange) -> Transition
     after = get_any_message(conn, change.message_id)
     assert after is not None  # locked above, so still there
     daily_counts.record_move(conn, before, after)
+    # In this same transaction: a move is never applied without its webhook events.
+    webhook_outbox.record_message_moves(conn, after, steps, change.at)
     return TransitionResult(applied=True, message=after)
 
 

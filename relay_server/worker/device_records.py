@@ -17,6 +17,7 @@ from relay_server.store.engine import read_transaction, write_transaction
 from relay_server.store import devices as store_devices
 from relay_server.store.storable_text import clipped
 from relay_server.store.models import Device
+from relay_server.store import webhook_outbox
 from zimsend_common.timefmt import isoformat_z
 
 # Heartbeat fields kept as the device's state. Words that describe the modem
@@ -55,8 +56,11 @@ def record_heartbeat(engine: sa.Engine, device_id: str, seen_at: datetime, data:
 def record_transition(
     engine: sa.Engine, state: DeviceState, *, online: bool, at: datetime, reason: str | None = None
 ) -> str:
-    """Mark the device online or offline and keep the device event; returns its event id."""
+    """Mark the device online or offline and keep the device event with its webhook
+    deliveries; returns its event id."""
     event_id = f"evt_{uuid.uuid4().hex}"
+    event = "device.connected" if online else "device.disconnected"
+    data = _event_data(state, online=online, at=at, reason=reason)
     with write_transaction(engine) as conn:
         _ensure_status_row(conn, state.device_id)
         conn.execute(
@@ -69,11 +73,14 @@ def record_transition(
                 event_id=event_id,
                 device_id=state.device_id,
                 client_id=state.client_id,
-                event="device.connected" if online else "device.disconnected",
+                event=event,
                 reason=reason,
                 occurred_at=at,
-                data_json=json.dumps(_event_data(state, online=online, at=at, reason=reason)),
+                data_json=json.dumps(data),
             )
+        )
+        webhook_outbox.record_event(
+            conn, client_id=state.client_id, is_test=False, event=event, at=at, data=data, event_id=event_id
         )
     return event_id
 

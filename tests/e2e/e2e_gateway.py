@@ -214,6 +214,9 @@ def running_gateway(
         "ZIMSEND_EVENT_REHAND_SECONDS": "1",
         "ZIMSEND_RECOVERY_GRACE_SECONDS": str(RECOVERY_GRACE_SECONDS),
         "ZIMSEND_LOG_LEVEL": "INFO",
+        # Webhook receivers in the tests listen on loopback, over http.
+        "ZIMSEND_WEBHOOK_ALLOW_HTTP": "true",
+        "ZIMSEND_WEBHOOK_ALLOW_PRIVATE_HOSTS": "true",
         **env_overrides,
     }
     (workdir / "absent.toml").write_text("")

@@ -173,7 +173,7 @@ REFUSALS = {
     "webhook_url": ("INVALID_WEBHOOK_URL", [
         "http://93.184.216.34/hook", "ftp://93.184.216.34/hook", "https://127.0.0.1/hook",
         "https://10.0.0.5/hook", "https://192.168.1.10/hook", "https://169.254.169.254/latest",
-        "https://[::1]/hook", "https://localhost/hook", "https://no-such-host.invalid/hook",
+        "https://[::1]/hook", "https://localhost/hook",
         "https:///hook", "not a url", "https://93.184.216.34:99999/", 42,
     ]),
 }

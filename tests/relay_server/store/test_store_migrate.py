@@ -29,6 +29,9 @@ TABLES = {
     "event_attempts",
     "dead_letters",
     "otps",
+    "webhooks",
+    "webhook_deliveries",
+    "webhook_attempts",
 }
 
 

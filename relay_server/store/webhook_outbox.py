@@ -1,0 +1,310 @@
+"""The webhook outbox in the store: deliveries to make, and the log of attempts made.
+
+``record_event`` is called inside the transaction that makes the change it
+reports (a status move, an incoming SMS, a device event), so an event and its
+deliveries are committed together or not at all. The worker takes due
+deliveries (``due_candidates``, ``claim``) and logs each attempt
+(``finish_attempt``). The store is the source of truth for when a delivery is
+due: nothing about it lives only in Redis.
+
+Functions taking an engine are one transaction of their own; those taking a
+connection work inside the caller's.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from relay_server.store.engine import read_transaction, write_transaction
+from relay_server.store.models import Message
+from relay_server.store.webhook_schema import webhook_attempts, webhook_deliveries, webhooks
+from relay_server.webhooks import events as catalogue
+from zimsend_common.timefmt import utcnow
+
+if TYPE_CHECKING:
+    from relay_server.store.webhooks import Webhook
+
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    delivery_id: int
+    event_id: str
+    event: str
+    client_id: str
+    is_test: bool
+    webhook_id: str | None
+    url: str
+    message_id: str | None
+    body: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One logged attempt, as ``GET /v1/webhooks/logs`` shows it."""
+
+    log_id: str
+    webhook_id: str | None
+    event: str
+    event_id: str
+    url: str
+    response_status: int | None
+    response_time_ms: int
+    success: bool
+    attempt: int
+    error: str | None
+    attempted_at: datetime
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt came to: ``status`` is None when no answer came."""
+
+    success: bool
+    status: int | None
+    elapsed_ms: int
+    error: str | None
+
+
+# -- recording events (inside the caller's transaction) ----------------------------------
+def record_message_moves(conn: sa.Connection, message: Message, steps: tuple[str, ...], at: datetime) -> None:
+    """Record the ``sms.*`` event of each status ``message`` passed through, in order."""
+    for status in steps:
+        event = catalogue.STATUS_EVENTS.get(status)
+        if event is not None:
+            record_event(
+                conn,
+                client_id=message.client_id,
+                is_test=message.is_test,
+                event=event,
+                at=at,
+                data=catalogue.message_data(message, status),
+                message_id=message.message_id,
+                message_url=message.webhook_url,
+            )
+
+
+def record_event(
+    conn: sa.Connection,
+    *,
+    client_id: str,
+    is_test: bool,
+    event: str,
+    at: datetime,
+    data: dict[str, Any],
+    event_id: str | None = None,
+    message_id: str | None = None,
+    message_url: str | None = None,
+) -> str:
+    """Write one delivery per receiver of the event; returns its event id.
+
+    A message's own ``webhook_url`` takes the message's ``sms.*`` events
+    instead of the client's webhooks.
+    """
+    event_id = event_id or catalogue.new_event_id()
+    body = catalogue.envelope(event, event_id, at, data)
+    # Due now, whatever the event's own time says (a device's clock may run ahead).
+    now = utcnow()
+    if message_url is not None and event.startswith("sms."):
+        receivers: list[tuple[str | None, str]] = [(None, message_url)]
+    else:
+        rows = conn.execute(
+            sa.select(webhooks.c.webhook_id, webhooks.c.url, webhooks.c.events_json)
+            .where(webhooks.c.client_id == client_id)
+            .where(webhooks.c.is_test == is_test)
+            .order_by(webhooks.c.created_at, webhooks.c.webhook_id)
+        )
+        receivers = [(row.webhook_id, row.url) for row in rows if event in json.loads(row.events_json)]
+    if receivers:
+        conn.execute(
+            webhook_deliveries.insert(),
+            [
+                {
+                    "event_id": event_id,
+                    "event": event,
+                    "client_id": client_id,
+                    "is_test": is_test,
+                    "webhook_id": webhook_id,
+                    "url": url,
+                    "message_id": message_id,
+                    "body": body,
+                    "state": PENDING,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+                for webhook_id, url in receivers
+            ],
+        )
+    return event_id
+
+
+def record_test_event(engine: sa.Engine, webhook: "Webhook", event: str, now: datetime) -> str:
+    """Queue a test event for this one webhook; returns its event id."""
+    event_id = catalogue.new_event_id()
+    with write_transaction(engine) as conn:
+        conn.execute(
+            webhook_deliveries.insert().values(
+                event_id=event_id,
+                event=event,
+                client_id=webhook.client_id,
+                is_test=webhook.is_test,
+                webhook_id=webhook.webhook_id,
+                url=webhook.url,
+                message_id=None,
+                body=catalogue.envelope(event, event_id, now, catalogue.sample_data(event, now)),
+                state=PENDING,
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    return event_id
+
+
+# -- delivering --------------------------------------------------------------------
+def due_candidates(engine: sa.Engine, now: datetime, limit: int) -> list[Delivery]:
+    """Pending deliveries due by ``now``, oldest first, that no earlier event of the
+    same message to the same URL is still waiting for (events of a message go in order)."""
+    earlier = webhook_deliveries.alias("earlier")
+    blocked = (
+        sa.select(earlier.c.delivery_id)
+        .where(earlier.c.message_id == webhook_deliveries.c.message_id)
+        .where(earlier.c.url == webhook_deliveries.c.url)
+        .where(earlier.c.delivery_id < webhook_deliveries.c.delivery_id)
+        .where(earlier.c.state == PENDING)
+    )
+    query = (
+        sa.select(webhook_deliveries)
+        .where(webhook_deliveries.c.state == PENDING)
+        .where(webhook_deliveries.c.next_attempt_at <= now)
+        .where(sa.or_(webhook_deliveries.c.message_id.is_(None), ~blocked.exists()))
+        .order_by(webhook_deliveries.c.next_attempt_at, webhook_deliveries.c.delivery_id)
+        .limit(limit)
+    )
+    with read_transaction(engine) as conn:
+        return [_delivery(row._mapping) for row in conn.execute(query)]
+
+
+def claim(engine: sa.Engine, delivery_id: int, now: datetime, lease: timedelta) -> bool:
+    """Take the delivery for one attempt, for ``lease``; false when another worker took it.
+
+    Moving its due time past the lease is the claim: should this worker die
+    mid-attempt, the delivery is due again once the lease is over.
+    """
+    with write_transaction(engine) as conn:
+        return bool(
+            conn.execute(
+                webhook_deliveries.update()
+                .where(webhook_deliveries.c.delivery_id == delivery_id)
+                .where(webhook_deliveries.c.state == PENDING)
+                .where(webhook_deliveries.c.next_attempt_at <= now)
+                .values(next_attempt_at=now + lease)
+            ).rowcount
+        )
+
+
+def finish_attempt(
+    engine: sa.Engine, delivery: Delivery, outcome: Outcome, now: datetime, retry_at: datetime | None
+) -> None:
+    """Log the attempt and settle the delivery: delivered, due again at ``retry_at``, or failed."""
+    attempt = delivery.attempts + 1
+    state = DELIVERED if outcome.success else (PENDING if retry_at is not None else FAILED)
+    with write_transaction(engine) as conn:
+        conn.execute(
+            webhook_attempts.insert().values(
+                log_id="whlog_" + secrets.token_hex(8),
+                delivery_id=delivery.delivery_id,
+                client_id=delivery.client_id,
+                is_test=delivery.is_test,
+                webhook_id=delivery.webhook_id,
+                event=delivery.event,
+                event_id=delivery.event_id,
+                url=delivery.url,
+                attempt=attempt,
+                response_status=outcome.status,
+                response_time_ms=outcome.elapsed_ms,
+                success=outcome.success,
+                error=outcome.error,
+                attempted_at=now,
+            )
+        )
+        conn.execute(
+            webhook_deliveries.update()
+            .where(webhook_deliveries.c.delivery_id == delivery.delivery_id)
+            .values(attempts=attempt, state=state, next_attempt_at=retry_at or now)
+        )
+
+
+# -- the log ------------------------------------------------------------------------
+def attempts_page(
+    engine: sa.Engine, client_id: str, is_test: bool, page: int, limit: int, webhook_id: str | None = None
+) -> tuple[list[Attempt], int]:
+    """One page of the client's logged attempts, newest first, and how many there are."""
+    where = [webhook_attempts.c.client_id == client_id, webhook_attempts.c.is_test == is_test]
+    if webhook_id is not None:
+        where.append(webhook_attempts.c.webhook_id == webhook_id)
+    with read_transaction(engine) as conn:
+        total = conn.execute(sa.select(sa.func.count()).select_from(webhook_attempts).where(*where)).scalar_one()
+        rows = conn.execute(
+            sa.select(webhook_attempts)
+            .where(*where)
+            .order_by(webhook_attempts.c.attempted_at.desc(), webhook_attempts.c.log_id.desc())
+            .offset((page - 1) * limit)
+            .limit(limit)
+        )
+        return [_attempt(row._mapping) for row in rows], total
+
+
+def replay(engine: sa.Engine, client_id: str, is_test: bool, log_id: str, now: datetime) -> str | None:
+    """Make the delivery of a logged attempt due now, with the same event id and body.
+
+    Returns its event id; None when the log is not the client's. A delivery
+    that had used up its schedule gets this one more attempt.
+    """
+    with write_transaction(engine) as conn:
+        delivery_id = conn.execute(
+            sa.select(webhook_attempts.c.delivery_id)
+            .where(webhook_attempts.c.log_id == log_id)
+            .where(webhook_attempts.c.client_id == client_id)
+            .where(webhook_attempts.c.is_test == is_test)
+        ).scalar()
+        if delivery_id is None:
+            return None
+        conn.execute(
+            webhook_deliveries.update()
+            .where(webhook_deliveries.c.delivery_id == delivery_id)
+            .where(webhook_deliveries.c.state != PENDING)
+            .values(state=PENDING, next_attempt_at=now)
+        )
+        return conn.execute(
+            sa.select(webhook_deliveries.c.event_id).where(webhook_deliveries.c.delivery_id == delivery_id)
+        ).scalar()
+
+
+def purge_before(engine: sa.Engine, cutoff: datetime) -> int:
+    """Delete settled deliveries and attempts older than ``cutoff``; how many went."""
+    with write_transaction(engine) as conn:
+        logs = conn.execute(webhook_attempts.delete().where(webhook_attempts.c.attempted_at < cutoff))
+        done = conn.execute(
+            webhook_deliveries.delete()
+            .where(webhook_deliveries.c.state != PENDING)
+            .where(webhook_deliveries.c.created_at < cutoff)
+        )
+        return logs.rowcount + done.rowcount
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(**{name: row[name] for name in Delivery.__dataclass_fields__})
+
+
+def _attempt(row: Any) -> Attempt:
+    return Attempt(**{name: row[name] for name in Attempt.__dataclass_fields__})

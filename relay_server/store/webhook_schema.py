@@ -1,0 +1,71 @@
+"""The tables behind webhooks: the clients' webhooks, the outbox of deliveries, the attempt log.
+
+They live on the store's one MetaData (``schema.metadata``) and are created by
+migration 0007. A delivery is written in the same transaction as the change it
+reports (a status move, an incoming SMS, a device event), so an event can never
+be lost between the store and its delivery; its ``body`` is the exact JSON sent
+at every attempt, so the ``event_id`` and the signed bytes never change.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from relay_server.store.schema import UtcDateTime, metadata
+
+webhooks = sa.Table(
+    "webhooks",
+    metadata,
+    sa.Column("webhook_id", sa.String(24), primary_key=True),
+    sa.Column("client_id", sa.String(20), sa.ForeignKey("clients.client_id"), nullable=False),
+    sa.Column("is_test", sa.Boolean, nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("events_json", sa.Text, nullable=False),
+    sa.Column("secret", sa.String(255), nullable=False),
+    sa.Column("previous_secret", sa.String(255), nullable=True),
+    sa.Column("previous_secret_until", UtcDateTime, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("secret_set_at", UtcDateTime, nullable=False),
+    sa.Index("ix_webhooks_client", "client_id", "is_test"),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    # Increasing: the order events were recorded in, which is the order a receiver gets them.
+    sa.Column("delivery_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(40), nullable=False),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("client_id", sa.String(20), sa.ForeignKey("clients.client_id"), nullable=False),
+    sa.Column("is_test", sa.Boolean, nullable=False),
+    sa.Column("webhook_id", sa.String(24), nullable=True),  # null: a message's own webhook_url
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("message_id", sa.String(24), nullable=True),  # events of one message go out in order
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("state", sa.String(10), nullable=False),  # pending, delivered, failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+    sa.Index("ix_webhook_deliveries_message", "message_id", "url", "delivery_id"),
+)
+
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    sa.Column("log_id", sa.String(24), primary_key=True),
+    sa.Column("delivery_id", sa.BigInteger, nullable=False),
+    sa.Column("client_id", sa.String(20), sa.ForeignKey("clients.client_id"), nullable=False),
+    sa.Column("is_test", sa.Boolean, nullable=False),
+    sa.Column("webhook_id", sa.String(24), nullable=True),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("event_id", sa.String(40), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("response_status", sa.Integer, nullable=True),
+    sa.Column("response_time_ms", sa.Integer, nullable=False),
+    sa.Column("success", sa.Boolean, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("attempted_at", UtcDateTime, nullable=False),
+    sa.Index("ix_webhook_attempts_client", "client_id", "is_test", "attempted_at"),
+)

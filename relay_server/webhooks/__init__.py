@@ -1,0 +1,1 @@
+"""Webhooks: the events the relay posts to its clients, and how it delivers them."""

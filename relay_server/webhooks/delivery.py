@@ -1,0 +1,104 @@
+"""One webhook attempt: resolve, check, connect to the checked address, POST, judge.
+
+The connection goes to the address ``urls.resolve_target`` checked, while the
+``Host`` header and, for https, the TLS server name and certificate check use
+the URL's host name: the name cannot be re-pointed between the check and the
+connection. A 2xx answer within the timeout is success; anything else (another
+status, no answer, a refused host) is a failed attempt with its reason.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+import time
+
+from relay_server.store.webhook_outbox import Delivery, Outcome
+from relay_server.webhooks import urls
+from zimsend_common.webhook_signature import signature_headers
+
+USER_AGENT = "ZimSend-Webhook/1.0"
+# Enough of an answer to log why it failed, never the whole of a large one.
+_MAX_ERROR_TEXT = 200
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """HTTP to the checked addresses only, whatever the host name resolves to now."""
+
+    def __init__(self, target: urls.Target, timeout: float) -> None:
+        super().__init__(target.host, target.port, timeout=timeout)
+        self._addresses = target.addresses
+
+    def connect(self) -> None:
+        self.sock = _connect(self._addresses, self.port, self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to the checked addresses only, with the host name for SNI and certificate checks."""
+
+    def __init__(self, target: urls.Target, timeout: float) -> None:
+        super().__init__(target.host, target.port, timeout=timeout, context=ssl.create_default_context())
+        self._addresses = target.addresses
+
+    def connect(self) -> None:
+        raw = _connect(self._addresses, self.port, self.timeout)
+        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)
+
+
+def _connect(addresses: tuple[str, ...], port: int, timeout: float | None) -> socket.socket:
+    """A connection to the first of ``addresses`` that answers, as a resolver-driven connect would."""
+    failure: OSError = OSError("no address to connect to")
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout)
+        except OSError as exc:
+            failure = exc
+    raise failure
+
+
+def attempt(delivery: Delivery, secrets: list[str], *, timeout: float, allow_private: bool) -> Outcome:
+    """POST the delivery's body once; never raises for anything the receiver or network does."""
+    started = time.monotonic()
+    body = delivery.body.encode()
+    try:
+        target = urls.resolve_target(delivery.url, allow_private=allow_private)
+        status = _post(target, body, _headers(delivery, secrets, body), timeout)
+    except urls.UrlRefused as exc:
+        return Outcome(False, None, _elapsed_ms(started), f"refused: {exc}")
+    except (OSError, http.client.HTTPException) as exc:
+        return Outcome(False, None, _elapsed_ms(started), f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_TEXT])
+    elapsed = _elapsed_ms(started)
+    if elapsed > timeout * 1000:
+        return Outcome(False, status, elapsed, f"answered after {elapsed} ms")
+    if 200 <= status < 300:
+        return Outcome(True, status, elapsed, None)
+    return Outcome(False, status, elapsed, f"HTTP {status}")
+
+
+def _headers(delivery: Delivery, secrets: list[str], body: bytes) -> dict[str, str]:
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-Webhook-Event": delivery.event,
+        "X-Webhook-ID": delivery.event_id,
+    }
+    if secrets:
+        headers.update(signature_headers(secrets, body, str(int(time.time()))))
+    return headers
+
+
+def _post(target: urls.Target, body: bytes, headers: dict[str, str], timeout: float) -> int:
+    kind = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
+    connection = kind(target, timeout)
+    try:
+        connection.request("POST", target.path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read(64 * 1024)  # let the receiver finish; what it says is not kept
+        return response.status
+    finally:
+        connection.close()
+
+
+def _elapsed_ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)

@@ -1,0 +1,147 @@
+"""The inbox over real HTTP: incoming SMS reported by a device's agent (signed events applied
+by the worker's job) are stored once, read only by their own client, linked to the message
+they answer, flagged when they opt out, and posted once as ``sms.received``."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+import requests
+from openapi_check import conforms
+from webhook_receiver import receiving
+
+from relay_server.store.models import StatusChange
+from relay_server.webhooks.pump import WebhookPump
+from relay_server.worker import context
+from relay_server.worker.events import apply_event
+from zimsend_common import wire
+from zimsend_common.timefmt import isoformat_z, utcnow
+from zimsend_common.webhook_signature import verify_signature
+
+
+@pytest.fixture
+def local_relay(make_relay):
+    relay = make_relay(webhook_allow_http=True, webhook_allow_private_hosts=True)
+    context.install(context.WorkerContext(store=relay.store, redis=relay.redis, settings=relay.settings))
+    return relay
+
+
+class Agent:
+    """Reports events as a device's agent signs them."""
+
+    def __init__(self, relay, client_id: str) -> None:
+        device, password = relay.store.add_device(client_id)
+        self.device_id = device.device_id
+        self.key = wire.device_signing_key(password)
+
+    def received(self, sender: str, text: str, parts: int = 1) -> dict:
+        event = wire.Event(
+            kind="received",
+            device_id=self.device_id,
+            at=isoformat_z(utcnow()),
+            data={"sender": sender, "text": text, "received_at": isoformat_z(utcnow()), "parts": parts},
+        )
+        return event.to_dict()
+
+    def report(self, document: dict) -> str:
+        return apply_event(document, wire.sign(document, self.key))
+
+
+def inbox(relay, creds, **params):
+    response = conforms(requests.get(relay.url("/sms/inbox"), params=params, headers=creds.headers, timeout=10))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_an_sms_reported_twice_is_stored_once_and_posted_once_as_sms_received(local_relay):
+    acme = local_relay.new_client()
+    agent = Agent(local_relay, acme.client_id)
+    with receiving() as receiver:
+        hook = requests.post(
+            local_relay.url("/webhooks/configure"), headers=acme.headers, timeout=10,
+            json={"url": receiver.url, "events": ["sms.received"]},
+        ).json()
+        document = agent.received("+33612345678", "Bonjour, une longue réponse en deux parties", parts=2)
+        assert agent.report(document) == "applied"
+        assert agent.report(document) == "repeat"
+        pump = WebhookPump(context.current())
+        deadline = time.monotonic() + 10
+        while not receiver.requests and time.monotonic() < deadline:
+            pump.round(utcnow())
+            pump.wait_idle(5)
+        time.sleep(0.3)
+        pump.round(utcnow())
+        pump.wait_idle(5)
+    page = inbox(local_relay, acme)
+    [item] = page["data"]
+    assert page["pagination"]["total_items"] == 1
+    assert (item["from"], item["message"], item["parts"], item["device_id"]) == (
+        "+33612345678", "Bonjour, une longue réponse en deux parties", 2, agent.device_id
+    )
+    [request] = receiver.requests
+    assert request.json["event"] == "sms.received" and request.json["data"] == item
+    assert verify_signature(hook["secret"], request.body, request.headers)
+    one = conforms(requests.get(local_relay.url(f"/sms/inbox/{item['message_id']}"), headers=acme.headers, timeout=10))
+    assert one.json() == {"success": True, **item}
+
+
+def test_a_reply_is_linked_to_the_last_message_sent_to_that_number_from_that_device_and_stop_is_flagged(local_relay):
+    acme = local_relay.new_client()
+    agent = Agent(local_relay, acme.client_id)
+    other_device = Agent(local_relay, acme.client_id)
+    sent_ids = []
+    for text in ("first", "second"):
+        response = requests.post(local_relay.url("/sms/send"), headers=acme.headers, timeout=10,
+                                 json={"to": "+33612345678", "message": text})
+        message_id = response.json()["message_id"]
+        local_relay.store.apply_status_change(StatusChange(message_id, "sent", utcnow() - timedelta(seconds=5), device_id=agent.device_id))
+        sent_ids.append(message_id)
+    agent.report(agent.received("+33612345678", " stop! "))
+    other_device.report(other_device.received("+33612345678", "ARRET"))
+    agent.report(agent.received("+33698765432", "Stop sending me those"))
+    by_text = {item["message"]: item for item in inbox(local_relay, acme)["data"]}
+    assert (by_text[" stop! "]["in_reply_to"], by_text[" stop! "]["opt_out"]) == (sent_ids[1], True)
+    assert (by_text["ARRET"]["in_reply_to"], by_text["ARRET"]["opt_out"]) == (None, True)
+    assert (by_text["Stop sending me those"]["in_reply_to"], by_text["Stop sending me those"]["opt_out"]) == (None, False)
+
+
+def test_each_client_reads_only_what_its_own_devices_received(local_relay):
+    acme, other = local_relay.new_client("acme"), local_relay.new_client("other")
+    assert _received(local_relay, acme.client_id, "for acme") == "applied"
+    assert _received(local_relay, other.client_id, "for other") == "applied"
+    assert [item["message"] for item in inbox(local_relay, acme)["data"]] == ["for acme"]
+    their_id = inbox(local_relay, other)["data"][0]["message_id"]
+    refused = conforms(requests.get(local_relay.url(f"/sms/inbox/{their_id}"), headers=acme.headers, timeout=10))
+    assert (refused.status_code, refused.json()["error"]["code"]) == (404, "MESSAGE_NOT_FOUND")
+    assert inbox(local_relay, local_relay.test_key(acme.client_id))["data"] == []
+
+
+def _received(relay, client_id: str, text: str) -> str:
+    agent = Agent(relay, client_id)
+    return agent.report(agent.received("+33611111111", text))
+
+
+def test_the_inbox_filters_by_device_sender_period_and_text(local_relay):
+    acme = local_relay.new_client()
+    first, second = Agent(local_relay, acme.client_id), Agent(local_relay, acme.client_id)
+    first.report(first.received("+33611111111", "Rendez-vous confirmé"))
+    second.report(second.received("+33622222222", "Annulé, désolé"))
+    second.report(second.received("ORANGE", "Votre forfait"))
+
+    def texts(**params):
+        return sorted(item["message"] for item in inbox(local_relay, acme, **params)["data"])
+
+    assert texts(device_id=first.device_id) == ["Rendez-vous confirmé"]
+    assert texts(**{"from": "+33622222222"}) == ["Annulé, désolé"]
+    assert texts(**{"from": " 33622222222"}) == ["Annulé, désolé"]  # an unencoded '+'
+    assert texts(**{"from": "ORANGE"}) == ["Votre forfait"]
+    assert texts(search="ANNULÉ") == ["Annulé, désolé"]
+    assert texts(from_date=isoformat_z(utcnow() + timedelta(minutes=1))) == []
+    assert len(texts(to_date=isoformat_z(utcnow() + timedelta(minutes=1)))) == 3
+    assert inbox(local_relay, acme, limit=2, page=2)["pagination"] == {
+        "current_page": 2, "per_page": 2, "total_pages": 2, "total_items": 3
+    }
+    bad = conforms(requests.get(local_relay.url("/sms/inbox"), params={"from_date": "yesterday"}, headers=acme.headers, timeout=10))
+    assert (bad.status_code, bad.json()["error"]["param"]) == (400, "from_date")

@@ -1,0 +1,237 @@
+"""Webhooks end to end over real HTTP: configured through the API, recorded with the change
+they report, delivered by the worker's pump to a real receiver on loopback, signed, retried
+on the (compressed) schedule with one event_id, and logged."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+from openapi_check import conforms
+from webhook_receiver import receiving
+
+from relay_server.store import webhooks as store_webhooks
+from relay_server.store.models import StatusChange
+from relay_server.webhooks.pump import WebhookPump
+from relay_server.worker.context import WorkerContext
+from zimsend_common.timefmt import utcnow
+from zimsend_common.webhook_signature import verify_signature
+
+DELAYS = (0.3, 0.6)
+LOCAL = {"webhook_allow_http": True, "webhook_allow_private_hosts": True, "webhook_retry_delays_seconds": DELAYS}
+
+
+@pytest.fixture
+def local_relay(make_relay):
+    """A relay whose webhooks may go to http on loopback, with a compressed retry schedule."""
+    return make_relay(**LOCAL)
+
+
+def pump_of(relay) -> WebhookPump:
+    return WebhookPump(WorkerContext(store=relay.store, redis=relay.redis, settings=relay.settings))
+
+
+def pump_until(pump: WebhookPump, done, timeout: float = 10) -> None:
+    """Run the pump's rounds, as the worker does, until ``done()`` or the timeout."""
+    deadline = time.monotonic() + timeout
+    while not done() and time.monotonic() < deadline:
+        pump.round(utcnow())
+        pump.wait_idle(5)
+        time.sleep(0.02)
+    assert done(), "the pump did not get there in time"
+
+
+def call(relay, creds, method, path, **kwargs):
+    return conforms(requests.request(method, relay.url(path), headers=creds.headers, timeout=10, **kwargs))
+
+
+def configure(relay, creds, url, events, **extra):
+    response = call(relay, creds, "POST", "/webhooks/configure", json={"url": url, "events": events, **extra})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def send(relay, creds, **body):
+    response = call(relay, creds, "POST", "/sms/send", json={"to": "+33612345678", "message": "Hi", **body})
+    assert response.status_code == 202, response.text
+    return response.json()["message_id"]
+
+
+def move(relay, message_id, status, **fields):
+    relay.store.apply_status_change(StatusChange(message_id=message_id, status=status, at=utcnow(), **fields))
+
+
+def logs(relay, creds):
+    response = call(relay, creds, "GET", "/webhooks/logs", params={"limit": 100})
+    assert response.status_code == 200
+    return response.json()["logs"]
+
+
+def test_a_status_move_reaches_the_webhook_signed_both_ways_with_the_contract_envelope(local_relay):
+    acme = local_relay.new_client()
+    with receiving() as receiver:
+        hook = configure(local_relay, acme, receiver.url, ["sms.sent", "sms.delivered"])
+        message_id = send(local_relay, acme, metadata={"order_id": "o-1"})
+        move(local_relay, message_id, "sent")
+        pump_until(pump_of(local_relay), lambda: len(receiver.requests) == 1)
+    [request] = receiver.requests
+    headers = request.headers
+    assert headers["User-Agent"] == "ZimSend-Webhook/1.0"
+    assert headers["Content-Type"] == "application/json"
+    assert headers["X-Webhook-Event"] == "sms.sent"
+    assert verify_signature(hook["secret"], request.body, headers)
+    assert verify_signature(hook["secret"], request.body, headers, tolerance_seconds=None)
+    envelope = request.json
+    assert headers["X-Webhook-ID"] == envelope["event_id"] and envelope["event_id"].startswith("evt_")
+    assert envelope["event"] == "sms.sent" and envelope["timestamp"].endswith("Z")
+    data = envelope["data"]
+    assert (data["message_id"], data["status"], data["to"], data["message"]) == (message_id, "sent", "+33612345678", "Hi")
+    assert data["sent_at"] and data["metadata"] == {"order_id": "o-1"}
+
+
+def test_a_500_is_retried_on_the_schedule_with_the_same_event_id_and_every_attempt_is_logged(local_relay):
+    acme = local_relay.new_client()
+    with receiving([500, 500]) as receiver:
+        configure(local_relay, acme, receiver.url, ["sms.delivered"])
+        message_id = send(local_relay, acme)
+        move(local_relay, message_id, "delivered")
+        pump_until(pump_of(local_relay), lambda: len(receiver.requests) == 3)
+        time.sleep(0.3)
+    first, second, third = receiver.requests
+    assert len(receiver.requests) == 3  # delivered at the third: no more
+    assert first.json["event_id"] == second.json["event_id"] == third.json["event_id"]
+    assert first.body == second.body == third.body
+    assert second.at - first.at >= DELAYS[0] and third.at - second.at >= DELAYS[1]
+    attempts = sorted(logs(local_relay, acme), key=lambda log: log["attempt"])
+    assert [(log["attempt"], log["response_status"], log["success"]) for log in attempts] == [
+        (1, 500, False), (2, 500, False), (3, 200, True)
+    ]
+    assert {log["event_id"] for log in attempts} == {first.json["event_id"]}
+    assert all(log["response_time_ms"] >= 0 and log["timestamp"].endswith("Z") for log in attempts)
+
+
+def test_after_the_last_retry_the_delivery_is_given_up_and_a_logged_retry_replays_the_same_event(local_relay):
+    acme = local_relay.new_client()
+    with receiving([503, 503, 503]) as receiver:
+        configure(local_relay, acme, receiver.url, ["sms.failed"])
+        move(local_relay, send(local_relay, acme), "failed")
+        pump = pump_of(local_relay)
+        pump_until(pump, lambda: len(receiver.requests) == 3)
+        time.sleep(DELAYS[-1] + 0.3)
+        pump.round(utcnow())
+        pump.wait_idle(5)
+        assert len(receiver.requests) == 3  # 1 + len(DELAYS) attempts, then given up
+        last = max(logs(local_relay, acme), key=lambda log: log["attempt"])
+        replay = call(local_relay, acme, "POST", f"/webhooks/logs/{last['log_id']}/retry")
+        assert replay.status_code == 202
+        assert replay.json()["event_id"] == receiver.requests[0].json["event_id"]
+        pump_until(pump, lambda: len(receiver.requests) == 4)
+    assert receiver.requests[3].body == receiver.requests[0].body
+    assert max(log["attempt"] for log in logs(local_relay, acme)) == 4
+
+
+def test_a_send_to_an_unresolvable_webhook_host_is_accepted_and_its_attempts_fail_in_the_log(make_relay):
+    relay = make_relay(webhook_retry_delays_seconds=(0.1,))
+    acme = relay.new_client()
+    message_id = send(relay, acme, webhook_url="https://nonexistent.invalid/hook")
+    move(relay, message_id, "sent")
+    pump_until(pump_of(relay), lambda: len(logs(relay, acme)) == 2)
+    attempts = logs(relay, acme)
+    assert all(not log["success"] and log["response_status"] is None for log in attempts)
+    assert all("cannot resolve" in log["error"] for log in attempts)
+    assert {log["url"] for log in attempts} == {"https://nonexistent.invalid/hook"}
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+def test_a_host_resolving_to_loopback_is_refused_at_delivery_unless_the_operator_allows_it(make_relay, allowed):
+    relay = make_relay(webhook_allow_http=True, webhook_allow_private_hosts=allowed, webhook_retry_delays_seconds=())
+    acme = relay.new_client()
+    with receiving() as receiver:
+        # A name passes when it is given whatever it resolves to (it may point elsewhere then);
+        # at delivery this one resolves to loopback.
+        store_webhooks.create(
+            relay.store.engine, acme.client_id, False, receiver.url_via("localhost"), ("sms.sent",),
+            "whsec_local_secret_0123456789", utcnow(),
+        )
+        move(relay, send(relay, acme), "sent")
+        pump_until(pump_of(relay), lambda: len(logs(relay, acme)) == 1)
+        time.sleep(0.2)
+        [log] = logs(relay, acme)
+        assert log["success"] is allowed
+        assert len(receiver.requests) == (1 if allowed else 0)
+    if not allowed:
+        assert "private or reserved address" in log["error"]
+
+
+def test_a_messages_own_webhook_url_takes_its_sms_events_instead_of_the_clients_webhooks(local_relay):
+    acme = local_relay.new_client()
+    with receiving() as client_hook, receiving() as message_hook:
+        hook = configure(local_relay, acme, client_hook.url, ["sms.sent", "sms.delivered"])
+        own = send(local_relay, acme, webhook_url=message_hook.url)
+        plain = send(local_relay, acme)
+        for message_id in (own, plain):
+            move(local_relay, message_id, "sent")
+        pump_until(pump_of(local_relay), lambda: len(client_hook.requests) == 1 and len(message_hook.requests) == 1)
+        time.sleep(0.2)
+    assert [r.json["data"]["message_id"] for r in message_hook.requests] == [own]
+    assert [r.json["data"]["message_id"] for r in client_hook.requests] == [plain]
+    # Signed with the client's most recent secret.
+    assert verify_signature(hook["secret"], message_hook.requests[0].body, message_hook.requests[0].headers)
+
+
+def test_events_of_one_message_reach_a_receiver_in_order_even_when_the_first_needs_retries(local_relay):
+    acme = local_relay.new_client()
+    with receiving([500]) as receiver:
+        configure(local_relay, acme, receiver.url, ["sms.sent", "sms.delivered"])
+        message_id = send(local_relay, acme)
+        move(local_relay, message_id, "sent")
+        move(local_relay, message_id, "delivered")
+        pump_until(pump_of(local_relay), lambda: len(receiver.requests) == 3)
+    assert receiver.events() == ["sms.sent", "sms.sent", "sms.delivered"]
+    delivered = receiver.requests[2].json["data"]
+    assert delivered["sent_at"] and delivered["delivered_at"] and delivered["sent_at"] <= delivered["delivered_at"]
+
+
+def test_after_a_rotation_the_old_secret_keeps_verifying_for_its_window_only(make_relay):
+    relay = make_relay(**LOCAL, webhook_secret_overlap_seconds=1)
+    acme = relay.new_client()
+    with receiving() as receiver:
+        hook = configure(relay, acme, receiver.url, ["sms.sent"])
+        rotated = call(relay, acme, "POST", f"/webhooks/{hook['webhook_id']}/rotate-secret")
+        assert rotated.status_code == 200
+        new_secret = rotated.json()["secret"]
+        assert new_secret != hook["secret"] and rotated.json()["previous_secret_expires_at"].endswith("Z")
+        pump = pump_of(relay)
+        move(relay, send(relay, acme), "sent")
+        pump_until(pump, lambda: len(receiver.requests) == 1)
+        time.sleep(1.1)
+        move(relay, send(relay, acme), "sent")
+        pump_until(pump, lambda: len(receiver.requests) == 2)
+    within, after = receiver.requests
+    for secret in (hook["secret"], new_secret):
+        assert verify_signature(secret, within.body, within.headers)
+        assert verify_signature(secret, within.body, within.headers, tolerance_seconds=None)
+    assert verify_signature(new_secret, after.body, after.headers)
+    assert not verify_signature(hook["secret"], after.body, after.headers)
+    assert not verify_signature(hook["secret"], after.body, after.headers, tolerance_seconds=None)
+
+
+def test_one_clients_slow_receiver_does_not_hold_up_another_clients_webhooks(make_relay):
+    relay = make_relay(**LOCAL, webhook_workers=3, webhook_client_concurrency=2, webhook_timeout_seconds=2)
+    slow_client, quick_client = relay.new_client("slow"), relay.new_client("quick")
+    with receiving() as slow, receiving() as quick:
+        slow.delay_seconds = 0.8
+        configure(relay, slow_client, slow.url, ["sms.sent"])
+        configure(relay, quick_client, quick.url, ["sms.sent"])
+        for _ in range(6):
+            move(relay, send(relay, slow_client), "sent")
+        move(relay, send(relay, quick_client), "sent")
+        pump = pump_of(relay)
+        started = time.monotonic()
+        deadline = started + 5
+        while not quick.requests and time.monotonic() < deadline:
+            pump.round(utcnow())
+            time.sleep(0.05)
+        assert quick.requests and quick.requests[0].at - started < 0.5
+        pump.wait_idle(10)

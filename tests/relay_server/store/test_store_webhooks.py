@@ -1,0 +1,89 @@
+"""The webhook outbox: deliveries are written with the change they report, once per
+receiver, in order, and a claimed delivery is not taken twice."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from relay_server.store import Store
+from relay_server.store import webhook_outbox as outbox
+from relay_server.store import webhooks
+from relay_server.store.models import Caller, StatusChange
+from relay_server.webhooks.schedule import next_attempt_at
+from store_factories import new_message
+from zimsend_common.timefmt import utcnow
+
+URL_A, URL_B, OWN = "https://a.example.com/h", "https://b.example.com/h", "https://own.example.com/h"
+
+
+def hook(store: Store, caller: Caller, url: str, events: tuple[str, ...]) -> webhooks.Webhook:
+    return webhooks.create(store.engine, caller.client_id, caller.is_test, url, events, webhooks.new_secret(), utcnow())
+
+
+def due(store: Store) -> list[outbox.Delivery]:
+    return outbox.due_candidates(store.engine, utcnow() + timedelta(seconds=1), 100)
+
+
+def move(store: Store, message_id: str, status: str) -> bool:
+    return store.apply_status_change(StatusChange(message_id, status, utcnow())).applied
+
+
+def test_a_move_writes_one_delivery_per_subscribed_webhook_and_a_repeat_writes_none(store, live_caller, other_caller):
+    hook(store, live_caller, URL_A, ("sms.sent",))
+    hook(store, live_caller, URL_B, ("sms.delivered",))
+    hook(store, other_caller, URL_B, ("sms.sent",))
+    [message] = store.insert_messages([new_message(live_caller)])
+    assert move(store, message.message_id, "sent")
+    assert not move(store, message.message_id, "sent")
+    [delivery] = due(store)
+    assert (delivery.url, delivery.event, delivery.message_id) == (URL_A, "sms.sent", message.message_id)
+    assert json.loads(delivery.body)["event_id"] == delivery.event_id
+
+
+def test_a_delivered_report_overtaking_sent_writes_both_events_in_order(store, live_caller):
+    hook(store, live_caller, URL_A, ("sms.sent", "sms.delivered"))
+    [message] = store.insert_messages([new_message(live_caller)])
+    move(store, message.message_id, "delivered")
+    # Only the first is due: the second waits for it (events of one message go in order).
+    [first] = due(store)
+    assert first.event == "sms.sent"
+    outbox.finish_attempt(store.engine, first, outbox.Outcome(True, 200, 3, None), utcnow(), None)
+    [second] = due(store)
+    assert second.event == "sms.delivered" and second.delivery_id > first.delivery_id
+
+
+def test_a_messages_own_url_takes_its_events_and_test_mode_webhooks_hear_only_test_messages(store, live_caller, test_caller):
+    hook(store, live_caller, URL_A, ("sms.sent",))
+    hook(store, test_caller, URL_B, ("sms.sent",))
+    [own] = store.insert_messages([new_message(live_caller, webhook_url=OWN)])
+    [simulated] = store.insert_messages([new_message(test_caller)])
+    move(store, own.message_id, "sent")
+    move(store, simulated.message_id, "sent")
+    assert sorted((d.url, d.message_id) for d in due(store)) == sorted(
+        [(OWN, own.message_id), (URL_B, simulated.message_id)]
+    )
+
+
+def test_a_claimed_delivery_is_not_taken_again_until_its_lease_is_over(store, live_caller):
+    hook(store, live_caller, URL_A, ("sms.sent",))
+    [message] = store.insert_messages([new_message(live_caller)])
+    move(store, message.message_id, "sent")
+    [delivery] = due(store)
+    now = utcnow() + timedelta(seconds=1)
+    assert outbox.claim(store.engine, delivery.delivery_id, now, timedelta(seconds=65))
+    assert not outbox.claim(store.engine, delivery.delivery_id, now, timedelta(seconds=65))
+    assert outbox.due_candidates(store.engine, now + timedelta(seconds=64), 10) == []
+    assert [d.delivery_id for d in outbox.due_candidates(store.engine, now + timedelta(seconds=66), 10)] == [
+        delivery.delivery_id
+    ]
+
+
+@pytest.mark.parametrize(("made", "wait"), [(1, 60), (2, 300), (3, 1800), (4, 7200), (5, 21600), (6, 86400), (7, None)])
+def test_the_default_schedule_retries_after_1_min_5_min_30_min_2_h_6_h_24_h_then_gives_up(made, wait):
+    now = utcnow()
+    delays = (60, 300, 1800, 7200, 21600, 86400)
+    expected = None if wait is None else now + timedelta(seconds=wait)
+    assert next_attempt_at(made, now, delays) == expected
