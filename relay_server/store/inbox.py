@@ -8,7 +8,7 @@ one of the opt-out keywords is flagged (``opt_out``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -71,9 +71,10 @@ def in_reply_to(conn: sa.Connection, client_id: str, device_id: str, sender: str
     ).scalar()
 
 
-def record_received(conn: sa.Connection, row: dict[str, Any]) -> None:
-    """Record the ``sms.received`` event of the incoming message just inserted as ``row``."""
-    message = _incoming(conn, row)
+def record_received(conn: sa.Connection, row: dict[str, Any], *, sender: str, text: str) -> None:
+    """Record the ``sms.received`` event of the incoming message just kept as ``row``,
+    whose ``sender`` and ``text`` are exactly what arrived (the row may hold a display form)."""
+    message = replace(_incoming(conn, row), sender=sender, body=text)
     webhook_outbox.record_event(
         conn,
         client_id=row["client_id"],

@@ -57,7 +57,7 @@ def record_incoming(conn: sa.Connection, sms: NewIncoming) -> bool:
         if inserted.first() is None:
             return False
     # Its sms.received event, in the same transaction: it cannot be lost between the two.
-    inbox.record_received(conn, {**kept, "sender": sms.sender, "body": sms.text})
+    inbox.record_received(conn, kept, sender=sms.sender, text=sms.text)
     return True
 
 

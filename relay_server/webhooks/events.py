@@ -33,12 +33,18 @@ def new_event_id() -> str:
 
 
 def envelope(event: str, event_id: str, at: datetime, data: dict[str, Any]) -> str:
-    """The request body, as the exact text that is signed and sent."""
-    return json.dumps(
-        {"event": event, "event_id": event_id, "timestamp": isoformat_z(at), "data": data},
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    """The request body, as the exact text that is signed and sent.
+
+    Readable UTF-8, unless the text holds what UTF-8 cannot carry (a lone
+    surrogate a phone sent): then every such character is escaped.
+    """
+    document = {"event": event, "event_id": event_id, "timestamp": isoformat_z(at), "data": data}
+    body = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    try:
+        body.encode()
+    except UnicodeEncodeError:
+        body = json.dumps(document, separators=(",", ":"))
+    return body
 
 
 def message_data(message: Message, status: str) -> dict[str, Any]:

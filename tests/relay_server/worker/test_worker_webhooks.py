@@ -8,11 +8,10 @@ import time
 
 from webhook_receiver import receiving
 
-from relay_parts import OFFLINE_AFTER_SECONDS, Parts
+from relay_parts import OFFLINE_AFTER_SECONDS, Parts, maintenance
 from relay_server.store import webhooks as store_webhooks
 from relay_server.webhooks.pump import WebhookPump
 from relay_server.worker.context import WorkerContext
-from relay_server.worker.maintenance import Maintenance
 from zimsend_common import wire
 from zimsend_common.config import RelaySettings, Settings
 from zimsend_common.timefmt import utcnow
@@ -32,7 +31,7 @@ def pump_for(parts: Parts) -> WebhookPump:
 
 def run_round(parts: Parts) -> None:
     parts.redis.set(wire.redis_epoch_key(), "0", nx=True)
-    Maintenance(parts.ctx, interval_seconds=1).round(utcnow())
+    maintenance(parts).round(utcnow())
 
 
 def test_an_agent_starting_and_stopping_reaches_the_clients_webhook_as_device_events(parts: Parts):
