@@ -41,7 +41,12 @@ WEBHOOK_PROPERTIES: dict[str, Schema] = {
     "created_at": TIMESTAMP,
 }
 WEBHOOK_FIELDS = ["webhook_id", "url", "events", "status", "created_at"]
-INCOMING_FIELDS = ["message_id", "from", "message", "device_id", "parts", "received_at", "created_at", "in_reply_to", "opt_out"]
+INCOMING_FIELDS = [
+    "message_id", "from", "message", "device_id", "parts", "received_at", "created_at", "in_reply_to", "opt_out",
+    "kind", "message_class", "pid", "data_coding", "ports", "binary", "pdu",
+]
+OCTET = {"type": "integer", "minimum": 0, "maximum": 255}
+PORT = {"type": "integer", "minimum": 0, "maximum": 65535}
 INCOMING_PROPERTIES: dict[str, Schema] = {
     "message_id": INCOMING_ID,
     "from": {"type": "string", "description": "The sender: a number in international format or a name."},
@@ -55,6 +60,20 @@ INCOMING_PROPERTIES: dict[str, Schema] = {
         "description": "The last message sent to this number from this device, when there is one.",
     },
     "opt_out": {"type": "boolean", "description": "The text is an opt-out keyword: STOP, ARRET, UNSUBSCRIBE…"},
+    "kind": {
+        "enum": ["text", "flash", "wap_push", "data", "undecodable"],
+        "description": "flash: class 0, shown at once by a phone; wap_push and data: binary, `message` holds "
+        "the octets in hex; undecodable: no decoder could read it, `pdu` holds what the modem gave.",
+    },
+    "message_class": {**nullable({"type": "integer", "minimum": 0, "maximum": 3}), "description": "TP-DCS message class."},
+    "pid": {**nullable(OCTET), "description": "TP-PID (TS 23.040 9.2.3.9)."},
+    "data_coding": {**nullable(OCTET), "description": "TP-DCS (TS 23.038 4)."},
+    "ports": {
+        **nullable(closed(["destination", "source"], {"destination": PORT, "source": nullable(PORT)})),
+        "description": "Application ports from the user data header, when it has them.",
+    },
+    "binary": {"type": "boolean", "description": "8-bit data: `message` is its octets in hex."},
+    "pdu": {**nullable({"type": "string"}), "description": "The raw PDU of an undecodable message."},
 }
 
 SCHEMAS: dict[str, Schema] = {

@@ -19,9 +19,13 @@ from relay_server.store.dispatch_schema import incoming_messages
 from relay_server.store.engine import read_transaction
 from relay_server.store.history import text_contains
 from relay_server.store.schema import messages
+from relay_server.store.storable_text import from_exact_json
 from zimsend_common.timefmt import isoformat_z
 
 OPT_OUT_KEYWORDS = frozenset({"STOP", "ARRET", "ARRÊT", "UNSUBSCRIBE", "STOPALL", "END", "QUIT", "CANCEL"})
+
+
+WAP_PUSH_PORT = 2948  # the WAP push port (WAP-259 WDP, as 23.040 application port addressing carries it)
 
 
 @dataclass(frozen=True)
@@ -29,15 +33,34 @@ class IncomingMessage:
     message_id: str
     device_id: str
     sender: str
-    body: str
+    body: str  # for binary data, its octets in hex
     parts: int
     received_at: datetime
     created_at: datetime
     in_reply_to: str | None
+    message_class: int | None = None  # 0 is flash
+    pid: int | None = None
+    data_coding: int | None = None
+    destination_port: int | None = None
+    source_port: int | None = None
+    binary: bool = False
+    undecodable: bool = False
+    raw_pdu: str | None = None
 
     @property
     def opt_out(self) -> bool:
-        return is_opt_out(self.body)
+        return not self.binary and is_opt_out(self.body)
+
+    @property
+    def kind(self) -> str:
+        """``text``, ``flash``, ``wap_push``, ``data`` (other binary) or ``undecodable``."""
+        if self.undecodable:
+            return "undecodable"
+        if self.destination_port == WAP_PUSH_PORT:
+            return "wap_push"
+        if self.binary:
+            return "data"
+        return "flash" if self.message_class == 0 else "text"
 
 
 @dataclass(frozen=True)
@@ -97,7 +120,20 @@ def received_data(message: IncomingMessage) -> dict[str, Any]:
         "created_at": isoformat_z(message.created_at),
         "in_reply_to": message.in_reply_to,
         "opt_out": message.opt_out,
+        "kind": message.kind,
+        "message_class": message.message_class,
+        "pid": message.pid,
+        "data_coding": message.data_coding,
+        "ports": _ports(message),
+        "binary": message.binary,
+        "pdu": message.raw_pdu,
     }
+
+
+def _ports(message: IncomingMessage) -> dict[str, int] | None:
+    if message.destination_port is None:
+        return None
+    return {"destination": message.destination_port, "source": message.source_port}
 
 
 def page(engine: sa.Engine, client_id: str, query: InboxQuery) -> tuple[list[IncomingMessage], int]:
@@ -137,13 +173,21 @@ def get(engine: sa.Engine, client_id: str, message_id: str) -> IncomingMessage |
 
 
 def _incoming(conn: sa.Connection, row: Any) -> IncomingMessage:
+    # The columns may hold a display form of what arrived; exact_json then holds it exactly.
+    exact = from_exact_json(row["exact_json"]) if row.get("exact_json") else {}
     return IncomingMessage(
         message_id=row["message_id"],
         device_id=row["device_id"],
-        sender=row["sender"],
-        body=row["body"],
+        sender=exact.get("sender", row["sender"]),
+        body=exact.get("text", row["body"]),
         parts=row["parts"],
         received_at=row["received_at"],
         created_at=row["created_at"],
         in_reply_to=in_reply_to(conn, row["client_id"], row["device_id"], row["sender"], row["received_at"]),
+        **{name: row.get(name) for name in _KIND_COLUMNS if row.get(name) is not None},
     )
+
+
+_KIND_COLUMNS = (
+    "message_class", "pid", "data_coding", "destination_port", "source_port", "binary", "undecodable", "raw_pdu"
+)

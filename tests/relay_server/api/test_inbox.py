@@ -36,12 +36,12 @@ class Agent:
         self.device_id = device.device_id
         self.key = wire.device_signing_key(password)
 
-    def received(self, sender: str, text: str, parts: int = 1) -> dict:
+    def received(self, sender: str, text: str, parts: int = 1, **kind: object) -> dict:
         event = wire.Event(
             kind="received",
             device_id=self.device_id,
             at=isoformat_z(utcnow()),
-            data={"sender": sender, "text": text, "received_at": isoformat_z(utcnow()), "parts": parts},
+            data={"sender": sender, "text": text, "received_at": isoformat_z(utcnow()), "parts": parts, **kind},
         )
         return event.to_dict()
 
@@ -145,3 +145,30 @@ def test_the_inbox_filters_by_device_sender_period_and_text(local_relay):
     }
     bad = conforms(requests.get(local_relay.url("/sms/inbox"), params={"from_date": "yesterday"}, headers=acme.headers, timeout=10))
     assert (bad.status_code, bad.json()["error"]["param"]) == (400, "from_date")
+
+
+def test_the_inbox_shows_flash_data_wap_push_and_undecodable_messages_as_such(local_relay):
+    acme = local_relay.new_client()
+    agent = Agent(local_relay, acme.client_id)
+    reports = [
+        agent.received("+33612345678", "Alerte", message_class=0, pid=0, data_coding=0x10),
+        agent.received("+33612345678", "0B05040B8423F0", binary=True, data_coding=0x04, ports=[2948, 9200]),
+        agent.received("+33612345678", "CAFE", binary=True, data_coding=0x04, ports=[16000, 0]),
+        agent.received("unknown", "", undecodable=True, pdu="07913366003000F0040B91"),
+        agent.received("+33612345678", "STOP"),
+        agent.received("+33612345678", "PIN\x00 1234"),
+    ]
+    for document in reports:
+        assert agent.report(document) == "applied"
+
+    items = {item["message"]: item for item in inbox(local_relay, acme)["data"]}
+
+    assert (items["Alerte"]["kind"], items["Alerte"]["message_class"], items["Alerte"]["binary"]) == ("flash", 0, False)
+    wap = items["0B05040B8423F0"]
+    assert (wap["kind"], wap["binary"], wap["ports"]) == ("wap_push", True, {"destination": 2948, "source": 9200})
+    assert (items["CAFE"]["kind"], items["CAFE"]["data_coding"], items["CAFE"]["opt_out"]) == ("data", 4, False)
+    assert (items[""]["kind"], items[""]["pdu"], items[""]["from"]) == ("undecodable", "07913366003000F0040B91", "unknown")
+    assert (items["STOP"]["kind"], items["STOP"]["opt_out"], items["STOP"]["pdu"], items["STOP"]["ports"]) == (
+        "text", True, None, None
+    )
+    assert items["PIN\x00 1234"]["kind"] == "text"  # read back exactly, NUL and all

@@ -51,7 +51,7 @@ def _wait_for_line(log: Path, text: str, process: subprocess.Popen, timeout: flo
 def test_the_worker_waiting_for_an_absent_redis_stops_when_told(tmp_path, sqlite_url, signum):
     worker = start_worker(tmp_path, sqlite_url, "redis://127.0.0.1:1/0")
     try:
-        _wait_for_line(tmp_path / "worker.log", "waits for Redis", worker)  # waiting, not crashed
+        _wait_for_line(tmp_path / "worker.log", "worker waits for Redis", worker)  # waiting, not crashed
         worker.send_signal(signum)
         assert worker.wait(timeout=20) == 0
     finally:
