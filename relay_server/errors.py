@@ -13,20 +13,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from relay_server.store.errors import DATABASE_UNAVAILABLE
+
 log = logging.getLogger(__name__)
 
-# What SQLAlchemy raises when the database cannot be reached or cannot serve
-# now (connection refused or lost, server shutting down, SQLite busy past its
-# timeout, no pooled connection free): a 503, never a 500.
-DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
-    sa.exc.OperationalError,
-    sa.exc.InterfaceError,
-    sa.exc.TimeoutError,
-)
 DATABASE_RETRY_AFTER_SECONDS = 5
 
 # Werkzeug's own HTTP errors, under the contract's codes and stable English messages.

@@ -2,6 +2,19 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
+# What the database driver raises when the database cannot be reached or cannot
+# serve now (connection refused or lost, server shutting down, SQLite busy past
+# its timeout, no pooled connection free): a passing outage, not a bad request
+# or a bad event. The HTTP layer answers 503; the worker tries the event later.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    sa.exc.OperationalError,
+    sa.exc.InterfaceError,
+    sa.exc.TimeoutError,
+    sa.exc.DisconnectionError,
+)
+
 
 class UnknownClient(Exception):
     """The client id does not exist or the client is disabled."""

@@ -23,10 +23,10 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import sqlalchemy as sa
 from prometheus_client import Counter
 
 from relay_server.store import ids
+from relay_server.store.errors import DATABASE_UNAVAILABLE
 from relay_server.store.models import Caller, Device, EventFailure, MessageError, NewIncoming, Status, StatusChange
 from relay_server.store.storable_text import clipped
 from relay_server.worker import context, incoming_kind
@@ -54,8 +54,6 @@ MAX_INCOMING_TEXT = MAX_PARTS * 160
 MAX_SENDER = 255
 MAX_ERROR_TEXT = 1000
 DEFERRED_RETRY = timedelta(seconds=5)
-# The database is unreachable, not unable to take the event.
-_UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError, sa.exc.DisconnectionError)
 
 
 class Refused(Exception):
@@ -80,11 +78,11 @@ def apply_event(event: dict[str, Any], signature: str) -> str:
     try:
         try:
             outcome = _apply(ctx, event, signature)
-        except _UNAVAILABLE:
+        except DATABASE_UNAVAILABLE:
             raise
         except Exception as exc:
             outcome = _poisoned(ctx, event, exc)
-    except _UNAVAILABLE as exc:
+    except DATABASE_UNAVAILABLE as exc:
         log.warning("event deferred: database unavailable", extra={"error": str(getattr(exc, "orig", exc))})
         bus.queue(wire.EVENTS_QUEUE, ctx.redis).enqueue_in(
             DEFERRED_RETRY, wire.APPLY_EVENT_FUNC, event, signature
