@@ -125,3 +125,31 @@ def _new_row(message: NewMessage, message_id: str, now: datetime) -> dict[str, A
         "error_message": None,
         "error_detail": None,
     }
+
+
+def queued_refs(conn: sa.Connection, scheduled_through: datetime | None) -> list[tuple[str, str]]:
+    """Every message the store shows as queued, as (client id, message id), oldest
+    first, but for those scheduled after ``scheduled_through`` (every scheduled one when None)."""
+    scheduled = messages.c.scheduled_at.is_(None)
+    if scheduled_through is not None:
+        scheduled = scheduled | (messages.c.scheduled_at <= scheduled_through)
+    rows = conn.execute(
+        sa.select(messages.c.client_id, messages.c.message_id)
+        .where(messages.c.status == "queued", scheduled)
+        .order_by(messages.c.created_at, messages.c.message_id)
+    )
+    return [(row.client_id, row.message_id) for row in rows]
+
+
+def due(conn: sa.Connection, after: datetime | None, through: datetime) -> list[Message]:
+    """The queued messages scheduled after ``after`` (or ever, when None) and at or
+    before ``through``, earliest first (read through ``ix_messages_status_scheduled``)."""
+    window = messages.c.scheduled_at <= through
+    if after is not None:
+        window = window & (messages.c.scheduled_at > after)
+    rows = conn.execute(
+        sa.select(messages)
+        .where(messages.c.status == "queued", window)
+        .order_by(messages.c.scheduled_at, messages.c.message_id)
+    )
+    return [message_from_row(row._mapping) for row in rows]

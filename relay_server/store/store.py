@@ -191,6 +191,17 @@ class Store:
         with read_transaction(self.engine) as conn:
             return messages.get_any_message(conn, message_id)
 
+    def queued_message_refs(self, scheduled_through: datetime | None) -> list[tuple[str, str]]:
+        """Every queued message as (client id, message id), oldest first, but for those
+        scheduled after ``scheduled_through`` (every scheduled one when None)."""
+        with read_transaction(self.engine) as conn:
+            return messages.queued_refs(conn, scheduled_through)
+
+    def due_messages(self, after: datetime | None, through: datetime) -> list[Message]:
+        """The queued messages scheduled after ``after`` (ever, when None) and by ``through``, earliest first."""
+        with read_transaction(self.engine) as conn:
+            return messages.due(conn, after, through)
+
     def history(self, caller: Caller, query: HistoryQuery) -> HistoryPage:
         """The caller's messages matching the query, newest first.
 

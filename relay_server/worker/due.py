@@ -34,7 +34,6 @@ from relay_server.dispatch import placement
 from relay_server.store.models import Message
 from relay_server.worker.context import WorkerContext
 from relay_server.worker.epoch import EpochWatch
-from relay_server.worker.messages import due_messages
 from relay_server.worker.recovery import give_job
 from zimsend_common.timefmt import utcnow
 
@@ -102,7 +101,7 @@ class DueRelease:
 def release_due(ctx: WorkerContext, after: datetime | None, now: datetime, *, late_after: timedelta) -> int:
     """Give each queued message due after ``after`` and by ``now`` that is unclaimed and
     jobless its send job (or fail it TIMEOUT); returns how many were released."""
-    due = due_messages(ctx.store, after, now)
+    due = ctx.store.due_messages(after, now)
     released = 0
     for start in range(0, len(due), _BATCH):
         batch = due[start : start + _BATCH]

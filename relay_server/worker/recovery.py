@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from relay_server.dispatch import placement
 from relay_server.store.models import Message, StatusChange
 from relay_server.worker.context import WorkerContext
-from relay_server.worker.messages import VALIDITY_PASSED, expire, queued_messages
+from relay_server.worker.messages import VALIDITY_PASSED, expire
 from zimsend_common import wire
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def requeue_orphans(ctx: WorkerContext, now: datetime, scheduled_through: dateti
     further ``STUCK_AFTER`` of silence, never more often.
     """
     placed = 0
-    queued = queued_messages(ctx.store, scheduled_through)
+    queued = ctx.store.queued_message_refs(scheduled_through)
     for start in range(0, len(queued), _BATCH):
         for message_id, claim in placement.jobless(ctx.redis, queued[start : start + _BATCH]).items():
             message = ctx.store.get_message_by_id(message_id)
