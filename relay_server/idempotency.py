@@ -35,7 +35,7 @@ from relay_server.api.requests import request_body
 from relay_server.auth import current_caller, is_authenticated
 from relay_server.errors import ApiError
 from relay_server.store.idempotency import PENDING_STATUS
-from relay_server.store.models import IdempotencyRecord, Message, NewMessage, ReservedAnswer
+from relay_server.store.models import IdempotencyRecord, Message, ReservedAnswer
 from relay_server.store.store import ReservationLost, Store
 from zimsend_common.timefmt import utcnow
 
@@ -119,11 +119,13 @@ def release(store: Store, reservation: Reservation) -> None:
 
 
 def store_answered(
-    store: Store, messages: list[NewMessage], render: Callable[[list[Message]], Response]
+    save: Callable[[ReservedAnswer | None], list[Message]], render: Callable[[list[Message]], Response]
 ) -> tuple[list[Message], Response]:
-    """Store ``messages`` and answer with ``render`` of them, as one transaction with the key's answer.
+    """Store messages with ``save`` and answer with ``render`` of them, as one transaction with the key's answer.
 
-    Without a reservation this is a plain insert. When the reservation was
+    ``save`` stores the messages and, given a ReservedAnswer, keeps that
+    answer in the same transaction (as ``Store.insert_messages`` does).
+    Without a reservation this is a plain save. When the reservation was
     taken over by a retry meanwhile, nothing is stored: 409 ``IDEMPOTENCY_CONFLICT``.
     """
     reservation: Reservation | None = g.get("idempotency")
@@ -134,11 +136,11 @@ def store_answered(
         return answers[-1].status_code, answers[-1].get_data()
 
     if reservation is None:
-        stored = store.insert_messages(messages)
+        stored = save(None)
         return stored, render(stored)
     kept = ReservedAnswer(reservation.client_id, reservation.key, reservation.token, render_kept)
     try:
-        stored = store.insert_messages(messages, answer=kept)
+        stored = save(kept)
     except ReservationLost:
         g.pop("idempotency")
         raise _in_progress() from None

@@ -22,9 +22,9 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, current_app
 
-from relay_server import context, otp
+from relay_server import context, idempotency, otp
 from relay_server.api.requests import (
     Options,
     check_webhook_url,
@@ -37,6 +37,7 @@ from relay_server.api.sending import choose_device, new_message, submit
 from relay_server.auth import current_caller, requested_device_id
 from relay_server.errors import ApiError, error_response
 from relay_server.store import ids
+from relay_server.store.models import Message
 from relay_server.store.otp import MAX_ATTEMPTS, NewOtp, OtpRateLimited, Verification
 from zimsend_common.timefmt import isoformat_z
 
@@ -52,7 +53,7 @@ _PURPOSE = re.compile(r"[A-Za-z0-9_.-]{1,40}")
 
 
 @bp.post("/sms/send-otp")
-def send_otp() -> tuple[dict[str, Any], int] | Response:
+def send_otp() -> Response:
     """Make a code, queue the SMS that carries it, and answer with the OTP's id."""
     device_id = requested_device_id()
     body = json_body()
@@ -87,20 +88,30 @@ def send_otp() -> tuple[dict[str, Any], int] | Response:
         created_at=now,
         expires_at=expires_at,
     )
+    masked = replace(outgoing, body=otp.masked(template, length))
+
+    def render(stored: list[Message]) -> Response:
+        [message] = stored
+        response = current_app.json.response({
+            "success": True,
+            "otp_id": otp_id,
+            "to": message.to,
+            "expires_at": isoformat_z(expires_at),
+            "message_id": message.message_id,
+            "status": message.status,
+        })
+        response.status_code = 202
+        return response
+
     try:
-        stored = relay.store.create_otp(new_otp, replace(outgoing, body=otp.masked(template, length)))
+        [stored], response = idempotency.store_answered(
+            lambda answer: [relay.store.create_otp(new_otp, masked, answer=answer)], render
+        )
     except OtpRateLimited as limited:
         return _rate_limited(math.ceil((limited.retry_at - now).total_seconds()))
     log.info("otp created", extra={"otp_id": otp_id, "message_id": stored.message_id})
     submit([replace(stored, body=outgoing.body)])
-    return {
-        "success": True,
-        "otp_id": otp_id,
-        "to": stored.to,
-        "expires_at": isoformat_z(expires_at),
-        "message_id": stored.message_id,
-        "status": stored.status,
-    }, 202
+    return response
 
 
 @bp.post("/sms/verify-otp")

@@ -250,7 +250,8 @@ def _store_and_submit(
     """Store the messages with their answer, ``render`` of them; then queue them."""
     if not messages:
         return render([])
-    stored, response = idempotency.store_answered(context.current().store, messages, render)
+    store = context.current().store
+    stored, response = idempotency.store_answered(lambda answer: store.insert_messages(messages, answer=answer), render)
     submit(stored)
     return response
 

@@ -171,10 +171,7 @@ class Store:
         """
         with write_transaction(self.engine) as conn:
             stored = messages.insert_messages(conn, new_messages, at)
-            if answer is not None:
-                status_code, body = answer.render(stored)
-                if not idempotency.complete(conn, answer.client_id, answer.key, answer.token, status_code, body):
-                    raise ReservationLost(answer.key)
+            _keep_answer(conn, answer, stored)
             return stored
 
     def get_message(self, caller: Caller, message_id: str) -> Message | None:
@@ -275,13 +272,19 @@ class Store:
             return dead_letters.list_dead_letters(conn, limit)
 
     # -- one-time passwords ----------------------------------------------------
-    def create_otp(self, new_otp: otp.NewOtp, message: NewMessage) -> Message:
+    def create_otp(
+        self, new_otp: otp.NewOtp, message: NewMessage, *, answer: ReservedAnswer | None = None
+    ) -> Message:
         """Store the OTP and its message (queued) in one transaction; see ``otp.create``.
 
-        Raises otp.OtpRateLimited, storing nothing, past the hourly limit for the number.
+        With ``answer``, the reserved key's answer commits with them, as for
+        ``insert_messages``. Raises otp.OtpRateLimited, storing nothing, past
+        the hourly limit for the number.
         """
         with write_transaction(self.engine) as conn:
-            return otp.create(conn, new_otp, message)
+            stored = otp.create(conn, new_otp, message)
+            _keep_answer(conn, answer, [stored])
+            return stored
 
     def verify_otp(self, caller: Caller, otp_id: str, code_mac: str, now: datetime) -> otp.Verification:
         """Check a code's MAC against the caller's OTP; at most one right code ever verifies it."""
@@ -323,3 +326,12 @@ class Store:
         """Give up the reservation held with ``token``, so that a retry does the work."""
         with write_transaction(self.engine) as conn:
             idempotency.release(conn, client_id, key, token)
+
+
+def _keep_answer(conn: sa.Connection, answer: ReservedAnswer | None, stored: list[Message]) -> None:
+    """Keep the reserved key's answer for ``stored`` in this transaction; ReservationLost when it was taken over."""
+    if answer is None:
+        return
+    status_code, body = answer.render(stored)
+    if not idempotency.complete(conn, answer.client_id, answer.key, answer.token, status_code, body):
+        raise ReservationLost(answer.key)

@@ -22,7 +22,8 @@ from relay_server.store.schema import idempotency_keys, messages
 from relay_server.worker.device_records import record_heartbeat
 from zimsend_common.timefmt import utcnow
 
-BODY = {"to": "+263771234567", "message": "Your code is 1234"}
+SEND = ("sms/send", {"to": "+263771234567", "message": "Your code is 1234"})
+SEND_OTP = ("sms/send-otp", {"to": "+263771234567"})
 
 
 @pytest.fixture
@@ -59,11 +60,12 @@ def _wait_for_reservation(store: Store) -> None:
 
 
 # A live send blocks in Redis before its transaction commits (estimating its
-# delivery); a test-mode one after (queueing its job): both crash points.
-@pytest.mark.parametrize("key_mode", ["live", "test"])
+# delivery); a test-mode one, and an OTP, after (queueing the job): both crash points.
+@pytest.mark.parametrize(("route", "key_mode"), [(SEND, "live"), (SEND, "test"), (SEND_OTP, "live")])
 def test_a_relay_killed_between_reserving_and_answering_sends_once_when_retried(
-    tmp_path: Path, database_url: str, own_redis: subprocess.Popen, key_mode: str
+    tmp_path: Path, database_url: str, own_redis: subprocess.Popen, route: tuple[str, dict], key_mode: str
 ) -> None:
+    path, body = route
     port = free_port()
     env = environment(
         tmp_path,
@@ -77,14 +79,14 @@ def test_a_relay_killed_between_reserving_and_answering_sends_once_when_retried(
         api_key = store.create_api_key(client.client_id, test=True)
     device, _password = store.add_device(client.client_id)
     record_heartbeat(store.engine, device.device_id, utcnow() + timedelta(minutes=10), {"model": "SIM800L"})
-    url = f"http://127.0.0.1:{port}/v1/sms/send"
+    url = f"http://127.0.0.1:{port}/v1/{path}"
     headers = {"X-Client-ID": client.client_id, "X-API-Key": api_key, "Idempotency-Key": "order-77"}
 
     with serving(env) as doomed:
         # Redis frozen: the request blocks in its first Redis call after reserving the key.
         own_redis.send_signal(signal.SIGSTOP)
         attempt = threading.Thread(
-            target=lambda: _post_ignoring_errors(url, headers), daemon=True
+            target=lambda: _post_ignoring_errors(url, body, headers), daemon=True
         )
         attempt.start()
         _wait_for_reservation(store)
@@ -100,21 +102,21 @@ def test_a_relay_killed_between_reserving_and_answering_sends_once_when_retried(
         )
 
     with serving(env):
-        retried = requests.post(url, json=BODY, headers=headers, timeout=30)
-        again = requests.post(url, json=BODY, headers=headers, timeout=30)
+        retried = requests.post(url, json=body, headers=headers, timeout=30)
+        again = requests.post(url, json=body, headers=headers, timeout=30)
 
     assert retried.status_code == 202, retried.text
     assert (again.status_code, again.content) == (202, retried.content)
     with store.engine.connect() as conn:
         stored = conn.execute(sa.select(messages.c.message_id)).scalars().all()
     assert stored == [retried.json()["message_id"]]
-    send_jobs = redis.Redis(port=own_redis.port).keys("rq:job:msg_*")
+    send_jobs = redis.Redis(port=own_redis.port).keys(f"rq:job:{client.client_id}-msg_*")
     assert len(send_jobs) <= 1
     store.close()
 
 
-def _post_ignoring_errors(url: str, headers: dict[str, str]) -> None:
+def _post_ignoring_errors(url: str, body: dict, headers: dict[str, str]) -> None:
     try:
-        requests.post(url, json=BODY, headers=headers, timeout=30)
+        requests.post(url, json=body, headers=headers, timeout=30)
     except requests.RequestException:
         pass  # the relay was killed under it
