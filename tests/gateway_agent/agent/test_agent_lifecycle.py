@@ -143,10 +143,13 @@ def test_a_vanished_modem_shows_in_heartbeats_and_sending_resumes_when_it_is_bac
     eventually(lambda: events_of_kind(conn, "heartbeat"))
 
     emulator.vanish()
-    enqueue(conn, NORMAL, "msg_00000000000000f4")  # waits for the modem, or for another device
     eventually(lambda: any(event.data["modem_lost"] for event in events_of_kind(conn, "heartbeat")))
     lost = [event for event in events_of_kind(conn, "heartbeat") if event.data["modem_lost"]][0]
     assert lost.data["state"] == "modem_lost" and lost.data["registration"] == "unknown"
+    # Queued once the agent knows its modem is gone (not in the instant it goes):
+    # it waits for the modem, or for another device.
+    enqueue(conn, NORMAL, "msg_00000000000000f4")
+    time.sleep(1.0)
     assert kinds_of(conn, "msg_00000000000000f4") == []
     emulator.restore()
 
