@@ -34,6 +34,7 @@ from relay_server.dispatch import placement
 from relay_server.store.models import Message
 from relay_server.worker.context import WorkerContext
 from relay_server.worker.epoch import EpochWatch
+from relay_server.worker.heartbeat import beat
 from relay_server.worker.messages import due_messages
 from relay_server.worker.recovery import give_job
 from zimsend_common.timefmt import utcnow
@@ -78,6 +79,7 @@ class DueRelease:
     def round(self, now: datetime) -> bool:
         """Release what came due since the last complete look; False when Redis or the store failed it."""
         try:
+            beat(self.ctx.redis, now, self.interval_seconds)
             held_back = self.epoch.held_back_through(self.ctx.redis, now)
             after = self.looked_through
             if after is not None:
