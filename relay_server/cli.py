@@ -27,7 +27,7 @@ import sqlalchemy as sa
 import waitress
 from redis import Redis
 
-from relay_server import worker_command
+from relay_server import metrics_dir, worker_command
 from relay_server.app import create_app
 from relay_server.dispatch import RQDispatcher
 from relay_server.store import Store, UnknownClient
@@ -326,6 +326,7 @@ def register_serve(subparsers: argparse._SubParsersAction) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     settings = _settings()
+    metrics_dir.enter_multiprocess_mode(settings)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     with _store(settings) as store:
         dispatcher = RQDispatcher(

@@ -28,6 +28,7 @@ from rq import SimpleWorker
 from rq.exceptions import StopRequested
 from rq.scheduler import RQScheduler
 
+from relay_server import metrics_dir
 from relay_server.store.store import Store
 from relay_server.worker import context, events, simulated
 from relay_server.worker.due import DueRelease
@@ -78,6 +79,7 @@ def _main(args: argparse.Namespace) -> int:
         print(f"zimsend-relay worker: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.logging)
+    metrics_dir.enter_multiprocess_mode(settings)
     return run_worker(settings, maintenance_seconds=args.maintenance_seconds)
 
 

@@ -11,4 +11,5 @@ BLUEPRINT_MODULES = (
     "relay_server.api.inbox",
     "relay_server.api.openapi",
     "relay_server.api.health",
+    "relay_server.api.metrics",
 )
