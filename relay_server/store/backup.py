@@ -1,8 +1,9 @@
 """A consistent copy of a live SQLite store, taken with SQLite's online backup API.
 
-The backup API copies the database page by page while other connections go
-on writing; a write made during the copy restarts it, so the copy is the
-database as it stood at one moment. The copy is made 0600 before a byte is
+The backup API copies every page in one step, inside one read transaction:
+in WAL mode writers are not held up by it, and the copy is the database as it
+stood when the step began. (Copying in several steps would let other
+processes' writes restart the copy, for ever under a steady load.) The copy is made 0600 before a byte is
 written into it: it holds every device's signing key.
 """
 
@@ -20,27 +21,30 @@ class UnsupportedDatabase(Exception):
     """The store is not a SQLite file: its server's own tools back it up."""
 
 
-# Pages copied per step; between steps other connections may write.
-_PAGES_PER_STEP = 1024
+class MissingDatabase(Exception):
+    """No SQLite file is where the store should be."""
 
 
 def backup_sqlite(database_url: str, target: Path) -> Path:
     """Copy the SQLite store at ``database_url`` into ``target`` (replaced if present); returns it.
 
-    Raises UnsupportedDatabase for any other database.
+    Raises UnsupportedDatabase for any other database, MissingDatabase when the file is not there.
     """
     url = sa.make_url(database_url)
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         raise UnsupportedDatabase(url.get_backend_name())
+    source_path = Path(url.database).resolve()
+    if not source_path.is_file():
+        raise MissingDatabase(str(source_path))
     target = target.resolve()
     if target.exists():
         target.unlink()
     private_file(target)
-    source = sqlite3.connect(Path(url.database).resolve())
+    source = sqlite3.connect(source_path)
     try:
         copy = sqlite3.connect(target)
         try:
-            source.backup(copy, pages=_PAGES_PER_STEP)
+            source.backup(copy)
             # A copy of a WAL database is WAL too; a single file is what a backup should be.
             copy.execute("PRAGMA journal_mode=DELETE")
         finally:
