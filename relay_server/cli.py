@@ -29,7 +29,7 @@ import sqlalchemy as sa
 import waitress
 from redis import Redis
 
-from relay_server import metrics_dir, worker_command
+from relay_server import doctor, metrics_dir, worker_command
 from relay_server.app import create_app
 from relay_server.dispatch import RQDispatcher
 from relay_server.store import Store, UnknownClient
@@ -399,6 +399,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     register_backup,
     register_serve,
     worker_command.register,
+    doctor.register,
 ]
 
 

@@ -37,7 +37,7 @@ def check_store(store: Store) -> Check:
     try:
         store.ping()
     except Exception as exc:  # any driver error means the same to an operator
-        return Check(False, {"error": _error(exc)})
+        return Check(False, {"error": describe_error(exc)})
     return Check(True)
 
 
@@ -46,7 +46,7 @@ def check_redis(redis: Redis) -> Check:
     try:
         redis.ping()
     except RedisError as exc:
-        return Check(False, {"error": _error(exc)})
+        return Check(False, {"error": describe_error(exc)})
     return Check(True)
 
 
@@ -55,7 +55,7 @@ def check_worker(redis: Redis) -> Check:
     try:
         beat = redis.get(wire.WORKER_HEARTBEAT_KEY)
     except RedisError as exc:
-        return Check(False, {"error": f"cannot read the worker's heartbeat: {_error(exc)}"})
+        return Check(False, {"error": f"cannot read the worker's heartbeat: {describe_error(exc)}"})
     if beat is None:
         return Check(False, {"error": "no heartbeat from the worker: is `zimsend-relay worker` running?"})
     return Check(True, {"last_seen": beat.decode() if isinstance(beat, bytes) else beat})
@@ -81,7 +81,7 @@ def device_document(state: DeviceState, now: datetime, offline_after: timedelta)
     }
 
 
-def _error(exc: Exception) -> str:
-    # The class and the driver's first line: enough to act on, never a URL with a password.
+def describe_error(exc: Exception) -> str:
+    """The error's class and the driver's first line: enough to act on, never a URL with a password."""
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

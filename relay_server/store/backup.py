@@ -14,6 +14,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from relay_server.store.engine import sqlite_path
 from zimsend_common.private_files import private_file
 
 
@@ -30,10 +31,9 @@ def backup_sqlite(database_url: str, target: Path) -> Path:
 
     Raises UnsupportedDatabase for any other database, MissingDatabase when the file is not there.
     """
-    url = sa.make_url(database_url)
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        raise UnsupportedDatabase(url.get_backend_name())
-    source_path = Path(url.database).resolve()
+    source_path = sqlite_path(database_url)
+    if source_path is None:
+        raise UnsupportedDatabase(sa.make_url(database_url).get_backend_name())
     if not source_path.is_file():
         raise MissingDatabase(str(source_path))
     target = target.resolve()
