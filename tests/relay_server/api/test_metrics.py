@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
+import re
 import subprocess
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import requests
@@ -125,3 +128,16 @@ def test_metrics_add_up_what_two_server_processes_counted(tmp_path, redis_proc):
             assert total(samples, "zimsend_messages", status="queued", mode="test") == 5
             assert total(samples, "zimsend_queue_depth", queue=wire.SIMULATED_QUEUE) == 5
     assert (tmp_path / "data" / "metrics").stat().st_mode & 0o777 == 0o700
+
+
+def test_every_metric_the_grafana_dashboard_reads_is_served(relay):
+    # ``zimsend-relay serve`` has the worker's metrics defined (its command line loads the worker's
+    # modules); an app run in this process has them once they are imported.
+    importlib.import_module("relay_server.worker_command")
+    dashboard = (Path(__file__).parents[3] / "contrib" / "grafana-zimsend.json").read_text()
+    wanted = set(re.findall(r"zimsend_[a-z_]+", dashboard)) - {"zimsend_gateway"}
+    answer = requests.get(root(relay) + "/metrics", timeout=10)
+    served = set()
+    for family in text_string_to_metric_families(answer.text):
+        served |= {family.name, family.name + "_total", family.name + "_bucket"}
+    assert wanted and wanted <= served, wanted - served
