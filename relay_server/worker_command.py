@@ -7,6 +7,9 @@ release of due scheduled messages, the periodic maintenance and the webhook
 pump each run in a thread of their own. When Redis is down it waits and
 starts again (the webhook pump needs no Redis and goes on).
 
+Its counters and histograms go to the shared Prometheus directory
+(``relay_server.metrics_dir``), where ``/metrics`` reads them.
+
 RQ's scheduler is supervised: RQ itself starts it again when its process
 died, but only in its own maintenance, every 10 minutes by default; the
 worker has that run every ``SCHEDULER_CHECK_SECONDS`` and logs each restart.

@@ -10,6 +10,9 @@ with TIMEOUT. A look that finds Redis or the store away changes nothing, and
 the next look starts where the last complete one ended, so nothing is missed;
 the maintenance's recovery covers every message once this look has passed it.
 
+Each look first renews the worker's heartbeat in Redis
+(``wire.WORKER_HEARTBEAT_KEY``), which ``/healthz`` and ``doctor`` read.
+
 A message given its job more than one look after its time says so: a warning
 with how late it is, and the ``zimsend_scheduled_release_lateness_seconds``
 histogram (every release is observed there).
