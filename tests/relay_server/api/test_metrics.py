@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import re
 import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +19,11 @@ from relay_server.store.models import EventFailure
 from relay_server.store.store import Store
 from relay_server.worker.device_records import record_heartbeat
 from zimsend_common import wire
-from zimsend_common.timefmt import utcnow
+from zimsend_common.timefmt import isoformat_z, utcnow
+
+sys.path.insert(0, str(Path(__file__).parents[2] / "e2e"))
+
+from e2e_gateway import wait_until  # noqa: E402
 
 
 def scrape(root: str, **headers: str) -> dict[tuple[str, tuple], float]:
@@ -141,3 +146,32 @@ def test_every_metric_the_grafana_dashboard_reads_is_served(relay):
     for family in text_string_to_metric_families(answer.text):
         served |= {family.name, family.name + "_total", family.name + "_bucket"}
     assert wanted and wanted <= served, wanted - served
+
+
+def test_metrics_of_a_server_process_show_what_the_worker_process_counted(tmp_path, redis_proc):
+    redis_url = f"redis://{redis_proc.host}:{redis_proc.port}/0"
+    port = free_port()
+    env = environment(tmp_path, redis_url=redis_url, http_port=str(port), due_check_seconds="0.2")
+    subprocess.run([RELAY, "migrate"], env=env, check=True, capture_output=True)
+    store = Store.open(f"sqlite:///{tmp_path / 'data' / 'zimsend.sqlite3'}")
+    client, _live = store.create_client("acme")
+    test_key = Credentials(client.client_id, store.create_api_key(client.client_id, test=True))
+    store.close()
+    worker = subprocess.Popen(
+        [RELAY, "worker", "--maintenance-seconds", "0.5"], env=env,
+        stdout=open(tmp_path / "worker.log", "ab"), stderr=subprocess.STDOUT,
+    )
+    try:
+        with serving(env):
+            base = f"http://127.0.0.1:{port}"
+            at = isoformat_z(utcnow() + timedelta(seconds=2))
+            answer = requests.post(
+                base + "/v1/sms/send", json={"to": "+263771234567", "message": "later", "scheduled_at": at},
+                headers=test_key.headers, timeout=10,
+            )
+            assert answer.status_code == 202, answer.text
+            released = "zimsend_scheduled_release_lateness_seconds_count"
+            wait_until(lambda: total(scrape(base), released) == 1, "the worker's release counted in /metrics", 60)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
