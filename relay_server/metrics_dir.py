@@ -45,7 +45,8 @@ def enter_multiprocess_mode(settings: Settings) -> None:
     os.environ[ENV] = str(directory)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(sys.executable, [sys.executable, "-m", "relay_server.cli", *sys.argv[1:]])
+    # The interpreter's own command line, as it was given: the same script or module, the same arguments.
+    os.execv(sys.executable, sys.orig_argv)
 
 
 def remove_dead_processes(directory: Path) -> None:
