@@ -11,7 +11,10 @@ execute themselves again once, same process id, same arguments. A variable
 set by the operator is used as it is.
 
 At each start the files of processes that no longer run are removed: their
-counts restart from zero, which Prometheus reads as a counter reset.
+counts restart from zero, which Prometheus reads as a counter reset. (A file
+left from before a reboot whose process number is running again is kept, and
+its counts go on being added: the sums stay monotonic.) The directory is one
+host's: process numbers mean nothing across hosts.
 """
 
 from __future__ import annotations

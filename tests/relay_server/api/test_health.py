@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from datetime import timedelta
 from pathlib import Path
 
 import requests
+from werkzeug.serving import make_server
 
-from relay_process import RELAY, environment
+from relay_process import RELAY, environment, free_port
+from relay_server.app import create_app
+from relay_server.store.engine import create_engine
+from relay_server.store.store import Store
 from relay_server.worker.device_records import record_heartbeat
 from zimsend_common import wire
 from zimsend_common.timefmt import isoformat_z, utcnow
@@ -88,3 +93,23 @@ def test_healthz_lists_devices_online_and_offline_without_their_secrets_and_stay
     for device_id in (live, unplugged):
         assert relay.store.device_signing_key(device_id) not in answer.text
     assert acme.client_id not in answer.text and acme.api_key not in answer.text
+
+
+def test_healthz_names_the_store_when_the_database_cannot_be_reached(relay, redisdb):
+    redisdb.set(wire.WORKER_HEARTBEAT_KEY, isoformat_z(utcnow()), ex=30)
+    unreachable = Store(create_engine(f"postgresql+psycopg://zimsend@127.0.0.1:{free_port()}/zimsend"))
+    app = create_app(relay.settings, store=unreachable, redis=relay.redis)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        answer = requests.get(f"http://127.0.0.1:{server.server_port}/healthz", timeout=30)
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        unreachable.close()
+    assert answer.status_code == 503
+    body = answer.json()
+    assert (body["status"], body["failed"], body["devices"]) == ("degraded", ["store"], [])
+    assert body["checks"]["store"]["ok"] is False and "OperationalError" in body["checks"]["store"]["error"]
+    assert body["checks"]["redis"] == {"ok": True} and body["checks"]["worker"]["ok"] is True
