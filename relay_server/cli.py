@@ -33,7 +33,7 @@ from relay_server import doctor, metrics_dir, worker_command
 from relay_server.app import create_app
 from relay_server.dispatch import RQDispatcher
 from relay_server.store import Store, UnknownClient
-from relay_server.store.backup import MissingDatabase, UnsupportedDatabase, backup_sqlite
+from relay_server.store.backup import MissingDatabase, TargetIsTheStore, UnsupportedDatabase, backup_sqlite
 from relay_server.store.migrate import current_revision
 from relay_server.store.models import ApiKey, DeadLetter, Device
 from zimsend_common import redis_acl
@@ -337,6 +337,8 @@ def _backup(args: argparse.Namespace) -> int:
         ) from exc
     except MissingDatabase as exc:
         raise CommandError("DATABASE_UNAVAILABLE", f"no SQLite store at {exc}") from exc
+    except TargetIsTheStore as exc:
+        raise CommandError("INVALID_PATH", f"{exc} is the store itself: write the backup elsewhere") from exc
     except (OSError, sqlite3.Error) as exc:
         raise CommandError("BACKUP_FAILED", f"cannot write the backup: {exc}") from exc
     _print({"backup": str(target), "bytes": target.stat().st_size})

@@ -18,6 +18,10 @@ from relay_server.store.engine import sqlite_path
 from zimsend_common.private_files import private_file
 
 
+# The files SQLite keeps beside a database.
+_JOURNALS = ("-wal", "-shm", "-journal")
+
+
 class UnsupportedDatabase(Exception):
     """The store is not a SQLite file: its server's own tools back it up."""
 
@@ -26,10 +30,15 @@ class MissingDatabase(Exception):
     """No SQLite file is where the store should be."""
 
 
+class TargetIsTheStore(Exception):
+    """The backup would overwrite the store itself (or its journal files)."""
+
+
 def backup_sqlite(database_url: str, target: Path) -> Path:
     """Copy the SQLite store at ``database_url`` into ``target`` (replaced if present); returns it.
 
-    Raises UnsupportedDatabase for any other database, MissingDatabase when the file is not there.
+    Raises UnsupportedDatabase for any other database, MissingDatabase when the file is not there,
+    TargetIsTheStore when ``target`` is the store or one of its ``-wal``/``-shm`` files.
     """
     source_path = sqlite_path(database_url)
     if source_path is None:
@@ -37,6 +46,8 @@ def backup_sqlite(database_url: str, target: Path) -> Path:
     if not source_path.is_file():
         raise MissingDatabase(str(source_path))
     target = target.resolve()
+    if target in {source_path, *(Path(f"{source_path}{suffix}") for suffix in _JOURNALS)}:
+        raise TargetIsTheStore(str(target))
     if target.exists():
         target.unlink()
     private_file(target)

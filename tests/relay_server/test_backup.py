@@ -81,3 +81,22 @@ def test_backup_of_a_missing_sqlite_store_refuses_and_creates_nothing(tmp_path: 
     assert done.returncode == 1
     assert json.loads(done.stderr.strip().splitlines()[-1])["error"]["code"] == "DATABASE_UNAVAILABLE"
     assert not missing.exists() and not (tmp_path / "copy.sqlite3").exists()
+
+
+def test_backup_onto_the_store_itself_refuses_and_leaves_the_store_whole(tmp_path: Path, sqlite_url: str) -> None:
+    store = Store.open(sqlite_url)
+    client, _key = store.create_client("acme")
+    store.close()
+    live = Path(sqlite_url.removeprefix("sqlite:///"))
+    for target in (live, Path(f"{live}-wal")):
+        done = subprocess.run(
+            [RELAY, "backup", str(target)], env=environment(tmp_path, database_url=sqlite_url),
+            capture_output=True, text=True, timeout=60,
+        )
+        assert done.returncode == 1
+        assert json.loads(done.stderr.strip().splitlines()[-1])["error"]["code"] == "INVALID_PATH"
+    reopened = Store.open(sqlite_url)
+    try:
+        assert reopened.get_client(client.client_id) is not None
+    finally:
+        reopened.close()
