@@ -3,12 +3,15 @@
 The backup API copies every page in one step, inside one read transaction:
 in WAL mode writers are not held up by it, and the copy is the database as it
 stood when the step began. (Copying in several steps would let other
-processes' writes restart the copy, for ever under a steady load.) The copy is made 0600 before a byte is
-written into it: it holds every device's signing key.
+processes' writes restart the copy, for ever under a steady load.) The copy
+is written beside the target, 0600 before a byte goes into it (it holds every
+device's signing key), and renamed over the target only once complete: a
+failed backup leaves an earlier one in place.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -48,12 +51,12 @@ def backup_sqlite(database_url: str, target: Path) -> Path:
     target = target.resolve()
     if target in {source_path, *(Path(f"{source_path}{suffix}") for suffix in _JOURNALS)}:
         raise TargetIsTheStore(str(target))
-    if target.exists():
-        target.unlink()
-    private_file(target)
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    private_file(partial)
     source = sqlite3.connect(source_path)
     try:
-        copy = sqlite3.connect(target)
+        copy = sqlite3.connect(partial)
         try:
             source.backup(copy)
             # A copy of a WAL database is WAL too; a single file is what a backup should be.
@@ -62,4 +65,5 @@ def backup_sqlite(database_url: str, target: Path) -> Path:
             copy.close()
     finally:
         source.close()
+    os.replace(partial, target)
     return target
