@@ -10,7 +10,7 @@ import redis as redis_lib
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from relay_server import auth, context, idempotency, ratelimit
+from relay_server import auth, context, idempotency, ratelimit, request_metrics
 from relay_server.api import BLUEPRINT_MODULES
 from relay_server.dispatcher import Dispatcher, StoreOnlyDispatcher
 from relay_server.errors import register_error_handlers
@@ -69,6 +69,7 @@ def create_app(
     auth.init_app(app)
     ratelimit.init_app(app)
     idempotency.init_app(app)
+    request_metrics.init_app(app)
     for module_name in BLUEPRINT_MODULES:
         app.register_blueprint(importlib.import_module(module_name).bp)
     return app

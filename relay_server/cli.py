@@ -16,10 +16,12 @@ import argparse
 import json
 import logging
 import signal
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
 
@@ -27,10 +29,11 @@ import sqlalchemy as sa
 import waitress
 from redis import Redis
 
-from relay_server import worker_command
+from relay_server import doctor, metrics_dir, worker_command
 from relay_server.app import create_app
 from relay_server.dispatch import RQDispatcher
 from relay_server.store import Store, UnknownClient
+from relay_server.store.backup import MissingDatabase, TargetIsTheStore, UnsupportedDatabase, backup_sqlite
 from relay_server.store.migrate import current_revision
 from relay_server.store.models import ApiKey, DeadLetter, Device
 from zimsend_common import redis_acl
@@ -316,6 +319,32 @@ def _dead_letter_document(letter: DeadLetter) -> dict[str, Any]:
     }
 
 
+def register_backup(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "backup", help="copy the live SQLite store into PATH (consistent, private); PostgreSQL: use pg_dump"
+    )
+    parser.add_argument("path", type=Path, help="the file to write (replaced when it exists)")
+    parser.set_defaults(handler=_backup)
+
+
+def _backup(args: argparse.Namespace) -> int:
+    try:
+        target = backup_sqlite(_settings().relay.resolved_database_url(), args.path)
+    except UnsupportedDatabase as exc:
+        raise CommandError(
+            "UNSUPPORTED_DATABASE",
+            f"backup copies a SQLite store only; this one is {exc}: back it up with pg_dump",
+        ) from exc
+    except MissingDatabase as exc:
+        raise CommandError("DATABASE_UNAVAILABLE", f"no SQLite store at {exc}") from exc
+    except TargetIsTheStore as exc:
+        raise CommandError("INVALID_PATH", f"{exc} is the store itself: write the backup elsewhere") from exc
+    except (OSError, sqlite3.Error) as exc:
+        raise CommandError("BACKUP_FAILED", f"cannot write the backup: {exc}") from exc
+    _print({"backup": str(target), "bytes": target.stat().st_size})
+    return 0
+
+
 # -- the HTTP server -------------------------------------------------------------
 
 
@@ -326,6 +355,7 @@ def register_serve(subparsers: argparse._SubParsersAction) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     settings = _settings()
+    metrics_dir.enter_multiprocess_mode(settings)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     with _store(settings) as store:
         dispatcher = RQDispatcher(
@@ -368,8 +398,10 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     register_migrate,
     register_purge,
     register_dead_letters,
+    register_backup,
     register_serve,
     worker_command.register,
+    doctor.register,
 ]
 
 

@@ -7,6 +7,9 @@ release of due scheduled messages, the periodic maintenance and the webhook
 pump each run in a thread of their own. When Redis is down it waits and
 starts again (the webhook pump needs no Redis and goes on).
 
+Its counters and histograms go to the shared Prometheus directory
+(``relay_server.metrics_dir``), where ``/metrics`` reads them.
+
 RQ's scheduler is supervised: RQ itself starts it again when its process
 died, but only in its own maintenance, every 10 minutes by default; the
 worker has that run every ``SCHEDULER_CHECK_SECONDS`` and logs each restart.
@@ -28,6 +31,7 @@ from rq import SimpleWorker
 from rq.exceptions import StopRequested
 from rq.scheduler import RQScheduler
 
+from relay_server import metrics_dir
 from relay_server.store.store import Store
 from relay_server.worker import context, events, simulated
 from relay_server.worker.due import DueRelease
@@ -78,6 +82,7 @@ def _main(args: argparse.Namespace) -> int:
         print(f"zimsend-relay worker: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.logging)
+    metrics_dir.enter_multiprocess_mode(settings)
     return run_worker(settings, maintenance_seconds=args.maintenance_seconds)
 
 

@@ -68,6 +68,9 @@ class RelaySettings(_Section):
     webhook_workers: int = Field(16, ge=1)
     webhook_client_concurrency: int = Field(4, ge=1)
     webhook_secret_overlap_seconds: int = Field(24 * 3600, ge=0)
+    metrics_allow_remote: bool = False  # False: /metrics answers loopback addresses only
+    clock_skew_warn_seconds: float = Field(5.0, gt=0)
+    min_free_disk_bytes: int = Field(500 * 1024 * 1024, ge=0)
 
     @field_validator("webhook_retry_delays_seconds", mode="before")
     @classmethod

@@ -168,6 +168,16 @@ def redis_epoch_key() -> str:
     return "zimsend:epoch"
 
 
+WORKER_HEARTBEAT_KEY = "zimsend:worker:heartbeat"
+"""The relay's worker's last round: its UTC ISO 8601 time, set with an expiry
+(``worker_heartbeat_ttl``) at each release round, so its absence says the worker stopped."""
+
+
+def worker_heartbeat_ttl(round_seconds: float) -> int:
+    """How long one worker heartbeat lasts: three rounds, and never less than 30 s."""
+    return max(30, int(3 * round_seconds) + 1)
+
+
 def send_times_key(device_id: str) -> str:
     """Recent send durations in seconds (a capped list), for estimated delivery."""
     return f"zimsend:send-times:{device_id}"

@@ -1,4 +1,4 @@
-"""The HTTP API under /v1, one blueprint per part of the contract."""
+"""The HTTP API under /v1, one blueprint per part of the contract, and /healthz and /metrics beside it."""
 
 # Each module exports ``bp``, a Blueprint; ``create_app`` registers them in this order.
 BLUEPRINT_MODULES = (
@@ -10,4 +10,6 @@ BLUEPRINT_MODULES = (
     "relay_server.api.webhooks",
     "relay_server.api.inbox",
     "relay_server.api.openapi",
+    "relay_server.api.health",
+    "relay_server.api.metrics",
 )

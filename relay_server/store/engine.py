@@ -44,6 +44,14 @@ def create_engine(url: str) -> sa.Engine:
     return engine
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (resolved), None for any other database or an in-memory one."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database).resolve()
+
+
 @contextmanager
 def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
     """A connection in a transaction that will write; committed on success."""

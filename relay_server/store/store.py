@@ -22,6 +22,7 @@ from relay_server.store import (
     ids,
     incoming,
     messages,
+    observability,
     otp,
     retention,
     stats,
@@ -270,6 +271,32 @@ class Store:
         """The newest dead letters first, each with its exact payload."""
         with read_transaction(self.engine) as conn:
             return dead_letters.list_dead_letters(conn, limit)
+
+    # -- what operators watch --------------------------------------------------
+    def ping(self) -> None:
+        """Return once the database answered a trivial query; raises its error otherwise."""
+        with read_transaction(self.engine) as conn:
+            observability.ping(conn)
+
+    def database_now(self) -> datetime:
+        """The database's own clock (this machine's for SQLite), UTC-aware."""
+        with read_transaction(self.engine) as conn:
+            return observability.database_now(conn)
+
+    def message_counts(self) -> list[observability.MessageCount]:
+        """Every message ever created, purged ones included, by current status, device and mode."""
+        with read_transaction(self.engine) as conn:
+            return observability.message_counts(conn)
+
+    def webhook_attempt_counts(self) -> dict[bool, int]:
+        """Logged webhook attempts by whether they succeeded."""
+        with read_transaction(self.engine) as conn:
+            return observability.webhook_attempt_counts(conn)
+
+    def dead_letter_count(self) -> int:
+        """How many agent events are kept as dead letters."""
+        with read_transaction(self.engine) as conn:
+            return observability.dead_letter_count(conn)
 
     # -- one-time passwords ----------------------------------------------------
     def create_otp(

@@ -10,6 +10,9 @@ with TIMEOUT. A look that finds Redis or the store away changes nothing, and
 the next look starts where the last complete one ended, so nothing is missed;
 the maintenance's recovery covers every message once this look has passed it.
 
+Each look first renews the worker's heartbeat in Redis
+(``wire.WORKER_HEARTBEAT_KEY``), which ``/healthz`` and ``doctor`` read.
+
 A message given its job more than one look after its time says so: a warning
 with how late it is, and the ``zimsend_scheduled_release_lateness_seconds``
 histogram (every release is observed there).
@@ -34,6 +37,7 @@ from relay_server.dispatch import placement
 from relay_server.store.models import Message
 from relay_server.worker.context import WorkerContext
 from relay_server.worker.epoch import EpochWatch
+from relay_server.worker.heartbeat import beat
 from relay_server.worker.recovery import give_job
 from zimsend_common.timefmt import utcnow
 
@@ -77,6 +81,7 @@ class DueRelease:
     def round(self, now: datetime) -> bool:
         """Release what came due since the last complete look; False when Redis or the store failed it."""
         try:
+            beat(self.ctx.redis, now, self.interval_seconds)
             held_back = self.epoch.held_back_through(self.ctx.redis, now)
             after = self.looked_through
             if after is not None:

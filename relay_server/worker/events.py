@@ -29,7 +29,7 @@ from relay_server.store import ids
 from relay_server.store.errors import DATABASE_UNAVAILABLE
 from relay_server.store.models import Caller, Device, EventFailure, MessageError, NewIncoming, Status, StatusChange
 from relay_server.store.storable_text import clipped
-from relay_server.worker import context, incoming_kind
+from relay_server.worker import context, incoming_kind, latency
 from relay_server.worker.device_records import record_heartbeat, record_job_refusal
 from zimsend_common import bus, wire
 from zimsend_common.failures import FailureCode
@@ -222,7 +222,10 @@ def _status_change(ctx: context.WorkerContext, device: Device, change: StatusCha
     floor = max(moment for moment in (message.created_at, message.queued_at, message.sent_at) if moment)
     if change.at < floor:
         change = replace(change, at=floor)
-    return ctx.store.apply_status_change(change).applied
+    result = ctx.store.apply_status_change(change)
+    if result.applied:
+        latency.observe(result.message)
+    return result.applied
 
 
 def _move(

@@ -1,0 +1,44 @@
+"""``GET /healthz``: whether the relay can do its work, for load balancers and people.
+
+Outside /v1 and without credentials. 200 ``{"status": "ok", "checks": ...}``
+when the store, Redis and the worker are fine; 503 ``{"status": "degraded",
+"failed": [...], "checks": ...}`` naming what is not. Devices are listed
+online or not, and do not change the status.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint
+
+from relay_server import health
+from relay_server.context import current
+from zimsend_common.timefmt import utcnow
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[dict[str, Any], int]:
+    """The state of the store, Redis, the worker and each device."""
+    relay = current()
+    checks = {
+        "store": health.check_store(relay.store),
+        "redis": health.check_redis(relay.redis),
+        "worker": health.check_worker(relay.redis),
+    }
+    failed = [name for name, check in checks.items() if not check.ok]
+    now = utcnow()
+    offline_after = timedelta(seconds=relay.settings.relay.device_offline_after_seconds)
+    document: dict[str, Any] = {
+        "status": "degraded" if failed else "ok",
+        "checks": {name: check.to_dict() for name, check in checks.items()},
+        "devices": [
+            health.device_document(state, now, offline_after) for state in health.device_states(relay.store)
+        ],
+    }
+    if failed:
+        document["failed"] = failed
+    return document, 503 if failed else 200

@@ -1,0 +1,66 @@
+"""What operators read of the store: is it there, what time it keeps, and the totals metrics show.
+
+Every query here is cheap enough to run at each Prometheus scrape: message
+totals come from ``daily_counts`` (a few rows per client, device and day, not
+one per message), the rest from small tables or a COUNT on an indexed one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+
+from relay_server.store.dispatch_schema import dead_letters
+from relay_server.store.schema import daily_counts
+from relay_server.store.webhook_schema import webhook_attempts
+
+
+@dataclass(frozen=True)
+class MessageCount:
+    """How many messages (of one mode, on one device or none yet) stand in one status."""
+
+    status: str
+    device_id: str  # '' when no device took it yet
+    is_test: bool
+    count: int
+
+
+def ping(conn: sa.Connection) -> None:
+    """Run a trivial query; raises the database's error when it cannot."""
+    conn.execute(sa.select(sa.literal(1))).scalar_one()
+
+
+def database_now(conn: sa.Connection) -> datetime:
+    """The database server's own clock, UTC-aware."""
+    if conn.dialect.name == "postgresql":
+        moment = conn.execute(sa.text("SELECT now()")).scalar_one()
+        return moment.astimezone(timezone.utc)
+    # SQLite's clock is this machine's: there is no server to differ from.
+    text = conn.execute(sa.text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")).scalar_one()
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+
+
+def message_counts(conn: sa.Connection) -> list[MessageCount]:
+    """Every message ever created, purged ones included, by current status, device and mode."""
+    total = sa.func.sum(daily_counts.c.count).label("count")
+    query = sa.select(daily_counts.c.status, daily_counts.c.device_id, daily_counts.c.is_test, total).group_by(
+        daily_counts.c.status, daily_counts.c.device_id, daily_counts.c.is_test
+    )
+    return [
+        MessageCount(row.status, row.device_id, bool(row.is_test), int(row.count))
+        for row in conn.execute(query)
+        if row.count
+    ]
+
+
+def webhook_attempt_counts(conn: sa.Connection) -> dict[bool, int]:
+    """Webhook attempts kept in the log, by whether they succeeded."""
+    query = sa.select(webhook_attempts.c.success, sa.func.count()).group_by(webhook_attempts.c.success)
+    return {bool(success): count for success, count in conn.execute(query)}
+
+
+def dead_letter_count(conn: sa.Connection) -> int:
+    """Agent events kept as dead letters (until ``purge`` drops them)."""
+    return conn.execute(sa.select(sa.func.count()).select_from(dead_letters)).scalar_one()

@@ -1,0 +1,115 @@
+"""GET /healthz over real HTTP, with a real worker process and a redis-server the test stops and starts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import requests
+from werkzeug.serving import make_server
+
+from relay_process import RELAY, environment, free_port
+from relay_server.app import create_app
+from relay_server.store.engine import create_engine
+from relay_server.store.store import Store
+from relay_server.worker.device_records import record_heartbeat
+from zimsend_common import wire
+from zimsend_common.timefmt import isoformat_z, utcnow
+
+sys.path.insert(0, str(Path(__file__).parents[2] / "faults"))
+
+from fault_gateway import OwnRedis  # noqa: E402
+from e2e_gateway import wait_until  # noqa: E402
+
+
+def healthz(relay) -> requests.Response:
+    return requests.get(relay.base_url.removesuffix("/v1") + "/healthz", timeout=10)
+
+
+def start_worker(tmp_path: Path, database_url: str, redis_url: str) -> subprocess.Popen:
+    env = environment(tmp_path, database_url=database_url, redis_url=redis_url, due_check_seconds="0.2")
+    return subprocess.Popen(
+        [RELAY, "worker", "--maintenance-seconds", "0.5"],
+        env=env,
+        stdout=open(tmp_path / "worker.log", "ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def test_healthz_names_the_missing_worker_then_degrades_while_redis_is_down_and_recovers(
+    make_relay, database_url, tmp_path
+):
+    redis_server = OwnRedis(tmp_path)
+    redis_server.start()
+    relay = make_relay(redis_url=redis_server.url)
+    worker = None
+    try:
+        answer = healthz(relay)
+        assert answer.status_code == 503
+        body = answer.json()
+        assert (body["status"], body["failed"]) == ("degraded", ["worker"])
+        assert body["checks"]["store"] == {"ok": True} and body["checks"]["redis"] == {"ok": True}
+        assert "zimsend-relay worker" in body["checks"]["worker"]["error"]
+
+        worker = start_worker(tmp_path, database_url, redis_server.url)
+        ok = wait_until(lambda: healthz(relay).status_code == 200 and healthz(relay), "a healthy relay", 60)
+        assert ok.json()["status"] == "ok" and "failed" not in ok.json()
+        assert ok.json()["checks"]["worker"]["ok"] is True
+
+        redis_server.stop()
+        down = healthz(relay)
+        assert down.status_code == 503
+        assert down.json()["status"] == "degraded"
+        assert set(down.json()["failed"]) == {"redis", "worker"}
+        assert down.json()["checks"]["redis"]["ok"] is False and down.json()["checks"]["store"] == {"ok": True}
+
+        redis_server.start()
+        wait_until(lambda: healthz(relay).status_code == 200, "the relay healthy again once Redis is back", 60)
+        assert worker.poll() is None
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=30)
+        redis_server.stop()
+
+
+def test_healthz_lists_devices_online_and_offline_without_their_secrets_and_stays_ok(relay, acme, redisdb):
+    redisdb.set(wire.WORKER_HEARTBEAT_KEY, isoformat_z(utcnow()), ex=30)
+    live = relay.new_device(acme.client_id)
+    unplugged = relay.new_device(acme.client_id)
+    seen = utcnow().replace(microsecond=0)
+    record_heartbeat(relay.store.engine, live, seen, {"signal_percent": 64, "registration": "home"})
+    record_heartbeat(relay.store.engine, unplugged, seen - timedelta(hours=1), {"signal_percent": 30})
+    answer = healthz(relay)
+    assert answer.status_code == 200, answer.text
+    devices = {device["device_id"]: device for device in answer.json()["devices"]}
+    assert devices[live]["online"] is True and devices[live]["last_seen"] == isoformat_z(seen)
+    assert devices[live]["signal"] == 64
+    assert devices[unplugged]["online"] is False
+    assert devices[unplugged]["last_seen"] == isoformat_z(seen - timedelta(hours=1))
+    for device_id in (live, unplugged):
+        assert relay.store.device_signing_key(device_id) not in answer.text
+    assert acme.client_id not in answer.text and acme.api_key not in answer.text
+
+
+def test_healthz_names_the_store_when_the_database_cannot_be_reached(relay, redisdb):
+    redisdb.set(wire.WORKER_HEARTBEAT_KEY, isoformat_z(utcnow()), ex=30)
+    unreachable = Store(create_engine(f"postgresql+psycopg://zimsend@127.0.0.1:{free_port()}/zimsend"))
+    app = create_app(relay.settings, store=unreachable, redis=relay.redis)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        answer = requests.get(f"http://127.0.0.1:{server.server_port}/healthz", timeout=30)
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        unreachable.close()
+    assert answer.status_code == 503
+    body = answer.json()
+    assert (body["status"], body["failed"], body["devices"]) == ("degraded", ["store"], [])
+    assert body["checks"]["store"]["ok"] is False and "OperationalError" in body["checks"]["store"]["error"]
+    assert body["checks"]["redis"] == {"ok": True} and body["checks"]["worker"]["ok"] is True

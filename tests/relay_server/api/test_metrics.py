@@ -1,0 +1,177 @@
+"""GET /metrics over real HTTP, read back with prometheus-client's own parser."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import requests
+from credentials import Credentials
+from prometheus_client.parser import text_string_to_metric_families
+
+from relay_process import RELAY, environment, free_port, serving
+from relay_server.store.models import EventFailure
+from relay_server.store.store import Store
+from relay_server.worker.device_records import record_heartbeat
+from zimsend_common import wire
+from zimsend_common.timefmt import isoformat_z, utcnow
+
+sys.path.insert(0, str(Path(__file__).parents[2] / "e2e"))
+
+from e2e_gateway import wait_until  # noqa: E402
+
+
+def scrape(root: str, **headers: str) -> dict[tuple[str, tuple], float]:
+    """Every sample of /metrics by (name, sorted labels)."""
+    answer = requests.get(root + "/metrics", headers=headers, timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["Content-Type"].startswith("text/plain")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
+
+
+def total(samples: dict, name: str, **labels: str) -> float:
+    """The sum of ``name``'s samples whose labels include ``labels``."""
+    return sum(
+        value for (sample, sample_labels), value in samples.items()
+        if sample == name and labels.items() <= dict(sample_labels).items()
+    )
+
+
+def root(relay) -> str:
+    return relay.base_url.removesuffix("/v1")
+
+
+def send(base: str, creds, count: int) -> None:
+    for index in range(count):
+        answer = requests.post(
+            base + "/v1/sms/send", json={"to": "+263771234567", "message": f"hello {index}"},
+            headers=creds.headers, timeout=10,
+        )
+        assert answer.status_code == 202, answer.text
+
+
+def test_metrics_count_the_messages_sent_and_the_requests_by_route(relay, acme):
+    before = scrape(root(relay))
+    send(root(relay), acme, 4)
+    status = f"/v1/sms/status/{'msg_' + '0' * 16}"
+    requests.get(root(relay) + status, headers=acme.headers, timeout=10)
+    after = scrape(root(relay))
+    assert total(after, "zimsend_messages", status="queued", mode="live") == 4
+    assert total(after, "zimsend_messages", status="delivered") == 0
+    sent = {"route": "/v1/sms/send", "method": "POST", "status": "202"}
+    assert total(after, "zimsend_http_requests_total", **sent) - total(before, "zimsend_http_requests_total", **sent) == 4
+    # Labelled by the route's rule, never by the path asked for.
+    by_rule = {"route": "/v1/sms/status/<message_id>", "status": "404"}
+    assert total(after, "zimsend_http_requests_total", **by_rule) - total(
+        before, "zimsend_http_requests_total", **by_rule
+    ) == 1
+    assert not any(status in str(labels) for _name, labels in after)
+
+
+def test_metrics_show_devices_signal_queue_depths_and_dead_letters(relay, acme, redisdb):
+    live = relay.new_device(acme.client_id)
+    silent = relay.new_device(acme.client_id)
+    record_heartbeat(relay.store.engine, live, utcnow(), {"signal_percent": 71})
+    record_heartbeat(relay.store.engine, silent, utcnow() - timedelta(hours=2), {"signal_percent": 12})
+    queue = wire.device_queue(live, 3)
+    redisdb.rpush(f"rq:queue:{queue}", "a", "b", "c")
+    relay.store.record_event_failure(
+        EventFailure("ev_1", "sent", live, "ValueError", "bad", {"kind": "sent"}, utcnow()), max_attempts=1
+    )
+    samples = scrape(root(relay))
+    assert total(samples, "zimsend_devices_online") == 1
+    assert total(samples, "zimsend_device_online", device_id=live) == 1
+    assert total(samples, "zimsend_device_online", device_id=silent) == 0
+    assert total(samples, "zimsend_device_signal_percent", device_id=live) == 71
+    assert total(samples, "zimsend_queue_depth", queue=queue) == 3
+    assert total(samples, "zimsend_queue_depth", queue=wire.client_queue(acme.client_id, 1)) == 0
+    assert total(samples, "zimsend_dead_letters") == 1
+    assert total(samples, "zimsend_state_source_up", source="store") == 1
+    assert total(samples, "zimsend_state_source_up", source="redis") == 1
+
+
+def test_metrics_say_redis_cannot_be_read_and_still_answer(make_relay):
+    relay = make_relay(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    samples = scrape(root(relay))
+    assert total(samples, "zimsend_state_source_up", source="redis") == 0
+    assert total(samples, "zimsend_state_source_up", source="store") == 1
+
+
+@pytest.mark.parametrize("allowed, expected", [(False, 403), (True, 200)])
+def test_metrics_answer_a_remote_address_only_when_allowed(make_relay, allowed, expected):
+    relay = make_relay(trusted_proxy_hops=1, metrics_allow_remote=allowed)
+    remote = requests.get(root(relay) + "/metrics", headers={"X-Forwarded-For": "192.0.2.7"}, timeout=10)
+    assert remote.status_code == expected
+    assert requests.get(root(relay) + "/metrics", timeout=10).status_code == 200
+
+
+def test_metrics_add_up_what_two_server_processes_counted(tmp_path, redis_proc):
+    redis_url = f"redis://{redis_proc.host}:{redis_proc.port}/0"
+    ports = [free_port(), free_port()]
+    envs = [environment(tmp_path, redis_url=redis_url, http_port=str(port)) for port in ports]
+    subprocess.run([RELAY, "migrate"], env=envs[0], check=True, capture_output=True)
+    store = Store.open(f"sqlite:///{tmp_path / 'data' / 'zimsend.sqlite3'}")
+    client, _live = store.create_client("acme")
+    test_key = Credentials(client.client_id, store.create_api_key(client.client_id, test=True))
+    store.close()
+    with serving(envs[0]), serving(envs[1]):
+        send(f"http://127.0.0.1:{ports[0]}", test_key, 2)
+        send(f"http://127.0.0.1:{ports[1]}", test_key, 3)
+        for port in ports:
+            samples = scrape(f"http://127.0.0.1:{port}")
+            sent = {"route": "/v1/sms/send", "method": "POST", "status": "202"}
+            assert total(samples, "zimsend_http_requests_total", **sent) == 5
+            assert total(samples, "zimsend_messages", status="queued", mode="test") == 5
+            assert total(samples, "zimsend_queue_depth", queue=wire.SIMULATED_QUEUE) == 5
+    assert (tmp_path / "data" / "metrics").stat().st_mode & 0o777 == 0o700
+
+
+def test_every_metric_the_grafana_dashboard_reads_is_served(relay):
+    # ``zimsend-relay serve`` has the worker's metrics defined (its command line loads the worker's
+    # modules); an app run in this process has them once they are imported.
+    importlib.import_module("relay_server.worker_command")
+    dashboard = (Path(__file__).parents[3] / "contrib" / "grafana-zimsend.json").read_text()
+    wanted = set(re.findall(r"zimsend_[a-z_]+", dashboard)) - {"zimsend_gateway"}
+    answer = requests.get(root(relay) + "/metrics", timeout=10)
+    served = set()
+    for family in text_string_to_metric_families(answer.text):
+        served |= {family.name, family.name + "_total", family.name + "_bucket"}
+    assert wanted and wanted <= served, wanted - served
+
+
+def test_metrics_of_a_server_process_show_what_the_worker_process_counted(tmp_path, redis_proc):
+    redis_url = f"redis://{redis_proc.host}:{redis_proc.port}/0"
+    port = free_port()
+    env = environment(tmp_path, redis_url=redis_url, http_port=str(port), due_check_seconds="0.2")
+    subprocess.run([RELAY, "migrate"], env=env, check=True, capture_output=True)
+    store = Store.open(f"sqlite:///{tmp_path / 'data' / 'zimsend.sqlite3'}")
+    client, _live = store.create_client("acme")
+    test_key = Credentials(client.client_id, store.create_api_key(client.client_id, test=True))
+    store.close()
+    worker = subprocess.Popen(
+        [RELAY, "worker", "--maintenance-seconds", "0.5"], env=env,
+        stdout=open(tmp_path / "worker.log", "ab"), stderr=subprocess.STDOUT,
+    )
+    try:
+        with serving(env):
+            base = f"http://127.0.0.1:{port}"
+            at = isoformat_z(utcnow() + timedelta(seconds=2))
+            answer = requests.post(
+                base + "/v1/sms/send", json={"to": "+263771234567", "message": "later", "scheduled_at": at},
+                headers=test_key.headers, timeout=10,
+            )
+            assert answer.status_code == 202, answer.text
+            released = "zimsend_scheduled_release_lateness_seconds_count"
+            wait_until(lambda: total(scrape(base), released) == 1, "the worker's release counted in /metrics", 60)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)

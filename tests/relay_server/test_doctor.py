@@ -1,0 +1,85 @@
+"""``zimsend-relay doctor`` run as a process: one JSON line per check, and a fix for each failure."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+from relay_process import RELAY, environment, free_port
+from relay_server.store.store import Store
+from relay_server.worker.device_records import record_heartbeat
+from zimsend_common import wire
+from zimsend_common.timefmt import isoformat_z, utcnow
+
+
+def doctor(env: dict[str, str]) -> tuple[int, dict[str, dict]]:
+    done = subprocess.run([RELAY, "doctor"], env=env, capture_output=True, text=True, timeout=120)
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    for line in lines:
+        assert set(line) == {"check", "ok", "detail", "fix"}
+        assert (line["fix"] is None) == line["ok"], line
+    return done.returncode, {line["check"]: line for line in lines}
+
+
+def test_doctor_reports_a_missing_redis_with_a_fix(tmp_path: Path, database_url: str) -> None:
+    Store.open(database_url).close()
+    closed = f"redis://127.0.0.1:{free_port()}/0"
+    status, checks = doctor(environment(tmp_path, database_url=database_url, redis_url=closed))
+    assert status == 1
+    assert checks["configuration"]["ok"] and checks["database"]["ok"] and checks["disk"]["ok"]
+    assert checks["redis"]["ok"] is False
+    assert "redis-server" in checks["redis"]["fix"] and "ZIMSEND_REDIS_URL" in checks["redis"]["fix"]
+    assert checks["worker"]["ok"] is False
+
+
+def test_doctor_reports_a_stopped_agent_and_an_unplugged_modem_and_passes_a_healthy_device(
+    tmp_path: Path, database_url: str, redis_proc, redisdb
+) -> None:
+    store = Store.open(database_url)
+    client, _key = store.create_client("acme")
+    healthy, _ = store.add_device(client.client_id)
+    silent, _ = store.add_device(client.client_id)
+    unplugged, _ = store.add_device(client.client_id)
+    now = utcnow()
+    record_heartbeat(store.engine, healthy.device_id, now, {"signal_percent": 70, "registration": "home"})
+    record_heartbeat(store.engine, silent.device_id, now - timedelta(minutes=10), {"signal_percent": 50})
+    record_heartbeat(store.engine, unplugged.device_id, now, {"state": "modem_lost"})
+    store.close()
+    redisdb.set(wire.WORKER_HEARTBEAT_KEY, isoformat_z(now), ex=30)
+    redis_url = f"redis://{redis_proc.host}:{redis_proc.port}/0"
+    status, checks = doctor(environment(tmp_path, database_url=database_url, redis_url=redis_url))
+    assert status == 1
+    assert checks["redis"]["ok"] and checks["worker"]["ok"] and checks["clock"]["ok"]
+    assert checks["database"]["detail"]["revision"] == checks["database"]["detail"]["head"]
+    assert set(checks["clock"]["detail"]["skew_seconds"]) == {"redis", "database"}
+    assert checks[f"device:{healthy.device_id}"]["ok"] is True
+    assert checks[f"device:{healthy.device_id}"]["detail"]["signal"] == 70
+    stale = checks[f"device:{silent.device_id}"]
+    assert stale["ok"] is False and f"zimsend-agent@{silent.device_id}" in stale["fix"]
+    lost = checks[f"device:{unplugged.device_id}"]
+    assert lost["ok"] is False and lost["detail"]["state"] == "modem_lost" and "USB" in lost["fix"]
+
+
+def test_doctor_passes_a_healthy_installation(tmp_path: Path, sqlite_url: str, redis_proc, redisdb) -> None:
+    Store.open(sqlite_url).close()
+    redisdb.set(wire.WORKER_HEARTBEAT_KEY, isoformat_z(utcnow()), ex=30)
+    env = environment(tmp_path, database_url=sqlite_url, redis_url=f"redis://{redis_proc.host}:{redis_proc.port}/0")
+    status, checks = doctor(env)
+    assert status == 0, checks
+    assert list(checks) == ["configuration", "database", "redis", "worker", "clock", "disk"]
+
+
+def test_doctor_reports_a_missing_store_without_creating_one(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "zimsend.sqlite3"
+    status, checks = doctor(environment(tmp_path, database_url=f"sqlite:///{missing}", redis_url="redis://127.0.0.1:1/0"))
+    assert status == 1
+    assert checks["database"]["ok"] is False and "zimsend-relay migrate" in checks["database"]["fix"]
+    assert not missing.exists()
+
+
+def test_doctor_reports_a_bad_configuration(tmp_path: Path) -> None:
+    status, checks = doctor(environment(tmp_path, http_port="not-a-port"))
+    assert status == 1
+    assert list(checks) == ["configuration"] and "ZIMSEND_" in checks["configuration"]["fix"]
