@@ -183,7 +183,11 @@ def _incoming(conn: sa.Connection, row: Any) -> IncomingMessage:
         parts=row["parts"],
         received_at=row["received_at"],
         created_at=row["created_at"],
-        in_reply_to=in_reply_to(conn, row["client_id"], row["device_id"], row["sender"], row["received_at"]),
+        # The network's time has whole seconds and its own clock: a reply stamped in
+        # the second its message left must still find it, so the later of the two.
+        in_reply_to=in_reply_to(
+            conn, row["client_id"], row["device_id"], row["sender"], max(row["received_at"], row["created_at"])
+        ),
         **{name: row.get(name) for name in _KIND_COLUMNS if row.get(name) is not None},
     )
 

@@ -172,3 +172,21 @@ def test_the_inbox_shows_flash_data_wap_push_and_undecodable_messages_as_such(lo
         "text", True, None, None
     )
     assert items["PIN\x00 1234"]["kind"] == "text"  # read back exactly, NUL and all
+
+
+def test_a_reply_the_network_stamped_in_the_second_its_message_left_is_still_linked_to_it(local_relay):
+    acme = local_relay.new_client()
+    agent = Agent(local_relay, acme.client_id)
+    response = requests.post(local_relay.url("/sms/send"), headers=acme.headers, timeout=10,
+                             json={"to": "+33612345678", "message": "Votre rendez-vous est confirmé"})
+    message_id = response.json()["message_id"]
+    sent_at = utcnow()
+    local_relay.store.apply_status_change(StatusChange(message_id, "sent", sent_at, device_id=agent.device_id))
+    reply = agent.received("+33612345678", "Merci")
+    # The network's clock has whole seconds: the reply is stamped before the send's own time.
+    reply["data"]["received_at"] = isoformat_z(sent_at.replace(microsecond=0))
+    agent.report(reply)
+
+    [item] = inbox(local_relay, acme)["data"]
+
+    assert item["in_reply_to"] == message_id
