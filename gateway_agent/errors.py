@@ -2,6 +2,8 @@
 
     ModemError                 anything that kept the modem from doing what was asked
      ├── ModemTimeout          no final answer in time (temporary; TIMEOUT)
+     ├── NoPrompt              no ``> `` invitation for a message's first part: nothing
+     │                         was handed over, so it may be tried again (temporary)
      ├── CommandError          ERROR, +CMS ERROR, +CME ERROR or MODEM ERROR (or a gammu error)
      ├── NotReady              SIM locked or absent, no network, bad PIN, backend not installed
      ├── PortGone              the serial port or connection disappeared
@@ -45,6 +47,13 @@ class ModemError(Exception):
 
 
 class ModemTimeout(ModemError):
+    temporary = True
+    failure = FailureCode.TIMEOUT
+
+
+class NoPrompt(ModemError):
+    """The modem never invited the message's text: it has not been sent, unlike after a ModemTimeout."""
+
     temporary = True
     failure = FailureCode.TIMEOUT
 

@@ -21,7 +21,7 @@ import serial
 from gateway_agent.at.error_table import command_error, is_error_result
 from gateway_agent.at.lines import PROMPT, LineSplitter, is_noise
 from gateway_agent.at.urc import Urc, answer_prefix, is_urc, needs_pdu_line
-from gateway_agent.errors import CommandError, ModemTimeout, PortGone
+from gateway_agent.errors import CommandError, ModemTimeout, NoPrompt, PortGone
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,11 @@ class Channel:
                 self._finish()
 
     def submit(self, command: str, data: str, prompt_timeout: float, timeout: float) -> list[str]:
-        """Send ``command``, wait for its ``> `` prompt, send ``data`` and Ctrl-Z; the answer."""
+        """Send ``command``, wait for its ``> `` prompt, send ``data`` and Ctrl-Z; the answer.
+
+        Raises NoPrompt when the prompt does not come in ``prompt_timeout``
+        (``data`` was then not sent), and as ``command`` does otherwise.
+        """
         with self._lock:
             try:
                 self._start(command, command)
@@ -153,9 +157,9 @@ class Channel:
             while (answer := self._next_answer(command, deadline)) is not PROMPT:
                 if answer == "OK" or is_error_result(str(answer)):
                     raise _final_error(str(answer), command)
-        except ModemTimeout:
+        except ModemTimeout as timeout:
             self._write(ESC)  # leave PDU entry so the modem listens to commands again
-            raise
+            raise NoPrompt(f"{timeout.detail} (no prompt for the message: nothing was sent)") from None
 
     def _await_final(self, command: str, shown: str, timeout: float, final_line: str | None = None) -> list[str]:
         deadline = time.monotonic() + timeout

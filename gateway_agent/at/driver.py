@@ -27,7 +27,7 @@ from gateway_agent.at.inbox import Inbox
 from gateway_agent.at.options import DriverOptions
 from gateway_agent.at.session import SessionFeatures, initialize, registration, sim_state
 from gateway_agent.at.urc import Urc
-from gateway_agent.errors import CommandError, ModemError, PortGone, Unsendable
+from gateway_agent.errors import CommandError, ModemError, ModemTimeout, NoPrompt, PortGone, Unsendable
 from gateway_agent.modem import (
     Identity,
     Modem,
@@ -131,7 +131,12 @@ class ATModem(Modem):
         references = []
         for part in parts:
             command = f"AT+CMGS={part.tpdu_length}"
-            answer = channel.submit(command, part.hex, self.options.command_timeout, self.options.send_timeout)
+            try:
+                answer = channel.submit(command, part.hex, self.options.command_timeout, self.options.send_timeout)
+            except NoPrompt as error:
+                if references:  # earlier parts left: the message is neither sent nor unsent
+                    raise ModemTimeout(f"{error.detail}; {len(references)} of {len(parts)} parts sent") from None
+                raise
             references.append(_reference(answer, command))
         log.info("sms submitted", extra={"parts": len(references), "references": references})
         return SendReceipt(tuple(references), recipient, utcnow())

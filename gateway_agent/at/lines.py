@@ -3,6 +3,8 @@
 A modem ends its lines with CR LF (sometimes a bare CR or LF), except for the
 ``> `` prompt that invites the PDU of ``AT+CMGS``: that one has no line
 ending, so a partial line consisting of just the prompt counts as complete.
+A prompt the modem followed at once with something else (an unsolicited
+status report, say) arrives as a line of its own, and is a prompt all the same.
 """
 
 from __future__ import annotations
@@ -26,11 +28,15 @@ class LineSplitter:
         """The complete tokens in what has arrived so far, in order; blank lines dropped."""
         self._buffer += data
         *complete, self._buffer = _LINE_END.split(self._buffer)
-        tokens: list[object] = [_text(raw) for raw in complete if raw.strip()]
+        tokens: list[object] = [_token(raw) for raw in complete if raw.strip()]
         if self._buffer.strip() == b">":
             tokens.append(PROMPT)
             self._buffer = b""
         return tokens
+
+
+def _token(raw: bytes) -> object:
+    return PROMPT if raw.strip() == b">" else _text(raw)
 
 
 def _text(raw: bytes) -> str:

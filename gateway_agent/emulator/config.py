@@ -54,6 +54,8 @@ class EmulatorConfig:
     modem_errors: bool = knob(False, "report failures as MODEM ERROR: <n> (Motorola), not +CMS/+CME ERROR")
     csms_service: int = knob(0, "AT+CSMS service at power-on (1: direct +CMT/+CDS await AT+CNMA)")
     ack_timeout: float | None = knob(None, "seconds before an unacknowledged +CMT/+CDS is sent again")
+    prompt_delay: float = knob(0.0, "seconds before the > prompt of AT+CMGS")
+    urc_after_prompt: str | None = knob(None, "a line sent straight after each > prompt, in the same burst")
 
 
 @dataclass(frozen=True)

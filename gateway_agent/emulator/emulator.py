@@ -226,7 +226,7 @@ class ModemEmulator:
             for command in parse_line(line):
                 answer = self._commands.run(command)
                 if isinstance(answer, Prompt):
-                    self._write(_block(lines) + b"\r\n> ")
+                    self._prompt(lines)
                     return answer.length
                 if isinstance(answer, Bare):
                     self._write(_block(lines + answer.lines))
@@ -243,6 +243,11 @@ class ModemEmulator:
         else:
             self._answer(lines)
         return None
+
+    def _prompt(self, lines: list[str]) -> None:
+        time.sleep(self.config.prompt_delay)
+        after = _line(self.config.urc_after_prompt) if self.config.urc_after_prompt else b""
+        self._write(_block(lines) + b"\r\n> " + after)
 
     def _answer(self, lines: list[str]) -> None:
         self._write(_block(lines) + _line("OK") + self._maybe_noise())

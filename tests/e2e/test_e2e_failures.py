@@ -6,13 +6,17 @@ import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
+import redis
 import requests
 
-from e2e_gateway import OFFLINE_AFTER_SECONDS, RECOVERY_GRACE_SECONDS, Gateway, wait_until
+from e2e_gateway import OFFLINE_AFTER_SECONDS, RECOVERY_GRACE_SECONDS, Gateway, running_gateway, wait_until
 from gateway_agent.emulator import EmulatorConfig
 from zimsend_common import bus, wire
 from zimsend_common.timefmt import isoformat_z, utcnow
@@ -85,7 +89,20 @@ def test_an_agent_killed_mid_send_leaves_its_message_failed_as_unknown_and_never
     assert gateway.status(account, message_id)["status"] == "failed"
 
 
-def test_redis_losing_all_its_data_mid_run_loses_no_message_or_report_and_sends_none_twice(gateway: Gateway):
+@pytest.fixture
+def patient_gateway(tmp_path: Path, sqlite_url: str, redis_proc: Any, redisdb: redis.Redis) -> Iterator[Gateway]:
+    """A gateway whose devices stay online for a minute without a heartbeat applied:
+    for tests of Redis losing its data (heartbeats with it) or of a stopped worker,
+    which must not turn into tests of offline detection on a slow machine."""
+    redis_url = f"redis://{redis_proc.host}:{redis_proc.port}/0"
+    with running_gateway(tmp_path, sqlite_url, redis_url, redisdb, ZIMSEND_DEVICE_OFFLINE_AFTER_SECONDS="60") as running:
+        yield running
+
+
+def test_redis_losing_all_its_data_mid_run_loses_no_message_or_report_and_sends_none_twice(
+    patient_gateway: Gateway,
+):
+    gateway = patient_gateway
     account = gateway.new_account()
     agent = gateway.new_agent(account, EmulatorConfig(send_delay=0.1))
     ids = [gateway.queue(account, to="+263771000900", message=f"survivor {n}") for n in range(30)]
@@ -100,7 +117,10 @@ def test_redis_losing_all_its_data_mid_run_loses_no_message_or_report_and_sends_
     assert set(counts.values()) == {1}
 
 
-def test_a_message_sent_just_before_redis_lost_its_data_is_not_sent_again_by_another_device(gateway: Gateway):
+def test_a_message_sent_just_before_redis_lost_its_data_is_not_sent_again_by_another_device(
+    patient_gateway: Gateway,
+):
+    gateway = patient_gateway
     account = gateway.new_account()
     # Once a minute at most: the message, if placed again, can only go to the other device.
     first = gateway.new_agent(account, ZIMSEND_SEND_RATE_PER_MINUTE="1")

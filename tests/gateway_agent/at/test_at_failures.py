@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from gateway_agent.errors import CommandError, ModemTimeout, Unsendable
+from gateway_agent.errors import CommandError, ModemTimeout, NoPrompt, Unsendable
 from zimsend_common.failures import FailureCode
 
 
@@ -62,3 +64,15 @@ def test_a_recipient_that_is_not_a_number_is_refused_before_the_modem_sees_it(em
         modem.send("not-a-number", "hello")
     assert caught.value.failure == FailureCode.INVALID_NUMBER and not caught.value.temporary
     assert emulator.sent == []
+
+
+def test_a_missing_prompt_leaves_the_message_unsent_and_may_be_tried_again(make_emulator, make_modem) -> None:
+    emulator = make_emulator(prompt_delay=0.6)
+    modem = make_modem(emulator, command_timeout=0.3)
+    with pytest.raises(NoPrompt) as caught:
+        modem.send("+263771234567", "never typed")
+    assert caught.value.temporary and caught.value.failure == FailureCode.TIMEOUT
+    assert not isinstance(caught.value, ModemTimeout)  # the sender may try again: nothing left
+    time.sleep(0.5)  # the late prompt comes, and the driver's ESC ends it
+    assert emulator.sent == []
+    assert modem.network_state().operator == "Econet"  # the modem listens to commands again

@@ -22,6 +22,11 @@ def test_the_prompt_without_a_line_ending_is_recognised() -> None:
     assert splitter.feed(b"\r\n+CMGS: 7\r\n\r\nOK\r\n") == ["+CMGS: 7", "OK"]
 
 
+def test_a_prompt_read_together_with_the_line_after_it_is_still_a_prompt() -> None:
+    splitter = LineSplitter()
+    assert splitter.feed(b"\r\n> \r\n+CDS: 25\r\n") == [PROMPT, "+CDS: 25"]
+
+
 def test_a_line_of_binary_garbage_is_noise_and_modem_speech_is_not() -> None:
     [garbage, status] = LineSplitter().feed(b"\x00\xff\xfe\r\n^RSSI:17\r\n")
     assert is_noise(garbage)

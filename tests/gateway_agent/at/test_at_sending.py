@@ -94,3 +94,12 @@ def test_no_report_is_asked_for_when_none_is_wanted(emulator, modem) -> None:
     assert emulator.sent[0].request_report is False
     assert modem.next_event(0.4) is None
 
+
+
+def test_a_prompt_followed_at_once_by_an_unsolicited_line_still_lets_the_message_go(make_emulator, make_modem) -> None:
+    # Read in one piece, "> " then a report's line used to hide the prompt: the send waited and failed.
+    emulator = make_emulator(urc_after_prompt="^RSSI:17")
+    modem = make_modem(emulator)
+    receipt = modem.send("+263771234567", "straight through")
+    assert receipt.parts == 1
+    assert [sent.text for sent in emulator.sent] == ["straight through"]
