@@ -31,6 +31,7 @@ from relay_server.store.store import Store
 BIN = Path(sys.executable).parent
 OFFLINE_AFTER_SECONDS = 5  # the smallest the configuration allows
 WAIT_SECONDS = 30.0
+STARTUP_SECONDS = 90.0  # a process starting on a loaded machine imports for a long while
 RECOVERY_GRACE_SECONDS = 3  # longer than the agents' event re-hand interval (1 s)
 T = TypeVar("T")
 
@@ -91,8 +92,18 @@ class Gateway:
         return process
 
     def start_relay(self) -> None:
-        self.spawn("relay", [str(BIN / "zimsend-relay"), "serve"])
-        wait_until(self._relay_answers, "the relay to answer")
+        """Start the relay and wait for it to answer; on a new port if another process took its own."""
+        for _ in range(3):
+            relay = self.spawn("relay", [str(BIN / "zimsend-relay"), "serve"])
+            wait_until(lambda: relay.poll() is not None or self._relay_answers(), "the relay to answer", STARTUP_SECONDS)
+            if relay.poll() is None:
+                return
+            # Another test's process bound the port between free_port() and the relay: what
+            # answered there was not this relay.
+            port = free_port()
+            self.env["ZIMSEND_HTTP_PORT"] = str(port)
+            self.base_url = f"http://127.0.0.1:{port}/v1"
+        raise AssertionError("the relay could not bind a port three times")
 
     def start_worker(self) -> subprocess.Popen:
         return self.spawn("worker", [str(BIN / "zimsend-relay"), "worker", "--maintenance-seconds", "0.5"])
@@ -127,7 +138,9 @@ class Gateway:
             self.wait_online(account, agent)
 
     def wait_online(self, account: Credentials, agent: Agent) -> None:
-        wait_until(lambda: self.device(account, agent.device_id)["online"], f"{agent.device_id} to come online")
+        wait_until(
+            lambda: self.device(account, agent.device_id)["online"], f"{agent.device_id} to come online", STARTUP_SECONDS
+        )
 
     def stop(self) -> None:
         for process in self.processes:
