@@ -7,9 +7,10 @@ import subprocess
 from datetime import datetime, timedelta
 
 import pytest
+import requests
 import sqlalchemy as sa
-
 from e2e_gateway import Gateway, wait_until
+
 from gateway_agent.emulator import EmulatorConfig
 from relay_server.store.dispatch_schema import incoming_messages
 from zimsend_common import wire
@@ -60,8 +61,10 @@ def test_a_busy_device_takes_waiting_messages_highest_priority_first(gateway: Ga
     agent = gateway.new_agent(account, EmulatorConfig(send_delay=1.0))
     busy = gateway.queue(account, to="+263771000100", message="first, keeps the modem busy")
     wait_until(lambda: gateway.redis.get(wire.inflight_key(agent.device_id)), "the first send to start")
-    for priority in (5, 4, 3, 2, 1):
-        gateway.queue(account, to="+263771000100", message=f"priority {priority}", priority=priority)
+    # In one request, so that all five wait before the modem is free, however slow the machine.
+    waiting = [{"to": "+263771000100", "message": f"priority {p}", "priority": p} for p in (5, 4, 3, 2, 1)]
+    bulk = requests.post(gateway.url("/sms/send-bulk"), json={"messages": waiting}, headers=account.headers, timeout=30)
+    assert bulk.status_code == 202, bulk.text
     wait_until(lambda: len(agent.emulator.sent) == 6, "all six messages to leave", timeout=60)
     assert agent.texts_sent() == [
         "first, keeps the modem busy", "priority 1", "priority 2", "priority 3", "priority 4", "priority 5",
