@@ -1,0 +1,191 @@
+"""The whole path of a message, timed: HTTP send → Redis → agent → AT over a pty →
+emulated modem → status report → worker → store.
+
+Runs the relay, the worker and N agents as processes (the same harness as the
+end-to-end tests), each agent on an emulated modem with no network delay, and
+prints, for 1 agent and for N agents together:
+
+- messages/s from the first send to the last ``delivered`` in the store;
+- the latency from an HTTP send to the modem's ``+CMGS`` answer (the network's
+  acceptance), one message at a time on an idle gateway: p50 and p99;
+- the peak resident memory of each kind of process.
+
+The baseline, measured in the same run, is the modem path alone: the AT
+driver sending straight to an emulator in this process. Its ratio says what
+share of a modem's own speed the gateway delivers.
+
+    .venv/bin/python bench/pipeline.py                  # 2,000 messages, 10 agents
+    .venv/bin/python bench/pipeline.py --quick          # a few seconds: proves it still works
+    .venv/bin/python bench/pipeline.py --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import redis
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "support"), str(ROOT / "tests" / "e2e")]
+
+from e2e_gateway import Gateway, free_port, running_gateway, wait_until  # noqa: E402
+from gateway_agent.at import ATModem, DriverOptions  # noqa: E402
+from gateway_agent.emulator import EmulatorConfig, ModemEmulator  # noqa: E402
+from relay_server.store.models import Caller  # noqa: E402
+from zimsend_common.timefmt import utcnow  # noqa: E402
+
+QUICK = EmulatorConfig(report_delay=0.0)  # a modem and network with no delay at all
+BULK = 1000  # the most one send-bulk request takes
+
+
+@dataclass
+class Figures:
+    label: str
+    messages: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds
+
+
+def modem_alone(count: int) -> Figures:
+    """The baseline: ``count`` sends through the AT driver to an emulator, no gateway."""
+    emulator = ModemEmulator(QUICK).start()
+    modem = ATModem(DriverOptions(port=emulator.port_path))
+    modem.open()
+    try:
+        started = time.perf_counter()
+        for n in range(count):
+            modem.send("+263771003000", f"baseline {n}")
+        return Figures("modem alone (AT driver → emulator)", count, time.perf_counter() - started)
+    finally:
+        modem.close()
+        emulator.stop()
+
+
+def through_gateway(gateway: Gateway, agents: int, count: int) -> Figures:
+    """``count`` messages sent over HTTP in bulk, timed until the store has them all delivered."""
+    account = gateway.new_account(f"bench-{agents}")
+    for _ in range(agents):
+        gateway.new_agent(account, QUICK)
+    caller = Caller(client_id=account.client_id, key_id="", is_test=False)
+    started = time.perf_counter()
+    for start in range(0, count, BULK):
+        size = min(BULK, count - start)
+        answer = requests.post(
+            gateway.url("/sms/send-bulk"),
+            json={"messages": [{"to": "+263771003100", "message": f"bench {start + n}"} for n in range(size)]},
+            headers=account.headers,
+            timeout=120,
+        )
+        answer.raise_for_status()
+    wait_until(lambda: gateway.store.stats(caller, None, None, None).delivered >= count,
+               f"{count} messages to be delivered", timeout=600)
+    return Figures(f"through the gateway, {agents} agent(s)", count, time.perf_counter() - started)
+
+
+def send_to_modem_latency(gateway: Gateway, samples: int) -> list[float]:
+    """Seconds from each HTTP send to the emulated network's acceptance, one at a time."""
+    account = gateway.new_account("latency")
+    agent = gateway.new_agent(account, QUICK)
+    latencies = []
+    for n in range(samples):
+        before = utcnow()
+        gateway.queue(account, to="+263771003200", message=f"latency {n}")
+        wait_until(lambda: len(agent.emulator.sent) > n, "the modem to accept the message")
+        latencies.append((agent.emulator.sent[n].at - before).total_seconds())
+    return latencies
+
+
+def peak_rss_mb(gateway: Gateway) -> dict[str, float]:
+    """The largest peak resident set (VmHWM) of each kind of process, in MB."""
+    peaks: dict[str, float] = {}
+    for process in gateway.processes:
+        kind = next(word for word in ("serve", "worker", "run") if word in process.args)
+        name = {"serve": "relay", "worker": "worker", "run": "agent"}[kind]
+        peaks[name] = max(peaks.get(name, 0.0), _vm_hwm_mb(process.pid))
+    return peaks
+
+
+def _vm_hwm_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+@contextmanager
+def gateway_on_fresh_redis(workdir: Path) -> Iterator[Gateway]:
+    port = free_port()
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    try:
+        wait_until(lambda: _answers(client), "redis-server to answer")
+        url = f"sqlite:///{workdir / 'bench.sqlite3'}"
+        with running_gateway(workdir, url, f"redis://127.0.0.1:{port}/0", client, ZIMSEND_LOG_LEVEL="WARNING") as gw:
+            yield gw
+    finally:
+        server.kill()
+        server.wait()
+
+
+def _answers(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--agents", type=int, default=10)
+    parser.add_argument("--samples", type=int, default=200, help="sends timed one at a time for the latency")
+    parser.add_argument("--quick", action="store_true", help="small counts: proves the benchmark still runs")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    if args.quick:
+        args.messages, args.agents, args.samples = 100, 2, 20
+
+    baseline = modem_alone(args.messages)
+    with tempfile.TemporaryDirectory() as directory:
+        with gateway_on_fresh_redis(Path(directory)) as gateway:
+            latencies = send_to_modem_latency(gateway, args.samples)
+            one = through_gateway(gateway, 1, args.messages)
+            many = through_gateway(gateway, args.agents, args.messages * 2)
+            memory = peak_rss_mb(gateway)
+
+    report: dict[str, Any] = {"baseline_msgs_per_s": round(baseline.rate, 1)}
+    print(f"{'path':45} {'messages':>9} {'msgs/s':>9} {'× baseline':>11}")
+    for figures in (baseline, one, many):
+        print(f"{figures.label:45} {figures.messages:>9} {figures.rate:>9.1f} {figures.rate / baseline.rate:>11.2f}")
+        report[figures.label] = {"messages": figures.messages, "msgs_per_s": round(figures.rate, 1)}
+    quantiles = statistics.quantiles(latencies, n=100)
+    p50, p99 = statistics.median(latencies) * 1000, quantiles[98] * 1000
+    print(f"send → +CMGS, one at a time: p50 {p50:.1f} ms, p99 {p99:.1f} ms ({len(latencies)} sends)")
+    print("peak RSS: " + ", ".join(f"{name} {mb:.1f} MB" for name, mb in sorted(memory.items())))
+    report.update(send_to_cmgs_ms={"p50": round(p50, 1), "p99": round(p99, 1)}, peak_rss_mb=memory)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

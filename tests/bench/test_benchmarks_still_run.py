@@ -1,0 +1,42 @@
+"""Each benchmark under ``bench/`` runs in its quick mode and prints its figures.
+
+These prove the benchmarks still work; the figures themselves are read by
+people (README, closing notes), never asserted: machines here are shared.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow  # each starts a store, and the pipeline a whole gateway
+
+BENCH = Path(__file__).parents[2] / "bench"
+
+
+def run(script: str, *args: str) -> str:
+    finished = subprocess.run(
+        [sys.executable, str(BENCH / script), *args], capture_output=True, text=True, timeout=300
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    return finished.stdout
+
+
+def test_the_history_benchmark_prints_each_query_beside_its_baseline() -> None:
+    out = run("history_bench.py", "--messages", "2000", "--repeat", "1")
+    assert "baseline: read all client rows" in out
+    assert "search=livraison" in out and "keyset page deep in history" in out
+
+
+def test_the_pipeline_benchmark_reports_rates_latency_and_memory(tmp_path: Path) -> None:
+    out = run("pipeline.py", "--quick", "--json", str(tmp_path / "figures.json"))
+    figures = json.loads((tmp_path / "figures.json").read_text())
+    assert figures["baseline_msgs_per_s"] > 0
+    assert figures["through the gateway, 2 agent(s)"]["messages"] == 200
+    assert figures["send_to_cmgs_ms"]["p99"] >= figures["send_to_cmgs_ms"]["p50"] > 0
+    assert {"relay", "worker", "agent"} <= set(figures["peak_rss_mb"])
+    assert "send → +CMGS" in out
