@@ -96,7 +96,7 @@ def main() -> None:
         caller = fill(store, client.client_id, args.messages)
         print(f"filled {args.messages:,} messages on {store.engine.dialect.name} in {time.perf_counter() - started:.1f} s")
 
-        some = store.history(caller, HistoryQuery(limit=100, page=50)).items[0]
+        some = store.history(caller, HistoryQuery(limit=100, page=min(50, args.messages // 200))).items[0]
         deep = store.history(caller, HistoryQuery(limit=100, page=args.messages // 200)).items[-1]
         week_ago = datetime.now(timezone.utc) - timedelta(days=7)
 

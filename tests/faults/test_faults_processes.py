@@ -22,11 +22,13 @@ from credentials import Credentials
 
 from e2e_gateway import Agent, Gateway, wait_until
 from gateway_agent.emulator import EmulatorConfig
+from relay_server.idempotency import ABANDONED_AFTER
 
 pytestmark = pytest.mark.slow  # relay, worker and agents as processes
 
 FINAL = ("delivered", "failed", "cancelled")
 SETTLE_SECONDS = 90  # a killed agent's message is failed once the device is found offline
+ABANDONED_SECONDS = ABANDONED_AFTER.total_seconds()
 
 
 def test_an_agent_killed_again_and_again_mid_stream_sends_nothing_twice_and_leaves_nothing_pending(
@@ -90,8 +92,10 @@ def test_a_relay_killed_under_load_keeps_every_send_it_accepted_and_a_retried_ke
     assert accepted, "the relay died before answering any send"
     for message_id in accepted.values():
         assert gateway.status(account, message_id)["message_id"] == message_id  # kept, though the relay died
-    # A client that saw no answer (or a 5xx) retries with the same key; one that saw a 202 may too.
-    retried = {key: _send_with_key(gateway, account, key) for key in keys}
+    # A client that saw no answer retries with the same key (one that saw a 202 may too), and
+    # again while the relay says a request with that key is still in progress: the killed
+    # relay's own request holds its key until it is taken for abandoned.
+    retried = {key: _retry_until_answered(gateway, account, key) for key in keys}
     for key, answer in retried.items():
         assert answer is not None and answer.status_code == 202, (key, answer and answer.text)
         if key in accepted:
@@ -139,17 +143,29 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def _send_with_key(gateway: Gateway, account: Credentials, key: str) -> requests.Response | None:
+def _send_with_key(
+    gateway: Gateway, account: Credentials, key: str, timeout: float = 10
+) -> requests.Response | None:
     """The relay's answer to one send, or None when the connection died with the relay."""
     try:
         return requests.post(
             gateway.url("/sms/send"),
             json={"to": "+263771002200", "message": f"key {key}"},
             headers={**account.headers, "Idempotency-Key": key},
-            timeout=10,
+            timeout=timeout,
         )
     except requests.RequestException:
         return None
+
+
+def _retry_until_answered(gateway: Gateway, account: Credentials, key: str) -> requests.Response | None:
+    deadline = time.monotonic() + ABANDONED_SECONDS + 60
+    while True:
+        answer = _send_with_key(gateway, account, key, timeout=40)
+        in_progress = answer is not None and answer.status_code == 409
+        if (answer is not None and not in_progress) or time.monotonic() > deadline:
+            return answer
+        time.sleep(1)
 
 
 def _accepted(answer: requests.Response | None) -> bool:
