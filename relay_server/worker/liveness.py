@@ -11,6 +11,11 @@ it lasted twice the offline threshold: the second threshold leaves room for
 heartbeats still waiting in the events queue. A dead agent that was handing a message to its modem
 leaves that message's outcome unknown: it fails with DEVICE_ERROR, and is
 never sent again on its own.
+
+Each round first takes every device's latest heartbeat from its key in
+Redis (signed like an event), not only from the events queue: under a burst
+of reports the queue runs behind, and a live device must not look offline
+(refusing sends with NO_DEVICE_AVAILABLE) because its heartbeats wait there.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from datetime import datetime
 from relay_server.dispatch.device_state import load_states
 from relay_server.store.models import MessageError, StatusChange
 from relay_server.worker.context import WorkerContext
-from relay_server.worker.device_records import record_transition, recorded_online
+from relay_server.worker.device_records import record_heartbeat, record_transition, recorded_online
 from zimsend_common import wire
 from zimsend_common.failures import FailureCode, describe
 
@@ -41,6 +46,7 @@ return 0
 
 def check_devices(ctx: WorkerContext, now: datetime) -> None:
     """Record online/offline transitions and fail the lost sends of offline devices."""
+    take_latest_heartbeats(ctx, now)
     recorded = recorded_online(ctx.store.engine)
     dead_after = 2 * ctx.offline_after
     for state in load_states(ctx.store.engine):
@@ -53,6 +59,37 @@ def check_devices(ctx: WorkerContext, now: datetime) -> None:
         # is alive and answers for its own send.
         if state.last_seen_at is not None and not state.heard_from(now, dead_after):
             fail_lost_send(ctx, state.device_id, now)
+
+
+def take_latest_heartbeats(ctx: WorkerContext, now: datetime) -> None:
+    """Record each device's heartbeat key when it is newer than what the store has.
+
+    A key not signed with its device's key is ignored, as a forged event is.
+    """
+    states = load_states(ctx.store.engine)
+    if not states:
+        return
+    keys: dict[str, str] = {}
+    for client_id in {state.client_id for state in states}:
+        keys.update(ctx.store.device_signing_keys(client_id))
+    values = ctx.redis.mget([wire.heartbeat_key(state.device_id) for state in states])
+    for state, value in zip(states, values, strict=True):
+        key = keys.get(state.device_id)
+        event = wire.unseal(value, key) if value is not None and key is not None else None
+        if event is None or event.kind != "heartbeat" or event.device_id != state.device_id:
+            continue
+        seen_at = _observed_at(event.at, now)
+        if seen_at is not None and (state.last_seen_at is None or seen_at > state.last_seen_at):
+            record_heartbeat(ctx.store.engine, state.device_id, seen_at, event.data)
+
+
+def _observed_at(value: str, now: datetime) -> datetime | None:
+    # An agent whose clock runs ahead must not look online for longer than it is.
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+    return min(moment, now) if moment.tzinfo is not None else None
 
 
 def fail_lost_send(ctx: WorkerContext, device_id: str, now: datetime) -> str | None:

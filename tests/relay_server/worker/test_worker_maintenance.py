@@ -11,7 +11,7 @@ from rq.job import JobStatus
 
 from relay_parts import OFFLINE_AFTER_SECONDS, Parts, maintenance, minutes
 from relay_server.dispatch import placement
-from relay_server.store.dispatch_schema import device_events, incoming_messages
+from relay_server.store.dispatch_schema import device_events, device_status, incoming_messages
 from relay_server.worker.liveness import LOST_SEND_DETAIL
 from relay_server.worker.recovery import STUCK_AFTER
 from zimsend_common import bus, wire
@@ -136,6 +136,29 @@ def test_a_device_that_starts_and_stops_heartbeating_is_recorded_connected_then_
     with parts.store.engine.connect() as conn:
         data = json.loads(conn.execute(sa.select(device_events.c.data_json).where(device_events.c.event == "device.disconnected")).scalar_one())
     assert data["device_name"] == "SIM800L" and data["last_seen"] is not None
+
+
+def test_a_heartbeat_still_waiting_behind_a_backlog_of_events_keeps_its_device_online(parts: Parts):
+    device = parts.device(parts.client())
+    device.heartbeat()
+    run_round(parts)
+    # The agent's latest heartbeat is under its key; its event waits in a long events queue.
+    later = utcnow() + timedelta(seconds=OFFLINE_AFTER_SECONDS + 1)
+    beat = device.event("heartbeat", {"signal_percent": 40, "operator": "NetOne"}, at=later)
+    parts.redis.set(wire.heartbeat_key(device.device_id), wire.seal(beat, device.signing_key))
+    run_round(parts, at=later)
+    assert recorded_device_events(parts) == [(device.device_id, "device.connected", None)]
+    with parts.store.engine.connect() as conn:
+        row = conn.execute(sa.select(device_status).where(device_status.c.device_id == device.device_id)).one()
+    assert (row.signal_percent, row.operator) == (40, "NetOne")
+
+
+def test_a_heartbeat_key_not_signed_by_its_device_is_ignored(parts: Parts):
+    device = parts.device(parts.client())
+    forged = device.event("heartbeat", {"signal_percent": 99})
+    parts.redis.set(wire.heartbeat_key(device.device_id), wire.seal(forged, "not the device's key"))
+    run_round(parts)
+    assert recorded_device_events(parts) == []
 
 
 def test_a_device_seen_dead_mid_send_fails_that_message_as_unknown_and_never_resends_it(parts: Parts):

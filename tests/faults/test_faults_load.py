@@ -1,0 +1,112 @@
+"""Many clients at once for a while, four agents draining: no 5xx, nothing lost, and
+the API's answers, the store and the emulated networks' logs agree exactly.
+
+ZIMSEND_SOAK_SECONDS sets how long the clients run (20 s by default, what CI
+runs; a soak is the same test run for an hour).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pytest
+import requests
+from credentials import Credentials
+
+from e2e_gateway import Gateway
+from gateway_agent.emulator import EmulatorConfig
+
+pytestmark = pytest.mark.slow  # relay, worker and agents as processes
+
+CLIENTS = 50
+AGENTS = 4
+SECONDS = float(os.environ.get("ZIMSEND_SOAK_SECONDS", "20"))
+
+
+@dataclass
+class Tally:
+    """What the clients were told, all threads together."""
+
+    accepted: dict[str, str] = field(default_factory=dict)  # message id -> text
+    cancelled: set[str] = field(default_factory=set)
+    refused_cancels: set[str] = field(default_factory=set)
+    statuses: Counter = field(default_factory=Counter)  # (HTTP status, error code or "")
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def answered(self, answer: requests.Response) -> None:
+        code = "" if answer.ok else answer.json().get("error", {}).get("code", "")
+        with self.lock:
+            self.statuses[answer.status_code, code] += 1
+
+
+def test_fifty_clients_for_a_while_get_no_5xx_and_every_count_reconciles(gateway: Gateway):
+    account = gateway.new_account()
+    agents = [gateway.new_agent(account, EmulatorConfig(send_delay=0.05)) for _ in range(AGENTS)]
+    tally = Tally()
+    deadline = time.monotonic() + SECONDS
+    clients = [
+        threading.Thread(target=_client, args=(gateway, account, tally, deadline, random.Random(n)))
+        for n in range(CLIENTS)
+    ]
+    for client in clients:
+        client.start()
+    for client in clients:
+        client.join(timeout=SECONDS + 120)
+
+    assert not [status for status, _code in tally.statuses if status >= 500], tally.statuses
+    assert tally.accepted, "no send was accepted"
+    finals = {
+        message_id: gateway.wait_for_status(account, message_id, "delivered", "cancelled", timeout=180)["status"]
+        for message_id in tally.accepted
+    }
+    sent = Counter(text for agent in agents for text in agent.texts_sent())
+    assert set(sent.values()) == {1}  # none twice
+    delivered = {message_id for message_id, status in finals.items() if status == "delivered"}
+    assert Counter(tally.accepted[message_id] for message_id in delivered) == sent  # exactly what left
+    assert {message_id for message_id, status in finals.items() if status == "cancelled"} == tally.cancelled
+    assert not tally.cancelled & delivered and tally.refused_cancels <= delivered
+    history_total = _history_total(gateway, account)
+    assert history_total == len(tally.accepted)  # the store holds every accepted send, and only those
+
+
+def _client(gateway: Gateway, account: Credentials, tally: Tally, deadline: float, rng: random.Random) -> None:
+    http = requests.Session()
+    mine: list[str] = []
+    while time.monotonic() < deadline:
+        action = rng.random()
+        if action < 0.4 or not mine:
+            text = f"load {threading.get_ident()} {len(mine)}"
+            answer = http.post(gateway.url("/sms/send"), json={"to": "+263771004000", "message": text},
+                               headers=account.headers, timeout=60)
+            tally.answered(answer)
+            if answer.status_code == 202:
+                message_id = answer.json()["message_id"]
+                mine.append(message_id)
+                with tally.lock:
+                    tally.accepted[message_id] = text
+        elif action < 0.7:
+            answer = http.get(gateway.url(f"/sms/status/{rng.choice(mine)}"), headers=account.headers, timeout=60)
+            tally.answered(answer)
+        elif action < 0.9:
+            answer = http.get(gateway.url("/sms/history"), params={"limit": 20}, headers=account.headers, timeout=60)
+            tally.answered(answer)
+        else:
+            message_id = rng.choice(mine)
+            answer = http.delete(gateway.url(f"/sms/{message_id}"), headers=account.headers, timeout=60)
+            tally.answered(answer)
+            with tally.lock:
+                if answer.status_code == 200:
+                    tally.cancelled.add(message_id)
+                elif message_id not in tally.cancelled:
+                    tally.refused_cancels.add(message_id)
+
+
+def _history_total(gateway: Gateway, account: Credentials) -> int:
+    answer = requests.get(gateway.url("/sms/history"), params={"limit": 1}, headers=account.headers, timeout=60)
+    assert answer.status_code == 200, answer.text
+    return answer.json()["pagination"]["total_items"]
