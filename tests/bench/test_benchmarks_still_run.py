@@ -26,10 +26,13 @@ def run(script: str, *args: str) -> str:
     return finished.stdout
 
 
-def test_the_history_benchmark_prints_each_query_beside_its_baseline() -> None:
-    out = run("history_bench.py", "--messages", "2000", "--repeat", "1")
+def test_the_store_benchmark_prints_each_query_beside_its_baseline_with_its_plan(tmp_path: Path) -> None:
+    out = run("store.py", "--quick", "--json", str(tmp_path / "figures.json"))
+    figures = json.loads((tmp_path / "figures.json").read_text())
     assert "baseline: read all client rows" in out
-    assert "search=livraison" in out and "keyset page deep in history" in out
+    assert {"search=livraison", "all filters combined", "stats, all time"} <= set(figures["queries"])
+    for query in figures["queries"].values():
+        assert query["p99_ms"] >= query["p50_ms"] > 0 and query["plan"]
 
 
 def test_the_pipeline_benchmark_reports_rates_latency_and_memory(tmp_path: Path) -> None:

@@ -1,0 +1,49 @@
+"""Every benchmark, one after the other: each prints its table, and their figures
+are gathered into one JSON file.
+
+    .venv/bin/python bench/all.py                          # SQLite; figures in bench-results.json
+    .venv/bin/python bench/all.py --postgres-url postgresql+psycopg://postgres@127.0.0.1/bench
+    .venv/bin/python bench/all.py --quick                  # seconds each: proves they still run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+
+
+def run(name: str, script: str, arguments: list[str], into: Path) -> dict:
+    """Run one benchmark (its table goes to the terminal) and return its figures."""
+    figures = into / f"{name}.json"
+    print(f"\n== {name}", flush=True)
+    subprocess.run([sys.executable, str(BENCH / script), *arguments, "--json", str(figures)], check=True)
+    return json.loads(figures.read_text())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--messages", type=int, default=1_000_000, help="stored messages for the store benchmark")
+    parser.add_argument("--postgres-url", help="an empty PostgreSQL database: the store benchmark runs there too")
+    parser.add_argument("--output", type=Path, default=Path("bench-results.json"))
+    args = parser.parse_args()
+    size = ["--quick"] if args.quick else ["--messages", str(args.messages)]
+    results = {}
+    with tempfile.TemporaryDirectory() as directory:
+        into = Path(directory)
+        results["store, sqlite"] = run("store-sqlite", "store.py", size, into)
+        if args.postgres_url:
+            results["store, postgresql"] = run("store-postgresql", "store.py", [*size, "--database-url", args.postgres_url], into)
+        results["pipeline"] = run("pipeline", "pipeline.py", ["--quick"] if args.quick else [], into)
+    args.output.write_text(json.dumps(results, indent=2))
+    print(f"\nfigures written to {args.output}")
+
+
+if __name__ == "__main__":
+    main()
