@@ -1,0 +1,83 @@
+"""``zimsend-relay serve``: several server processes, and a SIGTERM that lets requests in flight finish."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from credentials import Credentials
+from relay_process import environment, free_port, serving
+
+from relay_server.store import Store
+
+BODY = json.dumps({"to": "+263771234567", "message": "sent while the relay stops"}).encode()
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``."""
+    children = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # ended meanwhile
+        if int(fields[1]) == pid:
+            children.append(int(stat_file.parent.name))
+    return children
+
+
+def _request_head(port: int, key: Credentials) -> bytes:
+    headers = "".join(f"{name}: {value}\r\n" for name, value in key.headers.items())
+    return (
+        f"POST /v1/sms/send HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{headers}"
+        f"Content-Type: application/json\r\nContent-Length: {len(BODY)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+
+
+def _refuses_connections(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def test_serve_runs_its_worker_processes_and_finishes_a_request_in_flight_on_sigterm(
+    tmp_path: Path, sqlite_url: str, redis_proc: Any
+) -> None:
+    port = free_port()
+    env = environment(
+        tmp_path, database_url=sqlite_url, http_port=str(port),
+        redis_url=f"redis://{redis_proc.host}:{redis_proc.port}/0",
+    )
+    store = Store.open(sqlite_url)
+    client, _live = store.create_client("acme")
+    key = Credentials(client.client_id, store.create_api_key(client.client_id, test=True))
+    store.close()
+
+    with serving(env, "--workers", "3") as server:
+        workers = _children(server.pid)
+        assert len(workers) == 3
+        for worker in workers:
+            assert b"relay_server.server" in Path(f"/proc/{worker}/cmdline").read_bytes()
+
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(_request_head(port, key) + BODY[:10])
+            time.sleep(0.5)  # the request is in a worker, reading its body
+            server.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while not _refuses_connections(port):
+                assert time.monotonic() < deadline, "the server kept listening after SIGTERM"
+                time.sleep(0.1)
+            sock.sendall(BODY[10:])
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 202 "), answer
+        assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["status"] == "queued"
+        assert server.wait(timeout=30) == 0
+    assert not any(Path(f"/proc/{worker}").exists() for worker in workers)
