@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from relay_server import doctor, server, worker_command
+from relay_server import doctor, install, server, worker_command
 from relay_server.store import Store, UnknownClient
 from relay_server.store.backup import MissingDatabase, TargetIsTheStore, UnsupportedDatabase, backup_sqlite
 from relay_server.store.migrate import current_revision
@@ -360,6 +360,27 @@ def _serve(args: argparse.Namespace) -> int:
     server.exec_server(workers)
 
 
+# -- installing ------------------------------------------------------------------
+
+
+def register_install(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "install", help="create the zimsend user, /etc/zimsend, /var/lib/zimsend and the systemd units (as root)"
+    )
+    parser.add_argument("--root", type=Path, default=Path("/"), help="install under this directory (default: /)")
+    parser.add_argument("--dry-run", action="store_true", help="say what would be done, do nothing")
+    parser.set_defaults(handler=_install)
+
+
+def _install(args: argparse.Namespace) -> int:
+    try:
+        for step in install.install(args.root.resolve(), dry_run=args.dry_run, commands=install.bin_dir()):
+            _print(step.document())
+    except install.InstallError as exc:
+        raise CommandError("INSTALL_FAILED", str(exc)) from exc
+    return 0
+
+
 # -- entry point -----------------------------------------------------------------
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
@@ -375,6 +396,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     register_dead_letters,
     register_backup,
     register_serve,
+    register_install,
     worker_command.register,
     doctor.register,
 ]
