@@ -1,4 +1,4 @@
-"""``zimsend-relay serve``: several server processes, and a SIGTERM that lets requests in flight finish."""
+"""``zimsend-relay serve``: several server processes, hundreds of open requests, and a SIGTERM that lets requests in flight finish."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import requests
 from credentials import Credentials
 from relay_process import environment, free_port, serving
 
 from relay_server.store import Store
 
+HELD = 300
 BODY = json.dumps({"to": "+263771234567", "message": "sent while the relay stops"}).encode()
 
 
@@ -51,7 +53,7 @@ def test_serve_runs_its_worker_processes_and_finishes_a_request_in_flight_on_sig
 ) -> None:
     port = free_port()
     env = environment(
-        tmp_path, database_url=sqlite_url, http_port=str(port),
+        tmp_path, database_url=sqlite_url, http_port=str(port), rate_limit_per_minute=str(10 * HELD),
         redis_url=f"redis://{redis_proc.host}:{redis_proc.port}/0",
     )
     store = Store.open(sqlite_url)
@@ -64,6 +66,17 @@ def test_serve_runs_its_worker_processes_and_finishes_a_request_in_flight_on_sig
         assert len(workers) == 3
         for worker in workers:
             assert b"relay_server.server" in Path(f"/proc/{worker}/cmdline").read_bytes()
+
+        # Requests held open by the hundred (as event streams will be) take no thread each:
+        # the server still answers at once.
+        held = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(HELD)]
+        for sock in held:
+            sock.sendall(_request_head(port, key) + BODY[:10])
+        started = time.monotonic()
+        assert requests.get(f"http://127.0.0.1:{port}/v1/openapi.json", timeout=10).status_code == 200
+        assert time.monotonic() - started < 5
+        for sock in held:
+            sock.close()
 
         with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
             sock.sendall(_request_head(port, key) + BODY[:10])
