@@ -47,6 +47,8 @@ from zimsend_common.logs import configure_logging
 # Below the systemd unit's TimeoutStopSec (30 s), so that the arbiter, not systemd, ends a stream.
 GRACE_SECONDS = 25
 KEEPALIVE_SECONDS = 5
+# A worker silent this long is killed and replaced: longer than a SQLite writer may wait for the lock.
+SILENT_WORKER_SECONDS = 60
 
 
 def default_workers() -> int:
@@ -90,6 +92,7 @@ def options(settings: Settings, workers: int) -> dict[str, Any]:
         "workers": workers,
         "worker_class": "gevent",
         "graceful_timeout": GRACE_SECONDS,
+        "timeout": SILENT_WORKER_SECONDS,
         "keepalive": KEEPALIVE_SECONDS,
         "logger_class": _RelayLogs,
         "accesslog": None,
