@@ -3,8 +3,8 @@
 Before anything else looks at the request (who is calling, how often): a
 declared ``Content-Length`` over the limit is answered 413
 ``PAYLOAD_TOO_LARGE`` without a byte of the body read; a chunked body, whose
-size nobody knows in advance, is read (and kept for the route) up to the
-limit (Flask's ``MAX_CONTENT_LENGTH``), and answered the same past it.
+size nobody knows in advance, is read (and kept for the route) up to one
+byte past the limit, and answered the same when it has that byte.
 
 Either way the rest of the body is still on its way, and an HTTP server
 would read it all to find the next request on the connection: after a 413
