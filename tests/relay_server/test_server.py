@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import requests
 from credentials import Credentials
-from relay_process import environment, free_port, serving
+from relay_process import RELAY, environment, free_port, serving
 
 from relay_server.store import Store
 
@@ -94,3 +95,12 @@ def test_serve_runs_its_worker_processes_and_finishes_a_request_in_flight_on_sig
         assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["status"] == "queued"
         assert server.wait(timeout=30) == 0
     assert not any(Path(f"/proc/{worker}").exists() for worker in workers)
+
+
+def test_serve_refuses_fewer_than_one_worker(tmp_path: Path, sqlite_url: str) -> None:
+    env = environment(tmp_path, database_url=sqlite_url, http_port=str(free_port()))
+
+    refused = subprocess.run([RELAY, "serve", "--workers", "0"], env=env, capture_output=True, text=True, timeout=60)
+
+    assert refused.returncode == 1
+    assert json.loads(refused.stderr)["error"]["code"] == "INVALID_WORKERS"
