@@ -66,6 +66,8 @@ def install(root: Path, *, dry_run: bool, commands: Path) -> Iterator[Step]:
     """Do (or with ``dry_run`` only say) each step, under ``root``; the units run ``commands``/zimsend-relay."""
     if not (commands / "zimsend-relay").exists():
         raise InstallError(f"{commands} holds no zimsend-relay: run install from the gateway's virtualenv")
+    if not (root / "etc" / "passwd").is_file():
+        raise InstallError(f"{root} holds no etc/passwd: the root must be a system's, with its users")
     if not dry_run and os.geteuid() != 0:
         raise InstallError("install creates a user and system files: run it as root (sudo)")
     yield Step("user", USER, _ensure_user(root, dry_run), dry_run)

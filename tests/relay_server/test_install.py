@@ -93,3 +93,13 @@ def test_the_config_template_lists_every_setting_with_its_default() -> None:
             if name != "data_dir":  # set for an installed gateway, not left to its ./data default
                 assert getattr(shipped, name) == field.default, name
     assert tomllib.loads(template)["relay"] == {"data_dir": "/var/lib/zimsend"}
+
+
+def test_install_refuses_a_root_without_a_system_and_changes_nothing(tmp_path: Path) -> None:
+    refused = subprocess.run(
+        [RELAY, "install", "--root", str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+
+    assert refused.returncode == 1
+    assert json.loads(refused.stderr)["error"]["code"] == "INSTALL_FAILED"
+    assert list(tmp_path.iterdir()) == []
