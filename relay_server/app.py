@@ -10,7 +10,7 @@ import redis as redis_lib
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from relay_server import auth, context, idempotency, ratelimit, request_metrics
+from relay_server import auth, body_limit, context, idempotency, ratelimit, request_metrics
 from relay_server.api import BLUEPRINT_MODULES
 from relay_server.dispatcher import Dispatcher, StoreOnlyDispatcher
 from relay_server.errors import register_error_handlers
@@ -65,7 +65,8 @@ def create_app(
         ),
     )
     register_error_handlers(app)
-    # Order matters: who is calling, then how often, then whether it is a replay.
+    # Order matters: a body too large to read, who is calling, how often, whether it is a replay.
+    body_limit.init_app(app)
     auth.init_app(app)
     ratelimit.init_app(app)
     idempotency.init_app(app)

@@ -14,24 +14,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import signal
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from types import FrameType
-from typing import Any, NoReturn
+from typing import Any
 
 import sqlalchemy as sa
-import waitress
-from redis import Redis
 
-from relay_server import doctor, metrics_dir, worker_command
-from relay_server.app import create_app
-from relay_server.dispatch import RQDispatcher
+from relay_server import doctor, install, server, worker_command
 from relay_server.store import Store, UnknownClient
 from relay_server.store.backup import MissingDatabase, TargetIsTheStore, UnsupportedDatabase, backup_sqlite
 from relay_server.store.migrate import current_revision
@@ -40,8 +33,6 @@ from zimsend_common import redis_acl
 from zimsend_common.config import ConfigError, Settings, load_settings
 from zimsend_common.logs import configure_logging
 from zimsend_common.timefmt import isoformat_z, utcnow
-
-log = logging.getLogger(__name__)
 
 
 class CommandError(Exception):
@@ -349,40 +340,45 @@ def _backup(args: argparse.Namespace) -> int:
 
 
 def register_serve(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("serve", help="run the HTTP API (migrates the database first)")
+    parser = subparsers.add_parser(
+        "serve", help="run the HTTP API, one process per core (migrates the database first)"
+    )
+    parser.add_argument(
+        "--workers", type=int, help="server processes (default: the http_workers setting, else one per core)"
+    )
     parser.set_defaults(handler=_serve)
 
 
 def _serve(args: argparse.Namespace) -> int:
     settings = _settings()
-    metrics_dir.enter_multiprocess_mode(settings)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    with _store(settings) as store:
-        dispatcher = RQDispatcher(
-            store,
-            # RQ pickles its jobs: this connection must hand back bytes. A Redis
-            # that stops answering must not hold a send up: it is stored anyway.
-            Redis.from_url(settings.relay.redis_url, socket_timeout=2, socket_connect_timeout=2),
-            timedelta(seconds=settings.relay.device_offline_after_seconds),
-        )
-        app = create_app(settings, store=store, dispatcher=dispatcher)
-        server = waitress.create_server(
-            app,
-            host=settings.relay.host,
-            port=settings.relay.http_port,
-            # Refused as soon as the headers (or the chunks) show it, before
-            # a byte more is spooled. Waitress refuses at the limit itself,
-            # the app only above it: one more byte keeps the two in step.
-            max_request_body_size=settings.relay.max_body_bytes + 1,
-        )
-        log.info("relay listening", extra={"host": settings.relay.host, "port": settings.relay.http_port})
-        # Returns once SIGINT or SIGTERM stops it, after the running requests finish.
-        server.run()
+    workers = server.worker_count(args.workers, settings)
+    if workers < 1:
+        raise CommandError("INVALID_WORKERS", "--workers must be at least 1")
+    # Migrated once, here, and a database that cannot be opened is said before any process starts.
+    with _store(settings):
+        pass
+    server.exec_server(workers)
+
+
+# -- installing ------------------------------------------------------------------
+
+
+def register_install(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "install", help="create the zimsend user, /etc/zimsend, /var/lib/zimsend and the systemd units (as root)"
+    )
+    parser.add_argument("--root", type=Path, default=Path("/"), help="install under this directory (default: /)")
+    parser.add_argument("--dry-run", action="store_true", help="say what would be done, do nothing")
+    parser.set_defaults(handler=_install)
+
+
+def _install(args: argparse.Namespace) -> int:
+    try:
+        for step in install.install(args.root.resolve(), dry_run=args.dry_run, commands=install.bin_dir()):
+            _print(step.document())
+    except install.InstallError as exc:
+        raise CommandError("INSTALL_FAILED", str(exc)) from exc
     return 0
-
-
-def _stop_on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
-    raise SystemExit(0)
 
 
 # -- entry point -----------------------------------------------------------------
@@ -400,6 +396,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     register_dead_letters,
     register_backup,
     register_serve,
+    register_install,
     worker_command.register,
     doctor.register,
 ]

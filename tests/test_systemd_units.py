@@ -1,4 +1,4 @@
-"""The systemd units in systemd/: what they promise the host."""
+"""The systemd units in relay_server/deploy/: what they promise the host."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-UNITS = sorted((Path(__file__).resolve().parent.parent / "systemd").glob("*.service"))
+UNITS = sorted((Path(__file__).resolve().parent.parent / "relay_server" / "deploy").glob("*.service"))
 
 
 def _service_section(unit: Path) -> configparser.SectionProxy:

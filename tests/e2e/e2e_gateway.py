@@ -197,7 +197,7 @@ class Gateway:
         try:
             # Any answer in the contract's shape will do: the app is up.
             return requests.get(self.url("/devices"), timeout=1).status_code == 400
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or its app not loaded
             return False
 
 
@@ -215,6 +215,7 @@ def running_gateway(
         "ZIMSEND_REDIS_URL": redis_url,
         "ZIMSEND_HOST": "127.0.0.1",
         "ZIMSEND_HTTP_PORT": str(port),
+        "ZIMSEND_HTTP_WORKERS": "2",
         "ZIMSEND_RATE_LIMIT_PER_MINUTE": "1000000",
         "ZIMSEND_DEVICE_OFFLINE_AFTER_SECONDS": str(OFFLINE_AFTER_SECONDS),
         "ZIMSEND_HEARTBEAT_SECONDS": "0.5",

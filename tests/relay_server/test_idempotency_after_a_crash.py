@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import threading
@@ -91,7 +92,8 @@ def test_a_relay_killed_between_reserving_and_answering_sends_once_when_retried(
         attempt.start()
         _wait_for_reservation(store)
         time.sleep(0.5)
-        doomed.kill()
+        # The whole server dies at once, its worker processes with it.
+        os.killpg(doomed.pid, signal.SIGKILL)
         doomed.wait(timeout=10)
         own_redis.send_signal(signal.SIGCONT)
         attempt.join(timeout=30)

@@ -18,11 +18,14 @@ RELAY = str(Path(sys.executable).parent / "zimsend-relay")
 
 
 def environment(tmp_path: Path, **settings: str) -> dict[str, str]:
-    """This process's environment without ZIMSEND_ settings, plus the ones given."""
+    """This process's environment without ZIMSEND_ settings, plus the ones given.
+
+    ``serve`` runs two server processes, whatever the machine's cores.
+    """
     config = tmp_path / "zimsend.toml"
     config.touch()
     env = {key: value for key, value in os.environ.items() if not key.startswith("ZIMSEND_")}
-    env.update(ZIMSEND_CONFIG=str(config), ZIMSEND_DATA_DIR=str(tmp_path / "data"))
+    env.update(ZIMSEND_CONFIG=str(config), ZIMSEND_DATA_DIR=str(tmp_path / "data"), ZIMSEND_HTTP_WORKERS="2")
     env.update({f"ZIMSEND_{name.upper()}": value for name, value in settings.items()})
     return env
 
@@ -34,22 +37,29 @@ def free_port() -> int:
 
 
 def get_when_up(url: str, headers: dict[str, str]) -> requests.Response:
-    """GET ``url`` once the server accepts connections (within 30 s)."""
-    deadline = time.monotonic() + 30
+    """GET ``url`` once the server answers (within 60 s).
+
+    The server listens before its worker processes have loaded the app: until
+    then a connection is accepted and waits.
+    """
+    deadline = time.monotonic() + 60
     while True:
         try:
             return requests.get(url, headers=headers, timeout=5)
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
 
 
 @contextmanager
-def serving(env: dict[str, str]) -> Iterator[subprocess.Popen]:
-    """``zimsend-relay serve`` running with ``env`` until the block ends (then SIGTERM)."""
+def serving(env: dict[str, str], *options: str) -> Iterator[subprocess.Popen]:
+    """``zimsend-relay serve OPTIONS`` running with ``env`` until the block ends (then SIGTERM).
+
+    The server and its worker processes are a process group of their own (``os.killpg(server.pid, ...)``).
+    """
     server = subprocess.Popen(
-        [RELAY, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [RELAY, "serve", *options], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
     )
     try:
         get_when_up(f"http://127.0.0.1:{env['ZIMSEND_HTTP_PORT']}/v1/openapi.json", {})

@@ -1,0 +1,55 @@
+"""The relay as a WSGI application: ``relay_server.wsgi:app``.
+
+Importing this module reads the configuration (``ZIMSEND_CONFIG`` and
+``ZIMSEND_*``), opens the store (bringing its schema to head: several
+processes may do so at once) and connects to Redis. A server that forks
+imports it in each process after the fork, so every process has its own
+database connections and Redis clients; nothing is shared across a fork.
+
+``zimsend-relay serve`` runs it (see ``relay_server.server``). Any WSGI
+server can, with a worker model that holds long-lived streams::
+
+    PROMETHEUS_MULTIPROC_DIR=/var/lib/zimsend/metrics \\
+        gunicorn -k gevent -w 4 -b 127.0.0.1:5040 relay_server.wsgi:app
+
+(the directory, private and existing, makes ``/metrics`` add up every
+process's counts.)
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask
+from redis import Redis
+
+from relay_server.app import create_app
+from relay_server.dispatch import RQDispatcher
+from relay_server.store import Store
+from zimsend_common.config import Settings, load_settings
+from zimsend_common.logs import configure_logging
+from zimsend_common.private_files import private_directory
+
+# A Redis that stops answering must not hold a send up: the message is stored anyway.
+_DISPATCH_REDIS_TIMEOUT_SECONDS = 2
+
+
+def build_app(settings: Settings) -> Flask:
+    """The relay on its configured store, queues and Redis, logging as configured."""
+    configure_logging(settings.logging)
+    private_directory(settings.relay.data_dir)
+    store = Store.open(settings.relay.resolved_database_url())
+    dispatcher = RQDispatcher(
+        store,
+        # RQ pickles its jobs: this connection must hand back bytes.
+        Redis.from_url(
+            settings.relay.redis_url,
+            socket_timeout=_DISPATCH_REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=_DISPATCH_REDIS_TIMEOUT_SECONDS,
+        ),
+        timedelta(seconds=settings.relay.device_offline_after_seconds),
+    )
+    return create_app(settings, store=store, dispatcher=dispatcher)
+
+
+app = build_app(load_settings())
