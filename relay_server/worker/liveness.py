@@ -18,10 +18,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from relay_server.dispatch.device_state import load_states
 from relay_server.store.models import MessageError, StatusChange
 from relay_server.worker.context import WorkerContext
-from relay_server.worker.device_records import record_transition, recorded_online
 from zimsend_common import wire
 from zimsend_common.failures import FailureCode, describe
 
@@ -41,13 +39,13 @@ return 0
 
 def check_devices(ctx: WorkerContext, now: datetime) -> None:
     """Record online/offline transitions and fail the lost sends of offline devices."""
-    recorded = recorded_online(ctx.store.engine)
+    recorded = ctx.store.recorded_online()
     dead_after = 2 * ctx.offline_after
-    for state in load_states(ctx.store.engine):
+    for state in ctx.store.device_states():
         online = state.online(now, ctx.offline_after)
         if online != recorded.get(state.device_id, False):
             reason = None if online else state.offline_reason(now, ctx.offline_after)
-            record_transition(ctx.store.engine, state, online=online, at=now, reason=reason)
+            ctx.store.record_device_transition(state, online=online, at=now, reason=reason)
             log.info("device " + ("online" if online else "offline"), extra={"device_id": state.device_id})
         # Only an agent that stopped reporting is dead; one whose modem is lost
         # is alive and answers for its own send.

@@ -19,7 +19,6 @@ from relay_process import environment, free_port, serving
 from relay_server.idempotency import ABANDONED_AFTER
 from relay_server.store import Store
 from relay_server.store.schema import idempotency_keys, messages
-from relay_server.worker.device_records import record_heartbeat
 from zimsend_common.timefmt import utcnow
 
 SEND = ("sms/send", {"to": "+263771234567", "message": "Your code is 1234"})
@@ -78,7 +77,7 @@ def test_a_relay_killed_between_reserving_and_answering_sends_once_when_retried(
     if key_mode == "test":
         api_key = store.create_api_key(client.client_id, test=True)
     device, _password = store.add_device(client.client_id)
-    record_heartbeat(store.engine, device.device_id, utcnow() + timedelta(minutes=10), {"model": "SIM800L"})
+    store.record_heartbeat(device.device_id, utcnow() + timedelta(minutes=10), {"model": "SIM800L"})
     url = f"http://127.0.0.1:{port}/v1/{path}"
     headers = {"X-Client-ID": client.client_id, "X-API-Key": api_key, "Idempotency-Key": "order-77"}
 
