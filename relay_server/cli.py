@@ -26,7 +26,6 @@ from types import FrameType
 from typing import Any, NoReturn
 
 import waitress
-from redis import Redis
 
 from relay_server import doctor, metrics_dir, worker_command
 from relay_server.app import create_app
@@ -35,7 +34,7 @@ from relay_server.store import Store, UnknownClient
 from relay_server.store.errors import DatabaseUnreachable, UnusableDatabaseUrl
 from relay_server.store.backup import MissingDatabase, TargetIsTheStore, UnsupportedDatabase, backup_sqlite
 from relay_server.store.models import ApiKey, DeadLetter, Device
-from zimsend_common import redis_acl
+from zimsend_common import redis_acl, redis_client
 from zimsend_common.config import ConfigError, Settings, load_settings
 from zimsend_common.logs import configure_logging
 from zimsend_common.timefmt import isoformat_z, utcnow
@@ -358,13 +357,12 @@ def _serve(args: argparse.Namespace) -> int:
     with _store(settings) as store:
         dispatcher = RQDispatcher(
             store,
-            # RQ pickles its jobs: this connection must hand back bytes. A Redis
-            # that stops answering must not hold a send up: it is stored anyway.
-            Redis.from_url(settings.relay.redis_url, socket_timeout=2, socket_connect_timeout=2),
+            # A Redis that stops answering must not hold a send up: it is stored anyway.
+            redis_client.connect(settings.relay.redis_url, redis_client.DISPATCH),
             timedelta(seconds=settings.relay.device_offline_after_seconds),
         )
         app = create_app(settings, store=store, dispatcher=dispatcher)
-        server = waitress.create_server(
+        server = waitress.create_server(  # type: ignore[attr-defined]  # missing from its stubs
             app,
             host=settings.relay.host,
             port=settings.relay.http_port,
