@@ -68,8 +68,8 @@ class GatewayStateCollector:
             "Webhook delivery attempts in the log (purge drops old ones), by outcome",
             labels=["outcome"],
         )
-        for success, count in sorted(self.store.webhook_attempt_counts().items()):
-            webhooks.add_metric(["success" if success else "failure"], count)
+        for success, attempts in sorted(self.store.webhook_attempt_counts().items()):
+            webhooks.add_metric(["success" if success else "failure"], attempts)
         dead = GaugeMetricFamily("zimsend_dead_letters", "Agent events kept as dead letters")
         dead.add_metric([], self.store.dead_letter_count())
         return iter((messages, webhooks, dead))

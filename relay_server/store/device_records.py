@@ -17,6 +17,7 @@ from relay_server.store import webhook_outbox
 from relay_server.store.device_state import DeviceState
 from relay_server.store.dispatch_schema import device_events, device_status, incoming_messages
 from relay_server.store.models import Device
+from relay_server.store.schema import declared_length
 from relay_server.store.storable_text import clipped
 from zimsend_common.timefmt import isoformat_z
 
@@ -149,7 +150,7 @@ def _ensure_status_row(conn: sa.Connection, device_id: str) -> None:
 
 
 def _length(name: str) -> int:
-    return device_status.c[name].type.length or _MAX_TEXT
+    return declared_length(device_status.c[name]) or _MAX_TEXT
 
 
 def _text_or_none(value: Any, whole_or_nothing: bool, length: int) -> str | None:

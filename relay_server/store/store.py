@@ -84,7 +84,7 @@ class Store:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: str) -> "Store":
+    def open(cls, url: str) -> Store:
         """Connect to ``url`` (SQLite or PostgreSQL) and bring the schema to head.
 
         Raises UnusableDatabaseUrl for a URL that names no such database, and

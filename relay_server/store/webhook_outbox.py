@@ -147,7 +147,7 @@ def record_event(
     return event_id
 
 
-def record_test_event(engine: sa.Engine, webhook: "Webhook", event: str, now: datetime) -> str:
+def record_test_event(engine: sa.Engine, webhook: Webhook, event: str, now: datetime) -> str:
     """Queue a test event for this one webhook; returns its event id."""
     event_id = catalogue.new_event_id()
     with write_transaction(engine) as conn:

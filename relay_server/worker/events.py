@@ -19,9 +19,10 @@ event: that try is deferred, not counted.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeGuard
 
 from prometheus_client import Counter
 
@@ -189,7 +190,7 @@ def _signed(event: dict[str, Any], signature: str, key: str) -> bool:
         return False
 
 
-def _is_id(value: Any, shaped: Any) -> bool:
+def _is_id(value: Any, shaped: Callable[[str], bool]) -> TypeGuard[str]:
     return isinstance(value, str) and shaped(value)
 
 

@@ -56,7 +56,7 @@ def check_devices(ctx: WorkerContext, now: datetime) -> None:
 def fail_lost_send(ctx: WorkerContext, device_id: str, now: datetime) -> str | None:
     """Fail the message a dead device was sending, if any; returns its id."""
     raw = ctx.redis.get(wire.inflight_key(device_id))
-    if raw is None:
+    if not isinstance(raw, bytes):
         return None
     message_id = raw.decode()
     message = ctx.store.get_message_by_id(message_id)
