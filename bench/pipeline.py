@@ -31,7 +31,8 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import redis
 import requests
@@ -105,7 +106,7 @@ def send_to_modem_latency(gateway: Gateway, samples: int) -> list[float]:
     for n in range(samples):
         before = utcnow()
         gateway.queue(account, to="+263771003200", message=f"latency {n}")
-        wait_until(lambda: len(agent.emulator.sent) > n, "the modem to accept the message")
+        wait_until(lambda n=n: len(agent.emulator.sent) > n, "the modem to accept the message")
         latencies.append((agent.emulator.sent[n].at - before).total_seconds())
     return latencies
 

@@ -33,7 +33,7 @@ from relay_server.store import Store
 from relay_server.store.models import STATUSES, Caller, HistoryQuery, NewMessage
 from relay_server.store.schema import messages
 
-WORDS = "commande livraison colis rendez-vous paiement code rappel facture Éducation merci".split()
+WORDS = ["commande", "livraison", "colis", "rendez-vous", "paiement", "code", "rappel", "facture", "Éducation", "merci"]
 BATCH = 2000
 DEVICES = 100
 

@@ -1,7 +1,7 @@
-"""The job functions agents run, as ``wire`` names them, and what an agent accepts.
+"""What an agent accepts of the send jobs it takes from its queues.
 
-A send job runs inside the agent that took it, on that agent's one open
-modem; there is no modem to use anywhere else.
+A send job is data, never code to run: the agent's loop takes it from Redis,
+checks it here and hands the message to its sender, on its one open modem.
 
 Redis is shared with every agent host, so a job is believed only when the
 relay signed it for this device (``wire.sign_send_job``) within
@@ -13,11 +13,10 @@ reaches the modem: it is refused with a ``JobRefusal`` reason.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
@@ -25,14 +24,7 @@ from rq.job import Job
 from zimsend_common import wire
 from zimsend_common.timefmt import utcnow
 
-if TYPE_CHECKING:
-    from gateway_agent.agent.loop import Agent
-
 log = logging.getLogger(__name__)
-
-# The agent serving this thread: one per process in production, one per
-# thread when tests run several agents side by side.
-_bound = threading.local()
 
 # A shared job signed for the client's other devices only: this device was
 # added after it was queued. Not an attack; the relay places it again, signed
@@ -60,16 +52,6 @@ class _Refused(Exception):
         self.reason = reason
 
 
-def bind(agent: Agent) -> None:
-    """Make ``agent`` the one that send jobs run in this thread go through."""
-    _bound.agent = agent
-
-
-def unbind(agent: Agent) -> None:
-    if getattr(_bound, "agent", None) is agent:
-        _bound.agent = None
-
-
 def send_job_from(payload: dict[str, Any]) -> wire.SendJob:
     """The message a send job's payload describes; ValueError when it is not one."""
     if not isinstance(payload, dict):
@@ -84,14 +66,6 @@ def send_job_from(payload: dict[str, Any]) -> wire.SendJob:
         if getattr(job, name) is not None and not isinstance(getattr(job, name), str):
             raise ValueError(f"a send job's {name} is text")
     return job
-
-
-def send_message(payload: dict[str, Any]) -> str:
-    """Send one message through this process's agent; returns what became of it."""
-    agent = getattr(_bound, "agent", None)
-    if agent is None:
-        raise RuntimeError("send jobs run only inside a running zimsend-agent")
-    return agent.send(send_job_from(payload))
 
 
 def accept(

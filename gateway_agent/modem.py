@@ -141,7 +141,9 @@ ModemEvent = DeliveryReport | IncomingMessage | PortLost | PortRestored
 
 @dataclass
 class ModemInfo:
-    """Identity and network state together, as ``zimsend-agent info`` prints it."""
+    """Identity and network state together, with what only a phone tells (``extra``:
+    battery, network code). Only ``GammuModem.info`` makes one; ``zimsend-agent info``
+    and the heartbeat read ``identify`` and ``network_state`` instead."""
 
     identity: Identity
     network: NetworkState
@@ -173,7 +175,7 @@ class Modem(abc.ABC):
     def next_event(self, timeout: float) -> ModemEvent | None:
         """The next event, waiting up to ``timeout`` seconds; None when none came."""
 
-    def __enter__(self) -> "Modem":
+    def __enter__(self) -> Modem:
         self.open()
         return self
 

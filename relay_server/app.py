@@ -15,12 +15,10 @@ from relay_server.api import BLUEPRINT_MODULES
 from relay_server.dispatcher import Dispatcher, StoreOnlyDispatcher
 from relay_server.errors import register_error_handlers
 from relay_server.store.store import Store
+from zimsend_common import redis_client
 from zimsend_common.config import Settings
 from zimsend_common.private_files import private_directory
 from zimsend_common.timefmt import utcnow
-
-# A Redis that does not answer must not hold requests up: rate limiting fails open.
-_REDIS_TIMEOUT_SECONDS = 0.5
 
 
 def create_app(
@@ -44,16 +42,12 @@ def create_app(
         # the one the trusted proxies saw, not the last proxy's.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.relay.trusted_proxy_hops)  # type: ignore[method-assign]
     app.config["MAX_CONTENT_LENGTH"] = settings.relay.max_body_bytes
-    app.json.sort_keys = False
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # the default provider has it
     if store is None:
         private_directory(settings.relay.data_dir)
         store = Store.open(settings.relay.resolved_database_url())
     if redis is None:
-        redis = redis_lib.Redis.from_url(
-            settings.relay.redis_url,
-            socket_timeout=_REDIS_TIMEOUT_SECONDS,
-            socket_connect_timeout=_REDIS_TIMEOUT_SECONDS,
-        )
+        redis = redis_client.connect(settings.relay.redis_url, redis_client.REQUEST)
     context.attach(
         app.extensions,
         context.RelayContext(

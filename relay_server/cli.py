@@ -22,12 +22,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 
 from relay_server import doctor, install, server, worker_command
 from relay_server.store import Store, UnknownClient
+from relay_server.store.errors import DatabaseUnreachable, UnusableDatabaseUrl
 from relay_server.store.backup import MissingDatabase, TargetIsTheStore, UnsupportedDatabase, backup_sqlite
-from relay_server.store.migrate import current_revision
 from relay_server.store.models import ApiKey, DeadLetter, Device
 from zimsend_common import redis_acl
 from zimsend_common.config import ConfigError, Settings, load_settings
@@ -61,11 +60,10 @@ def _store(settings: Settings) -> Iterator[Store]:
     """The configured store, migrated to head, closed afterwards."""
     try:
         store = Store.open(settings.relay.resolved_database_url())
-    except sa.exc.ArgumentError as exc:
-        # The URL itself stays out of the message: it may hold a password.
-        raise CommandError("DATABASE_UNAVAILABLE", "database_url is not a usable database URL") from exc
-    except sa.exc.OperationalError as exc:
-        raise CommandError("DATABASE_UNAVAILABLE", f"cannot open the database: {exc.orig}") from exc
+    except UnusableDatabaseUrl as exc:
+        raise CommandError("DATABASE_UNAVAILABLE", str(exc)) from exc
+    except DatabaseUnreachable as exc:
+        raise CommandError("DATABASE_UNAVAILABLE", f"cannot open the database: {exc}") from exc
     try:
         yield store
     finally:
@@ -251,7 +249,7 @@ def register_migrate(subparsers: argparse._SubParsersAction) -> None:
 
 def _migrate(args: argparse.Namespace) -> int:
     with _store(_settings()) as store:
-        _print({"revision": current_revision(store.engine)})
+        _print({"revision": store.schema_revision()})
     return 0
 
 

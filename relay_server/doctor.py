@@ -24,14 +24,14 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from relay_server import health
-from relay_server.dispatch.device_state import DeviceState
+from relay_server.store.device_state import DeviceState
 from relay_server.store.engine import create_engine, sqlite_path
-from relay_server.store.migrate import current_revision, head_revision
+from relay_server.store.migrate import head_revision
 from relay_server.store.store import Store
+from zimsend_common import redis_client
 from zimsend_common.config import ConfigError, Settings, load_settings
 from zimsend_common.timefmt import isoformat_z, utcnow
 
-_REDIS_TIMEOUT_SECONDS = 2
 _REGISTERED = frozenset({"home", "roaming"})
 
 
@@ -69,9 +69,7 @@ def diagnose() -> Iterator[Finding]:
         return
     yield Finding("configuration", True, {"data_dir": str(settings.relay.data_dir)})
     store = _open_store(settings)
-    redis = Redis.from_url(
-        settings.relay.redis_url, socket_timeout=_REDIS_TIMEOUT_SECONDS, socket_connect_timeout=_REDIS_TIMEOUT_SECONDS
-    )
+    redis = redis_client.connect(settings.relay.redis_url, redis_client.PROBE)
     try:
         yield _database(store, settings)
         yield _redis(redis)
@@ -104,7 +102,7 @@ def _database(store: Store | str, settings: Settings) -> Finding:
     reachable = health.check_store(store)
     if not reachable.ok:
         return Finding("database", False, reachable.detail, fix)
-    revision, head = current_revision(store.engine), head_revision()
+    revision, head = store.schema_revision(), head_revision()
     detail = {"revision": revision, "head": head}
     if revision != head:
         return Finding("database", False, detail, "run `zimsend-relay migrate` (serve and worker do it at start)")

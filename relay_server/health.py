@@ -15,7 +15,7 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError
 
-from relay_server.dispatch.device_state import DeviceState, load_states
+from relay_server.store.device_state import DeviceState
 from relay_server.store.store import Store
 from zimsend_common import wire
 from zimsend_common.timefmt import isoformat_z
@@ -64,7 +64,7 @@ def check_worker(redis: Redis) -> Check:
 def device_states(store: Store) -> list[DeviceState]:
     """Every enabled device with its last heartbeat; empty when the store cannot be read."""
     try:
-        return [state for state in load_states(store.engine) if not state.disabled]
+        return [state for state in store.device_states() if not state.disabled]
     except Exception:
         return []
 

@@ -16,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from redis import Redis
 from redis.exceptions import RedisError
 
-from relay_server.dispatch.device_state import DeviceState
+from relay_server.store.device_state import DeviceState
 from relay_server.health import device_states
 from relay_server.store.store import Store
 from zimsend_common import wire
@@ -68,8 +68,8 @@ class GatewayStateCollector:
             "Webhook delivery attempts in the log (purge drops old ones), by outcome",
             labels=["outcome"],
         )
-        for success, count in sorted(self.store.webhook_attempt_counts().items()):
-            webhooks.add_metric(["success" if success else "failure"], count)
+        for success, attempts in sorted(self.store.webhook_attempt_counts().items()):
+            webhooks.add_metric(["success" if success else "failure"], attempts)
         dead = GaugeMetricFamily("zimsend_dead_letters", "Agent events kept as dead letters")
         dead.add_metric([], self.store.dead_letter_count())
         return iter((messages, webhooks, dead))

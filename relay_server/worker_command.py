@@ -38,7 +38,7 @@ from relay_server.worker.due import DueRelease
 from relay_server.worker.epoch import EpochWatch
 from relay_server.webhooks.pump import WebhookPump
 from relay_server.worker.maintenance import Maintenance
-from zimsend_common import bus, wire
+from zimsend_common import bus, redis_client, wire
 from zimsend_common.config import ConfigError, Settings, load_settings
 from zimsend_common.logs import configure_logging
 from zimsend_common.private_files import private_directory
@@ -90,8 +90,7 @@ def run_worker(settings: Settings, *, maintenance_seconds: float) -> int:
     """Run until SIGINT or SIGTERM; returns the process's exit status."""
     private_directory(settings.relay.data_dir)
     store = Store.open(settings.relay.resolved_database_url())
-    # RQ's job hashes hold compressed bytes: its connection must hand back bytes.
-    redis = Redis.from_url(settings.relay.redis_url, health_check_interval=10)
+    redis = redis_client.connect(settings.relay.redis_url, redis_client.WORKER)
     ctx = context.WorkerContext(store=store, redis=redis, settings=settings)
     context.install(ctx)
     stop = threading.Event()

@@ -21,17 +21,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Flask
-from redis import Redis
 
 from relay_server.app import create_app
 from relay_server.dispatch import RQDispatcher
 from relay_server.store import Store
+from zimsend_common import redis_client
 from zimsend_common.config import Settings, load_settings
 from zimsend_common.logs import configure_logging
 from zimsend_common.private_files import private_directory
-
-# A Redis that stops answering must not hold a send up: the message is stored anyway.
-_DISPATCH_REDIS_TIMEOUT_SECONDS = 2
 
 
 def build_app(settings: Settings) -> Flask:
@@ -41,12 +38,8 @@ def build_app(settings: Settings) -> Flask:
     store = Store.open(settings.relay.resolved_database_url())
     dispatcher = RQDispatcher(
         store,
-        # RQ pickles its jobs: this connection must hand back bytes.
-        Redis.from_url(
-            settings.relay.redis_url,
-            socket_timeout=_DISPATCH_REDIS_TIMEOUT_SECONDS,
-            socket_connect_timeout=_DISPATCH_REDIS_TIMEOUT_SECONDS,
-        ),
+        # A Redis that stops answering must not hold a send up: the message is stored anyway.
+        redis_client.connect(settings.relay.redis_url, redis_client.DISPATCH),
         timedelta(seconds=settings.relay.device_offline_after_seconds),
     )
     return create_app(settings, store=store, dispatcher=dispatcher)

@@ -26,9 +26,9 @@ from __future__ import annotations
 import json
 import logging
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from redis import Redis
 from rq import Queue
@@ -93,10 +93,11 @@ class BusJob(Job):
     @property
     def func(self) -> Callable[..., Any]:
         """The allow-listed function the job names; RefusedJob for any other."""
-        try:
-            return self.functions[self.func_name]
-        except (KeyError, TypeError):
-            raise RefusedJob(f"{self.func_name!r} is not a job this process runs") from None
+        name = self.func_name
+        function = self.functions.get(name) if isinstance(name, str) else None
+        if function is None:
+            raise RefusedJob(f"{name!r} is not a job this process runs")
+        return function
 
     # Jobs of the project carry no callbacks; RQ would import them by name.
     success_callback = property(lambda self: None)
@@ -153,7 +154,7 @@ def queue(name: str, connection: Redis, jobs: type[BusJob] = BusJob) -> BusQueue
     return BusQueue(name, connection=connection, serializer=JSONSerializer, job_class=jobs)
 
 
-def dequeue_any(queues: list[Queue], timeout: int, connection: Redis) -> tuple[Job, Queue] | None:
+def dequeue_any(queues: Sequence[Queue], timeout: float, connection: Redis) -> tuple[Job, Queue] | None:
     """The first job waiting on ``queues`` (in order), waiting up to ``timeout`` s; None when none came.
 
     Raises rq's DequeueTimeout when the wait ran out.
@@ -165,4 +166,5 @@ def dequeue_any(queues: list[Queue], timeout: int, connection: Redis) -> tuple[J
 
 def fetch(job_id: str, connection: Redis) -> BusJob:
     """The job ``job_id``; NoSuchJobError when it is absent or refused."""
-    return BusJob.fetch(job_id, connection=connection, serializer=JSONSerializer)
+    # RQ types fetch() as returning its base class; it builds the class it is called on.
+    return cast(BusJob, BusJob.fetch(job_id, connection=connection, serializer=JSONSerializer))

@@ -31,7 +31,7 @@ def _is_secret(name: str) -> bool:
 class JsonFormatter(logging.Formatter):
     """Formats a record as one JSON line with its ``extra`` fields."""
 
-    converter = time.gmtime
+    converter = time.gmtime  # type: ignore[assignment]  # called with the record's time, as the base's is
 
     def format(self, record: logging.LogRecord) -> str:
         document: dict[str, Any] = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import overload
 
 # The times a client may name: a day short of what ``datetime`` holds at either
 # end, so that a bound widened by a day, or moved to UTC, still fits.
@@ -26,6 +27,12 @@ def as_utc(moment: datetime) -> datetime | None:
     return moment if EARLIEST <= moment <= LATEST else None
 
 
+@overload
+def isoformat_z(moment: datetime) -> str: ...
+@overload
+def isoformat_z(moment: None) -> None: ...
+@overload
+def isoformat_z(moment: datetime | None) -> str | None: ...
 def isoformat_z(moment: datetime | None) -> str | None:
     """``2025-01-15T10:30:00Z`` for an aware or naive-UTC datetime; None stays None.
 

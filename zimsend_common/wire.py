@@ -63,6 +63,9 @@ PRIORITY_LEVELS = (1, 2, 3, 4, 5)  # 1 urgent .. 5 bulk
 EVENTS_QUEUE = "zimsend.events"
 SIMULATED_QUEUE = "zimsend.simulated"  # zs_test_ messages, sent by the relay's worker
 
+# A send job's function name says what the job is: agents take send jobs in
+# their own loop (``gateway_agent.jobs.accept``) and never run it as code. The
+# name stays what queued jobs and deployed agents know.
 SEND_JOB_FUNC = "gateway_agent.jobs.send_message"
 APPLY_EVENT_FUNC = "relay_server.worker.events.apply_event"
 SIMULATED_SEND_FUNC = "relay_server.worker.simulated.send_message"
@@ -204,8 +207,9 @@ class SendJob:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "SendJob":
-        return cls(**{name: data.get(name) for name in cls.__dataclass_fields__})
+    def from_dict(cls, data: dict[str, Any]) -> SendJob:
+        fields: dict[str, Any] = {name: data.get(name) for name in cls.__dataclass_fields__}
+        return cls(**fields)
 
 
 EventKind = Literal["sent", "delivered", "failed", "received", "heartbeat", "job_refused"]
@@ -237,7 +241,7 @@ class Event:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Event":
+    def from_dict(cls, data: dict[str, Any]) -> Event:
         return cls(**{name: data[name] for name in cls.__dataclass_fields__})
 
 

@@ -15,6 +15,8 @@ agent was away); when nothing was lost, both are harmless repeats.
 
 from __future__ import annotations
 
+from typing import Any
+
 import logging
 import time
 
@@ -39,7 +41,7 @@ class EpochWatch:
         self._claim_value = wire.claim_value_device(device_id)
         self._device_id = device_id
         self._looked = False
-        self._seen: bytes | None = None
+        self._seen: Any = None  # the sentinel as Redis returned it, compared only
 
     def check(self, client_id: str | None) -> None:
         """Claim again and hand on again when the sentinel changed since the last look.

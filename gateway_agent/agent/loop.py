@@ -33,7 +33,6 @@ import redis
 from rq.exceptions import DequeueTimeout
 
 from gateway_agent import jobs
-from gateway_agent.agent.connection import BLOCKING_READ_SECONDS, connect
 from gateway_agent.agent.epoch import EpochWatch
 from gateway_agent.agent.heartbeat import AgentState, heartbeat_data
 from gateway_agent.agent.ledger import Ledger
@@ -46,14 +45,14 @@ from gateway_agent.agent.sender import UNKNOWN_OUTCOME, Sender
 from gateway_agent.backends import open_modem
 from gateway_agent.errors import ModemError
 from gateway_agent.modem import DeliveryReport, Identity, IncomingMessage, Modem, ModemEvent, PortLost
-from zimsend_common import bus, wire
+from zimsend_common import bus, redis_client, wire
 from zimsend_common.config import ConfigError, Settings
 from zimsend_common.failures import FailureCode
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = BLOCKING_READ_SECONDS
+POLL_SECONDS = redis_client.AGENT_BLOCKING_READ_SECONDS
 RETRY_SECONDS = 1.0
 MAX_OPEN_PAUSE_SECONDS = 30.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -82,7 +81,7 @@ class Agent:
         self._settings = settings
         self._device_id = agent.device_id
         self._modem = modem or open_modem(settings)
-        self._connection = connection or connect(settings.relay.redis_url)
+        self._connection = connection or redis_client.connect(settings.relay.redis_url, redis_client.AGENT)
         self._ledger = Ledger(ledger_path(settings))
         self._signing_key = wire.device_signing_key(agent.device_password)
         self._outbox = Outbox(
@@ -117,7 +116,6 @@ class Agent:
     def run(self) -> None:
         """Open the modem, serve the device until ``stop()`` or SIGTERM/SIGINT, close the modem."""
         restore = self._handle_signals()
-        jobs.bind(self)
         self._pulse.start()
         try:
             self._recover()
@@ -127,7 +125,6 @@ class Agent:
             log.info("stopping", extra={"device_id": self._device_id})
         finally:
             self._farewell()
-            jobs.unbind(self)
             restore()
 
     def stop(self) -> None:
@@ -180,9 +177,10 @@ class Agent:
         for message_id in self._ledger.unfinished_sends():
             self._outbox.report_failure(message_id, FailureCode.DEVICE_ERROR, unknown)
         try:
-            inflight = self._connection.get(wire.inflight_key(self._device_id))
-            if inflight is not None and self._ledger.message_state(inflight.decode()) is None:
-                self._outbox.report_failure(inflight.decode(), FailureCode.DEVICE_ERROR, unknown)
+            raw = self._connection.get(wire.inflight_key(self._device_id))
+            inflight = raw.decode() if isinstance(raw, bytes) else None
+            if inflight is not None and self._ledger.message_state(inflight) is None:
+                self._outbox.report_failure(inflight, FailureCode.DEVICE_ERROR, unknown)
             self._connection.delete(wire.inflight_key(self._device_id))
         except redis.RedisError:
             pass  # the ledger already answered for every message this agent took
@@ -215,7 +213,7 @@ class Agent:
             if self._held is None:
                 self._held = self._take()
             if self._held is not None:
-                outcome = jobs.send_message(self._held.to_dict())
+                outcome = self.send(self._held)
                 log.info("job done", extra={"message_id": self._held.message_id, "outcome": outcome})
                 self._held = None
         except redis.RedisError as error:

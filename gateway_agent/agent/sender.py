@@ -123,7 +123,10 @@ class Sender:
         log.info("message sent", extra={"message_id": message_id, "parts": receipt.parts})
         try:
             key = wire.send_times_key(self._device_id)
-            self._connection.pipeline().lpush(key, f"{seconds:.3f}").ltrim(key, 0, SEND_TIMES_KEPT - 1).execute()
+            pipeline = self._connection.pipeline()
+            pipeline.lpush(key, f"{seconds:.3f}")
+            pipeline.ltrim(key, 0, SEND_TIMES_KEPT - 1)
+            pipeline.execute()
         except redis.RedisError:
             pass  # send times only refine estimates
 

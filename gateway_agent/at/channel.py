@@ -62,7 +62,7 @@ class Channel:
         baudrate: int,
         on_urc: Callable[[Urc], None],
         on_lost: Callable[[str], None],
-    ) -> "Channel":
+    ) -> Channel:
         """Open the port at ``path`` (following symlinks anew each time) and start reading."""
         port = serial.Serial(path, baudrate, timeout=0.1, exclusive=True)
         return cls(port, on_urc, on_lost)

@@ -128,7 +128,7 @@ class ATModem(Modem):
         except PduError as exc:
             raise Unsendable(str(exc)) from exc
         channel = self._live_channel()
-        references = []
+        references: list[int] = []
         for part in parts:
             command = f"AT+CMGS={part.tpdu_length}"
             try:
@@ -189,12 +189,15 @@ class ATModem(Modem):
             raise PortGone(f"the modem on {self.options.port} is gone; reconnecting")
         return channel
 
-    def _recover(self, reason: str) -> None:
-        """Reopen the port by its path until the modem answers again."""
-        self._events.put((PortLost(reason), ()))
+    def _drop_channel(self) -> None:
         if self._channel is not None:
             self._channel.close()
             self._channel = None
+
+    def _recover(self, reason: str) -> None:
+        """Reopen the port by its path until the modem answers again."""
+        self._events.put((PortLost(reason), ()))
+        self._drop_channel()
         delay = self.options.reopen_delay
         while not self._closed.wait(delay):
             try:
@@ -204,8 +207,7 @@ class ATModem(Modem):
                 delay = min(delay * 2, self.options.reopen_max_delay)
                 continue
             if self._closed.is_set():  # closed while reconnecting: close() has given up on us
-                self._channel.close()
-                self._channel = None
+                self._drop_channel()
                 return
             log.warning("modem port restored", extra={"port": self.options.port})
             self._events.put((PortRestored(), ()))
@@ -238,7 +240,8 @@ class ATModem(Modem):
         # Some modems announce nothing, or list nothing right after start.
         self._read_stored()
         for received in self._inbox.expire(timedelta(seconds=self.options.incomplete_after)):
-            self._events.put((received.event, received.slots))
+            if received.event is not None:  # an expired message always makes one
+                self._events.put((received.event, received.slots))
 
     def _handle(self, urc: Urc) -> None:
         if urc.name in ("+CMTI", "+CDSI"):

@@ -33,7 +33,7 @@ class DriverOptions:
     """National language shift tables a text may be sent with (``sms_languages``)."""
 
     @classmethod
-    def from_settings(cls, settings: Settings, port: str | None = None) -> "DriverOptions":
+    def from_settings(cls, settings: Settings, port: str | None = None) -> DriverOptions:
         agent = settings.agent
         return cls(
             port=port or agent.modem_port,

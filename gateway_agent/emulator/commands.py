@@ -328,7 +328,7 @@ class CommandSet:
 
     def _cmgd(self, command: Command) -> Answer:
         if command.form == "test":
-            return ["+CMGD: (1-%d),(0-4)" % self._storage.size]
+            return [f"+CMGD: (1-{self._storage.size}),(0-4)"]
         self._sim.require_ready()
         self._storage.delete(command.int_arg(0, 0), command.int_arg(1, 0))
         return []

@@ -62,7 +62,7 @@ class ModemEmulator:
 
     # -- the in-process API ------------------------------------------------
 
-    def start(self) -> "ModemEmulator":
+    def start(self) -> ModemEmulator:
         """Create the pty and serve it from a background thread."""
         self._open_port()
         self._thread = threading.Thread(target=self._serve, name="modem-emulator", daemon=True)

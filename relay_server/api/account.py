@@ -9,7 +9,6 @@ from flask import Blueprint
 
 from relay_server import context
 from relay_server.auth import current_caller, requested_device_id
-from relay_server.dispatch.device_state import load_states
 from zimsend_common.timefmt import utcnow
 
 bp = Blueprint("account", __name__, url_prefix="/v1")
@@ -39,6 +38,6 @@ def _device_status(client_id: str, device_id: str | None) -> str | None:
         return None
     relay = context.current()
     offline_after = timedelta(seconds=relay.settings.relay.device_offline_after_seconds)
-    states = load_states(relay.store.engine, client_id=client_id, device_id=device_id)
+    states = relay.store.device_states(client_id=client_id, device_id=device_id)
     online = bool(states) and states[0].online(utcnow(), offline_after)
     return "online" if online else "offline"

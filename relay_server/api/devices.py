@@ -13,7 +13,7 @@ from flask import Blueprint
 
 from relay_server.auth import current_caller
 from relay_server.context import current
-from relay_server.dispatch.device_state import DeviceState, load_states
+from relay_server.store.device_state import DeviceState
 from relay_server.errors import ApiError
 from relay_server.store import ids
 from zimsend_common.timefmt import isoformat_z, utcnow
@@ -25,7 +25,7 @@ bp = Blueprint("devices", __name__, url_prefix="/v1")
 def list_devices() -> tuple[dict[str, Any], int]:
     """Every device of the caller's client, oldest first."""
     relay = current()
-    states = load_states(relay.store.engine, client_id=current_caller().client_id)
+    states = relay.store.device_states(client_id=current_caller().client_id)
     devices = [_render(state) for state in states if not state.disabled]
     return {"success": True, "devices": devices, "total": len(devices)}, 200
 
@@ -37,7 +37,7 @@ def get_device(device_id: str) -> tuple[dict[str, Any], int]:
     # An id not shaped like one (a NUL, say) never reaches the database.
     states = []
     if ids.is_device_id(device_id):
-        states = load_states(relay.store.engine, client_id=current_caller().client_id, device_id=device_id)
+        states = relay.store.device_states(client_id=current_caller().client_id, device_id=device_id)
     if not states or states[0].disabled:
         raise ApiError(
             404, "INVALID_DEVICE_ID", "The device ID does not exist or does not belong to this client."

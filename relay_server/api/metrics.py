@@ -34,7 +34,7 @@ class _ThisProcess:
     def describe(self) -> list:
         return []
 
-    def collect(self):  # type: ignore[no-untyped-def]
+    def collect(self):
         return REGISTRY.collect()
 
 

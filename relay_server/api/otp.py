@@ -22,7 +22,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response, jsonify
 
 from relay_server import context, idempotency, otp
 from relay_server.api.requests import (
@@ -92,7 +92,7 @@ def send_otp() -> Response:
 
     def render(stored: list[Message]) -> Response:
         [message] = stored
-        response = current_app.json.response({
+        response = jsonify({
             "success": True,
             "otp_id": otp_id,
             "to": message.to,

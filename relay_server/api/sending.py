@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response, jsonify
 
 from relay_server import context, idempotency
 from relay_server.api.render import status_object
@@ -123,7 +123,7 @@ def _accepted_one(stored: list[Message]) -> Response:
 
 def _answer(document: dict[str, Any]) -> Response:
     """A 202 carrying ``document``."""
-    response = current_app.json.response(document)
+    response = jsonify(document)
     response.status_code = 202
     return response
 

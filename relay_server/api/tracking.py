@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from flask import Blueprint, request
 
@@ -20,7 +20,7 @@ from relay_server.auth import current_caller
 from relay_server.context import current
 from relay_server.errors import ApiError
 from relay_server.store import UnknownCursor, ids
-from relay_server.store.models import STATUSES, HistoryQuery, Message, Stats, StatusChange
+from relay_server.store.models import STATUSES, HistoryQuery, Message, Stats, Status, StatusChange
 from zimsend_common.timefmt import EARLIEST, LATEST, as_utc, isoformat_z, utcnow
 
 bp = Blueprint("tracking", __name__, url_prefix="/v1")
@@ -249,12 +249,12 @@ def _moment(raw: str) -> datetime | date:
     return moment if isinstance(parsed, datetime) else parsed
 
 
-def _statuses(raw: str) -> tuple[str, ...]:
+def _statuses(raw: str) -> tuple[Status, ...]:
     wanted = tuple(part.strip().lower() for part in raw.split(","))
     unknown = [status for status in wanted if status not in STATUSES]
     if unknown:
         raise ValueError(f"must be one of {', '.join(STATUSES)}, or a comma-separated list of them.")
-    return tuple(dict.fromkeys(wanted))
+    return cast(tuple[Status, ...], tuple(dict.fromkeys(wanted)))
 
 
 def _recipient(raw: str) -> str:

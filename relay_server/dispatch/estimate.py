@@ -10,11 +10,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from statistics import fmean
 
-import sqlalchemy as sa
 from redis import Redis
 
-from relay_server.dispatch.device_state import load_states
 from relay_server.store.models import Message
+from relay_server.store.store import Store
 from zimsend_common import bus, wire
 
 # Used until a device has sent anything: a typical modem's submit time.
@@ -23,7 +22,7 @@ SEND_TIMES_SAMPLE = 20
 
 
 def estimated_delivery(
-    redis: Redis, engine: sa.Engine, message: Message, now: datetime, offline_after: timedelta
+    redis: Redis, store: Store, message: Message, now: datetime, offline_after: timedelta
 ) -> datetime:
     """When ``message`` should leave, counting the jobs queued ahead of it (and itself)."""
     start = max(now, message.scheduled_at or now)
@@ -32,7 +31,7 @@ def estimated_delivery(
     if message.device_id:
         device_ids = [message.device_id]
     else:
-        states = load_states(engine, client_id=message.client_id)
+        states = store.device_states(client_id=message.client_id)
         device_ids = [s.device_id for s in states if s.online(now, offline_after)]
     # At least its own send, even when an agent has already taken it.
     ahead = max(1, _jobs_ahead(redis, message, device_ids))

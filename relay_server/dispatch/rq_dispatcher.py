@@ -9,7 +9,6 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from relay_server.dispatch import estimate, placement
-from relay_server.dispatch.device_state import load_states
 from relay_server.dispatcher import DeviceOffline, NoDeviceAvailable
 from relay_server.store.models import Caller, Message
 from relay_server.store.store import Store
@@ -38,7 +37,7 @@ class RQDispatcher:
         if scheduled or caller.is_test:
             return device_id
         now = utcnow()
-        states = load_states(self.store.engine, client_id=caller.client_id, device_id=device_id)
+        states = self.store.device_states(client_id=caller.client_id, device_id=device_id)
         online = [state for state in states if state.online(now, self.offline_after)]
         if device_id is not None and not online:
             raise DeviceOffline(device_id)
@@ -62,7 +61,7 @@ class RQDispatcher:
         """When the message should leave; None when Redis cannot tell."""
         try:
             return estimate.estimated_delivery(
-                self.redis, self.store.engine, message, utcnow(), self.offline_after
+                self.redis, self.store, message, utcnow(), self.offline_after
             )
         except RedisError:
             return None

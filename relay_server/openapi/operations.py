@@ -79,7 +79,7 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
 }
 
 # Both headers together, on every authenticated route.
-SECURITY = [{"ApiKey": [], "ClientId": []}]
+SECURITY: list[dict[str, list[str]]] = [{"ApiKey": [], "ClientId": []}]
 
 
 def param(name: str) -> dict[str, str]:

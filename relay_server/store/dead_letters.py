@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from relay_server.store.dispatch_schema import dead_letters, event_attempts
 from relay_server.store.engine import upsert_insert
 from relay_server.store.models import DeadLetter, EventFailure, FailureTally
+from relay_server.store.schema import declared_length
 from relay_server.store.storable_text import clipped, exact_json, from_exact_json
 
 MAX_ERROR_CHARS = 2000
@@ -46,9 +47,9 @@ def record_failure(conn: sa.Connection, failure: EventFailure, max_attempts: int
         upsert_insert(conn, dead_letters)
         .values(
             event_id=failure.event_id,
-            kind=clipped(failure.kind, dead_letters.c.kind.type.length),
-            device_id=clipped(failure.device_id, dead_letters.c.device_id.type.length),
-            reason=clipped(failure.reason, dead_letters.c.reason.type.length),
+            kind=clipped(failure.kind, declared_length(dead_letters.c.kind)),
+            device_id=clipped(failure.device_id, declared_length(dead_letters.c.device_id)),
+            reason=clipped(failure.reason, declared_length(dead_letters.c.reason)),
             error=clipped(failure.error, MAX_ERROR_CHARS),
             payload_json=_payload_json(failure.payload),
             attempts=tries.attempts,

@@ -16,6 +16,14 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
 )
 
 
+class UnusableDatabaseUrl(ValueError):
+    """``database_url`` names no database the store can run on (the URL stays out of the message)."""
+
+
+class DatabaseUnreachable(Exception):
+    """The database could not be opened; the message is the driver's reason."""
+
+
 class UnknownClient(Exception):
     """The client id does not exist or the client is disabled."""
 

@@ -130,7 +130,7 @@ def received_data(message: IncomingMessage) -> dict[str, Any]:
     }
 
 
-def _ports(message: IncomingMessage) -> dict[str, int] | None:
+def _ports(message: IncomingMessage) -> dict[str, int | None] | None:
     if message.destination_port is None:
         return None
     return {"destination": message.destination_port, "source": message.source_port}

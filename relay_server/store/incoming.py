@@ -19,10 +19,11 @@ from relay_server.store import ids, inbox
 from relay_server.store.dispatch_schema import incoming_messages
 from relay_server.store.engine import upsert_insert
 from relay_server.store.models import IncomingMessage, NewIncoming
+from relay_server.store.schema import declared_length
 from relay_server.store.storable_text import clipped, exact_json, from_exact_json, storable
 from zimsend_common.timefmt import utcnow
 
-_SENDER_LENGTH = incoming_messages.c.sender.type.length
+_SENDER_LENGTH = declared_length(incoming_messages.c.sender)
 REPLACE_PIDS = range(0x41, 0x48)
 
 

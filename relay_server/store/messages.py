@@ -62,7 +62,7 @@ def get_any_message(conn: sa.Connection, message_id: str, *, for_update: bool = 
     return None if row is None else message_from_row(row._mapping)
 
 
-def message_from_row(row: Mapping[str, Any]) -> Message:
+def message_from_row(row: Mapping[Any, Any]) -> Message:
     """The record a ``messages`` row stands for."""
     error = None
     if row["error_code"] is not None:
@@ -130,7 +130,7 @@ def _new_row(message: NewMessage, message_id: str, now: datetime) -> dict[str, A
 def queued_refs(conn: sa.Connection, scheduled_through: datetime | None) -> list[tuple[str, str]]:
     """Every message the store shows as queued, as (client id, message id), oldest
     first, but for those scheduled after ``scheduled_through`` (every scheduled one when None)."""
-    scheduled = messages.c.scheduled_at.is_(None)
+    scheduled: sa.ColumnElement[bool] = messages.c.scheduled_at.is_(None)
     if scheduled_through is not None:
         scheduled = scheduled | (messages.c.scheduled_at <= scheduled_through)
     rows = conn.execute(

@@ -44,14 +44,14 @@ def database_now(conn: sa.Connection) -> datetime:
 
 def message_counts(conn: sa.Connection) -> list[MessageCount]:
     """Every message ever created, purged ones included, by current status, device and mode."""
-    total = sa.func.sum(daily_counts.c.count).label("count")
+    total = sa.func.sum(daily_counts.c.count).label("total")
     query = sa.select(daily_counts.c.status, daily_counts.c.device_id, daily_counts.c.is_test, total).group_by(
         daily_counts.c.status, daily_counts.c.device_id, daily_counts.c.is_test
     )
     return [
-        MessageCount(row.status, row.device_id, bool(row.is_test), int(row.count))
+        MessageCount(row.status, row.device_id, bool(row.is_test), int(row.total))
         for row in conn.execute(query)
-        if row.count
+        if row.total
     ]
 
 

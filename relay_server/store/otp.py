@@ -114,6 +114,7 @@ def verify(conn: sa.Connection, caller: Caller, otp_id: str, code_mac: str, now:
     settled = _settled(row, now)
     if settled is not None:
         return settled
+    assert row is not None  # a missing OTP is settled as unknown
     pending = (otps.c.otp_id == otp_id, otps.c.status == "pending")
     if hmac.compare_digest(row["code_mac"], code_mac):
         done = conn.execute(sa.update(otps).where(*pending).values(status="verified", verified_at=now))

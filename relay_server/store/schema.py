@@ -13,6 +13,11 @@ from typing import Any
 import sqlalchemy as sa
 
 
+def declared_length(column: sa.Column[Any]) -> int:
+    """The length a column's type declares (a String's); 0 for one without."""
+    return int(getattr(column.type, "length", None) or 0)
+
+
 class UtcDateTime(sa.TypeDecorator[datetime]):
     """A moment in UTC: timestamptz on PostgreSQL, naive UTC text on SQLite.
 

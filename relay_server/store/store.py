@@ -1,21 +1,26 @@
 """The store: the source of truth for clients, keys, devices and messages.
 
 One ``Store`` per process, shared by threads; every method is one transaction.
-Each concept lives in its own module (clients, devices, messages, history,
-transitions, stats, retention, idempotency, incoming, dead_letters); this
-class opens the transaction and hands the connection over. ``store.engine`` is public for code that keeps
-tables of its own in the same database.
+Each concept lives in its own module (clients, devices, device records,
+messages, history, transitions, stats, retention, idempotency, incoming,
+dead_letters); this class opens the transaction and hands the connection over.
+Outside this folder nothing runs SQL: ``store.engine`` is read only to hand it
+to the store's own ``inbox``, ``webhooks`` and ``webhook_outbox`` functions,
+which open their transactions themselves (see README.md).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
 from relay_server.store import (
     clients,
     dead_letters,
+    device_records,
+    device_state,
     devices,
     history,
     idempotency,
@@ -27,16 +32,20 @@ from relay_server.store import (
     retention,
     stats,
     transitions,
+    webhook_outbox,
 )
 from relay_server.store.engine import create_engine, read_transaction, write_transaction
 from relay_server.store.errors import (
+    DatabaseUnreachable,
     InvalidApiKey,
     ReservationLost,
     UnknownClient,
     UnknownCursor,
     UnknownMessage,
+    UnusableDatabaseUrl,
 )
-from relay_server.store.migrate import upgrade_to_head
+from relay_server.store.device_state import DeviceState
+from relay_server.store.migrate import current_revision, upgrade_to_head
 from relay_server.store.models import (
     ApiKey,
     Caller,
@@ -58,7 +67,16 @@ from relay_server.store.models import (
     TransitionResult,
 )
 
-__all__ = ["InvalidApiKey", "ReservationLost", "Store", "UnknownClient", "UnknownCursor", "UnknownMessage"]
+__all__ = [
+    "DatabaseUnreachable",
+    "InvalidApiKey",
+    "ReservationLost",
+    "Store",
+    "UnknownClient",
+    "UnknownCursor",
+    "UnknownMessage",
+    "UnusableDatabaseUrl",
+]
 
 
 class Store:
@@ -66,10 +84,21 @@ class Store:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: str) -> "Store":
-        """Connect to ``url`` (SQLite or PostgreSQL) and bring the schema to head."""
-        engine = create_engine(url)
-        upgrade_to_head(engine)
+    def open(cls, url: str) -> Store:
+        """Connect to ``url`` (SQLite or PostgreSQL) and bring the schema to head.
+
+        Raises UnusableDatabaseUrl for a URL that names no such database, and
+        DatabaseUnreachable when the database cannot be opened.
+        """
+        try:
+            engine = create_engine(url)
+        except sa.exc.ArgumentError as exc:
+            raise UnusableDatabaseUrl("database_url is not a usable database URL") from exc
+        try:
+            upgrade_to_head(engine)
+        except sa.exc.OperationalError as exc:
+            engine.dispose()
+            raise DatabaseUnreachable(str(exc.orig)) from exc
         return cls(engine)
 
     def close(self) -> None:
@@ -155,6 +184,37 @@ class Store:
         with write_transaction(self.engine) as conn:
             return devices.mark_seen(conn, device_id, at)
 
+    def device_states(self, *, client_id: str | None = None, device_id: str | None = None) -> list[DeviceState]:
+        """The devices (of one client, or one device), oldest first, with what their heartbeats said."""
+        with read_transaction(self.engine) as conn:
+            return device_state.load_states(conn, client_id=client_id, device_id=device_id)
+
+    def recorded_online(self) -> dict[str, bool]:
+        """Whether each device was last recorded online (devices never seen are absent)."""
+        with read_transaction(self.engine) as conn:
+            return device_records.recorded_online(conn)
+
+    def record_heartbeat(self, device_id: str, seen_at: datetime, data: dict[str, Any]) -> None:
+        """Keep what the heartbeat says, field by field (see ``device_records``); an older one changes nothing."""
+        with write_transaction(self.engine) as conn:
+            device_records.record_heartbeat(conn, device_id, seen_at, data)
+
+    def record_device_transition(
+        self, state: DeviceState, *, online: bool, at: datetime, reason: str | None = None
+    ) -> str:
+        """Mark the device online or offline, keeping the device event and its webhook deliveries; its event id."""
+        with write_transaction(self.engine) as conn:
+            return device_records.record_transition(conn, state, online=online, at=at, reason=reason)
+
+    def record_job_refusal(self, device: Device, event_id: str, at: datetime, data: dict[str, Any]) -> bool:
+        """Keep a job the device's agent would not take as its ``job.refused`` event; False for a repeat."""
+        with write_transaction(self.engine) as conn:
+            return device_records.record_job_refusal(conn, device, event_id, at, data)
+
+    def schema_revision(self) -> str | None:
+        """The migration revision the database is at (None for an empty one)."""
+        return current_revision(self.engine)
+
     # -- messages ------------------------------------------------------------
     def insert_messages(
         self,
@@ -235,15 +295,20 @@ class Store:
     def purge_older_than(self, cutoff: datetime) -> int:
         """Delete finished messages created before cutoff; aggregates keep counting them.
 
-        Also drops idempotency records past their 24 hours, and dead letters,
-        counts of failed tries and OTPs older than cutoff. Returns how many
-        messages were deleted. Works in batches, each its own transaction.
+        Also drops idempotency records past their 24 hours, and what is older
+        than cutoff of: dead letters, counts of failed tries, OTPs, device
+        events, incoming SMS, and settled webhook deliveries with their
+        attempts. The one purge both ``zimsend-relay purge`` and the worker's
+        daily round run. Returns how many messages were deleted. Messages go
+        in batches, each its own transaction.
         """
         deleted = retention.purge_messages(self.engine, cutoff)
         with write_transaction(self.engine) as conn:
             idempotency.purge_expired(conn)
             dead_letters.purge_before(conn, cutoff)
             otp.purge_older_than(conn, cutoff)
+            device_records.purge_before(conn, cutoff)
+            webhook_outbox.purge_before(conn, cutoff)
         return deleted
 
     # -- what devices receive and report -----------------------------------------

@@ -147,7 +147,7 @@ def record_event(
     return event_id
 
 
-def record_test_event(engine: sa.Engine, webhook: "Webhook", event: str, now: datetime) -> str:
+def record_test_event(engine: sa.Engine, webhook: Webhook, event: str, now: datetime) -> str:
     """Queue a test event for this one webhook; returns its event id."""
     event_id = catalogue.new_event_id()
     with write_transaction(engine) as conn:
@@ -290,16 +290,15 @@ def replay(engine: sa.Engine, client_id: str, is_test: bool, log_id: str, now: d
         ).scalar()
 
 
-def purge_before(engine: sa.Engine, cutoff: datetime) -> int:
+def purge_before(conn: sa.Connection, cutoff: datetime) -> int:
     """Delete settled deliveries and attempts older than ``cutoff``; how many went."""
-    with write_transaction(engine) as conn:
-        logs = conn.execute(webhook_attempts.delete().where(webhook_attempts.c.attempted_at < cutoff))
-        done = conn.execute(
-            webhook_deliveries.delete()
-            .where(webhook_deliveries.c.state != PENDING)
-            .where(webhook_deliveries.c.created_at < cutoff)
-        )
-        return logs.rowcount + done.rowcount
+    logs = conn.execute(webhook_attempts.delete().where(webhook_attempts.c.attempted_at < cutoff))
+    done = conn.execute(
+        webhook_deliveries.delete()
+        .where(webhook_deliveries.c.state != PENDING)
+        .where(webhook_deliveries.c.created_at < cutoff)
+    )
+    return logs.rowcount + done.rowcount
 
 
 def _delivery(row: Any) -> Delivery:

@@ -43,7 +43,7 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 
     def connect(self) -> None:
         raw = _connect(self._addresses, self.port, self.timeout)
-        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)
+        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]  # set by HTTPSConnection
 
 
 def _connect(addresses: tuple[str, ...], port: int, timeout: float | None) -> socket.socket:

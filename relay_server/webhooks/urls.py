@@ -68,7 +68,7 @@ def resolve_target(url: str, *, allow_private: bool) -> Target:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise UrlRefused(f"cannot resolve host {host!r}: {exc}") from None
-    addresses = tuple(dict.fromkeys(info[4][0] for info in infos))
+    addresses = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
         raise UrlRefused(f"cannot resolve host {host!r}")
     if not allow_private:

@@ -34,8 +34,8 @@ def recovery_resumes_at(redis: Redis, now: datetime, grace: timedelta) -> dateti
         return resume_at
     value = redis.get(wire.redis_epoch_key())
     try:
-        return datetime.fromtimestamp(float(value), timezone.utc)
-    except (TypeError, ValueError):
+        return datetime.fromtimestamp(float(value if isinstance(value, bytes) else ""), timezone.utc)
+    except ValueError:
         return now  # gone again already, or not ours: the next round looks again
 
 

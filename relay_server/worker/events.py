@@ -19,9 +19,10 @@ event: that try is deferred, not counted.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeGuard
 
 from prometheus_client import Counter
 
@@ -30,7 +31,6 @@ from relay_server.store.errors import DATABASE_UNAVAILABLE
 from relay_server.store.models import Caller, Device, EventFailure, MessageError, NewIncoming, Status, StatusChange
 from relay_server.store.storable_text import clipped
 from relay_server.worker import context, incoming_kind, latency
-from relay_server.worker.device_records import record_heartbeat, record_job_refusal
 from zimsend_common import bus, wire
 from zimsend_common.failures import FailureCode
 from zimsend_common.timefmt import utcnow
@@ -190,7 +190,7 @@ def _signed(event: dict[str, Any], signature: str, key: str) -> bool:
         return False
 
 
-def _is_id(value: Any, shaped: Any) -> bool:
+def _is_id(value: Any, shaped: Callable[[str], bool]) -> TypeGuard[str]:
     return isinstance(value, str) and shaped(value)
 
 
@@ -296,13 +296,13 @@ def _count(value: Any) -> int:
 
 
 def _on_job_refused(ctx: context.WorkerContext, device: Device, event: wire.Event) -> bool:
-    return record_job_refusal(ctx.store.engine, device, event.event_id, _moment(event.at), event.data)
+    return ctx.store.record_job_refusal(device, event.event_id, _moment(event.at), event.data)
 
 
 def _on_heartbeat(ctx: context.WorkerContext, device: Device, event: wire.Event) -> bool:
     # An agent whose clock runs ahead must not look online for longer than it is.
     seen_at = min(_moment(event.at), utcnow())
-    record_heartbeat(ctx.store.engine, device.device_id, seen_at, event.data)
+    ctx.store.record_heartbeat(device.device_id, seen_at, event.data)
     return True
 
 

@@ -12,7 +12,7 @@ by the store (``store.incoming``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 _MAX_PDU_CHARS = 1024  # a PDU is at most 176 octets, 352 hex digits
 
@@ -40,7 +40,7 @@ def _small(value: Any, highest: int) -> int | None:
     return value
 
 
-def _is_port_pair(value: Any) -> bool:
+def _is_port_pair(value: Any) -> TypeGuard[list[int]]:
     return (
         isinstance(value, list)
         and len(value) == 2

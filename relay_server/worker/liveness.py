@@ -23,10 +23,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from relay_server.dispatch.device_state import load_states
 from relay_server.store.models import MessageError, StatusChange
 from relay_server.worker.context import WorkerContext
-from relay_server.worker.device_records import record_heartbeat, record_transition, recorded_online
 from zimsend_common import wire
 from zimsend_common.failures import FailureCode, describe
 
@@ -47,13 +45,13 @@ return 0
 def check_devices(ctx: WorkerContext, now: datetime) -> None:
     """Record online/offline transitions and fail the lost sends of offline devices."""
     take_latest_heartbeats(ctx, now)
-    recorded = recorded_online(ctx.store.engine)
+    recorded = ctx.store.recorded_online()
     dead_after = 2 * ctx.offline_after
-    for state in load_states(ctx.store.engine):
+    for state in ctx.store.device_states():
         online = state.online(now, ctx.offline_after)
         if online != recorded.get(state.device_id, False):
             reason = None if online else state.offline_reason(now, ctx.offline_after)
-            record_transition(ctx.store.engine, state, online=online, at=now, reason=reason)
+            ctx.store.record_device_transition(state, online=online, at=now, reason=reason)
             log.info("device " + ("online" if online else "offline"), extra={"device_id": state.device_id})
         # Only an agent that stopped reporting is dead; one whose modem is lost
         # is alive and answers for its own send.
@@ -66,7 +64,7 @@ def take_latest_heartbeats(ctx: WorkerContext, now: datetime) -> None:
 
     A key not signed with its device's key is ignored, as a forged event is.
     """
-    states = load_states(ctx.store.engine)
+    states = ctx.store.device_states()
     if not states:
         return
     keys: dict[str, str] = {}
@@ -80,7 +78,7 @@ def take_latest_heartbeats(ctx: WorkerContext, now: datetime) -> None:
             continue
         seen_at = _observed_at(event.at, now)
         if seen_at is not None and (state.last_seen_at is None or seen_at > state.last_seen_at):
-            record_heartbeat(ctx.store.engine, state.device_id, seen_at, event.data)
+            ctx.store.record_heartbeat(state.device_id, seen_at, event.data)
 
 
 def _observed_at(value: str, now: datetime) -> datetime | None:
@@ -95,7 +93,7 @@ def _observed_at(value: str, now: datetime) -> datetime | None:
 def fail_lost_send(ctx: WorkerContext, device_id: str, now: datetime) -> str | None:
     """Fail the message a dead device was sending, if any; returns its id."""
     raw = ctx.redis.get(wire.inflight_key(device_id))
-    if raw is None:
+    if not isinstance(raw, bytes):
         return None
     message_id = raw.decode()
     message = ctx.store.get_message_by_id(message_id)

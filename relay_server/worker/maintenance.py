@@ -17,9 +17,7 @@ from datetime import datetime, timedelta
 
 from redis.exceptions import RedisError
 
-from relay_server.store import webhook_outbox
 from relay_server.worker.context import WorkerContext
-from relay_server.worker.device_records import purge_before
 from relay_server.worker.due import DueRelease
 from relay_server.worker.epoch import EpochWatch
 from relay_server.worker.liveness import check_devices
@@ -68,9 +66,7 @@ class Maintenance:
         if self._last_purge is not None and now - self._last_purge < PURGE_EVERY:
             return
         cutoff = now - timedelta(days=self.ctx.settings.relay.retention_days)
-        engine = self.ctx.store.engine
-        purged = self.ctx.store.purge_older_than(cutoff) + purge_before(engine, cutoff)
-        purged += webhook_outbox.purge_before(engine, cutoff)
+        purged = self.ctx.store.purge_older_than(cutoff)
         self._last_purge = now
         if purged:
             log.info("old messages purged", extra={"count": purged})

@@ -95,7 +95,8 @@ class Gateway:
         """Start the relay and wait for it to answer; on a new port if another process took its own."""
         for _ in range(3):
             relay = self.spawn("relay", [str(BIN / "zimsend-relay"), "serve"])
-            wait_until(lambda: relay.poll() is not None or self._relay_answers(), "the relay to answer", STARTUP_SECONDS)
+            wait_until(lambda relay=relay: relay.poll() is not None or self._relay_answers(), "the relay to answer",
+                       STARTUP_SECONDS)
             if relay.poll() is None:
                 return
             # Another test's process bound the port between free_port() and the relay: what

@@ -16,7 +16,7 @@ import redis
 sys.path.insert(0, str(Path(__file__).parents[1] / "e2e"))
 
 from e2e_gateway import Gateway, free_port, running_gateway, wait_until  # noqa: E402
-from zimsend_common import wire  # noqa: E402
+from zimsend_common import redis_client, wire  # noqa: E402
 
 DUE_CHECK_SECONDS = 0.5  # the worker's look for due messages; its maintenance round is 0.5 s too
 
@@ -28,7 +28,7 @@ class OwnRedis:
         self.workdir = workdir
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.client = redis.Redis(port=self.port, socket_timeout=5)
+        self.client = redis_client.connect(self.url, redis_client.AGENT)
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:

@@ -38,7 +38,8 @@ def test_an_agent_killed_again_and_again_mid_stream_sends_nothing_twice_and_leav
     agent = gateway.new_agent(account, EmulatorConfig(send_delay=0.2))
     texts = {gateway.queue(account, to="+263771002000", message=f"kill {n}"): f"kill {n}" for n in range(40)}
     for round_ in range(3):
-        wait_until(lambda: len(agent.emulator.sent) >= 5 * (round_ + 1), "some messages to leave")
+        left = 5 * (round_ + 1)
+        wait_until(lambda left=left: len(agent.emulator.sent) >= left, "some messages to leave")
         _kill(agent)
         gateway.start_agent(agent, account)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from relay_process import RELAY, environment, free_port, get_when_up, serving
@@ -24,7 +25,7 @@ from relay_server.store import InvalidApiKey, Store, UnknownClient
 from relay_server.store.devices import signing_key_for
 from relay_server.store.migrate import head_revision
 from relay_server.store.models import EventFailure, NewMessage, StatusChange
-from zimsend_common import wire
+from zimsend_common import redis_client, wire
 from zimsend_common.timefmt import utcnow
 
 
@@ -403,8 +404,10 @@ def test_add_device_with_redis_acl_prints_a_user_redis_accepts_kept_to_the_devic
         capture_output=True, text=True, timeout=10, check=True,
     )
     assert entered.stdout.strip() == "OK"
-    device = redis.Redis(host=redis_proc.host, port=redis_proc.port,
-                         username=added["redis_username"], password=added["redis_password"])
+    device = redis_client.connect(
+        f"redis://{quote(added['redis_username'])}:{quote(added['redis_password'])}@{redis_proc.host}:{redis_proc.port}/0",
+        redis_client.REQUEST,
+    )
     device.set(wire.heartbeat_key(added["device_id"]), "beat")
     with pytest.raises(redis.exceptions.NoPermissionError):
         device.set(wire.heartbeat_key(again["device_id"]), "beat")

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from relay_process import RELAY, environment, free_port
 from relay_server.store.store import Store
-from relay_server.worker.device_records import record_heartbeat
 from zimsend_common import wire
 from zimsend_common.timefmt import isoformat_z, utcnow
 
@@ -43,9 +42,9 @@ def test_doctor_reports_a_stopped_agent_and_an_unplugged_modem_and_passes_a_heal
     silent, _ = store.add_device(client.client_id)
     unplugged, _ = store.add_device(client.client_id)
     now = utcnow()
-    record_heartbeat(store.engine, healthy.device_id, now, {"signal_percent": 70, "registration": "home"})
-    record_heartbeat(store.engine, silent.device_id, now - timedelta(minutes=10), {"signal_percent": 50})
-    record_heartbeat(store.engine, unplugged.device_id, now, {"state": "modem_lost"})
+    store.record_heartbeat(healthy.device_id, now, {"signal_percent": 70, "registration": "home"})
+    store.record_heartbeat(silent.device_id, now - timedelta(minutes=10), {"signal_percent": 50})
+    store.record_heartbeat(unplugged.device_id, now, {"state": "modem_lost"})
     store.close()
     redisdb.set(wire.WORKER_HEARTBEAT_KEY, isoformat_z(now), ex=30)
     redis_url = f"redis://{redis_proc.host}:{redis_proc.port}/0"

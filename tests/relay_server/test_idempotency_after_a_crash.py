@@ -20,7 +20,7 @@ from relay_process import environment, free_port, serving
 from relay_server.idempotency import ABANDONED_AFTER
 from relay_server.store import Store
 from relay_server.store.schema import idempotency_keys, messages
-from relay_server.worker.device_records import record_heartbeat
+from zimsend_common import redis_client
 from zimsend_common.timefmt import utcnow
 
 SEND = ("sms/send", {"to": "+263771234567", "message": "Your code is 1234"})
@@ -36,7 +36,7 @@ def own_redis() -> Iterator[subprocess.Popen]:
         stdout=subprocess.DEVNULL,
     )
     server.port = port  # type: ignore[attr-defined]
-    client = redis.Redis(port=port)
+    client = redis_client.connect(f"redis://127.0.0.1:{port}/0", redis_client.REQUEST)
     deadline = time.monotonic() + 10
     while True:
         try:
@@ -79,7 +79,7 @@ def test_a_relay_killed_between_reserving_and_answering_sends_once_when_retried(
     if key_mode == "test":
         api_key = store.create_api_key(client.client_id, test=True)
     device, _password = store.add_device(client.client_id)
-    record_heartbeat(store.engine, device.device_id, utcnow() + timedelta(minutes=10), {"model": "SIM800L"})
+    store.record_heartbeat(device.device_id, utcnow() + timedelta(minutes=10), {"model": "SIM800L"})
     url = f"http://127.0.0.1:{port}/v1/{path}"
     headers = {"X-Client-ID": client.client_id, "X-API-Key": api_key, "Idempotency-Key": "order-77"}
 
@@ -112,7 +112,7 @@ def test_a_relay_killed_between_reserving_and_answering_sends_once_when_retried(
     with store.engine.connect() as conn:
         stored = conn.execute(sa.select(messages.c.message_id)).scalars().all()
     assert stored == [retried.json()["message_id"]]
-    send_jobs = redis.Redis(port=own_redis.port).keys(f"rq:job:{client.client_id}-msg_*")
+    send_jobs = redis_client.connect(f"redis://127.0.0.1:{own_redis.port}/0", redis_client.REQUEST).keys(f"rq:job:{client.client_id}-msg_*")
     assert len(send_jobs) <= 1
     store.close()
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 import gammu
 
 from gateway_agent.modem import DeliveryReport, IncomingMessage
 from gateway_agent.pdu import failure_of, outcome_of
 
-GammuSMS = dict[str, object]
+GammuSMS = dict[str, Any]  # python-gammu is untyped: a part's fields are whatever it read
 
 _CONCATENATED = ("ConcatenatedMessages", "ConcatenatedMessages16bit")
 

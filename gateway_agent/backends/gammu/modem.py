@@ -98,7 +98,11 @@ class GammuModem(Modem):
         return self._guarded(read_network)
 
     def info(self) -> ModemInfo:
-        """Identity, network state and battery, for ``zimsend-agent info`` and heartbeats."""
+        """Identity, network state, and the phone's battery and network code when it tells them.
+
+        Read on request only: ``zimsend-agent info`` and the heartbeat ask every
+        backend the same two questions (``identify``, ``network_state``).
+        """
         return ModemInfo(self.identify(), self.network_state(), read_extra(self._phone()))
 
     def send(self, recipient: str, text: str, *, request_report: bool = True) -> SendReceipt:

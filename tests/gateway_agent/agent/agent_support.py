@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 from gateway_agent.agent import Agent
-from gateway_agent.agent.connection import connect
-from zimsend_common import bus, wire
+from zimsend_common import bus, redis_client, wire
 from zimsend_common.timefmt import isoformat_z, utcnow
 from zimsend_common.config import AgentSettings, LoggingSettings, RelaySettings, Settings
 
@@ -90,7 +89,7 @@ class RedisServer:
              "--appendonly", "no", "--dir", str(self._directory)],
             stdout=subprocess.DEVNULL,
         )
-        client = redis.Redis(port=self.port)
+        client = self.client()
         eventually(lambda: answers(client))
 
     def stop(self) -> None:
@@ -101,7 +100,7 @@ class RedisServer:
 
     def client(self) -> redis.Redis:
         """A client as the agent makes them."""
-        return connect(self.url)
+        return redis_client.connect(self.url, redis_client.AGENT)
 
 
 def answers(client: redis.Redis) -> bool:

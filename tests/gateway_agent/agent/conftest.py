@@ -8,6 +8,7 @@ from agent_support import RedisServer, RunningAgent, agent_settings
 
 from gateway_agent.agent import Agent
 from gateway_agent.emulator import EmulatorConfig, ModemEmulator
+from gateway_agent.emulator.fake_modem import FakeModem
 
 
 @pytest.fixture
@@ -46,13 +47,23 @@ def start_emulator():
 
 
 @pytest.fixture
+def fake_modem() -> FakeModem:
+    """A modem in memory, for tests of what the agent does rather than what a modem says."""
+    return FakeModem()
+
+
+@pytest.fixture
 def start_agent(tmp_path):
-    """Runs agents (the real loop, in a thread) on a modem's pty; all are stopped after the test."""
+    """Runs agents (the real loop, in a thread) on an emulated modem's pty, or on a
+    ``FakeModem``; all are stopped after the test."""
     running: list[RunningAgent] = []
 
-    def start(redis_url: str, emulator: ModemEmulator, **agent: object) -> RunningAgent:
-        settings = agent_settings(tmp_path / "data", redis_url, modem_port=emulator.port_path, **agent)
-        handle = RunningAgent(Agent(settings))
+    def start(redis_url: str, modem: ModemEmulator | FakeModem, **agent: object) -> RunningAgent:
+        if isinstance(modem, FakeModem):
+            handle = RunningAgent(Agent(agent_settings(tmp_path / "data", redis_url, **agent), modem=modem))
+        else:
+            settings = agent_settings(tmp_path / "data", redis_url, modem_port=modem.port_path, **agent)
+            handle = RunningAgent(Agent(settings))
         running.append(handle)
         return handle
 

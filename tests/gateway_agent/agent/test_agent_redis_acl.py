@@ -25,7 +25,7 @@ from agent_support import (
     serve_client,
 )
 
-from zimsend_common import redis_acl, wire
+from zimsend_common import redis_acl, redis_client, wire
 
 OTHER_CLIENT = "client_2000000002"
 STRANGER = "device_agent000003"  # a device of another client
@@ -59,7 +59,7 @@ def test_an_agent_serves_its_device_end_to_end_on_its_own_acl_user(own_redis, st
 def test_a_devices_credentials_reach_no_other_devices_keys(own_redis):
     admin = own_redis.client()
     url = user_url(own_redis, DEVICE_ID, CLIENT_ID)
-    device = redis.Redis.from_url(url)
+    device = redis_client.connect(url, redis_client.AGENT)
     theirs = {
         "same client's device queue": wire.device_queue(OTHER_DEVICE_ID, 3),
         "other client's device queue": wire.device_queue(STRANGER, 3),
@@ -115,7 +115,7 @@ def tls_redis(tmp_path):
         stdout=subprocess.DEVNULL,
     )
     url = f"rediss://127.0.0.1:{port}/0?ssl_ca_certs={ca}"
-    admin = redis.Redis.from_url(url)
+    admin = redis_client.connect(url, redis_client.AGENT)
     eventually(lambda: answers(admin))
     yield url, admin
     process.terminate()

@@ -19,6 +19,7 @@ from agent_support import (
 import pytest
 from rq import Queue
 
+from gateway_agent.emulator.fake_modem import FakeModem
 from zimsend_common import wire
 from zimsend_common.timefmt import isoformat_z
 
@@ -131,9 +132,8 @@ def test_a_send_the_modem_never_answered_fails_as_unknown_outcome_and_is_not_ret
 
 
 def test_messages_leave_in_priority_order_the_devices_own_before_the_shared_ones(
-    conn, redis_url, start_emulator, start_agent
+    conn, redis_url, fake_modem, start_agent
 ):
-    emulator = start_emulator()
     serve_client(conn)
     waiting = [
         (wire.client_queue(CLIENT_ID, 5), "msg_000000000000c005"),
@@ -144,10 +144,10 @@ def test_messages_leave_in_priority_order_the_devices_own_before_the_shared_ones
     ]
     for queue, message_id in waiting:
         enqueue(conn, queue, message_id)
-    start_agent(redis_url, emulator)
+    start_agent(redis_url, fake_modem)
 
-    eventually(lambda: len(emulator.sent) == len(waiting))
-    sent_order = [record.text.removeprefix("text of ") for record in emulator.sent]
+    eventually(lambda: len(fake_modem.sent) == len(waiting))
+    sent_order = [record.text.removeprefix("text of ") for record in fake_modem.sent]
     assert sent_order == [
         "msg_000000000000c001",
         "msg_000000000000d003",
@@ -158,9 +158,9 @@ def test_messages_leave_in_priority_order_the_devices_own_before_the_shared_ones
 
 
 def test_two_devices_of_a_client_share_its_queue_and_each_message_leaves_once(
-    conn, redis_url, start_emulator, start_agent
+    conn, redis_url, start_agent
 ):
-    first, second = start_emulator(), start_emulator()
+    first, second = FakeModem(), FakeModem()
     serve_client(conn, DEVICE_ID)
     serve_client(conn, OTHER_DEVICE_ID)
     start_agent(redis_url, first)
@@ -173,59 +173,55 @@ def test_two_devices_of_a_client_share_its_queue_and_each_message_leaves_once(
     eventually(lambda: len(first.sent) + len(second.sent) == len(message_ids))
     texts = sorted(record.text for record in first.sent + second.sent)
     assert texts == [f"text of {message_id}" for message_id in message_ids]
-    for emulator, device_id in ((first, DEVICE_ID), (second, OTHER_DEVICE_ID)):
-        for record in emulator.sent:
+    for modem, device_id in ((first, DEVICE_ID), (second, OTHER_DEVICE_ID)):
+        for record in modem.sent:
             claim = conn.get(wire.claim_key(CLIENT_ID, record.text.removeprefix("text of ")))
             assert claim == wire.claim_value_device(device_id).encode()
 
 
 def test_a_message_claimed_by_a_cancel_or_another_device_never_reaches_the_modem(
-    conn, redis_url, start_emulator, start_agent
+    conn, redis_url, fake_modem, start_agent
 ):
-    emulator = start_emulator()
     serve_client(conn)
     conn.set(wire.claim_key(CLIENT_ID, "msg_0000000000000005"), wire.CLAIM_CANCELLED)
     conn.set(wire.claim_key(CLIENT_ID, "msg_0000000000000006"), wire.claim_value_device(OTHER_DEVICE_ID))
     for message_id in ("msg_0000000000000005", "msg_0000000000000006", "msg_0000000000000007"):
         enqueue(conn, NORMAL, message_id)
-    start_agent(redis_url, emulator)
+    start_agent(redis_url, fake_modem)
 
     eventually(lambda: kinds_of(conn, "msg_0000000000000007") == ["sent"])
-    assert [record.text for record in emulator.sent] == ["text of msg_0000000000000007"]
+    assert [record.text for record in fake_modem.sent] == ["text of msg_0000000000000007"]
     assert kinds_of(conn, "msg_0000000000000005") == kinds_of(conn, "msg_0000000000000006") == []
     assert conn.get(wire.claim_key(CLIENT_ID, "msg_0000000000000005")) == wire.CLAIM_CANCELLED.encode()
 
 
-def test_a_message_past_its_validity_fails_with_timeout_unsent(conn, redis_url, start_emulator, start_agent):
-    emulator = start_emulator()
+def test_a_message_past_its_validity_fails_with_timeout_unsent(conn, redis_url, fake_modem, start_agent):
     serve_client(conn)
     past = isoformat_z(datetime.now(timezone.utc) - timedelta(seconds=1))
     enqueue(conn, NORMAL, "msg_0000000000000008", valid_until=past)
-    start_agent(redis_url, emulator)
+    start_agent(redis_url, fake_modem)
 
     eventually(lambda: kinds_of(conn, "msg_0000000000000008") == ["failed"])
     assert events_of(conn, "msg_0000000000000008")[0].data["code"] == "TIMEOUT"
-    assert emulator.sent == []
+    assert fake_modem.sent == []
 
 
 def test_a_message_of_another_client_on_the_devices_queue_is_refused_unsent(
-    conn, redis_url, start_emulator, start_agent
+    conn, redis_url, fake_modem, start_agent
 ):
-    emulator = start_emulator()
     serve_client(conn)
     enqueue(conn, NORMAL, "msg_0000000000000009", client_id="client_9999999999")
     enqueue(conn, NORMAL, "msg_000000000000000a")
-    start_agent(redis_url, emulator)
+    start_agent(redis_url, fake_modem)
 
     eventually(lambda: kinds_of(conn, "msg_000000000000000a") == ["sent"])
-    assert [record.text for record in emulator.sent] == ["text of msg_000000000000000a"]
+    assert [record.text for record in fake_modem.sent] == ["text of msg_000000000000000a"]
     assert conn.get(wire.claim_key(CLIENT_ID, "msg_0000000000000009")) is None
 
 
 def test_a_job_that_is_not_a_well_formed_send_is_refused_unrun_and_the_agent_carries_on(
-    conn, redis_url, start_emulator, start_agent, tmp_path
+    conn, redis_url, fake_modem, start_agent, tmp_path
 ):
-    emulator = start_emulator()
     serve_client(conn)
     planted = tmp_path / "planted"
     queue = Queue(NORMAL, connection=conn)
@@ -233,20 +229,19 @@ def test_a_job_that_is_not_a_well_formed_send_is_refused_unrun_and_the_agent_car
     queue.enqueue(wire.SEND_JOB_FUNC, {"message_id": "msg_0000000000000012"})
     queue.enqueue(wire.SEND_JOB_FUNC, "not a payload")
     enqueue(conn, NORMAL, "msg_0000000000000013")
-    start_agent(redis_url, emulator)
+    start_agent(redis_url, fake_modem)
 
     eventually(lambda: kinds_of(conn, "msg_0000000000000013") == ["sent"])
     assert not planted.exists()
-    assert [record.text for record in emulator.sent] == ["text of msg_0000000000000013"]
+    assert [record.text for record in fake_modem.sent] == ["text of msg_0000000000000013"]
     assert queue.count == 0
 
 
 def test_a_repeated_job_is_answered_with_the_events_already_reported_not_sent_again(
-    conn, redis_url, start_emulator, start_agent
+    conn, redis_url, fake_modem, start_agent
 ):
-    emulator = start_emulator(report_delay=None)
     serve_client(conn)
-    start_agent(redis_url, emulator)
+    start_agent(redis_url, fake_modem)
     enqueue(conn, NORMAL, "msg_000000000000000b")
     [first] = eventually(lambda: events_of(conn, "msg_000000000000000b"))
     # As when Redis lost its data: the claim and the event's job are gone.
@@ -257,23 +252,22 @@ def test_a_repeated_job_is_answered_with_the_events_already_reported_not_sent_ag
 
     [again] = eventually(lambda: events_of(conn, "msg_000000000000000b"))
     assert (again.kind, again.event_id) == ("sent", first.event_id)
-    assert len(emulator.sent) == 1
+    assert len(fake_modem.sent) == 1
     assert conn.get(wire.claim_key(CLIENT_ID, "msg_000000000000000b")) == wire.claim_value_device(DEVICE_ID).encode()
 
 
-def test_the_send_rate_per_minute_is_honoured(conn, redis_url, start_emulator, start_agent):
-    emulator = start_emulator()
+def test_the_send_rate_per_minute_is_honoured(conn, redis_url, fake_modem, start_agent):
     serve_client(conn)
     for number in range(5):
         enqueue(conn, NORMAL, f"msg_00000000000001{number:02x}")
-    start_agent(redis_url, emulator, send_rate_per_minute=3)
+    start_agent(redis_url, fake_modem, send_rate_per_minute=3)
 
-    eventually(lambda: len(emulator.sent) == 3)
+    eventually(lambda: len(fake_modem.sent) == 3)
     eventually(lambda: Queue(NORMAL, connection=conn).count == 2)
     # Give the agent time it could misuse, then check nothing more left within the minute.
     eventually(lambda: len(events_of_kind(conn, "heartbeat")) >= 5)
-    window = emulator.sent[-1].at - emulator.sent[0].at
-    assert len(emulator.sent) == 3 and window < timedelta(minutes=1)
+    window = fake_modem.sent[-1].at - fake_modem.sent[0].at
+    assert len(fake_modem.sent) == 3 and window < timedelta(minutes=1)
     assert Queue(NORMAL, connection=conn).count == 2
 
 

@@ -1,7 +1,7 @@
 """What an agent does with what an attacker holding Redis credentials writes into Redis.
 
 Planted pickles and dotted paths never run; forged or misdirected send jobs
-never reach the modem (the emulator's log of sent SMS is the witness), are
+never reach the modem (its log of sent SMS is the witness), are
 reported to the relay as ``job_refused`` and move no message; a binding the
 relay did not sign never opens another client's queue.
 """
@@ -47,9 +47,8 @@ def refusals(conn) -> list[str]:
 
 @pytest.mark.parametrize("queue", [NORMAL, SHARED])
 def test_a_planted_pickle_or_dotted_path_never_runs_and_the_agent_carries_on(
-    conn, redis_url, start_emulator, start_agent, tmp_path, caplog, queue
+    conn, redis_url, fake_modem, start_agent, tmp_path, caplog, queue
 ):
-    emulator = start_emulator()
     serve_client(conn)
     witnesses = []
     for name, (witness, fields) in attacks(tmp_path).items():
@@ -57,30 +56,29 @@ def test_a_planted_pickle_or_dotted_path_never_runs_and_the_agent_carries_on(
         witnesses.append(witness)
     enqueue(conn, queue, "msg_00000000000000f0")
     with caplog.at_level(logging.WARNING, logger="zimsend_common.bus"):
-        start_agent(redis_url, emulator)
+        start_agent(redis_url, fake_modem)
         eventually(lambda: kinds_of(conn, "msg_00000000000000f0") == ["sent"])
 
     assert [witness for witness in witnesses if witness.exists()] == []
-    assert [record.text for record in emulator.sent] == ["text of msg_00000000000000f0"]
+    assert [record.text for record in fake_modem.sent] == ["text of msg_00000000000000f0"]
     refused = {record.job_id for record in caplog.records if record.getMessage() == "job refused"}
     assert refused == {"planted-pickle", "planted-import"}
 
 
 def test_a_forged_send_job_never_reaches_the_modem_and_moves_no_message(
-    conn, redis_url, start_emulator, start_agent
+    conn, redis_url, fake_modem, start_agent
 ):
-    emulator = start_emulator()
     serve_client(conn)
     forge(conn, NORMAL, "forged1", {})  # unsigned
     forge(conn, NORMAL, "forged2", {DEVICE_ID: wire.sign({"made": "up"}, SIGNING_KEY)})  # of something else
     forge(conn, NORMAL, "forged3", {DEVICE_ID: "ff" * 32}, device_id=DEVICE_ID)  # a guess
     forge(conn, SHARED, "forged4", {DEVICE_ID: wire.sign({}, "not the device's key")}, nonce="n")
     enqueue(conn, NORMAL, "msg_00000000000000f2")
-    start_agent(redis_url, emulator)
+    start_agent(redis_url, fake_modem)
 
     eventually(lambda: kinds_of(conn, "msg_00000000000000f2") == ["sent"])
     eventually(lambda: len(refusals(conn)) == 4)
-    assert [record.text for record in emulator.sent] == ["text of msg_00000000000000f2"]
+    assert [record.text for record in fake_modem.sent] == ["text of msg_00000000000000f2"]
     assert set(kinds_of(conn, VICTIM)) == {"job_refused"}  # no sent/failed/delivered: nothing moves it
     assert sorted(refusals(conn)) == ["bad_signature", "bad_signature", "bad_signature", "unsigned"]
     assert {event.data["message_id"] for event in events_of_kind(conn, "job_refused")} == {VICTIM}
@@ -88,45 +86,42 @@ def test_a_forged_send_job_never_reaches_the_modem_and_moves_no_message(
 
 
 def test_a_genuine_job_for_another_device_or_client_or_long_expired_is_refused_unsent(
-    conn, redis_url, start_emulator, start_agent
+    conn, redis_url, fake_modem, start_agent
 ):
-    emulator = start_emulator()
     serve_client(conn)
     enqueue(conn, NORMAL, "msg_00000000000000f3", device_id=OTHER_DEVICE_ID)
     enqueue(conn, SHARED, "msg_00000000000000f4", client_id=OTHER_CLIENT)
     enqueue(conn, NORMAL, "msg_00000000000000f5", issued_at="2020-01-01T00:00:00+00:00")
     enqueue(conn, NORMAL, "msg_00000000000000f6")
-    start_agent(redis_url, emulator)
+    start_agent(redis_url, fake_modem)
 
     eventually(lambda: kinds_of(conn, "msg_00000000000000f6") == ["sent"])
     eventually(lambda: len(refusals(conn)) == 3)
-    assert [record.text for record in emulator.sent] == ["text of msg_00000000000000f6"]
+    assert [record.text for record in fake_modem.sent] == ["text of msg_00000000000000f6"]
     assert sorted(refusals(conn)) == ["expired_signature", "other_client", "other_device"]
 
 
 def test_a_shared_job_signed_only_for_the_clients_other_devices_is_left_for_the_relay(
-    conn, redis_url, start_emulator, start_agent
+    conn, redis_url, fake_modem, start_agent
 ):
-    emulator = start_emulator()
     serve_client(conn)
     enqueue(conn, SHARED, "msg_00000000000000f7", signed_for=(OTHER_DEVICE_ID,))
     enqueue(conn, NORMAL, "msg_00000000000000f8")
-    start_agent(redis_url, emulator)
+    start_agent(redis_url, fake_modem)
 
     eventually(lambda: kinds_of(conn, "msg_00000000000000f8") == ["sent"])
     # Taken off the queue and dropped: the message has no job, so the relay's recovery places it again.
     eventually(lambda: not conn.exists("rq:job:" + wire.send_job_id(CLIENT_ID, "msg_00000000000000f7")))
     assert bus.queue(SHARED, conn).count == 0
-    assert [record.text for record in emulator.sent] == ["text of msg_00000000000000f8"]
+    assert [record.text for record in fake_modem.sent] == ["text of msg_00000000000000f8"]
     assert conn.get(wire.claim_key(CLIENT_ID, "msg_00000000000000f7")) is None  # neither claimed
     assert kinds_of(conn, "msg_00000000000000f7") == []  # nor reported
 
 
 @pytest.mark.parametrize("binding", ["unsigned", "signed with another key", "another device's"])
 def test_a_device_pointed_at_another_client_takes_none_of_its_messages(
-    conn, redis_url, start_emulator, start_agent, binding
+    conn, redis_url, fake_modem, start_agent, binding
 ):
-    emulator = start_emulator()
     value = {
         "unsigned": OTHER_CLIENT,
         "signed with another key": wire.binding(DEVICE_ID, OTHER_CLIENT, "another key"),
@@ -136,9 +131,9 @@ def test_a_device_pointed_at_another_client_takes_none_of_its_messages(
     theirs = wire.client_queue(OTHER_CLIENT, 3)
     enqueue(conn, theirs, "msg_00000000000000f9", client_id=OTHER_CLIENT)
     enqueue(conn, NORMAL, "msg_00000000000000fa", device_id=DEVICE_ID)  # its own queue still serves
-    start_agent(redis_url, emulator)
+    start_agent(redis_url, fake_modem)
 
     eventually(lambda: kinds_of(conn, "msg_00000000000000fa") == ["sent"])
     eventually(lambda: events_of_kind(conn, "heartbeat"))
-    assert [record.text for record in emulator.sent] == ["text of msg_00000000000000fa"]
+    assert [record.text for record in fake_modem.sent] == ["text of msg_00000000000000fa"]
     assert bus.queue(theirs, conn).job_ids == [wire.send_job_id(OTHER_CLIENT, "msg_00000000000000f9")]

@@ -21,6 +21,7 @@ from werkzeug.serving import make_server
 from relay_server.app import create_app
 from relay_server.dispatcher import Dispatcher
 from relay_server.store.store import Store
+from zimsend_common import redis_client
 from zimsend_common.config import RelaySettings, Settings, SmsSettings
 from zimsend_common.timefmt import utcnow
 
@@ -87,9 +88,7 @@ def make_relay(database_url: str, redis_proc: Any, redisdb: redis.Redis, tmp_pat
             **overrides,
         }
         settings = Settings(relay=RelaySettings(**values), sms=SmsSettings(sms_languages=sms_languages))
-        client = redis.Redis.from_url(
-            settings.relay.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
-        )
+        client = redis_client.connect(settings.relay.redis_url, redis_client.REQUEST)
         app = create_app(settings, store=store, dispatcher=dispatcher, redis=client, clock=clock)
         base_url, stop = _serve(app)
         relay = Relay(base_url, store, settings, client, stop)

@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 import requests
 
-from relay_server.worker.device_records import record_heartbeat
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 
@@ -15,14 +14,13 @@ def test_devices_list_shows_what_the_heartbeats_said_and_who_is_online(relay, ac
     live = relay.new_device(acme.client_id)
     silent = relay.new_device(acme.client_id)
     seen = utcnow().replace(microsecond=0)
-    record_heartbeat(
-        relay.store.engine,
+    relay.store.record_heartbeat(
         live,
         seen,
         {"signal_percent": 64, "operator": "Econet", "model": "SIM800L", "firmware": "1418B05",
          "phone_number": "+263771000222", "sent_today": 9, "queue_depth": 3},
     )
-    record_heartbeat(relay.store.engine, silent, seen - timedelta(hours=1), {"model": "E173"})
+    relay.store.record_heartbeat(silent, seen - timedelta(hours=1), {"model": "E173"})
     answer = requests.get(relay.url("/devices"), headers=acme.headers, timeout=5)
     assert answer.status_code == 200
     body = answer.json()

@@ -15,7 +15,6 @@ from relay_process import RELAY, environment, free_port
 from relay_server.app import create_app
 from relay_server.store.engine import create_engine
 from relay_server.store.store import Store
-from relay_server.worker.device_records import record_heartbeat
 from zimsend_common import wire
 from zimsend_common.timefmt import isoformat_z, utcnow
 
@@ -81,8 +80,8 @@ def test_healthz_lists_devices_online_and_offline_without_their_secrets_and_stay
     live = relay.new_device(acme.client_id)
     unplugged = relay.new_device(acme.client_id)
     seen = utcnow().replace(microsecond=0)
-    record_heartbeat(relay.store.engine, live, seen, {"signal_percent": 64, "registration": "home"})
-    record_heartbeat(relay.store.engine, unplugged, seen - timedelta(hours=1), {"signal_percent": 30})
+    relay.store.record_heartbeat(live, seen, {"signal_percent": 64, "registration": "home"})
+    relay.store.record_heartbeat(unplugged, seen - timedelta(hours=1), {"signal_percent": 30})
     answer = healthz(relay)
     assert answer.status_code == 200, answer.text
     devices = {device["device_id"]: device for device in answer.json()["devices"]}

@@ -17,7 +17,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from relay_process import RELAY, environment, free_port, serving
 from relay_server.store.models import EventFailure
 from relay_server.store.store import Store
-from relay_server.worker.device_records import record_heartbeat
 from zimsend_common import wire
 from zimsend_common.timefmt import isoformat_z, utcnow
 
@@ -80,8 +79,8 @@ def test_metrics_count_the_messages_sent_and_the_requests_by_route(relay, acme):
 def test_metrics_show_devices_signal_queue_depths_and_dead_letters(relay, acme, redisdb):
     live = relay.new_device(acme.client_id)
     silent = relay.new_device(acme.client_id)
-    record_heartbeat(relay.store.engine, live, utcnow(), {"signal_percent": 71})
-    record_heartbeat(relay.store.engine, silent, utcnow() - timedelta(hours=2), {"signal_percent": 12})
+    relay.store.record_heartbeat(live, utcnow(), {"signal_percent": 71})
+    relay.store.record_heartbeat(silent, utcnow() - timedelta(hours=2), {"signal_percent": 12})
     queue = wire.device_queue(live, 3)
     redisdb.rpush(f"rq:queue:{queue}", "a", "b", "c")
     relay.store.record_event_failure(

@@ -14,7 +14,7 @@ from relay_parts import OFFLINE_AFTER_SECONDS, Parts, minutes
 from relay_server.dispatch import RQDispatcher, placement
 from relay_server.dispatch.estimate import DEFAULT_SEND_SECONDS
 from relay_server.dispatcher import DeviceOffline, NoDeviceAvailable
-from zimsend_common import bus, wire
+from zimsend_common import bus, redis_client, wire
 from zimsend_common.timefmt import utcnow
 
 
@@ -110,7 +110,7 @@ def test_submitting_a_message_twice_queues_one_job(parts, dispatcher):
 def test_a_submit_while_redis_is_down_returns_and_the_message_stays_queued(parts):
     caller = parts.client()
     message = parts.message(caller)
-    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    dead = redis_client.connect("redis://127.0.0.1:1/0", redis_client.REQUEST)
     RQDispatcher(parts.store, dead, timedelta(seconds=30)).submit([message])
     assert parts.reload(message).status == "queued"
 
@@ -151,7 +151,7 @@ def test_cancelling_twice_is_still_a_cancel(parts, dispatcher):
 
 def test_cancel_while_redis_is_down_is_refused_rather_than_promised(parts):
     message = parts.message(parts.client())
-    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    dead = redis_client.connect("redis://127.0.0.1:1/0", redis_client.REQUEST)
     assert RQDispatcher(parts.store, dead, timedelta(seconds=30)).cancel(message) is False
 
 

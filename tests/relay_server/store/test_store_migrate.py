@@ -46,7 +46,7 @@ def test_an_empty_database_is_brought_to_head_with_every_table(empty_database_ur
     assert upgrade_to_head(engine) == head_revision()
 
     assert current_revision(engine) == head_revision()
-    assert TABLES <= set(sa.inspect(engine).get_table_names())
+    assert TABLES.issubset(sa.inspect(engine).get_table_names())
     engine.dispose()
 
 

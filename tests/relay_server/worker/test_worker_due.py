@@ -7,7 +7,6 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
-import redis
 import sqlalchemy as sa
 from prometheus_client import REGISTRY
 
@@ -17,7 +16,7 @@ from relay_server.store.schema import UtcDateTime
 from relay_server.worker.due import OVERLAP, DueRelease
 from relay_server.worker.epoch import EpochWatch
 from relay_server.worker.recovery import requeue_orphans
-from zimsend_common import bus, wire
+from zimsend_common import bus, redis_client, wire
 from zimsend_common.timefmt import utcnow
 
 LATENESS_COUNT = "zimsend_scheduled_release_lateness_seconds_count"
@@ -86,7 +85,7 @@ def test_a_look_that_finds_redis_down_misses_nothing_once_redis_answers(parts: P
     due = due_release(parts)
     assert due.round(start)
     message = scheduled(parts, start + seconds(2))
-    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    dead = redis_client.connect("redis://127.0.0.1:1/0", redis_client.REQUEST)
     due.ctx = replace(parts.ctx, redis=dead)
     assert due.round(start + seconds(3)) is False
     assert due.round(start + seconds(20)) is False

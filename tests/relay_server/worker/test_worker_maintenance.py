@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-import redis
 import sqlalchemy as sa
 from rq.job import JobStatus
 
@@ -14,7 +13,7 @@ from relay_server.dispatch import placement
 from relay_server.store.dispatch_schema import device_events, device_status, incoming_messages
 from relay_server.worker.liveness import LOST_SEND_DETAIL
 from relay_server.worker.recovery import STUCK_AFTER
-from zimsend_common import bus, wire
+from zimsend_common import bus, redis_client, wire
 from zimsend_common.timefmt import utcnow
 
 
@@ -181,7 +180,7 @@ def test_a_device_seen_dead_mid_send_fails_that_message_as_unknown_and_never_res
 def test_a_round_with_redis_down_reports_failure_and_changes_nothing(parts: Parts):
     caller = parts.client()
     message = parts.message(caller)
-    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    dead = redis_client.connect("redis://127.0.0.1:1/0", redis_client.REQUEST)
     down = Parts(type(parts.ctx)(store=parts.store, redis=dead, settings=parts.ctx.settings))
     assert run_round_after_loss(down, utcnow()) is False
     assert parts.reload(message).status == "queued"

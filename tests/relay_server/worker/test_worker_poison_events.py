@@ -17,7 +17,6 @@ from rq.registry import ScheduledJobRegistry
 
 from refusing_database import REFUSAL, refusal_reason, refuse_incoming_text
 from relay_parts import AgentDevice, Parts
-from relay_server.dispatch.device_state import load_states
 from relay_server.store.dispatch_schema import incoming_messages
 from relay_server.worker.events import MAX_EVENT_ATTEMPTS, apply_event
 from zimsend_common import wire
@@ -120,7 +119,7 @@ def test_a_heartbeat_with_over_long_and_odd_fields_keeps_what_fits_and_does_not_
         sent_today=3,
     )
     assert outcome == "applied"
-    [state] = load_states(parts.store.engine, device_id=device.device_id)
+    [state] = parts.store.device_states(device_id=device.device_id)
     assert state.operator == "E" * 64
     assert state.model == "SIM\ufffd800"
     assert state.firmware == "\ufffd" * 64

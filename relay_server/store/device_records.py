@@ -1,5 +1,6 @@
-"""What the worker writes about devices: heartbeats, online/offline transitions,
-and the purge of what they received and reported once it is past retention."""
+"""What the worker records about devices: heartbeats, online/offline transitions,
+refused jobs, and the purge of what they received and reported once it is past
+retention. Each function runs in the caller's transaction (see ``Store``)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from relay_server.dispatch.device_state import DeviceState
-from relay_server.store.dispatch_schema import device_events, device_status, incoming_messages
-from relay_server.store.engine import read_transaction, write_transaction
 from relay_server.store import devices as store_devices
-from relay_server.store.storable_text import clipped
-from relay_server.store.models import Device
 from relay_server.store import webhook_outbox
+from relay_server.store.device_state import DeviceState
+from relay_server.store.dispatch_schema import device_events, device_status, incoming_messages
+from relay_server.store.models import Device
+from relay_server.store.schema import declared_length
+from relay_server.store.storable_text import clipped
 from zimsend_common.timefmt import isoformat_z
 
 # Heartbeat fields kept as the device's state. Words that describe the modem
@@ -30,7 +31,7 @@ _MAX_TEXT = 64
 _INT_RANGE = range(-(2**31), 2**31)  # what an SQL INTEGER holds
 
 
-def record_heartbeat(engine: sa.Engine, device_id: str, seen_at: datetime, data: dict[str, Any]) -> None:
+def record_heartbeat(conn: sa.Connection, device_id: str, seen_at: datetime, data: dict[str, Any]) -> None:
     """Keep what the heartbeat says, each field on its own: one that cannot be kept
     is cut or left out, never failing the rest. An older heartbeat than the last
     one changes nothing."""
@@ -42,51 +43,49 @@ def record_heartbeat(engine: sa.Engine, device_id: str, seen_at: datetime, data:
         values[name] = _int_or_none(data.get(name))
     values["sent_today"] = values["sent_today"] or 0
     values["queue_depth"] = values["queue_depth"] or 0
-    with write_transaction(engine) as conn:
-        _ensure_status_row(conn, device_id)
-        conn.execute(
-            device_status.update()
-            .where(device_status.c.device_id == device_id)
-            .where(sa.or_(device_status.c.last_seen_at.is_(None), device_status.c.last_seen_at < seen_at))
-            .values(**values)
-        )
-        store_devices.mark_seen(conn, device_id, seen_at)
+    _ensure_status_row(conn, device_id)
+    conn.execute(
+        device_status.update()
+        .where(device_status.c.device_id == device_id)
+        .where(sa.or_(device_status.c.last_seen_at.is_(None), device_status.c.last_seen_at < seen_at))
+        .values(**values)
+    )
+    store_devices.mark_seen(conn, device_id, seen_at)
 
 
 def record_transition(
-    engine: sa.Engine, state: DeviceState, *, online: bool, at: datetime, reason: str | None = None
+    conn: sa.Connection, state: DeviceState, *, online: bool, at: datetime, reason: str | None = None
 ) -> str:
     """Mark the device online or offline and keep the device event with its webhook
     deliveries; returns its event id."""
     event_id = f"evt_{uuid.uuid4().hex}"
     event = "device.connected" if online else "device.disconnected"
     data = _event_data(state, online=online, at=at, reason=reason)
-    with write_transaction(engine) as conn:
-        _ensure_status_row(conn, state.device_id)
-        conn.execute(
-            device_status.update()
-            .where(device_status.c.device_id == state.device_id)
-            .values(online=online, changed_at=at)
+    _ensure_status_row(conn, state.device_id)
+    conn.execute(
+        device_status.update()
+        .where(device_status.c.device_id == state.device_id)
+        .values(online=online, changed_at=at)
+    )
+    conn.execute(
+        device_events.insert().values(
+            event_id=event_id,
+            device_id=state.device_id,
+            client_id=state.client_id,
+            event=event,
+            reason=reason,
+            occurred_at=at,
+            data_json=json.dumps(data),
         )
-        conn.execute(
-            device_events.insert().values(
-                event_id=event_id,
-                device_id=state.device_id,
-                client_id=state.client_id,
-                event=event,
-                reason=reason,
-                occurred_at=at,
-                data_json=json.dumps(data),
-            )
-        )
-        webhook_outbox.record_event(
-            conn, client_id=state.client_id, is_test=False, event=event, at=at, data=data, event_id=event_id
-        )
+    )
+    webhook_outbox.record_event(
+        conn, client_id=state.client_id, is_test=False, event=event, at=at, data=data, event_id=event_id
+    )
     return event_id
 
 
 def record_job_refusal(
-    engine: sa.Engine, device: Device, event_id: str, at: datetime, data: dict[str, Any]
+    conn: sa.Connection, device: Device, event_id: str, at: datetime, data: dict[str, Any]
 ) -> bool:
     """Keep, as the device's ``job.refused`` event, a job its agent would not take; False for a repeat."""
     # What the agent quotes of the job came from Redis: kept short, and storable by any database.
@@ -94,37 +93,34 @@ def record_job_refusal(
         name: str(data.get(name)).replace("\x00", "")[:_MAX_TEXT]
         for name in ("reason", "job_id", "queue", "message_id")
     }
-    with write_transaction(engine) as conn:
-        seen = conn.execute(sa.select(device_events.c.event_id).where(device_events.c.event_id == event_id))
-        if seen.first() is not None:
-            return False
-        conn.execute(
-            device_events.insert().values(
-                event_id=event_id,
-                device_id=device.device_id,
-                client_id=device.client_id,
-                event="job.refused",
-                reason=kept["reason"][:32],
-                occurred_at=at,
-                data_json=json.dumps(kept),
-            )
+    seen = conn.execute(sa.select(device_events.c.event_id).where(device_events.c.event_id == event_id))
+    if seen.first() is not None:
+        return False
+    conn.execute(
+        device_events.insert().values(
+            event_id=event_id,
+            device_id=device.device_id,
+            client_id=device.client_id,
+            event="job.refused",
+            reason=kept["reason"][:32],
+            occurred_at=at,
+            data_json=json.dumps(kept),
         )
+    )
     return True
 
 
-def recorded_online(engine: sa.Engine) -> dict[str, bool]:
+def recorded_online(conn: sa.Connection) -> dict[str, bool]:
     """Whether each device was last recorded online (devices never seen are absent)."""
-    with read_transaction(engine) as conn:
-        rows = conn.execute(sa.select(device_status.c.device_id, device_status.c.online))
-        return {row.device_id: row.online for row in rows}
+    rows = conn.execute(sa.select(device_status.c.device_id, device_status.c.online))
+    return {row.device_id: row.online for row in rows}
 
 
-def purge_before(engine: sa.Engine, cutoff: datetime) -> int:
+def purge_before(conn: sa.Connection, cutoff: datetime) -> int:
     """Delete device events and incoming messages older than ``cutoff``; how many went."""
-    with write_transaction(engine) as conn:
-        events = conn.execute(device_events.delete().where(device_events.c.occurred_at < cutoff))
-        incoming = conn.execute(incoming_messages.delete().where(incoming_messages.c.created_at < cutoff))
-        return events.rowcount + incoming.rowcount
+    events = conn.execute(device_events.delete().where(device_events.c.occurred_at < cutoff))
+    incoming = conn.execute(incoming_messages.delete().where(incoming_messages.c.created_at < cutoff))
+    return events.rowcount + incoming.rowcount
 
 
 def _event_data(state: DeviceState, *, online: bool, at: datetime, reason: str | None) -> dict[str, Any]:
@@ -154,7 +150,7 @@ def _ensure_status_row(conn: sa.Connection, device_id: str) -> None:
 
 
 def _length(name: str) -> int:
-    return device_status.c[name].type.length or _MAX_TEXT
+    return declared_length(device_status.c[name]) or _MAX_TEXT
 
 
 def _text_or_none(value: Any, whole_or_nothing: bool, length: int) -> str | None:

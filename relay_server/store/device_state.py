@@ -3,8 +3,8 @@
 A device is online while its last heartbeat is no older than the offline
 threshold (``device_offline_after_seconds``) and said its modem is working
 (not lost, and the agent not stopping). The worker writes heartbeats
-into the store; the HTTP side reads them here, so the answer does not need
-Redis.
+into the store (``device_records``); the HTTP side reads them through
+``Store.device_states``, so the answer does not need Redis.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from relay_server.store.dispatch_schema import device_status
-from relay_server.store.engine import read_transaction
 from relay_server.store.schema import devices
 
 AGENT_ONLINE = "online"
@@ -61,7 +60,7 @@ class DeviceState:
 
 
 def load_states(
-    engine: sa.Engine, *, client_id: str | None = None, device_id: str | None = None
+    conn: sa.Connection, *, client_id: str | None = None, device_id: str | None = None
 ) -> list[DeviceState]:
     """The devices (of one client, or one device), oldest first, with their state."""
     query = (
@@ -89,5 +88,4 @@ def load_states(
         query = query.where(devices.c.client_id == client_id)
     if device_id is not None:
         query = query.where(devices.c.device_id == device_id)
-    with read_transaction(engine) as conn:
-        return [DeviceState(**row._mapping) for row in conn.execute(query)]
+    return [DeviceState(**row._mapping) for row in conn.execute(query)]
