@@ -48,7 +48,7 @@ def test_an_agent_starting_and_stopping_reaches_the_clients_webhook_as_device_ev
         device.heartbeat(state="stopped")
         run_round(parts)
         pump = pump_for(parts)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # generous: a loaded machine delivers late, never wrongly
         while len(receiver.requests) < 2 and time.monotonic() < deadline:
             pump.round(utcnow())
             pump.wait_idle(5)
