@@ -16,6 +16,7 @@ from relay_server.store import devices as store_devices
 from relay_server.store import webhook_outbox
 from relay_server.store.device_state import DeviceState
 from relay_server.store.dispatch_schema import device_events, device_status, incoming_messages
+from relay_server.store.engine import upsert_insert
 from relay_server.store.models import Device
 from relay_server.store.schema import declared_length
 from relay_server.store.storable_text import clipped
@@ -140,13 +141,13 @@ def _event_data(state: DeviceState, *, online: bool, at: datetime, reason: str |
 
 
 def _ensure_status_row(conn: sa.Connection, device_id: str) -> None:
-    exists = conn.execute(
-        sa.select(device_status.c.device_id).where(device_status.c.device_id == device_id)
-    ).first()
-    if exists is None:
-        conn.execute(
-            device_status.insert().values(device_id=device_id, online=False, sent_today=0, queue_depth=0)
-        )
+    # Heartbeats of one device are recorded from the events queue and from its
+    # heartbeat key at once: the first row must not be inserted twice.
+    conn.execute(
+        upsert_insert(conn, device_status)
+        .values(device_id=device_id, online=False, sent_today=0, queue_depth=0)
+        .on_conflict_do_nothing(index_elements=[device_status.c.device_id])
+    )
 
 
 def _length(name: str) -> int:
