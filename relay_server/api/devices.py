@@ -40,7 +40,7 @@ def get_device(device_id: str) -> tuple[dict[str, Any], int]:
         states = load_states(relay.store.engine, client_id=current_caller().client_id, device_id=device_id)
     if not states or states[0].disabled:
         raise ApiError(
-            404, "INVALID_DEVICE_ID", "The device ID does not exist or does not belong to this client."
+            "INVALID_DEVICE_ID", "The device ID does not exist or does not belong to this client."
         )
     return {"success": True, **_render(states[0])}, 200
 

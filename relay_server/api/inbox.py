@@ -62,5 +62,5 @@ def get_incoming(message_id: str) -> tuple[dict[str, Any], int]:
     if INCOMING_ID_SHAPE.fullmatch(message_id) and not caller.is_test:
         found = inbox.get(current().store.engine, caller.client_id, message_id)
     if found is None:
-        raise ApiError(404, "MESSAGE_NOT_FOUND", "The incoming message does not exist.", param="message_id")
+        raise ApiError("MESSAGE_NOT_FOUND", "The incoming message does not exist.", param="message_id")
     return {"success": True, **inbox.received_data(found)}, 200

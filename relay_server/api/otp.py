@@ -120,7 +120,7 @@ def verify_otp() -> tuple[dict[str, Any], int]:
     body = json_body()
     otp_id = body.get("otp_id")
     if not isinstance(otp_id, str) or not otp_id:
-        raise ApiError(400, "INVALID_PARAMETER", "otp_id must be the id send-otp answered with.", param="otp_id")
+        raise ApiError("INVALID_PARAMETER", "otp_id must be the id send-otp answered with.", param="otp_id")
     code = _parse_code(body.get("code"))
     relay = context.current()
     mac = otp.code_mac(otp.otp_key(relay.settings.relay), otp_id, code)
@@ -146,24 +146,23 @@ def _verification_answer(result: Verification) -> dict[str, Any]:
             "message": "The code is incorrect.",
             "attempts_remaining": result.attempts_remaining,
         }
-    status, code, message = _VERIFICATION_ERRORS[result.outcome]
-    raise ApiError(status, code, message, param="otp_id")
+    code, message = _VERIFICATION_ERRORS[result.outcome]
+    raise ApiError(code, message, param="otp_id")
 
 
-# What each outcome no code can change answers: (HTTP status, error code, message).
+# What each outcome no code can change answers: (error code, message).
 _VERIFICATION_ERRORS = {
-    "expired": (400, "OTP_EXPIRED", "The OTP has expired; request a new one."),
-    "exhausted": (429, "OTP_MAX_ATTEMPTS", f"The maximum of {MAX_ATTEMPTS} attempts was reached; request a new OTP."),
-    "used": (404, "OTP_NOT_FOUND", "The OTP was already verified; a code is used once."),
-    "superseded": (404, "OTP_NOT_FOUND", "A newer OTP for this number replaced this one."),
-    "unknown": (404, "OTP_NOT_FOUND", "The OTP does not exist."),
+    "expired": ("OTP_EXPIRED", "The OTP has expired; request a new one."),
+    "exhausted": ("OTP_MAX_ATTEMPTS", f"The maximum of {MAX_ATTEMPTS} attempts was reached; request a new OTP."),
+    "used": ("OTP_NOT_FOUND", "The OTP was already verified; a code is used once."),
+    "superseded": ("OTP_NOT_FOUND", "A newer OTP for this number replaced this one."),
+    "unknown": ("OTP_NOT_FOUND", "The OTP does not exist."),
 }
 
 
 def _rate_limited(retry_after: int) -> Response:
     response = error_response(
         ApiError(
-            429,
             "OTP_RATE_LIMIT",
             "Too many OTPs for this number within the hour; try again later.",
             param="to",
@@ -180,7 +179,6 @@ def _parse_length(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and otp.MIN_LENGTH <= value <= otp.MAX_LENGTH:
         return value
     raise ApiError(
-        400,
         "INVALID_PARAMETER",
         f"length must be an integer from {otp.MIN_LENGTH} to {otp.MAX_LENGTH}.",
         param="length",
@@ -193,7 +191,6 @@ def _parse_expiry(value: Any) -> timedelta:
     if isinstance(value, int) and not isinstance(value, bool) and MIN_EXPIRY_SECONDS <= value <= MAX_EXPIRY_SECONDS:
         return timedelta(seconds=value)
     raise ApiError(
-        400,
         "INVALID_PARAMETER",
         f"expiry must be a number of seconds from {MIN_EXPIRY_SECONDS} to {MAX_EXPIRY_SECONDS}.",
         param="expiry",
@@ -205,7 +202,6 @@ def _parse_template(value: Any, default: str) -> str:
         return default
     if not isinstance(value, str) or not otp.has_placeholder(value):
         raise ApiError(
-            400,
             "INVALID_PARAMETER",
             "template must be a string that says where the code goes with {{code}} (or {code}).",
             param="template",
@@ -220,7 +216,6 @@ def _parse_purpose(value: Any) -> str:
     if isinstance(value, str) and _PURPOSE.fullmatch(value):
         return value
     raise ApiError(
-        400,
         "INVALID_PARAMETER",
         "purpose must be 1 to 40 letters, digits, '_', '.' or '-', e.g. 'login'.",
         param="purpose",
@@ -231,7 +226,6 @@ def _parse_code(value: Any) -> str:
     if isinstance(value, str) and 0 < len(value.strip()) <= MAX_CODE_CHARS:
         return value.strip()
     raise ApiError(
-        400,
         "INVALID_PARAMETER",
         f"code must be the code the user typed, as a string of at most {MAX_CODE_CHARS} characters.",
         param="code",

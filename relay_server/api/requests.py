@@ -67,11 +67,11 @@ def json_body() -> dict[str, Any]:
     except (ValueError, RecursionError):
         if not _declared_json():
             raise ApiError(
-                415, "UNSUPPORTED_MEDIA_TYPE", "The request body must be JSON (application/json)."
+                "UNSUPPORTED_MEDIA_TYPE", "The request body must be JSON (application/json)."
             ) from None
-        raise ApiError(400, "INVALID_JSON", "The request body is not valid JSON.") from None
+        raise ApiError("INVALID_JSON", "The request body is not valid JSON.") from None
     if not isinstance(body, dict):
-        raise ApiError(400, "INVALID_JSON", "The request body must be a JSON object.")
+        raise ApiError("INVALID_JSON", "The request body must be a JSON object.")
     return body
 
 
@@ -81,7 +81,6 @@ def parse_to(value: Any, param: str = "to") -> str:
         return phone.normalize(value)
     except phone.InvalidPhoneNumber:
         raise ApiError(
-            400,
             "INVALID_PHONE_NUMBER",
             "The phone number is not valid; use the international format, e.g. +33612345678.",
             param=param,
@@ -91,17 +90,15 @@ def parse_to(value: Any, param: str = "to") -> str:
 def parse_text(value: Any, param: str = "message", languages: Sequence[str] = ()) -> SplitText:
     """The message text, as the SMS parts it will be sent in (national tables of ``languages`` allowed)."""
     if not isinstance(value, str) or not value:
-        raise ApiError(400, "INVALID_PARAMETER", "The message must be a non-empty string.", param=param)
+        raise ApiError("INVALID_PARAMETER", "The message must be a non-empty string.", param=param)
     if len(value) > MAX_MESSAGE_CHARS:
         raise ApiError(
-            400,
             "MESSAGE_TOO_LONG",
             f"The message exceeds the maximum of {MAX_MESSAGE_CHARS} characters.",
             param=param,
         )
     if not _sendable(value):
         raise ApiError(
-            400,
             "INVALID_PARAMETER",
             "The message contains a NUL character or an unpaired surrogate, which no SMS can carry.",
             param=param,
@@ -129,7 +126,6 @@ def parse_priority(value: Any, default: int = DEFAULT_PRIORITY) -> int:
     if isinstance(value, str) and value.strip().lower() in PRIORITY_BY_WORD:
         return PRIORITY_BY_WORD[value.strip().lower()]
     raise ApiError(
-        400,
         "INVALID_PRIORITY",
         "The priority must be an integer from 1 to 5, or 'high', 'normal' or 'low'.",
         param="priority",
@@ -141,19 +137,17 @@ def parse_metadata(value: Any, default: dict[str, Any] | None = None) -> dict[st
     if value is None:
         return default
     if not isinstance(value, dict):
-        raise ApiError(400, "INVALID_PARAMETER", "The metadata must be a JSON object.", param="metadata")
+        raise ApiError("INVALID_PARAMETER", "The metadata must be a JSON object.", param="metadata")
     try:
         encoded = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
     except UnicodeEncodeError:
         raise ApiError(
-            400,
             "INVALID_PARAMETER",
             "The metadata contains an unpaired surrogate, which is not text.",
             param="metadata",
         ) from None
     if len(encoded) > MAX_METADATA_BYTES:
         raise ApiError(
-            400,
             "INVALID_PARAMETER",
             f"The metadata must be at most {MAX_METADATA_BYTES} bytes of JSON.",
             param="metadata",
@@ -168,7 +162,6 @@ def parse_scheduled_at(value: Any, now: datetime) -> datetime | None:
     moment = _parse_time(value)
     if moment is None or not now < moment <= now + MAX_SCHEDULE_AHEAD:
         raise ApiError(
-            400,
             "INVALID_SCHEDULED_DATE",
             "The scheduled date must be an ISO 8601 time in the future, at most 30 days ahead.",
             param="scheduled_at",
@@ -183,7 +176,6 @@ def parse_valid_until(value: Any, not_before: datetime) -> datetime | None:
     moment = _parse_time(value)
     if moment is None or moment <= not_before:
         raise ApiError(
-            400,
             "INVALID_PARAMETER",
             "valid_until must be an ISO 8601 time in the future (and after scheduled_at).",
             param="valid_until",
@@ -224,7 +216,7 @@ def parse_options(body: dict[str, Any], settings: RelaySettings, now: datetime) 
 
 
 def _bad_webhook_url(message: str) -> ApiError:
-    return ApiError(400, "INVALID_WEBHOOK_URL", message, param="webhook_url")
+    return ApiError("INVALID_WEBHOOK_URL", message, param="webhook_url")
 
 
 def _parse_time(value: Any) -> datetime | None:

@@ -78,16 +78,14 @@ def resend(message_id: str) -> Response:
     relay = context.current()
     original = relay.store.get_message(current_caller(), message_id)
     if original is None:
-        raise ApiError(404, "MESSAGE_NOT_FOUND", "The message does not exist.", param="message_id")
+        raise ApiError("MESSAGE_NOT_FOUND", "The message does not exist.", param="message_id")
     if original.status == "failed" and relay.store.is_otp_message(message_id):
         raise ApiError(
-            400,
             "CANNOT_RESEND_MESSAGE",
             "A one-time password is not resent: its code is not kept. Ask for a new one with /v1/sms/send-otp.",
         )
     if original.status != "failed":
         raise ApiError(
-            400,
             "CANNOT_RESEND_MESSAGE",
             f"Only a failed message can be resent; this one is {original.status}.",
             details={"status": original.status},
@@ -181,10 +179,9 @@ def _batch_entries(
 def _bulk_list(body: dict[str, Any], param: str) -> list[Any]:
     items = body.get(param)
     if not isinstance(items, list) or not items:
-        raise ApiError(400, "INVALID_PARAMETER", f"{param} must be a non-empty array.", param=param)
+        raise ApiError("INVALID_PARAMETER", f"{param} must be a non-empty array.", param=param)
     if len(items) > MAX_BULK_MESSAGES:
         raise ApiError(
-            400,
             "TOO_MANY_RECIPIENTS",
             f"At most {MAX_BULK_MESSAGES} messages per request; split larger sends.",
             param=param,
@@ -196,7 +193,7 @@ def _item_message(item: Any, options: Options, text: SplitText | None) -> NewMes
     """One bulk item as a message to store, or why it is rejected."""
     try:
         if not isinstance(item, dict):
-            raise ApiError(400, "INVALID_PARAMETER", "Each message must be a JSON object.", param="messages")
+            raise ApiError("INVALID_PARAMETER", "Each message must be a JSON object.", param="messages")
         to = parse_to(item.get("to"))
         if text is None:
             text = parse_text(item.get("message"), languages=_languages())
@@ -237,10 +234,10 @@ def choose_device(device_id: str | None, options: Options) -> str | None:
             current_caller(), device_id, scheduled=options.scheduled_at is not None
         )
     except DeviceOffline:
-        raise ApiError(503, "DEVICE_OFFLINE", "The requested device is currently offline.") from None
+        raise ApiError("DEVICE_OFFLINE", "The requested device is currently offline.") from None
     except NoDeviceAvailable:
         raise ApiError(
-            503, "NO_DEVICE_AVAILABLE", "No device is currently available to send this SMS."
+            "NO_DEVICE_AVAILABLE", "No device is currently available to send this SMS."
         ) from None
 
 

@@ -166,7 +166,7 @@ def phone_filter(args: Mapping[str, str], name: str) -> str | None:
 def _callers_message(message_id: str) -> Message:
     message = current().store.get_message(current_caller(), message_id)
     if message is None:
-        raise ApiError(404, "MESSAGE_NOT_FOUND", "The message does not exist.", param="message_id")
+        raise ApiError("MESSAGE_NOT_FOUND", "The message does not exist.", param="message_id")
     return message
 
 
@@ -178,7 +178,6 @@ def _current_status(message: Message) -> str:
 def _cannot_cancel(status: str, *, taken: bool = False) -> ApiError:
     reason = "a device is already sending it" if taken else "only queued messages can be"
     return ApiError(
-        400,
         "CANNOT_CANCEL_MESSAGE",
         f"The message cannot be cancelled: {reason} (status {status}).",
         details={"status": status},
@@ -186,7 +185,7 @@ def _cannot_cancel(status: str, *, taken: bool = False) -> ApiError:
 
 
 def _invalid(param: str, message: str) -> ApiError:
-    return ApiError(400, "INVALID_PARAMETER", message, param=param)
+    return ApiError("INVALID_PARAMETER", message, param=param)
 
 
 def _optional(args: Mapping[str, str], name: str, parse: Callable[[str], T]) -> T | None:

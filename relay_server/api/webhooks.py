@@ -46,7 +46,7 @@ def configure() -> tuple[dict[str, Any], int]:
             allow_private=settings.webhook_allow_private_hosts,
         )
     except urls.UrlRefused as exc:
-        raise ApiError(400, "INVALID_WEBHOOK_URL", str(exc), param="url") from None
+        raise ApiError("INVALID_WEBHOOK_URL", str(exc), param="url") from None
     events = _events(body.get("events"))
     secret = _secret(body.get("secret"))
     caller = current_caller()
@@ -70,7 +70,7 @@ def logs() -> tuple[dict[str, Any], int]:
     filters = list_filters({name: request.args.get(name, "") for name in ("page", "limit")})
     webhook_id = request.args.get("webhook_id") or None
     if webhook_id is not None and not WEBHOOK_ID_SHAPE.fullmatch(webhook_id):
-        raise ApiError(400, "INVALID_PARAMETER", "The parameter webhook_id must be a webhook id.", param="webhook_id")
+        raise ApiError("INVALID_PARAMETER", "The parameter webhook_id must be a webhook id.", param="webhook_id")
     caller = current_caller()
     page, limit = filters["page"], filters["limit"]
     found, total = outbox.attempts_page(
@@ -95,7 +95,7 @@ def test(webhook_id: str) -> tuple[dict[str, Any], int]:
     body = json_body() if request_body() else {}
     event = body.get("event", "sms.delivered")
     if event not in catalogue.EVENTS:
-        raise ApiError(400, "INVALID_PARAMETER", _events_rule("event"), param="event")
+        raise ApiError("INVALID_PARAMETER", _events_rule("event"), param="event")
     event_id = outbox.record_test_event(current().store.engine, webhook, event, utcnow())
     return {
         "success": True,
@@ -146,7 +146,7 @@ def retry(log_id: str) -> tuple[dict[str, Any], int]:
     if LOG_ID_SHAPE.fullmatch(log_id):
         event_id = outbox.replay(current().store.engine, caller.client_id, caller.is_test, log_id, utcnow())
     if event_id is None:
-        raise ApiError(404, "WEBHOOK_LOG_NOT_FOUND", "The webhook log does not exist.", param="log_id")
+        raise ApiError("WEBHOOK_LOG_NOT_FOUND", "The webhook log does not exist.", param="log_id")
     return {"success": True, "log_id": log_id, "event_id": event_id, "status": "queued"}, 202
 
 
@@ -165,7 +165,7 @@ def _is_webhook_id(value: str) -> bool:
 
 
 def _webhook_not_found() -> ApiError:
-    return ApiError(404, "WEBHOOK_NOT_FOUND", "The webhook does not exist.", param="webhook_id")
+    return ApiError("WEBHOOK_NOT_FOUND", "The webhook does not exist.", param="webhook_id")
 
 
 def _events(value: Any) -> tuple[str, ...]:
@@ -174,7 +174,7 @@ def _events(value: Any) -> tuple[str, ...]:
         or not value
         or not all(isinstance(event, str) and event in catalogue.EVENTS for event in value)
     ):
-        raise ApiError(400, "INVALID_PARAMETER", _events_rule("events"), param="events")
+        raise ApiError("INVALID_PARAMETER", _events_rule("events"), param="events")
     return tuple(dict.fromkeys(value))
 
 
@@ -188,7 +188,6 @@ def _secret(value: Any) -> str:
         return store_webhooks.new_secret()
     if not isinstance(value, str) or not SECRET_SHAPE.fullmatch(value):
         raise ApiError(
-            400,
             "INVALID_PARAMETER",
             "The parameter secret must be 16 to 255 printable ASCII characters without spaces.",
             param="secret",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from relay_server.openapi.error_codes import ERROR_CODES
+from relay_server.errors import ERROR_CODES
 from relay_server.openapi.schemas import ref
 
 Operation = dict[str, Any]

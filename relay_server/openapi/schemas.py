@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from relay_server.openapi.error_codes import ERROR_CODES
+from relay_server.errors import ERROR_CODES
 from relay_server.store.models import STATUSES
 
 Schema = dict[str, Any]
