@@ -31,7 +31,7 @@ from datetime import timedelta
 from flask import Flask, Response, g, request
 
 from relay_server import context
-from relay_server.api.requests import request_body
+from relay_server.api.body import request_body
 from relay_server.auth import current_caller, is_authenticated
 from relay_server.errors import ApiError
 from relay_server.store.idempotency import PENDING_STATUS
