@@ -1,13 +1,14 @@
 """The route table: every ``/v1`` route with what it takes and answers, registered in one step.
 
 ``@route(bp, "POST", "/sms/send", ...)`` adds the view to its blueprint and
-its ``Operation`` to ``OPERATIONS``, from which ``relay_server.openapi``
+its ``Operation`` to ``operations()``, from which ``relay_server.openapi``
 writes the document: a route cannot be served without being described.
 ``respond`` writes an answer model as the route's JSON answer.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app
 
+from relay_server.api import BLUEPRINT_MODULES
 from relay_server.api.models.fields import Answer, RequestModel, Schema, rule_of
 
 View = TypeVar("View", bound=Callable[..., Any])
@@ -75,7 +77,14 @@ class Operation:
         return tuple(dict.fromkeys(codes))
 
 
-OPERATIONS: list[Operation] = []
+_OPERATIONS: list[Operation] = []
+
+
+def operations() -> tuple[Operation, ...]:
+    """Every route of the API, in the order the blueprints register them."""
+    for module_name in BLUEPRINT_MODULES:  # each route adds its operation when its module is imported
+        importlib.import_module(module_name)
+    return tuple(_OPERATIONS)
 
 
 def route(bp: Blueprint, method: str, rule: str, **described: Any) -> Callable[[View], View]:
@@ -88,7 +97,7 @@ def route(bp: Blueprint, method: str, rule: str, **described: Any) -> Callable[[
 
     def register(view: View) -> View:
         bp.add_url_rule(rule, view_func=view, methods=[method])
-        OPERATIONS.append(operation)
+        _OPERATIONS.append(operation)
         return view
 
     return register

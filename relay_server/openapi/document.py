@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document of the relay's API, served at ``GET /v1/openapi.json``.
 
-Written from the route table (``relay_server.api.routes.OPERATIONS``) and
+Written from the route table (``relay_server.api.routes.operations()``) and
 the models each route names: schemas by pydantic's ``models_json_schema``,
 error answers from the code table (``relay_server.errors.ERROR_CODES``).
 
@@ -14,7 +14,6 @@ contract would take more code than this module, which only reads models.
 
 from __future__ import annotations
 
-import importlib
 from collections import defaultdict
 from functools import cache
 from typing import Any
@@ -23,10 +22,10 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 from pydantic_core import core_schema
 
-from relay_server.api import BLUEPRINT_MODULES
 from relay_server.api.models.errors import Error
 from relay_server.api.models.fields import rule_of
-from relay_server.api.routes import OPERATIONS, Operation
+from relay_server.api.routes import Operation
+from relay_server.api.routes import operations as operations_of_api
 from relay_server.errors import ERROR_CODES
 
 Schema = dict[str, Any]
@@ -118,9 +117,7 @@ def document() -> dict[str, Any]:
 
     The same object is returned on every call; callers must not change it.
     """
-    for module_name in BLUEPRINT_MODULES:  # each route registers its operation on import
-        importlib.import_module(module_name)
-    operations = [op for op in OPERATIONS if op.path.startswith("/")]
+    operations = operations_of_api()
     paths: dict[str, dict[str, Any]] = defaultdict(dict)
     for op in operations:
         paths[op.path][op.method.lower()] = _operation(op)
@@ -141,7 +138,7 @@ def document() -> dict[str, Any]:
     }
 
 
-def _component_schemas(operations: list[Operation]) -> dict[str, Schema]:
+def _component_schemas(operations: tuple[Operation, ...]) -> dict[str, Schema]:
     models: dict[tuple[type[BaseModel], JsonSchemaMode], None] = {(Error, "serialization"): None}
     for op in operations:
         models.update({(model, "serialization"): None for model in op.answers})
