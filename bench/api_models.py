@@ -10,7 +10,8 @@ redis-server, then times, through Flask's test client (no socket):
 - ``status``: ``GET /v1/sms/status/:id`` of a delivered message;
 - ``send-invalid``: ``POST /v1/sms/send`` refused for its priority (no store).
 
-It prints each one's median µs per call and its ratio to ``bare``.
+It prints each one's median CPU µs per call of this process (steadier than
+wall time on a shared machine) and its ratio to ``bare``.
 
     .venv/bin/python bench/api_models.py
     .venv/bin/python bench/api_models.py --calls 3000 --rounds 7
@@ -45,15 +46,15 @@ SEND = {
 
 
 def _median_us(call: Callable[[], object], calls: int, rounds: int) -> float:
-    """The median over ``rounds`` of the mean time of ``calls`` calls, in µs."""
+    """The median over ``rounds`` of the mean CPU time of ``calls`` calls, in µs."""
     for _ in range(min(calls, 200)):  # warm caches and the JIT-less interpreter's inline caches
         call()
     samples = []
     for _ in range(rounds):
-        start = time.perf_counter()
+        start = time.process_time()
         for _ in range(calls):
             call()
-        samples.append((time.perf_counter() - start) / calls * 1e6)
+        samples.append((time.process_time() - start) / calls * 1e6)
     return statistics.median(samples)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app
+from pydantic_core import PydanticSerializationError
 
 from relay_server.api import BLUEPRINT_MODULES
 from relay_server.api.models.fields import Answer, RequestModel, Schema, rule_of
@@ -104,7 +105,17 @@ def route(bp: Blueprint, method: str, rule: str, **described: Any) -> Callable[[
 
 
 def respond(answer: Answer, status: int = 200) -> Response:
-    """``answer`` as the JSON answer of the request, with ``status``."""
-    response = current_app.json.response(answer.model_dump(mode="json", by_alias=True))
-    response.status_code = status
-    return response
+    """``answer`` as the JSON answer of the request, with ``status``.
+
+    Written by pydantic's serializer straight to UTF-8 JSON, a line as Flask
+    writes it. A lone surrogate has no UTF-8 (an incoming SMS may carry one,
+    see ``store.storable_text``): such an answer is written with ``\\u``
+    escapes instead, as Flask writes any JSON.
+    """
+    try:
+        body = answer.__pydantic_serializer__.to_json(answer, by_alias=True) + b"\n"
+    except PydanticSerializationError:
+        response = current_app.json.response(answer.model_dump(mode="json", by_alias=True))
+        response.status_code = status
+        return response
+    return Response(body, status=status, mimetype="application/json")

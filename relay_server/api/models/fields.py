@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, PlainSerializer
 from pydantic import ValidationInfo, WithJsonSchema
@@ -23,7 +23,6 @@ from relay_server.store.models import STATUSES
 from zimsend_common.timefmt import isoformat_z
 
 Schema = dict[str, Any]
-T = TypeVar("T")
 
 
 class Rule:
@@ -151,7 +150,6 @@ MessageId = shaped(str, MESSAGE_ID)
 Phone = shaped(str, PHONE)
 DeviceId = shaped(str, DEVICE_ID)
 Count = Annotated[int, Field(ge=0)]
-Metadata = shaped(dict[str, Any], METADATA)
 
 
 def omitted_when_none(description: str | None = None) -> Any:
