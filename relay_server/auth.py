@@ -34,7 +34,6 @@ def authenticate_request() -> None:
     api_key = request.headers.get("X-API-Key", "").strip()
     if not client_id or not api_key:
         raise ApiError(
-            400,
             "MISSING_AUTH_HEADERS",
             "The X-API-Key and X-Client-ID headers are required.",
         )
@@ -45,13 +44,13 @@ def authenticate_request() -> None:
         log.info("authentication refused", extra={"client_id": client_id, "reason": "unknown client"})
         auth_throttle.record_failure(client_id)
         raise ApiError(
-            401, "INVALID_CLIENT_ID", "The client ID does not exist or is disabled."
+            "INVALID_CLIENT_ID", "The client ID does not exist or is disabled."
         ) from None
     except InvalidApiKey:
         log.info("authentication refused", extra={"client_id": client_id, "reason": "invalid key"})
         auth_throttle.record_failure(client_id)
         raise ApiError(
-            401, "INVALID_API_KEY", "The API key is invalid, revoked or expired."
+            "INVALID_API_KEY", "The API key is invalid, revoked or expired."
         ) from None
 
 
@@ -80,7 +79,6 @@ def requested_device_id() -> str | None:
     device = context.current().store.get_device(device_id)
     if device is None or device.disabled or device.client_id != current_caller().client_id:
         raise ApiError(
-            404,
             "INVALID_DEVICE_ID",
             "The device ID does not exist or does not belong to this client.",
         )

@@ -62,7 +62,6 @@ def refuse_if_throttled(client_id: str) -> None:
         retry_after = max(1, *blocked)
         log.warning("authentication throttled", extra={"client_id": client_id, "retry_after": retry_after})
         raise ApiError(
-            429,
             "TOO_MANY_AUTH_FAILURES",
             "Too many failed authentications from this address; wait before trying again.",
             details={"retry_after": retry_after},

@@ -31,7 +31,7 @@ from datetime import timedelta
 from flask import Flask, Response, g, request
 
 from relay_server import context
-from relay_server.api.requests import request_body
+from relay_server.api.body import request_body
 from relay_server.auth import current_caller, is_authenticated
 from relay_server.errors import ApiError
 from relay_server.store.idempotency import PENDING_STATUS
@@ -91,7 +91,6 @@ def reserve(store: Store, client_id: str, key: str, req_hash: str) -> Reservatio
         record = store.idempotency_put(client_id, key, req_hash, PENDING_STATUS, token)
         if record.request_hash != req_hash:
             raise ApiError(
-                409,
                 "IDEMPOTENCY_CONFLICT",
                 "This Idempotency-Key was already used for a different request.",
                 param=HEADER,
@@ -150,7 +149,6 @@ def store_answered(
 
 def _in_progress() -> ApiError:
     return ApiError(
-        409,
         "IDEMPOTENCY_CONFLICT",
         "A request with this Idempotency-Key is still in progress.",
         param=HEADER,
@@ -165,7 +163,6 @@ def _before() -> Response | None:
     # A control character (NUL above all) is no key, and no database keeps it.
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise ApiError(
-            400,
             "INVALID_PARAMETER",
             f"The Idempotency-Key header must be 1 to {MAX_KEY_LENGTH} printable characters.",
             param=HEADER,

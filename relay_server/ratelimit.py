@@ -89,7 +89,6 @@ def check_rate_limit() -> None:
     g.quota = quota
     if quota.exceeded:
         raise ApiError(
-            429,
             "RATE_LIMIT_EXCEEDED",
             "Too many requests; wait for the rate limit window to reset.",
             details={"limit": quota.limit, "reset_at": quota.reset_at},

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, Response
 
 from relay_server import context
+from relay_server.api.models.devices import AuthTest
+from relay_server.api.routes import respond, route
 from relay_server.auth import current_caller, requested_device_id
 from zimsend_common.timefmt import utcnow
 
 bp = Blueprint("account", __name__, url_prefix="/v1")
 
 
-@bp.get("/auth/test")
-def auth_test() -> dict[str, Any]:
+@route(bp, "GET", "/auth/test", summary="Test the credentials", tag="Sending", status=200, answers=AuthTest,
+       description="The credentials work; the device asked for and its state.", device=True)
+def auth_test() -> Response:
     """Whether the headers authenticate, and the state of the device they name.
 
     ``device_status`` is ``online`` or ``offline`` by the same rule as
@@ -24,13 +26,12 @@ def auth_test() -> dict[str, Any]:
     """
     caller = current_caller()
     device_id = requested_device_id()
-    return {
-        "success": True,
-        "message": "Authentication successful.",
-        "client_id": caller.client_id,
-        "device_id": device_id,
-        "device_status": _device_status(caller.client_id, device_id),
-    }
+    return respond(AuthTest(
+        message="Authentication successful.",
+        client_id=caller.client_id,
+        device_id=device_id,
+        device_status=_device_status(caller.client_id, device_id),  # type: ignore[arg-type]  # pydantic checks it
+    ))
 
 
 def _device_status(client_id: str, device_id: str | None) -> str | None:

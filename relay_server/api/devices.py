@@ -9,29 +9,33 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, Response
 
+from relay_server.api.models.devices import DeviceList, OneDevice
+from relay_server.api.routes import respond, route
 from relay_server.auth import current_caller
 from relay_server.context import current
 from relay_server.store.device_state import DeviceState
 from relay_server.errors import ApiError
 from relay_server.store import ids
-from zimsend_common.timefmt import isoformat_z, utcnow
+from zimsend_common.timefmt import utcnow
 
 bp = Blueprint("devices", __name__, url_prefix="/v1")
 
 
-@bp.get("/devices")
-def list_devices() -> tuple[dict[str, Any], int]:
+@route(bp, "GET", "/devices", summary="List the devices", tag="Devices", status=200, answers=DeviceList,
+       description="Every device of the client with its last heartbeat, oldest first.")
+def list_devices() -> Response:
     """Every device of the caller's client, oldest first."""
     relay = current()
     states = relay.store.device_states(client_id=current_caller().client_id)
-    devices = [_render(state) for state in states if not state.disabled]
-    return {"success": True, "devices": devices, "total": len(devices)}, 200
+    devices = [_fields(state) for state in states if not state.disabled]
+    return respond(DeviceList(devices=devices, total=len(devices)))  # type: ignore[arg-type]  # pydantic checks it
 
 
-@bp.get("/devices/<device_id>")
-def get_device(device_id: str) -> tuple[dict[str, Any], int]:
+@route(bp, "GET", "/devices/<device_id>", summary="Get a device", tag="Devices", status=200, answers=OneDevice,
+       description="The device with its last heartbeat.", errors=("INVALID_DEVICE_ID",))
+def get_device(device_id: str) -> Response:
     """One device of the caller's client; any other id: 404 INVALID_DEVICE_ID."""
     relay = current()
     # An id not shaped like one (a NUL, say) never reaches the database.
@@ -39,19 +43,17 @@ def get_device(device_id: str) -> tuple[dict[str, Any], int]:
     if ids.is_device_id(device_id):
         states = relay.store.device_states(client_id=current_caller().client_id, device_id=device_id)
     if not states or states[0].disabled:
-        raise ApiError(
-            404, "INVALID_DEVICE_ID", "The device ID does not exist or does not belong to this client."
-        )
-    return {"success": True, **_render(states[0])}, 200
+        raise ApiError("INVALID_DEVICE_ID", "The device ID does not exist or does not belong to this client.")
+    return respond(OneDevice(**_fields(states[0])))
 
 
-def _render(state: DeviceState) -> dict[str, Any]:
+def _fields(state: DeviceState) -> dict[str, Any]:
     offline_after = timedelta(seconds=current().settings.relay.device_offline_after_seconds)
     return {
         "device_id": state.device_id,
         "name": state.name,
         "online": state.online(utcnow(), offline_after),
-        "last_seen": isoformat_z(state.last_seen_at),
+        "last_seen": state.last_seen_at,
         "signal": state.signal_percent,
         "operator": state.operator,
         "registration": state.registration,

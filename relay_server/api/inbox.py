@@ -6,13 +6,14 @@ like history. They are live data: a ``zs_test_`` key sees none.
 
 from __future__ import annotations
 
-import math
 import re
-from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, request
 
-from relay_server.api.tracking import list_filters, phone_filter
+from relay_server.api.models.fields import INCOMING_ID
+from relay_server.api.models.inbox import IncomingMessage, InboxPage, InboxParams, OneIncomingMessage
+from relay_server.api.routes import respond, route
+from relay_server.api.tracking import pagination
 from relay_server.auth import current_caller
 from relay_server.context import current
 from relay_server.errors import ApiError
@@ -21,46 +22,40 @@ from relay_server.store import inbox
 bp = Blueprint("inbox", __name__, url_prefix="/v1")
 
 INCOMING_ID_SHAPE = re.compile(r"in_[0-9a-f]{16}")
-MAX_SENDER_LENGTH = 32
 
 
-@bp.get("/sms/inbox")
-def list_inbox() -> tuple[dict[str, Any], int]:
+@route(bp, "GET", "/sms/inbox", summary="List received SMS", tag="Inbox", status=200, answers=InboxPage,
+       query=InboxParams, description="One page of the SMS the client's devices received, newest first.")
+def list_inbox() -> Response:
     """One page of the caller's incoming SMS matching ``device_id``, ``from``,
     ``from_date``, ``to_date`` (on reception time) and ``search``."""
-    query = inbox.InboxQuery(sender=_sender(), **list_filters(request.args))
+    params = InboxParams.model_validate(request.args.to_dict())
+    query = inbox.InboxQuery(
+        sender=params.sender,
+        device_id=params.device_id,
+        from_time=params.from_date,
+        to_time=params.to_date,
+        search=params.search,
+        page=params.page,
+        limit=params.limit,
+    )
     caller = current_caller()
     found, total = ([], 0) if caller.is_test else inbox.page(current().store.engine, caller.client_id, query)
-    return {
-        "success": True,
-        "data": [inbox.received_data(message) for message in found],
-        "pagination": {
-            "current_page": query.page,
-            "per_page": query.limit,
-            "total_pages": math.ceil(total / query.limit),
-            "total_items": total,
-        },
-    }, 200
+    return respond(InboxPage(
+        data=[IncomingMessage.model_validate(inbox.received_data(message)) for message in found],
+        pagination=pagination(query.page, query.limit, total),
+    ))
 
 
-def _sender() -> str | None:
-    """``from`` as a phone number normalized like history's ``to``, or a sender name as given."""
-    try:
-        return phone_filter(request.args, "from")
-    except ApiError:
-        raw = request.args.get("from", "").strip()
-        if 0 < len(raw) <= MAX_SENDER_LENGTH and raw.isprintable():
-            return raw  # an alphanumeric sender such as a network's name
-        raise
-
-
-@bp.get("/sms/inbox/<message_id>")
-def get_incoming(message_id: str) -> tuple[dict[str, Any], int]:
+@route(bp, "GET", "/sms/inbox/<message_id>", summary="Get a received SMS", tag="Inbox", status=200,
+       answers=OneIncomingMessage, description="The message.", errors=("MESSAGE_NOT_FOUND",),
+       path_params={"message_id": INCOMING_ID})
+def get_incoming(message_id: str) -> Response:
     """One incoming SMS of the caller's devices; any other id: 404 MESSAGE_NOT_FOUND."""
     caller = current_caller()
     found = None
     if INCOMING_ID_SHAPE.fullmatch(message_id) and not caller.is_test:
         found = inbox.get(current().store.engine, caller.client_id, message_id)
     if found is None:
-        raise ApiError(404, "MESSAGE_NOT_FOUND", "The incoming message does not exist.", param="message_id")
-    return {"success": True, **inbox.received_data(found)}, 200
+        raise ApiError("MESSAGE_NOT_FOUND", "The incoming message does not exist.", param="message_id")
+    return respond(OneIncomingMessage.model_validate(inbox.received_data(found)))

@@ -10,84 +10,111 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response
 
 from relay_server import context, idempotency
-from relay_server.api.render import status_object
-from relay_server.api.requests import (
-    Options,
-    json_body,
-    parse_metadata,
-    parse_options,
-    parse_priority,
+from relay_server.api.body import json_body
+from relay_server.api.models.errors import ErrorObject
+from relay_server.api.models.messages import status_fields
+from relay_server.api.models.sending import (
+    DEFAULT_PRIORITY,
+    BulkAccepted,
+    BulkEntry,
+    BulkItem,
+    BulkOfMessages,
+    BulkToRecipients,
+    SendAccepted,
+    SendContext,
+    SendRequest,
     parse_text,
     parse_to,
 )
+from relay_server.api.routes import respond, route
 from relay_server.auth import current_caller, requested_device_id
 from relay_server.dispatcher import DeviceOffline, NoDeviceAvailable
 from relay_server.errors import ApiError
 from relay_server.store import ids
 from relay_server.store.models import Caller, Message, NewMessage
 from zimsend_common.segments import SplitText
-from zimsend_common.timefmt import isoformat_z, utcnow
+from zimsend_common.timefmt import utcnow
 
 bp = Blueprint("sending", __name__, url_prefix="/v1")
 log = logging.getLogger(__name__)
 
-MAX_BULK_MESSAGES = 1000
+SENDING = {"tag": "Sending", "status": 202, "device": True}
+DEVICE_ERRORS = ("DEVICE_OFFLINE", "NO_DEVICE_AVAILABLE")
+BULK_ANSWER = "Queued; invalid items are listed as rejected with their error."
 
 
-@bp.post("/sms/send")
+@dataclass(frozen=True)
+class Options:
+    """What a send request sets for all its messages."""
+
+    priority: int = DEFAULT_PRIORITY
+    metadata: dict[str, Any] | None = None
+    webhook_url: str | None = None
+    scheduled_at: datetime | None = None
+    valid_until: datetime | None = None
+
+
+@route(bp, "POST", "/sms/send", summary="Send an SMS", answers=SendAccepted, body=SendRequest,
+       description="Queued; the message's status object.", errors=DEVICE_ERRORS, **SENDING,
+       example={"to": "+33612345678", "message": "Bonjour, votre commande est en cours de livraison",
+                "priority": 3, "metadata": {"order_id": "order_12345"}})
 def send() -> Response:
     """Queue one SMS."""
     device_id = requested_device_id()
-    body = json_body()
-    to = parse_to(body.get("to"))
-    text = parse_text(body.get("message"), languages=_languages())
-    options = parse_options(body, context.current().settings.relay, utcnow())
+    request = SendRequest.model_validate(json_body(), context=send_context())
+    options = options_of(request)
     device_id = choose_device(device_id, options)
-    return _store_and_submit([new_message(to, text, options, device_id)], _accepted_one)
+    return _store_and_submit([new_message(request.to, request.message, options, device_id)], _accepted_one)
 
 
-@bp.post("/sms/send-bulk")
+@route(bp, "POST", "/sms/send-bulk", summary="Send one text to many numbers, or many texts",
+       answers=BulkAccepted, body=(BulkToRecipients, BulkOfMessages), description=BULK_ANSWER,
+       errors=DEVICE_ERRORS, **SENDING,
+       example={"recipients": ["+33612345678", "+33698765432"], "message": "Promo -20% ce week-end", "priority": 5})
 def send_bulk() -> Response:
     """Queue one text to many recipients, or many ``{to, message}`` items."""
     device_id = requested_device_id()
     body = json_body()
     if body.get("messages") is not None:  # null means absent, as for every optional field
-        return _send_items(device_id, body)
-    recipients = _bulk_list(body, "recipients")
-    text = parse_text(body.get("message"), languages=_languages())  # one text for all: a bad one refuses the request
-    return _send_items(device_id, body, [{"to": to} for to in recipients], text)
+        return _send_items(device_id, BulkOfMessages.model_validate(body, context=send_context()))
+    # One text for all: a bad one refuses the request.
+    request = BulkToRecipients.model_validate(body, context=send_context())
+    return _send_items(device_id, request, [{"to": to} for to in request.recipients], request.message)
 
 
-@bp.post("/sms/send-bulk-personalized")
+@route(bp, "POST", "/sms/send-bulk-personalized", summary="Send a personal text to each number",
+       answers=BulkAccepted, body=BulkOfMessages, description=BULK_ANSWER, errors=DEVICE_ERRORS, **SENDING,
+       example={"messages": [{"to": "+33612345678", "message": "Bonjour Jean", "metadata": {"user_id": "u1"}}]})
 def send_bulk_personalized() -> Response:
     """Queue many ``{to, message, metadata?}`` items."""
     device_id = requested_device_id()
-    return _send_items(device_id, json_body())
+    return _send_items(device_id, BulkOfMessages.model_validate(json_body(), context=send_context()))
 
 
-@bp.post("/sms/<message_id>/resend")
+@route(bp, "POST", "/sms/<message_id>/resend", summary="Resend a failed SMS", answers=SendAccepted,
+       description="Queued again as a new message pointing back with resent_from.",
+       errors=("MESSAGE_NOT_FOUND", "CANNOT_RESEND_MESSAGE", *DEVICE_ERRORS), **SENDING)
 def resend(message_id: str) -> Response:
     """Send a failed message again, as a new message pointing back to it."""
     device_id = requested_device_id()
     relay = context.current()
     original = relay.store.get_message(current_caller(), message_id)
     if original is None:
-        raise ApiError(404, "MESSAGE_NOT_FOUND", "The message does not exist.", param="message_id")
+        raise ApiError("MESSAGE_NOT_FOUND", "The message does not exist.", param="message_id")
     if original.status == "failed" and relay.store.is_otp_message(message_id):
         raise ApiError(
-            400,
             "CANNOT_RESEND_MESSAGE",
             "A one-time password is not resent: its code is not kept. Ask for a new one with /v1/sms/send-otp.",
         )
     if original.status != "failed":
         raise ApiError(
-            400,
             "CANNOT_RESEND_MESSAGE",
             f"Only a failed message can be resent; this one is {original.status}.",
             details={"status": original.status},
@@ -108,54 +135,61 @@ def resend(message_id: str) -> Response:
     return _store_and_submit([new], _accepted_one)
 
 
-def accepted(message: Message) -> dict[str, Any]:
+def send_context(**more: Any) -> SendContext:
+    """What the send rules read: the settings, the time now and the text's languages."""
+    relay = context.current()
+    return {"settings": relay.settings.relay, "now": utcnow(), "languages": _languages(), **more}  # type: ignore[typeddict-item]
+
+
+def options_of(request: SendRequest | BulkToRecipients | BulkOfMessages) -> Options:
+    """The request-wide options of a send body."""
+    return Options(
+        priority=request.priority,
+        metadata=request.metadata,
+        webhook_url=request.webhook_url,
+        scheduled_at=request.scheduled_at,
+        valid_until=request.valid_until,
+    )
+
+
+def accepted(message: Message) -> SendAccepted:
     """The 202 answer for a queued message: the status object and ``estimated_delivery``."""
-    answer = status_object(message)
     estimate = context.current().dispatcher.estimated_delivery(message)
-    answer["estimated_delivery"] = isoformat_z(estimate)
-    return answer
+    return SendAccepted(**status_fields(message), estimated_delivery=estimate)
 
 
 def _accepted_one(stored: list[Message]) -> Response:
     [message] = stored
-    return _answer(accepted(message))
-
-
-def _answer(document: dict[str, Any]) -> Response:
-    """A 202 carrying ``document``."""
-    response = jsonify(document)
-    response.status_code = 202
-    return response
+    return respond(accepted(message), 202)
 
 
 def _send_items(
     device_id: str | None,
-    body: dict[str, Any],
+    request: BulkToRecipients | BulkOfMessages,
     items: list[Any] | None = None,
     text: SplitText | None = None,
 ) -> Response:
     """Store and queue each valid item; ``text``, when given, is every item's text."""
     if items is None:
-        items = _bulk_list(body, "messages")
-    options = parse_options(body, context.current().settings.relay, utcnow())
-    outcomes = [_item_message(item, options, text) for item in items]
+        items = request.messages  # type: ignore[union-attr]
+    options = options_of(request)
+    item_context = send_context(priority=options.priority, metadata=options.metadata)
+    outcomes = [_item_message(item, options, text, item_context) for item in items]
     valid = [outcome for outcome in outcomes if isinstance(outcome, NewMessage)]
     if valid:
         device_id = choose_device(device_id, options)
     batch_id = ids.new_batch_id()
 
     def batch_answer(stored: list[Message]) -> Response:
-        return _answer(
-            {
-                "success": True,
-                "batch_id": batch_id,
-                "total_recipients": len(items),
-                "messages": _batch_entries(items, outcomes, stored),
-                "queued_at": isoformat_z(stored[0].queued_at if stored else utcnow()),
-                "total_queued": len(stored),
-                "total_rejected": len(items) - len(stored),
-            }
+        answer = BulkAccepted(
+            batch_id=batch_id,
+            total_recipients=len(items),
+            messages=_batch_entries(items, outcomes, stored),
+            queued_at=stored[0].queued_at if stored else utcnow(),  # type: ignore[arg-type]  # pydantic checks it
+            total_queued=len(stored),
+            total_rejected=len(items) - len(stored),
         )
+        return respond(answer, 202)
 
     return _store_and_submit(
         [replace(m, device_id=device_id, batch_id=batch_id) for m in valid], batch_answer
@@ -164,48 +198,33 @@ def _send_items(
 
 def _batch_entries(
     items: list[Any], outcomes: list[NewMessage | ApiError], stored: list[Message]
-) -> list[dict[str, Any]]:
+) -> list[BulkEntry]:
     """``{message_id, to, status}`` per item, in order; ``error`` for a rejected one."""
     queued = iter(stored)
     entries = []
     for item, outcome in zip(items, outcomes):
         if isinstance(outcome, ApiError):
             to = item.get("to") if isinstance(item, dict) else None
-            entries.append({"message_id": None, "to": to, "status": "rejected", "error": outcome.to_dict()})
+            error = ErrorObject(**outcome.to_dict())
+            entries.append(BulkEntry(message_id=None, to=to, status="rejected", error=error))
         else:
             message = next(queued)
-            entries.append({"message_id": message.message_id, "to": message.to, "status": message.status})
+            entries.append(BulkEntry(message_id=message.message_id, to=message.to, status=message.status))  # type: ignore[arg-type]  # pydantic checks it
     return entries
 
 
-def _bulk_list(body: dict[str, Any], param: str) -> list[Any]:
-    items = body.get(param)
-    if not isinstance(items, list) or not items:
-        raise ApiError(400, "INVALID_PARAMETER", f"{param} must be a non-empty array.", param=param)
-    if len(items) > MAX_BULK_MESSAGES:
-        raise ApiError(
-            400,
-            "TOO_MANY_RECIPIENTS",
-            f"At most {MAX_BULK_MESSAGES} messages per request; split larger sends.",
-            param=param,
-        )
-    return items
-
-
-def _item_message(item: Any, options: Options, text: SplitText | None) -> NewMessage | ApiError:
-    """One bulk item as a message to store, or why it is rejected."""
+def _item_message(
+    item: Any, options: Options, text: SplitText | None, item_context: SendContext
+) -> NewMessage | ApiError:
+    """One bulk item as a message to store, or why it is rejected (alone: the others go on)."""
     try:
         if not isinstance(item, dict):
-            raise ApiError(400, "INVALID_PARAMETER", "Each message must be a JSON object.", param="messages")
-        to = parse_to(item.get("to"))
-        if text is None:
-            text = parse_text(item.get("message"), languages=_languages())
-        item_options = replace(
-            options,
-            priority=parse_priority(item.get("priority"), options.priority),
-            metadata=parse_metadata(item.get("metadata"), options.metadata),
-        )
-        return new_message(to, text, item_options, None)
+            raise ApiError("INVALID_PARAMETER", "Each message must be a JSON object.", param="messages")
+        if text is not None:
+            return new_message(parse_to(item.get("to")), text, options, None)
+        checked = BulkItem.model_validate(item, context=item_context)
+        item_options = replace(options, priority=checked.priority, metadata=checked.metadata)
+        return new_message(checked.to, checked.message, item_options, None)
     except ApiError as error:
         return error
 
@@ -237,11 +256,9 @@ def choose_device(device_id: str | None, options: Options) -> str | None:
             current_caller(), device_id, scheduled=options.scheduled_at is not None
         )
     except DeviceOffline:
-        raise ApiError(503, "DEVICE_OFFLINE", "The requested device is currently offline.") from None
+        raise ApiError("DEVICE_OFFLINE", "The requested device is currently offline.") from None
     except NoDeviceAvailable:
-        raise ApiError(
-            503, "NO_DEVICE_AVAILABLE", "No device is currently available to send this SMS."
-        ) from None
+        raise ApiError("NO_DEVICE_AVAILABLE", "No device is currently available to send this SMS.") from None
 
 
 def _store_and_submit(
@@ -273,3 +290,4 @@ def submit(stored: list[Message]) -> None:
 def _languages() -> tuple[str, ...]:
     """The national language tables texts may be sent with (``sms_languages``)."""
     return context.current().settings.sms.sms_languages
+

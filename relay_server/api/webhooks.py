@@ -7,15 +7,28 @@ is shown when the webhook is configured and when it is rotated, never again.
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import timedelta
-from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, request
 
-from relay_server.api.requests import json_body, request_body
-from relay_server.api.tracking import list_filters
+from relay_server.api.body import json_body, request_body
+from relay_server.api.models.fields import LOG_ID, WEBHOOK_ID
+from relay_server.api.models.webhooks import (
+    LogsParams,
+    WebhookConfigure,
+    WebhookConfigured,
+    WebhookList,
+    WebhookLog,
+    WebhookLogPage,
+    WebhookRetryQueued,
+    WebhookSecretRotated,
+    WebhookTest,
+    WebhookTestQueued,
+)
+from relay_server.api.models.webhooks import Webhook as WebhookAnswer
+from relay_server.api.routes import respond, route
+from relay_server.api.tracking import pagination
 from relay_server.auth import current_caller
 from relay_server.context import current
 from relay_server.errors import ApiError
@@ -23,90 +36,66 @@ from relay_server.store import webhook_outbox as outbox
 from relay_server.store import webhooks as store_webhooks
 from relay_server.store.webhook_outbox import Attempt
 from relay_server.store.webhooks import Webhook
-from relay_server.webhooks import events as catalogue
-from relay_server.webhooks import urls
-from zimsend_common.timefmt import isoformat_z, utcnow
+from zimsend_common.timefmt import utcnow
 
 bp = Blueprint("webhooks", __name__, url_prefix="/v1")
 
-SECRET_SHAPE = re.compile(r"[\x21-\x7e]{16,255}")
 WEBHOOK_ID_SHAPE = re.compile(r"wh_[0-9a-f]{16}")
 LOG_ID_SHAPE = re.compile(r"whlog_[0-9a-f]{16}")
+WEBHOOKS = {"tag": "Webhooks"}
+ONE_WEBHOOK = {"path_params": {"webhook_id": WEBHOOK_ID}, "errors": ("WEBHOOK_NOT_FOUND",)}
 
 
-@bp.post("/webhooks/configure")
-def configure() -> tuple[dict[str, Any], int]:
+@route(bp, "POST", "/webhooks/configure", summary="Configure a webhook", status=200, answers=WebhookConfigured,
+       body=WebhookConfigure, description="The webhook, with its secret shown this once.", **WEBHOOKS,
+       example={"url": "https://example.com/webhooks/zimsend", "events": ["sms.delivered", "sms.failed"]})
+def configure() -> Response:
     """A new webhook for the listed events; answers its secret (the one given, or a new one)."""
-    body = json_body()
-    settings = current().settings.relay
-    try:
-        url = urls.check_form(
-            body.get("url"),
-            allow_http=settings.webhook_allow_http,
-            allow_private=settings.webhook_allow_private_hosts,
-        )
-    except urls.UrlRefused as exc:
-        raise ApiError(400, "INVALID_WEBHOOK_URL", str(exc), param="url") from None
-    events = _events(body.get("events"))
-    secret = _secret(body.get("secret"))
+    body = WebhookConfigure.model_validate(json_body(), context={"settings": current().settings.relay})
     caller = current_caller()
     webhook = store_webhooks.create(
-        current().store.engine, caller.client_id, caller.is_test, url, events, secret, utcnow()
+        current().store.engine, caller.client_id, caller.is_test, body.url, body.events, body.secret, utcnow()
     )
-    return {"success": True, **_render(webhook), "secret": webhook.secret}, 200
+    return respond(WebhookConfigured(**_fields(webhook), secret=webhook.secret))  # type: ignore[arg-type]  # pydantic checks it
 
 
-@bp.get("/webhooks")
-def list_webhooks() -> tuple[dict[str, Any], int]:
+@route(bp, "GET", "/webhooks", summary="List the webhooks", status=200, answers=WebhookList,
+       description="The client's webhooks.", **WEBHOOKS)
+def list_webhooks() -> Response:
     """The caller's webhooks, oldest first, without their secrets."""
     caller = current_caller()
     found = store_webhooks.list_for(current().store.engine, caller.client_id, caller.is_test)
-    return {"success": True, "webhooks": [_render(webhook) for webhook in found], "total": len(found)}, 200
+    return respond(WebhookList(webhooks=[WebhookAnswer(**_fields(webhook)) for webhook in found], total=len(found)))  # type: ignore[arg-type]  # pydantic checks it
 
 
-@bp.get("/webhooks/logs")
-def logs() -> tuple[dict[str, Any], int]:
+@route(bp, "GET", "/webhooks/logs", summary="List webhook delivery attempts", status=200, answers=WebhookLogPage,
+       query=LogsParams, description="Attempts, newest first.", **WEBHOOKS)
+def logs() -> Response:
     """The caller's delivery attempts, newest first, one page of them."""
-    filters = list_filters({name: request.args.get(name, "") for name in ("page", "limit")})
-    webhook_id = request.args.get("webhook_id") or None
-    if webhook_id is not None and not WEBHOOK_ID_SHAPE.fullmatch(webhook_id):
-        raise ApiError(400, "INVALID_PARAMETER", "The parameter webhook_id must be a webhook id.", param="webhook_id")
+    params = LogsParams.model_validate(request.args.to_dict())
     caller = current_caller()
-    page, limit = filters["page"], filters["limit"]
     found, total = outbox.attempts_page(
-        current().store.engine, caller.client_id, caller.is_test, page, limit, webhook_id
+        current().store.engine, caller.client_id, caller.is_test, params.page, params.limit, params.webhook_id
     )
-    return {
-        "success": True,
-        "logs": [_render_attempt(attempt) for attempt in found],
-        "pagination": {
-            "current_page": page,
-            "per_page": limit,
-            "total_pages": math.ceil(total / limit),
-            "total_items": total,
-        },
-    }, 200
+    return respond(WebhookLogPage(
+        logs=[_log(attempt) for attempt in found], pagination=pagination(params.page, params.limit, total)
+    ))
 
 
-@bp.post("/webhooks/<webhook_id>/test")
-def test(webhook_id: str) -> tuple[dict[str, Any], int]:
+@route(bp, "POST", "/webhooks/<webhook_id>/test", summary="Send a test event", status=202,
+       answers=WebhookTestQueued, body=WebhookTest, body_required=False,
+       description="Queued for delivery; its attempts appear in the logs.", **WEBHOOKS, **ONE_WEBHOOK)
+def test(webhook_id: str) -> Response:
     """Queue a test event (``sms.delivered`` unless ``event`` says) for this webhook alone."""
     webhook = _callers_webhook(webhook_id)
-    body = json_body() if request_body() else {}
-    event = body.get("event", "sms.delivered")
-    if event not in catalogue.EVENTS:
-        raise ApiError(400, "INVALID_PARAMETER", _events_rule("event"), param="event")
-    event_id = outbox.record_test_event(current().store.engine, webhook, event, utcnow())
-    return {
-        "success": True,
-        "webhook_id": webhook.webhook_id,
-        "event": event,
-        "event_id": event_id,
-        "status": "queued",
-    }, 202
+    body = WebhookTest.model_validate(json_body() if request_body() else {})
+    event_id = outbox.record_test_event(current().store.engine, webhook, body.event, utcnow())
+    answer = WebhookTestQueued(webhook_id=webhook.webhook_id, event=body.event, event_id=event_id, status="queued")
+    return respond(answer, 202)
 
 
-@bp.delete("/webhooks/<webhook_id>")
+@route(bp, "DELETE", "/webhooks/<webhook_id>", summary="Delete a webhook", status=204, answers=(),
+       description="Deleted.", **WEBHOOKS, **ONE_WEBHOOK)
 def delete(webhook_id: str) -> tuple[str, int]:
     """Remove the webhook; what it had still to receive is dropped."""
     caller = current_caller()
@@ -117,8 +106,10 @@ def delete(webhook_id: str) -> tuple[str, int]:
     return "", 204
 
 
-@bp.post("/webhooks/<webhook_id>/rotate-secret")
-def rotate_secret(webhook_id: str) -> tuple[dict[str, Any], int]:
+@route(bp, "POST", "/webhooks/<webhook_id>/rotate-secret", summary="Rotate a webhook's secret", status=200,
+       answers=WebhookSecretRotated, description="The new secret; the old one keeps signing beside it for 24 h.",
+       **WEBHOOKS, **ONE_WEBHOOK)
+def rotate_secret(webhook_id: str) -> Response:
     """A new secret; the old one keeps signing beside it for ``webhook_secret_overlap_seconds``."""
     caller = current_caller()
     relay = current()
@@ -130,24 +121,23 @@ def rotate_secret(webhook_id: str) -> tuple[dict[str, Any], int]:
         )
     if webhook is None:
         raise _webhook_not_found()
-    return {
-        "success": True,
-        "webhook_id": webhook.webhook_id,
-        "secret": webhook.secret,
-        "previous_secret_expires_at": isoformat_z(webhook.previous_secret_until),
-    }, 200
+    return respond(WebhookSecretRotated(
+        webhook_id=webhook.webhook_id, secret=webhook.secret, previous_secret_expires_at=webhook.previous_secret_until
+    ))
 
 
-@bp.post("/webhooks/logs/<log_id>/retry")
-def retry(log_id: str) -> tuple[dict[str, Any], int]:
+@route(bp, "POST", "/webhooks/logs/<log_id>/retry", summary="Deliver a logged event again", status=202,
+       answers=WebhookRetryQueued, description="Queued again with the same event_id.",
+       errors=("WEBHOOK_LOG_NOT_FOUND",), path_params={"log_id": LOG_ID}, **WEBHOOKS)
+def retry(log_id: str) -> Response:
     """Deliver the logged event again, with the same ``event_id`` and body."""
     caller = current_caller()
     event_id = None
     if LOG_ID_SHAPE.fullmatch(log_id):
         event_id = outbox.replay(current().store.engine, caller.client_id, caller.is_test, log_id, utcnow())
     if event_id is None:
-        raise ApiError(404, "WEBHOOK_LOG_NOT_FOUND", "The webhook log does not exist.", param="log_id")
-    return {"success": True, "log_id": log_id, "event_id": event_id, "status": "queued"}, 202
+        raise ApiError("WEBHOOK_LOG_NOT_FOUND", "The webhook log does not exist.", param="log_id")
+    return respond(WebhookRetryQueued(log_id=log_id, event_id=event_id, status="queued"), 202)
 
 
 def _callers_webhook(webhook_id: str) -> Webhook:
@@ -165,58 +155,30 @@ def _is_webhook_id(value: str) -> bool:
 
 
 def _webhook_not_found() -> ApiError:
-    return ApiError(404, "WEBHOOK_NOT_FOUND", "The webhook does not exist.", param="webhook_id")
+    return ApiError("WEBHOOK_NOT_FOUND", "The webhook does not exist.", param="webhook_id")
 
 
-def _events(value: Any) -> tuple[str, ...]:
-    if (
-        not isinstance(value, list)
-        or not value
-        or not all(isinstance(event, str) and event in catalogue.EVENTS for event in value)
-    ):
-        raise ApiError(400, "INVALID_PARAMETER", _events_rule("events"), param="events")
-    return tuple(dict.fromkeys(value))
-
-
-def _events_rule(param: str) -> str:
-    what = "a non-empty list of" if param == "events" else "one of"
-    return f"The parameter {param} must be {what} {', '.join(catalogue.EVENTS)}."
-
-
-def _secret(value: Any) -> str:
-    if value is None:
-        return store_webhooks.new_secret()
-    if not isinstance(value, str) or not SECRET_SHAPE.fullmatch(value):
-        raise ApiError(
-            400,
-            "INVALID_PARAMETER",
-            "The parameter secret must be 16 to 255 printable ASCII characters without spaces.",
-            param="secret",
-        )
-    return value
-
-
-def _render(webhook: Webhook) -> dict[str, Any]:
+def _fields(webhook: Webhook) -> dict[str, object]:
     return {
         "webhook_id": webhook.webhook_id,
         "url": webhook.url,
         "events": list(webhook.events),
         "status": "active",
-        "created_at": isoformat_z(webhook.created_at),
+        "created_at": webhook.created_at,
     }
 
 
-def _render_attempt(attempt: Attempt) -> dict[str, Any]:
-    return {
-        "log_id": attempt.log_id,
-        "webhook_id": attempt.webhook_id,
-        "event": attempt.event,
-        "event_id": attempt.event_id,
-        "url": attempt.url,
-        "response_status": attempt.response_status,
-        "response_time_ms": attempt.response_time_ms,
-        "success": attempt.success,
-        "attempt": attempt.attempt,
-        "error": attempt.error,
-        "timestamp": isoformat_z(attempt.attempted_at),
-    }
+def _log(attempt: Attempt) -> WebhookLog:
+    return WebhookLog(
+        log_id=attempt.log_id,
+        webhook_id=attempt.webhook_id,
+        event=attempt.event,
+        event_id=attempt.event_id,
+        url=attempt.url,
+        response_status=attempt.response_status,
+        response_time_ms=attempt.response_time_ms,
+        success=attempt.success,
+        attempt=attempt.attempt,
+        error=attempt.error,
+        timestamp=attempt.attempted_at,
+    )

@@ -1,6 +1,6 @@
-"""The OpenAPI 3.1 description of the relay's API, built as Python data."""
+"""The OpenAPI 3.1 description of the relay's API, written from the route table and its models."""
 
+from relay_server.errors import ERROR_CODES, ErrorCode
 from relay_server.openapi.document import document
-from relay_server.openapi.error_codes import ERROR_CODES, ErrorCode
 
 __all__ = ["ERROR_CODES", "ErrorCode", "document"]

@@ -1,213 +1,114 @@
-"""The OpenAPI 3.1 document of the relay's API, served at ``GET /v1/openapi.json``."""
+"""The OpenAPI 3.1 document of the relay's API, served at ``GET /v1/openapi.json``.
+
+Written from the route table (``relay_server.api.routes.operations()``) and
+the models each route names: schemas by pydantic's ``models_json_schema``,
+error answers from the code table (``relay_server.errors.ERROR_CODES``).
+
+A small module of our own rather than flask-openapi3, spectree or APIFlask:
+each of those validates requests itself and answers a refused one in its own
+shape (a 422 with pydantic's error list), while the contract answers 400 with
+one code per field, the first bad field winning, and rejects a bad bulk item
+alone; each also wraps the views and the app. Bending any of them to the
+contract would take more code than this module, which only reads models.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from functools import cache
 from typing import Any
 
-from relay_server.openapi.operations import (
-    HEADERS,
-    PARAMETERS,
-    POST_ERRORS,
-    SECURITY,
-    SECURITY_SCHEMES,
-    json_body,
-    operation,
-    param,
-    query,
-)
-from relay_server.openapi.otp import OTP_SCHEMAS, OTP_TAG, otp_paths
-from relay_server.openapi import webhooks
-from relay_server.openapi.schemas import SCHEMAS, STATUS, TIMESTAMP
+from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
+from pydantic_core import core_schema
 
-SEND_ERRORS = (
-    *POST_ERRORS,
-    "INVALID_PARAMETER",
-    "INVALID_PHONE_NUMBER",
-    "MESSAGE_TOO_LONG",
-    "INVALID_PRIORITY",
-    "INVALID_SCHEDULED_DATE",
-    "INVALID_WEBHOOK_URL",
-    "DEVICE_OFFLINE",
-    "NO_DEVICE_AVAILABLE",
-)
-BULK_ERRORS = (*SEND_ERRORS, "TOO_MANY_RECIPIENTS")
-RESEND_ERRORS = (*POST_ERRORS, "MESSAGE_NOT_FOUND", "CANNOT_RESEND_MESSAGE", "DEVICE_OFFLINE", "NO_DEVICE_AVAILABLE")
-SEND_PARAMETERS = [param("DeviceId"), param("IdempotencyKey")]
+from relay_server.api.models.errors import Error
+from relay_server.api.models.fields import rule_of
+from relay_server.api.routes import Operation
+from relay_server.api.routes import operations as operations_of_api
+from relay_server.errors import ERROR_CODES
 
-DATE_BOUND = {
-    "oneOf": [TIMESTAMP, {"type": "string", "format": "date"}],
-    "examples": ["2025-01-01T00:00:00Z", "2025-01-31"],
-}
-PERIOD_PARAMETERS = [
-    query("from_date", "Created at or after; a plain date means that day's start (UTC).", DATE_BOUND),
-    query("to_date", "Created at or before; a plain date covers that whole day (UTC).", DATE_BOUND),
-    query("device_id", "Only messages of this device.", {"type": "string"}),
-]
-HISTORY_PARAMETERS = [
-    query("page", "Page number.", {"type": "integer", "minimum": 1, "maximum": 1000000, "default": 1}),
-    query("limit", "Messages per page; above 100 means 100.", {"type": "integer", "minimum": 1, "default": 50}),
-    query(
-        "status",
-        "One status or a comma-separated list of them.",
-        {"type": "string", "examples": ["failed", "delivered,failed"], "description": f"Among {STATUS['enum']}."},
+Schema = dict[str, Any]
+REF = "#/components/schemas/{model}"
+RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+# Both headers together, on every authenticated route.
+SECURITY: list[dict[str, list[str]]] = [{"ApiKey": [], "ClientId": []}]
+
+INFO = {
+    "title": "ZimSend gateway API",
+    "version": "1.0.0",
+    "summary": "Self-hosted SMS gateway speaking the ZimSend HTTP API.",
+    "description": (
+        "Every route needs X-API-Key and X-Client-ID, except this document. "
+        "Success bodies carry `success: true`; errors carry "
+        "`{success: false, error: {code, message, param?, details?}}` with the codes "
+        "listed per route and status. Every timestamp is UTC ISO 8601 ending in Z. "
+        "An optional body field sent as null is taken as absent."
     ),
-    query("to", "Recipient in international format; an unencoded '+' is read as '+'.", {"type": "string"}),
-    *PERIOD_PARAMETERS,
-    query("search", "Case-insensitive substring of the text; % and _ are literal.", {"type": "string"}),
-    query(
-        "after",
-        "Keyset paging: the messages after this one (the previous answer's `next`).",
-        {"type": "string", "pattern": "^msg_[0-9a-f]{16}$"},
-    ),
+    "license": {"name": "MIT", "identifier": "MIT"},
+}
+TAGS = [
+    {"name": "Sending", "description": "Queue SMS: one, many, personalised, again."},
+    {"name": "OTP", "description": "One-time passwords sent by SMS, and their verification."},
+    {"name": "Tracking", "description": "Status, history, cancelling and statistics."},
+    {"name": "Devices", "description": "The client's modems and phones, from their heartbeats."},
+    {"name": "Webhooks", "description": "Events posted to the client's URLs, signed, retried and logged."},
+    {"name": "Inbox", "description": "The SMS the client's devices received."},
+    {"name": "Document", "description": "This description of the API."},
 ]
-
-SEND_EXAMPLE = {
-    "to": "+33612345678",
-    "message": "Bonjour, votre commande est en cours de livraison",
-    "priority": 3,
-    "metadata": {"order_id": "order_12345"},
+PARAMETERS: dict[str, Schema] = {
+    "MessageId": {
+        "name": "message_id",
+        "in": "path",
+        "required": True,
+        "description": "The id the send answered with.",
+        "schema": {"type": "string", "examples": ["msg_1234567890abcdef"]},
+    },
+    "DeviceId": {
+        "name": "X-Device-ID",
+        "in": "header",
+        "required": False,
+        "description": "The device to send from; without it the relay picks one of the client's online devices.",
+        "schema": {"type": "string", "examples": ["device_abcdef123456"]},
+    },
+    "IdempotencyKey": {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "description": (
+            "Within 24 h, a request with the same key and body gets the first answer again and does "
+            "nothing more; the same key with another body is refused with IDEMPOTENCY_CONFLICT. "
+            "An empty or longer key: INVALID_PARAMETER."
+        ),
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    },
+}
+HEADERS: dict[str, Schema] = {
+    "X-RateLimit-Limit": {"description": "Requests allowed per minute.", "schema": {"type": "integer"}},
+    "X-RateLimit-Remaining": {"description": "Requests left in this minute.", "schema": {"type": "integer"}},
+    "X-RateLimit-Reset": {"description": "Epoch seconds when the minute ends.", "schema": {"type": "integer"}},
+    "Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}},
+}
+SECURITY_SCHEMES: dict[str, Schema] = {
+    "ApiKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "zs_live_… (or zs_test_… for the simulated device).",
+    },
+    "ClientId": {"type": "apiKey", "in": "header", "name": "X-Client-ID", "description": "client_ + 10 digits."},
 }
 
 
-def _sending_paths() -> dict[str, Any]:
-    return {
-        "/sms/send": {
-            "post": operation(
-                "Send an SMS",
-                tag="Sending",
-                ok=(202, "Queued; the message's status object.", "SendAccepted"),
-                errors=SEND_ERRORS,
-                parameters=SEND_PARAMETERS,
-                body=json_body("SendRequest", SEND_EXAMPLE),
-            )
-        },
-        "/sms/send-bulk": {
-            "post": operation(
-                "Send one text to many numbers, or many texts",
-                tag="Sending",
-                ok=(202, "Queued; invalid items are listed as rejected with their error.", "BulkAccepted"),
-                errors=BULK_ERRORS,
-                parameters=SEND_PARAMETERS,
-                body=json_body(
-                    "BulkRequest",
-                    {
-                        "recipients": ["+33612345678", "+33698765432"],
-                        "message": "Promo -20% ce week-end",
-                        "priority": 5,
-                    },
-                ),
-            )
-        },
-        "/sms/send-bulk-personalized": {
-            "post": operation(
-                "Send a personal text to each number",
-                tag="Sending",
-                ok=(202, "Queued; invalid items are listed as rejected with their error.", "BulkAccepted"),
-                errors=BULK_ERRORS,
-                parameters=SEND_PARAMETERS,
-                body=json_body(
-                    "PersonalizedBulkRequest",
-                    {"messages": [{"to": "+33612345678", "message": "Bonjour Jean", "metadata": {"user_id": "u1"}}]},
-                ),
-            )
-        },
-        "/sms/{message_id}/resend": {
-            "post": operation(
-                "Resend a failed SMS",
-                tag="Sending",
-                ok=(202, "Queued again as a new message pointing back with resent_from.", "ResendAccepted"),
-                errors=RESEND_ERRORS,
-                parameters=[param("MessageId"), *SEND_PARAMETERS],
-            )
-        },
-        "/auth/test": {
-            "get": operation(
-                "Test the credentials",
-                tag="Sending",
-                ok=(200, "The credentials work; the device asked for and its state.", "AuthTest"),
-                errors=("INVALID_DEVICE_ID",),
-                parameters=[param("DeviceId")],
-            )
-        },
-    }
+class _Schemas(GenerateJsonSchema):
+    """pydantic's JSON Schema without titles, and without the models' defaults: a request field's
+    default is what its rule makes of null (a timedelta, say); its schema says what a client sees."""
 
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
 
-def _tracking_paths() -> dict[str, Any]:
-    return {
-        "/sms/status/{message_id}": {
-            "get": operation(
-                "Get an SMS's status",
-                tag="Tracking",
-                ok=(200, "The status object.", "StatusAnswer"),
-                errors=("MESSAGE_NOT_FOUND",),
-                parameters=[param("MessageId")],
-            )
-        },
-        "/sms/history": {
-            "get": operation(
-                "List sent SMS",
-                tag="Tracking",
-                ok=(200, "One page of messages, newest first.", "HistoryPage"),
-                errors=("INVALID_PARAMETER",),
-                parameters=HISTORY_PARAMETERS,
-            )
-        },
-        "/sms/{message_id}": {
-            "delete": operation(
-                "Cancel a queued SMS",
-                tag="Tracking",
-                ok=(200, "Cancelled.", "Cancelled"),
-                errors=("MESSAGE_NOT_FOUND", "CANNOT_CANCEL_MESSAGE"),
-                parameters=[param("MessageId")],
-            )
-        },
-        "/sms/stats": {
-            "get": operation(
-                "Get sending statistics",
-                tag="Tracking",
-                ok=(200, "Counts by creation time, messages purged by retention included.", "Stats"),
-                errors=("INVALID_PARAMETER",),
-                parameters=PERIOD_PARAMETERS,
-            )
-        },
-    }
-
-
-def _device_paths() -> dict[str, Any]:
-    return {
-        "/devices": {
-            "get": operation(
-                "List the devices",
-                tag="Devices",
-                ok=(200, "Every device of the client with its last heartbeat, oldest first.", "DeviceList"),
-            )
-        },
-        "/devices/{device_id}": {
-            "get": operation(
-                "Get a device",
-                tag="Devices",
-                ok=(200, "The device with its last heartbeat.", "OneDevice"),
-                errors=("INVALID_DEVICE_ID",),
-                parameters=[
-                    {"name": "device_id", "in": "path", "required": True, "schema": {"type": "string"}},
-                ],
-            )
-        },
-    }
-
-
-def _self_path() -> dict[str, Any]:
-    return {
-        "/openapi.json": {
-            "get": operation(
-                "Get this document",
-                tag="Document",
-                ok=(200, "The OpenAPI 3.1 document of the API.", "OpenApiDocument"),
-                authenticated=False,
-            )
-        }
-    }
+    def default_schema(self, schema: core_schema.WithDefaultSchema) -> Schema:
+        return self.generate_inner(schema["schema"])
 
 
 @cache
@@ -216,45 +117,131 @@ def document() -> dict[str, Any]:
 
     The same object is returned on every call; callers must not change it.
     """
+    operations = operations_of_api()
+    paths: dict[str, dict[str, Any]] = defaultdict(dict)
+    for op in operations:
+        paths[op.path][op.method.lower()] = _operation(op)
     return {
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
-        "info": {
-            "title": "ZimSend gateway API",
-            "version": "1.0.0",
-            "summary": "Self-hosted SMS gateway speaking the ZimSend HTTP API.",
-            "description": (
-                "Every route needs X-API-Key and X-Client-ID, except this document. "
-                "Success bodies carry `success: true`; errors carry "
-                "`{success: false, error: {code, message, param?, details?}}` with the codes "
-                "listed per route and status. Every timestamp is UTC ISO 8601 ending in Z. "
-                "An optional body field sent as null is taken as absent."
-            ),
-            "license": {"name": "MIT", "identifier": "MIT"},
-        },
+        "info": INFO,
         "servers": [{"url": "/v1", "description": "This relay"}],
-        "tags": [
-            {"name": "Sending", "description": "Queue SMS: one, many, personalised, again."},
-            OTP_TAG,
-            {"name": "Tracking", "description": "Status, history, cancelling and statistics."},
-            {"name": "Devices", "description": "The client's modems and phones, from their heartbeats."},
-            {"name": "Webhooks", "description": "Events posted to the client's URLs, signed, retried and logged."},
-            {"name": "Inbox", "description": "The SMS the client's devices received."},
-            {"name": "Document", "description": "This description of the API."},
-        ],
+        "tags": TAGS,
         "security": SECURITY,
-        "paths": {
-            **_sending_paths(),
-            **otp_paths(),
-            **_tracking_paths(),
-            **_device_paths(),
-            **webhooks.paths(DATE_BOUND),
-            **_self_path(),
-        },
+        "paths": dict(paths),
         "components": {
-            "schemas": {**SCHEMAS, **OTP_SCHEMAS, **webhooks.SCHEMAS},
+            "schemas": _component_schemas(operations),
             "parameters": PARAMETERS,
             "headers": HEADERS,
             "securitySchemes": SECURITY_SCHEMES,
         },
     }
+
+
+def _component_schemas(operations: tuple[Operation, ...]) -> dict[str, Schema]:
+    models: dict[tuple[type[BaseModel], JsonSchemaMode], None] = {(Error, "serialization"): None}
+    for op in operations:
+        models.update({(model, "serialization"): None for model in op.answers})
+        models.update({(model, "validation"): None for model in op.body})
+        for model in op.body:
+            for model_field in model.model_fields.values():
+                rule = rule_of(model_field)
+                models.update({(ref, "validation"): None for ref in (rule.refs if rule else ())})
+    _, schemas = models_json_schema(list(models), ref_template=REF, schema_generator=_Schemas)
+    defs: dict[str, Schema] = schemas["$defs"]
+    for schema in defs.values():
+        schema.pop("title", None)
+    return dict(sorted(defs.items()))
+
+
+def _ref(model: type[BaseModel]) -> Schema:
+    return {"$ref": REF.format(model=model.__name__)}
+
+
+def _one_of(models: tuple[type[BaseModel], ...]) -> Schema:
+    return _ref(models[0]) if len(models) == 1 else {"oneOf": [_ref(model) for model in models]}
+
+
+def _operation(op: Operation) -> dict[str, Any]:
+    words = "".join(c if c.isalnum() else " " for c in op.summary).split()
+    result: dict[str, Any] = {
+        "summary": op.summary,
+        "operationId": words[0].lower() + "".join(word.capitalize() for word in words[1:]),
+        "tags": [op.tag],
+    }
+    parameters = _parameters(op)
+    if parameters:
+        result["parameters"] = parameters
+    if op.body:
+        content: Schema = {"schema": _one_of(op.body)}
+        if op.example is not None:
+            content["example"] = op.example
+        result["requestBody"] = {"required": op.body_required, "content": {"application/json": content}}
+    answer: Schema = {"description": op.description}
+    if op.answers:
+        answer["content"] = {"application/json": {"schema": _one_of(op.answers)}}
+    if op.authenticated:
+        answer["headers"] = _headers(retry=False)
+    result["responses"] = {str(op.status): answer, **error_responses(op.error_codes())}
+    result["security"] = SECURITY if op.authenticated else []
+    return result
+
+
+def _parameters(op: Operation) -> list[Schema]:
+    found: list[Schema] = []
+    for name in _path_names(op.path):
+        if name in op.path_params:
+            found.append({"name": name, "in": "path", "required": True, "schema": op.path_params[name]})
+        elif name == "message_id":
+            found.append({"$ref": "#/components/parameters/MessageId"})
+        else:
+            found.append({"name": name, "in": "path", "required": True, "schema": {"type": "string"}})
+    if op.device:
+        found.append({"$ref": "#/components/parameters/DeviceId"})
+    if op.method == "POST" and op.authenticated:
+        found.append({"$ref": "#/components/parameters/IdempotencyKey"})
+    if op.query is not None:
+        for field_name, model_field in op.query.model_fields.items():
+            rule = rule_of(model_field)
+            assert rule is not None, f"{op.query.__name__}.{field_name} has no rule"
+            found.append({
+                "name": model_field.alias or field_name,
+                "in": "query",
+                "required": False,
+                "description": rule.description,
+                "schema": rule.schema,
+            })
+    return found
+
+
+def _path_names(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{")]
+
+
+def error_responses(codes: tuple[str, ...]) -> dict[str, Any]:
+    """One answer per HTTP status, each naming the error codes that come with it."""
+    by_status: dict[int, list[str]] = defaultdict(list)
+    for code in codes:
+        by_status[ERROR_CODES[code].status].append(code)
+    answers = {}
+    for status in sorted(by_status):
+        listed = by_status[status]
+        schema = {
+            "allOf": [
+                _ref(Error),
+                {"properties": {"error": {"properties": {"code": {"enum": listed}}}}},
+            ]
+        }
+        answer: dict[str, Any] = {
+            "description": "; ".join(f"{code}: {ERROR_CODES[code].meaning}" for code in listed),
+            "content": {"application/json": {"schema": schema}},
+        }
+        if status == 429:
+            answer["headers"] = _headers(retry=True)
+        answers[str(status)] = answer
+    return answers
+
+
+def _headers(*, retry: bool) -> dict[str, Any]:
+    names = (*RATE_LIMIT_HEADERS, "Retry-After") if retry else RATE_LIMIT_HEADERS
+    return {name: {"$ref": f"#/components/headers/{name}"} for name in names}

@@ -1,0 +1,47 @@
+"""The client's devices and the credentials check, as the API shows them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from relay_server.api.models.fields import TRUE, Answer, Count, DeviceId, Timestamp, shaped
+
+
+class Device(Answer):
+    """What a device last told the relay in its heartbeats."""
+
+    device_id: DeviceId  # type: ignore[valid-type]
+    name: str
+    online: bool = Field(description="Heard from within the offline threshold.")
+    last_seen: Timestamp | None
+    signal: Annotated[int, Field(ge=0, le=100)] | None
+    operator: str | None
+    registration: str | None
+    phone_number: str | None
+    model: str | None
+    manufacturer: str | None
+    firmware: str | None
+    sent_today: Count
+    queue_depth: Count
+
+
+class DeviceList(Answer):
+    success: TRUE = True
+    devices: list[Device]
+    total: Count
+
+
+class OneDevice(Device):
+    success: TRUE = True
+
+
+class AuthTest(Answer):
+    success: TRUE = True
+    message: str
+    client_id: shaped(str, {"type": "string", "pattern": "^client_[0-9]{10}$"})  # type: ignore[valid-type]
+    device_id: DeviceId | None  # type: ignore[valid-type]
+    device_status: Literal["online", "offline"] | None = Field(
+        description="null without X-Device-ID; online as GET /v1/devices says it."
+    )
