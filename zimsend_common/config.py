@@ -46,6 +46,7 @@ class RelaySettings(_Section):
     redis_url: str = "redis://127.0.0.1:6379/0"
     host: str = "127.0.0.1"
     http_port: int = Field(5040, ge=1, le=65535)
+    public_url: str = ""  # how phones reach the relay, e.g. https://sms.example.org; empty: http://host:port
     rate_limit_per_minute: int = Field(100, ge=1)
     auth_failures_per_client_address: int = Field(10, ge=1)
     auth_failures_per_address: int = Field(50, ge=1)

@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 
 from relay_server.dispatch import estimate, placement
 from relay_server.dispatch.device_state import load_states
+from relay_server.mobile import wake
 from relay_server.dispatcher import DeviceOffline, NoDeviceAvailable
 from relay_server.store.models import Caller, Message
 from relay_server.store.store import Store
@@ -79,6 +80,7 @@ class RQDispatcher:
             if not won:
                 return self.redis.get(key) == wire.CLAIM_CANCELLED.encode()
             placement.withdraw(self.redis, message.client_id, message.message_id)
+            wake.message_cancelled(self.redis, message)
         except RedisError as exc:
             log.warning(
                 "cancel refused: Redis unavailable",
