@@ -25,7 +25,7 @@ OFFLINE_AFTER_SECONDS = 6  # keep-alives every 2 s
 T = TypeVar("T")
 
 
-def wait_until(check: Callable[[], T], what: str, timeout: float = 30.0) -> T:
+def wait_until(check: Callable[[], T], what: str, timeout: float = 60.0) -> T:
     deadline = time.monotonic() + timeout
     while True:
         value = check()
@@ -121,7 +121,11 @@ def running_relay(tmp_path: Path, redis_url: str, redis_client: redis.Redis, *, 
         store.close()
 
 
-@pytest.fixture
-def relay(tmp_path: Path, redis_proc: Any, redisdb: redis.Redis) -> Iterator[Relay]:
-    with running_relay(tmp_path, f"redis://{redis_proc.host}:{redis_proc.port}/0", redisdb) as running:
+@pytest.fixture(scope="module")
+def relay(tmp_path_factory: pytest.TempPathFactory, redis_proc: Any) -> Iterator[Relay]:
+    """One relay and worker for a module's tests (each test makes its own client and phones):
+    starting them takes seconds, and their Redis is kept whole (no flush) while they run."""
+    client = redis.Redis(host=redis_proc.host, port=redis_proc.port, db=0)
+    with running_relay(tmp_path_factory.mktemp("relay"), f"redis://{redis_proc.host}:{redis_proc.port}/0", client) as running:
         yield running
+    client.close()
