@@ -143,3 +143,14 @@ def test_a_malformed_report_is_refused_with_a_clear_error_and_changes_nothing(re
         answer = phone.call("PATCH", "/message", json=body)
         assert answer.status_code == 400, body
         assert answer.json()["error"]["code"] in ("INVALID_BODY", "INVALID_FIELD")
+
+
+def test_a_send_without_a_device_is_refused_when_only_phones_are_online(relay):
+    account = relay.account()
+    phone = relay.phone(account)
+    with phone.events():
+        relay.wait_online(account, phone)
+        answer = relay.v1("POST", "/sms/send", account, json={"to": "+33612345678", "message": "Bonjour"})
+    # The client's shared queues are its agents': nothing would ever take the message.
+    assert answer.status_code == 503, answer.text
+    assert phone.pull() == []
