@@ -167,11 +167,16 @@ def events() -> Response:
     def wanted(event: str) -> bool:
         return event != wake.MESSAGE_CANCELLED or version >= CANCELLING_SINCE
 
-    def beat() -> None:
+    token = _bearer()
+
+    def beat() -> bool:
+        if mobile_devices.authenticate(ctx.store.engine, token) is None:
+            return False  # disabled, or registered again: its new token opens a new stream
         try:
             reports.heartbeat(ctx.redis, device, device.app_version, keepalive)
         except RedisError as exc:
             log.warning("phone heartbeat lost: Redis unavailable", extra={"device_id": device.device_id, "error": str(exc)})
+        return True
 
     body = stream.events(ctx.redis, device.device_id, keepalive_seconds=keepalive, wanted=wanted, on_keepalive=beat)
     return Response(

@@ -8,7 +8,8 @@ pulls after every reconnect, and waits for the headers to count as
 connected); a ``:keepalive`` comment follows at least every 15 s, which also
 finds a phone that went away: writing to it fails and the server closes the
 generator, which leaves the channel. While the stream is open the phone
-counts as heard from: each keep-alive is a heartbeat.
+counts as heard from: each keep-alive is a heartbeat. A device disabled, or
+registered again with a new token, loses its stream at the next keep-alive.
 """
 
 from __future__ import annotations
@@ -41,12 +42,12 @@ def events(
     *,
     keepalive_seconds: float,
     wanted: Callable[[str], bool],
-    on_keepalive: Callable[[], None],
+    on_keepalive: Callable[[], bool],
 ) -> Iterator[bytes]:
-    """The device's event stream until the client goes or Redis fails.
+    """The device's event stream until the client goes, Redis fails or the device may no longer listen.
 
     ``wanted`` says which event names this app knows; ``on_keepalive`` runs at
-    each keep-alive (it must not raise).
+    each keep-alive, must not raise, and ends the stream by answering False.
     """
     pubsub = redis.pubsub(ignore_subscribe_messages=True)
     try:
@@ -60,8 +61,9 @@ def events(
                 if block:
                     yield block
             if time.monotonic() - last >= keepalive_seconds:
+                if not on_keepalive():
+                    return
                 yield b":keepalive\n\n"
-                on_keepalive()
                 last = time.monotonic()
     except RedisError as exc:
         # The app reconnects (after 5 s at first) and pulls: nothing is lost, only late.

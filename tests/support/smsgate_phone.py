@@ -19,21 +19,18 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import requests
 
-APP_DATE = "%Y-%m-%dT%H:%M:%S.%f"
+_PHONE_ZONE = timezone(timedelta(hours=2))  # phones report in their own zone
 
 
 def app_date(moment: datetime) -> str:
     """The app's own date format: milliseconds and an offset (here, the phone's +02:00)."""
     local = moment.astimezone(timezone.utc).astimezone(_PHONE_ZONE)
     return local.strftime("%Y-%m-%dT%H:%M:%S.") + f"{local.microsecond // 1000:03d}+02:00"
-
-
-_PHONE_ZONE = timezone(__import__("datetime").timedelta(hours=2))
 
 
 @dataclass
@@ -93,7 +90,6 @@ class Phone:
         self.token: str | None = None
         self.password: str | None = None
         self.registrations = 0
-        self.known: dict[str, dict[str, Any]] = {}  # messages the app holds, by id
 
     @property
     def user_agent(self) -> str:
@@ -132,10 +128,7 @@ class Phone:
         answer = self.call("GET", "/message")
         assert answer.status_code == 200, answer.text
         assert answer.headers["Content-Type"].startswith("application/json")
-        messages = answer.json()
-        for message in messages:
-            self.known.setdefault(message["id"], message)
-        return messages
+        return answer.json()
 
     def report(self, message_id: str, state: str, *, error: str | None = None, **history: datetime) -> requests.Response:
         """``PATCH /message`` with the message's state and its history from Pending."""

@@ -7,7 +7,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,7 +43,6 @@ class Relay:
     redis: redis.Redis
     base: str
     worker: subprocess.Popen | None = None
-    extra: list[Any] = field(default_factory=list)
 
     @property
     def mobile_url(self) -> str:
@@ -90,7 +89,7 @@ class Relay:
 
 
 @contextmanager
-def running_relay(tmp_path: Path, redis_url: str, redis_client: redis.Redis, *, worker: bool = True) -> Iterator[Relay]:
+def running_relay(tmp_path: Path, redis_url: str, redis_client: redis.Redis) -> Iterator[Relay]:
     database_url = f"sqlite:///{tmp_path / 'relay.db'}"
     port = free_port()
     env = environment(
@@ -108,11 +107,10 @@ def running_relay(tmp_path: Path, redis_url: str, redis_client: redis.Redis, *, 
     relay = Relay(env, store, redis_client, f"http://127.0.0.1:{port}")
     try:
         with serving(env):
-            if worker:
-                log = open(tmp_path / "worker.log", "ab")
-                relay.worker = subprocess.Popen([RELAY, "worker", "--maintenance-seconds", "0.5"], env=env,
-                                                stdout=log, stderr=subprocess.STDOUT)
-                log.close()
+            log = open(tmp_path / "worker.log", "ab")
+            relay.worker = subprocess.Popen([RELAY, "worker", "--maintenance-seconds", "0.5"], env=env,
+                                            stdout=log, stderr=subprocess.STDOUT)
+            log.close()
             yield relay
     finally:
         if relay.worker is not None:

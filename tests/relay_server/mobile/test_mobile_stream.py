@@ -60,3 +60,12 @@ def test_a_message_placed_through_one_relay_process_wakes_the_stream_another_hol
             event = stream.next_event(timeout=20)
             assert event is not None and event.name == "MessageEnqueued"
     assert [message["id"] for message in phone.pull()] == [message_id]
+
+
+def test_a_stream_ends_once_its_phone_registered_again(relay):
+    phone = relay.phone(relay.account())
+    with phone.events() as stream:
+        assert stream.next_event(timeout=10, named=False).comment == "connected"
+        again = Phone(relay.mobile_url, phone.registration_token)
+        assert again.register().status_code == 201
+        assert stream.next_event(timeout=30, named=False) is None  # the old token's stream is closed
