@@ -154,3 +154,18 @@ def test_a_send_without_a_device_is_refused_when_only_phones_are_online(relay):
     # The client's shared queues are its agents': nothing would ever take the message.
     assert answer.status_code == 503, answer.text
     assert phone.pull() == []
+
+
+def test_valid_until_becomes_valid_until_in_the_apps_format_and_lifo_lists_the_newest_first(relay):
+    account = relay.account()
+    phone = relay.phone(account)
+    with phone.events():
+        relay.wait_online(account, phone)
+        older = relay.send(account, phone, "premier")
+        answer = relay.v1("POST", "/sms/send", account, headers={"X-Device-ID": phone.device_id},
+                          json={"to": "+33612345678", "message": "second", "valid_until": "2099-01-01T10:00:00Z"})
+        assert answer.status_code == 202, answer.text
+        newer = answer.json()["message_id"]
+    listed = phone.call("GET", "/message", params={"order": "lifo"}).json()
+    assert [message["id"] for message in listed] == [newer, older]
+    assert listed[0]["validUntil"] == "2099-01-01T10:00:00.000Z" and "validUntil" not in listed[1]
