@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, request
 from pydantic import BaseModel, ValidationError
+from redis import Redis
 from redis.exceptions import RedisError
 
 from relay_server import context
@@ -78,7 +79,7 @@ def register() -> tuple[Response, int]:
         raise _unauthorized()
     device = mobile_devices.get_registered(ctx.store.engine, registration.device_id)
     if device is not None:
-        reports.heartbeat(ctx.redis, device, report.app_version, _keepalive_seconds())
+        _heartbeat(device)
     answer: dict[str, Any] = {"id": registration.device_id, "token": registration.token, "login": registration.device_id}
     if registration.password is not None:
         answer["password"] = registration.password
@@ -172,13 +173,10 @@ def events() -> Response:
     def beat() -> bool:
         if mobile_devices.authenticate(ctx.store.engine, token) is None:
             return False  # disabled, or registered again: its new token opens a new stream
-        try:
-            reports.heartbeat(ctx.redis, device, device.app_version, keepalive)
-        except RedisError as exc:
-            log.warning("phone heartbeat lost: Redis unavailable", extra={"device_id": device.device_id, "error": str(exc)})
+        _heartbeat(device, ctx.redis, keepalive)
         return True
 
-    body = stream.events(ctx.redis, device.device_id, keepalive_seconds=keepalive, wanted=wanted, on_keepalive=beat)
+    body = stream.events(stream.subscriber(ctx.settings.relay.redis_url), device.device_id, keepalive_seconds=keepalive, wanted=wanted, on_keepalive=beat)
     return Response(
         body,
         mimetype="text/event-stream",
@@ -202,7 +200,7 @@ def receive_webhook(device_id: str) -> tuple[str, int]:
     webhook = _body(inbound.WebhookBody)
     if webhook.deviceId not in (None, device.device_id):
         raise MobileError(400, "WRONG_DEVICE", "The webhook names another device.")
-    reports.heartbeat(ctx.redis, device, device.app_version, _keepalive_seconds())
+    _heartbeat(device)
     if webhook.event == "sms:received":
         data = inbound.received_data(webhook.payload, now)
         if data is None:
@@ -244,9 +242,22 @@ def _device() -> MobileDevice:
     if version is not None and version != device.app_version:
         mobile_devices.update_version(ctx.store.engine, device.device_id, version)
         device = mobile_devices.get_registered(ctx.store.engine, device.device_id) or device
-    reports.heartbeat(ctx.redis, device, device.app_version, _keepalive_seconds())
+    _heartbeat(device)
     g.mobile_device = device
     return device
+
+
+def _heartbeat(device: MobileDevice, redis: Redis | None = None, every_seconds: float | None = None) -> None:
+    """Count a sign of life; a Redis that does not answer costs the heartbeat, not the call.
+
+    A stream, which runs outside the request, passes its Redis and interval.
+    """
+    redis = redis if redis is not None else context.current().redis
+    every_seconds = every_seconds if every_seconds is not None else _keepalive_seconds()
+    try:
+        reports.heartbeat(redis, device, device.app_version, every_seconds)
+    except RedisError as exc:
+        log.warning("phone heartbeat lost: Redis unavailable", extra={"device_id": device.device_id, "error": str(exc)})
 
 
 def _reported_version() -> str | None:

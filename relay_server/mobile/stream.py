@@ -28,7 +28,21 @@ log = logging.getLogger(__name__)
 
 KEEPALIVE_MAX_SECONDS = 15.0
 _POLL_SECONDS = 1.0
-_RETRY_AFTER_REDIS_ERROR = 5.0
+# A stream holds its own Redis connection for its whole life: one that takes a
+# while to open (hundreds of phones reconnecting at once) is still worth having.
+_CONNECT_TIMEOUT_SECONDS = 10.0
+# One connection per open stream: the client's default pool (100) would cap the phones a process serves.
+_MAX_STREAMS_PER_PROCESS = 10_000
+_subscribers: dict[str, Redis] = {}
+
+
+def subscriber(redis_url: str) -> Redis:
+    """This process's Redis client for streams (pub/sub connections only), one per URL."""
+    if redis_url not in _subscribers:
+        _subscribers[redis_url] = Redis.from_url(
+            redis_url, socket_connect_timeout=_CONNECT_TIMEOUT_SECONDS, max_connections=_MAX_STREAMS_PER_PROCESS
+        )
+    return _subscribers[redis_url]
 
 
 def event_block(event: str, data: dict[str, str]) -> bytes:

@@ -54,8 +54,7 @@ class EventStream:
     def _read(self) -> None:
         name = data = None
         try:
-            for raw in self.response.iter_lines(chunk_size=1, decode_unicode=True):
-                line = raw or ""
+            for line in self._lines():
                 if line.startswith(":"):
                     self.received.put(SseEvent(None, None, comment=line[1:]))
                 elif line.startswith("event:"):
@@ -68,6 +67,15 @@ class EventStream:
         except (requests.RequestException, AttributeError, ValueError):
             pass
         self.received.put(None)  # the stream ended
+
+    def _lines(self) -> Iterator[str]:
+        """Each line as soon as its newline arrives (``iter_lines`` holds the last one back)."""
+        pending = b""
+        for chunk in self.response.iter_content(chunk_size=1):
+            pending += chunk
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                yield line.rstrip(b"\r").decode()
 
     def next_event(self, timeout: float = 10.0, *, named: bool = True) -> SseEvent | None:
         """The next event (skipping comments when ``named``); None when the stream ended."""

@@ -7,7 +7,7 @@ import re
 import time
 from datetime import datetime, timedelta, timezone
 
-from conftest import wait_until
+from phone_relay import wait_until
 
 def time_for_the_last_job() -> None:
     """The worker took the last event off its queue: leave it the moment to apply it."""

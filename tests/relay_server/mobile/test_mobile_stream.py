@@ -4,7 +4,7 @@ woken through Redis by whichever relay process placed the message."""
 from __future__ import annotations
 
 import time
-from conftest import OFFLINE_AFTER_SECONDS
+from phone_relay import OFFLINE_AFTER_SECONDS
 from relay_process import free_port, serving
 from smsgate_phone import Phone
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import wait_until
+from phone_relay import wait_until
 
 
 def _setup(relay, version: str = "1.68.0"):
