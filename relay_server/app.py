@@ -67,4 +67,5 @@ def create_app(
     request_metrics.init_app(app)
     for module_name in BLUEPRINT_MODULES:
         app.register_blueprint(importlib.import_module(module_name).bp)
+    app.register_blueprint(importlib.import_module("relay_server.mobile.routes").bp)  # the SMSGate app's API
     return app

@@ -24,6 +24,7 @@ from typing import Any
 
 
 from relay_server import doctor, install, server, worker_command
+from relay_server.mobile import setup as mobile_setup
 from relay_server.store import Store, UnknownClient
 from relay_server.store.errors import DatabaseUnreachable, UnusableDatabaseUrl
 from relay_server.store.backup import MissingDatabase, TargetIsTheStore, UnsupportedDatabase, backup_sqlite
@@ -185,6 +186,11 @@ def register_add_device(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("client_id")
     parser.add_argument("--name", help="a name to tell the device by (default: its id)")
     parser.add_argument(
+        "--android",
+        action="store_true",
+        help="a phone running the SMSGate app: prints its registration token and the server URL to type into the app",
+    )
+    parser.add_argument(
         "--redis-acl",
         action="store_true",
         help="also print a Redis ACL user for the device's agent (its password shown once)",
@@ -196,7 +202,18 @@ def _add_device(args: argparse.Namespace) -> int:
     name = args.name.strip() if args.name is not None else None
     if name == "":
         raise CommandError("INVALID_NAME", "the device's name must not be empty")
-    with _store(_settings()) as store:
+    settings = _settings()
+    if args.android:
+        if args.redis_acl:
+            raise CommandError("INVALID_OPTIONS", "a phone needs no Redis user: --android and --redis-acl exclude each other")
+        with _store(settings) as store:
+            try:
+                device, token = store.add_android_device(args.client_id, name)
+            except UnknownClient as exc:
+                raise _unknown_client(args.client_id) from exc
+        _print(mobile_setup.setup_document(settings, device.device_id, token))
+        return 0
+    with _store(settings) as store:
         try:
             device, password = store.add_device(args.client_id, name)
         except UnknownClient as exc:

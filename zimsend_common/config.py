@@ -47,6 +47,7 @@ class RelaySettings(_Section):
     host: str = "127.0.0.1"
     http_port: int = Field(5040, ge=1, le=65535)
     http_workers: int = Field(0, ge=0)  # 0: one server process per core
+    public_url: str = ""  # how phones reach the relay, e.g. https://sms.example.org; empty: http://host:port
     rate_limit_per_minute: int = Field(100, ge=1)
     auth_failures_per_client_address: int = Field(10, ge=1)
     auth_failures_per_address: int = Field(50, ge=1)

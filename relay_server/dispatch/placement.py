@@ -22,6 +22,7 @@ from redis import Redis
 from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 
+from relay_server.mobile import wake
 from relay_server.store.models import Message
 from relay_server.store.store import Store
 from zimsend_common import bus, wire
@@ -104,6 +105,7 @@ def enqueue_send(redis: Redis, store: Store, message: Message) -> None:
         )
     except DuplicateJobError:
         pass
+    wake.message_enqueued(redis, message)  # a phone pulls its messages: tell it there is one
 
 
 def jobless(redis: Redis, messages: list[tuple[str, str]]) -> dict[str, bytes | None]:

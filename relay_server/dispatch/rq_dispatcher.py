@@ -9,7 +9,9 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from relay_server.dispatch import estimate, placement
+from relay_server.mobile import wake
 from relay_server.dispatcher import DeviceOffline, NoDeviceAvailable
+from relay_server.store import mobile_devices
 from relay_server.store.models import Caller, Message
 from relay_server.store.store import Store
 from zimsend_common import wire
@@ -39,6 +41,9 @@ class RQDispatcher:
         now = utcnow()
         states = self.store.device_states(client_id=caller.client_id, device_id=device_id)
         online = [state for state in states if state.online(now, self.offline_after)]
+        if device_id is None:  # the shared queues are the agents': a phone serves only what is placed on it
+            phones = mobile_devices.device_ids(self.store.engine, caller.client_id)
+            online = [state for state in online if state.device_id not in phones]
         if device_id is not None and not online:
             raise DeviceOffline(device_id)
         if not online:
@@ -78,6 +83,7 @@ class RQDispatcher:
             if not won:
                 return self.redis.get(key) == wire.CLAIM_CANCELLED.encode()
             placement.withdraw(self.redis, message.client_id, message.message_id)
+            wake.message_cancelled(self.redis, message)
         except RedisError as exc:
             log.warning(
                 "cancel refused: Redis unavailable",

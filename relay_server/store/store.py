@@ -27,6 +27,7 @@ from relay_server.store import (
     ids,
     incoming,
     messages,
+    mobile_devices,
     observability,
     otp,
     retention,
@@ -157,6 +158,13 @@ class Store:
         """
         with write_transaction(self.engine) as conn:
             return devices.add_device(conn, client_id, name)
+
+    def add_android_device(self, client_id: str, name: str | None = None) -> tuple[Device, str]:
+        """A new phone device of the client and its registration token (shown this once).
+
+        Raises UnknownClient for an unknown or disabled client.
+        """
+        return mobile_devices.add_android(self.engine, client_id, name)
 
     def list_devices(self, client_id: str | None = None) -> list[Device]:
         with read_transaction(self.engine) as conn:

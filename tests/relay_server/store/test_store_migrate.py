@@ -32,6 +32,7 @@ TABLES = {
     "webhooks",
     "webhook_deliveries",
     "webhook_attempts",
+    "mobile_devices",
 }
 
 

@@ -1,0 +1,89 @@
+"""The phone's own webhooks, received by the relay: incoming SMS and what became of sent ones.
+
+The app signs each webhook with ``X-Signature``: the hex HMAC-SHA256, under
+the key ``GET /settings`` gave it, of the raw body followed by the
+``X-Timestamp`` header (unix seconds); a retry is the same body with the same
+``id``, signed again with a new timestamp. So a signature is checked against
+the key and a timestamp within ``MAX_SKEW_SECONDS``, and each webhook becomes
+events whose ids come from its ``id``: a retry is the same event again.
+
+Payloads (the app's ``WebHookEvent`` payloads): ``sms:received`` gives
+``message, receivedAt, messageId, sender|phoneNumber``; ``sms:sent`` gives
+``messageId, sentAt``; ``sms:delivered`` ``messageId, deliveredAt``;
+``sms:failed`` ``messageId, failedAt, reason``; ``system:ping`` is a sign of life.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from relay_server.mobile.reports import Move, failure
+
+# A phone's clock is set by the network; an hour covers a wrong time zone setting, not a replay of old bodies.
+MAX_SKEW_SECONDS = 3600
+_EVENT_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
+class WebhookBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(min_length=1, max_length=64)
+    event: str = Field(max_length=64)
+    deviceId: str | None = Field(None, max_length=64)
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+def signed(body: bytes, timestamp: str | None, signature: str | None, key: str, now: datetime) -> bool:
+    """Whether the body and timestamp carry the key's signature, made lately."""
+    if not timestamp or not signature or not timestamp.isdigit() or len(timestamp) > 12:
+        return False
+    if abs(now.timestamp() - int(timestamp)) > MAX_SKEW_SECONDS:
+        return False
+    expected = hmac.new(key.encode(), body + timestamp.encode(), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature.strip().lower())
+
+
+def event_id(webhook: WebhookBody) -> str:
+    """The id of the event a webhook becomes, the same for each of its retries."""
+    if _EVENT_ID.fullmatch(webhook.id):
+        return f"mwh_{webhook.id}"
+    return "mwh_" + hashlib.sha256(webhook.id.encode()).hexdigest()[:32]
+
+
+def received_data(payload: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+    """A ``received`` event's data from an ``sms:received`` payload; None when it names no sender or text."""
+    sender = payload.get("sender") or payload.get("phoneNumber")
+    text = payload.get("message")
+    if not isinstance(sender, str) or not sender or not isinstance(text, str):
+        return None
+    return {"sender": sender, "text": text, "received_at": _moment(payload.get("receivedAt"), now).isoformat(), "parts": 1}
+
+
+def outcome(event: str, payload: dict[str, Any], now: datetime) -> tuple[str, Move] | None:
+    """The message and the move an ``sms:sent|delivered|failed`` webhook reports, else None."""
+    message_id = payload.get("messageId")
+    if not isinstance(message_id, str):
+        return None
+    if event == "sms:sent":
+        return message_id, ("sent", _moment(payload.get("sentAt"), now), {})
+    if event == "sms:delivered":
+        return message_id, ("delivered", _moment(payload.get("deliveredAt"), now), {})
+    if event == "sms:failed":
+        reason = payload.get("reason")
+        return message_id, ("failed", _moment(payload.get("failedAt"), now), failure(reason if isinstance(reason, str) else None))
+    return None
+
+
+def _moment(value: Any, now: datetime) -> datetime:
+    """A payload's time, in UTC; ``now`` when it has none the relay can read."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return now
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)

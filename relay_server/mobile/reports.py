@@ -1,0 +1,150 @@
+"""What a phone reports, turned into the signed events a modem agent would send.
+
+The relay keeps every device's signing key, so it signs the phone's reports
+with it and puts them on the events queue the worker applies: heartbeats,
+``sent``, ``delivered`` and ``failed`` take the agents' path into the store
+and the webhooks. Event ids are made from the message and the move, so a
+report the app repeats (it retries any non-2xx answer ten times) is the same
+event again, which the store applies once.
+
+Each report first claims the message against cancel (``wire.claim_key``), as
+an agent does before its modem sends: a message a cancel claimed first stays
+cancelled whatever the phone says after.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+from redis import Redis
+
+from relay_server.dispatch import placement
+from relay_server.mobile.shapes import MessagePatch
+from relay_server.store.mobile_devices import MobileDevice
+from relay_server.store.models import Message
+from zimsend_common import bus, wire
+from zimsend_common.failures import FailureCode, describe
+from zimsend_common.timefmt import isoformat_z, utcnow
+
+log = logging.getLogger(__name__)
+
+Move = tuple[wire.EventKind, datetime, dict[str, Any]]  # what happened, at the phone's time, with its data
+
+# Words in the app's recipient error that say which failure it is; anything else is the phone's own.
+_FAILURE_WORDS = (
+    ("NO_SERVICE", FailureCode.NETWORK_ERROR),
+    ("RADIO_OFF", FailureCode.NETWORK_ERROR),
+    ("NULL_PDU", FailureCode.DEVICE_ERROR),
+    ("expired", FailureCode.TIMEOUT),
+    ("TTL", FailureCode.TIMEOUT),
+)
+
+
+def enqueue_event(redis: Redis, device: MobileDevice, kind: wire.EventKind, data: dict[str, Any],
+                  *, event_id: str | None = None, at: datetime | None = None) -> None:
+    """Hand one event of the phone's to the worker, signed with the device's key."""
+    event = wire.Event(kind=kind, device_id=device.device_id, at=isoformat_z(at or utcnow()) or "", data=data)
+    document = event.to_dict()
+    if event_id is not None:
+        document["event_id"] = event_id
+    bus.queue(wire.EVENTS_QUEUE, redis).enqueue(
+        wire.APPLY_EVENT_FUNC,
+        document,
+        wire.sign(document, device.signing_key),
+        job_id=wire.event_job_id(device.device_id, document["event_id"]),
+    )
+
+
+def heartbeat_data(device: MobileDevice, version: str | None) -> dict[str, Any]:
+    """The heartbeat a phone stands for: what the app told of the phone and its first SIM."""
+    name = device.app_name or "Android phone"
+    return {
+        "state": "online",
+        "manufacturer": name.split("/", 1)[0],
+        "model": name,
+        "firmware": f"SMSGate {version}" if version else "SMSGate",
+        "phone_number": device.phone_number,
+        "operator": device.carrier,
+    }
+
+
+def heartbeat(redis: Redis, device: MobileDevice, version: str | None, every_seconds: float) -> None:
+    """Count a sign of life from the phone: at most one heartbeat event per ``every_seconds``."""
+    if redis.set(f"zimsend:mobile:{device.device_id}:beat", 1, nx=True, px=max(1, int(every_seconds * 1000))):
+        enqueue_event(redis, device, "heartbeat", heartbeat_data(device, version))
+
+
+def apply_patches(redis: Redis, device: MobileDevice, patches: list[MessagePatch], placed: dict[str, Message]) -> int:
+    """Turn the phone's state reports into events; returns how many reports were taken.
+
+    ``placed`` holds the messages named that were placed on this phone; reports
+    on any other id are ignored, as the app's reference server does.
+    """
+    taken = 0
+    for patch in patches:
+        message = placed.get(patch.id)
+        if message is not None and report_moves(redis, device, message, _moves(patch)):
+            taken += 1
+    return taken
+
+
+def report_moves(redis: Redis, device: MobileDevice, message: Message, moves: list[Move]) -> bool:
+    """Claim the message for the phone and hand on the moves it reports; False when it is not the phone's."""
+    if not _claimed(redis, device, message):
+        return False
+    for kind, at, data in moves:
+        enqueue_event(
+            redis, device, kind, {"message_id": message.message_id, f"{kind}_at": isoformat_z(at), **data},
+            event_id=f"mob_{message.message_id}_{kind}", at=at,
+        )
+    return True
+
+
+def _claimed(redis: Redis, device: MobileDevice, message: Message) -> bool:
+    """Whether the phone holds the message: it claims it now unless a cancel or another device did."""
+    key, mine = wire.claim_key(message.client_id, message.message_id), wire.claim_value_device(device.device_id)
+    if redis.set(key, mine, nx=True, ex=wire.CLAIM_TTL_SECONDS):
+        placement.remove_jobs(redis, message.client_id, message.message_id)  # no agent listens on a phone's queue
+        return True
+    holder = redis.get(key)
+    if holder == mine.encode():
+        return True
+    log.warning(
+        "phone report on a message it does not hold",
+        extra={"message_id": message.message_id, "device_id": device.device_id, "holder": _text(holder)},
+    )
+    return False
+
+
+def _moves(patch: MessagePatch) -> list[Move]:
+    """The moves the report shows, in order, each at the phone's own time for it."""
+    states = {state: _utc(moment) for state, moment in patch.states.items()}
+    now = utcnow()
+    moves: list[Move] = []
+    if patch.state in ("Sent", "Delivered") or "Sent" in states:
+        moves.append(("sent", states.get("Sent") or states.get(patch.state) or now, {}))
+    if patch.state == "Delivered":
+        moves.append(("delivered", states.get("Delivered") or now, {}))
+    if patch.state == "Failed":
+        moves.append(("failed", states.get("Failed") or now, _failure(patch)))
+    return moves
+
+
+def _failure(patch: MessagePatch) -> dict[str, Any]:
+    return failure(next((recipient.error for recipient in patch.recipients if recipient.error), None))
+
+
+def failure(error: str | None) -> dict[str, Any]:
+    """A failed event's data from the phone's own words for it."""
+    code = next((code for word, code in _FAILURE_WORDS if error and word in error), FailureCode.DEVICE_ERROR)
+    return {"code": code.value, "message": describe(code), "detail": error}
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def _text(value: bytes | str | None) -> str:
+    return value.decode() if isinstance(value, bytes) else (value or "")

@@ -1,0 +1,80 @@
+"""A phone joins as a device: registration, its tokens, its heartbeats and what it tells of itself."""
+
+from __future__ import annotations
+
+import requests
+from smsgate_phone import Phone
+
+from relay_server.store import mobile_devices
+
+
+def test_a_phone_registers_with_its_token_and_shows_online_with_its_number_and_carrier(relay):
+    account = relay.account()
+    phone = relay.phone(account)
+    assert phone.device_id and phone.token and phone.password
+    with phone.events():  # while its stream is open, the phone counts as heard from
+        device = relay.wait_online(account, phone)
+    assert device["phone_number"] == "+33612340000"
+    assert device["operator"] == "Orange F"
+    assert "1.68.0" in (device.get("app_version") or device.get("firmware") or str(device))
+
+
+def test_an_unknown_registration_token_or_device_token_answers_401(relay):
+    stranger = Phone(relay.mobile_url, "zsreg_not-a-real-token")
+    assert stranger.register().status_code == 401
+    stranger.token = "zsdev_forged"
+    for method, path in (("GET", "/message"), ("GET", "/settings"), ("PATCH", "/device"), ("GET", "/events")):
+        answer = stranger.call(method, path, json={})
+        assert answer.status_code == 401, (method, path)
+        assert answer.json()["error"]["code"] == "UNAUTHORIZED"
+
+
+def test_a_phone_that_gets_401_registers_again_with_the_same_token_and_the_old_token_stops_working(relay):
+    account = relay.account()
+    phone = relay.phone(account)
+    device_id, old_token, password = phone.device_id, phone.token, phone.password
+    # Another registration (a reinstall, a copied token) replaces the device token.
+    again = Phone(relay.mobile_url, phone.registration_token)
+    assert again.register().status_code == 201
+    assert again.device_id == device_id and "password" not in again.call("GET", "/settings").json()
+    assert phone.call("GET", "/message").status_code == 401
+    phone.use_sse()  # the app's reaction to the 401: register again, same device, same password
+    assert phone.registrations == 2 and phone.device_id == device_id and phone.token != old_token
+    assert phone.password == password
+    assert phone.call("GET", "/message").status_code == 200
+
+
+def test_settings_are_sectioned_snake_case_and_never_move_the_phone_to_the_public_cloud(relay):
+    phone = relay.phone(relay.account())
+    settings = phone.call("GET", "/settings").json()
+    assert settings["gateway"] == {"notification_channel": "SSE_ONLY"}
+    assert settings["ping"]["interval_seconds"] >= 1
+    assert len(settings["webhooks"]["signing_key"]) == 64
+    assert all(isinstance(section, dict) for section in settings.values())
+
+
+def test_a_disabled_phone_device_cannot_call(relay):
+    account = relay.account()
+    phone = relay.phone(account)
+    with relay.store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE devices SET disabled = 1 WHERE device_id = ?", (phone.device_id,))
+    assert phone.call("GET", "/message").status_code == 401
+    assert Phone(relay.mobile_url, phone.registration_token).register().status_code == 401
+
+
+def test_add_device_android_prints_the_url_and_token_to_type_into_the_app(relay, tmp_path):
+    import json
+    import subprocess
+
+    from relay_process import RELAY
+
+    account = relay.account()
+    env = relay.env | {"ZIMSEND_PUBLIC_URL": "https://sms.example.org/"}
+    printed = subprocess.run([RELAY, "add-device", "--android", account.client_id], env=env,
+                             capture_output=True, text=True, check=True)
+    document = json.loads(printed.stdout)
+    assert document["server_url"] == "https://sms.example.org/api/mobile/v1"
+    phone = Phone(relay.mobile_url, document["registration_token"])
+    assert phone.register().status_code == 201 and phone.device_id == document["device_id"]
+    assert mobile_devices.get_registered(relay.store.engine, phone.device_id) is not None
+    assert requests.get(f"{relay.base}/v1/devices", headers=account.headers, timeout=10).status_code == 200

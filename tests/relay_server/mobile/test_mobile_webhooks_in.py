@@ -1,0 +1,87 @@
+"""The phone's own webhooks point at the relay: signed ones become incoming SMS and message
+outcomes, once each; unsigned, stale or misdirected ones change nothing."""
+
+from __future__ import annotations
+
+import time
+
+from phone_relay import wait_until
+
+
+def _setup(relay, version: str = "1.68.0"):
+    account = relay.account()
+    phone = relay.phone(account, version)
+    key = phone.call("GET", "/settings").json()["webhooks"]["signing_key"]
+    hooks = phone.call("GET", "/webhooks").json()
+    return account, phone, key, hooks
+
+
+def _inbox(relay, account) -> list[dict]:
+    answer = relay.v1("GET", "/sms/inbox", account)
+    assert answer.status_code == 200, answer.text
+    return answer.json()["data"]
+
+
+def test_get_webhooks_points_every_event_the_app_knows_at_the_relay(relay):
+    _, phone, _, hooks = _setup(relay)
+    assert {hook["event"] for hook in hooks} == {"sms:received", "system:ping", "sms:sent", "sms:delivered", "sms:failed"}
+    assert {hook["url"] for hook in hooks} == {f"{relay.mobile_url}/webhooks/in/{phone.device_id}"}
+    old = relay.phone(relay.account(), version="1.17.2")
+    # An event the installed app does not know would fail its whole webhook sync.
+    assert {hook["event"] for hook in old.call("GET", "/webhooks").json()} == {"sms:received", "system:ping"}
+
+
+def test_a_signed_sms_received_becomes_one_incoming_message_however_often_the_app_retries(relay):
+    account, phone, key, hooks = _setup(relay)
+    url = hooks[0]["url"]
+    payload = {"message": "Oui, merci", "receivedAt": "2026-12-03T15:01:02.345+02:00", "messageId": "abc",
+               "sender": "+33698765432", "phoneNumber": "+33698765432"}
+    for _ in range(3):  # each retry is signed again with a new timestamp
+        assert phone.webhook(url, "sms:received", payload, key=key, webhook_id="wh-retried-1").status_code == 204
+    inbox = wait_until(lambda: _inbox(relay, account), "the incoming SMS")
+    time.sleep(1.5)  # the worker had time for the retries too
+    inbox = _inbox(relay, account)
+    assert len(inbox) == 1
+    assert inbox[0]["from"] == "+33698765432" and inbox[0]["message"] == "Oui, merci"
+    assert inbox[0]["received_at"].startswith("2026-12-03T13:01:02")
+
+
+def test_a_webhook_with_a_wrong_or_stale_signature_is_refused_and_changes_nothing(relay):
+    account, phone, key, hooks = _setup(relay)
+    url = hooks[0]["url"]
+    payload = {"message": "forged", "receivedAt": "2026-12-03T15:01:02.345+02:00", "sender": "+33600000000"}
+    assert phone.webhook(url, "sms:received", payload, key="0" * 64).status_code == 401
+    assert phone.webhook(url, "sms:received", payload, key=key, timestamp=int(time.time()) - 7200).status_code == 401
+    other = relay.phone(relay.account())
+    stolen = f"{relay.mobile_url}/webhooks/in/{other.device_id}"
+    assert phone.webhook(stolen, "sms:received", payload, key=key).status_code == 401
+    time.sleep(1.5)
+    assert _inbox(relay, account) == []
+
+
+def test_sms_sent_and_delivered_webhooks_move_the_phones_message(relay):
+    account, phone, key, hooks = _setup(relay)
+    url = hooks[0]["url"]
+    with phone.events():
+        relay.wait_online(account, phone)
+        message_id = relay.send(account, phone)
+    phone.pull()
+    assert phone.webhook(url, "sms:sent", {"messageId": message_id, "phoneNumber": "+33612345678",
+                                           "sentAt": "2099-01-01T00:00:00.000Z"}, key=key).status_code == 204
+    relay.wait_status(account, message_id, "sent")
+    assert phone.webhook(url, "sms:delivered", {"messageId": message_id, "phoneNumber": "+33612345678",
+                                                "deliveredAt": "2099-01-01T00:00:01.000Z"}, key=key).status_code == 204
+    relay.wait_status(account, message_id, "delivered")
+
+
+def test_a_ping_webhook_is_a_sign_of_life(relay):
+    account, phone, key, hooks = _setup(relay)
+    url = hooks[0]["url"]
+    online = None
+    for _ in range(60):
+        assert phone.webhook(url, "system:ping", {"health": {"status": "pass"}}, key=key).status_code == 204
+        online = relay.device(account, phone.device_id)["online"]
+        if online:
+            break
+        time.sleep(1)
+    assert online

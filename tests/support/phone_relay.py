@@ -1,0 +1,118 @@
+"""A running relay (``zimsend-relay serve``) and worker on a SQLite store and a private Redis,
+and phones of a client's that call it like the SMSGate app (the tests of ``relay_server.mobile``)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import redis
+import requests
+from credentials import Credentials
+from relay_process import RELAY, environment, free_port, serving
+from smsgate_phone import Phone
+
+from relay_server.store import mobile_devices
+from relay_server.store.store import Store
+
+OFFLINE_AFTER_SECONDS = 6  # keep-alives every 2 s
+T = TypeVar("T")
+
+
+def wait_until(check: Callable[[], T], what: str, timeout: float = 60.0) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+@dataclass
+class Relay:
+    env: dict[str, str]
+    store: Store
+    redis: redis.Redis
+    base: str
+    worker: subprocess.Popen | None = None
+
+    @property
+    def mobile_url(self) -> str:
+        return f"{self.base}/api/mobile/v1"
+
+    def account(self) -> Credentials:
+        client, api_key = self.store.create_client("acme")
+        return Credentials(client.client_id, api_key)
+
+    def phone(self, account: Credentials, version: str = "1.68.0") -> Phone:
+        """A phone added with ``add-device --android``, registered and on server-sent events."""
+        _, token = mobile_devices.add_android(self.store.engine, account.client_id, None)
+        phone = Phone(self.mobile_url, token, version)
+        assert phone.register(sim_cards=[{"slotIndex": 0, "simNumber": 1, "phoneNumber": "+33612340000",
+                                          "carrierName": "Orange F"}]).status_code == 201
+        phone.use_sse()
+        return phone
+
+    def v1(self, method: str, path: str, account: Credentials, **kwargs: Any) -> requests.Response:
+        headers = dict(account.headers) | kwargs.pop("headers", {})
+        return requests.request(method, f"{self.base}/v1{path}", headers=headers, timeout=10, **kwargs)
+
+    def device(self, account: Credentials, device_id: str) -> dict[str, Any]:
+        answer = self.v1("GET", f"/devices/{device_id}", account)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def wait_online(self, account: Credentials, phone: Phone) -> dict[str, Any]:
+        return wait_until(lambda: (d := self.device(account, phone.device_id))["online"] and d, "the phone online")
+
+    def send(self, account: Credentials, phone: Phone, text: str = "Bonjour") -> str:
+        answer = self.v1("POST", "/sms/send", account, json={"to": "+33612345678", "message": text},
+                         headers={"X-Device-ID": phone.device_id})
+        assert answer.status_code == 202, answer.text
+        return answer.json()["message_id"]
+
+    def status(self, account: Credentials, message_id: str) -> str:
+        answer = self.v1("GET", f"/sms/status/{message_id}", account)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["status"]
+
+    def wait_status(self, account: Credentials, message_id: str, status: str) -> None:
+        wait_until(lambda: self.status(account, message_id) == status, f"{message_id} {status}")
+
+
+@contextmanager
+def running_relay(tmp_path: Path, redis_url: str, redis_client: redis.Redis) -> Iterator[Relay]:
+    database_url = f"sqlite:///{tmp_path / 'relay.db'}"
+    port = free_port()
+    env = environment(
+        tmp_path,
+        database_url=database_url,
+        redis_url=redis_url,
+        host="127.0.0.1",
+        http_port=str(port),
+        rate_limit_per_minute="100000",
+        device_offline_after_seconds=str(OFFLINE_AFTER_SECONDS),
+        recovery_grace_seconds="3",
+        log_level="INFO",
+    )
+    store = Store.open(database_url)
+    relay = Relay(env, store, redis_client, f"http://127.0.0.1:{port}")
+    try:
+        with serving(env):
+            log = open(tmp_path / "worker.log", "ab")
+            relay.worker = subprocess.Popen([RELAY, "worker", "--maintenance-seconds", "0.5"], env=env,
+                                            stdout=log, stderr=subprocess.STDOUT)
+            log.close()
+            yield relay
+    finally:
+        if relay.worker is not None:
+            relay.worker.terminate()
+            relay.worker.wait(timeout=20)
+        store.close()
