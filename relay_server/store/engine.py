@@ -8,13 +8,22 @@ is what keeps read-then-write transactions (status changes) serialised, since
 a deferred transaction that read first cannot wait for the lock, only fail.
 The connection pool hands each connection to one thread at a time.
 
+Writers of one SQLite store also take turns within the process, before
+SQLite's lock. SQLite admits one writer anyway; the turn matters under the
+server's gevent workers, where a writer waiting in SQLite's busy handler
+blocks its whole process, including the greenlet that holds the write lock
+and would release it at its next step (a transaction that renders its
+answer, say, asks Redis and so yields).
+
 PostgreSQL is reached through psycopg 3 (``postgresql+psycopg://``).
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +36,8 @@ BUSY_TIMEOUT_MS = 30_000
 # The Unicode-aware lower() every SQLite connection gets.
 UNICODE_LOWER = "unicode_lower"
 _WRITE_OPTION = "zimsend_write"
+# Made with the engine, after a gevent worker has patched threading: the turn is then cooperative.
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[sa.Engine, threading.RLock] = weakref.WeakKeyDictionary()
 
 
 def create_engine(url: str) -> sa.Engine:
@@ -41,6 +52,7 @@ def create_engine(url: str) -> sa.Engine:
     )
     sa.event.listen(engine, "connect", _configure_sqlite_connection)
     sa.event.listen(engine, "begin", _begin_sqlite_transaction)
+    _SQLITE_WRITERS[engine] = threading.RLock()
     return engine
 
 
@@ -55,8 +67,13 @@ def sqlite_path(url: str) -> Path | None:
 @contextmanager
 def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
     """A connection in a transaction that will write; committed on success."""
-    with engine.connect().execution_options(**{_WRITE_OPTION: True}) as conn, conn.begin():
+    with _writer_turn(engine), engine.connect().execution_options(**{_WRITE_OPTION: True}) as conn, conn.begin():
         yield conn
+
+
+def _writer_turn(engine: sa.Engine) -> AbstractContextManager[object]:
+    turn = _SQLITE_WRITERS.get(engine)
+    return turn if turn is not None else nullcontext()
 
 
 @contextmanager
