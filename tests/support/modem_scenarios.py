@@ -68,6 +68,14 @@ def events_until_quiet(modem: Modem, quiet: float = 0.5) -> list[ModemEvent]:
     return seen
 
 
+def settle(modem: Modem, emulator: ModemEmulator, timeout: float = 10) -> None:
+    """Hand on what an earlier scenario on a shared modem left (a late status report on
+    the SIM) until nothing comes and the SIM is empty, however slow the machine."""
+    deadline = time.monotonic() + timeout
+    while (events_until_quiet(modem, quiet=0.3) or emulator.stored) and time.monotonic() < deadline:
+        pass
+
+
 def identity_and_network_are_the_modems(modem: Modem, emulator: ModemEmulator) -> None:
     identity = modem.identify()
     network = modem.network_state()

@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from modem_scenarios import SCENARIOS, Scenario, events_until_quiet
+from modem_scenarios import SCENARIOS, Scenario, settle
 
 from gateway_agent.at import ATModem, DriverOptions
 from gateway_agent.emulator import EmulatorConfig, ModemEmulator
@@ -48,7 +48,7 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ATModem, 
 @pytest.mark.parametrize("scenario", SHARED, ids=lambda scenario: scenario.name)
 def test_at_backend_on_the_emulated_modem(scenario: Scenario, shared: tuple[ATModem, ModemEmulator]) -> None:
     modem, emulator = shared
-    events_until_quiet(modem, quiet=0.3)
+    settle(modem, emulator)
     scenario.run(modem, emulator)
 
 

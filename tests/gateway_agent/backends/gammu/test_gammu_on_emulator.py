@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from modem_scenarios import SCENARIOS, Scenario, events_until_quiet
+from modem_scenarios import SCENARIOS, Scenario, settle
 from gammu_dummy_phone import QUICK
 
 from gateway_agent.backends.gammu import GammuModem, create
@@ -75,7 +75,7 @@ def test_gammu_backend_on_the_emulated_modem(
     scenario: Scenario, shared: tuple[GammuModem, ModemEmulator]
 ) -> None:
     modem, emulator = shared
-    events_until_quiet(modem, quiet=0.3)
+    settle(modem, emulator)
     scenario.run(modem, emulator)
 
 
