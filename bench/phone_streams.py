@@ -28,7 +28,7 @@ import requests
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "support"))
 
-from relay_process import free_port  # noqa: E402
+from waiting import free_port  # noqa: E402
 from smsgate_phone import Phone  # noqa: E402
 
 

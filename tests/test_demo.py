@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from relay_process import free_port
+from waiting import free_port
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 

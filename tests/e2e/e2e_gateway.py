@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import redis
 import requests
 from credentials import Credentials
+from waiting import free_port, wait_until
 
 from gateway_agent.emulator import EmulatorConfig, ModemEmulator
 from relay_server.store.store import Store
@@ -33,7 +32,6 @@ OFFLINE_AFTER_SECONDS = 5  # the smallest the configuration allows
 WAIT_SECONDS = 30.0
 STARTUP_SECONDS = 90.0  # a process starting on a loaded machine imports for a long while
 RECOVERY_GRACE_SECONDS = 3  # longer than the agents' event re-hand interval (1 s)
-T = TypeVar("T")
 
 
 @dataclass
@@ -47,24 +45,6 @@ class Agent:
     def texts_sent(self) -> list[str]:
         """The texts the emulated network accepted from this device, in order."""
         return [record.text for record in self.emulator.sent]
-
-
-def wait_until(check: Callable[[], T], what: str, timeout: float = WAIT_SECONDS) -> T:
-    """The first truthy value of ``check()``; fails the test, naming ``what``, after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

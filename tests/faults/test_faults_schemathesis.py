@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
-from relay_process import environment, free_port, serving
+from relay_process import environment, serving
+from waiting import free_port
 from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,

@@ -18,7 +18,8 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from relay_process import RELAY, environment, free_port, get_when_up, serving
+from relay_process import RELAY, environment, get_when_up, serving
+from waiting import free_port
 import redis
 
 from relay_server.store import InvalidApiKey, Store, UnknownClient

@@ -7,7 +7,8 @@ import subprocess
 from datetime import timedelta
 from pathlib import Path
 
-from relay_process import RELAY, environment, free_port
+from relay_process import RELAY, environment
+from waiting import free_port
 from relay_server.store.store import Store
 from zimsend_common import wire
 from zimsend_common.timefmt import isoformat_z, utcnow

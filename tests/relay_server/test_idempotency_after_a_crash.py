@@ -15,7 +15,8 @@ import pytest
 import redis
 import requests
 import sqlalchemy as sa
-from relay_process import environment, free_port, serving
+from relay_process import environment, serving
+from waiting import free_port
 
 from relay_server.idempotency import ABANDONED_AFTER
 from relay_server.store import Store

@@ -12,7 +12,8 @@ from typing import Any
 
 import requests
 from credentials import Credentials
-from relay_process import RELAY, environment, free_port, serving
+from relay_process import RELAY, environment, serving
+from waiting import free_port
 
 from relay_server.store import Store
 

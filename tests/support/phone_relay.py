@@ -4,35 +4,24 @@ and phones of a client's that call it like the SMSGate app (the tests of ``relay
 from __future__ import annotations
 
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import redis
 import requests
 from credentials import Credentials
-from relay_process import RELAY, environment, free_port, serving
+from relay_process import RELAY, environment, serving
+from waiting import free_port
 from smsgate_phone import Phone
+from waiting import wait_until
 
 from relay_server.store import mobile_devices
 from relay_server.store.store import Store
 
 OFFLINE_AFTER_SECONDS = 6  # keep-alives every 2 s
-T = TypeVar("T")
-
-
-def wait_until(check: Callable[[], T], what: str, timeout: float = 60.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 @dataclass

@@ -11,7 +11,8 @@ from pathlib import Path
 import requests
 from werkzeug.serving import make_server
 
-from relay_process import RELAY, environment, free_port
+from relay_process import RELAY, environment
+from waiting import free_port
 from relay_server.app import create_app
 from relay_server.store.engine import create_engine
 from relay_server.store.store import Store

@@ -14,7 +14,8 @@ import requests
 from credentials import Credentials
 from prometheus_client.parser import text_string_to_metric_families
 
-from relay_process import RELAY, environment, free_port, serving
+from relay_process import RELAY, environment, serving
+from waiting import free_port
 from relay_server.store.models import EventFailure
 from relay_server.store.store import Store
 from zimsend_common import wire

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import time
 from phone_relay import OFFLINE_AFTER_SECONDS
-from relay_process import free_port, serving
+from relay_process import serving
+from waiting import free_port
 from smsgate_phone import Phone
 
 
