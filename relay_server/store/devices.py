@@ -73,14 +73,12 @@ def signing_key(conn: sa.Connection, device_id: str) -> str | None:
     return None if row is None or row.disabled else row.signing_key
 
 
-def signing_keys(conn: sa.Connection, client_id: str) -> dict[str, str]:
-    """The keys of the client's enabled devices, by device id."""
-    rows = conn.execute(
-        sa.select(devices.c.device_id, devices.c.signing_key)
-        .where(devices.c.client_id == client_id)
-        .where(devices.c.disabled.is_(False))
-    )
-    return {row.device_id: row.signing_key for row in rows}
+def signing_keys(conn: sa.Connection, client_id: str | None) -> dict[str, str]:
+    """The keys of the client's enabled devices (every client's when None), by device id."""
+    query = sa.select(devices.c.device_id, devices.c.signing_key).where(devices.c.disabled.is_(False))
+    if client_id is not None:
+        query = query.where(devices.c.client_id == client_id)
+    return {row.device_id: row.signing_key for row in conn.execute(query)}
 
 
 def mark_seen(conn: sa.Connection, device_id: str, at: datetime) -> bool:

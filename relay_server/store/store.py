@@ -182,8 +182,8 @@ class Store:
         with read_transaction(self.engine) as conn:
             return devices.signing_key(conn, device_id)
 
-    def device_signing_keys(self, client_id: str) -> dict[str, str]:
-        """The signing keys of the client's enabled devices, by device id."""
+    def device_signing_keys(self, client_id: str | None = None) -> dict[str, str]:
+        """The signing keys of the client's enabled devices (every client's when None), by device id."""
         with read_transaction(self.engine) as conn:
             return devices.signing_keys(conn, client_id)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from relay_server.store.device_state import DeviceState
 from relay_server.store.models import MessageError, StatusChange
 from relay_server.worker.context import WorkerContext
 from zimsend_common import wire
@@ -44,10 +45,12 @@ return 0
 
 def check_devices(ctx: WorkerContext, now: datetime) -> None:
     """Record online/offline transitions and fail the lost sends of offline devices."""
-    take_latest_heartbeats(ctx, now)
+    states = ctx.store.device_states()
+    if take_latest_heartbeats(ctx, now, states):
+        states = ctx.store.device_states()
     recorded = ctx.store.recorded_online()
     dead_after = 2 * ctx.offline_after
-    for state in ctx.store.device_states():
+    for state in states:
         online = state.online(now, ctx.offline_after)
         if online != recorded.get(state.device_id, False):
             reason = None if online else state.offline_reason(now, ctx.offline_after)
@@ -59,17 +62,16 @@ def check_devices(ctx: WorkerContext, now: datetime) -> None:
             fail_lost_send(ctx, state.device_id, now)
 
 
-def take_latest_heartbeats(ctx: WorkerContext, now: datetime) -> None:
-    """Record each device's heartbeat key when it is newer than what the store has.
+def take_latest_heartbeats(ctx: WorkerContext, now: datetime, states: list[DeviceState]) -> int:
+    """Record each device's heartbeat key when it is newer than what ``states`` say;
+    returns how many were recorded.
 
     A key not signed with its device's key is ignored, as a forged event is.
     """
-    states = ctx.store.device_states()
     if not states:
-        return
-    keys: dict[str, str] = {}
-    for client_id in {state.client_id for state in states}:
-        keys.update(ctx.store.device_signing_keys(client_id))
+        return 0
+    recorded = 0
+    keys = ctx.store.device_signing_keys()
     values = ctx.redis.mget([wire.heartbeat_key(state.device_id) for state in states])
     for state, value in zip(states, values, strict=True):
         key = keys.get(state.device_id)
@@ -79,6 +81,8 @@ def take_latest_heartbeats(ctx: WorkerContext, now: datetime) -> None:
         seen_at = _observed_at(event.at, now)
         if seen_at is not None and (state.last_seen_at is None or seen_at > state.last_seen_at):
             ctx.store.record_heartbeat(state.device_id, seen_at, event.data)
+            recorded += 1
+    return recorded
 
 
 def _observed_at(value: str, now: datetime) -> datetime | None:

@@ -38,9 +38,7 @@ def publish_device_clients(ctx: WorkerContext) -> None:
     """Tell agents which client each device serves (they listen on its shared queues),
     in a binding signed with the device's key, so that no one else can say it."""
     devices = ctx.store.list_devices()
-    keys: dict[str, str] = {}
-    for client_id in {device.client_id for device in devices}:
-        keys.update(ctx.store.device_signing_keys(client_id))
+    keys = ctx.store.device_signing_keys()
     with ctx.redis.pipeline(transaction=False) as pipe:
         for device in devices:
             key = keys.get(device.device_id)
