@@ -300,10 +300,14 @@ def _on_job_refused(ctx: context.WorkerContext, device: Device, event: wire.Even
 
 
 def _on_heartbeat(ctx: context.WorkerContext, device: Device, event: wire.Event) -> bool:
-    # An agent whose clock runs ahead must not look online for longer than it is.
-    seen_at = min(_moment(event.at), utcnow())
-    ctx.store.record_heartbeat(device.device_id, seen_at, event.data)
+    ctx.store.record_heartbeat(device.device_id, heartbeat_seen_at(event, utcnow()), event.data)
     return True
+
+
+def heartbeat_seen_at(event: wire.Event, now: datetime) -> datetime:
+    """When a heartbeat says its device was seen; Refused for a timestamp that is not one."""
+    # An agent whose clock runs ahead must not look online for longer than it is.
+    return min(_moment(event.at), now)
 
 
 _HANDLERS = {

@@ -26,6 +26,7 @@ from datetime import datetime
 from relay_server.store.device_state import DeviceState
 from relay_server.store.models import MessageError, StatusChange
 from relay_server.worker.context import WorkerContext
+from relay_server.worker.events import Refused, heartbeat_seen_at
 from zimsend_common import wire
 from zimsend_common.failures import FailureCode, describe
 
@@ -78,20 +79,14 @@ def take_latest_heartbeats(ctx: WorkerContext, now: datetime, states: list[Devic
         event = wire.unseal(value, key) if value is not None and key is not None else None
         if event is None or event.kind != "heartbeat" or event.device_id != state.device_id:
             continue
-        seen_at = _observed_at(event.at, now)
-        if seen_at is not None and (state.last_seen_at is None or seen_at > state.last_seen_at):
+        try:
+            seen_at = heartbeat_seen_at(event, now)
+        except Refused:
+            continue
+        if state.last_seen_at is None or seen_at > state.last_seen_at:
             ctx.store.record_heartbeat(state.device_id, seen_at, event.data)
             recorded += 1
     return recorded
-
-
-def _observed_at(value: str, now: datetime) -> datetime | None:
-    # An agent whose clock runs ahead must not look online for longer than it is.
-    try:
-        moment = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        return None
-    return min(moment, now) if moment.tzinfo is not None else None
 
 
 def fail_lost_send(ctx: WorkerContext, device_id: str, now: datetime) -> str | None:
