@@ -11,7 +11,6 @@ from redis.exceptions import RedisError
 from relay_server.dispatch import estimate, placement
 from relay_server.mobile import wake
 from relay_server.dispatcher import DeviceOffline, NoDeviceAvailable
-from relay_server.store import mobile_devices
 from relay_server.store.models import Caller, Message
 from relay_server.store.store import Store
 from zimsend_common import wire
@@ -42,8 +41,7 @@ class RQDispatcher:
         states = self.store.device_states(client_id=caller.client_id, device_id=device_id)
         online = [state for state in states if state.online(now, self.offline_after)]
         if device_id is None:  # the shared queues are the agents': a phone serves only what is placed on it
-            phones = mobile_devices.device_ids(self.store.engine, caller.client_id)
-            online = [state for state in online if state.device_id not in phones]
+            online = [state for state in online if not state.is_phone]
         if device_id is not None and not online:
             raise DeviceOffline(device_id)
         if not online:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from relay_server.store.dispatch_schema import device_status
+from relay_server.store.mobile_schema import mobile_devices
 from relay_server.store.schema import devices
 
 AGENT_ONLINE = "online"
@@ -39,6 +40,7 @@ class DeviceState:
     phone_number: str | None
     sent_today: int
     queue_depth: int
+    is_phone: bool = False  # an SMSGate phone: it serves only what is placed on it
 
     def heard_from(self, now: datetime, offline_after: timedelta) -> bool:
         """Whether the device's agent reported within ``offline_after`` of ``now``."""
@@ -80,8 +82,13 @@ def load_states(
             device_status.c.phone_number,
             sa.func.coalesce(device_status.c.sent_today, 0).label("sent_today"),
             sa.func.coalesce(device_status.c.queue_depth, 0).label("queue_depth"),
+            mobile_devices.c.device_id.is_not(None).label("is_phone"),
         )
-        .select_from(devices.outerjoin(device_status, devices.c.device_id == device_status.c.device_id))
+        .select_from(
+            devices.outerjoin(device_status, devices.c.device_id == device_status.c.device_id).outerjoin(
+                mobile_devices, devices.c.device_id == mobile_devices.c.device_id
+            )
+        )
         .order_by(devices.c.created_at, devices.c.device_id)
     )
     if client_id is not None:

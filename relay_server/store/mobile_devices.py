@@ -172,17 +172,6 @@ def update_version(engine: sa.Engine, device_id: str, app_version: str) -> None:
         )
 
 
-def device_ids(engine: sa.Engine, client_id: str) -> set[str]:
-    """The ids of the client's phone devices."""
-    with read_transaction(engine) as conn:
-        rows = conn.execute(
-            sa.select(mobile_devices.c.device_id)
-            .select_from(mobile_devices.join(devices, devices.c.device_id == mobile_devices.c.device_id))
-            .where(devices.c.client_id == client_id)
-        )
-        return {row.device_id for row in rows}
-
-
 def pending_messages(
     engine: sa.Engine, device_id: str, now: datetime, limit: int, *, newest_first: bool
 ) -> list[Message]:

@@ -68,4 +68,6 @@ def test_a_phone_pulls_its_due_queued_live_messages_in_the_order_asked(store: St
     newest = mobile_devices.pending_messages(store.engine, device.device_id, NOW, 1, newest_first=True)
     assert len(newest) == 1
     assert mobile_devices.messages_of_device(store.engine, device.device_id, [elsewhere.message_id, "x" * 40]) == []
-    assert mobile_devices.device_ids(store.engine, live_caller.client_id) == {device.device_id}
+    assert {state.device_id for state in store.device_states(client_id=live_caller.client_id) if state.is_phone} == {
+        device.device_id
+    }
