@@ -36,12 +36,26 @@ def isoformat_z(moment: datetime | None) -> str | None: ...
 def isoformat_z(moment: datetime | None) -> str | None:
     """``2025-01-15T10:30:00Z`` for an aware or naive-UTC datetime; None stays None.
 
-    Whole seconds are written without a fraction; others keep milliseconds.
+    Every timestamp is written in this one shape, the one the vendor documents:
+    whole seconds, a fraction dropped (not rounded, so that times keep their
+    order). A client that parses the documented shape strictly reads every
+    answer, whatever the time's source (our clock keeps microseconds, the
+    network's service-centre stamps whole seconds). The store keeps full
+    precision.
     """
     if moment is None:
         return None
     if moment.tzinfo is not None:
         moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    if moment.microsecond:
-        return moment.isoformat(timespec="milliseconds") + "Z"
     return moment.isoformat(timespec="seconds") + "Z"
+
+
+def isoformat_precise(moment: datetime) -> str:
+    """``2025-01-15T10:30:00.644Z``: the shape our own processes tell each other times in.
+
+    Events, heartbeats and signed jobs keep milliseconds, which the API's shape
+    drops: two heartbeats a few milliseconds apart must still read as two.
+    """
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.isoformat(timespec="milliseconds") + "Z"

@@ -48,7 +48,7 @@ from gateway_agent.modem import DeliveryReport, Identity, IncomingMessage, Modem
 from zimsend_common import bus, redis_client, wire
 from zimsend_common.config import ConfigError, Settings
 from zimsend_common.failures import FailureCode
-from zimsend_common.timefmt import isoformat_z, utcnow
+from zimsend_common.timefmt import isoformat_precise, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -317,7 +317,7 @@ class Agent:
             data = {
                 "sender": event.sender,
                 "text": event.text,
-                "received_at": isoformat_z(event.sent_at or utcnow()),
+                "received_at": isoformat_precise(event.sent_at or utcnow()),
                 "parts": event.parts,
                 "smsc": event.smsc,
                 **received_kind(event),

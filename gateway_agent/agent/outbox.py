@@ -25,7 +25,7 @@ from gateway_agent.agent.ledger import Ledger
 from gateway_agent.modem import SendReceipt
 from zimsend_common import bus, wire
 from zimsend_common.failures import FailureCode, describe
-from zimsend_common.timefmt import isoformat_z, utcnow
+from zimsend_common.timefmt import isoformat_precise, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class Outbox:
 
     def event(self, kind: wire.EventKind, data: dict[str, Any]) -> wire.Event:
         """A new event of this device, observed now."""
-        return wire.Event(kind=kind, device_id=self._device_id, at=isoformat_z(utcnow()), data=data)
+        return wire.Event(kind=kind, device_id=self._device_id, at=isoformat_precise(utcnow()), data=data)
 
     def report(
         self,
@@ -74,7 +74,7 @@ class Outbox:
         """Report that the network accepted every part, and remember their references."""
         data = {
             "message_id": message_id,
-            "sent_at": isoformat_z(receipt.submitted_at),
+            "sent_at": isoformat_precise(receipt.submitted_at),
             "references": list(receipt.references),
             "parts": receipt.parts,
         }
@@ -86,7 +86,7 @@ class Outbox:
         """Report that a message failed, with the contract's code and the modem's own words."""
         data = {
             "message_id": message_id,
-            "failed_at": at or isoformat_z(utcnow()),
+            "failed_at": at or isoformat_precise(utcnow()),
             "code": str(code),
             "message": describe(code),
             "detail": detail,

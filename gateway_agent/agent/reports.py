@@ -18,7 +18,7 @@ from gateway_agent.agent.outbox import Outbox
 from gateway_agent.modem import DeliveryReport
 from gateway_agent.numbers import same_number
 from zimsend_common.failures import FailureCode
-from zimsend_common.timefmt import isoformat_z
+from zimsend_common.timefmt import isoformat_precise
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class DeliveryTracker:
             return
         if part.outcome is not None or self._ledger.message_state(part.message_id) != "sent":
             return
-        discharged_at = isoformat_z(report.discharge_time) or ""
+        discharged_at = isoformat_precise(report.discharge_time)
         # The last word on a message is journalled before its part is settled, so
         # that a crash in between leaves a repeated report nothing left to do.
         if report.outcome == "failed":

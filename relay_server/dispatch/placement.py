@@ -26,7 +26,7 @@ from relay_server.mobile import wake
 from relay_server.store.models import Message
 from relay_server.store.store import Store
 from zimsend_common import bus, wire
-from zimsend_common.timefmt import isoformat_z, utcnow
+from zimsend_common.timefmt import isoformat_precise, isoformat_z, utcnow
 
 # Long enough for a rate-limited modem to finish one send; a send job is
 # never retried by RQ (a retry could send twice), so this only bounds a hang.
@@ -51,7 +51,7 @@ def send_job(message: Message) -> wire.SendJob:
         priority=message.priority,
         device_id=message.device_id,
         valid_until=isoformat_z(message.valid_until),
-        issued_at=isoformat_z(utcnow()),
+        issued_at=isoformat_precise(utcnow()),
         nonce=wire.new_nonce(),
     )
 

@@ -26,7 +26,7 @@ from relay_server.store.mobile_devices import MobileDevice
 from relay_server.store.models import Message
 from zimsend_common import bus, wire
 from zimsend_common.failures import FailureCode, describe
-from zimsend_common.timefmt import isoformat_z, utcnow
+from zimsend_common.timefmt import isoformat_precise, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ _FAILURE_WORDS = (
 def enqueue_event(redis: Redis, device: MobileDevice, kind: wire.EventKind, data: dict[str, Any],
                   *, event_id: str | None = None, at: datetime | None = None) -> None:
     """Hand one event of the phone's to the worker, signed with the device's key."""
-    event = wire.Event(kind=kind, device_id=device.device_id, at=isoformat_z(at or utcnow()) or "", data=data)
+    event = wire.Event(kind=kind, device_id=device.device_id, at=isoformat_precise(at or utcnow()), data=data)
     document = event.to_dict()
     if event_id is not None:
         document["event_id"] = event_id
@@ -96,7 +96,7 @@ def report_moves(redis: Redis, device: MobileDevice, message: Message, moves: li
         return False
     for kind, at, data in moves:
         enqueue_event(
-            redis, device, kind, {"message_id": message.message_id, f"{kind}_at": isoformat_z(at), **data},
+            redis, device, kind, {"message_id": message.message_id, f"{kind}_at": isoformat_precise(at), **data},
             event_id=f"mob_{message.message_id}_{kind}", at=at,
         )
     return True

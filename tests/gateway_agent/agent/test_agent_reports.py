@@ -13,7 +13,7 @@ from gateway_agent.agent.outbox import Outbox
 from gateway_agent.agent.reports import DeliveryTracker
 from gateway_agent.modem import DeliveryReport, SendReceipt
 from zimsend_common.failures import FailureCode
-from zimsend_common.timefmt import isoformat_z
+from zimsend_common.timefmt import isoformat_precise
 
 RECIPIENT = "+263771234567"
 
@@ -66,7 +66,7 @@ def test_a_message_is_delivered_when_its_last_part_is_with_the_latest_discharge_
     events = message_events(conn)
     assert [event.kind for event in events] == ["sent", "delivered"]
     assert events[0].data["references"] == [5, 6]
-    assert events[1].data == {"message_id": "msg_0000000000000001", "delivered_at": isoformat_z(late)}
+    assert events[1].data == {"message_id": "msg_0000000000000001", "delivered_at": isoformat_precise(late)}
 
 
 def test_a_failed_part_fails_the_message_with_the_reports_code_and_status(ledger, outbox, tracker, conn):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from tracking_data import api_for, error_of, seed, utc
 
@@ -33,6 +35,21 @@ def test_status_of_a_delivered_message_shows_the_tracking_pages_fields_and_times
         "metadata": {"order_id": "order_12345"},
         "error": None,
     }
+
+
+def test_every_time_in_a_status_answer_has_the_documented_shape_whatever_its_source(relay, acme):
+    # The relay's clock keeps a fraction of a second, the network stamps whole
+    # seconds: the answer writes both the way the vendor documents them, and a
+    # fraction is dropped rather than rounded, so the times keep their order.
+    message = seed(relay.store, acme.client_id, created_at=CREATED + timedelta(milliseconds=999), status="delivered")
+
+    body = api_for(relay, acme).get(f"/sms/status/{message.message_id}").json()
+
+    assert (body["created_at"], body["sent_at"], body["delivered_at"]) == (
+        "2025-01-15T10:30:00Z",
+        "2025-01-15T10:30:01Z",
+        "2025-01-15T10:30:02Z",
+    )
 
 
 def test_status_of_a_failed_message_carries_its_error(relay, acme):

@@ -23,7 +23,7 @@ from relay_server.worker.events import apply_event
 from relay_server.worker.maintenance import Maintenance
 from zimsend_common import wire
 from zimsend_common.config import RelaySettings, Settings
-from zimsend_common.timefmt import isoformat_z, utcnow
+from zimsend_common.timefmt import isoformat_precise, utcnow
 
 OFFLINE_AFTER_SECONDS = 30
 
@@ -35,7 +35,7 @@ class AgentDevice:
     signing_key: str
 
     def event(self, kind: wire.EventKind, data: dict[str, Any], at: datetime | None = None) -> wire.Event:
-        return wire.Event(kind=kind, device_id=self.device_id, at=isoformat_z(at or utcnow()), data=data)
+        return wire.Event(kind=kind, device_id=self.device_id, at=isoformat_precise(at or utcnow()), data=data)
 
     def report(self, kind: wire.EventKind, data: dict[str, Any], at: datetime | None = None) -> str:
         """Sign and apply an event as the worker would receive it from this device's agent."""
