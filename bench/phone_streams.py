@@ -68,12 +68,12 @@ def main() -> None:
            "ZIMSEND_RATE_LIMIT_PER_MINUTE": "1000000", "ZIMSEND_DATABASE_URL": f"sqlite:///{work / 'zimsend.db'}"}
     (work / "none.toml").write_text("")
     os.environ.update(env)
-    from relay_server.store import Store, mobile_devices
+    from relay_server.store import Store
 
     store = Store.open(env["ZIMSEND_DATABASE_URL"])
     client, api_key = store.create_client("bench")
     headers = {"X-Client-ID": client.client_id, "X-API-Key": api_key}
-    tokens = [mobile_devices.add_android(store.engine, client.client_id, None)[1] for _ in range(args.phones)]
+    tokens = [store.mobile_devices.add_android(client.client_id, None)[1] for _ in range(args.phones)]
     server = subprocess.Popen([sys.executable, __file__, "serve"], env=env)
     base = f"http://127.0.0.1:{http_port}"
     try:

@@ -40,7 +40,7 @@ def list_inbox() -> Response:
         limit=params.limit,
     )
     caller = current_caller()
-    found, total = ([], 0) if caller.is_test else inbox.page(current().store.engine, caller.client_id, query)
+    found, total = ([], 0) if caller.is_test else current().store.inbox.page(caller.client_id, query)
     return respond(InboxPage(
         data=[IncomingMessage.model_validate(inbox.received_data(message)) for message in found],
         pagination=pagination(query.page, query.limit, total),
@@ -55,7 +55,7 @@ def get_incoming(message_id: str) -> Response:
     caller = current_caller()
     found = None
     if INCOMING_ID_SHAPE.fullmatch(message_id) and not caller.is_test:
-        found = inbox.get(current().store.engine, caller.client_id, message_id)
+        found = current().store.inbox.get(caller.client_id, message_id)
     if found is None:
         raise ApiError("MESSAGE_NOT_FOUND", "The incoming message does not exist.", param="message_id")
     return respond(OneIncomingMessage.model_validate(inbox.received_data(found)))

@@ -32,8 +32,6 @@ from relay_server.api.tracking import pagination
 from relay_server.auth import current_caller
 from relay_server.context import current
 from relay_server.errors import ApiError
-from relay_server.store import webhook_outbox as outbox
-from relay_server.store import webhooks as store_webhooks
 from relay_server.store.webhook_outbox import Attempt
 from relay_server.store.webhooks import Webhook
 from zimsend_common.timefmt import utcnow
@@ -53,8 +51,7 @@ def configure() -> Response:
     """A new webhook for the listed events; answers its secret (the one given, or a new one)."""
     body = WebhookConfigure.model_validate(json_body(), context={"settings": current().settings.relay})
     caller = current_caller()
-    webhook = store_webhooks.create(
-        current().store.engine, caller.client_id, caller.is_test, body.url, body.events, body.secret, utcnow()
+    webhook = current().store.webhooks.create(caller.client_id, caller.is_test, body.url, body.events, body.secret, utcnow()
     )
     return respond(WebhookConfigured(**_fields(webhook), secret=webhook.secret))  # type: ignore[arg-type]  # pydantic checks it
 
@@ -64,7 +61,7 @@ def configure() -> Response:
 def list_webhooks() -> Response:
     """The caller's webhooks, oldest first, without their secrets."""
     caller = current_caller()
-    found = store_webhooks.list_for(current().store.engine, caller.client_id, caller.is_test)
+    found = current().store.webhooks.list_for(caller.client_id, caller.is_test)
     return respond(WebhookList(webhooks=[WebhookAnswer(**_fields(webhook)) for webhook in found], total=len(found)))  # type: ignore[arg-type]  # pydantic checks it
 
 
@@ -74,8 +71,7 @@ def logs() -> Response:
     """The caller's delivery attempts, newest first, one page of them."""
     params = LogsParams.model_validate(request.args.to_dict())
     caller = current_caller()
-    found, total = outbox.attempts_page(
-        current().store.engine, caller.client_id, caller.is_test, params.page, params.limit, params.webhook_id
+    found, total = current().store.webhook_outbox.attempts_page(caller.client_id, caller.is_test, params.page, params.limit, params.webhook_id
     )
     return respond(WebhookLogPage(
         logs=[_log(attempt) for attempt in found], pagination=pagination(params.page, params.limit, total)
@@ -89,7 +85,7 @@ def test(webhook_id: str) -> Response:
     """Queue a test event (``sms.delivered`` unless ``event`` says) for this webhook alone."""
     webhook = _callers_webhook(webhook_id)
     body = WebhookTest.model_validate(json_body() if request_body() else {})
-    event_id = outbox.record_test_event(current().store.engine, webhook, body.event, utcnow())
+    event_id = current().store.webhook_outbox.record_test_event(webhook, body.event, utcnow())
     answer = WebhookTestQueued(webhook_id=webhook.webhook_id, event=body.event, event_id=event_id, status="queued")
     return respond(answer, 202)
 
@@ -99,8 +95,7 @@ def test(webhook_id: str) -> Response:
 def delete(webhook_id: str) -> tuple[str, int]:
     """Remove the webhook; what it had still to receive is dropped."""
     caller = current_caller()
-    if not _is_webhook_id(webhook_id) or not store_webhooks.delete(
-        current().store.engine, caller.client_id, caller.is_test, webhook_id
+    if not _is_webhook_id(webhook_id) or not current().store.webhooks.delete(caller.client_id, caller.is_test, webhook_id
     ):
         raise _webhook_not_found()
     return "", 204
@@ -116,8 +111,7 @@ def rotate_secret(webhook_id: str) -> Response:
     overlap = timedelta(seconds=relay.settings.relay.webhook_secret_overlap_seconds)
     webhook = None
     if _is_webhook_id(webhook_id):
-        webhook = store_webhooks.rotate_secret(
-            relay.store.engine, caller.client_id, caller.is_test, webhook_id, utcnow(), overlap
+        webhook = relay.store.webhooks.rotate_secret(caller.client_id, caller.is_test, webhook_id, utcnow(), overlap
         )
     if webhook is None:
         raise _webhook_not_found()
@@ -134,7 +128,7 @@ def retry(log_id: str) -> Response:
     caller = current_caller()
     event_id = None
     if LOG_ID_SHAPE.fullmatch(log_id):
-        event_id = outbox.replay(current().store.engine, caller.client_id, caller.is_test, log_id, utcnow())
+        event_id = current().store.webhook_outbox.replay(caller.client_id, caller.is_test, log_id, utcnow())
     if event_id is None:
         raise ApiError("WEBHOOK_LOG_NOT_FOUND", "The webhook log does not exist.", param="log_id")
     return respond(WebhookRetryQueued(log_id=log_id, event_id=event_id, status="queued"), 202)
@@ -144,7 +138,7 @@ def _callers_webhook(webhook_id: str) -> Webhook:
     caller = current_caller()
     webhook = None
     if _is_webhook_id(webhook_id):
-        webhook = store_webhooks.get(current().store.engine, caller.client_id, caller.is_test, webhook_id)
+        webhook = current().store.webhooks.get(caller.client_id, caller.is_test, webhook_id)
     if webhook is None:
         raise _webhook_not_found()
     return webhook

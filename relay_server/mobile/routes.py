@@ -32,7 +32,6 @@ from relay_server.mobile.shapes import (
     message_document,
     parse_version,
 )
-from relay_server.store import mobile_devices
 from relay_server.store.mobile_devices import AppReport, MobileDevice
 from zimsend_common.timefmt import utcnow
 
@@ -74,10 +73,10 @@ def register() -> tuple[Response, int]:
         push_token=body.pushToken,
         sim_cards=None if body.simCards is None else [card.model_dump() for card in body.simCards],
     )
-    registration = mobile_devices.register(ctx.store.engine, _bearer(), report, utcnow())
+    registration = ctx.store.mobile_devices.register(_bearer(), report, utcnow())
     if registration is None:
         raise _unauthorized()
-    device = mobile_devices.get_registered(ctx.store.engine, registration.device_id)
+    device = ctx.store.mobile_devices.get_registered(registration.device_id)
     if device is not None:
         _heartbeat(device)
     answer: dict[str, Any] = {"id": registration.device_id, "token": registration.token, "login": registration.device_id}
@@ -91,7 +90,7 @@ def update_device() -> tuple[str, int]:
     device = _device()
     body = _body(DevicePatchRequest)
     sim_cards = None if body.simCards is None else [card.model_dump() for card in body.simCards]
-    mobile_devices.update(context.current().store.engine, device.device_id, AppReport(push_token=body.pushToken, sim_cards=sim_cards))
+    context.current().store.mobile_devices.update(device.device_id, AppReport(push_token=body.pushToken, sim_cards=sim_cards))
     return "", 204
 
 
@@ -122,13 +121,13 @@ def pull_messages() -> Response:
     device = _device()
     ctx = context.current()
     newest_first = request.args.get("order", "fifo").strip().lower() == "lifo"
-    pending = mobile_devices.pending_messages(ctx.store.engine, device.device_id, utcnow(), MAX_PULL, newest_first=newest_first)
+    pending = ctx.store.mobile_devices.pending_messages(device.device_id, utcnow(), MAX_PULL, newest_first=newest_first)
     with_state = _version(device) >= CANCELLING_SINCE
     listed = [message_document(message, cancelling=False, with_state=with_state) for message in pending]
     if with_state:
         # An app older than 1.67 would send a Cancelling message: it sees cancelled ones nowhere.
         cancelled_ids = [raw.decode() if isinstance(raw, bytes) else raw for raw in ctx.redis.smembers(wake.cancelling_key(device.device_id))]
-        cancelled = mobile_devices.messages_of_device(ctx.store.engine, device.device_id, cancelled_ids)
+        cancelled = ctx.store.mobile_devices.messages_of_device(device.device_id, cancelled_ids)
         listed = [
             message_document(message, cancelling=True, with_state=True)
             for message in cancelled
@@ -147,7 +146,7 @@ def report_messages() -> tuple[str, int]:
         raise MobileError(400, "INVALID_BODY", "The body must be a JSON array of message states.")
     patches = _validated(MessagePatchList, {"items": raw}).items
     named = [patch.id for patch in patches]
-    placed = {message.message_id: message for message in mobile_devices.messages_of_device(ctx.store.engine, device.device_id, named)}
+    placed = {message.message_id: message for message in ctx.store.mobile_devices.messages_of_device(device.device_id, named)}
     reports.apply_patches(ctx.redis, device, patches, placed)
     finished = [patch.id for patch in patches if patch.state in _FINISHED_STATES]
     if finished:
@@ -171,7 +170,7 @@ def events() -> Response:
     token = _bearer()
 
     def beat() -> bool:
-        if mobile_devices.authenticate(ctx.store.engine, token) is None:
+        if ctx.store.mobile_devices.authenticate(token) is None:
             return False  # disabled, or registered again: its new token opens a new stream
         _heartbeat(device, ctx.redis, keepalive)
         return True
@@ -192,7 +191,7 @@ def events() -> Response:
 def receive_webhook(device_id: str) -> tuple[str, int]:
     ctx = context.current()
     now = utcnow()
-    device = mobile_devices.get_registered(ctx.store.engine, device_id)
+    device = ctx.store.mobile_devices.get_registered(device_id)
     raw = request.get_data(cache=True)
     key = device_config.webhook_signing_key(device) if device is not None else ""
     if device is None or not inbound.signed(raw, request.headers.get("X-Timestamp"), request.headers.get("X-Signature"), key, now):
@@ -210,7 +209,7 @@ def receive_webhook(device_id: str) -> tuple[str, int]:
     found = inbound.outcome(webhook.event, webhook.payload, now)
     if found is not None:
         message_id, move = found
-        placed = mobile_devices.messages_of_device(ctx.store.engine, device.device_id, [message_id])
+        placed = ctx.store.mobile_devices.messages_of_device(device.device_id, [message_id])
         if placed:
             reports.report_moves(ctx.redis, device, placed[0], [move])
     return "", 204
@@ -235,13 +234,13 @@ def _device() -> MobileDevice:
     if "mobile_device" in g:
         return g.mobile_device
     ctx = context.current()
-    device = mobile_devices.authenticate(ctx.store.engine, _bearer())
+    device = ctx.store.mobile_devices.authenticate(_bearer())
     if device is None:
         raise _unauthorized()
     version = _reported_version()
     if version is not None and version != device.app_version:
-        mobile_devices.update_version(ctx.store.engine, device.device_id, version)
-        device = mobile_devices.get_registered(ctx.store.engine, device.device_id) or device
+        ctx.store.mobile_devices.update_version(device.device_id, version)
+        device = ctx.store.mobile_devices.get_registered(device.device_id) or device
     _heartbeat(device)
     g.mobile_device = device
     return device

@@ -136,42 +136,6 @@ def _ports(message: IncomingMessage) -> dict[str, int | None] | None:
     return {"destination": message.destination_port, "source": message.source_port}
 
 
-def page(engine: sa.Engine, client_id: str, query: InboxQuery) -> tuple[list[IncomingMessage], int]:
-    """One page of the client's incoming messages matching ``query``, newest first, and the total."""
-    where: list[Any] = [incoming_messages.c.client_id == client_id]
-    if query.device_id is not None:
-        where.append(incoming_messages.c.device_id == query.device_id)
-    if query.sender is not None:
-        where.append(incoming_messages.c.sender == query.sender)
-    if query.from_time is not None:
-        where.append(incoming_messages.c.received_at >= query.from_time)
-    if query.to_time is not None:
-        where.append(incoming_messages.c.received_at <= query.to_time)
-    with read_transaction(engine) as conn:
-        if query.search:
-            where.append(text_contains(conn.dialect.name, incoming_messages.c.body, query.search))
-        total = conn.execute(sa.select(sa.func.count()).select_from(incoming_messages).where(*where)).scalar_one()
-        rows = conn.execute(
-            sa.select(incoming_messages)
-            .where(*where)
-            .order_by(incoming_messages.c.received_at.desc(), incoming_messages.c.message_id.desc())
-            .offset((query.page - 1) * query.limit)
-            .limit(query.limit)
-        )
-        return [_incoming(conn, row._mapping) for row in rows], total
-
-
-def get(engine: sa.Engine, client_id: str, message_id: str) -> IncomingMessage | None:
-    """One of the client's incoming messages; None for any other id."""
-    with read_transaction(engine) as conn:
-        row = conn.execute(
-            sa.select(incoming_messages)
-            .where(incoming_messages.c.message_id == message_id)
-            .where(incoming_messages.c.client_id == client_id)
-        ).first()
-        return _incoming(conn, row._mapping) if row else None
-
-
 def _incoming(conn: sa.Connection, row: Any) -> IncomingMessage:
     # The columns may hold a display form of what arrived; exact_json then holds it exactly.
     exact = from_exact_json(row["exact_json"]) if row.get("exact_json") else {}
@@ -195,3 +159,44 @@ def _incoming(conn: sa.Connection, row: Any) -> IncomingMessage:
 _KIND_COLUMNS = (
     "message_class", "pid", "data_coding", "destination_port", "source_port", "binary", "undecodable", "raw_pdu"
 )
+
+
+class Inbox:
+    """The clients' incoming messages, read from the store."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def page(self, client_id: str, query: InboxQuery) -> tuple[list[IncomingMessage], int]:
+        """One page of the client's incoming messages matching ``query``, newest first, and the total."""
+        where: list[Any] = [incoming_messages.c.client_id == client_id]
+        if query.device_id is not None:
+            where.append(incoming_messages.c.device_id == query.device_id)
+        if query.sender is not None:
+            where.append(incoming_messages.c.sender == query.sender)
+        if query.from_time is not None:
+            where.append(incoming_messages.c.received_at >= query.from_time)
+        if query.to_time is not None:
+            where.append(incoming_messages.c.received_at <= query.to_time)
+        with read_transaction(self._engine) as conn:
+            if query.search:
+                where.append(text_contains(conn.dialect.name, incoming_messages.c.body, query.search))
+            total = conn.execute(sa.select(sa.func.count()).select_from(incoming_messages).where(*where)).scalar_one()
+            rows = conn.execute(
+                sa.select(incoming_messages)
+                .where(*where)
+                .order_by(incoming_messages.c.received_at.desc(), incoming_messages.c.message_id.desc())
+                .offset((query.page - 1) * query.limit)
+                .limit(query.limit)
+            )
+            return [_incoming(conn, row._mapping) for row in rows], total
+
+    def get(self, client_id: str, message_id: str) -> IncomingMessage | None:
+        """One of the client's incoming messages; None for any other id."""
+        with read_transaction(self._engine) as conn:
+            row = conn.execute(
+                sa.select(incoming_messages)
+                .where(incoming_messages.c.message_id == message_id)
+                .where(incoming_messages.c.client_id == client_id)
+            ).first()
+            return _incoming(conn, row._mapping) if row else None

@@ -75,134 +75,6 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def add_android(engine: sa.Engine, client_id: str, name: str | None) -> tuple[Device, str]:
-    """A new phone device of an active client and its registration token (shown this once).
-
-    Raises UnknownClient for an unknown or disabled client.
-    """
-    token = REGISTRATION_PREFIX + secrets.token_urlsafe(32)
-    with write_transaction(engine) as conn:
-        # The password made here is never shown: the first registration makes the one the app gets.
-        device, _ = store_devices.add_device(conn, client_id, name)
-        conn.execute(
-            sa.insert(mobile_devices).values(
-                device_id=device.device_id, kind=ANDROID, registration_digest=digest(token)
-            )
-        )
-    return device, token
-
-
-def register(engine: sa.Engine, registration_token: str, report: AppReport, now: datetime) -> Registration | None:
-    """Give the phone a new device token (and, the first time, its password); None for a
-    token that names no enabled phone."""
-    token = DEVICE_TOKEN_PREFIX + secrets.token_urlsafe(32)
-    with write_transaction(engine) as conn:
-        row = conn.execute(
-            sa.select(mobile_devices.c.device_id, mobile_devices.c.registered_at)
-            .select_from(mobile_devices.join(devices, devices.c.device_id == mobile_devices.c.device_id))
-            .where(mobile_devices.c.registration_digest == digest(registration_token))
-            .where(devices.c.disabled.is_(False))
-        ).first()
-        if row is None:
-            return None
-        password = None
-        if row.registered_at is None:
-            password = ids.new_device_password()
-            conn.execute(
-                sa.update(devices)
-                .where(devices.c.device_id == row.device_id)
-                .values(signing_key=store_devices.signing_key_for(password))
-            )
-        conn.execute(
-            sa.update(mobile_devices)
-            .where(mobile_devices.c.device_id == row.device_id)
-            .values(token_digest=digest(token), registered_at=now, **_report_values(report))
-        )
-    return Registration(device_id=row.device_id, token=token, password=password)
-
-
-def authenticate(engine: sa.Engine, token: str) -> MobileDevice | None:
-    """The enabled, registered phone this device token belongs to, else None."""
-    if not token.startswith(DEVICE_TOKEN_PREFIX) or len(token) > 100:
-        return None
-    return _registered(engine, mobile_devices.c.token_digest == digest(token))
-
-
-def get_registered(engine: sa.Engine, device_id: str) -> MobileDevice | None:
-    """The enabled phone of this id once it has registered, else None."""
-    if not ids.is_device_id(device_id):
-        return None
-    return _registered(engine, mobile_devices.c.device_id == device_id)
-
-
-def _registered(engine: sa.Engine, condition: sa.ColumnElement[bool]) -> MobileDevice | None:
-    with read_transaction(engine) as conn:
-        row = conn.execute(
-            sa.select(
-                devices.c.device_id,
-                devices.c.client_id,
-                devices.c.signing_key,
-                mobile_devices.c.app_version,
-                mobile_devices.c.push_token,
-                mobile_devices.c.app_name,
-                mobile_devices.c.phone_number,
-                mobile_devices.c.carrier,
-            )
-            .select_from(mobile_devices.join(devices, devices.c.device_id == mobile_devices.c.device_id))
-            .where(condition, mobile_devices.c.token_digest.is_not(None))
-            .where(devices.c.disabled.is_(False))
-        ).first()
-    return None if row is None else MobileDevice(**row._mapping)
-
-
-def update(engine: sa.Engine, device_id: str, report: AppReport) -> None:
-    """Keep what the app told of itself; fields it did not tell are left as they were,
-    but for the push token, whose absence means the app listens to server-sent events."""
-    values = _report_values(report)
-    values["push_token"] = report.push_token
-    with write_transaction(engine) as conn:
-        conn.execute(sa.update(mobile_devices).where(mobile_devices.c.device_id == device_id).values(**values))
-
-
-def update_version(engine: sa.Engine, device_id: str, app_version: str) -> None:
-    """Keep the app version the phone's latest call told."""
-    with write_transaction(engine) as conn:
-        conn.execute(
-            sa.update(mobile_devices).where(mobile_devices.c.device_id == device_id).values(app_version=app_version[:32])
-        )
-
-
-def pending_messages(
-    engine: sa.Engine, device_id: str, now: datetime, limit: int, *, newest_first: bool
-) -> list[Message]:
-    """The device's queued messages that are due, oldest (or newest) first, at most ``limit``."""
-    order = (messages.c.created_at.desc(), messages.c.message_id.desc()) if newest_first else (
-        messages.c.created_at, messages.c.message_id
-    )
-    query = (
-        sa.select(messages)
-        .where(messages.c.device_id == device_id, messages.c.status == "queued")
-        .where(messages.c.is_test.is_(False))
-        .where(sa.or_(messages.c.scheduled_at.is_(None), messages.c.scheduled_at <= now))
-        .order_by(*order)
-        .limit(limit)
-    )
-    with read_transaction(engine) as conn:
-        return [message_from_row(row._mapping) for row in conn.execute(query)]
-
-
-def messages_of_device(engine: sa.Engine, device_id: str, message_ids: list[str]) -> list[Message]:
-    """The messages named that were placed on this device (others are left out)."""
-    wanted = [message_id for message_id in message_ids if ids.is_message_id(message_id)]
-    if not wanted:
-        return []
-    with read_transaction(engine) as conn:
-        rows = conn.execute(
-            sa.select(messages).where(messages.c.device_id == device_id, messages.c.message_id.in_(wanted))
-        )
-        return [message_from_row(row._mapping) for row in rows]
-
-
 def _report_values(report: AppReport) -> dict[str, Any]:
     values: dict[str, Any] = {}
     if report.app_version is not None:
@@ -219,3 +91,128 @@ def _report_values(report: AppReport) -> dict[str, Any]:
 
 def _short(value: Any, length: int) -> str | None:
     return value if isinstance(value, str) and 0 < len(value) <= length else None
+
+
+class MobileDevices:
+    """Phones that join through the SMSGate app: registration, tokens and the messages they pull."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def add_android(self, client_id: str, name: str | None) -> tuple[Device, str]:
+        """A new phone device of an active client and its registration token (shown this once).
+
+        Raises UnknownClient for an unknown or disabled client.
+        """
+        token = REGISTRATION_PREFIX + secrets.token_urlsafe(32)
+        with write_transaction(self._engine) as conn:
+            # The password made here is never shown: the first registration makes the one the app gets.
+            device, _ = store_devices.add_device(conn, client_id, name)
+            conn.execute(
+                sa.insert(mobile_devices).values(
+                    device_id=device.device_id, kind=ANDROID, registration_digest=digest(token)
+                )
+            )
+        return device, token
+
+    def register(self, registration_token: str, report: AppReport, now: datetime) -> Registration | None:
+        """Give the phone a new device token (and, the first time, its password); None for a
+        token that names no enabled phone."""
+        token = DEVICE_TOKEN_PREFIX + secrets.token_urlsafe(32)
+        with write_transaction(self._engine) as conn:
+            row = conn.execute(
+                sa.select(mobile_devices.c.device_id, mobile_devices.c.registered_at)
+                .select_from(mobile_devices.join(devices, devices.c.device_id == mobile_devices.c.device_id))
+                .where(mobile_devices.c.registration_digest == digest(registration_token))
+                .where(devices.c.disabled.is_(False))
+            ).first()
+            if row is None:
+                return None
+            password = None
+            if row.registered_at is None:
+                password = ids.new_device_password()
+                conn.execute(
+                    sa.update(devices)
+                    .where(devices.c.device_id == row.device_id)
+                    .values(signing_key=store_devices.signing_key_for(password))
+                )
+            conn.execute(
+                sa.update(mobile_devices)
+                .where(mobile_devices.c.device_id == row.device_id)
+                .values(token_digest=digest(token), registered_at=now, **_report_values(report))
+            )
+        return Registration(device_id=row.device_id, token=token, password=password)
+
+    def authenticate(self, token: str) -> MobileDevice | None:
+        """The enabled, registered phone this device token belongs to, else None."""
+        if not token.startswith(DEVICE_TOKEN_PREFIX) or len(token) > 100:
+            return None
+        return self._registered(mobile_devices.c.token_digest == digest(token))
+
+    def get_registered(self, device_id: str) -> MobileDevice | None:
+        """The enabled phone of this id once it has registered, else None."""
+        if not ids.is_device_id(device_id):
+            return None
+        return self._registered(mobile_devices.c.device_id == device_id)
+
+    def _registered(self, condition: sa.ColumnElement[bool]) -> MobileDevice | None:
+        with read_transaction(self._engine) as conn:
+            row = conn.execute(
+                sa.select(
+                    devices.c.device_id,
+                    devices.c.client_id,
+                    devices.c.signing_key,
+                    mobile_devices.c.app_version,
+                    mobile_devices.c.push_token,
+                    mobile_devices.c.app_name,
+                    mobile_devices.c.phone_number,
+                    mobile_devices.c.carrier,
+                )
+                .select_from(mobile_devices.join(devices, devices.c.device_id == mobile_devices.c.device_id))
+                .where(condition, mobile_devices.c.token_digest.is_not(None))
+                .where(devices.c.disabled.is_(False))
+            ).first()
+        return None if row is None else MobileDevice(**row._mapping)
+
+    def update(self, device_id: str, report: AppReport) -> None:
+        """Keep what the app told of itself; fields it did not tell are left as they were,
+        but for the push token, whose absence means the app listens to server-sent events."""
+        values = _report_values(report)
+        values["push_token"] = report.push_token
+        with write_transaction(self._engine) as conn:
+            conn.execute(sa.update(mobile_devices).where(mobile_devices.c.device_id == device_id).values(**values))
+
+    def update_version(self, device_id: str, app_version: str) -> None:
+        """Keep the app version the phone's latest call told."""
+        with write_transaction(self._engine) as conn:
+            conn.execute(
+                sa.update(mobile_devices).where(mobile_devices.c.device_id == device_id).values(app_version=app_version[:32])
+            )
+
+    def pending_messages(self, device_id: str, now: datetime, limit: int, *, newest_first: bool
+    ) -> list[Message]:
+        """The device's queued messages that are due, oldest (or newest) first, at most ``limit``."""
+        order = (messages.c.created_at.desc(), messages.c.message_id.desc()) if newest_first else (
+            messages.c.created_at, messages.c.message_id
+        )
+        query = (
+            sa.select(messages)
+            .where(messages.c.device_id == device_id, messages.c.status == "queued")
+            .where(messages.c.is_test.is_(False))
+            .where(sa.or_(messages.c.scheduled_at.is_(None), messages.c.scheduled_at <= now))
+            .order_by(*order)
+            .limit(limit)
+        )
+        with read_transaction(self._engine) as conn:
+            return [message_from_row(row._mapping) for row in conn.execute(query)]
+
+    def messages_of_device(self, device_id: str, message_ids: list[str]) -> list[Message]:
+        """The messages named that were placed on this device (others are left out)."""
+        wanted = [message_id for message_id in message_ids if ids.is_message_id(message_id)]
+        if not wanted:
+            return []
+        with read_transaction(self._engine) as conn:
+            rows = conn.execute(
+                sa.select(messages).where(messages.c.device_id == device_id, messages.c.message_id.in_(wanted))
+            )
+            return [message_from_row(row._mapping) for row in rows]

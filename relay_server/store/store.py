@@ -4,9 +4,10 @@ One ``Store`` per process, shared by threads; every method is one transaction.
 Each concept lives in its own module (clients, devices, device records,
 messages, history, transitions, stats, retention, idempotency, incoming,
 dead_letters); this class opens the transaction and hands the connection over.
-Outside this folder nothing runs SQL: ``store.engine`` is read only to hand it
-to the store's own ``inbox``, ``webhooks`` and ``webhook_outbox`` functions,
-which open their transactions themselves (see README.md).
+Four concepts with many queries of their own are reached as attributes bound
+to the same engine, each method one transaction: ``store.inbox``,
+``store.webhooks``, ``store.webhook_outbox`` and ``store.mobile_devices``.
+Outside this folder nothing runs SQL or touches the engine (see README.md).
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from relay_server.store import (
     ids,
     incoming,
     messages,
-    mobile_devices,
     observability,
     otp,
     retention,
@@ -46,6 +46,10 @@ from relay_server.store.errors import (
     UnusableDatabaseUrl,
 )
 from relay_server.store.device_state import DeviceState
+from relay_server.store.inbox import Inbox
+from relay_server.store.mobile_devices import MobileDevices
+from relay_server.store.webhook_outbox import WebhookOutbox
+from relay_server.store.webhooks import Webhooks
 from relay_server.store.migrate import current_revision, upgrade_to_head
 from relay_server.store.models import (
     ApiKey,
@@ -83,6 +87,10 @@ __all__ = [
 class Store:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        self.inbox = Inbox(engine)
+        self.webhooks = Webhooks(engine)
+        self.webhook_outbox = WebhookOutbox(engine)
+        self.mobile_devices = MobileDevices(engine)
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -164,7 +172,7 @@ class Store:
 
         Raises UnknownClient for an unknown or disabled client.
         """
-        return mobile_devices.add_android(self.engine, client_id, name)
+        return self.mobile_devices.add_android(client_id, name)
 
     def list_devices(self, client_id: str | None = None) -> list[Device]:
         with read_transaction(self.engine) as conn:

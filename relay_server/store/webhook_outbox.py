@@ -147,149 +147,8 @@ def record_event(
     return event_id
 
 
-def record_test_event(engine: sa.Engine, webhook: Webhook, event: str, now: datetime) -> str:
-    """Queue a test event for this one webhook; returns its event id."""
-    event_id = catalogue.new_event_id()
-    with write_transaction(engine) as conn:
-        conn.execute(
-            webhook_deliveries.insert().values(
-                event_id=event_id,
-                event=event,
-                client_id=webhook.client_id,
-                is_test=webhook.is_test,
-                webhook_id=webhook.webhook_id,
-                url=webhook.url,
-                message_id=None,
-                body=catalogue.envelope(event, event_id, now, catalogue.sample_data(event, now)),
-                state=PENDING,
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
-    return event_id
-
-
 # -- delivering --------------------------------------------------------------------
-def due_candidates(engine: sa.Engine, now: datetime, limit: int) -> list[Delivery]:
-    """Pending deliveries due by ``now``, oldest first, that no earlier event of the
-    same message to the same URL is still waiting for (events of a message go in order)."""
-    earlier = webhook_deliveries.alias("earlier")
-    blocked = (
-        sa.select(earlier.c.delivery_id)
-        .where(earlier.c.message_id == webhook_deliveries.c.message_id)
-        .where(earlier.c.url == webhook_deliveries.c.url)
-        .where(earlier.c.delivery_id < webhook_deliveries.c.delivery_id)
-        .where(earlier.c.state == PENDING)
-    )
-    query = (
-        sa.select(webhook_deliveries)
-        .where(webhook_deliveries.c.state == PENDING)
-        .where(webhook_deliveries.c.next_attempt_at <= now)
-        .where(sa.or_(webhook_deliveries.c.message_id.is_(None), ~blocked.exists()))
-        .order_by(webhook_deliveries.c.next_attempt_at, webhook_deliveries.c.delivery_id)
-        .limit(limit)
-    )
-    with read_transaction(engine) as conn:
-        return [_delivery(row._mapping) for row in conn.execute(query)]
-
-
-def claim(engine: sa.Engine, delivery_id: int, now: datetime, lease: timedelta) -> bool:
-    """Take the delivery for one attempt, for ``lease``; false when another worker took it.
-
-    Moving its due time past the lease is the claim: should this worker die
-    mid-attempt, the delivery is due again once the lease is over.
-    """
-    with write_transaction(engine) as conn:
-        return bool(
-            conn.execute(
-                webhook_deliveries.update()
-                .where(webhook_deliveries.c.delivery_id == delivery_id)
-                .where(webhook_deliveries.c.state == PENDING)
-                .where(webhook_deliveries.c.next_attempt_at <= now)
-                .values(next_attempt_at=now + lease)
-            ).rowcount
-        )
-
-
-def finish_attempt(
-    engine: sa.Engine, delivery: Delivery, outcome: Outcome, now: datetime, retry_at: datetime | None
-) -> None:
-    """Log the attempt and settle the delivery: delivered, due again at ``retry_at``, or failed."""
-    attempt = delivery.attempts + 1
-    state = DELIVERED if outcome.success else (PENDING if retry_at is not None else FAILED)
-    with write_transaction(engine) as conn:
-        conn.execute(
-            webhook_attempts.insert().values(
-                log_id="whlog_" + secrets.token_hex(8),
-                delivery_id=delivery.delivery_id,
-                client_id=delivery.client_id,
-                is_test=delivery.is_test,
-                webhook_id=delivery.webhook_id,
-                event=delivery.event,
-                event_id=delivery.event_id,
-                url=delivery.url,
-                attempt=attempt,
-                response_status=outcome.status,
-                response_time_ms=outcome.elapsed_ms,
-                success=outcome.success,
-                error=outcome.error,
-                attempted_at=now,
-            )
-        )
-        conn.execute(
-            webhook_deliveries.update()
-            .where(webhook_deliveries.c.delivery_id == delivery.delivery_id)
-            .values(attempts=attempt, state=state, next_attempt_at=retry_at or now)
-        )
-
-
 # -- the log ------------------------------------------------------------------------
-def attempts_page(
-    engine: sa.Engine, client_id: str, is_test: bool, page: int, limit: int, webhook_id: str | None = None
-) -> tuple[list[Attempt], int]:
-    """One page of the client's logged attempts, newest first, and how many there are."""
-    where = [webhook_attempts.c.client_id == client_id, webhook_attempts.c.is_test == is_test]
-    if webhook_id is not None:
-        where.append(webhook_attempts.c.webhook_id == webhook_id)
-    with read_transaction(engine) as conn:
-        total = conn.execute(sa.select(sa.func.count()).select_from(webhook_attempts).where(*where)).scalar_one()
-        rows = conn.execute(
-            sa.select(webhook_attempts)
-            .where(*where)
-            .order_by(webhook_attempts.c.attempted_at.desc(), webhook_attempts.c.log_id.desc())
-            .offset((page - 1) * limit)
-            .limit(limit)
-        )
-        return [_attempt(row._mapping) for row in rows], total
-
-
-def replay(engine: sa.Engine, client_id: str, is_test: bool, log_id: str, now: datetime) -> str | None:
-    """Make the delivery of a logged attempt due now, with the same event id and body.
-
-    Returns its event id; None when the log is not the client's. A delivery
-    that had used up its schedule gets this one more attempt.
-    """
-    with write_transaction(engine) as conn:
-        delivery_id = conn.execute(
-            sa.select(webhook_attempts.c.delivery_id)
-            .where(webhook_attempts.c.log_id == log_id)
-            .where(webhook_attempts.c.client_id == client_id)
-            .where(webhook_attempts.c.is_test == is_test)
-        ).scalar()
-        if delivery_id is None:
-            return None
-        conn.execute(
-            webhook_deliveries.update()
-            .where(webhook_deliveries.c.delivery_id == delivery_id)
-            .where(webhook_deliveries.c.state != PENDING)
-            .values(state=PENDING, next_attempt_at=now)
-        )
-        return conn.execute(
-            sa.select(webhook_deliveries.c.event_id).where(webhook_deliveries.c.delivery_id == delivery_id)
-        ).scalar()
-
-
 def purge_before(conn: sa.Connection, cutoff: datetime) -> int:
     """Delete settled deliveries and attempts older than ``cutoff``; how many went."""
     logs = conn.execute(webhook_attempts.delete().where(webhook_attempts.c.attempted_at < cutoff))
@@ -307,3 +166,143 @@ def _delivery(row: Any) -> Delivery:
 
 def _attempt(row: Any) -> Attempt:
     return Attempt(**{name: row[name] for name in Attempt.__dataclass_fields__})
+
+
+class WebhookOutbox:
+    """Webhook deliveries waiting, claimed, attempted and replayed."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def record_test_event(self, webhook: Webhook, event: str, now: datetime) -> str:
+        """Queue a test event for this one webhook; returns its event id."""
+        event_id = catalogue.new_event_id()
+        with write_transaction(self._engine) as conn:
+            conn.execute(
+                webhook_deliveries.insert().values(
+                    event_id=event_id,
+                    event=event,
+                    client_id=webhook.client_id,
+                    is_test=webhook.is_test,
+                    webhook_id=webhook.webhook_id,
+                    url=webhook.url,
+                    message_id=None,
+                    body=catalogue.envelope(event, event_id, now, catalogue.sample_data(event, now)),
+                    state=PENDING,
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+        return event_id
+
+    def due_candidates(self, now: datetime, limit: int) -> list[Delivery]:
+        """Pending deliveries due by ``now``, oldest first, that no earlier event of the
+        same message to the same URL is still waiting for (events of a message go in order)."""
+        earlier = webhook_deliveries.alias("earlier")
+        blocked = (
+            sa.select(earlier.c.delivery_id)
+            .where(earlier.c.message_id == webhook_deliveries.c.message_id)
+            .where(earlier.c.url == webhook_deliveries.c.url)
+            .where(earlier.c.delivery_id < webhook_deliveries.c.delivery_id)
+            .where(earlier.c.state == PENDING)
+        )
+        query = (
+            sa.select(webhook_deliveries)
+            .where(webhook_deliveries.c.state == PENDING)
+            .where(webhook_deliveries.c.next_attempt_at <= now)
+            .where(sa.or_(webhook_deliveries.c.message_id.is_(None), ~blocked.exists()))
+            .order_by(webhook_deliveries.c.next_attempt_at, webhook_deliveries.c.delivery_id)
+            .limit(limit)
+        )
+        with read_transaction(self._engine) as conn:
+            return [_delivery(row._mapping) for row in conn.execute(query)]
+
+    def claim(self, delivery_id: int, now: datetime, lease: timedelta) -> bool:
+        """Take the delivery for one attempt, for ``lease``; false when another worker took it.
+
+        Moving its due time past the lease is the claim: should this worker die
+        mid-attempt, the delivery is due again once the lease is over.
+        """
+        with write_transaction(self._engine) as conn:
+            return bool(
+                conn.execute(
+                    webhook_deliveries.update()
+                    .where(webhook_deliveries.c.delivery_id == delivery_id)
+                    .where(webhook_deliveries.c.state == PENDING)
+                    .where(webhook_deliveries.c.next_attempt_at <= now)
+                    .values(next_attempt_at=now + lease)
+                ).rowcount
+            )
+
+    def finish_attempt(self, delivery: Delivery, outcome: Outcome, now: datetime, retry_at: datetime | None
+    ) -> None:
+        """Log the attempt and settle the delivery: delivered, due again at ``retry_at``, or failed."""
+        attempt = delivery.attempts + 1
+        state = DELIVERED if outcome.success else (PENDING if retry_at is not None else FAILED)
+        with write_transaction(self._engine) as conn:
+            conn.execute(
+                webhook_attempts.insert().values(
+                    log_id="whlog_" + secrets.token_hex(8),
+                    delivery_id=delivery.delivery_id,
+                    client_id=delivery.client_id,
+                    is_test=delivery.is_test,
+                    webhook_id=delivery.webhook_id,
+                    event=delivery.event,
+                    event_id=delivery.event_id,
+                    url=delivery.url,
+                    attempt=attempt,
+                    response_status=outcome.status,
+                    response_time_ms=outcome.elapsed_ms,
+                    success=outcome.success,
+                    error=outcome.error,
+                    attempted_at=now,
+                )
+            )
+            conn.execute(
+                webhook_deliveries.update()
+                .where(webhook_deliveries.c.delivery_id == delivery.delivery_id)
+                .values(attempts=attempt, state=state, next_attempt_at=retry_at or now)
+            )
+
+    def attempts_page(self, client_id: str, is_test: bool, page: int, limit: int, webhook_id: str | None = None
+    ) -> tuple[list[Attempt], int]:
+        """One page of the client's logged attempts, newest first, and how many there are."""
+        where = [webhook_attempts.c.client_id == client_id, webhook_attempts.c.is_test == is_test]
+        if webhook_id is not None:
+            where.append(webhook_attempts.c.webhook_id == webhook_id)
+        with read_transaction(self._engine) as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(webhook_attempts).where(*where)).scalar_one()
+            rows = conn.execute(
+                sa.select(webhook_attempts)
+                .where(*where)
+                .order_by(webhook_attempts.c.attempted_at.desc(), webhook_attempts.c.log_id.desc())
+                .offset((page - 1) * limit)
+                .limit(limit)
+            )
+            return [_attempt(row._mapping) for row in rows], total
+
+    def replay(self, client_id: str, is_test: bool, log_id: str, now: datetime) -> str | None:
+        """Make the delivery of a logged attempt due now, with the same event id and body.
+
+        Returns its event id; None when the log is not the client's. A delivery
+        that had used up its schedule gets this one more attempt.
+        """
+        with write_transaction(self._engine) as conn:
+            delivery_id = conn.execute(
+                sa.select(webhook_attempts.c.delivery_id)
+                .where(webhook_attempts.c.log_id == log_id)
+                .where(webhook_attempts.c.client_id == client_id)
+                .where(webhook_attempts.c.is_test == is_test)
+            ).scalar()
+            if delivery_id is None:
+                return None
+            conn.execute(
+                webhook_deliveries.update()
+                .where(webhook_deliveries.c.delivery_id == delivery_id)
+                .where(webhook_deliveries.c.state != PENDING)
+                .values(state=PENDING, next_attempt_at=now)
+            )
+            return conn.execute(
+                sa.select(webhook_deliveries.c.event_id).where(webhook_deliveries.c.delivery_id == delivery_id)
+            ).scalar()

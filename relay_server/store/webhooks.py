@@ -42,99 +42,6 @@ def new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(24).replace("-", "a").replace("_", "b")
 
 
-def create(
-    engine: sa.Engine, client_id: str, is_test: bool, url: str, events: tuple[str, ...], secret: str, now: datetime
-) -> Webhook:
-    """A new webhook of the client (in the caller's key mode)."""
-    row = {
-        "webhook_id": new_webhook_id(),
-        "client_id": client_id,
-        "is_test": is_test,
-        "url": url,
-        "events_json": json.dumps(list(events)),
-        "secret": secret,
-        "previous_secret": None,
-        "previous_secret_until": None,
-        "created_at": now,
-        "secret_set_at": now,
-    }
-    with write_transaction(engine) as conn:
-        conn.execute(webhooks.insert().values(**row))
-    return _webhook(row)
-
-
-def list_for(engine: sa.Engine, client_id: str, is_test: bool) -> list[Webhook]:
-    """The client's webhooks of this key mode, oldest first."""
-    with read_transaction(engine) as conn:
-        rows = conn.execute(_of(client_id, is_test).order_by(webhooks.c.created_at, webhooks.c.webhook_id))
-        return [_webhook(row._mapping) for row in rows]
-
-
-def get(engine: sa.Engine, client_id: str, is_test: bool, webhook_id: str) -> Webhook | None:
-    with read_transaction(engine) as conn:
-        row = conn.execute(_of(client_id, is_test).where(webhooks.c.webhook_id == webhook_id)).first()
-        return _webhook(row._mapping) if row else None
-
-
-def delete(engine: sa.Engine, client_id: str, is_test: bool, webhook_id: str) -> bool:
-    """Remove the webhook; its deliveries still pending are dropped (logged as not sent)."""
-    with write_transaction(engine) as conn:
-        gone = conn.execute(
-            webhooks.delete()
-            .where(webhooks.c.webhook_id == webhook_id)
-            .where(webhooks.c.client_id == client_id)
-            .where(webhooks.c.is_test == is_test)
-        ).rowcount
-        if gone:
-            conn.execute(
-                webhook_deliveries.update()
-                .where(webhook_deliveries.c.webhook_id == webhook_id)
-                .where(webhook_deliveries.c.state == PENDING)
-                .values(state=FAILED)
-            )
-        return bool(gone)
-
-
-def rotate_secret(
-    engine: sa.Engine, client_id: str, is_test: bool, webhook_id: str, now: datetime, overlap: timedelta
-) -> Webhook | None:
-    """Give the webhook a new secret; the current one keeps signing beside it for ``overlap``."""
-    secret = new_secret()
-    with write_transaction(engine) as conn:
-        done = conn.execute(
-            webhooks.update()
-            .where(webhooks.c.webhook_id == webhook_id)
-            .where(webhooks.c.client_id == client_id)
-            .where(webhooks.c.is_test == is_test)
-            .values(
-                previous_secret=webhooks.c.secret,
-                previous_secret_until=now + overlap,
-                secret=secret,
-                secret_set_at=now,
-            )
-        ).rowcount
-    return get(engine, client_id, is_test, webhook_id) if done else None
-
-
-def signing_secrets(
-    engine: sa.Engine, client_id: str, is_test: bool, webhook_id: str | None, now: datetime
-) -> list[str]:
-    """The secrets that sign a delivery, newest first: its webhook's (and the previous one
-    within its window), or for a message's own URL (``webhook_id`` None) the client's most
-    recently set secret. Empty when there is none (a deleted webhook, a client without any)."""
-    with read_transaction(engine) as conn:
-        query = _of(client_id, is_test)
-        if webhook_id is not None:
-            query = query.where(webhooks.c.webhook_id == webhook_id)
-        row = conn.execute(query.order_by(webhooks.c.secret_set_at.desc()).limit(1)).first()
-    if row is None:
-        return []
-    found = [row.secret]
-    if webhook_id is not None and row.previous_secret and row.previous_secret_until > now:
-        found.append(row.previous_secret)
-    return found
-
-
 def _of(client_id: str, is_test: bool) -> sa.Select:
     return sa.select(webhooks).where(webhooks.c.client_id == client_id).where(webhooks.c.is_test == is_test)
 
@@ -151,3 +58,94 @@ def _webhook(row: Any) -> Webhook:
         previous_secret_until=row["previous_secret_until"],
         created_at=row["created_at"],
     )
+
+
+class Webhooks:
+    """The clients' webhooks: created, listed, rotated and deleted."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def create(self, client_id: str, is_test: bool, url: str, events: tuple[str, ...], secret: str, now: datetime
+    ) -> Webhook:
+        """A new webhook of the client (in the caller's key mode)."""
+        row = {
+            "webhook_id": new_webhook_id(),
+            "client_id": client_id,
+            "is_test": is_test,
+            "url": url,
+            "events_json": json.dumps(list(events)),
+            "secret": secret,
+            "previous_secret": None,
+            "previous_secret_until": None,
+            "created_at": now,
+            "secret_set_at": now,
+        }
+        with write_transaction(self._engine) as conn:
+            conn.execute(webhooks.insert().values(**row))
+        return _webhook(row)
+
+    def list_for(self, client_id: str, is_test: bool) -> list[Webhook]:
+        """The client's webhooks of this key mode, oldest first."""
+        with read_transaction(self._engine) as conn:
+            rows = conn.execute(_of(client_id, is_test).order_by(webhooks.c.created_at, webhooks.c.webhook_id))
+            return [_webhook(row._mapping) for row in rows]
+
+    def get(self, client_id: str, is_test: bool, webhook_id: str) -> Webhook | None:
+        with read_transaction(self._engine) as conn:
+            row = conn.execute(_of(client_id, is_test).where(webhooks.c.webhook_id == webhook_id)).first()
+            return _webhook(row._mapping) if row else None
+
+    def delete(self, client_id: str, is_test: bool, webhook_id: str) -> bool:
+        """Remove the webhook; its deliveries still pending are dropped (logged as not sent)."""
+        with write_transaction(self._engine) as conn:
+            gone = conn.execute(
+                webhooks.delete()
+                .where(webhooks.c.webhook_id == webhook_id)
+                .where(webhooks.c.client_id == client_id)
+                .where(webhooks.c.is_test == is_test)
+            ).rowcount
+            if gone:
+                conn.execute(
+                    webhook_deliveries.update()
+                    .where(webhook_deliveries.c.webhook_id == webhook_id)
+                    .where(webhook_deliveries.c.state == PENDING)
+                    .values(state=FAILED)
+                )
+            return bool(gone)
+
+    def rotate_secret(self, client_id: str, is_test: bool, webhook_id: str, now: datetime, overlap: timedelta
+    ) -> Webhook | None:
+        """Give the webhook a new secret; the current one keeps signing beside it for ``overlap``."""
+        secret = new_secret()
+        with write_transaction(self._engine) as conn:
+            done = conn.execute(
+                webhooks.update()
+                .where(webhooks.c.webhook_id == webhook_id)
+                .where(webhooks.c.client_id == client_id)
+                .where(webhooks.c.is_test == is_test)
+                .values(
+                    previous_secret=webhooks.c.secret,
+                    previous_secret_until=now + overlap,
+                    secret=secret,
+                    secret_set_at=now,
+                )
+            ).rowcount
+        return self.get(client_id, is_test, webhook_id) if done else None
+
+    def signing_secrets(self, client_id: str, is_test: bool, webhook_id: str | None, now: datetime
+    ) -> list[str]:
+        """The secrets that sign a delivery, newest first: its webhook's (and the previous one
+        within its window), or for a message's own URL (``webhook_id`` None) the client's most
+        recently set secret. Empty when there is none (a deleted webhook, a client without any)."""
+        with read_transaction(self._engine) as conn:
+            query = _of(client_id, is_test)
+            if webhook_id is not None:
+                query = query.where(webhooks.c.webhook_id == webhook_id)
+            row = conn.execute(query.order_by(webhooks.c.secret_set_at.desc()).limit(1)).first()
+        if row is None:
+            return []
+        found = [row.secret]
+        if webhook_id is not None and row.previous_secret and row.previous_secret_until > now:
+            found.append(row.previous_secret)
+        return found

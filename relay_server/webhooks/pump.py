@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from relay_server.store import webhook_outbox as outbox
-from relay_server.store.webhooks import signing_secrets
 from relay_server.webhooks import delivery, schedule
 from relay_server.worker.context import WorkerContext
 from zimsend_common.timefmt import utcnow
@@ -56,10 +55,10 @@ class WebhookPump:
         """Start an attempt for each due delivery there is room for; how many were started."""
         lease = timedelta(seconds=self.settings.webhook_timeout_seconds) + LEASE_MARGIN
         started = 0
-        for due in outbox.due_candidates(self.ctx.store.engine, now, self.settings.webhook_workers * 4):
+        for due in self.ctx.store.webhook_outbox.due_candidates(now, self.settings.webhook_workers * 4):
             if not self._take_slot(due.client_id):
                 continue
-            if not outbox.claim(self.ctx.store.engine, due.delivery_id, now, lease):
+            if not self.ctx.store.webhook_outbox.claim(due.delivery_id, now, lease):
                 self._free_slot(due.client_id)
                 continue
             self._pool.submit(self._deliver, due)
@@ -91,9 +90,9 @@ class WebhookPump:
             self._in_flight[client_id] -= 1
 
     def _deliver(self, due: outbox.Delivery) -> None:
-        engine = self.ctx.store.engine
+        store = self.ctx.store
         try:
-            secrets = signing_secrets(engine, due.client_id, due.is_test, due.webhook_id, utcnow())
+            secrets = store.webhooks.signing_secrets(due.client_id, due.is_test, due.webhook_id, utcnow())
             # A webhook's delivery without a secret is one whose webhook was deleted meanwhile.
             deleted = due.webhook_id is not None and not secrets
             if deleted:
@@ -122,7 +121,7 @@ class WebhookPump:
                         "gives_up": retry_at is None,
                     },
                 )
-            outbox.finish_attempt(engine, due, outcome, now, retry_at)
+            store.webhook_outbox.finish_attempt(due, outcome, now, retry_at)
         except Exception:
             # Its claim lapses and the delivery is tried again.
             log.exception("webhook attempt could not be recorded", extra={"delivery_id": due.delivery_id})

@@ -6,7 +6,6 @@ import pytest
 from e2e_gateway import wait_until
 from smsgate_phone import Phone
 
-from relay_server.store import mobile_devices
 
 pytestmark = pytest.mark.slow
 
@@ -14,7 +13,7 @@ pytestmark = pytest.mark.slow
 def test_a_phones_message_never_leaves_through_the_modem_and_a_shared_one_never_through_the_phone(gateway):
     account = gateway.new_account()
     agent = gateway.new_agent(account)
-    _, token = mobile_devices.add_android(gateway.store.engine, account.client_id, None)
+    _, token = gateway.store.mobile_devices.add_android(account.client_id, None)
     phone = Phone(gateway.base_url.removesuffix("/v1") + "/api/mobile/v1", token)
     assert phone.register().status_code == 201
     phone.use_sse()

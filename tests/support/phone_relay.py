@@ -18,7 +18,6 @@ from waiting import free_port
 from smsgate_phone import Phone
 from waiting import wait_until
 
-from relay_server.store import mobile_devices
 from relay_server.store.store import Store
 
 OFFLINE_AFTER_SECONDS = 6  # keep-alives every 2 s
@@ -42,7 +41,7 @@ class Relay:
 
     def phone(self, account: Credentials, version: str = "1.68.0") -> Phone:
         """A phone added with ``add-device --android``, registered and on server-sent events."""
-        _, token = mobile_devices.add_android(self.store.engine, account.client_id, None)
+        _, token = self.store.mobile_devices.add_android(account.client_id, None)
         phone = Phone(self.mobile_url, token, version)
         assert phone.register(sim_cards=[{"slotIndex": 0, "simNumber": 1, "phoneNumber": "+33612340000",
                                           "carrierName": "Orange F"}]).status_code == 201

@@ -11,7 +11,6 @@ import requests
 from openapi_check import conforms
 from webhook_receiver import receiving
 
-from relay_server.store import webhooks as store_webhooks
 from relay_server.store.models import StatusChange
 from relay_server.webhooks.pump import WebhookPump
 from relay_server.worker.context import WorkerContext
@@ -150,8 +149,7 @@ def test_a_host_resolving_to_loopback_is_refused_at_delivery_unless_the_operator
     with receiving() as receiver:
         # A name passes when it is given whatever it resolves to (it may point elsewhere then);
         # at delivery this one resolves to loopback.
-        store_webhooks.create(
-            relay.store.engine, acme.client_id, False, receiver.url_via("localhost"), ("sms.sent",),
+        relay.store.webhooks.create(acme.client_id, False, receiver.url_via("localhost"), ("sms.sent",),
             "whsec_local_secret_0123456789", utcnow(),
         )
         move(relay, send(relay, acme), "sent")

@@ -6,7 +6,6 @@ import pytest
 import requests
 from openapi_check import conforms
 
-from relay_server.store import webhook_outbox
 from zimsend_common.timefmt import utcnow
 
 HOOK = "https://93.184.216.34/hooks/zimsend"
@@ -83,14 +82,14 @@ def test_test_queues_one_event_for_that_webhook_and_delete_answers_204_then_404(
     queued = call(relay, acme, "POST", f"/webhooks/{hook['webhook_id']}/test", json={"event": "device.disconnected"})
     assert queued.status_code == 202
     assert queued.json()["event"] == "device.disconnected" and queued.json()["event_id"].startswith("evt_")
-    [due] = webhook_outbox.due_candidates(relay.store.engine, utcnow(), 10)
+    [due] = relay.store.webhook_outbox.due_candidates(utcnow(), 10)
     assert (due.event_id, due.webhook_id) == (queued.json()["event_id"], hook["webhook_id"])
     refused = call(relay, acme, "POST", f"/webhooks/{hook['webhook_id']}/test", json={"event": "nope"})
     assert (refused.status_code, refused.json()["error"]["param"]) == (400, "event")
     deleted = call(relay, acme, "DELETE", f"/webhooks/{hook['webhook_id']}")
     assert (deleted.status_code, deleted.content) == (204, b"")
     # What it had still to receive is dropped with it.
-    assert webhook_outbox.due_candidates(relay.store.engine, utcnow(), 10) == []
+    assert relay.store.webhook_outbox.due_candidates(utcnow(), 10) == []
     again = call(relay, acme, "DELETE", f"/webhooks/{hook['webhook_id']}")
     assert (again.status_code, again.json()["error"]["code"]) == (404, "WEBHOOK_NOT_FOUND")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import requests
 from smsgate_phone import Phone
 
-from relay_server.store import mobile_devices
 
 
 def test_a_phone_registers_with_its_token_and_shows_online_with_its_number_and_carrier(relay):
@@ -76,5 +75,5 @@ def test_add_device_android_prints_the_url_and_token_to_type_into_the_app(relay,
     assert document["server_url"] == "https://sms.example.org/api/mobile/v1"
     phone = Phone(relay.mobile_url, document["registration_token"])
     assert phone.register().status_code == 201 and phone.device_id == document["device_id"]
-    assert mobile_devices.get_registered(relay.store.engine, phone.device_id) is not None
+    assert relay.store.mobile_devices.get_registered(phone.device_id) is not None
     assert requests.get(f"{relay.base}/v1/devices", headers=account.headers, timeout=10).status_code == 200

@@ -19,20 +19,20 @@ NOW = datetime(2026, 12, 3, 12, 0, tzinfo=timezone.utc)
 
 
 def test_the_first_registration_gives_the_password_whose_key_the_store_keeps_and_later_ones_do_not(store: Store, live_caller: Caller):
-    device, token = mobile_devices.add_android(store.engine, live_caller.client_id, "Pixel")
-    first = mobile_devices.register(store.engine, token, AppReport(app_version="1.68.0"), NOW)
+    device, token = store.mobile_devices.add_android(live_caller.client_id, "Pixel")
+    first = store.mobile_devices.register(token, AppReport(app_version="1.68.0"), NOW)
     assert first is not None and first.device_id == device.device_id and first.password
     assert store.device_signing_key(device.device_id) == signing_key_for(first.password)
-    second = mobile_devices.register(store.engine, token, AppReport(), NOW)
+    second = store.mobile_devices.register(token, AppReport(), NOW)
     assert second is not None and second.password is None and second.token != first.token
-    assert mobile_devices.authenticate(store.engine, first.token) is None
-    assert mobile_devices.authenticate(store.engine, second.token).app_version == "1.68.0"
+    assert store.mobile_devices.authenticate(first.token) is None
+    assert store.mobile_devices.authenticate(second.token).app_version == "1.68.0"
     assert store.device_signing_key(device.device_id) == signing_key_for(first.password)
 
 
 def test_tokens_are_kept_only_as_digests(store: Store, live_caller: Caller):
-    _, token = mobile_devices.add_android(store.engine, live_caller.client_id, None)
-    registration = mobile_devices.register(store.engine, token, AppReport(), NOW)
+    _, token = store.mobile_devices.add_android(live_caller.client_id, None)
+    registration = store.mobile_devices.register(token, AppReport(), NOW)
     with store.engine.connect() as conn:
         row = conn.execute(sa.select(table)).one()
     assert token not in row and registration.token not in row
@@ -41,33 +41,33 @@ def test_tokens_are_kept_only_as_digests(store: Store, live_caller: Caller):
 
 def test_an_unknown_client_gets_no_phone_and_an_unknown_token_no_registration(store: Store):
     with pytest.raises(UnknownClient):
-        mobile_devices.add_android(store.engine, "client_0000000000", None)
-    assert mobile_devices.register(store.engine, "zsreg_unknown", AppReport(), NOW) is None
-    assert mobile_devices.authenticate(store.engine, "zsdev_unknown") is None
+        store.mobile_devices.add_android("client_0000000000", None)
+    assert store.mobile_devices.register("zsreg_unknown", AppReport(), NOW) is None
+    assert store.mobile_devices.authenticate("zsdev_unknown") is None
 
 
 def test_the_first_sim_card_gives_the_number_and_carrier_and_a_number_too_long_is_left_out(store: Store, live_caller: Caller):
-    device, token = mobile_devices.add_android(store.engine, live_caller.client_id, None)
+    device, token = store.mobile_devices.add_android(live_caller.client_id, None)
     sims = [{"simNumber": 1, "phoneNumber": "+263771234567", "carrierName": "Econet"}]
-    registration = mobile_devices.register(store.engine, token, AppReport(sim_cards=sims), NOW)
-    phone = mobile_devices.authenticate(store.engine, registration.token)
+    registration = store.mobile_devices.register(token, AppReport(sim_cards=sims), NOW)
+    phone = store.mobile_devices.authenticate(registration.token)
     assert (phone.phone_number, phone.carrier) == ("+263771234567", "Econet")
-    mobile_devices.update(store.engine, device.device_id, AppReport(sim_cards=[{"phoneNumber": "9" * 40}]))
-    assert mobile_devices.authenticate(store.engine, registration.token).phone_number is None
+    store.mobile_devices.update(device.device_id, AppReport(sim_cards=[{"phoneNumber": "9" * 40}]))
+    assert store.mobile_devices.authenticate(registration.token).phone_number is None
 
 
 def test_a_phone_pulls_its_due_queued_live_messages_in_the_order_asked(store: Store, live_caller: Caller):
-    device, _ = mobile_devices.add_android(store.engine, live_caller.client_id, None)
+    device, _ = store.mobile_devices.add_android(live_caller.client_id, None)
     on_phone = new_message(live_caller, device_id=device.device_id)
     first, second, later, elsewhere = store.insert_messages(
         [on_phone, on_phone, replace(on_phone, scheduled_at=NOW + timedelta(hours=1)), new_message(live_caller)],
         at=NOW - timedelta(minutes=1),
     )
-    ids = [m.message_id for m in mobile_devices.pending_messages(store.engine, device.device_id, NOW, 100, newest_first=False)]
+    ids = [m.message_id for m in store.mobile_devices.pending_messages(device.device_id, NOW, 100, newest_first=False)]
     assert sorted(ids) == sorted([first.message_id, second.message_id])
-    newest = mobile_devices.pending_messages(store.engine, device.device_id, NOW, 1, newest_first=True)
+    newest = store.mobile_devices.pending_messages(device.device_id, NOW, 1, newest_first=True)
     assert len(newest) == 1
-    assert mobile_devices.messages_of_device(store.engine, device.device_id, [elsewhere.message_id, "x" * 40]) == []
+    assert store.mobile_devices.messages_of_device(device.device_id, [elsewhere.message_id, "x" * 40]) == []
     assert {state.device_id for state in store.device_states(client_id=live_caller.client_id) if state.is_phone} == {
         device.device_id
     }

@@ -20,11 +20,11 @@ URL_A, URL_B, OWN = "https://a.example.com/h", "https://b.example.com/h", "https
 
 
 def hook(store: Store, caller: Caller, url: str, events: tuple[str, ...]) -> webhooks.Webhook:
-    return webhooks.create(store.engine, caller.client_id, caller.is_test, url, events, webhooks.new_secret(), utcnow())
+    return store.webhooks.create(caller.client_id, caller.is_test, url, events, webhooks.new_secret(), utcnow())
 
 
 def due(store: Store) -> list[outbox.Delivery]:
-    return outbox.due_candidates(store.engine, utcnow() + timedelta(seconds=1), 100)
+    return store.webhook_outbox.due_candidates(utcnow() + timedelta(seconds=1), 100)
 
 
 def move(store: Store, message_id: str, status: str) -> bool:
@@ -50,7 +50,7 @@ def test_a_delivered_report_overtaking_sent_writes_both_events_in_order(store, l
     # Only the first is due: the second waits for it (events of one message go in order).
     [first] = due(store)
     assert first.event == "sms.sent"
-    outbox.finish_attempt(store.engine, first, outbox.Outcome(True, 200, 3, None), utcnow(), None)
+    store.webhook_outbox.finish_attempt(first, outbox.Outcome(True, 200, 3, None), utcnow(), None)
     [second] = due(store)
     assert second.event == "sms.delivered" and second.delivery_id > first.delivery_id
 
@@ -73,10 +73,10 @@ def test_a_claimed_delivery_is_not_taken_again_until_its_lease_is_over(store, li
     move(store, message.message_id, "sent")
     [delivery] = due(store)
     now = utcnow() + timedelta(seconds=1)
-    assert outbox.claim(store.engine, delivery.delivery_id, now, timedelta(seconds=65))
-    assert not outbox.claim(store.engine, delivery.delivery_id, now, timedelta(seconds=65))
-    assert outbox.due_candidates(store.engine, now + timedelta(seconds=64), 10) == []
-    assert [d.delivery_id for d in outbox.due_candidates(store.engine, now + timedelta(seconds=66), 10)] == [
+    assert store.webhook_outbox.claim(delivery.delivery_id, now, timedelta(seconds=65))
+    assert not store.webhook_outbox.claim(delivery.delivery_id, now, timedelta(seconds=65))
+    assert store.webhook_outbox.due_candidates(now + timedelta(seconds=64), 10) == []
+    assert [d.delivery_id for d in store.webhook_outbox.due_candidates(now + timedelta(seconds=66), 10)] == [
         delivery.delivery_id
     ]
 

@@ -9,7 +9,6 @@ import time
 from webhook_receiver import receiving
 
 from relay_parts import OFFLINE_AFTER_SECONDS, Parts, maintenance
-from relay_server.store import webhooks as store_webhooks
 from relay_server.webhooks.pump import WebhookPump
 from relay_server.worker.context import WorkerContext
 from zimsend_common import wire
@@ -39,8 +38,7 @@ def test_an_agent_starting_and_stopping_reaches_the_clients_webhook_as_device_ev
     device = parts.device(caller)
     with receiving() as receiver, receiving() as strangers_receiver:
         for client, hook in ((caller, receiver), (stranger, strangers_receiver)):
-            store_webhooks.create(
-                parts.store.engine, client.client_id, False, hook.url,
+            parts.store.webhooks.create(client.client_id, False, hook.url,
                 ("device.connected", "device.disconnected"), SECRET, utcnow(),
             )
         device.heartbeat(model="SIM800L", phone_number="+263771234567", firmware="13.00.007")
