@@ -31,7 +31,7 @@ from pathlib import Path
 import redis
 from flask import Flask
 
-from relay_server.app import create_app
+from relay_server.api.app import create_app
 from relay_server.store.models import StatusChange
 from relay_server.store.store import Store
 from zimsend_common.config import RelaySettings, Settings

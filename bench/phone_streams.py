@@ -42,7 +42,7 @@ def serve() -> None:
     from gevent.pywsgi import WSGIServer
     from redis import Redis
 
-    from relay_server.app import create_app
+    from relay_server.api.app import create_app
     from relay_server.dispatch import RQDispatcher
     from relay_server.store import Store
     from zimsend_common.config import load_settings

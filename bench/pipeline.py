@@ -41,8 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "support"), str(ROOT / "tests" / "e2e")]
 
 from e2e_gateway import Gateway, free_port, running_gateway, wait_until  # noqa: E402
-from gateway_agent.at import ATModem, DriverOptions  # noqa: E402
-from gateway_agent.emulator import EmulatorConfig, ModemEmulator  # noqa: E402
+from gateway_agent.backends.at import ATModem, DriverOptions  # noqa: E402
+from gateway_agent.backends.emulator import EmulatorConfig, ModemEmulator  # noqa: E402
 from relay_server.store.models import Caller  # noqa: E402
 from zimsend_common.timefmt import utcnow  # noqa: E402
 

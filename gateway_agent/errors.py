@@ -12,7 +12,7 @@
 
 A CommandError from the AT driver carries the modem's error number, the
 standard name of that number, and the temporary flag and failure code
-``gateway_agent.at.error_table`` gives it.
+``gateway_agent.backends.at.error_table`` gives it.
 
 Every ModemError says whether a later retry may succeed (``temporary``) and
 which contract failure code a message failed by it gets (``failure``).

@@ -6,7 +6,7 @@ processes may do so at once) and connects to Redis. A server that forks
 imports it in each process after the fork, so every process has its own
 database connections and Redis clients; nothing is shared across a fork.
 
-``zimsend-relay serve`` runs it (see ``relay_server.server``). Any WSGI
+``zimsend-relay serve`` runs it (see ``relay_server.cli.serve``). Any WSGI
 server can, with a worker model that holds long-lived streams::
 
     PROMETHEUS_MULTIPROC_DIR=/var/lib/zimsend/metrics \\
@@ -22,7 +22,7 @@ from datetime import timedelta
 
 from flask import Flask
 
-from relay_server.app import create_app
+from relay_server.api.app import create_app
 from relay_server.dispatch import RQDispatcher
 from relay_server.store import Store
 from zimsend_common import redis_client

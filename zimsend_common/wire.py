@@ -64,9 +64,9 @@ EVENTS_QUEUE = "zimsend.events"
 SIMULATED_QUEUE = "zimsend.simulated"  # zs_test_ messages, sent by the relay's worker
 
 # A send job's function name says what the job is: agents take send jobs in
-# their own loop (``gateway_agent.jobs.accept``) and never run it as code. The
+# their own loop (``gateway_agent.agent.jobs.accept``) and never run it as code. The
 # name stays what queued jobs and deployed agents know.
-SEND_JOB_FUNC = "gateway_agent.jobs.send_message"
+SEND_JOB_FUNC = "gateway_agent.agent.jobs.send_message"
 APPLY_EVENT_FUNC = "relay_server.worker.events.apply_event"
 SIMULATED_SEND_FUNC = "relay_server.worker.simulated.send_message"
 # The only function names a job on the bus may carry (see ``zimsend_common.bus``).

@@ -8,7 +8,7 @@ timeout, from ``wire.agent_queue_order`` (priority first, the device's own
 queue before the client's shared one). Nothing is forked: the serial port
 stays with this process. Jobs are JSON data read through ``zimsend_common.bus``
 and only send jobs the relay signed for this device are taken
-(``gateway_agent.jobs.accept``); the queues carry messages, never code for the
+(``gateway_agent.agent.jobs.accept``); the queues carry messages, never code for the
 device's host. A refused job is reported to the relay as a ``job_refused`` event.
 
 The device's client, which decides the shared queues it listens on, is taken
@@ -32,7 +32,7 @@ from typing import Any
 import redis
 from rq.exceptions import DequeueTimeout
 
-from gateway_agent import jobs
+from gateway_agent.agent import jobs
 from gateway_agent.agent.epoch import EpochWatch
 from gateway_agent.agent.heartbeat import AgentState, heartbeat_data
 from gateway_agent.agent.ledger import Ledger
@@ -40,7 +40,7 @@ from gateway_agent.agent.outbox import Outbox
 from gateway_agent.agent.pulse import Pulse
 from gateway_agent.agent.ratelimit import SendRateLimit
 from gateway_agent.agent.received import received_kind
-from gateway_agent.agent.reports import DeliveryTracker
+from gateway_agent.reports.tracker import DeliveryTracker
 from gateway_agent.agent.sender import UNKNOWN_OUTCOME, Sender
 from gateway_agent.backends import open_modem
 from gateway_agent.errors import ModemError

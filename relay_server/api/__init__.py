@@ -3,20 +3,6 @@
 The folder's rule: a /v1 route is declared with ``routes.route``, naming the
 models of ``api.models`` it takes and answers; it reads its body and query
 only through those models and answers through ``routes.respond`` (or
-an ``ApiError`` of the code table in ``relay_server.errors``). The OpenAPI
+an ``ApiError`` of the code table in ``relay_server.api.errors``). The OpenAPI
 document is written from that table and those models, never by hand.
 """
-
-# Each module exports ``bp``, a Blueprint; ``create_app`` registers them in this order.
-BLUEPRINT_MODULES = (
-    "relay_server.api.sending",
-    "relay_server.api.otp",
-    "relay_server.api.account",
-    "relay_server.api.tracking",
-    "relay_server.api.devices",
-    "relay_server.api.webhooks",
-    "relay_server.api.inbox",
-    "relay_server.api.openapi",
-    "relay_server.api.health",
-    "relay_server.api.metrics",
-)

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from flask import Blueprint, Response
 
-from relay_server import context
+from relay_server.api import context
 from relay_server.api.models.devices import AuthTest
 from relay_server.api.routes import respond, route
-from relay_server.auth import current_caller, requested_device_id
+from relay_server.api.auth import current_caller, requested_device_id
 from zimsend_common.timefmt import utcnow
 
 bp = Blueprint("account", __name__, url_prefix="/v1")

@@ -8,7 +8,7 @@ from typing import Any
 from flask import request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from relay_server.errors import ApiError
+from relay_server.api.errors import ApiError
 
 
 def request_body() -> bytes:

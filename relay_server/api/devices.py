@@ -13,10 +13,10 @@ from flask import Blueprint, Response
 
 from relay_server.api.models.devices import DeviceList, OneDevice
 from relay_server.api.routes import respond, route
-from relay_server.auth import current_caller
-from relay_server.context import current
+from relay_server.api.auth import current_caller
+from relay_server.api.context import current
 from relay_server.store.device_state import DeviceState
-from relay_server.errors import ApiError
+from relay_server.api.errors import ApiError
 from relay_server.store import ids
 from zimsend_common.timefmt import utcnow
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from flask import Blueprint
 
-from relay_server import health
-from relay_server.context import current
+from relay_server.api import health_report as health
+from relay_server.api.context import current
 from zimsend_common.timefmt import utcnow
 
 bp = Blueprint("health", __name__)

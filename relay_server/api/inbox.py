@@ -14,9 +14,9 @@ from relay_server.api.models.fields import INCOMING_ID
 from relay_server.api.models.inbox import IncomingMessage, InboxPage, InboxParams, OneIncomingMessage
 from relay_server.api.routes import respond, route
 from relay_server.api.tracking import pagination
-from relay_server.auth import current_caller
-from relay_server.context import current
-from relay_server.errors import ApiError
+from relay_server.api.auth import current_caller
+from relay_server.api.context import current
+from relay_server.api.errors import ApiError
 from relay_server.store import inbox
 
 bp = Blueprint("inbox", __name__, url_prefix="/v1")

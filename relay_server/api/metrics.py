@@ -21,9 +21,9 @@ from datetime import timedelta
 from flask import Blueprint, Response, jsonify, request
 from prometheus_client import REGISTRY, CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
-from relay_server.context import current
-from relay_server.metrics_dir import multiprocess_directory
-from relay_server.state_metrics import GatewayStateCollector
+from relay_server.api.context import current
+from relay_server.api.metrics_dir import multiprocess_directory
+from relay_server.api.state_metrics import GatewayStateCollector
 
 bp = Blueprint("metrics", __name__)
 

@@ -4,7 +4,7 @@ The SMS is an ordinary message at priority 1 (status, history, webhooks,
 X-Device-ID and Idempotency-Key as for ``/v1/sms/send``), with one
 difference: the store keeps its text with the code masked, while the send
 job handed to the dispatcher carries the real text. Nothing else ever holds
-the code: the store keeps only its keyed MAC (see ``relay_server.otp``),
+the code: the store keeps only its keyed MAC (see ``relay_server.api.otp_codes``),
 and no answer or log line contains it.
 
 If Redis loses the send job before a device takes it, the worker's recovery
@@ -21,7 +21,7 @@ from dataclasses import replace
 
 from flask import Blueprint, Response
 
-from relay_server import context, idempotency, otp
+from relay_server.api import context, idempotency, otp_codes as otp
 from relay_server.api.body import json_body
 from relay_server.api.models.otp import (
     OtpVerified,
@@ -33,8 +33,8 @@ from relay_server.api.models.otp import (
 from relay_server.api.models.sending import parse_text
 from relay_server.api.routes import respond, route
 from relay_server.api.sending import Options, choose_device, new_message, send_context, submit
-from relay_server.auth import current_caller, requested_device_id
-from relay_server.errors import ApiError, error_response
+from relay_server.api.auth import current_caller, requested_device_id
+from relay_server.api.errors import ApiError, error_response
 from relay_server.store import ids
 from relay_server.store.models import Message
 from relay_server.store.otp import MAX_ATTEMPTS, NewOtp, OtpRateLimited, Verification

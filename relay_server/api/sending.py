@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from relay_server import context, idempotency
+from relay_server.api import context, idempotency
 from relay_server.api.body import json_body
 from relay_server.api.models.errors import ErrorObject
 from relay_server.api.models.messages import status_fields
@@ -34,9 +34,9 @@ from relay_server.api.models.sending import (
     parse_to,
 )
 from relay_server.api.routes import respond, route
-from relay_server.auth import current_caller, requested_device_id
-from relay_server.dispatcher import DeviceOffline, NoDeviceAvailable
-from relay_server.errors import ApiError
+from relay_server.api.auth import current_caller, requested_device_id
+from relay_server.dispatch.dispatcher import DeviceOffline, NoDeviceAvailable
+from relay_server.api.errors import ApiError
 from relay_server.store import ids
 from relay_server.store.models import Caller, Message, NewMessage
 from zimsend_common.segments import SplitText

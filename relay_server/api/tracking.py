@@ -25,9 +25,9 @@ from relay_server.api.models.tracking import (
     StatsCounts,
 )
 from relay_server.api.routes import respond, route
-from relay_server.auth import current_caller
-from relay_server.context import current
-from relay_server.errors import ApiError
+from relay_server.api.auth import current_caller
+from relay_server.api.context import current
+from relay_server.api.errors import ApiError
 from relay_server.store import UnknownCursor
 from relay_server.store.models import HistoryQuery, Message, Stats, StatusChange
 from zimsend_common.timefmt import utcnow

@@ -29,9 +29,9 @@ from relay_server.api.models.webhooks import (
 from relay_server.api.models.webhooks import Webhook as WebhookAnswer
 from relay_server.api.routes import respond, route
 from relay_server.api.tracking import pagination
-from relay_server.auth import current_caller
-from relay_server.context import current
-from relay_server.errors import ApiError
+from relay_server.api.auth import current_caller
+from relay_server.api.context import current
+from relay_server.api.errors import ApiError
 from relay_server.store.webhook_outbox import Attempt
 from relay_server.store.webhooks import Webhook
 from zimsend_common.timefmt import utcnow

@@ -10,7 +10,7 @@ from redis.exceptions import RedisError
 
 from relay_server.dispatch import estimate, placement
 from relay_server.mobile import wake
-from relay_server.dispatcher import DeviceOffline, NoDeviceAvailable
+from relay_server.dispatch.dispatcher import DeviceOffline, NoDeviceAvailable
 from relay_server.store.models import Caller, Message
 from relay_server.store.store import Store
 from zimsend_common import wire

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from redis import Redis
 from redis.exceptions import RedisError
 
-from relay_server import context
+from relay_server.api import context
 from relay_server.mobile import device_config, inbound, reports, setup, stream, wake
 from relay_server.mobile.shapes import (
     CANCELLING_SINCE,

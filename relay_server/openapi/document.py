@@ -2,7 +2,7 @@
 
 Written from the route table (``relay_server.api.routes.operations()``) and
 the models each route names: schemas by pydantic's ``models_json_schema``,
-error answers from the code table (``relay_server.errors.ERROR_CODES``).
+error answers from the code table (``relay_server.api.errors.ERROR_CODES``).
 
 A small module of our own rather than flask-openapi3, spectree or APIFlask:
 each of those validates requests itself and answers a refused one in its own
@@ -26,7 +26,7 @@ from relay_server.api.models.errors import Error
 from relay_server.api.models.fields import rule_of
 from relay_server.api.routes import Operation
 from relay_server.api.routes import operations as operations_of_api
-from relay_server.errors import ERROR_CODES
+from relay_server.api.errors import ERROR_CODES
 
 Schema = dict[str, Any]
 REF = "#/components/schemas/{model}"

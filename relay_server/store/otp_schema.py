@@ -1,6 +1,6 @@
 """The table of one-time passwords, on the store's one MetaData; created by migration 0006.
 
-A row holds an OTP's code only as a keyed MAC (see ``relay_server.otp``),
+A row holds an OTP's code only as a keyed MAC (see ``relay_server.api.otp_codes``),
 the message that carried it, and where its verification stands.
 """
 

@@ -24,7 +24,7 @@ import requests
 from credentials import Credentials
 from waiting import free_port, wait_until
 
-from gateway_agent.emulator import EmulatorConfig, ModemEmulator
+from gateway_agent.backends.emulator import EmulatorConfig, ModemEmulator
 from relay_server.store.store import Store
 
 BIN = Path(sys.executable).parent

@@ -17,7 +17,7 @@ import redis
 import requests
 
 from e2e_gateway import OFFLINE_AFTER_SECONDS, RECOVERY_GRACE_SECONDS, Gateway, running_gateway, wait_until
-from gateway_agent.emulator import EmulatorConfig
+from gateway_agent.backends.emulator import EmulatorConfig
 from zimsend_common import bus, wire
 from zimsend_common.timefmt import isoformat_z, utcnow
 

@@ -11,7 +11,7 @@ import requests
 import sqlalchemy as sa
 from e2e_gateway import Gateway, wait_until
 
-from gateway_agent.emulator import EmulatorConfig
+from gateway_agent.backends.emulator import EmulatorConfig
 from relay_server.store.dispatch_schema import incoming_messages
 from zimsend_common import wire
 from zimsend_common.timefmt import isoformat_z, utcnow

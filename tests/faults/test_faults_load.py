@@ -22,7 +22,7 @@ from credentials import Credentials
 
 from e2e_gateway import Gateway, running_gateway
 from fault_gateway import OwnRedis
-from gateway_agent.emulator import EmulatorConfig
+from gateway_agent.backends.emulator import EmulatorConfig
 
 pytestmark = pytest.mark.slow  # relay, worker and agents as processes
 

@@ -21,8 +21,8 @@ import requests
 from credentials import Credentials
 
 from e2e_gateway import Agent, Gateway, wait_until
-from gateway_agent.emulator import EmulatorConfig
-from relay_server.idempotency import ABANDONED_AFTER
+from gateway_agent.backends.emulator import EmulatorConfig
+from relay_server.api.idempotency import ABANDONED_AFTER
 
 pytestmark = pytest.mark.slow  # relay, worker and agents as processes
 

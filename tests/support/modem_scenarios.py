@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from gateway_agent.emulator import ModemEmulator
+from gateway_agent.backends.emulator import ModemEmulator
 from gateway_agent.errors import CommandError, ModemError
 from gateway_agent.modem import (
     DeliveryReport,

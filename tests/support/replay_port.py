@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 
-from gateway_agent.emulator.pty_port import PtyPort
+from gateway_agent.backends.emulator.pty_port import PtyPort
 
 HEALTHY = {
     "AT+CGMI": ["Replay"],

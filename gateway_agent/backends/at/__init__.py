@@ -1,9 +1,14 @@
-"""The ``at`` backend: the project's own AT driver on ``settings.agent.modem_port``."""
+"""The ``at`` backend: the project's own AT driver, GSM modems over a serial port, SMS in PDU mode.
 
-from __future__ import annotations
+``ATModem`` implements ``gateway_agent.modem.Modem``; ``create`` builds one on
+``settings.agent.modem_port``.
+"""
 
-from gateway_agent.at import ATModem, DriverOptions
+from gateway_agent.backends.at.driver import ATModem
+from gateway_agent.backends.at.options import DriverOptions
 from zimsend_common.config import Settings
+
+__all__ = ["ATModem", "DriverOptions", "create"]
 
 
 def create(settings: Settings) -> ATModem:

@@ -1,44 +1,17 @@
-"""The ``emulator`` backend: a software modem in this process, driven by the AT driver.
+"""The ``emulator`` backend: a software GSM modem on a pseudo-terminal, driven by the AT driver.
 
-The emulated modem lives on its own pty for as long as the ``Modem`` does:
-closing the modem stops it. This is the device of the demo.
+The modem itself is for tests, demos and trying things out:
+
+    from gateway_agent.backends.emulator import ModemEmulator, EmulatorConfig
+    emu = ModemEmulator(EmulatorConfig(report_delay=0.2)).start()
+    emu.port_path   # open this as a serial port
+
+``create`` starts one for an agent (the demo's device); ``FakeModem`` in
+``fake_modem`` is the in-memory modem the agent's logic tests use.
 """
 
-from __future__ import annotations
+from gateway_agent.backends.emulator.config import EmulatorConfig, SentRecord
+from gateway_agent.backends.emulator.emulated_modem import EmulatedModem, create
+from gateway_agent.backends.emulator.emulator import ModemEmulator
 
-import shutil
-import tempfile
-from pathlib import Path
-
-from gateway_agent.at import ATModem, DriverOptions
-from gateway_agent.emulator import EmulatorConfig, ModemEmulator
-from zimsend_common.config import Settings
-
-REPORT_DELAY_SECONDS = 2.0
-
-
-class EmulatedModem(ATModem):
-    """An ``ATModem`` that owns the emulator it talks to."""
-
-    def __init__(self, options: DriverOptions, emulator: ModemEmulator, workdir: Path) -> None:
-        super().__init__(options)
-        self.emulator = emulator
-        self._workdir = workdir
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self.emulator.stop()
-            shutil.rmtree(self._workdir, ignore_errors=True)
-
-
-def create(settings: Settings, config: EmulatorConfig | None = None) -> EmulatedModem:
-    """Start an emulated modem (asking for ``sim_pin`` when one is set) and a driver for it."""
-    workdir = Path(tempfile.mkdtemp(prefix="zimsend-modem-"))
-    link = str(workdir / "modem")
-    config = config or EmulatorConfig(
-        report_delay=REPORT_DELAY_SECONDS, pin=settings.agent.sim_pin or None, link=link
-    )
-    emulator = ModemEmulator(config).start()
-    return EmulatedModem(DriverOptions.from_settings(settings, port=emulator.port_path), emulator, workdir)
+__all__ = ["EmulatedModem", "EmulatorConfig", "ModemEmulator", "SentRecord", "create"]

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from relay_server.api.models.fields import Answer, omitted_when_none
-from relay_server.errors import ERROR_CODES
+from relay_server.api.errors import ERROR_CODES
 
 ErrorCodeName = Literal[tuple(sorted(ERROR_CODES))]  # type: ignore[valid-type]
 

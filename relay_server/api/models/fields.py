@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJson
 from pydantic import ValidationInfo, WithJsonSchema
 from pydantic_core import core_schema
 
-from relay_server.errors import ApiError
+from relay_server.api.errors import ApiError
 from relay_server.store.models import STATUSES
 from zimsend_common.timefmt import isoformat_z
 

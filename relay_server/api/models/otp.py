@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo
 
-from relay_server import otp
+from relay_server.api import otp_codes as otp
 from relay_server.api.models.fields import (
     METADATA,
     MESSAGE_ID,
@@ -24,7 +24,7 @@ from relay_server.api.models.fields import (
     shaped,
 )
 from relay_server.api.models.sending import MetadataIn, To, WebhookUrl
-from relay_server.errors import ApiError
+from relay_server.api.errors import ApiError
 from relay_server.store.otp import MAX_ATTEMPTS
 
 DEFAULT_EXPIRY_SECONDS = 300

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, TypedDict
 
 from pydantic import Field, ValidationInfo
 
-from relay_server import phone
+from relay_server.api import phone
 from relay_server.api.models.errors import ErrorObject
 from relay_server.api.models.fields import (
     METADATA,
@@ -33,7 +33,7 @@ from relay_server.api.models.fields import (
     omitted_when_none,
 )
 from relay_server.api.models.messages import StatusObject
-from relay_server.errors import ApiError
+from relay_server.api.errors import ApiError
 from relay_server.webhooks import urls
 from zimsend_common.config import RelaySettings
 from zimsend_common.segments import SplitText, split_text

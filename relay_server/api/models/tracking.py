@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo
 
-from relay_server import phone
+from relay_server.api import phone
 from relay_server.api.models.fields import (
     DATE_BOUND,
     MESSAGE_ID,
@@ -30,7 +30,7 @@ from relay_server.api.models.fields import (
     shaped,
 )
 from relay_server.api.models.messages import HistoryItem
-from relay_server.errors import ApiError
+from relay_server.api.errors import ApiError
 from relay_server.store import ids
 from relay_server.store.models import STATUSES
 from zimsend_common.timefmt import EARLIEST, LATEST, as_utc

@@ -24,7 +24,7 @@ from relay_server.api.models.fields import (
     shaped,
 )
 from relay_server.api.models.tracking import Limit, Page
-from relay_server.errors import ApiError
+from relay_server.api.errors import ApiError
 from relay_server.store import webhooks as store_webhooks
 from relay_server.webhooks import urls
 from relay_server.webhooks.events import EVENTS

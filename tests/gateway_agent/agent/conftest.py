@@ -7,8 +7,8 @@ import redis
 from agent_support import RedisServer, RunningAgent, agent_settings
 
 from gateway_agent.agent import Agent
-from gateway_agent.emulator import EmulatorConfig, ModemEmulator
-from gateway_agent.emulator.fake_modem import FakeModem
+from gateway_agent.backends.emulator import EmulatorConfig, ModemEmulator
+from gateway_agent.backends.emulator.fake_modem import FakeModem
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 from agent_support import CLIENT_ID, DEVICE_ID, OTHER_DEVICE_ID, SIGNING_KEY, enqueue
 from rq.job import Job
 
-from gateway_agent import jobs
+from gateway_agent.agent import jobs
 from zimsend_common import bus, wire
 
 NORMAL = wire.device_queue(DEVICE_ID, 3)

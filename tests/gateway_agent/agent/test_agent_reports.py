@@ -10,7 +10,7 @@ from agent_support import DEVICE_ID, SIGNING_KEY, message_events
 
 from gateway_agent.agent.ledger import Ledger
 from gateway_agent.agent.outbox import Outbox
-from gateway_agent.agent.reports import DeliveryTracker
+from gateway_agent.reports.tracker import DeliveryTracker
 from gateway_agent.modem import DeliveryReport, SendReceipt
 from zimsend_common.failures import FailureCode
 from zimsend_common.timefmt import isoformat_precise

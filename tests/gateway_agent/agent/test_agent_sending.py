@@ -19,7 +19,7 @@ from agent_support import (
 import pytest
 from rq import Queue
 
-from gateway_agent.emulator.fake_modem import FakeModem
+from gateway_agent.backends.emulator.fake_modem import FakeModem
 from zimsend_common import wire
 from zimsend_common.timefmt import isoformat_z
 

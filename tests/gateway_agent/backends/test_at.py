@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway_agent.backends import open_modem
-from gateway_agent.emulator import EmulatorConfig, ModemEmulator
+from gateway_agent.backends.emulator import EmulatorConfig, ModemEmulator
 from gateway_agent.errors import NotReady, PortGone
 from gateway_agent.modem import DeliveryReport
 from zimsend_common.config import load_settings

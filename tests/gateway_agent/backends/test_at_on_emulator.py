@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from modem_scenarios import SCENARIOS, Scenario, settle
 
-from gateway_agent.at import ATModem, DriverOptions
-from gateway_agent.emulator import EmulatorConfig, ModemEmulator
+from gateway_agent.backends.at import ATModem, DriverOptions
+from gateway_agent.backends.emulator import EmulatorConfig, ModemEmulator
 from zimsend_common.config import AgentSettings, Settings
 
 SHARED = [scenario for scenario in SCENARIOS if not scenario.emulator]

@@ -18,8 +18,8 @@ import redis
 from credentials import Credentials
 from werkzeug.serving import make_server
 
-from relay_server.app import create_app
-from relay_server.dispatcher import Dispatcher
+from relay_server.api.app import create_app
+from relay_server.dispatch.dispatcher import Dispatcher
 from relay_server.store.store import Store
 from zimsend_common import redis_client
 from zimsend_common.config import RelaySettings, Settings, SmsSettings

@@ -18,7 +18,7 @@ from schema_strategy import from_schema
 
 from relay_server.api.models.fields import rule_of
 from relay_server.api.routes import operations
-from relay_server.app import create_app
+from relay_server.api.app import create_app
 from relay_server.openapi import document
 from relay_server.store.store import Store
 from zimsend_common.config import RelaySettings, Settings

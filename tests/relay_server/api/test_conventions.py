@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 import requests
 
-from relay_server.dispatcher import StoreOnlyDispatcher
+from relay_server.dispatch.dispatcher import StoreOnlyDispatcher
 
 BODY = {"to": "+33612345678", "message": "Hello"}
 

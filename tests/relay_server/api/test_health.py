@@ -13,7 +13,7 @@ from werkzeug.serving import make_server
 
 from relay_process import RELAY, environment
 from waiting import free_port
-from relay_server.app import create_app
+from relay_server.api.app import create_app
 from relay_server.store.engine import create_engine
 from relay_server.store.store import Store
 from zimsend_common import wire

@@ -9,7 +9,7 @@ import requests
 import sqlalchemy as sa
 from openapi_check import conforms
 
-from relay_server.dispatcher import NoDeviceAvailable, StoreOnlyDispatcher
+from relay_server.dispatch.dispatcher import NoDeviceAvailable, StoreOnlyDispatcher
 from relay_server.store.models import HistoryQuery
 
 BODY = {"to": "+33612345678", "message": "Your order shipped"}

@@ -138,7 +138,7 @@ def test_metrics_add_up_what_two_server_processes_counted(tmp_path, redis_proc):
 def test_every_metric_the_grafana_dashboard_reads_is_served(relay):
     # ``zimsend-relay serve`` has the worker's metrics defined (its command line loads the worker's
     # modules); an app run in this process has them once they are imported.
-    importlib.import_module("relay_server.worker_command")
+    importlib.import_module("relay_server.cli.worker")
     dashboard = (Path(__file__).parents[3] / "contrib" / "grafana-zimsend.json").read_text()
     wanted = set(re.findall(r"zimsend_[a-z_]+", dashboard)) - {"zimsend_gateway"}
     answer = requests.get(root(relay) + "/metrics", timeout=10)

@@ -16,7 +16,7 @@ from openapi_check import conforms
 from openapi_spec_validator import validate
 from tracking_data import seed, utc
 
-from relay_server.app import create_app
+from relay_server.api.app import create_app
 from relay_server.dispatch.rq_dispatcher import RQDispatcher
 from relay_server.openapi import ERROR_CODES, document
 from zimsend_common.timefmt import isoformat_z, utcnow

@@ -16,7 +16,7 @@ import requests
 from openapi_check import conforms
 from otp_parts import Clock, rq_relay
 
-from relay_server.dispatcher import NoDeviceAvailable, StoreOnlyDispatcher
+from relay_server.dispatch.dispatcher import NoDeviceAvailable, StoreOnlyDispatcher
 from relay_server.store.models import HistoryQuery, MessageError, StatusChange
 from zimsend_common import bus, wire
 from zimsend_common.timefmt import isoformat_z, utcnow

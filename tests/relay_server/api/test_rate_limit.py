@@ -92,9 +92,9 @@ def closed_port() -> int:
 def test_sending_keeps_working_when_redis_is_down_and_the_outage_is_logged_once(make_relay, caplog):
     relay = make_relay(rate_limit_per_minute=1, redis_url=f"redis://127.0.0.1:{closed_port()}/0")
     acme = relay.new_client()
-    with caplog.at_level(logging.WARNING, logger="relay_server.ratelimit"):
+    with caplog.at_level(logging.WARNING, logger="relay_server.api.ratelimit"):
         answers = [send(relay, acme) for _ in range(3)]
     assert [a.status_code for a in answers] == [202] * 3
     assert "X-RateLimit-Remaining" not in answers[0].headers
-    warnings = [r for r in caplog.records if r.name == "relay_server.ratelimit"]
+    warnings = [r for r in caplog.records if r.name == "relay_server.api.ratelimit"]
     assert len(warnings) == 1

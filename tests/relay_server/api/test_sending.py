@@ -9,7 +9,7 @@ import pytest
 import requests
 from openapi_check import conforms
 
-from relay_server.dispatcher import DeviceOffline, NoDeviceAvailable, StoreOnlyDispatcher
+from relay_server.dispatch.dispatcher import DeviceOffline, NoDeviceAvailable, StoreOnlyDispatcher
 from relay_server.store.models import HistoryQuery
 
 STATUS_FIELDS = {

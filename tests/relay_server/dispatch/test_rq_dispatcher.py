@@ -13,7 +13,7 @@ from rq.job import Job
 from relay_parts import OFFLINE_AFTER_SECONDS, Parts, minutes
 from relay_server.dispatch import RQDispatcher, placement
 from relay_server.dispatch.estimate import DEFAULT_SEND_SECONDS
-from relay_server.dispatcher import DeviceOffline, NoDeviceAvailable
+from relay_server.dispatch.dispatcher import DeviceOffline, NoDeviceAvailable
 from zimsend_common import bus, redis_client, wire
 from zimsend_common.timefmt import utcnow
 

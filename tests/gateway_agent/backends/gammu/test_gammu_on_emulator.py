@@ -17,7 +17,7 @@ from modem_scenarios import SCENARIOS, Scenario, settle
 from gammu_dummy_phone import QUICK
 
 from gateway_agent.backends.gammu import GammuModem, create
-from gateway_agent.emulator import EmulatorConfig, ModemEmulator
+from gateway_agent.backends.emulator import EmulatorConfig, ModemEmulator
 from gateway_agent.errors import NotReady
 from gateway_agent.modem import SimState
 from zimsend_common.config import AgentSettings, GammuSettings, Settings

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from relay_server.api.models.sending import check_webhook_url, parse_scheduled_at, parse_valid_until
-from relay_server.errors import ApiError
+from relay_server.api.errors import ApiError
 from zimsend_common.config import RelaySettings
 
 STRICT = RelaySettings()

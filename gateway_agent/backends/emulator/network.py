@@ -1,0 +1,109 @@
+"""The emulated GSM network: registration, acceptance of sends, references, reports."""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway_agent.backends.emulator.config import EmulatorConfig, SentRecord
+from gateway_agent.backends.emulator.errors import AtError
+from gateway_agent.pdu import Submit, encode_status_report
+from zimsend_common.timefmt import utcnow
+
+FAILURE_RATE_ERROR = 500  # what Huawei firmware answers for most network refusals
+
+
+@dataclass
+class _Partial:
+    texts: dict[int, str]
+    references: dict[int, int]
+
+
+class Network:
+    """Decides what happens to each submitted part, and logs whole accepted messages."""
+
+    def __init__(self, config: EmulatorConfig, deliver_report: Callable[[str], None]) -> None:
+        self._config = config
+        self._deliver_report = deliver_report
+        self._random = random.Random(config.seed)
+        self._failures = [(re.compile(p), code) for p, code in config.failures.items()]
+        self._next_reference = config.first_reference % 256
+        self._partials: dict[tuple[str, int], _Partial] = {}
+        self._lock = threading.Lock()
+        self._timers: list[threading.Timer] = []
+        self.sent: list[SentRecord] = []
+        self.registered_at = time.monotonic() + config.no_network_for
+
+    def restart(self) -> None:
+        """The modem rebooted: it searches for the network again."""
+        self.registered_at = time.monotonic() + self._config.no_network_for
+
+    @property
+    def registered(self) -> bool:
+        return time.monotonic() >= self.registered_at
+
+    def accept(self, submit: Submit) -> int:
+        """The TP-MR for one submitted part, or AtError as the network refuses it."""
+        if not self.registered:
+            raise AtError("CMS", 331)
+        time.sleep(self._config.send_delay)
+        for pattern, code in self._failures:
+            if pattern.search(submit.recipient):
+                raise AtError("CMS", code)
+        with self._lock:
+            if self._random.random() < self._config.failure_rate:
+                raise AtError("CMS", FAILURE_RATE_ERROR)
+            reference = self._next_reference
+            self._next_reference = (reference + 1) % 256
+            self._log(submit, reference, utcnow())
+        if submit.request_status_report and self._config.report_delay is not None:
+            self._schedule_report(submit.recipient, reference, utcnow())
+        return reference
+
+    def _log(self, submit: Submit, reference: int, at: datetime) -> None:
+        concat = submit.concat
+        if concat is None:
+            self.sent.append(
+                SentRecord(submit.recipient, submit.text, (reference,), at, submit.request_status_report)
+            )
+            return
+        key = (submit.recipient, concat.reference)
+        partial = self._partials.setdefault(key, _Partial({}, {}))
+        partial.texts[concat.sequence] = submit.text
+        partial.references[concat.sequence] = reference
+        if len(partial.texts) == concat.total:
+            del self._partials[key]
+            order = sorted(partial.texts)
+            self.sent.append(
+                SentRecord(
+                    submit.recipient,
+                    "".join(partial.texts[i] for i in order),
+                    tuple(partial.references[i] for i in order),
+                    at,
+                    submit.request_status_report,
+                )
+            )
+
+    def _schedule_report(self, recipient: str, reference: int, submitted: datetime) -> None:
+        def report() -> None:
+            pdu = encode_status_report(
+                reference, recipient, submitted, utcnow(), self._config.report_status
+            )
+            self._deliver_report(pdu)
+
+        timer = threading.Timer(self._config.report_delay or 0.0, report)
+        timer.daemon = True
+        with self._lock:
+            self._timers = [t for t in self._timers if t.is_alive()] + [timer]
+        timer.start()
+
+    def stop(self) -> None:
+        """Cancel the reports still to come."""
+        with self._lock:
+            for timer in self._timers:
+                timer.cancel()

@@ -1,0 +1,1 @@
+"""The agent's command line: ``zimsend-agent`` and its commands."""

@@ -1,0 +1,35 @@
+"""``zimsend-agent run``: serve one device until stopped.
+
+The device's password and everything else come from the configuration
+(``ZIMSEND_DEVICE_PASSWORD`` and friends); the command line names the device
+and, when wanted, its backend and port.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from gateway_agent.agent import Agent
+from gateway_agent.cli.options import EXIT_USAGE, add_modem_arguments, fail, modem_settings
+from zimsend_common.config import ConfigError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``run`` to the agent's command line."""
+    parser = subparsers.add_parser("run", help="serve one device: send its messages, report back")
+    parser.add_argument("--device-id", required=True, help="the device, as zimsend-relay add-device named it")
+    add_modem_arguments(parser)
+    parser.set_defaults(handler=_main)
+
+
+def _main(args: argparse.Namespace) -> int:
+    try:
+        settings = modem_settings(args)
+        settings = settings.model_copy(
+            update={"agent": settings.agent.model_copy(update={"device_id": args.device_id})}
+        )
+        agent = Agent(settings)
+    except (ConfigError, ValueError) as error:
+        return fail("run", str(error), EXIT_USAGE)
+    agent.run()
+    return 0

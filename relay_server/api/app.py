@@ -1,0 +1,71 @@
+"""The relay's WSGI application: the ZimSend API under /v1."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import redis as redis_lib
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from relay_server.api import auth, body_limit, context, idempotency, ratelimit, request_metrics
+from relay_server.api.blueprints import BLUEPRINTS
+from relay_server.mobile import routes as mobile_routes
+from relay_server.dispatch.dispatcher import Dispatcher, StoreOnlyDispatcher
+from relay_server.api.errors import register_error_handlers
+from relay_server.store.store import Store
+from zimsend_common import redis_client
+from zimsend_common.config import Settings
+from zimsend_common.private_files import private_directory
+from zimsend_common.timefmt import utcnow
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    dispatcher: Dispatcher | None = None,
+    redis: redis_lib.Redis | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> Flask:
+    """The relay app, on the given parts or on those the settings name.
+
+    Without a store it opens the configured database (creating ``data_dir``
+    for the default SQLite file); without a dispatcher messages stay queued in
+    the store; without Redis it connects to ``settings.relay.redis_url``.
+    ``clock`` tells the time OTPs are created and verified at (UTC-aware).
+    """
+    app = Flask("relay_server")
+    if settings.relay.trusted_proxy_hops:
+        # The client's address (which bad credentials are counted against) is
+        # the one the trusted proxies saw, not the last proxy's.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.relay.trusted_proxy_hops)  # type: ignore[method-assign]
+    app.config["MAX_CONTENT_LENGTH"] = settings.relay.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # the default provider has it
+    if store is None:
+        private_directory(settings.relay.data_dir)
+        store = Store.open(settings.relay.resolved_database_url())
+    if redis is None:
+        redis = redis_client.connect(settings.relay.redis_url, redis_client.REQUEST)
+    context.attach(
+        app.extensions,
+        context.RelayContext(
+            settings=settings,
+            store=store,
+            dispatcher=dispatcher or StoreOnlyDispatcher(),
+            redis=redis,
+            clock=clock,
+        ),
+    )
+    register_error_handlers(app)
+    # Order matters: a body too large to read, who is calling, how often, whether it is a replay.
+    body_limit.init_app(app)
+    auth.init_app(app)
+    ratelimit.init_app(app)
+    idempotency.init_app(app)
+    request_metrics.init_app(app)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    app.register_blueprint(mobile_routes.bp)  # the SMSGate app's API
+    return app

@@ -1,0 +1,94 @@
+"""Who is calling: the ``X-Client-ID`` and ``X-API-Key`` headers of every /v1 request.
+
+Every route under /v1 requires both headers, except the OpenAPI document.
+``X-Device-ID`` is optional and checked only where a route asks for it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, request
+
+from relay_server.api import auth_throttle, context
+from relay_server.api.errors import ApiError
+from relay_server.store.models import Caller
+from relay_server.store.store import InvalidApiKey, UnknownClient
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/v1/"
+PUBLIC_PATHS = frozenset({"/v1/openapi.json"})
+
+
+def init_app(app: Flask) -> None:
+    """Authenticate every request to a /v1 route before it is handled."""
+    app.before_request(authenticate_request)
+
+
+def authenticate_request() -> None:
+    """Set the caller of the current request; raises ApiError when the headers fail."""
+    if not _needs_authentication():
+        return
+    client_id = request.headers.get("X-Client-ID", "").strip()
+    api_key = request.headers.get("X-API-Key", "").strip()
+    if not client_id or not api_key:
+        raise ApiError(
+            "MISSING_AUTH_HEADERS",
+            "The X-API-Key and X-Client-ID headers are required.",
+        )
+    auth_throttle.refuse_if_throttled(client_id)
+    try:
+        g.caller = context.current().store.authenticate(client_id, api_key)
+    except UnknownClient:
+        log.info("authentication refused", extra={"client_id": client_id, "reason": "unknown client"})
+        auth_throttle.record_failure(client_id)
+        raise ApiError(
+            "INVALID_CLIENT_ID", "The client ID does not exist or is disabled."
+        ) from None
+    except InvalidApiKey:
+        log.info("authentication refused", extra={"client_id": client_id, "reason": "invalid key"})
+        auth_throttle.record_failure(client_id)
+        raise ApiError(
+            "INVALID_API_KEY", "The API key is invalid, revoked or expired."
+        ) from None
+
+
+def current_caller() -> Caller:
+    """The authenticated caller of the current request."""
+    caller = g.get("caller")
+    if caller is None:
+        raise RuntimeError("the current request is not authenticated")
+    return caller
+
+
+def is_authenticated() -> bool:
+    """Whether the current request has an authenticated caller."""
+    return g.get("caller") is not None
+
+
+def requested_device_id() -> str | None:
+    """The device the ``X-Device-ID`` header asks for, checked to be the caller's.
+
+    None when the header is absent or empty; a device of another client, a
+    disabled, unknown or malformed id: ApiError 404 ``INVALID_DEVICE_ID``.
+    """
+    device_id = request.headers.get("X-Device-ID", "").strip()
+    if not device_id:
+        return None
+    device = context.current().store.get_device(device_id)
+    if device is None or device.disabled or device.client_id != current_caller().client_id:
+        raise ApiError(
+            "INVALID_DEVICE_ID",
+            "The device ID does not exist or does not belong to this client.",
+        )
+    return device.device_id
+
+
+def _needs_authentication() -> bool:
+    if not request.path.startswith(API_PREFIX) or request.method == "OPTIONS":
+        return False
+    if request.path in PUBLIC_PATHS:
+        return False
+    # Unknown routes and wrong methods answer 404/405 whoever asks.
+    return request.routing_exception is None

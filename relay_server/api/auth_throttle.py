@@ -1,0 +1,91 @@
+"""Bad credentials from one address: counted in Redis, and past a bound refused with 429.
+
+Two counts per window of ``auth_failure_window_seconds``, both started by an
+address's first failure in the window:
+
+- failures of one address against one client id, up to
+  ``auth_failures_per_client_address``: guessing one client's keys;
+- failures of one address against any client, up to the higher
+  ``auth_failures_per_address``: spraying many client ids.
+
+Past either bound the address's attempts (at that client, or at all) are
+refused with 429 ``TOO_MANY_AUTH_FAILURES`` and ``Retry-After`` without the
+key being checked, until the window ends; refused attempts are not counted,
+so the block lifts on time. A client calling from any other address is never
+affected, and a good key from the same address counts nothing.
+
+When Redis cannot be reached the counts are skipped: authentication itself
+keeps working.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import redis
+from flask import request
+
+from relay_server.api import context
+from relay_server.api.errors import ApiError
+from relay_server.api.outage import OutageWarner
+
+log = logging.getLogger(__name__)
+
+_KEY_PREFIX = "zimsend:authfail"
+_OUTAGE = OutageWarner(log, "authentication throttle cannot reach Redis; failures are not counted")
+
+
+def refuse_if_throttled(client_id: str) -> None:
+    """Raise ApiError 429 when this address has failed too often, at this client or at all."""
+    relay = context.current()
+    settings = relay.settings.relay
+    keys = _keys(client_id)
+    try:
+        with relay.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.get(key)
+                pipe.ttl(key)
+            pair_count, pair_ttl, address_count, address_ttl = pipe.execute()
+    except redis.RedisError as exc:
+        _OUTAGE.warn(exc)
+        return
+    blocked = [
+        ttl
+        for count, ttl, bound in (
+            (pair_count, pair_ttl, settings.auth_failures_per_client_address),
+            (address_count, address_ttl, settings.auth_failures_per_address),
+        )
+        if count is not None and int(count) >= bound
+    ]
+    if blocked:
+        retry_after = max(1, *blocked)
+        log.warning("authentication throttled", extra={"client_id": client_id, "retry_after": retry_after})
+        raise ApiError(
+            "TOO_MANY_AUTH_FAILURES",
+            "Too many failed authentications from this address; wait before trying again.",
+            details={"retry_after": retry_after},
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+def record_failure(client_id: str) -> None:
+    """Count one failed authentication of this address at ``client_id``."""
+    relay = context.current()
+    window = relay.settings.relay.auth_failure_window_seconds
+    try:
+        with relay.redis.pipeline(transaction=True) as pipe:
+            for key in _keys(client_id):
+                # The first failure starts the window; later ones only count.
+                pipe.set(key, 0, ex=window, nx=True)
+                pipe.incr(key)
+            pipe.execute()
+    except redis.RedisError as exc:
+        _OUTAGE.warn(exc)
+
+
+def _keys(client_id: str) -> tuple[str, str]:
+    address = request.remote_addr or "unknown"
+    # The client id is whatever the caller typed: hashed, it cannot shape the key.
+    client = hashlib.sha256(client_id.encode("utf-8", "replace")).hexdigest()[:32]
+    return f"{_KEY_PREFIX}:{address}:{client}", f"{_KEY_PREFIX}:{address}"

@@ -1,0 +1,189 @@
+"""``zimsend-relay worker``: the relay's worker process.
+
+One process runs RQ's work loop in its main thread (RQ needs it there for
+signals and job timeouts) on the events and simulated-device queues, with
+RQ's scheduler beside it (for events deferred while the store is down); the
+release of due scheduled messages, the periodic maintenance and the webhook
+pump each run in a thread of their own. When Redis is down it waits and
+starts again (the webhook pump needs no Redis and goes on).
+
+Its counters and histograms go to the shared Prometheus directory
+(``relay_server.api.metrics_dir``), where ``/metrics`` reads them.
+
+RQ's scheduler is supervised: RQ itself starts it again when its process
+died, but only in its own maintenance, every 10 minutes by default; the
+worker has that run every ``SCHEDULER_CHECK_SECONDS`` and logs each restart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from types import FrameType
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import SimpleWorker
+from rq.exceptions import StopRequested
+from rq.scheduler import RQScheduler
+
+from relay_server.api import metrics_dir
+from relay_server.store.store import Store
+from relay_server.worker import context, events, simulated
+from relay_server.worker.due import DueRelease
+from relay_server.worker.epoch import EpochWatch
+from relay_server.webhooks.pump import WebhookPump
+from relay_server.worker.maintenance import Maintenance
+from zimsend_common import bus, redis_client, wire
+from zimsend_common.config import ConfigError, Settings, load_settings
+from zimsend_common.logs import configure_logging
+from zimsend_common.private_files import private_directory
+
+log = logging.getLogger(__name__)
+
+WORKER_QUEUES = (wire.EVENTS_QUEUE, wire.SIMULATED_QUEUE)
+# The jobs this worker runs, by the names the wire gives them; a job naming
+# anything else is refused, never imported.
+RelayJob = bus.job_class(
+    "RelayJob",
+    {
+        wire.APPLY_EVENT_FUNC: events.apply_event,
+        wire.SIMULATED_SEND_FUNC: simulated.send_message,
+    },
+)
+DEFAULT_MAINTENANCE_SECONDS = 10.0
+REDIS_RETRY_SECONDS = 1.0
+# RQ waits for a job in one blocking call of (ttl - 15) s; a signal that the OS
+# hands to another of the process's threads is acted on only when it returns.
+WORKER_TTL_SECONDS = 18
+SCHEDULER_CHECK_SECONDS = 10
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``worker`` to the relay's command line."""
+    parser = subparsers.add_parser("worker", help="apply agent events, release scheduled SMS, recover queues")
+    parser.add_argument(
+        "--maintenance-seconds",
+        type=float,
+        default=DEFAULT_MAINTENANCE_SECONDS,
+        help="how often to re-enqueue lost jobs and check devices (default: %(default)s)",
+    )
+    parser.set_defaults(handler=_main)
+
+
+def _main(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"zimsend-relay worker: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.logging)
+    metrics_dir.enter_multiprocess_mode(settings)
+    return run_worker(settings, maintenance_seconds=args.maintenance_seconds)
+
+
+def run_worker(settings: Settings, *, maintenance_seconds: float) -> int:
+    """Run until SIGINT or SIGTERM; returns the process's exit status."""
+    private_directory(settings.relay.data_dir)
+    store = Store.open(settings.relay.resolved_database_url())
+    redis = redis_client.connect(settings.relay.redis_url, redis_client.WORKER)
+    ctx = context.WorkerContext(store=store, redis=redis, settings=settings)
+    context.install(ctx)
+    stop = threading.Event()
+    epoch = EpochWatch(ctx.recovery_grace)
+    due = DueRelease(ctx, epoch, settings.relay.due_check_seconds)
+    threads = [
+        threading.Thread(target=_run_without_signals, args=(duty.run, stop), name=name, daemon=True)
+        for name, duty in (
+            ("due-release", due),
+            ("maintenance", Maintenance(ctx, maintenance_seconds, epoch, due)),
+            ("webhooks", WebhookPump(ctx)),
+        )
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        while not stop.is_set() and not _work(redis, settings, stop):
+            stop.wait(REDIS_RETRY_SECONDS)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=5)
+        store.close()
+    return 0
+
+
+def _run_without_signals(run: Callable[[threading.Event], None], stop: threading.Event) -> None:
+    # SIGINT and SIGTERM must reach the main thread: only there do they
+    # interrupt RQ's blocking wait for a job.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    run(stop)
+
+
+class RelayWorker(SimpleWorker):
+    """RQ's SimpleWorker on the bus's terms (JSON jobs, allow-listed functions), that also
+    tells this process when a stop was asked for."""
+
+    def __init__(self, stop: threading.Event, redis: Redis) -> None:
+        super().__init__(
+            list(WORKER_QUEUES),
+            connection=redis,
+            worker_ttl=WORKER_TTL_SECONDS,
+            maintenance_interval=SCHEDULER_CHECK_SECONDS,
+            job_class=RelayJob,
+            queue_class=bus.BusQueue,
+            serializer=bus.JSONSerializer,
+        )
+        self.stop = stop
+
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        self.stop.set()
+        super().request_stop(signum, frame)
+
+    def run_maintenance_tasks(self) -> None:
+        """RQ's maintenance, which starts a dead scheduler again; logs when it had to."""
+        # RQ starts no scheduler at its first maintenance, only at later ones.
+        lost = self.last_cleaned_at is not None and not _running(self.scheduler)
+        super().run_maintenance_tasks()
+        if lost:
+            if _running(self.scheduler):
+                log.warning("RQ scheduler had stopped; started again")
+            else:
+                log.warning("RQ scheduler is stopped and its lock held elsewhere; trying again")
+
+
+def _running(scheduler: RQScheduler | None) -> bool:
+    if scheduler is None:
+        return False
+    # RQ keeps no public handle on its scheduler's process.
+    process = scheduler._process
+    return process is not None and process.is_alive()
+
+
+def _work(redis: Redis, settings: Settings, stop: threading.Event) -> bool:
+    """Run RQ's loop once; True when it stopped on request, False when Redis failed it."""
+    _on_signals(lambda signum, frame: stop.set())
+    try:
+        # Even building a worker asks Redis something.
+        worker = RelayWorker(stop, redis)
+        # RQ installs the same handler once its loop starts; until then, ours.
+        _on_signals(worker.request_stop)
+        if not stop.is_set():
+            worker.work(with_scheduler=True, logging_level=settings.logging.log_level)
+    except StopRequested:
+        pass
+    except RedisError as exc:
+        log.warning("worker waits for Redis", extra={"error": str(exc)})
+    finally:
+        _on_signals(lambda signum, frame: stop.set())
+    # RQ's loop also ends on errors it only logs; a stop request is what ends ours.
+    return stop.is_set()
+
+
+def _on_signals(handler: Callable[[int, FrameType | None], object]) -> None:
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, handler)

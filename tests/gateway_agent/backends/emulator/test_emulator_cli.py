@@ -1,0 +1,74 @@
+"""Every emulator knob can be set from the ``zimsend-modem-emulator`` command line."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import time
+
+import pytest
+
+from gateway_agent.backends.at import ATModem, DriverOptions
+from gateway_agent.backends.emulator import EmulatorConfig
+from gateway_agent.backends.emulator.cli import build_parser, config_from
+from gateway_agent.modem import IncomingMessage
+
+
+def parse(*argv: str) -> EmulatorConfig:
+    return config_from(build_parser().parse_args(argv))
+
+
+def test_no_flags_give_the_default_modem() -> None:
+    assert parse() == EmulatorConfig()
+
+
+def test_flags_set_their_knobs_with_the_right_types() -> None:
+    config = parse("--send-delay", "1.5", "--report-delay", "never", "--failure", r"^\+26371=1",
+                   "--failure", "666=42", "--pin", "1234", "--cnmi-report-modes", "0,1",
+                   "--no-error-numbers", "--compact-cpin", "--phone-number", "none", "--link", "/tmp/m",
+                   "--cpin-without-ok", "--vendor-urcs", "--stray-quotes", "--modem-errors")  # fmt: skip
+    assert config.send_delay == 1.5 and config.report_delay is None
+    assert config.failures == {r"^\+26371": 1, "666": 42}
+    assert (config.pin, config.cnmi_report_modes, config.link) == ("1234", (0, 1), "/tmp/m")
+    assert (config.error_numbers, config.compact_cpin, config.phone_number) == (False, True, None)
+    assert config.cpin_without_ok and config.vendor_urcs and config.stray_quotes and config.modem_errors
+
+
+def test_every_knob_has_a_flag() -> None:
+    options = {action.dest for action in build_parser()._actions}
+    assert {knob.name for knob in dataclasses.fields(EmulatorConfig)} <= options
+
+
+def test_a_malformed_failure_is_refused(capsys) -> None:
+    with pytest.raises(SystemExit):
+        parse("--failure", "no-code-here")
+    assert "REGEX=CODE" in capsys.readouterr().err
+
+
+def test_control_lines_on_stdin_deliver_sms_and_unplug_the_modem(tmp_path) -> None:
+    link = tmp_path / "modem"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway_agent.backends.emulator.cli", "--link", str(link)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        process.stdout.readline()
+        process.stdin.write("sms +263772222222 hello from outside\nfrobnicate\npdu 0791447728008000FF\n")
+        process.stdin.flush()
+        with ATModem(DriverOptions(port=str(link), command_timeout=2, network_wait=2)) as modem:
+            event = modem.next_event(5)
+            raw = modem.next_event(5)
+        assert isinstance(event, IncomingMessage)
+        assert (event.sender, event.text) == ("+263772222222", "hello from outside")
+        assert isinstance(raw, IncomingMessage) and (raw.undecodable, raw.pdu) == (True, "0791447728008000FF")
+        process.stdin.write("unplug\n")
+        process.stdin.flush()
+        deadline = time.monotonic() + 5
+        while link.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not link.exists()
+    finally:
+        process.terminate()
+        _, errors = process.communicate(timeout=10)
+    assert "not understood: 'frobnicate'" in errors

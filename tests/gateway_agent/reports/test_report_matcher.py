@@ -1,0 +1,56 @@
+"""Matching status reports to sends by (TP-MR, recipient, time), TP-MR wrapping after 255."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from gateway_agent.reports.matcher import ReportMatcher
+from gateway_agent.modem import DeliveryReport, SendReceipt
+
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
+
+
+def receipt(references: tuple[int, ...], recipient: str = "+263771234567", at: datetime = T0) -> SendReceipt:
+    return SendReceipt(references, recipient, at)
+
+
+def report(reference: int, recipient: str = "+263771234567", outcome: str = "delivered") -> DeliveryReport:
+    return DeliveryReport(reference, recipient, outcome, 0 if outcome == "delivered" else 0x20, T0, T0)  # type: ignore[arg-type]
+
+
+def test_a_report_matches_the_part_with_its_reference_and_recipient() -> None:
+    matcher = ReportMatcher()
+    matcher.record("a", receipt((7, 8)))
+    matcher.record("b", receipt((9,), "+263779999999"))
+    part = matcher.match(report(8), now=T0)
+    assert (part.key, part.part, part.parts) == ("a", 2, 2)
+    assert matcher.match(report(9, "+263771234567"), now=T0) is None
+
+
+def test_when_a_reference_recurs_the_newest_send_wins() -> None:
+    matcher = ReportMatcher()
+    matcher.record("old", receipt((5,), at=T0))
+    matcher.record("new", receipt((5,), at=T0 + timedelta(minutes=30)))
+    assert matcher.match(report(5), now=T0 + timedelta(minutes=31)).key == "new"
+    assert matcher.match(report(5), now=T0 + timedelta(minutes=32)).key == "old"
+
+
+def test_a_final_report_uses_the_part_up_and_a_pending_one_does_not() -> None:
+    matcher = ReportMatcher()
+    matcher.record("a", receipt((3,)))
+    assert matcher.match(report(3, outcome="pending"), now=T0).key == "a"
+    assert matcher.match(report(3), now=T0).key == "a"
+    assert matcher.match(report(3), now=T0) is None
+
+
+def test_national_and_international_forms_of_a_number_match() -> None:
+    matcher = ReportMatcher()
+    matcher.record("a", receipt((1,), "0771234567"))
+    assert matcher.match(report(1, "+263771234567"), now=T0).key == "a"
+
+
+def test_sends_older_than_the_window_are_forgotten() -> None:
+    matcher = ReportMatcher(window=timedelta(hours=1))
+    matcher.record("a", receipt((1,)))
+    assert matcher.match(report(1), now=T0 + timedelta(hours=2)) is None
+    assert len(matcher) == 0

@@ -1,0 +1,105 @@
+"""``zimsend-relay worker`` as a process: it serves, waits out a Redis outage, and stops when told."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from rq.job import JobStatus
+
+from relay_server.dispatch import placement
+from relay_server.store.models import NewMessage
+from relay_server.store.store import Store
+from relay_server.cli.worker import SCHEDULER_CHECK_SECONDS, WORKER_TTL_SECONDS
+from zimsend_common import bus, wire
+
+BIN = Path(sys.executable).parent
+
+
+def start_worker(tmp_path: Path, sqlite_url: str, redis_url: str) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "ZIMSEND_CONFIG": str(tmp_path / "none.toml"),
+        "ZIMSEND_DATA_DIR": str(tmp_path),
+        "ZIMSEND_DATABASE_URL": sqlite_url,
+        "ZIMSEND_REDIS_URL": redis_url,
+    }
+    (tmp_path / "none.toml").write_text("")
+    return subprocess.Popen(
+        [str(BIN / "zimsend-relay"), "worker", "--maintenance-seconds", "0.2"],
+        env=env,
+        stdout=open(tmp_path / "worker.log", "ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _wait_for_line(log: Path, text: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    # A loaded machine may take seconds just to import the worker: wait for what it says, not for a time.
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text(errors="replace"):
+        assert process.poll() is None, log.read_text(errors="replace")
+        assert time.monotonic() < deadline, f"no {text!r} in the worker's log within {timeout} s"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_the_worker_waiting_for_an_absent_redis_stops_when_told(tmp_path, sqlite_url, signum):
+    worker = start_worker(tmp_path, sqlite_url, "redis://127.0.0.1:1/0")
+    try:
+        _wait_for_line(tmp_path / "worker.log", "worker waits for Redis", worker)  # waiting, not crashed
+        worker.send_signal(signum)
+        assert worker.wait(timeout=20) == 0
+    finally:
+        worker.kill()
+
+
+def test_the_worker_plays_the_simulated_device_and_stops_when_told(tmp_path, sqlite_url, redis_proc, redisdb):
+    store = Store.open(sqlite_url)
+    client, _key = store.create_client("acme")
+    [message] = store.insert_messages(
+        [NewMessage(client.client_id, True, "+263771234567", "hi", 3, 1, "GSM-7")]
+    )
+    placement.enqueue_send(redisdb, store, message)
+    worker = start_worker(tmp_path, sqlite_url, f"redis://{redis_proc.host}:{redis_proc.port}/0")
+    try:
+        job = bus.fetch(wire.send_job_id(message.client_id, message.message_id), redisdb)
+        deadline = time.monotonic() + 30
+        while job.get_status(refresh=True) != JobStatus.FINISHED and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert job.return_value() == "delivered"
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=20) == 0
+    finally:
+        worker.kill()
+        store.close()
+
+
+def scheduler_pids(redis_client) -> set[int]:
+    """The PIDs RQ's schedulers registered in Redis."""
+    keys = [key for key in redis_client.scan_iter("rq:scheduler:*") if redis_client.type(key) == b"hash"]
+    return {int(redis_client.hget(key, "pid")) for key in keys}
+
+
+def test_the_worker_starts_its_rq_scheduler_again_when_it_died_and_says_so(tmp_path, sqlite_url, redis_proc, redisdb):
+    worker = start_worker(tmp_path, sqlite_url, f"redis://{redis_proc.host}:{redis_proc.port}/0")
+    try:
+        deadline = time.monotonic() + 30
+        while not scheduler_pids(redisdb) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        [first] = scheduler_pids(redisdb)
+        os.kill(first, signal.SIGKILL)  # as a Redis timeout in its heartbeat ends it
+        deadline = time.monotonic() + SCHEDULER_CHECK_SECONDS + WORKER_TTL_SECONDS + 10
+        while time.monotonic() < deadline and not (scheduler_pids(redisdb) - {first}):
+            time.sleep(0.2)
+        [second] = scheduler_pids(redisdb) - {first}
+        os.kill(second, 0)  # alive
+        assert b"RQ scheduler had stopped; started again" in (tmp_path / "worker.log").read_bytes()
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=20) == 0
+    finally:
+        worker.kill()
