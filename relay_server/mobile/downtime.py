@@ -1,0 +1,67 @@
+"""A phone's downtime, and the export that makes up for what it received meanwhile.
+
+Incoming SMS reach the relay only through the phone's own webhooks, which
+the app retries for a while and then drops. So the relay notes the time of
+every sign of life a phone gives (each authenticated call, webhook and
+stream keep-alive). A sign of life that ends a silence longer than the
+offline threshold opens a *gap*; the phone's next event stream starts with
+``MessagesExportRequested {since, until}`` (the app's ``ReceiverService``
+then sends ``sms:received`` again for each SMS in its inbox from that
+window). A gap waits for the stream however late it opens, and a second
+silence before then only widens it.
+
+The app selects by the SMS centre's timestamp, not by the phone's clock, so
+the window starts ``MARGIN`` before the phone was last heard from; what the
+relay already had comes back with the same ``messageId`` and is kept once
+(``inbound.received_event_id``). Event and field names are the app's
+(``ExternalEventType``, ``MessagesExportRequestedEvent.Payload``, app 1.28
+and later: older than any app that opens the stream), dates in its format.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from redis import Redis
+
+from relay_server.mobile.shapes import app_date
+
+MESSAGES_EXPORT_REQUESTED = "MessagesExportRequested"
+MARGIN = timedelta(minutes=10)
+# A phone silent for longer gets no export for the time before: its webhooks
+# gave up long ago, and the window would cover its whole inbox.
+_REMEMBERED_SECONDS = 30 * 24 * 3600
+
+
+def heard(redis: Redis, device_id: str, now: datetime, offline_after: timedelta) -> None:
+    """Note a sign of life from the phone; one after a silence longer than ``offline_after`` opens a gap."""
+    previous = redis.set(_heard_key(device_id), f"{now.timestamp():.3f}", get=True, ex=_REMEMBERED_SECONDS)
+    last = _moment(previous)
+    if last is not None and now - last > offline_after:
+        # nx: a gap the stream has not yet taken keeps its earlier start.
+        redis.set(_gap_key(device_id), f"{last.timestamp():.3f}", nx=True, ex=_REMEMBERED_SECONDS)
+
+
+def take_export(redis: Redis, device_id: str, now: datetime) -> dict[str, str] | None:
+    """The ``MessagesExportRequested`` data for the phone's open gap, which this closes; None without one."""
+    last = _moment(redis.getdel(_gap_key(device_id)))
+    if last is None:
+        return None
+    return {"since": app_date(last - MARGIN) or "", "until": app_date(now) or ""}
+
+
+def _moment(raw: object) -> datetime | None:
+    if not isinstance(raw, (bytes, str)):
+        return None
+    try:
+        return datetime.fromtimestamp(float(raw), timezone.utc)
+    except ValueError:
+        return None
+
+
+def _heard_key(device_id: str) -> str:
+    return f"zimsend:mobile:{device_id}:heard"
+
+
+def _gap_key(device_id: str) -> str:
+    return f"zimsend:mobile:{device_id}:gap"
