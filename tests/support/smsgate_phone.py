@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import queue
+import socket
 import threading
 import time
 import uuid
@@ -92,6 +93,14 @@ class EventStream:
                 return item
 
     def close(self) -> None:
+        """Close the stream now: the reading thread holds the response until its next byte,
+        so the socket is shut down first, which wakes it."""
+        connection = getattr(self.response.raw, "_connection", None)
+        try:
+            if connection is not None and connection.sock is not None:
+                connection.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.response.close()
 
 
