@@ -35,7 +35,12 @@ _REMEMBERED_SECONDS = 30 * 24 * 3600
 
 def heard(redis: Redis, device_id: str, now: datetime, offline_after: timedelta) -> None:
     """Note a sign of life from the phone; one after a silence longer than ``offline_after`` opens a gap."""
-    previous = redis.set(_heard_key(device_id), f"{now.timestamp():.3f}", get=True, ex=_REMEMBERED_SECONDS)
+    key = _heard_key(device_id)
+    # GET and SET in one MULTI rather than SET ... GET, which Redis before 6.2 (Debian 11) lacks.
+    with redis.pipeline(transaction=True) as pipe:
+        pipe.get(key)
+        pipe.set(key, f"{now.timestamp():.3f}", ex=_REMEMBERED_SECONDS)
+        previous = pipe.execute()[0]
     last = _moment(previous)
     if last is not None and now - last > offline_after:
         # nx: a gap the stream has not yet taken keeps its earlier start.
@@ -44,7 +49,10 @@ def heard(redis: Redis, device_id: str, now: datetime, offline_after: timedelta)
 
 def take_export(redis: Redis, device_id: str, now: datetime) -> dict[str, str] | None:
     """The ``MessagesExportRequested`` data for the phone's open gap, which this closes; None without one."""
-    last = _moment(redis.getdel(_gap_key(device_id)))
+    with redis.pipeline(transaction=True) as pipe:
+        pipe.get(_gap_key(device_id))
+        pipe.delete(_gap_key(device_id))
+        last = _moment(pipe.execute()[0])
     if last is None:
         return None
     return {"since": app_date(last - MARGIN) or "", "until": app_date(now) or ""}
