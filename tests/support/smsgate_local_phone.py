@@ -54,6 +54,7 @@ class LocalPhone:
         self.failing_after_sent = False
         self.stuck: set[str] = set()  # recipients whose messages never leave
         self.refused: set[str] = set()  # recipients the app refuses (400)
+        self.away = False  # the phone left the network: connections are dropped unanswered
         self.taken: dict[str, Taken] = {}
         self.calls: list[tuple[str, str]] = []  # (method, path), to see what the backend asked
         self._lock = threading.Lock()
@@ -130,6 +131,9 @@ class LocalPhone:
 
     def _answer(self, request: BaseHTTPRequestHandler, method: str) -> None:
         body = request.rfile.read(int(request.headers.get("Content-Length") or 0))
+        if self.away:
+            request.close_connection = True
+            return
         with self._lock:
             self.calls.append((method, request.path))
             status, document = self._route(request, method, body)

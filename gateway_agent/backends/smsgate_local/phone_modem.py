@@ -7,7 +7,8 @@ that keeps the message unsent past ``send_timeout_seconds`` is asked to
 cancel it: a cancel it confirms means the text never left, so the agent may
 try again; otherwise the outcome is unknown and the message is not sent
 twice. ``Delivered`` and a ``Failed`` after ``Sent`` come back from
-``next_event`` as delivery reports, found by polling the messages sent.
+``next_event`` as delivery reports, found by polling the messages sent; a
+phone whose server stops answering is a lost port until it answers again.
 
 The phone tells no network reference, so each send gets one of ours, one
 byte wrapping like TP-MR (the id shows it: ``zs<ref>-…``), and the agent's
@@ -33,6 +34,8 @@ from gateway_agent.modem import (
     Modem,
     ModemEvent,
     NetworkState,
+    PortLost,
+    PortRestored,
     Registration,
     SendReceipt,
     SimState,
@@ -71,6 +74,7 @@ class PhoneModem(Modem):
         self._tracked: deque[_Sent] = deque()
         self._events: deque[ModemEvent] = deque()
         self._version = ""
+        self._lost: str | None = None  # why the phone's server stopped answering, while it does not
 
     def open(self) -> None:
         try:
@@ -121,9 +125,11 @@ class PhoneModem(Modem):
         return SendReceipt(references=(reference,), recipient=recipient, submitted_at=started)
 
     def next_event(self, timeout: float) -> ModemEvent | None:
+        """A delivery report, or ``PortLost`` when the phone's server stops answering (``PortRestored`` when it is back)."""
         deadline = time.monotonic() + timeout
         while not self._events:
-            self._poll()
+            if self._reachable():
+                self._poll()
             left = deadline - time.monotonic()
             if self._events or left <= 0:
                 break
@@ -180,6 +186,20 @@ class PhoneModem(Modem):
 
     # -- delivery reports -------------------------------------------------------------
 
+    def _reachable(self) -> bool:
+        """Whether the phone's server answers, queueing ``PortLost``/``PortRestored`` when that changes."""
+        try:
+            self._api.health()
+        except LocalApiError as error:
+            if self._lost is None:
+                self._lost = str(error)
+                self._events.append(PortLost(self._lost))
+            return False
+        if self._lost is not None:
+            self._lost = None
+            self._events.append(PortRestored())
+        return True
+
     def _poll(self) -> None:
         """Ask the phone about the oldest messages still waiting for a report, a round at a time."""
         oldest = datetime.now(timezone.utc) - _TRACKED_FOR
@@ -188,9 +208,9 @@ class PhoneModem(Modem):
             sent = self._tracked.popleft()
             try:
                 message = self._api.message(sent.message_id)
-            except LocalApiError as error:
+            except LocalApiError:
                 self._tracked.appendleft(sent)
-                raise PortGone(str(error)) from None
+                return  # asked again next round (a phone that went away is seen by its health)
             # A message the phone forgot gets no report; one still on its way is asked about again.
             if message is not None and not self._report(sent, message):
                 self._tracked.append(sent)

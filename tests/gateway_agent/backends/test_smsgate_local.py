@@ -13,7 +13,7 @@ from smsgate_local_phone import PASSWORD, USERNAME, LocalPhone, local_phone
 from gateway_agent.backends import open_modem
 from gateway_agent.backends.smsgate_local import PhoneModem
 from gateway_agent.errors import CommandError, ModemError, ModemTimeout, NotReady
-from gateway_agent.modem import DeliveryReport
+from gateway_agent.modem import DeliveryReport, PortLost, PortRestored
 from zimsend_common.config import load_settings
 from zimsend_common.failures import FailureCode
 
@@ -108,3 +108,13 @@ def test_a_wrong_password_or_an_absent_phone_leaves_the_backend_not_ready(phone)
     phone._server.server_close()
     with pytest.raises(NotReady, match="did not answer"):
         _modem(url).open()
+
+
+def test_a_phone_whose_server_stops_answering_is_a_lost_port_until_it_answers_again(phone):
+    with _modem(phone.url) as modem:
+        assert modem.next_event(0.3) is None
+        phone.away = True
+        assert isinstance(modem.next_event(2), PortLost)
+        assert modem.next_event(0.3) is None  # said once
+        phone.away = False
+        assert isinstance(modem.next_event(2), PortRestored)
