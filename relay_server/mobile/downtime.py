@@ -16,9 +16,10 @@ relay already had comes back with the same ``messageId`` and is kept once
 (``inbound.received_event_id``). From app 1.65.2 the export skips the SMS
 the app already handled: their webhooks wait in the app's own retry queue
 (``webhooks.retry_count``, 15 tries by default, backing off), so the export
-is for what the app missed or gave up on. Event and field names are the app's
-(``ExternalEventType``, ``MessagesExportRequestedEvent.Payload``, app 1.28
-and later: older than any app that opens the stream), dates in its format.
+is for SMS the app missed (an older app sends the whole window again).
+Event and field names are the app's (``ExternalEventType``,
+``MessagesExportRequestedEvent.Payload``, app 1.28 and later: older than any
+app that opens the stream), dates in its format.
 """
 
 from __future__ import annotations
