@@ -7,7 +7,9 @@ gevent's WSGI server (monkey-patched, as ``serve`` runs it under gunicorn's
 gevent workers), registers the phones over HTTP, opens every phone's
 ``GET /events`` stream, then measures ``GET /v1/devices`` while they are
 held and checks that a message placed on the last phone wakes its stream.
-Needs gevent installed. Prints one JSON line.
+Needs gevent installed. Prints one JSON line. ``open_streams`` and
+``timed_gets`` also serve the test that the relay as ``serve`` runs it holds
+200 streams (``tests/e2e/test_e2e_phone_streams.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 import requests
@@ -29,7 +33,34 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "support"))
 
 from waiting import free_port  # noqa: E402
-from smsgate_phone import Phone  # noqa: E402
+from smsgate_phone import EventStream, Phone  # noqa: E402
+
+
+def open_streams(phones: list[Phone], stack: ExitStack, parallel: int = 8) -> list[EventStream]:
+    """Every phone's ``GET /events``, ``parallel`` at a time, held open until ``stack`` closes;
+    each has answered its headers."""
+    lock = threading.Lock()
+
+    def open_one(phone: Phone) -> EventStream:
+        events = phone.events()
+        stream = events.__enter__()
+        with lock:
+            stack.push(events)
+        return stream
+
+    with ThreadPoolExecutor(parallel) as pool:
+        return list(pool.map(open_one, phones))
+
+
+def timed_gets(url: str, headers: dict[str, str], calls: int) -> list[float]:
+    """Seconds each of ``calls`` GETs of ``url`` took; every one must answer 200."""
+    times = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        answer = requests.get(url, headers=headers, timeout=30)
+        assert answer.status_code == 200, answer.text
+        times.append(time.perf_counter() - started)
+    return times
 
 
 def serve() -> None:
@@ -81,24 +112,10 @@ def main() -> None:
         phones = [Phone(f"{base}/api/mobile/v1", token) for token in tokens]
         for phone in phones:
             assert phone.register().status_code == 201
-        opened = threading.Barrier(args.phones + 1, timeout=120)
-        streams: list = []
-
-        def hold(phone: Phone) -> None:
-            with phone.events() as stream:
-                streams.append(stream)
-                opened.wait()
-                time.sleep(3600)
-
-        for phone in phones:
-            threading.Thread(target=hold, args=(phone,), daemon=True).start()
-        opened.wait()
-        times = []
-        for _ in range(args.calls):
-            started = time.perf_counter()
-            assert requests.get(f"{base}/v1/devices", headers=headers, timeout=10).status_code == 200
-            times.append(time.perf_counter() - started)
-        woken_in = _wake(phones[-1])
+        with ExitStack() as held:
+            streams = open_streams(phones, held)
+            times = timed_gets(f"{base}/v1/devices", headers, args.calls)
+            woken_in = _wake(phones[-1])
         print(json.dumps({"streams": len(streams), "devices_p50_ms": round(statistics.median(times) * 1000, 1),
                           "devices_max_ms": round(max(times) * 1000, 1), "wake_ms": woken_in}))
     finally:

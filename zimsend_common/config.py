@@ -5,7 +5,7 @@ Where settings come from, later sources winning:
 1. the defaults below;
 2. the TOML file named by ``ZIMSEND_CONFIG`` (else ``/etc/zimsend/zimsend.toml``
    when it exists), with one table per section: ``[relay]``, ``[agent]``,
-   ``[gammu]``, ``[sms]``, ``[logging]``;
+   ``[gammu]``, ``[smsgate]``, ``[sms]``, ``[logging]``;
 3. environment variables ``ZIMSEND_<NAME>``, where NAME is the setting's name
    in upper case (``ZIMSEND_DATABASE_URL``, ``ZIMSEND_DEVICE_PASSWORD``...).
 
@@ -100,7 +100,7 @@ class AgentSettings(_Section):
 
     device_id: str = ""
     device_password: str = ""
-    backend: Literal["at", "gammu", "emulator"] = "emulator"
+    backend: Literal["at", "gammu", "emulator", "smsgate-local"] = "emulator"
     modem_port: str = ""
     baudrate: int = Field(115200, ge=300)
     sim_pin: str = ""
@@ -125,6 +125,16 @@ class GammuSettings(_Section):
     gammurc: str = ""
     gammu_section: int = Field(0, ge=0)
     gammu_connection: str = "at"
+
+
+class SmsGateSettings(_Section):
+    """The ``smsgate-local`` backend: the SMSGate app's local server on the phone."""
+
+    smsgate_url: str = "http://127.0.0.1:8080"  # the app's "Local address", or adb forward's end
+    smsgate_username: str = "sms"
+    smsgate_password: str = ""
+    smsgate_sim_number: int = Field(0, ge=0, le=8)  # 1 = first SIM; 0: the app's default
+    smsgate_poll_seconds: float = Field(2.0, gt=0)
 
 
 class SmsSettings(_Section):
@@ -155,6 +165,7 @@ class Settings(_Section):
     relay: RelaySettings = RelaySettings()
     agent: AgentSettings = AgentSettings()
     gammu: GammuSettings = GammuSettings()
+    smsgate: SmsGateSettings = SmsGateSettings()
     sms: SmsSettings = SmsSettings()
     logging: LoggingSettings = LoggingSettings()
 
@@ -163,6 +174,7 @@ SECTIONS: dict[str, type[_Section]] = {
     "relay": RelaySettings,
     "agent": AgentSettings,
     "gammu": GammuSettings,
+    "smsgate": SmsGateSettings,
     "sms": SmsSettings,
     "logging": LoggingSettings,
 }

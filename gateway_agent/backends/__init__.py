@@ -12,7 +12,7 @@ from gateway_agent.errors import NotReady
 from gateway_agent.modem import Modem
 from zimsend_common.config import Settings
 
-BACKENDS = ("at", "gammu", "emulator")
+BACKENDS = ("at", "gammu", "emulator", "smsgate-local")
 
 
 def open_modem(settings: Settings) -> Modem:
@@ -24,7 +24,7 @@ def open_modem(settings: Settings) -> Modem:
     if name not in BACKENDS:
         raise ValueError(f"unknown modem backend {name!r}; choose one of {', '.join(BACKENDS)}")
     try:
-        module = importlib.import_module(f"gateway_agent.backends.{name}")
+        module = importlib.import_module(f"gateway_agent.backends.{name.replace('-', '_')}")
     except ImportError as exc:
         raise NotReady(f"the {name} backend cannot be loaded: {exc}") from exc
     return module.create(settings)

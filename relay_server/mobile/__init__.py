@@ -27,4 +27,7 @@ How a phone fits the relay:
 - Wake-ups (a message placed, a message cancelled) go through Redis pub/sub
   (``wake``), so any relay process can wake a phone whose event stream
   (``stream``) another process holds.
+- Incoming SMS come through the phone's own webhooks (``inbound``); after a
+  silence, the phone's next stream asks it to send again what it received
+  meanwhile (``downtime``).
 """

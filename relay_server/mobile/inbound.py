@@ -19,7 +19,7 @@ import hashlib
 import hmac
 import re
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +27,7 @@ from relay_server.mobile.reports import Move, failure
 
 # A phone's clock is set by the network; an hour covers a wrong time zone setting, not a replay of old bodies.
 MAX_SKEW_SECONDS = 3600
+Fallback = TypeVar("Fallback", datetime, None)
 _EVENT_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
@@ -56,6 +57,25 @@ def event_id(webhook: WebhookBody) -> str:
     return "mwh_" + hashlib.sha256(webhook.id.encode()).hexdigest()[:32]
 
 
+def received_event_id(device_id: str, webhook: WebhookBody) -> str:
+    """The id of the event an ``sms:received`` webhook becomes: the same for every webhook of one SMS.
+
+    The app gives each webhook it sends a new ``id``, also when it sends an SMS
+    again for ``MessagesExportRequested``; but the payload's ``messageId`` is
+    a hash of the SMS itself (sender, SMS centre time, SIM and text: the app's
+    ``InboxMessage.hashCode``), the same when it was received and when it is
+    exported. It is 32 bits, so the sender and time go into the id too.
+    Without a ``messageId`` and a readable ``receivedAt``, the webhook's id.
+    """
+    payload = webhook.payload
+    message_id, sender = payload.get("messageId"), payload.get("sender") or payload.get("phoneNumber")
+    received_at = _moment(payload.get("receivedAt"), None)
+    if not isinstance(message_id, str) or not message_id or not isinstance(sender, str) or received_at is None:
+        return event_id(webhook)
+    seen = "\n".join((device_id, message_id, sender, received_at.isoformat(timespec="milliseconds")))
+    return "mrx_" + hashlib.sha256(seen.encode()).hexdigest()[:32]
+
+
 def received_data(payload: dict[str, Any], now: datetime) -> dict[str, Any] | None:
     """A ``received`` event's data from an ``sms:received`` payload; None when it names no sender or text."""
     sender = payload.get("sender") or payload.get("phoneNumber")
@@ -80,7 +100,7 @@ def outcome(event: str, payload: dict[str, Any], now: datetime) -> tuple[str, Mo
     return None
 
 
-def _moment(value: Any, now: datetime) -> datetime:
+def _moment(value: Any, now: Fallback) -> datetime | Fallback:
     """A payload's time, in UTC; ``now`` when it has none the relay can read."""
     try:
         moment = datetime.fromisoformat(value)

@@ -25,22 +25,13 @@ from relay_server.mobile.shapes import MessagePatch
 from relay_server.store.mobile_devices import MobileDevice
 from relay_server.store.models import Message
 from zimsend_common import bus, wire
-from zimsend_common.failures import FailureCode, describe
+from zimsend_common.failures import describe
+from zimsend_common.smsgate_failures import failure_code
 from zimsend_common.timefmt import isoformat_precise, utcnow
 
 log = logging.getLogger(__name__)
 
 Move = tuple[wire.EventKind, datetime, dict[str, Any]]  # what happened, at the phone's time, with its data
-
-# Words in the app's recipient error that say which failure it is; anything else is the phone's own.
-_FAILURE_WORDS = (
-    ("NO_SERVICE", FailureCode.NETWORK_ERROR),
-    ("RADIO_OFF", FailureCode.NETWORK_ERROR),
-    ("NULL_PDU", FailureCode.DEVICE_ERROR),
-    ("expired", FailureCode.TIMEOUT),
-    ("TTL", FailureCode.TIMEOUT),
-)
-
 
 def enqueue_event(redis: Redis, device: MobileDevice, kind: wire.EventKind, data: dict[str, Any],
                   *, event_id: str | None = None, at: datetime | None = None) -> None:
@@ -138,7 +129,7 @@ def _failure(patch: MessagePatch) -> dict[str, Any]:
 
 def failure(error: str | None) -> dict[str, Any]:
     """A failed event's data from the phone's own words for it."""
-    code = next((code for word, code in _FAILURE_WORDS if error and word in error), FailureCode.DEVICE_ERROR)
+    code = failure_code(error)
     return {"code": code.value, "message": describe(code), "detail": error}
 
 

@@ -15,11 +15,11 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, request
 from pydantic import BaseModel, ValidationError
-from redis import Redis
 from redis.exceptions import RedisError
 
 from relay_server.api import context
-from relay_server.mobile import device_config, inbound, reports, setup, stream, wake
+from relay_server.api.context import RelayContext
+from relay_server.mobile import device_config, downtime, inbound, reports, setup, stream, wake
 from relay_server.mobile.shapes import (
     CANCELLING_SINCE,
     MAX_PULL,
@@ -162,7 +162,7 @@ def events() -> Response:
     device = _device()
     ctx = context.current()
     version = _version(device)
-    keepalive = _keepalive_seconds()
+    keepalive = _keepalive_seconds(ctx)
 
     def wanted(event: str) -> bool:
         return event != wake.MESSAGE_CANCELLED or version >= CANCELLING_SINCE
@@ -172,10 +172,14 @@ def events() -> Response:
     def beat() -> bool:
         if ctx.store.mobile_devices.authenticate(token) is None:
             return False  # disabled, or registered again: its new token opens a new stream
-        _heartbeat(device, ctx.redis, keepalive)
+        _heartbeat(device, ctx)
         return True
 
-    body = stream.events(stream.subscriber(ctx.settings.relay.redis_url), device.device_id, keepalive_seconds=keepalive, wanted=wanted, on_keepalive=beat)
+    # The call itself was a sign of life: a silence it ended asks the phone for what it received meanwhile.
+    export = downtime.take_export(ctx.redis, device.device_id, utcnow())
+    opening = [] if export is None else [stream.event_block(downtime.MESSAGES_EXPORT_REQUESTED, export)]
+    body = stream.events(stream.subscriber(ctx.settings.relay.redis_url), device.device_id, keepalive_seconds=keepalive,
+                         wanted=wanted, on_keepalive=beat, opening=opening)
     return Response(
         body,
         mimetype="text/event-stream",
@@ -204,7 +208,8 @@ def receive_webhook(device_id: str) -> tuple[str, int]:
         data = inbound.received_data(webhook.payload, now)
         if data is None:
             raise MobileError(400, "INVALID_PAYLOAD", "An sms:received webhook needs a sender and a message.")
-        reports.enqueue_event(ctx.redis, device, "received", data, event_id=inbound.event_id(webhook))
+        reports.enqueue_event(ctx.redis, device, "received", data,
+                             event_id=inbound.received_event_id(device.device_id, webhook))
         return "", 204
     found = inbound.outcome(webhook.event, webhook.payload, now)
     if found is not None:
@@ -246,15 +251,16 @@ def _device() -> MobileDevice:
     return device
 
 
-def _heartbeat(device: MobileDevice, redis: Redis | None = None, every_seconds: float | None = None) -> None:
+def _heartbeat(device: MobileDevice, ctx: RelayContext | None = None) -> None:
     """Count a sign of life; a Redis that does not answer costs the heartbeat, not the call.
 
-    A stream, which runs outside the request, passes its Redis and interval.
+    A stream, which runs outside the request, passes the relay's context.
     """
-    redis = redis if redis is not None else context.current().redis
-    every_seconds = every_seconds if every_seconds is not None else _keepalive_seconds()
+    ctx = ctx if ctx is not None else context.current()
+    offline_after = timedelta(seconds=ctx.settings.relay.device_offline_after_seconds)
     try:
-        reports.heartbeat(redis, device, device.app_version, every_seconds)
+        reports.heartbeat(ctx.redis, device, device.app_version, _keepalive_seconds(ctx))
+        downtime.heard(ctx.redis, device.device_id, utcnow(), offline_after)
     except RedisError as exc:
         log.warning("phone heartbeat lost: Redis unavailable", extra={"device_id": device.device_id, "error": str(exc)})
 
@@ -269,9 +275,9 @@ def _version(device: MobileDevice) -> AppVersion:
     return app_version(request.headers.get("User-Agent")) or parse_version(device.app_version)
 
 
-def _keepalive_seconds() -> float:
+def _keepalive_seconds(ctx: RelayContext) -> float:
     """Keep-alives often enough that a phone holding its stream never looks offline."""
-    offline_after = timedelta(seconds=context.current().settings.relay.device_offline_after_seconds)
+    offline_after = timedelta(seconds=ctx.settings.relay.device_offline_after_seconds)
     return min(stream.KEEPALIVE_MAX_SECONDS, offline_after.total_seconds() / 3)
 
 

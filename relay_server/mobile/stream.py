@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -57,16 +57,19 @@ def events(
     keepalive_seconds: float,
     wanted: Callable[[str], bool],
     on_keepalive: Callable[[], bool],
+    opening: Sequence[bytes] = (),
 ) -> Iterator[bytes]:
     """The device's event stream until the client goes, Redis fails or the device may no longer listen.
 
-    ``wanted`` says which event names this app knows; ``on_keepalive`` runs at
-    each keep-alive, must not raise, and ends the stream by answering False.
+    ``opening`` are event blocks sent right after connecting; ``wanted`` says
+    which event names this app knows; ``on_keepalive`` runs at each
+    keep-alive, must not raise, and ends the stream by answering False.
     """
     pubsub = redis.pubsub(ignore_subscribe_messages=True)
     try:
         pubsub.subscribe(wake.channel(device_id))
         yield b":connected\n\n"
+        yield from opening
         last = time.monotonic()
         while True:
             message = pubsub.get_message(timeout=min(_POLL_SECONDS, keepalive_seconds))

@@ -76,7 +76,8 @@ class Relay:
 
 
 @contextmanager
-def running_relay(tmp_path: Path, redis_url: str, redis_client: redis.Redis) -> Iterator[Relay]:
+def running_relay(tmp_path: Path, redis_url: str, redis_client: redis.Redis, *,
+                  offline_after_seconds: int = OFFLINE_AFTER_SECONDS) -> Iterator[Relay]:
     database_url = f"sqlite:///{tmp_path / 'relay.db'}"
     port = free_port()
     env = environment(
@@ -86,7 +87,7 @@ def running_relay(tmp_path: Path, redis_url: str, redis_client: redis.Redis) -> 
         host="127.0.0.1",
         http_port=str(port),
         rate_limit_per_minute="100000",
-        device_offline_after_seconds=str(OFFLINE_AFTER_SECONDS),
+        device_offline_after_seconds=str(offline_after_seconds),
         recovery_grace_seconds="3",
         log_level="INFO",
     )

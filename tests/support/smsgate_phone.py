@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import queue
+import socket
 import threading
 import time
 import uuid
@@ -42,10 +43,16 @@ class SseEvent:
 
 @dataclass
 class EventStream:
-    """An open ``GET /events``: what arrived, read by a thread as the app's SSE client does."""
+    """An open ``GET /events``: what arrived, read by a thread as the app's SSE client does.
+
+    ``MessagesExportRequested`` goes to ``exports``, as the app hands it to its
+    receiver rather than to the messages it pulls (a test that waits a while
+    for a phone may see one at its next connection).
+    """
 
     response: requests.Response
     received: queue.Queue = field(default_factory=queue.Queue)
+    exports: queue.Queue = field(default_factory=queue.Queue)
 
     def start(self) -> EventStream:
         threading.Thread(target=self._read, daemon=True).start()
@@ -62,7 +69,7 @@ class EventStream:
                 elif line.startswith("data:"):
                     data = line[5:].strip()
                 elif line == "" and data is not None:
-                    self.received.put(SseEvent(name, data))
+                    (self.exports if name == "MessagesExportRequested" else self.received).put(SseEvent(name, data))
                     name = data = None
         except (requests.RequestException, AttributeError, ValueError):
             pass
@@ -86,6 +93,14 @@ class EventStream:
                 return item
 
     def close(self) -> None:
+        """Close the stream now: the reading thread holds the response until its next byte,
+        so the socket is shut down first, which wakes it."""
+        connection = getattr(self.response.raw, "_connection", None)
+        try:
+            if connection is not None and connection.sock is not None:
+                connection.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.response.close()
 
 
