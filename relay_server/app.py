@@ -68,4 +68,5 @@ def create_app(
     for module_name in BLUEPRINT_MODULES:
         app.register_blueprint(importlib.import_module(module_name).bp)
     app.register_blueprint(importlib.import_module("relay_server.mobile.routes").bp)  # the SMSGate app's API
+    importlib.import_module("relay_server.console").init_app(app)  # the web console under /console
     return app

@@ -24,6 +24,7 @@ from typing import Any
 
 
 from relay_server import doctor, install, server, worker_command
+from relay_server.console import operator_command
 from relay_server.mobile import setup as mobile_setup
 from relay_server.store import Store, UnknownClient
 from relay_server.store.errors import DatabaseUnreachable, UnusableDatabaseUrl
@@ -414,6 +415,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     register_install,
     worker_command.register,
     doctor.register,
+    operator_command.register,
 ]
 
 
