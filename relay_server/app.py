@@ -39,8 +39,10 @@ def create_app(
     app = Flask("relay_server")
     if settings.relay.trusted_proxy_hops:
         # The client's address (which bad credentials are counted against) is
-        # the one the trusted proxies saw, not the last proxy's.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.relay.trusted_proxy_hops)  # type: ignore[method-assign]
+        # the one the trusted proxies saw, not the last proxy's; so is the
+        # scheme (an https proxy makes the console's cookie Secure).
+        hops = settings.relay.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.config["MAX_CONTENT_LENGTH"] = settings.relay.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]  # the default provider has it
     if store is None:

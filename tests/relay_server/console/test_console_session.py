@@ -95,3 +95,16 @@ def test_the_api_sets_no_cookie(console):
     )
     assert answer.status_code == 200
     assert answer.headers.getlist("Set-Cookie") == []
+
+
+def test_behind_a_trusted_https_proxy_the_cookie_is_secure(make_console):
+    console = make_console(trusted_proxy_hops=1)
+    acme = console.new_client()
+    browser = console.browser()
+    proxied = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
+    page = browser.client.get("/console/signin", headers=proxied)
+    token = page.get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+    answer = browser.client.post("/console/signin", headers=proxied, data={
+        "client_id": acme.client_id, "api_key": acme.api_key, "csrf_token": token,
+    })
+    assert "Secure" in _cookie_header(answer)
