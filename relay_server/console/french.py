@@ -115,7 +115,8 @@ WORDS: dict[str, str] = {
     "Latency": "Latence",
     "Retry now": "Réessayer maintenant",
     "No delivery yet.": "Aucune livraison pour l'instant.",
-    "No webhook: add one with POST /v1/webhooks.": "Aucun webhook : ajoutez-en un avec POST /v1/webhooks.",
+    "No webhook: add one with POST /v1/webhooks/configure.":
+        "Aucun webhook : ajoutez-en un avec POST /v1/webhooks/configure.",
     "Delivery queued again.": "Livraison remise en file.",
     # Charts
     "all devices": "tous les appareils",
