@@ -2,7 +2,7 @@
 
 The stream reads the store, the source of truth, once a second and sends a
 ``status`` event for each watched message whose status changed (all of them
-at first). Reading rather than listening means a change made by any process
+at first); a message whose status is final is not read again. Reading rather than listening means a change made by any process
 (the worker, another relay, the API) cannot be missed. The stream ends with
 a ``done`` event once every watched message is final, and after a few
 minutes in any case: the browser then opens it again, which checks the
@@ -48,6 +48,8 @@ def _events(ids: list[str]) -> Iterator[bytes]:
     yield b":connected\n\n"
     while time.monotonic() - started < STREAM_SECONDS:
         for message_id in ids:
+            if known.get(message_id) in FINAL:
+                continue  # a final status never changes: not read again
             message = store.get_message(caller, message_id)
             if message is not None and known.get(message_id) != message.status:
                 known[message_id] = message.status
