@@ -2,7 +2,8 @@
 
 The list is the API's own answer (``GET /v1/devices``), refreshed by htmx
 every few seconds; queue depths per priority are read from the device's
-queues in Redis, the connect history from the device events.
+queues in Redis, the last error is the error of the device's last failed
+message, the connect history comes from the device events.
 """
 
 from __future__ import annotations
@@ -63,7 +64,12 @@ def device(device_id: str) -> str:
 
 
 def _devices() -> list[dict[str, Any]]:
-    return api_devices.list_devices().get_json()["devices"]
+    """The API's devices, each with what waits on its queues per priority and its last error."""
+    found = api_devices.list_devices().get_json()["devices"]
+    return [
+        {**device, "queues": _queue_depths(device["device_id"]), "last_error": _last_error(device["device_id"])}
+        for device in found
+    ]
 
 
 def _queue_depths(device_id: str) -> dict[int, int] | None:

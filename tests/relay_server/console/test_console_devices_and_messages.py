@@ -69,3 +69,10 @@ def test_the_charts_of_one_device_count_its_messages(failed_on_a_device):
     page = browser.text(f"/console/charts?device_id={device_id}")
     assert '"failed": 1' in page
     assert browser.client.get("/console/charts?device_id=device_nope").status_code == 404
+
+
+def test_the_devices_list_shows_what_waits_per_priority_and_the_last_error(failed_on_a_device):
+    browser, device_id, _message_id = failed_on_a_device
+    table = browser.text("/console/devices/table")
+    assert device_id in table and "P2: 2" in table and "INVALID_NUMBER" in table
+    assert "P1:" not in table  # an empty queue is not listed
