@@ -3,7 +3,8 @@
 The key is ``console_secret``, else a key file in ``data_dir`` made on first
 use, so every relay process (and a restarted relay) reads sessions the others
 signed. The cookie is HttpOnly, SameSite=Strict, Secure when the request came
-over https, and lives 12 hours at most (its signature carries its time).
+over https, and ends after 12 hours unused (its signature carries the time
+it was last written, and each answer writes it again).
 Requests outside /console get no session at all.
 """
 
