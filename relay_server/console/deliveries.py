@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, url_for
 from werkzeug.wrappers import Response
 
 from relay_server.api import webhooks
 from relay_server.console.blueprint import bp
 from relay_server.console.i18n import translate
+from relay_server.console.listing import listing
 from relay_server.errors import ApiError
 
 
@@ -15,14 +16,7 @@ from relay_server.errors import ApiError
 def deliveries() -> tuple[str, int]:
     """The client's webhooks and one page of their delivery attempts, newest first."""
     hooks = webhooks.list_webhooks().get_json()["webhooks"]
-    page = request.args.get("page", "").strip()
-    try:
-        answer = webhooks.logs_answer({"page": page} if page else {}).get_json()
-    except ApiError as error:
-        return render_template("webhooks.html", webhooks=hooks, logs=[], pagination=None, error=error), error.status
-    return render_template(
-        "webhooks.html", webhooks=hooks, logs=answer["logs"], pagination=answer["pagination"], error=None
-    ), 200
+    return listing("webhooks.html", ("page",), webhooks.logs_answer, "logs", webhooks=hooks)
 
 
 @bp.post("/webhooks/logs/<log_id>/retry")

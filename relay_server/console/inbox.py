@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from flask import render_template, request
-
 from relay_server.api.inbox import inbox_answer
 from relay_server.console.blueprint import bp
-from relay_server.errors import ApiError
+from relay_server.console.listing import listing
 
 FILTERS = ("from", "search", "device_id", "from_date", "to_date", "page")
 
@@ -14,11 +12,4 @@ FILTERS = ("from", "search", "device_id", "from_date", "to_date", "page")
 @bp.get("/inbox")
 def inbox() -> tuple[str, int]:
     """One page of received SMS, newest first."""
-    filters = {name: request.args[name].strip() for name in FILTERS if request.args.get(name, "").strip()}
-    try:
-        answer = inbox_answer(filters).get_json()
-    except ApiError as error:
-        return render_template("inbox.html", filters=filters, error=error, data=[], pagination=None), error.status
-    return render_template(
-        "inbox.html", filters=filters, error=None, data=answer["data"], pagination=answer["pagination"]
-    ), 200
+    return listing("inbox.html", FILTERS, inbox_answer, "data")

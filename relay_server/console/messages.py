@@ -14,23 +14,17 @@ from werkzeug.wrappers import Response
 from relay_server.api import sending, tracking
 from relay_server.console.blueprint import bp
 from relay_server.console.i18n import translate
+from relay_server.console.listing import listing
 from relay_server.errors import ApiError
+from relay_server.store.models import STATUSES
 
 FILTERS = ("status", "to", "search", "from_date", "to_date", "device_id", "page", "limit")
-STATUSES = ("queued", "sent", "delivered", "failed", "cancelled")
 
 
 @bp.get("/messages")
 def messages() -> tuple[str, int]:
     """One page of the history, filtered as the API filters (a bad filter says why on the page)."""
-    filters = {name: request.args[name].strip() for name in FILTERS if request.args.get(name, "").strip()}
-    try:
-        answer = tracking.history(filters).get_json()
-    except ApiError as error:
-        return render_template("messages.html", filters=filters, error=error, data=[], pagination=None), error.status
-    return render_template(
-        "messages.html", filters=filters, error=None, data=answer["data"], pagination=answer["pagination"]
-    ), 200
+    return listing("messages.html", FILTERS, tracking.history, "data", statuses=STATUSES)
 
 
 @bp.get("/messages/<message_id>")

@@ -48,3 +48,14 @@ def test_console_pages_count_against_the_clients_rate_limit(make_console):
     assert answers[3].status_code == 429 and "Retry-After" in answers[3].headers
     assert "RATE_LIMIT_EXCEEDED" in answers[3].get_data(as_text=True)
     assert answers[0].headers["X-RateLimit-Limit"] == "3"
+
+
+def test_a_filter_the_api_refuses_shows_its_error_over_an_empty_list(console):
+    acme = console.new_client()
+    browser = console.browser()
+    browser.sign_in(acme)
+    for path in ("/console/messages?status=lost", "/console/inbox?from_date=yesterday", "/console/webhooks?page=0"):
+        answer = browser.client.get(path)
+        assert answer.status_code == 400, path
+        assert "INVALID_PARAMETER" in answer.get_data(as_text=True), path
+    assert browser.client.get("/console/messages?status=&to=&search=").status_code == 200  # empty fields: no filter
