@@ -5,16 +5,19 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from relay_server.console import french
+from relay_server.console import failures, french
 
 TEMPLATES = Path(__file__).parents[3] / "relay_server" / "console" / "templates"
 
 
-def test_every_text_of_the_templates_has_its_french():
-    texts = set()
+def test_every_text_of_the_templates_and_pages_has_its_french():
+    texts = set(failures._HTTP_TEXTS.values())
     for template in TEMPLATES.glob("*.html"):
         texts |= set(re.findall(r'_\("([^"]+)"', template.read_text()))
-    assert texts, "no text found"
+    for module in TEMPLATES.parent.glob("*.py"):
+        code = module.read_text()
+        texts |= set(re.findall(r'translate\("([^"]+)"', code)) | set(re.findall(r'_act\(.*, "([^"]+)"\)', code))
+    assert {"Message cancelled.", "Delivery queued again.", "Devices"} <= texts
     assert sorted(texts - set(french.WORDS)) == []
 
 
