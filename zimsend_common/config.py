@@ -61,6 +61,7 @@ class RelaySettings(_Section):
     webhook_allow_http: bool = False
     webhook_allow_private_hosts: bool = False
     otp_secret: SecretStr = SecretStr("")  # empty: a key file made in data_dir
+    console_secret: SecretStr = SecretStr("")  # signs console sessions; empty: a key file made in data_dir
     otp_template: str = Field("Votre code de vérification est : {{code}}", pattern=OTP_PLACEHOLDER)
     # Delays between a webhook's attempts after the first, immediate one:
     # "60,300,1800,7200,21600,86400" in a variable or a TOML list.

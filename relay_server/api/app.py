@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from relay_server.api import auth, body_limit, context, idempotency, ratelimit, request_metrics
 from relay_server.api.blueprints import BLUEPRINTS
+from relay_server import console
 from relay_server.mobile import routes as mobile_routes
 from relay_server.dispatch.dispatcher import Dispatcher, StoreOnlyDispatcher
 from relay_server.api.errors import register_error_handlers
@@ -39,8 +40,10 @@ def create_app(
     app = Flask("relay_server")
     if settings.relay.trusted_proxy_hops:
         # The client's address (which bad credentials are counted against) is
-        # the one the trusted proxies saw, not the last proxy's.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.relay.trusted_proxy_hops)  # type: ignore[method-assign]
+        # the one the trusted proxies saw, not the last proxy's; so is the
+        # scheme (an https proxy makes the console's cookie Secure).
+        hops = settings.relay.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.config["MAX_CONTENT_LENGTH"] = settings.relay.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]  # the default provider has it
     if store is None:
@@ -68,4 +71,5 @@ def create_app(
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     app.register_blueprint(mobile_routes.bp)  # the SMSGate app's API
+    console.init_app(app)  # the web console under /console
     return app

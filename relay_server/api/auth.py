@@ -37,9 +37,17 @@ def authenticate_request() -> None:
             "MISSING_AUTH_HEADERS",
             "The X-API-Key and X-Client-ID headers are required.",
         )
+    g.caller = verify_credentials(client_id, api_key)
+
+
+def verify_credentials(client_id: str, api_key: str) -> Caller:
+    """The caller these credentials name; ApiError when they fail or their address failed too often.
+
+    Every failure counts against the address (``auth_throttle``), wherever the credentials were given.
+    """
     auth_throttle.refuse_if_throttled(client_id)
     try:
-        g.caller = context.current().store.authenticate(client_id, api_key)
+        return context.current().store.authenticate(client_id, api_key)
     except UnknownClient:
         log.info("authentication refused", extra={"client_id": client_id, "reason": "unknown client"})
         auth_throttle.record_failure(client_id)
@@ -76,6 +84,11 @@ def requested_device_id() -> str | None:
     device_id = request.headers.get("X-Device-ID", "").strip()
     if not device_id:
         return None
+    return callers_device_id(device_id)
+
+
+def callers_device_id(device_id: str) -> str:
+    """``device_id`` when it names an enabled device of the caller; else ApiError 404 ``INVALID_DEVICE_ID``."""
     device = context.current().store.get_device(device_id)
     if device is None or device.disabled or device.client_id != current_caller().client_id:
         raise ApiError(

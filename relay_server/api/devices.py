@@ -29,7 +29,7 @@ def list_devices() -> Response:
     """Every device of the caller's client, oldest first."""
     relay = current()
     states = relay.store.device_states(client_id=current_caller().client_id)
-    devices = [_fields(state) for state in states if not state.disabled]
+    devices = [device_fields(state) for state in states if not state.disabled]
     return respond(DeviceList(devices=devices, total=len(devices)))  # type: ignore[arg-type]  # pydantic checks it
 
 
@@ -44,10 +44,11 @@ def get_device(device_id: str) -> Response:
         states = relay.store.device_states(client_id=current_caller().client_id, device_id=device_id)
     if not states or states[0].disabled:
         raise ApiError("INVALID_DEVICE_ID", "The device ID does not exist or does not belong to this client.")
-    return respond(OneDevice(**_fields(states[0])))
+    return respond(OneDevice(**device_fields(states[0])))
 
 
-def _fields(state: DeviceState) -> dict[str, Any]:
+def device_fields(state: DeviceState) -> dict[str, Any]:
+    """What the API says of a device: its last heartbeat and whether it is online now."""
     offline_after = timedelta(seconds=current().settings.relay.device_offline_after_seconds)
     return {
         "device_id": state.device_id,

@@ -29,7 +29,12 @@ INCOMING_ID_SHAPE = re.compile(r"in_[0-9a-f]{16}")
 def list_inbox() -> Response:
     """One page of the caller's incoming SMS matching ``device_id``, ``from``,
     ``from_date``, ``to_date`` (on reception time) and ``search``."""
-    params = InboxParams.model_validate(request.args.to_dict())
+    return inbox_answer(request.args.to_dict())
+
+
+def inbox_answer(args: dict[str, str]) -> Response:
+    """The inbox answer for the query parameters ``args``, whoever asks (the API or the console)."""
+    params = InboxParams.model_validate(args)
     query = inbox.InboxQuery(
         sender=params.sender,
         device_id=params.device_id,

@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 import secrets
-import tempfile
-from functools import cache
-from pathlib import Path
 
+from relay_server.api.key_file import data_dir_key
 from zimsend_common.config import OTP_PLACEHOLDER, RelaySettings
 
 MIN_LENGTH = 4
@@ -26,7 +23,6 @@ MAX_LENGTH = 8
 DEFAULT_LENGTH = 6
 MASK = "*"
 KEY_FILE = "otp.key"
-_KEY_BYTES = 32
 # ``{{code}}`` as the vendor's guide writes it, or ``{code}`` as its OpenAPI does.
 _PLACEHOLDER = re.compile(OTP_PLACEHOLDER)
 
@@ -66,24 +62,4 @@ def otp_key(settings: RelaySettings) -> bytes:
     secret = settings.otp_secret.get_secret_value()
     if secret:
         return secret.encode()
-    return _key_file(settings.data_dir.resolve())
-
-
-@cache
-def _key_file(data_dir: Path) -> bytes:
-    path = data_dir / KEY_FILE
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        # Written aside, then linked into place: a relay starting at the same
-        # moment finds either no key file or a whole one, and both end up
-        # with the key that was linked first.
-        fd, draft = tempfile.mkstemp(dir=data_dir, prefix=".otp-key-")  # mode 0600
-        try:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(_KEY_BYTES))
-            os.link(draft, path)
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(draft)
-    return path.read_text().strip().encode()
+    return data_dir_key(settings.data_dir.resolve(), KEY_FILE)

@@ -68,10 +68,7 @@ class Options:
 def send() -> Response:
     """Queue one SMS."""
     device_id = requested_device_id()
-    request = SendRequest.model_validate(json_body(), context=send_context())
-    options = options_of(request)
-    device_id = choose_device(device_id, options)
-    return _store_and_submit([new_message(request.to, request.message, options, device_id)], _accepted_one)
+    return store_and_submit([one_message(json_body(), device_id)], _accepted_one)
 
 
 @route(bp, "POST", "/sms/send-bulk", summary="Send one text to many numbers, or many texts",
@@ -83,10 +80,10 @@ def send_bulk() -> Response:
     device_id = requested_device_id()
     body = json_body()
     if body.get("messages") is not None:  # null means absent, as for every optional field
-        return _send_items(device_id, BulkOfMessages.model_validate(body, context=send_context()))
+        return send_items(device_id, BulkOfMessages.model_validate(body, context=send_context()))
     # One text for all: a bad one refuses the request.
     request = BulkToRecipients.model_validate(body, context=send_context())
-    return _send_items(device_id, request, [{"to": to} for to in request.recipients], request.message)
+    return send_items(device_id, request, [{"to": to} for to in request.recipients], request.message)
 
 
 @route(bp, "POST", "/sms/send-bulk-personalized", summary="Send a personal text to each number",
@@ -95,7 +92,7 @@ def send_bulk() -> Response:
 def send_bulk_personalized() -> Response:
     """Queue many ``{to, message, metadata?}`` items."""
     device_id = requested_device_id()
-    return _send_items(device_id, BulkOfMessages.model_validate(json_body(), context=send_context()))
+    return send_items(device_id, BulkOfMessages.model_validate(json_body(), context=send_context()))
 
 
 @route(bp, "POST", "/sms/<message_id>/resend", summary="Resend a failed SMS", answers=SendAccepted,
@@ -132,7 +129,17 @@ def resend(message_id: str) -> Response:
         new_message(original.to, parse_text(original.body, languages=_languages()), options, device_id),
         resent_from=original.message_id,
     )
-    return _store_and_submit([new], _accepted_one)
+    return store_and_submit([new], _accepted_one)
+
+
+def one_message(body: dict[str, Any], device_id: str | None) -> NewMessage:
+    """The caller's one SMS that ``body`` (a send request) asks for, checked, with the device it leaves by.
+
+    ApiError when the body is refused or no device can send it now.
+    """
+    request = SendRequest.model_validate(body, context=send_context())
+    options = options_of(request)
+    return new_message(request.to, request.message, options, choose_device(device_id, options))
 
 
 def send_context(**more: Any) -> SendContext:
@@ -163,7 +170,7 @@ def _accepted_one(stored: list[Message]) -> Response:
     return respond(accepted(message), 202)
 
 
-def _send_items(
+def send_items(
     device_id: str | None,
     request: BulkToRecipients | BulkOfMessages,
     items: list[Any] | None = None,
@@ -191,7 +198,7 @@ def _send_items(
         )
         return respond(answer, 202)
 
-    return _store_and_submit(
+    return store_and_submit(
         [replace(m, device_id=device_id, batch_id=batch_id) for m in valid], batch_answer
     )
 
@@ -261,7 +268,7 @@ def choose_device(device_id: str | None, options: Options) -> str | None:
         raise ApiError("NO_DEVICE_AVAILABLE", "No device is currently available to send this SMS.") from None
 
 
-def _store_and_submit(
+def store_and_submit(
     messages: list[NewMessage], render: Callable[[list[Message]], Response]
 ) -> Response:
     """Store the messages with their answer, ``render`` of them; then queue them."""

@@ -48,7 +48,12 @@ def get_status(message_id: str) -> Response:
        description="One page of messages, newest first.", **TRACKING)
 def get_history() -> Response:
     """The caller's messages matching the filters, newest first, one page of them."""
-    params = HistoryParams.model_validate(request.args.to_dict())
+    return history(request.args.to_dict())
+
+
+def history(args: dict[str, str]) -> Response:
+    """The history answer for the query parameters ``args``, whoever asks (the API or the console)."""
+    params = HistoryParams.model_validate(args)
     query = HistoryQuery(
         statuses=params.status,  # type: ignore[arg-type]  # pydantic checks it
         to=params.to,

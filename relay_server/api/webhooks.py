@@ -69,7 +69,12 @@ def list_webhooks() -> Response:
        query=LogsParams, description="Attempts, newest first.", **WEBHOOKS)
 def logs() -> Response:
     """The caller's delivery attempts, newest first, one page of them."""
-    params = LogsParams.model_validate(request.args.to_dict())
+    return logs_answer(request.args.to_dict())
+
+
+def logs_answer(args: dict[str, str]) -> Response:
+    """The webhook logs answer for the query parameters ``args``, whoever asks (the API or the console)."""
+    params = LogsParams.model_validate(args)
     caller = current_caller()
     found, total = current().store.webhook_outbox.attempts_page(caller.client_id, caller.is_test, params.page, params.limit, params.webhook_id
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
@@ -28,14 +29,18 @@ from relay_server.mobile import setup as mobile_setup
 from relay_server.store import Store, UnknownClient
 from relay_server.store.errors import DatabaseUnreachable, UnusableDatabaseUrl
 from relay_server.store.backup import MissingDatabase, TargetIsTheStore, UnsupportedDatabase, backup_sqlite
+from relay_server.store.operators import OperatorExists
 from relay_server.store.models import ApiKey, DeadLetter, Device
 from zimsend_common import redis_acl
 from zimsend_common.config import ConfigError, Settings, load_settings
 from zimsend_common.logs import configure_logging
 from zimsend_common.timefmt import isoformat_z, utcnow
 
+# An operator signs in with this name: kept to characters a form and a log show plainly.
+OPERATOR_NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 
-class CommandError(Exception):
+
+class CommandRefused(Exception):
     """A refusal with a stable code, reported as JSON on stderr."""
 
     def __init__(self, code: str, message: str, status: int = 1) -> None:
@@ -51,7 +56,7 @@ def _settings() -> Settings:
     try:
         settings = load_settings()
     except ConfigError as exc:
-        raise CommandError("INVALID_CONFIGURATION", str(exc), status=2) from exc
+        raise CommandRefused("INVALID_CONFIGURATION", str(exc), status=2) from exc
     configure_logging(settings.logging)
     return settings
 
@@ -62,9 +67,9 @@ def _store(settings: Settings) -> Iterator[Store]:
     try:
         store = Store.open(settings.relay.resolved_database_url())
     except UnusableDatabaseUrl as exc:
-        raise CommandError("DATABASE_UNAVAILABLE", str(exc)) from exc
+        raise CommandRefused("DATABASE_UNAVAILABLE", str(exc)) from exc
     except DatabaseUnreachable as exc:
-        raise CommandError("DATABASE_UNAVAILABLE", f"cannot open the database: {exc}") from exc
+        raise CommandRefused("DATABASE_UNAVAILABLE", f"cannot open the database: {exc}") from exc
     try:
         yield store
     finally:
@@ -76,8 +81,8 @@ def _print(document: dict[str, Any], *, ascii_only: bool = False) -> None:
     print(json.dumps(document, ensure_ascii=ascii_only), flush=True)
 
 
-def _unknown_client(client_id: str) -> CommandError:
-    return CommandError("UNKNOWN_CLIENT", f"no active client {client_id}")
+def _unknown_client(client_id: str) -> CommandRefused:
+    return CommandRefused("UNKNOWN_CLIENT", f"no active client {client_id}")
 
 
 # -- clients and keys ----------------------------------------------------------
@@ -92,7 +97,7 @@ def register_create_client(subparsers: argparse._SubParsersAction) -> None:
 def _create_client(args: argparse.Namespace) -> int:
     name = args.name.strip()
     if not name:
-        raise CommandError("INVALID_NAME", "the client's name must not be empty")
+        raise CommandRefused("INVALID_NAME", "the client's name must not be empty")
     with _store(_settings()) as store:
         client, api_key = store.create_client(name)
     _print({"client_id": client.client_id, "api_key": api_key})
@@ -111,7 +116,7 @@ def _create_key(args: argparse.Namespace) -> int:
     expires_at = None
     if args.expires_days is not None:
         if args.expires_days < 1:
-            raise CommandError("INVALID_DAYS", "--expires-days must be at least 1")
+            raise CommandRefused("INVALID_DAYS", "--expires-days must be at least 1")
         expires_at = utcnow() + timedelta(days=args.expires_days)
     with _store(_settings()) as store:
         try:
@@ -132,7 +137,7 @@ def _revoke_key(args: argparse.Namespace) -> int:
     api_key = sys.stdin.readline().strip() if args.api_key == "-" else args.api_key
     with _store(_settings()) as store:
         if not store.revoke_api_key(api_key):
-            raise CommandError("UNKNOWN_API_KEY", "no such API key")
+            raise CommandRefused("UNKNOWN_API_KEY", "no such API key")
     _print({"revoked": True, "prefix": api_key[:12]})
     return 0
 
@@ -201,11 +206,11 @@ def register_add_device(subparsers: argparse._SubParsersAction) -> None:
 def _add_device(args: argparse.Namespace) -> int:
     name = args.name.strip() if args.name is not None else None
     if name == "":
-        raise CommandError("INVALID_NAME", "the device's name must not be empty")
+        raise CommandRefused("INVALID_NAME", "the device's name must not be empty")
     settings = _settings()
     if args.android:
         if args.redis_acl:
-            raise CommandError("INVALID_OPTIONS", "a phone needs no Redis user: --android and --redis-acl exclude each other")
+            raise CommandRefused("INVALID_OPTIONS", "a phone needs no Redis user: --android and --redis-acl exclude each other")
         with _store(settings) as store:
             try:
                 device, token = store.add_android_device(args.client_id, name)
@@ -284,7 +289,7 @@ def _purge(args: argparse.Namespace) -> int:
     settings = _settings()
     days = settings.relay.retention_days if args.days is None else args.days
     if days < 1:
-        raise CommandError("INVALID_DAYS", "--days must be at least 1")
+        raise CommandRefused("INVALID_DAYS", "--days must be at least 1")
     cutoff = utcnow() - timedelta(days=days)
     with _store(settings) as store:
         purged = store.purge_older_than(cutoff)
@@ -302,7 +307,7 @@ def register_dead_letters(subparsers: argparse._SubParsersAction) -> None:
 
 def _dead_letters(args: argparse.Namespace) -> int:
     if args.limit < 1:
-        raise CommandError("INVALID_LIMIT", "--limit must be at least 1")
+        raise CommandRefused("INVALID_LIMIT", "--limit must be at least 1")
     with _store(_settings()) as store:
         for letter in store.list_dead_letters(args.limit):
             # The payload is the event as it came, odd characters and all.
@@ -337,16 +342,16 @@ def _backup(args: argparse.Namespace) -> int:
     try:
         target = backup_sqlite(_settings().relay.resolved_database_url(), args.path)
     except UnsupportedDatabase as exc:
-        raise CommandError(
+        raise CommandRefused(
             "UNSUPPORTED_DATABASE",
             f"backup copies a SQLite store only; this one is {exc}: back it up with pg_dump",
         ) from exc
     except MissingDatabase as exc:
-        raise CommandError("DATABASE_UNAVAILABLE", f"no SQLite store at {exc}") from exc
+        raise CommandRefused("DATABASE_UNAVAILABLE", f"no SQLite store at {exc}") from exc
     except TargetIsTheStore as exc:
-        raise CommandError("INVALID_PATH", f"{exc} is the store itself: write the backup elsewhere") from exc
+        raise CommandRefused("INVALID_PATH", f"{exc} is the store itself: write the backup elsewhere") from exc
     except (OSError, sqlite3.Error) as exc:
-        raise CommandError("BACKUP_FAILED", f"cannot write the backup: {exc}") from exc
+        raise CommandRefused("BACKUP_FAILED", f"cannot write the backup: {exc}") from exc
     _print({"backup": str(target), "bytes": target.stat().st_size})
     return 0
 
@@ -368,7 +373,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = _settings()
     workers = server.worker_count(args.workers, settings)
     if workers < 1:
-        raise CommandError("INVALID_WORKERS", "--workers must be at least 1")
+        raise CommandRefused("INVALID_WORKERS", "--workers must be at least 1")
     # Migrated once, here, and a database that cannot be opened is said before any process starts.
     with _store(settings):
         pass
@@ -392,7 +397,27 @@ def _install(args: argparse.Namespace) -> int:
         for step in install.install(args.root.resolve(), dry_run=args.dry_run, commands=install.bin_dir()):
             _print(step.document())
     except install.InstallError as exc:
-        raise CommandError("INSTALL_FAILED", str(exc)) from exc
+        raise CommandRefused("INSTALL_FAILED", str(exc)) from exc
+    return 0
+
+
+def register_add_operator(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "add-operator", help="add an operator of the web console (sees every client); prints its password once"
+    )
+    parser.add_argument("name", help="the name the operator signs in with (letters, digits, . _ @ -)")
+    parser.set_defaults(handler=_add_operator)
+
+
+def _add_operator(args: argparse.Namespace) -> int:
+    if not OPERATOR_NAME.fullmatch(args.name):
+        raise CommandRefused("INVALID_NAME", "an operator's name is 1 to 64 letters, digits or . _ @ -")
+    with _store(_settings()) as store:
+        try:
+            password = store.operators.add(args.name)
+        except OperatorExists:
+            raise CommandRefused("OPERATOR_EXISTS", f"an operator {args.name} already exists") from None
+    _print({"operator": args.name, "password": password})
     return 0
 
 
@@ -414,6 +439,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     register_install,
     worker_command.register,
     doctor.register,
+    register_add_operator,
 ]
 
 
@@ -430,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except CommandError as exc:
+    except CommandRefused as exc:
         error = {"code": exc.code, "message": str(exc)}
         print(json.dumps({"success": False, "error": error}, ensure_ascii=False), file=sys.stderr)
         return exc.status

@@ -18,6 +18,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from relay_server.store.engine import sqlite_path
+from relay_server.store.errors import StoreError
 from zimsend_common.private_files import private_file
 
 
@@ -25,15 +26,15 @@ from zimsend_common.private_files import private_file
 _JOURNALS = ("-wal", "-shm", "-journal")
 
 
-class UnsupportedDatabase(Exception):
+class UnsupportedDatabase(StoreError):
     """The store is not a SQLite file: its server's own tools back it up."""
 
 
-class MissingDatabase(Exception):
+class MissingDatabase(StoreError):
     """No SQLite file is where the store should be."""
 
 
-class TargetIsTheStore(Exception):
+class TargetIsTheStore(StoreError):
     """The backup would overwrite the store itself (or its journal files)."""
 
 

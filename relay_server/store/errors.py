@@ -1,4 +1,24 @@
-"""What the store refuses, as exceptions the HTTP layer maps to the contract's error codes."""
+"""What the store refuses, as exceptions the HTTP layer maps to the contract's error codes.
+
+Every refusal is a ``StoreError``; some also keep the built-in base a caller
+would naturally catch:
+
+    StoreError
+    ├── UnusableDatabaseUrl (ValueError)
+    ├── DatabaseUnreachable
+    ├── UnknownClient
+    ├── InvalidApiKey
+    ├── UnknownCursor (ValueError)
+    ├── UnknownMessage (LookupError)
+    ├── ReservationLost
+    ├── OtpRateLimited                        (otp.py)
+    ├── OperatorExists                        (operators.py)
+    └── UnsupportedDatabase, MissingDatabase,
+        TargetIsTheStore                      (backup.py)
+
+A database that cannot serve now is not a refusal: the driver's own errors
+(``DATABASE_UNAVAILABLE``) pass through.
+"""
 
 from __future__ import annotations
 
@@ -16,31 +36,35 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
 )
 
 
-class UnusableDatabaseUrl(ValueError):
+class StoreError(Exception):
+    """Something the store refuses to do."""
+
+
+class UnusableDatabaseUrl(StoreError, ValueError):
     """``database_url`` names no database the store can run on (the URL stays out of the message)."""
 
 
-class DatabaseUnreachable(Exception):
+class DatabaseUnreachable(StoreError):
     """The database could not be opened; the message is the driver's reason."""
 
 
-class UnknownClient(Exception):
+class UnknownClient(StoreError):
     """The client id does not exist or the client is disabled."""
 
 
-class InvalidApiKey(Exception):
+class InvalidApiKey(StoreError):
     """The key is wrong, revoked, expired, or belongs to another client."""
 
 
-class UnknownCursor(ValueError):
+class UnknownCursor(StoreError, ValueError):
     """The ``after`` message id of a history query is not one of the caller's messages."""
 
 
-class UnknownMessage(LookupError):
+class UnknownMessage(StoreError, LookupError):
     """A status change names a message the store does not hold."""
 
 
-class ReservationLost(Exception):
+class ReservationLost(StoreError):
     """The idempotency reservation an insert was to answer no longer stands.
 
     Its request ran so long that a retry took the key over; nothing was stored.

@@ -24,6 +24,11 @@ def new_api_key(*, test: bool) -> str:
     return ("zs_test_" if test else "zs_live_") + _choose(_ALPHANUMERIC, 32)
 
 
+def new_operator_password() -> str:
+    """32 alphanumerics: a console operator's password, as strong as an API key."""
+    return _choose(_ALPHANUMERIC, 32)
+
+
 def new_key_id() -> str:
     """``key_`` and 16 lowercase hex: names a key without revealing it."""
     return "key_" + secrets.token_hex(8)

@@ -19,6 +19,7 @@ from relay_server.store import messages
 from relay_server.store.models import Caller, Message, NewMessage
 from relay_server.store.otp_schema import otps
 from relay_server.store.schema import clients
+from relay_server.store.errors import StoreError
 
 MAX_ATTEMPTS = 3
 MAX_PER_HOUR = 10
@@ -50,7 +51,7 @@ class Verification:
     verified_at: datetime | None = None
 
 
-class OtpRateLimited(Exception):
+class OtpRateLimited(StoreError):
     """The number already had ``MAX_PER_HOUR`` OTPs within the hour."""
 
     def __init__(self, retry_at: datetime) -> None:

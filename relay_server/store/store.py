@@ -6,7 +6,9 @@ messages, history, transitions, stats, retention, idempotency, incoming,
 dead_letters); this class opens the transaction and hands the connection over.
 Four concepts with many queries of their own are reached as attributes bound
 to the same engine, each method one transaction: ``store.inbox``,
-``store.webhooks``, ``store.webhook_outbox`` and ``store.mobile_devices``.
+``store.webhooks``, ``store.webhook_outbox``, ``store.mobile_devices``, and
+the console's ``store.operators``, ``store.overview``, ``store.device_history``
+and ``store.hourly_counts``.
 Outside this folder nothing runs SQL or touches the engine (see README.md).
 """
 
@@ -46,8 +48,12 @@ from relay_server.store.errors import (
     UnusableDatabaseUrl,
 )
 from relay_server.store.device_state import DeviceState
+from relay_server.store.device_history import DeviceHistory
+from relay_server.store.hourly_counts import HourlyCounts
 from relay_server.store.inbox import Inbox
 from relay_server.store.mobile_devices import MobileDevices
+from relay_server.store.operators import Operators
+from relay_server.store.overview import Overview
 from relay_server.store.webhook_outbox import WebhookOutbox
 from relay_server.store.webhooks import Webhooks
 from relay_server.store.migrate import current_revision, upgrade_to_head
@@ -91,6 +97,10 @@ class Store:
         self.webhooks = Webhooks(engine)
         self.webhook_outbox = WebhookOutbox(engine)
         self.mobile_devices = MobileDevices(engine)
+        self.operators = Operators(engine)
+        self.overview = Overview(engine)
+        self.device_history = DeviceHistory(engine)
+        self.hourly_counts = HourlyCounts(engine)
 
     @classmethod
     def open(cls, url: str) -> Store:

@@ -33,6 +33,7 @@ TABLES = {
     "webhook_deliveries",
     "webhook_attempts",
     "mobile_devices",
+    "console_operators",
 }
 
 

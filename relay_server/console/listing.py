@@ -1,0 +1,28 @@
+"""A page listing what an API route answers for the request's filters (history, inbox, webhook logs)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Response, render_template, request
+
+from relay_server.api.errors import ApiError
+
+
+def listing(
+    template: str, names: tuple[str, ...], answer_of: Callable[[dict[str, str]], Response], items: str, **page: Any
+) -> tuple[str, int]:
+    """``template`` with the ``items`` of the answer for the filters ``names`` the request gives.
+
+    Empty fields are left out, as a form sends them; filters the API refuses
+    show its error on the page, over an empty list, with the API's status.
+    """
+    filters = {name: request.args[name].strip() for name in names if request.args.get(name, "").strip()}
+    try:
+        answer = answer_of(filters).get_json()
+    except ApiError as error:
+        return render_template(template, filters=filters, error=error, items=[], pagination=None, **page), error.status
+    return render_template(
+        template, filters=filters, error=None, items=answer[items], pagination=answer["pagination"], **page
+    ), 200

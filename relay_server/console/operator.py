@@ -1,0 +1,67 @@
+"""The operator's view across clients: clients and their keys (prefixes), devices, the health of
+the store, Redis and the worker, and the dead-lettered events.
+
+Operators are made with ``zimsend-relay add-operator`` and sign in with their
+name and password; failed attempts are throttled per address as bad API
+keys are.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from relay_server.api import auth_throttle, health_report as health
+from relay_server.console import guard
+from relay_server.console.blueprint import bp
+from relay_server.api.context import current
+from zimsend_common.timefmt import utcnow
+
+DEAD_LETTERS_SHOWN = 50
+_THROTTLE_PREFIX = "operator:"
+
+
+@bp.route("/operator/signin", methods=["GET", "POST"])
+def operator_signin() -> Response | str | tuple[str, int]:
+    """The operator's sign-in form."""
+    if request.method == "GET":
+        return render_template("operator_signin.html")
+    name = request.form.get("name", "").strip()
+    throttle_key = _THROTTLE_PREFIX + name
+    auth_throttle.refuse_if_throttled(throttle_key)
+    if not current().store.operators.verify(name, request.form.get("password", "")):
+        auth_throttle.record_failure(throttle_key)
+        return render_template("operator_signin.html", failed=True, name=name), 401
+    guard.sign_in_operator(name)
+    return redirect(url_for("console.operator_view"))
+
+
+@bp.get("/operator")
+def operator_view() -> str:
+    """Everything across clients, on one page."""
+    relay = current()
+    store = relay.store
+    offline_after = timedelta(seconds=relay.settings.relay.device_offline_after_seconds)
+    now = utcnow()
+    clients = store.overview.list_clients()
+    return render_template(
+        "operator.html",
+        clients=clients,
+        keys={client.client_id: store.list_api_keys(client.client_id) for client in clients},
+        devices=[(state, state.online(now, offline_after)) for state in store.device_states()],
+        checks={
+            "store": health.check_store(store),
+            "redis": health.check_redis(relay.redis),
+            "worker": health.check_worker(relay.redis),
+        },
+        dead_letters=store.list_dead_letters(limit=DEAD_LETTERS_SHOWN),
+    )
+
+
+@bp.post("/operator/signout")
+def operator_signout() -> Response:
+    """End the operator's session."""
+    guard.sign_out()
+    return redirect(url_for("console.operator_signin"))

@@ -1,0 +1,51 @@
+"""Signing in with a client id and an API key, signing out, and the language switch."""
+
+from __future__ import annotations
+
+from flask import redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
+
+from relay_server.api.auth import verify_credentials
+from relay_server.console import guard
+from relay_server.console.blueprint import PREFIX, bp
+from relay_server.console.i18n import LANGUAGES
+from relay_server.api.errors import ApiError
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+def signin() -> Response | str | tuple[str, int]:
+    """The sign-in form; a right client id and key open the session, as the API's headers would."""
+    if request.method == "GET":
+        return render_template("signin.html")
+    client_id = request.form.get("client_id", "").strip()
+    api_key = request.form.get("api_key", "").strip()
+    try:
+        if not client_id or not api_key:
+            raise ApiError("MISSING_AUTH_HEADERS", "The API key and the client ID are required.")
+        caller = verify_credentials(client_id, api_key)
+    except ApiError as error:
+        if error.code == "TOO_MANY_AUTH_FAILURES":
+            raise
+        return render_template("signin.html", error=error, client_id=client_id), error.status
+    guard.sign_in(caller)
+    return redirect(url_for("console.devices"))
+
+
+@bp.post("/signout")
+def signout() -> Response:
+    """End the session."""
+    guard.sign_out()
+    return redirect(url_for("console.signin"))
+
+
+@bp.post("/language")
+def language() -> Response:
+    """Keep the chosen language in the session cookie and go back to the page it was chosen on."""
+    chosen = request.form.get("language", "")
+    if chosen in LANGUAGES:
+        session["language"] = chosen
+    back = request.form.get("next", "")
+    # Only a console page: never a redirect to somewhere else.
+    if not back.startswith(PREFIX + "/"):
+        back = url_for("console.devices")
+    return redirect(back)

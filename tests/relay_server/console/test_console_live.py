@@ -1,0 +1,37 @@
+"""The live stream sends each watched message's status, then its changes, and ends once all are final."""
+
+from __future__ import annotations
+
+import json
+
+from relay_server.store.models import NewMessage, StatusChange
+from zimsend_common.timefmt import utcnow
+
+
+def _events(answer) -> list[tuple[str, dict]]:
+    events = []
+    for block in answer.get_data(as_text=True).split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if not line.startswith(":"))
+        if "event" in lines:
+            events.append((lines["event"], json.loads(lines["data"])))
+    return events
+
+
+def test_the_stream_reports_each_status_in_the_pages_language_and_ends_when_all_are_final(console):
+    acme = console.new_client()
+    stored = console.store.insert_messages([NewMessage(
+        client_id=acme.client_id, is_test=False, to="+263771234567", body=text, priority=3, segments=1,
+        encoding="GSM-7") for text in ("one", "two")])
+    for message in stored:
+        console.store.apply_status_change(StatusChange(message.message_id, "cancelled", utcnow()))
+    browser = console.browser()
+    browser.sign_in(acme)
+    ids = ",".join(message.message_id for message in stored)
+    answer = browser.client.get(f"/console/live?ids={ids},msg_not_a_real_one", headers={"Accept-Language": "fr"})
+    events = _events(answer)  # the whole body: the stream ended by itself
+    assert events == [
+        ("status", {"message_id": stored[0].message_id, "status": "cancelled", "label": "annulé"}),
+        ("status", {"message_id": stored[1].message_id, "status": "cancelled", "label": "annulé"}),
+        ("done", {}),
+    ]
+    assert answer.headers["Cache-Control"] == "no-cache"
