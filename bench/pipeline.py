@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,13 +33,13 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Iterator
 
-import redis
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "support"), str(ROOT / "tests" / "e2e")]
 
-from e2e_gateway import Gateway, free_port, running_gateway, wait_until  # noqa: E402
+from e2e_gateway import Gateway, running_gateway, wait_until  # noqa: E402
+from fresh_redis import fresh_redis  # noqa: E402
 from gateway_agent.backends.at import ATModem, DriverOptions  # noqa: E402
 from gateway_agent.backends.emulator import EmulatorConfig, ModemEmulator  # noqa: E402
 from relay_server.store.models import Caller  # noqa: E402
@@ -133,27 +132,10 @@ def _vm_hwm_mb(pid: int) -> float:
 
 @contextmanager
 def gateway_on_fresh_redis(workdir: Path) -> Iterator[Gateway]:
-    port = free_port()
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    try:
-        wait_until(lambda: _answers(client), "redis-server to answer")
+    with fresh_redis() as (redis_url, client):
         url = f"sqlite:///{workdir / 'bench.sqlite3'}"
-        with running_gateway(workdir, url, f"redis://127.0.0.1:{port}/0", client, ZIMSEND_LOG_LEVEL="WARNING") as gw:
+        with running_gateway(workdir, url, redis_url, client, ZIMSEND_LOG_LEVEL="WARNING") as gw:
             yield gw
-    finally:
-        server.kill()
-        server.wait()
-
-
-def _answers(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.ConnectionError:
-        return False
 
 
 def main() -> None:

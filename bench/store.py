@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import statistics
 import tempfile
 import time
@@ -30,52 +29,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from relay_server.store import Store
-from relay_server.store.models import STATUSES, Caller, HistoryQuery, NewMessage
+from relay_server.store.models import Caller, HistoryQuery
 from relay_server.store.schema import messages
-
-WORDS = ["commande", "livraison", "colis", "rendez-vous", "paiement", "code", "rappel", "facture", "Éducation", "merci"]
-BATCH = 2000
-DEVICES = 100
-
-
-def fill(store: Store, client_id: str, count: int, seed: int = 7) -> Caller:
-    """``count`` messages of one client, created over the last 90 days."""
-    rng = random.Random(seed)
-    devices = [store.add_device(client_id)[0].device_id for _ in range(DEVICES)]
-    now = datetime.now(timezone.utc)
-    for start in range(0, count, BATCH):
-        size = min(BATCH, count - start)
-        created = now - timedelta(days=90 * (1 - (start / count)))
-        batch = [
-            NewMessage(
-                client_id=client_id,
-                is_test=False,
-                to=f"+26377{rng.randrange(300):07d}",
-                body=" ".join(rng.choices(WORDS, k=6)),
-                priority=rng.randint(1, 5),
-                segments=1,
-                encoding="GSM-7",
-                device_id=rng.choice(devices),
-            )
-            for _ in range(size)
-        ]
-        stored = store.insert_messages(batch, at=created)
-        _spread_statuses(store, [message.message_id for message in stored], rng)
-    return Caller(client_id=client_id, key_id="", is_test=False)
-
-
-def _spread_statuses(store: Store, message_ids: list[str], rng: random.Random) -> None:
-    """Give the messages every status, in one statement per status.
-
-    Straight SQL, not ``apply_status_change``: a million one-row transactions
-    would make filling take far longer than measuring. Only reads are timed.
-    """
-    by_status: dict[str, list[str]] = {}
-    for message_id in message_ids:
-        by_status.setdefault(rng.choice(STATUSES), []).append(message_id)
-    with store.engine.begin() as conn:
-        for status, chosen in by_status.items():
-            conn.execute(sa.update(messages).where(messages.c.message_id.in_(chosen)).values(status=status))
+from seeding import filled_client
 
 
 def timings(action: Callable[[], object], repeat: int) -> list[float]:
@@ -131,7 +87,8 @@ class PlanWatch:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=200_000)
-    parser.add_argument("--database-url", help="default: a SQLite file in a temporary directory")
+    parser.add_argument("--database-url", help="default: a SQLite file in a temporary directory; "
+                        "a database filled by an earlier run is used again")
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--quick", action="store_true", help="2,000 messages, 5 runs a query")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -142,10 +99,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         url = args.database_url or f"sqlite:///{Path(directory) / 'bench.sqlite3'}"
         store = Store.open(url)
-        client, _ = store.create_client("bench")
         started = time.perf_counter()
-        caller = fill(store, client.client_id, args.messages)
-        print(f"filled {args.messages:,} messages on {store.engine.dialect.name} in {time.perf_counter() - started:.1f} s")
+        caller = filled_client(store, args.messages)
+        print(f"{args.messages:,} messages on {store.engine.dialect.name} after {time.perf_counter() - started:.1f} s")
         report = measure(store, caller, args.messages, args.repeat)
         store.close()
     if args.json:

@@ -259,7 +259,11 @@ def canonical_json(document: dict[str, Any]) -> bytes:
 
 def sign(document: dict[str, Any], signing_key: str) -> str:
     """Hex HMAC-SHA256 of the document's canonical JSON."""
-    return hmac.new(signing_key.encode(), canonical_json(document), hashlib.sha256).hexdigest()
+    return _mac(canonical_json(document), signing_key)
+
+
+def _mac(canonical: bytes, signing_key: str) -> str:
+    return hmac.new(signing_key.encode(), canonical, hashlib.sha256).hexdigest()
 
 
 def verify(document: dict[str, Any], signature: str, signing_key: str) -> bool:
@@ -280,8 +284,8 @@ def sign_send_job(job: SendJob, device_keys: Mapping[str, str]) -> dict[str, str
     """
     if not job.issued_at or not job.nonce:
         raise ValueError("a send job is signed with its issued_at and nonce")
-    document = job.to_dict()
-    return {device_id: sign(document, key) for device_id, key in device_keys.items()}
+    canonical = canonical_json(job.to_dict())  # once, whatever the number of devices
+    return {device_id: _mac(canonical, key) for device_id, key in device_keys.items()}
 
 
 def new_nonce() -> str:

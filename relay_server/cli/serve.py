@@ -34,6 +34,7 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from gunicorn import glogging
@@ -100,9 +101,12 @@ def options(settings: Settings, workers: int) -> dict[str, Any]:
     }
 
 
-class _Server(BaseApplication):
-    def __init__(self, settings: dict[str, Any]) -> None:
+class Server(BaseApplication):
+    """gunicorn with ``settings``, serving the WSGI app ``load`` returns (called in each worker)."""
+
+    def __init__(self, settings: dict[str, Any], load: Callable[[], Any]) -> None:
         self._settings = settings
+        self._load = load
         super().__init__()
 
     def load_config(self) -> None:
@@ -110,10 +114,14 @@ class _Server(BaseApplication):
             self.cfg.set(name, value)
 
     def load(self) -> Any:
-        # Here, in each worker after the fork and after gevent patched the standard library.
-        from relay_server.wsgi import app
+        return self._load()
 
-        return app
+
+def _relay_app() -> Any:
+    # Here, in each worker after the fork and after gevent patched the standard library.
+    from relay_server.wsgi import app
+
+    return app
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
@@ -128,7 +136,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         "relay listening",
         extra={"host": settings.relay.host, "port": settings.relay.http_port, "workers": args.workers},
     )
-    _Server(options(settings, args.workers)).run()
+    Server(options(settings, args.workers), _relay_app).run()
     sys.exit(0)
 
 

@@ -16,6 +16,7 @@ message silently, while the store cannot lose it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from redis import Redis
@@ -56,16 +57,23 @@ def send_job(message: Message) -> wire.SendJob:
     )
 
 
-def send_job_args(store: Store, message: Message) -> list[Any]:
-    """The send job's arguments: its payload, and (for an agent) its signatures by device."""
+def send_job_args(store: Store, message: Message, client_keys: Mapping[str, str] | None = None) -> list[Any]:
+    """The send job's arguments: its payload, and (for an agent) its signatures by device.
+
+    ``client_keys``, when given, are the signing keys of the message's client's
+    enabled devices as the store has them (read once for a batch of messages).
+    """
     payload = send_job(message)
     if message.is_test:
         return [payload.to_dict()]
     if message.device_id:
-        key = store.device_signing_key(message.device_id)
+        if client_keys is not None and message.device_id in client_keys:
+            key: str | None = client_keys[message.device_id]
+        else:
+            key = store.device_signing_key(message.device_id)
         keys = {} if key is None else {message.device_id: key}
     else:
-        keys = store.device_signing_keys(message.client_id)
+        keys = dict(client_keys) if client_keys is not None else store.device_signing_keys(message.client_id)
     return [payload.to_dict(), wire.sign_send_job(payload, keys)]
 
 
@@ -78,25 +86,27 @@ def queue_name(message: Message) -> str:
     return wire.client_queue(message.client_id, message.priority)
 
 
-def place(redis: Redis, store: Store, message: Message) -> None:
+def place(redis: Redis, store: Store, message: Message, client_keys: Mapping[str, str] | None = None) -> None:
     """Give a new message its job, unless it is scheduled: the worker releases
-    those when they are due (after checking that Redis kept its data)."""
+    those when they are due (after checking that Redis kept its data).
+    ``client_keys`` as for ``send_job_args``."""
     if message.scheduled_at is None:
-        enqueue_send(redis, store, message)
+        enqueue_send(redis, store, message, client_keys)
 
 
-def enqueue_send(redis: Redis, store: Store, message: Message) -> None:
+def enqueue_send(redis: Redis, store: Store, message: Message, client_keys: Mapping[str, str] | None = None) -> None:
     """Put the message's send job on its queue, unless it is already there.
 
     Enqueueing a message that already has its job does nothing, so recovery,
     the due release and a late submit may all place the same message safely.
+    ``client_keys`` as for ``send_job_args``.
     """
     func = wire.SIMULATED_SEND_FUNC if message.is_test else wire.SEND_JOB_FUNC
     queue = bus.queue(queue_name(message), redis)
     try:
         queue.enqueue(
             func,
-            *send_job_args(store, message),
+            *send_job_args(store, message, client_keys),
             job_id=wire.send_job_id(message.client_id, message.message_id),
             job_timeout=SEND_JOB_TIMEOUT_SECONDS,
             result_ttl=FINISHED_JOB_TTL_SECONDS,

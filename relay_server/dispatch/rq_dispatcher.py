@@ -51,9 +51,12 @@ class RQDispatcher:
     def submit(self, messages: list[Message]) -> None:
         """Give each message its job (a scheduled one gets it from the worker when due);
         a Redis outage leaves them to recovery."""
+        keys_by_client: dict[str, dict[str, str]] = {}  # read once a batch: a bulk send is one client's
         for message in messages:
+            if message.client_id not in keys_by_client and not message.is_test:
+                keys_by_client[message.client_id] = self.store.device_signing_keys(message.client_id)
             try:
-                placement.place(self.redis, self.store, message)
+                placement.place(self.redis, self.store, message, keys_by_client.get(message.client_id))
             except RedisError as exc:
                 log.warning(
                     "message left for recovery: Redis unavailable",

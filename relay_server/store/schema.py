@@ -112,9 +112,9 @@ messages = sa.Table(
     sa.Column("error_detail", sa.Text, nullable=True),
     # Newest first and keyset paging, then each history filter in front of it.
     sa.Index("ix_messages_client_created", "client_id", "is_test", "created_at", "message_id"),
-    sa.Index("ix_messages_client_status_created", "client_id", "is_test", "status", "created_at"),
-    sa.Index("ix_messages_client_recipient_created", "client_id", "is_test", "recipient", "created_at"),
-    sa.Index("ix_messages_client_device_created", "client_id", "is_test", "device_id", "created_at"),
+    sa.Index("ix_messages_client_status_created", "client_id", "is_test", "status", "created_at", "message_id"),
+    sa.Index("ix_messages_client_recipient_created", "client_id", "is_test", "recipient", "created_at", "message_id"),
+    sa.Index("ix_messages_client_device_created", "client_id", "is_test", "device_id", "created_at", "message_id"),
     # Recovery scans for messages still queued after Redis lost its data.
     sa.Index("ix_messages_status", "status"),
     # The worker releases queued messages as their scheduled time comes.

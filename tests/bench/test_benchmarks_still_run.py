@@ -43,3 +43,14 @@ def test_the_pipeline_benchmark_reports_rates_latency_and_memory(tmp_path: Path)
     assert figures["send_to_cmgs_ms"]["p99"] >= figures["send_to_cmgs_ms"]["p50"] > 0
     assert {"relay", "worker", "agent"} <= set(figures["peak_rss_mb"])
     assert "send → +CMGS" in out
+
+
+def test_the_api_benchmark_drives_each_route_of_the_relay_and_of_the_bare_app(tmp_path: Path) -> None:
+    out = run("api.py", "--quick", "--json", str(tmp_path / "figures.json"))
+    figures = json.loads((tmp_path / "figures.json").read_text())
+    assert {"status", "send", "history, status+device+from_date", "send-bulk of 50"} == set(figures["routes"])
+    for route in figures["routes"].values():
+        for server in ("relay", "bare"):
+            assert route[server]["non_2xx"] == 0 and route[server]["socket_errors"] == 0
+            assert route[server]["requests"] > 0 and route[server]["p99_ms"] >= route[server]["p50_ms"] > 0
+    assert "× bare" in out

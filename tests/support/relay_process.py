@@ -51,8 +51,16 @@ def serving(env: dict[str, str], *options: str) -> Iterator[subprocess.Popen]:
 
     The server and its worker processes are a process group of their own (``os.killpg(server.pid, ...)``).
     """
+    with serving_command([RELAY, "serve", *options], env) as server:
+        yield server
+
+
+@contextmanager
+def serving_command(command: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen]:
+    """The HTTP server ``command`` starts, running with ``env`` until the block ends (then SIGTERM):
+    ready once ``/v1/openapi.json`` answers on ``ZIMSEND_HTTP_PORT``."""
     server = subprocess.Popen(
-        [RELAY, "serve", *options], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
     )
     try:
         get_when_up(f"http://127.0.0.1:{env['ZIMSEND_HTTP_PORT']}/v1/openapi.json", {})

@@ -1,0 +1,78 @@
+"""A store filled fast with a client's messages, for the benchmarks that read them.
+
+Messages go in through the store's own ``insert_messages`` (ids, daily
+counts, everything a send stores), by the thousand, then get their statuses
+in one statement per status. A filled client is named after its count once
+complete, so that a benchmark run again on the same database (``--database-url``)
+measures at once instead of filling a million messages again.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+
+import sqlalchemy as sa
+
+from relay_server.store import Store
+from relay_server.store.models import STATUSES, Caller, NewMessage
+from relay_server.store.schema import clients, messages
+
+WORDS = ["commande", "livraison", "colis", "rendez-vous", "paiement", "code", "rappel", "facture", "Éducation", "merci"]
+BATCH = 2000
+DEVICES = 100
+DAYS = 90
+
+
+def filled_client(store: Store, count: int) -> Caller:
+    """A client with ``count`` messages from ``fill``: the one filled by an earlier run, else a new one."""
+    name = f"bench-{count}"
+    with store.engine.connect() as conn:
+        found = conn.execute(sa.select(clients.c.client_id).where(clients.c.name == name)).scalar()
+    if found is not None:
+        return Caller(client_id=found, key_id="", is_test=False)
+    client, _ = store.create_client(f"filling {name}")
+    caller = fill(store, client.client_id, count)
+    with store.engine.begin() as conn:
+        conn.execute(sa.update(clients).where(clients.c.client_id == client.client_id).values(name=name))
+    return caller
+
+
+def fill(store: Store, client_id: str, count: int, seed: int = 7) -> Caller:
+    """``count`` messages of one client on ``DEVICES`` new devices, created over the last ``DAYS`` days."""
+    rng = random.Random(seed)
+    devices = [store.add_device(client_id)[0].device_id for _ in range(DEVICES)]
+    now = datetime.now(timezone.utc)
+    for start in range(0, count, BATCH):
+        size = min(BATCH, count - start)
+        created = now - timedelta(days=DAYS * (1 - (start / count)))
+        batch = [
+            NewMessage(
+                client_id=client_id,
+                is_test=False,
+                to=f"+26377{rng.randrange(300):07d}",
+                body=" ".join(rng.choices(WORDS, k=6)),
+                priority=rng.randint(1, 5),
+                segments=1,
+                encoding="GSM-7",
+                device_id=rng.choice(devices),
+            )
+            for _ in range(size)
+        ]
+        stored = store.insert_messages(batch, at=created)
+        _spread_statuses(store, [message.message_id for message in stored], rng)
+    return Caller(client_id=client_id, key_id="", is_test=False)
+
+
+def _spread_statuses(store: Store, message_ids: list[str], rng: random.Random) -> None:
+    """Give the messages every status, in one statement per status.
+
+    Straight SQL, not ``apply_status_change``: a million one-row transactions
+    would make filling take far longer than measuring. Only reads are timed.
+    """
+    by_status: dict[str, list[str]] = {}
+    for message_id in message_ids:
+        by_status.setdefault(rng.choice(STATUSES), []).append(message_id)
+    with store.engine.begin() as conn:
+        for status, chosen in by_status.items():
+            conn.execute(sa.update(messages).where(messages.c.message_id.in_(chosen)).values(status=status))
