@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from relay_server.store import webhook_outbox
+from relay_server.store.webhook_outbox import Outcome
 from relay_server.store.models import NewIncoming
 from zimsend_common.timefmt import utcnow
 
@@ -35,11 +35,11 @@ def test_a_failed_attempt_is_listed_and_retried_now(console):
                        headers=headers).get_json()
     assert api.post(f"/v1/webhooks/{webhook['webhook_id']}/test", headers=headers).status_code == 202
     # What the webhook pump does with a delivery the receiver answers 500 to, with no retry left.
-    engine, now = console.store.engine, utcnow()
-    [delivery] = webhook_outbox.due_candidates(engine, now, 10)
-    assert webhook_outbox.claim(engine, delivery.delivery_id, now, timedelta(seconds=30))
-    webhook_outbox.finish_attempt(engine, delivery, webhook_outbox.Outcome(False, 500, 37, "HTTP 500"), now, None)
-    assert webhook_outbox.due_candidates(engine, utcnow(), 10) == []
+    outbox, now = console.store.webhook_outbox, utcnow()
+    [delivery] = outbox.due_candidates(now, 10)
+    assert outbox.claim(delivery.delivery_id, now, timedelta(seconds=30))
+    outbox.finish_attempt(delivery, Outcome(False, 500, 37, "HTTP 500"), now, None)
+    assert outbox.due_candidates(utcnow(), 10) == []
     browser = console.browser()
     browser.sign_in(acme)
     page = browser.text("/console/webhooks")
@@ -49,4 +49,4 @@ def test_a_failed_attempt_is_listed_and_retried_now(console):
     answer = browser.post(f"/console/webhooks/logs/{log_id}/retry", page="/console/webhooks")
     assert answer.status_code == 302
     assert "Delivery queued again." in browser.text("/console/webhooks")
-    assert [due.delivery_id for due in webhook_outbox.due_candidates(engine, utcnow(), 10)] == [delivery.delivery_id]
+    assert [due.delivery_id for due in outbox.due_candidates(utcnow(), 10)] == [delivery.delivery_id]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from relay_server.cli import main
+from relay_server.cli.main import main
 
 
 @pytest.fixture
