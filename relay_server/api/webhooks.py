@@ -163,16 +163,17 @@ def _fields(webhook: Webhook) -> dict[str, object]:
 
 
 def _log(attempt: Attempt) -> WebhookLog:
-    return WebhookLog(
-        log_id=attempt.log_id,
-        webhook_id=attempt.webhook_id,
-        event=attempt.event,
-        event_id=attempt.event_id,
-        url=attempt.url,
-        response_status=attempt.response_status,
-        response_time_ms=attempt.response_time_ms,
-        success=attempt.success,
-        attempt=attempt.attempt,
-        error=attempt.error,
-        timestamp=attempt.attempted_at,
-    )
+    # The store keeps the event as text; pydantic checks it is one of the catalogue's.
+    return WebhookLog.model_validate({
+        "log_id": attempt.log_id,
+        "webhook_id": attempt.webhook_id,
+        "event": attempt.event,
+        "event_id": attempt.event_id,
+        "url": attempt.url,
+        "response_status": attempt.response_status,
+        "response_time_ms": attempt.response_time_ms,
+        "success": attempt.success,
+        "attempt": attempt.attempt,
+        "error": attempt.error,
+        "timestamp": attempt.attempted_at,
+    })

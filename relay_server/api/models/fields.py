@@ -19,7 +19,6 @@ from pydantic import ValidationInfo, WithJsonSchema
 from pydantic_core import core_schema
 
 from relay_server.api.errors import ApiError
-from relay_server.store.models import STATUSES
 from zimsend_common.timefmt import isoformat_z
 
 Schema = dict[str, Any]
@@ -138,17 +137,11 @@ DATE_BOUND: Schema = {
 Timestamp = Annotated[datetime, PlainSerializer(isoformat_z, return_type=str), WithJsonSchema(TIMESTAMP)]
 
 
-def shaped(annotation: Any, schema: Schema) -> Any:
-    """``annotation`` documented as ``schema`` (a pattern, examples, a description)."""
-    return Annotated[annotation, WithJsonSchema(schema)]
-
-
 TRUE = Literal[True]
-Status = Literal[STATUSES]  # type: ignore[valid-type]
 PriorityWord = Literal["urgent", "high", "normal", "low", "bulk"]
-MessageId = shaped(str, MESSAGE_ID)
-Phone = shaped(str, PHONE)
-DeviceId = shaped(str, DEVICE_ID)
+MessageId = Annotated[str, WithJsonSchema(MESSAGE_ID)]
+Phone = Annotated[str, WithJsonSchema(PHONE)]
+DeviceId = Annotated[str, WithJsonSchema(DEVICE_ID)]
 Count = Annotated[int, Field(ge=0)]
 
 

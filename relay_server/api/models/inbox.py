@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from relay_server.api.models.fields import (
     DEVICE_ID,
@@ -15,7 +15,6 @@ from relay_server.api.models.fields import (
     RequestModel,
     Timestamp,
     query_rule,
-    shaped,
 )
 from relay_server.api.models.tracking import DeviceFilter, FromDate, Limit, Page, Search, ToDate, recipient
 
@@ -62,10 +61,10 @@ class IncomingMessage(Answer):
     """An SMS one of the client's devices received (``store.inbox.received_data`` writes its fields,
     for the ``sms.received`` event as well)."""
 
-    message_id: shaped(str, INCOMING_ID)  # type: ignore[valid-type]
+    message_id: Annotated[str, WithJsonSchema(INCOMING_ID)]
     from_: str = Field(alias="from", description="The sender: a number in international format or a name.")
     message: str
-    device_id: shaped(str, DEVICE_ID)  # type: ignore[valid-type]
+    device_id: Annotated[str, WithJsonSchema(DEVICE_ID)]
     parts: Annotated[int, Field(ge=1)]
     received_at: Timestamp
     created_at: Timestamp

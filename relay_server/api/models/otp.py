@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationInfo
+from pydantic import Field, ValidationInfo, WithJsonSchema
 
 from relay_server.api import otp_codes as otp
 from relay_server.api.models.fields import (
@@ -21,7 +21,6 @@ from relay_server.api.models.fields import (
     Timestamp,
     context_of,
     redocumented,
-    shaped,
 )
 from relay_server.api.models.sending import MetadataIn, To, WebhookUrl
 from relay_server.api.errors import ApiError
@@ -145,10 +144,12 @@ class VerifyOtpRequest(RequestModel):
 
 class SendOtpAccepted(Answer):
     success: TRUE = True
-    otp_id: shaped(str, OTP_ID)  # type: ignore[valid-type]
+    otp_id: Annotated[str, WithJsonSchema(OTP_ID)]
     to: Phone
     expires_at: Timestamp
-    message_id: shaped(str, {**MESSAGE_ID, "description": "The SMS that carries the code; its text is stored masked."})  # type: ignore[valid-type]
+    message_id: Annotated[
+        str, WithJsonSchema({**MESSAGE_ID, "description": "The SMS that carries the code; its text is stored masked."})
+    ]
     status: Literal["queued"]
 
 

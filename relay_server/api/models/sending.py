@@ -318,7 +318,7 @@ class SendAccepted(StatusObject):
 class BulkEntry(Answer):
     """A queued item, or a rejected one with its error and no message."""
 
-    message_id: MessageId | None  # type: ignore[valid-type]
+    message_id: MessageId | None
     to: Any = Field(description="E.164 when queued; as given when rejected.")
     status: Literal["queued", "rejected"]
     error: ErrorObject | None = omitted_when_none()

@@ -11,7 +11,7 @@ import datetime as dt
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationInfo
+from pydantic import Field, ValidationInfo, WithJsonSchema
 
 from relay_server.api import phone
 from relay_server.api.models.fields import (
@@ -27,7 +27,6 @@ from relay_server.api.models.fields import (
     Timestamp,
     nullable,
     query_rule,
-    shaped,
 )
 from relay_server.api.models.messages import HistoryItem
 from relay_server.api.errors import ApiError
@@ -210,7 +209,7 @@ class HistoryPage(Answer):
     success: TRUE = True
     data: Annotated[list[HistoryItem], Field(max_length=100)]
     pagination: Pagination
-    next: MessageId | None = Field(  # type: ignore[valid-type]
+    next: MessageId | None = Field(
         json_schema_extra={**nullable(MESSAGE_ID),
                            "description": "Pass as `after` for the page that follows; null on the last page."}
     )
@@ -244,9 +243,9 @@ class StatsCounts(Answer):
     failed: Count
     pending: Count = Field(description="queued + sent")
     # An int stays one: 0 when nothing was sent is written 0, as the tracking page shows it.
-    delivery_rate: shaped(float | int, {  # type: ignore[valid-type]
+    delivery_rate: Annotated[float | int, WithJsonSchema({
         "type": "number", "minimum": 0, "maximum": 100,
-        "description": "100 × delivered / total_sent, 2 decimals; 0 when nothing was sent."})
+        "description": "100 × delivered / total_sent, 2 decimals; 0 when nothing was sent."})]
     by_day: list[DayCounts] = Field(description="UTC creation days with messages, oldest first.")
 
 
