@@ -44,6 +44,13 @@ class Rule:
         self.description = description  # a query parameter's, beside its schema
         self.refs = refs  # the models ``schema`` refers to
 
+    def documented_as(self, schema: Schema) -> Rule:
+        """The same rule (parse, codes, requirement), shown as ``schema`` in the document."""
+        return Rule(
+            self.parse, codes=self.codes, schema=schema, required=self.required,
+            description=self.description, refs=self.refs,
+        )
+
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
         return core_schema.with_info_plain_validator_function(self.parse)
 
@@ -67,12 +74,6 @@ def query_rule(
             raise ApiError("INVALID_PARAMETER", f"The parameter {param} {exc}", param=param) from None
 
     return Rule(read, codes=("INVALID_PARAMETER",), schema=schema, description=description)
-
-
-def redocumented(annotated: Any, schema: Schema) -> Any:
-    """The same rule as ``Annotated[T, Rule]`` ``annotated``, documented as ``schema``."""
-    rule = annotated.__metadata__[0]
-    return Annotated[annotated.__origin__, Rule(rule.parse, codes=rule.codes, schema=schema, required=rule.required)]
 
 
 def rule_of(field: Any) -> Rule | None:

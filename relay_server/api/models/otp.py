@@ -20,9 +20,8 @@ from relay_server.api.models.fields import (
     Rule,
     Timestamp,
     context_of,
-    redocumented,
 )
-from relay_server.api.models.sending import MetadataIn, To, WebhookUrl
+from relay_server.api.models.sending import METADATA_RULE, WEBHOOK_URL_RULE, To
 from relay_server.api.errors import ApiError
 from relay_server.store.otp import MAX_ATTEMPTS
 
@@ -127,10 +126,12 @@ class SendOtpRequest(RequestModel):
         {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,40}$", "examples": ["login"]},
         "A new OTP replaces the pending one of the same number and purpose.",
     ))] = None  # type: ignore[assignment]
-    metadata: redocumented(MetadataIn, _optional(METADATA, "Carried to the message, as for /sms/send.")) = None  # type: ignore[valid-type]
-    webhook_url: redocumented(WebhookUrl, _optional(  # type: ignore[valid-type]
+    metadata: Annotated[dict[str, Any] | None, METADATA_RULE.documented_as(
+        _optional(METADATA, "Carried to the message, as for /sms/send.")
+    )] = None
+    webhook_url: Annotated[str | None, WEBHOOK_URL_RULE.documented_as(_optional(
         {"type": "string", "format": "uri"}, "Status callbacks for the SMS, as for /sms/send."
-    )) = None
+    ))] = None
 
 
 class VerifyOtpRequest(RequestModel):

@@ -221,21 +221,17 @@ Priority = Annotated[
     Rule(lambda value, info: parse_priority(value, context_of(info).get("priority", DEFAULT_PRIORITY)),
          codes=("INVALID_PRIORITY",), schema=PRIORITY_IN),
 ]
-MetadataIn = Annotated[
-    dict[str, Any] | None,
-    Rule(lambda value, info: parse_metadata(value, context_of(info).get("metadata")),
-         codes=("INVALID_PARAMETER",), schema=METADATA),
-]
+METADATA_RULE = Rule(lambda value, info: parse_metadata(value, context_of(info).get("metadata")),
+                     codes=("INVALID_PARAMETER",), schema=METADATA)
+MetadataIn = Annotated[dict[str, Any] | None, METADATA_RULE]
 ScheduledAt = Annotated[
     datetime | None,
     Rule(lambda value, info: parse_scheduled_at(value, context_of(info)["now"]), codes=("INVALID_SCHEDULED_DATE",),
          schema={**TIMESTAMP, "description": "In the future, at most 30 days ahead."}),
 ]
-WebhookUrl = Annotated[
-    str | None,
-    Rule(lambda value, info: check_webhook_url(value, context_of(info)["settings"]), codes=("INVALID_WEBHOOK_URL",),
-         schema={"type": "string", "format": "uri"}),
-]
+WEBHOOK_URL_RULE = Rule(lambda value, info: check_webhook_url(value, context_of(info)["settings"]),
+                        codes=("INVALID_WEBHOOK_URL",), schema={"type": "string", "format": "uri"})
+WebhookUrl = Annotated[str | None, WEBHOOK_URL_RULE]
 
 
 def _valid_until(value: Any, info: ValidationInfo) -> datetime | None:
