@@ -92,11 +92,18 @@ def _required_by_rules(schema: Schema, model: type[BaseModel]) -> None:
         schema["required"] = required
 
 
+# Every request field's default: what the client sent when it sent nothing
+# (absent or null). It is the rule's input, not a value of the field's type,
+# hence Any: pydantic hands it to the rule (validate_default), which turns it
+# into the real default or refuses it, for a required field.
+ABSENT: Any = None
+
+
 class RequestModel(BaseModel):
     """A request body or query: unknown fields ignored, an absent field read as null by its rule.
 
-    Every field defaults to None, which its rule turns into the real default
-    (or refuses, for a required field): pydantic hands the rule the default.
+    Every field defaults to ``ABSENT`` (None), which its rule turns into the
+    real default (or refuses, for a required field).
     """
 
     model_config = ConfigDict(

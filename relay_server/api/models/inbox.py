@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, WithJsonSchema
 
 from relay_server.api.models.fields import (
+    ABSENT,
     DEVICE_ID,
     INCOMING_ID,
     TRUE,
@@ -39,13 +40,13 @@ class InboxParams(RequestModel):
         str | None,
         query_rule(parse_sender, "Only this sender (a number in international format, or a name).",
                    {"type": "string"}, name="from"),
-    ] = Field(default=None, alias="from")
-    from_date: FromDate = None
-    to_date: ToDate = None
-    device_id: DeviceFilter = None
-    search: Search = None
-    page: Page = None  # type: ignore[assignment]
-    limit: Limit = None  # type: ignore[assignment]
+    ] = Field(default=ABSENT, alias="from")
+    from_date: FromDate = ABSENT
+    to_date: ToDate = ABSENT
+    device_id: DeviceFilter = ABSENT
+    search: Search = ABSENT
+    page: Page = ABSENT
+    limit: Limit = ABSENT
 
 
 Octet = Annotated[int, Field(ge=0, le=255)]

@@ -10,6 +10,7 @@ from pydantic import Field, ValidationInfo, WithJsonSchema
 
 from relay_server.api import otp_codes as otp
 from relay_server.api.models.fields import (
+    ABSENT,
     METADATA,
     MESSAGE_ID,
     OTP_ID,
@@ -109,38 +110,38 @@ _INVALID = ("INVALID_PARAMETER",)
 class SendOtpRequest(RequestModel):
     """A code for ``to``, sent by SMS at priority 1."""
 
-    to: To = None  # type: ignore[assignment]
+    to: To = ABSENT
     length: Annotated[int, Rule(_length, codes=_INVALID, schema=_optional(
         {"type": "integer", "minimum": otp.MIN_LENGTH, "maximum": otp.MAX_LENGTH}, "Digits in the code; 6 by default."
-    ))] = None  # type: ignore[assignment]
+    ))] = ABSENT
     expiry: Annotated[timedelta, Rule(_expiry, codes=_INVALID, schema=_optional(
         {"type": "integer", "minimum": MIN_EXPIRY_SECONDS, "maximum": MAX_EXPIRY_SECONDS},
         "Seconds the code is valid; 300 by default.",
-    ))] = None  # type: ignore[assignment]
+    ))] = ABSENT
     template: Annotated[str, Rule(_template, codes=_INVALID, schema=_optional(
         {"type": "string", "minLength": 1, "pattern": r"\{\{\s*code\s*\}\}|\{code\}"},
         "The SMS text; {{code}} (or {code}) marks where the code goes. "
         "By default the relay's otp_template: 'Votre code de vérification est : {{code}}'.",
-    ))] = None  # type: ignore[assignment]
+    ))] = ABSENT
     purpose: Annotated[str, Rule(_purpose, codes=_INVALID, schema=_optional(
         {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,40}$", "examples": ["login"]},
         "A new OTP replaces the pending one of the same number and purpose.",
-    ))] = None  # type: ignore[assignment]
+    ))] = ABSENT
     metadata: Annotated[dict[str, Any] | None, METADATA_RULE.documented_as(
         _optional(METADATA, "Carried to the message, as for /sms/send.")
-    )] = None
+    )] = ABSENT
     webhook_url: Annotated[str | None, WEBHOOK_URL_RULE.documented_as(_optional(
         {"type": "string", "format": "uri"}, "Status callbacks for the SMS, as for /sms/send."
-    ))] = None
+    ))] = ABSENT
 
 
 class VerifyOtpRequest(RequestModel):
     """The code the user typed, for the OTP send-otp answered with."""
 
     otp_id: Annotated[str, Rule(_otp_id, codes=_INVALID, schema={"type": "string", "examples": ["otp_1234567890abcdef"]},
-                                required=True)] = None  # type: ignore[assignment]
+                                required=True)] = ABSENT
     code: Annotated[str, Rule(_code, codes=_INVALID, schema={
-        "type": "string", "minLength": 1, "maxLength": MAX_CODE_CHARS, "examples": ["123456"]}, required=True)] = None  # type: ignore[assignment]
+        "type": "string", "minLength": 1, "maxLength": MAX_CODE_CHARS, "examples": ["123456"]}, required=True)] = ABSENT
 
 
 class SendOtpAccepted(Answer):

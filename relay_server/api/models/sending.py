@@ -20,6 +20,7 @@ from pydantic import Field, ValidationInfo
 from relay_server.api import phone
 from relay_server.api.models.errors import ErrorObject
 from relay_server.api.models.fields import (
+    ABSENT,
     METADATA,
     TIMESTAMP,
     TRUE,
@@ -248,22 +249,22 @@ ValidUntil = Annotated[
 class SendRequest(RequestModel):
     """``POST /v1/sms/send``: one text to one number, its fields checked in this order."""
 
-    to: To = None  # type: ignore[assignment]
-    message: Text = None  # type: ignore[assignment]
-    scheduled_at: ScheduledAt = None
-    priority: Priority = None  # type: ignore[assignment]
-    metadata: MetadataIn = None
-    webhook_url: WebhookUrl = None
-    valid_until: ValidUntil = None
+    to: To = ABSENT
+    message: Text = ABSENT
+    scheduled_at: ScheduledAt = ABSENT
+    priority: Priority = ABSENT
+    metadata: MetadataIn = ABSENT
+    webhook_url: WebhookUrl = ABSENT
+    valid_until: ValidUntil = ABSENT
 
 
 class BulkItem(RequestModel):
     """One item of ``messages``; ``priority`` and ``metadata`` default to the request's."""
 
-    to: To = None  # type: ignore[assignment]
-    message: Text = None  # type: ignore[assignment]
-    priority: Priority = None  # type: ignore[assignment]
-    metadata: MetadataIn = None
+    to: To = ABSENT
+    message: Text = ABSENT
+    priority: Priority = ABSENT
+    metadata: MetadataIn = ABSENT
 
 
 Recipients = Annotated[
@@ -285,24 +286,24 @@ Items = Annotated[
 class BulkToRecipients(RequestModel):
     """One text to many numbers (the vendor's guide); a bad number is rejected alone."""
 
-    recipients: Recipients = None  # type: ignore[assignment]
-    message: Text = None  # type: ignore[assignment]
-    scheduled_at: ScheduledAt = None
-    priority: Priority = None  # type: ignore[assignment]
-    metadata: MetadataIn = None
-    webhook_url: WebhookUrl = None
-    valid_until: ValidUntil = None
+    recipients: Recipients = ABSENT
+    message: Text = ABSENT
+    scheduled_at: ScheduledAt = ABSENT
+    priority: Priority = ABSENT
+    metadata: MetadataIn = ABSENT
+    webhook_url: WebhookUrl = ABSENT
+    valid_until: ValidUntil = ABSENT
 
 
 class BulkOfMessages(RequestModel):
     """One text per number (the vendor's API reference); a bad item is rejected alone."""
 
-    messages: Items = None  # type: ignore[assignment]
-    scheduled_at: ScheduledAt = None
-    priority: Priority = None  # type: ignore[assignment]
-    metadata: MetadataIn = None
-    webhook_url: WebhookUrl = None
-    valid_until: ValidUntil = None
+    messages: Items = ABSENT
+    scheduled_at: ScheduledAt = ABSENT
+    priority: Priority = ABSENT
+    metadata: MetadataIn = ABSENT
+    webhook_url: WebhookUrl = ABSENT
+    valid_until: ValidUntil = ABSENT
 
 
 class SendAccepted(StatusObject):

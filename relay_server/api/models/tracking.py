@@ -15,6 +15,7 @@ from pydantic import Field, ValidationInfo, WithJsonSchema
 
 from relay_server.api import phone
 from relay_server.api.models.fields import (
+    ABSENT,
     DATE_BOUND,
     MESSAGE_ID,
     TRUE,
@@ -155,54 +156,54 @@ Limit = Annotated[
 class Period(RequestModel):
     """Creation (or reception) times and a device: what stats filter on."""
 
-    from_date: FromDate = None
-    to_date: ToDate = None
-    device_id: DeviceFilter = None
+    from_date: FromDate = ABSENT
+    to_date: ToDate = ABSENT
+    device_id: DeviceFilter = ABSENT
 
 
 class Paging(RequestModel):
     """Which page, and how many items on it."""
 
-    page: Page = None  # type: ignore[assignment]
-    limit: Limit = None  # type: ignore[assignment]
+    page: Page = ABSENT
+    limit: Limit = ABSENT
 
 
 class ListFilters(RequestModel):
     """The filters history and the inbox share, checked in this order."""
 
-    from_date: FromDate = None
-    to_date: ToDate = None
-    device_id: DeviceFilter = None
-    search: Search = None
-    page: Page = None  # type: ignore[assignment]
-    limit: Limit = None  # type: ignore[assignment]
+    from_date: FromDate = ABSENT
+    to_date: ToDate = ABSENT
+    device_id: DeviceFilter = ABSENT
+    search: Search = ABSENT
+    page: Page = ABSENT
+    limit: Limit = ABSENT
 
 
 class HistoryParams(RequestModel):
     """The caller's messages matching every filter given, newest first."""
 
-    from_date: FromDate = None
-    to_date: ToDate = None
+    from_date: FromDate = ABSENT
+    to_date: ToDate = ABSENT
     status: Annotated[
         tuple[str, ...],
         query_rule(_statuses, "One status or a comma-separated list of them.",
                    {"type": "string", "examples": ["failed", "delivered,failed"],
                     "description": f"Among {list(STATUSES)}."}, default=()),
-    ] = None  # type: ignore[assignment]
+    ] = ABSENT
     to: Annotated[
         str | None,
         query_rule(recipient, "Recipient in international format; an unencoded '+' is read as '+'.",
                    {"type": "string"}),
-    ] = None
-    device_id: DeviceFilter = None
-    search: Search = None
-    page: Page = None  # type: ignore[assignment]
-    limit: Limit = None  # type: ignore[assignment]
+    ] = ABSENT
+    device_id: DeviceFilter = ABSENT
+    search: Search = ABSENT
+    page: Page = ABSENT
+    limit: Limit = ABSENT
     after: Annotated[
         str | None,
         query_rule(_after, "Keyset paging: the messages after this one (the previous answer's `next`).",
                    {"type": "string", "pattern": MESSAGE_ID["pattern"]}),
-    ] = None
+    ] = ABSENT
 
 
 class HistoryPage(Answer):

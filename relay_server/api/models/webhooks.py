@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationInfo, WithJsonSchema
 
 from relay_server.api.models.fields import (
+    ABSENT,
     EVENT_ID,
     LOG_ID,
     TRUE,
@@ -92,11 +93,11 @@ class WebhookConfigure(RequestModel):
     """A webhook for these events, signed with this secret (a new one when absent)."""
 
     url: Annotated[str, Rule(_url, codes=("INVALID_WEBHOOK_URL",), required=True, schema={
-        "type": "string", "format": "uri", "description": "https (http only where the operator allows it)."})] = None  # type: ignore[assignment]
+        "type": "string", "format": "uri", "description": "https (http only where the operator allows it)."})] = ABSENT
     events: Annotated[tuple[str, ...], Rule(_events, codes=("INVALID_PARAMETER",), required=True, schema={
-        "type": "array", "items": EVENT_SCHEMA, "minItems": 1})] = None  # type: ignore[assignment]
+        "type": "array", "items": EVENT_SCHEMA, "minItems": 1})] = ABSENT
     secret: Annotated[str, Rule(_secret, codes=("INVALID_PARAMETER",), schema={
-        "type": "string", "minLength": 16, "maxLength": 255})] = None  # type: ignore[assignment]
+        "type": "string", "minLength": 16, "maxLength": 255})] = ABSENT
 
 
 class WebhookTest(RequestModel):
@@ -110,11 +111,11 @@ class WebhookTest(RequestModel):
 class LogsParams(RequestModel):
     """One page of delivery attempts, of one webhook or all."""
 
-    page: Page = None  # type: ignore[assignment]
-    limit: Limit = None  # type: ignore[assignment]
+    page: Page = ABSENT
+    limit: Limit = ABSENT
     webhook_id: Annotated[
         str | None, query_rule(_webhook_id, "Only this webhook's attempts.", WEBHOOK_ID)
-    ] = None
+    ] = ABSENT
 
 
 class Webhook(Answer):
