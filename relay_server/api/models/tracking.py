@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import datetime as dt
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeGuard
 
 from pydantic import Field, ValidationInfo, WithJsonSchema
 
@@ -32,7 +32,7 @@ from relay_server.api.models.fields import (
 from relay_server.api.models.messages import HistoryItem
 from relay_server.api.errors import ApiError
 from relay_server.store import ids
-from relay_server.store.models import STATUSES
+from relay_server.store.models import STATUSES, Status
 from zimsend_common.timefmt import EARLIEST, LATEST, as_utc
 
 DEFAULT_LIMIT = 50
@@ -75,11 +75,18 @@ def _moment(raw: str) -> datetime | date:
     return moment if isinstance(parsed, datetime) else parsed
 
 
-def _statuses(raw: str) -> tuple[str, ...]:
-    wanted = tuple(part.strip().lower() for part in raw.split(","))
-    if any(status not in STATUSES for status in wanted):
-        raise ValueError(f"must be one of {', '.join(STATUSES)}, or a comma-separated list of them.")
+def _statuses(raw: str) -> tuple[Status, ...]:
+    wanted: list[Status] = []
+    for part in raw.split(","):
+        word = part.strip().lower()
+        if not _is_status(word):
+            raise ValueError(f"must be one of {', '.join(STATUSES)}, or a comma-separated list of them.")
+        wanted.append(word)
     return tuple(dict.fromkeys(wanted))
+
+
+def _is_status(word: str) -> TypeGuard[Status]:
+    return word in STATUSES
 
 
 def recipient(raw: str) -> str:
@@ -185,7 +192,7 @@ class HistoryParams(RequestModel):
     from_date: FromDate = ABSENT
     to_date: ToDate = ABSENT
     status: Annotated[
-        tuple[str, ...],
+        tuple[Status, ...],
         query_rule(_statuses, "One status or a comma-separated list of them.",
                    {"type": "string", "examples": ["failed", "delivered,failed"],
                     "description": f"Among {list(STATUSES)}."}, default=()),
