@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Literal
 
 from flask import Blueprint, Response
 
@@ -30,11 +31,11 @@ def auth_test() -> Response:
         message="Authentication successful.",
         client_id=caller.client_id,
         device_id=device_id,
-        device_status=_device_status(caller.client_id, device_id),  # type: ignore[arg-type]  # pydantic checks it
+        device_status=_device_status(caller.client_id, device_id),
     ))
 
 
-def _device_status(client_id: str, device_id: str | None) -> str | None:
+def _device_status(client_id: str, device_id: str | None) -> Literal["online", "offline"] | None:
     if device_id is None:
         return None
     relay = context.current()

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import redis as redis_lib
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from relay_server.api import auth, body_limit, context, idempotency, ratelimit, request_metrics
@@ -45,7 +46,9 @@ def create_app(
         hops = settings.relay.trusted_proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.config["MAX_CONTENT_LENGTH"] = settings.relay.max_body_bytes
-    app.json.sort_keys = False  # type: ignore[attr-defined]  # the default provider has it
+    answers_json = DefaultJSONProvider(app)  # Flask's own, keeping each answer's field order
+    answers_json.sort_keys = False
+    app.json = answers_json
     if store is None:
         private_directory(settings.relay.data_dir)
         store = Store.open(settings.relay.resolved_database_url())

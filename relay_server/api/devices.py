@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from relay_server.api.models.devices import DeviceList, OneDevice
+from relay_server.api.models.devices import Device, DeviceList, OneDevice
 from relay_server.api.routes import respond, route
 from relay_server.api.auth import current_caller
 from relay_server.api.context import current
@@ -29,8 +29,8 @@ def list_devices() -> Response:
     """Every device of the caller's client, oldest first."""
     relay = current()
     states = relay.store.device_states(client_id=current_caller().client_id)
-    devices = [device_fields(state) for state in states if not state.disabled]
-    return respond(DeviceList(devices=devices, total=len(devices)))  # type: ignore[arg-type]  # pydantic checks it
+    devices = [Device(**device_fields(state)) for state in states if not state.disabled]
+    return respond(DeviceList(devices=devices, total=len(devices)))
 
 
 @route(bp, "GET", "/devices/<device_id>", summary="Get a device", tag="Devices", status=200, answers=OneDevice,

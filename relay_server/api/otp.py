@@ -86,7 +86,8 @@ def send_otp() -> Response:
     def render(stored: list[Message]) -> Response:
         [message] = stored
         answer = SendOtpAccepted(
-            otp_id=otp_id, to=message.to, expires_at=expires_at, message_id=message.message_id, status=message.status  # type: ignore[arg-type]  # pydantic checks it
+            # Just inserted, so queued (what the store inserts every message as).
+            otp_id=otp_id, to=message.to, expires_at=expires_at, message_id=message.message_id, status="queued"
         )
         return respond(answer, 202)
 
@@ -120,7 +121,10 @@ def verify_otp() -> Response:
 
 def _verification_answer(result: Verification) -> OtpVerified | OtpWrongCode:
     if result.outcome == "verified":
-        return OtpVerified(message="The code is correct; the OTP is now used.", verified_at=result.verified_at)  # type: ignore[arg-type]  # pydantic checks it
+        # A verified OTP has its verified_at (the store's type allows None): pydantic checks it.
+        return OtpVerified.model_validate(
+            {"message": "The code is correct; the OTP is now used.", "verified_at": result.verified_at}
+        )
     if result.outcome == "wrong":
         return OtpWrongCode(message="The code is incorrect.", attempts_remaining=result.attempts_remaining)
     code, message = _VERIFICATION_ERRORS[result.outcome]

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
 from flask import Blueprint, Response
 
@@ -80,7 +80,8 @@ def send_bulk() -> Response:
     device_id = requested_device_id()
     body = json_body()
     if body.get("messages") is not None:  # null means absent, as for every optional field
-        return send_items(device_id, BulkOfMessages.model_validate(body, context=send_context()))
+        personal = BulkOfMessages.model_validate(body, context=send_context())
+        return send_items(device_id, personal, personal.messages)
     # One text for all: a bad one refuses the request.
     request = BulkToRecipients.model_validate(body, context=send_context())
     return send_items(device_id, request, [{"to": to} for to in request.recipients], request.message)
@@ -92,7 +93,8 @@ def send_bulk() -> Response:
 def send_bulk_personalized() -> Response:
     """Queue many ``{to, message, metadata?}`` items."""
     device_id = requested_device_id()
-    return send_items(device_id, BulkOfMessages.model_validate(json_body(), context=send_context()))
+    request = BulkOfMessages.model_validate(json_body(), context=send_context())
+    return send_items(device_id, request, request.messages)
 
 
 @route(bp, "POST", "/sms/<message_id>/resend", summary="Resend a failed SMS", answers=SendAccepted,
@@ -142,10 +144,10 @@ def one_message(body: dict[str, Any], device_id: str | None) -> NewMessage:
     return new_message(request.to, request.message, options, choose_device(device_id, options))
 
 
-def send_context(**more: Any) -> SendContext:
+def send_context(**more: Unpack[SendContext]) -> SendContext:
     """What the send rules read: the settings, the time now and the text's languages."""
     relay = context.current()
-    return {"settings": relay.settings.relay, "now": utcnow(), "languages": _languages(), **more}  # type: ignore[typeddict-item]
+    return {"settings": relay.settings.relay, "now": utcnow(), "languages": _languages(), **more}
 
 
 def options_of(request: SendRequest | BulkToRecipients | BulkOfMessages) -> Options:
@@ -173,12 +175,10 @@ def _accepted_one(stored: list[Message]) -> Response:
 def send_items(
     device_id: str | None,
     request: BulkToRecipients | BulkOfMessages,
-    items: list[Any] | None = None,
+    items: list[Any],
     text: SplitText | None = None,
 ) -> Response:
     """Store and queue each valid item; ``text``, when given, is every item's text."""
-    if items is None:
-        items = request.messages  # type: ignore[union-attr]
     options = options_of(request)
     item_context = send_context(priority=options.priority, metadata=options.metadata)
     outcomes = [_item_message(item, options, text, item_context) for item in items]
@@ -192,7 +192,8 @@ def send_items(
             batch_id=batch_id,
             total_recipients=len(items),
             messages=_batch_entries(items, outcomes, stored),
-            queued_at=stored[0].queued_at if stored else utcnow(),  # type: ignore[arg-type]  # pydantic checks it
+            # The store sets queued_at when it inserts a message.
+            queued_at=(stored[0].queued_at if stored else None) or utcnow(),
             total_queued=len(stored),
             total_rejected=len(items) - len(stored),
         )
@@ -216,7 +217,8 @@ def _batch_entries(
             entries.append(BulkEntry(message_id=None, to=to, status="rejected", error=error))
         else:
             message = next(queued)
-            entries.append(BulkEntry(message_id=message.message_id, to=message.to, status=message.status))  # type: ignore[arg-type]  # pydantic checks it
+            # Just inserted, so queued (what the store inserts every message as).
+            entries.append(BulkEntry(message_id=message.message_id, to=message.to, status="queued"))
     return entries
 
 

@@ -55,7 +55,7 @@ def send_bulk() -> str | tuple[str, int]:
     try:
         items = _csv_items(request.files.get("file"))
         request_body = BulkOfMessages.model_validate({"messages": items, **_options()}, context=sending.send_context())
-        answer = sending.send_items(_device_id(), request_body).get_json()
+        answer = sending.send_items(_device_id(), request_body, request_body.messages).get_json()
     except ApiError as error:
         return _form(error=error), error.status
     return _form(bulk=answer)

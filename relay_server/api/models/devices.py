@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
-from relay_server.api.models.fields import TRUE, Answer, Count, DeviceId, Timestamp, shaped
+from relay_server.api.models.fields import TRUE, Answer, Count, DeviceId, Timestamp
 
 
 class Device(Answer):
     """What a device last told the relay in its heartbeats."""
 
-    device_id: DeviceId  # type: ignore[valid-type]
+    device_id: DeviceId
     name: str
     online: bool = Field(description="Heard from within the offline threshold.")
     last_seen: Timestamp | None
@@ -40,8 +40,8 @@ class OneDevice(Device):
 class AuthTest(Answer):
     success: TRUE = True
     message: str
-    client_id: shaped(str, {"type": "string", "pattern": "^client_[0-9]{10}$"})  # type: ignore[valid-type]
-    device_id: DeviceId | None  # type: ignore[valid-type]
+    client_id: Annotated[str, WithJsonSchema({"type": "string", "pattern": "^client_[0-9]{10}$"})]
+    device_id: DeviceId | None
     device_status: Literal["online", "offline"] | None = Field(
         description="null without X-Device-ID; online as GET /v1/devices says it."
     )

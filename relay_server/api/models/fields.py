@@ -19,7 +19,6 @@ from pydantic import ValidationInfo, WithJsonSchema
 from pydantic_core import core_schema
 
 from relay_server.api.errors import ApiError
-from relay_server.store.models import STATUSES
 from zimsend_common.timefmt import isoformat_z
 
 Schema = dict[str, Any]
@@ -44,6 +43,13 @@ class Rule:
         self.required = required
         self.description = description  # a query parameter's, beside its schema
         self.refs = refs  # the models ``schema`` refers to
+
+    def documented_as(self, schema: Schema) -> Rule:
+        """The same rule (parse, codes, requirement), shown as ``schema`` in the document."""
+        return Rule(
+            self.parse, codes=self.codes, schema=schema, required=self.required,
+            description=self.description, refs=self.refs,
+        )
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
         return core_schema.with_info_plain_validator_function(self.parse)
@@ -70,12 +76,6 @@ def query_rule(
     return Rule(read, codes=("INVALID_PARAMETER",), schema=schema, description=description)
 
 
-def redocumented(annotated: Any, schema: Schema) -> Any:
-    """The same rule as ``Annotated[T, Rule]`` ``annotated``, documented as ``schema``."""
-    rule = annotated.__metadata__[0]
-    return Annotated[annotated.__origin__, Rule(rule.parse, codes=rule.codes, schema=schema, required=rule.required)]
-
-
 def rule_of(field: Any) -> Rule | None:
     """The Rule among a model field's metadata, if it has one."""
     return next((item for item in field.metadata if isinstance(item, Rule)), None)
@@ -92,11 +92,18 @@ def _required_by_rules(schema: Schema, model: type[BaseModel]) -> None:
         schema["required"] = required
 
 
+# Every request field's default: what the client sent when it sent nothing
+# (absent or null). It is the rule's input, not a value of the field's type,
+# hence Any: pydantic hands it to the rule (validate_default), which turns it
+# into the real default or refuses it, for a required field.
+ABSENT: Any = None
+
+
 class RequestModel(BaseModel):
     """A request body or query: unknown fields ignored, an absent field read as null by its rule.
 
-    Every field defaults to None, which its rule turns into the real default
-    (or refuses, for a required field): pydantic hands the rule the default.
+    Every field defaults to ``ABSENT`` (None), which its rule turns into the
+    real default (or refuses, for a required field).
     """
 
     model_config = ConfigDict(
@@ -138,17 +145,11 @@ DATE_BOUND: Schema = {
 Timestamp = Annotated[datetime, PlainSerializer(isoformat_z, return_type=str), WithJsonSchema(TIMESTAMP)]
 
 
-def shaped(annotation: Any, schema: Schema) -> Any:
-    """``annotation`` documented as ``schema`` (a pattern, examples, a description)."""
-    return Annotated[annotation, WithJsonSchema(schema)]
-
-
 TRUE = Literal[True]
-Status = Literal[STATUSES]  # type: ignore[valid-type]
 PriorityWord = Literal["urgent", "high", "normal", "low", "bulk"]
-MessageId = shaped(str, MESSAGE_ID)
-Phone = shaped(str, PHONE)
-DeviceId = shaped(str, DEVICE_ID)
+MessageId = Annotated[str, WithJsonSchema(MESSAGE_ID)]
+Phone = Annotated[str, WithJsonSchema(PHONE)]
+DeviceId = Annotated[str, WithJsonSchema(DEVICE_ID)]
 Count = Annotated[int, Field(ge=0)]
 
 

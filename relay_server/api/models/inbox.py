@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from relay_server.api.models.fields import (
+    ABSENT,
     DEVICE_ID,
     INCOMING_ID,
     TRUE,
@@ -15,7 +16,6 @@ from relay_server.api.models.fields import (
     RequestModel,
     Timestamp,
     query_rule,
-    shaped,
 )
 from relay_server.api.models.tracking import DeviceFilter, FromDate, Limit, Page, Search, ToDate, recipient
 
@@ -40,13 +40,13 @@ class InboxParams(RequestModel):
         str | None,
         query_rule(parse_sender, "Only this sender (a number in international format, or a name).",
                    {"type": "string"}, name="from"),
-    ] = Field(default=None, alias="from")
-    from_date: FromDate = None
-    to_date: ToDate = None
-    device_id: DeviceFilter = None
-    search: Search = None
-    page: Page = None  # type: ignore[assignment]
-    limit: Limit = None  # type: ignore[assignment]
+    ] = Field(default=ABSENT, alias="from")
+    from_date: FromDate = ABSENT
+    to_date: ToDate = ABSENT
+    device_id: DeviceFilter = ABSENT
+    search: Search = ABSENT
+    page: Page = ABSENT
+    limit: Limit = ABSENT
 
 
 Octet = Annotated[int, Field(ge=0, le=255)]
@@ -62,10 +62,10 @@ class IncomingMessage(Answer):
     """An SMS one of the client's devices received (``store.inbox.received_data`` writes its fields,
     for the ``sms.received`` event as well)."""
 
-    message_id: shaped(str, INCOMING_ID)  # type: ignore[valid-type]
+    message_id: Annotated[str, WithJsonSchema(INCOMING_ID)]
     from_: str = Field(alias="from", description="The sender: a number in international format or a name.")
     message: str
-    device_id: shaped(str, DEVICE_ID)  # type: ignore[valid-type]
+    device_id: Annotated[str, WithJsonSchema(DEVICE_ID)]
     parts: Annotated[int, Field(ge=1)]
     received_at: Timestamp
     created_at: Timestamp

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from relay_server.api.models.fields import (
     TRUE,
@@ -13,18 +13,18 @@ from relay_server.api.models.fields import (
     MessageId,
     Phone,
     PriorityWord,
-    Status,
     Timestamp,
     nullable,
     omitted_when_none,
-    shaped,
 )
-from relay_server.store.models import Message
+from relay_server.store.models import Message, Status
 
-PRIORITY_WORDS: dict[int, str] = {1: "urgent", 2: "high", 3: "normal", 4: "low", 5: "bulk"}
+PRIORITY_WORDS: dict[int, PriorityWord] = {1: "urgent", 2: "high", 3: "normal", 4: "low", 5: "bulk"}
 
 # GSM-7, UCS-2, or GSM-7 with national language tables: GSM7 + locking (capitals) + single shift.
-Encoding = shaped(str, {"type": "string", "pattern": "^(GSM-7|UCS-2|GSM7(?=[A-Za-z]{2})[A-Z]{0,2}[a-z]{0,2})$"})
+Encoding = Annotated[
+    str, WithJsonSchema({"type": "string", "pattern": "^(GSM-7|UCS-2|GSM7(?=[A-Za-z]{2})[A-Z]{0,2}[a-z]{0,2})$"})
+]
 PriorityLevel = Annotated[int, Field(ge=1, le=5)]
 
 
@@ -47,17 +47,19 @@ class StatusObject(Answer):
     queued_at: Timestamp | None
     sent_at: Timestamp | None
     delivered_at: Timestamp | None
-    metadata: shaped(dict[str, Any] | None, nullable({"type": "object", "description": "Any JSON object of at most 1 KB."}))  # type: ignore[valid-type]
+    metadata: Annotated[
+        dict[str, Any] | None, WithJsonSchema(nullable({"type": "object", "description": "Any JSON object of at most 1 KB."}))
+    ]
     priority_level: PriorityLevel
     scheduled_at: Timestamp | None
     failed_at: Timestamp | None
     cancelled_at: Timestamp | None
-    device_id: DeviceId | None  # type: ignore[valid-type]
+    device_id: DeviceId | None
     segments: Annotated[int, Field(ge=1)]
-    encoding: Encoding  # type: ignore[valid-type]
+    encoding: Encoding
     batch_id: str | None
     error: MessageError | None
-    resent_from: MessageId | None  # type: ignore[valid-type]
+    resent_from: MessageId | None
     valid_until: Timestamp | None
 
 
@@ -101,7 +103,7 @@ class HistoryItem(Answer):
     sent_at: Timestamp | None
     delivered_at: Timestamp | None
     created_at: Timestamp
-    device_id: DeviceId | None  # type: ignore[valid-type]
+    device_id: DeviceId | None
     priority: PriorityWord
     priority_level: PriorityLevel
 
@@ -116,6 +118,6 @@ class HistoryItem(Answer):
             delivered_at=message.delivered_at,
             created_at=message.created_at,
             device_id=message.device_id,
-            priority=PRIORITY_WORDS[message.priority],  # type: ignore[arg-type]  # pydantic checks it
+            priority=PRIORITY_WORDS[message.priority],
             priority_level=message.priority,
         )

@@ -6,10 +6,11 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationInfo
+from pydantic import Field, ValidationInfo, WithJsonSchema
 
 from relay_server.api import otp_codes as otp
 from relay_server.api.models.fields import (
+    ABSENT,
     METADATA,
     MESSAGE_ID,
     OTP_ID,
@@ -20,10 +21,8 @@ from relay_server.api.models.fields import (
     Rule,
     Timestamp,
     context_of,
-    redocumented,
-    shaped,
 )
-from relay_server.api.models.sending import MetadataIn, To, WebhookUrl
+from relay_server.api.models.sending import METADATA_RULE, WEBHOOK_URL_RULE, To
 from relay_server.api.errors import ApiError
 from relay_server.store.otp import MAX_ATTEMPTS
 
@@ -111,44 +110,48 @@ _INVALID = ("INVALID_PARAMETER",)
 class SendOtpRequest(RequestModel):
     """A code for ``to``, sent by SMS at priority 1."""
 
-    to: To = None  # type: ignore[assignment]
+    to: To = ABSENT
     length: Annotated[int, Rule(_length, codes=_INVALID, schema=_optional(
         {"type": "integer", "minimum": otp.MIN_LENGTH, "maximum": otp.MAX_LENGTH}, "Digits in the code; 6 by default."
-    ))] = None  # type: ignore[assignment]
+    ))] = ABSENT
     expiry: Annotated[timedelta, Rule(_expiry, codes=_INVALID, schema=_optional(
         {"type": "integer", "minimum": MIN_EXPIRY_SECONDS, "maximum": MAX_EXPIRY_SECONDS},
         "Seconds the code is valid; 300 by default.",
-    ))] = None  # type: ignore[assignment]
+    ))] = ABSENT
     template: Annotated[str, Rule(_template, codes=_INVALID, schema=_optional(
         {"type": "string", "minLength": 1, "pattern": r"\{\{\s*code\s*\}\}|\{code\}"},
         "The SMS text; {{code}} (or {code}) marks where the code goes. "
         "By default the relay's otp_template: 'Votre code de vérification est : {{code}}'.",
-    ))] = None  # type: ignore[assignment]
+    ))] = ABSENT
     purpose: Annotated[str, Rule(_purpose, codes=_INVALID, schema=_optional(
         {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,40}$", "examples": ["login"]},
         "A new OTP replaces the pending one of the same number and purpose.",
-    ))] = None  # type: ignore[assignment]
-    metadata: redocumented(MetadataIn, _optional(METADATA, "Carried to the message, as for /sms/send.")) = None  # type: ignore[valid-type]
-    webhook_url: redocumented(WebhookUrl, _optional(  # type: ignore[valid-type]
+    ))] = ABSENT
+    metadata: Annotated[dict[str, Any] | None, METADATA_RULE.documented_as(
+        _optional(METADATA, "Carried to the message, as for /sms/send.")
+    )] = ABSENT
+    webhook_url: Annotated[str | None, WEBHOOK_URL_RULE.documented_as(_optional(
         {"type": "string", "format": "uri"}, "Status callbacks for the SMS, as for /sms/send."
-    )) = None
+    ))] = ABSENT
 
 
 class VerifyOtpRequest(RequestModel):
     """The code the user typed, for the OTP send-otp answered with."""
 
     otp_id: Annotated[str, Rule(_otp_id, codes=_INVALID, schema={"type": "string", "examples": ["otp_1234567890abcdef"]},
-                                required=True)] = None  # type: ignore[assignment]
+                                required=True)] = ABSENT
     code: Annotated[str, Rule(_code, codes=_INVALID, schema={
-        "type": "string", "minLength": 1, "maxLength": MAX_CODE_CHARS, "examples": ["123456"]}, required=True)] = None  # type: ignore[assignment]
+        "type": "string", "minLength": 1, "maxLength": MAX_CODE_CHARS, "examples": ["123456"]}, required=True)] = ABSENT
 
 
 class SendOtpAccepted(Answer):
     success: TRUE = True
-    otp_id: shaped(str, OTP_ID)  # type: ignore[valid-type]
+    otp_id: Annotated[str, WithJsonSchema(OTP_ID)]
     to: Phone
     expires_at: Timestamp
-    message_id: shaped(str, {**MESSAGE_ID, "description": "The SMS that carries the code; its text is stored masked."})  # type: ignore[valid-type]
+    message_id: Annotated[
+        str, WithJsonSchema({**MESSAGE_ID, "description": "The SMS that carries the code; its text is stored masked."})
+    ]
     status: Literal["queued"]
 
 

@@ -20,6 +20,7 @@ from pydantic import Field, ValidationInfo
 from relay_server.api import phone
 from relay_server.api.models.errors import ErrorObject
 from relay_server.api.models.fields import (
+    ABSENT,
     METADATA,
     TIMESTAMP,
     TRUE,
@@ -221,21 +222,17 @@ Priority = Annotated[
     Rule(lambda value, info: parse_priority(value, context_of(info).get("priority", DEFAULT_PRIORITY)),
          codes=("INVALID_PRIORITY",), schema=PRIORITY_IN),
 ]
-MetadataIn = Annotated[
-    dict[str, Any] | None,
-    Rule(lambda value, info: parse_metadata(value, context_of(info).get("metadata")),
-         codes=("INVALID_PARAMETER",), schema=METADATA),
-]
+METADATA_RULE = Rule(lambda value, info: parse_metadata(value, context_of(info).get("metadata")),
+                     codes=("INVALID_PARAMETER",), schema=METADATA)
+MetadataIn = Annotated[dict[str, Any] | None, METADATA_RULE]
 ScheduledAt = Annotated[
     datetime | None,
     Rule(lambda value, info: parse_scheduled_at(value, context_of(info)["now"]), codes=("INVALID_SCHEDULED_DATE",),
          schema={**TIMESTAMP, "description": "In the future, at most 30 days ahead."}),
 ]
-WebhookUrl = Annotated[
-    str | None,
-    Rule(lambda value, info: check_webhook_url(value, context_of(info)["settings"]), codes=("INVALID_WEBHOOK_URL",),
-         schema={"type": "string", "format": "uri"}),
-]
+WEBHOOK_URL_RULE = Rule(lambda value, info: check_webhook_url(value, context_of(info)["settings"]),
+                        codes=("INVALID_WEBHOOK_URL",), schema={"type": "string", "format": "uri"})
+WebhookUrl = Annotated[str | None, WEBHOOK_URL_RULE]
 
 
 def _valid_until(value: Any, info: ValidationInfo) -> datetime | None:
@@ -252,22 +249,22 @@ ValidUntil = Annotated[
 class SendRequest(RequestModel):
     """``POST /v1/sms/send``: one text to one number, its fields checked in this order."""
 
-    to: To = None  # type: ignore[assignment]
-    message: Text = None  # type: ignore[assignment]
-    scheduled_at: ScheduledAt = None
-    priority: Priority = None  # type: ignore[assignment]
-    metadata: MetadataIn = None
-    webhook_url: WebhookUrl = None
-    valid_until: ValidUntil = None
+    to: To = ABSENT
+    message: Text = ABSENT
+    scheduled_at: ScheduledAt = ABSENT
+    priority: Priority = ABSENT
+    metadata: MetadataIn = ABSENT
+    webhook_url: WebhookUrl = ABSENT
+    valid_until: ValidUntil = ABSENT
 
 
 class BulkItem(RequestModel):
     """One item of ``messages``; ``priority`` and ``metadata`` default to the request's."""
 
-    to: To = None  # type: ignore[assignment]
-    message: Text = None  # type: ignore[assignment]
-    priority: Priority = None  # type: ignore[assignment]
-    metadata: MetadataIn = None
+    to: To = ABSENT
+    message: Text = ABSENT
+    priority: Priority = ABSENT
+    metadata: MetadataIn = ABSENT
 
 
 Recipients = Annotated[
@@ -289,24 +286,24 @@ Items = Annotated[
 class BulkToRecipients(RequestModel):
     """One text to many numbers (the vendor's guide); a bad number is rejected alone."""
 
-    recipients: Recipients = None  # type: ignore[assignment]
-    message: Text = None  # type: ignore[assignment]
-    scheduled_at: ScheduledAt = None
-    priority: Priority = None  # type: ignore[assignment]
-    metadata: MetadataIn = None
-    webhook_url: WebhookUrl = None
-    valid_until: ValidUntil = None
+    recipients: Recipients = ABSENT
+    message: Text = ABSENT
+    scheduled_at: ScheduledAt = ABSENT
+    priority: Priority = ABSENT
+    metadata: MetadataIn = ABSENT
+    webhook_url: WebhookUrl = ABSENT
+    valid_until: ValidUntil = ABSENT
 
 
 class BulkOfMessages(RequestModel):
     """One text per number (the vendor's API reference); a bad item is rejected alone."""
 
-    messages: Items = None  # type: ignore[assignment]
-    scheduled_at: ScheduledAt = None
-    priority: Priority = None  # type: ignore[assignment]
-    metadata: MetadataIn = None
-    webhook_url: WebhookUrl = None
-    valid_until: ValidUntil = None
+    messages: Items = ABSENT
+    scheduled_at: ScheduledAt = ABSENT
+    priority: Priority = ABSENT
+    metadata: MetadataIn = ABSENT
+    webhook_url: WebhookUrl = ABSENT
+    valid_until: ValidUntil = ABSENT
 
 
 class SendAccepted(StatusObject):
@@ -318,7 +315,7 @@ class SendAccepted(StatusObject):
 class BulkEntry(Answer):
     """A queued item, or a rejected one with its error and no message."""
 
-    message_id: MessageId | None  # type: ignore[valid-type]
+    message_id: MessageId | None
     to: Any = Field(description="E.164 when queued; as given when rejected.")
     status: Literal["queued", "rejected"]
     error: ErrorObject | None = omitted_when_none()

@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 import datetime as dt
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeGuard
 
-from pydantic import Field, ValidationInfo
+from pydantic import Field, ValidationInfo, WithJsonSchema
 
 from relay_server.api import phone
 from relay_server.api.models.fields import (
+    ABSENT,
     DATE_BOUND,
     MESSAGE_ID,
     TRUE,
@@ -27,12 +28,11 @@ from relay_server.api.models.fields import (
     Timestamp,
     nullable,
     query_rule,
-    shaped,
 )
 from relay_server.api.models.messages import HistoryItem
 from relay_server.api.errors import ApiError
 from relay_server.store import ids
-from relay_server.store.models import STATUSES
+from relay_server.store.models import STATUSES, Status
 from zimsend_common.timefmt import EARLIEST, LATEST, as_utc
 
 DEFAULT_LIMIT = 50
@@ -75,11 +75,18 @@ def _moment(raw: str) -> datetime | date:
     return moment if isinstance(parsed, datetime) else parsed
 
 
-def _statuses(raw: str) -> tuple[str, ...]:
-    wanted = tuple(part.strip().lower() for part in raw.split(","))
-    if any(status not in STATUSES for status in wanted):
-        raise ValueError(f"must be one of {', '.join(STATUSES)}, or a comma-separated list of them.")
+def _statuses(raw: str) -> tuple[Status, ...]:
+    wanted: list[Status] = []
+    for part in raw.split(","):
+        word = part.strip().lower()
+        if not _is_status(word):
+            raise ValueError(f"must be one of {', '.join(STATUSES)}, or a comma-separated list of them.")
+        wanted.append(word)
     return tuple(dict.fromkeys(wanted))
+
+
+def _is_status(word: str) -> TypeGuard[Status]:
+    return word in STATUSES
 
 
 def recipient(raw: str) -> str:
@@ -156,61 +163,61 @@ Limit = Annotated[
 class Period(RequestModel):
     """Creation (or reception) times and a device: what stats filter on."""
 
-    from_date: FromDate = None
-    to_date: ToDate = None
-    device_id: DeviceFilter = None
+    from_date: FromDate = ABSENT
+    to_date: ToDate = ABSENT
+    device_id: DeviceFilter = ABSENT
 
 
 class Paging(RequestModel):
     """Which page, and how many items on it."""
 
-    page: Page = None  # type: ignore[assignment]
-    limit: Limit = None  # type: ignore[assignment]
+    page: Page = ABSENT
+    limit: Limit = ABSENT
 
 
 class ListFilters(RequestModel):
     """The filters history and the inbox share, checked in this order."""
 
-    from_date: FromDate = None
-    to_date: ToDate = None
-    device_id: DeviceFilter = None
-    search: Search = None
-    page: Page = None  # type: ignore[assignment]
-    limit: Limit = None  # type: ignore[assignment]
+    from_date: FromDate = ABSENT
+    to_date: ToDate = ABSENT
+    device_id: DeviceFilter = ABSENT
+    search: Search = ABSENT
+    page: Page = ABSENT
+    limit: Limit = ABSENT
 
 
 class HistoryParams(RequestModel):
     """The caller's messages matching every filter given, newest first."""
 
-    from_date: FromDate = None
-    to_date: ToDate = None
+    from_date: FromDate = ABSENT
+    to_date: ToDate = ABSENT
     status: Annotated[
-        tuple[str, ...],
+        tuple[Status, ...],
         query_rule(_statuses, "One status or a comma-separated list of them.",
                    {"type": "string", "examples": ["failed", "delivered,failed"],
                     "description": f"Among {list(STATUSES)}."}, default=()),
-    ] = None  # type: ignore[assignment]
+    ] = ABSENT
     to: Annotated[
         str | None,
         query_rule(recipient, "Recipient in international format; an unencoded '+' is read as '+'.",
                    {"type": "string"}),
-    ] = None
-    device_id: DeviceFilter = None
-    search: Search = None
-    page: Page = None  # type: ignore[assignment]
-    limit: Limit = None  # type: ignore[assignment]
+    ] = ABSENT
+    device_id: DeviceFilter = ABSENT
+    search: Search = ABSENT
+    page: Page = ABSENT
+    limit: Limit = ABSENT
     after: Annotated[
         str | None,
         query_rule(_after, "Keyset paging: the messages after this one (the previous answer's `next`).",
                    {"type": "string", "pattern": MESSAGE_ID["pattern"]}),
-    ] = None
+    ] = ABSENT
 
 
 class HistoryPage(Answer):
     success: TRUE = True
     data: Annotated[list[HistoryItem], Field(max_length=100)]
     pagination: Pagination
-    next: MessageId | None = Field(  # type: ignore[valid-type]
+    next: MessageId | None = Field(
         json_schema_extra={**nullable(MESSAGE_ID),
                            "description": "Pass as `after` for the page that follows; null on the last page."}
     )
@@ -244,9 +251,9 @@ class StatsCounts(Answer):
     failed: Count
     pending: Count = Field(description="queued + sent")
     # An int stays one: 0 when nothing was sent is written 0, as the tracking page shows it.
-    delivery_rate: shaped(float | int, {  # type: ignore[valid-type]
+    delivery_rate: Annotated[float | int, WithJsonSchema({
         "type": "number", "minimum": 0, "maximum": 100,
-        "description": "100 × delivered / total_sent, 2 decimals; 0 when nothing was sent."})
+        "description": "100 × delivered / total_sent, 2 decimals; 0 when nothing was sent."})]
     by_day: list[DayCounts] = Field(description="UTC creation days with messages, oldest first.")
 
 
