@@ -3,7 +3,8 @@
 The list is the API's own answer (``GET /v1/devices``), refreshed by htmx
 every few seconds; queue depths per priority are read from the device's
 queues in Redis, the last error is the error of the device's last failed
-message, the connect history comes from the device events.
+message, the connect history comes from the device events. A phone's
+battery, which the API does not tell, is read from the store's device states.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def device(device_id: str) -> str:
     recent = tracking.history({"device_id": device_id, "limit": RECENT_MESSAGES}).get_json()["data"]
     return render_template(
         "device.html",
-        device=found,
+        device={**found, "battery": _batteries(device_id).get(device_id)},
         queues=_queue_depths(device_id),
         last_error=_last_error(device_id),
         messages=recent,
@@ -65,10 +66,26 @@ def device(device_id: str) -> str:
 def _devices() -> list[dict[str, Any]]:
     """The API's devices, each with what waits on its queues per priority and its last error."""
     found = api_devices.list_devices().get_json()["devices"]
+    batteries = _batteries()
     return [
-        {**device, "queues": _queue_depths(device["device_id"]), "last_error": _last_error(device["device_id"])}
+        {
+            **device,
+            "queues": _queue_depths(device["device_id"]),
+            "last_error": _last_error(device["device_id"]),
+            "battery": batteries.get(device["device_id"]),
+        }
         for device in found
     ]
+
+
+def _batteries(device_id: str | None = None) -> dict[str, dict[str, Any]]:
+    """The battery of each of the client's phones that told one (of one device when named)."""
+    states = current().store.device_states(client_id=current_caller().client_id, device_id=device_id)
+    return {
+        state.device_id: {"percent": state.battery_percent, "charging": state.battery_charging}
+        for state in states
+        if state.is_phone and state.battery_percent is not None
+    }
 
 
 def _queue_depths(device_id: str) -> dict[int, int] | None:

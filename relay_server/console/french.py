@@ -35,6 +35,8 @@ WORDS: dict[str, str] = {
     "State": "État",
     "Last heartbeat": "Dernier signe de vie",
     "Signal": "Signal",
+    "Battery": "Batterie",
+    "Charging": "En charge",
     "SIM number": "Numéro SIM",
     "Sent today": "Envoyés aujourd'hui",
     "Waiting": "En attente",

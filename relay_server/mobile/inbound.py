@@ -10,7 +10,9 @@ events whose ids come from its ``id``: a retry is the same event again.
 Payloads (the app's ``WebHookEvent`` payloads): ``sms:received`` gives
 ``message, receivedAt, messageId, sender|phoneNumber``; ``sms:sent`` gives
 ``messageId, sentAt``; ``sms:delivered`` ``messageId, deliveredAt``;
-``sms:failed`` ``messageId, failedAt, reason``; ``system:ping`` is a sign of life.
+``sms:failed`` ``messageId, failedAt, reason``; ``system:ping`` is a sign of life
+whose payload is the app's health document, which tells the battery
+(``health.checks["battery:level"|"battery:charging"].observedValue``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from relay_server.mobile.reports import Move, failure
+from relay_server.mobile.reports import Battery, Move, failure
 
 # A phone's clock is set by the network; an hour covers a wrong time zone setting, not a replay of old bodies.
 MAX_SKEW_SECONDS = 3600
@@ -98,6 +100,29 @@ def outcome(event: str, payload: dict[str, Any], now: datetime) -> tuple[str, Mo
         reason = payload.get("reason")
         return message_id, ("failed", _moment(payload.get("failedAt"), now), failure(reason if isinstance(reason, str) else None))
     return None
+
+
+def battery(webhook: WebhookBody) -> Battery | None:
+    """The battery a ``system:ping`` tells: its level, a whole percent, and whether the phone is on power.
+
+    The charging check's value is flags (1 charging, 2 on AC, 4 on USB, 0 none):
+    any of them counts as charging. None when the level is missing or not 0..100.
+    """
+    if webhook.event != "system:ping":
+        return None
+    health = webhook.payload.get("health")
+    checks = health.get("checks") if isinstance(health, dict) else None
+    if not isinstance(checks, dict):
+        return None
+    level, flags = _observed(checks, "battery:level"), _observed(checks, "battery:charging")
+    if type(level) is not int or not 0 <= level <= 100:
+        return None
+    return level, flags != 0 if type(flags) is int and flags >= 0 else None
+
+
+def _observed(checks: dict[str, Any], name: str) -> Any:
+    check = checks.get(name)
+    return check.get("observedValue") if isinstance(check, dict) else None
 
 
 def _moment(value: Any, now: Fallback) -> datetime | Fallback:

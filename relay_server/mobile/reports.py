@@ -14,6 +14,7 @@ cancelled whatever the phone says after.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timezone
 from typing import Any
@@ -32,6 +33,9 @@ from zimsend_common.timefmt import isoformat_precise, utcnow
 log = logging.getLogger(__name__)
 
 Move = tuple[wire.EventKind, datetime, dict[str, Any]]  # what happened, at the phone's time, with its data
+Battery = tuple[int, bool | None]  # percent, and whether it charges when the phone told
+# A reading a phone no longer renews (its pings turned off) stops being told after a day.
+BATTERY_KEPT_SECONDS = 86400
 
 def enqueue_event(redis: Redis, device: MobileDevice, kind: wire.EventKind, data: dict[str, Any],
                   *, event_id: str | None = None, at: datetime | None = None) -> None:
@@ -48,10 +52,10 @@ def enqueue_event(redis: Redis, device: MobileDevice, kind: wire.EventKind, data
     )
 
 
-def heartbeat_data(device: MobileDevice, version: str | None) -> dict[str, Any]:
-    """The heartbeat a phone stands for: what the app told of the phone and its first SIM."""
+def heartbeat_data(device: MobileDevice, version: str | None, battery: Battery | None = None) -> dict[str, Any]:
+    """The heartbeat a phone stands for: what the app told of the phone, its first SIM and its battery."""
     name = device.app_name or "Android phone"
-    return {
+    data: dict[str, Any] = {
         "state": "online",
         "manufacturer": name.split("/", 1)[0],
         "model": name,
@@ -59,12 +63,36 @@ def heartbeat_data(device: MobileDevice, version: str | None) -> dict[str, Any]:
         "phone_number": device.phone_number,
         "operator": device.carrier,
     }
+    if battery is not None:
+        data["battery_percent"], data["battery_charging"] = battery
+    return data
 
 
-def heartbeat(redis: Redis, device: MobileDevice, version: str | None, every_seconds: float) -> None:
-    """Count a sign of life from the phone: at most one heartbeat event per ``every_seconds``."""
-    if redis.set(f"zimsend:mobile:{device.device_id}:beat", 1, nx=True, px=max(1, int(every_seconds * 1000))):
-        enqueue_event(redis, device, "heartbeat", heartbeat_data(device, version))
+def heartbeat(redis: Redis, device: MobileDevice, version: str | None, every_seconds: float,
+              battery: Battery | None = None) -> None:
+    """Count a sign of life from the phone: at most one heartbeat event per ``every_seconds``,
+    and at once when it tells a battery other than the one last kept.
+
+    Each heartbeat carries the battery last kept for the phone, since the
+    store keeps what the latest heartbeat says: a beat from an API call must
+    not wipe what the last ping told.
+    """
+    key = f"zimsend:mobile:{device.device_id}:battery"
+    kept = _battery(redis.get(key))
+    changed = battery is not None and battery != kept
+    if changed:
+        redis.set(key, json.dumps(battery), ex=BATTERY_KEPT_SECONDS)
+    beat = redis.set(f"zimsend:mobile:{device.device_id}:beat", 1, nx=True, px=max(1, int(every_seconds * 1000)))
+    if beat or changed:
+        enqueue_event(redis, device, "heartbeat", heartbeat_data(device, version, battery if changed else kept))
+
+
+def _battery(kept: bytes | str | None) -> Battery | None:
+    """The battery kept in Redis, None when there is none."""
+    if kept is None:
+        return None
+    percent, charging = json.loads(kept)
+    return int(percent), charging
 
 
 def apply_patches(redis: Redis, device: MobileDevice, patches: list[MessagePatch], placed: dict[str, Message]) -> int:

@@ -203,7 +203,7 @@ def receive_webhook(device_id: str) -> tuple[str, int]:
     webhook = _body(inbound.WebhookBody)
     if webhook.deviceId not in (None, device.device_id):
         raise MobileError(400, "WRONG_DEVICE", "The webhook names another device.")
-    _heartbeat(device)
+    _heartbeat(device, battery=inbound.battery(webhook))
     if webhook.event == "sms:received":
         data = inbound.received_data(webhook.payload, now)
         if data is None:
@@ -251,15 +251,15 @@ def _device() -> MobileDevice:
     return device
 
 
-def _heartbeat(device: MobileDevice, ctx: RelayContext | None = None) -> None:
-    """Count a sign of life; a Redis that does not answer costs the heartbeat, not the call.
+def _heartbeat(device: MobileDevice, ctx: RelayContext | None = None, battery: reports.Battery | None = None) -> None:
+    """Count a sign of life, with the battery a ping told; a Redis that does not answer costs the heartbeat, not the call.
 
     A stream, which runs outside the request, passes the relay's context.
     """
     ctx = ctx if ctx is not None else context.current()
     offline_after = timedelta(seconds=ctx.settings.relay.device_offline_after_seconds)
     try:
-        reports.heartbeat(ctx.redis, device, device.app_version, _keepalive_seconds(ctx))
+        reports.heartbeat(ctx.redis, device, device.app_version, _keepalive_seconds(ctx), battery)
         downtime.heard(ctx.redis, device.device_id, utcnow(), offline_after)
     except RedisError as exc:
         log.warning("phone heartbeat lost: Redis unavailable", extra={"device_id": device.device_id, "error": str(exc)})

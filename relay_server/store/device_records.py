@@ -43,6 +43,7 @@ def record_heartbeat(conn: sa.Connection, device_id: str, seen_at: datetime, dat
     for name in _HEARTBEAT_INT:
         values[name] = _int_or_none(data.get(name))
     values["sent_today"] = values["sent_today"] or 0
+    values["battery_percent"], values["battery_charging"] = battery(data)
     values["queue_depth"] = values["queue_depth"] or 0
     _ensure_status_row(conn, device_id)
     conn.execute(
@@ -52,6 +53,13 @@ def record_heartbeat(conn: sa.Connection, device_id: str, seen_at: datetime, dat
         .values(**values)
     )
     store_devices.mark_seen(conn, device_id, seen_at)
+
+
+def battery(data: dict[str, Any]) -> tuple[int | None, bool | None]:
+    """The battery a heartbeat tells: a whole percent in 0..100 and a charging flag, each None otherwise."""
+    level, charging = data.get("battery_percent"), data.get("battery_charging")
+    percent = level if type(level) is int and 0 <= level <= 100 else None
+    return percent, charging if isinstance(charging, bool) else None
 
 
 def record_transition(

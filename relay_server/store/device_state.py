@@ -41,6 +41,8 @@ class DeviceState:
     sent_today: int
     queue_depth: int
     is_phone: bool = False  # an SMSGate phone: it serves only what is placed on it
+    battery_percent: int | None = None  # a phone's battery, as its last ping told; modems tell none
+    battery_charging: bool | None = None
 
     def heard_from(self, now: datetime, offline_after: timedelta) -> bool:
         """Whether the device's agent reported within ``offline_after`` of ``now``."""
@@ -83,6 +85,8 @@ def load_states(
             sa.func.coalesce(device_status.c.sent_today, 0).label("sent_today"),
             sa.func.coalesce(device_status.c.queue_depth, 0).label("queue_depth"),
             mobile_devices.c.device_id.is_not(None).label("is_phone"),
+            device_status.c.battery_percent,
+            device_status.c.battery_charging,
         )
         .select_from(
             devices.outerjoin(device_status, devices.c.device_id == device_status.c.device_id).outerjoin(

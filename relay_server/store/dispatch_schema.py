@@ -34,6 +34,8 @@ device_status = sa.Table(
     sa.Column("phone_number", sa.String(20), nullable=True),
     sa.Column("sent_today", sa.Integer, nullable=False, default=0),
     sa.Column("queue_depth", sa.Integer, nullable=False, default=0),
+    sa.Column("battery_percent", sa.Integer, nullable=True),  # phones only: what their ping told
+    sa.Column("battery_charging", sa.Boolean, nullable=True),
 )
 
 device_events = sa.Table(
