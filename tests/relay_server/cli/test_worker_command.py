@@ -17,25 +17,9 @@ from relay_server.store.models import NewMessage
 from relay_server.store.store import Store
 from relay_server.cli.worker import SCHEDULER_CHECK_SECONDS, WORKER_TTL_SECONDS
 from zimsend_common import bus, wire
+from worker_process import start_worker
 
 BIN = Path(sys.executable).parent
-
-
-def start_worker(tmp_path: Path, sqlite_url: str, redis_url: str) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "ZIMSEND_CONFIG": str(tmp_path / "none.toml"),
-        "ZIMSEND_DATA_DIR": str(tmp_path),
-        "ZIMSEND_DATABASE_URL": sqlite_url,
-        "ZIMSEND_REDIS_URL": redis_url,
-    }
-    (tmp_path / "none.toml").write_text("")
-    return subprocess.Popen(
-        [str(BIN / "zimsend-relay"), "worker", "--maintenance-seconds", "0.2"],
-        env=env,
-        stdout=open(tmp_path / "worker.log", "ab"),
-        stderr=subprocess.STDOUT,
-    )
 
 
 def _wait_for_line(log: Path, text: str, process: subprocess.Popen, timeout: float = 60) -> None:

@@ -8,7 +8,7 @@ import time
 import pytest
 from planted_jobs import attacks, plant
 from rq.job import JobStatus
-from test_worker_command import start_worker
+from worker_process import start_worker
 
 from relay_server.dispatch import placement
 from relay_server.store.models import NewMessage
