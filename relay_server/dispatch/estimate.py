@@ -31,8 +31,10 @@ def estimated_delivery(
     if message.device_id:
         device_ids = [message.device_id]
     else:
+        # The devices that drain the client's shared queues: online agents, as
+        # ``choose_device`` counts them (a phone serves only what is placed on it).
         states = store.device_states(client_id=message.client_id)
-        device_ids = [s.device_id for s in states if s.online(now, offline_after)]
+        device_ids = [s.device_id for s in states if s.online(now, offline_after) and not s.is_phone]
     # At least its own send, even when an agent has already taken it.
     ahead = max(1, _jobs_ahead(redis, message, device_ids))
     seconds = ahead * _send_seconds(redis, device_ids) / max(1, len(device_ids))

@@ -199,3 +199,21 @@ def test_a_device_whose_modem_is_lost_is_not_available(parts, dispatcher):
         dispatcher.choose_device(caller, device.device_id, scheduled=False)
     with pytest.raises(NoDeviceAvailable):
         dispatcher.choose_device(caller, None, scheduled=False)
+
+
+def test_estimated_delivery_of_a_shared_send_counts_only_the_agents_that_drain_the_shared_queues(parts, dispatcher):
+    caller = parts.client()
+    agent = parts.device(caller)
+    agent.heartbeat()
+    parts.redis.rpush(wire.send_times_key(agent.device_id), 2.0)
+    phone, _ = parts.store.add_android_device(caller.client_id)
+    parts.store.record_heartbeat(phone.device_id, utcnow(), {"state": "online"})
+    parts.redis.rpush(wire.send_times_key(phone.device_id), 60.0)
+    message = parts.message(caller)
+    before = utcnow()
+    dispatcher.submit([message])
+
+    eta = dispatcher.estimated_delivery(message)
+
+    # Its own send on the agent, at the agent's 2 s: the phone never takes a shared job.
+    assert before + timedelta(seconds=2) <= eta < before + timedelta(seconds=10)
