@@ -29,8 +29,13 @@ def run(name: str, script: str, arguments: list[str], into: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--messages", type=int, default=1_000_000, help="stored messages for the store and API benchmarks")
-    parser.add_argument("--postgres-url", help="a PostgreSQL database: the store and API benchmarks run there too, each with a client of its own")
+    parser.add_argument(
+        "--messages", type=int, default=1_000_000, help="stored messages for the store and API benchmarks"
+    )
+    parser.add_argument(
+        "--postgres-url",
+        help="a PostgreSQL database: the store and API benchmarks run there too, each with a client of its own",
+    )
     parser.add_argument("--output", type=Path, default=Path("bench-results.json"))
     args = parser.parse_args()
     size = ["--quick"] if args.quick else ["--messages", str(args.messages)]
@@ -39,10 +44,14 @@ def main() -> None:
         into = Path(directory)
         results["store, sqlite"] = run("store-sqlite", "store.py", size, into)
         if args.postgres_url:
-            results["store, postgresql"] = run("store-postgresql", "store.py", [*size, "--database-url", args.postgres_url], into)
+            results["store, postgresql"] = run(
+                "store-postgresql", "store.py", [*size, "--database-url", args.postgres_url], into
+            )
         results["api, sqlite"] = run("api-sqlite", "api.py", size, into)
         if args.postgres_url:
-            results["api, postgresql"] = run("api-postgresql", "api.py", [*size, "--database-url", args.postgres_url], into)
+            results["api, postgresql"] = run(
+                "api-postgresql", "api.py", [*size, "--database-url", args.postgres_url], into
+            )
         results["pipeline"] = run("pipeline", "pipeline.py", ["--quick"] if args.quick else [], into)
     args.output.write_text(json.dumps(results, indent=2))
     print(f"\nfigures written to {args.output}")

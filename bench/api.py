@@ -78,8 +78,9 @@ class Route:
     seconds: int | None = None  # None: the run's
 
 
-def wrk(url: str, route: Route, headers: dict[str, str], seconds: float, threads: int, connections: int,
-        workdir: Path) -> dict[str, Any]:
+def wrk(
+    url: str, route: Route, headers: dict[str, str], seconds: float, threads: int, connections: int, workdir: Path
+) -> dict[str, Any]:
     """wrk's figures for ``route`` at ``url``: requests, req_per_s, p50_ms, p99_ms, non_2xx, socket_errors."""
     script = workdir / "route.lua"
     body = "nil" if route.body is None else f"[==[{route.body}]==]"
@@ -87,9 +88,23 @@ def wrk(url: str, route: Route, headers: dict[str, str], seconds: float, threads
     script.write_text(WRK_SCRIPT.format(method=route.method, body=body, headers=lines))
     connections = route.connections or connections
     finished = subprocess.run(
-        ["wrk", "-t", str(min(threads, connections)), "-c", str(connections), "-d", f"{seconds}s",
-         "--timeout", "30s", "-s", str(script), url + route.path],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            "-t",
+            str(min(threads, connections)),
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(script),
+            url + route.path,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     figures: dict[str, Any] = json.loads(finished.stdout.strip().splitlines()[-1])
     figures["req_per_s"] = figures["requests"] / figures["seconds"]
@@ -102,28 +117,42 @@ def routes(message_id: str, device_id: str, bulk_size: int) -> list[Route]:
     bulk = json.dumps({"messages": [{"to": "+263771003100", "message": f"bulk {n}"} for n in range(bulk_size)]})
     return [
         Route("status", "GET", f"/v1/sms/status/{message_id}", target_ratio=0.6),
-        Route("send", "POST", "/v1/sms/send", json.dumps({"to": "+263771003000", "message": "Bonjour"}),
-              target_ratio=0.3),
-        Route("history, status+device+from_date", "GET",
-              f"/v1/sms/history?status=delivered&device_id={device_id}&from_date={week_ago}&limit=50",
-              target_ratio=0.5),
+        Route(
+            "send", "POST", "/v1/sms/send", json.dumps({"to": "+263771003000", "message": "Bonjour"}), target_ratio=0.3
+        ),
+        Route(
+            "history, status+device+from_date",
+            "GET",
+            f"/v1/sms/history?status=delivered&device_id={device_id}&from_date={week_ago}&limit=50",
+            target_ratio=0.5,
+        ),
         # Long enough for several requests of a bulk that takes seconds: wrk counts only finished ones.
-        Route(f"send-bulk of {bulk_size:,}", "POST", "/v1/sms/send-bulk", bulk, messages_each=bulk_size, connections=2,
-              seconds=max(3, bulk_size * 3 // 100)),
+        Route(
+            f"send-bulk of {bulk_size:,}",
+            "POST",
+            "/v1/sms/send-bulk",
+            bulk,
+            messages_each=bulk_size,
+            connections=2,
+            seconds=max(3, bulk_size * 3 // 100),
+        ),
     ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=1_000_000, help="stored messages before the run")
-    parser.add_argument("--database-url", help="default: a SQLite file in a temporary directory; "
-                        "a database filled by an earlier run is used again")
+    parser.add_argument(
+        "--database-url",
+        help="default: a SQLite file in a temporary directory; a database filled by an earlier run is used again",
+    )
     parser.add_argument("--seconds", type=int, default=10, help="wrk's run on each route of each server")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--bulk", type=int, default=1000, help="messages in each send-bulk request")
-    parser.add_argument("--quick", action="store_true",
-                        help="2,000 messages, 3 s a route, bulks of 50: proves it still runs")
+    parser.add_argument(
+        "--quick", action="store_true", help="2,000 messages, 3 s a route, bulks of 50: proves it still runs"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     if args.quick:
@@ -152,18 +181,27 @@ def main() -> None:
         args.json.write_text(json.dumps(report, indent=2))
 
 
-def measure(args: argparse.Namespace, workdir: Path, url: str, redis_url: str, measured: list[Route],
-            headers: dict[str, str]) -> dict[str, Any]:
+def measure(
+    args: argparse.Namespace, workdir: Path, url: str, redis_url: str, measured: list[Route], headers: dict[str, str]
+) -> dict[str, Any]:
     """Run both servers, drive each route on each, print the table and return its figures."""
     relay_env = environment(
-        workdir, database_url=url, redis_url=redis_url, host="127.0.0.1", http_port=str(free_port()),
-        rate_limit_per_minute="1000000000", device_offline_after_seconds="86400", log_level="WARNING",
+        workdir,
+        database_url=url,
+        redis_url=redis_url,
+        host="127.0.0.1",
+        http_port=str(free_port()),
+        rate_limit_per_minute="1000000000",
+        device_offline_after_seconds="86400",
+        log_level="WARNING",
     )
     bare_env = {**relay_env, "ZIMSEND_HTTP_PORT": str(free_port())}
     report: dict[str, Any] = {"routes": {}}
     print(f"wrk: {args.threads} threads, {args.connections} connections, {args.seconds:g} s a route and server")
-    print(f"{'route':34} {'relay req/s':>11} {'p50 ms':>7} {'p99 ms':>7} {'bare req/s':>11} {'p50 ms':>7} "
-          f"{'p99 ms':>7} {'× bare':>7} {'target':>8}")
+    print(
+        f"{'route':34} {'relay req/s':>11} {'p50 ms':>7} {'p99 ms':>7} {'bare req/s':>11} {'p50 ms':>7} "
+        f"{'p99 ms':>7} {'× bare':>7} {'target':>8}"
+    )
     with serving(relay_env), serving_command([sys.executable, str(Path(__file__).parent / "bare_server.py")], bare_env):
         for route in measured:
             found = {}
@@ -186,8 +224,10 @@ def _row(route: Route, relay: dict[str, Any], bare: dict[str, Any]) -> dict[str,
     else:
         row["messages_per_s"] = round(relay["req_per_s"] * route.messages_each)
         target = f"≥ {BULK_TARGET_MSGS_PER_S:,}/s"
-    print(f"{route.name:34} {relay['req_per_s']:11.1f} {relay['p50_ms']:7.1f} {relay['p99_ms']:7.1f} "
-          f"{bare['req_per_s']:11.1f} {bare['p50_ms']:7.1f} {bare['p99_ms']:7.1f} {ratio:7.2f} {target:>8}")
+    print(
+        f"{route.name:34} {relay['req_per_s']:11.1f} {relay['p50_ms']:7.1f} {relay['p99_ms']:7.1f} "
+        f"{bare['req_per_s']:11.1f} {bare['p50_ms']:7.1f} {bare['p99_ms']:7.1f} {ratio:7.2f} {target:>8}"
+    )
     if "messages_per_s" in row:
         print(f"{'':34} {row['messages_per_s']:,} messages/s accepted")
     if relay["non_2xx"] or relay["socket_errors"]:

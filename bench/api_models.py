@@ -87,8 +87,9 @@ def main() -> None:
     try:
         database_url = f"sqlite:///{folder / 'relay.db'}"
         store = Store.open(database_url)
-        settings = Settings(relay=RelaySettings(data_dir=folder, database_url=database_url,
-                                                rate_limit_per_minute=10_000_000))
+        settings = Settings(
+            relay=RelaySettings(data_dir=folder, database_url=database_url, rate_limit_per_minute=10_000_000)
+        )
         app = create_app(settings, store=store, redis=client)
         client_row, api_key = store.create_client("bench")
         headers = {"X-API-Key": api_key, "X-Client-ID": client_row.client_id}
@@ -110,8 +111,10 @@ def main() -> None:
         }
         assert cases["status"]().status_code == 200  # type: ignore[attr-defined]
         assert cases["send-invalid"]().status_code == 400  # type: ignore[attr-defined]
-        results = {name: _median_us(call, args.calls if name != "send" else args.calls // 4, args.rounds)
-                   for name, call in cases.items()}
+        results = {
+            name: _median_us(call, args.calls if name != "send" else args.calls // 4, args.rounds)
+            for name, call in cases.items()
+        }
         print(f"{'path':<14}{'µs/call':>10}{'× bare':>9}")
         for name, micros in results.items():
             print(f"{name:<14}{micros:>10.1f}{micros / results['bare']:>9.2f}")

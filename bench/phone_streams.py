@@ -32,8 +32,8 @@ import requests
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "support"))
 
-from waiting import free_port  # noqa: E402
 from smsgate_phone import EventStream, Phone  # noqa: E402
+from waiting import free_port  # noqa: E402
 
 
 def open_streams(phones: list[Phone], stack: ExitStack, parallel: int = 8) -> list[EventStream]:
@@ -92,11 +92,18 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="phone-streams-"))
     redis_port, http_port = free_port(), free_port()
-    redis = subprocess.Popen(["redis-server", "--port", str(redis_port), "--save", "", "--dir", str(work)],
-                             stdout=subprocess.DEVNULL)
-    env = {**os.environ, "ZIMSEND_CONFIG": str(work / "none.toml"), "ZIMSEND_DATA_DIR": str(work),
-           "ZIMSEND_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0", "ZIMSEND_HTTP_PORT": str(http_port),
-           "ZIMSEND_RATE_LIMIT_PER_MINUTE": "1000000", "ZIMSEND_DATABASE_URL": f"sqlite:///{work / 'zimsend.db'}"}
+    redis = subprocess.Popen(
+        ["redis-server", "--port", str(redis_port), "--save", "", "--dir", str(work)], stdout=subprocess.DEVNULL
+    )
+    env = {
+        **os.environ,
+        "ZIMSEND_CONFIG": str(work / "none.toml"),
+        "ZIMSEND_DATA_DIR": str(work),
+        "ZIMSEND_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "ZIMSEND_HTTP_PORT": str(http_port),
+        "ZIMSEND_RATE_LIMIT_PER_MINUTE": "1000000",
+        "ZIMSEND_DATABASE_URL": f"sqlite:///{work / 'zimsend.db'}",
+    }
     (work / "none.toml").write_text("")
     os.environ.update(env)
     from relay_server.store import Store
@@ -116,8 +123,16 @@ def main() -> None:
             streams = open_streams(phones, held)
             times = timed_gets(f"{base}/v1/devices", headers, args.calls)
             woken_in = _wake(phones[-1])
-        print(json.dumps({"streams": len(streams), "devices_p50_ms": round(statistics.median(times) * 1000, 1),
-                          "devices_max_ms": round(max(times) * 1000, 1), "wake_ms": woken_in}))
+        print(
+            json.dumps(
+                {
+                    "streams": len(streams),
+                    "devices_p50_ms": round(statistics.median(times) * 1000, 1),
+                    "devices_max_ms": round(max(times) * 1000, 1),
+                    "wake_ms": woken_in,
+                }
+            )
+        )
     finally:
         server.terminate()
         redis.terminate()
@@ -137,8 +152,9 @@ def _wait_up(base: str) -> None:
 
 def _wake(phone: Phone) -> float | None:
     """Milliseconds from a wake-up published in Redis to the event on the phone's stream."""
-    from relay_server.mobile import wake
     from redis import Redis
+
+    from relay_server.mobile import wake
 
     redis = Redis.from_url(os.environ["ZIMSEND_REDIS_URL"])
     with phone.events() as stream:

@@ -27,11 +27,11 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterator
 
 import requests
 
@@ -40,6 +40,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "support"), str(ROOT / "tests" /
 
 from e2e_gateway import Gateway, running_gateway, wait_until  # noqa: E402
 from fresh_redis import fresh_redis  # noqa: E402
+
 from gateway_agent.backends.at import ATModem, DriverOptions  # noqa: E402
 from gateway_agent.backends.emulator import EmulatorConfig, ModemEmulator  # noqa: E402
 from relay_server.store.models import Caller  # noqa: E402
@@ -92,8 +93,11 @@ def through_gateway(gateway: Gateway, agents: int, count: int) -> Figures:
             timeout=120,
         )
         answer.raise_for_status()
-    wait_until(lambda: gateway.store.stats(caller, None, None, None).delivered >= count,
-               f"{count} messages to be delivered", timeout=600)
+    wait_until(
+        lambda: gateway.store.stats(caller, None, None, None).delivered >= count,
+        f"{count} messages to be delivered",
+        timeout=600,
+    )
     return Figures(f"through the gateway, {agents} agent(s)", count, time.perf_counter() - started)
 
 

@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from seeding import filled_client
 
 from relay_server.store import Store
 from relay_server.store.models import Caller, HistoryQuery
 from relay_server.store.schema import messages
-from seeding import filled_client
 
 
 def timings(action: Callable[[], object], repeat: int) -> list[float]:
@@ -87,8 +87,10 @@ class PlanWatch:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=200_000)
-    parser.add_argument("--database-url", help="default: a SQLite file in a temporary directory; "
-                        "a database filled by an earlier run is used again")
+    parser.add_argument(
+        "--database-url",
+        help="default: a SQLite file in a temporary directory; a database filled by an earlier run is used again",
+    )
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--quick", action="store_true", help="2,000 messages, 5 runs a query")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -137,8 +139,12 @@ def measure(store: Store, caller: Caller, count: int, repeat: int) -> dict[str, 
     plans = PlanWatch(store.engine)
     print(f"{'query':32} {'p50 ms':>8} {'p99 ms':>8} {'p99 / full scan':>16}  plan")
     print(f"{'baseline: read all client rows':32} {baseline * 1000:8.1f} {'':>8} {1.0:16.3f}")
-    report: dict[str, Any] = {"database": store.engine.dialect.name, "messages": count,
-                              "baseline_ms": round(baseline * 1000, 2), "queries": {}}
+    report: dict[str, Any] = {
+        "database": store.engine.dialect.name,
+        "messages": count,
+        "baseline_ms": round(baseline * 1000, 2),
+        "queries": {},
+    }
     for name, action in cases.items():
         found = timings(action, repeat)
         plan = plans.plan_of(action)

@@ -40,8 +40,13 @@ def test_the_demo_runs_the_gateway_and_its_printed_curl_reaches_delivered(tmp_pa
         ZIMSEND_HTTP_WORKERS="2",
     )
     demo = subprocess.Popen(
-        [str(CHECKOUT / command)], cwd=CHECKOUT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, start_new_session=True,
+        [str(CHECKOUT / command)],
+        cwd=CHECKOUT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     printed: list[str] = []
     try:

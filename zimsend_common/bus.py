@@ -159,9 +159,7 @@ def dequeue_any(queues: Sequence[Queue], timeout: float, connection: Redis) -> t
 
     Raises rq's DequeueTimeout when the wait ran out.
     """
-    return BusQueue.dequeue_any(
-        queues, timeout, connection=connection, job_class=BusJob, serializer=JSONSerializer
-    )
+    return BusQueue.dequeue_any(queues, timeout, connection=connection, job_class=BusJob, serializer=JSONSerializer)
 
 
 def fetch(job_id: str, connection: Redis) -> BusJob:

@@ -181,9 +181,7 @@ SECTIONS: dict[str, type[_Section]] = {
 }
 
 
-def load_settings(
-    path: str | Path | None = None, environ: dict[str, str] | None = None
-) -> Settings:
+def load_settings(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:
     """Read the TOML file and the environment into validated settings.
 
     Raises ConfigError naming the file or variable at fault.

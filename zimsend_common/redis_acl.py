@@ -43,11 +43,37 @@ from zimsend_common import wire
 # Ids go into key patterns: they must hold no glob or separator characters.
 _SAFE_ID = re.compile(r"[A-Za-z0-9_]{1,64}")
 COMMANDS = (
-    "ping", "get", "set", "del", "exists", "expire", "ttl",
-    "hget", "hgetall", "hset", "hmset", "hdel",
-    "lpush", "rpush", "lpop", "blpop", "llen", "lrem", "lrange", "ltrim",
-    "zadd", "zrem", "zscore", "zrange", "zremrangebyscore", "sadd",
-    "multi", "exec", "discard", "watch", "unwatch",
+    "ping",
+    "get",
+    "set",
+    "del",
+    "exists",
+    "expire",
+    "ttl",
+    "hget",
+    "hgetall",
+    "hset",
+    "hmset",
+    "hdel",
+    "lpush",
+    "rpush",
+    "lpop",
+    "blpop",
+    "llen",
+    "lrem",
+    "lrange",
+    "ltrim",
+    "zadd",
+    "zrem",
+    "zscore",
+    "zrange",
+    "zremrangebyscore",
+    "sadd",
+    "multi",
+    "exec",
+    "discard",
+    "watch",
+    "unwatch",
     "info",  # RQ asks the server's version before it enqueues (no key is read)
 )
 
@@ -82,7 +108,14 @@ def setuser(device_id: str, client_id: str, password: str) -> list[str]:
     ]
     read_only = [wire.device_client_key(device_id), wire.event_ack_key(device_id, "*"), wire.redis_epoch_key()]
     return [
-        "ACL", "SETUSER", username(device_id), "reset", "on", f">{password}", "resetchannels", "-@all",
+        "ACL",
+        "SETUSER",
+        username(device_id),
+        "reset",
+        "on",
+        f">{password}",
+        "resetchannels",
+        "-@all",
         *(f"+{command}" for command in COMMANDS),
         *(f"~{pattern}" for pattern in read_write),
         *(f"%R~{pattern}" for pattern in read_only),

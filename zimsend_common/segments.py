@@ -136,9 +136,7 @@ def _code(identifier: int) -> str:
     return LANGUAGES[identifier].code if identifier else ""
 
 
-def _split(
-    text: str, size: Callable[[str], int], single_limit: int, part_limit: int
-) -> tuple[str, ...]:
+def _split(text: str, size: Callable[[str], int], single_limit: int, part_limit: int) -> tuple[str, ...]:
     if sum(size(char) for char in text) <= single_limit:
         return (text,)
     parts: list[str] = []
@@ -176,7 +174,7 @@ def _joins(cluster: str, char: str) -> bool:
 
 
 def _is_regional_indicator(char: str) -> bool:
-    return "\U0001F1E6" <= char <= "\U0001F1FF"
+    return "\U0001f1e6" <= char <= "\U0001f1ff"
 
 
 def _fill(text: str, start: int, limit: int, size: Callable[[str], int]) -> int:

@@ -15,10 +15,9 @@ agent was away); when nothing was lost, both are harmless repeats.
 
 from __future__ import annotations
 
-from typing import Any
-
 import logging
 import time
+from typing import Any
 
 import redis
 

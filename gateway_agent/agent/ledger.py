@@ -102,9 +102,7 @@ class Ledger:
 
     # -- outbox ---------------------------------------------------------------
 
-    def append_event(
-        self, event: dict[str, Any], *, message_id: str | None = None, finished: bool = False
-    ) -> None:
+    def append_event(self, event: dict[str, Any], *, message_id: str | None = None, finished: bool = False) -> None:
         """Journal an event for Redis; when it concerns a message, remember it there too
         (and, when ``finished``, that nothing more will be reported for it)."""
         with self._transaction():
@@ -153,16 +151,12 @@ class Ledger:
     # -- messages -------------------------------------------------------------
 
     def message_state(self, message_id: str) -> str | None:
-        row = self._db.execute(
-            "SELECT state FROM messages WHERE message_id = ?", (message_id,)
-        ).fetchone()
+        row = self._db.execute("SELECT state FROM messages WHERE message_id = ?", (message_id,)).fetchone()
         return None if row is None else row[0]
 
     def message_events(self, message_id: str) -> list[dict[str, Any]]:
         """The events already reported for a message, oldest first."""
-        row = self._db.execute(
-            "SELECT events FROM messages WHERE message_id = ?", (message_id,)
-        ).fetchone()
+        row = self._db.execute("SELECT events FROM messages WHERE message_id = ?", (message_id,)).fetchone()
         return [] if row is None else json.loads(row[0])
 
     def take(self, message_id: str, recipient: str, now: float) -> None:
@@ -198,16 +192,12 @@ class Ledger:
 
     def unfinished_sends(self) -> list[str]:
         """Messages the modem was handed when the agent last stopped, outcome unknown."""
-        rows = self._db.execute(
-            "SELECT message_id FROM messages WHERE state = 'sending' ORDER BY taken_at"
-        ).fetchall()
+        rows = self._db.execute("SELECT message_id FROM messages WHERE state = 'sending' ORDER BY taken_at").fetchall()
         return [row[0] for row in rows]
 
     def sends_since(self, since: float) -> list[float]:
         """When this device's sends since ``since`` were accepted, oldest first."""
-        rows = self._db.execute(
-            "SELECT sent_at FROM messages WHERE sent_at >= ? ORDER BY sent_at", (since,)
-        ).fetchall()
+        rows = self._db.execute("SELECT sent_at FROM messages WHERE sent_at >= ? ORDER BY sent_at", (since,)).fetchall()
         return [row[0] for row in rows]
 
     # -- parts ----------------------------------------------------------------
@@ -243,9 +233,7 @@ class Ledger:
                 " (SELECT message_id FROM messages WHERE taken_at < ? AND state != 'sending')",
                 (before,),
             )
-            self._db.execute(
-                "DELETE FROM messages WHERE taken_at < ? AND state != 'sending'", (before,)
-            )
+            self._db.execute("DELETE FROM messages WHERE taken_at < ? AND state != 'sending'", (before,))
 
     # -- meta -----------------------------------------------------------------
 

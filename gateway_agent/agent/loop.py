@@ -40,11 +40,11 @@ from gateway_agent.agent.outbox import Outbox
 from gateway_agent.agent.pulse import Pulse
 from gateway_agent.agent.ratelimit import SendRateLimit
 from gateway_agent.agent.received import received_kind
-from gateway_agent.reports.tracker import DeliveryTracker
 from gateway_agent.agent.sender import UNKNOWN_OUTCOME, Sender
 from gateway_agent.backends import open_modem
 from gateway_agent.errors import ModemError
 from gateway_agent.modem import DeliveryReport, Identity, IncomingMessage, Modem, ModemEvent, PortLost
+from gateway_agent.reports.tracker import DeliveryTracker
 from zimsend_common import bus, redis_client, wire
 from zimsend_common.config import ConfigError, Settings
 from zimsend_common.failures import FailureCode
@@ -187,8 +187,9 @@ class Agent:
 
     def _farewell(self) -> None:
         if self._held is not None:
-            log.warning("message taken but not sent; the relay queues it again",
-                        extra={"message_id": self._held.message_id})
+            log.warning(
+                "message taken but not sent; the relay queues it again", extra={"message_id": self._held.message_id}
+            )
         self._pulse.stop()
         try:
             self._outbox.flush()
@@ -284,8 +285,10 @@ class Agent:
         client_id = wire.read_binding(value, self._device_id, self._signing_key)
         if client_id is None:
             if not self._binding_refused:
-                log.error("device binding refused: not signed for this device; shared queues left",
-                          extra={"device_id": self._device_id})
+                log.error(
+                    "device binding refused: not signed for this device; shared queues left",
+                    extra={"device_id": self._device_id},
+                )
             self._client_id, self._binding_refused = None, True
             return
         self._binding_refused = False

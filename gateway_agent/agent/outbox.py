@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 _WAITING = {JobStatus.QUEUED.value.encode(), JobStatus.STARTED.value.encode()}
 
+
 class Outbox:
     """Reports this device's events to the relay's worker."""
 
@@ -149,9 +150,7 @@ class Outbox:
         Raises ``redis.RedisError`` when Redis is unreachable.
         """
         event = self.event("heartbeat", data)
-        self._connection.set(
-            wire.heartbeat_key(self._device_id), wire.seal(event, self._signing_key), ex=ttl_seconds
-        )
+        self._connection.set(wire.heartbeat_key(self._device_id), wire.seal(event, self._signing_key), ex=ttl_seconds)
         self._enqueue(event.to_dict())
 
     def publish_goodbye(self, data: dict[str, Any]) -> None:

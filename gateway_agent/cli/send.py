@@ -12,10 +12,10 @@ import argparse
 import json
 import time
 
-from gateway_agent.reports.matcher import ReportMatcher
 from gateway_agent.cli.options import EXIT_MODEM, EXIT_USAGE, add_modem_arguments, fail, modem_settings, open_modem_for
 from gateway_agent.errors import ModemError
 from gateway_agent.modem import DeliveryReport, Modem, SendReceipt
+from gateway_agent.reports.matcher import ReportMatcher
 from zimsend_common.config import ConfigError
 
 EXIT_UNDELIVERED = 1

@@ -46,7 +46,12 @@ def read_timestamp(reader: OctetReader, field: str) -> datetime:
     offset = _zone(octets[6], field)
     try:
         local = datetime(
-            year + (1900 if year >= 70 else 2000), month, day, hour, minute, second,
+            year + (1900 if year >= 70 else 2000),
+            month,
+            day,
+            hour,
+            minute,
+            second,
             tzinfo=timezone(offset),
         )
     except ValueError as error:

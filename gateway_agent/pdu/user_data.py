@@ -55,9 +55,7 @@ class EncodedPart:
     has_header: bool  # whether TP-UDHI must be set
 
 
-def encode_text(
-    text: str, concat_reference: int | None = None, languages: Sequence[str] = ()
-) -> list[EncodedPart]:
+def encode_text(text: str, concat_reference: int | None = None, languages: Sequence[str] = ()) -> list[EncodedPart]:
     """The parts ``text`` is sent in, split as a phone would (see ``split_text``).
 
     A text of several parts gets a concatenation header in each, with

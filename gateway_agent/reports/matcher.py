@@ -72,4 +72,3 @@ class ReportMatcher:
 
     def _forget_before(self, cutoff: datetime) -> None:
         self._parts = [part for part in self._parts if part.sent_at >= cutoff]
-

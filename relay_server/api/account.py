@@ -8,16 +8,25 @@ from typing import Literal
 from flask import Blueprint, Response
 
 from relay_server.api import context
+from relay_server.api.auth import current_caller, requested_device_id
 from relay_server.api.models.devices import AuthTest
 from relay_server.api.routes import respond, route
-from relay_server.api.auth import current_caller, requested_device_id
 from zimsend_common.timefmt import utcnow
 
 bp = Blueprint("account", __name__, url_prefix="/v1")
 
 
-@route(bp, "GET", "/auth/test", summary="Test the credentials", tag="Sending", status=200, answers=AuthTest,
-       description="The credentials work; the device asked for and its state.", device=True)
+@route(
+    bp,
+    "GET",
+    "/auth/test",
+    summary="Test the credentials",
+    tag="Sending",
+    status=200,
+    answers=AuthTest,
+    description="The credentials work; the device asked for and its state.",
+    device=True,
+)
 def auth_test() -> Response:
     """Whether the headers authenticate, and the state of the device they name.
 
@@ -27,12 +36,14 @@ def auth_test() -> Response:
     """
     caller = current_caller()
     device_id = requested_device_id()
-    return respond(AuthTest(
-        message="Authentication successful.",
-        client_id=caller.client_id,
-        device_id=device_id,
-        device_status=_device_status(caller.client_id, device_id),
-    ))
+    return respond(
+        AuthTest(
+            message="Authentication successful.",
+            client_id=caller.client_id,
+            device_id=device_id,
+            device_status=_device_status(caller.client_id, device_id),
+        )
+    )
 
 
 def _device_status(client_id: str, device_id: str | None) -> Literal["online", "offline"] | None:

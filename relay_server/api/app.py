@@ -10,12 +10,12 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from relay_server import console
 from relay_server.api import auth, body_limit, context, idempotency, ratelimit, request_metrics
 from relay_server.api.blueprints import BLUEPRINTS
-from relay_server import console
-from relay_server.mobile import routes as mobile_routes
-from relay_server.dispatch.dispatcher import Dispatcher, StoreOnlyDispatcher
 from relay_server.api.errors import register_error_handlers
+from relay_server.dispatch.dispatcher import Dispatcher, StoreOnlyDispatcher
+from relay_server.mobile import routes as mobile_routes
 from relay_server.store.store import Store
 from zimsend_common import redis_client
 from zimsend_common.config import Settings

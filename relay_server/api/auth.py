@@ -51,15 +51,11 @@ def verify_credentials(client_id: str, api_key: str) -> Caller:
     except UnknownClient:
         log.info("authentication refused", extra={"client_id": client_id, "reason": "unknown client"})
         auth_throttle.record_failure(client_id)
-        raise ApiError(
-            "INVALID_CLIENT_ID", "The client ID does not exist or is disabled."
-        ) from None
+        raise ApiError("INVALID_CLIENT_ID", "The client ID does not exist or is disabled.") from None
     except InvalidApiKey:
         log.info("authentication refused", extra={"client_id": client_id, "reason": "invalid key"})
         auth_throttle.record_failure(client_id)
-        raise ApiError(
-            "INVALID_API_KEY", "The API key is invalid, revoked or expired."
-        ) from None
+        raise ApiError("INVALID_API_KEY", "The API key is invalid, revoked or expired.") from None
 
 
 def current_caller() -> Caller:

@@ -11,20 +11,28 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from relay_server.api.models.devices import Device, DeviceList, OneDevice
-from relay_server.api.routes import respond, route
 from relay_server.api.auth import current_caller
 from relay_server.api.context import current
-from relay_server.store.device_state import DeviceState
 from relay_server.api.errors import ApiError
+from relay_server.api.models.devices import Device, DeviceList, OneDevice
+from relay_server.api.routes import respond, route
 from relay_server.store import ids
+from relay_server.store.device_state import DeviceState
 from zimsend_common.timefmt import utcnow
 
 bp = Blueprint("devices", __name__, url_prefix="/v1")
 
 
-@route(bp, "GET", "/devices", summary="List the devices", tag="Devices", status=200, answers=DeviceList,
-       description="Every device of the client with its last heartbeat, oldest first.")
+@route(
+    bp,
+    "GET",
+    "/devices",
+    summary="List the devices",
+    tag="Devices",
+    status=200,
+    answers=DeviceList,
+    description="Every device of the client with its last heartbeat, oldest first.",
+)
 def list_devices() -> Response:
     """Every device of the caller's client, oldest first."""
     relay = current()
@@ -33,8 +41,17 @@ def list_devices() -> Response:
     return respond(DeviceList(devices=devices, total=len(devices)))
 
 
-@route(bp, "GET", "/devices/<device_id>", summary="Get a device", tag="Devices", status=200, answers=OneDevice,
-       description="The device with its last heartbeat.", errors=("INVALID_DEVICE_ID",))
+@route(
+    bp,
+    "GET",
+    "/devices/<device_id>",
+    summary="Get a device",
+    tag="Devices",
+    status=200,
+    answers=OneDevice,
+    description="The device with its last heartbeat.",
+    errors=("INVALID_DEVICE_ID",),
+)
 def get_device(device_id: str) -> Response:
     """One device of the caller's client; any other id: 404 INVALID_DEVICE_ID."""
     relay = current()

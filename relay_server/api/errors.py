@@ -141,18 +141,14 @@ def _database_unavailable(exc: Exception) -> Response:
         "database unavailable",
         extra={"method": request.method, "path": request.path, "error": type(exc).__name__},
     )
-    response = error_response(
-        ApiError("SERVICE_UNAVAILABLE", "The service is temporarily unavailable; retry later.")
-    )
+    response = error_response(ApiError("SERVICE_UNAVAILABLE", "The service is temporarily unavailable; retry later."))
     response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
     return response
 
 
 def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
-    code, message = _HTTP_ERRORS.get(
-        status, (exc.name.upper().replace(" ", "_").replace("'", ""), exc.name + ".")
-    )
+    code, message = _HTTP_ERRORS.get(status, (exc.name.upper().replace(" ", "_").replace("'", ""), exc.name + "."))
     # Werkzeug may raise statuses the contract has no code for (a 416, say): answered as they are.
     response = _error_body(status, {"code": code, "message": message})
     # Keep what the exception says about itself, such as Allow on a 405.
@@ -163,9 +159,5 @@ def _http_error(exc: HTTPException) -> Response:
 
 
 def _unexpected_error(exc: Exception) -> Response:
-    log.exception(
-        "request failed", extra={"method": request.method, "path": request.path}
-    )
-    return error_response(
-        ApiError("INTERNAL_ERROR", "An unexpected error occurred.")
-    )
+    log.exception("request failed", extra={"method": request.method, "path": request.path})
+    return error_response(ApiError("INTERNAL_ERROR", "An unexpected error occurred."))

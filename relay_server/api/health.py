@@ -35,9 +35,7 @@ def healthz() -> tuple[dict[str, Any], int]:
     document: dict[str, Any] = {
         "status": "degraded" if failed else "ok",
         "checks": {name: check.to_dict() for name, check in checks.items()},
-        "devices": [
-            health.device_document(state, now, offline_after) for state in health.device_states(relay.store)
-        ],
+        "devices": [health.device_document(state, now, offline_after) for state in health.device_states(relay.store)],
     }
     if failed:
         document["failed"] = failed

@@ -31,8 +31,8 @@ from datetime import timedelta
 from flask import Flask, Response, g, request
 
 from relay_server.api import context
-from relay_server.api.body import request_body
 from relay_server.api.auth import current_caller, is_authenticated
+from relay_server.api.body import request_body
 from relay_server.api.errors import ApiError
 from relay_server.store.idempotency import PENDING_STATUS
 from relay_server.store.models import IdempotencyRecord, Message, ReservedAnswer

@@ -10,13 +10,13 @@ import re
 
 from flask import Blueprint, Response, request
 
-from relay_server.api.models.fields import INCOMING_ID
-from relay_server.api.models.inbox import IncomingMessage, InboxPage, InboxParams, OneIncomingMessage
-from relay_server.api.routes import respond, route
-from relay_server.api.tracking import pagination
 from relay_server.api.auth import current_caller
 from relay_server.api.context import current
 from relay_server.api.errors import ApiError
+from relay_server.api.models.fields import INCOMING_ID
+from relay_server.api.models.inbox import InboxPage, InboxParams, IncomingMessage, OneIncomingMessage
+from relay_server.api.routes import respond, route
+from relay_server.api.tracking import pagination
 from relay_server.store import inbox
 
 bp = Blueprint("inbox", __name__, url_prefix="/v1")
@@ -24,8 +24,17 @@ bp = Blueprint("inbox", __name__, url_prefix="/v1")
 INCOMING_ID_SHAPE = re.compile(r"in_[0-9a-f]{16}")
 
 
-@route(bp, "GET", "/sms/inbox", summary="List received SMS", tag="Inbox", status=200, answers=InboxPage,
-       query=InboxParams, description="One page of the SMS the client's devices received, newest first.")
+@route(
+    bp,
+    "GET",
+    "/sms/inbox",
+    summary="List received SMS",
+    tag="Inbox",
+    status=200,
+    answers=InboxPage,
+    query=InboxParams,
+    description="One page of the SMS the client's devices received, newest first.",
+)
 def list_inbox() -> Response:
     """One page of the caller's incoming SMS matching ``device_id``, ``from``,
     ``from_date``, ``to_date`` (on reception time) and ``search``."""
@@ -46,15 +55,26 @@ def inbox_answer(args: dict[str, str]) -> Response:
     )
     caller = current_caller()
     found, total = ([], 0) if caller.is_test else current().store.inbox.page(caller.client_id, query)
-    return respond(InboxPage(
-        data=[IncomingMessage.model_validate(inbox.received_data(message)) for message in found],
-        pagination=pagination(query.page, query.limit, total),
-    ))
+    return respond(
+        InboxPage(
+            data=[IncomingMessage.model_validate(inbox.received_data(message)) for message in found],
+            pagination=pagination(query.page, query.limit, total),
+        )
+    )
 
 
-@route(bp, "GET", "/sms/inbox/<message_id>", summary="Get a received SMS", tag="Inbox", status=200,
-       answers=OneIncomingMessage, description="The message.", errors=("MESSAGE_NOT_FOUND",),
-       path_params={"message_id": INCOMING_ID})
+@route(
+    bp,
+    "GET",
+    "/sms/inbox/<message_id>",
+    summary="Get a received SMS",
+    tag="Inbox",
+    status=200,
+    answers=OneIncomingMessage,
+    description="The message.",
+    errors=("MESSAGE_NOT_FOUND",),
+    path_params={"message_id": INCOMING_ID},
+)
 def get_incoming(message_id: str) -> Response:
     """One incoming SMS of the caller's devices; any other id: 404 MESSAGE_NOT_FOUND."""
     caller = current_caller()

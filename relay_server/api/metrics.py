@@ -19,7 +19,7 @@ import ipaddress
 from datetime import timedelta
 
 from flask import Blueprint, Response, jsonify, request
-from prometheus_client import REGISTRY, CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
 from relay_server.api.context import current
 from relay_server.api.metrics_dir import multiprocess_directory

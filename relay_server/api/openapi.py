@@ -23,8 +23,17 @@ class OpenApiDocument(BaseModel):
     paths: dict[str, Any]
 
 
-@route(bp, "GET", "/openapi.json", summary="Get this document", tag="Document", status=200,
-       answers=OpenApiDocument, description="The OpenAPI 3.1 document of the API.", authenticated=False)
+@route(
+    bp,
+    "GET",
+    "/openapi.json",
+    summary="Get this document",
+    tag="Document",
+    status=200,
+    answers=OpenApiDocument,
+    description="The OpenAPI 3.1 document of the API.",
+    authenticated=False,
+)
 def openapi_document() -> Response:
     """The OpenAPI 3.1 document of every route under /v1."""
     return jsonify(document())

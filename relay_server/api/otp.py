@@ -21,8 +21,11 @@ from dataclasses import replace
 
 from flask import Blueprint, Response
 
-from relay_server.api import context, idempotency, otp_codes as otp
+from relay_server.api import context, idempotency
+from relay_server.api import otp_codes as otp
+from relay_server.api.auth import current_caller, requested_device_id
 from relay_server.api.body import json_body
+from relay_server.api.errors import ApiError, error_response
 from relay_server.api.models.otp import (
     OtpVerified,
     OtpWrongCode,
@@ -33,8 +36,6 @@ from relay_server.api.models.otp import (
 from relay_server.api.models.sending import parse_text
 from relay_server.api.routes import respond, route
 from relay_server.api.sending import Options, choose_device, new_message, send_context, submit
-from relay_server.api.auth import current_caller, requested_device_id
-from relay_server.api.errors import ApiError, error_response
 from relay_server.store import ids
 from relay_server.store.models import Message
 from relay_server.store.otp import MAX_ATTEMPTS, NewOtp, OtpRateLimited, Verification
@@ -45,12 +46,25 @@ log = logging.getLogger(__name__)
 OTP_PRIORITY = 1
 
 
-@route(bp, "POST", "/sms/send-otp", summary="Send a one-time password", tag="OTP", status=202,
-       answers=SendOtpAccepted, body=SendOtpRequest, device=True,
-       description="The SMS is queued at priority 1; the code is never in an answer.",
-       errors=("MESSAGE_TOO_LONG", "OTP_RATE_LIMIT", "DEVICE_OFFLINE", "NO_DEVICE_AVAILABLE"),
-       example={"to": "+33612345678", "length": 6, "expiry": 300,
-                "template": "Votre code MonApp : {{code}}. Valide 5 minutes."})
+@route(
+    bp,
+    "POST",
+    "/sms/send-otp",
+    summary="Send a one-time password",
+    tag="OTP",
+    status=202,
+    answers=SendOtpAccepted,
+    body=SendOtpRequest,
+    device=True,
+    description="The SMS is queued at priority 1; the code is never in an answer.",
+    errors=("MESSAGE_TOO_LONG", "OTP_RATE_LIMIT", "DEVICE_OFFLINE", "NO_DEVICE_AVAILABLE"),
+    example={
+        "to": "+33612345678",
+        "length": 6,
+        "expiry": 300,
+        "template": "Votre code MonApp : {{code}}. Valide 5 minutes.",
+    },
+)
 def send_otp() -> Response:
     """Make a code, queue the SMS that carries it, and answer with the OTP's id."""
     device_id = requested_device_id()
@@ -87,7 +101,11 @@ def send_otp() -> Response:
         [message] = stored
         answer = SendOtpAccepted(
             # Just inserted, so queued (what the store inserts every message as).
-            otp_id=otp_id, to=message.to, expires_at=expires_at, message_id=message.message_id, status="queued"
+            otp_id=otp_id,
+            to=message.to,
+            expires_at=expires_at,
+            message_id=message.message_id,
+            status="queued",
         )
         return respond(answer, 202)
 
@@ -102,11 +120,19 @@ def send_otp() -> Response:
     return response
 
 
-@route(bp, "POST", "/sms/verify-otp", summary="Verify a one-time password", tag="OTP", status=200,
-       answers=(OtpVerified, OtpWrongCode), body=VerifyOtpRequest,
-       description="valid: true once (the OTP is then used), or valid: false with the attempts left.",
-       errors=("OTP_EXPIRED", "OTP_NOT_FOUND", "OTP_MAX_ATTEMPTS"),
-       example={"otp_id": "otp_1234567890abcdef", "code": "123456"})
+@route(
+    bp,
+    "POST",
+    "/sms/verify-otp",
+    summary="Verify a one-time password",
+    tag="OTP",
+    status=200,
+    answers=(OtpVerified, OtpWrongCode),
+    body=VerifyOtpRequest,
+    description="valid: true once (the OTP is then used), or valid: false with the attempts left.",
+    errors=("OTP_EXPIRED", "OTP_NOT_FOUND", "OTP_MAX_ATTEMPTS"),
+    example={"otp_id": "otp_1234567890abcdef", "code": "123456"},
+)
 def verify_otp() -> Response:
     """Check a code: 200 with ``valid`` true or false, or the OTP's error."""
     request = VerifyOtpRequest.model_validate(json_body())

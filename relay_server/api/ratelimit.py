@@ -80,9 +80,7 @@ def check_rate_limit() -> None:
     relay = context.current()
     now = time.time()
     try:
-        quota = count_request(
-            relay.redis, current_caller(), relay.settings.relay.rate_limit_per_minute, now
-        )
+        quota = count_request(relay.redis, current_caller(), relay.settings.relay.rate_limit_per_minute, now)
     except redis.RedisError as exc:
         current_app.extensions[_WARNER].warn(exc)
         return

@@ -17,7 +17,9 @@ from typing import Any, Unpack
 from flask import Blueprint, Response
 
 from relay_server.api import context, idempotency
+from relay_server.api.auth import current_caller, requested_device_id
 from relay_server.api.body import json_body
+from relay_server.api.errors import ApiError
 from relay_server.api.models.errors import ErrorObject
 from relay_server.api.models.messages import status_fields
 from relay_server.api.models.sending import (
@@ -34,9 +36,7 @@ from relay_server.api.models.sending import (
     parse_to,
 )
 from relay_server.api.routes import respond, route
-from relay_server.api.auth import current_caller, requested_device_id
 from relay_server.dispatch.dispatcher import DeviceOffline, NoDeviceAvailable
-from relay_server.api.errors import ApiError
 from relay_server.store import ids
 from relay_server.store.models import Caller, Message, NewMessage
 from zimsend_common.segments import SplitText
@@ -61,20 +61,41 @@ class Options:
     valid_until: datetime | None = None
 
 
-@route(bp, "POST", "/sms/send", summary="Send an SMS", answers=SendAccepted, body=SendRequest,
-       description="Queued; the message's status object.", errors=DEVICE_ERRORS, **SENDING,
-       example={"to": "+33612345678", "message": "Bonjour, votre commande est en cours de livraison",
-                "priority": 3, "metadata": {"order_id": "order_12345"}})
+@route(
+    bp,
+    "POST",
+    "/sms/send",
+    summary="Send an SMS",
+    answers=SendAccepted,
+    body=SendRequest,
+    description="Queued; the message's status object.",
+    errors=DEVICE_ERRORS,
+    **SENDING,
+    example={
+        "to": "+33612345678",
+        "message": "Bonjour, votre commande est en cours de livraison",
+        "priority": 3,
+        "metadata": {"order_id": "order_12345"},
+    },
+)
 def send() -> Response:
     """Queue one SMS."""
     device_id = requested_device_id()
     return store_and_submit([one_message(json_body(), device_id)], _accepted_one)
 
 
-@route(bp, "POST", "/sms/send-bulk", summary="Send one text to many numbers, or many texts",
-       answers=BulkAccepted, body=(BulkToRecipients, BulkOfMessages), description=BULK_ANSWER,
-       errors=DEVICE_ERRORS, **SENDING,
-       example={"recipients": ["+33612345678", "+33698765432"], "message": "Promo -20% ce week-end", "priority": 5})
+@route(
+    bp,
+    "POST",
+    "/sms/send-bulk",
+    summary="Send one text to many numbers, or many texts",
+    answers=BulkAccepted,
+    body=(BulkToRecipients, BulkOfMessages),
+    description=BULK_ANSWER,
+    errors=DEVICE_ERRORS,
+    **SENDING,
+    example={"recipients": ["+33612345678", "+33698765432"], "message": "Promo -20% ce week-end", "priority": 5},
+)
 def send_bulk() -> Response:
     """Queue one text to many recipients, or many ``{to, message}`` items."""
     device_id = requested_device_id()
@@ -87,9 +108,18 @@ def send_bulk() -> Response:
     return send_items(device_id, request, [{"to": to} for to in request.recipients], request.message)
 
 
-@route(bp, "POST", "/sms/send-bulk-personalized", summary="Send a personal text to each number",
-       answers=BulkAccepted, body=BulkOfMessages, description=BULK_ANSWER, errors=DEVICE_ERRORS, **SENDING,
-       example={"messages": [{"to": "+33612345678", "message": "Bonjour Jean", "metadata": {"user_id": "u1"}}]})
+@route(
+    bp,
+    "POST",
+    "/sms/send-bulk-personalized",
+    summary="Send a personal text to each number",
+    answers=BulkAccepted,
+    body=BulkOfMessages,
+    description=BULK_ANSWER,
+    errors=DEVICE_ERRORS,
+    **SENDING,
+    example={"messages": [{"to": "+33612345678", "message": "Bonjour Jean", "metadata": {"user_id": "u1"}}]},
+)
 def send_bulk_personalized() -> Response:
     """Queue many ``{to, message, metadata?}`` items."""
     device_id = requested_device_id()
@@ -97,9 +127,16 @@ def send_bulk_personalized() -> Response:
     return send_items(device_id, request, request.messages)
 
 
-@route(bp, "POST", "/sms/<message_id>/resend", summary="Resend a failed SMS", answers=SendAccepted,
-       description="Queued again as a new message pointing back with resent_from.",
-       errors=("MESSAGE_NOT_FOUND", "CANNOT_RESEND_MESSAGE", *DEVICE_ERRORS), **SENDING)
+@route(
+    bp,
+    "POST",
+    "/sms/<message_id>/resend",
+    summary="Resend a failed SMS",
+    answers=SendAccepted,
+    description="Queued again as a new message pointing back with resent_from.",
+    errors=("MESSAGE_NOT_FOUND", "CANNOT_RESEND_MESSAGE", *DEVICE_ERRORS),
+    **SENDING,
+)
 def resend(message_id: str) -> Response:
     """Send a failed message again, as a new message pointing back to it."""
     device_id = requested_device_id()
@@ -199,14 +236,10 @@ def send_items(
         )
         return respond(answer, 202)
 
-    return store_and_submit(
-        [replace(m, device_id=device_id, batch_id=batch_id) for m in valid], batch_answer
-    )
+    return store_and_submit([replace(m, device_id=device_id, batch_id=batch_id) for m in valid], batch_answer)
 
 
-def _batch_entries(
-    items: list[Any], outcomes: list[NewMessage | ApiError], stored: list[Message]
-) -> list[BulkEntry]:
+def _batch_entries(items: list[Any], outcomes: list[NewMessage | ApiError], stored: list[Message]) -> list[BulkEntry]:
     """``{message_id, to, status}`` per item, in order; ``error`` for a rejected one."""
     queued = iter(stored)
     entries = []
@@ -261,18 +294,14 @@ def choose_device(device_id: str | None, options: Options) -> str | None:
     """The device to send through (None: any of the caller's); 503 when none can send now."""
     dispatcher = context.current().dispatcher
     try:
-        return dispatcher.choose_device(
-            current_caller(), device_id, scheduled=options.scheduled_at is not None
-        )
+        return dispatcher.choose_device(current_caller(), device_id, scheduled=options.scheduled_at is not None)
     except DeviceOffline:
         raise ApiError("DEVICE_OFFLINE", "The requested device is currently offline.") from None
     except NoDeviceAvailable:
         raise ApiError("NO_DEVICE_AVAILABLE", "No device is currently available to send this SMS.") from None
 
 
-def store_and_submit(
-    messages: list[NewMessage], render: Callable[[list[Message]], Response]
-) -> Response:
+def store_and_submit(messages: list[NewMessage], render: Callable[[list[Message]], Response]) -> Response:
     """Store the messages with their answer, ``render`` of them; then queue them."""
     if not messages:
         return render([])
@@ -299,4 +328,3 @@ def submit(stored: list[Message]) -> None:
 def _languages() -> tuple[str, ...]:
     """The national language tables texts may be sent with (``sms_languages``)."""
     return context.current().settings.sms.sms_languages
-

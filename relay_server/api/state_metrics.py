@@ -16,8 +16,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from redis import Redis
 from redis.exceptions import RedisError
 
-from relay_server.store.device_state import DeviceState
 from relay_server.api.health_report import device_states
+from relay_server.store.device_state import DeviceState
 from relay_server.store.store import Store
 from zimsend_common import wire
 from zimsend_common.timefmt import utcnow

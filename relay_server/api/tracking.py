@@ -11,6 +11,9 @@ from datetime import datetime, time, timedelta, timezone
 
 from flask import Blueprint, Response, request
 
+from relay_server.api.auth import current_caller
+from relay_server.api.context import current
+from relay_server.api.errors import ApiError
 from relay_server.api.models.fields import Pagination
 from relay_server.api.models.messages import HistoryItem, StatusObject, status_fields
 from relay_server.api.models.tracking import (
@@ -25,9 +28,6 @@ from relay_server.api.models.tracking import (
     StatsCounts,
 )
 from relay_server.api.routes import respond, route
-from relay_server.api.auth import current_caller
-from relay_server.api.context import current
-from relay_server.api.errors import ApiError
 from relay_server.store import UnknownCursor
 from relay_server.store.models import HistoryQuery, Message, Stats, StatusChange
 from zimsend_common.timefmt import utcnow
@@ -37,15 +37,31 @@ bp = Blueprint("tracking", __name__, url_prefix="/v1")
 TRACKING = {"tag": "Tracking", "status": 200}
 
 
-@route(bp, "GET", "/sms/status/<message_id>", summary="Get an SMS's status", answers=StatusObject,
-       description="The status object.", errors=("MESSAGE_NOT_FOUND",), **TRACKING)
+@route(
+    bp,
+    "GET",
+    "/sms/status/<message_id>",
+    summary="Get an SMS's status",
+    answers=StatusObject,
+    description="The status object.",
+    errors=("MESSAGE_NOT_FOUND",),
+    **TRACKING,
+)
 def get_status(message_id: str) -> Response:
     """The status object of one of the caller's messages."""
     return respond(StatusObject(**status_fields(_callers_message(message_id))))
 
 
-@route(bp, "GET", "/sms/history", summary="List sent SMS", answers=HistoryPage, query=HistoryParams,
-       description="One page of messages, newest first.", **TRACKING)
+@route(
+    bp,
+    "GET",
+    "/sms/history",
+    summary="List sent SMS",
+    answers=HistoryPage,
+    query=HistoryParams,
+    description="One page of messages, newest first.",
+    **TRACKING,
+)
 def get_history() -> Response:
     """The caller's messages matching the filters, newest first, one page of them."""
     return history(request.args.to_dict())
@@ -69,11 +85,13 @@ def history(args: dict[str, str]) -> Response:
         page = current().store.history(current_caller(), query)
     except UnknownCursor:
         raise ApiError("INVALID_PARAMETER", f"The parameter after {AFTER_RULE}", param="after") from None
-    return respond(HistoryPage(
-        data=[HistoryItem.of(message) for message in page.items],
-        pagination=pagination(query.page, query.limit, page.total),
-        next=page.next_after,
-    ))
+    return respond(
+        HistoryPage(
+            data=[HistoryItem.of(message) for message in page.items],
+            pagination=pagination(query.page, query.limit, page.total),
+            next=page.next_after,
+        )
+    )
 
 
 def pagination(page: int, limit: int, total: int) -> Pagination:
@@ -81,8 +99,16 @@ def pagination(page: int, limit: int, total: int) -> Pagination:
     return Pagination(current_page=page, per_page=limit, total_pages=math.ceil(total / limit), total_items=total)
 
 
-@route(bp, "DELETE", "/sms/<message_id>", summary="Cancel a queued SMS", answers=Cancelled,
-       description="Cancelled.", errors=("MESSAGE_NOT_FOUND", "CANNOT_CANCEL_MESSAGE"), **TRACKING)
+@route(
+    bp,
+    "DELETE",
+    "/sms/<message_id>",
+    summary="Cancel a queued SMS",
+    answers=Cancelled,
+    description="Cancelled.",
+    errors=("MESSAGE_NOT_FOUND", "CANNOT_CANCEL_MESSAGE"),
+    **TRACKING,
+)
 def cancel(message_id: str) -> Response:
     """Cancel a queued (or scheduled) message; any other status is refused with it."""
     message = _callers_message(message_id)
@@ -98,16 +124,28 @@ def cancel(message_id: str) -> Response:
     if result.message.status != "cancelled":
         raise _cannot_cancel(result.message.status)
     # A cancelled message has its cancelled_at (the store's type allows None): pydantic checks it.
-    return respond(Cancelled.model_validate({
-        "message": "SMS cancelled",
-        "message_id": message.message_id,
-        "status": "cancelled",
-        "cancelled_at": result.message.cancelled_at,
-    }))
+    return respond(
+        Cancelled.model_validate(
+            {
+                "message": "SMS cancelled",
+                "message_id": message.message_id,
+                "status": "cancelled",
+                "cancelled_at": result.message.cancelled_at,
+            }
+        )
+    )
 
 
-@route(bp, "GET", "/sms/stats", summary="Get sending statistics", answers=StatsAnswer, query=Period,
-       description="Counts by creation time, messages purged by retention included.", **TRACKING)
+@route(
+    bp,
+    "GET",
+    "/sms/stats",
+    summary="Get sending statistics",
+    answers=StatsAnswer,
+    query=Period,
+    description="Counts by creation time, messages purged by retention included.",
+    **TRACKING,
+)
 def get_stats() -> Response:
     """Counts of the caller's messages by creation time, in the tracking page's shape."""
     period = Period.model_validate(request.args.to_dict())

@@ -13,7 +13,10 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from relay_server.api.auth import current_caller
 from relay_server.api.body import json_body, request_body
+from relay_server.api.context import current
+from relay_server.api.errors import ApiError
 from relay_server.api.models.fields import LOG_ID, WEBHOOK_ID
 from relay_server.api.models.webhooks import (
     LogsParams,
@@ -30,9 +33,6 @@ from relay_server.api.models.webhooks import (
 from relay_server.api.models.webhooks import Webhook as WebhookAnswer
 from relay_server.api.routes import respond, route
 from relay_server.api.tracking import pagination
-from relay_server.api.auth import current_caller
-from relay_server.api.context import current
-from relay_server.api.errors import ApiError
 from relay_server.store.webhook_outbox import Attempt
 from relay_server.store.webhooks import Webhook
 from zimsend_common.timefmt import utcnow
@@ -45,20 +45,38 @@ WEBHOOKS = {"tag": "Webhooks"}
 ONE_WEBHOOK = {"path_params": {"webhook_id": WEBHOOK_ID}, "errors": ("WEBHOOK_NOT_FOUND",)}
 
 
-@route(bp, "POST", "/webhooks/configure", summary="Configure a webhook", status=200, answers=WebhookConfigured,
-       body=WebhookConfigure, description="The webhook, with its secret shown this once.", **WEBHOOKS,
-       example={"url": "https://example.com/webhooks/zimsend", "events": ["sms.delivered", "sms.failed"]})
+@route(
+    bp,
+    "POST",
+    "/webhooks/configure",
+    summary="Configure a webhook",
+    status=200,
+    answers=WebhookConfigured,
+    body=WebhookConfigure,
+    description="The webhook, with its secret shown this once.",
+    **WEBHOOKS,
+    example={"url": "https://example.com/webhooks/zimsend", "events": ["sms.delivered", "sms.failed"]},
+)
 def configure() -> Response:
     """A new webhook for the listed events; answers its secret (the one given, or a new one)."""
     body = WebhookConfigure.model_validate(json_body(), context={"settings": current().settings.relay})
     caller = current_caller()
-    webhook = current().store.webhooks.create(caller.client_id, caller.is_test, body.url, body.events, body.secret, utcnow()
+    webhook = current().store.webhooks.create(
+        caller.client_id, caller.is_test, body.url, body.events, body.secret, utcnow()
     )
     return respond(WebhookConfigured(**_fields(webhook), secret=webhook.secret))
 
 
-@route(bp, "GET", "/webhooks", summary="List the webhooks", status=200, answers=WebhookList,
-       description="The client's webhooks.", **WEBHOOKS)
+@route(
+    bp,
+    "GET",
+    "/webhooks",
+    summary="List the webhooks",
+    status=200,
+    answers=WebhookList,
+    description="The client's webhooks.",
+    **WEBHOOKS,
+)
 def list_webhooks() -> Response:
     """The caller's webhooks, oldest first, without their secrets."""
     caller = current_caller()
@@ -66,8 +84,17 @@ def list_webhooks() -> Response:
     return respond(WebhookList(webhooks=[WebhookAnswer(**_fields(webhook)) for webhook in found], total=len(found)))
 
 
-@route(bp, "GET", "/webhooks/logs", summary="List webhook delivery attempts", status=200, answers=WebhookLogPage,
-       query=LogsParams, description="Attempts, newest first.", **WEBHOOKS)
+@route(
+    bp,
+    "GET",
+    "/webhooks/logs",
+    summary="List webhook delivery attempts",
+    status=200,
+    answers=WebhookLogPage,
+    query=LogsParams,
+    description="Attempts, newest first.",
+    **WEBHOOKS,
+)
 def logs() -> Response:
     """The caller's delivery attempts, newest first, one page of them."""
     return logs_answer(request.args.to_dict())
@@ -77,16 +104,29 @@ def logs_answer(args: dict[str, str]) -> Response:
     """The webhook logs answer for the query parameters ``args``, whoever asks (the API or the console)."""
     params = LogsParams.model_validate(args)
     caller = current_caller()
-    found, total = current().store.webhook_outbox.attempts_page(caller.client_id, caller.is_test, params.page, params.limit, params.webhook_id
+    found, total = current().store.webhook_outbox.attempts_page(
+        caller.client_id, caller.is_test, params.page, params.limit, params.webhook_id
     )
-    return respond(WebhookLogPage(
-        logs=[_log(attempt) for attempt in found], pagination=pagination(params.page, params.limit, total)
-    ))
+    return respond(
+        WebhookLogPage(
+            logs=[_log(attempt) for attempt in found], pagination=pagination(params.page, params.limit, total)
+        )
+    )
 
 
-@route(bp, "POST", "/webhooks/<webhook_id>/test", summary="Send a test event", status=202,
-       answers=WebhookTestQueued, body=WebhookTest, body_required=False,
-       description="Queued for delivery; its attempts appear in the logs.", **WEBHOOKS, **ONE_WEBHOOK)
+@route(
+    bp,
+    "POST",
+    "/webhooks/<webhook_id>/test",
+    summary="Send a test event",
+    status=202,
+    answers=WebhookTestQueued,
+    body=WebhookTest,
+    body_required=False,
+    description="Queued for delivery; its attempts appear in the logs.",
+    **WEBHOOKS,
+    **ONE_WEBHOOK,
+)
 def test(webhook_id: str) -> Response:
     """Queue a test event (``sms.delivered`` unless ``event`` says) for this webhook alone."""
     webhook = _callers_webhook(webhook_id)
@@ -96,20 +136,38 @@ def test(webhook_id: str) -> Response:
     return respond(answer, 202)
 
 
-@route(bp, "DELETE", "/webhooks/<webhook_id>", summary="Delete a webhook", status=204, answers=(),
-       description="Deleted.", **WEBHOOKS, **ONE_WEBHOOK)
+@route(
+    bp,
+    "DELETE",
+    "/webhooks/<webhook_id>",
+    summary="Delete a webhook",
+    status=204,
+    answers=(),
+    description="Deleted.",
+    **WEBHOOKS,
+    **ONE_WEBHOOK,
+)
 def delete(webhook_id: str) -> tuple[str, int]:
     """Remove the webhook; what it had still to receive is dropped."""
     caller = current_caller()
-    if not _is_webhook_id(webhook_id) or not current().store.webhooks.delete(caller.client_id, caller.is_test, webhook_id
+    if not _is_webhook_id(webhook_id) or not current().store.webhooks.delete(
+        caller.client_id, caller.is_test, webhook_id
     ):
         raise _webhook_not_found()
     return "", 204
 
 
-@route(bp, "POST", "/webhooks/<webhook_id>/rotate-secret", summary="Rotate a webhook's secret", status=200,
-       answers=WebhookSecretRotated, description="The new secret; the old one keeps signing beside it for 24 h.",
-       **WEBHOOKS, **ONE_WEBHOOK)
+@route(
+    bp,
+    "POST",
+    "/webhooks/<webhook_id>/rotate-secret",
+    summary="Rotate a webhook's secret",
+    status=200,
+    answers=WebhookSecretRotated,
+    description="The new secret; the old one keeps signing beside it for 24 h.",
+    **WEBHOOKS,
+    **ONE_WEBHOOK,
+)
 def rotate_secret(webhook_id: str) -> Response:
     """A new secret; the old one keeps signing beside it for ``webhook_secret_overlap_seconds``."""
     caller = current_caller()
@@ -117,18 +175,30 @@ def rotate_secret(webhook_id: str) -> Response:
     overlap = timedelta(seconds=relay.settings.relay.webhook_secret_overlap_seconds)
     webhook = None
     if _is_webhook_id(webhook_id):
-        webhook = relay.store.webhooks.rotate_secret(caller.client_id, caller.is_test, webhook_id, utcnow(), overlap
-        )
+        webhook = relay.store.webhooks.rotate_secret(caller.client_id, caller.is_test, webhook_id, utcnow(), overlap)
     if webhook is None:
         raise _webhook_not_found()
-    return respond(WebhookSecretRotated(
-        webhook_id=webhook.webhook_id, secret=webhook.secret, previous_secret_expires_at=webhook.previous_secret_until
-    ))
+    return respond(
+        WebhookSecretRotated(
+            webhook_id=webhook.webhook_id,
+            secret=webhook.secret,
+            previous_secret_expires_at=webhook.previous_secret_until,
+        )
+    )
 
 
-@route(bp, "POST", "/webhooks/logs/<log_id>/retry", summary="Deliver a logged event again", status=202,
-       answers=WebhookRetryQueued, description="Queued again with the same event_id.",
-       errors=("WEBHOOK_LOG_NOT_FOUND",), path_params={"log_id": LOG_ID}, **WEBHOOKS)
+@route(
+    bp,
+    "POST",
+    "/webhooks/logs/<log_id>/retry",
+    summary="Deliver a logged event again",
+    status=202,
+    answers=WebhookRetryQueued,
+    description="Queued again with the same event_id.",
+    errors=("WEBHOOK_LOG_NOT_FOUND",),
+    path_params={"log_id": LOG_ID},
+    **WEBHOOKS,
+)
 def retry(log_id: str) -> Response:
     """Deliver the logged event again, with the same ``event_id`` and body."""
     caller = current_caller()
@@ -171,16 +241,18 @@ def _fields(webhook: Webhook) -> dict[str, Any]:
 
 def _log(attempt: Attempt) -> WebhookLog:
     # The store keeps the event as text; pydantic checks it is one of the catalogue's.
-    return WebhookLog.model_validate({
-        "log_id": attempt.log_id,
-        "webhook_id": attempt.webhook_id,
-        "event": attempt.event,
-        "event_id": attempt.event_id,
-        "url": attempt.url,
-        "response_status": attempt.response_status,
-        "response_time_ms": attempt.response_time_ms,
-        "success": attempt.success,
-        "attempt": attempt.attempt,
-        "error": attempt.error,
-        "timestamp": attempt.attempted_at,
-    })
+    return WebhookLog.model_validate(
+        {
+            "log_id": attempt.log_id,
+            "webhook_id": attempt.webhook_id,
+            "event": attempt.event,
+            "event_id": attempt.event_id,
+            "url": attempt.url,
+            "response_status": attempt.response_status,
+            "response_time_ms": attempt.response_time_ms,
+            "success": attempt.success,
+            "attempt": attempt.attempt,
+            "error": attempt.error,
+            "timestamp": attempt.attempted_at,
+        }
+    )

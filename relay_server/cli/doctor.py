@@ -137,13 +137,17 @@ def _device(state: DeviceState, now: datetime, offline_after: timedelta) -> Find
     unit = f"zimsend-agent@{state.device_id}"
     if not state.heard_from(now, offline_after):
         return Finding(
-            check, False, detail,
+            check,
+            False,
+            detail,
             f"its agent is not reporting: systemctl status {unit}; journalctl -u {unit}; "
             "is the modem plugged in (ls -l /dev/serial/by-id/)?",
         )
     if state.agent_state == "modem_lost":
         return Finding(
-            check, False, detail,
+            check,
+            False,
+            detail,
             "the agent runs but lost its modem: check the USB cable and power, that ModemManager does not "
             "hold the port, and that the port in modem_port still exists (ls -l /dev/serial/by-id/)",
         )
@@ -151,7 +155,9 @@ def _device(state: DeviceState, now: datetime, offline_after: timedelta) -> Find
         return Finding(check, False, detail, f"the agent was stopped: systemctl start {unit}")
     if state.registration is not None and state.registration not in _REGISTERED:
         return Finding(
-            check, False, detail,
+            check,
+            False,
+            detail,
             "the modem is not registered on a network: check the SIM (PIN, credit), the antenna and the signal",
         )
     return Finding(check, True, detail)

@@ -73,10 +73,14 @@ def install(root: Path, *, dry_run: bool, commands: Path) -> Iterator[Step]:
     yield Step("user", USER, _ensure_user(root, dry_run), dry_run)
     # Unknown only in a dry run for a user still to be made: its files would all change.
     uid, gid = _ids(root) or (-1, -1)
-    yield Step("directory", str(CONFIG_DIR), _ensure_directory(root / _rel(CONFIG_DIR), 0o750, 0, gid, dry_run), dry_run)
+    yield Step(
+        "directory", str(CONFIG_DIR), _ensure_directory(root / _rel(CONFIG_DIR), 0o750, 0, gid, dry_run), dry_run
+    )
     config = root / _rel(CONFIG_FILE)
     yield Step("config", str(CONFIG_FILE), _ensure_new_file(config, _template(), 0o640, 0, gid, dry_run), dry_run)
-    yield Step("directory", str(STATE_DIR), _ensure_directory(root / _rel(STATE_DIR), 0o700, uid, gid, dry_run), dry_run)
+    yield Step(
+        "directory", str(STATE_DIR), _ensure_directory(root / _rel(STATE_DIR), 0o700, uid, gid, dry_run), dry_run
+    )
     changed_units = False
     for unit in UNITS:
         target = root / _rel(UNIT_DIR / unit)
@@ -112,8 +116,18 @@ def _ensure_user(root: Path, dry_run: bool) -> bool:
     prefix = [] if root == Path("/") else ["--prefix", str(root)]
     if USER not in _database(root, "passwd"):
         command = [
-            "useradd", *prefix, "--system", "--user-group", "--groups", SERIAL_GROUP,
-            "--home-dir", str(STATE_DIR), "--no-create-home", "--shell", "/usr/sbin/nologin", USER,
+            "useradd",
+            *prefix,
+            "--system",
+            "--user-group",
+            "--groups",
+            SERIAL_GROUP,
+            "--home-dir",
+            str(STATE_DIR),
+            "--no-create-home",
+            "--shell",
+            "/usr/sbin/nologin",
+            USER,
         ]
     elif USER not in _database(root, "group").get(SERIAL_GROUP, ["", "", "", ""])[3].split(","):
         command = ["usermod", *prefix, "--append", "--groups", SERIAL_GROUP, USER]

@@ -23,14 +23,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-
-from relay_server.cli import doctor, install, serve as server, worker as worker_command
+from relay_server.cli import doctor, install
+from relay_server.cli import serve as server
+from relay_server.cli import worker as worker_command
 from relay_server.mobile import setup as mobile_setup
 from relay_server.store import Store, UnknownClient
-from relay_server.store.errors import DatabaseUnreachable, UnusableDatabaseUrl
 from relay_server.store.backup import MissingDatabase, TargetIsTheStore, UnsupportedDatabase, backup_sqlite
-from relay_server.store.operators import OperatorExists
+from relay_server.store.errors import DatabaseUnreachable, UnusableDatabaseUrl
 from relay_server.store.models import ApiKey, DeadLetter, Device
+from relay_server.store.operators import OperatorExists
 from zimsend_common import redis_acl
 from zimsend_common.config import ConfigError, Settings, load_settings
 from zimsend_common.logs import configure_logging
@@ -210,7 +211,9 @@ def _add_device(args: argparse.Namespace) -> int:
     settings = _settings()
     if args.android:
         if args.redis_acl:
-            raise CommandRefused("INVALID_OPTIONS", "a phone needs no Redis user: --android and --redis-acl exclude each other")
+            raise CommandRefused(
+                "INVALID_OPTIONS", "a phone needs no Redis user: --android and --redis-acl exclude each other"
+            )
         with _store(settings) as store:
             try:
                 device, token = store.add_android_device(args.client_id, name)
@@ -279,9 +282,7 @@ def register_purge(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "purge", help="delete finished messages older than the retention period (stats keep them)"
     )
-    parser.add_argument(
-        "--days", type=int, help="retention in days (default: the retention_days setting)"
-    )
+    parser.add_argument("--days", type=int, help="retention in days (default: the retention_days setting)")
     parser.set_defaults(handler=_purge)
 
 
@@ -360,9 +361,7 @@ def _backup(args: argparse.Namespace) -> int:
 
 
 def register_serve(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "serve", help="run the HTTP API, one process per core (migrates the database first)"
-    )
+    parser = subparsers.add_parser("serve", help="run the HTTP API, one process per core (migrates the database first)")
     parser.add_argument(
         "--workers", type=int, help="server processes (default: the http_workers setting, else one per core)"
     )

@@ -33,10 +33,10 @@ from rq.scheduler import RQScheduler
 
 from relay_server.api import metrics_dir
 from relay_server.store.store import Store
+from relay_server.webhooks.pump import WebhookPump
 from relay_server.worker import context, events, simulated
 from relay_server.worker.due import DueRelease
 from relay_server.worker.epoch import EpochWatch
-from relay_server.webhooks.pump import WebhookPump
 from relay_server.worker.maintenance import Maintenance
 from zimsend_common import bus, redis_client, wire
 from zimsend_common.config import ConfigError, Settings, load_settings

@@ -7,6 +7,10 @@ from flask import Blueprint
 PREFIX = "/console"
 
 bp = Blueprint(
-    "console", __name__, url_prefix=PREFIX, template_folder="templates", static_folder="static",
+    "console",
+    __name__,
+    url_prefix=PREFIX,
+    template_folder="templates",
+    static_folder="static",
     static_url_path="/static",
 )

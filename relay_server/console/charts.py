@@ -13,10 +13,10 @@ from typing import Any
 from flask import abort, render_template, request
 
 from relay_server.api import devices as api_devices
-from relay_server.api.tracking import stats_body
 from relay_server.api.auth import current_caller
-from relay_server.console.blueprint import bp
 from relay_server.api.context import current
+from relay_server.api.tracking import stats_body
+from relay_server.console.blueprint import bp
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 HOURS = 48

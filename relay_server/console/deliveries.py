@@ -6,10 +6,10 @@ from flask import flash, redirect, url_for
 from werkzeug.wrappers import Response
 
 from relay_server.api import webhooks
+from relay_server.api.errors import ApiError
 from relay_server.console.blueprint import bp
 from relay_server.console.i18n import translate
 from relay_server.console.listing import listing
-from relay_server.api.errors import ApiError
 
 
 @bp.get("/webhooks")

@@ -19,9 +19,9 @@ from werkzeug.wrappers import Response
 from relay_server.api import devices as api_devices
 from relay_server.api import tracking
 from relay_server.api.auth import current_caller
-from relay_server.console.blueprint import bp
 from relay_server.api.context import current
 from relay_server.api.errors import ApiError
+from relay_server.console.blueprint import bp
 from zimsend_common import wire
 
 RECENT_MESSAGES = "20"

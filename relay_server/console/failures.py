@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import render_template
 from werkzeug.exceptions import HTTPException
 
+from relay_server.api.errors import ApiError
 from relay_server.console.blueprint import bp
 from relay_server.console.i18n import translate
-from relay_server.api.errors import ApiError
 
 _HTTP_TEXTS = {
     403: "This form has expired or did not come from the console. Reload the page and try again.",

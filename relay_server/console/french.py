@@ -17,14 +17,11 @@ WORDS: dict[str, str] = {
     "Something went wrong": "Une erreur est survenue",
     "Back to the console": "Retour à la console",
     "There is no such page.": "Cette page n'existe pas.",
-    "This form has expired or did not come from the console. Reload the page and try again.":
-        "Ce formulaire a expiré ou ne vient pas de la console. Rechargez la page et réessayez.",
+    "This form has expired or did not come from the console. Reload the page and try again.": "Ce formulaire a expiré ou ne vient pas de la console. Rechargez la page et réessayez.",
     "This page does not take this method.": "Cette page n'accepte pas cette méthode.",
     # Sign-in
-    "With the client ID and an API key that zimsend-relay gave you.":
-        "Avec l'identifiant client et une clé d'API donnés par zimsend-relay.",
-    "With the name and password printed by zimsend-relay add-operator.":
-        "Avec le nom et le mot de passe affichés par zimsend-relay add-operator.",
+    "With the client ID and an API key that zimsend-relay gave you.": "Avec l'identifiant client et une clé d'API donnés par zimsend-relay.",
+    "With the name and password printed by zimsend-relay add-operator.": "Avec le nom et le mot de passe affichés par zimsend-relay add-operator.",
     "Client ID": "Identifiant client",
     "API key": "Clé d'API",
     "Name": "Nom",
@@ -48,12 +45,10 @@ WORDS: dict[str, str] = {
     "No message yet.": "Aucun message pour l'instant.",
     "Connections": "Connexions",
     "No connection recorded yet.": "Aucune connexion enregistrée pour l'instant.",
-    "No device yet: add one with zimsend-relay add-device.":
-        "Aucun appareil : ajoutez-en un avec zimsend-relay add-device.",
+    "No device yet: add one with zimsend-relay add-device.": "Aucun appareil : ajoutez-en un avec zimsend-relay add-device.",
     "Redis does not answer: the queues cannot be read.": "Redis ne répond pas : les files ne peuvent être lues.",
-    "Messages for any device of the client wait on the shared queues: {count} reported by the agent in all.":
-        "Les messages pour n'importe quel appareil du client attendent dans les files partagées : "
-        "{count} au total selon l'agent.",
+    "Messages for any device of the client wait on the shared queues: {count} reported by the agent in all.": "Les messages pour n'importe quel appareil du client attendent dans les files partagées : "
+    "{count} au total selon l'agent.",
     "online": "en ligne",
     "offline": "hors ligne",
     "connected": "connecté",
@@ -100,8 +95,7 @@ WORDS: dict[str, str] = {
     "any online device": "n'importe quel appareil en ligne",
     "Send at (UTC, empty: now)": "Envoyer à (UTC, vide : maintenant)",
     "Bulk upload": "Envoi en masse",
-    "A CSV file with one to,message row per SMS (a header row is allowed), up to 1000 rows.":
-        "Un fichier CSV avec une ligne to,message par SMS (une ligne d'en-tête est permise), 1000 lignes au plus.",
+    "A CSV file with one to,message row per SMS (a header row is allowed), up to 1000 rows.": "Un fichier CSV avec une ligne to,message par SMS (une ligne d'en-tête est permise), 1000 lignes au plus.",
     "CSV file": "Fichier CSV",
     "Upload and send": "Téléverser et envoyer",
     "{queued} queued, {rejected} refused.": "{queued} en file, {rejected} refusés.",
@@ -117,8 +111,7 @@ WORDS: dict[str, str] = {
     "Latency": "Latence",
     "Retry now": "Réessayer maintenant",
     "No delivery yet.": "Aucune livraison pour l'instant.",
-    "No webhook: add one with POST /v1/webhooks/configure.":
-        "Aucun webhook : ajoutez-en un avec POST /v1/webhooks/configure.",
+    "No webhook: add one with POST /v1/webhooks/configure.": "Aucun webhook : ajoutez-en un avec POST /v1/webhooks/configure.",
     "Delivery queued again.": "Livraison remise en file.",
     # Charts
     "all devices": "tous les appareils",

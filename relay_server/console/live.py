@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from flask import Response, request, stream_with_context
 
 from relay_server.api.auth import current_caller
+from relay_server.api.context import current
 from relay_server.console.blueprint import bp
 from relay_server.console.i18n import translate
-from relay_server.api.context import current
 from relay_server.store.ids import is_message_id
 
 POLL_SECONDS = 1.0
@@ -54,9 +54,9 @@ def _events(ids: list[str]) -> Iterator[bytes]:
             if message is not None and known.get(message_id) != message.status:
                 known[message_id] = message.status
                 last_write = time.monotonic()
-                yield _block("status", {
-                    "message_id": message_id, "status": message.status, "label": translate(message.status)
-                })
+                yield _block(
+                    "status", {"message_id": message_id, "status": message.status, "label": translate(message.status)}
+                )
         ids = [message_id for message_id in ids if message_id in known]  # another client's: not watched
         if all(known[message_id] in FINAL for message_id in ids):
             yield _block("done", {})

@@ -13,10 +13,11 @@ from datetime import timedelta
 from flask import redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from relay_server.api import auth_throttle, health_report as health
+from relay_server.api import auth_throttle
+from relay_server.api import health_report as health
+from relay_server.api.context import current
 from relay_server.console import guard
 from relay_server.console.blueprint import bp
-from relay_server.api.context import current
 from zimsend_common.timefmt import utcnow
 
 DEAD_LETTERS_SHOWN = 50

@@ -18,12 +18,12 @@ from werkzeug.wrappers import Response
 
 from relay_server.api import devices as api_devices
 from relay_server.api import sending
-from relay_server.api.models.messages import PRIORITY_WORDS
-from relay_server.api.models.sending import BulkOfMessages, parse_text
 from relay_server.api.auth import callers_device_id
-from relay_server.console.blueprint import bp
 from relay_server.api.context import current
 from relay_server.api.errors import ApiError
+from relay_server.api.models.messages import PRIORITY_WORDS
+from relay_server.api.models.sending import BulkOfMessages, parse_text
+from relay_server.console.blueprint import bp
 
 CSV_COLUMNS = ("to", "message")
 
@@ -42,9 +42,9 @@ def send() -> FlaskResponse | tuple[str, int]:
     try:
         message = sending.one_message(body, _device_id())
         # After a POST, the history (where the message's status moves live) by a 303.
-        return sending.store_and_submit([message], lambda stored: FlaskResponse(
-            status=303, headers={"Location": url_for("console.messages")}
-        ))
+        return sending.store_and_submit(
+            [message], lambda stored: FlaskResponse(status=303, headers={"Location": url_for("console.messages")})
+        )
     except ApiError as error:
         return _form(error=error, values=request.form), error.status
 

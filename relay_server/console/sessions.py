@@ -17,8 +17,8 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 
 from relay_server.api import context
-from relay_server.console.blueprint import PREFIX
 from relay_server.api.key_file import data_dir_key
+from relay_server.console.blueprint import PREFIX
 
 COOKIE_NAME = "zimsend_console"
 KEY_FILE = "console.key"

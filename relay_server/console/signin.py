@@ -6,10 +6,10 @@ from flask import redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from relay_server.api.auth import verify_credentials
+from relay_server.api.errors import ApiError
 from relay_server.console import guard
 from relay_server.console.blueprint import PREFIX, bp
 from relay_server.console.i18n import LANGUAGES
-from relay_server.api.errors import ApiError
 
 
 @bp.route("/signin", methods=["GET", "POST"])

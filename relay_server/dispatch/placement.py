@@ -36,9 +36,7 @@ SEND_JOB_TIMEOUT_SECONDS = 600
 FINISHED_JOB_TTL_SECONDS = 24 * 3600
 _LIVE_STATUSES = frozenset(
     status.value.encode()
-    for status in (
-        JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.FINISHED
-    )
+    for status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.FINISHED)
 )
 
 

@@ -9,8 +9,8 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from relay_server.dispatch import estimate, placement
-from relay_server.mobile import wake
 from relay_server.dispatch.dispatcher import DeviceOffline, NoDeviceAvailable
+from relay_server.mobile import wake
 from relay_server.store.models import Caller, Message
 from relay_server.store.store import Store
 from zimsend_common import wire
@@ -66,9 +66,7 @@ class RQDispatcher:
     def estimated_delivery(self, message: Message) -> datetime | None:
         """When the message should leave; None when Redis cannot tell."""
         try:
-            return estimate.estimated_delivery(
-                self.redis, self.store, message, utcnow(), self.offline_after
-            )
+            return estimate.estimated_delivery(self.redis, self.store, message, utcnow(), self.offline_after)
         except RedisError:
             return None
 

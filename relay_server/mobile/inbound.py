@@ -84,7 +84,12 @@ def received_data(payload: dict[str, Any], now: datetime) -> dict[str, Any] | No
     text = payload.get("message")
     if not isinstance(sender, str) or not sender or not isinstance(text, str):
         return None
-    return {"sender": sender, "text": text, "received_at": _moment(payload.get("receivedAt"), now).isoformat(), "parts": 1}
+    return {
+        "sender": sender,
+        "text": text,
+        "received_at": _moment(payload.get("receivedAt"), now).isoformat(),
+        "parts": 1,
+    }
 
 
 def outcome(event: str, payload: dict[str, Any], now: datetime) -> tuple[str, Move] | None:
@@ -98,7 +103,11 @@ def outcome(event: str, payload: dict[str, Any], now: datetime) -> tuple[str, Mo
         return message_id, ("delivered", _moment(payload.get("deliveredAt"), now), {})
     if event == "sms:failed":
         reason = payload.get("reason")
-        return message_id, ("failed", _moment(payload.get("failedAt"), now), failure(reason if isinstance(reason, str) else None))
+        return message_id, (
+            "failed",
+            _moment(payload.get("failedAt"), now),
+            failure(reason if isinstance(reason, str) else None),
+        )
     return None
 
 

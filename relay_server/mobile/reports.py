@@ -37,8 +37,16 @@ Battery = tuple[int, bool | None]  # percent, and whether it charges when the ph
 # A reading a phone no longer renews (its pings turned off) stops being told after a day.
 BATTERY_KEPT_SECONDS = 86400
 
-def enqueue_event(redis: Redis, device: MobileDevice, kind: wire.EventKind, data: dict[str, Any],
-                  *, event_id: str | None = None, at: datetime | None = None) -> None:
+
+def enqueue_event(
+    redis: Redis,
+    device: MobileDevice,
+    kind: wire.EventKind,
+    data: dict[str, Any],
+    *,
+    event_id: str | None = None,
+    at: datetime | None = None,
+) -> None:
     """Hand one event of the phone's to the worker, signed with the device's key."""
     event = wire.Event(kind=kind, device_id=device.device_id, at=isoformat_precise(at or utcnow()), data=data)
     document = event.to_dict()
@@ -68,8 +76,9 @@ def heartbeat_data(device: MobileDevice, version: str | None, battery: Battery |
     return data
 
 
-def heartbeat(redis: Redis, device: MobileDevice, version: str | None, every_seconds: float,
-              battery: Battery | None = None) -> None:
+def heartbeat(
+    redis: Redis, device: MobileDevice, version: str | None, every_seconds: float, battery: Battery | None = None
+) -> None:
     """Count a sign of life from the phone: at most one heartbeat event per ``every_seconds``,
     and at once when it tells a battery other than the one last kept.
 
@@ -115,8 +124,12 @@ def report_moves(redis: Redis, device: MobileDevice, message: Message, moves: li
         return False
     for kind, at, data in moves:
         enqueue_event(
-            redis, device, kind, {"message_id": message.message_id, f"{kind}_at": isoformat_precise(at), **data},
-            event_id=f"mob_{message.message_id}_{kind}", at=at,
+            redis,
+            device,
+            kind,
+            {"message_id": message.message_id, f"{kind}_at": isoformat_precise(at), **data},
+            event_id=f"mob_{message.message_id}_{kind}",
+            at=at,
         )
     return True
 

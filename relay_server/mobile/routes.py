@@ -79,7 +79,11 @@ def register() -> tuple[Response, int]:
     device = ctx.store.mobile_devices.get_registered(registration.device_id)
     if device is not None:
         _heartbeat(device)
-    answer: dict[str, Any] = {"id": registration.device_id, "token": registration.token, "login": registration.device_id}
+    answer: dict[str, Any] = {
+        "id": registration.device_id,
+        "token": registration.token,
+        "login": registration.device_id,
+    }
     if registration.password is not None:
         answer["password"] = registration.password
     return jsonify(answer), 201
@@ -90,7 +94,9 @@ def update_device() -> tuple[str, int]:
     device = _device()
     body = _body(DevicePatchRequest)
     sim_cards = None if body.simCards is None else [card.model_dump() for card in body.simCards]
-    context.current().store.mobile_devices.update(device.device_id, AppReport(push_token=body.pushToken, sim_cards=sim_cards))
+    context.current().store.mobile_devices.update(
+        device.device_id, AppReport(push_token=body.pushToken, sim_cards=sim_cards)
+    )
     return "", 204
 
 
@@ -107,7 +113,11 @@ def settings() -> Response:
 @bp.get("/webhooks")
 def webhooks() -> Response:
     device = _device()
-    base = setup.public_base(context.current().settings) if context.current().settings.relay.public_url else request.host_url.rstrip("/")
+    base = (
+        setup.public_base(context.current().settings)
+        if context.current().settings.relay.public_url
+        else request.host_url.rstrip("/")
+    )
     url = f"{base}{setup.MOBILE_PREFIX}/webhooks/in/{device.device_id}"
     return jsonify(device_config.webhooks_document(device, url, _version(device)))
 
@@ -126,7 +136,10 @@ def pull_messages() -> Response:
     listed = [message_document(message, cancelling=False, with_state=with_state) for message in pending]
     if with_state:
         # An app older than 1.67 would send a Cancelling message: it sees cancelled ones nowhere.
-        cancelled_ids = [raw.decode() if isinstance(raw, bytes) else raw for raw in ctx.redis.smembers(wake.cancelling_key(device.device_id))]
+        cancelled_ids = [
+            raw.decode() if isinstance(raw, bytes) else raw
+            for raw in ctx.redis.smembers(wake.cancelling_key(device.device_id))
+        ]
         cancelled = ctx.store.mobile_devices.messages_of_device(device.device_id, cancelled_ids)
         listed = [
             message_document(message, cancelling=True, with_state=True)
@@ -146,7 +159,9 @@ def report_messages() -> tuple[str, int]:
         raise MobileError(400, "INVALID_BODY", "The body must be a JSON array of message states.")
     patches = _validated(MessagePatchList, {"items": raw}).items
     named = [patch.id for patch in patches]
-    placed = {message.message_id: message for message in ctx.store.mobile_devices.messages_of_device(device.device_id, named)}
+    placed = {
+        message.message_id: message for message in ctx.store.mobile_devices.messages_of_device(device.device_id, named)
+    }
     reports.apply_patches(ctx.redis, device, patches, placed)
     finished = [patch.id for patch in patches if patch.state in _FINISHED_STATES]
     if finished:
@@ -178,8 +193,14 @@ def events() -> Response:
     # The call itself was a sign of life: a silence it ended asks the phone for what it received meanwhile.
     export = downtime.take_export(ctx.redis, device.device_id, utcnow())
     opening = [] if export is None else [stream.event_block(downtime.MESSAGES_EXPORT_REQUESTED, export)]
-    body = stream.events(stream.subscriber(ctx.settings.relay.redis_url), device.device_id, keepalive_seconds=keepalive,
-                         wanted=wanted, on_keepalive=beat, opening=opening)
+    body = stream.events(
+        stream.subscriber(ctx.settings.relay.redis_url),
+        device.device_id,
+        keepalive_seconds=keepalive,
+        wanted=wanted,
+        on_keepalive=beat,
+        opening=opening,
+    )
     return Response(
         body,
         mimetype="text/event-stream",
@@ -198,7 +219,9 @@ def receive_webhook(device_id: str) -> tuple[str, int]:
     device = ctx.store.mobile_devices.get_registered(device_id)
     raw = request.get_data(cache=True)
     key = device_config.webhook_signing_key(device) if device is not None else ""
-    if device is None or not inbound.signed(raw, request.headers.get("X-Timestamp"), request.headers.get("X-Signature"), key, now):
+    if device is None or not inbound.signed(
+        raw, request.headers.get("X-Timestamp"), request.headers.get("X-Signature"), key, now
+    ):
         raise MobileError(401, "INVALID_SIGNATURE", "The webhook's signature does not verify.")
     webhook = _body(inbound.WebhookBody)
     if webhook.deviceId not in (None, device.device_id):
@@ -208,8 +231,9 @@ def receive_webhook(device_id: str) -> tuple[str, int]:
         data = inbound.received_data(webhook.payload, now)
         if data is None:
             raise MobileError(400, "INVALID_PAYLOAD", "An sms:received webhook needs a sender and a message.")
-        reports.enqueue_event(ctx.redis, device, "received", data,
-                             event_id=inbound.received_event_id(device.device_id, webhook))
+        reports.enqueue_event(
+            ctx.redis, device, "received", data, event_id=inbound.received_event_id(device.device_id, webhook)
+        )
         return "", 204
     found = inbound.outcome(webhook.event, webhook.payload, now)
     if found is not None:

@@ -22,11 +22,11 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 from pydantic_core import core_schema
 
+from relay_server.api.errors import ERROR_CODES
 from relay_server.api.models.errors import Error
 from relay_server.api.models.fields import rule_of
 from relay_server.api.routes import Operation
 from relay_server.api.routes import operations as operations_of_api
-from relay_server.api.errors import ERROR_CODES
 
 Schema = dict[str, Any]
 REF = "#/components/schemas/{model}"
@@ -204,13 +204,15 @@ def _parameters(op: Operation) -> list[Schema]:
         for field_name, model_field in op.query.model_fields.items():
             rule = rule_of(model_field)
             assert rule is not None, f"{op.query.__name__}.{field_name} has no rule"
-            found.append({
-                "name": model_field.alias or field_name,
-                "in": "query",
-                "required": False,
-                "description": rule.description,
-                "schema": rule.schema,
-            })
+            found.append(
+                {
+                    "name": model_field.alias or field_name,
+                    "in": "query",
+                    "required": False,
+                    "description": rule.description,
+                    "schema": rule.schema,
+                }
+            )
     return found
 
 

@@ -21,7 +21,6 @@ from relay_server.store.engine import sqlite_path
 from relay_server.store.errors import StoreError
 from zimsend_common.private_files import private_file
 
-
 # The files SQLite keeps beside a database.
 _JOURNALS = ("-wal", "-shm", "-journal")
 

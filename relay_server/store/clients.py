@@ -50,15 +50,11 @@ def require_active_client(conn: sa.Connection, client_id: str) -> Client:
 
 
 def disable_client(conn: sa.Connection, client_id: str) -> bool:
-    result = conn.execute(
-        sa.update(clients).where(clients.c.client_id == client_id).values(disabled=True)
-    )
+    result = conn.execute(sa.update(clients).where(clients.c.client_id == client_id).values(disabled=True))
     return result.rowcount > 0
 
 
-def create_api_key(
-    conn: sa.Connection, client_id: str, *, test: bool, expires_at: datetime | None = None
-) -> str:
+def create_api_key(conn: sa.Connection, client_id: str, *, test: bool, expires_at: datetime | None = None) -> str:
     """A new key for an active client; only its digest and display prefix are kept."""
     require_active_client(conn, client_id)
     api_key = ids.new_api_key(test=test)
@@ -93,9 +89,7 @@ def revoke_api_key(conn: sa.Connection, api_key: str) -> bool:
 def list_api_keys(conn: sa.Connection, client_id: str) -> list[ApiKey]:
     """The client's keys, oldest first, as prefixes and states (never the keys)."""
     rows = conn.execute(
-        sa.select(api_keys)
-        .where(api_keys.c.client_id == client_id)
-        .order_by(api_keys.c.created_at, api_keys.c.key_id)
+        sa.select(api_keys).where(api_keys.c.client_id == client_id).order_by(api_keys.c.created_at, api_keys.c.key_id)
     )
     return [
         ApiKey(

@@ -27,9 +27,7 @@ MAX_PAYLOAD_CHARS = 1_000_000
 
 def record_failure(conn: sa.Connection, failure: EventFailure, max_attempts: int) -> FailureTally:
     """Count one more failed try; at ``max_attempts`` the event becomes a dead letter."""
-    dead = conn.execute(
-        sa.select(dead_letters.c.attempts).where(dead_letters.c.event_id == failure.event_id)
-    ).first()
+    dead = conn.execute(sa.select(dead_letters.c.attempts).where(dead_letters.c.event_id == failure.event_id)).first()
     if dead is not None:
         return FailureTally(dead.attempts, "already_dead_lettered")
     conn.execute(

@@ -72,9 +72,7 @@ def record_transition(
     data = _event_data(state, online=online, at=at, reason=reason)
     _ensure_status_row(conn, state.device_id)
     conn.execute(
-        device_status.update()
-        .where(device_status.c.device_id == state.device_id)
-        .values(online=online, changed_at=at)
+        device_status.update().where(device_status.c.device_id == state.device_id).values(online=online, changed_at=at)
     )
     conn.execute(
         device_events.insert().values(
@@ -93,9 +91,7 @@ def record_transition(
     return event_id
 
 
-def record_job_refusal(
-    conn: sa.Connection, device: Device, event_id: str, at: datetime, data: dict[str, Any]
-) -> bool:
+def record_job_refusal(conn: sa.Connection, device: Device, event_id: str, at: datetime, data: dict[str, Any]) -> bool:
     """Keep, as the device's ``job.refused`` event, a job its agent would not take; False for a repeat."""
     # What the agent quotes of the job came from Redis: kept short, and storable by any database.
     kept = {
@@ -142,9 +138,7 @@ def _event_data(state: DeviceState, *, online: bool, at: datetime, reason: str |
     if online:
         data.update(app_version=state.firmware, connected_at=isoformat_z(at))
     else:
-        data.update(
-            disconnected_at=isoformat_z(at), reason=reason, last_seen=isoformat_z(state.last_seen_at)
-        )
+        data.update(disconnected_at=isoformat_z(at), reason=reason, last_seen=isoformat_z(state.last_seen_at))
     return data
 
 

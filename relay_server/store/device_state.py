@@ -50,11 +50,7 @@ class DeviceState:
 
     def online(self, now: datetime, offline_after: timedelta) -> bool:
         """Whether the device can send: heard from lately, with its modem working."""
-        return (
-            not self.disabled
-            and self.heard_from(now, offline_after)
-            and self.agent_state in (None, AGENT_ONLINE)
-        )
+        return not self.disabled and self.heard_from(now, offline_after) and self.agent_state in (None, AGENT_ONLINE)
 
     def offline_reason(self, now: datetime, offline_after: timedelta) -> str:
         """Why the device is offline, as ``device.disconnected`` names it."""

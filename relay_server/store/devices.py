@@ -36,9 +36,7 @@ def add_device(conn: sa.Connection, client_id: str, name: str | None) -> tuple[D
     require_active_client(conn, client_id)
     device_id = ids.new_device_id()
     password = ids.new_device_password()
-    device = Device(
-        device_id=device_id, client_id=client_id, name=name or device_id, created_at=utcnow()
-    )
+    device = Device(device_id=device_id, client_id=client_id, name=name or device_id, created_at=utcnow())
     conn.execute(
         sa.insert(devices).values(
             device_id=device.device_id,

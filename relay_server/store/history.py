@@ -43,9 +43,7 @@ def history(conn: sa.Connection, caller: Caller, query: HistoryQuery) -> History
 def like_pattern(text: str) -> str:
     """A LIKE pattern matching ``text`` anywhere, with ``%``, ``_`` and the escape literal."""
     escaped = (
-        text.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2)
-        .replace("%", _LIKE_ESCAPE + "%")
-        .replace("_", _LIKE_ESCAPE + "_")
+        text.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2).replace("%", _LIKE_ESCAPE + "%").replace("_", _LIKE_ESCAPE + "_")
     )
     return f"%{escaped}%"
 

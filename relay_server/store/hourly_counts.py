@@ -35,8 +35,7 @@ class HourlyCounts:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
 
-    def hourly(self, caller: Caller, since: datetime, device_id: str | None = None
-    ) -> list[HourCounts]:
+    def hourly(self, caller: Caller, since: datetime, device_id: str | None = None) -> list[HourCounts]:
         """The caller's messages created from ``since`` on, per UTC hour, oldest first (empty hours left out)."""
         conditions = [
             messages.c.client_id == caller.client_id,
@@ -45,9 +44,9 @@ class HourlyCounts:
         ]
         if device_id is not None:
             conditions.append(messages.c.device_id == device_id)
-        query = sa.select(
-            messages.c.created_at, messages.c.status, messages.c.sent_at, messages.c.delivered_at
-        ).where(*conditions)
+        query = sa.select(messages.c.created_at, messages.c.status, messages.c.sent_at, messages.c.delivered_at).where(
+            *conditions
+        )
         counts: dict[datetime, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         latencies: dict[datetime, list[float]] = defaultdict(list)
         with read_transaction(self._engine) as conn:

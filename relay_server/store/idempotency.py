@@ -52,14 +52,10 @@ def put(
     return _record(conn.execute(sa.select(idempotency_keys).where(*this_key)).one())
 
 
-def complete(
-    conn: sa.Connection, client_id: str, key: str, token: bytes, status_code: int, body: bytes
-) -> bool:
+def complete(conn: sa.Connection, client_id: str, key: str, token: bytes, status_code: int, body: bytes) -> bool:
     """Replace the reservation held with ``token`` by the answer to keep; false when it no longer stands."""
     result = conn.execute(
-        sa.update(idempotency_keys)
-        .where(*_reserved(client_id, key, token))
-        .values(status_code=status_code, body=body)
+        sa.update(idempotency_keys).where(*_reserved(client_id, key, token)).values(status_code=status_code, body=body)
     )
     return result.rowcount == 1
 
@@ -80,9 +76,7 @@ def _reserved(client_id: str, key: str, token: bytes) -> tuple[sa.ColumnElement[
 
 def purge_expired(conn: sa.Connection) -> int:
     """Delete records older than 24 hours; how many went."""
-    result = conn.execute(
-        sa.delete(idempotency_keys).where(idempotency_keys.c.created_at <= utcnow() - LIFETIME)
-    )
+    result = conn.execute(sa.delete(idempotency_keys).where(idempotency_keys.c.created_at <= utcnow() - LIFETIME))
     return result.rowcount
 
 

@@ -95,6 +95,8 @@ def is_incoming_id(value: str) -> bool:
 def is_event_id(value: str) -> bool:
     """True for an agent's event id the store can keep: up to 40 letters, digits, ``_`` or ``-``."""
     return bool(_SHAPES["event"].fullmatch(value))
+
+
 def is_otp_id(value: str) -> bool:
     """True for ``otp_`` and 16 lowercase hex; anything else can name no OTP."""
     return bool(_SHAPES["otp"].fullmatch(value))

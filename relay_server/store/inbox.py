@@ -157,7 +157,14 @@ def _incoming(conn: sa.Connection, row: Any) -> IncomingMessage:
 
 
 _KIND_COLUMNS = (
-    "message_class", "pid", "data_coding", "destination_port", "source_port", "binary", "undecodable", "raw_pdu"
+    "message_class",
+    "pid",
+    "data_coding",
+    "destination_port",
+    "source_port",
+    "binary",
+    "undecodable",
+    "raw_pdu",
 )
 
 

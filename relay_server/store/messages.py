@@ -15,9 +15,7 @@ from relay_server.store.schema import message_events, messages
 from zimsend_common.timefmt import utcnow
 
 
-def insert_messages(
-    conn: sa.Connection, new_messages: list[NewMessage], at: datetime | None = None
-) -> list[Message]:
+def insert_messages(conn: sa.Connection, new_messages: list[NewMessage], at: datetime | None = None) -> list[Message]:
     """Store every message as queued at ``at`` (now by default), each with its first event and count."""
     if not new_messages:
         return []

@@ -186,14 +186,17 @@ class MobileDevices:
         """Keep the app version the phone's latest call told."""
         with write_transaction(self._engine) as conn:
             conn.execute(
-                sa.update(mobile_devices).where(mobile_devices.c.device_id == device_id).values(app_version=app_version[:32])
+                sa.update(mobile_devices)
+                .where(mobile_devices.c.device_id == device_id)
+                .values(app_version=app_version[:32])
             )
 
-    def pending_messages(self, device_id: str, now: datetime, limit: int, *, newest_first: bool
-    ) -> list[Message]:
+    def pending_messages(self, device_id: str, now: datetime, limit: int, *, newest_first: bool) -> list[Message]:
         """The device's queued messages that are due, oldest (or newest) first, at most ``limit``."""
-        order = (messages.c.created_at.desc(), messages.c.message_id.desc()) if newest_first else (
-            messages.c.created_at, messages.c.message_id
+        order = (
+            (messages.c.created_at.desc(), messages.c.message_id.desc())
+            if newest_first
+            else (messages.c.created_at, messages.c.message_id)
         )
         query = (
             sa.select(messages)

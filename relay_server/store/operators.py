@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from relay_server.store import ids
 from relay_server.store.clients import key_digest
 from relay_server.store.engine import read_transaction, write_transaction
-from relay_server.store.operator_schema import console_operators
 from relay_server.store.errors import StoreError
+from relay_server.store.operator_schema import console_operators
 from zimsend_common.timefmt import utcnow
 
 
@@ -34,7 +34,9 @@ class Operators:
         with write_transaction(self._engine) as conn:
             if conn.execute(sa.select(console_operators.c.name).where(console_operators.c.name == name)).first():
                 raise OperatorExists(name)
-            conn.execute(sa.insert(console_operators).values(name=name, digest=key_digest(password), created_at=utcnow()))
+            conn.execute(
+                sa.insert(console_operators).values(name=name, digest=key_digest(password), created_at=utcnow())
+            )
         return password
 
     def verify(self, name: str, password: str) -> bool:
@@ -49,6 +51,7 @@ class Operators:
     def exists(self, name: str) -> bool:
         """Whether the operator ``name`` is (still) there."""
         with read_transaction(self._engine) as conn:
-            return conn.execute(
-                sa.select(console_operators.c.name).where(console_operators.c.name == name)
-            ).first() is not None
+            return (
+                conn.execute(sa.select(console_operators.c.name).where(console_operators.c.name == name)).first()
+                is not None
+            )

@@ -16,10 +16,10 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from relay_server.store import messages
+from relay_server.store.errors import StoreError
 from relay_server.store.models import Caller, Message, NewMessage
 from relay_server.store.otp_schema import otps
 from relay_server.store.schema import clients
-from relay_server.store.errors import StoreError
 
 MAX_ATTEMPTS = 3
 MAX_PER_HOUR = 10
@@ -72,11 +72,15 @@ def create(conn: sa.Connection, otp: NewOtp, message: NewMessage) -> Message:
         otps.c.is_test == otp.is_test,
         otps.c.recipient == otp.to,
     )
-    recent = conn.execute(
-        sa.select(otps.c.created_at)
-        .where(*same_number, otps.c.created_at > otp.created_at - RATE_WINDOW)
-        .order_by(otps.c.created_at)
-    ).scalars().all()
+    recent = (
+        conn.execute(
+            sa.select(otps.c.created_at)
+            .where(*same_number, otps.c.created_at > otp.created_at - RATE_WINDOW)
+            .order_by(otps.c.created_at)
+        )
+        .scalars()
+        .all()
+    )
     if len(recent) >= MAX_PER_HOUR:
         raise OtpRateLimited(recent[-MAX_PER_HOUR] + RATE_WINDOW)
     conn.execute(

@@ -37,6 +37,8 @@ from relay_server.store import (
     transitions,
     webhook_outbox,
 )
+from relay_server.store.device_history import DeviceHistory
+from relay_server.store.device_state import DeviceState
 from relay_server.store.engine import create_engine, read_transaction, write_transaction
 from relay_server.store.errors import (
     DatabaseUnreachable,
@@ -47,16 +49,10 @@ from relay_server.store.errors import (
     UnknownMessage,
     UnusableDatabaseUrl,
 )
-from relay_server.store.device_state import DeviceState
-from relay_server.store.device_history import DeviceHistory
 from relay_server.store.hourly_counts import HourlyCounts
 from relay_server.store.inbox import Inbox
-from relay_server.store.mobile_devices import MobileDevices
-from relay_server.store.operators import Operators
-from relay_server.store.overview import Overview
-from relay_server.store.webhook_outbox import WebhookOutbox
-from relay_server.store.webhooks import Webhooks
 from relay_server.store.migrate import current_revision, upgrade_to_head
+from relay_server.store.mobile_devices import MobileDevices
 from relay_server.store.models import (
     ApiKey,
     Caller,
@@ -77,6 +73,10 @@ from relay_server.store.models import (
     StatusChange,
     TransitionResult,
 )
+from relay_server.store.operators import Operators
+from relay_server.store.overview import Overview
+from relay_server.store.webhook_outbox import WebhookOutbox
+from relay_server.store.webhooks import Webhooks
 
 __all__ = [
     "DatabaseUnreachable",
@@ -136,9 +136,7 @@ class Store:
         with read_transaction(self.engine) as conn:
             return clients.get_client(conn, client_id)
 
-    def create_api_key(
-        self, client_id: str, *, test: bool = False, expires_at: datetime | None = None
-    ) -> str:
+    def create_api_key(self, client_id: str, *, test: bool = False, expires_at: datetime | None = None) -> str:
         """A new ``zs_live_``/``zs_test_`` key for the client; only its digest is kept.
 
         The key stops working at ``expires_at`` when given. Raises
@@ -390,9 +388,7 @@ class Store:
             return observability.dead_letter_count(conn)
 
     # -- one-time passwords ----------------------------------------------------
-    def create_otp(
-        self, new_otp: otp.NewOtp, message: NewMessage, *, answer: ReservedAnswer | None = None
-    ) -> Message:
+    def create_otp(self, new_otp: otp.NewOtp, message: NewMessage, *, answer: ReservedAnswer | None = None) -> Message:
         """Store the OTP and its message (queued) in one transaction; see ``otp.create``.
 
         With ``answer``, the reserved key's answer commits with them, as for
@@ -429,9 +425,7 @@ class Store:
         with write_transaction(self.engine) as conn:
             return idempotency.put(conn, client_id, key, request_hash, status_code, body)
 
-    def idempotency_complete(
-        self, client_id: str, key: str, token: bytes, status_code: int, body: bytes
-    ) -> None:
+    def idempotency_complete(self, client_id: str, key: str, token: bytes, status_code: int, body: bytes) -> None:
         """Keep the answer of the request that reserved ``key`` with ``token``.
 
         A reservation is a record put with ``idempotency.PENDING_STATUS`` and the

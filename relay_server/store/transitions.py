@@ -49,9 +49,7 @@ def apply_status_change(conn: sa.Connection, change: StatusChange) -> Transition
     if not steps:
         return TransitionResult(applied=False, message=before)
     conn.execute(
-        sa.update(messages)
-        .where(messages.c.message_id == change.message_id)
-        .values(_new_values(before, change, steps))
+        sa.update(messages).where(messages.c.message_id == change.message_id).values(_new_values(before, change, steps))
     )
     conn.execute(
         sa.insert(message_events),

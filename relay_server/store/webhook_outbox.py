@@ -235,8 +235,7 @@ class WebhookOutbox:
                 ).rowcount
             )
 
-    def finish_attempt(self, delivery: Delivery, outcome: Outcome, now: datetime, retry_at: datetime | None
-    ) -> None:
+    def finish_attempt(self, delivery: Delivery, outcome: Outcome, now: datetime, retry_at: datetime | None) -> None:
         """Log the attempt and settle the delivery: delivered, due again at ``retry_at``, or failed."""
         attempt = delivery.attempts + 1
         state = DELIVERED if outcome.success else (PENDING if retry_at is not None else FAILED)
@@ -265,7 +264,8 @@ class WebhookOutbox:
                 .values(attempts=attempt, state=state, next_attempt_at=retry_at or now)
             )
 
-    def attempts_page(self, client_id: str, is_test: bool, page: int, limit: int, webhook_id: str | None = None
+    def attempts_page(
+        self, client_id: str, is_test: bool, page: int, limit: int, webhook_id: str | None = None
     ) -> tuple[list[Attempt], int]:
         """One page of the client's logged attempts, newest first, and how many there are."""
         where = [webhook_attempts.c.client_id == client_id, webhook_attempts.c.is_test == is_test]

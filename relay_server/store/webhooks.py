@@ -66,7 +66,8 @@ class Webhooks:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
 
-    def create(self, client_id: str, is_test: bool, url: str, events: tuple[str, ...], secret: str, now: datetime
+    def create(
+        self, client_id: str, is_test: bool, url: str, events: tuple[str, ...], secret: str, now: datetime
     ) -> Webhook:
         """A new webhook of the client (in the caller's key mode)."""
         row = {
@@ -114,7 +115,8 @@ class Webhooks:
                 )
             return bool(gone)
 
-    def rotate_secret(self, client_id: str, is_test: bool, webhook_id: str, now: datetime, overlap: timedelta
+    def rotate_secret(
+        self, client_id: str, is_test: bool, webhook_id: str, now: datetime, overlap: timedelta
     ) -> Webhook | None:
         """Give the webhook a new secret; the current one keeps signing beside it for ``overlap``."""
         secret = new_secret()
@@ -133,8 +135,7 @@ class Webhooks:
             ).rowcount
         return self.get(client_id, is_test, webhook_id) if done else None
 
-    def signing_secrets(self, client_id: str, is_test: bool, webhook_id: str | None, now: datetime
-    ) -> list[str]:
+    def signing_secrets(self, client_id: str, is_test: bool, webhook_id: str | None, now: datetime) -> list[str]:
         """The secrets that sign a delivery, newest first: its webhook's (and the previous one
         within its window), or for a message's own URL (``webhook_id`` None) the client's most
         recently set secret. Empty when there is none (a deleted webhook, a client without any)."""

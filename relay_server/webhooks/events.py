@@ -85,10 +85,24 @@ def sample_data(event: str, at: datetime) -> dict[str, Any]:
         else:
             data.update(disconnected_at=moment, reason="UNKNOWN", last_seen=moment)
     elif event == "sms.received":
-        data = {"message_id": "in_test000000000000", "from": "+33612345678", "message": "Test", "device_id": "device_test00000000", "received_at": moment}
+        data = {
+            "message_id": "in_test000000000000",
+            "from": "+33612345678",
+            "message": "Test",
+            "device_id": "device_test00000000",
+            "received_at": moment,
+        }
     else:
         status = event.removeprefix("sms.")
-        data = {"message_id": "msg_test000000000000", "status": status, "to": "+33612345678", "message": "Test", "device_id": "device_test00000000", f"{status}_at": moment, "metadata": None}
+        data = {
+            "message_id": "msg_test000000000000",
+            "status": status,
+            "to": "+33612345678",
+            "message": "Test",
+            "device_id": "device_test00000000",
+            f"{status}_at": moment,
+            "metadata": None,
+        }
         if status == "failed":
             data["error"] = {"code": "NETWORK_ERROR", "message": "Test failure"}
     return {**data, "test": True}

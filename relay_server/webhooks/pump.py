@@ -107,9 +107,7 @@ class WebhookPump:
             now = utcnow()
             retry_at = None
             if not outcome.success and not deleted:
-                retry_at = schedule.next_attempt_at(
-                    due.attempts + 1, now, self.settings.webhook_retry_delays_seconds
-                )
+                retry_at = schedule.next_attempt_at(due.attempts + 1, now, self.settings.webhook_retry_delays_seconds)
                 log.info(
                     "webhook attempt failed",
                     extra={

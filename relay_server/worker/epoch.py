@@ -28,9 +28,7 @@ def recovery_resumes_at(redis: Redis, now: datetime, grace: timedelta) -> dateti
     period when Redis lost the sentinel."""
     resume_at = now + grace
     if redis.set(wire.redis_epoch_key(), f"{resume_at.timestamp():.6f}", nx=True):
-        log.warning(
-            "Redis lost its data; recovery waits for agents", extra={"grace_seconds": grace.total_seconds()}
-        )
+        log.warning("Redis lost its data; recovery waits for agents", extra={"grace_seconds": grace.total_seconds()})
         return resume_at
     value = redis.get(wire.redis_epoch_key())
     try:

@@ -84,9 +84,7 @@ def apply_event(event: dict[str, Any], signature: str) -> str:
             outcome = _poisoned(ctx, event, exc)
     except DATABASE_UNAVAILABLE as exc:
         log.warning("event deferred: database unavailable", extra={"error": str(getattr(exc, "orig", exc))})
-        bus.queue(wire.EVENTS_QUEUE, ctx.redis).enqueue_in(
-            DEFERRED_RETRY, wire.APPLY_EVENT_FUNC, event, signature
-        )
+        bus.queue(wire.EVENTS_QUEUE, ctx.redis).enqueue_in(DEFERRED_RETRY, wire.APPLY_EVENT_FUNC, event, signature)
         return "deferred"
     if outcome != "failed":
         _acknowledge(ctx, event)
@@ -114,7 +112,11 @@ def _apply(ctx: context.WorkerContext, event: Any, signature: Any) -> str:
         EVENTS_REFUSED.labels(refusal.reason).inc()
         log.warning(
             "agent event refused",
-            extra={"reason": refusal.reason, "event_id": _field(event, "event_id"), "device_id": _field(event, "device_id")},
+            extra={
+                "reason": refusal.reason,
+                "event_id": _field(event, "event_id"),
+                "device_id": _field(event, "device_id"),
+            },
         )
         return "refused"
     EVENTS_APPLIED.labels(parsed.kind).inc()
@@ -138,9 +140,7 @@ def _poisoned(ctx: context.WorkerContext, event: Any, exc: Exception) -> str:
         payload=event,
         at=utcnow(),
     )
-    tally = ctx.store.record_event_failure(
-        failure, max_attempts=1 if kind == "heartbeat" else MAX_EVENT_ATTEMPTS
-    )
+    tally = ctx.store.record_event_failure(failure, max_attempts=1 if kind == "heartbeat" else MAX_EVENT_ATTEMPTS)
     EVENTS_FAILED.labels(kind, reason).inc()
     log.warning(
         "agent event failed",

@@ -14,7 +14,9 @@ from relay_server.store.models import Message
 _BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 900, 1800, 3600, 4 * 3600, 24 * 3600)
 
 SEND_LATENCY = Histogram(
-    "zimsend_send_latency_seconds", "From queued (or its scheduled_at, when later) to sent, live messages", buckets=_BUCKETS
+    "zimsend_send_latency_seconds",
+    "From queued (or its scheduled_at, when later) to sent, live messages",
+    buckets=_BUCKETS,
 )
 DELIVERY_LATENCY = Histogram(
     "zimsend_delivery_latency_seconds", "From sent to delivered, live messages", buckets=_BUCKETS

@@ -98,9 +98,7 @@ def fail_lost_send(ctx: WorkerContext, device_id: str, now: datetime) -> str | N
     message = ctx.store.get_message_by_id(message_id)
     if message is not None and message.status == "queued":
         error = MessageError(FailureCode.DEVICE_ERROR, describe(FailureCode.DEVICE_ERROR), LOST_SEND_DETAIL)
-        ctx.store.apply_status_change(
-            StatusChange(message_id, "failed", now, device_id=device_id, error=error)
-        )
+        ctx.store.apply_status_change(StatusChange(message_id, "failed", now, device_id=device_id, error=error))
         log.warning("send outcome unknown", extra={"message_id": message_id, "device_id": device_id})
     ctx.redis.eval(_DELETE_IF_EQUAL, 1, wire.inflight_key(device_id), raw)
     return message_id

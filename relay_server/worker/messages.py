@@ -8,7 +8,6 @@ from relay_server.store.models import MessageError, StatusChange
 from relay_server.store.store import Store
 from zimsend_common.failures import FailureCode, describe
 
-
 VALIDITY_PASSED = "valid_until passed before sending"
 
 

@@ -96,7 +96,9 @@ def give_job(ctx: WorkerContext, message: Message, now: datetime) -> bool:
     if message.valid_until is not None and message.valid_until < now:
         _expire(ctx, message.client_id, message.message_id, now)
         return False
-    placement.remove_jobs(ctx.redis, message.client_id, message.message_id)  # a failed job's remains would block the new one
+    placement.remove_jobs(
+        ctx.redis, message.client_id, message.message_id
+    )  # a failed job's remains would block the new one
     placement.enqueue_send(ctx.redis, ctx.store, message)
     return True
 
@@ -125,13 +127,9 @@ def _return_to_claimant(ctx: WorkerContext, message: Message, claim: str, now: d
     return 1
 
 
-def _expire(
-    ctx: WorkerContext, client_id: str, message_id: str, now: datetime, detail: str = VALIDITY_PASSED
-) -> None:
+def _expire(ctx: WorkerContext, client_id: str, message_id: str, now: datetime, detail: str = VALIDITY_PASSED) -> None:
     """Fail a message that can no longer leave while it has no job, if nobody claims it first."""
-    won = ctx.redis.set(
-        wire.claim_key(client_id, message_id), wire.CLAIM_CANCELLED, nx=True, ex=wire.CLAIM_TTL_SECONDS
-    )
+    won = ctx.redis.set(wire.claim_key(client_id, message_id), wire.CLAIM_CANCELLED, nx=True, ex=wire.CLAIM_TTL_SECONDS)
     if not won:
         return
     expire(ctx.store, message_id, now, detail)

@@ -19,9 +19,7 @@ BENCH = Path(__file__).parents[2] / "bench"
 
 
 def run(script: str, *args: str) -> str:
-    finished = subprocess.run(
-        [sys.executable, str(BENCH / script), *args], capture_output=True, text=True, timeout=300
-    )
+    finished = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr[-3000:]
     return finished.stdout
 

@@ -75,8 +75,11 @@ class Gateway:
         """Start the relay and wait for it to answer; on a new port if another process took its own."""
         for _ in range(3):
             relay = self.spawn("relay", [str(BIN / "zimsend-relay"), "serve"])
-            wait_until(lambda relay=relay: relay.poll() is not None or self._relay_answers(), "the relay to answer",
-                       STARTUP_SECONDS)
+            wait_until(
+                lambda relay=relay: relay.poll() is not None or self._relay_answers(),
+                "the relay to answer",
+                STARTUP_SECONDS,
+            )
             if relay.poll() is None:
                 return
             # Another test's process bound the port between free_port() and the relay: what
@@ -111,8 +114,16 @@ class Gateway:
     def start_agent(self, agent: Agent, account: Credentials, *, wait_online: bool = True) -> None:
         agent.process = self.spawn(
             f"agent-{agent.device_id}",
-            [str(BIN / "zimsend-agent"), "run", "--device-id", agent.device_id,
-             "--backend", "at", "--port", agent.emulator.port_path],
+            [
+                str(BIN / "zimsend-agent"),
+                "run",
+                "--device-id",
+                agent.device_id,
+                "--backend",
+                "at",
+                "--port",
+                agent.emulator.port_path,
+            ],
             {**agent.env, "ZIMSEND_DEVICE_PASSWORD": agent.password},
         )
         if wait_online:
@@ -120,7 +131,9 @@ class Gateway:
 
     def wait_online(self, account: Credentials, agent: Agent) -> None:
         wait_until(
-            lambda: self.device(account, agent.device_id)["online"], f"{agent.device_id} to come online", STARTUP_SECONDS
+            lambda: self.device(account, agent.device_id)["online"],
+            f"{agent.device_id} to come online",
+            STARTUP_SECONDS,
         )
 
     def stop(self) -> None:
@@ -167,7 +180,9 @@ class Gateway:
         assert answer.status_code == 200, answer.text
         return answer.json()
 
-    def wait_for_status(self, account: Credentials, message_id: str, *statuses: str, timeout: float = WAIT_SECONDS) -> dict[str, Any]:
+    def wait_for_status(
+        self, account: Credentials, message_id: str, *statuses: str, timeout: float = WAIT_SECONDS
+    ) -> dict[str, Any]:
         def reached() -> dict[str, Any] | None:
             status = self.status(account, message_id)
             return status if status["status"] in statuses else None

@@ -14,50 +14,95 @@ import zlib
 from datetime import timedelta
 
 import pytest
+from credentials import Credentials
+from e2e_gateway import Gateway, wait_until
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from credentials import Credentials
-from e2e_gateway import Gateway, wait_until
 from zimsend_common import wire
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 pytestmark = pytest.mark.slow  # relay, worker and agents as processes
 
-FIELDS = ["message_id", "client_id", "to", "text", "priority", "device_id", "valid_until", "issued_at",
-          "nonce", "kind", "event_id", "at", "data", "status", "origin"]
+FIELDS = [
+    "message_id",
+    "client_id",
+    "to",
+    "text",
+    "priority",
+    "device_id",
+    "valid_until",
+    "issued_at",
+    "nonce",
+    "kind",
+    "event_id",
+    "at",
+    "data",
+    "status",
+    "origin",
+]
 
 
 def json_values(ids: list[str]) -> st.SearchStrategy:
-    leaves = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
-              | st.sampled_from(ids + list(wire.JOB_FUNCTIONS)))
+    leaves = (
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False)
+        | st.text(max_size=30)
+        | st.sampled_from(ids + list(wire.JOB_FUNCTIONS))
+    )
     return st.recursive(
         leaves,
-        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=8),
-                                                                    inner, max_size=6),
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=8), inner, max_size=6)
+        ),
         max_leaves=20,
     )
 
 
 def job_data(ids: list[str]) -> st.SearchStrategy[bytes]:
     """What a job hash's ``data`` field may hold: bytes, or a JSON call, compressed or not."""
-    any_call = st.tuples(st.sampled_from(sorted(wire.JOB_FUNCTIONS)) | st.text(max_size=20), json_values(ids),
-                         json_values(ids), json_values(ids))
+    any_call = st.tuples(
+        st.sampled_from(sorted(wire.JOB_FUNCTIONS)) | st.text(max_size=20),
+        json_values(ids),
+        json_values(ids),
+        json_values(ids),
+    )
     # Shaped as the bus expects, so that the job functions themselves meet the garbage.
-    shaped_call = st.tuples(st.sampled_from(sorted(wire.JOB_FUNCTIONS)), st.none(),
-                            st.lists(json_values(ids), max_size=3),
-                            st.dictionaries(st.sampled_from(["event", "signature", "job", "message_id"]),
-                                            json_values(ids), max_size=2))
+    shaped_call = st.tuples(
+        st.sampled_from(sorted(wire.JOB_FUNCTIONS)),
+        st.none(),
+        st.lists(json_values(ids), max_size=3),
+        st.dictionaries(st.sampled_from(["event", "signature", "job", "message_id"]), json_values(ids), max_size=2),
+    )
     call = any_call | shaped_call
-    raw = st.binary(max_size=200) | json_values(ids).map(lambda v: json.dumps(v).encode()) | call.map(
-        lambda c: json.dumps(list(c)).encode())
+    raw = (
+        st.binary(max_size=200)
+        | json_values(ids).map(lambda v: json.dumps(v).encode())
+        | call.map(lambda c: json.dumps(list(c)).encode())
+    )
     return raw | raw.map(zlib.compress)
 
 
 def job_hash(ids: list[str]) -> st.SearchStrategy[dict[str, bytes]]:
     other = st.dictionaries(
-        st.sampled_from(["status", "origin", "timeout", "meta", "result", "exc_info", "created_at",
-                         "dependency_ids", "retry_intervals", "result_ttl", "enqueued_at"]),
+        st.sampled_from(
+            [
+                "status",
+                "origin",
+                "timeout",
+                "meta",
+                "result",
+                "exc_info",
+                "created_at",
+                "dependency_ids",
+                "retry_intervals",
+                "result_ttl",
+                "enqueued_at",
+            ]
+        ),
         st.binary(max_size=40) | st.sampled_from([b"queued", b"10", b"[]", b"2025-01-01T00:00:00Z"]),
         max_size=6,
     )
@@ -96,8 +141,7 @@ def test_garbage_on_every_queue_crashes_nothing_and_moves_no_message(gateway: Ga
 
     push()
 
-    wait_until(lambda: all(gateway.redis.llen(f"rq:queue:{name}") == 0 for name in queues),
-               "every queue to be read")
+    wait_until(lambda: all(gateway.redis.llen(f"rq:queue:{name}") == 0 for name in queues), "every queue to be read")
     assert all(process.poll() is None for process in gateway.processes)
     assert statuses() == before
     assert agent.texts_sent() == []

@@ -167,13 +167,22 @@ def test_every_page_has_a_screenshot_at_desktop_and_phone_widths(console_gateway
     account = console_gateway.new_account("screens")
     agent = console_gateway.new_agent(account)
     delivered = console_gateway.queue(account, to="+263771234567", message="Bonjour, votre commande est prête")
-    console_gateway.queue(account, to="+263771234568", message="Rappel : rendez-vous demain à 9 h",
-                          scheduled_at=isoformat_z(utcnow() + timedelta(hours=5)))
+    console_gateway.queue(
+        account,
+        to="+263771234568",
+        message="Rappel : rendez-vous demain à 9 h",
+        scheduled_at=isoformat_z(utcnow() + timedelta(hours=5)),
+    )
     console_gateway.wait_for_status(account, delivered, "delivered")
     sign_in(page, console_gateway, account)
     shots = {
-        "devices": "/devices", "device": f"/devices/{agent.device_id}", "messages": "/messages",
-        "send": "/send", "inbox": "/inbox", "webhooks": "/webhooks", "charts": "/charts",
+        "devices": "/devices",
+        "device": f"/devices/{agent.device_id}",
+        "messages": "/messages",
+        "send": "/send",
+        "inbox": "/inbox",
+        "webhooks": "/webhooks",
+        "charts": "/charts",
     }
     for name, path in shots.items():
         page.goto(console_url(console_gateway, path))

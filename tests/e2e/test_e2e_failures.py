@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import redis
 import requests
-
 from e2e_gateway import OFFLINE_AFTER_SECONDS, RECOVERY_GRACE_SECONDS, Gateway, running_gateway, wait_until
+
 from gateway_agent.backends.emulator import EmulatorConfig
 from zimsend_common import bus, wire
 from zimsend_common.timefmt import isoformat_z, utcnow
@@ -52,7 +52,9 @@ def test_every_cancel_racing_a_send_ends_cancelled_and_unsent_or_refused_and_sen
         message_id: gateway.wait_for_status(account, message_id, "cancelled", "sent", "delivered", "failed")
         for message_id in texts
     }
-    wait_until(lambda: gateway.redis.llen("rq:queue:" + wire.client_queue(account.client_id, 3)) == 0, "the queue to drain")
+    wait_until(
+        lambda: gateway.redis.llen("rq:queue:" + wire.client_queue(account.client_id, 3)) == 0, "the queue to drain"
+    )
     sent = Counter(agent.texts_sent())
     cancelled = {message_id for message_id, answer in answers.items() if answer.status_code == 200}
     for message_id in cancelled:
@@ -95,7 +97,9 @@ def patient_gateway(tmp_path: Path, sqlite_url: str, redis_proc: Any, redisdb: r
     for tests of Redis losing its data (heartbeats with it) or of a stopped worker,
     which must not turn into tests of offline detection on a slow machine."""
     redis_url = f"redis://{redis_proc.host}:{redis_proc.port}/0"
-    with running_gateway(tmp_path, sqlite_url, redis_url, redisdb, ZIMSEND_DEVICE_OFFLINE_AFTER_SECONDS="60") as running:
+    with running_gateway(
+        tmp_path, sqlite_url, redis_url, redisdb, ZIMSEND_DEVICE_OFFLINE_AFTER_SECONDS="60"
+    ) as running:
         yield running
 
 
@@ -170,7 +174,9 @@ def test_an_event_forged_for_another_device_is_refused_by_the_worker(gateway: Ga
     forged = []
     for device_id in (victim_device.device_id, attacker.device_id):
         document = wire.Event(
-            kind="sent", device_id=device_id, at=isoformat_z(utcnow()),
+            kind="sent",
+            device_id=device_id,
+            at=isoformat_z(utcnow()),
             data={"message_id": victim_message, "sent_at": isoformat_z(utcnow())},
         ).to_dict()
         forged.append(events.enqueue(wire.APPLY_EVENT_FUNC, document, wire.sign(document, attacker_key)))

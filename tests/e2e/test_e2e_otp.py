@@ -8,9 +8,8 @@ import subprocess
 
 import pytest
 import requests
-from store_rows import every_row
-
 from e2e_gateway import Gateway
+from store_rows import every_row
 
 pytestmark = pytest.mark.slow  # relay, worker and agents as processes
 
@@ -24,11 +23,25 @@ def test_an_otp_reaches_the_modem_with_its_code_verifies_once_and_leaves_no_trac
     account = gateway.new_account()
     agent = gateway.new_agent(account, ZIMSEND_LOG_LEVEL="DEBUG")
     answer = subprocess.run(
-        ["curl", "-sS", "-X", "POST", gateway.url("/sms/send-otp"),
-         "-H", f"X-API-Key: {account.api_key}", "-H", f"X-Client-ID: {account.client_id}",
-         "-H", "Content-Type: application/json",
-         "-d", json.dumps({"to": "+263771234567", "length": 8, "template": "MonApp : {{code}}"})],
-        capture_output=True, check=True, text=True, timeout=30,
+        [
+            "curl",
+            "-sS",
+            "-X",
+            "POST",
+            gateway.url("/sms/send-otp"),
+            "-H",
+            f"X-API-Key: {account.api_key}",
+            "-H",
+            f"X-Client-ID: {account.client_id}",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            json.dumps({"to": "+263771234567", "length": 8, "template": "MonApp : {{code}}"}),
+        ],
+        capture_output=True,
+        check=True,
+        text=True,
+        timeout=30,
     )
     sent = json.loads(answer.stdout)
     assert (sent["success"], sent["status"]) == (True, "queued")

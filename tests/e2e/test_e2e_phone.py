@@ -6,7 +6,6 @@ import pytest
 from e2e_gateway import wait_until
 from smsgate_phone import Phone
 
-
 pytestmark = pytest.mark.slow
 
 

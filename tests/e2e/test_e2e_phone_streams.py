@@ -57,7 +57,9 @@ def test_200_phones_hold_streams_while_the_api_answers_and_a_message_wakes_its_p
         assert event is not None and event.name == "MessageEnqueued"
         times = timed_gets(f"{relay.base}/v1/sms/status/{message_id}", dict(account.headers), 30)
         times += timed_gets(f"{relay.base}/v1/devices", dict(account.headers), 10)
-        print(f"{PHONES} streams held: API p50 {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms")
+        print(
+            f"{PHONES} streams held: API p50 {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms"
+        )
         assert max(times) < GENEROUS_SECONDS
         assert not any(None in stream.received.queue for stream in streams), "a stream ended while held"
     assert [message["id"] for message in target.pull()] == [message_id]

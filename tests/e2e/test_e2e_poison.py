@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import redis
 import sqlalchemy as sa
-
 from e2e_gateway import BIN, Gateway, running_gateway, wait_until
 from refusing_database import REFUSAL, refuse_incoming_text
+
 from relay_server.store.dispatch_schema import incoming_messages
 from relay_server.worker.events import MAX_EVENT_ATTEMPTS
 from zimsend_common import wire
@@ -49,7 +49,10 @@ def test_an_sms_with_nul_texted_to_a_modem_is_stored_once_exactly(any_database_g
     agent.emulator.inject_incoming(SENDER, "PIN\x00 1234\x00")
 
     [row] = wait_until(lambda: _stored(gateway, account.client_id), "the SMS to be stored")
-    wait_until(lambda: gateway.redis.exists(wire.event_ack_key(agent.device_id, row.event_id)), "the agent to be told it is kept")
+    wait_until(
+        lambda: gateway.redis.exists(wire.event_ack_key(agent.device_id, row.event_id)),
+        "the agent to be told it is kept",
+    )
     time.sleep(3)  # three of the agent's re-hand intervals: nothing more may come of it
     assert len(_stored(gateway, account.client_id)) == 1
     found = gateway.store.get_incoming(account.client_id, row.message_id)
@@ -72,7 +75,9 @@ def test_an_sms_the_database_refuses_becomes_a_dead_letter_and_the_next_is_store
     assert (letter.kind, letter.device_id, letter.attempts) == ("received", agent.device_id, MAX_EVENT_ATTEMPTS)
     assert letter.payload["data"]["text"] == "POISON"
     assert REFUSAL in letter.error
-    wait_until(lambda: gateway.redis.exists(wire.event_ack_key(agent.device_id, letter.event_id)), "the agent to be released")
+    wait_until(
+        lambda: gateway.redis.exists(wire.event_ack_key(agent.device_id, letter.event_id)), "the agent to be released"
+    )
 
     listed = subprocess.run(
         [str(BIN / "zimsend-relay"), "dead-letters"], env=gateway.env, capture_output=True, text=True, timeout=60
@@ -80,6 +85,8 @@ def test_an_sms_the_database_refuses_becomes_a_dead_letter_and_the_next_is_store
     assert listed.returncode == 0, listed.stderr
     [line] = [json.loads(text) for text in listed.stdout.splitlines()]
     assert (line["event_id"], line["attempts"], line["payload"]["data"]["text"]) == (
-        letter.event_id, MAX_EVENT_ATTEMPTS, "POISON"
+        letter.event_id,
+        MAX_EVENT_ATTEMPTS,
+        "POISON",
     )
     assert agent.password not in listed.stdout

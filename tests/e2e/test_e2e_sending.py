@@ -19,7 +19,6 @@ from zimsend_common.timefmt import isoformat_z, utcnow
 pytestmark = pytest.mark.slow  # relay, worker and agents as processes
 
 
-
 def moment(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
@@ -28,11 +27,25 @@ def test_a_message_sent_with_curl_is_sent_then_delivered_with_every_timestamp(ga
     account = gateway.new_account()
     agent = gateway.new_agent(account)
     answer = subprocess.run(
-        ["curl", "-sS", "-X", "POST", gateway.url("/sms/send"),
-         "-H", f"X-API-Key: {account.api_key}", "-H", f"X-Client-ID: {account.client_id}",
-         "-H", "Content-Type: application/json",
-         "-d", json.dumps({"to": "+263 77 123 4567", "message": "Mhoro from curl"})],
-        capture_output=True, check=True, text=True, timeout=30,
+        [
+            "curl",
+            "-sS",
+            "-X",
+            "POST",
+            gateway.url("/sms/send"),
+            "-H",
+            f"X-API-Key: {account.api_key}",
+            "-H",
+            f"X-Client-ID: {account.client_id}",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            json.dumps({"to": "+263 77 123 4567", "message": "Mhoro from curl"}),
+        ],
+        capture_output=True,
+        check=True,
+        text=True,
+        timeout=30,
     )
     accepted = json.loads(answer.stdout)
     assert (accepted["success"], accepted["status"], accepted["to"]) == (True, "queued", "+263771234567")
@@ -67,7 +80,12 @@ def test_a_busy_device_takes_waiting_messages_highest_priority_first(gateway: Ga
     assert bulk.status_code == 202, bulk.text
     wait_until(lambda: len(agent.emulator.sent) == 6, "all six messages to leave", timeout=60)
     assert agent.texts_sent() == [
-        "first, keeps the modem busy", "priority 1", "priority 2", "priority 3", "priority 4", "priority 5",
+        "first, keeps the modem busy",
+        "priority 1",
+        "priority 2",
+        "priority 3",
+        "priority 4",
+        "priority 5",
     ]
     gateway.wait_for_status(account, busy, "delivered")
 
@@ -140,11 +158,17 @@ def test_an_sms_arriving_at_a_device_is_kept_for_its_client_and_heartbeats_descr
 
     [row] = wait_until(stored, "the incoming SMS to be stored")
     assert (row.client_id, row.device_id, row.sender, row.body) == (
-        account.client_id, agent.device_id, "+263772000111", "Ndatenda"
+        account.client_id,
+        agent.device_id,
+        "+263772000111",
+        "Ndatenda",
     )
     device = gateway.device(account, agent.device_id)
     assert (device["online"], device["model"], device["operator"], device["phone_number"]) == (
-        True, "E3372", "Econet", "+263771000001"
+        True,
+        "E3372",
+        "Econet",
+        "+263771000001",
     )
     assert device["signal"] is not None
 

@@ -19,9 +19,13 @@ def test_a_message_sent_with_the_api_goes_through_the_phone_and_reaches_delivere
         gateway.spawn(
             f"agent-{device.device_id}",
             [str(BIN / "zimsend-agent"), "run", "--device-id", device.device_id, "--backend", "smsgate-local"],
-            {"ZIMSEND_DEVICE_PASSWORD": password, "ZIMSEND_SMSGATE_URL": phone.url,
-             "ZIMSEND_SMSGATE_USERNAME": USERNAME, "ZIMSEND_SMSGATE_PASSWORD": PASSWORD,
-             "ZIMSEND_SMSGATE_POLL_SECONDS": "0.2"},
+            {
+                "ZIMSEND_DEVICE_PASSWORD": password,
+                "ZIMSEND_SMSGATE_URL": phone.url,
+                "ZIMSEND_SMSGATE_USERNAME": USERNAME,
+                "ZIMSEND_SMSGATE_PASSWORD": PASSWORD,
+                "ZIMSEND_SMSGATE_POLL_SECONDS": "0.2",
+            },
         )
         gateway.wait_online(account, device)
         assert gateway.device(account, device.device_id)["firmware"] == "SMSGate 1.68.0"

@@ -8,9 +8,9 @@ import signal
 
 import pytest
 import requests
+from e2e_gateway import Gateway, wait_until
 from webhook_receiver import receiving
 
-from e2e_gateway import Gateway, wait_until
 from zimsend_common.webhook_signature import verify_signature
 
 pytestmark = pytest.mark.slow  # relay, worker and agents as processes
@@ -24,7 +24,9 @@ def test_events_of_a_device_and_its_messages_reach_the_webhook_once_each_in_orde
     agent = gateway.new_agent(account, start=False)
     with receiving() as receiver:
         hook = requests.post(
-            gateway.url("/webhooks/configure"), headers=account.headers, timeout=10,
+            gateway.url("/webhooks/configure"),
+            headers=account.headers,
+            timeout=10,
             json={"url": receiver.url, "events": EVENTS},
         ).json()
         gateway.start_agent(agent, account)

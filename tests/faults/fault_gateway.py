@@ -16,6 +16,7 @@ import redis
 sys.path.insert(0, str(Path(__file__).parents[1] / "e2e"))
 
 from e2e_gateway import Gateway, free_port, running_gateway, wait_until  # noqa: E402
+
 from zimsend_common import redis_client, wire  # noqa: E402
 
 DUE_CHECK_SECONDS = 0.5  # the worker's look for due messages; its maintenance round is 0.5 s too
@@ -33,8 +34,19 @@ class OwnRedis:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)],
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
             stdout=open(self.workdir / "redis.log", "ab"),
             stderr=subprocess.STDOUT,
         )

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import requests
 from credentials import Credentials
-
 from e2e_gateway import Gateway, running_gateway
 from fault_gateway import OwnRedis
+
 from gateway_agent.backends.emulator import EmulatorConfig
 
 pytestmark = pytest.mark.slow  # relay, worker and agents as processes
@@ -95,8 +95,12 @@ def _client(gateway: Gateway, account: Credentials, tally: Tally, deadline: floa
         action = rng.random()
         if action < 0.4 or not mine:
             text = f"load {threading.get_ident()} {len(mine)}"
-            answer = http.post(gateway.url("/sms/send"), json={"to": "+263771004000", "message": text},
-                               headers=account.headers, timeout=60)
+            answer = http.post(
+                gateway.url("/sms/send"),
+                json={"to": "+263771004000", "message": text},
+                headers=account.headers,
+                timeout=60,
+            )
             tally.answered(answer)
             if answer.status_code == 202:
                 message_id = answer.json()["message_id"]

@@ -20,7 +20,6 @@ import pytest
 import redis
 import requests
 from credentials import Credentials
-
 from e2e_gateway import Gateway, free_port, running_gateway, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]  # relay, worker, agent and a PostgreSQL server
@@ -38,20 +37,40 @@ class OwnPostgres:
         self._as_postgres: list[str] = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         if self._as_postgres:
             shutil.chown(self.directory, "postgres")
-        self._run(PG_BIN / "initdb", "-D", str(self.directory / "data"), "-A", "trust", "-U", "postgres",
-                  "--no-sync", "--no-instructions")
+        self._run(
+            PG_BIN / "initdb",
+            "-D",
+            str(self.directory / "data"),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "--no-instructions",
+        )
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run(PG_BIN / "pg_ctl", "-D", str(self.directory / "data"), "-o", options,
-                  "-l", str(self.directory / "server.log"), "-w", "start")
+        self._run(
+            PG_BIN / "pg_ctl",
+            "-D",
+            str(self.directory / "data"),
+            "-o",
+            options,
+            "-l",
+            str(self.directory / "server.log"),
+            "-w",
+            "start",
+        )
 
     def stop(self) -> None:
         self._run(PG_BIN / "pg_ctl", "-D", str(self.directory / "data"), "-m", "fast", "-w", "stop")
 
     def remove(self) -> None:
-        subprocess.run([*self._as_postgres, str(PG_BIN / "pg_ctl"), "-D", str(self.directory / "data"),
-                        "-m", "immediate", "stop"], capture_output=True)
+        subprocess.run(
+            [*self._as_postgres, str(PG_BIN / "pg_ctl"), "-D", str(self.directory / "data"), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def _run(self, *command: Any) -> None:

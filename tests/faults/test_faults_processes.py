@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import requests
 from credentials import Credentials
-
 from e2e_gateway import Agent, Gateway, wait_until
+
 from gateway_agent.backends.emulator import EmulatorConfig
 from relay_server.api.idempotency import ABANDONED_AFTER
 
@@ -145,9 +145,7 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def _send_with_key(
-    gateway: Gateway, account: Credentials, key: str, timeout: float = 10
-) -> requests.Response | None:
+def _send_with_key(gateway: Gateway, account: Credentials, key: str, timeout: float = 10) -> requests.Response | None:
     """The relay's answer to one send, or None when the connection died with the relay."""
     try:
         return requests.post(
@@ -176,8 +174,7 @@ def _accepted(answer: requests.Response | None) -> bool:
 
 def _settle(gateway: Gateway, account: Credentials, texts: dict[str, str]) -> dict[str, dict]:
     return {
-        message_id: gateway.wait_for_status(account, message_id, *FINAL, timeout=SETTLE_SECONDS)
-        for message_id in texts
+        message_id: gateway.wait_for_status(account, message_id, *FINAL, timeout=SETTLE_SECONDS) for message_id in texts
     }
 
 

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 
 import pytest
 from credentials import Credentials
-
 from e2e_gateway import Agent, Gateway, wait_until
 from fault_gateway import DUE_CHECK_SECONDS, OwnRedis
+
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 pytestmark = pytest.mark.slow  # relay, worker, agent and redis-server as processes
@@ -42,8 +42,11 @@ def schedule_batch(gateway: Gateway, own_redis: OwnRedis, account: Credentials, 
         text = f"{label} {n}"
         texts[gateway.queue(account, to="+263771000300", message=text, scheduled_at=isoformat_z(due_at))] = text
     expiring = gateway.queue(
-        account, to="+263771000301", message=f"{label} expiring",
-        scheduled_at=isoformat_z(due_at), valid_until=isoformat_z(due_at + VALID_FOR),
+        account,
+        to="+263771000301",
+        message=f"{label} expiring",
+        scheduled_at=isoformat_z(due_at),
+        valid_until=isoformat_z(due_at + VALID_FOR),
     )
     return Batch(texts, expiring, due_at)
 

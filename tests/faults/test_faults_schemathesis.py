@@ -19,7 +19,6 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from relay_process import environment, serving
-from waiting import free_port
 from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
@@ -28,6 +27,7 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from waiting import free_port
 
 from relay_server.store.store import Store
 from zimsend_common.timefmt import utcnow

@@ -88,9 +88,7 @@ def identity_and_network_are_the_modems(modem: Modem, emulator: ModemEmulator) -
     assert network.signal_percent is not None and 0 < network.signal_percent <= 100
 
 
-def a_short_text_goes_out_once_with_the_networks_reference(
-    modem: Modem, emulator: ModemEmulator
-) -> None:
+def a_short_text_goes_out_once_with_the_networks_reference(modem: Modem, emulator: ModemEmulator) -> None:
     before = len(emulator.sent)
     receipt = modem.send(RECIPIENT, "Your code is 4821")
 
@@ -99,9 +97,7 @@ def a_short_text_goes_out_once_with_the_networks_reference(
     assert receipt.references == sent.references
 
 
-def a_long_unicode_text_goes_out_in_parts_with_a_reference_each(
-    modem: Modem, emulator: ModemEmulator
-) -> None:
+def a_long_unicode_text_goes_out_in_parts_with_a_reference_each(modem: Modem, emulator: ModemEmulator) -> None:
     before = len(emulator.sent)
     receipt = modem.send(RECIPIENT, LONG_UNICODE)
 
@@ -117,9 +113,7 @@ def each_part_gets_its_delivery_report(modem: Modem, emulator: ModemEmulator) ->
     reports = [e for e in events_until_quiet(modem, quiet=1.0) if isinstance(e, DeliveryReport)]
 
     assert sorted(r.reference for r in reports) == sorted(receipt.references)
-    assert {(r.recipient, r.outcome, r.failure) for r in reports} == {
-        (RECIPIENT, "delivered", None)
-    }
+    assert {(r.recipient, r.outcome, r.failure) for r in reports} == {(RECIPIENT, "delivered", None)}
 
 
 def a_report_of_an_expired_message_says_it_failed(modem: Modem, emulator: ModemEmulator) -> None:
@@ -146,9 +140,7 @@ def a_refused_send_raises_and_nothing_is_sent(modem: Modem, emulator: ModemEmula
     assert len(emulator.sent) == before
 
 
-def an_incoming_message_is_handed_on_once_and_removed(
-    modem: Modem, emulator: ModemEmulator
-) -> None:
+def an_incoming_message_is_handed_on_once_and_removed(modem: Modem, emulator: ModemEmulator) -> None:
     emulator.inject_incoming(SENDER, "Hello gateway")
 
     [message] = [e for e in wait_for(modem, IncomingMessage) if isinstance(e, IncomingMessage)]
@@ -169,9 +161,7 @@ def a_long_incoming_message_is_handed_on_whole(modem: Modem, emulator: ModemEmul
     assert emulator.stored == 0
 
 
-def a_message_routed_straight_to_the_agent_is_handed_on(
-    modem: Modem, emulator: ModemEmulator
-) -> None:
+def a_message_routed_straight_to_the_agent_is_handed_on(modem: Modem, emulator: ModemEmulator) -> None:
     emulator.inject_incoming(SENDER, "straight through", direct=True)
 
     [message] = [e for e in wait_for(modem, IncomingMessage) if isinstance(e, IncomingMessage)]
@@ -202,9 +192,7 @@ def a_modem_that_registers_late_is_waited_for(modem: Modem, emulator: ModemEmula
     assert emulator.sent[-1].text == "after the wait"
 
 
-def a_message_that_arrives_while_the_port_is_gone_is_not_lost(
-    modem: Modem, emulator: ModemEmulator
-) -> None:
+def a_message_that_arrives_while_the_port_is_gone_is_not_lost(modem: Modem, emulator: ModemEmulator) -> None:
     emulator.vanish()
     wait_for(modem, PortLost)
     emulator.inject_incoming(SENDER, "during the outage")

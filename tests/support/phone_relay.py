@@ -14,9 +14,8 @@ import redis
 import requests
 from credentials import Credentials
 from relay_process import RELAY, environment, serving
-from waiting import free_port
 from smsgate_phone import Phone
-from waiting import wait_until
+from waiting import free_port, wait_until
 
 from relay_server.store.store import Store
 
@@ -43,8 +42,12 @@ class Relay:
         """A phone added with ``add-device --android``, registered and on server-sent events."""
         _, token = self.store.mobile_devices.add_android(account.client_id, None)
         phone = Phone(self.mobile_url, token, version)
-        assert phone.register(sim_cards=[{"slotIndex": 0, "simNumber": 1, "phoneNumber": "+33612340000",
-                                          "carrierName": "Orange F"}]).status_code == 201
+        assert (
+            phone.register(
+                sim_cards=[{"slotIndex": 0, "simNumber": 1, "phoneNumber": "+33612340000", "carrierName": "Orange F"}]
+            ).status_code
+            == 201
+        )
         phone.use_sse()
         return phone
 
@@ -61,8 +64,13 @@ class Relay:
         return wait_until(lambda: (d := self.device(account, phone.device_id))["online"] and d, "the phone online")
 
     def send(self, account: Credentials, phone: Phone, text: str = "Bonjour") -> str:
-        answer = self.v1("POST", "/sms/send", account, json={"to": "+33612345678", "message": text},
-                         headers={"X-Device-ID": phone.device_id})
+        answer = self.v1(
+            "POST",
+            "/sms/send",
+            account,
+            json={"to": "+33612345678", "message": text},
+            headers={"X-Device-ID": phone.device_id},
+        )
         assert answer.status_code == 202, answer.text
         return answer.json()["message_id"]
 
@@ -76,8 +84,9 @@ class Relay:
 
 
 @contextmanager
-def running_relay(tmp_path: Path, redis_url: str, redis_client: redis.Redis, *,
-                  offline_after_seconds: int = OFFLINE_AFTER_SECONDS) -> Iterator[Relay]:
+def running_relay(
+    tmp_path: Path, redis_url: str, redis_client: redis.Redis, *, offline_after_seconds: int = OFFLINE_AFTER_SECONDS
+) -> Iterator[Relay]:
     database_url = f"sqlite:///{tmp_path / 'relay.db'}"
     port = free_port()
     env = environment(
@@ -96,8 +105,9 @@ def running_relay(tmp_path: Path, redis_url: str, redis_client: redis.Redis, *,
     try:
         with serving(env):
             log = open(tmp_path / "worker.log", "ab")
-            relay.worker = subprocess.Popen([RELAY, "worker", "--maintenance-seconds", "0.5"], env=env,
-                                            stdout=log, stderr=subprocess.STDOUT)
+            relay.worker = subprocess.Popen(
+                [RELAY, "worker", "--maintenance-seconds", "0.5"], env=env, stdout=log, stderr=subprocess.STDOUT
+            )
             log.close()
             yield relay
     finally:

@@ -30,10 +30,17 @@ class _Touch:
 def plant(conn: redis.Redis, queue: str, job_id: str, fields: dict[str, bytes | str]) -> None:
     """Write the job hash (over any job of that id) and queue its id, as RQ would."""
     conn.delete(f"rq:job:{job_id}")
-    conn.hset(f"rq:job:{job_id}", mapping={
-        "status": "queued", "origin": queue, "created_at": isoformat_z(utcnow()),
-        "enqueued_at": isoformat_z(utcnow()), "description": "planted", **fields,
-    })
+    conn.hset(
+        f"rq:job:{job_id}",
+        mapping={
+            "status": "queued",
+            "origin": queue,
+            "created_at": isoformat_z(utcnow()),
+            "enqueued_at": isoformat_z(utcnow()),
+            "description": "planted",
+            **fields,
+        },
+    )
     conn.rpush(f"rq:queue:{queue}", job_id)
 
 
@@ -46,8 +53,7 @@ def pickled(marker: Path) -> dict[str, bytes | str]:
 def importing(marker: Path) -> dict[str, bytes | str]:
     """A JSON job naming a dotted path (``os.mkdir``) and a callback, as if Redis chose the code."""
     call = json.dumps(["os.mkdir", None, [str(marker)], {}]).encode()
-    return {"data": zlib.compress(call), "success_callback_name": "os.mkdir",
-            "failure_callback_name": "os.mkdir"}
+    return {"data": zlib.compress(call), "success_callback_name": "os.mkdir", "failure_callback_name": "os.mkdir"}
 
 
 def attacks(directory: Path) -> dict[str, tuple[Path, dict[str, bytes | str]]]:

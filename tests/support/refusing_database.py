@@ -15,20 +15,26 @@ def refuse_incoming_text(engine: sa.Engine, text: str) -> None:
     """From now on, storing an incoming SMS reading ``text`` (plain ASCII) raises."""
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            conn.execute(sa.text(
-                "CREATE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN "
-                f"IF NEW.body = '{text}' THEN RAISE EXCEPTION '{REFUSAL}'; END IF; "
-                "RETURN NEW; END $$ LANGUAGE plpgsql"
-            ))
-            conn.execute(sa.text(
-                "CREATE TRIGGER refuse_poison BEFORE INSERT ON incoming_messages "
-                "FOR EACH ROW EXECUTE FUNCTION refuse_poison()"
-            ))
+            conn.execute(
+                sa.text(
+                    "CREATE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN "
+                    f"IF NEW.body = '{text}' THEN RAISE EXCEPTION '{REFUSAL}'; END IF; "
+                    "RETURN NEW; END $$ LANGUAGE plpgsql"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    "CREATE TRIGGER refuse_poison BEFORE INSERT ON incoming_messages "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse_poison()"
+                )
+            )
         else:
-            conn.execute(sa.text(
-                "CREATE TRIGGER refuse_poison BEFORE INSERT ON incoming_messages "
-                f"WHEN NEW.body = '{text}' BEGIN SELECT RAISE(ABORT, '{REFUSAL}'); END"
-            ))
+            conn.execute(
+                sa.text(
+                    "CREATE TRIGGER refuse_poison BEFORE INSERT ON incoming_messages "
+                    f"WHEN NEW.body = '{text}' BEGIN SELECT RAISE(ABORT, '{REFUSAL}'); END"
+                )
+            )
 
 
 def refusal_reason(engine: sa.Engine) -> str:

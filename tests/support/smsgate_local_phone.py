@@ -97,13 +97,18 @@ class LocalPhone:
         def app_date(seconds: float) -> str:
             moment = taken.taken_wall + timedelta(seconds=seconds)
             return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+00:00"
+
         return {name: app_date(seconds) for name, seconds in history.items()}
 
     def _document(self, taken: Taken) -> dict[str, Any]:
         state, states = self._state(taken)
         error = self.failing.get(taken.recipient) if state == "Failed" else None
         return {
-            "id": taken.message_id, "deviceId": "local", "state": state, "isHashed": False, "isEncrypted": False,
+            "id": taken.message_id,
+            "deviceId": "local",
+            "state": state,
+            "isHashed": False,
+            "isEncrypted": False,
             "textMessage": {"text": taken.text},
             "recipients": [{"phoneNumber": taken.recipient, "state": state, "error": error}],
             "states": states,
@@ -168,8 +173,13 @@ class LocalPhone:
             return 409, {"message": f"Message with ID {message_id} already exists"}
         if len(numbers) != 1 or numbers[0] in self.refused:
             return 400, {"message": "Invalid phone number"}
-        taken = Taken(message_id, numbers[0], request["textMessage"]["text"], request.get("withDeliveryReport", True),
-                      request.get("simNumber"))
+        taken = Taken(
+            message_id,
+            numbers[0],
+            request["textMessage"]["text"],
+            request.get("withDeliveryReport", True),
+            request.get("simNumber"),
+        )
         self.taken[message_id] = taken
         return 202, self._document(taken)
 

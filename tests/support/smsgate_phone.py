@@ -153,7 +153,9 @@ class Phone:
         assert answer.headers["Content-Type"].startswith("application/json")
         return answer.json()
 
-    def report(self, message_id: str, state: str, *, error: str | None = None, **history: datetime) -> requests.Response:
+    def report(
+        self, message_id: str, state: str, *, error: str | None = None, **history: datetime
+    ) -> requests.Response:
         """``PATCH /message`` with the message's state and its history from Pending."""
         now = datetime.now(timezone.utc)
         states = {"Pending": app_date(now)} | {name: app_date(moment) for name, moment in history.items()}
@@ -161,14 +163,20 @@ class Phone:
         recipient: dict[str, Any] = {"phoneNumber": "+33612345678", "state": state}
         if error is not None:
             recipient["error"] = error
-        return self.call("PATCH", "/message", json=[{"id": message_id, "state": state, "recipients": [recipient], "states": states}])
+        return self.call(
+            "PATCH", "/message", json=[{"id": message_id, "state": state, "recipients": [recipient], "states": states}]
+        )
 
     @contextmanager
     def events(self) -> Iterator[EventStream]:
         """``GET /events`` held open; its User-Agent is OkHttp's, not the app's."""
         response = requests.get(
             f"{self.server_url}/events",
-            headers={"Authorization": f"Bearer {self.token}", "User-Agent": "okhttp/4.12.0", "Accept": "text/event-stream"},
+            headers={
+                "Authorization": f"Bearer {self.token}",
+                "User-Agent": "okhttp/4.12.0",
+                "Accept": "text/event-stream",
+            },
             stream=True,
             timeout=(5, 60),
         )
@@ -180,22 +188,36 @@ class Phone:
         finally:
             stream.close()
 
-    def webhook(self, url: str, event: str, payload: dict[str, Any], *, key: str, webhook_id: str | None = None,
-                timestamp: int | None = None) -> requests.Response:
+    def webhook(
+        self,
+        url: str,
+        event: str,
+        payload: dict[str, Any],
+        *,
+        key: str,
+        webhook_id: str | None = None,
+        timestamp: int | None = None,
+    ) -> requests.Response:
         """One of the app's webhooks, signed as the app signs them."""
-        body = json.dumps({
-            "id": webhook_id or uuid.uuid4().hex[:21],
-            "webhookId": "zimsend",
-            "event": event,
-            "deviceId": self.device_id,
-            "payload": payload,
-        }).encode()
+        body = json.dumps(
+            {
+                "id": webhook_id or uuid.uuid4().hex[:21],
+                "webhookId": "zimsend",
+                "event": event,
+                "deviceId": self.device_id,
+                "payload": payload,
+            }
+        ).encode()
         stamp = str(timestamp if timestamp is not None else int(time.time()))
         signature = hmac.new(key.encode(), body + stamp.encode(), hashlib.sha256).hexdigest()
         return requests.post(
             url,
             data=body,
-            headers={"Content-Type": "application/json", "X-Timestamp": stamp, "X-Signature": signature,
-                     "User-Agent": self.user_agent},
+            headers={
+                "Content-Type": "application/json",
+                "X-Timestamp": stamp,
+                "X-Signature": signature,
+                "User-Agent": self.user_agent,
+            },
             timeout=10,
         )

@@ -25,16 +25,19 @@ def test_a_job_that_inflates_past_the_limit_is_refused_without_inflating_it_all(
         bus.fetch("bomb", redisdb)
 
 
-@pytest.mark.parametrize("fields", [
-    {"data": call(wire.SEND_JOB_FUNC, "x" * (bus.MAX_JOB_BYTES + 1))},  # too long once inflated
-    {"data": json.dumps([wire.SEND_JOB_FUNC, None, [], {}]).encode() + b" " * bus.MAX_HASH_BYTES},
-    {"data": call("os.system", "true")},  # not a job of the wire
-    {"data": call(wire.SEND_JOB_FUNC), "success_callback_name": "os.system"},
-    {"data": zlib.compress(json.dumps([wire.SEND_JOB_FUNC, "an instance", [], {}]).encode())},
-    {"data": zlib.compress(json.dumps({"a": 1, "b": 2, "c": 3, "d": 4}).encode())},
-    {"data": call(wire.SEND_JOB_FUNC), "timeout": "not a number"},
-    {"data": zlib.compress(b"\x80\x04not json")},
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"data": call(wire.SEND_JOB_FUNC, "x" * (bus.MAX_JOB_BYTES + 1))},  # too long once inflated
+        {"data": json.dumps([wire.SEND_JOB_FUNC, None, [], {}]).encode() + b" " * bus.MAX_HASH_BYTES},
+        {"data": call("os.system", "true")},  # not a job of the wire
+        {"data": call(wire.SEND_JOB_FUNC), "success_callback_name": "os.system"},
+        {"data": zlib.compress(json.dumps([wire.SEND_JOB_FUNC, "an instance", [], {}]).encode())},
+        {"data": zlib.compress(json.dumps({"a": 1, "b": 2, "c": 3, "d": 4}).encode())},
+        {"data": call(wire.SEND_JOB_FUNC), "timeout": "not a number"},
+        {"data": zlib.compress(b"\x80\x04not json")},
+    ],
+)
 def test_a_job_that_is_not_plain_bounded_json_of_the_wire_is_refused(redisdb, fields):
     plant(redisdb, QUEUE, "planted", fields)
     with pytest.raises(NoSuchJobError):

@@ -5,7 +5,9 @@ from zimsend_common.logs import JsonFormatter
 
 
 def _format(**extra) -> dict:
-    record = logging.makeLogRecord({"name": "zimsend.test", "levelname": "INFO", "msg": "sent %s", "args": ("x",), **extra})
+    record = logging.makeLogRecord(
+        {"name": "zimsend.test", "levelname": "INFO", "msg": "sent %s", "args": ("x",), **extra}
+    )
     return json.loads(JsonFormatter().format(record))
 
 

@@ -136,7 +136,7 @@ def test_a_base_with_more_marks_than_a_part_holds_is_cut_where_the_part_is_full(
 
 
 @settings(deadline=None)
-@given(st.text(alphabet=st.sampled_from("aщ😀\u0301\u0323\u064e\U0001F1FF\U0001F1FC"), max_size=300))
+@given(st.text(alphabet=st.sampled_from("aщ😀\u0301\u0323\u064e\U0001f1ff\U0001f1fc"), max_size=300))
 def test_no_part_starts_with_a_mark_when_its_base_fits_in_a_part(text):
     parts = split_text(text).parts
     for before, part in zip(parts, parts[1:]):

@@ -40,7 +40,10 @@ def test_a_stale_or_changed_timestamp_fails_v2():
 
 
 def test_during_a_rotation_either_secret_verifies_and_lower_case_header_names_are_read():
-    headers = {name.lower(): value for name, value in signature_headers(["whsec_new_secret_0000000000", SECRET], BODY, str(NOW)).items()}
+    headers = {
+        name.lower(): value
+        for name, value in signature_headers(["whsec_new_secret_0000000000", SECRET], BODY, str(NOW)).items()
+    }
     assert verify_signature(SECRET, BODY, headers, now=NOW)
     assert verify_signature("whsec_new_secret_0000000000", BODY, headers, now=NOW)
     assert verify_signature(SECRET, BODY, headers, tolerance_seconds=None)

@@ -228,9 +228,7 @@ def meaning_of(kind: str, code: int) -> ErrorMeaning:
 
 def is_error_result(line: str) -> bool:
     """Whether ``line`` is a final result code that reports failure."""
-    return line in ("ERROR", "NO CARRIER", "COMMAND NOT SUPPORT", "TOO MANY PARAMETERS") or bool(
-        _FINAL.match(line)
-    )
+    return line in ("ERROR", "NO CARRIER", "COMMAND NOT SUPPORT", "TOO MANY PARAMETERS") or bool(_FINAL.match(line))
 
 
 def command_error(line: str, command: str) -> CommandError:

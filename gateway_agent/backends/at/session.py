@@ -179,4 +179,3 @@ def _patient(options: DriverOptions) -> Callable[[Callable[[], T]], T]:
             time.sleep(options.poll_interval)
 
     return run
-

@@ -332,4 +332,3 @@ class CommandSet:
         self._sim.require_ready()
         self._storage.delete(command.int_arg(0, 0), command.int_arg(1, 0))
         return []
-

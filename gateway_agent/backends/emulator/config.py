@@ -50,7 +50,7 @@ class EmulatorConfig:
     compact_cpin: bool = knob(False, "answer +CPIN:READY without the space")
     cpin_without_ok: bool = knob(False, "answer AT+CPIN? with its +CPIN: line and no OK (Wavecom Multiband, Sierra)")
     vendor_urcs: bool = knob(False, "Wavecom +WIND: indications, one between each +CMGR: header and its PDU")
-    stray_quotes: bool = knob(False, "write each received PDU with a stray \" after the hex, as some phones do")
+    stray_quotes: bool = knob(False, 'write each received PDU with a stray " after the hex, as some phones do')
     modem_errors: bool = knob(False, "report failures as MODEM ERROR: <n> (Motorola), not +CMS/+CME ERROR")
     csms_service: int = knob(0, "AT+CSMS service at power-on (1: direct +CMT/+CDS await AT+CNMA)")
     ack_timeout: float | None = knob(None, "seconds before an unacknowledged +CMT/+CDS is sent again")

@@ -47,9 +47,7 @@ class ModemEmulator:
         self._sim = SimCard(self.config.pin, self.config.sim_busy)
         self._storage = SimStorage(self.config.storage_size)
         self._network = Network(self.config, self._report_arrived)
-        self._commands = CommandSet(
-            self.config, self._sim, self._storage, self._network, self._acknowledge
-        )
+        self._commands = CommandSet(self.config, self._sim, self._storage, self._network, self._acknowledge)
         self._noise = random.Random(self.config.seed + 1)
         self._concat_reference = self._noise.randrange(256)
         self._write_lock = threading.RLock()

@@ -68,9 +68,7 @@ class Network:
     def _log(self, submit: Submit, reference: int, at: datetime) -> None:
         concat = submit.concat
         if concat is None:
-            self.sent.append(
-                SentRecord(submit.recipient, submit.text, (reference,), at, submit.request_status_report)
-            )
+            self.sent.append(SentRecord(submit.recipient, submit.text, (reference,), at, submit.request_status_report))
             return
         key = (submit.recipient, concat.reference)
         partial = self._partials.setdefault(key, _Partial({}, {}))
@@ -91,9 +89,7 @@ class Network:
 
     def _schedule_report(self, recipient: str, reference: int, submitted: datetime) -> None:
         def report() -> None:
-            pdu = encode_status_report(
-                reference, recipient, submitted, utcnow(), self._config.report_status
-            )
+            pdu = encode_status_report(reference, recipient, submitted, utcnow(), self._config.report_status)
             self._deliver_report(pdu)
 
         timer = threading.Timer(self._config.report_delay or 0.0, report)

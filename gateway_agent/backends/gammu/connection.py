@@ -50,13 +50,8 @@ def connection_for(settings: Settings) -> Connection:
         return Connection(gammurc=path, section=settings.gammu.gammu_section)
     if settings.agent.modem_port:
         _single_line(settings.agent.modem_port, settings.gammu.gammu_connection)
-        return Connection(
-            device=settings.agent.modem_port, connection=settings.gammu.gammu_connection
-        )
-    raise ConfigError(
-        "the gammu backend needs [gammu] gammurc, or [agent] modem_port "
-        "with [gammu] gammu_connection"
-    )
+        return Connection(device=settings.agent.modem_port, connection=settings.gammu.gammu_connection)
+    raise ConfigError("the gammu backend needs [gammu] gammurc, or [agent] modem_port with [gammu] gammu_connection")
 
 
 def _read(sm: gammu.StateMachine, path: Path, section: int) -> None:

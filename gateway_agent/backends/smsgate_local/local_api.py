@@ -71,7 +71,9 @@ class LocalApi:
         document = self._json("GET", "/health")
         return Health(status=str(document.get("status", "")), version=str(document.get("version", "")))
 
-    def send(self, message_id: str, recipient: str, text: str, *, delivery_report: bool, sim_number: int | None) -> PhoneMessage:
+    def send(
+        self, message_id: str, recipient: str, text: str, *, delivery_report: bool, sim_number: int | None
+    ) -> PhoneMessage:
         """Hand one text to the phone under our id; raises LocalApiError (status 409) for an id it has."""
         body: dict[str, Any] = {
             "id": message_id,
@@ -104,7 +106,9 @@ class LocalApi:
         if answer.status_code == 401:
             raise LocalApiError("the phone refused the user name or password", status=401)
         if answer.status_code >= 300:
-            raise LocalApiError(f"the phone answered {answer.status_code}: {answer.text[:200]}", status=answer.status_code)
+            raise LocalApiError(
+                f"the phone answered {answer.status_code}: {answer.text[:200]}", status=answer.status_code
+            )
         try:
             document = answer.json()
         except ValueError:
@@ -118,7 +122,9 @@ def _message(document: dict[str, Any]) -> PhoneMessage:
     recipients = document.get("recipients") or []
     errors = tuple(str(item["error"]) for item in recipients if isinstance(item, dict) and item.get("error"))
     states = {str(name): moment for name, raw in (document.get("states") or {}).items() if (moment := _moment(raw))}
-    return PhoneMessage(message_id=str(document.get("id", "")), state=str(document.get("state", "")), errors=errors, states=states)
+    return PhoneMessage(
+        message_id=str(document.get("id", "")), state=str(document.get("state", "")), errors=errors, states=states
+    )
 
 
 def _moment(raw: Any) -> datetime | None:

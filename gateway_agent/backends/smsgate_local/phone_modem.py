@@ -65,7 +65,9 @@ class _Sent:
 class PhoneModem(Modem):
     """The ``smsgate-local`` backend's device (see the module's promises)."""
 
-    def __init__(self, api: LocalApi, *, sim_number: int | None, poll_seconds: float, send_timeout_seconds: float) -> None:
+    def __init__(
+        self, api: LocalApi, *, sim_number: int | None, poll_seconds: float, send_timeout_seconds: float
+    ) -> None:
         self._api = api
         self._sim_number = sim_number
         self._poll_seconds = poll_seconds
@@ -98,8 +100,13 @@ class PhoneModem(Modem):
         except LocalApiError as error:
             raise PortGone(str(error)) from None
         self._version = version
-        return Identity(manufacturer="SMSGate", model="Android phone", firmware=f"SMSGate {version}".strip(), imei="",
-                        sim_state=SimState.READY)
+        return Identity(
+            manufacturer="SMSGate",
+            model="Android phone",
+            firmware=f"SMSGate {version}".strip(),
+            imei="",
+            sim_state=SimState.READY,
+        )
 
     def network_state(self) -> NetworkState:
         """The phone tells no radio state: registered while its health passes."""
@@ -143,7 +150,9 @@ class PhoneModem(Modem):
             self._api.send(message_id, recipient, text, delivery_report=request_report, sim_number=self._sim_number)
         except LocalApiError as error:
             if error.status == 400:
-                raise CommandError(str(error), kind="SMSGATE", temporary=False, failure=FailureCode.INVALID_NUMBER) from None
+                raise CommandError(
+                    str(error), kind="SMSGATE", temporary=False, failure=FailureCode.INVALID_NUMBER
+                ) from None
             if error.status is not None:
                 raise CommandError(str(error), kind="SMSGATE", temporary=True) from None
             # No answer: the phone may have taken it. Only a phone that does not know the id surely did not.
@@ -161,8 +170,12 @@ class PhoneModem(Modem):
             if message is not None and message.state in _SENT:
                 return message
             if message is not None and message.state == "Failed":
-                raise CommandError(message.error or "the phone could not send the message", kind="SMSGATE",
-                                   temporary=never_left_the_phone(message.error), failure=failure_code(message.error))
+                raise CommandError(
+                    message.error or "the phone could not send the message",
+                    kind="SMSGATE",
+                    temporary=never_left_the_phone(message.error),
+                    failure=failure_code(message.error),
+                )
             if time.monotonic() >= deadline:
                 self._give_up(message_id)
             time.sleep(min(self._poll_seconds, max(0.0, deadline - time.monotonic())))
@@ -174,8 +187,11 @@ class PhoneModem(Modem):
         except LocalApiError:
             cancelled = False
         if cancelled:
-            raise ModemError("the phone did not send the message in time; it was cancelled", temporary=True,
-                             failure=FailureCode.TIMEOUT)
+            raise ModemError(
+                "the phone did not send the message in time; it was cancelled",
+                temporary=True,
+                failure=FailureCode.TIMEOUT,
+            )
         raise ModemTimeout("the phone did not say the message was sent in time")
 
     def _known(self, message_id: str) -> bool | None:
@@ -219,12 +235,24 @@ class PhoneModem(Modem):
         """Queue the report the message's final state makes; False while it has none."""
         at = message.states.get(message.state) or datetime.now(timezone.utc)
         if message.state == "Delivered":
-            report = DeliveryReport(reference=sent.reference, recipient=sent.recipient, outcome="delivered",
-                                    status_code=_TP_ST_DELIVERED, service_centre_time=at, discharge_time=at)
+            report = DeliveryReport(
+                reference=sent.reference,
+                recipient=sent.recipient,
+                outcome="delivered",
+                status_code=_TP_ST_DELIVERED,
+                service_centre_time=at,
+                discharge_time=at,
+            )
         elif message.state == "Failed":
-            report = DeliveryReport(reference=sent.reference, recipient=sent.recipient, outcome="failed",
-                                    status_code=_TP_ST_FAILED, service_centre_time=at, discharge_time=at,
-                                    failure=failure_code(message.error))
+            report = DeliveryReport(
+                reference=sent.reference,
+                recipient=sent.recipient,
+                outcome="failed",
+                status_code=_TP_ST_FAILED,
+                service_centre_time=at,
+                discharge_time=at,
+                failure=failure_code(message.error),
+            )
         else:
             return False
         self._events.append(report)

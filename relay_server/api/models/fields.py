@@ -14,8 +14,16 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, PlainSerializer
-from pydantic import ValidationInfo, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    PlainSerializer,
+    ValidationInfo,
+    WithJsonSchema,
+)
 from pydantic_core import core_schema
 
 from relay_server.api.errors import ApiError
@@ -47,8 +55,12 @@ class Rule:
     def documented_as(self, schema: Schema) -> Rule:
         """The same rule (parse, codes, requirement), shown as ``schema`` in the document."""
         return Rule(
-            self.parse, codes=self.codes, schema=schema, required=self.required,
-            description=self.description, refs=self.refs,
+            self.parse,
+            codes=self.codes,
+            schema=schema,
+            required=self.required,
+            description=self.description,
+            refs=self.refs,
         )
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:

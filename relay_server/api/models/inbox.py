@@ -38,8 +38,12 @@ class InboxParams(RequestModel):
 
     sender: Annotated[
         str | None,
-        query_rule(parse_sender, "Only this sender (a number in international format, or a name).",
-                   {"type": "string"}, name="from"),
+        query_rule(
+            parse_sender,
+            "Only this sender (a number in international format, or a name).",
+            {"type": "string"},
+            name="from",
+        ),
     ] = Field(default=ABSENT, alias="from")
     from_date: FromDate = ABSENT
     to_date: ToDate = ABSENT

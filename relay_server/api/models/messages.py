@@ -48,7 +48,8 @@ class StatusObject(Answer):
     sent_at: Timestamp | None
     delivered_at: Timestamp | None
     metadata: Annotated[
-        dict[str, Any] | None, WithJsonSchema(nullable({"type": "object", "description": "Any JSON object of at most 1 KB."}))
+        dict[str, Any] | None,
+        WithJsonSchema(nullable({"type": "object", "description": "Any JSON object of at most 1 KB."})),
     ]
     priority_level: PriorityLevel
     scheduled_at: Timestamp | None
@@ -85,9 +86,9 @@ def status_fields(message: Message) -> dict[str, Any]:
         "segments": message.segments,
         "encoding": message.encoding,
         "batch_id": message.batch_id,
-        "error": None if failure is None else MessageError(
-            code=failure.code, message=failure.message, detail=failure.detail
-        ),
+        "error": None
+        if failure is None
+        else MessageError(code=failure.code, message=failure.message, detail=failure.detail),
         "resent_from": message.resent_from,
         "valid_until": message.valid_until,
     }

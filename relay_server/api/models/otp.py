@@ -9,10 +9,11 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationInfo, WithJsonSchema
 
 from relay_server.api import otp_codes as otp
+from relay_server.api.errors import ApiError
 from relay_server.api.models.fields import (
     ABSENT,
-    METADATA,
     MESSAGE_ID,
+    METADATA,
     OTP_ID,
     TRUE,
     Answer,
@@ -23,7 +24,6 @@ from relay_server.api.models.fields import (
     context_of,
 )
 from relay_server.api.models.sending import METADATA_RULE, WEBHOOK_URL_RULE, To
-from relay_server.api.errors import ApiError
 from relay_server.store.otp import MAX_ATTEMPTS
 
 DEFAULT_EXPIRY_SECONDS = 300
@@ -111,37 +111,79 @@ class SendOtpRequest(RequestModel):
     """A code for ``to``, sent by SMS at priority 1."""
 
     to: To = ABSENT
-    length: Annotated[int, Rule(_length, codes=_INVALID, schema=_optional(
-        {"type": "integer", "minimum": otp.MIN_LENGTH, "maximum": otp.MAX_LENGTH}, "Digits in the code; 6 by default."
-    ))] = ABSENT
-    expiry: Annotated[timedelta, Rule(_expiry, codes=_INVALID, schema=_optional(
-        {"type": "integer", "minimum": MIN_EXPIRY_SECONDS, "maximum": MAX_EXPIRY_SECONDS},
-        "Seconds the code is valid; 300 by default.",
-    ))] = ABSENT
-    template: Annotated[str, Rule(_template, codes=_INVALID, schema=_optional(
-        {"type": "string", "minLength": 1, "pattern": r"\{\{\s*code\s*\}\}|\{code\}"},
-        "The SMS text; {{code}} (or {code}) marks where the code goes. "
-        "By default the relay's otp_template: 'Votre code de vérification est : {{code}}'.",
-    ))] = ABSENT
-    purpose: Annotated[str, Rule(_purpose, codes=_INVALID, schema=_optional(
-        {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,40}$", "examples": ["login"]},
-        "A new OTP replaces the pending one of the same number and purpose.",
-    ))] = ABSENT
-    metadata: Annotated[dict[str, Any] | None, METADATA_RULE.documented_as(
-        _optional(METADATA, "Carried to the message, as for /sms/send.")
-    )] = ABSENT
-    webhook_url: Annotated[str | None, WEBHOOK_URL_RULE.documented_as(_optional(
-        {"type": "string", "format": "uri"}, "Status callbacks for the SMS, as for /sms/send."
-    ))] = ABSENT
+    length: Annotated[
+        int,
+        Rule(
+            _length,
+            codes=_INVALID,
+            schema=_optional(
+                {"type": "integer", "minimum": otp.MIN_LENGTH, "maximum": otp.MAX_LENGTH},
+                "Digits in the code; 6 by default.",
+            ),
+        ),
+    ] = ABSENT
+    expiry: Annotated[
+        timedelta,
+        Rule(
+            _expiry,
+            codes=_INVALID,
+            schema=_optional(
+                {"type": "integer", "minimum": MIN_EXPIRY_SECONDS, "maximum": MAX_EXPIRY_SECONDS},
+                "Seconds the code is valid; 300 by default.",
+            ),
+        ),
+    ] = ABSENT
+    template: Annotated[
+        str,
+        Rule(
+            _template,
+            codes=_INVALID,
+            schema=_optional(
+                {"type": "string", "minLength": 1, "pattern": r"\{\{\s*code\s*\}\}|\{code\}"},
+                "The SMS text; {{code}} (or {code}) marks where the code goes. "
+                "By default the relay's otp_template: 'Votre code de vérification est : {{code}}'.",
+            ),
+        ),
+    ] = ABSENT
+    purpose: Annotated[
+        str,
+        Rule(
+            _purpose,
+            codes=_INVALID,
+            schema=_optional(
+                {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,40}$", "examples": ["login"]},
+                "A new OTP replaces the pending one of the same number and purpose.",
+            ),
+        ),
+    ] = ABSENT
+    metadata: Annotated[
+        dict[str, Any] | None,
+        METADATA_RULE.documented_as(_optional(METADATA, "Carried to the message, as for /sms/send.")),
+    ] = ABSENT
+    webhook_url: Annotated[
+        str | None,
+        WEBHOOK_URL_RULE.documented_as(
+            _optional({"type": "string", "format": "uri"}, "Status callbacks for the SMS, as for /sms/send.")
+        ),
+    ] = ABSENT
 
 
 class VerifyOtpRequest(RequestModel):
     """The code the user typed, for the OTP send-otp answered with."""
 
-    otp_id: Annotated[str, Rule(_otp_id, codes=_INVALID, schema={"type": "string", "examples": ["otp_1234567890abcdef"]},
-                                required=True)] = ABSENT
-    code: Annotated[str, Rule(_code, codes=_INVALID, schema={
-        "type": "string", "minLength": 1, "maxLength": MAX_CODE_CHARS, "examples": ["123456"]}, required=True)] = ABSENT
+    otp_id: Annotated[
+        str,
+        Rule(_otp_id, codes=_INVALID, schema={"type": "string", "examples": ["otp_1234567890abcdef"]}, required=True),
+    ] = ABSENT
+    code: Annotated[
+        str,
+        Rule(
+            _code,
+            codes=_INVALID,
+            schema={"type": "string", "minLength": 1, "maxLength": MAX_CODE_CHARS, "examples": ["123456"]},
+            required=True,
+        ),
+    ] = ABSENT
 
 
 class SendOtpAccepted(Answer):

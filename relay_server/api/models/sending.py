@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, TypedDict
 from pydantic import Field, ValidationInfo
 
 from relay_server.api import phone
+from relay_server.api.errors import ApiError
 from relay_server.api.models.errors import ErrorObject
 from relay_server.api.models.fields import (
     ABSENT,
@@ -34,7 +35,6 @@ from relay_server.api.models.fields import (
     omitted_when_none,
 )
 from relay_server.api.models.messages import StatusObject
-from relay_server.api.errors import ApiError
 from relay_server.webhooks import urls
 from zimsend_common.config import RelaySettings
 from zimsend_common.segments import SplitText, split_text
@@ -209,29 +209,49 @@ PRIORITY_IN: dict[str, Any] = {
 
 To = Annotated[
     str,
-    Rule(lambda value, info: parse_to(value), codes=("INVALID_PHONE_NUMBER",),
-         schema={"type": "string", "examples": ["+33612345678"]}, required=True),
+    Rule(
+        lambda value, info: parse_to(value),
+        codes=("INVALID_PHONE_NUMBER",),
+        schema={"type": "string", "examples": ["+33612345678"]},
+        required=True,
+    ),
 ]
 Text = Annotated[
     SplitText,
-    Rule(lambda value, info: parse_text(value, languages=context_of(info).get("languages", ())),
-         codes=("INVALID_PARAMETER", "MESSAGE_TOO_LONG"), schema=TEXT, required=True),
+    Rule(
+        lambda value, info: parse_text(value, languages=context_of(info).get("languages", ())),
+        codes=("INVALID_PARAMETER", "MESSAGE_TOO_LONG"),
+        schema=TEXT,
+        required=True,
+    ),
 ]
 Priority = Annotated[
     int,
-    Rule(lambda value, info: parse_priority(value, context_of(info).get("priority", DEFAULT_PRIORITY)),
-         codes=("INVALID_PRIORITY",), schema=PRIORITY_IN),
+    Rule(
+        lambda value, info: parse_priority(value, context_of(info).get("priority", DEFAULT_PRIORITY)),
+        codes=("INVALID_PRIORITY",),
+        schema=PRIORITY_IN,
+    ),
 ]
-METADATA_RULE = Rule(lambda value, info: parse_metadata(value, context_of(info).get("metadata")),
-                     codes=("INVALID_PARAMETER",), schema=METADATA)
+METADATA_RULE = Rule(
+    lambda value, info: parse_metadata(value, context_of(info).get("metadata")),
+    codes=("INVALID_PARAMETER",),
+    schema=METADATA,
+)
 MetadataIn = Annotated[dict[str, Any] | None, METADATA_RULE]
 ScheduledAt = Annotated[
     datetime | None,
-    Rule(lambda value, info: parse_scheduled_at(value, context_of(info)["now"]), codes=("INVALID_SCHEDULED_DATE",),
-         schema={**TIMESTAMP, "description": "In the future, at most 30 days ahead."}),
+    Rule(
+        lambda value, info: parse_scheduled_at(value, context_of(info)["now"]),
+        codes=("INVALID_SCHEDULED_DATE",),
+        schema={**TIMESTAMP, "description": "In the future, at most 30 days ahead."},
+    ),
 ]
-WEBHOOK_URL_RULE = Rule(lambda value, info: check_webhook_url(value, context_of(info)["settings"]),
-                        codes=("INVALID_WEBHOOK_URL",), schema={"type": "string", "format": "uri"})
+WEBHOOK_URL_RULE = Rule(
+    lambda value, info: check_webhook_url(value, context_of(info)["settings"]),
+    codes=("INVALID_WEBHOOK_URL",),
+    schema={"type": "string", "format": "uri"},
+)
 WebhookUrl = Annotated[str | None, WEBHOOK_URL_RULE]
 
 
@@ -241,8 +261,11 @@ def _valid_until(value: Any, info: ValidationInfo) -> datetime | None:
 
 ValidUntil = Annotated[
     datetime | None,
-    Rule(_valid_until, codes=("INVALID_PARAMETER",),
-         schema={**TIMESTAMP, "description": "Past this time the message is not sent; it fails as expired."}),
+    Rule(
+        _valid_until,
+        codes=("INVALID_PARAMETER",),
+        schema={**TIMESTAMP, "description": "Past this time the message is not sent; it fails as expired."},
+    ),
 ]
 
 
@@ -269,17 +292,28 @@ class BulkItem(RequestModel):
 
 Recipients = Annotated[
     list[Any],
-    Rule(lambda value, info: bulk_list(value, "recipients"), codes=("INVALID_PARAMETER", "TOO_MANY_RECIPIENTS"),
-         schema={"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": MAX_BULK_MESSAGES},
-         required=True),
+    Rule(
+        lambda value, info: bulk_list(value, "recipients"),
+        codes=("INVALID_PARAMETER", "TOO_MANY_RECIPIENTS"),
+        schema={"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": MAX_BULK_MESSAGES},
+        required=True,
+    ),
 ]
 Items = Annotated[
     list[Any],
-    Rule(lambda value, info: bulk_list(value, "messages"), codes=("INVALID_PARAMETER", "TOO_MANY_RECIPIENTS"),
-         schema={"type": "array", "items": {"$ref": "#/components/schemas/BulkItem"},
-                 "minItems": 1, "maxItems": MAX_BULK_MESSAGES,
-                 "description": "Each item is checked alone: a bad one is rejected, the others queued."},
-         required=True, refs=(BulkItem,)),
+    Rule(
+        lambda value, info: bulk_list(value, "messages"),
+        codes=("INVALID_PARAMETER", "TOO_MANY_RECIPIENTS"),
+        schema={
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/BulkItem"},
+            "minItems": 1,
+            "maxItems": MAX_BULK_MESSAGES,
+            "description": "Each item is checked alone: a bad one is rejected, the others queued.",
+        },
+        required=True,
+        refs=(BulkItem,),
+    ),
 ]
 
 
@@ -329,4 +363,3 @@ class BulkAccepted(Answer):
     queued_at: Timestamp
     total_queued: Count
     total_rejected: Count
-

@@ -6,14 +6,15 @@ empty one is ignored, a bad one answers INVALID_PARAMETER naming it.
 
 from __future__ import annotations
 
-import re
 import datetime as dt
+import re
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Annotated, Any, Literal, TypeGuard
 
 from pydantic import Field, ValidationInfo, WithJsonSchema
 
 from relay_server.api import phone
+from relay_server.api.errors import ApiError
 from relay_server.api.models.fields import (
     ABSENT,
     DATE_BOUND,
@@ -30,7 +31,6 @@ from relay_server.api.models.fields import (
     query_rule,
 )
 from relay_server.api.models.messages import HistoryItem
-from relay_server.api.errors import ApiError
 from relay_server.store import ids
 from relay_server.store.models import STATUSES, Status
 from zimsend_common.timefmt import EARLIEST, LATEST, as_utc
@@ -133,8 +133,9 @@ def _to_bound(raw: Any, info: ValidationInfo) -> datetime | None:
     return to_time
 
 
-_TO_DATE = query_rule(_end_bound, "Before or at this time; a plain date covers that whole day (UTC).", DATE_BOUND,
-                      name="to_date")
+_TO_DATE = query_rule(
+    _end_bound, "Before or at this time; a plain date covers that whole day (UTC).", DATE_BOUND, name="to_date"
+)
 
 FromDate = Annotated[
     datetime | None,
@@ -150,13 +151,21 @@ Search = Annotated[
 ]
 Page = Annotated[
     int,
-    query_rule(lambda raw: _integer(raw, 1, MAX_PAGE), "Page number.",
-               {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}, default=1),
+    query_rule(
+        lambda raw: _integer(raw, 1, MAX_PAGE),
+        "Page number.",
+        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
+        default=1,
+    ),
 ]
 Limit = Annotated[
     int,
-    query_rule(lambda raw: min(_integer(raw, 1, None), MAX_LIMIT), "Items per page; above 100 means 100.",
-               {"type": "integer", "minimum": 1, "default": DEFAULT_LIMIT}, default=DEFAULT_LIMIT),
+    query_rule(
+        lambda raw: min(_integer(raw, 1, None), MAX_LIMIT),
+        "Items per page; above 100 means 100.",
+        {"type": "integer", "minimum": 1, "default": DEFAULT_LIMIT},
+        default=DEFAULT_LIMIT,
+    ),
 ]
 
 
@@ -193,14 +202,18 @@ class HistoryParams(RequestModel):
     to_date: ToDate = ABSENT
     status: Annotated[
         tuple[Status, ...],
-        query_rule(_statuses, "One status or a comma-separated list of them.",
-                   {"type": "string", "examples": ["failed", "delivered,failed"],
-                    "description": f"Among {list(STATUSES)}."}, default=()),
+        query_rule(
+            _statuses,
+            "One status or a comma-separated list of them.",
+            {"type": "string", "examples": ["failed", "delivered,failed"], "description": f"Among {list(STATUSES)}."},
+            default=(),
+        ),
     ] = ABSENT
     to: Annotated[
         str | None,
-        query_rule(recipient, "Recipient in international format; an unencoded '+' is read as '+'.",
-                   {"type": "string"}),
+        query_rule(
+            recipient, "Recipient in international format; an unencoded '+' is read as '+'.", {"type": "string"}
+        ),
     ] = ABSENT
     device_id: DeviceFilter = ABSENT
     search: Search = ABSENT
@@ -208,8 +221,11 @@ class HistoryParams(RequestModel):
     limit: Limit = ABSENT
     after: Annotated[
         str | None,
-        query_rule(_after, "Keyset paging: the messages after this one (the previous answer's `next`).",
-                   {"type": "string", "pattern": MESSAGE_ID["pattern"]}),
+        query_rule(
+            _after,
+            "Keyset paging: the messages after this one (the previous answer's `next`).",
+            {"type": "string", "pattern": MESSAGE_ID["pattern"]},
+        ),
     ] = ABSENT
 
 
@@ -218,8 +234,10 @@ class HistoryPage(Answer):
     data: Annotated[list[HistoryItem], Field(max_length=100)]
     pagination: Pagination
     next: MessageId | None = Field(
-        json_schema_extra={**nullable(MESSAGE_ID),
-                           "description": "Pass as `after` for the page that follows; null on the last page."}
+        json_schema_extra={
+            **nullable(MESSAGE_ID),
+            "description": "Pass as `after` for the page that follows; null on the last page.",
+        }
     )
 
 
@@ -251,9 +269,17 @@ class StatsCounts(Answer):
     failed: Count
     pending: Count = Field(description="queued + sent")
     # An int stays one: 0 when nothing was sent is written 0, as the tracking page shows it.
-    delivery_rate: Annotated[float | int, WithJsonSchema({
-        "type": "number", "minimum": 0, "maximum": 100,
-        "description": "100 × delivered / total_sent, 2 decimals; 0 when nothing was sent."})]
+    delivery_rate: Annotated[
+        float | int,
+        WithJsonSchema(
+            {
+                "type": "number",
+                "minimum": 0,
+                "maximum": 100,
+                "description": "100 × delivered / total_sent, 2 decimals; 0 when nothing was sent.",
+            }
+        ),
+    ]
     by_day: list[DayCounts] = Field(description="UTC creation days with messages, oldest first.")
 
 

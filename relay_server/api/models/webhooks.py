@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, WithJsonSchema
 
+from relay_server.api.errors import ApiError
 from relay_server.api.models.fields import (
     ABSENT,
     EVENT_ID,
@@ -24,7 +25,6 @@ from relay_server.api.models.fields import (
     query_rule,
 )
 from relay_server.api.models.tracking import Limit, Page
-from relay_server.api.errors import ApiError
 from relay_server.store import webhooks as store_webhooks
 from relay_server.webhooks import urls
 from relay_server.webhooks.events import EVENTS
@@ -34,7 +34,13 @@ WEBHOOK_ID_SHAPE = re.compile(r"wh_[0-9a-f]{16}")
 EVENT_SCHEMA: dict[str, Any] = {"type": "string", "enum": list(EVENTS)}
 # ``EVENTS``, written out so the type checker reads them too; a test keeps the two equal.
 Event = Literal[
-    "sms.sent", "sms.delivered", "sms.failed", "sms.cancelled", "sms.received", "device.connected", "device.disconnected"
+    "sms.sent",
+    "sms.delivered",
+    "sms.failed",
+    "sms.cancelled",
+    "sms.received",
+    "device.connected",
+    "device.disconnected",
 ]
 WebhookId = Annotated[str, WithJsonSchema(WEBHOOK_ID)]
 LogId = Annotated[str, WithJsonSchema(LOG_ID)]
@@ -92,20 +98,39 @@ def _webhook_id(raw: str) -> str:
 class WebhookConfigure(RequestModel):
     """A webhook for these events, signed with this secret (a new one when absent)."""
 
-    url: Annotated[str, Rule(_url, codes=("INVALID_WEBHOOK_URL",), required=True, schema={
-        "type": "string", "format": "uri", "description": "https (http only where the operator allows it)."})] = ABSENT
-    events: Annotated[tuple[str, ...], Rule(_events, codes=("INVALID_PARAMETER",), required=True, schema={
-        "type": "array", "items": EVENT_SCHEMA, "minItems": 1})] = ABSENT
-    secret: Annotated[str, Rule(_secret, codes=("INVALID_PARAMETER",), schema={
-        "type": "string", "minLength": 16, "maxLength": 255})] = ABSENT
+    url: Annotated[
+        str,
+        Rule(
+            _url,
+            codes=("INVALID_WEBHOOK_URL",),
+            required=True,
+            schema={
+                "type": "string",
+                "format": "uri",
+                "description": "https (http only where the operator allows it).",
+            },
+        ),
+    ] = ABSENT
+    events: Annotated[
+        tuple[str, ...],
+        Rule(
+            _events,
+            codes=("INVALID_PARAMETER",),
+            required=True,
+            schema={"type": "array", "items": EVENT_SCHEMA, "minItems": 1},
+        ),
+    ] = ABSENT
+    secret: Annotated[
+        str, Rule(_secret, codes=("INVALID_PARAMETER",), schema={"type": "string", "minLength": 16, "maxLength": 255})
+    ] = ABSENT
 
 
 class WebhookTest(RequestModel):
     """The event to send; ``sms.delivered`` when absent (the body may be left out too)."""
 
-    event: Annotated[Event, Rule(_event, codes=("INVALID_PARAMETER",), schema={**EVENT_SCHEMA, "default": "sms.delivered"})] = Field(
-        default="sms.delivered", validate_default=False
-    )
+    event: Annotated[
+        Event, Rule(_event, codes=("INVALID_PARAMETER",), schema={**EVENT_SCHEMA, "default": "sms.delivered"})
+    ] = Field(default="sms.delivered", validate_default=False)
 
 
 class LogsParams(RequestModel):
@@ -113,9 +138,7 @@ class LogsParams(RequestModel):
 
     page: Page = ABSENT
     limit: Limit = ABSENT
-    webhook_id: Annotated[
-        str | None, query_rule(_webhook_id, "Only this webhook's attempts.", WEBHOOK_ID)
-    ] = ABSENT
+    webhook_id: Annotated[str | None, query_rule(_webhook_id, "Only this webhook's attempts.", WEBHOOK_ID)] = ABSENT
 
 
 class Webhook(Answer):

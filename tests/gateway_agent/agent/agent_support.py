@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 import redis
 from waiting import free_port
+
 from gateway_agent.agent import Agent
 from zimsend_common import bus, redis_client, wire
-from zimsend_common.timefmt import isoformat_z, utcnow
 from zimsend_common.config import AgentSettings, LoggingSettings, RelaySettings, Settings
+from zimsend_common.timefmt import isoformat_z, utcnow
 
 DEVICE_ID = "device_agent000001"
 OTHER_DEVICE_ID = "device_agent000002"
@@ -85,8 +86,19 @@ class RedisServer:
 
     def start(self) -> None:
         self._process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self._directory)],
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self._directory),
+            ],
             stdout=subprocess.DEVNULL,
         )
         client = self.client()
@@ -125,16 +137,27 @@ class RunningAgent:
         assert not self._thread.is_alive(), "the agent did not stop"
 
 
-def enqueue(conn: redis.Redis, queue: str, message_id: str, *, to: str = "+263771234567",
-            text: str | None = None, client_id: str = CLIENT_ID,
-            signed_for: tuple[str, ...] = (DEVICE_ID, OTHER_DEVICE_ID), **fields: object) -> wire.SendJob:
+def enqueue(
+    conn: redis.Redis,
+    queue: str,
+    message_id: str,
+    *,
+    to: str = "+263771234567",
+    text: str | None = None,
+    client_id: str = CLIENT_ID,
+    signed_for: tuple[str, ...] = (DEVICE_ID, OTHER_DEVICE_ID),
+    **fields: object,
+) -> wire.SendJob:
     """Queue a message as the relay does: the send job, under the message's id, signed for
     ``signed_for`` (the test devices share one password, so one key)."""
     fields = {"issued_at": isoformat_z(utcnow()), "nonce": wire.new_nonce(), **fields}
-    job = wire.SendJob(message_id=message_id, client_id=client_id, to=to,
-                       text=text or f"text of {message_id}", priority=3, **fields)
+    job = wire.SendJob(
+        message_id=message_id, client_id=client_id, to=to, text=text or f"text of {message_id}", priority=3, **fields
+    )
     signatures = wire.sign_send_job(job, {device_id: SIGNING_KEY for device_id in signed_for})
-    bus.queue(queue, conn).enqueue(wire.SEND_JOB_FUNC, job.to_dict(), signatures, job_id=wire.send_job_id(client_id, message_id))
+    bus.queue(queue, conn).enqueue(
+        wire.SEND_JOB_FUNC, job.to_dict(), signatures, job_id=wire.send_job_id(client_id, message_id)
+    )
     return job
 
 
@@ -171,9 +194,19 @@ class AgentProcess:
         env.pop("ZIMSEND_CONFIG", None)
         self._log = log.open("ab")
         self.process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "zimsend-agent"), "run", "--device-id", DEVICE_ID,
-             "--backend", "at", "--port", port],
-            env=env, stdout=self._log, stderr=self._log,
+            [
+                str(Path(sys.executable).parent / "zimsend-agent"),
+                "run",
+                "--device-id",
+                DEVICE_ID,
+                "--backend",
+                "at",
+                "--port",
+                port,
+            ],
+            env=env,
+            stdout=self._log,
+            stderr=self._log,
         )
 
     def signal(self, signum: int) -> int:

@@ -26,7 +26,9 @@ def test_after_redis_lost_its_data_the_agent_claims_again_what_it_took_and_hands
     [sent] = message_events(client)
 
     client.flushall()  # the claims and the unapplied event are gone
-    client.set(wire.claim_key(CLIENT_ID, "msg_other"), wire.claim_value_device(OTHER_DEVICE_ID))  # another device was quicker
+    client.set(
+        wire.claim_key(CLIENT_ID, "msg_other"), wire.claim_value_device(OTHER_DEVICE_ID)
+    )  # another device was quicker
     client.set(wire.redis_epoch_key(), "2")  # the relay's worker noticed
     watch.check(CLIENT_ID)
     outbox.flush()

@@ -14,9 +14,9 @@ from agent_support import (
     PASSWORD,
     AgentProcess,
     enqueue,
-    eventually,
     events_of,
     events_of_kind,
+    eventually,
     kinds_of,
     serve_client,
 )
@@ -161,9 +161,20 @@ def test_run_without_the_devices_password_refuses_to_start_and_says_why(tmp_path
     env = {name: value for name, value in os.environ.items() if not name.startswith("ZIMSEND_")}
     env["ZIMSEND_DATA_DIR"] = str(tmp_path)
     finished = subprocess.run(
-        [str(Path(sys.executable).parent / "zimsend-agent"), "run", "--device-id", DEVICE_ID, "--backend", "at",
-         "--port", str(tmp_path / "no-modem")],
-        env=env, capture_output=True, text=True, timeout=30,
+        [
+            str(Path(sys.executable).parent / "zimsend-agent"),
+            "run",
+            "--device-id",
+            DEVICE_ID,
+            "--backend",
+            "at",
+            "--port",
+            str(tmp_path / "no-modem"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
 
     assert finished.returncode == 2

@@ -26,7 +26,8 @@ def test_heartbeats_go_on_while_the_modem_is_busy_with_a_long_send(conn, redis_u
     [sent] = eventually(lambda: events_of(conn, "msg_00000000000000b1"), timeout=20)
 
     during = [
-        event for event in events_of_kind(conn, "heartbeat")
+        event
+        for event in events_of_kind(conn, "heartbeat")
         if handed_at < datetime.fromisoformat(event.at) < datetime.fromisoformat(sent.at)
     ]
     assert len(during) >= 3  # one every 0.3 s of a 3 s send

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent_support import eventually, events_of_kind, serve_client
+from agent_support import events_of_kind, eventually, serve_client
 from pdu_kinds import text_deliver, wap_push
 
 SENDER = "+263772222222"

@@ -18,8 +18,8 @@ from agent_support import (
     OTHER_DEVICE_ID,
     answers,
     enqueue,
-    eventually,
     events_of_kind,
+    eventually,
     free_port,
     kinds_of,
     serve_client,
@@ -50,8 +50,10 @@ def test_an_agent_serves_its_device_end_to_end_on_its_own_acl_user(own_redis, st
     eventually(lambda: kinds_of(admin, "msg_00000000000000a1") == ["sent", "delivered"])
     eventually(lambda: kinds_of(admin, "msg_00000000000000a2") == ["sent", "delivered"])
     eventually(lambda: events_of_kind(admin, "heartbeat"))
-    assert sorted(record.text for record in emulator.sent) == ["text of msg_00000000000000a1",
-                                                               "text of msg_00000000000000a2"]
+    assert sorted(record.text for record in emulator.sent) == [
+        "text of msg_00000000000000a1",
+        "text of msg_00000000000000a2",
+    ]
     assert admin.exists(wire.heartbeat_key(DEVICE_ID))
     assert admin.execute_command("ACL", "LOG") == []  # nothing the agent did was refused
 
@@ -78,9 +80,14 @@ def test_a_devices_credentials_reach_no_other_devices_keys(own_redis):
     for name in theirs.values():
         enqueue(admin, name, "msg_00000000000000b1", client_id=OTHER_CLIENT)
     attempts = [
-        lambda key: device.get(key), lambda key: device.set(key, "x"), lambda key: device.delete(key),
-        lambda key: device.lrange(key, 0, -1), lambda key: device.lpop(key), lambda key: device.rpush(key, "x"),
-        lambda key: device.hgetall(key), lambda key: device.hset(key, "data", "x"),
+        lambda key: device.get(key),
+        lambda key: device.set(key, "x"),
+        lambda key: device.delete(key),
+        lambda key: device.lrange(key, 0, -1),
+        lambda key: device.lpop(key),
+        lambda key: device.rpush(key, "x"),
+        lambda key: device.hgetall(key),
+        lambda key: device.hset(key, "data", "x"),
     ]
     for key in keys:
         for attempt in attempts:
@@ -100,18 +107,76 @@ def tls_redis(tmp_path):
     """A redis-server that speaks only TLS, with a certificate of a CA of the test's own."""
     ca, cert, key = tmp_path / "ca.crt", tmp_path / "redis.crt", tmp_path / "redis.key"
     run = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)  # noqa: E731
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test CA",
-        "-keyout", str(tmp_path / "ca.key"), "-out", str(ca))
-    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", str(key),
-        "-out", str(tmp_path / "redis.csr"))
+    run(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=test CA",
+        "-keyout",
+        str(tmp_path / "ca.key"),
+        "-out",
+        str(ca),
+    )
+    run(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        str(key),
+        "-out",
+        str(tmp_path / "redis.csr"),
+    )
     (tmp_path / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
-    run("x509", "-req", "-in", str(tmp_path / "redis.csr"), "-CA", str(ca), "-CAkey", str(tmp_path / "ca.key"),
-        "-CAcreateserial", "-days", "1", "-extfile", str(tmp_path / "san.ext"), "-out", str(cert))
+    run(
+        "x509",
+        "-req",
+        "-in",
+        str(tmp_path / "redis.csr"),
+        "-CA",
+        str(ca),
+        "-CAkey",
+        str(tmp_path / "ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        str(tmp_path / "san.ext"),
+        "-out",
+        str(cert),
+    )
     port = free_port()
     process = subprocess.Popen(
-        ["redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(tmp_path), "--tls-cert-file", str(cert), "--tls-key-file", str(key),
-         "--tls-ca-cert-file", str(ca), "--tls-auth-clients", "no"],
+        [
+            "redis-server",
+            "--port",
+            "0",
+            "--tls-port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+            "--tls-cert-file",
+            str(cert),
+            "--tls-key-file",
+            str(key),
+            "--tls-ca-cert-file",
+            str(ca),
+            "--tls-auth-clients",
+            "no",
+        ],
         stdout=subprocess.DEVNULL,
     )
     url = f"rediss://127.0.0.1:{port}/0?ssl_ca_certs={ca}"

@@ -10,8 +10,8 @@ from agent_support import DEVICE_ID, SIGNING_KEY, message_events
 
 from gateway_agent.agent.ledger import Ledger
 from gateway_agent.agent.outbox import Outbox
-from gateway_agent.reports.tracker import DeliveryTracker
 from gateway_agent.modem import DeliveryReport, SendReceipt
+from gateway_agent.reports.tracker import DeliveryTracker
 from zimsend_common.failures import FailureCode
 from zimsend_common.timefmt import isoformat_precise
 
@@ -109,4 +109,3 @@ def test_a_report_for_another_number_or_reference_matches_nothing(ledger, outbox
     tracker.on_report(report(13, "delivered", submitted))
 
     assert [event.kind for event in message_events(conn)] == ["sent"]
-

@@ -5,18 +5,18 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from agent_support import (
     CLIENT_ID,
     DEVICE_ID,
     OTHER_DEVICE_ID,
     enqueue,
-    eventually,
     events_of,
     events_of_kind,
+    eventually,
     kinds_of,
     serve_client,
 )
-import pytest
 from rq import Queue
 
 from gateway_agent.backends.emulator.fake_modem import FakeModem
@@ -157,9 +157,7 @@ def test_messages_leave_in_priority_order_the_devices_own_before_the_shared_ones
     ]
 
 
-def test_two_devices_of_a_client_share_its_queue_and_each_message_leaves_once(
-    conn, redis_url, start_agent
-):
+def test_two_devices_of_a_client_share_its_queue_and_each_message_leaves_once(conn, redis_url, start_agent):
     first, second = FakeModem(), FakeModem()
     serve_client(conn, DEVICE_ID)
     serve_client(conn, OTHER_DEVICE_ID)
@@ -206,9 +204,7 @@ def test_a_message_past_its_validity_fails_with_timeout_unsent(conn, redis_url, 
     assert fake_modem.sent == []
 
 
-def test_a_message_of_another_client_on_the_devices_queue_is_refused_unsent(
-    conn, redis_url, fake_modem, start_agent
-):
+def test_a_message_of_another_client_on_the_devices_queue_is_refused_unsent(conn, redis_url, fake_modem, start_agent):
     serve_client(conn)
     enqueue(conn, NORMAL, "msg_0000000000000009", client_id="client_9999999999")
     enqueue(conn, NORMAL, "msg_000000000000000a")
@@ -303,4 +299,3 @@ def test_heartbeats_say_what_the_modem_and_its_queues_are_doing(conn, redis_url,
     assert beat.data["registration"] in ("home", "roaming")
     assert 0 <= beat.data["signal_percent"] <= 100
     assert conn.ttl(wire.heartbeat_key(DEVICE_ID)) > 0
-

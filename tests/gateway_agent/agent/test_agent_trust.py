@@ -35,8 +35,15 @@ VICTIM = "msg_00000000000000f1"
 
 def forge(conn, queue: str, job_id: str, signatures: dict, **fields: object) -> None:
     """A send job of the right shape for a real message id, with the attacker's number and text."""
-    job = wire.SendJob(message_id=VICTIM, client_id=CLIENT_ID, to="+15550006666", text="attacker text",
-                       priority=3, issued_at=isoformat_z(utcnow()), nonce=wire.new_nonce())
+    job = wire.SendJob(
+        message_id=VICTIM,
+        client_id=CLIENT_ID,
+        to="+15550006666",
+        text="attacker text",
+        priority=3,
+        issued_at=isoformat_z(utcnow()),
+        nonce=wire.new_nonce(),
+    )
     document = {**job.to_dict(), **fields}
     bus.queue(queue, conn).enqueue(wire.SEND_JOB_FUNC, document, signatures, job_id=job_id)
 
@@ -65,9 +72,7 @@ def test_a_planted_pickle_or_dotted_path_never_runs_and_the_agent_carries_on(
     assert refused == {"planted-pickle", "planted-import"}
 
 
-def test_a_forged_send_job_never_reaches_the_modem_and_moves_no_message(
-    conn, redis_url, fake_modem, start_agent
-):
+def test_a_forged_send_job_never_reaches_the_modem_and_moves_no_message(conn, redis_url, fake_modem, start_agent):
     serve_client(conn)
     forge(conn, NORMAL, "forged1", {})  # unsigned
     forge(conn, NORMAL, "forged2", {DEVICE_ID: wire.sign({"made": "up"}, SIGNING_KEY)})  # of something else

@@ -21,11 +21,17 @@ RECIPIENT = "+263771234567"
 
 
 def _modem(url: str, password: str = PASSWORD, send_timeout: str = "10") -> PhoneModem:
-    settings = load_settings(environ={
-        "ZIMSEND_CONFIG": os.devnull, "ZIMSEND_BACKEND": "smsgate-local", "ZIMSEND_SMSGATE_URL": url,
-        "ZIMSEND_SMSGATE_USERNAME": USERNAME, "ZIMSEND_SMSGATE_PASSWORD": password,
-        "ZIMSEND_SMSGATE_POLL_SECONDS": "0.1", "ZIMSEND_SEND_TIMEOUT_SECONDS": send_timeout,
-    })
+    settings = load_settings(
+        environ={
+            "ZIMSEND_CONFIG": os.devnull,
+            "ZIMSEND_BACKEND": "smsgate-local",
+            "ZIMSEND_SMSGATE_URL": url,
+            "ZIMSEND_SMSGATE_USERNAME": USERNAME,
+            "ZIMSEND_SMSGATE_PASSWORD": password,
+            "ZIMSEND_SMSGATE_POLL_SECONDS": "0.1",
+            "ZIMSEND_SEND_TIMEOUT_SECONDS": send_timeout,
+        }
+    )
     modem = open_modem(settings)
     assert isinstance(modem, PhoneModem)
     return modem

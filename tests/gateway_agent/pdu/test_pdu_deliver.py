@@ -13,9 +13,7 @@ from gateway_agent.pdu import Concat, PduError, decode_deliver, encode_deliver
 UTC = timezone.utc
 MOMENT = datetime(2026, 11, 27, 15, 30, 5, tzinfo=UTC)
 EXTENSION_CHARS = "^{}\\[~]|€"
-any_text = st.text(
-    alphabet=st.one_of(st.characters(codec="utf-8"), st.sampled_from(EXTENSION_CHARS)), max_size=400
-)
+any_text = st.text(alphabet=st.one_of(st.characters(codec="utf-8"), st.sampled_from(EXTENSION_CHARS)), max_size=400)
 
 
 def test_classic_tutorial_deliver_decodes_every_field():
@@ -34,17 +32,25 @@ def test_classic_tutorial_deliver_decodes_every_field():
         # python-gsmmodem test/test_pdu.py, test_decode: SMS-DELIVER cases.
         (
             "06917228195339040B917228214365F700003130805120618005D4F29C2E03",
-            "+2782913593", "+27821234567", datetime(2013, 3, 8, 13, 2, 16, tzinfo=UTC), "Test2",
+            "+2782913593",
+            "+27821234567",
+            datetime(2013, 3, 8, 13, 2, 16, tzinfo=UTC),
+            "Test2",
         ),
         (
             "07915892000000F0040B915892214365F700007040213252242331493A283D0795C3F33C88FE06C9CB6132885EC6D341"
             "EDF27C1E3E97E7207B3A0C0A5241E377BB1D7693E72E",
-            "+85290000000", "+85291234567", datetime(2007, 4, 12, 15, 25, 42, tzinfo=UTC),
+            "+85290000000",
+            "+85291234567",
+            datetime(2007, 4, 12, 15, 25, 42, tzinfo=UTC),
             "It is easy to read text messages via AT commands.",
         ),
         (
             "06917228195339040B917228214365F70000313062315352800A800D8A5E98D337A910",
-            "+2782913593", "+27821234567", datetime(2013, 3, 26, 11, 35, 25, tzinfo=UTC), "@{tést}!",
+            "+2782913593",
+            "+27821234567",
+            datetime(2013, 3, 26, 11, 35, 25, tzinfo=UTC),
+            "@{tést}!",
         ),
     ],
 )
@@ -130,8 +136,16 @@ def _deliver_with_dcs(dcs: str, user_data: str, length: int) -> str:
 @pytest.mark.parametrize(
     ("dcs", "encoding"),
     [
-        ("00", "GSM-7"), ("10", "GSM-7"), ("11", "GSM-7"), ("F0", "GSM-7"), ("F1", "GSM-7"),
-        ("C0", "GSM-7"), ("D8", "GSM-7"), ("40", "GSM-7"), ("F4", "8-bit"), ("15", "8-bit"),
+        ("00", "GSM-7"),
+        ("10", "GSM-7"),
+        ("11", "GSM-7"),
+        ("F0", "GSM-7"),
+        ("F1", "GSM-7"),
+        ("C0", "GSM-7"),
+        ("D8", "GSM-7"),
+        ("40", "GSM-7"),
+        ("F4", "8-bit"),
+        ("15", "8-bit"),
     ],
 )
 def test_class_and_indication_bits_do_not_change_how_gsm_and_8bit_text_reads(dcs, encoding):
@@ -176,9 +190,9 @@ def test_long_message_becomes_several_pdus_sharing_a_reference():
             lambda s: s.strip("0123456789+") != ""
         ),
     ),
-    sent_at=st.datetimes(
-        min_value=datetime(1970, 1, 2), max_value=datetime(2069, 12, 30), timezones=st.just(UTC)
-    ).map(lambda d: d.replace(microsecond=0)),
+    sent_at=st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2069, 12, 30), timezones=st.just(UTC)).map(
+        lambda d: d.replace(microsecond=0)
+    ),
     offset_quarters=st.integers(-48, 56),
     smsc=st.none() | st.from_regex(r"\+[0-9]{5,15}", fullmatch=True),
 )

@@ -43,9 +43,7 @@ def test_national_type_number_reads_without_plus():
     assert read_address(reader("0AA11092997856"), "TP-OA") == "0129998765"
 
 
-@pytest.mark.parametrize(
-    ("smsc", "field"), [("+9876543210", "06918967452301"), ("+987654321", "069189674523F1")]
-)
+@pytest.mark.parametrize(("smsc", "field"), [("+9876543210", "06918967452301"), ("+987654321", "069189674523F1")])
 def test_smsc_fields_count_octets_not_digits(smsc, field):
     assert encode_smsc(smsc).hex().upper() == field
     assert read_smsc(reader(field)) == smsc
@@ -103,9 +101,7 @@ def test_year_beyond_two_digits_is_refused():
         encode_timestamp(datetime(2070, 1, 1, tzinfo=UTC))
 
 
-@pytest.mark.parametrize(
-    "field", ["62313251035000", "62112351035000", "62117251036A00", "62200351035000"]
-)
+@pytest.mark.parametrize("field", ["62313251035000", "62112351035000", "62117251036A00", "62200351035000"])
 def test_impossible_time_stamps_are_refused(field):
     with pytest.raises(PduError, match="TP-SCTS"):
         read_timestamp(reader(field), "TP-SCTS")

@@ -42,8 +42,11 @@ def test_hand_built_report_decodes_every_field():
 
 def test_encoding_gives_the_hand_built_report():
     pdu = encode_status_report(
-        42, "+263771234567",
-        datetime(2026, 11, 27, 15, 30, 5, tzinfo=HARARE), datetime(2026, 11, 27, 15, 30, 9, tzinfo=HARARE), 0,
+        42,
+        "+263771234567",
+        datetime(2026, 11, 27, 15, 30, 5, tzinfo=HARARE),
+        datetime(2026, 11, 27, 15, 30, 9, tzinfo=HARARE),
+        0,
     )
     assert pdu == HAND_BUILT
 

@@ -11,9 +11,7 @@ from hypothesis import strategies as st
 from gateway_agent.pdu import Concat, PduError, decode_submit, encode_submit
 
 EXTENSION_CHARS = "^{}\\[~]|€"
-any_text = st.text(
-    alphabet=st.one_of(st.characters(codec="utf-8"), st.sampled_from(EXTENSION_CHARS)), max_size=500
-)
+any_text = st.text(alphabet=st.one_of(st.characters(codec="utf-8"), st.sampled_from(EXTENSION_CHARS)), max_size=500)
 LOREM = (
     "Lorem ipsum dolor sit amet, consectetur adipisicing elit, sed do eiusmod tempor incididunt ut labore "
     "et dolore magna aliqua.Ut enim ad minim veniam, quinostrud exercitation ullamco laboris nisi ut aliquip "
@@ -37,9 +35,7 @@ LOREM_PDUS = [
 
 def test_classic_hellohello_submit_is_encoded_byte_for_byte():
     # The SMS-SUBMIT example of the dreamfabric "SMS and the PDU format" tutorial: VP AA = 4 days.
-    [part] = encode_submit(
-        "+46708251358", "hellohello", request_status_report=False, validity=timedelta(days=4)
-    )
+    [part] = encode_submit("+46708251358", "hellohello", request_status_report=False, validity=timedelta(days=4))
     assert part.hex == "0011000B916407281553F80000AA0AE8329BFD4697D9EC37"
     assert part.tpdu_length == 23
     assert (part.text, part.sequence, part.total) == ("hellohello", 1, 1)
@@ -162,8 +158,12 @@ def test_out_of_range_references_are_refused():
 )
 def test_any_text_survives_encode_then_decode(text, reference, concat_reference, srr, validity):
     parts = encode_submit(
-        "+263771234567", text, request_status_report=srr, message_reference=reference,
-        validity=validity, concat_reference=concat_reference,
+        "+263771234567",
+        text,
+        request_status_report=srr,
+        message_reference=reference,
+        validity=validity,
+        concat_reference=concat_reference,
     )
     decoded = [decode_submit(part.hex) for part in parts]
     assert "".join(d.text for d in decoded) == text

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from gateway_agent.reports.matcher import ReportMatcher
 from gateway_agent.modem import DeliveryReport, SendReceipt
+from gateway_agent.reports.matcher import ReportMatcher
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
 

@@ -67,7 +67,7 @@ def conforms(response: requests.Response) -> requests.Response:
 def find_operation(method: str, path: str) -> tuple[str, dict[str, Any]]:
     """The path template and operation the document has for this request."""
     assert path.startswith(API_PREFIX + "/"), f"{path} is outside {API_PREFIX}"
-    relative = path[len(API_PREFIX):]
+    relative = path[len(API_PREFIX) :]
     candidates = [
         (template.count("{"), template, item[method])
         for template, item in document()["paths"].items()

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from openapi_check import conforms_in_process
 from schema_strategy import from_schema
 
+from relay_server.api.app import create_app
 from relay_server.api.models.fields import rule_of
 from relay_server.api.routes import operations
-from relay_server.api.app import create_app
 from relay_server.openapi import document
 from relay_server.store.store import Store
 from zimsend_common.config import RelaySettings, Settings
@@ -39,8 +39,9 @@ WITH_QUERY = sorted({(op.method, op.path) for op in OPERATIONS if op.query})
 def api(sqlite_url: str, redisdb: redis.Redis, tmp_path) -> Any:
     """A test client of the relay on a fresh SQLite store, and the credentials of one client."""
     store = Store.open(sqlite_url)
-    settings_ = Settings(relay=RelaySettings(data_dir=tmp_path, database_url=sqlite_url,
-                                             rate_limit_per_minute=1_000_000))
+    settings_ = Settings(
+        relay=RelaySettings(data_dir=tmp_path, database_url=sqlite_url, rate_limit_per_minute=1_000_000)
+    )
     app = create_app(settings_, store=store, redis=redisdb)
     client, api_key = store.create_client("acme")
     yield app.test_client(), {"X-API-Key": api_key, "X-Client-ID": client.client_id}
@@ -84,8 +85,9 @@ def _concrete(path: str) -> str:
 
 
 @pytest.mark.parametrize(("method", "path"), WITH_BODY)
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(data=st.data())
 def test_any_model_generated_body_gets_a_documented_answer(api, method, path, data):
     client, headers = api
@@ -95,8 +97,9 @@ def test_any_model_generated_body_gets_a_documented_answer(api, method, path, da
 
 
 @pytest.mark.parametrize(("method", "path"), WITH_QUERY)
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(data=st.data())
 def test_any_model_generated_query_gets_a_documented_answer(api, method, path, data):
     client, headers = api

@@ -21,10 +21,17 @@ QUERY = st.dictionaries(
     max_size=4,
 )
 ROUTES = [
-    ("GET", "/auth/test"), ("GET", "/devices"), ("GET", "/devices/device_abcdef123456"),
-    ("GET", "/sms/status/msg_1234567890abcdef"), ("GET", "/sms/history"), ("GET", "/sms/stats"),
-    ("DELETE", "/sms/msg_1234567890abcdef"), ("POST", "/sms/send"), ("POST", "/sms/send-bulk"),
-    ("POST", "/sms/send-bulk-personalized"), ("POST", "/sms/msg_1234567890abcdef/resend"),
+    ("GET", "/auth/test"),
+    ("GET", "/devices"),
+    ("GET", "/devices/device_abcdef123456"),
+    ("GET", "/sms/status/msg_1234567890abcdef"),
+    ("GET", "/sms/history"),
+    ("GET", "/sms/stats"),
+    ("DELETE", "/sms/msg_1234567890abcdef"),
+    ("POST", "/sms/send"),
+    ("POST", "/sms/send-bulk"),
+    ("POST", "/sms/send-bulk-personalized"),
+    ("POST", "/sms/msg_1234567890abcdef/resend"),
     ("GET", "/openapi.json"),
 ]
 BODY = {"to": "+33612345678", "message": "Hi", "recipients": ["+33612345678"]}
@@ -40,9 +47,7 @@ def test_any_query_and_device_header_on_any_route_is_answered_without_a_5xx(
     if device_id is not None:
         headers["X-Device-ID"] = device_id
     body = BODY if method == "POST" else None
-    response = requests.request(
-        method, relay.url(path), params=query, json=body, headers=headers, timeout=30
-    )
+    response = requests.request(method, relay.url(path), params=query, json=body, headers=headers, timeout=30)
     assert response.status_code < 500, response.text
     if path != "/openapi.json":  # the document is no answer envelope
         assert response.json()["success"] is (response.status_code < 400)

@@ -18,9 +18,7 @@ def test_an_app_from_settings_alone_keeps_its_data_in_a_new_data_dir(tmp_path, r
         assert isinstance(relay.dispatcher, StoreOnlyDispatcher)
         client, api_key = relay.store.create_client("acme")
     try:
-        answer = app.test_client().get(
-            "/v1/auth/test", headers={"X-Client-ID": client.client_id, "X-API-Key": api_key}
-        )
+        answer = app.test_client().get("/v1/auth/test", headers={"X-Client-ID": client.client_id, "X-API-Key": api_key})
         assert answer.status_code == 200
         assert answer.headers["X-RateLimit-Limit"] == "100"
         assert (data_dir / "zimsend.sqlite3").is_file()

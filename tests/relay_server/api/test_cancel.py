@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 import requests
 from openapi_check import conforms
+from planted_jobs import attacks, plant
 from rq.exceptions import NoSuchJobError
 from rq.job import JobStatus
-from planted_jobs import attacks, plant
 from tracking_data import api_for, error_of, seed, utc
 
 from relay_server.dispatch.rq_dispatcher import RQDispatcher
@@ -137,7 +137,9 @@ def test_a_message_an_agent_has_claimed_is_refused_and_not_cancelled(rq_relay):
     acme = rq_relay.new_client("acme")
     message_id = _send_scheduled(rq_relay, acme)
     # An agent took the job and claimed the message before the cancel arrived.
-    assert rq_relay.redis.set(wire.claim_key(acme.client_id, message_id), wire.claim_value_device("device_abcdef123456"), nx=True)
+    assert rq_relay.redis.set(
+        wire.claim_key(acme.client_id, message_id), wire.claim_value_device("device_abcdef123456"), nx=True
+    )
     api = api_for(rq_relay, acme)
 
     error = error_of(api.delete(f"/sms/{message_id}"), 400, "CANNOT_CANCEL_MESSAGE")
@@ -153,7 +155,9 @@ def test_a_cancel_that_finds_planted_pickles_under_the_messages_job_ids_runs_non
     for name, (witness, fields) in attacks(tmp_path).items():
         message_id = _send_scheduled(rq_relay, acme)
         # Where the message's send job would be once it is due.
-        plant(rq_relay.redis, wire.client_queue(acme.client_id, 3), wire.send_job_id(acme.client_id, message_id), fields)
+        plant(
+            rq_relay.redis, wire.client_queue(acme.client_id, 3), wire.send_job_id(acme.client_id, message_id), fields
+        )
 
         response = api.delete(f"/sms/{message_id}")
 

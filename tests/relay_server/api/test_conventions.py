@@ -65,9 +65,7 @@ def test_a_json_body_is_read_whatever_content_type_it_was_sent_with(relay, acme,
     headers = dict(acme.headers)
     if content_type:
         headers["Content-Type"] = content_type
-    response = requests.post(
-        relay.url("/sms/send"), data=json.dumps(BODY).encode(), headers=headers, timeout=10
-    )
+    response = requests.post(relay.url("/sms/send"), data=json.dumps(BODY).encode(), headers=headers, timeout=10)
     assert response.status_code == 202, response.text
     assert response.json()["to"] == "+33612345678"
 

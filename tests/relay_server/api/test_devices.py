@@ -17,8 +17,15 @@ def test_devices_list_shows_what_the_heartbeats_said_and_who_is_online(relay, ac
     relay.store.record_heartbeat(
         live,
         seen,
-        {"signal_percent": 64, "operator": "Econet", "model": "SIM800L", "firmware": "1418B05",
-         "phone_number": "+263771000222", "sent_today": 9, "queue_depth": 3},
+        {
+            "signal_percent": 64,
+            "operator": "Econet",
+            "model": "SIM800L",
+            "firmware": "1418B05",
+            "phone_number": "+263771000222",
+            "sent_today": 9,
+            "queue_depth": 3,
+        },
     )
     relay.store.record_heartbeat(silent, seen - timedelta(hours=1), {"model": "E173"})
     answer = requests.get(relay.url("/devices"), headers=acme.headers, timeout=5)
@@ -27,9 +34,19 @@ def test_devices_list_shows_what_the_heartbeats_said_and_who_is_online(relay, ac
     assert body["success"] is True and body["total"] == 2
     by_id = {device["device_id"]: device for device in body["devices"]}
     assert by_id[live] == {
-        "device_id": live, "name": relay.store.get_device(live).name, "online": True, "last_seen": isoformat_z(seen), "signal": 64,
-        "operator": "Econet", "registration": None, "phone_number": "+263771000222", "model": "SIM800L",
-        "manufacturer": None, "firmware": "1418B05", "sent_today": 9, "queue_depth": 3,
+        "device_id": live,
+        "name": relay.store.get_device(live).name,
+        "online": True,
+        "last_seen": isoformat_z(seen),
+        "signal": 64,
+        "operator": "Econet",
+        "registration": None,
+        "phone_number": "+263771000222",
+        "model": "SIM800L",
+        "manufacturer": None,
+        "firmware": "1418B05",
+        "sent_today": 9,
+        "queue_depth": 3,
     }
     assert by_id[silent]["online"] is False and by_id[silent]["model"] == "E173"
 
@@ -38,7 +55,11 @@ def test_a_device_never_heard_from_is_listed_offline_with_no_state(relay, acme):
     device = relay.new_device(acme.client_id)
     body = requests.get(relay.url(f"/devices/{device}"), headers=acme.headers, timeout=5).json()
     assert (body["success"], body["device_id"], body["online"], body["last_seen"], body["signal"]) == (
-        True, device, False, None, None
+        True,
+        device,
+        False,
+        None,
+        None,
     )
 
 

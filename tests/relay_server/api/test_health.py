@@ -9,10 +9,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import requests
-from werkzeug.serving import make_server
-
 from relay_process import RELAY, environment
 from waiting import free_port
+from werkzeug.serving import make_server
+
 from relay_server.api.app import create_app
 from relay_server.store.engine import create_engine
 from relay_server.store.store import Store
@@ -21,8 +21,8 @@ from zimsend_common.timefmt import isoformat_z, utcnow
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "faults"))
 
-from fault_gateway import OwnRedis  # noqa: E402
 from e2e_gateway import wait_until  # noqa: E402
+from fault_gateway import OwnRedis  # noqa: E402
 
 
 def healthz(relay) -> requests.Response:

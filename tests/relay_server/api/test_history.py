@@ -21,8 +21,7 @@ def ids(response: requests.Response) -> list[str]:
 def seed_many(relay, client_id, count, **fields):
     """``count`` messages one minute apart from DAY 08:00, newest last."""
     return [
-        seed(relay.store, client_id, created_at=DAY + timedelta(hours=8, minutes=i), **fields)
-        for i in range(count)
+        seed(relay.store, client_id, created_at=DAY + timedelta(hours=8, minutes=i), **fields) for i in range(count)
     ]
 
 
@@ -119,16 +118,38 @@ def mixed(relay, acme):
     phone_a, phone_b = relay.new_device(acme.client_id), relay.new_device(acme.client_id)
     store, client = relay.store, acme.client_id
     return {
-        "jan14_delivered": seed(store, client, created_at=utc(2025, 1, 14, 23, 59, 59), status="delivered",
-                                device_id=phone_a, body="Votre commande est prête"),
-        "jan15_failed": seed(store, client, created_at=utc(2025, 1, 15, 0, 0, 0), status="failed",
-                             device_id=phone_b, to="+33698765432", body="Remise de 50% aujourd'hui"),
-        "jan15_queued": seed(store, client, created_at=utc(2025, 1, 15, 12, 0, 0), device_id=phone_a,
-                             body="Code: AB_CD"),
-        "jan15_sent": seed(store, client, created_at=utc(2025, 1, 15, 23, 59, 59), status="sent",
-                           device_id=phone_b, to="+33698765432", body="Café livré à Zürich"),
-        "jan16_cancelled": seed(store, client, created_at=utc(2025, 1, 16, 0, 0, 0), status="cancelled",
-                                body="COMMANDE annulée"),
+        "jan14_delivered": seed(
+            store,
+            client,
+            created_at=utc(2025, 1, 14, 23, 59, 59),
+            status="delivered",
+            device_id=phone_a,
+            body="Votre commande est prête",
+        ),
+        "jan15_failed": seed(
+            store,
+            client,
+            created_at=utc(2025, 1, 15, 0, 0, 0),
+            status="failed",
+            device_id=phone_b,
+            to="+33698765432",
+            body="Remise de 50% aujourd'hui",
+        ),
+        "jan15_queued": seed(
+            store, client, created_at=utc(2025, 1, 15, 12, 0, 0), device_id=phone_a, body="Code: AB_CD"
+        ),
+        "jan15_sent": seed(
+            store,
+            client,
+            created_at=utc(2025, 1, 15, 23, 59, 59),
+            status="sent",
+            device_id=phone_b,
+            to="+33698765432",
+            body="Café livré à Zürich",
+        ),
+        "jan16_cancelled": seed(
+            store, client, created_at=utc(2025, 1, 16, 0, 0, 0), status="cancelled", body="COMMANDE annulée"
+        ),
         "devices": (phone_a, phone_b),
     }
 
@@ -154,8 +175,10 @@ FILTERS = [
     ({"search": "café"}, ["jan15_sent"]),
     ({"status": "failed,sent", "to": "+33698765432", "from_date": "2025-01-15T06:00:00Z"}, ["jan15_sent"]),
     ({"status": "delivered", "search": "commande", "to_date": "2025-01-14"}, ["jan14_delivered"]),
-    ({"unknown_parameter": "ignored", "status": ""}, ["jan16_cancelled", "jan15_sent", "jan15_queued",
-                                                      "jan15_failed", "jan14_delivered"]),
+    (
+        {"unknown_parameter": "ignored", "status": ""},
+        ["jan16_cancelled", "jan15_sent", "jan15_queued", "jan15_failed", "jan14_delivered"],
+    ),
 ]
 
 
@@ -184,8 +207,9 @@ def test_an_unencoded_plus_in_to_is_read_as_a_plus(relay, acme, mixed):
     url = relay.url("/sms/history") + "?to=+33698765432"
     response = conforms(requests.get(url, headers=acme.headers, timeout=10))
     assert ids(response) == [mixed["jan15_sent"].message_id, mixed["jan15_failed"].message_id]
-    encoded = conforms(requests.get(relay.url("/sms/history") + "?to=" + quote("+33698765432"),
-                                    headers=acme.headers, timeout=10))
+    encoded = conforms(
+        requests.get(relay.url("/sms/history") + "?to=" + quote("+33698765432"), headers=acme.headers, timeout=10)
+    )
     assert ids(encoded) == ids(response)
 
 

@@ -87,9 +87,7 @@ def test_a_relay_killed_between_reserving_and_answering_sends_once_when_retried(
     with serving(env) as doomed:
         # Redis frozen: the request blocks in its first Redis call after reserving the key.
         own_redis.send_signal(signal.SIGSTOP)
-        attempt = threading.Thread(
-            target=lambda: _post_ignoring_errors(url, body, headers), daemon=True
-        )
+        attempt = threading.Thread(target=lambda: _post_ignoring_errors(url, body, headers), daemon=True)
         attempt.start()
         _wait_for_reservation(store)
         time.sleep(0.5)
@@ -100,9 +98,7 @@ def test_a_relay_killed_between_reserving_and_answering_sends_once_when_retried(
         attempt.join(timeout=30)
     # The client retries later, once the dead request's reservation counts as abandoned.
     with store.engine.begin() as conn:
-        conn.execute(
-            sa.update(idempotency_keys).values(created_at=utcnow() - ABANDONED_AFTER - timedelta(seconds=1))
-        )
+        conn.execute(sa.update(idempotency_keys).values(created_at=utcnow() - ABANDONED_AFTER - timedelta(seconds=1)))
 
     with serving(env):
         retried = requests.post(url, json=body, headers=headers, timeout=30)
@@ -113,7 +109,9 @@ def test_a_relay_killed_between_reserving_and_answering_sends_once_when_retried(
     with store.engine.connect() as conn:
         stored = conn.execute(sa.select(messages.c.message_id)).scalars().all()
     assert stored == [retried.json()["message_id"]]
-    send_jobs = redis_client.connect(f"redis://127.0.0.1:{own_redis.port}/0", redis_client.REQUEST).keys(f"rq:job:{client.client_id}-msg_*")
+    send_jobs = redis_client.connect(f"redis://127.0.0.1:{own_redis.port}/0", redis_client.REQUEST).keys(
+        f"rq:job:{client.client_id}-msg_*"
+    )
     assert len(send_jobs) <= 1
     store.close()
 

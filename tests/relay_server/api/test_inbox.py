@@ -60,7 +60,9 @@ def test_an_sms_reported_twice_is_stored_once_and_posted_once_as_sms_received(lo
     agent = Agent(local_relay, acme.client_id)
     with receiving() as receiver:
         hook = requests.post(
-            local_relay.url("/webhooks/configure"), headers=acme.headers, timeout=10,
+            local_relay.url("/webhooks/configure"),
+            headers=acme.headers,
+            timeout=10,
             json={"url": receiver.url, "events": ["sms.received"]},
         ).json()
         document = agent.received("+33612345678", "Bonjour, une longue réponse en deux parties", parts=2)
@@ -78,7 +80,10 @@ def test_an_sms_reported_twice_is_stored_once_and_posted_once_as_sms_received(lo
     [item] = page["data"]
     assert page["pagination"]["total_items"] == 1
     assert (item["from"], item["message"], item["parts"], item["device_id"]) == (
-        "+33612345678", "Bonjour, une longue réponse en deux parties", 2, agent.device_id
+        "+33612345678",
+        "Bonjour, une longue réponse en deux parties",
+        2,
+        agent.device_id,
     )
     [request] = receiver.requests
     assert request.json["event"] == "sms.received" and request.json["data"] == item
@@ -93,10 +98,13 @@ def test_a_reply_is_linked_to_the_last_message_sent_to_that_number_from_that_dev
     other_device = Agent(local_relay, acme.client_id)
     sent_ids = []
     for text in ("first", "second"):
-        response = requests.post(local_relay.url("/sms/send"), headers=acme.headers, timeout=10,
-                                 json={"to": "+33612345678", "message": text})
+        response = requests.post(
+            local_relay.url("/sms/send"), headers=acme.headers, timeout=10, json={"to": "+33612345678", "message": text}
+        )
         message_id = response.json()["message_id"]
-        local_relay.store.apply_status_change(StatusChange(message_id, "sent", utcnow() - timedelta(seconds=5), device_id=agent.device_id))
+        local_relay.store.apply_status_change(
+            StatusChange(message_id, "sent", utcnow() - timedelta(seconds=5), device_id=agent.device_id)
+        )
         sent_ids.append(message_id)
     agent.report(agent.received("+33612345678", " stop! "))
     other_device.report(other_device.received("+33612345678", "ARRET"))
@@ -104,7 +112,10 @@ def test_a_reply_is_linked_to_the_last_message_sent_to_that_number_from_that_dev
     by_text = {item["message"]: item for item in inbox(local_relay, acme)["data"]}
     assert (by_text[" stop! "]["in_reply_to"], by_text[" stop! "]["opt_out"]) == (sent_ids[1], True)
     assert (by_text["ARRET"]["in_reply_to"], by_text["ARRET"]["opt_out"]) == (None, True)
-    assert (by_text["Stop sending me those"]["in_reply_to"], by_text["Stop sending me those"]["opt_out"]) == (None, False)
+    assert (by_text["Stop sending me those"]["in_reply_to"], by_text["Stop sending me those"]["opt_out"]) == (
+        None,
+        False,
+    )
 
 
 def test_each_client_reads_only_what_its_own_devices_received(local_relay):
@@ -141,9 +152,14 @@ def test_the_inbox_filters_by_device_sender_period_and_text(local_relay):
     assert texts(from_date=isoformat_z(utcnow() + timedelta(minutes=1))) == []
     assert len(texts(to_date=isoformat_z(utcnow() + timedelta(minutes=1)))) == 3
     assert inbox(local_relay, acme, limit=2, page=2)["pagination"] == {
-        "current_page": 2, "per_page": 2, "total_pages": 2, "total_items": 3
+        "current_page": 2,
+        "per_page": 2,
+        "total_pages": 2,
+        "total_items": 3,
     }
-    bad = conforms(requests.get(local_relay.url("/sms/inbox"), params={"from_date": "yesterday"}, headers=acme.headers, timeout=10))
+    bad = conforms(
+        requests.get(local_relay.url("/sms/inbox"), params={"from_date": "yesterday"}, headers=acme.headers, timeout=10)
+    )
     assert (bad.status_code, bad.json()["error"]["param"]) == (400, "from_date")
 
 
@@ -167,9 +183,16 @@ def test_the_inbox_shows_flash_data_wap_push_and_undecodable_messages_as_such(lo
     wap = items["0B05040B8423F0"]
     assert (wap["kind"], wap["binary"], wap["ports"]) == ("wap_push", True, {"destination": 2948, "source": 9200})
     assert (items["CAFE"]["kind"], items["CAFE"]["data_coding"], items["CAFE"]["opt_out"]) == ("data", 4, False)
-    assert (items[""]["kind"], items[""]["pdu"], items[""]["from"]) == ("undecodable", "07913366003000F0040B91", "unknown")
+    assert (items[""]["kind"], items[""]["pdu"], items[""]["from"]) == (
+        "undecodable",
+        "07913366003000F0040B91",
+        "unknown",
+    )
     assert (items["STOP"]["kind"], items["STOP"]["opt_out"], items["STOP"]["pdu"], items["STOP"]["ports"]) == (
-        "text", True, None, None
+        "text",
+        True,
+        None,
+        None,
     )
     assert items["PIN\x00 1234"]["kind"] == "text"  # read back exactly, NUL and all
 
@@ -177,8 +200,12 @@ def test_the_inbox_shows_flash_data_wap_push_and_undecodable_messages_as_such(lo
 def test_a_reply_the_network_stamped_in_the_second_its_message_left_is_still_linked_to_it(local_relay):
     acme = local_relay.new_client()
     agent = Agent(local_relay, acme.client_id)
-    response = requests.post(local_relay.url("/sms/send"), headers=acme.headers, timeout=10,
-                             json={"to": "+33612345678", "message": "Votre rendez-vous est confirmé"})
+    response = requests.post(
+        local_relay.url("/sms/send"),
+        headers=acme.headers,
+        timeout=10,
+        json={"to": "+33612345678", "message": "Votre rendez-vous est confirmé"},
+    )
     message_id = response.json()["message_id"]
     sent_at = utcnow()
     local_relay.store.apply_status_change(StatusChange(message_id, "sent", sent_at, device_id=agent.device_id))

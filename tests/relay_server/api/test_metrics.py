@@ -13,9 +13,9 @@ import pytest
 import requests
 from credentials import Credentials
 from prometheus_client.parser import text_string_to_metric_families
-
 from relay_process import RELAY, environment, serving
 from waiting import free_port
+
 from relay_server.store.models import EventFailure
 from relay_server.store.store import Store
 from zimsend_common import wire
@@ -41,7 +41,8 @@ def scrape(root: str, **headers: str) -> dict[tuple[str, tuple], float]:
 def total(samples: dict, name: str, **labels: str) -> float:
     """The sum of ``name``'s samples whose labels include ``labels``."""
     return sum(
-        value for (sample, sample_labels), value in samples.items()
+        value
+        for (sample, sample_labels), value in samples.items()
         if sample == name and labels.items() <= dict(sample_labels).items()
     )
 
@@ -53,8 +54,10 @@ def root(relay) -> str:
 def send(base: str, creds, count: int) -> None:
     for index in range(count):
         answer = requests.post(
-            base + "/v1/sms/send", json={"to": "+263771234567", "message": f"hello {index}"},
-            headers=creds.headers, timeout=10,
+            base + "/v1/sms/send",
+            json={"to": "+263771234567", "message": f"hello {index}"},
+            headers=creds.headers,
+            timeout=10,
         )
         assert answer.status_code == 202, answer.text
 
@@ -68,12 +71,15 @@ def test_metrics_count_the_messages_sent_and_the_requests_by_route(relay, acme):
     assert total(after, "zimsend_messages", status="queued", mode="live") == 4
     assert total(after, "zimsend_messages", status="delivered") == 0
     sent = {"route": "/v1/sms/send", "method": "POST", "status": "202"}
-    assert total(after, "zimsend_http_requests_total", **sent) - total(before, "zimsend_http_requests_total", **sent) == 4
+    assert (
+        total(after, "zimsend_http_requests_total", **sent) - total(before, "zimsend_http_requests_total", **sent) == 4
+    )
     # Labelled by the route's rule, never by the path asked for.
     by_rule = {"route": "/v1/sms/status/<message_id>", "status": "404"}
-    assert total(after, "zimsend_http_requests_total", **by_rule) - total(
-        before, "zimsend_http_requests_total", **by_rule
-    ) == 1
+    assert (
+        total(after, "zimsend_http_requests_total", **by_rule) - total(before, "zimsend_http_requests_total", **by_rule)
+        == 1
+    )
     assert not any(status in str(labels) for _name, labels in after)
 
 
@@ -158,16 +164,20 @@ def test_metrics_of_a_server_process_show_what_the_worker_process_counted(tmp_pa
     test_key = Credentials(client.client_id, store.create_api_key(client.client_id, test=True))
     store.close()
     worker = subprocess.Popen(
-        [RELAY, "worker", "--maintenance-seconds", "0.5"], env=env,
-        stdout=open(tmp_path / "worker.log", "ab"), stderr=subprocess.STDOUT,
+        [RELAY, "worker", "--maintenance-seconds", "0.5"],
+        env=env,
+        stdout=open(tmp_path / "worker.log", "ab"),
+        stderr=subprocess.STDOUT,
     )
     try:
         with serving(env):
             base = f"http://127.0.0.1:{port}"
             at = isoformat_z(utcnow() + timedelta(seconds=2))
             answer = requests.post(
-                base + "/v1/sms/send", json={"to": "+263771234567", "message": "later", "scheduled_at": at},
-                headers=test_key.headers, timeout=10,
+                base + "/v1/sms/send",
+                json={"to": "+263771234567", "message": "later", "scheduled_at": at},
+                headers=test_key.headers,
+                timeout=10,
             )
             assert answer.status_code == 202, answer.text
             released = "zimsend_scheduled_release_lateness_seconds_count"

@@ -43,7 +43,9 @@ def test_send_bulk_to_recipients_takes_null_messages_and_options_as_absent(relay
 
 def test_send_bulk_of_messages_takes_null_recipients_and_item_options_as_absent(relay, acme):
     item = {"to": "+33612345678", "message": "Bonjour", "metadata": None, "priority": None}
-    answer = post(relay, acme, "/sms/send-bulk", {"messages": [item], "recipients": None, "message": None, **SEND_OPTIONS})
+    answer = post(
+        relay, acme, "/sms/send-bulk", {"messages": [item], "recipients": None, "message": None, **SEND_OPTIONS}
+    )
     [entry] = answer["messages"]
     assert entry["status"] == "queued"
     assert_defaults(status_of(relay, acme, entry["message_id"]))

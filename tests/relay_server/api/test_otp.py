@@ -41,9 +41,7 @@ def relay(make_relay, clock):
 
 
 def send_otp(relay, creds, body, **headers) -> requests.Response:
-    response = requests.post(
-        relay.url("/sms/send-otp"), json=body, headers={**creds.headers, **headers}, timeout=10
-    )
+    response = requests.post(relay.url("/sms/send-otp"), json=body, headers={**creds.headers, **headers}, timeout=10)
     return conforms(response)
 
 
@@ -119,7 +117,12 @@ def test_send_otp_queues_an_urgent_sms_with_the_code_and_answers_without_it(rela
 @pytest.mark.parametrize(
     ("template", "length", "sent", "stored"),
     [
-        ("MonApp : {{code}}. Valide 5 minutes.", 6, "MonApp : {}. Valide 5 minutes.", "MonApp : ******. Valide 5 minutes."),
+        (
+            "MonApp : {{code}}. Valide 5 minutes.",
+            6,
+            "MonApp : {}. Valide 5 minutes.",
+            "MonApp : ******. Valide 5 minutes.",
+        ),
         ("Code {code}", 4, "Code {}", "Code ****"),
         ("{{ code }} puis {{code}}", 8, "{} puis {}", "******** puis ********"),
         ("Код: {{code}}", 5, "Код: {}", "Код: *****"),
@@ -162,7 +165,9 @@ def test_an_otp_through_a_given_device_goes_on_that_devices_urgent_queue(relay, 
     response = send_otp(relay, acme, {"to": NUMBER}, **{"X-Device-ID": device_id})
     assert response.status_code == 202, response.text
     message_id = response.json()["message_id"]
-    assert bus.queue(wire.device_queue(device_id, 1), relay.redis).job_ids == [wire.send_job_id(acme.client_id, message_id)]
+    assert bus.queue(wire.device_queue(device_id, 1), relay.redis).job_ids == [
+        wire.send_job_id(acme.client_id, message_id)
+    ]
     assert status_of(relay, acme, message_id)["device_id"] == device_id
 
 
@@ -224,7 +229,12 @@ def test_each_bad_value_is_refused_naming_its_parameter_and_stores_nothing(relay
 
 def test_a_body_that_is_not_a_json_object_is_refused(relay, acme):
     response = conforms(
-        requests.post(relay.url("/sms/send-otp"), data=b"[1]", headers={**acme.headers, "Content-Type": "application/json"}, timeout=10)
+        requests.post(
+            relay.url("/sms/send-otp"),
+            data=b"[1]",
+            headers={**acme.headers, "Content-Type": "application/json"},
+            timeout=10,
+        )
     )
     error_of(response, 400, "INVALID_JSON")
 
@@ -362,6 +372,8 @@ def test_a_failed_otp_sms_is_not_resent_since_its_text_is_masked(relay, acme):
     answer, _code = new_otp(relay, acme)
     error = MessageError("NETWORK_ERROR", "The network could not deliver the message")
     relay.store.apply_status_change(StatusChange(answer["message_id"], "failed", utcnow(), error=error))
-    response = conforms(requests.post(relay.url(f"/sms/{answer['message_id']}/resend"), headers=acme.headers, timeout=10))
+    response = conforms(
+        requests.post(relay.url(f"/sms/{answer['message_id']}/resend"), headers=acme.headers, timeout=10)
+    )
     error_of(response, 400, "CANNOT_RESEND_MESSAGE")
     assert stored_messages(relay, acme) == 1

@@ -27,8 +27,18 @@ def test_international_numbers_in_usual_spellings_come_out_in_e164(raw, e164):
 
 @pytest.mark.parametrize(
     "raw",
-    ["", "0612345678", "33612345678", "+33 6 12 34", "+33612345678901234", "+33abc45678",
-     "+33612345678 ext 2", "++33612345678", "+0612345678", "+336123456789" * 6],
+    [
+        "",
+        "0612345678",
+        "33612345678",
+        "+33 6 12 34",
+        "+33612345678901234",
+        "+33abc45678",
+        "+33612345678 ext 2",
+        "++33612345678",
+        "+0612345678",
+        "+336123456789" * 6,
+    ],
 )
 def test_numbers_without_country_code_or_outside_the_plan_are_refused(raw):
     with pytest.raises(InvalidPhoneNumber):

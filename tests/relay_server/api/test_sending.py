@@ -13,18 +13,34 @@ from relay_server.dispatch.dispatcher import DeviceOffline, NoDeviceAvailable, S
 from relay_server.store.models import HistoryQuery
 
 STATUS_FIELDS = {
-    "success", "message_id", "status", "to", "message", "priority", "created_at",
-    "queued_at", "sent_at", "delivered_at", "metadata", "priority_level", "scheduled_at",
-    "failed_at", "cancelled_at", "device_id", "segments", "encoding", "batch_id", "error",
-    "resent_from", "valid_until",
+    "success",
+    "message_id",
+    "status",
+    "to",
+    "message",
+    "priority",
+    "created_at",
+    "queued_at",
+    "sent_at",
+    "delivered_at",
+    "metadata",
+    "priority_level",
+    "scheduled_at",
+    "failed_at",
+    "cancelled_at",
+    "device_id",
+    "segments",
+    "encoding",
+    "batch_id",
+    "error",
+    "resent_from",
+    "valid_until",
 }
 PUBLIC_HOOK = "https://93.184.216.34/hooks/sms"
 
 
 def send(relay, creds, body, **headers):
-    return conforms(
-        requests.post(relay.url("/sms/send"), json=body, headers={**creds.headers, **headers}, timeout=10)
-    )
+    return conforms(requests.post(relay.url("/sms/send"), json=body, headers={**creds.headers, **headers}, timeout=10))
 
 
 def parse_z(text: str) -> datetime:
@@ -111,9 +127,19 @@ def test_send_counts_parts_with_the_national_tables_the_operator_enables(
 
 @pytest.mark.parametrize(
     ("given", "word", "level"),
-    [(None, "normal", 3), (1, "urgent", 1), (2, "high", 2), (3, "normal", 3), (4, "low", 4),
-     (5, "bulk", 5), ("high", "high", 2), ("Normal", "normal", 3), ("low", "low", 4),
-     ("urgent", "urgent", 1), ("bulk", "bulk", 5)],
+    [
+        (None, "normal", 3),
+        (1, "urgent", 1),
+        (2, "high", 2),
+        (3, "normal", 3),
+        (4, "low", 4),
+        (5, "bulk", 5),
+        ("high", "high", 2),
+        ("Normal", "normal", 3),
+        ("low", "low", 4),
+        ("urgent", "urgent", 1),
+        ("bulk", "bulk", 5),
+    ],
 )
 def test_send_takes_priority_as_a_level_or_a_word_and_shows_both(relay, acme, given, word, level):
     body = {"to": "+33612345678", "message": "Hi"}
@@ -162,20 +188,35 @@ def now_plus(**delta) -> str:
 
 
 REFUSALS = {
-    "to": ("INVALID_PHONE_NUMBER", [None, "", "0612345678", "33612345678", "+33abc45678",
-                                    "+3361234", 33612345678, ["+33612345678"]]),
+    "to": (
+        "INVALID_PHONE_NUMBER",
+        [None, "", "0612345678", "33612345678", "+33abc45678", "+3361234", 33612345678, ["+33612345678"]],
+    ),
     "message": ("INVALID_PARAMETER", [None, "", 42, ["Hi"], "nul \x00 inside", "lone \ud800 surrogate"]),
     "priority": ("INVALID_PRIORITY", [0, 6, -1, True, 2.0, "7", "2", "highest", [], {}]),
     "metadata": ("INVALID_PARAMETER", ["text", [1, 2], 3, {"k": "v" * 1024}]),
-    "scheduled_at": ("INVALID_SCHEDULED_DATE", [now_plus(minutes=-5), now_plus(days=31),
-                                                "tomorrow", "2025-13-45T10:00:00Z", 1760000000]),
+    "scheduled_at": (
+        "INVALID_SCHEDULED_DATE",
+        [now_plus(minutes=-5), now_plus(days=31), "tomorrow", "2025-13-45T10:00:00Z", 1760000000],
+    ),
     "valid_until": ("INVALID_PARAMETER", [now_plus(minutes=-5), "soon", 12]),
-    "webhook_url": ("INVALID_WEBHOOK_URL", [
-        "http://93.184.216.34/hook", "ftp://93.184.216.34/hook", "https://127.0.0.1/hook",
-        "https://10.0.0.5/hook", "https://192.168.1.10/hook", "https://169.254.169.254/latest",
-        "https://[::1]/hook", "https://localhost/hook",
-        "https:///hook", "not a url", "https://93.184.216.34:99999/", 42,
-    ]),
+    "webhook_url": (
+        "INVALID_WEBHOOK_URL",
+        [
+            "http://93.184.216.34/hook",
+            "ftp://93.184.216.34/hook",
+            "https://127.0.0.1/hook",
+            "https://10.0.0.5/hook",
+            "https://192.168.1.10/hook",
+            "https://169.254.169.254/latest",
+            "https://[::1]/hook",
+            "https://localhost/hook",
+            "https:///hook",
+            "not a url",
+            "https://93.184.216.34:99999/",
+            42,
+        ],
+    ),
 }
 
 
@@ -203,8 +244,7 @@ def test_a_message_over_1600_characters_is_refused_as_too_long(relay, acme):
 
 
 def test_a_scheduled_time_after_valid_until_is_refused(relay, acme):
-    body = {"to": "+33612345678", "message": "Hi", "scheduled_at": now_plus(hours=2),
-            "valid_until": now_plus(hours=1)}
+    body = {"to": "+33612345678", "message": "Hi", "scheduled_at": now_plus(hours=2), "valid_until": now_plus(hours=1)}
     response = send(relay, acme, body)
     assert response.json()["error"]["param"] == "valid_until"
 

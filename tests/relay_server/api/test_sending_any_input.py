@@ -28,8 +28,10 @@ FIELDS = {
     "valid_until": TIMES | JSON_VALUES,
     "webhook_url": st.sampled_from(["https://93.184.216.34/h", "http://x", "https://10.0.0.1/"]) | JSON_VALUES,
     "recipients": st.lists(PHONES | JSON_VALUES, max_size=5) | JSON_VALUES,
-    "messages": st.lists(st.fixed_dictionaries({}, optional={"to": PHONES, "message": st.text(max_size=20)})
-                         | JSON_VALUES, max_size=5) | JSON_VALUES,
+    "messages": st.lists(
+        st.fixed_dictionaries({}, optional={"to": PHONES, "message": st.text(max_size=20)}) | JSON_VALUES, max_size=5
+    )
+    | JSON_VALUES,
 }
 BODIES = st.fixed_dictionaries({}, optional=FIELDS) | JSON_VALUES
 PATHS = st.sampled_from(["/sms/send", "/sms/send-bulk", "/sms/send-bulk-personalized"])
@@ -41,7 +43,9 @@ def test_any_json_body_gets_an_answer_in_the_contracts_shape(relay, acme, path, 
     caller = relay.store.authenticate(acme.client_id, acme.api_key)
     before = relay.store.history(caller, HistoryQuery()).total
     response = requests.post(
-        relay.url(path), data=json.dumps(body), headers={**acme.headers, "Content-Type": "application/json"},
+        relay.url(path),
+        data=json.dumps(body),
+        headers={**acme.headers, "Content-Type": "application/json"},
         timeout=10,
     )
     answer = response.json()
@@ -49,8 +53,14 @@ def test_any_json_body_gets_an_answer_in_the_contracts_shape(relay, acme, path, 
     if response.status_code == 400:
         assert answer["success"] is False
         assert answer["error"]["code"] in {
-            "INVALID_JSON", "INVALID_PARAMETER", "INVALID_PHONE_NUMBER", "MESSAGE_TOO_LONG",
-            "INVALID_PRIORITY", "INVALID_SCHEDULED_DATE", "INVALID_WEBHOOK_URL", "TOO_MANY_RECIPIENTS",
+            "INVALID_JSON",
+            "INVALID_PARAMETER",
+            "INVALID_PHONE_NUMBER",
+            "MESSAGE_TOO_LONG",
+            "INVALID_PRIORITY",
+            "INVALID_SCHEDULED_DATE",
+            "INVALID_WEBHOOK_URL",
+            "TOO_MANY_RECIPIENTS",
         }
         assert relay.store.history(caller, HistoryQuery()).total == before
     else:
@@ -60,9 +70,7 @@ def test_any_json_body_gets_an_answer_in_the_contracts_shape(relay, acme, path, 
 # Text as JSON can carry it: lone surrogates included (json.dumps writes them as \ud800).
 JSON_TEXT = st.text(st.characters(blacklist_categories=()), max_size=12)
 METADATA = st.dictionaries(JSON_TEXT, JSON_TEXT | st.integers() | st.lists(JSON_TEXT, max_size=3), max_size=4)
-OFFSETS = st.sampled_from(
-    [None, timezone.utc, timezone(timedelta(hours=14)), timezone(timedelta(hours=-14))]
-)
+OFFSETS = st.sampled_from([None, timezone.utc, timezone(timedelta(hours=14)), timezone(timedelta(hours=-14))])
 ANY_TIME = st.datetimes(min_value=datetime.min, max_value=datetime.max, timezones=OFFSETS).map(
     datetime.isoformat
 ) | st.sampled_from(["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59Z"])
@@ -71,7 +79,9 @@ ANY_INPUT = settings(max_examples=60, deadline=None, suppress_health_check=[Heal
 
 def post_json(relay, creds, path, body):
     return requests.post(
-        relay.url(path), data=json.dumps(body), headers={**creds.headers, "Content-Type": "application/json"},
+        relay.url(path),
+        data=json.dumps(body),
+        headers={**creds.headers, "Content-Type": "application/json"},
         timeout=60,
     )
 

@@ -12,9 +12,7 @@ from relay_server.store.models import HistoryQuery
 
 
 def post(relay, creds, path, body, **headers):
-    return conforms(
-        requests.post(relay.url(path), json=body, headers={**creds.headers, **headers}, timeout=30)
-    )
+    return conforms(requests.post(relay.url(path), json=body, headers={**creds.headers, **headers}, timeout=30))
 
 
 def stored(relay, creds):
@@ -114,8 +112,12 @@ def test_send_bulk_refuses_1001_messages_and_stores_nothing(relay, acme, shape):
 
 @pytest.mark.parametrize(
     "body",
-    [{"recipients": [], "message": "Hi"}, {"messages": []}, {"message": "Hi"},
-     {"recipients": "+33612345678", "message": "Hi"}],
+    [
+        {"recipients": [], "message": "Hi"},
+        {"messages": []},
+        {"message": "Hi"},
+        {"recipients": "+33612345678", "message": "Hi"},
+    ],
 )
 def test_send_bulk_without_a_list_of_recipients_is_refused(relay, acme, body):
     response = post(relay, acme, "/sms/send-bulk", body)
@@ -126,8 +128,12 @@ def test_send_bulk_without_a_list_of_recipients_is_refused(relay, acme, body):
 
 @pytest.mark.parametrize(
     ("extra", "code"),
-    [({"message": "x" * 1601}, "MESSAGE_TOO_LONG"), ({"message": ""}, "INVALID_PARAMETER"),
-     ({"priority": "top"}, "INVALID_PRIORITY"), ({"webhook_url": "http://93.184.216.34/"}, "INVALID_WEBHOOK_URL")],
+    [
+        ({"message": "x" * 1601}, "MESSAGE_TOO_LONG"),
+        ({"message": ""}, "INVALID_PARAMETER"),
+        ({"priority": "top"}, "INVALID_PRIORITY"),
+        ({"webhook_url": "http://93.184.216.34/"}, "INVALID_WEBHOOK_URL"),
+    ],
 )
 def test_send_bulk_with_a_bad_shared_parameter_is_refused_whole(relay, acme, extra, code):
     body = {"recipients": ["+33612345678", "+33698765432"], "message": "Hi", **extra}
@@ -138,11 +144,13 @@ def test_send_bulk_with_a_bad_shared_parameter_is_refused_whole(relay, acme, ext
 
 
 def test_send_bulk_personalized_queues_each_text_in_one_batch(relay, acme):
-    body = {"messages": [
-        {"to": "+33612345678", "message": "Bonjour Jean", "metadata": {"user_id": "user_123"}},
-        {"to": "+33698765432", "message": "Bonjour Marie"},
-        {"to": "+33698765433"},
-    ]}
+    body = {
+        "messages": [
+            {"to": "+33612345678", "message": "Bonjour Jean", "metadata": {"user_id": "user_123"}},
+            {"to": "+33698765432", "message": "Bonjour Marie"},
+            {"to": "+33698765433"},
+        ]
+    }
     response = post(relay, acme, "/sms/send-bulk-personalized", body)
     assert response.status_code == 202
     answer = response.json()

@@ -17,9 +17,27 @@ from tracking_data import api_for, seed, utc
 # Any text a URL can carry: every Unicode character but lone surrogates.
 ANY_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
 SHAPED = st.sampled_from(
-    ["0", "-1", "1", "100", "1000", "1e3", " 7", "+5", "2025-01-15", "2025-01-15T10:30:00Z",
-     "2025-01-15T10:30:00 01:00", "delivered,failed", "+33612345678", " 33612345678", "msg_1234567890abcdef",
-     "%", "_", "device_abcdef123456", "99999999999999999999999999999"]
+    [
+        "0",
+        "-1",
+        "1",
+        "100",
+        "1000",
+        "1e3",
+        " 7",
+        "+5",
+        "2025-01-15",
+        "2025-01-15T10:30:00Z",
+        "2025-01-15T10:30:00 01:00",
+        "delivered,failed",
+        "+33612345678",
+        " 33612345678",
+        "msg_1234567890abcdef",
+        "%",
+        "_",
+        "device_abcdef123456",
+        "99999999999999999999999999999",
+    ]
 )
 VALUES = st.one_of(ANY_TEXT, SHAPED)
 
@@ -68,21 +86,37 @@ def test_any_message_id_is_found_or_not_found(api, message_id):
 
 # Any instant datetime can hold, written with any offset a clock may show, or as a date.
 OFFSETS = st.sampled_from(
-    [None, timezone.utc, timezone(timedelta(hours=14)), timezone(timedelta(hours=-14)),
-     timezone(timedelta(hours=5, minutes=45))]
+    [
+        None,
+        timezone.utc,
+        timezone(timedelta(hours=14)),
+        timezone(timedelta(hours=-14)),
+        timezone(timedelta(hours=5, minutes=45)),
+    ]
 )
 DATE_STRINGS = st.one_of(
     st.datetimes(min_value=datetime.min, max_value=datetime.max, timezones=OFFSETS).map(datetime.isoformat),
     st.dates(min_value=date.min, max_value=date.max).map(date.isoformat),
 )
-CALENDAR_ENDS = ["9999-12-31", "0001-01-01", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00",
-                 "9999-12-31T23:59:59.999999Z", "0001-01-01T00:00:00Z"]
+CALENDAR_ENDS = [
+    "9999-12-31",
+    "0001-01-01",
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59-14:00",
+    "9999-12-31T23:59:59.999999Z",
+    "0001-01-01T00:00:00Z",
+]
 
 
-@pytest.mark.parametrize(("path", "param"), [
-    ("/sms/history", "from_date"), ("/sms/history", "to_date"),
-    ("/sms/stats", "from_date"), ("/sms/stats", "to_date"),
-])
+@pytest.mark.parametrize(
+    ("path", "param"),
+    [
+        ("/sms/history", "from_date"),
+        ("/sms/history", "to_date"),
+        ("/sms/stats", "from_date"),
+        ("/sms/stats", "to_date"),
+    ],
+)
 @ANY_INPUT
 @given(value=DATE_STRINGS)
 def test_any_date_at_any_offset_is_answered_or_refused_by_name(api, path, param, value):

@@ -85,7 +85,12 @@ def test_a_status_move_reaches_the_webhook_signed_both_ways_with_the_contract_en
     assert headers["X-Webhook-ID"] == envelope["event_id"] and envelope["event_id"].startswith("evt_")
     assert envelope["event"] == "sms.sent" and envelope["timestamp"].endswith("Z")
     data = envelope["data"]
-    assert (data["message_id"], data["status"], data["to"], data["message"]) == (message_id, "sent", "+33612345678", "Hi")
+    assert (data["message_id"], data["status"], data["to"], data["message"]) == (
+        message_id,
+        "sent",
+        "+33612345678",
+        "Hi",
+    )
     assert data["sent_at"] and data["metadata"] == {"order_id": "o-1"}
 
 
@@ -104,7 +109,9 @@ def test_a_500_is_retried_on_the_schedule_with_the_same_event_id_and_every_attem
     assert second.at - first.at >= DELAYS[0] and third.at - second.at >= DELAYS[1]
     attempts = sorted(logs(local_relay, acme), key=lambda log: log["attempt"])
     assert [(log["attempt"], log["response_status"], log["success"]) for log in attempts] == [
-        (1, 500, False), (2, 500, False), (3, 200, True)
+        (1, 500, False),
+        (2, 500, False),
+        (3, 200, True),
     ]
     assert {log["event_id"] for log in attempts} == {first.json["event_id"]}
     assert all(log["response_time_ms"] >= 0 and log["timestamp"].endswith("Z") for log in attempts)
@@ -149,8 +156,13 @@ def test_a_host_resolving_to_loopback_is_refused_at_delivery_unless_the_operator
     with receiving() as receiver:
         # A name passes when it is given whatever it resolves to (it may point elsewhere then);
         # at delivery this one resolves to loopback.
-        relay.store.webhooks.create(acme.client_id, False, receiver.url_via("localhost"), ("sms.sent",),
-            "whsec_local_secret_0123456789", utcnow(),
+        relay.store.webhooks.create(
+            acme.client_id,
+            False,
+            receiver.url_via("localhost"),
+            ("sms.sent",),
+            "whsec_local_secret_0123456789",
+            utcnow(),
         )
         move(relay, send(relay, acme), "sent")
         pump_until(pump_of(relay), lambda: len(logs(relay, acme)) == 1)

@@ -57,7 +57,9 @@ REFUSALS = [
 
 
 @pytest.mark.parametrize(("body", "code", "param"), REFUSALS)
-def test_configure_refuses_bad_values_with_a_code_naming_the_parameter_and_stores_nothing(relay, acme, body, code, param):
+def test_configure_refuses_bad_values_with_a_code_naming_the_parameter_and_stores_nothing(
+    relay, acme, body, code, param
+):
     response = configure(relay, acme, body)
     assert response.status_code == 400
     assert (response.json()["error"]["code"], response.json()["error"]["param"]) == (code, param)

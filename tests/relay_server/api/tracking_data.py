@@ -99,9 +99,7 @@ def _set_creation_time(engine: sa.Engine, message: Message, created_at: datetime
 
 def _add_count(conn: sa.Connection, key: dict[str, Any], delta: int) -> None:
     where = [daily_counts.c[name] == value for name, value in key.items()]
-    changed = conn.execute(
-        sa.update(daily_counts).where(*where).values(count=daily_counts.c.count + delta)
-    ).rowcount
+    changed = conn.execute(sa.update(daily_counts).where(*where).values(count=daily_counts.c.count + delta)).rowcount
     if not changed:
         conn.execute(sa.insert(daily_counts).values(**key, count=delta))
 

@@ -18,9 +18,9 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+import redis
 from relay_process import RELAY, environment, get_when_up, serving
 from waiting import free_port
-import redis
 
 from relay_server.store import InvalidApiKey, Store, UnknownClient
 from relay_server.store.devices import signing_key_for
@@ -42,9 +42,7 @@ Run = Callable[..., Outcome]
 
 def _runner(env: dict[str, str]) -> Run:
     def run(*args: str, stdin: str | None = None) -> Outcome:
-        done = subprocess.run(
-            [RELAY, *args], env=env, input=stdin, capture_output=True, text=True, timeout=60
-        )
+        done = subprocess.run([RELAY, *args], env=env, input=stdin, capture_output=True, text=True, timeout=60)
         lines = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
         error = json.loads(done.stderr.strip().splitlines()[-1]) if done.returncode else None
         return Outcome(done.returncode, lines, error)
@@ -78,9 +76,7 @@ def test_migrate_brings_a_new_database_to_head_and_again_changes_nothing(
     assert _ok(run("migrate")) == [{"revision": head_revision()}]
 
 
-def test_processes_starting_together_on_a_new_database_all_migrate_it(
-    tmp_path: Path, empty_database_url: str
-) -> None:
+def test_processes_starting_together_on_a_new_database_all_migrate_it(tmp_path: Path, empty_database_url: str) -> None:
     env = environment(tmp_path, database_url=empty_database_url)
     starting = [
         subprocess.Popen([RELAY, "migrate"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -185,9 +181,7 @@ def test_revoking_an_unknown_key_is_refused_with_its_code(relay: Run) -> None:
 def test_disable_client_stops_its_keys(relay: Run, store: Store) -> None:
     (client,) = _ok(relay("create-client", "Acme"))
 
-    assert _ok(relay("disable-client", client["client_id"])) == [
-        {"client_id": client["client_id"], "disabled": True}
-    ]
+    assert _ok(relay("disable-client", client["client_id"])) == [{"client_id": client["client_id"], "disabled": True}]
 
     with pytest.raises(UnknownClient):
         store.authenticate(client["client_id"], client["api_key"])
@@ -263,14 +257,19 @@ def test_dead_letters_lists_the_newest_as_json_lines_with_their_exact_payload(re
     device, password = store.add_device(client.client_id)
     for n, text in enumerate(["first", "NUL \x00 and lone \ud800"]):
         payload = {"kind": "received", "event_id": f"evt_{n}", "device_id": device.device_id, "data": {"text": text}}
-        failure = EventFailure(f"evt_{n}", "received", device.device_id, "DataError", "DataError: NUL", payload, utcnow())
+        failure = EventFailure(
+            f"evt_{n}", "received", device.device_id, "DataError", "DataError: NUL", payload, utcnow()
+        )
         store.record_event_failure(failure, max_attempts=1)
 
     (newest,) = _ok(relay("dead-letters", "--limit", "1"))
 
     assert newest["event_id"] == "evt_1"
     assert (newest["kind"], newest["device_id"], newest["reason"], newest["attempts"]) == (
-        "received", device.device_id, "DataError", 1
+        "received",
+        device.device_id,
+        "DataError",
+        1,
     )
     assert newest["payload"]["data"]["text"] == "NUL \x00 and lone \ud800"
     assert newest["dead_lettered_at"].endswith("Z") and newest["first_attempt_at"].endswith("Z")
@@ -356,8 +355,7 @@ def small_body_relay(tmp_path: Path, sqlite_url: str, redis_proc: Any) -> Iterat
 
 def _request_head(port: int, framing: str) -> bytes:
     return (
-        f"POST /v1/sms/send HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Content-Type: application/json\r\n{framing}\r\n\r\n"
+        f"POST /v1/sms/send HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n{framing}\r\n\r\n"
     ).encode()
 
 
@@ -402,7 +400,10 @@ def test_add_device_with_redis_acl_prints_a_user_redis_accepts_kept_to_the_devic
     assert "redis_acl" not in again
     entered = subprocess.run(
         ["redis-cli", "-h", redis_proc.host, "-p", str(redis_proc.port), *shlex.split(added["redis_acl"])],
-        capture_output=True, text=True, timeout=10, check=True,
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
     )
     assert entered.stdout.strip() == "OK"
     device = redis_client.connect(

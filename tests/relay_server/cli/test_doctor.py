@@ -9,6 +9,7 @@ from pathlib import Path
 
 from relay_process import RELAY, environment
 from waiting import free_port
+
 from relay_server.store.store import Store
 from zimsend_common import wire
 from zimsend_common.timefmt import isoformat_z, utcnow
@@ -73,7 +74,9 @@ def test_doctor_passes_a_healthy_installation(tmp_path: Path, sqlite_url: str, r
 
 def test_doctor_reports_a_missing_store_without_creating_one(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere" / "zimsend.sqlite3"
-    status, checks = doctor(environment(tmp_path, database_url=f"sqlite:///{missing}", redis_url="redis://127.0.0.1:1/0"))
+    status, checks = doctor(
+        environment(tmp_path, database_url=f"sqlite:///{missing}", redis_url="redis://127.0.0.1:1/0")
+    )
     assert status == 1
     assert checks["database"]["ok"] is False and "zimsend-relay migrate" in checks["database"]["fix"]
     assert not missing.exists()

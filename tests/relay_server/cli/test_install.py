@@ -61,11 +61,11 @@ def test_install_makes_the_user_its_files_and_units_once_and_a_dry_run_nothing(r
     assert _mode_and_owner(relay_unit)[0] == 0o644
     assert f"ExecStart={Path(RELAY).parent}/zimsend-relay serve\n" in relay_unit.read_text()
 
-    (root / "etc/zimsend/zimsend.toml").write_text('[relay]\nhttp_port = 8080\n')
+    (root / "etc/zimsend/zimsend.toml").write_text("[relay]\nhttp_port = 8080\n")
     again = _install(root)
 
     assert not any(step["changed"] for step in again)
-    assert (root / "etc/zimsend/zimsend.toml").read_text() == '[relay]\nhttp_port = 8080\n'
+    assert (root / "etc/zimsend/zimsend.toml").read_text() == "[relay]\nhttp_port = 8080\n"
 
 
 def test_the_installed_units_pass_systemd_analyze_verify(root: Path) -> None:
@@ -96,9 +96,7 @@ def test_the_config_template_lists_every_setting_with_its_default() -> None:
 
 
 def test_install_refuses_a_root_without_a_system_and_changes_nothing(tmp_path: Path) -> None:
-    refused = subprocess.run(
-        [RELAY, "install", "--root", str(tmp_path)], capture_output=True, text=True, timeout=60
-    )
+    refused = subprocess.run([RELAY, "install", "--root", str(tmp_path)], capture_output=True, text=True, timeout=60)
 
     assert refused.returncode == 1
     assert json.loads(refused.stderr)["error"]["code"] == "INSTALL_FAILED"

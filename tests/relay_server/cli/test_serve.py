@@ -57,7 +57,10 @@ def test_serve_runs_its_worker_processes_and_finishes_a_request_in_flight_on_sig
 ) -> None:
     port = free_port()
     env = environment(
-        tmp_path, database_url=sqlite_url, http_port=str(port), rate_limit_per_minute=str(10 * HELD),
+        tmp_path,
+        database_url=sqlite_url,
+        http_port=str(port),
+        rate_limit_per_minute=str(10 * HELD),
         redis_url=f"redis://{redis_proc.host}:{redis_proc.port}/0",
     )
     store = Store.open(sqlite_url)
@@ -79,7 +82,6 @@ def test_serve_runs_its_worker_processes_and_finishes_a_request_in_flight_on_sig
         assert requests.get(f"http://127.0.0.1:{port}/v1/openapi.json", timeout=30).status_code == 200
         for sock in held:
             sock.close()
-
 
         with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
             sock.sendall(_request_head(port, key, "Expect: 100-continue") + BODY[:10])

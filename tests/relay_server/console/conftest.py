@@ -39,9 +39,14 @@ class Browser:
         return found.group(1)
 
     def sign_in(self, account: Credentials) -> TestResponse:
-        return self.client.post("/console/signin", data={
-            "client_id": account.client_id, "api_key": account.api_key, "csrf_token": self.token(),
-        })
+        return self.client.post(
+            "/console/signin",
+            data={
+                "client_id": account.client_id,
+                "api_key": account.api_key,
+                "csrf_token": self.token(),
+            },
+        )
 
     def post(self, path: str, data: dict[str, Any] | None = None, page: str = "/console/devices") -> TestResponse:
         return self.client.post(path, data={**(data or {}), "csrf_token": self.token(page)})
@@ -76,11 +81,17 @@ def make_console(sqlite_url: str, redis_proc: Any, redisdb: redis.Redis, tmp_pat
     clients: list[redis.Redis] = []
 
     def make(**overrides: Any) -> Console:
-        settings = Settings(relay=RelaySettings(**{
-            "data_dir": tmp_path, "database_url": sqlite_url,
-            "redis_url": f"redis://{redis_proc.host}:{redis_proc.port}/0", "rate_limit_per_minute": 100_000,
-            **overrides,
-        }))
+        settings = Settings(
+            relay=RelaySettings(
+                **{
+                    "data_dir": tmp_path,
+                    "database_url": sqlite_url,
+                    "redis_url": f"redis://{redis_proc.host}:{redis_proc.port}/0",
+                    "rate_limit_per_minute": 100_000,
+                    **overrides,
+                }
+            )
+        )
         client = redis_client.connect(settings.relay.redis_url, redis_client.REQUEST)
         clients.append(client)
         return Console(create_app(settings, store=store, redis=client), store, client)

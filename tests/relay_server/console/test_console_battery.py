@@ -15,8 +15,12 @@ def phone_and_modem(console):
     phone, _token = console.store.mobile_devices.add_android(acme.client_id, "pixel")
     modem, _password = console.store.add_device(acme.client_id, "pi-modem")
     now = utcnow()
-    console.store.record_heartbeat(phone.device_id, now, {"state": "online", "battery_percent": 94, "battery_charging": True})
-    console.store.record_heartbeat(modem.device_id, now, {"state": "online", "battery_percent": 61, "battery_charging": False})
+    console.store.record_heartbeat(
+        phone.device_id, now, {"state": "online", "battery_percent": 94, "battery_charging": True}
+    )
+    console.store.record_heartbeat(
+        modem.device_id, now, {"state": "online", "battery_percent": 61, "battery_charging": False}
+    )
     browser = console.browser()
     browser.sign_in(acme)
     return browser, phone.device_id, modem.device_id
@@ -41,7 +45,9 @@ def test_a_phones_page_shows_its_battery_and_a_modems_page_none(phone_and_modem)
 
 def test_a_phone_off_its_charger_shows_no_flash_and_the_french_label(console, phone_and_modem):
     browser, phone_id, _ = phone_and_modem
-    console.store.record_heartbeat(phone_id, utcnow(), {"state": "online", "battery_percent": 37, "battery_charging": False})
+    console.store.record_heartbeat(
+        phone_id, utcnow(), {"state": "online", "battery_percent": 37, "battery_charging": False}
+    )
     page = browser.text(f"/console/devices/{phone_id}")
     assert 'data-battery="37"' in page and "⚡" not in page
     browser.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "fr"
@@ -50,4 +56,4 @@ def test_a_phone_off_its_charger_shows_no_flash_and_the_french_label(console, ph
 
 def _row(table: str, device_id: str) -> str:
     start = table.index(f'data-device-id="{device_id}"')
-    return table[start:table.index("</tr>", start)]
+    return table[start : table.index("</tr>", start)]

@@ -8,9 +8,15 @@ from zimsend_common.timefmt import isoformat_z, utcnow
 
 
 def _queue(console, account) -> str:
-    answer = console.app.test_client().post("/v1/sms/send", json={
-        "to": "+263771234567", "message": "later", "scheduled_at": isoformat_z(utcnow() + timedelta(hours=2)),
-    }, headers={"X-Client-ID": account.client_id, "X-API-Key": account.api_key})
+    answer = console.app.test_client().post(
+        "/v1/sms/send",
+        json={
+            "to": "+263771234567",
+            "message": "later",
+            "scheduled_at": isoformat_z(utcnow() + timedelta(hours=2)),
+        },
+        headers={"X-Client-ID": account.client_id, "X-API-Key": account.api_key},
+    )
     assert answer.status_code == 202, answer.get_json()
     return answer.get_json()["message_id"]
 

@@ -19,17 +19,34 @@ def failed_on_a_device(console):
     acme = console.new_client()
     device, _password = console.store.add_device(acme.client_id, "pi-modem")
     now = utcnow()
-    console.store.record_heartbeat(device.device_id, now, {
-        "state": "online", "signal_percent": 72, "operator": "Econet", "phone_number": "+263771000001",
-    })
+    console.store.record_heartbeat(
+        device.device_id,
+        now,
+        {
+            "state": "online",
+            "signal_percent": 72,
+            "operator": "Econet",
+            "phone_number": "+263771000001",
+        },
+    )
     [state] = console.store.device_states(device_id=device.device_id)
     console.store.record_device_transition(state, online=True, at=now - timedelta(minutes=1))
     for _ in range(2):
         console.redis.rpush(Queue.redis_queue_namespace_prefix + wire.device_queue(device.device_id, 2), "job")
-    [message] = console.store.insert_messages([NewMessage(
-        client_id=acme.client_id, is_test=False, to="+263779990001", body="to nowhere", priority=3, segments=1,
-        encoding="GSM-7", device_id=device.device_id,
-    )])
+    [message] = console.store.insert_messages(
+        [
+            NewMessage(
+                client_id=acme.client_id,
+                is_test=False,
+                to="+263779990001",
+                body="to nowhere",
+                priority=3,
+                segments=1,
+                encoding="GSM-7",
+                device_id=device.device_id,
+            )
+        ]
+    )
     console.store.apply_status_change(StatusChange(message.message_id, "sent", now, device_id=device.device_id))
     error = MessageError("INVALID_NUMBER", "The number is not valid.", "+CMS ERROR: 1 Unassigned number")
     console.store.apply_status_change(StatusChange(message.message_id, "failed", now, error=error))
@@ -58,8 +75,11 @@ def test_a_failed_message_is_resent_from_the_history(console, failed_on_a_device
     answer = browser.post(f"/console/messages/{message_id}/resend", page="/console/messages")
     assert answer.status_code == 302
     page = browser.text("/console/messages")
-    [new_id] = [line.split("Message queued again as ")[1].split(".")[0]
-                for line in page.splitlines() if "Message queued again as" in line]
+    [new_id] = [
+        line.split("Message queued again as ")[1].split(".")[0]
+        for line in page.splitlines()
+        if "Message queued again as" in line
+    ]
     resent = console.store.get_message_by_id(new_id)
     assert (resent.resent_from, resent.body, resent.status) == (message_id, "to nowhere", "queued")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from relay_server.store.webhook_outbox import Outcome
 from relay_server.store.models import NewIncoming
+from relay_server.store.webhook_outbox import Outcome
 from zimsend_common.timefmt import utcnow
 
 HOOK = "https://93.184.216.34/hooks/zimsend"  # a public address: the API takes it; nothing is sent to it
@@ -15,10 +15,17 @@ HOOK = "https://93.184.216.34/hooks/zimsend"  # a public address: the API takes 
 def test_the_inbox_lists_the_clients_received_sms_and_no_one_elses(console):
     acme, globex = console.new_client("acme"), console.new_client("globex")
     device, _password = console.store.add_device(acme.client_id)
-    console.store.record_incoming(NewIncoming(
-        event_id="evt_inbox_1", client_id=acme.client_id, device_id=device.device_id,
-        sender="+263771234567", text="Ndatenda, I got it", parts=1, received_at=utcnow(),
-    ))
+    console.store.record_incoming(
+        NewIncoming(
+            event_id="evt_inbox_1",
+            client_id=acme.client_id,
+            device_id=device.device_id,
+            sender="+263771234567",
+            text="Ndatenda, I got it",
+            parts=1,
+            received_at=utcnow(),
+        )
+    )
     mine, theirs = console.browser(), console.browser()
     mine.sign_in(acme)
     theirs.sign_in(globex)
@@ -31,8 +38,9 @@ def test_a_failed_attempt_is_listed_and_retried_now(console):
     acme = console.new_client()
     api = console.app.test_client()
     headers = {"X-Client-ID": acme.client_id, "X-API-Key": acme.api_key}
-    webhook = api.post("/v1/webhooks/configure", json={"url": HOOK, "events": ["sms.delivered"]},
-                       headers=headers).get_json()
+    webhook = api.post(
+        "/v1/webhooks/configure", json={"url": HOOK, "events": ["sms.delivered"]}, headers=headers
+    ).get_json()
     assert api.post(f"/v1/webhooks/{webhook['webhook_id']}/test", headers=headers).status_code == 202
     # What the webhook pump does with a delivery the receiver answers 500 to, with no retry left.
     outbox, now = console.store.webhook_outbox, utcnow()
@@ -44,8 +52,11 @@ def test_a_failed_attempt_is_listed_and_retried_now(console):
     browser.sign_in(acme)
     page = browser.text("/console/webhooks")
     assert HOOK in page and "37 ms" in page and ">500<" in page
-    [log_id] = [line.split("/console/webhooks/logs/")[1].split("/")[0]
-                for line in page.splitlines() if "/console/webhooks/logs/" in line]
+    [log_id] = [
+        line.split("/console/webhooks/logs/")[1].split("/")[0]
+        for line in page.splitlines()
+        if "/console/webhooks/logs/" in line
+    ]
     answer = browser.post(f"/console/webhooks/logs/{log_id}/retry", page="/console/webhooks")
     assert answer.status_code == 302
     assert "Delivery queued again." in browser.text("/console/webhooks")

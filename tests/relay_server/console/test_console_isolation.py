@@ -8,9 +8,15 @@ from zimsend_common.timefmt import isoformat_z, utcnow
 
 
 def _queue(console, account, text: str) -> str:
-    answer = console.app.test_client().post("/v1/sms/send", json={
-        "to": "+263771234567", "message": text, "scheduled_at": isoformat_z(utcnow() + timedelta(hours=2)),
-    }, headers={"X-Client-ID": account.client_id, "X-API-Key": account.api_key})
+    answer = console.app.test_client().post(
+        "/v1/sms/send",
+        json={
+            "to": "+263771234567",
+            "message": text,
+            "scheduled_at": isoformat_z(utcnow() + timedelta(hours=2)),
+        },
+        headers={"X-Client-ID": account.client_id, "X-API-Key": account.api_key},
+    )
     assert answer.status_code == 202, answer.get_json()
     return answer.get_json()["message_id"]
 
@@ -21,8 +27,13 @@ def test_a_second_client_sees_none_of_the_firsts_messages_devices_or_charts(cons
     message_id = _queue(console, acme, "acme's secret text")
     browser = console.browser()
     browser.sign_in(globex)
-    for page in ("/console/devices", "/console/messages", "/console/send", "/console/charts",
-                 "/console/messages?search=secret"):
+    for page in (
+        "/console/devices",
+        "/console/messages",
+        "/console/send",
+        "/console/charts",
+        "/console/messages?search=secret",
+    ):
         text = browser.text(page)
         assert message_id not in text and "acme's secret text" not in text and device.device_id not in text, page
     assert browser.client.get(f"/console/messages/{message_id}").status_code == 404
@@ -46,8 +57,9 @@ def test_a_second_client_cannot_send_through_the_firsts_device(console):
     device, _password = console.store.add_device(acme.client_id)
     browser = console.browser()
     browser.sign_in(globex)
-    answer = browser.post("/console/send", {"to": "+263771234567", "message": "hi", "device_id": device.device_id},
-                          page="/console/send")
+    answer = browser.post(
+        "/console/send", {"to": "+263771234567", "message": "hi", "device_id": device.device_id}, page="/console/send"
+    )
     assert answer.status_code == 404
     assert "INVALID_DEVICE_ID" in answer.get_data(as_text=True)
 

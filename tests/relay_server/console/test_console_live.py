@@ -19,9 +19,20 @@ def _events(answer) -> list[tuple[str, dict]]:
 
 def test_the_stream_reports_each_status_in_the_pages_language_and_ends_when_all_are_final(console):
     acme = console.new_client()
-    stored = console.store.insert_messages([NewMessage(
-        client_id=acme.client_id, is_test=False, to="+263771234567", body=text, priority=3, segments=1,
-        encoding="GSM-7") for text in ("one", "two")])
+    stored = console.store.insert_messages(
+        [
+            NewMessage(
+                client_id=acme.client_id,
+                is_test=False,
+                to="+263771234567",
+                body=text,
+                priority=3,
+                segments=1,
+                encoding="GSM-7",
+            )
+            for text in ("one", "two")
+        ]
+    )
     for message in stored:
         console.store.apply_status_change(StatusChange(message.message_id, "cancelled", utcnow()))
     browser = console.browser()

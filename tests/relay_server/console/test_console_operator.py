@@ -22,9 +22,14 @@ def operator_password(console, sqlite_url, tmp_path, monkeypatch, capsys) -> str
 
 
 def _sign_in(browser, name: str, password: str):
-    return browser.client.post("/console/operator/signin", data={
-        "name": name, "password": password, "csrf_token": browser.token("/console/operator/signin"),
-    })
+    return browser.client.post(
+        "/console/operator/signin",
+        data={
+            "name": name,
+            "password": password,
+            "csrf_token": browser.token("/console/operator/signin"),
+        },
+    )
 
 
 def test_add_operator_prints_a_password_once_and_refuses_the_same_name_again(operator_password, capsys):

@@ -25,7 +25,9 @@ def test_the_browsers_language_picks_the_page_and_the_switch_overrides_it(consol
     acme = console.new_client()
     browser = console.browser()
     browser.sign_in(acme)
-    assert "Appareils" in browser.client.get("/console/devices", headers={"Accept-Language": "fr-FR,fr"}).get_data(as_text=True)
+    assert "Appareils" in browser.client.get("/console/devices", headers={"Accept-Language": "fr-FR,fr"}).get_data(
+        as_text=True
+    )
     english = browser.client.get("/console/devices", headers={"Accept-Language": "en-GB,en"}).get_data(as_text=True)
     assert "Devices" in english and "Appareils" not in english
     answer = browser.post("/console/language", {"language": "fr", "next": "/console/messages"})
@@ -36,8 +38,9 @@ def test_the_browsers_language_picks_the_page_and_the_switch_overrides_it(consol
 
 def test_the_language_switch_goes_back_only_to_a_console_page(console):
     browser = console.browser()
-    answer = browser.post("/console/language", {"language": "en", "next": "https://elsewhere.example/"},
-                          page="/console/signin")
+    answer = browser.post(
+        "/console/language", {"language": "en", "next": "https://elsewhere.example/"}, page="/console/signin"
+    )
     assert answer.headers["Location"].endswith("/console/devices")
 
 

@@ -21,15 +21,17 @@ def signed_in(console):
 
 
 def _history(browser, account, **params: str) -> list[dict[str, Any]]:
-    answer = browser.client.get("/v1/sms/history", query_string=params, headers={
-        "X-Client-ID": account.client_id, "X-API-Key": account.api_key})
+    answer = browser.client.get(
+        "/v1/sms/history", query_string=params, headers={"X-Client-ID": account.client_id, "X-API-Key": account.api_key}
+    )
     return answer.get_json()["data"]
 
 
 def test_the_form_queues_one_sms_and_shows_it_in_the_history(signed_in):
     acme, browser = signed_in
-    answer = browser.post("/console/send", {"to": "+263 77 123 4567", "message": "Mhoro", "priority": "2"},
-                          page="/console/send")
+    answer = browser.post(
+        "/console/send", {"to": "+263 77 123 4567", "message": "Mhoro", "priority": "2"}, page="/console/send"
+    )
     assert answer.status_code == 303 and answer.headers["Location"].endswith("/console/messages")
     [message] = _history(browser, acme)
     assert (message["to"], message["message"], message["priority_level"]) == ("+263771234567", "Mhoro", 2)
@@ -48,8 +50,9 @@ def test_a_refused_form_keeps_what_was_typed_and_says_why(signed_in):
 def test_a_scheduled_message_is_cancelled_from_the_history(signed_in):
     acme, browser = signed_in
     later = (utcnow() + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")
-    browser.post("/console/send", {"to": "+263771234567", "message": "later", "scheduled_at": later},
-                 page="/console/send")
+    browser.post(
+        "/console/send", {"to": "+263771234567", "message": "later", "scheduled_at": later}, page="/console/send"
+    )
     [message] = _history(browser, acme)
     assert message["status"] == "queued"
     browser.post(f"/console/messages/{message['message_id']}/cancel", page="/console/messages")
@@ -61,9 +64,15 @@ def test_a_scheduled_message_is_cancelled_from_the_history(signed_in):
 def test_a_csv_file_queues_its_good_rows_and_lists_the_refused_ones(signed_in):
     acme, browser = signed_in
     csv_file = io.BytesIO(b"to,message\n+263771234567,Hello one\n12,Bad number\n+263771234568,Hello two\n")
-    answer = browser.client.post("/console/send/bulk", data={
-        "file": (csv_file, "list.csv"), "priority": "5", "csrf_token": browser.token("/console/send"),
-    }, content_type="multipart/form-data")
+    answer = browser.client.post(
+        "/console/send/bulk",
+        data={
+            "file": (csv_file, "list.csv"),
+            "priority": "5",
+            "csrf_token": browser.token("/console/send"),
+        },
+        content_type="multipart/form-data",
+    )
     assert answer.status_code == 200
     page = answer.get_data(as_text=True)
     assert "2 queued, 1 refused." in page and "INVALID_PHONE_NUMBER" in page
@@ -74,8 +83,11 @@ def test_a_csv_file_queues_its_good_rows_and_lists_the_refused_ones(signed_in):
 def test_the_live_count_is_what_the_api_stores(signed_in, text):
     acme, browser = signed_in
     count = browser.client.get("/console/send/count", query_string={"text": text}).get_json()
-    sent = browser.client.post("/v1/sms/send", json={"to": "+263771234567", "message": text}, headers={
-        "X-Client-ID": acme.client_id, "X-API-Key": acme.api_key}).get_json()
+    sent = browser.client.post(
+        "/v1/sms/send",
+        json={"to": "+263771234567", "message": text},
+        headers={"X-Client-ID": acme.client_id, "X-API-Key": acme.api_key},
+    ).get_json()
     assert (count["segments"], count["encoding"]) == (sent["segments"], sent["encoding"])
     assert count["characters"] == len(text)
 

@@ -28,9 +28,15 @@ def test_over_https_the_cookie_is_secure(console):
     browser = console.browser()
     page = browser.client.get("/console/signin", base_url="https://relay.example")
     token = page.get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
-    answer = browser.client.post("/console/signin", base_url="https://relay.example", data={
-        "client_id": acme.client_id, "api_key": acme.api_key, "csrf_token": token,
-    })
+    answer = browser.client.post(
+        "/console/signin",
+        base_url="https://relay.example",
+        data={
+            "client_id": acme.client_id,
+            "api_key": acme.api_key,
+            "csrf_token": token,
+        },
+    )
     assert answer.status_code == 302
     assert "Secure" in _cookie_header(answer)
 
@@ -38,9 +44,14 @@ def test_over_https_the_cookie_is_secure(console):
 def test_a_wrong_key_is_refused_and_opens_no_page(console):
     acme = console.new_client()
     browser = console.browser()
-    answer = browser.client.post("/console/signin", data={
-        "client_id": acme.client_id, "api_key": "zs_live_" + "x" * 32, "csrf_token": browser.token(),
-    })
+    answer = browser.client.post(
+        "/console/signin",
+        data={
+            "client_id": acme.client_id,
+            "api_key": "zs_live_" + "x" * 32,
+            "csrf_token": browser.token(),
+        },
+    )
     assert answer.status_code == 401
     assert "INVALID_API_KEY" in answer.get_data(as_text=True)
     page = browser.client.get("/console/devices")
@@ -49,8 +60,17 @@ def test_a_wrong_key_is_refused_and_opens_no_page(console):
 
 def test_every_page_without_a_session_sends_to_the_sign_in(console):
     browser = console.browser()
-    for path in ("/console/", "/console/devices", "/console/messages", "/console/send", "/console/inbox",
-                 "/console/webhooks", "/console/charts", "/console/live", "/console/send/count?text=a"):
+    for path in (
+        "/console/",
+        "/console/devices",
+        "/console/messages",
+        "/console/send",
+        "/console/inbox",
+        "/console/webhooks",
+        "/console/charts",
+        "/console/live",
+        "/console/send/count?text=a",
+    ):
         answer = browser.client.get(path)
         assert answer.status_code in (302, 308), path
         assert answer.headers["Location"].endswith(("/console/signin", "/console/devices")), path
@@ -104,7 +124,13 @@ def test_behind_a_trusted_https_proxy_the_cookie_is_secure(make_console):
     proxied = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
     page = browser.client.get("/console/signin", headers=proxied)
     token = page.get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
-    answer = browser.client.post("/console/signin", headers=proxied, data={
-        "client_id": acme.client_id, "api_key": acme.api_key, "csrf_token": token,
-    })
+    answer = browser.client.post(
+        "/console/signin",
+        headers=proxied,
+        data={
+            "client_id": acme.client_id,
+            "api_key": acme.api_key,
+            "csrf_token": token,
+        },
+    )
     assert "Secure" in _cookie_header(answer)

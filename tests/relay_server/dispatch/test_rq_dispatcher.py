@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 import redis
+from relay_parts import OFFLINE_AFTER_SECONDS, Parts, minutes
 from rq.job import Job
 
-from relay_parts import OFFLINE_AFTER_SECONDS, Parts, minutes
 from relay_server.dispatch import RQDispatcher, placement
-from relay_server.dispatch.estimate import DEFAULT_SEND_SECONDS
 from relay_server.dispatch.dispatcher import DeviceOffline, NoDeviceAvailable
+from relay_server.dispatch.estimate import DEFAULT_SEND_SECONDS
 from zimsend_common import bus, redis_client, wire
 from zimsend_common.timefmt import utcnow
 
@@ -70,7 +69,9 @@ def test_a_message_for_a_device_goes_on_that_devices_queue_at_its_priority(parts
     device = parts.device(caller)
     message = parts.message(caller, device_id=device.device_id, priority=2)
     dispatcher.submit([message])
-    assert queued_ids(parts.redis, wire.device_queue(device.device_id, 2)) == [wire.send_job_id(message.client_id, message.message_id)]
+    assert queued_ids(parts.redis, wire.device_queue(device.device_id, 2)) == [
+        wire.send_job_id(message.client_id, message.message_id)
+    ]
     job = bus.fetch(wire.send_job_id(message.client_id, message.message_id), parts.redis)
     assert job.func_name == wire.SEND_JOB_FUNC
     sent = wire.SendJob.from_dict(job.args[0])
@@ -81,7 +82,9 @@ def test_a_message_without_a_device_goes_on_the_clients_shared_queue(parts, disp
     caller = parts.client()
     message = parts.message(caller, priority=5)
     dispatcher.submit([message])
-    assert queued_ids(parts.redis, wire.client_queue(caller.client_id, 5)) == [wire.send_job_id(message.client_id, message.message_id)]
+    assert queued_ids(parts.redis, wire.client_queue(caller.client_id, 5)) == [
+        wire.send_job_id(message.client_id, message.message_id)
+    ]
 
 
 def test_a_test_keys_message_goes_to_the_simulated_device(parts, dispatcher):
@@ -104,7 +107,9 @@ def test_submitting_a_message_twice_queues_one_job(parts, dispatcher):
     message = parts.message(caller)
     dispatcher.submit([message])
     dispatcher.submit([message])
-    assert queued_ids(parts.redis, wire.client_queue(caller.client_id, 3)) == [wire.send_job_id(message.client_id, message.message_id)]
+    assert queued_ids(parts.redis, wire.client_queue(caller.client_id, 3)) == [
+        wire.send_job_id(message.client_id, message.message_id)
+    ]
 
 
 def test_a_submit_while_redis_is_down_returns_and_the_message_stays_queued(parts):
@@ -138,7 +143,9 @@ def test_cancel_after_a_device_claimed_the_message_is_refused(parts, dispatcher)
     device = parts.device(caller)
     message = parts.message(caller)
     dispatcher.submit([message])
-    parts.redis.set(wire.claim_key(message.client_id, message.message_id), wire.claim_value_device(device.device_id), nx=True)
+    parts.redis.set(
+        wire.claim_key(message.client_id, message.message_id), wire.claim_value_device(device.device_id), nx=True
+    )
     assert dispatcher.cancel(message) is False
     assert Job.exists(wire.send_job_id(message.client_id, message.message_id), connection=parts.redis)
 

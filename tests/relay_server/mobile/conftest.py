@@ -15,6 +15,8 @@ def relay(tmp_path_factory: pytest.TempPathFactory, redis_proc: Any) -> Iterator
     """One relay and worker for a module's tests (each test makes its own client and phones):
     starting them takes seconds, and their Redis is kept whole (no flush) while they run."""
     client = redis.Redis(host=redis_proc.host, port=redis_proc.port, db=0)
-    with running_relay(tmp_path_factory.mktemp("relay"), f"redis://{redis_proc.host}:{redis_proc.port}/0", client) as running:
+    with running_relay(
+        tmp_path_factory.mktemp("relay"), f"redis://{redis_proc.host}:{redis_proc.port}/0", client
+    ) as running:
         yield running
     client.close()

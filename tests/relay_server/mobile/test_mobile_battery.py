@@ -11,13 +11,28 @@ from relay_server.mobile import inbound
 
 def _ping(level: object, flags: object) -> dict:
     """The health document the app sends with its ping (the app's docs, features/health)."""
-    return {"health": {"status": "pass", "version": "1.0.0", "releaseId": 1, "checks": {
-        "battery:level": {"description": "Battery level in percent", "observedUnit": "percent",
-                          "observedValue": level, "status": "pass"},
-        "battery:charging": {"description": "Is the phone charging?", "observedUnit": "flags",
-                             "observedValue": flags, "status": "pass"},
-        "connection:status": {"observedUnit": "boolean", "observedValue": 1, "status": "pass"},
-    }}}
+    return {
+        "health": {
+            "status": "pass",
+            "version": "1.0.0",
+            "releaseId": 1,
+            "checks": {
+                "battery:level": {
+                    "description": "Battery level in percent",
+                    "observedUnit": "percent",
+                    "observedValue": level,
+                    "status": "pass",
+                },
+                "battery:charging": {
+                    "description": "Is the phone charging?",
+                    "observedUnit": "flags",
+                    "observedValue": flags,
+                    "status": "pass",
+                },
+                "connection:status": {"observedUnit": "boolean", "observedValue": 1, "status": "pass"},
+            },
+        }
+    }
 
 
 def _battery(relay, device_id: str) -> tuple[int | None, bool | None]:
@@ -45,24 +60,30 @@ def test_a_ping_with_a_wrong_signature_tells_no_battery(relay):
     assert relay.redis.get(f"zimsend:mobile:{phone.device_id}:battery") is None
 
 
-@pytest.mark.parametrize(("level", "flags", "told"), [
-    (94, 4, (94, True)),
-    (0, 1, (0, True)),
-    (100, 0, (100, False)),
-    (57, "4", (57, None)),
-    (101, 0, None),
-    (-1, 0, None),
-    ("94", 0, None),
-    (94.5, 0, None),
-    (True, 0, None),
-    (None, 0, None),
-])
+@pytest.mark.parametrize(
+    ("level", "flags", "told"),
+    [
+        (94, 4, (94, True)),
+        (0, 1, (0, True)),
+        (100, 0, (100, False)),
+        (57, "4", (57, None)),
+        (101, 0, None),
+        (-1, 0, None),
+        ("94", 0, None),
+        (94.5, 0, None),
+        (True, 0, None),
+        (None, 0, None),
+    ],
+)
 def test_the_battery_a_ping_tells_is_a_whole_percent_with_its_charging_flag(level, flags, told):
     webhook = inbound.WebhookBody(id="wh1", event="system:ping", payload=_ping(level, flags))
     assert inbound.battery(webhook) == told
 
 
 def test_a_ping_without_a_health_document_or_another_event_tells_no_battery():
-    assert inbound.battery(inbound.WebhookBody(id="wh1", event="system:ping", payload={"health": {"status": "pass"}})) is None
+    assert (
+        inbound.battery(inbound.WebhookBody(id="wh1", event="system:ping", payload={"health": {"status": "pass"}}))
+        is None
+    )
     assert inbound.battery(inbound.WebhookBody(id="wh1", event="system:ping", payload={"health": "fine"})) is None
     assert inbound.battery(inbound.WebhookBody(id="wh1", event="sms:sent", payload=_ping(94, 4))) is None

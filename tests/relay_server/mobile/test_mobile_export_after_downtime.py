@@ -26,8 +26,14 @@ def _inbox(relay, account) -> list[dict]:
 
 def _sms(text: str, sender: str, received_at: datetime, message_id: str) -> dict:
     """An ``sms:received`` payload as the app sends it, live or exported (same SMS, same ``messageId``)."""
-    return {"messageId": message_id, "message": text, "sender": sender, "phoneNumber": sender,
-            "receivedAt": app_date(received_at), "simNumber": 1}
+    return {
+        "messageId": message_id,
+        "message": text,
+        "sender": sender,
+        "phoneNumber": sender,
+        "receivedAt": app_date(received_at),
+        "simNumber": 1,
+    }
 
 
 def _no_export(stream, seconds: float) -> bool:

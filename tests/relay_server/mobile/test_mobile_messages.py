@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 from phone_relay import wait_until
 
+
 def time_for_the_last_job() -> None:
     """The worker took the last event off its queue: leave it the moment to apply it."""
     time.sleep(1.0)
@@ -162,8 +163,13 @@ def test_valid_until_becomes_valid_until_in_the_apps_format_and_lifo_lists_the_n
     with phone.events():
         relay.wait_online(account, phone)
         older = relay.send(account, phone, "premier")
-        answer = relay.v1("POST", "/sms/send", account, headers={"X-Device-ID": phone.device_id},
-                          json={"to": "+33612345678", "message": "second", "valid_until": "2099-01-01T10:00:00Z"})
+        answer = relay.v1(
+            "POST",
+            "/sms/send",
+            account,
+            headers={"X-Device-ID": phone.device_id},
+            json={"to": "+33612345678", "message": "second", "valid_until": "2099-01-01T10:00:00Z"},
+        )
         assert answer.status_code == 202, answer.text
         newer = answer.json()["message_id"]
     listed = phone.call("GET", "/message", params={"order": "lifo"}).json()

@@ -6,7 +6,6 @@ import requests
 from smsgate_phone import Phone
 
 
-
 def test_a_phone_registers_with_its_token_and_shows_online_with_its_number_and_carrier(relay):
     account = relay.account()
     phone = relay.phone(account)
@@ -69,8 +68,9 @@ def test_add_device_android_prints_the_url_and_token_to_type_into_the_app(relay,
 
     account = relay.account()
     env = relay.env | {"ZIMSEND_PUBLIC_URL": "https://sms.example.org/"}
-    printed = subprocess.run([RELAY, "add-device", "--android", account.client_id], env=env,
-                             capture_output=True, text=True, check=True)
+    printed = subprocess.run(
+        [RELAY, "add-device", "--android", account.client_id], env=env, capture_output=True, text=True, check=True
+    )
     document = json.loads(printed.stdout)
     assert document["server_url"] == "https://sms.example.org/api/mobile/v1"
     phone = Phone(relay.mobile_url, document["registration_token"])

@@ -4,10 +4,11 @@ woken through Redis by whichever relay process placed the message."""
 from __future__ import annotations
 
 import time
+
 from phone_relay import OFFLINE_AFTER_SECONDS
 from relay_process import serving
-from waiting import free_port
 from smsgate_phone import Phone
+from waiting import free_port
 
 
 def test_the_stream_answers_at_once_and_keeps_alive_well_within_15_seconds(relay):

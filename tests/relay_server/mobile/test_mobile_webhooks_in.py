@@ -24,7 +24,13 @@ def _inbox(relay, account) -> list[dict]:
 
 def test_get_webhooks_points_every_event_the_app_knows_at_the_relay(relay):
     _, phone, _, hooks = _setup(relay)
-    assert {hook["event"] for hook in hooks} == {"sms:received", "system:ping", "sms:sent", "sms:delivered", "sms:failed"}
+    assert {hook["event"] for hook in hooks} == {
+        "sms:received",
+        "system:ping",
+        "sms:sent",
+        "sms:delivered",
+        "sms:failed",
+    }
     assert {hook["url"] for hook in hooks} == {f"{relay.mobile_url}/webhooks/in/{phone.device_id}"}
     old = relay.phone(relay.account(), version="1.17.2")
     # An event the installed app does not know would fail its whole webhook sync.
@@ -34,8 +40,13 @@ def test_get_webhooks_points_every_event_the_app_knows_at_the_relay(relay):
 def test_a_signed_sms_received_becomes_one_incoming_message_however_often_the_app_retries(relay):
     account, phone, key, hooks = _setup(relay)
     url = hooks[0]["url"]
-    payload = {"message": "Oui, merci", "receivedAt": "2026-12-03T15:01:02.345+02:00", "messageId": "abc",
-               "sender": "+33698765432", "phoneNumber": "+33698765432"}
+    payload = {
+        "message": "Oui, merci",
+        "receivedAt": "2026-12-03T15:01:02.345+02:00",
+        "messageId": "abc",
+        "sender": "+33698765432",
+        "phoneNumber": "+33698765432",
+    }
     for _ in range(3):  # each retry is signed again with a new timestamp
         assert phone.webhook(url, "sms:received", payload, key=key, webhook_id="wh-retried-1").status_code == 204
     inbox = wait_until(lambda: _inbox(relay, account), "the incoming SMS")
@@ -66,11 +77,25 @@ def test_sms_sent_and_delivered_webhooks_move_the_phones_message(relay):
         relay.wait_online(account, phone)
         message_id = relay.send(account, phone)
     phone.pull()
-    assert phone.webhook(url, "sms:sent", {"messageId": message_id, "phoneNumber": "+33612345678",
-                                           "sentAt": "2099-01-01T00:00:00.000Z"}, key=key).status_code == 204
+    assert (
+        phone.webhook(
+            url,
+            "sms:sent",
+            {"messageId": message_id, "phoneNumber": "+33612345678", "sentAt": "2099-01-01T00:00:00.000Z"},
+            key=key,
+        ).status_code
+        == 204
+    )
     relay.wait_status(account, message_id, "sent")
-    assert phone.webhook(url, "sms:delivered", {"messageId": message_id, "phoneNumber": "+33612345678",
-                                                "deliveredAt": "2099-01-01T00:00:01.000Z"}, key=key).status_code == 204
+    assert (
+        phone.webhook(
+            url,
+            "sms:delivered",
+            {"messageId": message_id, "phoneNumber": "+33612345678", "deliveredAt": "2099-01-01T00:00:01.000Z"},
+            key=key,
+        ).status_code
+        == 204
+    )
     relay.wait_status(account, message_id, "delivered")
 
 

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 from relay_process import RELAY, environment
+
 from relay_server.store.models import NewMessage
 from relay_server.store.store import Store
 
@@ -36,8 +37,11 @@ def test_a_backup_taken_under_write_load_is_a_consistent_private_store(tmp_path:
         before = count_messages(live)
         target = tmp_path / "backups" / "zimsend-backup.sqlite3"
         done = subprocess.run(
-            [RELAY, "backup", str(target)], env=environment(tmp_path, database_url=sqlite_url),
-            capture_output=True, text=True, timeout=120,
+            [RELAY, "backup", str(target)],
+            env=environment(tmp_path, database_url=sqlite_url),
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         after = count_messages(live)
     finally:
@@ -62,8 +66,11 @@ def test_a_backup_taken_under_write_load_is_a_consistent_private_store(tmp_path:
 def test_backup_of_a_postgresql_store_refuses_and_points_to_pg_dump(tmp_path: Path, postgres_url: str) -> None:
     target = tmp_path / "copy.sqlite3"
     done = subprocess.run(
-        [RELAY, "backup", str(target)], env=environment(tmp_path, database_url=postgres_url),
-        capture_output=True, text=True, timeout=60,
+        [RELAY, "backup", str(target)],
+        env=environment(tmp_path, database_url=postgres_url),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 1
     error = json.loads(done.stderr.strip().splitlines()[-1])["error"]
@@ -76,7 +83,10 @@ def test_backup_of_a_missing_sqlite_store_refuses_and_creates_nothing(tmp_path: 
     missing = tmp_path / "nowhere" / "zimsend.sqlite3"
     done = subprocess.run(
         [RELAY, "backup", str(tmp_path / "copy.sqlite3")],
-        env=environment(tmp_path, database_url=f"sqlite:///{missing}"), capture_output=True, text=True, timeout=60,
+        env=environment(tmp_path, database_url=f"sqlite:///{missing}"),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 1
     assert json.loads(done.stderr.strip().splitlines()[-1])["error"]["code"] == "DATABASE_UNAVAILABLE"
@@ -90,8 +100,11 @@ def test_backup_onto_the_store_itself_refuses_and_leaves_the_store_whole(tmp_pat
     live = Path(sqlite_url.removeprefix("sqlite:///"))
     for target in (live, Path(f"{live}-wal")):
         done = subprocess.run(
-            [RELAY, "backup", str(target)], env=environment(tmp_path, database_url=sqlite_url),
-            capture_output=True, text=True, timeout=60,
+            [RELAY, "backup", str(target)],
+            env=environment(tmp_path, database_url=sqlite_url),
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert done.returncode == 1
         assert json.loads(done.stderr.strip().splitlines()[-1])["error"]["code"] == "INVALID_PATH"

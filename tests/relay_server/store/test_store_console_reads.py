@@ -22,8 +22,16 @@ def store(database_url: str):
 
 
 def _message(client_id: str, device_id: str | None = None) -> NewMessage:
-    return NewMessage(client_id=client_id, is_test=False, to="+263771234567", body="hi", priority=3, segments=1,
-                      encoding="GSM-7", device_id=device_id)
+    return NewMessage(
+        client_id=client_id,
+        is_test=False,
+        to="+263771234567",
+        body="hi",
+        priority=3,
+        segments=1,
+        encoding="GSM-7",
+        device_id=device_id,
+    )
 
 
 def test_counts_per_hour_say_what_went_out_arrived_and_failed_and_how_fast(store):
@@ -43,8 +51,9 @@ def test_counts_per_hour_say_what_went_out_arrived_and_failed_and_how_fast(store
     assert hour.hour == stored[0].created_at.replace(minute=0, second=0, microsecond=0)
     assert store.hourly_counts.hourly(caller, utcnow() - timedelta(hours=1), "device_other") == []
     other, other_key = store.create_client("globex")
-    assert store.hourly_counts.hourly(store.authenticate(other.client_id, other_key),
-                                utcnow() - timedelta(hours=1)) == []
+    assert (
+        store.hourly_counts.hourly(store.authenticate(other.client_id, other_key), utcnow() - timedelta(hours=1)) == []
+    )
 
 
 def test_a_devices_connect_history_is_newest_first_and_its_clients_only(store):

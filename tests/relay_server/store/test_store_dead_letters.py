@@ -34,11 +34,21 @@ def _failure(at_seconds: int, event_id: str = "evt_poison") -> EventFailure:
 
 def test_an_event_is_tried_up_to_the_limit_then_kept_as_a_dead_letter(store: Store) -> None:
     tallies = [store.record_event_failure(_failure(n), max_attempts=5) for n in range(5)]
-    assert [(t.attempts, t.state) for t in tallies] == [(1, "retry"), (2, "retry"), (3, "retry"), (4, "retry"), (5, "dead_lettered")]
+    assert [(t.attempts, t.state) for t in tallies] == [
+        (1, "retry"),
+        (2, "retry"),
+        (3, "retry"),
+        (4, "retry"),
+        (5, "dead_lettered"),
+    ]
 
     [letter] = store.list_dead_letters()
     assert (letter.event_id, letter.kind, letter.device_id, letter.reason, letter.attempts) == (
-        "evt_poison", "received", "device_abcdefghijkl", "DataError", 5
+        "evt_poison",
+        "received",
+        "device_abcdefghijkl",
+        "DataError",
+        5,
     )
     assert letter.error.startswith("DataError: PostgreSQL text fields cannot contain NUL")
     assert letter.payload == PAYLOAD  # exactly, odd characters and all

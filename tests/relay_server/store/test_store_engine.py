@@ -7,12 +7,11 @@ from dataclasses import replace
 
 import pytest
 import sqlalchemy as sa
+from store_factories import new_message
 
 from relay_server.store import Store
 from relay_server.store.models import Caller, HistoryQuery, Message, StatusChange
 from zimsend_common.timefmt import utcnow
-
-from store_factories import new_message
 
 
 def test_a_sqlite_store_uses_wal_durable_commits_and_foreign_keys(sqlite_url: str) -> None:
@@ -27,9 +26,7 @@ def test_a_sqlite_store_uses_wal_durable_commits_and_foreign_keys(sqlite_url: st
     assert pragmas == {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1}
 
 
-def test_a_message_of_an_unknown_client_is_refused_and_nothing_is_stored(
-    store: Store, live_caller: Caller
-) -> None:
+def test_a_message_of_an_unknown_client_is_refused_and_nothing_is_stored(store: Store, live_caller: Caller) -> None:
     stranger = replace(live_caller, client_id="client_0000000000")
 
     with pytest.raises(sa.exc.IntegrityError):

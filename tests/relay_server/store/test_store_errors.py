@@ -15,7 +15,8 @@ def test_every_exception_the_store_defines_is_a_store_error():
     for info in pkgutil.iter_modules(relay_server.store.__path__):
         module = importlib.import_module(f"relay_server.store.{info.name}")
         defined += [
-            value for value in vars(module).values()
+            value
+            for value in vars(module).values()
             if inspect.isclass(value) and issubclass(value, Exception) and value.__module__ == module.__name__
         ]
 

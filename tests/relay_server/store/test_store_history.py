@@ -3,11 +3,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from store_factories import new_message
 
 from relay_server.store import Store, UnknownCursor
 from relay_server.store.models import Caller, HistoryQuery, Message, StatusChange
-
-from store_factories import new_message
 
 DAY = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
 DEVICE_A = "device_aaaaaaaaaaaa"
@@ -30,8 +29,12 @@ def mixed(store: Store, live_caller: Caller) -> dict[str, Message]:
     made = {
         "first": _store_at(store, live_caller, DAY, to="+263771000001", body="Meeting at 10", device_id=DEVICE_A),
         "second": _store_at(store, live_caller, DAY + timedelta(days=1), to="+263771000002", body="Invoice 100% paid"),
-        "third": _store_at(store, live_caller, DAY + timedelta(days=2), to="+263771000001", body="ÉCOLE fermée", device_id=DEVICE_B),
-        "fourth": _store_at(store, live_caller, DAY + timedelta(days=3), to="+263771000003", body="user_name reset", device_id=DEVICE_A),
+        "third": _store_at(
+            store, live_caller, DAY + timedelta(days=2), to="+263771000001", body="ÉCOLE fermée", device_id=DEVICE_B
+        ),
+        "fourth": _store_at(
+            store, live_caller, DAY + timedelta(days=3), to="+263771000003", body="user_name reset", device_id=DEVICE_A
+        ),
         "fifth": _store_at(store, live_caller, DAY + timedelta(days=4), to="+263771000001", body="meeting moved"),
     }
     store.apply_status_change(StatusChange(made["first"].message_id, "delivered", DAY + timedelta(hours=1)))
@@ -127,9 +130,7 @@ def test_offset_pages_end_with_a_partial_page_then_nothing(store: Store, live_ca
     assert [page.next_after for page in pages] == [newest_first[2], newest_first[5], None, None]
 
 
-def test_keyset_paging_walks_everything_once_even_with_equal_creation_times(
-    store: Store, live_caller: Caller
-) -> None:
+def test_keyset_paging_walks_everything_once_even_with_equal_creation_times(store: Store, live_caller: Caller) -> None:
     made: list[Message] = []
     for minute in range(5):  # five instants, five messages created in each
         made += store.insert_messages([new_message(live_caller) for _ in range(5)], at=DAY + timedelta(minutes=minute))

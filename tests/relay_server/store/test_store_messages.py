@@ -4,11 +4,10 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from store_factories import new_message
 
 from relay_server.store import Store
 from relay_server.store.models import Caller
-
-from store_factories import new_message
 
 
 def test_inserted_messages_are_queued_with_fresh_ids_in_order(store: Store, live_caller: Caller) -> None:
@@ -66,9 +65,7 @@ def test_times_given_in_another_zone_are_stored_as_utc(store: Store, live_caller
 
 def test_a_naive_time_is_refused_and_nothing_is_stored(store: Store, live_caller: Caller) -> None:
     with pytest.raises(Exception, match="naive"):
-        store.insert_messages(
-            [new_message(live_caller), new_message(live_caller, scheduled_at=datetime(2030, 1, 1))]
-        )
+        store.insert_messages([new_message(live_caller), new_message(live_caller, scheduled_at=datetime(2030, 1, 1))])
 
     assert store.stats(live_caller, None, None, None).pending == 0
 

@@ -18,7 +18,9 @@ from relay_server.store.models import Caller
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=timezone.utc)
 
 
-def test_the_first_registration_gives_the_password_whose_key_the_store_keeps_and_later_ones_do_not(store: Store, live_caller: Caller):
+def test_the_first_registration_gives_the_password_whose_key_the_store_keeps_and_later_ones_do_not(
+    store: Store, live_caller: Caller
+):
     device, token = store.mobile_devices.add_android(live_caller.client_id, "Pixel")
     first = store.mobile_devices.register(token, AppReport(app_version="1.68.0"), NOW)
     assert first is not None and first.device_id == device.device_id and first.password
@@ -46,7 +48,9 @@ def test_an_unknown_client_gets_no_phone_and_an_unknown_token_no_registration(st
     assert store.mobile_devices.authenticate("zsdev_unknown") is None
 
 
-def test_the_first_sim_card_gives_the_number_and_carrier_and_a_number_too_long_is_left_out(store: Store, live_caller: Caller):
+def test_the_first_sim_card_gives_the_number_and_carrier_and_a_number_too_long_is_left_out(
+    store: Store, live_caller: Caller
+):
     device, token = store.mobile_devices.add_android(live_caller.client_id, None)
     sims = [{"simNumber": 1, "phoneNumber": "+263771234567", "carrierName": "Econet"}]
     registration = store.mobile_devices.register(token, AppReport(sim_cards=sims), NOW)

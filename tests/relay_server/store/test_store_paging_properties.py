@@ -6,11 +6,10 @@ from datetime import datetime, timedelta, timezone
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from store_factories import new_message
 
 from relay_server.store import Store
 from relay_server.store.models import STATUSES, HistoryQuery, StatusChange
-
-from store_factories import new_message
 
 START = datetime(2026, 5, 1, tzinfo=timezone.utc)
 
@@ -57,7 +56,9 @@ def test_keyset_and_offset_pages_walk_the_same_sorted_messages(
     assert after is None, "keyset paging did not end"
     by_offset = []
     for number in range(1, len(expected) // limit + 2):
-        by_offset += [m.message_id for m in store.history(caller, HistoryQuery(page=number, limit=limit, **query)).items]
+        by_offset += [
+            m.message_id for m in store.history(caller, HistoryQuery(page=number, limit=limit, **query)).items
+        ]
 
     assert by_keyset == expected
     assert by_offset == expected

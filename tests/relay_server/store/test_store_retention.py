@@ -3,13 +3,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
+from store_factories import new_message
 
 from relay_server.store import Store
 from relay_server.store.models import Caller, StatusChange
 from relay_server.store.retention import purge_messages
 from relay_server.store.schema import message_events
-
-from store_factories import new_message
 
 OLD = datetime(2026, 1, 1, tzinfo=timezone.utc)
 CUTOFF = datetime(2026, 2, 1, tzinfo=timezone.utc)
@@ -24,9 +23,7 @@ def _make(store: Store, caller: Caller, at: datetime, *moves: str) -> str:
 
 def _events_of(store: Store, message_ids: list[str]) -> int:
     with store.engine.connect() as conn:
-        return conn.execute(
-            sa.select(sa.func.count()).where(message_events.c.message_id.in_(message_ids))
-        ).scalar_one()
+        return conn.execute(sa.select(sa.func.count()).where(message_events.c.message_id.in_(message_ids))).scalar_one()
 
 
 def test_only_finished_messages_created_before_the_cutoff_are_purged(store: Store, live_caller: Caller) -> None:

@@ -3,11 +3,10 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from store_factories import new_message
 
 from relay_server.store import Store
 from relay_server.store.models import Caller, DayStats, HistoryQuery, StatusChange
-
-from store_factories import new_message
 
 DAY1 = datetime(2026, 3, 1, 23, 30, tzinfo=timezone.utc)
 DAY2 = datetime(2026, 3, 2, 0, 15, tzinfo=timezone.utc)
@@ -68,9 +67,7 @@ def test_stats_of_test_mode_and_of_another_client_are_their_own(
 
 def test_stats_bounds_select_whole_utc_creation_days(store: Store, live_caller: Caller, known) -> None:
     # Noon of day 2 to noon of day 3: both days count entirely.
-    bounded = _summary(
-        store, live_caller, from_time=DAY2 + timedelta(hours=12), to_time=DAY3 - timedelta(minutes=1)
-    )
+    bounded = _summary(store, live_caller, from_time=DAY2 + timedelta(hours=12), to_time=DAY3 - timedelta(minutes=1))
     assert bounded == (1, 0, 1, EXPECTED_ALL[3][1:])
     # A bound in another zone is read as the UTC day it falls on (day 2 01:00 in Harare is day 1 in UTC).
     harare = timezone(timedelta(hours=2))

@@ -5,13 +5,12 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from store_factories import new_message
 
 from relay_server.store import Store, UnknownMessage
 from relay_server.store.models import ALLOWED_MOVES, STATUSES, Caller, Message, MessageError, StatusChange
 from relay_server.store.schema import message_events
 from zimsend_common.timefmt import utcnow
-
-from store_factories import new_message
 
 # How to bring a fresh (queued) message to each status along allowed moves.
 PATH_TO = {
@@ -110,9 +109,7 @@ def test_a_delivery_report_that_overtakes_the_sent_event_fills_both(store: Store
     delivered_at = utcnow()
 
     result = store.apply_status_change(StatusChange(message.message_id, "delivered", delivered_at))
-    late_sent = store.apply_status_change(
-        StatusChange(message.message_id, "sent", delivered_at - timedelta(seconds=5))
-    )
+    late_sent = store.apply_status_change(StatusChange(message.message_id, "sent", delivered_at - timedelta(seconds=5)))
 
     assert result.applied is True
     assert result.message.sent_at == delivered_at
@@ -126,9 +123,7 @@ def test_a_change_for_an_unknown_message_is_refused(store: Store) -> None:
         store.apply_status_change(StatusChange("msg_0000000000000000", "sent", utcnow()))
 
 
-def test_concurrent_reports_for_one_message_end_in_one_consistent_state(
-    store: Store, live_caller: Caller
-) -> None:
+def test_concurrent_reports_for_one_message_end_in_one_consistent_state(store: Store, live_caller: Caller) -> None:
     (message,) = store.insert_messages([new_message(live_caller)])
     changes = [
         StatusChange(message.message_id, status, utcnow(), device_id="device_aaaaaaaaaaaa", error=ERROR)

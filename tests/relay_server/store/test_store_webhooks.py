@@ -7,13 +7,12 @@ import json
 from datetime import timedelta
 
 import pytest
+from store_factories import new_message
 
-from relay_server.store import Store
+from relay_server.store import Store, webhooks
 from relay_server.store import webhook_outbox as outbox
-from relay_server.store import webhooks
 from relay_server.store.models import Caller, StatusChange
 from relay_server.webhooks.schedule import next_attempt_at
-from store_factories import new_message
 from zimsend_common.timefmt import utcnow
 
 URL_A, URL_B, OWN = "https://a.example.com/h", "https://b.example.com/h", "https://own.example.com/h"
@@ -55,7 +54,9 @@ def test_a_delivered_report_overtaking_sent_writes_both_events_in_order(store, l
     assert second.event == "sms.delivered" and second.delivery_id > first.delivery_id
 
 
-def test_a_messages_own_url_takes_its_events_and_test_mode_webhooks_hear_only_test_messages(store, live_caller, test_caller):
+def test_a_messages_own_url_takes_its_events_and_test_mode_webhooks_hear_only_test_messages(
+    store, live_caller, test_caller
+):
     hook(store, live_caller, URL_A, ("sms.sent",))
     hook(store, test_caller, URL_B, ("sms.sent",))
     [own] = store.insert_messages([new_message(live_caller, webhook_url=OWN)])

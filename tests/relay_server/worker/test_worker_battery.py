@@ -4,6 +4,7 @@ a battery that is no percent, or a flag that is no yes or no, is not kept."""
 from __future__ import annotations
 
 from relay_parts import Parts
+
 from relay_server.mobile.reports import Battery, heartbeat_data
 from relay_server.store.device_state import DeviceState
 from relay_server.store.mobile_devices import AppReport, MobileDevice
@@ -24,7 +25,9 @@ def _phone(parts: Parts) -> MobileDevice:
 def _beat(phone: MobileDevice, battery: Battery | None) -> None:
     """Apply the heartbeat the relay makes for the phone, as the worker takes it off the queue."""
     data = heartbeat_data(phone, "1.68.0", battery)
-    document = wire.Event(kind="heartbeat", device_id=phone.device_id, at=isoformat_precise(utcnow()), data=data).to_dict()
+    document = wire.Event(
+        kind="heartbeat", device_id=phone.device_id, at=isoformat_precise(utcnow()), data=data
+    ).to_dict()
     assert apply_event(document, wire.sign(document, phone.signing_key)) == "applied"
 
 

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 import pytest
 import sqlalchemy as sa
 from prometheus_client import REGISTRY
-
 from relay_parts import Parts
+
 from relay_server.store.models import Message, StatusChange
 from relay_server.store.schema import UtcDateTime
 from relay_server.worker.due import OVERLAP, DueRelease
@@ -59,7 +59,9 @@ def test_looking_again_and_again_gives_a_due_message_one_job_and_none_once_a_dev
     assert shared_queue(parts, message) == [wire.send_job_id(message.client_id, message.message_id)]
     # An agent takes the job (deleting it) and claims the message.
     bus.fetch(wire.send_job_id(message.client_id, message.message_id), parts.redis).delete()
-    parts.redis.set(wire.claim_key(message.client_id, message.message_id), wire.claim_value_device("device_abcdef123456"))
+    parts.redis.set(
+        wire.claim_key(message.client_id, message.message_id), wire.claim_value_device("device_abcdef123456")
+    )
     assert due.round(at + seconds(3))
     assert shared_queue(parts, message) == []
 
@@ -106,7 +108,9 @@ def test_a_message_whose_validity_ran_out_before_it_could_leave_fails_with_timeo
 def test_a_cancelled_scheduled_message_never_gets_a_job(parts: Parts):
     now = utcnow()
     claimed = scheduled(parts, now - seconds(1))
-    parts.redis.set(wire.claim_key(claimed.client_id, claimed.message_id), wire.CLAIM_CANCELLED)  # cancel still recording it
+    parts.redis.set(
+        wire.claim_key(claimed.client_id, claimed.message_id), wire.CLAIM_CANCELLED
+    )  # cancel still recording it
     recorded = scheduled(parts, now - seconds(1))
     parts.store.apply_status_change(StatusChange(recorded.message_id, "cancelled", now))
     assert due_release(parts).round(now)

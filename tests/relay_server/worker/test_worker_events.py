@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from relay_parts import Parts
 from rq.registry import ScheduledJobRegistry
 
-from relay_parts import Parts
 from relay_server.store.dispatch_schema import device_events, incoming_messages
 from relay_server.store.store import Store
 from relay_server.worker import context
@@ -24,10 +24,21 @@ def test_sent_then_delivered_move_the_message_with_the_reported_times(parts: Par
     message = parts.message(caller)
     sent_at = message.queued_at.replace(microsecond=0) + timedelta(seconds=1)
     delivered_at = sent_at + timedelta(seconds=4)
-    assert device.report("sent", {"message_id": message.message_id, "sent_at": isoformat_z(sent_at), "references": [7]}) == "applied"
-    assert device.report("delivered", {"message_id": message.message_id, "delivered_at": isoformat_z(delivered_at)}) == "applied"
+    assert (
+        device.report("sent", {"message_id": message.message_id, "sent_at": isoformat_z(sent_at), "references": [7]})
+        == "applied"
+    )
+    assert (
+        device.report("delivered", {"message_id": message.message_id, "delivered_at": isoformat_z(delivered_at)})
+        == "applied"
+    )
     now = parts.reload(message)
-    assert (now.status, now.sent_at, now.delivered_at, now.device_id) == ("delivered", sent_at, delivered_at, device.device_id)
+    assert (now.status, now.sent_at, now.delivered_at, now.device_id) == (
+        "delivered",
+        sent_at,
+        delivered_at,
+        device.device_id,
+    )
 
 
 def test_a_repeated_event_changes_nothing(parts: Parts):
@@ -105,7 +116,9 @@ def test_a_failed_event_with_a_code_outside_the_contract_is_refused(parts: Parts
     caller = parts.client()
     device = parts.device(caller)
     message = parts.message(caller)
-    result = device.report("failed", {"message_id": message.message_id, "code": "ON_FIRE", "failed_at": isoformat_z(utcnow())})
+    result = device.report(
+        "failed", {"message_id": message.message_id, "code": "ON_FIRE", "failed_at": isoformat_z(utcnow())}
+    )
     assert result == "refused"
     assert parts.reload(message).status == "queued"
 
@@ -113,7 +126,9 @@ def test_a_failed_event_with_a_code_outside_the_contract_is_refused(parts: Parts
 def test_an_incoming_sms_is_stored_once_for_the_devices_client(parts: Parts):
     caller = parts.client()
     device = parts.device(caller)
-    document = device.event("received", {"sender": "+263772000111", "text": "Yebo", "received_at": isoformat_z(utcnow()), "parts": 1}).to_dict()
+    document = device.event(
+        "received", {"sender": "+263772000111", "text": "Yebo", "received_at": isoformat_z(utcnow()), "parts": 1}
+    ).to_dict()
     signature = wire.sign(document, device.signing_key)
     assert apply_event(document, signature) == "applied"
     assert apply_event(document, signature) == "repeat"
@@ -130,7 +145,11 @@ def test_a_heartbeat_records_the_devices_state(parts: Parts):
     device.heartbeat(model="SIM800L", firmware="1418B05", phone_number="+263771000222", sent_today=4, queue_depth=2)
     [state] = parts.store.device_states(device_id=device.device_id)
     assert (state.model, state.firmware, state.phone_number, state.operator, state.signal_percent) == (
-        "SIM800L", "1418B05", "+263771000222", "Econet", 71
+        "SIM800L",
+        "1418B05",
+        "+263771000222",
+        "Econet",
+        71,
     )
     assert (state.sent_today, state.queue_depth) == (4, 2)
     assert state.online(utcnow(), parts.ctx.offline_after)
@@ -174,7 +193,9 @@ def test_an_event_that_finds_the_database_down_waits_and_is_neither_lost_nor_dea
         document = device.event("sent", {"message_id": message.message_id, "sent_at": isoformat_z(utcnow())}).to_dict()
         # However often it is handed on, an outage is no fault of the event's.
         tries = MAX_EVENT_ATTEMPTS + 2
-        assert [apply_event(document, wire.sign(document, device.signing_key)) for _ in range(tries)] == ["deferred"] * tries
+        assert [apply_event(document, wire.sign(document, device.signing_key)) for _ in range(tries)] == [
+            "deferred"
+        ] * tries
         waiting = ScheduledJobRegistry(wire.EVENTS_QUEUE, connection=redisdb).get_job_ids()
         assert len(waiting) == tries
     finally:
@@ -209,13 +230,22 @@ def test_an_applied_or_repeated_event_is_acknowledged_to_its_agent_and_a_heartbe
 def test_a_job_an_agent_refused_is_kept_as_the_devices_job_refused_event_once(parts: Parts):
     caller = parts.client()
     device = parts.device(caller)
-    refusal = device.event("job_refused", {"reason": "bad_signature", "job_id": "forged1",
-                                           "queue": wire.device_queue(device.device_id, 3),
-                                           "message_id": "msg_00000000000000f1"}).to_dict()
+    refusal = device.event(
+        "job_refused",
+        {
+            "reason": "bad_signature",
+            "job_id": "forged1",
+            "queue": wire.device_queue(device.device_id, 3),
+            "message_id": "msg_00000000000000f1",
+        },
+    ).to_dict()
     signature = wire.sign(refusal, device.signing_key)
     assert apply_event(refusal, signature) == "applied"
     assert apply_event(refusal, signature) == "repeat"
     with parts.store.engine.connect() as conn:
-        rows = conn.execute(sa.select(device_events.c.event, device_events.c.reason, device_events.c.client_id)
-                            .where(device_events.c.device_id == device.device_id)).all()
+        rows = conn.execute(
+            sa.select(device_events.c.event, device_events.c.reason, device_events.c.client_id).where(
+                device_events.c.device_id == device.device_id
+            )
+        ).all()
     assert [tuple(row) for row in rows] == [("job.refused", "bad_signature", caller.client_id)]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-
 from relay_parts import Parts
+
 from relay_server.store.dispatch_schema import incoming_messages
 from relay_server.worker.events import apply_event
 from zimsend_common import wire

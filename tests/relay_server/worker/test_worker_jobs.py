@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-
 from relay_parts import Parts, minutes
+
 from relay_server.dispatch import placement
 from relay_server.store.models import StatusChange
 from relay_server.worker.simulated import send_message

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from prometheus_client import REGISTRY
-
 from relay_parts import Parts
+
 from zimsend_common.timefmt import isoformat_z
 
 
@@ -27,10 +27,17 @@ def test_sent_and_delivered_are_timed_from_the_stored_times_once_each(parts: Par
     sent = {"message_id": message.message_id, "sent_at": isoformat_z(sent_at)}
     assert device.report("sent", sent) == "applied"
     assert device.report("sent", sent) == "repeat"  # a repeat is not timed again
-    assert device.report("delivered", {"message_id": message.message_id, "delivered_at": isoformat_z(delivered_at)}) == "applied"
+    assert (
+        device.report("delivered", {"message_id": message.message_id, "delivered_at": isoformat_z(delivered_at)})
+        == "applied"
+    )
 
     grew = {key: bucket(*key) - value for key, value in before.items()}
     assert grew == {
-        (send, "1.0"): 1, (send, "2.0"): 1, (send, "5.0"): 1,
-        (delivery, "1.0"): 0, (delivery, "2.0"): 0, (delivery, "5.0"): 1,
+        (send, "1.0"): 1,
+        (send, "2.0"): 1,
+        (send, "5.0"): 1,
+        (delivery, "1.0"): 0,
+        (delivery, "2.0"): 0,
+        (delivery, "5.0"): 1,
     }

@@ -6,9 +6,9 @@ import json
 from datetime import timedelta
 
 import sqlalchemy as sa
+from relay_parts import OFFLINE_AFTER_SECONDS, Parts, maintenance, minutes
 from rq.job import JobStatus
 
-from relay_parts import OFFLINE_AFTER_SECONDS, Parts, maintenance, minutes
 from relay_server.dispatch import placement
 from relay_server.store.dispatch_schema import device_events, device_status, incoming_messages
 from relay_server.worker.liveness import LOST_SEND_DETAIL
@@ -46,7 +46,9 @@ def test_after_redis_loses_its_data_every_queued_message_gets_its_job_back_after
     assert run_round_after_loss(parts, now)
     assert bus.queue(wire.device_queue(device.device_id, 3), parts.redis).count == 0  # agents speak first
     assert run_round_after_loss(parts, now + parts.ctx.recovery_grace + timedelta(seconds=1))
-    assert bus.queue(wire.device_queue(device.device_id, 3), parts.redis).job_ids == [wire.send_job_id(now_msg.client_id, now_msg.message_id)]
+    assert bus.queue(wire.device_queue(device.device_id, 3), parts.redis).job_ids == [
+        wire.send_job_id(now_msg.client_id, now_msg.message_id)
+    ]
     # The one scheduled for later gets its job from the due release when due, not before.
     assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).count == 0
 
@@ -68,7 +70,9 @@ def test_a_message_claimed_by_a_device_that_never_reported_on_it_goes_back_to_th
     taken = parts.message(caller)
     parts.redis.set(wire.claim_key(taken.client_id, taken.message_id), wire.claim_value_device(device.device_id))
     run_round(parts, at=utcnow() + STUCK_AFTER + timedelta(seconds=1))
-    assert bus.queue(wire.device_queue(device.device_id, 3), parts.redis).job_ids == [wire.send_job_id(taken.client_id, taken.message_id)]
+    assert bus.queue(wire.device_queue(device.device_id, 3), parts.redis).job_ids == [
+        wire.send_job_id(taken.client_id, taken.message_id)
+    ]
     job = bus.fetch(wire.send_job_id(taken.client_id, taken.message_id), parts.redis)
     assert wire.SendJob.from_dict(job.args[0]).device_id == device.device_id
     assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).count == 0
@@ -133,7 +137,11 @@ def test_a_device_that_starts_and_stops_heartbeating_is_recorded_connected_then_
     run_round(parts, at=utcnow() + timedelta(seconds=OFFLINE_AFTER_SECONDS + 1))
     assert recorded_device_events(parts)[1:] == [(device.device_id, "device.disconnected", "CONNECTION_LOST")]
     with parts.store.engine.connect() as conn:
-        data = json.loads(conn.execute(sa.select(device_events.c.data_json).where(device_events.c.event == "device.disconnected")).scalar_one())
+        data = json.loads(
+            conn.execute(
+                sa.select(device_events.c.data_json).where(device_events.c.event == "device.disconnected")
+            ).scalar_one()
+        )
     assert data["device_name"] == "SIM800L" and data["last_seen"] is not None
 
 
@@ -217,7 +225,9 @@ def test_a_message_whose_job_failed_in_redis_is_placed_again(parts: Parts):
     bus.fetch(wire.send_job_id(message.client_id, message.message_id), parts.redis).set_status(JobStatus.FAILED)
     bus.queue(wire.SIMULATED_QUEUE, parts.redis).remove(message.message_id)  # as a failed job is
     run_round(parts)
-    assert bus.queue(wire.SIMULATED_QUEUE, parts.redis).job_ids == [wire.send_job_id(message.client_id, message.message_id)]
+    assert bus.queue(wire.SIMULATED_QUEUE, parts.redis).job_ids == [
+        wire.send_job_id(message.client_id, message.message_id)
+    ]
 
 
 def test_the_daily_purge_removes_device_records_and_incoming_sms_past_retention(parts: Parts):

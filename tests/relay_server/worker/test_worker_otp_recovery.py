@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from relay_parts import Parts, maintenance, minutes
 from rq.exceptions import NoSuchJobError
 
-from relay_parts import Parts, maintenance, minutes
 from relay_server.store import ids
 from relay_server.store.models import Caller, Message, NewMessage
 from relay_server.store.otp import NewOtp
@@ -66,7 +66,9 @@ def test_an_otp_message_that_lost_its_job_fails_and_a_plain_one_is_queued_again(
     assert failed.status == "failed"
     assert (failed.error.code, failed.error.detail) == ("TIMEOUT", LOST_OTP)
     assert not has_job(parts, lost.message_id)
-    assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).job_ids == [wire.send_job_id(plain.client_id, plain.message_id)]
+    assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).job_ids == [
+        wire.send_job_id(plain.client_id, plain.message_id)
+    ]
 
 
 def test_an_otp_message_the_relay_has_just_stored_is_left_for_the_relay_to_enqueue(parts: Parts):

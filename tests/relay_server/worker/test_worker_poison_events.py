@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from prometheus_client import REGISTRY
-from rq.registry import ScheduledJobRegistry
-
 from refusing_database import REFUSAL, refusal_reason, refuse_incoming_text
 from relay_parts import AgentDevice, Parts
+from rq.registry import ScheduledJobRegistry
+
 from relay_server.store.dispatch_schema import incoming_messages
 from relay_server.worker.events import MAX_EVENT_ATTEMPTS, apply_event
 from zimsend_common import wire
@@ -26,7 +26,9 @@ SENDER = "+263772000111"
 
 
 def _received(device: AgentDevice, text: str, sender: str = SENDER) -> tuple[dict[str, Any], str]:
-    document = device.event("received", {"sender": sender, "text": text, "received_at": isoformat_z(utcnow()), "parts": 1}).to_dict()
+    document = device.event(
+        "received", {"sender": sender, "text": text, "received_at": isoformat_z(utcnow()), "parts": 1}
+    ).to_dict()
     return document, wire.sign(document, device.signing_key)
 
 
@@ -86,11 +88,17 @@ def test_an_event_that_raises_every_time_is_tried_n_times_then_dead_lettered_and
     assert _retries_waiting(parts) == []  # and the worker keeps no retry of its own
     assert device.report("sent", {"message_id": message.message_id, "sent_at": isoformat_z(utcnow())}) == "applied"
     assert parts.reload(message).status == "sent"
-    assert sorted(row.body for row in _stored(parts, caller.client_id)) == [f"after try {n}" for n in range(MAX_EVENT_ATTEMPTS)]
+    assert sorted(row.body for row in _stored(parts, caller.client_id)) == [
+        f"after try {n}" for n in range(MAX_EVENT_ATTEMPTS)
+    ]
 
     [letter] = parts.store.list_dead_letters()
     assert (letter.event_id, letter.kind, letter.device_id, letter.attempts, letter.reason) == (
-        poison["event_id"], "received", device.device_id, MAX_EVENT_ATTEMPTS, reason
+        poison["event_id"],
+        "received",
+        device.device_id,
+        MAX_EVENT_ATTEMPTS,
+        reason,
     )
     assert REFUSAL in letter.error
     assert letter.payload == poison
@@ -140,7 +148,9 @@ def test_an_over_long_message_id_is_refused_as_malformed_and_settled(parts: Part
 
 
 @pytest.mark.parametrize("device_id", ["device_" + "a" * 10_000, "device_\x00bcdefghijk", 12345])
-def test_an_over_long_or_odd_device_id_is_refused_as_malformed_without_touching_the_database(parts: Parts, device_id: Any):
+def test_an_over_long_or_odd_device_id_is_refused_as_malformed_without_touching_the_database(
+    parts: Parts, device_id: Any
+):
     document = wire.Event(kind="heartbeat", device_id=device_id, at=isoformat_z(utcnow()), data={}).to_dict()
     assert apply_event(document, "00") == "refused"
     assert parts.store.list_dead_letters() == []

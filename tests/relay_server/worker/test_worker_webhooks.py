@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import time
 
+from relay_parts import OFFLINE_AFTER_SECONDS, Parts, maintenance
 from webhook_receiver import receiving
 
-from relay_parts import OFFLINE_AFTER_SECONDS, Parts, maintenance
 from relay_server.webhooks.pump import WebhookPump
 from relay_server.worker.context import WorkerContext
 from zimsend_common import wire
@@ -22,7 +22,9 @@ SECRET = "whsec_device_events_0123456789"
 def pump_for(parts: Parts) -> WebhookPump:
     settings = Settings(
         relay=RelaySettings(
-            device_offline_after_seconds=OFFLINE_AFTER_SECONDS, webhook_allow_http=True, webhook_allow_private_hosts=True
+            device_offline_after_seconds=OFFLINE_AFTER_SECONDS,
+            webhook_allow_http=True,
+            webhook_allow_private_hosts=True,
         )
     )
     return WebhookPump(WorkerContext(store=parts.store, redis=parts.redis, settings=settings))
@@ -38,8 +40,13 @@ def test_an_agent_starting_and_stopping_reaches_the_clients_webhook_as_device_ev
     device = parts.device(caller)
     with receiving() as receiver, receiving() as strangers_receiver:
         for client, hook in ((caller, receiver), (stranger, strangers_receiver)):
-            parts.store.webhooks.create(client.client_id, False, hook.url,
-                ("device.connected", "device.disconnected"), SECRET, utcnow(),
+            parts.store.webhooks.create(
+                client.client_id,
+                False,
+                hook.url,
+                ("device.connected", "device.disconnected"),
+                SECRET,
+                utcnow(),
             )
         device.heartbeat(model="SIM800L", phone_number="+263771234567", firmware="13.00.007")
         run_round(parts)

@@ -42,9 +42,7 @@ def test_line_noise_between_answers_changes_nothing(make_emulator, make_modem) -
     assert [r.references for r in receipts] == [(n,) for n in range(5)]
 
 
-def test_a_vanished_port_is_reported_reopened_by_path_and_sending_resumes(
-    make_emulator, make_modem, tmp_path
-) -> None:
+def test_a_vanished_port_is_reported_reopened_by_path_and_sending_resumes(make_emulator, make_modem, tmp_path) -> None:
     emulator = make_emulator(link=str(tmp_path / "ttyUSB-modem"))
     modem = make_modem(emulator)
     emulator.vanish()
@@ -58,9 +56,7 @@ def test_a_vanished_port_is_reported_reopened_by_path_and_sending_resumes(
     assert eventually(lambda: [r.text for r in emulator.sent] == ["back again"])
 
 
-def test_a_message_stored_while_the_port_was_gone_is_read_after_it_returns(
-    make_emulator, make_modem, tmp_path
-) -> None:
+def test_a_message_stored_while_the_port_was_gone_is_read_after_it_returns(make_emulator, make_modem, tmp_path) -> None:
     emulator = make_emulator(link=str(tmp_path / "modem"), pin="2468")
     modem = make_modem(emulator, pin="2468")
     emulator.vanish()

@@ -36,14 +36,14 @@ def test_a_line_of_binary_garbage_is_noise_and_modem_speech_is_not() -> None:
 def test_registration_lines_are_answers_to_the_query_and_urcs_otherwise() -> None:
     assert not is_urc("+CREG: 0,1", answer_prefix("AT+CREG?"))
     assert is_urc("+CREG: 1", answer_prefix("AT+CSQ"))
-    assert is_urc("+CMTI: \"SM\",3", answer_prefix("AT+CMGR=1"))
+    assert is_urc('+CMTI: "SM",3', answer_prefix("AT+CMGR=1"))
     assert not is_urc("+CMGR: 0,,25", answer_prefix("AT+CMGR=1"))
     assert not is_urc("huawei", None)
 
 
 def test_message_and_report_urcs_take_the_next_line_as_their_pdu() -> None:
     assert needs_pdu_line("+CMT: ,25") and needs_pdu_line("+CDS: 25")
-    assert not needs_pdu_line("+CMTI: \"SM\",1") and not needs_pdu_line("+CDSI: \"SM\",2")
+    assert not needs_pdu_line('+CMTI: "SM",1') and not needs_pdu_line('+CDSI: "SM",2')
 
 
 def test_a_urc_names_its_arguments() -> None:

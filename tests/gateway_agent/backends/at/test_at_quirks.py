@@ -33,9 +33,7 @@ def test_a_modem_answering_cpin_without_ok_opens_and_reports_its_sim(make_emulat
     assert modem.send("+263771234567", "through a Wavecom").parts == 1
 
 
-def test_a_wind_urc_between_the_cmgr_header_and_its_pdu_is_not_taken_for_the_pdu(
-    make_emulator, make_modem
-) -> None:
+def test_a_wind_urc_between_the_cmgr_header_and_its_pdu_is_not_taken_for_the_pdu(make_emulator, make_modem) -> None:
     emulator = make_emulator(vendor_urcs=True, **WAVECOM)
     modem = make_modem(emulator)
     emulator.inject_incoming("+263772222222", "read past the +WIND")
@@ -57,7 +55,7 @@ def test_modem_error_ends_a_command_at_once_with_its_number(make_emulator, make_
 
 def test_an_unknown_plus_word_line_is_a_urc_outside_the_expected_answer() -> None:
     assert is_urc("+WIND: 4", answer_prefix("AT+CMGR=3"))
-    assert is_urc("^SMMEMFULL: \"SM\"", answer_prefix("AT+CSQ"))
+    assert is_urc('^SMMEMFULL: "SM"', answer_prefix("AT+CSQ"))
     assert not is_urc("+CMGR: 0,,25", answer_prefix("AT+CMGR=3"))
     assert is_urc("+WIND: 1", None)  # nothing in flight
     assert not is_urc("+GCAP: +CGSM", None, free_form=True)  # ATI answers in free form

@@ -76,9 +76,7 @@ def test_a_modem_that_announces_nothing_still_has_its_messages_read(make_emulato
     assert next_event_of(modem, IncomingMessage).text == "found by the sweep"
 
 
-def test_a_message_whose_last_parts_never_come_is_handed_on_as_far_as_it_got(
-    emulator, make_modem
-) -> None:
+def test_a_message_whose_last_parts_never_come_is_handed_on_as_far_as_it_got(emulator, make_modem) -> None:
     modem = make_modem(emulator, sweep_interval=0.1, incomplete_after=0.3)
     emulator.inject_incoming(SENDER, LONG, lose_parts={2})
     message = next_event_of(modem, IncomingMessage)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from at_support import events_for, eventually, next_event_of
 
-from gateway_agent.reports.matcher import ReportMatcher
 from gateway_agent.modem import DeliveryReport
+from gateway_agent.reports.matcher import ReportMatcher
 
 RECIPIENT = "+263771234567"
 
@@ -93,7 +93,6 @@ def test_no_report_is_asked_for_when_none_is_wanted(emulator, modem) -> None:
     assert eventually(lambda: len(emulator.sent) == 1)
     assert emulator.sent[0].request_report is False
     assert modem.next_event(0.4) is None
-
 
 
 def test_a_prompt_followed_at_once_by_an_unsolicited_line_still_lets_the_message_go(make_emulator, make_modem) -> None:

@@ -75,7 +75,5 @@ def test_a_unicode_sms_sent_by_gammu_is_decoded_by_the_emulator(
 ) -> None:
     before = len(emulator.sent)
     text = "Mhoro shamwari 👋"
-    phone.SendSMS(
-        {"Text": text, "SMSC": {"Location": 1}, "Number": "0771234567", "Coding": "Unicode_No_Compression"}
-    )
+    phone.SendSMS({"Text": text, "SMSC": {"Location": 1}, "Number": "0771234567", "Coding": "Unicode_No_Compression"})
     assert [(r.recipient, r.text) for r in _newly_sent(emulator, before)] == [("0771234567", text)]

@@ -32,9 +32,7 @@ class DummyPhone:
         """The locations of the messages now in the inbox."""
         return sorted(path.name for path in self.inbox.iterdir())
 
-    def receive(
-        self, location: int, sender: str, text: str, *, when: datetime, udh: bytes = b""
-    ) -> None:
+    def receive(self, location: int, sender: str, text: str, *, when: datetime, udh: bytes = b"") -> None:
         """Store an incoming message (one part) at ``location`` of the inbox."""
         coding = "Unicode_No_Compression" if udh or not text.isascii() else "Default_No_Compression"
         self._store(
@@ -52,9 +50,7 @@ class DummyPhone:
             ],
         )
 
-    def receive_report(
-        self, location: int, recipient: str, reference: int, status: int, *, when: datetime
-    ) -> None:
+    def receive_report(self, location: int, recipient: str, reference: int, status: int, *, when: datetime) -> None:
         """Store a status report for the message ``reference`` sent to ``recipient``."""
         self._store(
             location,

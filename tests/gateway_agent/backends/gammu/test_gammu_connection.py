@@ -102,8 +102,6 @@ def test_without_python_gammu_the_import_error_names_the_extra() -> None:
         "except ImportError as exc:\n"
         "    print(exc)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", program], capture_output=True, text=True, check=True
-    )
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
 
     assert "zimsend-gateway[gammu]" in result.stdout

@@ -64,16 +64,12 @@ def test_a_unicode_text_is_split_at_the_ucs2_length(modem: GammuModem) -> None:
     assert modem.send(SENDER, "Mhoro ✓" * 11).parts == 2
 
 
-def test_an_incoming_message_is_handed_on_then_deleted_from_the_phone(
-    modem: GammuModem, phone: DummyPhone
-) -> None:
+def test_an_incoming_message_is_handed_on_then_deleted_from_the_phone(modem: GammuModem, phone: DummyPhone) -> None:
     phone.receive(1, SENDER, "Hello gateway", when=WHEN)
 
     event = modem.next_event(timeout=2)
 
-    assert event == IncomingMessage(
-        sender=SENDER, text="Hello gateway", sent_at=WHEN, parts=1, smsc="+263770000000"
-    )
+    assert event == IncomingMessage(sender=SENDER, text="Hello gateway", sent_at=WHEN, parts=1, smsc="+263770000000")
     assert phone.stored() == ["1"]
     assert modem.next_event(timeout=0.2) is None
     assert phone.stored() == []
@@ -103,9 +99,7 @@ def test_a_message_missing_a_part_waits_for_it(modem: GammuModem, phone: DummyPh
     assert event.text == "first half, second half"
 
 
-def test_a_message_whose_part_never_comes_is_handed_on_with_what_came(
-    modem: GammuModem, phone: DummyPhone
-) -> None:
+def test_a_message_whose_part_never_comes_is_handed_on_with_what_came(modem: GammuModem, phone: DummyPhone) -> None:
     phone.receive(1, SENDER, "only this part", when=WHEN, udh=concatenation_header(4, 3, 1))
 
     event = modem.next_event(timeout=10)  # the part wait plus a loaded machine's delay
@@ -114,9 +108,7 @@ def test_a_message_whose_part_never_comes_is_handed_on_with_what_came(
     assert (event.text, event.parts) == ("only this part", 1)
 
 
-def test_messages_from_two_senders_are_each_handed_on_once(
-    modem: GammuModem, phone: DummyPhone
-) -> None:
+def test_messages_from_two_senders_are_each_handed_on_once(modem: GammuModem, phone: DummyPhone) -> None:
     phone.receive(1, SENDER, "from the first", when=WHEN)
     phone.receive(2, "+263712000111", "from the second", when=WHEN)
 
@@ -130,9 +122,7 @@ def test_messages_from_two_senders_are_each_handed_on_once(
     assert phone.stored() == []
 
 
-def test_a_stored_status_report_is_handed_on_as_a_delivery_report(
-    modem: GammuModem, phone: DummyPhone
-) -> None:
+def test_a_stored_status_report_is_handed_on_as_a_delivery_report(modem: GammuModem, phone: DummyPhone) -> None:
     phone.receive_report(1, SENDER, reference=77, status=0x00, when=WHEN)
 
     event = modem.next_event(timeout=2)
@@ -143,9 +133,7 @@ def test_a_stored_status_report_is_handed_on_as_a_delivery_report(
     assert event.failure is None
 
 
-def test_a_report_of_an_expired_message_says_it_failed_by_timeout(
-    modem: GammuModem, phone: DummyPhone
-) -> None:
+def test_a_report_of_an_expired_message_says_it_failed_by_timeout(modem: GammuModem, phone: DummyPhone) -> None:
     phone.receive_report(1, SENDER, reference=78, status=0x46, when=WHEN)
 
     event = modem.next_event(timeout=2)
@@ -155,9 +143,7 @@ def test_a_report_of_an_expired_message_says_it_failed_by_timeout(
     assert event.status_code == 0x46
 
 
-def test_a_message_handed_out_before_a_close_is_deleted_by_the_close(
-    modem: GammuModem, phone: DummyPhone
-) -> None:
+def test_a_message_handed_out_before_a_close_is_deleted_by_the_close(modem: GammuModem, phone: DummyPhone) -> None:
     phone.receive(1, SENDER, "last words", when=WHEN)
 
     assert isinstance(modem.next_event(timeout=2), IncomingMessage)

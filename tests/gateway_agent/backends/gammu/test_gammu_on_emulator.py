@@ -13,11 +13,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from modem_scenarios import SCENARIOS, Scenario, settle
 from gammu_dummy_phone import QUICK
+from modem_scenarios import SCENARIOS, Scenario, settle
 
-from gateway_agent.backends.gammu import GammuModem, create
 from gateway_agent.backends.emulator import EmulatorConfig, ModemEmulator
+from gateway_agent.backends.gammu import GammuModem, create
 from gateway_agent.errors import NotReady
 from gateway_agent.modem import SimState
 from zimsend_common.config import AgentSettings, GammuSettings, Settings
@@ -42,18 +42,14 @@ def emulated_modem(directory: Path, **emulator: object) -> Iterator[ModemEmulato
 def gammu_backend(emulator: ModemEmulator, sim_pin: str = "") -> GammuModem:
     """The gammu backend for ``emulator``'s port, not yet opened."""
     settings = Settings(
-        agent=AgentSettings(
-            backend="gammu", modem_port=emulator.port_path, sim_pin=sim_pin, network_wait_seconds=5
-        ),
+        agent=AgentSettings(backend="gammu", modem_port=emulator.port_path, sim_pin=sim_pin, network_wait_seconds=5),
         gammu=GammuSettings(gammu_connection="at"),
     )
     return create(settings, QUICK)
 
 
 @contextmanager
-def gammu_on_emulator(
-    directory: Path, **emulator: object
-) -> Iterator[tuple[GammuModem, ModemEmulator]]:
+def gammu_on_emulator(directory: Path, **emulator: object) -> Iterator[tuple[GammuModem, ModemEmulator]]:
     """An emulated modem, and the gammu backend opened on it."""
     with emulated_modem(directory, **emulator) as modem_emulator:
         modem = gammu_backend(modem_emulator)
@@ -71,9 +67,7 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GammuMode
 
 
 @pytest.mark.parametrize("scenario", SHARED, ids=lambda scenario: scenario.name)
-def test_gammu_backend_on_the_emulated_modem(
-    scenario: Scenario, shared: tuple[GammuModem, ModemEmulator]
-) -> None:
+def test_gammu_backend_on_the_emulated_modem(scenario: Scenario, shared: tuple[GammuModem, ModemEmulator]) -> None:
     modem, emulator = shared
     settle(modem, emulator)
     scenario.run(modem, emulator)

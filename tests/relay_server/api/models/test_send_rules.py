@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from relay_server.api.models.sending import check_webhook_url, parse_scheduled_at, parse_valid_until
 from relay_server.api.errors import ApiError
+from relay_server.api.models.sending import check_webhook_url, parse_scheduled_at, parse_valid_until
 from zimsend_common.config import RelaySettings
 
 STRICT = RelaySettings()
@@ -17,9 +17,16 @@ NOW = datetime(2026, 1, 15, 10, 30, tzinfo=timezone.utc)
 
 @pytest.mark.parametrize(
     "url",
-    ["https://[::ffff:127.0.0.1]/hook", "https://100.64.0.1/hook", "https://224.0.0.1/hook",
-     "https://0.0.0.0/hook", "https://[fe80::1]/hook", "https://[fd00::1]/hook",
-     "https://240.0.0.1/hook", "https://localhost./hook"],
+    [
+        "https://[::ffff:127.0.0.1]/hook",
+        "https://100.64.0.1/hook",
+        "https://224.0.0.1/hook",
+        "https://0.0.0.0/hook",
+        "https://[fe80::1]/hook",
+        "https://[fd00::1]/hook",
+        "https://240.0.0.1/hook",
+        "https://localhost./hook",
+    ],
 )
 def test_webhook_hosts_on_internal_or_reserved_addresses_are_refused(url):
     with pytest.raises(ApiError) as caught:
