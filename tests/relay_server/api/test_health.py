@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 from relay_process import RELAY, environment
-from waiting import free_port
+from waiting import free_port, wait_until
 from werkzeug.serving import make_server
 
 from relay_server.api.app import create_app
@@ -21,7 +21,6 @@ from zimsend_common.timefmt import isoformat_z, utcnow
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "faults"))
 
-from e2e_gateway import wait_until  # noqa: E402
 from fault_gateway import OwnRedis  # noqa: E402
 
 

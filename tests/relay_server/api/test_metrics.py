@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import re
 import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,16 +13,12 @@ import requests
 from credentials import Credentials
 from prometheus_client.parser import text_string_to_metric_families
 from relay_process import RELAY, environment, serving
-from waiting import free_port
+from waiting import free_port, wait_until
 
 from relay_server.store.models import EventFailure
 from relay_server.store.store import Store
 from zimsend_common import wire
 from zimsend_common.timefmt import isoformat_z, utcnow
-
-sys.path.insert(0, str(Path(__file__).parents[2] / "e2e"))
-
-from e2e_gateway import wait_until  # noqa: E402
 
 
 def scrape(root: str, **headers: str) -> dict[tuple[str, tuple], float]:
