@@ -64,7 +64,9 @@ def test_a_modem_unplugged_and_plugged_back_mid_stream_loses_nothing(gateway: Ga
     finals = _settle(gateway, account, texts)
     _assert_sent_at_most_once(agent, texts, finals)
     failed = [message_id for message_id, status in finals.items() if status["status"] == "failed"]
-    assert len(failed) <= 1, failed  # only a send the unplugging cut may be left unknown
+    assert len(failed) <= 1, {
+        message_id: finals[message_id]["error"] for message_id in failed
+    }  # only a send the unplugging cut may be left unknown
     assert gateway.device(account, agent.device_id)["online"]
 
 
