@@ -20,6 +20,7 @@ PostgreSQL is reached through psycopg 3 (``postgresql+psycopg://``).
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 import threading
 import weakref
@@ -144,7 +145,10 @@ def _off_the_loop(conn: sa.Connection, statement: str) -> None:
     dbapi_conn = conn.connection.dbapi_connection
     assert dbapi_conn is not None  # a connection in a transaction holds its DBAPI connection
     gevent = sys.modules["gevent"]  # imported with gevent.monkey; the store itself works without it
-    gevent.get_hub().threadpool.apply(dbapi_conn.execute, (statement,))
+    try:
+        gevent.get_hub().threadpool.apply(dbapi_conn.execute, (statement,))
+    except sqlite3.Error as exc:  # as SQLAlchemy would raise it, so that callers see one kind of error
+        raise sa.exc.DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
 
 
 def _under_gevent() -> bool:

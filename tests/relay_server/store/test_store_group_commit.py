@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextvars
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -155,3 +157,63 @@ def _insert(conn: sa.Connection, caller: Caller, n: int, inserted: list[str]) ->
 @pytest.fixture(autouse=True)
 def _no_leftover_context() -> None:
     request_name.set("none")
+
+
+GEVENT_SENDERS = """
+from gevent import monkey
+
+monkey.patch_all()
+
+import sys
+
+import gevent
+import sqlalchemy as sa
+
+from relay_server.store import Store
+from relay_server.store.models import NewMessage
+
+store = Store.open(sys.argv[1])
+client, key = store.create_client("Acme")
+caller = store.authenticate(client.client_id, key)
+commits = []
+sa.event.listen(store.engine, "commit", lambda conn: commits.append(1))
+ticks = []
+
+
+def ticker():  # runs only while no sender holds the process
+    while True:
+        ticks.append(1)
+        gevent.sleep(0)
+
+
+def send(n):
+    message = NewMessage(
+        client_id=caller.client_id, is_test=False, to="+263771000001", body=f"gevent {n}",
+        priority=3, segments=1, encoding="GSM-7",
+    )
+    return store.insert_messages([message])[0].message_id
+
+
+beat = gevent.spawn(ticker)
+senders = [gevent.spawn(send, n) for n in range(int(sys.argv[2]))]
+gevent.joinall(senders, raise_error=True)
+beat.kill()
+committed = len(commits)
+stored = [store.get_message(caller, sender.value) for sender in senders]
+print(committed, sum(1 for m in stored if m is not None), len(ticks))
+"""
+
+
+def test_under_gevent_sends_of_one_process_share_commits_and_the_process_goes_on_meanwhile(sqlite_url: str):
+    answer = subprocess.run(
+        [sys.executable, "-c", GEVENT_SENDERS, sqlite_url, str(WRITERS * 4)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    commits, stored, ticks = map(int, answer.stdout.split())
+
+    assert stored == WRITERS * 4
+    assert commits < WRITERS  # without sharing, one commit each
+    assert ticks > commits  # the other greenlets ran while transactions waited on SQLite
