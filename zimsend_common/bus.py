@@ -154,6 +154,11 @@ def queue(name: str, connection: Redis, jobs: type[BusJob] = BusJob) -> BusQueue
     return BusQueue(name, connection=connection, serializer=JSONSerializer, job_class=jobs)
 
 
+def queue_key(name: str) -> str:
+    """The Redis list that holds queue ``name``'s job ids (for LLEN in a pipeline)."""
+    return BusQueue.redis_queue_namespace_prefix + name
+
+
 def dequeue_any(queues: Sequence[Queue], timeout: float, connection: Redis) -> tuple[Job, Queue] | None:
     """The first job waiting on ``queues`` (in order), waiting up to ``timeout`` s; None when none came.
 

@@ -11,11 +11,11 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 import redis
-from rq import Queue
 
 from gateway_agent.agent.ledger import Ledger
 from gateway_agent.errors import ModemError
 from gateway_agent.modem import Identity, Modem, NetworkState, Registration
+from zimsend_common import bus
 
 AgentState = Literal["online", "modem_lost", "stopped"]
 UNKNOWN_NETWORK = NetworkState(Registration.UNKNOWN, None, None, None)
@@ -51,7 +51,7 @@ def queue_depth(connection: redis.Redis, queues: list[str]) -> int:
     """How many jobs wait on these queues."""
     pipeline = connection.pipeline()
     for name in queues:
-        pipeline.llen(Queue.redis_queue_namespace_prefix + name)
+        pipeline.llen(bus.queue_key(name))
     return sum(pipeline.execute())
 
 

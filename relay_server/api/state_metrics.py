@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from relay_server.api.health_report import device_states
 from relay_server.store.device_state import DeviceState
 from relay_server.store.store import Store
-from zimsend_common import wire
+from zimsend_common import bus, wire
 from zimsend_common.timefmt import utcnow
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ class GatewayStateCollector:
             queues += [wire.device_queue(state.device_id, priority) for priority in wire.PRIORITY_LEVELS]
         pipeline = self.redis.pipeline(transaction=False)
         for queue in queues:
-            pipeline.llen(f"rq:queue:{queue}")
+            pipeline.llen(bus.queue_key(queue))
         depths = GaugeMetricFamily("zimsend_queue_depth", "Jobs waiting on each RQ queue", labels=["queue"])
         for queue, depth in zip(queues, pipeline.execute()):
             depths.add_metric([queue], depth)

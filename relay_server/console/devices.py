@@ -13,7 +13,6 @@ from typing import Any
 
 from flask import abort, redirect, render_template, url_for
 from redis.exceptions import RedisError
-from rq import Queue
 from werkzeug.wrappers import Response
 
 from relay_server.api import devices as api_devices
@@ -22,7 +21,7 @@ from relay_server.api.auth import current_caller
 from relay_server.api.context import current
 from relay_server.api.errors import ApiError
 from relay_server.console.blueprint import bp
-from zimsend_common import wire
+from zimsend_common import bus, wire
 
 RECENT_MESSAGES = "20"
 
@@ -92,7 +91,7 @@ def _queue_depths(device_id: str) -> dict[int, int] | None:
     """How many jobs wait on the device's own queue of each priority; None when Redis does not answer."""
     pipeline = current().redis.pipeline()
     for priority in wire.PRIORITY_LEVELS:
-        pipeline.llen(Queue.redis_queue_namespace_prefix + wire.device_queue(device_id, priority))
+        pipeline.llen(bus.queue_key(wire.device_queue(device_id, priority)))
     try:
         return dict(zip(wire.PRIORITY_LEVELS, pipeline.execute()))
     except RedisError:

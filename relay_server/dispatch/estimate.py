@@ -35,28 +35,35 @@ def estimated_delivery(
         # ``choose_device`` counts them (a phone serves only what is placed on it).
         states = store.device_states(client_id=message.client_id)
         device_ids = [s.device_id for s in states if s.online(now, offline_after) and not s.is_phone]
+    queued, samples = _queued_and_send_times(redis, message, device_ids)
     # At least its own send, even when an agent has already taken it.
-    ahead = max(1, _jobs_ahead(redis, message, device_ids))
-    seconds = ahead * _send_seconds(redis, device_ids) / max(1, len(device_ids))
+    ahead = max(1, queued)
+    seconds = ahead * (fmean(samples) if samples else DEFAULT_SEND_SECONDS) / max(1, len(device_ids))
     return start + timedelta(seconds=seconds)
 
 
-def _jobs_ahead(redis: Redis, message: Message, device_ids: list[str]) -> int:
+def _queued_and_send_times(redis: Redis, message: Message, device_ids: list[str]) -> tuple[int, list[float]]:
+    """The jobs queued at the message's priority and above, and the devices' recent send times (one round trip)."""
     names = []
     for priority in wire.PRIORITY_LEVELS:
         if priority > message.priority:
             break
         names.append(wire.client_queue(message.client_id, priority))
         names += [wire.device_queue(device_id, priority) for device_id in device_ids]
-    return sum(bus.queue(name, redis).count for name in names)
+    with redis.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.llen(bus.queue_key(name))
+        for device_id in device_ids:
+            pipe.lrange(wire.send_times_key(device_id), 0, SEND_TIMES_SAMPLE - 1)
+        answers = pipe.execute()
+    return sum(answers[: len(names)]), [sample for raws in answers[len(names) :] for sample in _floats(raws)]
 
 
-def _send_seconds(redis: Redis, device_ids: list[str]) -> float:
-    samples: list[float] = []
-    for device_id in device_ids:
-        for raw in redis.lrange(wire.send_times_key(device_id), 0, SEND_TIMES_SAMPLE - 1):
-            try:
-                samples.append(float(raw))
-            except ValueError:
-                continue
-    return fmean(samples) if samples else DEFAULT_SEND_SECONDS
+def _floats(raws: list[bytes]) -> list[float]:
+    samples = []
+    for raw in raws:
+        try:
+            samples.append(float(raw))
+        except ValueError:
+            continue
+    return samples

@@ -106,14 +106,28 @@ def list_api_keys(conn: sa.Connection, client_id: str) -> list[ApiKey]:
 
 
 def authenticate(conn: sa.Connection, client_id: str, api_key: str) -> Caller:
-    """Who is calling; raises UnknownClient or InvalidApiKey."""
-    require_active_client(conn, client_id)
+    """Who is calling; raises UnknownClient or InvalidApiKey.
+
+    One query reads the client and the key together: every request pays for it.
+    """
     digest = key_digest(api_key)
-    row = conn.execute(sa.select(api_keys).where(api_keys.c.digest == digest)).first()
-    if row is None or not hmac.compare_digest(row.digest, digest):
+    key_of_client = sa.and_(api_keys.c.digest == digest, api_keys.c.client_id == clients.c.client_id)
+    row = conn.execute(
+        sa.select(
+            clients.c.disabled,
+            api_keys.c.digest,
+            api_keys.c.key_id,
+            api_keys.c.is_test,
+            api_keys.c.revoked_at,
+            api_keys.c.expires_at,
+        )
+        .select_from(clients.outerjoin(api_keys, key_of_client))
+        .where(clients.c.client_id == client_id)
+    ).first()
+    if row is None or row.disabled:
+        raise UnknownClient(client_id)
+    if row.digest is None or not hmac.compare_digest(row.digest, digest):
         raise InvalidApiKey(client_id)
-    if row.client_id != client_id or row.revoked_at is not None:
-        raise InvalidApiKey(client_id)
-    if row.expires_at is not None and row.expires_at <= utcnow():
+    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= utcnow()):
         raise InvalidApiKey(client_id)
     return Caller(client_id=client_id, key_id=row.key_id, is_test=row.is_test)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, timezone
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -18,6 +19,7 @@ from relay_server.store.models import Message
 from relay_server.store.schema import daily_counts
 
 _Key = tuple[str, bool, date, str, str]
+_UPSERTS: dict[str, Any] = {}  # by dialect name
 
 
 def record_new(conn: sa.Connection, stored: list[Message]) -> None:
@@ -51,12 +53,26 @@ def _key(message: Message) -> _Key:
 
 def _add(conn: sa.Connection, key: _Key, delta: int) -> None:
     client_id, is_test, day, device_id, status = key
-    insert = upsert_insert(conn, daily_counts).values(
-        client_id=client_id, is_test=is_test, day=day, device_id=device_id, status=status, count=delta
-    )
     conn.execute(
-        insert.on_conflict_do_update(
+        _upsert(conn),
+        {
+            "client_id": client_id,
+            "is_test": is_test,
+            "day": day,
+            "device_id": device_id,
+            "status": status,
+            "count": delta,
+        },
+    )
+
+
+def _upsert(conn: sa.Connection) -> Any:
+    """The statement adding to a count, built once per database kind (every send and status change runs it)."""
+    name = conn.dialect.name
+    if name not in _UPSERTS:
+        insert = upsert_insert(conn, daily_counts)
+        _UPSERTS[name] = insert.on_conflict_do_update(
             index_elements=["client_id", "is_test", "day", "device_id", "status"],
             set_={"count": daily_counts.c.count + insert.excluded["count"]},
         )
-    )
+    return _UPSERTS[name]

@@ -59,38 +59,42 @@ class DeviceState:
         return "CONNECTION_LOST"
 
 
+# Built once: the query is the same for every caller but its filters, and building it costs more than running it.
+_STATES = (
+    sa.select(
+        devices.c.device_id,
+        devices.c.client_id,
+        devices.c.name,
+        devices.c.disabled,
+        sa.func.coalesce(device_status.c.last_seen_at, devices.c.last_seen_at).label("last_seen_at"),
+        device_status.c.agent_state,
+        device_status.c.signal_percent,
+        device_status.c.operator,
+        device_status.c.registration,
+        device_status.c.manufacturer,
+        device_status.c.model,
+        device_status.c.firmware,
+        device_status.c.phone_number,
+        sa.func.coalesce(device_status.c.sent_today, 0).label("sent_today"),
+        sa.func.coalesce(device_status.c.queue_depth, 0).label("queue_depth"),
+        mobile_devices.c.device_id.is_not(None).label("is_phone"),
+        device_status.c.battery_percent,
+        device_status.c.battery_charging,
+    )
+    .select_from(
+        devices.outerjoin(device_status, devices.c.device_id == device_status.c.device_id).outerjoin(
+            mobile_devices, devices.c.device_id == mobile_devices.c.device_id
+        )
+    )
+    .order_by(devices.c.created_at, devices.c.device_id)
+)
+
+
 def load_states(
     conn: sa.Connection, *, client_id: str | None = None, device_id: str | None = None
 ) -> list[DeviceState]:
     """The devices (of one client, or one device), oldest first, with their state."""
-    query = (
-        sa.select(
-            devices.c.device_id,
-            devices.c.client_id,
-            devices.c.name,
-            devices.c.disabled,
-            sa.func.coalesce(device_status.c.last_seen_at, devices.c.last_seen_at).label("last_seen_at"),
-            device_status.c.agent_state,
-            device_status.c.signal_percent,
-            device_status.c.operator,
-            device_status.c.registration,
-            device_status.c.manufacturer,
-            device_status.c.model,
-            device_status.c.firmware,
-            device_status.c.phone_number,
-            sa.func.coalesce(device_status.c.sent_today, 0).label("sent_today"),
-            sa.func.coalesce(device_status.c.queue_depth, 0).label("queue_depth"),
-            mobile_devices.c.device_id.is_not(None).label("is_phone"),
-            device_status.c.battery_percent,
-            device_status.c.battery_charging,
-        )
-        .select_from(
-            devices.outerjoin(device_status, devices.c.device_id == device_status.c.device_id).outerjoin(
-                mobile_devices, devices.c.device_id == mobile_devices.c.device_id
-            )
-        )
-        .order_by(devices.c.created_at, devices.c.device_id)
-    )
+    query = _STATES
     if client_id is not None:
         query = query.where(devices.c.client_id == client_id)
     if device_id is not None:

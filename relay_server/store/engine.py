@@ -20,10 +20,12 @@ PostgreSQL is reached through psycopg 3 (``postgresql+psycopg://``).
 
 from __future__ import annotations
 
+import sqlite3
+import sys
 import threading
 import weakref
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,7 @@ def create_engine(url: str) -> sa.Engine:
     engine = sa.create_engine(parsed, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000})
     sa.event.listen(engine, "connect", _configure_sqlite_connection)
     sa.event.listen(engine, "begin", _begin_sqlite_transaction)
+    sa.event.listen(engine, "commit", _commit_sqlite_writes_off_the_loop)
     _SQLITE_WRITERS[engine] = threading.RLock()
     return engine
 
@@ -65,13 +68,18 @@ def sqlite_path(url: str) -> Path | None:
 @contextmanager
 def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
     """A connection in a transaction that will write; committed on success."""
-    with _writer_turn(engine), engine.connect().execution_options(**{_WRITE_OPTION: True}) as conn, conn.begin():
+    turn = writer_turn(engine)
+    with (
+        turn if turn is not None else nullcontext(),
+        engine.connect().execution_options(**{_WRITE_OPTION: True}) as conn,
+        conn.begin(),
+    ):
         yield conn
 
 
-def _writer_turn(engine: sa.Engine) -> AbstractContextManager[object]:
-    turn = _SQLITE_WRITERS.get(engine)
-    return turn if turn is not None else nullcontext()
+def writer_turn(engine: sa.Engine) -> threading.RLock | None:
+    """The lock a SQLite store's writers of this process take turns with; None for PostgreSQL."""
+    return _SQLITE_WRITERS.get(engine)
 
 
 @contextmanager
@@ -111,5 +119,38 @@ def _unicode_lower(value: Any) -> Any:
 
 
 def _begin_sqlite_transaction(conn: sa.Connection) -> None:
-    writing = conn.get_execution_options().get(_WRITE_OPTION, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+    if not conn.get_execution_options().get(_WRITE_OPTION, False):
+        conn.exec_driver_sql("BEGIN")
+    elif _under_gevent():
+        _off_the_loop(conn, "BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _commit_sqlite_writes_off_the_loop(conn: sa.Connection) -> None:
+    # The driver's own commit, which follows, then finds no open transaction and does nothing.
+    if conn.get_execution_options().get(_WRITE_OPTION, False) and _under_gevent():
+        _off_the_loop(conn, "COMMIT")
+
+
+def _off_the_loop(conn: sa.Connection, statement: str) -> None:
+    """Run ``statement`` on ``conn`` in a native thread, while the calling greenlet yields.
+
+    Under gevent, the two statements of a writing transaction that wait would
+    otherwise stop the whole server process: BEGIN IMMEDIATE waiting in
+    SQLite's busy handler for another process's writer, and COMMIT waiting for
+    its fsync. Off the loop, the process's other requests go on meanwhile, and
+    those that write queue up for the next group commit (``group_commit``).
+    """
+    dbapi_conn = conn.connection.dbapi_connection
+    assert dbapi_conn is not None  # a connection in a transaction holds its DBAPI connection
+    gevent = sys.modules["gevent"]  # imported with gevent.monkey; the store itself works without it
+    try:
+        gevent.get_hub().threadpool.apply(dbapi_conn.execute, (statement,))
+    except sqlite3.Error as exc:  # as SQLAlchemy would raise it, so that callers see one kind of error
+        raise sa.exc.DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
+
+
+def _under_gevent() -> bool:
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey is not None and bool(monkey.is_module_patched("threading"))

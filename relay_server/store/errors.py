@@ -11,6 +11,7 @@ would naturally catch:
     ├── UnknownCursor (ValueError)
     ├── UnknownMessage (LookupError)
     ├── ReservationLost
+    ├── WriteAbandoned                        (group_commit.py)
     ├── OtpRateLimited                        (otp.py)
     ├── OperatorExists                        (operators.py)
     └── UnsupportedDatabase, MissingDatabase,
@@ -69,3 +70,7 @@ class ReservationLost(StoreError):
 
     Its request ran so long that a retry took the key over; nothing was stored.
     """
+
+
+class WriteAbandoned(StoreError):
+    """The shared transaction carrying a write ended without committing or failing (its runner was stopped)."""

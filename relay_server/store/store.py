@@ -49,6 +49,7 @@ from relay_server.store.errors import (
     UnknownMessage,
     UnusableDatabaseUrl,
 )
+from relay_server.store.group_commit import GroupCommit
 from relay_server.store.hourly_counts import HourlyCounts
 from relay_server.store.inbox import Inbox
 from relay_server.store.migrate import current_revision, upgrade_to_head
@@ -101,6 +102,7 @@ class Store:
         self.overview = Overview(engine)
         self.device_history = DeviceHistory(engine)
         self.hourly_counts = HourlyCounts(engine)
+        self._message_writes = GroupCommit(engine)
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -253,11 +255,17 @@ class Store:
         With ``answer``, the reserved key's answer commits in the same
         transaction: a crash leaves both or neither. Raises ReservationLost,
         storing nothing, when that reservation no longer stands.
+
+        Concurrent sends share their commit (``group_commit``); each returns
+        once its messages are committed.
         """
-        with write_transaction(self.engine) as conn:
+
+        def insert(conn: sa.Connection) -> list[Message]:
             stored = messages.insert_messages(conn, new_messages, at)
             _keep_answer(conn, answer, stored)
             return stored
+
+        return self._message_writes.run(insert)
 
     def get_message(self, caller: Caller, message_id: str) -> Message | None:
         """The caller's message, or None (also for another client's or mode's)."""
