@@ -8,10 +8,13 @@ import subprocess
 import threading
 from pathlib import Path
 
+import pytest
 from relay_process import RELAY, environment
 
 from relay_server.store.models import NewMessage
 from relay_server.store.store import Store
+
+pytestmark = pytest.mark.slow  # every test runs zimsend-relay backup as a process
 
 
 def count_messages(path: Path) -> int:
