@@ -66,6 +66,7 @@ def test_a_backup_taken_under_write_load_is_a_consistent_private_store(tmp_path:
         restored.close()
 
 
+@pytest.mark.postgres
 def test_backup_of_a_postgresql_store_refuses_and_points_to_pg_dump(tmp_path: Path, postgres_url: str) -> None:
     target = tmp_path / "copy.sqlite3"
     done = subprocess.run(
