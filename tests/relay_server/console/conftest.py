@@ -16,6 +16,7 @@ import redis
 from credentials import Credentials
 from flask import Flask
 from flask.testing import FlaskClient
+from migrated_store import open_migrated
 from werkzeug.test import TestResponse
 
 from relay_server.api.app import create_app
@@ -77,7 +78,7 @@ class Console:
 @pytest.fixture
 def make_console(migrated_sqlite_url: str, redis_proc: Any, redisdb: redis.Redis, tmp_path) -> Iterator[Any]:
     """Console apps on one store: ``make_console(**relay_settings)``."""
-    store = Store.open(migrated_sqlite_url)
+    store = open_migrated(migrated_sqlite_url)
     clients: list[redis.Redis] = []
 
     def make(**overrides: Any) -> Console:
