@@ -4,20 +4,23 @@ The redis-server is started by pytest-redis on a free port for the session
 (one per xdist worker); the PostgreSQL server is the one given by
 ZIMSEND_TEST_POSTGRES_URL (scripts/test starts it).
 
-Each PostgreSQL test gets a database of its own. Migrating a new database
-costs more than copying one, so each session migrates one template database
-and copies it for every test that wants a migrated store; the few tests about
-migrating itself ask for an empty database. Databases are dropped in a thread
-of their own, so a test does not wait for the one before it to be dropped.
+Each test gets a database of its own. Migrating a new database costs more
+than copying one, so each session migrates one template database (PostgreSQL)
+and one template file (SQLite) and copies it for every test that wants a
+migrated store; the few tests about migrating itself ask for an empty database.
+PostgreSQL databases are dropped in a thread of their own, so a test does not
+wait for the one before it to be dropped.
 """
 
 from __future__ import annotations
 
 import os
 import queue
+import shutil
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -25,6 +28,7 @@ from pytest_redis import factories
 
 from relay_server.store.engine import create_engine
 from relay_server.store.migrate import upgrade_to_head
+from relay_server.store.store import Store
 
 redis_proc = factories.redis_proc(port=None)
 redisdb = factories.redisdb("redis_proc")
@@ -120,15 +124,33 @@ def empty_postgres_url(postgres_databases: PostgresDatabases) -> Iterator[str]:
 
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:
-    """The URL of a new SQLite file in the test's own directory."""
+    """The URL of a new SQLite file in the test's own directory (none there yet)."""
     return f"sqlite:///{tmp_path / 'zimsend.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file at the newest revision, never opened by a test: each test gets a copy."""
+    path = tmp_path_factory.mktemp("template") / "zimsend.sqlite3"
+    Store.open(f"sqlite:///{path}").close()
+    # Closing the last connection folded the write-ahead log into the file: the file is the whole store.
+    assert not path.with_name(path.name + "-wal").exists()
+    return path
+
+
+@pytest.fixture
+def migrated_sqlite_url(tmp_path, sqlite_template: Path) -> str:
+    """The URL of a SQLite file of the test's own, already at the newest revision."""
+    path = tmp_path / "zimsend.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest) -> str:
-    """Each test that takes this runs twice: on a SQLite file and on PostgreSQL (migrated there)."""
+    """Each test that takes this runs twice: on a SQLite file and on PostgreSQL (migrated on both)."""
     if request.param == "sqlite":
-        return request.getfixturevalue("sqlite_url")
+        return request.getfixturevalue("migrated_sqlite_url")
     return request.getfixturevalue("postgres_url")
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 import requests
 
 RELAY = str(Path(sys.executable).parent / "zimsend-relay")
+# Time given to a server told to stop at once before its process group is killed.
+QUICK_STOP_SECONDS = 5
 
 
 def environment(tmp_path: Path, **settings: str) -> dict[str, str]:
@@ -47,7 +49,8 @@ def get_when_up(url: str, headers: dict[str, str]) -> requests.Response:
 
 @contextmanager
 def serving(env: dict[str, str], *options: str) -> Iterator[subprocess.Popen]:
-    """``zimsend-relay serve OPTIONS`` running with ``env`` until the block ends (then SIGTERM).
+    """``zimsend-relay serve OPTIONS`` running with ``env`` until the block ends, then stopped at once
+    (see ``serving_command``).
 
     The server and its worker processes are a process group of their own (``os.killpg(server.pid, ...)``).
     """
@@ -57,8 +60,15 @@ def serving(env: dict[str, str], *options: str) -> Iterator[subprocess.Popen]:
 
 @contextmanager
 def serving_command(command: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen]:
-    """The HTTP server ``command`` starts, running with ``env`` until the block ends (then SIGTERM):
-    ready once ``/v1/openapi.json`` answers on ``ZIMSEND_HTTP_PORT``."""
+    """The HTTP server ``command`` starts, running with ``env`` until the block ends:
+    ready once ``/v1/openapi.json`` answers on ``ZIMSEND_HTTP_PORT``.
+
+    When the block ends the server is stopped at once, not gracefully (``stop_at_once``): SIGQUIT,
+    gunicorn's quick shutdown, then SIGKILL to whatever of its process group is left, after
+    ``QUICK_STOP_SECONDS`` at most. A graceful SIGTERM would wait for every open request, and the
+    phones' event streams stay open until the server's grace period runs out. The tests of
+    stopping gracefully send SIGTERM themselves, inside the block.
+    """
     server = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
     )
@@ -66,11 +76,26 @@ def serving_command(command: list[str], env: dict[str, str]) -> Iterator[subproc
         get_when_up(f"http://127.0.0.1:{env['ZIMSEND_HTTP_PORT']}/v1/openapi.json", {})
         yield server
     finally:
-        if server.poll() is None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+        stop_at_once(server)
         server.stderr.close()
+
+
+def stop_at_once(server: subprocess.Popen) -> None:
+    """Stop ``server`` (leader of its own process group) and every process of its group,
+    without waiting for the requests in flight."""
+    if server.poll() is not None:
+        return  # the test stopped the server itself: what became of its group is the test's to check
+    server.send_signal(signal.SIGQUIT)
+    _wait_for_exit_unreaped(server.pid, QUICK_STOP_SECONDS)
+    # Not reaped yet, the leader's id cannot name another group: kill whatever of this one is left.
+    os.killpg(server.pid, signal.SIGKILL)
+    server.wait()
+
+
+def _wait_for_exit_unreaped(pid: int, timeout: float) -> None:
+    """Wait up to ``timeout`` for child ``pid`` to exit, leaving it unreaped."""
+    deadline = time.monotonic() + timeout
+    while os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.05)

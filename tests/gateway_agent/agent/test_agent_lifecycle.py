@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from agent_support import (
     DEVICE_ID,
     PASSWORD,
@@ -22,6 +23,8 @@ from agent_support import (
 )
 
 from zimsend_common import wire
+
+pytestmark = pytest.mark.slow  # agent processes killed and stopped, Redis and the modem taken away for seconds
 
 NORMAL = wire.device_queue(DEVICE_ID, 3)
 

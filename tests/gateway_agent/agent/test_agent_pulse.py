@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
 from agent_support import DEVICE_ID, SIGNING_KEY, enqueue, events_of, events_of_kind, eventually, serve_client
 
 from gateway_agent.agent.ledger import Ledger
@@ -14,6 +15,7 @@ from zimsend_common import wire
 NORMAL = wire.device_queue(DEVICE_ID, 3)
 
 
+@pytest.mark.slow
 def test_heartbeats_go_on_while_the_modem_is_busy_with_a_long_send(conn, redis_url, start_emulator, start_agent):
     emulator = start_emulator(send_delay=3.0)
     serve_client(conn)

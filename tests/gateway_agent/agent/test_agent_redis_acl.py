@@ -38,6 +38,7 @@ def user_url(server, device_id: str, client_id: str) -> str:
     return f"redis://{redis_acl.username(device_id)}:{password}@127.0.0.1:{server.port}/0"
 
 
+@pytest.mark.slow
 def test_an_agent_serves_its_device_end_to_end_on_its_own_acl_user(own_redis, start_emulator, start_agent):
     admin = own_redis.client()
     url = user_url(own_redis, DEVICE_ID, CLIENT_ID)
@@ -187,6 +188,7 @@ def tls_redis(tmp_path):
     process.wait(timeout=10)
 
 
+@pytest.mark.slow
 def test_an_agent_reaches_redis_over_tls_with_its_acl_user(tls_redis, start_emulator, start_agent):
     url, admin = tls_redis
     password = redis_acl.new_password()

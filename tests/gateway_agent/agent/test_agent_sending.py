@@ -26,7 +26,8 @@ from zimsend_common.timefmt import isoformat_z
 NORMAL = wire.device_queue(DEVICE_ID, 3)
 
 
-@pytest.mark.parametrize("backend", ["at", "gammu"])
+# python-gammu takes seconds on the pty: its run is left to the whole suite.
+@pytest.mark.parametrize("backend", ["at", pytest.param("gammu", marks=pytest.mark.slow)])
 def test_a_queued_message_leaves_once_and_is_reported_sent_then_delivered(
     conn, redis_url, start_emulator, start_agent, backend
 ):
@@ -112,6 +113,7 @@ def test_a_send_refused_for_a_passing_reason_every_time_fails_after_the_retries(
     assert emulator.sent == []
 
 
+@pytest.mark.slow
 def test_a_send_the_modem_never_answered_fails_as_unknown_outcome_and_is_not_retried(
     conn, redis_url, start_emulator, start_agent
 ):

@@ -18,6 +18,8 @@ from gateway_agent.backends.at import ATModem, DriverOptions
 from gateway_agent.backends.emulator import EmulatorConfig, ModemEmulator
 from zimsend_common.config import AgentSettings, Settings
 
+pytestmark = pytest.mark.slow  # scenarios driven over a real pty, each waiting for the modem to settle
+
 SHARED = [scenario for scenario in SCENARIOS if not scenario.emulator]
 OWN = [scenario for scenario in SCENARIOS if scenario.emulator]
 

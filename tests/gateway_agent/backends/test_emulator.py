@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import time
 
+import pytest
+
 from gateway_agent.backends import open_modem
 from gateway_agent.modem import DeliveryReport, IncomingMessage
 from zimsend_common.config import load_settings
 
 
+@pytest.mark.slow
 def test_the_emulator_backend_is_a_working_modem_that_goes_away_on_close() -> None:
     settings = load_settings(environ={"ZIMSEND_CONFIG": os.devnull, "ZIMSEND_BACKEND": "emulator"})
     modem = open_modem(settings)

@@ -13,6 +13,8 @@ import pytest
 
 from gateway_agent.backends.emulator import EmulatorConfig, ModemEmulator
 
+pytestmark = pytest.mark.slow  # every test runs zimsend-agent or the emulator as a process
+
 
 @pytest.fixture
 def emulator(tmp_path: Path) -> Iterator[ModemEmulator]:

@@ -181,6 +181,7 @@ def test_long_message_becomes_several_pdus_sharing_a_reference():
     assert [decode_deliver(p).concat for p in pdus] == [Concat(9, 3, 1), Concat(9, 3, 2), Concat(9, 3, 3)]
 
 
+@pytest.mark.slow
 @settings(deadline=None, max_examples=200)
 @given(
     text=any_text,

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import redis
 from credentials import Credentials
+from migrated_store import open_migrated
 from werkzeug.serving import make_server
 
 from relay_server.api.app import create_app
@@ -70,7 +71,7 @@ def _serve(app: Any) -> tuple[str, Callable[[], None]]:
 def make_relay(database_url: str, redis_proc: Any, redisdb: redis.Redis, tmp_path) -> Iterator[Callable[..., Relay]]:
     """Start relays: ``make_relay(dispatcher=..., redis_url=..., sms_languages=..., clock=..., **relay_settings)``."""
     started: list[Relay] = []
-    store = Store.open(database_url)
+    store = open_migrated(database_url)
 
     def start(
         *,

@@ -23,6 +23,8 @@ from relay_server.openapi import document
 from relay_server.store.store import Store
 from zimsend_common.config import RelaySettings, Settings
 
+pytestmark = pytest.mark.slow  # long property-based searches over HTTP
+
 # Any JSON value: what a client may put where the model expects something else.
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),

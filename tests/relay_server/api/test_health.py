@@ -8,6 +8,7 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import requests
 from relay_process import RELAY, environment
 from waiting import free_port, wait_until
@@ -38,6 +39,7 @@ def start_worker(tmp_path: Path, database_url: str, redis_url: str) -> subproces
     )
 
 
+@pytest.mark.slow
 def test_healthz_names_the_missing_worker_then_degrades_while_redis_is_down_and_recovers(
     make_relay, database_url, tmp_path
 ):

@@ -157,7 +157,7 @@ def test_a_passing_500_is_not_kept_so_the_retry_with_the_same_key_sends(make_rel
     assert stored_count(relay, acme) == 1
 
 
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
 def test_a_database_outage_answers_503_and_the_same_key_sends_once_it_is_back(
     make_relay, database_url, postgres_server_url
 ):

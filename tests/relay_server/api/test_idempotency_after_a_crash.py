@@ -24,6 +24,8 @@ from relay_server.store.schema import idempotency_keys, messages
 from zimsend_common import redis_client
 from zimsend_common.timefmt import utcnow
 
+pytestmark = pytest.mark.slow  # every test serves and kills zimsend-relay processes
+
 SEND = ("sms/send", {"to": "+263771234567", "message": "Your code is 1234"})
 SEND_OTP = ("sms/send-otp", {"to": "+263771234567"})
 

@@ -115,6 +115,7 @@ def test_metrics_answer_a_remote_address_only_when_allowed(make_relay, allowed, 
     assert requests.get(root(relay) + "/metrics", timeout=10).status_code == 200
 
 
+@pytest.mark.slow
 def test_metrics_add_up_what_two_server_processes_counted(tmp_path, redis_proc):
     redis_url = f"redis://{redis_proc.host}:{redis_proc.port}/0"
     ports = [free_port(), free_port()]
@@ -149,6 +150,7 @@ def test_every_metric_the_grafana_dashboard_reads_is_served(relay):
     assert wanted and wanted <= served, wanted - served
 
 
+@pytest.mark.slow
 def test_metrics_of_a_server_process_show_what_the_worker_process_counted(tmp_path, redis_proc):
     redis_url = f"redis://{redis_proc.host}:{redis_proc.port}/0"
     port = free_port()

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
+import pytest
 import requests
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from relay_server.store.models import HistoryQuery
+
+pytestmark = pytest.mark.slow  # long property-based searches over HTTP
 
 JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
 JSON_VALUES = st.recursive(

@@ -29,6 +29,8 @@ from relay_server.store.models import EventFailure, NewMessage, StatusChange
 from zimsend_common import redis_client, wire
 from zimsend_common.timefmt import utcnow
 
+pytestmark = pytest.mark.slow  # every test runs zimsend-relay as a process
+
 
 @dataclass
 class Outcome:

@@ -7,12 +7,15 @@ import subprocess
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from relay_process import RELAY, environment
 from waiting import free_port
 
 from relay_server.store.store import Store
 from zimsend_common import wire
 from zimsend_common.timefmt import isoformat_z, utcnow
+
+pytestmark = pytest.mark.slow  # every test runs zimsend-relay doctor as a process
 
 
 def doctor(env: dict[str, str]) -> tuple[int, dict[str, dict]]:

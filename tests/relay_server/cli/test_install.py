@@ -39,6 +39,7 @@ def _mode_and_owner(path: Path) -> tuple[int, int, int]:
     return status.st_mode & 0o7777, status.st_uid, status.st_gid
 
 
+@pytest.mark.slow
 def test_install_makes_the_user_its_files_and_units_once_and_a_dry_run_nothing(root: Path) -> None:
     planned = _install(root, "--dry-run")
     assert [step["changed"] for step in planned] == [True] * 7
@@ -68,6 +69,7 @@ def test_install_makes_the_user_its_files_and_units_once_and_a_dry_run_nothing(r
     assert (root / "etc/zimsend/zimsend.toml").read_text() == "[relay]\nhttp_port = 8080\n"
 
 
+@pytest.mark.slow
 def test_the_installed_units_pass_systemd_analyze_verify(root: Path) -> None:
     _install(root)
     units = sorted((root / "etc/systemd/system").glob("*.service"))
@@ -95,6 +97,7 @@ def test_the_config_template_lists_every_setting_with_its_default() -> None:
     assert tomllib.loads(template)["relay"] == {"data_dir": "/var/lib/zimsend"}
 
 
+@pytest.mark.slow
 def test_install_refuses_a_root_without_a_system_and_changes_nothing(tmp_path: Path) -> None:
     refused = subprocess.run([RELAY, "install", "--root", str(tmp_path)], capture_output=True, text=True, timeout=60)
 

@@ -10,12 +10,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from credentials import Credentials
 from relay_process import RELAY, environment, serving
 from waiting import free_port
 
 from relay_server.store import Store
+
+pytestmark = pytest.mark.slow  # every test runs zimsend-relay serve as a process
 
 HELD = 300
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"

@@ -19,6 +19,8 @@ from relay_server.store.models import NewMessage
 from relay_server.store.store import Store
 from zimsend_common import bus, wire
 
+pytestmark = pytest.mark.slow  # every test runs zimsend-relay worker as a process
+
 BIN = Path(sys.executable).parent
 
 

@@ -16,6 +16,7 @@ import redis
 from credentials import Credentials
 from flask import Flask
 from flask.testing import FlaskClient
+from migrated_store import open_migrated
 from werkzeug.test import TestResponse
 
 from relay_server.api.app import create_app
@@ -75,9 +76,9 @@ class Console:
 
 
 @pytest.fixture
-def make_console(sqlite_url: str, redis_proc: Any, redisdb: redis.Redis, tmp_path) -> Iterator[Any]:
+def make_console(migrated_sqlite_url: str, redis_proc: Any, redisdb: redis.Redis, tmp_path) -> Iterator[Any]:
     """Console apps on one store: ``make_console(**relay_settings)``."""
-    store = Store.open(sqlite_url)
+    store = open_migrated(migrated_sqlite_url)
     clients: list[redis.Redis] = []
 
     def make(**overrides: Any) -> Console:
@@ -85,7 +86,7 @@ def make_console(sqlite_url: str, redis_proc: Any, redisdb: redis.Redis, tmp_pat
             relay=RelaySettings(
                 **{
                     "data_dir": tmp_path,
-                    "database_url": sqlite_url,
+                    "database_url": migrated_sqlite_url,
                     "redis_url": f"redis://{redis_proc.host}:{redis_proc.port}/0",
                     "rate_limit_per_minute": 100_000,
                     **overrides,

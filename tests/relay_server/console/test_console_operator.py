@@ -10,10 +10,10 @@ from relay_server.cli.main import main
 
 
 @pytest.fixture
-def operator_password(console, sqlite_url, tmp_path, monkeypatch, capsys) -> str:
+def operator_password(console, migrated_sqlite_url, tmp_path, monkeypatch, capsys) -> str:
     (tmp_path / "zimsend.toml").write_text("")  # whatever /etc holds, this test's settings only
     monkeypatch.setenv("ZIMSEND_CONFIG", str(tmp_path / "zimsend.toml"))
-    monkeypatch.setenv("ZIMSEND_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("ZIMSEND_DATABASE_URL", migrated_sqlite_url)
     monkeypatch.setenv("ZIMSEND_DATA_DIR", str(tmp_path))
     assert main(["add-operator", "ops"]) == 0
     printed = json.loads(capsys.readouterr().out)

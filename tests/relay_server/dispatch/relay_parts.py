@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 import redis
+from migrated_store import open_migrated
 
 from relay_server.store.models import Caller, Message, NewMessage
-from relay_server.store.store import Store
 from relay_server.worker import context
 from relay_server.worker.due import DueRelease
 from relay_server.worker.epoch import EpochWatch
@@ -87,7 +87,7 @@ class Parts:
 
 @pytest.fixture
 def worker_context(database_url: str, redisdb: redis.Redis) -> Iterator[context.WorkerContext]:
-    store = Store.open(database_url)
+    store = open_migrated(database_url)
     settings = Settings(relay=RelaySettings(device_offline_after_seconds=OFFLINE_AFTER_SECONDS))
     ctx = context.WorkerContext(store=store, redis=redisdb, settings=settings)
     context.install(ctx)

@@ -40,6 +40,7 @@ def _battery(relay, device_id: str) -> tuple[int | None, bool | None]:
     return state.battery_percent, state.battery_charging
 
 
+@pytest.mark.slow
 def test_a_signed_ping_tells_the_phones_battery_even_right_after_a_heartbeat(relay):
     account = relay.account()
     phone = relay.phone(account)
@@ -51,6 +52,7 @@ def test_a_signed_ping_tells_the_phones_battery_even_right_after_a_heartbeat(rel
     wait_until(lambda: _battery(relay, phone.device_id) == (93, False), "the battery of the second ping")
 
 
+@pytest.mark.slow
 def test_a_ping_with_a_wrong_signature_tells_no_battery(relay):
     account = relay.account()
     phone = relay.phone(account)

@@ -9,10 +9,13 @@ import re
 import time
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from phone_relay import OFFLINE_AFTER_SECONDS, wait_until
 from smsgate_phone import app_date
 
 from relay_server.mobile import downtime
+
+pytestmark = pytest.mark.slow  # every test calls the module's zimsend-relay serve and worker processes
 
 _KEEPALIVE_SECONDS = OFFLINE_AFTER_SECONDS / 3
 _APP_DATE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d)")

@@ -7,7 +7,10 @@ import re
 import time
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from phone_relay import wait_until
+
+pytestmark = pytest.mark.slow  # every test calls the module's zimsend-relay serve and worker processes
 
 
 def time_for_the_last_job() -> None:

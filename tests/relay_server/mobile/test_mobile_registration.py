@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import requests
 from smsgate_phone import Phone
+
+pytestmark = pytest.mark.slow  # every test calls the module's zimsend-relay serve and worker processes
 
 
 def test_a_phone_registers_with_its_token_and_shows_online_with_its_number_and_carrier(relay):

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from phone_relay import OFFLINE_AFTER_SECONDS
 from relay_process import serving
 from smsgate_phone import Phone
 from waiting import free_port
+
+pytestmark = pytest.mark.slow  # every test calls the module's zimsend-relay serve and worker processes
 
 
 def test_the_stream_answers_at_once_and_keeps_alive_well_within_15_seconds(relay):

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from phone_relay import wait_until
+
+pytestmark = pytest.mark.slow  # every test calls the module's zimsend-relay serve and worker processes
 
 
 def _setup(relay, version: str = "1.68.0"):

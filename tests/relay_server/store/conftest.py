@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from migrated_store import open_migrated
 
 from relay_server.store import Store
 from relay_server.store.models import Caller
@@ -12,7 +13,7 @@ from relay_server.store.models import Caller
 
 @pytest.fixture
 def store(database_url: str) -> Iterator[Store]:
-    opened = Store.open(database_url)
+    opened = open_migrated(database_url)
     try:
         yield opened
     finally:

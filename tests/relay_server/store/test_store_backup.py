@@ -8,10 +8,13 @@ import subprocess
 import threading
 from pathlib import Path
 
+import pytest
 from relay_process import RELAY, environment
 
 from relay_server.store.models import NewMessage
 from relay_server.store.store import Store
+
+pytestmark = pytest.mark.slow  # every test runs zimsend-relay backup as a process
 
 
 def count_messages(path: Path) -> int:
@@ -63,6 +66,7 @@ def test_a_backup_taken_under_write_load_is_a_consistent_private_store(tmp_path:
         restored.close()
 
 
+@pytest.mark.postgres
 def test_backup_of_a_postgresql_store_refuses_and_points_to_pg_dump(tmp_path: Path, postgres_url: str) -> None:
     target = tmp_path / "copy.sqlite3"
     done = subprocess.run(

@@ -6,17 +6,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from migrated_store import open_migrated
 from store_rows import every_row
 
 from relay_server.store import operators
 from relay_server.store.models import NewMessage, StatusChange
-from relay_server.store.store import Store
 from zimsend_common.timefmt import utcnow
 
 
 @pytest.fixture
 def store(database_url: str):
-    opened = Store.open(database_url)
+    opened = open_migrated(database_url)
     yield opened
     opened.close()
 

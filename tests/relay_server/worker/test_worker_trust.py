@@ -15,6 +15,8 @@ from relay_server.store.models import NewMessage
 from relay_server.store.store import Store
 from zimsend_common import bus, wire
 
+pytestmark = pytest.mark.slow  # every test runs zimsend-relay worker as a process
+
 
 @pytest.mark.parametrize("queue", [wire.EVENTS_QUEUE, wire.SIMULATED_QUEUE])
 def test_a_planted_pickle_or_dotted_path_never_runs_and_the_worker_carries_on(

@@ -13,6 +13,7 @@ from gateway_agent.modem import DeliveryReport, IncomingMessage, PortLost, PortR
 RECIPIENT = "+263771234567"
 
 
+@pytest.mark.slow
 def test_messages_arriving_during_a_send_and_the_send_both_come_through(make_emulator, make_modem) -> None:
     emulator = make_emulator(send_delay=0.3)
     modem = make_modem(emulator)

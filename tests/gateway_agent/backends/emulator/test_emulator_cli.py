@@ -46,6 +46,7 @@ def test_a_malformed_failure_is_refused(capsys) -> None:
     assert "REGEX=CODE" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_control_lines_on_stdin_deliver_sms_and_unplug_the_modem(tmp_path) -> None:
     link = tmp_path / "modem"
     process = subprocess.Popen(

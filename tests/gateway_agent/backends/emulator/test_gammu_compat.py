@@ -10,6 +10,8 @@ import pytest
 
 from gateway_agent.backends.emulator import EmulatorConfig, ModemEmulator
 
+pytestmark = pytest.mark.slow  # python-gammu drives the emulated modem over a real pty
+
 
 # Gammu's start-up probes take seconds: one phone serves the whole module.
 @pytest.fixture(scope="module")

@@ -93,6 +93,7 @@ def test_the_agent_finds_the_backend_by_its_name() -> None:
     assert isinstance(open_modem(settings), GammuModem)
 
 
+@pytest.mark.slow
 def test_without_python_gammu_the_import_error_names_the_extra() -> None:
     # A None entry in sys.modules makes "import gammu" fail as if it were not installed.
     program = (
