@@ -55,6 +55,7 @@ class ModemEmulator:
         self._last_path = ""
         self._requests: queue.Queue[tuple[Callable[[], None], threading.Event]] = queue.Queue()
         self._unacknowledged: deque[tuple[float, bytes]] = deque()
+        self._held_reports: deque[str] = deque()  # status reports the network keeps while the SIM is full
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -185,6 +186,7 @@ class ModemEmulator:
                 pdu_length = None
                 done.set()
             self._resend_unacknowledged()
+            self._deliver_held_reports()
             port = self._port
             data = port.read(0.02) if port is not None else b""
             if port is None:
@@ -277,7 +279,14 @@ class ModemEmulator:
             try:
                 self._emit(f'+CDSI: "SM",{self._storage.store(pdu)}')
             except AtError:
-                log.warning("emulated SIM full: status report dropped")
+                # As a real network does (TS 23.040, memory capacity exceeded): it keeps
+                # the report and tries again once the phone has room.
+                log.info("emulated SIM full: the network holds a status report")
+                self._held_reports.append(pdu)
+
+    def _deliver_held_reports(self) -> None:
+        while self._held_reports and self._storage.used < self._storage.size:
+            self._report_arrived(self._held_reports.popleft())
 
     def _emit_direct(self, header: str, pdu: str) -> None:
         data = _line(header) + self._commands.shown_pdu(pdu).encode("ascii") + b"\r\n"

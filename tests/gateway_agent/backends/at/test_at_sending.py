@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from at_support import events_for, eventually, next_event_of
 
 from gateway_agent.modem import DeliveryReport
@@ -68,6 +70,23 @@ def test_each_part_of_a_long_sms_gets_its_own_report(emulator, modem) -> None:
     matcher.record("long", modem.send(RECIPIENT, "x" * 200))
     reports = [next_event_of(modem, DeliveryReport) for _ in range(2)]
     assert sorted(matcher.match(report).part for report in reports) == [1, 2]
+
+
+def test_a_report_for_a_full_sim_is_held_by_the_network_and_arrives_once_a_slot_is_freed(
+    make_emulator, make_modem
+) -> None:
+    emulator = make_emulator(storage_size=1)
+    modem = make_modem(emulator)
+    first = modem.send(RECIPIENT, "one")
+    assert eventually(lambda: emulator.stored == 1)  # the first report fills the SIM, unread
+    second = modem.send(RECIPIENT, "two")
+    time.sleep(0.5)  # its report (due 0.1 s after the send) finds the SIM still full
+
+    reports = [next_event_of(modem, DeliveryReport) for _ in range(2)]
+
+    assert sorted(report.reference for report in reports) == sorted(first.references + second.references)
+    modem.next_event(0.05)
+    assert eventually(lambda: emulator.stored == 0)
 
 
 def test_reports_arrive_as_direct_cds_when_the_modem_cannot_store_them(make_emulator, make_modem) -> None:
