@@ -11,7 +11,7 @@ would naturally catch:
     ├── UnknownCursor (ValueError)
     ├── UnknownMessage (LookupError)
     ├── ReservationLost
-    ├── WriteAbandoned                        (group_commit.py)
+    ├── WriteAbandoned (a passing outage)     (group_commit.py)
     ├── OtpRateLimited                        (otp.py)
     ├── OperatorExists                        (operators.py)
     └── UnsupportedDatabase, MissingDatabase,
@@ -25,20 +25,28 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+
+class StoreError(Exception):
+    """Something the store refuses to do."""
+
+
+class WriteAbandoned(StoreError):
+    """The shared transaction carrying a write ended without committing or failing (its runner was
+    stopped): nothing of the write is stored, and trying again is safe."""
+
+
 # What the database driver raises when the database cannot be reached or cannot
 # serve now (connection refused or lost, server shutting down, SQLite busy past
-# its timeout, no pooled connection free): a passing outage, not a bad request
-# or a bad event. The HTTP layer answers 503; the worker tries the event later.
+# its timeout, no pooled connection free), and a shared write that was abandoned:
+# a passing outage, not a bad request or a bad event. The HTTP layer answers 503;
+# the worker tries the event later.
 DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     sa.exc.OperationalError,
     sa.exc.InterfaceError,
     sa.exc.TimeoutError,
     sa.exc.DisconnectionError,
+    WriteAbandoned,
 )
-
-
-class StoreError(Exception):
-    """Something the store refuses to do."""
 
 
 class UnusableDatabaseUrl(StoreError, ValueError):
@@ -70,7 +78,3 @@ class ReservationLost(StoreError):
 
     Its request ran so long that a retry took the key over; nothing was stored.
     """
-
-
-class WriteAbandoned(StoreError):
-    """The shared transaction carrying a write ended without committing or failing (its runner was stopped)."""

@@ -6,7 +6,7 @@ import contextvars
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from waiting import wait_until
 
 from relay_server.store import Store, messages
 from relay_server.store.engine import writer_turn
+from relay_server.store.errors import DATABASE_UNAVAILABLE, WriteAbandoned
 from relay_server.store.group_commit import GroupCommit
 from relay_server.store.models import Caller, NewMessage
 
@@ -55,7 +56,7 @@ def _run_held(store: Store, group: GroupCommit, works: list[Callable[[], Any]]) 
     def call(index: int) -> None:
         try:
             outcomes[index] = works[index]()
-        except Exception as exc:
+        except BaseException as exc:  # the outcome is the test's to check
             outcomes[index] = exc
 
     threads = [threading.Thread(target=call, args=(index,)) for index in range(len(works))]
@@ -68,84 +69,100 @@ def _run_held(store: Store, group: GroupCommit, works: list[Callable[[], Any]]) 
     return outcomes
 
 
-def test_sends_waiting_for_the_writer_commit_together_and_each_gets_its_own_messages(sqlite_url: str):
-    store = Store.open(sqlite_url)
-    try:
-        caller = store.authenticate(*_client(store))
-        commits = _commits(store)
-        works = [lambda n=n: store.insert_messages([_message(caller, n)]) for n in range(WRITERS)]
+def test_sends_waiting_for_the_writer_commit_together_and_each_gets_its_own_messages(sqlite_store: Store):
+    store = sqlite_store
+    caller = store.authenticate(*_client(store))
+    commits = _commits(store)
+    works = [lambda n=n: store.insert_messages([_message(caller, n)]) for n in range(WRITERS)]
 
-        outcomes = _run_held(store, store._message_writes, works)
+    outcomes = _run_held(store, store._message_writes, works)
 
-        assert [[m.body for m in stored] for stored in outcomes] == [[f"group {n}"] for n in range(WRITERS)]
-        assert len(commits) == 1
-        for stored in outcomes:
-            assert store.get_message(caller, stored[0].message_id) is not None
-    finally:
-        store.close()
+    assert [[m.body for m in stored] for stored in outcomes] == [[f"group {n}"] for n in range(WRITERS)]
+    assert len(commits) == 1
+    for stored in outcomes:
+        assert store.get_message(caller, stored[0].message_id) is not None
 
 
-def test_a_write_that_raises_is_rolled_back_alone_and_its_caller_gets_the_error(sqlite_url: str):
-    store = Store.open(sqlite_url)
-    try:
-        caller = store.authenticate(*_client(store))
-        group = GroupCommit(store.engine)
-        inserted: list[str] = []
+def test_a_write_that_raises_is_rolled_back_alone_and_its_caller_gets_the_error(sqlite_store: Store):
+    store = sqlite_store
+    caller = store.authenticate(*_client(store))
+    group = GroupCommit(store.engine)
+    inserted: list[str] = []
 
-        def good(n: int) -> Callable[[], Any]:
-            return lambda: group.run(lambda conn: _insert(conn, caller, n, inserted))
+    def bad(conn: sa.Connection) -> None:
+        _insert(conn, caller, 99, inserted)
+        raise ValueError("refused after writing")
 
-        def bad(conn: sa.Connection) -> None:
-            _insert(conn, caller, 99, inserted)
-            raise ValueError("refused after writing")
+    outcomes = _run_held(
+        store, group, [_good(group, caller, 1, inserted), lambda: group.run(bad), _good(group, caller, 2, inserted)]
+    )
 
-        outcomes = _run_held(store, group, [good(1), lambda: group.run(bad), good(2)])
-
-        assert isinstance(outcomes[1], ValueError)
-        assert outcomes[0] == outcomes[2] == 1
-        assert sorted(store.get_message(caller, m).body for m in inserted if store.get_message(caller, m)) == [  # type: ignore[union-attr]
-            "group 1",
-            "group 2",
-        ]
-        assert len(inserted) == 3  # the refused write did insert, and was rolled back
-    finally:
-        store.close()
+    assert isinstance(outcomes[1], ValueError)
+    assert outcomes[0] == outcomes[2] == 1
+    assert _bodies(store, caller, inserted) == ["group 1", "group 2"]
+    assert len(inserted) == 3  # the refused write did insert, and was rolled back
 
 
-def test_each_write_runs_in_the_context_of_the_caller_that_queued_it(sqlite_url: str):
-    store = Store.open(sqlite_url)
-    try:
-        group = GroupCommit(store.engine)
+def test_a_batch_whose_runner_is_stopped_stores_nothing_and_its_writers_learn_it_was_abandoned(
+    sqlite_store: Store,
+):
+    store = sqlite_store
+    caller = store.authenticate(*_client(store))
+    group = GroupCommit(store.engine)
+    inserted: list[str] = []
 
-        def named(name: str) -> Callable[[], Any]:
-            def call() -> str:
-                request_name.set(name)
-                return group.run(lambda conn: request_name.get())
+    def stopped(conn: sa.Connection) -> None:
+        _insert(conn, caller, 99, inserted)
+        raise _Stopped  # what stopping a greenlet or a thread mid-batch raises: no Exception
 
-            return call
+    works = [_good(group, caller, 1, inserted), lambda: group.run(stopped), _good(group, caller, 2, inserted)]
+    outcomes = _run_held(store, group, works)
 
-        outcomes = _run_held(store, group, [named(f"request {n}") for n in range(WRITERS)])
+    assert _bodies(store, caller, inserted) == []
+    abandoned = [outcome for outcome in outcomes if isinstance(outcome, WriteAbandoned)]
+    assert len(abandoned) == 2 and sum(isinstance(outcome, _Stopped) for outcome in outcomes) == 1
+    assert WriteAbandoned in DATABASE_UNAVAILABLE  # so the API answers 503 and the caller may retry
 
-        assert outcomes == [f"request {n}" for n in range(WRITERS)]
-    finally:
-        store.close()
+
+def test_each_write_runs_in_the_context_of_the_caller_that_queued_it(sqlite_store: Store):
+    group = GroupCommit(sqlite_store.engine)
+
+    def named(name: str) -> Callable[[], Any]:
+        def call() -> str:
+            request_name.set(name)
+            return group.run(lambda conn: request_name.get())
+
+        return call
+
+    outcomes = _run_held(sqlite_store, group, [named(f"request {n}") for n in range(WRITERS)])
+
+    assert outcomes == [f"request {n}" for n in range(WRITERS)]
 
 
-def test_without_a_queue_a_write_commits_by_itself(database_url: str):
-    store = Store.open(database_url)
-    try:
-        caller = store.authenticate(*_client(store))
+def test_without_a_queue_a_write_commits_by_itself(store: Store):
+    caller = store.authenticate(*_client(store))
 
-        [stored] = store.insert_messages([_message(caller, 7)])
+    [stored] = store.insert_messages([_message(caller, 7)])
 
-        assert store.get_message(caller, stored.message_id).body == "group 7"  # type: ignore[union-attr]
-    finally:
-        store.close()
+    assert store.get_message(caller, stored.message_id).body == "group 7"  # type: ignore[union-attr]
 
 
 def _client(store: Store) -> tuple[str, str]:
     client, key = store.create_client("Acme")
     return client.client_id, key
+
+
+def _good(group: GroupCommit, caller: Caller, n: int, inserted: list[str]) -> Callable[[], Any]:
+    return lambda: group.run(lambda conn: _insert(conn, caller, n, inserted))
+
+
+def _bodies(store: Store, caller: Caller, message_ids: list[str]) -> list[str]:
+    """The bodies of those of ``message_ids`` the store has, sorted."""
+    return sorted(m.body for m in (store.get_message(caller, i) for i in message_ids) if m is not None)
+
+
+class _Stopped(BaseException):
+    pass
 
 
 def _insert(conn: sa.Connection, caller: Caller, n: int, inserted: list[str]) -> int:
@@ -154,9 +171,12 @@ def _insert(conn: sa.Connection, caller: Caller, n: int, inserted: list[str]) ->
     return len(stored)
 
 
-@pytest.fixture(autouse=True)
-def _no_leftover_context() -> None:
-    request_name.set("none")
+@pytest.fixture
+def sqlite_store(sqlite_url: str) -> Iterator[Store]:
+    """A store on a SQLite file: the only database whose writers queue for one turn."""
+    opened = Store.open(sqlite_url)
+    yield opened
+    opened.close()
 
 
 GEVENT_SENDERS = """
