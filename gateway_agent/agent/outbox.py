@@ -80,7 +80,9 @@ class Outbox:
             "parts": receipt.parts,
         }
         document = self.event("sent", data).to_dict()
-        self._ledger.record_sent(message_id, receipt.references, receipt.recipient, time.time(), document)
+        self._ledger.record_sent(
+            message_id, receipt.references, receipt.recipient, receipt.submitted_at.timestamp(), document
+        )
         self.flush()
 
     def report_failure(self, message_id: str, code: FailureCode, detail: str, *, at: str | None = None) -> None:

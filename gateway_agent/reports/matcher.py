@@ -1,8 +1,13 @@
 """Matching status reports to the sends they report on.
 
 A report names its part by TP-MR and recipient only, and TP-MR wraps after
-255, so the same pair recurs: the match is the newest send of that reference
-to that recipient within a time window. Numbers are compared by their last
+255, so the same pair recurs. What tells two such sends apart is the
+report's service-centre time stamp: TS 23.040 9.2.2.3 makes it the moment
+the service centre received the SMS-SUBMIT, so it lies next to the send it
+reports on, however late the report itself arrives. A report therefore
+belongs to the send of that reference to that recipient whose submission
+time is nearest its time stamp (``nearest_send``), allowing for how far the
+service centre's clock runs from ours. Numbers are compared by their last
 nine digits, because a report may write ``+263771234567`` for a send to
 ``0771234567``.
 """
@@ -10,15 +15,44 @@ nine digits, because a report may write ``+263771234567`` for a send to
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
+from typing import TypeVar
 
 from gateway_agent.modem import DeliveryReport, SendReceipt
 from gateway_agent.numbers import same_number
 from zimsend_common.timefmt import utcnow
 
 DEFAULT_WINDOW = timedelta(days=3)
+CLOCK_SKEW = timedelta(minutes=15)  # the most the service centre's clock may run ahead of ours
+
+Send = TypeVar("Send")
+
+
+def report_moment(report: DeliveryReport) -> float:
+    """When the service centre received the send ``report`` is about, as a POSIX time."""
+    moment = report.service_centre_time
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def nearest_send(
+    report: DeliveryReport,
+    candidates: Iterable[Send],
+    submitted_at: Callable[[Send], float],
+    skew: float = 0.0,
+) -> Send | None:
+    """The candidate ``report`` is about, or None.
+
+    ``candidates`` are sends with the report's reference to its recipient;
+    ``skew`` is how many seconds the service centre's clock is known to run
+    ahead of ours. A send made after the report's time stamp (beyond the
+    allowed clock skew) cannot be the one it reports on.
+    """
+    moment = report_moment(report)
+    latest = moment + CLOCK_SKEW.total_seconds()
+    possible = [send for send in candidates if submitted_at(send) <= latest]
+    return min(possible, key=lambda send: abs(submitted_at(send) + skew - moment), default=None)
 
 
 @dataclass(frozen=True)
@@ -54,7 +88,7 @@ class ReportMatcher:
                 )
 
     def match(self, report: DeliveryReport, now: datetime | None = None) -> SentPart | None:
-        """The newest part the report is about, or None.
+        """The part the report is about, or None.
 
         A final report (delivered or failed) uses the part up, so a duplicate of
         it matches nothing; a pending report leaves the part waiting for its final one.
@@ -62,13 +96,15 @@ class ReportMatcher:
         now = now or utcnow()
         with self._lock:
             self._forget_before(now - self._window)
-            for position in range(len(self._parts) - 1, -1, -1):
-                part = self._parts[position]
-                if part.reference == report.reference and same_number(part.recipient, report.recipient):
-                    if report.outcome != "pending":
-                        del self._parts[position]
-                    return part
-        return None
+            candidates = [
+                part
+                for part in self._parts
+                if part.reference == report.reference and same_number(part.recipient, report.recipient)
+            ]
+            part = nearest_send(report, candidates, lambda part: part.sent_at.timestamp())
+            if part is not None and report.outcome != "pending":
+                self._parts.remove(part)
+            return part
 
     def _forget_before(self, cutoff: datetime) -> None:
         self._parts = [part for part in self._parts if part.sent_at >= cutoff]

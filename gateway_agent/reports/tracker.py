@@ -1,37 +1,39 @@
 """Status reports from the network, matched back to the messages they concern.
 
 A status report names a part only by its reference (TP-MR, one byte, so it
-wraps at 256), the recipient, and the service centre's time. A report
-therefore belongs to the newest part sent with that reference to that number
-before the report's service-centre time (allowing for clock skew), within
-a window of a few days. A message is delivered once every part is; it fails
-as soon as one part fails for good. Repeated reports change nothing.
+wraps at 256), the recipient, and the time the service centre received the
+part. A report therefore belongs to the part sent with that reference to
+that number nearest that time, within a window of a few days (the rule is
+``reports.matcher.nearest_send``). How far the service centre's clock runs
+from ours is learnt from the reports that leave no choice, so that parts
+sent minutes apart are told apart even by a network whose clock is off.
+A message is delivered once every part is; it fails as soon as one part
+fails for good. Repeated reports change nothing.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from gateway_agent.agent.ledger import Ledger, Part
 from gateway_agent.agent.outbox import Outbox
 from gateway_agent.modem import DeliveryReport
 from gateway_agent.numbers import same_number
+from gateway_agent.reports.matcher import CLOCK_SKEW, DEFAULT_WINDOW, nearest_send, report_moment
 from zimsend_common.failures import FailureCode
 from zimsend_common.timefmt import isoformat_precise
 
 log = logging.getLogger(__name__)
 
-REPORT_WINDOW = timedelta(days=3)
-CLOCK_SKEW = timedelta(minutes=15)  # between the agent's clock and the service centre's
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+SKEW_LEARNING = 0.25  # the weight of each new unambiguous report in the clock-skew estimate
 
 
 def _moment(iso: str) -> datetime:
-    return _aware(datetime.fromisoformat(iso)) if iso else datetime.min.replace(tzinfo=timezone.utc)
+    if not iso:
+        return datetime.min.replace(tzinfo=timezone.utc)
+    moment = datetime.fromisoformat(iso)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 class DeliveryTracker:
@@ -40,6 +42,7 @@ class DeliveryTracker:
     def __init__(self, ledger: Ledger, outbox: Outbox) -> None:
         self._ledger = ledger
         self._outbox = outbox
+        self._skew: float | None = None  # seconds the service centre's clock runs ahead of ours
 
     def on_report(self, report: DeliveryReport) -> None:
         """Apply one status report; pending ones and ones matching no part are ignored."""
@@ -61,13 +64,21 @@ class DeliveryTracker:
         self._ledger.settle_part(part.message_id, part.part, report.outcome, discharged_at)
 
     def _match(self, report: DeliveryReport) -> Part | None:
-        reported_at = _aware(report.service_centre_time)
-        since = (reported_at - REPORT_WINDOW).timestamp()
-        latest = (reported_at + CLOCK_SKEW).timestamp()
-        for part in self._ledger.parts_with_reference(report.reference, since):
-            if part.submitted_at <= latest and same_number(part.recipient, report.recipient):
-                return part
-        return None
+        since = report_moment(report) - DEFAULT_WINDOW.total_seconds()
+        candidates = [
+            part
+            for part in self._ledger.parts_with_reference(report.reference, since)
+            if same_number(part.recipient, report.recipient)
+        ]
+        part = nearest_send(report, candidates, lambda part: part.submitted_at, self._skew or 0.0)
+        if part is not None and len(candidates) == 1:
+            self._learn_skew(report_moment(report) - part.submitted_at)
+        return part
+
+    def _learn_skew(self, observed: float) -> None:
+        if abs(observed) > CLOCK_SKEW.total_seconds():  # a stray report, not a clock
+            return
+        self._skew = observed if self._skew is None else self._skew + SKEW_LEARNING * (observed - self._skew)
 
     def _fail(self, message_id: str, report: DeliveryReport, discharged_at: str) -> None:
         code = report.failure or FailureCode.NETWORK_ERROR

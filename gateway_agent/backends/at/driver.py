@@ -7,6 +7,11 @@ it by path with back-off and initialises it again. The caller's thread sends
 and takes events; SIM slots are deleted only once their event was taken and
 the caller came back for the next one (or closed the modem), so a crash in
 between leaves the message on the SIM to be read again, not lost.
+
+A slot's deletion and the reading of what next fills it take turns
+(``_slot_turn``): the modem may store a new message in a slot, and announce
+it, the moment the slot is deleted, and that announcement must not be taken
+for the old message already read.
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ class ATModem(Modem):
         self._inbox = Inbox()
         self._doomed: list[int] = []  # SIM slots to delete at the next chance
         self._doomed_lock = threading.Lock()
+        self._slot_turn = threading.Lock()  # held from a slot's check to its read, or its delete to its forgetting
         self._handed_out: tuple[int, ...] = ()
         self._closed = threading.Event()
         self._worker: threading.Thread | None = None
@@ -246,8 +252,9 @@ class ATModem(Modem):
     def _handle(self, urc: Urc) -> None:
         if urc.name in ("+CMTI", "+CDSI"):
             slot = int(urc.arguments[-1])
-            if not self._inbox.has_read(slot):
-                self._read_slot(slot)
+            with self._slot_turn:
+                if not self._inbox.has_read(slot):
+                    self._read_slot(slot)
         elif urc.name in ("+CMT", "+CDS") and urc.pdu is not None:
             if self._features.acknowledge:
                 self._live_channel().command("AT+CNMA", self.options.command_timeout)
@@ -262,6 +269,10 @@ class ATModem(Modem):
 
     def _read_stored(self) -> None:
         """Hand on whatever waits on the SIM that was not read before."""
+        with self._slot_turn:
+            self._read_unread()
+
+    def _read_unread(self) -> None:
         try:
             answer = self._live_channel().command("AT+CMGL=4", self.options.command_timeout)
         except ModemError as exc:
@@ -292,15 +303,16 @@ class ATModem(Modem):
         with self._doomed_lock:
             doomed, self._doomed = self._doomed, []
         for position, slot in enumerate(doomed):
-            try:
-                self._live_channel().command(f"AT+CMGD={slot}", self.options.command_timeout)
-            except CommandError as exc:
-                log.info("stored message not deleted", extra={"slot": slot, "error": str(exc)})
-            except ModemError:
-                with self._doomed_lock:
-                    self._doomed.extend(doomed[position:])
-                return
-            self._inbox.forget(slot)
+            with self._slot_turn:
+                try:
+                    self._live_channel().command(f"AT+CMGD={slot}", self.options.command_timeout)
+                except CommandError as exc:
+                    log.info("stored message not deleted", extra={"slot": slot, "error": str(exc)})
+                except ModemError:
+                    with self._doomed_lock:
+                        self._doomed.extend(doomed[position:])
+                    return
+                self._inbox.forget(slot)
 
     def _ask(self, channel: Channel, command: str, *, keep_prefix: bool = False) -> str:
         """The one line answering ``command``; without a ``+CGMI:``-style prefix unless kept."""

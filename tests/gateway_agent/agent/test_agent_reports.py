@@ -35,8 +35,10 @@ def tracker(ledger, outbox):
     return DeliveryTracker(ledger, outbox)
 
 
-def sent(ledger: Ledger, outbox: Outbox, message_id: str, references: tuple[int, ...]) -> datetime:
-    submitted = datetime.now(timezone.utc)
+def sent(
+    ledger: Ledger, outbox: Outbox, message_id: str, references: tuple[int, ...], at: datetime | None = None
+) -> datetime:
+    submitted = at or datetime.now(timezone.utc)
     ledger.take(message_id, RECIPIENT, time.time())
     outbox.report_sent(message_id, SendReceipt(references, RECIPIENT, submitted))
     return submitted
@@ -100,6 +102,36 @@ def test_a_reference_that_wrapped_around_belongs_to_the_newest_message(ledger, o
 
     delivered = [event.data["message_id"] for event in message_events(conn) if event.kind == "delivered"]
     assert delivered == ["msg_0000000000000004", "msg_0000000000000005"]
+
+
+def test_a_late_report_belongs_to_the_earlier_send_although_its_reference_was_used_again(ledger, outbox, tracker, conn):
+    first = sent(ledger, outbox, "msg_0000000000000007", (30,), at=datetime.now(timezone.utc) - timedelta(seconds=20))
+    second = sent(ledger, outbox, "msg_0000000000000008", (30,))  # 256 sends later, before the first's report
+
+    tracker.on_report(report(30, "delivered", first + timedelta(seconds=1)))
+    tracker.on_report(report(30, "delivered", second + timedelta(seconds=1)))
+
+    delivered = [event.data["message_id"] for event in message_events(conn) if event.kind == "delivered"]
+    assert delivered == ["msg_0000000000000007", "msg_0000000000000008"]
+
+
+def test_a_service_centre_clock_minutes_ahead_is_learnt_and_still_tells_a_reused_reference_apart(
+    ledger, outbox, tracker, conn
+):
+    ahead = timedelta(minutes=4)
+    start = datetime.now(timezone.utc) - timedelta(minutes=10)
+    for n in range(3):  # reports that leave no choice teach the tracker the service centre's clock
+        at = start + timedelta(seconds=n)
+        sent(ledger, outbox, f"msg_00000000000001{n:02d}", (40 + n,), at=at)
+        tracker.on_report(report(40 + n, "delivered", at + ahead + timedelta(seconds=1)))
+    earlier = sent(ledger, outbox, "msg_0000000000000200", (50,), at=start + timedelta(minutes=1))
+    sent(ledger, outbox, "msg_0000000000000201", (50,), at=start + timedelta(minutes=4))
+
+    # Stamped four minutes after the earlier send: by our clock, the later one's very moment.
+    tracker.on_report(report(50, "delivered", earlier + ahead + timedelta(seconds=1)))
+
+    delivered = [event.data["message_id"] for event in message_events(conn) if event.kind == "delivered"]
+    assert delivered[-1] == "msg_0000000000000200"
 
 
 def test_a_report_for_another_number_or_reference_matches_nothing(ledger, outbox, tracker, conn):

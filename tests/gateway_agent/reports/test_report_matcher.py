@@ -14,8 +14,12 @@ def receipt(references: tuple[int, ...], recipient: str = "+263771234567", at: d
     return SendReceipt(references, recipient, at)
 
 
-def report(reference: int, recipient: str = "+263771234567", outcome: str = "delivered") -> DeliveryReport:
-    return DeliveryReport(reference, recipient, outcome, 0 if outcome == "delivered" else 0x20, T0, T0)  # type: ignore[arg-type]
+def report(
+    reference: int, recipient: str = "+263771234567", outcome: str = "delivered", submitted: datetime = T0
+) -> DeliveryReport:
+    """A report whose service-centre time stamp says when the part it concerns was submitted."""
+    status = 0 if outcome == "delivered" else 0x20
+    return DeliveryReport(reference, recipient, outcome, status, submitted, submitted + timedelta(seconds=5))  # type: ignore[arg-type]
 
 
 def test_a_report_matches_the_part_with_its_reference_and_recipient() -> None:
@@ -27,12 +31,19 @@ def test_a_report_matches_the_part_with_its_reference_and_recipient() -> None:
     assert matcher.match(report(9, "+263771234567"), now=T0) is None
 
 
-def test_when_a_reference_recurs_the_newest_send_wins() -> None:
+def test_when_a_reference_recurs_the_send_nearest_the_reports_time_stamp_wins_whatever_order_reports_come_in() -> None:
     matcher = ReportMatcher()
     matcher.record("old", receipt((5,), at=T0))
-    matcher.record("new", receipt((5,), at=T0 + timedelta(minutes=30)))
-    assert matcher.match(report(5), now=T0 + timedelta(minutes=31)).key == "new"
-    assert matcher.match(report(5), now=T0 + timedelta(minutes=32)).key == "old"
+    matcher.record("new", receipt((5,), at=T0 + timedelta(seconds=30)))
+    later = T0 + timedelta(minutes=5)
+    assert matcher.match(report(5, submitted=T0), now=later).key == "old"
+    assert matcher.match(report(5, submitted=T0 + timedelta(seconds=30)), now=later).key == "new"
+
+
+def test_a_send_made_after_the_reports_time_stamp_is_not_what_it_reports_on() -> None:
+    matcher = ReportMatcher()
+    matcher.record("later", receipt((6,), at=T0 + timedelta(hours=1)))
+    assert matcher.match(report(6, submitted=T0), now=T0 + timedelta(hours=2)) is None
 
 
 def test_a_final_report_uses_the_part_up_and_a_pending_one_does_not() -> None:

@@ -89,6 +89,19 @@ def test_a_report_for_a_full_sim_is_held_by_the_network_and_arrives_once_a_slot_
     assert eventually(lambda: emulator.stored == 0)
 
 
+def test_reports_that_refill_a_just_deleted_slot_are_each_read_at_once(make_emulator, make_modem) -> None:
+    # The network hands a held report over the moment a slot is free: its +CDSI names the
+    # slot just deleted, and must not be taken for the report already read from it.
+    emulator = make_emulator(storage_size=1)
+    modem = make_modem(emulator, sweep_interval=3600.0)
+    references = [reference for n in range(12) for reference in modem.send(RECIPIENT, f"n{n}").references]
+    time.sleep(0.5)  # every report but the first is held by the network
+
+    reports = [next_event_of(modem, DeliveryReport, timeout=3.0) for _ in references]
+
+    assert sorted(report.reference for report in reports) == sorted(references)
+
+
 def test_reports_arrive_as_direct_cds_when_the_modem_cannot_store_them(make_emulator, make_modem) -> None:
     emulator = make_emulator(cnmi_report_modes=(0, 1))
     modem = make_modem(emulator)
