@@ -30,6 +30,8 @@ class Policy:
 
     connect_seconds: float
     read_seconds: float
+    # How often a failed command is tried again. redis-py also retries the
+    # connection within each try, so a dead Redis sees (1 + retries) ** 2 connects.
     retries: int
 
 

@@ -27,3 +27,10 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def start_of_a_rate_window() -> None:
+    """Wait, if need be, so that the requests that follow fall in one rate-limit minute."""
+    into_minute = time.time() % 60
+    if into_minute > 50:
+        time.sleep(60 - into_minute + 0.1)

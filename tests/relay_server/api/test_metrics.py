@@ -154,7 +154,7 @@ def test_every_metric_the_grafana_dashboard_reads_is_served(relay):
 def test_metrics_of_a_server_process_show_what_the_worker_process_counted(tmp_path, redis_proc):
     redis_url = f"redis://{redis_proc.host}:{redis_proc.port}/0"
     port = free_port()
-    env = environment(tmp_path, redis_url=redis_url, http_port=str(port), due_check_seconds="0.2")
+    env = environment(tmp_path, redis_url=redis_url, http_port=str(port), due_check_seconds="0.2", log_level="INFO")
     subprocess.run([RELAY, "migrate"], env=env, check=True, capture_output=True)
     store = Store.open(f"sqlite:///{tmp_path / 'data' / 'zimsend.sqlite3'}")
     client, _live = store.create_client("acme")
@@ -178,7 +178,13 @@ def test_metrics_of_a_server_process_show_what_the_worker_process_counted(tmp_pa
             )
             assert answer.status_code == 202, answer.text
             released = "zimsend_scheduled_release_lateness_seconds_count"
-            wait_until(lambda: total(scrape(base), released) == 1, "the worker's release counted in /metrics", 60)
+            try:
+                wait_until(lambda: total(scrape(base), released) == 1, "the worker's release counted in /metrics", 60)
+            except AssertionError as exc:
+                log = (tmp_path / "worker.log").read_text(errors="replace")[-4000:]
+                raise AssertionError(
+                    f"{exc}; counted {total(scrape(base), released)}; the worker's log:\n{log}"
+                ) from None
     finally:
         worker.terminate()
         worker.wait(timeout=30)

@@ -8,6 +8,7 @@ import time
 
 import pytest
 import requests
+from waiting import start_of_a_rate_window
 
 from relay_server.store.models import HistoryQuery
 
@@ -19,16 +20,9 @@ def send(relay, creds):
     return requests.post(relay.url("/sms/send"), json=BODY, headers=creds.headers, timeout=10)
 
 
-def start_of_a_window() -> None:
-    """Wait, if need be, so that the requests that follow fall in one minute window."""
-    into_minute = time.time() % 60
-    if into_minute > 50:
-        time.sleep(60 - into_minute + 0.1)
-
-
 @pytest.fixture
 def limited(make_relay):
-    start_of_a_window()
+    start_of_a_rate_window()
     return make_relay(rate_limit_per_minute=LIMIT)
 
 

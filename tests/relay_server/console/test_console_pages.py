@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from waiting import start_of_a_rate_window
+
 from relay_server.console import failures, french
 
 TEMPLATES = Path(__file__).parents[3] / "relay_server" / "console" / "templates"
@@ -45,6 +47,7 @@ def test_the_language_switch_goes_back_only_to_a_console_page(console):
 
 
 def test_console_pages_count_against_the_clients_rate_limit(make_console):
+    start_of_a_rate_window()
     console = make_console(rate_limit_per_minute=3)
     acme = console.new_client()
     browser = console.browser()
