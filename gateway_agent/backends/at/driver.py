@@ -11,7 +11,11 @@ between leaves the message on the SIM to be read again, not lost.
 A slot's deletion and the reading of what next fills it take turns
 (``_slot_turn``): the modem may store a new message in a slot, and announce
 it, the moment the slot is deleted, and that announcement must not be taken
-for the old message already read.
+for the old message already read. Slots are told apart by what was read from
+them, not by number alone: a deletion whose answer was lost with the port may
+have happened, and a new message taken the slot. So after the port comes back,
+a slot still to be deleted is read again first, and deleted only if it still
+holds what was handed on.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import serial
 
 from gateway_agent.backends.at import network
 from gateway_agent.backends.at.channel import Channel
-from gateway_agent.backends.at.inbox import Inbox
+from gateway_agent.backends.at.inbox import Inbox, Slot, normalized_pdu
 from gateway_agent.backends.at.options import DriverOptions
 from gateway_agent.backends.at.session import SessionFeatures, initialize, registration, sim_state
 from gateway_agent.backends.at.urc import Urc
@@ -65,12 +69,13 @@ class ATModem(Modem):
         self._features = SessionFeatures(acknowledge=False, indications=None)
         self._generation = 0
         self._inbound: queue.Queue[Urc | _Lost] = queue.Queue()
-        self._events: queue.Queue[tuple[ModemEvent, tuple[int, ...]]] = queue.Queue()
+        self._events: queue.Queue[tuple[ModemEvent, tuple[Slot, ...]]] = queue.Queue()
         self._inbox = Inbox()
-        self._doomed: list[int] = []  # SIM slots to delete at the next chance
+        self._doomed: list[Slot] = []  # SIM slots to delete at the next chance
+        self._unsure: set[int] = set()  # slots read before the port was lost: read again before deleting
         self._doomed_lock = threading.Lock()
         self._slot_turn = threading.Lock()  # held from a slot's check to its read, or its delete to its forgetting
-        self._handed_out: tuple[int, ...] = ()
+        self._handed_out: tuple[Slot, ...] = ()
         self._closed = threading.Event()
         self._worker: threading.Thread | None = None
         self._concat_reference = random.randrange(256)
@@ -217,6 +222,8 @@ class ATModem(Modem):
                 return
             log.warning("modem port restored", extra={"port": self.options.port})
             self._events.put((PortRestored(), ()))
+            with self._slot_turn:
+                self._unsure = self._inbox.read_slots()
             self._read_stored()
             return
 
@@ -253,8 +260,7 @@ class ATModem(Modem):
         if urc.name in ("+CMTI", "+CDSI"):
             slot = int(urc.arguments[-1])
             with self._slot_turn:
-                if not self._inbox.has_read(slot):
-                    self._read_slot(slot)
+                self._read_slot(slot)
         elif urc.name in ("+CMT", "+CDS") and urc.pdu is not None:
             if self._features.acknowledge:
                 self._live_channel().command("AT+CNMA", self.options.command_timeout)
@@ -265,7 +271,8 @@ class ATModem(Modem):
     def _read_slot(self, slot: int) -> None:
         answer = self._live_channel().command(f"AT+CMGR={slot}", self.options.command_timeout)
         for _, pdu in _stored(answer, "+CMGR:"):
-            self._accept(pdu, slot)
+            if not self._inbox.has_read(slot, pdu):
+                self._accept(pdu, slot)
 
     def _read_stored(self) -> None:
         """Hand on whatever waits on the SIM that was not read before."""
@@ -284,10 +291,10 @@ class ATModem(Modem):
                 log.warning("stored message listing not understood", extra={"line": header})
                 continue
             slot = int(fields[0])
-            if self._inbox.has_read(slot):
+            if self._inbox.has_read(slot, pdu):
                 continue
             if fields[1] in _STORED_OUTGOING:
-                self._inbox.remember(slot)
+                self._inbox.remember(slot, pdu)
             else:
                 self._accept(pdu, slot)
 
@@ -305,14 +312,35 @@ class ATModem(Modem):
         for position, slot in enumerate(doomed):
             with self._slot_turn:
                 try:
-                    self._live_channel().command(f"AT+CMGD={slot}", self.options.command_timeout)
-                except CommandError as exc:
-                    log.info("stored message not deleted", extra={"slot": slot, "error": str(exc)})
+                    self._delete(slot)
                 except ModemError:
                     with self._doomed_lock:
                         self._doomed.extend(doomed[position:])
                     return
                 self._inbox.forget(slot)
+
+    def _delete(self, slot: Slot) -> None:
+        """Delete ``slot``, unless the port was lost since it was read and it now holds something else."""
+        number = slot[0]
+        channel = self._live_channel()
+        if number in self._unsure:
+            holds_it = self._still_holds(channel, slot)
+            self._unsure.discard(number)
+            if not holds_it:
+                log.warning("stored message replaced while the port was lost; not deleted", extra={"slot": number})
+                return
+        try:
+            channel.command(f"AT+CMGD={number}", self.options.command_timeout)
+        except CommandError as exc:
+            log.info("stored message not deleted", extra={"slot": number, "error": str(exc)})
+
+    def _still_holds(self, channel: Channel, slot: Slot) -> bool:
+        number, pdu = slot
+        try:
+            answer = channel.command(f"AT+CMGR={number}", self.options.command_timeout)
+        except CommandError:  # an empty slot
+            return False
+        return any(normalized_pdu(stored) == pdu for _, stored in _stored(answer, "+CMGR:"))
 
     def _ask(self, channel: Channel, command: str, *, keep_prefix: bool = False) -> str:
         """The one line answering ``command``; without a ``+CGMI:``-style prefix unless kept."""

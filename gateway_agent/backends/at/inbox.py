@@ -3,10 +3,12 @@
 A PDU arrives either straight from a URC (+CMT, +CDS) or from a SIM slot
 (+CMTI, +CDSI, or found at open). An incoming message may come in parts,
 each in its own slot; the event for the whole message names every slot, so
-they are deleted together once the event has been handed on. A slot that was
-read is remembered until it is deleted, so reading the SIM again never hands
-the same message on twice. A message whose last parts never come is handed
-on as far as it got, once it is old enough (``expire``): late, not lost.
+they are deleted together once the event has been handed on. What was read
+from each slot is remembered until the slot is deleted, so reading the SIM
+again never hands the same message on twice, while a new message in a slot
+(the old one deleted, perhaps by a command whose answer was lost with the
+port) is read as new. A message whose last parts never come is handed on as
+far as it got, once it is old enough (``expire``): late, not lost.
 
 A silent message (TP-PID 0x40, "short message type 0") is acknowledged and
 discarded, as TS 23.040 9.2.3.9 asks: its slot is freed and nothing is
@@ -28,6 +30,7 @@ from zimsend_common.timefmt import utcnow
 log = logging.getLogger(__name__)
 
 _PartKey = tuple[str, int, int]
+Slot = tuple[int, str]  # a SIM slot, and the PDU read from it
 UNKNOWN_SENDER = "unknown"  # the sender of a message that could not be decoded
 
 
@@ -36,7 +39,7 @@ class Received:
     """What one PDU amounted to: an event to hand on (or None yet), and slots to delete."""
 
     event: ModemEvent | None
-    slots: tuple[int, ...] = ()
+    slots: tuple[Slot, ...] = ()
 
 
 class Inbox:
@@ -44,35 +47,42 @@ class Inbox:
 
     def __init__(self) -> None:
         self._reassembler = Reassembler()
-        self._slots: dict[_PartKey, list[int]] = {}
+        self._slots: dict[_PartKey, list[Slot]] = {}
         self._first_seen: dict[_PartKey, datetime] = {}
-        self._seen: set[int] = set()
+        self._read: dict[int, str] = {}  # slot -> the PDU read from it
         self._lock = threading.Lock()
 
-    def has_read(self, slot: int) -> bool:
-        """Whether the message in ``slot`` was read and not yet deleted."""
-        return slot in self._seen
+    def has_read(self, slot: int, pdu: str) -> bool:
+        """Whether ``pdu`` is what was read from ``slot`` (and the slot not deleted since)."""
+        return self._read.get(slot) == normalized_pdu(pdu)
 
-    def forget(self, slot: int) -> None:
-        """``slot`` was deleted; a new message may take it."""
+    def read_slots(self) -> set[int]:
+        """The slots read and not yet deleted."""
         with self._lock:
-            self._seen.discard(slot)
+            return set(self._read)
 
-    def remember(self, slot: int) -> None:
-        """``slot`` holds something never to hand on (a stored outgoing message, garbage)."""
+    def forget(self, slot: Slot) -> None:
+        """The slot was deleted (or found holding something else); a new message may take it."""
+        number, pdu = slot
         with self._lock:
-            self._seen.add(slot)
+            if self._read.get(number) == normalized_pdu(pdu):
+                del self._read[number]
+
+    def remember(self, slot: int, pdu: str) -> None:
+        """``slot`` holds ``pdu``, never to hand on (a stored outgoing message, garbage)."""
+        with self._lock:
+            self._read[slot] = normalized_pdu(pdu)
 
     def accept(self, pdu: str, slot: int | None = None) -> Received:
         """Decode ``pdu`` and say what it amounts to (an undecodable message when it cannot be read)."""
-        slots = () if slot is None else (slot,)
+        slots = () if slot is None else ((slot, normalized_pdu(pdu)),)
         try:
             decoded = decode_incoming(pdu, with_smsc=True)
         except PduError as exc:
             log.warning("undecodable message handed on", extra={"slot": slot, "pdu": pdu, "error": str(exc)})
             decoded = None
         with self._lock:
-            self._seen.update(slots)
+            self._read.update(slots)
             if decoded is None:
                 return Received(_undecodable(pdu), slots)
             if isinstance(decoded, StatusReport):
@@ -99,7 +109,7 @@ class Inbox:
                 expired.append(Received(_message(complete), tuple(self._slots.pop(key))))
             return expired
 
-    def _part(self, part: Deliver, slots: tuple[int, ...]) -> Received:
+    def _part(self, part: Deliver, slots: tuple[Slot, ...]) -> Received:
         now = utcnow()
         if part.concat is None or part.concat.total == 1:
             complete = self._reassembler.add(part, now)
@@ -119,6 +129,11 @@ class Inbox:
             del self._first_seen[key]
             return Received(None, tuple(self._slots.pop(key)))
         return Received(None)
+
+
+def normalized_pdu(pdu: str) -> str:
+    """``pdu`` as compared with another read of the same slot (modems differ in case and spacing)."""
+    return pdu.strip().upper()
 
 
 def _message(complete: CompleteMessage) -> IncomingMessage:

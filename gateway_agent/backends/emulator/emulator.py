@@ -56,6 +56,7 @@ class ModemEmulator:
         self._requests: queue.Queue[tuple[Callable[[], None], threading.Event]] = queue.Queue()
         self._unacknowledged: deque[tuple[float, bytes]] = deque()
         self._held_reports: deque[str] = deque()  # status reports the network keeps while the SIM is full
+        self._vanish_after: str | None = None
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -143,6 +144,11 @@ class ModemEmulator:
             # Closed by the serving thread, which may be reading it right now.
             self._in_serving_thread(detached.close)
 
+    def vanish_after(self, command: str) -> None:
+        """The device disappears right after it carries out the next command line starting
+        with ``command`` (``AT+CMGD``, say), before it answers: a cable pulled mid-command."""
+        self._vanish_after = command.upper()
+
     def restore(self) -> None:
         """The device comes back, rebooted, on a new pty (the link points at it)."""
         self._in_serving_thread(self._reboot)
@@ -221,6 +227,7 @@ class ModemEmulator:
         if not line:
             return None
         time.sleep(self.config.latency)
+        vanishing = self._vanish_after is not None and line.upper().startswith(self._vanish_after)
         lines: list[str] = []
         try:
             for command in parse_line(line):
@@ -241,6 +248,10 @@ class ModemEmulator:
             log.exception("emulated modem failed on a command", extra={"line": line})
             self._fail(AtError())
         else:
+            if vanishing:
+                self._vanish_after = None
+                self._close_port()
+                return None
             self._answer(lines)
         return None
 

@@ -240,7 +240,7 @@ class PhoneModem(Modem):
                 recipient=sent.recipient,
                 outcome="delivered",
                 status_code=_TP_ST_DELIVERED,
-                service_centre_time=at,
+                service_centre_time=sent.sent_at,  # as a network's report: when the part left
                 discharge_time=at,
             )
         elif message.state == "Failed":
@@ -249,7 +249,7 @@ class PhoneModem(Modem):
                 recipient=sent.recipient,
                 outcome="failed",
                 status_code=_TP_ST_FAILED,
-                service_centre_time=at,
+                service_centre_time=sent.sent_at,  # as a network's report: when the part left
                 discharge_time=at,
                 failure=failure_code(message.error),
             )
