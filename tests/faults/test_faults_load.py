@@ -20,7 +20,7 @@ import pytest
 import requests
 from credentials import Credentials
 from e2e_gateway import Gateway, running_gateway
-from fault_gateway import OwnRedis
+from own_redis import OwnRedis
 
 from gateway_agent.backends.emulator import EmulatorConfig
 
@@ -52,7 +52,7 @@ def loaded_gateway(tmp_path: Path, sqlite_url: str, own_redis: OwnRedis) -> Iter
     """Devices offline after 30 s of silence (the default is 60; the tests' 5 s is the least allowed):
     on 2 shared cores under this load the worker's round itself may run seconds late."""
     with running_gateway(
-        tmp_path, sqlite_url, own_redis.url, own_redis.client, ZIMSEND_DEVICE_OFFLINE_AFTER_SECONDS="30"
+        tmp_path, sqlite_url, own_redis.url, own_redis.client(), ZIMSEND_DEVICE_OFFLINE_AFTER_SECONDS="30"
     ) as running:
         yield running
 

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 import pytest
 from credentials import Credentials
 from e2e_gateway import Agent, Gateway, wait_until
-from fault_gateway import DUE_CHECK_SECONDS, OwnRedis
+from fault_gateway import DUE_CHECK_SECONDS, worker_settled
+from own_redis import OwnRedis
 
 from zimsend_common.timefmt import isoformat_z, utcnow
 
@@ -35,7 +36,8 @@ class Batch:
 
 def schedule_batch(gateway: Gateway, own_redis: OwnRedis, account: Credentials, label: str) -> Batch:
     """Messages due DUE_IN from now, scheduled once the worker knows Redis as one that kept its data."""
-    wait_until(own_redis.settled, "the worker's first grace period to end")
+    client = own_redis.client()
+    wait_until(lambda: worker_settled(client), "the worker's first grace period to end")
     due_at = utcnow() + DUE_IN
     texts = {}
     for n in range(3):
@@ -110,7 +112,7 @@ def test_redis_restarted_empty_across_the_due_time(gateway: Gateway, own_redis: 
     account = gateway.new_account()
     agent = gateway.new_agent(account)
     batch = schedule_batch(gateway, own_redis, account, "flushed")
-    own_redis.client.flushall()
+    own_redis.client().flushall()
     own_redis.stop()
     sleep_until(batch.due_at + VALID_FOR + timedelta(seconds=1))
     own_redis.start()

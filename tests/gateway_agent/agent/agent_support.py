@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 import redis
-from waiting import free_port
 
 from gateway_agent.agent import Agent
-from zimsend_common import bus, redis_client, wire
+from zimsend_common import bus, wire
 from zimsend_common.config import AgentSettings, LoggingSettings, RelaySettings, Settings
 from zimsend_common.timefmt import isoformat_z, utcnow
 
@@ -73,53 +72,6 @@ def eventually(check: Callable[[], object], timeout: float = 10.0) -> object:
         if time.monotonic() > deadline:
             pytest.fail(f"condition not met within {timeout} s: {check}")
         time.sleep(0.05)
-
-
-class RedisServer:
-    """A redis-server of the test's own, which the test may stop and start again."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._directory = directory
-        self._process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self._process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self._directory),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        client = self.client()
-        eventually(lambda: answers(client))
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.terminate()
-            self._process.wait(timeout=10)
-            self._process = None
-
-    def client(self) -> redis.Redis:
-        """A client as the agent makes them."""
-        return redis_client.connect(self.url, redis_client.AGENT)
-
-
-def answers(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.ConnectionError:
-        return False
 
 
 class RunningAgent:

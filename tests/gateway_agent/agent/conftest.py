@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 import redis
-from agent_support import RedisServer, RunningAgent, agent_settings
+from agent_support import RunningAgent, agent_settings
+from own_redis import own_redis  # noqa: F401  (a redis-server the test may stop)
 
 from gateway_agent.agent import Agent
 from gateway_agent.backends.emulator import EmulatorConfig, ModemEmulator
@@ -20,15 +21,6 @@ def redis_url(redis_proc) -> str:
 def conn(redisdb) -> redis.Redis:
     """A client of the private redis-server, emptied after the test."""
     return redisdb
-
-
-@pytest.fixture
-def own_redis(tmp_path):
-    """A redis-server only this test uses, so that it may stop it."""
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

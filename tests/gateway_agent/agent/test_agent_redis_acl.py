@@ -9,6 +9,8 @@ claims or state, nor read the shared events queue.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -16,14 +18,13 @@ from agent_support import (
     CLIENT_ID,
     DEVICE_ID,
     OTHER_DEVICE_ID,
-    answers,
     enqueue,
     events_of_kind,
     eventually,
-    free_port,
     kinds_of,
     serve_client,
 )
+from own_redis import OwnRedis, TlsFiles
 
 from zimsend_common import redis_acl, redis_client, wire
 
@@ -103,10 +104,9 @@ def test_a_devices_credentials_reach_no_other_devices_keys(own_redis):
         assert admin.llen(f"rq:queue:{name}") == 1
 
 
-@pytest.fixture
-def tls_redis(tmp_path):
-    """A redis-server that speaks only TLS, with a certificate of a CA of the test's own."""
-    ca, cert, key = tmp_path / "ca.crt", tmp_path / "redis.crt", tmp_path / "redis.key"
+def own_certificates(directory: Path) -> TlsFiles:
+    """A CA of the test's own, made with openssl, and a certificate it signed for 127.0.0.1."""
+    ca, cert, key = directory / "ca.crt", directory / "redis.crt", directory / "redis.key"
     run = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)  # noqa: E731
     run(
         "req",
@@ -119,7 +119,7 @@ def tls_redis(tmp_path):
         "-subj",
         "/CN=test CA",
         "-keyout",
-        str(tmp_path / "ca.key"),
+        str(directory / "ca.key"),
         "-out",
         str(ca),
     )
@@ -133,59 +133,34 @@ def tls_redis(tmp_path):
         "-keyout",
         str(key),
         "-out",
-        str(tmp_path / "redis.csr"),
+        str(directory / "redis.csr"),
     )
-    (tmp_path / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
     run(
         "x509",
         "-req",
         "-in",
-        str(tmp_path / "redis.csr"),
+        str(directory / "redis.csr"),
         "-CA",
         str(ca),
         "-CAkey",
-        str(tmp_path / "ca.key"),
+        str(directory / "ca.key"),
         "-CAcreateserial",
         "-days",
         "1",
         "-extfile",
-        str(tmp_path / "san.ext"),
+        str(directory / "san.ext"),
         "-out",
         str(cert),
     )
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            "0",
-            "--tls-port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-            "--tls-cert-file",
-            str(cert),
-            "--tls-key-file",
-            str(key),
-            "--tls-ca-cert-file",
-            str(ca),
-            "--tls-auth-clients",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"rediss://127.0.0.1:{port}/0?ssl_ca_certs={ca}"
-    admin = redis_client.connect(url, redis_client.AGENT)
-    eventually(lambda: answers(admin))
-    yield url, admin
-    process.terminate()
-    process.wait(timeout=10)
+    return TlsFiles(cert=cert, key=key, ca=ca)
+
+
+@pytest.fixture
+def tls_redis(tmp_path: Path) -> Iterator[tuple[str, redis.Redis]]:
+    """A redis-server that speaks only TLS, with a certificate of a CA of the test's own: its URL and a client."""
+    with OwnRedis(tmp_path, tls=own_certificates(tmp_path)) as server:
+        yield server.url, server.client()
 
 
 @pytest.mark.slow

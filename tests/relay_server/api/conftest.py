@@ -17,6 +17,7 @@ import pytest
 import redis
 from credentials import Credentials
 from migrated_store import open_migrated
+from own_redis import own_redis  # noqa: F401  (a redis-server a test may stop or pause)
 from werkzeug.serving import make_server
 
 from relay_server.api.app import create_app

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import requests
+from own_redis import OwnRedis
 from relay_process import RELAY, environment
 from waiting import free_port, wait_until
 from werkzeug.serving import make_server
@@ -19,10 +19,6 @@ from relay_server.store.engine import create_engine
 from relay_server.store.store import Store
 from zimsend_common import wire
 from zimsend_common.timefmt import isoformat_z, utcnow
-
-sys.path.insert(0, str(Path(__file__).parents[2] / "faults"))
-
-from fault_gateway import OwnRedis  # noqa: E402
 
 
 def healthz(relay) -> requests.Response:

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import redis
 import requests
 import sqlalchemy as sa
+from own_redis import OwnRedis
 from relay_process import environment, serving
 from waiting import free_port
 
@@ -30,30 +28,6 @@ SEND = ("sms/send", {"to": "+263771234567", "message": "Your code is 1234"})
 SEND_OTP = ("sms/send-otp", {"to": "+263771234567"})
 
 
-@pytest.fixture
-def own_redis() -> Iterator[subprocess.Popen]:
-    """A redis-server of this test's own, which the test may freeze."""
-    port = free_port()
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    server.port = port  # type: ignore[attr-defined]
-    client = redis_client.connect(f"redis://127.0.0.1:{port}/0", redis_client.REQUEST)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-    yield server
-    server.send_signal(signal.SIGCONT)
-    server.terminate()
-    server.wait(timeout=10)
-
-
 def _wait_for_reservation(store: Store) -> None:
     deadline = time.monotonic() + 20
     with store.engine.connect() as conn:
@@ -67,7 +41,7 @@ def _wait_for_reservation(store: Store) -> None:
 # delivery); a test-mode one, and an OTP, after (queueing the job): both crash points.
 @pytest.mark.parametrize(("route", "key_mode"), [(SEND, "live"), (SEND, "test"), (SEND_OTP, "live")])
 def test_a_relay_killed_between_reserving_and_answering_sends_once_when_retried(
-    tmp_path: Path, database_url: str, own_redis: subprocess.Popen, route: tuple[str, dict], key_mode: str
+    tmp_path: Path, database_url: str, own_redis: OwnRedis, route: tuple[str, dict], key_mode: str
 ) -> None:
     path, body = route
     port = free_port()
@@ -75,7 +49,7 @@ def test_a_relay_killed_between_reserving_and_answering_sends_once_when_retried(
         tmp_path,
         database_url=database_url,
         http_port=str(port),
-        redis_url=f"redis://127.0.0.1:{own_redis.port}/0",
+        redis_url=own_redis.url,
     )
     store = Store.open(database_url)
     client, api_key = store.create_client("acme")
@@ -88,7 +62,7 @@ def test_a_relay_killed_between_reserving_and_answering_sends_once_when_retried(
 
     with serving(env) as doomed:
         # Redis frozen: the request blocks in its first Redis call after reserving the key.
-        own_redis.send_signal(signal.SIGSTOP)
+        own_redis.pause()
         attempt = threading.Thread(target=lambda: _post_ignoring_errors(url, body, headers), daemon=True)
         attempt.start()
         _wait_for_reservation(store)
@@ -96,7 +70,7 @@ def test_a_relay_killed_between_reserving_and_answering_sends_once_when_retried(
         # The whole server dies at once, its worker processes with it.
         os.killpg(doomed.pid, signal.SIGKILL)
         doomed.wait(timeout=10)
-        own_redis.send_signal(signal.SIGCONT)
+        own_redis.resume()
         attempt.join(timeout=30)
     # The client retries later, once the dead request's reservation counts as abandoned.
     with store.engine.begin() as conn:
@@ -111,9 +85,7 @@ def test_a_relay_killed_between_reserving_and_answering_sends_once_when_retried(
     with store.engine.connect() as conn:
         stored = conn.execute(sa.select(messages.c.message_id)).scalars().all()
     assert stored == [retried.json()["message_id"]]
-    send_jobs = redis_client.connect(f"redis://127.0.0.1:{own_redis.port}/0", redis_client.REQUEST).keys(
-        f"rq:job:{client.client_id}-msg_*"
-    )
+    send_jobs = redis_client.connect(own_redis.url, redis_client.REQUEST).keys(f"rq:job:{client.client_id}-msg_*")
     assert len(send_jobs) <= 1
     store.close()
 
