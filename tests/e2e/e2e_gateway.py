@@ -59,6 +59,7 @@ class Gateway:
     base_url: str
     processes: list[subprocess.Popen] = field(default_factory=list)
     emulators: list[ModemEmulator] = field(default_factory=list)
+    maintenance_seconds: float = 0.5  # the worker's rounds: quick, so that the tests see recovery soon
 
     # -- processes -------------------------------------------------------------
 
@@ -90,7 +91,8 @@ class Gateway:
         raise AssertionError("the relay could not bind a port three times")
 
     def start_worker(self) -> subprocess.Popen:
-        return self.spawn("worker", [str(BIN / "zimsend-relay"), "worker", "--maintenance-seconds", "0.5"])
+        maintenance = str(self.maintenance_seconds)
+        return self.spawn("worker", [str(BIN / "zimsend-relay"), "worker", "--maintenance-seconds", maintenance])
 
     def new_account(self, name: str = "acme") -> Credentials:
         client, api_key = self.store.create_client(name)
@@ -199,7 +201,13 @@ class Gateway:
 
 @contextmanager
 def running_gateway(
-    workdir: Path, database_url: str, redis_url: str, redis_client: redis.Redis, **env_overrides: str
+    workdir: Path,
+    database_url: str,
+    redis_url: str,
+    redis_client: redis.Redis,
+    *,
+    maintenance_seconds: float = 0.5,
+    **env_overrides: str,
 ) -> Iterator[Gateway]:
     """Relay and worker running on this database and Redis, stopped on leaving; ``env_overrides`` adds settings."""
     port = free_port()
@@ -231,7 +239,15 @@ def running_gateway(
     }
     (workdir / "absent.toml").write_text("")
     store = Store.open(database_url)
-    running = Gateway(workdir, database_url, redis_client, env, store, f"http://127.0.0.1:{port}/v1")
+    running = Gateway(
+        workdir,
+        database_url,
+        redis_client,
+        env,
+        store,
+        f"http://127.0.0.1:{port}/v1",
+        maintenance_seconds=maintenance_seconds,
+    )
     try:
         running.start_relay()
         running.start_worker()
