@@ -123,19 +123,20 @@ class Outbox:
             pipeline = self._connection.pipeline(transaction=False)
             for _, event_id in batch:
                 pipeline.exists(wire.event_ack_key(self._device_id, event_id))
-            for (seq, _), acknowledged in zip(batch, pipeline.execute(), strict=True):
-                if acknowledged:
-                    self._ledger.forget_event(seq)
+            answers = pipeline.execute()
+            self._ledger.forget_events(
+                [seq for (seq, _), acknowledged in zip(batch, answers, strict=True) if acknowledged]
+            )
             after = batch[-1][0]
 
     def _hand_due(self) -> None:
         now = time.time()
         while batch := self._ledger.due_events(now - self._rehand_seconds):
             waiting = self._still_waiting([document["event_id"] for _, document in batch])
-            for seq, document in batch:
+            for _, document in batch:
                 if document["event_id"] not in waiting:
                     self._enqueue(document)
-                self._ledger.mark_handed(seq, now)
+            self._ledger.mark_handed([seq for seq, _ in batch], now)
 
     def _still_waiting(self, event_ids: list[str]) -> set[str]:
         """The events whose job Redis still holds, not yet run: a worker that is merely
