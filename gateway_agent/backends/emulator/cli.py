@@ -9,6 +9,7 @@ Lines on standard input play the outside world:
     flash SENDER TEXT    an SMS arrives as a direct +CMT
     pdu HEX              a PDU arrives exactly as given (SMSC field first)
     unplug / replug      the device vanishes / comes back
+    unplug-after CMD     it vanishes right after carrying out the next CMD (AT+CMGD, say), unanswered
 """
 
 from __future__ import annotations
@@ -96,10 +97,15 @@ def _obey_line(emulator: ModemEmulator, line: str) -> None:
             print(exc, file=sys.stderr)
     elif verb == "unplug":
         emulator.vanish()
+    elif verb == "unplug-after" and sender:
+        emulator.vanish_after(sender)
     elif verb == "replug":
         emulator.restore()
     elif verb:
-        print(f"not understood: {line!r} (sms|flash SENDER TEXT, pdu HEX, unplug, replug)", file=sys.stderr)
+        print(
+            f"not understood: {line!r} (sms|flash SENDER TEXT, pdu HEX, unplug, unplug-after CMD, replug)",
+            file=sys.stderr,
+        )
 
 
 def _parser_for(kind: Any) -> Callable[[str], Any]:

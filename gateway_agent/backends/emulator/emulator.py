@@ -227,7 +227,9 @@ class ModemEmulator:
         if not line:
             return None
         time.sleep(self.config.latency)
-        vanishing = self._vanish_after is not None and line.upper().startswith(self._vanish_after)
+        if self._vanish_after is not None and line.upper().startswith(self._vanish_after):
+            self._vanish_after = None
+            self._close_port()  # the command is still carried out; its answer goes nowhere
         lines: list[str] = []
         try:
             for command in parse_line(line):
@@ -248,10 +250,6 @@ class ModemEmulator:
             log.exception("emulated modem failed on a command", extra={"line": line})
             self._fail(AtError())
         else:
-            if vanishing:
-                self._vanish_after = None
-                self._close_port()
-                return None
             self._answer(lines)
         return None
 

@@ -73,3 +73,32 @@ def test_control_lines_on_stdin_deliver_sms_and_unplug_the_modem(tmp_path) -> No
         process.terminate()
         _, errors = process.communicate(timeout=10)
     assert "not understood: 'frobnicate'" in errors
+
+
+@pytest.mark.slow
+def test_unplug_after_a_command_carries_the_command_out_and_leaves_it_unanswered(tmp_path) -> None:
+    link = tmp_path / "modem"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway_agent.backends.emulator.cli", "--link", str(link)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        process.stdout.readline()
+        process.stdin.write("sms +263772222222 stored before\nunplug-after AT+CMGD\n")
+        process.stdin.flush()
+        with ATModem(DriverOptions(port=str(link), command_timeout=2, network_wait=2)) as modem:
+            assert isinstance(modem.next_event(5), IncomingMessage)
+            modem.next_event(0.5)  # coming back deletes the message's slot: the modem goes mid-command
+        deadline = time.monotonic() + 5
+        while link.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not link.exists()
+        process.stdin.write("replug\n")
+        process.stdin.flush()
+        while not link.exists() and time.monotonic() < deadline + 5:
+            time.sleep(0.02)
+        with ATModem(DriverOptions(port=str(link), command_timeout=2, network_wait=2)) as modem:
+            assert modem.next_event(1) is None  # the deletion was carried out: nothing is left to read
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
