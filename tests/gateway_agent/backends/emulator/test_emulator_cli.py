@@ -6,6 +6,8 @@ import dataclasses
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -46,59 +48,69 @@ def test_a_malformed_failure_is_refused(capsys) -> None:
     assert "REGEX=CODE" in capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_control_lines_on_stdin_deliver_sms_and_unplug_the_modem(tmp_path) -> None:
-    link = tmp_path / "modem"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway_agent.backends.emulator.cli", "--link", str(link)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        process.stdout.readline()
-        process.stdin.write("sms +263772222222 hello from outside\nfrobnicate\npdu 0791447728008000FF\n")
-        process.stdin.flush()
-        with ATModem(DriverOptions(port=str(link), command_timeout=2, network_wait=2)) as modem:
-            event = modem.next_event(5)
-            raw = modem.next_event(5)
-        assert isinstance(event, IncomingMessage)
-        assert (event.sender, event.text) == ("+263772222222", "hello from outside")
-        assert isinstance(raw, IncomingMessage) and (raw.undecodable, raw.pdu) == (True, "0791447728008000FF")
-        process.stdin.write("unplug\n")
-        process.stdin.flush()
-        deadline = time.monotonic() + 5
-        while link.exists() and time.monotonic() < deadline:
+class EmulatorProcess:
+    """``zimsend-modem-emulator`` running behind ``link``, told what happens on its standard input."""
+
+    def __init__(self, link: Path) -> None:
+        self.link = link
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gateway_agent.backends.emulator.cli", "--link", str(link)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        self.process.stdout.readline()  # serving
+
+    def tell(self, lines: str) -> None:
+        self.process.stdin.write(lines)
+        self.process.stdin.flush()
+
+    def modem(self) -> ATModem:
+        return ATModem(DriverOptions(port=str(self.link), command_timeout=2, network_wait=2))
+
+    def link_exists_within(self, exists: bool, seconds: float = 5) -> bool:
+        deadline = time.monotonic() + seconds
+        while self.link.exists() != exists and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert not link.exists()
-    finally:
-        process.terminate()
-        _, errors = process.communicate(timeout=10)
-    assert "not understood: 'frobnicate'" in errors
+        return self.link.exists() == exists
+
+    def stop(self) -> str:
+        """Its standard error, once stopped (nothing more when it was stopped before)."""
+        if self.process.returncode is not None:
+            return ""
+        self.process.terminate()
+        return self.process.communicate(timeout=10)[1]
+
+
+@pytest.fixture
+def emulator_process(tmp_path: Path) -> Iterator[EmulatorProcess]:
+    running = EmulatorProcess(tmp_path / "modem")
+    yield running
+    running.stop()
 
 
 @pytest.mark.slow
-def test_unplug_after_a_command_carries_the_command_out_and_leaves_it_unanswered(tmp_path) -> None:
-    link = tmp_path / "modem"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway_agent.backends.emulator.cli", "--link", str(link)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        process.stdout.readline()
-        process.stdin.write("sms +263772222222 stored before\nunplug-after AT+CMGD\n")
-        process.stdin.flush()
-        with ATModem(DriverOptions(port=str(link), command_timeout=2, network_wait=2)) as modem:
-            assert isinstance(modem.next_event(5), IncomingMessage)
-            modem.next_event(0.5)  # coming back deletes the message's slot: the modem goes mid-command
-        deadline = time.monotonic() + 5
-        while link.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert not link.exists()
-        process.stdin.write("replug\n")
-        process.stdin.flush()
-        while not link.exists() and time.monotonic() < deadline + 5:
-            time.sleep(0.02)
-        with ATModem(DriverOptions(port=str(link), command_timeout=2, network_wait=2)) as modem:
-            assert modem.next_event(1) is None  # the deletion was carried out: nothing is left to read
-    finally:
-        process.terminate()
-        process.communicate(timeout=10)
+def test_control_lines_on_stdin_deliver_sms_and_unplug_the_modem(emulator_process: EmulatorProcess) -> None:
+    emulator_process.tell("sms +263772222222 hello from outside\nfrobnicate\npdu 0791447728008000FF\n")
+    with emulator_process.modem() as modem:
+        event = modem.next_event(5)
+        raw = modem.next_event(5)
+    assert isinstance(event, IncomingMessage)
+    assert (event.sender, event.text) == ("+263772222222", "hello from outside")
+    assert isinstance(raw, IncomingMessage) and (raw.undecodable, raw.pdu) == (True, "0791447728008000FF")
+    emulator_process.tell("unplug\n")
+    assert emulator_process.link_exists_within(False)
+    assert "not understood: 'frobnicate'" in emulator_process.stop()
+
+
+@pytest.mark.slow
+def test_unplug_after_a_command_carries_the_command_out_and_leaves_it_unanswered(
+    emulator_process: EmulatorProcess,
+) -> None:
+    emulator_process.tell("sms +263772222222 stored before\nunplug-after AT+CMGD\n")
+    with emulator_process.modem() as modem:
+        assert isinstance(modem.next_event(5), IncomingMessage)
+        modem.next_event(0.5)  # coming back deletes the message's slot: the modem goes mid-command
+    assert emulator_process.link_exists_within(False)
+    emulator_process.tell("replug\n")
+    assert emulator_process.link_exists_within(True)
+    with emulator_process.modem() as modem:
+        assert modem.next_event(1) is None  # the deletion was carried out: nothing is left to read
