@@ -89,10 +89,10 @@ class EventPump:
 
 def take(redis: Redis, count: int, wait_seconds: int) -> list[bytes | str]:
     """Pop up to ``count`` items off the events queue, oldest first; waits up to
-    ``wait_seconds`` for one when it is empty (an empty list when none came)."""
+    ``wait_seconds`` (none when 0) for one when it is empty (an empty list when none came)."""
     key = bus.queue_key(wire.EVENTS_QUEUE)
     items: list[bytes | str] = redis.lpop(key, count) or []  # type: ignore[assignment]
-    if items:
+    if items or wait_seconds <= 0:  # Redis reads a timeout of 0 as: wait for ever
         return items
     popped = redis.blpop([key], timeout=wait_seconds)
     if popped is None:
