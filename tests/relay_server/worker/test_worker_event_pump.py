@@ -20,7 +20,7 @@ from gateway_agent.agent.outbox import Outbox
 from relay_server.store.models import Message
 from relay_server.store.store import Store
 from relay_server.worker import context
-from relay_server.worker.event_pump import EventPump, claim, take
+from relay_server.worker.event_pump import PROCESSING_KEY, EventPump, take
 from zimsend_common import bus, wire
 from zimsend_common.config import Settings
 from zimsend_common.timefmt import isoformat_z, utcnow
@@ -69,6 +69,7 @@ def test_a_batch_of_sent_then_delivered_is_applied_in_order_acknowledged_and_its
     assert all(parts.redis.exists(wire.event_ack_key(device.device_id, event_id)) for event_id in event_ids)
     assert job_hashes(parts) == []
     assert parts.redis.llen(bus.queue_key(wire.EVENTS_QUEUE)) == 0
+    assert parts.redis.llen(PROCESSING_KEY) == 0
 
 
 def test_jobs_the_bus_refuses_are_logged_and_skipped_and_the_rest_of_the_batch_applied(
@@ -87,7 +88,7 @@ def test_jobs_the_bus_refuses_are_logged_and_skipped_and_the_rest_of_the_batch_a
     report_sent(outbox, last)
 
     with caplog.at_level(logging.WARNING):
-        assert EventPump(parts.ctx).round() == 4  # the item naming no job is dropped before it is counted
+        assert EventPump(parts.ctx).round() == 5  # the item naming no job is taken too, and dropped
 
     assert [parts.reload(message).status for message in (first, last)] == ["sent", "sent"]
     assert [witness for witness in witnesses if witness.exists()] == []
@@ -95,9 +96,12 @@ def test_jobs_the_bus_refuses_are_logged_and_skipped_and_the_rest_of_the_batch_a
     assert messages.count("job refused") == 2
     assert messages.count("queue item refused") == 1
     assert job_hashes(parts) == []
+    assert parts.redis.llen(PROCESSING_KEY) == 0
 
 
-def test_an_event_whose_job_was_taken_by_a_worker_that_died_is_handed_on_again_and_applied_once(tmp_path, parts: Parts):
+def test_an_event_a_worker_took_and_died_with_is_applied_first_by_the_next_round_and_never_handed_on_again(
+    tmp_path, parts: Parts
+):
     caller = parts.client()
     device = parts.device(caller)
     outbox, ledger = agent_outbox(tmp_path, parts, device, rehand_seconds=0.3)
@@ -106,24 +110,26 @@ def test_an_event_whose_job_was_taken_by_a_worker_that_died_is_handed_on_again_a
     [(_, event_id)] = ledger.handed_events()
     before = applied("sent")
 
-    # A worker takes the job, deleting its hash, and dies before applying the event.
-    assert len(claim(parts.redis, take(parts.redis, 100, 1))) == 1
-    assert job_hashes(parts) == []
-    assert outbox.flush() is True  # too soon to hand it on again
-    assert EventPump(parts.ctx, wait_seconds=0).round() == 0
-    assert parts.reload(message).status == "queued"
-
+    # A worker takes the job and dies before applying its event; a newer event queues behind.
+    assert len(take(parts.redis, 100, 1)) == 1
+    later = parts.message(caller)
+    report_sent(outbox, later)
     time.sleep(0.4)
-    assert outbox.flush() is True  # no ack, no job waiting: handed on again
-    assert EventPump(parts.ctx).round() == 1
-    assert parts.reload(message).status == "sent"
+    assert outbox.flush() is True  # its job still waits: nothing is handed on again
+    assert parts.redis.llen(bus.queue_key(wire.EVENTS_QUEUE)) == 1
+
+    assert EventPump(parts.ctx).round() == 1  # the next worker's first round takes what was left
+    assert (parts.reload(message).status, parts.reload(later).status) == ("sent", "queued")
     assert parts.redis.exists(wire.event_ack_key(device.device_id, event_id)) == 1
+    assert EventPump(parts.ctx).round() == 1
+    assert parts.reload(later).status == "sent"
 
     time.sleep(0.4)
     assert outbox.flush() is True  # acknowledged: forgotten, never handed on again
     assert ledger.handed_events() == []
     assert EventPump(parts.ctx, wait_seconds=0).round() == 0
-    assert applied("sent") - before == 1
+    assert applied("sent") - before == 2
+    assert parts.redis.llen(PROCESSING_KEY) == 0 and job_hashes(parts) == []
 
 
 @pytest.mark.slow  # runs zimsend-relay worker as a process
