@@ -18,7 +18,9 @@ RQ's own reads from Redis (checked against rq 2.12): ``Job.restore`` (data,
 meta, result, exc_info, callback names, retry/dependency JSON) and
 ``Job.func``/``*_callback`` (``import_attribute``) go through ``BusJob``;
 meta and results through ``JSONSerializer``. ``Result`` objects
-(``rq:results:*``) are never read by the project.
+(``rq:results:*``) are never read by the project. The relay's event pump,
+which reads job hashes itself, restores them only through ``restore``, under
+the same checks.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Any, ClassVar, cast
 from redis import Redis
 from rq import Queue
 from rq.exceptions import NoSuchJobError
-from rq.job import Job
+from rq.job import Job, parse_job_id, validate_job_id
 
 from zimsend_common import wire
 
@@ -165,6 +167,25 @@ def dequeue_any(queues: Sequence[Queue], timeout: float, connection: Redis) -> t
     Raises rq's DequeueTimeout when the wait ran out.
     """
     return BusQueue.dequeue_any(queues, timeout, connection=connection, job_class=BusJob, serializer=JSONSerializer)
+
+
+def job_id_of(item: bytes | str) -> str:
+    """The job id a queue item names, read as RQ reads it; ValueError (UnicodeDecodeError
+    among them) for an item that names none."""
+    text = item.decode() if isinstance(item, bytes) else item
+    job_id = parse_job_id(text)
+    validate_job_id(job_id)
+    return job_id
+
+
+def restore(jobs: type[BusJob], job_id: str, fields: Mapping[bytes, bytes], connection: Redis) -> BusJob:
+    """The job ``job_id`` restored from ``fields`` (its hash as read from Redis) under the
+    checks above; NoSuchJobError when the hash is empty (the job is gone) or the job is refused."""
+    if not fields:
+        raise NoSuchJobError(f"No such job: {job_id}")
+    job = jobs(job_id, connection=connection, serializer=JSONSerializer)
+    job.restore(fields)
+    return job
 
 
 def fetch(job_id: str, connection: Redis) -> BusJob:

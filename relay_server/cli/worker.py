@@ -1,11 +1,13 @@
 """``zimsend-relay worker``: the relay's worker process.
 
 One process runs RQ's work loop in its main thread (RQ needs it there for
-signals and job timeouts) on the events and simulated-device queues, with
-RQ's scheduler beside it (for events deferred while the store is down); the
-release of due scheduled messages, the periodic maintenance and the webhook
-pump each run in a thread of their own. When Redis is down it waits and
-starts again (the webhook pump needs no Redis and goes on).
+signals and job timeouts) on the simulated-device queue, with RQ's scheduler
+beside it over that queue and the events queue (for events deferred while
+the store is down); the event pump (agents' events, a batch at a time,
+without RQ's loop: see ``relay_server.worker.event_pump``), the release of
+due scheduled messages, the periodic maintenance and the webhook pump each
+run in a thread of their own. When Redis is down it waits and starts again
+(the webhook pump needs no Redis and goes on).
 
 Its counters and histograms go to the shared Prometheus directory
 (``relay_server.api.metrics_dir``), where ``/metrics`` reads them.
@@ -24,6 +26,7 @@ import sys
 import threading
 from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -34,9 +37,10 @@ from rq.scheduler import RQScheduler
 from relay_server.api import metrics_dir
 from relay_server.store.store import Store
 from relay_server.webhooks.pump import WebhookPump
-from relay_server.worker import context, events, simulated
+from relay_server.worker import context, simulated
 from relay_server.worker.due import DueRelease
 from relay_server.worker.epoch import EpochWatch
+from relay_server.worker.event_pump import EventPump
 from relay_server.worker.maintenance import Maintenance
 from zimsend_common import bus, redis_client, wire
 from zimsend_common.config import ConfigError, Settings, load_settings
@@ -45,16 +49,13 @@ from zimsend_common.private_files import private_directory
 
 log = logging.getLogger(__name__)
 
-WORKER_QUEUES = (wire.EVENTS_QUEUE, wire.SIMULATED_QUEUE)
-# The jobs this worker runs, by the names the wire gives them; a job naming
+# The queues RQ's loop runs; the events queue is the event pump's.
+WORKER_QUEUES = (wire.SIMULATED_QUEUE,)
+# The queues RQ's scheduler moves due jobs back onto: deferred events too.
+SCHEDULED_QUEUES = (*WORKER_QUEUES, wire.EVENTS_QUEUE)
+# The jobs RQ's loop runs, by the names the wire gives them; a job naming
 # anything else is refused, never imported.
-RelayJob = bus.job_class(
-    "RelayJob",
-    {
-        wire.APPLY_EVENT_FUNC: events.apply_event,
-        wire.SIMULATED_SEND_FUNC: simulated.send_message,
-    },
-)
+RelayJob = bus.job_class("RelayJob", {wire.SIMULATED_SEND_FUNC: simulated.send_message})
 DEFAULT_MAINTENANCE_SECONDS = 10.0
 REDIS_RETRY_SECONDS = 1.0
 # RQ waits for a job in one blocking call of (ttl - 15) s; a signal that the OS
@@ -99,6 +100,7 @@ def run_worker(settings: Settings, *, maintenance_seconds: float) -> int:
     threads = [
         threading.Thread(target=_run_without_signals, args=(duty.run, stop), name=name, daemon=True)
         for name, duty in (
+            ("events", EventPump(ctx)),
             ("due-release", due),
             ("maintenance", Maintenance(ctx, maintenance_seconds, epoch, due)),
             ("webhooks", WebhookPump(ctx)),
@@ -143,6 +145,16 @@ class RelayWorker(SimpleWorker):
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         self.stop.set()
         super().request_stop(signum, frame)
+
+    def _start_scheduler(self, *args: Any, **kwargs: Any) -> None:
+        """RQ's scheduler, over ``SCHEDULED_QUEUES``: RQ gives it the queues of the loop only."""
+        queues = self.queues
+        # RQ reads the scheduler's queues off the worker's own, there and nowhere else.
+        self.queues = [bus.queue(name, self.connection, RelayJob) for name in SCHEDULED_QUEUES]
+        try:
+            super()._start_scheduler(*args, **kwargs)
+        finally:
+            self.queues = queues
 
     def run_maintenance_tasks(self) -> None:
         """RQ's maintenance, which starts a dead scheduler again; logs when it had to."""

@@ -1,4 +1,4 @@
-"""Applying the events agents report: the RQ job behind ``wire.APPLY_EVENT_FUNC``.
+"""Applying the events agents report: what ``wire.APPLY_EVENT_FUNC`` names, run by the event pump.
 
 An event is believed only when it is signed with the key of the device it
 names, and concerns a message of that device's client. Anything else is

@@ -1,0 +1,179 @@
+"""Taking event jobs off ``wire.EVENTS_QUEUE`` a batch at a time, and applying them in order.
+
+Agents (and the relay, for phones) put each event on the events queue as an
+RQ job (``wire.APPLY_EVENT_FUNC``). The worker does not run those jobs with
+RQ's work loop: a thread of it takes up to ``BATCH`` job ids at once, reads
+their job hashes in one round trip, restores each job under the
+bus's checks (``bus.restore``: size limits, JSON, an allow-listed function,
+no callbacks; a refused job is logged and skipped, as RQ's worker would) and
+applies the events one after another, in the order the queue held them, so a
+device's ``sent`` is applied before its ``delivered``. When the queue is
+empty it waits for the next job in one blocking pop of at most
+``WAIT_SECONDS``, so an idle worker does not spin.
+
+Why not RQ's loop: its bookkeeping per job (the dequeue, the job's fetch, the
+started and finished registries, the status, the result) cost more than the
+events themselves, and the worker was the pipeline's bottleneck. Nothing of
+that bookkeeping is read for events: an agent asks only whether an event's
+job still waits (``Outbox._still_waiting``) and whether its ack key is set.
+
+Why nothing is lost: a round first moves the job ids it takes, atomically,
+from the queue onto the pump's own list (``PROCESSING_KEY``), and removes
+them from there, with their job hashes, only once every event of the batch
+was applied (or refused, deferred or dead-lettered). A round that Redis
+failed, or a worker that died mid-batch, leaves them on that list, and the
+next round (of this worker or the next one started) takes them again before
+anything new: an event applied twice is answered as a repeat, with no
+change. Meanwhile an agent finds its event's job still waiting and hands
+nothing on again. Events the relay itself puts on the queue for phones have
+no agent to hand them on, so this is what keeps them too. Events deferred
+while the store is down wait in RQ's scheduler, which the worker keeps
+running over this queue, and come back on it. The pump is one per
+deployment, as the worker is.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq.exceptions import NoSuchJobError
+
+from relay_server.worker import events
+from relay_server.worker.context import WorkerContext
+from zimsend_common import bus, wire
+
+log = logging.getLogger(__name__)
+
+# Jobs taken in one round: enough to spread Redis's round trips thin, few
+# enough that a worker dying mid-batch leaves little for agents to hand on again.
+BATCH = 100
+# The longest blocking wait for a job on an empty queue: a stop waits no longer.
+WAIT_SECONDS = 1
+# The pause after a round that Redis (or anything else) failed.
+RETRY_SECONDS = 1.0
+
+REDIS_AWAY = (RedisConnectionError, RedisTimeoutError)
+
+# The only job this pump runs; any other on the events queue is refused, never run.
+EventJob = bus.job_class("EventJob", {wire.APPLY_EVENT_FUNC: events.apply_event})
+
+Claimed = tuple[str, Mapping[bytes, bytes]]  # a job id and its hash as read (empty: no such job)
+# The jobs a round took and has not finished: taken again first by the next round.
+PROCESSING_KEY = f"{bus.queue_key(wire.EVENTS_QUEUE)}:pump"
+
+
+class EventPump:
+    """Applies the events queue's jobs; ``run`` until ``stop`` is set, in a thread of its own."""
+
+    def __init__(self, ctx: WorkerContext, *, batch: int = BATCH, wait_seconds: int = WAIT_SECONDS) -> None:
+        self.ctx = ctx
+        self.batch = batch
+        self.wait_seconds = wait_seconds
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            if self.round() is None:
+                stop.wait(RETRY_SECONDS)
+
+    def round(self) -> int | None:
+        """Run the jobs a round takes, in order: those a failed round left, else up to ``batch``
+        new ones (waiting up to ``wait_seconds`` for the first); how many were taken, None when
+        Redis or anything else failed the round (what it took is taken again next round)."""
+        try:
+            items = left_over(self.ctx.redis, self.batch) or take(self.ctx.redis, self.batch, self.wait_seconds)
+            for job_id, fields in read_jobs(self.ctx.redis, items):
+                run_job(self.ctx.redis, job_id, fields)
+            finish(self.ctx.redis, items)
+        except RedisError as exc:
+            log.warning("event pump waits for Redis", extra={"error": str(exc)})
+            return None
+        except Exception:
+            log.exception("event pump round failed")
+            return None
+        return len(items)
+
+
+# Moves up to ARGV[1] items from the head of the queue (KEYS[1]) to the tail of the
+# pump's list (KEYS[2]), in one step, and returns them.
+_MOVE = """
+local items = redis.call('LPOP', KEYS[1], ARGV[1])
+if not items then return {} end
+redis.call('RPUSH', KEYS[2], unpack(items))
+return items
+"""
+
+
+def left_over(redis: Redis, count: int) -> list[bytes]:
+    """The first ``count`` items a round took and did not finish (a failed round, a dead worker)."""
+    return redis.lrange(PROCESSING_KEY, 0, count - 1)  # type: ignore[return-value]
+
+
+def take(redis: Redis, count: int, wait_seconds: int) -> list[bytes]:
+    """Move up to ``count`` items off the events queue onto the pump's list, oldest first;
+    waits up to ``wait_seconds`` (none when 0) for one when the queue is empty."""
+    queue = bus.queue_key(wire.EVENTS_QUEUE)
+    items: list[bytes] = redis.eval(_MOVE, 2, queue, PROCESSING_KEY, count)
+    if items or wait_seconds <= 0:  # Redis reads a timeout of 0 as: wait for ever
+        return items
+    first = redis.blmove(queue, PROCESSING_KEY, wait_seconds, "LEFT", "RIGHT")
+    if first is None:
+        return []
+    # The first job woke the wait; those queued with it come along.
+    more: list[bytes] = redis.eval(_MOVE, 2, queue, PROCESSING_KEY, count - 1) if count > 1 else []
+    return [first, *more]  # type: ignore[list-item]
+
+
+def read_jobs(redis: Redis, items: list[bytes]) -> list[Claimed]:
+    """The job hash of each item that names a job, read in one round trip; an item that
+    names none is logged and left out (``finish`` drops it with the rest)."""
+    job_ids = []
+    for item in items:
+        try:
+            job_ids.append(bus.job_id_of(item))
+        except (TypeError, ValueError) as error:
+            log.warning("queue item refused", extra={"error": str(error)[:200]})
+    if not job_ids:
+        return []
+    pipeline = redis.pipeline(transaction=False)
+    for job_id in job_ids:
+        pipeline.hgetall(EventJob.key_for(job_id))
+    return list(zip(job_ids, pipeline.execute(), strict=True))
+
+
+def finish(redis: Redis, items: list[bytes]) -> None:
+    """The batch ``items`` is done: off the pump's list (its head), and their job hashes gone."""
+    if not items:
+        return
+    pipeline = redis.pipeline(transaction=True)
+    pipeline.ltrim(PROCESSING_KEY, len(items), -1)
+    for item in items:
+        try:
+            pipeline.delete(EventJob.key_for(bus.job_id_of(item)))
+        except (TypeError, ValueError):
+            pass  # named no job: nothing to delete
+    pipeline.execute()
+
+
+def run_job(redis: Redis, job_id: str, fields: Mapping[bytes, bytes]) -> None:
+    """Run one job when it passes the bus's checks; a refused or vanished job is skipped.
+
+    Raises when Redis cannot be reached, so that the round is tried again; any
+    other error (a command Redis refused included: trying again would only repeat
+    it) is logged, as RQ's worker would fail the job, and the next job runs.
+    """
+    try:
+        job = bus.restore(EventJob, job_id, fields, redis)
+    except NoSuchJobError:
+        return  # gone, or refused (bus logged why): RQ's worker, too, moves on
+    try:
+        job.func(*job.args, **job.kwargs)
+    except REDIS_AWAY:
+        raise
+    except Exception:
+        log.exception("event job failed", extra={"job_id": job_id[:80]})

@@ -1,0 +1,160 @@
+"""The event pump: agents' events taken off the events queue a batch at a time, applied in
+order, each once, with no job the bus refuses ever run."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from planted_jobs import attacks, plant
+from prometheus_client import REGISTRY
+from relay_parts import AgentDevice, Parts
+from worker_process import start_worker
+
+from gateway_agent.agent.ledger import Ledger
+from gateway_agent.agent.outbox import Outbox
+from relay_server.store.models import Message
+from relay_server.store.store import Store
+from relay_server.worker import context
+from relay_server.worker.event_pump import PROCESSING_KEY, EventPump, take
+from zimsend_common import bus, wire
+from zimsend_common.config import Settings
+from zimsend_common.timefmt import isoformat_z, utcnow
+
+
+def agent_outbox(
+    tmp_path: Path, parts: Parts, device: AgentDevice, rehand_seconds: float = 30.0
+) -> tuple[Outbox, Ledger]:
+    """The outbox of the device's agent, on Redis as the agent reaches it, with its ledger."""
+    ledger = Ledger(tmp_path / f"{device.device_id}.sqlite3")
+    return Outbox(ledger, parts.redis, device.device_id, device.signing_key, rehand_seconds=rehand_seconds), ledger
+
+
+def report_sent(outbox: Outbox, message: Message) -> None:
+    outbox.report("sent", {"message_id": message.message_id, "sent_at": isoformat_z(utcnow())})
+
+
+def job_hashes(parts: Parts) -> list[bytes]:
+    return list(parts.redis.scan_iter("rq:job:*"))
+
+
+def applied(kind: str) -> float:
+    return REGISTRY.get_sample_value("zimsend_events_applied_total", {"kind": kind}) or 0.0
+
+
+def test_a_batch_of_sent_then_delivered_is_applied_in_order_acknowledged_and_its_jobs_gone(tmp_path, parts: Parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    outbox, ledger = agent_outbox(tmp_path, parts, device)
+    messages = [parts.message(caller, body=f"Hello {n}") for n in range(5)]
+    reported = {}
+    for message in messages:
+        sent_at = message.queued_at.replace(microsecond=0) + timedelta(seconds=1)
+        delivered_at = sent_at + timedelta(seconds=3)
+        outbox.report("sent", {"message_id": message.message_id, "sent_at": isoformat_z(sent_at)})
+        outbox.report("delivered", {"message_id": message.message_id, "delivered_at": isoformat_z(delivered_at)})
+        reported[message.message_id] = (sent_at, delivered_at)
+    event_ids = [event_id for _, event_id in ledger.handed_events()]
+    assert len(event_ids) == 10
+
+    assert EventPump(parts.ctx).round() == 10
+
+    for message in messages:
+        now = parts.reload(message)
+        assert (now.status, now.sent_at, now.delivered_at) == ("delivered", *reported[message.message_id])
+    assert all(parts.redis.exists(wire.event_ack_key(device.device_id, event_id)) for event_id in event_ids)
+    assert job_hashes(parts) == []
+    assert parts.redis.llen(bus.queue_key(wire.EVENTS_QUEUE)) == 0
+    assert parts.redis.llen(PROCESSING_KEY) == 0
+
+
+def test_jobs_the_bus_refuses_are_logged_and_skipped_and_the_rest_of_the_batch_applied(
+    tmp_path, parts: Parts, caplog: pytest.LogCaptureFixture
+):
+    caller = parts.client()
+    device = parts.device(caller)
+    outbox, _ = agent_outbox(tmp_path, parts, device)
+    first, last = parts.message(caller), parts.message(caller)
+    report_sent(outbox, first)
+    witnesses = []
+    for name, (witness, fields) in attacks(tmp_path).items():
+        plant(parts.redis, wire.EVENTS_QUEUE, f"planted-{name}", fields)
+        witnesses.append(witness)
+    parts.redis.rpush(bus.queue_key(wire.EVENTS_QUEUE), b"\xff not a job id")
+    report_sent(outbox, last)
+
+    with caplog.at_level(logging.WARNING):
+        assert EventPump(parts.ctx).round() == 5  # the item naming no job is taken too, and dropped
+
+    assert [parts.reload(message).status for message in (first, last)] == ["sent", "sent"]
+    assert [witness for witness in witnesses if witness.exists()] == []
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages.count("job refused") == 2
+    assert messages.count("queue item refused") == 1
+    assert job_hashes(parts) == []
+    assert parts.redis.llen(PROCESSING_KEY) == 0
+
+
+def test_an_event_a_worker_took_and_died_with_is_applied_first_by_the_next_round_and_never_handed_on_again(
+    tmp_path, parts: Parts
+):
+    caller = parts.client()
+    device = parts.device(caller)
+    outbox, ledger = agent_outbox(tmp_path, parts, device, rehand_seconds=0.3)
+    message = parts.message(caller)
+    report_sent(outbox, message)
+    [(_, event_id)] = ledger.handed_events()
+    before = applied("sent")
+
+    # A worker takes the job and dies before applying its event; a newer event queues behind.
+    assert len(take(parts.redis, 100, 1)) == 1
+    later = parts.message(caller)
+    report_sent(outbox, later)
+    time.sleep(0.4)
+    assert outbox.flush() is True  # its job still waits: nothing is handed on again
+    assert parts.redis.llen(bus.queue_key(wire.EVENTS_QUEUE)) == 1
+
+    assert EventPump(parts.ctx).round() == 1  # the next worker's first round takes what was left
+    assert (parts.reload(message).status, parts.reload(later).status) == ("sent", "queued")
+    assert parts.redis.exists(wire.event_ack_key(device.device_id, event_id)) == 1
+    assert EventPump(parts.ctx).round() == 1
+    assert parts.reload(later).status == "sent"
+
+    time.sleep(0.4)
+    assert outbox.flush() is True  # acknowledged: forgotten, never handed on again
+    assert ledger.handed_events() == []
+    assert EventPump(parts.ctx, wait_seconds=0).round() == 0
+    assert applied("sent") - before == 2
+    assert parts.redis.llen(PROCESSING_KEY) == 0 and job_hashes(parts) == []
+
+
+@pytest.mark.slow  # runs zimsend-relay worker as a process
+def test_an_event_deferred_while_the_store_was_down_comes_back_through_rqs_scheduler_and_is_applied(
+    tmp_path, sqlite_url, redis_proc, redisdb
+):
+    store = Store.open(sqlite_url)
+    parts = Parts(context.WorkerContext(store=store, redis=redisdb, settings=Settings()))
+    caller = parts.client()
+    device = parts.device(caller)
+    message = parts.message(caller)
+    document = device.event("sent", {"message_id": message.message_id, "sent_at": isoformat_z(utcnow())}).to_dict()
+    # As apply_event defers an event that found the database unavailable.
+    bus.queue(wire.EVENTS_QUEUE, redisdb).enqueue_in(
+        timedelta(seconds=1), wire.APPLY_EVENT_FUNC, document, wire.sign(document, device.signing_key)
+    )
+    worker = start_worker(tmp_path, sqlite_url, f"redis://{redis_proc.host}:{redis_proc.port}/0")
+    try:
+        ack = wire.event_ack_key(device.device_id, document["event_id"])
+        deadline = time.monotonic() + 30
+        while not redisdb.exists(ack) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert store.get_message_by_id(message.message_id).status == "sent"
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=20) == 0
+    finally:
+        worker.kill()
+        store.close()
