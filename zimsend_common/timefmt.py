@@ -16,13 +16,33 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def in_utc(moment: datetime) -> datetime:
+    """``moment`` as an aware time in UTC, a naive one read as UTC.
+
+    Raises ValueError for a time at the very edge of ``datetime`` whose UTC
+    equivalent it cannot hold.
+    """
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError as error:
+        raise ValueError(f"{moment.isoformat()} has no UTC equivalent datetime can hold") from error
+
+
+def parse_utc(text: str) -> datetime:
+    """An ISO 8601 time (``Z``, an offset, or none for UTC) as an aware time in UTC.
+
+    Raises ValueError for anything else.
+    """
+    return in_utc(datetime.fromisoformat(text))
+
+
 def as_utc(moment: datetime) -> datetime | None:
     """``moment`` in UTC (a naive one is read as UTC); None when it lies outside EARLIEST..LATEST."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
     try:
-        moment = moment.astimezone(timezone.utc)
-    except OverflowError:
+        moment = in_utc(moment)
+    except ValueError:
         return None
     return moment if EARLIEST <= moment <= LATEST else None
 

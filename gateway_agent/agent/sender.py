@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 
 import redis
 
@@ -29,7 +28,7 @@ from gateway_agent.modem import Modem, SendReceipt
 from zimsend_common import wire
 from zimsend_common.config import AgentSettings
 from zimsend_common.failures import FailureCode
-from zimsend_common.timefmt import utcnow
+from zimsend_common.timefmt import parse_utc, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -152,9 +151,6 @@ def _expired(valid_until: str | None) -> bool:
     if not valid_until:
         return False
     try:
-        deadline = datetime.fromisoformat(valid_until)
+        return utcnow() > parse_utc(valid_until)
     except ValueError:
         return False
-    if deadline.tzinfo is None:
-        deadline = deadline.replace(tzinfo=timezone.utc)
-    return utcnow() > deadline

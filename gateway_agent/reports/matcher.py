@@ -17,12 +17,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from gateway_agent.modem import DeliveryReport, SendReceipt
 from gateway_agent.numbers import same_number
-from zimsend_common.timefmt import utcnow
+from zimsend_common.timefmt import in_utc, utcnow
 
 DEFAULT_WINDOW = timedelta(days=3)
 CLOCK_SKEW = timedelta(minutes=15)  # the most the service centre's clock may run ahead of ours
@@ -32,8 +32,7 @@ Send = TypeVar("Send")
 
 def report_moment(report: DeliveryReport) -> float:
     """When the service centre received the send ``report`` is about, as a POSIX time."""
-    moment = report.service_centre_time
-    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)).timestamp()
+    return in_utc(report.service_centre_time).timestamp()
 
 
 def nearest_send(

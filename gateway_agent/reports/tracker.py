@@ -22,7 +22,7 @@ from gateway_agent.modem import DeliveryReport
 from gateway_agent.numbers import same_number
 from gateway_agent.reports.matcher import CLOCK_SKEW, DEFAULT_WINDOW, nearest_send, report_moment
 from zimsend_common.failures import FailureCode
-from zimsend_common.timefmt import isoformat_precise
+from zimsend_common.timefmt import isoformat_precise, parse_utc
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +30,7 @@ SKEW_LEARNING = 0.25  # the weight of each new unambiguous report in the clock-s
 
 
 def _moment(iso: str) -> datetime:
-    if not iso:
-        return datetime.min.replace(tzinfo=timezone.utc)
-    moment = datetime.fromisoformat(iso)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    return parse_utc(iso) if iso else datetime.min.replace(tzinfo=timezone.utc)
 
 
 class DeliveryTracker:

@@ -20,12 +20,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from relay_server.mobile.reports import Battery, Move, failure
+from zimsend_common.timefmt import parse_utc
 
 # A phone's clock is set by the network; an hour covers a wrong time zone setting, not a replay of old bodies.
 MAX_SKEW_SECONDS = 3600
@@ -137,7 +138,6 @@ def _observed(checks: dict[str, Any], name: str) -> Any:
 def _moment(value: Any, now: Fallback) -> datetime | Fallback:
     """A payload's time, in UTC; ``now`` when it has none the relay can read."""
     try:
-        moment = datetime.fromisoformat(value)
+        return parse_utc(value)
     except (TypeError, ValueError):
         return now
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from redis import Redis
@@ -28,7 +28,7 @@ from relay_server.store.models import Message
 from zimsend_common import bus, wire
 from zimsend_common.failures import describe
 from zimsend_common.smsgate_failures import failure_code
-from zimsend_common.timefmt import isoformat_precise, utcnow
+from zimsend_common.timefmt import as_utc, isoformat_precise, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +151,12 @@ def _claimed(redis: Redis, device: MobileDevice, message: Message) -> bool:
 
 
 def _moves(patch: MessagePatch) -> list[Move]:
-    """The moves the report shows, in order, each at the phone's own time for it."""
-    states = {state: _utc(moment) for state, moment in patch.states.items()}
+    """The moves the report shows, in order, each at the phone's own time for it.
+
+    A time no calendar date can carry (year 1 with an offset east of UTC, say)
+    counts as no time: the relay's own is used.
+    """
+    states = {state: utc for state, moment in patch.states.items() if (utc := as_utc(moment))}
     now = utcnow()
     moves: list[Move] = []
     if patch.state in ("Sent", "Delivered") or "Sent" in states:
@@ -172,10 +176,6 @@ def failure(error: str | None) -> dict[str, Any]:
     """A failed event's data from the phone's own words for it."""
     code = failure_code(error)
     return {"code": code.value, "message": describe(code), "detail": error}
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
 def _text(value: bytes | str | None) -> str:

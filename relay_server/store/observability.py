@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from relay_server.store.dispatch_schema import dead_letters
 from relay_server.store.schema import daily_counts
 from relay_server.store.webhook_schema import webhook_attempts
+from zimsend_common.timefmt import parse_utc
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ def database_now(conn: sa.Connection) -> datetime:
         return moment.astimezone(timezone.utc)
     # SQLite's clock is this machine's: there is no server to differ from.
     text = conn.execute(sa.text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")).scalar_one()
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return parse_utc(text)
 
 
 def message_counts(conn: sa.Connection) -> list[MessageCount]:

@@ -154,11 +154,14 @@ class Phone:
         return answer.json()
 
     def report(
-        self, message_id: str, state: str, *, error: str | None = None, **history: datetime
+        self, message_id: str, state: str, *, error: str | None = None, **history: datetime | str
     ) -> requests.Response:
-        """``PATCH /message`` with the message's state and its history from Pending."""
+        """``PATCH /message`` with the message's state and its history from Pending (a str as it is)."""
         now = datetime.now(timezone.utc)
-        states = {"Pending": app_date(now)} | {name: app_date(moment) for name, moment in history.items()}
+        written = {
+            name: app_date(moment) if isinstance(moment, datetime) else moment for name, moment in history.items()
+        }
+        states = {"Pending": app_date(now)} | written
         states.setdefault(state, app_date(now))
         recipient: dict[str, Any] = {"phoneNumber": "+33612345678", "state": state}
         if error is not None:

@@ -18,6 +18,7 @@ import gammu
 
 from gateway_agent.modem import DeliveryReport, IncomingMessage
 from gateway_agent.pdu import failure_of, outcome_of
+from zimsend_common.timefmt import in_utc
 
 GammuSMS = dict[str, Any]  # python-gammu is untyped: a part's fields are whatever it read
 
@@ -169,6 +170,4 @@ def _group_key(group: list[GammuSMS]) -> tuple[object, ...]:
 def _utc(moment: object) -> datetime:
     if not isinstance(moment, datetime):
         return datetime.now(timezone.utc)
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+    return in_utc(moment)

@@ -20,10 +20,12 @@ States go ``Pending`` → ``Processed`` → ``Sent`` → ``Delivered``, or end i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import requests
+
+from zimsend_common.timefmt import parse_utc
 
 _TIMEOUT_SECONDS = 10.0
 
@@ -129,7 +131,6 @@ def _message(document: dict[str, Any]) -> PhoneMessage:
 
 def _moment(raw: Any) -> datetime | None:
     try:
-        moment = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+        return parse_utc(str(raw))
     except ValueError:
         return None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment

@@ -49,6 +49,21 @@ def test_a_message_sent_with_the_api_wakes_the_phone_and_reaches_delivered_throu
     assert phone.pull() == []
 
 
+def test_a_report_time_no_calendar_date_can_carry_counts_as_the_relays_own_time(relay):
+    account = relay.account()
+    phone = relay.phone(account)
+    with phone.events():
+        relay.wait_online(account, phone)
+        message_id = relay.send(account, phone)
+    phone.pull()
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    year_one_east_of_utc = "0001-01-01T00:00:00.000+05:00"  # no UTC date holds it
+    assert phone.report(message_id, "Sent", Sent=year_one_east_of_utc).status_code == 204
+    relay.wait_status(account, message_id, "sent")
+    status = relay.v1("GET", f"/sms/status/{message_id}", account).json()
+    assert datetime.fromisoformat(status["sent_at"]) >= before
+
+
 def test_repeated_and_late_reports_never_move_a_message_back(relay):
     account = relay.account()
     phone = relay.phone(account)
