@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,7 @@ class Figures:
     label: str
     messages: int
     seconds: float
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # by kind of process, over the timed run
 
     @property
     def rate(self) -> float:
@@ -93,6 +95,7 @@ def through_gateway(gateway: Gateway, agents: int, count: int) -> Figures:
     warm_up = serving_agents(gateway, account, agents)
     caller = Caller(client_id=account.client_id, key_id="", is_test=False)
     wait_until(lambda: gateway.store.stats(caller, None, None, None).delivered >= warm_up, "the warm-up to finish")
+    cpu_before = cpu_seconds(gateway)
     started = time.perf_counter()
     for start in range(0, count, BULK):
         size = min(BULK, count - start)
@@ -108,7 +111,9 @@ def through_gateway(gateway: Gateway, agents: int, count: int) -> Figures:
         f"{count} messages to be delivered",
         timeout=600,
     )
-    return Figures(f"through the gateway, {agents} agent(s)", count, time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    spent = {kind: seconds - cpu_before.get(kind, 0.0) for kind, seconds in cpu_seconds(gateway).items()}
+    return Figures(f"through the gateway, {agents} agent(s)", count, elapsed, spent)
 
 
 def serving_agents(gateway: Gateway, account: Any, agents: int) -> int:
@@ -148,11 +153,35 @@ def send_to_modem_latency(gateway: Gateway, samples: int) -> list[float]:
 def peak_rss_mb(gateway: Gateway) -> dict[str, float]:
     """The largest peak resident set (VmHWM) of each kind of process, in MB."""
     peaks: dict[str, float] = {}
+    for kind, pid in _processes(gateway):
+        peaks[kind] = max(peaks.get(kind, 0.0), _vm_hwm_mb(pid))
+    return peaks
+
+
+def cpu_seconds(gateway: Gateway) -> dict[str, float]:
+    """CPU time (user and system) used so far by each kind of process, children of the relay's
+    server included; ``emulators`` is this process, where the emulated modems run."""
+    spent: dict[str, float] = {"emulators": sum(os.times()[:2])}
+    for kind, pid in _processes(gateway):
+        spent[kind] = spent.get(kind, 0.0) + _cpu_of_tree(pid)
+    return spent
+
+
+def _processes(gateway: Gateway) -> Iterator[tuple[str, int]]:
     for process in gateway.processes:
         kind = next(word for word in ("serve", "worker", "run") if word in process.args)
-        name = {"serve": "relay", "worker": "worker", "run": "agent"}[kind]
-        peaks[name] = max(peaks.get(name, 0.0), _vm_hwm_mb(process.pid))
-    return peaks
+        yield {"serve": "relay", "worker": "worker", "run": "agent"}[kind], process.pid
+
+
+def _cpu_of_tree(pid: int) -> float:
+    """Seconds of CPU of ``pid`` and its living children (gunicorn's workers, say)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    return own + sum(_cpu_of_tree(int(child)) for child in children)
 
 
 def _vm_hwm_mb(pid: int) -> float:
@@ -199,6 +228,10 @@ def main() -> None:
     for figures in (baseline, one, many):
         print(f"{figures.label:45} {figures.messages:>9} {figures.rate:>9.1f} {figures.rate / baseline.rate:>11.2f}")
         report[figures.label] = {"messages": figures.messages, "msgs_per_s": round(figures.rate, 1)}
+    for figures in (one, many):
+        per_message = {kind: seconds * 1000 / figures.messages for kind, seconds in sorted(figures.cpu_seconds.items())}
+        print(f"CPU per message, {figures.label}: " + ", ".join(f"{k} {ms:.2f} ms" for k, ms in per_message.items()))
+        report[figures.label]["cpu_ms_per_message"] = {kind: round(ms, 2) for kind, ms in per_message.items()}
     quantiles = statistics.quantiles(latencies, n=100)
     p50, p99 = statistics.median(latencies) * 1000, quantiles[98] * 1000
     print(f"send → +CMGS, one at a time: p50 {p50:.1f} ms, p99 {p99:.1f} ms ({len(latencies)} sends)")

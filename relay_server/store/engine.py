@@ -16,6 +16,12 @@ and would release it at its next step (a transaction that renders its
 answer, say, asks Redis and so yields).
 
 PostgreSQL is reached through psycopg 3 (``postgresql+psycopg://``).
+
+A caller that makes many writes in a row (the worker applying a batch of
+events) may share one transaction among them (``shared_transaction``): one
+commit, and one fsync, for all. Each write still stands alone inside it, in a
+savepoint of its own; what must wait until the writes are durable waits for
+the commit (``after_commit``).
 """
 
 from __future__ import annotations
@@ -24,8 +30,10 @@ import sqlite3
 import sys
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +48,18 @@ UNICODE_LOWER = "unicode_lower"
 _WRITE_OPTION = "zimsend_write"
 # Made with the engine, after a gevent worker has patched threading: the turn is then cooperative.
 _SQLITE_WRITERS: weakref.WeakKeyDictionary[sa.Engine, threading.RLock] = weakref.WeakKeyDictionary()
+
+
+@dataclass
+class _Shared:
+    """The transaction a context's reads and writes share, and what waits for its commit."""
+
+    engine: sa.Engine
+    conn: sa.Connection
+    after_commit: list[Callable[[], object]] = field(default_factory=list)
+
+
+_SHARED: ContextVar[_Shared | None] = ContextVar("zimsend_shared_transaction", default=None)
 
 
 def create_engine(url: str) -> sa.Engine:
@@ -67,7 +87,16 @@ def sqlite_path(url: str) -> Path | None:
 
 @contextmanager
 def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """A connection in a transaction that will write; committed on success."""
+    """A connection in a transaction that will write; committed on success.
+
+    Inside ``shared_transaction``, a savepoint of the shared transaction
+    instead: undone alone on failure, committed with the rest.
+    """
+    shared = _shared(engine)
+    if shared is not None:
+        with shared.conn.begin_nested():
+            yield shared.conn
+        return
     turn = writer_turn(engine)
     with (
         turn if turn is not None else nullcontext(),
@@ -83,8 +112,55 @@ def writer_turn(engine: sa.Engine) -> threading.RLock | None:
 
 
 @contextmanager
+def shared_transaction(engine: sa.Engine) -> Iterator[None]:
+    """Every read and write on ``engine`` in this context shares one transaction, committed
+    once when the block ends; then what ``after_commit`` put off runs, in order.
+
+    When the block raises, or the commit fails, nothing written in it is
+    stored and nothing put off runs. A SQLite store's other writers in this
+    process wait for the block to end: keep it short.
+    """
+    if _shared(engine) is not None:
+        raise RuntimeError("a shared transaction is already open in this context")
+    with write_transaction(engine) as conn:
+        shared = _Shared(engine, conn)
+        token = _SHARED.set(shared)
+        try:
+            yield
+        finally:
+            _SHARED.reset(token)
+    for callback in shared.after_commit:
+        callback()
+
+
+def after_commit(engine: sa.Engine, callback: Callable[[], object]) -> None:
+    """Run ``callback`` once what this context wrote to ``engine`` is committed: at once,
+    unless a ``shared_transaction`` is open (then when it commits, and never if it fails)."""
+    shared = _shared(engine)
+    if shared is None:
+        callback()
+    else:
+        shared.after_commit.append(callback)
+
+
+def in_shared_transaction(engine: sa.Engine) -> bool:
+    """Whether this context's writes to ``engine`` go to an open ``shared_transaction``."""
+    return _shared(engine) is not None
+
+
+def _shared(engine: sa.Engine) -> _Shared | None:
+    shared = _SHARED.get()
+    return shared if shared is not None and shared.engine is engine else None
+
+
+@contextmanager
 def read_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """A connection in a transaction that only reads, all from one consistent snapshot."""
+    """A connection in a transaction that only reads, all from one consistent snapshot
+    (inside ``shared_transaction``, the shared one, which sees its own writes)."""
+    shared = _shared(engine)
+    if shared is not None:
+        yield shared.conn
+        return
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             # Read committed would give each statement its own snapshot: a

@@ -27,7 +27,7 @@ from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 
-from relay_server.store.engine import write_transaction, writer_turn
+from relay_server.store.engine import in_shared_transaction, write_transaction, writer_turn
 from relay_server.store.errors import WriteAbandoned
 
 T = TypeVar("T")
@@ -60,7 +60,9 @@ class GroupCommit:
 
     def run(self, work: Callable[[sa.Connection], T]) -> T:
         """``work(conn)`` inside a committed transaction; its result, or what it raised."""
-        if self._turn is None:
+        # Inside a shared transaction the caller already holds the turn, and others'
+        # queued writes must not be told they are committed before it commits.
+        if self._turn is None or in_shared_transaction(self._engine):
             with write_transaction(self._engine) as conn:
                 return work(conn)
         write = _Write(work)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -58,6 +58,12 @@ def get_any_message(conn: sa.Connection, message_id: str, *, for_update: bool = 
         query = query.with_for_update()
     row = conn.execute(query).first()
     return None if row is None else message_from_row(row._mapping)
+
+
+def get_many(conn: sa.Connection, message_ids: Sequence[str]) -> dict[str, Message]:
+    """Those of ``message_ids`` the store holds, whoever they belong to, by id."""
+    query = sa.select(messages).where(messages.c.message_id.in_(message_ids))
+    return {row.message_id: message_from_row(row._mapping) for row in conn.execute(query)}
 
 
 def message_from_row(row: Mapping[Any, Any]) -> Message:

@@ -14,6 +14,8 @@ Outside this folder nothing runs SQL or touches the engine (see README.md).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
@@ -39,7 +41,13 @@ from relay_server.store import (
 )
 from relay_server.store.device_history import DeviceHistory
 from relay_server.store.device_state import DeviceState
-from relay_server.store.engine import create_engine, read_transaction, write_transaction
+from relay_server.store.engine import (
+    after_commit,
+    create_engine,
+    read_transaction,
+    shared_transaction,
+    write_transaction,
+)
 from relay_server.store.errors import (
     DatabaseUnreachable,
     InvalidApiKey,
@@ -281,6 +289,14 @@ class Store:
         with read_transaction(self.engine) as conn:
             return messages.get_any_message(conn, message_id)
 
+    def get_messages_by_ids(self, message_ids: Sequence[str]) -> dict[str, Message]:
+        """Those of ``message_ids`` the store holds, any client's, by id (for the worker)."""
+        wanted = [message_id for message_id in message_ids if ids.is_message_id(message_id)]
+        if not wanted:
+            return {}
+        with read_transaction(self.engine) as conn:
+            return messages.get_many(conn, wanted)
+
     def queued_message_refs(self, scheduled_through: datetime | None) -> list[tuple[str, str]]:
         """Every queued message as (client id, message id), oldest first, but for those
         scheduled after ``scheduled_through`` (every scheduled one when None)."""
@@ -299,6 +315,21 @@ class Store:
         """
         with read_transaction(self.engine) as conn:
             return history.history(conn, caller, query)
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Every read and write of the store in this block shares one transaction, committed
+        once at its end: one commit for many writes (``engine.shared_transaction``).
+
+        Each write still stands alone: one that raises is undone by itself and
+        the rest go on. When the block raises, or the commit fails, none of it is
+        stored and nothing ``after_commit`` put off runs.
+        """
+        return shared_transaction(self.engine)
+
+    def after_commit(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` once everything written so far is committed: at once, or when
+        the open ``batch`` commits (never, if it does not)."""
+        after_commit(self.engine, callback)
 
     def apply_status_change(self, change: StatusChange) -> TransitionResult:
         """Move a message forward, idempotently; the first time of each status is kept.

@@ -17,14 +17,18 @@ events themselves, and the worker was the pipeline's bottleneck. Nothing of
 that bookkeeping is read for events: an agent asks only whether an event's
 job still waits (``Outbox._still_waiting``) and whether its ack key is set.
 
+A round's events share one store transaction (``Store.batch``), each in a
+savepoint of its own, so that a hundred status changes cost one commit, not
+a hundred; an event's ack key is set only once that commit is done.
+
 Why nothing is lost: a round first moves the job ids it takes, atomically,
 from the queue onto the pump's own list (``PROCESSING_KEY``), and removes
 them from there, with their job hashes, only once every event of the batch
-was applied (or refused, deferred or dead-lettered). A round that Redis
-failed, or a worker that died mid-batch, leaves them on that list, and the
-next round (of this worker or the next one started) takes them again before
-anything new: an event applied twice is answered as a repeat, with no
-change. Meanwhile an agent finds its event's job still waiting and hands
+was applied (or refused, deferred or dead-lettered) and committed. A round
+that Redis or the database failed, or a worker that died mid-batch, leaves
+them on that list, and the next round (of this worker or the next one
+started) takes them again before anything new: an event applied twice is
+answered as a repeat, with no change. Meanwhile an agent finds its event's job still waiting and hands
 nothing on again. Events the relay itself puts on the queue for phones have
 no agent to hand them on, so this is what keeps them too. Events deferred
 while the store is down wait in RQ's scheduler, which the worker keeps
@@ -44,6 +48,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq.exceptions import NoSuchJobError
 
+from relay_server.store.errors import DATABASE_UNAVAILABLE
 from relay_server.worker import events
 from relay_server.worker.context import WorkerContext
 from zimsend_common import bus, wire
@@ -87,11 +92,16 @@ class EventPump:
         Redis or anything else failed the round (what it took is taken again next round)."""
         try:
             items = left_over(self.ctx.redis, self.batch) or take(self.ctx.redis, self.batch, self.wait_seconds)
-            for job_id, fields in read_jobs(self.ctx.redis, items):
-                run_job(self.ctx.redis, job_id, fields)
+            jobs = read_jobs(self.ctx.redis, items)
+            with self.ctx.store.batch():
+                for job_id, fields in jobs:
+                    run_job(self.ctx.redis, job_id, fields)
             finish(self.ctx.redis, items)
         except RedisError as exc:
             log.warning("event pump waits for Redis", extra={"error": str(exc)})
+            return None
+        except DATABASE_UNAVAILABLE as exc:
+            log.warning("event pump waits for the database", extra={"error": str(getattr(exc, "orig", exc))})
             return None
         except Exception:
             log.exception("event pump round failed")

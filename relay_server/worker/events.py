@@ -98,7 +98,9 @@ def _acknowledge(ctx: context.WorkerContext, event: Any) -> None:
     event_id = event.get("event_id")
     device_id = event.get("device_id")
     if isinstance(event_id, str) and ids.is_event_id(event_id) and isinstance(device_id, str):
-        ctx.redis.set(wire.event_ack_key(device_id[:64], event_id), 1, ex=wire.EVENT_ACK_TTL_SECONDS)
+        key = wire.event_ack_key(device_id[:64], event_id)
+        # Once acknowledged, the agent forgets the event: not before what it changed is durable.
+        ctx.store.after_commit(lambda: ctx.redis.set(key, 1, ex=wire.EVENT_ACK_TTL_SECONDS))
 
 
 def _apply(ctx: context.WorkerContext, event: Any, signature: Any) -> str:

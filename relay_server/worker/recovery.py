@@ -64,8 +64,10 @@ def requeue_orphans(ctx: WorkerContext, now: datetime, scheduled_through: dateti
     placed = 0
     queued = ctx.store.queued_message_refs(scheduled_through)
     for start in range(0, len(queued), _BATCH):
-        for message_id, claim in placement.jobless(ctx.redis, queued[start : start + _BATCH]).items():
-            message = ctx.store.get_message_by_id(message_id)
+        jobless = placement.jobless(ctx.redis, queued[start : start + _BATCH])
+        stored = ctx.store.get_messages_by_ids(list(jobless))
+        for message_id, claim in jobless.items():
+            message = stored.get(message_id)
             if message is None or message.status != "queued":
                 continue
             if claim is None:

@@ -88,3 +88,15 @@ def test_test_and_live_messages_never_mix(store: Store, live_caller: Caller, tes
 
 def test_inserting_nothing_stores_nothing(store: Store, live_caller: Caller) -> None:
     assert store.insert_messages([]) == []
+
+
+def test_the_worker_reads_many_messages_of_any_client_at_once_and_unknown_ids_are_left_out(
+    store: Store, live_caller: Caller, other_caller: Caller
+) -> None:
+    [mine] = store.insert_messages([new_message(live_caller)])
+    [theirs] = store.insert_messages([new_message(other_caller)])
+
+    found = store.get_messages_by_ids([mine.message_id, theirs.message_id, "msg_nosuchmessage000000", "not an id"])
+
+    assert found == {mine.message_id: mine, theirs.message_id: theirs}
+    assert store.get_messages_by_ids([]) == {}

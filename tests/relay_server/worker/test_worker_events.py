@@ -227,6 +227,21 @@ def test_an_applied_or_repeated_event_is_acknowledged_to_its_agent_and_a_heartbe
     assert 0 < parts.redis.ttl(wire.event_ack_key(sent["device_id"], sent["event_id"])) <= wire.EVENT_ACK_TTL_SECONDS
 
 
+def test_an_event_applied_in_a_batch_is_acknowledged_only_once_the_batch_has_committed(parts: Parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    message = parts.message(caller)
+    sent = device.event("sent", {"message_id": message.message_id, "sent_at": isoformat_z(utcnow())}).to_dict()
+    ack = wire.event_ack_key(sent["device_id"], sent["event_id"])
+
+    with parts.ctx.store.batch():
+        assert apply_event(sent, wire.sign(sent, device.signing_key)) == "applied"
+        assert parts.redis.exists(ack) == 0  # a crash now would lose the change: the agent must keep the event
+
+    assert parts.redis.exists(ack) == 1
+    assert parts.reload(message).status == "sent"
+
+
 def test_a_job_an_agent_refused_is_kept_as_the_devices_job_refused_event_once(parts: Parts):
     caller = parts.client()
     device = parts.device(caller)
