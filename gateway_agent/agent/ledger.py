@@ -141,14 +141,21 @@ class Ledger:
         ).fetchall()
         return [(seq, json.loads(text)) for seq, text in rows]
 
+    def unhanded_events(self, limit: int = 100) -> list[tuple[int, dict[str, Any]]]:
+        """The oldest events never handed to Redis, with their sequence numbers."""
+        rows = self._db.execute(
+            "SELECT seq, event FROM outbox WHERE handed_at IS NULL ORDER BY seq LIMIT ?", (limit,)
+        ).fetchall()
+        return [(seq, json.loads(text)) for seq, text in rows]
+
     def mark_handed(self, seqs: Sequence[int], now: float) -> None:
         """The events ``seqs`` were handed to Redis at ``now`` (forgotten in a crash, they are handed again)."""
         with self._bookkeeping():
             self._db.executemany("UPDATE outbox SET handed_at = ? WHERE seq = ?", [(now, seq) for seq in seqs])
 
     def clear_handed(self) -> None:
-        """Count every journalled event as never handed to Redis."""
-        self._db.execute("UPDATE outbox SET handed_at = NULL")
+        """Make every journalled event handed before due again now (handed, as far back as time goes)."""
+        self._db.execute("UPDATE outbox SET handed_at = 0 WHERE handed_at IS NOT NULL")
 
     def handed_events(self, after_seq: int = 0, limit: int = 500) -> list[tuple[int, str]]:
         """Events handed to Redis and not yet acknowledged, as (sequence number, event id)."""

@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 import redis
+from rq import Queue
 from rq.job import Job, JobStatus
 
 from gateway_agent.agent.ledger import Ledger
@@ -131,11 +132,13 @@ class Outbox:
 
     def _hand_due(self) -> None:
         now = time.time()
+        # Never handed: no job of theirs can be waiting, so none is looked for.
+        while batch := self._ledger.unhanded_events():
+            self._enqueue_all([document for _, document in batch])
+            self._ledger.mark_handed([seq for seq, _ in batch], now)
         while batch := self._ledger.due_events(now - self._rehand_seconds):
             waiting = self._still_waiting([document["event_id"] for _, document in batch])
-            for _, document in batch:
-                if document["event_id"] not in waiting:
-                    self._enqueue(document)
+            self._enqueue_all([document for _, document in batch if document["event_id"] not in waiting])
             self._ledger.mark_handed([seq for seq, _ in batch], now)
 
     def _still_waiting(self, event_ids: list[str]) -> set[str]:
@@ -165,9 +168,19 @@ class Outbox:
         self._enqueue(self.event("heartbeat", data).to_dict())
 
     def _enqueue(self, document: dict[str, Any]) -> None:
-        self._queue.enqueue(
-            wire.APPLY_EVENT_FUNC,
-            document,
-            wire.sign(document, self._signing_key),
-            job_id=wire.event_job_id(self._device_id, document["event_id"]),
+        self._enqueue_all([document])
+
+    def _enqueue_all(self, documents: list[dict[str, Any]]) -> None:
+        """Put each event on the events queue as its job, in order, in one round trip."""
+        if not documents:
+            return
+        self._queue.enqueue_many(
+            [
+                Queue.prepare_data(
+                    wire.APPLY_EVENT_FUNC,
+                    args=(document, wire.sign(document, self._signing_key)),
+                    job_id=wire.event_job_id(self._device_id, document["event_id"]),
+                )
+                for document in documents
+            ]
         )
