@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
-from zimsend_common import wire
+from zimsend_common import bus, wire
 from zimsend_common.timefmt import utcnow
 
 log = logging.getLogger(__name__)
@@ -95,10 +94,7 @@ def accept(
         level = logging.INFO if refusal.reason == NOT_SIGNED_FOR_DEVICE else logging.ERROR
         log.log(level, "job refused", extra={"job_id": job.id, "reason": refusal.reason, "message_id": message_id})
         refused(JobRefusal(refusal.reason, job.id, job.origin, message_id))
-    try:
-        job.delete(remove_from_queue=False)
-    except (InvalidJobOperation, NoSuchJobError):
-        log.info("job gone before it was accepted", extra={"job_id": job.id})
+    bus.discard(job)
     return send
 
 

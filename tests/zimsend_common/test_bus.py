@@ -8,6 +8,7 @@ import zlib
 import pytest
 from planted_jobs import plant
 from rq.exceptions import NoSuchJobError
+from rq.registry import CanceledJobRegistry
 
 from zimsend_common import bus, wire
 
@@ -65,3 +66,19 @@ def test_a_job_runs_only_a_function_its_class_allows(redisdb):
         jobs.fetch(other.id, redisdb, serializer=bus.JSONSerializer).func
     with pytest.raises(ValueError):
         bus.job_class("Wider", {"os.system": print})
+
+
+def test_a_job_taken_off_its_queue_is_discarded_with_everything_rq_keeps_of_it(redisdb):
+    queue = bus.queue(QUEUE, redisdb)
+    queue.enqueue(wire.SEND_JOB_FUNC, {"n": 1}, {}, job_id="taken")
+    queue.enqueue(wire.SEND_JOB_FUNC, {"n": 2}, {}, job_id="cancelled")
+    taken, _ = bus.dequeue_any([queue], 1, redisdb)  # type: ignore[misc]
+    cancelled, _ = bus.dequeue_any([queue], 1, redisdb)  # type: ignore[misc]
+    bus.fetch("cancelled", redisdb).cancel()  # the relay withdrew it after the device took it
+
+    bus.discard(taken)
+    bus.discard(cancelled)
+
+    assert redisdb.keys("rq:job:*") == []
+    assert CanceledJobRegistry(QUEUE, connection=redisdb).get_job_ids() == []
+    assert queue.count == 0
