@@ -58,6 +58,10 @@ SCHEDULED_QUEUES = (*WORKER_QUEUES, wire.EVENTS_QUEUE)
 RelayJob = bus.job_class("RelayJob", {wire.SIMULATED_SEND_FUNC: simulated.send_message})
 DEFAULT_MAINTENANCE_SECONDS = 10.0
 REDIS_RETRY_SECONDS = 1.0
+# How long the thread listening for RQ's commands (such as a stop) waits on
+# Redis at a time; stopping the worker waits for it to return (redis-py 8.2
+# and later join it without a limit: RQ's own 60 s made SIGTERM take a minute).
+COMMAND_WAIT_SECONDS = 1.0
 # RQ waits for a job in one blocking call of (ttl - 15) s; a signal that the OS
 # hands to another of the process's threads is acted on only when it returns.
 WORKER_TTL_SECONDS = 18
@@ -145,6 +149,17 @@ class RelayWorker(SimpleWorker):
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         self.stop.set()
         super().request_stop(signum, frame)
+
+    def subscribe(self) -> None:
+        """Listen for RQ's commands in a thread that returns within ``COMMAND_WAIT_SECONDS``."""
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]  # RQ types it None
+            sleep_time=COMMAND_WAIT_SECONDS,
+            daemon=True,
+            # RQ's handler, which waits out a lost connection the way its loop does.
+            exception_handler=self._pubsub_exception_handler,
+        )
 
     def _start_scheduler(self, *args: Any, **kwargs: Any) -> None:
         """RQ's scheduler, over ``SCHEDULED_QUEUES``: RQ gives it the queues of the loop only."""

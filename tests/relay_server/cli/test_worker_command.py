@@ -63,6 +63,20 @@ def test_the_worker_plays_the_simulated_device_and_stops_when_told(tmp_path, sql
         store.close()
 
 
+def test_an_idle_worker_stops_within_seconds_of_sigterm(tmp_path, sqlite_url, redis_proc, redisdb):
+    worker = start_worker(tmp_path, sqlite_url, f"redis://{redis_proc.host}:{redis_proc.port}/0")
+    try:
+        deadline = time.monotonic() + 60
+        # Idle means in RQ's wait for a job, with its command thread listening on Redis.
+        while not any(count for _, count in redisdb.pubsub_numsub(*redisdb.pubsub_channels("rq:pubsub:*"))):
+            assert worker.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=10) == 0
+    finally:
+        worker.kill()
+
+
 def scheduler_pids(redis_client) -> set[int]:
     """The PIDs RQ's schedulers registered in Redis."""
     keys = [key for key in redis_client.scan_iter("rq:scheduler:*") if redis_client.type(key) == b"hash"]
