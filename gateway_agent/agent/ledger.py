@@ -8,6 +8,9 @@ agent must never forget lives here, written before the modem is touched:
 - ``messages``: every message this device took, with its state
   (``sending`` while the modem has it, then ``sent``, then ``done``) and the
   events reported for it, so that a duplicate job is answered, not resent;
+  a message is written here as ``claiming`` before the device claims it in
+  Redis, so that a claim the agent was killed before taking up is known
+  after a restart, and given back;
 - ``parts``: the network's reference of each part sent, so that a status
   report finds its message after a restart;
 - ``meta``: small facts worth keeping, such as the device's client.
@@ -37,7 +40,8 @@ CREATE TABLE IF NOT EXISTS messages (
     recipient TEXT NOT NULL,
     taken_at REAL NOT NULL,
     sent_at REAL,
-    events TEXT NOT NULL DEFAULT '[]'
+    events TEXT NOT NULL DEFAULT '[]',
+    client_id TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_sent_at ON messages (sent_at);
 CREATE TABLE IF NOT EXISTS parts (
@@ -79,13 +83,14 @@ class Ledger:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
-        self._add_handed_at()
+        # Ledgers written by earlier versions lack these columns.
+        self._add_column("outbox", "handed_at REAL")
+        self._add_column("messages", "client_id TEXT")
 
-    def _add_handed_at(self) -> None:
-        # Ledgers written before events were acknowledged lack the column.
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
-        if "handed_at" not in columns:
-            self._db.execute("ALTER TABLE outbox ADD COLUMN handed_at REAL")
+    def _add_column(self, table: str, column: str) -> None:
+        columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+        if column.split()[0] not in columns:
+            self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
 
     def close(self) -> None:
         self._db.close()
@@ -173,7 +178,11 @@ class Ledger:
     # -- messages -------------------------------------------------------------
 
     def message_state(self, message_id: str) -> str | None:
-        row = self._db.execute("SELECT state FROM messages WHERE message_id = ?", (message_id,)).fetchone()
+        """The state of a message this device took; None when it never took it (a
+        message it was only about to claim was not taken)."""
+        row = self._db.execute(
+            "SELECT state FROM messages WHERE message_id = ? AND state != 'claiming'", (message_id,)
+        ).fetchone()
         return None if row is None else row[0]
 
     def message_events(self, message_id: str) -> list[dict[str, Any]]:
@@ -181,12 +190,37 @@ class Ledger:
         row = self._db.execute("SELECT events FROM messages WHERE message_id = ?", (message_id,)).fetchone()
         return [] if row is None else json.loads(row[0])
 
+    def claiming(self, client_id: str, message_id: str, recipient: str, now: float) -> None:
+        """Record that this device is about to claim the message (see ``claims_not_taken``)."""
+        # Lost in a power cut, it costs only a claim given back late (by the relay's recovery).
+        with self._bookkeeping():
+            self._db.execute(
+                "INSERT INTO messages (message_id, state, recipient, taken_at, client_id)"
+                " VALUES (?, 'claiming', ?, ?, ?) ON CONFLICT (message_id) DO UPDATE"
+                " SET taken_at = excluded.taken_at WHERE state = 'claiming'",
+                (message_id, recipient, now, client_id),
+            )
+
     def take(self, message_id: str, recipient: str, now: float) -> None:
         """Record that this device took the message: from here on it is never sent again."""
         self._db.execute(
-            "INSERT INTO messages (message_id, state, recipient, taken_at) VALUES (?, 'sending', ?, ?)",
+            "INSERT INTO messages (message_id, state, recipient, taken_at) VALUES (?, 'sending', ?, ?)"
+            " ON CONFLICT (message_id) DO UPDATE SET state = 'sending', taken_at = excluded.taken_at"
+            " WHERE state = 'claiming'",
             (message_id, recipient, now),
         )
+
+    def claims_not_taken(self) -> list[tuple[str, str]]:
+        """(client, message) of each message this device set out to claim and never took."""
+        rows = self._db.execute(
+            "SELECT client_id, message_id FROM messages WHERE state = 'claiming' ORDER BY taken_at"
+        ).fetchall()
+        return [(row[0], row[1]) for row in rows]
+
+    def forget_claim(self, message_id: str) -> None:
+        """The device does not hold the message (it lost the claim, or gave it back)."""
+        with self._bookkeeping():
+            self._db.execute("DELETE FROM messages WHERE message_id = ? AND state = 'claiming'", (message_id,))
 
     def record_sent(
         self, message_id: str, references: tuple[int, ...], recipient: str, now: float, event: dict[str, Any]
@@ -208,7 +242,8 @@ class Ledger:
     def taken_since(self, since: float) -> list[tuple[str, float]]:
         """The messages this device took since ``since``, with when, oldest first."""
         rows = self._db.execute(
-            "SELECT message_id, taken_at FROM messages WHERE taken_at >= ? ORDER BY taken_at", (since,)
+            "SELECT message_id, taken_at FROM messages WHERE taken_at >= ? AND state != 'claiming' ORDER BY taken_at",
+            (since,),
         ).fetchall()
         return [(row[0], row[1]) for row in rows]
 

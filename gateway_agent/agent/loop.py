@@ -172,7 +172,8 @@ class Agent:
         return False
 
     def _recover(self) -> None:
-        """Report failed, never resend, whatever the modem had when the agent last stopped."""
+        """Report failed, never resend, whatever the modem had when the agent last stopped;
+        give back what it claimed and never handed to the modem."""
         unknown = UNKNOWN_OUTCOME.format(reason="the agent stopped while its modem had the message")
         for message_id in self._ledger.unfinished_sends():
             self._outbox.report_failure(message_id, FailureCode.DEVICE_ERROR, unknown)
@@ -182,6 +183,9 @@ class Agent:
             if inflight is not None and self._ledger.message_state(inflight) is None:
                 self._outbox.report_failure(inflight, FailureCode.DEVICE_ERROR, unknown)
             self._connection.delete(wire.inflight_key(self._device_id))
+            given = self._sender.give_back_claims()
+            if given:
+                log.warning("claims never taken up given back", extra={"device_id": self._device_id, "count": given})
         except redis.RedisError:
             pass  # the ledger already answered for every message this agent took
 

@@ -6,7 +6,10 @@ The order is what makes a message leave at most once:
    after Redis lost its data) is answered with the events already reported,
    never sent again;
 2. the claim (``SET NX`` on ``wire.claim_key``) decides between this device,
-   a cancel and any other device of the client; the loser drops the job;
+   a cancel and any other device of the client; the loser drops the job.
+   The ledger notes the claim first: a claim the agent was killed before
+   taking up is given back when it starts again (``give_back_claims``),
+   so the relay places its message again at once instead of minutes later;
 3. the ledger records the message as taken, durably, before the modem sees it;
 4. the modem is asked again only when it answered that the message did not
    go and that the reason may pass (``ModemError.temporary``); a send whose
@@ -34,6 +37,8 @@ log = logging.getLogger(__name__)
 
 SEND_TIMES_KEPT = 100
 UNKNOWN_OUTCOME = "outcome unknown: {reason}; the message was not sent again"
+# Deletes a claim only while it is this device's: never a cancel's or another device's.
+_DELETE_IF_MINE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
 
 class Sender:
@@ -68,7 +73,9 @@ class Sender:
             self._claim(job.client_id, job.message_id)
             self._outbox.report_again(job.message_id)
             return "duplicate"
+        self._ledger.claiming(job.client_id, job.message_id, job.to, time.time())
         if not self._claim(job.client_id, job.message_id):
+            self._ledger.forget_claim(job.message_id)
             return "not claimed"
         self._ledger.take(job.message_id, job.to, time.time())
         if _expired(job.valid_until):
@@ -88,6 +95,16 @@ class Sender:
         # Our own claim from a run that stopped before the ledger took the
         # message: the modem never saw it.
         return self._connection.get(key) == mine.encode()
+
+    def give_back_claims(self) -> int:
+        """Give back the claims this device made and never took up (the agent stopped
+        in between: the modem never saw their messages); returns how many it held."""
+        given = 0
+        for client_id, message_id in self._ledger.claims_not_taken():
+            key, mine = wire.claim_key(client_id, message_id), wire.claim_value_device(self._device_id)
+            given += int(self._connection.eval(_DELETE_IF_MINE, 1, key, mine))
+            self._ledger.forget_claim(message_id)
+        return given
 
     def _send(self, job: wire.SendJob) -> str:
         refusal: ModemError | None = None

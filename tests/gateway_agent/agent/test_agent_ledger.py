@@ -75,3 +75,18 @@ def test_a_new_ledger_and_its_directory_are_private_whatever_the_umask(tmp_path)
         "device_abcdefabcdef.sqlite3-shm": 0o600,
     }
     assert stat.S_IMODE(agents.stat().st_mode) == 0o700
+
+
+def test_a_message_only_about_to_be_claimed_counts_as_not_taken_until_it_is(tmp_path):
+    ledger = Ledger(tmp_path / "agent.sqlite3")
+    ledger.claiming("client_1", "msg_1", RECIPIENT, time.time())
+    assert ledger.message_state("msg_1") is None
+    assert ledger.taken_since(0) == []
+    assert ledger.claims_not_taken() == [("client_1", "msg_1")]
+
+    ledger.take("msg_1", RECIPIENT, time.time())
+    assert ledger.message_state("msg_1") == "sending"
+    assert [message_id for message_id, _ in ledger.taken_since(0)] == ["msg_1"]
+    assert ledger.claims_not_taken() == []
+    ledger.forget_claim("msg_1")  # a taken message is never forgotten as a claim
+    assert ledger.message_state("msg_1") == "sending"

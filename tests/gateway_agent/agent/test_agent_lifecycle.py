@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from agent_support import (
+    CLIENT_ID,
     DEVICE_ID,
     PASSWORD,
     AgentProcess,
@@ -22,6 +23,7 @@ from agent_support import (
     serve_client,
 )
 
+from gateway_agent.agent.ledger import Ledger
 from zimsend_common import wire
 
 pytestmark = pytest.mark.slow  # agent processes killed and stopped, Redis and the modem taken away for seconds
@@ -182,3 +184,26 @@ def test_run_without_the_devices_password_refuses_to_start_and_says_why(tmp_path
 
     assert finished.returncode == 2
     assert "device_password" in finished.stderr
+
+
+def test_a_claim_the_agent_was_killed_before_taking_up_is_given_back_on_start_and_the_message_leaves_once(
+    conn, redis_url, fake_modem, start_agent, tmp_path
+):
+    # As a run killed between claiming two messages and taking them up leaves things;
+    # meanwhile a cancel won the claim of the second.
+    ledger = Ledger(tmp_path / "data" / "agents" / f"{DEVICE_ID}.sqlite3")
+    for message_id in ("msg_00000000000000c1", "msg_00000000000000c2"):
+        ledger.claiming(CLIENT_ID, message_id, "+263771234567", time.time())
+    ledger.close()
+    conn.set(wire.claim_key(CLIENT_ID, "msg_00000000000000c1"), wire.claim_value_device(DEVICE_ID))
+    conn.set(wire.claim_key(CLIENT_ID, "msg_00000000000000c2"), wire.CLAIM_CANCELLED)
+    serve_client(conn)
+
+    start_agent(redis_url, fake_modem)
+
+    # Given back: the relay's recovery may place it again at once (not after STUCK_AFTER).
+    eventually(lambda: conn.get(wire.claim_key(CLIENT_ID, "msg_00000000000000c1")) is None)
+    assert conn.get(wire.claim_key(CLIENT_ID, "msg_00000000000000c2")) == wire.CLAIM_CANCELLED.encode()
+    enqueue(conn, NORMAL, "msg_00000000000000c1")
+    eventually(lambda: kinds_of(conn, "msg_00000000000000c1") == ["sent"])
+    assert [message.text for message in fake_modem.sent].count("text of msg_00000000000000c1") == 1
