@@ -8,7 +8,9 @@ prints, for 1 agent and for N agents together:
 - messages/s from the first send to the last ``delivered`` in the store;
 - the latency from an HTTP send to the modem's ``+CMGS`` answer (the network's
   acceptance), one message at a time on an idle gateway: p50 and p99;
-- the peak resident memory of each kind of process.
+- the peak resident memory of each kind of process;
+- the CPU time and the Redis commands each message cost (steadier than rates
+  on a busy machine).
 
 The baseline, measured in the same run, is the modem path alone: the AT
 driver sending straight to an emulator in this process. Its ratio says what
@@ -67,6 +69,7 @@ class Figures:
     messages: int
     seconds: float
     cpu_seconds: dict[str, float] = field(default_factory=dict)  # by kind of process, over the timed run
+    redis_commands: int = 0  # that Redis ran over the timed run, from every process
 
     @property
     def rate(self) -> float:
@@ -95,7 +98,7 @@ def through_gateway(gateway: Gateway, agents: int, count: int) -> Figures:
     warm_up = serving_agents(gateway, account, agents)
     caller = Caller(client_id=account.client_id, key_id="", is_test=False)
     wait_until(lambda: gateway.store.stats(caller, None, None, None).delivered >= warm_up, "the warm-up to finish")
-    cpu_before = cpu_seconds(gateway)
+    cpu_before, commands_before = cpu_seconds(gateway), redis_commands(gateway)
     started = time.perf_counter()
     for start in range(0, count, BULK):
         size = min(BULK, count - start)
@@ -113,7 +116,14 @@ def through_gateway(gateway: Gateway, agents: int, count: int) -> Figures:
     )
     elapsed = time.perf_counter() - started
     spent = {kind: seconds - cpu_before.get(kind, 0.0) for kind, seconds in cpu_seconds(gateway).items()}
-    return Figures(f"through the gateway, {agents} agent(s)", count, elapsed, spent)
+    commands = redis_commands(gateway) - commands_before
+    return Figures(f"through the gateway, {agents} agent(s)", count, elapsed, spent, commands)
+
+
+def redis_commands(gateway: Gateway) -> int:
+    """How many commands Redis has run (a round trip's worth of work, steadier than time)."""
+    stats = gateway.redis.info("commandstats")
+    return sum(int(entry["calls"]) for entry in stats.values())
 
 
 def serving_agents(gateway: Gateway, account: Any, agents: int) -> int:
@@ -232,6 +242,9 @@ def main() -> None:
         per_message = {kind: seconds * 1000 / figures.messages for kind, seconds in sorted(figures.cpu_seconds.items())}
         print(f"CPU per message, {figures.label}: " + ", ".join(f"{k} {ms:.2f} ms" for k, ms in per_message.items()))
         report[figures.label]["cpu_ms_per_message"] = {kind: round(ms, 2) for kind, ms in per_message.items()}
+        commands = figures.redis_commands / figures.messages
+        print(f"Redis commands per message, {figures.label}: {commands:.1f}")
+        report[figures.label]["redis_commands_per_message"] = round(commands, 1)
     quantiles = statistics.quantiles(latencies, n=100)
     p50, p99 = statistics.median(latencies) * 1000, quantiles[98] * 1000
     print(f"send → +CMGS, one at a time: p50 {p50:.1f} ms, p99 {p99:.1f} ms ({len(latencies)} sends)")

@@ -158,6 +158,13 @@ class Ledger:
         with self._bookkeeping():
             self._db.executemany("UPDATE outbox SET handed_at = ? WHERE seq = ?", [(now, seq) for seq in seqs])
 
+    def settle_outbox(self, acknowledged: Sequence[int], handed: Sequence[int], now: float) -> None:
+        """Forget the events the relay ``acknowledged`` and note those just ``handed`` to
+        Redis at ``now``, in one commit (lost in a crash, they are handed again, and ignored)."""
+        with self._bookkeeping():
+            self._db.executemany("DELETE FROM outbox WHERE seq = ?", [(seq,) for seq in acknowledged])
+            self._db.executemany("UPDATE outbox SET handed_at = ? WHERE seq = ?", [(now, seq) for seq in handed])
+
     def clear_handed(self) -> None:
         """Make every journalled event handed before due again now (handed, as far back as time goes)."""
         self._db.execute("UPDATE outbox SET handed_at = 0 WHERE handed_at IS NOT NULL")
@@ -169,11 +176,6 @@ class Ledger:
             (after_seq, limit),
         ).fetchall()
         return [(seq, json.loads(text)["event_id"]) for seq, text in rows]
-
-    def forget_events(self, seqs: Sequence[int]) -> None:
-        """The relay acknowledged the events ``seqs`` (kept after a crash, they are handed again, and ignored)."""
-        with self._bookkeeping():
-            self._db.executemany("DELETE FROM outbox WHERE seq = ?", [(seq,) for seq in seqs])
 
     # -- messages -------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from zimsend_common.timefmt import isoformat_precise, utcnow
 log = logging.getLogger(__name__)
 
 _WAITING = {JobStatus.QUEUED.value.encode(), JobStatus.STARTED.value.encode()}
+_BATCH = 500  # events asked about, or handed on, per round trip
 
 
 class Outbox:
@@ -107,8 +108,17 @@ class Outbox:
         """Forget the events the relay acknowledged and hand on, oldest first, those due;
         False when Redis is unreachable."""
         try:
-            self._forget_acknowledged()
-            self._hand_due()
+            after = 0
+            while True:
+                handed = self._ledger.handed_events(after, _BATCH)
+                fresh = self._ledger.unhanded_events(_BATCH)
+                if not handed and not fresh:
+                    break
+                self._exchange(handed, fresh)
+                if len(handed) < _BATCH and len(fresh) < _BATCH:
+                    break
+                after = handed[-1][0] if handed else after
+            self._hand_again_due()
         except redis.RedisError as exc:
             log.warning("events kept until Redis is back", extra={"error": str(exc)})
             return False
@@ -118,24 +128,20 @@ class Outbox:
         """Make every unacknowledged event due at the next ``flush``, however recently handed."""
         self._ledger.clear_handed()
 
-    def _forget_acknowledged(self) -> None:
-        after = 0
-        while batch := self._ledger.handed_events(after):
-            pipeline = self._connection.pipeline(transaction=False)
-            for _, event_id in batch:
-                pipeline.exists(wire.event_ack_key(self._device_id, event_id))
-            answers = pipeline.execute()
-            self._ledger.forget_events(
-                [seq for (seq, _), acknowledged in zip(batch, answers, strict=True) if acknowledged]
-            )
-            after = batch[-1][0]
+    def _exchange(self, handed: list[tuple[int, str]], fresh: list[tuple[int, dict[str, Any]]]) -> None:
+        """In one round trip, ask which of the ``handed`` events the relay acknowledged,
+        and hand on the ``fresh`` ones (never handed: no job of theirs can be waiting,
+        so none is looked for)."""
+        pipeline = self._connection.pipeline()
+        for _, event_id in handed:
+            pipeline.exists(wire.event_ack_key(self._device_id, event_id))
+        self._enqueue_all([document for _, document in fresh], pipeline)
+        answers = pipeline.execute()[: len(handed)]
+        acknowledged = [seq for (seq, _), answer in zip(handed, answers, strict=True) if answer]
+        self._ledger.settle_outbox(acknowledged, [seq for seq, _ in fresh], time.time())
 
-    def _hand_due(self) -> None:
+    def _hand_again_due(self) -> None:
         now = time.time()
-        # Never handed: no job of theirs can be waiting, so none is looked for.
-        while batch := self._ledger.unhanded_events():
-            self._enqueue_all([document for _, document in batch])
-            self._ledger.mark_handed([seq for seq, _ in batch], now)
         while batch := self._ledger.due_events(now - self._rehand_seconds):
             waiting = self._still_waiting([document["event_id"] for _, document in batch])
             self._enqueue_all([document for _, document in batch if document["event_id"] not in waiting])
@@ -170,8 +176,9 @@ class Outbox:
     def _enqueue(self, document: dict[str, Any]) -> None:
         self._enqueue_all([document])
 
-    def _enqueue_all(self, documents: list[dict[str, Any]]) -> None:
-        """Put each event on the events queue as its job, in order, in one round trip."""
+    def _enqueue_all(self, documents: list[dict[str, Any]], pipeline: redis.client.Pipeline | None = None) -> None:
+        """Put each event on the events queue as its job, in order: in one round trip of
+        its own, or as part of ``pipeline`` (which the caller executes)."""
         if not documents:
             return
         self._queue.enqueue_many(
@@ -182,5 +189,6 @@ class Outbox:
                     job_id=wire.event_job_id(self._device_id, document["event_id"]),
                 )
                 for document in documents
-            ]
+            ],
+            pipeline=pipeline,
         )
