@@ -63,6 +63,12 @@ def get_device(conn: sa.Connection, device_id: str) -> Device | None:
     return None if row is None else _device(row)
 
 
+def enabled_device(conn: sa.Connection, device_id: str) -> tuple[Device, str] | None:
+    """The device and the key it signs with; None for an unknown or disabled device."""
+    row = conn.execute(sa.select(devices).where(devices.c.device_id == device_id)).first()
+    return None if row is None or row.disabled else (_device(row), row.signing_key)
+
+
 def signing_key(conn: sa.Connection, device_id: str) -> str | None:
     """The key the device signs its events with; None for an unknown or disabled device."""
     row = conn.execute(

@@ -203,6 +203,13 @@ class Store:
         with read_transaction(self.engine) as conn:
             return devices.get_device(conn, device_id)
 
+    def enabled_device(self, device_id: str) -> tuple[Device, str] | None:
+        """The device and the key its agent signs events with; None when unknown or disabled."""
+        if not ids.is_device_id(device_id):
+            return None
+        with read_transaction(self.engine) as conn:
+            return devices.enabled_device(conn, device_id)
+
     def device_signing_key(self, device_id: str) -> str | None:
         """The key an agent signs its events with (see ``devices``); None when unknown or disabled."""
         with read_transaction(self.engine) as conn:

@@ -93,7 +93,7 @@ class EventPump:
         try:
             items = left_over(self.ctx.redis, self.batch) or take(self.ctx.redis, self.batch, self.wait_seconds)
             jobs = read_jobs(self.ctx.redis, items)
-            with self.ctx.store.batch():
+            with self.ctx.store.batch(), events.devices_read_once():
                 for job_id, fields in jobs:
                     run_job(self.ctx.redis, job_id, fields)
             finish(self.ctx.redis, items)

@@ -19,7 +19,9 @@ event: that try is deferred, not counted.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeGuard
@@ -36,6 +38,8 @@ from zimsend_common.failures import FailureCode
 from zimsend_common.timefmt import utcnow
 
 log = logging.getLogger(__name__)
+
+_ROUND_DEVICES: ContextVar[dict[str, tuple[Device, str] | None] | None] = ContextVar("_ROUND_DEVICES", default=None)
 
 EVENTS_APPLIED = Counter("zimsend_events_applied_total", "Agent events applied", ["kind"])
 EVENTS_REFUSED = Counter("zimsend_events_refused_total", "Agent events refused", ["reason"])
@@ -105,10 +109,7 @@ def _acknowledge(ctx: context.WorkerContext, event: Any) -> None:
 
 def _apply(ctx: context.WorkerContext, event: Any, signature: Any) -> str:
     try:
-        parsed = _verified(ctx, event, signature)
-        device = ctx.store.get_device(parsed.device_id)
-        if device is None:
-            raise Refused("unknown_device")
+        parsed, device = _verified(ctx, event, signature)
         applied = _HANDLERS[parsed.kind](ctx, device, parsed)
     except Refused as refusal:
         EVENTS_REFUSED.labels(refusal.reason).inc()
@@ -161,7 +162,8 @@ def _field(event: Any, name: str) -> str:
     return clipped(str(value), 64)
 
 
-def _verified(ctx: context.WorkerContext, event: Any, signature: Any) -> wire.Event:
+def _verified(ctx: context.WorkerContext, event: Any, signature: Any) -> tuple[wire.Event, Device]:
+    """The event and the device that signed it; Refused when it is not to be believed."""
     if not isinstance(event, dict) or not isinstance(signature, str):
         raise Refused("malformed")
     try:
@@ -173,14 +175,40 @@ def _verified(ctx: context.WorkerContext, event: Any, signature: Any) -> wire.Ev
     # An id that can name no device never reaches the database.
     if not _is_id(parsed.device_id, ids.is_device_id):
         raise Refused("malformed")
-    key = ctx.store.device_signing_key(parsed.device_id)
-    if key is None:
+    found = _enabled_device(ctx, parsed.device_id)
+    if found is None:
         raise Refused("unknown_device")
+    device, key = found
     if not _signed(event, signature, key):
         raise Refused("bad_signature")
     if parsed.kind not in _HANDLERS:
         raise Refused("unknown_kind")
-    return parsed
+    return parsed, device
+
+
+def _enabled_device(ctx: context.WorkerContext, device_id: str) -> tuple[Device, str] | None:
+    """The device and its signing key, read once per round of ``devices_read_once``."""
+    memo = _ROUND_DEVICES.get()
+    if memo is None:
+        return ctx.store.enabled_device(device_id)
+    if device_id not in memo:
+        memo[device_id] = ctx.store.enabled_device(device_id)
+    return memo[device_id]
+
+
+@contextmanager
+def devices_read_once() -> Iterator[None]:
+    """Within the block, each device is read from the store once, at its first event.
+
+    A round of the event pump applies up to a batch of events, mostly from a
+    few devices, in one commit: their ids, clients and keys do not change in
+    that time, and a device disabled meanwhile is refused from the next round.
+    """
+    token = _ROUND_DEVICES.set({})
+    try:
+        yield
+    finally:
+        _ROUND_DEVICES.reset(token)
 
 
 def _signed(event: dict[str, Any], signature: str, key: str) -> bool:

@@ -99,6 +99,23 @@ def test_jobs_the_bus_refuses_are_logged_and_skipped_and_the_rest_of_the_batch_a
     assert parts.redis.llen(PROCESSING_KEY) == 0
 
 
+def test_in_one_round_each_devices_events_are_checked_against_that_devices_own_key(tmp_path, parts: Parts):
+    caller = parts.client()
+    first, second = parts.device(caller), parts.device(caller)
+    outbox, _ = agent_outbox(tmp_path, parts, first)
+    mine, forged, theirs = parts.message(caller), parts.message(caller), parts.message(caller)
+    report_sent(outbox, mine)
+    # The first device's name on an event signed with the second's key, after both were read.
+    forger = AgentDevice(first.device_id, caller.client_id, second.signing_key)
+    forger_outbox, _ = agent_outbox(tmp_path / "forger", parts, forger)
+    report_sent(agent_outbox(tmp_path / "second", parts, second)[0], theirs)
+    report_sent(forger_outbox, forged)
+
+    assert EventPump(parts.ctx).round() == 3
+
+    assert [parts.reload(message).status for message in (mine, forged, theirs)] == ["sent", "queued", "sent"]
+
+
 def test_an_event_a_worker_took_and_died_with_is_applied_first_by_the_next_round_and_never_handed_on_again(
     tmp_path, parts: Parts
 ):
