@@ -22,6 +22,9 @@ consistent state.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime, timezone
+
 import sqlalchemy as sa
 
 from relay_server.store import daily_counts, webhook_outbox
@@ -48,32 +51,51 @@ def apply_status_change(conn: sa.Connection, change: StatusChange) -> Transition
     steps = steps_between(before.status, change.status)
     if not steps:
         return TransitionResult(applied=False, message=before)
+    after = _moved(before, change, steps)
     conn.execute(
-        sa.update(messages).where(messages.c.message_id == change.message_id).values(_new_values(before, change, steps))
+        sa.update(messages).where(messages.c.message_id == change.message_id).values(_new_values(before, after))
     )
     conn.execute(
         sa.insert(message_events),
         [_event(change, status) for status in steps],
     )
-    after = get_any_message(conn, change.message_id)
-    assert after is not None  # locked above, so still there
     daily_counts.record_move(conn, before, after)
     # In this same transaction: a move is never applied without its webhook events.
     webhook_outbox.record_message_moves(conn, after, steps, change.at)
     return TransitionResult(applied=True, message=after)
 
 
-def _new_values(before: Message, change: StatusChange, steps: tuple[str, ...]) -> dict[str, object]:
-    values: dict[str, object] = {"status": change.status}
-    for status in steps:
-        if getattr(before, f"{status}_at") is None:
-            values[f"{status}_at"] = change.at
-    if change.device_id is not None:
-        values["device_id"] = change.device_id
-    if change.status == "failed" and change.error is not None:
-        values["error_code"] = change.error.code
-        values["error_message"] = change.error.message
-        values["error_detail"] = change.error.detail
+def _moved(before: Message, change: StatusChange, steps: tuple[str, ...]) -> Message:
+    """The message as the change leaves it: what reading its row back would give."""
+    at = change.at.astimezone(timezone.utc)  # as the store hands moments back
+
+    def first_time(status: str, current: datetime | None) -> datetime | None:
+        return at if status in steps and current is None else current
+
+    return replace(
+        before,
+        status=change.status,
+        device_id=change.device_id or before.device_id,
+        error=change.error if change.status == "failed" and change.error is not None else before.error,
+        sent_at=first_time("sent", before.sent_at),
+        delivered_at=first_time("delivered", before.delivered_at),
+        failed_at=first_time("failed", before.failed_at),
+        cancelled_at=first_time("cancelled", before.cancelled_at),
+    )
+
+
+def _new_values(before: Message, after: Message) -> dict[str, object]:
+    """The columns of the message's row that the move changes."""
+    values: dict[str, object] = {"status": after.status}
+    for status in ("sent", "delivered", "failed", "cancelled"):
+        if getattr(after, f"{status}_at") != getattr(before, f"{status}_at"):
+            values[f"{status}_at"] = getattr(after, f"{status}_at")
+    if after.device_id != before.device_id:
+        values["device_id"] = after.device_id
+    if after.error is not before.error and after.error is not None:
+        values["error_code"] = after.error.code
+        values["error_message"] = after.error.message
+        values["error_detail"] = after.error.detail
     return values
 
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -67,6 +67,7 @@ def test_every_move_is_applied_only_when_the_lifecycle_allows_it(
             assert result.message.status == target, move
             assert getattr(result.message, f"{target}_at") is not None, move
             assert len(_events(store, message.message_id)) > len(events_before), move
+            assert store.get_message(live_caller, message.message_id) == result.message, move
         else:
             assert result.applied is False, move
             assert result.message == message, move
@@ -155,3 +156,15 @@ def test_concurrent_reports_for_one_message_end_in_one_consistent_state(store: S
         0,
     )
     assert len(applied) == len(changes)
+
+
+def test_a_move_answers_the_message_as_the_store_then_holds_it_whatever_zone_its_time_came_in(
+    store: Store, live_caller: Caller
+) -> None:
+    (message,) = store.insert_messages([new_message(live_caller)])
+    harare = timezone(timedelta(hours=2))
+    moved = store.apply_status_change(
+        StatusChange(message.message_id, "delivered", utcnow().astimezone(harare), device_id="device_000000000001")
+    ).message
+    assert store.get_message(live_caller, message.message_id) == moved
+    assert moved.sent_at == moved.delivered_at and moved.delivered_at.tzinfo == timezone.utc
