@@ -213,7 +213,7 @@ class Agent:
             self._serve_modem(0)
             if time.monotonic() >= self._next_heartbeat:
                 self._heartbeat()
-            if not self._outbox.flush():
+            if not self._outbox.hand_on():
                 raise redis.ConnectionError("events are waiting for Redis")
             if self._held is None:
                 self._held = self._take()

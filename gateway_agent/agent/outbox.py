@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 
 _WAITING = {JobStatus.QUEUED.value.encode(), JobStatus.STARTED.value.encode()}
 _BATCH = 500  # events asked about, or handed on, per round trip
+# How often ``hand_on`` asks which events the relay acknowledged. An event left
+# in the journal a little longer costs nothing: it is handed again only after
+# ``rehand_seconds``, and only when no job of it still waits.
+ACK_CHECK_SECONDS = 1.0
 
 
 class Outbox:
@@ -52,6 +56,7 @@ class Outbox:
         self._connection = connection
         self._device_id = device_id
         self._signing_key = signing_key
+        self._next_ack_check = 0.0
 
     def event(self, kind: wire.EventKind, data: dict[str, Any]) -> wire.Event:
         """A new event of this device, observed now."""
@@ -71,7 +76,7 @@ class Outbox:
         """
         document = self.event(kind, data).to_dict()
         self._ledger.append_event(document, message_id=message_id, finished=finished)
-        self.flush()
+        self.hand_on()
 
     def report_sent(self, message_id: str, receipt: SendReceipt) -> None:
         """Report that the network accepted every part, and remember their references."""
@@ -85,7 +90,7 @@ class Outbox:
         self._ledger.record_sent(
             message_id, receipt.references, receipt.recipient, receipt.submitted_at.timestamp(), document
         )
-        self.flush()
+        self.hand_on()
 
     def report_failure(self, message_id: str, code: FailureCode, detail: str, *, at: str | None = None) -> None:
         """Report that a message failed, with the contract's code and the modem's own words."""
@@ -102,15 +107,31 @@ class Outbox:
         """Journal once more the events already reported for a message, with their ids."""
         for document in self._ledger.message_events(message_id):
             self._ledger.append_event(document)
-        self.flush()
+        self.hand_on()
 
     def flush(self) -> bool:
         """Forget the events the relay acknowledged and hand on, oldest first, those due;
         False when Redis is unreachable."""
+        return self._flush(ask_acknowledged=True)
+
+    def hand_on(self) -> bool:
+        """Hand on new events; forget the acknowledged ones and hand on again those due
+        as ``flush`` does, but at most every ``ACK_CHECK_SECONDS``. The agent calls it
+        after each report and at each step of its loop.
+
+        Asking costs one command per event awaiting its acknowledgement; behind
+        a busy worker, hundreds of them wait, and asking at every report made
+        the agent's Redis traffic grow with the square of the backlog.
+        """
+        return self._flush(ask_acknowledged=time.monotonic() >= self._next_ack_check)
+
+    def _flush(self, *, ask_acknowledged: bool) -> bool:
         try:
+            if ask_acknowledged:
+                self._next_ack_check = time.monotonic() + ACK_CHECK_SECONDS
             after = 0
             while True:
-                handed = self._ledger.handed_events(after, _BATCH)
+                handed = self._ledger.handed_events(after, _BATCH) if ask_acknowledged else []
                 fresh = self._ledger.unhanded_events(_BATCH)
                 if not handed and not fresh:
                     break
@@ -118,7 +139,8 @@ class Outbox:
                 if len(handed) < _BATCH and len(fresh) < _BATCH:
                     break
                 after = handed[-1][0] if handed else after
-            self._hand_again_due()
+            if ask_acknowledged:  # so an event is never handed again unasked whether it was acknowledged
+                self._hand_again_due()
         except redis.RedisError as exc:
             log.warning("events kept until Redis is back", extra={"error": str(exc)})
             return False

@@ -8,7 +8,7 @@ from agent_support import DEVICE_ID, SIGNING_KEY, eventually, message_events
 from rq import Queue
 
 from gateway_agent.agent.ledger import Ledger
-from gateway_agent.agent.outbox import Outbox
+from gateway_agent.agent.outbox import ACK_CHECK_SECONDS, Outbox
 from zimsend_common import wire
 
 
@@ -77,3 +77,35 @@ def test_an_event_still_waiting_for_a_stopped_worker_is_not_handed_on_twice(tmp_
 
     assert client.llen(Queue(wire.EVENTS_QUEUE, connection=client).key) == 1
     assert [event.data["text"] for event in message_events(client)] == ["reply 1"]
+
+
+def test_events_awaiting_acknowledgement_are_asked_about_at_most_once_a_second_however_many_reports_follow(
+    tmp_path, own_redis
+):
+    ledger = Ledger(tmp_path / "agent.sqlite3")
+    client = own_redis.client()
+    outbox = Outbox(ledger, client, DEVICE_ID, SIGNING_KEY)
+    for number in range(200):  # behind a slow worker: none acknowledged yet
+        outbox.report("received", incoming(number))
+    client.config_resetstat()
+
+    started = time.monotonic()
+    for number in range(200, 250):
+        outbox.report("received", incoming(number))
+    seconds = time.monotonic() - started
+
+    asked = client.info("commandstats").get("cmdstat_exists", {}).get("calls", 0)
+    # Each ask covers every event waiting: 200 to 250 of them.
+    assert asked <= 250 * (1 + int(seconds / ACK_CHECK_SECONDS))
+    assert len(message_events(client)) == 250  # every new event was handed on at once all the same
+
+
+def test_acknowledged_events_leave_the_journal_within_a_second_of_steps(tmp_path, own_redis):
+    ledger = Ledger(tmp_path / "agent.sqlite3")
+    client = own_redis.client()
+    outbox = Outbox(ledger, client, DEVICE_ID, SIGNING_KEY)
+    outbox.report("received", incoming(1))
+    [(_, event_id)] = ledger.handed_events()
+    client.set(wire.event_ack_key(DEVICE_ID, event_id), 1)
+
+    eventually(lambda: outbox.hand_on() and ledger.handed_events() == [], timeout=ACK_CHECK_SECONDS + 5)
