@@ -162,6 +162,7 @@ daily_counts = sa.Table(
     sa.Column("count", sa.BigInteger, nullable=False),
     sa.Column("kept", sa.BigInteger, nullable=False),
     sa.PrimaryKeyConstraint("client_id", "is_test", "device_id", "day", "status"),
+    sqlite_with_rowid=False,  # the key is the table's one order, on SQLite too
 )
 
 # The same counts summed over devices: a client's whole range is a few
@@ -176,4 +177,5 @@ daily_totals = sa.Table(
     sa.Column("count", sa.BigInteger, nullable=False),
     sa.Column("kept", sa.BigInteger, nullable=False),
     sa.PrimaryKeyConstraint("client_id", "is_test", "day", "status"),
+    sqlite_with_rowid=False,
 )

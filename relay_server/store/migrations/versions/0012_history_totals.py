@@ -4,8 +4,9 @@ History's totals are read from the daily counts for the whole days a query
 covers (``history_totals``), so the counts gain ``kept``: the messages counted
 there that retention has not purged. Their key now puts the device before the
 day, so a device's range is one stretch of rows; ``daily_totals`` sums them
-over devices, so a client's whole range is days × statuses rows. Both are
-filled from the rows already there.
+over devices, so a client's whole range is days × statuses rows. On SQLite
+both are WITHOUT ROWID tables, stored in key order. Both are filled from the
+rows already there.
 
 Revision ID: 0012
 Revises: 0011
@@ -37,6 +38,8 @@ def _counts_table(name: str, key: list[str], *, kept: bool) -> None:
         sa.Column("count", sa.BigInteger, nullable=False),
         *([sa.Column("kept", sa.BigInteger, nullable=False)] if kept else []),
         sa.PrimaryKeyConstraint(*key, name=f"{name}_pkey"),
+        # On SQLite the rows are stored in key order, so a client's range is read from the key.
+        sqlite_with_rowid=False,
     )
 
 
