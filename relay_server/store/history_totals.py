@@ -22,17 +22,20 @@ import sqlalchemy as sa
 from relay_server.store.models import Caller, HistoryQuery
 from relay_server.store.schema import daily_counts, daily_totals, messages
 
-_TICK = timedelta(microseconds=1)  # the finest time the store keeps
+_DAY = timedelta(days=1)
+
+_Days = tuple[date | None, date | None]  # first and last whole day, None where unbounded
+# A partial day, counted row by row: creation times from its start (inclusive)
+# to its end (exclusive); None where the query's own bound is the limit.
+_Edge = tuple[datetime | None, datetime | None]
 
 
 @dataclass(frozen=True)
 class _Split:
-    """A range of creation times as whole UTC days (``first``..``last``, None: unbounded) and edge windows."""
+    """A range of creation times as its whole UTC days (None: there are none) and the partial days around them."""
 
-    first: date | None
-    last: date | None
-    edges: list[tuple[datetime, datetime]]  # [start, end) windows, counted row by row
-    whole_days: bool  # False when no whole day lies inside the range
+    days: _Days | None
+    edges: list[_Edge]
 
 
 def total(conn: sa.Connection, caller: Caller, query: HistoryQuery, conditions: list[sa.ColumnElement[bool]]) -> int:
@@ -40,27 +43,33 @@ def total(conn: sa.Connection, caller: Caller, query: HistoryQuery, conditions: 
     if query.to is not None or query.search:
         return _row_count(conn, conditions)
     split = _split(query.from_time, query.to_time)
-    counted = sum(
-        _row_count(conn, [*conditions, messages.c.created_at >= start, messages.c.created_at < end])
-        for start, end in split.edges
-    )
-    return counted + (_kept(conn, caller, query, split) if split.whole_days else 0)
+    counted = sum(_row_count(conn, [*conditions, *_within(edge)]) for edge in split.edges)
+    return counted + (_kept(conn, caller, query, split.days) if split.days is not None else 0)
+
+
+def _within(edge: _Edge) -> list[sa.ColumnElement[bool]]:
+    start, end = edge
+    return [
+        *([messages.c.created_at >= start] if start is not None else []),
+        *([messages.c.created_at < end] if end is not None else []),
+    ]
 
 
 def _row_count(conn: sa.Connection, conditions: list[sa.ColumnElement[bool]]) -> int:
     return conn.execute(sa.select(sa.func.count()).select_from(messages).where(*conditions)).scalar_one()
 
 
-def _kept(conn: sa.Connection, caller: Caller, query: HistoryQuery, split: _Split) -> int:
-    """The stored messages of the whole days of ``split`` matching the query's status and device."""
+def _kept(conn: sa.Connection, caller: Caller, query: HistoryQuery, days: _Days) -> int:
+    """The stored messages created on ``days`` matching the query's statuses and device."""
     table = daily_counts if query.device_id is not None else daily_totals
     conditions = [table.c.client_id == caller.client_id, table.c.is_test == caller.is_test]
     if query.device_id is not None:
         conditions.append(table.c.device_id == query.device_id)
-    if split.first is not None:
-        conditions.append(table.c.day >= split.first)
-    if split.last is not None:
-        conditions.append(table.c.day <= split.last)
+    first, last = days
+    if first is not None:
+        conditions.append(table.c.day >= first)
+    if last is not None:
+        conditions.append(table.c.day <= last)
     if query.statuses:
         conditions.append(table.c.status.in_(query.statuses))
     found = conn.execute(sa.select(sa.func.sum(table.c.kept)).where(*conditions)).scalar_one()
@@ -69,23 +78,22 @@ def _kept(conn: sa.Connection, caller: Caller, query: HistoryQuery, split: _Spli
 
 def _split(from_time: datetime | None, to_time: datetime | None) -> _Split:
     """The whole UTC days within [from_time, to_time] (both inclusive) and the partial days around them."""
-    edges: list[tuple[datetime, datetime]] = []
+    edges: list[_Edge] = []
     first = last = None
     if from_time is not None:
         first = from_time.astimezone(timezone.utc).date()
         if from_time != _midnight(first):
-            edges.append((from_time, _midnight(first + timedelta(days=1))))
-            first += timedelta(days=1)
+            first += _DAY
+            edges.append((None, _midnight(first)))
     if to_time is not None:
         last = to_time.astimezone(timezone.utc).date()
-        if to_time + _TICK != _midnight(last + timedelta(days=1)):
-            edges.append((_midnight(last), to_time + _TICK))
-            last -= timedelta(days=1)
+        if to_time.astimezone(timezone.utc).time() != time.max:
+            edges.append((_midnight(last), None))
+            last -= _DAY
     if first is not None and last is not None and first > last:
-        # No whole day between them: count the range itself, once.
-        assert from_time is not None and to_time is not None
-        return _Split(first, last, [(from_time, to_time + _TICK)] if from_time <= to_time else [], whole_days=False)
-    return _Split(first, last, edges, whole_days=True)
+        # No whole day between them: the range itself is counted, once.
+        return _Split(None, [(None, None)])
+    return _Split((first, last), edges)
 
 
 def _midnight(day: date) -> datetime:
