@@ -27,7 +27,8 @@ _TOTALS_KEY = ["client_id", "is_test", "day", "status"]
 _OLD_COUNTS_KEY = ["client_id", "is_test", "day", "device_id", "status"]
 
 
-def _counts_table(name: str, key: list[str], *, kept: bool) -> None:
+def _counts_table(name: str, key: list[str], *, new_shape: bool) -> None:
+    """A counts table: as this revision makes them (``kept``, key order on SQLite), or as 0001 did."""
     op.create_table(
         name,
         sa.Column("client_id", sa.String(20), nullable=False),
@@ -36,10 +37,10 @@ def _counts_table(name: str, key: list[str], *, kept: bool) -> None:
         sa.Column("day", sa.Date, nullable=False),
         sa.Column("status", sa.String(10), nullable=False),
         sa.Column("count", sa.BigInteger, nullable=False),
-        *([sa.Column("kept", sa.BigInteger, nullable=False)] if kept else []),
-        sa.PrimaryKeyConstraint(*key, name=f"{name}_pkey"),
+        *([sa.Column("kept", sa.BigInteger, nullable=False)] if new_shape else []),
+        sa.PrimaryKeyConstraint(*key),  # PostgreSQL names it {name}_pkey
         # On SQLite the rows are stored in key order, so a client's range is read from the key.
-        sqlite_with_rowid=False,
+        sqlite_with_rowid=not new_shape,
     )
 
 
@@ -52,7 +53,7 @@ def _creation_day() -> str:
 
 def upgrade() -> None:
     # A new table in the new shape, filled, then put in the old one's place.
-    _counts_table("daily_counts_next", _COUNTS_KEY, kept=True)
+    _counts_table("daily_counts_next", _COUNTS_KEY, new_shape=True)
     columns = ", ".join(_COUNTS_KEY)
     op.execute(
         f"INSERT INTO daily_counts_next ({columns}, count, kept) SELECT {columns}, count, 0 FROM daily_counts"
@@ -61,7 +62,9 @@ def upgrade() -> None:
     op.rename_table("daily_counts_next", "daily_counts")
     if op.get_bind().dialect.name == "postgresql":
         op.execute("ALTER TABLE daily_counts RENAME CONSTRAINT daily_counts_next_pkey TO daily_counts_pkey")
-    # kept: the stored messages of each key (WHERE true: SQLite's upsert after a SELECT needs one).
+    # kept: the stored messages of each key. A key the counts lack (they are kept in step
+    # with every insert, so none should) gets them as its count too. WHERE true: SQLite's
+    # upsert after a SELECT needs one.
     op.execute(
         f"INSERT INTO daily_counts ({columns}, count, kept)"
         f" SELECT client_id, is_test, coalesce(device_id, ''), {_creation_day()}, status, count(*), count(*)"
@@ -69,7 +72,7 @@ def upgrade() -> None:
         f" GROUP BY client_id, is_test, coalesce(device_id, ''), {_creation_day()}, status"
         f" ON CONFLICT ({columns}) DO UPDATE SET kept = excluded.kept"
     )
-    _counts_table("daily_totals", _TOTALS_KEY, kept=True)
+    _counts_table("daily_totals", _TOTALS_KEY, new_shape=True)
     totals = ", ".join(_TOTALS_KEY)
     op.execute(
         f"INSERT INTO daily_totals ({totals}, count, kept)"
@@ -79,7 +82,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("daily_totals")
-    _counts_table("daily_counts_prev", _OLD_COUNTS_KEY, kept=False)
+    _counts_table("daily_counts_prev", _OLD_COUNTS_KEY, new_shape=False)
     columns = ", ".join(_OLD_COUNTS_KEY)
     op.execute(f"INSERT INTO daily_counts_prev ({columns}, count) SELECT {columns}, count FROM daily_counts")
     op.drop_table("daily_counts")
