@@ -2,9 +2,10 @@
 
 Messages go in through the store's own ``insert_messages`` (ids, daily
 counts, everything a send stores), by the thousand, then get their statuses
-in one statement per status, their daily counts moved along. A filled client is named after its count once
-complete, so that a benchmark run again on the same database (``--database-url``)
-measures at once instead of filling a million messages again.
+in one statement per status, their daily counts moved along. A filled client
+is named after its count once complete, so that a benchmark run again on the
+same database (``--database-url``) measures at once instead of filling a
+million messages again.
 """
 
 from __future__ import annotations
