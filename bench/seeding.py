@@ -2,20 +2,22 @@
 
 Messages go in through the store's own ``insert_messages`` (ids, daily
 counts, everything a send stores), by the thousand, then get their statuses
-in one statement per status. A filled client is named after its count once
-complete, so that a benchmark run again on the same database (``--database-url``)
-measures at once instead of filling a million messages again.
+in one statement per status, their daily counts moved along. A filled client
+is named after its count once complete, so that a benchmark run again on the
+same database (``--database-url``) measures at once instead of filling a
+million messages again.
 """
 
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from relay_server.store import Store
-from relay_server.store.models import STATUSES, Caller, NewMessage
+from relay_server.store import Store, daily_counts
+from relay_server.store.models import STATUSES, Caller, Message, NewMessage
 from relay_server.store.schema import clients, messages
 
 WORDS = ["commande", "livraison", "colis", "rendez-vous", "paiement", "code", "rappel", "facture", "Éducation", "merci"]
@@ -60,19 +62,24 @@ def fill(store: Store, client_id: str, count: int, seed: int = 7) -> Caller:
             for _ in range(size)
         ]
         stored = store.insert_messages(batch, at=created)
-        _spread_statuses(store, [message.message_id for message in stored], rng)
+        _spread_statuses(store, stored, rng)
     return Caller(client_id=client_id, key_id="", is_test=False)
 
 
-def _spread_statuses(store: Store, message_ids: list[str], rng: random.Random) -> None:
-    """Give the messages every status, in one statement per status.
+def _spread_statuses(store: Store, stored: list[Message], rng: random.Random) -> None:
+    """Give the messages every status, in one statement per status, and move their daily counts with them.
 
     Straight SQL, not ``apply_status_change``: a million one-row transactions
     would make filling take far longer than measuring. Only reads are timed.
     """
-    by_status: dict[str, list[str]] = {}
-    for message_id in message_ids:
-        by_status.setdefault(rng.choice(STATUSES), []).append(message_id)
+    by_status: dict[str, list[Message]] = {}
+    for message in stored:
+        by_status.setdefault(rng.choice(STATUSES), []).append(message)
     with store.engine.begin() as conn:
         for status, chosen in by_status.items():
-            conn.execute(sa.update(messages).where(messages.c.message_id.in_(chosen)).values(status=status))
+            conn.execute(
+                sa.update(messages)
+                .where(messages.c.message_id.in_([message.message_id for message in chosen]))
+                .values(status=status)
+            )
+            daily_counts.record_moves(conn, [(message, replace(message, status=status)) for message in chosen])

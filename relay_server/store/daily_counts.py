@@ -1,14 +1,23 @@
 """Daily counts: how many of a client's messages, created on a UTC day, stand in each status.
 
-Kept in step with ``messages`` inside the same transaction as every insert and
-every applied status change, keyed by (client, mode, creation day, device,
-status) with ``''`` for "no device yet". Purging messages leaves them alone,
-which is how stats keep counting purged messages.
+Two tables, kept in step with ``messages`` inside the same transaction as
+every insert, applied status change and purge:
+
+- ``daily_counts``, keyed by (client, mode, device, creation day, status),
+  with ``''`` for "no device yet";
+- ``daily_totals``, the same summed over devices, so that a client's whole
+  range is read from a few hundred rows.
+
+Each row has two numbers. ``count`` is every message ever created there:
+purging leaves it alone, which is how stats keep counting purged messages.
+``kept`` is those still stored: purging takes them off, which is how history
+totals are read from here (``history_totals``).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from datetime import date, timezone
 from typing import Any
 
@@ -16,25 +25,32 @@ import sqlalchemy as sa
 
 from relay_server.store.engine import upsert_insert
 from relay_server.store.models import Message
-from relay_server.store.schema import daily_counts
+from relay_server.store.schema import daily_counts, daily_totals
 
-_Key = tuple[str, bool, date, str, str]
-_UPSERTS: dict[str, Any] = {}  # by dialect name
+_Key = tuple[str, bool, str, date, str]  # client, mode, device, day, status: daily_counts' key order
+_UPSERTS: dict[tuple[str, str, bool], Any] = {}  # by (dialect name, table name, count_too)
 
 
 def record_new(conn: sa.Connection, stored: list[Message]) -> None:
     """Count newly stored messages."""
-    # One fixed order of rows for every writer, so two batches cannot deadlock on PostgreSQL.
-    for key, count in sorted(Counter(_key(message) for message in stored).items()):
-        _add(conn, key, count)
+    _apply(conn, Counter(_key(message) for message in stored), count_too=True)
 
 
-def record_move(conn: sa.Connection, before: Message, after: Message) -> None:
-    """Move one message's count from its old (status, device) to its new one."""
-    old, new = _key(before), _key(after)
-    if old != new:
-        _add(conn, old, -1)
-        _add(conn, new, 1)
+def record_moves(conn: sa.Connection, moves: Iterable[tuple[Message, Message]]) -> None:
+    """Move each message's count from its old (status, device, day) to its new one: (before, after) pairs."""
+    deltas: Counter[_Key] = Counter()
+    for before, after in moves:
+        deltas[_key(before)] -= 1
+        deltas[_key(after)] += 1
+    _apply(conn, deltas, count_too=True)
+
+
+def record_purged(conn: sa.Connection, purged: Iterable[Message]) -> None:
+    """Take purged messages off what is kept; they stay counted."""
+    deltas: Counter[_Key] = Counter()
+    for message in purged:
+        deltas[_key(message)] -= 1
+    _apply(conn, deltas, count_too=False)
 
 
 def creation_day(message: Message) -> date:
@@ -45,34 +61,42 @@ def _key(message: Message) -> _Key:
     return (
         message.client_id,
         message.is_test,
-        creation_day(message),
         message.device_id or "",
+        creation_day(message),
         message.status,
     )
 
 
-def _add(conn: sa.Connection, key: _Key, delta: int) -> None:
-    client_id, is_test, day, device_id, status = key
-    conn.execute(
-        _upsert(conn),
-        {
-            "client_id": client_id,
-            "is_test": is_test,
-            "day": day,
-            "device_id": device_id,
-            "status": status,
-            "count": delta,
-        },
-    )
+def _apply(conn: sa.Connection, deltas: Counter[_Key], *, count_too: bool) -> None:
+    """Add ``deltas`` to ``kept`` in both tables, and to ``count`` as well when ``count_too``.
+
+    Rows are written in one fixed order (daily_counts then daily_totals, each
+    by key), so two transactions cannot deadlock on PostgreSQL.
+    """
+    summed: Counter[tuple[str, bool, date, str]] = Counter()
+    for (client_id, is_test, _device, day, status), delta in deltas.items():
+        summed[(client_id, is_test, day, status)] += delta
+    for table, changes in ((daily_counts, deltas), (daily_totals, summed)):
+        names = [column.name for column in table.primary_key.columns]
+        rows = [
+            dict(zip(names, key, strict=True)) | {"count": delta if count_too else 0, "kept": delta}
+            for key, delta in sorted(changes.items())
+            if delta
+        ]
+        if rows:
+            conn.execute(_upsert(conn, table, count_too), rows)
 
 
-def _upsert(conn: sa.Connection) -> Any:
-    """The statement adding to a count, built once per database kind (every send and status change runs it)."""
-    name = conn.dialect.name
-    if name not in _UPSERTS:
-        insert = upsert_insert(conn, daily_counts)
-        _UPSERTS[name] = insert.on_conflict_do_update(
-            index_elements=["client_id", "is_test", "day", "device_id", "status"],
-            set_={"count": daily_counts.c.count + insert.excluded["count"]},
+def _upsert(conn: sa.Connection, table: sa.Table, count_too: bool) -> Any:
+    """The statement adding to a row's numbers, built once per database kind and table (every send runs it)."""
+    cache_key = (conn.dialect.name, table.name, count_too)
+    if cache_key not in _UPSERTS:
+        insert = upsert_insert(conn, table)
+        added = {"kept": table.c.kept + insert.excluded["kept"]}
+        if count_too:
+            added["count"] = table.c.count + insert.excluded["count"]
+        _UPSERTS[cache_key] = insert.on_conflict_do_update(
+            index_elements=[column.name for column in table.primary_key.columns],
+            set_=added,
         )
-    return _UPSERTS[name]
+    return _UPSERTS[cache_key]

@@ -4,13 +4,14 @@ Order is (created_at, message_id) descending, so messages created in the same
 instant still have one fixed order. Keyset paging (``after``) returns the
 messages strictly after the given one in that order, and is what stays fast
 deep into millions of rows; offset paging (``page``) is kept for the
-contract's clients.
+contract's clients. The total of matches comes from ``history_totals``.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
+from relay_server.store import history_totals
 from relay_server.store.engine import UNICODE_LOWER
 from relay_server.store.errors import UnknownCursor
 from relay_server.store.messages import message_from_row
@@ -23,7 +24,7 @@ _LIKE_ESCAPE = "\\"
 def history(conn: sa.Connection, caller: Caller, query: HistoryQuery) -> HistoryPage:
     """The caller's messages matching ``query``; UnknownCursor for a foreign ``after``."""
     conditions = _filters(conn.dialect.name, caller, query)
-    total = conn.execute(sa.select(sa.func.count()).select_from(messages).where(*conditions)).scalar_one()
+    total = history_totals.total(conn, caller, query, conditions)
     page = (
         sa.select(messages)
         .where(*conditions)

@@ -148,13 +148,34 @@ idempotency_keys = sa.Table(
     sa.Index("ix_idempotency_keys_created_at", "created_at"),
 )
 
+# Per (client, mode, device, creation day, status): ``count`` every message
+# ever created there, purged ones included (stats); ``kept`` those still
+# stored (history totals). Device first: a device's days are one range.
 daily_counts = sa.Table(
     "daily_counts",
     metadata,
-    sa.Column("client_id", sa.String(20), primary_key=True),
-    sa.Column("is_test", sa.Boolean, primary_key=True),
-    sa.Column("day", sa.Date, primary_key=True),
-    sa.Column("device_id", sa.String(20), primary_key=True),  # '' when none
-    sa.Column("status", sa.String(10), primary_key=True),
+    sa.Column("client_id", sa.String(20), nullable=False),
+    sa.Column("is_test", sa.Boolean, nullable=False),
+    sa.Column("device_id", sa.String(20), nullable=False),  # '' when none
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
     sa.Column("count", sa.BigInteger, nullable=False),
+    sa.Column("kept", sa.BigInteger, nullable=False),
+    sa.PrimaryKeyConstraint("client_id", "is_test", "device_id", "day", "status"),
+    sqlite_with_rowid=False,  # the key is the table's one order, on SQLite too
+)
+
+# The same counts summed over devices: a client's whole range is a few
+# hundred rows (days × statuses), not days × statuses × devices.
+daily_totals = sa.Table(
+    "daily_totals",
+    metadata,
+    sa.Column("client_id", sa.String(20), nullable=False),
+    sa.Column("is_test", sa.Boolean, nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("count", sa.BigInteger, nullable=False),
+    sa.Column("kept", sa.BigInteger, nullable=False),
+    sa.PrimaryKeyConstraint("client_id", "is_test", "day", "status"),
+    sqlite_with_rowid=False,
 )

@@ -13,7 +13,7 @@ from datetime import date, datetime, timezone
 import sqlalchemy as sa
 
 from relay_server.store.models import Caller, DayStats, Stats
-from relay_server.store.schema import daily_counts
+from relay_server.store.schema import daily_counts, daily_totals
 
 
 def stats(
@@ -24,17 +24,19 @@ def stats(
     device_id: str | None,
 ) -> Stats:
     """Counts of the caller's messages created on the days from ``from_time`` to ``to_time``."""
-    conditions = [daily_counts.c.client_id == caller.client_id, daily_counts.c.is_test == caller.is_test]
-    if from_time is not None:
-        conditions.append(daily_counts.c.day >= _utc_day(from_time))
-    if to_time is not None:
-        conditions.append(daily_counts.c.day <= _utc_day(to_time))
+    # One device's counts, or the totals over devices: either way one stretch of its key.
+    table = daily_counts if device_id is not None else daily_totals
+    conditions = [table.c.client_id == caller.client_id, table.c.is_test == caller.is_test]
     if device_id is not None:
-        conditions.append(daily_counts.c.device_id == device_id)
+        conditions.append(table.c.device_id == device_id)
+    if from_time is not None:
+        conditions.append(table.c.day >= _utc_day(from_time))
+    if to_time is not None:
+        conditions.append(table.c.day <= _utc_day(to_time))
     rows = conn.execute(
-        sa.select(daily_counts.c.day, daily_counts.c.status, sa.func.sum(daily_counts.c.count))
+        sa.select(table.c.day, table.c.status, sa.func.sum(table.c.count))
         .where(*conditions)
-        .group_by(daily_counts.c.day, daily_counts.c.status)
+        .group_by(table.c.day, table.c.status)
     ).all()
     by_day: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for day, status, count in rows:

@@ -59,7 +59,7 @@ def apply_status_change(conn: sa.Connection, change: StatusChange) -> Transition
         sa.insert(message_events),
         [_event(change, status) for status in steps],
     )
-    daily_counts.record_move(conn, before, after)
+    daily_counts.record_moves(conn, [(before, after)])
     # In this same transaction: a move is never applied without its webhook events.
     webhook_outbox.record_message_moves(conn, after, steps, change.at)
     return TransitionResult(applied=True, message=after)

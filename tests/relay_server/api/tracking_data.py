@@ -4,12 +4,12 @@ Messages go in through the store (``insert_messages``, then
 ``apply_status_change`` along the lifecycle) so they are what the relay itself
 would hold; only their creation time is then set to a known instant, which the
 store offers no way to choose. Moving the creation time also moves the
-message's entry in the store's daily counts, which stats read.
+message's entry in the store's daily counts, which stats and history totals read.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -17,8 +17,9 @@ import requests
 import sqlalchemy as sa
 from openapi_check import conforms
 
+from relay_server.store import daily_counts
 from relay_server.store.models import Message, MessageError, NewMessage, StatusChange
-from relay_server.store.schema import daily_counts, messages
+from relay_server.store.schema import messages
 
 STEPS = {
     "queued": (),
@@ -81,27 +82,13 @@ def seed(
 
 
 def _set_creation_time(engine: sa.Engine, message: Message, created_at: datetime) -> None:
-    key = {
-        "client_id": message.client_id,
-        "is_test": message.is_test,
-        "device_id": message.device_id or "",
-        "status": message.status,
-    }
     with engine.begin() as conn:
         conn.execute(
             sa.update(messages)
             .where(messages.c.message_id == message.message_id)
             .values(created_at=created_at, queued_at=created_at)
         )
-        _add_count(conn, {**key, "day": message.created_at.date()}, -1)
-        _add_count(conn, {**key, "day": created_at.date()}, +1)
-
-
-def _add_count(conn: sa.Connection, key: dict[str, Any], delta: int) -> None:
-    where = [daily_counts.c[name] == value for name, value in key.items()]
-    changed = conn.execute(sa.update(daily_counts).where(*where).values(count=daily_counts.c.count + delta)).rowcount
-    if not changed:
-        conn.execute(sa.insert(daily_counts).values(**key, count=delta))
+        daily_counts.record_moves(conn, [(message, replace(message, created_at=created_at))])
 
 
 @dataclass(frozen=True)

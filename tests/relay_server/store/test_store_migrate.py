@@ -23,6 +23,7 @@ TABLES = {
     "message_events",
     "idempotency_keys",
     "daily_counts",
+    "daily_totals",
     "device_status",
     "device_events",
     "incoming_messages",
