@@ -16,12 +16,16 @@ message silently, while the store cannot lose it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from redis import Redis
-from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
+from redis.client import Pipeline
+from redis.commands.core import Script
+from rq import Queue
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.scripts import UNIQUE_ENQUEUE_SCRIPT, _build_hset_args
 
 from relay_server.mobile import wake
 from relay_server.store.models import Message
@@ -34,6 +38,8 @@ from zimsend_common.timefmt import isoformat_precise, isoformat_z, utcnow
 SEND_JOB_TIMEOUT_SECONDS = 600
 # Finished jobs are kept a day so that recovery sees the message was taken.
 FINISHED_JOB_TTL_SECONDS = 24 * 3600
+# RQ's own script for a unique enqueue; as bytes it needs no client's encoder (each call names its client).
+_UNIQUE_ENQUEUE = Script(None, UNIQUE_ENQUEUE_SCRIPT.encode())  # type: ignore[arg-type]
 _LIVE_STATUSES = frozenset(
     status.value.encode()
     for status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.FINISHED)
@@ -88,8 +94,15 @@ def place(redis: Redis, store: Store, message: Message, client_keys: Mapping[str
     """Give a new message its job, unless it is scheduled: the worker releases
     those when they are due (after checking that Redis kept its data).
     ``client_keys`` as for ``send_job_args``."""
-    if message.scheduled_at is None:
-        enqueue_send(redis, store, message, client_keys)
+    place_all(redis, store, [message], client_keys)
+
+
+def place_all(
+    redis: Redis, store: Store, messages: Sequence[Message], client_keys: Mapping[str, str] | None = None
+) -> None:
+    """``place`` each message, all in one round trip to Redis. ``client_keys`` as for
+    ``send_job_args``: the keys of the one client the messages (a bulk send) are of."""
+    enqueue_sends(redis, store, [message for message in messages if message.scheduled_at is None], client_keys)
 
 
 def enqueue_send(redis: Redis, store: Store, message: Message, client_keys: Mapping[str, str] | None = None) -> None:
@@ -99,21 +112,53 @@ def enqueue_send(redis: Redis, store: Store, message: Message, client_keys: Mapp
     the due release and a late submit may all place the same message safely.
     ``client_keys`` as for ``send_job_args``.
     """
-    func = wire.SIMULATED_SEND_FUNC if message.is_test else wire.SEND_JOB_FUNC
+    enqueue_sends(redis, store, [message], client_keys)
+
+
+def enqueue_sends(
+    redis: Redis, store: Store, messages: Sequence[Message], client_keys: Mapping[str, str] | None = None
+) -> None:
+    """``enqueue_send`` for each message, in one round trip (a pipeline).
+
+    Each job is what ``Queue.enqueue(..., unique=True)`` would store, field for field: RQ
+    makes it (``create_job``, and its own preparation for a queue), and RQ's own script
+    saves and pushes it unless its id is taken; only the round trips are shared.
+    """
+    if not messages:
+        return
+    with redis.pipeline(transaction=False) as pipe:
+        for message in messages:
+            _queue_unique(pipe, _send_job_of(redis, store, message, client_keys))
+            wake.message_enqueued(pipe, message)  # a phone pulls its messages: tell it there is one
+        pipe.execute()
+
+
+def _send_job_of(
+    redis: Redis, store: Store, message: Message, client_keys: Mapping[str, str] | None
+) -> tuple[Queue, Job]:
+    """The message's queue and its send job, ready for the queue (not yet stored)."""
     queue = bus.queue(queue_name(message), redis)
-    try:
-        queue.enqueue(
-            func,
-            *send_job_args(store, message, client_keys),
-            job_id=wire.send_job_id(message.client_id, message.message_id),
-            job_timeout=SEND_JOB_TIMEOUT_SECONDS,
-            result_ttl=FINISHED_JOB_TTL_SECONDS,
-            failure_ttl=FINISHED_JOB_TTL_SECONDS,
-            unique=True,
-        )
-    except DuplicateJobError:
-        pass
-    wake.message_enqueued(redis, message)  # a phone pulls its messages: tell it there is one
+    job = queue.create_job(
+        wire.SIMULATED_SEND_FUNC if message.is_test else wire.SEND_JOB_FUNC,
+        args=send_job_args(store, message, client_keys),
+        job_id=wire.send_job_id(message.client_id, message.message_id),
+        timeout=SEND_JOB_TIMEOUT_SECONDS,
+        result_ttl=FINISHED_JOB_TTL_SECONDS,
+        failure_ttl=FINISHED_JOB_TTL_SECONDS,
+        status=JobStatus.QUEUED,
+    )
+    job.origin = queue.name
+    queue._prepare_for_queue(job)
+    return queue, job
+
+
+def _queue_unique(pipe: Pipeline, queue_and_job: tuple[Queue, Job]) -> None:
+    """What ``Queue.enqueue_job(job, unique=True)`` sends, on ``pipe``: the queue's registration,
+    then RQ's script that saves the job and pushes its id unless a job of that id exists."""
+    queue, job = queue_and_job
+    pipe.sadd(queue.redis_queues_keys, queue.key)
+    ttl = job.ttl if job.ttl is not None else -1
+    _UNIQUE_ENQUEUE(keys=[job.key, queue.key], args=[job.id, "R", ttl, *_build_hset_args(job)], client=pipe)
 
 
 def jobless(redis: Redis, messages: list[tuple[str, str]]) -> dict[str, bytes | None]:

@@ -51,16 +51,17 @@ class RQDispatcher:
     def submit(self, messages: list[Message]) -> None:
         """Give each message its job (a scheduled one gets it from the worker when due);
         a Redis outage leaves them to recovery."""
-        keys_by_client: dict[str, dict[str, str]] = {}  # read once a batch: a bulk send is one client's
+        by_client: dict[str, list[Message]] = {}  # a bulk send is one client's: its keys are read once
         for message in messages:
-            if message.client_id not in keys_by_client and not message.is_test:
-                keys_by_client[message.client_id] = self.store.device_signing_keys(message.client_id)
+            by_client.setdefault(message.client_id, []).append(message)
+        for client_id, theirs in by_client.items():
+            keys = None if all(message.is_test for message in theirs) else self.store.device_signing_keys(client_id)
             try:
-                placement.place(self.redis, self.store, message, keys_by_client.get(message.client_id))
+                placement.place_all(self.redis, self.store, theirs, keys)
             except RedisError as exc:
                 log.warning(
-                    "message left for recovery: Redis unavailable",
-                    extra={"message_id": message.message_id, "error": str(exc)},
+                    "messages left for recovery: Redis unavailable",
+                    extra={"message_id": theirs[0].message_id, "count": len(theirs), "error": str(exc)},
                 )
 
     def estimated_delivery(self, message: Message) -> datetime | None:
