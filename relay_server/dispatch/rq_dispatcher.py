@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 
 from relay_server.dispatch import estimate, placement
 from relay_server.dispatch.dispatcher import DeviceOffline, NoDeviceAvailable
+from relay_server.dispatch.recent_states import RecentDeviceStates
 from relay_server.mobile import wake
 from relay_server.store.models import Caller, Message
 from relay_server.store.store import Store
@@ -32,13 +33,14 @@ class RQDispatcher:
         self.store = store
         self.redis = redis
         self.offline_after = offline_after
+        self.states = RecentDeviceStates(store)
 
     def choose_device(self, caller: Caller, device_id: str | None, *, scheduled: bool) -> str | None:
         """The asked-for device, or None for the client's shared queues (any online device)."""
         if scheduled or caller.is_test:
             return device_id
         now = utcnow()
-        states = self.store.device_states(client_id=caller.client_id, device_id=device_id)
+        states = self.states.of(caller.client_id, device_id)
         online = [state for state in states if state.online(now, self.offline_after)]
         if device_id is None:  # the shared queues are the agents': a phone serves only what is placed on it
             online = [state for state in online if not state.is_phone]
@@ -67,7 +69,7 @@ class RQDispatcher:
     def estimated_delivery(self, message: Message) -> datetime | None:
         """When the message should leave; None when Redis cannot tell."""
         try:
-            return estimate.estimated_delivery(self.redis, self.store, message, utcnow(), self.offline_after)
+            return estimate.estimated_delivery(self.redis, self.states.of, message, utcnow(), self.offline_after)
         except RedisError:
             return None
 
