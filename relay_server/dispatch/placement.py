@@ -16,12 +16,12 @@ message silently, while the store cannot lose it.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from redis import Redis
-from redis.client import Pipeline
-from redis.commands.core import Script
+from redis.exceptions import NoScriptError
 from rq import Queue
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
@@ -38,8 +38,7 @@ from zimsend_common.timefmt import isoformat_precise, isoformat_z, utcnow
 SEND_JOB_TIMEOUT_SECONDS = 600
 # Finished jobs are kept a day so that recovery sees the message was taken.
 FINISHED_JOB_TTL_SECONDS = 24 * 3600
-# RQ's own script for a unique enqueue; as bytes it needs no client's encoder (each call names its client).
-_UNIQUE_ENQUEUE = Script(None, UNIQUE_ENQUEUE_SCRIPT.encode())  # type: ignore[arg-type]
+_UNIQUE_ENQUEUE_SHA = hashlib.sha1(UNIQUE_ENQUEUE_SCRIPT.encode()).hexdigest()  # RQ's script, as Redis names it
 _LIVE_STATUSES = frozenset(
     status.value.encode()
     for status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.FINISHED)
@@ -126,9 +125,24 @@ def enqueue_sends(
     """
     if not messages:
         return
+    jobs = [_send_job_of(redis, store, message, client_keys) for message in messages]
+    try:
+        _enqueue_unique(redis, jobs, messages)
+    except NoScriptError:  # a Redis restarted or flushed of scripts: give it RQ's, then send again
+        redis.script_load(UNIQUE_ENQUEUE_SCRIPT)
+        _enqueue_unique(redis, jobs, messages)
+
+
+def _enqueue_unique(redis: Redis, jobs: list[tuple[Queue, Job]], messages: Sequence[Message]) -> None:
+    """What ``Queue.enqueue_job(job, unique=True)`` sends for each job, all in one pipeline: the
+    queue's registration, then RQ's script that saves the job and pushes its id unless a job of
+    that id exists (by its digest: a pipeline would first ask whether Redis knows it, a round trip).
+    Sent again after a refusal, it stores nothing twice; a phone may be woken twice."""
     with redis.pipeline(transaction=False) as pipe:
-        for message in messages:
-            _queue_unique(pipe, _send_job_of(redis, store, message, client_keys))
+        for (queue, job), message in zip(jobs, messages):
+            pipe.sadd(queue.redis_queues_keys, queue.key)
+            ttl = job.ttl if job.ttl is not None else -1
+            pipe.evalsha(_UNIQUE_ENQUEUE_SHA, 2, job.key, queue.key, job.id, "R", ttl, *_build_hset_args(job))
             wake.message_enqueued(pipe, message)  # a phone pulls its messages: tell it there is one
         pipe.execute()
 
@@ -150,15 +164,6 @@ def _send_job_of(
     job.origin = queue.name
     queue._prepare_for_queue(job)
     return queue, job
-
-
-def _queue_unique(pipe: Pipeline, queue_and_job: tuple[Queue, Job]) -> None:
-    """What ``Queue.enqueue_job(job, unique=True)`` sends, on ``pipe``: the queue's registration,
-    then RQ's script that saves the job and pushes its id unless a job of that id exists."""
-    queue, job = queue_and_job
-    pipe.sadd(queue.redis_queues_keys, queue.key)
-    ttl = job.ttl if job.ttl is not None else -1
-    _UNIQUE_ENQUEUE(keys=[job.key, queue.key], args=[job.id, "R", ttl, *_build_hset_args(job)], client=pipe)
 
 
 def jobless(redis: Redis, messages: list[tuple[str, str]]) -> dict[str, bytes | None]:

@@ -74,3 +74,15 @@ def test_a_message_placed_twice_in_one_round_trip_has_one_job(parts):
     assert bus.queue(placement.queue_name(message), parts.redis).job_ids == [
         wire.send_job_id(message.client_id, message.message_id)
     ]
+
+
+def test_a_job_is_placed_on_a_redis_that_forgot_its_scripts(parts):
+    caller = parts.client()
+    parts.device(caller)
+    first, second = parts.message(caller), parts.message(caller)
+    placement.enqueue_sends(parts.redis, parts.store, [first])
+    parts.redis.script_flush()
+    placement.enqueue_sends(parts.redis, parts.store, [first, second])
+    assert bus.queue(placement.queue_name(first), parts.redis).job_ids == [
+        wire.send_job_id(m.client_id, m.message_id) for m in (first, second)
+    ]
