@@ -78,9 +78,12 @@ _CLIENTS_ENABLED_KEYS = _ENABLED_KEYS.where(devices.c.client_id == sa.bindparam(
 
 def signing_keys(conn: sa.Connection, client_id: str | None) -> dict[str, str]:
     """The keys of the client's enabled devices (every client's when None), by device id."""
-    if client_id is None:
-        return dict(conn.execute(_ENABLED_KEYS).tuples().all())
-    return dict(conn.execute(_CLIENTS_ENABLED_KEYS, {"client_id": client_id}).tuples().all())
+    rows = (
+        conn.execute(_ENABLED_KEYS)
+        if client_id is None
+        else conn.execute(_CLIENTS_ENABLED_KEYS, {"client_id": client_id})
+    )
+    return {device_id: key for device_id, key in rows}
 
 
 def mark_seen(conn: sa.Connection, device_id: str, at: datetime) -> bool:
