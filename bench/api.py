@@ -5,7 +5,9 @@ Fills a store with N messages of one client (``seeding.fill``), then runs
 runs) and, beside it, ``bench/bare_server.py``: a Flask app answering a
 constant under the same server with the same settings. wrk drives each route
 of both in turn (2 threads, 16 connections) and the table gives req/s, p50
-and p99 of each, and the relay's share of the bare app's rate:
+and p99 of each, the CPU each server's processes spent per request (user and
+system, from ``/proc``: steadier than req/s on a shared machine), and the
+relay's share of the bare app's rate:
 
 - ``GET /v1/sms/status/:id``                                   target ≥ 0.6×
 - ``POST /v1/sms/send``                                        target ≥ 0.3×
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -109,6 +112,21 @@ def wrk(
     figures: dict[str, Any] = json.loads(finished.stdout.strip().splitlines()[-1])
     figures["req_per_s"] = figures["requests"] / figures["seconds"]
     return figures
+
+
+def cpu_seconds(group: int) -> float:
+    """User and system CPU seconds spent so far by the live processes of process group ``group``."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[2]) == group:  # pgrp; utime and stime follow at 11 and 12
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def routes(message_id: str, device_id: str, bulk_size: int) -> list[Route]:
@@ -195,22 +213,27 @@ def measure(
         device_offline_after_seconds="86400",
         log_level="WARNING",
     )
+    relay_env["PYTHONPATH"] = str(ROOT)  # the servers run this tree's code, not the installed one's
     bare_env = {**relay_env, "ZIMSEND_HTTP_PORT": str(free_port())}
     report: dict[str, Any] = {"routes": {}}
     print(f"wrk: {args.threads} threads, {args.connections} connections, {args.seconds:g} s a route and server")
     print(
         f"{'route':34} {'relay req/s':>11} {'p50 ms':>7} {'p99 ms':>7} {'bare req/s':>11} {'p50 ms':>7} "
-        f"{'p99 ms':>7} {'× bare':>7} {'target':>8}"
+        f"{'p99 ms':>7} {'× bare':>7} {'target':>8} {'relay CPU ms/req':>16} {'bare':>6}"
     )
-    with serving(relay_env), serving_command([sys.executable, str(Path(__file__).parent / "bare_server.py")], bare_env):
+    bare_command = [sys.executable, str(Path(__file__).parent / "bare_server.py")]
+    with serving(relay_env) as relay, serving_command(bare_command, bare_env) as bare:
         for route in measured:
             found = {}
-            for server, env in (("relay", relay_env), ("bare", bare_env)):
+            for server, env, group in (("relay", relay_env, relay.pid), ("bare", bare_env, bare.pid)):
                 base = f"http://127.0.0.1:{env['ZIMSEND_HTTP_PORT']}"
                 # Untimed first: every server process has loaded its app and opened its connections.
                 wrk(base, route, headers, WARM_UP_SECONDS, args.threads, args.connections, workdir)
                 seconds = max(args.seconds, route.seconds or 0)
+                before = cpu_seconds(group)
                 found[server] = wrk(base, route, headers, seconds, args.threads, args.connections, workdir)
+                spent = cpu_seconds(group) - before
+                found[server]["cpu_ms_per_request"] = spent * 1000 / max(found[server]["requests"], 1)
             report["routes"][route.name] = _row(route, found["relay"], found["bare"])
     return report
 
@@ -226,7 +249,8 @@ def _row(route: Route, relay: dict[str, Any], bare: dict[str, Any]) -> dict[str,
         target = f"≥ {BULK_TARGET_MSGS_PER_S:,}/s"
     print(
         f"{route.name:34} {relay['req_per_s']:11.1f} {relay['p50_ms']:7.1f} {relay['p99_ms']:7.1f} "
-        f"{bare['req_per_s']:11.1f} {bare['p50_ms']:7.1f} {bare['p99_ms']:7.1f} {ratio:7.2f} {target:>8}"
+        f"{bare['req_per_s']:11.1f} {bare['p50_ms']:7.1f} {bare['p99_ms']:7.1f} {ratio:7.2f} {target:>8} "
+        f"{relay['cpu_ms_per_request']:16.2f} {bare['cpu_ms_per_request']:6.2f}"
     )
     if "messages_per_s" in row:
         print(f"{'':34} {row['messages_per_s']:,} messages/s accepted")

@@ -11,7 +11,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from relay_server import console
-from relay_server.api import auth, body_limit, context, idempotency, ratelimit, request_metrics
+from relay_server.api import auth, body_limit, caller_cache, context, idempotency, ratelimit, request_metrics
 from relay_server.api.blueprints import BLUEPRINTS
 from relay_server.api.errors import register_error_handlers
 from relay_server.dispatch.dispatcher import Dispatcher, StoreOnlyDispatcher
@@ -54,6 +54,8 @@ def create_app(
         store = Store.open(settings.relay.resolved_database_url())
     if redis is None:
         redis = redis_client.connect(settings.relay.redis_url, redis_client.REQUEST)
+    announcer = redis
+    store.credentials_changed.append(lambda: caller_cache.announce_change(announcer))
     context.attach(
         app.extensions,
         context.RelayContext(

@@ -7,10 +7,13 @@ Every route under /v1 requires both headers, except the OpenAPI document.
 from __future__ import annotations
 
 import logging
+import time
+from datetime import datetime
 
+import redis
 from flask import Flask, g, request
 
-from relay_server.api import auth_throttle, context
+from relay_server.api import auth_throttle, caller_cache, context, quota
 from relay_server.api.errors import ApiError
 from relay_server.store.models import Caller
 from relay_server.store.store import InvalidApiKey, UnknownClient
@@ -37,17 +40,50 @@ def authenticate_request() -> None:
             "MISSING_AUTH_HEADERS",
             "The X-API-Key and X-Client-ID headers are required.",
         )
-    g.caller = verify_credentials(client_id, api_key)
+    g.caller = verify_credentials(client_id, api_key, count=True)
 
 
-def verify_credentials(client_id: str, api_key: str) -> Caller:
+def verify_credentials(client_id: str, api_key: str, *, count: bool = False) -> Caller:
     """The caller these credentials name; ApiError when they fail or their address failed too often.
 
     Every failure counts against the address (``auth_throttle``), wherever the credentials were given.
+    With ``count``, a caller known from the cache has its request counted in its rate limit window
+    in the same round trip (``g.quota``); else ``ratelimit`` counts it.
     """
-    auth_throttle.refuse_if_throttled(client_id)
+    relay = context.current()
+    digest = caller_cache.credentials_digest(client_id, api_key)
+    cached = relay.callers.find(digest)
+    now = time.time()
     try:
-        return context.current().store.authenticate(client_id, api_key)
+        admission = quota.admit(
+            relay.redis,
+            auth_throttle.keys_of(client_id),
+            auth_throttle.bounds(),
+            (cached.caller, cached.generation) if cached is not None and count else None,
+            now,
+        )
+    except redis.RedisError as exc:
+        auth_throttle.warn_outage(exc)
+        return _authenticate(client_id, api_key)  # without Redis, no generation to trust a cached caller by
+    if admission.retry_after is not None:
+        auth_throttle.refuse(client_id, admission.retry_after)
+    if cached is not None and cached.generation == admission.generation:
+        if admission.count is not None:
+            g.quota = quota.Quota.of(admission.count, relay.settings.relay.rate_limit_per_minute, now)
+        return cached.caller
+    caller, expires_at = _authenticate_until(client_id, api_key)
+    relay.callers.keep(digest, caller, admission.generation, expires_at)
+    return caller
+
+
+def _authenticate(client_id: str, api_key: str) -> Caller:
+    return _authenticate_until(client_id, api_key)[0]
+
+
+def _authenticate_until(client_id: str, api_key: str) -> tuple[Caller, datetime | None]:
+    """The store's answer for these credentials; a failure is counted against the address."""
+    try:
+        return context.current().store.authenticate_until(client_id, api_key)
     except UnknownClient:
         log.info("authentication refused", extra={"client_id": client_id, "reason": "unknown client"})
         auth_throttle.record_failure(client_id)

@@ -39,8 +39,7 @@ _OUTAGE = OutageWarner(log, "authentication throttle cannot reach Redis; failure
 def refuse_if_throttled(client_id: str) -> None:
     """Raise ApiError 429 when this address has failed too often, at this client or at all."""
     relay = context.current()
-    settings = relay.settings.relay
-    keys = _keys(client_id)
+    keys = keys_of(client_id)
     try:
         with relay.redis.pipeline(transaction=False) as pipe:
             for key in keys:
@@ -48,25 +47,37 @@ def refuse_if_throttled(client_id: str) -> None:
                 pipe.ttl(key)
             pair_count, pair_ttl, address_count, address_ttl = pipe.execute()
     except redis.RedisError as exc:
-        _OUTAGE.warn(exc)
+        warn_outage(exc)
         return
     blocked = [
         ttl
-        for count, ttl, bound in (
-            (pair_count, pair_ttl, settings.auth_failures_per_client_address),
-            (address_count, address_ttl, settings.auth_failures_per_address),
-        )
+        for count, ttl, bound in zip((pair_count, address_count), (pair_ttl, address_ttl), bounds())
         if count is not None and int(count) >= bound
     ]
     if blocked:
-        retry_after = max(1, *blocked)
-        log.warning("authentication throttled", extra={"client_id": client_id, "retry_after": retry_after})
-        raise ApiError(
-            "TOO_MANY_AUTH_FAILURES",
-            "Too many failed authentications from this address; wait before trying again.",
-            details={"retry_after": retry_after},
-            headers={"Retry-After": str(retry_after)},
-        )
+        refuse(client_id, max(1, *blocked))
+
+
+def bounds() -> tuple[int, int]:
+    """The failures allowed to one address at one client, and at all."""
+    settings = context.current().settings.relay
+    return settings.auth_failures_per_client_address, settings.auth_failures_per_address
+
+
+def refuse(client_id: str, retry_after: int) -> None:
+    """Raise the 429 of an address that failed too often, to try again in ``retry_after`` seconds."""
+    log.warning("authentication throttled", extra={"client_id": client_id, "retry_after": retry_after})
+    raise ApiError(
+        "TOO_MANY_AUTH_FAILURES",
+        "Too many failed authentications from this address; wait before trying again.",
+        details={"retry_after": retry_after},
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def warn_outage(exc: redis.RedisError) -> None:
+    """Say, once in a while, that failures go uncounted."""
+    _OUTAGE.warn(exc)
 
 
 def record_failure(client_id: str) -> None:
@@ -75,7 +86,7 @@ def record_failure(client_id: str) -> None:
     window = relay.settings.relay.auth_failure_window_seconds
     try:
         with relay.redis.pipeline(transaction=True) as pipe:
-            for key in _keys(client_id):
+            for key in keys_of(client_id):
                 # The first failure starts the window; later ones only count.
                 pipe.set(key, 0, ex=window, nx=True)
                 pipe.incr(key)
@@ -84,7 +95,8 @@ def record_failure(client_id: str) -> None:
         _OUTAGE.warn(exc)
 
 
-def _keys(client_id: str) -> tuple[str, str]:
+def keys_of(client_id: str) -> tuple[str, str]:
+    """The counts of this address's failures at ``client_id``, and at all."""
     address = request.remote_addr or "unknown"
     # The client id is whatever the caller typed: hashed, it cannot shape the key.
     client = hashlib.sha256(client_id.encode("utf-8", "replace")).hexdigest()[:32]

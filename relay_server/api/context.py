@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import redis
 from flask import current_app
 
+from relay_server.api.caller_cache import CallerCache
 from relay_server.dispatch.dispatcher import Dispatcher
 from relay_server.store.store import Store
 from zimsend_common.config import Settings
@@ -19,13 +20,15 @@ _EXTENSION = "zimsend"
 
 @dataclass(frozen=True)
 class RelayContext:
-    """Settings, store, dispatcher and Redis of one app, and the clock that expires OTPs."""
+    """Settings, store, dispatcher and Redis of one app, the clock that expires OTPs, and the
+    callers it authenticated lately."""
 
     settings: Settings
     store: Store
     dispatcher: Dispatcher
     redis: redis.Redis
     clock: Callable[[], datetime] = utcnow
+    callers: CallerCache = field(default_factory=CallerCache)
 
 
 def attach(app_extensions: dict, context: RelayContext) -> None:

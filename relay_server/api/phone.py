@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 
@@ -28,6 +29,14 @@ def normalize(raw: str) -> str:
         compact = "+" + compact[2:]
     if not re.fullmatch(r"\+[1-9][0-9]{5,15}", compact):
         raise InvalidPhoneNumber("a number starts with + and its country code, then digits")
+    return _e164(compact)
+
+
+# Parsing against the numbering plans costs far more than the rest of a send's checks, and
+# senders repeat their numbers (a bulk to a list, an OTP to the same customer): remembered.
+@lru_cache(maxsize=65_536)
+def _e164(compact: str) -> str:
+    """The compact ``+digits`` number in E.164, or InvalidPhoneNumber (raised again each time)."""
     try:
         number = phonenumbers.parse(compact, None)
     except phonenumbers.NumberParseException as exc:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 
 import redis
 from flask import Flask, Response, current_app, g
@@ -23,32 +22,10 @@ from relay_server.api import context
 from relay_server.api.auth import current_caller, is_authenticated
 from relay_server.api.errors import ApiError
 from relay_server.api.outage import OutageWarner
+from relay_server.api.quota import WINDOW_SECONDS, Quota, rate_key
 from relay_server.store.models import Caller
 
 log = logging.getLogger(__name__)
-
-WINDOW_SECONDS = 60
-_KEY_PREFIX = "zimsend:ratelimit"
-
-
-@dataclass(frozen=True)
-class Quota:
-    """Where a client stands in the current window."""
-
-    limit: int
-    remaining: int
-    reset_at: int  # epoch seconds when the window ends
-
-    @property
-    def exceeded(self) -> bool:
-        return self.remaining < 0
-
-    def headers(self) -> dict[str, str]:
-        return {
-            "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Remaining": str(max(self.remaining, 0)),
-            "X-RateLimit-Reset": str(self.reset_at),
-        }
 
 
 _WARNER = "zimsend.ratelimit.outage"
@@ -63,28 +40,30 @@ def init_app(app: Flask) -> None:
 
 def count_request(client: redis.Redis, caller: Caller, limit: int, now: float) -> Quota:
     """Count one request of ``caller`` in the window containing ``now``."""
-    window = int(now // WINDOW_SECONDS)
-    mode = "test" if caller.is_test else "live"
-    key = f"{_KEY_PREFIX}:{caller.client_id}:{mode}:{window}"
+    key = rate_key(caller, now)
     pipe = client.pipeline(transaction=True)
     pipe.incr(key)
     pipe.expire(key, WINDOW_SECONDS * 2)
     count, _ = pipe.execute()
-    return Quota(limit=limit, remaining=limit - int(count), reset_at=(window + 1) * WINDOW_SECONDS)
+    return Quota.of(int(count), limit, now)
 
 
 def check_rate_limit() -> None:
-    """Refuse the request with 429 when its client is over the limit."""
+    """Refuse the request with 429 when its client is over the limit (counted here unless
+    its admission counted it already, see ``quota``)."""
     if not is_authenticated():
         return
-    relay = context.current()
-    now = time.time()
-    try:
-        quota = count_request(relay.redis, current_caller(), relay.settings.relay.rate_limit_per_minute, now)
-    except redis.RedisError as exc:
-        current_app.extensions[_WARNER].warn(exc)
-        return
-    g.quota = quota
+    quota: Quota | None = g.get("quota")
+    if quota is None:
+        relay = context.current()
+        try:
+            quota = count_request(
+                relay.redis, current_caller(), relay.settings.relay.rate_limit_per_minute, time.time()
+            )
+        except redis.RedisError as exc:
+            current_app.extensions[_WARNER].warn(exc)
+            return
+        g.quota = quota
     if quota.exceeded:
         raise ApiError(
             "RATE_LIMIT_EXCEEDED",

@@ -23,6 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from relay_server.api import caller_cache
 from relay_server.cli import doctor, install
 from relay_server.cli import serve as server
 from relay_server.cli import worker as worker_command
@@ -32,7 +33,7 @@ from relay_server.store.backup import MissingDatabase, TargetIsTheStore, Unsuppo
 from relay_server.store.errors import DatabaseUnreachable, UnusableDatabaseUrl
 from relay_server.store.models import ApiKey, DeadLetter, Device
 from relay_server.store.operators import OperatorExists
-from zimsend_common import redis_acl
+from zimsend_common import redis_acl, redis_client
 from zimsend_common.config import ConfigError, Settings, load_settings
 from zimsend_common.logs import configure_logging
 from zimsend_common.timefmt import isoformat_z, utcnow
@@ -71,10 +72,20 @@ def _store(settings: Settings) -> Iterator[Store]:
         raise CommandRefused("DATABASE_UNAVAILABLE", str(exc)) from exc
     except DatabaseUnreachable as exc:
         raise CommandRefused("DATABASE_UNAVAILABLE", f"cannot open the database: {exc}") from exc
+    # A key revoked or a client disabled here stops working at once in the running relay's processes too.
+    store.credentials_changed.append(lambda: _announce_credentials_changed(settings))
     try:
         yield store
     finally:
         store.close()
+
+
+def _announce_credentials_changed(settings: Settings) -> None:
+    client = redis_client.connect(settings.relay.redis_url, redis_client.PROBE)
+    try:
+        caller_cache.announce_change(client)
+    finally:
+        client.close()
 
 
 def _print(document: dict[str, Any], *, ascii_only: bool = False) -> None:

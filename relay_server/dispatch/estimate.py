@@ -7,13 +7,14 @@ Each takes as long as the devices' recent sends took on average.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from statistics import fmean
 
 from redis import Redis
 
+from relay_server.store.device_state import DeviceState
 from relay_server.store.models import Message
-from relay_server.store.store import Store
 from zimsend_common import bus, wire
 
 # Used until a device has sent anything: a typical modem's submit time.
@@ -22,9 +23,14 @@ SEND_TIMES_SAMPLE = 20
 
 
 def estimated_delivery(
-    redis: Redis, store: Store, message: Message, now: datetime, offline_after: timedelta
+    redis: Redis,
+    device_states: Callable[[str], list[DeviceState]],
+    message: Message,
+    now: datetime,
+    offline_after: timedelta,
 ) -> datetime:
-    """When ``message`` should leave, counting the jobs queued ahead of it (and itself)."""
+    """When ``message`` should leave, counting the jobs queued ahead of it (and itself);
+    ``device_states`` gives a client's device states."""
     start = max(now, message.scheduled_at or now)
     if message.is_test:
         return start
@@ -33,7 +39,7 @@ def estimated_delivery(
     else:
         # The devices that drain the client's shared queues: online agents, as
         # ``choose_device`` counts them (a phone serves only what is placed on it).
-        states = store.device_states(client_id=message.client_id)
+        states = device_states(message.client_id)
         device_ids = [s.device_id for s in states if s.online(now, offline_after) and not s.is_phone]
     queued, samples = _queued_and_send_times(redis, message, device_ids)
     # At least its own send, even when an agent has already taken it.

@@ -16,12 +16,16 @@ message silently, while the store cannot lose it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from redis import Redis
-from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
+from redis.exceptions import NoScriptError
+from rq import Queue
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.scripts import UNIQUE_ENQUEUE_SCRIPT, _build_hset_args
 
 from relay_server.mobile import wake
 from relay_server.store.models import Message
@@ -34,6 +38,7 @@ from zimsend_common.timefmt import isoformat_precise, isoformat_z, utcnow
 SEND_JOB_TIMEOUT_SECONDS = 600
 # Finished jobs are kept a day so that recovery sees the message was taken.
 FINISHED_JOB_TTL_SECONDS = 24 * 3600
+_UNIQUE_ENQUEUE_SHA = hashlib.sha1(UNIQUE_ENQUEUE_SCRIPT.encode()).hexdigest()  # RQ's script, as Redis names it
 _LIVE_STATUSES = frozenset(
     status.value.encode()
     for status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.FINISHED)
@@ -88,8 +93,15 @@ def place(redis: Redis, store: Store, message: Message, client_keys: Mapping[str
     """Give a new message its job, unless it is scheduled: the worker releases
     those when they are due (after checking that Redis kept its data).
     ``client_keys`` as for ``send_job_args``."""
-    if message.scheduled_at is None:
-        enqueue_send(redis, store, message, client_keys)
+    place_all(redis, store, [message], client_keys)
+
+
+def place_all(
+    redis: Redis, store: Store, messages: Sequence[Message], client_keys: Mapping[str, str] | None = None
+) -> None:
+    """``place`` each message, all in one round trip to Redis. ``client_keys`` as for
+    ``send_job_args``: the keys of the one client the messages (a bulk send) are of."""
+    enqueue_sends(redis, store, [message for message in messages if message.scheduled_at is None], client_keys)
 
 
 def enqueue_send(redis: Redis, store: Store, message: Message, client_keys: Mapping[str, str] | None = None) -> None:
@@ -99,21 +111,59 @@ def enqueue_send(redis: Redis, store: Store, message: Message, client_keys: Mapp
     the due release and a late submit may all place the same message safely.
     ``client_keys`` as for ``send_job_args``.
     """
-    func = wire.SIMULATED_SEND_FUNC if message.is_test else wire.SEND_JOB_FUNC
-    queue = bus.queue(queue_name(message), redis)
+    enqueue_sends(redis, store, [message], client_keys)
+
+
+def enqueue_sends(
+    redis: Redis, store: Store, messages: Sequence[Message], client_keys: Mapping[str, str] | None = None
+) -> None:
+    """``enqueue_send`` for each message, in one round trip (a pipeline).
+
+    Each job is what ``Queue.enqueue(..., unique=True)`` would store, field for field: RQ
+    makes it (``create_job``, and its own preparation for a queue), and RQ's own script
+    saves and pushes it unless its id is taken; only the round trips are shared.
+    """
+    if not messages:
+        return
+    jobs = [_send_job_of(redis, store, message, client_keys) for message in messages]
     try:
-        queue.enqueue(
-            func,
-            *send_job_args(store, message, client_keys),
-            job_id=wire.send_job_id(message.client_id, message.message_id),
-            job_timeout=SEND_JOB_TIMEOUT_SECONDS,
-            result_ttl=FINISHED_JOB_TTL_SECONDS,
-            failure_ttl=FINISHED_JOB_TTL_SECONDS,
-            unique=True,
-        )
-    except DuplicateJobError:
-        pass
-    wake.message_enqueued(redis, message)  # a phone pulls its messages: tell it there is one
+        _enqueue_unique(redis, jobs, messages)
+    except NoScriptError:  # a Redis restarted or flushed of scripts: give it RQ's, then send again
+        redis.script_load(UNIQUE_ENQUEUE_SCRIPT)
+        _enqueue_unique(redis, jobs, messages)
+
+
+def _enqueue_unique(redis: Redis, jobs: list[tuple[Queue, Job]], messages: Sequence[Message]) -> None:
+    """What ``Queue.enqueue_job(job, unique=True)`` sends for each job, all in one pipeline: the
+    queue's registration, then RQ's script that saves the job and pushes its id unless a job of
+    that id exists (by its digest: a pipeline would first ask whether Redis knows it, a round trip).
+    Sent again after a refusal, it stores nothing twice; a phone may be woken twice."""
+    with redis.pipeline(transaction=False) as pipe:
+        for (queue, job), message in zip(jobs, messages):
+            pipe.sadd(queue.redis_queues_keys, queue.key)
+            ttl = job.ttl if job.ttl is not None else -1
+            pipe.evalsha(_UNIQUE_ENQUEUE_SHA, 2, job.key, queue.key, job.id, "R", ttl, *_build_hset_args(job))
+            wake.message_enqueued(pipe, message)  # a phone pulls its messages: tell it there is one
+        pipe.execute()
+
+
+def _send_job_of(
+    redis: Redis, store: Store, message: Message, client_keys: Mapping[str, str] | None
+) -> tuple[Queue, Job]:
+    """The message's queue and its send job, ready for the queue (not yet stored)."""
+    queue = bus.queue(queue_name(message), redis)
+    job = queue.create_job(
+        wire.SIMULATED_SEND_FUNC if message.is_test else wire.SEND_JOB_FUNC,
+        args=send_job_args(store, message, client_keys),
+        job_id=wire.send_job_id(message.client_id, message.message_id),
+        timeout=SEND_JOB_TIMEOUT_SECONDS,
+        result_ttl=FINISHED_JOB_TTL_SECONDS,
+        failure_ttl=FINISHED_JOB_TTL_SECONDS,
+        status=JobStatus.QUEUED,
+    )
+    job.origin = queue.name
+    queue._prepare_for_queue(job)
+    return queue, job
 
 
 def jobless(redis: Redis, messages: list[tuple[str, str]]) -> dict[str, bytes | None]:

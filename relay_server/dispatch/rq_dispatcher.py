@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 
 from relay_server.dispatch import estimate, placement
 from relay_server.dispatch.dispatcher import DeviceOffline, NoDeviceAvailable
+from relay_server.dispatch.recent_states import RecentDeviceStates
 from relay_server.mobile import wake
 from relay_server.store.models import Caller, Message
 from relay_server.store.store import Store
@@ -32,13 +33,14 @@ class RQDispatcher:
         self.store = store
         self.redis = redis
         self.offline_after = offline_after
+        self.states = RecentDeviceStates(store)
 
     def choose_device(self, caller: Caller, device_id: str | None, *, scheduled: bool) -> str | None:
         """The asked-for device, or None for the client's shared queues (any online device)."""
         if scheduled or caller.is_test:
             return device_id
         now = utcnow()
-        states = self.store.device_states(client_id=caller.client_id, device_id=device_id)
+        states = self.states.of(caller.client_id, device_id)
         online = [state for state in states if state.online(now, self.offline_after)]
         if device_id is None:  # the shared queues are the agents': a phone serves only what is placed on it
             online = [state for state in online if not state.is_phone]
@@ -51,22 +53,23 @@ class RQDispatcher:
     def submit(self, messages: list[Message]) -> None:
         """Give each message its job (a scheduled one gets it from the worker when due);
         a Redis outage leaves them to recovery."""
-        keys_by_client: dict[str, dict[str, str]] = {}  # read once a batch: a bulk send is one client's
+        by_client: dict[str, list[Message]] = {}  # a bulk send is one client's: its keys are read once
         for message in messages:
-            if message.client_id not in keys_by_client and not message.is_test:
-                keys_by_client[message.client_id] = self.store.device_signing_keys(message.client_id)
+            by_client.setdefault(message.client_id, []).append(message)
+        for client_id, theirs in by_client.items():
+            keys = None if all(message.is_test for message in theirs) else self.store.device_signing_keys(client_id)
             try:
-                placement.place(self.redis, self.store, message, keys_by_client.get(message.client_id))
+                placement.place_all(self.redis, self.store, theirs, keys)
             except RedisError as exc:
                 log.warning(
-                    "message left for recovery: Redis unavailable",
-                    extra={"message_id": message.message_id, "error": str(exc)},
+                    "messages left for recovery: Redis unavailable",
+                    extra={"message_id": theirs[0].message_id, "count": len(theirs), "error": str(exc)},
                 )
 
     def estimated_delivery(self, message: Message) -> datetime | None:
         """When the message should leave; None when Redis cannot tell."""
         try:
-            return estimate.estimated_delivery(self.redis, self.store, message, utcnow(), self.offline_after)
+            return estimate.estimated_delivery(self.redis, self.states.of, message, utcnow(), self.offline_after)
         except RedisError:
             return None
 

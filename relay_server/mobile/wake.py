@@ -15,6 +15,7 @@ import json
 import logging
 
 from redis import Redis
+from redis.client import Pipeline
 from redis.exceptions import RedisError
 
 from relay_server.store.models import Message
@@ -36,12 +37,12 @@ def cancelling_key(device_id: str) -> str:
     return f"zimsend:mobile:{device_id}:cancelling"
 
 
-def publish(redis: Redis, device_id: str, event: str, data: dict[str, str] | None = None) -> None:
+def publish(redis: Redis | Pipeline, device_id: str, event: str, data: dict[str, str] | None = None) -> None:
     """Tell the device's stream, wherever it is held, that ``event`` happened."""
     redis.publish(channel(device_id), json.dumps({"event": event, "data": data or {}}))
 
 
-def message_enqueued(redis: Redis, message: Message) -> None:
+def message_enqueued(redis: Redis | Pipeline, message: Message) -> None:
     """Wake the phone a message was just placed on (nothing for shared or test messages).
 
     Never raises: a phone that misses the wake-up pulls at its next reconnect or poll.

@@ -106,9 +106,14 @@ def list_api_keys(conn: sa.Connection, client_id: str) -> list[ApiKey]:
 
 
 def authenticate(conn: sa.Connection, client_id: str, api_key: str) -> Caller:
-    """Who is calling; raises UnknownClient or InvalidApiKey.
+    """Who is calling; raises UnknownClient or InvalidApiKey."""
+    return authenticate_until(conn, client_id, api_key)[0]
 
-    One query reads the client and the key together: every request pays for it.
+
+def authenticate_until(conn: sa.Connection, client_id: str, api_key: str) -> tuple[Caller, datetime | None]:
+    """Who is calling, and when the key expires (None: never); raises UnknownClient or InvalidApiKey.
+
+    One query reads the client and the key together.
     """
     digest = key_digest(api_key)
     key_of_client = sa.and_(api_keys.c.digest == digest, api_keys.c.client_id == clients.c.client_id)
@@ -130,4 +135,4 @@ def authenticate(conn: sa.Connection, client_id: str, api_key: str) -> Caller:
         raise InvalidApiKey(client_id)
     if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= utcnow()):
         raise InvalidApiKey(client_id)
-    return Caller(client_id=client_id, key_id=row.key_id, is_test=row.is_test)
+    return Caller(client_id=client_id, key_id=row.key_id, is_test=row.is_test), row.expires_at

@@ -77,12 +77,19 @@ def signing_key(conn: sa.Connection, device_id: str) -> str | None:
     return None if row is None or row.disabled else row.signing_key
 
 
+_ENABLED_KEYS = sa.select(devices.c.device_id, devices.c.signing_key).where(devices.c.disabled.is_(False))
+# Built once: every send reads its client's keys.
+_CLIENTS_ENABLED_KEYS = _ENABLED_KEYS.where(devices.c.client_id == sa.bindparam("client_id"))
+
+
 def signing_keys(conn: sa.Connection, client_id: str | None) -> dict[str, str]:
     """The keys of the client's enabled devices (every client's when None), by device id."""
-    query = sa.select(devices.c.device_id, devices.c.signing_key).where(devices.c.disabled.is_(False))
-    if client_id is not None:
-        query = query.where(devices.c.client_id == client_id)
-    return {row.device_id: row.signing_key for row in conn.execute(query)}
+    rows = (
+        conn.execute(_ENABLED_KEYS)
+        if client_id is None
+        else conn.execute(_CLIENTS_ENABLED_KEYS, {"client_id": client_id})
+    )
+    return {device_id: key for device_id, key in rows}
 
 
 def mark_seen(conn: sa.Connection, device_id: str, at: datetime) -> bool:

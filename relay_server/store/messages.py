@@ -39,14 +39,18 @@ def insert_messages(conn: sa.Connection, new_messages: list[NewMessage], at: dat
     return stored
 
 
+# Built once: a status request then neither builds the statement nor works out its cache key.
+_CALLERS_MESSAGE = sa.select(messages).where(
+    messages.c.message_id == sa.bindparam("message_id"),
+    messages.c.client_id == sa.bindparam("client_id"),
+    messages.c.is_test == sa.bindparam("is_test"),
+)
+
+
 def get_message(conn: sa.Connection, caller: Caller, message_id: str) -> Message | None:
     """The message if it is the caller's, in the caller's mode."""
     row = conn.execute(
-        sa.select(messages).where(
-            messages.c.message_id == message_id,
-            messages.c.client_id == caller.client_id,
-            messages.c.is_test == caller.is_test,
-        )
+        _CALLERS_MESSAGE, {"message_id": message_id, "client_id": caller.client_id, "is_test": caller.is_test}
     ).first()
     return None if row is None else message_from_row(row._mapping)
 

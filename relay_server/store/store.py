@@ -111,6 +111,8 @@ class Store:
         self.device_history = DeviceHistory(engine)
         self.hourly_counts = HourlyCounts(engine)
         self._message_writes = GroupCommit(engine)
+        # Told after a key is revoked or a client disabled: whoever caches credentials.
+        self.credentials_changed: list[Callable[[], object]] = []
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -158,7 +160,9 @@ class Store:
     def revoke_api_key(self, api_key: str) -> bool:
         """Revoke the key; false when no such key exists."""
         with write_transaction(self.engine) as conn:
-            return clients.revoke_api_key(conn, api_key)
+            revoked = clients.revoke_api_key(conn, api_key)
+        self.after_commit(self._announce_credentials_changed)
+        return revoked
 
     def list_api_keys(self, client_id: str) -> list[ApiKey]:
         """The client's keys as display prefixes and states, oldest first."""
@@ -168,14 +172,25 @@ class Store:
     def disable_client(self, client_id: str) -> bool:
         """Disable the client (its keys stop working); false when no such client exists."""
         with write_transaction(self.engine) as conn:
-            return clients.disable_client(conn, client_id)
+            disabled = clients.disable_client(conn, client_id)
+        self.after_commit(self._announce_credentials_changed)
+        return disabled
+
+    def _announce_credentials_changed(self) -> None:
+        """Once committed: tell those who cache credentials that some may no longer hold."""
+        for listener in self.credentials_changed:
+            listener()
 
     def authenticate(self, client_id: str, api_key: str) -> Caller:
         """Who is calling; raises UnknownClient or InvalidApiKey. Constant-time compare."""
+        return self.authenticate_until(client_id, api_key)[0]
+
+    def authenticate_until(self, client_id: str, api_key: str) -> tuple[Caller, datetime | None]:
+        """Who is calling and when the key expires (None: never); raises UnknownClient or InvalidApiKey."""
         if not ids.is_client_id(client_id):
             raise UnknownClient(client_id)
         with read_transaction(self.engine) as conn:
-            return clients.authenticate(conn, client_id, api_key)
+            return clients.authenticate_until(conn, client_id, api_key)
 
     def add_device(self, client_id: str, name: str | None = None) -> tuple[Device, str]:
         """A new device of the client and its password (shown this once).

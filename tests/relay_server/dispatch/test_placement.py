@@ -1,0 +1,88 @@
+"""Send jobs placed in one round trip are what RQ's own unique enqueue stores, field for field."""
+
+from __future__ import annotations
+
+import pytest
+from relay_parts import Parts
+
+from relay_server.dispatch import placement
+from zimsend_common import bus, wire
+
+# Set at the moment of enqueueing, or carrying the payload (its nonce, issue time and signatures
+# differ from job to job): compared for presence, and the payload as the call it reads back as.
+VARYING_FIELDS = {b"created_at", b"enqueued_at", b"data", b"description"}
+
+
+def stored_as_rq_would(parts: Parts, message) -> dict[bytes, bytes]:
+    """The job hash RQ's own ``Queue.enqueue(..., unique=True)`` stores for ``message``'s send job."""
+    job_id = wire.send_job_id(message.client_id, message.message_id)
+    bus.queue(placement.queue_name(message), parts.redis).enqueue(
+        wire.SIMULATED_SEND_FUNC if message.is_test else wire.SEND_JOB_FUNC,
+        *placement.send_job_args(parts.store, message),
+        job_id=job_id,
+        job_timeout=placement.SEND_JOB_TIMEOUT_SECONDS,
+        result_ttl=placement.FINISHED_JOB_TTL_SECONDS,
+        failure_ttl=placement.FINISHED_JOB_TTL_SECONDS,
+        unique=True,
+    )
+    return stored_job(parts, message)
+
+
+def stored_job(parts: Parts, message) -> dict[bytes, bytes]:
+    return parts.redis.hgetall(bus.fetch(wire.send_job_id(message.client_id, message.message_id), parts.redis).key)
+
+
+def fixed_fields(fields: dict[bytes, bytes]) -> dict[bytes, bytes]:
+    return {name: value for name, value in fields.items() if name not in VARYING_FIELDS}
+
+
+@pytest.mark.parametrize("kind", ["shared", "device", "test"])
+def test_a_job_placed_in_one_round_trip_is_stored_as_rq_stores_it(parts, kind):
+    caller = parts.client(test=kind == "test")
+    device = parts.device(caller)
+    ours = parts.message(caller, device_id=device.device_id if kind == "device" else None)
+    theirs = parts.message(caller, device_id=device.device_id if kind == "device" else None)
+    placement.enqueue_sends(parts.redis, parts.store, [ours])
+    expected = stored_as_rq_would(parts, theirs)
+    found = stored_job(parts, ours)
+    assert set(found) == set(expected)
+    ours_id, theirs_id = (wire.send_job_id(m.client_id, m.message_id).encode() for m in (ours, theirs))
+    assert fixed_fields(found) == {
+        name: value.replace(theirs_id, ours_id) for name, value in fixed_fields(expected).items()
+    }
+    ours_job, theirs_job = (bus.fetch(wire.send_job_id(m.client_id, m.message_id), parts.redis) for m in (ours, theirs))
+    assert ours_job.func_name == theirs_job.func_name
+    assert ours_job.kwargs == theirs_job.kwargs == {}
+    assert [type(arg) for arg in ours_job.args] == [type(arg) for arg in theirs_job.args]
+    assert ours_job.args[0].keys() == theirs_job.args[0].keys()
+    assert ours_job.args[0]["message_id"] == ours.message_id
+    assert found[b"description"].split(b"(")[0] == expected[b"description"].split(b"(")[0]
+    assert parts.redis.ttl(bus.fetch(ours_id.decode(), parts.redis).key) == parts.redis.ttl(
+        bus.fetch(theirs_id.decode(), parts.redis).key
+    )
+    queue = bus.queue(placement.queue_name(ours), parts.redis)
+    assert queue.job_ids == [ours_id.decode(), theirs_id.decode()]
+    assert parts.redis.sismember("rq:queues", queue.key)
+
+
+def test_a_message_placed_twice_in_one_round_trip_has_one_job(parts):
+    caller = parts.client()
+    parts.device(caller)
+    message = parts.message(caller)
+    placement.enqueue_sends(parts.redis, parts.store, [message, message])
+    placement.enqueue_sends(parts.redis, parts.store, [message])
+    assert bus.queue(placement.queue_name(message), parts.redis).job_ids == [
+        wire.send_job_id(message.client_id, message.message_id)
+    ]
+
+
+def test_a_job_is_placed_on_a_redis_that_forgot_its_scripts(parts):
+    caller = parts.client()
+    parts.device(caller)
+    first, second = parts.message(caller), parts.message(caller)
+    placement.enqueue_sends(parts.redis, parts.store, [first])
+    parts.redis.script_flush()
+    placement.enqueue_sends(parts.redis, parts.store, [first, second])
+    assert bus.queue(placement.queue_name(first), parts.redis).job_ids == [
+        wire.send_job_id(m.client_id, m.message_id) for m in (first, second)
+    ]
