@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
-from relay_server.store.models import Caller, NewMessage
+from relay_server.store import Store
+from relay_server.store.models import Caller, NewMessage, StatusChange
 
 
 def new_message(caller: Caller, **fields: Any) -> NewMessage:
@@ -19,3 +21,12 @@ def new_message(caller: Caller, **fields: Any) -> NewMessage:
         encoding="GSM-7",
     )
     return replace(base, **fields)
+
+
+def stored_through(store: Store, caller: Caller, at: datetime, *moves: str, device_id: str | None = None) -> None:
+    """A message created at ``at`` and moved through ``moves``, a minute apart, on ``device_id``."""
+    (message,) = store.insert_messages([new_message(caller)], at=at)
+    for step, status in enumerate(moves, start=1):
+        store.apply_status_change(
+            StatusChange(message.message_id, status, at + timedelta(minutes=step), device_id=device_id)
+        )

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
-from store_factories import new_message
+from store_factories import new_message, stored_through
 
 from relay_server.store import Store
 from relay_server.store.messages import message_from_row
@@ -67,11 +67,7 @@ FILTERS = [
 def _fill(store: Store, caller: Caller) -> None:
     for n, at in enumerate(MOMENTS):
         for steps, device_id in LIVES[n % 2 :]:
-            (message,) = store.insert_messages([new_message(caller)], at=at)
-            for offset, status in enumerate(steps, start=1):
-                store.apply_status_change(
-                    StatusChange(message.message_id, status, at + timedelta(minutes=offset), device_id=device_id)
-                )
+            stored_through(store, caller, at, *steps, device_id=device_id)
 
 
 @pytest.fixture

@@ -3,10 +3,10 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from store_factories import new_message
+from store_factories import stored_through
 
 from relay_server.store import Store
-from relay_server.store.models import Caller, DayStats, HistoryQuery, StatusChange
+from relay_server.store.models import Caller, DayStats, HistoryQuery
 
 DAY1 = datetime(2026, 3, 1, 23, 30, tzinfo=timezone.utc)
 DAY2 = datetime(2026, 3, 2, 0, 15, tzinfo=timezone.utc)
@@ -15,26 +15,18 @@ DEVICE_A = "device_aaaaaaaaaaaa"
 DEVICE_B = "device_bbbbbbbbbbbb"
 
 
-def _make(store: Store, caller: Caller, at: datetime, *moves: str, device_id: str | None = None) -> None:
-    (message,) = store.insert_messages([new_message(caller)], at=at)
-    for step, status in enumerate(moves, start=1):
-        store.apply_status_change(
-            StatusChange(message.message_id, status, at + timedelta(minutes=step), device_id=device_id)
-        )
-
-
 @pytest.fixture
 def known(store: Store, live_caller: Caller, test_caller: Caller, other_caller: Caller) -> None:
     """Day 1: delivered and failed on A, one queued; day 2: sent and delivered on B; day 3: cancelled."""
-    _make(store, live_caller, DAY1, "sent", "delivered", device_id=DEVICE_A)
-    _make(store, live_caller, DAY1, "failed", device_id=DEVICE_A)
-    _make(store, live_caller, DAY1)
-    _make(store, live_caller, DAY2, "sent", device_id=DEVICE_B)
-    _make(store, live_caller, DAY2, "delivered", device_id=DEVICE_B)
-    _make(store, live_caller, DAY3, "cancelled")
+    stored_through(store, live_caller, DAY1, "sent", "delivered", device_id=DEVICE_A)
+    stored_through(store, live_caller, DAY1, "failed", device_id=DEVICE_A)
+    stored_through(store, live_caller, DAY1)
+    stored_through(store, live_caller, DAY2, "sent", device_id=DEVICE_B)
+    stored_through(store, live_caller, DAY2, "delivered", device_id=DEVICE_B)
+    stored_through(store, live_caller, DAY3, "cancelled")
     # Neither of these may count for the live caller.
-    _make(store, test_caller, DAY1, "sent", "delivered", device_id=DEVICE_A)
-    _make(store, other_caller, DAY1, "failed", device_id=DEVICE_A)
+    stored_through(store, test_caller, DAY1, "sent", "delivered", device_id=DEVICE_A)
+    stored_through(store, other_caller, DAY1, "failed", device_id=DEVICE_A)
 
 
 EXPECTED_ALL = (
