@@ -194,6 +194,7 @@ def _running(scheduler: RQScheduler | None) -> bool:
 def _work(redis: Redis, settings: Settings, stop: threading.Event) -> bool:
     """Run RQ's loop once; True when it stopped on request, False when Redis failed it."""
     _on_signals(lambda signum, frame: stop.set())
+    worker: RelayWorker | None = None
     try:
         # Even building a worker asks Redis something.
         worker = RelayWorker(stop, redis)
@@ -207,6 +208,11 @@ def _work(redis: Redis, settings: Settings, stop: threading.Event) -> bool:
         log.warning("worker waits for Redis", extra={"error": str(exc)})
     finally:
         _on_signals(lambda signum, frame: stop.set())
+        if worker is not None and _running(worker.scheduler):
+            # RQ stops its scheduler only in its loop's own teardown. A stop or a Redis
+            # failure outside that loop would leave the scheduler's process running:
+            # this process would wait for it at exit, or start a second one.
+            worker.stop_scheduler()
     # RQ's loop also ends on errors it only logs; a stop request is what ends ours.
     return stop.is_set()
 
