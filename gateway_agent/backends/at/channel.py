@@ -113,6 +113,13 @@ class Channel:
             finally:
                 self._finish()
 
+    def escape(self) -> None:
+        """Send ESC: a modem left in PDU entry (its last client died after the ``> ``
+        prompt) abandons that message and listens to commands again; in command
+        mode a modem ignores it."""
+        with self._lock:
+            self._write(ESC)
+
     def _start(self, command: str, shown: str) -> None:
         if self._lost is not None:
             raise PortGone(f"{shown}: port lost ({self._lost})")

@@ -65,9 +65,14 @@ def initialize(channel: Channel, options: DriverOptions) -> SessionFeatures:
 
 
 def synchronize(channel: Channel, options: DriverOptions) -> None:
-    """Get an OK to a bare ``AT``; a modem just plugged in may ignore the first few."""
+    """Get an OK to a bare ``AT``; a modem just plugged in may ignore the first few,
+    and one left in PDU entry answers only after an ESC."""
     timeout = min(options.command_timeout, 1.0)
     for attempt in range(1, options.sync_attempts + 1):
+        if attempt > 1:
+            # Silence may be a modem still waiting for the message of a client that
+            # died at its prompt, taking our ``AT`` for message text.
+            channel.escape()
         try:
             channel.command("AT", timeout)
             return

@@ -116,3 +116,17 @@ def test_a_network_locked_modem_is_not_ready_and_not_worth_retrying() -> None:
     finally:
         modem.close()
         port.stop()
+
+
+def test_a_modem_left_waiting_for_a_message_by_a_client_that_died_at_its_prompt_opens_and_sends(
+    emulator, make_modem
+) -> None:
+    # A client killed between the send command and its message leaves the modem in PDU entry.
+    dead = serial.Serial(emulator.port_path, timeout=2)
+    dead.write(b"AT+CMGS=20\r")
+    assert b">" in dead.read_until(b"> ")
+    dead.close()
+
+    modem = make_modem(emulator)
+    assert modem.send("+263771234567", "after the dead client").parts == 1
+    assert [record.text for record in emulator.sent] == ["after the dead client"]
