@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 
 import redis
 from flask import request
 
-from relay_server.api import context
+from relay_server.api import context, quota
 from relay_server.api.errors import ApiError
 from relay_server.api.outage import OutageWarner
 
@@ -39,23 +40,14 @@ _OUTAGE = OutageWarner(log, "authentication throttle cannot reach Redis; failure
 def refuse_if_throttled(client_id: str) -> None:
     """Raise ApiError 429 when this address has failed too often, at this client or at all."""
     relay = context.current()
-    keys = keys_of(client_id)
     try:
-        with relay.redis.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.get(key)
-                pipe.ttl(key)
-            pair_count, pair_ttl, address_count, address_ttl = pipe.execute()
+        # The same reading of the counts as every API request's admission.
+        admission = quota.admit(relay.redis, keys_of(client_id), bounds(), None, time.time())
     except redis.RedisError as exc:
         warn_outage(exc)
         return
-    blocked = [
-        ttl
-        for count, ttl, bound in zip((pair_count, address_count), (pair_ttl, address_ttl), bounds())
-        if count is not None and int(count) >= bound
-    ]
-    if blocked:
-        refuse(client_id, max(1, *blocked))
+    if admission.retry_after is not None:
+        refuse(client_id, admission.retry_after)
 
 
 def bounds() -> tuple[int, int]:
