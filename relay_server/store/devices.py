@@ -71,10 +71,8 @@ def enabled_device(conn: sa.Connection, device_id: str) -> tuple[Device, str] | 
 
 def signing_key(conn: sa.Connection, device_id: str) -> str | None:
     """The key the device signs its events with; None for an unknown or disabled device."""
-    row = conn.execute(
-        sa.select(devices.c.signing_key, devices.c.disabled).where(devices.c.device_id == device_id)
-    ).first()
-    return None if row is None or row.disabled else row.signing_key
+    found = enabled_device(conn, device_id)
+    return None if found is None else found[1]
 
 
 _ENABLED_KEYS = sa.select(devices.c.device_id, devices.c.signing_key).where(devices.c.disabled.is_(False))
