@@ -39,6 +39,8 @@ SEND_JOB_TIMEOUT_SECONDS = 600
 # Finished jobs are kept a day so that recovery sees the message was taken.
 FINISHED_JOB_TTL_SECONDS = 24 * 3600
 _UNIQUE_ENQUEUE_SHA = hashlib.sha1(UNIQUE_ENQUEUE_SCRIPT.encode()).hexdigest()  # RQ's script, as Redis names it
+_QUEUED = JobStatus.QUEUED.value.encode()
+_BATCH = 500  # messages looked up per round trip
 _LIVE_STATUSES = frozenset(
     status.value.encode()
     for status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.FINISHED)
@@ -166,23 +168,50 @@ def _send_job_of(
     return queue, job
 
 
-def jobless(redis: Redis, messages: list[tuple[str, str]]) -> dict[str, bytes | None]:
+def jobless(redis: Redis, messages: Sequence[tuple[str, str]]) -> dict[str, bytes | None]:
     """Of the (client id, message id) pairs, the messages that have no live job in Redis,
     each with its claim (None: unclaimed).
 
     A job that failed or was stopped no longer carries its message; one that
-    finished did, and its message has moved on (or was claimed).
+    finished did, and its message has moved on (or was claimed). A queued
+    job whose id is on no queue was taken by a process that died before it
+    deleted the job or claimed the message (a dequeue is a pop, then a read):
+    it carries its message no further, and placing again is safe, since a
+    taker still alive loses the claim.
     """
-    with redis.pipeline(transaction=False) as pipe:
-        for client_id, message_id in messages:
-            pipe.get(wire.claim_key(client_id, message_id))
-            pipe.hget(Job.key_for(wire.send_job_id(client_id, message_id)), "status")
-        answers = pipe.execute()
-    found = {}
-    for index, (_, message_id) in enumerate(messages):
-        claim, status = answers[index * 2 : index * 2 + 2]
-        if status not in _LIVE_STATUSES:
+    answers: list[Any] = []
+    for start in range(0, len(messages), _BATCH):
+        with redis.pipeline(transaction=False) as pipe:
+            for client_id, message_id in messages[start : start + _BATCH]:
+                pipe.get(wire.claim_key(client_id, message_id))
+                pipe.hmget(Job.key_for(wire.send_job_id(client_id, message_id)), "status", "origin")
+            answers += pipe.execute()
+    found: dict[str, bytes | None] = {}
+    waiting: dict[bytes, list[tuple[str, str, bytes | None]]] = {}  # by queue name: its queued jobs
+    for index, (client_id, message_id) in enumerate(messages):
+        claim, (status, origin) = answers[index * 2 : index * 2 + 2]
+        if status == _QUEUED and origin is not None:
+            waiting.setdefault(origin, []).append((message_id, wire.send_job_id(client_id, message_id), claim))
+        elif status not in _LIVE_STATUSES:
             found[message_id] = claim
+    found.update(_taken_off_queue(redis, waiting))
+    return found
+
+
+def _taken_off_queue(
+    redis: Redis, waiting: Mapping[bytes, list[tuple[str, str, bytes | None]]]
+) -> dict[str, bytes | None]:
+    """Of the (message id, job id, claim) of queued jobs, by queue name, the messages
+    whose job id is not on that queue, with their claim. Read after the jobs were:
+    a job is stored and pushed in one script, so one missing here was popped."""
+    with redis.pipeline(transaction=False) as pipe:
+        for name in waiting:
+            pipe.lrange(bus.queue_key(name.decode()), 0, -1)
+        listed = pipe.execute()
+    found: dict[str, bytes | None] = {}
+    for queued, items in zip(waiting.values(), listed):
+        on_queue = set(items)
+        found.update((message_id, claim) for message_id, job_id, claim in queued if job_id.encode() not in on_queue)
     return found
 
 

@@ -49,7 +49,6 @@ RELEASE_LATENESS = Histogram(
     buckets=(0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600),
 )
 
-_BATCH = 500  # messages checked in Redis per round trip
 # Each look goes this far back over the last one: a message submitted for a
 # moment ahead may be committed only after the look that passed its time.
 OVERLAP = timedelta(seconds=5)
@@ -108,13 +107,11 @@ def release_due(ctx: WorkerContext, after: datetime | None, now: datetime, *, la
     jobless its send job (or fail it TIMEOUT); returns how many were released."""
     due = ctx.store.due_messages(after, now)
     released = 0
-    for start in range(0, len(due), _BATCH):
-        batch = due[start : start + _BATCH]
-        jobless = placement.jobless(ctx.redis, [(message.client_id, message.message_id) for message in batch])
-        for message in batch:
-            # A claimed one is in a device's or a cancel's hands: recovery follows it.
-            if message.message_id in jobless and jobless[message.message_id] is None:
-                released += _release(ctx, message, now, late_after)
+    jobless = placement.jobless(ctx.redis, [(message.client_id, message.message_id) for message in due])
+    for message in due:
+        # A claimed one is in a device's or a cancel's hands: recovery follows it.
+        if message.message_id in jobless and jobless[message.message_id] is None:
+            released += _release(ctx, message, now, late_after)
     return released
 
 

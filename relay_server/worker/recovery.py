@@ -23,7 +23,7 @@ from zimsend_common import wire
 
 log = logging.getLogger(__name__)
 
-_BATCH = 500  # messages checked in Redis per round trip
+_BATCH = 500  # messages read from the store at once
 # A device that claimed a message reports on it within seconds; this long
 # without a word, the claim is taken to be the last thing the device did,
 # and the message goes back to it: at most once every STUCK_AFTER.
@@ -62,11 +62,10 @@ def requeue_orphans(ctx: WorkerContext, now: datetime, scheduled_through: dateti
     further ``STUCK_AFTER`` of silence, never more often.
     """
     placed = 0
-    queued = ctx.store.queued_message_refs(scheduled_through)
-    for start in range(0, len(queued), _BATCH):
-        jobless = placement.jobless(ctx.redis, queued[start : start + _BATCH])
-        stored = ctx.store.get_messages_by_ids(list(jobless))
-        for message_id, claim in jobless.items():
+    jobless = list(placement.jobless(ctx.redis, ctx.store.queued_message_refs(scheduled_through)).items())
+    for start in range(0, len(jobless), _BATCH):
+        stored = ctx.store.get_messages_by_ids([message_id for message_id, _ in jobless[start : start + _BATCH]])
+        for message_id, claim in jobless[start : start + _BATCH]:
             message = stored.get(message_id)
             if message is None or message.status != "queued":
                 continue

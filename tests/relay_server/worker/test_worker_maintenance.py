@@ -230,6 +230,32 @@ def test_a_message_whose_job_failed_in_redis_is_placed_again(parts: Parts):
     ]
 
 
+def test_a_job_taken_off_its_queue_by_an_agent_killed_before_it_deleted_it_is_placed_again(parts: Parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    message = parts.message(caller, device_id=device.device_id)
+    placement.enqueue_send(parts.redis, parts.store, message)
+    queue = bus.queue(wire.device_queue(device.device_id, 3), parts.redis)
+    job_id = wire.send_job_id(message.client_id, message.message_id)
+    assert parts.redis.lpop(queue.key) == job_id.encode()  # the pop of a dequeue, then the kill
+    assert bus.fetch(job_id, parts.redis).get_status() == JobStatus.QUEUED
+    run_round(parts)
+    assert queue.job_ids == [job_id]
+
+
+def test_recovery_leaves_a_queued_job_that_is_still_on_its_queue_where_it_is(parts: Parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    messages = [parts.message(caller, device_id=device.device_id) for _ in range(3)]
+    for message in messages:
+        placement.enqueue_send(parts.redis, parts.store, message)
+    queue = bus.queue(wire.device_queue(device.device_id, 3), parts.redis)
+    before = queue.job_ids
+    run_round(parts)
+    assert queue.job_ids == before
+    assert len(before) == 3
+
+
 def test_the_daily_purge_removes_device_records_and_incoming_sms_past_retention(parts: Parts):
     caller = parts.client()
     device = parts.device(caller)
