@@ -15,12 +15,16 @@ Its counters and histograms go to the shared Prometheus directory
 RQ's scheduler is supervised: RQ itself starts it again when its process
 died, but only in its own maintenance, every 10 minutes by default; the
 worker has that run every ``SCHEDULER_CHECK_SECONDS`` and logs each restart.
+It also ends with the worker: on Linux the kernel sends it SIGTERM when the
+worker's process dies, however it dies.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import logging
+import os
 import signal
 import sys
 import threading
@@ -66,6 +70,7 @@ COMMAND_WAIT_SECONDS = 1.0
 # hands to another of the process's threads is acted on only when it returns.
 WORKER_TTL_SECONDS = 18
 SCHEDULER_CHECK_SECONDS = 10
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -88,6 +93,7 @@ def _main(args: argparse.Namespace) -> int:
         return 2
     configure_logging(settings.logging)
     metrics_dir.enter_multiprocess_mode(settings)
+    _children_end_with(os.getpid())
     return run_worker(settings, maintenance_seconds=args.maintenance_seconds)
 
 
@@ -121,6 +127,20 @@ def run_worker(settings: Settings, *, maintenance_seconds: float) -> int:
             thread.join(timeout=5)
         store.close()
     return 0
+
+
+def _children_end_with(parent: int) -> None:
+    """Have every process this one forks (RQ's scheduler: the worker forks nothing else)
+    receive SIGTERM when this process dies. Killed (SIGKILL, the OOM killer), the worker
+    would otherwise leave its scheduler running, holding the lock the next worker needs."""
+    if sys.platform == "linux":
+        os.register_at_fork(after_in_child=lambda: _end_with(parent))
+
+
+def _end_with(parent: int) -> None:
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the request was made
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _run_without_signals(run: Callable[[threading.Event], None], stop: threading.Event) -> None:

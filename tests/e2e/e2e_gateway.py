@@ -22,6 +22,7 @@ import pytest
 import redis
 import requests
 from credentials import Credentials
+from group_process import GroupProcess
 from waiting import free_port, wait_until
 
 from gateway_agent.backends.emulator import EmulatorConfig, ModemEmulator
@@ -57,7 +58,7 @@ class Gateway:
     env: dict[str, str]
     store: Store
     base_url: str
-    processes: list[subprocess.Popen] = field(default_factory=list)
+    processes: list[GroupProcess] = field(default_factory=list)
     emulators: list[ModemEmulator] = field(default_factory=list)
     maintenance_seconds: float = 0.5  # the worker's rounds: quick, so that the tests see recovery soon
 
@@ -65,8 +66,13 @@ class Gateway:
 
     def spawn(self, name: str, args: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen:
         log = open(self.workdir / f"{name}.log", "ab")
-        process = subprocess.Popen(
-            args, env={**self.env, **(extra_env or {})}, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir
+        process = GroupProcess(
+            args,
+            env={**self.env, **(extra_env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.workdir,
+            start_new_session=True,
         )
         log.close()
         self.processes.append(process)
@@ -146,8 +152,8 @@ class Gateway:
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                pass  # hung: killed with its group below
+            process.kill()  # its group: whatever it left behind, or itself when it hung
         for emulator in self.emulators:
             emulator.stop()
         self.store.close()

@@ -3,7 +3,6 @@ and phones of a client's that call it like the SMSGate app (the tests of ``relay
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,9 +12,10 @@ from typing import Any
 import redis
 import requests
 from credentials import Credentials
-from relay_process import RELAY, environment, serving
+from relay_process import environment, serving
 from smsgate_phone import Phone
 from waiting import free_port, wait_until
+from worker_process import GroupProcess, spawn_worker
 
 from relay_server.store.store import Store
 
@@ -28,7 +28,7 @@ class Relay:
     store: Store
     redis: redis.Redis
     base: str
-    worker: subprocess.Popen | None = None
+    worker: GroupProcess | None = None
 
     @property
     def mobile_url(self) -> str:
@@ -104,14 +104,9 @@ def running_relay(
     relay = Relay(env, store, redis_client, f"http://127.0.0.1:{port}")
     try:
         with serving(env):
-            log = open(tmp_path / "worker.log", "ab")
-            relay.worker = subprocess.Popen(
-                [RELAY, "worker", "--maintenance-seconds", "0.5"], env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-            log.close()
+            relay.worker = spawn_worker(env, tmp_path / "worker.log", maintenance_seconds=0.5)
             yield relay
     finally:
         if relay.worker is not None:
-            relay.worker.terminate()
-            relay.worker.wait(timeout=20)
+            relay.worker.kill()
         store.close()

@@ -1,4 +1,5 @@
-"""The relay's worker as its own process, on a test's SQLite file and private Redis."""
+"""The relay's worker as its own process: started in a process group of its own, so that
+a test's end takes whatever it left (RQ's scheduler runs in a child process)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,25 @@ import subprocess
 import sys
 from pathlib import Path
 
+from group_process import GroupProcess
+
 BIN = Path(sys.executable).parent
 
 
-def start_worker(tmp_path: Path, sqlite_url: str, redis_url: str) -> subprocess.Popen:
-    """``zimsend-relay worker`` with quick maintenance rounds; its output goes to ``tmp_path/worker.log``."""
+def spawn_worker(env: dict[str, str], log: Path, maintenance_seconds: float = 0.2) -> GroupProcess:
+    """``zimsend-relay worker`` with ``env`` and quick maintenance rounds, its output appended to ``log``."""
+    with open(log, "ab") as output:
+        return GroupProcess(
+            [str(BIN / "zimsend-relay"), "worker", "--maintenance-seconds", str(maintenance_seconds)],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def start_worker(tmp_path: Path, sqlite_url: str, redis_url: str) -> GroupProcess:
+    """The worker on a test's SQLite file and private Redis; its output goes to ``tmp_path/worker.log``."""
     env = {
         **os.environ,
         "ZIMSEND_CONFIG": str(tmp_path / "none.toml"),
@@ -20,9 +35,4 @@ def start_worker(tmp_path: Path, sqlite_url: str, redis_url: str) -> subprocess.
         "ZIMSEND_REDIS_URL": redis_url,
     }
     (tmp_path / "none.toml").write_text("")
-    return subprocess.Popen(
-        [str(BIN / "zimsend-relay"), "worker", "--maintenance-seconds", "0.2"],
-        env=env,
-        stdout=open(tmp_path / "worker.log", "ab"),
-        stderr=subprocess.STDOUT,
-    )
+    return spawn_worker(env, tmp_path / "worker.log")

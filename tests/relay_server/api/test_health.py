@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -10,9 +9,10 @@ from pathlib import Path
 import pytest
 import requests
 from own_redis import OwnRedis
-from relay_process import RELAY, environment
+from relay_process import environment
 from waiting import free_port, wait_until
 from werkzeug.serving import make_server
+from worker_process import GroupProcess, spawn_worker
 
 from relay_server.api.app import create_app
 from relay_server.store.engine import create_engine
@@ -25,14 +25,9 @@ def healthz(relay) -> requests.Response:
     return requests.get(relay.base_url.removesuffix("/v1") + "/healthz", timeout=10)
 
 
-def start_worker(tmp_path: Path, database_url: str, redis_url: str) -> subprocess.Popen:
+def start_worker(tmp_path: Path, database_url: str, redis_url: str) -> GroupProcess:
     env = environment(tmp_path, database_url=database_url, redis_url=redis_url, due_check_seconds="0.2")
-    return subprocess.Popen(
-        [RELAY, "worker", "--maintenance-seconds", "0.5"],
-        env=env,
-        stdout=open(tmp_path / "worker.log", "ab"),
-        stderr=subprocess.STDOUT,
-    )
+    return spawn_worker(env, tmp_path / "worker.log", maintenance_seconds=0.5)
 
 
 @pytest.mark.slow
@@ -68,8 +63,7 @@ def test_healthz_names_the_missing_worker_then_degrades_while_redis_is_down_and_
         assert worker.poll() is None
     finally:
         if worker is not None:
-            worker.terminate()
-            worker.wait(timeout=30)
+            worker.kill()
         redis_server.stop()
 
 

@@ -14,6 +14,7 @@ from credentials import Credentials
 from prometheus_client.parser import text_string_to_metric_families
 from relay_process import RELAY, environment, serving
 from waiting import free_port, wait_until
+from worker_process import spawn_worker
 
 from relay_server.store.models import EventFailure
 from relay_server.store.store import Store
@@ -160,12 +161,7 @@ def test_metrics_of_a_server_process_show_what_the_worker_process_counted(tmp_pa
     client, _live = store.create_client("acme")
     test_key = Credentials(client.client_id, store.create_api_key(client.client_id, test=True))
     store.close()
-    worker = subprocess.Popen(
-        [RELAY, "worker", "--maintenance-seconds", "0.5"],
-        env=env,
-        stdout=open(tmp_path / "worker.log", "ab"),
-        stderr=subprocess.STDOUT,
-    )
+    worker = spawn_worker(env, tmp_path / "worker.log", maintenance_seconds=0.5)
     try:
         with serving(env):
             base = f"http://127.0.0.1:{port}"
@@ -186,5 +182,4 @@ def test_metrics_of_a_server_process_show_what_the_worker_process_counted(tmp_pa
                     f"{exc}; counted {total(scrape(base), released)}; the worker's log:\n{log}"
                 ) from None
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        worker.kill()

@@ -102,3 +102,28 @@ def test_the_worker_starts_its_rq_scheduler_again_when_it_died_and_says_so(tmp_p
         assert worker.wait(timeout=20) == 0
     finally:
         worker.kill()
+
+
+def test_a_killed_worker_takes_its_rq_scheduler_with_it(tmp_path, sqlite_url, redis_proc, redisdb):
+    worker = start_worker(tmp_path, sqlite_url, f"redis://{redis_proc.host}:{redis_proc.port}/0")
+    try:
+        deadline = time.monotonic() + 30
+        while not scheduler_pids(redisdb) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        [scheduler] = scheduler_pids(redisdb)
+        os.kill(worker.pid, signal.SIGKILL)  # as the OOM killer would: no teardown runs
+        deadline = time.monotonic() + 20
+        while _alive(scheduler) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(scheduler)
+    finally:
+        worker.kill()
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs; an exited child not yet reaped by its new parent counts as gone."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
