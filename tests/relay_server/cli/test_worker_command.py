@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from rq.job import JobStatus
+from waiting import wait_until
 from worker_process import start_worker
 
 from relay_server.cli.worker import SCHEDULER_CHECK_SECONDS, WORKER_TTL_SECONDS
@@ -87,15 +88,10 @@ def scheduler_pids(redis_client) -> set[int]:
 def test_the_worker_starts_its_rq_scheduler_again_when_it_died_and_says_so(tmp_path, sqlite_url, redis_proc, redisdb):
     worker = start_worker(tmp_path, sqlite_url, f"redis://{redis_proc.host}:{redis_proc.port}/0")
     try:
-        deadline = time.monotonic() + 30
-        while not scheduler_pids(redisdb) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        [first] = scheduler_pids(redisdb)
+        [first] = wait_until(lambda: scheduler_pids(redisdb), "RQ's scheduler", 30)
         os.kill(first, signal.SIGKILL)  # as a Redis timeout in its heartbeat ends it
-        deadline = time.monotonic() + SCHEDULER_CHECK_SECONDS + WORKER_TTL_SECONDS + 10
-        while time.monotonic() < deadline and not (scheduler_pids(redisdb) - {first}):
-            time.sleep(0.2)
-        [second] = scheduler_pids(redisdb) - {first}
+        restarted = SCHEDULER_CHECK_SECONDS + WORKER_TTL_SECONDS + 10
+        [second] = wait_until(lambda: scheduler_pids(redisdb) - {first}, "a new RQ scheduler", restarted)
         os.kill(second, 0)  # alive
         assert b"RQ scheduler had stopped; started again" in (tmp_path / "worker.log").read_bytes()
         worker.send_signal(signal.SIGTERM)
@@ -107,15 +103,9 @@ def test_the_worker_starts_its_rq_scheduler_again_when_it_died_and_says_so(tmp_p
 def test_a_killed_worker_takes_its_rq_scheduler_with_it(tmp_path, sqlite_url, redis_proc, redisdb):
     worker = start_worker(tmp_path, sqlite_url, f"redis://{redis_proc.host}:{redis_proc.port}/0")
     try:
-        deadline = time.monotonic() + 30
-        while not scheduler_pids(redisdb) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        [scheduler] = scheduler_pids(redisdb)
+        [scheduler] = wait_until(lambda: scheduler_pids(redisdb), "RQ's scheduler", 30)
         os.kill(worker.pid, signal.SIGKILL)  # as the OOM killer would: no teardown runs
-        deadline = time.monotonic() + 20
-        while _alive(scheduler) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not _alive(scheduler)
+        wait_until(lambda: not _alive(scheduler), "the scheduler to end with its worker", 20)
     finally:
         worker.kill()
 
