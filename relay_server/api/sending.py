@@ -144,7 +144,7 @@ def resend(message_id: str) -> Response:
     original = relay.store.get_message(current_caller(), message_id)
     if original is None:
         raise ApiError("MESSAGE_NOT_FOUND", "The message does not exist.", param="message_id")
-    if original.status == "failed" and relay.store.is_otp_message(message_id):
+    if original.status == "failed" and message_id in relay.store.otp_messages([message_id]):
         raise ApiError(
             "CANNOT_RESEND_MESSAGE",
             "A one-time password is not resent: its code is not kept. Ask for a new one with /v1/sms/send-otp.",

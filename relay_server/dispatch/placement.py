@@ -230,10 +230,7 @@ def withdraw(redis: Redis, client_id: str, message_id: str) -> None:
     redis.expire(job.key, FINISHED_JOB_TTL_SECONDS)
 
 
-def remove_jobs(redis: Redis, client_id: str, message_id: str) -> None:
-    """Delete what is left of the message's send job."""
-    job_id = wire.send_job_id(client_id, message_id)
-    try:
-        bus.fetch(job_id, redis).delete()
-    except NoSuchJobError:  # gone, or refused: a hash that is no job must not block the next
-        redis.delete(Job.key_for(job_id))
+def remove_jobs(redis: Redis, messages: Sequence[tuple[str, str]]) -> None:
+    """Delete what is left of the send job of each (client id, message id), wherever it
+    waits, in two round trips; a hash that is no job goes too, as it would block the next."""
+    bus.delete_jobs(redis, [wire.send_job_id(client_id, message_id) for client_id, message_id in messages])

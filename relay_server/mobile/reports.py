@@ -138,7 +138,7 @@ def _claimed(redis: Redis, device: MobileDevice, message: Message) -> bool:
     """Whether the phone holds the message: it claims it now unless a cancel or another device did."""
     key, mine = wire.claim_key(message.client_id, message.message_id), wire.claim_value_device(device.device_id)
     if redis.set(key, mine, nx=True, ex=wire.CLAIM_TTL_SECONDS):
-        placement.remove_jobs(redis, message.client_id, message.message_id)  # no agent listens on a phone's queue
+        placement.remove_jobs(redis, [(message.client_id, message.message_id)])  # no agent listens on a phone's queue
         return True
     holder = redis.get(key)
     if holder == mine.encode():

@@ -9,6 +9,7 @@ so of two verifications racing each other, only one can make it.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -143,10 +144,10 @@ def verify(conn: sa.Connection, caller: Caller, otp_id: str, code_mac: str, now:
     return settled
 
 
-def is_otp_message(conn: sa.Connection, message_id: str) -> bool:
-    """True when the message carries an OTP (its stored text has the code masked)."""
-    found = conn.execute(sa.select(otps.c.otp_id).where(otps.c.message_id == message_id).limit(1)).first()
-    return found is not None
+def otp_messages(conn: sa.Connection, message_ids: Collection[str]) -> set[str]:
+    """Of ``message_ids``, those that carry an OTP (their stored text has the code masked)."""
+    rows = conn.execute(sa.select(otps.c.message_id).where(otps.c.message_id.in_(list(message_ids))))
+    return {row.message_id for row in rows}
 
 
 def purge_older_than(conn: sa.Connection, cutoff: datetime) -> int:

@@ -14,7 +14,7 @@ Outside this folder nothing runs SQL or touches the engine (see README.md).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
@@ -468,10 +468,12 @@ class Store:
         with write_transaction(self.engine) as conn:
             return otp.verify(conn, caller, otp_id, code_mac, now)
 
-    def is_otp_message(self, message_id: str) -> bool:
-        """True when the message carries an OTP: its stored text is masked, not what is sent."""
+    def otp_messages(self, message_ids: Collection[str]) -> set[str]:
+        """Of ``message_ids``, those that carry an OTP: their stored text is masked, not what is sent."""
+        if not message_ids:
+            return set()
         with read_transaction(self.engine) as conn:
-            return otp.is_otp_message(conn, message_id)
+            return otp.otp_messages(conn, message_ids)
 
     # -- idempotency -----------------------------------------------------------
     def idempotency_get(self, client_id: str, key: str) -> IdempotencyRecord | None:

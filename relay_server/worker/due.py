@@ -38,7 +38,7 @@ from relay_server.store.models import Message
 from relay_server.worker.context import WorkerContext
 from relay_server.worker.epoch import EpochWatch
 from relay_server.worker.heartbeat import beat
-from relay_server.worker.recovery import give_job
+from relay_server.worker.recovery import give_jobs
 from zimsend_common.timefmt import utcnow
 
 log = logging.getLogger(__name__)
@@ -106,22 +106,23 @@ def release_due(ctx: WorkerContext, after: datetime | None, now: datetime, *, la
     """Give each queued message due after ``after`` and by ``now`` that is unclaimed and
     jobless its send job (or fail it TIMEOUT); returns how many were released."""
     due = ctx.store.due_messages(after, now)
-    released = 0
     jobless = placement.jobless(ctx.redis, [(message.client_id, message.message_id) for message in due])
-    for message in due:
-        # A claimed one is in a device's or a cancel's hands: recovery follows it.
-        if message.message_id in jobless and jobless[message.message_id] is None:
-            released += _release(ctx, message, now, late_after)
-    return released
-
-
-def _release(ctx: WorkerContext, message: Message, now: datetime, late_after: timedelta) -> int:
-    assert message.scheduled_at is not None
+    # A claimed one is in a device's or a cancel's hands: recovery follows it.
+    unclaimed = [message for message in due if message.message_id in jobless and jobless[message.message_id] is None]
     # The look's moment, or later when Redis held the look up (a paused server answers late).
     released_at = max(now, utcnow())
-    if not give_job(ctx, message, released_at):
-        log.warning("scheduled message expired before release", extra={"message_id": message.message_id})
-        return 0
+    released = give_jobs(ctx, unclaimed, released_at)
+    released_ids = {message.message_id for message in released}
+    for message in unclaimed:
+        if message.message_id not in released_ids:
+            log.warning("scheduled message expired before release", extra={"message_id": message.message_id})
+    for message in released:
+        _log_release(message, released_at, late_after)
+    return len(released)
+
+
+def _log_release(message: Message, released_at: datetime, late_after: timedelta) -> None:
+    assert message.scheduled_at is not None
     lateness = released_at - message.scheduled_at
     RELEASE_LATENESS.observe(lateness.total_seconds())
     extra = {"message_id": message.message_id, "late_seconds": round(lateness.total_seconds(), 3)}
@@ -129,4 +130,3 @@ def _release(ctx: WorkerContext, message: Message, now: datetime, late_after: ti
         log.warning("scheduled message released late", extra=extra)
     else:
         log.info("scheduled message released", extra=extra)
-    return 1

@@ -12,6 +12,7 @@ has looked past its time; recovery covers it after.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -64,44 +65,53 @@ def requeue_orphans(ctx: WorkerContext, now: datetime, scheduled_through: dateti
     placed = 0
     jobless = list(placement.jobless(ctx.redis, ctx.store.queued_message_refs(scheduled_through)).items())
     for start in range(0, len(jobless), _BATCH):
-        stored = ctx.store.get_messages_by_ids([message_id for message_id, _ in jobless[start : start + _BATCH]])
-        for message_id, claim in jobless[start : start + _BATCH]:
+        batch = jobless[start : start + _BATCH]
+        stored = ctx.store.get_messages_by_ids([message_id for message_id, _ in batch])
+        unclaimed = []
+        for message_id, claim in batch:
             message = stored.get(message_id)
             if message is None or message.status != "queued":
                 continue
             if claim is None:
-                placed += _place_again(ctx, message, now)
+                unclaimed.append(message)
             elif claim == wire.CLAIM_CANCELLED.encode():
                 ctx.store.apply_status_change(StatusChange(message_id, "cancelled", now))
             else:
                 placed += _return_to_claimant(ctx, message, claim.decode(), now)
+        placed += _place_again(ctx, unclaimed, now)
     return placed
 
 
-def _place_again(ctx: WorkerContext, message: Message, now: datetime) -> int:
-    if ctx.store.is_otp_message(message.message_id):
+def _place_again(ctx: WorkerContext, messages: list[Message], now: datetime) -> int:
+    otps = ctx.store.otp_messages([message.message_id for message in messages])
+    for message in messages:
         # Its send job alone carried the code; the store keeps it masked. Unlike placing,
         # failing is not idempotent: leave the relay time to enqueue what it just stored.
-        if now - message.created_at >= OTP_SUBMIT_MARGIN:
+        if message.message_id in otps and now - message.created_at >= OTP_SUBMIT_MARGIN:
             _expire(ctx, message.client_id, message.message_id, now, LOST_OTP)
-        return 0
-    if not give_job(ctx, message, now):
-        return 0
-    log.info("message queued again", extra={"message_id": message.message_id})
-    return 1
+    placed = give_jobs(ctx, [message for message in messages if message.message_id not in otps], now)
+    for message in placed:
+        log.info("message queued again", extra={"message_id": message.message_id})
+    return len(placed)
 
 
-def give_job(ctx: WorkerContext, message: Message, now: datetime) -> bool:
-    """Put an unclaimed, due message's send job on its queue; True when it was put,
-    False when its ``valid_until`` had passed and it failed with TIMEOUT instead."""
-    if message.valid_until is not None and message.valid_until < now:
-        _expire(ctx, message.client_id, message.message_id, now)
-        return False
-    placement.remove_jobs(
-        ctx.redis, message.client_id, message.message_id
-    )  # a failed job's remains would block the new one
-    placement.enqueue_send(ctx.redis, ctx.store, message)
-    return True
+def give_jobs(ctx: WorkerContext, messages: Sequence[Message], now: datetime) -> list[Message]:
+    """Put each unclaimed, due message's send job on its queue; returns those put. The
+    others' ``valid_until`` had passed: they failed with TIMEOUT instead."""
+    due = []
+    for message in messages:
+        if message.valid_until is not None and message.valid_until < now:
+            _expire(ctx, message.client_id, message.message_id, now)
+        else:
+            due.append(message)
+    # A failed job's remains would block the new one.
+    placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id) for message in due])
+    by_client: dict[str, list[Message]] = {}
+    for message in due:
+        by_client.setdefault(message.client_id, []).append(message)
+    for client_id, theirs in by_client.items():
+        placement.enqueue_sends(ctx.redis, ctx.store, theirs, ctx.store.device_signing_keys(client_id))
+    return due
 
 
 def _return_to_claimant(ctx: WorkerContext, message: Message, claim: str, now: datetime) -> int:
@@ -111,7 +121,7 @@ def _return_to_claimant(ctx: WorkerContext, message: Message, claim: str, now: d
         return 0
     if ctx.redis.get(wire.inflight_key(device_id)) == message.message_id.encode():
         return 0  # its modem has it: liveness decides
-    if ctx.store.is_otp_message(message.message_id):
+    if ctx.store.otp_messages([message.message_id]):
         expire(ctx.store, message.message_id, now, LOST_OTP)
         return 0
     # The device deletes the job it takes, so a returned message is jobless
@@ -119,7 +129,7 @@ def _return_to_claimant(ctx: WorkerContext, message: Message, claim: str, now: d
     stuck_seconds = int(STUCK_AFTER.total_seconds())
     if not ctx.redis.set(wire.returned_key(message.message_id), device_id, nx=True, ex=stuck_seconds):
         return 0
-    placement.remove_jobs(ctx.redis, message.client_id, message.message_id)
+    placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id)])
     placement.enqueue_send(ctx.redis, ctx.store, replace(message, device_id=device_id))
     log.warning(
         "claimed message returned to its device",

@@ -8,6 +8,7 @@ import zlib
 import pytest
 from planted_jobs import plant
 from rq.exceptions import NoSuchJobError
+from rq.job import JobStatus
 from rq.registry import CanceledJobRegistry
 
 from zimsend_common import bus, wire
@@ -82,3 +83,56 @@ def test_a_job_taken_off_its_queue_is_discarded_with_everything_rq_keeps_of_it(r
     assert redisdb.keys("rq:job:*") == []
     assert CanceledJobRegistry(QUEUE, connection=redisdb).get_job_ids() == []
     assert queue.count == 0
+
+
+def rq_state(redis_client) -> dict[bytes, object]:
+    """Every key RQ keeps, with what it holds (a worker's own keys aside)."""
+    state: dict[bytes, object] = {}
+    for key in sorted(redis_client.scan_iter("rq:*")):
+        kind = redis_client.type(key)
+        if kind == b"list":
+            state[key] = redis_client.lrange(key, 0, -1)
+        elif kind == b"zset":
+            state[key] = redis_client.zrange(key, 0, -1)
+        elif kind == b"set":
+            state[key] = sorted(redis_client.smembers(key))
+        elif kind == b"hash":
+            state[key] = sorted(redis_client.hkeys(key))
+    return state
+
+
+def jobs_in_every_state(redis_client) -> list[str]:
+    """A queued job still on its queue, a failed one, a cancelled one, and a stopped one,
+    each beside a queued job that stays; returns the ids of the four."""
+    queue = bus.queue(QUEUE, redis_client)
+    for job_id in ("queued", "failed", "cancelled", "stopped", "kept"):
+        queue.enqueue(wire.SEND_JOB_FUNC, {"n": job_id}, {}, job_id=job_id)
+    bus.fetch("cancelled", redis_client).cancel()
+    for job_id, status in (("failed", JobStatus.FAILED), ("stopped", JobStatus.STOPPED)):
+        job = bus.fetch(job_id, redis_client)
+        queue.remove(job)
+        with redis_client.pipeline() as pipe:  # as RQ's worker ends a job so
+            job.set_status(status, pipeline=pipe)
+            job.failed_job_registry.add(job, pipeline=pipe)
+            pipe.execute()
+    return ["queued", "failed", "cancelled", "stopped"]
+
+
+def test_deleting_jobs_in_a_batch_leaves_redis_as_rqs_own_delete_does(redisdb):
+    job_ids = jobs_in_every_state(redisdb)
+    for job_id in job_ids:
+        bus.fetch(job_id, redisdb).delete()
+    by_rq = rq_state(redisdb)
+    redisdb.flushdb()
+    jobs_in_every_state(redisdb)
+
+    bus.delete_jobs(redisdb, [*job_ids, "never-was"])
+
+    assert rq_state(redisdb) == by_rq
+    assert bus.queue(QUEUE, redisdb).job_ids == ["kept"]
+
+
+def test_deleting_a_hash_that_is_no_job_removes_it(redisdb):
+    redisdb.hset("rq:job:planted", mapping={"origin": b"\xff\xfe", "data": b"junk"})
+    bus.delete_jobs(redisdb, ["planted"])
+    assert not redisdb.exists("rq:job:planted")

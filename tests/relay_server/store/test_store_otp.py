@@ -52,9 +52,8 @@ def test_an_otp_is_stored_with_its_queued_message_created_at_the_same_moment(sto
     message = store.create_otp(otp, new_message(live_caller, body="Code ******", priority=1))
     assert (message.status, message.body, message.created_at) == ("queued", "Code ******", NOW)
     assert store.get_message(live_caller, message.message_id) == message
-    assert store.is_otp_message(message.message_id)
     [plain] = store.insert_messages([new_message(live_caller)])
-    assert not store.is_otp_message(plain.message_id)
+    assert store.otp_messages([message.message_id, plain.message_id, "msg_unknown"]) == {message.message_id}
 
 
 def test_the_hourly_limit_refuses_the_eleventh_and_stores_nothing_for_it(store, live_caller):

@@ -286,3 +286,21 @@ def test_a_shared_message_an_agent_dropped_unsigned_for_it_is_queued_again_signe
     payload, signatures = bus.fetch(job_id, parts.redis).args
     assert set(signatures) == {first.device_id, added.device_id}
     assert wire.verify(payload, signatures[added.device_id], added.signing_key)
+
+
+def test_messages_of_several_clients_placed_again_in_one_round_are_each_signed_for_their_own_devices(parts: Parts):
+    callers = [parts.client(), parts.client()]
+    devices = {caller.client_id: [parts.device(caller), parts.device(caller)] for caller in callers}
+    own_device = devices[callers[1].client_id][0]
+    messages = [parts.message(caller) for caller in callers for _ in range(3)]
+    addressed = parts.message(callers[1], device_id=own_device.device_id)
+    run_round(parts)
+    for message in messages:
+        payload, signatures = bus.fetch(wire.send_job_id(message.client_id, message.message_id), parts.redis).args
+        theirs = devices[message.client_id]
+        assert set(signatures) == {device.device_id for device in theirs}
+        assert all(wire.verify(payload, signatures[device.device_id], device.signing_key) for device in theirs)
+    payload, signatures = bus.fetch(wire.send_job_id(addressed.client_id, addressed.message_id), parts.redis).args
+    assert list(signatures) == [own_device.device_id]
+    assert bus.queue(wire.device_queue(own_device.device_id, 3), parts.redis).count == 1
+    assert bus.queue(wire.client_queue(callers[0].client_id, 3), parts.redis).count == 3
