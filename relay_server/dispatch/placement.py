@@ -170,14 +170,22 @@ def _send_job_of(
 
 def jobless(redis: Redis, messages: Sequence[tuple[str, str]]) -> dict[str, bytes | None]:
     """Of the (client id, message id) pairs, the messages that have no live job in Redis,
-    each with its claim (None: unclaimed).
+    each with its claim (None: unclaimed): ``without_live_job``, then ``taken_off_queue``
+    for those whose job reads as queued."""
+    found, queued = without_live_job(redis, messages)
+    found.update(taken_off_queue(redis, queued))
+    return found
+
+
+def without_live_job(
+    redis: Redis, messages: Sequence[tuple[str, str]]
+) -> tuple[dict[str, bytes | None], dict[str, list[tuple[str, str]]]]:
+    """Of the (client id, message id) pairs, the messages whose job is gone or over, each
+    with its claim (None: unclaimed); and, by queue name, those whose job reads as
+    queued there, for ``taken_off_queue`` to check against the queue itself.
 
     A job that failed or was stopped no longer carries its message; one that
-    finished did, and its message has moved on (or was claimed). A queued
-    job whose id is on no queue was taken by a process that died before it
-    deleted the job or claimed the message (a dequeue is a pop, then a read):
-    it carries its message no further, and placing again is safe, since a
-    taker still alive loses the claim.
+    finished did, and its message has moved on (or was claimed).
     """
     answers: list[Any] = []
     for start in range(0, len(messages), _BATCH):
@@ -187,31 +195,50 @@ def jobless(redis: Redis, messages: Sequence[tuple[str, str]]) -> dict[str, byte
                 pipe.hmget(Job.key_for(wire.send_job_id(client_id, message_id)), "status", "origin")
             answers += pipe.execute()
     found: dict[str, bytes | None] = {}
-    waiting: dict[bytes, list[tuple[str, str, bytes | None]]] = {}  # by queue name: its queued jobs
+    queued: dict[str, list[tuple[str, str]]] = {}
     for index, (client_id, message_id) in enumerate(messages):
         claim, (status, origin) = answers[index * 2 : index * 2 + 2]
         if status == _QUEUED and origin is not None:
-            waiting.setdefault(origin, []).append((message_id, wire.send_job_id(client_id, message_id), claim))
+            queued.setdefault(origin.decode(errors="replace"), []).append((client_id, message_id))
         elif status not in _LIVE_STATUSES:
             found[message_id] = claim
-    found.update(_taken_off_queue(redis, waiting))
-    return found
+    return found, queued
 
 
-def _taken_off_queue(
-    redis: Redis, waiting: Mapping[bytes, list[tuple[str, str, bytes | None]]]
-) -> dict[str, bytes | None]:
-    """Of the (message id, job id, claim) of queued jobs, by queue name, the messages
-    whose job id is not on that queue, with their claim. Read after the jobs were:
-    a job is stored and pushed in one script, so one missing here was popped."""
+def taken_off_queue(redis: Redis, waiting: Mapping[str, list[tuple[str, str]]]) -> dict[str, bytes | None]:
+    """Of the (client id, message id) pairs whose job was read as queued, by queue name,
+    the messages whose job is on no queue, with their claim.
+
+    Such a job was taken by a process that died before it deleted the job or
+    claimed the message (a dequeue is a pop, then a read): it carries its
+    message no further, and placing again is safe, since a taker still alive
+    loses the claim. Each queue is read whole once, after the jobs were (a job
+    is stored and pushed in one script, so one missing there was popped), and
+    each job missing is asked about again: a live agent deletes the job it
+    popped within moments, so only one that still reads as queued, and is
+    still on no queue, was left by a taker that died. The claim is the one
+    read then.
+    """
     with redis.pipeline(transaction=False) as pipe:
         for name in waiting:
-            pipe.lrange(bus.queue_key(name.decode()), 0, -1)
+            pipe.lrange(bus.queue_key(name), 0, -1)
         listed = pipe.execute()
-    found: dict[str, bytes | None] = {}
-    for queued, items in zip(waiting.values(), listed):
+    missing = []
+    for (name, refs), items in zip(waiting.items(), listed):
         on_queue = set(items)
-        found.update((message_id, claim) for message_id, job_id, claim in queued if job_id.encode() not in on_queue)
+        missing += [(name, ref) for ref in refs if wire.send_job_id(*ref).encode() not in on_queue]
+    with redis.pipeline(transaction=False) as pipe:
+        for name, (client_id, message_id) in missing:
+            job_id = wire.send_job_id(client_id, message_id)
+            pipe.get(wire.claim_key(client_id, message_id))
+            pipe.hget(Job.key_for(job_id), "status")
+            pipe.lpos(bus.queue_key(name), job_id)
+        answers = pipe.execute()
+    found: dict[str, bytes | None] = {}
+    for index, (_, (_, message_id)) in enumerate(missing):
+        claim, status, position = answers[index * 3 : index * 3 + 3]
+        if status == _QUEUED and position is None:
+            found[message_id] = claim
     return found
 
 

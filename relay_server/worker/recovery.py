@@ -24,7 +24,7 @@ from zimsend_common import wire
 
 log = logging.getLogger(__name__)
 
-_BATCH = 500  # messages read from the store at once
+_BATCH = 500  # messages looked up in Redis, and read from the store, at once
 # A device that claimed a message reports on it within seconds; this long
 # without a word, the claim is taken to be the last thing the device did,
 # and the message goes back to it: at most once every STUCK_AFTER.
@@ -62,24 +62,34 @@ def requeue_orphans(ctx: WorkerContext, now: datetime, scheduled_through: dateti
     or, having never handed it to its modem, sends it; and again after each
     further ``STUCK_AFTER`` of silence, never more often.
     """
-    placed = 0
-    jobless = list(placement.jobless(ctx.redis, ctx.store.queued_message_refs(scheduled_through)).items())
-    for start in range(0, len(jobless), _BATCH):
-        batch = jobless[start : start + _BATCH]
-        stored = ctx.store.get_messages_by_ids([message_id for message_id, _ in batch])
-        unclaimed = []
-        for message_id, claim in batch:
-            message = stored.get(message_id)
-            if message is None or message.status != "queued":
-                continue
-            if claim is None:
-                unclaimed.append(message)
-            elif claim == wire.CLAIM_CANCELLED.encode():
-                ctx.store.apply_status_change(StatusChange(message_id, "cancelled", now))
-            else:
-                placed += _return_to_claimant(ctx, message, claim.decode(), now)
-        placed += _place_again(ctx, unclaimed, now)
-    return placed
+    refs = ctx.store.queued_message_refs(scheduled_through)
+    placed, queued = 0, dict[str, list[tuple[str, str]]]()
+    # A batch's Redis state is acted on as soon as it is read: a message read jobless
+    # long ago may have been enqueued by the relay, and claimed, since.
+    for start in range(0, len(refs), _BATCH):
+        jobless, queued_here = placement.without_live_job(ctx.redis, refs[start : start + _BATCH])
+        placed += _give_jobs_back(ctx, jobless, now)
+        for name, theirs in queued_here.items():
+            queued.setdefault(name, []).extend(theirs)
+    # Each queue is read once a round, not once a batch: it may hold every queued message.
+    return placed + _give_jobs_back(ctx, placement.taken_off_queue(ctx.redis, queued), now)
+
+
+def _give_jobs_back(ctx: WorkerContext, jobless: dict[str, bytes | None], now: datetime) -> int:
+    """Act on each jobless message by its claim, as ``requeue_orphans`` says; returns how many were placed."""
+    placed, unclaimed = 0, []
+    stored = ctx.store.get_messages_by_ids(list(jobless))
+    for message_id, claim in jobless.items():
+        message = stored.get(message_id)
+        if message is None or message.status != "queued":
+            continue
+        if claim is None:
+            unclaimed.append(message)
+        elif claim == wire.CLAIM_CANCELLED.encode():
+            ctx.store.apply_status_change(StatusChange(message_id, "cancelled", now))
+        else:
+            placed += _return_to_claimant(ctx, message, claim.decode(), now)
+    return placed + _place_again(ctx, unclaimed, now)
 
 
 def _place_again(ctx: WorkerContext, messages: list[Message], now: datetime) -> int:

@@ -86,3 +86,21 @@ def test_a_job_is_placed_on_a_redis_that_forgot_its_scripts(parts):
     assert bus.queue(placement.queue_name(first), parts.redis).job_ids == [
         wire.send_job_id(m.client_id, m.message_id) for m in (first, second)
     ]
+
+
+def test_only_a_job_still_queued_and_still_on_no_queue_is_taken_to_be_off_its_queue(parts: Parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    waiting, popped, taken_up, claimed_since = (parts.message(caller) for _ in range(4))
+    placement.enqueue_sends(parts.redis, parts.store, [waiting, popped, taken_up, claimed_since])
+    queue = bus.queue(wire.client_queue(caller.client_id, 3), parts.redis)
+    for message in (popped, taken_up, claimed_since):
+        queue.remove(wire.send_job_id(message.client_id, message.message_id))  # popped by an agent
+    bus.discard(bus.fetch(wire.send_job_id(taken_up.client_id, taken_up.message_id), parts.redis))  # by a live one
+    claim = wire.claim_value_device(device.device_id)
+    parts.redis.set(wire.claim_key(claimed_since.client_id, claimed_since.message_id), claim)
+    refs = [(message.client_id, message.message_id) for message in (waiting, popped, taken_up, claimed_since)]
+
+    found = placement.taken_off_queue(parts.redis, {queue.name: refs})
+
+    assert found == {popped.message_id: None, claimed_since.message_id: claim.encode()}
