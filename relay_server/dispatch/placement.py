@@ -62,23 +62,21 @@ def send_job(message: Message) -> wire.SendJob:
     )
 
 
-def send_job_args(store: Store, message: Message, client_keys: Mapping[str, str] | None = None) -> list[Any]:
+def send_job_args(message: Message, client_keys: Mapping[str, str]) -> list[Any]:
     """The send job's arguments: its payload, and (for an agent) its signatures by device.
 
-    ``client_keys``, when given, are the signing keys of the message's client's
-    enabled devices as the store has them (read once for a batch of messages).
+    ``client_keys`` are the signing keys of the message's client's enabled devices
+    (``Store.device_signing_keys``): a message for one device is signed for that
+    device alone, and for none when it is disabled.
     """
     payload = send_job(message)
     if message.is_test:
         return [payload.to_dict()]
     if message.device_id:
-        if client_keys is not None and message.device_id in client_keys:
-            key: str | None = client_keys[message.device_id]
-        else:
-            key = store.device_signing_key(message.device_id)
+        key = client_keys.get(message.device_id)
         keys = {} if key is None else {message.device_id: key}
     else:
-        keys = dict(client_keys) if client_keys is not None else store.device_signing_keys(message.client_id)
+        keys = dict(client_keys)
     return [payload.to_dict(), wire.sign_send_job(payload, keys)]
 
 
@@ -91,35 +89,24 @@ def queue_name(message: Message) -> str:
     return wire.client_queue(message.client_id, message.priority)
 
 
-def place(redis: Redis, store: Store, message: Message, client_keys: Mapping[str, str] | None = None) -> None:
-    """Give a new message its job, unless it is scheduled: the worker releases
-    those when they are due (after checking that Redis kept its data).
-    ``client_keys`` as for ``send_job_args``."""
-    place_all(redis, store, [message], client_keys)
+def place_all(redis: Redis, store: Store, messages: Sequence[Message]) -> None:
+    """Give each new message its job, unless it is scheduled (the worker releases those
+    when they are due, after checking that Redis kept its data), as ``enqueue_sends`` does."""
+    enqueue_sends(redis, store, [message for message in messages if message.scheduled_at is None])
 
 
-def place_all(
-    redis: Redis, store: Store, messages: Sequence[Message], client_keys: Mapping[str, str] | None = None
-) -> None:
-    """``place`` each message, all in one round trip to Redis. ``client_keys`` as for
-    ``send_job_args``: the keys of the one client the messages (a bulk send) are of."""
-    enqueue_sends(redis, store, [message for message in messages if message.scheduled_at is None], client_keys)
-
-
-def enqueue_send(redis: Redis, store: Store, message: Message, client_keys: Mapping[str, str] | None = None) -> None:
+def enqueue_send(redis: Redis, store: Store, message: Message) -> None:
     """Put the message's send job on its queue, unless it is already there.
 
     Enqueueing a message that already has its job does nothing, so recovery,
     the due release and a late submit may all place the same message safely.
-    ``client_keys`` as for ``send_job_args``.
     """
-    enqueue_sends(redis, store, [message], client_keys)
+    enqueue_sends(redis, store, [message])
 
 
-def enqueue_sends(
-    redis: Redis, store: Store, messages: Sequence[Message], client_keys: Mapping[str, str] | None = None
-) -> None:
-    """``enqueue_send`` for each message, in one round trip (a pipeline).
+def enqueue_sends(redis: Redis, store: Store, messages: Sequence[Message]) -> None:
+    """``enqueue_send`` for each message, in one round trip (a pipeline), reading each
+    client's signing keys once (a bulk send is one client's).
 
     Each job is what ``Queue.enqueue(..., unique=True)`` would store, field for field: RQ
     makes it (``create_job``, and its own preparation for a queue), and RQ's own script
@@ -127,7 +114,11 @@ def enqueue_sends(
     """
     if not messages:
         return
-    jobs = [_send_job_of(redis, store, message, client_keys) for message in messages]
+    keys = {
+        client_id: store.device_signing_keys(client_id)
+        for client_id in {message.client_id for message in messages if not message.is_test}
+    }
+    jobs = [_send_job_of(redis, message, keys.get(message.client_id, {})) for message in messages]
     try:
         _enqueue_unique(redis, jobs, messages)
     except NoScriptError:  # a Redis restarted or flushed of scripts: give it RQ's, then send again
@@ -149,14 +140,12 @@ def _enqueue_unique(redis: Redis, jobs: list[tuple[Queue, Job]], messages: Seque
         pipe.execute()
 
 
-def _send_job_of(
-    redis: Redis, store: Store, message: Message, client_keys: Mapping[str, str] | None
-) -> tuple[Queue, Job]:
+def _send_job_of(redis: Redis, message: Message, client_keys: Mapping[str, str]) -> tuple[Queue, Job]:
     """The message's queue and its send job, ready for the queue (not yet stored)."""
     queue = bus.queue(queue_name(message), redis)
     job = queue.create_job(
         wire.SIMULATED_SEND_FUNC if message.is_test else wire.SEND_JOB_FUNC,
-        args=send_job_args(store, message, client_keys),
+        args=send_job_args(message, client_keys),
         job_id=wire.send_job_id(message.client_id, message.message_id),
         timeout=SEND_JOB_TIMEOUT_SECONDS,
         result_ttl=FINISHED_JOB_TTL_SECONDS,

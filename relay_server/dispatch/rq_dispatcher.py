@@ -53,18 +53,13 @@ class RQDispatcher:
     def submit(self, messages: list[Message]) -> None:
         """Give each message its job (a scheduled one gets it from the worker when due);
         a Redis outage leaves them to recovery."""
-        by_client: dict[str, list[Message]] = {}  # a bulk send is one client's: its keys are read once
-        for message in messages:
-            by_client.setdefault(message.client_id, []).append(message)
-        for client_id, theirs in by_client.items():
-            keys = None if all(message.is_test for message in theirs) else self.store.device_signing_keys(client_id)
-            try:
-                placement.place_all(self.redis, self.store, theirs, keys)
-            except RedisError as exc:
-                log.warning(
-                    "messages left for recovery: Redis unavailable",
-                    extra={"message_id": theirs[0].message_id, "count": len(theirs), "error": str(exc)},
-                )
+        try:
+            placement.place_all(self.redis, self.store, messages)
+        except RedisError as exc:
+            log.warning(
+                "messages left for recovery: Redis unavailable",
+                extra={"message_id": messages[0].message_id, "count": len(messages), "error": str(exc)},
+            )
 
     def estimated_delivery(self, message: Message) -> datetime | None:
         """When the message should leave; None when Redis cannot tell."""

@@ -69,12 +69,6 @@ def enabled_device(conn: sa.Connection, device_id: str) -> tuple[Device, str] | 
     return None if row is None or row.disabled else (_device(row), row.signing_key)
 
 
-def signing_key(conn: sa.Connection, device_id: str) -> str | None:
-    """The key the device signs its events with; None for an unknown or disabled device."""
-    found = enabled_device(conn, device_id)
-    return None if found is None else found[1]
-
-
 _ENABLED_KEYS = sa.select(devices.c.device_id, devices.c.signing_key).where(devices.c.disabled.is_(False))
 # Built once: every send reads its client's keys.
 _CLIENTS_ENABLED_KEYS = _ENABLED_KEYS.where(devices.c.client_id == sa.bindparam("client_id"))

@@ -225,11 +225,6 @@ class Store:
         with read_transaction(self.engine) as conn:
             return devices.enabled_device(conn, device_id)
 
-    def device_signing_key(self, device_id: str) -> str | None:
-        """The key an agent signs its events with (see ``devices``); None when unknown or disabled."""
-        with read_transaction(self.engine) as conn:
-            return devices.signing_key(conn, device_id)
-
     def device_signing_keys(self, client_id: str | None = None) -> dict[str, str]:
         """The signing keys of the client's enabled devices (every client's when None), by device id."""
         with read_transaction(self.engine) as conn:

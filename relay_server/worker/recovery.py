@@ -116,11 +116,7 @@ def give_jobs(ctx: WorkerContext, messages: Sequence[Message], now: datetime) ->
             due.append(message)
     # A failed job's remains would block the new one.
     placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id) for message in due])
-    by_client: dict[str, list[Message]] = {}
-    for message in due:
-        by_client.setdefault(message.client_id, []).append(message)
-    for client_id, theirs in by_client.items():
-        placement.enqueue_sends(ctx.redis, ctx.store, theirs, ctx.store.device_signing_keys(client_id))
+    placement.enqueue_sends(ctx.redis, ctx.store, due)
     return due
 
 

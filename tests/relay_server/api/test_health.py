@@ -82,7 +82,7 @@ def test_healthz_lists_devices_online_and_offline_without_their_secrets_and_stay
     assert devices[unplugged]["online"] is False
     assert devices[unplugged]["last_seen"] == isoformat_z(seen - timedelta(hours=1))
     for device_id in (live, unplugged):
-        assert relay.store.device_signing_key(device_id) not in answer.text
+        assert relay.store.device_signing_keys()[device_id] not in answer.text
     assert acme.client_id not in answer.text and acme.api_key not in answer.text
 
 

@@ -226,7 +226,7 @@ def test_add_device_prints_its_password_once_and_list_devices_shows_it(relay: Ru
     _ok(relay("add-device", globex["client_id"]))
 
     assert set(added) == {"device_id", "device_password"}
-    assert store.device_signing_key(added["device_id"]) == signing_key_for(added["device_password"])
+    assert store.device_signing_keys(acme["client_id"])[added["device_id"]] == signing_key_for(added["device_password"])
     (listed,) = _ok(relay("list-devices", "--client", acme["client_id"]))
     assert listed["device_id"] == added["device_id"]
     assert listed["name"] == "Rack 1 modem" and listed["client_id"] == acme["client_id"]

@@ -18,7 +18,7 @@ def stored_as_rq_would(parts: Parts, message) -> dict[bytes, bytes]:
     job_id = wire.send_job_id(message.client_id, message.message_id)
     bus.queue(placement.queue_name(message), parts.redis).enqueue(
         wire.SIMULATED_SEND_FUNC if message.is_test else wire.SEND_JOB_FUNC,
-        *placement.send_job_args(parts.store, message),
+        *placement.send_job_args(message, parts.store.device_signing_keys(message.client_id)),
         job_id=job_id,
         job_timeout=placement.SEND_JOB_TIMEOUT_SECONDS,
         result_ttl=placement.FINISHED_JOB_TTL_SECONDS,

@@ -24,12 +24,12 @@ def test_the_first_registration_gives_the_password_whose_key_the_store_keeps_and
     device, token = store.mobile_devices.add_android(live_caller.client_id, "Pixel")
     first = store.mobile_devices.register(token, AppReport(app_version="1.68.0"), NOW)
     assert first is not None and first.device_id == device.device_id and first.password
-    assert store.device_signing_key(device.device_id) == signing_key_for(first.password)
+    assert store.device_signing_keys()[device.device_id] == signing_key_for(first.password)
     second = store.mobile_devices.register(token, AppReport(), NOW)
     assert second is not None and second.password is None and second.token != first.token
     assert store.mobile_devices.authenticate(first.token) is None
     assert store.mobile_devices.authenticate(second.token).app_version == "1.68.0"
-    assert store.device_signing_key(device.device_id) == signing_key_for(first.password)
+    assert store.device_signing_keys()[device.device_id] == signing_key_for(first.password)
 
 
 def test_tokens_are_kept_only_as_digests(store: Store, live_caller: Caller):

@@ -124,8 +124,7 @@ def test_agents_learn_their_devices_client_from_redis(parts: Parts):
     device = parts.device(caller)
     run_round(parts)
     binding = parts.redis.get(wire.device_client_key(device.device_id))
-    key = parts.store.device_signing_key(device.device_id)
-    assert wire.read_binding(binding, device.device_id, key) == caller.client_id
+    assert wire.read_binding(binding, device.device_id, device.signing_key) == caller.client_id
 
 
 def test_a_device_that_starts_and_stops_heartbeating_is_recorded_connected_then_disconnected(parts: Parts):
