@@ -1,8 +1,8 @@
 """The worker's periodic duties, beside RQ's work loop.
 
-Every round: tell agents their clients, re-enqueue what Redis lost (once
-agents had their grace period to claim again what they took), and follow
-devices online and offline; once a day, purge old messages. A round
+Every round: tell agents their clients, follow devices online and offline,
+and re-enqueue what Redis lost (once agents had their grace period to claim
+again what they took); once a day, purge old messages. A round
 that finds Redis down is retried soon, so recovery runs right after Redis is
 back. Scheduled messages coming due are the due release's, in a thread of
 its own with a shorter interval; recovery takes over each one its look has
@@ -49,9 +49,11 @@ class Maintenance:
         """One round of every duty; False when Redis or the store failed it."""
         try:
             publish_device_clients(self.ctx)
+            # Liveness first: sends are refused while a device looks offline, so it must
+            # not wait behind a recovery round over a long backlog.
+            check_devices(self.ctx, now)
             if self.epoch.held_back_through(self.ctx.redis, now) is None:
                 requeue_orphans(self.ctx, now, self.due.looked_through)
-            check_devices(self.ctx, now)
             self._purge_when_due(now)
         except RedisError as exc:
             log.warning("maintenance waits for Redis", extra={"error": str(exc)})
