@@ -42,7 +42,7 @@ def heartbeat_data(
         "manufacturer": identity.manufacturer if identity else None,
         "firmware": identity.firmware if identity else None,
         "phone_number": identity.phone_number if identity else None,
-        "sent_today": len(ledger.sends_since(_start_of_utc_day())),
+        "sent_today": ledger.count_sends_since(_start_of_utc_day()),
         "queue_depth": queue_depth(connection, queues),
     }
 

@@ -254,10 +254,19 @@ class Ledger:
         rows = self._db.execute("SELECT message_id FROM messages WHERE state = 'sending' ORDER BY taken_at").fetchall()
         return [row[0] for row in rows]
 
-    def sends_since(self, since: float) -> list[float]:
-        """When this device's sends since ``since`` were accepted, oldest first."""
-        rows = self._db.execute("SELECT sent_at FROM messages WHERE sent_at >= ? ORDER BY sent_at", (since,)).fetchall()
-        return [row[0] for row in rows]
+    def count_sends_since(self, since: float) -> int:
+        """How many of this device's sends the network accepted since ``since``."""
+        return int(self._db.execute("SELECT count(*) FROM messages WHERE sent_at >= ?", (since,)).fetchone()[0])
+
+    def nth_newest_send_since(self, since: float, n: int) -> float | None:
+        """When the ``n``-th newest send since ``since`` was accepted (``n`` ≥ 1); None when
+        there were fewer. The index gives it without reading the window's other rows: at
+        a hundred sends a second, a minute's window is thousands of them, and the agent
+        asks before every send."""
+        row = self._db.execute(
+            "SELECT sent_at FROM messages WHERE sent_at >= ? ORDER BY sent_at DESC LIMIT 1 OFFSET ?", (since, n - 1)
+        ).fetchone()
+        return None if row is None else float(row[0])
 
     # -- parts ----------------------------------------------------------------
 

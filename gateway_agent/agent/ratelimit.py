@@ -23,7 +23,8 @@ class SendRateLimit:
     def wait_seconds(self) -> float:
         """How long until one more send fits in the window; 0 when it fits now."""
         now = time.time()
-        recent = self._ledger.sends_since(now - WINDOW_SECONDS)
-        if len(recent) < self._per_minute:
+        # The window is full when its per_minute-th newest send exists; it frees up when that one leaves.
+        leaving = self._ledger.nth_newest_send_since(now - WINDOW_SECONDS, self._per_minute)
+        if leaving is None:
             return 0.0
-        return max(0.0, recent[-self._per_minute] + WINDOW_SECONDS - now)
+        return max(0.0, leaving + WINDOW_SECONDS - now)
