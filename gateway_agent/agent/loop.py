@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from rq import Queue
 from rq.exceptions import DequeueTimeout
 
 from gateway_agent.agent import jobs
@@ -106,6 +107,7 @@ class Agent:
         self._state: AgentState = "modem_lost"
         self._identity: Identity | None = None
         self._held: wire.SendJob | None = None  # taken from Redis, not yet claimed
+        self._queues: list[Queue] = []  # listened to; see _listened_queues
         self._next_heartbeat = 0.0
         self._next_prune = 0.0
         self._redis_up = True
@@ -243,9 +245,8 @@ class Agent:
         if self._state != "online" or wait > 0:
             self.idle(min(wait or POLL_SECONDS, POLL_SECONDS))
             return None
-        queues = [bus.queue(name, self._connection) for name in self._queue_names()]
         try:
-            found = bus.dequeue_any(queues, POLL_SECONDS, self._connection)
+            found = bus.dequeue_any(self._listened_queues(), POLL_SECONDS, self._connection)
         except DequeueTimeout:
             return None
         if found is None:
@@ -260,6 +261,14 @@ class Agent:
     def _report_refusal(self, refusal: jobs.JobRefusal) -> None:
         if refusal.reason != jobs.NOT_SIGNED_FOR_DEVICE:
             self._outbox.report("job_refused", refusal.data())
+
+    def _listened_queues(self) -> list[Queue]:
+        """The queues ``_queue_names`` gives, made once for each set of names (an RQ queue
+        costs more to make than the round trip that pops it)."""
+        names = self._queue_names()
+        if [queue.name for queue in self._queues] != names:
+            self._queues = [bus.queue(name, self._connection) for name in names]
+        return self._queues
 
     def _queue_names(self) -> list[str]:
         if self._client_id is None:
