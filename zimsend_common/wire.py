@@ -204,7 +204,9 @@ class SendJob:
     nonce: str = ""  # random, new for every signing
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Every field is a str, an int or None, so a shallow copy is a deep one; asdict's
+        # recursive walk cost a bulk of 1,000 messages more than its SQL insert.
+        return dict(self.__dict__)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SendJob:
@@ -263,7 +265,7 @@ def sign(document: dict[str, Any], signing_key: str) -> str:
 
 
 def _mac(canonical: bytes, signing_key: str) -> str:
-    return hmac.new(signing_key.encode(), canonical, hashlib.sha256).hexdigest()
+    return hmac.digest(signing_key.encode(), canonical, "sha256").hex()
 
 
 def verify(document: dict[str, Any], signature: str, signing_key: str) -> bool:

@@ -118,7 +118,8 @@ def enqueue_sends(redis: Redis, store: Store, messages: Sequence[Message]) -> No
         client_id: store.device_signing_keys(client_id)
         for client_id in {message.client_id for message in messages if not message.is_test}
     }
-    jobs = [_send_job_of(redis, message, keys.get(message.client_id, {})) for message in messages]
+    queues: dict[str, Queue] = {}  # a bulk's thousand jobs go on one or five queues
+    jobs = [_send_job_of(redis, queues, message, keys.get(message.client_id, {})) for message in messages]
     try:
         _enqueue_unique(redis, jobs, messages)
     except NoScriptError:  # a Redis restarted or flushed of scripts: give it RQ's, then send again
@@ -140,9 +141,15 @@ def _enqueue_unique(redis: Redis, jobs: list[tuple[Queue, Job]], messages: Seque
         pipe.execute()
 
 
-def _send_job_of(redis: Redis, message: Message, client_keys: Mapping[str, str]) -> tuple[Queue, Job]:
-    """The message's queue and its send job, ready for the queue (not yet stored)."""
-    queue = bus.queue(queue_name(message), redis)
+def _send_job_of(
+    redis: Redis, queues: dict[str, Queue], message: Message, client_keys: Mapping[str, str]
+) -> tuple[Queue, Job]:
+    """The message's queue (from ``queues``, which keeps each one made) and its send job,
+    ready for the queue (not yet stored)."""
+    name = queue_name(message)
+    if name not in queues:
+        queues[name] = bus.queue(name, redis)
+    queue = queues[name]
     job = queue.create_job(
         wire.SIMULATED_SEND_FUNC if message.is_test else wire.SEND_JOB_FUNC,
         args=send_job_args(message, client_keys),
