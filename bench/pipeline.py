@@ -124,9 +124,11 @@ def recipient(n: int) -> str:
     """The ``n``-th message's recipient, one of a thousand, as a bulk's are.
 
     Not one number for all: a report names its send by TP-MR (one byte) and
-    recipient, and dates it to the second, so above 128 messages a second from
-    one modem to one number, a reference recurs within the second and no
-    gateway can tell which send a report is about (TS 23.040 9.2.3.6, 9.2.3.11).
+    recipient, and dates it to the second (TS 23.040 9.2.3.6, 9.2.3.11). At
+    well over a hundred messages a second from one modem to one number, a
+    reference recurs within a second or two, nearer than that date and the
+    service centre's clock can tell apart: no gateway knows which send such a
+    report is about.
     """
     return f"+26377100{n % 1000:04d}"
 

@@ -14,6 +14,7 @@ nine digits, because a report may write ``+263771234567`` for a send to
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
@@ -31,8 +32,10 @@ Send = TypeVar("Send")
 
 
 def report_moment(report: DeliveryReport) -> float:
-    """When the service centre received the send ``report`` is about, as a POSIX time."""
-    return in_utc(report.service_centre_time).timestamp()
+    """When the service centre received the send ``report`` is about, as a POSIX time: the
+    middle of the second its time stamp names, since a time stamp stops at the second
+    (TS 23.040 9.2.3.11) and a send made late in a second is stamped with its start."""
+    return math.floor(in_utc(report.service_centre_time).timestamp()) + 0.5
 
 
 def nearest_send(

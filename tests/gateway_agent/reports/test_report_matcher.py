@@ -40,6 +40,15 @@ def test_when_a_reference_recurs_the_send_nearest_the_reports_time_stamp_wins_wh
     assert matcher.match(report(5, submitted=T0 + timedelta(seconds=30)), now=later).key == "new"
 
 
+def test_a_time_stamp_names_a_whole_second_so_a_send_late_in_it_beats_one_early_in_the_second_before() -> None:
+    matcher = ReportMatcher()
+    matcher.record("before", receipt((4,), at=T0 - timedelta(seconds=0.7)))  # stamped 07:59:59
+    matcher.record("late", receipt((4,), at=T0 + timedelta(seconds=0.95)))  # stamped 08:00:00
+    later = T0 + timedelta(minutes=5)
+    assert matcher.match(report(4, submitted=T0), now=later).key == "late"
+    assert matcher.match(report(4, submitted=T0 - timedelta(seconds=1)), now=later).key == "before"
+
+
 def test_a_send_made_after_the_reports_time_stamp_is_not_what_it_reports_on() -> None:
     matcher = ReportMatcher()
     matcher.record("later", receipt((6,), at=T0 + timedelta(hours=1)))
