@@ -1,6 +1,8 @@
-"""Fixtures for the device agent's tests: a private Redis and its URL."""
+"""Fixtures for the device agent's tests: a private Redis and its URL, a ledger file, modems, agents."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 import redis
@@ -8,6 +10,7 @@ from agent_support import RunningAgent, agent_settings
 from own_redis import own_redis  # noqa: F401  (a redis-server the test may stop)
 
 from gateway_agent.agent import Agent
+from gateway_agent.agent.ledger import Ledger
 from gateway_agent.backends.emulator import EmulatorConfig, ModemEmulator
 from gateway_agent.backends.emulator.fake_modem import FakeModem
 
@@ -21,6 +24,14 @@ def redis_url(redis_proc) -> str:
 def conn(redisdb) -> redis.Redis:
     """A client of the private redis-server, emptied after the test."""
     return redisdb
+
+
+@pytest.fixture
+def ledger(tmp_path) -> Iterator[Ledger]:
+    """An agent's ledger in a real SQLite file, closed after the test."""
+    ledger = Ledger(tmp_path / "agent.sqlite3")
+    yield ledger
+    ledger.close()
 
 
 @pytest.fixture

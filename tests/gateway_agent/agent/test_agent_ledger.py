@@ -6,18 +6,9 @@ import os
 import stat
 import time
 
-import pytest
-
 from gateway_agent.agent.ledger import Ledger
 
 RECIPIENT = "+263771234567"
-
-
-@pytest.fixture
-def ledger(tmp_path):
-    ledger = Ledger(tmp_path / "agent.sqlite3")
-    yield ledger
-    ledger.close()
 
 
 def test_old_messages_are_forgotten_but_one_whose_outcome_is_unknown_is_kept(ledger):

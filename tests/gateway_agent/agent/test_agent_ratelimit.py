@@ -12,13 +12,6 @@ from gateway_agent.agent.ratelimit import SendRateLimit
 RECIPIENT = "+263771234567"
 
 
-@pytest.fixture
-def ledger(tmp_path):
-    ledger = Ledger(tmp_path / "agent.sqlite3")
-    yield ledger
-    ledger.close()
-
-
 def sent_ago(ledger: Ledger, *seconds_ago: float) -> None:
     now = time.time()
     for number, ago in enumerate(seconds_ago):

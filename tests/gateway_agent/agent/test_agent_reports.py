@@ -19,13 +19,6 @@ RECIPIENT = "+263771234567"
 
 
 @pytest.fixture
-def ledger(tmp_path):
-    ledger = Ledger(tmp_path / "agent.sqlite3")
-    yield ledger
-    ledger.close()
-
-
-@pytest.fixture
 def outbox(ledger, conn):
     return Outbox(ledger, conn, DEVICE_ID, SIGNING_KEY)
 
