@@ -61,6 +61,7 @@ class Sender:
         self._outbox = outbox
         self._modem = modem
         self._idle = idle
+        self._send_seconds: float | None = None  # how long the current message's send took
 
     def handle(self, job: wire.SendJob) -> str:
         """Send the message unless it was taken or cancelled; returns what became of it.
@@ -83,10 +84,11 @@ class Sender:
             self._outbox.report_failure(job.message_id, FailureCode.TIMEOUT, detail)
             return "expired"
         self._mark_inflight(job.message_id)
+        self._send_seconds = None
         try:
             return self._send(job)
         finally:
-            self._clear_inflight()
+            self._clear_inflight(self._send_seconds)
 
     def _claim(self, client_id: str, message_id: str) -> bool:
         key, mine = wire.claim_key(client_id, message_id), wire.claim_value_device(self._device_id)
@@ -137,14 +139,7 @@ class Sender:
     def _sent(self, message_id: str, receipt: SendReceipt, seconds: float) -> None:
         self._outbox.report_sent(message_id, receipt)
         log.info("message sent", extra={"message_id": message_id, "parts": receipt.parts})
-        try:
-            key = wire.send_times_key(self._device_id)
-            pipeline = self._connection.pipeline()
-            pipeline.lpush(key, f"{seconds:.3f}")
-            pipeline.ltrim(key, 0, SEND_TIMES_KEPT - 1)
-            pipeline.execute()
-        except redis.RedisError:
-            pass  # send times only refine estimates
+        self._send_seconds = seconds  # kept with the in-flight mark's clearing, one round trip
 
     def _fail(self, message_id: str, code: FailureCode, detail: str) -> str:
         self._outbox.report_failure(message_id, code, detail)
@@ -157,11 +152,18 @@ class Sender:
         except redis.RedisError:
             pass  # the ledger alone still keeps the message from a second send
 
-    def _clear_inflight(self) -> None:
+    def _clear_inflight(self, send_seconds: float | None) -> None:
+        """Clear the in-flight mark and, after a send, keep how long it took (for estimates)."""
         try:
-            self._connection.delete(wire.inflight_key(self._device_id))
+            pipeline = self._connection.pipeline()
+            pipeline.delete(wire.inflight_key(self._device_id))
+            if send_seconds is not None:
+                key = wire.send_times_key(self._device_id)
+                pipeline.lpush(key, f"{send_seconds:.3f}")
+                pipeline.ltrim(key, 0, SEND_TIMES_KEPT - 1)
+            pipeline.execute()
         except redis.RedisError:
-            pass  # cleared at the next start
+            pass  # the mark is cleared at the next start; send times only refine estimates
 
 
 def _expired(valid_until: str | None) -> bool:

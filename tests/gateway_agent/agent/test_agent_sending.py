@@ -51,6 +51,20 @@ def test_a_queued_message_leaves_once_and_is_reported_sent_then_delivered(
     assert conn.get(wire.inflight_key(DEVICE_ID)) is None
 
 
+def test_each_send_leaves_how_long_it_took_for_the_relays_estimates_and_no_in_flight_mark(
+    conn, redis_url, fake_modem, start_agent
+):
+    serve_client(conn)
+    start_agent(redis_url, fake_modem)
+
+    for number in range(3):
+        enqueue(conn, NORMAL, f"msg_00000000000002{number:02x}")
+
+    eventually(lambda: len(fake_modem.sent) == 3 and conn.llen(wire.send_times_key(DEVICE_ID)) == 3)
+    assert all(0 <= float(seconds) < 5 for seconds in conn.lrange(wire.send_times_key(DEVICE_ID), 0, -1))
+    assert conn.get(wire.inflight_key(DEVICE_ID)) is None
+
+
 def test_a_long_message_is_delivered_once_every_part_is(conn, redis_url, start_emulator, start_agent):
     emulator = start_emulator(report_delay=0.2)
     serve_client(conn)
