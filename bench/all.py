@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from stopping import run_to_the_end, stop_cleanly_on_sigterm
 
 BENCH = Path(__file__).resolve().parent
 
@@ -22,11 +23,12 @@ def run(name: str, script: str, arguments: list[str], into: Path) -> dict:
     """Run one benchmark (its table goes to the terminal) and return its figures."""
     figures = into / f"{name}.json"
     print(f"\n== {name}", flush=True)
-    subprocess.run([sys.executable, str(BENCH / script), *arguments, "--json", str(figures)], check=True)
+    run_to_the_end([sys.executable, str(BENCH / script), *arguments, "--json", str(figures)])
     return json.loads(figures.read_text())
 
 
 def main() -> None:
+    stop_cleanly_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument(

@@ -46,6 +46,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "support")]
 from fresh_redis import fresh_redis  # noqa: E402
 from relay_process import environment, serving, serving_command  # noqa: E402
 from seeding import filled_client  # noqa: E402
+from stopping import stop_cleanly_on_sigterm  # noqa: E402
 from waiting import free_port  # noqa: E402
 
 from relay_server.store import Store  # noqa: E402
@@ -158,6 +159,7 @@ def routes(message_id: str, device_id: str, bulk_size: int) -> list[Route]:
 
 
 def main() -> None:
+    stop_cleanly_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=1_000_000, help="stored messages before the run")
     parser.add_argument(

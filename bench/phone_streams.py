@@ -86,6 +86,9 @@ def serve() -> None:
 
 
 def main() -> None:
+    from stopping import stop_cleanly_on_sigterm  # beside this script, which tests import as bench.phone_streams
+
+    stop_cleanly_on_sigterm()
     parser = argparse.ArgumentParser()
     parser.add_argument("--phones", type=int, default=200)
     parser.add_argument("--calls", type=int, default=50)

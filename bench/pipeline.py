@@ -43,6 +43,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "support"), str(ROOT / "tests" /
 
 from e2e_gateway import Gateway, running_gateway, wait_until  # noqa: E402
 from fresh_redis import fresh_redis  # noqa: E402
+from stopping import stop_cleanly_on_sigterm  # noqa: E402
 
 from gateway_agent.backends.at import ATModem, DriverOptions  # noqa: E402
 from gateway_agent.backends.emulator import EmulatorConfig, ModemEmulator  # noqa: E402
@@ -228,6 +229,7 @@ def gateway_on_fresh_redis(workdir: Path) -> Iterator[Gateway]:
 
 
 def main() -> None:
+    stop_cleanly_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--agents", type=int, default=10)
