@@ -175,10 +175,12 @@ def send_to_modem_latency(gateway: Gateway, samples: int) -> list[float]:
 
 
 def peak_rss_mb(gateway: Gateway) -> dict[str, float]:
-    """The largest peak resident set (VmHWM) of each kind of process, in MB."""
+    """The largest peak resident set (VmHWM) of each kind of process, in MB: of the relay's
+    server, its workers (which answer the requests) as well as their arbiter."""
     peaks: dict[str, float] = {}
     for kind, pid in _processes(gateway):
-        peaks[kind] = max(peaks.get(kind, 0.0), _vm_hwm_mb(pid))
+        for member in _tree(pid):
+            peaks[kind] = max(peaks.get(kind, 0.0), _vm_hwm_mb(member))
     return peaks
 
 
@@ -187,7 +189,7 @@ def cpu_seconds(gateway: Gateway) -> dict[str, float]:
     server included; ``emulators`` is this process, where the emulated modems run."""
     spent: dict[str, float] = {"emulators": sum(os.times()[:2])}
     for kind, pid in _processes(gateway):
-        spent[kind] = spent.get(kind, 0.0) + _cpu_of_tree(pid)
+        spent[kind] = spent.get(kind, 0.0) + sum(_cpu_seconds_of(member) for member in _tree(pid))
     return spent
 
 
@@ -197,15 +199,24 @@ def _processes(gateway: Gateway) -> Iterator[tuple[str, int]]:
         yield {"serve": "relay", "worker": "worker", "run": "agent"}[kind], process.pid
 
 
-def _cpu_of_tree(pid: int) -> float:
-    """Seconds of CPU of ``pid`` and its living children (gunicorn's workers, say)."""
+def _tree(pid: int) -> Iterator[int]:
+    """``pid`` and its living descendants (gunicorn's workers, RQ's scheduler)."""
+    yield pid
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
+        return
+    for child in children:
+        yield from _tree(int(child))
+
+
+def _cpu_seconds_of(pid: int) -> float:
+    """Seconds of CPU (user and system) ``pid`` has used; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
         return 0.0
-    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
-    return own + sum(_cpu_of_tree(int(child)) for child in children)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def _vm_hwm_mb(pid: int) -> float:
