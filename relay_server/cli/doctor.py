@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 from relay_server.api import health_report as health
 from relay_server.store.device_state import DeviceState
 from relay_server.store.engine import create_engine, sqlite_path
-from relay_server.store.migrate import head_revision
+from relay_server.store.migrate import HEAD
 from relay_server.store.store import Store
 from zimsend_common import redis_client
 from zimsend_common.config import ConfigError, Settings, load_settings
@@ -102,7 +102,7 @@ def _database(store: Store | str, settings: Settings) -> Finding:
     reachable = health.check_store(store)
     if not reachable.ok:
         return Finding("database", False, reachable.detail, fix)
-    revision, head = store.schema_revision(), head_revision()
+    revision, head = store.schema_revision(), HEAD
     detail = {"revision": revision, "head": head}
     if revision != head:
         return Finding("database", False, detail, "run `zimsend-relay migrate` (serve and worker do it at start)")

@@ -60,7 +60,7 @@ from relay_server.store.errors import (
 from relay_server.store.group_commit import GroupCommit
 from relay_server.store.hourly_counts import HourlyCounts
 from relay_server.store.inbox import Inbox
-from relay_server.store.migrate import current_revision, upgrade_to_head
+from relay_server.store.migrate import HEAD, current_revision, upgrade_to_head
 from relay_server.store.mobile_devices import MobileDevices
 from relay_server.store.models import (
     ApiKey,
@@ -126,7 +126,8 @@ class Store:
         except sa.exc.ArgumentError as exc:
             raise UnusableDatabaseUrl("database_url is not a usable database URL") from exc
         try:
-            upgrade_to_head(engine)
+            if current_revision(engine) != HEAD:
+                upgrade_to_head(engine)
         except sa.exc.OperationalError as exc:
             engine.dispose()
             raise DatabaseUnreachable(str(exc.orig)) from exc

@@ -24,7 +24,7 @@ from waiting import free_port
 
 from relay_server.store import InvalidApiKey, Store, UnknownClient
 from relay_server.store.devices import signing_key_for
-from relay_server.store.migrate import head_revision
+from relay_server.store.migrate import HEAD
 from relay_server.store.models import EventFailure, NewMessage, StatusChange
 from zimsend_common import redis_client, wire
 from zimsend_common.timefmt import utcnow
@@ -74,8 +74,8 @@ def test_migrate_brings_a_new_database_to_head_and_again_changes_nothing(
 ) -> None:
     run = _runner(environment(tmp_path, database_url=empty_database_url))
 
-    assert _ok(run("migrate")) == [{"revision": head_revision()}]
-    assert _ok(run("migrate")) == [{"revision": head_revision()}]
+    assert _ok(run("migrate")) == [{"revision": HEAD}]
+    assert _ok(run("migrate")) == [{"revision": HEAD}]
 
 
 def test_processes_starting_together_on_a_new_database_all_migrate_it(tmp_path: Path, empty_database_url: str) -> None:
@@ -88,7 +88,7 @@ def test_processes_starting_together_on_a_new_database_all_migrate_it(tmp_path: 
     outputs = [process.communicate(timeout=60) for process in starting]
 
     assert [process.returncode for process in starting] == [0, 0, 0], [err for _, err in outputs]
-    assert [json.loads(out) for out, _ in outputs] == [{"revision": head_revision()}] * 3
+    assert [json.loads(out) for out, _ in outputs] == [{"revision": HEAD}] * 3
 
 
 def test_create_client_prints_a_client_and_a_key_that_authenticates(tmp_path: Path, database_url: str) -> None:

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -7,12 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from relay_server.store.engine import create_engine
-from relay_server.store.migrate import (
-    MIGRATIONS_DIR,
-    current_revision,
-    head_revision,
-    upgrade_to_head,
-)
+from relay_server.store.migrate import HEAD, MIGRATIONS_DIR, current_revision, upgrade_to_head
 from relay_server.store.schema import metadata
 
 TABLES = {
@@ -46,9 +44,9 @@ def test_an_empty_database_is_brought_to_head_with_every_table(empty_database_ur
     engine = create_engine(empty_database_url)
     assert current_revision(engine) is None
 
-    assert upgrade_to_head(engine) == head_revision()
+    assert upgrade_to_head(engine) == HEAD
 
-    assert current_revision(engine) == head_revision()
+    assert current_revision(engine) == HEAD
     assert TABLES.issubset(sa.inspect(engine).get_table_names())
     engine.dispose()
 
@@ -62,7 +60,7 @@ def test_migrating_twice_changes_nothing(database_url: str) -> None:
 
     after = {name: sa.inspect(engine).get_indexes(name) for name in TABLES}
     assert after == before
-    assert current_revision(engine) == head_revision()
+    assert current_revision(engine) == HEAD
     engine.dispose()
 
 
@@ -76,10 +74,34 @@ def test_the_migrated_schema_matches_the_tables_queries_are_written_against(data
     engine.dispose()
 
 
-def test_the_first_revision_is_0001() -> None:
+def test_the_first_revision_is_0001_and_head_is_the_newest_the_scripts_name() -> None:
+    scripts = ScriptDirectory.from_config(_alembic_config())
+    assert scripts.get_base() == "0001"
+    assert scripts.get_current_head() == HEAD
+
+
+def test_a_store_already_at_head_opens_without_loading_alembic(database_url: str) -> None:
+    upgrade_to_head(create_engine(database_url))  # a relay process before this one migrated it
+    opened = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from relay_server.store import Store; store = Store.open(sys.argv[1]);"
+            " print(store.schema_revision(), 'alembic' in sys.modules)",
+            database_url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert opened.returncode == 0, opened.stderr
+    assert opened.stdout.split() == [HEAD, "False"]
+
+
+def _alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    assert ScriptDirectory.from_config(config).get_base() == "0001"
+    return config
 
 
 def _ours(name: str | None, kind: str, parents: dict[str, str | None]) -> bool:
