@@ -24,11 +24,12 @@ from own_redis import OwnRedis
 
 from gateway_agent.backends.emulator import EmulatorConfig
 
-pytestmark = pytest.mark.slow  # relay, worker and agents as processes
-
 CLIENTS = 50
 AGENTS = 4
 SECONDS = float(os.environ.get("ZIMSEND_SOAK_SECONDS", "20"))
+# The suite's 300 s a test would cut a soak short: the clients' time, then up to
+# two minutes for them to finish and the agents to drain, then the reconciling.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(SECONDS + 600)]  # relay, worker and agents as processes
 
 
 @dataclass
