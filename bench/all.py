@@ -55,6 +55,7 @@ def main() -> None:
                 "api-postgresql", "api.py", [*size, "--database-url", args.postgres_url], into
             )
         results["pipeline"] = run("pipeline", "pipeline.py", ["--quick"] if args.quick else [], into)
+        results["memory"] = run("memory", "memory.py", ["--quick"] if args.quick else [], into)
     args.output.write_text(json.dumps(results, indent=2))
     print(f"\nfigures written to {args.output}")
 

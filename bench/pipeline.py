@@ -177,11 +177,20 @@ def send_to_modem_latency(gateway: Gateway, samples: int) -> list[float]:
 def peak_rss_mb(gateway: Gateway) -> dict[str, float]:
     """The largest peak resident set (VmHWM) of each kind of process, in MB: of the relay's
     server, its workers (which answer the requests) as well as their arbiter."""
-    peaks: dict[str, float] = {}
+    return {kind: max(_status_mb(pid, "VmHWM") for pid in pids) for kind, pids in processes_of(gateway).items()}
+
+
+def rss_mb(pids: list[int]) -> float:
+    """The largest resident set (VmRSS) now of the processes ``pids``, in MB."""
+    return max(_status_mb(pid, "VmRSS") for pid in pids)
+
+
+def processes_of(gateway: Gateway) -> dict[str, list[int]]:
+    """The pids of each kind of process (relay, worker, agent), their descendants included."""
+    found: dict[str, list[int]] = {}
     for kind, pid in _processes(gateway):
-        for member in _tree(pid):
-            peaks[kind] = max(peaks.get(kind, 0.0), _vm_hwm_mb(member))
-    return peaks
+        found.setdefault(kind, []).extend(_tree(pid))
+    return found
 
 
 def cpu_seconds(gateway: Gateway) -> dict[str, float]:
@@ -219,10 +228,11 @@ def _cpu_seconds_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
-def _vm_hwm_mb(pid: int) -> float:
+def _status_mb(pid: int, field: str) -> float:
+    """A memory ``field`` of ``/proc/<pid>/status`` (VmRSS, VmHWM), in MB; 0 once it is gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass

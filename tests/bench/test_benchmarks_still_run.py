@@ -45,6 +45,16 @@ def test_the_pipeline_benchmark_reports_rates_latency_and_memory(tmp_path: Path)
     assert "send → +CMGS" in out
 
 
+def test_the_memory_benchmark_reads_each_kind_of_process_as_the_messages_go_through(tmp_path: Path) -> None:
+    out = run("memory.py", "--quick", "--json", str(tmp_path / "figures.json"))
+    figures = json.loads((tmp_path / "figures.json").read_text())
+    assert [reading["delivered"] for reading in figures["readings"]] == [1000, 2000]
+    for reading in figures["readings"]:
+        assert set(reading["rss_mb"]) == {"relay", "worker", "agent"} and min(reading["rss_mb"].values()) > 10
+    assert set(figures["growth_mb"]) == {"relay", "worker", "agent"}
+    assert "growth after the first reading" in out
+
+
 def test_the_api_benchmark_drives_each_route_of_the_relay_and_of_the_bare_app(tmp_path: Path) -> None:
     out = run("api.py", "--quick", "--json", str(tmp_path / "figures.json"))
     figures = json.loads((tmp_path / "figures.json").read_text())
