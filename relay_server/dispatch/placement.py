@@ -41,6 +41,9 @@ FINISHED_JOB_TTL_SECONDS = 24 * 3600
 _UNIQUE_ENQUEUE_SHA = hashlib.sha1(UNIQUE_ENQUEUE_SCRIPT.encode()).hexdigest()  # RQ's script, as Redis names it
 _QUEUED = JobStatus.QUEUED.value.encode()
 _BATCH = 500  # messages looked up per round trip
+# Jobs made and sent in one pipeline: a bulk's thousand at once held their data
+# and the pipeline's buffers together, the relay's highest use of memory.
+_PIPELINED = 200
 _LIVE_STATUSES = frozenset(
     status.value.encode()
     for status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.FINISHED)
@@ -105,8 +108,8 @@ def enqueue_send(redis: Redis, store: Store, message: Message) -> None:
 
 
 def enqueue_sends(redis: Redis, store: Store, messages: Sequence[Message]) -> None:
-    """``enqueue_send`` for each message, in one round trip (a pipeline), reading each
-    client's signing keys once (a bulk send is one client's).
+    """``enqueue_send`` for each message, in one round trip (a pipeline) for every
+    ``_PIPELINED`` of them, reading each client's signing keys once (a bulk send is one client's).
 
     Each job is what ``Queue.enqueue(..., unique=True)`` would store, field for field: RQ
     makes it (``create_job``, and its own preparation for a queue), and RQ's own script
@@ -119,12 +122,14 @@ def enqueue_sends(redis: Redis, store: Store, messages: Sequence[Message]) -> No
         for client_id in {message.client_id for message in messages if not message.is_test}
     }
     queues: dict[str, Queue] = {}  # a bulk's thousand jobs go on one or five queues
-    jobs = [_send_job_of(redis, queues, message, keys.get(message.client_id, {})) for message in messages]
-    try:
-        _enqueue_unique(redis, jobs, messages)
-    except NoScriptError:  # a Redis restarted or flushed of scripts: give it RQ's, then send again
-        redis.script_load(UNIQUE_ENQUEUE_SCRIPT)
-        _enqueue_unique(redis, jobs, messages)
+    for start in range(0, len(messages), _PIPELINED):
+        chunk = messages[start : start + _PIPELINED]
+        jobs = [_send_job_of(redis, queues, message, keys.get(message.client_id, {})) for message in chunk]
+        try:
+            _enqueue_unique(redis, jobs, chunk)
+        except NoScriptError:  # a Redis restarted or flushed of scripts: give it RQ's, then send again
+            redis.script_load(UNIQUE_ENQUEUE_SCRIPT)
+            _enqueue_unique(redis, jobs, chunk)
 
 
 def _enqueue_unique(redis: Redis, jobs: list[tuple[Queue, Job]], messages: Sequence[Message]) -> None:

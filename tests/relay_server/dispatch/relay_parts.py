@@ -65,6 +65,11 @@ class Parts:
         return AgentDevice(device.device_id, caller.client_id, wire.device_signing_key(password))
 
     def message(self, caller: Caller, **fields: Any) -> Message:
+        [message] = self.store.insert_messages([self.new_message(caller, **fields)])
+        return message
+
+    def new_message(self, caller: Caller, **fields: Any) -> NewMessage:
+        """A message of ``caller``'s to store: one GSM-7 segment, "Hello", unless ``fields`` say otherwise."""
         values: dict[str, Any] = dict(
             client_id=caller.client_id,
             is_test=caller.is_test,
@@ -75,8 +80,7 @@ class Parts:
             encoding="GSM-7",
         )
         values.update(fields)
-        [message] = self.store.insert_messages([NewMessage(**values)])
-        return message
+        return NewMessage(**values)
 
     def reload(self, message: Message) -> Message:
         caller = Caller(client_id=message.client_id, key_id="", is_test=message.is_test)

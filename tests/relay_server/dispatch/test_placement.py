@@ -76,6 +76,19 @@ def test_a_message_placed_twice_in_one_round_trip_has_one_job(parts):
     ]
 
 
+def test_a_bulk_longer_than_one_pipeline_is_placed_whole_and_in_order_even_after_a_script_flush(parts):
+    caller = parts.client()
+    parts.device(caller)
+    stored = parts.store.insert_messages([parts.new_message(caller, body=f"bulk {n}") for n in range(450)])
+    parts.redis.script_flush()
+
+    placement.enqueue_sends(parts.redis, parts.store, stored)
+
+    queue = bus.queue(placement.queue_name(stored[0]), parts.redis)
+    assert queue.job_ids == [wire.send_job_id(m.client_id, m.message_id) for m in stored]
+    assert [job.args[0]["text"] for job in queue.jobs[::149]] == ["bulk 0", "bulk 149", "bulk 298", "bulk 447"]
+
+
 def test_a_job_is_placed_on_a_redis_that_forgot_its_scripts(parts):
     caller = parts.client()
     parts.device(caller)
