@@ -24,13 +24,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import requests
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "support"), str(ROOT / "tests" / "e2e")]
 
 from e2e_gateway import Gateway, wait_until  # noqa: E402
-from pipeline import BULK, QUICK, gateway_on_fresh_redis, peak_rss_mb, processes_of, recipient, rss_mb  # noqa: E402
+from pipeline import BULK, QUICK, gateway_on_fresh_redis, peak_rss_mb, processes_of, rss_mb, send_bulk  # noqa: E402
 from stopping import stop_cleanly_on_sigterm  # noqa: E402
 
 from relay_server.store.models import Caller  # noqa: E402
@@ -54,13 +52,7 @@ def readings(gateway: Gateway, count: int) -> list[tuple[int, dict[str, float]]]
     for start in range(0, count, BULK):
         size = min(BULK, count - start)
         delivered_at_least(start - UNDELIVERED_BULKS * BULK)
-        answer = requests.post(
-            gateway.url("/sms/send-bulk"),
-            json={"messages": [{"to": recipient(start + n), "message": f"memory {start + n}"} for n in range(size)]},
-            headers=account.headers,
-            timeout=120,
-        )
-        answer.raise_for_status()
+        send_bulk(gateway, account, start, size)
         if (start + size) % every == 0 or start + size == count:
             delivered_at_least(start + size)
             found.append((start + size, {kind: rss_mb(pids) for kind, pids in processes_of(gateway).items()}))

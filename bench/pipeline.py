@@ -102,14 +102,7 @@ def through_gateway(gateway: Gateway, agents: int, count: int) -> Figures:
     cpu_before, commands_before = cpu_seconds(gateway), redis_commands(gateway)
     started = time.perf_counter()
     for start in range(0, count, BULK):
-        size = min(BULK, count - start)
-        answer = requests.post(
-            gateway.url("/sms/send-bulk"),
-            json={"messages": [{"to": recipient(start + n), "message": f"bench {start + n}"} for n in range(size)]},
-            headers=account.headers,
-            timeout=120,
-        )
-        answer.raise_for_status()
+        send_bulk(gateway, account, start, min(BULK, count - start))
     wait_until(
         lambda: gateway.store.stats(caller, None, None, None).delivered >= warm_up + count,
         f"{count} messages to be delivered",
@@ -119,6 +112,18 @@ def through_gateway(gateway: Gateway, agents: int, count: int) -> Figures:
     spent = {kind: seconds - cpu_before.get(kind, 0.0) for kind, seconds in cpu_seconds(gateway).items()}
     commands = redis_commands(gateway) - commands_before
     return Figures(f"through the gateway, {agents} agent(s)", count, elapsed, spent, commands)
+
+
+def send_bulk(gateway: Gateway, account: Any, first: int, size: int) -> None:
+    """Messages ``first`` to ``first + size - 1`` of a run, in one send-bulk request."""
+    numbered = range(first, first + size)
+    answer = requests.post(
+        gateway.url("/sms/send-bulk"),
+        json={"messages": [{"to": recipient(n), "message": f"bench {n}"} for n in numbered]},
+        headers=account.headers,
+        timeout=120,
+    )
+    answer.raise_for_status()
 
 
 def recipient(n: int) -> str:

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from process_tree import alive, command_line, descendants
 from waiting import wait_until
 
 pytestmark = pytest.mark.slow  # each starts a store, and the pipeline a whole gateway
@@ -71,43 +72,14 @@ def test_a_benchmark_stopped_with_sigterm_first_stops_every_process_it_started()
         [sys.executable, str(BENCH / "pipeline.py"), "--quick"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
-        started = wait_until(lambda: _with_an_agent(_descendants(bench.pid)), "the benchmark's gateway to run")
+        started = wait_until(lambda: _with_an_agent(descendants(bench.pid)), "the benchmark's gateway to run")
         bench.send_signal(signal.SIGTERM)
         assert bench.wait(timeout=90) == 128 + signal.SIGTERM
     finally:
         bench.kill()
     assert len(started) >= 4  # redis-server, relay, worker, an agent
-    wait_until(lambda: not [pid for pid in started if _alive(pid)], "every process the benchmark started to stop", 30)
+    wait_until(lambda: not [pid for pid in started if alive(pid)], "every process the benchmark started to stop", 30)
 
 
-def _descendants(root: int) -> dict[int, str]:
-    """The live processes below ``root``, by pid, with their command lines."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue  # gone meanwhile
-            children.setdefault(parent, []).append(int(entry.name))
-    found, waiting = {}, list(children.get(root, []))
-    while waiting:
-        pid = waiting.pop()
-        try:
-            found[pid] = (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        waiting += children.get(pid, [])
-    return found
-
-
-def _with_an_agent(processes: dict[int, str]) -> dict[int, str] | None:
-    return processes if any("zimsend-agent" in command for command in processes.values()) else None
-
-
-def _alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie waiting for its parent has stopped)."""
-    try:
-        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+def _with_an_agent(pids: list[int]) -> list[int] | None:
+    return pids if any("zimsend-agent" in command_line(pid) for pid in pids) else None

@@ -20,6 +20,7 @@ import pytest
 import requests
 from credentials import Credentials
 from e2e_gateway import Agent, Gateway, wait_until
+from process_tree import descendants
 
 from gateway_agent.backends.emulator import EmulatorConfig
 from relay_server.api.idempotency import ABANDONED_AFTER
@@ -122,29 +123,12 @@ def _kill(agent: Agent) -> None:
 def _kill_relay(gateway: Gateway) -> None:
     """SIGKILL the relay and every process it started, as a power cut would."""
     [relay] = [process for process in gateway.processes if "serve" in process.args and process.poll() is None]
-    for pid in [*_descendants(relay.pid), relay.pid]:
+    for pid in [*descendants(relay.pid), relay.pid]:
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
     relay.wait(timeout=10)
-
-
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def _send_with_key(gateway: Gateway, account: Credentials, key: str, timeout: float = 10) -> requests.Response | None:
