@@ -146,11 +146,17 @@ def _database_unavailable(exc: Exception) -> Response:
     return response
 
 
+def http_error(status: int, name: str) -> dict[str, str]:
+    """The contract's ``error`` object for a refusal of the HTTP layer's own (``status``,
+    with its reason phrase ``name``). A status the contract has no code for (a 416, say)
+    is named after its reason phrase."""
+    code, message = _HTTP_ERRORS.get(status, (name.upper().replace(" ", "_").replace("'", ""), name + "."))
+    return {"code": code, "message": message}
+
+
 def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
-    code, message = _HTTP_ERRORS.get(status, (exc.name.upper().replace(" ", "_").replace("'", ""), exc.name + "."))
-    # Werkzeug may raise statuses the contract has no code for (a 416, say): answered as they are.
-    response = _error_body(status, {"code": code, "message": message})
+    response = _error_body(status, http_error(status, exc.name))
     # Keep what the exception says about itself, such as Allow on a 405.
     for name, value in exc.get_headers():
         if name.lower() != "content-type":

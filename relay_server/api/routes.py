@@ -30,6 +30,9 @@ AUTH_ERRORS = (
     "INTERNAL_ERROR",
     "SERVICE_UNAVAILABLE",
 )
+# Every route may answer these: a request the server cannot read, or one whose
+# request line or headers are too long (the server refuses it before the app).
+HTTP_ERRORS = ("INVALID_REQUEST", "INTERNAL_ERROR")
 # Every POST may answer these too: its body and its replay key.
 POST_ERRORS = (
     "INVALID_JSON",
@@ -72,7 +75,8 @@ class Operation:
             codes.extend(POST_ERRORS)
         if self.device:
             codes.append("INVALID_DEVICE_ID")
-        codes.extend(AUTH_ERRORS if self.authenticated else ("INTERNAL_ERROR",))
+        codes.extend(AUTH_ERRORS if self.authenticated else ())
+        codes.extend(HTTP_ERRORS)
         return tuple(dict.fromkeys(codes))
 
 

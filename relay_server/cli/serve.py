@@ -31,12 +31,14 @@ that exits has its live gauges marked dead.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+import gunicorn.util
 from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 from prometheus_client import multiprocess
@@ -98,7 +100,26 @@ def options(settings: Settings, workers: int) -> dict[str, Any]:
         "logger_class": _RelayLogs,
         "accesslog": None,
         "child_exit": _forget_worker,
+        "post_worker_init": _refuse_in_json,
     }
+
+
+def _refuse_in_json(worker: Any) -> None:
+    """Have the worker answer in the contract's JSON what gunicorn refuses itself, before
+    the app sees it (a request line or headers too long, HTTP it cannot read): gunicorn
+    writes those with ``util.write_error``, as an HTML page."""
+    gunicorn.util.write_error = _write_json_error
+
+
+def _write_json_error(sock: Any, status: int, reason: str, detail: str) -> None:
+    from relay_server.api.errors import http_error  # in a worker, which has loaded the app
+
+    body = json.dumps({"success": False, "error": http_error(status, reason)}).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    gunicorn.util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
 class Server(BaseApplication):

@@ -105,6 +105,31 @@ def test_serve_runs_its_worker_processes_and_finishes_a_request_in_flight_on_sig
     assert not any(Path(f"/proc/{worker}").exists() for worker in workers)
 
 
+def test_what_the_server_refuses_before_the_app_sees_it_is_answered_in_the_contracts_json(
+    tmp_path: Path, sqlite_url: str, redis_proc: Any
+) -> None:
+    port = free_port()
+    env = environment(
+        tmp_path,
+        database_url=sqlite_url,
+        http_port=str(port),
+        redis_url=f"redis://{redis_proc.host}:{redis_proc.port}/0",
+    )
+    with serving(env, "--workers", "1"):
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(f"GET /v1/webhooks/logs?limit={'9' * 5000} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+    head, body = answer.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 400 ")
+    assert b"Content-Type: application/json" in head
+    assert json.loads(body) == {
+        "success": False,
+        "error": {"code": "INVALID_REQUEST", "message": "The request could not be understood."},
+    }
+
+
 def test_serve_refuses_fewer_than_one_worker(tmp_path: Path, sqlite_url: str) -> None:
     env = environment(tmp_path, database_url=sqlite_url, http_port=str(free_port()))
 
