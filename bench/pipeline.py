@@ -43,6 +43,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "support"), str(ROOT / "tests" /
 
 from e2e_gateway import Gateway, running_gateway, wait_until  # noqa: E402
 from fresh_redis import fresh_redis  # noqa: E402
+from process_tree import descendants  # noqa: E402
 from stopping import stop_cleanly_on_sigterm  # noqa: E402
 
 from gateway_agent.backends.at import ATModem, DriverOptions  # noqa: E402
@@ -194,7 +195,7 @@ def processes_of(gateway: Gateway) -> dict[str, list[int]]:
     """The pids of each kind of process (relay, worker, agent), their descendants included."""
     found: dict[str, list[int]] = {}
     for kind, pid in _processes(gateway):
-        found.setdefault(kind, []).extend(_tree(pid))
+        found.setdefault(kind, []).extend([pid, *descendants(pid)])  # gunicorn's workers, RQ's scheduler
     return found
 
 
@@ -203,7 +204,7 @@ def cpu_seconds(gateway: Gateway) -> dict[str, float]:
     server included; ``emulators`` is this process, where the emulated modems run."""
     spent: dict[str, float] = {"emulators": sum(os.times()[:2])}
     for kind, pid in _processes(gateway):
-        spent[kind] = spent.get(kind, 0.0) + sum(_cpu_seconds_of(member) for member in _tree(pid))
+        spent[kind] = spent.get(kind, 0.0) + sum(_cpu_seconds_of(member) for member in [pid, *descendants(pid)])
     return spent
 
 
@@ -211,17 +212,6 @@ def _processes(gateway: Gateway) -> Iterator[tuple[str, int]]:
     for process in gateway.processes:
         kind = next(word for word in ("serve", "worker", "run") if word in process.args)
         yield {"serve": "relay", "worker": "worker", "run": "agent"}[kind], process.pid
-
-
-def _tree(pid: int) -> Iterator[int]:
-    """``pid`` and its living descendants (gunicorn's workers, RQ's scheduler)."""
-    yield pid
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return
-    for child in children:
-        yield from _tree(int(child))
 
 
 def _cpu_seconds_of(pid: int) -> float:
