@@ -25,8 +25,11 @@ named device, or every enabled device of the client for a shared queue) to
 when its own entry verifies, ``issued_at`` is less than
 ``SEND_JOB_MAX_AGE_SECONDS`` old, and the payload names this device (or
 none, and this device's client); otherwise it reports a ``job_refused``
-event. A job for the simulated device (``SIMULATED_QUEUE``) has args
-``[payload]`` only: the worker checks it against the store.
+event. Shared jobs placed together carry instead the id of the manifest
+they share, ``[payload, manifest_id]``: one signature per device for the
+whole batch (``zimsend_common.manifest``). A job for the simulated device
+(``SIMULATED_QUEUE``) has args ``[payload]`` only: the worker checks it
+against the store.
 
 A cancel claims the same key; whoever sets it first wins, the other learns it.
 Claims live under ``zimsend:claim:<C>:<message_id>``. A scheduled message
@@ -261,10 +264,11 @@ def canonical_json(document: dict[str, Any]) -> bytes:
 
 def sign(document: dict[str, Any], signing_key: str) -> str:
     """Hex HMAC-SHA256 of the document's canonical JSON."""
-    return _mac(canonical_json(document), signing_key)
+    return mac(canonical_json(document), signing_key)
 
 
-def _mac(canonical: bytes, signing_key: str) -> str:
+def mac(canonical: bytes, signing_key: str) -> str:
+    """Hex HMAC-SHA256 of bytes already canonical (``canonical_json``)."""
     return hmac.digest(signing_key.encode(), canonical, "sha256").hex()
 
 
@@ -287,7 +291,7 @@ def sign_send_job(job: SendJob, device_keys: Mapping[str, str]) -> dict[str, str
     if not job.issued_at or not job.nonce:
         raise ValueError("a send job is signed with its issued_at and nonce")
     canonical = canonical_json(job.to_dict())  # once, whatever the number of devices
-    return {device_id: _mac(canonical, key) for device_id, key in device_keys.items()}
+    return {device_id: mac(canonical, key) for device_id, key in device_keys.items()}
 
 
 def new_nonce() -> str:
