@@ -4,9 +4,10 @@ A send job is data, never code to run: the agent's loop takes it from Redis,
 checks it here and hands the message to its sender, on its one open modem.
 
 Redis is shared with every agent host, so a job is believed only when the
-relay signed it for this device (``wire.sign_send_job``) within
-``wire.SEND_JOB_MAX_AGE_SECONDS``, and it names this device or, on the
-client's shared queue, this device's client. Whatever fails a check never
+relay signed it for this device within ``wire.SEND_JOB_MAX_AGE_SECONDS``
+(``wire.sign_send_job``, or the manifest of its batch:
+``zimsend_common.manifest``), and it names this device or, on the client's
+shared queue, this device's client. Whatever fails a check never
 reaches the modem: it is refused with a ``JobRefusal`` reason.
 """
 
@@ -20,7 +21,8 @@ from typing import Any
 
 from rq.job import Job
 
-from zimsend_common import bus, wire
+from gateway_agent.agent.manifests import Manifests
+from zimsend_common import bus, manifest, wire
 from zimsend_common.timefmt import utcnow
 
 log = logging.getLogger(__name__)
@@ -72,12 +74,14 @@ def accept(
     client_id: str | None,
     device_id: str,
     signing_key: str,
+    manifests: Manifests,
     refused: Callable[[JobRefusal], None] = lambda refusal: None,
 ) -> wire.SendJob | None:
     """The message a dequeued job carries, when it is a send the relay signed for this device.
 
     ``client_id`` is the device's client as its signed binding says (None
-    when unknown: then only jobs naming this device are taken). A refused
+    when unknown: then only jobs naming this device are taken); ``manifests``
+    finds the manifest a job of a batch names. A refused
     job is logged and handed to ``refused``; None is returned.
 
     The job is deleted either way: from here on the claim speaks for the
@@ -88,7 +92,7 @@ def accept(
     """
     send: wire.SendJob | None = None
     try:
-        send = _checked(job, client_id, device_id, signing_key)
+        send = _checked(job, client_id, device_id, signing_key, manifests)
     except _Refused as refusal:
         message_id = _claimed_message_id(job)
         level = logging.INFO if refusal.reason == NOT_SIGNED_FOR_DEVICE else logging.ERROR
@@ -98,12 +102,12 @@ def accept(
     return send
 
 
-def _checked(job: Job, client_id: str | None, device_id: str, signing_key: str) -> wire.SendJob:
+def _checked(job: Job, client_id: str | None, device_id: str, signing_key: str, manifests: Manifests) -> wire.SendJob:
     if job.func_name != wire.SEND_JOB_FUNC:
         raise _Refused("not_a_send_job")
     if job.kwargs or len(job.args) != 2:
         raise _Refused("unsigned")
-    payload, signatures = job.args
+    payload, proof = job.args
     try:
         send = send_job_from(payload)
     except ValueError:
@@ -112,19 +116,40 @@ def _checked(job: Job, client_id: str | None, device_id: str, signing_key: str) 
         raise _Refused("other_device")
     if send.client_id != client_id and (send.device_id is None or client_id is not None):
         raise _Refused("other_client")
+    if manifest.is_manifest_id(proof):
+        _check_listed(payload, send, proof, device_id, signing_key, manifests)
+    else:
+        _check_signed(payload, send, proof, device_id, signing_key)
+    if _issued_long_ago(send.issued_at):
+        raise _Refused("expired_signature")
+    return send
+
+
+def _check_signed(payload: dict[str, Any], send: wire.SendJob, signatures: Any, device_id: str, key: str) -> None:
+    """The job carries its own signature for this device."""
     signature = signatures.get(device_id) if isinstance(signatures, dict) else None
     if not isinstance(signature, str):
         shared = send.device_id is None and isinstance(signatures, dict) and signatures
         raise _Refused(NOT_SIGNED_FOR_DEVICE if shared else "unsigned")
     try:
-        genuine = wire.verify(payload, signature, signing_key)
+        genuine = wire.verify(payload, signature, key)
     except TypeError:  # a signature that is not plain ASCII text
         genuine = False
     if not genuine:
         raise _Refused("bad_signature")
-    if _issued_long_ago(send.issued_at):
-        raise _Refused("expired_signature")
-    return send
+
+
+def _check_listed(
+    payload: dict[str, Any], send: wire.SendJob, manifest_id: str, device_id: str, key: str, manifests: Manifests
+) -> None:
+    """The job's batch manifest is signed for this device and lists the payload as it is."""
+    found = manifests.find(send.client_id, manifest_id)
+    if found is None:
+        raise _Refused("manifest_missing")
+    if not found.names(device_id):
+        raise _Refused(NOT_SIGNED_FOR_DEVICE if found.signatures else "unsigned")
+    if not found.signed_for(device_id, key) or not found.lists(payload):
+        raise _Refused("bad_signature")
 
 
 def _issued_long_ago(issued_at: str) -> bool:

@@ -37,6 +37,7 @@ from gateway_agent.agent import jobs
 from gateway_agent.agent.epoch import EpochWatch
 from gateway_agent.agent.heartbeat import AgentState, heartbeat_data
 from gateway_agent.agent.ledger import Ledger
+from gateway_agent.agent.manifests import Manifests
 from gateway_agent.agent.outbox import Outbox
 from gateway_agent.agent.pulse import Pulse
 from gateway_agent.agent.ratelimit import SendRateLimit
@@ -85,6 +86,7 @@ class Agent:
         self._connection = connection or redis_client.connect(settings.relay.redis_url, redis_client.AGENT)
         self._ledger = Ledger(ledger_path(settings))
         self._signing_key = wire.device_signing_key(agent.device_password)
+        self._manifests = Manifests(self._connection)
         self._outbox = Outbox(
             self._ledger,
             self._connection,
@@ -256,7 +258,9 @@ class Agent:
         if self._state != "online":
             queue.push_job_id(job.id, at_front=True)  # for another device, or for later
             return None
-        return jobs.accept(job, self._client_id, self._device_id, self._signing_key, self._report_refusal)
+        return jobs.accept(
+            job, self._client_id, self._device_id, self._signing_key, self._manifests, self._report_refusal
+        )
 
     def _report_refusal(self, refusal: jobs.JobRefusal) -> None:
         if refusal.reason != jobs.NOT_SIGNED_FOR_DEVICE:

@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from gateway_agent.agent import Agent
-from zimsend_common import bus, wire
+from zimsend_common import bus, manifest, wire
 from zimsend_common.config import AgentSettings, LoggingSettings, RelaySettings, Settings
 from zimsend_common.timefmt import isoformat_z, utcnow
 
@@ -111,6 +111,39 @@ def enqueue(
         wire.SEND_JOB_FUNC, job.to_dict(), signatures, job_id=wire.send_job_id(client_id, message_id)
     )
     return job
+
+
+def enqueue_batch(
+    conn: redis.Redis,
+    message_ids: list[str],
+    *,
+    client_id: str = CLIENT_ID,
+    signed_for: tuple[str, ...] = (DEVICE_ID, OTHER_DEVICE_ID),
+) -> tuple[str, list[wire.SendJob]]:
+    """Queue messages on the client's shared queue as the relay places a batch: under one
+    manifest signed for ``signed_for``, written first. The manifest's id, and the jobs."""
+    jobs = [
+        wire.SendJob(
+            message_id=message_id,
+            client_id=client_id,
+            to="+263771234567",
+            text=f"text of {message_id}",
+            priority=3,
+            issued_at=isoformat_z(utcnow()),
+            nonce=wire.new_nonce(),
+        )
+        for message_id in message_ids
+    ]
+    manifest_id = manifest.new_id()
+    keys = {device_id: SIGNING_KEY for device_id in signed_for}
+    stored = manifest.signed(client_id, manifest_id, [job.to_dict() for job in jobs], keys)
+    conn.set(manifest.key(client_id, manifest_id), stored)
+    queue = bus.queue(wire.client_queue(client_id, 3), conn)
+    for job in jobs:
+        queue.enqueue(
+            wire.SEND_JOB_FUNC, job.to_dict(), manifest_id, job_id=wire.send_job_id(client_id, job.message_id)
+        )
+    return manifest_id, jobs
 
 
 def serve_client(conn: redis.Redis, device_id: str = DEVICE_ID, client_id: str = CLIENT_ID) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from agent_support import CLIENT_ID, DEVICE_ID, OTHER_DEVICE_ID, SIGNING_KEY, enqueue
+from agent_support import CLIENT_ID, DEVICE_ID, OTHER_DEVICE_ID, SIGNING_KEY, enqueue, enqueue_batch
 from rq.job import Job
 
 from gateway_agent.agent import jobs
-from zimsend_common import bus, wire
+from gateway_agent.agent.manifests import Manifests
+from zimsend_common import bus, manifest, wire
 
 NORMAL = wire.device_queue(DEVICE_ID, 3)
 
@@ -27,7 +28,7 @@ def test_a_job_deleted_or_cancelled_between_dequeue_and_accept_yields_its_messag
     else:
         same.cancel()  # as a cancel does; its claim decides what becomes of the message
 
-    assert jobs.accept(job, CLIENT_ID, DEVICE_ID, SIGNING_KEY) == sent
+    assert jobs.accept(job, CLIENT_ID, DEVICE_ID, SIGNING_KEY, Manifests(conn)) == sent
     assert not conn.exists(job.key)
 
 
@@ -35,5 +36,56 @@ def test_a_job_meant_for_another_device_is_refused_and_removed(conn):
     enqueue(conn, NORMAL, "msg_00000000000000c2", device_id=OTHER_DEVICE_ID)
     job = dequeue(conn)
 
-    assert jobs.accept(job, CLIENT_ID, DEVICE_ID, SIGNING_KEY) is None
+    assert jobs.accept(job, CLIENT_ID, DEVICE_ID, SIGNING_KEY, Manifests(conn)) is None
     assert not conn.exists(job.key)
+
+
+SHARED = wire.client_queue(CLIENT_ID, 3)
+
+
+def take_shared(conn, manifests: Manifests, refusals: list[jobs.JobRefusal]) -> wire.SendJob | None:
+    job, _ = bus.dequeue_any([bus.queue(SHARED, conn)], 1, conn)
+    return jobs.accept(job, CLIENT_ID, DEVICE_ID, SIGNING_KEY, manifests, refusals.append)
+
+
+def test_the_jobs_of_a_batch_are_taken_on_the_manifest_signed_for_this_device(conn):
+    _, placed = enqueue_batch(conn, ["msg_00000000000000d1", "msg_00000000000000d2"])
+    manifests, refusals = Manifests(conn), []
+
+    assert [take_shared(conn, manifests, refusals) for _ in placed] == placed
+    assert refusals == []
+    assert bus.queue(SHARED, conn).count == 0
+
+
+def test_a_batch_job_whose_manifest_is_gone_is_refused_and_removed(conn):
+    manifest_id, _ = enqueue_batch(conn, ["msg_00000000000000d3"])
+    conn.delete(manifest.key(CLIENT_ID, manifest_id))
+    refusals: list[jobs.JobRefusal] = []
+
+    assert take_shared(conn, Manifests(conn), refusals) is None
+    assert [(r.reason, r.message_id) for r in refusals] == [("manifest_missing", "msg_00000000000000d3")]
+    assert conn.keys("rq:job:*msg_00000000000000d3") == []
+
+
+def test_a_batch_signed_before_this_device_was_added_is_left_for_the_relay(conn):
+    enqueue_batch(conn, ["msg_00000000000000d4"], signed_for=(OTHER_DEVICE_ID,))
+    refusals: list[jobs.JobRefusal] = []
+
+    assert take_shared(conn, Manifests(conn), refusals) is None
+    assert [r.reason for r in refusals] == [jobs.NOT_SIGNED_FOR_DEVICE]
+
+
+def test_a_batch_job_rewritten_or_its_manifest_forged_is_refused(conn):
+    """An attacker with the client's Redis keys rewrites a job's number, then forges a
+    manifest listing the rewritten job, signed with a key that is not this device's."""
+    manifest_id, placed = enqueue_batch(conn, ["msg_00000000000000d5", "msg_00000000000000d6"])
+    rewritten = {**placed[0].to_dict(), "to": "+15550006666"}
+    job_key = f"rq:job:{wire.send_job_id(CLIENT_ID, placed[0].message_id)}"
+    conn.hset(job_key, "data", bus.JSONSerializer.dumps([wire.SEND_JOB_FUNC, None, [rewritten, manifest_id], {}]))
+    refusals: list[jobs.JobRefusal] = []
+
+    assert take_shared(conn, Manifests(conn), refusals) is None  # the manifest does not list it
+    forged = manifest.signed(CLIENT_ID, manifest_id, [placed[1].to_dict()], {DEVICE_ID: "the attacker's key"})
+    conn.set(manifest.key(CLIENT_ID, manifest_id), forged)
+    assert take_shared(conn, Manifests(conn), refusals) is None  # its signature is not this device's
+    assert [r.reason for r in refusals] == ["bad_signature", "bad_signature"]

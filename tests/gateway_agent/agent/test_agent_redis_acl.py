@@ -19,6 +19,7 @@ from agent_support import (
     DEVICE_ID,
     OTHER_DEVICE_ID,
     enqueue,
+    enqueue_batch,
     events_of_kind,
     eventually,
     kinds_of,
@@ -46,16 +47,15 @@ def test_an_agent_serves_its_device_end_to_end_on_its_own_acl_user(own_redis, st
     serve_client(admin)
     enqueue(admin, wire.device_queue(DEVICE_ID, 3), "msg_00000000000000a1", device_id=DEVICE_ID)
     enqueue(admin, wire.client_queue(CLIENT_ID, 3), "msg_00000000000000a2")
+    enqueue_batch(admin, ["msg_00000000000000a3", "msg_00000000000000a4"])  # read through their manifest
     emulator = start_emulator(report_delay=0.2)
     start_agent(url, emulator)
 
-    eventually(lambda: kinds_of(admin, "msg_00000000000000a1") == ["sent", "delivered"])
-    eventually(lambda: kinds_of(admin, "msg_00000000000000a2") == ["sent", "delivered"])
+    every = [f"msg_00000000000000a{n}" for n in range(1, 5)]
+    for message_id in every:
+        eventually(lambda message_id=message_id: kinds_of(admin, message_id) == ["sent", "delivered"])
     eventually(lambda: events_of_kind(admin, "heartbeat"))
-    assert sorted(record.text for record in emulator.sent) == [
-        "text of msg_00000000000000a1",
-        "text of msg_00000000000000a2",
-    ]
+    assert sorted(record.text for record in emulator.sent) == [f"text of {message_id}" for message_id in every]
     assert admin.exists(wire.heartbeat_key(DEVICE_ID))
     assert admin.execute_command("ACL", "LOG") == []  # nothing the agent did was refused
 
