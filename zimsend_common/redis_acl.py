@@ -6,6 +6,7 @@ read and write   rq:queue:zimsend.device.D.p*   its own queues
                  rq:queue:zimsend.client.C.p*   its client's shared queues
                  rq:job:C-*, rq:executions:C-*, rq:results:C-*
                                                 its client's send jobs (read, then deleted)
+                                                and their batches' manifests (read)
                  rq:job:D-*                     its own event jobs
                  rq:*:zimsend.device.D.p*, rq:*:zimsend.client.C.p*
                                                 RQ's registries of those queues (a job's delete

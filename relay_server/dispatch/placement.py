@@ -4,8 +4,10 @@ A message's send job has ``wire.send_job_id`` (client and message id) as its
 job id and goes on the device's queue (when the client asked for a device), else on the client's
 shared queue, or on the simulated device's queue for a ``zs_test_`` message.
 A send job for an agent carries its signature for every device that may take
-it (``wire.sign_send_job``, with the keys the store keeps); the simulated
-device needs none, it checks the message against the store.
+it (``wire.sign_send_job``, with the keys the store keeps), or, when several
+shared jobs of a client are placed together, the id of the manifest they
+share (``zimsend_common.manifest``: one signature per device for the lot);
+the simulated device needs none, it checks the message against the store.
 
 A scheduled message has no job until it is due: the store keeps its time, and
 the relay's worker alone gives it its send job then (``worker.due``). This
@@ -30,7 +32,7 @@ from rq.scripts import UNIQUE_ENQUEUE_SCRIPT, _build_hset_args
 from relay_server.mobile import wake
 from relay_server.store.models import Message
 from relay_server.store.store import Store
-from zimsend_common import bus, wire
+from zimsend_common import bus, manifest, wire
 from zimsend_common.timefmt import isoformat_precise, isoformat_z, utcnow
 
 # Long enough for a rate-limited modem to finish one send; a send job is
@@ -124,20 +126,55 @@ def enqueue_sends(redis: Redis, store: Store, messages: Sequence[Message]) -> No
     queues: dict[str, Queue] = {}  # a bulk's thousand jobs go on one or five queues
     for start in range(0, len(messages), _PIPELINED):
         chunk = messages[start : start + _PIPELINED]
-        jobs = [_send_job_of(redis, queues, message, keys.get(message.client_id, {})) for message in chunk]
+        args, manifests = _chunk_args(chunk, keys)
+        jobs = [_send_job_of(redis, queues, message, message_args) for message, message_args in zip(chunk, args)]
         try:
-            _enqueue_unique(redis, jobs, chunk)
+            _enqueue_unique(redis, jobs, chunk, manifests)
         except NoScriptError:  # a Redis restarted or flushed of scripts: give it RQ's, then send again
             redis.script_load(UNIQUE_ENQUEUE_SCRIPT)
-            _enqueue_unique(redis, jobs, chunk)
+            _enqueue_unique(redis, jobs, chunk, manifests)
 
 
-def _enqueue_unique(redis: Redis, jobs: list[tuple[Queue, Job]], messages: Sequence[Message]) -> None:
+def _chunk_args(
+    messages: Sequence[Message], keys: Mapping[str, Mapping[str, str]]
+) -> tuple[list[list[Any]], dict[str, bytes]]:
+    """Each message's send job args, and the manifests they name (Redis key -> stored value).
+
+    A client's shared jobs share a manifest when there are several of them:
+    signed once per device, where ``send_job_args`` signs every job for every
+    device. A job placed alone, or for one device, is signed as it is.
+    """
+    shared: dict[str, list[int]] = {}
+    for index, message in enumerate(messages):
+        if not message.is_test and message.device_id is None:
+            shared.setdefault(message.client_id, []).append(index)
+    args: dict[int, list[Any]] = {}
+    manifests: dict[str, bytes] = {}
+    for client_id, indexes in shared.items():
+        if len(indexes) < 2:
+            continue
+        manifest_id = manifest.new_id()
+        payloads = [send_job(messages[index]).to_dict() for index in indexes]
+        stored = manifest.signed(client_id, manifest_id, payloads, keys.get(client_id, {}))
+        manifests[manifest.key(client_id, manifest_id)] = stored
+        args.update({index: [payload, manifest_id] for index, payload in zip(indexes, payloads)})
+    return [
+        args.get(index) or send_job_args(message, keys.get(message.client_id, {}))
+        for index, message in enumerate(messages)
+    ], manifests
+
+
+def _enqueue_unique(
+    redis: Redis, jobs: list[tuple[Queue, Job]], messages: Sequence[Message], manifests: Mapping[str, bytes]
+) -> None:
     """What ``Queue.enqueue_job(job, unique=True)`` sends for each job, all in one pipeline: the
     queue's registration, then RQ's script that saves the job and pushes its id unless a job of
     that id exists (by its digest: a pipeline would first ask whether Redis knows it, a round trip).
+    The manifests the jobs name go first, so no agent finds a job before its manifest.
     Sent again after a refusal, it stores nothing twice; a phone may be woken twice."""
     with redis.pipeline(transaction=False) as pipe:
+        for key, stored in manifests.items():
+            pipe.set(key, stored, ex=manifest.KEPT_SECONDS)
         for (queue, job), message in zip(jobs, messages):
             pipe.sadd(queue.redis_queues_keys, queue.key)
             ttl = job.ttl if job.ttl is not None else -1
@@ -146,18 +183,16 @@ def _enqueue_unique(redis: Redis, jobs: list[tuple[Queue, Job]], messages: Seque
         pipe.execute()
 
 
-def _send_job_of(
-    redis: Redis, queues: dict[str, Queue], message: Message, client_keys: Mapping[str, str]
-) -> tuple[Queue, Job]:
-    """The message's queue (from ``queues``, which keeps each one made) and its send job,
-    ready for the queue (not yet stored)."""
+def _send_job_of(redis: Redis, queues: dict[str, Queue], message: Message, args: list[Any]) -> tuple[Queue, Job]:
+    """The message's queue (from ``queues``, which keeps each one made) and its send job of
+    ``args``, ready for the queue (not yet stored)."""
     name = queue_name(message)
     if name not in queues:
         queues[name] = bus.queue(name, redis)
     queue = queues[name]
     job = queue.create_job(
         wire.SIMULATED_SEND_FUNC if message.is_test else wire.SEND_JOB_FUNC,
-        args=send_job_args(message, client_keys),
+        args=args,
         job_id=wire.send_job_id(message.client_id, message.message_id),
         timeout=SEND_JOB_TIMEOUT_SECONDS,
         result_ttl=FINISHED_JOB_TTL_SECONDS,

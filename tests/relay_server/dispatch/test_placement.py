@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from relay_parts import Parts
+from signed_jobs import signed_for
 
 from relay_server.dispatch import placement
-from zimsend_common import bus, wire
+from zimsend_common import bus, manifest, wire
 
 # Set at the moment of enqueueing, or carrying the payload (its nonce, issue time and signatures
 # differ from job to job): compared for presence, and the payload as the call it reads back as.
@@ -117,3 +118,50 @@ def test_only_a_job_still_queued_and_still_on_no_queue_is_taken_to_be_off_its_qu
     found = placement.taken_off_queue(parts.redis, {queue.name: refs})
 
     assert found == {popped.message_id: None, claimed_since.message_id: claim.encode()}
+
+
+def test_a_clients_shared_jobs_placed_together_share_a_manifest_signed_for_each_of_its_devices(parts):
+    caller = parts.client()
+    devices = [parts.device(caller) for _ in range(3)]
+    keys = {device.device_id: device.signing_key for device in devices}
+    stranger = parts.device(parts.client())
+    stored = parts.store.insert_messages([parts.new_message(caller, body=f"bulk {n}") for n in range(450)])
+
+    placement.enqueue_sends(parts.redis, parts.store, stored)
+
+    jobs = bus.queue(placement.queue_name(stored[0]), parts.redis).jobs
+    named = [job.args[1] for job in jobs]
+    assert all(manifest.is_manifest_id(manifest_id) for manifest_id in named)
+    assert [named.count(manifest_id) for manifest_id in dict.fromkeys(named)] == [200, 200, 50]  # one a round trip
+    every_key = {**keys, stranger.device_id: stranger.signing_key}
+    assert all(signed_for(parts.redis, job, every_key) == set(keys) for job in jobs)
+    kept = parts.redis.ttl(manifest.key(caller.client_id, named[0]))
+    assert manifest.KEPT_SECONDS - 60 < kept <= manifest.KEPT_SECONDS
+
+
+def test_a_shared_job_placed_alone_and_jobs_for_one_device_carry_their_own_signatures(parts):
+    caller = parts.client()
+    device, other = parts.device(caller), parts.device(caller)
+    alone = parts.message(caller)
+    addressed = [parts.message(caller, device_id=device.device_id) for _ in range(2)]
+
+    placement.enqueue_sends(parts.redis, parts.store, [alone, *addressed])
+
+    def proof(message):
+        return bus.fetch(wire.send_job_id(message.client_id, message.message_id), parts.redis).args[1]
+
+    assert set(proof(alone)) == {device.device_id, other.device_id}
+    assert [set(proof(message)) for message in addressed] == [{device.device_id}] * 2
+
+
+def test_a_manifests_jobs_are_believed_only_as_they_were_placed(parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    keys = {device.device_id: device.signing_key}
+    first, second = parts.message(caller), parts.message(caller)
+    placement.enqueue_sends(parts.redis, parts.store, [first, second])
+    job = bus.fetch(wire.send_job_id(first.client_id, first.message_id), parts.redis)
+
+    assert signed_for(parts.redis, job, keys) == {device.device_id}
+    job.args = [{**job.args[0], "to": "+15550006666"}, job.args[1]]
+    assert signed_for(parts.redis, job, keys) == set()

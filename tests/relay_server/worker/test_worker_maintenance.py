@@ -8,6 +8,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from relay_parts import OFFLINE_AFTER_SECONDS, Parts, maintenance, minutes
 from rq.job import JobStatus
+from signed_jobs import signed_for
 
 from relay_server.dispatch import placement
 from relay_server.store.dispatch_schema import device_events, device_status, incoming_messages
@@ -294,11 +295,10 @@ def test_messages_of_several_clients_placed_again_in_one_round_are_each_signed_f
     messages = [parts.message(caller) for caller in callers for _ in range(3)]
     addressed = parts.message(callers[1], device_id=own_device.device_id)
     run_round(parts)
+    every_key = {device.device_id: device.signing_key for theirs in devices.values() for device in theirs}
     for message in messages:
-        payload, signatures = bus.fetch(wire.send_job_id(message.client_id, message.message_id), parts.redis).args
-        theirs = devices[message.client_id]
-        assert set(signatures) == {device.device_id for device in theirs}
-        assert all(wire.verify(payload, signatures[device.device_id], device.signing_key) for device in theirs)
+        job = bus.fetch(wire.send_job_id(message.client_id, message.message_id), parts.redis)
+        assert signed_for(parts.redis, job, every_key) == {device.device_id for device in devices[message.client_id]}
     payload, signatures = bus.fetch(wire.send_job_id(addressed.client_id, addressed.message_id), parts.redis).args
     assert list(signatures) == [own_device.device_id]
     assert bus.queue(wire.device_queue(own_device.device_id, 3), parts.redis).count == 1
