@@ -18,10 +18,18 @@ signature per job, paid once per batch.
 
 The manifest is kept at ``key(client_id, manifest_id)``, under the client's
 job prefix (``rq:job:<C>-``), which every device of the client may already
-read (``redis_acl``): agents' Redis users need no new rule. It is written
-before its jobs, in the same round trip, and kept as long as their
-signatures are good (``wire.SEND_JOB_MAX_AGE_SECONDS``). A manifest is no RQ
-job; nothing lists or restores the job prefix's keys.
+read (``redis_acl``): agents' Redis users need no new rule. A manifest is no
+RQ job; nothing lists or restores the job prefix's keys. It is written
+before its jobs, in the same round trip, and kept for ``KEPT_SECONDS``:
+
+- nothing says when the last job of a batch is taken, so a manifest lapses
+  by its age; its digests and signatures take about 110 bytes a message on
+  a client of 100 devices, which a busy rack would pile up by the hundred
+  megabytes if kept the six days a signature is good;
+- a batch is taken within moments while its devices are up; a job still
+  waiting when its manifest lapsed is left for the relay (as one signed
+  before its device was added): the agent drops it unsent and unclaimed, and
+  the worker's recovery places its message again, under a new manifest.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ from typing import Any
 from zimsend_common import wire
 
 PREFIX = "manifest_"
-KEPT_SECONDS = wire.SEND_JOB_MAX_AGE_SECONDS + 3600
+KEPT_SECONDS = 3600
 # The longest stored manifest read: a batch of 200 digests and a few thousand devices.
 MAX_BYTES = 256 * 1024
 _HEX_DIGEST = 64

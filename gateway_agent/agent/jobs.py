@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 # added after it was queued. Not an attack; the relay places it again, signed
 # for every device, once it finds the message without a job.
 NOT_SIGNED_FOR_DEVICE = "not_signed_for_device"
+# A job of a batch whose manifest lapsed (it waited longer than
+# ``manifest.KEPT_SECONDS``): left to the relay likewise.
+MANIFEST_LAPSED = "manifest_lapsed"
+LEFT_FOR_RELAY = frozenset({NOT_SIGNED_FOR_DEVICE, MANIFEST_LAPSED})
 _TEXT_FIELDS = ("message_id", "client_id", "to", "text", "issued_at", "nonce")
 
 
@@ -95,7 +99,7 @@ def accept(
         send = _checked(job, client_id, device_id, signing_key, manifests)
     except _Refused as refusal:
         message_id = _claimed_message_id(job)
-        level = logging.INFO if refusal.reason == NOT_SIGNED_FOR_DEVICE else logging.ERROR
+        level = logging.INFO if refusal.reason in LEFT_FOR_RELAY else logging.ERROR
         log.log(level, "job refused", extra={"job_id": job.id, "reason": refusal.reason, "message_id": message_id})
         refused(JobRefusal(refusal.reason, job.id, job.origin, message_id))
     bus.discard(job)
@@ -145,7 +149,7 @@ def _check_listed(
     """The job's batch manifest is signed for this device and lists the payload as it is."""
     found = manifests.find(send.client_id, manifest_id)
     if found is None:
-        raise _Refused("manifest_missing")
+        raise _Refused(MANIFEST_LAPSED)
     if not found.names(device_id):
         raise _Refused(NOT_SIGNED_FOR_DEVICE if found.signatures else "unsigned")
     if not found.signed_for(device_id, key) or not found.lists(payload):

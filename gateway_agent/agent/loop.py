@@ -263,7 +263,7 @@ class Agent:
         )
 
     def _report_refusal(self, refusal: jobs.JobRefusal) -> None:
-        if refusal.reason != jobs.NOT_SIGNED_FOR_DEVICE:
+        if refusal.reason not in jobs.LEFT_FOR_RELAY:
             self._outbox.report("job_refused", refusal.data())
 
     def _listened_queues(self) -> list[Queue]:

@@ -57,13 +57,13 @@ def test_the_jobs_of_a_batch_are_taken_on_the_manifest_signed_for_this_device(co
     assert bus.queue(SHARED, conn).count == 0
 
 
-def test_a_batch_job_whose_manifest_is_gone_is_refused_and_removed(conn):
+def test_a_batch_job_whose_manifest_lapsed_is_dropped_and_left_for_the_relay(conn):
     manifest_id, _ = enqueue_batch(conn, ["msg_00000000000000d3"])
     conn.delete(manifest.key(CLIENT_ID, manifest_id))
     refusals: list[jobs.JobRefusal] = []
 
     assert take_shared(conn, Manifests(conn), refusals) is None
-    assert [(r.reason, r.message_id) for r in refusals] == [("manifest_missing", "msg_00000000000000d3")]
+    assert [(r.reason, r.message_id) for r in refusals] == [(jobs.MANIFEST_LAPSED, "msg_00000000000000d3")]
     assert conn.keys("rq:job:*msg_00000000000000d3") == []
 
 

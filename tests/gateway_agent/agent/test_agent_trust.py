@@ -17,6 +17,7 @@ from agent_support import (
     OTHER_DEVICE_ID,
     SIGNING_KEY,
     enqueue,
+    enqueue_batch,
     events_of_kind,
     eventually,
     kinds_of,
@@ -24,7 +25,7 @@ from agent_support import (
 )
 from planted_jobs import attacks, plant
 
-from zimsend_common import bus, wire
+from zimsend_common import bus, manifest, wire
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 NORMAL = wire.device_queue(DEVICE_ID, 3)
@@ -106,11 +107,21 @@ def test_a_genuine_job_for_another_device_or_client_or_long_expired_is_refused_u
     assert sorted(refusals(conn)) == ["expired_signature", "other_client", "other_device"]
 
 
-def test_a_shared_job_signed_only_for_the_clients_other_devices_is_left_for_the_relay(
-    conn, redis_url, fake_modem, start_agent
+def signed_for_other_devices_only(conn, message_id: str) -> None:
+    enqueue(conn, SHARED, message_id, signed_for=(OTHER_DEVICE_ID,))
+
+
+def batch_manifest_lapsed(conn, message_id: str) -> None:
+    manifest_id, _ = enqueue_batch(conn, [message_id])
+    conn.delete(manifest.key(CLIENT_ID, manifest_id))  # as Redis does after manifest.KEPT_SECONDS
+
+
+@pytest.mark.parametrize("leave", [signed_for_other_devices_only, batch_manifest_lapsed])
+def test_a_shared_job_the_device_cannot_believe_for_want_of_its_signature_is_left_for_the_relay(
+    conn, redis_url, fake_modem, start_agent, leave
 ):
     serve_client(conn)
-    enqueue(conn, SHARED, "msg_00000000000000f7", signed_for=(OTHER_DEVICE_ID,))
+    leave(conn, "msg_00000000000000f7")
     enqueue(conn, NORMAL, "msg_00000000000000f8")
     start_agent(redis_url, fake_modem)
 

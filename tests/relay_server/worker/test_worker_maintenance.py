@@ -14,7 +14,7 @@ from relay_server.dispatch import placement
 from relay_server.store.dispatch_schema import device_events, device_status, incoming_messages
 from relay_server.worker.liveness import LOST_SEND_DETAIL
 from relay_server.worker.recovery import STUCK_AFTER
-from zimsend_common import bus, redis_client, wire
+from zimsend_common import bus, manifest, redis_client, wire
 from zimsend_common.timefmt import utcnow
 
 
@@ -286,6 +286,28 @@ def test_a_shared_message_an_agent_dropped_unsigned_for_it_is_queued_again_signe
     payload, signatures = bus.fetch(job_id, parts.redis).args
     assert set(signatures) == {first.device_id, added.device_id}
     assert wire.verify(payload, signatures[added.device_id], added.signing_key)
+
+
+def test_a_batch_message_dropped_when_its_manifest_lapsed_is_queued_again_signed_for_every_device(parts: Parts):
+    caller = parts.client()
+    keys = {
+        device.device_id: device.signing_key
+        for device in (parts.device(caller) for _ in range(placement.MANIFEST_FROM_DEVICES))
+    }
+    dropped, waiting = parts.message(caller), parts.message(caller)
+    placement.enqueue_sends(parts.redis, parts.store, [dropped, waiting])
+    job_id = wire.send_job_id(caller.client_id, dropped.message_id)
+    lapsed = bus.fetch(job_id, parts.redis).args[1]
+    parts.redis.delete(manifest.key(caller.client_id, lapsed))
+    bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).remove(job_id)
+    bus.fetch(job_id, parts.redis).delete()  # as an agent drops it
+
+    run_round(parts)
+
+    job = bus.fetch(job_id, parts.redis)
+    assert job.args[1] != lapsed
+    assert signed_for(parts.redis, job, keys) == set(keys)
+    assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).count == 2
 
 
 def test_messages_of_several_clients_placed_again_in_one_round_are_each_signed_for_their_own_devices(parts: Parts):
