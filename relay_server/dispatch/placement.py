@@ -46,6 +46,9 @@ _BATCH = 500  # messages looked up per round trip
 # Jobs made and sent in one pipeline: a bulk's thousand at once held their data
 # and the pipeline's buffers together, the relay's highest use of memory.
 _PIPELINED = 200
+# A client's shared jobs placed together share a manifest from this many
+# devices: below it, each job's own signatures cost less than a manifest kept.
+MANIFEST_FROM_DEVICES = 4
 _LIVE_STATUSES = frozenset(
     status.value.encode()
     for status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.FINISHED)
@@ -140,9 +143,10 @@ def _chunk_args(
 ) -> tuple[list[list[Any]], dict[str, bytes]]:
     """Each message's send job args, and the manifests they name (Redis key -> stored value).
 
-    A client's shared jobs share a manifest when there are several of them:
-    signed once per device, where ``send_job_args`` signs every job for every
-    device. A job placed alone, or for one device, is signed as it is.
+    A client's shared jobs share a manifest when there are several of them
+    and the client has ``MANIFEST_FROM_DEVICES`` devices or more: signed once
+    per device, where ``send_job_args`` signs every job for every device.
+    Any other job carries its own signatures.
     """
     shared: dict[str, list[int]] = {}
     for index, message in enumerate(messages):
@@ -151,7 +155,7 @@ def _chunk_args(
     args: dict[int, list[Any]] = {}
     manifests: dict[str, bytes] = {}
     for client_id, indexes in shared.items():
-        if len(indexes) < 2:
+        if len(indexes) < 2 or len(keys.get(client_id, {})) < MANIFEST_FROM_DEVICES:
             continue
         manifest_id = manifest.new_id()
         payloads = [send_job(messages[index]).to_dict() for index in indexes]

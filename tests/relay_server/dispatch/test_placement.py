@@ -122,7 +122,7 @@ def test_only_a_job_still_queued_and_still_on_no_queue_is_taken_to_be_off_its_qu
 
 def test_a_clients_shared_jobs_placed_together_share_a_manifest_signed_for_each_of_its_devices(parts):
     caller = parts.client()
-    devices = [parts.device(caller) for _ in range(3)]
+    devices = [parts.device(caller) for _ in range(placement.MANIFEST_FROM_DEVICES)]
     keys = {device.device_id: device.signing_key for device in devices}
     stranger = parts.device(parts.client())
     stored = parts.store.insert_messages([parts.new_message(caller, body=f"bulk {n}") for n in range(450)])
@@ -141,27 +141,40 @@ def test_a_clients_shared_jobs_placed_together_share_a_manifest_signed_for_each_
 
 def test_a_shared_job_placed_alone_and_jobs_for_one_device_carry_their_own_signatures(parts):
     caller = parts.client()
-    device, other = parts.device(caller), parts.device(caller)
+    device, *others = [parts.device(caller) for _ in range(placement.MANIFEST_FROM_DEVICES)]
     alone = parts.message(caller)
     addressed = [parts.message(caller, device_id=device.device_id) for _ in range(2)]
 
     placement.enqueue_sends(parts.redis, parts.store, [alone, *addressed])
 
-    def proof(message):
-        return bus.fetch(wire.send_job_id(message.client_id, message.message_id), parts.redis).args[1]
+    assert set(proof(parts, alone)) == {device.device_id, *(other.device_id for other in others)}
+    assert [set(proof(parts, message)) for message in addressed] == [{device.device_id}] * 2
 
-    assert set(proof(alone)) == {device.device_id, other.device_id}
-    assert [set(proof(message)) for message in addressed] == [{device.device_id}] * 2
+
+def test_the_shared_jobs_of_a_client_with_few_devices_carry_their_own_signatures(parts):
+    caller = parts.client()
+    devices = {parts.device(caller).device_id for _ in range(placement.MANIFEST_FROM_DEVICES - 1)}
+    batch = [parts.message(caller) for _ in range(3)]
+
+    placement.enqueue_sends(parts.redis, parts.store, batch)
+
+    assert [set(proof(parts, message)) for message in batch] == [devices] * 3
+
+
+def proof(parts, message):
+    """What a placed job carries beside its payload: its signatures, or its manifest's id."""
+    return bus.fetch(wire.send_job_id(message.client_id, message.message_id), parts.redis).args[1]
 
 
 def test_a_manifests_jobs_are_believed_only_as_they_were_placed(parts):
     caller = parts.client()
-    device = parts.device(caller)
-    keys = {device.device_id: device.signing_key}
+    devices = [parts.device(caller) for _ in range(placement.MANIFEST_FROM_DEVICES)]
+    keys = {device.device_id: device.signing_key for device in devices}
     first, second = parts.message(caller), parts.message(caller)
     placement.enqueue_sends(parts.redis, parts.store, [first, second])
     job = bus.fetch(wire.send_job_id(first.client_id, first.message_id), parts.redis)
 
-    assert signed_for(parts.redis, job, keys) == {device.device_id}
+    assert manifest.is_manifest_id(job.args[1])
+    assert signed_for(parts.redis, job, keys) == set(keys)
     job.args = [{**job.args[0], "to": "+15550006666"}, job.args[1]]
     assert signed_for(parts.redis, job, keys) == set()
