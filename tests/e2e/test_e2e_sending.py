@@ -12,8 +12,9 @@ import sqlalchemy as sa
 from e2e_gateway import Gateway, wait_until
 
 from gateway_agent.backends.emulator import EmulatorConfig
+from relay_server.dispatch import placement
 from relay_server.store.dispatch_schema import incoming_messages
-from zimsend_common import wire
+from zimsend_common import manifest, wire
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 pytestmark = pytest.mark.slow  # relay, worker and agents as processes
@@ -114,6 +115,31 @@ def test_two_devices_of_a_client_share_its_queue_and_another_clients_device_take
     finals = [gateway.wait_for_status(acme, message_id, "delivered") for message_id in ids]
     assert {final["device_id"] for final in finals} == {first.device_id, second.device_id}
     assert sorted(first.texts_sent() + second.texts_sent()) == sorted(f"shared {n}" for n in range(10))
+    assert bystander.texts_sent() == []
+
+
+def test_a_bulk_to_a_client_of_many_devices_leaves_once_each_through_its_agents_on_the_batchs_manifest(
+    gateway: Gateway,
+):
+    acme, globex = gateway.new_account("acme"), gateway.new_account("globex")
+    running = [gateway.new_agent(acme, EmulatorConfig(send_delay=0.2)) for _ in range(2)]
+    for _ in range(placement.MANIFEST_FROM_DEVICES - 2):
+        gateway.new_agent(acme, start=False)  # devices whose agents are away: signed for all the same
+    bystander = gateway.new_agent(globex)
+    texts = [f"bulk {n}" for n in range(12)]
+    bulk = requests.post(
+        gateway.url("/sms/send-bulk"),
+        json={"messages": [{"to": "+263771000350", "message": text} for text in texts]},
+        headers=acme.headers,
+        timeout=30,
+    )
+    assert bulk.status_code == 202, bulk.text
+    assert len(gateway.redis.keys(manifest.key(acme.client_id, manifest.PREFIX + "*"))) == 1
+
+    ids = [item["message_id"] for item in bulk.json()["messages"]]
+    finals = [gateway.wait_for_status(acme, message_id, "delivered", timeout=60) for message_id in ids]
+    assert {final["device_id"] for final in finals} <= {agent.device_id for agent in running}
+    assert sorted(running[0].texts_sent() + running[1].texts_sent()) == sorted(texts)  # none twice
     assert bystander.texts_sent() == []
 
 
