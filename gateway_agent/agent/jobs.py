@@ -130,7 +130,7 @@ def _checked(job: Job, client_id: str | None, device_id: str, signing_key: str, 
 
 
 def _check_signed(payload: dict[str, Any], send: wire.SendJob, signatures: Any, device_id: str, key: str) -> None:
-    """The job carries its own signature for this device."""
+    """Refuses the job unless it carries its own signature for this device, and that holds."""
     signature = signatures.get(device_id) if isinstance(signatures, dict) else None
     if not isinstance(signature, str):
         shared = send.device_id is None and isinstance(signatures, dict) and signatures
@@ -146,7 +146,7 @@ def _check_signed(payload: dict[str, Any], send: wire.SendJob, signatures: Any, 
 def _check_listed(
     payload: dict[str, Any], send: wire.SendJob, manifest_id: str, device_id: str, key: str, manifests: Manifests
 ) -> None:
-    """The job's batch manifest is signed for this device and lists the payload as it is."""
+    """Refuses the job unless its batch's manifest is signed for this device and lists the payload as it is."""
     found = manifests.find(send.client_id, manifest_id)
     if found is None:
         raise _Refused(MANIFEST_LAPSED)
