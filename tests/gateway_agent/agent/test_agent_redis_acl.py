@@ -27,7 +27,7 @@ from agent_support import (
 )
 from own_redis import OwnRedis, TlsFiles
 
-from zimsend_common import redis_acl, redis_client, wire
+from zimsend_common import manifest, redis_acl, redis_client, wire
 
 OTHER_CLIENT = "client_2000000002"
 STRANGER = "device_agent000003"  # a device of another client
@@ -71,6 +71,7 @@ def test_a_devices_credentials_reach_no_other_devices_keys(own_redis):
     }
     keys = [f"rq:queue:{name}" for name in theirs.values()] + [
         f"rq:job:{wire.send_job_id(OTHER_CLIENT, 'msg_00000000000000b1')}",
+        manifest.key(OTHER_CLIENT, manifest.new_id()),  # another client's batch
         f"rq:job:{wire.event_job_id(OTHER_DEVICE_ID, 'evt_1')}",
         "rq:job:msg_00000000000000b1",
         wire.claim_key(OTHER_CLIENT, "msg_00000000000000b1"),
