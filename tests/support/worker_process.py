@@ -4,6 +4,7 @@ a test's end takes whatever it left (RQ's scheduler runs in a child process)."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +34,19 @@ def start_worker(tmp_path: Path, sqlite_url: str, redis_url: str) -> GroupProces
         "ZIMSEND_DATA_DIR": str(tmp_path),
         "ZIMSEND_DATABASE_URL": sqlite_url,
         "ZIMSEND_REDIS_URL": redis_url,
+        "PYTHONFAULTHANDLER": "1",  # SIGABRT writes every thread's stack to the log (see stopped_within)
     }
     (tmp_path / "none.toml").write_text("")
     return spawn_worker(env, tmp_path / "worker.log")
+
+
+def stopped_within(worker: GroupProcess, seconds: float, log: Path) -> int:
+    """The worker's exit code once it has ended within ``seconds``; else it is aborted,
+    and the test fails with where each of its threads was, from its log."""
+    try:
+        return worker.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        os.kill(worker.pid, signal.SIGABRT)
+        worker.wait(timeout=10)
+        tail = log.read_text(errors="replace")[-8000:]
+        raise AssertionError(f"the worker had not stopped after {seconds} s; its log ends:\n{tail}") from None

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from rq.job import JobStatus
 from waiting import wait_until
-from worker_process import start_worker
+from worker_process import start_worker, stopped_within
 
 from relay_server.cli.worker import SCHEDULER_CHECK_SECONDS, WORKER_TTL_SECONDS
 from relay_server.dispatch import placement
@@ -40,7 +40,7 @@ def test_the_worker_waiting_for_an_absent_redis_stops_when_told(tmp_path, sqlite
     try:
         _wait_for_line(tmp_path / "worker.log", "worker waits for Redis", worker)  # waiting, not crashed
         worker.send_signal(signum)
-        assert worker.wait(timeout=20) == 0
+        assert stopped_within(worker, 20, tmp_path / "worker.log") == 0
     finally:
         worker.kill()
 
@@ -58,7 +58,7 @@ def test_the_worker_plays_the_simulated_device_and_stops_when_told(tmp_path, sql
             time.sleep(0.1)
         assert job.return_value() == "delivered"
         worker.send_signal(signal.SIGTERM)
-        assert worker.wait(timeout=20) == 0
+        assert stopped_within(worker, 20, tmp_path / "worker.log") == 0
     finally:
         worker.kill()
         store.close()
@@ -73,7 +73,7 @@ def test_an_idle_worker_stops_within_seconds_of_sigterm(tmp_path, sqlite_url, re
             assert worker.poll() is None and time.monotonic() < deadline
             time.sleep(0.1)
         worker.send_signal(signal.SIGTERM)
-        assert worker.wait(timeout=20) == 0  # RQ's own listener alone took up to 60 s
+        assert stopped_within(worker, 20, tmp_path / "worker.log") == 0  # RQ's own listener alone took 60 s
     finally:
         worker.kill()
 
@@ -95,7 +95,7 @@ def test_the_worker_starts_its_rq_scheduler_again_when_it_died_and_says_so(tmp_p
         os.kill(second, 0)  # alive
         assert b"RQ scheduler had stopped; started again" in (tmp_path / "worker.log").read_bytes()
         worker.send_signal(signal.SIGTERM)
-        assert worker.wait(timeout=20) == 0
+        assert stopped_within(worker, 20, tmp_path / "worker.log") == 0
     finally:
         worker.kill()
 
