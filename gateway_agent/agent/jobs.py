@@ -121,7 +121,7 @@ def _checked(job: Job, client_id: str | None, device_id: str, signing_key: str, 
     if send.client_id != client_id and (send.device_id is None or client_id is not None):
         raise _Refused("other_client")
     if manifest.is_manifest_id(proof):
-        _check_listed(payload, send, proof, device_id, signing_key, manifests)
+        _check_listed(payload, client_id, proof, device_id, manifests)
     else:
         _check_signed(payload, send, proof, device_id, signing_key)
     if _issued_long_ago(send.issued_at):
@@ -144,15 +144,18 @@ def _check_signed(payload: dict[str, Any], send: wire.SendJob, signatures: Any, 
 
 
 def _check_listed(
-    payload: dict[str, Any], send: wire.SendJob, manifest_id: str, device_id: str, key: str, manifests: Manifests
+    payload: dict[str, Any], client_id: str | None, manifest_id: str, device_id: str, manifests: Manifests
 ) -> None:
-    """Refuses the job unless its batch's manifest is signed for this device and lists the payload as it is."""
-    found = manifests.find(send.client_id, manifest_id)
+    """Refuses the job unless its batch's manifest, one of this device's client, is signed
+    for this device and lists the payload as it is."""
+    if client_id is None:  # a batch is its client's shared jobs: unknown client, no batch
+        raise _Refused("unsigned")
+    found = manifests.find(client_id, manifest_id)
     if found is None:
         raise _Refused(MANIFEST_LAPSED)
-    if not found.names(device_id):
-        raise _Refused(NOT_SIGNED_FOR_DEVICE if found.signatures else "unsigned")
-    if not found.signed_for(device_id, key) or not found.lists(payload):
+    if not found.manifest.names(device_id):
+        raise _Refused(NOT_SIGNED_FOR_DEVICE if found.manifest.signatures else "unsigned")
+    if not found.signed or not found.manifest.lists(payload):
         raise _Refused("bad_signature")
 
 

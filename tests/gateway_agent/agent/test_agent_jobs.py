@@ -28,7 +28,7 @@ def test_a_job_deleted_or_cancelled_between_dequeue_and_accept_yields_its_messag
     else:
         same.cancel()  # as a cancel does; its claim decides what becomes of the message
 
-    assert jobs.accept(job, CLIENT_ID, DEVICE_ID, SIGNING_KEY, Manifests(conn)) == sent
+    assert jobs.accept(job, CLIENT_ID, DEVICE_ID, SIGNING_KEY, Manifests(conn, DEVICE_ID, SIGNING_KEY)) == sent
     assert not conn.exists(job.key)
 
 
@@ -36,7 +36,7 @@ def test_a_job_meant_for_another_device_is_refused_and_removed(conn):
     enqueue(conn, NORMAL, "msg_00000000000000c2", device_id=OTHER_DEVICE_ID)
     job = dequeue(conn)
 
-    assert jobs.accept(job, CLIENT_ID, DEVICE_ID, SIGNING_KEY, Manifests(conn)) is None
+    assert jobs.accept(job, CLIENT_ID, DEVICE_ID, SIGNING_KEY, Manifests(conn, DEVICE_ID, SIGNING_KEY)) is None
     assert not conn.exists(job.key)
 
 
@@ -50,7 +50,7 @@ def take_shared(conn, manifests: Manifests, refusals: list[jobs.JobRefusal]) -> 
 
 def test_the_jobs_of_a_batch_are_taken_on_the_manifest_signed_for_this_device(conn):
     _, placed = enqueue_batch(conn, ["msg_00000000000000d1", "msg_00000000000000d2"])
-    manifests, refusals = Manifests(conn), []
+    manifests, refusals = Manifests(conn, DEVICE_ID, SIGNING_KEY), []
 
     assert [take_shared(conn, manifests, refusals) for _ in placed] == placed
     assert refusals == []
@@ -62,7 +62,7 @@ def test_a_batch_job_whose_manifest_lapsed_is_dropped_and_left_for_the_relay(con
     conn.delete(manifest.key(CLIENT_ID, manifest_id))
     refusals: list[jobs.JobRefusal] = []
 
-    assert take_shared(conn, Manifests(conn), refusals) is None
+    assert take_shared(conn, Manifests(conn, DEVICE_ID, SIGNING_KEY), refusals) is None
     assert [(r.reason, r.message_id) for r in refusals] == [(jobs.MANIFEST_LAPSED, "msg_00000000000000d3")]
     assert conn.keys("rq:job:*msg_00000000000000d3") == []
 
@@ -71,7 +71,7 @@ def test_a_batch_signed_before_this_device_was_added_is_left_for_the_relay(conn)
     enqueue_batch(conn, ["msg_00000000000000d4"], signed_for=(OTHER_DEVICE_ID,))
     refusals: list[jobs.JobRefusal] = []
 
-    assert take_shared(conn, Manifests(conn), refusals) is None
+    assert take_shared(conn, Manifests(conn, DEVICE_ID, SIGNING_KEY), refusals) is None
     assert [r.reason for r in refusals] == [jobs.NOT_SIGNED_FOR_DEVICE]
 
 
@@ -84,8 +84,27 @@ def test_a_batch_job_rewritten_or_its_manifest_forged_is_refused(conn):
     conn.hset(job_key, "data", bus.JSONSerializer.dumps([wire.SEND_JOB_FUNC, None, [rewritten, manifest_id], {}]))
     refusals: list[jobs.JobRefusal] = []
 
-    assert take_shared(conn, Manifests(conn), refusals) is None  # the manifest does not list it
+    assert take_shared(conn, Manifests(conn, DEVICE_ID, SIGNING_KEY), refusals) is None  # the manifest does not list it
     forged = manifest.signed(CLIENT_ID, manifest_id, [placed[1].to_dict()], {DEVICE_ID: "the attacker's key"})
     conn.set(manifest.key(CLIENT_ID, manifest_id), forged)
-    assert take_shared(conn, Manifests(conn), refusals) is None  # its signature is not this device's
+    assert (
+        take_shared(conn, Manifests(conn, DEVICE_ID, SIGNING_KEY), refusals) is None
+    )  # its signature is not this device's
     assert [r.reason for r in refusals] == ["bad_signature", "bad_signature"]
+
+
+def test_a_job_naming_a_manifest_is_refused_by_a_device_that_does_not_know_its_client(conn):
+    """A batch is a client's shared jobs: a device that cannot name its client reads no manifest."""
+    _, [placed] = enqueue_batch(conn, ["msg_00000000000000d7"])
+    payload = {**placed.to_dict(), "device_id": DEVICE_ID}
+    manifest_id = manifest.new_id()  # a manifest listing the payload exactly, signed for this device
+    conn.set(
+        manifest.key(CLIENT_ID, manifest_id),
+        manifest.signed(CLIENT_ID, manifest_id, [payload], {DEVICE_ID: SIGNING_KEY}),
+    )
+    bus.queue(NORMAL, conn).enqueue(wire.SEND_JOB_FUNC, payload, manifest_id, job_id="direct")
+    refusals: list[jobs.JobRefusal] = []
+
+    found = Manifests(conn, DEVICE_ID, SIGNING_KEY)
+    assert jobs.accept(dequeue(conn), None, DEVICE_ID, SIGNING_KEY, found, refusals.append) is None
+    assert [r.reason for r in refusals] == ["unsigned"]
