@@ -34,7 +34,7 @@ NOT_SIGNED_FOR_DEVICE = "not_signed_for_device"
 # A job of a batch whose manifest lapsed (it waited longer than
 # ``manifest.KEPT_SECONDS``): left to the relay likewise.
 MANIFEST_LAPSED = "manifest_lapsed"
-LEFT_FOR_RELAY = frozenset({NOT_SIGNED_FOR_DEVICE, MANIFEST_LAPSED})
+_LEFT_FOR_RELAY = frozenset({NOT_SIGNED_FOR_DEVICE, MANIFEST_LAPSED})
 _TEXT_FIELDS = ("message_id", "client_id", "to", "text", "issued_at", "nonce")
 
 
@@ -46,6 +46,11 @@ class JobRefusal:
     job_id: str
     queue: str
     message_id: str | None
+
+    @property
+    def left_for_relay(self) -> bool:
+        """True when the job is no fault to report: the relay places its message again."""
+        return self.reason in _LEFT_FOR_RELAY
 
     def data(self) -> dict[str, Any]:
         return {"reason": self.reason, "job_id": self.job_id, "queue": self.queue, "message_id": self.message_id}
@@ -97,11 +102,11 @@ def accept(
     send: wire.SendJob | None = None
     try:
         send = _checked(job, client_id, device_id, signing_key, manifests)
-    except _Refused as refusal:
-        message_id = _claimed_message_id(job)
-        level = logging.INFO if refusal.reason in LEFT_FOR_RELAY else logging.ERROR
-        log.log(level, "job refused", extra={"job_id": job.id, "reason": refusal.reason, "message_id": message_id})
-        refused(JobRefusal(refusal.reason, job.id, job.origin, message_id))
+    except _Refused as exc:
+        refusal = JobRefusal(exc.reason, job.id, job.origin, _claimed_message_id(job))
+        level = logging.INFO if refusal.left_for_relay else logging.ERROR
+        log.log(level, "job refused", extra={"job_id": job.id, "reason": exc.reason, "message_id": refusal.message_id})
+        refused(refusal)
     bus.discard(job)
     return send
 

@@ -263,7 +263,7 @@ class Agent:
         )
 
     def _report_refusal(self, refusal: jobs.JobRefusal) -> None:
-        if refusal.reason not in jobs.LEFT_FOR_RELAY:
+        if not refusal.left_for_relay:
             self._outbox.report("job_refused", refusal.data())
 
     def _listened_queues(self) -> list[Queue]:
