@@ -89,6 +89,21 @@ class RunningAgent:
         assert not self._thread.is_alive(), "the agent did not stop"
 
 
+def send_job(
+    message_id: str,
+    *,
+    client_id: str = CLIENT_ID,
+    to: str = "+263771234567",
+    text: str | None = None,
+    **fields: object,
+) -> wire.SendJob:
+    """A message's send job as the relay issues it now (priority 3, a fresh nonce), unless ``fields`` say otherwise."""
+    fields = {"issued_at": isoformat_z(utcnow()), "nonce": wire.new_nonce(), **fields}
+    return wire.SendJob(
+        message_id=message_id, client_id=client_id, to=to, text=text or f"text of {message_id}", priority=3, **fields
+    )
+
+
 def enqueue(
     conn: redis.Redis,
     queue: str,
@@ -102,10 +117,7 @@ def enqueue(
 ) -> wire.SendJob:
     """Queue a message as the relay does: the send job, under the message's id, signed for
     ``signed_for`` (the test devices share one password, so one key)."""
-    fields = {"issued_at": isoformat_z(utcnow()), "nonce": wire.new_nonce(), **fields}
-    job = wire.SendJob(
-        message_id=message_id, client_id=client_id, to=to, text=text or f"text of {message_id}", priority=3, **fields
-    )
+    job = send_job(message_id, client_id=client_id, to=to, text=text, **fields)
     signatures = wire.sign_send_job(job, {device_id: SIGNING_KEY for device_id in signed_for})
     bus.queue(queue, conn).enqueue(
         wire.SEND_JOB_FUNC, job.to_dict(), signatures, job_id=wire.send_job_id(client_id, message_id)
@@ -122,18 +134,7 @@ def enqueue_batch(
 ) -> tuple[str, list[wire.SendJob]]:
     """Queue messages on the client's shared queue as the relay places a batch: under one
     manifest signed for ``signed_for``, written first. The manifest's id, and the jobs."""
-    jobs = [
-        wire.SendJob(
-            message_id=message_id,
-            client_id=client_id,
-            to="+263771234567",
-            text=f"text of {message_id}",
-            priority=3,
-            issued_at=isoformat_z(utcnow()),
-            nonce=wire.new_nonce(),
-        )
-        for message_id in message_ids
-    ]
+    jobs = [send_job(message_id, client_id=client_id) for message_id in message_ids]
     manifest_id = manifest.new_id()
     keys = {device_id: SIGNING_KEY for device_id in signed_for}
     stored = manifest.signed(client_id, manifest_id, [job.to_dict() for job in jobs], keys)
