@@ -10,8 +10,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import requests
+from waiting import free_port
 
 RELAY = str(Path(sys.executable).parent / "zimsend-relay")
 # Time given to a server told to stop at once before its process group is killed.
@@ -29,6 +31,16 @@ def environment(tmp_path: Path, **settings: str) -> dict[str, str]:
     env.update(ZIMSEND_CONFIG=str(config), ZIMSEND_DATA_DIR=str(tmp_path / "data"), ZIMSEND_HTTP_WORKERS="2")
     env.update({f"ZIMSEND_{name.upper()}": value for name, value in settings.items()})
     return env
+
+
+def served_environment(
+    tmp_path: Path, database_url: str, redis_proc: Any, **settings: str
+) -> tuple[dict[str, str], int]:
+    """``environment`` for ``serve`` on the database and the test's private redis-server
+    (pytest-redis's ``redis_proc``), listening on a free port; the environment and that port."""
+    port = free_port()
+    redis_url = f"redis://{redis_proc.host}:{redis_proc.port}/0"
+    return environment(tmp_path, database_url=database_url, redis_url=redis_url, http_port=str(port), **settings), port
 
 
 def get_when_up(url: str, headers: dict[str, str]) -> requests.Response:

@@ -19,8 +19,7 @@ from urllib.parse import quote
 
 import pytest
 import redis
-from relay_process import RELAY, environment, get_when_up, serving
-from waiting import free_port
+from relay_process import RELAY, environment, get_when_up, served_environment, serving
 
 from relay_server.store import InvalidApiKey, Store, UnknownClient
 from relay_server.store.devices import signing_key_for
@@ -314,13 +313,7 @@ def test_a_malformed_database_url_is_reported_without_echoing_it(tmp_path: Path)
 def test_serve_migrates_then_answers_http_and_stops_on_sigterm(
     tmp_path: Path, sqlite_url: str, redis_proc: Any
 ) -> None:
-    port = free_port()
-    env = environment(
-        tmp_path,
-        database_url=sqlite_url,
-        http_port=str(port),
-        redis_url=f"redis://{redis_proc.host}:{redis_proc.port}/0",
-    )
+    env, port = served_environment(tmp_path, sqlite_url, redis_proc)
     (client,) = _ok(_runner(env)("create-client", "Acme"))
     server = subprocess.Popen([RELAY, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -343,14 +336,7 @@ HUGE_BODY = 300 * 1024 * 1024
 @pytest.fixture
 def small_body_relay(tmp_path: Path, sqlite_url: str, redis_proc: Any) -> Iterator[int]:
     """A served relay taking bodies of at most BODY_LIMIT bytes; its port."""
-    port = free_port()
-    env = environment(
-        tmp_path,
-        database_url=sqlite_url,
-        http_port=str(port),
-        max_body_bytes=str(BODY_LIMIT),
-        redis_url=f"redis://{redis_proc.host}:{redis_proc.port}/0",
-    )
+    env, port = served_environment(tmp_path, sqlite_url, redis_proc, max_body_bytes=str(BODY_LIMIT))
     with serving(env):
         yield port
 

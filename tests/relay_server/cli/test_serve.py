@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 from credentials import Credentials
-from relay_process import RELAY, environment, serving
+from relay_process import RELAY, environment, served_environment, serving
 from waiting import free_port
 
 from relay_server.store import Store
@@ -58,14 +58,7 @@ def _refuses_connections(port: int) -> bool:
 def test_serve_runs_its_worker_processes_and_finishes_a_request_in_flight_on_sigterm(
     tmp_path: Path, sqlite_url: str, redis_proc: Any
 ) -> None:
-    port = free_port()
-    env = environment(
-        tmp_path,
-        database_url=sqlite_url,
-        http_port=str(port),
-        rate_limit_per_minute=str(10 * HELD),
-        redis_url=f"redis://{redis_proc.host}:{redis_proc.port}/0",
-    )
+    env, port = served_environment(tmp_path, sqlite_url, redis_proc, rate_limit_per_minute=str(10 * HELD))
     store = Store.open(sqlite_url)
     client, _live = store.create_client("acme")
     key = Credentials(client.client_id, store.create_api_key(client.client_id, test=True))
@@ -108,13 +101,7 @@ def test_serve_runs_its_worker_processes_and_finishes_a_request_in_flight_on_sig
 def test_what_the_server_refuses_before_the_app_sees_it_is_answered_in_the_contracts_json(
     tmp_path: Path, sqlite_url: str, redis_proc: Any
 ) -> None:
-    port = free_port()
-    env = environment(
-        tmp_path,
-        database_url=sqlite_url,
-        http_port=str(port),
-        redis_url=f"redis://{redis_proc.host}:{redis_proc.port}/0",
-    )
+    env, port = served_environment(tmp_path, sqlite_url, redis_proc)
     with serving(env, "--workers", "1"):
         with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
             sock.sendall(f"GET /v1/webhooks/logs?limit={'9' * 5000} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
