@@ -75,7 +75,8 @@ class Operation:
             codes.extend(POST_ERRORS)
         if self.device:
             codes.append("INVALID_DEVICE_ID")
-        codes.extend(AUTH_ERRORS if self.authenticated else ())
+        if self.authenticated:
+            codes.extend(AUTH_ERRORS)
         codes.extend(HTTP_ERRORS)
         return tuple(dict.fromkeys(codes))
 
