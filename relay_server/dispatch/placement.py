@@ -155,11 +155,12 @@ def _chunk_args(
     args: dict[int, list[Any]] = {}
     manifests: dict[str, bytes] = {}
     for client_id, indexes in shared.items():
-        if len(indexes) < 2 or len(keys.get(client_id, {})) < MANIFEST_FROM_DEVICES:
+        client_keys = keys.get(client_id, {})
+        if len(indexes) < 2 or len(client_keys) < MANIFEST_FROM_DEVICES:
             continue
         manifest_id = manifest.new_id()
         payloads = [send_job(messages[index]).to_dict() for index in indexes]
-        stored = manifest.signed(client_id, manifest_id, payloads, keys.get(client_id, {}))
+        stored = manifest.signed(client_id, manifest_id, payloads, client_keys)
         manifests[manifest.key(client_id, manifest_id)] = stored
         args.update({index: [payload, manifest_id] for index, payload in zip(indexes, payloads)})
     return [
