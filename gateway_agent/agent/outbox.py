@@ -119,9 +119,9 @@ class Outbox:
         as ``flush`` does, but at most every ``ACK_CHECK_SECONDS``. The agent calls it
         after each report and at each step of its loop.
 
-        Asking costs one command per event awaiting its acknowledgement; behind
-        a busy worker, hundreds of them wait, and asking at every report made
-        the agent's Redis traffic grow with the square of the backlog.
+        Behind a busy worker hundreds of events wait for their acknowledgement,
+        and asking about them at every report made the agent's Redis traffic
+        grow with the square of the backlog.
         """
         return self._flush(ask_acknowledged=time.monotonic() >= self._next_ack_check)
 
@@ -151,16 +151,38 @@ class Outbox:
         self._ledger.clear_handed()
 
     def _exchange(self, handed: list[tuple[int, str]], fresh: list[tuple[int, dict[str, Any]]]) -> None:
-        """In one round trip, ask which of the ``handed`` events the relay acknowledged,
-        and hand on the ``fresh`` ones (never handed: no job of theirs can be waiting,
-        so none is looked for)."""
+        """In one round trip, count how many of the ``handed`` events the relay acknowledged
+        (one command for them all), and hand on the ``fresh`` ones (never handed: no job of
+        theirs can be waiting, so none is looked for)."""
+        keys = [wire.event_ack_key(self._device_id, event_id) for _, event_id in handed]
         pipeline = self._connection.pipeline()
-        for _, event_id in handed:
-            pipeline.exists(wire.event_ack_key(self._device_id, event_id))
+        if keys:
+            pipeline.exists(*keys)
         self._enqueue_all([document for _, document in fresh], pipeline)
-        answers = pipeline.execute()[: len(handed)]
-        acknowledged = [seq for (seq, _), answer in zip(handed, answers, strict=True) if answer]
+        answers = pipeline.execute()
+        counted = answers[0] if keys else 0
+        acknowledged = self._acknowledged([seq for seq, _ in handed], keys, counted)
         self._ledger.settle_outbox(acknowledged, [seq for seq, _ in fresh], time.time())
+
+    def _acknowledged(self, seqs: list[int], keys: list[str], counted: int) -> list[int]:
+        """Which of the events ``seqs`` (acknowledged under ``keys``) were acknowledged,
+        knowing that ``counted`` of them were.
+
+        The worker applies a device's events in the order they were handed, so
+        the acknowledged ones are nearly always the oldest ``counted``: one more
+        command proves it (``counted`` distinct keys all exist). Otherwise, as
+        after an event was handed again, each is asked about alone. Asking
+        each every second cost one command per waiting event, and behind a busy
+        worker hundreds wait.
+        """
+        if counted == 0:
+            return []
+        if counted == len(seqs) or self._connection.exists(*keys[:counted]) == counted:
+            return seqs[:counted]
+        pipeline = self._connection.pipeline(transaction=False)
+        for key in keys:
+            pipeline.exists(key)
+        return [seq for seq, found in zip(seqs, pipeline.execute(), strict=True) if found]
 
     def _hand_again_due(self) -> None:
         now = time.time()
