@@ -19,7 +19,8 @@ job still waits (``Outbox._still_waiting``) and whether its ack key is set.
 
 A round's events share one store transaction (``Store.batch``), each in a
 savepoint of its own, so that a hundred status changes cost one commit, not
-a hundred; an event's ack key is set only once that commit is done.
+a hundred; an event's ack key is set only once that commit is done, all the
+round's together with its removal from the pump's list.
 
 Why nothing is lost: a round first moves the job ids it takes, atomically,
 from the queue onto the pump's own list (``PROCESSING_KEY``), and removes
@@ -93,10 +94,11 @@ class EventPump:
         try:
             items = left_over(self.ctx.redis, self.batch) or take(self.ctx.redis, self.batch, self.wait_seconds)
             jobs = read_jobs(self.ctx.redis, items)
-            with self.ctx.store.batch(), events.devices_read_once():
-                for job_id, fields in jobs:
-                    run_job(self.ctx.redis, job_id, fields)
-            finish(self.ctx.redis, items)
+            with events.one_round() as this_round:
+                with self.ctx.store.batch():
+                    for job_id, fields in jobs:
+                        run_job(self.ctx.redis, job_id, fields)
+            finish(self.ctx.redis, items, this_round.acknowledgements)
         except RedisError as exc:
             log.warning("event pump waits for Redis", extra={"error": str(exc)})
             return None
@@ -156,11 +158,14 @@ def read_jobs(redis: Redis, items: list[bytes]) -> list[Claimed]:
     return list(zip(job_ids, pipeline.execute(), strict=True))
 
 
-def finish(redis: Redis, items: list[bytes]) -> None:
-    """The batch ``items`` is done: off the pump's list (its head), and their job hashes gone."""
+def finish(redis: Redis, items: list[bytes], acknowledgements: list[str]) -> None:
+    """The batch ``items`` is done and committed: its events' ack keys set, and the
+    batch off the pump's list (its head) with its job hashes, in one transaction."""
     if not items:
         return
     pipeline = redis.pipeline(transaction=True)
+    for key in acknowledgements:
+        pipeline.set(key, 1, ex=wire.EVENT_ACK_TTL_SECONDS)
     pipeline.ltrim(PROCESSING_KEY, len(items), -1)
     for item in items:
         try:

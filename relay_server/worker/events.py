@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeGuard
 
@@ -39,7 +39,16 @@ from zimsend_common.timefmt import utcnow
 
 log = logging.getLogger(__name__)
 
-_ROUND_DEVICES: ContextVar[dict[str, tuple[Device, str] | None] | None] = ContextVar("_ROUND_DEVICES", default=None)
+
+@dataclass
+class Round:
+    """What one round of the event pump shares (see ``one_round``)."""
+
+    devices: dict[str, tuple[Device, str] | None] = field(default_factory=dict)
+    acknowledgements: list[str] = field(default_factory=list)  # ack keys to set once committed
+
+
+_ROUND: ContextVar[Round | None] = ContextVar("_ROUND", default=None)
 
 EVENTS_APPLIED = Counter("zimsend_events_applied_total", "Agent events applied", ["kind"])
 EVENTS_REFUSED = Counter("zimsend_events_refused_total", "Agent events refused", ["reason"])
@@ -103,6 +112,10 @@ def _acknowledge(ctx: context.WorkerContext, event: Any) -> None:
     device_id = event.get("device_id")
     if isinstance(event_id, str) and ids.is_event_id(event_id) and isinstance(device_id, str):
         key = wire.event_ack_key(device_id[:64], event_id)
+        this_round = _ROUND.get()
+        if this_round is not None:
+            this_round.acknowledgements.append(key)
+            return
         # Once acknowledged, the agent forgets the event: not before what it changed is durable.
         ctx.store.after_commit(lambda: ctx.redis.set(key, 1, ex=wire.EVENT_ACK_TTL_SECONDS))
 
@@ -187,28 +200,33 @@ def _verified(ctx: context.WorkerContext, event: Any, signature: Any) -> tuple[w
 
 
 def _enabled_device(ctx: context.WorkerContext, device_id: str) -> tuple[Device, str] | None:
-    """The device and its signing key, read once per round of ``devices_read_once``."""
-    memo = _ROUND_DEVICES.get()
-    if memo is None:
+    """The device and its signing key, read once per ``one_round``."""
+    this_round = _ROUND.get()
+    if this_round is None:
         return ctx.store.enabled_device(device_id)
-    if device_id not in memo:
-        memo[device_id] = ctx.store.enabled_device(device_id)
-    return memo[device_id]
+    if device_id not in this_round.devices:
+        this_round.devices[device_id] = ctx.store.enabled_device(device_id)
+    return this_round.devices[device_id]
 
 
 @contextmanager
-def devices_read_once() -> Iterator[None]:
-    """Within the block, each device is read from the store once, at its first event.
+def one_round() -> Iterator[Round]:
+    """Within the block, events are applied as one round of the event pump:
 
-    A round of the event pump applies up to a batch of events, mostly from a
-    few devices, in one commit: their ids, clients and keys do not change in
-    that time, and a device disabled meanwhile is refused from the next round.
+    - each device is read from the store once, at its first event. A round
+      applies up to a batch of events, mostly from a few devices, in one
+      commit: their ids, clients and keys do not change in that time, and a
+      device disabled meanwhile is refused from the next round;
+    - events settled are not acknowledged one by one: their ack keys are
+      gathered in the round's ``acknowledgements``, for the caller to set
+      once the round's writes are committed, all in one round trip.
     """
-    token = _ROUND_DEVICES.set({})
+    this_round = Round()
+    token = _ROUND.set(this_round)
     try:
-        yield
+        yield this_round
     finally:
-        _ROUND_DEVICES.reset(token)
+        _ROUND.reset(token)
 
 
 def _signed(event: dict[str, Any], signature: str, key: str) -> bool:
