@@ -75,20 +75,37 @@ class Outcome:
 
 
 # -- recording events (inside the caller's transaction) ----------------------------------
+_SUBSCRIPTIONS = (
+    sa.select(webhooks.c.webhook_id, webhooks.c.url, webhooks.c.events_json)
+    .where(webhooks.c.client_id == sa.bindparam("client_id"))
+    .where(webhooks.c.is_test == sa.bindparam("is_test"))
+    .order_by(webhooks.c.created_at, webhooks.c.webhook_id)
+)
+
+# Who receives an event: (webhook id, None for a message's own URL; the URL).
+_Receivers = list[tuple[str | None, str]]
+
+
 def record_message_moves(conn: sa.Connection, message: Message, steps: tuple[str, ...], at: datetime) -> None:
-    """Record the ``sms.*`` event of each status ``message`` passed through, in order."""
-    for status in steps:
-        event = catalogue.STATUS_EVENTS.get(status)
-        if event is not None:
-            record_event(
-                conn,
-                client_id=message.client_id,
-                is_test=message.is_test,
-                event=event,
-                at=at,
-                data=catalogue.message_data(message, status),
-                message_id=message.message_id,
-                message_url=message.webhook_url,
+    """Record the ``sms.*`` event of each status ``message`` passed through, in order.
+
+    A message's own ``webhook_url`` takes its events instead of the client's
+    webhooks. The client's webhooks are read once for all the steps, and an
+    event's body is made only when someone receives it: most status changes
+    of most clients have no receiver at all.
+    """
+    events = [(status, catalogue.STATUS_EVENTS[status]) for status in steps if status in catalogue.STATUS_EVENTS]
+    if not events:
+        return
+    own_url = message.webhook_url
+    subscriptions = [] if own_url is not None else _subscriptions(conn, message.client_id, message.is_test)
+    for status, event in events:
+        receivers: _Receivers = [(None, own_url)] if own_url is not None else _subscribed(subscriptions, event)
+        if receivers:
+            event_id = catalogue.new_event_id()
+            body = catalogue.envelope(event, event_id, at, catalogue.message_data(message, status))
+            _insert_deliveries(
+                conn, message.client_id, message.is_test, event_id, event, body, receivers, message.message_id
             )
 
 
@@ -101,50 +118,58 @@ def record_event(
     at: datetime,
     data: dict[str, Any],
     event_id: str | None = None,
-    message_id: str | None = None,
-    message_url: str | None = None,
 ) -> str:
-    """Write one delivery per receiver of the event; returns its event id.
-
-    A message's own ``webhook_url`` takes the message's ``sms.*`` events
-    instead of the client's webhooks.
-    """
+    """Write one delivery per webhook of the client that takes the event; returns its event id."""
     event_id = event_id or catalogue.new_event_id()
-    body = catalogue.envelope(event, event_id, at, data)
+    receivers = _subscribed(_subscriptions(conn, client_id, is_test), event)
+    if receivers:
+        body = catalogue.envelope(event, event_id, at, data)
+        _insert_deliveries(conn, client_id, is_test, event_id, event, body, receivers, None)
+    return event_id
+
+
+def _subscriptions(conn: sa.Connection, client_id: str, is_test: bool) -> list[tuple[str, str, list[str]]]:
+    """The client's webhooks (of its test or live side), oldest first: id, URL, events taken."""
+    rows = conn.execute(_SUBSCRIPTIONS, {"client_id": client_id, "is_test": is_test})
+    return [(row.webhook_id, row.url, json.loads(row.events_json)) for row in rows]
+
+
+def _subscribed(subscriptions: list[tuple[str, str, list[str]]], event: str) -> _Receivers:
+    return [(webhook_id, url) for webhook_id, url, events in subscriptions if event in events]
+
+
+def _insert_deliveries(
+    conn: sa.Connection,
+    client_id: str,
+    is_test: bool,
+    event_id: str,
+    event: str,
+    body: str,
+    receivers: _Receivers,
+    message_id: str | None,
+) -> None:
     # Due now, whatever the event's own time says (a device's clock may run ahead).
     now = utcnow()
-    if message_url is not None and event.startswith("sms."):
-        receivers: list[tuple[str | None, str]] = [(None, message_url)]
-    else:
-        rows = conn.execute(
-            sa.select(webhooks.c.webhook_id, webhooks.c.url, webhooks.c.events_json)
-            .where(webhooks.c.client_id == client_id)
-            .where(webhooks.c.is_test == is_test)
-            .order_by(webhooks.c.created_at, webhooks.c.webhook_id)
-        )
-        receivers = [(row.webhook_id, row.url) for row in rows if event in json.loads(row.events_json)]
-    if receivers:
-        conn.execute(
-            webhook_deliveries.insert(),
-            [
-                {
-                    "event_id": event_id,
-                    "event": event,
-                    "client_id": client_id,
-                    "is_test": is_test,
-                    "webhook_id": webhook_id,
-                    "url": url,
-                    "message_id": message_id,
-                    "body": body,
-                    "state": PENDING,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                }
-                for webhook_id, url in receivers
-            ],
-        )
-    return event_id
+    conn.execute(
+        webhook_deliveries.insert(),
+        [
+            {
+                "event_id": event_id,
+                "event": event,
+                "client_id": client_id,
+                "is_test": is_test,
+                "webhook_id": webhook_id,
+                "url": url,
+                "message_id": message_id,
+                "body": body,
+                "state": PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for webhook_id, url in receivers
+        ],
+    )
 
 
 # -- delivering --------------------------------------------------------------------
