@@ -19,7 +19,7 @@ message silently, while the store cannot lose it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from redis import Redis
@@ -46,6 +46,8 @@ _BATCH = 500  # messages looked up per round trip
 # Jobs made and sent in one pipeline: a bulk's thousand at once held their data
 # and the pipeline's buffers together, the relay's highest use of memory.
 _PIPELINED = 200
+# A client's signing keys by device id, given the client's id.
+KeysOf = Callable[[str], Mapping[str, str]]
 # A client's shared jobs placed together share a manifest from this many
 # devices: below it, each job's own signatures cost less than a manifest kept.
 MANIFEST_FROM_DEVICES = 4
@@ -97,10 +99,10 @@ def queue_name(message: Message) -> str:
     return wire.client_queue(message.client_id, message.priority)
 
 
-def place_all(redis: Redis, store: Store, messages: Sequence[Message]) -> None:
+def place_all(redis: Redis, store: Store, messages: Sequence[Message], *, keys_of: KeysOf | None = None) -> None:
     """Give each new message its job, unless it is scheduled (the worker releases those
     when they are due, after checking that Redis kept its data), as ``enqueue_sends`` does."""
-    enqueue_sends(redis, store, [message for message in messages if message.scheduled_at is None])
+    enqueue_sends(redis, store, [message for message in messages if message.scheduled_at is None], keys_of=keys_of)
 
 
 def enqueue_send(redis: Redis, store: Store, message: Message) -> None:
@@ -112,9 +114,10 @@ def enqueue_send(redis: Redis, store: Store, message: Message) -> None:
     enqueue_sends(redis, store, [message])
 
 
-def enqueue_sends(redis: Redis, store: Store, messages: Sequence[Message]) -> None:
+def enqueue_sends(redis: Redis, store: Store, messages: Sequence[Message], *, keys_of: KeysOf | None = None) -> None:
     """``enqueue_send`` for each message, in one round trip (a pipeline) for every
-    ``_PIPELINED`` of them, reading each client's signing keys once (a bulk send is one client's).
+    ``_PIPELINED`` of them, reading each client's signing keys once (a bulk send is one
+    client's): from ``keys_of`` when given, else from the store.
 
     Each job is what ``Queue.enqueue(..., unique=True)`` would store, field for field: RQ
     makes it (``create_job``, and its own preparation for a queue), and RQ's own script
@@ -122,8 +125,9 @@ def enqueue_sends(redis: Redis, store: Store, messages: Sequence[Message]) -> No
     """
     if not messages:
         return
+    read_keys = keys_of or store.device_signing_keys
     keys = {
-        client_id: store.device_signing_keys(client_id)
+        client_id: read_keys(client_id)
         for client_id in {message.client_id for message in messages if not message.is_test}
     }
     queues: dict[str, Queue] = {}  # a bulk's thousand jobs go on one or five queues

@@ -10,7 +10,7 @@ from redis.exceptions import RedisError
 
 from relay_server.dispatch import estimate, placement
 from relay_server.dispatch.dispatcher import DeviceOffline, NoDeviceAvailable
-from relay_server.dispatch.recent_states import RecentDeviceStates
+from relay_server.dispatch.recent import Recent
 from relay_server.mobile import wake
 from relay_server.store.models import Caller, Message
 from relay_server.store.store import Store
@@ -33,14 +33,17 @@ class RQDispatcher:
         self.store = store
         self.redis = redis
         self.offline_after = offline_after
-        self.states = RecentDeviceStates(store)
+        self.states = Recent(lambda client_id: store.device_states(client_id=client_id))
+        self.keys = Recent(store.device_signing_keys)
 
     def choose_device(self, caller: Caller, device_id: str | None, *, scheduled: bool) -> str | None:
         """The asked-for device, or None for the client's shared queues (any online device)."""
         if scheduled or caller.is_test:
             return device_id
         now = utcnow()
-        states = self.states.of(caller.client_id, device_id)
+        states = self.states.of(caller.client_id)
+        if device_id is not None:
+            states = [state for state in states if state.device_id == device_id]
         online = [state for state in states if state.online(now, self.offline_after)]
         if device_id is None:  # the shared queues are the agents': a phone serves only what is placed on it
             online = [state for state in online if not state.is_phone]
@@ -54,7 +57,7 @@ class RQDispatcher:
         """Give each message its job (a scheduled one gets it from the worker when due);
         a Redis outage leaves them to recovery."""
         try:
-            placement.place_all(self.redis, self.store, messages)
+            placement.place_all(self.redis, self.store, messages, keys_of=self.keys.of)
         except RedisError as exc:
             log.warning(
                 "messages left for recovery: Redis unavailable",

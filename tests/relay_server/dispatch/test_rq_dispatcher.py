@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import timedelta
 
@@ -9,6 +10,7 @@ import pytest
 import redis
 from relay_parts import OFFLINE_AFTER_SECONDS, Parts, minutes
 from rq.job import Job
+from signed_jobs import signed_for
 
 from relay_server.dispatch import RQDispatcher, placement
 from relay_server.dispatch.dispatcher import DeviceOffline, NoDeviceAvailable
@@ -85,6 +87,30 @@ def test_a_message_without_a_device_goes_on_the_clients_shared_queue(parts, disp
     assert queued_ids(parts.redis, wire.client_queue(caller.client_id, 5)) == [
         wire.send_job_id(message.client_id, message.message_id)
     ]
+
+
+def test_a_device_added_is_signed_for_from_at_most_the_keys_age_later(parts):
+    dispatcher = RQDispatcher(parts.store, parts.redis, timedelta(seconds=OFFLINE_AFTER_SECONDS))
+    dispatcher.keys.max_age = 0.3  # a second in service: shorter here, to wait less
+    caller = parts.client()
+    first = parts.device(caller)
+    keys = {first.device_id: first.signing_key}
+    dispatcher.submit([parts.message(caller)])  # the client's keys read: one device
+
+    added = parts.device(caller)
+    keys[added.device_id] = added.signing_key
+    within = parts.message(caller)
+    dispatcher.submit([within])
+    time.sleep(dispatcher.keys.max_age)
+    later = parts.message(caller)
+    dispatcher.submit([later])
+
+    def signed(message):
+        job = bus.fetch(wire.send_job_id(message.client_id, message.message_id), parts.redis)
+        return signed_for(parts.redis, job, keys)
+
+    assert signed(within) == {first.device_id}
+    assert signed(later) == {first.device_id, added.device_id}
 
 
 def test_a_test_keys_message_goes_to_the_simulated_device(parts, dispatcher):
