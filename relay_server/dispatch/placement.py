@@ -18,7 +18,6 @@ message silently, while the store cannot lose it.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -27,8 +26,8 @@ from redis.exceptions import NoScriptError
 from rq import Queue
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
-from rq.scripts import UNIQUE_ENQUEUE_SCRIPT, _build_hset_args
 
+from relay_server.dispatch import unique_jobs
 from relay_server.mobile import wake
 from relay_server.store.models import Message
 from relay_server.store.store import Store
@@ -40,7 +39,6 @@ from zimsend_common.timefmt import isoformat_precise, isoformat_z, utcnow
 SEND_JOB_TIMEOUT_SECONDS = 600
 # Finished jobs are kept a day so that recovery sees the message was taken.
 FINISHED_JOB_TTL_SECONDS = 24 * 3600
-_UNIQUE_ENQUEUE_SHA = hashlib.sha1(UNIQUE_ENQUEUE_SCRIPT.encode()).hexdigest()  # RQ's script, as Redis names it
 _QUEUED = JobStatus.QUEUED.value.encode()
 _BATCH = 500  # messages looked up per round trip
 # Jobs made and sent in one pipeline: a bulk's thousand at once held their data
@@ -137,8 +135,8 @@ def enqueue_sends(redis: Redis, store: Store, messages: Sequence[Message], *, ke
         jobs = [_send_job_of(redis, queues, message, message_args) for message, message_args in zip(chunk, args)]
         try:
             _enqueue_unique(redis, jobs, chunk, manifests)
-        except NoScriptError:  # a Redis restarted or flushed of scripts: give it RQ's, then send again
-            redis.script_load(UNIQUE_ENQUEUE_SCRIPT)
+        except NoScriptError:  # a Redis restarted or flushed of scripts: give it ours, then send again
+            unique_jobs.load(redis)
             _enqueue_unique(redis, jobs, chunk, manifests)
 
 
@@ -176,18 +174,14 @@ def _chunk_args(
 def _enqueue_unique(
     redis: Redis, jobs: list[tuple[Queue, Job]], messages: Sequence[Message], manifests: Mapping[str, bytes]
 ) -> None:
-    """What ``Queue.enqueue_job(job, unique=True)`` sends for each job, all in one pipeline: the
-    queue's registration, then RQ's script that saves the job and pushes its id unless a job of
-    that id exists (by its digest: a pipeline would first ask whether Redis knows it, a round trip).
-    The manifests the jobs name go first, so no agent finds a job before its manifest.
-    Sent again after a refusal, it stores nothing twice; a phone may be woken twice."""
+    """What ``Queue.enqueue_job(job, unique=True)`` stores for each job (``unique_jobs``), all
+    in one pipeline. The manifests the jobs name go first, so no agent finds a job before its
+    manifest. Sent again after a refusal, it stores nothing twice; a phone may be woken twice."""
     with redis.pipeline(transaction=False) as pipe:
         for key, stored in manifests.items():
             pipe.set(key, stored, ex=manifest.KEPT_SECONDS)
-        for (queue, job), message in zip(jobs, messages):
-            pipe.sadd(queue.redis_queues_keys, queue.key)
-            ttl = job.ttl if job.ttl is not None else -1
-            pipe.evalsha(_UNIQUE_ENQUEUE_SHA, 2, job.key, queue.key, job.id, "R", ttl, *_build_hset_args(job))
+        unique_jobs.save_and_push(pipe, jobs)
+        for message in messages:
             wake.message_enqueued(pipe, message)  # a phone pulls its messages: tell it there is one
         pipe.execute()
 

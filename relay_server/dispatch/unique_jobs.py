@@ -1,0 +1,65 @@
+"""RQ's unique enqueue for many jobs in one command.
+
+``Queue.enqueue(..., unique=True)`` runs RQ's script (``rq.scripts.
+UNIQUE_ENQUEUE_SCRIPT``) once per job: unless a hash exists under the job's
+key, it saves the job's fields there, sets its time to live and pushes its
+id onto its queue. ``SCRIPT`` does the same for each of a list of jobs, in
+one call, in their order; the jobs travel as one MessagePack document, which
+Redis's scripting reads natively (``cmsgpack``).
+
+Why: a job is some forty fields, and a client library encodes each argument
+of a command on its own. For a bulk of a thousand jobs that was a quarter of
+the relay's time; one document per call is encoded in one step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import msgpack
+from redis import Redis
+from redis.client import Pipeline
+from rq import Queue
+from rq.job import Job
+from rq.scripts import _build_hset_args
+
+# ARGV[1]: the jobs, each {job key, queue key, job id, time to live (-1: none), field, value, ...}.
+# Returns, for each job, 1 when it was saved and pushed, 0 when its key was taken.
+SCRIPT = """
+local saved = {}
+for i, job in ipairs(cmsgpack.unpack(ARGV[1])) do
+    if redis.call("EXISTS", job[1]) == 1 then
+        saved[i] = 0
+    else
+        redis.call("HSET", job[1], unpack(job, 5))
+        if job[4] > 0 then
+            redis.call("EXPIRE", job[1], job[4])
+        end
+        redis.call("RPUSH", job[2], job[3])
+        saved[i] = 1
+    end
+end
+return saved
+"""
+_SHA = hashlib.sha1(SCRIPT.encode()).hexdigest()  # as Redis names the script
+
+
+def save_and_push(pipeline: Pipeline, jobs: Sequence[tuple[Queue, Job]]) -> None:
+    """Add to ``pipeline`` what enqueues each job on its queue unless a job of its id
+    exists (``Queue.enqueue_job(job, unique=True)``, with the queue's registration).
+    Its answer in the pipeline's results is a list: 1 for each job saved, 0 for each
+    left alone. A Redis that lacks the script refuses it (``NoScriptError``): see ``load``."""
+    for queue in {queue.key: queue for queue, _ in jobs}.values():
+        pipeline.sadd(queue.redis_queues_keys, queue.key)
+    document = [
+        [job.key, queue.key, job.id, job.ttl if job.ttl is not None else -1, *_build_hset_args(job)]
+        for queue, job in jobs
+    ]
+    # MessagePack's older string type for bytes too: Redis's cmsgpack refuses the bin types.
+    pipeline.evalsha(_SHA, 0, msgpack.packb(document, use_bin_type=False))
+
+
+def load(redis: Redis) -> None:
+    """Give Redis the script (after a restart or a flush of its scripts)."""
+    redis.script_load(SCRIPT)
