@@ -118,8 +118,8 @@ def enqueue_sends(redis: Redis, store: Store, messages: Sequence[Message], *, ke
     client's): from ``keys_of`` when given, else from the store.
 
     Each job is what ``Queue.enqueue(..., unique=True)`` would store, field for field: RQ
-    makes it (``create_job``, and its own preparation for a queue), and RQ's own script
-    saves and pushes it unless its id is taken; only the round trips are shared.
+    makes it (``create_job``, and its own preparation for a queue), and ``unique_jobs``
+    saves and pushes it unless its id is taken, as RQ's script does, a chunk in one call.
     """
     if not messages:
         return
