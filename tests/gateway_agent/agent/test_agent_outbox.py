@@ -117,13 +117,18 @@ def acknowledge(client, event_ids) -> None:
         client.set(wire.event_ack_key(DEVICE_ID, event_id), 1)
 
 
-def test_the_oldest_events_acknowledged_leave_the_journal_for_two_commands_however_many_wait(tmp_path, own_redis):
+def handed_over(tmp_path, client, count: int) -> tuple[Outbox, Ledger, list[str]]:
+    """An outbox that reported ``count`` events, its ledger, and the events' ids in order."""
     ledger = Ledger(tmp_path / "agent.sqlite3")
-    client = own_redis.client()
     outbox = Outbox(ledger, client, DEVICE_ID, SIGNING_KEY)
-    for number in range(200):
+    for number in range(count):
         outbox.report("received", incoming(number))
-    handed = [event_id for _, event_id in ledger.handed_events()]
+    return outbox, ledger, [event_id for _, event_id in ledger.handed_events()]
+
+
+def test_the_oldest_events_acknowledged_leave_the_journal_for_two_commands_however_many_wait(tmp_path, own_redis):
+    client = own_redis.client()
+    outbox, ledger, handed = handed_over(tmp_path, client, 200)
     acknowledge(client, handed[:120])  # a worker part way through the backlog, in order
     client.config_resetstat()
 
@@ -134,12 +139,8 @@ def test_the_oldest_events_acknowledged_leave_the_journal_for_two_commands_howev
 
 
 def test_events_acknowledged_out_of_order_each_leave_the_journal_and_no_other(tmp_path, own_redis):
-    ledger = Ledger(tmp_path / "agent.sqlite3")
     client = own_redis.client()
-    outbox = Outbox(ledger, client, DEVICE_ID, SIGNING_KEY)
-    for number in range(10):
-        outbox.report("received", incoming(number))
-    handed = [event_id for _, event_id in ledger.handed_events()]
+    outbox, ledger, handed = handed_over(tmp_path, client, 10)
     acknowledge(client, handed[1::2])  # as after some were handed again, behind the others
 
     assert outbox.flush() is True
