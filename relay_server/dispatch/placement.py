@@ -23,11 +23,11 @@ from typing import Any
 
 from redis import Redis
 from redis.exceptions import NoScriptError
-from rq import Queue
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 
 from relay_server.dispatch import unique_jobs
+from relay_server.dispatch.job_hashes import JobHash, JobMaker
 from relay_server.mobile import wake
 from relay_server.store.models import Message
 from relay_server.store.store import Store
@@ -118,7 +118,7 @@ def enqueue_sends(redis: Redis, store: Store, messages: Sequence[Message], *, ke
     client's): from ``keys_of`` when given, else from the store.
 
     Each job is what ``Queue.enqueue(..., unique=True)`` would store, field for field: RQ
-    makes it (``create_job``, and its own preparation for a queue), and ``unique_jobs``
+    makes it (``create_job``, and its own preparation for a queue: ``job_hashes``), and ``unique_jobs``
     saves and pushes it unless its id is taken, as RQ's script does, a chunk in one call.
     """
     if not messages:
@@ -128,11 +128,11 @@ def enqueue_sends(redis: Redis, store: Store, messages: Sequence[Message], *, ke
         client_id: read_keys(client_id)
         for client_id in {message.client_id for message in messages if not message.is_test}
     }
-    queues: dict[str, Queue] = {}  # a bulk's thousand jobs go on one or five queues
+    makers: dict[str, JobMaker] = {}  # a bulk's thousand jobs go on one or five queues
     for start in range(0, len(messages), _PIPELINED):
         chunk = messages[start : start + _PIPELINED]
         args, manifests = _chunk_args(chunk, keys)
-        jobs = [_send_job_of(redis, queues, message, message_args) for message, message_args in zip(chunk, args)]
+        jobs = [_send_job_of(redis, makers, message, message_args) for message, message_args in zip(chunk, args)]
         try:
             _enqueue_unique(redis, jobs, chunk, manifests)
         except NoScriptError:  # a Redis restarted or flushed of scripts: give it ours, then send again
@@ -172,7 +172,7 @@ def _chunk_args(
 
 
 def _enqueue_unique(
-    redis: Redis, jobs: list[tuple[Queue, Job]], messages: Sequence[Message], manifests: Mapping[str, bytes]
+    redis: Redis, jobs: list[JobHash], messages: Sequence[Message], manifests: Mapping[str, bytes]
 ) -> None:
     """What ``Queue.enqueue_job(job, unique=True)`` stores for each job (``unique_jobs``), all
     in one pipeline. The manifests the jobs name go first, so no agent finds a job before its
@@ -186,25 +186,19 @@ def _enqueue_unique(
         pipe.execute()
 
 
-def _send_job_of(redis: Redis, queues: dict[str, Queue], message: Message, args: list[Any]) -> tuple[Queue, Job]:
-    """The message's queue (from ``queues``, which keeps each one made) and its send job of
-    ``args``, ready for the queue (not yet stored)."""
+def _send_job_of(redis: Redis, makers: dict[str, JobMaker], message: Message, args: list[Any]) -> JobHash:
+    """The message's send job of ``args``, ready for its queue (not yet stored), from the
+    queue's maker in ``makers`` (which keeps each one made)."""
     name = queue_name(message)
-    if name not in queues:
-        queues[name] = bus.queue(name, redis)
-    queue = queues[name]
-    job = queue.create_job(
-        wire.SIMULATED_SEND_FUNC if message.is_test else wire.SEND_JOB_FUNC,
-        args=args,
-        job_id=wire.send_job_id(message.client_id, message.message_id),
-        timeout=SEND_JOB_TIMEOUT_SECONDS,
-        result_ttl=FINISHED_JOB_TTL_SECONDS,
-        failure_ttl=FINISHED_JOB_TTL_SECONDS,
-        status=JobStatus.QUEUED,
-    )
-    job.origin = queue.name
-    queue._prepare_for_queue(job)
-    return queue, job
+    if name not in makers:
+        makers[name] = JobMaker(
+            bus.queue(name, redis),
+            wire.SIMULATED_SEND_FUNC if message.is_test else wire.SEND_JOB_FUNC,
+            timeout=SEND_JOB_TIMEOUT_SECONDS,
+            result_ttl=FINISHED_JOB_TTL_SECONDS,
+            failure_ttl=FINISHED_JOB_TTL_SECONDS,
+        )
+    return makers[name].make(wire.send_job_id(message.client_id, message.message_id), args)
 
 
 def jobless(redis: Redis, messages: Sequence[tuple[str, str]]) -> dict[str, bytes | None]:

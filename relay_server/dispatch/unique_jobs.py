@@ -20,9 +20,8 @@ from collections.abc import Sequence
 import msgpack
 from redis import Redis
 from redis.client import Pipeline
-from rq import Queue
-from rq.job import Job
-from rq.scripts import _build_hset_args
+
+from relay_server.dispatch.job_hashes import JobHash
 
 # ARGV[1]: the jobs, each {job key, queue key, job id, time to live (-1: none), field, value, ...}.
 # Returns, for each job, 1 when it was saved and pushed, 0 when its key was taken.
@@ -45,17 +44,14 @@ return saved
 _SHA = hashlib.sha1(SCRIPT.encode()).hexdigest()  # as Redis names the script
 
 
-def save_and_push(pipeline: Pipeline, jobs: Sequence[tuple[Queue, Job]]) -> None:
+def save_and_push(pipeline: Pipeline, jobs: Sequence[JobHash]) -> None:
     """Add to ``pipeline`` what enqueues each job on its queue unless a job of its id
     exists (``Queue.enqueue_job(job, unique=True)``, with the queue's registration).
     Its answer in the pipeline's results is a list: 1 for each job saved, 0 for each
     left alone. A Redis that lacks the script refuses it (``NoScriptError``): see ``load``."""
-    for queue in {queue.key: queue for queue, _ in jobs}.values():
+    for queue in {job.queue.key: job.queue for job in jobs}.values():
         pipeline.sadd(queue.redis_queues_keys, queue.key)
-    document = [
-        [job.key, queue.key, job.id, job.ttl if job.ttl is not None else -1, *_build_hset_args(job)]
-        for queue, job in jobs
-    ]
+    document = [[job.key, job.queue.key, job.job_id, job.ttl, *job.fields] for job in jobs]
     # MessagePack's older string type for bytes too: Redis's cmsgpack refuses the bin types.
     pipeline.evalsha(_SHA, 0, msgpack.packb(document, use_bin_type=False))
 

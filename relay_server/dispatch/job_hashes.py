@@ -1,0 +1,66 @@
+"""Send jobs as RQ stores them, made a queue at a time.
+
+RQ makes a job (``Queue.create_job``, then its preparation for a queue) as
+an object of some forty attributes, then writes it out as a hash. Of that
+hash, only the call (``data``, its ``description``) and the job's id differ
+between the send jobs of one queue placed together; the rest is the same
+for all of them. So RQ makes one job of each queue, and each send job is
+that job's hash with its own call and id: what RQ would store, field for
+field (a test pins it against RQ's own enqueue), at a fraction of the cost
+for a bulk's thousand jobs.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+from rq import Queue
+from rq.job import JobStatus
+from rq.scripts import _build_hset_args
+from rq.utils import get_call_string
+
+# The fields of a send job that are its own; RQ's Job.get_call_string cuts arguments at 75.
+_OWN_FIELDS = ("data", "description")
+_DESCRIPTION_ARGUMENT_LENGTH = 75
+
+
+@dataclass(frozen=True)
+class JobHash:
+    """A job as RQ keeps it: on ``queue``, under ``job_id``, with a time to live (-1: none)
+    and its hash's fields as field, value, field, value..."""
+
+    queue: Queue
+    job_id: str
+    ttl: int
+    fields: list[Any]
+
+    @property
+    def key(self) -> str:
+        return self.queue.job_class.key_for(self.job_id)
+
+
+class JobMaker:
+    """The jobs of one queue that call ``func_name`` with RQ's ``options`` (timeout,
+    result_ttl, failure_ttl...), each with its own id and arguments."""
+
+    def __init__(self, queue: Queue, func_name: str, **options: Any) -> None:
+        self.queue = queue
+        self.func_name = func_name
+        model = queue.create_job(func_name, args=(), status=JobStatus.QUEUED, **options)
+        model.origin = queue.name
+        queue._prepare_for_queue(model)
+        pairs = _build_hset_args(model)
+        self._shared = {name: value for name, value in zip(pairs[::2], pairs[1::2]) if name not in _OWN_FIELDS}
+        self._ttl = model.ttl if model.ttl is not None else -1
+
+    def make(self, job_id: str, args: list[Any]) -> JobHash:
+        """The job of ``job_id`` calling the function with ``args``, ready to be stored."""
+        call: tuple[str, None, list[Any], dict[str, Any]] = (self.func_name, None, args, {})  # RQ's job data
+        own = {
+            "data": zlib.compress(self.queue.serializer.dumps(call)),
+            "description": get_call_string(self.func_name, args, {}, max_length=_DESCRIPTION_ARGUMENT_LENGTH),
+        }
+        fields = [item for pair in {**self._shared, **own}.items() for item in pair]
+        return JobHash(self.queue, job_id, self._ttl, fields)
