@@ -30,7 +30,6 @@ from relay_server.dispatch import unique_jobs
 from relay_server.dispatch.job_hashes import JobHash, JobMaker
 from relay_server.mobile import wake
 from relay_server.store.models import Message
-from relay_server.store.store import Store
 from zimsend_common import bus, manifest, wire
 from zimsend_common.timefmt import isoformat_precise, isoformat_z, utcnow
 
@@ -97,25 +96,25 @@ def queue_name(message: Message) -> str:
     return wire.client_queue(message.client_id, message.priority)
 
 
-def place_all(redis: Redis, store: Store, messages: Sequence[Message], *, keys_of: KeysOf | None = None) -> None:
+def place_all(redis: Redis, keys_of: KeysOf, messages: Sequence[Message]) -> None:
     """Give each new message its job, unless it is scheduled (the worker releases those
     when they are due, after checking that Redis kept its data), as ``enqueue_sends`` does."""
-    enqueue_sends(redis, store, [message for message in messages if message.scheduled_at is None], keys_of=keys_of)
+    enqueue_sends(redis, keys_of, [message for message in messages if message.scheduled_at is None])
 
 
-def enqueue_send(redis: Redis, store: Store, message: Message) -> None:
+def enqueue_send(redis: Redis, keys_of: KeysOf, message: Message) -> None:
     """Put the message's send job on its queue, unless it is already there.
 
     Enqueueing a message that already has its job does nothing, so recovery,
     the due release and a late submit may all place the same message safely.
     """
-    enqueue_sends(redis, store, [message])
+    enqueue_sends(redis, keys_of, [message])
 
 
-def enqueue_sends(redis: Redis, store: Store, messages: Sequence[Message], *, keys_of: KeysOf | None = None) -> None:
+def enqueue_sends(redis: Redis, keys_of: KeysOf, messages: Sequence[Message]) -> None:
     """``enqueue_send`` for each message, in one round trip (a pipeline) for every
-    ``_PIPELINED`` of them, reading each client's signing keys once (a bulk send is one
-    client's): from ``keys_of`` when given, else from the store.
+    ``_PIPELINED`` of them, asking ``keys_of`` for each client's signing keys once (a bulk
+    send is one client's): ``Store.device_signing_keys``, or a cache of it.
 
     Each job is what ``Queue.enqueue(..., unique=True)`` would store, field for field: RQ
     makes it (``create_job``, and its own preparation for a queue: ``job_hashes``), and ``unique_jobs``
@@ -123,9 +122,8 @@ def enqueue_sends(redis: Redis, store: Store, messages: Sequence[Message], *, ke
     """
     if not messages:
         return
-    read_keys = keys_of or store.device_signing_keys
     keys = {
-        client_id: read_keys(client_id)
+        client_id: keys_of(client_id)
         for client_id in {message.client_id for message in messages if not message.is_test}
     }
     makers: dict[str, JobMaker] = {}  # a bulk's thousand jobs go on one or five queues

@@ -57,7 +57,7 @@ class RQDispatcher:
         """Give each message its job (a scheduled one gets it from the worker when due);
         a Redis outage leaves them to recovery."""
         try:
-            placement.place_all(self.redis, self.store, messages, keys_of=self.keys.of)
+            placement.place_all(self.redis, self.keys.of, messages)
         except RedisError as exc:
             log.warning(
                 "messages left for recovery: Redis unavailable",

@@ -116,7 +116,7 @@ def give_jobs(ctx: WorkerContext, messages: Sequence[Message], now: datetime) ->
             due.append(message)
     # A failed job's remains would block the new one.
     placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id) for message in due])
-    placement.enqueue_sends(ctx.redis, ctx.store, due)
+    placement.enqueue_sends(ctx.redis, ctx.store.device_signing_keys, due)
     return due
 
 
@@ -136,7 +136,7 @@ def _return_to_claimant(ctx: WorkerContext, message: Message, claim: str, now: d
     if not ctx.redis.set(wire.returned_key(message.message_id), device_id, nx=True, ex=stuck_seconds):
         return 0
     placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id)])
-    placement.enqueue_send(ctx.redis, ctx.store, replace(message, device_id=device_id))
+    placement.enqueue_send(ctx.redis, ctx.store.device_signing_keys, replace(message, device_id=device_id))
     log.warning(
         "claimed message returned to its device",
         extra={"message_id": message.message_id, "device_id": device_id},

@@ -49,7 +49,7 @@ def test_the_worker_plays_the_simulated_device_and_stops_when_told(tmp_path, sql
     store = Store.open(sqlite_url)
     client, _key = store.create_client("acme")
     [message] = store.insert_messages([NewMessage(client.client_id, True, "+263771234567", "hi", 3, 1, "GSM-7")])
-    placement.enqueue_send(redisdb, store, message)
+    placement.enqueue_send(redisdb, store.device_signing_keys, message)
     worker = start_worker(tmp_path, sqlite_url, f"redis://{redis_proc.host}:{redis_proc.port}/0")
     try:
         job = bus.fetch(wire.send_job_id(message.client_id, message.message_id), redisdb)

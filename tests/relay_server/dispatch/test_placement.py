@@ -43,7 +43,7 @@ def test_a_job_placed_in_one_round_trip_is_stored_as_rq_stores_it(parts, kind):
     device = parts.device(caller)
     ours = parts.message(caller, device_id=device.device_id if kind == "device" else None)
     theirs = parts.message(caller, device_id=device.device_id if kind == "device" else None)
-    placement.enqueue_sends(parts.redis, parts.store, [ours])
+    placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, [ours])
     expected = stored_as_rq_would(parts, theirs)
     found = stored_job(parts, ours)
     assert set(found) == set(expected)
@@ -70,8 +70,8 @@ def test_a_message_placed_twice_in_one_round_trip_has_one_job(parts):
     caller = parts.client()
     parts.device(caller)
     message = parts.message(caller)
-    placement.enqueue_sends(parts.redis, parts.store, [message, message])
-    placement.enqueue_sends(parts.redis, parts.store, [message])
+    placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, [message, message])
+    placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, [message])
     assert bus.queue(placement.queue_name(message), parts.redis).job_ids == [
         wire.send_job_id(message.client_id, message.message_id)
     ]
@@ -83,7 +83,7 @@ def test_a_bulk_longer_than_one_pipeline_is_placed_whole_and_in_order_even_after
     stored = parts.store.insert_messages([parts.new_message(caller, body=f"bulk {n}") for n in range(450)])
     parts.redis.script_flush()
 
-    placement.enqueue_sends(parts.redis, parts.store, stored)
+    placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, stored)
 
     queue = bus.queue(placement.queue_name(stored[0]), parts.redis)
     assert queue.job_ids == [wire.send_job_id(m.client_id, m.message_id) for m in stored]
@@ -94,9 +94,9 @@ def test_a_job_is_placed_on_a_redis_that_forgot_its_scripts(parts):
     caller = parts.client()
     parts.device(caller)
     first, second = parts.message(caller), parts.message(caller)
-    placement.enqueue_sends(parts.redis, parts.store, [first])
+    placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, [first])
     parts.redis.script_flush()
-    placement.enqueue_sends(parts.redis, parts.store, [first, second])
+    placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, [first, second])
     assert bus.queue(placement.queue_name(first), parts.redis).job_ids == [
         wire.send_job_id(m.client_id, m.message_id) for m in (first, second)
     ]
@@ -106,7 +106,7 @@ def test_only_a_job_still_queued_and_still_on_no_queue_is_taken_to_be_off_its_qu
     caller = parts.client()
     device = parts.device(caller)
     waiting, popped, taken_up, claimed_since = (parts.message(caller) for _ in range(4))
-    placement.enqueue_sends(parts.redis, parts.store, [waiting, popped, taken_up, claimed_since])
+    placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, [waiting, popped, taken_up, claimed_since])
     queue = bus.queue(wire.client_queue(caller.client_id, 3), parts.redis)
     for message in (popped, taken_up, claimed_since):
         queue.remove(wire.send_job_id(message.client_id, message.message_id))  # popped by an agent
@@ -127,7 +127,7 @@ def test_a_clients_shared_jobs_placed_together_share_a_manifest_signed_for_each_
     stranger = parts.device(parts.client())
     stored = parts.store.insert_messages([parts.new_message(caller, body=f"bulk {n}") for n in range(450)])
 
-    placement.enqueue_sends(parts.redis, parts.store, stored)
+    placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, stored)
 
     jobs = bus.queue(placement.queue_name(stored[0]), parts.redis).jobs
     named = [job.args[1] for job in jobs]
@@ -145,7 +145,7 @@ def test_a_shared_job_placed_alone_and_jobs_for_one_device_carry_their_own_signa
     alone = parts.message(caller)
     addressed = [parts.message(caller, device_id=device.device_id) for _ in range(2)]
 
-    placement.enqueue_sends(parts.redis, parts.store, [alone, *addressed])
+    placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, [alone, *addressed])
 
     assert set(proof(parts, alone)) == {device.device_id, *(other.device_id for other in others)}
     assert [set(proof(parts, message)) for message in addressed] == [{device.device_id}] * 2
@@ -156,7 +156,7 @@ def test_the_shared_jobs_of_a_client_with_few_devices_carry_their_own_signatures
     devices = {parts.device(caller).device_id for _ in range(placement.MANIFEST_FROM_DEVICES - 1)}
     batch = [parts.message(caller) for _ in range(3)]
 
-    placement.enqueue_sends(parts.redis, parts.store, batch)
+    placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, batch)
 
     assert [set(proof(parts, message)) for message in batch] == [devices] * 3
 
@@ -171,7 +171,7 @@ def test_a_manifests_jobs_are_believed_only_as_they_were_placed(parts):
     devices = [parts.device(caller) for _ in range(placement.MANIFEST_FROM_DEVICES)]
     keys = {device.device_id: device.signing_key for device in devices}
     first, second = parts.message(caller), parts.message(caller)
-    placement.enqueue_sends(parts.redis, parts.store, [first, second])
+    placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, [first, second])
     job = bus.fetch(wire.send_job_id(first.client_id, first.message_id), parts.redis)
 
     assert manifest.is_manifest_id(job.args[1])

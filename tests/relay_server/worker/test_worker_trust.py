@@ -29,7 +29,7 @@ def test_a_planted_pickle_or_dotted_path_never_runs_and_the_worker_carries_on(
     for name, (witness, fields) in attacks(tmp_path).items():
         plant(redisdb, queue, f"planted-{name}", fields)
         witnesses.append(witness)
-    placement.enqueue_send(redisdb, store, message)  # queued behind the planted jobs
+    placement.enqueue_send(redisdb, store.device_signing_keys, message)  # queued behind the planted jobs
     worker = start_worker(tmp_path, sqlite_url, f"redis://{redis_proc.host}:{redis_proc.port}/0")
     try:
         job = bus.fetch(wire.send_job_id(message.client_id, message.message_id), redisdb)
