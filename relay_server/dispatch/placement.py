@@ -184,18 +184,23 @@ def _enqueue_unique(
         pipe.execute()
 
 
+def send_job_maker(redis: Redis, message: Message) -> JobMaker:
+    """What makes the send jobs of the message's queue: its function, RQ's options for it."""
+    return JobMaker(
+        bus.queue(queue_name(message), redis),
+        wire.SIMULATED_SEND_FUNC if message.is_test else wire.SEND_JOB_FUNC,
+        timeout=SEND_JOB_TIMEOUT_SECONDS,
+        result_ttl=FINISHED_JOB_TTL_SECONDS,
+        failure_ttl=FINISHED_JOB_TTL_SECONDS,
+    )
+
+
 def _send_job_of(redis: Redis, makers: dict[str, JobMaker], message: Message, args: list[Any]) -> JobHash:
     """The message's send job of ``args``, ready for its queue (not yet stored), from the
     queue's maker in ``makers`` (which keeps each one made)."""
     name = queue_name(message)
     if name not in makers:
-        makers[name] = JobMaker(
-            bus.queue(name, redis),
-            wire.SIMULATED_SEND_FUNC if message.is_test else wire.SEND_JOB_FUNC,
-            timeout=SEND_JOB_TIMEOUT_SECONDS,
-            result_ttl=FINISHED_JOB_TTL_SECONDS,
-            failure_ttl=FINISHED_JOB_TTL_SECONDS,
-        )
+        makers[name] = send_job_maker(redis, message)
     return makers[name].make(wire.send_job_id(message.client_id, message.message_id), args)
 
 

@@ -6,7 +6,7 @@ import pytest
 from relay_parts import Parts
 from signed_jobs import signed_for
 
-from relay_server.dispatch import placement
+from relay_server.dispatch import placement, unique_jobs
 from zimsend_common import bus, manifest, wire
 
 # Set at the moment of enqueueing, or carrying the payload (its nonce, issue time and signatures
@@ -14,12 +14,15 @@ from zimsend_common import bus, manifest, wire
 VARYING_FIELDS = {b"created_at", b"enqueued_at", b"data", b"description"}
 
 
-def stored_as_rq_would(parts: Parts, message) -> dict[bytes, bytes]:
-    """The job hash RQ's own ``Queue.enqueue(..., unique=True)`` stores for ``message``'s send job."""
+def stored_as_rq_would(parts: Parts, message, args: list | None = None) -> dict[bytes, bytes]:
+    """The job hash RQ's own ``Queue.enqueue(..., unique=True)`` stores for ``message``'s send
+    job, calling with ``args`` (by default, the message's newly signed)."""
     job_id = wire.send_job_id(message.client_id, message.message_id)
+    if args is None:
+        args = placement.send_job_args(message, parts.store.device_signing_keys(message.client_id))
     bus.queue(placement.queue_name(message), parts.redis).enqueue(
         wire.SIMULATED_SEND_FUNC if message.is_test else wire.SEND_JOB_FUNC,
-        *placement.send_job_args(message, parts.store.device_signing_keys(message.client_id)),
+        *args,
         job_id=job_id,
         job_timeout=placement.SEND_JOB_TIMEOUT_SECONDS,
         result_ttl=placement.FINISHED_JOB_TTL_SECONDS,
@@ -64,6 +67,26 @@ def test_a_job_placed_in_one_round_trip_is_stored_as_rq_stores_it(parts, kind):
     queue = bus.queue(placement.queue_name(ours), parts.redis)
     assert queue.job_ids == [ours_id.decode(), theirs_id.decode()]
     assert parts.redis.sismember("rq:queues", queue.key)
+
+
+def test_a_job_made_from_its_queues_model_is_what_rq_stores_for_the_same_call(parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    ours, theirs = parts.message(caller), parts.message(caller)
+    args = placement.send_job_args(ours, {device.device_id: device.signing_key})
+    made = placement.send_job_maker(parts.redis, ours).make(wire.send_job_id(ours.client_id, ours.message_id), args)
+    unique_jobs.load(parts.redis)
+    with parts.redis.pipeline(transaction=False) as pipeline:
+        unique_jobs.save_and_push(pipeline, [made])
+        pipeline.execute()
+
+    expected = stored_as_rq_would(parts, theirs, args)  # the same call, under the other message's id
+    found = stored_job(parts, ours)
+    moments = {b"created_at", b"enqueued_at"}  # when RQ made each job
+    assert set(found) == set(expected)
+    assert {name: value for name, value in found.items() if name not in moments} == {
+        name: value for name, value in expected.items() if name not in moments
+    }
 
 
 def test_a_message_placed_twice_in_one_round_trip_has_one_job(parts):
