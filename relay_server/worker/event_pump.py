@@ -94,10 +94,9 @@ class EventPump:
         try:
             items = left_over(self.ctx.redis, self.batch) or take(self.ctx.redis, self.batch, self.wait_seconds)
             jobs = read_jobs(self.ctx.redis, items)
-            with events.one_round() as this_round:
-                with self.ctx.store.batch():
-                    for job_id, fields in jobs:
-                        run_job(self.ctx.redis, job_id, fields)
+            with events.one_round() as this_round, self.ctx.store.batch():
+                for job_id, fields in jobs:
+                    run_job(self.ctx.redis, job_id, fields)
             finish(self.ctx.redis, items, this_round.acknowledgements)
         except RedisError as exc:
             log.warning("event pump waits for Redis", extra={"error": str(exc)})
