@@ -30,7 +30,6 @@ class RQDispatcher:
     """
 
     def __init__(self, store: Store, redis: Redis, offline_after: timedelta) -> None:
-        self.store = store
         self.redis = redis
         self.offline_after = offline_after
         self.states = Recent(lambda client_id: store.device_states(client_id=client_id))
