@@ -28,14 +28,16 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
 from rq.exceptions import StopRequested
+from rq.job import Job
 from rq.scheduler import RQScheduler
 
 from relay_server.api import metrics_dir
@@ -120,7 +122,9 @@ def run_worker(settings: Settings, *, maintenance_seconds: float) -> int:
         thread.start()
     try:
         while not stop.is_set() and not _work(redis, settings, stop):
-            stop.wait(REDIS_RETRY_SECONDS)
+            # Not stop.wait: the signal handler sets ``stop``, and setting it while this
+            # thread holds its lock (as wait does, briefly) would never return.
+            time.sleep(REDIS_RETRY_SECONDS)
     finally:
         stop.set()
         for thread in threads:
@@ -165,10 +169,44 @@ class RelayWorker(SimpleWorker):
             serializer=bus.JSONSerializer,
         )
         self.stop = stop
+        self._waiting = False
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        """Have RQ's loop stop: at once while it waits for a job, else at its next turn.
+
+        RQ's own handler raises ``StopRequested`` wherever the main thread happens to be.
+        Raised in a garbage-collection callback (logging's, say, in the middle of releasing
+        its lock) the exception is swallowed: the lock stays held, the other threads hang
+        on their next log line and the worker never stops. So it is raised only inside one
+        wait for a job, where RQ's wait and redis-py's read are all that runs; elsewhere the
+        request is a flag that the loop reads.
+        """
         self.stop.set()
-        super().request_stop(signum, frame)
+        self._stop_requested = True
+        if self._waiting:
+            super().request_stop(signum, frame)
+
+    def dequeue_job_and_maintain_ttl(
+        self, timeout: int | None, max_idle_time: int | None = None
+    ) -> tuple[Job, Queue] | None:
+        """The next job, or None once a stop was asked for (RQ's loop then ends).
+
+        RQ waits through timeout after timeout; here a wait lasts one timeout
+        (``WORKER_TTL_SECONDS - 15``), so a stop asked for outside a wait, or one
+        whose exception went astray, is seen within it.
+        """
+        if timeout is None:  # burst mode looks once and does not wait
+            return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+        while not self._stop_requested:
+            self._waiting = True
+            try:
+                # RQ's idle limit ends its wait after that long with None.
+                job = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time=timeout)
+            finally:
+                self._waiting = False
+            if job is not None:
+                return job
+        return None
 
     def subscribe(self) -> None:
         """Listen for RQ's commands in a thread that returns within ``COMMAND_WAIT_SECONDS``."""
