@@ -27,20 +27,21 @@ from gateway_agent.backends.emulator.config import EmulatorConfig
 from gateway_agent.backends.emulator.emulator import ModemEmulator
 
 NONE_WORDS = ("none", "never", "")
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve the emulated modem until SIGINT or SIGTERM, obeying control lines on stdin."""
     config = config_from(build_parser().parse_args(argv))
+    # Blocked before any thread starts, so that every thread inherits the mask and the
+    # signals wait for sigwait below: no handler runs in the middle of other code.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     emulator = ModemEmulator(config).start()
-    stopping = threading.Event()
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, lambda *_: stopping.set())
     # Started in the background from a terminal, reading stdin must fail, not stop the process.
     signal.signal(signal.SIGTTIN, signal.SIG_IGN)
     print(f"modem emulator ready on {emulator.port_path}", flush=True)
     threading.Thread(target=_obey, args=(emulator, sys.stdin), daemon=True).start()
-    stopping.wait()
+    signal.sigwait(STOP_SIGNALS)
     emulator.stop()
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import signal
 import subprocess
 import sys
 import time
@@ -114,3 +115,12 @@ def test_unplug_after_a_command_carries_the_command_out_and_leaves_it_unanswered
     assert emulator_process.link_exists_within(True)
     with emulator_process.modem() as modem:
         assert modem.next_event(1) is None  # the deletion was carried out: nothing is left to read
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_ends_the_emulator_and_takes_its_link_away(emulator_process: EmulatorProcess, signum) -> None:
+    assert emulator_process.link.exists()
+    emulator_process.process.send_signal(signum)
+    assert emulator_process.process.wait(timeout=10) == 0
+    assert not emulator_process.link.exists()
