@@ -177,9 +177,10 @@ class RelayWorker(SimpleWorker):
         RQ's own handler raises ``StopRequested`` wherever the main thread happens to be.
         Raised in a garbage-collection callback (logging's, say, in the middle of releasing
         its lock) the exception is swallowed: the lock stays held, the other threads hang
-        on their next log line and the worker never stops. So it is raised only inside one
-        wait for a job, where RQ's wait and redis-py's read are all that runs; elsewhere the
-        request is a flag that the loop reads.
+        on their next log line and the worker never stops. So it is raised only inside a
+        wait for a job, where the main thread mostly sits in Redis's blocking read; and
+        the request is always a flag too, which the loop reads within one wait, so a stop
+        whose exception still goes astray ends it all the same.
         """
         self.stop.set()
         self._stop_requested = True
