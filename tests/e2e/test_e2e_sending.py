@@ -201,10 +201,12 @@ def test_an_sms_arriving_at_a_device_is_kept_for_its_client_and_heartbeats_descr
 
 def test_a_message_still_waiting_when_its_validity_ends_fails_with_timeout_and_is_not_sent(gateway: Gateway):
     account = gateway.new_account()
-    agent = gateway.new_agent(account, EmulatorConfig(send_delay=3.0))
+    agent = gateway.new_agent(account, EmulatorConfig(send_delay=5.0))
     gateway.queue(account, to="+263771000110", message="keeps the modem busy")
     wait_until(lambda: gateway.redis.get(wire.inflight_key(agent.device_id)), "the first send to start")
-    valid_until = isoformat_z(utcnow() + timedelta(seconds=1))
+    # Whole seconds (isoformat_z drops the fraction): one second ahead could be a tenth of
+    # one by the time the relay reads it. Two still end well before the modem is free.
+    valid_until = isoformat_z(utcnow() + timedelta(seconds=2))
     late = gateway.queue(account, to="+263771000110", message="too late", valid_until=valid_until)
     failed = gateway.wait_for_status(account, late, "failed")
     assert failed["error"]["code"] == "TIMEOUT"
