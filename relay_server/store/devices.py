@@ -58,14 +58,18 @@ def list_devices(conn: sa.Connection, client_id: str | None) -> list[Device]:
     return [_device(row) for row in conn.execute(query)]
 
 
+# Built once: the worker reads the device of each round's events.
+_DEVICE = sa.select(devices).where(devices.c.device_id == sa.bindparam("device_id"))
+
+
 def get_device(conn: sa.Connection, device_id: str) -> Device | None:
-    row = conn.execute(sa.select(devices).where(devices.c.device_id == device_id)).first()
+    row = conn.execute(_DEVICE, {"device_id": device_id}).first()
     return None if row is None else _device(row)
 
 
 def enabled_device(conn: sa.Connection, device_id: str) -> tuple[Device, str] | None:
     """The device and the key it signs with; None for an unknown or disabled device."""
-    row = conn.execute(sa.select(devices).where(devices.c.device_id == device_id)).first()
+    row = conn.execute(_DEVICE, {"device_id": device_id}).first()
     return None if row is None or row.disabled else (_device(row), row.signing_key)
 
 

@@ -55,12 +55,15 @@ def get_message(conn: sa.Connection, caller: Caller, message_id: str) -> Message
     return None if row is None else message_from_row(row._mapping)
 
 
+_ANY_MESSAGE = sa.select(messages).where(messages.c.message_id == sa.bindparam("message_id"))
+# Built once as well: the worker locks a message for every status change it applies.
+_ANY_MESSAGE_FOR_UPDATE = _ANY_MESSAGE.with_for_update()
+
+
 def get_any_message(conn: sa.Connection, message_id: str, *, for_update: bool = False) -> Message | None:
     """The message whoever it belongs to; ``for_update`` locks its row until commit."""
-    query = sa.select(messages).where(messages.c.message_id == message_id)
-    if for_update:
-        query = query.with_for_update()
-    row = conn.execute(query).first()
+    query = _ANY_MESSAGE_FOR_UPDATE if for_update else _ANY_MESSAGE
+    row = conn.execute(query, {"message_id": message_id}).first()
     return None if row is None else message_from_row(row._mapping)
 
 

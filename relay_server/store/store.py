@@ -349,14 +349,18 @@ class Store:
         the open ``batch`` commits (never, if it does not)."""
         after_commit(self.engine, callback)
 
-    def apply_status_change(self, change: StatusChange) -> TransitionResult:
+    def apply_status_change(
+        self, change: StatusChange, check: transitions.ChangeCheck | None = None
+    ) -> TransitionResult:
         """Move a message forward, idempotently; the first time of each status is kept.
 
-        Raises UnknownMessage for a message the store does not hold. See
-        ``transitions`` for the moves applied, including reports out of order.
+        Raises UnknownMessage for a message the store does not hold. ``check``
+        sees the message as locked, before anything changes: it returns the
+        change to apply, or raises to change nothing. See ``transitions`` for
+        the moves applied, including reports out of order.
         """
         with write_transaction(self.engine) as conn:
-            return transitions.apply_status_change(conn, change)
+            return transitions.apply_status_change(conn, change, check)
 
     def stats(
         self,

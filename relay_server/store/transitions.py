@@ -22,6 +22,7 @@ consistent state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
 
@@ -43,22 +44,35 @@ def steps_between(current: str, target: str) -> tuple[str, ...]:
     return ()
 
 
-def apply_status_change(conn: sa.Connection, change: StatusChange) -> TransitionResult:
-    """Apply ``change`` if the lifecycle allows it; the message as it now stands."""
+# What a change may be checked against before it is applied: the message as locked.
+# The check returns the change to apply (possibly amended) or raises, and nothing changes.
+ChangeCheck = Callable[[Message], StatusChange]
+
+# Built once: the worker applies two status changes a message. The UPDATE sets the
+# columns its parameters name (SQLAlchemy keeps one compiled form per set of them).
+_UPDATE_MESSAGE = sa.update(messages).where(messages.c.message_id == sa.bindparam("moved_message_id"))
+_INSERT_EVENT = sa.insert(message_events)
+
+
+def apply_status_change(
+    conn: sa.Connection, change: StatusChange, check: ChangeCheck | None = None
+) -> TransitionResult:
+    """Apply ``change`` if the lifecycle allows it; the message as it now stands.
+
+    ``check``, when given, sees the message once its row is locked and before
+    anything is written; it returns the change to apply, or raises to apply none.
+    """
     before = get_any_message(conn, change.message_id, for_update=True)
     if before is None:
         raise UnknownMessage(change.message_id)
+    if check is not None:
+        change = check(before)
     steps = steps_between(before.status, change.status)
     if not steps:
         return TransitionResult(applied=False, message=before)
     after = _moved(before, change, steps)
-    conn.execute(
-        sa.update(messages).where(messages.c.message_id == change.message_id).values(_new_values(before, after))
-    )
-    conn.execute(
-        sa.insert(message_events),
-        [_event(change, status) for status in steps],
-    )
+    conn.execute(_UPDATE_MESSAGE, {"moved_message_id": change.message_id, **_new_values(before, after)})
+    conn.execute(_INSERT_EVENT, [_event(change, status) for status in steps])
     daily_counts.record_moves(conn, [(before, after)])
     # In this same transaction: a move is never applied without its webhook events.
     webhook_outbox.record_message_moves(conn, after, steps, change.at)

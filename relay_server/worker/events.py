@@ -29,8 +29,8 @@ from typing import Any, TypeGuard
 from prometheus_client import Counter
 
 from relay_server.store import ids
-from relay_server.store.errors import DATABASE_UNAVAILABLE
-from relay_server.store.models import Caller, Device, EventFailure, MessageError, NewIncoming, Status, StatusChange
+from relay_server.store.errors import DATABASE_UNAVAILABLE, UnknownMessage
+from relay_server.store.models import Device, EventFailure, Message, MessageError, NewIncoming, Status, StatusChange
 from relay_server.store.storable_text import clipped
 from relay_server.worker import context, incoming_kind, latency
 from zimsend_common import bus, wire
@@ -258,19 +258,22 @@ def _moment(value: Any) -> datetime:
 
 def _status_change(ctx: context.WorkerContext, device: Device, change: StatusChange) -> bool:
     """Apply a move of one of the device's client's messages, forward only."""
-    # Only this client's live messages may be moved by its devices.
-    caller = Caller(client_id=device.client_id, key_id="", is_test=False)
-    message = ctx.store.get_message(caller, change.message_id)
-    if message is None:
-        raise Refused("not_this_clients_message")
-    if message.device_id is not None and message.device_id != device.device_id:
-        raise Refused("not_this_devices_message")
-    # Modem and network clocks count whole seconds and drift: a report never
-    # dates a move before the one the relay saw last.
-    floor = max(moment for moment in (message.created_at, message.queued_at, message.sent_at) if moment)
-    if change.at < floor:
-        change = replace(change, at=floor)
-    result = ctx.store.apply_status_change(change)
+
+    def reported_by(message: Message) -> StatusChange:
+        # Only this client's live messages may be moved by its devices.
+        if message.client_id != device.client_id or message.is_test:
+            raise Refused("not_this_clients_message")
+        if message.device_id is not None and message.device_id != device.device_id:
+            raise Refused("not_this_devices_message")
+        # Modem and network clocks count whole seconds and drift: a report never
+        # dates a move before the one the relay saw last.
+        floor = max(moment for moment in (message.created_at, message.queued_at, message.sent_at) if moment)
+        return replace(change, at=floor) if change.at < floor else change
+
+    try:
+        result = ctx.store.apply_status_change(change, check=reported_by)
+    except UnknownMessage:
+        raise Refused("not_this_clients_message") from None
     if result.applied:
         latency.observe(result.message)
     return result.applied

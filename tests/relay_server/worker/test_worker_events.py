@@ -11,7 +11,7 @@ from rq.registry import ScheduledJobRegistry
 
 from relay_server.store.dispatch_schema import device_events, incoming_messages
 from relay_server.store.store import Store
-from relay_server.worker import context
+from relay_server.worker import context, events
 from relay_server.worker.events import MAX_EVENT_ATTEMPTS, apply_event
 from zimsend_common import bus, wire
 from zimsend_common.config import Settings
@@ -103,6 +103,26 @@ def test_a_device_cannot_move_a_message_meant_for_another_of_its_clients_devices
     message = parts.message(caller, device_id=chosen.device_id)
     assert other.report("sent", {"message_id": message.message_id, "sent_at": isoformat_z(utcnow())}) == "refused"
     assert parts.reload(message).status == "queued"
+
+
+def test_a_device_cannot_move_its_clients_test_mode_message(parts: Parts):
+    live = parts.client()
+    test_side = parts.store.authenticate(live.client_id, parts.store.create_api_key(live.client_id, test=True))
+    message = parts.message(test_side)
+    device = parts.device(live)
+    assert device.report("sent", {"message_id": message.message_id, "sent_at": isoformat_z(utcnow())}) == "refused"
+    assert parts.reload(message).status == "queued"
+
+
+def test_a_report_on_a_message_the_store_never_held_is_refused_and_the_round_goes_on(parts: Parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    message = parts.message(caller)
+    with events.one_round(), parts.store.batch():
+        never_held = {"message_id": "msg_" + "0" * 16, "sent_at": isoformat_z(utcnow())}
+        assert device.report("sent", never_held) == "refused"
+        assert device.report("sent", {"message_id": message.message_id, "sent_at": isoformat_z(utcnow())}) == "applied"
+    assert parts.reload(message).status == "sent"
 
 
 def test_events_of_unknown_devices_and_malformed_events_are_refused(parts: Parts):
