@@ -18,6 +18,7 @@ message silently, while the store cannot lose it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -30,8 +31,10 @@ from relay_server.dispatch import unique_jobs
 from relay_server.dispatch.job_hashes import JobHash, JobMaker
 from relay_server.mobile import wake
 from relay_server.store.models import Message
-from zimsend_common import bus, manifest, wire
+from zimsend_common import bus, device_written, manifest, wire
 from zimsend_common.timefmt import isoformat_precise, isoformat_z, utcnow
+
+log = logging.getLogger(__name__)
 
 # Long enough for a rate-limited modem to finish one send; a send job is
 # never retried by RQ (a retry could send twice), so this only bounds a hang.
@@ -229,16 +232,28 @@ def without_live_job(
             for client_id, message_id in messages[start : start + _BATCH]:
                 pipe.get(wire.claim_key(client_id, message_id))
                 pipe.hmget(Job.key_for(wire.send_job_id(client_id, message_id)), "status", "origin")
-            answers += pipe.execute()
+            answers += device_written.answers(pipe)
     found: dict[str, bytes | None] = {}
     queued: dict[str, list[tuple[str, str]]] = {}
     for index, (client_id, message_id) in enumerate(messages):
-        claim, (status, origin) = answers[index * 2 : index * 2 + 2]
+        claim, job = answers[index * 2 : index * 2 + 2]
+        if _planted(message_id, claim, job):
+            continue
+        status, origin = job
         if status == _QUEUED and origin is not None:
             queued.setdefault(origin.decode(errors="replace"), []).append((client_id, message_id))
         elif status not in _LIVE_STATUSES:
             found[message_id] = claim
     return found, queued
+
+
+def _planted(subject: str, *answers: Any) -> bool:
+    """Whether a device left another kind of value at one of the keys read for ``subject``
+    (a message or a queue): that one is left alone (logged), and the rest goes on."""
+    if not any(device_written.unreadable(answer) for answer in answers):
+        return False
+    log.warning("left alone: a key holds another kind of value", extra={"subject": subject[:80]})
+    return True
 
 
 def taken_off_queue(redis: Redis, waiting: Mapping[str, list[tuple[str, str]]]) -> dict[str, bytes | None]:
@@ -258,9 +273,11 @@ def taken_off_queue(redis: Redis, waiting: Mapping[str, list[tuple[str, str]]]) 
     with redis.pipeline(transaction=False) as pipe:
         for name in waiting:
             pipe.lrange(bus.queue_key(name), 0, -1)
-        listed = pipe.execute()
+        listed = device_written.answers(pipe)
     missing = []
     for (name, refs), items in zip(waiting.items(), listed):
+        if _planted(name, items):
+            continue
         on_queue = set(items)
         missing += [(name, ref) for ref in refs if wire.send_job_id(*ref).encode() not in on_queue]
     with redis.pipeline(transaction=False) as pipe:
@@ -269,10 +286,12 @@ def taken_off_queue(redis: Redis, waiting: Mapping[str, list[tuple[str, str]]]) 
             pipe.get(wire.claim_key(client_id, message_id))
             pipe.hget(Job.key_for(job_id), "status")
             pipe.lpos(bus.queue_key(name), job_id)
-        answers = pipe.execute()
+        answers = device_written.answers(pipe)
     found: dict[str, bytes | None] = {}
     for index, (_, (_, message_id)) in enumerate(missing):
         claim, status, position = answers[index * 3 : index * 3 + 3]
+        if _planted(message_id, claim, status, position):
+            continue
         if status == _QUEUED and position is None:
             found[message_id] = claim
     return found

@@ -24,11 +24,16 @@ from redis.client import Pipeline
 from relay_server.dispatch.job_hashes import JobHash
 
 # ARGV[1]: the jobs, each {job key, queue key, job id, time to live (-1: none), field, value, ...}.
-# Returns, for each job, 1 when it was saved and pushed, 0 when its key was taken.
+# Returns, for each job, 1 when it was saved and pushed, 0 when its key was taken, -1 when
+# its queue's key holds something else than a list (a device may write its queues' keys:
+# pushing there would fail the whole call, and with it every other client's jobs).
 SCRIPT = """
 local saved = {}
 for i, job in ipairs(cmsgpack.unpack(ARGV[1])) do
-    if redis.call("EXISTS", job[1]) == 1 then
+    local queue_kind = redis.call("TYPE", job[2]).ok
+    if queue_kind ~= "list" and queue_kind ~= "none" then
+        saved[i] = -1
+    elseif redis.call("EXISTS", job[1]) == 1 then
         saved[i] = 0
     else
         redis.call("HSET", job[1], unpack(job, 5))
@@ -48,7 +53,7 @@ def save_and_push(pipeline: Pipeline, jobs: Sequence[JobHash]) -> None:
     """Add to ``pipeline`` what enqueues each job on its queue unless a job of its id
     exists (``Queue.enqueue_job(job, unique=True)``, with the queue's registration).
     Its answer in the pipeline's results is a list: 1 for each job saved, 0 for each
-    left alone. A Redis that lacks the script refuses it (``NoScriptError``): see ``load``."""
+    left alone, -1 for each whose queue's key holds another kind of value. A Redis that lacks the script refuses it (``NoScriptError``): see ``load``."""
     for queue in {job.queue.key: job.queue for job in jobs}.values():
         pipeline.sadd(queue.redis_queues_keys, queue.key)
     document = [[job.key, job.queue.key, job.job_id, job.ttl, *job.fields] for job in jobs]

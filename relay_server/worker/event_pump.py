@@ -52,7 +52,7 @@ from rq.exceptions import NoSuchJobError
 from relay_server.store.errors import DATABASE_UNAVAILABLE
 from relay_server.worker import events
 from relay_server.worker.context import WorkerContext
-from zimsend_common import bus, wire
+from zimsend_common import bus, device_written, wire
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,8 @@ def take(redis: Redis, count: int, wait_seconds: int) -> list[bytes]:
 
 def read_jobs(redis: Redis, items: list[bytes]) -> list[Claimed]:
     """The job hash of each item that names a job, read in one round trip; an item that
-    names none is logged and left out (``finish`` drops it with the rest)."""
+    names none, or a job key holding no hash, is logged and left out (``finish`` drops
+    it with the rest)."""
     job_ids = []
     for item in items:
         try:
@@ -154,7 +155,14 @@ def read_jobs(redis: Redis, items: list[bytes]) -> list[Claimed]:
     pipeline = redis.pipeline(transaction=False)
     for job_id in job_ids:
         pipeline.hgetall(EventJob.key_for(job_id))
-    return list(zip(job_ids, pipeline.execute(), strict=True))
+    jobs = []
+    for job_id, fields in zip(job_ids, device_written.answers(pipeline), strict=True):
+        if device_written.unreadable(fields):
+            # A device's own job key, holding something else than a job: ``finish`` deletes it.
+            log.warning("job refused", extra={"job_id": job_id[:80], "reason": "not a job hash"})
+            continue
+        jobs.append((job_id, fields))
+    return jobs
 
 
 def finish(redis: Redis, items: list[bytes], acknowledgements: list[str]) -> None:

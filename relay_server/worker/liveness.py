@@ -27,7 +27,7 @@ from relay_server.store.device_state import DeviceState
 from relay_server.store.models import MessageError, StatusChange
 from relay_server.worker.context import WorkerContext
 from relay_server.worker.events import Refused, heartbeat_seen_at
-from zimsend_common import wire
+from zimsend_common import device_written, wire
 from zimsend_common.failures import FailureCode, describe
 
 log = logging.getLogger(__name__)
@@ -37,9 +37,12 @@ LOST_SEND_DETAIL = (
     "the outcome is unknown and the message was not sent again"
 )
 
-# Delete the in-flight key only if it still names the message we failed.
+# Delete the in-flight key only if it still names the message we failed (and still
+# holds a string: its device may have written another kind of value since).
 _DELETE_IF_EQUAL = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+if redis.call('TYPE', KEYS[1]).ok == 'string' and redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
 return 0
 """
 
@@ -91,8 +94,8 @@ def take_latest_heartbeats(ctx: WorkerContext, now: datetime, states: list[Devic
 
 def fail_lost_send(ctx: WorkerContext, device_id: str, now: datetime) -> str | None:
     """Fail the message a dead device was sending, if any; returns its id."""
-    raw = ctx.redis.get(wire.inflight_key(device_id))
-    if not isinstance(raw, bytes):
+    raw = device_written.string_at(ctx.redis, wire.inflight_key(device_id))
+    if raw is None:
         return None
     message_id = raw.decode()
     message = ctx.store.get_message_by_id(message_id)

@@ -20,7 +20,7 @@ from relay_server.dispatch import placement
 from relay_server.store.models import Message, StatusChange
 from relay_server.worker.context import WorkerContext
 from relay_server.worker.messages import VALIDITY_PASSED, expire
-from zimsend_common import wire
+from zimsend_common import device_written, wire
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def _return_to_claimant(ctx: WorkerContext, message: Message, claim: str, now: d
     due_at = max(moment for moment in (message.created_at, message.queued_at, message.scheduled_at) if moment)
     if now - due_at < STUCK_AFTER:
         return 0
-    if ctx.redis.get(wire.inflight_key(device_id)) == message.message_id.encode():
+    if device_written.string_at(ctx.redis, wire.inflight_key(device_id)) == message.message_id.encode():
         return 0  # its modem has it: liveness decides
     if ctx.store.otp_messages([message.message_id]):
         expire(ctx.store, message.message_id, now, LOST_OTP)

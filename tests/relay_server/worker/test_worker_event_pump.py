@@ -20,7 +20,7 @@ from gateway_agent.agent.outbox import Outbox
 from relay_server.store.models import Message
 from relay_server.store.store import Store
 from relay_server.worker import context
-from relay_server.worker.event_pump import PROCESSING_KEY, EventPump, take
+from relay_server.worker.event_pump import PROCESSING_KEY, EventJob, EventPump, take
 from zimsend_common import bus, wire
 from zimsend_common.config import Settings
 from zimsend_common.timefmt import isoformat_z, utcnow
@@ -97,6 +97,35 @@ def test_jobs_the_bus_refuses_are_logged_and_skipped_and_the_rest_of_the_batch_a
     assert messages.count("queue item refused") == 1
     assert job_hashes(parts) == []
     assert parts.redis.llen(PROCESSING_KEY) == 0
+
+
+def test_a_job_key_a_device_planted_as_another_kind_of_value_is_skipped_and_stops_no_one(
+    tmp_path, parts: Parts, caplog: pytest.LogCaptureFixture
+):
+    # A device may write its own event job keys and append to the shared events queue:
+    # a key holding a string or a list where a job hash belongs must not stall every client.
+    caller = parts.client()
+    device = parts.device(caller)
+    outbox, _ = agent_outbox(tmp_path, parts, device)
+    first, last = parts.message(caller), parts.message(caller)
+    report_sent(outbox, first)
+    planted = [wire.event_job_id(device.device_id, f"planted{kind}") for kind in ("string", "list")]
+    parts.redis.set(EventJob.key_for(planted[0]), "not a hash")
+    parts.redis.rpush(EventJob.key_for(planted[1]), "not", "a", "hash")
+    parts.redis.rpush(bus.queue_key(wire.EVENTS_QUEUE), *planted)
+    other_client = parts.client()
+    other_outbox, _ = agent_outbox(tmp_path / "other", parts, parts.device(other_client))
+    theirs = parts.message(other_client)
+    report_sent(other_outbox, theirs)
+    report_sent(outbox, last)
+
+    with caplog.at_level(logging.WARNING):
+        assert EventPump(parts.ctx).round() == 5
+
+    assert [parts.reload(message).status for message in (first, theirs, last)] == ["sent", "sent", "sent"]
+    assert [record.getMessage() for record in caplog.records].count("job refused") == 2
+    assert parts.redis.llen(PROCESSING_KEY) == 0
+    assert [parts.redis.exists(EventJob.key_for(job_id)) for job_id in planted] == [0, 0]
 
 
 def test_in_one_round_each_devices_events_are_checked_against_that_devices_own_key(tmp_path, parts: Parts):

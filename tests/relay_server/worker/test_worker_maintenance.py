@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from relay_parts import OFFLINE_AFTER_SECONDS, Parts, maintenance, minutes
-from rq.job import JobStatus
+from rq.job import Job, JobStatus
 from signed_jobs import signed_for
 
 from relay_server.dispatch import placement
@@ -183,6 +183,44 @@ def test_a_device_seen_dead_mid_send_fails_that_message_as_unknown_and_never_res
     assert (failed.status, failed.error.code, failed.error.detail) == ("failed", "DEVICE_ERROR", LOST_SEND_DETAIL)
     assert parts.redis.get(wire.inflight_key(device.device_id)) is None
     assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).count == 0
+
+
+def test_keys_one_device_filled_with_the_wrong_kind_of_value_stop_no_other_clients_liveness_or_recovery(
+    parts: Parts,
+):
+    # What a compromised device may write (its client's claims, send jobs and shared
+    # queues, its own in-flight key), each holding a kind of value Redis refuses to read.
+    planter = parts.client()
+    planters_device = parts.device(planter)
+    planters_device.heartbeat()
+    claimed, jobbed, waiting, fresh = (parts.message(planter) for _ in range(4))
+    parts.redis.hset(wire.claim_key(planter.client_id, claimed.message_id), "not", "a claim")
+    parts.redis.set(Job.key_for(wire.send_job_id(planter.client_id, jobbed.message_id)), "not a job")
+    shared_queue = wire.client_queue(planter.client_id, 3)
+    parts.redis.hset(
+        Job.key_for(wire.send_job_id(planter.client_id, waiting.message_id)),
+        mapping={"status": "queued", "origin": shared_queue},
+    )
+    parts.redis.set(bus.queue_key(shared_queue), "not a queue")
+    parts.redis.rpush(wire.inflight_key(planters_device.device_id), "not", "a message id")
+    # Another client, whose device died mid-send, with messages waiting for their jobs.
+    other = parts.client()
+    other_device = parts.device(other)
+    other_device.heartbeat()
+    lost = parts.message(other)
+    parts.redis.set(wire.claim_key(lost.client_id, lost.message_id), wire.claim_value_device(other_device.device_id))
+    parts.redis.set(wire.inflight_key(other_device.device_id), lost.message_id)
+    theirs = [parts.message(other) for _ in range(2)]
+
+    assert run_round(parts, at=utcnow() + 2 * timedelta(seconds=OFFLINE_AFTER_SECONDS) + timedelta(seconds=1))
+
+    assert parts.reload(lost).status == "failed"
+    assert bus.queue(wire.client_queue(other.client_id, 3), parts.redis).job_ids == [
+        wire.send_job_id(message.client_id, message.message_id) for message in theirs
+    ]
+    # The planter's own messages stay queued, each left for a later round, none lost.
+    assert [parts.reload(message).status for message in (claimed, jobbed, waiting, fresh)] == ["queued"] * 4
+    assert parts.redis.type(bus.queue_key(shared_queue)) == b"string"
 
 
 def test_a_round_with_redis_down_reports_failure_and_changes_nothing(parts: Parts):

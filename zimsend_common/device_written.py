@@ -1,0 +1,44 @@
+"""Reading keys that devices write: a value of the wrong kind costs that key alone.
+
+A device's Redis user writes keys of its own and of its client (see
+``redis_acl``): its queues, its event jobs, its client's send jobs and claims,
+its in-flight and send-times keys. A compromised device can leave a string
+where a hash belongs, or a list where a string does. Redis refuses to read a
+key holding another kind of value (``WRONGTYPE``) instead of answering, and
+one refusal fails a whole pipeline. The worker reads such keys for every
+client at once (recovery, the event pump, liveness): there, one device's
+planted key must be skipped, never stop the round for every other client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis import Redis
+from redis.client import Pipeline
+from redis.exceptions import ResponseError
+
+_WRONG_KIND = "WRONGTYPE"
+
+
+def answers(pipeline: Pipeline) -> list[Any]:
+    """The pipeline's answers, in order. A read refused because its key holds another
+    kind of value is left in its place as the refusal (``unreadable`` tells); any
+    other refusal is raised, as ``execute`` would."""
+    found: list[Any] = pipeline.execute(raise_on_error=False)
+    for answer in found:
+        if isinstance(answer, ResponseError) and not unreadable(answer):
+            raise answer
+    return found
+
+
+def unreadable(answer: Any) -> bool:
+    """Whether ``answer`` is Redis's refusal to read a key holding another kind of value."""
+    return isinstance(answer, ResponseError) and str(answer).startswith(_WRONG_KIND)
+
+
+def string_at(redis: Redis, key: str) -> bytes | None:
+    """The string at ``key``: None when there is none, and when another kind of value
+    is there (MGET answers that with nil, where GET refuses it)."""
+    value = redis.mget([key])[0]
+    return value if isinstance(value, bytes) else None
