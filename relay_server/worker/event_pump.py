@@ -81,6 +81,9 @@ class EventPump:
         self.ctx = ctx
         self.batch = batch
         self.wait_seconds = wait_seconds
+        # Whether the pump's list may hold jobs a round took and did not finish: at first
+        # (the worker before this one may have died mid-round), and after a failed round.
+        self._left_over_possible = True
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -92,12 +95,19 @@ class EventPump:
         new ones (waiting up to ``wait_seconds`` for the first); how many were taken, None when
         Redis or anything else failed the round (what it took is taken again next round)."""
         try:
-            items = left_over(self.ctx.redis, self.batch) or take(self.ctx.redis, self.batch, self.wait_seconds)
+            items = left_over(self.ctx.redis, self.batch) if self._left_over_possible else []
+            took_left_over = bool(items)
+            self._left_over_possible = True  # until this round is finished
+            if not items:
+                items = take(self.ctx.redis, self.batch, self.wait_seconds)
             jobs = read_jobs(self.ctx.redis, items)
             with events.one_round() as this_round, self.ctx.store.batch():
                 for job_id, fields in jobs:
                     run_job(self.ctx.redis, job_id, fields)
             finish(self.ctx.redis, items, this_round.acknowledgements)
+            # Finishing what it took anew leaves the list empty: the next round need not
+            # look. Left-over jobs are taken a batch at a time: more may follow them.
+            self._left_over_possible = took_left_over
         except RedisError as exc:
             log.warning("event pump waits for Redis", extra={"error": str(exc)})
             return None

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from planted_jobs import attacks, plant
 from prometheus_client import REGISTRY
 from relay_parts import AgentDevice, Parts
@@ -204,3 +205,40 @@ def test_an_event_deferred_while_the_store_was_down_comes_back_through_rqs_sched
     finally:
         worker.kill()
         store.close()
+
+
+@pytest.mark.postgres
+def test_after_a_round_the_database_failed_the_same_pump_takes_that_rounds_events_before_newer_ones(
+    tmp_path, postgres_url, redisdb
+):
+    store = Store.open(postgres_url)
+    ctx = context.WorkerContext(store=store, redis=redisdb, settings=Settings())
+    context.install(ctx)
+    parts = Parts(ctx)
+    caller = parts.client()
+    device = parts.device(caller)
+    outbox, _ = agent_outbox(tmp_path, parts, device)
+    first, failed_with, newer = (parts.message(caller) for _ in range(3))
+    pump = EventPump(ctx, batch=1)
+    report_sent(outbox, first)
+    assert pump.round() == 1
+    report_sent(outbox, failed_with)
+    database = sa.make_url(postgres_url).database
+    admin = sa.create_engine(sa.make_url(postgres_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false'))
+        store.engine.dispose()  # every new connection is now refused
+        assert pump.round() is None  # it took the event, then found no database
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true'))
+        admin.dispose()
+    report_sent(outbox, newer)
+
+    assert pump.round() == 1
+    assert [parts.reload(message).status for message in (failed_with, newer)] == ["sent", "queued"]
+    assert pump.round() == 1
+    assert parts.reload(newer).status == "sent"
+    assert redisdb.llen(PROCESSING_KEY) == 0
+    store.close()
