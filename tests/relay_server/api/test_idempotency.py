@@ -6,7 +6,7 @@ import threading
 
 import pytest
 import requests
-import sqlalchemy as sa
+from database_outage import refusing_connections
 from openapi_check import conforms
 
 from relay_server.dispatch.dispatcher import NoDeviceAvailable, StoreOnlyDispatcher
@@ -158,26 +158,12 @@ def test_a_passing_500_is_not_kept_so_the_retry_with_the_same_key_sends(make_rel
 
 
 @pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
-def test_a_database_outage_answers_503_and_the_same_key_sends_once_it_is_back(
-    make_relay, database_url, postgres_server_url
-):
+def test_a_database_outage_answers_503_and_the_same_key_sends_once_it_is_back(make_relay, database_url):
     relay = make_relay()
     acme = relay.new_client()
-    database = sa.make_url(database_url).database
-    admin = sa.create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false'))
-        conn.execute(
-            sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
-            {"name": database},
-        )
-    try:
+    with refusing_connections(database_url):
         down = post(relay, acme, BODY, "k")
         status = requests.get(relay.url("/auth/test"), headers=acme.headers, timeout=10)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true'))
-        admin.dispose()
 
     for answer in (down, status):
         assert answer.status_code == 503

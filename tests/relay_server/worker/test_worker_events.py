@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from database_outage import refusing_connections
 from relay_parts import Parts
 from rq.registry import ScheduledJobRegistry
 
@@ -204,12 +205,8 @@ def test_an_event_that_finds_the_database_down_waits_and_is_neither_lost_nor_dea
     caller = parts.client()
     device = parts.device(caller)
     message = parts.message(caller)
-    database = sa.make_url(postgres_url).database
-    admin = sa.create_engine(sa.make_url(postgres_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false'))
-        store.engine.dispose()  # every new connection is now refused
+    with refusing_connections(postgres_url):
+        store.engine.dispose()
         document = device.event("sent", {"message_id": message.message_id, "sent_at": isoformat_z(utcnow())}).to_dict()
         # However often it is handed on, an outage is no fault of the event's.
         tries = MAX_EVENT_ATTEMPTS + 2
@@ -218,10 +215,6 @@ def test_an_event_that_finds_the_database_down_waits_and_is_neither_lost_nor_dea
         ] * tries
         waiting = ScheduledJobRegistry(wire.EVENTS_QUEUE, connection=redisdb).get_job_ids()
         assert len(waiting) == tries
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true'))
-        admin.dispose()
     assert store.list_dead_letters() == []
     job = bus.fetch(waiting[0], redisdb)
     assert apply_event(*job.args) == "applied"
