@@ -5,9 +5,10 @@ A device's Redis user writes keys of its own and of its client (see
 its in-flight and send-times keys. A compromised device can leave a string
 where a hash belongs, or a list where a string does. Redis refuses to read a
 key holding another kind of value (``WRONGTYPE``) instead of answering, and
-one refusal fails a whole pipeline. The worker reads such keys for every
-client at once (recovery, the event pump, liveness): there, one device's
-planted key must be skipped, never stop the round for every other client.
+one refusal fails a whole pipeline. The worker (recovery, the event pump,
+liveness) and the relay's ``/metrics`` read such keys for every client at
+once: there, one device's planted key must be skipped, never stop the round
+for every other client.
 """
 
 from __future__ import annotations

@@ -33,9 +33,9 @@ What RQ's layout leaves shared, and how it is held instead:
   the client may take it from the shared queue. A device can rewrite such a
   hash, but not sign for another device: a job fails its signature check;
 - any key a device writes may hold any kind of value, which Redis then
-  refuses to read as the kind expected: the worker, which reads such keys
-  for every client at once, reads them through ``device_written``, so that
-  one planted value costs that key alone.
+  refuses to read as the kind expected: the worker and ``/metrics``, which
+  read such keys for every client at once, read them through
+  ``device_written``, so that one planted value costs that key alone.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from relay_server.api.health_report import device_states
 from relay_server.store.device_state import DeviceState
 from relay_server.store.store import Store
-from zimsend_common import bus, wire
+from zimsend_common import bus, device_written, wire
 from zimsend_common.timefmt import utcnow
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,7 @@ class GatewayStateCollector:
         for queue in queues:
             pipeline.llen(bus.queue_key(queue))
         depths = GaugeMetricFamily("zimsend_queue_depth", "Jobs waiting on each RQ queue", labels=["queue"])
-        for queue, depth in zip(queues, pipeline.execute()):
-            depths.add_metric([queue], depth)
+        for queue, depth in zip(queues, device_written.answers(pipeline), strict=True):
+            if not device_written.unreadable(depth):  # a device left something else than a queue there
+                depths.add_metric([queue], depth)
         return depths

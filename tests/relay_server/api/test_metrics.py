@@ -101,6 +101,19 @@ def test_metrics_show_devices_signal_queue_depths_and_dead_letters(relay, acme, 
     assert total(samples, "zimsend_state_source_up", source="redis") == 1
 
 
+def test_a_queue_key_a_device_filled_with_another_kind_of_value_hides_only_that_queues_depth(relay, acme, redisdb):
+    planter, other = relay.new_device(acme.client_id), relay.new_device(relay.new_client().client_id)
+    for device in (planter, other):
+        relay.store.record_heartbeat(device, utcnow(), {})
+    planted, counted = wire.device_queue(planter, 3), wire.device_queue(other, 3)
+    redisdb.set(f"rq:queue:{planted}", "not a queue")
+    redisdb.rpush(f"rq:queue:{counted}", "a", "b")
+    samples = scrape(root(relay))
+    assert total(samples, "zimsend_queue_depth", queue=counted) == 2
+    assert ("zimsend_queue_depth", (("queue", planted),)) not in samples
+    assert total(samples, "zimsend_state_source_up", source="redis") == 1
+
+
 def test_metrics_say_redis_cannot_be_read_and_still_answer(make_relay):
     relay = make_relay(redis_url=f"redis://127.0.0.1:{free_port()}/0")
     samples = scrape(root(relay))
