@@ -63,7 +63,7 @@ def check_devices(ctx: WorkerContext, now: datetime) -> None:
         # Only an agent that stopped reporting is dead; one whose modem is lost
         # is alive and answers for its own send.
         if state.last_seen_at is not None and not state.heard_from(now, dead_after):
-            fail_lost_send(ctx, state.device_id, now)
+            fail_lost_send(ctx, state.device_id, state.client_id, now)
 
 
 def take_latest_heartbeats(ctx: WorkerContext, now: datetime, states: list[DeviceState]) -> int:
@@ -92,14 +92,18 @@ def take_latest_heartbeats(ctx: WorkerContext, now: datetime, states: list[Devic
     return recorded
 
 
-def fail_lost_send(ctx: WorkerContext, device_id: str, now: datetime) -> str | None:
-    """Fail the message a dead device was sending, if any; returns its id."""
+def fail_lost_send(ctx: WorkerContext, device_id: str, client_id: str, now: datetime) -> str | None:
+    """Fail the message a dead device was sending, if any; returns its id.
+
+    The device writes its in-flight key itself: a message of another client, or
+    anything but a message id, is no send of its own, and nothing fails.
+    """
     raw = device_written.string_at(ctx.redis, wire.inflight_key(device_id))
     if raw is None:
         return None
-    message_id = raw.decode()
+    message_id = raw.decode(errors="replace")
     message = ctx.store.get_message_by_id(message_id)
-    if message is not None and message.status == "queued":
+    if message is not None and message.status == "queued" and message.client_id == client_id:
         error = MessageError(FailureCode.DEVICE_ERROR, describe(FailureCode.DEVICE_ERROR), LOST_SEND_DETAIL)
         ctx.store.apply_status_change(StatusChange(message_id, "failed", now, device_id=device_id, error=error))
         log.warning("send outcome unknown", extra={"message_id": message_id, "device_id": device_id})

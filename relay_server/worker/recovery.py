@@ -88,7 +88,7 @@ def _give_jobs_back(ctx: WorkerContext, jobless: dict[str, bytes | None], now: d
         elif claim == wire.CLAIM_CANCELLED.encode():
             ctx.store.apply_status_change(StatusChange(message_id, "cancelled", now))
         else:
-            placed += _return_to_claimant(ctx, message, claim.decode(), now)
+            placed += _return_to_claimant(ctx, message, claim, now)
     return placed + _place_again(ctx, unclaimed, now)
 
 
@@ -120,8 +120,10 @@ def give_jobs(ctx: WorkerContext, messages: Sequence[Message], now: datetime) ->
     return due
 
 
-def _return_to_claimant(ctx: WorkerContext, message: Message, claim: str, now: datetime) -> int:
-    device_id = claim.removeprefix(wire.claim_value_device(""))
+def _return_to_claimant(ctx: WorkerContext, message: Message, claim: bytes, now: datetime) -> int:
+    device_id = _claimant(ctx, message, claim)
+    if device_id is None:
+        return 0
     due_at = max(moment for moment in (message.created_at, message.queued_at, message.scheduled_at) if moment)
     if now - due_at < STUCK_AFTER:
         return 0
@@ -142,6 +144,17 @@ def _return_to_claimant(ctx: WorkerContext, message: Message, claim: str, now: d
         extra={"message_id": message.message_id, "device_id": device_id},
     )
     return 1
+
+
+def _claimant(ctx: WorkerContext, message: Message, claim: bytes) -> str | None:
+    """The device of the message's client that ``claim`` names; None (logged) when it names
+    none. The client's devices write its claims, and may write anything there."""
+    device_id = claim.decode(errors="replace").removeprefix(wire.claim_value_device(""))
+    device = ctx.store.get_device(device_id)
+    if device is not None and device.client_id == message.client_id:
+        return device_id
+    log.warning("claim names no device of the message's client", extra={"message_id": message.message_id})
+    return None
 
 
 def _expire(ctx: WorkerContext, client_id: str, message_id: str, now: datetime, detail: str = VALIDITY_PASSED) -> None:

@@ -223,6 +223,45 @@ def test_keys_one_device_filled_with_the_wrong_kind_of_value_stop_no_other_clien
     assert parts.redis.type(bus.queue_key(shared_queue)) == b"string"
 
 
+def test_a_dead_devices_in_flight_key_naming_another_clients_message_or_no_text_fails_nothing(parts: Parts):
+    victim = parts.client()
+    theirs = parts.message(victim)
+    garbled, naming_theirs = parts.device(parts.client()), parts.device(parts.client())
+    for device in (garbled, naming_theirs):
+        device.heartbeat()
+    parts.redis.set(wire.inflight_key(garbled.device_id), b"\xff\xfe not text")
+    parts.redis.set(wire.inflight_key(naming_theirs.device_id), theirs.message_id)
+    other = parts.client()
+    lost = parts.message(other)
+    other_device = parts.device(other)
+    other_device.heartbeat()
+    parts.redis.set(wire.inflight_key(other_device.device_id), lost.message_id)
+
+    assert run_round(parts, at=utcnow() + 2 * timedelta(seconds=OFFLINE_AFTER_SECONDS) + timedelta(seconds=1))
+
+    assert parts.reload(theirs).status == "queued"
+    assert parts.reload(lost).status == "failed"
+
+
+def test_a_claim_naming_no_device_of_the_messages_client_never_sends_it_to_another_clients_device(parts: Parts):
+    caller = parts.client()
+    garbled, foreign = parts.message(caller), parts.message(caller)
+    strangers_device = parts.device(parts.client())
+    parts.redis.set(wire.claim_key(caller.client_id, garbled.message_id), b"device:\xff\xfe")
+    parts.redis.set(
+        wire.claim_key(caller.client_id, foreign.message_id), wire.claim_value_device(strangers_device.device_id)
+    )
+    mine = parts.message(caller)
+
+    assert run_round(parts, at=utcnow() + STUCK_AFTER + timedelta(seconds=1))
+
+    assert bus.queue(wire.device_queue(strangers_device.device_id, 3), parts.redis).count == 0
+    assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).job_ids == [
+        wire.send_job_id(mine.client_id, mine.message_id)
+    ]
+    assert [parts.reload(message).status for message in (garbled, foreign)] == ["queued", "queued"]
+
+
 def test_a_round_with_redis_down_reports_failure_and_changes_nothing(parts: Parts):
     caller = parts.client()
     message = parts.message(caller)
