@@ -39,7 +39,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, parse_job_id, validate_job_id
 from rq.registry import CanceledJobRegistry, FailedJobRegistry
 
-from zimsend_common import wire
+from zimsend_common import device_written, wire
 
 log = logging.getLogger(__name__)
 
@@ -193,19 +193,21 @@ def delete_jobs(connection: Redis, job_ids: Sequence[str]) -> None:
     It does what RQ's ``Job.delete`` does for a queued, failed, stopped or cancelled
     job, without reading each job's status anew for each registry.
     """
+    # Send jobs, their queues and registries are keys devices write: one holding another
+    # kind of value leaves that key as it is, and everything else is deleted.
     with connection.pipeline(transaction=False) as pipe:
         for job_id in job_ids:
             pipe.hget(Job.key_for(job_id), "origin")
-        origins = pipe.execute()
+        origins = device_written.answers(pipe)
     with connection.pipeline(transaction=False) as pipe:
-        for job_id, origin in zip(job_ids, origins):
-            if origin is not None:
+        for job_id, origin in zip(job_ids, origins, strict=True):
+            if isinstance(origin, bytes):
                 name = origin.decode(errors="replace")
                 pipe.lrem(queue_key(name), 0, job_id)
                 pipe.zrem(FailedJobRegistry(name, connection=connection).key, job_id)
                 pipe.zrem(CanceledJobRegistry(name, connection=connection).key, job_id)
             _delete_keys(pipe, Job(job_id, connection=connection))
-        pipe.execute()
+        device_written.answers(pipe)
 
 
 def _delete_keys(pipe: Pipeline, job: Job) -> None:

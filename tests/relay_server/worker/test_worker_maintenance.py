@@ -193,14 +193,15 @@ def test_keys_one_device_filled_with_the_wrong_kind_of_value_stop_no_other_clien
     planter = parts.client()
     planters_device = parts.device(planter)
     planters_device.heartbeat()
-    claimed, jobbed, waiting, fresh = (parts.message(planter) for _ in range(4))
+    claimed, jobbed, waiting, failed, fresh = (parts.message(planter) for _ in range(5))
     parts.redis.hset(wire.claim_key(planter.client_id, claimed.message_id), "not", "a claim")
     parts.redis.set(Job.key_for(wire.send_job_id(planter.client_id, jobbed.message_id)), "not a job")
     shared_queue = wire.client_queue(planter.client_id, 3)
-    parts.redis.hset(
-        Job.key_for(wire.send_job_id(planter.client_id, waiting.message_id)),
-        mapping={"status": "queued", "origin": shared_queue},
-    )
+    for message, status in ((waiting, "queued"), (failed, "failed")):
+        parts.redis.hset(
+            Job.key_for(wire.send_job_id(planter.client_id, message.message_id)),
+            mapping={"status": status, "origin": shared_queue},
+        )
     parts.redis.set(bus.queue_key(shared_queue), "not a queue")
     parts.redis.rpush(wire.inflight_key(planters_device.device_id), "not", "a message id")
     # Another client, whose device died mid-send, with messages waiting for their jobs.
@@ -219,7 +220,7 @@ def test_keys_one_device_filled_with_the_wrong_kind_of_value_stop_no_other_clien
         wire.send_job_id(message.client_id, message.message_id) for message in theirs
     ]
     # The planter's own messages stay queued, each left for a later round, none lost.
-    assert [parts.reload(message).status for message in (claimed, jobbed, waiting, fresh)] == ["queued"] * 4
+    assert [parts.reload(message).status for message in (claimed, jobbed, waiting, failed, fresh)] == ["queued"] * 5
     assert parts.redis.type(bus.queue_key(shared_queue)) == b"string"
 
 
