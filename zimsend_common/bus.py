@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
@@ -34,6 +35,7 @@ from typing import Any, ClassVar, cast
 
 from redis import Redis
 from redis.client import Pipeline
+from redis.exceptions import ResponseError
 from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, parse_job_id, validate_job_id
@@ -166,8 +168,40 @@ def queue_key(name: str) -> str:
 def dequeue_any(queues: Sequence[Queue], timeout: float, connection: Redis) -> tuple[Job, Queue] | None:
     """The first job waiting on ``queues`` (in order), waiting up to ``timeout`` s; None when none came.
 
+    A queue whose key holds something else than a list is left out, and logged:
+    every device of a client may write the client's shared queues, and Redis
+    refuses a pop over such a key for every queue of the pop at once.
+
     Raises rq's DequeueTimeout when the wait ran out.
     """
+    try:
+        found = _dequeue_any(queues, timeout, connection)
+    except ResponseError as error:
+        if not device_written.unreadable(error):
+            raise
+    else:
+        _log_left_out(set())
+        return found
+    unreadable = device_written.not_lists(connection, [queue.key for queue in queues])
+    _log_left_out(unreadable)
+    readable = [queue for queue in queues if queue.key not in unreadable]
+    if not readable:
+        time.sleep(timeout)  # as long as the wait for a job would have been
+        return None
+    return _dequeue_any(readable, timeout, connection)
+
+
+_left_out: set[str] = set()  # the queues last left out, so that each is logged once, not every wait
+
+
+def _log_left_out(queue_keys: set[str]) -> None:
+    global _left_out
+    if queue_keys - _left_out:
+        log.warning("queues left out: their keys hold no list", extra={"queues": sorted(queue_keys)})
+    _left_out = queue_keys
+
+
+def _dequeue_any(queues: Sequence[Queue], timeout: float, connection: Redis) -> tuple[Job, Queue] | None:
     return BusQueue.dequeue_any(queues, timeout, connection=connection, job_class=BusJob, serializer=JSONSerializer)
 
 

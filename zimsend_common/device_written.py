@@ -8,7 +8,9 @@ key holding another kind of value (``WRONGTYPE``) instead of answering, and
 one refusal fails a whole pipeline. The worker (recovery, the event pump,
 liveness) and the relay's ``/metrics`` read such keys for every client at
 once: there, one device's planted key must be skipped, never stop the round
-for every other client.
+for every other client. An agent pops its own queues and its client's shared
+ones in one command, and counts them in one pipeline: a queue a sibling
+device filled with something else must not stop it either.
 """
 
 from __future__ import annotations
@@ -43,3 +45,15 @@ def string_at(redis: Redis, key: str) -> bytes | None:
     is there (MGET answers that with nil, where GET refuses it)."""
     value = redis.mget([key])[0]
     return value if isinstance(value, bytes) else None
+
+
+def not_lists(redis: Redis, keys: list[str]) -> set[str]:
+    """Those of ``keys`` that hold another kind of value than a list (absent ones are lists to be).
+
+    Asked with LLEN, which a device's Redis user may run, rather than TYPE, which it may not.
+    """
+    with redis.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.llen(key)
+        lengths = answers(pipe)
+    return {key for key, length in zip(keys, lengths, strict=True) if unreadable(length)}

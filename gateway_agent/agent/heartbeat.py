@@ -15,7 +15,7 @@ import redis
 from gateway_agent.agent.ledger import Ledger
 from gateway_agent.errors import ModemError
 from gateway_agent.modem import Identity, Modem, NetworkState, Registration
-from zimsend_common import bus
+from zimsend_common import bus, device_written
 
 AgentState = Literal["online", "modem_lost", "stopped"]
 UNKNOWN_NETWORK = NetworkState(Registration.UNKNOWN, None, None, None)
@@ -48,11 +48,11 @@ def heartbeat_data(
 
 
 def queue_depth(connection: redis.Redis, queues: list[str]) -> int:
-    """How many jobs wait on these queues."""
+    """How many jobs wait on these queues (one whose key holds no list counts none)."""
     pipeline = connection.pipeline()
     for name in queues:
         pipeline.llen(bus.queue_key(name))
-    return sum(pipeline.execute())
+    return sum(depth for depth in device_written.answers(pipeline) if not device_written.unreadable(depth))
 
 
 def _network(modem: Modem) -> NetworkState:

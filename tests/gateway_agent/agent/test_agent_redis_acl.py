@@ -8,6 +8,7 @@ claims or state, nor read the shared events queue.
 
 from __future__ import annotations
 
+import logging
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +28,7 @@ from agent_support import (
 )
 from own_redis import OwnRedis, TlsFiles
 
-from zimsend_common import manifest, redis_acl, redis_client, wire
+from zimsend_common import bus, manifest, redis_acl, redis_client, wire
 
 OTHER_CLIENT = "client_2000000002"
 STRANGER = "device_agent000003"  # a device of another client
@@ -58,6 +59,26 @@ def test_an_agent_serves_its_device_end_to_end_on_its_own_acl_user(own_redis, st
     assert sorted(record.text for record in emulator.sent) == [f"text of {message_id}" for message_id in every]
     assert admin.exists(wire.heartbeat_key(DEVICE_ID))
     assert admin.execute_command("ACL", "LOG") == []  # nothing the agent did was refused
+
+
+def test_a_shared_queue_a_sibling_filled_with_another_kind_of_value_stops_none_of_the_other_queues(
+    own_redis, fake_modem, start_agent, caplog: pytest.LogCaptureFixture
+):
+    # Every device of the client may write its shared queues: Redis refuses a pop over a
+    # key holding something else than a list, and the pop takes every queue at once.
+    admin = own_redis.client()
+    sibling = redis.Redis.from_url(user_url(own_redis, OTHER_DEVICE_ID, CLIENT_ID))
+    planted = wire.client_queue(CLIENT_ID, 1)
+    sibling.set(bus.queue_key(planted), "not a queue")
+    serve_client(admin)
+    with caplog.at_level(logging.WARNING):
+        start_agent(user_url(own_redis, DEVICE_ID, CLIENT_ID), fake_modem)
+        enqueue(admin, wire.device_queue(DEVICE_ID, 3), "msg_00000000000000b1", device_id=DEVICE_ID)
+        enqueue(admin, wire.client_queue(CLIENT_ID, 3), "msg_00000000000000b2")
+        eventually(lambda: len(fake_modem.sent) == 2)
+    assert [record.getMessage() for record in caplog.records].count("queues left out: their keys hold no list") == 1
+    assert admin.get(bus.queue_key(planted)) == b"not a queue"  # left as it is, for its owner to see
+    assert admin.execute_command("ACL", "LOG") == []  # the agent found it out with what it may run
 
 
 def test_a_devices_credentials_reach_no_other_devices_keys(own_redis):
