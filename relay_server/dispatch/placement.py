@@ -182,9 +182,13 @@ def _enqueue_unique(
         for key, stored in manifests.items():
             pipe.set(key, stored, ex=manifest.KEPT_SECONDS)
         unique_jobs.save_and_push(pipe, jobs)
+        saved_at = len(pipe) - 1  # the script's answer: one number a job
         for message in messages:
             wake.message_enqueued(pipe, message)  # a phone pulls its messages: tell it there is one
-        pipe.execute()
+        saved = pipe.execute()[saved_at]
+    for job, answer in zip(jobs, saved, strict=True):
+        if answer == unique_jobs.QUEUE_NOT_A_LIST:
+            log.warning("job not placed: its queue's key holds no list", extra={"job_id": job.job_id})
 
 
 def send_job_maker(redis: Redis, message: Message) -> JobMaker:

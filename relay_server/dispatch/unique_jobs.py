@@ -47,6 +47,7 @@ end
 return saved
 """
 _SHA = hashlib.sha1(SCRIPT.encode()).hexdigest()  # as Redis names the script
+QUEUE_NOT_A_LIST = -1  # a job's answer when its queue's key holds another kind of value
 
 
 def save_and_push(pipeline: Pipeline, jobs: Sequence[JobHash]) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from relay_parts import OFFLINE_AFTER_SECONDS, Parts, maintenance, minutes
 from rq.job import Job, JobStatus
@@ -186,7 +188,7 @@ def test_a_device_seen_dead_mid_send_fails_that_message_as_unknown_and_never_res
 
 
 def test_keys_one_device_filled_with_the_wrong_kind_of_value_stop_no_other_clients_liveness_or_recovery(
-    parts: Parts,
+    parts: Parts, caplog: pytest.LogCaptureFixture
 ):
     # What a compromised device may write (its client's claims, send jobs and shared
     # queues, its own in-flight key), each holding a kind of value Redis refuses to read.
@@ -213,8 +215,11 @@ def test_keys_one_device_filled_with_the_wrong_kind_of_value_stop_no_other_clien
     parts.redis.set(wire.inflight_key(other_device.device_id), lost.message_id)
     theirs = [parts.message(other) for _ in range(2)]
 
-    assert run_round(parts, at=utcnow() + 2 * timedelta(seconds=OFFLINE_AFTER_SECONDS) + timedelta(seconds=1))
+    with caplog.at_level(logging.WARNING):
+        assert run_round(parts, at=utcnow() + 2 * timedelta(seconds=OFFLINE_AFTER_SECONDS) + timedelta(seconds=1))
 
+    unplaced = [record.job_id for record in caplog.records if record.getMessage().startswith("job not placed")]
+    assert wire.send_job_id(planter.client_id, fresh.message_id) in unplaced
     assert parts.reload(lost).status == "failed"
     assert bus.queue(wire.client_queue(other.client_id, 3), parts.redis).job_ids == [
         wire.send_job_id(message.client_id, message.message_id) for message in theirs
