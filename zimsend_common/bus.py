@@ -170,25 +170,31 @@ def dequeue_any(queues: Sequence[Queue], timeout: float, connection: Redis) -> t
 
     A queue whose key holds something else than a list is left out, and logged:
     every device of a client may write the client's shared queues, and Redis
-    refuses a pop over such a key for every queue of the pop at once.
+    refuses a pop over such a key for every queue of the pop at once. A job
+    whose key holds something else than a hash is dropped, as RQ drops one
+    that is gone, and logged.
 
     Raises rq's DequeueTimeout when the wait ran out.
     """
-    try:
-        found = _dequeue_any(queues, timeout, connection)
-    except ResponseError as error:
-        if not device_written.unreadable(error):
-            raise
-    else:
-        _log_left_out(set())
-        return found
-    unreadable = device_written.not_lists(connection, [queue.key for queue in queues])
-    _log_left_out(unreadable)
-    readable = [queue for queue in queues if queue.key not in unreadable]
-    if not readable:
-        time.sleep(timeout)  # as long as the wait for a job would have been
-        return None
-    return _dequeue_any(readable, timeout, connection)
+    left_out: set[str] = set()
+    while True:
+        readable = [queue for queue in queues if queue.key not in left_out]
+        if not readable:
+            time.sleep(timeout)  # as long as the wait for a job would have been
+            found = None
+            break
+        try:
+            found = _dequeue_any(readable, timeout, connection)
+            break
+        except ResponseError as error:
+            if not device_written.unreadable(error):
+                raise
+        unreadable = device_written.not_lists(connection, [queue.key for queue in readable])
+        if not unreadable:  # every queue is a list: the job popped was the key of another kind
+            log.warning("queue item refused", extra={"error": "its job's key holds no job hash"})
+        left_out |= unreadable
+    _log_left_out(left_out)
+    return found
 
 
 _left_out: set[str] = set()  # the queues last left out, so that each is logged once, not every wait

@@ -70,13 +70,20 @@ def test_a_shared_queue_a_sibling_filled_with_another_kind_of_value_stops_none_o
     sibling = redis.Redis.from_url(user_url(own_redis, OTHER_DEVICE_ID, CLIENT_ID))
     planted = wire.client_queue(CLIENT_ID, 1)
     sibling.set(bus.queue_key(planted), "not a queue")
+    # And a job of the client's whose key holds a string, first in line on a shared queue.
+    not_a_job = wire.send_job_id(CLIENT_ID, "msg_00000000000000bf")
+    sibling.set(bus.BusJob.key_for(not_a_job), "not a job")
+    sibling.rpush(bus.queue_key(wire.client_queue(CLIENT_ID, 2)), not_a_job)
     serve_client(admin)
     with caplog.at_level(logging.WARNING):
         start_agent(user_url(own_redis, DEVICE_ID, CLIENT_ID), fake_modem)
         enqueue(admin, wire.device_queue(DEVICE_ID, 3), "msg_00000000000000b1", device_id=DEVICE_ID)
         enqueue(admin, wire.client_queue(CLIENT_ID, 3), "msg_00000000000000b2")
         eventually(lambda: len(fake_modem.sent) == 2)
-    assert [record.getMessage() for record in caplog.records].count("queues left out: their keys hold no list") == 1
+    logged = [record.getMessage() for record in caplog.records]
+    assert logged.count("queues left out: their keys hold no list") == 1
+    assert "queue item refused" in logged
+    assert "Redis unreachable" not in logged  # nothing was taken for an outage
     assert admin.get(bus.queue_key(planted)) == b"not a queue"  # left as it is, for its owner to see
     assert admin.execute_command("ACL", "LOG") == []  # the agent found it out with what it may run
 
