@@ -121,11 +121,11 @@ def give_jobs(ctx: WorkerContext, messages: Sequence[Message], now: datetime) ->
 
 
 def _return_to_claimant(ctx: WorkerContext, message: Message, claim: bytes, now: datetime) -> int:
-    device_id = _claimant(ctx, message, claim)
-    if device_id is None:
-        return 0
     due_at = max(moment for moment in (message.created_at, message.queued_at, message.scheduled_at) if moment)
     if now - due_at < STUCK_AFTER:
+        return 0
+    device_id = _claimant(ctx, message, claim)
+    if device_id is None:
         return 0
     if device_written.string_at(ctx.redis, wire.inflight_key(device_id)) == message.message_id.encode():
         return 0  # its modem has it: liveness decides
