@@ -19,7 +19,7 @@ from typing import Any
 
 from redis import Redis
 from redis.client import Pipeline
-from redis.exceptions import ResponseError
+from redis.exceptions import ResponseError, WatchError
 
 _WRONG_KIND = "WRONGTYPE"
 
@@ -57,3 +57,33 @@ def not_lists(redis: Redis, keys: list[str]) -> set[str]:
             pipe.llen(key)
         lengths = answers(pipe)
     return {key for key, length in zip(keys, lengths, strict=True) if unreadable(length)}
+
+
+def delete_if_equal(redis: Redis, key: str, value: bytes | str) -> bool:
+    """Delete ``key`` if, and only if, it holds the string ``value``; whether it did.
+
+    A watched transaction rather than a script: a device's ACL user may not run
+    scripts (one could hold Redis busy for everyone), but may WATCH, GET and DEL.
+    """
+    expected = value.encode() if isinstance(value, str) else value
+    with redis.pipeline() as pipe:
+        try:
+            pipe.watch(key)
+            if _string_or_none(pipe, key) != expected:
+                return False
+            pipe.multi()
+            pipe.delete(key)
+            pipe.execute()
+        except WatchError:  # written meanwhile: no longer what was to be deleted
+            return False
+    return True
+
+
+def _string_or_none(redis: Redis | Pipeline, key: str) -> bytes | None:
+    try:
+        value = redis.get(key)
+    except ResponseError as error:
+        if not unreadable(error):
+            raise
+        return None
+    return value if isinstance(value, bytes) else None

@@ -28,7 +28,7 @@ from gateway_agent.agent.ledger import Ledger
 from gateway_agent.agent.outbox import Outbox
 from gateway_agent.errors import ModemError, ModemTimeout, PortGone
 from gateway_agent.modem import Modem, SendReceipt
-from zimsend_common import wire
+from zimsend_common import device_written, wire
 from zimsend_common.config import AgentSettings
 from zimsend_common.failures import FailureCode
 from zimsend_common.timefmt import parse_utc, utcnow
@@ -37,8 +37,6 @@ log = logging.getLogger(__name__)
 
 SEND_TIMES_KEPT = 100
 UNKNOWN_OUTCOME = "outcome unknown: {reason}; the message was not sent again"
-# Deletes a claim only while it is this device's: never a cancel's or another device's.
-_DELETE_IF_MINE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
 
 class Sender:
@@ -104,7 +102,8 @@ class Sender:
         given = 0
         for client_id, message_id in self._ledger.claims_not_taken():
             key, mine = wire.claim_key(client_id, message_id), wire.claim_value_device(self._device_id)
-            given += int(self._connection.eval(_DELETE_IF_MINE, 1, key, mine))
+            # Only while the claim is this device's: never a cancel's or another device's.
+            given += int(device_written.delete_if_equal(self._connection, key, mine))
             self._ledger.forget_claim(message_id)
         return given
 

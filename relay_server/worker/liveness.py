@@ -37,15 +37,6 @@ LOST_SEND_DETAIL = (
     "the outcome is unknown and the message was not sent again"
 )
 
-# Delete the in-flight key only if it still names the message we failed (and still
-# holds a string: its device may have written another kind of value since).
-_DELETE_IF_EQUAL = """
-if redis.call('TYPE', KEYS[1]).ok == 'string' and redis.call('GET', KEYS[1]) == ARGV[1] then
-    return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
-
 
 def check_devices(ctx: WorkerContext, now: datetime) -> None:
     """Record online/offline transitions and fail the lost sends of offline devices."""
@@ -107,5 +98,6 @@ def fail_lost_send(ctx: WorkerContext, device_id: str, client_id: str, now: date
         error = MessageError(FailureCode.DEVICE_ERROR, describe(FailureCode.DEVICE_ERROR), LOST_SEND_DETAIL)
         ctx.store.apply_status_change(StatusChange(message_id, "failed", now, device_id=device_id, error=error))
         log.warning("send outcome unknown", extra={"message_id": message_id, "device_id": device_id})
-    ctx.redis.eval(_DELETE_IF_EQUAL, 1, wire.inflight_key(device_id), raw)
+    # Only if it still names the message failed: its device may have written it since.
+    device_written.delete_if_equal(ctx.redis, wire.inflight_key(device_id), raw)
     return message_id

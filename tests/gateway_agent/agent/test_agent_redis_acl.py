@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from agent_support import (
 )
 from own_redis import OwnRedis, TlsFiles
 
+from gateway_agent.agent.ledger import Ledger
 from zimsend_common import bus, manifest, redis_acl, redis_client, wire
 
 OTHER_CLIENT = "client_2000000002"
@@ -86,6 +88,20 @@ def test_a_shared_queue_a_sibling_filled_with_another_kind_of_value_stops_none_o
     assert "Redis unreachable" not in logged  # nothing was taken for an outage
     assert admin.get(bus.queue_key(planted)) == b"not a queue"  # left as it is, for its owner to see
     assert admin.execute_command("ACL", "LOG") == []  # the agent found it out with what it may run
+
+
+def test_on_its_acl_user_an_agent_gives_back_a_claim_it_never_took_up(own_redis, fake_modem, start_agent, tmp_path):
+    admin = own_redis.client()
+    ledger = Ledger(tmp_path / "data" / "agents" / f"{DEVICE_ID}.sqlite3")
+    ledger.claiming(CLIENT_ID, "msg_00000000000000c1", "+263771234567", time.time())
+    ledger.close()
+    admin.set(wire.claim_key(CLIENT_ID, "msg_00000000000000c1"), wire.claim_value_device(DEVICE_ID))
+    serve_client(admin)
+
+    start_agent(user_url(own_redis, DEVICE_ID, CLIENT_ID), fake_modem)
+
+    eventually(lambda: admin.get(wire.claim_key(CLIENT_ID, "msg_00000000000000c1")) is None)
+    assert admin.execute_command("ACL", "LOG") == []  # nothing the agent did was refused
 
 
 def test_a_devices_credentials_reach_no_other_devices_keys(own_redis):
