@@ -29,7 +29,7 @@ import json
 import logging
 import time
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, ClassVar, cast
 
@@ -40,6 +40,8 @@ from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, parse_job_id, validate_job_id
 from rq.registry import CanceledJobRegistry, FailedJobRegistry
+from rq.serializers import Serializer
+from rq.timeouts import BaseDeathPenalty
 
 from zimsend_common import device_written, wire
 
@@ -144,15 +146,53 @@ def job_class(name: str, functions: Mapping[str, Callable[..., Any]]) -> type[Bu
 
 
 class BusQueue(Queue):
-    """An RQ queue that drops, rather than trips over, an item that is no job id at all."""
+    """An RQ queue that drops, rather than trips over, what a device may have left on or
+    under its queues: an item that is no job id, a job whose key holds no hash, a queue
+    whose key holds no list (every device of a client may write its shared queues, and
+    Redis refuses a pop over such a key for every queue of the pop at once)."""
 
     @classmethod
-    def dequeue_any(cls, *args: Any, **kwargs: Any) -> tuple[Job, Queue] | None:
+    def dequeue_any(
+        cls,
+        queues: Iterable[Queue],
+        timeout: int | None,
+        connection: Redis,
+        job_class: type[Job] | None = None,
+        serializer: Serializer | str | None = None,
+        death_penalty_class: type[BaseDeathPenalty] | None = None,
+    ) -> tuple[Job, Queue] | None:
+        left_out: set[str] = set()
         while True:
+            readable = [queue for queue in queues if queue.key not in left_out]
+            if not readable:
+                time.sleep(timeout or 0)  # as long as the wait for a job would have been
+                _log_left_out(left_out)
+                return None
             try:
-                return super().dequeue_any(*args, **kwargs)
+                found = super().dequeue_any(readable, timeout, connection, job_class, serializer, death_penalty_class)
             except (UnicodeDecodeError, ValueError) as error:  # popped already: it is gone
                 log.warning("queue item refused", extra={"error": str(error)[:200]})
+                continue
+            except ResponseError as error:
+                if not device_written.unreadable(error):
+                    raise
+                unreadable = device_written.not_lists(connection, [queue.key for queue in readable])
+                if not unreadable:  # every queue is a list: the job popped had a key of another kind
+                    log.warning("queue item refused", extra={"error": "its job's key holds no job hash"})
+                left_out |= unreadable
+                continue
+            _log_left_out(left_out)
+            return found
+
+
+_left_out: set[str] = set()  # the queues last left out, so that each is logged once, not every wait
+
+
+def _log_left_out(queue_keys: set[str]) -> None:
+    global _left_out
+    if queue_keys - _left_out:
+        log.warning("queues left out: their keys hold no list", extra={"queues": sorted(queue_keys)})
+    _left_out = queue_keys
 
 
 def queue(name: str, connection: Redis, jobs: type[BusJob] = BusJob) -> BusQueue:
@@ -166,49 +206,14 @@ def queue_key(name: str) -> str:
 
 
 def dequeue_any(queues: Sequence[Queue], timeout: float, connection: Redis) -> tuple[Job, Queue] | None:
-    """The first job waiting on ``queues`` (in order), waiting up to ``timeout`` s; None when none came.
-
-    A queue whose key holds something else than a list is left out, and logged:
-    every device of a client may write the client's shared queues, and Redis
-    refuses a pop over such a key for every queue of the pop at once. A job
-    whose key holds something else than a hash is dropped, as RQ drops one
-    that is gone, and logged.
+    """The first job waiting on ``queues`` (in order), waiting up to ``timeout`` s; None when
+    none came. What a device left there that is no queue or no job is dropped (``BusQueue``).
 
     Raises rq's DequeueTimeout when the wait ran out.
     """
-    left_out: set[str] = set()
-    while True:
-        readable = [queue for queue in queues if queue.key not in left_out]
-        if not readable:
-            time.sleep(timeout)  # as long as the wait for a job would have been
-            found = None
-            break
-        try:
-            found = _dequeue_any(readable, timeout, connection)
-            break
-        except ResponseError as error:
-            if not device_written.unreadable(error):
-                raise
-        unreadable = device_written.not_lists(connection, [queue.key for queue in readable])
-        if not unreadable:  # every queue is a list: the job popped was the key of another kind
-            log.warning("queue item refused", extra={"error": "its job's key holds no job hash"})
-        left_out |= unreadable
-    _log_left_out(left_out)
-    return found
-
-
-_left_out: set[str] = set()  # the queues last left out, so that each is logged once, not every wait
-
-
-def _log_left_out(queue_keys: set[str]) -> None:
-    global _left_out
-    if queue_keys - _left_out:
-        log.warning("queues left out: their keys hold no list", extra={"queues": sorted(queue_keys)})
-    _left_out = queue_keys
-
-
-def _dequeue_any(queues: Sequence[Queue], timeout: float, connection: Redis) -> tuple[Job, Queue] | None:
-    return BusQueue.dequeue_any(queues, timeout, connection=connection, job_class=BusJob, serializer=JSONSerializer)
+    # RQ types the wait in whole seconds, but hands it to BLPOP, which takes fractions.
+    wait = cast(int, timeout)
+    return BusQueue.dequeue_any(queues, wait, connection, job_class=BusJob, serializer=JSONSerializer)
 
 
 def discard(job: Job) -> None:
