@@ -241,9 +241,11 @@ def without_live_job(
     queued: dict[str, list[tuple[str, str]]] = {}
     for index, (client_id, message_id) in enumerate(messages):
         claim, job = answers[index * 2 : index * 2 + 2]
-        if _planted(message_id, claim, job):
+        if _planted(message_id, claim):  # no agent can claim it either: left to its owner
             continue
-        status, origin = job
+        # A job key of another kind carries no message: gone, as far as placing goes
+        # (``remove_jobs`` deletes it before the message is placed again).
+        status, origin = (None, None) if device_written.unreadable(job) else job
         if status == _QUEUED and origin is not None:
             queued.setdefault(origin.decode(errors="replace"), []).append((client_id, message_id))
         elif status not in _LIVE_STATUSES:

@@ -229,6 +229,16 @@ def test_keys_one_device_filled_with_the_wrong_kind_of_value_stop_no_other_clien
     assert parts.redis.type(bus.queue_key(shared_queue)) == b"string"
 
 
+def test_a_message_whose_send_job_key_a_device_filled_with_a_string_is_placed_again(parts: Parts):
+    caller = parts.client()
+    message = parts.message(caller)
+    job_id = wire.send_job_id(caller.client_id, message.message_id)
+    parts.redis.set(Job.key_for(job_id), "not a job")  # as a sibling device may, after its job was taken
+    assert run_round(parts)
+    assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).job_ids == [job_id]
+    assert bus.fetch(job_id, parts.redis).args[0]["message_id"] == message.message_id
+
+
 def test_a_dead_devices_in_flight_key_naming_another_clients_message_or_no_text_fails_nothing(parts: Parts):
     victim = parts.client()
     theirs = parts.message(victim)
