@@ -19,10 +19,11 @@ import sqlalchemy as sa
 
 from relay_server.store.engine import sqlite_path
 from relay_server.store.errors import StoreError
+from relay_server.store.writer_turn import LOCK_FILE_SUFFIX
 from zimsend_common.private_files import private_file
 
-# The files SQLite keeps beside a database.
-_JOURNALS = ("-wal", "-shm", "-journal")
+# The files kept beside a database: SQLite's journals, and the writers' turn.
+_BESIDE = ("-wal", "-shm", "-journal", LOCK_FILE_SUFFIX)
 
 
 class UnsupportedDatabase(StoreError):
@@ -34,14 +35,14 @@ class MissingDatabase(StoreError):
 
 
 class TargetIsTheStore(StoreError):
-    """The backup would overwrite the store itself (or its journal files)."""
+    """The backup would overwrite the store itself (or a file kept beside it)."""
 
 
 def backup_sqlite(database_url: str, target: Path) -> Path:
     """Copy the SQLite store at ``database_url`` into ``target`` (replaced if present); returns it.
 
     Raises UnsupportedDatabase for any other database, MissingDatabase when the file is not there,
-    TargetIsTheStore when ``target`` is the store or one of its ``-wal``/``-shm`` files.
+    TargetIsTheStore when ``target`` is the store or a file kept beside it (``-wal``, ``-shm``...).
     """
     source_path = sqlite_path(database_url)
     if source_path is None:
@@ -49,7 +50,7 @@ def backup_sqlite(database_url: str, target: Path) -> Path:
     if not source_path.is_file():
         raise MissingDatabase(str(source_path))
     target = target.resolve()
-    if target in {source_path, *(Path(f"{source_path}{suffix}") for suffix in _JOURNALS)}:
+    if target in {source_path, *(Path(f"{source_path}{suffix}") for suffix in _BESIDE)}:
         raise TargetIsTheStore(str(target))
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)

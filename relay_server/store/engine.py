@@ -8,12 +8,13 @@ is what keeps read-then-write transactions (status changes) serialised, since
 a deferred transaction that read first cannot wait for the lock, only fail.
 The connection pool hands each connection to one thread at a time.
 
-Writers of one SQLite store also take turns within the process, before
-SQLite's lock. SQLite admits one writer anyway; the turn matters under the
-server's gevent workers, where a writer waiting in SQLite's busy handler
-blocks its whole process, including the greenlet that holds the write lock
-and would release it at its next step (a transaction that renders its
-answer, say, asks Redis and so yields).
+Writers of one SQLite store also take turns (``writer_turn``), within the
+process and across processes, before SQLite's lock. SQLite admits one writer
+anyway; the turn matters under the server's gevent workers, where a writer
+waiting in SQLite's busy handler blocks its whole process, including the
+greenlet that holds the write lock and would release it at its next step (a
+transaction that renders its answer, say, asks Redis and so yields); and
+between processes, which SQLite's busy handler serves unevenly.
 
 PostgreSQL is reached through psycopg 3 (``postgresql+psycopg://``).
 
@@ -29,7 +30,6 @@ from __future__ import annotations
 import importlib
 import sqlite3
 import sys
-import threading
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -40,6 +40,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from relay_server.store.writer_turn import LOCK_FILE_SUFFIX, WriterTurn
 from zimsend_common.private_files import private_file
 
 BUSY_TIMEOUT_MS = 30_000
@@ -47,7 +48,7 @@ BUSY_TIMEOUT_MS = 30_000
 UNICODE_LOWER = "unicode_lower"
 _WRITE_OPTION = "zimsend_write"
 # Made with the engine, after a gevent worker has patched threading: the turn is then cooperative.
-_SQLITE_WRITERS: weakref.WeakKeyDictionary[sa.Engine, threading.RLock] = weakref.WeakKeyDictionary()
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[sa.Engine, WriterTurn] = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -67,13 +68,15 @@ def create_engine(url: str) -> sa.Engine:
     parsed = sa.make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return sa.create_engine(parsed, pool_pre_ping=True)
+    lock_file = None
     if parsed.database and parsed.database != ":memory:":
         private_file(Path(parsed.database))
+        lock_file = Path(f"{parsed.database}{LOCK_FILE_SUFFIX}")
     engine = sa.create_engine(parsed, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000})
     sa.event.listen(engine, "connect", _configure_sqlite_connection)
     sa.event.listen(engine, "begin", _begin_sqlite_transaction)
     sa.event.listen(engine, "commit", _commit_sqlite_writes_off_the_loop)
-    _SQLITE_WRITERS[engine] = threading.RLock()
+    _SQLITE_WRITERS[engine] = WriterTurn(lock_file, patience_seconds=BUSY_TIMEOUT_MS / 1000)
     return engine
 
 
@@ -106,8 +109,8 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
         yield conn
 
 
-def writer_turn(engine: sa.Engine) -> threading.RLock | None:
-    """The lock a SQLite store's writers of this process take turns with; None for PostgreSQL."""
+def writer_turn(engine: sa.Engine) -> WriterTurn | None:
+    """The turn a SQLite store's writers take, in this process and others; None for PostgreSQL."""
     return _SQLITE_WRITERS.get(engine)
 
 

@@ -102,7 +102,7 @@ def test_backup_onto_the_store_itself_refuses_and_leaves_the_store_whole(tmp_pat
     client, _key = store.create_client("acme")
     store.close()
     live = Path(sqlite_url.removeprefix("sqlite:///"))
-    for target in (live, Path(f"{live}-wal")):
+    for target in (live, Path(f"{live}-wal"), Path(f"{live}-writers")):
         done = subprocess.run(
             [RELAY, "backup", str(target)],
             env=environment(tmp_path, database_url=sqlite_url),

@@ -81,6 +81,7 @@ def test_a_new_sqlite_store_and_its_directory_are_private_whatever_the_umask(tmp
         "zimsend.sqlite3": 0o600,
         "zimsend.sqlite3-wal": 0o600,
         "zimsend.sqlite3-shm": 0o600,
+        "zimsend.sqlite3-writers": 0o600,
     }
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
     assert stat.S_IMODE(data_dir.parent.stat().st_mode) == 0o700
