@@ -23,12 +23,15 @@ without it.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import threading
 import time
 from pathlib import Path
 
 from zimsend_common.private_files import FILE_MODE
+
+log = logging.getLogger(__name__)
 
 # How often a writer waiting for another process's turn tries again.
 RETRY_SECONDS = 0.001
@@ -80,6 +83,10 @@ class WriterTurn:
                 return True
             except BlockingIOError:
                 if time.monotonic() >= deadline:
+                    log.warning(
+                        "writer went on without its turn: another process held it too long",
+                        extra={"path": str(self._lock_file), "waited_seconds": self._patience},
+                    )
                     return False
                 time.sleep(RETRY_SECONDS)  # a greenlet's sleep under gevent: the process goes on
 
@@ -94,7 +101,11 @@ class WriterTurn:
             self._descriptor = None
         try:
             self._descriptor = os.open(self._lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
-        except OSError:
+        except OSError as exc:
+            log.warning(
+                "writers of this process take no turn with other processes: the lock file cannot be opened",
+                extra={"path": str(self._lock_file), "error": str(exc)},
+            )
             self._lock_file = None
             return None
         self._opened_by = os.getpid()

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from relay_server.store import Store
 from relay_server.store.models import Caller, HistoryQuery, NewMessage
 from relay_server.store.writer_turn import WriterTurn
@@ -76,7 +78,9 @@ def test_a_write_waits_while_another_process_holds_the_turn_and_goes_through_onc
     store.close()
 
 
-def test_a_writer_goes_on_to_sqlites_own_lock_once_its_patience_for_the_turn_runs_out(tmp_path: Path) -> None:
+def test_a_writer_goes_on_to_sqlites_own_lock_once_its_patience_for_the_turn_runs_out(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
     Store.open(url).close()
     turn = WriterTurn(tmp_path / "store.sqlite3-writers", patience_seconds=0.2)
@@ -85,9 +89,12 @@ def test_a_writer_goes_on_to_sqlites_own_lock_once_its_patience_for_the_turn_run
         with turn:
             waited = time.monotonic() - started
     assert waited >= 0.2
+    assert "another process held it too long" in caplog.text
 
 
-def test_a_turn_whose_lock_file_cannot_be_opened_still_orders_the_writers_of_its_process(tmp_path: Path) -> None:
+def test_a_turn_whose_lock_file_cannot_be_opened_still_orders_the_writers_of_its_process(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     turn = WriterTurn(tmp_path / "missing" / "store.sqlite3-writers", patience_seconds=30)
     inside: list[str] = []
 
@@ -102,6 +109,7 @@ def test_a_turn_whose_lock_file_cannot_be_opened_still_orders_the_writers_of_its
         inside.append("first")
     other.join(timeout=30)
     assert inside == ["first", "second"]
+    assert caplog.text.count("the lock file cannot be opened") == 1  # said once, not at every write
 
 
 def test_a_forked_process_does_not_share_its_parents_turn(tmp_path: Path) -> None:
