@@ -213,8 +213,8 @@ def _send_job_of(redis: Redis, makers: dict[str, JobMaker], message: Message, ar
 
 def jobless(redis: Redis, messages: Sequence[tuple[str, str]]) -> dict[str, bytes | None]:
     """Of the (client id, message id) pairs, the messages that have no live job in Redis,
-    each with its claim (None: unclaimed): ``without_live_job``, then ``taken_off_queue``
-    for those whose job reads as queued."""
+    each with its claim (None: unclaimed, see ``_claim_read``): ``without_live_job``, then
+    ``taken_off_queue`` for those whose job reads as queued."""
     found, queued = without_live_job(redis, messages)
     found.update(taken_off_queue(redis, queued))
     return found
@@ -224,7 +224,7 @@ def without_live_job(
     redis: Redis, messages: Sequence[tuple[str, str]]
 ) -> tuple[dict[str, bytes | None], dict[str, list[tuple[str, str]]]]:
     """Of the (client id, message id) pairs, the messages whose job is gone or over, each
-    with its claim (None: unclaimed); and, by queue name, those whose job reads as
+    with its claim (None: unclaimed, see ``_claim_read``); and, by queue name, those whose job reads as
     queued there, for ``taken_off_queue`` to check against the queue itself.
 
     A job that failed or was stopped no longer carries its message; one that
@@ -240,9 +240,7 @@ def without_live_job(
     found: dict[str, bytes | None] = {}
     queued: dict[str, list[tuple[str, str]]] = {}
     for index, (client_id, message_id) in enumerate(messages):
-        claim, job = answers[index * 2 : index * 2 + 2]
-        if _planted(message_id, claim):  # no agent can claim it either: left to its owner
-            continue
+        claim, job = _claim_read(answers[index * 2]), answers[index * 2 + 1]
         # A job key of another kind carries no message: gone, as far as placing goes
         # (``remove_jobs`` deletes it before the message is placed again).
         status, origin = (None, None) if device_written.unreadable(job) else job
@@ -251,6 +249,14 @@ def without_live_job(
         elif status not in _LIVE_STATUSES:
             found[message_id] = claim
     return found, queued
+
+
+def _claim_read(answer: Any) -> bytes | None:
+    """The claim a read of a claim key found; None for none, and for another kind of value
+    than a claim (a string). Only a device writes one, no agent can win a claim over it, and
+    ``clear_planted_claims`` deletes it before the message is placed again: left alone, it
+    would keep its message queued for good."""
+    return None if device_written.unreadable(answer) else answer
 
 
 def _planted(subject: str, *answers: Any) -> bool:
@@ -296,10 +302,10 @@ def taken_off_queue(redis: Redis, waiting: Mapping[str, list[tuple[str, str]]]) 
     found: dict[str, bytes | None] = {}
     for index, (_, (_, message_id)) in enumerate(missing):
         claim, status, position = answers[index * 3 : index * 3 + 3]
-        if _planted(message_id, claim, status, position):
+        if _planted(message_id, status, position):
             continue
         if status == _QUEUED and position is None:
-            found[message_id] = claim
+            found[message_id] = _claim_read(claim)
     return found
 
 
@@ -316,6 +322,30 @@ def withdraw(redis: Redis, client_id: str, message_id: str) -> None:
     except (NoSuchJobError, InvalidJobOperation):
         return
     redis.expire(job.key, FINISHED_JOB_TTL_SECONDS)
+
+
+def clear_planted_claims(redis: Redis, messages: Sequence[tuple[str, str]]) -> None:
+    """Delete the claim key of each (client id, message id) that holds another kind of value
+    than a claim (a string), each in one step with the check, so that a claim made meanwhile stays."""
+    for start in range(0, len(messages), _BATCH):
+        keys = [wire.claim_key(client_id, message_id) for client_id, message_id in messages[start : start + _BATCH]]
+        cleared = redis.eval(_CLEAR_PLANTED_CLAIMS, len(keys), *keys)
+        for position in cleared:
+            log.warning("claim cleared: its key held another kind of value", extra={"key": keys[position - 1]})
+
+
+# KEYS: claim keys. Deletes those holding another kind of value than a string; answers their positions (from 1).
+_CLEAR_PLANTED_CLAIMS = """
+local cleared = {}
+for position, key in ipairs(KEYS) do
+    local kind = redis.call('TYPE', key)['ok']
+    if kind ~= 'string' and kind ~= 'none' then
+        redis.call('DEL', key)
+        cleared[#cleared + 1] = position
+    end
+end
+return cleared
+"""
 
 
 def remove_jobs(redis: Redis, messages: Sequence[tuple[str, str]]) -> None:

@@ -56,11 +56,13 @@ def requeue_orphans(ctx: WorkerContext, now: datetime, scheduled_through: dateti
 
     Scheduled messages count from ``scheduled_through`` back, where the due
     release has looked (none when it has not looked yet). An unclaimed
-    message is placed as new. One a cancel claimed is marked cancelled. One a
-    device claimed and never reported on for ``STUCK_AFTER`` goes back to
-    that device alone, which either answers with what it already reported
-    or, having never handed it to its modem, sends it; and again after each
-    further ``STUCK_AFTER`` of silence, never more often.
+    message is placed as new, and so is one whose claim key a device filled
+    with another kind of value (cleared first). One a cancel claimed is
+    marked cancelled. One a device claimed and never reported on for
+    ``STUCK_AFTER`` goes back to that device alone, which either answers
+    with what it already reported or, having never handed it to its modem,
+    sends it; and again after each further ``STUCK_AFTER`` of silence, never
+    more often.
     """
     refs = ctx.store.queued_message_refs(scheduled_through)
     placed, queued = 0, dict[str, list[tuple[str, str]]]()
@@ -114,8 +116,10 @@ def give_jobs(ctx: WorkerContext, messages: Sequence[Message], now: datetime) ->
             _expire(ctx, message.client_id, message.message_id, now)
         else:
             due.append(message)
-    # A failed job's remains would block the new one.
-    placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id) for message in due])
+    # A failed job's remains would block the new one, and a claim key of another kind the claim.
+    refs = [(message.client_id, message.message_id) for message in due]
+    placement.clear_planted_claims(ctx.redis, refs)
+    placement.remove_jobs(ctx.redis, refs)
     placement.enqueue_sends(ctx.redis, ctx.store.device_signing_keys, due)
     return due
 

@@ -201,3 +201,17 @@ def test_a_manifests_jobs_are_believed_only_as_they_were_placed(parts):
     assert signed_for(parts.redis, job, keys) == set(keys)
     job.args = [{**job.args[0], "to": "+15550006666"}, job.args[1]]
     assert signed_for(parts.redis, job, keys) == set()
+
+
+def test_clearing_planted_claims_deletes_only_keys_of_another_kind_and_keeps_every_claim(parts: Parts):
+    planted, by_device, cancelled, absent = (("client_0000000001", f"msg_{n:016d}") for n in range(4))
+    parts.redis.sadd(wire.claim_key(*planted), "not a claim")
+    parts.redis.set(wire.claim_key(*by_device), wire.claim_value_device("device_abcdef123456"))
+    parts.redis.set(wire.claim_key(*cancelled), wire.CLAIM_CANCELLED)
+
+    placement.clear_planted_claims(parts.redis, [planted, by_device, cancelled, absent])
+
+    assert parts.redis.exists(wire.claim_key(*planted)) == 0
+    assert parts.redis.get(wire.claim_key(*by_device)) == wire.claim_value_device("device_abcdef123456").encode()
+    assert parts.redis.get(wire.claim_key(*cancelled)) == wire.CLAIM_CANCELLED.encode()
+    assert parts.redis.exists(wire.claim_key(*absent)) == 0

@@ -66,6 +66,16 @@ def test_looking_again_and_again_gives_a_due_message_one_job_and_none_once_a_dev
     assert shared_queue(parts, message) == []
 
 
+def test_a_due_message_whose_claim_key_a_device_filled_with_another_kind_of_value_is_released(parts: Parts):
+    at = utcnow()
+    message = scheduled(parts, at)
+    claim = wire.claim_key(message.client_id, message.message_id)
+    parts.redis.rpush(claim, "not", "a claim")
+    assert due_release(parts).round(at + seconds(1))
+    assert shared_queue(parts, message) == [wire.send_job_id(message.client_id, message.message_id)]
+    assert parts.redis.exists(claim) == 0
+
+
 def test_a_message_that_came_due_while_the_worker_was_away_leaves_at_its_first_look_and_says_how_late(
     parts: Parts, caplog: pytest.LogCaptureFixture
 ):

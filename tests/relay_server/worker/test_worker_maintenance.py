@@ -239,6 +239,25 @@ def test_a_message_whose_send_job_key_a_device_filled_with_a_string_is_placed_ag
     assert bus.fetch(job_id, parts.redis).args[0]["message_id"] == message.message_id
 
 
+def test_a_message_whose_claim_key_a_device_filled_with_another_kind_of_value_is_placed_again(
+    parts: Parts, caplog: pytest.LogCaptureFixture
+):
+    caller = parts.client()
+    message = parts.message(caller)
+    claim = wire.claim_key(caller.client_id, message.message_id)
+    parts.redis.hset(claim, "not", "a claim")  # as a sibling device may: no agent could claim the message over it
+
+    with caplog.at_level(logging.WARNING):
+        assert run_round(parts)
+
+    job_id = wire.send_job_id(caller.client_id, message.message_id)
+    assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).job_ids == [job_id]
+    assert parts.redis.exists(claim) == 0
+    assert any(record.getMessage().startswith("claim cleared") for record in caplog.records)
+    # An agent can now claim it.
+    assert parts.redis.set(claim, wire.claim_value_device("device_abcdef123456"), nx=True)
+
+
 def test_a_dead_devices_in_flight_key_naming_another_clients_message_or_no_text_fails_nothing(parts: Parts):
     victim = parts.client()
     theirs = parts.message(victim)
