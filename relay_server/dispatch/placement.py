@@ -182,13 +182,12 @@ def _enqueue_unique(
         for key, stored in manifests.items():
             pipe.set(key, stored, ex=manifest.KEPT_SECONDS)
         unique_jobs.save_and_push(pipe, jobs)
-        saved_at = len(pipe) - 1  # the script's answer: one number a job
+        answer_at = len(pipe) - 1  # the script's answer: the queue keys it cleared
         for message in messages:
             wake.message_enqueued(pipe, message)  # a phone pulls its messages: tell it there is one
-        saved = pipe.execute()[saved_at]
-    for job, answer in zip(jobs, saved, strict=True):
-        if answer == unique_jobs.QUEUE_NOT_A_LIST:
-            log.warning("job not placed: its queue's key holds no list", extra={"job_id": job.job_id})
+        cleared = pipe.execute()[answer_at]
+    for queue_key in cleared:
+        log.warning("queue cleared: its key held another kind of value", extra={"queue": queue_key.decode()})
 
 
 def send_job_maker(redis: Redis, message: Message) -> JobMaker:

@@ -24,37 +24,37 @@ from redis.client import Pipeline
 from relay_server.dispatch.job_hashes import JobHash
 
 # ARGV[1]: the jobs, each {job key, queue key, job id, time to live (-1: none), field, value, ...}.
-# Returns, for each job, 1 when it was saved and pushed, 0 when its key was taken, -1 when
-# its queue's key holds something else than a list (a device may write its queues' keys:
-# pushing there would fail the whole call, and with it every other client's jobs).
+# A queue's key holding another kind of value than a list is deleted first: a device may write
+# its queues' keys, pushing there would fail the whole call (and with it every other client's
+# jobs), and left there it would keep every job of that queue from being placed. Returns the
+# keys of the queues so cleared.
 SCRIPT = """
-local saved = {}
-for i, job in ipairs(cmsgpack.unpack(ARGV[1])) do
+local cleared = {}
+for _, job in ipairs(cmsgpack.unpack(ARGV[1])) do
     local queue_kind = redis.call("TYPE", job[2]).ok
     if queue_kind ~= "list" and queue_kind ~= "none" then
-        saved[i] = -1
-    elseif redis.call("EXISTS", job[1]) == 1 then
-        saved[i] = 0
-    else
+        redis.call("DEL", job[2])
+        cleared[#cleared + 1] = job[2]
+    end
+    if redis.call("EXISTS", job[1]) == 0 then
         redis.call("HSET", job[1], unpack(job, 5))
         if job[4] > 0 then
             redis.call("EXPIRE", job[1], job[4])
         end
         redis.call("RPUSH", job[2], job[3])
-        saved[i] = 1
     end
 end
-return saved
+return cleared
 """
 _SHA = hashlib.sha1(SCRIPT.encode()).hexdigest()  # as Redis names the script
-QUEUE_NOT_A_LIST = -1  # a job's answer when its queue's key holds another kind of value
 
 
 def save_and_push(pipeline: Pipeline, jobs: Sequence[JobHash]) -> None:
     """Add to ``pipeline`` what enqueues each job on its queue unless a job of its id
     exists (``Queue.enqueue_job(job, unique=True)``, with the queue's registration).
-    Its answer in the pipeline's results is a list: 1 for each job saved, 0 for each
-    left alone, -1 for each whose queue's key holds another kind of value. A Redis that lacks the script refuses it (``NoScriptError``): see ``load``."""
+    Its answer in the pipeline's results is the list of the queue keys it found holding
+    another kind of value, and cleared (see ``SCRIPT``). A Redis that lacks the script
+    refuses it (``NoScriptError``): see ``load``."""
     for queue in {job.queue.key: job.queue for job in jobs}.values():
         pipeline.sadd(queue.redis_queues_keys, queue.key)
     document = [[job.key, job.queue.key, job.job_id, job.ttl, *job.fields] for job in jobs]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from relay_parts import Parts
 from signed_jobs import signed_for
@@ -215,3 +217,25 @@ def test_clearing_planted_claims_deletes_only_keys_of_another_kind_and_keeps_eve
     assert parts.redis.get(wire.claim_key(*by_device)) == wire.claim_value_device("device_abcdef123456").encode()
     assert parts.redis.get(wire.claim_key(*cancelled)) == wire.CLAIM_CANCELLED.encode()
     assert parts.redis.exists(wire.claim_key(*absent)) == 0
+
+
+def test_a_job_whose_queue_a_device_filled_with_a_string_is_placed_on_it_cleared_and_others_alike(
+    parts: Parts, caplog: pytest.LogCaptureFixture
+):
+    planter, other = parts.client(), parts.client()
+    for caller in (planter, other):
+        parts.device(caller)
+    planted = wire.client_queue(planter.client_id, 3)
+    parts.redis.set(bus.queue_key(planted), "not a queue")
+    mine, theirs = parts.message(planter), parts.message(other)
+
+    with caplog.at_level(logging.WARNING):
+        placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, [mine, theirs])
+
+    for message in (mine, theirs):
+        assert bus.queue(placement.queue_name(message), parts.redis).job_ids == [
+            wire.send_job_id(message.client_id, message.message_id)
+        ]
+    assert [record.queue for record in caplog.records if record.getMessage().startswith("queue cleared")] == [
+        bus.queue_key(planted)
+    ]

@@ -218,15 +218,18 @@ def test_keys_one_device_filled_with_the_wrong_kind_of_value_stop_no_other_clien
     with caplog.at_level(logging.WARNING):
         assert run_round(parts, at=utcnow() + 2 * timedelta(seconds=OFFLINE_AFTER_SECONDS) + timedelta(seconds=1))
 
-    unplaced = [record.job_id for record in caplog.records if record.getMessage().startswith("job not placed")]
-    assert wire.send_job_id(planter.client_id, fresh.message_id) in unplaced
     assert parts.reload(lost).status == "failed"
     assert bus.queue(wire.client_queue(other.client_id, 3), parts.redis).job_ids == [
         wire.send_job_id(message.client_id, message.message_id) for message in theirs
     ]
-    # The planter's own messages stay queued, each left for a later round, none lost.
-    assert [parts.reload(message).status for message in (claimed, jobbed, waiting, failed, fresh)] == ["queued"] * 5
-    assert parts.redis.type(bus.queue_key(shared_queue)) == b"string"
+    # The planter's own messages are placed again, on their queue cleared of what was planted there.
+    planters = (claimed, jobbed, waiting, failed, fresh)
+    assert [parts.reload(message).status for message in planters] == ["queued"] * 5
+    assert sorted(bus.queue(shared_queue, parts.redis).job_ids) == sorted(
+        wire.send_job_id(message.client_id, message.message_id) for message in planters
+    )
+    cleared = [record.queue for record in caplog.records if record.getMessage().startswith("queue cleared")]
+    assert cleared == [bus.queue_key(shared_queue)]
 
 
 def test_a_message_whose_send_job_key_a_device_filled_with_a_string_is_placed_again(parts: Parts):
