@@ -15,25 +15,27 @@ from relay_server.store.schema import message_events, messages
 from zimsend_common.timefmt import utcnow
 
 
+# Rows given to one INSERT: the driver's parameters for a bulk's thousand at once were the
+# highest of the relay's memory.
+_INSERTED_AT_ONCE = 200
+
+
 def insert_messages(conn: sa.Connection, new_messages: list[NewMessage], at: datetime | None = None) -> list[Message]:
     """Store every message as queued at ``at`` (now by default), each with its first event and count."""
     if not new_messages:
         return []
     now = at or utcnow()
     rows = [_new_row(message, ids.new_message_id(), now) for message in new_messages]
-    conn.execute(sa.insert(messages), rows)
-    conn.execute(
-        sa.insert(message_events),
-        [
-            {
-                "message_id": row["message_id"],
-                "status": "queued",
-                "occurred_at": now,
-                "device_id": row["device_id"],
-            }
-            for row in rows
-        ],
-    )
+    for start in range(0, len(rows), _INSERTED_AT_ONCE):
+        chunk = rows[start : start + _INSERTED_AT_ONCE]
+        conn.execute(sa.insert(messages), chunk)
+        conn.execute(
+            sa.insert(message_events),
+            [
+                {"message_id": row["message_id"], "status": "queued", "occurred_at": now, "device_id": row["device_id"]}
+                for row in chunk
+            ],
+        )
     stored = [message_from_row(row) for row in rows]
     daily_counts.record_new(conn, stored)
     return stored

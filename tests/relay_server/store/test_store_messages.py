@@ -7,7 +7,7 @@ import pytest
 from store_factories import new_message
 
 from relay_server.store import Store
-from relay_server.store.models import Caller
+from relay_server.store.models import Caller, HistoryQuery
 
 
 def test_inserted_messages_are_queued_with_fresh_ids_in_order(store: Store, live_caller: Caller) -> None:
@@ -23,6 +23,20 @@ def test_inserted_messages_are_queued_with_fresh_ids_in_order(store: Store, live
         assert message.queued_at == message.created_at
         assert message.created_at.tzinfo is not None
         assert message.sent_at is None and message.error is None
+
+
+def test_a_bulk_inserted_in_several_statements_is_stored_whole_in_order_and_counted_once(
+    store: Store, live_caller: Caller
+) -> None:
+    texts = [f"bulk {n}" for n in range(450)]  # more than one INSERT takes
+
+    stored = store.insert_messages([new_message(live_caller, body=text) for text in texts])
+
+    assert [message.body for message in stored] == texts
+    found = store.get_messages_by_ids([message.message_id for message in stored])
+    assert [found[message.message_id].body for message in stored] == texts
+    assert store.stats(live_caller, None, None, None).pending == 450
+    assert store.history(live_caller, HistoryQuery(limit=1)).total == 450
 
 
 def test_a_message_reads_back_exactly_as_stored(store: Store, live_caller: Caller) -> None:
