@@ -12,9 +12,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from store_factories import new_message
 
 from relay_server.store import Store
-from relay_server.store.models import Caller, HistoryQuery, NewMessage
+from relay_server.store.models import Caller, HistoryQuery
 from relay_server.store.writer_turn import WriterTurn
 
 # Holds the turn of the store at argv[1] (not SQLite's lock) until its standard input closes.
@@ -45,26 +46,15 @@ def _turn_held_by_another_process(url: str) -> Iterator[None]:
         holder.wait(timeout=30)
 
 
-def _new_message(client_id: str) -> NewMessage:
-    return NewMessage(
-        client_id=client_id,
-        is_test=False,
-        to="+263771000001",
-        body="turn",
-        priority=3,
-        segments=1,
-        encoding="GSM-7",
-    )
-
-
 def test_a_write_waits_while_another_process_holds_the_turn_and_goes_through_once_it_ends(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
     store = Store.open(url)
     client, _ = store.create_client("turns")
+    caller = Caller(client_id=client.client_id, key_id="", is_test=False)
     written = threading.Event()
 
     def write() -> None:
-        store.insert_messages([_new_message(client.client_id)])
+        store.insert_messages([new_message(caller, body="turn")])
         written.set()
 
     with _turn_held_by_another_process(url):
@@ -73,7 +63,6 @@ def test_a_write_waits_while_another_process_holds_the_turn_and_goes_through_onc
         assert not written.wait(_WOULD_HAVE_FINISHED_SECONDS), "the write went ahead of the other process's turn"
     writer.join(timeout=30)
     assert written.is_set()
-    caller = Caller(client_id=client.client_id, key_id="", is_test=False)
     assert [message.body for message in store.history(caller, HistoryQuery()).items] == ["turn"]
     store.close()
 
