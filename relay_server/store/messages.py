@@ -14,7 +14,6 @@ from relay_server.store.models import Caller, Message, MessageError, NewMessage
 from relay_server.store.schema import message_events, messages
 from zimsend_common.timefmt import utcnow
 
-
 # Rows given to one INSERT: the driver's parameters for a bulk's thousand at once were the
 # highest of the relay's memory.
 _INSERTED_AT_ONCE = 200
