@@ -21,6 +21,7 @@ queued in Redis.
     .venv/bin/python bench/api.py                      # SQLite, 1,000,000 messages
     .venv/bin/python bench/api.py --database-url postgresql+psycopg://postgres@127.0.0.1/bench
     .venv/bin/python bench/api.py --quick              # seconds: proves it still runs
+    .venv/bin/python bench/api.py --only send          # one route (again for more), for an A/B
 
 Needs ``wrk`` (Debian: ``apt-get install wrk``; ``scripts/bootstrap --test`` installs it).
 """
@@ -53,6 +54,7 @@ from relay_server.store import Store  # noqa: E402
 from relay_server.store.models import HistoryQuery  # noqa: E402
 
 BULK_TARGET_MSGS_PER_S = 5000
+ROUTE_KINDS = ("status", "send", "history", "send-bulk")  # the first word of each route's name
 WARM_UP_SECONDS = 1
 
 # wrk's script: the request, and a JSON line of figures at the end (latencies are in µs).
@@ -80,6 +82,10 @@ class Route:
     target_ratio: float | None = None  # of the bare app's req/s
     connections: int | None = None  # None: the run's
     seconds: int | None = None  # None: the run's
+
+    @property
+    def kind(self) -> str:
+        return self.name.split()[0].rstrip(",")
 
 
 def wrk(
@@ -173,6 +179,12 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="2,000 messages, 3 s a route, bulks of 50: proves it still runs"
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=ROUTE_KINDS,
+        help="measure only this route (again for more): an A/B of one change takes minutes, not ten",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     if args.quick:
@@ -195,7 +207,10 @@ def main() -> None:
         store.close()
         headers = {"X-Client-ID": caller.client_id, "X-API-Key": api_key}
         with fresh_redis() as (redis_url, _):
-            report = measure(args, workdir, url, redis_url, routes(newest.message_id, device_id, args.bulk), headers)
+            measured = routes(newest.message_id, device_id, args.bulk)
+            if args.only:
+                measured = [route for route in measured if route.kind in args.only]
+            report = measure(args, workdir, url, redis_url, measured, headers)
     report = {"database": dialect, "messages": args.messages, **report}
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
