@@ -10,7 +10,7 @@ system, from ``/proc``: steadier than req/s on a shared machine), and the
 relay's share of the bare app's rate:
 
 - ``GET /v1/sms/status/:id``                                   target ≥ 0.6×
-- ``POST /v1/sms/send``                                        target ≥ 0.3×
+- ``POST /v1/sms/send``, and with an Idempotency-Key on each     target ≥ 0.3×
 - ``GET /v1/sms/history`` with status, device and date filters target ≥ 0.5×
 - ``POST /v1/sms/send-bulk`` of 1,000 messages                 target ≥ 5,000 messages/s
 
@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -63,11 +64,27 @@ wrk.method = "{method}"
 wrk.body = {body}
 wrk.headers["Content-Type"] = "application/json"
 {headers}
+{keyed}
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format('\\n{{"requests": %d, "seconds": %.6f, "non_2xx": %d, "socket_errors": %d, '
     .. '"p50_ms": %.3f, "p99_ms": %.3f}}\\n', summary.requests, summary.duration / 1e6, e.status,
     e.connect + e.read + e.write + e.timeout, latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end
+"""
+# A route whose every request carries an Idempotency-Key of its own: unique across the
+# run's threads (``setup`` numbers them) and across runs (``{run}``), so nothing is a replay.
+KEYED = """
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("prefix", "{run}-" .. threads .. "-")
+end
+local sent = 0
+function request()
+  sent = sent + 1
+  wrk.headers["Idempotency-Key"] = prefix .. sent
+  return wrk.format()
 end
 """
 
@@ -82,6 +99,7 @@ class Route:
     target_ratio: float | None = None  # of the bare app's req/s
     connections: int | None = None  # None: the run's
     seconds: int | None = None  # None: the run's
+    keyed: bool = False  # each request with an Idempotency-Key of its own
 
     @property
     def kind(self) -> str:
@@ -95,7 +113,8 @@ def wrk(
     script = workdir / "route.lua"
     body = "nil" if route.body is None else f"[==[{route.body}]==]"
     lines = "\n".join(f'wrk.headers["{name}"] = "{value}"' for name, value in headers.items())
-    script.write_text(WRK_SCRIPT.format(method=route.method, body=body, headers=lines))
+    keyed = KEYED.replace("{run}", uuid.uuid4().hex) if route.keyed else ""
+    script.write_text(WRK_SCRIPT.format(method=route.method, body=body, headers=lines, keyed=keyed))
     connections = route.connections or connections
     finished = subprocess.run(
         [
@@ -140,11 +159,11 @@ def routes(message_id: str, device_id: str, bulk_size: int) -> list[Route]:
     """The routes measured, with what each request carries."""
     week_ago = (datetime.now(timezone.utc) - timedelta(days=7)).date().isoformat()
     bulk = json.dumps({"messages": [{"to": "+263771003100", "message": f"bulk {n}"} for n in range(bulk_size)]})
+    send = json.dumps({"to": "+263771003000", "message": "Bonjour"})
     return [
         Route("status", "GET", f"/v1/sms/status/{message_id}", target_ratio=0.6),
-        Route(
-            "send", "POST", "/v1/sms/send", json.dumps({"to": "+263771003000", "message": "Bonjour"}), target_ratio=0.3
-        ),
+        Route("send", "POST", "/v1/sms/send", send, target_ratio=0.3),
+        Route("send, each with an Idempotency-Key", "POST", "/v1/sms/send", send, target_ratio=0.3, keyed=True),
         Route(
             "history, status+device+from_date",
             "GET",
