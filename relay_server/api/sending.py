@@ -81,7 +81,7 @@ class Options:
 def send() -> Response:
     """Queue one SMS."""
     device_id = requested_device_id()
-    return store_and_submit([one_message(json_body(), device_id)], _accepted_one)
+    return store_and_submit_one(one_message(json_body(), device_id))
 
 
 @route(
@@ -168,7 +168,7 @@ def resend(message_id: str) -> Response:
         new_message(original.to, parse_text(original.body, languages=_languages()), options, device_id),
         resent_from=original.message_id,
     )
-    return store_and_submit([new], _accepted_one)
+    return store_and_submit_one(new)
 
 
 def one_message(body: dict[str, Any], device_id: str | None) -> NewMessage:
@@ -198,15 +198,21 @@ def options_of(request: SendRequest | BulkToRecipients | BulkOfMessages) -> Opti
     )
 
 
-def accepted(message: Message) -> SendAccepted:
-    """The 202 answer for a queued message: the status object and ``estimated_delivery``."""
-    estimate = context.current().dispatcher.estimated_delivery(message)
-    return SendAccepted(**status_fields(message), estimated_delivery=estimate)
+def store_and_submit_one(new: NewMessage) -> Response:
+    """``store_and_submit`` of one message, answered 202 with its status object and
+    ``estimated_delivery``.
 
+    The estimate asks Redis, so it is made before the store's transaction: with an
+    Idempotency-Key the answer is kept inside that transaction, where a round trip would
+    hold up every other sender waiting for the writer's turn.
+    """
+    estimate = context.current().dispatcher.estimated_delivery(new)
 
-def _accepted_one(stored: list[Message]) -> Response:
-    [message] = stored
-    return respond(accepted(message), 202)
+    def accepted(stored: list[Message]) -> Response:
+        [message] = stored
+        return respond(SendAccepted(**status_fields(message), estimated_delivery=estimate), 202)
+
+    return store_and_submit([new], accepted)
 
 
 def send_items(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from relay_server.store.models import Caller, Message
+from relay_server.store.models import Caller, Message, NewMessage
 
 
 class DeviceOffline(Exception):
@@ -37,8 +37,8 @@ class Dispatcher(Protocol):
         the messages stay queued in the store and are queued again later."""
         ...
 
-    def estimated_delivery(self, message: Message) -> datetime | None:
-        """When the message should leave, from its device's queue and send times."""
+    def estimated_delivery(self, message: Message | NewMessage) -> datetime | None:
+        """When the message (stored, or about to be) should leave, from its device's queue and send times."""
         ...
 
     def cancel(self, message: Message) -> bool:
@@ -55,7 +55,7 @@ class StoreOnlyDispatcher:
     def submit(self, messages: list[Message]) -> None:
         return None
 
-    def estimated_delivery(self, message: Message) -> datetime | None:
+    def estimated_delivery(self, message: Message | NewMessage) -> datetime | None:
         return None
 
     def cancel(self, message: Message) -> bool:

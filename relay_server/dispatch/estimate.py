@@ -14,7 +14,7 @@ from statistics import fmean
 from redis import Redis
 
 from relay_server.store.device_state import DeviceState
-from relay_server.store.models import Message
+from relay_server.store.models import Message, NewMessage
 from zimsend_common import bus, wire
 
 # Used until a device has sent anything: a typical modem's submit time.
@@ -25,7 +25,7 @@ SEND_TIMES_SAMPLE = 20
 def estimated_delivery(
     redis: Redis,
     device_states: Callable[[str], list[DeviceState]],
-    message: Message,
+    message: Message | NewMessage,
     now: datetime,
     offline_after: timedelta,
 ) -> datetime:
@@ -48,7 +48,9 @@ def estimated_delivery(
     return start + timedelta(seconds=seconds)
 
 
-def _queued_and_send_times(redis: Redis, message: Message, device_ids: list[str]) -> tuple[int, list[float]]:
+def _queued_and_send_times(
+    redis: Redis, message: Message | NewMessage, device_ids: list[str]
+) -> tuple[int, list[float]]:
     """The jobs queued at the message's priority and above, and the devices' recent send times (one round trip)."""
     names = []
     for priority in wire.PRIORITY_LEVELS:

@@ -12,7 +12,7 @@ from relay_server.dispatch import estimate, placement
 from relay_server.dispatch.dispatcher import DeviceOffline, NoDeviceAvailable
 from relay_server.dispatch.recent import Recent
 from relay_server.mobile import wake
-from relay_server.store.models import Caller, Message
+from relay_server.store.models import Caller, Message, NewMessage
 from relay_server.store.store import Store
 from zimsend_common import wire
 from zimsend_common.timefmt import utcnow
@@ -63,7 +63,7 @@ class RQDispatcher:
                 extra={"message_id": messages[0].message_id, "count": len(messages), "error": str(exc)},
             )
 
-    def estimated_delivery(self, message: Message) -> datetime | None:
+    def estimated_delivery(self, message: Message | NewMessage) -> datetime | None:
         """When the message should leave; None when Redis cannot tell."""
         try:
             return estimate.estimated_delivery(self.redis, self.states.of, message, utcnow(), self.offline_after)
