@@ -110,16 +110,16 @@ def _place_again(ctx: WorkerContext, messages: list[Message], now: datetime) -> 
 def give_jobs(ctx: WorkerContext, messages: Sequence[Message], now: datetime) -> list[Message]:
     """Put each unclaimed, due message's send job on its queue; returns those put. The
     others' ``valid_until`` had passed: they failed with TIMEOUT instead."""
+    # A claim key of another kind would block the new job's claim, and the expiry's as well.
+    placement.clear_planted_claims(ctx.redis, [(message.client_id, message.message_id) for message in messages])
     due = []
     for message in messages:
         if message.valid_until is not None and message.valid_until < now:
             _expire(ctx, message.client_id, message.message_id, now)
         else:
             due.append(message)
-    # A failed job's remains would block the new one, and a claim key of another kind the claim.
-    refs = [(message.client_id, message.message_id) for message in due]
-    placement.clear_planted_claims(ctx.redis, refs)
-    placement.remove_jobs(ctx.redis, refs)
+    # A failed job's remains would block the new one.
+    placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id) for message in due])
     placement.enqueue_sends(ctx.redis, ctx.store.device_signing_keys, due)
     return due
 

@@ -122,6 +122,16 @@ def test_recovery_fails_a_message_whose_validity_ran_out_with_timeout(parts: Par
     assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).count == 0
 
 
+def test_a_message_out_of_validity_whose_claim_key_a_device_filled_with_another_kind_fails_with_timeout(
+    parts: Parts,
+):
+    caller = parts.client()
+    message = parts.message(caller, valid_until=utcnow() - timedelta(seconds=1))
+    parts.redis.hset(wire.claim_key(caller.client_id, message.message_id), "not", "a claim")
+    run_round(parts)
+    assert parts.reload(message).error.code == "TIMEOUT"
+
+
 def test_agents_learn_their_devices_client_from_redis(parts: Parts):
     caller = parts.client()
     device = parts.device(caller)
