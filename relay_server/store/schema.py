@@ -111,7 +111,15 @@ messages = sa.Table(
     sa.Column("error_message", sa.Text, nullable=True),
     sa.Column("error_detail", sa.Text, nullable=True),
     # Newest first and keyset paging, then each history filter in front of it.
-    sa.Index("ix_messages_client_created", "client_id", "is_test", "created_at", "message_id"),
+    # On SQLite the newest-first index ends with the body, so that search reads
+    # the index, not the table; PostgreSQL searches through its trigram index
+    # (migrations 0001 and 0013 say why).
+    sa.Index("ix_messages_client_created", "client_id", "is_test", "created_at", "message_id").ddl_if(
+        dialect="postgresql"
+    ),
+    sa.Index("ix_messages_client_created_body", "client_id", "is_test", "created_at", "message_id", "body").ddl_if(
+        dialect="sqlite"
+    ),
     sa.Index("ix_messages_client_status_created", "client_id", "is_test", "status", "created_at", "message_id"),
     sa.Index("ix_messages_client_recipient_created", "client_id", "is_test", "recipient", "created_at", "message_id"),
     sa.Index("ix_messages_client_device_created", "client_id", "is_test", "device_id", "created_at", "message_id"),
