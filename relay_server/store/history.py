@@ -25,6 +25,11 @@ def history(conn: sa.Connection, caller: Caller, query: HistoryQuery) -> History
     """The caller's messages matching ``query``; UnknownCursor for a foreign ``after``."""
     conditions = _filters(conn.dialect.name, caller, query)
     total = history_totals.total(conn, caller, query, conditions)
+    offset = (query.page - 1) * query.limit
+    if query.after is None and offset >= total:
+        # Past the last match (a search that found nothing, most often): a
+        # search's page would read the client's whole history again to learn so.
+        return HistoryPage(items=[], total=total, next_after=None)
     page = (
         sa.select(messages)
         .where(*conditions)
@@ -34,7 +39,7 @@ def history(conn: sa.Connection, caller: Caller, query: HistoryQuery) -> History
     if query.after is not None:
         page = page.where(_older_than(conn, caller, query.after))
     else:
-        page = page.offset((query.page - 1) * query.limit)
+        page = page.offset(offset)
     rows = conn.execute(page).all()
     items = [message_from_row(row._mapping) for row in rows[: query.limit]]
     more = len(rows) > query.limit
