@@ -153,6 +153,8 @@ def measure(store: Store, caller: Caller, count: int, repeat: int) -> dict[str, 
             caller, HistoryQuery(statuses=("delivered",), device_id=some.device_id, from_time=week_ago)
         ),
         "search=livraison": lambda: store.history(caller, HistoryQuery(search="livraison")),
+        # A word no message holds: the whole of the client's history is read for an empty page.
+        "search=<a word in none>": lambda: store.history(caller, HistoryQuery(search="introuvable")),
         f"keyset page {deep_page:,}": lambda: store.history(caller, HistoryQuery(after=deep.message_id)),
         "stats, all time": lambda: store.stats(caller, None, None, None),
         "stats, one device": lambda: store.stats(caller, None, None, some.device_id),
