@@ -46,6 +46,7 @@ from relay_server.store.engine import (
     create_engine,
     read_transaction,
     shared_transaction,
+    single_read,
     write_transaction,
 )
 from relay_server.store.errors import (
@@ -190,7 +191,7 @@ class Store:
         """Who is calling and when the key expires (None: never); raises UnknownClient or InvalidApiKey."""
         if not ids.is_client_id(client_id):
             raise UnknownClient(client_id)
-        with read_transaction(self.engine) as conn:
+        with single_read(self.engine) as conn:
             return clients.authenticate_until(conn, client_id, api_key)
 
     def add_device(self, client_id: str, name: str | None = None) -> tuple[Device, str]:
@@ -216,19 +217,19 @@ class Store:
         """The device, or None; an id not shaped like one never reaches the database."""
         if not ids.is_device_id(device_id):
             return None
-        with read_transaction(self.engine) as conn:
+        with single_read(self.engine) as conn:
             return devices.get_device(conn, device_id)
 
     def enabled_device(self, device_id: str) -> tuple[Device, str] | None:
         """The device and the key its agent signs events with; None when unknown or disabled."""
         if not ids.is_device_id(device_id):
             return None
-        with read_transaction(self.engine) as conn:
+        with single_read(self.engine) as conn:
             return devices.enabled_device(conn, device_id)
 
     def device_signing_keys(self, client_id: str | None = None) -> dict[str, str]:
         """The signing keys of the client's enabled devices (every client's when None), by device id."""
-        with read_transaction(self.engine) as conn:
+        with single_read(self.engine) as conn:
             return devices.signing_keys(conn, client_id)
 
     def mark_device_seen(self, device_id: str, at: datetime) -> bool:
@@ -238,7 +239,7 @@ class Store:
 
     def device_states(self, *, client_id: str | None = None, device_id: str | None = None) -> list[DeviceState]:
         """The devices (of one client, or one device), oldest first, with what their heartbeats said."""
-        with read_transaction(self.engine) as conn:
+        with single_read(self.engine) as conn:
             return device_state.load_states(conn, client_id=client_id, device_id=device_id)
 
     def recorded_online(self) -> dict[str, bool]:
@@ -297,14 +298,14 @@ class Store:
         """The caller's message, or None (also for another client's or mode's)."""
         if not ids.is_message_id(message_id):
             return None
-        with read_transaction(self.engine) as conn:
+        with single_read(self.engine) as conn:
             return messages.get_message(conn, caller, message_id)
 
     def get_message_by_id(self, message_id: str) -> Message | None:
         """Any client's message, for the worker and dispatch code (not for API callers)."""
         if not ids.is_message_id(message_id):
             return None
-        with read_transaction(self.engine) as conn:
+        with single_read(self.engine) as conn:
             return messages.get_any_message(conn, message_id)
 
     def get_messages_by_ids(self, message_ids: Sequence[str]) -> dict[str, Message]:
@@ -312,7 +313,7 @@ class Store:
         wanted = [message_id for message_id in message_ids if ids.is_message_id(message_id)]
         if not wanted:
             return {}
-        with read_transaction(self.engine) as conn:
+        with single_read(self.engine) as conn:
             return messages.get_many(conn, wanted)
 
     def queued_message_refs(self, scheduled_through: datetime | None) -> list[tuple[str, str]]:

@@ -5,12 +5,15 @@ import stat
 import threading
 from dataclasses import replace
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from store_factories import new_message
 
 from relay_server.store import Store
+from relay_server.store.engine import read_transaction, shared_transaction, single_read
 from relay_server.store.models import Caller, HistoryQuery, Message, StatusChange
+from relay_server.store.schema import messages
 from zimsend_common.timefmt import utcnow
 
 
@@ -85,3 +88,35 @@ def test_a_new_sqlite_store_and_its_directory_are_private_whatever_the_umask(tmp
     }
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
     assert stat.S_IMODE(data_dir.parent.stat().st_mode) == 0o700
+
+
+def _transaction_open(conn: sa.Connection) -> bool:
+    """Whether the database holds a transaction open for this connection, as its driver reports."""
+    raw = conn.connection.driver_connection
+    if conn.dialect.name == "sqlite":
+        return bool(raw.in_transaction)
+    return bool(raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE)
+
+
+def test_a_single_read_opens_no_transaction_where_a_read_transaction_does(store: Store) -> None:
+    with single_read(store.engine) as conn:
+        conn.execute(sa.select(sa.literal(1))).scalar_one()
+        single_left_open = _transaction_open(conn)
+    with read_transaction(store.engine) as conn:
+        conn.execute(sa.select(sa.literal(1))).scalar_one()
+        transaction_left_open = _transaction_open(conn)
+
+    assert (single_left_open, transaction_left_open) == (False, True)
+
+
+def test_a_single_read_in_a_shared_transaction_sees_what_it_wrote_before_the_commit(
+    store: Store, live_caller: Caller
+) -> None:
+    with shared_transaction(store.engine):
+        (message,) = store.insert_messages([new_message(live_caller)])
+        seen_inside = store.get_message(live_caller, message.message_id)
+        with store.engine.connect() as elsewhere:
+            seen_elsewhere = elsewhere.execute(sa.select(sa.func.count()).select_from(messages)).scalar_one()
+
+    assert seen_inside == message
+    assert seen_elsewhere == 0
