@@ -161,17 +161,8 @@ def _shared(engine: sa.Engine) -> _Shared | None:
 def read_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
     """A connection in a transaction that only reads, all from one consistent snapshot
     (inside ``shared_transaction``, the shared one, which sees its own writes)."""
-    shared = _shared(engine)
-    if shared is not None:
-        yield shared.conn
-        return
-    with engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            # Read committed would give each statement its own snapshot: a
-            # history page and its total could then disagree.
-            conn = conn.execution_options(isolation_level="REPEATABLE READ")
-        with conn.begin():
-            yield conn
+    with _reader(engine, one_statement=False) as conn:
+        yield conn
 
 
 @contextmanager
@@ -183,15 +174,29 @@ def single_read(engine: sa.Engine) -> Iterator[sa.Connection]:
     round trip instead of three. Reads of two statements or more that must agree
     take ``read_transaction``.
     """
+    with _reader(engine, one_statement=True) as conn:
+        yield conn
+
+
+@contextmanager
+def _reader(engine: sa.Engine, *, one_statement: bool) -> Iterator[sa.Connection]:
     shared = _shared(engine)
     if shared is not None:
         yield shared.conn
         return
     with engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            yield conn.execution_options(isolation_level="AUTOCOMMIT")
-        else:
-            yield conn.execution_options(**{_SINGLE_READ_OPTION: True})
+        postgresql = conn.dialect.name == "postgresql"
+        if one_statement:
+            yield conn.execution_options(
+                **({"isolation_level": "AUTOCOMMIT"} if postgresql else {_SINGLE_READ_OPTION: True})
+            )
+            return
+        if postgresql:
+            # Read committed would give each statement its own snapshot: a
+            # history page and its total could then disagree.
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            yield conn
 
 
 def upsert_insert(conn: sa.Connection, table: sa.Table) -> Any:
