@@ -14,12 +14,14 @@ from the rows themselves.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
 import sqlalchemy as sa
 
-from relay_server.store.models import Caller, HistoryQuery
+from relay_server.store.history_filters import Filters, conditions
+from relay_server.store.models import HistoryQuery
 from relay_server.store.schema import daily_counts, daily_totals, messages
 
 _DAY = timedelta(days=1)
@@ -38,42 +40,53 @@ class _Split:
     edges: list[_Edge]
 
 
-def total(conn: sa.Connection, caller: Caller, query: HistoryQuery, conditions: list[sa.ColumnElement[bool]]) -> int:
-    """How many messages match ``conditions``, the row filters of ``query``."""
+def total(conn: sa.Connection, query: HistoryQuery, found: Filters) -> int:
+    """How many messages match ``found``, the row filters of ``query``."""
     if query.to is not None or query.search:
-        return _row_count(conn, conditions)
+        return _row_count(conn, found, (None, None))
     split = _split(query.from_time, query.to_time)
-    counted = sum(_row_count(conn, [*conditions, *_within(edge)]) for edge in split.edges)
-    return counted + (_kept(conn, caller, query, split.days) if split.days is not None else 0)
+    counted = sum(_row_count(conn, found, edge) for edge in split.edges)
+    return counted + (_kept(conn, query, found, split.days) if split.days is not None else 0)
 
 
-def _within(edge: _Edge) -> list[sa.ColumnElement[bool]]:
+def _row_count(conn: sa.Connection, found: Filters, edge: _Edge) -> int:
     start, end = edge
-    return [
-        *([messages.c.created_at >= start] if start is not None else []),
-        *([messages.c.created_at < end] if end is not None else []),
+    statement = _row_count_statement(*found.shape, start is not None, end is not None)
+    return conn.execute(statement, {**found.values, "edge_start": start, "edge_end": end}).scalar_one()
+
+
+@functools.cache  # one per shape of query and edge: a few hundred at most
+def _row_count_statement(
+    dialect: str, names: tuple[str, ...], bounded_below: bool, bounded_above: bool
+) -> sa.Select[int]:
+    within = [
+        *([messages.c.created_at >= sa.bindparam("edge_start")] if bounded_below else []),
+        *([messages.c.created_at < sa.bindparam("edge_end")] if bounded_above else []),
     ]
+    return sa.select(sa.func.count()).select_from(messages).where(*conditions(dialect, names), *within)
 
 
-def _row_count(conn: sa.Connection, conditions: list[sa.ColumnElement[bool]]) -> int:
-    return conn.execute(sa.select(sa.func.count()).select_from(messages).where(*conditions)).scalar_one()
-
-
-def _kept(conn: sa.Connection, caller: Caller, query: HistoryQuery, days: _Days) -> int:
+def _kept(conn: sa.Connection, query: HistoryQuery, found: Filters, days: _Days) -> int:
     """The stored messages created on ``days`` matching the query's statuses and device."""
-    table = daily_counts if query.device_id is not None else daily_totals
-    conditions = [table.c.client_id == caller.client_id, table.c.is_test == caller.is_test]
-    if query.device_id is not None:
-        conditions.append(table.c.device_id == query.device_id)
     first, last = days
-    if first is not None:
-        conditions.append(table.c.day >= first)
-    if last is not None:
-        conditions.append(table.c.day <= last)
-    if query.statuses:
-        conditions.append(table.c.status.in_(query.statuses))
-    found = conn.execute(sa.select(sa.func.sum(table.c.kept)).where(*conditions)).scalar_one()
-    return int(found or 0)
+    statement = _kept_statement(query.device_id is not None, first is not None, last is not None, bool(query.statuses))
+    values = {**found.values, "first": first, "last": last}
+    return int(conn.execute(statement, values).scalar_one() or 0)
+
+
+@functools.cache  # sixteen shapes
+def _kept_statement(by_device: bool, from_first: bool, to_last: bool, by_status: bool) -> sa.Select[int | None]:
+    table = daily_counts if by_device else daily_totals
+    where = [table.c.client_id == sa.bindparam("client_id"), table.c.is_test == sa.bindparam("is_test")]
+    if by_device:
+        where.append(table.c.device_id == sa.bindparam("device_id"))
+    if from_first:
+        where.append(table.c.day >= sa.bindparam("first"))
+    if to_last:
+        where.append(table.c.day <= sa.bindparam("last"))
+    if by_status:
+        where.append(table.c.status.in_(sa.bindparam("statuses", expanding=True)))
+    return sa.select(sa.func.sum(table.c.kept)).where(*where)
 
 
 def _split(from_time: datetime | None, to_time: datetime | None) -> _Split:

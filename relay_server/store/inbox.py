@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from relay_server.store import webhook_outbox
 from relay_server.store.dispatch_schema import incoming_messages
 from relay_server.store.engine import read_transaction
-from relay_server.store.history import text_contains
+from relay_server.store.history_filters import text_contains
 from relay_server.store.schema import messages
 from relay_server.store.storable_text import from_exact_json
 from zimsend_common.timefmt import isoformat_z
