@@ -67,7 +67,8 @@ class PlanWatch:
             self.statements.append((statement, parameters))
 
     def plan_of(self, action: Callable[[], object]) -> str:
-        """``index`` when every statement ``action`` makes reads through an index, else what scans."""
+        """``index`` when every statement ``action`` makes reads through an index, else
+        what scans, with its number of rows (a planner rightly reads a small table whole)."""
         self.statements.clear()
         action()
         statements = list(self.statements)
@@ -75,7 +76,11 @@ class PlanWatch:
         with self.engine.connect() as conn:
             for statement, parameters in statements:
                 scans += self._full_scans(conn, statement, parameters)
-        return "index" if not scans else "SCAN " + ", ".join(sorted(set(scans)))
+            sizes = {table: self._rows(conn, table) for table in set(scans)}
+        return "index" if not scans else "SCAN " + ", ".join(f"{t} ({sizes[t]:,} rows)" for t in sorted(sizes))
+
+    def _rows(self, conn: sa.Connection, table: str) -> int:
+        return conn.exec_driver_sql(f'SELECT count(*) FROM "{table}"').scalar_one()
 
     def _full_scans(self, conn: sa.Connection, statement: str, parameters: Any) -> list[str]:
         raw = conn.connection.driver_connection
