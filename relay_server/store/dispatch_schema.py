@@ -75,7 +75,8 @@ incoming_messages = sa.Table(
     sa.Column("binary", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("undecodable", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("raw_pdu", sa.Text, nullable=True),
-    sa.Index("ix_incoming_messages_client_created", "client_id", "created_at", "message_id"),
+    # The inbox's order, newest first (revision 0014).
+    sa.Index("ix_incoming_messages_client_received", "client_id", "received_at", "message_id"),
 )
 
 event_attempts = sa.Table(
