@@ -189,6 +189,8 @@ class Inbox:
             if query.search:
                 where.append(text_contains(conn.dialect.name, incoming_messages.c.body, query.search))
             total = conn.execute(sa.select(sa.func.count()).select_from(incoming_messages).where(*where)).scalar_one()
+            if (query.page - 1) * query.limit >= total:
+                return [], total  # past the last match: no need to read the inbox again to learn so
             rows = conn.execute(
                 sa.select(incoming_messages)
                 .where(*where)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import sqlalchemy as sa
 
 from relay_server.store import Store
 from relay_server.store.dispatch_schema import incoming_messages
+from relay_server.store.inbox import InboxQuery
 from relay_server.store.models import Caller, NewIncoming
 from relay_server.store.storable_text import REPLACEMENT
 from zimsend_common.timefmt import utcnow
@@ -69,3 +72,44 @@ def test_another_clients_incoming_sms_is_not_found(store: Store, live_caller: Ca
     [row] = _rows(store, live_caller.client_id)
     assert store.get_incoming(other_caller.client_id, row.message_id) is None
     assert store.get_incoming(live_caller.client_id, "in_\x00") is None
+
+
+def _three_received(store: Store, caller: Caller) -> None:
+    device, _password = store.add_device(caller.client_id)
+    for number in range(3):
+        store.record_incoming(
+            NewIncoming(f"evt_{number}", caller.client_id, device.device_id, "+263772000111", "hi", 1, utcnow())
+        )
+
+
+def test_an_inbox_page_is_read_in_its_order_not_sorted_whole(store: Store, live_caller: Caller) -> None:
+    _three_received(store, live_caller)
+    pages: list[tuple[str, Any]] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if "ORDER BY" in statement and "incoming_messages" in statement:
+            pages.append((statement, parameters))
+
+    sa.event.listen(store.engine, "before_cursor_execute", seen)
+    found, total = store.inbox.page(live_caller.client_id, InboxQuery(limit=2))
+    sa.event.remove(store.engine, "before_cursor_execute", seen)
+
+    assert (len(found), total) == (2, 3)
+    [(statement, parameters)] = pages
+    with store.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # a table this small is read whole otherwise
+            plan = " | ".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
+        else:
+            plan = " | ".join(row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
+    assert "ix_incoming_messages_client_received" in plan, plan
+    assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+
+
+def test_an_inbox_page_past_the_last_match_is_empty_and_keeps_the_total(store: Store, live_caller: Caller) -> None:
+    _three_received(store, live_caller)
+
+    pages = [store.inbox.page(live_caller.client_id, InboxQuery(limit=2, page=n)) for n in (1, 2, 3)]
+
+    assert [(len(found), total) for found, total in pages] == [(2, 3), (1, 3), (0, 3)]
+    assert store.inbox.page(live_caller.client_id, InboxQuery(search="absent")) == ([], 0)
