@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from migrated_store import open_migrated
+from query_plans import plan_of, statements_run
 from store_factories import new_message
 
 from relay_server.store import Store, UnknownCursor
@@ -123,22 +121,6 @@ def test_search_finds_a_literal_backslash(store: Store, live_caller: Caller) -> 
     assert _history(store, live_caller, search="\\temp\\") == [message.message_id]
 
 
-def _reads_of_messages(store: Store, action: Callable[[], object]) -> list[tuple[str, Any]]:
-    """The statements on the messages table that ``action`` runs, with their parameters."""
-    statements: list[tuple[str, Any]] = []
-
-    def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
-        if "FROM messages" in statement:
-            statements.append((statement, parameters))
-
-    sa.event.listen(store.engine, "before_cursor_execute", seen)
-    try:
-        action()
-    finally:
-        sa.event.remove(store.engine, "before_cursor_execute", seen)
-    return statements
-
-
 def test_a_search_on_sqlite_matches_bodies_in_the_index_that_carries_them(migrated_sqlite_url: str) -> None:
     store = open_migrated(migrated_sqlite_url)
     client, key = store.create_client("Acme")
@@ -146,23 +128,25 @@ def test_a_search_on_sqlite_matches_bodies_in_the_index_that_carries_them(migrat
     for minute in range(3):
         _store_at(store, caller, DAY + timedelta(minutes=minute), body=f"colis {minute} en route")
 
-    statements = _reads_of_messages(store, lambda: store.history(caller, HistoryQuery(search="COLIS")))
+    statements = statements_run(
+        store.engine, lambda: store.history(caller, HistoryQuery(search="COLIS")), "FROM messages"
+    )
 
     assert len(statements) == 2  # the total, then the page
-    with store.engine.connect() as conn:
-        cursor = conn.connection.driver_connection.cursor()
-        for statement, parameters in statements:
-            plan = " | ".join(row[-1] for row in cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters))
-            # The page reads its few rows from the table once the index matched them; the count reads none.
-            assert "ix_messages_client_created_body" in plan, plan
+    for statement, parameters in statements:
+        plan = plan_of(store.engine, statement, parameters)
+        # The page reads its few rows from the table once the index matched them; the count reads none.
+        assert "ix_messages_client_created_body" in plan, plan
     store.close()
 
 
 def test_a_search_that_matches_nothing_reads_the_history_once(store: Store, live_caller: Caller, mixed) -> None:
     found: list[HistoryPage] = []
 
-    statements = _reads_of_messages(
-        store, lambda: found.append(store.history(live_caller, HistoryQuery(search="introuvable")))
+    statements = statements_run(
+        store.engine,
+        lambda: found.append(store.history(live_caller, HistoryQuery(search="introuvable"))),
+        "FROM messages",
     )
 
     assert found == [HistoryPage(items=[], total=0, next_after=None)]

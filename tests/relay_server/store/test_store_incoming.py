@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from query_plans import plan_of, statements_run
 
 from relay_server.store import Store
 from relay_server.store.dispatch_schema import incoming_messages
@@ -84,24 +85,17 @@ def _three_received(store: Store, caller: Caller) -> None:
 
 def test_an_inbox_page_is_read_in_its_order_not_sorted_whole(store: Store, live_caller: Caller) -> None:
     _three_received(store, live_caller)
-    pages: list[tuple[str, Any]] = []
+    found: list[tuple[list[Any], int]] = []
+    reads = statements_run(
+        store.engine,
+        lambda: found.append(store.inbox.page(live_caller.client_id, InboxQuery(limit=2))),
+        "FROM incoming_messages",
+    )
 
-    def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
-        if "ORDER BY" in statement and "incoming_messages" in statement:
-            pages.append((statement, parameters))
-
-    sa.event.listen(store.engine, "before_cursor_execute", seen)
-    found, total = store.inbox.page(live_caller.client_id, InboxQuery(limit=2))
-    sa.event.remove(store.engine, "before_cursor_execute", seen)
-
-    assert (len(found), total) == (2, 3)
-    [(statement, parameters)] = pages
-    with store.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # a table this small is read whole otherwise
-            plan = " | ".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
-        else:
-            plan = " | ".join(row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
+    [(items, total)] = found
+    assert (len(items), total) == (2, 3)
+    [(statement, parameters)] = [read for read in reads if "ORDER BY" in read[0]]  # the page, not its total
+    plan = plan_of(store.engine, statement, parameters)
     assert "ix_incoming_messages_client_received" in plan, plan
     assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
 

@@ -7,12 +7,11 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
 from prometheus_client import REGISTRY
+from query_plans import plan_of, statements_run
 from relay_parts import Parts
 
 from relay_server.store.models import Message, StatusChange
-from relay_server.store.schema import UtcDateTime
 from relay_server.worker.due import OVERLAP, DueRelease
 from relay_server.worker.epoch import EpochWatch
 from relay_server.worker.recovery import requeue_orphans
@@ -165,13 +164,11 @@ def test_recovery_leaves_a_scheduled_message_to_the_due_release_until_it_has_loo
 
 
 def test_the_look_for_due_messages_reads_the_status_and_scheduled_at_index(parts: Parts):
-    with parts.store.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SET LOCAL enable_seqscan = off"))  # a table this small is read whole otherwise
-        explain = "EXPLAIN " if conn.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN "
-        query = sa.text(
-            explain + "SELECT message_id FROM messages"
-            " WHERE status = 'queued' AND scheduled_at > :after AND scheduled_at <= :through"
-        ).bindparams(sa.bindparam("after", type_=UtcDateTime), sa.bindparam("through", type_=UtcDateTime))
-        plan = conn.execute(query, {"after": utcnow() - seconds(5), "through": utcnow()}).all()
-    assert "ix_messages_status_scheduled" in " ".join(str(row) for row in plan)
+    now = utcnow()
+    engine = parts.store.engine
+
+    [(statement, parameters)] = statements_run(
+        engine, lambda: parts.store.due_messages(now - seconds(5), now), "FROM messages"
+    )
+
+    assert "ix_messages_status_scheduled" in plan_of(engine, statement, parameters)
