@@ -426,12 +426,12 @@ class Store:
     # -- what operators watch --------------------------------------------------
     def ping(self) -> None:
         """Return once the database answered a trivial query; raises its error otherwise."""
-        with read_transaction(self.engine) as conn:
+        with single_read(self.engine) as conn:
             observability.ping(conn)
 
     def database_now(self) -> datetime:
         """The database's own clock (this machine's for SQLite), UTC-aware."""
-        with read_transaction(self.engine) as conn:
+        with single_read(self.engine) as conn:
             return observability.database_now(conn)
 
     def message_counts(self) -> list[observability.MessageCount]:
