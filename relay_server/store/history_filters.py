@@ -29,6 +29,9 @@ _CONDITIONS: dict[str, sa.ColumnElement[bool]] = {
     "to_time": messages.c.created_at <= sa.bindparam("to_time"),
     "device_id": messages.c.device_id == sa.bindparam("device_id"),
 }
+# Search's condition depends on the database and the text: named apart, built by ``_matches``.
+_SEARCH_ASCII = "search"
+_SEARCH_UNICODE = "search_unicode"
 
 
 @dataclass(frozen=True)
@@ -76,10 +79,6 @@ def _like_pattern(text: str) -> str:
 def text_contains(dialect: str, column: sa.ColumnElement[str], text: str) -> sa.ColumnElement[bool]:
     """``column`` contains ``text``, case-insensitively (Unicode too); ``%`` and ``_`` are literal."""
     return _matches(dialect, column, text.isascii(), _like_pattern(text.lower()))
-
-
-_SEARCH_ASCII = "search"
-_SEARCH_UNICODE = "search_unicode"
 
 
 def _condition(dialect: str, name: str) -> sa.ColumnElement[bool]:
