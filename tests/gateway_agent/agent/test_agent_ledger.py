@@ -49,6 +49,24 @@ def test_the_ledger_survives_its_process(tmp_path):
     again.close()
 
 
+def test_part_outcomes_outlive_the_process_whether_or_not_they_finish_their_message(tmp_path):
+    first = Ledger(tmp_path / "agent.sqlite3")
+    first.take("msg_1", RECIPIENT, time.time())
+    first.record_sent("msg_1", (7, 8), RECIPIENT, time.time(), {"event_id": "evt_sent"})
+    first.settle_part("msg_1", 0, "delivered", "2026-12-05T10:00:00.000Z")  # the message is not finished yet
+    first.append_event({"event_id": "evt_delivered"}, message_id="msg_1", finished=True)
+    first.settle_part("msg_1", 1, "delivered", "2026-12-05T10:00:01.000Z")  # settled after its last word
+    first.close()
+
+    again = Ledger(tmp_path / "agent.sqlite3")
+    assert [(part.outcome, part.discharged_at) for part in again.parts_of("msg_1")] == [
+        ("delivered", "2026-12-05T10:00:00.000Z"),
+        ("delivered", "2026-12-05T10:00:01.000Z"),
+    ]
+    assert again.message_state("msg_1") == "done"
+    again.close()
+
+
 def test_a_new_ledger_and_its_directory_are_private_whatever_the_umask(tmp_path):
     agents = tmp_path / "data" / "agents"
     previous = os.umask(0)
