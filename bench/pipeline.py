@@ -30,7 +30,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,12 +115,14 @@ def through_gateway(gateway: Gateway, agents: int, count: int) -> Figures:
     return Figures(f"through the gateway, {agents} agent(s)", count, elapsed, spent, commands)
 
 
-def send_bulk(gateway: Gateway, account: Any, first: int, size: int) -> None:
-    """Messages ``first`` to ``first + size - 1`` of a run, in one send-bulk request."""
+def send_bulk(gateway: Gateway, account: Any, first: int, size: int, to: Callable[[int], str] | None = None) -> None:
+    """Messages ``first`` to ``first + size - 1`` of a run, in one send-bulk request,
+    the ``n``-th to ``to(n)`` (by default ``recipient``)."""
     numbered = range(first, first + size)
+    to = to or recipient
     answer = requests.post(
         gateway.url("/sms/send-bulk"),
-        json={"messages": [{"to": recipient(n), "message": f"bench {n}"} for n in numbered]},
+        json={"messages": [{"to": to(n), "message": f"bench {n}"} for n in numbered]},
         headers=account.headers,
         timeout=120,
     )
