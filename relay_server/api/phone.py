@@ -32,9 +32,12 @@ def normalize(raw: str) -> str:
     return _e164(compact)
 
 
-# Parsing against the numbering plans costs far more than the rest of a send's checks, and
-# senders repeat their numbers (a bulk to a list, an OTP to the same customer): remembered.
-@lru_cache(maxsize=65_536)
+# Parsing against the numbering plans costs far more than the rest of a send's checks
+# (40 µs, against 3 µs remembered), and senders repeat their numbers (a bulk to a
+# list, an OTP to the same customer). The newest few thousand are remembered: a
+# bulk's list fits, and a process sending each message to a new number stays
+# within its memory (65,536 numbers held 14 MB, in every server process).
+@lru_cache(maxsize=4096)
 def _e164(compact: str) -> str:
     """The compact ``+digits`` number in E.164, or InvalidPhoneNumber (raised again each time)."""
     try:
