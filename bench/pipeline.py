@@ -115,20 +115,6 @@ def through_gateway(gateway: Gateway, agents: int, count: int) -> Figures:
     return Figures(f"through the gateway, {agents} agent(s)", count, elapsed, spent, commands)
 
 
-def send_bulk(gateway: Gateway, account: Any, first: int, size: int, to: Callable[[int], str] | None = None) -> None:
-    """Messages ``first`` to ``first + size - 1`` of a run, in one send-bulk request,
-    the ``n``-th to ``to(n)`` (by default ``recipient``)."""
-    numbered = range(first, first + size)
-    to = to or recipient
-    answer = requests.post(
-        gateway.url("/sms/send-bulk"),
-        json={"messages": [{"to": to(n), "message": f"bench {n}"} for n in numbered]},
-        headers=account.headers,
-        timeout=120,
-    )
-    answer.raise_for_status()
-
-
 def recipient(n: int) -> str:
     """The ``n``-th message's recipient, one of a thousand, as a bulk's are.
 
@@ -140,6 +126,18 @@ def recipient(n: int) -> str:
     report is about.
     """
     return f"+26377100{n % 1000:04d}"
+
+
+def send_bulk(gateway: Gateway, account: Any, first: int, size: int, to: Callable[[int], str] = recipient) -> None:
+    """Messages ``first`` to ``first + size - 1`` of a run, in one send-bulk request, the ``n``-th to ``to(n)``."""
+    numbered = range(first, first + size)
+    answer = requests.post(
+        gateway.url("/sms/send-bulk"),
+        json={"messages": [{"to": to(n), "message": f"bench {n}"} for n in numbered]},
+        headers=account.headers,
+        timeout=120,
+    )
+    answer.raise_for_status()
 
 
 def redis_commands(gateway: Gateway) -> int:
