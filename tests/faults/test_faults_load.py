@@ -130,16 +130,17 @@ def _client(gateway: Gateway, account: Credentials, tally: Tally, deadline: floa
 def _wait_while_draining(gateway: Gateway, account: Credentials) -> None:
     """Return once no message is queued or sent any more; fail when their number
     stopped falling for ``STALL_SECONDS`` (one stayed queued or in flight)."""
-    unfinished, falling_since = (
-        _history(gateway, account, status="queued,sent")["pagination"]["total_items"],
-        time.monotonic(),
-    )
+    unfinished, falling_since = _unfinished(gateway, account), time.monotonic()
     while unfinished:
         assert time.monotonic() - falling_since < STALL_SECONDS, f"{unfinished} messages never reached a final state"
         time.sleep(0.5)
-        now = _history(gateway, account, status="queued,sent")["pagination"]["total_items"]
+        now = _unfinished(gateway, account)
         if now < unfinished:
             unfinished, falling_since = now, time.monotonic()
+
+
+def _unfinished(gateway: Gateway, account: Credentials) -> int:
+    return _history(gateway, account, status="queued,sent", limit=1)["pagination"]["total_items"]
 
 
 def _statuses(gateway: Gateway, account: Credentials) -> dict[str, str]:
