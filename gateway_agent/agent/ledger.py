@@ -287,12 +287,13 @@ class Ledger:
         ).fetchall()
         return [Part(*row) for row in rows]
 
-    def settle_part(self, message_id: str, part: int, outcome: str, discharged_at: str) -> None:
-        """Keep a part's outcome. A part of a message whose last word is already
-        journalled is settled without waiting for the disk: lost in a power cut, it
-        leaves a repeated report nothing to do, as the message is finished."""
-        finished = self.message_state(message_id) == "done"
-        with self._bookkeeping() if finished else self._transaction():
+    def settle_part(
+        self, message_id: str, part: int, outcome: str, discharged_at: str, *, message_finished: bool
+    ) -> None:
+        """Keep a part's outcome. When ``message_finished`` (its message's last word is
+        already journalled) it is kept without waiting for the disk: lost in a power
+        cut, it leaves a repeated report nothing to do, as the message is finished."""
+        with self._bookkeeping() if message_finished else self._transaction():
             self._db.execute(
                 "UPDATE parts SET outcome = ?, discharged_at = ? WHERE message_id = ? AND part = ?",
                 (outcome, discharged_at, message_id, part),

@@ -56,9 +56,12 @@ class DeliveryTracker:
         # that a crash in between leaves a repeated report nothing left to do.
         if report.outcome == "failed":
             self._fail(part.message_id, report, discharged_at)
-        elif self._completes(part):
-            self._deliver(part.message_id, discharged_at)
-        self._ledger.settle_part(part.message_id, part.part, report.outcome, discharged_at)
+            finished = True
+        else:
+            finished = self._completes(part)
+            if finished:
+                self._deliver(part.message_id, discharged_at)
+        self._ledger.settle_part(part.message_id, part.part, report.outcome, discharged_at, message_finished=finished)
 
     def _match(self, report: DeliveryReport) -> Part | None:
         since = report_moment(report) - DEFAULT_WINDOW.total_seconds()

@@ -53,9 +53,9 @@ def test_part_outcomes_outlive_the_process_whether_or_not_they_finish_their_mess
     first = Ledger(tmp_path / "agent.sqlite3")
     first.take("msg_1", RECIPIENT, time.time())
     first.record_sent("msg_1", (7, 8), RECIPIENT, time.time(), {"event_id": "evt_sent"})
-    first.settle_part("msg_1", 0, "delivered", "2026-12-05T10:00:00.000Z")  # the message is not finished yet
+    first.settle_part("msg_1", 0, "delivered", "2026-12-05T10:00:00.000Z", message_finished=False)
     first.append_event({"event_id": "evt_delivered"}, message_id="msg_1", finished=True)
-    first.settle_part("msg_1", 1, "delivered", "2026-12-05T10:00:01.000Z")  # settled after its last word
+    first.settle_part("msg_1", 1, "delivered", "2026-12-05T10:00:01.000Z", message_finished=True)
     first.close()
 
     again = Ledger(tmp_path / "agent.sqlite3")
