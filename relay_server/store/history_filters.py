@@ -51,12 +51,9 @@ class Filters:
 def filters(dialect: str, caller: Caller, query: HistoryQuery) -> Filters:
     """The caller's messages that ``query`` selects, on ``dialect``."""
     values: dict[str, Any] = {"client_id": caller.client_id, "is_test": caller.is_test}
-    if query.statuses:
-        values["statuses"] = list(query.statuses)
-    for name in ("to", "from_time", "to_time", "device_id"):
-        if getattr(query, name) is not None:
-            values[name] = getattr(query, name)
-    names = [name for name in _CONDITIONS if name in values]
+    # A filter left out is None, or () for statuses.
+    names = [name for name in _CONDITIONS if getattr(query, name) not in (None, ())]
+    values.update((name, getattr(query, name)) for name in names)
     if query.search:
         names.append(_SEARCH_ASCII if query.search.isascii() else _SEARCH_UNICODE)
         values["pattern"] = _like_pattern(query.search.lower())

@@ -46,7 +46,7 @@ def total(conn: sa.Connection, query: HistoryQuery, found: Filters) -> int:
         return _row_count(conn, found, (None, None))
     split = _split(query.from_time, query.to_time)
     counted = sum(_row_count(conn, found, edge) for edge in split.edges)
-    return counted + (_kept(conn, query, found, split.days) if split.days is not None else 0)
+    return counted + (_kept(conn, found, split.days) if split.days is not None else 0)
 
 
 def _row_count(conn: sa.Connection, found: Filters, edge: _Edge) -> int:
@@ -66,10 +66,11 @@ def _row_count_statement(
     return sa.select(sa.func.count()).select_from(messages).where(*conditions(dialect, names), *within)
 
 
-def _kept(conn: sa.Connection, query: HistoryQuery, found: Filters, days: _Days) -> int:
+def _kept(conn: sa.Connection, found: Filters, days: _Days) -> int:
     """The stored messages created on ``days`` matching the query's statuses and device."""
     first, last = days
-    statement = _kept_statement(query.device_id is not None, first is not None, last is not None, bool(query.statuses))
+    by_device, by_status = "device_id" in found.names, "statuses" in found.names
+    statement = _kept_statement(by_device, first is not None, last is not None, by_status)
     values = {**found.values, "first": first, "last": last}
     return int(conn.execute(statement, values).scalar_one() or 0)
 
