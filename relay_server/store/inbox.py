@@ -189,13 +189,14 @@ class Inbox:
             if query.search:
                 where.append(text_contains(conn.dialect.name, incoming_messages.c.body, query.search))
             total = conn.execute(sa.select(sa.func.count()).select_from(incoming_messages).where(*where)).scalar_one()
-            if (query.page - 1) * query.limit >= total:
+            offset = (query.page - 1) * query.limit
+            if offset >= total:
                 return [], total  # past the last match: no need to read the inbox again to learn so
             rows = conn.execute(
                 sa.select(incoming_messages)
                 .where(*where)
                 .order_by(incoming_messages.c.received_at.desc(), incoming_messages.c.message_id.desc())
-                .offset((query.page - 1) * query.limit)
+                .offset(offset)
                 .limit(query.limit)
             )
             return [_incoming(conn, row._mapping) for row in rows], total
