@@ -201,9 +201,14 @@ def _reader(engine: sa.Engine, *, one_statement: bool) -> Iterator[sa.Connection
 
 def upsert_insert(conn: sa.Connection, table: sa.Table) -> Any:
     """An INSERT on ``table`` that can take ``on_conflict_do_*`` (both databases support it)."""
+    return dialect_insert(conn.dialect.name, table)
+
+
+def dialect_insert(dialect: str, table: sa.Table) -> Any:
+    """``upsert_insert`` for a database named by its dialect, for a statement built once ahead."""
     # The connection's own dialect module, loaded already: importing the other one
     # as well would cost every relay process about 2 MB for nothing.
-    return importlib.import_module(f"sqlalchemy.dialects.{conn.dialect.name}").insert(table)
+    return importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert(table)
 
 
 def _configure_sqlite_connection(dbapi_conn: Any, _record: Any) -> None:

@@ -111,7 +111,9 @@ class Store:
         self.overview = Overview(engine)
         self.device_history = DeviceHistory(engine)
         self.hourly_counts = HourlyCounts(engine)
-        self._message_writes = GroupCommit(engine)
+        # A send's writes (its messages, its Idempotency-Key's reservation and answer) share
+        # their commit with concurrent sends' (``group_commit``).
+        self._send_writes = GroupCommit(engine)
         # Told after a key is revoked or a client disabled: whoever caches credentials.
         self.credentials_changed: list[Callable[[], object]] = []
 
@@ -292,7 +294,7 @@ class Store:
             _keep_answer(conn, answer, stored)
             return stored
 
-        return self._message_writes.run(insert)
+        return self._send_writes.run(insert)
 
     def get_message(self, caller: Caller, message_id: str) -> Message | None:
         """The caller's message, or None (also for another client's or mode's)."""
@@ -485,18 +487,21 @@ class Store:
     def idempotency_put(
         self, client_id: str, key: str, request_hash: str, status_code: int, body: bytes
     ) -> IdempotencyRecord:
-        """Keep this answer; when another request stored one first, return that one."""
-        with write_transaction(self.engine) as conn:
-            return idempotency.put(conn, client_id, key, request_hash, status_code, body)
+        """Keep this answer; when another request stored one first, return that one.
+
+        Concurrent sends share its commit (``group_commit``).
+        """
+        return self._send_writes.run(
+            lambda conn: idempotency.put(conn, client_id, key, request_hash, status_code, body)
+        )
 
     def idempotency_complete(self, client_id: str, key: str, token: bytes, status_code: int, body: bytes) -> None:
         """Keep the answer of the request that reserved ``key`` with ``token``.
 
         A reservation is a record put with ``idempotency.PENDING_STATUS`` and the
-        token as its body.
+        token as its body. Concurrent sends share its commit (``group_commit``).
         """
-        with write_transaction(self.engine) as conn:
-            idempotency.complete(conn, client_id, key, token, status_code, body)
+        self._send_writes.run(lambda conn: idempotency.complete(conn, client_id, key, token, status_code, body))
 
     def idempotency_release(self, client_id: str, key: str, token: bytes) -> None:
         """Give up the reservation held with ``token``, so that a retry does the work."""

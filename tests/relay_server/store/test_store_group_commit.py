@@ -69,18 +69,27 @@ def _run_held(store: Store, group: GroupCommit, works: list[Callable[[], Any]]) 
     return outcomes
 
 
-def test_sends_waiting_for_the_writer_commit_together_and_each_gets_its_own_messages(sqlite_store: Store):
+def test_sends_and_their_key_reservations_waiting_for_the_writer_commit_together_and_each_gets_its_own(
+    sqlite_store: Store,
+):
     store = sqlite_store
     caller = store.authenticate(*_client(store))
     commits = _commits(store)
-    works = [lambda n=n: store.insert_messages([_message(caller, n)]) for n in range(WRITERS)]
+    sends = [lambda n=n: store.insert_messages([_message(caller, n)]) for n in range(WRITERS)]
+    reservations = [
+        lambda n=n: store.idempotency_put(caller.client_id, f"key-{n}", f"hash-{n}", 0, b"token %d" % n)
+        for n in range(WRITERS)
+    ]
 
-    outcomes = _run_held(store, store._message_writes, works)
+    outcomes = _run_held(store, store._send_writes, sends + reservations)
 
-    assert [[m.body for m in stored] for stored in outcomes] == [[f"group {n}"] for n in range(WRITERS)]
+    assert [[m.body for m in stored] for stored in outcomes[:WRITERS]] == [[f"group {n}"] for n in range(WRITERS)]
+    assert [record.body for record in outcomes[WRITERS:]] == [b"token %d" % n for n in range(WRITERS)]
     assert len(commits) == 1
-    for stored in outcomes:
+    for stored in outcomes[:WRITERS]:
         assert store.get_message(caller, stored[0].message_id) is not None
+    for n in range(WRITERS):
+        assert store.idempotency_get(caller.client_id, f"key-{n}").request_hash == f"hash-{n}"
 
 
 def test_a_write_that_raises_is_rolled_back_alone_and_its_caller_gets_the_error(sqlite_store: Store):
