@@ -88,7 +88,9 @@ class PlanWatch:
         if self.engine.dialect.name == "sqlite":
             cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
             details = [row[-1] for row in cursor.fetchall()]
-            return [d.split()[1] for d in details if d.startswith("SCAN ") and "USING" not in d]
+            # "SCAN CONSTANT ROW" reads no table: a SELECT of subqueries alone (a total) says so.
+            scans = [d for d in details if d.startswith("SCAN ") and "USING" not in d and d != "SCAN CONSTANT ROW"]
+            return [d.split()[1] for d in scans]
         cursor.execute("EXPLAIN " + statement, parameters)
         lines = [row[0] for row in cursor.fetchall()]
         return [line.split(" on ")[1].split()[0] for line in lines if "Seq Scan on" in line]

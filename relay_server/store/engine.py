@@ -167,7 +167,8 @@ def read_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
 
 @contextmanager
 def single_read(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """A connection for one statement that only reads (inside ``shared_transaction``, the shared one).
+    """A connection for reads that need no snapshot but each statement's own (inside
+    ``shared_transaction``, the shared one): one statement, most often.
 
     One statement sees one consistent snapshot by itself on both databases, so
     no transaction is opened around it: a status read on PostgreSQL is then one

@@ -11,6 +11,7 @@ Statements are built once for each shape of query (``history_filters``).
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,32 +26,70 @@ from relay_server.store.schema import messages
 _CREATED_AT_OF = sa.select(messages.c.created_at).where(messages.c.message_id == sa.bindparam("after"), *CALLERS)
 
 
+def counts_apart(query: HistoryQuery) -> bool:
+    """Whether ``query``'s total is a statement of its own, which must share the page's snapshot.
+
+    A search's is. Its count reads every matching row, and on PostgreSQL a page
+    that carried it would be planned badly once prepared: the generic plan,
+    blind to how many rows the pattern matches, takes it for a few and reads
+    every match through the trigram index twice, three times slower. Any
+    other total is selected beside its page: one statement, one snapshot.
+    """
+    return bool(query.search)
+
+
 def history(conn: sa.Connection, caller: Caller, query: HistoryQuery) -> HistoryPage:
-    """The caller's messages matching ``query``; UnknownCursor for a foreign ``after``."""
+    """The caller's messages matching ``query``; UnknownCursor for a foreign ``after``.
+
+    Its statements need one snapshot only where ``counts_apart``; elsewhere
+    the page carries its total, and the statements around it (the cursor's
+    time, the total of an empty page) need not agree with it.
+    """
     found = filters(conn.dialect.name, caller, query)
-    total = history_totals.total(conn, query, found)
-    offset = (query.page - 1) * query.limit
-    values = {**found.values, "limit": query.limit + 1}
+    counted = history_totals.counting(query, found)
+    values = {**counted.values, "limit": query.limit + 1}
     if query.after is not None:
         values["after"] = query.after
         values["after_created_at"] = _created_at_of(conn, values)
-    elif offset >= total:
-        # Past the last match (a search that found nothing, most often): a
-        # search's page would read the client's whole history again to learn so.
-        return HistoryPage(items=[], total=total, next_after=None)
     else:
-        values["offset"] = offset
-    rows = conn.execute(_page(*found.shape, keyset=query.after is not None), values).all()
-    items = [message_from_row(row._mapping) for row in rows[: query.limit]]
-    more = len(rows) > query.limit
+        values["offset"] = (query.page - 1) * query.limit
+    if not counts_apart(query):
+        rows = conn.execute(_page(found.shape, counted.shape, keyset=query.after is not None), values).all()
+        return _paged(rows, _carried_total(conn, rows, counted, values), query.limit)
+    total = history_totals.total(conn, counted)
+    if values.get("offset", 0) >= total:
+        # Past the last match (a search that found nothing, most often): the
+        # page would read the client's whole history again to learn so.
+        return HistoryPage(items=[], total=total, next_after=None)
+    rows = conn.execute(_page(found.shape, None, keyset=query.after is not None), values).all()
+    return _paged(rows, total, query.limit)
+
+
+def _carried_total(
+    conn: sa.Connection, rows: Sequence[sa.Row[Any]], counted: history_totals.Counting, values: dict[str, Any]
+) -> int:
+    if rows:
+        return int(rows[0].total)
+    if "after" in values or values["offset"]:
+        return history_totals.total(conn, counted)  # an empty page carries no total
+    return 0  # the first page is empty: nothing matches
+
+
+def _paged(rows: Sequence[sa.Row[Any]], total: int, limit: int) -> HistoryPage:
+    items = [message_from_row(row._mapping) for row in rows[:limit]]
+    more = len(rows) > limit
     return HistoryPage(items=items, total=total, next_after=items[-1].message_id if more else None)
 
 
 @functools.cache  # one per shape of query: a few hundred at most
-def _page(dialect: str, names: tuple[str, ...], *, keyset: bool) -> sa.Select[*tuple[Any, ...]]:
+def _page(
+    filter_shape: tuple[str, tuple[str, ...]], counting_shape: history_totals.Shape | None, *, keyset: bool
+) -> sa.Select[Any]:
+    """A page of messages; with ``counting_shape``, each row carries the total (``history_totals.column``)."""
+    columns = [] if counting_shape is None else [history_totals.column(counting_shape).label("total")]
     page = (
-        sa.select(messages)
-        .where(*conditions(dialect, names))
+        sa.select(messages, *columns)
+        .where(*conditions(*filter_shape))
         .order_by(messages.c.created_at.desc(), messages.c.message_id.desc())
         .limit(sa.bindparam("limit"))
     )

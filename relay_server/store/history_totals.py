@@ -10,13 +10,18 @@ index) only on the one or two edge days the range covers in part.
 
 Filters the counts know nothing of (recipient, search text) are counted
 from the rows themselves.
+
+A total is one SQL expression (``column``), so that a page selects it beside
+its rows: one statement, one snapshot, one round trip to the database.
 """
 
 from __future__ import annotations
 
 import functools
+import operator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -30,6 +35,10 @@ _Days = tuple[date | None, date | None]  # first and last whole day, None where 
 # A partial day, counted row by row: creation times from its start (inclusive)
 # to its end (exclusive); None where the query's own bound is the limit.
 _Edge = tuple[datetime | None, datetime | None]
+# What a total's expression is built from: the filters' shape, whether each
+# edge is bounded below and above, and the whole days' (None: there are none)
+# as ``_kept_statement``'s arguments.
+Shape = tuple[tuple[str, tuple[str, ...]], tuple[tuple[bool, bool], ...], tuple[bool, bool, bool, bool] | None]
 
 
 @dataclass(frozen=True)
@@ -40,43 +49,65 @@ class _Split:
     edges: list[_Edge]
 
 
-def total(conn: sa.Connection, query: HistoryQuery, found: Filters) -> int:
-    """How many messages match ``found``, the row filters of ``query``."""
+@dataclass(frozen=True)
+class Counting:
+    """How a query's total is counted: an expression's shape (``column``) and its parameters' values."""
+
+    shape: Shape
+    values: dict[str, Any]
+
+
+def counting(query: HistoryQuery, found: Filters) -> Counting:
+    """How to count the messages that match ``found``, the row filters of ``query``."""
     if query.to is not None or query.search:
-        return _row_count(conn, found, (None, None))
-    split = _split(query.from_time, query.to_time)
-    counted = sum(_row_count(conn, found, edge) for edge in split.edges)
-    return counted + (_kept(conn, found, split.days) if split.days is not None else 0)
+        split = _Split(None, [(None, None)])
+    else:
+        split = _split(query.from_time, query.to_time)
+    values = dict(found.values)
+    for index, (start, end) in enumerate(split.edges):
+        values[f"edge{index}_start"], values[f"edge{index}_end"] = start, end
+    bounds = tuple((start is not None, end is not None) for start, end in split.edges)
+    kept_shape = None
+    if split.days is not None:
+        first, last = values["first"], values["last"] = split.days
+        kept_shape = ("device_id" in found.names, first is not None, last is not None, "statuses" in found.names)
+    return Counting((found.shape, bounds, kept_shape), values)
 
 
-def _row_count(conn: sa.Connection, found: Filters, edge: _Edge) -> int:
-    start, end = edge
-    statement = _row_count_statement(*found.shape, start is not None, end is not None)
-    return conn.execute(statement, {**found.values, "edge_start": start, "edge_end": end}).scalar_one()
+def total(conn: sa.Connection, counted: Counting) -> int:
+    """The total ``counted`` stands for, read alone."""
+    return int(conn.execute(_total_statement(counted.shape), counted.values).scalar_one())
 
 
-@functools.cache  # one per shape of query and edge: a few hundred at most
+@functools.cache  # one per shape of query and of its range: a few hundred at most
+def column(shape: Shape) -> sa.ColumnElement[Any]:
+    """The total as one expression, to select alone or beside the page it counts (one snapshot)."""
+    filter_shape, bounds, kept_shape = shape
+    parts: list[sa.ColumnElement[Any]] = [
+        _row_count_statement(*filter_shape, index, *bound).scalar_subquery() for index, bound in enumerate(bounds)
+    ]
+    if kept_shape is not None:
+        parts.append(sa.func.coalesce(_kept_statement(*kept_shape).scalar_subquery(), 0))
+    return functools.reduce(operator.add, parts)
+
+
+@functools.cache  # as ``column``: built anew, a statement costs more than a search that finds nothing
+def _total_statement(shape: Shape) -> sa.Select[Any]:
+    return sa.select(column(shape))
+
+
 def _row_count_statement(
-    dialect: str, names: tuple[str, ...], bounded_below: bool, bounded_above: bool
+    dialect: str, names: tuple[str, ...], edge: int, bounded_below: bool, bounded_above: bool
 ) -> sa.Select[int]:
     within = [
-        *([messages.c.created_at >= sa.bindparam("edge_start")] if bounded_below else []),
-        *([messages.c.created_at < sa.bindparam("edge_end")] if bounded_above else []),
+        *([messages.c.created_at >= sa.bindparam(f"edge{edge}_start")] if bounded_below else []),
+        *([messages.c.created_at < sa.bindparam(f"edge{edge}_end")] if bounded_above else []),
     ]
     return sa.select(sa.func.count()).select_from(messages).where(*conditions(dialect, names), *within)
 
 
-def _kept(conn: sa.Connection, found: Filters, days: _Days) -> int:
-    """The stored messages created on ``days`` matching the query's statuses and device."""
-    first, last = days
-    by_device, by_status = "device_id" in found.names, "statuses" in found.names
-    statement = _kept_statement(by_device, first is not None, last is not None, by_status)
-    values = {**found.values, "first": first, "last": last}
-    return int(conn.execute(statement, values).scalar_one() or 0)
-
-
-@functools.cache  # sixteen shapes
 def _kept_statement(by_device: bool, from_first: bool, to_last: bool, by_status: bool) -> sa.Select[int | None]:
+    """The stored messages created on the whole days from ``first`` to ``last`` matching the query's statuses and device."""
     table = daily_counts if by_device else daily_totals
     where = [table.c.client_id == sa.bindparam("client_id"), table.c.is_test == sa.bindparam("is_test")]
     if by_device:

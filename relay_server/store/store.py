@@ -334,7 +334,8 @@ class Store:
 
         Raises UnknownCursor when ``query.after`` is not one of the caller's messages.
         """
-        with read_transaction(self.engine) as conn:
+        reader = read_transaction if history.counts_apart(query) else single_read
+        with reader(self.engine) as conn:
             return history.history(conn, caller, query)
 
     def batch(self) -> AbstractContextManager[None]:

@@ -164,6 +164,30 @@ def test_offset_pages_end_with_a_partial_page_then_nothing(store: Store, live_ca
     assert [page.next_after for page in pages] == [newest_first[2], newest_first[5], None, None]
 
 
+def test_a_page_past_the_last_message_is_empty_and_still_counts_them_all(store: Store, live_caller: Caller) -> None:
+    oldest, *_ = [_store_at(store, live_caller, DAY + timedelta(minutes=i)) for i in range(3)]
+
+    after_the_oldest = store.history(live_caller, HistoryQuery(after=oldest.message_id))
+    past_the_end = store.history(live_caller, HistoryQuery(page=5, limit=2))
+
+    assert after_the_oldest == HistoryPage(items=[], total=3, next_after=None)
+    assert past_the_end == HistoryPage(items=[], total=3, next_after=None)
+
+
+def test_a_page_without_a_search_is_read_with_its_total_in_one_statement(
+    store: Store, live_caller: Caller, mixed
+) -> None:
+    # From within a day (counted row by row) over whole days (read from the daily counts).
+    query = HistoryQuery(statuses=("delivered", "failed"), from_time=DAY - timedelta(hours=1), limit=1)
+    found: list[HistoryPage] = []
+
+    statements = statements_run(store.engine, lambda: found.append(store.history(live_caller, query)), "")
+
+    assert len(statements) == 1, statements  # on SQLite, no BEGIN or COMMIT either
+    third = mixed["third"].message_id
+    assert [(_ids(page), page.total, page.next_after) for page in found] == [([third], 2, third)]
+
+
 def test_keyset_paging_walks_everything_once_even_with_equal_creation_times(store: Store, live_caller: Caller) -> None:
     made: list[Message] = []
     for minute in range(5):  # five instants, five messages created in each
