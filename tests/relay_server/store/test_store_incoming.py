@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -83,7 +84,9 @@ def _three_received(store: Store, caller: Caller) -> None:
         )
 
 
-def test_an_inbox_page_is_read_in_its_order_not_sorted_whole(store: Store, live_caller: Caller) -> None:
+def test_an_inbox_page_is_read_in_its_order_and_finds_its_replies_by_recipient(
+    store: Store, live_caller: Caller
+) -> None:
     _three_received(store, live_caller)
     found: list[tuple[list[Any], int]] = []
     reads = statements_run(
@@ -94,10 +97,15 @@ def test_an_inbox_page_is_read_in_its_order_not_sorted_whole(store: Store, live_
 
     [(items, total)] = found
     assert (len(items), total) == (2, 3)
-    [(statement, parameters)] = [read for read in reads if "ORDER BY" in read[0]]  # the page, not its total
-    plan = plan_of(store.engine, statement, parameters)
-    assert "ix_incoming_messages_client_received" in plan, plan
-    assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+    assert len(reads) == 2, reads  # its total, and the page with what each message replies to
+    plan = plan_of(store.engine, *reads[1])
+    page, replies = re.split("CORRELATED SCALAR SUBQUERY|SubPlan", plan, maxsplit=1)
+    assert "ix_incoming_messages_client_received" in page, plan
+    assert "TEMP B-TREE" not in page and "Sort" not in page, plan  # not sorted whole
+    if store.engine.dialect.name == "sqlite":
+        # A number's few messages, not a device's many: SQLite keeps no statistics to tell
+        # them apart. (PostgreSQL's, which it has and a test's empty tables do not, decide there.)
+        assert "ix_messages_client_recipient_created" in replies, plan
 
 
 def test_an_inbox_page_past_the_last_match_is_empty_and_keeps_the_total(store: Store, live_caller: Caller) -> None:
