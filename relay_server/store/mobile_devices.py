@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from relay_server.store import devices as store_devices
 from relay_server.store import ids
-from relay_server.store.engine import read_transaction, write_transaction
+from relay_server.store.engine import single_read, write_transaction
 from relay_server.store.messages import message_from_row
 from relay_server.store.mobile_schema import mobile_devices
 from relay_server.store.models import Device, Message
@@ -156,7 +156,7 @@ class MobileDevices:
         return self._registered(mobile_devices.c.device_id == device_id)
 
     def _registered(self, condition: sa.ColumnElement[bool]) -> MobileDevice | None:
-        with read_transaction(self._engine) as conn:
+        with single_read(self._engine) as conn:
             row = conn.execute(
                 sa.select(
                     devices.c.device_id,
@@ -206,7 +206,7 @@ class MobileDevices:
             .order_by(*order)
             .limit(limit)
         )
-        with read_transaction(self._engine) as conn:
+        with single_read(self._engine) as conn:
             return [message_from_row(row._mapping) for row in conn.execute(query)]
 
     def messages_of_device(self, device_id: str, message_ids: list[str]) -> list[Message]:
@@ -214,7 +214,7 @@ class MobileDevices:
         wanted = [message_id for message_id in message_ids if ids.is_message_id(message_id)]
         if not wanted:
             return []
-        with read_transaction(self._engine) as conn:
+        with single_read(self._engine) as conn:
             rows = conn.execute(
                 sa.select(messages).where(messages.c.device_id == device_id, messages.c.message_id.in_(wanted))
             )

@@ -149,7 +149,7 @@ class Store:
         """The client, disabled or not; None when unknown."""
         if not ids.is_client_id(client_id):
             return None
-        with read_transaction(self.engine) as conn:
+        with single_read(self.engine) as conn:
             return clients.get_client(conn, client_id)
 
     def create_api_key(self, client_id: str, *, test: bool = False, expires_at: datetime | None = None) -> str:
@@ -170,7 +170,7 @@ class Store:
 
     def list_api_keys(self, client_id: str) -> list[ApiKey]:
         """The client's keys as display prefixes and states, oldest first."""
-        with read_transaction(self.engine) as conn:
+        with single_read(self.engine) as conn:
             return clients.list_api_keys(conn, client_id)
 
     def disable_client(self, client_id: str) -> bool:
@@ -212,7 +212,7 @@ class Store:
         return self.mobile_devices.add_android(client_id, name)
 
     def list_devices(self, client_id: str | None = None) -> list[Device]:
-        with read_transaction(self.engine) as conn:
+        with single_read(self.engine) as conn:
             return devices.list_devices(conn, client_id)
 
     def get_device(self, device_id: str) -> Device | None:
@@ -321,12 +321,12 @@ class Store:
     def queued_message_refs(self, scheduled_through: datetime | None) -> list[tuple[str, str]]:
         """Every queued message as (client id, message id), oldest first, but for those
         scheduled after ``scheduled_through`` (every scheduled one when None)."""
-        with read_transaction(self.engine) as conn:
+        with single_read(self.engine) as conn:
             return messages.queued_refs(conn, scheduled_through)
 
     def due_messages(self, after: datetime | None, through: datetime) -> list[Message]:
         """The queued messages scheduled after ``after`` (ever, when None) and by ``through``, earliest first."""
-        with read_transaction(self.engine) as conn:
+        with single_read(self.engine) as conn:
             return messages.due(conn, after, through)
 
     def history(self, caller: Caller, query: HistoryQuery) -> HistoryPage:
@@ -476,7 +476,7 @@ class Store:
         """Of ``message_ids``, those that carry an OTP: their stored text is masked, not what is sent."""
         if not message_ids:
             return set()
-        with read_transaction(self.engine) as conn:
+        with single_read(self.engine) as conn:
             return otp.otp_messages(conn, message_ids)
 
     # -- idempotency -----------------------------------------------------------

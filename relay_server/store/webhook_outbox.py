@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from relay_server.store.engine import read_transaction, write_transaction
+from relay_server.store.engine import read_transaction, single_read, write_transaction
 from relay_server.store.models import Message
 from relay_server.store.webhook_schema import webhook_attempts, webhook_deliveries, webhooks
 from relay_server.webhooks import events as catalogue
@@ -240,7 +240,7 @@ class WebhookOutbox:
             .order_by(webhook_deliveries.c.next_attempt_at, webhook_deliveries.c.delivery_id)
             .limit(limit)
         )
-        with read_transaction(self._engine) as conn:
+        with single_read(self._engine) as conn:
             return [_delivery(row._mapping) for row in conn.execute(query)]
 
     def claim(self, delivery_id: int, now: datetime, lease: timedelta) -> bool:

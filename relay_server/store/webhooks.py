@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from relay_server.store.engine import read_transaction, write_transaction
+from relay_server.store.engine import single_read, write_transaction
 from relay_server.store.webhook_outbox import FAILED, PENDING
 from relay_server.store.webhook_schema import webhook_deliveries, webhooks
 
@@ -88,12 +88,12 @@ class Webhooks:
 
     def list_for(self, client_id: str, is_test: bool) -> list[Webhook]:
         """The client's webhooks of this key mode, oldest first."""
-        with read_transaction(self._engine) as conn:
+        with single_read(self._engine) as conn:
             rows = conn.execute(_of(client_id, is_test).order_by(webhooks.c.created_at, webhooks.c.webhook_id))
             return [_webhook(row._mapping) for row in rows]
 
     def get(self, client_id: str, is_test: bool, webhook_id: str) -> Webhook | None:
-        with read_transaction(self._engine) as conn:
+        with single_read(self._engine) as conn:
             row = conn.execute(_of(client_id, is_test).where(webhooks.c.webhook_id == webhook_id)).first()
             return _webhook(row._mapping) if row else None
 
@@ -139,7 +139,7 @@ class Webhooks:
         """The secrets that sign a delivery, newest first: its webhook's (and the previous one
         within its window), or for a message's own URL (``webhook_id`` None) the client's most
         recently set secret. Empty when there is none (a deleted webhook, a client without any)."""
-        with read_transaction(self._engine) as conn:
+        with single_read(self._engine) as conn:
             query = _of(client_id, is_test)
             if webhook_id is not None:
                 query = query.where(webhooks.c.webhook_id == webhook_id)
