@@ -28,6 +28,10 @@ from typing import Any
 
 from zimsend_common.private_files import private_file
 
+# SQLite's page cache for the ledger (its default is 2,000 KiB). The agent reads
+# back what it wrote moments ago, and the system's file cache holds the rest.
+CACHE_KIB = 256
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -82,6 +86,7 @@ class Ledger:
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         self._db.executescript(_SCHEMA)
         # Ledgers written by earlier versions lack these columns.
         self._add_column("outbox", "handed_at REAL")

@@ -44,6 +44,9 @@ from relay_server.store.writer_turn import LOCK_FILE_SUFFIX, WriterTurn
 from zimsend_common.private_files import private_file
 
 BUSY_TIMEOUT_MS = 30_000
+# SQLite's page cache per connection (its default is 2,000 KiB); a process pools
+# several connections. What it leaves out is read from the system's file cache.
+CACHE_KIB = 512
 # The Unicode-aware lower() every SQLite connection gets.
 UNICODE_LOWER = "unicode_lower"
 _WRITE_OPTION = "zimsend_write"
@@ -221,6 +224,7 @@ def _configure_sqlite_connection(dbapi_conn: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
     cursor.close()
     # SQLite's own lower() and LIKE fold ASCII only; search must fold "É" like "é".
     dbapi_conn.create_function(UNICODE_LOWER, 1, _unicode_lower, deterministic=True)
