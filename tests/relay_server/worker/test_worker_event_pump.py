@@ -40,7 +40,8 @@ def report_sent(outbox: Outbox, message: Message) -> None:
 
 
 def job_hashes(parts: Parts) -> list[bytes]:
-    return list(parts.redis.scan_iter("rq:job:*"))
+    """The hashes of jobs that carry devices' events (``wire.event_job_id``): the pump's to remove."""
+    return list(parts.redis.scan_iter("rq:job:device_*"))
 
 
 def applied(kind: str) -> float:
