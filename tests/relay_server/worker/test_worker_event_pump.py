@@ -40,8 +40,7 @@ def report_sent(outbox: Outbox, message: Message) -> None:
 
 
 def job_hashes(parts: Parts) -> list[bytes]:
-    """The hashes of jobs that carry devices' events (``wire.event_job_id``): the pump's to remove."""
-    return list(parts.redis.scan_iter("rq:job:device_*"))
+    return list(parts.redis.scan_iter("rq:job:*"))
 
 
 def applied(kind: str) -> float:
