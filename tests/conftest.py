@@ -21,6 +21,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -31,7 +32,21 @@ from relay_server.store.migrate import upgrade_to_head
 from relay_server.store.store import Store
 
 redis_proc = factories.redis_proc(port=None)
-redisdb = factories.redisdb("redis_proc")
+redisdb_emptied_after = factories.redisdb("redis_proc")
+
+
+@pytest.fixture
+def redisdb(redisdb_emptied_after: Any) -> Any:
+    """A client of the session's redis-server, which is empty when the test starts.
+
+    pytest-redis empties it only after a test that asked for it. A test that
+    reaches the server through ``redis_proc`` alone (a relay or a worker it
+    starts) leaves its keys for the next one: the send jobs of its queued
+    messages, say, which a test reading the whole of Redis would take for its own.
+    """
+    redisdb_emptied_after.flushall()
+    return redisdb_emptied_after
+
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
