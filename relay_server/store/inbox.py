@@ -118,24 +118,14 @@ _LISTED = sa.select(
     .scalar_subquery()
     .label("in_reply_to"),
 )
-_IN_REPLY_TO = _last_sent_to(
-    sa.bindparam("client_id"),
-    sa.bindparam("device_id"),
-    sa.bindparam("sender"),
-    sa.bindparam("before", type_=messages.c.sent_at.type),
-)
 
 
 def record_received(conn: sa.Connection, row: dict[str, Any], *, sender: str, text: str) -> None:
     """Record the ``sms.received`` event of the incoming message just kept as ``row``,
     whose ``sender`` and ``text`` are exactly what arrived (the row may hold a display form)."""
-    values = {
-        "client_id": row["client_id"],
-        "device_id": row["device_id"],
-        "sender": row["sender"],
-        "before": max(row["received_at"], row["created_at"]),  # as ``_REPLY_TIME``
-    }
-    message = replace(_incoming(row, conn.execute(_IN_REPLY_TO, values).scalar()), sender=sender, body=text)
+    # Read back as the inbox lists it, so that the event and the inbox link the same reply.
+    kept = conn.execute(_LISTED.where(incoming_messages.c.message_id == row["message_id"])).one()
+    message = replace(_listed(kept._mapping), sender=sender, body=text)
     webhook_outbox.record_event(
         conn,
         client_id=row["client_id"],
@@ -174,7 +164,8 @@ def _ports(message: IncomingMessage) -> dict[str, int | None] | None:
     return {"destination": message.destination_port, "source": message.source_port}
 
 
-def _incoming(row: Any, in_reply_to: str | None) -> IncomingMessage:
+def _listed(row: Any) -> IncomingMessage:
+    """The message a row of ``_LISTED`` stands for."""
     # The columns may hold a display form of what arrived; exact_json then holds it exactly.
     exact = from_exact_json(row["exact_json"]) if row.get("exact_json") else {}
     return IncomingMessage(
@@ -185,14 +176,9 @@ def _incoming(row: Any, in_reply_to: str | None) -> IncomingMessage:
         parts=row["parts"],
         received_at=row["received_at"],
         created_at=row["created_at"],
-        in_reply_to=in_reply_to,
+        in_reply_to=row["in_reply_to"],
         **{name: row.get(name) for name in _KIND_COLUMNS if row.get(name) is not None},
     )
-
-
-def _listed(row: Any) -> IncomingMessage:
-    """A row of ``_LISTED``."""
-    return _incoming(row, row["in_reply_to"])
 
 
 _KIND_COLUMNS = (
