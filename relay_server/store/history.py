@@ -54,14 +54,14 @@ def history(conn: sa.Connection, caller: Caller, query: HistoryQuery) -> History
     else:
         values["offset"] = (query.page - 1) * query.limit
     if not counts_apart(query):
-        rows = conn.execute(_page(found.shape, counted.shape, keyset=query.after is not None), values).all()
+        rows = conn.execute(_page(counted.shape, keyset=query.after is not None, carries_total=True), values).all()
         return _paged(rows, _carried_total(conn, rows, counted, values), query.limit)
     total = history_totals.total(conn, counted)
     if values.get("offset", 0) >= total:
         # Past the last match (a search that found nothing, most often): the
         # page would read the client's whole history again to learn so.
         return HistoryPage(items=[], total=total, next_after=None)
-    rows = conn.execute(_page(found.shape, None, keyset=query.after is not None), values).all()
+    rows = conn.execute(_page(counted.shape, keyset=query.after is not None, carries_total=False), values).all()
     return _paged(rows, total, query.limit)
 
 
@@ -82,11 +82,11 @@ def _paged(rows: Sequence[sa.Row[Any]], total: int, limit: int) -> HistoryPage:
 
 
 @functools.cache  # one per shape of query: a few hundred at most
-def _page(
-    filter_shape: tuple[str, tuple[str, ...]], counting_shape: history_totals.Shape | None, *, keyset: bool
-) -> sa.Select[Any]:
-    """A page of messages; with ``counting_shape``, each row carries the total (``history_totals.column``)."""
-    columns = [] if counting_shape is None else [history_totals.column(counting_shape).label("total")]
+def _page(counting_shape: history_totals.Shape, *, keyset: bool, carries_total: bool) -> sa.Select[Any]:
+    """A page of the messages the shape's filters select; with ``carries_total``, each row
+    carries their total too (``history_totals.column``)."""
+    filter_shape = counting_shape[0]
+    columns = [history_totals.column(counting_shape).label("total")] if carries_total else []
     page = (
         sa.select(messages, *columns)
         .where(*conditions(*filter_shape))
