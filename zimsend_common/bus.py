@@ -216,18 +216,22 @@ def dequeue_any(queues: Sequence[Queue], timeout: float, connection: Redis) -> t
     return BusQueue.dequeue_any(queues, wait, connection, job_class=BusJob, serializer=JSONSerializer)
 
 
-def discard(job: Job) -> None:
-    """Delete a job this process took off its queue, in one round trip: its hash, the keys RQ
-    keeps beside it, and its entry in the cancelled registry, should a cancel have come first.
+def discard(job: Job, pipeline: Pipeline | None = None) -> None:
+    """Delete a job this process took off its queue: its hash, the keys RQ keeps beside
+    it, and its entry in the cancelled registry, should a cancel have come first; in one
+    round trip of its own, or as part of ``pipeline`` (which the caller executes).
 
     RQ's ``Job.delete`` reads the job's status anew for each registry the job
     might be in (seven round trips); one just taken off its queue can only be
     queued or cancelled.
     """
-    with job.connection.pipeline() as pipe:
-        pipe.zrem(CanceledJobRegistry(job.origin, connection=job.connection).key, job.id)
-        _delete_keys(pipe, job)
-        pipe.execute()
+    if pipeline is None:
+        with job.connection.pipeline() as pipe:
+            discard(job, pipe)
+            pipe.execute()
+        return
+    pipeline.zrem(CanceledJobRegistry(job.origin, connection=job.connection).key, job.id)
+    _delete_keys(pipeline, job)
 
 
 def delete_jobs(connection: Redis, job_ids: Sequence[str]) -> None:

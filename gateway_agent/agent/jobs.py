@@ -56,6 +56,15 @@ class JobRefusal:
         return {"reason": self.reason, "job_id": self.job_id, "queue": self.queue, "message_id": self.message_id}
 
 
+@dataclass(frozen=True)
+class Taken:
+    """A send job the agent accepted: its message, and the queue's job that carried it,
+    which the sender deletes in its claim's round trip (``bus.discard``)."""
+
+    send: wire.SendJob
+    job: Job
+
+
 class _Refused(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -85,30 +94,29 @@ def accept(
     signing_key: str,
     manifests: Manifests,
     refused: Callable[[JobRefusal], None] = lambda refusal: None,
-) -> wire.SendJob | None:
+) -> Taken | None:
     """The message a dequeued job carries, when it is a send the relay signed for this device.
 
     ``client_id`` is the device's client as its signed binding says (None
     when unknown: then only jobs naming this device are taken); ``manifests``
-    finds the manifest a job of a batch names. A refused
-    job is logged and handed to ``refused``; None is returned.
+    finds the manifest a job of a batch names. A refused job is logged, handed
+    to ``refused`` and deleted; None is returned.
 
-    The job is deleted either way: from here on the claim speaks for the
-    message, and a message nobody claimed is one the relay may place again.
-    A job deleted or cancelled since it was dequeued (by a cancel, or by
-    recovery placing its message again) still yields its message: the claim
-    decides whether it leaves.
+    An accepted job is deleted by the sender, with its claim: from there on the
+    claim speaks for the message, and a message nobody claimed is one the relay
+    may place again. A job deleted or cancelled since it was dequeued (by a
+    cancel, or by recovery placing its message again) still yields its message:
+    the claim decides whether it leaves.
     """
-    send: wire.SendJob | None = None
     try:
-        send = _checked(job, client_id, device_id, signing_key, manifests)
+        return Taken(_checked(job, client_id, device_id, signing_key, manifests), job)
     except _Refused as exc:
         refusal = JobRefusal(exc.reason, job.id, job.origin, _claimed_message_id(job))
         level = logging.INFO if refusal.left_for_relay else logging.ERROR
         log.log(level, "job refused", extra={"job_id": job.id, "reason": exc.reason, "message_id": refusal.message_id})
         refused(refusal)
     bus.discard(job)
-    return send
+    return None
 
 
 def _checked(job: Job, client_id: str | None, device_id: str, signing_key: str, manifests: Manifests) -> wire.SendJob:

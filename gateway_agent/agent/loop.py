@@ -108,7 +108,7 @@ class Agent:
         self._binding_refused = False
         self._state: AgentState = "modem_lost"
         self._identity: Identity | None = None
-        self._held: wire.SendJob | None = None  # taken from Redis, not yet claimed
+        self._held: jobs.Taken | None = None  # taken from Redis, not yet claimed
         self._queues: list[Queue] = []  # listened to; see _listened_queues
         self._next_heartbeat = 0.0
         self._next_prune = 0.0
@@ -196,7 +196,8 @@ class Agent:
     def _farewell(self) -> None:
         if self._held is not None:
             log.warning(
-                "message taken but not sent; the relay queues it again", extra={"message_id": self._held.message_id}
+                "message taken but not sent; the relay queues it again",
+                extra={"message_id": self._held.send.message_id},
             )
         self._pulse.stop()
         try:
@@ -222,8 +223,8 @@ class Agent:
             if self._held is None:
                 self._held = self._take()
             if self._held is not None:
-                outcome = self.send(self._held)
-                log.info("job done", extra={"message_id": self._held.message_id, "outcome": outcome})
+                outcome = self._sender.handle(self._held.send, self._held.job)
+                log.info("job done", extra={"message_id": self._held.send.message_id, "outcome": outcome})
                 self._held = None
         except redis.RedisError as error:
             if self._redis_up:
@@ -242,7 +243,7 @@ class Agent:
             log.warning("Redis reachable again", extra={"device_id": self._device_id})
             self._redis_up = True
 
-    def _take(self) -> wire.SendJob | None:
+    def _take(self) -> jobs.Taken | None:
         wait = self._rate.wait_seconds()
         if self._state != "online" or wait > 0:
             self.idle(min(wait or POLL_SECONDS, POLL_SECONDS))

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import redis
+from redis.client import Pipeline
 from rq import Queue
 from rq.job import Job, JobStatus
 
@@ -78,8 +80,14 @@ class Outbox:
         self._ledger.append_event(document, message_id=message_id, finished=finished)
         self.hand_on()
 
-    def report_sent(self, message_id: str, receipt: SendReceipt) -> None:
-        """Report that the network accepted every part, and remember their references."""
+    def report_sent(
+        self, message_id: str, receipt: SendReceipt, *, along: Callable[[Pipeline], None] | None = None
+    ) -> bool:
+        """Report that the network accepted every part, and remember their references.
+
+        ``along`` adds commands of the caller's to the round trip that hands the event
+        on; False when Redis was unreachable (the event waits in the journal, and
+        ``along``'s commands were not run)."""
         data = {
             "message_id": message_id,
             "sent_at": isoformat_precise(receipt.submitted_at),
@@ -90,7 +98,7 @@ class Outbox:
         self._ledger.record_sent(
             message_id, receipt.references, receipt.recipient, receipt.submitted_at.timestamp(), document
         )
-        self.hand_on()
+        return self.hand_on(along)
 
     def report_failure(self, message_id: str, code: FailureCode, detail: str, *, at: str | None = None) -> None:
         """Report that a message failed, with the contract's code and the modem's own words."""
@@ -114,18 +122,19 @@ class Outbox:
         False when Redis is unreachable."""
         return self._flush(ask_acknowledged=True)
 
-    def hand_on(self) -> bool:
+    def hand_on(self, along: Callable[[Pipeline], None] | None = None) -> bool:
         """Hand on new events; forget the acknowledged ones and hand on again those due
         as ``flush`` does, but at most every ``ACK_CHECK_SECONDS``. The agent calls it
-        after each report and at each step of its loop.
+        after each report and at each step of its loop. ``along`` adds commands to the
+        first round trip.
 
         Behind a busy worker hundreds of events wait for their acknowledgement,
         and asking about them at every report made the agent's Redis traffic
         grow with the square of the backlog.
         """
-        return self._flush(ask_acknowledged=time.monotonic() >= self._next_ack_check)
+        return self._flush(ask_acknowledged=time.monotonic() >= self._next_ack_check, along=along)
 
-    def _flush(self, *, ask_acknowledged: bool) -> bool:
+    def _flush(self, *, ask_acknowledged: bool, along: Callable[[Pipeline], None] | None = None) -> bool:
         try:
             if ask_acknowledged:
                 self._next_ack_check = time.monotonic() + ACK_CHECK_SECONDS
@@ -135,10 +144,13 @@ class Outbox:
                 fresh = self._ledger.unhanded_events(_BATCH)
                 if not handed and not fresh:
                     break
-                self._exchange(handed, fresh)
+                self._exchange(handed, fresh, along)
+                along = None
                 if len(handed) < _BATCH and len(fresh) < _BATCH:
                     break
                 after = handed[-1][0] if handed else after
+            if along is not None:  # nothing was exchanged
+                self._exchange([], [], along)
             if ask_acknowledged:  # so an event is never handed again unasked whether it was acknowledged
                 self._hand_again_due()
         except redis.RedisError as exc:
@@ -150,19 +162,29 @@ class Outbox:
         """Make every unacknowledged event due at the next ``flush``, however recently handed."""
         self._ledger.clear_handed()
 
-    def _exchange(self, handed: list[tuple[int, str]], fresh: list[tuple[int, dict[str, Any]]]) -> None:
+    def _exchange(
+        self,
+        handed: list[tuple[int, str]],
+        fresh: list[tuple[int, dict[str, Any]]],
+        along: Callable[[Pipeline], None] | None = None,
+    ) -> None:
         """In one round trip, count how many of the ``handed`` events the relay acknowledged
-        (one command for them all), and hand on the ``fresh`` ones (never handed: no job of
-        theirs can be waiting, so none is looked for)."""
+        (one command for them all), hand on the ``fresh`` ones (never handed: no job of
+        theirs can be waiting, so none is looked for), and run ``along``'s commands."""
         keys = [wire.event_ack_key(self._device_id, event_id) for _, event_id in handed]
+        # A transaction: a job's hash is never written without its place on the queue,
+        # which would leave it "waiting" for ever (``_still_waiting``).
         pipeline = self._connection.pipeline()
         if keys:
             pipeline.exists(*keys)
         self._enqueue_all([document for _, document in fresh], pipeline)
+        if along is not None:
+            along(pipeline)
         answers = pipeline.execute()
         counted = answers[0] if keys else 0
         acknowledged = self._acknowledged([seq for seq, _ in handed], keys, counted)
-        self._ledger.settle_outbox(acknowledged, [seq for seq, _ in fresh], time.time())
+        if handed or fresh:
+            self._ledger.settle_outbox(acknowledged, [seq for seq, _ in fresh], time.time())
 
     def _acknowledged(self, seqs: list[int], keys: list[str], counted: int) -> list[int]:
         """Which of the events ``seqs`` (acknowledged under ``keys``) were acknowledged,

@@ -7,6 +7,8 @@ The order is what makes a message leave at most once:
    never sent again;
 2. the claim (``SET NX`` on ``wire.claim_key``) decides between this device,
    a cancel and any other device of the client; the loser drops the job.
+   The job that carried the message is deleted in the claim's round trip,
+   whoever wins: from there on the claim speaks for the message.
    The ledger notes the claim first: a claim the agent was killed before
    taking up is given back when it starts again (``give_back_claims``),
    so the relay places its message again at once instead of minutes later;
@@ -23,12 +25,14 @@ import time
 from collections.abc import Callable
 
 import redis
+from redis.client import Pipeline
+from rq.job import Job
 
 from gateway_agent.agent.ledger import Ledger
 from gateway_agent.agent.outbox import Outbox
 from gateway_agent.errors import ModemError, ModemTimeout, PortGone
 from gateway_agent.modem import Modem, SendReceipt
-from zimsend_common import device_written, wire
+from zimsend_common import bus, device_written, wire
 from zimsend_common.config import AgentSettings
 from zimsend_common.failures import FailureCode
 from zimsend_common.timefmt import parse_utc, utcnow
@@ -59,21 +63,22 @@ class Sender:
         self._outbox = outbox
         self._modem = modem
         self._idle = idle
-        self._send_seconds: float | None = None  # how long the current message's send took
+        self._inflight_marked = False  # the current message's in-flight mark is not yet cleared
 
-    def handle(self, job: wire.SendJob) -> str:
+    def handle(self, job: wire.SendJob, carrier: Job | None = None) -> str:
         """Send the message unless it was taken or cancelled; returns what became of it.
 
+        ``carrier`` is the queue's job the message came in, deleted with the claim.
         Raises ``redis.RedisError`` only before the modem was touched, so the
         same job may be handled again once Redis is back.
         """
         if self._ledger.message_state(job.message_id) is not None:
             # Taken before (Redis may have lost the claim since): keep it ours, say it again.
-            self._claim(job.client_id, job.message_id)
+            self._claim(job.client_id, job.message_id, carrier)
             self._outbox.report_again(job.message_id)
             return "duplicate"
         self._ledger.claiming(job.client_id, job.message_id, job.to, time.time())
-        if not self._claim(job.client_id, job.message_id):
+        if not self._claim(job.client_id, job.message_id, carrier):
             self._ledger.forget_claim(job.message_id)
             return "not claimed"
         self._ledger.take(job.message_id, job.to, time.time())
@@ -82,19 +87,26 @@ class Sender:
             self._outbox.report_failure(job.message_id, FailureCode.TIMEOUT, detail)
             return "expired"
         self._mark_inflight(job.message_id)
-        self._send_seconds = None
+        self._inflight_marked = True
         try:
             return self._send(job)
         finally:
-            self._clear_inflight(self._send_seconds)
+            if self._inflight_marked:
+                self._clear_inflight()
 
-    def _claim(self, client_id: str, message_id: str) -> bool:
+    def _claim(self, client_id: str, message_id: str, carrier: Job | None) -> bool:
         key, mine = wire.claim_key(client_id, message_id), wire.claim_value_device(self._device_id)
-        if self._connection.set(key, mine, nx=True, ex=wire.CLAIM_TTL_SECONDS):
-            return True
+        pipeline = self._connection.pipeline(transaction=False)
+        if carrier is not None:
+            bus.discard(carrier, pipeline)
+        pipeline.set(key, mine, nx=True, ex=wire.CLAIM_TTL_SECONDS)
         # Our own claim from a run that stopped before the ledger took the
-        # message: the modem never saw it.
-        return self._connection.get(key) == mine.encode()
+        # message (the modem never saw it) is ours too.
+        pipeline.get(key)
+        # A key of another kind where a sibling device should have left a claim or
+        # a registry answers as a refusal, never fails the round trip.
+        *_, won, holder = device_written.answers(pipeline)
+        return won is True or holder == mine.encode()
 
     def give_back_claims(self) -> int:
         """Give back the claims this device made and never took up (the agent stopped
@@ -136,9 +148,10 @@ class Sender:
         return self._fail(job.message_id, refusal.failure, f"{refusal.detail} (tried {attempt + 1} times)")
 
     def _sent(self, message_id: str, receipt: SendReceipt, seconds: float) -> None:
-        self._outbox.report_sent(message_id, receipt)
+        # The in-flight mark is cleared in the round trip that hands on the ``sent`` event.
+        if self._outbox.report_sent(message_id, receipt, along=self._inflight_cleared(seconds)):
+            self._inflight_marked = False
         log.info("message sent", extra={"message_id": message_id, "parts": receipt.parts})
-        self._send_seconds = seconds  # kept with the in-flight mark's clearing, one round trip
 
     def _fail(self, message_id: str, code: FailureCode, detail: str) -> str:
         self._outbox.report_failure(message_id, code, detail)
@@ -151,18 +164,26 @@ class Sender:
         except redis.RedisError:
             pass  # the ledger alone still keeps the message from a second send
 
-    def _clear_inflight(self, send_seconds: float | None) -> None:
-        """Clear the in-flight mark and, after a send, keep how long it took (for estimates)."""
+    def _clear_inflight(self) -> None:
         try:
             pipeline = self._connection.pipeline()
+            self._inflight_cleared(None)(pipeline)
+            pipeline.execute()
+        except redis.RedisError:
+            pass  # the mark is cleared at the next start
+
+    def _inflight_cleared(self, send_seconds: float | None) -> Callable[[Pipeline], None]:
+        """What clears the in-flight mark and, after a send, keeps how long it took (for
+        the relay's estimates), as commands for a pipeline."""
+
+        def clear(pipeline: Pipeline) -> None:
             pipeline.delete(wire.inflight_key(self._device_id))
             if send_seconds is not None:
                 key = wire.send_times_key(self._device_id)
                 pipeline.lpush(key, f"{send_seconds:.3f}")
                 pipeline.ltrim(key, 0, SEND_TIMES_KEPT - 1)
-            pipeline.execute()
-        except redis.RedisError:
-            pass  # the mark is cleared at the next start; send times only refine estimates
+
+        return clear
 
 
 def _expired(valid_until: str | None) -> bool:

@@ -18,6 +18,7 @@ from agent_support import (
     serve_client,
 )
 from rq import Queue
+from rq.job import Job
 
 from gateway_agent.backends.emulator.fake_modem import FakeModem
 from zimsend_common import wire
@@ -49,6 +50,7 @@ def test_a_queued_message_leaves_once_and_is_reported_sent_then_delivered(
     assert datetime.fromisoformat(delivered.data["delivered_at"]) >= sent_second
     assert conn.get(wire.claim_key(CLIENT_ID, "msg_0000000000000001")) == wire.claim_value_device(DEVICE_ID).encode()
     assert conn.get(wire.inflight_key(DEVICE_ID)) is None
+    assert not conn.exists(Job.key_for(wire.send_job_id(CLIENT_ID, "msg_0000000000000001")))
 
 
 def test_each_send_leaves_how_long_it_took_for_the_relays_estimates_and_no_in_flight_mark(
@@ -207,6 +209,9 @@ def test_a_message_claimed_by_a_cancel_or_another_device_never_reaches_the_modem
     assert [record.text for record in fake_modem.sent] == ["text of msg_0000000000000007"]
     assert kinds_of(conn, "msg_0000000000000005") == kinds_of(conn, "msg_0000000000000006") == []
     assert conn.get(wire.claim_key(CLIENT_ID, "msg_0000000000000005")) == wire.CLAIM_CANCELLED.encode()
+    # Claimed or not, the job that carried each message is gone: the claim speaks for it.
+    for message_id in ("msg_0000000000000005", "msg_0000000000000006", "msg_0000000000000007"):
+        assert not conn.exists(Job.key_for(wire.send_job_id(CLIENT_ID, message_id)))
 
 
 def test_a_message_past_its_validity_fails_with_timeout_unsent(conn, redis_url, fake_modem, start_agent):
