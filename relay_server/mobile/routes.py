@@ -131,7 +131,9 @@ def pull_messages() -> Response:
     device = _device()
     ctx = context.current()
     newest_first = request.args.get("order", "fifo").strip().lower() == "lifo"
-    pending = ctx.store.mobile_devices.pending_messages(device.device_id, utcnow(), MAX_PULL, newest_first=newest_first)
+    pending = ctx.store.mobile_devices.pending_messages(
+        device.client_id, device.device_id, utcnow(), MAX_PULL, newest_first=newest_first
+    )
     with_state = _version(device) >= CANCELLING_SINCE
     listed = [message_document(message, cancelling=False, with_state=with_state) for message in pending]
     if with_state:

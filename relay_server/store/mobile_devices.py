@@ -191,17 +191,21 @@ class MobileDevices:
                 .values(app_version=app_version[:32])
             )
 
-    def pending_messages(self, device_id: str, now: datetime, limit: int, *, newest_first: bool) -> list[Message]:
-        """The device's queued messages that are due, oldest (or newest) first, at most ``limit``."""
+    def pending_messages(
+        self, client_id: str, device_id: str, now: datetime, limit: int, *, newest_first: bool
+    ) -> list[Message]:
+        """The client's device's queued messages that are due, oldest (or newest) first, at most ``limit``."""
         order = (
             (messages.c.created_at.desc(), messages.c.message_id.desc())
             if newest_first
             else (messages.c.created_at, messages.c.message_id)
         )
+        # Named by client and mode, the messages are read in their order through one of
+        # the client's indexes, never through every client's queued messages.
         query = (
             sa.select(messages)
-            .where(messages.c.device_id == device_id, messages.c.status == "queued")
-            .where(messages.c.is_test.is_(False))
+            .where(messages.c.client_id == client_id, messages.c.is_test == sa.false(), messages.c.status == "queued")
+            .where(messages.c.device_id == device_id)
             .where(sa.or_(messages.c.scheduled_at.is_(None), messages.c.scheduled_at <= now))
             .order_by(*order)
             .limit(limit)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
+from query_plans import plan_of, statements_run
 from store_factories import new_message
 
 from relay_server.store import Store, UnknownClient, mobile_devices
@@ -67,11 +69,31 @@ def test_a_phone_pulls_its_due_queued_live_messages_in_the_order_asked(store: St
         [on_phone, on_phone, replace(on_phone, scheduled_at=NOW + timedelta(hours=1)), new_message(live_caller)],
         at=NOW - timedelta(minutes=1),
     )
-    ids = [m.message_id for m in store.mobile_devices.pending_messages(device.device_id, NOW, 100, newest_first=False)]
+    pull = store.mobile_devices.pending_messages
+    ids = [m.message_id for m in pull(live_caller.client_id, device.device_id, NOW, 100, newest_first=False)]
     assert sorted(ids) == sorted([first.message_id, second.message_id])
-    newest = store.mobile_devices.pending_messages(device.device_id, NOW, 1, newest_first=True)
+    newest = pull(live_caller.client_id, device.device_id, NOW, 1, newest_first=True)
     assert len(newest) == 1
     assert store.mobile_devices.messages_of_device(device.device_id, [elsewhere.message_id, "x" * 40]) == []
     assert {state.device_id for state in store.device_states(client_id=live_caller.client_id) if state.is_phone} == {
         device.device_id
     }
+
+
+@pytest.mark.parametrize("newest_first", [False, True])
+def test_a_phones_pull_reads_its_clients_queue_in_order_not_every_clients_queued_messages(
+    store: Store, live_caller: Caller, newest_first: bool
+):
+    device, _ = store.mobile_devices.add_android(live_caller.client_id, None)
+    pull = lambda: store.mobile_devices.pending_messages(  # noqa: E731
+        live_caller.client_id, device.device_id, NOW, 100, newest_first=newest_first
+    )
+
+    [(statement, parameters)] = statements_run(store.engine, pull, "FROM messages")
+
+    plan = plan_of(store.engine, statement, parameters)
+    # An index of the client's messages (PostgreSQL weighs its two by their statistics),
+    # read in its order, never sorted.
+    assert re.search(r"ix_messages_client_(status|device)_created", plan), plan
+    assert "ix_messages_status " not in plan
+    assert "TEMP B-TREE" not in plan and "Sort" not in plan
