@@ -151,10 +151,12 @@ class Ledger:
         ).fetchall()
         return [(seq, json.loads(text)) for seq, text in rows]
 
-    def unhanded_events(self, limit: int = 100) -> list[tuple[int, dict[str, Any]]]:
-        """The oldest events never handed to Redis, with their sequence numbers."""
+    def unhanded_events(self, limit: int = 100, after_seq: int = 0) -> list[tuple[int, dict[str, Any]]]:
+        """The oldest events never handed to Redis, of those after ``after_seq``, with their
+        sequence numbers (the key's order: the events handed and waiting are not read)."""
         rows = self._db.execute(
-            "SELECT seq, event FROM outbox WHERE handed_at IS NULL ORDER BY seq LIMIT ?", (limit,)
+            "SELECT seq, event FROM outbox WHERE seq > ? AND handed_at IS NULL ORDER BY seq LIMIT ?",
+            (after_seq, limit),
         ).fetchall()
         return [(seq, json.loads(text)) for seq, text in rows]
 

@@ -146,3 +146,18 @@ def test_events_acknowledged_out_of_order_each_leave_the_journal_and_no_other(tm
     assert outbox.flush() is True
 
     assert [event_id for _, event_id in ledger.handed_events()] == handed[0::2]
+
+
+def test_events_reported_while_earlier_ones_wait_for_their_ack_are_each_handed_on_once_in_order(tmp_path, own_redis):
+    ledger = Ledger(tmp_path / "agent.sqlite3")
+    outbox = Outbox(ledger, own_redis.client(), DEVICE_ID, SIGNING_KEY)
+    for number in range(3):
+        outbox.report("received", incoming(number))  # handed on, never acknowledged
+
+    for number in range(3, 5):
+        outbox.report("received", incoming(number))
+        assert outbox.hand_on() is True
+
+    texts = [event.data["text"] for event in message_events(own_redis.client())]
+    assert texts == [f"reply {number}" for number in range(5)]
+    assert ledger.unhanded_events() == []
