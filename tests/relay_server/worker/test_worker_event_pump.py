@@ -209,3 +209,18 @@ def test_after_a_round_the_database_failed_the_same_pump_takes_that_rounds_event
     assert pump.round() == 1
     assert parts.reload(newer).status == "sent"
     assert parts.redis.llen(PROCESSING_KEY) == 0
+
+
+@pytest.mark.parametrize("wait_first", [False, True])
+def test_a_round_takes_every_waiting_job_in_order_whether_it_looks_or_waits_first(
+    tmp_path, parts: Parts, wait_first: bool
+):
+    caller = parts.client()
+    outbox, _ = agent_outbox(tmp_path, parts, parts.device(caller))
+    for message in [parts.message(caller) for _ in range(3)]:
+        report_sent(outbox, message)
+    queued = parts.redis.lrange(bus.queue_key(wire.EVENTS_QUEUE), 0, -1)
+
+    assert take(parts.redis, 100, 1, wait_first=wait_first) == queued
+    assert parts.redis.lrange(PROCESSING_KEY, 0, -1) == queued
+    assert take(parts.redis, 100, 1, wait_first=wait_first) == []  # after a second's wait
