@@ -28,10 +28,10 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 
 from relay_server.dispatch import unique_jobs
-from relay_server.dispatch.job_hashes import JobHash, JobMaker
 from relay_server.mobile import wake
 from relay_server.store.models import Message
 from zimsend_common import bus, device_written, manifest, wire
+from zimsend_common.job_hashes import JobHash, JobMaker
 from zimsend_common.timefmt import isoformat_precise, isoformat_z, utcnow
 
 log = logging.getLogger(__name__)

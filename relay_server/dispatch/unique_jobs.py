@@ -21,7 +21,7 @@ import msgpack
 from redis import Redis
 from redis.client import Pipeline
 
-from relay_server.dispatch.job_hashes import JobHash
+from zimsend_common.job_hashes import JobHash
 
 # ARGV[1]: the jobs, each {job key, queue key, job id, time to live (-1: none), field, value, ...}.
 # A queue's key holding another kind of value than a list is deleted first: a device may write

@@ -6,10 +6,11 @@ import time
 
 from agent_support import DEVICE_ID, SIGNING_KEY, eventually, message_events
 from rq import Queue
+from rq.job import Job
 
 from gateway_agent.agent.ledger import Ledger
 from gateway_agent.agent.outbox import ACK_CHECK_SECONDS, Outbox
-from zimsend_common import wire
+from zimsend_common import bus, wire
 
 
 def incoming(number: int) -> dict:
@@ -161,3 +162,23 @@ def test_events_reported_while_earlier_ones_wait_for_their_ack_are_each_handed_o
     texts = [event.data["text"] for event in message_events(own_redis.client())]
     assert texts == [f"reply {number}" for number in range(5)]
     assert ledger.unhanded_events() == []
+
+
+def test_an_event_is_handed_on_as_the_job_rqs_own_enqueue_stores_field_for_field(tmp_path, own_redis):
+    client = own_redis.client()
+    outbox = Outbox(Ledger(tmp_path / "agent.sqlite3"), client, DEVICE_ID, SIGNING_KEY)
+    outbox.report("received", incoming(1))
+    [ours_id] = [item.decode() for item in client.lrange(bus.queue_key(wire.EVENTS_QUEUE), 0, -1)]
+    document, signature = bus.fetch(ours_id, client).args
+
+    events = bus.queue(wire.EVENTS_QUEUE, client)
+    events.enqueue_many([Queue.prepare_data(wire.APPLY_EVENT_FUNC, args=(document, signature), job_id="theirs")])
+
+    ours, theirs = (client.hgetall(Job.key_for(job_id)) for job_id in (ours_id, "theirs"))
+    moments = {b"created_at", b"enqueued_at"}  # when each was made
+    assert set(ours) == set(theirs)
+    assert {name: value for name, value in ours.items() if name not in moments} == {
+        name: value for name, value in theirs.items() if name not in moments
+    }
+    assert client.ttl(Job.key_for(ours_id)) == client.ttl(Job.key_for("theirs")) == -1
+    assert client.smembers(events.redis_queues_keys) == {events.key.encode()}

@@ -1,25 +1,27 @@
-"""Send jobs as RQ stores them, made a queue at a time.
+"""Jobs as RQ stores them, made a queue at a time.
 
 RQ makes a job (``Queue.create_job``, then its preparation for a queue) as
 an object of some forty attributes, then writes it out as a hash. Of that
-hash, only the call (``data``, its ``description``) and the job's id differ
-between the send jobs of one queue placed together; the rest is the same
-for all of them. So RQ makes one job of each queue, and each send job is
-that job's hash with its own call and id: what RQ would store, field for
-field (a test pins it against RQ's own enqueue), at a fraction of the cost
-for a bulk's thousand jobs.
+hash, only the call (``data``, its ``description``), the job's id and the
+moments it was made and queued differ between the jobs of one queue; the
+rest is the same for all of them. So RQ makes one job of each queue, and
+each job is that job's hash with its own call, id and moment: what RQ would
+store, field for field (tests pin it against RQ's own enqueue), at a
+fraction of the cost: for a bulk's thousand send jobs, and for each event
+an agent hands on.
 """
 
 from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from rq import Queue
 from rq.job import JobStatus
 from rq.scripts import _build_hset_args
-from rq.utils import get_call_string
+from rq.utils import get_call_string, utcformat
 
 # The fields of a send job that are its own; RQ's Job.get_call_string cuts arguments at 75.
 _OWN_FIELDS = ("data", "description")
@@ -55,12 +57,15 @@ class JobMaker:
         self._shared = {name: value for name, value in zip(pairs[::2], pairs[1::2]) if name not in _OWN_FIELDS}
         self._ttl = model.ttl if model.ttl is not None else -1
 
-    def make(self, job_id: str, args: list[Any]) -> JobHash:
-        """The job of ``job_id`` calling the function with ``args``, ready to be stored."""
+    def make(self, job_id: str, args: list[Any], at: datetime | None = None) -> JobHash:
+        """The job of ``job_id`` calling the function with ``args``, ready to be stored;
+        made and queued ``at`` (by default, when this maker was made)."""
         call: tuple[str, None, list[Any], dict[str, Any]] = (self.func_name, None, args, {})  # RQ's job data
         own = {
             "data": zlib.compress(self.queue.serializer.dumps(call)),
             "description": get_call_string(self.func_name, args, {}, max_length=_DESCRIPTION_ARGUMENT_LENGTH),
         }
+        if at is not None:
+            own["created_at"] = own["enqueued_at"] = utcformat(at)
         fields = [item for pair in {**self._shared, **own}.items() for item in pair]
         return JobHash(self.queue, job_id, self._ttl, fields)
