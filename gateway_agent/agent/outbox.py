@@ -192,9 +192,14 @@ class Outbox:
         if keys:
             pipeline.exists(*keys)
         self._enqueue_all([document for _, document in fresh], pipeline)
+        own = len(pipeline)
         if along is not None:
             along(pipeline)
-        answers = pipeline.execute()
+        answers = pipeline.execute(raise_on_error=False)
+        # A refusal of ``along``'s commands is theirs: it never stops events being handed on.
+        for answer in answers[:own]:
+            if isinstance(answer, redis.ResponseError):
+                raise answer
         counted = answers[0] if keys else 0
         acknowledged = self._acknowledged([seq for seq, _ in handed], keys, counted)
         if handed or fresh:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -65,6 +66,25 @@ def test_each_send_leaves_how_long_it_took_for_the_relays_estimates_and_no_in_fl
     eventually(lambda: len(fake_modem.sent) == 3 and conn.llen(wire.send_times_key(DEVICE_ID)) == 3)
     assert all(0 <= float(seconds) < 5 for seconds in conn.lrange(wire.send_times_key(DEVICE_ID), 0, -1))
     assert conn.get(wire.inflight_key(DEVICE_ID)) is None
+
+
+def test_a_send_times_key_of_another_kind_costs_the_estimates_only_never_an_event_or_a_send(
+    conn, redis_url, fake_modem, start_agent
+):
+    serve_client(conn)
+    conn.set(wire.send_times_key(DEVICE_ID), "not a list")
+    start_agent(redis_url, fake_modem)
+
+    message_ids = [f"msg_00000000000003{number:02x}" for number in range(2)]
+    for message_id in message_ids:
+        enqueue(conn, NORMAL, message_id)
+
+    eventually(lambda: all(kinds_of(conn, message_id) == ["sent"] for message_id in message_ids))
+    time.sleep(0.3)  # an event handed on twice would show by now
+    assert [kinds_of(conn, message_id) for message_id in message_ids] == [["sent"], ["sent"]]
+    assert len(fake_modem.sent) == 2
+    assert conn.get(wire.inflight_key(DEVICE_ID)) is None
+    assert conn.get(wire.send_times_key(DEVICE_ID)) == b"not a list"
 
 
 def test_a_long_message_is_delivered_once_every_part_is(conn, redis_url, start_emulator, start_agent):
