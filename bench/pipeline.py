@@ -9,8 +9,9 @@ prints, for 1 agent and for N agents together:
 - the latency from an HTTP send to the modem's ``+CMGS`` answer (the network's
   acceptance), one message at a time on an idle gateway: p50 and p99;
 - the peak resident memory of each kind of process;
-- the CPU time and the Redis commands each message cost (steadier than rates
-  on a busy machine).
+- the CPU time each message cost each kind of process (redis-server's
+  included) and all of them together, and the Redis commands it cost
+  (steadier than rates on a busy machine).
 
 The baseline, measured in the same run, is the modem path alone: the AT
 driver sending straight to an emulator in this process. Its ratio says what
@@ -201,10 +202,12 @@ def processes_of(gateway: Gateway) -> dict[str, list[int]]:
 
 def cpu_seconds(gateway: Gateway) -> dict[str, float]:
     """CPU time (user and system) used so far by each kind of process, children of the relay's
-    server included; ``emulators`` is this process, where the emulated modems run."""
+    server included; ``emulators`` is this process, where the emulated modems run, and
+    ``redis`` the redis-server they all share (what the gateway costs, all told)."""
     spent: dict[str, float] = {"emulators": sum(os.times()[:2])}
     for kind, pid in _processes(gateway):
         spent[kind] = spent.get(kind, 0.0) + sum(_cpu_seconds_of(member) for member in [pid, *descendants(pid)])
+    spent["redis"] = _cpu_seconds_of(int(gateway.redis.info("server")["process_id"]))
     return spent
 
 
@@ -271,6 +274,8 @@ def main() -> None:
         report[figures.label] = {"messages": figures.messages, "msgs_per_s": round(figures.rate, 1)}
     for figures in (one, many):
         per_message = {kind: seconds * 1000 / figures.messages for kind, seconds in sorted(figures.cpu_seconds.items())}
+        # All told: what caps the rate once the machine's cores are busy.
+        per_message["all"] = sum(per_message.values())
         print(f"CPU per message, {figures.label}: " + ", ".join(f"{k} {ms:.2f} ms" for k, ms in per_message.items()))
         report[figures.label]["cpu_ms_per_message"] = {kind: round(ms, 2) for kind, ms in per_message.items()}
         commands = figures.redis_commands / figures.messages

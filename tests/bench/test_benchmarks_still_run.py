@@ -44,6 +44,9 @@ def test_the_pipeline_benchmark_reports_rates_latency_and_memory(tmp_path: Path)
     assert figures["send_to_cmgs_ms"]["p99"] >= figures["send_to_cmgs_ms"]["p50"] > 0
     assert {"relay", "worker", "agent"} <= set(figures["peak_rss_mb"])
     assert "send → +CMGS" in out
+    cpu = figures["through the gateway, 2 agent(s)"]["cpu_ms_per_message"]
+    assert {"relay", "worker", "agent", "emulators", "redis"} < set(cpu)
+    assert cpu["all"] == pytest.approx(sum(ms for kind, ms in cpu.items() if kind != "all"), abs=0.05)
 
 
 def test_the_memory_benchmark_reads_each_kind_of_process_as_the_messages_go_through(tmp_path: Path) -> None:
