@@ -59,12 +59,9 @@ class Outbox:
         self._device_id = device_id
         self._signing_key = signing_key
         self._next_ack_check = 0.0
-        # Whether the journal may hold events never handed on: it may at first (an earlier
-        # run's), and after each report until they are handed. Looked for only then: the
-        # agent hands on at every turn of its loop, and the look was a query each time.
-        self._fresh_possible = True
         # Events are handed on in their order, so those never handed follow the last one
-        # handed: looked for from there, not among the hundreds waiting for their ack.
+        # handed: looked for from there (a seek on the key at each turn of the loop), not
+        # among the hundreds waiting for their ack. An earlier run's are found at the first.
         self._handed_through = 0
         self._jobs: JobMaker | None = None
 
@@ -86,7 +83,6 @@ class Outbox:
         """
         document = self.event(kind, data).to_dict()
         self._ledger.append_event(document, message_id=message_id, finished=finished)
-        self._fresh_possible = True
         self.hand_on()
 
     def report_sent(
@@ -107,7 +103,6 @@ class Outbox:
         self._ledger.record_sent(
             message_id, receipt.references, receipt.recipient, receipt.submitted_at.timestamp(), document
         )
-        self._fresh_possible = True
         return self.hand_on(along)
 
     def report_failure(self, message_id: str, code: FailureCode, detail: str, *, at: str | None = None) -> None:
@@ -125,7 +120,6 @@ class Outbox:
         """Journal once more the events already reported for a message, with their ids."""
         for document in self._ledger.message_events(message_id):
             self._ledger.append_event(document)
-        self._fresh_possible = True
         self.hand_on()
 
     def flush(self) -> bool:
@@ -152,14 +146,12 @@ class Outbox:
             after = 0
             while True:
                 handed = self._ledger.handed_events(after, _BATCH) if ask_acknowledged else []
-                fresh = self._ledger.unhanded_events(_BATCH, self._handed_through) if self._fresh_possible else []
+                fresh = self._ledger.unhanded_events(_BATCH, self._handed_through)
                 if not handed and not fresh:
                     break
                 self._exchange(handed, fresh, along)
                 along = None
                 self._handed_through = fresh[-1][0] if fresh else self._handed_through
-                if len(fresh) < _BATCH:
-                    self._fresh_possible = False  # every one handed on
                 if len(handed) < _BATCH and len(fresh) < _BATCH:
                     break
                 after = handed[-1][0] if handed else after
