@@ -32,6 +32,7 @@ from typing import Any
 import redis
 from rq import Queue
 from rq.exceptions import DequeueTimeout
+from rq.job import Job
 
 from gateway_agent.agent import jobs
 from gateway_agent.agent.epoch import EpochWatch
@@ -135,9 +136,10 @@ class Agent:
         """Finish the current send, then return from ``run()``."""
         self._stopping = True
 
-    def send(self, job: wire.SendJob) -> str:
-        """Send one message through this agent's modem; returns what became of it."""
-        return self._sender.handle(job)
+    def send(self, job: wire.SendJob, carrier: Job | None = None) -> str:
+        """Send one message through this agent's modem; returns what became of it.
+        ``carrier`` is the queue's job it came in, deleted with the message's claim."""
+        return self._sender.handle(job, carrier)
 
     def idle(self, seconds: float) -> bool:
         """Serve the modem for ``seconds``; False when the agent was asked to stop."""
@@ -223,7 +225,7 @@ class Agent:
             if self._held is None:
                 self._held = self._take()
             if self._held is not None:
-                outcome = self._sender.handle(self._held.send, self._held.job)
+                outcome = self.send(self._held.send, self._held.job)
                 log.info("job done", extra={"message_id": self._held.send.message_id, "outcome": outcome})
                 self._held = None
         except redis.RedisError as error:
