@@ -23,7 +23,7 @@ from rq.job import JobStatus
 from rq.scripts import _build_hset_args
 from rq.utils import get_call_string, utcformat
 
-# The fields of a send job that are its own; RQ's Job.get_call_string cuts arguments at 75.
+# The fields of a job that are its own call; RQ's Job.get_call_string cuts arguments at 75.
 _OWN_FIELDS = ("data", "description")
 _DESCRIPTION_ARGUMENT_LENGTH = 75
 

@@ -148,7 +148,7 @@ def take(redis: Redis, count: int, wait_seconds: int, *, wait_first: bool = Fals
     with its agents), one more when a batch is waiting.
     """
     queue = bus.queue_key(wire.EVENTS_QUEUE)
-    if not (wait_first and wait_seconds > 0):
+    if not wait_first or wait_seconds <= 0:
         items: list[bytes] = redis.eval(_MOVE, 2, queue, PROCESSING_KEY, count)
         if items or wait_seconds <= 0:  # Redis reads a timeout of 0 as: wait for ever
             return items
