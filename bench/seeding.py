@@ -22,13 +22,17 @@ from relay_server.store.schema import clients, messages
 
 WORDS = ["commande", "livraison", "colis", "rendez-vous", "paiement", "code", "rappel", "facture", "Éducation", "merci"]
 BATCH = 2000
+# Raised whenever what ``fill`` stores changes, so that a client an older fill left is not measured as a new one.
+FILLING = 2
 DEVICES = 100
 DAYS = 90
+SENDING = timedelta(seconds=3)  # from a message's creation to its leaving
+_LEFT = {"sent", "delivered", "failed"}
 
 
 def filled_client(store: Store, count: int) -> Caller:
     """A client with ``count`` messages from ``fill``: the one filled by an earlier run, else a new one."""
-    name = f"bench-{count}"
+    name = f"bench-{FILLING}-{count}"
     with store.engine.connect() as conn:
         found = conn.execute(sa.select(clients.c.client_id).where(clients.c.name == name)).scalar()
     if found is not None:
@@ -68,6 +72,7 @@ def fill(store: Store, client_id: str, count: int, seed: int = 7) -> Caller:
 
 def _spread_statuses(store: Store, stored: list[Message], rng: random.Random) -> None:
     """Give the messages every status, in one statement per status, and move their daily counts with them.
+    Those that left (sent, delivered, failed) get a sent time, a few seconds after they were created.
 
     Straight SQL, not ``apply_status_change``: a million one-row transactions
     would make filling take far longer than measuring. Only reads are timed.
@@ -77,9 +82,10 @@ def _spread_statuses(store: Store, stored: list[Message], rng: random.Random) ->
         by_status.setdefault(rng.choice(STATUSES), []).append(message)
     with store.engine.begin() as conn:
         for status, chosen in by_status.items():
+            left = {"sent_at": chosen[0].created_at + SENDING} if status in _LEFT else {}
             conn.execute(
                 sa.update(messages)
                 .where(messages.c.message_id.in_([message.message_id for message in chosen]))
-                .values(status=status)
+                .values(status=status, **left)
             )
             daily_counts.record_moves(conn, [(message, replace(message, status=status)) for message in chosen])
