@@ -55,12 +55,11 @@ def test_an_empty_database_is_brought_to_head_with_every_table(empty_database_ur
 def test_migrating_twice_changes_nothing(database_url: str) -> None:
     engine = create_engine(database_url)
     upgrade_to_head(engine)
-    before = {name: sa.inspect(engine).get_indexes(name) for name in TABLES}
+    before = _indexes(engine)
 
     upgrade_to_head(engine)
 
-    after = {name: sa.inspect(engine).get_indexes(name) for name in TABLES}
-    assert after == before
+    assert _indexes(engine) == before
     assert current_revision(engine) == HEAD
     engine.dispose()
 
@@ -73,6 +72,15 @@ def test_the_migrated_schema_matches_the_tables_queries_are_written_against(data
         differences = compare_metadata(context, metadata)
     assert differences == []
     engine.dispose()
+
+
+def _indexes(engine: sa.Engine) -> dict[str, list[dict[str, object]]]:
+    """Each table's indexes as reflected, a partial one's condition as its SQL (reflected, it is an object)."""
+    found = {name: sa.inspect(engine).get_indexes(name) for name in TABLES}
+    for indexes in found.values():
+        for index in indexes:
+            index["dialect_options"] = {key: str(value) for key, value in index.get("dialect_options", {}).items()}
+    return found  # type: ignore[return-value]
 
 
 def test_the_first_revision_is_0001_and_head_is_the_newest_the_scripts_name() -> None:
