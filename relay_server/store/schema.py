@@ -123,17 +123,11 @@ messages = sa.Table(
     sa.Index("ix_messages_client_status_created", "client_id", "is_test", "status", "created_at", "message_id"),
     sa.Index("ix_messages_client_recipient_created", "client_id", "is_test", "recipient", "created_at", "message_id"),
     sa.Index("ix_messages_client_device_created", "client_id", "is_test", "device_id", "created_at", "message_id"),
-    # The message a reply answers: the last sent to its number from its device (migration 0015).
+    # The message a reply answers: the last sent to its number from its device. Migration
+    # 0015 makes it partial, on sent messages only; its condition is not repeated here,
+    # where naming it for PostgreSQL would load that dialect into every SQLite process.
     sa.Index(
-        "ix_messages_client_recipient_sent",
-        "client_id",
-        "is_test",
-        "recipient",
-        "device_id",
-        "sent_at",
-        "message_id",
-        sqlite_where=sa.text("sent_at IS NOT NULL"),
-        postgresql_where=sa.text("sent_at IS NOT NULL"),
+        "ix_messages_client_recipient_sent", "client_id", "is_test", "recipient", "device_id", "sent_at", "message_id"
     ),
     # Recovery scans for messages still queued after Redis lost its data.
     sa.Index("ix_messages_status", "status"),

@@ -107,6 +107,26 @@ def test_a_store_already_at_head_opens_without_loading_alembic(database_url: str
     assert opened.stdout.split() == [HEAD, "False"]
 
 
+def test_a_sqlite_store_opens_without_loading_postgresqls_dialect(sqlite_url: str) -> None:
+    # Over 2 MB in every process of the default, SQLite, deployment. An index option
+    # named after PostgreSQL in the schema (``postgresql_where``) is enough to load it.
+    upgrade_to_head(create_engine(sqlite_url))
+    opened = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from relay_server.store import Store; Store.open(sys.argv[1]);"
+            " print('sqlalchemy.dialects.postgresql' in sys.modules)",
+            sqlite_url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert opened.returncode == 0, opened.stderr
+    assert opened.stdout.split() == ["False"]
+
+
 def _alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
