@@ -14,10 +14,12 @@ an agent hands on.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from redis.client import Pipeline
 from rq import Queue
 from rq.job import JobStatus
 from rq.scripts import _build_hset_args
@@ -69,3 +71,22 @@ class JobMaker:
             own["created_at"] = own["enqueued_at"] = utcformat(at)
         fields = [item for pair in {**self._shared, **own}.items() for item in pair]
         return JobHash(self.queue, job_id, self._ttl, fields)
+
+
+def register_queues(pipeline: Pipeline, jobs: Iterable[JobHash]) -> None:
+    """Add to ``pipeline`` the registration of each of the jobs' queues, once each, in
+    RQ's set of queues (what its enqueue does, so that its tools list them)."""
+    for queue in {job.queue.key: job.queue for job in jobs}.values():
+        pipeline.sadd(queue.redis_queues_keys, queue.key)
+
+
+def enqueue(pipeline: Pipeline, jobs: Sequence[JobHash]) -> None:
+    """Add to ``pipeline`` what RQ's ``Queue.enqueue_many`` stores of each job, in order:
+    its queue registered, its hash with its time to live, its id at the end of its queue.
+    A transaction (``redis.pipeline()``) never stores a hash without its place on the queue."""
+    register_queues(pipeline, jobs)
+    for job in jobs:
+        pipeline.hset(job.key, items=job.fields)
+        if job.ttl > 0:
+            pipeline.expire(job.key, job.ttl)
+        pipeline.rpush(job.queue.key, job.job_id)

@@ -25,7 +25,7 @@ from rq.job import Job, JobStatus
 
 from gateway_agent.agent.ledger import Ledger
 from gateway_agent.modem import SendReceipt
-from zimsend_common import bus, wire
+from zimsend_common import bus, job_hashes, wire
 from zimsend_common.failures import FailureCode, describe
 from zimsend_common.job_hashes import JobMaker
 from zimsend_common.timefmt import isoformat_precise, utcnow
@@ -258,8 +258,9 @@ class Outbox:
         its own, or as part of ``pipeline`` (which the caller executes).
 
         Each job is the hash RQ's ``enqueue_many`` would store, made from one model
-        (``JobMaker``): RQ builds a whole job object for each, which cost the agent
-        more than the round trip that hands it on.
+        (``JobMaker``) and stored as the relay's jobs are (``job_hashes.enqueue``): RQ
+        builds a whole job object for each, which cost the agent more than the round
+        trip that hands it on.
         """
         if not documents:
             return
@@ -268,13 +269,16 @@ class Outbox:
                 self._enqueue_all(documents, own)
                 own.execute()
             return
-        jobs, at = self._event_jobs(), utcnow()
-        pipeline.sadd(self._queue.redis_queues_keys, self._queue.key)
-        for document in documents:
-            job_id = wire.event_job_id(self._device_id, document["event_id"])
-            job = jobs.make(job_id, [document, wire.sign(document, self._signing_key)], at)
-            pipeline.hset(job.key, items=job.fields)
-            pipeline.rpush(self._queue.key, job_id)
+        maker, at = self._event_jobs(), utcnow()
+        jobs = [
+            maker.make(
+                wire.event_job_id(self._device_id, document["event_id"]),
+                [document, wire.sign(document, self._signing_key)],
+                at,
+            )
+            for document in documents
+        ]
+        job_hashes.enqueue(pipeline, jobs)
 
     def _event_jobs(self) -> JobMaker:
         """What makes this device's event jobs; made at the first event (RQ asks Redis its version)."""

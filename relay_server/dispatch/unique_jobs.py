@@ -21,7 +21,7 @@ import msgpack
 from redis import Redis
 from redis.client import Pipeline
 
-from zimsend_common.job_hashes import JobHash
+from zimsend_common.job_hashes import JobHash, register_queues
 
 # ARGV[1]: the jobs, each {job key, queue key, job id, time to live (-1: none), field, value, ...}.
 # A queue's key holding another kind of value than a list is deleted first: a device may write
@@ -55,8 +55,7 @@ def save_and_push(pipeline: Pipeline, jobs: Sequence[JobHash]) -> None:
     Its answer in the pipeline's results is the list of the queue keys it found holding
     another kind of value, and cleared (see ``SCRIPT``). A Redis that lacks the script
     refuses it (``NoScriptError``): see ``load``."""
-    for queue in {job.queue.key: job.queue for job in jobs}.values():
-        pipeline.sadd(queue.redis_queues_keys, queue.key)
+    register_queues(pipeline, jobs)
     document = [[job.key, job.queue.key, job.job_id, job.ttl, *job.fields] for job in jobs]
     # MessagePack's older string type for bytes too: Redis's cmsgpack refuses the bin types.
     pipeline.evalsha(_SHA, 0, msgpack.packb(document, use_bin_type=False))
