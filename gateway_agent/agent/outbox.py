@@ -258,7 +258,7 @@ class Outbox:
         its own, or as part of ``pipeline`` (which the caller executes).
 
         Each job is the hash RQ's ``enqueue_many`` would store, made from one model
-        (``JobMaker``) and stored as the relay's jobs are (``job_hashes.enqueue``): RQ
+        (``JobMaker``) and stored by ``job_hashes.enqueue``: RQ
         builds a whole job object for each, which cost the agent more than the round
         trip that hands it on.
         """

@@ -91,12 +91,25 @@ def test_the_first_revision_is_0001_and_head_is_the_newest_the_scripts_name() ->
 
 def test_a_store_already_at_head_opens_without_loading_alembic(database_url: str) -> None:
     upgrade_to_head(create_engine(database_url))  # a relay process before this one migrated it
+    printed = _opened_in_a_new_process(database_url, "store.schema_revision(), 'alembic' in sys.modules")
+    assert printed == [HEAD, "False"]
+
+
+def test_a_sqlite_store_opens_without_loading_postgresqls_dialect(sqlite_url: str) -> None:
+    # Over 2 MB in every process of the default, SQLite, deployment. An index option
+    # named after PostgreSQL in the schema (``postgresql_where``) is enough to load it.
+    upgrade_to_head(create_engine(sqlite_url))
+    assert _opened_in_a_new_process(sqlite_url, "'sqlalchemy.dialects.postgresql' in sys.modules") == ["False"]
+
+
+def _opened_in_a_new_process(database_url: str, printed: str) -> list[str]:
+    """What a new Python process prints of ``printed`` (an expression of ``store`` and
+    ``sys``) once it has opened the store at ``database_url``: each value as a word."""
     opened = subprocess.run(
         [
             sys.executable,
             "-c",
-            "import sys; from relay_server.store import Store; store = Store.open(sys.argv[1]);"
-            " print(store.schema_revision(), 'alembic' in sys.modules)",
+            f"import sys; from relay_server.store import Store; store = Store.open(sys.argv[1]); print({printed})",
             database_url,
         ],
         capture_output=True,
@@ -104,27 +117,7 @@ def test_a_store_already_at_head_opens_without_loading_alembic(database_url: str
         timeout=60,
     )
     assert opened.returncode == 0, opened.stderr
-    assert opened.stdout.split() == [HEAD, "False"]
-
-
-def test_a_sqlite_store_opens_without_loading_postgresqls_dialect(sqlite_url: str) -> None:
-    # Over 2 MB in every process of the default, SQLite, deployment. An index option
-    # named after PostgreSQL in the schema (``postgresql_where``) is enough to load it.
-    upgrade_to_head(create_engine(sqlite_url))
-    opened = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from relay_server.store import Store; Store.open(sys.argv[1]);"
-            " print('sqlalchemy.dialects.postgresql' in sys.modules)",
-            sqlite_url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert opened.returncode == 0, opened.stderr
-    assert opened.stdout.split() == ["False"]
+    return opened.stdout.split()
 
 
 def _alembic_config() -> Config:
