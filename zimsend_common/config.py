@@ -11,6 +11,10 @@ Where settings come from, later sources winning:
 
 Every setting's name is unique across sections, so one environment variable
 names exactly one setting. The README lists them all.
+
+Settings are validated with msgspec, not with pydantic as the HTTP bodies are:
+every process loads them, one agent runs for each modem, and pydantic's first
+model costs a process about 9 MB where msgspec costs about 1 MB.
 """
 
 from __future__ import annotations
@@ -18,9 +22,9 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, TypeVar, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+import msgspec
 
 from zimsend_common.gsm7_national import BY_CODE
 
@@ -28,66 +32,95 @@ DEFAULT_CONFIG_PATH = Path("/etc/zimsend/zimsend.toml")
 ENV_PREFIX = "ZIMSEND_"
 # Where an OTP template puts the code: ``{{code}}`` (spaces inside allowed) or ``{code}``.
 OTP_PLACEHOLDER = r"\{\{\s*code\s*\}\}|\{code\}"
+# What a yes-or-no setting may be written as, besides true and false.
+_BOOLEAN_WORDS = {
+    "true": True,
+    "yes": True,
+    "on": True,
+    "1": True,
+    "false": False,
+    "no": False,
+    "off": False,
+    "0": False,
+}
+
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
+PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0)]
+PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
 
 
 class ConfigError(Exception):
     """The configuration file or an environment variable holds a bad value."""
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Secret:
+    """A secret setting: ``get_secret_value()`` reads it; its repr never shows it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str = "") -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')" if self._value else "Secret('')"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
 
 
-class RelaySettings(_Section):
+class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A table of settings. Its subclasses inherit both options; they repeat
+    ``frozen`` for type checkers, which do not see it inherited."""
+
+
+SectionT = TypeVar("SectionT", bound=_Section)
+
+
+class RelaySettings(_Section, frozen=True):
     """The HTTP relay and its worker."""
 
     data_dir: Path = Path("./data")
     database_url: str = ""  # empty: a SQLite file in data_dir
     redis_url: str = "redis://127.0.0.1:6379/0"
     host: str = "127.0.0.1"
-    http_port: int = Field(5040, ge=1, le=65535)
-    http_workers: int = Field(0, ge=0)  # 0: one server process per core
+    http_port: Port = 5040
+    http_workers: NonNegativeInt = 0  # 0: one server process per core
     public_url: str = ""  # how phones reach the relay, e.g. https://sms.example.org; empty: http://host:port
-    rate_limit_per_minute: int = Field(100, ge=1)
-    auth_failures_per_client_address: int = Field(10, ge=1)
-    auth_failures_per_address: int = Field(50, ge=1)
-    auth_failure_window_seconds: int = Field(300, ge=1)
-    trusted_proxy_hops: int = Field(0, ge=0)
-    retention_days: int = Field(90, ge=1)
-    device_offline_after_seconds: int = Field(60, ge=5)
-    recovery_grace_seconds: float = Field(60.0, ge=0)
-    due_check_seconds: float = Field(1.0, gt=0)
-    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    rate_limit_per_minute: PositiveInt = 100
+    auth_failures_per_client_address: PositiveInt = 10
+    auth_failures_per_address: PositiveInt = 50
+    auth_failure_window_seconds: PositiveInt = 300
+    trusted_proxy_hops: NonNegativeInt = 0
+    retention_days: PositiveInt = 90
+    device_offline_after_seconds: Annotated[int, msgspec.Meta(ge=5)] = 60
+    recovery_grace_seconds: NonNegativeFloat = 60.0
+    due_check_seconds: PositiveFloat = 1.0
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 1024 * 1024
     webhook_allow_http: bool = False
     webhook_allow_private_hosts: bool = False
-    otp_secret: SecretStr = SecretStr("")  # empty: a key file made in data_dir
-    console_secret: SecretStr = SecretStr("")  # signs console sessions; empty: a key file made in data_dir
-    otp_template: str = Field("Votre code de vérification est : {{code}}", pattern=OTP_PLACEHOLDER)
+    otp_secret: Secret = msgspec.field(default_factory=Secret)  # empty: a key file made in data_dir
+    # Signs console sessions; empty: a key file made in data_dir.
+    console_secret: Secret = msgspec.field(default_factory=Secret)
+    otp_template: Annotated[str, msgspec.Meta(pattern=OTP_PLACEHOLDER)] = "Votre code de vérification est : {{code}}"
     # Delays between a webhook's attempts after the first, immediate one:
     # "60,300,1800,7200,21600,86400" in a variable or a TOML list.
-    webhook_retry_delays_seconds: tuple[float, ...] = (60, 300, 1800, 7200, 21600, 86400)
-    webhook_timeout_seconds: float = Field(5.0, gt=0)
-    webhook_poll_seconds: float = Field(1.0, gt=0)
-    webhook_workers: int = Field(16, ge=1)
-    webhook_client_concurrency: int = Field(4, ge=1)
-    webhook_secret_overlap_seconds: int = Field(24 * 3600, ge=0)
+    webhook_retry_delays_seconds: tuple[NonNegativeFloat, ...] = (60, 300, 1800, 7200, 21600, 86400)
+    webhook_timeout_seconds: PositiveFloat = 5.0
+    webhook_poll_seconds: PositiveFloat = 1.0
+    webhook_workers: PositiveInt = 16
+    webhook_client_concurrency: PositiveInt = 4
+    webhook_secret_overlap_seconds: NonNegativeInt = 24 * 3600
     metrics_allow_remote: bool = False  # False: /metrics answers loopback addresses only
-    clock_skew_warn_seconds: float = Field(5.0, gt=0)
-    min_free_disk_bytes: int = Field(500 * 1024 * 1024, ge=0)
-
-    @field_validator("webhook_retry_delays_seconds", mode="before")
-    @classmethod
-    def _comma_separated(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
-
-    @field_validator("webhook_retry_delays_seconds")
-    @classmethod
-    def _not_negative(cls, value: tuple[float, ...]) -> tuple[float, ...]:
-        if any(delay < 0 for delay in value):
-            raise ValueError("webhook retry delays must not be negative")
-        return value
+    clock_skew_warn_seconds: PositiveFloat = 5.0
+    min_free_disk_bytes: NonNegativeInt = 500 * 1024 * 1024
 
     def resolved_database_url(self) -> str:
         """The database URL to use: the configured one, else SQLite in data_dir."""
@@ -96,22 +129,22 @@ class RelaySettings(_Section):
         return f"sqlite:///{(self.data_dir / 'zimsend.sqlite3').resolve()}"
 
 
-class AgentSettings(_Section):
+class AgentSettings(_Section, frozen=True):
     """One device agent and its modem."""
 
     device_id: str = ""
     device_password: str = ""
     backend: Literal["at", "gammu", "emulator", "smsgate-local"] = "emulator"
     modem_port: str = ""
-    baudrate: int = Field(115200, ge=300)
+    baudrate: Annotated[int, msgspec.Meta(ge=300)] = 115200
     sim_pin: str = ""
-    send_rate_per_minute: int = Field(20, ge=1)
-    heartbeat_seconds: float = Field(5.0, gt=0)
-    network_wait_seconds: float = Field(60.0, gt=0)
-    send_timeout_seconds: float = Field(60.0, gt=0)
-    send_retries: int = Field(3, ge=0)
-    retry_backoff_seconds: float = Field(2.0, ge=0)
-    event_rehand_seconds: float = Field(30.0, gt=0)
+    send_rate_per_minute: PositiveInt = 20
+    heartbeat_seconds: PositiveFloat = 5.0
+    network_wait_seconds: PositiveFloat = 60.0
+    send_timeout_seconds: PositiveFloat = 60.0
+    send_retries: NonNegativeInt = 3
+    retry_backoff_seconds: NonNegativeFloat = 2.0
+    event_rehand_seconds: PositiveFloat = 30.0
 
     def longest_send_seconds(self) -> float:
         """The longest one send may take: every attempt running to its timeout,
@@ -120,55 +153,50 @@ class AgentSettings(_Section):
         return attempts * self.send_timeout_seconds + self.retry_backoff_seconds * (2**attempts)
 
 
-class GammuSettings(_Section):
+class GammuSettings(_Section, frozen=True):
     """The python-gammu backend: a gammurc section, or port and connection."""
 
     gammurc: str = ""
-    gammu_section: int = Field(0, ge=0)
+    gammu_section: NonNegativeInt = 0
     gammu_connection: str = "at"
 
 
-class SmsGateSettings(_Section):
+class SmsGateSettings(_Section, frozen=True):
     """The ``smsgate-local`` backend: the SMSGate app's local server on the phone."""
 
     smsgate_url: str = "http://127.0.0.1:8080"  # the app's "Local address", or adb forward's end
     smsgate_username: str = "sms"
     smsgate_password: str = ""
-    smsgate_sim_number: int = Field(0, ge=0, le=8)  # 1 = first SIM; 0: the app's default
-    smsgate_poll_seconds: float = Field(2.0, gt=0)
+    smsgate_sim_number: Annotated[int, msgspec.Meta(ge=0, le=8)] = 0  # 1 = first SIM; 0: the app's default
+    smsgate_poll_seconds: PositiveFloat = 2.0
 
 
-class SmsSettings(_Section):
+class SmsSettings(_Section, frozen=True):
     """How texts are written into SMS, the same for the relay (which counts parts) and the agents."""
 
     sms_languages: tuple[str, ...] = ()
     """National language shift tables (TS 23.038 Annex A) a text may be sent with, by language code."""
 
-    @field_validator("sms_languages", mode="before")
-    @classmethod
-    def _language_codes(cls, value: Any) -> Any:
-        codes = value.split(",") if isinstance(value, str) else value
-        if not isinstance(codes, (list, tuple)):
-            return value
-        codes = [str(code).strip().lower() for code in codes if str(code).strip()]
+    def __post_init__(self) -> None:
+        codes = tuple(code.lower() for code in self.sms_languages)
         unknown = [code for code in codes if code not in BY_CODE]
         if unknown:
             raise ValueError(f"no national language table for {unknown}; known: {', '.join(BY_CODE)}")
-        return tuple(codes)
+        msgspec.structs.force_setattr(self, "sms_languages", codes)
 
 
-class LoggingSettings(_Section):
+class LoggingSettings(_Section, frozen=True):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     log_format: Literal["json", "text"] = "json"
 
 
-class Settings(_Section):
-    relay: RelaySettings = RelaySettings()
-    agent: AgentSettings = AgentSettings()
-    gammu: GammuSettings = GammuSettings()
-    smsgate: SmsGateSettings = SmsGateSettings()
-    sms: SmsSettings = SmsSettings()
-    logging: LoggingSettings = LoggingSettings()
+class Settings(_Section, frozen=True):
+    relay: RelaySettings = msgspec.field(default_factory=RelaySettings)
+    agent: AgentSettings = msgspec.field(default_factory=AgentSettings)
+    gammu: GammuSettings = msgspec.field(default_factory=GammuSettings)
+    smsgate: SmsGateSettings = msgspec.field(default_factory=SmsGateSettings)
+    sms: SmsSettings = msgspec.field(default_factory=SmsSettings)
+    logging: LoggingSettings = msgspec.field(default_factory=LoggingSettings)
 
 
 SECTIONS: dict[str, type[_Section]] = {
@@ -189,14 +217,53 @@ def load_settings(path: str | Path | None = None, environ: dict[str, str] | None
     environ = dict(os.environ if environ is None else environ)
     values = _read_file(_config_path(path, environ))
     for section, model in SECTIONS.items():
-        for name in model.model_fields:
+        for name in model.__struct_fields__:
             env_value = environ.get(ENV_PREFIX + name.upper())
             if env_value is not None:
                 values.setdefault(section, {})[name] = env_value
+    return validated(Settings, values)
+
+
+def validated(model: type[SectionT], values: Any) -> SectionT:
+    """``values`` (a TOML table, or a section's tables) as ``model``; ConfigError naming what is bad.
+
+    Text is read as what each setting holds, as a variable must be written:
+    ``"5040"`` as a number, ``"yes"`` or ``"off"`` as a boolean, ``"60,300"``
+    as a list.
+    """
     try:
-        return Settings.model_validate(values)
-    except ValidationError as exc:
+        return msgspec.convert(_worded(model, values), model, strict=False, dec_hook=_decoded)
+    except msgspec.ValidationError as exc:
         raise ConfigError(f"invalid configuration: {exc}") from exc
+
+
+def _worded(model: type[_Section], values: Any) -> Any:
+    """``values`` with the text of list and boolean settings written as msgspec reads them."""
+    if not isinstance(values, dict):
+        return values
+    fields = {field.name: field.type for field in msgspec.structs.fields(model)}
+    return {name: _worded_value(fields.get(name), value) for name, value in values.items()}
+
+
+def _worded_value(kind: Any, value: Any) -> Any:
+    if isinstance(kind, type) and issubclass(kind, _Section):
+        return _worded(kind, value)
+    if not isinstance(value, str):
+        return value
+    if get_origin(kind) is tuple:
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if kind is bool:
+        return _BOOLEAN_WORDS.get(value.strip().lower(), value)
+    return value
+
+
+def _decoded(kind: type, value: Any) -> Any:
+    """The settings' own types, from their text in a file or a variable."""
+    if kind is Path and isinstance(value, str):
+        return Path(value)
+    if kind is Secret and isinstance(value, str):
+        return Secret(value)
+    raise NotImplementedError
 
 
 def _config_path(path: str | Path | None, environ: dict[str, str]) -> Path | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+import msgspec
+
 from gateway_agent.backends import BACKENDS, open_modem
 from gateway_agent.modem import Modem
 from zimsend_common.config import Settings, load_settings
@@ -22,14 +24,17 @@ def add_modem_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def modem_settings(args: argparse.Namespace) -> Settings:
-    """The configuration with ``--backend`` and ``--port`` applied; ConfigError when it is bad."""
+    """The configuration with ``--backend``, ``--port`` and ``--device-id`` (where the command
+    has it) applied; ConfigError when it is bad."""
     settings = load_settings(args.config)
     overrides = {}
     if args.backend:
         overrides["backend"] = args.backend
     if args.port:
         overrides["modem_port"] = args.port
-    settings = settings.model_copy(update={"agent": settings.agent.model_copy(update=overrides)})
+    if getattr(args, "device_id", None):
+        overrides["device_id"] = args.device_id
+    settings = msgspec.structs.replace(settings, agent=msgspec.structs.replace(settings.agent, **overrides))
     configure_logging(settings.logging)
     return settings
 

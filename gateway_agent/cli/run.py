@@ -24,11 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _main(args: argparse.Namespace) -> int:
     try:
-        settings = modem_settings(args)
-        settings = settings.model_copy(
-            update={"agent": settings.agent.model_copy(update={"device_id": args.device_id})}
-        )
-        agent = Agent(settings)
+        agent = Agent(modem_settings(args))
     except (ConfigError, ValueError) as error:
         return fail("run", str(error), EXIT_USAGE)
     agent.run()

@@ -38,7 +38,7 @@ def test_unknown_setting_in_file_is_refused(tmp_path: Path):
 
 
 def test_every_setting_name_is_unique_across_sections():
-    names = [name for model in SECTIONS.values() for name in model.model_fields]
+    names = [name for model in SECTIONS.values() for name in model.__struct_fields__]
     assert len(names) == len(set(names))
 
 
@@ -53,3 +53,33 @@ def test_sms_languages_come_from_a_toml_list_or_a_comma_separated_variable(tmp_p
 def test_a_language_without_a_national_table_is_refused_by_name():
     with pytest.raises(ConfigError, match="no national language table for \\['fr'\\]"):
         load_settings(environ={"ZIMSEND_SMS_LANGUAGES": "tr,fr"})
+
+
+@pytest.mark.parametrize(("written", "read"), [("yes", True), ("On", True), ("1", True), ("true", True), ("no", False)])
+def test_a_yes_or_no_setting_takes_the_words_people_write(written: str, read: bool):
+    assert load_settings(environ={"ZIMSEND_METRICS_ALLOW_REMOTE": written}).relay.metrics_allow_remote is read
+
+
+def test_a_yes_or_no_setting_refuses_any_other_word_by_name():
+    with pytest.raises(ConfigError, match="metrics_allow_remote"):
+        load_settings(environ={"ZIMSEND_METRICS_ALLOW_REMOTE": "maybe"})
+
+
+def test_webhook_retry_delays_come_from_a_comma_separated_variable(tmp_path: Path):
+    settings = load_settings(environ={"ZIMSEND_WEBHOOK_RETRY_DELAYS_SECONDS": "10, 60,600"})
+    assert settings.relay.webhook_retry_delays_seconds == (10.0, 60.0, 600.0)
+    config = tmp_path / "zimsend.toml"
+    config.write_text("[relay]\nwebhook_retry_delays_seconds = [5, 50]\n")
+    assert load_settings(config, environ={}).relay.webhook_retry_delays_seconds == (5.0, 50.0)
+
+
+def test_a_negative_retry_delay_is_refused_by_name():
+    with pytest.raises(ConfigError, match="webhook_retry_delays_seconds"):
+        load_settings(environ={"ZIMSEND_WEBHOOK_RETRY_DELAYS_SECONDS": "60,-1"})
+
+
+def test_a_section_that_is_not_a_table_is_refused_by_name(tmp_path: Path):
+    config = tmp_path / "zimsend.toml"
+    config.write_text("relay = 5\n")
+    with pytest.raises(ConfigError, match="relay"):
+        load_settings(config, environ={})

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from relay_server.api import otp_codes as otp
-from zimsend_common.config import RelaySettings
+from zimsend_common.config import RelaySettings, Secret
 
 
 @pytest.mark.parametrize("length", range(otp.MIN_LENGTH, otp.MAX_LENGTH + 1))
@@ -76,6 +76,6 @@ def test_without_a_configured_secret_the_key_is_made_once_in_a_private_file(tmp_
 
 
 def test_a_configured_secret_is_the_key_and_no_file_is_made(tmp_path):
-    settings = RelaySettings(data_dir=tmp_path / "data", otp_secret="shared by every relay")
+    settings = RelaySettings(data_dir=tmp_path / "data", otp_secret=Secret("shared by every relay"))
     assert otp.otp_key(settings) == b"shared by every relay"
     assert not (tmp_path / "data").exists()
