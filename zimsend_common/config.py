@@ -56,7 +56,7 @@ class ConfigError(Exception):
 
 
 class Secret:
-    """A secret setting: ``get_secret_value()`` reads it; its repr never shows it."""
+    """A secret setting (a password, a PIN, a key): ``get_secret_value()`` reads it; its repr never shows it."""
 
     __slots__ = ("_value",)
 
@@ -65,6 +65,10 @@ class Secret:
 
     def get_secret_value(self) -> str:
         return self._value
+
+    def __bool__(self) -> bool:
+        """Whether one is set."""
+        return bool(self._value)
 
     def __repr__(self) -> str:
         return "Secret('**********')" if self._value else "Secret('')"
@@ -133,11 +137,11 @@ class AgentSettings(_Section, frozen=True):
     """One device agent and its modem."""
 
     device_id: str = ""
-    device_password: str = ""
+    device_password: Secret = msgspec.field(default_factory=Secret)
     backend: Literal["at", "gammu", "emulator", "smsgate-local"] = "emulator"
     modem_port: str = ""
     baudrate: Annotated[int, msgspec.Meta(ge=300)] = 115200
-    sim_pin: str = ""
+    sim_pin: Secret = msgspec.field(default_factory=Secret)
     send_rate_per_minute: PositiveInt = 20
     heartbeat_seconds: PositiveFloat = 5.0
     network_wait_seconds: PositiveFloat = 60.0
@@ -166,7 +170,7 @@ class SmsGateSettings(_Section, frozen=True):
 
     smsgate_url: str = "http://127.0.0.1:8080"  # the app's "Local address", or adb forward's end
     smsgate_username: str = "sms"
-    smsgate_password: str = ""
+    smsgate_password: Secret = msgspec.field(default_factory=Secret)
     smsgate_sim_number: Annotated[int, msgspec.Meta(ge=0, le=8)] = 0  # 1 = first SIM; 0: the app's default
     smsgate_poll_seconds: PositiveFloat = 2.0
 

@@ -83,3 +83,19 @@ def test_a_section_that_is_not_a_table_is_refused_by_name(tmp_path: Path):
     config.write_text("relay = 5\n")
     with pytest.raises(ConfigError, match="relay"):
         load_settings(config, environ={})
+
+
+def test_no_password_pin_or_key_shows_in_the_settings():
+    secrets = {
+        "DEVICE_PASSWORD": "dev-pass-1",
+        "SIM_PIN": "4321",
+        "SMSGATE_PASSWORD": "phone-pass-2",
+        "OTP_SECRET": "otp-key-3",
+        "CONSOLE_SECRET": "console-key-4",
+    }
+    settings = load_settings(environ={f"ZIMSEND_{name}": value for name, value in secrets.items()})
+    shown = repr(settings) + str(settings)
+    assert not [value for value in secrets.values() if value in shown]
+    read = (settings.agent.device_password, settings.agent.sim_pin, settings.smsgate.smsgate_password)
+    assert [secret.get_secret_value() for secret in read] == ["dev-pass-1", "4321", "phone-pass-2"]
+    assert not load_settings(environ={}).agent.sim_pin  # none set

@@ -38,7 +38,7 @@ class DriverOptions:
         return cls(
             port=port or agent.modem_port,
             baudrate=agent.baudrate,
-            pin=agent.sim_pin,
+            pin=agent.sim_pin.get_secret_value(),
             send_timeout=agent.send_timeout_seconds,
             network_wait=agent.network_wait_seconds,
             languages=settings.sms.sms_languages,

@@ -38,6 +38,8 @@ def create(settings: Settings, config: EmulatorConfig | None = None) -> Emulated
     """Start an emulated modem (asking for ``sim_pin`` when one is set) and a driver for it."""
     workdir = Path(tempfile.mkdtemp(prefix="zimsend-modem-"))
     link = str(workdir / "modem")
-    config = config or EmulatorConfig(report_delay=REPORT_DELAY_SECONDS, pin=settings.agent.sim_pin or None, link=link)
+    config = config or EmulatorConfig(
+        report_delay=REPORT_DELAY_SECONDS, pin=settings.agent.sim_pin.get_secret_value() or None, link=link
+    )
     emulator = ModemEmulator(config).start()
     return EmulatedModem(DriverOptions.from_settings(settings, port=emulator.port_path), emulator, workdir)

@@ -171,7 +171,7 @@ class GammuModem(Modem):
         if not self._agent.sim_pin:
             raise NotReady("the SIM asks for a PIN and no sim_pin is configured")
         try:
-            sm.EnterSecurityCode("PIN", self._agent.sim_pin)
+            sm.EnterSecurityCode("PIN", self._agent.sim_pin.get_secret_value())
         except gammu.ERR_SECURITYERROR as exc:
             # Each wrong try brings the SIM closer to asking for its PUK: never retry it.
             self._pin_refused = True

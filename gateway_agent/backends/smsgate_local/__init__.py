@@ -12,7 +12,7 @@ def create(settings: Settings) -> PhoneModem:
     """A ``PhoneModem`` for the configured local server and credentials; not yet opened."""
     phone = settings.smsgate
     return PhoneModem(
-        LocalApi(phone.smsgate_url, phone.smsgate_username, phone.smsgate_password),
+        LocalApi(phone.smsgate_url, phone.smsgate_username, phone.smsgate_password.get_secret_value()),
         sim_number=phone.smsgate_sim_number or None,
         poll_seconds=phone.smsgate_poll_seconds,
         send_timeout_seconds=settings.agent.send_timeout_seconds,

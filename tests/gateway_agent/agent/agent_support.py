@@ -15,7 +15,7 @@ import redis
 
 from gateway_agent.agent import Agent
 from zimsend_common import bus, manifest, wire
-from zimsend_common.config import AgentSettings, LoggingSettings, RelaySettings, Settings
+from zimsend_common.config import AgentSettings, LoggingSettings, RelaySettings, Secret, Settings
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 DEVICE_ID = "device_agent000001"
@@ -29,7 +29,7 @@ def agent_settings(data_dir: Path, redis_url: str, **agent: object) -> Settings:
     """Settings for one agent, quick enough for tests."""
     values: dict[str, object] = {
         "device_id": DEVICE_ID,
-        "device_password": PASSWORD,
+        "device_password": Secret(PASSWORD),
         "backend": "at",
         "heartbeat_seconds": 0.3,
         "network_wait_seconds": 5,

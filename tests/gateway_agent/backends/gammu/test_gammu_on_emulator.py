@@ -20,7 +20,7 @@ from gateway_agent.backends.emulator import EmulatorConfig, ModemEmulator
 from gateway_agent.backends.gammu import GammuModem, create
 from gateway_agent.errors import NotReady
 from gateway_agent.modem import SimState
-from zimsend_common.config import AgentSettings, GammuSettings, Settings
+from zimsend_common.config import AgentSettings, GammuSettings, Secret, Settings
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +42,9 @@ def emulated_modem(directory: Path, **emulator: object) -> Iterator[ModemEmulato
 def gammu_backend(emulator: ModemEmulator, sim_pin: str = "") -> GammuModem:
     """The gammu backend for ``emulator``'s port, not yet opened."""
     settings = Settings(
-        agent=AgentSettings(backend="gammu", modem_port=emulator.port_path, sim_pin=sim_pin, network_wait_seconds=5),
+        agent=AgentSettings(
+            backend="gammu", modem_port=emulator.port_path, sim_pin=Secret(sim_pin), network_wait_seconds=5
+        ),
         gammu=GammuSettings(gammu_connection="at"),
     )
     return create(settings, QUICK)
