@@ -58,7 +58,7 @@ _CODES = (
     ErrorCode("INVALID_PARAMETER", 400, "a parameter has a bad value; error.param names it"),
     ErrorCode("INVALID_PHONE_NUMBER", 400, "the recipient is not a valid international number"),
     ErrorCode("MESSAGE_TOO_LONG", 400, "the text is longer than 1600 characters"),
-    ErrorCode("INVALID_PRIORITY", 400, "priority is not 1 to 5 nor high, normal or low"),
+    ErrorCode("INVALID_PRIORITY", 400, "priority is not 1 to 5 nor urgent, high, normal, low or bulk"),
     ErrorCode("INVALID_SCHEDULED_DATE", 400, "scheduled_at is past, over 30 days ahead or not ISO 8601"),
     ErrorCode("INVALID_WEBHOOK_URL", 400, "webhook_url is not an allowed https URL"),
     ErrorCode("TOO_MANY_RECIPIENTS", 400, "more than 1000 messages in one bulk request"),

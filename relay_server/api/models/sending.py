@@ -108,7 +108,7 @@ def parse_priority(value: Any, default: int = DEFAULT_PRIORITY) -> int:
         return PRIORITY_BY_WORD[value.strip().lower()]
     raise ApiError(
         "INVALID_PRIORITY",
-        "The priority must be an integer from 1 to 5, or 'high', 'normal' or 'low'.",
+        f"The priority must be an integer from 1 to 5, or one of {', '.join(map(repr, PRIORITY_BY_WORD))}.",
         param="priority",
     )
 

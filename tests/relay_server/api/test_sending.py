@@ -236,6 +236,12 @@ def test_each_bad_value_is_refused_with_its_code_naming_the_parameter_and_stores
     assert stored_count(relay, acme) == 0
 
 
+def test_a_refused_priority_names_every_word_a_priority_may_be_given_as(relay, acme):
+    error = send(relay, acme, {"to": "+33612345678", "message": "Hi", "priority": "highest"}).json()["error"]
+    assert error["code"] == "INVALID_PRIORITY"
+    assert re.findall(r"'(\w+)'", error["message"]) == ["urgent", "high", "normal", "low", "bulk"]
+
+
 def test_a_message_over_1600_characters_is_refused_as_too_long(relay, acme):
     response = send(relay, acme, {"to": "+33612345678", "message": "x" * 1601})
     assert response.status_code == 400
