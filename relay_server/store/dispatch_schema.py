@@ -75,8 +75,10 @@ incoming_messages = sa.Table(
     sa.Column("binary", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("undecodable", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("raw_pdu", sa.Text, nullable=True),
-    # The inbox's order, newest first (revision 0014).
+    # The inbox's order, newest first (revision 0014), then its filters in front of it (0016).
     sa.Index("ix_incoming_messages_client_received", "client_id", "received_at", "message_id"),
+    sa.Index("ix_incoming_messages_client_sender_received", "client_id", "sender", "received_at", "message_id"),
+    sa.Index("ix_incoming_messages_client_device_received", "client_id", "device_id", "received_at", "message_id"),
 )
 
 event_attempts = sa.Table(

@@ -105,6 +105,36 @@ def test_an_inbox_page_is_read_in_its_order_and_finds_each_reply_in_one_seek(sto
     assert "TEMP B-TREE" not in replies and "Sort" not in replies, plan
 
 
+@pytest.mark.parametrize(
+    ("by", "index"),
+    [
+        ("sender", "ix_incoming_messages_client_sender_received"),
+        ("device", "ix_incoming_messages_client_device_received"),
+    ],
+)
+def test_an_inbox_filtered_by_sender_or_device_counts_and_reads_the_matches_only(
+    store: Store, live_caller: Caller, by: str, index: str
+) -> None:
+    devices = [store.add_device(live_caller.client_id)[0].device_id for _ in range(4)]
+    for n in range(40):  # ten senders, four devices
+        sender, device_id = f"+26377200{n % 10:04d}", devices[n % 4]
+        store.record_incoming(NewIncoming(f"evt_{n}", live_caller.client_id, device_id, sender, "hi", 1, utcnow()))
+    if store.engine.dialect.name == "postgresql":
+        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE incoming_messages")  # as autovacuum would have by now
+    query = InboxQuery(sender="+263772000003") if by == "sender" else InboxQuery(device_id=devices[1])
+    found: list[tuple[list[Any], int]] = []
+    count, page = statements_run(
+        store.engine, lambda: found.append(store.inbox.page(live_caller.client_id, query)), "FROM incoming_messages"
+    )
+
+    assert found[0][1] == (4 if by == "sender" else 10)
+    for statement in (count, page):
+        plan = re.split("CORRELATED SCALAR SUBQUERY|SubPlan", plan_of(store.engine, *statement), maxsplit=1)[0]
+        assert index in plan, plan  # not every incoming message of the client's, each checked
+        assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+
+
 def test_an_inbox_page_past_the_last_match_is_empty_and_keeps_the_total(store: Store, live_caller: Caller) -> None:
     _three_received(store, live_caller)
 
