@@ -2,7 +2,9 @@
 
 Messages go in through the store's own ``insert_messages`` (ids, daily
 counts, everything a send stores), by the thousand, then get their statuses
-in one statement per status, their daily counts moved along. A filled client
+in one statement per status, their daily counts moved along. Incoming
+messages, one for every ``INCOMING_EVERY`` sent, from the numbers messaged,
+go straight into their table. A filled client
 is named after its count once complete, so that a benchmark run again on the
 same database (``--database-url``) measures at once instead of filling a
 million messages again.
@@ -16,16 +18,19 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from relay_server.store import Store, daily_counts
+from relay_server.store import Store, daily_counts, ids
+from relay_server.store.dispatch_schema import incoming_messages
 from relay_server.store.models import STATUSES, Caller, Message, NewMessage
 from relay_server.store.schema import clients, messages
 
 WORDS = ["commande", "livraison", "colis", "rendez-vous", "paiement", "code", "rappel", "facture", "Éducation", "merci"]
 BATCH = 2000
 # Raised whenever what ``fill`` stores changes, so that a client an older fill left is not measured as a new one.
-FILLING = 2
+FILLING = 3
 DEVICES = 100
 DAYS = 90
+RECIPIENTS = 300
+INCOMING_EVERY = 5  # one SMS received for every five sent
 SENDING = timedelta(seconds=3)  # from a message's creation to its leaving
 _LEFT = {"sent", "delivered", "failed"}
 
@@ -56,7 +61,7 @@ def fill(store: Store, client_id: str, count: int, seed: int = 7) -> Caller:
             NewMessage(
                 client_id=client_id,
                 is_test=False,
-                to=f"+26377{rng.randrange(300):07d}",
+                to=_number(rng.randrange(RECIPIENTS)),
                 body=" ".join(rng.choices(WORDS, k=6)),
                 priority=rng.randint(1, 5),
                 segments=1,
@@ -67,7 +72,38 @@ def fill(store: Store, client_id: str, count: int, seed: int = 7) -> Caller:
         ]
         stored = store.insert_messages(batch, at=created)
         _spread_statuses(store, stored, rng)
+        _receive(store, client_id, devices, start, size // INCOMING_EVERY, created, rng)
     return Caller(client_id=client_id, key_id="", is_test=False)
+
+
+def _number(n: int) -> str:
+    return f"+26377{n:07d}"
+
+
+def _receive(
+    store: Store, client_id: str, devices: list[str], start: int, count: int, at: datetime, rng: random.Random
+) -> None:
+    """``count`` SMS received at ``at`` from the numbers messaged, each on one of the devices.
+
+    Straight SQL, not ``record_incoming``, for the same reason as ``_spread_statuses``.
+    """
+    rows = [
+        {
+            "message_id": ids.new_incoming_id(),
+            "event_id": f"evt_bench_{client_id}_{start + n}",
+            "client_id": client_id,
+            "device_id": rng.choice(devices),
+            "sender": _number(rng.randrange(RECIPIENTS)),
+            "body": " ".join(rng.choices(WORDS, k=4)),
+            "parts": 1,
+            "received_at": at,
+            "created_at": at,
+        }
+        for n in range(count)
+    ]
+    if rows:
+        with store.engine.begin() as conn:
+            conn.execute(sa.insert(incoming_messages), rows)
 
 
 def _spread_statuses(store: Store, stored: list[Message], rng: random.Random) -> None:

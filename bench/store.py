@@ -181,6 +181,10 @@ def measure(store: Store, caller: Caller, count: int, repeat: int) -> dict[str, 
         "search=<a word in none>": lambda: store.history(caller, HistoryQuery(search="introuvable")),
         f"keyset page {deep_page:,}": lambda: store.history(caller, HistoryQuery(after=deep.message_id)),
         "inbox page (limit 50)": lambda: store.inbox.page(caller.client_id, InboxQuery()),
+        "inbox, sender=<one number>": lambda: store.inbox.page(caller.client_id, InboxQuery(sender=some.to)),
+        "inbox, device_id=<one device>": lambda: store.inbox.page(
+            caller.client_id, InboxQuery(device_id=some.device_id)
+        ),
         "stats, all time": lambda: store.stats(caller, None, None, None),
         "stats, one device": lambda: store.stats(caller, None, None, some.device_id),
     }
