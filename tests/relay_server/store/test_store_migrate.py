@@ -5,6 +5,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -178,3 +179,17 @@ def test_an_upgrade_measures_the_inbox_indexes_it_adds_where_sqlite_kept_statist
         measured = set(conn.exec_driver_sql("SELECT idx FROM sqlite_stat1 WHERE tbl = 'incoming_messages'").scalars())
     engine.dispose()
     assert {"ix_incoming_messages_client_sender_received", "ix_incoming_messages_client_device_received"} <= measured
+
+
+@pytest.mark.postgres
+def test_a_postgresql_store_opens_without_loading_sqlites_dialect(postgres_url: str) -> None:
+    # A table option named after SQLite in the schema (``sqlite_with_rowid``) is enough to load it.
+    upgrade_to_head(create_engine(postgres_url))
+    assert _opened_in_a_new_process(postgres_url, "'sqlalchemy.dialects.sqlite' in sys.modules") == ["False"]
+
+
+def test_the_counts_tables_are_kept_in_key_order_on_sqlite(migrated_sqlite_url: str) -> None:
+    # Migration 0012 makes them so; the schema cannot say it without loading SQLite's dialect everywhere.
+    with create_engine(migrated_sqlite_url).connect() as conn:
+        made = dict(conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE name LIKE 'daily_%'").all())
+    assert {name: "WITHOUT ROWID" in sql for name, sql in made.items()} == {"daily_counts": True, "daily_totals": True}
