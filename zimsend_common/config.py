@@ -262,12 +262,13 @@ def _worded_value(kind: Any, value: Any) -> Any:
 
 
 def _decoded(kind: type, value: Any) -> Any:
-    """The settings' own types, from their text in a file or a variable."""
-    if kind is Path and isinstance(value, str):
-        return Path(value)
-    if kind is Secret and isinstance(value, str):
-        return Secret(value)
-    raise NotImplementedError
+    """The settings' own types, from their text in a file or a variable; anything but text
+    is refused with the setting's name (a PIN written as a TOML number would lose its zeros)."""
+    if kind not in (Path, Secret):
+        raise NotImplementedError
+    if not isinstance(value, str):
+        raise TypeError(f"Expected `str` (quoted in TOML), got `{type(value).__name__}`")
+    return kind(value)
 
 
 def _config_path(path: str | Path | None, environ: dict[str, str]) -> Path | None:

@@ -99,3 +99,13 @@ def test_no_password_pin_or_key_shows_in_the_settings():
     read = (settings.agent.device_password, settings.agent.sim_pin, settings.smsgate.smsgate_password)
     assert [secret.get_secret_value() for secret in read] == ["dev-pass-1", "4321", "phone-pass-2"]
     assert not load_settings(environ={}).agent.sim_pin  # none set
+
+
+@pytest.mark.parametrize(
+    ("section", "line", "name"), [("agent", "sim_pin = 1234", "sim_pin"), ("relay", "data_dir = 5", "data_dir")]
+)
+def test_a_pin_or_a_path_written_as_a_number_is_refused_by_name(tmp_path: Path, section: str, line: str, name: str):
+    config = tmp_path / "zimsend.toml"
+    config.write_text(f"[{section}]\n{line}\n")
+    with pytest.raises(ConfigError, match=name):
+        load_settings(config, environ={})
