@@ -203,14 +203,8 @@ class Settings(_Section, frozen=True):
     logging: LoggingSettings = msgspec.field(default_factory=LoggingSettings)
 
 
-SECTIONS: dict[str, type[_Section]] = {
-    "relay": RelaySettings,
-    "agent": AgentSettings,
-    "gammu": GammuSettings,
-    "smsgate": SmsGateSettings,
-    "sms": SmsSettings,
-    "logging": LoggingSettings,
-}
+# Each table of the file, by name: Settings' own fields.
+SECTIONS: dict[str, type[_Section]] = {field.name: field.type for field in msgspec.structs.fields(Settings)}
 
 
 def load_settings(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:
