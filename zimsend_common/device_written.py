@@ -15,7 +15,7 @@ device filled with something else must not stop it either.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from redis import Redis
 from redis.client import Pipeline
@@ -43,7 +43,7 @@ def unreadable(answer: Any) -> bool:
 def string_at(redis: Redis, key: str) -> bytes | None:
     """The string at ``key``: None when there is none, and when another kind of value
     is there (MGET answers that with nil, where GET refuses it)."""
-    value = redis.mget([key])[0]
+    value = cast("list[bytes | None]", redis.mget([key]))[0]
     return value if isinstance(value, bytes) else None
 
 

@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import redis
 from rq import Queue
@@ -299,7 +299,7 @@ class Agent:
         )
 
     def _learn_client(self) -> None:
-        value = self._connection.get(wire.device_client_key(self._device_id))
+        value = cast("bytes | None", self._connection.get(wire.device_client_key(self._device_id)))
         if value is None:
             return
         client_id = wire.read_binding(value, self._device_id, self._signing_key)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import cast
 
 import redis
 
@@ -47,7 +48,7 @@ class Manifests:
         if found is not None:
             self._read.move_to_end((client_id, manifest_id))
             return found
-        value = self._connection.get(manifest.key(client_id, manifest_id))
+        value = cast("bytes | None", self._connection.get(manifest.key(client_id, manifest_id)))
         if value is None:
             return None
         try:

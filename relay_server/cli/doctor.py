@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -167,7 +167,7 @@ def _clock(store: Store | str, redis: Redis, settings: Settings) -> Finding:
     limit = settings.relay.clock_skew_warn_seconds
     skews: dict[str, float] = {}
     try:
-        seconds, micros = redis.time()
+        seconds, micros = cast("tuple[int, int]", redis.time())
         skews["redis"] = round(seconds + micros / 1e6 - time.time(), 3)
     except RedisError:
         pass

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from redis import Redis
 from redis.exceptions import NoScriptError
@@ -234,7 +234,7 @@ def without_live_job(
         with redis.pipeline(transaction=False) as pipe:
             for client_id, message_id in messages[start : start + _BATCH]:
                 pipe.get(wire.claim_key(client_id, message_id))
-                pipe.hmget(Job.key_for(wire.send_job_id(client_id, message_id)), "status", "origin")
+                pipe.hmget(Job.key_for(wire.send_job_id(client_id, message_id)), ["status", "origin"])
             answers += device_written.answers(pipe)
     found: dict[str, bytes | None] = {}
     queued: dict[str, list[tuple[str, str]]] = {}
@@ -328,7 +328,7 @@ def clear_planted_claims(redis: Redis, messages: Sequence[tuple[str, str]]) -> N
     than a claim (a string), each in one step with the check, so that a claim made meanwhile stays."""
     for start in range(0, len(messages), _BATCH):
         keys = [wire.claim_key(client_id, message_id) for client_id, message_id in messages[start : start + _BATCH]]
-        cleared = redis.eval(_CLEAR_PLANTED_CLAIMS, len(keys), *keys)
+        cleared = cast("list[int]", redis.eval(_CLEAR_PLANTED_CLAIMS, len(keys), *keys))
         for position in cleared:
             log.warning("claim cleared: its key held another kind of value", extra={"key": keys[position - 1]})
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from redis import Redis
 
@@ -87,7 +87,7 @@ def heartbeat(
     not wipe what the last ping told.
     """
     key = f"zimsend:mobile:{device.device_id}:battery"
-    kept = _battery(redis.get(key))
+    kept = _battery(cast("bytes | None", redis.get(key)))
     changed = battery is not None and battery != kept
     if changed:
         redis.set(key, json.dumps(battery), ex=BATTERY_KEPT_SECONDS)
@@ -140,7 +140,7 @@ def _claimed(redis: Redis, device: MobileDevice, message: Message) -> bool:
     if redis.set(key, mine, nx=True, ex=wire.CLAIM_TTL_SECONDS):
         placement.remove_jobs(redis, [(message.client_id, message.message_id)])  # no agent listens on a phone's queue
         return True
-    holder = redis.get(key)
+    holder = cast("bytes | None", redis.get(key))
     if holder == mine.encode():
         return True
     log.warning(

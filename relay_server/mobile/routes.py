@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from flask import Blueprint, Response, g, jsonify, request
 from pydantic import BaseModel, ValidationError
@@ -140,7 +140,7 @@ def pull_messages() -> Response:
         # An app older than 1.67 would send a Cancelling message: it sees cancelled ones nowhere.
         cancelled_ids = [
             raw.decode() if isinstance(raw, bytes) else raw
-            for raw in ctx.redis.smembers(wake.cancelling_key(device.device_id))
+            for raw in cast("set[bytes]", ctx.redis.smembers(wake.cancelling_key(device.device_id)))
         ]
         cancelled = ctx.store.mobile_devices.messages_of_device(device.device_id, cancelled_ids)
         listed = [

@@ -42,6 +42,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
+from typing import cast
 
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -149,14 +150,14 @@ def take(redis: Redis, count: int, wait_seconds: int, *, wait_first: bool = Fals
     """
     queue = bus.queue_key(wire.EVENTS_QUEUE)
     if not wait_first or wait_seconds <= 0:
-        items: list[bytes] = redis.eval(_MOVE, 2, queue, PROCESSING_KEY, count)
+        items = cast("list[bytes]", redis.eval(_MOVE, 2, queue, PROCESSING_KEY, count))
         if items or wait_seconds <= 0:  # Redis reads a timeout of 0 as: wait for ever
             return items
     first = redis.blmove(queue, PROCESSING_KEY, wait_seconds, "LEFT", "RIGHT")
     if first is None:
         return []
     # The first job woke the wait; those queued with it come along.
-    more: list[bytes] = redis.eval(_MOVE, 2, queue, PROCESSING_KEY, count - 1) if count > 1 else []
+    more = cast("list[bytes]", redis.eval(_MOVE, 2, queue, PROCESSING_KEY, count - 1)) if count > 1 else []
     return [first, *more]  # type: ignore[list-item]
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import cast
 
 from relay_server.store.device_state import DeviceState
 from relay_server.store.models import MessageError, StatusChange
@@ -67,7 +68,7 @@ def take_latest_heartbeats(ctx: WorkerContext, now: datetime, states: list[Devic
         return 0
     recorded = 0
     keys = ctx.store.device_signing_keys()
-    values = ctx.redis.mget([wire.heartbeat_key(state.device_id) for state in states])
+    values = cast("list[bytes | None]", ctx.redis.mget([wire.heartbeat_key(state.device_id) for state in states]))
     for state, value in zip(states, values, strict=True):
         key = keys.get(state.device_id)
         event = wire.unseal(value, key) if value is not None and key is not None else None
