@@ -5,6 +5,14 @@ work in progress whatever its age. A batch takes its messages off the daily
 counts' ``kept`` in the same transaction (they stay counted). Batches keep
 each transaction (and each lock on SQLite) short while a large backlog is
 purged.
+
+Messages are found one client, and one mode (live or test), at a time,
+through the history's status index (client, mode, status, creation time):
+each batch then reads only the messages it deletes. Asked across clients, a
+database can only read every finished message and check its age, as the
+day's last batch did to find that nothing more was due: at 200,000 messages,
+85 ms under SQLite's write lock and 43 ms on PostgreSQL, where it now takes
+about 1 ms (``bench/store.py``, "retention, nothing to purge").
 """
 
 from __future__ import annotations
@@ -17,27 +25,43 @@ import sqlalchemy as sa
 from relay_server.store import daily_counts
 from relay_server.store.engine import write_transaction
 from relay_server.store.messages import message_from_row
-from relay_server.store.schema import message_events, messages
+from relay_server.store.schema import clients, message_events, messages
 
 log = logging.getLogger(__name__)
 
 FINISHED = ("delivered", "failed", "cancelled")
 BATCH_SIZE = 500
+_MODES = (False, True)  # is_test
 
 
 def purge_messages(engine: sa.Engine, cutoff: datetime, batch_size: int = BATCH_SIZE) -> int:
     """Delete finished messages created before ``cutoff`` and their events; how many went."""
+    with engine.connect() as conn:
+        client_ids = conn.execute(sa.select(clients.c.client_id)).scalars().all()
+    deleted = 0
+    for client_id in client_ids:
+        for is_test in _MODES:
+            deleted += _purge_owner(engine, client_id, is_test, cutoff, batch_size)
+    log.info("purged messages", extra={"deleted": deleted, "cutoff": cutoff.isoformat()})
+    return deleted
+
+
+def _purge_owner(engine: sa.Engine, client_id: str, is_test: bool, cutoff: datetime, batch_size: int) -> int:
+    """Delete one client's finished live (or test) messages created before ``cutoff``."""
+    due = (
+        sa.select(messages)
+        .where(
+            messages.c.client_id == client_id,
+            messages.c.is_test == is_test,
+            messages.c.status.in_(FINISHED),
+            messages.c.created_at < cutoff,
+        )
+        .limit(batch_size)
+    )
     deleted = 0
     while True:
         with write_transaction(engine) as conn:
-            batch = [
-                message_from_row(row._mapping)
-                for row in conn.execute(
-                    sa.select(messages)
-                    .where(messages.c.status.in_(FINISHED), messages.c.created_at < cutoff)
-                    .limit(batch_size)
-                )
-            ]
+            batch = [message_from_row(row._mapping) for row in conn.execute(due)]
             if batch:
                 ids = [message.message_id for message in batch]
                 conn.execute(sa.delete(message_events).where(message_events.c.message_id.in_(ids)))
@@ -45,6 +69,4 @@ def purge_messages(engine: sa.Engine, cutoff: datetime, batch_size: int = BATCH_
                 daily_counts.record_purged(conn, batch)
         deleted += len(batch)
         if len(batch) < batch_size:
-            break
-    log.info("purged messages", extra={"deleted": deleted, "cutoff": cutoff.isoformat()})
-    return deleted
+            return deleted

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
+from query_plans import plan_of, statements_run
 from store_factories import new_message
 
 from relay_server.store import Store
@@ -52,3 +54,31 @@ def test_purging_in_small_batches_deletes_every_finished_message(store: Store, l
 
     assert all(store.get_message(live_caller, message_id) is None for message_id in ids)
     assert store.purge_older_than(CUTOFF) == 0
+
+
+def test_each_batch_is_sought_by_its_client_not_found_by_reading_every_finished_message(
+    store: Store, live_caller: Caller
+) -> None:
+    _make(store, live_caller, OLD, "cancelled")
+
+    [(statement, parameters), *_] = statements_run(
+        store.engine, lambda: purge_messages(store.engine, CUTOFF), "FROM messages"
+    )
+
+    plan = plan_of(store.engine, statement, parameters)
+    # One of the client's indexes (a planner without statistics may take any of them),
+    # sought by the client, not read whole.
+    assert re.search(r"ix_messages_client_\w+", plan), plan
+    steps = plan.split(" | ")
+    assert "(client_id=?" in plan or any("Index Cond" in step and "client_id" in step for step in steps), plan
+    assert "ix_messages_status " not in plan, plan
+
+
+def test_every_clients_live_and_test_messages_are_purged(
+    store: Store, live_caller: Caller, test_caller: Caller, other_caller: Caller
+) -> None:
+    ids = [_make(store, caller, OLD, "sent", "delivered") for caller in (live_caller, test_caller, other_caller)]
+
+    assert store.purge_older_than(CUTOFF) == 3
+
+    assert _events_of(store, ids) == 0
