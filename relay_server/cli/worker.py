@@ -65,9 +65,11 @@ RelayJob = bus.job_class("RelayJob", {wire.SIMULATED_SEND_FUNC: simulated.send_m
 DEFAULT_MAINTENANCE_SECONDS = 10.0
 REDIS_RETRY_SECONDS = 1.0
 # How long the thread listening for RQ's commands (such as a stop) waits on
-# Redis at a time; stopping the worker waits for it to return (redis-py 8.2
-# and later join it without a limit: RQ's own 60 s made SIGTERM take a minute).
-COMMAND_WAIT_SECONDS = 1.0
+# Redis at a time (RQ's own 60 s would make SIGTERM take a minute). Stopping,
+# RQ waits 1 s for the thread, then closes its connection: a thread still in
+# its wait then closes it at the same moment and dies on redis-py's race
+# (PubSub.reset), so the wait stays well under that second.
+COMMAND_WAIT_SECONDS = 0.5
 # RQ waits for a job in one blocking call of (ttl - 15) s; a signal that the OS
 # hands to another of the process's threads is acted on only when it returns.
 WORKER_TTL_SECONDS = 18
