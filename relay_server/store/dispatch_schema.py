@@ -49,6 +49,8 @@ device_events = sa.Table(
     sa.Column("occurred_at", UtcDateTime, nullable=False),
     sa.Column("data_json", sa.Text, nullable=False),
     sa.Index("ix_device_events_client_occurred", "client_id", "occurred_at"),
+    # The daily purge, across clients (revision 0017).
+    sa.Index("ix_device_events_occurred", "occurred_at"),
 )
 
 incoming_messages = sa.Table(
@@ -79,6 +81,8 @@ incoming_messages = sa.Table(
     sa.Index("ix_incoming_messages_client_received", "client_id", "received_at", "message_id"),
     sa.Index("ix_incoming_messages_client_sender_received", "client_id", "sender", "received_at", "message_id"),
     sa.Index("ix_incoming_messages_client_device_received", "client_id", "device_id", "received_at", "message_id"),
+    # The daily purge, across clients (revision 0017).
+    sa.Index("ix_incoming_messages_created", "created_at"),
 )
 
 event_attempts = sa.Table(

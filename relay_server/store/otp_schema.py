@@ -29,4 +29,6 @@ otps = sa.Table(
     # The hourly limit per number, and the OTPs a new one supersedes.
     sa.Index("ix_otps_client_recipient_created", "client_id", "is_test", "recipient", "created_at"),
     sa.Index("ix_otps_message_id", "message_id"),
+    # The daily purge, across clients (revision 0017).
+    sa.Index("ix_otps_created", "created_at"),
 )

@@ -48,6 +48,8 @@ webhook_deliveries = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
     sa.Index("ix_webhook_deliveries_message", "message_id", "url", "delivery_id"),
+    # The daily purge, across clients (revision 0017).
+    sa.Index("ix_webhook_deliveries_created", "created_at"),
 )
 
 webhook_attempts = sa.Table(
@@ -68,4 +70,6 @@ webhook_attempts = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("attempted_at", UtcDateTime, nullable=False),
     sa.Index("ix_webhook_attempts_client", "client_id", "is_test", "attempted_at"),
+    # The daily purge, across clients (revision 0017).
+    sa.Index("ix_webhook_attempts_attempted", "attempted_at"),
 )

@@ -82,3 +82,19 @@ def test_every_clients_live_and_test_messages_are_purged(
     assert store.purge_older_than(CUTOFF) == 3
 
     assert _events_of(store, ids) == 0
+
+
+def test_the_daily_purge_reads_no_table_whole(store: Store, live_caller: Caller) -> None:
+    _make(store, live_caller, OLD, "cancelled")
+
+    statements = statements_run(store.engine, lambda: store.purge_older_than(CUTOFF), "")
+    # Listing the clients reads their table, a handful of rows; nothing else may.
+    reads = [(sql, parameters) for sql, parameters in statements if "DELETE" in sql or "FROM messages" in sql]
+
+    plans = [plan_of(store.engine, sql, parameters) for sql, parameters in reads]
+
+    # The client's live and test messages sought, the batch's events and messages deleted, then eight other purges.
+    assert len(reads) >= 12, reads
+    for (sql, _), plan in zip(reads, plans, strict=True):
+        whole = re.search(r"(^| \| )SCAN \w+($| \|)|Seq Scan", plan)
+        assert whole is None, f"{sql}\n{plan}"
