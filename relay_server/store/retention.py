@@ -10,9 +10,10 @@ Messages are found one client, and one mode (live or test), at a time,
 through the history's status index (client, mode, status, creation time):
 each batch then reads only the messages it deletes. Asked across clients, a
 database can only read every finished message and check its age, as the
-day's last batch did to find that nothing more was due: at 200,000 messages,
-85 ms under SQLite's write lock and 43 ms on PostgreSQL, where it now takes
-about 1 ms (``bench/store.py``, "retention, nothing to purge").
+day's last batch did to learn that nothing more was due: at 200,000
+messages, 85 ms under SQLite's write lock and 43 ms on PostgreSQL
+(``bench/store.py``, "retention, nothing to purge"), where one seek a client
+and mode now does.
 """
 
 from __future__ import annotations
