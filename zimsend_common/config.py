@@ -182,7 +182,8 @@ class SmsSettings(_Section, frozen=True):
     """National language shift tables (TS 23.038 Annex A) a text may be sent with, by language code."""
 
     def __post_init__(self) -> None:
-        codes = tuple(code.lower() for code in self.sms_languages)
+        # Written in a TOML list as freely as in a variable (which ``_worded`` splits and strips).
+        codes = tuple(code.strip().lower() for code in self.sms_languages if code.strip())
         unknown = [code for code in codes if code not in BY_CODE]
         if unknown:
             raise ValueError(f"no national language table for {unknown}; known: {', '.join(BY_CODE)}")
