@@ -24,7 +24,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from relay_server.store import daily_counts
-from relay_server.store.engine import write_transaction
+from relay_server.store.engine import single_read, write_transaction
 from relay_server.store.messages import message_from_row
 from relay_server.store.schema import clients, message_events, messages
 
@@ -37,7 +37,7 @@ _MODES = (False, True)  # is_test
 
 def purge_messages(engine: sa.Engine, cutoff: datetime, batch_size: int = BATCH_SIZE) -> int:
     """Delete finished messages created before ``cutoff`` and their events; how many went."""
-    with engine.connect() as conn:
+    with single_read(engine) as conn:
         client_ids = conn.execute(sa.select(clients.c.client_id)).scalars().all()
     deleted = 0
     for client_id in client_ids:
