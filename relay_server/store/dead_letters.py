@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from relay_server.store.dispatch_schema import dead_letters, event_attempts
 from relay_server.store.engine import upsert_insert
 from relay_server.store.models import DeadLetter, EventFailure, FailureTally
+from relay_server.store.retention import Stale
 from relay_server.store.schema import declared_length
 from relay_server.store.storable_text import clipped, exact_json, from_exact_json
 
@@ -85,11 +86,12 @@ def list_dead_letters(conn: sa.Connection, limit: int) -> list[DeadLetter]:
     ]
 
 
-def purge_before(conn: sa.Connection, cutoff: datetime) -> int:
-    """Delete dead letters, and counts of tries, older than ``cutoff``; how many went."""
-    letters = conn.execute(dead_letters.delete().where(dead_letters.c.dead_lettered_at < cutoff))
-    tries = conn.execute(event_attempts.delete().where(event_attempts.c.last_attempt_at < cutoff))
-    return letters.rowcount + tries.rowcount
+def stale_before(cutoff: datetime) -> list[Stale]:
+    """What the purge deletes: dead letters, and counts of tries, older than ``cutoff``."""
+    return [
+        Stale(dead_letters, dead_letters.c.dead_lettered_at < cutoff),
+        Stale(event_attempts, event_attempts.c.last_attempt_at < cutoff),
+    ]
 
 
 def _payload_json(payload: object) -> str:

@@ -18,6 +18,7 @@ from relay_server.store.device_state import DeviceState
 from relay_server.store.dispatch_schema import device_events, device_status, incoming_messages
 from relay_server.store.engine import upsert_insert
 from relay_server.store.models import Device
+from relay_server.store.retention import Stale
 from relay_server.store.schema import declared_length
 from relay_server.store.storable_text import clipped
 from zimsend_common.timefmt import isoformat_z
@@ -121,11 +122,12 @@ def recorded_online(conn: sa.Connection) -> dict[str, bool]:
     return {row.device_id: row.online for row in rows}
 
 
-def purge_before(conn: sa.Connection, cutoff: datetime) -> int:
-    """Delete device events and incoming messages older than ``cutoff``; how many went."""
-    events = conn.execute(device_events.delete().where(device_events.c.occurred_at < cutoff))
-    incoming = conn.execute(incoming_messages.delete().where(incoming_messages.c.created_at < cutoff))
-    return events.rowcount + incoming.rowcount
+def stale_before(cutoff: datetime) -> list[Stale]:
+    """What the purge deletes: device events and incoming messages older than ``cutoff``."""
+    return [
+        Stale(device_events, device_events.c.occurred_at < cutoff),
+        Stale(incoming_messages, incoming_messages.c.created_at < cutoff),
+    ]
 
 
 def _event_data(state: DeviceState, *, online: bool, at: datetime, reason: str | None) -> dict[str, Any]:

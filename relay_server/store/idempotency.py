@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from relay_server.store.engine import dialect_insert
 from relay_server.store.models import IdempotencyRecord
+from relay_server.store.retention import Stale
 from relay_server.store.schema import idempotency_keys
 from zimsend_common.timefmt import utcnow
 
@@ -35,7 +36,6 @@ _COMPLETE = (
     .values(status_code=sa.bindparam("answer_status"), body=sa.bindparam("answer_body"))
 )
 _RELEASE = sa.delete(idempotency_keys).where(*_RESERVED)
-_PURGE = sa.delete(idempotency_keys).where(_table.created_at <= sa.bindparam("expired_at"))
 
 
 def get(conn: sa.Connection, client_id: str, key: str) -> IdempotencyRecord | None:
@@ -74,9 +74,9 @@ def release(conn: sa.Connection, client_id: str, key: str, token: bytes) -> None
     conn.execute(_RELEASE, {**_key(client_id, key), "token": token})
 
 
-def purge_expired(conn: sa.Connection) -> int:
-    """Delete records older than 24 hours; how many went."""
-    return conn.execute(_PURGE, {"expired_at": utcnow() - LIFETIME}).rowcount
+def stale() -> list[Stale]:
+    """What the purge deletes: the records older than 24 hours."""
+    return [Stale(idempotency_keys, _table.created_at <= utcnow() - LIFETIME)]
 
 
 @functools.cache  # one a database

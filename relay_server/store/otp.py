@@ -20,6 +20,7 @@ from relay_server.store import messages
 from relay_server.store.errors import StoreError
 from relay_server.store.models import Caller, Message, NewMessage
 from relay_server.store.otp_schema import otps
+from relay_server.store.retention import Stale
 from relay_server.store.schema import clients
 
 MAX_ATTEMPTS = 3
@@ -150,9 +151,9 @@ def otp_messages(conn: sa.Connection, message_ids: Collection[str]) -> set[str]:
     return {row.message_id for row in rows}
 
 
-def purge_older_than(conn: sa.Connection, cutoff: datetime) -> int:
-    """Delete OTPs created before ``cutoff``; returns how many."""
-    return conn.execute(sa.delete(otps).where(otps.c.created_at < cutoff)).rowcount
+def stale_before(cutoff: datetime) -> list[Stale]:
+    """What the purge deletes: the OTPs created before ``cutoff``."""
+    return [Stale(otps, otps.c.created_at < cutoff)]
 
 
 def _read(conn: sa.Connection, caller: Caller, otp_id: str) -> dict[str, Any] | None:

@@ -1,10 +1,13 @@
-"""Retention: deleting finished messages past their time, a batch per transaction.
+"""Retention: deleting what is past its time, a batch per transaction.
 
 Only delivered, failed and cancelled messages go; one still queued or sent is
 work in progress whatever its age. A batch takes its messages off the daily
-counts' ``kept`` in the same transaction (they stay counted). Batches keep
-each transaction (and each lock on SQLite) short while a large backlog is
-purged.
+counts' ``kept`` in the same transaction (they stay counted). The other
+records past their time (``Stale``: device events, incoming SMS, webhook
+deliveries, OTPs...) go in batches too. Batches keep each transaction (and
+each hold of SQLite's write lock, which every send waits on) short while a
+large backlog is purged: the first purge after retention was shortened, or
+after the worker was stopped for weeks.
 
 Messages are found one client, and one mode (live or test), at a time,
 through the history's status index (client, mode, status, creation time):
@@ -19,6 +22,8 @@ and mode now does.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -33,6 +38,34 @@ log = logging.getLogger(__name__)
 FINISHED = ("delivered", "failed", "cancelled")
 BATCH_SIZE = 500
 _MODES = (False, True)  # is_test
+
+
+@dataclass(frozen=True)
+class Stale:
+    """The rows of ``table`` that the purge deletes: those ``condition`` holds for.
+    An index should serve ``condition``: each batch seeks its rows through it."""
+
+    table: sa.Table
+    condition: sa.ColumnElement[bool]
+
+
+def purge_stale(engine: sa.Engine, stale: Sequence[Stale], batch_size: int = BATCH_SIZE) -> int:
+    """Delete the rows each of ``stale`` names, at most ``batch_size`` a transaction; how many went."""
+    return sum(_purge_batches(engine, rows, batch_size) for rows in stale)
+
+
+def _purge_batches(engine: sa.Engine, stale: Stale, batch_size: int) -> int:
+    keys = list(stale.table.primary_key.columns)
+    key = keys[0] if len(keys) == 1 else sa.tuple_(*keys)
+    batch = sa.select(*keys).where(stale.condition).limit(batch_size)
+    statement = sa.delete(stale.table).where(key.in_(batch))
+    deleted = 0
+    while True:
+        with write_transaction(engine) as conn:
+            count = conn.execute(statement).rowcount
+        deleted += count
+        if count < batch_size:
+            return deleted
 
 
 def purge_messages(engine: sa.Engine, cutoff: datetime, batch_size: int = BATCH_SIZE) -> int:

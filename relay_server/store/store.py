@@ -388,16 +388,18 @@ class Store:
         than cutoff of: dead letters, counts of failed tries, OTPs, device
         events, incoming SMS, and settled webhook deliveries with their
         attempts. The one purge both ``zimsend-relay purge`` and the worker's
-        daily round run. Returns how many messages were deleted. Messages go
-        in batches, each its own transaction.
+        daily round run. Returns how many messages were deleted. Everything
+        goes in batches, each its own transaction (``retention``).
         """
         deleted = retention.purge_messages(self.engine, cutoff)
-        with write_transaction(self.engine) as conn:
-            idempotency.purge_expired(conn)
-            dead_letters.purge_before(conn, cutoff)
-            otp.purge_older_than(conn, cutoff)
-            device_records.purge_before(conn, cutoff)
-            webhook_outbox.purge_before(conn, cutoff)
+        stale = [
+            *idempotency.stale(),
+            *dead_letters.stale_before(cutoff),
+            *otp.stale_before(cutoff),
+            *device_records.stale_before(cutoff),
+            *webhook_outbox.stale_before(cutoff),
+        ]
+        retention.purge_stale(self.engine, stale)
         return deleted
 
     # -- what devices receive and report -----------------------------------------

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from relay_server.store.engine import read_transaction, single_read, write_transaction
 from relay_server.store.models import Message
+from relay_server.store.retention import Stale
 from relay_server.store.webhook_schema import webhook_attempts, webhook_deliveries, webhooks
 from relay_server.webhooks import events as catalogue
 from zimsend_common.timefmt import utcnow
@@ -174,15 +175,14 @@ def _insert_deliveries(
 
 # -- delivering --------------------------------------------------------------------
 # -- the log ------------------------------------------------------------------------
-def purge_before(conn: sa.Connection, cutoff: datetime) -> int:
-    """Delete settled deliveries and attempts older than ``cutoff``; how many went."""
-    logs = conn.execute(webhook_attempts.delete().where(webhook_attempts.c.attempted_at < cutoff))
-    done = conn.execute(
-        webhook_deliveries.delete()
-        .where(webhook_deliveries.c.state != PENDING)
-        .where(webhook_deliveries.c.created_at < cutoff)
-    )
-    return logs.rowcount + done.rowcount
+def stale_before(cutoff: datetime) -> list[Stale]:
+    """What the purge deletes: attempts, and settled deliveries, older than ``cutoff``."""
+    return [
+        Stale(webhook_attempts, webhook_attempts.c.attempted_at < cutoff),
+        Stale(
+            webhook_deliveries, sa.and_(webhook_deliveries.c.state != PENDING, webhook_deliveries.c.created_at < cutoff)
+        ),
+    ]
 
 
 def _delivery(row: Any) -> Delivery:

@@ -7,10 +7,12 @@ import sqlalchemy as sa
 from query_plans import plan_of, statements_run
 from store_factories import new_message
 
-from relay_server.store import Store
-from relay_server.store.models import Caller, StatusChange
-from relay_server.store.retention import purge_messages
+from relay_server.store import Store, device_records
+from relay_server.store.dispatch_schema import incoming_messages
+from relay_server.store.models import Caller, NewIncoming, StatusChange
+from relay_server.store.retention import purge_messages, purge_stale
 from relay_server.store.schema import message_events
+from zimsend_common.timefmt import utcnow
 
 OLD = datetime(2026, 1, 1, tzinfo=timezone.utc)
 CUTOFF = datetime(2026, 2, 1, tzinfo=timezone.utc)
@@ -98,3 +100,41 @@ def test_the_daily_purge_reads_no_table_whole(store: Store, live_caller: Caller)
     for (sql, _), plan in zip(reads, plans, strict=True):
         whole = re.search(r"(^| \| )SCAN \w+($| \|)|Seq Scan", plan)
         assert whole is None, f"{sql}\n{plan}"
+
+
+def test_a_backlog_of_old_records_goes_a_bounded_batch_a_transaction(store: Store, live_caller: Caller) -> None:
+    device, _ = store.add_device(live_caller.client_id)
+    for n in range(7):
+        sms = NewIncoming(f"evt_in_{n}", live_caller.client_id, device.device_id, "+263772000111", "hi", 1, OLD)
+        assert store.record_incoming(sms)
+    steps: list[object] = []
+
+    def deleted(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if statement.startswith("DELETE FROM incoming_messages"):
+            steps.append(cursor.rowcount)
+
+    def committed(conn) -> None:  # noqa: ANN001
+        steps.append("commit")
+
+    sa.event.listen(store.engine, "after_cursor_execute", deleted)
+    sa.event.listen(store.engine, "commit", committed)
+    try:
+        purged = purge_stale(store.engine, device_records.stale_before(utcnow() + timedelta(minutes=1)), batch_size=3)
+    finally:
+        sa.event.remove(store.engine, "after_cursor_execute", deleted)
+        sa.event.remove(store.engine, "commit", committed)
+
+    # Each batch is a transaction of its own: a send waits for one batch, never for the backlog.
+    assert _around_deletes(steps) == [3, "commit", 3, "commit", 1, "commit"]
+    assert purged == 7
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(incoming_messages)).scalar_one() == 0
+
+
+def _around_deletes(steps: list[object]) -> list[object]:
+    """The deletes in ``steps`` with the commit that follows each."""
+    kept: list[object] = []
+    for step, following in zip(steps, [*steps[1:], None]):
+        if step != "commit":
+            kept += [step, following]
+    return kept
