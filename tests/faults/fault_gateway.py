@@ -27,10 +27,19 @@ def worker_settled(client: redis.Redis) -> bool:
     return resume_at is not None and float(resume_at) <= time.time()
 
 
+# For a test whose fault the database answers for: ``@ON_EACH_DATABASE``.
+ON_EACH_DATABASE = pytest.mark.parametrize(
+    "gateway", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+
+
 @pytest.fixture
-def gateway(tmp_path: Path, sqlite_url: str, own_redis: OwnRedis) -> Iterator[Gateway]:
-    """Relay and worker running on ``own_redis``, looking for due messages every DUE_CHECK_SECONDS."""
+def gateway(request: pytest.FixtureRequest, tmp_path: Path, own_redis: OwnRedis) -> Iterator[Gateway]:
+    """Relay and worker running on ``own_redis``, looking for due messages every DUE_CHECK_SECONDS;
+    on SQLite, or on the database ``ON_EACH_DATABASE`` names."""
+    database = getattr(request, "param", "sqlite")
+    url = request.getfixturevalue("sqlite_url" if database == "sqlite" else "empty_postgres_url")
     with running_gateway(
-        tmp_path, sqlite_url, own_redis.url, own_redis.client(), ZIMSEND_DUE_CHECK_SECONDS=str(DUE_CHECK_SECONDS)
+        tmp_path, url, own_redis.url, own_redis.client(), ZIMSEND_DUE_CHECK_SECONDS=str(DUE_CHECK_SECONDS)
     ) as running:
         yield running

@@ -3,7 +3,9 @@ sent twice, nothing stays pending, and every send the relay accepted is kept.
 
 The emulated network's log is the witness of what left: a text in it twice is
 a message sent twice. A message whose send was cut mid-way may end failed with
-its outcome unknown; it must then have left once at most, never twice.
+its outcome unknown; it must then have left once at most, never twice. The
+relay's death is survived by what its database committed: that test runs on
+SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pytest
 import requests
 from credentials import Credentials
 from e2e_gateway import Agent, Gateway, wait_until
+from fault_gateway import ON_EACH_DATABASE
 from process_tree import descendants
 
 from gateway_agent.backends.emulator import EmulatorConfig
@@ -71,6 +74,7 @@ def test_a_modem_unplugged_and_plugged_back_mid_stream_loses_nothing(gateway: Ga
     assert gateway.device(account, agent.device_id)["online"]
 
 
+@ON_EACH_DATABASE
 def test_a_relay_killed_under_load_keeps_every_send_it_accepted_and_a_retried_key_sends_once(
     gateway: Gateway,
 ):
