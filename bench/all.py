@@ -56,6 +56,14 @@ def main() -> None:
             )
         results["pipeline"] = run("pipeline", "pipeline.py", ["--quick"] if args.quick else [], into)
         results["memory"] = run("memory", "memory.py", ["--quick"] if args.quick else [], into)
+        results["retention, sqlite"] = run("retention-sqlite", "retention.py", ["--quick"] if args.quick else [], into)
+        if args.postgres_url:
+            results["retention, postgresql"] = run(
+                "retention-postgresql",
+                "retention.py",
+                [*(["--quick"] if args.quick else []), "--database-url", args.postgres_url],
+                into,
+            )
     args.output.write_text(json.dumps(results, indent=2))
     print(f"\nfigures written to {args.output}")
 

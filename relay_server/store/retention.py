@@ -7,7 +7,11 @@ records past their time (``Stale``: device events, incoming SMS, webhook
 deliveries, OTPs...) go in batches too. Batches keep each transaction (and
 each hold of SQLite's write lock, which every send waits on) short while a
 large backlog is purged: the first purge after retention was shortened, or
-after the worker was stopped for weeks.
+after the worker was stopped for weeks. On SQLite a pause after each batch
+lets the writers waiting meanwhile in: without it the purge, free again
+first, took the lock again at once, batch after batch (``bench/retention.py``).
+PostgreSQL's writers never wait for the purge (it locks only the rows it
+deletes), so there batches follow each other at once.
 
 Messages are found one client, and one mode (live or test), at a time,
 through the history's status index (client, mode, status, creation time):
@@ -22,6 +26,7 @@ and mode now does.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +42,9 @@ log = logging.getLogger(__name__)
 
 FINISHED = ("delivered", "failed", "cancelled")
 BATCH_SIZE = 500
+# After each batch on SQLite, longer than a writer of another process waits
+# between two tries for its turn (``writer_turn.RETRY_SECONDS``).
+BATCH_PAUSE_SECONDS = 0.005
 _MODES = (False, True)  # is_test
 
 
@@ -66,6 +74,7 @@ def _purge_batches(engine: sa.Engine, stale: Stale, batch_size: int) -> int:
         deleted += count
         if count < batch_size:
             return deleted
+        _let_writers_in(engine)
 
 
 def purge_messages(engine: sa.Engine, cutoff: datetime, batch_size: int = BATCH_SIZE) -> int:
@@ -104,3 +113,10 @@ def _purge_owner(engine: sa.Engine, client_id: str, is_test: bool, cutoff: datet
         deleted += len(batch)
         if len(batch) < batch_size:
             return deleted
+        _let_writers_in(engine)
+
+
+def _let_writers_in(engine: sa.Engine) -> None:
+    """Pause after a batch, where other writers wait for the purge's (``BATCH_PAUSE_SECONDS``)."""
+    if engine.dialect.name == "sqlite":
+        time.sleep(BATCH_PAUSE_SECONDS)

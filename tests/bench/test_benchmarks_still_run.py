@@ -76,6 +76,16 @@ def test_the_api_benchmark_drives_each_route_of_the_relay_and_of_the_bare_app(tm
     assert "× bare" in out
 
 
+def test_the_retention_benchmark_times_a_backlogs_purge_and_the_writes_meanwhile(tmp_path: Path) -> None:
+    out = run("retention.py", "--quick", "--json", str(tmp_path / "figures.json"))
+    figures = json.loads((tmp_path / "figures.json").read_text())
+    assert figures["backlog"] == 2000
+    assert set(figures["ways"]) == {"baseline: one statement", "purge_older_than"}
+    for way in figures["ways"].values():
+        assert way["total_ms"] > 0 and way["longest_write_ms"] > 0
+    assert "longest write meanwhile" in out
+
+
 def test_a_benchmark_stopped_with_sigterm_first_stops_every_process_it_started() -> None:
     bench = subprocess.Popen(
         [sys.executable, str(BENCH / "pipeline.py"), "--quick"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
