@@ -22,7 +22,7 @@ import pytest
 import redis
 import requests
 from credentials import Credentials
-from group_process import GroupProcess
+from group_process import GroupProcess, sigterm_held
 from waiting import free_port, wait_until
 
 from gateway_agent.backends.emulator import EmulatorConfig, ModemEmulator
@@ -65,17 +65,16 @@ class Gateway:
     # -- processes -------------------------------------------------------------
 
     def spawn(self, name: str, args: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-        log = open(self.workdir / f"{name}.log", "ab")
-        process = GroupProcess(
-            args,
-            env={**self.env, **(extra_env or {})},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=self.workdir,
-            start_new_session=True,
-        )
-        log.close()
-        self.processes.append(process)
+        with open(self.workdir / f"{name}.log", "ab") as log, sigterm_held():  # recorded, so stopped
+            process = GroupProcess(
+                args,
+                env={**self.env, **(extra_env or {})},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+                start_new_session=True,
+            )
+            self.processes.append(process)
         return process
 
     def start_relay(self) -> None:
