@@ -118,6 +118,15 @@ def writer_turn(engine: sa.Engine) -> WriterTurn | None:
     return _SQLITE_WRITERS.get(engine)
 
 
+def let_writers_in(engine: sa.Engine) -> None:
+    """Between two write transactions of a long run of them, let the store's other writers
+    in (``WriterTurn.pass_on``); nothing to do on PostgreSQL, whose writers wait only for
+    the rows they write."""
+    turn = writer_turn(engine)
+    if turn is not None:
+        turn.pass_on()
+
+
 @contextmanager
 def shared_transaction(engine: sa.Engine) -> Iterator[None]:
     """Every read and write on ``engine`` in this context shares one transaction, committed

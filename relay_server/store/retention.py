@@ -7,11 +7,10 @@ records past their time (``Stale``: device events, incoming SMS, webhook
 deliveries, OTPs...) go in batches too. Batches keep each transaction (and
 each hold of SQLite's write lock, which every send waits on) short while a
 large backlog is purged: the first purge after retention was shortened, or
-after the worker was stopped for weeks. On SQLite a pause after each batch
-lets the writers waiting meanwhile in: without it the purge, free again
-first, took the lock again at once, batch after batch (``bench/retention.py``).
-PostgreSQL's writers never wait for the purge (it locks only the rows it
-deletes), so there batches follow each other at once.
+after the worker was stopped for weeks. Between two batches the purge lets
+the writers waiting meanwhile in (``engine.let_writers_in``): without it,
+free again first, it took SQLite's write lock again at once, batch after
+batch (``bench/retention.py``).
 
 Messages are found one client, and one mode (live or test), at a time,
 through the history's status index (client, mode, status, creation time):
@@ -26,15 +25,14 @@ and mode now does.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 
 from relay_server.store import daily_counts
-from relay_server.store.engine import single_read, write_transaction
+from relay_server.store.engine import let_writers_in, single_read, write_transaction
 from relay_server.store.messages import message_from_row
 from relay_server.store.schema import clients, message_events, messages
 
@@ -42,9 +40,6 @@ log = logging.getLogger(__name__)
 
 FINISHED = ("delivered", "failed", "cancelled")
 BATCH_SIZE = 500
-# After each batch on SQLite, longer than a writer of another process waits
-# between two tries for its turn (``writer_turn.RETRY_SECONDS``).
-BATCH_PAUSE_SECONDS = 0.005
 _MODES = (False, True)  # is_test
 
 
@@ -67,14 +62,20 @@ def _purge_batches(engine: sa.Engine, stale: Stale, batch_size: int) -> int:
     key = keys[0] if len(keys) == 1 else sa.tuple_(*keys)
     batch = sa.select(*keys).where(stale.condition).limit(batch_size)
     statement = sa.delete(stale.table).where(key.in_(batch))
+    return _in_batches(engine, lambda conn: conn.execute(statement).rowcount, batch_size)
+
+
+def _in_batches(engine: sa.Engine, delete_batch: Callable[[sa.Connection], int], batch_size: int) -> int:
+    """Run ``delete_batch`` (how many rows it deleted, ``batch_size`` at most) a transaction
+    at a time until it deletes fewer, letting other writers in between; how many went."""
     deleted = 0
     while True:
         with write_transaction(engine) as conn:
-            count = conn.execute(statement).rowcount
+            count = delete_batch(conn)
         deleted += count
         if count < batch_size:
             return deleted
-        _let_writers_in(engine)
+        let_writers_in(engine)
 
 
 def purge_messages(engine: sa.Engine, cutoff: datetime, batch_size: int = BATCH_SIZE) -> int:
@@ -101,22 +102,14 @@ def _purge_owner(engine: sa.Engine, client_id: str, is_test: bool, cutoff: datet
         )
         .limit(batch_size)
     )
-    deleted = 0
-    while True:
-        with write_transaction(engine) as conn:
-            batch = [message_from_row(row._mapping) for row in conn.execute(due)]
-            if batch:
-                ids = [message.message_id for message in batch]
-                conn.execute(sa.delete(message_events).where(message_events.c.message_id.in_(ids)))
-                conn.execute(sa.delete(messages).where(messages.c.message_id.in_(ids)))
-                daily_counts.record_purged(conn, batch)
-        deleted += len(batch)
-        if len(batch) < batch_size:
-            return deleted
-        _let_writers_in(engine)
 
+    def delete_batch(conn: sa.Connection) -> int:
+        batch = [message_from_row(row._mapping) for row in conn.execute(due)]
+        if batch:
+            ids = [message.message_id for message in batch]
+            conn.execute(sa.delete(message_events).where(message_events.c.message_id.in_(ids)))
+            conn.execute(sa.delete(messages).where(messages.c.message_id.in_(ids)))
+            daily_counts.record_purged(conn, batch)
+        return len(batch)
 
-def _let_writers_in(engine: sa.Engine) -> None:
-    """Pause after a batch, where other writers wait for the purge's (``BATCH_PAUSE_SECONDS``)."""
-    if engine.dialect.name == "sqlite":
-        time.sleep(BATCH_PAUSE_SECONDS)
+    return _in_batches(engine, delete_batch, batch_size)

@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 # How often a writer waiting for another process's turn tries again.
 RETRY_SECONDS = 0.001
+# How long ``pass_on`` leaves the turn free: long enough for a waiter of another
+# process to try again several times, and for one of this process to be woken.
+PASS_ON_SECONDS = 5 * RETRY_SECONDS
 # The lock file's name is the database's, and this.
 LOCK_FILE_SUFFIX = "-writers"
 
@@ -70,6 +73,13 @@ class WriterTurn:
             assert self._descriptor is not None  # held, so opened
             fcntl.flock(self._descriptor, fcntl.LOCK_UN)
         self._within.release()
+
+    def pass_on(self) -> None:
+        """Leave the turn free a moment, between two transactions of a writer that
+        writes one after another (the purge, batch after batch): free again first, it
+        would take the turn again at once, and writers waiting for it would wait for
+        all of its transactions."""
+        time.sleep(PASS_ON_SECONDS)
 
     def _take_file(self) -> bool:
         """Whether this process now holds the lock file (False: there is none to hold)."""
