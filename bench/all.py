@@ -40,7 +40,8 @@ def main() -> None:
     )
     parser.add_argument("--output", type=Path, default=Path("bench-results.json"))
     args = parser.parse_args()
-    size = ["--quick"] if args.quick else ["--messages", str(args.messages)]
+    quick = ["--quick"] if args.quick else []
+    size = quick or ["--messages", str(args.messages)]
     results = {}
     with tempfile.TemporaryDirectory() as directory:
         into = Path(directory)
@@ -54,15 +55,12 @@ def main() -> None:
             results["api, postgresql"] = run(
                 "api-postgresql", "api.py", [*size, "--database-url", args.postgres_url], into
             )
-        results["pipeline"] = run("pipeline", "pipeline.py", ["--quick"] if args.quick else [], into)
-        results["memory"] = run("memory", "memory.py", ["--quick"] if args.quick else [], into)
-        results["retention, sqlite"] = run("retention-sqlite", "retention.py", ["--quick"] if args.quick else [], into)
+        results["pipeline"] = run("pipeline", "pipeline.py", quick, into)
+        results["memory"] = run("memory", "memory.py", quick, into)
+        results["retention, sqlite"] = run("retention-sqlite", "retention.py", quick, into)
         if args.postgres_url:
             results["retention, postgresql"] = run(
-                "retention-postgresql",
-                "retention.py",
-                [*(["--quick"] if args.quick else []), "--database-url", args.postgres_url],
-                into,
+                "retention-postgresql", "retention.py", [*quick, "--database-url", args.postgres_url], into
             )
     args.output.write_text(json.dumps(results, indent=2))
     print(f"\nfigures written to {args.output}")
