@@ -48,6 +48,7 @@ from relay_server.worker.due import DueRelease
 from relay_server.worker.epoch import EpochWatch
 from relay_server.worker.event_pump import EventPump
 from relay_server.worker.maintenance import Maintenance
+from relay_server.worker.purge import DailyPurge
 from zimsend_common import bus, redis_client, wire
 from zimsend_common.config import ConfigError, Settings, load_settings
 from zimsend_common.logs import configure_logging
@@ -118,6 +119,7 @@ def run_worker(settings: Settings, *, maintenance_seconds: float) -> int:
             ("due-release", due),
             ("maintenance", Maintenance(ctx, maintenance_seconds, epoch, due)),
             ("webhooks", WebhookPump(ctx)),
+            ("purge", DailyPurge(ctx)),
         )
     ]
     for thread in threads:

@@ -388,8 +388,9 @@ class Store:
         than cutoff of: dead letters, counts of failed tries, OTPs, device
         events, incoming SMS, and settled webhook deliveries with their
         attempts. The one purge both ``zimsend-relay purge`` and the worker's
-        daily round run. Returns how many messages were deleted. Everything
-        goes in batches, each its own transaction (``retention``).
+        daily purge (``worker.purge``) run. Returns how many messages were
+        deleted. Everything goes in batches, each its own transaction
+        (``retention``).
         """
         deleted = retention.purge_messages(self.engine, cutoff)
         stale = [

@@ -2,7 +2,8 @@
 
 Every round: tell agents their clients, follow devices online and offline,
 and re-enqueue what Redis lost (once agents had their grace period to claim
-again what they took); once a day, purge old messages. A round
+again what they took). The daily purge has a thread of its own (``purge``):
+a long one must not hold these up. A round
 that finds Redis down is retried soon, so recovery runs right after Redis is
 back. Scheduled messages coming due are the due release's, in a thread of
 its own with a shorter interval; recovery takes over each one its look has
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from redis.exceptions import RedisError
 
@@ -26,7 +27,6 @@ from zimsend_common.timefmt import utcnow
 
 log = logging.getLogger(__name__)
 
-PURGE_EVERY = timedelta(days=1)
 RETRY_SECONDS = 1.0
 
 
@@ -38,7 +38,6 @@ class Maintenance:
         self.interval_seconds = interval_seconds
         self.epoch = epoch
         self.due = due
-        self._last_purge: datetime | None = None
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -54,7 +53,6 @@ class Maintenance:
             check_devices(self.ctx, now)
             if self.epoch.held_back_through(self.ctx.redis, now) is None:
                 requeue_orphans(self.ctx, now, self.due.looked_through)
-            self._purge_when_due(now)
         except RedisError as exc:
             log.warning("maintenance waits for Redis", extra={"error": str(exc)})
             return False
@@ -63,12 +61,3 @@ class Maintenance:
             log.exception("maintenance round failed")
             return False
         return True
-
-    def _purge_when_due(self, now: datetime) -> None:
-        if self._last_purge is not None and now - self._last_purge < PURGE_EVERY:
-            return
-        cutoff = now - timedelta(days=self.ctx.settings.relay.retention_days)
-        purged = self.ctx.store.purge_older_than(cutoff)
-        self._last_purge = now
-        if purged:
-            log.info("old messages purged", extra={"count": purged})

@@ -13,7 +13,7 @@ from rq.job import Job, JobStatus
 from signed_jobs import signed_for
 
 from relay_server.dispatch import placement
-from relay_server.store.dispatch_schema import device_events, device_status, incoming_messages
+from relay_server.store.dispatch_schema import device_events, device_status
 from relay_server.worker.liveness import LOST_SEND_DETAIL
 from relay_server.worker.recovery import STUCK_AFTER
 from zimsend_common import bus, manifest, redis_client, wire
@@ -379,23 +379,6 @@ def test_recovery_leaves_a_queued_job_that_is_still_on_its_queue_where_it_is(par
     run_round(parts)
     assert queue.job_ids == before
     assert len(before) == 3
-
-
-def test_the_daily_purge_removes_device_records_and_incoming_sms_past_retention(parts: Parts):
-    caller = parts.client()
-    device = parts.device(caller)
-    device.heartbeat()
-    device.report("received", {"sender": "+263772000111", "text": "old news", "received_at": "2026-01-01T00:00:00Z"})
-    run_round(parts)  # records device.connected
-    retention = timedelta(days=parts.ctx.settings.relay.retention_days)
-    with parts.store.engine.connect() as conn:
-        kept = conn.execute(sa.select(sa.func.count()).select_from(incoming_messages)).scalar_one()
-    assert kept == 1 and recorded_device_events(parts)
-    maintenance(parts).round(utcnow() + retention + timedelta(days=1))
-    with parts.store.engine.connect() as conn:
-        left = conn.execute(sa.select(sa.func.count()).select_from(incoming_messages)).scalar_one()
-    assert left == 0
-    assert [event for event in recorded_device_events(parts) if event[1] == "device.connected"] == []
 
 
 def test_a_shared_message_an_agent_dropped_unsigned_for_it_is_queued_again_signed_for_every_device(parts: Parts):

@@ -1,0 +1,48 @@
+"""The daily purge of what retention no longer keeps, in a thread of its own.
+
+A purge of a large backlog (the first after ``retention_days`` was shortened,
+or after the worker was stopped for weeks) takes seconds to minutes, a batch
+a transaction (``store.retention``). In the maintenance round it held up
+everything after it: devices were not marked online or offline, and nothing
+lost was placed again, until it ended. In a thread of its own it holds up
+nothing: the rounds' writes get in between its batches.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+
+from relay_server.worker.context import WorkerContext
+from zimsend_common.timefmt import utcnow
+
+log = logging.getLogger(__name__)
+
+PURGE_EVERY = timedelta(days=1)
+# A purge the store failed is tried again this much later: not every second while it is down.
+RETRY_SECONDS = 60.0
+
+
+class DailyPurge:
+    """A purge when the worker starts, then every day; ``run`` until ``stop`` is set."""
+
+    def __init__(self, ctx: WorkerContext) -> None:
+        self.ctx = ctx
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            done = self.purge(utcnow())
+            stop.wait(PURGE_EVERY.total_seconds() if done else RETRY_SECONDS)
+
+    def purge(self, now: datetime) -> bool:
+        """Purge what is past ``retention_days`` at ``now``; False when the store failed it."""
+        cutoff = now - timedelta(days=self.ctx.settings.relay.retention_days)
+        try:
+            purged = self.ctx.store.purge_older_than(cutoff)
+        except Exception:
+            log.exception("daily purge failed")
+            return False
+        if purged:
+            log.info("old messages purged", extra={"count": purged})
+        return True
