@@ -28,11 +28,12 @@ the commit (``after_commit``).
 from __future__ import annotations
 
 import importlib
+import itertools
 import sqlite3
 import sys
 import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,8 @@ CACHE_KIB = 512
 UNICODE_LOWER = "unicode_lower"
 _WRITE_OPTION = "zimsend_write"
 _SINGLE_READ_OPTION = "zimsend_single_read"
+# Each savepoint's name is its own, nested ones included.
+_SAVEPOINT_NUMBERS = itertools.count()
 # Made with the engine, after a gevent worker has patched threading: the turn is then cooperative.
 _SQLITE_WRITERS: weakref.WeakKeyDictionary[sa.Engine, WriterTurn] = weakref.WeakKeyDictionary()
 
@@ -101,7 +104,7 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
     """
     shared = _shared(engine)
     if shared is not None:
-        with shared.conn.begin_nested():
+        with savepoint(shared.conn):
             yield shared.conn
         return
     turn = writer_turn(engine)
@@ -111,6 +114,29 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
         conn.begin(),
     ):
         yield conn
+
+
+@contextmanager
+def savepoint(conn: sa.Connection) -> Iterator[None]:
+    """A savepoint in ``conn``'s open transaction: when the block raises, what it wrote
+    is undone and the rest of the transaction stands.
+
+    The statements are the driver's own: SQLAlchemy's ``begin_nested`` compiles
+    its SAVEPOINT and RELEASE anew each time, 0.2 ms for each event applied and
+    each send, five times what they cost sent as they are.
+    """
+    name = f"zimsend_{next(_SAVEPOINT_NUMBERS)}"
+    conn.exec_driver_sql(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        # A connection that broke cannot roll back: the block's own error is the one to raise,
+        # and the whole transaction fails with the connection.
+        with suppress(sa.exc.SQLAlchemyError):
+            conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {name}")
+            conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+        raise
+    conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
 
 
 def writer_turn(engine: sa.Engine) -> WriterTurn | None:

@@ -27,7 +27,7 @@ from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 
-from relay_server.store.engine import in_shared_transaction, write_transaction, writer_turn
+from relay_server.store.engine import in_shared_transaction, savepoint, write_transaction, writer_turn
 from relay_server.store.errors import WriteAbandoned
 
 T = TypeVar("T")
@@ -94,7 +94,7 @@ class GroupCommit:
 
 def _run_in_savepoint(conn: sa.Connection, write: _Write[Any]) -> None:
     try:
-        with conn.begin_nested():
+        with savepoint(conn):
             write.result = write.context.run(write.work, conn)
     except Exception as exc:
         write.error = exc

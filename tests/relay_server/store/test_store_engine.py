@@ -120,3 +120,19 @@ def test_a_single_read_in_a_shared_transaction_sees_what_it_wrote_before_the_com
 
     assert seen_inside == message
     assert seen_elsewhere == 0
+
+
+def test_in_a_shared_transaction_a_write_the_database_refuses_is_undone_alone_and_the_rest_commits(
+    store: Store, live_caller: Caller
+) -> None:
+    stranger = replace(live_caller, client_id="client_0000000000")
+
+    with shared_transaction(store.engine):
+        (before,) = store.insert_messages([new_message(live_caller)])
+        with pytest.raises(sa.exc.IntegrityError):
+            # Its first message is written, then its second refused: the first is undone too.
+            store.insert_messages([new_message(live_caller), new_message(stranger)])
+        (after,) = store.insert_messages([new_message(live_caller)])
+
+    kept = store.history(live_caller, HistoryQuery()).items
+    assert sorted(message.message_id for message in kept) == sorted([before.message_id, after.message_id])
