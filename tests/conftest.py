@@ -31,6 +31,16 @@ from relay_server.store.engine import create_engine
 from relay_server.store.migrate import upgrade_to_head
 from relay_server.store.store import Store
 
+# Folders whose tests take tens of seconds each: the fault suite, and the benchmarks run
+# in their quick modes. They are run first: run last, one of them alone held up the whole
+# run while the other test processes had nothing left to do.
+LONG_FIRST = ("tests/faults/", "tests/bench/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.startswith(LONG_FIRST))  # stable: each part keeps its order
+
+
 redis_proc = factories.redis_proc(port=None)
 redisdb_emptied_after = factories.redisdb("redis_proc")
 
