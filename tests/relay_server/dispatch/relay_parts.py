@@ -114,3 +114,9 @@ def maintenance(parts: Parts) -> Maintenance:
     """The maintenance of a worker just started (its due release has not looked yet)."""
     epoch = EpochWatch(parts.ctx.recovery_grace)
     return Maintenance(parts.ctx, 1, epoch, DueRelease(parts.ctx, epoch, 1))
+
+
+def run_round(parts: Parts, at: datetime | None = None) -> bool:
+    """One maintenance round of a worker that has long known this Redis (so recovery is not held back)."""
+    parts.redis.set(wire.redis_epoch_key(), "0", nx=True)
+    return maintenance(parts).round(at or utcnow())

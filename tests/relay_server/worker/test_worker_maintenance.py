@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from relay_parts import OFFLINE_AFTER_SECONDS, Parts, maintenance, minutes
+from relay_parts import OFFLINE_AFTER_SECONDS, Parts, maintenance, minutes, run_round
 from rq.job import Job, JobStatus
 from signed_jobs import signed_for
 
@@ -18,12 +18,6 @@ from relay_server.worker.liveness import LOST_SEND_DETAIL
 from relay_server.worker.recovery import STUCK_AFTER
 from zimsend_common import bus, manifest, redis_client, wire
 from zimsend_common.timefmt import utcnow
-
-
-def run_round(parts: Parts, at=None) -> bool:
-    """One round of a worker that has long known this Redis (so recovery is not held back)."""
-    parts.redis.set(wire.redis_epoch_key(), "0", nx=True)
-    return maintenance(parts).round(at or utcnow())
 
 
 def run_round_after_loss(parts: Parts, at) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from relay_parts import Parts, maintenance, minutes
+from relay_parts import Parts, minutes, run_round
 from rq.exceptions import NoSuchJobError
 
 from relay_server.store import ids
@@ -41,11 +41,6 @@ def otp_message(parts: Parts, caller: Caller, created_at: datetime) -> Message:
     return parts.store.create_otp(otp, message)
 
 
-def run_round(parts: Parts, at: datetime) -> None:
-    parts.redis.set(wire.redis_epoch_key(), "0", nx=True)  # a worker that has long known this Redis
-    assert maintenance(parts).round(at)
-
-
 def has_job(parts: Parts, message_id: str) -> bool:
     try:
         bus.fetch(wire.send_job_id(parts.store.get_message_by_id(message_id).client_id, message_id), parts.redis)
@@ -60,7 +55,7 @@ def test_an_otp_message_that_lost_its_job_fails_and_a_plain_one_is_queued_again(
     lost = otp_message(parts, caller, now - OTP_SUBMIT_MARGIN)
     plain = parts.message(caller)
 
-    run_round(parts, now)
+    assert run_round(parts, now)
 
     failed = parts.reload(lost)
     assert failed.status == "failed"
@@ -76,7 +71,7 @@ def test_an_otp_message_the_relay_has_just_stored_is_left_for_the_relay_to_enque
     now = utcnow()
     fresh = otp_message(parts, caller, now - OTP_SUBMIT_MARGIN + timedelta(seconds=1))
 
-    run_round(parts, now)
+    assert run_round(parts, now)
 
     assert parts.reload(fresh).status == "queued"
     assert not has_job(parts, fresh.message_id)
@@ -90,7 +85,7 @@ def test_an_otp_message_claimed_by_a_silent_device_fails_instead_of_going_back_m
     taken = otp_message(parts, caller, now)
     parts.redis.set(wire.claim_key(taken.client_id, taken.message_id), wire.claim_value_device(device.device_id))
 
-    run_round(parts, now + STUCK_AFTER + timedelta(seconds=1))
+    assert run_round(parts, now + STUCK_AFTER + timedelta(seconds=1))
 
     failed = parts.reload(taken)
     assert (failed.status, failed.error.detail) == ("failed", LOST_OTP)

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import time
 
-from relay_parts import OFFLINE_AFTER_SECONDS, Parts, maintenance
+from relay_parts import OFFLINE_AFTER_SECONDS, Parts, run_round
 from webhook_receiver import receiving
 
 from relay_server.webhooks.pump import WebhookPump
 from relay_server.worker.context import WorkerContext
-from zimsend_common import wire
 from zimsend_common.config import RelaySettings, Settings
 from zimsend_common.timefmt import utcnow
 from zimsend_common.webhook_signature import verify_signature
@@ -28,11 +27,6 @@ def pump_for(parts: Parts) -> WebhookPump:
         )
     )
     return WebhookPump(WorkerContext(store=parts.store, redis=parts.redis, settings=settings))
-
-
-def run_round(parts: Parts) -> None:
-    parts.redis.set(wire.redis_epoch_key(), "0", nx=True)
-    maintenance(parts).round(utcnow())
 
 
 def test_an_agent_starting_and_stopping_reaches_the_clients_webhook_as_device_events(parts: Parts):
