@@ -76,6 +76,9 @@ COMMAND_WAIT_SECONDS = 0.5
 WORKER_TTL_SECONDS = 18
 SCHEDULER_CHECK_SECONDS = 10
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+# The forking thread's signal mask from before a fork: its own (a duty thread blocks both).
+_held = threading.local()
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -140,12 +143,35 @@ def run_worker(settings: Settings, *, maintenance_seconds: float) -> int:
 def _children_end_with(parent: int) -> None:
     """Have every process this one forks (RQ's scheduler: the worker forks nothing else)
     receive SIGTERM when this process dies. Killed (SIGKILL, the OOM killer), the worker
-    would otherwise leave its scheduler running, holding the lock the next worker needs."""
+    would otherwise leave its scheduler running, holding the lock the next worker needs.
+
+    A fork also starts with SIGINT and SIGTERM at their default action (end the
+    process) until it installs handlers of its own. With the worker's handlers,
+    copied, such a signal only set a flag of the worker's copy: a scheduler told
+    to stop before RQ had installed its handlers never ended, and the worker's
+    stop waited for it for ever. The two signals are held across the fork, so
+    one sent meanwhile reaches the child once its handlers are the default ones.
+    """
     if sys.platform == "linux":
-        os.register_at_fork(after_in_child=lambda: _end_with(parent))
+        os.register_at_fork(
+            before=_hold_stop_signals,
+            after_in_parent=_release_stop_signals,
+            after_in_child=lambda: _end_with(parent),
+        )
+
+
+def _hold_stop_signals() -> None:
+    _held.mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+
+
+def _release_stop_signals() -> None:
+    signal.pthread_sigmask(signal.SIG_SETMASK, _held.mask)
 
 
 def _end_with(parent: int) -> None:
+    for signum in _STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)
+    _release_stop_signals()
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != parent:  # it died before the request was made
         os.kill(os.getpid(), signal.SIGTERM)

@@ -119,3 +119,28 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+# A process with the worker's fork hooks, and a SIGTERM handler that only sets a flag as the
+# worker's does, forks a child that installs no handler of its own (as RQ's scheduler, before
+# it installs its own) and sends it SIGTERM at once; it prints how the child ended.
+_FORK_STOPPED_AT_ONCE = """
+import os, signal, time
+from relay_server.cli import worker
+signal.signal(signal.SIGTERM, lambda signum, frame: None)
+worker._children_end_with(os.getpid())
+child = os.fork()
+if child == 0:
+    time.sleep(10)
+    os._exit(0)
+os.kill(child, signal.SIGTERM)
+_, status = os.waitpid(child, 0)
+print("ended by SIGTERM" if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM else "ran on")
+"""
+
+
+def test_a_process_the_worker_forks_ends_on_sigterm_even_before_it_installs_handlers():
+    finished = subprocess.run(
+        [sys.executable, "-c", _FORK_STOPPED_AT_ONCE], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert finished.stdout.strip() == "ended by SIGTERM"
