@@ -43,16 +43,20 @@ class EpochWatch:
     Whoever gives a message its first job (recovery, the due release) asks
     ``held_back_through`` first, with the ``now`` it then releases by: so every
     message released before Redis lost its data was due at or before the last
-    moment this process saw Redis intact, and one due later cannot have been
-    taken by an agent. This holds for one worker process per deployment, which
-    is how the worker runs; a process started after the loss knows no such
-    moment and takes the moment the loss was first noticed instead (every
-    releaser notices a loss before it releases anything).
+    moment this process asked, and one due later cannot have been taken by an
+    agent. A grace period holds back what was due by the last moment asked
+    before it began, grace periods included: a look during one releases what
+    came due since, and a second loss must hold that back too. This holds for
+    one worker process per deployment, which is how the worker runs; a process
+    that meets a grace period before it ever asked (started after the loss)
+    takes the moment the loss was first noticed instead (every releaser
+    notices a loss before it releases anything).
     """
 
     def __init__(self, grace: timedelta) -> None:
         self.grace = grace
-        self._intact_at: datetime | None = None
+        self._asked_at: datetime | None = None  # the latest ``now`` any releaser asked with
+        self._grace: tuple[datetime, datetime] | None = None  # (resumes at, held back through)
         self._lock = threading.Lock()
 
     def held_back_through(self, redis: Redis, now: datetime) -> datetime | None:
@@ -60,7 +64,12 @@ class EpochWatch:
         after Redis lost its data, the moment at or before which due messages wait for it."""
         resume_at = recovery_resumes_at(redis, now, self.grace)
         with self._lock:
-            if now >= resume_at:
-                self._intact_at = max(now, self._intact_at or now)
-                return None
-            return self._intact_at or resume_at - self.grace
+            held_back = None if now >= resume_at else self._held_back_during(resume_at)
+            self._asked_at = max(now, self._asked_at or now)
+            return held_back
+
+    def _held_back_during(self, resume_at: datetime) -> datetime:
+        # Fixed when this grace period is first met, before this look's moment counts.
+        if self._grace is None or self._grace[0] != resume_at:
+            self._grace = (resume_at, self._asked_at or resume_at - self.grace)
+        return self._grace[1]

@@ -141,6 +141,37 @@ def test_after_redis_lost_its_data_a_message_due_since_it_was_last_seen_intact_l
     assert shared_queue(parts, taken) == []
 
 
+def test_a_message_due_after_the_last_look_of_a_grace_period_leaves_at_once_when_redis_loses_its_data(
+    parts: Parts,
+):
+    start = utcnow()
+    grace = parts.ctx.recovery_grace
+    due = DueRelease(parts.ctx, EpochWatch(grace), interval_seconds=1)
+    assert due.round(start)  # a new Redis: the worker's first grace period begins
+    assert due.round(start + grace - seconds(0.5))  # its last look within it
+    came_due = scheduled(parts, start + grace + seconds(1))
+    parts.redis.flushall()  # lost before any look after the grace period
+    assert due.round(start + grace + seconds(2))
+    # No look released anything due after ``start + grace - 0.5``: nothing can be in an agent's hands.
+    assert shared_queue(parts, came_due) == [wire.send_job_id(came_due.client_id, came_due.message_id)]
+
+
+def test_a_message_released_during_a_grace_period_is_held_back_when_redis_loses_its_data_again(parts: Parts):
+    start = utcnow()
+    due = due_release(parts)
+    assert due.round(start)  # Redis seen intact
+    parts.redis.flushall()
+    taken = scheduled(parts, start + seconds(0.5))
+    assert due.round(start + seconds(1))  # a grace period, yet ``taken`` came due after ``start``: released
+    bus.fetch(wire.send_job_id(taken.client_id, taken.message_id), parts.redis).delete()
+    parts.redis.set(wire.claim_key(taken.client_id, taken.message_id), wire.claim_value_device("device_abcdef123456"))
+    parts.redis.flushall()  # an agent had taken it; its claim is gone with the rest
+    assert due.round(start + seconds(2))
+    assert shared_queue(parts, taken) == []
+    assert due.round(start + seconds(2) + parts.ctx.recovery_grace + seconds(1))
+    assert shared_queue(parts, taken) == [wire.send_job_id(taken.client_id, taken.message_id)]
+
+
 def test_a_worker_started_after_redis_lost_its_data_holds_back_what_was_due_before_it_noticed(parts: Parts):
     now = utcnow()
     message = scheduled(parts, now - seconds(10))
