@@ -223,6 +223,58 @@ def test_estimated_delivery_of_a_scheduled_message_is_not_before_its_time(parts,
     assert dispatcher.estimated_delivery(message) >= when
 
 
+def test_estimated_delivery_ignores_what_a_device_wrote_that_is_no_send_time(parts, dispatcher):
+    caller = parts.client()
+    honest, planting = parts.device(caller), parts.device(caller)
+    honest.heartbeat()
+    planting.heartbeat()
+    parts.redis.rpush(wire.send_times_key(honest.device_id), 2.0)
+    # A device writes its own send times and queue keys: nothing there may fail its client's sends.
+    parts.redis.rpush(wire.send_times_key(planting.device_id), "inf", "nan", "-1", "1e300", "soon", 4.0)
+    parts.redis.set(bus.queue_key(wire.device_queue(planting.device_id, 3)), "not a list")
+    message = parts.message(caller)
+    before = utcnow()
+    dispatcher.submit([message])
+
+    eta = dispatcher.estimated_delivery(message)
+
+    # Its own job, at the mean of the two believable samples (3 s), shared by the two devices.
+    assert eta is not None
+    assert eta - before == pytest.approx(timedelta(seconds=1.5), abs=timedelta(seconds=1))
+
+
+def test_estimated_delivery_for_a_rack_counts_every_online_devices_queue_and_send_times(parts, dispatcher):
+    caller = parts.client()
+    devices = [parts.device(caller) for _ in range(50)]
+    for device in devices:
+        device.heartbeat()
+        parts.redis.rpush(wire.send_times_key(device.device_id), 10.0)
+    for device in devices[:25]:
+        dispatcher.submit([parts.message(caller, device_id=device.device_id, priority=2) for _ in range(2)])
+    message = parts.message(caller, priority=3)
+    before = utcnow()
+    dispatcher.submit([message])
+
+    eta = dispatcher.estimated_delivery(message)
+
+    # 50 jobs on devices' queues and its own: 51 jobs of 10 s over 50 devices.
+    assert eta is not None
+    assert eta - before == pytest.approx(timedelta(seconds=10.2), abs=timedelta(seconds=1))
+
+
+def test_estimated_delivery_after_redis_lost_its_scripts(parts, dispatcher):
+    caller = parts.client()
+    device = parts.device(caller)
+    device.heartbeat()
+    parts.redis.rpush(wire.send_times_key(device.device_id), 2.0)
+    message = parts.message(caller)
+    assert dispatcher.estimated_delivery(message) is not None
+    parts.redis.script_flush()  # as a restarted Redis: the estimate's script is gone
+    before = utcnow()
+    eta = dispatcher.estimated_delivery(message)
+    assert eta is not None and eta - before == pytest.approx(timedelta(seconds=2), abs=timedelta(seconds=1))
+
+
 def test_a_device_whose_modem_is_lost_is_not_available(parts, dispatcher):
     caller = parts.client()
     device = parts.device(caller)
