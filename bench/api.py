@@ -15,13 +15,14 @@ relay's share of the bare app's rate:
 - ``POST /v1/sms/send-bulk`` of 1,000 messages                 target ≥ 5,000 messages/s
 
 One of the client's devices is recorded online (a heartbeat in the store)
-so that sends are accepted; no worker or agent runs, so sent messages stay
-queued in Redis.
+so that sends are accepted, or with ``--online 100`` all of them, as in a
+rack; no worker or agent runs, so sent messages stay queued in Redis.
 
     .venv/bin/python bench/api.py                      # SQLite, 1,000,000 messages
     .venv/bin/python bench/api.py --database-url postgresql+psycopg://postgres@127.0.0.1/bench
     .venv/bin/python bench/api.py --quick              # seconds: proves it still runs
     .venv/bin/python bench/api.py --only send          # one route (again for more), for an A/B
+    .venv/bin/python bench/api.py --online 100         # a rack: every device of the client online
 
 Needs ``wrk`` (Debian: ``apt-get install wrk``; ``scripts/bootstrap --test`` installs it).
 """
@@ -204,6 +205,7 @@ def main() -> None:
         choices=ROUTE_KINDS,
         help="measure only this route (again for more): an A/B of one change takes minutes, not ten",
     )
+    parser.add_argument("--online", type=int, default=1, help="the client's devices recorded online (it has 100)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     if args.quick:
@@ -220,8 +222,11 @@ def main() -> None:
         print(f"{args.messages:,} messages on {store.engine.dialect.name} after {time.perf_counter() - started:.1f} s")
         api_key = store.create_api_key(caller.client_id)
         newest = store.history(caller, HistoryQuery(limit=1)).items[0]
-        device_id = store.list_devices(caller.client_id)[0].device_id
-        store.record_heartbeat(device_id, datetime.now(timezone.utc), {"state": "online"})
+        devices = [device.device_id for device in store.list_devices(caller.client_id)]
+        for online in devices[: max(1, args.online)]:
+            store.record_heartbeat(online, datetime.now(timezone.utc), {"state": "online"})
+        device_id = devices[0]
+        print(f"{min(max(1, args.online), len(devices))} of the client's {len(devices)} devices online")
         dialect = store.engine.dialect.name
         store.close()
         headers = {"X-Client-ID": caller.client_id, "X-API-Key": api_key}
@@ -230,7 +235,7 @@ def main() -> None:
             if args.only:
                 measured = [route for route in measured if route.kind in args.only]
             report = measure(args, workdir, url, redis_url, measured, headers)
-    report = {"database": dialect, "messages": args.messages, **report}
+    report = {"database": dialect, "messages": args.messages, "online": args.online, **report}
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
 
