@@ -51,6 +51,10 @@ KeysOf = Callable[[str], Mapping[str, str]]
 # A client's shared jobs placed together share a manifest from this many
 # devices: below it, each job's own signatures cost less than a manifest kept.
 MANIFEST_FROM_DEVICES = 4
+# The queues whose job makers are kept (a maker is RQ's model job of its queue):
+# a client's shared queues and its devices' at each priority.
+_MAKERS_KEPT = 512
+_MAKERS_ATTRIBUTE = "_zimsend_send_job_makers"
 _LIVE_STATUSES = frozenset(
     status.value.encode()
     for status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.FINISHED)
@@ -129,11 +133,14 @@ def enqueue_sends(redis: Redis, keys_of: KeysOf, messages: Sequence[Message]) ->
         client_id: keys_of(client_id)
         for client_id in {message.client_id for message in messages if not message.is_test}
     }
-    makers: dict[str, JobMaker] = {}  # a bulk's thousand jobs go on one or five queues
+    now = utcnow()
     for start in range(0, len(messages), _PIPELINED):
         chunk = messages[start : start + _PIPELINED]
         args, manifests = _chunk_args(chunk, keys)
-        jobs = [_send_job_of(redis, makers, message, message_args) for message, message_args in zip(chunk, args)]
+        jobs = [
+            send_job_maker(redis, message).make(wire.send_job_id(message.client_id, message.message_id), job_args, now)
+            for message, job_args in zip(chunk, args)
+        ]
         try:
             _enqueue_unique(redis, jobs, chunk, manifests)
         except NoScriptError:  # a Redis restarted or flushed of scripts: give it ours, then send again
@@ -191,23 +198,23 @@ def _enqueue_unique(
 
 
 def send_job_maker(redis: Redis, message: Message) -> JobMaker:
-    """What makes the send jobs of the message's queue: its function, RQ's options for it."""
-    return JobMaker(
-        bus.queue(queue_name(message), redis),
-        wire.SIMULATED_SEND_FUNC if message.is_test else wire.SEND_JOB_FUNC,
-        timeout=SEND_JOB_TIMEOUT_SECONDS,
-        result_ttl=FINISHED_JOB_TTL_SECONDS,
-        failure_ttl=FINISHED_JOB_TTL_SECONDS,
-    )
-
-
-def _send_job_of(redis: Redis, makers: dict[str, JobMaker], message: Message, args: list[Any]) -> JobHash:
-    """The message's send job of ``args``, ready for its queue (not yet stored), from the
-    queue's maker in ``makers`` (which keeps each one made)."""
+    """What makes the send jobs of the message's queue: its function, RQ's options for it.
+    Made once for each queue of ``redis`` (RQ makes a model job) and kept for the next sends."""
+    # Kept on the client, as RQ keeps the server's version: they go with it.
+    makers: dict[str, JobMaker] = redis.__dict__.setdefault(_MAKERS_ATTRIBUTE, {})
     name = queue_name(message)
-    if name not in makers:
-        makers[name] = send_job_maker(redis, message)
-    return makers[name].make(wire.send_job_id(message.client_id, message.message_id), args)
+    maker = makers.get(name)
+    if maker is None:
+        if len(makers) >= _MAKERS_KEPT:
+            makers.clear()
+        maker = makers[name] = JobMaker(
+            bus.queue(name, redis),
+            wire.SIMULATED_SEND_FUNC if message.is_test else wire.SEND_JOB_FUNC,
+            timeout=SEND_JOB_TIMEOUT_SECONDS,
+            result_ttl=FINISHED_JOB_TTL_SECONDS,
+            failure_ttl=FINISHED_JOB_TTL_SECONDS,
+        )
+    return maker
 
 
 def jobless(redis: Redis, messages: Sequence[tuple[str, str]]) -> dict[str, bytes | None]:

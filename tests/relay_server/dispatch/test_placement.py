@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 from relay_parts import Parts
@@ -89,6 +90,18 @@ def test_a_job_made_from_its_queues_model_is_what_rq_stores_for_the_same_call(pa
     assert {name: value for name, value in found.items() if name not in moments} == {
         name: value for name, value in expected.items() if name not in moments
     }
+
+
+def test_each_job_on_a_queue_says_when_it_was_placed(parts):
+    caller = parts.client()
+    parts.device(caller)
+    first, second = parts.message(caller), parts.message(caller)
+    placement.enqueue_send(parts.redis, parts.store.device_signing_keys, first)
+    time.sleep(0.01)
+    placement.enqueue_send(parts.redis, parts.store.device_signing_keys, second)
+    # The second job is made from what the queue's first one was made from, at its own moment.
+    assert stored_job(parts, first)[b"enqueued_at"] < stored_job(parts, second)[b"enqueued_at"]
+    assert stored_job(parts, first)[b"created_at"] < stored_job(parts, second)[b"created_at"]
 
 
 def test_a_message_placed_twice_in_one_round_trip_has_one_job(parts):
