@@ -187,6 +187,15 @@ def test_cancel_while_redis_is_down_is_refused_rather_than_promised(parts):
     assert RQDispatcher(parts.store, dead, timedelta(seconds=30)).cancel(message) is False
 
 
+def expected_after_submit(dispatcher: RQDispatcher, message) -> timedelta:
+    """How long after submitting ``message`` the dispatcher expects it to leave."""
+    before = utcnow()
+    dispatcher.submit([message])
+    eta = dispatcher.estimated_delivery(message)
+    assert eta is not None
+    return eta - before
+
+
 def test_estimated_delivery_counts_the_jobs_ahead_at_the_devices_recent_send_time(parts, dispatcher):
     caller = parts.client()
     device = parts.device(caller)
@@ -232,15 +241,11 @@ def test_estimated_delivery_ignores_what_a_device_wrote_that_is_no_send_time(par
     # A device writes its own send times and queue keys: nothing there may fail its client's sends.
     parts.redis.rpush(wire.send_times_key(planting.device_id), "inf", "nan", "-1", "1e300", "soon", 4.0)
     parts.redis.set(bus.queue_key(wire.device_queue(planting.device_id, 3)), "not a list")
-    message = parts.message(caller)
-    before = utcnow()
-    dispatcher.submit([message])
-
-    eta = dispatcher.estimated_delivery(message)
 
     # Its own job, at the mean of the two believable samples (3 s), shared by the two devices.
-    assert eta is not None
-    assert eta - before == pytest.approx(timedelta(seconds=1.5), abs=timedelta(seconds=1))
+    assert expected_after_submit(dispatcher, parts.message(caller)) == pytest.approx(
+        timedelta(seconds=1.5), abs=timedelta(seconds=1)
+    )
 
 
 def test_estimated_delivery_for_a_rack_counts_every_online_devices_queue_and_send_times(parts, dispatcher):
@@ -251,15 +256,11 @@ def test_estimated_delivery_for_a_rack_counts_every_online_devices_queue_and_sen
         parts.redis.rpush(wire.send_times_key(device.device_id), 10.0)
     for device in devices[:25]:
         dispatcher.submit([parts.message(caller, device_id=device.device_id, priority=2) for _ in range(2)])
-    message = parts.message(caller, priority=3)
-    before = utcnow()
-    dispatcher.submit([message])
-
-    eta = dispatcher.estimated_delivery(message)
 
     # 50 jobs on devices' queues and its own: 51 jobs of 10 s over 50 devices.
-    assert eta is not None
-    assert eta - before == pytest.approx(timedelta(seconds=10.2), abs=timedelta(seconds=1))
+    assert expected_after_submit(dispatcher, parts.message(caller, priority=3)) == pytest.approx(
+        timedelta(seconds=10.2), abs=timedelta(seconds=1)
+    )
 
 
 def test_estimated_delivery_after_redis_lost_its_scripts(parts, dispatcher):
@@ -293,11 +294,6 @@ def test_estimated_delivery_of_a_shared_send_counts_only_the_agents_that_drain_t
     phone, _ = parts.store.add_android_device(caller.client_id)
     parts.store.record_heartbeat(phone.device_id, utcnow(), {"state": "online"})
     parts.redis.rpush(wire.send_times_key(phone.device_id), 60.0)
-    message = parts.message(caller)
-    before = utcnow()
-    dispatcher.submit([message])
-
-    eta = dispatcher.estimated_delivery(message)
 
     # Its own send on the agent, at the agent's 2 s: the phone never takes a shared job.
-    assert before + timedelta(seconds=2) <= eta < before + timedelta(seconds=10)
+    assert timedelta(seconds=2) <= expected_after_submit(dispatcher, parts.message(caller)) < timedelta(seconds=10)
