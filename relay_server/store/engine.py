@@ -32,7 +32,7 @@ import itertools
 import sqlite3
 import sys
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -65,6 +65,7 @@ class _Shared:
     engine: sa.Engine
     conn: sa.Connection
     after_commit: list[Callable[[], object]] = field(default_factory=list)
+    kept: dict[Hashable, Any] = field(default_factory=dict)  # see ``kept_for_transaction``
 
 
 _SHARED: ContextVar[_Shared | None] = ContextVar("zimsend_shared_transaction", default=None)
@@ -183,6 +184,19 @@ def after_commit(engine: sa.Engine, callback: Callable[[], object]) -> None:
         callback()
     else:
         shared.after_commit.append(callback)
+
+
+def kept_for_transaction(conn: sa.Connection) -> dict[Hashable, Any] | None:
+    """Where a read made on ``conn`` may keep what it found for the rest of the open
+    ``shared_transaction`` that ``conn`` carries; None when it carries none.
+
+    For reads of what that transaction's own writes never change (a client's
+    webhooks, read for each status change of a worker's round): on SQLite the
+    transaction holds the database, so nothing else changes it either; on
+    PostgreSQL a change committed meanwhile is seen from the next transaction.
+    """
+    shared = _SHARED.get()
+    return shared.kept if shared is not None and shared.conn is conn else None
 
 
 def in_shared_transaction(engine: sa.Engine) -> bool:

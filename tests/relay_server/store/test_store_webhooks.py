@@ -7,10 +7,13 @@ import json
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
+from query_plans import statements_run
 from store_factories import new_message
 
 from relay_server.store import Store, webhooks
 from relay_server.store import webhook_outbox as outbox
+from relay_server.store.engine import shared_transaction
 from relay_server.store.models import Caller, StatusChange
 from relay_server.webhooks.schedule import next_attempt_at
 from zimsend_common.timefmt import utcnow
@@ -24,6 +27,13 @@ def hook(store: Store, caller: Caller, url: str, events: tuple[str, ...]) -> web
 
 def due(store: Store) -> list[outbox.Delivery]:
     return store.webhook_outbox.due_candidates(utcnow() + timedelta(seconds=1), 100)
+
+
+def written(store: Store) -> list[tuple[str, str]]:
+    """Every delivery written, due or waiting for an earlier event of its message: URL, event."""
+    table = outbox.webhook_deliveries
+    with store.engine.connect() as conn:
+        return sorted((row.url, row.event) for row in conn.execute(sa.select(table.c.url, table.c.event)))
 
 
 def move(store: Store, message_id: str, status: str) -> bool:
@@ -66,6 +76,32 @@ def test_a_messages_own_url_takes_its_events_and_test_mode_webhooks_hear_only_te
     assert sorted((d.url, d.message_id) for d in due(store)) == sorted(
         [(OWN, own.message_id), (URL_B, simulated.message_id)]
     )
+
+
+def test_a_shared_transaction_reads_each_clients_webhooks_once_and_the_next_one_reads_them_anew(
+    store, live_caller, other_caller
+):
+    hook(store, live_caller, URL_A, ("sms.sent", "sms.delivered"))
+    hook(store, other_caller, URL_B, ("sms.sent",))
+    mine = store.insert_messages([new_message(live_caller) for _ in range(3)])
+    [theirs] = store.insert_messages([new_message(other_caller)])
+
+    def round_of_moves() -> None:
+        with shared_transaction(store.engine):
+            for message in mine:
+                move(store, message.message_id, "sent")
+                move(store, message.message_id, "delivered")
+            move(store, theirs.message_id, "sent")
+
+    reads = statements_run(store.engine, round_of_moves, "FROM webhooks")
+    assert len(reads) == 2  # one for each client
+    assert written(store) == sorted([(URL_A, "sms.sent")] * 3 + [(URL_A, "sms.delivered")] * 3 + [(URL_B, "sms.sent")])
+    # A webhook added after that transaction hears the next one's moves.
+    hook(store, live_caller, URL_B, ("sms.failed",))
+    [late] = store.insert_messages([new_message(live_caller)])
+    with shared_transaction(store.engine):
+        move(store, late.message_id, "failed")
+    assert (URL_B, "sms.failed") in written(store)
 
 
 def test_a_claimed_delivery_is_not_taken_again_until_its_lease_is_over(store, live_caller):
