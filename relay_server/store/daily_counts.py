@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from relay_server.store.engine import upsert_insert
+from relay_server.store.engine import put_off_to_commit, upsert_insert
 from relay_server.store.models import Message
 from relay_server.store.schema import daily_counts, daily_totals
 
@@ -37,11 +37,23 @@ def record_new(conn: sa.Connection, stored: list[Message]) -> None:
 
 
 def record_moves(conn: sa.Connection, moves: Iterable[tuple[Message, Message]]) -> None:
-    """Move each message's count from its old (status, device, day) to its new one: (before, after) pairs."""
+    """Move each message's count from its old (status, device, day) to its new one: (before, after) pairs.
+
+    In a shared transaction (a worker's round) the moves are added up and written once,
+    at its end: a message's sent then delivered moves nearly cancel out.
+    """
     deltas: Counter[_Key] = Counter()
     for before, after in moves:
         deltas[_key(before)] -= 1
         deltas[_key(after)] += 1
+    if not put_off_to_commit(conn, _record_moves_put_off, deltas):
+        _apply(conn, deltas, count_too=True)
+
+
+def _record_moves_put_off(conn: sa.Connection, put_off: list[Counter[_Key]]) -> None:
+    deltas: Counter[_Key] = Counter()
+    for moved in put_off:
+        deltas.update(moved)  # keeps what is negative, where ``+`` would drop it
     _apply(conn, deltas, count_too=True)
 
 

@@ -22,7 +22,8 @@ A caller that makes many writes in a row (the worker applying a batch of
 events) may share one transaction among them (``shared_transaction``): one
 commit, and one fsync, for all. Each write still stands alone inside it, in a
 savepoint of its own; what must wait until the writes are durable waits for
-the commit (``after_commit``).
+the commit (``after_commit``), and writes that add up are made once, at the
+end (``put_off_to_commit``).
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ _SAVEPOINT_NUMBERS = itertools.count()
 _SQLITE_WRITERS: weakref.WeakKeyDictionary[sa.Engine, WriterTurn] = weakref.WeakKeyDictionary()
 
 
+# Writes what was put off to a shared transaction's end (``put_off_to_commit``), all at once.
+Flush = Callable[[sa.Connection, list[Any]], None]
+
+
 @dataclass
 class _Shared:
     """The transaction a context's reads and writes share, and what waits for its commit."""
@@ -66,6 +71,7 @@ class _Shared:
     conn: sa.Connection
     after_commit: list[Callable[[], object]] = field(default_factory=list)
     kept: dict[Hashable, Any] = field(default_factory=dict)  # see ``kept_for_transaction``
+    put_off: list[tuple[Flush, Any]] = field(default_factory=list)  # see ``put_off_to_commit``
 
 
 _SHARED: ContextVar[_Shared | None] = ContextVar("zimsend_shared_transaction", default=None)
@@ -127,10 +133,14 @@ def savepoint(conn: sa.Connection) -> Iterator[None]:
     each send, five times what they cost sent as they are.
     """
     name = f"zimsend_{next(_SAVEPOINT_NUMBERS)}"
+    shared = _SHARED.get()
+    put_off = shared.put_off if shared is not None and shared.conn is conn else []
+    before = len(put_off)
     conn.exec_driver_sql(f"SAVEPOINT {name}")
     try:
         yield
     except BaseException:
+        del put_off[before:]  # undone with the rest of the block
         # A connection that broke cannot roll back: the block's own error is the one to raise,
         # and the whole transaction fails with the connection.
         with suppress(sa.exc.SQLAlchemyError):
@@ -157,7 +167,8 @@ def let_writers_in(engine: sa.Engine) -> None:
 @contextmanager
 def shared_transaction(engine: sa.Engine) -> Iterator[None]:
     """Every read and write on ``engine`` in this context shares one transaction, committed
-    once when the block ends; then what ``after_commit`` put off runs, in order.
+    once when the block ends, after the writes ``put_off_to_commit`` gathered; then what
+    ``after_commit`` put off runs, in order.
 
     When the block raises, or the commit fails, nothing written in it is
     stored and nothing put off runs. A SQLite store's other writers in this
@@ -172,8 +183,33 @@ def shared_transaction(engine: sa.Engine) -> Iterator[None]:
             yield
         finally:
             _SHARED.reset(token)
+        _flush_put_off(conn, shared.put_off)
     for callback in shared.after_commit:
         callback()
+
+
+def put_off_to_commit(conn: sa.Connection, flush: Flush, item: Any) -> bool:
+    """Put ``item`` off to the end of the open ``shared_transaction`` that ``conn`` carries,
+    where ``flush(conn, items)`` writes every item put off with ``flush``, in one go, before
+    the commit; False, and nothing put off, when ``conn`` carries none.
+
+    An item put off inside a savepoint that is rolled back is dropped with it. For
+    writes that add up (the daily counts: one statement a round, where every status
+    change made its own) and that nothing in the transaction reads back.
+    """
+    shared = _SHARED.get()
+    if shared is None or shared.conn is not conn:
+        return False
+    shared.put_off.append((flush, item))
+    return True
+
+
+def _flush_put_off(conn: sa.Connection, put_off: list[tuple[Flush, Any]]) -> None:
+    by_flush: dict[Flush, list[Any]] = {}
+    for flush, item in put_off:
+        by_flush.setdefault(flush, []).append(item)
+    for flush, items in by_flush.items():
+        flush(conn, items)
 
 
 def after_commit(engine: sa.Engine, callback: Callable[[], object]) -> None:

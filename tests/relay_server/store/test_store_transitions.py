@@ -5,11 +5,14 @@ from datetime import timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
+from query_plans import statements_run
 from store_factories import new_message
 
 from relay_server.store import Store, UnknownMessage
+from relay_server.store.engine import shared_transaction, write_transaction
 from relay_server.store.models import ALLOWED_MOVES, STATUSES, Caller, Message, MessageError, StatusChange
-from relay_server.store.schema import message_events
+from relay_server.store.schema import daily_counts, message_events
+from relay_server.store.transitions import apply_status_change
 from zimsend_common.timefmt import utcnow
 
 # How to bring a fresh (queued) message to each status along allowed moves.
@@ -168,3 +171,57 @@ def test_a_move_answers_the_message_as_the_store_then_holds_it_whatever_zone_its
     ).message
     assert store.get_message(live_caller, message.message_id) == moved
     assert moved.sent_at == moved.delivered_at and moved.delivered_at.tzinfo == timezone.utc
+
+
+def counted(store: Store, caller: Caller) -> dict[str, tuple[int, int]]:
+    """The client's daily counts by status, over every day and device: (count, kept)."""
+    table = daily_counts
+    query = (
+        sa.select(table.c.status, sa.func.sum(table.c.count), sa.func.sum(table.c.kept))
+        .where(table.c.client_id == caller.client_id)
+        .group_by(table.c.status)
+    )
+    with store.engine.connect() as conn:
+        return {status: (int(count), int(kept)) for status, count, kept in conn.execute(query) if count or kept}
+
+
+def test_a_shared_transactions_moves_are_counted_in_one_write_at_its_end(store: Store, live_caller: Caller) -> None:
+    stored = store.insert_messages([new_message(live_caller) for _ in range(4)])
+
+    def round_of_moves() -> None:
+        with shared_transaction(store.engine):
+            for message in stored:
+                for status in ("sent", "delivered"):
+                    store.apply_status_change(StatusChange(message.message_id, status, utcnow()))
+            store.apply_status_change(StatusChange(stored[0].message_id, "failed", utcnow()))  # too late: nothing
+
+    writes = statements_run(store.engine, round_of_moves, "INSERT INTO daily_counts")
+    assert len(writes) == 1
+    assert counted(store, live_caller) == {"delivered": (4, 4)}
+
+
+def test_a_move_undone_in_a_shared_transaction_is_not_counted_and_the_others_are(
+    store: Store, live_caller: Caller
+) -> None:
+    undone, kept = store.insert_messages([new_message(live_caller) for _ in range(2)])
+
+    def refused(message: Message) -> StatusChange:
+        raise RuntimeError("refused once the row is locked")
+
+    with shared_transaction(store.engine):
+        store.apply_status_change(StatusChange(kept.message_id, "sent", utcnow()))
+        with pytest.raises(RuntimeError), write_transaction(store.engine) as conn:
+            # Moved, then the block fails: the move and its counts are undone together.
+            apply_status_change(conn, StatusChange(undone.message_id, "sent", utcnow()))
+            apply_status_change(conn, StatusChange(undone.message_id, "delivered", utcnow()), check=refused)
+
+    assert counted(store, live_caller) == {"queued": (1, 1), "sent": (1, 1)}
+    assert store.get_message(live_caller, undone.message_id).status == "queued"
+
+
+def test_nothing_of_a_shared_transaction_that_fails_is_counted(store: Store, live_caller: Caller) -> None:
+    [message] = store.insert_messages([new_message(live_caller)])
+    with pytest.raises(RuntimeError), shared_transaction(store.engine):
+        store.apply_status_change(StatusChange(message.message_id, "sent", utcnow()))
+        raise RuntimeError("the round fails")
+    assert counted(store, live_caller) == {"queued": (1, 1)}
