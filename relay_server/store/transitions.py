@@ -13,7 +13,10 @@ queued → sent → delivered, queued → cancelled, queued/sent → failed.
   then delivered, with ``sent_at`` set to the delivery time when unknown.
 
 Each move applied records its ``sms.*`` webhook deliveries in the same
-transaction (``webhook_outbox.record_message_moves``).
+transaction (``webhook_outbox.record_message_moves``). In a shared
+transaction (a worker's round), its event rows and daily counts are written
+with the others' at the end (``engine.put_off_to_commit``): nothing in the
+round reads them back.
 
 The message's row is locked for the change (``SELECT … FOR UPDATE`` on
 PostgreSQL, the write lock on SQLite), so concurrent reports end in one
@@ -29,6 +32,7 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 
 from relay_server.store import daily_counts, webhook_outbox
+from relay_server.store.engine import put_off_to_commit
 from relay_server.store.errors import UnknownMessage
 from relay_server.store.messages import get_any_message
 from relay_server.store.models import ALLOWED_MOVES, Message, StatusChange, TransitionResult
@@ -72,7 +76,9 @@ def apply_status_change(
         return TransitionResult(applied=False, message=before)
     after = _moved(before, change, steps)
     conn.execute(_UPDATE_MESSAGE, {"moved_message_id": change.message_id, **_new_values(before, after)})
-    conn.execute(_INSERT_EVENT, [_event(change, status) for status in steps])
+    events = [_event(change, status) for status in steps]
+    if not put_off_to_commit(conn, _insert_events, events):
+        conn.execute(_INSERT_EVENT, events)
     daily_counts.record_moves(conn, [(before, after)])
     # In this same transaction: a move is never applied without its webhook events.
     webhook_outbox.record_message_moves(conn, after, steps, change.at)
@@ -111,6 +117,11 @@ def _new_values(before: Message, after: Message) -> dict[str, object]:
         values["error_message"] = after.error.message
         values["error_detail"] = after.error.detail
     return values
+
+
+def _insert_events(conn: sa.Connection, put_off: list[list[dict[str, object]]]) -> None:
+    """The events of a shared transaction's moves, in the order they were made: one statement."""
+    conn.execute(_INSERT_EVENT, [event for events in put_off for event in events])
 
 
 def _event(change: StatusChange, status: str) -> dict[str, object]:

@@ -185,7 +185,16 @@ def counted(store: Store, caller: Caller) -> dict[str, tuple[int, int]]:
         return {status: (int(count), int(kept)) for status, count, kept in conn.execute(query) if count or kept}
 
 
-def test_a_shared_transactions_moves_are_counted_in_one_write_at_its_end(store: Store, live_caller: Caller) -> None:
+def logged(store: Store) -> list[tuple[str, str]]:
+    """Every message's status events, in the order they were written."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(message_events.c.message_id, message_events.c.status).order_by("event_id"))
+        return [(message_id, status) for message_id, status in rows]
+
+
+def test_a_shared_transactions_moves_are_logged_and_counted_in_one_write_each_at_its_end(
+    store: Store, live_caller: Caller
+) -> None:
     stored = store.insert_messages([new_message(live_caller) for _ in range(4)])
 
     def round_of_moves() -> None:
@@ -195,9 +204,15 @@ def test_a_shared_transactions_moves_are_counted_in_one_write_at_its_end(store: 
                     store.apply_status_change(StatusChange(message.message_id, status, utcnow()))
             store.apply_status_change(StatusChange(stored[0].message_id, "failed", utcnow()))  # too late: nothing
 
-    writes = statements_run(store.engine, round_of_moves, "INSERT INTO daily_counts")
-    assert len(writes) == 1
+    writes = statements_run(store.engine, round_of_moves, "INSERT INTO")
+    assert [statement.split("(")[0].strip() for statement, _ in writes] == [
+        "INSERT INTO message_events",
+        "INSERT INTO daily_counts",
+        "INSERT INTO daily_totals",
+    ]
     assert counted(store, live_caller) == {"delivered": (4, 4)}
+    moves = [(message.message_id, status) for message in stored for status in ("sent", "delivered")]
+    assert logged(store)[len(stored) :] == moves  # after each message's "queued", in the order made
 
 
 def test_a_move_undone_in_a_shared_transaction_is_not_counted_and_the_others_are(
@@ -217,6 +232,7 @@ def test_a_move_undone_in_a_shared_transaction_is_not_counted_and_the_others_are
 
     assert counted(store, live_caller) == {"queued": (1, 1), "sent": (1, 1)}
     assert store.get_message(live_caller, undone.message_id).status == "queued"
+    assert [move for move in logged(store) if move[0] == undone.message_id] == [(undone.message_id, "queued")]
 
 
 def test_nothing_of_a_shared_transaction_that_fails_is_counted(store: Store, live_caller: Caller) -> None:
