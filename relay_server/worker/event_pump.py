@@ -3,9 +3,9 @@
 Agents (and the relay, for phones) put each event on the events queue as an
 RQ job (``wire.APPLY_EVENT_FUNC``). The worker does not run those jobs with
 RQ's work loop: a thread of it takes up to ``BATCH`` job ids at once, reads
-their job hashes in one round trip, restores each job under the
-bus's checks (``bus.restore``: size limits, JSON, an allow-listed function,
-no callbacks; a refused job is logged and skipped, as RQ's worker would) and
+their job hashes in one round trip, takes each job's call under the bus's
+checks (``bus.call_of``: size limits, JSON, an allow-listed function, no
+callbacks; a refused job is logged and skipped, as RQ's worker would) and
 applies the events one after another, in the order the queue held them, so a
 device's ``sent`` is applied before its ``delivered``. When the queue is
 empty it waits for the next job in one blocking pop of at most
@@ -211,11 +211,11 @@ def run_job(redis: Redis, job_id: str, fields: Mapping[bytes, bytes]) -> None:
     it) is logged, as RQ's worker would fail the job, and the next job runs.
     """
     try:
-        job = bus.restore(EventJob, job_id, fields, redis)
+        function, args, kwargs = bus.call_of(EventJob, job_id, fields)
     except NoSuchJobError:
         return  # gone, or refused (bus logged why): RQ's worker, too, moves on
     try:
-        job.func(*job.args, **job.kwargs)
+        function(*args, **kwargs)
     except REDIS_AWAY:
         raise
     except Exception:

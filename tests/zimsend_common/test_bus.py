@@ -20,30 +20,50 @@ def call(function: str, *args: object) -> bytes:
     return zlib.compress(json.dumps([function, None, list(args), {}]).encode())
 
 
-def test_a_job_that_inflates_past_the_limit_is_refused_without_inflating_it_all(redisdb):
-    bomb = zlib.compress(b"[" + b" " * (20 * 1024 * 1024) + b"]", 9)  # 20 MB of data in about 20 KB
-    plant(redisdb, QUEUE, "bomb", {"data": bomb})
-    with pytest.raises(NoSuchJobError):
-        bus.fetch("bomb", redisdb)
+# Job hashes whose call is not plain, bounded JSON of the wire (a bomb among them: refused
+# without being inflated whole).
+NOT_CALLS_OF_THE_WIRE = [
+    {"data": call(wire.APPLY_EVENT_FUNC, "x" * (bus.MAX_JOB_BYTES + 1))},  # too long once inflated
+    {"data": json.dumps([wire.APPLY_EVENT_FUNC, None, [], {}]).encode() + b" " * bus.MAX_HASH_BYTES},
+    {"data": zlib.compress(b"[" + b" " * (20 * 1024 * 1024) + b"]", 9)},  # 20 MB of data in about 20 KB
+    {"data": call("os.system", "true")},  # not a job of the wire
+    {"data": call(wire.APPLY_EVENT_FUNC), "success_callback_name": "os.system"},
+    {"data": zlib.compress(json.dumps([wire.APPLY_EVENT_FUNC, "an instance", [], {}]).encode())},
+    {"data": zlib.compress(json.dumps({"a": 1, "b": 2, "c": 3, "d": 4}).encode())},
+    {"data": zlib.compress(json.dumps([wire.APPLY_EVENT_FUNC, None, []]).encode())},
+    {"data": zlib.compress(b"\x80\x04not json")},
+    {"description": "no data"},
+]
 
 
-@pytest.mark.parametrize(
-    "fields",
-    [
-        {"data": call(wire.SEND_JOB_FUNC, "x" * (bus.MAX_JOB_BYTES + 1))},  # too long once inflated
-        {"data": json.dumps([wire.SEND_JOB_FUNC, None, [], {}]).encode() + b" " * bus.MAX_HASH_BYTES},
-        {"data": call("os.system", "true")},  # not a job of the wire
-        {"data": call(wire.SEND_JOB_FUNC), "success_callback_name": "os.system"},
-        {"data": zlib.compress(json.dumps([wire.SEND_JOB_FUNC, "an instance", [], {}]).encode())},
-        {"data": zlib.compress(json.dumps({"a": 1, "b": 2, "c": 3, "d": 4}).encode())},
-        {"data": call(wire.SEND_JOB_FUNC), "timeout": "not a number"},
-        {"data": zlib.compress(b"\x80\x04not json")},
-    ],
-)
+@pytest.mark.parametrize("fields", [*NOT_CALLS_OF_THE_WIRE, {"data": call(wire.SEND_JOB_FUNC), "timeout": "soon"}])
 def test_a_job_that_is_not_plain_bounded_json_of_the_wire_is_refused(redisdb, fields):
     plant(redisdb, QUEUE, "planted", fields)
     with pytest.raises(NoSuchJobError):
         bus.fetch("planted", redisdb)
+
+
+@pytest.mark.parametrize("fields", NOT_CALLS_OF_THE_WIRE)
+def test_the_call_of_a_job_that_is_not_plain_bounded_json_of_the_wire_is_refused(fields):
+    jobs = bus.job_class("Jobs", {wire.APPLY_EVENT_FUNC: print})
+    stored = {name.encode(): value if isinstance(value, bytes) else value.encode() for name, value in fields.items()}
+    with pytest.raises(NoSuchJobError):
+        bus.call_of(jobs, "planted", stored)
+
+
+def test_the_call_of_a_job_names_only_a_function_its_class_allows(redisdb):
+    def apply_event(*args: object) -> str:
+        return "applied"
+
+    jobs = bus.job_class("Jobs", {wire.APPLY_EVENT_FUNC: apply_event})
+    queue = bus.queue(QUEUE, redisdb, jobs)
+    allowed = queue.enqueue(wire.APPLY_EVENT_FUNC, {"kind": "sent"}, "sig", job_id="allowed")
+    other = queue.enqueue(wire.SEND_JOB_FUNC, {}, {}, job_id="other")  # of the wire, not of this class
+    assert bus.call_of(jobs, allowed.id, redisdb.hgetall(allowed.key)) == (apply_event, [{"kind": "sent"}, "sig"], {})
+    with pytest.raises(NoSuchJobError):
+        bus.call_of(jobs, other.id, redisdb.hgetall(other.key))
+    with pytest.raises(NoSuchJobError):
+        bus.call_of(jobs, "gone", {})
 
 
 def test_a_queue_reader_skips_refused_jobs_and_undecodable_ids_and_takes_the_next(redisdb):
