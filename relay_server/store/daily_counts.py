@@ -46,11 +46,10 @@ def record_moves(conn: sa.Connection, moves: Iterable[tuple[Message, Message]]) 
     for before, after in moves:
         deltas[_key(before)] -= 1
         deltas[_key(after)] += 1
-    if not put_off_to_commit(conn, _record_moves_put_off, deltas):
-        _apply(conn, deltas, count_too=True)
+    put_off_to_commit(conn, _record_deltas, deltas)
 
 
-def _record_moves_put_off(conn: sa.Connection, put_off: list[Counter[_Key]]) -> None:
+def _record_deltas(conn: sa.Connection, put_off: list[Counter[_Key]]) -> None:
     deltas: Counter[_Key] = Counter()
     for moved in put_off:
         deltas.update(moved)  # keeps what is negative, where ``+`` would drop it

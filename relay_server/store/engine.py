@@ -188,10 +188,10 @@ def shared_transaction(engine: sa.Engine) -> Iterator[None]:
         callback()
 
 
-def put_off_to_commit(conn: sa.Connection, flush: Flush, item: Any) -> bool:
-    """Put ``item`` off to the end of the open ``shared_transaction`` that ``conn`` carries,
-    where ``flush(conn, items)`` writes every item put off with ``flush``, in one go, before
-    the commit; False, and nothing put off, when ``conn`` carries none.
+def put_off_to_commit(conn: sa.Connection, flush: Flush, item: Any) -> None:
+    """Have ``flush(conn, items)`` write ``item``: at the end of the open
+    ``shared_transaction`` that ``conn`` carries, in one go with every item put off with
+    ``flush``, before the commit; at once, alone, when ``conn`` carries none.
 
     An item put off inside a savepoint that is rolled back is dropped with it. For
     writes that add up (the daily counts: one statement a round, where every status
@@ -199,9 +199,9 @@ def put_off_to_commit(conn: sa.Connection, flush: Flush, item: Any) -> bool:
     """
     shared = _SHARED.get()
     if shared is None or shared.conn is not conn:
-        return False
-    shared.put_off.append((flush, item))
-    return True
+        flush(conn, [item])
+    else:
+        shared.put_off.append((flush, item))
 
 
 def _flush_put_off(conn: sa.Connection, put_off: list[tuple[Flush, Any]]) -> None:

@@ -76,9 +76,7 @@ def apply_status_change(
         return TransitionResult(applied=False, message=before)
     after = _moved(before, change, steps)
     conn.execute(_UPDATE_MESSAGE, {"moved_message_id": change.message_id, **_new_values(before, after)})
-    events = [_event(change, status) for status in steps]
-    if not put_off_to_commit(conn, _insert_events, events):
-        conn.execute(_INSERT_EVENT, events)
+    put_off_to_commit(conn, _insert_events, [_event(change, status) for status in steps])
     daily_counts.record_moves(conn, [(before, after)])
     # In this same transaction: a move is never applied without its webhook events.
     webhook_outbox.record_message_moves(conn, after, steps, change.at)
