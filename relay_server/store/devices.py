@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from relay_server.store import ids
 from relay_server.store.clients import require_active_client
+from relay_server.store.engine import once_per_transaction
 from relay_server.store.models import Device
 from relay_server.store.schema import devices
 from zimsend_common.timefmt import utcnow
@@ -68,9 +69,14 @@ def get_device(conn: sa.Connection, device_id: str) -> Device | None:
 
 
 def enabled_device(conn: sa.Connection, device_id: str) -> tuple[Device, str] | None:
-    """The device and the key it signs with; None for an unknown or disabled device."""
-    row = conn.execute(_DEVICE, {"device_id": device_id}).first()
-    return None if row is None or row.disabled else (_device(row), row.signing_key)
+    """The device and the key it signs with; None for an unknown or disabled device.
+    Read once in a shared transaction (a worker's round, whose events come from a few devices)."""
+
+    def read() -> tuple[Device, str] | None:
+        row = conn.execute(_DEVICE, {"device_id": device_id}).first()
+        return None if row is None or row.disabled else (_device(row), row.signing_key)
+
+    return once_per_transaction(conn, ("enabled device", device_id), read)
 
 
 _ENABLED_KEYS = sa.select(devices.c.device_id, devices.c.signing_key).where(devices.c.disabled.is_(False))

@@ -38,7 +38,7 @@ from contextlib import contextmanager, nullcontext, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 
@@ -59,6 +59,8 @@ _SAVEPOINT_NUMBERS = itertools.count()
 _SQLITE_WRITERS: weakref.WeakKeyDictionary[sa.Engine, WriterTurn] = weakref.WeakKeyDictionary()
 
 
+T = TypeVar("T")
+
 # Writes what was put off to a shared transaction's end (``put_off_to_commit``), all at once.
 Flush = Callable[[sa.Connection, list[Any]], None]
 
@@ -70,7 +72,7 @@ class _Shared:
     engine: sa.Engine
     conn: sa.Connection
     after_commit: list[Callable[[], object]] = field(default_factory=list)
-    kept: dict[Hashable, Any] = field(default_factory=dict)  # see ``kept_for_transaction``
+    kept: dict[Hashable, Any] = field(default_factory=dict)  # see ``once_per_transaction``
     put_off: list[tuple[Flush, Any]] = field(default_factory=list)  # see ``put_off_to_commit``
 
 
@@ -222,17 +224,22 @@ def after_commit(engine: sa.Engine, callback: Callable[[], object]) -> None:
         shared.after_commit.append(callback)
 
 
-def kept_for_transaction(conn: sa.Connection) -> dict[Hashable, Any] | None:
-    """Where a read made on ``conn`` may keep what it found for the rest of the open
-    ``shared_transaction`` that ``conn`` carries; None when it carries none.
+def once_per_transaction(conn: sa.Connection, key: Hashable, read: Callable[[], T]) -> T:
+    """What ``read()`` finds, read once in the open ``shared_transaction`` that ``conn``
+    carries and kept for the rest of it under ``key``; read each time outside one.
 
-    For reads of what that transaction's own writes never change (a client's
-    webhooks, read for each status change of a worker's round): on SQLite the
-    transaction holds the database, so nothing else changes it either; on
-    PostgreSQL a change committed meanwhile is seen from the next transaction.
+    For reads of what that transaction's own writes never change (a device and
+    its key, a client's webhooks: read for each event of a worker's round). On
+    SQLite the transaction holds the database, so nothing else changes them
+    either; on PostgreSQL a change committed meanwhile is seen from the next
+    transaction.
     """
     shared = _SHARED.get()
-    return shared.kept if shared is not None and shared.conn is conn else None
+    if shared is None or shared.conn is not conn:
+        return read()
+    if key not in shared.kept:
+        shared.kept[key] = read()
+    return cast(T, shared.kept[key])
 
 
 def in_shared_transaction(engine: sa.Engine) -> bool:

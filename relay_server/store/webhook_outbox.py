@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from relay_server.store.engine import kept_for_transaction, read_transaction, single_read, write_transaction
+from relay_server.store.engine import once_per_transaction, read_transaction, single_read, write_transaction
 from relay_server.store.models import Message
 from relay_server.store.retention import Stale
 from relay_server.store.webhook_schema import webhook_attempts, webhook_deliveries, webhooks
@@ -132,15 +132,12 @@ def record_event(
 def _subscriptions(conn: sa.Connection, client_id: str, is_test: bool) -> list[tuple[str, str, list[str]]]:
     """The client's webhooks (of its test or live side), oldest first: id, URL, events taken;
     read once in a shared transaction (a worker's round), where most changes are one client's."""
-    kept = kept_for_transaction(conn)
-    key = ("webhook subscriptions", client_id, is_test)
-    if kept is not None and key in kept:
-        return kept[key]
-    rows = conn.execute(_SUBSCRIPTIONS, {"client_id": client_id, "is_test": is_test})
-    found = [(row.webhook_id, row.url, json.loads(row.events_json)) for row in rows]
-    if kept is not None:
-        kept[key] = found
-    return found
+
+    def read() -> list[tuple[str, str, list[str]]]:
+        rows = conn.execute(_SUBSCRIPTIONS, {"client_id": client_id, "is_test": is_test})
+        return [(row.webhook_id, row.url, json.loads(row.events_json)) for row in rows]
+
+    return once_per_transaction(conn, ("webhook subscriptions", client_id, is_test), read)
 
 
 def _subscribed(subscriptions: list[tuple[str, str, list[str]]], event: str) -> _Receivers:

@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 class Round:
     """What one round of the event pump shares (see ``one_round``)."""
 
-    devices: dict[str, tuple[Device, str] | None] = field(default_factory=dict)
     acknowledgements: list[str] = field(default_factory=list)  # ack keys to set once committed
 
 
@@ -188,7 +187,7 @@ def _verified(ctx: context.WorkerContext, event: Any, signature: Any) -> tuple[w
     # An id that can name no device never reaches the database.
     if not _is_id(parsed.device_id, ids.is_device_id):
         raise Refused("malformed")
-    found = _enabled_device(ctx, parsed.device_id)
+    found = ctx.store.enabled_device(parsed.device_id)  # read once a round (``one_round``)
     if found is None:
         raise Refused("unknown_device")
     device, key = found
@@ -199,21 +198,12 @@ def _verified(ctx: context.WorkerContext, event: Any, signature: Any) -> tuple[w
     return parsed, device
 
 
-def _enabled_device(ctx: context.WorkerContext, device_id: str) -> tuple[Device, str] | None:
-    """The device and its signing key, read once per ``one_round``."""
-    this_round = _ROUND.get()
-    if this_round is None:
-        return ctx.store.enabled_device(device_id)
-    if device_id not in this_round.devices:
-        this_round.devices[device_id] = ctx.store.enabled_device(device_id)
-    return this_round.devices[device_id]
-
-
 @contextmanager
 def one_round() -> Iterator[Round]:
     """Within the block, events are applied as one round of the event pump:
 
-    - each device is read from the store once, at its first event. A round
+    - each device is read from the store once, at its first event (the store keeps
+      it for the round's transaction: ``engine.once_per_transaction``). A round
       applies up to a batch of events, mostly from a few devices, in one
       commit: their ids, clients and keys do not change in that time, and a
       device disabled meanwhile is refused from the next round;

@@ -13,6 +13,7 @@ import pytest
 from database_outage import refusing_connections
 from planted_jobs import attacks, plant
 from prometheus_client import REGISTRY
+from query_plans import statements_run
 from relay_parts import AgentDevice, Parts
 from worker_process import start_worker
 
@@ -124,6 +125,19 @@ def test_in_one_round_each_devices_events_are_checked_against_that_devices_own_k
     assert EventPump(parts.ctx).round() == 3
 
     assert [parts.reload(message).status for message in (mine, forged, theirs)] == ["sent", "queued", "sent"]
+
+
+def test_a_round_reads_each_device_once_whatever_the_number_of_its_events(tmp_path, parts: Parts):
+    caller = parts.client()
+    first, second = parts.device(caller), parts.device(caller)
+    for device, count in ((first, 4), (second, 2)):
+        outbox, _ = agent_outbox(tmp_path / device.device_id, parts, device)
+        for _ in range(count):
+            report_sent(outbox, parts.message(caller))
+
+    reads = statements_run(parts.store.engine, lambda: EventPump(parts.ctx).round(), "FROM devices")
+
+    assert len(reads) == 2
 
 
 def test_an_event_a_worker_took_and_died_with_is_applied_first_by_the_next_round_and_never_handed_on_again(
