@@ -97,8 +97,12 @@ class BusJob(Job):
     @property
     def func(self) -> Callable[..., Any]:
         """The allow-listed function the job names; RefusedJob for any other."""
-        name = self.func_name
-        function = self.functions.get(name) if isinstance(name, str) else None
+        return self.function_named(self.func_name)
+
+    @classmethod
+    def function_named(cls, name: object) -> Callable[..., Any]:
+        """The function of ``functions`` called ``name``; RefusedJob for any other."""
+        function = cls.functions.get(name) if isinstance(name, str) else None
         if function is None:
             raise RefusedJob(f"{name!r} is not a job this process runs")
         return function
@@ -296,9 +300,7 @@ def call_of(
             raise RefusedJob("a job whose call is not [name, null, [args], {kwargs}]")
         func_name, instance, args, kwargs = call
         _check_call(func_name, instance, args, kwargs)
-        function = jobs.functions.get(func_name)
-        if function is None:
-            raise RefusedJob(f"{func_name!r} is not a job this process runs")
+        function = jobs.function_named(func_name)
     except Exception as error:
         log.warning("job refused", extra={"job_id": job_id[:80], "error": str(error)[:200]})
         raise NoSuchJobError(f"job {job_id} refused") from error
