@@ -18,9 +18,9 @@ RQ's own reads from Redis (checked against rq 2.12): ``Job.restore`` (data,
 meta, result, exc_info, callback names, retry/dependency JSON) and
 ``Job.func``/``*_callback`` (``import_attribute``) go through ``BusJob``;
 meta and results through ``JSONSerializer``. ``Result`` objects
-(``rq:results:*``) are never read by the project. The relay's event pump,
-which reads job hashes itself, takes from each only its call (``call_of``),
-under the same checks.
+(``rq:results:*``) are never read by the project. The relay's event pump and
+an agent taking its send jobs (``take``) read job hashes themselves and take
+from each only its call, under the same checks.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import logging
 import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, ClassVar, cast
 
@@ -213,18 +214,89 @@ def queue_key(name: str) -> str:
     return BusQueue.redis_queue_namespace_prefix + name
 
 
-def dequeue_any(queues: Sequence[Queue], timeout: float, connection: Redis) -> tuple[Job, Queue] | None:
-    """The first job waiting on ``queues`` (in order), waiting up to ``timeout`` s; None when
-    none came. What a device left there that is no queue or no job is dropped (``BusQueue``).
+@dataclass(frozen=True)
+class TakenJob:
+    """A job taken off its queue by ``take``: its id, its queue's name, and its call as
+    ``BusJob.restore`` would have checked it; on ``connection``."""
 
-    Raises rq's DequeueTimeout when the wait ran out.
+    id: str
+    origin: str
+    func_name: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    connection: Redis = field(repr=False, compare=False)
+
+
+def pop_now(pipeline: Pipeline, queue_names: Sequence[str]) -> None:
+    """Add to ``pipeline``, a transaction, the pop of the first item waiting on the queues
+    ``queue_names`` (in order): BLPOP, which in a transaction waits for nothing. Its answer
+    is ``take``'s ``popped``."""
+    pipeline.blpop([queue_key(name) for name in queue_names], 0)
+
+
+def take(queue_names: Sequence[str], timeout: float, connection: Redis, popped: Any = None) -> TakenJob | None:
+    """The first job waiting on the queues ``queue_names`` (in order), waiting up to
+    ``timeout`` s for one; None when none came. ``popped`` is what a ``pop_now`` just
+    answered: its job, if any, is the one taken, and nothing is waited for.
+
+    What a device left there that is no queue or no job is dropped (as ``BusQueue``
+    drops it), and so is a job the checks of ``BusJob.restore`` refuse: the next is
+    taken. Only the job's call is read: RQ's restore of the rest of its hash (a
+    dozen moments parsed, among them) cost an agent more than the round trip.
     """
-    # RQ types the wait in whole seconds, but hands it to BLPOP, which takes fractions.
-    wait = cast(int, timeout)
-    return BusQueue.dequeue_any(queues, wait, connection, job_class=BusJob, serializer=JSONSerializer)
+    keys = [queue_key(name) for name in queue_names]
+    left_out: set[str] = set()
+    deadline = time.monotonic() + timeout
+    while True:
+        found = popped if isinstance(popped, (tuple, list)) else None
+        popped = None
+        if found is None:
+            readable = [key for key in keys if key not in left_out]
+            remaining = deadline - time.monotonic()
+            if not readable or remaining <= 0:
+                time.sleep(max(remaining, 0))  # as long as the wait for a job would have been
+                _log_left_out(left_out)
+                return None
+            try:
+                found = cast("tuple[bytes, bytes] | None", connection.blpop(readable, remaining))
+            except ResponseError as error:
+                if not device_written.unreadable(error):
+                    raise
+                left_out |= device_written.not_lists(connection, readable)
+                continue
+            if found is None:
+                _log_left_out(left_out)
+                return None
+        key, item = found
+        job = _job_of(connection, key, item)
+        if job is not None:
+            _log_left_out(left_out)
+            return job
 
 
-def discard(job: Job, pipeline: Pipeline | None = None) -> None:
+def _job_of(connection: Redis, key: bytes, item: bytes) -> TakenJob | None:
+    """The job that ``item``, popped off the queue at ``key``, names; None when it names none
+    (its hash gone since, or no job's) or the job is refused."""
+    try:
+        job_id = job_id_of(item)
+        fields = cast("dict[bytes, bytes]", connection.hgetall(Job.key_for(job_id)))
+    except (UnicodeDecodeError, ValueError, ResponseError) as error:  # popped already: it is gone
+        if isinstance(error, ResponseError) and not device_written.unreadable(error):
+            raise
+        log.warning("queue item refused", extra={"error": str(error)[:200]})
+        return None
+    if not fields:
+        return None  # deleted since it was queued, as RQ's reader skips it
+    try:
+        func_name, args, kwargs = _call_in(fields)
+    except Exception as error:
+        log.warning("job refused", extra={"job_id": job_id[:80], "error": str(error)[:200]})
+        return None
+    origin = key.decode().removeprefix(BusQueue.redis_queue_namespace_prefix)
+    return TakenJob(job_id, origin, func_name, args, kwargs, connection)
+
+
+def discard(job: TakenJob, pipeline: Pipeline | None = None) -> None:
     """Delete a job this process took off its queue: its hash, the keys RQ keeps beside
     it, and its entry in the cancelled registry, should a cancel have come first; in one
     round trip of its own, or as part of ``pipeline`` (which the caller executes).
@@ -239,7 +311,7 @@ def discard(job: Job, pipeline: Pipeline | None = None) -> None:
             pipe.execute()
         return
     pipeline.zrem(CanceledJobRegistry(job.origin, connection=job.connection).key, job.id)
-    _delete_keys(pipeline, job)
+    _delete_keys(pipeline, Job(job.id, connection=job.connection))
 
 
 def delete_jobs(connection: Redis, job_ids: Sequence[str]) -> None:
@@ -294,17 +366,24 @@ def call_of(
     if not fields:
         raise NoSuchJobError(f"No such job: {job_id}")
     try:
-        _check_hash(fields)
-        call = JSONSerializer.loads(_inflate(fields.get(b"data")))
-        if not isinstance(call, list) or len(call) != 4:
-            raise RefusedJob("a job whose call is not [name, null, [args], {kwargs}]")
-        func_name, instance, args, kwargs = call
-        _check_call(func_name, instance, args, kwargs)
+        func_name, args, kwargs = _call_in(fields)
         function = jobs.function_named(func_name)
     except Exception as error:
         log.warning("job refused", extra={"job_id": job_id[:80], "error": str(error)[:200]})
         raise NoSuchJobError(f"job {job_id} refused") from error
     return function, args, kwargs
+
+
+def _call_in(fields: Mapping[bytes, bytes]) -> tuple[str, list[Any], dict[str, Any]]:
+    """The call a job's hash carries (function name, args, kwargs), under the checks
+    ``BusJob.restore`` makes; RefusedJob, or the JSON reader's error, when it fails one."""
+    _check_hash(fields)
+    call = JSONSerializer.loads(_inflate(fields.get(b"data")))
+    if not isinstance(call, list) or len(call) != 4:
+        raise RefusedJob("a job whose call is not [name, null, [args], {kwargs}]")
+    func_name, instance, args, kwargs = call
+    _check_call(func_name, instance, args, kwargs)
+    return func_name, args, kwargs
 
 
 def fetch(job_id: str, connection: Redis) -> BusJob:

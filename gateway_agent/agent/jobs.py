@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from rq.job import Job
-
 from gateway_agent.agent.manifests import Manifests
 from zimsend_common import bus, manifest, wire
 from zimsend_common.timefmt import utcnow
@@ -62,7 +60,7 @@ class Taken:
     which the sender deletes in its claim's round trip (``bus.discard``)."""
 
     send: wire.SendJob
-    job: Job
+    job: bus.TakenJob
 
 
 class _Refused(Exception):
@@ -88,7 +86,7 @@ def send_job_from(payload: dict[str, Any]) -> wire.SendJob:
 
 
 def accept(
-    job: Job,
+    job: bus.TakenJob,
     client_id: str | None,
     device_id: str,
     signing_key: str,
@@ -119,7 +117,9 @@ def accept(
     return None
 
 
-def _checked(job: Job, client_id: str | None, device_id: str, signing_key: str, manifests: Manifests) -> wire.SendJob:
+def _checked(
+    job: bus.TakenJob, client_id: str | None, device_id: str, signing_key: str, manifests: Manifests
+) -> wire.SendJob:
     if job.func_name != wire.SEND_JOB_FUNC:
         raise _Refused("not_a_send_job")
     if job.kwargs or len(job.args) != 2:
@@ -180,7 +180,7 @@ def _issued_long_ago(issued_at: str) -> bool:
         return True
 
 
-def _claimed_message_id(job: Job) -> str | None:
+def _claimed_message_id(job: bus.TakenJob) -> str | None:
     """The message id a refused job names, as far as it names one (for the report only)."""
     try:
         payload = job.args[0]

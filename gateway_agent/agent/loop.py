@@ -3,9 +3,11 @@
 An RQ worker's ``work()`` blocks on its queues, while an agent must also serve
 its modem between jobs (status reports, incoming SMS, a lost port), publish
 heartbeats and drain its event journal. So the agent runs its own loop in the
-main thread and takes each job with ``Queue.dequeue_any`` and a short
-timeout, from ``wire.agent_queue_order`` (priority first, the device's own
-queue before the client's shared one). Nothing is forked: the serial port
+main thread and takes each job with ``bus.take`` and a short timeout, from
+``wire.agent_queue_order`` (priority first, the device's own queue before the
+client's shared one); the round trip that hands on the events journalled
+since the last one also pops a job already waiting (``bus.pop_now``), so a
+busy agent waits for Redis once less a message. Nothing is forked: the serial port
 stays with this process. Jobs are JSON data read through ``zimsend_common.bus``
 and only send jobs the relay signed for this device are taken
 (``gateway_agent.agent.jobs.accept``); the queues carry messages, never code for the
@@ -30,9 +32,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import redis
-from rq import Queue
-from rq.exceptions import DequeueTimeout
-from rq.job import Job
 
 from gateway_agent.agent import jobs
 from gateway_agent.agent.epoch import EpochWatch
@@ -110,7 +109,6 @@ class Agent:
         self._state: AgentState = "modem_lost"
         self._identity: Identity | None = None
         self._held: jobs.Taken | None = None  # taken from Redis, not yet claimed
-        self._queues: list[Queue] = []  # listened to; see _listened_queues
         self._next_heartbeat = 0.0
         self._next_prune = 0.0
         self._redis_up = True
@@ -136,7 +134,7 @@ class Agent:
         """Finish the current send, then return from ``run()``."""
         self._stopping = True
 
-    def send(self, job: wire.SendJob, carrier: Job | None = None) -> str:
+    def send(self, job: wire.SendJob, carrier: bus.TakenJob | None = None) -> str:
         """Send one message through this agent's modem; returns what became of it.
         ``carrier`` is the queue's job it came in, deleted with the message's claim."""
         return self._sender.handle(job, carrier)
@@ -217,13 +215,14 @@ class Agent:
 
     def _step(self) -> None:
         try:
-            self._serve_modem(0)
+            with self._outbox.handing_on_later():  # in the round trip of _take or _hand_on below
+                self._serve_modem(0)
             if time.monotonic() >= self._next_heartbeat:
                 self._heartbeat()
-            if not self._outbox.hand_on():
-                raise redis.ConnectionError("events are waiting for Redis")
             if self._held is None:
                 self._held = self._take()
+            else:
+                self._hand_on()
             if self._held is not None:
                 outcome = self.send(self._held.send, self._held.job)
                 log.info("job done", extra={"message_id": self._held.send.message_id, "outcome": outcome})
@@ -246,36 +245,42 @@ class Agent:
             self._redis_up = True
 
     def _take(self) -> jobs.Taken | None:
+        """Hand on the events waiting, then take a job when the device may send."""
         wait = self._rate.wait_seconds()
         if self._state != "online" or wait > 0:
+            self._hand_on()
             self.idle(min(wait or POLL_SECONDS, POLL_SECONDS))
             return None
-        try:
-            found = bus.dequeue_any(self._listened_queues(), POLL_SECONDS, self._connection)
-        except DequeueTimeout:
+        names = self._queue_names()
+        popped = self._hand_on_popping(names)
+        job = bus.take(names, POLL_SECONDS, self._connection, popped)
+        if job is None:
             return None
-        if found is None:
-            return None
-        job, queue = found
         self._serve_modem(0)  # a port lost while we waited for the job shows now
         if self._state != "online":
-            queue.push_job_id(job.id, at_front=True)  # for another device, or for later
+            self._connection.lpush(bus.queue_key(job.origin), job.id)  # for another device, or for later
             return None
         return jobs.accept(
             job, self._client_id, self._device_id, self._signing_key, self._manifests, self._report_refusal
         )
 
+    def _hand_on(self) -> None:
+        """Hand on the events waiting. Raises ``redis.ConnectionError`` when Redis is unreachable."""
+        if not self._outbox.hand_on():
+            raise redis.ConnectionError("events are waiting for Redis")
+
+    def _hand_on_popping(self, names: list[str]) -> Any:
+        """Hand on the events waiting and, in the same round trip, pop a job already waiting on
+        the queues ``names``: what that pop answered (``bus.take``'s ``popped``), or None
+        when no round trip was needed. Raises ``redis.ConnectionError`` when Redis is unreachable."""
+        answered = self._outbox.hand_on_with(lambda pipeline: bus.pop_now(pipeline, names))
+        if answered is None:
+            raise redis.ConnectionError("events are waiting for Redis")
+        return answered[0] if answered else None
+
     def _report_refusal(self, refusal: jobs.JobRefusal) -> None:
         if not refusal.left_for_relay:
             self._outbox.report("job_refused", refusal.data())
-
-    def _listened_queues(self) -> list[Queue]:
-        """The queues ``_queue_names`` gives, made once for each set of names (an RQ queue
-        costs more to make than the round trip that pops it)."""
-        names = self._queue_names()
-        if [queue.name for queue in self._queues] != names:
-            self._queues = [bus.queue(name, self._connection) for name in names]
-        return self._queues
 
     def _queue_names(self) -> list[str]:
         if self._client_id is None:

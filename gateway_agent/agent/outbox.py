@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import redis
@@ -63,6 +64,10 @@ class Outbox:
         # handed: looked for from there (a seek on the key at each turn of the loop), not
         # among the hundreds waiting for their ack. An earlier run's are found at the first.
         self._handed_through = 0
+        # Whether events may have been journalled since the last hand-on: if not, there is
+        # none to look for. True at first, for an earlier run's.
+        self._fresh = True
+        self._later = False  # see handing_on_later
         self._jobs: JobMaker | None = None
 
     def event(self, kind: wire.EventKind, data: dict[str, Any]) -> wire.Event:
@@ -77,13 +82,25 @@ class Outbox:
         message_id: str | None = None,
         finished: bool = False,
     ) -> None:
-        """Journal an event and try to hand it to Redis at once.
+        """Journal an event and try to hand it to Redis at once (but see ``handing_on_later``).
 
         ``finished`` says it is the last word on ``message_id``.
         """
         document = self.event(kind, data).to_dict()
         self._ledger.append_event(document, message_id=message_id, finished=finished)
-        self.hand_on()
+        self._fresh = True
+        if not self._later:
+            self.hand_on()
+
+    @contextmanager
+    def handing_on_later(self) -> Iterator[None]:
+        """Within, reports are journalled only: the caller hands them on right after, in a
+        round trip it makes anyway (the agent's loop, in the one that looks for a job)."""
+        self._later = True
+        try:
+            yield
+        finally:
+            self._later = False
 
     def report_sent(
         self, message_id: str, receipt: SendReceipt, *, along: Callable[[Pipeline], None] | None = None
@@ -103,6 +120,7 @@ class Outbox:
         self._ledger.record_sent(
             message_id, receipt.references, receipt.recipient, receipt.submitted_at.timestamp(), document
         )
+        self._fresh = True
         return self.hand_on(along)
 
     def report_failure(self, message_id: str, code: FailureCode, detail: str, *, at: str | None = None) -> None:
@@ -120,49 +138,76 @@ class Outbox:
         """Journal once more the events already reported for a message, with their ids."""
         for document in self._ledger.message_events(message_id):
             self._ledger.append_event(document)
+        self._fresh = True
         self.hand_on()
 
     def flush(self) -> bool:
         """Forget the events the relay acknowledged and hand on, oldest first, those due;
         False when Redis is unreachable."""
-        return self._flush(ask_acknowledged=True)
+        return self._flush(ask_acknowledged=True) is not None
 
     def hand_on(self, along: Callable[[Pipeline], None] | None = None) -> bool:
         """Hand on new events; forget the acknowledged ones and hand on again those due
         as ``flush`` does, but at most every ``ACK_CHECK_SECONDS``. The agent calls it
         after each report and at each step of its loop. ``along`` adds commands to the
-        first round trip.
+        first round trip. False when Redis was unreachable.
 
         Behind a busy worker hundreds of events wait for their acknowledgement,
         and asking about them at every report made the agent's Redis traffic
         grow with the square of the backlog.
         """
-        return self._flush(ask_acknowledged=time.monotonic() >= self._next_ack_check, along=along)
+        return self._flush(ask_acknowledged=self._ack_check_due(), along=along, along_alone=True) is not None
 
-    def _flush(self, *, ask_acknowledged: bool, along: Callable[[Pipeline], None] | None = None) -> bool:
+    def hand_on_with(self, along: Callable[[Pipeline], None]) -> list[Any] | None:
+        """``hand_on``, with ``along``'s commands in the transaction that hands on events, if
+        one is made: what they answered, or [] when none was (nothing to hand on); None when
+        Redis was unreachable."""
+        return self._flush(ask_acknowledged=self._ack_check_due(), along=along, along_alone=False)
+
+    def _ack_check_due(self) -> bool:
+        return time.monotonic() >= self._next_ack_check
+
+    def _flush(
+        self,
+        *,
+        ask_acknowledged: bool,
+        along: Callable[[Pipeline], None] | None = None,
+        along_alone: bool = True,
+    ) -> list[Any] | None:
+        answered: list[Any] = []
         try:
             if ask_acknowledged:
                 self._next_ack_check = time.monotonic() + ACK_CHECK_SECONDS
             after = 0
             while True:
                 handed = self._ledger.handed_events(after, _BATCH) if ask_acknowledged else []
-                fresh = self._ledger.unhanded_events(_BATCH, self._handed_through)
+                fresh = self._unhanded()
                 if not handed and not fresh:
                     break
-                self._exchange(handed, fresh, along)
-                along = None
+                reply = self._exchange(handed, fresh, along)
+                if along is not None:
+                    answered, along = reply, None
                 self._handed_through = fresh[-1][0] if fresh else self._handed_through
+                self._fresh = len(fresh) == _BATCH
                 if len(handed) < _BATCH and len(fresh) < _BATCH:
                     break
                 after = handed[-1][0] if handed else after
-            if along is not None:  # nothing was exchanged
-                self._exchange([], [], along)
+            if along is not None and along_alone:  # nothing was exchanged
+                answered = self._exchange([], [], along)
             if ask_acknowledged:  # so an event is never handed again unasked whether it was acknowledged
                 self._hand_again_due()
         except redis.RedisError as exc:
             log.warning("events kept until Redis is back", extra={"error": str(exc)})
-            return False
-        return True
+            return None
+        return answered
+
+    def _unhanded(self) -> list[tuple[int, dict[str, Any]]]:
+        """The events never handed on, oldest first (a batch of them); read only when one may have been journalled."""
+        if not self._fresh:
+            return []
+        fresh = self._ledger.unhanded_events(_BATCH, self._handed_through)
+        self._fresh = bool(fresh)
+        return fresh
 
     def rehand_all(self) -> None:
         """Make every unacknowledged event due at the next ``flush``, however recently handed."""
@@ -173,10 +218,11 @@ class Outbox:
         handed: list[tuple[int, str]],
         fresh: list[tuple[int, dict[str, Any]]],
         along: Callable[[Pipeline], None] | None = None,
-    ) -> None:
+    ) -> list[Any]:
         """In one round trip, count how many of the ``handed`` events the relay acknowledged
         (one command for them all), hand on the ``fresh`` ones (never handed: no job of
-        theirs can be waiting, so none is looked for), and run ``along``'s commands."""
+        theirs can be waiting, so none is looked for), and run ``along``'s commands;
+        what those answered, a refusal among them left in its place."""
         keys = [wire.event_ack_key(self._device_id, event_id) for _, event_id in handed]
         # A transaction: a job's hash is never written without its place on the queue,
         # which would leave it "waiting" for ever (``_still_waiting``).
@@ -196,6 +242,7 @@ class Outbox:
         acknowledged = self._acknowledged([seq for seq, _ in handed], keys, counted)
         if handed or fresh:
             self._ledger.settle_outbox(acknowledged, [seq for seq, _ in fresh], time.time())
+        return answers[own:]
 
     def _acknowledged(self, seqs: list[int], keys: list[str], counted: int) -> list[int]:
         """Which of the events ``seqs`` (acknowledged under ``keys``) were acknowledged,

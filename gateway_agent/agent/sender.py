@@ -26,7 +26,6 @@ from collections.abc import Callable
 
 import redis
 from redis.client import Pipeline
-from rq.job import Job
 
 from gateway_agent.agent.ledger import Ledger
 from gateway_agent.agent.outbox import Outbox
@@ -65,7 +64,7 @@ class Sender:
         self._idle = idle
         self._inflight_marked = False  # the current message's in-flight mark is not yet cleared
 
-    def handle(self, job: wire.SendJob, carrier: Job | None = None) -> str:
+    def handle(self, job: wire.SendJob, carrier: bus.TakenJob | None = None) -> str:
         """Send the message unless it was taken or cancelled; returns what became of it.
 
         ``carrier`` is the queue's job the message came in, deleted with the claim.
@@ -94,7 +93,7 @@ class Sender:
             if self._inflight_marked:
                 self._clear_inflight()
 
-    def _claim(self, client_id: str, message_id: str, carrier: Job | None) -> bool:
+    def _claim(self, client_id: str, message_id: str, carrier: bus.TakenJob | None) -> bool:
         key, mine = wire.claim_key(client_id, message_id), wire.claim_value_device(self._device_id)
         pipeline = self._connection.pipeline(transaction=False)
         if carrier is not None:

@@ -70,8 +70,48 @@ def test_a_queue_reader_skips_refused_jobs_and_undecodable_ids_and_takes_the_nex
     plant(redisdb, QUEUE, "bad", {"data": call("os.system", "true")})
     redisdb.rpush(f"rq:queue:{QUEUE}", b"\xff\xfe not an id")
     bus.queue(QUEUE, redisdb).enqueue(wire.SEND_JOB_FUNC, {"message_id": "m"}, {}, job_id="good")
-    job, _ = bus.dequeue_any([bus.queue(QUEUE, redisdb)], 1, redisdb)
-    assert (job.id, job.args) == ("good", [{"message_id": "m"}, {}])
+    job = bus.take([QUEUE], 1, redisdb)
+    assert job is not None
+    assert (job.id, job.origin, job.func_name, job.args) == (
+        "good",
+        QUEUE,
+        wire.SEND_JOB_FUNC,
+        [{"message_id": "m"}, {}],
+    )
+    assert redisdb.llen(bus.queue_key(QUEUE)) == 0
+
+
+def test_a_job_popped_in_a_transaction_is_taken_without_a_wait_and_an_empty_pop_waits_for_the_next(redisdb):
+    other = "zimsend.other"
+    bus.queue(other, redisdb).enqueue(wire.SEND_JOB_FUNC, {"n": 1}, {}, job_id="first")
+    with redisdb.pipeline() as pipeline:
+        pipeline.set("something", "else")  # what else the round trip carries
+        bus.pop_now(pipeline, [QUEUE, other])
+        _, popped = pipeline.execute()
+    assert redisdb.llen(bus.queue_key(other)) == 0  # popped, though nothing waited on the first queue
+
+    taken = bus.take([QUEUE, other], 1, redisdb, popped)
+    assert taken is not None and (taken.id, taken.origin) == ("first", other)
+
+    with redisdb.pipeline() as pipeline:
+        bus.pop_now(pipeline, [QUEUE, other])
+        (nothing,) = pipeline.execute()
+    bus.queue(QUEUE, redisdb).enqueue(wire.SEND_JOB_FUNC, {"n": 2}, {}, job_id="second")
+    taken = bus.take([QUEUE, other], 1, redisdb, nothing)
+    assert taken is not None and taken.id == "second"
+    assert bus.take([QUEUE, other], 0.2, redisdb) is None  # none came within the wait
+
+
+def test_a_queue_holding_another_kind_of_value_is_left_out_and_the_others_are_read(redisdb):
+    redisdb.set(bus.queue_key("zimsend.planted"), "not a queue")
+    bus.queue(QUEUE, redisdb).enqueue(wire.SEND_JOB_FUNC, {"n": 1}, {}, job_id="behind")
+    with redisdb.pipeline() as pipeline:
+        bus.pop_now(pipeline, ["zimsend.planted", QUEUE])
+        (refused,) = pipeline.execute(raise_on_error=False)
+
+    taken = bus.take(["zimsend.planted", QUEUE], 1, redisdb, refused)
+    assert taken is not None and taken.id == "behind"
+    assert redisdb.get(bus.queue_key("zimsend.planted")) == b"not a queue"
 
 
 def test_a_job_runs_only_a_function_its_class_allows(redisdb):
@@ -93,8 +133,9 @@ def test_a_job_taken_off_its_queue_is_discarded_with_everything_rq_keeps_of_it(r
     queue = bus.queue(QUEUE, redisdb)
     queue.enqueue(wire.SEND_JOB_FUNC, {"n": 1}, {}, job_id="taken")
     queue.enqueue(wire.SEND_JOB_FUNC, {"n": 2}, {}, job_id="cancelled")
-    taken, _ = bus.dequeue_any([queue], 1, redisdb)  # type: ignore[misc]
-    cancelled, _ = bus.dequeue_any([queue], 1, redisdb)  # type: ignore[misc]
+    taken = bus.take([QUEUE], 1, redisdb)
+    cancelled = bus.take([QUEUE], 1, redisdb)
+    assert taken is not None and cancelled is not None
     bus.fetch("cancelled", redisdb).cancel()  # the relay withdrew it after the device took it
 
     bus.discard(taken)

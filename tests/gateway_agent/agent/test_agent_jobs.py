@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from agent_support import CLIENT_ID, DEVICE_ID, OTHER_DEVICE_ID, SIGNING_KEY, enqueue, enqueue_batch
-from rq.job import Job
 
 from gateway_agent.agent import jobs
 from gateway_agent.agent.manifests import Manifests
@@ -13,8 +12,9 @@ from zimsend_common import bus, manifest, wire
 NORMAL = wire.device_queue(DEVICE_ID, 3)
 
 
-def dequeue(conn) -> Job:
-    job, _ = bus.dequeue_any([bus.queue(NORMAL, conn)], 1, conn)
+def dequeue(conn) -> bus.TakenJob:
+    job = bus.take([NORMAL], 1, conn)
+    assert job is not None
     return job
 
 
@@ -39,14 +39,15 @@ def test_a_job_meant_for_another_device_is_refused_and_removed(conn):
     job = dequeue(conn)
 
     assert jobs.accept(job, CLIENT_ID, DEVICE_ID, SIGNING_KEY, Manifests(conn, DEVICE_ID, SIGNING_KEY)) is None
-    assert not conn.exists(job.key)
+    assert not conn.exists(bus.BusJob.key_for(job.id))
 
 
 SHARED = wire.client_queue(CLIENT_ID, 3)
 
 
 def take_shared(conn, manifests: Manifests, refusals: list[jobs.JobRefusal]) -> wire.SendJob | None:
-    job, _ = bus.dequeue_any([bus.queue(SHARED, conn)], 1, conn)
+    job = bus.take([SHARED], 1, conn)
+    assert job is not None
     taken = jobs.accept(job, CLIENT_ID, DEVICE_ID, SIGNING_KEY, manifests, refusals.append)
     return None if taken is None else taken.send
 

@@ -34,6 +34,30 @@ def test_events_reported_while_redis_is_down_arrive_once_and_in_order_when_it_is
     assert texts == ["reply 1", "reply 2", "reply 3"]
 
 
+def exec_calls(client) -> int:
+    """How many transactions Redis has run."""
+    return int(client.info("commandstats").get("cmdstat_exec", {}).get("calls", 0))
+
+
+def test_reports_handed_on_later_go_with_the_next_hand_on_and_its_commands_in_one_round_trip(tmp_path, own_redis):
+    client = own_redis.client()
+    outbox = Outbox(Ledger(tmp_path / "agent.sqlite3"), client, DEVICE_ID, SIGNING_KEY)
+    outbox.flush()
+    with outbox.handing_on_later():
+        outbox.report("received", incoming(1))
+        outbox.report("received", incoming(2))
+    assert message_events(client) == []  # journalled only
+    client.rpush("waiting", "a job")
+    transactions = exec_calls(client)
+
+    assert outbox.hand_on_with(lambda pipeline: pipeline.lpop("waiting")) == [b"a job"]
+
+    assert exec_calls(client) == transactions + 1
+    assert [event.data["text"] for event in message_events(client)] == ["reply 1", "reply 2"]
+    outbox.report("received", incoming(3))  # at once, out of it
+    assert len(message_events(client)) == 3
+
+
 def test_events_journalled_before_the_agent_stopped_are_handed_over_by_its_next_run(tmp_path, own_redis):
     own_redis.stop()
     first_run = Ledger(tmp_path / "agent.sqlite3")
