@@ -67,8 +67,10 @@ WAIT_SECONDS = 1
 RETRY_SECONDS = 1.0
 # How long a round that waited for its first job lets more come along: an agent
 # reports a send's events moments apart, and a round of one event cost three
-# times what each of a round of ten did (its commit and round trips).
-LINGER_SECONDS = 0.005
+# times what each of a round of ten did (its commit and round trips). At 5 ms,
+# one busy agent's rounds still held an event or two; at 20 ms they hold several
+# messages' events, and a status reaches the store at most that much later.
+LINGER_SECONDS = 0.02
 
 REDIS_AWAY = (RedisConnectionError, RedisTimeoutError)
 
