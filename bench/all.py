@@ -56,6 +56,7 @@ def main() -> None:
                 "api-postgresql", "api.py", [*size, "--database-url", args.postgres_url], into
             )
         results["pipeline"] = run("pipeline", "pipeline.py", quick, into)
+        results["agent"] = run("agent", "agent.py", quick, into)
         results["memory"] = run("memory", "memory.py", quick, into)
         results["retention, sqlite"] = run("retention-sqlite", "retention.py", quick, into)
         if args.postgres_url:

@@ -49,6 +49,17 @@ def test_the_pipeline_benchmark_reports_rates_latency_and_memory(tmp_path: Path)
     assert cpu["all"] == pytest.approx(sum(ms for kind, ms in cpu.items() if kind != "all"), abs=0.05)
 
 
+def test_the_agent_benchmark_gives_the_agents_cpu_a_message_against_a_round_trip(tmp_path: Path) -> None:
+    out = run("agent.py", "--quick", "--json", str(tmp_path / "figures.json"))
+    figures = json.loads((tmp_path / "figures.json").read_text())
+    assert figures["messages"] == 200 and figures["msgs_per_s"] > 0
+    assert figures["agent_cpu_ms_per_message"] > 0 and figures["round_trip_us"] > 0
+    assert figures["round_trips_worth"] == pytest.approx(
+        figures["agent_cpu_ms_per_message"] * 1000 / figures["round_trip_us"], rel=0.05
+    )
+    assert "round trips' worth" in out
+
+
 def test_the_memory_benchmark_reads_each_kind_of_process_as_the_messages_go_through(tmp_path: Path) -> None:
     out = run("memory.py", "--quick", "--json", str(tmp_path / "figures.json"))
     figures = json.loads((tmp_path / "figures.json").read_text())
