@@ -280,7 +280,7 @@ def _job_of(connection: Redis, key: bytes, item: bytes) -> TakenJob | None:
     try:
         job_id = job_id_of(item)
         fields = cast("dict[bytes, bytes]", connection.hgetall(Job.key_for(job_id)))
-    except (UnicodeDecodeError, ValueError, ResponseError) as error:  # popped already: it is gone
+    except (ValueError, ResponseError) as error:  # popped already: it is gone (UnicodeDecodeError is a ValueError)
         if isinstance(error, ResponseError) and not device_written.unreadable(error):
             raise
         log.warning("queue item refused", extra={"error": str(error)[:200]})

@@ -272,7 +272,8 @@ class Agent:
     def _hand_on_popping(self, names: list[str]) -> Any:
         """Hand on the events waiting and, in the same round trip, pop a job already waiting on
         the queues ``names``: what that pop answered (``bus.take``'s ``popped``), or None
-        when no round trip was needed. Raises ``redis.ConnectionError`` when Redis is unreachable."""
+        when there was nothing to hand on (the pop is then ``take``'s own wait). Raises
+        ``redis.ConnectionError`` when Redis is unreachable."""
         answered = self._outbox.hand_on_with(lambda pipeline: bus.pop_now(pipeline, names))
         if answered is None:
             raise redis.ConnectionError("events are waiting for Redis")

@@ -150,31 +150,22 @@ class Outbox:
         """Hand on new events; forget the acknowledged ones and hand on again those due
         as ``flush`` does, but at most every ``ACK_CHECK_SECONDS``. The agent calls it
         after each report and at each step of its loop. ``along`` adds commands to the
-        first round trip. False when Redis was unreachable.
+        first round trip, if one is made (there is one whenever an event was just
+        journalled). False when Redis was unreachable.
 
         Behind a busy worker hundreds of events wait for their acknowledgement,
         and asking about them at every report made the agent's Redis traffic
         grow with the square of the backlog.
         """
-        return self._flush(ask_acknowledged=self._ack_check_due(), along=along, along_alone=True) is not None
+        return self.hand_on_with(along) is not None
 
-    def hand_on_with(self, along: Callable[[Pipeline], None]) -> list[Any] | None:
-        """``hand_on``, with ``along``'s commands in the transaction that hands on events, if
-        one is made: what they answered, or [] when none was (nothing to hand on); None when
-        Redis was unreachable."""
-        return self._flush(ask_acknowledged=self._ack_check_due(), along=along, along_alone=False)
+    def hand_on_with(self, along: Callable[[Pipeline], None] | None) -> list[Any] | None:
+        """``hand_on``, answering what ``along``'s commands answered: [] when no round trip
+        was made (nothing to hand on), None when Redis was unreachable before they ran."""
+        return self._flush(ask_acknowledged=time.monotonic() >= self._next_ack_check, along=along)
 
-    def _ack_check_due(self) -> bool:
-        return time.monotonic() >= self._next_ack_check
-
-    def _flush(
-        self,
-        *,
-        ask_acknowledged: bool,
-        along: Callable[[Pipeline], None] | None = None,
-        along_alone: bool = True,
-    ) -> list[Any] | None:
-        answered: list[Any] = []
+    def _flush(self, *, ask_acknowledged: bool, along: Callable[[Pipeline], None] | None = None) -> list[Any] | None:
+        answered: list[Any] | None = None
         try:
             if ask_acknowledged:
                 self._next_ack_check = time.monotonic() + ACK_CHECK_SECONDS
@@ -192,14 +183,14 @@ class Outbox:
                 if len(handed) < _BATCH and len(fresh) < _BATCH:
                     break
                 after = handed[-1][0] if handed else after
-            if along is not None and along_alone:  # nothing was exchanged
-                answered = self._exchange([], [], along)
             if ask_acknowledged:  # so an event is never handed again unasked whether it was acknowledged
                 self._hand_again_due()
         except redis.RedisError as exc:
             log.warning("events kept until Redis is back", extra={"error": str(exc)})
-            return None
-        return answered
+            # Once ``along``'s commands ran, what they answered stands (a job they popped
+            # is off its queue): only what came after them waits for the next hand-on.
+            return answered
+        return [] if answered is None else answered
 
     def _unhanded(self) -> list[tuple[int, dict[str, Any]]]:
         """The events never handed on, oldest first (a batch of them); read only when one may have been journalled."""
@@ -239,7 +230,10 @@ class Outbox:
             if isinstance(answer, redis.ResponseError):
                 raise answer
         counted = answers[0] if keys else 0
-        acknowledged = self._acknowledged([seq for seq, _ in handed], keys, counted)
+        try:
+            acknowledged = self._acknowledged([seq for seq, _ in handed], keys, counted)
+        except redis.RedisError:  # asked again at the next check; ``along``'s answers stand
+            acknowledged = []
         if handed or fresh:
             self._ledger.settle_outbox(acknowledged, [seq for seq, _ in fresh], time.time())
         return answers[own:]
