@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import redis
 from agent_support import DEVICE_ID, SIGNING_KEY, eventually, message_events
 from rq import Queue
 from rq.job import Job
@@ -56,6 +57,23 @@ def test_reports_handed_on_later_go_with_the_next_hand_on_and_its_commands_in_on
     assert [event.data["text"] for event in message_events(client)] == ["reply 1", "reply 2"]
     outbox.report("received", incoming(3))  # at once, out of it
     assert len(message_events(client)) == 3
+
+
+def test_what_a_hand_on_popped_stands_when_a_later_step_of_it_fails(tmp_path, own_redis):
+    admin = own_redis.client()
+    # A Redis user that may hand events on and pop, but not ask whether a handed job still waits.
+    admin.acl_setuser("no-hget", enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all", "-hget"])
+    limited = redis.Redis.from_url(own_redis.url, username="no-hget", password="pw")
+    outbox = Outbox(Ledger(tmp_path / "agent.sqlite3"), limited, DEVICE_ID, SIGNING_KEY, rehand_seconds=0.01)
+    outbox.report("received", incoming(1))  # handed, never acknowledged
+    time.sleep(ACK_CHECK_SECONDS)  # the next hand-on asks, then hands it again: that step fails
+    with outbox.handing_on_later():
+        outbox.report("received", incoming(2))
+    admin.rpush("waiting", "a job")
+
+    assert outbox.hand_on_with(lambda pipeline: pipeline.lpop("waiting")) == [b"a job"]
+    assert admin.llen("waiting") == 0
+    assert [event.data["text"] for event in message_events(admin)] == ["reply 1", "reply 2"]
 
 
 def test_events_journalled_before_the_agent_stopped_are_handed_over_by_its_next_run(tmp_path, own_redis):
