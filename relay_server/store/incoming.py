@@ -44,7 +44,8 @@ def record_incoming(conn: sa.Connection, sms: NewIncoming) -> bool:
     }
     if _seen(conn, sms.event_id):
         return False
-    kept = {**row, "message_id": ids.new_incoming_id(), "created_at": utcnow()}
+    now = utcnow()
+    kept = {**row, "message_id": ids.new_incoming_id(now), "created_at": now}
     replaced = _replace_earlier(conn, row)
     if replaced is not None:
         kept["message_id"] = replaced

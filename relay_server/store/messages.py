@@ -24,7 +24,7 @@ def insert_messages(conn: sa.Connection, new_messages: list[NewMessage], at: dat
     if not new_messages:
         return []
     now = at or utcnow()
-    rows = [_new_row(message, ids.new_message_id(), now) for message in new_messages]
+    rows = [_new_row(message, ids.new_message_id(now), now) for message in new_messages]
     for start in range(0, len(rows), _INSERTED_AT_ONCE):
         chunk = rows[start : start + _INSERTED_AT_ONCE]
         conn.execute(sa.insert(messages), chunk)

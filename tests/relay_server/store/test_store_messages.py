@@ -114,3 +114,13 @@ def test_the_worker_reads_many_messages_of_any_client_at_once_and_unknown_ids_ar
 
     assert found == {mine.message_id: mine, theirs.message_id: theirs}
     assert store.get_messages_by_ids([]) == {}
+
+
+def test_messages_stored_together_have_ids_that_sort_together(store: Store, live_caller: Caller) -> None:
+    at = datetime(2026, 12, 6, 12, 0, tzinfo=timezone.utc)
+    bulk = store.insert_messages([new_message(live_caller, body=f"bulk {n}") for n in range(300)], at=at)
+    next_minute = store.insert_messages([new_message(live_caller)], at=at + timedelta(minutes=1))
+
+    assert len({message.message_id for message in bulk}) == 300
+    assert {message.message_id[:6] for message in bulk} == {f"msg_{int(at.timestamp() // 60) % 256:02x}"}
+    assert next_minute[0].message_id[:6] == f"msg_{(int(at.timestamp() // 60) + 1) % 256:02x}"
