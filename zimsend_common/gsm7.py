@@ -65,10 +65,17 @@ def _codes(locking: int, single: int) -> tuple[dict[str, int], dict[str, int]]:
     return basic, shifted
 
 
+@cache
+def _char_sets(locking: int, single: int) -> tuple[frozenset[str], frozenset[str]]:
+    """The characters the pair can write at all, and those of them that take an escape."""
+    basic, shifted = _codes(locking, single)
+    return frozenset(basic) | frozenset(shifted), frozenset(shifted)
+
+
 def is_gsm7(text: str, locking: int = 0, single: int = 0) -> bool:
     """True when every character is in the alphabet or the extension table of the pair."""
-    basic, shifted = _codes(locking, single)
-    return all(char in basic or char in shifted for char in text)
+    writable, _ = _char_sets(locking, single)
+    return writable.issuperset(text)
 
 
 def char_septets(char: str, locking: int = 0, single: int = 0) -> int:
@@ -89,7 +96,12 @@ def septet_length(text: str, locking: int = 0, single: int = 0) -> int:
 
     Raises ValueError for a character outside the alphabet.
     """
-    return sum(char_septets(char, locking, single) for char in text)
+    # Counted a distinct character at a time: every send's text is measured, often several ways.
+    writable, shifted = _char_sets(locking, single)
+    if not writable.issuperset(text):
+        outside = next(char for char in text if char not in writable)
+        raise ValueError(f"character {outside!r} is not in the GSM 7-bit alphabet")
+    return len(text) + sum(text.count(char) for char in shifted.intersection(text))
 
 
 def to_septets(text: str, locking: int = 0, single: int = 0) -> list[int]:

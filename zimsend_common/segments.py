@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from zimsend_common.gsm7 import char_septets, is_gsm7
+from zimsend_common.gsm7 import char_septets, is_gsm7, septet_length
 from zimsend_common.gsm7_national import BY_CODE, LANGUAGES
 
 Encoding = Literal["GSM-7", "UCS-2"]
@@ -82,6 +82,11 @@ def utf16_units(char: str) -> int:
     return 2 if ord(char) > 0xFFFF else 1
 
 
+def utf16_length(text: str) -> int:
+    """The UTF-16 code units of a text (``utf16_units`` of each character, summed)."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
 def known_language(code: str) -> bool:
     """Whether ``code`` names a language with a national shift table (``tr``, ``es``, ``hi``...)."""
     return code in BY_CODE
@@ -100,7 +105,7 @@ def split_text(text: str, languages: Sequence[str] = ()) -> SplitText:
     ]
     if candidates:
         return min(candidates, key=_cost)
-    return SplitText("UCS-2", _split(text, utf16_units, UCS2_SINGLE_LIMIT, UCS2_PART_LIMIT))
+    return SplitText("UCS-2", _split(text, utf16_units, utf16_length, UCS2_SINGLE_LIMIT, UCS2_PART_LIMIT))
 
 
 def _table_pairs(languages: Sequence[str]) -> list[tuple[int, int]]:
@@ -116,6 +121,7 @@ def split_with_tables(text: str, locking: int, single: int) -> SplitText:
     parts = _split(
         text,
         lambda char: char_septets(char, locking, single),
+        lambda whole: septet_length(whole, locking, single),
         GSM7_SINGLE_LIMIT - _header_septets(shifts * SHIFT_ELEMENT_OCTETS),
         GSM7_SINGLE_LIMIT - _header_septets(CONCAT_OCTETS + shifts * SHIFT_ELEMENT_OCTETS),
     )
@@ -128,7 +134,7 @@ def _header_septets(element_octets: int) -> int:
 
 
 def _cost(split: SplitText) -> tuple[int, int, bool, int]:
-    septets = sum(char_septets(char, split.locking, split.single) for char in "".join(split.parts))
+    septets = septet_length("".join(split.parts), split.locking, split.single)
     return split.count, (split.locking != 0) + (split.single != 0), split.locking != 0, septets
 
 
@@ -136,20 +142,24 @@ def _code(identifier: int) -> str:
     return LANGUAGES[identifier].code if identifier else ""
 
 
-def _split(text: str, size: Callable[[str], int], single_limit: int, part_limit: int) -> tuple[str, ...]:
-    if sum(size(char) for char in text) <= single_limit:
+def _split(
+    text: str, size: Callable[[str], int], length: Callable[[str], int], single_limit: int, part_limit: int
+) -> tuple[str, ...]:
+    """``text`` in parts of at most ``part_limit`` (one part up to ``single_limit``), as
+    ``size`` measures a character and ``length`` a whole text, ending each between clusters."""
+    if length(text) <= single_limit:
         return (text,)
     parts: list[str] = []
     start = used = 0
     for first, end in _clusters(text):
-        width = sum(size(char) for char in text[first:end])
+        width = size(text[first]) if end == first + 1 else length(text[first:end])
         if used + width > part_limit and used:
             parts.append(text[start:first])
             start, used = first, 0
         while width > part_limit:  # one cluster longer than a part: cut where the part is full
             cut = _fill(text, start, part_limit, size)
             parts.append(text[start:cut])
-            width -= sum(size(char) for char in text[start:cut])
+            width -= length(text[start:cut])
             start = cut
         used += width
     parts.append(text[start:])
@@ -158,12 +168,20 @@ def _split(text: str, size: Callable[[str], int], single_limit: int, part_limit:
 
 def _clusters(text: str) -> Iterator[tuple[int, int]]:
     """(start, end) of each run no part may end inside: a base with its marks, a flag."""
+    if not any(map(_may_join, set(text))):  # most texts: each character alone, found at once
+        yield from ((index, index + 1) for index in range(len(text)))
+        return
     start = 0
     for index in range(1, len(text) + 1):
         if index < len(text) and _joins(text[start:index], text[index]):
             continue
         yield start, index
         start = index
+
+
+def _may_join(char: str) -> bool:
+    """Whether ``char`` can belong with the characters before it (see ``_joins``)."""
+    return unicodedata.category(char).startswith("M") or _is_regional_indicator(char)
 
 
 def _joins(cluster: str, char: str) -> bool:

@@ -16,6 +16,7 @@ from zimsend_common.gsm7 import (
     to_septets,
     unpack_septets,
 )
+from zimsend_common.gsm7_national import LANGUAGES
 
 GSM_CHARS = "".join(c for c in DEFAULT_ALPHABET if c != "\x1b") + "".join(EXTENSION_TABLE.values())
 gsm_text = st.text(alphabet=GSM_CHARS)
@@ -121,3 +122,22 @@ def test_fill_bits_beyond_six_are_refused():
         pack_septets([0x41], fill_bits=7)
     with pytest.raises(ValueError, match="fill bits"):
         unpack_septets(b"\x41", 1, fill_bits=7)
+
+
+@settings(deadline=None)
+@given(
+    st.text(alphabet=st.characters(max_codepoint=0x20AC), max_size=40),
+    st.sampled_from([0, *sorted(LANGUAGES)]),
+    st.sampled_from([0, *sorted(LANGUAGES)]),
+)
+def test_a_texts_septets_are_its_characters_septets_in_every_pair_of_tables(text, locking, single):
+    if is_gsm7(text, locking, single):
+        assert septet_length(text, locking, single) == len(to_septets(text, locking, single))
+    else:
+        with pytest.raises(ValueError, match="is not in the GSM 7-bit alphabet"):
+            septet_length(text, locking, single)
+
+
+def test_a_text_outside_the_alphabet_is_refused_naming_its_first_foreign_character():
+    with pytest.raises(ValueError, match="'✓'"):
+        septet_length("ok ✓ ☺")
