@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from each_database import EACH_DATABASE
 from pytest_redis import factories
 
 from relay_server.store.engine import create_engine
@@ -171,7 +172,7 @@ def migrated_sqlite_url(tmp_path, sqlite_template: Path) -> str:
     return f"sqlite:///{path}"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=EACH_DATABASE)
 def database_url(request: pytest.FixtureRequest) -> str:
     """Each test that takes this runs twice: on a SQLite file and on PostgreSQL (migrated on both)."""
     if request.param == "sqlite":
@@ -179,7 +180,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue("postgres_url")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=EACH_DATABASE)
 def empty_database_url(request: pytest.FixtureRequest) -> str:
     """Like ``database_url``, but a database no revision was applied to yet."""
     if request.param == "sqlite":

@@ -14,6 +14,7 @@ import redis
 sys.path.insert(0, str(Path(__file__).parents[1] / "e2e"))
 
 from e2e_gateway import Gateway, running_gateway  # noqa: E402
+from each_database import EACH_DATABASE  # noqa: E402
 from own_redis import OwnRedis  # noqa: E402
 
 from zimsend_common import wire  # noqa: E402
@@ -28,9 +29,7 @@ def worker_settled(client: redis.Redis) -> bool:
 
 
 # For a test whose fault the database answers for: ``@ON_EACH_DATABASE``.
-ON_EACH_DATABASE = pytest.mark.parametrize(
-    "gateway", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
-)
+ON_EACH_DATABASE = pytest.mark.parametrize("gateway", EACH_DATABASE, indirect=True)
 
 
 @pytest.fixture
