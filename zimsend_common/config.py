@@ -183,7 +183,7 @@ class SmsSettings(_Section, frozen=True):
 
     def __post_init__(self) -> None:
         # Written in a TOML list as freely as in a variable (which ``_worded`` splits and strips).
-        codes = tuple(code.strip().lower() for code in self.sms_languages if code.strip())
+        codes = tuple(code.lower() for code in map(str.strip, self.sms_languages) if code)
         unknown = [code for code in codes if code not in BY_CODE]
         if unknown:
             raise ValueError(f"no national language table for {unknown}; known: {', '.join(BY_CODE)}")
