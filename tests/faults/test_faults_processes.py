@@ -35,6 +35,7 @@ SETTLE_SECONDS = 90  # a killed agent's message is failed once the device is fou
 ABANDONED_SECONDS = ABANDONED_AFTER.total_seconds()
 
 
+@ON_EACH_DATABASE
 def test_an_agent_killed_again_and_again_mid_stream_sends_nothing_twice_and_leaves_nothing_pending(
     gateway: Gateway,
 ):

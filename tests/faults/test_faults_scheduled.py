@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 from credentials import Credentials
 from e2e_gateway import Agent, Gateway, wait_until
-from fault_gateway import DUE_CHECK_SECONDS, worker_settled
+from fault_gateway import DUE_CHECK_SECONDS, ON_EACH_DATABASE, worker_settled
 from own_redis import OwnRedis
 
 from zimsend_common.timefmt import isoformat_z, utcnow
@@ -108,6 +108,7 @@ def test_redis_paused_for_20_s_across_the_due_time(gateway: Gateway, own_redis: 
     assert_left_once_soon_after(gateway, account, agent, batch, back_at)
 
 
+@ON_EACH_DATABASE
 def test_redis_restarted_empty_across_the_due_time(gateway: Gateway, own_redis: OwnRedis):
     account = gateway.new_account()
     agent = gateway.new_agent(account)
@@ -120,6 +121,7 @@ def test_redis_restarted_empty_across_the_due_time(gateway: Gateway, own_redis: 
     assert_left_once_soon_after(gateway, account, agent, batch, back_at)
 
 
+@ON_EACH_DATABASE
 def test_the_worker_killed_and_started_again_across_the_due_time(gateway: Gateway, own_redis: OwnRedis):
     account = gateway.new_account()
     agent = gateway.new_agent(account)
