@@ -76,6 +76,21 @@ def test_what_a_hand_on_popped_stands_when_a_later_step_of_it_fails(tmp_path, ow
     assert [event.data["text"] for event in message_events(admin)] == ["reply 1", "reply 2"]
 
 
+def test_what_a_hand_on_popped_stands_when_its_own_commands_are_refused(tmp_path, own_redis):
+    client = own_redis.client()
+    outbox = Outbox(Ledger(tmp_path / "agent.sqlite3"), client, DEVICE_ID, SIGNING_KEY)
+    with outbox.handing_on_later():
+        outbox.report("received", incoming(1))
+    client.set(Queue.redis_queues_keys, "not a set")  # refuses the event's registration, in the same transaction
+    client.rpush("waiting", "a job")
+
+    assert outbox.hand_on_with(lambda pipeline: pipeline.lpop("waiting")) == [b"a job"]
+    assert client.llen("waiting") == 0
+    client.delete(Queue.redis_queues_keys)
+    assert outbox.flush() is True  # the event was kept, and goes at the next hand-on
+    assert {event.data["text"] for event in message_events(client)} == {"reply 1"}
+
+
 def test_events_journalled_before_the_agent_stopped_are_handed_over_by_its_next_run(tmp_path, own_redis):
     own_redis.stop()
     first_run = Ledger(tmp_path / "agent.sqlite3")
