@@ -52,3 +52,26 @@ def test_a_send_jobs_dict_holds_every_field_and_gives_the_job_back():
     assert wire.SendJob.from_dict(document) == JOB
     document["text"] = "changed"
     assert JOB.text == "Rendez-vous à 9 h, café offert ☕"
+
+
+def test_an_events_document_holds_every_field_and_a_data_dict_of_its_own():
+    event = wire.Event(
+        kind="sent",
+        device_id="device_a",
+        at="2026-12-06T10:00:00.000001Z",
+        data={"message_id": "msg_0000000000000001", "references": [7, 8], "parts": 2},
+        event_id="evt_1",
+    )
+
+    document = event.to_dict()
+    document["data"]["parts"] = 3
+
+    assert document == {
+        "kind": "sent",
+        "device_id": "device_a",
+        "at": "2026-12-06T10:00:00.000001Z",
+        "data": {"message_id": "msg_0000000000000001", "references": [7, 8], "parts": 3},
+        "event_id": "evt_1",
+    }
+    assert event.data["parts"] == 2
+    assert wire.Event.from_dict(event.to_dict()) == event
