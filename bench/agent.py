@@ -156,6 +156,12 @@ def round_trip_batches(connection: redis.Redis) -> list[float]:
     return batches
 
 
+def redis_client() -> str:
+    """redis-py's version, and whether it packs and parses in C (hiredis) or in Python."""
+    parser = "hiredis" if redis.utils.HIREDIS_AVAILABLE else "its Python parser"
+    return f"redis-py {redis.__version__} with {parser}"
+
+
 def measure(count: int, workdir: Path) -> dict[str, Any]:
     """Run the agent over ``count`` messages; its figures."""
     with fresh_redis() as (redis_url, connection):
@@ -186,6 +192,7 @@ def measure(count: int, workdir: Path) -> dict[str, Any]:
         "msgs_per_s": round(count / seconds, 1),
         "agent_cpu_ms_per_message": round(cpu * 1000 / count, 3),
         "round_trip_us": round(round_trip * 1e6, 1),
+        "redis_client": redis_client(),
         "round_trips_worth": round(cpu / count / round_trip, 1),
     }
 
@@ -201,7 +208,10 @@ def main() -> None:
         args.messages = 200
     with tempfile.TemporaryDirectory() as directory:
         figures = measure(args.messages, Path(directory))
-    print(f"baseline: a Redis round trip (PING) costs this process {figures['round_trip_us']:.1f} µs of CPU")
+    print(
+        f"baseline: a Redis round trip (PING) costs this process {figures['round_trip_us']:.1f} µs of CPU"
+        f" ({figures['redis_client']})"
+    )
     print(
         f"agent loop on the in-memory modem: {figures['messages']:,} messages in {figures['seconds']:.1f} s "
         f"({figures['msgs_per_s']:.0f} msg/s), {figures['agent_cpu_ms_per_message']:.3f} ms of the agent's CPU "

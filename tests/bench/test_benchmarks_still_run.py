@@ -58,6 +58,7 @@ def test_the_agent_benchmark_gives_the_agents_cpu_a_message_against_a_round_trip
         figures["agent_cpu_ms_per_message"] * 1000 / figures["round_trip_us"], rel=0.05
     )
     assert "round trips' worth" in out
+    assert figures["redis_client"].startswith("redis-py ") and figures["redis_client"] in out
 
 
 def test_the_memory_benchmark_reads_each_kind_of_process_as_the_messages_go_through(tmp_path: Path) -> None:
