@@ -9,6 +9,8 @@ keeps a message in the store for recovery to enqueue, the worker's rounds try
 again, the agent journals its events and serves its modem.
 
 One ``Policy`` per kind of user, below; tests connect with the same ones.
+Every client packs its commands and reads the answers in C (redis-py does,
+with hiredis installed): an agent's loop is mostly Redis round trips.
 """
 
 from __future__ import annotations

@@ -24,6 +24,11 @@ def test_a_client_hands_back_the_bytes_it_stored(redis_proc: Any, policy: redis_
     assert client.get("zimsend:test:bytes") == b"\x00\xff"
 
 
+def test_every_client_packs_commands_and_reads_answers_in_c() -> None:
+    # redis-py takes hiredis from 3.2 only; beside an older one it falls back to Python, silently.
+    assert redis.utils.HIREDIS_AVAILABLE
+
+
 class ClosingServer:
     """A listening port that takes each connection and closes it at once, counting them."""
 
