@@ -175,10 +175,11 @@ class Outbox:
                 fresh = self._unhanded()
                 if not handed and not fresh:
                     break
-                own, reply = self._exchange(handed, fresh, along)
+                keys = [wire.event_ack_key(self._device_id, event_id) for _, event_id in handed]
+                own, reply = self._exchange(keys, fresh, along)
                 if along is not None:
                     answered, along = reply, None
-                self._settle(handed, fresh, own)
+                self._settle([seq for seq, _ in handed], keys, fresh, own)
                 self._handed_through = fresh[-1][0] if fresh else self._handed_through
                 self._fresh = len(fresh) == _BATCH
                 if len(handed) < _BATCH and len(fresh) < _BATCH:
@@ -207,20 +208,20 @@ class Outbox:
 
     def _exchange(
         self,
-        handed: list[tuple[int, str]],
+        ack_keys: list[str],
         fresh: list[tuple[int, dict[str, Any]]],
         along: Callable[[Pipeline], None] | None = None,
     ) -> tuple[list[Any], list[Any]]:
-        """In one round trip, count how many of the ``handed`` events the relay acknowledged
-        (one command for them all), hand on the ``fresh`` ones (never handed: no job of
+        """In one round trip, count how many of the handed events the relay acknowledged
+        (one command for all their ``ack_keys``), hand on the ``fresh`` ones (never handed: no job of
         theirs can be waiting, so none is looked for), and run ``along``'s commands: the
         answers to the outbox's own commands, and those to ``along``'s, a refusal among
         either left in its place."""
         # A transaction: a job's hash is never written without its place on the queue,
         # which would leave it "waiting" for ever (``_still_waiting``).
         pipeline = self._connection.pipeline()
-        if handed:
-            pipeline.exists(*self._ack_keys(handed))
+        if ack_keys:
+            pipeline.exists(*ack_keys)
         self._enqueue_all([document for _, document in fresh], pipeline)
         own = len(pipeline)
         if along is not None:
@@ -229,24 +230,21 @@ class Outbox:
         return answers[:own], answers[own:]
 
     def _settle(
-        self, handed: list[tuple[int, str]], fresh: list[tuple[int, dict[str, Any]]], answers: list[Any]
+        self, handed: list[int], ack_keys: list[str], fresh: list[tuple[int, dict[str, Any]]], answers: list[Any]
     ) -> None:
-        """Keep in the ledger what an exchange's own ``answers`` tell: which ``handed`` events
-        were acknowledged (forgotten), and that the ``fresh`` ones were handed on. Raises the
-        first refusal among them, having kept nothing; ``along``'s were never among them."""
+        """Keep in the ledger what an exchange's own ``answers`` tell: which of the ``handed``
+        events (acknowledged under ``ack_keys``) were acknowledged (forgotten), and that the
+        ``fresh`` ones were handed on. Raises the first refusal among them, having kept
+        nothing; ``along``'s were never among them."""
         for answer in answers:
             if isinstance(answer, redis.ResponseError):
                 raise answer
-        keys = self._ack_keys(handed)
         try:
-            acknowledged = self._acknowledged([seq for seq, _ in handed], keys, answers[0] if keys else 0)
+            acknowledged = self._acknowledged(handed, ack_keys, answers[0] if ack_keys else 0)
         except redis.RedisError:  # asked again at the next check
             acknowledged = []
         if handed or fresh:
             self._ledger.settle_outbox(acknowledged, [seq for seq, _ in fresh], time.time())
-
-    def _ack_keys(self, handed: list[tuple[int, str]]) -> list[str]:
-        return [wire.event_ack_key(self._device_id, event_id) for _, event_id in handed]
 
     def _acknowledged(self, seqs: list[int], keys: list[str], counted: int) -> list[int]:
         """Which of the events ``seqs`` (acknowledged under ``keys``) were acknowledged,
