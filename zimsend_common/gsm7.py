@@ -88,7 +88,7 @@ def char_septets(char: str, locking: int = 0, single: int = 0) -> int:
         return 1
     if char in shifted:
         return 2
-    raise ValueError(f"character {char!r} is not in the GSM 7-bit alphabet")
+    raise _outside(char)
 
 
 def septet_length(text: str, locking: int = 0, single: int = 0) -> int:
@@ -99,9 +99,13 @@ def septet_length(text: str, locking: int = 0, single: int = 0) -> int:
     # Counted a distinct character at a time: every send's text is measured, often several ways.
     writable, shifted = _char_sets(locking, single)
     if not writable.issuperset(text):
-        outside = next(char for char in text if char not in writable)
-        raise ValueError(f"character {outside!r} is not in the GSM 7-bit alphabet")
+        raise _outside(next(char for char in text if char not in writable))
     return len(text) + sum(text.count(char) for char in shifted.intersection(text))
+
+
+def _outside(char: str) -> ValueError:
+    """The refusal of ``char``, named, for every measure and encoder here alike."""
+    return ValueError(f"character {char!r} is not in the GSM 7-bit alphabet")
 
 
 def to_septets(text: str, locking: int = 0, single: int = 0) -> list[int]:
@@ -117,7 +121,7 @@ def to_septets(text: str, locking: int = 0, single: int = 0) -> list[int]:
         elif char in shifted:
             septets.extend((ESCAPE, shifted[char]))
         else:
-            raise ValueError(f"character {char!r} is not in the GSM 7-bit alphabet")
+            raise _outside(char)
     return septets
 
 
