@@ -1,20 +1,25 @@
 """One open serial port to a modem: commands in, answers and URCs out.
 
-A reader thread owns the reading side. It splits what arrives into answers to
-the command in flight (handed to that command) and unsolicited result codes
-(handed to ``on_urc`` in arrival order, never dropped). When the port fails
-it calls ``on_lost`` once and stops; a command waiting at that moment fails
-with ``PortGone``.
+The port is read by the thread that uses it, never by one of its own: a
+command reads until its final answer comes, and ``poll`` reads what came
+while no command ran. What is read is split into answers to the command in
+flight (handed to that command) and unsolicited result codes (handed to
+``on_urc`` in arrival order, never dropped). A thread of its own would add
+a hand-off between two threads for every line the modem sends. Between
+reads, the kernel keeps what arrives; a caller that stays away long enough
+to fill that buffer (seconds, at a modem's pace) risks losing bytes, so the
+agent's loop polls at every turn. When the port fails, ``on_lost`` is
+called once, and the command reading at that moment fails with ``PortGone``.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
+import select
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import serial
 
@@ -27,11 +32,8 @@ log = logging.getLogger(__name__)
 
 CTRL_Z = "\x1a"
 ESC = "\x1b"
-
-
-@dataclass(frozen=True)
-class _Lost:
-    reason: str
+# What a failing port raises: TypeError is pyserial's own failure when the fd is closed under it.
+_PORT_FAILURES = (serial.SerialException, OSError, TypeError, ValueError)
 
 
 class Channel:
@@ -46,14 +48,13 @@ class Channel:
         self._port = port
         self._on_urc = on_urc
         self._on_lost = on_lost
-        self._lock = threading.Lock()
-        self._answers: queue.Queue[object] = queue.Queue()
+        self._lock = threading.Lock()  # one command, or one poll, reads at a time
+        self._splitter = LineSplitter()
+        self._answers: deque[object] = deque()
         self._answering: str | None = None
         self._in_flight = False
+        self._pending_urc: str | None = None  # a URC's first line, waiting for its PDU line
         self._lost: str | None = None
-        self._closing = False
-        self._reader = threading.Thread(target=self._read_loop, name="at-reader", daemon=True)
-        self._reader.start()
 
     @classmethod
     def open(
@@ -63,8 +64,8 @@ class Channel:
         on_urc: Callable[[Urc], None],
         on_lost: Callable[[str], None],
     ) -> Channel:
-        """Open the port at ``path`` (following symlinks anew each time) and start reading."""
-        port = serial.Serial(path, baudrate, timeout=0.1, exclusive=True)
+        """Open the port at ``path`` (following symlinks anew each time)."""
+        port = serial.Serial(path, baudrate, timeout=0, exclusive=True)
         return cls(port, on_urc, on_lost)
 
     @property
@@ -72,12 +73,20 @@ class Channel:
         return self._lost is not None
 
     def close(self) -> None:
-        """Stop reading and release the port; safe to call twice."""
-        self._closing = True
-        self._port.cancel_read()
-        if self._reader is not threading.current_thread():
-            self._reader.join(timeout=2)
-        self._port.close()
+        """Release the port; safe to call twice."""
+        with self._lock:
+            self._port.close()
+
+    def poll(self, timeout: float) -> None:
+        """Take in what the modem sent unasked, waiting up to ``timeout`` seconds for the
+        first of it; its URCs go to ``on_urc``. Returns at once when the port is lost."""
+        if not self._lock.acquire(timeout=max(timeout, 0.0)):
+            return  # a command of another thread is reading, and hands on what comes
+        try:
+            if self._lost is None:
+                self._read(timeout)
+        finally:
+            self._lock.release()
 
     def command(
         self, command: str, timeout: float, *, shown_as: str | None = None, final_line: str | None = None
@@ -121,9 +130,9 @@ class Channel:
             self._write(ESC)
 
     def _start(self, command: str, shown: str) -> None:
+        self._take_in_waiting()
         if self._lost is not None:
             raise PortGone(f"{shown}: port lost ({self._lost})")
-        self._drain()
         self._answering = answer_prefix(command)
         self._in_flight = True
         log.debug("at command", extra={"command": shown})
@@ -132,31 +141,51 @@ class Channel:
     def _finish(self) -> None:
         self._in_flight = False
         self._answering = None
+        self._answers.clear()  # what a command left unread answered nothing asked now
 
-    def _drain(self) -> None:
-        while True:
-            try:
-                stale = self._answers.get_nowait()
-            except queue.Empty:
-                return
-            if isinstance(stale, _Lost):
-                raise PortGone(f"port lost ({stale.reason})")
-            log.debug("late answer dropped", extra={"line": str(stale)})
+    def _take_in_waiting(self) -> None:
+        """Read what arrived before the command: URCs are handed on, and late answers
+        to an earlier command (one that timed out) are dropped, not taken for this one's."""
+        while self._lost is None and self._read(0.0):
+            pass
+        if self._answers:
+            log.debug("late answers dropped", extra={"lines": len(self._answers)})
+            self._answers.clear()
 
     def _write(self, text: str) -> None:
         try:
             self._port.write(text.encode("ascii"))
-        except (serial.SerialException, OSError) as exc:
+        except _PORT_FAILURES as exc:
+            self._lose(f"cannot write to the port: {exc}")
             raise PortGone(f"cannot write to the port: {exc}") from exc
 
-    def _next_answer(self, shown: str, deadline: float) -> object:
+    def _read(self, timeout: float) -> bool:
+        """Read what the modem sent, waiting up to ``timeout`` for it, and route it; whether
+        anything came. A failing port is lost."""
         try:
-            answer = self._answers.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            raise ModemTimeout(f"{shown}: no answer from the modem") from None
-        if isinstance(answer, _Lost):
-            raise PortGone(f"{shown}: port lost ({answer.reason})")
-        return answer
+            ready, _, _ = select.select([self._port.fileno()], [], [], timeout)
+            if not ready:
+                return False
+            data = self._port.read(self._port.in_waiting or 1)
+        except _PORT_FAILURES as exc:
+            self._lose(str(exc) or type(exc).__name__)
+            return False
+        if not data:  # readable, yet nothing: the device went away (pyserial says so only sometimes)
+            self._lose("the device reports data and returns none (unplugged?)")
+            return False
+        for token in self._splitter.feed(data):
+            self._pending_urc = self._dispatch(token, self._pending_urc)
+        return True
+
+    def _next_answer(self, shown: str, deadline: float) -> object:
+        while not self._answers:
+            if self._lost is not None:
+                raise PortGone(f"{shown}: port lost ({self._lost})")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ModemTimeout(f"{shown}: no answer from the modem")
+            self._read(remaining)
+        return self._answers.popleft()
 
     def _await_prompt(self, command: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -185,24 +214,10 @@ class Channel:
             if final_line is not None and line.startswith(final_line):
                 return lines
 
-    def _read_loop(self) -> None:
-        splitter = LineSplitter()
-        pending_urc: str | None = None
-        while not self._closing:
-            try:
-                data = self._port.read(self._port.in_waiting or 1)
-            except (serial.SerialException, OSError, TypeError) as exc:
-                # TypeError: pyserial's own failure when the fd is closed under it.
-                if not self._closing:
-                    self._lose(str(exc) or type(exc).__name__)
-                return
-            for token in splitter.feed(data):
-                pending_urc = self._dispatch(token, pending_urc)
-
     def _dispatch(self, token: object, pending_urc: str | None) -> str | None:
         """Route one token; returns the URC line still waiting for its PDU line."""
         if token is PROMPT:
-            self._answers.put(PROMPT)
+            self._answers.append(PROMPT)
             return pending_urc
         line = str(token)
         if is_noise(line):
@@ -218,14 +233,15 @@ class Channel:
             self._on_urc(Urc(line))
             return pending_urc
         if self._in_flight:
-            self._answers.put(line)
+            self._answers.append(line)
         else:
             log.debug("unexpected line dropped", extra={"line": line})
         return None
 
     def _lose(self, reason: str) -> None:
+        if self._lost is not None:
+            return
         self._lost = reason
-        self._answers.put(_Lost(reason))
         log.warning("modem port lost", extra={"reason": reason})
         self._on_lost(reason)
 

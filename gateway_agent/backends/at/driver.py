@@ -1,30 +1,31 @@
 """``ATModem``: the ``Modem`` interface over the project's own AT driver.
 
-Three threads meet here. The reader (in ``Channel``) splits answers from
-URCs. A worker turns URCs into events (reading stored messages with AT+CMGR,
+Everything happens in the caller's thread, as in the gammu backend: ``send``
+runs its commands, and ``next_event`` reads the port (``Channel.poll``),
+turns the URCs read into events (reading stored messages with AT+CMGR,
 acknowledging direct ones with AT+CNMA) and, when the port is lost, reopens
-it by path with back-off and initialises it again. The caller's thread sends
-and takes events; SIM slots are deleted only once their event was taken and
-the caller came back for the next one (or closed the modem), so a crash in
-between leaves the message on the SIM to be read again, not lost.
+it by path with back-off and initialises it again. A thread of the driver's
+own would cost a hand-off between threads for every report. SIM slots are
+deleted only once their event was taken and the caller came back for the
+next one (or closed the modem), so a crash in between leaves the message on
+the SIM to be read again, not lost.
 
-A slot's deletion and the reading of what next fills it take turns
-(``_slot_turn``): the modem may store a new message in a slot, and announce
-it, the moment the slot is deleted, and that announcement must not be taken
-for the old message already read. Slots are told apart by what was read from
-them, not by number alone: a deletion whose answer was lost with the port may
-have happened, and a new message taken the slot. So after the port comes back,
-a slot still to be deleted is read again first, and deleted only if it still
-holds what was handed on.
+The modem may store a new message in a slot, and announce it, the moment the
+slot is deleted; that announcement must not be taken for the old message
+already read. It is not: an announcement read during the deletion waits in
+``_inbound`` until the deletion is done and the slot forgotten. Slots are
+told apart by what was read from them, not by number alone: a deletion whose
+answer was lost with the port may have happened, and a new message taken the
+slot. So after the port comes back, a slot still to be deleted is read again
+first, and deleted only if it still holds what was handed on.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import random
-import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -68,38 +69,29 @@ class ATModem(Modem):
         self._channel: Channel | None = None
         self._features = SessionFeatures(acknowledge=False, indications=None)
         self._generation = 0
-        self._inbound: queue.Queue[Urc | _Lost] = queue.Queue()
-        self._events: queue.Queue[tuple[ModemEvent, tuple[Slot, ...]]] = queue.Queue()
+        self._inbound: deque[Urc | _Lost] = deque()  # read from the port, not yet handled
+        self._events: deque[tuple[ModemEvent, tuple[Slot, ...]]] = deque()
         self._inbox = Inbox()
         self._doomed: list[Slot] = []  # SIM slots to delete at the next chance
         self._unsure: set[int] = set()  # slots read before the port was lost: read again before deleting
-        self._doomed_lock = threading.Lock()
-        self._slot_turn = threading.Lock()  # held from a slot's check to its read, or its delete to its forgetting
         self._handed_out: tuple[Slot, ...] = ()
-        self._closed = threading.Event()
-        self._worker: threading.Thread | None = None
+        self._next_sweep = 0.0
+        self._reopen_delay = options.reopen_delay
+        self._reopen_at = 0.0  # when the port is lost: the next try to open it again
         self._concat_reference = random.randrange(256)
 
     # -- the Modem interface ---------------------------------------------
 
     def open(self) -> None:
-        self._closed.clear()
         self._connect()
         self._read_stored()
-        self._worker = threading.Thread(target=self._work, name="at-events", daemon=True)
-        self._worker.start()
+        self._next_sweep = time.monotonic() + self.options.sweep_interval
 
     def close(self) -> None:
-        self._closed.set()
-        if self._worker is not None and self._worker is not threading.current_thread():
-            self._worker.join(timeout=self.options.command_timeout + 1)
-        with self._doomed_lock:
-            self._doomed.extend(self._handed_out)  # the caller is done with what it took
-            self._handed_out = ()
+        self._doomed.extend(self._handed_out)  # the caller is done with what it took
+        self._handed_out = ()
         self._delete_doomed()
-        if self._channel is not None:
-            self._channel.close()
-            self._channel = None
+        self._drop_channel()
 
     def identify(self) -> Identity:
         channel = self._live_channel()
@@ -153,16 +145,21 @@ class ATModem(Modem):
         return SendReceipt(tuple(references), recipient, utcnow())
 
     def next_event(self, timeout: float) -> ModemEvent | None:
-        with self._doomed_lock:
-            self._doomed.extend(self._handed_out)
-            self._handed_out = ()
+        self._doomed.extend(self._handed_out)
+        self._handed_out = ()
         self._delete_doomed()
-        try:
-            event, slots = self._events.get(timeout=timeout)
-        except queue.Empty:
-            return None
-        self._handed_out = slots
-        return event
+        deadline = time.monotonic() + timeout
+        looked = False  # the port is read at least once, however short the timeout
+        while True:
+            self._work()
+            if self._events:
+                event, self._handed_out = self._events.popleft()
+                return event
+            remaining = deadline - time.monotonic()
+            if looked and remaining <= 0:
+                return None
+            self._wait(max(remaining, 0.0))
+            looked = True
 
     # -- connection ------------------------------------------------------
 
@@ -173,8 +170,8 @@ class ATModem(Modem):
             channel = Channel.open(
                 self.options.port,
                 self.options.baudrate,
-                on_urc=self._inbound.put,
-                on_lost=lambda reason: self._inbound.put(_Lost(reason, generation)),
+                on_urc=self._inbound.append,
+                on_lost=lambda reason: self._inbound.append(_Lost(reason, generation)),
             )
         except (serial.SerialException, OSError) as exc:
             hint = " (another program holds it: ModemManager?)" if "lock" in str(exc) else ""
@@ -205,62 +202,69 @@ class ATModem(Modem):
             self._channel.close()
             self._channel = None
 
-    def _recover(self, reason: str) -> None:
-        """Reopen the port by its path until the modem answers again."""
-        self._events.put((PortLost(reason), ()))
+    def _port_lost(self, reason: str) -> None:
+        """Say the port is lost, and try it again after ``reopen_delay``."""
+        self._events.append((PortLost(reason), ()))
         self._drop_channel()
-        delay = self.options.reopen_delay
-        while not self._closed.wait(delay):
-            try:
-                self._connect()
-            except ModemError as exc:
-                log.info("modem not back yet", extra={"port": self.options.port, "error": str(exc)})
-                delay = min(delay * 2, self.options.reopen_max_delay)
-                continue
-            if self._closed.is_set():  # closed while reconnecting: close() has given up on us
-                self._drop_channel()
-                return
-            log.warning("modem port restored", extra={"port": self.options.port})
-            self._events.put((PortRestored(), ()))
-            with self._slot_turn:
-                self._unsure = self._inbox.read_slots()
-            self._read_stored()
+        self._reopen_delay = self.options.reopen_delay
+        self._reopen_at = time.monotonic() + self._reopen_delay
+
+    def _reopen(self) -> None:
+        """Reopen the port by its path; when the modem does not answer yet, try again
+        later, each pause twice the last up to ``reopen_max_delay``."""
+        self._reopen_delay = min(self._reopen_delay * 2, self.options.reopen_max_delay)
+        self._reopen_at = time.monotonic() + self._reopen_delay
+        try:
+            self._connect()
+        except ModemError as exc:
+            log.info("modem not back yet", extra={"port": self.options.port, "error": str(exc)})
             return
+        log.warning("modem port restored", extra={"port": self.options.port})
+        self._events.append((PortRestored(), ()))
+        self._unsure = self._inbox.read_slots()
+        self._read_stored()
 
     # -- events ----------------------------------------------------------
 
+    def _wait(self, seconds: float) -> None:
+        """Wait up to ``seconds`` for the modem to say something (or for a sweep or a
+        reopening to fall due), taking in what it says."""
+        now = time.monotonic()
+        if self._channel is None:
+            time.sleep(max(0.0, min(seconds, self._reopen_at - now)))
+        else:
+            self._channel.poll(max(0.0, min(seconds, self._next_sweep - now)))
+
     def _work(self) -> None:
-        next_sweep = time.monotonic() + self.options.sweep_interval
-        while not self._closed.is_set():
-            if time.monotonic() >= next_sweep and self._channel is not None:
-                next_sweep = time.monotonic() + self.options.sweep_interval
-                self._sweep()
-            try:
-                item = self._inbound.get(timeout=0.1)
-            except queue.Empty:
-                continue
+        """Handle what the port said, and reopen it or sweep the SIM when that is due."""
+        while self._inbound:
+            item = self._inbound.popleft()
             if isinstance(item, _Lost):
                 if item.generation == self._generation:
-                    self._recover(item.reason)
+                    self._port_lost(item.reason)
                 continue
             try:
                 self._handle(item)
             except (ModemError, ValueError, IndexError) as exc:
                 # What stays on the SIM is read again at the next sweep or reconnect.
                 log.warning("unsolicited result not handled", extra={"urc": item.line, "error": str(exc)})
+        now = time.monotonic()
+        if self._channel is None and now >= self._reopen_at:
+            self._reopen()
+        elif self._channel is not None and now >= self._next_sweep:
+            self._next_sweep = now + self.options.sweep_interval
+            self._sweep()
 
     def _sweep(self) -> None:
         # Some modems announce nothing, or list nothing right after start.
         self._read_stored()
         for received in self._inbox.expire(timedelta(seconds=self.options.incomplete_after)):
             if received.event is not None:  # an expired message always makes one
-                self._events.put((received.event, received.slots))
+                self._events.append((received.event, received.slots))
 
     def _handle(self, urc: Urc) -> None:
         if urc.name in ("+CMTI", "+CDSI"):
-            slot = int(urc.arguments[-1])
-            with self._slot_turn:
-                self._read_slot(slot)
+            self._read_slot(int(urc.arguments[-1]))
         elif urc.name in ("+CMT", "+CDS") and urc.pdu is not None:
             if self._features.acknowledge:
                 self._live_channel().command("AT+CNMA", self.options.command_timeout)
@@ -276,10 +280,6 @@ class ATModem(Modem):
 
     def _read_stored(self) -> None:
         """Hand on whatever waits on the SIM that was not read before."""
-        with self._slot_turn:
-            self._read_unread()
-
-    def _read_unread(self) -> None:
         try:
             answer = self._live_channel().command("AT+CMGL=4", self.options.command_timeout)
         except ModemError as exc:
@@ -301,23 +301,19 @@ class ATModem(Modem):
     def _accept(self, pdu: str, slot: int | None) -> None:
         received = self._inbox.accept(pdu, slot)
         if received.event is not None:
-            self._events.put((received.event, received.slots))
+            self._events.append((received.event, received.slots))
         elif received.slots:
-            with self._doomed_lock:
-                self._doomed.extend(received.slots)
+            self._doomed.extend(received.slots)
 
     def _delete_doomed(self) -> None:
-        with self._doomed_lock:
-            doomed, self._doomed = self._doomed, []
+        doomed, self._doomed = self._doomed, []
         for position, slot in enumerate(doomed):
-            with self._slot_turn:
-                try:
-                    self._delete(slot)
-                except ModemError:
-                    with self._doomed_lock:
-                        self._doomed.extend(doomed[position:])
-                    return
-                self._inbox.forget(slot)
+            try:
+                self._delete(slot)
+            except ModemError:
+                self._doomed.extend(doomed[position:])
+                return
+            self._inbox.forget(slot)
 
     def _delete(self, slot: Slot) -> None:
         """Delete ``slot``, unless the port was lost since it was read and it now holds something else."""
