@@ -30,6 +30,8 @@ from zimsend_common.timefmt import utcnow
 log = logging.getLogger(__name__)
 
 CTRL_Z, ESC = 0x1A, 0x1B
+# How often the serving thread looks, between the client's commands, for what else it has to do.
+_LOOK_SECONDS = 0.02
 NOISE = (
     "^RSSI:17",
     "^MODE:5,4",
@@ -46,7 +48,7 @@ class ModemEmulator:
         self.config = config or EmulatorConfig()
         self._sim = SimCard(self.config.pin, self.config.sim_busy)
         self._storage = SimStorage(self.config.storage_size)
-        self._network = Network(self.config, self._report_arrived)
+        self._network = Network(self.config)
         self._commands = CommandSet(self.config, self._sim, self._storage, self._network, self._acknowledge)
         self._noise = random.Random(self.config.seed + 1)
         self._concat_reference = self._noise.randrange(256)
@@ -193,10 +195,14 @@ class ModemEmulator:
                 done.set()
             self._resend_unacknowledged()
             self._deliver_held_reports()
+            for pdu in self._network.due_reports():
+                self._report_arrived(pdu)
+            next_report = self._network.seconds_to_next_report()
+            wait = _LOOK_SECONDS if next_report is None else min(_LOOK_SECONDS, next_report)
             port = self._port
-            data = port.read(0.02) if port is not None else b""
+            data = port.read(wait) if port is not None else b""
             if port is None:
-                time.sleep(0.02)
+                time.sleep(wait)
             for byte in data:
                 if self._commands.session.echo and byte != ESC:
                     self._write(bytes([byte]))

@@ -1,12 +1,18 @@
-"""The emulated GSM network: registration, acceptance of sends, references, reports."""
+"""The emulated GSM network: registration, acceptance of sends, references, reports.
+
+A status report falls due ``report_delay`` seconds after its send; the modem's
+serving thread takes the reports due (``due_reports``) between the commands
+it answers, as a modem hears the network between them. A thread for each
+report would cost more than the send it reports on.
+"""
 
 from __future__ import annotations
 
+import heapq
 import random
 import re
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,18 +30,27 @@ class _Partial:
     references: dict[int, int]
 
 
+@dataclass(order=True, frozen=True)
+class _Report:
+    due: float  # on the monotonic clock
+    order: int  # of the sends: reports due at once come in that order
+    recipient: str
+    reference: int
+    submitted: datetime
+
+
 class Network:
     """Decides what happens to each submitted part, and logs whole accepted messages."""
 
-    def __init__(self, config: EmulatorConfig, deliver_report: Callable[[str], None]) -> None:
+    def __init__(self, config: EmulatorConfig) -> None:
         self._config = config
-        self._deliver_report = deliver_report
         self._random = random.Random(config.seed)
         self._failures = [(re.compile(p), code) for p, code in config.failures.items()]
         self._next_reference = config.first_reference % 256
         self._partials: dict[tuple[str, int], _Partial] = {}
         self._lock = threading.Lock()
-        self._timers: list[threading.Timer] = []
+        self._reports: list[_Report] = []  # a heap, soonest first
+        self._reports_made = 0
         self.sent: list[SentRecord] = []
         self.registered_at = time.monotonic() + config.no_network_for
 
@@ -88,18 +103,28 @@ class Network:
             )
 
     def _schedule_report(self, recipient: str, reference: int, submitted: datetime) -> None:
-        def report() -> None:
-            pdu = encode_status_report(reference, recipient, submitted, utcnow(), self._config.report_status)
-            self._deliver_report(pdu)
-
-        timer = threading.Timer(self._config.report_delay or 0.0, report)
-        timer.daemon = True
+        due = time.monotonic() + (self._config.report_delay or 0.0)
         with self._lock:
-            self._timers = [t for t in self._timers if t.is_alive()] + [timer]
-        timer.start()
+            self._reports_made += 1
+            heapq.heappush(self._reports, _Report(due, self._reports_made, recipient, reference, submitted))
+
+    def due_reports(self) -> list[str]:
+        """The status reports (PDUs, SMSC field first) due by now, in the order they fell due;
+        each is handed out once."""
+        now = time.monotonic()
+        due: list[_Report] = []
+        with self._lock:
+            while self._reports and self._reports[0].due <= now:
+                due.append(heapq.heappop(self._reports))
+        status = self._config.report_status
+        return [encode_status_report(r.reference, r.recipient, r.submitted, utcnow(), status) for r in due]
+
+    def seconds_to_next_report(self) -> float | None:
+        """How long until the next status report falls due (0 when one is due); None when none is to come."""
+        with self._lock:
+            return max(0.0, self._reports[0].due - time.monotonic()) if self._reports else None
 
     def stop(self) -> None:
         """Cancel the reports still to come."""
         with self._lock:
-            for timer in self._timers:
-                timer.cancel()
+            self._reports.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -26,6 +27,14 @@ class Terminal:
         data = b""
         deadline = time.monotonic() + timeout
         while not data.endswith(ending) and time.monotonic() < deadline:
+            data += self.port.read(256)
+        return data.decode("latin-1")
+
+    def read_through(self, text: bytes, timeout: float = 3.0) -> str:
+        """All that arrives until ``text`` is among it, and any more that came in the same read."""
+        data = b""
+        deadline = time.monotonic() + timeout
+        while text not in data and time.monotonic() < deadline:
             data += self.port.read(256)
         return data.decode("latin-1")
 
@@ -162,6 +171,36 @@ def test_new_messages_and_reports_are_announced_as_cnmi_asks(start) -> None:
     pdu = terminal.wait_for(r"\+CDS: \d+\r\n([0-9A-F]+)\r\n").group(1)
     report = decode_incoming(pdu)
     assert (report.message_reference, report.recipient, report.status) == (0, "+263771234567", 0)
+
+
+def test_a_report_due_at_once_comes_after_the_answer_to_its_send(start) -> None:
+    _, terminal = start(report_delay=0.0)
+    terminal.command("ATE0")
+    terminal.command("AT+CNMI=2,1,0,1,0")
+    [part] = encode_submit("+263771234567", "report me now")
+    terminal.type(f"AT+CMGS={part.tpdu_length}\r")
+    terminal.read_until(b"> ")
+    terminal.type(part.hex + "\x1a")
+    received = terminal.wait_for(r"(?s)^(.*?)\+CDS: ").group(1)
+    assert re.fullmatch(r"\r\n\+CMGS: 0\r\n\r\nOK\r\n\r\n", received)
+
+
+def test_reports_come_in_the_order_of_their_sends_with_no_thread_started_for_them(start) -> None:
+    emulator, terminal = start(report_delay=0.05)
+    terminal.command("ATE0")
+    terminal.command("AT+CNMI=2,1,0,1,0")
+    threads = set(threading.enumerate())
+    received = ""
+    for text in ("one", "two", "three", "four"):
+        [part] = encode_submit("+263771234567", text)
+        terminal.type(f"AT+CMGS={part.tpdu_length}\r")
+        received += terminal.read_through(b"> ")
+        terminal.type(part.hex + "\x1a")
+        received += terminal.read_through(b"OK\r\n")
+        assert set(threading.enumerate()) == threads
+    received += terminal.read_until(b"never", timeout=0.5)
+    pdus = re.findall(r"\+CDS: \d+\r\n([0-9A-F]+)\r\n", received)
+    assert [decode_incoming(pdu).message_reference for pdu in pdus] == [0, 1, 2, 3]
 
 
 def test_a_pin_locked_sim_refuses_sms_until_unlocked(start) -> None:
