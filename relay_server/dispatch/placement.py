@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 from redis import Redis
+from redis.client import Pipeline
 from redis.exceptions import NoScriptError
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
@@ -234,27 +235,45 @@ def without_live_job(
     queued there, for ``taken_off_queue`` to check against the queue itself.
 
     A job that failed or was stopped no longer carries its message; one that
-    finished did, and its message has moved on (or was claimed).
+    finished did, and its message has moved on (or was claimed). The claims
+    are read after the jobs, and only for the messages whose job is gone: most
+    have a live one. Read in that order, a device that deletes the job as it
+    claims the message (``bus.discard`` before ``SET NX``) is seen with its claim.
     """
-    answers: list[Any] = []
-    for start in range(0, len(messages), _BATCH):
-        with redis.pipeline(transaction=False) as pipe:
-            for client_id, message_id in messages[start : start + _BATCH]:
-                pipe.get(wire.claim_key(client_id, message_id))
-                pipe.hmget(Job.key_for(wire.send_job_id(client_id, message_id)), ["status", "origin"])
-            answers += device_written.answers(pipe)
-    found: dict[str, bytes | None] = {}
+    jobs = _read_each(redis, messages, _read_job)
+    gone: list[tuple[str, str]] = []
     queued: dict[str, list[tuple[str, str]]] = {}
-    for index, (client_id, message_id) in enumerate(messages):
-        claim, job = _claim_read(answers[index * 2]), answers[index * 2 + 1]
+    for (client_id, message_id), job in zip(messages, jobs):
         # A job key of another kind carries no message: gone, as far as placing goes
         # (``remove_jobs`` deletes it before the message is placed again).
         status, origin = (None, None) if device_written.unreadable(job) else job
         if status == _QUEUED and origin is not None:
             queued.setdefault(origin.decode(errors="replace"), []).append((client_id, message_id))
         elif status not in _LIVE_STATUSES:
-            found[message_id] = claim
-    return found, queued
+            gone.append((client_id, message_id))
+    claims = _read_each(redis, gone, _read_claim)
+    return {message_id: _claim_read(claim) for (_, message_id), claim in zip(gone, claims)}, queued
+
+
+def _read_job(pipe: Pipeline, client_id: str, message_id: str) -> None:
+    pipe.hmget(Job.key_for(wire.send_job_id(client_id, message_id)), ["status", "origin"])
+
+
+def _read_claim(pipe: Pipeline, client_id: str, message_id: str) -> None:
+    pipe.get(wire.claim_key(client_id, message_id))
+
+
+def _read_each(
+    redis: Redis, messages: Sequence[tuple[str, str]], read: Callable[[Pipeline, str, str], object]
+) -> list[Any]:
+    """The answer to ``read`` for each (client id, message id) pair, ``_BATCH`` to a round trip."""
+    answers: list[Any] = []
+    for start in range(0, len(messages), _BATCH):
+        with redis.pipeline(transaction=False) as pipe:
+            for client_id, message_id in messages[start : start + _BATCH]:
+                read(pipe, client_id, message_id)
+            answers += device_written.answers(pipe)
+    return answers
 
 
 def _claim_read(answer: Any) -> bytes | None:

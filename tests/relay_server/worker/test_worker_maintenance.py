@@ -375,6 +375,23 @@ def test_recovery_leaves_a_queued_job_that_is_still_on_its_queue_where_it_is(par
     assert len(before) == 3
 
 
+def test_recovery_reads_no_claim_of_a_message_whose_job_is_alive(parts: Parts):
+    # Every queued message is looked at every round: one command each for a backlog, not two.
+    caller = parts.client()
+    device = parts.device(caller)
+
+    def reads_of_a_round() -> int:
+        before = parts.redis.info("commandstats").get("cmdstat_get", {}).get("calls", 0)
+        run_round(parts)
+        return parts.redis.info("commandstats")["cmdstat_get"]["calls"] - before
+
+    reads_of_a_round()
+    idle = reads_of_a_round()
+    for message in [parts.message(caller, device_id=device.device_id) for _ in range(20)]:
+        placement.enqueue_send(parts.redis, parts.store.device_signing_keys, message)
+    assert reads_of_a_round() == idle
+
+
 def test_a_shared_message_an_agent_dropped_unsigned_for_it_is_queued_again_signed_for_every_device(parts: Parts):
     caller = parts.client()
     first = parts.device(caller)
