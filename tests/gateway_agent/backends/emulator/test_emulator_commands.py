@@ -38,6 +38,15 @@ class Terminal:
             data += self.port.read(256)
         return data.decode("latin-1")
 
+    def submit(self, text: str, *, length_off_by: int = 0) -> str:
+        """Type AT+CMGS for one part to +263771234567, and its PDU once the prompt came;
+        what arrived up to the prompt."""
+        [part] = encode_submit("+263771234567", text)
+        self.type(f"AT+CMGS={part.tpdu_length + length_off_by}\r")
+        arrived = self.read_through(b"> ")
+        self.type(part.hex + "\x1a")
+        return arrived
+
     def wait_for(self, pattern: str, timeout: float = 3.0) -> re.Match[str]:
         """The first match of ``pattern`` in what arrives within ``timeout``."""
         data = ""
@@ -122,10 +131,7 @@ def test_a_pdu_typed_after_the_prompt_is_sent_with_the_next_reference(start) -> 
     terminal.command("ATE0")
     references = []
     for text in ("one", "two", "three"):
-        [part] = encode_submit("+263771234567", text)
-        terminal.type(f"AT+CMGS={part.tpdu_length}\r")
-        assert terminal.read_until(b"> ") == "\r\n> "
-        terminal.type(part.hex + "\x1a")
+        assert terminal.submit(text) == "\r\n> "
         answer = terminal.command("")  # the answer to the PDU
         references.append(answer[0])
     assert references == ["+CMGS: 254", "+CMGS: 255", "+CMGS: 0"]
@@ -136,10 +142,7 @@ def test_a_pdu_whose_length_does_not_match_is_refused(start) -> None:
     emulator, terminal = start()
     terminal.command("ATE0")
     terminal.command("AT+CMEE=1")
-    [part] = encode_submit("+263771234567", "hello")
-    terminal.type(f"AT+CMGS={part.tpdu_length + 1}\r")
-    terminal.read_until(b"> ")
-    terminal.type(part.hex + "\x1a")
+    terminal.submit("hello", length_off_by=1)
     assert terminal.command("") == ["+CMS ERROR: 304"]
     assert emulator.sent == []
 
@@ -164,10 +167,7 @@ def test_new_messages_and_reports_are_announced_as_cnmi_asks(start) -> None:
     terminal.command("AT+CNMI=2,1,0,1,0")
     emulator.inject_incoming("+263772222222", "hello")
     terminal.wait_for(r'\r\n\+CMTI: "SM",1\r\n')
-    [part] = encode_submit("+263771234567", "report me")
-    terminal.type(f"AT+CMGS={part.tpdu_length}\r")
-    terminal.read_until(b"> ")
-    terminal.type(part.hex + "\x1a")
+    terminal.submit("report me")
     pdu = terminal.wait_for(r"\+CDS: \d+\r\n([0-9A-F]+)\r\n").group(1)
     report = decode_incoming(pdu)
     assert (report.message_reference, report.recipient, report.status) == (0, "+263771234567", 0)
@@ -177,10 +177,7 @@ def test_a_report_due_at_once_comes_after_the_answer_to_its_send(start) -> None:
     _, terminal = start(report_delay=0.0)
     terminal.command("ATE0")
     terminal.command("AT+CNMI=2,1,0,1,0")
-    [part] = encode_submit("+263771234567", "report me now")
-    terminal.type(f"AT+CMGS={part.tpdu_length}\r")
-    terminal.read_until(b"> ")
-    terminal.type(part.hex + "\x1a")
+    terminal.submit("report me now")
     received = terminal.wait_for(r"(?s)^(.*?)\+CDS: ").group(1)
     assert re.fullmatch(r"\r\n\+CMGS: 0\r\n\r\nOK\r\n\r\n", received)
 
@@ -192,10 +189,7 @@ def test_reports_come_in_the_order_of_their_sends_with_no_thread_started_for_the
     threads = set(threading.enumerate())
     received = ""
     for text in ("one", "two", "three", "four"):
-        [part] = encode_submit("+263771234567", text)
-        terminal.type(f"AT+CMGS={part.tpdu_length}\r")
-        received += terminal.read_through(b"> ")
-        terminal.type(part.hex + "\x1a")
+        received += terminal.submit(text)
         received += terminal.read_through(b"OK\r\n")
         assert set(threading.enumerate()) == threads
     received += terminal.read_until(b"never", timeout=0.5)
