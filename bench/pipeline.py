@@ -11,7 +11,10 @@ prints, for 1 agent and for N agents together:
 - the peak resident memory of each kind of process;
 - the CPU time each message cost each kind of process (redis-server's
   included) and all of them together, and the Redis commands it cost
-  (steadier than rates on a busy machine).
+  (steadier than rates on a busy machine);
+- the agents' context switches a message, all their threads: each is a
+  wait ended or a thread preempted, and with more processes than cores each
+  costs CPU in caches gone cold, which the counts of CPU time show only in sum.
 
 The baseline, measured in the same run, is the modem path alone: the AT
 driver sending straight to an emulator in this process. Its ratio says what
@@ -73,6 +76,7 @@ class Figures:
     seconds: float
     cpu_seconds: dict[str, float] = field(default_factory=dict)  # by kind of process, over the timed run
     redis_commands: int = 0  # that Redis ran over the timed run, from every process
+    agent_switches: int = 0  # the agents' context switches over the timed run, all threads
 
     @property
     def rate(self) -> float:
@@ -101,7 +105,7 @@ def through_gateway(gateway: Gateway, agents: int, count: int) -> Figures:
     warm_up = serving_agents(gateway, account, agents)
     caller = Caller(client_id=account.client_id, key_id="", is_test=False)
     wait_until(lambda: gateway.store.stats(caller, None, None, None).delivered >= warm_up, "the warm-up to finish")
-    cpu_before, commands_before = cpu_seconds(gateway), redis_commands(gateway)
+    cpu_before, commands_before, switches_before = cpu_seconds(gateway), redis_commands(gateway), switches(gateway)
     started = time.perf_counter()
     for start in range(0, count, BULK):
         send_bulk(gateway, account, start, min(BULK, count - start))
@@ -112,8 +116,8 @@ def through_gateway(gateway: Gateway, agents: int, count: int) -> Figures:
     )
     elapsed = time.perf_counter() - started
     spent = {kind: seconds - cpu_before.get(kind, 0.0) for kind, seconds in cpu_seconds(gateway).items()}
-    commands = redis_commands(gateway) - commands_before
-    return Figures(f"through the gateway, {agents} agent(s)", count, elapsed, spent, commands)
+    commands, agent_switches = redis_commands(gateway) - commands_before, switches(gateway) - switches_before
+    return Figures(f"through the gateway, {agents} agent(s)", count, elapsed, spent, commands, agent_switches)
 
 
 def recipient(n: int) -> str:
@@ -211,6 +215,20 @@ def cpu_seconds(gateway: Gateway) -> dict[str, float]:
     return spent
 
 
+def switches(gateway: Gateway) -> int:
+    """Context switches so far of every agent's threads, voluntary and not (0 for an agent gone)."""
+    agents = [pid for kind, pid in _processes(gateway) if kind == "agent"]
+    return sum(_switches_of(status) for pid in agents for status in Path(f"/proc/{pid}/task").glob("*/status"))
+
+
+def _switches_of(status: Path) -> int:
+    """A thread's ``voluntary_ctxt_switches`` and ``nonvoluntary_ctxt_switches`` together; 0 once it is gone."""
+    try:
+        return sum(int(line.split()[1]) for line in status.read_text().splitlines() if "ctxt_switches:" in line)
+    except OSError:
+        return 0
+
+
 def _processes(gateway: Gateway) -> Iterator[tuple[str, int]]:
     for process in gateway.processes:
         kind = next(word for word in ("serve", "worker", "run") if word in process.args)
@@ -281,6 +299,9 @@ def main() -> None:
         commands = figures.redis_commands / figures.messages
         print(f"Redis commands per message, {figures.label}: {commands:.1f}")
         report[figures.label]["redis_commands_per_message"] = round(commands, 1)
+        switched = figures.agent_switches / figures.messages
+        print(f"Agents' context switches per message, {figures.label}: {switched:.1f}")
+        report[figures.label]["agent_context_switches_per_message"] = round(switched, 1)
     quantiles = statistics.quantiles(latencies, n=100)
     p50, p99 = statistics.median(latencies) * 1000, quantiles[98] * 1000
     print(f"send → +CMGS, one at a time: p50 {p50:.1f} ms, p99 {p99:.1f} ms ({len(latencies)} sends)")

@@ -47,6 +47,9 @@ def test_the_pipeline_benchmark_reports_rates_latency_and_memory(tmp_path: Path)
     cpu = figures["through the gateway, 2 agent(s)"]["cpu_ms_per_message"]
     assert {"relay", "worker", "agent", "emulators", "redis"} < set(cpu)
     assert cpu["all"] == pytest.approx(sum(ms for kind, ms in cpu.items() if kind != "all"), abs=0.05)
+    # An agent waits at least for the job, the claim and the modem's answer of every message.
+    assert figures["through the gateway, 2 agent(s)"]["agent_context_switches_per_message"] >= 3
+    assert "Agents' context switches per message" in out
 
 
 def test_the_agent_benchmark_gives_the_agents_cpu_a_message_against_a_round_trip(tmp_path: Path) -> None:
