@@ -148,9 +148,6 @@ class Channel:
         to an earlier command (one that timed out) are dropped, not taken for this one's."""
         while self._lost is None and self._read(0.0):
             pass
-        if self._answers:
-            log.debug("late answers dropped", extra={"lines": len(self._answers)})
-            self._answers.clear()
 
     def _write(self, text: str) -> None:
         try:
@@ -166,16 +163,14 @@ class Channel:
             ready, _, _ = select.select([self._port.fileno()], [], [], timeout)
             if not ready:
                 return False
+            # A device gone makes pyserial raise here (EIO, or readable with nothing to read).
             data = self._port.read(self._port.in_waiting or 1)
         except _PORT_FAILURES as exc:
             self._lose(str(exc) or type(exc).__name__)
             return False
-        if not data:  # readable, yet nothing: the device went away (pyserial says so only sometimes)
-            self._lose("the device reports data and returns none (unplugged?)")
-            return False
         for token in self._splitter.feed(data):
             self._pending_urc = self._dispatch(token, self._pending_urc)
-        return True
+        return bool(data)
 
     def _next_answer(self, shown: str, deadline: float) -> object:
         while not self._answers:
@@ -217,7 +212,10 @@ class Channel:
     def _dispatch(self, token: object, pending_urc: str | None) -> str | None:
         """Route one token; returns the URC line still waiting for its PDU line."""
         if token is PROMPT:
-            self._answers.append(PROMPT)
+            if self._in_flight:
+                self._answers.append(PROMPT)
+            else:  # the late prompt of a send that timed out: the ESC sent then ends it
+                log.debug("prompt outside a command dropped")
             return pending_urc
         line = str(token)
         if is_noise(line):
