@@ -23,7 +23,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 from redis import Redis
-from redis.client import Pipeline
 from redis.exceptions import NoScriptError
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
@@ -240,7 +239,12 @@ def without_live_job(
     have a live one. Read in that order, a device that deletes the job as it
     claims the message (``bus.discard`` before ``SET NX``) is seen with its claim.
     """
-    jobs = _read_each(redis, messages, _read_job)
+    jobs: list[Any] = []
+    for start in range(0, len(messages), _BATCH):
+        with redis.pipeline(transaction=False) as pipe:
+            for client_id, message_id in messages[start : start + _BATCH]:
+                pipe.hmget(Job.key_for(wire.send_job_id(client_id, message_id)), ["status", "origin"])
+            jobs += device_written.answers(pipe)
     gone: list[tuple[str, str]] = []
     queued: dict[str, list[tuple[str, str]]] = {}
     for (client_id, message_id), job in zip(messages, jobs):
@@ -251,29 +255,18 @@ def without_live_job(
             queued.setdefault(origin.decode(errors="replace"), []).append((client_id, message_id))
         elif status not in _LIVE_STATUSES:
             gone.append((client_id, message_id))
-    claims = _read_each(redis, gone, _read_claim)
-    return {message_id: _claim_read(claim) for (_, message_id), claim in zip(gone, claims)}, queued
+    return dict(zip((message_id for _, message_id in gone), _claims(redis, gone))), queued
 
 
-def _read_job(pipe: Pipeline, client_id: str, message_id: str) -> None:
-    pipe.hmget(Job.key_for(wire.send_job_id(client_id, message_id)), ["status", "origin"])
-
-
-def _read_claim(pipe: Pipeline, client_id: str, message_id: str) -> None:
-    pipe.get(wire.claim_key(client_id, message_id))
-
-
-def _read_each(
-    redis: Redis, messages: Sequence[tuple[str, str]], read: Callable[[Pipeline, str, str], object]
-) -> list[Any]:
-    """The answer to ``read`` for each (client id, message id) pair, ``_BATCH`` to a round trip."""
-    answers: list[Any] = []
-    for start in range(0, len(messages), _BATCH):
-        with redis.pipeline(transaction=False) as pipe:
-            for client_id, message_id in messages[start : start + _BATCH]:
-                read(pipe, client_id, message_id)
-            answers += device_written.answers(pipe)
-    return answers
+def _claims(redis: Redis, messages: Sequence[tuple[str, str]]) -> list[bytes | None]:
+    """The claim of each (client id, message id), one MGET for every ``_BATCH``; None for
+    none, and for another kind of value than a claim, which MGET answers with nil (as
+    ``_claim_read`` reads a GET's refusal)."""
+    keys = [wire.claim_key(client_id, message_id) for client_id, message_id in messages]
+    claims: list[bytes | None] = []
+    for start in range(0, len(keys), _BATCH):
+        claims += cast("list[bytes | None]", redis.mget(keys[start : start + _BATCH]))
+    return claims
 
 
 def _claim_read(answer: Any) -> bytes | None:
