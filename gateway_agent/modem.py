@@ -14,6 +14,9 @@ A backend promises:
 - ``next_event()`` hands out every delivery report and incoming message
   exactly once, in arrival order; a lost port shows up as a ``PortLost``
   event, and the backend reopens the port on its own (``PortRestored``).
+  A backend reads its device, and reopens it, in the caller's thread,
+  inside ``next_event`` and ``send``: the caller comes back for events at
+  every turn of its loop, even when it expects none.
 """
 
 from __future__ import annotations
