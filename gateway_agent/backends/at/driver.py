@@ -240,7 +240,9 @@ class ATModem(Modem):
         while self._inbound:
             item = self._inbound.popleft()
             if isinstance(item, _Lost):
-                if item.generation == self._generation:
+                # Only the port in use is lost: not one that an earlier open, or a
+                # reopening that failed in the middle of its set-up, left behind.
+                if item.generation == self._generation and self._channel is not None:
                     self._port_lost(item.reason)
                 continue
             try:

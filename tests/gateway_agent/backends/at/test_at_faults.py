@@ -94,3 +94,18 @@ def test_a_send_in_flight_when_the_port_goes_fails_with_port_gone(make_emulator,
         modem.send(RECIPIENT, "cut off")
     emulator.restore()
     next_event_of(modem, PortRestored)
+
+
+def test_a_port_that_goes_again_while_it_is_set_up_is_one_loss_and_one_return(
+    make_emulator, make_modem, tmp_path
+) -> None:
+    emulator = make_emulator(link=str(tmp_path / "modem"))
+    modem = make_modem(emulator)
+    emulator.vanish()
+    lost = next_event_of(modem, PortLost)
+    emulator.vanish_after("ATE0")  # the first reopening loses it again, in the middle of its set-up
+    emulator.restore()
+    events = [lost, *events_for(modem, 0.6)]
+    emulator.restore()
+    events.append(next_event_of(modem, PortRestored))
+    assert [type(event) for event in events] == [PortLost, PortRestored]
