@@ -2,9 +2,10 @@
 and over real HTTP: no answer is a 5xx, and every answer is one the document
 describes (status, content type, body and headers).
 
-The relay runs as its own process on a SQLite store and a private Redis; the
-client owns one device, seen online, so that sends are accepted rather than
-refused for want of a device. ZIMSEND_SCHEMATHESIS_EXAMPLES sets the examples an
+The relay runs as its own process on a private Redis, once on a SQLite store
+and once on PostgreSQL, which is stricter with what it is given (a number
+past a column's range, a NUL in a text); the client owns one device, seen
+online, so that sends are accepted rather than refused for want of a device. ZIMSEND_SCHEMATHESIS_EXAMPLES sets the examples an
 operation gets (25 by default, what CI runs).
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from each_database import EACH_DATABASE
 from hypothesis import HealthCheck, Phase, given, settings
 from relay_process import environment, serving
 from schemathesis import GenerationMode
@@ -44,11 +46,19 @@ CHECKS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def relay(tmp_path_factory: pytest.TempPathFactory, redis_proc: Any) -> Iterator[dict[str, str]]:
-    """A running relay, and the headers of a client with a device."""
+@pytest.fixture(scope="module", params=EACH_DATABASE)
+def relay(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, redis_proc: Any
+) -> Iterator[dict[str, str]]:
+    """A running relay on a new store of each kind, and the headers of a client with a device."""
     workdir: Path = tmp_path_factory.mktemp("schemathesis")
-    database_url = f"sqlite:///{workdir / 'zimsend.sqlite3'}"
+    if request.param == "sqlite":
+        database_url = f"sqlite:///{workdir / 'zimsend.sqlite3'}"
+    else:  # a module's database: the function-scoped fixtures cannot serve it
+        databases = request.getfixturevalue("postgres_databases")
+        name = databases.create(migrated=False)
+        request.addfinalizer(lambda: databases.drop_later(name))
+        database_url = databases.url(name)
     port = free_port()
     env = environment(
         workdir,
