@@ -2,7 +2,7 @@
 the API's answers, the store and the emulated networks' logs agree exactly, on
 SQLite and on PostgreSQL.
 
-ZIMSEND_SOAK_SECONDS sets how long the clients run (20 s by default, what CI
+ZIMSEND_SOAK_SECONDS sets how long the clients run (60 s by default, what CI
 runs; a soak is the same test run for an hour).
 """
 
@@ -27,7 +27,7 @@ from gateway_agent.backends.emulator import EmulatorConfig
 
 CLIENTS = 50
 AGENTS = 4
-SECONDS = float(os.environ.get("ZIMSEND_SOAK_SECONDS", "20"))
+SECONDS = float(os.environ.get("ZIMSEND_SOAK_SECONDS", "60"))
 STALL_SECONDS = 180  # the most the unfinished messages' number may stay the same once the clients stopped
 # The suite's 300 s would cut a soak short. The clients have messages accepted
 # faster than four modems sending 20 a second take them (on two cores, about
