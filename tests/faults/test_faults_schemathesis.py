@@ -5,8 +5,9 @@ describes (status, content type, body and headers).
 The relay runs as its own process on a private Redis, once on a SQLite store
 and once on PostgreSQL, which is stricter with what it is given (a number
 past a column's range, a NUL in a text); the client owns one device, seen
-online, so that sends are accepted rather than refused for want of a device. ZIMSEND_SCHEMATHESIS_EXAMPLES sets the examples an
-operation gets (25 by default, what CI runs).
+online, so that sends are accepted rather than refused for want of a device.
+ZIMSEND_SCHEMATHESIS_EXAMPLES sets the examples an operation gets (25 by
+default, what CI runs).
 """
 
 from __future__ import annotations
