@@ -8,8 +8,9 @@ flight (handed to that command) and unsolicited result codes (handed to
 a hand-off between two threads for every line the modem sends. Between
 reads, the kernel keeps what arrives; a caller that stays away long enough
 to fill that buffer (seconds, at a modem's pace) risks losing bytes, so the
-agent's loop polls at every turn. When the port fails, ``on_lost`` is
-called once, and the command reading at that moment fails with ``PortGone``.
+agent's loop polls at every turn. When the port fails the channel is lost
+for good (``lost`` says why), and the command reading at that moment fails
+with ``PortGone``.
 """
 
 from __future__ import annotations
@@ -43,11 +44,9 @@ class Channel:
         self,
         port: serial.Serial,
         on_urc: Callable[[Urc], None],
-        on_lost: Callable[[str], None],
     ) -> None:
         self._port = port
         self._on_urc = on_urc
-        self._on_lost = on_lost
         self._lock = threading.Lock()  # one command, or one poll, reads at a time
         self._splitter = LineSplitter()
         self._answers: deque[object] = deque()
@@ -62,15 +61,15 @@ class Channel:
         path: str,
         baudrate: int,
         on_urc: Callable[[Urc], None],
-        on_lost: Callable[[str], None],
     ) -> Channel:
         """Open the port at ``path`` (following symlinks anew each time)."""
         port = serial.Serial(path, baudrate, timeout=0, exclusive=True)
-        return cls(port, on_urc, on_lost)
+        return cls(port, on_urc)
 
     @property
-    def lost(self) -> bool:
-        return self._lost is not None
+    def lost(self) -> str | None:
+        """Why the port failed; None while it works."""
+        return self._lost
 
     def close(self) -> None:
         """Release the port; safe to call twice."""
@@ -241,7 +240,6 @@ class Channel:
             return
         self._lost = reason
         log.warning("modem port lost", extra={"reason": reason})
-        self._on_lost(reason)
 
 
 def _final_error(line: str, command: str) -> CommandError:

@@ -26,7 +26,6 @@ import logging
 import random
 import time
 from collections import deque
-from dataclasses import dataclass
 from datetime import timedelta
 
 import serial
@@ -55,12 +54,6 @@ log = logging.getLogger(__name__)
 _STORED_OUTGOING = {"2", "3"}  # <stat> of messages the phone keeps to send, not received ones
 
 
-@dataclass(frozen=True)
-class _Lost:
-    reason: str
-    generation: int
-
-
 class ATModem(Modem):
     """A GSM modem on a serial port, driven with AT commands in PDU mode."""
 
@@ -68,8 +61,7 @@ class ATModem(Modem):
         self.options = options
         self._channel: Channel | None = None
         self._features = SessionFeatures(acknowledge=False, indications=None)
-        self._generation = 0
-        self._inbound: deque[Urc | _Lost] = deque()  # read from the port, not yet handled
+        self._inbound: deque[Urc] = deque()  # read from the port, not yet handled
         self._events: deque[tuple[ModemEvent, tuple[Slot, ...]]] = deque()
         self._inbox = Inbox()
         self._doomed: list[Slot] = []  # SIM slots to delete at the next chance
@@ -164,15 +156,8 @@ class ATModem(Modem):
     # -- connection ------------------------------------------------------
 
     def _connect(self) -> None:
-        self._generation += 1
-        generation = self._generation
         try:
-            channel = Channel.open(
-                self.options.port,
-                self.options.baudrate,
-                on_urc=self._inbound.append,
-                on_lost=lambda reason: self._inbound.append(_Lost(reason, generation)),
-            )
+            channel = Channel.open(self.options.port, self.options.baudrate, on_urc=self._inbound.append)
         except (serial.SerialException, OSError) as exc:
             hint = " (another program holds it: ModemManager?)" if "lock" in str(exc) else ""
             raise PortGone(f"cannot open {self.options.port}: {exc}{hint}") from exc
@@ -193,7 +178,7 @@ class ATModem(Modem):
 
     def _live_channel(self) -> Channel:
         channel = self._channel
-        if channel is None or channel.lost:
+        if channel is None or channel.lost is not None:
             raise PortGone(f"the modem on {self.options.port} is gone; reconnecting")
         return channel
 
@@ -238,18 +223,16 @@ class ATModem(Modem):
     def _work(self) -> None:
         """Handle what the port said, and reopen it or sweep the SIM when that is due."""
         while self._inbound:
-            item = self._inbound.popleft()
-            if isinstance(item, _Lost):
-                # Only the port in use is lost: not one that an earlier open, or a
-                # reopening that failed in the middle of its set-up, left behind.
-                if item.generation == self._generation and self._channel is not None:
-                    self._port_lost(item.reason)
-                continue
+            urc = self._inbound.popleft()
             try:
-                self._handle(item)
+                self._handle(urc)
             except (ModemError, ValueError, IndexError) as exc:
                 # What stays on the SIM is read again at the next sweep or reconnect.
-                log.warning("unsolicited result not handled", extra={"urc": item.line, "error": str(exc)})
+                log.warning("unsolicited result not handled", extra={"urc": urc.line, "error": str(exc)})
+        # The loss comes after what the port said before it. Only the port in use can be
+        # lost: one that failed in the middle of a reopening's set-up never became it.
+        if self._channel is not None and self._channel.lost is not None:
+            self._port_lost(self._channel.lost)
         now = time.monotonic()
         if self._channel is None and now >= self._reopen_at:
             self._reopen()
