@@ -35,6 +35,9 @@ CTRL_Z = "\x1a"
 ESC = "\x1b"
 # What a failing port raises: TypeError is pyserial's own failure when the fd is closed under it.
 _PORT_FAILURES = (serial.SerialException, OSError, TypeError, ValueError)
+# The most one read takes: a tty's whole input buffer. The port never blocks
+# (timeout 0), so a read takes what is there, up to this, without asking first.
+_READ_SIZE = 4096
 
 
 class Channel:
@@ -163,12 +166,12 @@ class Channel:
             if not ready:
                 return False
             # A device gone makes pyserial raise here (EIO, or readable with nothing to read).
-            data = self._port.read(self._port.in_waiting or 1)
+            data = self._port.read(_READ_SIZE)
         except _PORT_FAILURES as exc:
             self._lose(str(exc) or type(exc).__name__)
             return False
         for token in self._splitter.feed(data):
-            self._pending_urc = self._dispatch(token, self._pending_urc)
+            self._dispatch(token)
         return bool(data)
 
     def _next_answer(self, shown: str, deadline: float) -> object:
@@ -208,32 +211,34 @@ class Channel:
             if final_line is not None and line.startswith(final_line):
                 return lines
 
-    def _dispatch(self, token: object, pending_urc: str | None) -> str | None:
-        """Route one token; returns the URC line still waiting for its PDU line."""
+    def _dispatch(self, token: object) -> None:
+        """Route one token: to the command in flight, or to ``on_urc``."""
         if token is PROMPT:
             if self._in_flight:
                 self._answers.append(PROMPT)
             else:  # the late prompt of a send that timed out: the ESC sent then ends it
                 log.debug("prompt outside a command dropped")
-            return pending_urc
+            return
         line = str(token)
         if is_noise(line):
             log.debug("line noise dropped", extra={"line": repr(line)})
-            return pending_urc
+            return
         free_form = self._in_flight and self._answering is None
-        if pending_urc is not None and not is_urc(line, None):
-            self._on_urc(Urc(pending_urc, line))
-            return None
+        if self._pending_urc is not None and not is_urc(line, None):
+            self._on_urc(Urc(self._pending_urc, line))
+            self._pending_urc = None
+            return
         if is_urc(line, self._answering, free_form=free_form):
             if needs_pdu_line(line):
-                return line
-            self._on_urc(Urc(line))
-            return pending_urc
+                self._pending_urc = line
+            else:
+                self._on_urc(Urc(line))
+            return
+        self._pending_urc = None
         if self._in_flight:
             self._answers.append(line)
         else:
             log.debug("unexpected line dropped", extra={"line": line})
-        return None
 
     def _lose(self, reason: str) -> None:
         if self._lost is not None:
