@@ -219,7 +219,7 @@ def send_job_maker(redis: Redis, message: Message) -> JobMaker:
 
 def jobless(redis: Redis, messages: Sequence[tuple[str, str]]) -> dict[str, bytes | None]:
     """Of the (client id, message id) pairs, the messages that have no live job in Redis,
-    each with its claim (None: unclaimed, see ``_claim_read``): ``without_live_job``, then
+    each with its claim (None: unclaimed, see ``_claims``): ``without_live_job``, then
     ``taken_off_queue`` for those whose job reads as queued."""
     found, queued = without_live_job(redis, messages)
     found.update(taken_off_queue(redis, queued))
@@ -230,7 +230,7 @@ def without_live_job(
     redis: Redis, messages: Sequence[tuple[str, str]]
 ) -> tuple[dict[str, bytes | None], dict[str, list[tuple[str, str]]]]:
     """Of the (client id, message id) pairs, the messages whose job is gone or over, each
-    with its claim (None: unclaimed, see ``_claim_read``); and, by queue name, those whose job reads as
+    with its claim (None: unclaimed, see ``_claims``); and, by queue name, those whose job reads as
     queued there, for ``taken_off_queue`` to check against the queue itself.
 
     A job that failed or was stopped no longer carries its message; one that
@@ -260,21 +260,15 @@ def without_live_job(
 
 def _claims(redis: Redis, messages: Sequence[tuple[str, str]]) -> list[bytes | None]:
     """The claim of each (client id, message id), one MGET for every ``_BATCH``; None for
-    none, and for another kind of value than a claim, which MGET answers with nil (as
-    ``_claim_read`` reads a GET's refusal)."""
+    none, and for another kind of value than a claim (a string), which MGET answers with
+    nil. Only a device writes one, no agent can win a claim over it, and
+    ``clear_planted_claims`` deletes it before the message is placed again: left alone,
+    it would keep its message queued for good."""
     keys = [wire.claim_key(client_id, message_id) for client_id, message_id in messages]
     claims: list[bytes | None] = []
     for start in range(0, len(keys), _BATCH):
         claims += cast("list[bytes | None]", redis.mget(keys[start : start + _BATCH]))
     return claims
-
-
-def _claim_read(answer: Any) -> bytes | None:
-    """The claim a read of a claim key found; None for none, and for another kind of value
-    than a claim (a string). Only a device writes one, no agent can win a claim over it, and
-    ``clear_planted_claims`` deletes it before the message is placed again: left alone, it
-    would keep its message queued for good."""
-    return None if device_written.unreadable(answer) else answer
 
 
 def _planted(subject: str, *answers: Any) -> bool:
@@ -297,8 +291,8 @@ def taken_off_queue(redis: Redis, waiting: Mapping[str, list[tuple[str, str]]]) 
     is stored and pushed in one script, so one missing there was popped), and
     each job missing is asked about again: a live agent deletes the job it
     popped within moments, so only one that still reads as queued, and is
-    still on no queue, was left by a taker that died. The claim is the one
-    read then.
+    still on no queue, was left by a taker that died. Its claim is read after
+    that, as ``without_live_job`` reads claims.
     """
     with redis.pipeline(transaction=False) as pipe:
         for name in waiting:
@@ -313,18 +307,15 @@ def taken_off_queue(redis: Redis, waiting: Mapping[str, list[tuple[str, str]]]) 
     with redis.pipeline(transaction=False) as pipe:
         for name, (client_id, message_id) in missing:
             job_id = wire.send_job_id(client_id, message_id)
-            pipe.get(wire.claim_key(client_id, message_id))
             pipe.hget(Job.key_for(job_id), "status")
             pipe.lpos(bus.queue_key(name), job_id)
         answers = device_written.answers(pipe)
-    found: dict[str, bytes | None] = {}
-    for index, (_, (_, message_id)) in enumerate(missing):
-        claim, status, position = answers[index * 3 : index * 3 + 3]
-        if _planted(message_id, status, position):
-            continue
-        if status == _QUEUED and position is None:
-            found[message_id] = _claim_read(claim)
-    return found
+    left: list[tuple[str, str]] = []
+    for index, (_, ref) in enumerate(missing):
+        status, position = answers[index * 2 : index * 2 + 2]
+        if not _planted(ref[1], status, position) and status == _QUEUED and position is None:
+            left.append(ref)
+    return dict(zip((message_id for _, message_id in left), _claims(redis, left)))
 
 
 def withdraw(redis: Redis, client_id: str, message_id: str) -> None:
