@@ -85,11 +85,15 @@ def _authenticate_until(client_id: str, api_key: str) -> tuple[Caller, datetime 
     try:
         return context.current().store.authenticate_until(client_id, api_key)
     except UnknownClient:
-        log.info("authentication refused", extra={"client_id": client_id, "reason": "unknown client"})
+        log.info(
+            "authentication refused", extra={"client_id": auth_throttle.loggable(client_id), "reason": "unknown client"}
+        )
         auth_throttle.record_failure(client_id)
         raise ApiError("INVALID_CLIENT_ID", "The client ID does not exist or is disabled.") from None
     except InvalidApiKey:
-        log.info("authentication refused", extra={"client_id": client_id, "reason": "invalid key"})
+        log.info(
+            "authentication refused", extra={"client_id": auth_throttle.loggable(client_id), "reason": "invalid key"}
+        )
         auth_throttle.record_failure(client_id)
         raise ApiError("INVALID_API_KEY", "The API key is invalid, revoked or expired.") from None
 

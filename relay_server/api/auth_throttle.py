@@ -30,6 +30,7 @@ from flask import request
 from relay_server.api import context, quota
 from relay_server.api.errors import ApiError
 from relay_server.api.outage import OutageWarner
+from relay_server.store import ids
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +59,19 @@ def bounds() -> tuple[int, int]:
 
 def refuse(client_id: str, retry_after: int) -> None:
     """Raise the 429 of an address that failed too often, to try again in ``retry_after`` seconds."""
-    log.warning("authentication throttled", extra={"client_id": client_id, "retry_after": retry_after})
+    log.warning("authentication throttled", extra={"client_id": loggable(client_id), "retry_after": retry_after})
     raise ApiError(
         "TOO_MANY_AUTH_FAILURES",
         "Too many failed authentications from this address; wait before trying again.",
         details={"retry_after": retry_after},
         headers={"Retry-After": str(retry_after)},
     )
+
+
+def loggable(client_id: str) -> str:
+    """The client id as a log may show it: a caller who swapped the headers sent a key
+    there, so anything not shaped like a client id is written as ``(not a client id)``."""
+    return client_id if ids.is_client_id(client_id) else "(not a client id)"
 
 
 def warn_outage(exc: redis.RedisError) -> None:

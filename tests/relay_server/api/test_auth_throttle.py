@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pytest
 from credentials import Credentials
+
+from zimsend_common.logs import JsonFormatter
 
 PER_CLIENT = 10
 PER_ADDRESS = 50
@@ -99,3 +102,18 @@ def test_behind_a_trusted_proxy_the_address_counted_is_the_one_it_forwards(make_
     assert answers == [401] * PER_CLIENT + [429] * 3
     # Through the same proxy, the client's own address is not the guesser's.
     assert auth_test(relay, acme, "127.0.0.1", "198.51.100.8").status == 200
+
+
+def test_a_key_sent_as_the_client_id_is_in_no_log_line_even_once_throttled(throttled, caplog):
+    caplog.set_level(logging.DEBUG)
+    acme = throttled.new_client("acme")
+    swapped = Credentials(acme.api_key, acme.client_id)  # the two headers the wrong way round
+
+    answers = [auth_test(throttled, swapped, "127.0.0.6").status for _ in range(PER_CLIENT + 2)]
+
+    assert answers == [401] * PER_CLIENT + [429] * 2
+    lines = [JsonFormatter().format(record) for record in caplog.records]
+    refusals = [line for line in lines if "authentication" in line]
+    assert any("refused" in line for line in refusals) and any("throttled" in line for line in refusals)
+    assert all("(not a client id)" in line for line in refusals)
+    assert not [line for line in lines if acme.api_key in line]
