@@ -5,6 +5,12 @@ The connection goes to the address ``urls.resolve_target`` checked, while the
 the URL's host name: the name cannot be re-pointed between the check and the
 connection. A 2xx answer within the timeout is success; anything else (another
 status, no answer, a refused host) is a failed attempt with its reason.
+
+The timeout bounds the whole attempt, not each read: a socket's own timeout
+restarts at every byte, so a receiver that answers a byte at a time would
+hold a delivery slot for hours. Past the timeout the connection is shut, from
+a timer, wherever the exchange stands (connecting, the TLS handshake, the
+request, the answer).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import http.client
 import socket
 import ssl
+import threading
 import time
 
 from relay_server.store.webhook_outbox import Delivery, Outcome
@@ -23,51 +30,100 @@ USER_AGENT = "ZimSend-Webhook/1.0"
 _MAX_ERROR_TEXT = 200
 
 
+class _Watchdog:
+    """Shuts the socket it watches once ``seconds`` have passed, wherever its exchange stands;
+    whatever the exchange was waiting for then fails."""
+
+    def __init__(self, seconds: float) -> None:
+        self.fired = False
+        self._socket: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(seconds, 0.0), self._fire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._timer.cancel()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._socket = sock
+            if self.fired:  # the time ran out while it was connecting
+                _shut(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            if self._socket is not None:
+                _shut(self._socket)
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
+
+
 class _PinnedHTTPConnection(http.client.HTTPConnection):
     """HTTP to the checked addresses only, whatever the host name resolves to now."""
 
-    def __init__(self, target: urls.Target, timeout: float) -> None:
+    def __init__(self, target: urls.Target, timeout: float, watchdog: _Watchdog) -> None:
         super().__init__(target.host, target.port, timeout=timeout)
         self._addresses = target.addresses
+        self._watchdog = watchdog
 
     def connect(self) -> None:
-        self.sock = _connect(self._addresses, self.port, self.timeout)
+        self.sock = _connect(self._addresses, self.port, self.timeout, self._watchdog)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     """HTTPS to the checked addresses only, with the host name for SNI and certificate checks."""
 
-    def __init__(self, target: urls.Target, timeout: float) -> None:
+    def __init__(self, target: urls.Target, timeout: float, watchdog: _Watchdog) -> None:
         super().__init__(target.host, target.port, timeout=timeout, context=ssl.create_default_context())
         self._addresses = target.addresses
+        self._watchdog = watchdog
 
     def connect(self) -> None:
-        raw = _connect(self._addresses, self.port, self.timeout)
+        raw = _connect(self._addresses, self.port, self.timeout, self._watchdog)
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]  # set by HTTPSConnection
 
 
-def _connect(addresses: tuple[str, ...], port: int, timeout: float | None) -> socket.socket:
-    """A connection to the first of ``addresses`` that answers, as a resolver-driven connect would."""
+def _connect(addresses: tuple[str, ...], port: int, timeout: float | None, watchdog: _Watchdog) -> socket.socket:
+    """A connection to the first of ``addresses`` that answers, as a resolver-driven connect would,
+    watched by ``watchdog``."""
     failure: OSError = OSError("no address to connect to")
     for address in addresses:
+        if watchdog.fired:
+            break
         try:
-            return socket.create_connection((address, port), timeout)
+            sock = socket.create_connection((address, port), timeout)
         except OSError as exc:
             failure = exc
+            continue
+        watchdog.watch(sock)
+        return sock
     raise failure
 
 
 def attempt(delivery: Delivery, secrets: list[str], *, timeout: float, allow_private: bool) -> Outcome:
-    """POST the delivery's body once; never raises for anything the receiver or network does."""
+    """POST the delivery's body once, within ``timeout`` seconds in all; never raises for
+    anything the receiver or network does."""
     started = time.monotonic()
     body = delivery.body.encode()
-    try:
-        target = urls.resolve_target(delivery.url, allow_private=allow_private)
-        status = _post(target, body, _headers(delivery, secrets, body), timeout)
-    except urls.UrlRefused as exc:
-        return Outcome(False, None, _elapsed_ms(started), f"refused: {exc}")
-    except (OSError, http.client.HTTPException) as exc:
-        return Outcome(False, None, _elapsed_ms(started), f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_TEXT])
+    with _Watchdog(timeout) as watchdog:
+        try:
+            target = urls.resolve_target(delivery.url, allow_private=allow_private)
+            status = _post(target, body, _headers(delivery, secrets, body), timeout, watchdog)
+        except urls.UrlRefused as exc:
+            return Outcome(False, None, _elapsed_ms(started), f"refused: {exc}")
+        except (OSError, http.client.HTTPException) as exc:
+            reason = f"no whole answer within {timeout:g} s" if watchdog.fired else f"{type(exc).__name__}: {exc}"
+            return Outcome(False, None, _elapsed_ms(started), reason[:_MAX_ERROR_TEXT])
     elapsed = _elapsed_ms(started)
     if elapsed > timeout * 1000:
         return Outcome(False, status, elapsed, f"answered after {elapsed} ms")
@@ -88,9 +144,9 @@ def _headers(delivery: Delivery, secrets: list[str], body: bytes) -> dict[str, s
     return headers
 
 
-def _post(target: urls.Target, body: bytes, headers: dict[str, str], timeout: float) -> int:
+def _post(target: urls.Target, body: bytes, headers: dict[str, str], timeout: float, watchdog: _Watchdog) -> int:
     kind = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
-    connection = kind(target, timeout)
+    connection = kind(target, timeout, watchdog)
     try:
         connection.request("POST", target.path, body=body, headers=headers)
         response = connection.getresponse()
