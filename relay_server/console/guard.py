@@ -4,9 +4,19 @@ A client's page needs a signed-in client whose key is still valid (a revoked
 key or a disabled client ends the session); its requests count against the
 client's rate limit exactly as API requests do. Operator pages need an
 operator still on record. Every POST needs the session's CSRF token.
+
+Each signing-in starts a session of its own id, which lasts ``SIGNED_IN_FOR``
+at most however often it is used (the cookie's 12 hours unused end it
+sooner). Signing out records the id in the store (``store.signed_out``): the
+cookie is signed, not stored, and a copy of it taken before would otherwise
+open the console until it expired.
 """
 
 from __future__ import annotations
+
+import secrets
+import time
+from datetime import datetime, timedelta, timezone
 
 from flask import g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
@@ -19,6 +29,9 @@ from zimsend_common.timefmt import utcnow
 
 # Pages anyone may open: signing in, the language switch and the static files.
 OPEN_ENDPOINTS = frozenset({"console.signin", "console.operator_signin", "console.language", "console.static"})
+SIGNED_IN_FOR = timedelta(hours=24)
+# What a session holds of who signed in, besides its language and CSRF token.
+_SIGNED_IN = ("session_id", "since", "client_id", "key_id", "operator")
 
 
 @bp.before_request
@@ -28,7 +41,11 @@ def guard() -> Response | None:
         csrf.check()
     if request.endpoint in OPEN_ENDPOINTS:
         return None
-    if (request.endpoint or "").startswith("console.operator"):
+    if not _session_live():
+        for name in _SIGNED_IN:
+            session.pop(name, None)
+        return redirect(url_for("console.operator_signin" if _operator_page() else "console.signin"))
+    if _operator_page():
         if not _operator_on_record():
             session.pop("operator", None)
             return redirect(url_for("console.operator_signin"))
@@ -43,20 +60,43 @@ def guard() -> Response | None:
 
 
 def sign_in(caller: Caller) -> None:
-    """Make the session the caller's, with a fresh CSRF token."""
-    _fresh_session()
+    """Make the session the caller's, a new one with a fresh CSRF token."""
+    _signed_in_session()
     session.update(client_id=caller.client_id, key_id=caller.key_id)
 
 
 def sign_in_operator(name: str) -> None:
-    """Make the session the operator's, with a fresh CSRF token."""
-    _fresh_session()
+    """Make the session the operator's, a new one with a fresh CSRF token."""
+    _signed_in_session()
     session["operator"] = name
 
 
 def sign_out() -> None:
-    """Forget who the session was; it keeps only a new CSRF token."""
+    """End the session for good, copies of its cookie included; the browser keeps only a new CSRF token."""
+    session_id, since = session.get("session_id"), session.get("since")
+    if isinstance(session_id, str) and isinstance(since, int):
+        until = datetime.fromtimestamp(since, timezone.utc) + SIGNED_IN_FOR
+        context.current().store.signed_out.record(session_id, until)
     _fresh_session()
+
+
+def _signed_in_session() -> None:
+    _fresh_session()
+    session.update(session_id=secrets.token_urlsafe(32), since=int(time.time()))
+
+
+def _session_live() -> bool:
+    """Whether the session was signed in, less than ``SIGNED_IN_FOR`` ago, and not signed out since."""
+    session_id, since = session.get("session_id"), session.get("since")
+    if not isinstance(session_id, str) or not isinstance(since, int):
+        return False
+    if time.time() - since >= SIGNED_IN_FOR.total_seconds():
+        return False
+    return not context.current().store.signed_out.includes(session_id)
+
+
+def _operator_page() -> bool:
+    return (request.endpoint or "").startswith("console.operator")
 
 
 def _fresh_session() -> None:

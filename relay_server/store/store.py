@@ -7,8 +7,8 @@ dead_letters); this class opens the transaction and hands the connection over.
 Four concepts with many queries of their own are reached as attributes bound
 to the same engine, each method one transaction: ``store.inbox``,
 ``store.webhooks``, ``store.webhook_outbox``, ``store.mobile_devices``, and
-the console's ``store.operators``, ``store.overview``, ``store.device_history``
-and ``store.hourly_counts``.
+the console's ``store.operators``, ``store.signed_out``, ``store.overview``,
+``store.device_history`` and ``store.hourly_counts``.
 Outside this folder nothing runs SQL or touches the engine (see README.md).
 """
 
@@ -35,6 +35,7 @@ from relay_server.store import (
     observability,
     otp,
     retention,
+    signed_out,
     stats,
     transitions,
     webhook_outbox,
@@ -85,6 +86,7 @@ from relay_server.store.models import (
 )
 from relay_server.store.operators import Operators
 from relay_server.store.overview import Overview
+from relay_server.store.signed_out import SignedOut
 from relay_server.store.webhook_outbox import WebhookOutbox
 from relay_server.store.webhooks import Webhooks
 
@@ -108,6 +110,7 @@ class Store:
         self.webhook_outbox = WebhookOutbox(engine)
         self.mobile_devices = MobileDevices(engine)
         self.operators = Operators(engine)
+        self.signed_out = SignedOut(engine)
         self.overview = Overview(engine)
         self.device_history = DeviceHistory(engine)
         self.hourly_counts = HourlyCounts(engine)
@@ -384,7 +387,8 @@ class Store:
     def purge_older_than(self, cutoff: datetime) -> int:
         """Delete finished messages created before cutoff; aggregates keep counting them.
 
-        Also drops idempotency records past their 24 hours, and what is older
+        Also drops idempotency records past their 24 hours, the records of
+        console sessions signed out that have since expired, and what is older
         than cutoff of: dead letters, counts of failed tries, OTPs, device
         events, incoming SMS, and settled webhook deliveries with their
         attempts. The one purge both ``zimsend-relay purge`` and the worker's
@@ -399,6 +403,7 @@ class Store:
             *otp.stale_before(cutoff),
             *device_records.stale_before(cutoff),
             *webhook_outbox.stale_before(cutoff),
+            *signed_out.stale(),
         ]
         retention.purge_stale(self.engine, stale)
         return deleted

@@ -1,11 +1,16 @@
-"""Signing in turns a client id and an API key into a session cookie; signing out, a revoked key
-or a disabled client ends it; the key that signs it survives a restart."""
+"""Signing in turns a client id and an API key into a session cookie; signing out (copies of the
+cookie included), a day's time, a revoked key or a disabled client ends it; the key that signs it
+survives a restart."""
 
 from __future__ import annotations
 
 import stat
+import time
+from datetime import timedelta
 
+from relay_server.console import guard
 from relay_server.console.sessions import COOKIE_NAME, KEY_FILE
+from zimsend_common.timefmt import utcnow
 
 
 def _cookie_header(answer) -> str:
@@ -83,6 +88,65 @@ def test_signing_out_ends_the_session(console):
     assert browser.client.get("/console/devices").status_code == 200
     assert browser.post("/console/signout").status_code == 302
     assert browser.client.get("/console/devices").headers["Location"].endswith("/console/signin")
+
+
+def _copy_of(browser, console):
+    """Another browser holding a copy of ``browser``'s session cookie, as a thief would."""
+    thief = console.app.test_client()
+    thief.set_cookie(COOKIE_NAME, browser.client.get_cookie(COOKIE_NAME, path="/console").value, path="/console")
+    return thief
+
+
+def test_a_copy_of_the_cookie_opens_nothing_once_its_session_signed_out(console):
+    acme = console.new_client()
+    browser = console.browser()
+    browser.sign_in(acme)
+    thief = _copy_of(browser, console)
+    assert thief.get("/console/devices").status_code == 200
+
+    assert browser.post("/console/signout").status_code == 302
+
+    answer = thief.get("/console/devices")
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("/console/signin")
+    # Signing in again is a new session, which the old one's end does not touch.
+    browser.sign_in(acme)
+    assert browser.client.get("/console/devices").status_code == 200
+
+
+def test_an_operators_cookie_copy_opens_nothing_once_signed_out(console):
+    password = console.store.operators.add("olga")
+    browser = console.browser()
+    browser.client.post(
+        "/console/operator/signin",
+        data={"name": "olga", "password": password, "csrf_token": browser.token("/console/operator/signin")},
+    )
+    thief = _copy_of(browser, console)
+    assert thief.get("/console/operator").status_code == 200
+
+    assert browser.post("/console/operator/signout", page="/console/operator").status_code == 302
+
+    assert thief.get("/console/operator").headers["Location"].endswith("/console/operator/signin")
+
+
+def test_a_session_ends_a_day_after_signing_in_however_often_it_is_used(console, monkeypatch):
+    acme = console.new_client()
+    browser = console.browser()
+    browser.sign_in(acme)
+    assert browser.client.get("/console/devices").status_code == 200
+    signed_in_at = time.time()
+    monkeypatch.setattr(guard.time, "time", lambda: signed_in_at + guard.SIGNED_IN_FOR.total_seconds() + 1)
+
+    assert browser.client.get("/console/devices").headers["Location"].endswith("/console/signin")
+
+
+def test_the_purge_forgets_signed_out_sessions_once_they_would_have_expired(console):
+    console.store.signed_out.record("gone-by-now", utcnow() - timedelta(seconds=1))
+    console.store.signed_out.record("still-running", utcnow() + timedelta(hours=1))
+
+    console.store.purge_older_than(utcnow() - timedelta(days=90))
+
+    assert not console.store.signed_out.includes("gone-by-now")
+    assert console.store.signed_out.includes("still-running")
 
 
 def test_revoking_the_key_or_disabling_the_client_ends_the_session(console):

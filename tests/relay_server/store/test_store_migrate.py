@@ -37,6 +37,7 @@ TABLES = {
     "webhook_attempts",
     "mobile_devices",
     "console_operators",
+    "console_signed_out",
 }
 
 
