@@ -116,7 +116,7 @@ class RelaySettings(_Section, frozen=True):
     otp_template: Annotated[str, msgspec.Meta(pattern=OTP_PLACEHOLDER)] = "Votre code de vérification est : {{code}}"
     # Delays between a webhook's attempts after the first, immediate one:
     # "60,300,1800,7200,21600,86400" in a variable or a TOML list.
-    webhook_retry_delays_seconds: tuple[NonNegativeFloat, ...] = (60, 300, 1800, 7200, 21600, 86400)
+    webhook_retry_delays_seconds: tuple[NonNegativeFloat, ...] = (0, 60, 300, 1800, 7200, 21600, 86400)
     webhook_timeout_seconds: PositiveFloat = 5.0
     webhook_poll_seconds: PositiveFloat = 1.0
     webhook_workers: PositiveInt = 16

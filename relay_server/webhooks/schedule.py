@@ -1,8 +1,9 @@
 """When a failed webhook attempt is tried again.
 
 The first attempt is immediate; after a failure the next comes after the
-configured delays in turn (by default 1 min, 5 min as the vendor does, then
-30 min, 2 h, 6 h and 24 h), and after the last one the delivery is given up.
+configured delays in turn (by default at once, after 1 min and after 5 min,
+as the contract reads the vendor's schedule, then 30 min, 2 h, 6 h and
+24 h), and after the last one the delivery is given up.
 """
 
 from __future__ import annotations

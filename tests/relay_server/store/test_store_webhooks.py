@@ -16,6 +16,7 @@ from relay_server.store import webhook_outbox as outbox
 from relay_server.store.engine import shared_transaction
 from relay_server.store.models import Caller, StatusChange
 from relay_server.webhooks.schedule import next_attempt_at
+from zimsend_common.config import RelaySettings
 from zimsend_common.timefmt import utcnow
 
 URL_A, URL_B, OWN = "https://a.example.com/h", "https://b.example.com/h", "https://own.example.com/h"
@@ -118,9 +119,11 @@ def test_a_claimed_delivery_is_not_taken_again_until_its_lease_is_over(store, li
     ]
 
 
-@pytest.mark.parametrize(("made", "wait"), [(1, 60), (2, 300), (3, 1800), (4, 7200), (5, 21600), (6, 86400), (7, None)])
-def test_the_default_schedule_retries_after_1_min_5_min_30_min_2_h_6_h_24_h_then_gives_up(made, wait):
+@pytest.mark.parametrize(
+    ("made", "wait"), [(1, 0), (2, 60), (3, 300), (4, 1800), (5, 7200), (6, 21600), (7, 86400), (8, None)]
+)
+def test_the_default_schedule_retries_at_once_then_after_1_min_5_min_30_min_2_h_6_h_24_h_then_gives_up(made, wait):
     now = utcnow()
-    delays = (60, 300, 1800, 7200, 21600, 86400)
+    delays = RelaySettings().webhook_retry_delays_seconds
     expected = None if wait is None else now + timedelta(seconds=wait)
     assert next_attempt_at(made, now, delays) == expected
