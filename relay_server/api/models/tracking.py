@@ -52,7 +52,9 @@ def _start_bound(raw: str) -> datetime:
 def _end_bound(raw: str) -> datetime:
     moment = _moment(raw)
     if isinstance(moment, datetime):
-        return moment
+        # Times are shown to the second, and kept finer: a message shown as created at
+        # 23:59:59 is within to_date=...T23:59:59Z.
+        return moment + timedelta(seconds=1, microseconds=-1) if moment.microsecond == 0 else moment
     # A plain date covers that whole day.
     next_day = datetime.combine(moment + timedelta(days=1), time(), timezone.utc)
     return next_day - timedelta(microseconds=1)
@@ -134,7 +136,10 @@ def _to_bound(raw: Any, info: ValidationInfo) -> datetime | None:
 
 
 _TO_DATE = query_rule(
-    _end_bound, "Before or at this time; a plain date covers that whole day (UTC).", DATE_BOUND, name="to_date"
+    _end_bound,
+    "Before or at this time; a time in whole seconds covers that second, a plain date that whole day (UTC).",
+    DATE_BOUND,
+    name="to_date",
 )
 
 FromDate = Annotated[

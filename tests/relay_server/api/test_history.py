@@ -191,6 +191,24 @@ def test_each_filter_alone_and_combined_selects_exactly_its_messages(relay, acme
             assert body["pagination"]["total_items"] == len(expected)
 
 
+def test_a_message_is_within_dates_naming_the_second_it_shows_as_created(relay, acme):
+    # Kept to the microsecond, shown to the second: the second shown is the one a client asks for.
+    message = seed(
+        relay.store, acme.client_id, created_at=utc(2025, 1, 31, 23, 59, 59) + timedelta(microseconds=379209)
+    )
+    api = api_for(relay, acme)
+    shown = api.get(f"/sms/status/{message.message_id}").json()["created_at"]
+    assert shown == "2025-01-31T23:59:59Z"
+
+    for params in ({"to_date": shown}, {"from_date": shown, "to_date": shown}, {"to_date": "2025-01-31"}):
+        answer = api.get("/sms/history", params)
+        assert ids(answer) == [message.message_id], params
+        assert answer.json()["pagination"]["total_items"] == 1, params
+    assert ids(api.get("/sms/history", {"to_date": "2025-01-31T23:59:58Z"})) == []
+    # A time given finer than the second is taken as given.
+    assert ids(api.get("/sms/history", {"to_date": "2025-01-31T23:59:59.379Z"})) == []
+
+
 def test_the_device_filter_selects_that_devices_messages_alone_and_combined(relay, acme, mixed):
     phone_a, phone_b = mixed["devices"]
     api = api_for(relay, acme)
