@@ -92,10 +92,21 @@ def _names_internal_host(host: str) -> bool:
     name = host.rstrip(".").lower()
     if name == "localhost" or name.endswith(".localhost"):
         return True
+    address = _literal_address(name)
+    return address is not None and is_internal(address)  # a name is checked when it is resolved, at delivery
+
+
+def _literal_address(name: str) -> IPAddress | None:
+    """The address ``name`` writes out, in any form the resolver reads as one: dotted, or
+    the C library's other IPv4 forms (``2130706433``, ``0x7f000001``, ``127.1``); None for a name."""
     try:
-        return is_internal(_parse(name))
+        return _parse(name)
     except ValueError:
-        return False  # a name: checked when it is resolved, at delivery
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(name))
+    except OSError:
+        return None
 
 
 def _parse(address: str) -> IPAddress:

@@ -44,6 +44,11 @@ def test_a_host_name_that_does_not_resolve_yet_is_accepted(relay, acme):
 REFUSALS = [
     ({"url": "http://93.184.216.34/hook", "events": ["sms.sent"]}, "INVALID_WEBHOOK_URL", "url"),
     ({"url": "https://127.0.0.1/hook", "events": ["sms.sent"]}, "INVALID_WEBHOOK_URL", "url"),
+    # Loopback in the resolver's other forms, decimal, hex and short.
+    ({"url": "https://2130706433/hook", "events": ["sms.sent"]}, "INVALID_WEBHOOK_URL", "url"),
+    ({"url": "https://0x7f000001/hook", "events": ["sms.sent"]}, "INVALID_WEBHOOK_URL", "url"),
+    ({"url": "https://127.1/hook", "events": ["sms.sent"]}, "INVALID_WEBHOOK_URL", "url"),
+    ({"url": "https://0/hook", "events": ["sms.sent"]}, "INVALID_WEBHOOK_URL", "url"),
     ({"url": "https://localhost/hook", "events": ["sms.sent"]}, "INVALID_WEBHOOK_URL", "url"),
     ({"url": "not a url", "events": ["sms.sent"]}, "INVALID_WEBHOOK_URL", "url"),
     ({"events": ["sms.sent"]}, "INVALID_WEBHOOK_URL", "url"),
