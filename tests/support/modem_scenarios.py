@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
+from pdu_kinds import concatenated_data, wap_push
 
 from gateway_agent.backends.emulator import ModemEmulator
 from gateway_agent.errors import CommandError, ModemError
@@ -33,6 +34,8 @@ from zimsend_common.failures import FailureCode
 RECIPIENT = "+263772000111"
 SENDER = "+263712345678"
 LONG_UNICODE = "Makorokoto pamuchato wenyu ✓ " * 5  # 145 characters of UCS-2: 3 parts
+DATA = [b"\x01\x06\x00\x80", b"\xab\xff\x00", b"\x7f\xc3\xa9"]  # octets no text alphabet reads back
+WAP_PORTS = (2948, 9200)
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,35 @@ def a_long_incoming_message_is_handed_on_whole(modem: Modem, emulator: ModemEmul
     assert emulator.stored == 0
 
 
+def data_is_handed_on_as_the_hex_of_its_octets_marked_binary(modem: Modem, emulator: ModemEmulator) -> None:
+    emulator.inject_pdu(wap_push(SENDER, DATA[0]))
+
+    [message] = [e for e in wait_for(modem, IncomingMessage) if isinstance(e, IncomingMessage)]
+
+    assert (message.text, message.binary, message.data_coding) == ("01060080", True, 0x04)
+    assert (message.ports, message.wap_push, message.parts) == (WAP_PORTS, True, 1)
+
+
+def data_in_parts_is_handed_on_whole_as_the_hex_of_its_octets(modem: Modem, emulator: ModemEmulator) -> None:
+    for pdu in reversed(concatenated_data(SENDER, DATA, reference=41)):
+        emulator.inject_pdu(pdu)
+
+    [message] = [e for e in wait_for(modem, IncomingMessage) if isinstance(e, IncomingMessage)]
+
+    assert (message.text, message.binary, message.data_coding) == ("01060080ABFF007FC3A9", True, 0x04)
+    assert (message.ports, message.parts) == (None, 3)
+
+
+def a_wap_push_in_parts_is_handed_on_whole_with_its_ports(modem: Modem, emulator: ModemEmulator) -> None:
+    for pdu in concatenated_data(SENDER, DATA, reference=42, ports=True):
+        emulator.inject_pdu(pdu)
+
+    [message] = [e for e in wait_for(modem, IncomingMessage) if isinstance(e, IncomingMessage)]
+
+    assert (message.text, message.binary, message.data_coding) == ("01060080ABFF007FC3A9", True, 0x04)
+    assert (message.ports, message.wap_push, message.parts) == (WAP_PORTS, True, 3)
+
+
 def a_message_routed_straight_to_the_agent_is_handed_on(modem: Modem, emulator: ModemEmulator) -> None:
     emulator.inject_incoming(SENDER, "straight through", direct=True)
 
@@ -237,6 +269,9 @@ SCENARIOS = [
     Scenario(a_refused_send_raises_and_nothing_is_sent, {"failures": {r"^\+263772": 500}}),
     Scenario(an_incoming_message_is_handed_on_once_and_removed),
     Scenario(a_long_incoming_message_is_handed_on_whole),
+    Scenario(data_is_handed_on_as_the_hex_of_its_octets_marked_binary),
+    Scenario(data_in_parts_is_handed_on_whole_as_the_hex_of_its_octets),
+    Scenario(a_wap_push_in_parts_is_handed_on_whole_with_its_ports),
     Scenario(a_message_routed_straight_to_the_agent_is_handed_on),
     Scenario(a_vanished_port_is_reported_then_reopened),
     Scenario(a_message_that_arrives_while_the_port_is_gone_is_not_lost),

@@ -11,7 +11,8 @@ from zimsend_common.gsm7 import pack_septets, to_septets
 
 WHEN = datetime(2026, 12, 1, 9, 30, tzinfo=timezone.utc)
 SMSC = "+263770000001"
-WAP_PUSH_HEADER = bytes((6, 0x05, 4, 0x0B, 0x84, 0x23, 0xF0))  # ports: to 2948, from 9200
+WAP_PUSH_PORTS = bytes((0x05, 4, 0x0B, 0x84, 0x23, 0xF0))  # 16-bit ports: to 2948, from 9200
+WAP_PUSH_HEADER = bytes((len(WAP_PUSH_PORTS),)) + WAP_PUSH_PORTS
 
 
 def _deliver(sender: str, pid: int, dcs: int, udl: int, user_data: bytes, header: bool = False) -> str:
@@ -33,3 +34,14 @@ def wap_push(sender: str, payload: bytes) -> str:
     """An 8-bit SMS-DELIVER of ``payload`` for the WAP push port."""
     user_data = WAP_PUSH_HEADER + payload
     return _deliver(sender, 0x00, 0x04, len(user_data), user_data, header=True)
+
+
+def concatenated_data(sender: str, chunks: list[bytes], reference: int, *, ports: bool = False) -> list[str]:
+    """The 8-bit SMS-DELIVER parts carrying ``chunks``, one each, joined by an 8-bit
+    concatenation reference; with the WAP push ports in the same header when ``ports``."""
+    pdus = []
+    for number, chunk in enumerate(chunks, start=1):
+        elements = bytes((0x00, 3, reference, len(chunks), number)) + (WAP_PUSH_PORTS if ports else b"")
+        user_data = bytes((len(elements),)) + elements + chunk
+        pdus.append(_deliver(sender, 0x00, 0x04, len(user_data), user_data, header=True))
+    return pdus

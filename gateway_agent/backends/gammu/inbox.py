@@ -5,6 +5,10 @@ Messages reach the backend two ways: stored in the phone's memories (read with
 way their parts are joined with ``gammu.LinkSMS`` and ``gammu.DecodeSMS``. A
 message whose parts have not all arrived waits, up to ``partial_wait``
 seconds, and is then handed on with what came: a message is never dropped.
+
+8-bit data (a WAP push, an application's data) is handed on as the AT backend
+hands it on: its octets in upper-case hex, marked ``binary``, with the
+application ports of its header.
 """
 
 from __future__ import annotations
@@ -17,12 +21,17 @@ from typing import Any
 import gammu
 
 from gateway_agent.modem import DeliveryReport, IncomingMessage
-from gateway_agent.pdu import failure_of, outcome_of
+from gateway_agent.pdu import PduError, failure_of, outcome_of
+from gateway_agent.pdu.data_coding import DCS_8BIT, DCS_GSM7, DCS_UCS2
+from gateway_agent.pdu.udh import Header, parse_header
 from zimsend_common.timefmt import in_utc
 
 GammuSMS = dict[str, Any]  # python-gammu is untyped: a part's fields are whatever it read
 
 _CONCATENATED = ("ConcatenatedMessages", "ConcatenatedMessages16bit")
+_DATA = "8bit"  # Gammu's name for 8-bit data
+_CLASS_GIVEN = 0x10  # TP-DCS, general data coding group: bits 1-0 are the message class
+_DATA_CODING = {"Default_No_Compression": DCS_GSM7, "Unicode_No_Compression": DCS_UCS2, _DATA: DCS_8BIT}
 
 
 @dataclass(frozen=True)
@@ -125,13 +134,17 @@ def incoming_message(group: list[GammuSMS]) -> IncomingMessage:
     """The parts of one incoming SMS, in order, as the agent's ``IncomingMessage``."""
     first = group[0]
     smsc = first.get("SMSC") or {}
+    ports = _header(first).ports
     return IncomingMessage(
         sender=str(first["Number"]),
-        text=_text(group),
+        text=_data(group) if _is_data(first) else _text(group),
         sent_at=_utc(first["DateTime"]),
         parts=len(group),
         smsc=str(smsc.get("Number") or "") or None,
         message_class=_message_class(first),
+        data_coding=_data_coding(first),
+        ports=(ports.destination, ports.source) if ports else None,
+        binary=_is_data(first),
     )
 
 
@@ -139,6 +152,32 @@ def _message_class(part: GammuSMS) -> int | None:
     # Gammu says -1 for "no class".
     value = int(part.get("Class", -1))
     return value if 0 <= value <= 3 else None
+
+
+def _data_coding(part: GammuSMS) -> int:
+    """TP-DCS in its general form: Gammu keeps the alphabet and the class, not the octet."""
+    alphabet = _DATA_CODING.get(str(part.get("Coding")), DCS_GSM7)
+    message_class = _message_class(part)
+    return alphabet if message_class is None else alphabet | _CLASS_GIVEN | message_class
+
+
+def _header(part: GammuSMS) -> Header:
+    """What the part's user data header says, read by the PDU codec: Gammu reads only the
+    headers it knows by heart, and no ports."""
+    octets = bytes((part.get("UDH") or {}).get("Text") or b"")
+    try:
+        return parse_header(octets[1:])  # after the header's length
+    except PduError:
+        return Header()  # a header Gammu took and the codec cannot read says nothing here
+
+
+def _is_data(part: GammuSMS) -> bool:
+    return part.get("Coding") == _DATA
+
+
+def _data(group: list[GammuSMS]) -> str:
+    # Joined as octets: Gammu's decoder would read data as text and lose what is not.
+    return b"".join(bytes(part["Text"]) for part in group).hex().upper()
 
 
 def _link(parts: list[GammuSMS]) -> list[list[GammuSMS]]:
