@@ -28,7 +28,6 @@ from zimsend_common.timefmt import in_utc
 
 GammuSMS = dict[str, Any]  # python-gammu is untyped: a part's fields are whatever it read
 
-_CONCATENATED = ("ConcatenatedMessages", "ConcatenatedMessages16bit")
 _DATA = "8bit"  # Gammu's name for 8-bit data
 _CLASS_GIVEN = 0x10  # TP-DCS, general data coding group: bits 1-0 are the message class
 _DATA_CODING = {"Default_No_Compression": DCS_GSM7, "Unicode_No_Compression": DCS_UCS2, _DATA: DCS_8BIT}
@@ -162,8 +161,8 @@ def _data_coding(part: GammuSMS) -> int:
 
 
 def _header(part: GammuSMS) -> Header:
-    """What the part's user data header says, read by the PDU codec: Gammu reads only the
-    headers it knows by heart, and no ports."""
+    """What the part's user data header says (concatenation, ports), read by the PDU codec:
+    Gammu names only the headers it knows by heart (not a long WAP push's), and no ports."""
     octets = bytes((part.get("UDH") or {}).get("Text") or b"")
     try:
         return parse_header(octets[1:])  # after the header's length
@@ -195,15 +194,13 @@ def _text(group: list[GammuSMS]) -> str:
 
 
 def _expected_parts(group: list[GammuSMS]) -> int:
-    udh = group[0].get("UDH") or {}
-    if udh.get("Type") in _CONCATENATED and int(udh.get("AllParts", 0)) > 0:
-        return int(udh["AllParts"])
-    return 1
+    concat = _header(group[0]).concat
+    return concat.total if concat else 1
 
 
 def _group_key(group: list[GammuSMS]) -> tuple[object, ...]:
-    udh = group[0].get("UDH") or {}
-    return (group[0].get("Number"), udh.get("ID8bit"), udh.get("ID16bit"), udh.get("AllParts"))
+    concat = _header(group[0]).concat
+    return (group[0].get("Number"), concat.reference, concat.total) if concat else (group[0].get("Number"),)
 
 
 def _utc(moment: object) -> datetime:

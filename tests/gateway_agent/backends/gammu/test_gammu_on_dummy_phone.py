@@ -99,6 +99,18 @@ def test_a_message_missing_a_part_waits_for_it(modem: GammuModem, phone: DummyPh
     assert event.text == "first half, second half"
 
 
+def test_a_long_wap_push_missing_a_part_waits_for_it(modem: GammuModem, phone: DummyPhone) -> None:
+    # Its header holds the ports beside the concatenation, a header Gammu does not know by heart.
+    phone.receive_data(1, SENDER, b"\x01\x06", when=WHEN, udh=concatenation_header(5, 2, 1, ports=True))
+
+    assert modem.next_event(timeout=0.2) is None
+    phone.receive_data(2, SENDER, b"\xff\x00", when=WHEN, udh=concatenation_header(5, 2, 2, ports=True))
+    event = modem.next_event(timeout=2)
+
+    assert isinstance(event, IncomingMessage)
+    assert (event.text, event.binary, event.ports, event.parts) == ("0106FF00", True, (2948, 9200), 2)
+
+
 def test_a_message_whose_part_never_comes_is_handed_on_with_what_came(modem: GammuModem, phone: DummyPhone) -> None:
     phone.receive(1, SENDER, "only this part", when=WHEN, udh=concatenation_header(4, 3, 1))
 
