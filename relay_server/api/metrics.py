@@ -42,7 +42,7 @@ class _ThisProcess:
 def metrics() -> Response | tuple[Response, int]:
     """Every metric, as Prometheus reads them; 403 from a remote address unless allowed."""
     relay = current()
-    if not relay.settings.relay.metrics_allow_remote and not _loopback(request.remote_addr):
+    if not monitor_may_read():
         error = {"code": "FORBIDDEN", "message": "/metrics answers loopback only; see metrics_allow_remote."}
         return jsonify({"success": False, "error": error}), 403
     registry = CollectorRegistry(auto_describe=False)
@@ -54,6 +54,12 @@ def metrics() -> Response | tuple[Response, int]:
     offline_after = timedelta(seconds=relay.settings.relay.device_offline_after_seconds)
     registry.register(GatewayStateCollector(relay.store, relay.redis, offline_after))
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+def monitor_may_read() -> bool:
+    """Whether the caller may read what the gateway's monitoring shows of its devices:
+    from a loopback address, or from anywhere with ``metrics_allow_remote``."""
+    return current().settings.relay.metrics_allow_remote or _loopback(request.remote_addr)
 
 
 def _loopback(address: str | None) -> bool:

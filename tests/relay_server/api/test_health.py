@@ -104,3 +104,19 @@ def test_healthz_names_the_store_when_the_database_cannot_be_reached(relay, redi
     assert (body["status"], body["failed"], body["devices"]) == ("degraded", ["store"], [])
     assert body["checks"]["store"]["ok"] is False and "OperationalError" in body["checks"]["store"]["error"]
     assert body["checks"]["redis"] == {"ok": True} and body["checks"]["worker"]["ok"] is True
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+def test_healthz_lists_devices_to_a_remote_address_only_when_allowed(make_relay, redisdb, allowed):
+    relay = make_relay(trusted_proxy_hops=1, metrics_allow_remote=allowed)
+    redisdb.set(wire.WORKER_HEARTBEAT_KEY, isoformat_z(utcnow()), ex=30)
+    acme = relay.new_client("acme")
+    device_id = relay.new_device(acme.client_id)
+    url = relay.base_url.removesuffix("/v1") + "/healthz"
+
+    remote = requests.get(url, headers={"X-Forwarded-For": "192.0.2.7"}, timeout=10)
+    local = requests.get(url, timeout=10)
+
+    assert remote.status_code == 200 and remote.json()["status"] == "ok"
+    assert (device_id in remote.text) is allowed
+    assert [device["device_id"] for device in local.json()["devices"]] == [device_id]
