@@ -85,7 +85,10 @@ class SendReceipt:
 
 @dataclass(frozen=True)
 class DeliveryReport:
-    """A status report for one part, matched by (reference, recipient, time)."""
+    """A status report for one part, matched by (reference, recipient, time).
+
+    A time the service centre stamped as no valid time is when the report came.
+    """
 
     reference: int
     recipient: str
@@ -108,7 +111,7 @@ class IncomingMessage:
 
     sender: str
     text: str
-    sent_at: datetime  # the service centre's timestamp
+    sent_at: datetime  # the service centre's timestamp, or when it came if that names no valid time
     parts: int = 1
     smsc: str | None = None
     message_class: int | None = None  # 0 is "flash"; None when the sender gave no class

@@ -30,7 +30,7 @@ class Deliver:
 
     sender: str
     text: str  # 8-bit data reads as latin-1
-    service_centre_time: datetime  # in UTC
+    service_centre_time: datetime | None  # in UTC; None when the time stamp names no valid time
     encoding: Alphabet
     concat: Concat | None = None
     smsc: str | None = None

@@ -31,7 +31,8 @@ class CompleteMessage:
 
     sender: str
     text: str
-    service_centre_time: datetime  # of the first part present
+    service_centre_time: datetime | None  # of the first part present; None when it names no valid time
+    received_at: datetime  # when the first part present was added
     parts: int  # parts joined
     first: Deliver  # the first part present: its TP-PID, TP-DCS and ports hold for all
     smsc: str | None = None
@@ -65,7 +66,7 @@ class Reassembler:
             return None
         if part.concat is None or part.concat.total == 1:
             self._seen[_fingerprint(part)] = now
-            return _join(part.sender, [part])
+            return _join(part.sender, [part], now)
         key = (part.sender, part.concat.reference, part.concat.total)
         partial = self._partials.setdefault(key, _Partial(first_seen=now))
         partial.parts.setdefault(part.concat.sequence, part)
@@ -74,7 +75,7 @@ class Reassembler:
         del self._partials[key]
         ordered = [partial.parts[sequence] for sequence in sorted(partial.parts)]
         self._seen.update((_fingerprint(each), now) for each in ordered)
-        return _join(part.sender, ordered)
+        return _join(part.sender, ordered, partial.first_seen)
 
     def expire(self, older_than: timedelta, now: datetime | None = None) -> list[CompleteMessage]:
         """Give up on messages whose first part came ``older_than`` ago or more.
@@ -92,7 +93,7 @@ class Reassembler:
             partial = self._partials.pop(key)
             ordered = [partial.parts[sequence] for sequence in sorted(partial.parts)]
             missing = tuple(sorted(set(range(1, key[2] + 1)) - partial.parts.keys()))
-            expired.append(_join(key[0], ordered, missing))
+            expired.append(_join(key[0], ordered, partial.first_seen, missing))
         return expired
 
     def _forget_before(self, cutoff: datetime) -> None:
@@ -103,7 +104,7 @@ def _fingerprint(part: Deliver) -> _Fingerprint:
     return (part.sender, part.concat, part.service_centre_time, part.encoding, part.raw, part.text)
 
 
-def _join(sender: str, parts: list[Deliver], missing: tuple[int, ...] = ()) -> CompleteMessage:
+def _join(sender: str, parts: list[Deliver], received_at: datetime, missing: tuple[int, ...] = ()) -> CompleteMessage:
     if all(part.encoding == "UCS-2" for part in parts):
         # Joined before decoding: a sender may split a surrogate pair across parts.
         text = b"".join(part.raw for part in parts).decode("utf-16-be", errors="replace")
@@ -113,6 +114,7 @@ def _join(sender: str, parts: list[Deliver], missing: tuple[int, ...] = ()) -> C
         sender=sender,
         text=text,
         service_centre_time=parts[0].service_centre_time,
+        received_at=received_at,
         parts=len(parts),
         smsc=parts[0].smsc,
         missing=missing,

@@ -61,8 +61,9 @@ class StatusReport:
 
     message_reference: int
     recipient: str
-    service_centre_time: datetime  # when the service centre took the part, in UTC
-    discharge_time: datetime  # when it reached this status, in UTC
+    # In UTC; either is None when its time stamp names no valid time.
+    service_centre_time: datetime | None  # when the service centre took the part
+    discharge_time: datetime | None  # when it reached this status
     status: int  # TP-ST as received
     smsc: str | None = None
 

@@ -4,7 +4,11 @@ Seven semi-octet pairs, digits swapped: year, month, day, hour, minute,
 second, and the time zone in quarter hours with its sign in bit 3. Two-digit
 years 70..99 are 1970..1999, 00..69 are 2000..2069. A time zone octet with
 a non-decimal digit (sent by some service centres) reads as UTC, with a
-warning: the rest of the time stamp is still good.
+warning: the rest of the time stamp is still good. A time stamp that names no
+valid time at all (all zeros, month 13, a non-decimal digit in the date or
+time; also sent by some service centres) reads as no time, with a warning, as
+Gammu reads it: the rest of the PDU is still good, and whoever received it
+knows when it came.
 """
 
 from __future__ import annotations
@@ -39,12 +43,12 @@ def encode_timestamp(moment: datetime) -> bytes:
     return bytes(_swapped(value) for value in fields) + bytes((zone,))
 
 
-def read_timestamp(reader: OctetReader, field: str) -> datetime:
-    """The time stamp at the reader, converted to UTC."""
+def read_timestamp(reader: OctetReader, field: str) -> datetime | None:
+    """The time stamp at the reader, converted to UTC; None when it names no valid time."""
     octets = reader.take(TIMESTAMP_OCTETS, field)
-    year, month, day, hour, minute, second = (_unswapped(octet, field) for octet in octets[:6])
     offset = _zone(octets[6], field)
     try:
+        year, month, day, hour, minute, second = (_unswapped(octet, field) for octet in octets[:6])
         local = datetime(
             year + (1900 if year >= 70 else 2000),
             month,
@@ -54,8 +58,11 @@ def read_timestamp(reader: OctetReader, field: str) -> datetime:
             second,
             tzinfo=timezone(offset),
         )
-    except ValueError as error:
-        raise PduError(f"{field} is not a valid time: {error}") from None
+    except (PduError, ValueError) as error:
+        repaired(
+            "time stamp naming no valid time, read as none", field=field, octets=octets.hex().upper(), error=str(error)
+        )
+        return None
     return local.astimezone(timezone.utc)
 
 

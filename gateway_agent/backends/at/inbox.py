@@ -76,6 +76,7 @@ class Inbox:
     def accept(self, pdu: str, slot: int | None = None) -> Received:
         """Decode ``pdu`` and say what it amounts to (an undecodable message when it cannot be read)."""
         slots = () if slot is None else ((slot, normalized_pdu(pdu)),)
+        received_at = utcnow()
         try:
             decoded = decode_incoming(pdu, with_smsc=True)
         except PduError as exc:
@@ -86,7 +87,7 @@ class Inbox:
             if decoded is None:
                 return Received(_undecodable(pdu), slots)
             if isinstance(decoded, StatusReport):
-                return Received(_report(decoded), slots)
+                return Received(_report(decoded, received_at), slots)
             if decoded.silent:
                 log.info("silent message discarded", extra={"sender": decoded.sender, "slot": slot})
                 return Received(None, slots)
@@ -141,7 +142,7 @@ def _message(complete: CompleteMessage) -> IncomingMessage:
     return IncomingMessage(
         sender=complete.sender,
         text=complete.text,
-        sent_at=complete.service_centre_time,
+        sent_at=complete.service_centre_time or complete.received_at,
         parts=complete.parts,
         smsc=complete.smsc,
         message_class=first.message_class,
@@ -156,13 +157,14 @@ def _undecodable(pdu: str) -> IncomingMessage:
     return IncomingMessage(sender=UNKNOWN_SENDER, text="", sent_at=utcnow(), undecodable=True, pdu=pdu.strip())
 
 
-def _report(report: StatusReport) -> DeliveryReport:
+def _report(report: StatusReport, received_at: datetime) -> DeliveryReport:
+    # A time stamp naming no valid time stands for the moment the report came.
     return DeliveryReport(
         reference=report.message_reference,
         recipient=report.recipient,
         outcome=report.outcome,
         status_code=report.status,
-        service_centre_time=report.service_centre_time,
-        discharge_time=report.discharge_time,
+        service_centre_time=report.service_centre_time or received_at,
+        discharge_time=report.discharge_time or received_at,
         failure=report.failure,
     )

@@ -10,10 +10,11 @@ from agent_support import DEVICE_ID, SIGNING_KEY, message_events
 
 from gateway_agent.agent.ledger import Ledger
 from gateway_agent.agent.outbox import Outbox
+from gateway_agent.backends.at.inbox import Inbox
 from gateway_agent.modem import DeliveryReport, SendReceipt
 from gateway_agent.reports.tracker import DeliveryTracker
 from zimsend_common.failures import FailureCode
-from zimsend_common.timefmt import isoformat_precise
+from zimsend_common.timefmt import isoformat_precise, parse_utc, utcnow
 
 RECIPIENT = "+263771234567"
 
@@ -134,3 +135,18 @@ def test_a_report_for_another_number_or_reference_matches_nothing(ledger, outbox
     tracker.on_report(report(13, "delivered", submitted))
 
     assert [event.kind for event in message_events(conn)] == ["sent"]
+
+
+def test_a_report_with_a_zero_discharge_time_still_reaches_its_message(ledger, outbox, tracker, conn):
+    # Reference 42 to +263771234567, taken by the service centre 2024-05-01 10:00 UTC, TP-DT all zeros.
+    pdu = "00062A0C91627317325476425010010000000000000000000000"
+    sent(ledger, outbox, "msg_0000000000000009", (42,), at=datetime(2024, 5, 1, 10, 0, 0, tzinfo=timezone.utc))
+
+    received = Inbox().accept(pdu)
+    assert isinstance(received.event, DeliveryReport)
+    tracker.on_report(received.event)
+
+    delivered = message_events(conn)[-1]
+    assert (delivered.kind, delivered.data["message_id"]) == ("delivered", "msg_0000000000000009")
+    # Delivered when the report came, to the millisecond the event carries.
+    assert timedelta(0) <= utcnow() - parse_utc(delivered.data["delivered_at"]) < timedelta(seconds=5)

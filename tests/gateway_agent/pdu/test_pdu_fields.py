@@ -101,10 +101,15 @@ def test_year_beyond_two_digits_is_refused():
         encode_timestamp(datetime(2070, 1, 1, tzinfo=UTC))
 
 
-@pytest.mark.parametrize("field", ["62313251035000", "62112351035000", "62117251036A00", "62200351035000"])
-def test_impossible_time_stamps_are_refused(field):
-    with pytest.raises(PduError, match="TP-SCTS"):
-        read_timestamp(reader(field), "TP-SCTS")
+@pytest.mark.parametrize(
+    "field", ["00000000000000", "62313251035000", "62112351035000", "62117251036A00", "62200351035000"]
+)
+def test_a_time_stamp_naming_no_valid_time_reads_as_none_with_a_warning(field, caplog):
+    # Some service centres send all zeros; Gammu reads such a stamp as no time too.
+    at = reader(field + "FF")
+    assert read_timestamp(at, "TP-SCTS") is None
+    assert at.octet("next field") == 0xFF  # the stamp's seven octets are read all the same
+    assert [record.repair for record in caplog.records] == ["time stamp naming no valid time, read as none"]
 
 
 def test_a_non_decimal_time_zone_reads_as_utc_with_a_warning(caplog):

@@ -110,9 +110,9 @@ def test_odd_ucs2_user_data_is_refused():
         decode_deliver("00" + "04" + "0491" + "2143" + "0008" + "62117251035000" + "03" + "004100")
 
 
-def test_bad_time_stamp_in_a_deliver_is_refused():
-    with pytest.raises(PduError, match="TP-SCTS"):
-        decode_deliver("00" + "04" + "0491" + "2143" + "0000" + "62317251035000" + "00")
+def test_a_deliver_stamped_with_month_13_keeps_its_sender_and_text():
+    deliver = decode_deliver("00" + "04" + "0491" + "2143" + "0000" + "62317251035000" + "02" + "C834")
+    assert (deliver.sender, deliver.text, deliver.service_centre_time) == ("+1234", "Hi", None)
 
 
 def test_reserved_message_type_is_refused_by_incoming():

@@ -40,6 +40,20 @@ def test_hand_built_report_decodes_every_field():
     assert (report.status, report.outcome, report.failure) == (0, "delivered", None)
 
 
+def test_a_report_with_an_all_zero_discharge_time_keeps_every_other_field():
+    report = decode_incoming("00062A0C91627317325476425010010000000000000000000000")
+    assert isinstance(report, StatusReport)
+    assert (report.message_reference, report.recipient, report.outcome) == (42, "+263771234567", "delivered")
+    assert report.service_centre_time == datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)
+    assert report.discharge_time is None
+
+
+def test_a_deliver_with_an_all_zero_time_stamp_keeps_its_sender_and_text():
+    deliver = decode_incoming("00040C916273173254760000000000000000000BC8329BFD06D1D1657919")
+    assert isinstance(deliver, Deliver)
+    assert (deliver.sender, deliver.text, deliver.service_centre_time) == ("+263771234567", "Hello there", None)
+
+
 def test_encoding_gives_the_hand_built_report():
     pdu = encode_status_report(
         42,

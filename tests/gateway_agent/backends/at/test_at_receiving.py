@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from at_support import events_for, eventually, next_event_of
 
-from gateway_agent.modem import IncomingMessage
+from gateway_agent.modem import DeliveryReport, IncomingMessage
+from zimsend_common.timefmt import utcnow
 
 SENDER = "+263772222222"
 LONG = "".join(f"Part of a long incoming message, sentence {n}. " for n in range(8))
+# Some service centres stamp a message or report with all zeros: no valid time.
+REPORT_WITH_ZERO_DISCHARGE_TIME = "00062A0C91627317325476425010010000000000000000000000"
+DELIVER_WITH_ZERO_TIME_STAMP = "00040C916273173254760000000000000000000BC8329BFD06D1D1657919"
 
 
 def test_a_stored_sms_is_handed_on_then_deleted_from_the_sim(emulator, modem) -> None:
@@ -84,4 +88,18 @@ def test_a_message_whose_last_parts_never_come_is_handed_on_as_far_as_it_got(emu
     assert message.text.startswith(LONG[:100]) and message.text.endswith(LONG[-50:])
     assert len(message.text) < len(LONG)
     modem.next_event(0.05)
+    assert emulator.stored == 0
+
+
+def test_a_message_and_a_report_with_zero_time_stamps_are_read_with_the_time_they_came(emulator, modem) -> None:
+    before = utcnow()
+    emulator.inject_pdu(REPORT_WITH_ZERO_DISCHARGE_TIME)
+    emulator.inject_pdu(DELIVER_WITH_ZERO_TIME_STAMP)
+    events = events_for(modem, 1.0)
+    [report] = [event for event in events if isinstance(event, DeliveryReport)]
+    [message] = [event for event in events if isinstance(event, IncomingMessage)]
+    assert (report.reference, report.recipient, report.outcome) == (42, "+263771234567", "delivered")
+    assert before <= report.discharge_time <= utcnow()
+    assert (message.sender, message.text, message.undecodable) == ("+263771234567", "Hello there", False)
+    assert before <= message.sent_at <= utcnow()
     assert emulator.stored == 0
