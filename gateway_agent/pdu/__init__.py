@@ -9,7 +9,7 @@ from gateway_agent.pdu.data_coding import Alphabet
 from gateway_agent.pdu.deliver import Deliver, decode_deliver, encode_deliver
 from gateway_agent.pdu.errors import PduError
 from gateway_agent.pdu.incoming import decode_incoming
-from gateway_agent.pdu.reassembly import CompleteMessage, Reassembler
+from gateway_agent.pdu.reassembly import CompleteMessage, Fingerprint, Reassembler, fingerprint
 from gateway_agent.pdu.status_report import (
     StatusReport,
     decode_status_report,
@@ -25,6 +25,7 @@ __all__ = [
     "CompleteMessage",
     "Concat",
     "Deliver",
+    "Fingerprint",
     "PduError",
     "Reassembler",
     "StatusReport",
@@ -37,6 +38,7 @@ __all__ = [
     "encode_deliver",
     "encode_status_report",
     "encode_submit",
+    "fingerprint",
     "failure_of",
     "outcome_of",
 ]

@@ -1,10 +1,14 @@
 """Joining the parts of a concatenated incoming message.
 
 Parts are grouped by (sender, concatenation reference, total) and may come
-in any order. Networks resend a part whose acknowledgement they missed, so a
-part seen again (same sender, concatenation, time stamp and content) within
-``remember`` of the message completing is a duplicate and ignored, for
-single-part messages too.
+in any order. Bulk senders often use one fixed reference, so a second
+message may be in progress under the same group key: a part whose sequence
+number is already held with other content starts a second message, and
+each part goes to the oldest message still lacking its sequence number
+(as Gammu's ``LinkSMS`` does). Networks resend a part whose acknowledgement
+they missed, so a part seen again (same sender, concatenation, time stamp
+and content) while its message waits, or within ``remember`` of the message
+completing, is a copy and ignored, for single-part messages too.
 
 Parts of a message that never completes are not dropped: ``expire`` hands
 them back as a message with its gaps listed in ``missing``, so the text
@@ -22,7 +26,7 @@ from zimsend_common.timefmt import utcnow
 DEFAULT_REMEMBER = timedelta(minutes=10)
 
 _Key = tuple[str, int, int]
-_Fingerprint = tuple[object, ...]
+Fingerprint = tuple[object, ...]
 
 
 @dataclass(frozen=True)
@@ -33,10 +37,19 @@ class CompleteMessage:
     text: str
     service_centre_time: datetime | None  # of the first part present; None when it names no valid time
     received_at: datetime  # when the first part present was added
-    parts: int  # parts joined
-    first: Deliver  # the first part present: its TP-PID, TP-DCS and ports hold for all
+    joined: tuple[Deliver, ...]  # the parts present, in order
     smsc: str | None = None
     missing: tuple[int, ...] = ()  # sequence numbers that never came (only from expire)
+
+    @property
+    def parts(self) -> int:
+        """How many parts were joined."""
+        return len(self.joined)
+
+    @property
+    def first(self) -> Deliver:
+        """The first part present: its TP-PID, TP-DCS and ports hold for all."""
+        return self.joined[0]
 
 
 @dataclass
@@ -50,31 +63,42 @@ class Reassembler:
 
     def __init__(self, remember: timedelta = DEFAULT_REMEMBER) -> None:
         self._remember = remember
-        self._partials: dict[_Key, _Partial] = {}
-        self._seen: dict[_Fingerprint, datetime] = {}
+        self._partials: dict[_Key, list[_Partial]] = {}  # oldest first
+        self._seen: dict[Fingerprint, datetime] = {}
 
     @property
     def pending(self) -> int:
         """How many messages are waiting for parts."""
-        return len(self._partials)
+        return sum(len(partials) for partials in self._partials.values())
+
+    def holds(self, part: Deliver) -> bool:
+        """Whether ``part``, or a copy of it, waits in a message not yet whole."""
+        if part.concat is None:
+            return False
+        held = self._partials.get((part.sender, part.concat.reference, part.concat.total), [])
+        return any(fingerprint(each) == fingerprint(part) for partial in held for each in partial.parts.values())
 
     def add(self, part: Deliver, now: datetime | None = None) -> CompleteMessage | None:
-        """The whole message once ``part`` completes it, else None (also for a duplicate)."""
+        """The whole message once ``part`` completes it, else None (also for a copy)."""
         now = now or utcnow()
         self._forget_before(now - self._remember)
-        if _fingerprint(part) in self._seen:
+        if fingerprint(part) in self._seen or self.holds(part):
             return None
         if part.concat is None or part.concat.total == 1:
-            self._seen[_fingerprint(part)] = now
+            self._seen[fingerprint(part)] = now
             return _join(part.sender, [part], now)
         key = (part.sender, part.concat.reference, part.concat.total)
-        partial = self._partials.setdefault(key, _Partial(first_seen=now))
-        partial.parts.setdefault(part.concat.sequence, part)
+        partials = self._partials.setdefault(key, [])
+        partial = next((each for each in partials if part.concat.sequence not in each.parts), None)
+        if partial is None:
+            partial = _Partial(first_seen=now)
+            partials.append(partial)
+        partial.parts[part.concat.sequence] = part
         if len(partial.parts) < part.concat.total:
             return None
-        del self._partials[key]
+        self._drop(key, partial)
         ordered = [partial.parts[sequence] for sequence in sorted(partial.parts)]
-        self._seen.update((_fingerprint(each), now) for each in ordered)
+        self._seen.update((fingerprint(each), now) for each in ordered)
         return _join(part.sender, ordered, partial.first_seen)
 
     def expire(self, older_than: timedelta, now: datetime | None = None) -> list[CompleteMessage]:
@@ -85,22 +109,34 @@ class Reassembler:
         now = now or utcnow()
         self._forget_before(now - self._remember)
         stale = sorted(
-            (key for key, partial in self._partials.items() if now - partial.first_seen >= older_than),
-            key=lambda key: self._partials[key].first_seen,
+            (
+                (key, partial)
+                for key, partials in self._partials.items()
+                for partial in partials
+                if now - partial.first_seen >= older_than
+            ),
+            key=lambda entry: entry[1].first_seen,
         )
         expired = []
-        for key in stale:
-            partial = self._partials.pop(key)
+        for key, partial in stale:
+            self._drop(key, partial)
             ordered = [partial.parts[sequence] for sequence in sorted(partial.parts)]
             missing = tuple(sorted(set(range(1, key[2] + 1)) - partial.parts.keys()))
             expired.append(_join(key[0], ordered, partial.first_seen, missing))
         return expired
 
+    def _drop(self, key: _Key, partial: _Partial) -> None:
+        partials = self._partials[key]
+        partials.remove(partial)
+        if not partials:
+            del self._partials[key]
+
     def _forget_before(self, cutoff: datetime) -> None:
         self._seen = {print_: seen for print_, seen in self._seen.items() if seen > cutoff}
 
 
-def _fingerprint(part: Deliver) -> _Fingerprint:
+def fingerprint(part: Deliver) -> Fingerprint:
+    """What a part and the network's copies of it share, and no other part."""
     return (part.sender, part.concat, part.service_centre_time, part.encoding, part.raw, part.text)
 
 
@@ -115,8 +151,7 @@ def _join(sender: str, parts: list[Deliver], received_at: datetime, missing: tup
         text=text,
         service_centre_time=parts[0].service_centre_time,
         received_at=received_at,
-        parts=len(parts),
+        joined=tuple(parts),
         smsc=parts[0].smsc,
         missing=missing,
-        first=parts[0],
     )

@@ -2,13 +2,15 @@
 
 A PDU arrives either straight from a URC (+CMT, +CDS) or from a SIM slot
 (+CMTI, +CDSI, or found at open). An incoming message may come in parts,
-each in its own slot; the event for the whole message names every slot, so
-they are deleted together once the event has been handed on. What was read
-from each slot is remembered until the slot is deleted, so reading the SIM
-again never hands the same message on twice, while a new message in a slot
-(the old one deleted, perhaps by a command whose answer was lost with the
-port) is read as new. A message whose last parts never come is handed on as
-far as it got, once it is old enough (``expire``): late, not lost.
+each in its own slot; the event for the whole message names the slots of
+its parts (and of the network's copies of them), so they are deleted
+together once the event has been handed on, and no slot is deleted before
+what it holds is in an event. What was read from each slot is remembered
+until the slot is deleted, so reading the SIM again never hands the same
+message on twice, while a new message in a slot (the old one deleted,
+perhaps by a command whose answer was lost with the port) is read as new.
+A message whose last parts never come is handed on as far as it got, once
+it is old enough (``expire``): late, not lost.
 
 A silent message (TP-PID 0x40, "short message type 0") is acknowledged and
 discarded, as TS 23.040 9.2.3.9 asks: its slot is freed and nothing is
@@ -24,12 +26,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from gateway_agent.modem import DeliveryReport, IncomingMessage, ModemEvent
-from gateway_agent.pdu import CompleteMessage, Deliver, PduError, Reassembler, StatusReport, decode_incoming
+from gateway_agent.pdu import (
+    CompleteMessage,
+    Deliver,
+    Fingerprint,
+    PduError,
+    Reassembler,
+    StatusReport,
+    decode_incoming,
+    fingerprint,
+)
 from zimsend_common.timefmt import utcnow
 
 log = logging.getLogger(__name__)
 
-_PartKey = tuple[str, int, int]
 Slot = tuple[int, str]  # a SIM slot, and the PDU read from it
 UNKNOWN_SENDER = "unknown"  # the sender of a message that could not be decoded
 
@@ -47,8 +57,7 @@ class Inbox:
 
     def __init__(self) -> None:
         self._reassembler = Reassembler()
-        self._slots: dict[_PartKey, list[Slot]] = {}
-        self._first_seen: dict[_PartKey, datetime] = {}
+        self._slots: dict[Fingerprint, list[Slot]] = {}  # the slots of each part not yet in an event
         self._read: dict[int, str] = {}  # slot -> the PDU read from it
         self._lock = threading.Lock()
 
@@ -95,41 +104,28 @@ class Inbox:
 
     def expire(self, older_than: timedelta) -> list[Received]:
         """Messages still missing parts after ``older_than``, handed on with what came."""
-        now = utcnow()
         with self._lock:
-            stale = [key for key, seen in self._first_seen.items() if now - seen >= older_than]
-            # Same clock, same rule, oldest first: the reassembler's list lines up with ``stale``.
-            joined = self._reassembler.expire(older_than, now)
             expired = []
-            for key, complete in zip(stale, joined, strict=True):
-                del self._first_seen[key]
+            for complete in self._reassembler.expire(older_than):
                 log.warning(
                     "incoming message incomplete",
                     extra={"sender": complete.sender, "missing_parts": list(complete.missing)},
                 )
-                expired.append(Received(_message(complete), tuple(self._slots.pop(key))))
+                expired.append(Received(_message(complete), self._slots_of(complete.joined)))
             return expired
 
     def _part(self, part: Deliver, slots: tuple[Slot, ...]) -> Received:
-        now = utcnow()
-        if part.concat is None or part.concat.total == 1:
-            complete = self._reassembler.add(part, now)
-            # None for a single part means the network sent it again: drop the copy.
-            return Received(_message(complete), slots) if complete else Received(None, slots)
-        key = (part.sender, part.concat.reference, part.concat.total)
-        collecting = key in self._slots
-        waiting_before = self._reassembler.pending
-        self._slots.setdefault(key, []).extend(slots)
-        self._first_seen.setdefault(key, now)
-        complete = self._reassembler.add(part, now)
+        self._slots.setdefault(fingerprint(part), []).extend(slots)
+        complete = self._reassembler.add(part)
         if complete is not None:
-            del self._first_seen[key]
-            return Received(_message(complete), tuple(self._slots.pop(key)))
-        if not collecting and self._reassembler.pending == waiting_before:
+            return Received(_message(complete), self._slots_of(complete.joined))
+        if not self._reassembler.holds(part):
             # A part of a message already handed on, sent again: drop the copy.
-            del self._first_seen[key]
-            return Received(None, tuple(self._slots.pop(key)))
+            return Received(None, self._slots_of((part,)))
         return Received(None)
+
+    def _slots_of(self, parts: tuple[Deliver, ...]) -> tuple[Slot, ...]:
+        return tuple(slot for part in parts for slot in self._slots.pop(fingerprint(part), []))
 
 
 def normalized_pdu(pdu: str) -> str:

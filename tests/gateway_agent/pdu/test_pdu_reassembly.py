@@ -74,6 +74,19 @@ def test_same_reference_from_two_senders_does_not_mix():
     assert reassembler.add(b1, NOW).text == "b" * 200
 
 
+def test_two_messages_under_one_reference_from_one_sender_both_come_whole():
+    # Bulk senders often use one fixed reference: the second message's first part comes before the first's last.
+    a1, a2 = parts_of("a" * 200, sender="BANK", reference=0)
+    b1, b2 = parts_of("b" * 200, sender="BANK", reference=0)
+    reassembler = Reassembler()
+    assert reassembler.add(a1, NOW) is None
+    assert reassembler.add(b1, NOW) is None
+    assert reassembler.pending == 2
+    assert reassembler.add(a2, NOW).text == "a" * 200
+    assert reassembler.add(b2, NOW).text == "b" * 200
+    assert reassembler.pending == 0
+
+
 def test_expire_returns_what_arrived_with_the_gaps_named():
     text = "".join(f"{n:04d} " for n in range(80))
     first, _, third = parts_of(text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from at_support import events_for, eventually, next_event_of
 
 from gateway_agent.modem import DeliveryReport, IncomingMessage
+from gateway_agent.pdu import encode_deliver
 from zimsend_common.timefmt import utcnow
 
 SENDER = "+263772222222"
@@ -102,4 +103,15 @@ def test_a_message_and_a_report_with_zero_time_stamps_are_read_with_the_time_the
     assert before <= report.discharge_time <= utcnow()
     assert (message.sender, message.text, message.undecodable) == ("+263771234567", "Hello there", False)
     assert before <= message.sent_at <= utcnow()
+    assert emulator.stored == 0
+
+
+def test_two_messages_under_one_reference_from_one_sender_both_arrive_whole(emulator, modem) -> None:
+    # Bulk senders often use one fixed reference: the second message's first part comes before the first's last.
+    a1, a2 = encode_deliver("BANK", "Your statement. " * 12, utcnow(), concat_reference=0)
+    b1, b2 = encode_deliver("BANK", "Your balance. " * 14, utcnow(), concat_reference=0)
+    for pdu in (a1, b1, a2, b2):
+        emulator.inject_pdu(pdu)
+    texts = [event.text for event in events_for(modem, 1.0) if isinstance(event, IncomingMessage)]
+    assert texts == ["Your statement. " * 12, "Your balance. " * 14]
     assert emulator.stored == 0
