@@ -12,6 +12,8 @@ Each message moves on a schedule from when it was taken: Pending, then
 Processed, then Sent, then Delivered (when a report was asked for); a
 recipient in ``failing`` ends Failed with that error instead (after Sent
 when ``failing_after_sent``), one in ``stuck`` stays Pending until cancelled.
+While ``garbled`` holds fields, every answer about a message carries them
+instead of the app's (a phone answering what the app never writes).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class LocalPhone:
         self.stuck: set[str] = set()  # recipients whose messages never leave
         self.refused: set[str] = set()  # recipients the app refuses (400)
         self.away = False  # the phone left the network: connections are dropped unanswered
+        self.garbled: dict[str, Any] = {}  # fields answered instead of the app's, e.g. {"states": "x"}
         self.taken: dict[str, Taken] = {}
         self.calls: list[tuple[str, str]] = []  # (method, path), to see what the backend asked
         self._lock = threading.Lock()
@@ -112,7 +115,7 @@ class LocalPhone:
             "textMessage": {"text": taken.text},
             "recipients": [{"phoneNumber": taken.recipient, "state": state, "error": error}],
             "states": states,
-        }
+        } | self.garbled
 
     # -- HTTP --------------------------------------------------------------------------
 

@@ -70,13 +70,17 @@ class LocalApi:
         self._session.close()
 
     def health(self) -> Health:
-        document = self._json("GET", "/health")
+        document = _object(self._request("GET", "/health"))
         return Health(status=str(document.get("status", "")), version=str(document.get("version", "")))
 
     def send(
         self, message_id: str, recipient: str, text: str, *, delivery_report: bool, sim_number: int | None
-    ) -> PhoneMessage:
-        """Hand one text to the phone under our id; raises LocalApiError (status 409) for an id it has."""
+    ) -> None:
+        """Hand one text to the phone under our id; raises LocalApiError (status 409) for an id it has.
+
+        Once the phone took the text (it answered 2xx) its answer is not read:
+        an answer it garbled must not pass for a refusal, or the text could go
+        twice; ``message`` tells what became of it."""
         body: dict[str, Any] = {
             "id": message_id,
             "textMessage": {"text": text},
@@ -85,12 +89,12 @@ class LocalApi:
         }
         if sim_number:
             body["simNumber"] = sim_number
-        return _message(self._json("POST", "/message", json=body))
+        self._request("POST", "/message", json=body)
 
     def message(self, message_id: str) -> PhoneMessage | None:
         """The message's state on the phone; None when the phone does not know the id."""
         try:
-            return _message(self._json("GET", f"/message/{message_id}"))
+            return self._message("GET", f"/message/{message_id}")
         except LocalApiError as error:
             if error.status == 404:
                 return None
@@ -98,9 +102,14 @@ class LocalApi:
 
     def cancel(self, message_id: str) -> PhoneMessage:
         """Cancel a message the phone has not sent yet; the message as the phone now has it."""
-        return _message(self._json("DELETE", f"/message/{message_id}"))
+        return self._message("DELETE", f"/message/{message_id}")
 
-    def _json(self, method: str, path: str, *, json: Any = None) -> dict[str, Any]:
+    def _message(self, method: str, path: str) -> PhoneMessage:
+        answer = self._request(method, path)
+        return _read_message(_object(answer), answer.status_code)
+
+    def _request(self, method: str, path: str, *, json: Any = None) -> requests.Response:
+        """The phone's answer when it is a success (2xx); LocalApiError otherwise."""
         try:
             answer = self._session.request(method, self._url + path, json=json, timeout=_TIMEOUT_SECONDS)
         except requests.RequestException as error:
@@ -111,22 +120,49 @@ class LocalApi:
             raise LocalApiError(
                 f"the phone answered {answer.status_code}: {answer.text[:200]}", status=answer.status_code
             )
-        try:
-            document = answer.json()
-        except ValueError:
-            raise LocalApiError("the phone's answer is not JSON", status=answer.status_code) from None
-        if not isinstance(document, dict):
-            raise LocalApiError("the phone's answer is not a JSON object", status=answer.status_code)
-        return document
+        return answer
 
 
-def _message(document: dict[str, Any]) -> PhoneMessage:
-    recipients = document.get("recipients") or []
-    errors = tuple(str(item["error"]) for item in recipients if isinstance(item, dict) and item.get("error"))
-    states = {str(name): moment for name, raw in (document.get("states") or {}).items() if (moment := _moment(raw))}
+def _object(answer: requests.Response) -> dict[str, Any]:
+    """The JSON object the answer carries; LocalApiError when it carries none."""
+    try:
+        document = answer.json()
+    except ValueError:
+        raise LocalApiError("the phone's answer is not JSON", status=answer.status_code) from None
+    if not isinstance(document, dict):
+        raise LocalApiError("the phone's answer is not a JSON object", status=answer.status_code)
+    return document
+
+
+def _read_message(document: dict[str, Any], status: int) -> PhoneMessage:
+    """The message as the phone's answer tells it; LocalApiError when it tells no state.
+
+    Any other field not shaped as the app writes it reads as absent, so that
+    it costs only itself: a message whose dates are garbled still has its state.
+    """
+    state, message_id = document.get("state"), document.get("id")
+    if not isinstance(state, str):
+        raise LocalApiError("the phone's answer tells no state for the message", status=status)
     return PhoneMessage(
-        message_id=str(document.get("id", "")), state=str(document.get("state", "")), errors=errors, states=states
+        message_id=message_id if isinstance(message_id, str) else "",
+        state=state,
+        errors=_errors(document.get("recipients")),
+        states=_dates(document.get("states")),
     )
+
+
+def _errors(recipients: Any) -> tuple[str, ...]:
+    """The recipients' errors, from the app's list of ``{phoneNumber, state, error}``."""
+    if not isinstance(recipients, list):
+        return ()
+    return tuple(str(item["error"]) for item in recipients if isinstance(item, dict) and item.get("error"))
+
+
+def _dates(states: Any) -> dict[str, datetime]:
+    """When each state came, from the app's ``{State: date}``; a date that is not one is left out."""
+    if not isinstance(states, dict):
+        return {}
+    return {str(name): moment for name, raw in states.items() if (moment := _moment(raw))}
 
 
 def _moment(raw: Any) -> datetime | None:

@@ -221,18 +221,21 @@ class PhoneModem(Modem):
         oldest = datetime.now(timezone.utc) - _TRACKED_FOR
         self._tracked = deque(sent for sent in self._tracked if sent.sent_at >= oldest)
         for _ in range(min(len(self._tracked), _POLLED_PER_ROUND)):
-            sent = self._tracked.popleft()
+            sent = self._tracked[0]
+            self._tracked.rotate(-1)  # asked about again after the others, unless its report comes now
             try:
                 message = self._api.message(sent.message_id)
-            except LocalApiError:
-                self._tracked.appendleft(sent)
-                return  # asked again next round (a phone that went away is seen by its health)
-            # A message the phone forgot gets no report; one still on its way is asked about again.
-            if message is not None and not self._report(sent, message):
-                self._tracked.append(sent)
+            except LocalApiError as error:
+                if error.status is None:
+                    return  # the phone went away (its health tells): the others wait for the next round
+                continue  # an answer the phone garbled for this one is no reason to leave the others unasked
+            if message is None:
+                self._tracked.remove(sent)  # the phone forgot it: no report will come
+            else:
+                self._report(sent, message)
 
-    def _report(self, sent: _Sent, message: PhoneMessage) -> bool:
-        """Queue the report the message's final state makes; False while it has none."""
+    def _report(self, sent: _Sent, message: PhoneMessage) -> None:
+        """Queue the report the message's final state makes, and stop asking about it; nothing while it has none."""
         at = message.states.get(message.state) or datetime.now(timezone.utc)
         if message.state == "Delivered":
             report = DeliveryReport(
@@ -254,8 +257,7 @@ class PhoneModem(Modem):
                 failure=failure_code(message.error),
             )
         else:
-            return False
+            return
         self._events.append(report)
         if sent in self._tracked:
             self._tracked.remove(sent)
-        return True

@@ -82,6 +82,11 @@ class RunningAgent:
         self._thread = threading.Thread(target=agent.run, name="agent", daemon=True)
         self._thread.start()
 
+    @property
+    def running(self) -> bool:
+        """Whether ``run()`` has not returned."""
+        return self._thread.is_alive()
+
     def stop(self) -> None:
         """Ask the agent to stop, as SIGTERM does, and wait until it has."""
         self.agent.stop()

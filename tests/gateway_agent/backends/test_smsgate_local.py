@@ -124,3 +124,27 @@ def test_a_phone_whose_server_stops_answering_is_a_lost_port_until_it_answers_ag
         assert modem.next_event(0.3) is None  # said once
         phone.away = False
         assert isinstance(modem.next_event(2), PortRestored)
+
+
+# Fields the app never writes so: a phone answering them must cost nothing but the field.
+GARBLED_FIELDS = [{"states": "x"}, {"states": 5}, {"states": True}, {"recipients": 5}, {"recipients": True}]
+
+
+@pytest.mark.parametrize("garbled", GARBLED_FIELDS, ids=str)
+def test_a_field_the_phone_garbles_costs_only_itself_and_the_send_and_its_report_still_come(phone, garbled):
+    phone.garbled = garbled
+    with _modem(phone.url) as modem:
+        receipt = modem.send(RECIPIENT, "Mhoro")
+        report = _report(modem)
+    assert phone.texts_sent() == ["Mhoro"]
+    assert report is not None and (report.outcome, report.reference) == ("delivered", receipt.references[0])
+
+
+def test_a_message_the_phone_answers_about_without_its_state_is_asked_about_again_until_it_does(phone):
+    with _modem(phone.url) as modem:
+        receipt = modem.send(RECIPIENT, "Mhoro")
+        phone.garbled = {"state": None, "states": "x"}
+        assert modem.next_event(phone.delivered_after + 0.5) is None  # delivered by now, but the phone does not say
+        phone.garbled = {}
+        report = _report(modem)
+    assert report is not None and (report.outcome, report.reference) == ("delivered", receipt.references[0])
