@@ -335,6 +335,11 @@ class Agent:
                 log.warning("modem event lost", extra={"device_id": self._device_id, "error": error.detail})
                 self._pause(max(0.0, deadline - time.monotonic()))
                 return
+            except Exception:  # a backend's bug must not end the agent: the device is served again after a pause
+                log.exception("modem backend failed serving events", extra={"device_id": self._device_id})
+                # At least a second's pause: a backend failing so likely fails again at once.
+                self._pause(max(RETRY_SECONDS, deadline - time.monotonic()))
+                return
             if event is None:
                 return
             self._on_modem_event(event)
