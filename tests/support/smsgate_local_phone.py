@@ -13,7 +13,8 @@ Processed, then Sent, then Delivered (when a report was asked for); a
 recipient in ``failing`` ends Failed with that error instead (after Sent
 when ``failing_after_sent``), one in ``stuck`` stays Pending until cancelled.
 While ``garbled`` holds fields, every answer about a message carries them
-instead of the app's (a phone answering what the app never writes).
+instead of the app's (a phone answering what the app never writes). Dates
+are on the phone's own clock, ``clock`` off the true time.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class LocalPhone:
         self.refused: set[str] = set()  # recipients the app refuses (400)
         self.away = False  # the phone left the network: connections are dropped unanswered
         self.garbled: dict[str, Any] = {}  # fields answered instead of the app's, e.g. {"states": "x"}
+        self.clock = timedelta(0)  # how far the phone's clock runs ahead of the true time (negative: behind)
         self.taken: dict[str, Taken] = {}
         self.calls: list[tuple[str, str]] = []  # (method, path), to see what the backend asked
         self._lock = threading.Lock()
@@ -95,10 +97,9 @@ class LocalPhone:
                 state, history[name] = name, after
         return state, self._dated(taken, history)
 
-    @staticmethod
-    def _dated(taken: Taken, history: dict[str, float]) -> dict[str, str]:
+    def _dated(self, taken: Taken, history: dict[str, float]) -> dict[str, str]:
         def app_date(seconds: float) -> str:
-            moment = taken.taken_wall + timedelta(seconds=seconds)
+            moment = taken.taken_wall + self.clock + timedelta(seconds=seconds)
             return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+00:00"
 
         return {name: app_date(seconds) for name, seconds in history.items()}

@@ -59,7 +59,7 @@ class _Sent:
     message_id: str
     reference: int
     recipient: str
-    sent_at: datetime
+    sent_at: datetime  # on the agent's clock
 
 
 class PhoneModem(Modem):
@@ -123,7 +123,9 @@ class PhoneModem(Modem):
         started = datetime.now(timezone.utc)
         self._hand_over(message_id, recipient, text, request_report)
         message = self._until_sent(message_id)
-        sent_at = message.states.get("Sent") or datetime.now(timezone.utc)
+        # When the agent saw it sent, not the phone's "Sent" date: the ledger matches the report
+        # by this time on the agent's clock, which a phone's clock minutes behind would defeat.
+        sent_at = datetime.now(timezone.utc)
         if request_report:
             self._tracked.append(_Sent(message_id, reference, recipient, sent_at))
             if message.state == "Delivered":

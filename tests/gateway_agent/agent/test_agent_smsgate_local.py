@@ -1,10 +1,12 @@
 """The agent on a phone's SMSGate local server (the ``smsgate-local`` backend, real HTTP, real
-Redis): whatever the phone answers, the agent keeps serving it and its delivery reports arrive."""
+Redis): whatever the phone answers, and whatever its clock says, the agent keeps serving it and
+its delivery reports arrive."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import msgspec
 import pytest
@@ -74,3 +76,12 @@ def test_an_agent_on_a_phone_answering_garbled_fields_keeps_running_and_the_deli
     eventually(lambda: kinds_of(conn, "msg_00000000000000a1") == ["sent", "delivered"])
     assert agent.running
     assert phone.texts_sent() == ["text of msg_00000000000000a1"]
+
+
+def test_a_phone_whose_clock_is_twenty_minutes_behind_still_gets_its_delivery_reports(conn, phone, agent_on):
+    phone.clock = -timedelta(minutes=20)
+    serve_client(conn)
+    agent_on(phone)
+    enqueue(conn, NORMAL, "msg_00000000000000a2")
+
+    eventually(lambda: kinds_of(conn, "msg_00000000000000a2") == ["sent", "delivered"])
