@@ -59,6 +59,7 @@ class ModemEmulator:
         self._unacknowledged: deque[tuple[float, bytes]] = deque()
         self._held_reports: deque[str] = deque()  # status reports the network keeps while the SIM is full
         self._vanish_after: str | None = None
+        self._garble_next_pdu_line = False
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -150,6 +151,11 @@ class ModemEmulator:
         """The device disappears right after it carries out the next command line starting
         with ``command`` (``AT+CMGD``, say), before it answers: a cable pulled mid-command."""
         self._vanish_after = command.upper()
+
+    def garble_next_pdu_line(self) -> None:
+        """Line noise corrupts the PDU line of the next direct +CMT or +CDS on its way
+        to the client; the network's copy, sent again when unacknowledged, is whole."""
+        self._garble_next_pdu_line = True
 
     def restore(self) -> None:
         """The device comes back, rebooted, on a new pty (the link points at it)."""
@@ -304,9 +310,13 @@ class ModemEmulator:
             self._report_arrived(self._held_reports.popleft())
 
     def _emit_direct(self, header: str, pdu: str) -> None:
-        data = _line(header) + self._commands.shown_pdu(pdu).encode("ascii") + b"\r\n"
+        shown = self._commands.shown_pdu(pdu).encode("ascii")
+        data = _line(header) + shown + b"\r\n"
         if self._commands.session.csms == 1 and self.config.ack_timeout is not None:
             self._unacknowledged.append((time.monotonic() + self.config.ack_timeout, data))
+        if self._garble_next_pdu_line:
+            self._garble_next_pdu_line = False
+            data = _line(header) + _garbled(shown) + b"\r\n"
         self._write(data)
 
     def _acknowledge(self) -> bool:
@@ -334,6 +344,12 @@ class ModemEmulator:
 
 def _line(text: str) -> bytes:
     return b"\r\n" + text.encode("latin-1") + b"\r\n"
+
+
+def _garbled(line: bytes) -> bytes:
+    """``line`` with one byte in its middle hit by noise."""
+    middle = len(line) // 2
+    return line[:middle] + b"\xff" + line[middle + 1 :]
 
 
 def _block(lines: list[str]) -> bytes:
