@@ -9,6 +9,7 @@ from gateway_agent.pdu.data_coding import Alphabet
 from gateway_agent.pdu.deliver import Deliver, decode_deliver, encode_deliver
 from gateway_agent.pdu.errors import PduError
 from gateway_agent.pdu.incoming import decode_incoming
+from gateway_agent.pdu.octets import is_hex_pdu
 from gateway_agent.pdu.reassembly import CompleteMessage, Fingerprint, Reassembler, fingerprint
 from gateway_agent.pdu.status_report import (
     StatusReport,
@@ -40,5 +41,6 @@ __all__ = [
     "encode_submit",
     "fingerprint",
     "failure_of",
+    "is_hex_pdu",
     "outcome_of",
 ]

@@ -18,10 +18,9 @@ def parse_hex(pdu_hex: str) -> bytes:
     """
     if not isinstance(pdu_hex, str):
         raise PduError(f"a PDU is a hex string, not {type(pdu_hex).__name__}")
-    text = pdu_hex.strip()
-    if '"' in text[:1] + text[-1:]:
-        repaired("quotes around the hex PDU", line=text)
-        text = text.strip('"').strip()
+    text = _unquoted(pdu_hex)
+    if text != pdu_hex.strip():
+        repaired("quotes around the hex PDU", line=pdu_hex.strip())
     if not text:
         raise PduError("the PDU is empty")
     if len(text) % 2:
@@ -29,6 +28,18 @@ def parse_hex(pdu_hex: str) -> bytes:
     if not _HEX.fullmatch(text):
         raise PduError("the PDU contains characters that are not hex digits")
     return bytes.fromhex(text)
+
+
+def is_hex_pdu(line: str) -> bool:
+    """Whether ``line`` has the shape ``parse_hex`` reads: pairs of hex digits, maybe quoted."""
+    return _HEX.fullmatch(_unquoted(line)) is not None
+
+
+def _unquoted(pdu_hex: str) -> str:
+    text = pdu_hex.strip()
+    if '"' in text[:1] + text[-1:]:
+        return text.strip('"').strip()
+    return text
 
 
 class OctetReader:
