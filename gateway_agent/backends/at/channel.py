@@ -4,7 +4,10 @@ The port is read by the thread that uses it, never by one of its own: a
 command reads until its final answer comes, and ``poll`` reads what came
 while no command ran. What is read is split into answers to the command in
 flight (handed to that command) and unsolicited result codes (handed to
-``on_urc`` in arrival order, never dropped). A thread of its own would add
+``on_urc`` in arrival order). A URC announcing a PDU (``+CMT``, ``+CDS``)
+takes the line after it as its PDU only if that line is one; when noise ate
+it, the URC is dropped, unacknowledged, so that a network awaiting
+acknowledgement sends the message again. A thread of its own would add
 a hand-off between two threads for every line the modem sends. Between
 reads, the kernel keeps what arrives; a caller that stays away long enough
 to fill that buffer (seconds, at a modem's pace) risks losing bytes, so the
@@ -28,6 +31,7 @@ from gateway_agent.backends.at.error_table import command_error, is_error_result
 from gateway_agent.backends.at.lines import PROMPT, LineSplitter, is_noise
 from gateway_agent.backends.at.urc import Urc, answer_prefix, is_urc, needs_pdu_line
 from gateway_agent.errors import CommandError, ModemTimeout, NoPrompt, PortGone
+from gateway_agent.pdu import is_hex_pdu
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,9 @@ _PORT_FAILURES = (serial.SerialException, OSError, TypeError, ValueError)
 # The most one read takes: a tty's whole input buffer. The port never blocks
 # (timeout 0), so a read takes what is there, up to this, without asking first.
 _READ_SIZE = 4096
+# How long a PDU line may still be on its way after its URC: the longest
+# (176 octets, 352 hex digits) takes 0.37 s at 9600 baud.
+_PDU_LINE_SECONDS = 0.5
 
 
 class Channel:
@@ -133,6 +140,7 @@ class Channel:
 
     def _start(self, command: str, shown: str) -> None:
         self._take_in_waiting()
+        self._await_pdu_line()
         if self._lost is not None:
             raise PortGone(f"{shown}: port lost ({self._lost})")
         self._answering = answer_prefix(command)
@@ -150,6 +158,25 @@ class Channel:
         to an earlier command (one that timed out) are dropped, not taken for this one's."""
         while self._lost is None and self._read(0.0):
             pass
+
+    def _await_pdu_line(self) -> None:
+        """Wait for the PDU line of a URC read just before the command (a read may end
+        between the two); without it by then the URC is dropped, since what comes next
+        answers the command and is no PDU."""
+        deadline = time.monotonic() + _PDU_LINE_SECONDS
+        while self._pending_urc is not None and self._lost is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._drop_pending_urc()
+                return
+            self._read(remaining)
+
+    def _drop_pending_urc(self) -> None:
+        log.warning(
+            "message announcement dropped: its PDU line did not come whole; unacknowledged, it may come again",
+            extra={"urc": self._pending_urc},
+        )
+        self._pending_urc = None
 
     def _write(self, text: str) -> None:
         try:
@@ -220,31 +247,48 @@ class Channel:
                 log.debug("prompt outside a command dropped")
             return
         line = str(token)
+        if self._took_as_pdu(line):
+            return
         if is_noise(line):
             log.debug("line noise dropped", extra={"line": repr(line)})
             return
         free_form = self._in_flight and self._answering is None
-        if self._pending_urc is not None and not is_urc(line, None):
-            self._on_urc(Urc(self._pending_urc, line))
-            self._pending_urc = None
-            return
         if is_urc(line, self._answering, free_form=free_form):
             if needs_pdu_line(line):
                 self._pending_urc = line
             else:
                 self._on_urc(Urc(line))
             return
-        self._pending_urc = None
         if self._in_flight:
             self._answers.append(line)
         else:
             log.debug("unexpected line dropped", extra={"line": line})
+
+    def _took_as_pdu(self, line: str) -> bool:
+        """Whether ``line`` was the PDU line a URC awaited, handed on with it. A line showing
+        that PDU line lost drops the URC, and is then routed as any other."""
+        if self._pending_urc is None:
+            return False
+        if is_hex_pdu(line):
+            self._on_urc(Urc(self._pending_urc, line))
+            self._pending_urc = None
+            return True
+        if _shows_pdu_line_lost(line):
+            self._drop_pending_urc()
+        return False
 
     def _lose(self, reason: str) -> None:
         if self._lost is not None:
             return
         self._lost = reason
         log.warning("modem port lost", extra={"reason": reason})
+
+
+def _shows_pdu_line_lost(line: str) -> bool:
+    """Whether ``line``, coming where a PDU line was awaited, shows that line lost: any
+    line does but an unsolicited one (a Wavecom ``+WIND:`` may come in between) that
+    announces no PDU of its own."""
+    return is_noise(line) or not is_urc(line, None) or needs_pdu_line(line)
 
 
 def _final_error(line: str, command: str) -> CommandError:

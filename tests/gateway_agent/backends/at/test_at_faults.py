@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import threading
+import time
+from dataclasses import replace
 
 import pytest
-from at_support import events_for, eventually, next_event_of
+from at_support import QUICK, events_for, eventually, next_event_of
+from replay_port import ReplayPort
 
+from gateway_agent.backends.at import ATModem
 from gateway_agent.errors import PortGone
 from gateway_agent.modem import DeliveryReport, IncomingMessage, PortLost, PortRestored
 
 RECIPIENT = "+263771234567"
+SENDER = "+263772222222"
 
 
 @pytest.mark.slow
@@ -41,6 +46,60 @@ def test_line_noise_between_answers_changes_nothing(make_emulator, make_modem) -
     assert next_event_of(modem, IncomingMessage).text == "heard through the noise"
     assert [r.text for r in emulator.sent] == [f"noisy line {n}" for n in range(5)]
     assert [r.references for r in receipts] == [(n,) for n in range(5)]
+
+
+def test_a_direct_sms_whose_pdu_line_noise_garbled_is_not_acknowledged_and_read_when_sent_again(
+    make_emulator, make_modem
+) -> None:
+    # Phase 2+: what the driver does not acknowledge with AT+CNMA, the network sends again.
+    emulator = make_emulator(csms_service=1, ack_timeout=0.3)
+    modem = make_modem(emulator)
+    emulator.garble_next_pdu_line()
+    emulator.inject_incoming(SENDER, "through the noise", direct=True)
+    assert modem.identify().manufacturer == "huawei"  # its answer is not taken for the lost PDU line
+    messages = [event for event in events_for(modem, 1.0) if isinstance(event, IncomingMessage)]
+    assert [(message.text, message.undecodable) for message in messages] == [("through the noise", False)]
+
+
+def test_a_direct_status_report_whose_pdu_line_noise_garbled_is_read_when_sent_again(make_emulator, make_modem) -> None:
+    emulator = make_emulator(cnmi_report_modes=(0, 1), csms_service=1, ack_timeout=0.3)
+    modem = make_modem(emulator)
+    emulator.garble_next_pdu_line()
+    receipt = modem.send(RECIPIENT, "reported through the noise")
+    time.sleep(0.2)  # the report comes meanwhile, garbled
+    assert modem.identify().manufacturer == "huawei"
+    reports = [event for event in events_for(modem, 1.0) if isinstance(event, DeliveryReport)]
+    assert [report.reference for report in reports] == list(receipt.references)
+
+
+def test_a_pdu_announcement_cut_short_by_a_final_result_leaves_the_command_its_answer() -> None:
+    # The +CMT line came, its PDU line never did: the OK that follows answers AT+CGSN.
+    port = ReplayPort("AT+CSMS?\n+CSMS: 1,1,1,1\nOK\nAT+CGSN\n866123045678901\n+CMT: ,23\nOK\n")
+    modem = ATModem(replace(QUICK, port=port.path))
+    try:
+        modem.open()
+        assert modem.identify().imei == "866123045678901"
+        assert events_for(modem, 0.3) == []
+        assert "AT+CNMA" not in port.received  # unacknowledged, so the network sends it again
+    finally:
+        modem.close()
+        port.stop()
+
+
+def test_a_pdu_line_still_on_its_way_when_a_command_starts_is_awaited_and_taken() -> None:
+    pdu = "07918497483252F0840B918496445078F700007121320144744004D4F29C0E"  # Gammu's "Test"
+    port = ReplayPort("")
+    modem = ATModem(replace(QUICK, port=port.path))
+    try:
+        modem.open()
+        port.announce("+CMT: ,23")
+        assert modem.next_event(0.1) is None  # the header is read; its PDU line comes later
+        threading.Timer(0.1, port.send_raw, [pdu.encode("ascii") + b"\r\n"]).start()
+        assert modem.identify().manufacturer == "Replay"
+        assert next_event_of(modem, IncomingMessage).text == "Test"
+    finally:
+        modem.close()
+        port.stop()
 
 
 def test_a_vanished_port_is_reported_reopened_by_path_and_sending_resumes(make_emulator, make_modem, tmp_path) -> None:
