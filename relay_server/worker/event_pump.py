@@ -24,7 +24,7 @@ round's together with its removal from the pump's list.
 
 Why nothing is lost: a round first moves the job ids it takes, atomically,
 from the queue onto the pump's own list (``PROCESSING_KEY``), and removes
-them from there, with their job hashes, only once every event of the batch
+them from there, with their event jobs' hashes, only once every event of the batch
 was applied (or refused, deferred or dead-lettered) and committed. A round
 that Redis or the database failed, or a worker that died mid-batch, leaves
 them on that list, and the next round (of this worker or the next one
@@ -51,6 +51,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq.exceptions import NoSuchJobError
 
+from relay_server.store import ids
 from relay_server.store.errors import DATABASE_UNAVAILABLE
 from relay_server.worker import events
 from relay_server.worker.context import WorkerContext
@@ -190,7 +191,7 @@ def read_jobs(redis: Redis, items: list[bytes]) -> list[Claimed]:
     jobs = []
     for job_id, fields in zip(job_ids, device_written.answers(pipeline), strict=True):
         if device_written.unreadable(fields):
-            # A device's own job key, holding something else than a job: ``finish`` deletes it.
+            # A device's own event job key, holding something else than a job: ``finish`` deletes it.
             log.warning("job refused", extra={"job_id": job_id[:80], "reason": "not a job hash"})
             continue
         jobs.append((job_id, fields))
@@ -199,7 +200,8 @@ def read_jobs(redis: Redis, items: list[bytes]) -> list[Claimed]:
 
 def finish(redis: Redis, items: list[bytes], acknowledgements: list[str]) -> None:
     """The batch ``items`` is done and committed: its events' ack keys set, and the
-    batch off the pump's list (its head) with its job hashes, in one transaction."""
+    batch off the pump's list (its head) with the hashes of its event jobs, in one
+    transaction."""
     if not items:
         return
     pipeline = redis.pipeline(transaction=True)
@@ -208,10 +210,26 @@ def finish(redis: Redis, items: list[bytes], acknowledgements: list[str]) -> Non
     pipeline.ltrim(PROCESSING_KEY, len(items), -1)
     for item in items:
         try:
-            pipeline.delete(EventJob.key_for(bus.job_id_of(item)))
+            job_id = bus.job_id_of(item)
         except (TypeError, ValueError):
-            pass  # named no job: nothing to delete
+            continue  # named no job: nothing to delete
+        if is_event_job(job_id):
+            pipeline.delete(EventJob.key_for(job_id))
     pipeline.execute()
+
+
+def is_event_job(job_id: str) -> bool:
+    """Whether ``job_id`` is the id of an event's job: a device's (``wire.event_job_id``)
+    or one the worker deferred (``events.deferred_job_id``). Only those are the pump's to
+    delete. Any device may put any id on the events queue, and must not have the worker
+    delete for it what its own Redis user may not touch (another client's send job, say):
+    any other id is taken off the queue, and its job (run only if the bus lets it, as any)
+    left in place. A device that names another's event job only has that event applied
+    sooner than its own item would.
+    """
+    device_id, _, event_id = job_id.partition("-")
+    named_by_a_device = ids.is_device_id(device_id) and ids.is_event_id(event_id)
+    return named_by_a_device or job_id.startswith(events.DEFERRED_JOB_PREFIX)
 
 
 def run_job(redis: Redis, job_id: str, fields: Mapping[bytes, bytes]) -> None:

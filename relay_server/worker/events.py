@@ -4,9 +4,13 @@ An event is believed only when it is signed with the key of the device it
 names, and concerns a message of that device's client. Anything else is
 refused: logged, counted and dropped, with nothing changed.
 
-Once an event is settled (applied, a repeat, refused for good, or a dead
-letter) its ack key tells the agent it may forget it; until then the agent
-hands it on again.
+Once a believed event is settled (applied, a repeat, refused for good, or a
+dead letter) its ack key tells its device's agent it may forget it; until
+then the agent hands it on again. An event not shown to come from the device
+it names (malformed, of no enabled device, badly signed) is acknowledged to
+no one: the events queue is open to every device, and an acknowledgement
+under the name an event merely claims would let one device make another's
+agent forget an event the worker never applied.
 
 An event whose application raises is a poison event: each try is counted in
 the store, the agent's next hand-over tries again, and the
@@ -19,6 +23,7 @@ event: that try is deferred, not counted.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -66,6 +71,7 @@ MAX_INCOMING_TEXT = MAX_PARTS * 160
 MAX_SENDER = 255
 MAX_ERROR_TEXT = 1000
 DEFERRED_RETRY = timedelta(seconds=5)
+DEFERRED_JOB_PREFIX = "deferred-"  # see ``deferred_job_id``
 
 
 class Refused(Exception):
@@ -81,75 +87,91 @@ def apply_event(event: dict[str, Any], signature: str) -> str:
     ``"deferred"``, ``"failed"`` (to be tried again) or ``"dead_lettered"``.
 
     Never raises for a bad event: a forged, malformed or misdirected event is
-    refused and dropped, so it cannot block the queue or be retried; one that
-    raises is counted and, after ``MAX_EVENT_ATTEMPTS`` tries, dead-lettered.
-    An event that finds the database unavailable is tried again later, never
-    dropped nor counted.
+    refused and dropped, so it cannot block the queue or be retried; refused
+    after its signature verified, it is acknowledged, so that its agent stops
+    handing it on. One that raises is counted and, after ``MAX_EVENT_ATTEMPTS``
+    tries, dead-lettered. An event that finds the database unavailable is
+    tried again later, never dropped nor counted.
     """
     ctx = context.current()
     try:
         try:
-            outcome = _apply(ctx, event, signature)
-        except DATABASE_UNAVAILABLE:
-            raise
-        except Exception as exc:
-            outcome = _poisoned(ctx, event, exc)
+            parsed, device = _verified(ctx, event, signature)
+        except Refused as refusal:
+            _refused(refusal, event)
+            return "refused"  # acknowledged to no one: no device is shown to have sent it
+        outcome = _settled(ctx, device, parsed, event)
     except DATABASE_UNAVAILABLE as exc:
         log.warning("event deferred: database unavailable", extra={"error": str(getattr(exc, "orig", exc))})
-        bus.queue(wire.EVENTS_QUEUE, ctx.redis).enqueue_in(DEFERRED_RETRY, wire.APPLY_EVENT_FUNC, event, signature)
+        bus.queue(wire.EVENTS_QUEUE, ctx.redis).enqueue_in(
+            DEFERRED_RETRY, wire.APPLY_EVENT_FUNC, event, signature, job_id=deferred_job_id()
+        )
         return "deferred"
     if outcome != "failed":
-        _acknowledge(ctx, event)
+        _acknowledge(ctx, parsed)
     return outcome
 
 
-def _acknowledge(ctx: context.WorkerContext, event: Any) -> None:
-    """Tell the agent the event is settled; heartbeats are never kept, so never acknowledged."""
-    if not isinstance(event, dict) or event.get("kind") == "heartbeat":
+def deferred_job_id() -> str:
+    """A new id for the job of an event deferred: the worker's own, under a prefix that no
+    device's Redis user may write (theirs are ``rq:job:<their client>-*`` and
+    ``rq:job:<their device>-*``), so that the event pump knows it for an event job."""
+    return DEFERRED_JOB_PREFIX + uuid.uuid4().hex
+
+
+def _acknowledge(ctx: context.WorkerContext, event: wire.Event) -> None:
+    """Tell the agent of the device that signed the event that it is settled; heartbeats
+    are never kept, so never acknowledged."""
+    if event.kind == "heartbeat":
         return
-    event_id = event.get("event_id")
-    device_id = event.get("device_id")
-    if isinstance(event_id, str) and ids.is_event_id(event_id) and isinstance(device_id, str):
-        key = wire.event_ack_key(device_id[:64], event_id)
-        this_round = _ROUND.get()
-        if this_round is not None:
-            this_round.acknowledgements.append(key)
-            return
-        # Once acknowledged, the agent forgets the event: not before what it changed is durable.
-        ctx.store.after_commit(lambda: ctx.redis.set(key, 1, ex=wire.EVENT_ACK_TTL_SECONDS))
+    key = wire.event_ack_key(event.device_id, event.event_id)
+    this_round = _ROUND.get()
+    if this_round is not None:
+        this_round.acknowledgements.append(key)
+        return
+    # Once acknowledged, the agent forgets the event: not before what it changed is durable.
+    ctx.store.after_commit(lambda: ctx.redis.set(key, 1, ex=wire.EVENT_ACK_TTL_SECONDS))
 
 
-def _apply(ctx: context.WorkerContext, event: Any, signature: Any) -> str:
+def _settled(ctx: context.WorkerContext, device: Device, parsed: wire.Event, event: dict[str, Any]) -> str:
+    """Apply the event its device signed: applied, a repeat, refused, or a try that raised (``_poisoned``)."""
     try:
-        parsed, device = _verified(ctx, event, signature)
-        applied = _HANDLERS[parsed.kind](ctx, device, parsed)
+        handler = _HANDLERS.get(parsed.kind) if isinstance(parsed.kind, str) else None
+        if handler is None:
+            raise Refused("unknown_kind")
+        applied = handler(ctx, device, parsed)
     except Refused as refusal:
-        EVENTS_REFUSED.labels(refusal.reason).inc()
-        log.warning(
-            "agent event refused",
-            extra={
-                "reason": refusal.reason,
-                "event_id": _field(event, "event_id"),
-                "device_id": _field(event, "device_id"),
-            },
-        )
+        _refused(refusal, event)
         return "refused"
+    except DATABASE_UNAVAILABLE:
+        raise
+    except Exception as exc:
+        return _poisoned(ctx, parsed, event, exc)
     EVENTS_APPLIED.labels(parsed.kind).inc()
     return "applied" if applied else "repeat"
 
 
-def _poisoned(ctx: context.WorkerContext, event: Any, exc: Exception) -> str:
+def _refused(refusal: Refused, event: Any) -> None:
+    EVENTS_REFUSED.labels(refusal.reason).inc()
+    log.warning(
+        "agent event refused",
+        extra={
+            "reason": refusal.reason,
+            "event_id": _field(event, "event_id"),
+            "device_id": _field(event, "device_id"),
+        },
+    )
+
+
+def _poisoned(ctx: context.WorkerContext, parsed: wire.Event, event: dict[str, Any], exc: Exception) -> str:
     """Count a try that raised; ``"dead_lettered"`` once the event had all its tries, else ``"failed"``."""
-    kind, event_id = _field(event, "kind"), _field(event, "event_id")
-    if not ids.is_event_id(event_id):  # only a verified event gets this far; a guard all the same
-        EVENTS_REFUSED.labels("malformed").inc()
-        return "refused"
+    kind, event_id = parsed.kind, parsed.event_id
     orig = getattr(exc, "orig", None) or exc  # the driver's own error, without SQL or parameters
     reason = type(orig).__name__
     failure = EventFailure(
         event_id=event_id,
         kind=kind,
-        device_id=_field(event, "device_id"),
+        device_id=parsed.device_id,
         reason=reason,
         error=f"{reason}: {orig}",
         payload=event,
@@ -169,7 +191,7 @@ def _poisoned(ctx: context.WorkerContext, event: Any, exc: Exception) -> str:
 
 
 def _field(event: Any, name: str) -> str:
-    """A field of the event as short storable text, for logs and dead letters."""
+    """A field of the event as short storable text, for logs."""
     value = event.get(name) if isinstance(event, dict) else None
     return clipped(str(value), 64)
 
@@ -193,8 +215,6 @@ def _verified(ctx: context.WorkerContext, event: Any, signature: Any) -> tuple[w
     device, key = found
     if not _signed(event, signature, key):
         raise Refused("bad_signature")
-    if parsed.kind not in _HANDLERS:
-        raise Refused("unknown_kind")
     return parsed, device
 
 

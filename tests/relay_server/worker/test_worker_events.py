@@ -90,6 +90,29 @@ def test_an_event_signed_with_another_devices_key_is_refused_and_changes_nothing
     assert parts.reload(message).status == "queued"
 
 
+def test_an_event_not_signed_by_the_device_it_names_is_acknowledged_to_no_one(parts: Parts):
+    caller = parts.client()
+    device, intruder = parts.device(caller), parts.device(parts.client())
+    message = parts.message(caller)
+    # The device's own event, which its agent keeps until the worker acknowledges it.
+    document = device.event("sent", {"message_id": message.message_id, "sent_at": isoformat_z(utcnow())}).to_dict()
+    ack = wire.event_ack_key(device.device_id, document["event_id"])
+
+    assert apply_event(document, wire.sign(document, intruder.signing_key)) == "refused"
+    assert parts.redis.exists(ack) == 0  # the device's agent keeps its event, and hands it on
+
+    assert apply_event(document, wire.sign(document, device.signing_key)) == "applied"
+    assert parts.redis.exists(ack) == 1
+    assert parts.reload(message).status == "sent"
+
+
+def test_an_event_its_device_signed_but_of_a_kind_the_worker_does_not_know_is_refused_and_settled(parts: Parts):
+    device = parts.device(parts.client())
+    document = {**device.event("sent", {}).to_dict(), "kind": "teleported"}
+    assert apply_event(document, wire.sign(document, device.signing_key)) == "refused"
+    assert parts.redis.exists(wire.event_ack_key(device.device_id, document["event_id"])) == 1
+
+
 def test_a_device_cannot_move_another_clients_message(parts: Parts):
     caller = parts.client()
     message = parts.message(caller)
