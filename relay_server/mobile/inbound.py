@@ -71,26 +71,35 @@ def received_event_id(device_id: str, webhook: WebhookBody) -> str:
     Without a ``messageId`` and a readable ``receivedAt``, the webhook's id.
     """
     payload = webhook.payload
-    message_id, sender = payload.get("messageId"), payload.get("sender") or payload.get("phoneNumber")
+    message_id = payload.get("messageId")
     received_at = _moment(payload.get("receivedAt"), None)
-    if not isinstance(message_id, str) or not message_id or not isinstance(sender, str) or received_at is None:
+    if not isinstance(message_id, str) or not message_id or received_at is None:
         return event_id(webhook)
-    seen = "\n".join((device_id, message_id, sender, received_at.isoformat(timespec="milliseconds")))
+    seen = "\n".join((device_id, message_id, _sender(payload), received_at.isoformat(timespec="milliseconds")))
     return "mrx_" + hashlib.sha256(seen.encode()).hexdigest()[:32]
 
 
 def received_data(payload: dict[str, Any], now: datetime) -> dict[str, Any] | None:
-    """A ``received`` event's data from an ``sms:received`` payload; None when it names no sender or text."""
-    sender = payload.get("sender") or payload.get("phoneNumber")
+    """A ``received`` event's data from an ``sms:received`` payload; None when it has no text."""
     text = payload.get("message")
-    if not isinstance(sender, str) or not sender or not isinstance(text, str):
+    if not isinstance(text, str):
         return None
     return {
-        "sender": sender,
+        "sender": _sender(payload),
         "text": text,
         "received_at": _moment(payload.get("receivedAt"), now).isoformat(),
         "parts": 1,
     }
+
+
+def _sender(payload: dict[str, Any]) -> str:
+    """The sender the payload names (``sender``, or ``phoneNumber`` as older apps call it);
+    empty when it names none: a hidden sender's SMS is kept all the same, as the agents keep it."""
+    for name in ("sender", "phoneNumber"):
+        value = payload.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return ""
 
 
 def outcome(event: str, payload: dict[str, Any], now: datetime) -> tuple[str, Move] | None:

@@ -232,7 +232,7 @@ def receive_webhook(device_id: str) -> tuple[str, int]:
     if webhook.event == "sms:received":
         data = inbound.received_data(webhook.payload, now)
         if data is None:
-            raise MobileError(400, "INVALID_PAYLOAD", "An sms:received webhook needs a sender and a message.")
+            raise MobileError(400, "INVALID_PAYLOAD", "An sms:received webhook needs a message.")
         reports.enqueue_event(
             ctx.redis, device, "received", data, event_id=inbound.received_event_id(device.device_id, webhook)
         )

@@ -65,9 +65,11 @@ EVENTS_DEAD_LETTERED = Counter(
 # event on again every ``event_rehand_seconds``. Heartbeats are never handed
 # on again: one failed try is all they get.
 MAX_EVENT_ATTEMPTS = 5
-# The longest concatenated SMS: 255 parts of 160 characters.
+# The longest concatenated SMS: 255 parts, each of at most 160 characters of text (140
+# octets of 7-bit GSM), or of 140 octets of 8-bit data, which agents report in hex.
 MAX_PARTS = 255
 MAX_INCOMING_TEXT = MAX_PARTS * 160
+MAX_INCOMING_HEX = MAX_PARTS * 140 * 2
 MAX_SENDER = 255
 MAX_ERROR_TEXT = 1000
 DEFERRED_RETRY = timedelta(seconds=5)
@@ -331,10 +333,12 @@ def _on_failed(ctx: context.WorkerContext, device: Device, event: wire.Event) ->
 def _on_received(ctx: context.WorkerContext, device: Device, event: wire.Event) -> bool:
     data = event.data
     sender, text = data.get("sender"), data.get("text")
-    if not isinstance(sender, str) or not sender or not isinstance(text, str):
+    # An empty sender is kept as it came: the network gave none (a hidden sender, TP-OA of length 0).
+    if not isinstance(sender, str) or not isinstance(text, str):
         raise Refused("malformed")
     # No radio delivers more; anything shorter is kept whole, whatever its characters.
-    if len(sender) > MAX_SENDER or len(text) > MAX_INCOMING_TEXT:
+    longest = MAX_INCOMING_HEX if data.get("binary") is True else MAX_INCOMING_TEXT
+    if len(sender) > MAX_SENDER or len(text) > longest:
         raise Refused("malformed")
     sms = NewIncoming(
         event_id=event.event_id,

@@ -67,7 +67,10 @@ class IncomingMessage(Answer):
     for the ``sms.received`` event as well)."""
 
     message_id: Annotated[str, WithJsonSchema(INCOMING_ID)]
-    from_: str = Field(alias="from", description="The sender: a number in international format or a name.")
+    from_: str = Field(
+        alias="from",
+        description="The sender: a number in international format or a name; empty when the network gave none.",
+    )
     message: str
     device_id: Annotated[str, WithJsonSchema(DEVICE_ID)]
     parts: Annotated[int, Field(ge=1)]

@@ -118,6 +118,16 @@ def test_a_reply_is_linked_to_the_last_message_sent_to_that_number_from_that_dev
     )
 
 
+def test_an_sms_from_a_hidden_sender_is_listed_and_shown_with_an_empty_from_as_the_document_allows(local_relay):
+    acme = local_relay.new_client()
+    agent = Agent(local_relay, acme.client_id)
+    assert agent.report(agent.received("", "Your parcel is on its way")) == "applied"
+    [item] = inbox(local_relay, acme)["data"]
+    assert (item["from"], item["message"], item["in_reply_to"]) == ("", "Your parcel is on its way", None)
+    one = conforms(requests.get(local_relay.url(f"/sms/inbox/{item['message_id']}"), headers=acme.headers, timeout=10))
+    assert one.json() == {"success": True, **item}
+
+
 def test_each_client_reads_only_what_its_own_devices_received(local_relay):
     acme, other = local_relay.new_client("acme"), local_relay.new_client("other")
     assert _received(local_relay, acme.client_id, "for acme") == "applied"

@@ -10,7 +10,10 @@ from database_outage import refusing_connections
 from relay_parts import Parts
 from rq.registry import ScheduledJobRegistry
 
+from relay_server.api.models.inbox import IncomingMessage
+from relay_server.store import inbox
 from relay_server.store.dispatch_schema import device_events, incoming_messages
+from relay_server.store.inbox import InboxQuery
 from relay_server.store.store import Store
 from relay_server.worker import context, events
 from relay_server.worker.events import MAX_EVENT_ATTEMPTS, apply_event
@@ -181,6 +184,28 @@ def test_an_incoming_sms_is_stored_once_for_the_devices_client(parts: Parts):
     assert [(r.client_id, r.device_id, r.sender, r.body) for r in rows] == [
         (caller.client_id, device.device_id, "+263772000111", "Yebo")
     ]
+
+
+def test_an_sms_from_a_hidden_sender_is_stored_and_listed_in_the_inbox_with_an_empty_sender(parts: Parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    # TP-OA of length 0 ("0004008100004250211150000002C834"): the AT and Gammu decoders say ''.
+    data = {"sender": "", "text": "Hi", "received_at": isoformat_z(utcnow()), "parts": 1}
+    assert device.report("received", data) == "applied"
+    listed, total = parts.store.inbox.page(caller.client_id, InboxQuery())
+    assert total == 1
+    shown = IncomingMessage.model_validate(inbox.received_data(listed[0]))  # as the API answers it
+    assert (shown.from_, shown.message, shown.device_id) == ("", "Hi", device.device_id)
+
+
+def test_a_binary_sms_of_two_hundred_parts_is_stored_whole(parts: Parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    octets = "".join(format(n % 256, "02X") for n in range(140 * 200))  # 8-bit data travels as hex
+    data = {"sender": "+263772000111", "text": octets, "parts": 200, "binary": True, "data_coding": 4}
+    assert device.report("received", {**data, "received_at": isoformat_z(utcnow())}) == "applied"
+    [listed], _ = parts.store.inbox.page(caller.client_id, InboxQuery())
+    assert (listed.body, listed.parts, listed.kind) == (octets, 200, "data")
 
 
 def test_a_heartbeat_records_the_devices_state(parts: Parts):
