@@ -3,7 +3,9 @@
 Automatic-deletion and indication bits change nothing about how the text
 reads, so they are ignored; the message class is read apart (``class_of``:
 class 0 is a "flash" message, shown at once and not stored). Compressed text
-and the reserved coding groups cannot be read and are refused.
+cannot be read and is refused. A reserved coding (a reserved alphabet, or
+one of the reserved groups 1000-1011) reads as the GSM 7-bit default
+alphabet, with a warning, as section 4 tells a receiving entity to assume.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from typing import Literal
 
 from gateway_agent.pdu.errors import PduError
+from gateway_agent.pdu.repairs import repaired
 
 Alphabet = Literal["GSM-7", "8-bit", "UCS-2"]
 
@@ -27,17 +30,19 @@ def alphabet_of(dcs: int) -> Alphabet:
     if group <= 0x7:  # general data coding, with or without automatic deletion
         if dcs & 0x20:
             raise PduError(f"TP-DCS {dcs:02X}: compressed text is not supported")
-        alphabet = _GENERAL_ALPHABETS.get((dcs >> 2) & 0b11)
-        if alphabet is None:
-            raise PduError(f"TP-DCS {dcs:02X}: reserved alphabet")
-        return alphabet
+        return _GENERAL_ALPHABETS.get((dcs >> 2) & 0b11) or _reserved(dcs)
     if group in (0xC, 0xD):  # message waiting indication, discard or store
         return "GSM-7"
     if group == 0xE:  # message waiting indication, store, UCS-2
         return "UCS-2"
     if group == 0xF:  # data coding / message class
         return "8-bit" if dcs & 0x04 else "GSM-7"
-    raise PduError(f"TP-DCS {dcs:02X}: reserved coding group")
+    return _reserved(dcs)
+
+
+def _reserved(dcs: int) -> Alphabet:
+    repaired("reserved data coding read as the GSM 7-bit default alphabet", dcs=f"{dcs:02X}")
+    return "GSM-7"
 
 
 def class_of(dcs: int) -> int | None:

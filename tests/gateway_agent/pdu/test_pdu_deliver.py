@@ -160,10 +160,18 @@ def test_ucs2_coding_groups_read_as_ucs2(dcs):
     assert (deliver.encoding, deliver.text) == ("UCS-2", "Hi")
 
 
-@pytest.mark.parametrize("dcs", ["0C", "20", "24", "80", "9F", "B0"])
-def test_compressed_and_reserved_coding_schemes_are_refused(dcs):
+@pytest.mark.parametrize("dcs", ["20", "24", "3C"])
+def test_compressed_text_is_refused(dcs):
     with pytest.raises(PduError, match="TP-DCS"):
         decode_deliver(_deliver_with_dcs(dcs, "C834", 2))
+
+
+# TS 23.038 section 4: "Any reserved codings shall be assumed to be the GSM 7 bit default
+# alphabet (the same as codepoint 00000000) by a receiving entity."
+@pytest.mark.parametrize("dcs", ["0C", "1C", "80", "9F", "A0", "B0", "BF"])
+def test_reserved_codings_read_as_the_gsm_7bit_default_alphabet(dcs):
+    deliver = decode_deliver(_deliver_with_dcs(dcs, "C834", 2))
+    assert (deliver.encoding, deliver.text) == ("GSM-7", "Hi")
 
 
 def test_unpaired_surrogate_reads_as_replacement_character():
