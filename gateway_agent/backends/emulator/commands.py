@@ -17,7 +17,7 @@ from gateway_agent.backends.emulator.sim import SimCard, SimStorage
 from gateway_agent.pdu import PduError, decode_submit
 
 CHARSETS = ("GSM", "IRA", "UCS2")
-STORAGE = "SM"
+STORAGE = "SM"  # the SIM: where messages are written and received ones kept
 
 
 @dataclass
@@ -34,6 +34,7 @@ class Session:
     cgreg: int = 0
     cereg: int = 0
     cops_format: int = 0  # 0 long name, 1 short name, 2 numeric (MCC MNC)
+    read_memory: str = STORAGE  # AT+CPMS <mem1>: where AT+CMGL, +CMGR and +CMGD look
 
 
 @dataclass(frozen=True)
@@ -66,14 +67,14 @@ class CommandSet:
         self,
         config: EmulatorConfig,
         sim: SimCard,
-        storage: SimStorage,
+        memories: dict[str, SimStorage],
         network: Network,
         acknowledge: Callable[[], bool],
     ) -> None:
         self.config = config
         self.session = self.fresh_session()
         self._sim = sim
-        self._storage = storage
+        self._memories = memories
         self._network = network
         self._acknowledge = acknowledge
         fixed = self._fixed
@@ -124,6 +125,11 @@ class CommandSet:
     def shown_pdu(self, pdu: str) -> str:
         """A PDU line as this phone writes it (with a stray quote when it has that habit)."""
         return pdu + '"' if self.config.stray_quotes else pdu
+
+    @property
+    def _storage(self) -> SimStorage:
+        """The memory AT+CMGL, +CMGR and +CMGD work on (AT+CPMS <mem1>)."""
+        return self._memories[self.session.read_memory]
 
     def _fixed(self, value: str) -> Callable[[Command], Answer]:
         return lambda command: [] if command.form == "test" else [value]
@@ -277,15 +283,22 @@ class CommandSet:
         return []
 
     def _cpms(self, command: Command) -> Answer:
-        used, size = self._storage.used, self._storage.size
         if command.form == "test":
-            return [f'+CPMS: ("{STORAGE}"),("{STORAGE}"),("{STORAGE}")']
+            readable = ",".join(f'"{memory}"' for memory in self._memories)
+            return [f'+CPMS: ({readable}),("{STORAGE}"),("{STORAGE}")']
+        if command.form == "set":
+            chosen = [memory.upper() for memory in command.args]
+            # Only the memory read from may be another than the SIM, as with the modems modelled.
+            if not chosen or chosen[0] not in self._memories or any(memory != STORAGE for memory in chosen[1:]):
+                raise AtError("CMS", 302)
+            self._sim.require_ready()
+            self.session.read_memory = chosen[0]
+        read, sim = self._storage, self._memories[STORAGE]
         if command.form == "query":
-            return [f'+CPMS: "{STORAGE}",{used},{size},"{STORAGE}",{used},{size},"{STORAGE}",{used},{size}']
-        if any(memory.upper() != STORAGE for memory in command.args):
-            raise AtError("CMS", 302)
-        self._sim.require_ready()
-        return [f"+CPMS: {used},{size},{used},{size},{used},{size}"]
+            read_usage = f'"{self.session.read_memory}",{read.used},{read.size}'
+            sim_usage = f'"{STORAGE}",{sim.used},{sim.size}'
+            return [f"+CPMS: {read_usage},{sim_usage},{sim_usage}"]
+        return [f"+CPMS: {read.used},{read.size},{sim.used},{sim.size},{sim.used},{sim.size}"]
 
     def _cnma(self, command: Command) -> Answer:
         if command.form == "test":

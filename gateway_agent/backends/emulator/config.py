@@ -45,7 +45,10 @@ class EmulatorConfig:
     signal_rssi: int = knob(20, "AT+CSQ rssi once registered (0-31)")
     first_reference: int = knob(0, "TP-MR of the first accepted part; later ones count up, wrapping after 255")
     cnmi_report_modes: tuple[int, ...] = knob((0, 1, 2), "AT+CNMI <ds> values accepted (1 +CDS, 2 +CDSI)")
-    storage_size: int = knob(30, "SMS slots on the SIM")
+    storage_size: int = knob(30, "SMS slots on the SIM (and in the SR memory, when reports go there)")
+    reports_in_sr: bool = knob(
+        False, 'keep status reports in an "SR" memory of its own whatever AT+CPMS says, as ZTE modems do'
+    )
     error_numbers: bool = knob(True, "accept AT+CMEE (otherwise every failure is a plain ERROR)")
     compact_cpin: bool = knob(False, "answer +CPIN:READY without the space")
     cpin_without_ok: bool = knob(False, "answer AT+CPIN? with its +CPIN: line and no OK (Wavecom Multiband, Sierra)")

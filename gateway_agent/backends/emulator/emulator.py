@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Collection, Sequence
 
 from gateway_agent.backends.at.error_table import meaning_of
-from gateway_agent.backends.emulator.commands import Bare, CommandSet, Prompt, tpdu_length
+from gateway_agent.backends.emulator.commands import STORAGE, Bare, CommandSet, Prompt, tpdu_length
 from gateway_agent.backends.emulator.config import EmulatorConfig, SentRecord
 from gateway_agent.backends.emulator.errors import AtError
 from gateway_agent.backends.emulator.network import Network
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 CTRL_Z, ESC = 0x1A, 0x1B
 # How often the serving thread looks, between the client's commands, for what else it has to do.
 _LOOK_SECONDS = 0.02
+REPORT_MEMORY = "SR"  # where the modems that keep status reports apart keep them
 NOISE = (
     "^RSSI:17",
     "^MODE:5,4",
@@ -48,8 +49,12 @@ class ModemEmulator:
         self.config = config or EmulatorConfig()
         self._sim = SimCard(self.config.pin, self.config.sim_busy)
         self._storage = SimStorage(self.config.storage_size)
+        self._memories = {STORAGE: self._storage}
+        if self.config.reports_in_sr:
+            self._memories[REPORT_MEMORY] = SimStorage(self.config.storage_size)
+        self._report_memory = REPORT_MEMORY if self.config.reports_in_sr else STORAGE
         self._network = Network(self.config)
-        self._commands = CommandSet(self.config, self._sim, self._storage, self._network, self._acknowledge)
+        self._commands = CommandSet(self.config, self._sim, self._memories, self._network, self._acknowledge)
         self._noise = random.Random(self.config.seed + 1)
         self._concat_reference = self._noise.randrange(256)
         self._write_lock = threading.RLock()
@@ -92,8 +97,8 @@ class ModemEmulator:
 
     @property
     def stored(self) -> int:
-        """How many messages the SIM holds."""
-        return self._storage.used
+        """How many messages the modem holds, in all its memories."""
+        return sum(memory.used for memory in self._memories.values())
 
     def inject_incoming(
         self,
@@ -297,8 +302,9 @@ class ModemEmulator:
         if ds == 1:
             self._emit_direct(f"+CDS: {tpdu_length(pdu)}", pdu)
         elif ds == 2:
+            memory = self._report_memory
             try:
-                self._emit(f'+CDSI: "SM",{self._storage.store(pdu)}')
+                self._emit(f'+CDSI: "{memory}",{self._memories[memory].store(pdu)}')
             except AtError:
                 # As a real network does (TS 23.040, memory capacity exceeded): it keeps
                 # the report and tries again once the phone has room.
@@ -306,7 +312,8 @@ class ModemEmulator:
                 self._held_reports.append(pdu)
 
     def _deliver_held_reports(self) -> None:
-        while self._held_reports and self._storage.used < self._storage.size:
+        reports = self._memories[self._report_memory]
+        while self._held_reports and reports.used < reports.size:
             self._report_arrived(self._held_reports.popleft())
 
     def _emit_direct(self, header: str, pdu: str) -> None:

@@ -1,4 +1,4 @@
-"""The emulated SIM: its PIN lock and its SMS storage (memory "SM")."""
+"""The emulated SIM: its PIN lock and its SMS storage (memory "SM"), and the like of other memories ("SR")."""
 
 from __future__ import annotations
 

@@ -173,6 +173,23 @@ def test_new_messages_and_reports_are_announced_as_cnmi_asks(start) -> None:
     assert (report.message_reference, report.recipient, report.status) == (0, "+263771234567", 0)
 
 
+def test_a_modem_keeping_reports_in_sr_announces_them_there_and_reads_them_once_sr_is_chosen(start) -> None:
+    emulator, terminal = start(report_delay=0.05, reports_in_sr=True)
+    terminal.command("ATE0")
+    assert terminal.command("AT+CPMS=?")[0] == '+CPMS: ("SM","SR"),("SM"),("SM")'
+    terminal.command('AT+CPMS="SM","SM","SM"')
+    terminal.command("AT+CNMI=2,1,0,2,0")
+    terminal.submit("report me")
+    terminal.wait_for(r'\r\n\+CDSI: "SR",1\r\n')
+    assert terminal.command("AT+CMGR=1") == ["ERROR"]  # the SIM has no slot 1
+    assert terminal.command('AT+CPMS="SR"') == ["+CPMS: 1,30,0,30,0,30", "OK"]
+    report = decode_incoming(terminal.command("AT+CMGR=1")[1])
+    assert (report.message_reference, report.recipient) == (0, "+263771234567")
+    terminal.command("AT+CMGD=1")
+    assert emulator.stored == 0
+    assert terminal.command("AT+CPMS?")[0] == '+CPMS: "SR",0,30,"SM",0,30,"SM",0,30'
+
+
 def test_a_report_due_at_once_comes_after_the_answer_to_its_send(start) -> None:
     _, terminal = start(report_delay=0.0)
     terminal.command("ATE0")
