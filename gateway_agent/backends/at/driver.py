@@ -18,6 +18,11 @@ told apart by what was read from them, not by number alone: a deletion whose
 answer was lost with the port may have happened, and a new message taken the
 slot. So after the port comes back, a slot still to be deleted is read again
 first, and deleted only if it still holds what was handed on.
+
+A slot is known by its memory as well as its number (``memories``): a
+message announced in a memory other than the session's (a status report in
+"SR") is read, and later deleted, with that memory chosen for the while, and
+a sweep lists "SR" too when the modem has it.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ import logging
 import random
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import serial
@@ -33,6 +40,7 @@ import serial
 from gateway_agent.backends.at import network
 from gateway_agent.backends.at.channel import Channel
 from gateway_agent.backends.at.inbox import Inbox, Slot, normalized_pdu
+from gateway_agent.backends.at.memories import SESSION_MEMORY, Location, announced
 from gateway_agent.backends.at.options import DriverOptions
 from gateway_agent.backends.at.session import SessionFeatures, initialize, registration, sim_state
 from gateway_agent.backends.at.urc import Urc
@@ -64,8 +72,8 @@ class ATModem(Modem):
         self._inbound: deque[Urc] = deque()  # read from the port, not yet handled
         self._events: deque[tuple[ModemEvent, tuple[Slot, ...]]] = deque()
         self._inbox = Inbox()
-        self._doomed: list[Slot] = []  # SIM slots to delete at the next chance
-        self._unsure: set[int] = set()  # slots read before the port was lost: read again before deleting
+        self._doomed: list[Slot] = []  # slots to delete at the next chance
+        self._unsure: set[Location] = set()  # slots read before the port was lost: read again before deleting
         self._handed_out: tuple[Slot, ...] = ()
         self._next_sweep = 0.0
         self._reopen_delay = options.reopen_delay
@@ -249,7 +257,7 @@ class ATModem(Modem):
 
     def _handle(self, urc: Urc) -> None:
         if urc.name in ("+CMTI", "+CDSI"):
-            self._read_slot(int(urc.arguments[-1]))
+            self._read_slot(announced(urc))
         elif urc.name in ("+CMT", "+CDS") and urc.pdu is not None:
             if self._features.acknowledge:
                 self._live_channel().command("AT+CNMA", self.options.command_timeout)
@@ -257,25 +265,31 @@ class ATModem(Modem):
         else:
             log.debug("unsolicited result", extra={"urc": urc.line})
 
-    def _read_slot(self, slot: int) -> None:
-        answer = self._live_channel().command(f"AT+CMGR={slot}", self.options.command_timeout)
+    def _read_slot(self, slot: Location) -> None:
+        with self._reading(slot.memory) as channel:
+            answer = channel.command(f"AT+CMGR={slot.number}", self.options.command_timeout)
         for _, pdu in _stored(answer, "+CMGR:"):
             if not self._inbox.has_read(slot, pdu):
                 self._accept(pdu, slot)
 
     def _read_stored(self) -> None:
-        """Hand on whatever waits on the SIM that was not read before."""
-        try:
-            answer = self._live_channel().command("AT+CMGL=4", self.options.command_timeout)
-        except ModemError as exc:
-            log.info("stored messages not listed", extra={"error": str(exc)})
-            return
+        """Hand on whatever waits in the swept memories that was not read before."""
+        for memory in self._features.swept:
+            try:
+                with self._reading(memory) as channel:
+                    answer = channel.command("AT+CMGL=4", self.options.command_timeout)
+            except ModemError as exc:
+                log.info("stored messages not listed", extra={"memory": memory, "error": str(exc)})
+                continue
+            self._take_listing(memory, answer)
+
+    def _take_listing(self, memory: str, answer: list[str]) -> None:
         for header, pdu in _stored(answer, "+CMGL:"):
             fields = network.values(header)
             if len(fields) < 2 or not fields[0].isdigit():
                 log.warning("stored message listing not understood", extra={"line": header})
                 continue
-            slot = int(fields[0])
+            slot = Location(memory, int(fields[0]))
             if self._inbox.has_read(slot, pdu):
                 continue
             if fields[1] in _STORED_OUTGOING:
@@ -283,7 +297,7 @@ class ATModem(Modem):
             else:
                 self._accept(pdu, slot)
 
-    def _accept(self, pdu: str, slot: int | None) -> None:
+    def _accept(self, pdu: str, slot: Location | None) -> None:
         received = self._inbox.accept(pdu, slot)
         if received.event is not None:
             self._events.append((received.event, received.slots))
@@ -302,26 +316,53 @@ class ATModem(Modem):
 
     def _delete(self, slot: Slot) -> None:
         """Delete ``slot``, unless the port was lost since it was read and it now holds something else."""
-        number = slot[0]
-        channel = self._live_channel()
-        if number in self._unsure:
+        with self._reading(slot[0].memory) as channel:
+            self._delete_in(channel, slot)
+
+    def _delete_in(self, channel: Channel, slot: Slot) -> None:
+        location = slot[0]
+        if location in self._unsure:
             holds_it = self._still_holds(channel, slot)
-            self._unsure.discard(number)
+            self._unsure.discard(location)
             if not holds_it:
-                log.warning("stored message replaced while the port was lost; not deleted", extra={"slot": number})
+                log.warning("stored message replaced while the port was lost; not deleted", extra={"slot": location})
                 return
         try:
-            channel.command(f"AT+CMGD={number}", self.options.command_timeout)
+            channel.command(f"AT+CMGD={location.number}", self.options.command_timeout)
         except CommandError as exc:
-            log.info("stored message not deleted", extra={"slot": number, "error": str(exc)})
+            log.info("stored message not deleted", extra={"slot": location, "error": str(exc)})
 
     def _still_holds(self, channel: Channel, slot: Slot) -> bool:
-        number, pdu = slot
+        location, pdu = slot
         try:
-            answer = channel.command(f"AT+CMGR={number}", self.options.command_timeout)
+            answer = channel.command(f"AT+CMGR={location.number}", self.options.command_timeout)
         except CommandError:  # an empty slot
             return False
         return any(normalized_pdu(stored) == pdu for _, stored in _stored(answer, "+CMGR:"))
+
+    @contextmanager
+    def _reading(self, memory: str) -> Iterator[Channel]:
+        """The live channel, reading and deleting in ``memory`` (AT+CPMS <mem1>) for the
+        block, and in the session's memory again after it."""
+        channel = self._live_channel()
+        if memory == SESSION_MEMORY:
+            yield channel
+            return
+        channel.command(f'AT+CPMS="{memory}"', self.options.command_timeout)
+        try:
+            yield channel
+        finally:
+            self._back_to_session_memory(channel, memory)
+
+    def _back_to_session_memory(self, channel: Channel, memory: str) -> None:
+        try:
+            channel.command(f'AT+CPMS="{SESSION_MEMORY}"', self.options.command_timeout)
+        except ModemError as exc:
+            # Left in another memory, the session would read and delete that memory's slots
+            # for the SIM's: it is set up afresh instead, as after a lost port.
+            if channel.lost is None:
+                self._port_lost(f"the modem stayed in memory {memory}: {exc}")
+            raise
 
     def _ask(self, channel: Channel, command: str, *, keep_prefix: bool = False) -> str:
         """The one line answering ``command``; without a ``+CGMI:``-style prefix unless kept."""

@@ -1,12 +1,13 @@
 """Turning received PDUs into the events the agent sees, remembering where each came from.
 
-A PDU arrives either straight from a URC (+CMT, +CDS) or from a SIM slot
-(+CMTI, +CDSI, or found at open). An incoming message may come in parts,
-each in its own slot; the event for the whole message names the slots of
-its parts (and of the network's copies of them), so they are deleted
+A PDU arrives either straight from a URC (+CMT, +CDS) or from a slot of
+one of the modem's memories (+CMTI, +CDSI, or found at open), known by its
+memory and index together (``Location``). An incoming message may come in
+parts, each in its own slot; the event for the whole message names the slots
+of its parts (and of the network's copies of them), so they are deleted
 together once the event has been handed on, and no slot is deleted before
 what it holds is in an event. What was read from each slot is remembered
-until the slot is deleted, so reading the SIM again never hands the same
+until the slot is deleted, so reading a memory again never hands the same
 message on twice, while a new message in a slot (the old one deleted,
 perhaps by a command whose answer was lost with the port) is read as new.
 A message whose last parts never come is handed on as far as it got, once
@@ -25,6 +26,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from gateway_agent.backends.at.memories import Location
 from gateway_agent.modem import DeliveryReport, IncomingMessage, ModemEvent
 from gateway_agent.pdu import (
     CompleteMessage,
@@ -40,7 +42,7 @@ from zimsend_common.timefmt import utcnow
 
 log = logging.getLogger(__name__)
 
-Slot = tuple[int, str]  # a SIM slot, and the PDU read from it
+Slot = tuple[Location, str]  # where a message is stored, and the PDU read from there
 UNKNOWN_SENDER = "unknown"  # the sender of a message that could not be decoded
 
 
@@ -58,31 +60,31 @@ class Inbox:
     def __init__(self) -> None:
         self._reassembler = Reassembler()
         self._slots: dict[Fingerprint, list[Slot]] = {}  # the slots of each part not yet in an event
-        self._read: dict[int, str] = {}  # slot -> the PDU read from it
+        self._read: dict[Location, str] = {}  # slot -> the PDU read from it
         self._lock = threading.Lock()
 
-    def has_read(self, slot: int, pdu: str) -> bool:
+    def has_read(self, slot: Location, pdu: str) -> bool:
         """Whether ``pdu`` is what was read from ``slot`` (and the slot not deleted since)."""
         return self._read.get(slot) == normalized_pdu(pdu)
 
-    def read_slots(self) -> set[int]:
+    def read_slots(self) -> set[Location]:
         """The slots read and not yet deleted."""
         with self._lock:
             return set(self._read)
 
     def forget(self, slot: Slot) -> None:
         """The slot was deleted (or found holding something else); a new message may take it."""
-        number, pdu = slot
+        location, pdu = slot
         with self._lock:
-            if self._read.get(number) == normalized_pdu(pdu):
-                del self._read[number]
+            if self._read.get(location) == normalized_pdu(pdu):
+                del self._read[location]
 
-    def remember(self, slot: int, pdu: str) -> None:
+    def remember(self, slot: Location, pdu: str) -> None:
         """``slot`` holds ``pdu``, never to hand on (a stored outgoing message, garbage)."""
         with self._lock:
             self._read[slot] = normalized_pdu(pdu)
 
-    def accept(self, pdu: str, slot: int | None = None) -> Received:
+    def accept(self, pdu: str, slot: Location | None = None) -> Received:
         """Decode ``pdu`` and say what it amounts to (an undecodable message when it cannot be read)."""
         slots = () if slot is None else ((slot, normalized_pdu(pdu)),)
         received_at = utcnow()

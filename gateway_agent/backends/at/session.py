@@ -2,8 +2,9 @@
 
 The steps a real modem needs, in order: wake it up, turn echo off and error
 numbers on, learn its make (for its quirks), unlock the SIM (waiting out "SIM
-busy"), choose PDU mode, ask for new-message and status-report indications,
-and wait for the network.
+busy"), choose PDU mode and the SIM as the memory of messages (learning which
+other memories the modem offers), ask for new-message and status-report
+indications, and wait for the network.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TypeVar
 
 from gateway_agent.backends.at import network
 from gateway_agent.backends.at.channel import Channel
+from gateway_agent.backends.at.memories import REPORT_MEMORY, SESSION_MEMORY, readable
 from gateway_agent.backends.at.options import DriverOptions
 from gateway_agent.backends.at.quirks import Quirk, quirks_of
 from gateway_agent.errors import CommandError, ModemTimeout, NotReady
@@ -43,6 +45,7 @@ class SessionFeatures:
     acknowledge: bool  # +CMT and +CDS must be acknowledged with AT+CNMA
     indications: str | None  # the AT+CNMI setting in force, None when none was accepted
     quirks: Quirk = Quirk.NONE
+    swept: tuple[str, ...] = (SESSION_MEMORY,)  # the memories a sweep lists
 
 
 def initialize(channel: Channel, options: DriverOptions) -> SessionFeatures:
@@ -56,12 +59,13 @@ def initialize(channel: Channel, options: DriverOptions) -> SessionFeatures:
     unlock_sim(channel, options, quirks)
     run = _patient(options)
     run(lambda: channel.command("AT+CMGF=0", options.command_timeout))
-    _optional(channel, 'AT+CPMS="SM","SM","SM"', options)  # where +CMTI and +CMGL look
+    _optional(channel, f'AT+CPMS="{SESSION_MEMORY}","{SESSION_MEMORY}","{SESSION_MEMORY}"', options)
+    swept = _memories_to_sweep(channel, options)
     _optional(channel, "AT+COPS=3,0", options)  # operator by name, whatever the last user chose
     acknowledge = _acknowledgement_needed(channel, options)
     indications = _choose_indications(channel, options)
     wait_for_network(channel, options)
-    return SessionFeatures(acknowledge=acknowledge, indications=indications, quirks=quirks)
+    return SessionFeatures(acknowledge=acknowledge, indications=indications, quirks=quirks, swept=swept)
 
 
 def synchronize(channel: Channel, options: DriverOptions) -> None:
@@ -152,6 +156,14 @@ def _optional(channel: Channel, command: str, options: DriverOptions) -> list[st
         return channel.command(command, options.command_timeout)
     except CommandError:
         return []
+
+
+def _memories_to_sweep(channel: Channel, options: DriverOptions) -> tuple[str, ...]:
+    """The session's memory, and the status reports' own where the modem has one: it may
+    keep reports there whatever AT+CPMS says, so no sweep of the SIM would find them."""
+    if REPORT_MEMORY in readable(_optional(channel, "AT+CPMS=?", options)):
+        return (SESSION_MEMORY, REPORT_MEMORY)
+    return (SESSION_MEMORY,)
 
 
 def _acknowledgement_needed(channel: Channel, options: DriverOptions) -> bool:

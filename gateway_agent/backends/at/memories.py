@@ -1,0 +1,50 @@
+"""Where a modem keeps messages: its memories, and the numbered slots in each.
+
+AT+CPMS (3GPP TS 27.005 §3.2.2) names three memories: mem1, where AT+CMGL,
+AT+CMGR and AT+CMGD read and delete; mem2, where messages are written; mem3,
+where received messages are stored. The session sets all three to the SIM
+("SM"). Some modems keep status reports in a memory of their own, "SR",
+whatever AT+CPMS says (ZTE modems, per python-gsmmodem; Huawei's MU509 manual
+gives "SR" as the only storage of +CDSI), and announce them there
+(``+CDSI: "SR",3``). Such a report is read by choosing "SR" as mem1 for a
+moment. Slot 3 of "SR" is not slot 3 of the SIM, so a slot is always known by
+its memory and its index together.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from gateway_agent.backends.at.urc import Urc
+
+SESSION_MEMORY = "SM"
+"""The memory the session reads, writes and stores in: the SIM."""
+REPORT_MEMORY = "SR"
+"""The memory of status reports, on the modems that keep them apart."""
+
+_FIRST_LIST = re.compile(r"\(([^)]*)\)")
+_QUOTED = re.compile(r'"([^"]*)"')
+
+
+class Location(NamedTuple):
+    """Where a message is stored: a memory ("SM", "SR") and its slot in it."""
+
+    memory: str
+    number: int
+
+
+def announced(urc: Urc) -> Location:
+    """Where a ``+CMTI``/``+CDSI`` says its message is stored; the session's memory when it
+    names none. ValueError when it names no slot."""
+    *memory, number = urc.arguments
+    named = memory[0].upper() if memory and memory[0] else SESSION_MEMORY
+    return Location(named, int(number))
+
+
+def readable(test_answer: list[str]) -> tuple[str, ...]:
+    """The memories an ``AT+CPMS=?`` answer offers as mem1, in its first list
+    (``+CPMS: ("SM","ME","SR"),("SM","ME"),("SM","ME")``); () when it shows none."""
+    line = next((line for line in test_answer if line.startswith("+CPMS:")), "")
+    first = _FIRST_LIST.search(line)
+    return tuple(memory.upper() for memory in _QUOTED.findall(first.group(1))) if first else ()
