@@ -4,9 +4,10 @@ AT+CPMS (3GPP TS 27.005 §3.2.2) names three memories: mem1, where AT+CMGL,
 AT+CMGR and AT+CMGD read and delete; mem2, where messages are written; mem3,
 where received messages are stored. The session sets all three to the SIM
 ("SM"). Some modems keep status reports in a memory of their own, "SR",
-whatever AT+CPMS says (ZTE modems, per python-gsmmodem; Huawei's MU509 manual
-gives "SR" as the only storage of +CDSI), and announce them there
-(``+CDSI: "SR",3``). Such a report is read by choosing "SR" as mem1 for a
+whatever AT+CPMS says, and announce them there (``+CDSI: "SR",3``): ZTE
+modems do, as the Wader project's ZTE plugin records (it reads them with
+``AT+CPMS="SR";+CMGR=50;+CMGD=50;+CPMS="SM"``), and some modules' manuals
+give ``+CDSI: "SR",<index>`` as what ``AT+CNMI``'s ds=2 announces. Such a report is read by choosing "SR" as mem1 for a
 moment. Slot 3 of "SR" is not slot 3 of the SIM, so a slot is always known by
 its memory and its index together.
 """
