@@ -20,6 +20,7 @@ model costs a process about 9 MB where msgspec costs about 1 MB.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, get_origin
@@ -115,7 +116,7 @@ class RelaySettings(_Section, frozen=True):
     console_secret: Secret = msgspec.field(default_factory=Secret)
     otp_template: Annotated[str, msgspec.Meta(pattern=OTP_PLACEHOLDER)] = "Votre code de vérification est : {{code}}"
     # Delays between a webhook's attempts after the first, immediate one:
-    # "60,300,1800,7200,21600,86400" in a variable or a TOML list.
+    # "0,60,300,1800,7200,21600,86400" in a variable or a TOML list.
     webhook_retry_delays_seconds: tuple[NonNegativeFloat, ...] = (0, 60, 300, 1800, 7200, 21600, 86400)
     webhook_timeout_seconds: PositiveFloat = 5.0
     webhook_poll_seconds: PositiveFloat = 1.0
@@ -214,13 +215,28 @@ def load_settings(path: str | Path | None = None, environ: dict[str, str] | None
     Raises ConfigError naming the file or variable at fault.
     """
     environ = dict(os.environ if environ is None else environ)
-    values = _read_file(_config_path(path, environ))
+    file = _config_path(path, environ)
+    values = _read_file(file)
+    from_environment = set()
     for section, model in SECTIONS.items():
         for name in model.__struct_fields__:
+            # An empty variable is an unset one, as a unit's ``Environment=NAME=`` means.
             env_value = environ.get(ENV_PREFIX + name.upper())
-            if env_value is not None:
+            if env_value:
                 values.setdefault(section, {})[name] = env_value
-    return validated(Settings, values)
+                from_environment.add(f"$.{section}.{name}")
+    try:
+        return validated(Settings, values)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} ({_source(str(exc), from_environment, file)})") from exc
+
+
+def _source(message: str, from_environment: set[str], file: Path | None) -> str:
+    """Where the setting ``message`` names was given: its variable, else the file."""
+    found = re.search(r"\$\.(\w+)\.(\w+)", message)
+    if found and found.group(0) in from_environment:
+        return f"set by {ENV_PREFIX}{found.group(2).upper()}"
+    return f"set in {file}" if file is not None else f"set by a {ENV_PREFIX} variable"
 
 
 def validated(model: type[SectionT], values: Any) -> SectionT:

@@ -117,3 +117,37 @@ def test_a_pin_or_a_path_written_as_a_number_is_refused_by_name(tmp_path: Path, 
     config.write_text(f"[{section}]\n{line}\n")
     with pytest.raises(ConfigError, match=name):
         load_settings(config, environ={})
+
+
+def test_a_bad_value_says_whether_a_variable_or_the_file_gave_it(tmp_path: Path):
+    config = tmp_path / "zimsend.toml"
+    config.write_text('[relay]\nhttp_port = "not-a-port"\n')
+    with pytest.raises(ConfigError, match=r"http_port.*\(set in .*zimsend\.toml\)"):
+        load_settings(config, environ={})
+    with pytest.raises(ConfigError, match=r"max_body_bytes.*\(set by ZIMSEND_MAX_BODY_BYTES\)"):
+        load_settings(config, environ={"ZIMSEND_HTTP_PORT": "5040", "ZIMSEND_MAX_BODY_BYTES": "ten"})
+
+
+def test_an_empty_variable_is_an_unset_one(tmp_path: Path):
+    settings = load_settings(
+        environ={"ZIMSEND_CONFIG": "", "ZIMSEND_DATA_DIR": "", "ZIMSEND_RATE_LIMIT_PER_MINUTE": ""}
+    )
+    assert settings.relay.data_dir == Path("./data")
+    assert settings.relay.rate_limit_per_minute == 100
+
+
+def test_the_shipped_example_file_gives_the_defaults_once_every_line_is_uncommented(tmp_path: Path):
+    shipped = Path(__file__).resolve().parents[2] / "relay_server" / "deploy" / "zimsend.toml"
+    uncommented = "\n".join(
+        line.removeprefix("# ") if line.startswith("# ") and " = " in line else line
+        for line in shipped.read_text().splitlines()
+    )
+    config = tmp_path / "zimsend.toml"
+    config.write_text(uncommented)
+    given = load_settings(config, environ={})
+    defaults = load_settings(environ={"ZIMSEND_CONFIG": ""})
+    for section in SECTIONS:
+        for name in type(getattr(defaults, section)).__struct_fields__:
+            if name in ("data_dir",):  # the example names the packaged path, not the development default
+                continue
+            assert getattr(getattr(given, section), name) == getattr(getattr(defaults, section), name), (section, name)
