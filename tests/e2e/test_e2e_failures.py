@@ -181,12 +181,18 @@ def test_an_event_forged_for_another_device_is_refused_by_the_worker(gateway: Ga
             data={"message_id": victim_message, "sent_at": isoformat_z(utcnow())},
         ).to_dict()
         forged.append(events.enqueue(wire.APPLY_EVENT_FUNC, document, wire.sign(document, attacker_key)))
-    for job in forged:
-        # The worker settles a refused event as any other: the agent may forget it.
-        document = job.args[0]
-        ack = wire.event_ack_key(document["device_id"], document["event_id"])
-        wait_until(lambda ack=ack: gateway.redis.exists(ack), "the worker to judge the event")
-    log = (gateway.workdir / "worker.log").read_text()
-    refused = [json.loads(line) for line in log.splitlines() if '"agent event refused"' in line]
-    assert sorted(entry["event_id"] for entry in refused) == sorted(job.args[0]["event_id"] for job in forged)
+    claiming_the_victim, the_attackers_own = (
+        wire.event_ack_key(job.args[0]["device_id"], job.args[0]["event_id"]) for job in forged
+    )
+    # Refused after its signature verified, the attacker's own event is settled: its agent may forget it.
+    wait_until(lambda: gateway.redis.exists(the_attackers_own), "the worker to judge the attacker's own event")
+
+    def refused_ids() -> list[str]:
+        log = (gateway.workdir / "worker.log").read_text()
+        return sorted(json.loads(line)["event_id"] for line in log.splitlines() if '"agent event refused"' in line)
+
+    forged_ids = sorted(job.args[0]["event_id"] for job in forged)
+    wait_until(lambda: refused_ids() == forged_ids, "the worker to refuse both events")
+    # One the victim's key did not sign tells the victim's agent nothing.
+    assert not gateway.redis.exists(claiming_the_victim)
     assert gateway.status(globex, victim_message)["status"] == "queued"
