@@ -28,13 +28,14 @@ from relay_server.api.models.webhooks import (
     WebhookRetryQueued,
     WebhookSecretRotated,
     WebhookTest,
-    WebhookTestQueued,
+    WebhookTestSent,
 )
 from relay_server.api.models.webhooks import Webhook as WebhookAnswer
 from relay_server.api.routes import respond, route
 from relay_server.api.tracking import pagination
 from relay_server.store.webhook_outbox import Attempt
 from relay_server.store.webhooks import Webhook
+from relay_server.webhooks.trial import send_test_event
 from zimsend_common.timefmt import utcnow
 
 bp = Blueprint("webhooks", __name__, url_prefix="/v1")
@@ -119,21 +120,49 @@ def logs_answer(args: dict[str, str]) -> Response:
     "POST",
     "/webhooks/<webhook_id>/test",
     summary="Send a test event",
-    status=202,
-    answers=WebhookTestQueued,
+    status=200,
+    answers=WebhookTestSent,
     body=WebhookTest,
     body_required=False,
-    description="Queued for delivery; its attempts appear in the logs.",
+    description=(
+        "One attempt, made now: response_status is the receiver's answer (null when none came within"
+        " the webhook timeout), and the attempt is in the logs. A failed test is not retried."
+    ),
     **WEBHOOKS,
     **ONE_WEBHOOK,
 )
 def test(webhook_id: str) -> Response:
-    """Queue a test event (``sms.delivered`` unless ``event`` says) for this webhook alone."""
+    """Post a test event (``sms.delivered`` unless ``event`` says) to this webhook alone, once,
+    and answer what the receiver said.
+
+    The answer is 200 with ``success: true`` whenever the test was made, as the
+    vendor documents it (``{message, response_status}``): ``success`` says
+    whether the request was done, as in every answer. A receiver that failed
+    is what the test found, not an error of the request: the vendor's guide
+    offers its test tool to find out why webhooks do not arrive, so the
+    failure is the answer to read. ``message`` is the vendor's "Test webhook
+    sent successfully" when the receiver took the event (a 2xx within the
+    timeout) and "Test webhook failed" otherwise, with the reason in
+    ``error``. The attempt is logged like any other.
+    """
     webhook = _callers_webhook(webhook_id)
     body = WebhookTest.model_validate(json_body() if request_body() else {})
-    event_id = current().store.webhook_outbox.record_test_event(webhook, body.event, utcnow())
-    answer = WebhookTestQueued(webhook_id=webhook.webhook_id, event=body.event, event_id=event_id, status="queued")
-    return respond(answer, 202)
+    relay = current()
+    trial = send_test_event(relay.store, relay.settings.relay, webhook, body.event)
+    if trial is None:
+        raise _webhook_not_found()
+    outcome = trial.outcome
+    return respond(
+        WebhookTestSent(
+            message="Test webhook sent successfully" if outcome.success else "Test webhook failed",
+            response_status=outcome.status,
+            error=outcome.error,
+            webhook_id=webhook.webhook_id,
+            event=body.event,
+            event_id=trial.delivery.event_id,
+            log_id=trial.log_id,
+        )
+    )
 
 
 @route(

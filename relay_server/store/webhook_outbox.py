@@ -4,8 +4,9 @@
 reports (a status move, an incoming SMS, a device event), so an event and its
 deliveries are committed together or not at all. The worker takes due
 deliveries (``due_candidates``, ``claim``) and logs each attempt
-(``finish_attempt``). The store is the source of truth for when a delivery is
-due: nothing about it lives only in Redis.
+(``finish_attempt``); a test event is recorded already claimed by the request
+that attempts it (``record_test_event``). The store is the source of truth for
+when a delivery is due: nothing about it lives only in Redis.
 
 Functions taking an engine are one transaction of their own; those taking a
 connection work inside the caller's.
@@ -204,27 +205,33 @@ class WebhookOutbox:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
 
-    def record_test_event(self, webhook: Webhook, event: str, now: datetime) -> str:
-        """Queue a test event for this one webhook; returns its event id."""
+    def record_test_event(self, webhook: Webhook, event: str, now: datetime, hold: timedelta) -> Delivery:
+        """Record a test event for this one webhook, claimed for ``hold`` by the caller, who
+        makes its attempt; returns the delivery to attempt.
+
+        Being claimed, it is no pump's to take while the caller tries it; should
+        the caller stop before logging its attempt, the claim lapses and the pump
+        delivers it as any event.
+        """
         event_id = catalogue.new_event_id()
+        row: dict[str, Any] = {
+            "event_id": event_id,
+            "event": event,
+            "client_id": webhook.client_id,
+            "is_test": webhook.is_test,
+            "webhook_id": webhook.webhook_id,
+            "url": webhook.url,
+            "message_id": None,
+            "body": catalogue.envelope(event, event_id, now, catalogue.sample_data(event, now)),
+            "attempts": 0,
+        }
         with write_transaction(self._engine) as conn:
-            conn.execute(
-                webhook_deliveries.insert().values(
-                    event_id=event_id,
-                    event=event,
-                    client_id=webhook.client_id,
-                    is_test=webhook.is_test,
-                    webhook_id=webhook.webhook_id,
-                    url=webhook.url,
-                    message_id=None,
-                    body=catalogue.envelope(event, event_id, now, catalogue.sample_data(event, now)),
-                    state=PENDING,
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
-        return event_id
+            delivery_id = conn.execute(
+                webhook_deliveries.insert()
+                .values(**row, state=PENDING, next_attempt_at=now + hold, created_at=now)
+                .returning(webhook_deliveries.c.delivery_id)
+            ).scalar_one()
+        return Delivery(delivery_id=delivery_id, **row)
 
     def due_candidates(self, now: datetime, limit: int) -> list[Delivery]:
         """Pending deliveries due by ``now``, oldest first, that no earlier event of the
@@ -265,14 +272,16 @@ class WebhookOutbox:
                 ).rowcount
             )
 
-    def finish_attempt(self, delivery: Delivery, outcome: Outcome, now: datetime, retry_at: datetime | None) -> None:
-        """Log the attempt and settle the delivery: delivered, due again at ``retry_at``, or failed."""
+    def finish_attempt(self, delivery: Delivery, outcome: Outcome, now: datetime, retry_at: datetime | None) -> str:
+        """Log the attempt and settle the delivery: delivered, due again at ``retry_at``, or failed;
+        returns the attempt's log id."""
+        log_id = "whlog_" + secrets.token_hex(8)
         attempt = delivery.attempts + 1
         state = DELIVERED if outcome.success else (PENDING if retry_at is not None else FAILED)
         with write_transaction(self._engine) as conn:
             conn.execute(
                 webhook_attempts.insert().values(
-                    log_id="whlog_" + secrets.token_hex(8),
+                    log_id=log_id,
                     delivery_id=delivery.delivery_id,
                     client_id=delivery.client_id,
                     is_test=delivery.is_test,
@@ -293,6 +302,7 @@ class WebhookOutbox:
                 .where(webhook_deliveries.c.delivery_id == delivery.delivery_id)
                 .values(attempts=attempt, state=state, next_attempt_at=retry_at or now)
             )
+        return log_id
 
     def attempts_page(
         self, client_id: str, is_test: bool, page: int, limit: int, webhook_id: str | None = None

@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 LEASE_MARGIN = timedelta(seconds=60)
 
 
+def lease(timeout_seconds: float) -> timedelta:
+    """How long a claim holds a delivery whose attempt may take ``timeout_seconds``."""
+    return timedelta(seconds=timeout_seconds) + LEASE_MARGIN
+
+
 class WebhookPump:
     """Posts due deliveries; ``run`` until ``stop`` is set, in a thread of its own."""
 
@@ -53,12 +58,12 @@ class WebhookPump:
 
     def round(self, now: datetime) -> int:
         """Start an attempt for each due delivery there is room for; how many were started."""
-        lease = timedelta(seconds=self.settings.webhook_timeout_seconds) + LEASE_MARGIN
+        held = lease(self.settings.webhook_timeout_seconds)
         started = 0
         for due in self.ctx.store.webhook_outbox.due_candidates(now, self.settings.webhook_workers * 4):
             if not self._take_slot(due.client_id):
                 continue
-            if not self.ctx.store.webhook_outbox.claim(due.delivery_id, now, lease):
+            if not self.ctx.store.webhook_outbox.claim(due.delivery_id, now, held):
                 self._free_slot(due.client_id)
                 continue
             self._pool.submit(self._deliver, due)

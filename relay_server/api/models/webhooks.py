@@ -182,12 +182,15 @@ class WebhookLogPage(Answer):
     pagination: Pagination
 
 
-class WebhookTestQueued(Answer):
+class WebhookTestSent(Answer):
     success: TRUE = True
+    message: Literal["Test webhook sent successfully", "Test webhook failed"]
+    response_status: Annotated[int | None, Field(description="The receiver's HTTP status; null when no answer came.")]
+    error: Annotated[str | None, Field(description="Why the attempt failed; null when the receiver took it.")]
     webhook_id: WebhookId
     event: Event
     event_id: EventId
-    status: Literal["queued"]
+    log_id: Annotated[LogId, Field(description="The attempt in the webhook logs.")]
 
 
 class WebhookSecretRotated(Answer):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from relay_server.store.models import NewIncoming
+from relay_server.store.models import NewIncoming, StatusChange
 from relay_server.store.webhook_outbox import Outcome
 from zimsend_common.timefmt import utcnow
 
@@ -38,10 +38,10 @@ def test_a_failed_attempt_is_listed_and_retried_now(console):
     acme = console.new_client()
     api = console.app.test_client()
     headers = {"X-Client-ID": acme.client_id, "X-API-Key": acme.api_key}
-    webhook = api.post(
-        "/v1/webhooks/configure", json={"url": HOOK, "events": ["sms.delivered"]}, headers=headers
-    ).get_json()
-    assert api.post(f"/v1/webhooks/{webhook['webhook_id']}/test", headers=headers).status_code == 202
+    configured = api.post("/v1/webhooks/configure", json={"url": HOOK, "events": ["sms.delivered"]}, headers=headers)
+    assert configured.status_code == 200
+    sent = api.post("/v1/sms/send", json={"to": "+33612345678", "message": "Hi"}, headers=headers).get_json()
+    console.store.apply_status_change(StatusChange(message_id=sent["message_id"], status="delivered", at=utcnow()))
     # What the webhook pump does with a delivery the receiver answers 500 to, with no retry left.
     outbox, now = console.store.webhook_outbox, utcnow()
     [delivery] = outbox.due_candidates(now, 10)
