@@ -38,6 +38,8 @@ UNITS = ("zimsend-relay.service", "zimsend-worker.service", "zimsend-agent@.serv
 # Where the shipped units expect the gateway; replaced by where it is installed.
 _SHIPPED_BIN_DIR = "/opt/zimsend/.venv/bin/"
 _SYSTEMD_RUNNING = Path("/run/systemd/system")
+# What the units hide from their services (ProtectHome=yes, PrivateTmp=yes): commands there cannot start.
+_HIDDEN_FROM_SERVICES = (Path("/home"), Path("/root"), Path("/run/user"), Path("/tmp"), Path("/var/tmp"))
 
 
 class InstallError(Exception):
@@ -68,6 +70,12 @@ def install(root: Path, *, dry_run: bool, commands: Path) -> Iterator[Step]:
         raise InstallError(f"{commands} holds no zimsend-relay: run install from the gateway's virtualenv")
     if not (root / "etc" / "passwd").is_file():
         raise InstallError(f"{root} holds no etc/passwd: the root must be a system's, with its users")
+    hidden = next((place for place in _HIDDEN_FROM_SERVICES if commands.is_relative_to(place)), None)
+    if root.resolve() == Path("/") and hidden is not None:
+        raise InstallError(
+            f"{commands} is under {hidden}, which the services' units hide from them:"
+            " put the gateway's checkout where they can run it, such as /opt/zimsend"
+        )
     if not dry_run and os.geteuid() != 0:
         raise InstallError("install creates a user and system files: run it as root (sudo)")
     yield Step("user", USER, _ensure_user(root, dry_run), dry_run)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -105,3 +106,13 @@ def test_install_refuses_a_root_without_a_system_and_changes_nothing(tmp_path: P
     assert refused.returncode == 1
     assert json.loads(refused.stderr)["error"]["code"] == "INSTALL_FAILED"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_installing_on_this_system_refuses_commands_the_units_would_hide_from_their_services() -> None:
+    with tempfile.TemporaryDirectory(dir="/tmp") as checkout:  # PrivateTmp=yes hides /tmp from the services
+        commands = Path(checkout) / ".venv" / "bin"
+        commands.mkdir(parents=True)
+        (commands / "zimsend-relay").touch()
+
+        with pytest.raises(install.InstallError, match="hide from them"):
+            list(install.install(Path("/"), dry_run=True, commands=commands))
