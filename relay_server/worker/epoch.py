@@ -28,7 +28,10 @@ def recovery_resumes_at(redis: Redis, now: datetime, grace: timedelta) -> dateti
     period when Redis lost the sentinel."""
     resume_at = now + grace
     if redis.set(wire.redis_epoch_key(), f"{resume_at.timestamp():.6f}", nx=True):
-        log.warning("Redis lost its data; recovery waits for agents", extra={"grace_seconds": grace.total_seconds()})
+        log.warning(
+            "Redis holds no data of the gateway (a first start, or Redis lost it); recovery waits for agents",
+            extra={"grace_seconds": grace.total_seconds()},
+        )
         return resume_at
     value = redis.get(wire.redis_epoch_key())
     try:
