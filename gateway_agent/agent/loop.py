@@ -34,6 +34,7 @@ from typing import Any, cast
 import redis
 
 from gateway_agent.agent import jobs
+from gateway_agent.agent.device_lock import DeviceLock
 from gateway_agent.agent.epoch import EpochWatch
 from gateway_agent.agent.heartbeat import AgentState, heartbeat_data
 from gateway_agent.agent.ledger import Ledger
@@ -67,8 +68,14 @@ def ledger_path(settings: Settings) -> Path:
     return settings.relay.data_dir / "agents" / f"{settings.agent.device_id}.sqlite3"
 
 
+def lock_path(settings: Settings) -> Path:
+    """The file whose lock the device's agent holds (``device_lock``), beside its ledger."""
+    return ledger_path(settings).with_suffix(".lock")
+
+
 class Agent:
-    """Serves one device until stopped."""
+    """Serves one device until stopped; the only one on this host from its making until
+    ``run()`` returns (``DeviceBusy`` when another holds the device)."""
 
     def __init__(
         self,
@@ -80,6 +87,16 @@ class Agent:
         agent = settings.agent
         if not agent.device_id or not agent.device_password:
             raise ConfigError("an agent needs device_id and device_password")
+        self._lock = DeviceLock.take(lock_path(settings), agent.device_id)
+        try:
+            self._prepare(settings, modem, connection)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _prepare(self, settings: Settings, modem: Modem | None, connection: redis.Redis | None) -> None:
+        """Make the agent's parts; the device's lock is held."""
+        agent = settings.agent
         self._settings = settings
         self._device_id = agent.device_id
         self._modem = modem or open_modem(settings)
@@ -210,6 +227,7 @@ class Agent:
         finally:
             self._modem.close()
             self._ledger.close()
+            self._lock.release()
 
     # -- one turn of the loop -------------------------------------------------
 

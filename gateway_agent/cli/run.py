@@ -2,7 +2,8 @@
 
 The device's password and everything else come from the configuration
 (``ZIMSEND_DEVICE_PASSWORD`` and friends); the command line names the device
-and, when wanted, its backend and port.
+and, when wanted, its backend and port. It refuses to start while another agent
+serves the device on this host (``gateway_agent.agent.device_lock``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 
 from gateway_agent.agent import Agent
+from gateway_agent.agent.device_lock import DeviceBusy
 from gateway_agent.cli.options import EXIT_USAGE, add_modem_arguments, fail, modem_settings
 from zimsend_common.config import ConfigError
 
@@ -25,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _main(args: argparse.Namespace) -> int:
     try:
         agent = Agent(modem_settings(args))
-    except (ConfigError, ValueError) as error:
+    except (ConfigError, ValueError, DeviceBusy) as error:
         return fail("run", str(error), EXIT_USAGE)
     agent.run()
     return 0

@@ -183,6 +183,7 @@ class AgentProcess:
             ZIMSEND_LOG_LEVEL="INFO",
         )
         env.pop("ZIMSEND_CONFIG", None)
+        self.log = log
         self._log = log.open("ab")
         self.process = subprocess.Popen(
             [
@@ -203,7 +204,11 @@ class AgentProcess:
     def signal(self, signum: int) -> int:
         """Send ``signum`` and wait for the process to end; returns its exit status."""
         self.process.send_signal(signum)
+        return self.wait(15)
+
+    def wait(self, timeout: float) -> int:
+        """Wait for the process to end by itself; returns its exit status."""
         try:
-            return self.process.wait(timeout=15)
+            return self.process.wait(timeout=timeout)
         finally:
             self._log.close()

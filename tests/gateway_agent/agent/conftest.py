@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import pytest
 import redis
-from agent_support import RunningAgent, agent_settings
+from agent_support import AgentProcess, RunningAgent, agent_settings
 from own_redis import own_redis  # noqa: F401  (a redis-server the test may stop)
 
 from gateway_agent.agent import Agent
@@ -73,3 +74,21 @@ def start_agent(tmp_path):
     yield start
     for handle in running:
         handle.stop()
+
+
+@pytest.fixture
+def start_agent_process(tmp_path):
+    """Starts ``zimsend-agent run`` processes for the test device on one data directory, each
+    logging to a file of its own; any still running after the test are killed."""
+    started: list[AgentProcess] = []
+
+    def start(redis_url: str, emulator: ModemEmulator) -> AgentProcess:
+        log = tmp_path / f"agent-{len(started) + 1}.log"
+        process = AgentProcess(tmp_path / "data", redis_url, emulator.port_path, log)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.process.poll() is None:
+            process.signal(signal.SIGKILL)
