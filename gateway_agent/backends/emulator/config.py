@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from gateway_agent.pdu import Concat
+
 
 def knob(default: Any, help: str, **options: Any) -> Any:
     """A configuration field with its help text."""
@@ -28,6 +30,9 @@ class EmulatorConfig:
     report_status: int = knob(0, "TP-ST of every status report (0 delivered, 64 and up failed)")
     failures: dict[str, int] = knob({}, "recipient regex → +CMS ERROR number the network refuses it with")
     failure_rate: float = knob(0.0, "share of other sends refused with +CMS ERROR: 500 (seeded)")
+    refused_submissions: tuple[int, ...] = knob(
+        (), "which submitted parts (numbered from 1 in the order they came, refused ones too) get +CMS ERROR: 500"
+    )
     seed: int = knob(0, "seed of the random failures and line noise")
     pin: str | None = knob(None, "PIN the SIM asks for (none: unlocked)", repr=False)
     sim_busy: float = knob(0.0, "seconds the SIM answers +CME ERROR: 14 after its PIN is accepted")
@@ -59,6 +64,16 @@ class EmulatorConfig:
     ack_timeout: float | None = knob(None, "seconds before an unacknowledged +CMT/+CDS is sent again")
     prompt_delay: float = knob(0.0, "seconds before the > prompt of AT+CMGS")
     urc_after_prompt: str | None = knob(None, "a line sent straight after each > prompt, in the same burst")
+
+
+@dataclass(frozen=True)
+class AcceptedPart:
+    """One part the network accepted, as it came: a message sent again shows up twice."""
+
+    recipient: str
+    reference: int  # the TP-MR the network gave it
+    concat: Concat | None  # which part of which concatenated message, when it is one
+    at: datetime
 
 
 @dataclass(frozen=True)

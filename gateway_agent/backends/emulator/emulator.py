@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection, Sequence
 
 from gateway_agent.backends.at.error_table import meaning_of
 from gateway_agent.backends.emulator.commands import STORAGE, Bare, CommandSet, Prompt, tpdu_length
-from gateway_agent.backends.emulator.config import EmulatorConfig, SentRecord
+from gateway_agent.backends.emulator.config import AcceptedPart, EmulatorConfig, SentRecord
 from gateway_agent.backends.emulator.errors import AtError
 from gateway_agent.backends.emulator.network import Network
 from gateway_agent.backends.emulator.parser import SyntaxProblem, parse_line
@@ -94,6 +94,11 @@ class ModemEmulator:
     def sent(self) -> list[SentRecord]:
         """Every SMS the network accepted, oldest first."""
         return list(self._network.sent)
+
+    @property
+    def accepted_parts(self) -> list[AcceptedPart]:
+        """Every part the network accepted, oldest first: a part sent twice is here twice."""
+        return list(self._network.parts)
 
     @property
     def stored(self) -> int:

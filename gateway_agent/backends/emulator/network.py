@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway_agent.backends.emulator.config import EmulatorConfig, SentRecord
+from gateway_agent.backends.emulator.config import AcceptedPart, EmulatorConfig, SentRecord
 from gateway_agent.backends.emulator.errors import AtError
 from gateway_agent.pdu import Submit, encode_status_report
 from zimsend_common.timefmt import utcnow
@@ -40,7 +40,7 @@ class _Report:
 
 
 class Network:
-    """Decides what happens to each submitted part, and logs whole accepted messages."""
+    """Decides what happens to each submitted part, and logs the parts accepted and the whole messages they make."""
 
     def __init__(self, config: EmulatorConfig) -> None:
         self._config = config
@@ -51,7 +51,9 @@ class Network:
         self._lock = threading.Lock()
         self._reports: list[_Report] = []  # a heap, soonest first
         self._reports_made = 0
+        self._submissions = 0
         self.sent: list[SentRecord] = []
+        self.parts: list[AcceptedPart] = []
         self.registered_at = time.monotonic() + config.no_network_for
 
     def restart(self) -> None:
@@ -64,12 +66,17 @@ class Network:
 
     def accept(self, submit: Submit) -> int:
         """The TP-MR for one submitted part, or AtError as the network refuses it."""
+        with self._lock:
+            self._submissions += 1
+            refused = self._submissions in self._config.refused_submissions
         if not self.registered:
             raise AtError("CMS", 331)
         time.sleep(self._config.send_delay)
         for pattern, code in self._failures:
             if pattern.search(submit.recipient):
                 raise AtError("CMS", code)
+        if refused:
+            raise AtError("CMS", FAILURE_RATE_ERROR)
         with self._lock:
             if self._random.random() < self._config.failure_rate:
                 raise AtError("CMS", FAILURE_RATE_ERROR)
@@ -82,6 +89,7 @@ class Network:
 
     def _log(self, submit: Submit, reference: int, at: datetime) -> None:
         concat = submit.concat
+        self.parts.append(AcceptedPart(submit.recipient, reference, concat, at))
         if concat is None:
             self.sent.append(SentRecord(submit.recipient, submit.text, (reference,), at, submit.request_status_report))
             return

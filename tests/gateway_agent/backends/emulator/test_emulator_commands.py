@@ -138,6 +138,21 @@ def test_a_pdu_typed_after_the_prompt_is_sent_with_the_next_reference(start) -> 
     assert [r.text for r in emulator.sent] == ["one", "two", "three"]
 
 
+def test_the_submissions_named_are_refused_for_now_and_each_accepted_part_is_logged(start) -> None:
+    emulator, terminal = start(refused_submissions=(2,), report_delay=None)
+    terminal.command("ATE0")
+    terminal.command("AT+CMEE=1")
+    answers = []
+    for text in ("one", "two", "two"):
+        terminal.submit(text)
+        answers.append(terminal.command("")[0])
+    assert answers == ["+CMGS: 0", "+CMS ERROR: 500", "+CMGS: 1"]
+    assert [(part.recipient, part.reference) for part in emulator.accepted_parts] == [
+        ("+263771234567", 0),
+        ("+263771234567", 1),
+    ]
+
+
 def test_a_pdu_whose_length_does_not_match_is_refused(start) -> None:
     emulator, terminal = start()
     terminal.command("ATE0")
