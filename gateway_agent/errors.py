@@ -2,8 +2,8 @@
 
     ModemError                 anything that kept the modem from doing what was asked
      ├── ModemTimeout          no final answer in time (temporary; TIMEOUT)
-     ├── NoPrompt              no ``> `` invitation for a message's first part: nothing
-     │                         was handed over, so it may be tried again (temporary)
+     ├── NoPrompt              no ``> `` invitation for a part: that part was not
+     │                         handed over, so it may be tried again (temporary)
      ├── CommandError          ERROR, +CMS ERROR, +CME ERROR or MODEM ERROR (or a gammu error)
      ├── NotReady              SIM locked or absent, no network, bad PIN, backend not installed
      ├── PortGone              the serial port or connection disappeared
@@ -15,17 +15,22 @@ standard name of that number, and the temporary flag and failure code
 ``gateway_agent.backends.at.error_table`` gives it.
 
 Every ModemError says whether a later retry may succeed (``temporary``) and
-which contract failure code a message failed by it gets (``failure``).
+which contract failure code a message failed by it gets (``failure``). One
+raised after some parts of a message were accepted carries their ``progress``
+(``gateway_agent.modem.Progress``), which its ``detail`` tells too: the
+message may only go on from there, never be sent again from its first part.
 """
 
 from __future__ import annotations
 
+from gateway_agent.modem import Progress
 from zimsend_common.failures import FailureCode
 
 
 class ModemError(Exception):
     temporary: bool = False
     failure: FailureCode = FailureCode.DEVICE_ERROR
+    progress: Progress | None = None  # set by the backend when earlier parts were accepted
 
     def __init__(
         self,
@@ -42,8 +47,8 @@ class ModemError(Exception):
 
     @property
     def detail(self) -> str:
-        """The modem's own words, for ``error.detail``."""
-        return str(self)
+        """The modem's own words, for ``error.detail``, and how many parts went before them."""
+        return str(self) if self.progress is None else f"{self}; {self.progress}"
 
 
 class ModemTimeout(ModemError):
@@ -52,7 +57,7 @@ class ModemTimeout(ModemError):
 
 
 class NoPrompt(ModemError):
-    """The modem never invited the message's text: it has not been sent, unlike after a ModemTimeout."""
+    """The modem never invited a part's text: that part has not been sent, unlike after a ModemTimeout."""
 
     temporary = True
     failure = FailureCode.TIMEOUT

@@ -10,7 +10,9 @@ A backend promises:
   registered on the network (or raises a ``ModemError``);
 - ``send()`` returns only once the network accepted every part, with one
   message reference per part, or raises a ``ModemError`` saying whether a
-  later retry may succeed;
+  later retry may succeed; once a part was accepted, the message is never
+  begun again: the error carries the ``Progress`` made, and a retry hands it
+  back (``resume``) to send only the parts still missing;
 - ``next_event()`` hands out every delivery report and incoming message
   exactly once, in arrival order; a lost port shows up as a ``PortLost``
   event, and the backend reopens the port on its own (``PortRestored``).
@@ -81,6 +83,24 @@ class SendReceipt:
     @property
     def parts(self) -> int:
         return len(self.references)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a message got before one of its parts failed: the references of the parts
+    the network accepted, in order, out of ``total``, all under ``concat_reference``.
+
+    Handed back to ``Modem.send`` as ``resume``, it has only the missing parts sent,
+    with that concatenation reference and their own part numbers, so that the
+    recipient's phone joins them to the parts it already has, as a phone's own retry does.
+    """
+
+    references: tuple[int, ...]
+    total: int
+    concat_reference: int
+
+    def __str__(self) -> str:
+        return f"{len(self.references)} of {self.total} parts sent"
 
 
 @dataclass(frozen=True)
@@ -174,8 +194,11 @@ class Modem(abc.ABC):
     def network_state(self) -> NetworkState: ...
 
     @abc.abstractmethod
-    def send(self, recipient: str, text: str, *, request_report: bool = True) -> SendReceipt:
-        """Send one SMS (split into parts as needed)."""
+    def send(
+        self, recipient: str, text: str, *, request_report: bool = True, resume: Progress | None = None
+    ) -> SendReceipt:
+        """Send one SMS (split into parts as needed); with ``resume``, the progress an
+        earlier try's error carried, only the parts it lacks."""
 
     @abc.abstractmethod
     def next_event(self, timeout: float) -> ModemEvent | None:

@@ -16,6 +16,9 @@ The order is what makes a message leave at most once:
 4. the modem is asked again only when it answered that the message did not
    go and that the reason may pass (``ModemError.temporary``); a send whose
    outcome is unknown (no answer, port gone) is reported failed, never retried.
+   A message some parts of which went is asked again only for the rest
+   (``ModemError.progress``); when it ends failed all the same, its outcome
+   is unknown, since its recipient may have those parts.
 """
 
 from __future__ import annotations
@@ -123,17 +126,19 @@ class Sender:
         for attempt in range(self._settings.send_retries + 1):
             if refusal is not None:
                 if not self._idle(self._settings.retry_backoff_seconds * 2 ** (attempt - 1)):
-                    return self._fail(job.message_id, refusal.failure, f"{refusal.detail}; the agent stopped")
+                    detail = _outcome(f"{refusal.detail}; the agent stopped", refusal)
+                    return self._fail(job.message_id, refusal.failure, detail)
                 if _expired(job.valid_until):
-                    return self._fail(job.message_id, FailureCode.TIMEOUT, f"{refusal.detail}; valid_until passed")
+                    detail = _outcome(f"{refusal.detail}; valid_until passed", refusal)
+                    return self._fail(job.message_id, FailureCode.TIMEOUT, detail)
             started = time.monotonic()
             try:
-                receipt = self._modem.send(job.to, job.text)
+                receipt = self._modem.send(job.to, job.text, resume=refusal.progress if refusal else None)
             except (ModemTimeout, PortGone) as error:
                 return self._fail(job.message_id, error.failure, UNKNOWN_OUTCOME.format(reason=error.detail))
             except ModemError as error:
                 if not error.temporary:
-                    return self._fail(job.message_id, error.failure, error.detail)
+                    return self._fail(job.message_id, error.failure, _outcome(error.detail, error))
                 refusal = error
                 log.info("send refused for now", extra={"message_id": job.message_id, "attempt": attempt + 1})
                 continue
@@ -144,7 +149,8 @@ class Sender:
             self._sent(job.message_id, receipt, time.monotonic() - started)
             return "sent"
         assert refusal is not None
-        return self._fail(job.message_id, refusal.failure, f"{refusal.detail} (tried {attempt + 1} times)")
+        detail = _outcome(f"{refusal.detail} (tried {attempt + 1} times)", refusal)
+        return self._fail(job.message_id, refusal.failure, detail)
 
     def _sent(self, message_id: str, receipt: SendReceipt, seconds: float) -> None:
         # The in-flight mark is cleared in the round trip that hands on the ``sent`` event.
@@ -183,6 +189,12 @@ class Sender:
                 pipeline.ltrim(key, 0, SEND_TIMES_KEPT - 1)
 
         return clear
+
+
+def _outcome(detail: str, error: ModemError) -> str:
+    """The ``detail`` of a message failed by ``error``: its outcome is unknown when some of
+    its parts went, for its recipient may have them."""
+    return detail if error.progress is None else UNKNOWN_OUTCOME.format(reason=detail)
 
 
 def _expired(valid_until: str | None) -> bool:

@@ -44,7 +44,7 @@ from gateway_agent.backends.at.memories import SESSION_MEMORY, Location, announc
 from gateway_agent.backends.at.options import DriverOptions
 from gateway_agent.backends.at.session import SessionFeatures, initialize, registration, sim_state
 from gateway_agent.backends.at.urc import Urc
-from gateway_agent.errors import CommandError, ModemError, ModemTimeout, NoPrompt, PortGone, Unsendable
+from gateway_agent.errors import CommandError, ModemError, PortGone, Unsendable
 from gateway_agent.modem import (
     Identity,
     Modem,
@@ -52,9 +52,10 @@ from gateway_agent.modem import (
     NetworkState,
     PortLost,
     PortRestored,
+    Progress,
     SendReceipt,
 )
-from gateway_agent.pdu import PduError, encode_submit
+from gateway_agent.pdu import PduError, SubmitPart, encode_submit
 from zimsend_common.timefmt import utcnow
 
 log = logging.getLogger(__name__)
@@ -118,31 +119,49 @@ class ATModem(Modem):
             signal_dbm=dbm,
         )
 
-    def send(self, recipient: str, text: str, *, request_report: bool = True) -> SendReceipt:
-        self._concat_reference = (self._concat_reference + 1) % 256
+    def send(
+        self, recipient: str, text: str, *, request_report: bool = True, resume: Progress | None = None
+    ) -> SendReceipt:
+        """Send the SMS with one AT+CMGS a part; with ``resume``, only the parts it lacks.
+
+        A part refused after others were accepted raises with the ``Progress`` made,
+        and a retry resumes from it rather than sending the message again from its
+        first part, which would give the recipient those parts twice. The missing
+        parts go out as a phone's retry sends them: the same text, recipient and
+        concatenation reference encode the same PDUs, part numbers included. The
+        references of the parts accepted before come back in the receipt with the
+        new ones, in part order, so that every part's status report finds its message.
+        """
+        if resume is None:
+            self._concat_reference = (self._concat_reference + 1) % 256
+        concat_reference = self._concat_reference if resume is None else resume.concat_reference
         try:
             parts = encode_submit(
                 recipient,
                 text,
                 request_status_report=request_report,
-                concat_reference=self._concat_reference,
+                concat_reference=concat_reference,
                 languages=self.options.languages,
             )
         except PduError as exc:
             raise Unsendable(str(exc)) from exc
-        channel = self._live_channel()
-        references: list[int] = []
-        for part in parts:
-            command = f"AT+CMGS={part.tpdu_length}"
-            try:
-                answer = channel.submit(command, part.hex, self.options.command_timeout, self.options.send_timeout)
-            except NoPrompt as error:
-                if references:  # earlier parts left: the message is neither sent nor unsent
-                    raise ModemTimeout(f"{error.detail}; {len(references)} of {len(parts)} parts sent") from None
-                raise
-            references.append(_reference(answer, command))
+        references = [] if resume is None else list(resume.references)
+        try:
+            self._submit(parts[len(references) :], references)
+        except ModemError as error:
+            if references:
+                error.progress = Progress(tuple(references), len(parts), concat_reference)
+            raise
         log.info("sms submitted", extra={"parts": len(references), "references": references})
         return SendReceipt(tuple(references), recipient, utcnow())
+
+    def _submit(self, parts: list[SubmitPart], references: list[int]) -> None:
+        """Hand ``parts`` to the network in order, adding each one's reference to ``references`` as it is accepted."""
+        channel = self._live_channel()
+        for part in parts:
+            command = f"AT+CMGS={part.tpdu_length}"
+            answer = channel.submit(command, part.hex, self.options.command_timeout, self.options.send_timeout)
+            references.append(_reference(answer, command))
 
     def next_event(self, timeout: float) -> ModemEvent | None:
         self._doomed.extend(self._handed_out)

@@ -25,6 +25,7 @@ from gateway_agent.modem import (
     NetworkState,
     PortLost,
     PortRestored,
+    Progress,
     Registration,
     SendReceipt,
     SimState,
@@ -87,8 +88,11 @@ class FakeModem(Modem):
     def network_state(self) -> NetworkState:
         return self.network
 
-    def send(self, recipient: str, text: str, *, request_report: bool = True) -> SendReceipt:
-        """Accept the SMS at once, one reference per part; raises what a refusal returned."""
+    def send(
+        self, recipient: str, text: str, *, request_report: bool = True, resume: Progress | None = None
+    ) -> SendReceipt:
+        """Accept the SMS at once, one reference per part (new ones only for the parts
+        ``resume`` lacks); raises what a refusal returned."""
         if not self.is_open:
             raise NotReady("the fake modem is not open", temporary=True)
         for refusal in self._refusals:
@@ -96,9 +100,10 @@ class FakeModem(Modem):
             if error is not None:
                 raise error
         with self._lock:
-            parts = len(split_text(text).parts)
-            references = tuple((self._next_reference + n) % 256 for n in range(parts))
-            self._next_reference += parts
+            accepted = () if resume is None else resume.references
+            missing = len(split_text(text).parts) - len(accepted)
+            references = accepted + tuple((self._next_reference + n) % 256 for n in range(missing))
+            self._next_reference += missing
             now = utcnow()
             self.sent.append(SentRecord(recipient, text, references, now, request_report))
         return SendReceipt(references, recipient, now)

@@ -26,7 +26,7 @@ from gateway_agent.backends.gammu.connection import connection_for
 from gateway_agent.backends.gammu.device import read_extra, read_identity, read_network, sim_state
 from gateway_agent.backends.gammu.errors import gammu_errors, modem_error
 from gateway_agent.backends.gammu.inbox import Inbox, Received, Stored, read_memory, stored_part
-from gateway_agent.backends.gammu.outgoing import outgoing_parts
+from gateway_agent.backends.gammu.outgoing import concat_reference, outgoing_parts
 from gateway_agent.errors import ModemError, ModemTimeout, NotReady, PortGone
 from gateway_agent.modem import (
     Identity,
@@ -36,6 +36,7 @@ from gateway_agent.modem import (
     NetworkState,
     PortLost,
     PortRestored,
+    Progress,
     SendReceipt,
     SimState,
 )
@@ -105,7 +106,18 @@ class GammuModem(Modem):
         """
         return ModemInfo(self.identify(), self.network_state(), read_extra(self._phone()))
 
-    def send(self, recipient: str, text: str, *, request_report: bool = True) -> SendReceipt:
+    def send(
+        self, recipient: str, text: str, *, request_report: bool = True, resume: Progress | None = None
+    ) -> SendReceipt:
+        """Send the SMS with one ``SendSMS`` a part.
+
+        A part that fails after others were accepted ends the message, with the
+        ``Progress`` made and never temporary, so that nothing sends it again: Gammu
+        picks each message's concatenation reference itself, and its AT driver reads
+        the network's refusals (+CMS ERROR) as an error it cannot name, permanent
+        anyway, so going on from a part would rarely serve. ``resume`` is therefore
+        never given.
+        """
         sm = self._phone()
         parts = outgoing_parts(recipient, text, request_report=request_report)
         references: list[int] = []
@@ -115,8 +127,8 @@ class GammuModem(Modem):
             except gammu.GSMError as exc:
                 error = modem_error(exc, f"sending part {number} of {len(parts)}")
                 if references:
-                    # Earlier parts are out: a retry would send them twice.
                     error.temporary = False
+                    error.progress = Progress(tuple(references), len(parts), concat_reference(parts))
                 self._note(error)
                 raise error from exc
         log.info("sms sent", extra={"parts": len(parts), "references": references})

@@ -31,3 +31,10 @@ def outgoing_parts(recipient: str, text: str, *, request_report: bool) -> list[G
         # Gammu sets TP-SRR (status report request) on a message typed this way.
         part["Type"] = "Status_Report" if request_report else "Submit"
     return parts
+
+
+def concat_reference(parts: list[GammuSMS]) -> int:
+    """The concatenation reference Gammu gave the parts of a message in parts."""
+    header = parts[0]["UDH"]
+    assert isinstance(header, dict)
+    return int(header["ID8bit"])

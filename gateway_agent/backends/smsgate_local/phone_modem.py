@@ -36,6 +36,7 @@ from gateway_agent.modem import (
     NetworkState,
     PortLost,
     PortRestored,
+    Progress,
     Registration,
     SendReceipt,
     SimState,
@@ -117,7 +118,11 @@ class PhoneModem(Modem):
         registration = Registration.UNKNOWN if status == "fail" else Registration.HOME
         return NetworkState(registration=registration, operator=None, signal_percent=None, signal_dbm=None)
 
-    def send(self, recipient: str, text: str, *, request_report: bool = True) -> SendReceipt:
+    def send(
+        self, recipient: str, text: str, *, request_report: bool = True, resume: Progress | None = None
+    ) -> SendReceipt:
+        """Hand the whole text to the phone, which splits and sends it itself; its local API
+        tells no part's fate, so no error says parts went and ``resume`` is never given."""
         reference = self._reference = (self._reference + 1) % 256
         message_id = f"zs{reference:03d}-{secrets.token_hex(8)}"
         started = datetime.now(timezone.utc)

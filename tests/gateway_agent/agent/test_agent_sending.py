@@ -21,6 +21,7 @@ from agent_support import (
 from rq import Queue
 from rq.job import Job
 
+from gateway_agent.agent.ledger import Ledger
 from gateway_agent.backends.emulator.fake_modem import FakeModem
 from zimsend_common import wire
 from zimsend_common.timefmt import isoformat_z
@@ -147,6 +148,48 @@ def test_a_send_refused_for_a_passing_reason_every_time_fails_after_the_retries(
     assert failed.data["code"] == "NETWORK_ERROR"
     assert "41" in failed.data["detail"] and "tried 3 times" in failed.data["detail"]
     assert emulator.sent == []
+
+
+def test_a_long_message_whose_second_part_was_refused_for_now_sends_each_part_once_and_is_delivered(
+    conn, redis_url, start_emulator, start_agent, tmp_path
+):
+    emulator = start_emulator(report_delay=0.2, refused_submissions=(2,))  # +CMS ERROR: 500, once
+    serve_client(conn)
+    agent = start_agent(redis_url, emulator)
+
+    enqueue(conn, NORMAL, "msg_0000000000000012", text="x" * 400)
+
+    eventually(lambda: kinds_of(conn, "msg_0000000000000012") == ["sent", "delivered"])
+    assert [part.concat.sequence for part in emulator.accepted_parts if part.concat] == [1, 2, 3]
+    [record] = emulator.sent
+    assert record.text == "x" * 400
+    assert events_of(conn, "msg_0000000000000012")[0].data["references"] == list(record.references)
+    agent.stop()
+    ledger = Ledger(tmp_path / "data" / "agents" / f"{DEVICE_ID}.sqlite3")
+    try:
+        parts = ledger.parts_of("msg_0000000000000012")
+    finally:
+        ledger.close()
+    assert [(part.part, part.reference, part.outcome) for part in parts] == [
+        (number, reference, "delivered") for number, reference in enumerate(record.references)
+    ]
+
+
+def test_a_long_message_whose_later_parts_are_refused_every_time_fails_as_unknown_outcome_never_begun_again(
+    conn, redis_url, start_emulator, start_agent
+):
+    emulator = start_emulator(refused_submissions=(2, 3, 4))  # part 2 on every one of the 3 tries
+    serve_client(conn)
+    start_agent(redis_url, emulator, send_retries=2)
+
+    enqueue(conn, NORMAL, "msg_0000000000000013", text="x" * 400)
+
+    eventually(lambda: kinds_of(conn, "msg_0000000000000013") == ["failed"])
+    failed = events_of(conn, "msg_0000000000000013")[0]
+    assert failed.data["code"] == "NETWORK_ERROR"
+    assert failed.data["detail"].startswith("outcome unknown: ")
+    assert "500" in failed.data["detail"] and "1 of 3 parts sent" in failed.data["detail"]
+    assert [part.concat.sequence for part in emulator.accepted_parts if part.concat] == [1]
 
 
 @pytest.mark.slow

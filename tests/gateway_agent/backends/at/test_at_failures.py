@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from at_support import next_event_of
 
 from gateway_agent.errors import CommandError, ModemTimeout, NoPrompt, Unsendable
+from gateway_agent.modem import DeliveryReport
+from gateway_agent.pdu import Concat
 from zimsend_common.failures import FailureCode
 
 
@@ -76,3 +79,28 @@ def test_a_missing_prompt_leaves_the_message_unsent_and_may_be_tried_again(make_
     time.sleep(0.5)  # the late prompt comes, and the driver's ESC ends it
     assert emulator.sent == []
     assert modem.network_state().operator == "Econet"  # the modem listens to commands again
+
+
+def test_a_later_part_refused_for_now_is_sent_again_alone_under_the_messages_reference(
+    make_emulator, make_modem
+) -> None:
+    emulator = make_emulator(refused_submissions=(2,))  # the second of three parts, once, +CMS ERROR: 500
+    modem = make_modem(emulator)
+    text = "".join(f"Line {n} of the monthly statement. " for n in range(12))
+    with pytest.raises(CommandError) as caught:
+        modem.send("+263771234567", text)
+    refused = caught.value
+    assert refused.temporary and refused.progress is not None
+    assert refused.detail.endswith("; 1 of 3 parts sent")
+
+    receipt = modem.send("+263771234567", text, resume=refused.progress)
+
+    # The network got each part once, under one concatenation reference: the phone joins them.
+    first, *_ = concat = [part.concat for part in emulator.accepted_parts]
+    assert first is not None
+    assert concat == [Concat(first.reference, 3, sequence) for sequence in (1, 2, 3)]
+    [sent] = emulator.sent
+    assert sent.text == text
+    assert receipt.references == sent.references == tuple(part.reference for part in emulator.accepted_parts)
+    reports = [next_event_of(modem, DeliveryReport) for _ in receipt.references]
+    assert sorted(report.reference for report in reports) == sorted(receipt.references)

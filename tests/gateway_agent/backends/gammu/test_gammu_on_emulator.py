@@ -18,7 +18,7 @@ from modem_scenarios import SCENARIOS, Scenario, settle
 
 from gateway_agent.backends.emulator import EmulatorConfig, ModemEmulator
 from gateway_agent.backends.gammu import GammuModem, create
-from gateway_agent.errors import NotReady
+from gateway_agent.errors import CommandError, NotReady
 from gateway_agent.modem import SimState
 from zimsend_common.config import AgentSettings, GammuSettings, Secret, Settings
 
@@ -103,3 +103,14 @@ def test_a_refused_pin_is_never_tried_again(tmp_path: Path) -> None:
                 wrong.open()
         with gammu_backend(emulator, sim_pin="4321") as modem:
             assert modem.identify().sim_state is SimState.READY
+
+
+def test_a_later_part_refused_ends_the_message_saying_how_many_parts_went(tmp_path: Path) -> None:
+    with gammu_on_emulator(tmp_path, refused_submissions=(2,)) as (modem, emulator):
+        with pytest.raises(CommandError) as refused:
+            modem.send("+263772000111", "Makorokoto pamuchato wenyu ✓ " * 5)
+
+        assert not refused.value.temporary  # the agent never sends it again
+        assert refused.value.progress is not None
+        assert refused.value.detail.endswith("; 1 of 3 parts sent")
+        assert len(emulator.accepted_parts) == 1
