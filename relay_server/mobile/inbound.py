@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from relay_server.mobile.reports import Battery, Move, failure
-from zimsend_common.timefmt import parse_utc
+from relay_server.mobile.shapes import read_app_date
 
 # A phone's clock is set by the network; an hour covers a wrong time zone setting, not a replay of old bodies.
 MAX_SKEW_SECONDS = 3600
@@ -146,7 +146,5 @@ def _observed(checks: dict[str, Any], name: str) -> Any:
 
 def _moment(value: Any, now: Fallback) -> datetime | Fallback:
     """A payload's time, in UTC; ``now`` when it has none the relay can read."""
-    try:
-        return parse_utc(value)
-    except (TypeError, ValueError):
-        return now
+    moment = read_app_date(value)
+    return now if moment is None else moment

@@ -28,7 +28,7 @@ from relay_server.store.models import Message
 from zimsend_common import bus, wire
 from zimsend_common.failures import describe
 from zimsend_common.smsgate_failures import failure_code
-from zimsend_common.timefmt import as_utc, isoformat_precise, utcnow
+from zimsend_common.timefmt import isoformat_precise, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -151,15 +151,11 @@ def _claimed(redis: Redis, device: MobileDevice, message: Message) -> bool:
 
 
 def _moves(patch: MessagePatch) -> list[Move]:
-    """The moves the report shows, in order, each at the phone's own time for it.
-
-    A time no calendar date can carry (year 1 with an offset east of UTC, say)
-    counts as no time: the relay's own is used.
-    """
-    states = {state: utc for state, moment in patch.states.items() if (utc := as_utc(moment))}
+    """The moves the report shows, in order, each at the phone's own time for it, else the relay's."""
+    states = {state: moment for state, moment in patch.states.items() if moment is not None}
     now = utcnow()
     moves: list[Move] = []
-    if patch.state in ("Sent", "Delivered") or "Sent" in states:
+    if patch.state in ("Sent", "Delivered") or "Sent" in patch.states:
         moves.append(("sent", states.get("Sent") or states.get(patch.state) or now, {}))
     if patch.state == "Delivered":
         moves.append(("delivered", states.get("Delivered") or now, {}))

@@ -13,9 +13,10 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from relay_server.store.models import Message
+from zimsend_common.timefmt import as_utc
 
 AppVersion = tuple[int, int, int]
 OLDEST_APP: AppVersion = (0, 0, 0)
@@ -25,6 +26,9 @@ CANCELLING_SINCE: AppVersion = (1, 67, 0)
 MAX_PULL = 100
 
 _USER_AGENT = re.compile(r"^me\.capcom\.smsgateway/(\d{1,4})\.(\d{1,4})\.(\d{1,4})")
+# On Android before 7 the app writes a date's offset itself: west of UTC it comes out
+# with a one-digit hour, and signed twice (``-5:00``, ``+-5:00``).
+_HAND_WRITTEN_OFFSET = re.compile(r"(\+-|[+-])(\d{1,2}):?(\d\d)$")
 
 ProcessingState = Literal["Pending", "Processed", "Sent", "Delivered", "Failed", "Cancelling", "Cancelled"]
 
@@ -64,7 +68,15 @@ class MessagePatch(_Lenient):
     id: str = Field(min_length=1, max_length=36)
     state: ProcessingState
     recipients: list[RecipientState] = Field(default_factory=list, max_length=100)
-    states: dict[ProcessingState, datetime] = Field(default_factory=dict)
+    # A time that cannot be read is None: a report is never refused for a time alone.
+    states: dict[ProcessingState, datetime | None] = Field(default_factory=dict)
+
+    @field_validator("states", mode="before")
+    @classmethod
+    def _read_times(cls, states: Any) -> Any:
+        if not isinstance(states, dict):
+            return states
+        return {state: read_app_date(value) for state, value in states.items()}
 
 
 class MessagePatchList(BaseModel):
@@ -95,6 +107,24 @@ def app_date(moment: datetime | None) -> str | None:
         return None
     moment = moment.astimezone(timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def read_app_date(value: Any) -> datetime | None:
+    """A date the app wrote, in UTC; None when it is none, or none a calendar date can carry.
+
+    Read as leniently as the app writes it: any ISO 8601 offset, and the
+    offsets Android before 7 makes (``-5:00``, ``+-5:00``).
+    """
+    if not isinstance(value, str):
+        return None
+    try:
+        return as_utc(datetime.fromisoformat(_HAND_WRITTEN_OFFSET.sub(_offset, value.strip())))
+    except ValueError:
+        return None
+
+
+def _offset(found: re.Match[str]) -> str:
+    return f"{found[1][-1]}{int(found[2]):02d}:{found[3]}"
 
 
 # Ours: 1 urgent .. 5 bulk. The app's: -128..127, and 100 and above skip its delays and limits.

@@ -193,3 +193,33 @@ def test_valid_until_becomes_valid_until_in_the_apps_format_and_lifo_lists_the_n
     listed = phone.call("GET", "/message", params={"order": "lifo"}).json()
     assert [message["id"] for message in listed] == [newer, older]
     assert listed[0]["validUntil"] == "2099-01-01T10:00:00.000Z" and "validUntil" not in listed[1]
+
+
+@pytest.mark.parametrize("offset", ["-5:00", "+-5:00"])
+def test_a_state_time_whose_offset_android_before_7_wrote_by_hand_is_read(relay, offset):
+    account = relay.account()
+    phone = relay.phone(account)
+    with phone.events():
+        relay.wait_online(account, phone)
+        message_id = relay.send(account, phone)
+    phone.pull()
+    sent_at = datetime.now(timezone.utc).replace(microsecond=500000) + timedelta(seconds=1)
+    written = sent_at.astimezone(timezone(timedelta(hours=-5))).strftime("%Y-%m-%dT%H:%M:%S.500") + offset
+    assert phone.report(message_id, "Sent", Sent=written).status_code == 204
+    relay.wait_status(account, message_id, "sent")
+    status = relay.v1("GET", f"/sms/status/{message_id}", account).json()
+    assert status["sent_at"] == sent_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_a_state_time_that_cannot_be_read_counts_as_the_relays_own_time(relay):
+    account = relay.account()
+    phone = relay.phone(account)
+    with phone.events():
+        relay.wait_online(account, phone)
+        message_id = relay.send(account, phone)
+    phone.pull()
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    assert phone.report(message_id, "Sent", Pending="hier", Sent="2026-13-45T99:00:00.000Z").status_code == 204
+    relay.wait_status(account, message_id, "sent")
+    status = relay.v1("GET", f"/sms/status/{message_id}", account).json()
+    assert datetime.fromisoformat(status["sent_at"]) >= before

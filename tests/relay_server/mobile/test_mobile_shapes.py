@@ -7,7 +7,7 @@ import hmac
 from datetime import datetime, timedelta, timezone
 
 from relay_server.mobile import inbound
-from relay_server.mobile.shapes import app_date, app_version
+from relay_server.mobile.shapes import app_date, app_version, read_app_date
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=timezone.utc)
 
@@ -15,6 +15,15 @@ NOW = datetime(2026, 12, 3, 12, 0, tzinfo=timezone.utc)
 def test_dates_have_exactly_three_fraction_digits_and_an_offset():
     assert app_date(datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=timezone.utc)) == "2026-01-02T03:04:05.678Z"
     assert app_date(datetime(2026, 1, 2, 5, 4, 5, tzinfo=timezone(timedelta(hours=2)))) == "2026-01-02T03:04:05.000Z"
+
+
+def test_a_date_whose_offset_android_before_7_wrote_by_hand_is_read_and_an_unreadable_one_is_none():
+    five_west = datetime(2026, 12, 7, 7, 15, 42, 500000, tzinfo=timezone.utc)
+    for written in ("-5:00", "+-5:00", "-05:00", "-0500"):
+        assert read_app_date("2026-12-07T02:15:42.500" + written) == five_west, written
+    assert read_app_date("2026-12-07T12:45:42.500+5:30") == five_west
+    for unreadable in ("hier", "2026-13-45T99:00:00.000Z", "0001-01-01T00:00:00.000+05:00", 1765091742, None):
+        assert read_app_date(unreadable) is None, unreadable
 
 
 def test_the_version_is_read_from_the_apps_user_agent_only():
