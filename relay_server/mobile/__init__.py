@@ -20,7 +20,8 @@ How a phone fits the relay:
   them, so sharing a queue with an agent could send one twice. The send job
   that placement puts on the phone's device queue is never taken by an agent
   (none listens there); the phone pulls its messages from the store
-  (``GET /message``), and the job is dropped once the phone claims it.
+  (``GET /message``, ``pending``), and the job is dropped once the phone
+  claims it.
 - The claim against cancel is the agents' (``wire.claim_key``), made when the
   phone first reports on a message (``PATCH /message``). A cancel that wins it
   keeps the message cancelled whatever the phone says after.

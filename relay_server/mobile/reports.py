@@ -104,41 +104,43 @@ def _battery(kept: bytes | str | None) -> Battery | None:
     return int(percent), charging
 
 
-def apply_patches(redis: Redis, device: MobileDevice, patches: list[MessagePatch], placed: dict[str, Message]) -> int:
-    """Turn the phone's state reports into events; returns how many reports were taken.
+def apply_patches(
+    redis: Redis, device: MobileDevice, patches: list[MessagePatch], placed: dict[str, Message]
+) -> list[Message]:
+    """Turn the phone's state reports into events; returns the messages it holds of those reported on.
 
     ``placed`` holds the messages named that were placed on this phone; reports
     on any other id are ignored, as the app's reference server does.
     """
-    taken = 0
-    for patch in patches:
-        message = placed.get(patch.id)
-        if message is not None and report_moves(redis, device, message, _moves(patch)):
-            taken += 1
-    return taken
+    reported = [(message, _moves(patch)) for patch in patches if (message := placed.get(patch.id)) is not None]
+    return report_moves(redis, device, reported)
 
 
-def report_moves(redis: Redis, device: MobileDevice, message: Message, moves: list[Move]) -> bool:
-    """Claim the message for the phone and hand on the moves it reports; False when it is not the phone's."""
-    if not _claimed(redis, device, message):
-        return False
-    for kind, at, data in moves:
-        enqueue_event(
-            redis,
-            device,
-            kind,
-            {"message_id": message.message_id, f"{kind}_at": isoformat_precise(at), **data},
-            event_id=f"mob_{message.message_id}_{kind}",
-            at=at,
-        )
-    return True
+def report_moves(redis: Redis, device: MobileDevice, reported: list[tuple[Message, list[Move]]]) -> list[Message]:
+    """Claim each message for the phone and hand on the moves it reports; returns those the phone holds.
+
+    Their send jobs go: the phone took them. Only recovery puts one back, for
+    a phone silent on a message it took, which lists it again (``pending``).
+    """
+    held = [(message, moves) for message, moves in reported if _claimed(redis, device, message)]
+    placement.remove_jobs(redis, [(message.client_id, message.message_id) for message, _ in held])
+    for message, moves in held:
+        for kind, at, data in moves:
+            enqueue_event(
+                redis,
+                device,
+                kind,
+                {"message_id": message.message_id, f"{kind}_at": isoformat_precise(at), **data},
+                event_id=f"mob_{message.message_id}_{kind}",
+                at=at,
+            )
+    return [message for message, _ in held]
 
 
 def _claimed(redis: Redis, device: MobileDevice, message: Message) -> bool:
     """Whether the phone holds the message: it claims it now unless a cancel or another device did."""
     key, mine = wire.claim_key(message.client_id, message.message_id), wire.claim_value_device(device.device_id)
     if redis.set(key, mine, nx=True, ex=wire.CLAIM_TTL_SECONDS):
-        placement.remove_jobs(redis, [(message.client_id, message.message_id)])  # no agent listens on a phone's queue
         return True
     holder = cast("bytes | None", redis.get(key))
     if holder == mine.encode():

@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from relay_server.api import context
 from relay_server.api.context import RelayContext
 from relay_server.mobile import device_config, downtime, inbound, reports, setup, stream, wake
+from relay_server.mobile.pending import to_take
 from relay_server.mobile.shapes import (
     CANCELLING_SINCE,
     MAX_PULL,
@@ -127,13 +128,11 @@ def webhooks() -> Response:
 
 @bp.get("/message")
 def pull_messages() -> Response:
-    """Up to 100 due messages of this phone; the same again until the phone reports on them."""
+    """Up to 100 due messages this phone has still to take (``pending``), and the cancels it has still to learn."""
     device = _device()
     ctx = context.current()
     newest_first = request.args.get("order", "fifo").strip().lower() == "lifo"
-    pending = ctx.store.mobile_devices.pending_messages(
-        device.client_id, device.device_id, utcnow(), MAX_PULL, newest_first=newest_first
-    )
+    pending = to_take(ctx.store, ctx.redis, device, utcnow(), newest_first=newest_first)
     with_state = _version(device) >= CANCELLING_SINCE
     listed = [message_document(message, cancelling=False, with_state=with_state) for message in pending]
     if with_state:
@@ -242,7 +241,7 @@ def receive_webhook(device_id: str) -> tuple[str, int]:
         message_id, move = found
         placed = ctx.store.mobile_devices.messages_of_device(device.device_id, [message_id])
         if placed:
-            reports.report_moves(ctx.redis, device, placed[0], [move])
+            reports.report_moves(ctx.redis, device, [(placed[0], [move])])
     return "", 204
 
 

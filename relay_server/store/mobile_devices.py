@@ -192,24 +192,32 @@ class MobileDevices:
             )
 
     def pending_messages(
-        self, client_id: str, device_id: str, now: datetime, limit: int, *, newest_first: bool
+        self,
+        client_id: str,
+        device_id: str,
+        now: datetime,
+        limit: int,
+        *,
+        priority: int,
+        newest_first: bool,
+        after: Message | None = None,
     ) -> list[Message]:
-        """The client's device's queued messages that are due, oldest (or newest) first, at most ``limit``."""
-        order = (
-            (messages.c.created_at.desc(), messages.c.message_id.desc())
-            if newest_first
-            else (messages.c.created_at, messages.c.message_id)
-        )
-        # Named by client and mode, the messages are read in their order through one of
-        # the client's indexes, never through every client's queued messages.
+        """The client's device's queued messages of one priority that are due, oldest (or newest)
+        first, at most ``limit``: those that come after ``after`` in that order, when given."""
+        order = (messages.c.created_at, messages.c.message_id)
+        # Named by client, mode and priority, the messages are read in their order through one of
+        # the client's indexes, never through every client's queued messages, and never sorted.
         query = (
             sa.select(messages)
             .where(messages.c.client_id == client_id, messages.c.is_test == sa.false(), messages.c.status == "queued")
-            .where(messages.c.device_id == device_id)
+            .where(messages.c.device_id == device_id, messages.c.priority == priority)
             .where(sa.or_(messages.c.scheduled_at.is_(None), messages.c.scheduled_at <= now))
-            .order_by(*order)
+            .order_by(*(column.desc() for column in order) if newest_first else order)
             .limit(limit)
         )
+        if after is not None:
+            last = sa.tuple_(sa.literal(after.created_at, messages.c.created_at.type), sa.literal(after.message_id))
+            query = query.where(sa.tuple_(*order) < last if newest_first else sa.tuple_(*order) > last)
         with single_read(self._engine) as conn:
             return [message_from_row(row._mapping) for row in conn.execute(query)]
 

@@ -10,6 +10,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from phone_relay import wait_until
 
+from relay_server.dispatch import placement
+
 pytestmark = pytest.mark.slow  # every test calls the module's zimsend-relay serve and worker processes
 
 
@@ -193,6 +195,63 @@ def test_valid_until_becomes_valid_until_in_the_apps_format_and_lifo_lists_the_n
     listed = phone.call("GET", "/message", params={"order": "lifo"}).json()
     assert [message["id"] for message in listed] == [newer, older]
     assert listed[0]["validUntil"] == "2099-01-01T10:00:00.000Z" and "validUntil" not in listed[1]
+
+
+def test_a_message_the_phone_has_taken_is_no_longer_listed(relay):
+    account = relay.account()
+    phone = relay.phone(account)
+    with phone.events():
+        relay.wait_online(account, phone)
+        taken, waiting = relay.send(account, phone, "pris"), relay.send(account, phone, "en attente")
+    assert [message["id"] for message in phone.pull()] == [taken, waiting]
+    assert phone.report(taken, "Processed").status_code == 204
+    # The app would only report on it again: it has it, and sends it in its own time.
+    assert [message["id"] for message in phone.pull()] == [waiting]
+    assert relay.status(account, taken) == "queued"
+
+
+def test_a_taken_message_recovery_gives_back_to_its_silent_phone_is_listed_until_the_phone_reports_again(relay):
+    account = relay.account()
+    phone = relay.phone(account)
+    with phone.events():
+        relay.wait_online(account, phone)
+        message_id = relay.send(account, phone)
+    phone.pull()
+    assert phone.report(message_id, "Processed").status_code == 204
+    assert phone.pull() == []
+    # What the worker's recovery does for a message its device claimed and went silent on.
+    (message,) = relay.store.get_messages_by_ids([message_id]).values()
+    placement.enqueue_send(relay.redis, relay.store.device_signing_keys, message)
+    assert [listed["id"] for listed in phone.pull()] == [message_id]
+    assert phone.report(message_id, "Processed").status_code == 204
+    assert phone.pull() == []
+
+
+def test_an_urgent_message_placed_after_a_hundred_bulk_ones_is_in_the_first_pull(relay):
+    account = relay.account()
+    phone = relay.phone(account)
+    with phone.events():
+        relay.wait_online(account, phone)
+        bulk = relay.v1(
+            "POST",
+            "/sms/send-bulk",
+            account,
+            headers={"X-Device-ID": phone.device_id},
+            json={"recipients": [f"+336123451{n:02d}" for n in range(105)], "message": "Promo", "priority": 5},
+        )
+        assert bulk.status_code == 202, bulk.text
+        answer = relay.v1(
+            "POST",
+            "/sms/send",
+            account,
+            headers={"X-Device-ID": phone.device_id},
+            json={"to": "+33612345678", "message": "Votre code : 481516", "priority": 1},
+        )
+        assert answer.status_code == 202, answer.text
+    for order in ("fifo", "lifo"):
+        listed = phone.call("GET", "/message", params={"order": order}).json()
+        assert len(listed) == 100
+        assert listed[0]["id"] == answer.json()["message_id"], order
 
 
 @pytest.mark.parametrize("offset", ["-5:00", "+-5:00"])

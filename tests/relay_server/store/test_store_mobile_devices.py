@@ -70,10 +70,13 @@ def test_a_phone_pulls_its_due_queued_live_messages_in_the_order_asked(store: St
         at=NOW - timedelta(minutes=1),
     )
     pull = store.mobile_devices.pending_messages
-    ids = [m.message_id for m in pull(live_caller.client_id, device.device_id, NOW, 100, newest_first=False)]
+    ids = [
+        m.message_id for m in pull(live_caller.client_id, device.device_id, NOW, 100, priority=3, newest_first=False)
+    ]
     assert sorted(ids) == sorted([first.message_id, second.message_id])
-    newest = pull(live_caller.client_id, device.device_id, NOW, 1, newest_first=True)
+    newest = pull(live_caller.client_id, device.device_id, NOW, 1, priority=3, newest_first=True)
     assert len(newest) == 1
+    assert pull(live_caller.client_id, device.device_id, NOW, 100, priority=1, newest_first=False) == []
     assert store.mobile_devices.messages_of_device(device.device_id, [elsewhere.message_id, "x" * 40]) == []
     assert {state.device_id for state in store.device_states(client_id=live_caller.client_id) if state.is_phone} == {
         device.device_id
@@ -81,12 +84,42 @@ def test_a_phone_pulls_its_due_queued_live_messages_in_the_order_asked(store: St
 
 
 @pytest.mark.parametrize("newest_first", [False, True])
+def test_a_phones_pull_reads_on_from_the_last_message_it_read_in_the_order_asked(
+    store: Store, live_caller: Caller, newest_first: bool
+):
+    device, _ = store.mobile_devices.add_android(live_caller.client_id, None)
+    on_phone = new_message(live_caller, device_id=device.device_id)
+    placed = [store.insert_messages([on_phone], at=NOW + timedelta(seconds=second))[0] for second in range(5)]
+    placed += store.insert_messages([on_phone, on_phone], at=NOW + timedelta(seconds=5))  # one time, two ids
+
+    def page(after: object) -> list[str]:
+        found = store.mobile_devices.pending_messages(
+            live_caller.client_id,
+            device.device_id,
+            NOW + timedelta(minutes=1),
+            3,
+            priority=3,
+            newest_first=newest_first,
+            after=after,
+        )
+        return [message.message_id for message in found]
+
+    ordered = sorted(placed, key=lambda m: (m.created_at, m.message_id), reverse=newest_first)
+    read, after = [], None
+    while batch := page(after):
+        read += batch
+        after = next(m for m in placed if m.message_id == batch[-1])
+    assert read == [message.message_id for message in ordered]
+
+
+@pytest.mark.parametrize("newest_first", [False, True])
 def test_a_phones_pull_reads_its_clients_queue_in_order_not_every_clients_queued_messages(
     store: Store, live_caller: Caller, newest_first: bool
 ):
     device, _ = store.mobile_devices.add_android(live_caller.client_id, None)
+    (placed,) = store.insert_messages([new_message(live_caller, device_id=device.device_id)], at=NOW)
     pull = lambda: store.mobile_devices.pending_messages(  # noqa: E731
-        live_caller.client_id, device.device_id, NOW, 100, newest_first=newest_first
+        live_caller.client_id, device.device_id, NOW, 100, priority=3, newest_first=newest_first, after=placed
     )
 
     [(statement, parameters)] = statements_run(store.engine, pull, "FROM messages")

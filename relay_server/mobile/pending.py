@@ -1,0 +1,65 @@
+"""What ``GET /message`` lists: the messages a phone has still to take, the most urgent first.
+
+A message placed on the phone waits in the store, queued, until it leaves,
+with a send job on the phone's device queue. The phone takes it with its
+first report on it, which claims it and drops the job (``reports``); from
+then on it is not listed: the app would only report on it again, and a
+hundred taken but not yet sent would hide a new one. Recovery gives a
+message back to a phone that took it and said nothing more of it for a
+while (``worker.recovery``) by placing its send job again: the phone then
+finds it listed, and either reports what became of it or sends it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from redis import Redis
+
+from relay_server.dispatch import placement
+from relay_server.mobile.shapes import MAX_PULL
+from relay_server.store.mobile_devices import MobileDevice
+from relay_server.store.models import Message
+from relay_server.store.store import Store
+from zimsend_common import wire
+
+_BATCH = 2 * MAX_PULL  # messages read from the store, and looked up in Redis, at once
+
+
+def to_take(store: Store, redis: Redis, device: MobileDevice, now: datetime, *, newest_first: bool) -> list[Message]:
+    """Up to ``MAX_PULL`` due messages the phone has to take: by priority (1 first), then
+    oldest (or newest) first."""
+    found: list[Message] = []
+    for batch in _queued(store, device, now, newest_first=newest_first):
+        found += _untaken(redis, batch)
+        if len(found) >= MAX_PULL:
+            break
+    return found[:MAX_PULL]
+
+
+def _queued(store: Store, device: MobileDevice, now: datetime, *, newest_first: bool) -> Iterator[list[Message]]:
+    """The phone's due queued messages, a batch at a time, in the order ``to_take`` lists them."""
+    for priority in wire.PRIORITY_LEVELS:
+        after: Message | None = None
+        while True:
+            batch = store.mobile_devices.pending_messages(
+                device.client_id,
+                device.device_id,
+                now,
+                _BATCH,
+                priority=priority,
+                newest_first=newest_first,
+                after=after,
+            )
+            yield batch
+            if len(batch) < _BATCH:
+                break
+            after = batch[-1]
+
+
+def _untaken(redis: Redis, messages: list[Message]) -> list[Message]:
+    """The messages no one claimed, and those whose send job is back: a claimed message's job
+    was dropped when the phone claimed it (a cancel's is stopped), so a live one was placed again."""
+    gone, _ = placement.without_live_job(redis, [(message.client_id, message.message_id) for message in messages])
+    return [message for message in messages if gone.get(message.message_id) is None]
