@@ -24,7 +24,8 @@ How a phone fits the relay:
   claims it.
 - The claim against cancel is the agents' (``wire.claim_key``), made when the
   phone first reports on a message (``PATCH /message``). A cancel that wins it
-  keeps the message cancelled whatever the phone says after.
+  keeps the message cancelled whatever the phone says after; a cancel made on
+  the phone takes the claim from it (``cancels``).
 - Wake-ups (a message placed, a message cancelled) go through Redis pub/sub
   (``wake``), so any relay process can wake a phone whose event stream
   (``stream``) another process holds.

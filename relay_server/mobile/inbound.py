@@ -10,7 +10,9 @@ events whose ids come from its ``id``: a retry is the same event again.
 Payloads (the app's ``WebHookEvent`` payloads): ``sms:received`` gives
 ``message, receivedAt, messageId, sender|phoneNumber``; ``sms:sent`` gives
 ``messageId, sentAt``; ``sms:delivered`` ``messageId, deliveredAt``;
-``sms:failed`` ``messageId, failedAt, reason``; ``system:ping`` is a sign of life
+``sms:failed`` ``messageId, failedAt, reason``; ``sms:cancelled`` (1.67)
+``messageId`` (its time read as ``cancelledAt``, after the others, else the
+relay's own); ``system:ping`` is a sign of life
 whose payload is the app's health document, which tells the battery
 (``health.checks["battery:level"|"battery:charging"].observedValue``).
 """
@@ -23,10 +25,10 @@ import re
 from datetime import datetime
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from relay_server.mobile.reports import Battery, Move, failure
-from relay_server.mobile.shapes import read_app_date
+from relay_server.mobile.shapes import MessagePatch, read_app_date
 
 # A phone's clock is set by the network; an hour covers a wrong time zone setting, not a replay of old bodies.
 MAX_SKEW_SECONDS = 3600
@@ -119,6 +121,17 @@ def outcome(event: str, payload: dict[str, Any], now: datetime) -> tuple[str, Mo
             failure(reason if isinstance(reason, str) else None),
         )
     return None
+
+
+def cancel(event: str, payload: dict[str, Any]) -> MessagePatch | None:
+    """The ``Cancelled`` report an ``sms:cancelled`` webhook stands for, else None."""
+    message_id = payload.get("messageId")
+    if event != "sms:cancelled" or not isinstance(message_id, str):
+        return None
+    try:
+        return MessagePatch(id=message_id, state="Cancelled", states={"Cancelled": payload.get("cancelledAt")})
+    except ValidationError:
+        return None  # no id the relay gives
 
 
 def battery(webhook: WebhookBody) -> Battery | None:

@@ -19,13 +19,14 @@ from redis.exceptions import RedisError
 
 from relay_server.api import context
 from relay_server.api.context import RelayContext
-from relay_server.mobile import device_config, downtime, inbound, reports, setup, stream, wake
+from relay_server.mobile import cancels, device_config, downtime, inbound, reports, setup, stream, wake
 from relay_server.mobile.pending import to_take
 from relay_server.mobile.shapes import (
     CANCELLING_SINCE,
     MAX_PULL,
     AppVersion,
     DevicePatchRequest,
+    MessagePatch,
     MessagePatchList,
     RegisterRequest,
     app_version,
@@ -159,11 +160,7 @@ def report_messages() -> tuple[str, int]:
     if not isinstance(raw, list):
         raise MobileError(400, "INVALID_BODY", "The body must be a JSON array of message states.")
     patches = _validated(MessagePatchList, {"items": raw}).items
-    named = [patch.id for patch in patches]
-    placed = {
-        message.message_id: message for message in ctx.store.mobile_devices.messages_of_device(device.device_id, named)
-    }
-    reports.apply_patches(ctx.redis, device, patches, placed)
+    _take_reports(ctx, device, patches)
     finished = [patch.id for patch in patches if patch.state in _FINISHED_STATES]
     if finished:
         ctx.redis.srem(wake.cancelling_key(device.device_id), *finished)
@@ -242,7 +239,23 @@ def receive_webhook(device_id: str) -> tuple[str, int]:
         placed = ctx.store.mobile_devices.messages_of_device(device.device_id, [message_id])
         if placed:
             reports.report_moves(ctx.redis, device, [(placed[0], [move])])
+    cancel = inbound.cancel(webhook.event, webhook.payload)
+    if cancel is not None:
+        _take_reports(ctx, device, [cancel])
     return "", 204
+
+
+def _take_reports(ctx: RelayContext, device: MobileDevice, patches: list[MessagePatch]) -> None:
+    """Hand on what the phone reports of its messages, and the cancels it made of those it holds."""
+    named = [patch.id for patch in patches]
+    placed = {
+        message.message_id: message for message in ctx.store.mobile_devices.messages_of_device(device.device_id, named)
+    }
+    held = {message.message_id for message in reports.apply_patches(ctx.redis, device, patches, placed)}
+    for patch in patches:
+        at = cancels.cancelled_at(patch)
+        if at is not None and patch.id in held:
+            cancels.cancel_held(ctx.store, ctx.redis, placed[patch.id], at)
 
 
 # -- helpers -----------------------------------------------------------------------

@@ -254,6 +254,26 @@ def test_an_urgent_message_placed_after_a_hundred_bulk_ones_is_in_the_first_pull
         assert listed[0]["id"] == answer.json()["message_id"], order
 
 
+def test_a_cancel_made_on_the_phone_cancels_the_message_it_had_not_sent(relay):
+    account = relay.account()
+    phone = relay.phone(account)
+    with phone.events():
+        relay.wait_online(account, phone)
+        taken, first_report, sent = (relay.send(account, phone) for _ in range(3))
+    phone.pull()
+    assert phone.report(sent, "Sent").status_code == 204
+    relay.wait_status(account, sent, "sent")
+    assert phone.report(taken, "Processed").status_code == 204
+    for message_id in (taken, first_report, sent):  # first_report: its Processed report was lost
+        assert phone.report(message_id, "Cancelled").status_code == 204
+    assert [relay.status(account, message_id) for message_id in (taken, first_report)] == ["cancelled"] * 2
+    assert phone.pull() == []
+    assert phone.report(taken, "Sent").status_code == 204  # a late report changes nothing
+    wait_until(lambda: relay.redis.llen("rq:queue:zimsend.events") == 0, "the worker to drain its queue")
+    time_for_the_last_job()
+    assert [relay.status(account, message_id) for message_id in (taken, sent)] == ["cancelled", "sent"]
+
+
 @pytest.mark.parametrize("offset", ["-5:00", "+-5:00"])
 def test_a_state_time_whose_offset_android_before_7_wrote_by_hand_is_read(relay, offset):
     account = relay.account()

@@ -33,6 +33,7 @@ def test_get_webhooks_points_every_event_the_app_knows_at_the_relay(relay):
         "sms:sent",
         "sms:delivered",
         "sms:failed",
+        "sms:cancelled",
     }
     assert {hook["url"] for hook in hooks} == {f"{relay.mobile_url}/webhooks/in/{phone.device_id}"}
     old = relay.phone(relay.account(), version="1.17.2")
@@ -100,6 +101,20 @@ def test_sms_sent_and_delivered_webhooks_move_the_phones_message(relay):
         == 204
     )
     relay.wait_status(account, message_id, "delivered")
+
+
+def test_an_sms_cancelled_webhook_cancels_the_phones_message_only_for_an_app_that_sends_it(relay):
+    account, phone, key, hooks = _setup(relay)
+    with phone.events():
+        relay.wait_online(account, phone)
+        message_id = relay.send(account, phone)
+    phone.pull()
+    assert phone.report(message_id, "Processed").status_code == 204
+    payload = {"messageId": message_id, "phoneNumber": "+33612345678", "cancelledAt": "2099-01-01T00:00:00.000Z"}
+    assert phone.webhook(hooks[0]["url"], "sms:cancelled", payload, key=key).status_code == 204
+    assert relay.status(account, message_id) == "cancelled"
+    old = relay.phone(relay.account(), version="1.66.1")
+    assert "sms:cancelled" not in {hook["event"] for hook in old.call("GET", "/webhooks").json()}
 
 
 def test_a_ping_webhook_is_a_sign_of_life(relay):
