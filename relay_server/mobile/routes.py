@@ -183,9 +183,11 @@ def events() -> Response:
     token = _bearer()
 
     def beat() -> bool:
-        if ctx.store.mobile_devices.authenticate(token) is None:
+        # Read again at each beat: a stream outlives what the phone told of itself when it opened.
+        current = ctx.store.mobile_devices.authenticate(token)
+        if current is None:
             return False  # disabled, or registered again: its new token opens a new stream
-        _heartbeat(device, ctx)
+        _heartbeat(current, ctx)
         return True
 
     # The call itself was a sign of life: a silence it ended asks the phone for what it received meanwhile.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 from smsgate_phone import Phone
+from waiting import wait_until
 
 pytestmark = pytest.mark.slow  # every test calls the module's zimsend-relay serve and worker processes
 
@@ -18,6 +19,27 @@ def test_a_phone_registers_with_its_token_and_shows_online_with_its_number_and_c
     assert device["phone_number"] == "+33612340000"
     assert device["operator"] == "Orange F"
     assert "1.68.0" in (device.get("app_version") or device.get("firmware") or str(device))
+
+
+def _device_after_update(relay, sim_card: dict) -> dict:
+    """A phone's device once the phone, registered with its SIM in full, told ``sim_card``
+    instead (``PATCH /device``) while its stream is open, as the next heartbeat shows it."""
+    account = relay.account()
+    phone = relay.phone(account)
+    with phone.events():
+        before = relay.wait_online(account, phone)["phone_number"]
+        answer = phone.call("PATCH", "/device", json={"id": phone.device_id, "simCards": [sim_card]})
+        assert answer.status_code == 204
+        return wait_until(
+            lambda: (d := relay.device(account, phone.device_id))["phone_number"] != before and d,
+            "a heartbeat with what the phone told",
+        )
+
+
+def test_a_sim_the_phone_tells_while_its_stream_is_open_shows_at_its_next_heartbeat(relay):
+    device = _device_after_update(relay, {"slotIndex": 0, "phoneNumber": "+33799990000", "carrierName": "Free"})
+    assert device["phone_number"] == "+33799990000"
+    assert device["operator"] == "Free"
 
 
 def test_an_unknown_registration_token_or_device_token_answers_401(relay):
