@@ -84,13 +84,20 @@ def _report_values(report: AppReport) -> dict[str, Any]:
     if report.sim_cards is not None:
         values["sim_cards_json"] = json.dumps(report.sim_cards)
         first = next(iter(report.sim_cards), {})
-        values["phone_number"] = _short(first.get("phoneNumber"), 20)
-        values["carrier"] = _short(first.get("carrierName"), 64)
+        values["phone_number"] = _told(first.get("phoneNumber"), 20)
+        values["carrier"] = _told(first.get("carrierName"), 64)
     return values
 
 
-def _short(value: Any, length: int) -> str | None:
-    return value if isinstance(value, str) and 0 < len(value) <= length else None
+def _told(value: Any, length: int) -> str | None:
+    """A SIM field the app told in full and that fits; None for any other.
+
+    From 1.65 the app masks the SIM's fields to their last 4 characters
+    (``********4567``): a masked value is not the phone's number or carrier.
+    """
+    if not isinstance(value, str) or "*" in value:
+        return None
+    return value if 0 < len(value) <= length else None
 
 
 class MobileDevices:

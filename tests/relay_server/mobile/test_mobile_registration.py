@@ -42,6 +42,34 @@ def test_a_sim_the_phone_tells_while_its_stream_is_open_shows_at_its_next_heartb
     assert device["operator"] == "Free"
 
 
+# What the app sends from 1.65: each SIM field masked to its last 4 characters.
+_MASKED_SIM = {
+    "slotIndex": 0,
+    "simNumber": 1,
+    "phoneNumber": "********4567",
+    "carrierName": "****ge F",
+    "iccid": "****************1234",
+}
+
+
+def test_a_masked_sim_number_and_carrier_are_not_shown_as_the_phones_own(relay):
+    account = relay.account()
+    _, token = relay.store.mobile_devices.add_android(account.client_id, None)
+    phone = Phone(relay.mobile_url, token)
+    assert phone.register(sim_cards=[_MASKED_SIM]).status_code == 201
+    phone.use_sse()
+    with phone.events():
+        device = relay.wait_online(account, phone)
+    assert device["phone_number"] is None
+    assert device["operator"] is None
+
+
+def test_a_device_update_with_masked_sim_fields_leaves_the_number_and_carrier_unknown(relay):
+    device = _device_after_update(relay, _MASKED_SIM)
+    assert device["phone_number"] is None
+    assert device["operator"] is None
+
+
 def test_an_unknown_registration_token_or_device_token_answers_401(relay):
     stranger = Phone(relay.mobile_url, "zsreg_not-a-real-token")
     assert stranger.register().status_code == 401
