@@ -28,6 +28,7 @@ _WEBHOOK_EVENTS: tuple[tuple[str, AppVersion], ...] = (
     ("sms:sent", (1, 18, 0)),
     ("sms:delivered", (1, 19, 0)),
     ("sms:failed", (1, 19, 0)),
+    ("sms:data-received", (1, 39, 0)),
     ("sms:cancelled", (1, 67, 0)),
 )
 WEBHOOK_EVENTS = tuple(event for event, _ in _WEBHOOK_EVENTS)

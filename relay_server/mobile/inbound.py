@@ -8,7 +8,9 @@ the key and a timestamp within ``MAX_SKEW_SECONDS``, and each webhook becomes
 events whose ids come from its ``id``: a retry is the same event again.
 
 Payloads (the app's ``WebHookEvent`` payloads): ``sms:received`` gives
-``message, receivedAt, messageId, sender|phoneNumber``; ``sms:sent`` gives
+``message, receivedAt, messageId, sender|phoneNumber``; ``sms:data-received``
+the same with ``data`` (the octets of a data SMS, in base64) for ``message``,
+and no application ports; ``sms:sent`` gives
 ``messageId, sentAt``; ``sms:delivered`` ``messageId, deliveredAt``;
 ``sms:failed`` ``messageId, failedAt, reason``; ``sms:cancelled`` (1.67)
 ``messageId`` (its time read as ``cancelledAt``, after the others, else the
@@ -19,6 +21,8 @@ whose payload is the app's health document, which tells the battery
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import re
@@ -34,6 +38,7 @@ from relay_server.mobile.shapes import MessagePatch, read_app_date
 MAX_SKEW_SECONDS = 3600
 Fallback = TypeVar("Fallback", datetime, None)
 _EVENT_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+RECEIVED_EVENTS = frozenset({"sms:received", "sms:data-received"})
 
 
 class WebhookBody(BaseModel):
@@ -63,13 +68,14 @@ def event_id(webhook: WebhookBody) -> str:
 
 
 def received_event_id(device_id: str, webhook: WebhookBody) -> str:
-    """The id of the event an ``sms:received`` webhook becomes: the same for every webhook of one SMS.
+    """The id of the event an ``sms:received`` or ``sms:data-received`` webhook becomes:
+    the same for every webhook of one SMS.
 
     The app gives each webhook it sends a new ``id``, also when it sends an SMS
     again for ``MessagesExportRequested``; but the payload's ``messageId`` is
-    a hash of the SMS itself (sender, SMS centre time, SIM and text: the app's
-    ``InboxMessage.hashCode``), the same when it was received and when it is
-    exported. It is 32 bits, so the sender and time go into the id too.
+    a hash of the SMS itself (sender, SMS centre time, SIM and text, or data:
+    the app's ``InboxMessage.hashCode``), the same when it was received and
+    when it is exported. It is 32 bits, so the sender and time go into the id too.
     Without a ``messageId`` and a readable ``receivedAt``, the webhook's id.
     """
     payload = webhook.payload
@@ -81,17 +87,36 @@ def received_event_id(device_id: str, webhook: WebhookBody) -> str:
     return "mrx_" + hashlib.sha256(seen.encode()).hexdigest()[:32]
 
 
-def received_data(payload: dict[str, Any], now: datetime) -> dict[str, Any] | None:
-    """A ``received`` event's data from an ``sms:received`` payload; None when it has no text."""
-    text = payload.get("message")
-    if not isinstance(text, str):
+def received_data(event: str, payload: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+    """A ``received`` event's data from the payload of one of ``RECEIVED_EVENTS``; None when it
+    carries no message."""
+    content = _text(payload) if event == "sms:received" else _data(payload)
+    if content is None:
         return None
     return {
         "sender": _sender(payload),
-        "text": text,
         "received_at": _moment(payload.get("receivedAt"), now).isoformat(),
         "parts": 1,
+        **content,
     }
+
+
+def _text(payload: dict[str, Any]) -> dict[str, Any] | None:
+    text = payload.get("message")
+    return {"text": text} if isinstance(text, str) else None
+
+
+def _data(payload: dict[str, Any]) -> dict[str, Any] | None:
+    """A data SMS as the agents report one: binary, its octets in upper-case hex; None
+    when ``data`` is not base64. The app tells no ports: they stay unknown."""
+    data = payload.get("data")
+    if not isinstance(data, str):
+        return None
+    try:
+        octets = base64.b64decode(data, validate=True)
+    except binascii.Error:
+        return None
+    return {"text": octets.hex().upper(), "binary": True}
 
 
 def _sender(payload: dict[str, Any]) -> str:

@@ -227,10 +227,10 @@ def receive_webhook(device_id: str) -> tuple[str, int]:
     if webhook.deviceId not in (None, device.device_id):
         raise MobileError(400, "WRONG_DEVICE", "The webhook names another device.")
     _heartbeat(device, battery=inbound.battery(webhook))
-    if webhook.event == "sms:received":
-        data = inbound.received_data(webhook.payload, now)
+    if webhook.event in inbound.RECEIVED_EVENTS:
+        data = inbound.received_data(webhook.event, webhook.payload, now)
         if data is None:
-            raise MobileError(400, "INVALID_PAYLOAD", "An sms:received webhook needs a message.")
+            raise MobileError(400, "INVALID_PAYLOAD", f"An {webhook.event} webhook needs a message.")
         reports.enqueue_event(
             ctx.redis, device, "received", data, event_id=inbound.received_event_id(device.device_id, webhook)
         )

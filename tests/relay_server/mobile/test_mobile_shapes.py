@@ -65,7 +65,7 @@ def test_every_retry_of_a_webhook_is_the_same_event():
 def test_an_sms_received_that_names_no_sender_is_kept_with_an_empty_sender_as_the_agents_keep_it():
     payload = {"message": "Your parcel is on its way", "receivedAt": "2026-12-03T15:01:02.345+02:00", "messageId": "7"}
     for hidden in ({}, {"sender": ""}, {"phoneNumber": None}):
-        data = inbound.received_data({**payload, **hidden}, NOW)
+        data = inbound.received_data("sms:received", {**payload, **hidden}, NOW)
         assert data is not None and (data["sender"], data["text"]) == ("", "Your parcel is on its way")
     webhook = inbound.WebhookBody(id="wh-1", event="sms:received", payload=payload)
     assert inbound.received_event_id("device_000000000001", webhook).startswith("mrx_")

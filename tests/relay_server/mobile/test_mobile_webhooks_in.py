@@ -3,6 +3,7 @@ outcomes, once each; unsigned, stale or misdirected ones change nothing."""
 
 from __future__ import annotations
 
+import base64
 import time
 
 import pytest
@@ -33,12 +34,15 @@ def test_get_webhooks_points_every_event_the_app_knows_at_the_relay(relay):
         "sms:sent",
         "sms:delivered",
         "sms:failed",
+        "sms:data-received",
         "sms:cancelled",
     }
     assert {hook["url"] for hook in hooks} == {f"{relay.mobile_url}/webhooks/in/{phone.device_id}"}
     old = relay.phone(relay.account(), version="1.17.2")
     # An event the installed app does not know would fail its whole webhook sync.
     assert {hook["event"] for hook in old.call("GET", "/webhooks").json()} == {"sms:received", "system:ping"}
+    before_data = relay.phone(relay.account(), version="1.38.0")
+    assert "sms:data-received" not in {hook["event"] for hook in before_data.call("GET", "/webhooks").json()}
 
 
 def test_a_signed_sms_received_becomes_one_incoming_message_however_often_the_app_retries(relay):
@@ -59,6 +63,30 @@ def test_a_signed_sms_received_becomes_one_incoming_message_however_often_the_ap
     assert len(inbox) == 1
     assert inbox[0]["from"] == "+33698765432" and inbox[0]["message"] == "Oui, merci"
     assert inbox[0]["received_at"].startswith("2026-12-03T13:01:02")
+
+
+def test_a_signed_sms_data_received_becomes_one_binary_incoming_message_in_hex_even_sent_twice(relay):
+    account, phone, key, hooks = _setup(relay)
+    url = hooks[0]["url"]
+    payload = {
+        "messageId": "5f3a9c01",
+        "data": base64.b64encode(bytes([0x00, 0x01, 0xAB, 0xFF, 0x7E])).decode(),
+        "sender": "+33698765432",
+        "recipient": None,
+        "simNumber": 1,
+        "phoneNumber": "+33698765432",
+        "receivedAt": "2026-12-03T15:01:02.345+02:00",
+    }
+    # Twice, each time under a webhook id of its own: the SMS is kept once, by the app's id for it.
+    for webhook_id in ("wh-data-1", "wh-data-export"):
+        assert phone.webhook(url, "sms:data-received", payload, key=key, webhook_id=webhook_id).status_code == 204
+    wait_until(lambda: _inbox(relay, account), "the incoming data SMS")
+    time.sleep(1.5)  # the worker had time for the second one too
+    inbox = _inbox(relay, account)
+    assert len(inbox) == 1
+    assert inbox[0]["kind"] == "data" and inbox[0]["binary"] is True and inbox[0]["ports"] is None
+    assert inbox[0]["from"] == "+33698765432" and inbox[0]["message"] == "0001ABFF7E"
+    assert inbox[0]["opt_out"] is False
 
 
 def test_a_webhook_with_a_wrong_or_stale_signature_is_refused_and_changes_nothing(relay):
