@@ -102,6 +102,13 @@ def update_device() -> tuple[str, int]:
     return "", 204
 
 
+@bp.get("/device")
+def public_address() -> Response:
+    """The phone's address as the relay sees it (past ``trusted_proxy_hops``): the app's "public IP"."""
+    _device()
+    return jsonify({"externalIp": request.remote_addr})
+
+
 # -- what the app is told to set ----------------------------------------------------
 
 

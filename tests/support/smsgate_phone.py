@@ -136,7 +136,7 @@ class Phone:
         return answer
 
     def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = {"Authorization": f"Bearer {self.token}", "User-Agent": self.user_agent}
+        headers = {"Authorization": f"Bearer {self.token}", "User-Agent": self.user_agent} | kwargs.pop("headers", {})
         return requests.request(method, f"{self.server_url}{path}", headers=headers, timeout=10, **kwargs)
 
     def use_sse(self) -> None:

@@ -74,7 +74,13 @@ def test_an_unknown_registration_token_or_device_token_answers_401(relay):
     stranger = Phone(relay.mobile_url, "zsreg_not-a-real-token")
     assert stranger.register().status_code == 401
     stranger.token = "zsdev_forged"
-    for method, path in (("GET", "/message"), ("GET", "/settings"), ("PATCH", "/device"), ("GET", "/events")):
+    for method, path in (
+        ("GET", "/message"),
+        ("GET", "/settings"),
+        ("GET", "/device"),
+        ("PATCH", "/device"),
+        ("GET", "/events"),
+    ):
         answer = stranger.call(method, path, json={})
         assert answer.status_code == 401, (method, path)
         assert answer.json()["error"]["code"] == "UNAUTHORIZED"
@@ -93,6 +99,14 @@ def test_a_phone_that_gets_401_registers_again_with_the_same_token_and_the_old_t
     assert phone.registrations == 2 and phone.device_id == device_id and phone.token != old_token
     assert phone.password == password
     assert phone.call("GET", "/message").status_code == 200
+
+
+def test_get_device_tells_the_phone_its_address_as_the_relay_sees_it(relay):
+    phone = relay.phone(relay.account())
+    # No proxy is trusted here (trusted_proxy_hops = 0): a forwarded address the caller wrote is not taken.
+    answer = phone.call("GET", "/device", headers={"X-Forwarded-For": "203.0.113.7"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"externalIp": "127.0.0.1"}
 
 
 def test_settings_are_sectioned_snake_case_and_never_move_the_phone_to_the_public_cloud(relay):
