@@ -80,7 +80,8 @@ def serve() -> None:
 
     settings = load_settings()
     store = Store.open(settings.relay.resolved_database_url())
-    dispatcher = RQDispatcher(store, Redis.from_url(settings.relay.redis_url), timedelta(seconds=60))
+    grace = timedelta(seconds=settings.relay.recovery_grace_seconds)
+    dispatcher = RQDispatcher(store, Redis.from_url(settings.relay.redis_url), timedelta(seconds=60), grace)
     app = create_app(settings, store=store, dispatcher=dispatcher)
     WSGIServer((settings.relay.host, settings.relay.http_port), app, log=None).serve_forever()
 

@@ -41,6 +41,7 @@ def build_app(settings: Settings) -> Flask:
         # A Redis that stops answering must not hold a send up: the message is stored anyway.
         redis_client.connect(settings.relay.redis_url, redis_client.DISPATCH),
         timedelta(seconds=settings.relay.device_offline_after_seconds),
+        timedelta(seconds=settings.relay.recovery_grace_seconds),
     )
     return create_app(settings, store=store, dispatcher=dispatcher)
 

@@ -58,6 +58,7 @@ import secrets
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 # -- queues ------------------------------------------------------------------
@@ -172,6 +173,19 @@ def redis_epoch_key() -> str:
     again their unacknowledged events.
     """
     return "zimsend:epoch"
+
+
+def epoch_value(resume_at: datetime) -> str:
+    """The sentinel's value that names ``resume_at`` (seconds since the Unix epoch)."""
+    return f"{resume_at.timestamp():.6f}"
+
+
+def epoch_resumes_at(value: bytes) -> datetime | None:
+    """The moment a sentinel's value names; None when it names none (not the worker's)."""
+    try:
+        return datetime.fromtimestamp(float(value), timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 WORKER_HEARTBEAT_KEY = "zimsend:worker:heartbeat"

@@ -77,7 +77,11 @@ _CODES = (
     ErrorCode("RATE_LIMIT_EXCEEDED", 429, "too many requests this minute; see Retry-After"),
     ErrorCode("TOO_MANY_AUTH_FAILURES", 429, "too many bad credentials from this address; see Retry-After"),
     ErrorCode("INTERNAL_ERROR", 500, "an unexpected error; the request may be retried"),
-    ErrorCode("SERVICE_UNAVAILABLE", 503, "the database cannot be reached now; retry after Retry-After"),
+    ErrorCode(
+        "SERVICE_UNAVAILABLE",
+        503,
+        "the database cannot be reached now, or a cancel cannot be decided yet; retry after Retry-After",
+    ),
 )
 
 ERROR_CODES: dict[str, ErrorCode] = {error.code: error for error in _CODES}

@@ -28,6 +28,7 @@ from relay_server.api.models.tracking import (
     StatsCounts,
 )
 from relay_server.api.routes import respond, route
+from relay_server.dispatch.dispatcher import CancelUndecided
 from relay_server.store import UnknownCursor
 from relay_server.store.models import HistoryQuery, Message, Stats, StatusChange
 from zimsend_common.timefmt import utcnow
@@ -115,7 +116,11 @@ def cancel(message_id: str) -> Response:
     if message.status != "queued":
         raise _cannot_cancel(message.status)
     context = current()
-    if not context.dispatcher.cancel(message):
+    try:
+        cancelled = context.dispatcher.cancel(message)
+    except CancelUndecided as undecided:
+        raise _not_decided_yet(undecided.retry_after) from None
+    if not cancelled:
         # A device took it between our read and the claim: report where it stands now.
         raise _cannot_cancel(_current_status(message), taken=True)
     result = context.store.apply_status_change(
@@ -190,6 +195,15 @@ def _cannot_cancel(status: str, *, taken: bool = False) -> ApiError:
         "CANNOT_CANCEL_MESSAGE",
         f"The message cannot be cancelled: {reason} (status {status}).",
         details={"status": status},
+    )
+
+
+def _not_decided_yet(retry_after: timedelta) -> ApiError:
+    # Temporary, as an unreachable database is: the message stays queued, and asking again decides.
+    return ApiError(
+        "SERVICE_UNAVAILABLE",
+        "The cancel cannot be decided yet: the relay is recovering its queues; retry later.",
+        headers={"Retry-After": str(max(1, math.ceil(retry_after.total_seconds())))},
     )
 
 

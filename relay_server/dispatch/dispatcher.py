@@ -8,7 +8,7 @@ does when run without Redis and agents); the RQ dispatcher in
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from relay_server.store.models import Caller, Message, NewMessage
@@ -20,6 +20,15 @@ class DeviceOffline(Exception):
 
 class NoDeviceAvailable(Exception):
     """No device was asked for, and none of the client's devices is online."""
+
+
+class CancelUndecided(Exception):
+    """Redis lost its data a moment ago: a device may hold the message and not have
+    claimed it again yet, so a cancel can be neither won nor refused until ``retry_after``."""
+
+    def __init__(self, retry_after: timedelta) -> None:
+        super().__init__(f"retry after {retry_after}")
+        self.retry_after = retry_after
 
 
 class Dispatcher(Protocol):
@@ -42,7 +51,10 @@ class Dispatcher(Protocol):
         ...
 
     def cancel(self, message: Message) -> bool:
-        """Claim a queued message for cancellation; False when a device already took it."""
+        """Claim a queued message for cancellation; False when a device already took it.
+
+        Raises CancelUndecided when whether a device took it cannot be known yet.
+        """
         ...
 
 

@@ -9,7 +9,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from relay_server.dispatch import estimate, placement
-from relay_server.dispatch.dispatcher import DeviceOffline, NoDeviceAvailable
+from relay_server.dispatch.dispatcher import CancelUndecided, DeviceOffline, NoDeviceAvailable
 from relay_server.dispatch.recent import Recent
 from relay_server.mobile import wake
 from relay_server.store.models import Caller, Message, NewMessage
@@ -26,12 +26,14 @@ class RQDispatcher:
     Device availability comes from the heartbeats the worker records in the
     store; Redis is needed only to queue, estimate and cancel, and a send
     made while Redis is down stays queued in the store for the worker's
-    recovery to enqueue.
+    recovery to enqueue. ``recovery_grace`` is the worker's wait for agents
+    after Redis lost its data (see ``relay_server.worker.epoch``).
     """
 
-    def __init__(self, store: Store, redis: Redis, offline_after: timedelta) -> None:
+    def __init__(self, store: Store, redis: Redis, offline_after: timedelta, recovery_grace: timedelta) -> None:
         self.redis = redis
         self.offline_after = offline_after
+        self.recovery_grace = recovery_grace
         self.states = Recent(lambda client_id: store.device_states(client_id=client_id))
         self.keys = Recent(store.device_signing_keys)
 
@@ -74,10 +76,17 @@ class RQDispatcher:
         """Claim the message for cancellation and drop its jobs.
 
         False when an agent claimed it first, and when Redis cannot be asked
-        (an agent may still hold it, so a cancel cannot be promised).
+        (an agent may still hold it, so a cancel cannot be promised). Raises
+        CancelUndecided when the cancel would win a claim that Redis may have
+        lost: until the worker's grace period after the loss is over, the agent
+        that took the message may not have claimed it again yet.
         """
         key = wire.claim_key(message.client_id, message.message_id)
+        now = utcnow()
         try:
+            wait = None if _not_yet_placed(message, now) else self._recovery_wait(now)
+            if wait is not None and self.redis.get(key) is None:
+                raise CancelUndecided(wait)
             won = self.redis.set(key, wire.CLAIM_CANCELLED, nx=True, ex=wire.CLAIM_TTL_SECONDS)
             if not won:
                 return self.redis.get(key) == wire.CLAIM_CANCELLED.encode()
@@ -90,3 +99,20 @@ class RQDispatcher:
             )
             return False
         return True
+
+    def _recovery_wait(self, now: datetime) -> timedelta | None:
+        """How long until the worker's recovery resumes after Redis lost its data; None when it is not waiting."""
+        value = self.redis.get(wire.redis_epoch_key())
+        if not isinstance(value, bytes):
+            return self.recovery_grace  # a loss the worker has yet to notice: its grace starts then
+        resume_at = wire.epoch_resumes_at(value)
+        return resume_at - now if resume_at is not None and resume_at > now else None
+
+
+def _not_yet_placed(message: Message, now: datetime) -> bool:
+    """Whether no job of the message was ever given out: the store alone decides its cancel.
+
+    A scheduled message gets its job from the worker's due release only once
+    due (see ``relay_server.worker.due``).
+    """
+    return message.scheduled_at is not None and message.scheduled_at > now

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from redis import Redis
 
@@ -27,17 +27,15 @@ def recovery_resumes_at(redis: Redis, now: datetime, grace: timedelta) -> dateti
     """When recovery may give queued messages their job again; restarts the grace
     period when Redis lost the sentinel."""
     resume_at = now + grace
-    if redis.set(wire.redis_epoch_key(), f"{resume_at.timestamp():.6f}", nx=True):
+    if redis.set(wire.redis_epoch_key(), wire.epoch_value(resume_at), nx=True):
         log.warning(
             "Redis holds no data of the gateway (a first start, or Redis lost it); recovery waits for agents",
             extra={"grace_seconds": grace.total_seconds()},
         )
         return resume_at
     value = redis.get(wire.redis_epoch_key())
-    try:
-        return datetime.fromtimestamp(float(value if isinstance(value, bytes) else ""), timezone.utc)
-    except ValueError:
-        return now  # gone again already, or not ours: the next round looks again
+    named = wire.epoch_resumes_at(value) if isinstance(value, bytes) else None
+    return named or now  # gone again already, or not ours: the next round looks again
 
 
 class EpochWatch:

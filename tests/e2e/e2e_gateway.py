@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,12 +28,19 @@ from waiting import free_port, wait_until
 
 from gateway_agent.backends.emulator import EmulatorConfig, ModemEmulator
 from relay_server.store.store import Store
+from zimsend_common import wire
 
 BIN = Path(sys.executable).parent
 OFFLINE_AFTER_SECONDS = 5  # the smallest the configuration allows
 WAIT_SECONDS = 30.0
 STARTUP_SECONDS = 90.0  # a process starting on a loaded machine imports for a long while
 RECOVERY_GRACE_SECONDS = 3  # longer than the agents' event re-hand interval (1 s)
+
+
+def worker_settled(client: redis.Redis) -> bool:
+    """Whether the worker knows this Redis as one that kept its data (its sentinel's grace is over)."""
+    resume_at = client.get(wire.redis_epoch_key())
+    return resume_at is not None and float(resume_at) <= time.time()
 
 
 @dataclass

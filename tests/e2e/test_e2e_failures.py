@@ -16,7 +16,14 @@ from typing import Any
 import pytest
 import redis
 import requests
-from e2e_gateway import OFFLINE_AFTER_SECONDS, RECOVERY_GRACE_SECONDS, Gateway, running_gateway, wait_until
+from e2e_gateway import (
+    OFFLINE_AFTER_SECONDS,
+    RECOVERY_GRACE_SECONDS,
+    Gateway,
+    running_gateway,
+    wait_until,
+    worker_settled,
+)
 
 from gateway_agent.backends.emulator import EmulatorConfig
 from zimsend_common import bus, wire
@@ -31,6 +38,8 @@ RACES = 200
 def test_every_cancel_racing_a_send_ends_cancelled_and_unsent_or_refused_and_sent_once(gateway: Gateway):
     account = gateway.new_account()
     agent = gateway.new_agent(account)
+    # A cancel just after the worker's first start waits for its grace period, as after a loss of Redis's data.
+    wait_until(lambda: worker_settled(gateway.redis), "the worker's first grace period to pass")
     bulk = requests.post(
         gateway.url("/sms/send-bulk"),
         json={"messages": [{"to": "+263771000700", "message": f"race {n}"} for n in range(RACES)]},

@@ -4,28 +4,18 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "e2e"))
 
-from e2e_gateway import Gateway, running_gateway  # noqa: E402
+from e2e_gateway import Gateway, running_gateway, worker_settled  # noqa: E402,F401  (worker_settled: for the fault tests)
 from each_database import EACH_DATABASE  # noqa: E402
 from own_redis import OwnRedis  # noqa: E402
 
-from zimsend_common import wire  # noqa: E402
-
 DUE_CHECK_SECONDS = 0.5  # the worker's look for due messages; its maintenance round is 0.5 s too
-
-
-def worker_settled(client: redis.Redis) -> bool:
-    """Whether the worker knows this Redis as one that kept its data (its sentinel's grace is over)."""
-    resume_at = client.get(wire.redis_epoch_key())
-    return resume_at is not None and float(resume_at) <= time.time()
 
 
 # For a test whose fault the database answers for: ``@ON_EACH_DATABASE``.

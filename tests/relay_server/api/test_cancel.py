@@ -17,6 +17,7 @@ from zimsend_common import bus, wire
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 CREATED = utc(2025, 1, 15, 10, 30, 0)
+GRACE = timedelta(seconds=60)
 
 
 def test_a_queued_message_is_cancelled_and_stays_cancelled(relay, acme):
@@ -91,7 +92,8 @@ def test_a_live_key_cannot_cancel_a_test_message_nor_the_reverse(relay, acme):
 def rq_relay(make_relay):
     """A relay that queues messages on Redis with the RQ dispatcher, as in production."""
     first = make_relay()
-    dispatcher = RQDispatcher(first.store, first.redis, timedelta(seconds=60))
+    dispatcher = RQDispatcher(first.store, first.redis, timedelta(seconds=60), GRACE)
+    first.redis.set(wire.redis_epoch_key(), "0")  # a worker has long known this Redis
     return make_relay(dispatcher=dispatcher)
 
 
@@ -164,3 +166,24 @@ def test_a_cancel_that_finds_planted_pickles_under_the_messages_job_ids_runs_non
         assert not witness.exists(), name
         assert response.status_code == 200 and response.json()["status"] == "cancelled"
         assert api.get(f"/sms/status/{message_id}").json()["status"] == "cancelled"
+
+
+def test_a_cancel_just_after_redis_lost_a_claim_is_to_be_retried_and_wins_once_the_grace_period_is_over(rq_relay):
+    acme = rq_relay.new_client("acme")
+    message = seed(rq_relay.store, acme.client_id, created_at=CREATED)
+    # A device claimed and sent it; Redis loses its data before the `sent` event is applied.
+    claim = wire.claim_key(acme.client_id, message.message_id)
+    rq_relay.redis.set(claim, wire.claim_value_device("device_abcdef123456"))
+    rq_relay.redis.flushall()
+    api = api_for(rq_relay, acme)
+
+    response = api.delete(f"/sms/{message.message_id}")
+
+    error_of(response, 503, "SERVICE_UNAVAILABLE")
+    assert 1 <= int(response.headers["Retry-After"]) <= GRACE.total_seconds()
+    assert api.get(f"/sms/status/{message.message_id}").json()["status"] == "queued"
+    assert rq_relay.redis.get(claim) is None  # the device may still claim it again
+    # The worker's grace period is over; the device never claimed it again.
+    rq_relay.redis.set(wire.redis_epoch_key(), wire.epoch_value(utcnow() - timedelta(seconds=1)))
+    answer = api.delete(f"/sms/{message.message_id}")
+    assert answer.status_code == 200 and answer.json()["status"] == "cancelled"

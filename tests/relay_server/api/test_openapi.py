@@ -258,7 +258,7 @@ def test_rate_limited_answers_are_declared_with_their_headers(make_relay, subtes
 def offline_relay(make_relay):
     """A relay on the RQ dispatcher, whose client has one device never heard from."""
     first = make_relay()
-    return make_relay(dispatcher=RQDispatcher(first.store, first.redis, timedelta(seconds=60)))
+    return make_relay(dispatcher=RQDispatcher(first.store, first.redis, timedelta(seconds=60), timedelta(seconds=60)))
 
 
 def test_answers_when_no_device_can_send_are_declared(offline_relay, subtests):

@@ -116,7 +116,12 @@ def maintenance(parts: Parts) -> Maintenance:
     return Maintenance(parts.ctx, 1, epoch, DueRelease(parts.ctx, epoch, 1))
 
 
+def known_to_the_worker(client: redis.Redis) -> None:
+    """Leave in Redis the sentinel of a worker that has long known it (so nothing waits for a grace period)."""
+    client.set(wire.redis_epoch_key(), "0", nx=True)
+
+
 def run_round(parts: Parts, at: datetime | None = None) -> bool:
     """One maintenance round of a worker that has long known this Redis (so recovery is not held back)."""
-    parts.redis.set(wire.redis_epoch_key(), "0", nx=True)
+    known_to_the_worker(parts.redis)
     return maintenance(parts).round(at or utcnow())

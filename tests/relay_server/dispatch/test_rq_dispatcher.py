@@ -7,20 +7,24 @@ from datetime import timedelta
 
 import pytest
 import redis
-from relay_parts import OFFLINE_AFTER_SECONDS, Parts, minutes
+from relay_parts import OFFLINE_AFTER_SECONDS, Parts, known_to_the_worker, minutes
 from rq.job import Job
 from signed_jobs import signed_for
 
 from relay_server.dispatch import RQDispatcher, placement
-from relay_server.dispatch.dispatcher import DeviceOffline, NoDeviceAvailable
+from relay_server.dispatch.dispatcher import CancelUndecided, DeviceOffline, NoDeviceAvailable
 from relay_server.dispatch.estimate import DEFAULT_SEND_SECONDS
+from relay_server.worker.epoch import recovery_resumes_at
 from zimsend_common import bus, redis_client, wire
 from zimsend_common.timefmt import utcnow
+
+GRACE = timedelta(seconds=60)
 
 
 @pytest.fixture
 def dispatcher(parts: Parts) -> RQDispatcher:
-    return RQDispatcher(parts.store, parts.redis, timedelta(seconds=OFFLINE_AFTER_SECONDS))
+    known_to_the_worker(parts.redis)
+    return RQDispatcher(parts.store, parts.redis, timedelta(seconds=OFFLINE_AFTER_SECONDS), GRACE)
 
 
 def queued_ids(redis_client: redis.Redis, name: str) -> list[str]:
@@ -89,7 +93,7 @@ def test_a_message_without_a_device_goes_on_the_clients_shared_queue(parts, disp
 
 
 def test_a_device_added_is_signed_for_from_at_most_the_keys_age_later(parts):
-    dispatcher = RQDispatcher(parts.store, parts.redis, timedelta(seconds=OFFLINE_AFTER_SECONDS))
+    dispatcher = RQDispatcher(parts.store, parts.redis, timedelta(seconds=OFFLINE_AFTER_SECONDS), GRACE)
     dispatcher.keys.max_age = 3600  # a second in service: here no read ages until the test says so
     caller = parts.client()
     first = parts.device(caller)
@@ -141,7 +145,7 @@ def test_a_submit_while_redis_is_down_returns_and_the_message_stays_queued(parts
     caller = parts.client()
     message = parts.message(caller)
     dead = redis_client.connect("redis://127.0.0.1:1/0", redis_client.REQUEST)
-    RQDispatcher(parts.store, dead, timedelta(seconds=30)).submit([message])
+    RQDispatcher(parts.store, dead, timedelta(seconds=30), GRACE).submit([message])
     assert parts.reload(message).status == "queued"
 
 
@@ -184,7 +188,47 @@ def test_cancelling_twice_is_still_a_cancel(parts, dispatcher):
 def test_cancel_while_redis_is_down_is_refused_rather_than_promised(parts):
     message = parts.message(parts.client())
     dead = redis_client.connect("redis://127.0.0.1:1/0", redis_client.REQUEST)
-    assert RQDispatcher(parts.store, dead, timedelta(seconds=30)).cancel(message) is False
+    assert RQDispatcher(parts.store, dead, timedelta(seconds=30), GRACE).cancel(message) is False
+
+
+def test_a_cancel_right_after_redis_lost_its_data_waits_for_the_grace_period_then_wins(parts, dispatcher):
+    caller = parts.client()
+    device = parts.device(caller)
+    message = parts.message(caller)
+    dispatcher.submit([message])
+    # A device claimed it and sent it; its `sent` event is not applied yet when Redis loses everything.
+    parts.redis.set(wire.claim_key(message.client_id, message.message_id), wire.claim_value_device(device.device_id))
+    parts.redis.flushall()
+
+    with pytest.raises(CancelUndecided) as before_noticed:
+        dispatcher.cancel(message)
+    assert before_noticed.value.retry_after == GRACE
+    resume_at = recovery_resumes_at(parts.redis, utcnow(), GRACE)  # the worker notices the loss
+    with pytest.raises(CancelUndecided) as during_grace:
+        dispatcher.cancel(message)
+    assert timedelta(0) < during_grace.value.retry_after <= GRACE
+    assert parts.redis.get(wire.claim_key(message.client_id, message.message_id)) is None
+
+    parts.redis.set(wire.redis_epoch_key(), wire.epoch_value(resume_at - GRACE - timedelta(seconds=1)))
+    assert dispatcher.cancel(message) is True
+
+
+def test_a_cancel_during_the_grace_period_is_refused_once_the_agent_claimed_its_message_again(parts, dispatcher):
+    caller = parts.client()
+    device = parts.device(caller)
+    message = parts.message(caller)
+    dispatcher.submit([message])
+    parts.redis.flushall()
+    recovery_resumes_at(parts.redis, utcnow(), GRACE)
+    parts.redis.set(wire.claim_key(message.client_id, message.message_id), wire.claim_value_device(device.device_id))
+    assert dispatcher.cancel(message) is False
+
+
+def test_a_scheduled_message_not_yet_due_is_cancelled_at_once_even_right_after_redis_lost_its_data(parts, dispatcher):
+    message = parts.message(parts.client(), scheduled_at=utcnow() + minutes(10))
+    parts.redis.flushall()
+    assert dispatcher.cancel(message) is True
+    assert parts.redis.get(wire.claim_key(message.client_id, message.message_id)) == wire.CLAIM_CANCELLED.encode()
 
 
 def expected_after_submit(dispatcher: RQDispatcher, message) -> timedelta:
