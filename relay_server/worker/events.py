@@ -288,6 +288,13 @@ def _status_change(ctx: context.WorkerContext, device: Device, change: StatusCha
         raise Refused("not_this_clients_message") from None
     if result.applied:
         latency.observe(result.message)
+    elif change.status in ("sent", "delivered") and result.message.sent_at is None:
+        # It ended (cancelled, or failed with its outcome unknown) while the network had it:
+        # a final status stays final, but the operator must see the case.
+        log.warning(
+            "device reports sent a message that had already ended unsent",
+            extra={"message_id": change.message_id, "device_id": change.device_id, "status": result.message.status},
+        )
     return result.applied
 
 

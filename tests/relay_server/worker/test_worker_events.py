@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from relay_server.api.models.inbox import IncomingMessage
 from relay_server.store import inbox
 from relay_server.store.dispatch_schema import device_events, incoming_messages
 from relay_server.store.inbox import InboxQuery
+from relay_server.store.models import StatusChange
 from relay_server.store.store import Store
 from relay_server.worker import context, events
 from relay_server.worker.events import MAX_EVENT_ATTEMPTS, apply_event
@@ -63,6 +65,30 @@ def test_a_late_sent_after_delivered_never_moves_the_message_back(parts: Parts):
     device.report("delivered", {"message_id": message.message_id, "delivered_at": isoformat_z(utcnow())})
     device.report("sent", {"message_id": message.message_id, "sent_at": isoformat_z(utcnow())})
     assert parts.reload(message).status == "delivered"
+
+
+def test_a_sent_report_for_a_message_cancelled_meanwhile_leaves_it_cancelled_with_a_warning(
+    parts: Parts, caplog: pytest.LogCaptureFixture
+):
+    caller = parts.client()
+    device = parts.device(caller)
+    cancelled, delivered = parts.message(caller), parts.message(caller)
+    parts.store.apply_status_change(StatusChange(cancelled.message_id, "cancelled", utcnow()))
+    device.report("sent", {"message_id": delivered.message_id, "sent_at": isoformat_z(utcnow())})
+    device.report("delivered", {"message_id": delivered.message_id, "delivered_at": isoformat_z(utcnow())})
+
+    with caplog.at_level(logging.WARNING, logger="relay_server.worker.events"):
+        device.report("sent", {"message_id": cancelled.message_id, "sent_at": isoformat_z(utcnow())})
+        device.report("sent", {"message_id": delivered.message_id, "sent_at": isoformat_z(utcnow())})
+
+    assert parts.reload(cancelled).status == "cancelled"
+    [warning] = [record for record in caplog.records if record.levelno == logging.WARNING]
+    assert "already ended unsent" in warning.getMessage()
+    assert (warning.message_id, warning.device_id, warning.status) == (
+        cancelled.message_id,
+        device.device_id,
+        "cancelled",
+    )
 
 
 def test_a_failed_event_keeps_the_contract_code_and_the_modems_own_error(parts: Parts):
