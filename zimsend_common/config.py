@@ -107,6 +107,8 @@ class RelaySettings(_Section, frozen=True):
     retention_days: PositiveInt = 90
     device_offline_after_seconds: Annotated[int, msgspec.Meta(ge=5)] = 60
     recovery_grace_seconds: NonNegativeFloat = 60.0
+    # Well within a claim's life in Redis (7 days), past which the message would be placed anew.
+    claim_abandoned_after_seconds: Annotated[int, msgspec.Meta(ge=600, le=3 * 24 * 3600)] = 3600
     due_check_seconds: PositiveFloat = 1.0
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 1024 * 1024
     webhook_allow_http: bool = False

@@ -15,6 +15,7 @@ device filled with something else must not stop it either.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 from redis import Redis
@@ -65,6 +66,15 @@ def delete_if_equal(redis: Redis, key: str, value: bytes | str) -> bool:
     A watched transaction rather than a script: a device's ACL user may not run
     scripts (one could hold Redis busy for everyone), but may WATCH, GET and DEL.
     """
+    return _if_equal(redis, key, value, lambda pipe: pipe.delete(key))
+
+
+def replace_if_equal(redis: Redis, key: str, value: bytes | str, new: str, *, ex: int) -> bool:
+    """Set ``key`` to ``new`` for ``ex`` seconds if, and only if, it holds the string ``value``; whether it did."""
+    return _if_equal(redis, key, value, lambda pipe: pipe.set(key, new, ex=ex))
+
+
+def _if_equal(redis: Redis, key: str, value: bytes | str, write: Callable[[Pipeline], object]) -> bool:
     expected = value.encode() if isinstance(value, str) else value
     with redis.pipeline() as pipe:
         try:
@@ -72,9 +82,9 @@ def delete_if_equal(redis: Redis, key: str, value: bytes | str) -> bool:
             if _string_or_none(pipe, key) != expected:
                 return False
             pipe.multi()
-            pipe.delete(key)
+            write(pipe)
             pipe.execute()
-        except WatchError:  # written meanwhile: no longer what was to be deleted
+        except WatchError:  # written meanwhile: no longer what was to be changed
             return False
     return True
 

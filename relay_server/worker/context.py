@@ -29,6 +29,12 @@ class WorkerContext:
     def recovery_grace(self) -> timedelta:
         return timedelta(seconds=self.settings.relay.recovery_grace_seconds)
 
+    @property
+    def claim_abandoned_after(self) -> timedelta:
+        # Never before liveness has called the device's agent dead (``liveness``).
+        seconds = max(self.settings.relay.claim_abandoned_after_seconds, 2 * self.offline_after.total_seconds())
+        return timedelta(seconds=seconds)
+
 
 _current: WorkerContext | None = None
 

@@ -25,11 +25,10 @@ from datetime import datetime
 from typing import cast
 
 from relay_server.store.device_state import DeviceState
-from relay_server.store.models import MessageError, StatusChange
 from relay_server.worker.context import WorkerContext
 from relay_server.worker.events import Refused, heartbeat_seen_at
+from relay_server.worker.messages import fail_outcome_unknown
 from zimsend_common import device_written, wire
-from zimsend_common.failures import FailureCode, describe
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +94,12 @@ def fail_lost_send(ctx: WorkerContext, device_id: str, client_id: str, now: date
         return None
     message_id = raw.decode(errors="replace")
     message = ctx.store.get_message_by_id(message_id)
-    if message is not None and message.status == "queued" and message.client_id == client_id:
-        error = MessageError(FailureCode.DEVICE_ERROR, describe(FailureCode.DEVICE_ERROR), LOST_SEND_DETAIL)
-        ctx.store.apply_status_change(StatusChange(message_id, "failed", now, device_id=device_id, error=error))
+    if (
+        message is not None
+        and message.status == "queued"
+        and message.client_id == client_id
+        and fail_outcome_unknown(ctx.store, message_id, now, LOST_SEND_DETAIL, device_id)
+    ):
         log.warning("send outcome unknown", extra={"message_id": message_id, "device_id": device_id})
     # Only if it still names the message failed: its device may have written it since.
     device_written.delete_if_equal(ctx.redis, wire.inflight_key(device_id), raw)

@@ -1,8 +1,9 @@
 """The worker's periodic duties, beside RQ's work loop.
 
 Every round: tell agents their clients, follow devices online and offline,
-and re-enqueue what Redis lost (once agents had their grace period to claim
-again what they took). The daily purge has a thread of its own (``purge``):
+re-enqueue what Redis lost (once agents had their grace period to claim
+again what they took), and fail what devices that will never report on it
+took (``abandoned``). The daily purge has a thread of its own (``purge``):
 a long one must not hold these up. A round
 that finds Redis down is retried soon, so recovery runs right after Redis is
 back. Scheduled messages coming due are the due release's, in a thread of
@@ -18,6 +19,7 @@ from datetime import datetime
 
 from redis.exceptions import RedisError
 
+from relay_server.worker.abandoned import give_up_returned
 from relay_server.worker.context import WorkerContext
 from relay_server.worker.due import DueRelease
 from relay_server.worker.epoch import EpochWatch
@@ -53,6 +55,7 @@ class Maintenance:
             check_devices(self.ctx, now)
             if self.epoch.held_back_through(self.ctx.redis, now) is None:
                 requeue_orphans(self.ctx, now, self.due.looked_through)
+                give_up_returned(self.ctx, now)
         except RedisError as exc:
             log.warning("maintenance waits for Redis", extra={"error": str(exc)})
             return False

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
-from relay_server.store.models import MessageError, StatusChange
+from relay_server.store.models import Message, MessageError, StatusChange
 from relay_server.store.store import Store
 from zimsend_common.failures import FailureCode, describe
 
@@ -15,3 +16,17 @@ def expire(store: Store, message_id: str, at: datetime, detail: str = VALIDITY_P
     """Fail the message with TIMEOUT: it can no longer be sent in time (``detail`` says why)."""
     error = MessageError(FailureCode.TIMEOUT, describe(FailureCode.TIMEOUT), detail)
     store.apply_status_change(StatusChange(message_id, "failed", at, error=error))
+
+
+def fail_outcome_unknown(store: Store, message_id: str, at: datetime, detail: str, device_id: str | None) -> bool:
+    """Fail the queued message with DEVICE_ERROR: the device that had it will never say what
+    became of it (``detail`` says why). False when it had moved on: a report came first."""
+    error = MessageError(FailureCode.DEVICE_ERROR, describe(FailureCode.DEVICE_ERROR), detail)
+    change = StatusChange(message_id, "failed", at, device_id=device_id, error=error)
+
+    def while_queued(message: Message) -> StatusChange:
+        # A report applied since the caller looked says what became of it: repeating
+        # where the message stands changes nothing.
+        return change if message.status == "queued" else replace(change, status=message.status)
+
+    return store.apply_status_change(change, check=while_queued).applied

@@ -17,7 +17,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from relay_server.dispatch import placement
-from relay_server.store.models import Message, StatusChange
+from relay_server.store.models import Device, Message, StatusChange
+from relay_server.worker import abandoned
 from relay_server.worker.context import WorkerContext
 from relay_server.worker.messages import VALIDITY_PASSED, expire
 from zimsend_common import device_written, wire
@@ -62,7 +63,7 @@ def requeue_orphans(ctx: WorkerContext, now: datetime, scheduled_through: dateti
     ``STUCK_AFTER`` goes back to that device alone, which either answers
     with what it already reported or, having never handed it to its modem,
     sends it; and again after each further ``STUCK_AFTER`` of silence, never
-    more often.
+    more often; unless that device will never report on it (``abandoned``).
     """
     refs = ctx.store.queued_message_refs(scheduled_through)
     placed, queued = 0, dict[str, list[tuple[str, str]]]()
@@ -128,11 +129,17 @@ def _return_to_claimant(ctx: WorkerContext, message: Message, claim: bytes, now:
     due_at = max(moment for moment in (message.created_at, message.queued_at, message.scheduled_at) if moment)
     if now - due_at < STUCK_AFTER:
         return 0
-    device_id = _claimant(ctx, message, claim)
-    if device_id is None:
+    device = _claimant(ctx, message, claim)
+    if device is None:
+        abandoned.give_up(ctx, message, claim, None, now, abandoned.NO_DEVICE)
         return 0
+    device_id = device.device_id
     if device_written.string_at(ctx.redis, wire.inflight_key(device_id)) == message.message_id.encode():
         return 0  # its modem has it: liveness decides
+    why = abandoned.why_abandoned(device, due_at, now, ctx.claim_abandoned_after)
+    if why is not None:
+        abandoned.give_up(ctx, message, claim, device, now, why)
+        return 0
     if ctx.store.otp_messages([message.message_id]):
         expire(ctx.store, message.message_id, now, LOST_OTP)
         return 0
@@ -150,13 +157,13 @@ def _return_to_claimant(ctx: WorkerContext, message: Message, claim: bytes, now:
     return 1
 
 
-def _claimant(ctx: WorkerContext, message: Message, claim: bytes) -> str | None:
+def _claimant(ctx: WorkerContext, message: Message, claim: bytes) -> Device | None:
     """The device of the message's client that ``claim`` names; None (logged) when it names
     none. The client's devices write its claims, and may write anything there."""
     device_id = claim.decode(errors="replace").removeprefix(wire.claim_value_device(""))
     device = ctx.store.get_device(device_id)
     if device is not None and device.client_id == message.client_id:
-        return device_id
+        return device
     log.warning("claim names no device of the message's client", extra={"message_id": message.message_id})
     return None
 

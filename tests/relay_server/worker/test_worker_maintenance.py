@@ -301,7 +301,8 @@ def test_a_claim_naming_no_device_of_the_messages_client_never_sends_it_to_anoth
     assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).job_ids == [
         wire.send_job_id(mine.client_id, mine.message_id)
     ]
-    assert [parts.reload(message).status for message in (garbled, foreign)] == ["queued", "queued"]
+    # Their claims name no device that could report on them: they fail, outcome unknown.
+    assert [parts.reload(message).status for message in (garbled, foreign)] == ["failed", "failed"]
 
 
 def test_a_round_with_redis_down_reports_failure_and_changes_nothing(parts: Parts):

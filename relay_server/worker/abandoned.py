@@ -1,0 +1,102 @@
+"""Claims no device will ever report on: their messages fail, outcome unknown.
+
+A device that claimed a message and then went silent gets it back from
+recovery (``recovery``), on its own queue. A device that never comes back
+would leave it queued for ever, claimed, or waiting on that queue: so once
+the claiming device is unknown (deleted), disabled (its reports are refused)
+or silent for ``claim_abandoned_after_seconds``, the message fails with
+DEVICE_ERROR, saying its outcome is unknown (the device may have sent it).
+The relay first takes the claim over, as an expiry does, and only while it
+still names that device. A report the device makes later changes nothing,
+and is logged (``events``).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import cast
+
+from relay_server.dispatch import placement
+from relay_server.store.models import Device, Message
+from relay_server.worker.context import WorkerContext
+from relay_server.worker.messages import fail_outcome_unknown
+from zimsend_common import bus, device_written, wire
+
+log = logging.getLogger(__name__)
+
+ABANDONED = "the device that took the message {why}; the outcome is unknown and the message was not sent again"
+NO_DEVICE = "is no device of its client (deleted, or never one)"
+
+
+def why_abandoned(device: Device, claimed_by: datetime, now: datetime, after: timedelta) -> str | None:
+    """Why ``device``, which claimed a message by ``claimed_by`` at the latest, will never
+    report on it; None while it may."""
+    if device.disabled:
+        return "is disabled, and its reports refused"
+    # It was alive when it claimed the message.
+    heard_at = max(device.last_seen_at or claimed_by, claimed_by)
+    if now - heard_at >= after:
+        return f"has not been heard from for {int((now - heard_at).total_seconds())} s"
+    return None
+
+
+def give_up(ctx: WorkerContext, message: Message, claim: bytes, device: Device | None, now: datetime, why: str) -> bool:
+    """Fail a message its claiming device abandoned, if the claim still names that device
+    and the message is still queued; whether it did."""
+    # A claim given back and made again since (by a device that may have sent the message) is not abandoned.
+    key = wire.claim_key(message.client_id, message.message_id)
+    if not device_written.replace_if_equal(ctx.redis, key, claim, wire.CLAIM_CANCELLED, ex=wire.CLAIM_TTL_SECONDS):
+        return False
+    device_id = device.device_id if device is not None else None
+    if not fail_outcome_unknown(ctx.store, message.message_id, now, ABANDONED.format(why=why), device_id):
+        return False
+    log.warning(
+        "claimed message failed: its device will not report on it",
+        extra={"message_id": message.message_id, "device_id": device_id, "why": why},
+    )
+    return True
+
+
+def give_up_returned(ctx: WorkerContext, now: datetime) -> int:
+    """Fail the messages that wait, returned, on the own queues of the devices that claimed
+    them and that will never take them; returns how many failed."""
+    failed = 0
+    for device in ctx.store.list_devices():
+        # A device never heard from has no moment to count silence from: its messages are judged one by one.
+        claimed_by = device.last_seen_at or now
+        why = why_abandoned(device, claimed_by, now, ctx.claim_abandoned_after)
+        if why is not None:
+            failed += _give_up_waiting(ctx, device, now, why)
+    return failed
+
+
+def _give_up_waiting(ctx: WorkerContext, device: Device, now: datetime, why: str) -> int:
+    claim = wire.claim_value_device(device.device_id).encode()
+    refs = _waiting_on_own_queues(ctx, device)
+    claims = cast("list[bytes | None]", ctx.redis.mget([wire.claim_key(*ref) for ref in refs])) if refs else []
+    theirs = [message_id for (_, message_id), found in zip(refs, claims, strict=True) if found == claim]
+    failed = 0
+    for message in ctx.store.get_messages_by_ids(theirs).values():
+        if message.client_id != device.client_id or message.status != "queued":
+            continue
+        if give_up(ctx, message, claim, device, now, why):
+            placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id)])
+            failed += 1
+    return failed
+
+
+def _waiting_on_own_queues(ctx: WorkerContext, device: Device) -> list[tuple[str, str]]:
+    """The (client id, message id) of each send job of the device's client on the device's own queues."""
+    with ctx.redis.pipeline(transaction=False) as pipe:
+        for priority in wire.PRIORITY_LEVELS:
+            pipe.lrange(bus.queue_key(wire.device_queue(device.device_id, priority)), 0, -1)
+        listed = device_written.answers(pipe)
+    prefix = wire.send_job_id(device.client_id, "")
+    return [
+        (device.client_id, job_id.decode(errors="replace").removeprefix(prefix))
+        for items in listed
+        if not device_written.unreadable(items)
+        for job_id in items
+        if job_id.startswith(prefix.encode())
+    ]
