@@ -113,7 +113,7 @@ def run_worker(settings: Settings, *, maintenance_seconds: float) -> int:
     ctx = context.WorkerContext(store=store, redis=redis, settings=settings)
     context.install(ctx)
     stop = threading.Event()
-    epoch = EpochWatch(ctx.recovery_grace)
+    epoch = EpochWatch(ctx.recovery_grace, store.has_queued_messages)
     due = DueRelease(ctx, epoch, settings.relay.due_check_seconds)
     threads = [
         threading.Thread(target=_run_without_signals, args=(duty.run, stop), name=name, daemon=True)

@@ -153,6 +153,12 @@ def queued_refs(conn: sa.Connection, scheduled_through: datetime | None) -> list
     return [(row.client_id, row.message_id) for row in rows]
 
 
+def any_queued(conn: sa.Connection) -> bool:
+    """Whether the store shows any message queued (one seek in ``ix_messages_status``)."""
+    found = conn.execute(sa.select(messages.c.message_id).where(messages.c.status == "queued").limit(1))
+    return found.first() is not None
+
+
 def due(conn: sa.Connection, after: datetime | None, through: datetime) -> list[Message]:
     """The queued messages scheduled after ``after`` (or ever, when None) and at or
     before ``through``, earliest first (read through ``ix_messages_status_scheduled``)."""

@@ -327,6 +327,11 @@ class Store:
         with single_read(self.engine) as conn:
             return messages.queued_refs(conn, scheduled_through)
 
+    def has_queued_messages(self) -> bool:
+        """Whether any message, of any client, is queued (scheduled ones too)."""
+        with single_read(self.engine) as conn:
+            return messages.any_queued(conn)
+
     def due_messages(self, after: datetime | None, through: datetime) -> list[Message]:
         """The queued messages scheduled after ``after`` (ever, when None) and by ``through``, earliest first."""
         with single_read(self.engine) as conn:

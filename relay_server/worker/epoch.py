@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from redis import Redis
@@ -23,13 +24,21 @@ from zimsend_common import wire
 log = logging.getLogger(__name__)
 
 
-def recovery_resumes_at(redis: Redis, now: datetime, grace: timedelta) -> datetime:
+def recovery_resumes_at(
+    redis: Redis, now: datetime, grace: timedelta, anything_queued: Callable[[], bool] | None = None
+) -> datetime:
     """When recovery may give queued messages their job again; restarts the grace
-    period when Redis lost the sentinel."""
+    period when Redis lost the sentinel, unless ``anything_queued`` says the store
+    shows no message queued (a first start, most often): no claim can then have
+    been lost, and nothing waits (without it, something may be)."""
     resume_at = now + grace
     if redis.set(wire.redis_epoch_key(), wire.epoch_value(resume_at), nx=True):
+        if anything_queued is not None and not anything_queued():
+            redis.set(wire.redis_epoch_key(), wire.epoch_value(now))
+            log.info("Redis holds no data of the gateway, and the store no queued message: nothing to wait for")
+            return now
         log.warning(
-            "Redis holds no data of the gateway (a first start, or Redis lost it); recovery waits for agents",
+            "Redis holds no data of the gateway (Redis lost it, or a first start); recovery waits for agents",
             extra={"grace_seconds": grace.total_seconds()},
         )
         return resume_at
@@ -54,8 +63,9 @@ class EpochWatch:
     notices a loss before it releases anything).
     """
 
-    def __init__(self, grace: timedelta) -> None:
+    def __init__(self, grace: timedelta, anything_queued: Callable[[], bool] | None = None) -> None:
         self.grace = grace
+        self._anything_queued = anything_queued  # see ``recovery_resumes_at``
         self._asked_at: datetime | None = None  # the latest ``now`` any releaser asked with
         self._grace: tuple[datetime, datetime] | None = None  # (resumes at, held back through)
         self._lock = threading.Lock()
@@ -63,7 +73,7 @@ class EpochWatch:
     def held_back_through(self, redis: Redis, now: datetime) -> datetime | None:
         """None when recovery may act on every due message; during the grace period
         after Redis lost its data, the moment at or before which due messages wait for it."""
-        resume_at = recovery_resumes_at(redis, now, self.grace)
+        resume_at = recovery_resumes_at(redis, now, self.grace, self._anything_queued)
         with self._lock:
             held_back = None if now >= resume_at else self._held_back_during(resume_at)
             self._asked_at = max(now, self._asked_at or now)
