@@ -39,7 +39,7 @@ from redis.client import Pipeline
 from redis.exceptions import ResponseError
 from rq import Queue
 from rq.exceptions import NoSuchJobError
-from rq.job import Job, parse_job_id, validate_job_id
+from rq.job import Job, JobStatus, parse_job_id, validate_job_id
 from rq.registry import CanceledJobRegistry, FailedJobRegistry
 from rq.serializers import Serializer
 from rq.timeouts import BaseDeathPenalty
@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 MAX_JOB_BYTES = 256 * 1024
 # The longest job hash restored, all fields together.
 MAX_HASH_BYTES = 2 * MAX_JOB_BYTES
+_WAITING = {JobStatus.QUEUED.value.encode(), JobStatus.STARTED.value.encode()}
 
 
 class RefusedJob(Exception):
@@ -337,6 +338,17 @@ def delete_jobs(connection: Redis, job_ids: Sequence[str]) -> None:
                 pipe.zrem(CanceledJobRegistry(name, connection=connection).key, job_id)
             _delete_keys(pipe, Job(job_id, connection=connection))
         device_written.answers(pipe)
+
+
+def still_waiting(connection: Redis, job_ids: Sequence[str]) -> set[str]:
+    """Those of ``job_ids`` whose job Redis still holds, not yet run, asked in one round trip:
+    an event handed on again only when its job is gone gives a slow or stopped worker no
+    pile of repeats."""
+    pipeline = connection.pipeline(transaction=False)
+    for job_id in job_ids:
+        pipeline.hget(Job.key_for(job_id), "status")
+    statuses = pipeline.execute()
+    return {job_id for job_id, status in zip(job_ids, statuses, strict=True) if status in _WAITING}
 
 
 def _delete_keys(pipe: Pipeline, job: Job) -> None:

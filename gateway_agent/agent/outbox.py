@@ -22,7 +22,6 @@ from typing import Any
 
 import redis
 from redis.client import Pipeline
-from rq.job import Job, JobStatus
 
 from gateway_agent.agent.ledger import Ledger
 from gateway_agent.modem import SendReceipt
@@ -33,7 +32,6 @@ from zimsend_common.timefmt import isoformat_precise, utcnow
 
 log = logging.getLogger(__name__)
 
-_WAITING = {JobStatus.QUEUED.value.encode(), JobStatus.STARTED.value.encode()}
 _BATCH = 500  # events asked about, or handed on, per round trip
 # How often ``hand_on`` asks which events the relay acknowledged. An event left
 # in the journal a little longer costs nothing: it is handed again only after
@@ -274,13 +272,9 @@ class Outbox:
             self._ledger.mark_handed([seq for seq, _ in batch], now)
 
     def _still_waiting(self, event_ids: list[str]) -> set[str]:
-        """The events whose job Redis still holds, not yet run: a worker that is merely
-        slow or stopped gets no pile of repeats."""
-        pipeline = self._connection.pipeline(transaction=False)
-        for event_id in event_ids:
-            pipeline.hget(Job.key_for(wire.event_job_id(self._device_id, event_id)), "status")
-        statuses = pipeline.execute()
-        return {event_id for event_id, status in zip(event_ids, statuses, strict=True) if status in _WAITING}
+        """The events whose job Redis still holds, not yet run (``bus.still_waiting``)."""
+        job_ids = {wire.event_job_id(self._device_id, event_id): event_id for event_id in event_ids}
+        return {job_ids[job_id] for job_id in bus.still_waiting(self._connection, list(job_ids))}
 
     def publish_heartbeat(self, data: dict[str, Any], ttl_seconds: int) -> None:
         """Publish the device's state under its heartbeat key and as an event.
