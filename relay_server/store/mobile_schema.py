@@ -6,6 +6,9 @@ the registration token that lets the app register (printed once by
 calls with once registered, and what the app tells of itself: its version,
 whether it uses push or server-sent events, and its SIM cards. Tokens are
 kept as SHA-256 digests only.
+
+``phone_events`` keeps each event the relay made of a phone's report until
+the worker has applied it (see ``phone_events``); created by migration 0019.
 """
 
 from __future__ import annotations
@@ -28,4 +31,18 @@ mobile_devices = sa.Table(
     sa.Column("sim_cards_json", sa.Text, nullable=True),
     sa.Column("phone_number", sa.String(20), nullable=True),
     sa.Column("carrier", sa.Text, nullable=True),
+)
+
+phone_events = sa.Table(
+    "phone_events",
+    metadata,
+    sa.Column("device_id", sa.String(20), sa.ForeignKey("devices.device_id"), primary_key=True),
+    sa.Column("event_id", sa.String(40), primary_key=True),
+    sa.Column("document", sa.Text, nullable=False),  # the event as signed, JSON
+    sa.Column("signature", sa.String(64), nullable=False),
+    sa.Column("recorded_at", UtcDateTime, nullable=False),
+    sa.Column("handed_at", UtcDateTime, nullable=False),  # last put on the events queue
+    # The worker's hand-on seeks those handed long enough ago; the purge, those recorded before its cutoff.
+    sa.Index("ix_phone_events_handed", "handed_at"),
+    sa.Index("ix_phone_events_recorded", "recorded_at"),
 )

@@ -6,8 +6,8 @@ messages, history, transitions, stats, retention, idempotency, incoming,
 dead_letters); this class opens the transaction and hands the connection over.
 Four concepts with many queries of their own are reached as attributes bound
 to the same engine, each method one transaction: ``store.inbox``,
-``store.webhooks``, ``store.webhook_outbox``, ``store.mobile_devices``, and
-the console's ``store.operators``, ``store.signed_out``, ``store.overview``,
+``store.webhooks``, ``store.webhook_outbox``, ``store.mobile_devices``,
+``store.phone_events``, and the console's ``store.operators``, ``store.signed_out``, ``store.overview``,
 ``store.device_history`` and ``store.hourly_counts``.
 Outside this folder nothing runs SQL or touches the engine (see README.md).
 """
@@ -34,6 +34,7 @@ from relay_server.store import (
     messages,
     observability,
     otp,
+    phone_events,
     retention,
     signed_out,
     stats,
@@ -86,6 +87,7 @@ from relay_server.store.models import (
 )
 from relay_server.store.operators import Operators
 from relay_server.store.overview import Overview
+from relay_server.store.phone_events import PhoneEvents
 from relay_server.store.signed_out import SignedOut
 from relay_server.store.webhook_outbox import WebhookOutbox
 from relay_server.store.webhooks import Webhooks
@@ -109,6 +111,7 @@ class Store:
         self.webhooks = Webhooks(engine)
         self.webhook_outbox = WebhookOutbox(engine)
         self.mobile_devices = MobileDevices(engine)
+        self.phone_events = PhoneEvents(engine)
         self.operators = Operators(engine)
         self.signed_out = SignedOut(engine)
         self.overview = Overview(engine)
@@ -395,8 +398,8 @@ class Store:
         Also drops idempotency records past their 24 hours, the records of
         console sessions signed out that have since expired, and what is older
         than cutoff of: dead letters, counts of failed tries, OTPs, device
-        events, incoming SMS, and settled webhook deliveries with their
-        attempts. The one purge both ``zimsend-relay purge`` and the worker's
+        events, incoming SMS, phones' events never acknowledged, and settled
+        webhook deliveries with their attempts. The one purge both ``zimsend-relay purge`` and the worker's
         daily purge (``worker.purge``) run. Returns how many messages were
         deleted. Everything goes in batches, each its own transaction
         (``retention``).
@@ -407,6 +410,7 @@ class Store:
             *dead_letters.stale_before(cutoff),
             *otp.stale_before(cutoff),
             *device_records.stale_before(cutoff),
+            *phone_events.stale_before(cutoff),
             *webhook_outbox.stale_before(cutoff),
             *signed_out.stale(),
         ]

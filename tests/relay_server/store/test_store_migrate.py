@@ -38,6 +38,7 @@ TABLES = {
     "mobile_devices",
     "console_operators",
     "console_signed_out",
+    "phone_events",
 }
 
 
