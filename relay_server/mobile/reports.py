@@ -1,7 +1,7 @@
 """What a phone reports, turned into the signed events a modem agent would send.
 
 The relay keeps every device's signing key, so it signs the phone's reports
-with it and puts them on the events queue the worker applies: heartbeats,
+with it and hands them to the worker (``outbox``): heartbeats,
 ``sent``, ``delivered`` and ``failed`` take the agents' path into the store
 and the webhooks. Event ids are made from the message and the move, so a
 report the app repeats (it retries any non-2xx answer ten times) is the same
@@ -22,10 +22,12 @@ from typing import Any, cast
 from redis import Redis
 
 from relay_server.dispatch import placement
+from relay_server.mobile import outbox
 from relay_server.mobile.shapes import MessagePatch
 from relay_server.store.mobile_devices import MobileDevice
 from relay_server.store.models import Message
-from zimsend_common import bus, wire
+from relay_server.store.store import Store
+from zimsend_common import wire
 from zimsend_common.failures import describe
 from zimsend_common.smsgate_failures import failure_code
 from zimsend_common.timefmt import isoformat_precise, utcnow
@@ -36,28 +38,6 @@ Move = tuple[wire.EventKind, datetime, dict[str, Any]]  # what happened, at the 
 Battery = tuple[int, bool | None]  # percent, and whether it charges when the phone told
 # A reading a phone no longer renews (its pings turned off) stops being told after a day.
 BATTERY_KEPT_SECONDS = 86400
-
-
-def enqueue_event(
-    redis: Redis,
-    device: MobileDevice,
-    kind: wire.EventKind,
-    data: dict[str, Any],
-    *,
-    event_id: str | None = None,
-    at: datetime | None = None,
-) -> None:
-    """Hand one event of the phone's to the worker, signed with the device's key."""
-    event = wire.Event(kind=kind, device_id=device.device_id, at=isoformat_precise(at or utcnow()), data=data)
-    document = event.to_dict()
-    if event_id is not None:
-        document["event_id"] = event_id
-    bus.queue(wire.EVENTS_QUEUE, redis).enqueue(
-        wire.APPLY_EVENT_FUNC,
-        document,
-        wire.sign(document, device.signing_key),
-        job_id=wire.event_job_id(device.device_id, document["event_id"]),
-    )
 
 
 def heartbeat_data(device: MobileDevice, version: str | None, battery: Battery | None = None) -> dict[str, Any]:
@@ -93,7 +73,9 @@ def heartbeat(
         redis.set(key, json.dumps(battery), ex=BATTERY_KEPT_SECONDS)
     beat = redis.set(f"zimsend:mobile:{device.device_id}:beat", 1, nx=True, px=max(1, int(every_seconds * 1000)))
     if beat or changed:
-        enqueue_event(redis, device, "heartbeat", heartbeat_data(device, version, battery if changed else kept))
+        outbox.enqueue(
+            redis, outbox.sign(device, "heartbeat", heartbeat_data(device, version, battery if changed else kept))
+        )
 
 
 def _battery(kept: bytes | str | None) -> Battery | None:
@@ -105,7 +87,7 @@ def _battery(kept: bytes | str | None) -> Battery | None:
 
 
 def apply_patches(
-    redis: Redis, device: MobileDevice, patches: list[MessagePatch], placed: dict[str, Message]
+    store: Store, redis: Redis, device: MobileDevice, patches: list[MessagePatch], placed: dict[str, Message]
 ) -> list[Message]:
     """Turn the phone's state reports into events; returns the messages it holds of those reported on.
 
@@ -113,27 +95,32 @@ def apply_patches(
     on any other id are ignored, as the app's reference server does.
     """
     reported = [(message, _moves(patch)) for patch in patches if (message := placed.get(patch.id)) is not None]
-    return report_moves(redis, device, reported)
+    return report_moves(store, redis, device, reported)
 
 
-def report_moves(redis: Redis, device: MobileDevice, reported: list[tuple[Message, list[Move]]]) -> list[Message]:
-    """Claim each message for the phone and hand on the moves it reports; returns those the phone holds.
+def report_moves(
+    store: Store, redis: Redis, device: MobileDevice, reported: list[tuple[Message, list[Move]]]
+) -> list[Message]:
+    """Claim each message for the phone and hand on the moves it reports (kept in the store
+    first, ``outbox``); returns those the phone holds.
 
     Their send jobs go: the phone took them. Only recovery puts one back, for
     a phone silent on a message it took, which lists it again (``pending``).
     """
     held = [(message, moves) for message, moves in reported if _claimed(redis, device, message)]
     placement.remove_jobs(redis, [(message.client_id, message.message_id) for message, _ in held])
-    for message, moves in held:
-        for kind, at, data in moves:
-            enqueue_event(
-                redis,
-                device,
-                kind,
-                {"message_id": message.message_id, f"{kind}_at": isoformat_precise(at), **data},
-                event_id=f"mob_{message.message_id}_{kind}",
-                at=at,
-            )
+    events = [
+        outbox.sign(
+            device,
+            kind,
+            {"message_id": message.message_id, f"{kind}_at": isoformat_precise(at), **data},
+            event_id=f"mob_{message.message_id}_{kind}",
+            at=at,
+        )
+        for message, moves in held
+        for kind, at, data in moves
+    ]
+    outbox.report(store, redis, events)
     return [message for message, _ in held]
 
 

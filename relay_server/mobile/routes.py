@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 
 from relay_server.api import context
 from relay_server.api.context import RelayContext
-from relay_server.mobile import cancels, device_config, downtime, inbound, reports, setup, stream, wake
+from relay_server.mobile import cancels, device_config, downtime, inbound, outbox, reports, setup, stream, wake
 from relay_server.mobile.pending import to_take
 from relay_server.mobile.shapes import (
     CANCELLING_SINCE,
@@ -238,16 +238,15 @@ def receive_webhook(device_id: str) -> tuple[str, int]:
         data = inbound.received_data(webhook.event, webhook.payload, now)
         if data is None:
             raise MobileError(400, "INVALID_PAYLOAD", f"An {webhook.event} webhook needs a message.")
-        reports.enqueue_event(
-            ctx.redis, device, "received", data, event_id=inbound.received_event_id(device.device_id, webhook)
-        )
+        event_id = inbound.received_event_id(device.device_id, webhook)
+        outbox.report(ctx.store, ctx.redis, [outbox.sign(device, "received", data, event_id=event_id)])
         return "", 204
     found = inbound.outcome(webhook.event, webhook.payload, now)
     if found is not None:
         message_id, move = found
         placed = ctx.store.mobile_devices.messages_of_device(device.device_id, [message_id])
         if placed:
-            reports.report_moves(ctx.redis, device, [(placed[0], [move])])
+            reports.report_moves(ctx.store, ctx.redis, device, [(placed[0], [move])])
     cancel = inbound.cancel(webhook.event, webhook.payload)
     if cancel is not None:
         _take_reports(ctx, device, [cancel])
@@ -260,7 +259,7 @@ def _take_reports(ctx: RelayContext, device: MobileDevice, patches: list[Message
     placed = {
         message.message_id: message for message in ctx.store.mobile_devices.messages_of_device(device.device_id, named)
     }
-    held = {message.message_id for message in reports.apply_patches(ctx.redis, device, patches, placed)}
+    held = {message.message_id for message in reports.apply_patches(ctx.store, ctx.redis, device, patches, placed)}
     for patch in patches:
         at = cancels.cancelled_at(patch)
         if at is not None and patch.id in held:

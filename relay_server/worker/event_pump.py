@@ -31,7 +31,8 @@ them on that list, and the next round (of this worker or the next one
 started) takes them again before anything new: an event applied twice is
 answered as a repeat, with no change. Meanwhile an agent finds its event's job still waiting and hands
 nothing on again. Events the relay itself puts on the queue for phones have
-no agent to hand them on, so this is what keeps them too. Events deferred
+no agent to hand them on: this keeps them too, and the store keeps them
+until applied (``phone_events``), should Redis lose them. Events deferred
 while the store is down wait in RQ's scheduler, which the worker keeps
 running over this queue, and come back on it. The pump is one per
 deployment, as the worker is.

@@ -1,7 +1,8 @@
 """The worker's periodic duties, beside RQ's work loop.
 
 Every round: tell agents their clients, follow devices online and offline,
-re-enqueue what Redis lost (once agents had their grace period to claim
+hand on again the phones' events Redis lost (``phone_events``), re-enqueue
+the messages Redis lost (once agents had their grace period to claim
 again what they took), and fail what devices that will never report on it
 took (``abandoned``). The daily purge has a thread of its own (``purge``):
 a long one must not hold these up. A round
@@ -24,6 +25,7 @@ from relay_server.worker.context import WorkerContext
 from relay_server.worker.due import DueRelease
 from relay_server.worker.epoch import EpochWatch
 from relay_server.worker.liveness import check_devices
+from relay_server.worker.phone_events import hand_on_again
 from relay_server.worker.recovery import publish_device_clients, requeue_orphans
 from zimsend_common.timefmt import utcnow
 
@@ -53,6 +55,8 @@ class Maintenance:
             # Liveness first: sends are refused while a device looks offline, so it must
             # not wait behind a recovery round over a long backlog.
             check_devices(self.ctx, now)
+            # A phone's events wait for no grace period: nothing but the relay will hand them on.
+            hand_on_again(self.ctx, now)
             if self.epoch.held_back_through(self.ctx.redis, now) is None:
                 requeue_orphans(self.ctx, now, self.due.looked_through)
                 give_up_returned(self.ctx, now)
