@@ -8,7 +8,9 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from phone_relay import wait_until
+from credentials import Credentials
+from phone_relay import Relay, wait_until
+from smsgate_phone import Phone
 
 from relay_server.dispatch import placement
 
@@ -21,6 +23,17 @@ def time_for_the_last_job() -> None:
 
 
 APP_DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d)$")
+
+
+def pulled_by_a_phone(relay: Relay) -> tuple[Credentials, Phone, str]:
+    """A new account, its phone online, and a message sent with the API that the phone has pulled."""
+    account = relay.account()
+    phone = relay.phone(account)
+    with phone.events():
+        relay.wait_online(account, phone)
+        message_id = relay.send(account, phone)
+    phone.pull()
+    return account, phone, message_id
 
 
 def test_a_message_sent_with_the_api_wakes_the_phone_and_reaches_delivered_through_it(relay):
@@ -52,12 +65,7 @@ def test_a_message_sent_with_the_api_wakes_the_phone_and_reaches_delivered_throu
 
 
 def test_a_report_time_no_calendar_date_can_carry_counts_as_the_relays_own_time(relay):
-    account = relay.account()
-    phone = relay.phone(account)
-    with phone.events():
-        relay.wait_online(account, phone)
-        message_id = relay.send(account, phone)
-    phone.pull()
+    account, phone, message_id = pulled_by_a_phone(relay)
     before = datetime.now(timezone.utc).replace(microsecond=0)
     year_one_east_of_utc = "0001-01-01T00:00:00.000+05:00"  # no UTC date holds it
     assert phone.report(message_id, "Sent", Sent=year_one_east_of_utc).status_code == 204
@@ -67,12 +75,7 @@ def test_a_report_time_no_calendar_date_can_carry_counts_as_the_relays_own_time(
 
 
 def test_repeated_and_late_reports_never_move_a_message_back(relay):
-    account = relay.account()
-    phone = relay.phone(account)
-    with phone.events():
-        relay.wait_online(account, phone)
-        message_id = relay.send(account, phone)
-    phone.pull()
+    account, phone, message_id = pulled_by_a_phone(relay)
     for _ in range(3):  # the app retries a report until it gets a 2xx
         assert phone.report(message_id, "Delivered").status_code == 204
     relay.wait_status(account, message_id, "delivered")
@@ -84,12 +87,7 @@ def test_repeated_and_late_reports_never_move_a_message_back(relay):
 
 
 def test_a_failure_the_phone_reports_becomes_the_message_error(relay):
-    account = relay.account()
-    phone = relay.phone(account)
-    with phone.events():
-        relay.wait_online(account, phone)
-        message_id = relay.send(account, phone)
-    phone.pull()
+    account, phone, message_id = pulled_by_a_phone(relay)
     assert phone.report(message_id, "Failed", error="Send result: RESULT_ERROR_NO_SERVICE").status_code == 204
     relay.wait_status(account, message_id, "failed")
     error = relay.v1("GET", f"/sms/status/{message_id}", account).json()["error"]
@@ -118,12 +116,7 @@ def test_a_cancel_made_after_the_pull_but_before_the_phone_reports_is_honoured(r
 
 
 def test_once_the_phone_reported_on_a_message_it_can_no_longer_be_cancelled(relay):
-    account = relay.account()
-    phone = relay.phone(account)
-    with phone.events():
-        relay.wait_online(account, phone)
-        message_id = relay.send(account, phone)
-    phone.pull()
+    account, phone, message_id = pulled_by_a_phone(relay)
     assert phone.report(message_id, "Processed").status_code == 204
     assert relay.v1("DELETE", f"/sms/{message_id}", account).status_code != 200
     assert relay.status(account, message_id) == "queued"
@@ -211,12 +204,7 @@ def test_a_message_the_phone_has_taken_is_no_longer_listed(relay):
 
 
 def test_a_taken_message_recovery_gives_back_to_its_silent_phone_is_listed_until_the_phone_reports_again(relay):
-    account = relay.account()
-    phone = relay.phone(account)
-    with phone.events():
-        relay.wait_online(account, phone)
-        message_id = relay.send(account, phone)
-    phone.pull()
+    account, phone, message_id = pulled_by_a_phone(relay)
     assert phone.report(message_id, "Processed").status_code == 204
     assert phone.pull() == []
     # What the worker's recovery does for a message its device claimed and went silent on.
@@ -276,12 +264,7 @@ def test_a_cancel_made_on_the_phone_cancels_the_message_it_had_not_sent(relay):
 
 @pytest.mark.parametrize("offset", ["-5:00", "+-5:00"])
 def test_a_state_time_whose_offset_android_before_7_wrote_by_hand_is_read(relay, offset):
-    account = relay.account()
-    phone = relay.phone(account)
-    with phone.events():
-        relay.wait_online(account, phone)
-        message_id = relay.send(account, phone)
-    phone.pull()
+    account, phone, message_id = pulled_by_a_phone(relay)
     sent_at = datetime.now(timezone.utc).replace(microsecond=500000) + timedelta(seconds=1)
     written = sent_at.astimezone(timezone(timedelta(hours=-5))).strftime("%Y-%m-%dT%H:%M:%S.500") + offset
     assert phone.report(message_id, "Sent", Sent=written).status_code == 204
@@ -291,12 +274,7 @@ def test_a_state_time_whose_offset_android_before_7_wrote_by_hand_is_read(relay,
 
 
 def test_a_state_time_that_cannot_be_read_counts_as_the_relays_own_time(relay):
-    account = relay.account()
-    phone = relay.phone(account)
-    with phone.events():
-        relay.wait_online(account, phone)
-        message_id = relay.send(account, phone)
-    phone.pull()
+    account, phone, message_id = pulled_by_a_phone(relay)
     before = datetime.now(timezone.utc).replace(microsecond=0)
     assert phone.report(message_id, "Sent", Pending="hier", Sent="2026-13-45T99:00:00.000Z").status_code == 204
     relay.wait_status(account, message_id, "sent")
