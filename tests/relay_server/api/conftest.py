@@ -18,6 +18,7 @@ import redis
 from credentials import Credentials
 from migrated_store import open_migrated
 from own_redis import own_redis  # noqa: F401  (a redis-server a test may stop or pause)
+from webhook_parts import LOCAL
 from werkzeug.serving import make_server
 
 from relay_server.api.app import create_app
@@ -102,6 +103,12 @@ def make_relay(database_url: str, redis_proc: Any, redisdb: redis.Redis, tmp_pat
         relay._stop()
         relay.redis.close()
     store.close()
+
+
+@pytest.fixture
+def local_relay(make_relay: Callable[..., Relay]) -> Relay:
+    """A relay whose webhooks may go to http on loopback, with a compressed retry schedule."""
+    return make_relay(**LOCAL)
 
 
 @pytest.fixture

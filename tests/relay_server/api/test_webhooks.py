@@ -8,48 +8,12 @@ import time
 from datetime import datetime
 
 import pytest
-import requests
-from openapi_check import conforms
+from webhook_parts import DELAYS, LOCAL, call, configure, logs, pump_of, pump_until
 from webhook_receiver import receiving
 
 from relay_server.store.models import StatusChange
-from relay_server.webhooks.pump import WebhookPump
-from relay_server.worker.context import WorkerContext
 from zimsend_common.timefmt import utcnow
 from zimsend_common.webhook_signature import verify_signature
-
-DELAYS = (0.3, 0.6)
-LOCAL = {"webhook_allow_http": True, "webhook_allow_private_hosts": True, "webhook_retry_delays_seconds": DELAYS}
-
-
-@pytest.fixture
-def local_relay(make_relay):
-    """A relay whose webhooks may go to http on loopback, with a compressed retry schedule."""
-    return make_relay(**LOCAL)
-
-
-def pump_of(relay) -> WebhookPump:
-    return WebhookPump(WorkerContext(store=relay.store, redis=relay.redis, settings=relay.settings))
-
-
-def pump_until(pump: WebhookPump, done, timeout: float = 10) -> None:
-    """Run the pump's rounds, as the worker does, until ``done()`` or the timeout."""
-    deadline = time.monotonic() + timeout
-    while not done() and time.monotonic() < deadline:
-        pump.round(utcnow())
-        pump.wait_idle(5)
-        time.sleep(0.02)
-    assert done(), "the pump did not get there in time"
-
-
-def call(relay, creds, method, path, **kwargs):
-    return conforms(requests.request(method, relay.url(path), headers=creds.headers, timeout=10, **kwargs))
-
-
-def configure(relay, creds, url, events, **extra):
-    response = call(relay, creds, "POST", "/webhooks/configure", json={"url": url, "events": events, **extra})
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def send(relay, creds, **body):
@@ -60,12 +24,6 @@ def send(relay, creds, **body):
 
 def move(relay, message_id, status, **fields):
     relay.store.apply_status_change(StatusChange(message_id=message_id, status=status, at=utcnow(), **fields))
-
-
-def logs(relay, creds):
-    response = call(relay, creds, "GET", "/webhooks/logs", params={"limit": 100})
-    assert response.status_code == 200
-    return response.json()["logs"]
 
 
 def test_a_status_move_reaches_the_webhook_signed_both_ways_with_the_contract_envelope(local_relay):

@@ -5,44 +5,15 @@ from __future__ import annotations
 
 import time
 
-import pytest
-import requests
-from openapi_check import conforms
+from webhook_parts import DELAYS, LOCAL, call, configure, logs, pump_of
 from webhook_receiver import receiving
 
-from relay_server.webhooks.pump import WebhookPump
-from relay_server.worker.context import WorkerContext
 from zimsend_common.timefmt import utcnow
 from zimsend_common.webhook_signature import verify_signature
-
-DELAYS = (0.2, 0.2)
-LOCAL = {"webhook_allow_http": True, "webhook_allow_private_hosts": True, "webhook_retry_delays_seconds": DELAYS}
-
-
-@pytest.fixture
-def local_relay(make_relay):
-    """A relay whose webhooks may go to http on loopback, with a compressed retry schedule."""
-    return make_relay(**LOCAL)
-
-
-def call(relay, creds, method, path, **kwargs):
-    return conforms(requests.request(method, relay.url(path), headers=creds.headers, timeout=30, **kwargs))
-
-
-def configure(relay, creds, url):
-    response = call(relay, creds, "POST", "/webhooks/configure", json={"url": url, "events": ["sms.sent"]})
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def send_test(relay, creds, hook, **kwargs):
     return call(relay, creds, "POST", f"/webhooks/{hook['webhook_id']}/test", **kwargs)
-
-
-def logs(relay, creds):
-    response = call(relay, creds, "GET", "/webhooks/logs", params={"limit": 100})
-    assert response.status_code == 200
-    return response.json()["logs"]
 
 
 def test_a_test_event_taken_by_the_receiver_is_answered_200_with_the_vendors_message_and_status(local_relay):
@@ -78,9 +49,7 @@ def test_a_test_event_the_receiver_refuses_with_500_reports_the_failure_and_is_n
         hook = configure(local_relay, acme, receiver.url)
         response = send_test(local_relay, acme, hook)
         # The worker's pump, past every delay of the schedule, finds nothing of it to try again.
-        pump = WebhookPump(
-            WorkerContext(store=local_relay.store, redis=local_relay.redis, settings=local_relay.settings)
-        )
+        pump = pump_of(local_relay)
         deadline = time.monotonic() + sum(DELAYS) + 0.5
         while time.monotonic() < deadline:
             pump.round(utcnow())
