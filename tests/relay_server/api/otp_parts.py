@@ -32,4 +32,5 @@ class EveryDeviceOnline(RQDispatcher):
 def rq_relay(make_relay: Callable, **options):
     """A relay that queues send jobs on Redis as in production; ``options`` as for ``make_relay``."""
     first = make_relay()
-    return make_relay(dispatcher=EveryDeviceOnline(first.store, first.redis, timedelta(seconds=60)), **options)
+    dispatcher = EveryDeviceOnline(first.store, first.redis, timedelta(seconds=60), timedelta(seconds=60))
+    return make_relay(dispatcher=dispatcher, **options)
