@@ -12,7 +12,8 @@ import argparse
 
 from gateway_agent.agent import Agent
 from gateway_agent.agent.device_lock import DeviceBusy
-from gateway_agent.cli.options import EXIT_USAGE, add_modem_arguments, fail, modem_settings
+from gateway_agent.cli.options import EXIT_MODEM, EXIT_USAGE, add_modem_arguments, fail, modem_settings
+from gateway_agent.errors import NotReady
 from zimsend_common.config import ConfigError
 
 
@@ -29,5 +30,7 @@ def _main(args: argparse.Namespace) -> int:
         agent = Agent(modem_settings(args))
     except (ConfigError, ValueError, DeviceBusy) as error:
         return fail("run", str(error), EXIT_USAGE)
+    except NotReady as error:  # the backend cannot load (python-gammu not installed): no retry mends that
+        return fail("run", str(error), EXIT_MODEM)
     agent.run()
     return 0

@@ -75,14 +75,17 @@ def test_a_missing_port_exits_non_zero_naming_it(tmp_path: Path) -> None:
     assert "ttyUSB9" in result.stderr
 
 
-def test_the_gammu_backend_without_python_gammu_exits_with_a_message_not_a_traceback(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [["info"], ["run", "--device-id", "device_abcdefghijkl"]])
+def test_the_gammu_backend_without_python_gammu_exits_with_a_message_not_a_traceback(
+    tmp_path: Path, command: list[str]
+) -> None:
     # As on a machine where the gammu extra is not installed: the import fails.
     blocked = "import sys, runpy; sys.modules['gammu'] = None; sys.argv[0] = 'zimsend-agent'; "
     blocked += "runpy.run_module('gateway_agent.cli.main', run_name='__main__')"
     environment = {key: value for key, value in os.environ.items() if not key.startswith("ZIMSEND_")}
-    environment["ZIMSEND_CONFIG"] = os.devnull
+    environment.update(ZIMSEND_CONFIG=os.devnull, ZIMSEND_DATA_DIR=str(tmp_path), ZIMSEND_DEVICE_PASSWORD="x" * 32)
     result = subprocess.run(
-        [sys.executable, "-c", blocked, "info", "--backend", "gammu", "--port", str(tmp_path / "tty")],
+        [sys.executable, "-c", blocked, *command, "--backend", "gammu", "--port", str(tmp_path / "tty")],
         capture_output=True, text=True, timeout=30, env=environment,
     )  # fmt: skip
     assert result.returncode == 3
