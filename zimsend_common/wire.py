@@ -105,7 +105,8 @@ CLAIM_TTL_SECONDS = 7 * 24 * 3600
 
 
 def claim_key(client_id: str, message_id: str) -> str:
-    """Set once (NX) to ``claim_value_device(...)`` or ``CLAIM_CANCELLED``.
+    """Set once (NX) to ``claim_value_device(...)`` or ``CLAIM_CANCELLED``; the relay may
+    replace a device's with ``CLAIM_ABANDONED`` (``relay_server/worker/abandoned.py``).
 
     Under the client's name, so that a device's Redis user may claim its own
     client's messages and no one else's.
@@ -114,6 +115,8 @@ def claim_key(client_id: str, message_id: str) -> str:
 
 
 CLAIM_CANCELLED = "cancelled"
+# Taken over from a device that will never report on the message: it fails, outcome unknown.
+CLAIM_ABANDONED = "abandoned"
 
 
 def claim_value_device(device_id: str) -> str:

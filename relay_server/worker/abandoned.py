@@ -6,9 +6,11 @@ would leave it queued for ever, claimed, or waiting on that queue: so once
 the claiming device is unknown (deleted), disabled (its reports are refused)
 or silent for ``claim_abandoned_after_seconds``, the message fails with
 DEVICE_ERROR, saying its outcome is unknown (the device may have sent it).
-The relay first takes the claim over, as an expiry does, and only while it
-still names that device. A report the device makes later changes nothing,
-and is logged (``events``).
+The relay first takes the claim over (``wire.CLAIM_ABANDONED``), only while
+it still names that device, then fails the message: should the store fail
+in between, recovery finds that claim and fails the message then
+(``recovery``), where a cancel's claim would have made it cancelled. A
+report the device makes later changes nothing, and is logged (``events``).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def give_up(ctx: WorkerContext, message: Message, claim: bytes, device: Device |
     and the message is still queued; whether it did."""
     # A claim given back and made again since (by a device that may have sent the message) is not abandoned.
     key = wire.claim_key(message.client_id, message.message_id)
-    if not device_written.replace_if_equal(ctx.redis, key, claim, wire.CLAIM_CANCELLED, ex=wire.CLAIM_TTL_SECONDS):
+    if not device_written.replace_if_equal(ctx.redis, key, claim, wire.CLAIM_ABANDONED, ex=wire.CLAIM_TTL_SECONDS):
         return False
     device_id = device.device_id if device is not None else None
     if not fail_outcome_unknown(ctx.store, message.message_id, now, ABANDONED.format(why=why), device_id):

@@ -20,7 +20,7 @@ from relay_server.dispatch import placement
 from relay_server.store.models import Device, Message, StatusChange
 from relay_server.worker import abandoned
 from relay_server.worker.context import WorkerContext
-from relay_server.worker.messages import VALIDITY_PASSED, expire
+from relay_server.worker.messages import VALIDITY_PASSED, expire, fail_outcome_unknown
 from zimsend_common import device_written, wire
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,8 @@ def _give_jobs_back(ctx: WorkerContext, jobless: dict[str, bytes | None], now: d
             unclaimed.append(message)
         elif claim == wire.CLAIM_CANCELLED.encode():
             ctx.store.apply_status_change(StatusChange(message_id, "cancelled", now))
+        elif claim == wire.CLAIM_ABANDONED.encode():  # taken over; its failure was not stored
+            fail_outcome_unknown(ctx.store, message_id, now, abandoned.ABANDONED.format(why="was given up"), None)
         else:
             placed += _return_to_claimant(ctx, message, claim, now)
     return placed + _place_again(ctx, unclaimed, now)

@@ -36,6 +36,16 @@ def assert_failed_as_unknown(parts: Parts, message: Message, why: str) -> None:
     assert why in (failed.error.detail or "") and "outcome is unknown" in (failed.error.detail or "")
 
 
+def test_a_claim_taken_over_whose_failure_the_store_did_not_keep_fails_the_message_not_cancels_it(parts: Parts):
+    # The relay took the claim over from a device given up on, then the store failed before the message did.
+    message = parts.message(parts.client())
+    parts.redis.set(wire.claim_key(message.client_id, message.message_id), wire.CLAIM_ABANDONED)
+
+    assert run_round(parts)
+
+    assert_failed_as_unknown(parts, message, "was given up")
+
+
 def test_a_message_claimed_by_a_device_since_disabled_fails_as_unknown_after_a_maintenance_round(parts: Parts):
     caller = parts.client()
     device = parts.device(caller)
@@ -81,7 +91,7 @@ def test_a_message_returned_to_a_device_that_never_comes_back_fails_as_unknown_a
 
     assert_failed_as_unknown(parts, message, "has not been heard from")
     assert device_queue.count == 0
-    assert parts.redis.get(wire.claim_key(message.client_id, message.message_id)) == wire.CLAIM_CANCELLED.encode()
+    assert parts.redis.get(wire.claim_key(message.client_id, message.message_id)) == wire.CLAIM_ABANDONED.encode()
     with caplog.at_level(logging.WARNING, logger="relay_server.worker.events"):
         device.report("sent", {"message_id": message.message_id, "sent_at": isoformat_z(utcnow())})
     assert parts.reload(message).status == "failed"
