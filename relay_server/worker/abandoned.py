@@ -50,6 +50,8 @@ def give_up(ctx: WorkerContext, message: Message, claim: bytes, device: Device |
     key = wire.claim_key(message.client_id, message.message_id)
     if not device_written.replace_if_equal(ctx.redis, key, claim, wire.CLAIM_ABANDONED, ex=wire.CLAIM_TTL_SECONDS):
         return False
+    # Jobless from here, so that recovery, reading the claim, ends it should the store fail next.
+    placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id)])
     device_id = device.device_id if device is not None else None
     if not fail_outcome_unknown(ctx.store, message.message_id, now, ABANDONED.format(why=why), device_id):
         return False
@@ -82,9 +84,7 @@ def _give_up_waiting(ctx: WorkerContext, device: Device, now: datetime, why: str
     for message in ctx.store.get_messages_by_ids(theirs).values():
         if message.client_id != device.client_id or message.status != "queued":
             continue
-        if give_up(ctx, message, claim, device, now, why):
-            placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id)])
-            failed += 1
+        failed += give_up(ctx, message, claim, device, now, why)
     return failed
 
 
