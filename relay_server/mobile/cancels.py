@@ -15,7 +15,7 @@ from redis import Redis
 from relay_server.mobile.shapes import MessagePatch
 from relay_server.store.models import Message, StatusChange
 from relay_server.store.store import Store
-from zimsend_common import wire
+from zimsend_common import device_written, wire
 from zimsend_common.timefmt import utcnow
 
 _SENT_STATES = frozenset({"Sent", "Delivered"})
@@ -29,14 +29,17 @@ def cancelled_at(patch: MessagePatch) -> datetime | None:
     return patch.states.get("Cancelled") or utcnow()
 
 
-def cancel_held(store: Store, redis: Redis, message: Message, at: datetime) -> None:
-    """Cancel a queued message the phone holds, at ``at``; one already sent or finished stays as it is.
+def cancel_held(store: Store, redis: Redis, device_id: str, message: Message, at: datetime) -> None:
+    """Cancel a queued message the phone ``device_id`` holds, at ``at``; one already sent or
+    finished, or no longer the phone's, stays as it is.
 
-    The claim passes from the phone to the cancel first: whatever the phone
-    says of the message after changes nothing, and should the store not be
-    reached now, recovery finds the cancel's claim and cancels it then.
+    The claim passes from the phone to the cancel first, only while it is the
+    phone's: whatever the phone says of the message after changes nothing, and
+    should the store not be reached now, recovery finds the cancel's claim and
+    cancels it then.
     """
     if message.status != "queued":
         return
-    redis.set(wire.claim_key(message.client_id, message.message_id), wire.CLAIM_CANCELLED, xx=True, keepttl=True)
-    store.apply_status_change(StatusChange(message.message_id, "cancelled", at))
+    key, phones = wire.claim_key(message.client_id, message.message_id), wire.claim_value_device(device_id)
+    if device_written.replace_if_equal(redis, key, phones, wire.CLAIM_CANCELLED, ex=wire.CLAIM_TTL_SECONDS):
+        store.apply_status_change(StatusChange(message.message_id, "cancelled", at))

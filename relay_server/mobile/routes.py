@@ -263,7 +263,7 @@ def _take_reports(ctx: RelayContext, device: MobileDevice, patches: list[Message
     for patch in patches:
         at = cancels.cancelled_at(patch)
         if at is not None and patch.id in held:
-            cancels.cancel_held(ctx.store, ctx.redis, placed[patch.id], at)
+            cancels.cancel_held(ctx.store, ctx.redis, device.device_id, placed[patch.id], at)
 
 
 # -- helpers -----------------------------------------------------------------------
