@@ -32,7 +32,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import timedelta
 
 import serial
@@ -370,8 +370,11 @@ class ATModem(Modem):
         channel.command(f'AT+CPMS="{memory}"', self.options.command_timeout)
         try:
             yield channel
-        finally:
-            self._back_to_session_memory(channel, memory)
+        except BaseException:
+            with suppress(ModemError):  # the block's own error is the one to tell
+                self._back_to_session_memory(channel, memory)
+            raise
+        self._back_to_session_memory(channel, memory)
 
     def _back_to_session_memory(self, channel: Channel, memory: str) -> None:
         try:
