@@ -15,7 +15,7 @@ Why not RQ's loop: its bookkeeping per job (the dequeue, the job's fetch, the
 started and finished registries, the status, the result) cost more than the
 events themselves, and the worker was the pipeline's bottleneck. Nothing of
 that bookkeeping is read for events: an agent asks only whether an event's
-job still waits (``Outbox._still_waiting``) and whether its ack key is set.
+job still waits (``bus.still_waiting``) and whether its ack key is set.
 
 A round's events share one store transaction (``Store.batch``), each in a
 savepoint of its own, so that a hundred status changes cost one commit, not

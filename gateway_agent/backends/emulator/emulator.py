@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Collection, Sequence
 
 from gateway_agent.backends.at.error_table import meaning_of
+from gateway_agent.backends.at.memories import REPORT_MEMORY
 from gateway_agent.backends.emulator.commands import STORAGE, Bare, CommandSet, Prompt, tpdu_length
 from gateway_agent.backends.emulator.config import AcceptedPart, EmulatorConfig, SentRecord
 from gateway_agent.backends.emulator.errors import AtError
@@ -32,7 +33,6 @@ log = logging.getLogger(__name__)
 CTRL_Z, ESC = 0x1A, 0x1B
 # How often the serving thread looks, between the client's commands, for what else it has to do.
 _LOOK_SECONDS = 0.02
-REPORT_MEMORY = "SR"  # where the modems that keep status reports apart keep them
 NOISE = (
     "^RSSI:17",
     "^MODE:5,4",
