@@ -69,8 +69,9 @@ def delete_if_equal(redis: Redis, key: str, value: bytes | str) -> bool:
     return _if_equal(redis, key, value, lambda pipe: pipe.delete(key))
 
 
-def replace_if_equal(redis: Redis, key: str, value: bytes | str, new: str, *, ex: int) -> bool:
-    """Set ``key`` to ``new`` for ``ex`` seconds if, and only if, it holds the string ``value``; whether it did."""
+def replace_if_equal(redis: Redis, key: str, value: bytes | str, new: str, *, ex: int | None) -> bool:
+    """Set ``key`` to ``new`` for ``ex`` seconds (for good when None) if, and only if, it
+    holds the string ``value``; whether it did."""
     return _if_equal(redis, key, value, lambda pipe: pipe.set(key, new, ex=ex))
 
 

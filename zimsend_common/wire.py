@@ -169,7 +169,9 @@ def event_job_id(device_id: str, event_id: str) -> str:
 
 
 def redis_epoch_key() -> str:
-    """A sentinel the relay's worker keeps in Redis: its absence says Redis lost its data.
+    """A sentinel the relay's worker keeps in Redis: its absence says Redis lost its data,
+    and a server id not the running server's says Redis restarted since (and may have
+    lost its last writes).
 
     The worker sets it again with a new value, naming when it resumes recovery;
     agents that see the value change claim again what they took and hand on
@@ -178,17 +180,25 @@ def redis_epoch_key() -> str:
     return "zimsend:epoch"
 
 
-def epoch_value(resume_at: datetime) -> str:
-    """The sentinel's value that names ``resume_at`` (seconds since the Unix epoch)."""
-    return f"{resume_at.timestamp():.6f}"
+def epoch_value(resume_at: datetime, server: str | None) -> str:
+    """The sentinel's value: ``resume_at`` (seconds since the Unix epoch), then the id of the
+    Redis server process it is written to (``INFO server``'s ``run_id``), when known."""
+    stamp = f"{resume_at.timestamp():.6f}"
+    return stamp if server is None else f"{stamp} {server}"
 
 
 def epoch_resumes_at(value: bytes) -> datetime | None:
     """The moment a sentinel's value names; None when it names none (not the worker's)."""
     try:
-        return datetime.fromtimestamp(float(value), timezone.utc)
-    except (ValueError, OverflowError, OSError):
+        return datetime.fromtimestamp(float(value.split(maxsplit=1)[0]), timezone.utc)
+    except (ValueError, OverflowError, OSError, IndexError):
         return None
+
+
+def epoch_server(value: bytes) -> str | None:
+    """The Redis server process a sentinel's value was written to; None when it names none."""
+    words = value.split()
+    return words[1].decode(errors="replace") if len(words) == 2 else None
 
 
 WORKER_HEARTBEAT_KEY = "zimsend:worker:heartbeat"

@@ -14,6 +14,7 @@ from relay_server.dispatch.recent import Recent
 from relay_server.mobile import wake
 from relay_server.store.models import Caller, Message, NewMessage
 from relay_server.store.store import Store
+from relay_server.worker import epoch
 from zimsend_common import wire
 from zimsend_common.timefmt import utcnow
 
@@ -84,7 +85,7 @@ class RQDispatcher:
         key = wire.claim_key(message.client_id, message.message_id)
         now = utcnow()
         try:
-            wait = None if _not_yet_placed(message, now) else self._recovery_wait(now)
+            wait = None if _not_yet_placed(message, now) else epoch.recovery_wait(self.redis, now, self.recovery_grace)
             if wait is not None and self.redis.get(key) is None:
                 raise CancelUndecided(wait)
             won = self.redis.set(key, wire.CLAIM_CANCELLED, nx=True, ex=wire.CLAIM_TTL_SECONDS)
@@ -99,14 +100,6 @@ class RQDispatcher:
             )
             return False
         return True
-
-    def _recovery_wait(self, now: datetime) -> timedelta | None:
-        """How long until the worker's recovery resumes after Redis lost its data; None when it is not waiting."""
-        value = self.redis.get(wire.redis_epoch_key())
-        if not isinstance(value, bytes):
-            return self.recovery_grace  # a loss the worker has yet to notice: its grace starts then
-        resume_at = wire.epoch_resumes_at(value)
-        return resume_at - now if resume_at is not None and resume_at > now else None
 
 
 def _not_yet_placed(message: Message, now: datetime) -> bool:

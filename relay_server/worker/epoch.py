@@ -8,6 +8,14 @@ it sets it again to the moment recovery may resume, a grace period later.
 Meanwhile agents notice the new value, claim again what they took and hand
 on their unacknowledged events. The moment lives in Redis, not in this
 process, so a worker restarted during the grace period still keeps to it.
+
+A Redis may also lose only its last writes and keep the sentinel: one that
+writes its append-only file once a second and crashes, one restarted from
+an older snapshot, a replica promoted before it caught up. Each of these is
+a new server process, with a new ``run_id``; the sentinel names the process
+it was written to, so finding another one running counts as a loss too.
+A restart that lost nothing costs one grace period and a harmless round of
+claims made again.
 """
 
 from __future__ import annotations
@@ -18,33 +26,90 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from redis import Redis
+from redis.exceptions import ResponseError
 
-from zimsend_common import wire
+from zimsend_common import device_written, wire
 
 log = logging.getLogger(__name__)
+
+
+def server_id(redis: Redis) -> str | None:
+    """The running Redis server process's id (``INFO server``'s ``run_id``, new at each
+    start); None when Redis will not say (INFO renamed away)."""
+    try:
+        return _run_id(redis.info("server"))
+    except ResponseError:
+        return None
+
+
+def _run_id(info: object) -> str | None:
+    run_id = info.get("run_id") if isinstance(info, dict) else None
+    return str(run_id) if run_id else None
 
 
 def recovery_resumes_at(
     redis: Redis, now: datetime, grace: timedelta, anything_queued: Callable[[], bool] | None = None
 ) -> datetime:
     """When recovery may give queued messages their job again; restarts the grace
-    period when Redis lost the sentinel, unless ``anything_queued`` says the store
-    shows no message queued (a first start, most often): no claim can then have
-    been lost, and nothing waits (without it, something may be)."""
-    resume_at = now + grace
-    if redis.set(wire.redis_epoch_key(), wire.epoch_value(resume_at), nx=True):
-        if anything_queued is not None and not anything_queued():
-            redis.set(wire.redis_epoch_key(), wire.epoch_value(now))
-            log.info("Redis holds no data of the gateway, and the store no queued message: nothing to wait for")
-            return now
-        log.warning(
-            "Redis holds no data of the gateway (Redis lost it, or a first start); recovery waits for agents",
-            extra={"grace_seconds": grace.total_seconds()},
-        )
+    period when Redis lost the sentinel, or restarted since it was set, unless
+    ``anything_queued`` says the store shows no message queued (a first start,
+    most often): no claim can then have been lost, and nothing waits (without
+    it, something may be)."""
+    server, key = server_id(redis), wire.redis_epoch_key()
+    if redis.set(key, wire.epoch_value(now + grace, server), nx=True):
+        why = "Redis holds no data of the gateway (Redis lost it, or a first start)"
+        return _grace_begun(redis, now, grace, server, why, anything_queued)
+    value = redis.get(key)
+    if not isinstance(value, bytes):
+        return now  # gone again already: the next round sets it
+    written_to = wire.epoch_server(value)
+    if server is None or written_to == server:
+        return wire.epoch_resumes_at(value) or now  # one not ours names no moment
+    if written_to is None:  # set before sentinels named their server: adopted as it stands
+        resume_at = wire.epoch_resumes_at(value) or now
+        device_written.replace_if_equal(redis, key, value, wire.epoch_value(resume_at, server), ex=None)
         return resume_at
-    value = redis.get(wire.redis_epoch_key())
-    named = wire.epoch_resumes_at(value) if isinstance(value, bytes) else None
-    return named or now  # gone again already, or not ours: the next round looks again
+    if not device_written.replace_if_equal(redis, key, value, wire.epoch_value(now + grace, server), ex=None):
+        return recovery_resumes_at(redis, now, grace, anything_queued)  # replaced meanwhile: read it again
+    why = "Redis restarted since the worker last saw it, and may have lost its last writes"
+    return _grace_begun(redis, now, grace, server, why, anything_queued)
+
+
+def _grace_begun(
+    redis: Redis,
+    now: datetime,
+    grace: timedelta,
+    server: str | None,
+    why: str,
+    anything_queued: Callable[[], bool] | None,
+) -> datetime:
+    """The sentinel was just set to name ``now + grace``: when recovery resumes after all."""
+    if anything_queued is not None and not anything_queued():
+        redis.set(wire.redis_epoch_key(), wire.epoch_value(now, server))
+        log.info("Redis may have lost claims, but the store shows no queued message", extra={"cause": why})
+        return now
+    log.warning(
+        "Redis may have lost claims: recovery waits for agents",
+        extra={"cause": why, "grace_seconds": grace.total_seconds()},
+    )
+    return now + grace
+
+
+def recovery_wait(redis: Redis, now: datetime, grace: timedelta) -> timedelta | None:
+    """How long recovery still waits for agents after a loss, read without writing: None
+    when it is not waiting, the whole ``grace`` for a loss the worker has yet to notice
+    (the sentinel gone, or written to a server process no longer running)."""
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.get(wire.redis_epoch_key())
+        pipe.info("server")
+        value, info = pipe.execute(raise_on_error=False)  # INFO may be renamed away
+    if not isinstance(value, bytes):
+        return grace
+    written_to, server = wire.epoch_server(value), _run_id(info)
+    if written_to is not None and server is not None and written_to != server:
+        return grace
+    resume_at = wire.epoch_resumes_at(value)
+    return resume_at - now if resume_at is not None and resume_at > now else None
 
 
 class EpochWatch:

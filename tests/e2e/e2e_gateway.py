@@ -39,8 +39,9 @@ RECOVERY_GRACE_SECONDS = 3  # longer than the agents' event re-hand interval (1 
 
 def worker_settled(client: redis.Redis) -> bool:
     """Whether the worker knows this Redis as one that kept its data (its sentinel's grace is over)."""
-    resume_at = client.get(wire.redis_epoch_key())
-    return resume_at is not None and float(resume_at) <= time.time()
+    value = client.get(wire.redis_epoch_key())
+    resume_at = wire.epoch_resumes_at(value) if isinstance(value, bytes) else None
+    return resume_at is not None and resume_at.timestamp() <= time.time()
 
 
 @dataclass

@@ -24,6 +24,7 @@ from e2e_gateway import (
     wait_until,
     worker_settled,
 )
+from own_redis import OwnRedis
 
 from gateway_agent.backends.emulator import EmulatorConfig
 from zimsend_common import bus, wire
@@ -155,6 +156,41 @@ def test_a_message_sent_just_before_redis_lost_its_data_is_not_sent_again_by_ano
     gateway.wait_online(account, second)
     time.sleep(RECOVERY_GRACE_SECONDS + 2)  # recovery resumed: a second send would have happened by now
     assert first.texts_sent() + second.texts_sent() == ["sent once"]
+
+
+def test_a_message_sent_after_redis_last_saved_is_not_sent_again_when_redis_restarts_without_it(
+    tmp_path: Path, sqlite_url: str, own_redis: OwnRedis
+):
+    # Redis keeps the worker's sentinel across the restart: only the claim and the job are lost.
+    with running_gateway(
+        tmp_path, sqlite_url, own_redis.url, own_redis.client(), ZIMSEND_DEVICE_OFFLINE_AFTER_SECONDS="60"
+    ) as gateway:
+        account = gateway.new_account()
+        # No report comes to settle the message, and its `sent` event is handed on again
+        # only when the agent sees the sentinel change.
+        first = gateway.new_agent(
+            account,
+            EmulatorConfig(report_delay=None),
+            ZIMSEND_SEND_RATE_PER_MINUTE="1",
+            ZIMSEND_EVENT_REHAND_SECONDS="600",
+        )
+        second = gateway.new_agent(account, start=False)
+        wait_until(lambda: gateway.redis.get(wire.device_client_key(second.device_id)), "the worker to publish clients")
+        [worker] = [process for process in gateway.processes if "worker" in process.args]
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+        own_redis.snapshot()
+
+        message_id = gateway.queue(account, to="+263771000970", message="sent once")
+        wait_until(lambda: first.texts_sent() == ["sent once"], "the first device to send")
+        own_redis.restart()  # back at the snapshot: the claim, the job and the sent event are gone
+        gateway.start_agent(second, account, wait_online=False)
+        gateway.start_worker()
+
+        gateway.wait_for_status(account, message_id, "sent", "delivered")
+        gateway.wait_online(account, second)
+        time.sleep(RECOVERY_GRACE_SECONDS + 2)  # recovery resumed: a second send would have happened by now
+        assert first.texts_sent() + second.texts_sent() == ["sent once"]
 
 
 def test_sends_made_while_redis_is_down_are_accepted_and_leave_once_it_is_back(gateway: Gateway, redis_proc):

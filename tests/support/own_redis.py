@@ -1,5 +1,6 @@
-"""A redis-server of a test's own: it keeps nothing on disk, so that stopped and started
-again it is empty, and the test may pause (SIGSTOP) and resume (SIGCONT) it."""
+"""A redis-server of a test's own: it keeps nothing on disk unless told to (``snapshot``),
+so that stopped and started again it is empty, or back at that snapshot; and the test
+may pause (SIGSTOP) and resume (SIGCONT) it."""
 
 from __future__ import annotations
 
@@ -71,6 +72,16 @@ class OwnRedis:
             self._process.wait(timeout=10)
         self._process = None
 
+    def snapshot(self) -> None:
+        """Write what it holds now to disk (SAVE): started again, it comes back with that and
+        without any later write, as a Redis restarted from an older snapshot does."""
+        self._probe.save()
+
+    def restart(self) -> None:
+        """Kill it and start it again: empty, or as at its last ``snapshot``."""
+        self.stop()
+        self.start()
+
     def client(self) -> redis.Redis:
         """A new client of it, made as the agent makes them."""
         return redis_client.connect(self.url, redis_client.AGENT)
@@ -91,7 +102,7 @@ class OwnRedis:
         return self.answers()
 
     def _command(self) -> list[str]:
-        """Loopback only; no snapshot, no append-only file."""
+        """Loopback only; no snapshot but those asked for, no append-only file."""
         if self.tls is None:
             listen = ["--port", str(self.port)]
         else:

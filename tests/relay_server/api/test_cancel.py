@@ -13,6 +13,7 @@ from rq.job import JobStatus
 from tracking_data import api_for, error_of, seed, utc
 
 from relay_server.dispatch.rq_dispatcher import RQDispatcher
+from relay_server.worker.epoch import server_id
 from zimsend_common import bus, wire
 from zimsend_common.timefmt import isoformat_z, utcnow
 
@@ -184,6 +185,7 @@ def test_a_cancel_just_after_redis_lost_a_claim_is_to_be_retried_and_wins_once_t
     assert api.get(f"/sms/status/{message.message_id}").json()["status"] == "queued"
     assert rq_relay.redis.get(claim) is None  # the device may still claim it again
     # The worker's grace period is over; the device never claimed it again.
-    rq_relay.redis.set(wire.redis_epoch_key(), wire.epoch_value(utcnow() - timedelta(seconds=1)))
+    over = wire.epoch_value(utcnow() - timedelta(seconds=1), server_id(rq_relay.redis))
+    rq_relay.redis.set(wire.redis_epoch_key(), over)
     answer = api.delete(f"/sms/{message.message_id}")
     assert answer.status_code == 200 and answer.json()["status"] == "cancelled"

@@ -14,7 +14,7 @@ from signed_jobs import signed_for
 from relay_server.dispatch import RQDispatcher, placement
 from relay_server.dispatch.dispatcher import CancelUndecided, DeviceOffline, NoDeviceAvailable
 from relay_server.dispatch.estimate import DEFAULT_SEND_SECONDS
-from relay_server.worker.epoch import recovery_resumes_at
+from relay_server.worker.epoch import recovery_resumes_at, server_id
 from zimsend_common import bus, redis_client, wire
 from zimsend_common.timefmt import utcnow
 
@@ -209,7 +209,9 @@ def test_a_cancel_right_after_redis_lost_its_data_waits_for_the_grace_period_the
     assert timedelta(0) < during_grace.value.retry_after <= GRACE
     assert parts.redis.get(wire.claim_key(message.client_id, message.message_id)) is None
 
-    parts.redis.set(wire.redis_epoch_key(), wire.epoch_value(resume_at - GRACE - timedelta(seconds=1)))
+    parts.redis.set(
+        wire.redis_epoch_key(), wire.epoch_value(resume_at - GRACE - timedelta(seconds=1), server_id(parts.redis))
+    )
     assert dispatcher.cancel(message) is True
 
 
