@@ -13,9 +13,11 @@ A Redis may also lose only its last writes and keep the sentinel: one that
 writes its append-only file once a second and crashes, one restarted from
 an older snapshot, a replica promoted before it caught up. Each of these is
 a new server process, with a new ``run_id``; the sentinel names the process
-it was written to, so finding another one running counts as a loss too.
-A restart that lost nothing costs one grace period and a harmless round of
-claims made again.
+it was written to, so finding another one running counts as a loss too. So
+does a key evicted since (a ``maxmemory-policy`` other than ``noeviction``:
+claims, which expire, are the first that volatile policies evict), by the
+count of evicted keys the sentinel names. A restart that lost nothing costs
+one grace period and a harmless round of claims made again.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from redis import Redis
-from redis.exceptions import ResponseError
+from redis.client import Pipeline
 
 from zimsend_common import device_written, wire
 
@@ -34,24 +37,32 @@ log = logging.getLogger(__name__)
 
 
 def server_id(redis: Redis) -> str | None:
-    """The running Redis server process's id (``INFO server``'s ``run_id``, new at each
-    start); None when Redis will not say (INFO renamed away)."""
-    try:
-        return _run_id(redis.info("server"))
-    except ResponseError:
+    """What names the data the running Redis holds: its process (``INFO server``'s
+    ``run_id``, new at each start) and how many keys it has evicted (``INFO stats``),
+    as ``run_id:evicted``; None when Redis will not say (INFO renamed away)."""
+    with redis.pipeline(transaction=False) as pipe:
+        return _server_answered(_ask_server(pipe).execute(raise_on_error=False))
+
+
+def _ask_server(pipe: Pipeline) -> Pipeline:
+    pipe.info("server")
+    pipe.info("stats")
+    return pipe
+
+
+def _server_answered(answers: list[Any]) -> str | None:
+    """``server_id`` from the answers of ``_ask_server``'s two commands."""
+    server, stats = answers
+    if not isinstance(server, dict) or not server.get("run_id") or not isinstance(stats, dict):
         return None
-
-
-def _run_id(info: object) -> str | None:
-    run_id = info.get("run_id") if isinstance(info, dict) else None
-    return str(run_id) if run_id else None
+    return f"{server['run_id']}:{stats.get('evicted_keys', 0)}"
 
 
 def recovery_resumes_at(
     redis: Redis, now: datetime, grace: timedelta, anything_queued: Callable[[], bool] | None = None
 ) -> datetime:
     """When recovery may give queued messages their job again; restarts the grace
-    period when Redis lost the sentinel, or restarted since it was set, unless
+    period when Redis lost the sentinel, or restarted or evicted keys since it was set, unless
     ``anything_queued`` says the store shows no message queued (a first start,
     most often): no claim can then have been lost, and nothing waits (without
     it, something may be)."""
@@ -71,8 +82,13 @@ def recovery_resumes_at(
         return resume_at
     if not device_written.replace_if_equal(redis, key, value, wire.epoch_value(now + grace, server), ex=None):
         return recovery_resumes_at(redis, now, grace, anything_queued)  # replaced meanwhile: read it again
-    why = "Redis restarted since the worker last saw it, and may have lost its last writes"
-    return _grace_begun(redis, now, grace, server, why, anything_queued)
+    return _grace_begun(redis, now, grace, server, _what_changed(written_to, server), anything_queued)
+
+
+def _what_changed(written_to: str, server: str) -> str:
+    if written_to.partition(":")[0] != server.partition(":")[0]:
+        return "Redis restarted since the worker last saw it, and may have lost its last writes"
+    return "Redis evicted keys to stay under its maxmemory: set its maxmemory-policy to noeviction"
 
 
 def _grace_begun(
@@ -98,14 +114,13 @@ def _grace_begun(
 def recovery_wait(redis: Redis, now: datetime, grace: timedelta) -> timedelta | None:
     """How long recovery still waits for agents after a loss, read without writing: None
     when it is not waiting, the whole ``grace`` for a loss the worker has yet to notice
-    (the sentinel gone, or written to a server process no longer running)."""
+    (the sentinel gone, or naming a server process no longer running or fewer evicted keys)."""
     with redis.pipeline(transaction=False) as pipe:
         pipe.get(wire.redis_epoch_key())
-        pipe.info("server")
-        value, info = pipe.execute(raise_on_error=False)  # INFO may be renamed away
+        value, *asked = _ask_server(pipe).execute(raise_on_error=False)  # INFO may be renamed away
     if not isinstance(value, bytes):
         return grace
-    written_to, server = wire.epoch_server(value), _run_id(info)
+    written_to, server = wire.epoch_server(value), _server_answered(asked)
     if written_to is not None and server is not None and written_to != server:
         return grace
     resume_at = wire.epoch_resumes_at(value)

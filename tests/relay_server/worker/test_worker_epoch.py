@@ -76,6 +76,22 @@ def test_a_redis_restarted_with_nothing_queued_in_the_store_waits_for_nothing(ow
     assert recovery_wait(client, now, GRACE) is None
 
 
+def test_a_redis_that_evicted_keys_to_stay_under_its_memory_limit_holds_recovery_back(own_redis: OwnRedis):
+    client = own_redis.client()
+    before = known_to_a_worker(client)
+    epoch = EpochWatch(GRACE, lambda: True)
+    assert epoch.held_back_through(client, utcnow()) is None
+    # A volatile policy evicts first the keys that expire, as every claim does.
+    client.config_set("maxmemory-policy", "volatile-lru")
+    client.config_set("maxmemory", int(client.info("memory")["used_memory"]) + 1_000_000)
+    for n in range(300):
+        client.set(wire.claim_key("client_abc", f"msg_{n}"), "device:abc" + "x" * 10_000, ex=3600)
+    assert client.info("stats")["evicted_keys"] > 0
+
+    assert epoch.held_back_through(client, utcnow()) is not None
+    assert client.get(wire.redis_epoch_key()) != before
+
+
 def test_a_sentinel_naming_no_server_is_taken_as_this_ones(parts: Parts):
     # As a worker wrote it before sentinels named their server: the upgrade is no loss.
     parts.message(parts.client())
