@@ -39,10 +39,11 @@ import serial
 
 from gateway_agent.backends.at import network
 from gateway_agent.backends.at.channel import Channel
+from gateway_agent.backends.at.identity import identity, network_state
 from gateway_agent.backends.at.inbox import Inbox, Slot, normalized_pdu
 from gateway_agent.backends.at.memories import SESSION_MEMORY, Location, announced
 from gateway_agent.backends.at.options import DriverOptions
-from gateway_agent.backends.at.session import SessionFeatures, initialize, registration, sim_state
+from gateway_agent.backends.at.session import SessionFeatures, initialize
 from gateway_agent.backends.at.urc import Urc
 from gateway_agent.errors import CommandError, ModemError, PortGone, Unsendable
 from gateway_agent.modem import (
@@ -95,29 +96,10 @@ class ATModem(Modem):
         self._drop_channel()
 
     def identify(self) -> Identity:
-        channel = self._live_channel()
-        return Identity(
-            manufacturer=self._ask(channel, "AT+CGMI"),
-            model=self._ask(channel, "AT+CGMM"),
-            firmware=self._ask(channel, "AT+CGMR"),
-            imei=self._ask(channel, "AT+CGSN"),
-            sim_state=sim_state(channel, self.options, self._features.quirks),
-            phone_number=self._own_number(channel),
-        )
+        return identity(self._live_channel(), self.options, self._features.quirks)
 
     def network_state(self) -> NetworkState:
-        channel = self._live_channel()
-        try:
-            operator = channel.command("AT+COPS?", self.options.command_timeout)
-        except CommandError:
-            operator = []
-        percent, dbm = network.signal(self._ask(channel, "AT+CSQ", keep_prefix=True))
-        return NetworkState(
-            registration=registration(channel, self.options),
-            operator=network.operator(operator[0]) if operator else None,
-            signal_percent=percent,
-            signal_dbm=dbm,
-        )
+        return network_state(self._live_channel(), self.options)
 
     def send(
         self, recipient: str, text: str, *, request_report: bool = True, resume: Progress | None = None
@@ -385,21 +367,6 @@ class ATModem(Modem):
             if channel.lost is None:
                 self._port_lost(f"the modem stayed in memory {memory}: {exc}")
             raise
-
-    def _ask(self, channel: Channel, command: str, *, keep_prefix: bool = False) -> str:
-        """The one line answering ``command``; without a ``+CGMI:``-style prefix unless kept."""
-        answer = channel.command(command, self.options.command_timeout)
-        if keep_prefix:
-            return answer[0].strip() if answer else ""
-        return network.value_of(answer)
-
-    def _own_number(self, channel: Channel) -> str | None:
-        try:
-            answer = channel.command("AT+CNUM", self.options.command_timeout)
-        except CommandError:
-            return None
-        numbers = [network.values(line)[1] for line in answer if line.startswith("+CNUM:")]
-        return next((number for number in numbers if number), None)
 
 
 def _stored(answer: list[str], prefix: str) -> list[tuple[str, str]]:
