@@ -5,7 +5,8 @@ open it. Every ``EmulatorConfig`` knob is a flag (``--send-delay 2``,
 ``--failure '^\\+26371=1'``); ``--link`` gives the pty a stable name.
 Lines on standard input play the outside world:
 
-    sms SENDER TEXT      an SMS arrives (stored on the SIM, announced per AT+CNMI)
+    sms SENDER TEXT      an SMS arrives (stored on the SIM, announced per AT+CNMI; the
+                         network keeps it while the SIM is full)
     flash SENDER TEXT    an SMS arrives as a direct +CMT
     pdu HEX              a PDU arrives exactly as given (SMSC field first)
     unplug / replug      the device vanishes / comes back
@@ -89,12 +90,12 @@ def _obey_line(emulator: ModemEmulator, line: str) -> None:
     if verb in ("sms", "flash") and sender and text:
         try:
             emulator.inject_incoming(sender, text, direct=verb == "flash")
-        except RuntimeError as exc:
+        except ValueError as exc:  # a sender no address field can hold
             print(exc, file=sys.stderr)
     elif verb == "pdu" and sender:
         try:
             emulator.inject_pdu(sender)
-        except (RuntimeError, ValueError) as exc:
+        except ValueError as exc:
             print(exc, file=sys.stderr)
     elif verb == "unplug":
         emulator.vanish()

@@ -63,6 +63,7 @@ class ModemEmulator:
         self._requests: queue.Queue[tuple[Callable[[], None], threading.Event]] = queue.Queue()
         self._unacknowledged: deque[tuple[float, bytes]] = deque()
         self._held_reports: deque[str] = deque()  # status reports the network keeps while the SIM is full
+        self._held_messages: deque[str] = deque()  # messages the network keeps while the SIM is full
         self._vanish_after: str | None = None
         self._garble_next_pdu_line = False
         self._stopping = threading.Event()
@@ -105,6 +106,11 @@ class ModemEmulator:
         """How many messages the modem holds, in all its memories."""
         return sum(memory.used for memory in self._memories.values())
 
+    @property
+    def held(self) -> int:
+        """How many incoming messages the network keeps until the SIM has room for them."""
+        return len(self._held_messages)
+
     def inject_incoming(
         self,
         sender: str,
@@ -119,7 +125,7 @@ class ModemEmulator:
         It is routed as AT+CNMI says (stored with +CMTI, or +CMT), or straight to
         the client as +CMT when ``direct``. The parts numbered in ``lose_parts``
         (from 1) never arrive. The sender's phone uses the national language
-        tables of ``languages`` when they save parts. RuntimeError when the SIM is full.
+        tables of ``languages`` when they save parts.
         """
         self._concat_reference = (self._concat_reference + 1) % 256
         pdus = encode_deliver(
@@ -136,18 +142,18 @@ class ModemEmulator:
     def inject_pdu(self, pdu: str, *, direct: bool = False) -> None:
         """A PDU (hex, SMSC field first) arrives exactly as given, however malformed.
 
-        Routed as ``inject_incoming`` routes each part; RuntimeError when the SIM is full.
+        Routed as ``inject_incoming`` routes each part. When the SIM is full, or the network
+        already keeps others for it, the network keeps it until the SIM has room (``held``).
         """
         mt = self._commands.session.cnmi[1]
         if direct or mt == 2:
             self._emit_direct(f"+CMT: ,{tpdu_length(pdu)}", pdu)
             return
-        try:
-            index = self._storage.store(pdu)
-        except AtError:
-            raise RuntimeError("the emulated SIM's storage is full") from None
-        if mt == 1:
-            self._emit(f'+CMTI: "SM",{index}')
+        if self._held_messages or not self._stored_message(pdu):
+            # As a real network does (TS 23.040, memory capacity exceeded): it keeps the
+            # message, behind any it already keeps, and tries again once the phone has room.
+            log.info("emulated SIM full: the network holds a message")
+            self._held_messages.append(pdu)
 
     def vanish(self) -> None:
         """The device disappears at once: nothing more comes out, the pty closes, the link goes."""
@@ -211,6 +217,7 @@ class ModemEmulator:
                 done.set()
             self._resend_unacknowledged()
             self._deliver_held_reports()
+            self._deliver_held_messages()
             for pdu in self._network.due_reports():
                 self._report_arrived(pdu)
             next_report = self._network.seconds_to_next_report()
@@ -320,6 +327,20 @@ class ModemEmulator:
         reports = self._memories[self._report_memory]
         while self._held_reports and reports.used < reports.size:
             self._report_arrived(self._held_reports.popleft())
+
+    def _deliver_held_messages(self) -> None:
+        while self._held_messages and self._stored_message(self._held_messages[0]):
+            self._held_messages.popleft()
+
+    def _stored_message(self, pdu: str) -> bool:
+        """Store ``pdu`` on the SIM and announce it as AT+CNMI says; False when the SIM is full."""
+        try:
+            index = self._storage.store(pdu)
+        except AtError:
+            return False
+        if self._commands.session.cnmi[1] == 1:
+            self._emit(f'+CMTI: "SM",{index}')
+        return True
 
     def _emit_direct(self, header: str, pdu: str) -> None:
         shown = self._commands.shown_pdu(pdu).encode("ascii")

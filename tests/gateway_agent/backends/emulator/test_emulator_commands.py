@@ -176,6 +176,22 @@ def test_stored_messages_are_listed_read_and_deleted(start) -> None:
     assert terminal.command("AT+CMGD=0,4") == ["OK"] and emulator.stored == 0
 
 
+def test_messages_for_a_full_sim_are_kept_by_the_network_and_stored_in_order_as_slots_are_freed(start) -> None:
+    emulator, terminal = start(storage_size=1)
+    terminal.command("ATE0")
+    terminal.command("AT+CNMI=2,1,0,0,0")
+    emulator.inject_incoming("+263772222222", "fills the SIM")
+    terminal.wait_for(r'\+CMTI: "SM",1\r\n')
+    emulator.inject_incoming("+263772222222", "kept first")
+    emulator.inject_incoming("+263772222222", "kept second")
+    assert (emulator.stored, emulator.held) == (1, 2)
+    assert terminal.command("AT+CPMS?")[0] == '+CPMS: "SM",1,1,"SM",1,1,"SM",1,1'
+    terminal.type("AT+CMGD=1\r")
+    terminal.wait_for(r'OK\r\n\r\n\+CMTI: "SM",1\r\n')  # the network hands one over the moment a slot is free
+    assert decode_incoming(terminal.command("AT+CMGR=1")[1]).text == "kept first"
+    assert emulator.held == 1
+
+
 def test_new_messages_and_reports_are_announced_as_cnmi_asks(start) -> None:
     emulator, terminal = start(report_delay=0.05)
     terminal.command("ATE0")
