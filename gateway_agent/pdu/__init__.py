@@ -10,7 +10,7 @@ from gateway_agent.pdu.deliver import Deliver, decode_deliver, encode_deliver
 from gateway_agent.pdu.errors import PduError
 from gateway_agent.pdu.incoming import decode_incoming
 from gateway_agent.pdu.octets import is_hex_pdu
-from gateway_agent.pdu.reassembly import CompleteMessage, Fingerprint, Reassembler, fingerprint
+from gateway_agent.pdu.reassembly import CompleteMessage, Fingerprint, Reassembler, fingerprint, reserve
 from gateway_agent.pdu.status_report import (
     StatusReport,
     decode_status_report,
@@ -43,4 +43,5 @@ __all__ = [
     "failure_of",
     "is_hex_pdu",
     "outcome_of",
+    "reserve",
 ]

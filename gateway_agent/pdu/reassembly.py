@@ -12,11 +12,19 @@ completing, is a copy and ignored, for single-part messages too.
 
 Parts of a message that never completes are not dropped: ``expire`` hands
 them back as a message with its gaps listed in ``missing``, so the text
-that did arrive is never lost.
+that did arrive is never lost. ``give_up_oldest`` does the same for the
+oldest message waiting, whatever its age, when its parts must make room.
+
+Parts wait where the modem stored them, and a SIM holds few messages (20 to
+50 is common). Once it is full the network keeps every new message, the
+missing parts too ("memory capacity exceeded", TS 23.040 §9.2.3.22), until
+the phone has room again: so waiting parts are never let take the slots
+``reserve`` says to keep free.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -24,6 +32,10 @@ from gateway_agent.pdu.deliver import Deliver
 from zimsend_common.timefmt import utcnow
 
 DEFAULT_REMEMBER = timedelta(minutes=10)
+MIN_FREE = 3
+"""The fewest slots of a memory kept free of waiting parts, however small the memory."""
+FREE_SHARE = 5
+"""At least one slot in this many is kept free of waiting parts."""
 
 _Key = tuple[str, int, int]
 Fingerprint = tuple[object, ...]
@@ -117,13 +129,27 @@ class Reassembler:
             ),
             key=lambda entry: entry[1].first_seen,
         )
-        expired = []
-        for key, partial in stale:
-            self._drop(key, partial)
-            ordered = [partial.parts[sequence] for sequence in sorted(partial.parts)]
-            missing = tuple(sorted(set(range(1, key[2] + 1)) - partial.parts.keys()))
-            expired.append(_join(key[0], ordered, partial.first_seen, missing))
-        return expired
+        return [self._give_up(key, partial) for key, partial in stale]
+
+    def give_up_oldest(self, among: Callable[[Deliver], bool] = lambda part: True) -> CompleteMessage | None:
+        """Give up on the oldest message still missing parts that has a part ``among`` accepts.
+
+        Returns what arrived of it, with ``missing`` set; None when no such message waits.
+        """
+        waiting = (
+            (key, partial)
+            for key, partials in self._partials.items()
+            for partial in partials
+            if any(among(part) for part in partial.parts.values())
+        )
+        oldest = min(waiting, key=lambda entry: entry[1].first_seen, default=None)
+        return None if oldest is None else self._give_up(*oldest)
+
+    def _give_up(self, key: _Key, partial: _Partial) -> CompleteMessage:
+        self._drop(key, partial)
+        ordered = [partial.parts[sequence] for sequence in sorted(partial.parts)]
+        missing = tuple(sorted(set(range(1, key[2] + 1)) - partial.parts.keys()))
+        return _join(key[0], ordered, partial.first_seen, missing)
 
     def _drop(self, key: _Key, partial: _Partial) -> None:
         partials = self._partials[key]
@@ -155,3 +181,16 @@ def _join(sender: str, parts: list[Deliver], received_at: datetime, missing: tup
         smsc=parts[0].smsc,
         missing=missing,
     )
+
+
+def reserve(size: int) -> int:
+    """How many of a memory's ``size`` slots to keep free of parts waiting for the rest of their
+    message: a fifth, and at least ``MIN_FREE`` (all of a memory smaller than that).
+
+    One free slot would keep messages coming, but the free slots must take what lands between
+    two reads of the memory (a driver reads nothing while it sends, up to a minute a part): the
+    missing parts themselves and a few new messages, long ones commonly two to four parts each.
+    A bigger memory is met with bigger bursts, hence the share. Waiting parts still have most of
+    the memory, so parts that come a little late are seldom handed on apart.
+    """
+    return min(size, max(MIN_FREE, size // FREE_SHARE))

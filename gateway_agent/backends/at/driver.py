@@ -23,6 +23,11 @@ A slot is known by its memory as well as its number (``memories``): a
 message announced in a memory other than the session's (a status report in
 "SR") is read, and later deleted, with that memory chosen for the while, and
 a sweep lists "SR" too when the modem has it.
+
+Parts of a message wait on the SIM until the rest comes; when they would
+leave it fewer free slots than ``reserve`` says, the oldest messages waiting
+are handed on as far as they got, as ``incomplete_after`` hands them on: a
+full SIM would take no new message in, not even the missing parts.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ import serial
 from gateway_agent.backends.at import network
 from gateway_agent.backends.at.channel import Channel
 from gateway_agent.backends.at.identity import identity, network_state
-from gateway_agent.backends.at.inbox import Inbox, Slot, normalized_pdu
+from gateway_agent.backends.at.inbox import Inbox, Received, Slot, normalized_pdu
 from gateway_agent.backends.at.memories import SESSION_MEMORY, Location, announced
 from gateway_agent.backends.at.options import DriverOptions
 from gateway_agent.backends.at.session import SessionFeatures, initialize
@@ -56,7 +61,7 @@ from gateway_agent.modem import (
     Progress,
     SendReceipt,
 )
-from gateway_agent.pdu import PduError, SubmitPart, encode_submit
+from gateway_agent.pdu import PduError, SubmitPart, encode_submit, reserve
 from zimsend_common.timefmt import utcnow
 
 log = logging.getLogger(__name__)
@@ -182,6 +187,7 @@ class ATModem(Modem):
                 "port": self.options.port,
                 "indications": self._features.indications,
                 "acknowledge": self._features.acknowledge,
+                "sim_slots": self._features.capacity,
             },
         )
 
@@ -248,12 +254,24 @@ class ATModem(Modem):
         elif self._channel is not None and now >= self._next_sweep:
             self._next_sweep = now + self.options.sweep_interval
             self._sweep()
+        self._make_room()
 
     def _sweep(self) -> None:
         # Some modems announce nothing, or list nothing right after start.
         self._read_stored()
-        for received in self._inbox.expire(timedelta(seconds=self.options.incomplete_after)):
-            if received.event is not None:  # an expired message always makes one
+        self._queue(self._inbox.expire(timedelta(seconds=self.options.incomplete_after)))
+
+    def _make_room(self) -> None:
+        """Hand on the oldest messages missing parts while their parts leave the SIM too few free
+        slots; a modem that did not say how many it has keeps them until ``incomplete_after``."""
+        capacity = self._features.capacity
+        if capacity is None:
+            return
+        self._queue(self._inbox.make_room(SESSION_MEMORY, capacity - reserve(capacity)))
+
+    def _queue(self, given_up: list[Received]) -> None:
+        for received in given_up:
+            if received.event is not None:  # a message given up on always makes one
                 self._events.append((received.event, received.slots))
 
     def _handle(self, urc: Urc) -> None:

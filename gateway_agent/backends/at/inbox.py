@@ -11,7 +11,10 @@ until the slot is deleted, so reading a memory again never hands the same
 message on twice, while a new message in a slot (the old one deleted,
 perhaps by a command whose answer was lost with the port) is read as new.
 A message whose last parts never come is handed on as far as it got, once
-it is old enough (``expire``): late, not lost.
+it is old enough (``expire``): late, not lost. So is the oldest such message,
+whatever its age, when parts waiting in a memory would leave it too few free
+slots (``make_room``): a full SIM takes nothing more in, not even the missing
+parts, until a slot is freed.
 
 A silent message (TP-PID 0x40, "short message type 0") is acknowledged and
 discarded, as TS 23.040 9.2.3.9 asks: its slot is freed and nothing is
@@ -61,6 +64,7 @@ class Inbox:
         self._reassembler = Reassembler()
         self._slots: dict[Fingerprint, list[Slot]] = {}  # the slots of each part not yet in an event
         self._read: dict[Location, str] = {}  # slot -> the PDU read from it
+        self._kept: set[Location] = set()  # slots never to hand on, nor delete
         self._lock = threading.Lock()
 
     def has_read(self, slot: Location, pdu: str) -> bool:
@@ -78,11 +82,13 @@ class Inbox:
         with self._lock:
             if self._read.get(location) == normalized_pdu(pdu):
                 del self._read[location]
+                self._kept.discard(location)
 
     def remember(self, slot: Location, pdu: str) -> None:
         """``slot`` holds ``pdu``, never to hand on (a stored outgoing message, garbage)."""
         with self._lock:
             self._read[slot] = normalized_pdu(pdu)
+            self._kept.add(slot)
 
     def accept(self, pdu: str, slot: Location | None = None) -> Received:
         """Decode ``pdu`` and say what it amounts to (an undecodable message when it cannot be read)."""
@@ -95,6 +101,7 @@ class Inbox:
             decoded = None
         with self._lock:
             self._read.update(slots)
+            self._kept.difference_update(location for location, _ in slots)
             if decoded is None:
                 return Received(_undecodable(pdu), slots)
             if isinstance(decoded, StatusReport):
@@ -107,14 +114,37 @@ class Inbox:
     def expire(self, older_than: timedelta) -> list[Received]:
         """Messages still missing parts after ``older_than``, handed on with what came."""
         with self._lock:
-            expired = []
-            for complete in self._reassembler.expire(older_than):
-                log.warning(
-                    "incoming message incomplete",
-                    extra={"sender": complete.sender, "missing_parts": list(complete.missing)},
-                )
-                expired.append(Received(_message(complete), self._slots_of(complete.joined)))
-            return expired
+            return [self._incomplete(complete, "waited too long") for complete in self._reassembler.expire(older_than)]
+
+    def make_room(self, memory: str, room: int) -> list[Received]:
+        """Messages still missing parts, oldest first, handed on as far as they got while what
+        stays in ``memory`` (their parts, and what is never handed on) takes more than ``room`` slots.
+
+        Only messages with a part stored in ``memory`` are handed on: the others free nothing there.
+        """
+        with self._lock:
+            released = []
+            while self._staying_in(memory) > room:
+                complete = self._reassembler.give_up_oldest(lambda part: self._stored_in(part, memory))
+                if complete is None:
+                    break
+                released.append(self._incomplete(complete, f"memory {memory} nearly full"))
+            return released
+
+    def _staying_in(self, memory: str) -> int:
+        """How many slots of ``memory`` hold what is not on its way to be deleted."""
+        waiting = sum(1 for slots in self._slots.values() for location, _ in slots if location.memory == memory)
+        return waiting + sum(1 for location in self._kept if location.memory == memory)
+
+    def _stored_in(self, part: Deliver, memory: str) -> bool:
+        return any(location.memory == memory for location, _ in self._slots.get(fingerprint(part), []))
+
+    def _incomplete(self, complete: CompleteMessage, reason: str) -> Received:
+        log.warning(
+            "incoming message incomplete",
+            extra={"sender": complete.sender, "missing_parts": list(complete.missing), "reason": reason},
+        )
+        return Received(_message(complete), self._slots_of(complete.joined))
 
     def _part(self, part: Deliver, slots: tuple[Slot, ...]) -> Received:
         self._slots.setdefault(fingerprint(part), []).extend(slots)

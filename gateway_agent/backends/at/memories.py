@@ -10,6 +10,10 @@ modems do, as the Wader project's ZTE plugin records (it reads them with
 give ``+CDSI: "SR",<index>`` as what ``AT+CNMI``'s ds=2 announces. Such a report is read by choosing "SR" as mem1 for a
 moment. Slot 3 of "SR" is not slot 3 of the SIM, so a slot is always known by
 its memory and its index together.
+
+How many slots the SIM has is read from the answer to setting AT+CPMS
+(``size_of``), so that parts waiting there for the rest of their message
+leave room for new ones (``gateway_agent.pdu.reserve``).
 """
 
 from __future__ import annotations
@@ -49,3 +53,16 @@ def readable(test_answer: list[str]) -> tuple[str, ...]:
     line = next((line for line in test_answer if line.startswith("+CPMS:")), "")
     first = _FIRST_LIST.search(line)
     return tuple(memory.upper() for memory in _QUOTED.findall(first.group(1))) if first else ()
+
+
+def size_of(set_answer: list[str]) -> int | None:
+    """How many slots the memory that receives messages (<mem3>) has, from the answer to setting
+    AT+CPMS (27.005 §3.2.2: ``+CPMS: <used1>,<total1>,<used2>,<total2>,<used3>,<total3>``; some
+    modems name each memory before its counts, as the query's answer does); None when it shows none."""
+    line = next((line for line in set_answer if line.startswith("+CPMS:")), "")
+    fields = (field.strip() for field in line.partition(":")[2].split(","))
+    counts = [int(field) for field in fields if field.isdigit()]  # no memory's name has a digit
+    if len(counts) < 2 or len(counts) % 2:
+        return None
+    used, total = counts[-2:]
+    return total if total > 0 and used <= total else None

@@ -2,9 +2,9 @@
 
 The steps a real modem needs, in order: wake it up, turn echo off and error
 numbers on, learn its make (for its quirks), unlock the SIM (waiting out "SIM
-busy"), choose PDU mode and the SIM as the memory of messages (learning which
-other memories the modem offers), ask for new-message and status-report
-indications, and wait for the network.
+busy"), choose PDU mode and the SIM as the memory of messages (learning how
+many it holds, and which other memories the modem offers), ask for
+new-message and status-report indications, and wait for the network.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from gateway_agent.backends.at import network
 from gateway_agent.backends.at.channel import Channel
-from gateway_agent.backends.at.memories import REPORT_MEMORY, SESSION_MEMORY, readable
+from gateway_agent.backends.at.memories import REPORT_MEMORY, SESSION_MEMORY, readable, size_of
 from gateway_agent.backends.at.options import DriverOptions
 from gateway_agent.backends.at.quirks import Quirk, quirks_of
 from gateway_agent.errors import CommandError, ModemTimeout, NotReady
@@ -46,6 +46,7 @@ class SessionFeatures:
     indications: str | None  # the AT+CNMI setting in force, None when none was accepted
     quirks: Quirk = Quirk.NONE
     swept: tuple[str, ...] = (SESSION_MEMORY,)  # the memories a sweep lists
+    capacity: int | None = None  # slots of the session's memory; None when the modem did not say
 
 
 def initialize(channel: Channel, options: DriverOptions) -> SessionFeatures:
@@ -59,13 +60,16 @@ def initialize(channel: Channel, options: DriverOptions) -> SessionFeatures:
     unlock_sim(channel, options, quirks)
     run = _patient(options)
     run(lambda: channel.command("AT+CMGF=0", options.command_timeout))
-    _optional(channel, f'AT+CPMS="{SESSION_MEMORY}","{SESSION_MEMORY}","{SESSION_MEMORY}"', options)
+    memories = _optional(channel, f'AT+CPMS="{SESSION_MEMORY}","{SESSION_MEMORY}","{SESSION_MEMORY}"', options)
+    capacity = size_of(memories)
     swept = _memories_to_sweep(channel, options)
     _optional(channel, "AT+COPS=3,0", options)  # operator by name, whatever the last user chose
     acknowledge = _acknowledgement_needed(channel, options)
     indications = _choose_indications(channel, options)
     wait_for_network(channel, options)
-    return SessionFeatures(acknowledge=acknowledge, indications=indications, quirks=quirks, swept=swept)
+    return SessionFeatures(
+        acknowledge=acknowledge, indications=indications, quirks=quirks, swept=swept, capacity=capacity
+    )
 
 
 def synchronize(channel: Channel, options: DriverOptions) -> None:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway_agent.pdu import Reassembler, decode_deliver, encode_deliver
+from gateway_agent.pdu import Reassembler, decode_deliver, encode_deliver, reserve
 
 UTC = timezone.utc
 SENT = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
@@ -99,6 +99,30 @@ def test_expire_returns_what_arrived_with_the_gaps_named():
     assert partial.parts == 2
     assert partial.text == first.text + third.text
     assert reassembler.pending == 0
+
+
+def test_giving_up_on_the_oldest_waiting_message_returns_it_with_its_gaps_and_keeps_the_rest():
+    old_first, _, old_third = parts_of("".join(f"{n:04d} " for n in range(80)), reference=1)
+    direct_first, _ = parts_of("d" * 200, reference=2)
+    new_first, _ = parts_of("n" * 200, reference=3)
+    reassembler = Reassembler()
+    reassembler.add(direct_first, NOW - timedelta(minutes=2))
+    reassembler.add(old_first, NOW - timedelta(minutes=1))
+    reassembler.add(new_first, NOW)
+    reassembler.add(old_third, NOW)
+    # The oldest message of all is passed over: none of its parts is among those asked for.
+    given_up = reassembler.give_up_oldest(lambda part: part is not direct_first)
+    assert given_up is not None
+    assert (given_up.text, given_up.missing) == (old_first.text + old_third.text, (2,))
+    assert given_up.received_at == NOW - timedelta(minutes=1)
+    assert reassembler.pending == 2
+    assert reassembler.give_up_oldest().text == "d" * 153
+    assert reassembler.give_up_oldest().text == "n" * 153
+    assert reassembler.give_up_oldest() is None
+
+
+def test_a_fifth_of_a_memory_and_at_least_three_slots_are_kept_free_of_waiting_parts():
+    assert [reserve(size) for size in (1, 3, 10, 20, 30, 50, 255)] == [1, 3, 3, 4, 6, 10, 51]
 
 
 def test_a_surrogate_pair_split_by_a_foreign_phone_is_joined_whole():

@@ -69,3 +69,28 @@ def test_a_slot_of_another_memory_is_not_the_sims_slot_of_the_same_number() -> N
     assert not inbox.has_read(sim(1), pdu)  # the SIM's slot 1 is unread: a message there is new
     inbox.forget((sim(1), normalized_pdu(pdu)))  # deleting the SIM's slot 1 frees nothing in SR
     assert inbox.has_read(Location("SR", 1), pdu)
+
+
+def test_making_room_hands_on_the_oldest_messages_waiting_in_that_memory_with_their_slots() -> None:
+    texts = [f"Statement {n}. " * 20 for n in range(4)]
+    direct, oldest, younger, in_sr = (
+        encode_deliver("BANK", text, utcnow(), concat_reference=n)[0] for n, text in enumerate(texts)
+    )
+    [draft] = encode_deliver("+263771234567", "a message the phone keeps to send", utcnow())
+    inbox = Inbox()
+    inbox.accept(direct)  # a direct +CMT: nothing of it is on the SIM, so giving up on it frees nothing there
+    inbox.accept(oldest, sim(1))
+    inbox.accept(younger, sim(2))
+    inbox.accept(in_sr, Location("SR", 3))
+    inbox.remember(sim(4), draft)  # never handed on: it stays, and takes a slot too
+
+    assert inbox.make_room("SM", 3) == []
+    [given_up] = inbox.make_room("SM", 2)
+
+    assert isinstance(given_up.event, IncomingMessage) and given_up.event.text == texts[1][:153]
+    assert given_up.slots == ((sim(1), normalized_pdu(oldest)),)
+    [new] = encode_deliver("BANK", "in the slot the draft was deleted from", utcnow())
+    assert inbox.accept(new, sim(4)).event is not None
+    assert inbox.make_room("SM", 1) == []  # the draft no longer counts
+    assert [received.slots for received in inbox.make_room("SM", 0)] == [((sim(2), normalized_pdu(younger)),)]
+    assert inbox.make_room("SM", 0) == []  # what waits elsewhere stays

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 from at_support import events_for, eventually, next_event_of
 
 from gateway_agent.modem import DeliveryReport, IncomingMessage
-from gateway_agent.pdu import encode_deliver
+from gateway_agent.pdu import encode_deliver, reserve
 from zimsend_common.timefmt import utcnow
 
 SENDER = "+263772222222"
@@ -115,3 +117,47 @@ def test_two_messages_under_one_reference_from_one_sender_both_arrive_whole(emul
     texts = [event.text for event in events_for(modem, 1.0) if isinstance(event, IncomingMessage)]
     assert texts == ["Your statement. " * 12, "Your balance. " * 14]
     assert emulator.stored == 0
+
+
+def _first_parts_only(emulator, count: int) -> list[str]:
+    """``count`` long messages of three parts of which only the first ever comes, oldest first;
+    the text of each first part."""
+    texts = [f"Message {n} of a burst, whose last parts are lost. " * 7 for n in range(count)]
+    for text in texts:
+        emulator.inject_incoming(SENDER, text, lose_parts={2, 3})
+    return [text[:153] for text in texts]
+
+
+def test_a_sim_full_of_messages_missing_parts_still_takes_a_new_message_in(make_emulator, make_modem) -> None:
+    emulator = make_emulator(storage_size=10)
+    modem = make_modem(emulator)  # waits an hour for missing parts, as configured by default
+    _first_parts_only(emulator, 10)
+    assert eventually(lambda: emulator.stored == 10)
+    emulator.inject_incoming(SENDER, "sent once the SIM was full")
+    assert emulator.held == 1  # the network keeps it until the SIM has room
+
+    # The oldest messages missing parts are handed on first, freeing the slot the new one takes.
+    messages = [next_event_of(modem, IncomingMessage) for _ in range(reserve(10) + 1)]
+
+    assert messages[-1].text == "sent once the SIM was full"
+    assert emulator.held == 0
+
+
+def test_the_oldest_messages_missing_parts_are_handed_on_to_keep_sim_slots_free(
+    make_emulator, make_modem, caplog
+) -> None:
+    emulator = make_emulator(storage_size=10)
+    modem = make_modem(emulator)
+    first_parts = _first_parts_only(emulator, 10)
+    room = 10 - reserve(10)  # slots that parts waiting for their message may take
+
+    with caplog.at_level(logging.WARNING, logger="gateway_agent.backends.at.inbox"):
+        messages = [next_event_of(modem, IncomingMessage) for _ in range(10 - room)]
+        later = events_for(modem, 0.5)  # coming back for more lets their slots go
+
+    assert [message.text for message in messages] == first_parts[: 10 - room]
+    assert later == []
+    assert {message.parts for message in messages} == {1}
+    incomplete = [record for record in caplog.records if record.getMessage() == "incoming message incomplete"]
+    assert [record.missing_parts for record in incomplete] == [[2, 3]] * (10 - room)
+    assert eventually(lambda: emulator.stored == room)  # their slots freed, the younger ones still waiting
