@@ -5,6 +5,10 @@ Messages reach the backend two ways: stored in the phone's memories (read with
 way their parts are joined with ``gammu.LinkSMS`` and ``gammu.DecodeSMS``. A
 message whose parts have not all arrived waits, up to ``partial_wait``
 seconds, and is then handed on with what came: a message is never dropped.
+Its stored parts wait where the phone put them, and a full SIM takes nothing
+more in, not even the missing parts: so the oldest messages waiting are
+handed on sooner, as far as they got, when their parts would take more of a
+memory than its ``room`` (``gateway_agent.pdu.reserve`` says how much).
 
 8-bit data (a WAP push, an application's data) is handed on as the AT backend
 hands it on: its octets in upper-case hex, marked ``binary``, with the
@@ -13,7 +17,9 @@ application ports of its header.
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -26,11 +32,14 @@ from gateway_agent.pdu.data_coding import DCS_8BIT, DCS_GSM7, DCS_UCS2
 from gateway_agent.pdu.udh import Header, parse_header
 from zimsend_common.timefmt import in_utc
 
+log = logging.getLogger(__name__)
+
 GammuSMS = dict[str, Any]  # python-gammu is untyped: a part's fields are whatever it read
 
 _DATA = "8bit"  # Gammu's name for 8-bit data
 _CLASS_GIVEN = 0x10  # TP-DCS, general data coding group: bits 1-0 are the message class
 _DATA_CODING = {"Default_No_Compression": DCS_GSM7, "Unicode_No_Compression": DCS_UCS2, _DATA: DCS_8BIT}
+_HANDED_ON = ("Deliver", "Status_Report")  # the kinds of message made into events, then deleted
 
 
 @dataclass(frozen=True)
@@ -83,20 +92,30 @@ class Inbox:
         """Keep a part the phone handed over without storing it."""
         self._direct.append(part)
 
-    def collect(self, stored: list[GammuSMS]) -> list[Received]:
-        """The messages now whole, from ``stored`` parts and the direct ones kept."""
-        ready = [self._received(group, stored=True) for group in self._ready(stored)]
+    def collect(self, stored: list[GammuSMS], room: Mapping[str, int] | None = None) -> list[Received]:
+        """The messages now whole, from ``stored`` parts and the direct ones kept, and those
+        given up on: waited ``partial_wait``, or the oldest while what stays in a memory (parts
+        waiting, and what is never handed on) takes more slots than ``room`` gives it."""
+        ready: list[list[GammuSMS]] = []
+        waiting: list[list[GammuSMS]] = []
+        for group in _link(stored):
+            (ready if self._is_ready(group) else waiting).append(group)
+        waiting.sort(key=lambda group: self._first_seen[_group_key(group)])
+        for memory, slots in (room or {}).items():
+            kept = sum(_parts_in(memory, group) for group in ready if group[0].get("Type") not in _HANDED_ON)
+            ready += _given_up(memory, slots - kept, waiting)
+        return self._collected(ready)
+
+    def _collected(self, ready: list[list[GammuSMS]]) -> list[Received]:
+        collected = [self._received(group, stored=True) for group in ready]
         direct_groups = _link(self._direct)
         self._direct = []
         for group in direct_groups:
             if self._is_ready(group):
-                ready.append(self._received(group, stored=False))
+                collected.append(self._received(group, stored=False))
             else:
                 self._direct.extend(group)
-        return [item for item in ready if item is not None]
-
-    def _ready(self, parts: list[GammuSMS]) -> list[list[GammuSMS]]:
-        return [group for group in _link(parts) if self._is_ready(group)]
+        return [item for item in collected if item is not None]
 
     def _is_ready(self, group: list[GammuSMS]) -> bool:
         if len(group) >= _expected_parts(group):
@@ -191,6 +210,38 @@ def _text(group: list[GammuSMS]) -> str:
         if decoded is not None:
             return "".join(e["Buffer"] for e in decoded["Entries"] if isinstance(e["Buffer"], str))
     return "".join(str(part["Text"]) for part in group)
+
+
+def _given_up(memory: str, room: int, waiting: list[list[GammuSMS]]) -> list[list[GammuSMS]]:
+    """The oldest of ``waiting`` (taken out of it) while the parts of those waiting take more
+    than ``room`` slots of ``memory``."""
+    staying = sum(_parts_in(memory, group) for group in waiting)
+    given_up = []
+    for group in [group for group in waiting if _parts_in(memory, group)]:
+        if staying <= room:
+            break
+        waiting.remove(group)
+        given_up.append(group)
+        staying -= _parts_in(memory, group)
+        log.warning(
+            "incoming message incomplete",
+            extra={
+                "sender": group[0].get("Number"),
+                "missing_parts": _missing(group),
+                "reason": f"memory {memory} nearly full",
+            },
+        )
+    return given_up
+
+
+def _parts_in(memory: str, group: list[GammuSMS]) -> int:
+    return sum(1 for part in group if part.get("Memory") == memory)
+
+
+def _missing(group: list[GammuSMS]) -> list[int]:
+    """The sequence numbers of the parts not in ``group``."""
+    present = {concat.sequence for part in group if (concat := _header(part).concat)}
+    return sorted(set(range(1, _expected_parts(group) + 1)) - present)
 
 
 def _expected_parts(group: list[GammuSMS]) -> int:

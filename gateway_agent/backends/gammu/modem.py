@@ -5,6 +5,8 @@ Incoming messages and status reports are read from the phone's memories every
 (on connections that support it). A stored message is deleted from the phone
 only once it has been handed out and the agent comes back for the next event,
 so a crash in between leaves it on the phone to be read again, never lost.
+The sizes of the phone's memories are read at each connection, so that parts
+waiting for the rest of their message leave room for new ones.
 
 A lost connection becomes a ``PortLost`` event; the modem then re-initialises
 with growing pauses (``reconnect_first`` doubling up to ``reconnect_max``)
@@ -40,6 +42,7 @@ from gateway_agent.modem import (
     SendReceipt,
     SimState,
 )
+from gateway_agent.pdu import reserve
 from zimsend_common.config import ConfigError, Settings
 from zimsend_common.failures import FailureCode
 from zimsend_common.timefmt import utcnow
@@ -68,6 +71,7 @@ class GammuModem(Modem):
         self._timing = timing
         self._sm: gammu.StateMachine | None = None
         self._inbox = Inbox(timing.partial_wait)
+        self._room: dict[str, int] = {}  # memory -> slots parts waiting for their message may take
         self._events: deque[Received | PortLost | PortRestored] = deque()
         self._handed_out: list[Stored] = []
         self._undeletable: set[Stored] = set()
@@ -164,6 +168,7 @@ class GammuModem(Modem):
             self._unlock(sm)
             self._await_network(sm)
             self._listen(sm)
+            self._room = _room(sm)
         except BaseException:
             _terminate(sm)
             raise
@@ -243,7 +248,7 @@ class GammuModem(Modem):
                 log.warning("cannot read the phone's messages", extra={"error": str(error)})
             return
         stored = [p for p in stored if stored_part(p) not in self._undeletable]
-        self._events.extend(self._inbox.collect(stored))
+        self._events.extend(self._inbox.collect(stored, self._room))
 
     def _delete_handed_out(self, sm: gammu.StateMachine) -> None:
         while self._handed_out:
@@ -312,6 +317,18 @@ class GammuModem(Modem):
                 raise PortGone("the connection to the phone is lost; reconnecting")
             raise NotReady("the phone is not open")
         return self._sm
+
+
+def _room(sm: gammu.StateMachine) -> dict[str, int]:
+    """For each memory of messages, how many of its slots parts waiting for the rest of their
+    message may take; none for a phone that does not say how big its memories are."""
+    try:
+        status = sm.GetSMSStatus()
+    except gammu.GSMError as exc:
+        log.info("phone does not say how many messages it holds", extra={"gammu_error": type(exc).__name__})
+        return {}
+    sizes = {"SM": int(status.get("SIMSize") or 0), "ME": int(status.get("PhoneSize") or 0)}
+    return {memory: size - reserve(size) for memory, size in sizes.items() if size > 0}
 
 
 def _terminate(sm: gammu.StateMachine) -> None:

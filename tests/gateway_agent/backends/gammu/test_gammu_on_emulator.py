@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from gammu_dummy_phone import QUICK
-from modem_scenarios import SCENARIOS, Scenario, settle
+from modem_scenarios import SCENARIOS, Scenario, events_until_quiet, settle, wait_for
 
 from gateway_agent.backends.emulator import EmulatorConfig, ModemEmulator
-from gateway_agent.backends.gammu import GammuModem, create
+from gateway_agent.backends.gammu import GammuModem, Timing, create
 from gateway_agent.errors import CommandError, NotReady
-from gateway_agent.modem import SimState
+from gateway_agent.modem import IncomingMessage, SimState
+from gateway_agent.pdu import reserve
 from zimsend_common.config import AgentSettings, GammuSettings, Secret, Settings
 
 pytestmark = pytest.mark.slow
@@ -39,7 +41,7 @@ def emulated_modem(directory: Path, **emulator: object) -> Iterator[ModemEmulato
         modem_emulator.stop()
 
 
-def gammu_backend(emulator: ModemEmulator, sim_pin: str = "") -> GammuModem:
+def gammu_backend(emulator: ModemEmulator, sim_pin: str = "", timing: Timing = QUICK) -> GammuModem:
     """The gammu backend for ``emulator``'s port, not yet opened."""
     settings = Settings(
         agent=AgentSettings(
@@ -47,7 +49,7 @@ def gammu_backend(emulator: ModemEmulator, sim_pin: str = "") -> GammuModem:
         ),
         gammu=GammuSettings(gammu_connection="at"),
     )
-    return create(settings, QUICK)
+    return create(settings, timing)
 
 
 @contextmanager
@@ -114,3 +116,20 @@ def test_a_later_part_refused_ends_the_message_saying_how_many_parts_went(tmp_pa
         assert refused.value.progress is not None
         assert refused.value.detail.endswith("; 1 of 3 parts sent")
         assert len(emulator.accepted_parts) == 1
+
+
+def test_a_sim_full_of_messages_missing_parts_hands_the_oldest_on_and_takes_a_new_message_in(tmp_path: Path) -> None:
+    with emulated_modem(tmp_path, storage_size=10) as emulator:
+        texts = [f"Message {n} of a burst, whose last parts are lost. " * 7 for n in range(10)]
+        for text in texts:
+            emulator.inject_incoming("+263772222222", text, lose_parts={2, 3})
+        emulator.inject_incoming("+263772222222", "sent once the SIM was full")
+        assert emulator.held == 1
+        # Parts missing for an hour are waited for, as long as the SIM keeps room for new messages.
+        with gammu_backend(emulator, timing=replace(QUICK, partial_wait=3600)) as modem:
+            messages = [wait_for(modem, IncomingMessage, timeout=10)[-1] for _ in range(reserve(10) + 1)]
+            assert events_until_quiet(modem) == []  # coming back for more lets their slots go
+
+        assert [message.text for message in messages[:-1]] == [text[:153] for text in texts[: reserve(10)]]
+        assert messages[-1].text == "sent once the SIM was full"
+        assert (emulator.held, emulator.stored) == (0, 10 - reserve(10))
