@@ -32,6 +32,8 @@ whole batch (``zimsend_common.manifest``). A job for the simulated device
 against the store.
 
 A cancel claims the same key; whoever sets it first wins, the other learns it.
+So does the relay's worker before it fails a message that can no longer
+leave (``CLAIM_EXPIRED``, ``CLAIM_OTP_LOST``).
 Claims live under ``zimsend:claim:<C>:<message_id>``. A scheduled message
 has nothing in Redis until it is due: the relay's worker finds it due in the
 store and puts it on its device or shared queue then.
@@ -105,8 +107,9 @@ CLAIM_TTL_SECONDS = 7 * 24 * 3600
 
 
 def claim_key(client_id: str, message_id: str) -> str:
-    """Set once (NX) to ``claim_value_device(...)`` or ``CLAIM_CANCELLED``; the relay may
-    replace a device's with ``CLAIM_ABANDONED`` (``relay_server/worker/abandoned.py``).
+    """Set once (NX) to ``claim_value_device(...)``, ``CLAIM_CANCELLED``, ``CLAIM_EXPIRED`` or
+    ``CLAIM_OTP_LOST`` (``relay_server/worker/recovery.py``); the relay may replace a
+    device's with ``CLAIM_ABANDONED`` (``relay_server/worker/abandoned.py``).
 
     Under the client's name, so that a device's Redis user may claim its own
     client's messages and no one else's.
@@ -117,6 +120,11 @@ def claim_key(client_id: str, message_id: str) -> str:
 CLAIM_CANCELLED = "cancelled"
 # Taken over from a device that will never report on the message: it fails, outcome unknown.
 CLAIM_ABANDONED = "abandoned"
+# Won by the relay for a message that can no longer leave: it fails with TIMEOUT, because its
+# valid_until passed, or because its one-time password's code was lost with its send job. Each
+# reason has its own value, so that recovery, should the failure not be stored, ends it the same way.
+CLAIM_EXPIRED = "expired"
+CLAIM_OTP_LOST = "otp-lost"
 
 
 def claim_value_device(device_id: str) -> str:

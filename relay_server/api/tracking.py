@@ -121,7 +121,8 @@ def cancel(message_id: str) -> Response:
     except CancelUndecided as undecided:
         raise _not_decided_yet(undecided.retry_after) from None
     if not cancelled:
-        # A device took it between our read and the claim: report where it stands now.
+        # A device took it between our read and the claim, or the worker did to fail it out of time:
+        # report where it stands now.
         raise _cannot_cancel(_current_status(message), taken=True)
     result = context.store.apply_status_change(
         StatusChange(message_id=message.message_id, status="cancelled", at=utcnow())
@@ -190,7 +191,7 @@ def _current_status(message: Message) -> str:
 
 
 def _cannot_cancel(status: str, *, taken: bool = False) -> ApiError:
-    reason = "a device is already sending it" if taken else "only queued messages can be"
+    reason = "a device is already sending it, or it expired" if taken else "only queued messages can be"
     return ApiError(
         "CANNOT_CANCEL_MESSAGE",
         f"The message cannot be cancelled: {reason} (status {status}).",

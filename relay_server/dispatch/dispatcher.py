@@ -51,7 +51,8 @@ class Dispatcher(Protocol):
         ...
 
     def cancel(self, message: Message) -> bool:
-        """Claim a queued message for cancellation; False when a device already took it.
+        """Claim a queued message for cancellation; False when a device already took it, or its
+        expiry did (it can no longer leave, and fails with TIMEOUT).
 
         Raises CancelUndecided when whether a device took it cannot be known yet.
         """

@@ -76,11 +76,12 @@ class RQDispatcher:
     def cancel(self, message: Message) -> bool:
         """Claim the message for cancellation and drop its jobs.
 
-        False when an agent claimed it first, and when Redis cannot be asked
-        (an agent may still hold it, so a cancel cannot be promised). Raises
-        CancelUndecided when the cancel would win a claim that Redis may have
-        lost: until the worker's grace period after the loss is over, the agent
-        that took the message may not have claimed it again yet.
+        False when an agent claimed it first, or the worker's expiry did (the
+        message fails with TIMEOUT: ``worker.recovery``), and when Redis cannot
+        be asked (an agent may still hold it, so a cancel cannot be promised).
+        Raises CancelUndecided when the cancel would win a claim that Redis may
+        have lost: until the worker's grace period after the loss is over, the
+        agent that took the message may not have claimed it again yet.
         """
         key = wire.claim_key(message.client_id, message.message_id)
         now = utcnow()
@@ -89,7 +90,7 @@ class RQDispatcher:
             if wait is not None and self.redis.get(key) is None:
                 raise CancelUndecided(wait)
             won = self.redis.set(key, wire.CLAIM_CANCELLED, nx=True, ex=wire.CLAIM_TTL_SECONDS)
-            if not won:
+            if not won:  # cancelled already, or in a device's or an expiry's hands
                 return self.redis.get(key) == wire.CLAIM_CANCELLED.encode()
             placement.withdraw(self.redis, message.client_id, message.message_id)
             wake.message_cancelled(self.redis, message)

@@ -9,7 +9,8 @@ event again, which the store applies once.
 
 Each report first claims the message against cancel (``wire.claim_key``), as
 an agent does before its modem sends: a message a cancel claimed first stays
-cancelled whatever the phone says after.
+cancelled whatever the phone says after, and one the worker's expiry claimed
+first fails with TIMEOUT.
 """
 
 from __future__ import annotations
@@ -125,7 +126,8 @@ def report_moves(
 
 
 def _claimed(redis: Redis, device: MobileDevice, message: Message) -> bool:
-    """Whether the phone holds the message: it claims it now unless a cancel or another device did."""
+    """Whether the phone holds the message: it claims it now unless a cancel, the worker (an expiry,
+    or a takeover from a device given up on) or another device did."""
     key, mine = wire.claim_key(message.client_id, message.message_id), wire.claim_value_device(device.device_id)
     if redis.set(key, mine, nx=True, ex=wire.CLAIM_TTL_SECONDS):
         return True

@@ -34,6 +34,10 @@ STUCK_AFTER = timedelta(minutes=5)
 # cannot be rebuilt, and sending the masked text would be worse than failing.
 LOST_OTP = "one-time password lost with its send job; the code is not stored: ask for a new one"
 OTP_SUBMIT_MARGIN = timedelta(minutes=1)
+# The claim an expiry wins for each reason, and back: a round that finds one ends its message
+# as the expiry would have, had the store kept its failure (a cancel's claim would cancel it).
+_EXPIRY_CLAIMS = {VALIDITY_PASSED: wire.CLAIM_EXPIRED, LOST_OTP: wire.CLAIM_OTP_LOST}
+_EXPIRY_DETAILS = {claim.encode(): detail for detail, claim in _EXPIRY_CLAIMS.items()}
 
 
 def publish_device_clients(ctx: WorkerContext) -> None:
@@ -59,11 +63,13 @@ def requeue_orphans(ctx: WorkerContext, now: datetime, scheduled_through: dateti
     release has looked (none when it has not looked yet). An unclaimed
     message is placed as new, and so is one whose claim key a device filled
     with another kind of value (cleared first). One a cancel claimed is
-    marked cancelled. One a device claimed and never reported on for
-    ``STUCK_AFTER`` goes back to that device alone, which either answers
-    with what it already reported or, having never handed it to its modem,
-    sends it; and again after each further ``STUCK_AFTER`` of silence, never
-    more often; unless that device will never report on it (``abandoned``).
+    marked cancelled; one an expiry claimed fails with TIMEOUT, for the
+    reason its claim gives (its failure was not stored). One a device
+    claimed and never reported on for ``STUCK_AFTER`` goes back to that
+    device alone, which either answers with what it already reported or,
+    having never handed it to its modem, sends it; and again after each
+    further ``STUCK_AFTER`` of silence, never more often; unless that device
+    will never report on it (``abandoned``).
     """
     refs = ctx.store.queued_message_refs(scheduled_through)
     placed, queued = 0, dict[str, list[tuple[str, str]]]()
@@ -92,6 +98,8 @@ def _give_jobs_back(ctx: WorkerContext, jobless: dict[str, bytes | None], now: d
             ctx.store.apply_status_change(StatusChange(message_id, "cancelled", now))
         elif claim == wire.CLAIM_ABANDONED.encode():  # taken over; its failure was not stored
             fail_outcome_unknown(ctx.store, message_id, now, abandoned.ABANDONED.format(why="was given up"), None)
+        elif claim in _EXPIRY_DETAILS:  # won by an expiry; its failure was not stored
+            expire(ctx.store, message_id, now, _EXPIRY_DETAILS[claim])
         else:
             placed += _return_to_claimant(ctx, message, claim, now)
     return placed + _place_again(ctx, unclaimed, now)
@@ -162,8 +170,9 @@ def _return_to_claimant(ctx: WorkerContext, message: Message, claim: bytes, now:
 def _claimant(ctx: WorkerContext, message: Message, claim: bytes) -> Device | None:
     """The device of the message's client that ``claim`` names; None (logged) when it names
     none. The client's devices write its claims, and may write anything there."""
-    device_id = claim.decode(errors="replace").removeprefix(wire.claim_value_device(""))
-    device = ctx.store.get_device(device_id)
+    value, prefix = claim.decode(errors="replace"), wire.claim_value_device("")
+    # A value of another shape (the relay's own, or anything a device wrote) is no device id.
+    device = ctx.store.get_device(value.removeprefix(prefix)) if value.startswith(prefix) else None
     if device is not None and device.client_id == message.client_id:
         return device
     log.warning("claim names no device of the message's client", extra={"message_id": message.message_id})
@@ -171,8 +180,12 @@ def _claimant(ctx: WorkerContext, message: Message, claim: bytes) -> Device | No
 
 
 def _expire(ctx: WorkerContext, client_id: str, message_id: str, now: datetime, detail: str = VALIDITY_PASSED) -> None:
-    """Fail a message that can no longer leave while it has no job, if nobody claims it first."""
-    won = ctx.redis.set(wire.claim_key(client_id, message_id), wire.CLAIM_CANCELLED, nx=True, ex=wire.CLAIM_TTL_SECONDS)
-    if not won:
+    """Fail a message that can no longer leave while it has no job, if nobody claims it first.
+
+    The claim names the reason (``detail``): should the store not keep the
+    failure, the next round finds the claim and fails the message the same way.
+    """
+    key = wire.claim_key(client_id, message_id)
+    if not ctx.redis.set(key, _EXPIRY_CLAIMS[detail], nx=True, ex=wire.CLAIM_TTL_SECONDS):
         return
     expire(ctx.store, message_id, now, detail)

@@ -152,6 +152,21 @@ def test_a_message_an_agent_has_claimed_is_refused_and_not_cancelled(rq_relay):
     assert api.get(f"/sms/status/{message_id}").json()["status"] == "queued"
 
 
+def test_a_message_the_worker_claimed_to_fail_it_out_of_time_is_refused_and_not_cancelled(rq_relay):
+    acme = rq_relay.new_client("acme")
+    message_id = _send_scheduled(rq_relay, acme)
+    # The worker won the claim to fail it with TIMEOUT (it can no longer leave), and has not stored that yet.
+    assert rq_relay.redis.set(wire.claim_key(acme.client_id, message_id), wire.CLAIM_EXPIRED, nx=True)
+    api = api_for(rq_relay, acme)
+
+    error = error_of(api.delete(f"/sms/{message_id}"), 400, "CANNOT_CANCEL_MESSAGE")
+
+    assert error["details"] == {"status": "queued"}
+    assert "expired" in error["message"]
+    assert api.get(f"/sms/status/{message_id}").json()["status"] == "queued"
+    assert rq_relay.redis.get(wire.claim_key(acme.client_id, message_id)) == wire.CLAIM_EXPIRED.encode()
+
+
 def test_a_cancel_that_finds_planted_pickles_under_the_messages_job_ids_runs_none_of_them(rq_relay, tmp_path):
     acme = rq_relay.new_client("acme")
     api = api_for(rq_relay, acme)

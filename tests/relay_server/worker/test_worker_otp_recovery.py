@@ -60,10 +60,24 @@ def test_an_otp_message_that_lost_its_job_fails_and_a_plain_one_is_queued_again(
     failed = parts.reload(lost)
     assert failed.status == "failed"
     assert (failed.error.code, failed.error.detail) == ("TIMEOUT", LOST_OTP)
+    assert parts.redis.get(wire.claim_key(lost.client_id, lost.message_id)) == wire.CLAIM_OTP_LOST.encode()
     assert not has_job(parts, lost.message_id)
     assert bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).job_ids == [
         wire.send_job_id(plain.client_id, plain.message_id)
     ]
+
+
+def test_an_otp_message_whose_failure_the_store_did_not_keep_fails_next_round_not_cancelled(parts: Parts):
+    # The worker won the claim as the expiry does, then stopped before the store kept the failure.
+    now = utcnow()
+    lost = otp_message(parts, parts.client(), now - OTP_SUBMIT_MARGIN)
+    parts.redis.set(wire.claim_key(lost.client_id, lost.message_id), wire.CLAIM_OTP_LOST)
+
+    assert run_round(parts, now)
+
+    failed = parts.reload(lost)
+    assert failed.error is not None
+    assert (failed.status, failed.error.code, failed.error.detail) == ("failed", "TIMEOUT", LOST_OTP)
 
 
 def test_an_otp_message_the_relay_has_just_stored_is_left_for_the_relay_to_enqueue(parts: Parts):
