@@ -258,22 +258,25 @@ def test_two_devices_of_a_client_share_its_queue_and_each_message_leaves_once(co
             assert claim == wire.claim_value_device(device_id).encode()
 
 
-def test_a_message_claimed_by_a_cancel_or_another_device_never_reaches_the_modem(
+def test_a_message_claimed_by_a_cancel_an_expiry_or_another_device_never_reaches_the_modem(
     conn, redis_url, fake_modem, start_agent
 ):
     serve_client(conn)
     conn.set(wire.claim_key(CLIENT_ID, "msg_0000000000000005"), wire.CLAIM_CANCELLED)
     conn.set(wire.claim_key(CLIENT_ID, "msg_0000000000000006"), wire.claim_value_device(OTHER_DEVICE_ID))
-    for message_id in ("msg_0000000000000005", "msg_0000000000000006", "msg_0000000000000007"):
+    conn.set(wire.claim_key(CLIENT_ID, "msg_0000000000000008"), wire.CLAIM_EXPIRED)
+    messages = ("msg_0000000000000005", "msg_0000000000000006", "msg_0000000000000008", "msg_0000000000000007")
+    for message_id in messages:
         enqueue(conn, NORMAL, message_id)
     start_agent(redis_url, fake_modem)
 
     eventually(lambda: kinds_of(conn, "msg_0000000000000007") == ["sent"])
     assert [record.text for record in fake_modem.sent] == ["text of msg_0000000000000007"]
-    assert kinds_of(conn, "msg_0000000000000005") == kinds_of(conn, "msg_0000000000000006") == []
+    assert [kinds_of(conn, message_id) for message_id in messages[:3]] == [[], [], []]
     assert conn.get(wire.claim_key(CLIENT_ID, "msg_0000000000000005")) == wire.CLAIM_CANCELLED.encode()
+    assert conn.get(wire.claim_key(CLIENT_ID, "msg_0000000000000008")) == wire.CLAIM_EXPIRED.encode()
     # Claimed or not, the job that carried each message is gone: the claim speaks for it.
-    for message_id in ("msg_0000000000000005", "msg_0000000000000006", "msg_0000000000000007"):
+    for message_id in messages:
         assert not conn.exists(Job.key_for(wire.send_job_id(CLIENT_ID, message_id)))
 
 
