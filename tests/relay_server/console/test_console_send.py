@@ -47,6 +47,20 @@ def test_a_refused_form_keeps_what_was_typed_and_says_why(signed_in):
     assert _history(browser, acme) == []
 
 
+def test_a_refused_form_keeps_its_priority_device_and_time_to_send_at(console, signed_in):
+    # Sent again as shown once the number is put right, it must still wait for its time, on its device.
+    acme, browser = signed_in
+    device, _password = console.store.add_device(acme.client_id, "pi-modem")
+    later = (utcnow() + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")
+    typed = {"to": "12", "message": "later", "priority": "1", "device_id": device.device_id, "scheduled_at": later}
+    answer = browser.post("/console/send", typed, page="/console/send")
+    assert answer.status_code == 400
+    page = answer.get_data(as_text=True)
+    assert '<option value="1" selected>' in page and '<option value="3" selected>' not in page
+    assert f'<option value="{device.device_id}" selected>' in page
+    assert f'name="scheduled_at" type="datetime-local" value="{later}"' in page
+
+
 def test_a_scheduled_message_is_cancelled_from_the_history(signed_in):
     acme, browser = signed_in
     later = (utcnow() + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")
