@@ -79,7 +79,9 @@ def _options() -> dict[str, Any]:
     options: dict[str, Any] = {}
     priority = request.form.get("priority", "").strip()
     if priority:
-        options["priority"] = int(priority) if priority.isdigit() else priority
+        # isdecimal() alone takes other scripts' digits too, which int() may refuse ('²'):
+        # anything but ASCII digits goes to the API's check as it was typed.
+        options["priority"] = int(priority) if priority.isascii() and priority.isdecimal() else priority
     scheduled = request.form.get("scheduled_at", "").strip()
     if scheduled:
         # A datetime-local field has no zone: the form says it is UTC.

@@ -61,6 +61,26 @@ def test_a_refused_form_keeps_its_priority_device_and_time_to_send_at(console, s
     assert f'name="scheduled_at" type="datetime-local" value="{later}"' in page
 
 
+@pytest.mark.parametrize("priority", ["²", "١", "9" * 40])
+def test_a_priority_that_is_no_ascii_number_is_refused_by_the_apis_check(signed_in, priority):
+    acme, browser = signed_in
+    answer = browser.post(
+        "/console/send", {"to": "+263771234567", "message": "Mhoro", "priority": priority}, page="/console/send"
+    )
+    assert answer.status_code == 400 and "INVALID_PRIORITY" in answer.get_data(as_text=True)
+    bulk = browser.client.post(
+        "/console/send/bulk",
+        data={
+            "file": (io.BytesIO(b"+263771234567,Mhoro\n"), "list.csv"),
+            "priority": priority,
+            "csrf_token": browser.token("/console/send"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert bulk.status_code == 400 and "INVALID_PRIORITY" in bulk.get_data(as_text=True)
+    assert _history(browser, acme) == []
+
+
 def test_a_scheduled_message_is_cancelled_from_the_history(signed_in):
     acme, browser = signed_in
     later = (utcnow() + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")
