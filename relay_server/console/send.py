@@ -104,7 +104,11 @@ def _csv_items(upload: Any) -> list[dict[str, str]]:
         text = upload.read().decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ApiError("INVALID_PARAMETER", "The CSV file must be UTF-8 text.", param="file") from None
-    rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
+    try:
+        rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
+    except csv.Error as error:
+        # A quote left open runs to the end of the file: past 128 KiB, one field too long.
+        raise ApiError("INVALID_PARAMETER", f"The CSV file cannot be read: {error}.", param="file") from None
     if rows and tuple(cell.strip().lower() for cell in rows[0][:2]) == CSV_COLUMNS:
         rows = rows[1:]
     if not rows:

@@ -61,6 +61,22 @@ def test_a_refused_form_keeps_its_priority_device_and_time_to_send_at(console, s
     assert f'name="scheduled_at" type="datetime-local" value="{later}"' in page
 
 
+def test_a_csv_file_the_csv_reader_refuses_says_why_and_sends_nothing(signed_in):
+    # A quote left open swallows the rest of the file into one field, past the reader's 128 KiB.
+    acme, browser = signed_in
+    rows = b"".join(b"+26377123%04d,Hello number %d\n" % (n, n) for n in range(1000))
+    csv_file = io.BytesIO(b'to,message\n+263771234567,"Hello\n' + rows * 5)
+    answer = browser.client.post(
+        "/console/send/bulk",
+        data={"file": (csv_file, "list.csv"), "csrf_token": browser.token("/console/send")},
+        content_type="multipart/form-data",
+    )
+    assert answer.status_code == 400
+    page = answer.get_data(as_text=True)
+    assert "INVALID_PARAMETER" in page and "The CSV file cannot be read" in page
+    assert _history(browser, acme) == []
+
+
 @pytest.mark.parametrize("priority", ["²", "١", "9" * 40])
 def test_a_priority_that_is_no_ascii_number_is_refused_by_the_apis_check(signed_in, priority):
     acme, browser = signed_in
