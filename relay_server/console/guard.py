@@ -44,19 +44,32 @@ def guard() -> Response | None:
     if not _session_live():
         for name in _SIGNED_IN:
             session.pop(name, None)
-        return redirect(url_for("console.operator_signin" if _operator_page() else "console.signin"))
+        return _to_sign_in("console.operator_signin" if _operator_page() else "console.signin")
     if _operator_page():
         if not _operator_on_record():
             session.pop("operator", None)
-            return redirect(url_for("console.operator_signin"))
+            return _to_sign_in("console.operator_signin")
         return None
     caller = _session_caller()
     if caller is None:
         session.pop("client_id", None)
-        return redirect(url_for("console.signin"))
+        return _to_sign_in("console.signin")
     g.caller = caller
     ratelimit.check_rate_limit()
     return None
+
+
+def _to_sign_in(endpoint: str) -> Response:
+    """To the sign-in page: a redirect, or for a part of a page htmx asks for, the whole page's.
+
+    htmx follows a redirect itself and puts the answer in the part's place: the
+    devices table refreshed after the session ended became a second page, sign-in
+    form and all, inside the first. ``HX-Redirect`` makes it load the sign-in page.
+    """
+    target = url_for(endpoint)
+    if request.headers.get("HX-Request") == "true":
+        return Response(status=401, headers={"HX-Redirect": target})
+    return redirect(target)
 
 
 def sign_in(caller: Caller) -> None:

@@ -90,6 +90,23 @@ def test_signing_out_ends_the_session(console):
     assert browser.client.get("/console/devices").headers["Location"].endswith("/console/signin")
 
 
+def test_a_part_of_a_page_asked_for_once_the_session_ended_sends_the_whole_page_to_the_sign_in(console):
+    # htmx follows a redirect itself and would put the sign-in page inside the devices table.
+    acme = console.new_client()
+    browser = console.browser()
+    browser.sign_in(acme)
+    assert browser.client.get("/console/devices/table", headers={"HX-Request": "true"}).status_code == 200
+    browser.post("/console/signout")
+
+    for path in ("/console/devices/table", "/console/messages/msg_0123456789abcdef"):
+        answer = browser.client.get(path, headers={"HX-Request": "true"})
+        assert answer.status_code == 401, path
+        assert answer.headers["HX-Redirect"].endswith("/console/signin"), path
+        assert "Location" not in answer.headers and answer.get_data() == b"", path
+    # A page the browser itself loads is still redirected.
+    assert browser.client.get("/console/devices").headers["Location"].endswith("/console/signin")
+
+
 def _copy_of(browser, console):
     """Another browser holding a copy of ``browser``'s session cookie, as a thief would."""
     thief = console.app.test_client()
