@@ -46,7 +46,7 @@ class ConsoleSessionInterface(SecureCookieSessionInterface):
         )
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if not _is_console(request.path):
+        if not is_console(request.path):
             return self.make_null_session(app)
         return super().open_session(app, request)
 
@@ -72,5 +72,6 @@ def configure(app: Flask) -> None:
     app.permanent_session_lifetime = LIFETIME
 
 
-def _is_console(path: str) -> bool:
+def is_console(path: str) -> bool:
+    """Whether ``path`` is the console's (a page, or an address under /console no page has)."""
     return path == PREFIX or path.startswith(PREFIX + "/")

@@ -20,6 +20,7 @@ from migrated_store import open_migrated
 from werkzeug.test import TestResponse
 
 from relay_server.api.app import create_app
+from relay_server.dispatch.dispatcher import Dispatcher
 from relay_server.store.store import Store
 from zimsend_common import redis_client
 from zimsend_common.config import RelaySettings, Settings
@@ -77,11 +78,11 @@ class Console:
 
 @pytest.fixture
 def make_console(migrated_sqlite_url: str, redis_proc: Any, redisdb: redis.Redis, tmp_path) -> Iterator[Any]:
-    """Console apps on one store: ``make_console(**relay_settings)``."""
+    """Console apps on one store: ``make_console(dispatcher=None, **relay_settings)``."""
     store = open_migrated(migrated_sqlite_url)
     clients: list[redis.Redis] = []
 
-    def make(**overrides: Any) -> Console:
+    def make(dispatcher: Dispatcher | None = None, **overrides: Any) -> Console:
         settings = Settings(
             relay=RelaySettings(
                 **{
@@ -95,7 +96,7 @@ def make_console(migrated_sqlite_url: str, redis_proc: Any, redisdb: redis.Redis
         )
         client = redis_client.connect(settings.relay.redis_url, redis_client.REQUEST)
         clients.append(client)
-        return Console(create_app(settings, store=store, redis=client), store, client)
+        return Console(create_app(settings, store=store, redis=client, dispatcher=dispatcher), store, client)
 
     yield make
     for client in clients:

@@ -8,6 +8,7 @@ from pathlib import Path
 from waiting import start_of_a_rate_window
 
 from relay_server.console import failures, french
+from relay_server.dispatch.dispatcher import StoreOnlyDispatcher
 
 TEMPLATES = Path(__file__).parents[3] / "relay_server" / "console" / "templates"
 
@@ -68,3 +69,39 @@ def test_a_filter_the_api_refuses_shows_its_error_over_an_empty_list(console):
         assert answer.status_code == 400, path
         assert "INVALID_PARAMETER" in answer.get_data(as_text=True), path
     assert browser.client.get("/console/messages?status=&to=&search=").status_code == 200  # empty fields: no filter
+
+
+def _error_page(answer, status: int) -> str:
+    assert answer.status_code == status and answer.mimetype == "text/html"
+    page = answer.get_data(as_text=True)
+    assert '<html lang="en">' in page and '"success"' not in page
+    return page
+
+
+def test_an_address_no_console_page_has_answers_the_consoles_error_page(console):
+    browser = console.browser()
+    browser.sign_in(console.new_client())
+    assert "There is no such page." in _error_page(browser.client.get("/console/no-such-page"), 404)
+    # The CSV upload's address takes a POST only, as signing out does.
+    for path in ("/console/send/bulk", "/console/signout"):
+        answer = browser.client.get(path)
+        assert "This page does not take this method." in _error_page(answer, 405)
+        assert "POST" in answer.headers["Allow"]
+    # The API keeps its JSON.
+    assert browser.client.get("/v1/no-such-route").get_json()["error"]["code"] == "NOT_FOUND"
+
+
+class BrokenDispatcher(StoreOnlyDispatcher):
+    """A dispatcher with a bug: it fails where it should choose a device."""
+
+    def choose_device(self, caller, device_id, *, scheduled):
+        raise RuntimeError("internal detail that must not leak")
+
+
+def test_a_page_that_fails_unexpectedly_answers_the_consoles_error_page(make_console):
+    console = make_console(dispatcher=BrokenDispatcher())
+    browser = console.browser()
+    browser.sign_in(console.new_client())
+    answer = browser.post("/console/send", {"to": "+263771234567", "message": "Mhoro"}, page="/console/send")
+    page = _error_page(answer, 500)
+    assert "INTERNAL_ERROR" in page and "internal detail" not in page
