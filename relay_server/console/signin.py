@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import redirect, render_template, request, session, url_for
+from flask import current_app, redirect, render_template, request, session, url_for
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from relay_server.api.auth import verify_credentials
@@ -44,8 +45,19 @@ def language() -> Response:
     chosen = request.form.get("language", "")
     if chosen in LANGUAGES:
         session["language"] = chosen
-    back = request.form.get("next", "")
-    # Only a console page: never a redirect to somewhere else.
-    if not back.startswith(PREFIX + "/"):
-        back = url_for("console.devices")
-    return redirect(back)
+    return redirect(_page_to_go_back_to(request.form.get("next", "")))
+
+
+def _page_to_go_back_to(back: str) -> str:
+    """``back`` when it is a console page a GET opens, else the nearest one above it (the CSV
+    upload's result answers a POST only: the send page), else the devices; never elsewhere."""
+    asked = path = back.partition("?")[0]
+    adapter = current_app.url_map.bind("")
+    while path.startswith(PREFIX + "/"):
+        try:
+            adapter.match(path, method="GET")
+        except HTTPException:  # no such page, a POST-only one, or a redirect to another
+            path = path.rpartition("/")[0]
+            continue
+        return back if path == asked else path
+    return url_for("console.devices")

@@ -47,6 +47,20 @@ def test_the_language_switch_goes_back_only_to_a_console_page(console):
     assert answer.headers["Location"].endswith("/console/devices")
 
 
+def test_the_language_switch_goes_back_to_a_page_a_browser_can_open_again(console):
+    browser = console.browser()
+    browser.sign_in(console.new_client())
+    for shown, back in (
+        ("/console/messages?status=failed", "/console/messages?status=failed"),
+        # The CSV upload's result answers a POST only: the send page, where it was made.
+        ("/console/send/bulk", "/console/send"),
+        ("/console/no-such-page", "/console/devices"),
+    ):
+        answer = browser.post("/console/language", {"language": "en", "next": shown})
+        assert answer.headers["Location"].endswith(back), shown
+        assert browser.client.get(answer.headers["Location"]).status_code == 200, shown
+
+
 def test_console_pages_count_against_the_clients_rate_limit(make_console):
     start_of_a_rate_window()
     console = make_console(rate_limit_per_minute=3)
