@@ -78,11 +78,6 @@ class Reassembler:
         self._partials: dict[_Key, list[_Partial]] = {}  # oldest first
         self._seen: dict[Fingerprint, datetime] = {}
 
-    @property
-    def pending(self) -> int:
-        """How many messages are waiting for parts."""
-        return sum(len(partials) for partials in self._partials.values())
-
     def holds(self, part: Deliver) -> bool:
         """Whether ``part``, or a copy of it, waits in a message not yet whole."""
         if part.concat is None:
