@@ -10,7 +10,14 @@ from gateway_agent.pdu.deliver import Deliver, decode_deliver, encode_deliver
 from gateway_agent.pdu.errors import PduError
 from gateway_agent.pdu.incoming import decode_incoming
 from gateway_agent.pdu.octets import is_hex_pdu
-from gateway_agent.pdu.reassembly import CompleteMessage, Fingerprint, Reassembler, fingerprint, reserve
+from gateway_agent.pdu.reassembly import (
+    CompleteMessage,
+    Fingerprint,
+    PartOutcome,
+    Reassembler,
+    fingerprint,
+    reserve,
+)
 from gateway_agent.pdu.status_report import (
     StatusReport,
     decode_status_report,
@@ -27,6 +34,7 @@ __all__ = [
     "Concat",
     "Deliver",
     "Fingerprint",
+    "PartOutcome",
     "PduError",
     "Reassembler",
     "StatusReport",

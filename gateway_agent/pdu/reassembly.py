@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import Enum
 
 from gateway_agent.pdu.deliver import Deliver
 from zimsend_common.timefmt import utcnow
@@ -64,6 +65,13 @@ class CompleteMessage:
         return self.joined[0]
 
 
+class PartOutcome(Enum):
+    """What a part that completes no message came to."""
+
+    WAITING = "waiting"  # it, or an earlier copy of it, waits for the rest of its message
+    ALREADY_JOINED = "already joined"  # a copy of a part of a message already joined and handed back
+
+
 @dataclass
 class _Partial:
     first_seen: datetime
@@ -78,19 +86,15 @@ class Reassembler:
         self._partials: dict[_Key, list[_Partial]] = {}  # oldest first
         self._seen: dict[Fingerprint, datetime] = {}
 
-    def holds(self, part: Deliver) -> bool:
-        """Whether ``part``, or a copy of it, waits in a message not yet whole."""
-        if part.concat is None:
-            return False
-        held = self._partials.get((part.sender, part.concat.reference, part.concat.total), [])
-        return any(fingerprint(each) == fingerprint(part) for partial in held for each in partial.parts.values())
-
-    def add(self, part: Deliver, now: datetime | None = None) -> CompleteMessage | None:
-        """The whole message once ``part`` completes it, else None (also for a copy)."""
+    def add(self, part: Deliver, now: datetime | None = None) -> CompleteMessage | PartOutcome:
+        """The whole message once ``part`` completes it, else what became of ``part``."""
         now = now or utcnow()
         self._forget_before(now - self._remember)
-        if fingerprint(part) in self._seen or self.holds(part):
-            return None
+        if self._holds(part):
+            # A copy of a waiting part waits with it, so that what keeps the copy lets it go with the message.
+            return PartOutcome.WAITING
+        if fingerprint(part) in self._seen:
+            return PartOutcome.ALREADY_JOINED
         if part.concat is None or part.concat.total == 1:
             self._seen[fingerprint(part)] = now
             return _join(part.sender, [part], now)
@@ -102,7 +106,7 @@ class Reassembler:
             partials.append(partial)
         partial.parts[part.concat.sequence] = part
         if len(partial.parts) < part.concat.total:
-            return None
+            return PartOutcome.WAITING
         self._drop(key, partial)
         ordered = [partial.parts[sequence] for sequence in sorted(partial.parts)]
         self._seen.update((fingerprint(each), now) for each in ordered)
@@ -145,6 +149,13 @@ class Reassembler:
         ordered = [partial.parts[sequence] for sequence in sorted(partial.parts)]
         missing = tuple(sorted(set(range(1, key[2] + 1)) - partial.parts.keys()))
         return _join(key[0], ordered, partial.first_seen, missing)
+
+    def _holds(self, part: Deliver) -> bool:
+        """Whether ``part``, or a copy of it, waits in a message not yet whole."""
+        if part.concat is None:
+            return False
+        held = self._partials.get((part.sender, part.concat.reference, part.concat.total), [])
+        return any(fingerprint(each) == fingerprint(part) for partial in held for each in partial.parts.values())
 
     def _drop(self, key: _Key, partial: _Partial) -> None:
         partials = self._partials[key]

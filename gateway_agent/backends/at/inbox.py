@@ -35,6 +35,7 @@ from gateway_agent.pdu import (
     CompleteMessage,
     Deliver,
     Fingerprint,
+    PartOutcome,
     PduError,
     Reassembler,
     StatusReport,
@@ -148,12 +149,13 @@ class Inbox:
 
     def _part(self, part: Deliver, slots: tuple[Slot, ...]) -> Received:
         self._slots.setdefault(fingerprint(part), []).extend(slots)
-        complete = self._reassembler.add(part)
-        if complete is not None:
-            return Received(_message(complete), self._slots_of(complete.joined))
-        if not self._reassembler.holds(part):
+        added = self._reassembler.add(part)
+        if isinstance(added, CompleteMessage):
+            return Received(_message(added), self._slots_of(added.joined))
+        if added is PartOutcome.ALREADY_JOINED:
             # A part of a message already handed on, sent again: drop the copy.
             return Received(None, self._slots_of((part,)))
+        # Its slots (a copy's too) wait with the part, to be freed with its message.
         return Received(None)
 
     def _slots_of(self, parts: tuple[Deliver, ...]) -> tuple[Slot, ...]:
