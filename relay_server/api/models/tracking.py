@@ -182,24 +182,6 @@ class Period(RequestModel):
     device_id: DeviceFilter = ABSENT
 
 
-class Paging(RequestModel):
-    """Which page, and how many items on it."""
-
-    page: Page = ABSENT
-    limit: Limit = ABSENT
-
-
-class ListFilters(RequestModel):
-    """The filters history and the inbox share, checked in this order."""
-
-    from_date: FromDate = ABSENT
-    to_date: ToDate = ABSENT
-    device_id: DeviceFilter = ABSENT
-    search: Search = ABSENT
-    page: Page = ABSENT
-    limit: Limit = ABSENT
-
-
 class HistoryParams(RequestModel):
     """The caller's messages matching every filter given, newest first."""
 
