@@ -25,6 +25,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Literal
 
 from gateway_agent.backends.smsgate_local.local_api import LocalApi, LocalApiError, PhoneMessage
 from gateway_agent.errors import CommandError, ModemError, ModemTimeout, NotReady, PortGone
@@ -243,28 +244,23 @@ class PhoneModem(Modem):
 
     def _report(self, sent: _Sent, message: PhoneMessage) -> None:
         """Queue the report the message's final state makes, and stop asking about it; nothing while it has none."""
-        at = message.states.get(message.state) or datetime.now(timezone.utc)
+        outcome: Literal["delivered", "failed"]
+        failure: FailureCode | None = None
         if message.state == "Delivered":
-            report = DeliveryReport(
-                reference=sent.reference,
-                recipient=sent.recipient,
-                outcome="delivered",
-                status_code=_TP_ST_DELIVERED,
-                service_centre_time=sent.sent_at,  # as a network's report: when the part left
-                discharge_time=at,
-            )
+            outcome, status_code = "delivered", _TP_ST_DELIVERED
         elif message.state == "Failed":
-            report = DeliveryReport(
-                reference=sent.reference,
-                recipient=sent.recipient,
-                outcome="failed",
-                status_code=_TP_ST_FAILED,
-                service_centre_time=sent.sent_at,  # as a network's report: when the part left
-                discharge_time=at,
-                failure=failure_code(message.error),
-            )
+            outcome, status_code, failure = "failed", _TP_ST_FAILED, failure_code(message.error)
         else:
             return
+        report = DeliveryReport(
+            reference=sent.reference,
+            recipient=sent.recipient,
+            outcome=outcome,
+            status_code=status_code,
+            service_centre_time=sent.sent_at,  # as a network's report: when the part left
+            discharge_time=message.states.get(message.state) or datetime.now(timezone.utc),
+            failure=failure,
+        )
         self._events.append(report)
         if sent in self._tracked:
             self._tracked.remove(sent)

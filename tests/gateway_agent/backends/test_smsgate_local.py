@@ -59,6 +59,7 @@ def test_a_send_returns_once_the_phone_says_sent_and_its_delivery_comes_back_as_
         report = _report(modem)
     assert report is not None and report.outcome == "delivered"
     assert (report.reference, report.recipient) == (receipt.references[0], RECIPIENT)
+    assert (report.status_code, report.failure) == (0x00, None)  # TP-ST "received by the SME"
 
 
 def test_each_send_gets_its_own_id_and_reference(phone):
@@ -88,6 +89,7 @@ def test_a_failure_after_sent_comes_back_as_a_failed_report(phone):
         receipt = modem.send(RECIPIENT, "sent, then lost")
         report = _report(modem)
     assert report is not None and (report.outcome, report.reference) == ("failed", receipt.references[0])
+    assert (report.status_code, report.failure) == (0x40, FailureCode.DEVICE_ERROR)  # TP-ST: permanent error
 
 
 def test_a_number_the_app_refuses_fails_for_good(phone):
