@@ -1,8 +1,9 @@
 """``GET /console/live?ids=...``: the statuses of the messages on a page, as server-sent events.
 
-The stream reads the store, the source of truth, once a second and sends a
-``status`` event for each watched message whose status changed (all of them
-at first); a message whose status is final is not read again. Reading rather than listening means a change made by any process
+The stream reads the store, the source of truth, once a second (one query for
+all the watched messages) and sends a ``status`` event for each watched
+message whose status changed (all of them at first); a message whose status
+is final is not read again. Reading rather than listening means a change made by any process
 (the worker, another relay, the API) cannot be missed. The stream ends with
 a ``done`` event once every watched message is final, and after a few
 minutes in any case: the browser then opens it again, which checks the
@@ -47,10 +48,10 @@ def _events(ids: list[str]) -> Iterator[bytes]:
     started = last_write = time.monotonic()
     yield b":connected\n\n"
     while time.monotonic() - started < STREAM_SECONDS:
+        # One read a round for the whole page; a final status never changes: not read again.
+        found = store.get_messages(caller, [message_id for message_id in ids if known.get(message_id) not in FINAL])
         for message_id in ids:
-            if known.get(message_id) in FINAL:
-                continue  # a final status never changes: not read again
-            message = store.get_message(caller, message_id)
+            message = found.get(message_id)
             if message is not None and known.get(message_id) != message.status:
                 known[message_id] = message.status
                 last_write = time.monotonic()

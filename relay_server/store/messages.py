@@ -68,6 +68,16 @@ def get_any_message(conn: sa.Connection, message_id: str, *, for_update: bool = 
     return None if row is None else message_from_row(row._mapping)
 
 
+def get_callers_many(conn: sa.Connection, caller: Caller, message_ids: Sequence[str]) -> dict[str, Message]:
+    """Those of ``message_ids`` that are the caller's, in the caller's mode, by id."""
+    query = sa.select(messages).where(
+        messages.c.message_id.in_(message_ids),
+        messages.c.client_id == caller.client_id,
+        messages.c.is_test == caller.is_test,
+    )
+    return {row.message_id: message_from_row(row._mapping) for row in conn.execute(query)}
+
+
 def get_many(conn: sa.Connection, message_ids: Sequence[str]) -> dict[str, Message]:
     """Those of ``message_ids`` the store holds, whoever they belong to, by id."""
     query = sa.select(messages).where(messages.c.message_id.in_(message_ids))

@@ -309,6 +309,14 @@ class Store:
         with single_read(self.engine) as conn:
             return messages.get_message(conn, caller, message_id)
 
+    def get_messages(self, caller: Caller, message_ids: Sequence[str]) -> dict[str, Message]:
+        """Those of ``message_ids`` that are the caller's, in the caller's mode, by id, in one read."""
+        wanted = [message_id for message_id in message_ids if ids.is_message_id(message_id)]
+        if not wanted:
+            return {}
+        with single_read(self.engine) as conn:
+            return messages.get_callers_many(conn, caller, wanted)
+
     def get_message_by_id(self, message_id: str) -> Message | None:
         """Any client's message, for the worker and dispatch code (not for API callers)."""
         if not ids.is_message_id(message_id):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from query_plans import statements_run
+
 from relay_server.store.models import NewMessage, StatusChange
 from zimsend_common.timefmt import utcnow
 
@@ -46,3 +48,36 @@ def test_the_stream_reports_each_status_in_the_pages_language_and_ends_when_all_
         ("done", {}),
     ]
     assert answer.headers["Cache-Control"] == "no-cache"
+
+
+def test_a_page_watching_many_messages_reads_them_all_in_one_query_a_second(console):
+    acme = console.new_client()
+    stored = console.store.insert_messages(
+        [
+            NewMessage(
+                client_id=acme.client_id,
+                is_test=False,
+                to="+263771234567",
+                body=f"message {n}",
+                priority=3,
+                segments=1,
+                encoding="GSM-7",
+            )
+            for n in range(20)
+        ]
+    )
+    browser = console.browser()
+    browser.sign_in(acme)
+    ids = ",".join(message.message_id for message in stored)
+    blocks: list[bytes] = []
+
+    def first_round() -> None:
+        answer = browser.client.get(f"/console/live?ids={ids}", buffered=False)
+        chunks = iter(answer.response)
+        blocks.extend(next(chunks) for _ in range(1 + len(stored)))  # ":connected", then each status
+        answer.close()
+
+    reads = statements_run(console.store.engine, first_round, "FROM messages")
+
+    assert sum(block.startswith(b"event: status") for block in blocks) == len(stored)
+    assert len(reads) == 1

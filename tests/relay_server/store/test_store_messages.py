@@ -116,6 +116,19 @@ def test_the_worker_reads_many_messages_of_any_client_at_once_and_unknown_ids_ar
     assert store.get_messages_by_ids([]) == {}
 
 
+def test_a_caller_reads_many_of_its_own_messages_at_once_and_no_one_elses(
+    store: Store, live_caller: Caller, test_caller: Caller, other_caller: Caller
+) -> None:
+    [mine] = store.insert_messages([new_message(live_caller)])
+    [my_test] = store.insert_messages([new_message(test_caller)])
+    [theirs] = store.insert_messages([new_message(other_caller)])
+    asked = [mine.message_id, my_test.message_id, theirs.message_id, "msg_nosuchmessage000000", "not an id"]
+
+    assert store.get_messages(live_caller, asked) == {mine.message_id: mine}
+    assert store.get_messages(test_caller, asked) == {my_test.message_id: my_test}
+    assert store.get_messages(live_caller, []) == {}
+
+
 def test_messages_stored_together_have_ids_that_sort_together(store: Store, live_caller: Caller) -> None:
     at = datetime(2026, 12, 6, 12, 0, tzinfo=timezone.utc)
     bulk = store.insert_messages([new_message(live_caller, body=f"bulk {n}") for n in range(300)], at=at)
