@@ -22,7 +22,6 @@ from relay_server.mobile.shapes import MAX_PULL
 from relay_server.store.mobile_devices import MobileDevice
 from relay_server.store.models import Message
 from relay_server.store.store import Store
-from zimsend_common import wire
 
 _BATCH = 2 * MAX_PULL  # messages read from the store, and looked up in Redis, at once
 
@@ -39,23 +38,17 @@ def to_take(store: Store, redis: Redis, device: MobileDevice, now: datetime, *, 
 
 
 def _queued(store: Store, device: MobileDevice, now: datetime, *, newest_first: bool) -> Iterator[list[Message]]:
-    """The phone's due queued messages, a batch at a time, in the order ``to_take`` lists them."""
-    for priority in wire.PRIORITY_LEVELS:
-        after: Message | None = None
-        while True:
-            batch = store.mobile_devices.pending_messages(
-                device.client_id,
-                device.device_id,
-                now,
-                _BATCH,
-                priority=priority,
-                newest_first=newest_first,
-                after=after,
-            )
-            yield batch
-            if len(batch) < _BATCH:
-                break
-            after = batch[-1]
+    """The phone's due queued messages, a batch at a time, in the order ``to_take`` lists them:
+    each batch one query, which reads on from the last message of the one before."""
+    after: Message | None = None
+    while True:
+        batch = store.mobile_devices.pending_messages(
+            device.client_id, device.device_id, now, _BATCH, newest_first=newest_first, after=after
+        )
+        yield batch
+        if len(batch) < _BATCH:
+            return
+        after = batch[-1]
 
 
 def _untaken(redis: Redis, messages: list[Message]) -> list[Message]:

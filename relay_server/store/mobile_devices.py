@@ -205,28 +205,19 @@ class MobileDevices:
         now: datetime,
         limit: int,
         *,
-        priority: int,
         newest_first: bool,
         after: Message | None = None,
     ) -> list[Message]:
-        """The client's device's queued messages of one priority that are due, oldest (or newest)
-        first, at most ``limit``: those that come after ``after`` in that order, when given."""
-        order = (messages.c.created_at, messages.c.message_id)
-        # Named by client, mode and priority, the messages are read in their order through one of
-        # the client's indexes, never through every client's queued messages, and never sorted.
-        query = (
-            sa.select(messages)
-            .where(messages.c.client_id == client_id, messages.c.is_test == sa.false(), messages.c.status == "queued")
-            .where(messages.c.device_id == device_id, messages.c.priority == priority)
-            .where(sa.or_(messages.c.scheduled_at.is_(None), messages.c.scheduled_at <= now))
-            .order_by(*(column.desc() for column in order) if newest_first else order)
-            .limit(limit)
-        )
+        """The client's device's queued messages that are due, by priority (1 first), then oldest
+        (or newest) first, at most ``limit``: those that come after ``after`` in that order, when given."""
+        values: dict[str, Any] = {"client_id": client_id, "device_id": device_id, "now": now, "limit": limit}
         if after is not None:
-            last = sa.tuple_(sa.literal(after.created_at, messages.c.created_at.type), sa.literal(after.message_id))
-            query = query.where(sa.tuple_(*order) < last if newest_first else sa.tuple_(*order) > last)
+            values.update(
+                after_priority=after.priority, after_created_at=after.created_at, after_message_id=after.message_id
+            )
         with single_read(self._engine) as conn:
-            return [message_from_row(row._mapping) for row in conn.execute(query)]
+            query = _PENDING[newest_first, after is not None]
+            return [message_from_row(row._mapping) for row in conn.execute(query, values)]
 
     def messages_of_device(self, device_id: str, message_ids: list[str]) -> list[Message]:
         """The messages named that were placed on this device (others are left out)."""
@@ -238,3 +229,41 @@ class MobileDevices:
                 sa.select(messages).where(messages.c.device_id == device_id, messages.c.message_id.in_(wanted))
             )
             return [message_from_row(row._mapping) for row in rows]
+
+
+def _pending(*, newest_first: bool, after: bool) -> sa.Select[Any]:
+    """A device's due queued messages in the pull's order, read in that order from one of the
+    device's queue indexes (migration 0020), never sorted; with ``after``, those after a message."""
+    times = (messages.c.created_at, messages.c.message_id)
+    query = (
+        sa.select(messages)
+        .where(messages.c.client_id == sa.bindparam("client_id"), messages.c.is_test == sa.false())
+        .where(messages.c.device_id == sa.bindparam("device_id"), _QUEUED)
+        .where(sa.or_(messages.c.scheduled_at.is_(None), messages.c.scheduled_at <= sa.bindparam("now")))
+        .order_by(messages.c.priority, *(column.desc() for column in times) if newest_first else times)
+        .limit(sa.bindparam("limit"))
+    )
+    if not after:
+        return query
+    priority = sa.bindparam("after_priority", type_=messages.c.priority.type)
+    last = sa.tuple_(
+        sa.bindparam("after_created_at", type_=messages.c.created_at.type),
+        sa.bindparam("after_message_id", type_=messages.c.message_id.type),
+    )
+    if not newest_first:
+        return query.where(sa.tuple_(messages.c.priority, *times) > sa.tuple_(priority, *last.clauses))
+    # Priority up, time down: no one row comparison says it. The bound on the priority alone
+    # starts the scan at the last message's priority; the rest passes over what was read of it
+    # (in the index, on SQLite; PostgreSQL reads those rows again to check them).
+    later = sa.or_(messages.c.priority > priority, sa.tuple_(*times) < last)
+    return query.where(messages.c.priority >= priority, later)
+
+
+# The queue indexes' condition, written out rather than bound: a plan made for any value of a
+# bound status (PostgreSQL's generic plan of a prepared statement) cannot use an index that
+# holds queued messages only, and sorted the client's messages on the device instead.
+_QUEUED = messages.c.status == sa.literal_column("'queued'")
+# Built once: a phone pulls at every wake-up, and building a statement costs more than reading it.
+_PENDING = {
+    (newest, after): _pending(newest_first=newest, after=after) for newest in (False, True) for after in (False, True)
+}

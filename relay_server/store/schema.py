@@ -134,6 +134,21 @@ messages = sa.Table(
     # The worker releases queued messages as their scheduled time comes.
     sa.Index("ix_messages_status_scheduled", "status", "scheduled_at"),
     sa.Index("ix_messages_batch_id", "batch_id"),
+    # A phone's pull: a device's queued messages by priority, then oldest first.
+    # Migration 0020 makes it and its newest-first twin (below) partial, on queued
+    # messages only; the condition is not repeated here, as for the reply index.
+    sa.Index("ix_messages_device_queue", "client_id", "is_test", "device_id", "priority", "created_at", "message_id"),
+)
+
+# Newest first within a priority; apart from the table, as its descending columns name the table's own.
+sa.Index(
+    "ix_messages_device_queue_newest",
+    messages.c.client_id,
+    messages.c.is_test,
+    messages.c.device_id,
+    messages.c.priority,
+    messages.c.created_at.desc(),
+    messages.c.message_id.desc(),
 )
 
 message_events = sa.Table(

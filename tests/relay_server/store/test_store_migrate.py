@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 import sys
@@ -85,6 +86,17 @@ def test_the_reply_index_holds_only_the_messages_that_were_sent(database_url: st
     upgrade_to_head(engine)
     [index] = [index for index in _indexes(engine)["messages"] if index["name"] == "ix_messages_client_recipient_sent"]
     assert "sent_at IS NOT NULL" in index["dialect_options"][f"{engine.dialect.name}_where"]  # type: ignore[index]
+    engine.dispose()
+
+
+@pytest.mark.parametrize("name", ["ix_messages_device_queue", "ix_messages_device_queue_newest"])
+def test_a_phones_queue_indexes_hold_only_queued_messages(database_url: str, name: str) -> None:
+    # As the reply index: the migration alone makes them partial (schema.py says why).
+    engine = create_engine(database_url)
+    upgrade_to_head(engine)
+    [index] = [index for index in _indexes(engine)["messages"] if index["name"] == name]
+    condition = index["dialect_options"][f"{engine.dialect.name}_where"]  # type: ignore[index]
+    assert re.fullmatch(r"\(*status\)*(::text)? = 'queued'(::text)?\)*", condition), condition
     engine.dispose()
 
 

@@ -67,16 +67,14 @@ def test_a_phone_pulls_its_due_queued_live_messages_in_the_order_asked(store: St
     on_phone = new_message(live_caller, device_id=device.device_id)
     first, second, later, elsewhere = store.insert_messages(
         [on_phone, on_phone, replace(on_phone, scheduled_at=NOW + timedelta(hours=1)), new_message(live_caller)],
-        at=NOW - timedelta(minutes=1),
+        at=NOW - timedelta(minutes=2),
     )
+    (urgent,) = store.insert_messages([replace(on_phone, priority=1)], at=NOW - timedelta(minutes=1))
     pull = store.mobile_devices.pending_messages
-    ids = [
-        m.message_id for m in pull(live_caller.client_id, device.device_id, NOW, 100, priority=3, newest_first=False)
-    ]
-    assert sorted(ids) == sorted([first.message_id, second.message_id])
-    newest = pull(live_caller.client_id, device.device_id, NOW, 1, priority=3, newest_first=True)
-    assert len(newest) == 1
-    assert pull(live_caller.client_id, device.device_id, NOW, 100, priority=1, newest_first=False) == []
+    ids = [m.message_id for m in pull(live_caller.client_id, device.device_id, NOW, 100, newest_first=False)]
+    assert ids[0] == urgent.message_id and sorted(ids[1:]) == sorted([first.message_id, second.message_id])
+    newest = pull(live_caller.client_id, device.device_id, NOW, 2, newest_first=True)
+    assert [m.message_id for m in newest][0] == urgent.message_id and len(newest) == 2
     assert store.mobile_devices.messages_of_device(device.device_id, [elsewhere.message_id, "x" * 40]) == []
     assert {state.device_id for state in store.device_states(client_id=live_caller.client_id) if state.is_phone} == {
         device.device_id
@@ -84,13 +82,18 @@ def test_a_phone_pulls_its_due_queued_live_messages_in_the_order_asked(store: St
 
 
 @pytest.mark.parametrize("newest_first", [False, True])
-def test_a_phones_pull_reads_on_from_the_last_message_it_read_in_the_order_asked(
+def test_a_phones_pull_reads_on_from_the_last_message_it_read_in_the_order_asked_across_priorities(
     store: Store, live_caller: Caller, newest_first: bool
 ):
     device, _ = store.mobile_devices.add_android(live_caller.client_id, None)
     on_phone = new_message(live_caller, device_id=device.device_id)
-    placed = [store.insert_messages([on_phone], at=NOW + timedelta(seconds=second))[0] for second in range(5)]
-    placed += store.insert_messages([on_phone, on_phone], at=NOW + timedelta(seconds=5))  # one time, two ids
+    placed = [
+        store.insert_messages([replace(on_phone, priority=priority)], at=NOW + timedelta(seconds=second))[0]
+        for second, priority in enumerate([3, 1, 5, 3, 1, 3, 5])
+    ]
+    # One time, two ids, at each of two priorities.
+    placed += store.insert_messages([on_phone, on_phone, replace(on_phone, priority=1)], at=NOW + timedelta(seconds=9))
+    placed += store.insert_messages([replace(on_phone, priority=1)], at=NOW + timedelta(seconds=9))
 
     def page(after: object) -> list[str]:
         found = store.mobile_devices.pending_messages(
@@ -98,13 +101,13 @@ def test_a_phones_pull_reads_on_from_the_last_message_it_read_in_the_order_asked
             device.device_id,
             NOW + timedelta(minutes=1),
             3,
-            priority=3,
             newest_first=newest_first,
             after=after,
         )
         return [message.message_id for message in found]
 
     ordered = sorted(placed, key=lambda m: (m.created_at, m.message_id), reverse=newest_first)
+    ordered.sort(key=lambda m: m.priority)  # stable: by priority, then in the order asked
     read, after = [], None
     while batch := page(after):
         read += batch
@@ -113,20 +116,26 @@ def test_a_phones_pull_reads_on_from_the_last_message_it_read_in_the_order_asked
 
 
 @pytest.mark.parametrize("newest_first", [False, True])
-def test_a_phones_pull_reads_its_clients_queue_in_order_not_every_clients_queued_messages(
-    store: Store, live_caller: Caller, newest_first: bool
+@pytest.mark.parametrize("reading_on", [False, True])
+def test_a_phones_pull_reads_its_devices_queue_index_in_order_never_sorting(
+    store: Store, live_caller: Caller, newest_first: bool, reading_on: bool
 ):
     device, _ = store.mobile_devices.add_android(live_caller.client_id, None)
     (placed,) = store.insert_messages([new_message(live_caller, device_id=device.device_id)], at=NOW)
     pull = lambda: store.mobile_devices.pending_messages(  # noqa: E731
-        live_caller.client_id, device.device_id, NOW, 100, priority=3, newest_first=newest_first, after=placed
+        live_caller.client_id,
+        device.device_id,
+        NOW,
+        100,
+        newest_first=newest_first,
+        after=placed if reading_on else None,
     )
 
     [(statement, parameters)] = statements_run(store.engine, pull, "FROM messages")
 
     plan = plan_of(store.engine, statement, parameters)
-    # An index of the client's messages (PostgreSQL weighs its two by their statistics),
-    # read in its order, never sorted.
-    assert re.search(r"ix_messages_client_(status|device)_created", plan), plan
-    assert "ix_messages_status " not in plan
+    # The index of the device's queued messages in the pull's order (migration 0020): one
+    # query reads across priorities, never the client's other messages, never sorted.
+    index = "ix_messages_device_queue_newest" if newest_first else "ix_messages_device_queue"
+    assert re.search(rf"\b{index}\b", plan), plan
     assert "TEMP B-TREE" not in plan and "Sort" not in plan

@@ -1,0 +1,130 @@
+"""What a phone's pull lists: its untaken due messages, by priority then time, read a batch a query."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+import redis
+from migrated_store import open_migrated
+from query_plans import statements_run
+
+from relay_server.dispatch import placement
+from relay_server.mobile import pending, reports
+from relay_server.mobile.shapes import MAX_PULL
+from relay_server.store.mobile_devices import AppReport, MobileDevice
+from relay_server.store.models import Message, NewMessage
+from relay_server.store.store import Store
+
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=timezone.utc)
+MORE_THAN_A_BATCH = 2 * MAX_PULL + 5  # ``pending`` reads twice MAX_PULL at a time
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    opened = open_migrated(database_url)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+@pytest.fixture
+def phone(store: Store) -> MobileDevice:
+    client, _ = store.create_client("Acme")
+    _, token = store.mobile_devices.add_android(client.client_id, "Pixel")
+    registration = store.mobile_devices.register(token, AppReport(), NOW)
+    assert registration is not None
+    registered = store.mobile_devices.authenticate(registration.token)
+    assert registered is not None
+    return registered
+
+
+def placed(
+    store: Store,
+    redisdb: redis.Redis,
+    phone: MobileDevice,
+    count: int,
+    *,
+    at: datetime = NOW - timedelta(minutes=1),
+    **fields: Any,
+) -> list[Message]:
+    """``count`` messages stored on the phone ``at``, their send jobs on its queue as the API leaves them."""
+    message = NewMessage(
+        client_id=phone.client_id,
+        is_test=False,
+        to="+263771234567",
+        body="Hello",
+        priority=3,
+        segments=1,
+        encoding="GSM-7",
+        device_id=phone.device_id,
+    )
+    stored = store.insert_messages([replace(message, **fields)] * count, at=at)
+    placement.place_all(redisdb, store.device_signing_keys, stored)
+    return stored
+
+
+def taken(store: Store, redisdb: redis.Redis, phone: MobileDevice, messages: list[Message]) -> None:
+    """The phone reported on each (``Processed``: no move), which claimed it and dropped its job."""
+    assert reports.report_moves(store, redisdb, phone, [(message, []) for message in messages]) == messages
+
+
+def listed(store: Store, redisdb: redis.Redis, phone: MobileDevice, *, newest_first: bool) -> list[str]:
+    return [m.message_id for m in pending.to_take(store, redisdb, phone, NOW, newest_first=newest_first)]
+
+
+@pytest.mark.parametrize("newest_first", [False, True])
+def test_more_than_a_batch_taken_at_the_top_priority_still_leaves_the_lower_ones_untaken_listed_in_order(
+    store: Store, redisdb: redis.Redis, phone: MobileDevice, newest_first: bool
+):
+    # Lower priorities both before and after the urgent ones in time: whichever way the
+    # pull reads time, it must read on past the urgent ones to the other priorities.
+    older = NOW - timedelta(minutes=5)
+    (bulk,) = placed(store, redisdb, phone, 1, priority=5, at=older)
+    (normal_older,) = placed(store, redisdb, phone, 1, at=older)
+    urgent = placed(store, redisdb, phone, MORE_THAN_A_BATCH, priority=1, at=NOW - timedelta(minutes=3))
+    (normal_newer,) = placed(store, redisdb, phone, 1)
+    placed(store, redisdb, phone, 1, priority=2, scheduled_at=NOW + timedelta(hours=1))  # not due: never listed
+    taken(store, redisdb, phone, urgent)
+
+    normal = [normal_newer, normal_older] if newest_first else [normal_older, normal_newer]
+    expected = [message.message_id for message in [*normal, bulk]]
+    assert listed(store, redisdb, phone, newest_first=newest_first) == expected
+
+
+@pytest.mark.parametrize("newest_first", [False, True])
+def test_a_pull_lists_at_most_max_pull_the_untaken_first_by_priority(
+    store: Store, redisdb: redis.Redis, phone: MobileDevice, newest_first: bool
+):
+    low = placed(store, redisdb, phone, MAX_PULL, priority=4)
+    high = placed(store, redisdb, phone, 3, priority=2)
+    taken(store, redisdb, phone, high[1:])
+
+    found = listed(store, redisdb, phone, newest_first=newest_first)
+
+    low_ids = sorted(message.message_id for message in low)
+    assert found[0] == high[0].message_id
+    assert found[1:] == (low_ids[::-1] if newest_first else low_ids)[: MAX_PULL - 1]
+
+
+def test_a_pull_with_nothing_to_take_reads_the_store_once(store: Store, redisdb: redis.Redis, phone: MobileDevice):
+    reads = statements_run(store.engine, lambda: listed(store, redisdb, phone, newest_first=False), "FROM messages")
+    assert len(reads) == 1
+
+
+@pytest.mark.parametrize("newest_first", [False, True])
+def test_a_pull_reads_each_queued_message_once_across_priorities(
+    store: Store, redisdb: redis.Redis, phone: MobileDevice, newest_first: bool
+):
+    taken(store, redisdb, phone, placed(store, redisdb, phone, MORE_THAN_A_BATCH, priority=1))
+    (waiting,) = placed(store, redisdb, phone, 1, priority=5)
+    pull = lambda: listed(store, redisdb, phone, newest_first=newest_first)  # noqa: E731
+
+    reads = statements_run(store.engine, pull, "FROM messages")
+
+    assert pull() == [waiting.message_id]
+    assert len(reads) == 2  # a full batch, then the rest: one query for both priorities' messages
