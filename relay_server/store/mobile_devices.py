@@ -259,9 +259,10 @@ def _pending(*, newest_first: bool, after: bool) -> sa.Select[Any]:
     return query.where(messages.c.priority >= priority, later)
 
 
-# The queue indexes' condition, written out rather than bound: a plan made for any value of a
+# The queue indexes' status, written out rather than bound: a plan made for any value of a
 # bound status (PostgreSQL's generic plan of a prepared statement) cannot use an index that
-# holds queued messages only, and sorted the client's messages on the device instead.
+# holds queued messages only, and sorted the client's messages on the device instead. (Their
+# other condition, a device, follows from naming one.)
 _QUEUED = messages.c.status == sa.literal_column("'queued'")
 # Built once: a phone pulls at every wake-up, and building a statement costs more than reading it.
 _PENDING = {

@@ -135,8 +135,8 @@ messages = sa.Table(
     sa.Index("ix_messages_status_scheduled", "status", "scheduled_at"),
     sa.Index("ix_messages_batch_id", "batch_id"),
     # A phone's pull: a device's queued messages by priority, then oldest first.
-    # Migration 0020 makes it and its newest-first twin (below) partial, on queued
-    # messages only; the condition is not repeated here, as for the reply index.
+    # Migration 0020 makes it and its newest-first twin (below) partial, on messages queued
+    # on a device only; the condition is not repeated here, as for the reply index.
     sa.Index("ix_messages_device_queue", "client_id", "is_test", "device_id", "priority", "created_at", "message_id"),
 )
 
