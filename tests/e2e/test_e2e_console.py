@@ -112,6 +112,18 @@ def test_a_message_sent_from_the_form_goes_from_queued_to_delivered_without_relo
     assert "delivered" in timeline and agent.device_id in timeline
 
 
+def test_the_live_count_follows_a_long_text_in_another_script(console_gateway, page):
+    # Percent-encoded in a GET's URL, 700 Cyrillic letters passed gunicorn's 4094-byte request line:
+    # the count failed unseen and went on showing the count of the text before.
+    account = console_gateway.new_account("count")
+    sign_in(page, console_gateway, account)
+    page.goto(console_url(console_gateway, "/send"))
+    for length, segments in ((300, 5), (700, 11), (1600, 24)):  # 1600: the longest text the API takes
+        page.fill("textarea[name=message]", "д" * length)
+        page.wait_for_function(f"document.getElementById('text-count').dataset.segments === '{segments}'")
+        assert page.inner_text("#text-count") == f"{length} · {segments} SMS · UCS-2"
+
+
 def test_the_history_is_filtered_and_a_scheduled_message_cancelled(console_gateway, page):
     account = console_gateway.new_account("filters")
     later = isoformat_z(utcnow() + timedelta(hours=2))

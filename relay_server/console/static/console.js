@@ -6,15 +6,28 @@ function watchTextCount() {
   const text = document.querySelector("textarea[data-count]");
   const out = document.getElementById("text-count");
   if (!text || !out) return;
+  // The page's CSRF token, which every POST carries (htmx's send it from the body's hx-headers).
+  const token = document.querySelector("meta[name=csrf-token]").content;
   let timer = null;
+  let asked = 0;
+  const say = (words, segments, encoding) => {
+    out.textContent = words;
+    out.dataset.segments = segments ?? "";
+    out.dataset.encoding = encoding ?? "";
+  };
   const show = async () => {
-    const answer = await fetch(text.dataset.count + "?text=" + encodeURIComponent(text.value), {credentials: "same-origin"});
-    if (!answer.ok) return;
+    const mine = ++asked;
+    // POSTed: in a GET's URL a long text passes the HTTP server's request-line limit.
+    const answer = await fetch(text.dataset.count, {
+      method: "POST", credentials: "same-origin", headers: {"X-CSRF-Token": token},
+      body: new URLSearchParams({text: text.value}),
+    }).catch(() => null);
+    if (mine !== asked) return;  // the count of a later text is on its way
+    if (!answer || !answer.ok) { say(""); return; }  // no count rather than an older text's
     const count = await answer.json();
-    out.textContent = count.error ? count.error
-      : count.characters + " · " + count.segments + " SMS · " + (count.encoding || "");
-    out.dataset.segments = count.segments ?? "";
-    out.dataset.encoding = count.encoding ?? "";
+    if (mine !== asked) return;
+    say(count.error ? count.error : count.characters + " · " + count.segments + " SMS · " + (count.encoding || ""),
+        count.segments, count.encoding);
   };
   text.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(show, 300); });
   if (text.value) show();
