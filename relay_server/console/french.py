@@ -19,6 +19,8 @@ WORDS: dict[str, str] = {
     "There is no such page.": "Cette page n'existe pas.",
     "This form has expired or did not come from the console. Reload the page and try again.": "Ce formulaire a expiré ou ne vient pas de la console. Rechargez la page et réessayez.",
     "This page does not take this method.": "Cette page n'accepte pas cette méthode.",
+    # Times, all in UTC
+    "{time} UTC": "{time} UTC",
     # Sign-in
     "With the client ID and an API key that zimsend-relay gave you.": "Avec l'identifiant client et une clé d'API donnés par zimsend-relay.",
     "With the name and password printed by zimsend-relay add-operator.": "Avec le nom et le mot de passe affichés par zimsend-relay add-operator.",
@@ -119,9 +121,9 @@ WORDS: dict[str, str] = {
     "sent (30 days)": "envoyés (30 jours)",
     "pending": "en attente",
     "delivery rate": "taux de remise",
-    "Per hour (48 h)": "Par heure (48 h)",
-    "Per day (30 days)": "Par jour (30 jours)",
-    "Send-to-delivered latency per hour": "Délai d'envoi à remise par heure",
+    "Per hour (48 h, UTC)": "Par heure (48 h, UTC)",
+    "Per day (30 days, UTC)": "Par jour (30 jours, UTC)",
+    "Send-to-delivered latency per hour (UTC)": "Délai d'envoi à remise par heure (UTC)",
     "seconds from sent to delivered": "secondes de l'envoi à la remise",
     # Operator
     "Health": "Santé",

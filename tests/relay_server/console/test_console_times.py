@@ -1,0 +1,98 @@
+"""Every time the console shows is UTC and says so, on every page and in both languages: the send
+form takes its time in UTC, and a time with no zone reads as the reader's own."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from relay_server.store.models import MessageError, NewIncoming, NewMessage, StatusChange
+from relay_server.store.webhook_outbox import Outcome
+from zimsend_common import wire
+from zimsend_common.timefmt import isoformat_precise, utcnow
+
+HOOK = "https://93.184.216.34/hooks/zimsend"  # a public address: the API takes it; nothing is sent to it
+TIME = re.compile(r'<time datetime="([^"]+)">([^<]*)</time>')
+SHOWN_TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d")
+
+
+@pytest.fixture
+def times_everywhere(console):
+    """acme's device with a heartbeat and a connection, a message that failed on it (whose failure a
+    webhook was told of, in vain), an SMS it received; and the worker's heartbeat."""
+    acme = console.new_client()
+    headers = {"X-Client-ID": acme.client_id, "X-API-Key": acme.api_key}
+    hook = {"url": HOOK, "events": ["sms.failed"]}
+    assert console.app.test_client().post("/v1/webhooks/configure", json=hook, headers=headers).status_code == 200
+    device, _password = console.store.add_device(acme.client_id, "pi-modem")
+    now = utcnow()
+    console.store.record_heartbeat(device.device_id, now, {"state": "online"})
+    [state] = console.store.device_states(device_id=device.device_id)
+    console.store.record_device_transition(state, online=True, at=now - timedelta(minutes=1))
+    new = NewMessage(
+        client_id=acme.client_id,
+        is_test=False,
+        to="+263779990001",
+        body="to nowhere",
+        priority=3,
+        segments=1,
+        encoding="GSM-7",
+        device_id=device.device_id,
+    )
+    [message] = console.store.insert_messages([new])
+    console.store.apply_status_change(StatusChange(message.message_id, "sent", now, device_id=device.device_id))
+    error = MessageError("INVALID_NUMBER", "The number is not valid.", "+CMS ERROR: 1 Unassigned number")
+    console.store.apply_status_change(StatusChange(message.message_id, "failed", now, error=error))
+    outbox, tried = console.store.webhook_outbox, utcnow()
+    [delivery] = outbox.due_candidates(tried, 10)
+    assert outbox.claim(delivery.delivery_id, tried, timedelta(seconds=30))
+    outbox.finish_attempt(delivery, Outcome(False, 500, 37, "HTTP 500"), tried, None)
+    received = NewIncoming(
+        event_id="evt_times_1",
+        client_id=acme.client_id,
+        device_id=device.device_id,
+        sender="+263771234567",
+        text="Ndatenda",
+        parts=1,
+        received_at=now,
+    )
+    console.store.record_incoming(received)
+    console.redis.set(wire.WORKER_HEARTBEAT_KEY, isoformat_precise(now))
+    client = console.browser()
+    client.sign_in(acme)
+    operator = console.browser()
+    password = console.store.operators.add("ops")
+    operator.post("/console/operator/signin", {"name": "ops", "password": password}, page="/console/operator/signin")
+    pages = {
+        "/console/devices": client,
+        f"/console/devices/{device.device_id}": client,
+        "/console/messages": client,
+        f"/console/messages/{message.message_id}": client,
+        "/console/inbox": client,
+        "/console/webhooks": client,
+        "/console/operator": operator,
+    }
+    return pages, client
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_every_time_a_page_shows_is_marked_utc(times_everywhere, language):
+    pages, _client = times_everywhere
+    for path, browser in pages.items():
+        page = browser.client.get(path, headers={"Accept-Language": language}).get_data(as_text=True)
+        shown = TIME.findall(page)
+        assert shown, path
+        for moment, text in shown:
+            assert text == moment[:19].replace("T", " ") + " UTC", path
+        # No time is written anywhere else on the page, bare.
+        words = re.sub(r"<[^>]*>", "", TIME.sub("", page))
+        assert SHOWN_TIME.findall(words) == [], path
+
+
+@pytest.mark.parametrize(("language", "hours"), [("en", "Per hour (48 h, UTC)"), ("fr", "Par heure (48 h, UTC)")])
+def test_the_charts_say_their_hours_and_days_are_utc(times_everywhere, language, hours):
+    _pages, client = times_everywhere
+    page = client.client.get("/console/charts", headers={"Accept-Language": language}).get_data(as_text=True)
+    assert hours in page and page.count(", UTC)") == 2 and page.count(" (UTC)") == 1
