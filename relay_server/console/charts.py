@@ -3,11 +3,13 @@ send-to-delivered latency, for all devices or one.
 
 Days are the API's statistics (``GET /v1/sms/stats``, from the daily counts);
 hours are counted from the messages themselves (``store.hourly_counts``).
+Both leave out what had no message; the charts show every hour and day of
+their span, those at zero, so that the time axis keeps time's proportions.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import abort, render_template, request
@@ -15,8 +17,10 @@ from flask import abort, render_template, request
 from relay_server.api import devices as api_devices
 from relay_server.api.auth import current_caller
 from relay_server.api.context import current
+from relay_server.api.models.tracking import DayCounts
 from relay_server.api.tracking import stats_body
 from relay_server.console.blueprint import bp
+from relay_server.store.hourly_counts import HourCounts
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 HOURS = 48
@@ -34,12 +38,15 @@ def charts() -> str:
 
 
 def chart_data(device_id: str | None) -> dict[str, Any]:
-    """What the charts draw: the days, the hours, and the totals of the days."""
+    """What the charts draw: every day of the last ``DAYS`` and every hour of the last ``HOURS`` (the
+    current ones included, those without a message at zero), and the totals of the days."""
     store, caller, now = current().store, current_caller(), utcnow()
+    first_day = (now - timedelta(days=DAYS - 1)).date()
+    first_hour = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=HOURS - 1)
     days = stats_body(store.stats(caller, now - timedelta(days=DAYS - 1), now, device_id))
-    hours = store.hourly_counts.hourly(caller, now - timedelta(hours=HOURS), device_id)
+    hours = store.hourly_counts.hourly(caller, first_hour, device_id)
     return {
-        "days": [day.model_dump(mode="json") for day in days.by_day],
+        "days": [day.model_dump(mode="json") for day in _every_day(days.by_day, first_day, now.date())],
         "hours": [
             {
                 "hour": isoformat_z(hour.hour),
@@ -48,7 +55,7 @@ def chart_data(device_id: str | None) -> dict[str, Any]:
                 "failed": hour.failed,
                 "latency_seconds": hour.latency_seconds,
             }
-            for hour in hours
+            for hour in _every_hour(hours, first_hour, first_hour + timedelta(hours=HOURS - 1))
         ],
         "totals": {
             "total_sent": days.total_sent,
@@ -58,3 +65,25 @@ def chart_data(device_id: str | None) -> dict[str, Any]:
             "delivery_rate": days.delivery_rate,
         },
     }
+
+
+def _every_day(counted: list[DayCounts], first: date, last: date) -> list[DayCounts]:
+    """A day's counts for each day from ``first`` to ``last``: the counted ones, the others at zero."""
+    found = {day.date: day for day in counted}
+    span = (last - first).days + 1
+    return [
+        found.get(day) or DayCounts(date=day, sent=0, delivered=0, failed=0)
+        for day in (first + timedelta(days=n) for n in range(span))
+    ]
+
+
+def _every_hour(counted: list[HourCounts], first: datetime, last: datetime) -> list[HourCounts]:
+    """An hour's counts for each hour from ``first`` to ``last`` (to a later counted one, a message
+    another process made with its clock ahead): the counted ones, the others at zero."""
+    found = {hour.hour: hour for hour in counted}
+    last = max([last, *found])
+    span = int((last - first) / timedelta(hours=1)) + 1
+    return [
+        found.get(hour) or HourCounts(hour=hour, sent=0, delivered=0, failed=0, latency_seconds=None)
+        for hour in (first + timedelta(hours=n) for n in range(span))
+    ]
