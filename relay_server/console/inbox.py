@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from relay_server.api.inbox import inbox_answer
 from relay_server.console.blueprint import bp
-from relay_server.console.listing import listing
+from relay_server.console.listing import PAGING, PERIOD, listing
 
-FILTERS = ("from", "search", "device_id", "from_date", "to_date", "page")
+FILTERS = ("from", "search", *PERIOD, "device_id", *PAGING)
 
 
 @bp.get("/inbox")

@@ -9,6 +9,12 @@ from flask import Response, render_template, request
 
 from relay_server.api.errors import ApiError
 
+# The filters of every listing of messages (history and inbox) besides its own, as the API names them:
+# the period, in UTC, whose inputs are the ``period`` macro's, and the page (``limit`` has no input:
+# it is set in the address, and the pager keeps it).
+PERIOD = ("from_date", "to_date")
+PAGING = ("page", "limit")
+
 
 def listing(
     template: str, names: tuple[str, ...], answer_of: Callable[[dict[str, str]], Response], items: str, **page: Any

@@ -15,10 +15,10 @@ from relay_server.api import sending, tracking
 from relay_server.api.errors import ApiError
 from relay_server.console.blueprint import bp
 from relay_server.console.i18n import translate
-from relay_server.console.listing import listing
+from relay_server.console.listing import PAGING, PERIOD, listing
 from relay_server.store.models import STATUSES
 
-FILTERS = ("status", "to", "search", "from_date", "to_date", "device_id", "page", "limit")
+FILTERS = ("status", "to", "search", *PERIOD, "device_id", *PAGING)
 
 
 @bp.get("/messages")

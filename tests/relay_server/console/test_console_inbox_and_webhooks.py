@@ -3,6 +3,7 @@ with its answer and latency, and "retry now" makes the delivery due again."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from relay_server.store.models import NewIncoming, StatusChange
@@ -32,6 +33,45 @@ def test_the_inbox_lists_the_clients_received_sms_and_no_one_elses(console):
     assert "Ndatenda, I got it" in mine.text("/console/inbox")
     assert "Ndatenda, I got it" not in mine.text("/console/inbox?search=nothing-like-it")
     assert "Ndatenda, I got it" not in theirs.text("/console/inbox")
+
+
+def test_the_inbox_filters_on_its_period_with_the_listings_inputs_and_pages_by_limit(console):
+    acme = console.new_client()
+    device, _password = console.store.add_device(acme.client_id)
+    now = utcnow()
+    for number, days_ago in enumerate((0, 0, 3)):
+        console.store.record_incoming(
+            NewIncoming(
+                event_id=f"evt_period_{number}",
+                client_id=acme.client_id,
+                device_id=device.device_id,
+                sender="+263771234567",
+                text=f"received {days_ago} days ago, number {number}",
+                parts=1,
+                received_at=now - timedelta(days=days_ago),
+            )
+        )
+    browser = console.browser()
+    browser.sign_in(acme)
+    today = now.date().isoformat()
+    page = browser.text(f"/console/inbox?from_date={today}")
+    assert page.count("received 0 days ago") == 2 and "received 3 days ago" not in page
+    # The inputs the messages listing has for its period, filled with the filter given.
+    assert f'name="from_date" value="{today}"' in page and 'name="to_date" value=""' in page
+    messages_page = browser.text("/console/messages")
+    assert _inputs(page, "from_date", "to_date") == _inputs(messages_page, "from_date", "to_date")
+    # limit, as the messages listing honours it, kept from page to page.
+    first = browser.text(f"/console/inbox?from_date={today}&limit=1")
+    assert first.count("received 0 days ago") == 1 and "Page 1 of 2" in first
+    assert "limit=1" in re.search(r'<nav class="pager">.*?</nav>', first, re.DOTALL).group(0)
+
+
+def _inputs(page: str, *names: str) -> list[str]:
+    """The labelled inputs of ``page`` for ``names``, their values left out."""
+    return [
+        re.sub(r'value="[^"]*"', "", re.search(rf"<label>[^<]*<input name=\"{name}\"[^>]*>", page).group(0))
+        for name in names
+    ]
 
 
 def test_a_failed_attempt_is_listed_and_retried_now(console):
