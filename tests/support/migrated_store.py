@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+
 from relay_server.store.engine import create_engine
 from relay_server.store.store import Store
 
@@ -14,3 +18,13 @@ def open_migrated(url: str) -> Store:
     and migrating a store call ``Store.open`` themselves.
     """
     return Store(create_engine(url))
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    """A migrated store on the test's own database (each of SQLite and PostgreSQL), closed after it."""
+    opened = open_migrated(database_url)
+    try:
+        yield opened
+    finally:
+        opened.close()

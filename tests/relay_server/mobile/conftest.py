@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import redis
+from migrated_store import store  # noqa: F401  (a migrated store on the test's own database)
 from phone_relay import Relay, running_relay
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 import redis
-from migrated_store import open_migrated
 from query_plans import statements_run
 
 from relay_server.dispatch import placement
@@ -21,15 +19,6 @@ from relay_server.store.store import Store
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=timezone.utc)
 MORE_THAN_A_BATCH = 2 * MAX_PULL + 5  # ``pending`` reads twice MAX_PULL at a time
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    opened = open_migrated(database_url)
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 @pytest.fixture

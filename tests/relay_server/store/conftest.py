@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from migrated_store import open_migrated
+from migrated_store import store  # noqa: F401  (a migrated store on the test's own database)
 
 from relay_server.store import Store
 from relay_server.store.models import Caller
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    opened = open_migrated(database_url)
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 @pytest.fixture

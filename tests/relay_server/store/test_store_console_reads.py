@@ -6,19 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from migrated_store import open_migrated
 from store_rows import every_row
 
 from relay_server.store import operators
 from relay_server.store.models import NewMessage, StatusChange
 from zimsend_common.timefmt import utcnow
-
-
-@pytest.fixture
-def store(database_url: str):
-    opened = open_migrated(database_url)
-    yield opened
-    opened.close()
 
 
 def _message(client_id: str, device_id: str | None = None) -> NewMessage:
