@@ -3,7 +3,8 @@
 It changes nothing. Each check prints one JSON line ``{"check", "ok", "detail",
 "fix"}`` (``fix`` null when ok); the exit status is 1 when any check failed,
 0 otherwise. Checks: the configuration loads; the database answers and is at
-the newest revision; Redis answers; the worker's heartbeat is fresh; each
+the newest revision; Redis answers, and keeps every key (no eviction policy
+under a memory limit, nothing evicted); the worker's heartbeat is fresh; each
 device's agent reported lately with its modem working and registered; this
 machine's clock agrees with Redis's and the database's (within
 ``clock_skew_warn_seconds``); ``data_dir`` has ``min_free_disk_bytes`` free.
@@ -72,7 +73,10 @@ def diagnose() -> Iterator[Finding]:
     redis = redis_client.connect(settings.relay.redis_url, redis_client.PROBE)
     try:
         yield _database(store, settings)
-        yield _redis(redis)
+        reachable = _redis(redis)
+        yield reachable
+        if reachable.ok:
+            yield _redis_keeps_keys(redis)
         yield _worker(redis)
         yield from _devices(store, settings)
         yield _clock(store, redis, settings)
@@ -113,6 +117,26 @@ def _redis(redis: Redis) -> Finding:
     check = health.check_redis(redis)
     fix = "start redis-server (systemctl start redis-server), or correct redis_url (ZIMSEND_REDIS_URL)"
     return Finding("redis", check.ok, check.detail, None if check.ok else fix)
+
+
+def _redis_keeps_keys(redis: Redis) -> Finding:
+    """Whether Redis may drop the gateway's keys to stay under a memory limit: its claims expire,
+    so the volatile policies drop them first, and a message may then be sent twice."""
+    fix = (
+        "set maxmemory-policy noeviction in /etc/redis/redis.conf (or maxmemory 0), then restart redis-server;"
+        " the worker holds recovery back after each eviction until then"
+    )
+    # CONFIG or INFO may be renamed away, as some hosted Redis do: the other still tells.
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.config_get("maxmemory*")
+        pipe.info("stats")
+        config, stats = pipe.execute(raise_on_error=False)
+    config = config if isinstance(config, dict) else {}
+    evicted = int(stats.get("evicted_keys", 0)) if isinstance(stats, dict) else 0
+    limit, policy = int(config.get("maxmemory", "0")), config.get("maxmemory-policy", "unknown")
+    detail = {"maxmemory": limit, "maxmemory_policy": policy, "evicted_keys": evicted}
+    may_evict = limit > 0 and policy != "noeviction"
+    return Finding("redis_memory", not may_evict and evicted == 0, detail, fix if may_evict or evicted else None)
 
 
 def _worker(redis: Redis) -> Finding:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from own_redis import OwnRedis
 from relay_process import RELAY, environment
 from waiting import free_port
 
@@ -72,7 +73,8 @@ def test_doctor_passes_a_healthy_installation(tmp_path: Path, sqlite_url: str, r
     env = environment(tmp_path, database_url=sqlite_url, redis_url=f"redis://{redis_proc.host}:{redis_proc.port}/0")
     status, checks = doctor(env)
     assert status == 0, checks
-    assert list(checks) == ["configuration", "database", "redis", "worker", "clock", "disk"]
+    assert list(checks) == ["configuration", "database", "redis", "redis_memory", "worker", "clock", "disk"]
+    assert checks["redis_memory"]["detail"]["evicted_keys"] == 0
 
 
 def test_doctor_reports_a_missing_store_without_creating_one(tmp_path: Path) -> None:
@@ -89,3 +91,18 @@ def test_doctor_reports_a_bad_configuration(tmp_path: Path) -> None:
     status, checks = doctor(environment(tmp_path, http_port="not-a-port"))
     assert status == 1
     assert list(checks) == ["configuration"] and "ZIMSEND_" in checks["configuration"]["fix"]
+
+
+def test_doctor_reports_a_redis_that_may_evict_the_gateways_keys(
+    tmp_path: Path, sqlite_url: str, own_redis: OwnRedis
+) -> None:
+    Store.open(sqlite_url).close()
+    client = own_redis.client()
+    client.config_set("maxmemory", 100_000_000)
+    client.config_set("maxmemory-policy", "volatile-lru")  # claims expire: they would go first
+    status, checks = doctor(environment(tmp_path, database_url=sqlite_url, redis_url=own_redis.url))
+    assert status == 1
+    assert checks["redis"]["ok"] is True
+    memory = checks["redis_memory"]
+    assert memory["ok"] is False and memory["detail"]["maxmemory_policy"] == "volatile-lru"
+    assert "noeviction" in memory["fix"]
