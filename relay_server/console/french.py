@@ -37,7 +37,7 @@ WORDS: dict[str, str] = {
     "Battery": "Batterie",
     "Charging": "En charge",
     "SIM number": "Numéro SIM",
-    "Sent today": "Envoyés aujourd'hui",
+    "Sent today (UTC)": "Envoyés aujourd'hui (UTC)",
     "Waiting": "En attente",
     "Waiting per priority": "En attente par priorité",
     "Modem": "Modem",

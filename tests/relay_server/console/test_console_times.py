@@ -3,6 +3,7 @@ form takes its time in UTC, and a time with no zone reads as the reader's own.""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import timedelta
 
@@ -96,3 +97,14 @@ def test_the_charts_say_their_hours_and_days_are_utc(times_everywhere, language,
     _pages, client = times_everywhere
     page = client.client.get("/console/charts", headers={"Accept-Language": language}).get_data(as_text=True)
     assert hours in page and page.count(", UTC)") == 2 and page.count(" (UTC)") == 1
+
+
+@pytest.mark.parametrize(("language", "label"), [("en", "Sent today (UTC)"), ("fr", "Envoyés aujourd'hui (UTC)")])
+def test_the_devices_pages_say_their_sent_today_is_a_utc_day(times_everywhere, language, label):
+    # The agent counts the sends since the start of the UTC day: at UTC+2 "today" starts at 02:00.
+    pages, client = times_everywhere
+    device_pages = [path for path in pages if path.startswith("/console/devices")] + ["/console/devices/table"]
+    for path in device_pages:
+        page = html.unescape(client.client.get(path, headers={"Accept-Language": language}).get_data(as_text=True))
+        assert label in page, path
+        assert label.removesuffix(" (UTC)") + "<" not in page, path
