@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request
 from werkzeug.wrappers import Response
 
 from relay_server.api import sending, tracking
@@ -16,6 +16,7 @@ from relay_server.api.errors import ApiError
 from relay_server.console.blueprint import bp
 from relay_server.console.i18n import translate
 from relay_server.console.listing import PAGING, PERIOD, listing
+from relay_server.console.return_to import back_to
 from relay_server.store.models import STATUSES
 
 FILTERS = ("status", "to", "search", *PERIOD, "device_id", *PAGING)
@@ -52,8 +53,7 @@ def _act(action: Any, done: str) -> Response:
         flash(f"{error.code}: {error.message}", "error")
     else:
         flash(translate(done, message_id=answer["message_id"]), "info")
-    back = request.form.get("next", "")
-    return redirect(back if back.startswith(url_for("console.messages")) else url_for("console.messages"))
+    return redirect(back_to(request.form.get("next", ""), "console.messages"))
 
 
 def _status(message_id: str) -> dict[str, Any]:

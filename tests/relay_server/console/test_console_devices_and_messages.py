@@ -84,6 +84,16 @@ def test_a_failed_message_is_resent_from_the_history(console, failed_on_a_device
     assert (resent.resent_from, resent.body, resent.status) == (message_id, "to nowhere", "queued")
 
 
+def test_a_resend_goes_back_to_the_filtered_history_and_nowhere_else(failed_on_a_device):
+    browser, device_id, message_id = failed_on_a_device
+    shown = f"/console/messages?status=failed&device_id={device_id}"
+    answer = browser.post(f"/console/messages/{message_id}/resend", {"next": shown}, page=shown)
+    assert answer.headers["Location"] == shown
+    # Under /console/messages as written, but a browser resolves it to the API's history.
+    answer = browser.post(f"/console/messages/{message_id}/resend", {"next": "/console/messages/../../v1/sms/history"})
+    assert answer.headers["Location"] == "/console/messages"
+
+
 def test_the_charts_of_one_device_count_its_messages(failed_on_a_device):
     browser, device_id, _message_id = failed_on_a_device
     page = browser.text(f"/console/charts?device_id={device_id}")

@@ -101,3 +101,37 @@ def test_a_failed_attempt_is_listed_and_retried_now(console):
     assert answer.status_code == 302
     assert "Delivery queued again." in browser.text("/console/webhooks")
     assert [due.delivery_id for due in outbox.due_candidates(utcnow(), 10)] == [delivery.delivery_id]
+
+
+def test_retry_now_goes_back_to_the_page_and_filters_of_the_log_it_was_asked_from(console):
+    acme = console.new_client()
+    api = console.app.test_client()
+    headers = {"X-Client-ID": acme.client_id, "X-API-Key": acme.api_key}
+    hooks = [
+        api.post("/v1/webhooks/configure", json={"url": f"{HOOK}/{n}", "events": ["sms.delivered"]}, headers=headers)
+        for n in range(2)
+    ]
+    watched = hooks[0].get_json()["webhook_id"]
+    for text in ("first", "second"):
+        sent = api.post("/v1/sms/send", json={"to": "+33612345678", "message": text}, headers=headers).get_json()
+        console.store.apply_status_change(StatusChange(message_id=sent["message_id"], status="delivered", at=utcnow()))
+    outbox, now = console.store.webhook_outbox, utcnow()
+    for delivery in outbox.due_candidates(now, 10):  # two per webhook, each answered 500 with no retry left
+        assert outbox.claim(delivery.delivery_id, now, timedelta(seconds=30))
+        outbox.finish_attempt(delivery, Outcome(False, 500, 37, "HTTP 500"), now, None)
+    browser = console.browser()
+    browser.sign_in(acme)
+    shown = f"/console/webhooks?webhook_id={watched}&page=2&limit=1"
+    page = browser.text(shown)
+    assert "Page 2 of 2" in page and f"{HOOK}/1" not in page.split("<h2>")[-1]
+    [log_id] = re.findall(r"/console/webhooks/logs/(whlog_[0-9a-f]+)/retry", page)
+
+    answer = browser.post(f"/console/webhooks/logs/{log_id}/retry", {"next": shown}, page=shown)
+
+    assert answer.status_code == 302 and answer.headers["Location"] == shown
+    assert "Delivery queued again." in browser.text(shown)
+    # The form's own next is the page's address, and an address of any other page is not followed.
+    assert f'name="next" value="{shown.replace("&", "&amp;")}"' in page
+    for elsewhere in ("https://evil.example/", "/console/messages", "/console/webhooks/../../v1/webhooks/logs"):
+        answer = browser.post(f"/console/webhooks/logs/{log_id}/retry", {"next": elsewhere}, page=shown)
+        assert answer.headers["Location"] == "/console/webhooks", elsewhere
