@@ -10,6 +10,10 @@ at most however often it is used (the cookie's 12 hours unused end it
 sooner). Signing out records the id in the store (``store.signed_out``): the
 cookie is signed, not stored, and a copy of it taken before would otherwise
 open the console until it expired.
+
+A client sent to sign in is sent, once signed in, to the page it asked for,
+which the session keeps meanwhile (``ASKED``): only ever a client's console
+page of this host (``client_page``).
 """
 
 from __future__ import annotations
@@ -17,12 +21,13 @@ from __future__ import annotations
 import secrets
 import time
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
 
 from flask import g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
 from relay_server.api import context, ratelimit
-from relay_server.console import csrf
+from relay_server.console import csrf, return_to
 from relay_server.console.blueprint import bp
 from relay_server.store.models import Caller
 from zimsend_common.timefmt import utcnow
@@ -30,6 +35,11 @@ from zimsend_common.timefmt import utcnow
 # Pages anyone may open: signing in, the language switch and the static files.
 OPEN_ENDPOINTS = frozenset({"console.signin", "console.operator_signin", "console.language", "console.static"})
 SIGNED_IN_FOR = timedelta(hours=24)
+# Addresses a GET opens that are no page to come back to once signed in: a part of a page
+# (htmx's) and the stream of a page's live statuses.
+NOT_PAGES = frozenset({"console.devices_table", "console.live"})
+# Where the session keeps the page asked for when it was sent to sign in.
+ASKED = "asked"
 # What a session holds of who signed in, besides its language and CSRF token.
 _SIGNED_IN = ("session_id", "since", "client_id", "key_id", "operator")
 
@@ -66,10 +76,36 @@ def _to_sign_in(endpoint: str) -> Response:
     devices table refreshed after the session ended became a second page, sign-in
     form and all, inside the first. ``HX-Redirect`` makes it load the sign-in page.
     """
+    if endpoint == "console.signin":
+        _remember_asked_page()
     target = url_for(endpoint)
     if request.headers.get("HX-Request") == "true":
         return Response(status=401, headers={"HX-Redirect": target})
     return redirect(target)
+
+
+def _remember_asked_page() -> None:
+    """Keep the client's page asked for in the session, to go to once signed in: the page itself, or
+    for a part of a page htmx asks for, the page it is part of (htmx names it)."""
+    if request.method != "GET":
+        return
+    if request.headers.get("HX-Request") == "true":
+        shown = urlsplit(request.headers.get("HX-Current-URL", ""))
+        asked = shown.path + (f"?{shown.query}" if shown.query else "")
+    else:
+        asked = request.full_path
+    page = client_page(asked)
+    if page is not None:
+        session[ASKED] = page
+
+
+def client_page(target: str) -> str | None:
+    """``target``'s address when it is a console page a signed-in client may be sent to, else None:
+    never another host, an address outside /console, an operator's page or a part of a page."""
+    page = return_to.console_page(target)
+    if page is None or page.endpoint in OPEN_ENDPOINTS | NOT_PAGES or page.endpoint.startswith("console.operator"):
+        return None
+    return page.address
 
 
 def sign_in(caller: Caller) -> None:

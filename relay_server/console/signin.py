@@ -15,9 +15,13 @@ from relay_server.console.i18n import LANGUAGES
 
 @bp.route("/signin", methods=["GET", "POST"])
 def signin() -> Response | str | tuple[str, int]:
-    """The sign-in form; a right client id and key open the session, as the API's headers would."""
+    """The sign-in form; a right client id and key open the session, as the API's headers would, and
+    go to the page asked for (``next``: the address's, else the one the session was on when it
+    ended) when it is a client's console page of this host, else to the devices."""
     if request.method == "GET":
-        return render_template("signin.html")
+        asked = guard.client_page(request.args.get("next") or session.get(guard.ASKED, ""))
+        return render_template("signin.html", next_page=asked)
+    next_page = guard.client_page(request.form.get("next", ""))
     client_id = request.form.get("client_id", "").strip()
     api_key = request.form.get("api_key", "").strip()
     try:
@@ -27,9 +31,9 @@ def signin() -> Response | str | tuple[str, int]:
     except ApiError as error:
         if error.code == "TOO_MANY_AUTH_FAILURES":
             raise
-        return render_template("signin.html", error=error, client_id=client_id), error.status
+        return render_template("signin.html", error=error, client_id=client_id, next_page=next_page), error.status
     guard.sign_in(caller)
-    return redirect(url_for("console.devices"))
+    return redirect(next_page or url_for("console.devices"))
 
 
 @bp.post("/signout")
