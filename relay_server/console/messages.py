@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request
+from flask import abort, flash, make_response, redirect, render_template, request
 from werkzeug.wrappers import Response
 
 from relay_server.api import sending, tracking
@@ -29,9 +29,18 @@ def messages() -> tuple[str, int]:
 
 
 @bp.get("/messages/<message_id>")
-def timeline(message_id: str) -> str:
-    """A message's timeline: queued → sent → delivered (or failed, cancelled), its device and error."""
-    return render_template("timeline.html", message=_status(message_id))
+def timeline(message_id: str) -> Response:
+    """A message's timeline: queued → sent → delivered (or failed, cancelled), its device and error.
+
+    The part htmx puts under the message's row in the listing; the address opened
+    by the browser itself (a link kept, a new tab, the page asked for again once
+    signed in) is a whole page around it.
+    """
+    part = request.headers.get("HX-Request") == "true"
+    page = render_template("timeline.html" if part else "message.html", message=_status(message_id))
+    response = make_response(page)
+    response.vary.add("HX-Request")  # one address, two answers: a cache must tell them apart
+    return response
 
 
 @bp.post("/messages/<message_id>/cancel")

@@ -70,6 +70,19 @@ def test_a_failed_messages_timeline_names_its_device_and_the_networks_error(fail
     assert device_id in timeline and "INVALID_NUMBER" in timeline and "Unassigned number" in timeline
 
 
+def test_a_timeline_opened_by_the_browser_is_a_whole_page_and_htmx_gets_the_part(failed_on_a_device):
+    browser, device_id, message_id = failed_on_a_device
+    opened = browser.client.get(f"/console/messages/{message_id}")
+    page = opened.get_data(as_text=True)
+    assert opened.status_code == 200 and page.startswith("<!doctype html>")
+    assert 'href="/console/messages"' in page and 'id="signout"' in page  # the console around it
+    assert f'data-timeline="{message_id}"' in page and "to nowhere" in page and "+263779990001" in page
+    part = browser.client.get(f"/console/messages/{message_id}", headers={"HX-Request": "true"})
+    assert part.get_data(as_text=True).lstrip().startswith('<ol class="timeline"')
+    # One address, two answers: a cache keeps them apart.
+    assert "HX-Request" in opened.headers["Vary"] and "HX-Request" in part.headers["Vary"]
+
+
 def test_a_failed_message_is_resent_from_the_history(console, failed_on_a_device):
     browser, _device_id, message_id = failed_on_a_device
     answer = browser.post(f"/console/messages/{message_id}/resend", page="/console/messages")
