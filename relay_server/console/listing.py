@@ -21,10 +21,15 @@ def listing(
 ) -> tuple[str, int]:
     """``template`` with the ``items`` of the answer for the filters ``names`` the request gives.
 
-    Empty fields are left out, as a form sends them; filters the API refuses
-    show its error on the page, over an empty list, with the API's status.
+    Each value goes to the API as the request gives it, as the API's own route
+    takes its query: what spaces mean is the API's to say (none around a date,
+    a number or a status; an unencoded '+' of a phone number; part of the
+    text a search looks for, where " no" is not "no"). Empty fields, which a
+    form sends and the API reads as absent, are left out of the filters the
+    page shows and pages with. Filters the API refuses show its error on the
+    page, over an empty list, with the API's status.
     """
-    filters = {name: request.args[name].strip() for name in names if request.args.get(name, "").strip()}
+    filters = {name: request.args[name] for name in names if request.args.get(name)}
     try:
         answer = answer_of(filters).get_json()
     except ApiError as error:

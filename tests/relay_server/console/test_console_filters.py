@@ -1,0 +1,65 @@
+"""The listings find what the API finds for the same query: the console hands the API each filter
+as the address gives it, spaces and all (a search is a substring, its spaces part of it)."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+import pytest
+
+from relay_server.store.models import NewIncoming, NewMessage
+from zimsend_common.timefmt import utcnow
+
+TEXTS = ("hello world", "helloworld", "say no more", "piano")
+
+
+@pytest.fixture
+def texts_sent_and_received(console):
+    """acme's messages and received SMS, each of ``TEXTS``, and a browser signed in as acme."""
+    acme = console.new_client()
+    device, _password = console.store.add_device(acme.client_id)
+    common = {"client_id": acme.client_id, "is_test": False, "priority": 3, "segments": 1, "encoding": "GSM-7"}
+    console.store.insert_messages([NewMessage(to="+263779990001", body=text, **common) for text in TEXTS])
+    for number, text in enumerate(TEXTS):
+        console.store.record_incoming(
+            NewIncoming(
+                event_id=f"evt_filters_{number}",
+                client_id=acme.client_id,
+                device_id=device.device_id,
+                sender="+263771234567",
+                text=text,
+                parts=1,
+                received_at=utcnow(),
+            )
+        )
+    browser = console.browser()
+    browser.sign_in(acme)
+    api = console.app.test_client()
+    api.environ_base.update(HTTP_X_CLIENT_ID=acme.client_id, HTTP_X_API_KEY=acme.api_key)
+    return browser, api
+
+
+def _texts_shown(page: str) -> list[str]:
+    return sorted(re.findall(r'class="text">([^<]*)<', page))
+
+
+@pytest.mark.parametrize("search", [" world", "world ", " no", "no ", "  "])
+@pytest.mark.parametrize(
+    ("console_path", "api_path"), [("/console/messages", "/v1/sms/history"), ("/console/inbox", "/v1/sms/inbox")]
+)
+def test_a_search_with_spaces_finds_what_the_api_finds(texts_sent_and_received, search, console_path, api_path):
+    browser, api = texts_sent_and_received
+    query = f"?search={quote(search)}"
+    by_api = sorted(item["message"] for item in api.get(api_path + query).get_json()["data"])
+    page = browser.text(console_path + query)
+    assert _texts_shown(page) == by_api and len(by_api) < len(TEXTS)
+    # The search field shows the text searched for, spaces and all.
+    assert f'name="search" type="search" value="{search}"' in page
+
+
+def test_a_number_with_an_unencoded_plus_finds_what_the_api_finds(texts_sent_and_received):
+    # Typed in the address bar, "+" arrives as a space, which the API reads as "+".
+    browser, api = texts_sent_and_received
+    assert len(api.get("/v1/sms/history?to=+263779990001").get_json()["data"]) == len(TEXTS)
+    assert _texts_shown(browser.text("/console/messages?to=+263779990001")) == sorted(TEXTS)
