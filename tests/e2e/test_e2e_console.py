@@ -142,6 +142,33 @@ def test_the_history_is_filtered_and_a_scheduled_message_cancelled(console_gatew
     assert console_gateway.status(account, other)["status"] == "queued"
 
 
+def test_signing_in_again_returns_to_the_filtered_page_and_a_timeline_opens_as_a_page(console_gateway, page):
+    account = console_gateway.new_account("return")
+    later = isoformat_z(utcnow() + timedelta(hours=2))
+    message_id = console_gateway.queue(account, to="+263771234567", message="see you later", scheduled_at=later)
+    sign_in(page, console_gateway, account)
+    filtered = console_url(console_gateway, "/messages?status=queued&search=+later")
+    page.goto(filtered)
+    # The session ends in another tab; the timeline htmx then asks for sends the tab to sign in.
+    other = page.context.new_page()
+    other.goto(console_url(console_gateway, "/devices"))
+    other.click("#signout")
+    other.wait_for_url("**/console/signin")
+    other.close()
+    row(page, message_id).locator("button:has-text('Timeline')").click()
+    page.wait_for_url("**/console/signin")
+    page.fill("input[name=client_id]", account.client_id)
+    page.fill("input[name=api_key]", account.api_key)
+    page.click("form button[type=submit]")
+    page.wait_for_url(filtered)
+    assert page.input_value("input[name=search]") == " later"
+    assert row(page, message_id).count() == 1
+    # The timeline's own address, opened as a page: the console around it.
+    page.goto(console_url(console_gateway, f"/messages/{message_id}"))
+    page.locator(f"[data-timeline='{message_id}']").wait_for()
+    assert page.locator("#signout").count() == 1 and "see you later" in page.inner_text("main")
+
+
 def test_a_device_goes_offline_on_the_page_when_its_agent_stops(console_gateway, page):
     account = console_gateway.new_account("offline")
     agent: Agent = console_gateway.new_agent(account)
