@@ -144,7 +144,9 @@ def inflight_key(device_id: str) -> str:
 def heartbeat_key(device_id: str) -> str:
     """The device's last heartbeat, ``seal``-ed, expiring when the device counts as offline.
 
-    The agent also enqueues each heartbeat on EVENTS_QUEUE, like any event.
+    The agent also enqueues each heartbeat on EVENTS_QUEUE, like any event. An agent
+    writes it only while it holds no live heartbeat of another agent instance
+    (``gateway_agent.agent.instance``).
     """
     return f"zimsend:heartbeat:{device_id}"
 
@@ -265,7 +267,10 @@ class Event:
       failed:    message_id, failed_at, code (a FailureCode), message, detail
       received:  sender, text, received_at, parts
       heartbeat: signal_percent, signal_dbm, operator, registration, model,
-                 manufacturer, firmware, phone_number, sent_today, queue_depth
+                 manufacturer, firmware, phone_number, sent_today, queue_depth,
+                 instance (the agent's, one per host and boot; absent from
+                 agents before it and from phones): two instances heartbeating
+                 for one device are two agents serving it
       job_refused: reason (a JobRefusal reason), job_id, queue, message_id
                  (the id the job claimed, or None): a job the agent would not
                  take, which never reached its modem

@@ -9,9 +9,9 @@ SIGKILL included, so a restarted agent never meets a stale one. The file holds
 the pid of its holder, for the refusal to name.
 
 It guards one host. Two hosts serving one device (an SD card cloned, a
-configuration copied) each hold a lock of their own; nothing in Redis stops the
-second yet. A lease there would need a key of its own in every device's Redis
-user, and a rule for an agent that finds it taken after a Redis outage.
+configuration copied) each hold a lock of their own: across hosts, each agent
+names its instance in the device's heartbeat key, and none serves while
+another's heartbeat there is live (``instance``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 ``state`` is ``online`` (modem open and answering), ``modem_lost`` (the port
 is gone; the backend is reopening it) or ``stopped`` (the agent's last word
-before it exits), so the relay can tell why a device went away.
+before it exits), so the relay can tell why a device went away. The outbox
+adds ``instance``, the agent's (``instance``), as it publishes.
 """
 
 from __future__ import annotations

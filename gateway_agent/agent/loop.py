@@ -19,6 +19,9 @@ read (or when it fails its check) the agent serves its own device queues only.
 
 When Redis is unreachable the agent keeps serving its modem, journals what
 it has to say, and takes jobs again once Redis is back.
+
+One agent serves a device: on a host by its lock, across hosts by the
+instance its heartbeats name (``agent.instance``).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from gateway_agent.agent import jobs
 from gateway_agent.agent.device_lock import DeviceLock
 from gateway_agent.agent.epoch import EpochWatch
 from gateway_agent.agent.heartbeat import AgentState, heartbeat_data
+from gateway_agent.agent.instance import DeviceTaken, instance_of, wait_while_held
 from gateway_agent.agent.ledger import Ledger
 from gateway_agent.agent.manifests import Manifests
 from gateway_agent.agent.outbox import Outbox
@@ -75,7 +79,8 @@ def lock_path(settings: Settings) -> Path:
 
 class Agent:
     """Serves one device until stopped; the only one on this host from its making until
-    ``run()`` returns (``DeviceBusy`` when another holds the device)."""
+    ``run()`` returns (``DeviceBusy`` when another holds the device), and the only one
+    anywhere while it serves (``run()`` waits for another instance, or raises ``DeviceTaken``)."""
 
     def __init__(
         self,
@@ -110,6 +115,7 @@ class Agent:
             self._device_id,
             self._signing_key,
             rehand_seconds=agent.event_rehand_seconds,
+            instance=instance_of(lock_path(settings)),
         )
         self._pulse = Pulse(
             self._outbox,
@@ -130,22 +136,30 @@ class Agent:
         self._next_prune = 0.0
         self._redis_up = True
         self._stopping = False
+        self._taken: DeviceTaken | None = None  # another instance took the device while this one served
 
     # -- life ---------------------------------------------------------------
 
     def run(self) -> None:
-        """Open the modem, serve the device until ``stop()`` or SIGTERM/SIGINT, close the modem."""
+        """Wait while another instance serves the device, open the modem, serve the device
+        until ``stop()`` or SIGTERM/SIGINT, close the modem. Raises ``DeviceTaken`` when
+        another instance took the device while this one served it."""
         restore = self._handle_signals()
-        self._pulse.start()
+        served = False
         try:
-            self._recover()
-            if self._open_modem():
-                while not self._stopping:
-                    self._step()
+            served = wait_while_held(self._outbox.heartbeat_key, self._device_id, self._pause)
+            if served:
+                self._pulse.start()
+                self._recover()
+                if self._open_modem():
+                    while not self._stopping:
+                        self._step()
             log.info("stopping", extra={"device_id": self._device_id})
         finally:
-            self._farewell()
+            self._farewell(served)
             restore()
+        if self._taken is not None:
+            raise self._taken
 
     def stop(self) -> None:
         """Finish the current send, then return from ``run()``."""
@@ -210,7 +224,9 @@ class Agent:
         except redis.RedisError:
             pass  # the ledger already answered for every message this agent took
 
-    def _farewell(self) -> None:
+    def _farewell(self, served: bool) -> None:
+        """Say goodbye if this agent served the device and still does; close the modem and
+        the ledger, free the device's lock."""
         if self._held is not None:
             log.warning(
                 "message taken but not sent; the relay queues it again",
@@ -221,7 +237,8 @@ class Agent:
             self._outbox.flush()
             if self._state != "modem_lost":
                 self._state = "stopped"
-            self._outbox.publish_goodbye(self._heartbeat_data())
+            if served and self._taken is None:  # else the device is another agent's: no goodbye
+                self._outbox.publish_goodbye(self._heartbeat_data())
         except redis.RedisError:
             pass  # the relay sees the heartbeat lapse instead
         finally:
@@ -245,10 +262,15 @@ class Agent:
                 outcome = self.send(self._held.send, self._held.job)
                 log.info("job done", extra={"message_id": self._held.send.message_id, "outcome": outcome})
                 self._held = None
+        except DeviceTaken as taken:
+            log.error(f"{taken}; this agent stops and takes no more jobs", extra={"device_id": self._device_id})
+            self._taken, self._stopping = taken, True
+            return
         except redis.RedisError as error:
             if self._redis_up:
                 log.warning("Redis unreachable", extra={"device_id": self._device_id, "error": str(error)})
             self._redis_up = False
+            self._next_heartbeat = 0.0  # once Redis is back, the heartbeat key is read before a job is taken
             self.idle(RETRY_SECONDS)
             return
         except Exception:  # whatever went wrong, the device keeps being served
@@ -392,7 +414,9 @@ class Agent:
         except ModemError as error:
             log.warning("modem identity unknown", extra={"device_id": self._device_id, "error": error.detail})
 
-    def _pause(self, seconds: float) -> None:
+    def _pause(self, seconds: float) -> bool:
+        """Wait ``seconds``; False when the agent was asked to stop."""
         deadline = time.monotonic() + seconds
         while not self._stopping and time.monotonic() < deadline:
             time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+        return not self._stopping

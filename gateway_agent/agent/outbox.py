@@ -9,13 +9,15 @@ waiting in Redis, is handed on again; the worker answers a repeat with no
 change. While Redis is
 unreachable the journal grows, and it drains, oldest first, when Redis is
 back, even after the agent was restarted in between. Heartbeats are
-perishable and skip the journal.
+perishable and skip the journal; each names the agent's instance, and none is
+written over another instance's (``gateway_agent.agent.instance``).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,6 +25,7 @@ from typing import Any
 import redis
 from redis.client import Pipeline
 
+from gateway_agent.agent.instance import HeartbeatKey
 from gateway_agent.agent.ledger import Ledger
 from gateway_agent.modem import SendReceipt
 from zimsend_common import bus, job_hashes, wire
@@ -50,13 +53,17 @@ class Outbox:
         signing_key: str,
         *,
         rehand_seconds: float = 30.0,
+        instance: str | None = None,
     ) -> None:
+        """``instance``: the agent's, named in its heartbeats (``instance.instance_of``); one of
+        this outbox's own when not given."""
         self._ledger = ledger
         self._rehand_seconds = rehand_seconds
         self._queue = bus.queue(wire.EVENTS_QUEUE, connection)
         self._connection = connection
         self._device_id = device_id
         self._signing_key = signing_key
+        self.heartbeat_key = HeartbeatKey(connection, device_id, signing_key, instance or f"outbox-{uuid.uuid4().hex}")
         self._next_ack_check = 0.0
         # Events are handed on in their order, so those never handed follow the last one
         # handed: looked for from there (a seek on the key at each turn of the loop), not
@@ -277,21 +284,30 @@ class Outbox:
         return {job_ids[job_id] for job_id in bus.still_waiting(self._connection, list(job_ids))}
 
     def publish_heartbeat(self, data: dict[str, Any], ttl_seconds: int) -> None:
-        """Publish the device's state under its heartbeat key and as an event.
+        """Publish the device's state, naming this agent's instance, under its heartbeat key
+        and as an event, in one transaction.
+
+        Raises ``instance.DeviceTaken``, publishing nothing, when another instance's live
+        heartbeat is in the key, and ``redis.RedisError`` when Redis is unreachable.
+        """
+        event = self.event("heartbeat", {**data, "instance": self.heartbeat_key.instance})
+        document = event.to_dict()
+        self._event_jobs()  # made before the transaction: it asks Redis its version
+        self.heartbeat_key.write(
+            wire.seal(event, self._signing_key), ttl_seconds, lambda pipeline: self._enqueue_all([document], pipeline)
+        )
+
+    def publish_goodbye(self, data: dict[str, Any]) -> bool:
+        """Say the agent is going away: the last heartbeat event, and no heartbeat key left;
+        nothing, and False, when another instance's live heartbeat is in the key (the device
+        is that agent's: a goodbye would show it stopped).
 
         Raises ``redis.RedisError`` when Redis is unreachable.
         """
-        event = self.event("heartbeat", data)
-        self._connection.set(wire.heartbeat_key(self._device_id), wire.seal(event, self._signing_key), ex=ttl_seconds)
-        self._enqueue(event.to_dict())
-
-    def publish_goodbye(self, data: dict[str, Any]) -> None:
-        """Say the agent is going away: the last heartbeat event, and no heartbeat key left.
-
-        Raises ``redis.RedisError`` when Redis is unreachable.
-        """
-        self._connection.delete(wire.heartbeat_key(self._device_id))
-        self._enqueue(self.event("heartbeat", data).to_dict())
+        if not self.heartbeat_key.clear():
+            return False
+        self._enqueue(self.event("heartbeat", {**data, "instance": self.heartbeat_key.instance}).to_dict())
+        return True
 
     def _enqueue(self, document: dict[str, Any]) -> None:
         self._enqueue_all([document])

@@ -9,7 +9,9 @@ would interleave commands. When the loop is busy, the thread publishes again
 the readings the loop last composed, stamped now. It keeps to what the loop
 could still be doing: once the loop has been away for longer than the
 longest send, the thread falls silent, so that a stuck agent looks as dead
-to the relay as a killed one.
+to the relay as a killed one. Nor does it write over another agent instance's
+heartbeat (``instance``): it leaves the loop to find that at its next beat,
+and stop.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 import redis
 
+from gateway_agent.agent.instance import DeviceTaken
 from gateway_agent.agent.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -54,7 +57,8 @@ class Pulse:
     def beat(self, data: dict[str, Any]) -> None:
         """Publish a heartbeat the loop composed now, and keep it for the thread.
 
-        Raises ``redis.RedisError`` when Redis is unreachable.
+        Raises ``instance.DeviceTaken`` when another agent instance serves the device, and
+        ``redis.RedisError`` when Redis is unreachable.
         """
         with self._lock:
             self._data = data
@@ -74,4 +78,7 @@ class Pulse:
                     self._outbox.publish_heartbeat(self._data, self._ttl_seconds)
                 except redis.RedisError:
                     continue  # the loop reports Redis's absence
+                except DeviceTaken:
+                    self._data = None  # silent until the loop beats, finds it, and stops
+                    continue
                 self._published_at = now

@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from gateway_agent.agent import Agent
+from gateway_agent.agent.instance import INSTANCE_ENV
 from zimsend_common import bus, manifest, wire
 from zimsend_common.config import AgentSettings, LoggingSettings, RelaySettings, Secret, Settings
 from zimsend_common.timefmt import isoformat_z, utcnow
@@ -172,8 +173,12 @@ def events_of_kind(conn: redis.Redis, kind: str) -> list[wire.Event]:
 class AgentProcess:
     """``zimsend-agent run`` as its own process, as systemd would start it."""
 
-    def __init__(self, data_dir: Path, redis_url: str, port: str, log: Path) -> None:
+    def __init__(self, data_dir: Path, redis_url: str, port: str, log: Path, **settings: str) -> None:
+        """``settings``: more ``ZIMSEND_*`` variables for this agent (``ZIMSEND_AGENT_INSTANCE``
+        plays another host)."""
         env = dict(os.environ)
+        env.pop("ZIMSEND_CONFIG", None)
+        env.pop(INSTANCE_ENV, None)
         env.update(
             ZIMSEND_DEVICE_PASSWORD=PASSWORD,
             ZIMSEND_REDIS_URL=redis_url,
@@ -181,8 +186,8 @@ class AgentProcess:
             ZIMSEND_HEARTBEAT_SECONDS="0.3",
             ZIMSEND_RETRY_BACKOFF_SECONDS="0.05",
             ZIMSEND_LOG_LEVEL="INFO",
+            **settings,
         )
-        env.pop("ZIMSEND_CONFIG", None)
         self.log = log
         self._log = log.open("ab")
         self.process = subprocess.Popen(
