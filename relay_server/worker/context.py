@@ -6,12 +6,13 @@ parts here once at start, and each job function asks for them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from redis import Redis
 
 from relay_server.store.store import Store
+from relay_server.worker.agent_instances import AgentInstances
 from zimsend_common.config import Settings
 
 
@@ -20,6 +21,7 @@ class WorkerContext:
     store: Store
     redis: Redis
     settings: Settings
+    agent_instances: AgentInstances = field(default_factory=AgentInstances, compare=False)
 
     @property
     def offline_after(self) -> timedelta:

@@ -372,7 +372,9 @@ def _on_job_refused(ctx: context.WorkerContext, device: Device, event: wire.Even
 
 
 def _on_heartbeat(ctx: context.WorkerContext, device: Device, event: wire.Event) -> bool:
-    ctx.store.record_heartbeat(device.device_id, heartbeat_seen_at(event, utcnow()), event.data)
+    seen_at = heartbeat_seen_at(event, utcnow())
+    ctx.store.record_heartbeat(device.device_id, seen_at, event.data)
+    ctx.agent_instances.note(device.device_id, event.data, seen_at, ctx.offline_after)
     return True
 
 
