@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import redis
@@ -171,7 +173,14 @@ def events_of_kind(conn: redis.Redis, kind: str) -> list[wire.Event]:
 
 
 class AgentProcess:
-    """``zimsend-agent run`` as its own process, as systemd would start it."""
+    """``zimsend-agent run`` as its own process, as systemd would start it.
+
+    Every one started is remembered until ``stop_leftovers``: a test that fails
+    before it stops its agent must not leave it running, holding its pty and
+    heartbeat, into the tests after it.
+    """
+
+    started: ClassVar[list[AgentProcess]] = []
 
     def __init__(self, data_dir: Path, redis_url: str, port: str, log: Path, **settings: str) -> None:
         """``settings``: more ``ZIMSEND_*`` variables for this agent (``ZIMSEND_AGENT_INSTANCE``
@@ -205,6 +214,15 @@ class AgentProcess:
             stdout=self._log,
             stderr=self._log,
         )
+        AgentProcess.started.append(self)
+
+    @classmethod
+    def stop_leftovers(cls) -> None:
+        """Kill every agent process started and still running, and forget them all."""
+        for agent in cls.started:
+            if agent.process.poll() is None:
+                agent.signal(signal.SIGKILL)
+        cls.started.clear()
 
     def signal(self, signum: int) -> int:
         """Send ``signum`` and wait for the process to end; returns its exit status."""

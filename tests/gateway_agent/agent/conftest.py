@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Iterator
 
 import pytest
@@ -76,19 +75,22 @@ def start_agent(tmp_path):
         handle.stop()
 
 
+@pytest.fixture(autouse=True)
+def no_agent_process_outlives_its_test() -> Iterator[None]:
+    """Kills the ``zimsend-agent run`` processes a test started and left running (it failed first)."""
+    yield
+    AgentProcess.stop_leftovers()
+
+
 @pytest.fixture
 def start_agent_process(tmp_path):
     """Starts ``zimsend-agent run`` processes for the test device on one data directory, each
-    logging to a file of its own; any still running after the test are killed."""
-    started: list[AgentProcess] = []
+    logging to a file of its own."""
+    count = 0
 
     def start(redis_url: str, emulator: ModemEmulator) -> AgentProcess:
-        log = tmp_path / f"agent-{len(started) + 1}.log"
-        process = AgentProcess(tmp_path / "data", redis_url, emulator.port_path, log)
-        started.append(process)
-        return process
+        nonlocal count
+        count += 1
+        return AgentProcess(tmp_path / "data", redis_url, emulator.port_path, tmp_path / f"agent-{count}.log")
 
-    yield start
-    for process in started:
-        if process.process.poll() is None:
-            process.signal(signal.SIGKILL)
+    return start
