@@ -151,6 +151,22 @@ def heartbeat_key(device_id: str) -> str:
     return f"zimsend:heartbeat:{device_id}"
 
 
+def heartbeat_instance(data: Mapping[str, Any]) -> str | None:
+    """The agent instance a heartbeat's data names; None when it names none (an agent of an
+    earlier version, a phone)."""
+    instance = data.get("instance")
+    return instance if isinstance(instance, str) and instance else None
+
+
+def describe_instance(instance: str | None) -> str:
+    """An agent instance as the agent's and the worker's logs name it."""
+    return (
+        "an agent of an earlier version (its heartbeat names no instance)"
+        if instance is None
+        else f"instance {instance}"
+    )
+
+
 def device_client_key(device_id: str) -> str:
     """The device's ``binding``: whose device it is, signed by the relay; agents read it."""
     return f"zimsend:device:{device_id}:client"

@@ -72,9 +72,7 @@ class Holder:
     expires_in: int  # seconds until the key expires, unless its agent writes it again
 
     def describe(self) -> str:
-        if self.instance is None:
-            return "an agent of an earlier version (its heartbeat names no instance)"
-        return f"instance {self.instance}"
+        return wire.describe_instance(self.instance)
 
 
 class DeviceTaken(Exception):
@@ -163,8 +161,7 @@ class HeartbeatKey:
         event = wire.unseal(value, self._signing_key)
         if event is None or event.kind != "heartbeat" or event.device_id != self._device_id:
             return None  # not the device's heartbeat: nothing it says can be believed
-        instance = event.data.get("instance")
-        named = instance if isinstance(instance, str) else None
+        named = wire.heartbeat_instance(event.data)
         if named == self.instance:
             return None
         return Holder(named, 0)

@@ -25,10 +25,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from relay_server.store.storable_text import clipped
+from zimsend_common import wire
 
 log = logging.getLogger(__name__)
-
-_NAMELESS = "an agent of an earlier version (its heartbeat names no instance)"
 
 
 @dataclass(frozen=True)
@@ -57,8 +56,8 @@ class AgentInstances:
         if abs(beat.seen_at - before.seen_at) >= window:
             return False
         log.error(
-            f"two agents serve device {device_id}: heartbeats of {_described(before.instance)} and of "
-            f"{_described(beat.instance)} came {abs(beat.seen_at - before.seen_at).total_seconds():.1f} s apart. "
+            f"two agents serve device {device_id}: heartbeats of {wire.describe_instance(before.instance)} and of "
+            f"{wire.describe_instance(beat.instance)} came {abs(beat.seen_at - before.seen_at).total_seconds():.1f} s apart. "
             "Two hosts run the same device (a cloned SD card?) and both take its jobs: give each host its "
             "own device (zimsend-relay add-device)",
             extra={"device_id": device_id, "instance": beat.instance, "other_instance": before.instance},
@@ -68,9 +67,5 @@ class AgentInstances:
 
 def instance_named(data: dict[str, Any]) -> str | None:
     """The agent instance a heartbeat names, as short storable text; None when it names none."""
-    instance = data.get("instance")
-    return clipped(instance, 64) if isinstance(instance, str) and instance else None
-
-
-def _described(instance: str | None) -> str:
-    return _NAMELESS if instance is None else f"instance {instance}"
+    named = wire.heartbeat_instance(data)
+    return None if named is None else clipped(named, 64)
