@@ -6,7 +6,7 @@ import json
 
 from query_plans import statements_run
 
-from relay_server.store.models import NewMessage, StatusChange
+from relay_server.store.models import Message, NewMessage, StatusChange
 from zimsend_common.timefmt import utcnow
 
 
@@ -19,22 +19,16 @@ def _events(answer) -> list[tuple[str, dict]]:
     return events
 
 
+def _queued(console, client_id: str, bodies: list[str]) -> list[Message]:
+    """A live message of the client's for each of ``bodies``, stored queued."""
+    return console.store.insert_messages(
+        [NewMessage(client_id, False, "+263771234567", body, 3, 1, "GSM-7") for body in bodies]
+    )
+
+
 def test_the_stream_reports_each_status_in_the_pages_language_and_ends_when_all_are_final(console):
     acme = console.new_client()
-    stored = console.store.insert_messages(
-        [
-            NewMessage(
-                client_id=acme.client_id,
-                is_test=False,
-                to="+263771234567",
-                body=text,
-                priority=3,
-                segments=1,
-                encoding="GSM-7",
-            )
-            for text in ("one", "two")
-        ]
-    )
+    stored = _queued(console, acme.client_id, ["one", "two"])
     for message in stored:
         console.store.apply_status_change(StatusChange(message.message_id, "cancelled", utcnow()))
     browser = console.browser()
@@ -52,20 +46,7 @@ def test_the_stream_reports_each_status_in_the_pages_language_and_ends_when_all_
 
 def test_a_page_watching_many_messages_reads_them_all_in_one_query_a_second(console):
     acme = console.new_client()
-    stored = console.store.insert_messages(
-        [
-            NewMessage(
-                client_id=acme.client_id,
-                is_test=False,
-                to="+263771234567",
-                body=f"message {n}",
-                priority=3,
-                segments=1,
-                encoding="GSM-7",
-            )
-            for n in range(20)
-        ]
-    )
+    stored = _queued(console, acme.client_id, [f"message {n}" for n in range(20)])
     browser = console.browser()
     browser.sign_in(acme)
     ids = ",".join(message.message_id for message in stored)
