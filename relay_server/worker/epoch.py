@@ -26,10 +26,8 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from redis import Redis
-from redis.client import Pipeline
 
 from zimsend_common import device_written, wire
 
@@ -40,22 +38,21 @@ def server_id(redis: Redis) -> str | None:
     """What names the data the running Redis holds: its process (``INFO server``'s
     ``run_id``, new at each start) and how many keys it has evicted (``INFO stats``),
     as ``run_id:evicted``; None when Redis will not say (INFO renamed away)."""
+    return _look(redis)[1]
+
+
+def _look(redis: Redis) -> tuple[bytes | None, str | None]:
+    """The sentinel's value (None when there is none) and ``server_id``, in one round trip."""
     with redis.pipeline(transaction=False) as pipe:
-        return _server_answered(_ask_server(pipe).execute(raise_on_error=False))
-
-
-def _ask_server(pipe: Pipeline) -> Pipeline:
-    pipe.info("server")
-    pipe.info("stats")
-    return pipe
-
-
-def _server_answered(answers: list[Any]) -> str | None:
-    """``server_id`` from the answers of ``_ask_server``'s two commands."""
-    server, stats = answers
+        pipe.get(wire.redis_epoch_key())
+        pipe.info("server")
+        pipe.info("stats")
+        value, server, stats = pipe.execute(raise_on_error=False)  # INFO may be renamed away
     if not isinstance(server, dict) or not server.get("run_id") or not isinstance(stats, dict):
-        return None
-    return f"{server['run_id']}:{stats.get('evicted_keys', 0)}"
+        named = None
+    else:
+        named = f"{server['run_id']}:{stats.get('evicted_keys', 0)}"
+    return (value if isinstance(value, bytes) else None), named
 
 
 def recovery_resumes_at(
@@ -66,13 +63,16 @@ def recovery_resumes_at(
     ``anything_queued`` says the store shows no message queued (a first start,
     most often): no claim can then have been lost, and nothing waits (without
     it, something may be)."""
-    server, key = server_id(redis), wire.redis_epoch_key()
-    if redis.set(key, wire.epoch_value(now + grace, server), nx=True):
-        why = "Redis holds no data of the gateway (Redis lost it, or a first start)"
-        return _grace_begun(redis, now, grace, server, why, anything_queued)
-    value = redis.get(key)
-    if not isinstance(value, bytes):
-        return now  # gone again already: the next round sets it
+    key = wire.redis_epoch_key()
+    value, server = _look(redis)
+    if value is None:
+        if redis.set(key, wire.epoch_value(now + grace, server), nx=True):
+            why = "Redis holds no data of the gateway (Redis lost it, or a first start)"
+            return _grace_begun(redis, now, grace, server, why, anything_queued)
+        written = redis.get(key)  # set meanwhile
+        if not isinstance(written, bytes):
+            return now  # gone again already, or not a string: the next round looks again
+        value = written
     written_to = wire.epoch_server(value)
     if server is None or written_to == server:
         return wire.epoch_resumes_at(value) or now  # one not ours names no moment
@@ -115,12 +115,10 @@ def recovery_wait(redis: Redis, now: datetime, grace: timedelta) -> timedelta | 
     """How long recovery still waits for agents after a loss, read without writing: None
     when it is not waiting, the whole ``grace`` for a loss the worker has yet to notice
     (the sentinel gone, or naming a server process no longer running or fewer evicted keys)."""
-    with redis.pipeline(transaction=False) as pipe:
-        pipe.get(wire.redis_epoch_key())
-        value, *asked = _ask_server(pipe).execute(raise_on_error=False)  # INFO may be renamed away
-    if not isinstance(value, bytes):
+    value, server = _look(redis)
+    if value is None:
         return grace
-    written_to, server = wire.epoch_server(value), _server_answered(asked)
+    written_to = wire.epoch_server(value)
     if written_to is not None and server is not None and written_to != server:
         return grace
     resume_at = wire.epoch_resumes_at(value)
