@@ -14,8 +14,9 @@ and only send jobs the relay signed for this device are taken
 device's host. A refused job is reported to the relay as a ``job_refused`` event.
 
 The device's client, which decides the shared queues it listens on, is taken
-only from a binding the relay signed with the device's key; until one is
-read (or when it fails its check) the agent serves its own device queues only.
+only from a binding the relay signed with the device's key (``agent.binding``);
+until one is read (or when it fails its check) the agent serves its own device
+queues only.
 
 When Redis is unreachable the agent keeps serving its modem, journals what
 it has to say, and takes jobs again once Redis is back.
@@ -32,11 +33,12 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import redis
 
 from gateway_agent.agent import jobs
+from gateway_agent.agent.binding import ClientBinding
 from gateway_agent.agent.device_lock import DeviceLock
 from gateway_agent.agent.epoch import EpochWatch
 from gateway_agent.agent.heartbeat import AgentState, heartbeat_data
@@ -127,8 +129,7 @@ class Agent:
         self._tracker = DeliveryTracker(self._ledger, self._outbox)
         self._rate = SendRateLimit(self._ledger, agent.send_rate_per_minute)
         self._sender = Sender(agent, self._connection, self._ledger, self._outbox, self._modem, self.idle)
-        self._client_id = self._ledger.get_meta("client_id")  # from a binding that passed its check
-        self._binding_refused = False
+        self._binding = ClientBinding(self._connection, self._ledger, self._device_id, self._signing_key)
         self._state: AgentState = "modem_lost"
         self._identity: Identity | None = None
         self._held: jobs.Taken | None = None  # taken from Redis, not yet claimed
@@ -301,7 +302,7 @@ class Agent:
             self._connection.lpush(bus.queue_key(job.origin), job.id)  # for another device, or for later
             return None
         return jobs.accept(
-            job, self._client_id, self._device_id, self._signing_key, self._manifests, self._report_refusal
+            job, self._binding.client_id, self._device_id, self._signing_key, self._manifests, self._report_refusal
         )
 
     def _hand_on(self) -> None:
@@ -324,9 +325,9 @@ class Agent:
             self._outbox.report("job_refused", refusal.data())
 
     def _queue_names(self) -> list[str]:
-        if self._client_id is None:
+        if self._binding.client_id is None:
             return [wire.device_queue(self._device_id, priority) for priority in wire.PRIORITY_LEVELS]
-        return wire.agent_queue_order(self._device_id, self._client_id)
+        return wire.agent_queue_order(self._device_id, self._binding.client_id)
 
     # -- heartbeats -------------------------------------------------------------
 
@@ -335,34 +336,14 @@ class Agent:
         if time.monotonic() >= self._next_prune:
             self._next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
             self._ledger.prune(time.time() - LEDGER_KEPT_SECONDS)
-        self._learn_client()
-        self._epoch.check(self._client_id)
+        self._binding.learn()
+        self._epoch.check(self._binding.client_id)
         self._pulse.beat(self._heartbeat_data())
 
     def _heartbeat_data(self) -> dict[str, Any]:
         return heartbeat_data(
             self._state, self._modem, self._identity, self._ledger, self._connection, self._queue_names()
         )
-
-    def _learn_client(self) -> None:
-        value = cast("bytes | None", self._connection.get(wire.device_client_key(self._device_id)))
-        if value is None:
-            return
-        client_id = wire.read_binding(value, self._device_id, self._signing_key)
-        if client_id is None:
-            if not self._binding_refused:
-                log.error(
-                    "device binding refused: not signed for this device; shared queues left",
-                    extra={"device_id": self._device_id},
-                )
-            self._client_id, self._binding_refused = None, True
-            return
-        self._binding_refused = False
-        if client_id == self._client_id:
-            return
-        self._client_id = client_id
-        self._ledger.set_meta("client_id", self._client_id)
-        log.info("device's client known", extra={"device_id": self._device_id, "client_id": self._client_id})
 
     # -- the modem ----------------------------------------------------------------
 
