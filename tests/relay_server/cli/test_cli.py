@@ -20,11 +20,12 @@ from urllib.parse import quote
 import pytest
 import redis
 from relay_process import RELAY, environment, get_when_up, served_environment, serving
+from store_factories import new_message
 
 from relay_server.store import InvalidApiKey, Store, UnknownClient
 from relay_server.store.devices import signing_key_for
 from relay_server.store.migrate import HEAD
-from relay_server.store.models import EventFailure, NewMessage, StatusChange
+from relay_server.store.models import EventFailure, StatusChange
 from zimsend_common import redis_client, wire
 from zimsend_common.timefmt import utcnow
 
@@ -237,7 +238,7 @@ def test_add_device_prints_its_password_once_and_list_devices_shows_it(relay: Ru
 def test_purge_deletes_finished_messages_past_retention(relay: Run, store: Store) -> None:
     client, key = store.create_client("Acme")
     caller = store.authenticate(client.client_id, key)
-    message = NewMessage(client.client_id, False, "+263771234567", "Hi", 3, 1, "GSM-7")
+    message = new_message(client.client_id, body="Hi")
     old = utcnow() - timedelta(days=40)
     finished = store.insert_messages([message, message], at=old)
     for stored in finished:

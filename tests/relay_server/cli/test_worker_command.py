@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 from rq.job import JobStatus
+from store_factories import new_message
 from waiting import wait_until
 from worker_process import start_worker, stopped_within
 
 from relay_server.cli.worker import SCHEDULER_CHECK_SECONDS, WORKER_TTL_SECONDS
 from relay_server.dispatch import placement
-from relay_server.store.models import NewMessage
 from relay_server.store.store import Store
 from zimsend_common import bus, wire
 
@@ -48,7 +48,7 @@ def test_the_worker_waiting_for_an_absent_redis_stops_when_told(tmp_path, sqlite
 def test_the_worker_plays_the_simulated_device_and_stops_when_told(tmp_path, sqlite_url, redis_proc, redisdb):
     store = Store.open(sqlite_url)
     client, _key = store.create_client("acme")
-    [message] = store.insert_messages([NewMessage(client.client_id, True, "+263771234567", "hi", 3, 1, "GSM-7")])
+    [message] = store.insert_messages([new_message(client.client_id, is_test=True, body="hi")])
     placement.enqueue_send(redisdb, store.device_signing_keys, message)
     worker = start_worker(tmp_path, sqlite_url, f"redis://{redis_proc.host}:{redis_proc.port}/0")
     try:

@@ -8,8 +8,9 @@ import re
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
+from store_factories import new_message
 
-from relay_server.store.models import NewMessage, StatusChange
+from relay_server.store.models import StatusChange
 from relay_server.store.schema import messages
 from zimsend_common.timefmt import parse_utc, utcnow
 
@@ -18,9 +19,7 @@ CHART_DATA = re.compile(r'<script type="application/json" id="chart-data">(.*?)<
 
 def _sent(console, client_id: str, created_at: datetime) -> None:
     """A message created at ``created_at`` and sent."""
-    new = NewMessage(
-        client_id=client_id, is_test=False, to="+263771234567", body="hi", priority=3, segments=1, encoding="GSM-7"
-    )
+    new = new_message(client_id, body="hi")
     [message] = console.store.insert_messages([new])
     console.store.apply_status_change(StatusChange(message.message_id, "sent", utcnow()))
     with console.store.engine.begin() as conn:

@@ -7,8 +7,9 @@ from datetime import timedelta
 
 import pytest
 from rq import Queue
+from store_factories import new_message
 
-from relay_server.store.models import MessageError, NewMessage, StatusChange
+from relay_server.store.models import MessageError, StatusChange
 from zimsend_common import wire
 from zimsend_common.timefmt import utcnow
 
@@ -34,18 +35,7 @@ def failed_on_a_device(console):
     for _ in range(2):
         console.redis.rpush(Queue.redis_queue_namespace_prefix + wire.device_queue(device.device_id, 2), "job")
     [message] = console.store.insert_messages(
-        [
-            NewMessage(
-                client_id=acme.client_id,
-                is_test=False,
-                to="+263779990001",
-                body="to nowhere",
-                priority=3,
-                segments=1,
-                encoding="GSM-7",
-                device_id=device.device_id,
-            )
-        ]
+        [new_message(acme.client_id, to="+263779990001", body="to nowhere", device_id=device.device_id)]
     )
     console.store.apply_status_change(StatusChange(message.message_id, "sent", now, device_id=device.device_id))
     error = MessageError("INVALID_NUMBER", "The number is not valid.", "+CMS ERROR: 1 Unassigned number")

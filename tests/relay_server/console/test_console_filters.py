@@ -7,8 +7,9 @@ import re
 from urllib.parse import quote
 
 import pytest
+from store_factories import new_message
 
-from relay_server.store.models import NewIncoming, NewMessage
+from relay_server.store.models import NewIncoming
 from zimsend_common.timefmt import utcnow
 
 TEXTS = ("hello world", "helloworld", "say no more", "piano")
@@ -19,8 +20,7 @@ def texts_sent_and_received(console):
     """acme's messages and received SMS, each of ``TEXTS``, and a browser signed in as acme."""
     acme = console.new_client()
     device, _password = console.store.add_device(acme.client_id)
-    common = {"client_id": acme.client_id, "is_test": False, "priority": 3, "segments": 1, "encoding": "GSM-7"}
-    console.store.insert_messages([NewMessage(to="+263779990001", body=text, **common) for text in TEXTS])
+    console.store.insert_messages([new_message(acme.client_id, to="+263779990001", body=text) for text in TEXTS])
     for number, text in enumerate(TEXTS):
         console.store.record_incoming(
             NewIncoming(

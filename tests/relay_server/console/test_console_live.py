@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 from query_plans import statements_run
+from store_factories import new_message
 
-from relay_server.store.models import Message, NewMessage, StatusChange
+from relay_server.store.models import Message, StatusChange
 from zimsend_common.timefmt import utcnow
 
 
@@ -21,9 +22,7 @@ def _events(answer) -> list[tuple[str, dict]]:
 
 def _queued(console, client_id: str, bodies: list[str]) -> list[Message]:
     """A live message of the client's for each of ``bodies``, stored queued."""
-    return console.store.insert_messages(
-        [NewMessage(client_id, False, "+263771234567", body, 3, 1, "GSM-7") for body in bodies]
-    )
+    return console.store.insert_messages([new_message(client_id, body=body) for body in bodies])
 
 
 def test_the_stream_reports_each_status_in_the_pages_language_and_ends_when_all_are_final(console):

@@ -8,8 +8,9 @@ import re
 from datetime import timedelta
 
 import pytest
+from store_factories import new_message
 
-from relay_server.store.models import MessageError, NewIncoming, NewMessage, StatusChange
+from relay_server.store.models import MessageError, NewIncoming, StatusChange
 from relay_server.store.webhook_outbox import Outcome
 from zimsend_common import wire
 from zimsend_common.timefmt import isoformat_precise, utcnow
@@ -32,16 +33,7 @@ def times_everywhere(console):
     console.store.record_heartbeat(device.device_id, now, {"state": "online"})
     [state] = console.store.device_states(device_id=device.device_id)
     console.store.record_device_transition(state, online=True, at=now - timedelta(minutes=1))
-    new = NewMessage(
-        client_id=acme.client_id,
-        is_test=False,
-        to="+263779990001",
-        body="to nowhere",
-        priority=3,
-        segments=1,
-        encoding="GSM-7",
-        device_id=device.device_id,
-    )
+    new = new_message(acme.client_id, to="+263779990001", body="to nowhere", device_id=device.device_id)
     [message] = console.store.insert_messages([new])
     console.store.apply_status_change(StatusChange(message.message_id, "sent", now, device_id=device.device_id))
     error = MessageError("INVALID_NUMBER", "The number is not valid.", "+CMS ERROR: 1 Unassigned number")

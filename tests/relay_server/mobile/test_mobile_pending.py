@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 import redis
 from query_plans import statements_run
+from store_factories import new_message
 
 from relay_server.dispatch import placement
 from relay_server.mobile import pending, reports
 from relay_server.mobile.shapes import MAX_PULL
 from relay_server.store.mobile_devices import AppReport, MobileDevice
-from relay_server.store.models import Message, NewMessage
+from relay_server.store.models import Message
 from relay_server.store.store import Store
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=timezone.utc)
@@ -42,16 +43,7 @@ def placed(
     **fields: Any,
 ) -> list[Message]:
     """``count`` messages stored on the phone ``at``, their send jobs on its queue as the API leaves them."""
-    message = NewMessage(
-        client_id=phone.client_id,
-        is_test=False,
-        to="+263771234567",
-        body="Hello",
-        priority=3,
-        segments=1,
-        encoding="GSM-7",
-        device_id=phone.device_id,
-    )
+    message = new_message(phone.client_id, device_id=phone.device_id)
     stored = store.insert_messages([replace(message, **fields)] * count, at=at)
     placement.place_all(redisdb, store.device_signing_keys, stored)
     return stored

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from relay_process import RELAY, environment
+from store_factories import new_message
 
-from relay_server.store.models import NewMessage
 from relay_server.store.store import Store
 
 pytestmark = pytest.mark.slow  # every test runs zimsend-relay backup as a process
@@ -25,7 +25,7 @@ def count_messages(path: Path) -> int:
 def test_a_backup_taken_under_write_load_is_a_consistent_private_store(tmp_path: Path, sqlite_url: str) -> None:
     store = Store.open(sqlite_url)
     client, _key = store.create_client("acme")
-    message = NewMessage(client.client_id, False, "+263771234567", "Hi", 3, 1, "GSM-7")
+    message = new_message(client.client_id, body="Hi")
     store.insert_messages([message] * 500)
     stop = threading.Event()
 

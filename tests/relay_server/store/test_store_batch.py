@@ -7,10 +7,11 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 from migrated_store import open_migrated
+from store_factories import new_message
 
 from relay_server.store import Store
 from relay_server.store.errors import UnknownMessage
-from relay_server.store.models import Caller, Message, NewMessage, StatusChange
+from relay_server.store.models import Caller, Message, StatusChange
 from zimsend_common.timefmt import utcnow
 
 
@@ -83,7 +84,7 @@ def test_sends_inside_a_batch_commit_with_it(store: Store, live_caller: Caller, 
 
 def _queued(store: Store, caller: Caller, count: int) -> list[Message]:
     return store.insert_messages(
-        [NewMessage(caller.client_id, False, f"+2637710{n:05d}", f"batch {n}", 3, 1, "GSM-7") for n in range(count)]
+        [new_message(caller.client_id, to=f"+2637710{n:05d}", body=f"batch {n}") for n in range(count)]
     )
 
 

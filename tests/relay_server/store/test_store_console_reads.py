@@ -6,30 +6,20 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from store_factories import new_message
 from store_rows import every_row
 
 from relay_server.store import operators
-from relay_server.store.models import NewMessage, StatusChange
+from relay_server.store.models import StatusChange
 from zimsend_common.timefmt import utcnow
-
-
-def _message(client_id: str, device_id: str | None = None) -> NewMessage:
-    return NewMessage(
-        client_id=client_id,
-        is_test=False,
-        to="+263771234567",
-        body="hi",
-        priority=3,
-        segments=1,
-        encoding="GSM-7",
-        device_id=device_id,
-    )
 
 
 def test_counts_per_hour_say_what_went_out_arrived_and_failed_and_how_fast(store):
     client, _key = store.create_client("acme")
     device, _password = store.add_device(client.client_id)
-    stored = store.insert_messages([_message(client.client_id, device.device_id) for _ in range(3)])
+    stored = store.insert_messages(
+        [new_message(client.client_id, body="hi", device_id=device.device_id) for _ in range(3)]
+    )
     caller = store.authenticate(client.client_id, _key)
     sent_at = utcnow()
     for message in stored:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from store_factories import new_message
 from waiting import wait_until
 
 from relay_server.store import Store, messages
@@ -24,15 +25,7 @@ request_name: contextvars.ContextVar[str] = contextvars.ContextVar("request_name
 
 
 def _message(caller: Caller, n: int) -> NewMessage:
-    return NewMessage(
-        client_id=caller.client_id,
-        is_test=False,
-        to=f"+26377100{n:04d}",
-        body=f"group {n}",
-        priority=3,
-        segments=1,
-        encoding="GSM-7",
-    )
+    return new_message(caller, is_test=False, to=f"+26377100{n:04d}", body=f"group {n}")
 
 
 def _commits(store: Store) -> list[int]:

@@ -6,9 +6,10 @@ from datetime import datetime, timedelta
 
 from relay_parts import Parts, minutes, run_round
 from rq.exceptions import NoSuchJobError
+from store_factories import new_message
 
 from relay_server.store import ids
-from relay_server.store.models import Caller, Message, NewMessage
+from relay_server.store.models import Caller, Message
 from relay_server.store.otp import NewOtp
 from relay_server.worker.recovery import LOST_OTP, OTP_SUBMIT_MARGIN, STUCK_AFTER
 from zimsend_common import bus, wire
@@ -28,15 +29,8 @@ def otp_message(parts: Parts, caller: Caller, created_at: datetime) -> Message:
         created_at=created_at,
         expires_at=expires_at,
     )
-    message = NewMessage(
-        client_id=caller.client_id,
-        is_test=caller.is_test,
-        to=otp.to,
-        body="Votre code de vérification est : ******",
-        priority=1,
-        segments=1,
-        encoding="GSM-7",
-        valid_until=expires_at,
+    message = new_message(
+        caller, to=otp.to, body="Votre code de vérification est : ******", priority=1, valid_until=expires_at
     )
     return parts.store.create_otp(otp, message)
 

@@ -9,10 +9,10 @@ import pytest
 import redis
 from planted_jobs import attacks, plant
 from rq.job import JobStatus
+from store_factories import new_message
 from worker_process import start_worker
 
 from relay_server.dispatch import placement
-from relay_server.store.models import NewMessage
 from relay_server.store.store import Store
 from zimsend_common import bus, redis_acl, wire
 
@@ -25,7 +25,7 @@ def test_a_planted_pickle_or_dotted_path_never_runs_and_the_worker_carries_on(
 ):
     store = Store.open(sqlite_url)
     client, _key = store.create_client("acme")
-    [message] = store.insert_messages([NewMessage(client.client_id, True, "+263771234567", "hi", 3, 1, "GSM-7")])
+    [message] = store.insert_messages([new_message(client.client_id, is_test=True, body="hi")])
     witnesses = []
     for name, (witness, fields) in attacks(tmp_path).items():
         plant(redisdb, queue, f"planted-{name}", fields)
@@ -54,7 +54,7 @@ def test_a_device_that_puts_another_clients_send_job_on_the_events_queue_leaves_
     store = Store.open(sqlite_url)
     victim, _ = store.create_client("victim")
     store.add_device(victim.client_id)
-    [message] = store.insert_messages([NewMessage(victim.client_id, False, "+263771234567", "hi", 3, 1, "GSM-7")])
+    [message] = store.insert_messages([new_message(victim.client_id, body="hi")])
     placement.enqueue_send(redisdb, store.device_signing_keys, message)
     job_key = bus.BusJob.key_for(wire.send_job_id(victim.client_id, message.message_id))
     waiting = redisdb.hgetall(job_key)

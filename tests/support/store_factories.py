@@ -1,4 +1,4 @@
-"""New messages for store tests, with only what a test cares about spelled out."""
+"""Messages to store in tests, with only what a test cares about spelled out."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ from relay_server.store import Store
 from relay_server.store.models import Caller, NewMessage, StatusChange
 
 
-def new_message(caller: Caller, **fields: Any) -> NewMessage:
+def new_message(owner: Caller | str, **fields: Any) -> NewMessage:
+    """A one-part GSM-7 "Hello" to +263771234567 at priority 3, of ``owner`` (a caller, whose
+    mode it takes, or a client's id: live mode), with ``fields`` in place of the defaults."""
+    caller = owner if isinstance(owner, Caller) else Caller(client_id=owner, key_id="", is_test=False)
     base = NewMessage(
         client_id=caller.client_id,
         is_test=caller.is_test,
