@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, redirect, render_template, request, session, url_for
-from werkzeug.exceptions import HTTPException
+from flask import redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from relay_server.api.auth import verify_credentials
@@ -11,6 +10,7 @@ from relay_server.api.errors import ApiError
 from relay_server.console import guard
 from relay_server.console.blueprint import PREFIX, bp
 from relay_server.console.i18n import LANGUAGES
+from relay_server.console.return_to import console_page
 
 
 @bp.route("/signin", methods=["GET", "POST"])
@@ -53,15 +53,11 @@ def language() -> Response:
 
 
 def _page_to_go_back_to(back: str) -> str:
-    """``back`` when it is a console page a GET opens, else the nearest one above it (the CSV
-    upload's result answers a POST only: the send page), else the devices; never elsewhere."""
-    asked = path = back.partition("?")[0]
-    adapter = current_app.url_map.bind("")
-    while path.startswith(PREFIX + "/"):
-        try:
-            adapter.match(path, method="GET")
-        except HTTPException:  # no such page, a POST-only one, or a redirect to another
-            path = path.rpartition("/")[0]
-            continue
-        return back if path == asked else path
-    return url_for("console.devices")
+    """``back`` when it is a console page a GET opens (``return_to``), else the nearest one above
+    it (the CSV upload's result answers a POST only: the send page), else the devices; never elsewhere."""
+    page = console_page(back)
+    path = back.partition("?")[0]
+    while page is None and path.startswith(PREFIX + "/"):
+        page = console_page(path)
+        path = path.rpartition("/")[0]
+    return page.address if page is not None else url_for("console.devices")

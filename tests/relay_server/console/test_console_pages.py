@@ -55,6 +55,9 @@ def test_the_language_switch_goes_back_to_a_page_a_browser_can_open_again(consol
         # The CSV upload's result answers a POST only: the send page, where it was made.
         ("/console/send/bulk", "/console/send"),
         ("/console/no-such-page", "/console/devices"),
+        # An address no page has: refused whole, as every address the console goes back to.
+        ("/console/messages?status=failed\r\nSet-Cookie: a=b", "/console/messages"),
+        ("/console/messages/../devices", "/console/messages"),
     ):
         answer = browser.post("/console/language", {"language": "en", "next": shown})
         assert answer.headers["Location"].endswith(back), shown
