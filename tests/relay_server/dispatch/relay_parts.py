@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import redis
+import store_factories
 from migrated_store import open_migrated
 
 from relay_server.store.models import Caller, Message, NewMessage
@@ -70,17 +71,7 @@ class Parts:
 
     def new_message(self, caller: Caller, **fields: Any) -> NewMessage:
         """A message of ``caller``'s to store: one GSM-7 segment, "Hello", unless ``fields`` say otherwise."""
-        values: dict[str, Any] = dict(
-            client_id=caller.client_id,
-            is_test=caller.is_test,
-            to="+263771234567",
-            body="Hello",
-            priority=3,
-            segments=1,
-            encoding="GSM-7",
-        )
-        values.update(fields)
-        return NewMessage(**values)
+        return store_factories.new_message(caller, **fields)
 
     def reload(self, message: Message) -> Message:
         caller = Caller(client_id=message.client_id, key_id="", is_test=message.is_test)
