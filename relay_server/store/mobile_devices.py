@@ -21,7 +21,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
@@ -31,6 +31,7 @@ from relay_server.store.engine import single_read, write_transaction
 from relay_server.store.messages import message_from_row
 from relay_server.store.mobile_schema import mobile_devices
 from relay_server.store.models import Device, Message
+from relay_server.store.planner_hints import selective
 from relay_server.store.schema import devices, messages
 
 ANDROID = "android"
@@ -211,12 +212,22 @@ class MobileDevices:
         """The client's device's queued messages that are due, by priority (1 first), then oldest
         (or newest) first, at most ``limit``: those that come after ``after`` in that order, when given."""
         values: dict[str, Any] = {"client_id": client_id, "device_id": device_id, "now": now, "limit": limit}
-        if after is not None:
-            values.update(
-                after_priority=after.priority, after_created_at=after.created_at, after_message_id=after.message_id
-            )
+        if after is None:
+            return self._read(_PENDING[newest_first, None], values)
+        values.update(
+            after_priority=after.priority, after_created_at=after.created_at, after_message_id=after.message_id
+        )
+        if not newest_first:
+            return self._read(_PENDING[False, "after"], values)
+        # Priority up, time down: no one row comparison says "after" in that order. The rest
+        # of the last message's priority, then, when the batch is not full, the priorities after it.
+        found = self._read(_PENDING[True, "rest_of_priority"], values)
+        if len(found) < limit:
+            found += self._read(_PENDING[True, "later_priorities"], {**values, "limit": limit - len(found)})
+        return found
+
+    def _read(self, query: sa.Select[Any], values: dict[str, Any]) -> list[Message]:
         with single_read(self._engine) as conn:
-            query = _PENDING[newest_first, after is not None]
             return [message_from_row(row._mapping) for row in conn.execute(query, values)]
 
     def messages_of_device(self, device_id: str, message_ids: list[str]) -> list[Message]:
@@ -231,32 +242,37 @@ class MobileDevices:
             return [message_from_row(row._mapping) for row in rows]
 
 
-def _pending(*, newest_first: bool, after: bool) -> sa.Select[Any]:
+# Where a pull reads on from: the start, or after a message, in one of three ways (``_pending``).
+_After = Literal["after", "rest_of_priority", "later_priorities"] | None
+
+
+def _pending(*, newest_first: bool, after: _After) -> sa.Select[Any]:
     """A device's due queued messages in the pull's order, read in that order from one of the
-    device's queue indexes (migration 0020), never sorted; with ``after``, those after a message."""
+    device's queue indexes (migration 0020), never sorted; ``after`` a message, those after it
+    in that order (oldest first), or in its priority or the priorities after it (newest first)."""
     times = (messages.c.created_at, messages.c.message_id)
     query = (
         sa.select(messages)
         .where(messages.c.client_id == sa.bindparam("client_id"), messages.c.is_test == sa.false())
-        .where(messages.c.device_id == sa.bindparam("device_id"), _QUEUED)
+        # Without statistics SQLite took the client's queued messages of every device, newest
+        # first, for the rest of a priority: the device's index bounds both device and time.
+        .where(selective(messages.c.device_id == sa.bindparam("device_id")), _QUEUED)
         .where(sa.or_(messages.c.scheduled_at.is_(None), messages.c.scheduled_at <= sa.bindparam("now")))
         .order_by(messages.c.priority, *(column.desc() for column in times) if newest_first else times)
         .limit(sa.bindparam("limit"))
     )
-    if not after:
-        return query
     priority = sa.bindparam("after_priority", type_=messages.c.priority.type)
-    last = sa.tuple_(
+    last = (
         sa.bindparam("after_created_at", type_=messages.c.created_at.type),
         sa.bindparam("after_message_id", type_=messages.c.message_id.type),
     )
-    if not newest_first:
-        return query.where(sa.tuple_(messages.c.priority, *times) > sa.tuple_(priority, *last.clauses))
-    # Priority up, time down: no one row comparison says it. The bound on the priority alone
-    # starts the scan at the last message's priority; the rest passes over what was read of it
-    # (in the index, on SQLite; PostgreSQL reads those rows again to check them).
-    later = sa.or_(messages.c.priority > priority, sa.tuple_(*times) < last)
-    return query.where(messages.c.priority >= priority, later)
+    if after == "after":
+        return query.where(sa.tuple_(messages.c.priority, *times) > sa.tuple_(priority, *last))
+    if after == "rest_of_priority":  # bounds of the index: what was read of it is not read again
+        return query.where(messages.c.priority == priority, sa.tuple_(*times) < sa.tuple_(*last))
+    if after == "later_priorities":
+        return query.where(messages.c.priority > priority)
+    return query
 
 
 # The queue indexes' status, written out rather than bound: a plan made for any value of a
@@ -266,5 +282,9 @@ def _pending(*, newest_first: bool, after: bool) -> sa.Select[Any]:
 _QUEUED = messages.c.status == sa.literal_column("'queued'")
 # Built once: a phone pulls at every wake-up, and building a statement costs more than reading it.
 _PENDING = {
-    (newest, after): _pending(newest_first=newest, after=after) for newest in (False, True) for after in (False, True)
+    (False, None): _pending(newest_first=False, after=None),
+    (False, "after"): _pending(newest_first=False, after="after"),
+    (True, None): _pending(newest_first=True, after=None),
+    (True, "rest_of_priority"): _pending(newest_first=True, after="rest_of_priority"),
+    (True, "later_priorities"): _pending(newest_first=True, after="later_priorities"),
 }

@@ -108,4 +108,6 @@ def test_a_pull_reads_each_queued_message_once_across_priorities(
     reads = statements_run(store.engine, pull, "FROM messages")
 
     assert pull() == [waiting.message_id]
-    assert len(reads) == 2  # a full batch, then the rest: one query for both priorities' messages
+    # A full batch, then the rest: one query for both priorities' messages oldest first; newest
+    # first, one for the rest of the first priority and one for the priorities after it.
+    assert len(reads) == (3 if newest_first else 2)

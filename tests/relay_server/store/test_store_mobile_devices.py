@@ -131,11 +131,36 @@ def test_a_phones_pull_reads_its_devices_queue_index_in_order_never_sorting(
         after=placed if reading_on else None,
     )
 
-    [(statement, parameters)] = statements_run(store.engine, pull, "FROM messages")
+    ran = statements_run(store.engine, pull, "FROM messages")
 
-    plan = plan_of(store.engine, statement, parameters)
     # The index of the device's queued messages in the pull's order (migration 0020): one
-    # query reads across priorities, never the client's other messages, never sorted.
+    # query reads across priorities (newest first reading on, one for the rest of the last
+    # message's priority and one for those after it), never the client's other messages, never sorted.
+    assert len(ran) == (2 if newest_first and reading_on else 1)
     index = "ix_messages_device_queue_newest" if newest_first else "ix_messages_device_queue"
-    assert re.search(rf"\b{index}\b", plan), plan
-    assert "TEMP B-TREE" not in plan and "Sort" not in plan
+    for statement, parameters in ran:
+        plan = plan_of(store.engine, statement, parameters)
+        assert re.search(rf"\b{index}\b", plan), plan
+        assert "TEMP B-TREE" not in plan and "Sort" not in plan
+
+
+def test_a_phones_newest_first_pull_reading_on_seeks_past_what_it_read_of_the_priority(
+    store: Store, live_caller: Caller
+):
+    device, _ = store.mobile_devices.add_android(live_caller.client_id, None)
+    (placed,) = store.insert_messages([new_message(live_caller, device_id=device.device_id)], at=NOW)
+    pull = lambda: store.mobile_devices.pending_messages(  # noqa: E731
+        live_caller.client_id, device.device_id, NOW, 100, newest_first=True, after=placed
+    )
+
+    ran = statements_run(store.engine, pull, "FROM messages")
+
+    # The messages of the last one's priority that were read are passed over by the index's
+    # bounds, not read again and filtered out: a phone reading on through thousands of one
+    # priority would read them all again at every batch.
+    plans = [plan_of(store.engine, statement, parameters) for statement, parameters in ran]
+    # The step that reads the device's queue index, as each database writes its bounds.
+    seeks = [step for plan in plans for step in plan.split(" | ") if "Index Cond" in step or "USING INDEX" in step]
+    within = [step for step in seeks if re.search(r"priority\s*=", step)]
+    assert within and all("ix_messages_device_queue_newest" in plan for plan in plans), plans
+    assert all(re.search(r"created_at,\s*\(?message_id[^<]*\)\s*<", step) for step in within), within
