@@ -77,6 +77,7 @@ class CommandSet:
         self._memories = memories
         self._network = network
         self._acknowledge = acknowledge
+        self._deletions_to_refuse = config.refused_deletions
         fixed = self._fixed
         self._handlers: dict[str, Callable[[Command], Answer]] = {
             # V.250 basics
@@ -343,5 +344,8 @@ class CommandSet:
         if command.form == "test":
             return [f"+CMGD: (1-{self._storage.size}),(0-4)"]
         self._sim.require_ready()
+        if self._deletions_to_refuse > 0:
+            self._deletions_to_refuse -= 1
+            raise AtError("CMS", 500)
         self._storage.delete(command.int_arg(0, 0), command.int_arg(1, 0))
         return []

@@ -33,6 +33,9 @@ class EmulatorConfig:
     refused_submissions: tuple[int, ...] = knob(
         (), "which submitted parts (numbered from 1 in the order they came, refused ones too) get +CMS ERROR: 500"
     )
+    refused_deletions: int = knob(
+        0, "how many AT+CMGD, from the first, get +CMS ERROR: 500 and leave their message where it is"
+    )
     seed: int = knob(0, "seed of the random failures and line noise")
     pin: str | None = knob(None, "PIN the SIM asks for (none: unlocked)", repr=False)
     sim_busy: float = knob(0.0, "seconds the SIM answers +CME ERROR: 14 after its PIN is accepted")

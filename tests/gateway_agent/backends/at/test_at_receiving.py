@@ -161,3 +161,15 @@ def test_the_oldest_messages_missing_parts_are_handed_on_to_keep_sim_slots_free(
     incomplete = [record for record in caplog.records if record.getMessage() == "incoming message incomplete"]
     assert [record.missing_parts for record in incomplete] == [[2, 3]] * (10 - room)
     assert eventually(lambda: emulator.stored == room)  # their slots freed, the younger ones still waiting
+
+
+def test_an_sms_whose_deletion_the_modem_refused_is_deleted_at_the_next_sweep_and_not_handed_on_again(
+    make_emulator, make_modem
+) -> None:
+    emulator = make_emulator(refused_deletions=3)  # each of its three parts' deletions
+    modem = make_modem(emulator, sweep_interval=0.2)
+    emulator.inject_incoming(SENDER, LONG)
+    assert next_event_of(modem, IncomingMessage).text == LONG
+
+    assert events_for(modem, 1.0) == []
+    assert emulator.stored == 0
