@@ -127,6 +127,12 @@ class IncomingMessage:
     their data as upper-case hex in ``text``. A message that could not be
     decoded at all is handed on ``undecodable``, with its raw ``pdu`` and an
     empty text, so it is kept rather than lost.
+
+    ``origin`` names what the message was read from (a digest of its parts, or of
+    its PDU): the same each time the same stored message is read again, after
+    the agent was killed before the backend deleted it, or after a deletion the
+    device refused. The agent names the message's event after it, so that the
+    relay keeps it once. None when the backend cannot tell.
     """
 
     sender: str
@@ -141,6 +147,7 @@ class IncomingMessage:
     binary: bool = False
     undecodable: bool = False
     pdu: str | None = None  # the PDU as the modem gave it, for an undecodable message
+    origin: str | None = field(default=None, compare=False)  # see above: a name, not the message's content
 
     @property
     def flash(self) -> bool:

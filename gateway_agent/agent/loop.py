@@ -48,7 +48,7 @@ from gateway_agent.agent.manifests import Manifests
 from gateway_agent.agent.outbox import Outbox
 from gateway_agent.agent.pulse import Pulse
 from gateway_agent.agent.ratelimit import SendRateLimit
-from gateway_agent.agent.received import received_kind
+from gateway_agent.agent.received import received_event_id, received_kind
 from gateway_agent.agent.sender import UNKNOWN_OUTCOME, Sender
 from gateway_agent.backends import open_modem
 from gateway_agent.errors import ModemError
@@ -377,7 +377,7 @@ class Agent:
                 "smsc": event.smsc,
                 **received_kind(event),
             }
-            self._outbox.report("received", data)
+            self._outbox.report("received", data, event_id=received_event_id(self._device_id, event))
         elif isinstance(event, PortLost):
             log.warning("modem port lost", extra={"device_id": self._device_id, "reason": event.reason})
             self._state = "modem_lost"

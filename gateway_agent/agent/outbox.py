@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import redis
@@ -75,9 +76,10 @@ class Outbox:
         self._later = False  # see handing_on_later
         self._jobs: JobMaker | None = None
 
-    def event(self, kind: wire.EventKind, data: dict[str, Any]) -> wire.Event:
-        """A new event of this device, observed now."""
-        return wire.Event(kind=kind, device_id=self._device_id, at=isoformat_precise(utcnow()), data=data)
+    def event(self, kind: wire.EventKind, data: dict[str, Any], event_id: str | None = None) -> wire.Event:
+        """A new event of this device, observed now; under a new id unless given ``event_id``."""
+        event = wire.Event(kind=kind, device_id=self._device_id, at=isoformat_precise(utcnow()), data=data)
+        return event if event_id is None else replace(event, event_id=event_id)
 
     def report(
         self,
@@ -86,12 +88,14 @@ class Outbox:
         *,
         message_id: str | None = None,
         finished: bool = False,
+        event_id: str | None = None,
     ) -> None:
         """Journal an event and try to hand it to Redis at once (but see ``handing_on_later``).
 
-        ``finished`` says it is the last word on ``message_id``.
+        ``finished`` says it is the last word on ``message_id``; ``event_id`` names an
+        event that may have been reported before (the relay answers a repeat with no change).
         """
-        document = self.event(kind, data).to_dict()
+        document = self.event(kind, data, event_id).to_dict()
         self._ledger.append_event(document, message_id=message_id, finished=finished)
         self._fresh = True
         if not self._later:

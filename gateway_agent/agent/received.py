@@ -12,10 +12,15 @@ These fields travel in the event's data next to ``sender``, ``text``,
     wap_push       binary data for the WAP push port (2948 or 2949)
     undecodable    the PDU could not be read; ``text`` is empty and ``pdu`` holds it
     pdu            the raw PDU of an undecodable message, else None
+
+The event's id is named after the message's ``origin`` (``received_event_id``):
+a message read again from the SIM, after the agent was killed before deleting
+it, is the same event, and the relay keeps it once.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from gateway_agent.modem import IncomingMessage
@@ -34,3 +39,13 @@ def received_kind(message: IncomingMessage) -> dict[str, Any]:
         "undecodable": message.undecodable,
         "pdu": message.pdu,
     }
+
+
+def received_event_id(device_id: str, message: IncomingMessage) -> str | None:
+    """The id of the "received" event of ``message``: the same each time the device reads
+    the same stored message again (its ``origin``), so that the relay, which keeps a
+    message once per event id, keeps it once. None (a new id) when the backend named no
+    origin. The device is in it: two devices may receive the same broadcast."""
+    if message.origin is None:
+        return None
+    return "evt_" + hashlib.sha256(f"{device_id}\x00{message.origin}".encode()).hexdigest()[:32]

@@ -24,7 +24,8 @@ the phone has room again: so waiting parts are never let take the slots
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
@@ -58,6 +59,11 @@ class CompleteMessage:
     def parts(self) -> int:
         """How many parts were joined."""
         return len(self.joined)
+
+    @property
+    def origin(self) -> str:
+        """What names the message however often its parts are read (``origin_of``)."""
+        return origin_of(self.joined)
 
     @property
     def first(self) -> Deliver:
@@ -170,6 +176,13 @@ class Reassembler:
 def fingerprint(part: Deliver) -> Fingerprint:
     """What a part and the network's copies of it share, and no other part."""
     return (part.sender, part.concat, part.service_centre_time, part.encoding, part.raw, part.text)
+
+
+def origin_of(parts: Iterable[Deliver]) -> str:
+    """A digest of the ``parts`` of one message, in order: the same for the network's copies of
+    them, and for the same parts read again from the SIM, by this agent or after its restart."""
+    # A repr is enough: a digest needs to stay the same only while its message waits on the SIM.
+    return hashlib.sha256(repr([fingerprint(part) for part in parts]).encode()).hexdigest()
 
 
 def _join(sender: str, parts: list[Deliver], received_at: datetime, missing: tuple[int, ...] = ()) -> CompleteMessage:

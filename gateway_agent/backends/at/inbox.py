@@ -24,6 +24,7 @@ handed on. A PDU that cannot be decoded at all is handed on as an
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from dataclasses import dataclass
@@ -180,11 +181,15 @@ def _message(complete: CompleteMessage) -> IncomingMessage:
         data_coding=first.dcs,
         ports=(first.ports.destination, first.ports.source) if first.ports else None,
         binary=first.binary,
+        origin=complete.origin,
     )
 
 
 def _undecodable(pdu: str) -> IncomingMessage:
-    return IncomingMessage(sender=UNKNOWN_SENDER, text="", sent_at=utcnow(), undecodable=True, pdu=pdu.strip())
+    origin = hashlib.sha256(normalized_pdu(pdu).encode()).hexdigest()
+    return IncomingMessage(
+        sender=UNKNOWN_SENDER, text="", sent_at=utcnow(), undecodable=True, pdu=pdu.strip(), origin=origin
+    )
 
 
 def _report(report: StatusReport, received_at: datetime) -> DeliveryReport:

@@ -17,6 +17,7 @@ application ports of its header.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Mapping
@@ -163,7 +164,14 @@ def incoming_message(group: list[GammuSMS]) -> IncomingMessage:
         data_coding=_data_coding(first),
         ports=(ports.destination, ports.source) if ports else None,
         binary=_is_data(first),
+        origin=_origin(group),
     )
+
+
+def _origin(group: list[GammuSMS]) -> str:
+    """A digest of the parts, the same each time they are read again (``IncomingMessage.origin``)."""
+    parts = [(part.get("Number"), str(part.get("DateTime")), part.get("Text"), _header(part)) for part in group]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
 def _message_class(part: GammuSMS) -> int | None:

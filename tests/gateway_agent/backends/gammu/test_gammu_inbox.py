@@ -45,3 +45,16 @@ def test_the_oldest_messages_missing_parts_in_a_memory_are_given_up_on_while_the
     ]
     assert [(part.folder, part.location) for received in given_up for part in received.stored] == [(1, 1), (1, 2)]
     assert inbox.collect([stored[0], stored[3], draft], {"SM": 2}) == []
+
+
+def test_the_same_stored_parts_read_again_by_another_run_name_the_same_origin() -> None:
+    pdus = encode_deliver(SENDER, "Statement. " * 20, utcnow(), smsc="+263770000001", concat_reference=7)
+    stored = [stored_at(gammu.DecodePDU(bytes.fromhex(pdu), SMSC=True), "SM", n) for n, pdu in enumerate(pdus, 1)]
+
+    [first] = Inbox(partial_wait=3600).collect(stored)
+    [again] = Inbox(partial_wait=3600).collect(list(reversed(stored)))
+
+    assert isinstance(first.event, IncomingMessage) and isinstance(again.event, IncomingMessage)
+    assert again.event.origin == first.event.origin is not None
+    [other] = Inbox(partial_wait=0).collect([stored[0]])  # its first part alone
+    assert isinstance(other.event, IncomingMessage) and other.event.origin != first.event.origin
