@@ -2,9 +2,10 @@
 
 Sending never waits on a webhook: the pump runs in a thread of
 ``zimsend-relay worker`` beside RQ's loop, and posts from a pool of its own.
-Each client has at most ``webhook_client_concurrency`` attempts in flight, so
-one client's dead receiver (each attempt waiting its full timeout) cannot
-hold up another client's webhooks. The store says what is due (see
+Each client has at most ``webhook_client_concurrency`` attempts in flight, and
+as many deliveries in each round's look at the store, so one client's dead
+receiver (each attempt waiting its full timeout) or long backlog cannot hold
+up another client's webhooks. The store says what is due (see
 ``store.webhooks``): a delivery whose worker died mid-attempt is due again
 once its claim's lease is over, so every event is delivered at least once.
 """
@@ -60,7 +61,10 @@ class WebhookPump:
         """Start an attempt for each due delivery there is room for; how many were started."""
         held = lease(self.settings.webhook_timeout_seconds)
         started = 0
-        for due in self.ctx.store.webhook_outbox.due_candidates(now, self.settings.webhook_workers * 4):
+        candidates = self.ctx.store.webhook_outbox.due_candidates(
+            now, self.settings.webhook_workers * 4, per_client=self.settings.webhook_client_concurrency
+        )
+        for due in candidates:
             if not self._take_slot(due.client_id):
                 continue
             if not self.ctx.store.webhook_outbox.claim(due.delivery_id, now, held):

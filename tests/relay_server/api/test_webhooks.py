@@ -206,3 +206,25 @@ def test_one_clients_slow_receiver_does_not_hold_up_another_clients_webhooks(mak
             time.sleep(0.05)
         assert quick.requests and quick.requests[0].at - started < 0.5
         pump.wait_idle(10)
+
+
+def test_a_backlog_of_one_clients_deliveries_does_not_hold_up_another_clients_webhooks(make_relay):
+    # More deliveries of one client than the pump looks at in a round (4 a worker): the
+    # other client's event, recorded after them, must not wait for the whole backlog.
+    relay = make_relay(**LOCAL, webhook_workers=2, webhook_client_concurrency=1, webhook_timeout_seconds=2)
+    slow_client, quick_client = relay.new_client("slow"), relay.new_client("quick")
+    with receiving() as slow, receiving() as quick:
+        slow.delay_seconds = 0.5
+        configure(relay, slow_client, slow.url, ["sms.sent"])
+        configure(relay, quick_client, quick.url, ["sms.sent"])
+        for _ in range(24):  # 12 s of attempts, one at a time
+            move(relay, send(relay, slow_client), "sent")
+        move(relay, send(relay, quick_client), "sent")
+        pump = pump_of(relay)
+        started = time.monotonic()
+        deadline = started + 5
+        while not quick.requests and time.monotonic() < deadline:
+            pump.round(utcnow())
+            time.sleep(0.05)
+        assert quick.requests and quick.requests[0].at - started < 1
+        pump.wait_idle(10)

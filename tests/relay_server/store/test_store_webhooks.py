@@ -119,6 +119,21 @@ def test_a_claimed_delivery_is_not_taken_again_until_its_lease_is_over(store, li
     ]
 
 
+def test_a_capped_look_takes_each_clients_oldest_due_and_leaves_room_for_every_client(store, live_caller, other_caller):
+    hook(store, live_caller, URL_A, ("sms.sent",))
+    hook(store, other_caller, URL_B, ("sms.sent",))
+    backlog = store.insert_messages([new_message(live_caller) for _ in range(5)])
+    for message in backlog:
+        move(store, message.message_id, "sent")
+    [late] = store.insert_messages([new_message(other_caller)])
+    move(store, late.message_id, "sent")
+    now = utcnow() + timedelta(seconds=1)
+    # Uncapped, the backlog fills the look; capped, the other client's delivery is in it.
+    assert late.message_id not in [d.message_id for d in store.webhook_outbox.due_candidates(now, 3)]
+    capped = store.webhook_outbox.due_candidates(now, 3, per_client=2)
+    assert [d.message_id for d in capped] == [backlog[0].message_id, backlog[1].message_id, late.message_id]
+
+
 @pytest.mark.parametrize(
     ("made", "wait"), [(1, 0), (2, 60), (3, 300), (4, 1800), (5, 7200), (6, 21600), (7, 86400), (8, None)]
 )
