@@ -13,11 +13,13 @@ be made to point elsewhere between the check and the connection.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 MAX_URL_LENGTH = 2048
+_BEYOND_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -75,10 +77,19 @@ def resolve_target(url: str, *, allow_private: bool) -> Target:
         internal = [address for address in addresses if is_internal(_parse(address))]
         if internal:
             raise UrlRefused(f"host {host!r} resolves to a private or reserved address {internal[0]}")
-    path = parts.path or "/"
+    return Target(scheme=parts.scheme, host=host, port=port, path=_request_target(parts), addresses=addresses)
+
+
+def _request_target(parts: SplitResult) -> str:
+    """The URL's path and query as the request line carries them: what lies beyond ASCII
+    percent-encoded as UTF-8, as a browser sends a URL typed with accents (RFC 3987).
+
+    An HTTP request line is ASCII; sent as given, such a URL could not be posted at all.
+    """
+    target = parts.path or "/"
     if parts.query:
-        path += "?" + parts.query
-    return Target(scheme=parts.scheme, host=host, port=port, path=path, addresses=addresses)
+        target += "?" + parts.query
+    return _BEYOND_ASCII.sub(lambda found: quote(found.group(), safe=""), target)
 
 
 def is_internal(address: IPAddress) -> bool:

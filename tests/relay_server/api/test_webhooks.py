@@ -228,3 +228,17 @@ def test_a_backlog_of_one_clients_deliveries_does_not_hold_up_another_clients_we
             time.sleep(0.05)
         assert quick.requests and quick.requests[0].at - started < 1
         pump.wait_idle(10)
+
+
+def test_a_url_with_letters_beyond_ascii_is_posted_to_percent_encoded_as_a_browser_would(local_relay):
+    acme = local_relay.new_client()
+    with receiving() as receiver:
+        url = receiver.url.replace("/hook", "/webhooks/réception?boutique=Zoë")
+        hook = configure(local_relay, acme, url, ["sms.sent"])
+        tested = call(local_relay, acme, "POST", f"/webhooks/{hook['webhook_id']}/test", json={"event": "sms.sent"})
+        assert tested.status_code == 200, tested.text
+        assert tested.json()["response_status"] == 200
+        move(local_relay, send(local_relay, acme), "sent")
+        pump_until(pump_of(local_relay), lambda: len(receiver.requests) == 2)
+    assert {request.path for request in receiver.requests} == {"/webhooks/r%C3%A9ception?boutique=Zo%C3%AB"}
+    assert [log["success"] for log in logs(local_relay, acme)] == [True, True]
