@@ -20,6 +20,7 @@ from urllib.parse import SplitResult, quote, urlsplit
 
 MAX_URL_LENGTH = 2048
 _BEYOND_ASCII = re.compile(r"[^\x00-\x7f]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -43,6 +44,8 @@ def check_form(value: object, *, allow_http: bool, allow_private: bool) -> str:
     """``value`` when it is a URL the relay may be asked to post to; raises UrlRefused."""
     if not isinstance(value, str) or not value or len(value) > MAX_URL_LENGTH:
         raise UrlRefused("The webhook URL must be a string of at most 2048 characters.")
+    if not _writable(value):
+        raise UrlRefused("The webhook URL is not a valid URL.")
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError for a port out of range
@@ -55,6 +58,18 @@ def check_form(value: object, *, allow_http: bool, allow_private: bool) -> str:
     if not allow_private and _names_internal_host(parts.hostname):
         raise UrlRefused("The webhook URL's host is on a private or reserved network.")
     return value
+
+
+def _writable(url: str) -> bool:
+    """False for what no request line can carry, and no database keeps as text: a control
+    character (NUL among them) or a lone UTF-16 surrogate (valid in JSON)."""
+    if _CONTROL.search(url):
+        return False
+    try:
+        url.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def resolve_target(url: str, *, allow_private: bool) -> Target:

@@ -168,8 +168,6 @@ def check_webhook_url(value: Any, settings: RelaySettings, param: str = "webhook
     """
     if value is None:
         return None
-    if isinstance(value, str) and not sendable(value):  # NUL or a lone surrogate: no URL
-        raise ApiError("INVALID_WEBHOOK_URL", "The webhook URL is not a valid URL.", param=param)
     try:
         return urls.check_form(
             value, allow_http=settings.webhook_allow_http, allow_private=settings.webhook_allow_private_hosts

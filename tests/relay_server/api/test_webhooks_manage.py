@@ -53,6 +53,10 @@ REFUSALS = [
     ({"url": "https://localhost/hook", "events": ["sms.sent"]}, "INVALID_WEBHOOK_URL", "url"),
     ({"url": "not a url", "events": ["sms.sent"]}, "INVALID_WEBHOOK_URL", "url"),
     ({"events": ["sms.sent"]}, "INVALID_WEBHOOK_URL", "url"),
+    # What no request line can carry: a lone surrogate (valid JSON), NUL, another control.
+    ({"url": HOOK + "\ud800", "events": ["sms.sent"]}, "INVALID_WEBHOOK_URL", "url"),
+    ({"url": HOOK + "\x00", "events": ["sms.sent"]}, "INVALID_WEBHOOK_URL", "url"),
+    ({"url": HOOK + "\x7f", "events": ["sms.sent"]}, "INVALID_WEBHOOK_URL", "url"),
     ({"url": HOOK}, "INVALID_PARAMETER", "events"),
     ({"url": HOOK, "events": []}, "INVALID_PARAMETER", "events"),
     ({"url": HOOK, "events": ["sms.exploded"]}, "INVALID_PARAMETER", "events"),
