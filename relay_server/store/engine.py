@@ -80,15 +80,23 @@ _SHARED: ContextVar[_Shared | None] = ContextVar("zimsend_shared_transaction", d
 
 
 def create_engine(url: str) -> sa.Engine:
-    """An engine for ``url``, with SQLite's durability settings when it is SQLite."""
+    """An engine for ``url``, with SQLite's durability settings when it is SQLite.
+
+    Its errors name their statement but never its parameters: those hold webhook
+    secrets and device keys, and a refused write is logged with its error.
+    """
     parsed = sa.make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(parsed, pool_pre_ping=True)
+        return sa.create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
     lock_file = None
     if parsed.database and parsed.database != ":memory:":
         private_file(Path(parsed.database))
         lock_file = Path(f"{parsed.database}{LOCK_FILE_SUFFIX}")
-    engine = sa.create_engine(parsed, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000})
+    engine = sa.create_engine(
+        parsed,
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        hide_parameters=True,
+    )
     sa.event.listen(engine, "connect", _configure_sqlite_connection)
     sa.event.listen(engine, "begin", _begin_sqlite_transaction)
     sa.event.listen(engine, "commit", _commit_sqlite_writes_off_the_loop)

@@ -40,3 +40,28 @@ def refuse_incoming_text(engine: sa.Engine, text: str) -> None:
 def refusal_reason(engine: sa.Engine) -> str:
     """The error class the driver raises for that refusal."""
     return "RaiseException" if engine.dialect.name == "postgresql" else "IntegrityError"
+
+
+def refuse_every_insert(engine: sa.Engine, table: str) -> None:
+    """From now on, storing any row in ``table`` raises (a full disk, as the caller sees it)."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(
+                sa.text(
+                    f"CREATE FUNCTION refuse_{table}() RETURNS trigger AS $$ BEGIN "
+                    f"RAISE EXCEPTION '{REFUSAL}'; END $$ LANGUAGE plpgsql"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} "
+                    f"FOR EACH ROW EXECUTE FUNCTION refuse_{table}()"
+                )
+            )
+        else:
+            conn.execute(
+                sa.text(
+                    f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} "
+                    f"BEGIN SELECT RAISE(ABORT, '{REFUSAL}'); END"
+                )
+            )

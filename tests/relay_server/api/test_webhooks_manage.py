@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import requests
 from openapi_check import conforms
+from refusing_database import refuse_every_insert
 
 from relay_server.store.models import StatusChange
 from zimsend_common.timefmt import utcnow
@@ -74,6 +77,16 @@ def test_configure_refuses_bad_values_with_a_code_naming_the_parameter_and_store
     assert response.status_code == 400
     assert (response.json()["error"]["code"], response.json()["error"]["param"]) == (code, param)
     assert call(relay, acme, "GET", "/webhooks").json()["total"] == 0
+
+
+def test_a_webhook_the_database_refuses_to_keep_leaves_its_secret_out_of_the_log(relay, acme, caplog):
+    secret = "whsec_never_in_any_log_0123456789"
+    refuse_every_insert(relay.store.engine, "webhooks")
+    caplog.set_level(logging.DEBUG)
+    response = configure(relay, acme, {"url": HOOK, "events": ["sms.sent"], "secret": secret})
+    assert (response.status_code, response.json()["error"]["code"]) == (500, "INTERNAL_ERROR")
+    assert "request failed" in caplog.text  # the failure is logged, with its statement
+    assert secret not in caplog.text
 
 
 def test_each_client_sees_and_touches_only_its_own_webhooks_and_logs(relay, acme):
