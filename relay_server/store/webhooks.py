@@ -136,9 +136,11 @@ class Webhooks:
         return self.get(client_id, is_test, webhook_id) if done else None
 
     def signing_secrets(self, client_id: str, is_test: bool, webhook_id: str | None, now: datetime) -> list[str]:
-        """The secrets that sign a delivery, newest first: its webhook's (and the previous one
-        within its window), or for a message's own URL (``webhook_id`` None) the client's most
-        recently set secret. Empty when there is none (a deleted webhook, a client without any)."""
+        """The secrets that sign a delivery, newest first: its webhook's, or for a message's own
+        URL (``webhook_id`` None) the client's most recently set secret; each with the secret it
+        replaced while that one's window lasts, so that a rotation leaves a receiver holding the
+        old secret verifying either way. Empty when there is none (a deleted webhook, a client
+        without any)."""
         with single_read(self._engine) as conn:
             query = _of(client_id, is_test)
             if webhook_id is not None:
@@ -147,6 +149,6 @@ class Webhooks:
         if row is None:
             return []
         found = [row.secret]
-        if webhook_id is not None and row.previous_secret and row.previous_secret_until > now:
+        if row.previous_secret and row.previous_secret_until > now:
             found.append(row.previous_secret)
         return found

@@ -242,3 +242,17 @@ def test_a_url_with_letters_beyond_ascii_is_posted_to_percent_encoded_as_a_brows
         pump_until(pump_of(local_relay), lambda: len(receiver.requests) == 2)
     assert {request.path for request in receiver.requests} == {"/webhooks/r%C3%A9ception?boutique=Zo%C3%AB"}
     assert [log["success"] for log in logs(local_relay, acme)] == [True, True]
+
+
+def test_after_a_rotation_a_messages_own_url_is_signed_with_the_old_secret_too(local_relay):
+    acme = local_relay.new_client()
+    with receiving() as client_hook, receiving() as own:
+        hook = configure(local_relay, acme, client_hook.url, ["sms.sent"])
+        rotated = call(local_relay, acme, "POST", f"/webhooks/{hook['webhook_id']}/rotate-secret").json()
+        move(local_relay, send(local_relay, acme, webhook_url=own.url), "sent")
+        pump_until(pump_of(local_relay), lambda: len(own.requests) == 1)
+    [request] = own.requests
+    # A receiver still holding the old secret keeps verifying during the window, as the client's hooks do.
+    for secret in (hook["secret"], rotated["secret"]):
+        assert verify_signature(secret, request.body, request.headers)
+        assert verify_signature(secret, request.body, request.headers, tolerance_seconds=None)
