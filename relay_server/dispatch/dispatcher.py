@@ -23,8 +23,9 @@ class NoDeviceAvailable(Exception):
 
 
 class CancelUndecided(Exception):
-    """Redis lost its data a moment ago: a device may hold the message and not have
-    claimed it again yet, so a cancel can be neither won nor refused until ``retry_after``."""
+    """Redis cannot be reached, or lost its data a moment ago: a device may hold the message
+    (and not have claimed it again yet), so a cancel can be neither won nor refused until
+    ``retry_after``."""
 
     def __init__(self, retry_after: timedelta) -> None:
         super().__init__(f"retry after {retry_after}")

@@ -20,6 +20,9 @@ from zimsend_common.timefmt import utcnow
 
 log = logging.getLogger(__name__)
 
+# How long a cancel that could not reach Redis asks to be retried after (as for the database).
+REDIS_RETRY_AFTER = timedelta(seconds=5)
+
 
 class RQDispatcher:
     """Puts messages on the queues the client's agents take from (see ``placement``).
@@ -77,11 +80,12 @@ class RQDispatcher:
         """Claim the message for cancellation and drop its jobs.
 
         False when an agent claimed it first, or the worker's expiry did (the
-        message fails with TIMEOUT: ``worker.recovery``), and when Redis cannot
-        be asked (an agent may still hold it, so a cancel cannot be promised).
-        Raises CancelUndecided when the cancel would win a claim that Redis may
-        have lost: until the worker's grace period after the loss is over, the
-        agent that took the message may not have claimed it again yet.
+        message fails with TIMEOUT: ``worker.recovery``). Raises CancelUndecided
+        when Redis cannot be asked (an agent may hold the message, so a cancel
+        can be neither promised nor refused: ``REDIS_RETRY_AFTER``), and when
+        the cancel would win a claim that Redis may have lost: until the
+        worker's grace period after the loss is over, the agent that took the
+        message may not have claimed it again yet.
         """
         key = wire.claim_key(message.client_id, message.message_id)
         now = utcnow()
@@ -96,10 +100,11 @@ class RQDispatcher:
             wake.message_cancelled(self.redis, message)
         except RedisError as exc:
             log.warning(
-                "cancel refused: Redis unavailable",
+                "cancel undecided: Redis unavailable",
                 extra={"message_id": message.message_id, "error": str(exc)},
             )
-            return False
+            # Not refused: the message is still queued, and a cancel once Redis answers may win.
+            raise CancelUndecided(REDIS_RETRY_AFTER) from None
         return True
 
 

@@ -204,3 +204,30 @@ def test_a_cancel_just_after_redis_lost_a_claim_is_to_be_retried_and_wins_once_t
     rq_relay.redis.set(wire.redis_epoch_key(), over)
     answer = api.delete(f"/sms/{message.message_id}")
     assert answer.status_code == 200 and answer.json()["status"] == "cancelled"
+
+
+def test_a_cancel_while_redis_is_down_is_to_be_retried_and_wins_once_redis_is_back(make_relay, own_redis):
+    first = make_relay(redis_url=own_redis.url)
+    dispatcher = RQDispatcher(first.store, first.redis, timedelta(seconds=60), GRACE)
+    relay = make_relay(redis_url=own_redis.url, dispatcher=dispatcher)
+    acme = relay.new_client("acme")
+    api = api_for(relay, acme)
+    queued = seed(relay.store, acme.client_id, created_at=CREATED)
+    scheduled = seed(relay.store, acme.client_id, created_at=CREATED, scheduled_at=utcnow() + timedelta(hours=1))
+    own_redis.stop()
+
+    for message in (queued, scheduled):
+        response = api.delete(f"/sms/{message.message_id}")
+
+        # Neither refused for good (a 400 says no device may have it, nor did it expire) nor promised.
+        error_of(response, 503, "SERVICE_UNAVAILABLE")
+        assert int(response.headers["Retry-After"]) >= 1
+        assert api.get(f"/sms/status/{message.message_id}").json()["status"] == "queued"
+
+    own_redis.start()
+    # The worker noticed the new Redis, and its grace period for the agents is over.
+    over = wire.epoch_value(utcnow() - timedelta(seconds=1), server_id(relay.redis))
+    relay.redis.set(wire.redis_epoch_key(), over)
+    for message in (queued, scheduled):
+        answer = api.delete(f"/sms/{message.message_id}")
+        assert answer.status_code == 200 and answer.json()["status"] == "cancelled", answer.text

@@ -185,10 +185,12 @@ def test_cancelling_twice_is_still_a_cancel(parts, dispatcher):
     assert dispatcher.cancel(message) is True
 
 
-def test_cancel_while_redis_is_down_is_refused_rather_than_promised(parts):
+def test_cancel_while_redis_is_down_is_undecided_rather_than_promised_or_refused(parts):
     message = parts.message(parts.client())
     dead = redis_client.connect("redis://127.0.0.1:1/0", redis_client.REQUEST)
-    assert RQDispatcher(parts.store, dead, timedelta(seconds=30), GRACE).cancel(message) is False
+    with pytest.raises(CancelUndecided) as undecided:
+        RQDispatcher(parts.store, dead, timedelta(seconds=30), GRACE).cancel(message)
+    assert undecided.value.retry_after > timedelta(0)
 
 
 def test_a_cancel_right_after_redis_lost_its_data_waits_for_the_grace_period_then_wins(parts, dispatcher):
