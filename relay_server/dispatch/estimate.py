@@ -86,10 +86,14 @@ def estimated_delivery(
     offline_after: timedelta,
 ) -> datetime:
     """When ``message`` should leave, counting the jobs queued ahead of it (and itself);
-    ``device_states`` gives a client's device states."""
-    start = max(now, message.scheduled_at or now)
+    ``device_states`` gives a client's device states.
+
+    A scheduled message gets its job only when due: the jobs queued now are
+    ahead of it only as long as they last, so it leaves one send after the
+    later of its time and their end.
+    """
     if message.is_test:
-        return start
+        return max(now, message.scheduled_at or now)
     if message.device_id:
         device_ids = [message.device_id]
     else:
@@ -98,10 +102,11 @@ def estimated_delivery(
         states = device_states(message.client_id)
         device_ids = [s.device_id for s in states if s.online(now, offline_after) and not s.is_phone]
     queued, send_time = _queued_and_send_time(redis, message, device_ids)
+    one_send = timedelta(seconds=(DEFAULT_SEND_SECONDS if send_time is None else send_time) / max(1, len(device_ids)))
+    if message.scheduled_at is not None and message.scheduled_at > now:
+        return max(message.scheduled_at, now + queued * one_send) + one_send
     # At least its own send, even when an agent has already taken it.
-    ahead = max(1, queued)
-    seconds = ahead * (DEFAULT_SEND_SECONDS if send_time is None else send_time) / max(1, len(device_ids))
-    return start + timedelta(seconds=seconds)
+    return now + max(1, queued) * one_send
 
 
 def _queued_and_send_time(

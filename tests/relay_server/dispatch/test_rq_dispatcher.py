@@ -280,6 +280,26 @@ def test_estimated_delivery_of_a_scheduled_message_is_not_before_its_time(parts,
     assert dispatcher.estimated_delivery(message) >= when
 
 
+def test_a_scheduled_message_is_estimated_behind_only_the_jobs_still_queued_at_its_time(parts, dispatcher):
+    caller = parts.client()
+    device = parts.device(caller)
+    device.heartbeat()
+    parts.redis.rpush(wire.send_times_key(device.device_id), 10.0)
+    dispatcher.submit([parts.message(caller, priority=2) for _ in range(30)])  # 300 s of sends queued now
+    before = utcnow()
+    tomorrow = parts.message(caller, scheduled_at=before + timedelta(days=1))
+    soon = parts.message(caller, scheduled_at=before + minutes(1))
+
+    # The jobs queued now are long sent by tomorrow: its own send alone follows its time.
+    assert dispatcher.estimated_delivery(tomorrow) - tomorrow.scheduled_at == pytest.approx(
+        timedelta(seconds=10), abs=timedelta(seconds=1)
+    )
+    # Due before they are sent, it waits for them, then its own send.
+    assert dispatcher.estimated_delivery(soon) - before == pytest.approx(
+        timedelta(seconds=310), abs=timedelta(seconds=1)
+    )
+
+
 def test_estimated_delivery_ignores_what_a_device_wrote_that_is_no_send_time(parts, dispatcher):
     caller = parts.client()
     honest, planting = parts.device(caller), parts.device(caller)
