@@ -36,9 +36,11 @@ from relay_server.api.models.otp import (
 from relay_server.api.models.sending import parse_text
 from relay_server.api.routes import respond, route
 from relay_server.api.sending import Options, choose_device, new_message, send_context, submit
+from relay_server.dispatch.dispatcher import CancelUndecided
 from relay_server.store import ids
-from relay_server.store.models import Message
+from relay_server.store.models import Message, StatusChange
 from relay_server.store.otp import MAX_ATTEMPTS, NewOtp, OtpRateLimited, Verification
+from zimsend_common.timefmt import utcnow
 
 bp = Blueprint("otp", __name__, url_prefix="/v1")
 log = logging.getLogger(__name__)
@@ -117,7 +119,29 @@ def send_otp() -> Response:
         return _rate_limited(math.ceil((limited.retry_at - now).total_seconds()))
     log.info("otp created", extra={"otp_id": otp_id, "message_id": stored.message_id})
     submit([replace(stored, body=outgoing.body)])
+    _withdraw_replaced(new_otp)
     return response
+
+
+def _withdraw_replaced(new_otp: NewOtp) -> None:
+    """Cancel the SMS of each OTP ``new_otp`` replaced that no device has taken yet.
+
+    Its code no longer verifies: sent, it would cost an SMS and could reach the
+    phone after the new code, to be typed and refused. A device that holds one
+    already sends it (the claim decides, as for any cancel). The new OTP is
+    stored and queued by now, so nothing here may fail the request: a cancel
+    that cannot be made is only logged.
+    """
+    relay = context.current()
+    try:
+        for message in relay.store.replaced_otp_sms(new_otp):
+            if relay.dispatcher.cancel(message):
+                relay.store.apply_status_change(StatusChange(message.message_id, "cancelled", utcnow()))
+                log.info("replaced otp's sms cancelled", extra={"message_id": message.message_id})
+    except CancelUndecided:
+        log.warning("replaced otp's sms left queued: its cancel cannot be decided now")
+    except Exception:
+        log.exception("replaced otp's sms left queued")
 
 
 @route(

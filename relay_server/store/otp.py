@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
-from relay_server.store import messages
+from relay_server.store import messages, schema
 from relay_server.store.errors import StoreError
 from relay_server.store.models import Caller, Message, NewMessage
 from relay_server.store.otp_schema import otps
@@ -143,6 +143,24 @@ def verify(conn: sa.Connection, caller: Caller, otp_id: str, code_mac: str, now:
     settled = _settled(_read(conn, caller, otp_id), now)
     assert settled is not None, "an OTP that left 'pending' cannot be pending again"
     return settled
+
+
+def replaced_sms(conn: sa.Connection, otp: NewOtp) -> list[Message]:
+    """The still queued messages of the OTPs ``otp`` superseded (same client, key mode,
+    number and purpose): codes that no longer verify, not yet sent."""
+    rows = conn.execute(
+        sa.select(schema.messages)
+        .join(otps, otps.c.message_id == schema.messages.c.message_id)
+        .where(
+            otps.c.client_id == otp.client_id,
+            otps.c.is_test == otp.is_test,
+            otps.c.recipient == otp.to,
+            otps.c.purpose == otp.purpose,
+            otps.c.status == "superseded",
+            schema.messages.c.status == "queued",
+        )
+    )
+    return [messages.message_from_row(row._mapping) for row in rows]
 
 
 def otp_messages(conn: sa.Connection, message_ids: Collection[str]) -> set[str]:

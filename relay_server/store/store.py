@@ -497,6 +497,11 @@ class Store:
         with write_transaction(self.engine) as conn:
             return otp.verify(conn, caller, otp_id, code_mac, now)
 
+    def replaced_otp_sms(self, new_otp: otp.NewOtp) -> list[Message]:
+        """The queued messages of the OTPs ``new_otp`` superseded; see ``otp.replaced_sms``."""
+        with single_read(self.engine) as conn:
+            return otp.replaced_sms(conn, new_otp)
+
     def otp_messages(self, message_ids: Collection[str]) -> set[str]:
         """Of ``message_ids``, those that carry an OTP: their stored text is masked, not what is sent."""
         if not message_ids:

@@ -313,6 +313,25 @@ def test_a_new_otp_replaces_the_pending_one_of_the_same_number_and_purpose_only(
         assert verify(relay, acme, answer["otp_id"], code).json()["valid"] is True
 
 
+def test_a_new_otp_withdraws_the_sms_of_the_one_it_replaces_unless_a_device_has_taken_it(relay, acme):
+    relay.redis.set(wire.redis_epoch_key(), "0")  # a worker has long known this Redis
+    old, _ = new_otp(relay, acme)
+    taken, _ = new_otp(relay, acme, purpose="login")
+    device_claim = wire.claim_value_device("device_abcdef123456")
+    relay.redis.set(wire.claim_key(acme.client_id, taken["message_id"]), device_claim)
+
+    new, new_code = new_otp(relay, acme)
+    new_otp(relay, acme, purpose="login")
+
+    # The replaced code would reach the phone only to be refused: its SMS does not leave.
+    assert status_of(relay, acme, old["message_id"])["status"] == "cancelled"
+    assert not relay.redis.set(wire.claim_key(acme.client_id, old["message_id"]), device_claim, nx=True)
+    # One a device already holds is its to send.
+    assert status_of(relay, acme, taken["message_id"])["status"] == "queued"
+    assert status_of(relay, acme, new["message_id"])["status"] == "queued"
+    assert verify(relay, acme, new["otp_id"], new_code).json()["valid"] is True
+
+
 def test_an_otp_is_found_only_by_its_own_client_and_key_mode(relay, acme):
     answer, code = new_otp(relay, acme)
     other = relay.new_client("other")
