@@ -203,7 +203,7 @@ def _not_decided_yet(retry_after: timedelta) -> ApiError:
     # Temporary, as an unreachable database is: the message stays queued, and asking again decides.
     return ApiError(
         "SERVICE_UNAVAILABLE",
-        "The cancel cannot be decided yet: the relay is recovering its queues; retry later.",
+        "The cancel cannot be decided yet: the relay cannot reach its queues, or is recovering them; retry later.",
         headers={"Retry-After": str(max(1, math.ceil(retry_after.total_seconds())))},
     )
 
