@@ -83,7 +83,7 @@ def send_otp() -> Response:
     )
     code = otp.new_code(request.length)
     text = parse_text(otp.render(request.template, code), param="template")
-    device_id = choose_device(device_id, options)
+    device_id = choose_device(device_id, scheduled=options.scheduled_at is not None)
     caller = current_caller()
     otp_id = ids.new_otp_id()
     outgoing = new_message(request.to, text, options, device_id)

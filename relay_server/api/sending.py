@@ -32,6 +32,7 @@ from relay_server.api.models.sending import (
     SendAccepted,
     SendContext,
     SendRequest,
+    check_valid_until,
     parse_text,
     parse_to,
 )
@@ -163,7 +164,7 @@ def resend(message_id: str) -> Response:
         webhook_url=original.webhook_url,
         valid_until=valid_until,
     )
-    device_id = choose_device(device_id, options)
+    device_id = choose_device(device_id, scheduled=options.scheduled_at is not None)
     new = replace(
         new_message(original.to, parse_text(original.body, languages=_languages()), options, device_id),
         resent_from=original.message_id,
@@ -178,7 +179,9 @@ def one_message(body: dict[str, Any], device_id: str | None) -> NewMessage:
     """
     request = SendRequest.model_validate(body, context=send_context())
     options = options_of(request)
-    return new_message(request.to, request.message, options, choose_device(device_id, options))
+    return new_message(
+        request.to, request.message, options, choose_device(device_id, scheduled=options.scheduled_at is not None)
+    )
 
 
 def send_context(**more: Unpack[SendContext]) -> SendContext:
@@ -227,7 +230,7 @@ def send_items(
     outcomes = [_item_message(item, options, text, item_context) for item in items]
     valid = [outcome for outcome in outcomes if isinstance(outcome, NewMessage)]
     if valid:
-        device_id = choose_device(device_id, options)
+        device_id = choose_device(device_id, scheduled=all(message.scheduled_at for message in valid))
     batch_id = ids.new_batch_id()
 
     def batch_answer(stored: list[Message]) -> Response:
@@ -271,7 +274,14 @@ def _item_message(
         if text is not None:
             return new_message(parse_to(item.get("to")), text, options, None)
         checked = BulkItem.model_validate(item, context=item_context)
-        item_options = replace(options, priority=checked.priority, metadata=checked.metadata)
+        item_options = replace(
+            options,
+            priority=checked.priority,
+            metadata=checked.metadata,
+            scheduled_at=checked.scheduled_at or options.scheduled_at,
+        )
+        if checked.scheduled_at is not None and options.valid_until is not None:
+            check_valid_until(options.valid_until, checked.scheduled_at)  # the request's, checked at its own time
         return new_message(checked.to, checked.message, item_options, None)
     except ApiError as error:
         return error
@@ -296,11 +306,12 @@ def new_message(to: str, text: SplitText, options: Options, device_id: str | Non
     )
 
 
-def choose_device(device_id: str | None, options: Options) -> str | None:
-    """The device to send through (None: any of the caller's); 503 when none can send now."""
+def choose_device(device_id: str | None, *, scheduled: bool) -> str | None:
+    """The device to send through (None: any of the caller's); 503 when none can send now
+    (a message to send later, ``scheduled``, may wait for one to come online)."""
     dispatcher = context.current().dispatcher
     try:
-        return dispatcher.choose_device(current_caller(), device_id, scheduled=options.scheduled_at is not None)
+        return dispatcher.choose_device(current_caller(), device_id, scheduled=scheduled)
     except DeviceOffline:
         raise ApiError("DEVICE_OFFLINE", "The requested device is currently offline.") from None
     except NoDeviceAvailable:

@@ -150,7 +150,11 @@ def parse_valid_until(value: Any, not_before: datetime) -> datetime | None:
     """A UTC time after ``not_before`` (now, or the scheduled time) past which the message is not sent."""
     if value is None:
         return None
-    moment = _parse_time(value)
+    return check_valid_until(_parse_time(value), not_before)
+
+
+def check_valid_until(moment: datetime | None, not_before: datetime) -> datetime:
+    """``moment`` when it is after ``not_before``; else INVALID_PARAMETER naming ``valid_until``."""
     if moment is None or moment <= not_before:
         raise ApiError(
             "INVALID_PARAMETER",
@@ -280,12 +284,13 @@ class SendRequest(RequestModel):
 
 
 class BulkItem(RequestModel):
-    """One item of ``messages``; ``priority`` and ``metadata`` default to the request's."""
+    """One item of ``messages``; ``priority``, ``metadata`` and ``scheduled_at`` default to the request's."""
 
     to: To = ABSENT
     message: Text = ABSENT
     priority: Priority = ABSENT
     metadata: MetadataIn = ABSENT
+    scheduled_at: ScheduledAt = ABSENT
 
 
 Recipients = Annotated[

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 import requests
 from openapi_check import conforms
 
 from relay_server.store.models import HistoryQuery
+from zimsend_common.timefmt import isoformat_z as isoformat
+from zimsend_common.timefmt import utcnow
 
 
 def post(relay, creds, path, body, **headers):
@@ -171,3 +174,26 @@ def test_send_bulk_through_a_given_device_sends_every_message_through_it(relay, 
     body = {"recipients": ["+33612345678", "+33698765432"], "message": "Hi"}
     post(relay, acme, "/sms/send-bulk", body, **{"X-Device-ID": device_id})
     assert {m.device_id for m in stored(relay, acme)} == {device_id}
+
+
+@pytest.mark.parametrize("path", ["/sms/send-bulk", "/sms/send-bulk-personalized"])
+def test_each_item_may_have_its_own_scheduled_time_and_a_bad_one_rejects_its_item_alone(relay, acme, path):
+    now = utcnow().replace(microsecond=0)
+    in_an_hour, in_two_hours, in_three_hours = (isoformat(now + timedelta(hours=hours)) for hours in (1, 2, 3))
+    body = {
+        "messages": [
+            {"to": "+33612345678", "message": "at one", "scheduled_at": in_an_hour},
+            {"to": "+33698765432", "message": "at the request's time"},
+            {"to": "+33698765433", "message": "in the past", "scheduled_at": "2020-01-01T00:00:00Z"},
+            {"to": "+33698765434", "message": "after the request's valid_until", "scheduled_at": in_three_hours},
+        ],
+        "scheduled_at": in_two_hours,
+        "valid_until": isoformat(now + timedelta(hours=2, minutes=30)),
+    }
+    answer = post(relay, acme, path, body).json()
+
+    assert [m["status"] for m in answer["messages"]] == ["queued", "queued", "rejected", "rejected"]
+    errors = [(m["error"]["code"], m["error"].get("param")) for m in answer["messages"][2:]]
+    assert errors == [("INVALID_SCHEDULED_DATE", "scheduled_at"), ("INVALID_PARAMETER", "valid_until")]
+    scheduled = {m.body: isoformat(m.scheduled_at) for m in stored(relay, acme)}
+    assert scheduled == {"at one": in_an_hour, "at the request's time": in_two_hours}
