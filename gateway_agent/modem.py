@@ -24,6 +24,7 @@ A backend promises:
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -133,6 +134,12 @@ class IncomingMessage:
     the agent was killed before the backend deleted it, or after a deletion the
     device refused. The agent names the message's event after it, so that the
     relay keeps it once. None when the backend cannot tell.
+
+    ``part_names`` name each part it was joined from, as ``origin`` names the whole
+    (empty when the backend cannot tell). Once the message's event is journalled, the
+    agent keeps them (``PartsHandedOn``): a part read again alone, after the agent was
+    killed between deleting the parts of its message, is then deleted, not handed on
+    a second time as an incomplete message.
     """
 
     sender: str
@@ -148,6 +155,7 @@ class IncomingMessage:
     undecodable: bool = False
     pdu: str | None = None  # the PDU as the modem gave it, for an undecodable message
     origin: str | None = field(default=None, compare=False)  # see above: a name, not the message's content
+    part_names: tuple[str, ...] = field(default=(), compare=False)  # see above
 
     @property
     def flash(self) -> bool:
@@ -170,6 +178,11 @@ class PortRestored:
 
 
 ModemEvent = DeliveryReport | IncomingMessage | PortLost | PortRestored
+
+PartsHandedOn = Callable[[str], str | None]
+"""What a backend asks about a part of an incoming message, by its name (one of an
+``IncomingMessage``'s ``part_names``): the id of the event the agent journalled it in,
+or None when it was never handed on."""
 
 
 @dataclass
@@ -210,6 +223,13 @@ class Modem(abc.ABC):
     @abc.abstractmethod
     def next_event(self, timeout: float) -> ModemEvent | None:
         """The next event, waiting up to ``timeout`` seconds; None when none came."""
+
+    def recall_parts_with(self, handed_on: PartsHandedOn) -> None:
+        """From now on, ask ``handed_on`` about each part of an incoming message the device
+        holds: one already handed on, in a message whose event the agent journalled, is
+        deleted from the device and never handed on again (see ``IncomingMessage``). A
+        backend that keeps nothing on its device has nothing to ask (this default)."""
+        return None
 
     def __enter__(self) -> Modem:
         self.open()

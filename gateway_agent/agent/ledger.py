@@ -13,6 +13,10 @@ agent must never forget lives here, written before the modem is touched:
   after a restart, and given back;
 - ``parts``: the network's reference of each part sent, so that a status
   report finds its message after a restart;
+- ``received_parts``: the name of each part of an incoming message handed on
+  (``IncomingMessage.part_names``), with its event, written with that event:
+  a part the device still holds after its message was reported (the agent
+  killed between deleting its parts) is known, and deleted, not reported again;
 - ``meta``: small facts worth keeping, such as the device's client.
 """
 
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -59,6 +64,12 @@ CREATE TABLE IF NOT EXISTS parts (
     PRIMARY KEY (message_id, part)
 );
 CREATE INDEX IF NOT EXISTS parts_reference ON parts (reference, submitted_at);
+CREATE TABLE IF NOT EXISTS received_parts (
+    name TEXT PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    journalled_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS received_parts_journalled_at ON received_parts (journalled_at);
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -123,13 +134,26 @@ class Ledger:
 
     # -- outbox ---------------------------------------------------------------
 
-    def append_event(self, event: dict[str, Any], *, message_id: str | None = None, finished: bool = False) -> None:
+    def append_event(
+        self,
+        event: dict[str, Any],
+        *,
+        message_id: str | None = None,
+        finished: bool = False,
+        received_parts: Sequence[str] = (),
+    ) -> None:
         """Journal an event for Redis; when it concerns a message, remember it there too
-        (and, when ``finished``, that nothing more will be reported for it)."""
+        (and, when ``finished``, that nothing more will be reported for it); when it hands
+        on an incoming message, remember its ``received_parts`` as handed on in it."""
         with self._transaction():
             self._journal(event, message_id)
             if finished:
                 self._db.execute("UPDATE messages SET state = 'done' WHERE message_id = ?", (message_id,))
+            # A part already named keeps the event it was first handed on in.
+            self._db.executemany(
+                "INSERT OR IGNORE INTO received_parts (name, event_id, journalled_at) VALUES (?, ?, ?)",
+                [(name, event["event_id"], time.time()) for name in received_parts],
+            )
 
     def _journal(self, event: dict[str, Any], message_id: str | None) -> None:
         self._db.execute("INSERT INTO outbox (event) VALUES (?)", (json.dumps(event),))
@@ -307,7 +331,8 @@ class Ledger:
             )
 
     def prune(self, before: float) -> None:
-        """Forget messages taken before ``before`` (their reports can no longer come)."""
+        """Forget messages taken before ``before`` (their reports can no longer come), and the
+        parts of incoming messages handed on before it (a device keeps no part that long)."""
         with self._transaction():
             self._db.execute(
                 "DELETE FROM parts WHERE message_id IN"
@@ -315,6 +340,15 @@ class Ledger:
                 (before,),
             )
             self._db.execute("DELETE FROM messages WHERE taken_at < ? AND state != 'sending'", (before,))
+            self._db.execute("DELETE FROM received_parts WHERE journalled_at < ?", (before,))
+
+    # -- received parts ---------------------------------------------------------
+
+    def event_of_part(self, name: str) -> str | None:
+        """The id of the event the part of an incoming message named ``name`` was handed on
+        in; None when it never was (or so long ago that it was pruned)."""
+        row = self._db.execute("SELECT event_id FROM received_parts WHERE name = ?", (name,)).fetchone()
+        return None if row is None else row[0]
 
     # -- meta -----------------------------------------------------------------
 

@@ -109,6 +109,7 @@ class Agent:
         self._modem = modem or open_modem(settings)
         self._connection = connection or redis_client.connect(settings.relay.redis_url, redis_client.AGENT)
         self._ledger = Ledger(ledger_path(settings))
+        self._modem.recall_parts_with(self._ledger.event_of_part)
         self._signing_key = wire.device_signing_key(agent.device_password.get_secret_value())
         self._manifests = Manifests(self._connection, self._device_id, self._signing_key)
         self._outbox = Outbox(
@@ -377,7 +378,12 @@ class Agent:
                 "smsc": event.smsc,
                 **received_kind(event),
             }
-            self._outbox.report("received", data, event_id=received_event_id(self._device_id, event))
+            self._outbox.report(
+                "received",
+                data,
+                event_id=received_event_id(self._device_id, event),
+                received_parts=event.part_names,
+            )
         elif isinstance(event, PortLost):
             log.warning("modem port lost", extra={"device_id": self._device_id, "reason": event.reason})
             self._state = "modem_lost"

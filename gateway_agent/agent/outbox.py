@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
@@ -89,14 +89,16 @@ class Outbox:
         message_id: str | None = None,
         finished: bool = False,
         event_id: str | None = None,
+        received_parts: Sequence[str] = (),
     ) -> None:
         """Journal an event and try to hand it to Redis at once (but see ``handing_on_later``).
 
         ``finished`` says it is the last word on ``message_id``; ``event_id`` names an
-        event that may have been reported before (the relay answers a repeat with no change).
+        event that may have been reported before (the relay answers a repeat with no change);
+        ``received_parts`` names the parts of the incoming message it hands on (``Ledger.append_event``).
         """
         document = self.event(kind, data, event_id).to_dict()
-        self._ledger.append_event(document, message_id=message_id, finished=finished)
+        self._ledger.append_event(document, message_id=message_id, finished=finished, received_parts=received_parts)
         self._fresh = True
         if not self._later:
             self.hand_on()

@@ -16,6 +16,7 @@ from gateway_agent.pdu.reassembly import (
     PartOutcome,
     Reassembler,
     fingerprint,
+    part_name,
     reserve,
 )
 from gateway_agent.pdu.status_report import (
@@ -51,5 +52,6 @@ __all__ = [
     "failure_of",
     "is_hex_pdu",
     "outcome_of",
+    "part_name",
     "reserve",
 ]

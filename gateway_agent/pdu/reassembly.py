@@ -66,6 +66,11 @@ class CompleteMessage:
         return origin_of(self.joined)
 
     @property
+    def part_names(self) -> tuple[str, ...]:
+        """The name of each part joined (``part_name``)."""
+        return tuple(part_name(part) for part in self.joined)
+
+    @property
     def first(self) -> Deliver:
         """The first part present: its TP-PID, TP-DCS and ports hold for all."""
         return self.joined[0]
@@ -176,6 +181,12 @@ class Reassembler:
 def fingerprint(part: Deliver) -> Fingerprint:
     """What a part and the network's copies of it share, and no other part."""
     return (part.sender, part.concat, part.service_centre_time, part.encoding, part.raw, part.text)
+
+
+def part_name(part: Deliver) -> str:
+    """A digest of the ``part``'s fingerprint: the same for the network's copies of it, and for
+    the part read again from the SIM, by this agent or after its restart (``IncomingMessage.part_names``)."""
+    return hashlib.sha256(repr(fingerprint(part)).encode()).hexdigest()
 
 
 def origin_of(parts: Iterable[Deliver]) -> str:

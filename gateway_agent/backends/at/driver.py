@@ -56,6 +56,7 @@ from gateway_agent.modem import (
     Modem,
     ModemEvent,
     NetworkState,
+    PartsHandedOn,
     PortLost,
     PortRestored,
     Progress,
@@ -149,6 +150,9 @@ class ATModem(Modem):
             command = f"AT+CMGS={part.tpdu_length}"
             answer = channel.submit(command, part.hex, self.options.command_timeout, self.options.send_timeout)
             references.append(_reference(answer, command))
+
+    def recall_parts_with(self, handed_on: PartsHandedOn) -> None:
+        self._inbox.recall_parts_with(handed_on)
 
     def next_event(self, timeout: float) -> ModemEvent | None:
         self._doomed.extend(self._handed_out)

@@ -16,6 +16,11 @@ whatever its age, when parts waiting in a memory would leave it too few free
 slots (``make_room``): a full SIM takes nothing more in, not even the missing
 parts, until a slot is freed.
 
+A part the agent already has (``PartsHandedOn``: its message was handed on, and
+journalled, before the agent was killed between deleting that message's parts,
+or before the SIM refused a deletion) is freed without being handed on again,
+at once, not joined to nothing and handed on as an incomplete message later.
+
 A silent message (TP-PID 0x40, "short message type 0") is acknowledged and
 discarded, as TS 23.040 9.2.3.9 asks: its slot is freed and nothing is
 handed on. A PDU that cannot be decoded at all is handed on as an
@@ -31,7 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from gateway_agent.backends.at.memories import Location
-from gateway_agent.modem import DeliveryReport, IncomingMessage, ModemEvent
+from gateway_agent.modem import DeliveryReport, IncomingMessage, ModemEvent, PartsHandedOn
 from gateway_agent.pdu import (
     CompleteMessage,
     Deliver,
@@ -42,6 +47,7 @@ from gateway_agent.pdu import (
     StatusReport,
     decode_incoming,
     fingerprint,
+    part_name,
 )
 from zimsend_common.timefmt import utcnow
 
@@ -67,7 +73,12 @@ class Inbox:
         self._slots: dict[Fingerprint, list[Slot]] = {}  # the slots of each part not yet in an event
         self._read: dict[Location, str] = {}  # slot -> the PDU read from it
         self._kept: set[Location] = set()  # slots never to hand on, nor delete
+        self._handed_on: PartsHandedOn = _never
         self._lock = threading.Lock()
+
+    def recall_parts_with(self, handed_on: PartsHandedOn) -> None:
+        """Ask ``handed_on`` about each part accepted from now on (``Modem.recall_parts_with``)."""
+        self._handed_on = handed_on
 
     def has_read(self, slot: Location, pdu: str) -> bool:
         """Whether ``pdu`` is what was read from ``slot`` (and the slot not deleted since)."""
@@ -105,13 +116,23 @@ class Inbox:
             self._read.update(slots)
             self._kept.difference_update(location for location, _ in slots)
             if decoded is None:
-                return Received(_undecodable(pdu), slots)
+                undecodable = _undecodable(pdu)
+                return Received(None if self._had(undecodable.part_names[0], slot) else undecodable, slots)
             if isinstance(decoded, StatusReport):
                 return Received(_report(decoded, received_at), slots)
             if decoded.silent:
                 log.info("silent message discarded", extra={"sender": decoded.sender, "slot": slot})
                 return Received(None, slots)
+            if self._had(part_name(decoded), slot):
+                return Received(None, slots)
             return self._part(decoded, slots)
+
+    def _had(self, name: str, slot: Location | None) -> bool:
+        """Whether the part ``name`` was handed on already, in an event the agent journalled."""
+        event_id = self._handed_on(name)
+        if event_id is not None:
+            log.info("part of a message handed on before; deleted", extra={"slot": slot, "event_id": event_id})
+        return event_id is not None
 
     def expire(self, older_than: timedelta) -> list[Received]:
         """Messages still missing parts after ``older_than``, handed on with what came."""
@@ -182,14 +203,26 @@ def _message(complete: CompleteMessage) -> IncomingMessage:
         ports=(first.ports.destination, first.ports.source) if first.ports else None,
         binary=first.binary,
         origin=complete.origin,
+        part_names=complete.part_names,
     )
 
 
 def _undecodable(pdu: str) -> IncomingMessage:
     origin = hashlib.sha256(normalized_pdu(pdu).encode()).hexdigest()
     return IncomingMessage(
-        sender=UNKNOWN_SENDER, text="", sent_at=utcnow(), undecodable=True, pdu=pdu.strip(), origin=origin
+        sender=UNKNOWN_SENDER,
+        text="",
+        sent_at=utcnow(),
+        undecodable=True,
+        pdu=pdu.strip(),
+        origin=origin,
+        part_names=(origin,),
     )
+
+
+def _never(name: str) -> str | None:
+    """No part was handed on before (until the agent says how to ask: ``Inbox.recall_parts_with``)."""
+    return None
 
 
 def _report(report: StatusReport, received_at: datetime) -> DeliveryReport:

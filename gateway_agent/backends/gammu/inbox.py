@@ -10,6 +10,10 @@ more in, not even the missing parts: so the oldest messages waiting are
 handed on sooner, as far as they got, when their parts would take more of a
 memory than its ``room`` (``gateway_agent.pdu.reserve`` says how much).
 
+A part the agent already has (``PartsHandedOn``: its message was handed on and
+journalled before the agent was killed between deleting that message's parts)
+is deleted without being handed on again, not held and handed on alone.
+
 8-bit data (a WAP push, an application's data) is handed on as the AT backend
 hands it on: its octets in upper-case hex, marked ``binary``, with the
 application ports of its header.
@@ -27,7 +31,7 @@ from typing import Any
 
 import gammu
 
-from gateway_agent.modem import DeliveryReport, IncomingMessage
+from gateway_agent.modem import DeliveryReport, IncomingMessage, PartsHandedOn
 from gateway_agent.pdu import PduError, failure_of, outcome_of
 from gateway_agent.pdu.data_coding import DCS_8BIT, DCS_GSM7, DCS_UCS2
 from gateway_agent.pdu.udh import Header, parse_header
@@ -81,6 +85,10 @@ def read_memory(sm: gammu.StateMachine) -> list[GammuSMS]:
         parts.extend(found)
 
 
+def _never(name: str) -> str | None:
+    return None  # until the agent says how to ask (``Inbox.recall_parts_with``)
+
+
 @dataclass
 class Inbox:
     """Joins parts into messages, holding back those still missing parts."""
@@ -88,10 +96,25 @@ class Inbox:
     partial_wait: float
     _direct: list[GammuSMS] = field(default_factory=list)
     _first_seen: dict[tuple[object, ...], float] = field(default_factory=dict)
+    _handed_on: PartsHandedOn = _never
+
+    def recall_parts_with(self, handed_on: PartsHandedOn) -> None:
+        """Ask ``handed_on`` about each part from now on (``Modem.recall_parts_with``)."""
+        self._handed_on = handed_on
 
     def add_direct(self, part: GammuSMS) -> None:
-        """Keep a part the phone handed over without storing it."""
-        self._direct.append(part)
+        """Keep a part the phone handed over without storing it (unless it was handed on before)."""
+        if not self.handed_on_before(part):
+            self._direct.append(part)
+
+    def handed_on_before(self, part: GammuSMS) -> bool:
+        """Whether ``part`` was handed on already, in a message whose event the agent journalled."""
+        if part.get("Type") != "Deliver":
+            return False
+        event_id = self._handed_on(part_name(part))
+        if event_id is not None:
+            log.info("part of a message handed on before; deleted", extra={"event_id": event_id})
+        return event_id is not None
 
     def collect(self, stored: list[GammuSMS], room: Mapping[str, int] | None = None) -> list[Received]:
         """The messages now whole, from ``stored`` parts and the direct ones kept, and those
@@ -165,13 +188,22 @@ def incoming_message(group: list[GammuSMS]) -> IncomingMessage:
         ports=(ports.destination, ports.source) if ports else None,
         binary=_is_data(first),
         origin=_origin(group),
+        part_names=tuple(part_name(part) for part in group),
     )
 
 
 def _origin(group: list[GammuSMS]) -> str:
     """A digest of the parts, the same each time they are read again (``IncomingMessage.origin``)."""
-    parts = [(part.get("Number"), str(part.get("DateTime")), part.get("Text"), _header(part)) for part in group]
-    return hashlib.sha256(repr(parts).encode()).hexdigest()
+    return hashlib.sha256(repr([_identity(part) for part in group]).encode()).hexdigest()
+
+
+def part_name(part: GammuSMS) -> str:
+    """A digest of one part, the same each time it is read again (``IncomingMessage.part_names``)."""
+    return hashlib.sha256(repr(_identity(part)).encode()).hexdigest()
+
+
+def _identity(part: GammuSMS) -> tuple[object, ...]:
+    return (part.get("Number"), str(part.get("DateTime")), part.get("Text"), _header(part))
 
 
 def _message_class(part: GammuSMS) -> int | None:

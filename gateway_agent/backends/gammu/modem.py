@@ -36,6 +36,7 @@ from gateway_agent.modem import (
     ModemEvent,
     ModemInfo,
     NetworkState,
+    PartsHandedOn,
     PortLost,
     PortRestored,
     Progress,
@@ -137,6 +138,9 @@ class GammuModem(Modem):
                 raise error from exc
         log.info("sms sent", extra={"parts": len(parts), "references": references})
         return SendReceipt(tuple(references), recipient, utcnow())
+
+    def recall_parts_with(self, handed_on: PartsHandedOn) -> None:
+        self._inbox.recall_parts_with(handed_on)
 
     def next_event(self, timeout: float) -> ModemEvent | None:
         deadline = time.monotonic() + timeout
@@ -248,7 +252,14 @@ class GammuModem(Modem):
                 log.warning("cannot read the phone's messages", extra={"error": str(error)})
             return
         stored = [p for p in stored if stored_part(p) not in self._undeletable]
-        self._events.extend(self._inbox.collect(stored, self._room))
+        fresh = []
+        for part in stored:
+            if self._inbox.handed_on_before(part):
+                # Deleted at the next pump, as what was handed out is: an earlier run handed it on.
+                self._handed_out.append(stored_part(part))
+            else:
+                fresh.append(part)
+        self._events.extend(self._inbox.collect(fresh, self._room))
 
     def _delete_handed_out(self, sm: gammu.StateMachine) -> None:
         while self._handed_out:

@@ -99,3 +99,18 @@ def test_a_message_only_about_to_be_claimed_counts_as_not_taken_until_it_is(tmp_
     assert ledger.claims_not_taken() == []
     ledger.forget_claim("msg_1")  # a taken message is never forgotten as a claim
     assert ledger.message_state("msg_1") == "sending"
+
+
+def test_the_parts_of_an_incoming_message_are_known_with_its_event_until_pruned(tmp_path):
+    ledger = Ledger(tmp_path / "agent.sqlite3")
+    ledger.append_event({"event_id": "evt_1", "kind": "received"}, received_parts=("part-a", "part-b"))
+    ledger.append_event({"event_id": "evt_2", "kind": "received"}, received_parts=("part-b",))  # a copy of one
+    ledger.close()
+
+    again = Ledger(tmp_path / "agent.sqlite3")
+    assert [again.event_of_part(name) for name in ("part-a", "part-b", "part-c")] == ["evt_1", "evt_1", None]
+    again.prune(time.time() - 7 * 24 * 3600)
+    assert again.event_of_part("part-a") == "evt_1"
+    again.prune(time.time() + 1)
+    assert again.event_of_part("part-a") is None
+    again.close()

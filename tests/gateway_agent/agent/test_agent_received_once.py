@@ -1,18 +1,25 @@
-"""An incoming SMS read again from the SIM is reported under the event id it had."""
+"""An incoming SMS, or a part of one, read again from the SIM after it was reported is deleted,
+not reported again; forgotten by the ledger, it is reported again under the event id it had."""
 
 from __future__ import annotations
 
 import signal
+import sqlite3
+import time
 
 import pytest
-from agent_support import events_of_kind, eventually, serve_client
+from agent_support import DEVICE_ID, RunningAgent, agent_settings, events_of_kind, eventually, serve_client
+
+from gateway_agent.agent import Agent
+from gateway_agent.backends.at import ATModem
+from gateway_agent.backends.at.options import DriverOptions
 
 pytestmark = pytest.mark.slow  # agent processes killed and started again
 
 SENDER = "+263772222222"
 
 
-def test_an_sms_the_agent_was_killed_before_deleting_is_reported_again_under_its_first_event_id(
+def test_an_sms_the_agent_was_killed_before_deleting_is_deleted_when_read_again_not_reported_twice(
     conn, redis_url, start_emulator, start_agent_process
 ):
     # The SIM refuses the first deletion, so the SMS is still on it when the agent is
@@ -27,8 +34,53 @@ def test_an_sms_the_agent_was_killed_before_deleting_is_reported_again_under_its
 
     start_agent_process(redis_url, emulator)
 
+    eventually(lambda: emulator.stored == 0, timeout=30)
+    assert [event.data["text"] for event in events_of_kind(conn, "received")] == ["Ndatenda"]
+
+
+def test_an_sms_read_again_after_its_part_was_forgotten_is_reported_under_its_first_event_id(
+    conn, redis_url, tmp_path, start_emulator, start_agent_process
+):
+    emulator = start_emulator(refused_deletions=1)
+    serve_client(conn)
+    killed = start_agent_process(redis_url, emulator)
+    emulator.inject_incoming(SENDER, "Ndatenda")
+    eventually(lambda: events_of_kind(conn, "received"), timeout=30)
+    assert killed.signal(signal.SIGKILL) == -signal.SIGKILL
+    # As if the ledger had pruned what it knew of the SMS's part.
+    with sqlite3.connect(tmp_path / "data" / "agents" / f"{DEVICE_ID}.sqlite3") as ledger:
+        ledger.execute("DELETE FROM received_parts")
+
+    start_agent_process(redis_url, emulator)
+
     # The SIM's slot may be freed before the event read again reaches Redis: wait for both.
     eventually(lambda: emulator.stored == 0 and len(events_of_kind(conn, "received")) == 2, timeout=30)
     received = events_of_kind(conn, "received")
     assert [event.data["text"] for event in received] == ["Ndatenda", "Ndatenda"]
     assert len({event.event_id for event in received}) == 1
+
+
+def test_a_part_left_on_the_sim_by_a_kill_between_deleting_its_message_s_parts_is_deleted_not_reported(
+    conn, redis_url, tmp_path, start_emulator, start_agent_process
+):
+    text = "Ndatenda! " * 20  # two parts
+    # The SIM refuses to delete the first part and deletes the second: as when the agent
+    # is killed between deleting the parts of a message it reported.
+    emulator = start_emulator(refused_deletions=1)
+    serve_client(conn)
+    killed = start_agent_process(redis_url, emulator)
+    emulator.inject_incoming(SENDER, text)
+    eventually(lambda: events_of_kind(conn, "received") and emulator.stored == 1, timeout=30)
+    assert killed.signal(signal.SIGKILL) == -signal.SIGKILL
+
+    # Started again with a short wait for missing parts: the part left alone would be
+    # handed on as an incomplete message at the first sweep after it.
+    options = DriverOptions(port=emulator.port_path, network_wait=5, sweep_interval=0.2, incomplete_after=0.5)
+    restarted = RunningAgent(Agent(agent_settings(tmp_path / "data", redis_url), modem=ATModem(options)))
+    try:
+        eventually(lambda: emulator.stored == 0, timeout=30)
+        time.sleep(1.5)  # several sweeps, each past the wait for missing parts
+    finally:
+        restarted.stop()
+
+    assert [event.data["text"] for event in events_of_kind(conn, "received")] == [text]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 from gammu_dummy_phone import QUICK, DummyPhone, concatenation_header
 
+from gateway_agent.agent.ledger import Ledger
 from gateway_agent.backends.gammu import GammuModem, create
 from gateway_agent.modem import DeliveryReport, IncomingMessage, Registration, SimState
 from zimsend_common.config import Settings
@@ -179,3 +181,34 @@ def test_a_message_not_yet_handed_out_stays_on_the_phone_across_a_restart(
         second.close()
 
     assert isinstance(event, IncomingMessage) and event.text == "keep me"
+
+
+def test_a_part_left_on_the_phone_after_its_message_was_journalled_is_deleted_not_handed_on_again(
+    settings: Settings, phone: DummyPhone, tmp_path: Path
+) -> None:
+    ledger = Ledger(tmp_path / "agent.sqlite3")
+    first_half, second_half = "first half, ", "second half"
+    phone.receive(1, SENDER, first_half, when=WHEN, udh=concatenation_header(3, 2, 1))
+    phone.receive(2, SENDER, second_half, when=WHEN, udh=concatenation_header(3, 2, 2))
+    first = create(settings, QUICK)
+    first.recall_parts_with(ledger.event_of_part)
+    first.open()
+    message = first.next_event(timeout=2)
+    assert isinstance(message, IncomingMessage) and message.text == first_half + second_half
+    ledger.append_event({"event_id": "evt_1", "kind": "received"}, received_parts=message.part_names)
+    # The agent is killed once the first part is deleted, before the second is: the first
+    # backend is never called again (it is let go only at the end).
+    (phone.inbox / "1").unlink()
+
+    second = create(settings, QUICK)  # waits half a second for missing parts
+    second.recall_parts_with(ledger.event_of_part)
+    second.open()
+    try:
+        events = [second.next_event(timeout=0.2) for _ in range(8)]
+    finally:
+        second.close()
+        first.close()
+        ledger.close()
+
+    assert [event for event in events if event is not None] == []
+    assert phone.stored() == []
