@@ -349,22 +349,42 @@ class Agent:
     # -- the modem ----------------------------------------------------------------
 
     def _serve_modem(self, timeout: float) -> None:
+        """Take the modem's events for up to ``timeout`` seconds (at least one look).
+
+        Each event is journalled, then the modem asked for the next one at once, and only then
+        are the events handed to Redis: coming back is what lets the backend delete what an
+        event was read from and acknowledge a message the network handed over directly
+        (``AT+CNMA``), which the network awaits for no more than 12 to 20 seconds, and a
+        Redis that does not answer takes seconds to say so.
+        """
         deadline = time.monotonic() + timeout
-        while True:
-            try:
-                event = self._modem.next_event(max(0.0, deadline - time.monotonic()))
-            except ModemError as error:
-                log.warning("modem event lost", extra={"device_id": self._device_id, "error": error.detail})
-                self._pause(max(0.0, deadline - time.monotonic()))
-                return
-            except Exception:  # a backend's bug must not end the agent: the device is served again after a pause
-                log.exception("modem backend failed serving events", extra={"device_id": self._device_id})
-                # At least a second's pause: a backend failing so likely fails again at once.
-                self._pause(max(RETRY_SECONDS, deadline - time.monotonic()))
-                return
-            if event is None:
-                return
-            self._on_modem_event(event)
+        journalled = False  # an event was journalled since the modem was last asked
+        try:
+            while True:
+                wait = 0.0 if journalled else max(0.0, deadline - time.monotonic())
+                try:
+                    event = self._modem.next_event(wait)
+                except ModemError as error:
+                    log.warning("modem event lost", extra={"device_id": self._device_id, "error": error.detail})
+                    self._pause(max(0.0, deadline - time.monotonic()))
+                    return
+                except Exception:  # a backend's bug must not end the agent: the device is served again after a pause
+                    log.exception("modem backend failed serving events", extra={"device_id": self._device_id})
+                    # At least a second's pause: a backend failing so likely fails again at once.
+                    self._pause(max(RETRY_SECONDS, deadline - time.monotonic()))
+                    return
+                if event is None:
+                    if not journalled:
+                        return
+                    journalled = False
+                    self._outbox.hand_on_journalled()
+                    continue
+                with self._outbox.handing_on_later():
+                    self._on_modem_event(event)
+                journalled = True
+        finally:
+            if journalled:
+                self._outbox.hand_on_journalled()
 
     def _on_modem_event(self, event: ModemEvent) -> None:
         if isinstance(event, DeliveryReport):

@@ -106,12 +106,19 @@ class Outbox:
     @contextmanager
     def handing_on_later(self) -> Iterator[None]:
         """Within, reports are journalled only: the caller hands them on right after, in a
-        round trip it makes anyway (the agent's loop, in the one that looks for a job)."""
-        self._later = True
+        round trip it makes anyway (the agent's loop, in the one that looks for a job), or
+        with ``hand_on_journalled``. Within another, it hands on nothing either."""
+        later, self._later = self._later, True
         try:
             yield
         finally:
-            self._later = False
+            self._later = later
+
+    def hand_on_journalled(self) -> None:
+        """Hand on what was journalled within ``handing_on_later``, unless the caller is
+        itself within one (it hands on in its own round trip)."""
+        if not self._later:
+            self.hand_on()
 
     def report_sent(
         self, message_id: str, receipt: SendReceipt, *, along: Callable[[Pipeline], None] | None = None

@@ -2,13 +2,23 @@
 
 Everything happens in the caller's thread, as in the gammu backend: ``send``
 runs its commands, and ``next_event`` reads the port (``Channel.poll``),
-turns the URCs read into events (reading stored messages with AT+CMGR,
-acknowledging direct ones with AT+CNMA) and, when the port is lost, reopens
-it by path with back-off and initialises it again. A thread of the driver's
-own would cost a hand-off between threads for every report. SIM slots are
-deleted only once their event was taken and the caller came back for the
-next one (or closed the modem), so a crash in between leaves the message on
-the SIM to be read again, not lost.
+turns the URCs read into events (reading stored messages with AT+CMGR) and,
+when the port is lost, reopens it by path with back-off and initialises it
+again. A thread of the driver's own would cost a hand-off between threads for
+every report. SIM slots are deleted only once their event was taken and the
+caller came back for the next one (or closed the modem), so a crash in
+between leaves the message on the SIM to be read again, not lost.
+
+A message or report the modem hands over directly (+CMT, +CDS) and awaits
+AT+CNMA for (phase 2+) is acknowledged the same way, once the caller came
+back: a network whose message is not acknowledged sends it again, while one
+acknowledged and then lost with the agent would be lost for good. The modem
+waits for the acknowledgement only as long as the network does (TS 24.011
+TR2M, 12 to 20 s; TS 27.005 +CNMA: then it refuses the message and stops
+routing any to the port), which a caller that journals the event and comes
+straight back keeps well within. A part that waits for the rest of its
+message is acknowledged at once: the modem hands over nothing else, the
+missing parts included, until it is.
 
 The modem may store a new message in a slot, and announce it, the moment the
 slot is deleted; that announcement must not be taken for the old message
@@ -78,11 +88,13 @@ class ATModem(Modem):
         self._channel: Channel | None = None
         self._features = SessionFeatures(acknowledge=False, indications=None)
         self._inbound: deque[Urc] = deque()  # read from the port, not yet handled
-        self._events: deque[tuple[ModemEvent, tuple[Slot, ...]]] = deque()
+        # Each event with the slots it was read from and whether it came directly, awaiting AT+CNMA.
+        self._events: deque[tuple[ModemEvent, tuple[Slot, ...], bool]] = deque()
         self._inbox = Inbox()
         self._doomed: list[Slot] = []  # slots to delete at the next chance
         self._unsure: set[Location] = set()  # slots read before the port was lost: read again before deleting
         self._handed_out: tuple[Slot, ...] = ()
+        self._owed_acknowledgement = False  # the event handed out came directly, and awaits AT+CNMA
         self._next_sweep = 0.0
         self._reopen_delay = options.reopen_delay
         self._reopen_at = 0.0  # when the port is lost: the next try to open it again
@@ -96,9 +108,7 @@ class ATModem(Modem):
         self._next_sweep = time.monotonic() + self.options.sweep_interval
 
     def close(self) -> None:
-        self._doomed.extend(self._handed_out)  # the caller is done with what it took
-        self._handed_out = ()
-        self._delete_doomed()
+        self._settle_handed_out()  # the caller is done with what it took
         self._drop_channel()
 
     def identify(self) -> Identity:
@@ -155,15 +165,13 @@ class ATModem(Modem):
         self._inbox.recall_parts_with(handed_on)
 
     def next_event(self, timeout: float) -> ModemEvent | None:
-        self._doomed.extend(self._handed_out)
-        self._handed_out = ()
-        self._delete_doomed()
+        self._settle_handed_out()
         deadline = time.monotonic() + timeout
         looked = False  # the port is read at least once, however short the timeout
         while True:
             self._work()
             if self._events:
-                event, self._handed_out = self._events.popleft()
+                event, self._handed_out, self._owed_acknowledgement = self._events.popleft()
                 return event
             remaining = deadline - time.monotonic()
             if looked and remaining <= 0:
@@ -208,7 +216,7 @@ class ATModem(Modem):
 
     def _port_lost(self, reason: str) -> None:
         """Say the port is lost, and try it again after ``reopen_delay``."""
-        self._events.append((PortLost(reason), ()))
+        self._events.append((PortLost(reason), (), False))
         self._drop_channel()
         self._reopen_delay = self.options.reopen_delay
         self._reopen_at = time.monotonic() + self._reopen_delay
@@ -224,7 +232,7 @@ class ATModem(Modem):
             log.info("modem not back yet", extra={"port": self.options.port, "error": str(exc)})
             return
         log.warning("modem port restored", extra={"port": self.options.port})
-        self._events.append((PortRestored(), ()))
+        self._events.append((PortRestored(), (), False))
         self._unsure = self._inbox.read_slots()
         self._read_stored()
 
@@ -276,17 +284,37 @@ class ATModem(Modem):
     def _queue(self, given_up: list[Received]) -> None:
         for received in given_up:
             if received.event is not None:  # a message given up on always makes one
-                self._events.append((received.event, received.slots))
+                self._events.append((received.event, received.slots, False))
 
     def _handle(self, urc: Urc) -> None:
         if urc.name in ("+CMTI", "+CDSI"):
             self._read_slot(announced(urc))
         elif urc.name in ("+CMT", "+CDS") and urc.pdu is not None:
-            if self._features.acknowledge:
-                self._live_channel().command("AT+CNMA", self.options.command_timeout)
-            self._accept(urc.pdu, None)
+            received = self._inbox.accept(urc.pdu, None)
+            if received.event is not None:
+                self._events.append((received.event, (), self._features.acknowledge))
+            elif self._features.acknowledge:  # nothing for the caller to keep first (see above)
+                self._acknowledge()
         else:
             log.debug("unsolicited result", extra={"urc": urc.line})
+
+    def _settle_handed_out(self) -> None:
+        """The caller kept the event handed out last: acknowledge it if it came directly,
+        and delete what it was read from (with whatever else waits to be deleted)."""
+        if self._owed_acknowledgement:
+            self._owed_acknowledgement = False
+            self._acknowledge()
+        self._doomed.extend(self._handed_out)
+        self._handed_out = ()
+        self._delete_doomed()
+
+    def _acknowledge(self) -> None:
+        """Tell the network a direct message or report arrived (AT+CNMA); when that fails, the
+        network sends it again, and what was kept of it knows it (its parts' names, its report)."""
+        try:
+            self._live_channel().command("AT+CNMA", self.options.command_timeout)
+        except ModemError as exc:
+            log.info("direct message not acknowledged; the network sends it again", extra={"error": str(exc)})
 
     def _read_slot(self, slot: Location) -> None:
         with self._reading(slot.memory) as channel:
@@ -320,10 +348,10 @@ class ATModem(Modem):
             else:
                 self._accept(pdu, slot)
 
-    def _accept(self, pdu: str, slot: Location | None) -> None:
+    def _accept(self, pdu: str, slot: Location) -> None:
         received = self._inbox.accept(pdu, slot)
         if received.event is not None:
-            self._events.append((received.event, received.slots))
+            self._events.append((received.event, received.slots, False))
         elif received.slots:
             self._doomed.extend(received.slots)
 

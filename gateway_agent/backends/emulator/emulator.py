@@ -107,6 +107,11 @@ class ModemEmulator:
         return sum(memory.used for memory in self._memories.values())
 
     @property
+    def unacknowledged(self) -> int:
+        """How many direct +CMT/+CDS the network still awaits AT+CNMA for (when ``ack_timeout`` is set)."""
+        return len(self._unacknowledged)
+
+    @property
     def held(self) -> int:
         """How many incoming messages the network keeps until the SIM has room for them."""
         return len(self._held_messages)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import sqlite3
 import time
+from datetime import datetime, timezone
 
 import pytest
 from agent_support import DEVICE_ID, RunningAgent, agent_settings, events_of_kind, eventually, serve_client
@@ -13,6 +14,7 @@ from agent_support import DEVICE_ID, RunningAgent, agent_settings, events_of_kin
 from gateway_agent.agent import Agent
 from gateway_agent.backends.at import ATModem
 from gateway_agent.backends.at.options import DriverOptions
+from gateway_agent.pdu import encode_deliver
 
 pytestmark = pytest.mark.slow  # agent processes killed and started again
 
@@ -84,3 +86,31 @@ def test_a_part_left_on_the_sim_by_a_kill_between_deleting_its_message_s_parts_i
         restarted.stop()
 
     assert [event.data["text"] for event in events_of_kind(conn, "received")] == [text]
+
+
+def test_a_direct_sms_the_network_sends_again_after_a_kill_is_acknowledged_not_reported_twice(
+    conn, redis_url, start_emulator, start_agent_process
+):
+    # Phase 2+: the agent acknowledges a direct SMS (AT+CNMA) once it journalled it; killed
+    # in between, it leaves the network to send the SMS again, to the agent started again.
+    [pdu] = encode_deliver(SENDER, "Ndatenda", datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc), smsc="+263770000001")
+    emulator = start_emulator(csms_service=1, ack_timeout=30)
+    serve_client(conn)
+    killed = start_agent_process(redis_url, emulator)
+    eventually(lambda: _online(conn), timeout=30)
+    emulator.inject_pdu(pdu, direct=True)
+    eventually(lambda: events_of_kind(conn, "received") and emulator.unacknowledged == 0, timeout=30)
+    assert killed.signal(signal.SIGKILL) == -signal.SIGKILL
+
+    seen = _online(conn)
+    start_agent_process(redis_url, emulator)
+    eventually(lambda: _online(conn) > seen, timeout=30)
+    emulator.inject_pdu(pdu, direct=True)
+
+    eventually(lambda: emulator.unacknowledged == 0, timeout=30)
+    assert [event.data["text"] for event in events_of_kind(conn, "received")] == ["Ndatenda"]
+
+
+def _online(conn) -> int:
+    """How many heartbeats said the modem was open and ready."""
+    return sum(1 for event in events_of_kind(conn, "heartbeat") if event.data["state"] == "online")

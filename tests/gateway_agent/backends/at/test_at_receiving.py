@@ -58,6 +58,30 @@ def test_messages_already_on_the_sim_are_read_at_open(emulator, make_modem) -> N
     assert emulator.stored == 0
 
 
+def test_a_direct_sms_is_acknowledged_only_once_the_caller_comes_back_for_the_next_event(
+    make_emulator, make_modem
+) -> None:
+    # Phase 2+: acknowledged (AT+CNMA) before the agent kept it, it would be lost with an agent
+    # killed in between, the network holding it delivered; unacknowledged, it is sent again.
+    emulator = make_emulator(csms_service=1, ack_timeout=30)
+    modem = make_modem(emulator)
+    emulator.inject_incoming(SENDER, "keep me, then say so", direct=True)
+    assert next_event_of(modem, IncomingMessage).text == "keep me, then say so"
+    assert emulator.unacknowledged == 1
+    assert modem.next_event(0.05) is None
+    assert emulator.unacknowledged == 0
+
+
+def test_a_direct_part_waiting_for_the_rest_of_its_message_is_acknowledged_at_once(make_emulator, make_modem) -> None:
+    # The modem sends no other direct message before this one is acknowledged, the missing part
+    # included, and waits no longer than the network does (TS 24.011 TR2M, 12 to 20 s).
+    emulator = make_emulator(csms_service=1, ack_timeout=30)
+    modem = make_modem(emulator)
+    emulator.inject_incoming(SENDER, LONG, direct=True, lose_parts={2, 3})
+    assert modem.next_event(0.3) is None
+    assert emulator.unacknowledged == 0
+
+
 def test_a_message_not_yet_taken_survives_a_restart_of_the_driver(emulator, make_modem) -> None:
     first = make_modem(emulator)
     emulator.inject_incoming(SENDER, "do not lose me")
