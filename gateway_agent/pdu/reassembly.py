@@ -61,14 +61,15 @@ class CompleteMessage:
         return len(self.joined)
 
     @property
-    def origin(self) -> str:
-        """What names the message however often its parts are read (``origin_of``)."""
-        return origin_of(self.joined)
+    def origin(self) -> str | None:
+        """What names the message however often its parts are read (``origin_of``); None when
+        a part names no valid time, and so may be another message alike (``part_name``)."""
+        return origin_of(self.joined) if len(self.part_names) == len(self.joined) else None
 
     @property
     def part_names(self) -> tuple[str, ...]:
-        """The name of each part joined (``part_name``)."""
-        return tuple(part_name(part) for part in self.joined)
+        """The name of each part joined that has one (``part_name``)."""
+        return tuple(name for part in self.joined if (name := part_name(part)) is not None)
 
     @property
     def first(self) -> Deliver:
@@ -183,9 +184,17 @@ def fingerprint(part: Deliver) -> Fingerprint:
     return (part.sender, part.concat, part.service_centre_time, part.encoding, part.raw, part.text)
 
 
-def part_name(part: Deliver) -> str:
+def part_name(part: Deliver) -> str | None:
     """A digest of the ``part``'s fingerprint: the same for the network's copies of it, and for
-    the part read again from the SIM, by this agent or after its restart (``IncomingMessage.part_names``)."""
+    the part read again from the SIM, by this agent or after its restart (``IncomingMessage.part_names``).
+
+    None when the service centre stamped it with no valid time: its fingerprint then tells it
+    from no other part alike (a sender's "OK" sent twice), and a name kept for a week would
+    have the second taken for the first and deleted unread. Such a part read again after a
+    crash is reported again: a repeat rather than a loss.
+    """
+    if part.service_centre_time is None:
+        return None
     return hashlib.sha256(repr(fingerprint(part)).encode()).hexdigest()
 
 

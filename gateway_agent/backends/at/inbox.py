@@ -123,7 +123,7 @@ class Inbox:
             if decoded.silent:
                 log.info("silent message discarded", extra={"sender": decoded.sender, "slot": slot})
                 return Received(None, slots)
-            if self._had(part_name(decoded), slot):
+            if (name := part_name(decoded)) is not None and self._had(name, slot):
                 return Received(None, slots)
             return self._part(decoded, slots)
 

@@ -109,9 +109,10 @@ class Inbox:
 
     def handed_on_before(self, part: GammuSMS) -> bool:
         """Whether ``part`` was handed on already, in a message whose event the agent journalled."""
-        if part.get("Type") != "Deliver":
+        name = part_name(part)
+        if part.get("Type") != "Deliver" or name is None:
             return False
-        event_id = self._handed_on(part_name(part))
+        event_id = self._handed_on(name)
         if event_id is not None:
             log.info("part of a message handed on before; deleted", extra={"event_id": event_id})
         return event_id is not None
@@ -188,17 +189,23 @@ def incoming_message(group: list[GammuSMS]) -> IncomingMessage:
         ports=(ports.destination, ports.source) if ports else None,
         binary=_is_data(first),
         origin=_origin(group),
-        part_names=tuple(part_name(part) for part in group),
+        part_names=tuple(name for part in group if (name := part_name(part)) is not None),
     )
 
 
-def _origin(group: list[GammuSMS]) -> str:
-    """A digest of the parts, the same each time they are read again (``IncomingMessage.origin``)."""
+def _origin(group: list[GammuSMS]) -> str | None:
+    """A digest of the parts, the same each time they are read again (``IncomingMessage.origin``);
+    None when a part has no time stamp (``part_name``)."""
+    if any(part_name(part) is None for part in group):
+        return None
     return hashlib.sha256(repr([_identity(part) for part in group]).encode()).hexdigest()
 
 
-def part_name(part: GammuSMS) -> str:
-    """A digest of one part, the same each time it is read again (``IncomingMessage.part_names``)."""
+def part_name(part: GammuSMS) -> str | None:
+    """A digest of one part, the same each time it is read again (``IncomingMessage.part_names``);
+    None when it has no valid time stamp, as the AT backend's (``gateway_agent.pdu.part_name``)."""
+    if not isinstance(part.get("DateTime"), datetime):
+        return None
     return hashlib.sha256(repr(_identity(part)).encode()).hexdigest()
 
 

@@ -94,3 +94,24 @@ def test_making_room_hands_on_the_oldest_messages_waiting_in_that_memory_with_th
     assert inbox.make_room("SM", 1) == []  # the draft no longer counts
     assert [received.slots for received in inbox.make_room("SM", 0)] == [((sim(2), normalized_pdu(younger)),)]
     assert inbox.make_room("SM", 0) == []  # what waits elsewhere stays
+
+
+def test_a_part_handed_on_before_is_freed_not_handed_on_but_two_alike_with_no_valid_time_stamp_both_are() -> None:
+    handed: dict[str, str] = {}
+    stamped = encode_deliver("+263772222222", "OK", utcnow())[0]
+    # Some service centres stamp all zeros: then the text and the sender are all two "OK"s have.
+    unstamped = "00040C916273173254760000000000000000000BC8329BFD06D1D1657919"
+    for number, pdu in enumerate((stamped, unstamped), start=1):
+        first = Inbox()
+        first.recall_parts_with(handed.get)
+        received = first.accept(pdu, sim(number))
+        assert isinstance(received.event, IncomingMessage)
+        handed.update((name, "evt_1") for name in received.event.part_names)
+
+        again = Inbox()  # the agent's next run
+        again.recall_parts_with(handed.get)
+        read_again = again.accept(pdu, sim(number))
+        if pdu == stamped:  # the same SMS read again
+            assert read_again.event is None and [location for location, _ in read_again.slots] == [sim(number)]
+        else:  # perhaps another SMS alike: kept, never lost
+            assert isinstance(read_again.event, IncomingMessage) and read_again.event.origin is None
