@@ -48,7 +48,7 @@ from gateway_agent.agent.manifests import Manifests
 from gateway_agent.agent.outbox import Outbox
 from gateway_agent.agent.pulse import Pulse
 from gateway_agent.agent.ratelimit import SendRateLimit
-from gateway_agent.agent.received import received_event_id, received_kind
+from gateway_agent.agent.received import report_received
 from gateway_agent.agent.sender import UNKNOWN_OUTCOME, Sender
 from gateway_agent.backends import open_modem
 from gateway_agent.errors import ModemError
@@ -57,7 +57,6 @@ from gateway_agent.reports.tracker import DeliveryTracker
 from zimsend_common import bus, redis_client, wire
 from zimsend_common.config import ConfigError, Settings
 from zimsend_common.failures import FailureCode
-from zimsend_common.timefmt import isoformat_precise, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -390,20 +389,7 @@ class Agent:
         if isinstance(event, DeliveryReport):
             self._tracker.on_report(event)
         elif isinstance(event, IncomingMessage):
-            data = {
-                "sender": event.sender,
-                "text": event.text,
-                "received_at": isoformat_precise(event.sent_at or utcnow()),
-                "parts": event.parts,
-                "smsc": event.smsc,
-                **received_kind(event),
-            }
-            self._outbox.report(
-                "received",
-                data,
-                event_id=received_event_id(self._device_id, event),
-                received_parts=event.part_names,
-            )
+            report_received(self._outbox, self._device_id, event)
         elif isinstance(event, PortLost):
             log.warning("modem port lost", extra={"device_id": self._device_id, "reason": event.reason})
             self._state = "modem_lost"

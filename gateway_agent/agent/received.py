@@ -1,7 +1,7 @@
-"""What kind of message a "received" event carries, beyond sender and text.
+"""The "received" event of an incoming message: what it carries, and its id.
 
-These fields travel in the event's data next to ``sender``, ``text``,
-``received_at``, ``parts`` and ``smsc``:
+Its data holds ``sender``, ``text``, ``received_at``, ``parts``, ``smsc`` and
+what kind of message arrived:
 
     message_class  0-3, None when the sender gave none (0 is a flash message)
     flash          message_class == 0: meant to be shown at once, not stored
@@ -23,7 +23,23 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from gateway_agent.agent.outbox import Outbox
 from gateway_agent.modem import IncomingMessage
+from zimsend_common.timefmt import isoformat_precise, utcnow
+
+
+def report_received(outbox: Outbox, device_id: str, message: IncomingMessage) -> None:
+    """Journal the "received" event of ``message``, with the names of its parts, and hand
+    it on unless the caller hands on later (``Outbox.handing_on_later``)."""
+    data = {
+        "sender": message.sender,
+        "text": message.text,
+        "received_at": isoformat_precise(message.sent_at or utcnow()),
+        "parts": message.parts,
+        "smsc": message.smsc,
+        **received_kind(message),
+    }
+    outbox.report("received", data, event_id=received_event_id(device_id, message), received_parts=message.part_names)
 
 
 def received_kind(message: IncomingMessage) -> dict[str, Any]:
