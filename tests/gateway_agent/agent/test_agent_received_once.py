@@ -21,9 +21,8 @@ pytestmark = pytest.mark.slow  # agent processes killed and started again
 SENDER = "+263772222222"
 
 
-def test_an_sms_the_agent_was_killed_before_deleting_is_deleted_when_read_again_not_reported_twice(
-    conn, redis_url, start_emulator, start_agent_process
-):
+def _killed_after_reporting_an_sms_before_deleting_it(conn, redis_url, start_emulator, start_agent_process):
+    """An emulator holding an SMS its agent reported and was killed before deleting."""
     # The SIM refuses the first deletion, so the SMS is still on it when the agent is
     # killed: as when the agent is killed after reporting it and before deleting it.
     emulator = start_emulator(refused_deletions=1)
@@ -33,6 +32,13 @@ def test_an_sms_the_agent_was_killed_before_deleting_is_deleted_when_read_again_
     eventually(lambda: events_of_kind(conn, "received"), timeout=30)
     assert killed.signal(signal.SIGKILL) == -signal.SIGKILL
     assert emulator.stored == 1
+    return emulator
+
+
+def test_an_sms_the_agent_was_killed_before_deleting_is_deleted_when_read_again_not_reported_twice(
+    conn, redis_url, start_emulator, start_agent_process
+):
+    emulator = _killed_after_reporting_an_sms_before_deleting_it(conn, redis_url, start_emulator, start_agent_process)
 
     start_agent_process(redis_url, emulator)
 
@@ -43,12 +49,7 @@ def test_an_sms_the_agent_was_killed_before_deleting_is_deleted_when_read_again_
 def test_an_sms_read_again_after_its_part_was_forgotten_is_reported_under_its_first_event_id(
     conn, redis_url, tmp_path, start_emulator, start_agent_process
 ):
-    emulator = start_emulator(refused_deletions=1)
-    serve_client(conn)
-    killed = start_agent_process(redis_url, emulator)
-    emulator.inject_incoming(SENDER, "Ndatenda")
-    eventually(lambda: events_of_kind(conn, "received"), timeout=30)
-    assert killed.signal(signal.SIGKILL) == -signal.SIGKILL
+    emulator = _killed_after_reporting_an_sms_before_deleting_it(conn, redis_url, start_emulator, start_agent_process)
     # As if the ledger had pruned what it knew of the SMS's part.
     with sqlite3.connect(tmp_path / "data" / "agents" / f"{DEVICE_ID}.sqlite3") as ledger:
         ledger.execute("DELETE FROM received_parts")
