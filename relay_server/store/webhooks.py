@@ -98,7 +98,8 @@ class Webhooks:
             return _webhook(row._mapping) if row else None
 
     def delete(self, client_id: str, is_test: bool, webhook_id: str) -> bool:
-        """Remove the webhook; its deliveries still pending are dropped (logged as not sent)."""
+        """Remove the webhook; its deliveries still pending are dropped: failed, never attempted
+        again, and not logged (the logs list attempts, and none was made)."""
         with write_transaction(self._engine) as conn:
             gone = conn.execute(
                 webhooks.delete()
