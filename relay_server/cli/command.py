@@ -14,7 +14,7 @@ from typing import Any
 
 from relay_server.api import caller_cache
 from relay_server.store import Store
-from relay_server.store.errors import DatabaseUnreachable, UnusableDatabaseUrl
+from relay_server.store.errors import DatabaseUnreachable, SchemaNewerThanCode, UnusableDatabaseUrl
 from zimsend_common import redis_client
 from zimsend_common.config import ConfigError, Settings, load_settings
 from zimsend_common.logs import configure_logging
@@ -48,6 +48,8 @@ def open_store(settings: Settings) -> Iterator[Store]:
         raise CommandRefused("DATABASE_UNAVAILABLE", str(exc)) from exc
     except DatabaseUnreachable as exc:
         raise CommandRefused("DATABASE_UNAVAILABLE", f"cannot open the database: {exc}") from exc
+    except SchemaNewerThanCode as exc:
+        raise CommandRefused("DATABASE_TOO_NEW", str(exc)) from exc
     # A key revoked or a client disabled here stops working at once in the running relay's processes too.
     store.credentials_changed.append(lambda: _announce_credentials_changed(settings))
     try:

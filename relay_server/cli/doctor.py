@@ -27,7 +27,8 @@ from redis.exceptions import RedisError
 from relay_server.api import health_report as health
 from relay_server.store.device_state import DeviceState
 from relay_server.store.engine import create_engine, sqlite_path
-from relay_server.store.migrate import HEAD
+from relay_server.store.errors import SchemaNewerThanCode
+from relay_server.store.migrate import HEAD, is_known_revision
 from relay_server.store.store import Store
 from zimsend_common import redis_client
 from zimsend_common.config import ConfigError, Settings, load_settings
@@ -108,6 +109,8 @@ def _database(store: Store | str, settings: Settings) -> Finding:
         return Finding("database", False, reachable.detail, fix)
     revision, head = store.schema_revision(), HEAD
     detail = {"revision": revision, "head": head}
+    if revision is not None and not is_known_revision(revision):
+        return Finding("database", False, detail, str(SchemaNewerThanCode(revision, head)))
     if revision != head:
         return Finding("database", False, detail, "run `zimsend-relay migrate` (serve and worker do it at start)")
     return Finding("database", True, detail)

@@ -41,7 +41,7 @@ from rq.job import Job
 from rq.scheduler import RQScheduler
 
 from relay_server.api import metrics_dir
-from relay_server.store.store import Store
+from relay_server.store.store import SchemaNewerThanCode, Store
 from relay_server.webhooks.pump import WebhookPump
 from relay_server.worker import context, simulated
 from relay_server.worker.due import DueRelease
@@ -102,7 +102,11 @@ def _main(args: argparse.Namespace) -> int:
     configure_logging(settings.logging)
     metrics_dir.enter_multiprocess_mode(settings)
     _children_end_with(os.getpid())
-    return run_worker(settings, maintenance_seconds=args.maintenance_seconds)
+    try:
+        return run_worker(settings, maintenance_seconds=args.maintenance_seconds)
+    except SchemaNewerThanCode as exc:  # raised opening the store, before any duty started
+        print(f"zimsend-relay worker: {exc}", file=sys.stderr)
+        return 1
 
 
 def run_worker(settings: Settings, *, maintenance_seconds: float) -> int:

@@ -6,6 +6,7 @@ would naturally catch:
     StoreError
     ├── UnusableDatabaseUrl (ValueError)
     ├── DatabaseUnreachable
+    ├── SchemaNewerThanCode
     ├── UnknownClient
     ├── InvalidApiKey
     ├── UnknownCursor (ValueError)
@@ -55,6 +56,22 @@ class UnusableDatabaseUrl(StoreError, ValueError):
 
 class DatabaseUnreachable(StoreError):
     """The database could not be opened; the message is the driver's reason."""
+
+
+class SchemaNewerThanCode(StoreError):
+    """The database is at a revision this relay has no script of: a newer version migrated it.
+
+    Migrating would fail and running could corrupt it (this code knows neither its
+    tables nor what they mean), so it is left as it is.
+    """
+
+    def __init__(self, revision: str, head: str) -> None:
+        super().__init__(
+            f"the database is at revision {revision}, which this relay does not know (its newest is {head}):"
+            " a newer version of the relay migrated it; run that version, or restore the backup taken before"
+            " the upgrade"
+        )
+        self.revision = revision
 
 
 class UnknownClient(StoreError):

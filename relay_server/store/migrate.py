@@ -5,6 +5,10 @@ alembic.ini is involved. Several processes may start at once against a fresh
 database: on PostgreSQL an advisory lock, on SQLite the write lock taken by
 ``BEGIN IMMEDIATE``, makes them migrate one after the other.
 
+A database at a revision none of the scripts make was migrated by a newer
+relay (an upgrade rolled back in the code alone, or an older host of a rack):
+it is refused as it is (``SchemaNewerThanCode``), never run against.
+
 Alembic is loaded only when there is something to migrate: a store already
 at ``HEAD`` is recognised by reading its ``alembic_version`` row, and every
 relay process opens its store at start, where loading Alembic and its
@@ -19,6 +23,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from relay_server.store.engine import write_transaction
+from relay_server.store.errors import SchemaNewerThanCode
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -35,20 +40,36 @@ _VERSION_TABLE = "alembic_version"  # Alembic's, where it keeps a database's rev
 def current_revision(engine: sa.Engine) -> str | None:
     """The revision the database is at; None for an empty database."""
     with engine.connect() as conn:
-        if not sa.inspect(conn).has_table(_VERSION_TABLE):
-            return None
-        version = sa.table(_VERSION_TABLE, sa.column("version_num"))
-        return conn.execute(sa.select(version.c.version_num)).scalar()
+        return _revision(conn)
+
+
+def _revision(conn: sa.Connection) -> str | None:
+    if not sa.inspect(conn).has_table(_VERSION_TABLE):
+        return None
+    version = sa.table(_VERSION_TABLE, sa.column("version_num"))
+    return conn.execute(sa.select(version.c.version_num)).scalar()
+
+
+def is_known_revision(revision: str) -> bool:
+    """Whether one of this code's scripts makes ``revision`` (each script's file is named after it)."""
+    return any((MIGRATIONS_DIR / "versions").glob(f"{revision}_*.py")) if revision.isdigit() else False
 
 
 def upgrade_to_head(engine: sa.Engine) -> str:
-    """Apply every migration the database lacks; returns the revision it is now at."""
-    from alembic import command
+    """Apply every migration the database lacks; returns the revision it is now at.
 
-    config = _config()
+    Raises SchemaNewerThanCode, changing nothing, when a newer relay migrated the database.
+    """
     with write_transaction(engine) as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _ADVISORY_LOCK_ID})
+        # Read under the lock: another process may have just migrated it.
+        revision = _revision(conn)
+        if revision is not None and not is_known_revision(revision):
+            raise SchemaNewerThanCode(revision, HEAD)
+        from alembic import command
+
+        config = _config()
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
     return HEAD

@@ -55,6 +55,7 @@ from relay_server.store.errors import (
     DatabaseUnreachable,
     InvalidApiKey,
     ReservationLost,
+    SchemaNewerThanCode,
     UnknownClient,
     UnknownCursor,
     UnknownMessage,
@@ -96,6 +97,7 @@ __all__ = [
     "DatabaseUnreachable",
     "InvalidApiKey",
     "ReservationLost",
+    "SchemaNewerThanCode",
     "Store",
     "UnknownClient",
     "UnknownCursor",
@@ -127,8 +129,9 @@ class Store:
     def open(cls, url: str) -> Store:
         """Connect to ``url`` (SQLite or PostgreSQL) and bring the schema to head.
 
-        Raises UnusableDatabaseUrl for a URL that names no such database, and
-        DatabaseUnreachable when the database cannot be opened.
+        Raises UnusableDatabaseUrl for a URL that names no such database,
+        DatabaseUnreachable when the database cannot be opened, and
+        SchemaNewerThanCode when a newer relay migrated it.
         """
         try:
             engine = create_engine(url)
@@ -140,6 +143,9 @@ class Store:
         except sa.exc.OperationalError as exc:
             engine.dispose()
             raise DatabaseUnreachable(str(exc.orig)) from exc
+        except SchemaNewerThanCode:
+            engine.dispose()
+            raise
         return cls(engine)
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ import select
 import shlex
 import signal
 import socket
+import sqlite3
 import stat
 import subprocess
 from collections.abc import Callable, Iterator
@@ -299,6 +300,20 @@ def test_an_unreachable_database_is_reported_with_its_code(tmp_path: Path) -> No
     assert outcome.status == 1
     assert outcome.error["error"]["code"] == "DATABASE_UNAVAILABLE"
     assert "s3cret" not in json.dumps(outcome.error)
+
+
+def test_a_database_a_newer_relay_migrated_is_refused_with_its_code(tmp_path: Path, sqlite_url: str) -> None:
+    Store.open(sqlite_url).close()
+    newer = f"{int(HEAD) + 1:04d}"
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as database:
+        database.execute("UPDATE alembic_version SET version_num = ?", (newer,))
+    run = _runner(environment(tmp_path, database_url=sqlite_url))
+
+    outcome = run("migrate")
+
+    assert outcome.status == 1
+    assert outcome.error["error"]["code"] == "DATABASE_TOO_NEW"
+    assert newer in outcome.error["error"]["message"] and "backup" in outcome.error["error"]["message"]
 
 
 def test_a_malformed_database_url_is_reported_without_echoing_it(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ from own_redis import OwnRedis
 from relay_process import RELAY, environment
 from waiting import free_port
 
+from relay_server.store.migrate import HEAD
 from relay_server.store.store import Store
 from zimsend_common import wire
 from zimsend_common.timefmt import isoformat_z, utcnow
@@ -85,6 +87,19 @@ def test_doctor_reports_a_missing_store_without_creating_one(tmp_path: Path) -> 
     assert status == 1
     assert checks["database"]["ok"] is False and "zimsend-relay migrate" in checks["database"]["fix"]
     assert not missing.exists()
+
+
+def test_doctor_says_a_database_a_newer_relay_migrated_needs_that_relay_not_migrate(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    Store.open(sqlite_url).close()
+    newer = f"{int(HEAD) + 1:04d}"
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as database:
+        database.execute("UPDATE alembic_version SET version_num = ?", (newer,))
+    status, checks = doctor(environment(tmp_path, database_url=sqlite_url, redis_url="redis://127.0.0.1:1/0"))
+    assert status == 1
+    assert checks["database"]["detail"] == {"revision": newer, "head": HEAD}
+    assert "zimsend-relay migrate" not in checks["database"]["fix"] and "backup" in checks["database"]["fix"]
 
 
 def test_doctor_reports_a_bad_configuration(tmp_path: Path) -> None:

@@ -14,8 +14,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from relay_server.store import Store
 from relay_server.store.engine import create_engine
-from relay_server.store.migrate import HEAD, MIGRATIONS_DIR, current_revision, upgrade_to_head
+from relay_server.store.errors import SchemaNewerThanCode
+from relay_server.store.migrate import HEAD, MIGRATIONS_DIR, current_revision, is_known_revision, upgrade_to_head
 from relay_server.store.schema import metadata
 
 TABLES = {
@@ -114,6 +116,33 @@ def test_the_first_revision_is_0001_and_head_is_the_newest_the_scripts_name() ->
     scripts = ScriptDirectory.from_config(_alembic_config())
     assert scripts.get_base() == "0001"
     assert scripts.get_current_head() == HEAD
+
+
+def test_the_revisions_known_are_those_the_scripts_make() -> None:
+    made = {script.revision for script in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
+    assert all(is_known_revision(revision) for revision in made)
+    assert not is_known_revision(_NEWER) and not is_known_revision("0000")
+
+
+# A revision a later version of the relay makes: this one has no script of it.
+_NEWER = f"{int(HEAD) + 1:04d}"
+
+
+def test_a_store_a_newer_relay_migrated_is_refused_and_left_as_it_is(database_url: str) -> None:
+    # An upgrade rolled back in the code only, or an older host of a rack, on the store a newer relay migrated.
+    engine = create_engine(database_url)
+    upgrade_to_head(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE later_things (thing_id INTEGER PRIMARY KEY)")
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = :newer"), {"newer": _NEWER})
+
+    with pytest.raises(SchemaNewerThanCode) as refused:
+        Store.open(database_url)
+
+    assert _NEWER in str(refused.value) and HEAD in str(refused.value)
+    assert current_revision(engine) == _NEWER
+    assert "later_things" in sa.inspect(engine).get_table_names()
+    engine.dispose()
 
 
 def test_a_store_already_at_head_opens_without_loading_alembic(database_url: str) -> None:
