@@ -38,6 +38,19 @@ def parse_utc(text: str) -> datetime:
     return in_utc(datetime.fromisoformat(text))
 
 
+def parse_zoned(value: object) -> datetime:
+    """An ISO 8601 time that names its zone (``Z`` or an offset), in UTC.
+
+    Raises ValueError for anything else: not text, no zone, or no UTC equivalent.
+    """
+    if not isinstance(value, str):
+        raise ValueError("a time is ISO 8601 text")
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(f"{value} names no zone")
+    return in_utc(moment)
+
+
 def as_utc(moment: datetime) -> datetime | None:
     """``moment`` in UTC (a naive one is read as UTC); None when it lies outside EARLIEST..LATEST."""
     try:

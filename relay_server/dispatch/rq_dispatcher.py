@@ -8,10 +8,11 @@ from datetime import datetime, timedelta
 from redis import Redis
 from redis.exceptions import RedisError
 
-from relay_server.dispatch import estimate, placement
+from relay_server.dispatch import estimate, heartbeat_keys, placement
 from relay_server.dispatch.dispatcher import CancelUndecided, DeviceOffline, NoDeviceAvailable
 from relay_server.dispatch.recent import Recent
 from relay_server.mobile import wake
+from relay_server.store.device_state import DeviceState
 from relay_server.store.models import Caller, Message, NewMessage
 from relay_server.store.store import Store
 from relay_server.worker import epoch
@@ -28,9 +29,11 @@ class RQDispatcher:
     """Puts messages on the queues the client's agents take from (see ``placement``).
 
     Device availability comes from the heartbeats the worker records in the
-    store; Redis is needed only to queue, estimate and cancel, and a send
-    made while Redis is down stays queued in the store for the worker's
-    recovery to enqueue. ``recovery_grace`` is the worker's wait for agents
+    store, or from a device's heartbeat key in Redis where that is newer
+    (``heartbeat_keys``): the store's may wait behind a backlog of the
+    worker's. Redis is needed only to queue, estimate and cancel: with Redis
+    down the store's heartbeats decide, and a send made then stays queued in
+    the store for the worker's recovery to enqueue. ``recovery_grace`` is the worker's wait for agents
     after Redis lost its data (see ``relay_server.worker.epoch``).
     """
 
@@ -38,8 +41,17 @@ class RQDispatcher:
         self.redis = redis
         self.offline_after = offline_after
         self.recovery_grace = recovery_grace
-        self.states = Recent(lambda client_id: store.device_states(client_id=client_id))
+        self.store = store
         self.keys = Recent(store.device_signing_keys)
+        self.states = Recent(self._device_states)
+
+    def _device_states(self, client_id: str) -> list[DeviceState]:
+        """The client's device states, each as live as its store record or its heartbeat key says."""
+        states = self.store.device_states(client_id=client_id)
+        try:
+            return heartbeat_keys.brought_up_to_date(self.redis, states, self.keys.of(client_id), utcnow())
+        except RedisError:
+            return states  # the store's word: all there is to go by
 
     def choose_device(self, caller: Caller, device_id: str | None, *, scheduled: bool) -> str | None:
         """The asked-for device, or None for the client's shared queues (any online device)."""

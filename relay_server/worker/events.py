@@ -28,11 +28,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, TypeGuard
 
 from prometheus_client import Counter
 
+from relay_server.dispatch import heartbeat_keys
 from relay_server.store import ids
 from relay_server.store.errors import DATABASE_UNAVAILABLE, UnknownMessage
 from relay_server.store.models import Device, EventFailure, Message, MessageError, NewIncoming, Status, StatusChange
@@ -40,7 +41,7 @@ from relay_server.store.storable_text import clipped
 from relay_server.worker import context, incoming_kind, latency
 from zimsend_common import bus, wire
 from zimsend_common.failures import FailureCode
-from zimsend_common.timefmt import utcnow
+from zimsend_common.timefmt import parse_zoned, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -257,14 +258,8 @@ def _is_id(value: Any, shaped: Callable[[str], bool]) -> TypeGuard[str]:
 def _moment(value: Any) -> datetime:
     """A timestamp of the event; refuses what is not ISO 8601 with a zone."""
     try:
-        moment = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise Refused("bad_timestamp") from None
-    if moment.tzinfo is None:
-        raise Refused("bad_timestamp")
-    try:
-        return moment.astimezone(timezone.utc)
-    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00, before the first UTC moment
+        return parse_zoned(value)
+    except ValueError:
         raise Refused("bad_timestamp") from None
 
 
@@ -372,16 +367,13 @@ def _on_job_refused(ctx: context.WorkerContext, device: Device, event: wire.Even
 
 
 def _on_heartbeat(ctx: context.WorkerContext, device: Device, event: wire.Event) -> bool:
-    seen_at = heartbeat_seen_at(event, utcnow())
+    try:
+        seen_at = heartbeat_keys.seen_at(event, utcnow())
+    except ValueError:
+        raise Refused("bad_timestamp") from None
     ctx.store.record_heartbeat(device.device_id, seen_at, event.data)
     ctx.agent_instances.note(device.device_id, event.data, seen_at, ctx.offline_after)
     return True
-
-
-def heartbeat_seen_at(event: wire.Event, now: datetime) -> datetime:
-    """When a heartbeat says its device was seen; Refused for a timestamp that is not one."""
-    # An agent whose clock runs ahead must not look online for longer than it is.
-    return min(_moment(event.at), now)
 
 
 _HANDLERS = {

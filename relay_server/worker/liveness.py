@@ -13,20 +13,20 @@ leaves that message's outcome unknown: it fails with DEVICE_ERROR, and is
 never sent again on its own.
 
 Each round first takes every device's latest heartbeat from its key in
-Redis (signed like an event), not only from the events queue: under a burst
-of reports the queue runs behind, and a live device must not look offline
-(refusing sends with NO_DEVICE_AVAILABLE) because its heartbeats wait there.
+Redis (signed like an event, ``dispatch.heartbeat_keys``), not only from the
+events queue: under a burst of reports the queue runs behind, and the
+transitions recorded must not wait for it. (The relay's send path reads the
+keys itself: it does not wait for this round either.)
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import cast
 
+from relay_server.dispatch import heartbeat_keys
 from relay_server.store.device_state import DeviceState
 from relay_server.worker.context import WorkerContext
-from relay_server.worker.events import Refused, heartbeat_seen_at
 from relay_server.worker.messages import fail_outcome_unknown
 from zimsend_common import device_written, wire
 
@@ -58,29 +58,14 @@ def check_devices(ctx: WorkerContext, now: datetime) -> None:
 
 
 def take_latest_heartbeats(ctx: WorkerContext, now: datetime, states: list[DeviceState]) -> int:
-    """Record each device's heartbeat key when it is newer than what ``states`` say;
-    returns how many were recorded.
-
-    A key not signed with its device's key is ignored, as a forged event is.
-    """
+    """Record each device's heartbeat key when it is newer than what ``states`` say
+    (``heartbeat_keys.newer``: one its device did not sign is ignored); returns how many were recorded."""
     if not states:
         return 0
-    recorded = 0
-    keys = ctx.store.device_signing_keys()
-    values = cast("list[bytes | None]", ctx.redis.mget([wire.heartbeat_key(state.device_id) for state in states]))
-    for state, value in zip(states, values, strict=True):
-        key = keys.get(state.device_id)
-        event = wire.unseal(value, key) if value is not None and key is not None else None
-        if event is None or event.kind != "heartbeat" or event.device_id != state.device_id:
-            continue
-        try:
-            seen_at = heartbeat_seen_at(event, now)
-        except Refused:
-            continue
-        if state.last_seen_at is None or seen_at > state.last_seen_at:
-            ctx.store.record_heartbeat(state.device_id, seen_at, event.data)
-            recorded += 1
-    return recorded
+    heartbeats = heartbeat_keys.newer(ctx.redis, states, ctx.store.device_signing_keys(), now)
+    for device_id, heartbeat in heartbeats.items():
+        ctx.store.record_heartbeat(device_id, heartbeat.seen_at, heartbeat.data)
+    return len(heartbeats)
 
 
 def fail_lost_send(ctx: WorkerContext, device_id: str, client_id: str, now: datetime) -> str | None:

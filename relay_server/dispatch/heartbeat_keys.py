@@ -1,0 +1,87 @@
+"""The heartbeats agents leave under their devices' keys in Redis, fresher than the store's.
+
+An agent publishes each heartbeat twice, in one transaction: as an event on
+the events queue, which the worker applies to the store in order, behind
+every report queued before it; and under the device's heartbeat key
+(``wire.heartbeat_key``), sealed with the device's key. The store's copy may
+run far behind: under a burst of reports the events queue waits for the
+worker, a round's commit may wait for other writers, and the worker's own
+reading of the keys (``worker.liveness``) comes once a maintenance round,
+which may take seconds and waits for the same commits. The key is never
+behind. So whatever decides by a device's liveness takes the newer of the
+two: the relay's send path (``RQDispatcher``), and the worker, which records
+the key's heartbeat in the store.
+
+A key not sealed with its device's key, or holding anything but that
+device's heartbeat, is ignored, as a forged event is: no device can make
+another look online, nor offline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, cast
+
+from redis import Redis
+
+from relay_server.store.device_state import DeviceState
+from zimsend_common import wire
+from zimsend_common.timefmt import parse_zoned
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """A device's heartbeat read from its key: when it was seen, and what it said."""
+
+    seen_at: datetime
+    data: dict[str, Any]
+
+
+def seen_at(event: wire.Event, now: datetime) -> datetime:
+    """When a heartbeat says its device was seen; ValueError for a time that is none."""
+    # An agent whose clock runs ahead must not look online for longer than it is.
+    return min(parse_zoned(event.at), now)
+
+
+def newer(redis: Redis, states: Sequence[DeviceState], keys: Mapping[str, str], now: datetime) -> dict[str, Heartbeat]:
+    """By device id, the heartbeat under each device's key that is newer than what its
+    state says, sealed with its signing key in ``keys`` (enabled devices'); one MGET.
+    Raises ``redis.RedisError`` when Redis cannot be asked."""
+    if not states:
+        return {}
+    values = cast("list[bytes | None]", redis.mget([wire.heartbeat_key(state.device_id) for state in states]))
+    found = {}
+    for state, value in zip(states, values, strict=True):
+        key = keys.get(state.device_id)
+        event = wire.unseal(value, key) if value is not None and key is not None else None
+        if event is None or event.kind != "heartbeat" or event.device_id != state.device_id:
+            continue
+        try:
+            seen = seen_at(event, now)
+        except ValueError:
+            continue
+        if state.last_seen_at is None or seen > state.last_seen_at:
+            found[state.device_id] = Heartbeat(seen, event.data)
+    return found
+
+
+def brought_up_to_date(
+    redis: Redis, states: Sequence[DeviceState], keys: Mapping[str, str], now: datetime
+) -> list[DeviceState]:
+    """``states``, each device's liveness (its last sight, its agent's state) taken from its
+    key's heartbeat where that is newer (``newer``); the other fields stay the store's.
+    Raises ``redis.RedisError`` when Redis cannot be asked."""
+    heartbeats = newer(redis, states, keys, now)
+    return [
+        state if (beat := heartbeats.get(state.device_id)) is None else replace(state, **_liveness(beat))
+        for state in states
+    ]
+
+
+def _liveness(beat: Heartbeat) -> dict[str, Any]:
+    """The heartbeat's fields that ``DeviceState.online`` reads, as the store keeps them
+    (``device_records``): a heartbeat naming no state is one of an agent that names none."""
+    agent_state = beat.data.get("state")
+    return {"last_seen_at": beat.seen_at, "agent_state": None if agent_state in (None, "") else str(agent_state)}
