@@ -94,6 +94,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _main(args: argparse.Namespace) -> int:
+    # First of all: a stop asked for while the worker starts (``systemctl stop`` as the
+    # unit starts, say) is heard, not fatal. The start then ends at its next step,
+    # having finished what it was at (a migration of the store, a round of a duty
+    # thread), and the worker stops as it would once running: cleanly, with status 0.
+    stop = threading.Event()
+    _on_signals(lambda signum, frame: stop.set())
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -103,20 +109,21 @@ def _main(args: argparse.Namespace) -> int:
     metrics_dir.enter_multiprocess_mode(settings)
     _children_end_with(os.getpid())
     try:
-        return run_worker(settings, maintenance_seconds=args.maintenance_seconds)
+        return run_worker(settings, maintenance_seconds=args.maintenance_seconds, stop=stop)
     except SchemaNewerThanCode as exc:  # raised opening the store, before any duty started
         print(f"zimsend-relay worker: {exc}", file=sys.stderr)
         return 1
 
 
-def run_worker(settings: Settings, *, maintenance_seconds: float) -> int:
-    """Run until SIGINT or SIGTERM; returns the process's exit status."""
+def run_worker(settings: Settings, *, maintenance_seconds: float, stop: threading.Event | None = None) -> int:
+    """Run until SIGINT or SIGTERM, or until ``stop`` is set (by those signals' handler,
+    installed before); returns the process's exit status."""
+    stop = stop or threading.Event()
     private_directory(settings.relay.data_dir)
     store = Store.open(settings.relay.resolved_database_url())
     redis = redis_client.connect(settings.relay.redis_url, redis_client.WORKER)
     ctx = context.WorkerContext(store=store, redis=redis, settings=settings)
     context.install(ctx)
-    stop = threading.Event()
     epoch = EpochWatch(ctx.recovery_grace, store.has_queued_messages)
     due = DueRelease(ctx, epoch, settings.relay.due_check_seconds)
     threads = [

@@ -33,7 +33,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # (a test checks it against Alembic's own reading of the scripts).
 HEAD = "0020"
 # Any fixed number, shared by every relay process: "the store is migrating".
-_ADVISORY_LOCK_ID = 0x7A53_0001
+MIGRATION_LOCK_ID = 0x7A53_0001
 _VERSION_TABLE = "alembic_version"  # Alembic's, where it keeps a database's revision
 
 
@@ -62,7 +62,7 @@ def upgrade_to_head(engine: sa.Engine) -> str:
     """
     with write_transaction(engine) as conn:
         if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _ADVISORY_LOCK_ID})
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
         # Read under the lock: another process may have just migrated it.
         revision = _revision(conn)
         if revision is not None and not is_known_revision(revision):

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from rq.job import JobStatus
 from store_factories import new_message
 from waiting import wait_until
@@ -17,6 +18,7 @@ from worker_process import start_worker, stopped_within
 
 from relay_server.cli.worker import SCHEDULER_CHECK_SECONDS, WORKER_TTL_SECONDS
 from relay_server.dispatch import placement
+from relay_server.store.migrate import HEAD, MIGRATION_LOCK_ID, current_revision
 from relay_server.store.store import Store
 from zimsend_common import bus, wire
 
@@ -144,3 +146,34 @@ def test_a_process_the_worker_forks_ends_on_sigterm_even_before_it_installs_hand
         [sys.executable, "-c", _FORK_STOPPED_AT_ONCE], capture_output=True, text=True, timeout=60, check=True
     )
     assert finished.stdout.strip() == "ended by SIGTERM"
+
+
+def test_a_worker_told_to_stop_while_it_starts_finishes_migrating_the_store_then_stops_cleanly(
+    tmp_path, empty_postgres_url, redis_proc
+):
+    migrating = sa.create_engine(empty_postgres_url)  # another relay process, migrating this store
+    try:
+        with migrating.connect() as other:
+            other.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+            worker = start_worker(tmp_path, empty_postgres_url, f"redis://{redis_proc.host}:{redis_proc.port}/0")
+            try:
+                wait_until(
+                    lambda: _waits_for_the_migration_lock(other), "the worker to wait for its turn to migrate", 60
+                )
+                worker.send_signal(signal.SIGTERM)  # as systemctl stop does while the unit starts
+                other.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID})
+                assert stopped_within(worker, 60, tmp_path / "worker.log") == 0
+            finally:
+                worker.kill()
+        assert current_revision(migrating) == HEAD
+    finally:
+        migrating.dispose()
+
+
+def _waits_for_the_migration_lock(conn: sa.Connection) -> bool:
+    """Whether a session of this database waits for the migration's advisory lock."""
+    waiting = sa.text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
+    return bool(conn.execute(waiting).scalar())
