@@ -32,8 +32,13 @@ _UPSERTS: dict[tuple[str, str, bool], Any] = {}  # by (dialect name, table name,
 
 
 def record_new(conn: sa.Connection, stored: list[Message]) -> None:
-    """Count newly stored messages."""
-    _apply(conn, Counter(_key(message) for message in stored), count_too=True)
+    """Count newly stored messages.
+
+    In a shared transaction (sends committed together, ``group_commit``) the counts are
+    added up and written once, at its end: every send of a client adds to the same rows,
+    which are then held for that one statement and the commit only.
+    """
+    put_off_to_commit(conn, _record_deltas, Counter(_key(message) for message in stored))
 
 
 def record_moves(conn: sa.Connection, moves: Iterable[tuple[Message, Message]]) -> None:

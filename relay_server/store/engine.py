@@ -28,6 +28,7 @@ end (``put_off_to_commit``).
 
 from __future__ import annotations
 
+import contextvars
 import importlib
 import itertools
 import sqlite3
@@ -175,10 +176,10 @@ def let_writers_in(engine: sa.Engine) -> None:
 
 
 @contextmanager
-def shared_transaction(engine: sa.Engine) -> Iterator[None]:
-    """Every read and write on ``engine`` in this context shares one transaction, committed
-    once when the block ends, after the writes ``put_off_to_commit`` gathered; then what
-    ``after_commit`` put off runs, in order.
+def shared_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """Every read and write on ``engine`` in this context shares one transaction (on the
+    connection yielded), committed once when the block ends, after the writes
+    ``put_off_to_commit`` gathered; then what ``after_commit`` put off runs, in order.
 
     When the block raises, or the commit fails, nothing written in it is
     stored and nothing put off runs. A SQLite store's other writers in this
@@ -190,12 +191,30 @@ def shared_transaction(engine: sa.Engine) -> Iterator[None]:
         shared = _Shared(engine, conn)
         token = _SHARED.set(shared)
         try:
-            yield
+            yield conn
         finally:
             _SHARED.reset(token)
         _flush_put_off(conn, shared.put_off)
     for callback in shared.after_commit:
         callback()
+
+
+def run_shared_in(context: contextvars.Context, work: Callable[[sa.Connection], T], conn: sa.Connection) -> T:
+    """``work(conn)`` run in ``context`` (another caller's), as part of the ``shared_transaction``
+    open in this one, which ``conn`` carries: what it reads, writes and puts off to the
+    commit goes to that transaction, as if it had opened it itself."""
+    shared = _SHARED.get()
+    if shared is None or shared.conn is not conn:
+        raise RuntimeError("no shared transaction open on this connection")
+
+    def joined() -> T:
+        token = _SHARED.set(shared)
+        try:
+            return work(conn)
+        finally:
+            _SHARED.reset(token)
+
+    return context.run(joined)
 
 
 def put_off_to_commit(conn: sa.Connection, flush: Flush, item: Any) -> None:

@@ -1,11 +1,23 @@
-"""Group commit: concurrent writers of one SQLite store share a transaction, and its one fsync.
+"""Group commit: concurrent writers of one store in a process share a transaction, and its one commit.
 
-SQLite admits one writer at a time, and with ``synchronous=FULL`` every
-commit waits for the disk (a few milliseconds on an SD card or a cloud
-volume), so writers queue behind each other's fsync. ``GroupCommit.run``
-queues a write; whoever gets the writer's turn next runs every queued write
-in one transaction, each in its own savepoint and in its caller's context
-(``contextvars``: a request's, say), and commits once.
+A client's sends all add to the same rows of the daily counts (its day's
+``queued``), and a writer holds those rows until it commits. Writing each
+send in a transaction of its own, writers queue behind each other's commit:
+on SQLite for its one write lock, and on PostgreSQL for those rows' locks,
+where every transaction waiting holds a pooled connection meanwhile. Under
+fifty clients at once on two busy cores, PostgreSQL's queue held a process's
+every connection for up to ten seconds, and reads (a status, a history page)
+waited for a connection with the sends, past the pool's 30 s: 503 answers.
+
+``GroupCommit.run`` queues a write instead; whoever gets the process's turn
+next runs every queued write in one transaction, each in its own savepoint
+and in its caller's context (``contextvars``: a request's, say), and commits
+once. The writes' additions to the counts are put off to that commit and
+made once, summed (``engine.put_off_to_commit``): the rows are held for one
+statement and the commit, once for the whole batch. A process then holds at
+most one connection for its queued writes, however many wait. On SQLite the
+turn is the store's writer's turn (``writer_turn``), across processes too;
+on PostgreSQL it is the process's own, and its processes write side by side.
 
 What a caller of ``run`` is promised is what a transaction of its own would
 give: ``run`` returns only once the transaction holding its write has
@@ -13,9 +25,6 @@ committed; a write that raises is rolled back alone (to its savepoint) and
 its caller gets the exception, while the others' writes commit; when the
 commit itself fails, every caller of that batch gets the error and nothing
 of the batch is stored.
-
-PostgreSQL runs each write in a transaction of its own: its writers do not
-wait for one another, and it merges concurrent commits' flushes itself.
 """
 
 from __future__ import annotations
@@ -23,11 +32,19 @@ from __future__ import annotations
 import contextvars
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 
-from relay_server.store.engine import in_shared_transaction, savepoint, write_transaction, writer_turn
+from relay_server.store.engine import (
+    in_shared_transaction,
+    run_shared_in,
+    savepoint,
+    shared_transaction,
+    write_transaction,
+    writer_turn,
+)
 from relay_server.store.errors import WriteAbandoned
 
 T = TypeVar("T")
@@ -50,19 +67,20 @@ class _Write(Generic[T]):
 
 
 class GroupCommit:
-    """Writes to ``engine`` committed together when they wait for the same turn (SQLite only)."""
+    """Writes to ``engine`` committed together when they wait for the same turn."""
 
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
-        self._turn = writer_turn(engine)
+        # Made with the store, after a gevent worker has patched threading: the turn is then cooperative.
+        self._turn: AbstractContextManager[Any] = writer_turn(engine) or threading.RLock()
         self._queued: list[_Write[Any]] = []
         self._queue_lock = threading.Lock()
 
     def run(self, work: Callable[[sa.Connection], T]) -> T:
         """``work(conn)`` inside a committed transaction; its result, or what it raised."""
-        # Inside a shared transaction the caller already holds the turn, and others'
-        # queued writes must not be told they are committed before it commits.
-        if self._turn is None or in_shared_transaction(self._engine):
+        # Inside a shared transaction the caller already has its own, and others' queued
+        # writes must not be told they are committed before it commits.
+        if in_shared_transaction(self._engine):
             with write_transaction(self._engine) as conn:
                 return work(conn)
         write = _Write(work)
@@ -78,7 +96,7 @@ class GroupCommit:
             batch, self._queued = self._queued, []
         committed = False
         try:
-            with write_transaction(self._engine) as conn:
+            with shared_transaction(self._engine) as conn:
                 for write in batch:
                     _run_in_savepoint(conn, write)
             committed = True
@@ -95,6 +113,6 @@ class GroupCommit:
 def _run_in_savepoint(conn: sa.Connection, write: _Write[Any]) -> None:
     try:
         with savepoint(conn):
-            write.result = write.context.run(write.work, conn)
+            write.result = run_shared_in(write.context, write.work, conn)
     except Exception as exc:
         write.error = exc

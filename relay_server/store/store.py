@@ -363,7 +363,7 @@ class Store:
         with reader(self.engine) as conn:
             return history.history(conn, caller, query)
 
-    def batch(self) -> AbstractContextManager[None]:
+    def batch(self) -> AbstractContextManager[object]:
         """Every read and write of the store in this block shares one transaction, committed
         once at its end: one commit for many writes (``engine.shared_transaction``).
 

@@ -1,4 +1,5 @@
-"""Concurrent sends share one commit, and each still gets exactly what a transaction of its own gives."""
+"""Concurrent sends of a process share one commit, on SQLite and PostgreSQL alike, and each still gets
+exactly what a transaction of its own gives."""
 
 from __future__ import annotations
 
@@ -6,19 +7,19 @@ import contextvars
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from store_factories import new_message
 from waiting import wait_until
 
 from relay_server.store import Store, messages
-from relay_server.store.engine import writer_turn
 from relay_server.store.errors import DATABASE_UNAVAILABLE, WriteAbandoned
 from relay_server.store.group_commit import GroupCommit
-from relay_server.store.models import Caller, NewMessage
+from relay_server.store.models import Caller, HistoryQuery, NewMessage
+from relay_server.store.schema import daily_totals
 
 WRITERS = 8
 request_name: contextvars.ContextVar[str] = contextvars.ContextVar("request_name", default="none")
@@ -40,10 +41,9 @@ def _queued(group: GroupCommit) -> int:
 
 
 def _run_held(store: Store, group: GroupCommit, works: list[Callable[[], Any]]) -> list[Any]:
-    """Run each of ``works`` in its own thread while the writer's turn is held, then let them all go:
+    """Run each of ``works`` in its own thread while the group's turn is held, then let them all go:
     what each returned, or the exception it raised."""
-    turn = writer_turn(store.engine)
-    assert turn is not None
+    turn = group._turn
     outcomes: list[Any] = [None] * len(works)
 
     def call(index: int) -> None:
@@ -62,10 +62,7 @@ def _run_held(store: Store, group: GroupCommit, works: list[Callable[[], Any]]) 
     return outcomes
 
 
-def test_sends_and_their_key_reservations_waiting_for_the_writer_commit_together_and_each_gets_its_own(
-    sqlite_store: Store,
-):
-    store = sqlite_store
+def test_sends_and_their_key_reservations_waiting_for_the_writer_commit_together_and_each_gets_its_own(store: Store):
     caller = store.authenticate(*_client(store))
     commits = _commits(store)
     sends = [lambda n=n: store.insert_messages([_message(caller, n)]) for n in range(WRITERS)]
@@ -85,8 +82,7 @@ def test_sends_and_their_key_reservations_waiting_for_the_writer_commit_together
         assert store.idempotency_get(caller.client_id, f"key-{n}").request_hash == f"hash-{n}"
 
 
-def test_a_write_that_raises_is_rolled_back_alone_and_its_caller_gets_the_error(sqlite_store: Store):
-    store = sqlite_store
+def test_a_write_that_raises_is_rolled_back_alone_and_its_caller_gets_the_error(store: Store):
     caller = store.authenticate(*_client(store))
     group = GroupCommit(store.engine)
     inserted: list[str] = []
@@ -105,10 +101,7 @@ def test_a_write_that_raises_is_rolled_back_alone_and_its_caller_gets_the_error(
     assert len(inserted) == 3  # the refused write did insert, and was rolled back
 
 
-def test_a_batch_whose_runner_is_stopped_stores_nothing_and_its_writers_learn_it_was_abandoned(
-    sqlite_store: Store,
-):
-    store = sqlite_store
+def test_a_batch_whose_runner_is_stopped_stores_nothing_and_its_writers_learn_it_was_abandoned(store: Store):
     caller = store.authenticate(*_client(store))
     group = GroupCommit(store.engine)
     inserted: list[str] = []
@@ -126,8 +119,8 @@ def test_a_batch_whose_runner_is_stopped_stores_nothing_and_its_writers_learn_it
     assert WriteAbandoned in DATABASE_UNAVAILABLE  # so the API answers 503 and the caller may retry
 
 
-def test_each_write_runs_in_the_context_of_the_caller_that_queued_it(sqlite_store: Store):
-    group = GroupCommit(sqlite_store.engine)
+def test_each_write_runs_in_the_context_of_the_caller_that_queued_it(store: Store):
+    group = GroupCommit(store.engine)
 
     def named(name: str) -> Callable[[], Any]:
         def call() -> str:
@@ -136,7 +129,7 @@ def test_each_write_runs_in_the_context_of_the_caller_that_queued_it(sqlite_stor
 
         return call
 
-    outcomes = _run_held(sqlite_store, group, [named(f"request {n}") for n in range(WRITERS)])
+    outcomes = _run_held(store, group, [named(f"request {n}") for n in range(WRITERS)])
 
     assert outcomes == [f"request {n}" for n in range(WRITERS)]
 
@@ -171,14 +164,6 @@ def _insert(conn: sa.Connection, caller: Caller, n: int, inserted: list[str]) ->
     stored = messages.insert_messages(conn, [_message(caller, n)])
     inserted.append(stored[0].message_id)
     return len(stored)
-
-
-@pytest.fixture
-def sqlite_store(sqlite_url: str) -> Iterator[Store]:
-    """A store on a SQLite file: the only database whose writers queue for one turn."""
-    opened = Store.open(sqlite_url)
-    yield opened
-    opened.close()
 
 
 GEVENT_SENDERS = """
@@ -226,9 +211,9 @@ print(committed, sum(1 for m in stored if m is not None), len(ticks))
 """
 
 
-def test_under_gevent_sends_of_one_process_share_commits_and_the_process_goes_on_meanwhile(sqlite_url: str):
+def test_under_gevent_sends_of_one_process_share_commits_and_the_process_goes_on_meanwhile(database_url: str):
     answer = subprocess.run(
-        [sys.executable, "-c", GEVENT_SENDERS, sqlite_url, str(WRITERS * 4)],
+        [sys.executable, "-c", GEVENT_SENDERS, database_url, str(WRITERS * 4)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -238,4 +223,47 @@ def test_under_gevent_sends_of_one_process_share_commits_and_the_process_goes_on
 
     assert stored == WRITERS * 4
     assert commits < WRITERS  # without sharing, one commit each
-    assert ticks > commits  # the other greenlets ran while transactions waited on SQLite
+    assert ticks > commits  # the other greenlets ran while transactions waited on the database
+
+
+SENDERS = 20  # more than a process's pool holds (SQLAlchemy's 5, and 10 more at need)
+
+
+def test_sends_queued_behind_a_slow_commit_hold_one_connection_and_reads_go_on(postgres_url: str):
+    store = Store.open(postgres_url)
+    slow = sa.create_engine(postgres_url)
+    try:
+        caller = store.authenticate(*_client(store))
+        [first] = store.insert_messages([_message(caller, 0)])  # the client's counts for the day exist
+        with slow.connect() as other:
+            # Another writer holds the client's day's counts, and commits slowly (a busy server:
+            # another relay process's send, the worker's round).
+            day = daily_totals.c.client_id == caller.client_id
+            other.execute(sa.update(daily_totals).where(day).values(kept=daily_totals.c.kept))
+            sends = [lambda n=n: store.insert_messages([_message(caller, n)]) for n in range(1, SENDERS + 1)]
+            threads = [threading.Thread(target=send) for send in sends]
+            for thread in threads:
+                thread.start()
+            wait_until(lambda: _waiting_for_a_lock(other), "a send to wait for the counts")
+            time.sleep(1)  # for the other sends to queue up as well
+            read = threading.Thread(target=lambda: store.get_message(caller, first.message_id))
+            read.start()
+            read.join(timeout=10)
+            assert not read.is_alive(), "a read waited for a connection behind the queued sends"
+            assert store.engine.pool.checkedout() <= 2  # the sends' one, and the read's while it returns
+        for thread in threads:
+            thread.join(timeout=30)
+        page = store.history(caller, HistoryQuery(limit=100))  # its total read from the daily counts
+        assert sorted(message.body for message in page.items) == sorted(f"group {n}" for n in range(SENDERS + 1))
+        assert page.total == store.stats(caller, None, None, None).pending == SENDERS + 1
+    finally:
+        slow.dispose()
+        store.close()
+
+
+def _waiting_for_a_lock(conn: sa.Connection) -> bool:
+    """Whether a session of this database waits for a lock another holds."""
+    waiting = sa.text(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+    return bool(conn.execute(waiting).scalar())
