@@ -51,6 +51,6 @@ def _device_status(client_id: str, device_id: str | None) -> Literal["online", "
         return None
     relay = context.current()
     offline_after = timedelta(seconds=relay.settings.relay.device_offline_after_seconds)
-    states = relay.store.device_states(client_id=client_id, device_id=device_id)
+    states = relay.device_states(client_id, device_id)
     online = bool(states) and states[0].online(utcnow(), offline_after)
     return "online" if online else "offline"

@@ -36,7 +36,7 @@ bp = Blueprint("devices", __name__, url_prefix="/v1")
 def list_devices() -> Response:
     """Every device of the caller's client, oldest first."""
     relay = current()
-    states = relay.store.device_states(client_id=current_caller().client_id)
+    states = relay.device_states(current_caller().client_id)
     devices = [Device(**device_fields(state)) for state in states if not state.disabled]
     return respond(DeviceList(devices=devices, total=len(devices)))
 
@@ -58,7 +58,7 @@ def get_device(device_id: str) -> Response:
     # An id not shaped like one (a NUL, say) never reaches the database.
     states = []
     if ids.is_device_id(device_id):
-        states = relay.store.device_states(client_id=current_caller().client_id, device_id=device_id)
+        states = relay.device_states(current_caller().client_id, device_id)
     if not states or states[0].disabled:
         raise ApiError("INVALID_DEVICE_ID", "The device ID does not exist or does not belong to this client.")
     return respond(OneDevice(**device_fields(states[0])))

@@ -9,8 +9,9 @@ worker, a round's commit may wait for other writers, and the worker's own
 reading of the keys (``worker.liveness``) comes once a maintenance round,
 which may take seconds and waits for the same commits. The key is never
 behind. So whatever decides by a device's liveness takes the newer of the
-two: the relay's send path (``RQDispatcher``), and the worker, which records
-the key's heartbeat in the store.
+two: the relay's send path (``RQDispatcher``), what the API and the console
+say of a device (``RelayContext.device_states``), and the worker, which
+records the key's heartbeat in the store.
 
 A key not sealed with its device's key, or holding anything but that
 device's heartbeat, is ignored, as a forged event is: no device can make
@@ -25,6 +26,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from redis import Redis
+from redis.exceptions import RedisError
 
 from relay_server.store.device_state import DeviceState
 from zimsend_common import wire
@@ -78,6 +80,17 @@ def brought_up_to_date(
         state if (beat := heartbeats.get(state.device_id)) is None else replace(state, **_liveness(beat))
         for state in states
     ]
+
+
+def as_live_as_known(
+    redis: Redis, states: Sequence[DeviceState], keys: Mapping[str, str], now: datetime
+) -> list[DeviceState]:
+    """``brought_up_to_date``, or ``states`` as the store has them when Redis cannot be asked
+    (the store's word is then all there is to go by)."""
+    try:
+        return brought_up_to_date(redis, states, keys, now)
+    except RedisError:
+        return list(states)
 
 
 def _liveness(beat: Heartbeat) -> dict[str, Any]:

@@ -48,10 +48,7 @@ class RQDispatcher:
     def _device_states(self, client_id: str) -> list[DeviceState]:
         """The client's device states, each as live as its store record or its heartbeat key says."""
         states = self.store.device_states(client_id=client_id)
-        try:
-            return heartbeat_keys.brought_up_to_date(self.redis, states, self.keys.of(client_id), utcnow())
-        except RedisError:
-            return states  # the store's word: all there is to go by
+        return heartbeat_keys.as_live_as_known(self.redis, states, self.keys.of(client_id), utcnow())
 
     def choose_device(self, caller: Caller, device_id: str | None, *, scheduled: bool) -> str | None:
         """The asked-for device, or None for the client's shared queues (any online device)."""

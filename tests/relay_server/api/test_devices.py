@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 import requests
 
+from zimsend_common import wire
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 
@@ -78,3 +79,22 @@ def test_a_device_id_that_cannot_be_one_is_not_found(relay, acme, device_id):
     answer = requests.get(relay.url(f"/devices/{device_id}"), headers=acme.headers, timeout=5)
     assert answer.status_code == 404, answer.text
     assert answer.json()["error"]["code"] == "INVALID_DEVICE_ID"
+
+
+def test_a_device_whose_latest_heartbeat_waits_for_the_worker_is_shown_online_as_sends_see_it(relay, acme):
+    device, password = relay.store.add_device(acme.client_id)
+    device_id = device.device_id
+    offline_after = timedelta(seconds=relay.settings.relay.device_offline_after_seconds)
+    relay.store.record_heartbeat(device_id, utcnow() - offline_after - timedelta(seconds=5), {"operator": "Econet"})
+    # The agent's newest heartbeat, under its key: the worker has not applied it yet.
+    seen = utcnow().replace(microsecond=0)
+    beat = wire.Event(kind="heartbeat", device_id=device_id, at=isoformat_z(seen), data={"state": "online"})
+    relay.redis.set(wire.heartbeat_key(device_id), wire.seal(beat, wire.device_signing_key(password)))
+
+    listed = requests.get(relay.url("/devices"), headers=acme.headers, timeout=5).json()["devices"]
+    one = requests.get(relay.url(f"/devices/{device_id}"), headers=acme.headers, timeout=5).json()
+    tested = requests.get(relay.url("/auth/test"), headers={**acme.headers, "X-Device-ID": device_id}, timeout=5)
+
+    assert [(d["online"], d["last_seen"]) for d in listed] == [(True, isoformat_z(seen))]
+    assert (one["online"], one["last_seen"], one["operator"]) == (True, isoformat_z(seen), "Econet")
+    assert tested.json()["device_status"] == "online"
