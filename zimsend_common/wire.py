@@ -31,6 +31,13 @@ whole batch (``zimsend_common.manifest``). A job for the simulated device
 (``SIMULATED_QUEUE``) has args ``[payload]`` only: the worker checks it
 against the store.
 
+A shared message the device's SIM refuses for want of credit, before any of its
+parts went, is not failed by the agent: it reports ``declined``, gives its claim
+back (compare-and-delete, only while the claim is its own) and never sends that
+message; the relay's worker keeps the refusal in the store and places the
+message again, signed only for the client's devices that have not refused it,
+or fails it NO_CREDIT once every one has (``relay_server/worker/refusals.py``).
+
 A cancel claims the same key; whoever sets it first wins, the other learns it.
 So does the relay's worker before it fails a message that can no longer
 leave (``CLAIM_EXPIRED``, ``CLAIM_OTP_LOST``).
@@ -109,7 +116,10 @@ CLAIM_TTL_SECONDS = 7 * 24 * 3600
 def claim_key(client_id: str, message_id: str) -> str:
     """Set once (NX) to ``claim_value_device(...)``, ``CLAIM_CANCELLED``, ``CLAIM_EXPIRED`` or
     ``CLAIM_OTP_LOST`` (``relay_server/worker/recovery.py``); the relay may replace a
-    device's with ``CLAIM_ABANDONED`` (``relay_server/worker/abandoned.py``).
+    device's with ``CLAIM_ABANDONED`` (``relay_server/worker/abandoned.py``), or, when that
+    device declined the message, with ``CLAIM_DECLINED`` or nothing
+    (``relay_server/worker/refusals.py``). A device that declines a message gives its own
+    claim back (compare-and-delete).
 
     Under the client's name, so that a device's Redis user may claim its own
     client's messages and no one else's.
@@ -125,6 +135,9 @@ CLAIM_ABANDONED = "abandoned"
 # reason has its own value, so that recovery, should the failure not be stored, ends it the same way.
 CLAIM_EXPIRED = "expired"
 CLAIM_OTP_LOST = "otp-lost"
+# Won by the relay for a shared message every device of its client that could send it
+# refused for want of credit (``declined`` events): it fails with NO_CREDIT, unsent.
+CLAIM_DECLINED = "declined"
 
 
 def claim_value_device(device_id: str) -> str:
@@ -270,7 +283,7 @@ class SendJob:
         return cls(**fields)
 
 
-EventKind = Literal["sent", "delivered", "failed", "received", "heartbeat", "job_refused"]
+EventKind = Literal["sent", "delivered", "failed", "received", "heartbeat", "job_refused", "declined"]
 
 
 @dataclass(frozen=True)
@@ -290,6 +303,13 @@ class Event:
       job_refused: reason (a JobRefusal reason), job_id, queue, message_id
                  (the id the job claimed, or None): a job the agent would not
                  take, which never reached its modem
+      declined:  message_id, declined_at, code (NO_CREDIT), message, detail: a
+                 message of the client's shared queue that the device's SIM
+                 refused before any of its parts went (no credit, barred); the
+                 device gave its claim back and will never send it, and the
+                 relay offers it to the client's other devices (heartbeats
+                 then carry shared_paused_until while the device leaves the
+                 shared queues alone)
     """
 
     kind: EventKind

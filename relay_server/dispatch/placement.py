@@ -8,6 +8,8 @@ it (``wire.sign_send_job``, with the keys the store keeps), or, when several
 shared jobs of a client are placed together, the id of the manifest they
 share (``zimsend_common.manifest``: one signature per device for the lot);
 the simulated device needs none, it checks the message against the store.
+A shared message some devices refused (``relay_server/worker/refusals.py``) is
+signed for the client's other devices only, and never shares a manifest.
 
 A scheduled message has no job until it is due: the store keeps its time, and
 the relay's worker alone gives it its send job then (``worker.due``). This
@@ -19,7 +21,7 @@ message silently, while the store cannot lose it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, cast
 
 from redis import Redis
@@ -76,12 +78,13 @@ def send_job(message: Message) -> wire.SendJob:
     )
 
 
-def send_job_args(message: Message, client_keys: Mapping[str, str]) -> list[Any]:
+def send_job_args(message: Message, client_keys: Mapping[str, str], leave_out: Collection[str] = ()) -> list[Any]:
     """The send job's arguments: its payload, and (for an agent) its signatures by device.
 
     ``client_keys`` are the signing keys of the message's client's enabled devices
     (``Store.device_signing_keys``): a message for one device is signed for that
-    device alone, and for none when it is disabled.
+    device alone, and for none when it is disabled; a shared one for each of them
+    but the devices ``leave_out`` names (those that refused it).
     """
     payload = send_job(message)
     if message.is_test:
@@ -90,7 +93,7 @@ def send_job_args(message: Message, client_keys: Mapping[str, str]) -> list[Any]
         key = client_keys.get(message.device_id)
         keys = {} if key is None else {message.device_id: key}
     else:
-        keys = dict(client_keys)
+        keys = {device_id: key for device_id, key in client_keys.items() if device_id not in leave_out}
     return [payload.to_dict(), wire.sign_send_job(payload, keys)]
 
 
@@ -118,10 +121,16 @@ def enqueue_send(redis: Redis, keys_of: KeysOf, message: Message) -> None:
     enqueue_sends(redis, keys_of, [message])
 
 
-def enqueue_sends(redis: Redis, keys_of: KeysOf, messages: Sequence[Message]) -> None:
+def enqueue_sends(
+    redis: Redis,
+    keys_of: KeysOf,
+    messages: Sequence[Message],
+    leave_out: Mapping[str, Collection[str]] | None = None,
+) -> None:
     """``enqueue_send`` for each message, in one round trip (a pipeline) for every
     ``_PIPELINED`` of them, asking ``keys_of`` for each client's signing keys once (a bulk
-    send is one client's): ``Store.device_signing_keys``, or a cache of it.
+    send is one client's): ``Store.device_signing_keys``, or a cache of it. ``leave_out``
+    names, by message id, the devices a shared message's job is not signed for.
 
     Each job is what ``Queue.enqueue(..., unique=True)`` would store, field for field: RQ
     makes it (``create_job``, and its own preparation for a queue: ``job_hashes``), and ``unique_jobs``
@@ -136,7 +145,7 @@ def enqueue_sends(redis: Redis, keys_of: KeysOf, messages: Sequence[Message]) ->
     now = utcnow()
     for start in range(0, len(messages), _PIPELINED):
         chunk = messages[start : start + _PIPELINED]
-        args, manifests = _chunk_args(chunk, keys)
+        args, manifests = _chunk_args(chunk, keys, leave_out or {})
         jobs = [
             send_job_maker(redis, message).make(wire.send_job_id(message.client_id, message.message_id), job_args, now)
             for message, job_args in zip(chunk, args)
@@ -149,18 +158,19 @@ def enqueue_sends(redis: Redis, keys_of: KeysOf, messages: Sequence[Message]) ->
 
 
 def _chunk_args(
-    messages: Sequence[Message], keys: Mapping[str, Mapping[str, str]]
+    messages: Sequence[Message], keys: Mapping[str, Mapping[str, str]], leave_out: Mapping[str, Collection[str]]
 ) -> tuple[list[list[Any]], dict[str, bytes]]:
     """Each message's send job args, and the manifests they name (Redis key -> stored value).
 
     A client's shared jobs share a manifest when there are several of them
     and the client has ``MANIFEST_FROM_DEVICES`` devices or more: signed once
     per device, where ``send_job_args`` signs every job for every device.
-    Any other job carries its own signatures.
+    Any other job carries its own signatures, as does one some devices refused
+    (``leave_out``): it is signed for the others only.
     """
     shared: dict[str, list[int]] = {}
     for index, message in enumerate(messages):
-        if not message.is_test and message.device_id is None:
+        if not message.is_test and message.device_id is None and message.message_id not in leave_out:
             shared.setdefault(message.client_id, []).append(index)
     args: dict[int, list[Any]] = {}
     manifests: dict[str, bytes] = {}
@@ -174,7 +184,8 @@ def _chunk_args(
         manifests[manifest.key(client_id, manifest_id)] = stored
         args.update({index: [payload, manifest_id] for index, payload in zip(indexes, payloads)})
     return [
-        args.get(index) or send_job_args(message, keys.get(message.client_id, {}))
+        args.get(index)
+        or send_job_args(message, keys.get(message.client_id, {}), leave_out.get(message.message_id, ()))
         for index, message in enumerate(messages)
     ], manifests
 

@@ -1,5 +1,5 @@
 """The tables the dispatch side keeps: device state, device events, incoming SMS,
-and the agent events that could not be applied.
+the agent events that could not be applied, and the devices that refused a message.
 
 They live on the store's one MetaData (``schema.metadata``) and are created by
 migrations 0002 and 0003. Device state is what the latest heartbeat said;
@@ -7,7 +7,9 @@ device events are the online/offline transitions, kept durably until webhooks
 deliver them; incoming messages are what the devices received, once per agent
 event (``exact_json`` as ``storable_text`` describes). Event attempts count the
 failed tries of each agent event; dead letters keep the events that failed
-every try, for the operator.
+every try, for the operator. Message refusals (revision 0021) name the devices
+whose SIM refused a shared message for want of credit, so that it is placed
+again for the client's other devices only; they go with their message.
 """
 
 from __future__ import annotations
@@ -110,4 +112,16 @@ dead_letters = sa.Table(
     sa.Column("last_attempt_at", UtcDateTime, nullable=False),
     sa.Column("dead_lettered_at", UtcDateTime, nullable=False),
     sa.Index("ix_dead_letters_dead_lettered", "dead_lettered_at", "event_id"),
+)
+
+message_refusals = sa.Table(
+    "message_refusals",
+    metadata,
+    # No foreign keys: a refusal goes with its message (``retention``), and names a device
+    # as its event did, whatever became of the device since.
+    sa.Column("message_id", sa.String(24), primary_key=True),
+    sa.Column("device_id", sa.String(20), primary_key=True),
+    sa.Column("code", sa.String(32), nullable=False),
+    sa.Column("detail", sa.Text, nullable=True),  # the modem's own words
+    sa.Column("refused_at", UtcDateTime, nullable=False),
 )

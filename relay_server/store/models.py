@@ -69,6 +69,18 @@ class Device:
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """A device's SIM refused a shared message before any of its parts went (a ``declined``
+    event): the device will never send it, and the message goes to the client's others."""
+
+    message_id: str
+    device_id: str
+    code: str  # a FailureCode: NO_CREDIT
+    detail: str | None  # the modem's own words
+    refused_at: datetime
+
+
+@dataclass(frozen=True)
 class MessageError:
     code: str
     message: str

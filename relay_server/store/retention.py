@@ -31,7 +31,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from relay_server.store import daily_counts
+from relay_server.store import daily_counts, refusals
 from relay_server.store.engine import let_writers_in, single_read, write_transaction
 from relay_server.store.messages import message_from_row
 from relay_server.store.schema import clients, message_events, messages
@@ -79,7 +79,8 @@ def _in_batches(engine: sa.Engine, delete_batch: Callable[[sa.Connection], int],
 
 
 def purge_messages(engine: sa.Engine, cutoff: datetime, batch_size: int = BATCH_SIZE) -> int:
-    """Delete finished messages created before ``cutoff`` and their events; how many went."""
+    """Delete finished messages created before ``cutoff``, their events and their refusals;
+    how many went."""
     with single_read(engine) as conn:
         client_ids = conn.execute(sa.select(clients.c.client_id)).scalars().all()
     deleted = 0
@@ -108,6 +109,7 @@ def _purge_owner(engine: sa.Engine, client_id: str, is_test: bool, cutoff: datet
         if batch:
             ids = [message.message_id for message in batch]
             conn.execute(sa.delete(message_events).where(message_events.c.message_id.in_(ids)))
+            refusals.delete_of(conn, ids)
             conn.execute(sa.delete(messages).where(messages.c.message_id.in_(ids)))
             daily_counts.record_purged(conn, batch)
         return len(batch)

@@ -35,6 +35,7 @@ from relay_server.store import (
     observability,
     otp,
     phone_events,
+    refusals,
     retention,
     signed_out,
     stats,
@@ -81,6 +82,7 @@ from relay_server.store.models import (
     Message,
     NewIncoming,
     NewMessage,
+    Refusal,
     ReservedAnswer,
     Stats,
     StatusChange,
@@ -277,6 +279,23 @@ class Store:
         """Keep a job the device's agent would not take as its ``job.refused`` event; False for a repeat."""
         with write_transaction(self.engine) as conn:
             return device_records.record_job_refusal(conn, device, event_id, at, data)
+
+    def record_refusal(self, refusal: Refusal) -> bool:
+        """Keep that a device refused a shared message (``refusals``); False for a repeat."""
+        with write_transaction(self.engine) as conn:
+            return refusals.record(conn, refusal)
+
+    def refusals(self, message_ids: Sequence[str]) -> dict[str, list[Refusal]]:
+        """The refusals of each of the messages that has any, oldest first."""
+        if not message_ids:
+            return {}
+        with single_read(self.engine) as conn:
+            return refusals.of_messages(conn, message_ids)
+
+    def shared_senders(self, client_id: str) -> set[str]:
+        """The client's devices that take from its shared queues: enabled, and not phones."""
+        with single_read(self.engine) as conn:
+            return refusals.shared_senders(conn, client_id)
 
     def schema_revision(self) -> str | None:
         """The migration revision the database is at (None for an empty one)."""

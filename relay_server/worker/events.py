@@ -36,9 +36,18 @@ from prometheus_client import Counter
 from relay_server.dispatch import heartbeat_keys
 from relay_server.store import ids
 from relay_server.store.errors import DATABASE_UNAVAILABLE, UnknownMessage
-from relay_server.store.models import Device, EventFailure, Message, MessageError, NewIncoming, Status, StatusChange
+from relay_server.store.models import (
+    Device,
+    EventFailure,
+    Message,
+    MessageError,
+    NewIncoming,
+    Refusal,
+    Status,
+    StatusChange,
+)
 from relay_server.store.storable_text import clipped
-from relay_server.worker import context, incoming_kind, latency
+from relay_server.worker import context, declined, incoming_kind, latency
 from zimsend_common import bus, wire
 from zimsend_common.failures import FailureCode
 from zimsend_common.timefmt import parse_zoned, utcnow
@@ -332,6 +341,27 @@ def _on_failed(ctx: context.WorkerContext, device: Device, event: wire.Event) ->
     return _move(ctx, device, event, "failed", error)
 
 
+def _on_declined(ctx: context.WorkerContext, device: Device, event: wire.Event) -> bool:
+    """A shared message the device's SIM refused for want of credit (``declined``)."""
+    data = event.data
+    message_id = data.get("message_id")
+    if not _is_id(message_id, ids.is_message_id):
+        raise Refused("malformed")
+    if data.get("code") != FailureCode.NO_CREDIT:
+        raise Refused("bad_failure_code")
+    message = ctx.store.get_message_by_id(message_id)
+    if message is None or message.client_id != device.client_id or message.is_test:
+        raise Refused("not_this_clients_message")
+    # Pinned by the client to a device, no other may send it (an ended one names the device it ended on).
+    if message.device_id is not None and message.status == "queued":
+        raise Refused("not_a_shared_message")
+    detail = clipped(str(data["detail"]), MAX_ERROR_TEXT) if data.get("detail") else None
+    at = _moment(data.get("declined_at", event.at))
+    return declined.apply(
+        ctx, message, Refusal(message_id, device.device_id, FailureCode.NO_CREDIT, detail, at), utcnow()
+    )
+
+
 def _on_received(ctx: context.WorkerContext, device: Device, event: wire.Event) -> bool:
     data = event.data
     sender, text = data.get("sender"), data.get("text")
@@ -383,4 +413,5 @@ _HANDLERS = {
     "received": _on_received,
     "heartbeat": _on_heartbeat,
     "job_refused": _on_job_refused,
+    "declined": _on_declined,
 }

@@ -6,7 +6,9 @@ Recovery gives the others their job again (except one-time passwords, whose
 code only the lost job held: those fail); placing is idempotent, so running
 it while the relay is enqueueing is safe, and the claim keeps a message from
 leaving twice. A scheduled message is the due release's (``due``) until that
-has looked past its time; recovery covers it after.
+has looked past its time; recovery covers it after. A shared message devices
+refused for want of credit is placed for the client's other devices only, or
+fails with NO_CREDIT when none is left (``refusals``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from datetime import datetime, timedelta
 
 from relay_server.dispatch import placement
 from relay_server.store.models import Device, Message, StatusChange
-from relay_server.worker import abandoned
+from relay_server.worker import abandoned, refusals
 from relay_server.worker.context import WorkerContext
 from relay_server.worker.messages import VALIDITY_PASSED, expire, fail_outcome_unknown
 from zimsend_common import device_written, wire
@@ -69,7 +71,10 @@ def requeue_orphans(ctx: WorkerContext, now: datetime, scheduled_through: dateti
     device alone, which either answers with what it already reported or,
     having never handed it to its modem, sends it; and again after each
     further ``STUCK_AFTER`` of silence, never more often; unless that device
-    will never report on it (``abandoned``).
+    will never report on it (``abandoned``). One claimed by a device that
+    refused it for want of credit is taken from that device and placed for
+    the others; one the relay claimed when every device had refused it fails
+    with NO_CREDIT (its failure was not stored).
     """
     refs = ctx.store.queued_message_refs(scheduled_through)
     placed, queued = 0, dict[str, list[tuple[str, str]]]()
@@ -88,12 +93,19 @@ def _give_jobs_back(ctx: WorkerContext, jobless: dict[str, bytes | None], now: d
     """Act on each jobless message by its claim, as ``requeue_orphans`` says; returns how many were placed."""
     placed, unclaimed = 0, []
     stored = ctx.store.get_messages_by_ids(list(jobless))
+    refused = ctx.store.refusals([message_id for message_id, claim in jobless.items() if claim is not None])
     for message_id, claim in jobless.items():
         message = stored.get(message_id)
         if message is None or message.status != "queued":
             continue
+        found = refused.get(message_id, [])
         if claim is None:
             unclaimed.append(message)
+        elif claim == wire.CLAIM_DECLINED.encode():  # every device refused it; its failure was not stored
+            refusals.fail_declined(ctx.store, message_id, found, now)
+        elif refusals.refuser_holds(claim, found):  # one that refused it never gave its claim back
+            if refusals.release_refusers_claim(ctx, message, found):
+                unclaimed.append(message)
         elif claim == wire.CLAIM_CANCELLED.encode():
             ctx.store.apply_status_change(StatusChange(message_id, "cancelled", now))
         elif claim == wire.CLAIM_ABANDONED.encode():  # taken over; its failure was not stored
@@ -119,19 +131,24 @@ def _place_again(ctx: WorkerContext, messages: list[Message], now: datetime) -> 
 
 
 def give_jobs(ctx: WorkerContext, messages: Sequence[Message], now: datetime) -> list[Message]:
-    """Put each unclaimed, due message's send job on its queue; returns those put. The
-    others' ``valid_until`` had passed: they failed with TIMEOUT instead."""
+    """Put each unclaimed, due message's send job on its queue, signed for the devices that
+    may take it (``refusals``); returns those put. The others' ``valid_until`` had passed:
+    they failed with TIMEOUT instead; or every device that could send them refused them:
+    they failed with NO_CREDIT."""
     # A claim key of another kind would block the new job's claim, and the expiry's as well.
     placement.clear_planted_claims(ctx.redis, [(message.client_id, message.message_id) for message in messages])
+    seen = refusals.outlook(ctx, list(messages))
+    for message, found in seen.exhausted:
+        refusals.fail_exhausted(ctx, message, found, now)
     due = []
-    for message in messages:
+    for message in seen.placeable:
         if message.valid_until is not None and message.valid_until < now:
             _expire(ctx, message.client_id, message.message_id, now)
         else:
             due.append(message)
     # A failed job's remains would block the new one.
     placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id) for message in due])
-    placement.enqueue_sends(ctx.redis, ctx.store.device_signing_keys, due)
+    placement.enqueue_sends(ctx.redis, ctx.store.device_signing_keys, due, seen.leave_out)
     return due
 
 

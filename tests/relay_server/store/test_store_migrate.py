@@ -42,6 +42,7 @@ TABLES = {
     "console_operators",
     "console_signed_out",
     "phone_events",
+    "message_refusals",
 }
 
 

@@ -1,0 +1,67 @@
+"""Applying a ``declined`` event: a device's SIM refused a shared message for want of credit.
+
+The device gave its claim back and will never send the message; the event is
+signed like every other and checked by ``events`` (a message of the device's
+client, shared, live). Here the refusal is kept in the store, once per device
+and message: a repeat changes nothing. Then, once that is committed, the
+message is placed again for the client's devices that have not refused it,
+or fails with NO_CREDIT when none is left (``refusals``). Its status stays
+``queued`` meanwhile: the contract's statuses do not change.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from redis.exceptions import RedisError
+
+from relay_server.store.errors import DATABASE_UNAVAILABLE
+from relay_server.store.models import Message, Refusal
+from relay_server.worker import recovery, refusals
+from relay_server.worker.context import WorkerContext
+
+log = logging.getLogger(__name__)
+
+
+def apply(ctx: WorkerContext, message: Message, refusal: Refusal, now: datetime) -> bool:
+    """Keep the refusal and act on it; False when it was kept before (a repeat)."""
+    if not ctx.store.record_refusal(refusal):
+        return False
+    if message.status != "queued":
+        return True  # it ended meanwhile (a cancel won): kept for the record only
+    # A one-time password's code went with the job the device took (the store keeps the
+    # text masked): no other device can send it.
+    if ctx.store.otp_messages([message.message_id]):
+        found = ctx.store.refusals([message.message_id]).get(message.message_id, [refusal])
+        refusals.fail_exhausted(ctx, message, found, now)
+        return True
+    seen = refusals.outlook(ctx, [message])
+    for exhausted, found in seen.exhausted:
+        refusals.fail_exhausted(ctx, exhausted, found, now)
+    if seen.placeable:
+        # Once the refusal is durable, so that the job is signed from what the store keeps.
+        ctx.store.after_commit(lambda: _place_again(ctx, message, now))
+    return True
+
+
+def _place_again(ctx: WorkerContext, message: Message, now: datetime) -> None:
+    """Give the message a job for the devices that have not refused it, unless it is claimed
+    (by a cancel, or a device that took it meanwhile). Whatever fails here is recovery's:
+    it places every jobless, unclaimed queued message within a maintenance round."""
+    try:
+        found = ctx.store.refusals([message.message_id]).get(message.message_id, [])
+        if not refusals.release_refusers_claim(ctx, message, found):
+            return
+        placed = recovery.give_jobs(ctx, [message], now)
+        if placed:
+            log.info(
+                "declined message placed for the client's other devices",
+                extra={"message_id": message.message_id, "refused_by": [refusal.device_id for refusal in found]},
+            )
+    except RedisError as exc:
+        log.warning("declined message left to recovery", extra={"message_id": message.message_id, "error": str(exc)})
+    except DATABASE_UNAVAILABLE as exc:
+        log.warning("declined message left to recovery", extra={"message_id": message.message_id, "error": str(exc)})
+    except Exception:  # run after the round's commit: it must not cost the round its acknowledgements
+        log.exception("declined message left to recovery", extra={"message_id": message.message_id})

@@ -1,0 +1,156 @@
+"""Shared messages that devices refused for want of credit: where each may go next.
+
+A device whose SIM refuses a message of its client's shared queue before any
+part of it went (no credit, barred: a ``declined`` event, ``worker.declined``)
+never sends that message, and gives its claim back. The store keeps who
+refused it (``Store.record_refusal``); from that durable record the worker
+decides, whenever it places the message (after the refusal, in recovery):
+
+- while one of the client's devices that take shared jobs (enabled, not a
+  phone) has not refused it, it is placed again signed for those devices
+  only (``placement.enqueue_sends``'s ``leave_out``): a device that refused
+  it cannot take it;
+- once every one of them has refused it (or none other is there), it fails
+  with NO_CREDIT and the modem's own words. The worker first takes its claim
+  (``wire.CLAIM_DECLINED``), from nobody or from a device that refused it,
+  never from a cancel or from a device that may be sending it, so a cancel
+  that came first wins; should the store then lose the failure, recovery
+  finds that claim and fails the message the same way.
+
+A claim still held by a device that refused the message (one that stopped
+before giving it back) is taken from it likewise, compare-and-delete: that
+device's ledger keeps the message as declined, and it never sends it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from relay_server.store.models import Message, MessageError, Refusal, StatusChange
+from relay_server.store.store import Store
+from relay_server.worker.context import WorkerContext
+from zimsend_common import wire
+from zimsend_common.failures import FailureCode, describe
+
+log = logging.getLogger(__name__)
+
+EVERY_DEVICE_REFUSED = (
+    "{detail} (refused for want of credit by every device of the client that could send it: {devices})"
+)
+REFUSALS_LOST = "refused for want of credit by every device of the client that could send it"
+
+
+@dataclass
+class Outlook:
+    """What the refusals say of messages about to be placed."""
+
+    placeable: list[Message] = field(default_factory=list)
+    # By message id: the devices that refused it, whose signature its job must not carry.
+    leave_out: dict[str, frozenset[str]] = field(default_factory=dict)
+    # Messages every device that could send them refused, with those refusals, oldest first.
+    exhausted: list[tuple[Message, list[Refusal]]] = field(default_factory=list)
+
+
+def outlook(ctx: WorkerContext, messages: list[Message]) -> Outlook:
+    """Sort messages about to be placed by what their refusals leave them (one query for
+    the refusals, one for each client whose messages have any)."""
+    shared = [message.message_id for message in messages if message.device_id is None and not message.is_test]
+    refused = ctx.store.refusals(shared) if shared else {}
+    senders: dict[str, set[str]] = {}
+    sorted_out = Outlook()
+    for message in messages:
+        found = refused.get(message.message_id)
+        if not found:
+            sorted_out.placeable.append(message)
+            continue
+        if message.client_id not in senders:
+            senders[message.client_id] = ctx.store.shared_senders(message.client_id)
+        refusers = frozenset(refusal.device_id for refusal in found)
+        if senders[message.client_id] - refusers:
+            sorted_out.placeable.append(message)
+            sorted_out.leave_out[message.message_id] = refusers
+        else:
+            sorted_out.exhausted.append((message, found))
+    return sorted_out
+
+
+def fail_exhausted(ctx: WorkerContext, message: Message, found: list[Refusal], now: datetime) -> bool:
+    """Fail with NO_CREDIT a message every device that could send it refused, once its claim
+    is the relay's (taken from nobody, or from a device that refused it); whether it did."""
+    key = wire.claim_key(message.client_id, message.message_id)
+    refusers = [wire.claim_value_device(refusal.device_id) for refusal in found]
+    if not ctx.redis.eval(_TAKE_CLAIM, 1, key, wire.CLAIM_DECLINED, wire.CLAIM_TTL_SECONDS, *refusers):
+        return False  # a cancel, or a device that has not refused it, holds it
+    failed = fail_declined(ctx.store, message.message_id, found, now)
+    if failed:
+        log.warning(
+            "message failed: every device of its client refused it for want of credit",
+            extra={"message_id": message.message_id, "devices": [refusal.device_id for refusal in found]},
+        )
+    return failed
+
+
+def fail_declined(store: Store, message_id: str, found: list[Refusal], now: datetime) -> bool:
+    """Fail the queued message with NO_CREDIT, in the words of its last refusal (of none, when
+    the store lost them); False when it had moved on."""
+    last = found[-1] if found else None
+    if last is None:
+        detail = REFUSALS_LOST
+    else:
+        devices = ", ".join(refusal.device_id for refusal in found)
+        detail = EVERY_DEVICE_REFUSED.format(detail=last.detail or describe(FailureCode.NO_CREDIT), devices=devices)
+    error = MessageError(FailureCode.NO_CREDIT, describe(FailureCode.NO_CREDIT), detail)
+    change = StatusChange(message_id, "failed", now, device_id=last.device_id if last else None, error=error)
+
+    def while_queued(message: Message) -> StatusChange:
+        return change if message.status == "queued" else replace(change, status=message.status)
+
+    return store.apply_status_change(change, check=while_queued).applied
+
+
+def release_refusers_claim(ctx: WorkerContext, message: Message, found: list[Refusal]) -> bool:
+    """Delete the message's claim when a device that refused it holds it; whether the
+    message is unclaimed now."""
+    key = wire.claim_key(message.client_id, message.message_id)
+    refusers = [wire.claim_value_device(refusal.device_id) for refusal in found]
+    return bool(ctx.redis.eval(_RELEASE_CLAIM, 1, key, *refusers))
+
+
+def refuser_holds(claim: bytes, found: list[Refusal]) -> bool:
+    """Whether ``claim`` is that of a device that refused the message."""
+    return any(claim == wire.claim_value_device(refusal.device_id).encode() for refusal in found)
+
+
+# KEYS: a claim key; ARGV: the relay's claim, its lifetime, then the claims of the devices
+# that refused the message. Sets the relay's claim when the key is empty or holds one of
+# those (or the relay's own); answers 1 when it did, 0 otherwise.
+_TAKE_CLAIM = """
+local kind = redis.call('TYPE', KEYS[1])['ok']
+if kind ~= 'string' and kind ~= 'none' then return 0 end
+local held = redis.call('GET', KEYS[1])
+local free = held == false or held == ARGV[1]
+for i = 3, #ARGV do
+    if held == ARGV[i] then free = true end
+end
+if not free then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"""
+
+# KEYS: a claim key; ARGV: the claims of the devices that refused the message. Deletes the
+# claim when it is one of those; answers 1 when the key is empty now, 0 otherwise.
+_RELEASE_CLAIM = """
+local kind = redis.call('TYPE', KEYS[1])['ok']
+if kind == 'none' then return 1 end
+if kind ~= 'string' then return 0 end
+local held = redis.call('GET', KEYS[1])
+for i = 1, #ARGV do
+    if held == ARGV[i] then
+        redis.call('DEL', KEYS[1])
+        return 1
+    end
+end
+return 0
+"""

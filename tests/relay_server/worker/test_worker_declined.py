@@ -1,0 +1,192 @@
+"""A shared message a device's SIM refused for want of credit (``declined``): the worker keeps
+the refusal and gives the message to the client's other devices, or fails it NO_CREDIT once
+every device that could send it refused it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from relay_parts import AgentDevice, Parts, run_round
+
+from relay_server.store.models import Message, Refusal
+from relay_server.worker.events import apply_event
+from zimsend_common import bus, wire
+from zimsend_common.timefmt import isoformat_precise, utcnow
+
+BARRED = "+CMS ERROR: 8 (Operator determined barring)"
+
+
+def declined(device: AgentDevice, message: Message, detail: str = BARRED) -> str:
+    data = {
+        "message_id": message.message_id,
+        "declined_at": isoformat_precise(utcnow()),
+        "code": "NO_CREDIT",
+        "message": "No credit",
+        "detail": detail,
+    }
+    return device.report("declined", data)
+
+
+def signed_for(parts: Parts, message: Message) -> set[str] | None:
+    """The devices the message's send job in Redis is signed for; None when it has no job."""
+    try:
+        job = bus.fetch(wire.send_job_id(message.client_id, message.message_id), parts.redis)
+    except Exception:
+        return None
+    signatures: Any = job.args[1]
+    return set(signatures)
+
+
+def on_shared_queue(parts: Parts, message: Message) -> bool:
+    queue = bus.queue_key(wire.client_queue(message.client_id, message.priority))
+    return wire.send_job_id(message.client_id, message.message_id).encode() in parts.redis.lrange(queue, 0, -1)
+
+
+def claim(parts: Parts, message: Message) -> bytes | None:
+    return parts.redis.get(wire.claim_key(message.client_id, message.message_id))
+
+
+def test_a_message_one_device_declined_stays_queued_and_goes_to_the_others_only(parts: Parts):
+    caller = parts.client()
+    first, second, third = parts.device(caller), parts.device(caller), parts.device(caller)
+    message = parts.message(caller)
+
+    assert declined(first, message) == "applied"
+
+    assert parts.reload(message).status == "queued"
+    assert signed_for(parts, message) == {second.device_id, third.device_id}
+    assert on_shared_queue(parts, message)
+
+
+def test_a_repeated_declined_event_changes_nothing(parts: Parts):
+    caller = parts.client()
+    first, _ = parts.device(caller), parts.device(caller)
+    message = parts.message(caller)
+    document = first.event("declined", {"message_id": message.message_id, "code": "NO_CREDIT", "detail": BARRED})
+    signature = wire.sign(document.to_dict(), first.signing_key)
+
+    assert apply_event(document.to_dict(), signature) == "applied"
+    parts.redis.delete(f"rq:job:{wire.send_job_id(message.client_id, message.message_id)}")
+    assert apply_event(document.to_dict(), signature) == "repeat"
+    assert signed_for(parts, message) is None  # not placed again by a repeat
+    assert parts.reload(message).status == "queued"
+
+
+def test_once_every_device_declined_it_the_message_fails_no_credit_once_with_the_modems_words(parts: Parts):
+    caller = parts.client()
+    first, second = parts.device(caller), parts.device(caller)
+    message = parts.message(caller)
+
+    declined(first, message)
+    assert parts.reload(message).status == "queued"
+    declined(second, message, "+CMS ERROR: 50 (Requested facility not subscribed)")
+
+    failed = parts.reload(message)
+    assert failed.status == "failed" and failed.sent_at is None
+    assert failed.error is not None and failed.error.code == "NO_CREDIT"
+    assert "Requested facility not subscribed" in (failed.error.detail or "")
+    assert first.device_id in (failed.error.detail or "") and second.device_id in (failed.error.detail or "")
+    assert claim(parts, message) == wire.CLAIM_DECLINED.encode()
+    assert declined(second, message) == "repeat"
+
+
+def test_a_client_with_no_other_device_than_a_phone_fails_the_message_at_once(parts: Parts):
+    caller = parts.client()
+    modem = parts.device(caller)
+    parts.store.add_android_device(caller.client_id)  # a phone takes no shared job
+    message = parts.message(caller)
+
+    declined(modem, message)
+
+    assert parts.reload(message).status == "failed"
+
+
+def test_a_cancel_that_holds_the_claim_wins_over_the_relays_failure_and_placement(parts: Parts):
+    caller = parts.client()
+    first, second = parts.device(caller), parts.device(caller)
+    placed, exhausted = parts.message(caller), parts.message(caller)
+    for message in (placed, exhausted):
+        parts.redis.set(wire.claim_key(caller.client_id, message.message_id), wire.CLAIM_CANCELLED)
+
+    declined(first, placed)
+    declined(first, exhausted)
+    declined(second, exhausted)
+
+    assert signed_for(parts, placed) is None
+    assert parts.reload(exhausted).status == "queued"  # the cancel's to end
+    assert claim(parts, exhausted) == wire.CLAIM_CANCELLED.encode()
+
+
+def test_a_claim_the_declining_device_still_holds_is_taken_from_it_and_the_message_placed(parts: Parts):
+    caller = parts.client()
+    first, second = parts.device(caller), parts.device(caller)
+    message = parts.message(caller)
+    parts.redis.set(wire.claim_key(caller.client_id, message.message_id), wire.claim_value_device(first.device_id))
+
+    declined(first, message)
+
+    assert claim(parts, message) is None
+    assert signed_for(parts, message) == {second.device_id}
+
+
+def test_a_claim_of_a_device_that_did_not_decline_is_left_alone(parts: Parts):
+    caller = parts.client()
+    first, second = parts.device(caller), parts.device(caller)
+    message = parts.message(caller)
+    taken_by_second = wire.claim_value_device(second.device_id).encode()
+    parts.redis.set(wire.claim_key(caller.client_id, message.message_id), taken_by_second)
+
+    declined(first, message)
+
+    assert claim(parts, message) == taken_by_second
+    assert signed_for(parts, message) is None
+
+
+def test_a_message_the_client_pinned_to_a_device_cannot_be_declined(parts: Parts):
+    caller = parts.client()
+    first, _ = parts.device(caller), parts.device(caller)
+    message = parts.message(caller, device_id=first.device_id)
+
+    assert declined(first, message) == "refused"
+    assert signed_for(parts, message) is None
+
+
+def test_recovery_places_a_declined_message_whose_job_redis_lost_for_the_devices_that_did_not_decline(parts: Parts):
+    caller = parts.client()
+    first, second, third = parts.device(caller), parts.device(caller), parts.device(caller)
+    message = parts.message(caller)
+    declined(first, message)
+    parts.redis.flushall()
+
+    assert run_round(parts)
+
+    assert signed_for(parts, message) == {second.device_id, third.device_id}
+    assert parts.reload(message).status == "queued"
+
+
+def test_recovery_takes_a_claim_a_declining_device_left_and_places_the_message_for_the_others(parts: Parts):
+    caller = parts.client()
+    first, second = parts.device(caller), parts.device(caller)
+    message = parts.message(caller)
+    declined(first, message)
+    parts.redis.flushall()
+    parts.redis.set(wire.claim_key(caller.client_id, message.message_id), wire.claim_value_device(first.device_id))
+
+    assert run_round(parts)
+
+    assert claim(parts, message) is None
+    assert signed_for(parts, message) == {second.device_id}
+
+
+def test_recovery_fails_no_credit_a_message_every_device_declined_whose_failure_was_not_stored(parts: Parts):
+    caller = parts.client()
+    only = parts.device(caller)
+    message = parts.message(caller)
+    parts.store.record_refusal(Refusal(message.message_id, only.device_id, "NO_CREDIT", BARRED, utcnow()))
+    parts.redis.set(wire.claim_key(caller.client_id, message.message_id), wire.CLAIM_DECLINED)
+
+    assert run_round(parts)
+
+    failed = parts.reload(message)
+    assert failed.status == "failed" and failed.error is not None and failed.error.code == "NO_CREDIT"
+    assert "Operator determined barring" in (failed.error.detail or "")
