@@ -152,6 +152,9 @@ class AgentSettings(_Section, frozen=True):
     send_retries: NonNegativeInt = 3
     retry_backoff_seconds: NonNegativeFloat = 2.0
     event_rehand_seconds: PositiveFloat = 30.0
+    # After its SIM refused a send for want of credit, how long the agent leaves its
+    # client's shared queues to the other devices (its own queue it still serves).
+    no_credit_pause_seconds: NonNegativeFloat = 600.0
 
     def longest_send_seconds(self) -> float:
         """The longest one send may take: every attempt running to its timeout,

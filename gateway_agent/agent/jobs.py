@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from gateway_agent.agent.ledger import Ledger
 from gateway_agent.agent.manifests import Manifests
 from zimsend_common import bus, manifest, wire
 from zimsend_common.timefmt import utcnow
@@ -109,7 +110,7 @@ def accept(
     try:
         return Taken(_checked(job, client_id, device_id, signing_key, manifests), job)
     except _Refused as exc:
-        refusal = JobRefusal(exc.reason, job.id, job.origin, _claimed_message_id(job))
+        refusal = JobRefusal(exc.reason, job.id, job.origin, message_id_of(job))
         level = logging.INFO if refusal.left_for_relay else logging.ERROR
         log.log(level, "job refused", extra={"job_id": job.id, "reason": exc.reason, "message_id": refusal.message_id})
         refused(refusal)
@@ -172,6 +173,17 @@ def _check_listed(
         raise _Refused("bad_signature")
 
 
+def declined_here(job: bus.TakenJob, client_id: str | None, ledger: Ledger) -> bool:
+    """Whether the job, on the client's shared queue, carries a message this device declined
+    (its SIM refused it for want of credit): the relay signs such a job for the client's
+    other devices only, so it is theirs to take, and it goes back on its queue unchecked
+    (whatever it is, it stays what it was: a job on that queue)."""
+    if client_id is None or job.origin not in {wire.client_queue(client_id, p) for p in wire.PRIORITY_LEVELS}:
+        return False
+    message_id = message_id_of(job)
+    return message_id is not None and ledger.declined(message_id)
+
+
 def _issued_long_ago(issued_at: str) -> bool:
     try:
         issued = datetime.fromisoformat(issued_at)
@@ -180,7 +192,7 @@ def _issued_long_ago(issued_at: str) -> bool:
         return True
 
 
-def _claimed_message_id(job: bus.TakenJob) -> str | None:
+def message_id_of(job: bus.TakenJob) -> str | None:
     """The message id a refused job names, as far as it names one (for the report only)."""
     try:
         payload = job.args[0]

@@ -10,7 +10,9 @@ agent must never forget lives here, written before the modem is touched:
   events reported for it, so that a duplicate job is answered, not resent;
   a message is written here as ``claiming`` before the device claims it in
   Redis, so that a claim the agent was killed before taking up is known
-  after a restart, and given back;
+  after a restart, and given back; a shared message its SIM refused for
+  want of credit is ``declining`` until its claim is given back, then
+  ``declined``: either way never sent by this device;
 - ``parts``: the network's reference of each part sent, so that a status
   report finds its message after a restart;
 - ``received_parts``: the name of each part of an incoming message handed on
@@ -218,6 +220,10 @@ class Ledger:
         ).fetchone()
         return None if row is None else row[0]
 
+    def declined(self, message_id: str) -> bool:
+        """Whether this device declined the message (``decline``): it never sends it."""
+        return self.message_state(message_id) in ("declining", "declined")
+
     def message_events(self, message_id: str) -> list[dict[str, Any]]:
         """The events already reported for a message, oldest first."""
         row = self._db.execute("SELECT events FROM messages WHERE message_id = ?", (message_id,)).fetchone()
@@ -247,6 +253,26 @@ class Ledger:
         """(client, message) of each message this device set out to claim and never took."""
         rows = self._db.execute(
             "SELECT client_id, message_id FROM messages WHERE state = 'claiming' ORDER BY taken_at"
+        ).fetchall()
+        return [(row[0], row[1]) for row in rows]
+
+    def decline(self, message_id: str, event: dict[str, Any]) -> None:
+        """The modem refused the message before any part went, and another device may send
+        it: journal the ``declined`` event, and hold the message as ``declining`` (its claim
+        still to give back). From here on this device never sends it."""
+        with self._transaction():
+            self._db.execute("UPDATE messages SET state = 'declining' WHERE message_id = ?", (message_id,))
+            self._journal(event, message_id)
+
+    def claim_given_back(self, message_id: str) -> None:
+        """The claim of a message this device declined is given back."""
+        with self._bookkeeping():
+            self._db.execute("UPDATE messages SET state = 'declined' WHERE message_id = ?", (message_id,))
+
+    def declined_claims(self) -> list[tuple[str, str]]:
+        """(client, message) of each message this device declined and may still hold the claim of."""
+        rows = self._db.execute(
+            "SELECT client_id, message_id FROM messages WHERE state = 'declining' ORDER BY taken_at"
         ).fetchall()
         return [(row[0], row[1]) for row in rows]
 

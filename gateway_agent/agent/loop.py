@@ -18,6 +18,10 @@ only from a binding the relay signed with the device's key (``agent.binding``);
 until one is read (or when it fails its check) the agent serves its own device
 queues only.
 
+After its SIM refused a send for want of credit the agent leaves its client's
+shared queues to the other devices for a while (``agent.shared_pause``), and
+a shared job for a message it declined goes back on its queue for them.
+
 When Redis is unreachable the agent keeps serving its modem, journals what
 it has to say, and takes jobs again once Redis is back.
 
@@ -50,6 +54,7 @@ from gateway_agent.agent.pulse import Pulse
 from gateway_agent.agent.ratelimit import SendRateLimit
 from gateway_agent.agent.received import report_received
 from gateway_agent.agent.sender import UNKNOWN_OUTCOME, Sender
+from gateway_agent.agent.shared_pause import SharedPause
 from gateway_agent.backends import open_modem
 from gateway_agent.errors import ModemError
 from gateway_agent.modem import DeliveryReport, Identity, IncomingMessage, Modem, ModemEvent, PortLost
@@ -128,7 +133,10 @@ class Agent:
         self._epoch = EpochWatch(self._connection, self._ledger, self._outbox, self._device_id)
         self._tracker = DeliveryTracker(self._ledger, self._outbox)
         self._rate = SendRateLimit(self._ledger, agent.send_rate_per_minute)
-        self._sender = Sender(agent, self._connection, self._ledger, self._outbox, self._modem, self.idle)
+        self._shared_pause = SharedPause(self._ledger, self._device_id, agent.no_credit_pause_seconds)
+        self._sender = Sender(
+            agent, self._connection, self._ledger, self._outbox, self._modem, self.idle, self._refused_for_credit
+        )
         self._binding = ClientBinding(self._connection, self._ledger, self._device_id, self._signing_key)
         self._state: AgentState = "modem_lost"
         self._identity: Identity | None = None
@@ -298,8 +306,12 @@ class Agent:
         if job is None:
             return None
         self._serve_modem(0)  # a port lost while we waited for the job shows now
-        if self._state != "online":
-            self._connection.lpush(bus.queue_key(job.origin), job.id)  # for another device, or for later
+        declined = jobs.declined_here(job, self._binding.client_id, self._ledger)
+        if self._state != "online" or declined:
+            # For another device (the client's others, when this one declined it), or for later.
+            self._connection.lpush(bus.queue_key(job.origin), job.id)
+            if declined:
+                self._shared_pause.pass_on()
             return None
         return jobs.accept(
             job, self._binding.client_id, self._device_id, self._signing_key, self._manifests, self._report_refusal
@@ -320,12 +332,16 @@ class Agent:
             raise redis.ConnectionError("events are waiting for Redis")
         return answered[0] if answered else None
 
+    def _refused_for_credit(self, detail: str) -> None:
+        self._shared_pause.refused_for_credit(detail)
+        self._next_heartbeat = 0.0  # the relay hears of the pause at once
+
     def _report_refusal(self, refusal: jobs.JobRefusal) -> None:
         if not refusal.left_for_relay:
             self._outbox.report("job_refused", refusal.data())
 
     def _queue_names(self) -> list[str]:
-        if self._binding.client_id is None:
+        if self._binding.client_id is None or self._shared_pause.active():
             return [wire.device_queue(self._device_id, priority) for priority in wire.PRIORITY_LEVELS]
         return wire.agent_queue_order(self._device_id, self._binding.client_id)
 
@@ -341,9 +357,10 @@ class Agent:
         self._pulse.beat(self._heartbeat_data())
 
     def _heartbeat_data(self) -> dict[str, Any]:
-        return heartbeat_data(
+        data = heartbeat_data(
             self._state, self._modem, self._identity, self._ledger, self._connection, self._queue_names()
         )
+        return {**data, "shared_paused_until": self._shared_pause.until()}
 
     # -- the modem ----------------------------------------------------------------
 

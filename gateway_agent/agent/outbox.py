@@ -152,6 +152,14 @@ class Outbox:
         }
         self.report("failed", data, message_id=message_id, finished=True)
 
+    def report_declined(self, message_id: str, data: dict[str, Any]) -> None:
+        """Journal a ``declined`` event with the message held as declined in the ledger
+        (``Ledger.decline``), both in one commit; handed on as ``report`` hands on."""
+        self._ledger.decline(message_id, self.event("declined", data).to_dict())
+        self._fresh = True
+        if not self._later:
+            self.hand_on()
+
     def report_again(self, message_id: str) -> None:
         """Journal once more the events already reported for a message, with their ids."""
         for document in self._ledger.message_events(message_id):

@@ -19,6 +19,14 @@ The order is what makes a message leave at most once:
    A message some parts of which went is asked again only for the rest
    (``ModemError.progress``); when it ends failed all the same, its outcome
    is unknown, since its recipient may have those parts.
+5. a message of the client's shared queue that the SIM refused for want of
+   credit (``FailureCode.NO_CREDIT``: barred, not subscribed) before any of its
+   parts went is declined rather than failed: the ledger holds it as declined
+   (this device never sends it) and journals a ``declined`` event, then the
+   device gives its claim back, only while the claim is still its own
+   (compare-and-delete: a cancel that won meanwhile keeps it), and hands the
+   event on. The relay's worker decides where it goes next. A message the
+   client pinned to this device fails as before: no other device may send it.
 """
 
 from __future__ import annotations
@@ -36,8 +44,8 @@ from gateway_agent.errors import ModemError, ModemTimeout, PortGone
 from gateway_agent.modem import Modem, SendReceipt
 from zimsend_common import bus, device_written, wire
 from zimsend_common.config import AgentSettings
-from zimsend_common.failures import FailureCode
-from zimsend_common.timefmt import parse_utc, utcnow
+from zimsend_common.failures import FailureCode, describe
+from zimsend_common.timefmt import isoformat_precise, parse_utc, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +64,10 @@ class Sender:
         outbox: Outbox,
         modem: Modem,
         idle: Callable[[float], bool],
+        no_credit: Callable[[str], None] = lambda detail: None,
     ) -> None:
-        """``idle(seconds)`` waits while serving the modem; it returns False when asked to stop."""
+        """``idle(seconds)`` waits while serving the modem; it returns False when asked to stop.
+        ``no_credit(detail)`` is told each time the SIM refuses a send for want of credit."""
         self._settings = settings
         self._device_id = settings.device_id
         self._connection = connection
@@ -65,6 +75,7 @@ class Sender:
         self._outbox = outbox
         self._modem = modem
         self._idle = idle
+        self._no_credit = no_credit
         self._inflight_marked = False  # the current message's in-flight mark is not yet cleared
 
     def handle(self, job: wire.SendJob, carrier: bus.TakenJob | None = None) -> str:
@@ -74,6 +85,13 @@ class Sender:
         Raises ``redis.RedisError`` only before the modem was touched, so the
         same job may be handled again once Redis is back.
         """
+        if self._ledger.declined(job.message_id):
+            # Declined here before: never ours to send, and never to be claimed again.
+            if carrier is not None:
+                bus.discard(carrier)
+            self._give_back(job.client_id, job.message_id)
+            self._outbox.report_again(job.message_id)
+            return "declined before"
         if self._ledger.message_state(job.message_id) is not None:
             # Taken before (Redis may have lost the claim since): keep it ours, say it again.
             self._claim(job.client_id, job.message_id, carrier)
@@ -112,14 +130,32 @@ class Sender:
 
     def give_back_claims(self) -> int:
         """Give back the claims this device made and never took up (the agent stopped
-        in between: the modem never saw their messages); returns how many it held."""
+        in between: the modem never saw their messages), and those of the messages it
+        declined and stopped before giving back; returns how many it held."""
         given = 0
         for client_id, message_id in self._ledger.claims_not_taken():
-            key, mine = wire.claim_key(client_id, message_id), wire.claim_value_device(self._device_id)
-            # Only while the claim is this device's: never a cancel's or another device's.
-            given += int(device_written.delete_if_equal(self._connection, key, mine))
+            given += int(self._release(client_id, message_id))
             self._ledger.forget_claim(message_id)
+        for client_id, message_id in self._ledger.declined_claims():
+            given += int(self._give_back(client_id, message_id))
         return given
+
+    def _release(self, client_id: str, message_id: str) -> bool:
+        """Delete the message's claim while it is this device's (never a cancel's or another
+        device's); whether it was."""
+        key, mine = wire.claim_key(client_id, message_id), wire.claim_value_device(self._device_id)
+        return device_written.delete_if_equal(self._connection, key, mine)
+
+    def _give_back(self, client_id: str, message_id: str) -> bool:
+        """Give back the claim of a message this device declined; whether it held it. A Redis
+        that cannot be asked leaves it to the next start (and to the relay's worker, which
+        takes a claim from a device that declined its message)."""
+        try:
+            held = self._release(client_id, message_id)
+        except redis.RedisError:
+            return False
+        self._ledger.claim_given_back(message_id)
+        return held
 
     def _send(self, job: wire.SendJob) -> str:
         refusal: ModemError | None = None
@@ -137,6 +173,10 @@ class Sender:
             except (ModemTimeout, PortGone) as error:
                 return self._fail(job.message_id, error.failure, UNKNOWN_OUTCOME.format(reason=error.detail))
             except ModemError as error:
+                if error.failure == FailureCode.NO_CREDIT:
+                    self._no_credit(error.detail)
+                    if _may_decline(job, error, refusal):
+                        return self._decline(job, error)
                 if not error.temporary:
                     return self._fail(job.message_id, error.failure, _outcome(error.detail, error))
                 refusal = error
@@ -157,6 +197,28 @@ class Sender:
         if self._outbox.report_sent(message_id, receipt, along=self._inflight_cleared(seconds)):
             self._inflight_marked = False
         log.info("message sent", extra={"message_id": message_id, "parts": receipt.parts})
+
+    def _decline(self, job: wire.SendJob, error: ModemError) -> str:
+        """Leave the message to the client's other devices: declined in the ledger with its
+        event journalled, then the claim given back, then the event handed on."""
+        data = {
+            "message_id": job.message_id,
+            "declined_at": isoformat_precise(utcnow()),
+            "code": str(error.failure),
+            "message": describe(error.failure),
+            "detail": error.detail,
+        }
+        # The claim goes back before the event reaches the worker, which then finds the
+        # message unclaimed and places it at once.
+        with self._outbox.handing_on_later():
+            self._outbox.report_declined(job.message_id, data)
+        self._give_back(job.client_id, job.message_id)
+        self._outbox.hand_on()
+        log.warning(
+            "message declined: the SIM refused it for want of credit; left to the client's other devices",
+            extra={"message_id": job.message_id, "detail": error.detail},
+        )
+        return "declined"
 
     def _fail(self, message_id: str, code: FailureCode, detail: str) -> str:
         self._outbox.report_failure(message_id, code, detail)
@@ -189,6 +251,14 @@ class Sender:
                 pipeline.ltrim(key, 0, SEND_TIMES_KEPT - 1)
 
         return clear
+
+
+def _may_decline(job: wire.SendJob, error: ModemError, earlier: ModemError | None) -> bool:
+    """Whether a refusal leaves the message to the client's other devices: one for want of
+    credit, of a message of the shared queue (one the client pinned here may leave through
+    no other device), before any of its parts went (by this try or an earlier one)."""
+    untouched = error.progress is None and (earlier is None or earlier.progress is None)
+    return error.failure == FailureCode.NO_CREDIT and job.device_id is None and untouched
 
 
 def _outcome(detail: str, error: ModemError) -> str:

@@ -1,0 +1,71 @@
+"""When the agent leaves its client's shared queues to the client's other devices.
+
+A SIM that refuses a send for want of credit (barred, not subscribed) would
+refuse every message it took from the client's shared queues, each taken from
+a device that could have sent it. So after such a refusal the agent listens
+to its own device queues only, for ``no_credit_pause_seconds``, and then tries
+its SIM again on the next shared message. The moment it may take shared jobs
+again is kept in the ledger, so a restart does not cut the pause short, and
+heartbeats tell it (``shared_paused_until``).
+
+A shared job for a message this device already declined is left on its queue
+for the others (``pass_on``); the agent then leaves the shared queues alone
+for ``PASS_ON_SECONDS``, so that it does not take the same job back at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timezone
+
+from gateway_agent.agent.ledger import Ledger
+from zimsend_common.timefmt import isoformat_z
+
+log = logging.getLogger(__name__)
+
+PASS_ON_SECONDS = 2.0
+_META_KEY = "shared_paused_until"
+
+
+class SharedPause:
+    """Whether the agent takes its client's shared jobs now."""
+
+    def __init__(self, ledger: Ledger, device_id: str, pause_seconds: float) -> None:
+        self._ledger = ledger
+        self._device_id = device_id
+        self._pause_seconds = pause_seconds
+        stored = ledger.get_meta(_META_KEY)
+        self._until = float(stored) if stored else 0.0  # Unix time; 0: no pause for credit
+        self._passing_until = 0.0  # monotonic
+
+    def refused_for_credit(self, detail: str) -> None:
+        """The SIM refused a send for want of credit: leave the shared queues for a while."""
+        if self._pause_seconds <= 0:
+            return
+        self._until = time.time() + self._pause_seconds
+        self._ledger.set_meta(_META_KEY, repr(self._until))
+        log.warning(
+            "SIM refused a send for want of credit: the client's shared queues are left to its other devices",
+            extra={"device_id": self._device_id, "until": self.until(), "detail": detail},
+        )
+
+    def pass_on(self) -> None:
+        """A shared job was left for the other devices: keep off the shared queues a moment."""
+        self._passing_until = time.monotonic() + PASS_ON_SECONDS
+
+    def active(self) -> bool:
+        """Whether the agent should take only its own device's jobs now."""
+        if self._until and time.time() >= self._until:
+            self._until = 0.0
+            self._ledger.set_meta(_META_KEY, "0")
+            log.info(
+                "shared queues taken again after a refusal for want of credit", extra={"device_id": self._device_id}
+            )
+        return bool(self._until) or time.monotonic() < self._passing_until
+
+    def until(self) -> str | None:
+        """When the pause for want of credit ends (UTC ISO 8601); None when there is none."""
+        if not self._until:
+            return None
+        return isoformat_z(datetime.fromtimestamp(self._until, timezone.utc))
