@@ -1,9 +1,9 @@
-"""Which devices refused a shared message, and which could still send it.
+"""Which devices refused a shared message.
 
 A refusal is kept once per message and device (a repeated ``declined`` event
-changes nothing) and goes with its message when retention purges it. The
-devices that could send a shared message are the client's enabled devices
-other than phones: a phone serves only what is placed on it.
+changes nothing) and goes with its message when retention purges it. Which
+devices could still send the message is the worker's to tell, from the
+devices' states (``relay_server.worker.refusals.shared_senders``).
 """
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ import sqlalchemy as sa
 
 from relay_server.store.dispatch_schema import message_refusals
 from relay_server.store.engine import upsert_insert
-from relay_server.store.mobile_schema import mobile_devices
 from relay_server.store.models import Refusal
-from relay_server.store.schema import devices
 
 _BATCH = 500  # message ids asked about at once
 
@@ -51,16 +49,6 @@ def of_messages(conn: sa.Connection, message_ids: Sequence[str]) -> dict[str, li
             refusal = Refusal(row.message_id, row.device_id, row.code, row.detail, row.refused_at)
             found.setdefault(refusal.message_id, []).append(refusal)
     return found
-
-
-def shared_senders(conn: sa.Connection, client_id: str) -> set[str]:
-    """The client's devices that take from its shared queues: enabled, and not phones."""
-    query = (
-        sa.select(devices.c.device_id)
-        .outerjoin(mobile_devices, mobile_devices.c.device_id == devices.c.device_id)
-        .where(devices.c.client_id == client_id, devices.c.disabled.is_(False), mobile_devices.c.device_id.is_(None))
-    )
-    return set(conn.execute(query).scalars())
 
 
 def delete_of(conn: sa.Connection, message_ids: Sequence[str]) -> None:

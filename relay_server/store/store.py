@@ -292,11 +292,6 @@ class Store:
         with single_read(self.engine) as conn:
             return refusals.of_messages(conn, message_ids)
 
-    def shared_senders(self, client_id: str) -> set[str]:
-        """The client's devices that take from its shared queues: enabled, and not phones."""
-        with single_read(self.engine) as conn:
-            return refusals.shared_senders(conn, client_id)
-
     def schema_revision(self) -> str | None:
         """The migration revision the database is at (None for an empty one)."""
         return current_revision(self.engine)

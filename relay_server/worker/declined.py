@@ -36,7 +36,7 @@ def apply(ctx: WorkerContext, message: Message, refusal: Refusal, now: datetime)
         found = ctx.store.refusals([message.message_id]).get(message.message_id, [refusal])
         refusals.fail_exhausted(ctx, message, found, now)
         return True
-    seen = refusals.outlook(ctx, [message])
+    seen = refusals.outlook(ctx, [message], now)
     for exhausted, found in seen.exhausted:
         refusals.fail_exhausted(ctx, exhausted, found, now)
     if seen.placeable:

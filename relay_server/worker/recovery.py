@@ -137,7 +137,7 @@ def give_jobs(ctx: WorkerContext, messages: Sequence[Message], now: datetime) ->
     they failed with NO_CREDIT."""
     # A claim key of another kind would block the new job's claim, and the expiry's as well.
     placement.clear_planted_claims(ctx.redis, [(message.client_id, message.message_id) for message in messages])
-    seen = refusals.outlook(ctx, list(messages))
+    seen = refusals.outlook(ctx, list(messages), now)
     for message, found in seen.exhausted:
         refusals.fail_exhausted(ctx, message, found, now)
     due = []

@@ -6,12 +6,16 @@ never sends that message, and gives its claim back. The store keeps who
 refused it (``Store.record_refusal``); from that durable record the worker
 decides, whenever it places the message (after the refusal, in recovery):
 
-- while one of the client's devices that take shared jobs (enabled, not a
-  phone) has not refused it, it is placed again signed for those devices
-  only (``placement.enqueue_sends``'s ``leave_out``): a device that refused
-  it cannot take it;
-- once every one of them has refused it (or none other is there), it fails
-  with NO_CREDIT and the modem's own words. The worker first takes its claim
+- while one of the client's devices that take shared jobs (not a phone) and
+  are online now has not refused it, it is placed again signed for the
+  devices that have not refused it only (``placement.enqueue_sends``'s
+  ``leave_out``): a device that refused it cannot take it;
+- once every one of them has refused it (or none other is online), it fails
+  with NO_CREDIT and the modem's own words. Online is what the send path
+  asks before it takes a shared message (``RQDispatcher.choose_device``,
+  which answers NO_DEVICE_AVAILABLE otherwise): a message refused while the
+  client's other devices are offline (or disabled) fails at once, as one
+  sent then would have been refused, rather than waiting queued for them. The worker first takes its claim
   (``wire.CLAIM_DECLINED``), from nobody or from a device that refused it,
   never from a cancel or from a device that may be sending it, so a cancel
   that came first wins; should the store then lose the failure, recovery
@@ -37,9 +41,9 @@ from zimsend_common.failures import FailureCode, describe
 log = logging.getLogger(__name__)
 
 EVERY_DEVICE_REFUSED = (
-    "{detail} (refused for want of credit by every device of the client that could send it: {devices})"
+    "{detail} (refused for want of credit by every online device of the client that could send it: {devices})"
 )
-REFUSALS_LOST = "refused for want of credit by every device of the client that could send it"
+REFUSALS_LOST = "refused for want of credit by every online device of the client that could send it"
 
 
 @dataclass
@@ -53,9 +57,9 @@ class Outlook:
     exhausted: list[tuple[Message, list[Refusal]]] = field(default_factory=list)
 
 
-def outlook(ctx: WorkerContext, messages: list[Message]) -> Outlook:
-    """Sort messages about to be placed by what their refusals leave them (one query for
-    the refusals, one for each client whose messages have any)."""
+def outlook(ctx: WorkerContext, messages: list[Message], now: datetime) -> Outlook:
+    """Sort messages about to be placed at ``now`` by what their refusals leave them (one
+    query for the refusals, one for each client whose messages have any)."""
     shared = [message.message_id for message in messages if message.device_id is None and not message.is_test]
     refused = ctx.store.refusals(shared) if shared else {}
     senders: dict[str, set[str]] = {}
@@ -66,7 +70,7 @@ def outlook(ctx: WorkerContext, messages: list[Message]) -> Outlook:
             sorted_out.placeable.append(message)
             continue
         if message.client_id not in senders:
-            senders[message.client_id] = ctx.store.shared_senders(message.client_id)
+            senders[message.client_id] = shared_senders(ctx, message.client_id, now)
         refusers = frozenset(refusal.device_id for refusal in found)
         if senders[message.client_id] - refusers:
             sorted_out.placeable.append(message)
@@ -74,6 +78,14 @@ def outlook(ctx: WorkerContext, messages: list[Message]) -> Outlook:
         else:
             sorted_out.exhausted.append((message, found))
     return sorted_out
+
+
+def shared_senders(ctx: WorkerContext, client_id: str, now: datetime) -> set[str]:
+    """The client's devices that could take a shared message at ``now``: online (enabled,
+    heard from within ``device_offline_after_seconds``, modem working) and not phones, as
+    the send path counts them before it accepts one."""
+    states = ctx.store.device_states(client_id=client_id)
+    return {state.device_id for state in states if state.online(now, ctx.offline_after) and not state.is_phone}
 
 
 def fail_exhausted(ctx: WorkerContext, message: Message, found: list[Refusal], now: datetime) -> bool:

@@ -4,11 +4,12 @@ every device that could send it refused it."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from relay_parts import AgentDevice, Parts, run_round
 
-from relay_server.store.models import Message, Refusal
+from relay_server.store.models import Caller, Message, Refusal
 from relay_server.worker.events import apply_event
 from zimsend_common import bus, wire
 from zimsend_common.timefmt import isoformat_precise, utcnow
@@ -42,13 +43,20 @@ def on_shared_queue(parts: Parts, message: Message) -> bool:
     return wire.send_job_id(message.client_id, message.message_id).encode() in parts.redis.lrange(queue, 0, -1)
 
 
+def online(parts: Parts, caller: Caller) -> AgentDevice:
+    """A device of the caller's, heard from now: one that could take a shared message."""
+    device = parts.device(caller)
+    device.heartbeat()
+    return device
+
+
 def claim(parts: Parts, message: Message) -> bytes | None:
     return parts.redis.get(wire.claim_key(message.client_id, message.message_id))
 
 
 def test_a_message_one_device_declined_stays_queued_and_goes_to_the_others_only(parts: Parts):
     caller = parts.client()
-    first, second, third = parts.device(caller), parts.device(caller), parts.device(caller)
+    first, second, third = online(parts, caller), online(parts, caller), online(parts, caller)
     message = parts.message(caller)
 
     assert declined(first, message) == "applied"
@@ -60,7 +68,7 @@ def test_a_message_one_device_declined_stays_queued_and_goes_to_the_others_only(
 
 def test_a_repeated_declined_event_changes_nothing(parts: Parts):
     caller = parts.client()
-    first, _ = parts.device(caller), parts.device(caller)
+    first, _ = online(parts, caller), online(parts, caller)
     message = parts.message(caller)
     document = first.event("declined", {"message_id": message.message_id, "code": "NO_CREDIT", "detail": BARRED})
     signature = wire.sign(document.to_dict(), first.signing_key)
@@ -74,7 +82,7 @@ def test_a_repeated_declined_event_changes_nothing(parts: Parts):
 
 def test_once_every_device_declined_it_the_message_fails_no_credit_once_with_the_modems_words(parts: Parts):
     caller = parts.client()
-    first, second = parts.device(caller), parts.device(caller)
+    first, second = online(parts, caller), online(parts, caller)
     message = parts.message(caller)
 
     declined(first, message)
@@ -90,9 +98,22 @@ def test_once_every_device_declined_it_the_message_fails_no_credit_once_with_the
     assert declined(second, message) == "repeat"
 
 
+def test_a_message_whose_other_devices_are_offline_fails_no_credit_at_once(parts: Parts):
+    caller = parts.client()
+    barred, away = online(parts, caller), parts.device(caller)
+    away.heartbeat(utcnow() - timedelta(days=3))  # last heard from days ago: offline
+    message = parts.message(caller)
+
+    declined(barred, message)
+
+    failed = parts.reload(message)
+    assert failed.status == "failed" and failed.error is not None and failed.error.code == "NO_CREDIT"
+    assert signed_for(parts, message) is None
+
+
 def test_a_client_with_no_other_device_than_a_phone_fails_the_message_at_once(parts: Parts):
     caller = parts.client()
-    modem = parts.device(caller)
+    modem = online(parts, caller)
     parts.store.add_android_device(caller.client_id)  # a phone takes no shared job
     message = parts.message(caller)
 
@@ -103,7 +124,7 @@ def test_a_client_with_no_other_device_than_a_phone_fails_the_message_at_once(pa
 
 def test_a_cancel_that_holds_the_claim_wins_over_the_relays_failure_and_placement(parts: Parts):
     caller = parts.client()
-    first, second = parts.device(caller), parts.device(caller)
+    first, second = online(parts, caller), online(parts, caller)
     placed, exhausted = parts.message(caller), parts.message(caller)
     for message in (placed, exhausted):
         parts.redis.set(wire.claim_key(caller.client_id, message.message_id), wire.CLAIM_CANCELLED)
@@ -119,7 +140,7 @@ def test_a_cancel_that_holds_the_claim_wins_over_the_relays_failure_and_placemen
 
 def test_a_claim_the_declining_device_still_holds_is_taken_from_it_and_the_message_placed(parts: Parts):
     caller = parts.client()
-    first, second = parts.device(caller), parts.device(caller)
+    first, second = online(parts, caller), online(parts, caller)
     message = parts.message(caller)
     parts.redis.set(wire.claim_key(caller.client_id, message.message_id), wire.claim_value_device(first.device_id))
 
@@ -131,7 +152,7 @@ def test_a_claim_the_declining_device_still_holds_is_taken_from_it_and_the_messa
 
 def test_a_claim_of_a_device_that_did_not_decline_is_left_alone(parts: Parts):
     caller = parts.client()
-    first, second = parts.device(caller), parts.device(caller)
+    first, second = online(parts, caller), online(parts, caller)
     message = parts.message(caller)
     taken_by_second = wire.claim_value_device(second.device_id).encode()
     parts.redis.set(wire.claim_key(caller.client_id, message.message_id), taken_by_second)
@@ -144,7 +165,7 @@ def test_a_claim_of_a_device_that_did_not_decline_is_left_alone(parts: Parts):
 
 def test_a_message_the_client_pinned_to_a_device_cannot_be_declined(parts: Parts):
     caller = parts.client()
-    first, _ = parts.device(caller), parts.device(caller)
+    first, _ = online(parts, caller), online(parts, caller)
     message = parts.message(caller, device_id=first.device_id)
 
     assert declined(first, message) == "refused"
@@ -153,7 +174,7 @@ def test_a_message_the_client_pinned_to_a_device_cannot_be_declined(parts: Parts
 
 def test_recovery_places_a_declined_message_whose_job_redis_lost_for_the_devices_that_did_not_decline(parts: Parts):
     caller = parts.client()
-    first, second, third = parts.device(caller), parts.device(caller), parts.device(caller)
+    first, second, third = online(parts, caller), online(parts, caller), online(parts, caller)
     message = parts.message(caller)
     declined(first, message)
     parts.redis.flushall()
@@ -166,7 +187,7 @@ def test_recovery_places_a_declined_message_whose_job_redis_lost_for_the_devices
 
 def test_recovery_takes_a_claim_a_declining_device_left_and_places_the_message_for_the_others(parts: Parts):
     caller = parts.client()
-    first, second = parts.device(caller), parts.device(caller)
+    first, second = online(parts, caller), online(parts, caller)
     message = parts.message(caller)
     declined(first, message)
     parts.redis.flushall()
@@ -180,7 +201,7 @@ def test_recovery_takes_a_claim_a_declining_device_left_and_places_the_message_f
 
 def test_recovery_fails_no_credit_a_message_every_device_declined_whose_failure_was_not_stored(parts: Parts):
     caller = parts.client()
-    only = parts.device(caller)
+    only = online(parts, caller)
     message = parts.message(caller)
     parts.store.record_refusal(Refusal(message.message_id, only.device_id, "NO_CREDIT", BARRED, utcnow()))
     parts.redis.set(wire.claim_key(caller.client_id, message.message_id), wire.CLAIM_DECLINED)
