@@ -306,16 +306,30 @@ class Agent:
         if job is None:
             return None
         self._serve_modem(0)  # a port lost while we waited for the job shows now
-        declined = jobs.declined_here(job, self._binding.client_id, self._ledger)
-        if self._state != "online" or declined:
-            # For another device (the client's others, when this one declined it), or for later.
-            self._connection.lpush(bus.queue_key(job.origin), job.id)
-            if declined:
-                self._shared_pause.pass_on()
+        if jobs.declined_here(job, self._binding.client_id, self._ledger):
+            self._pass_on(job)
+            return None
+        if self._state != "online":
+            self._connection.lpush(bus.queue_key(job.origin), job.id)  # for another device, or for later
             return None
         return jobs.accept(
             job, self._binding.client_id, self._device_id, self._signing_key, self._manifests, self._report_refusal
         )
+
+    def _pass_on(self, job: bus.TakenJob) -> None:
+        """A shared job of a message this device declined: put back at the head of its queue
+        for the client's other devices, unless the message is claimed already. Then no device
+        may take it (a cancel, the relay that failed it once every device refused it, or a
+        device that has it): left at the head, it would be taken and put back by each device
+        in turn for ever, and none would reach the jobs behind it."""
+        message_id = jobs.message_id_of(job)
+        client_id = self._binding.client_id
+        key = None if message_id is None or client_id is None else wire.claim_key(client_id, message_id)
+        if key is not None and self._connection.exists(key):
+            bus.discard(job)
+            return
+        self._connection.lpush(bus.queue_key(job.origin), job.id)
+        self._shared_pause.pass_on()
 
     def _hand_on(self) -> None:
         """Hand on the events waiting. Raises ``redis.ConnectionError`` when Redis is unreachable."""

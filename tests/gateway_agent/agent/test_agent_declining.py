@@ -103,6 +103,24 @@ def test_a_shared_job_for_a_message_the_device_declined_is_left_on_its_queue_for
     assert fake_modem.sent == []
 
 
+def test_a_shared_job_of_a_message_it_declined_that_is_claimed_already_is_dropped_not_left_at_the_head(
+    conn, redis_url, fake_modem, start_agent
+):
+    serve_client(conn)
+    start_agent(redis_url, without_credit(fake_modem), no_credit_pause_seconds=0)
+    enqueue(conn, SHARED, "msg_00000000000d000a")
+    eventually(lambda: kinds_of(conn, "msg_00000000000d000a") == ["declined"])
+    # Every device refused it: the relay holds its claim and failed it; a job of it left
+    # on the queue must not keep every device from the messages behind it.
+    conn.set(wire.claim_key(CLIENT_ID, "msg_00000000000d000a"), wire.CLAIM_DECLINED)
+    enqueue(conn, SHARED, "msg_00000000000d000a", signed_for=(OTHER_DEVICE_ID,))
+    enqueue(conn, SHARED, "msg_00000000000d000b")
+
+    eventually(lambda: kinds_of(conn, "msg_00000000000d000b") == ["declined"])
+    assert not on_queue(conn, SHARED, "msg_00000000000d000a")
+    assert fake_modem.sent == []
+
+
 def test_the_other_device_sends_what_this_one_declined_once(conn, redis_url, fake_modem, start_agent):
     serve_client(conn)
     serve_client(conn, OTHER_DEVICE_ID)
