@@ -153,8 +153,11 @@ class AgentSettings(_Section, frozen=True):
     retry_backoff_seconds: NonNegativeFloat = 2.0
     event_rehand_seconds: PositiveFloat = 30.0
     # After its SIM refused a send for want of credit, how long the agent leaves its
-    # client's shared queues to the other devices (its own queue it still serves).
-    no_credit_pause_seconds: NonNegativeFloat = 600.0
+    # client's shared queues to the other devices (its own queue it still serves). None
+    # by default: the device then declines each shared message it takes, and when every
+    # device is without credit each message fails NO_CREDIT as soon as all have refused
+    # it; a pause spares the others those declines, but holds such messages queued.
+    no_credit_pause_seconds: NonNegativeFloat = 0.0
 
     def longest_send_seconds(self) -> float:
         """The longest one send may take: every attempt running to its timeout,

@@ -2,9 +2,13 @@
 
 A SIM that refuses a send for want of credit (barred, not subscribed) would
 refuse every message it took from the client's shared queues, each taken from
-a device that could have sent it. So after such a refusal the agent listens
-to its own device queues only, for ``no_credit_pause_seconds``, and then tries
-its SIM again on the next shared message. The moment it may take shared jobs
+a device that could have sent it. An operator may have the agent, after such
+a refusal, listen to its own device queues only, for ``no_credit_pause_seconds``,
+and then try its SIM again on the next shared message. There is no pause by
+default (0): each shared message the device takes it declines, so that when
+every device of the client is without credit each message fails NO_CREDIT as
+soon as all of them refused it, rather than waiting, queued, a pause per
+device for each message. The moment it may take shared jobs
 again is kept in the ledger, so a restart does not cut the pause short, and
 heartbeats tell it (``shared_paused_until``).
 

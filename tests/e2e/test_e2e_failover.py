@@ -41,12 +41,11 @@ def test_messages_a_device_without_credit_refuses_are_delivered_once_through_the
 
 def test_when_every_device_is_without_credit_each_message_fails_no_credit_once(gateway: Gateway):
     account = gateway.new_account()
-    # Each device tries its SIM again on a shared message a second after each refusal
-    # (600 s by default): until then a message waits, queued, for a device that has not refused it.
-    first = gateway.new_agent(account, BARRED, ZIMSEND_NO_CREDIT_PAUSE_SECONDS="1")
-    second = gateway.new_agent(account, BARRED, ZIMSEND_NO_CREDIT_PAUSE_SECONDS="1")
+    # With the default settings (no pause after a refusal): a batch fails as soon as both refused each message.
+    first = gateway.new_agent(account, BARRED)
+    second = gateway.new_agent(account, BARRED)
 
-    message_ids = send_bulk(gateway, account, 3)
+    message_ids = send_bulk(gateway, account, 10)
 
     for message_id in message_ids:
         failed = gateway.wait_for_status(account, message_id, "failed", "delivered", timeout=60)

@@ -76,14 +76,18 @@ def test_after_a_refusal_for_credit_the_agent_leaves_the_shared_queues_but_serve
     assert heartbeat is not None and heartbeat.data["shared_paused_until"] is not None
 
 
-def test_with_no_pause_configured_the_agent_goes_on_taking_shared_jobs(conn, redis_url, fake_modem, start_agent):
+def test_by_default_the_agent_goes_on_taking_shared_jobs_after_a_refusal_for_credit(
+    conn, redis_url, fake_modem, start_agent
+):
     serve_client(conn)
-    start_agent(redis_url, without_credit(fake_modem), no_credit_pause_seconds=0)
+    running = start_agent(redis_url, without_credit(fake_modem))
 
     for message_id in ("msg_00000000000d0006", "msg_00000000000d0007"):
         enqueue(conn, SHARED, message_id)
 
     eventually(lambda: all(kinds_of(conn, m) == ["declined"] for m in ("msg_00000000000d0006", "msg_00000000000d0007")))
+    heartbeat = wire.unseal(conn.get(wire.heartbeat_key(DEVICE_ID)), running.agent._signing_key)
+    assert heartbeat is not None and heartbeat.data["shared_paused_until"] is None
 
 
 def test_a_shared_job_for_a_message_the_device_declined_is_left_on_its_queue_for_the_others(
