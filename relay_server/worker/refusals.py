@@ -32,6 +32,7 @@ import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from relay_server.dispatch import heartbeat_keys
 from relay_server.store.models import Message, MessageError, Refusal, StatusChange
 from relay_server.store.store import Store
 from relay_server.worker.context import WorkerContext
@@ -85,6 +86,8 @@ def shared_senders(ctx: WorkerContext, client_id: str, now: datetime) -> set[str
     heard from within ``device_offline_after_seconds``, modem working) and not phones, as
     the send path counts them before it accepts one."""
     states = ctx.store.device_states(client_id=client_id)
+    # The store's heartbeats may wait behind this worker's own backlog: the keys' are never behind.
+    states = heartbeat_keys.as_live_as_known(ctx.redis, states, ctx.store.device_signing_keys(client_id), now)
     return {state.device_id for state in states if state.online(now, ctx.offline_after) and not state.is_phone}
 
 
