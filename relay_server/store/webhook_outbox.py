@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -26,14 +25,13 @@ import sqlalchemy as sa
 from relay_server.store.engine import once_per_transaction, read_transaction, single_read, write_transaction
 from relay_server.store.models import Message
 from relay_server.store.retention import Stale
-from relay_server.store.webhook_schema import webhook_attempts, webhook_deliveries, webhooks
+from relay_server.store.webhook_due import due, due_of_each, shares_of
+from relay_server.store.webhook_schema import DELIVERED, FAILED, PENDING, webhook_attempts, webhook_deliveries, webhooks
 from relay_server.webhooks import events as catalogue
 from zimsend_common.timefmt import utcnow
 
 if TYPE_CHECKING:
     from relay_server.store.webhooks import Webhook
-
-PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
 
 @dataclass(frozen=True)
@@ -200,40 +198,6 @@ def _attempt(row: Any) -> Attempt:
     return Attempt(**{name: row[name] for name in Attempt.__dataclass_fields__})
 
 
-def _due(now: datetime, limit: int, left_out: set[str]) -> sa.Select:
-    """The oldest ``limit`` deliveries due by ``now``, of clients not ``left_out``, whose
-    message has no earlier event to the same URL still waiting."""
-    earlier = webhook_deliveries.alias("earlier")
-    blocked = (
-        sa.select(earlier.c.delivery_id)
-        .where(earlier.c.message_id == webhook_deliveries.c.message_id)
-        .where(earlier.c.url == webhook_deliveries.c.url)
-        .where(earlier.c.delivery_id < webhook_deliveries.c.delivery_id)
-        .where(earlier.c.state == PENDING)
-    )
-    query = (
-        sa.select(webhook_deliveries)
-        .where(webhook_deliveries.c.state == PENDING)
-        .where(webhook_deliveries.c.next_attempt_at <= now)
-        .where(sa.or_(webhook_deliveries.c.message_id.is_(None), ~blocked.exists()))
-    )
-    if left_out:
-        query = query.where(webhook_deliveries.c.client_id.not_in(sorted(left_out)))
-    return query.order_by(webhook_deliveries.c.next_attempt_at, webhook_deliveries.c.delivery_id).limit(limit)
-
-
-def _shares(look: list[Delivery], per_client: int) -> tuple[list[Delivery], set[str]]:
-    """Each client's first ``per_client`` deliveries of ``look``, in order, and the clients
-    that had more there."""
-    counts: Counter[str] = Counter()
-    shares = []
-    for delivery in look:
-        counts[delivery.client_id] += 1
-        if counts[delivery.client_id] <= per_client:
-            shares.append(delivery)
-    return shares, {client for client, count in counts.items() if count > per_client}
-
-
 class WebhookOutbox:
     """Webhook deliveries waiting, claimed, attempted and replayed."""
 
@@ -278,23 +242,22 @@ class WebhookOutbox:
         """
         # Looks need not agree: a delivery taken between two is a claim that fails.
         with single_read(self._engine) as conn:
+            look = [_delivery(row._mapping) for row in conn.execute(due(now, limit))]
             if per_client is None:
-                return [_delivery(row._mapping) for row in conn.execute(_due(now, limit, set()))]
+                return look
             # Most looks hold no client past its share and are the answer. One that does
-            # is looked at again without those clients, keeping their shares: a second
-            # look is needed only while a backlog crowds the first, where ranking every
-            # due delivery by client would sort the whole backlog every round.
-            kept: list[Delivery] = []
-            left_out: set[str] = set()
-            while True:
-                look = [_delivery(row._mapping) for row in conn.execute(_due(now, limit, left_out))]
-                shares, crowded = _shares(look, per_client)
-                if not crowded or len(look) < limit:
-                    return (kept + shares)[:limit]
-                left_out |= crowded
-                kept += [delivery for delivery in shares if delivery.client_id in crowded]
-                if len(kept) >= limit:
-                    return kept[:limit]
+            # keeps those clients' shares and looks again at each other client's oldest
+            # due: the look of the oldest due, without those clients, read their whole
+            # backlog to find the others' (every round, while the backlog lasted), and
+            # ranking every due delivery by client would sort it.
+            shares, crowded = shares_of(look, per_client)
+            if not crowded or len(look) < limit:
+                return shares
+            kept = [delivery for delivery in shares if delivery.client_id in crowded]
+            if len(kept) >= limit:
+                return kept[:limit]
+            others = due_of_each(now, limit - len(kept), per_client, crowded, conn.dialect.name)
+            return kept + [_delivery(row._mapping) for row in conn.execute(others)]
 
     def claim(self, delivery_id: int, now: datetime, lease: timedelta) -> bool:
         """Take the delivery for one attempt, for ``lease``; false when another worker took it.

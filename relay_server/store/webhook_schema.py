@@ -29,6 +29,9 @@ webhooks = sa.Table(
     sa.Index("ix_webhooks_client", "client_id", "is_test"),
 )
 
+# A delivery's state: waiting for an attempt (due at next_attempt_at), or settled.
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+
 webhook_deliveries = sa.Table(
     "webhook_deliveries",
     metadata,
@@ -47,6 +50,8 @@ webhook_deliveries = sa.Table(
     sa.Column("next_attempt_at", UtcDateTime, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+    # Each client's oldest due, for a look past a client's backlog (revision 0022).
+    sa.Index("ix_webhook_deliveries_client_due", "state", "client_id", "next_attempt_at", "delivery_id"),
     sa.Index("ix_webhook_deliveries_message", "message_id", "url", "delivery_id"),
     # The daily purge, across clients (revision 0017).
     sa.Index("ix_webhook_deliveries_created", "created_at"),

@@ -15,8 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from relay_server.store.engine import single_read, write_transaction
-from relay_server.store.webhook_outbox import FAILED, PENDING
-from relay_server.store.webhook_schema import webhook_deliveries, webhooks
+from relay_server.store.webhook_schema import FAILED, PENDING, webhook_deliveries, webhooks
 
 
 @dataclass(frozen=True)

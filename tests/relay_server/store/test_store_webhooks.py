@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from query_plans import statements_run
+from query_plans import plan_of, statements_run
 from store_factories import new_message
 
 from relay_server.store import Store, webhooks
@@ -132,6 +132,60 @@ def test_a_capped_look_takes_each_clients_oldest_due_and_leaves_room_for_every_c
     assert late.message_id not in [d.message_id for d in store.webhook_outbox.due_candidates(now, 3)]
     capped = store.webhook_outbox.due_candidates(now, 3, per_client=2)
     assert [d.message_id for d in capped] == [backlog[0].message_id, backlog[1].message_id, late.message_id]
+
+
+def test_a_look_past_one_clients_backlog_reads_each_other_clients_oldest_due_and_not_the_backlog(
+    store, live_caller, other_caller
+):
+    hook(store, live_caller, URL_A, ("sms.sent",))
+    hook(store, other_caller, URL_B, ("sms.sent",))
+    for message in store.insert_messages([new_message(live_caller) for _ in range(5)]):
+        move(store, message.message_id, "sent")
+    [late] = store.insert_messages([new_message(other_caller)])
+    move(store, late.message_id, "sent")
+    now = utcnow() + timedelta(seconds=1)
+    engine = store.engine
+
+    first, second = statements_run(
+        engine, lambda: store.webhook_outbox.due_candidates(now, 3, per_client=2), "FROM webhook_deliveries"
+    )
+
+    # Through the index of due times, the look past the backlog would read all of it
+    # (every due delivery is ahead of, or beside, the other clients'), every round.
+    plan = plan_of(engine, *second)
+    assert "ix_webhook_deliveries_due" not in plan
+    assert "ix_webhook_deliveries_client_due" in plan
+    # Nor any whole read of the deliveries (SQLite's SCAN, PostgreSQL's Seq Scan): only
+    # the list of clients waiting, a handful of rows, is read through.
+    scans = [step for step in plan.split(" | ") if step.startswith("SCAN ") or "Seq Scan" in step]
+    assert all("waiting" in step or "CONSTANT ROW" in step for step in scans), scans
+
+
+def test_a_look_past_one_clients_backlog_takes_each_other_clients_share_with_its_messages_events_in_order(
+    store, live_caller, other_caller
+):
+    hook(store, live_caller, URL_A, ("sms.sent",))
+    hook(store, other_caller, URL_B, ("sms.sent", "sms.delivered"))
+    backlog = store.insert_messages([new_message(live_caller) for _ in range(5)])
+    for message in backlog:
+        move(store, message.message_id, "sent")
+    first, second, third = store.insert_messages([new_message(other_caller) for _ in range(3)])
+    move(store, first.message_id, "sent")
+    move(store, first.message_id, "delivered")
+    move(store, second.message_id, "sent")
+    move(store, third.message_id, "sent")
+    now = utcnow() + timedelta(seconds=1)
+
+    capped = store.webhook_outbox.due_candidates(now, 5, per_client=2)
+
+    # The backlog fills the first look; the other client's share is its two oldest in turn:
+    # the first message's sms.delivered waits for its sms.sent, and the third is past the share.
+    assert [(d.message_id, d.event) for d in capped] == [
+        (backlog[0].message_id, "sms.sent"),
+        (backlog[1].message_id, "sms.sent"),
+        (first.message_id, "sms.sent"),
+        (second.message_id, "sms.sent"),
+    ]
 
 
 @pytest.mark.parametrize(
