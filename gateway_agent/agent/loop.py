@@ -53,7 +53,7 @@ from gateway_agent.agent.outbox import Outbox
 from gateway_agent.agent.pulse import Pulse
 from gateway_agent.agent.ratelimit import SendRateLimit
 from gateway_agent.agent.received import report_received
-from gateway_agent.agent.sender import UNKNOWN_OUTCOME, Sender
+from gateway_agent.agent.sender import Sender
 from gateway_agent.agent.shared_pause import SharedPause
 from gateway_agent.backends import open_modem
 from gateway_agent.errors import ModemError
@@ -61,7 +61,6 @@ from gateway_agent.modem import DeliveryReport, Identity, IncomingMessage, Modem
 from gateway_agent.reports.tracker import DeliveryTracker
 from zimsend_common import bus, redis_client, wire
 from zimsend_common.config import ConfigError, Settings
-from zimsend_common.failures import FailureCode
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +132,7 @@ class Agent:
         self._epoch = EpochWatch(self._connection, self._ledger, self._outbox, self._device_id)
         self._tracker = DeliveryTracker(self._ledger, self._outbox)
         self._rate = SendRateLimit(self._ledger, agent.send_rate_per_minute)
-        self._shared_pause = SharedPause(self._ledger, self._device_id, agent.no_credit_pause_seconds)
+        self._shared_pause = SharedPause(self._ledger, self._connection, self._device_id, agent.no_credit_pause_seconds)
         self._sender = Sender(
             agent, self._connection, self._ledger, self._outbox, self._modem, self.idle, self._refused_for_credit
         )
@@ -159,7 +158,7 @@ class Agent:
             served = wait_while_held(self._outbox.heartbeat_key, self._device_id, self._pause)
             if served:
                 self._pulse.start()
-                self._recover()
+                self._sender.answer_for_last_run()
                 if self._open_modem():
                     while not self._stopping:
                         self._step()
@@ -214,24 +213,6 @@ class Agent:
             log.info("modem open", extra={"device_id": self._device_id})
             return True
         return False
-
-    def _recover(self) -> None:
-        """Report failed, never resend, whatever the modem had when the agent last stopped;
-        give back what it claimed and never handed to the modem."""
-        unknown = UNKNOWN_OUTCOME.format(reason="the agent stopped while its modem had the message")
-        for message_id in self._ledger.unfinished_sends():
-            self._outbox.report_failure(message_id, FailureCode.DEVICE_ERROR, unknown)
-        try:
-            raw = self._connection.get(wire.inflight_key(self._device_id))
-            inflight = raw.decode() if isinstance(raw, bytes) else None
-            if inflight is not None and self._ledger.message_state(inflight) is None:
-                self._outbox.report_failure(inflight, FailureCode.DEVICE_ERROR, unknown)
-            self._connection.delete(wire.inflight_key(self._device_id))
-            given = self._sender.give_back_claims()
-            if given:
-                log.warning("claims never taken up given back", extra={"device_id": self._device_id, "count": given})
-        except redis.RedisError:
-            pass  # the ledger already answered for every message this agent took
 
     def _farewell(self, served: bool) -> None:
         """Say goodbye if this agent served the device and still does; close the modem and
@@ -306,8 +287,8 @@ class Agent:
         if job is None:
             return None
         self._serve_modem(0)  # a port lost while we waited for the job shows now
-        if jobs.declined_here(job, self._binding.client_id, self._ledger):
-            self._pass_on(job)
+        if (client_id := self._binding.client_id) is not None and jobs.declined_here(job, client_id, self._ledger):
+            self._shared_pause.pass_on(job, client_id)
             return None
         if self._state != "online":
             self._connection.lpush(bus.queue_key(job.origin), job.id)  # for another device, or for later
@@ -315,21 +296,6 @@ class Agent:
         return jobs.accept(
             job, self._binding.client_id, self._device_id, self._signing_key, self._manifests, self._report_refusal
         )
-
-    def _pass_on(self, job: bus.TakenJob) -> None:
-        """A shared job of a message this device declined: put back at the head of its queue
-        for the client's other devices, unless the message is claimed already. Then no device
-        may take it (a cancel, the relay that failed it once every device refused it, or a
-        device that has it): left at the head, it would be taken and put back by each device
-        in turn for ever, and none would reach the jobs behind it."""
-        message_id = jobs.message_id_of(job)
-        client_id = self._binding.client_id
-        key = None if message_id is None or client_id is None else wire.claim_key(client_id, message_id)
-        if key is not None and self._connection.exists(key):
-            bus.discard(job)
-            return
-        self._connection.lpush(bus.queue_key(job.origin), job.id)
-        self._shared_pause.pass_on()
 
     def _hand_on(self) -> None:
         """Hand on the events waiting. Raises ``redis.ConnectionError`` when Redis is unreachable."""

@@ -128,6 +128,24 @@ class Sender:
         *_, won, holder = device_written.answers(pipeline)
         return won is True or holder == mine.encode()
 
+    def answer_for_last_run(self) -> None:
+        """Report failed, never resend, whatever the modem had when the agent last stopped;
+        give back what it claimed and never handed to the modem."""
+        unknown = UNKNOWN_OUTCOME.format(reason="the agent stopped while its modem had the message")
+        for message_id in self._ledger.unfinished_sends():
+            self._outbox.report_failure(message_id, FailureCode.DEVICE_ERROR, unknown)
+        try:
+            raw = self._connection.get(wire.inflight_key(self._device_id))
+            inflight = raw.decode() if isinstance(raw, bytes) else None
+            if inflight is not None and self._ledger.message_state(inflight) is None:
+                self._outbox.report_failure(inflight, FailureCode.DEVICE_ERROR, unknown)
+            self._connection.delete(wire.inflight_key(self._device_id))
+            given = self.give_back_claims()
+            if given:
+                log.warning("claims never taken up given back", extra={"device_id": self._device_id, "count": given})
+        except redis.RedisError:
+            pass  # the ledger already answered for every message this agent took
+
     def give_back_claims(self) -> int:
         """Give back the claims this device made and never took up (the agent stopped
         in between: the modem never saw their messages), and those of the messages it

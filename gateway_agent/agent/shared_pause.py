@@ -23,7 +23,11 @@ import logging
 import time
 from datetime import datetime, timezone
 
+import redis
+
+from gateway_agent.agent import jobs
 from gateway_agent.agent.ledger import Ledger
+from zimsend_common import bus, wire
 from zimsend_common.timefmt import isoformat_z
 
 log = logging.getLogger(__name__)
@@ -35,8 +39,9 @@ _META_KEY = "shared_paused_until"
 class SharedPause:
     """Whether the agent takes its client's shared jobs now."""
 
-    def __init__(self, ledger: Ledger, device_id: str, pause_seconds: float) -> None:
+    def __init__(self, ledger: Ledger, connection: redis.Redis, device_id: str, pause_seconds: float) -> None:
         self._ledger = ledger
+        self._connection = connection
         self._device_id = device_id
         self._pause_seconds = pause_seconds
         stored = ledger.get_meta(_META_KEY)
@@ -54,8 +59,18 @@ class SharedPause:
             extra={"device_id": self._device_id, "until": self.until(), "detail": detail},
         )
 
-    def pass_on(self) -> None:
-        """A shared job was left for the other devices: keep off the shared queues a moment."""
+    def pass_on(self, job: bus.TakenJob, client_id: str) -> None:
+        """A shared job of a message this device declined: put back at the head of its queue
+        for the client's other devices, and the shared queues left alone a moment; unless the
+        message is claimed already. Then no device may take it (a cancel, the relay that failed
+        it once every device refused it, or a device that has it): left at the head, it would
+        be taken and put back by each device in turn for ever, and none would reach the jobs
+        behind it. Raises ``redis.RedisError``."""
+        message_id = jobs.message_id_of(job)
+        if message_id is not None and self._connection.exists(wire.claim_key(client_id, message_id)):
+            bus.discard(job)
+            return
+        self._connection.lpush(bus.queue_key(job.origin), job.id)
         self._passing_until = time.monotonic() + PASS_ON_SECONDS
 
     def active(self) -> bool:
