@@ -175,9 +175,8 @@ def _check_listed(
 
 def declined_here(job: bus.TakenJob, client_id: str, ledger: Ledger) -> bool:
     """Whether the job, on the client's shared queue, carries a message this device declined
-    (its SIM refused it for want of credit): the relay signs such a job for the client's
-    other devices only, so it is theirs to take, and it goes back on its queue unchecked
-    (whatever it is, it stays what it was: a job on that queue)."""
+    (its SIM refused it for want of credit): never this device's to send, whoever the job
+    is signed for, so it is dropped unchecked, and the relay places the message again."""
     if job.origin not in {wire.client_queue(client_id, p) for p in wire.PRIORITY_LEVELS}:
         return False
     message_id = message_id_of(job)

@@ -18,9 +18,13 @@ only from a binding the relay signed with the device's key (``agent.binding``);
 until one is read (or when it fails its check) the agent serves its own device
 queues only.
 
-After its SIM refused a send for want of credit the agent leaves its client's
-shared queues to the other devices for a while (``agent.shared_pause``), and
-a shared job for a message it declined goes back on its queue for them.
+After its SIM refused a send for want of credit the agent may leave its
+client's shared queues to the other devices for a while (``agent.shared_pause``).
+A shared job of a message it declined is dropped: the relay's recovery places
+the message again, within a maintenance round, for the client's devices that
+are online and have not refused it, or fails it when none is. Put back on its
+queue instead, it would stay at the head, taken and put back by this device
+for ever, while the device it was meant for was offline.
 
 When Redis is unreachable the agent keeps serving its modem, journals what
 it has to say, and takes jobs again once Redis is back.
@@ -132,7 +136,7 @@ class Agent:
         self._epoch = EpochWatch(self._connection, self._ledger, self._outbox, self._device_id)
         self._tracker = DeliveryTracker(self._ledger, self._outbox)
         self._rate = SendRateLimit(self._ledger, agent.send_rate_per_minute)
-        self._shared_pause = SharedPause(self._ledger, self._connection, self._device_id, agent.no_credit_pause_seconds)
+        self._shared_pause = SharedPause(self._ledger, self._device_id, agent.no_credit_pause_seconds)
         self._sender = Sender(
             agent, self._connection, self._ledger, self._outbox, self._modem, self.idle, self._refused_for_credit
         )
@@ -288,7 +292,7 @@ class Agent:
             return None
         self._serve_modem(0)  # a port lost while we waited for the job shows now
         if (client_id := self._binding.client_id) is not None and jobs.declined_here(job, client_id, self._ledger):
-            self._shared_pause.pass_on(job, client_id)
+            bus.discard(job)  # never this device's to send: the relay places its message again
             return None
         if self._state != "online":
             self._connection.lpush(bus.queue_key(job.origin), job.id)  # for another device, or for later

@@ -11,10 +11,6 @@ soon as all of them refused it, rather than waiting, queued, a pause per
 device for each message. The moment it may take shared jobs
 again is kept in the ledger, so a restart does not cut the pause short, and
 heartbeats tell it (``shared_paused_until``).
-
-A shared job for a message this device already declined is left on its queue
-for the others (``pass_on``); the agent then leaves the shared queues alone
-for ``PASS_ON_SECONDS``, so that it does not take the same job back at once.
 """
 
 from __future__ import annotations
@@ -23,30 +19,23 @@ import logging
 import time
 from datetime import datetime, timezone
 
-import redis
-
-from gateway_agent.agent import jobs
 from gateway_agent.agent.ledger import Ledger
-from zimsend_common import bus, wire
 from zimsend_common.timefmt import isoformat_z
 
 log = logging.getLogger(__name__)
 
-PASS_ON_SECONDS = 2.0
 _META_KEY = "shared_paused_until"
 
 
 class SharedPause:
     """Whether the agent takes its client's shared jobs now."""
 
-    def __init__(self, ledger: Ledger, connection: redis.Redis, device_id: str, pause_seconds: float) -> None:
+    def __init__(self, ledger: Ledger, device_id: str, pause_seconds: float) -> None:
         self._ledger = ledger
-        self._connection = connection
         self._device_id = device_id
         self._pause_seconds = pause_seconds
         stored = ledger.get_meta(_META_KEY)
         self._until = float(stored) if stored else 0.0  # Unix time; 0: no pause for credit
-        self._passing_until = 0.0  # monotonic
 
     def refused_for_credit(self, detail: str) -> None:
         """The SIM refused a send for want of credit: leave the shared queues for a while."""
@@ -59,20 +48,6 @@ class SharedPause:
             extra={"device_id": self._device_id, "until": self.until(), "detail": detail},
         )
 
-    def pass_on(self, job: bus.TakenJob, client_id: str) -> None:
-        """A shared job of a message this device declined: put back at the head of its queue
-        for the client's other devices, and the shared queues left alone a moment; unless the
-        message is claimed already. Then no device may take it (a cancel, the relay that failed
-        it once every device refused it, or a device that has it): left at the head, it would
-        be taken and put back by each device in turn for ever, and none would reach the jobs
-        behind it. Raises ``redis.RedisError``."""
-        message_id = jobs.message_id_of(job)
-        if message_id is not None and self._connection.exists(wire.claim_key(client_id, message_id)):
-            bus.discard(job)
-            return
-        self._connection.lpush(bus.queue_key(job.origin), job.id)
-        self._passing_until = time.monotonic() + PASS_ON_SECONDS
-
     def active(self) -> bool:
         """Whether the agent should take only its own device's jobs now."""
         if self._until and time.time() >= self._until:
@@ -81,7 +56,7 @@ class SharedPause:
             log.info(
                 "shared queues taken again after a refusal for want of credit", extra={"device_id": self._device_id}
             )
-        return bool(self._until) or time.monotonic() < self._passing_until
+        return bool(self._until)
 
     def until(self) -> str | None:
         """When the pause for want of credit ends (UTC ISO 8601); None when there is none."""

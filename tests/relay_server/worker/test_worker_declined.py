@@ -185,6 +185,22 @@ def test_recovery_places_a_declined_message_whose_job_redis_lost_for_the_devices
     assert parts.reload(message).status == "queued"
 
 
+def test_a_declined_message_placed_for_a_device_that_then_went_offline_fails_once_its_job_is_dropped(parts: Parts):
+    caller = parts.client()
+    barred, other = online(parts, caller), online(parts, caller)
+    message = parts.message(caller)
+    declined(barred, message)
+    assert signed_for(parts, message) == {other.device_id}
+    other.heartbeat(state="modem_lost")  # its modem gone before it took the message
+    # The device that declined it takes its job and drops it (``Agent._take``).
+    bus.discard(bus.fetch(wire.send_job_id(message.client_id, message.message_id), parts.redis))
+
+    assert run_round(parts) is not None
+
+    failed = parts.reload(message)
+    assert failed.status == "failed" and failed.error is not None and failed.error.code == "NO_CREDIT"
+
+
 def test_recovery_takes_a_claim_a_declining_device_left_and_places_the_message_for_the_others(parts: Parts):
     caller = parts.client()
     first, second = online(parts, caller), online(parts, caller)
