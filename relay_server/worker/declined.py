@@ -23,6 +23,9 @@ from relay_server.worker.context import WorkerContext
 
 log = logging.getLogger(__name__)
 
+# What may keep the message from being placed at once: recovery places it within a round.
+_LEFT_TO_RECOVERY: tuple[type[Exception], ...] = (RedisError, *DATABASE_UNAVAILABLE)
+
 
 def apply(ctx: WorkerContext, message: Message, refusal: Refusal, now: datetime) -> bool:
     """Keep the refusal and act on it; False when it was kept before (a repeat)."""
@@ -59,9 +62,7 @@ def _place_again(ctx: WorkerContext, message: Message, now: datetime) -> None:
                 "declined message placed for the client's other devices",
                 extra={"message_id": message.message_id, "refused_by": [refusal.device_id for refusal in found]},
             )
-    except RedisError as exc:
-        log.warning("declined message left to recovery", extra={"message_id": message.message_id, "error": str(exc)})
-    except DATABASE_UNAVAILABLE as exc:
+    except _LEFT_TO_RECOVERY as exc:
         log.warning("declined message left to recovery", extra={"message_id": message.message_id, "error": str(exc)})
     except Exception:  # run after the round's commit: it must not cost the round its acknowledgements
         log.exception("declined message left to recovery", extra={"message_id": message.message_id})

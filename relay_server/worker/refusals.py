@@ -95,7 +95,7 @@ def fail_exhausted(ctx: WorkerContext, message: Message, found: list[Refusal], n
     """Fail with NO_CREDIT a message every device that could send it refused, once its claim
     is the relay's (taken from nobody, or from a device that refused it); whether it did."""
     key = wire.claim_key(message.client_id, message.message_id)
-    refusers = [wire.claim_value_device(refusal.device_id) for refusal in found]
+    refusers = _claims_of(found)
     if not ctx.redis.eval(_TAKE_CLAIM, 1, key, wire.CLAIM_DECLINED, wire.CLAIM_TTL_SECONDS, *refusers):
         return False  # a cancel, or a device that has not refused it, holds it
     failed = fail_declined(ctx.store, message.message_id, found, now)
@@ -129,13 +129,18 @@ def release_refusers_claim(ctx: WorkerContext, message: Message, found: list[Ref
     """Delete the message's claim when a device that refused it holds it; whether the
     message is unclaimed now."""
     key = wire.claim_key(message.client_id, message.message_id)
-    refusers = [wire.claim_value_device(refusal.device_id) for refusal in found]
+    refusers = _claims_of(found)
     return bool(ctx.redis.eval(_RELEASE_CLAIM, 1, key, *refusers))
 
 
 def refuser_holds(claim: bytes, found: list[Refusal]) -> bool:
     """Whether ``claim`` is that of a device that refused the message."""
-    return any(claim == wire.claim_value_device(refusal.device_id).encode() for refusal in found)
+    return claim.decode(errors="replace") in _claims_of(found)
+
+
+def _claims_of(found: list[Refusal]) -> list[str]:
+    """The claim values of the devices that refused the message."""
+    return [wire.claim_value_device(refusal.device_id) for refusal in found]
 
 
 # KEYS: a claim key; ARGV: the relay's claim, its lifetime, then the claims of the devices
