@@ -21,13 +21,14 @@ another look online, nor offline.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any, cast
 
 from redis import Redis
 from redis.exceptions import RedisError
 
+from relay_server.store.device_records import heartbeat_values
 from relay_server.store.device_state import DeviceState
 from zimsend_common import wire
 from zimsend_common.timefmt import parse_zoned
@@ -72,12 +73,13 @@ def newer(redis: Redis, states: Sequence[DeviceState], keys: Mapping[str, str], 
 def brought_up_to_date(
     redis: Redis, states: Sequence[DeviceState], keys: Mapping[str, str], now: datetime
 ) -> list[DeviceState]:
-    """``states``, each device's liveness (its last sight, its agent's state) taken from its
-    key's heartbeat where that is newer (``newer``); the other fields stay the store's.
-    Raises ``redis.RedisError`` when Redis cannot be asked."""
+    """``states``, each device as its key's heartbeat tells where that is newer (``newer``):
+    its last sight, its agent's state and what else the heartbeat says, as the store will
+    keep them; the rest (name, battery of a phone) stays the store's. Raises
+    ``redis.RedisError`` when Redis cannot be asked."""
     heartbeats = newer(redis, states, keys, now)
     return [
-        state if (beat := heartbeats.get(state.device_id)) is None else replace(state, **_liveness(beat))
+        state if (beat := heartbeats.get(state.device_id)) is None else replace(state, **_as_recorded(beat))
         for state in states
     ]
 
@@ -93,8 +95,10 @@ def as_live_as_known(
         return list(states)
 
 
-def _liveness(beat: Heartbeat) -> dict[str, Any]:
-    """The heartbeat's fields that ``DeviceState.online`` reads, as the store keeps them
-    (``device_records``): a heartbeat naming no state is one of an agent that names none."""
-    agent_state = beat.data.get("state")
-    return {"last_seen_at": beat.seen_at, "agent_state": None if agent_state in (None, "") else str(agent_state)}
+def _as_recorded(beat: Heartbeat) -> dict[str, Any]:
+    """The heartbeat's fields as the store would keep them (``device_records.heartbeat_values``):
+    the device is shown as its newest heartbeat tells, its liveness and the rest alike."""
+    return {name: value for name, value in heartbeat_values(beat.seen_at, beat.data).items() if name in _STATE_FIELDS}
+
+
+_STATE_FIELDS = frozenset(field.name for field in fields(DeviceState))

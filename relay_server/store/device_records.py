@@ -34,9 +34,22 @@ _INT_RANGE = range(-(2**31), 2**31)  # what an SQL INTEGER holds
 
 
 def record_heartbeat(conn: sa.Connection, device_id: str, seen_at: datetime, data: dict[str, Any]) -> None:
-    """Keep what the heartbeat says, each field on its own: one that cannot be kept
-    is cut or left out, never failing the rest. An older heartbeat than the last
-    one changes nothing."""
+    """Keep what the heartbeat says (``heartbeat_values``). An older heartbeat than the
+    last one changes nothing."""
+    values = heartbeat_values(seen_at, data)
+    _ensure_status_row(conn, device_id)
+    conn.execute(
+        device_status.update()
+        .where(device_status.c.device_id == device_id)
+        .where(sa.or_(device_status.c.last_seen_at.is_(None), device_status.c.last_seen_at < seen_at))
+        .values(**values)
+    )
+    store_devices.mark_seen(conn, device_id, seen_at)
+
+
+def heartbeat_values(seen_at: datetime, data: dict[str, Any]) -> dict[str, Any]:
+    """What a heartbeat seen at ``seen_at`` tells of its device, as its state keeps it, each
+    field on its own: one that cannot be kept is cut or left out, never failing the rest."""
     values: dict[str, Any] = {"last_seen_at": seen_at}
     for name in _HEARTBEAT_DESCRIPTIONS + _HEARTBEAT_NAMES:
         value = data.get("state" if name == "agent_state" else name)
@@ -46,14 +59,7 @@ def record_heartbeat(conn: sa.Connection, device_id: str, seen_at: datetime, dat
     values["sent_today"] = values["sent_today"] or 0
     values["battery_percent"], values["battery_charging"] = battery(data)
     values["queue_depth"] = values["queue_depth"] or 0
-    _ensure_status_row(conn, device_id)
-    conn.execute(
-        device_status.update()
-        .where(device_status.c.device_id == device_id)
-        .where(sa.or_(device_status.c.last_seen_at.is_(None), device_status.c.last_seen_at < seen_at))
-        .values(**values)
-    )
-    store_devices.mark_seen(conn, device_id, seen_at)
+    return values
 
 
 def battery(data: dict[str, Any]) -> tuple[int | None, bool | None]:
