@@ -196,6 +196,13 @@ def test_a_message_sent_after_redis_last_saved_is_not_sent_again_when_redis_rest
 def test_sends_made_while_redis_is_down_are_accepted_and_leave_once_it_is_back(gateway: Gateway, redis_proc):
     account = gateway.new_account()
     agent = gateway.new_agent(account)
+    # With Redis down the relay knows a device's heartbeat from the store alone: wait for the
+    # worker to have recorded one (the API may show it online from its key in Redis first).
+    offline_after = timedelta(seconds=OFFLINE_AFTER_SECONDS)
+    wait_until(
+        lambda: gateway.store.device_states(device_id=agent.device_id)[0].online(utcnow(), offline_after),
+        "the worker to record the device's heartbeat",
+    )
     redis_proc.stop()
     try:
         answer = gateway.send(account, to="+263771000950", message="while Redis is away")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ pytest.register_assert_rewrite("modem_scenarios")
 from gammu_dummy_phone import QUICK, DummyPhone  # noqa: E402
 
 from gateway_agent.backends.gammu import GammuModem, create  # noqa: E402
+from gateway_agent.backends.gammu.modem import Timing  # noqa: E402
 from zimsend_common.config import AgentSettings, GammuSettings, Settings  # noqa: E402
 
 
@@ -39,8 +41,20 @@ def settings(gammurc: Path) -> Settings:
 
 @pytest.fixture
 def modem(settings: Settings) -> Iterator[GammuModem]:
-    """The backend on the dummy phone, opened, with short poll and back-off times."""
-    opened = create(settings, QUICK)
+    """The backend on the dummy phone, opened, with short poll and back-off times, and
+    half a second's wait for a message's missing parts."""
+    yield from _opened(settings, QUICK)
+
+
+@pytest.fixture
+def patient_modem(settings: Settings) -> Iterator[GammuModem]:
+    """``modem``, waiting an hour for a message's missing parts: a test of waiting cannot
+    then be outrun by a slow machine."""
+    yield from _opened(settings, replace(QUICK, partial_wait=3600))
+
+
+def _opened(settings: Settings, timing: Timing) -> Iterator[GammuModem]:
+    opened = create(settings, timing)
     opened.open()
     yield opened
     opened.close()

@@ -90,24 +90,24 @@ def test_a_multipart_message_is_handed_on_whole_once(modem: GammuModem, phone: D
     assert phone.stored() == []
 
 
-def test_a_message_missing_a_part_waits_for_it(modem: GammuModem, phone: DummyPhone) -> None:
+def test_a_message_missing_a_part_waits_for_it(patient_modem: GammuModem, phone: DummyPhone) -> None:
     phone.receive(1, SENDER, "first half, ", when=WHEN, udh=concatenation_header(3, 2, 1))
 
-    assert modem.next_event(timeout=0.2) is None
+    assert patient_modem.next_event(timeout=0.2) is None
     phone.receive(2, SENDER, "second half", when=WHEN, udh=concatenation_header(3, 2, 2))
-    event = modem.next_event(timeout=2)
+    event = patient_modem.next_event(timeout=2)
 
     assert isinstance(event, IncomingMessage)
     assert event.text == "first half, second half"
 
 
-def test_a_long_wap_push_missing_a_part_waits_for_it(modem: GammuModem, phone: DummyPhone) -> None:
+def test_a_long_wap_push_missing_a_part_waits_for_it(patient_modem: GammuModem, phone: DummyPhone) -> None:
     # Its header holds the ports beside the concatenation, a header Gammu does not know by heart.
     phone.receive_data(1, SENDER, b"\x01\x06", when=WHEN, udh=concatenation_header(5, 2, 1, ports=True))
 
-    assert modem.next_event(timeout=0.2) is None
+    assert patient_modem.next_event(timeout=0.2) is None
     phone.receive_data(2, SENDER, b"\xff\x00", when=WHEN, udh=concatenation_header(5, 2, 2, ports=True))
-    event = modem.next_event(timeout=2)
+    event = patient_modem.next_event(timeout=2)
 
     assert isinstance(event, IncomingMessage)
     assert (event.text, event.binary, event.ports, event.parts) == ("0106FF00", True, (2948, 9200), 2)
