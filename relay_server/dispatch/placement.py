@@ -126,18 +126,23 @@ def enqueue_sends(
     keys_of: KeysOf,
     messages: Sequence[Message],
     leave_out: Mapping[str, Collection[str]] | None = None,
-) -> None:
+    *,
+    unclaimed_only: bool = False,
+) -> set[str]:
     """``enqueue_send`` for each message, in one round trip (a pipeline) for every
     ``_PIPELINED`` of them, asking ``keys_of`` for each client's signing keys once (a bulk
     send is one client's): ``Store.device_signing_keys``, or a cache of it. ``leave_out``
-    names, by message id, the devices a shared message's job is not signed for.
+    names, by message id, the devices a shared message's job is not signed for. With
+    ``unclaimed_only``, a message claimed by the time its job would be placed gets none
+    (checked in the same step): returns the ids of those messages.
 
     Each job is what ``Queue.enqueue(..., unique=True)`` would store, field for field: RQ
     makes it (``create_job``, and its own preparation for a queue: ``job_hashes``), and ``unique_jobs``
     saves and pushes it unless its id is taken, as RQ's script does, a chunk in one call.
     """
+    claimed: set[str] = set()
     if not messages:
-        return
+        return claimed
     keys = {
         client_id: keys_of(client_id)
         for client_id in {message.client_id for message in messages if not message.is_test}
@@ -150,11 +155,14 @@ def enqueue_sends(
             send_job_maker(redis, message).make(wire.send_job_id(message.client_id, message.message_id), job_args, now)
             for message, job_args in zip(chunk, args)
         ]
+        claim_keys = [wire.claim_key(m.client_id, m.message_id) for m in chunk] if unclaimed_only else None
         try:
-            _enqueue_unique(redis, jobs, chunk, manifests)
+            left_out = _enqueue_unique(redis, jobs, chunk, manifests, claim_keys)
         except NoScriptError:  # a Redis restarted or flushed of scripts: give it ours, then send again
             unique_jobs.load(redis)
-            _enqueue_unique(redis, jobs, chunk, manifests)
+            left_out = _enqueue_unique(redis, jobs, chunk, manifests, claim_keys)
+        claimed.update(message.message_id for message, job in zip(chunk, jobs) if job.job_id in left_out)
+    return claimed
 
 
 def _chunk_args(
@@ -191,21 +199,28 @@ def _chunk_args(
 
 
 def _enqueue_unique(
-    redis: Redis, jobs: list[JobHash], messages: Sequence[Message], manifests: Mapping[str, bytes]
-) -> None:
+    redis: Redis,
+    jobs: list[JobHash],
+    messages: Sequence[Message],
+    manifests: Mapping[str, bytes],
+    claim_keys: Sequence[str] | None,
+) -> set[str]:
     """What ``Queue.enqueue_job(job, unique=True)`` stores for each job (``unique_jobs``), all
-    in one pipeline. The manifests the jobs name go first, so no agent finds a job before its
-    manifest. Sent again after a refusal, it stores nothing twice; a phone may be woken twice."""
+    in one pipeline, except for a job whose message's claim key (``claim_keys``) exists;
+    returns the ids of those jobs. The manifests the jobs name go first, so no agent finds a
+    job before its manifest. Sent again after a refusal, it stores nothing twice; a phone may
+    be woken twice."""
     with redis.pipeline(transaction=False) as pipe:
         for key, stored in manifests.items():
             pipe.set(key, stored, ex=manifest.KEPT_SECONDS)
-        unique_jobs.save_and_push(pipe, jobs)
-        answer_at = len(pipe) - 1  # the script's answer: the queue keys it cleared
+        unique_jobs.save_and_push(pipe, jobs, claim_keys)
+        answer_at = len(pipe) - 1  # the script's answer: the queue keys it cleared, the jobs it left out
         for message in messages:
             wake.message_enqueued(pipe, message)  # a phone pulls its messages: tell it there is one
-        cleared = pipe.execute()[answer_at]
+        cleared, left_out = pipe.execute()[answer_at]
     for queue_key in cleared:
         log.warning("queue cleared: its key held another kind of value", extra={"queue": queue_key.decode()})
+    return {job_id.decode() for job_id in left_out}
 
 
 def send_job_maker(redis: Redis, message: Message) -> JobMaker:

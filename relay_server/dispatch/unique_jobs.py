@@ -23,40 +23,48 @@ from redis.client import Pipeline
 
 from zimsend_common.job_hashes import JobHash, register_queues
 
-# ARGV[1]: the jobs, each {job key, queue key, job id, time to live (-1: none), field, value, ...}.
-# A queue's key holding another kind of value than a list is deleted first: a device may write
-# its queues' keys, pushing there would fail the whole call (and with it every other client's
-# jobs), and left there it would keep every job of that queue from being placed. Returns the
-# keys of the queues so cleared.
+# ARGV[1]: the jobs, each {job key, queue key, job id, time to live (-1: none), claim key ("":
+# none), field, value, ...}. A job whose claim key is given and exists is not placed: its message
+# was claimed (by a device, a cancel, the relay's worker) since its placer looked, and a job
+# placed now would wait on its queue for a message no device may take. A queue's key holding
+# another kind of value than a list is deleted first: a device may write its queues' keys,
+# pushing there would fail the whole call (and with it every other client's jobs), and left
+# there it would keep every job of that queue from being placed. Returns the keys of the queues
+# so cleared, and the ids of the jobs left out for their claim.
 SCRIPT = """
-local cleared = {}
+local cleared, claimed = {}, {}
 for _, job in ipairs(cmsgpack.unpack(ARGV[1])) do
     local queue_kind = redis.call("TYPE", job[2]).ok
     if queue_kind ~= "list" and queue_kind ~= "none" then
         redis.call("DEL", job[2])
         cleared[#cleared + 1] = job[2]
     end
-    if redis.call("EXISTS", job[1]) == 0 then
-        redis.call("HSET", job[1], unpack(job, 5))
+    if job[5] ~= "" and redis.call("EXISTS", job[5]) == 1 then
+        claimed[#claimed + 1] = job[3]
+    elseif redis.call("EXISTS", job[1]) == 0 then
+        redis.call("HSET", job[1], unpack(job, 6))
         if job[4] > 0 then
             redis.call("EXPIRE", job[1], job[4])
         end
         redis.call("RPUSH", job[2], job[3])
     end
 end
-return cleared
+return {cleared, claimed}
 """
 _SHA = hashlib.sha1(SCRIPT.encode()).hexdigest()  # as Redis names the script
 
 
-def save_and_push(pipeline: Pipeline, jobs: Sequence[JobHash]) -> None:
+def save_and_push(pipeline: Pipeline, jobs: Sequence[JobHash], claim_keys: Sequence[str] | None = None) -> None:
     """Add to ``pipeline`` what enqueues each job on its queue unless a job of its id
-    exists (``Queue.enqueue_job(job, unique=True)``, with the queue's registration).
-    Its answer in the pipeline's results is the list of the queue keys it found holding
-    another kind of value, and cleared (see ``SCRIPT``). A Redis that lacks the script
-    refuses it (``NoScriptError``): see ``load``."""
+    exists (``Queue.enqueue_job(job, unique=True)``, with the queue's registration), or,
+    when ``claim_keys`` gives each job's message's claim key, unless that claim exists: both
+    checked in the same step as the placing. Its answer in the pipeline's results is two
+    lists: the queue keys it found holding another kind of value, and cleared (see
+    ``SCRIPT``), and the ids of the jobs left out for their message's claim. A Redis that
+    lacks the script refuses it (``NoScriptError``): see ``load``."""
     register_queues(pipeline, jobs)
-    document = [[job.key, job.queue.key, job.job_id, job.ttl, *job.fields] for job in jobs]
+    claims = claim_keys if claim_keys is not None else [""] * len(jobs)
+    document = [[job.key, job.queue.key, job.job_id, job.ttl, claim, *job.fields] for job, claim in zip(jobs, claims)]
     # MessagePack's older string type for bytes too: Redis's cmsgpack refuses the bin types.
     pipeline.evalsha(_SHA, 0, msgpack.packb(document, use_bin_type=False))
 

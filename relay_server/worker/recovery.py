@@ -134,7 +134,9 @@ def give_jobs(ctx: WorkerContext, messages: Sequence[Message], now: datetime) ->
     """Put each unclaimed, due message's send job on its queue, signed for the devices that
     may take it (``refusals``); returns those put. The others' ``valid_until`` had passed:
     they failed with TIMEOUT instead; or every device that could send them refused them:
-    they failed with NO_CREDIT."""
+    they failed with NO_CREDIT; or they were claimed by the time their job would be put (a
+    cancel, a device, the relay's worker failing them NO_CREDIT), which the caller read them
+    before: they get none, as a job of theirs would wait on its queue with no device to take it."""
     # A claim key of another kind would block the new job's claim, and the expiry's as well.
     placement.clear_planted_claims(ctx.redis, [(message.client_id, message.message_id) for message in messages])
     seen = refusals.outlook(ctx, list(messages), now)
@@ -148,8 +150,10 @@ def give_jobs(ctx: WorkerContext, messages: Sequence[Message], now: datetime) ->
             due.append(message)
     # A failed job's remains would block the new one.
     placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id) for message in due])
-    placement.enqueue_sends(ctx.redis, ctx.store.device_signing_keys, due, seen.leave_out)
-    return due
+    claimed = placement.enqueue_sends(
+        ctx.redis, ctx.store.device_signing_keys, due, seen.leave_out, unclaimed_only=True
+    )
+    return [message for message in due if message.message_id not in claimed]
 
 
 def _return_to_claimant(ctx: WorkerContext, message: Message, claim: bytes, now: datetime) -> int:

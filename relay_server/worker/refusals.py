@@ -32,7 +32,7 @@ import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from relay_server.dispatch import heartbeat_keys
+from relay_server.dispatch import heartbeat_keys, placement
 from relay_server.store.models import Message, MessageError, Refusal, StatusChange
 from relay_server.store.store import Store
 from relay_server.worker.context import WorkerContext
@@ -93,11 +93,17 @@ def shared_senders(ctx: WorkerContext, client_id: str, now: datetime) -> set[str
 
 def fail_exhausted(ctx: WorkerContext, message: Message, found: list[Refusal], now: datetime) -> bool:
     """Fail with NO_CREDIT a message every device that could send it refused, once its claim
-    is the relay's (taken from nobody, or from a device that refused it); whether it did."""
+    is the relay's (taken from nobody, or from a device that refused it), and withdraw any
+    job of it; whether it failed it."""
     key = wire.claim_key(message.client_id, message.message_id)
     refusers = _claims_of(found)
     if not ctx.redis.eval(_TAKE_CLAIM, 1, key, wire.CLAIM_DECLINED, wire.CLAIM_TTL_SECONDS, *refusers):
         return False  # a cancel, or a device that has not refused it, holds it
+    # A job placed before the claim (recovery, finding the message jobless and unclaimed while
+    # the last device's refusal was not yet committed) would wait on the shared queue for a
+    # message no device may take, costing each device a take; one placed after it is none
+    # (``recovery.give_jobs`` places only unclaimed messages).
+    placement.withdraw(ctx.redis, message.client_id, message.message_id)
     failed = fail_declined(ctx.store, message.message_id, found, now)
     if failed:
         log.warning(

@@ -10,6 +10,7 @@ from typing import Any
 from relay_parts import AgentDevice, Parts, run_round
 
 from relay_server.store.models import Caller, Message, Refusal
+from relay_server.worker import recovery
 from relay_server.worker.events import apply_event
 from zimsend_common import bus, wire
 from zimsend_common.timefmt import isoformat_precise, utcnow
@@ -96,6 +97,36 @@ def test_once_every_device_declined_it_the_message_fails_no_credit_once_with_the
     assert first.device_id in (failed.error.detail or "") and second.device_id in (failed.error.detail or "")
     assert claim(parts, message) == wire.CLAIM_DECLINED.encode()
     assert declined(second, message) == "repeat"
+
+
+def test_a_message_failed_no_credit_keeps_no_job_placed_for_it_before(parts: Parts):
+    caller = parts.client()
+    first, second = online(parts, caller), online(parts, caller)
+    message = parts.message(caller)
+    declined(first, message)  # its job, for the second device, waits on the shared queue
+    assert on_shared_queue(parts, message)
+
+    # The second device declined it from a job of its before: recovery, finding the message
+    # jobless and unclaimed in between, had placed this one.
+    declined(second, message)
+
+    assert parts.reload(message).status == "failed"
+    assert not on_shared_queue(parts, message)
+
+
+def test_recovery_gives_no_job_to_a_message_the_relay_claimed_to_fail_since_it_looked(parts: Parts):
+    caller = parts.client()
+    first, _ = online(parts, caller), online(parts, caller)
+    message = parts.message(caller)
+    declined(first, message)
+    parts.redis.flushall()  # its job lost: recovery finds it jobless and unclaimed
+    # Meanwhile the worker took the relay's claim to fail it NO_CREDIT (the second device
+    # declined it too), its failure and that refusal not committed yet: recovery read neither.
+    parts.redis.set(wire.claim_key(caller.client_id, message.message_id), wire.CLAIM_DECLINED)
+
+    assert recovery.give_jobs(parts.ctx, [message], utcnow()) == []
+
+    assert signed_for(parts, message) is None and not on_shared_queue(parts, message)
 
 
 def test_a_message_whose_other_devices_are_offline_fails_no_credit_at_once(parts: Parts):
