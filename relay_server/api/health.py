@@ -47,4 +47,6 @@ def _devices() -> list[dict[str, Any]]:
     relay = current()
     now = utcnow()
     offline_after = timedelta(seconds=relay.settings.relay.device_offline_after_seconds)
-    return [health.device_document(state, now, offline_after) for state in health.device_states(relay.store)]
+    return [
+        health.device_document(state, now, offline_after) for state in health.device_states(relay.store, relay.redis)
+    ]

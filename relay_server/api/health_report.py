@@ -15,10 +15,11 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError
 
+from relay_server.dispatch import heartbeat_keys
 from relay_server.store.device_state import DeviceState
 from relay_server.store.store import Store
 from zimsend_common import wire
-from zimsend_common.timefmt import isoformat_z
+from zimsend_common.timefmt import isoformat_z, utcnow
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,12 @@ def check_worker(redis: Redis) -> Check:
     return Check(True, {"last_seen": beat.decode() if isinstance(beat, bytes) else beat})
 
 
-def device_states(store: Store) -> list[DeviceState]:
-    """Every enabled device with its last heartbeat; empty when the store cannot be read."""
+def device_states(store: Store, redis: Redis) -> list[DeviceState]:
+    """Every enabled device with its newest heartbeat, the store's or its key's in Redis
+    (``heartbeat_keys``: what the send path goes by); empty when the store cannot be read."""
     try:
-        return [state for state in store.device_states() if not state.disabled]
+        states = [state for state in store.device_states() if not state.disabled]
+        return heartbeat_keys.as_live_as_known(redis, states, store.device_signing_keys(), utcnow())
     except Exception:
         return []
 

@@ -45,7 +45,7 @@ class GatewayStateCollector:
         except Exception:
             log.warning("metrics: the store cannot be read", exc_info=True)
             up.add_metric(["store"], 0)
-        states = device_states(self.store)
+        states = device_states(self.store, self.redis)
         yield from self._devices(states)
         try:
             yield self._queue_depths(states)

@@ -79,7 +79,7 @@ def diagnose() -> Iterator[Finding]:
         if reachable.ok:
             yield _redis_keeps_keys(redis)
         yield _worker(redis)
-        yield from _devices(store, settings)
+        yield from _devices(store, redis, settings)
         yield _clock(store, redis, settings)
         yield _disk(settings)
     finally:
@@ -148,13 +148,13 @@ def _worker(redis: Redis) -> Finding:
     return Finding("worker", check.ok, check.detail, None if check.ok else fix)
 
 
-def _devices(store: Store | str, settings: Settings) -> Iterator[Finding]:
+def _devices(store: Store | str, redis: Redis, settings: Settings) -> Iterator[Finding]:
     if isinstance(store, str):
         yield Finding("devices", False, {"error": "the database cannot be read"}, "see the database check")
         return
     now = utcnow()
     offline_after = timedelta(seconds=settings.relay.device_offline_after_seconds)
-    for state in health.device_states(store):
+    for state in health.device_states(store, redis):
         yield _device(state, now, offline_after)
 
 

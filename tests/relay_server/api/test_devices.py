@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 import requests
+from sealed_heartbeats import leave_heartbeat
 
-from zimsend_common import wire
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 
@@ -88,10 +88,7 @@ def test_a_device_whose_latest_heartbeat_waits_for_the_worker_is_shown_online_as
     relay.store.record_heartbeat(device_id, utcnow() - offline_after - timedelta(seconds=5), {"operator": "Econet"})
     # The agent's newest heartbeat, under its key: the worker has not applied it yet.
     seen = utcnow().replace(microsecond=0)
-    beat = wire.Event(
-        kind="heartbeat", device_id=device_id, at=isoformat_z(seen), data={"state": "online", "operator": "NetOne"}
-    )
-    relay.redis.set(wire.heartbeat_key(device_id), wire.seal(beat, wire.device_signing_key(password)))
+    leave_heartbeat(relay.redis, device_id, password, seen, state="online", operator="NetOne")
 
     listed = requests.get(relay.url("/devices"), headers=acme.headers, timeout=5).json()["devices"]
     one = requests.get(relay.url(f"/devices/{device_id}"), headers=acme.headers, timeout=5).json()

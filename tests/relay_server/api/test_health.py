@@ -10,6 +10,7 @@ import pytest
 import requests
 from own_redis import OwnRedis
 from relay_process import environment
+from sealed_heartbeats import leave_heartbeat
 from waiting import free_port, wait_until
 from werkzeug.serving import make_server
 from worker_process import GroupProcess, spawn_worker
@@ -120,3 +121,16 @@ def test_healthz_lists_devices_to_a_remote_address_only_when_allowed(make_relay,
     assert remote.status_code == 200 and remote.json()["status"] == "ok"
     assert (device_id in remote.text) is allowed
     assert [device["device_id"] for device in local.json()["devices"]] == [device_id]
+
+
+def test_healthz_and_metrics_show_a_device_online_by_its_newest_heartbeat_the_worker_has_not_applied(relay, acme):
+    device, password = relay.store.add_device(acme.client_id)
+    offline_after = timedelta(seconds=relay.settings.relay.device_offline_after_seconds)
+    relay.store.record_heartbeat(device.device_id, utcnow() - offline_after - timedelta(seconds=5), {})
+    leave_heartbeat(relay.redis, device.device_id, password, utcnow(), state="online", signal_percent=64)
+
+    [listed] = healthz(relay).json()["devices"]
+    metrics = requests.get(relay.base_url.removesuffix("/v1") + "/metrics", timeout=10).text
+
+    assert (listed["device_id"], listed["online"]) == (device.device_id, True)
+    assert f'zimsend_device_online{{device_id="{device.device_id}"}} 1.0' in metrics
