@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from gateway_agent.agent.ledger import Ledger
 from gateway_agent.agent.manifests import Manifests
 from zimsend_common import bus, manifest, wire
 from zimsend_common.timefmt import utcnow
@@ -171,16 +170,6 @@ def _check_listed(
         raise _Refused(NOT_SIGNED_FOR_DEVICE if found.manifest.signatures else "unsigned")
     if not found.signed or not found.manifest.lists(payload):
         raise _Refused("bad_signature")
-
-
-def declined_here(job: bus.TakenJob, client_id: str, ledger: Ledger) -> bool:
-    """Whether the job, on the client's shared queue, carries a message this device declined
-    (its SIM refused it for want of credit): never this device's to send, whoever the job
-    is signed for, so it is dropped unchecked, and the relay places the message again."""
-    if job.origin not in {wire.client_queue(client_id, p) for p in wire.PRIORITY_LEVELS}:
-        return False
-    message_id = message_id_of(job)
-    return message_id is not None and ledger.declined(message_id)
 
 
 def _issued_long_ago(issued_at: str) -> bool:

@@ -90,6 +90,10 @@ class Part:
     discharged_at: str | None
 
 
+# The states of a message this device declined (``Sender``'s decline): it never sends it.
+DECLINED = frozenset({"declining", "declined"})
+
+
 class Ledger:
     """One agent's durable state; every write is committed, and but for bookkeeping on disk, before it returns."""
 
@@ -219,10 +223,6 @@ class Ledger:
             "SELECT state FROM messages WHERE message_id = ? AND state != 'claiming'", (message_id,)
         ).fetchone()
         return None if row is None else row[0]
-
-    def declined(self, message_id: str) -> bool:
-        """Whether this device declined the message (``decline``): it never sends it."""
-        return self.message_state(message_id) in ("declining", "declined")
 
     def message_events(self, message_id: str) -> list[dict[str, Any]]:
         """The events already reported for a message, oldest first."""

@@ -20,11 +20,12 @@ queues only.
 
 After its SIM refused a send for want of credit the agent may leave its
 client's shared queues to the other devices for a while (``agent.shared_pause``).
-A shared job of a message it declined is dropped: the relay's recovery places
-the message again, within a maintenance round, for the client's devices that
-are online and have not refused it, or fails it when none is. Put back on its
-queue instead, it would stay at the head, taken and put back by this device
-for ever, while the device it was meant for was offline.
+A shared job of a message it declined is dropped (refused as signed for other
+devices only, or by the sender, which never sends such a message): the relay's
+recovery places the message again, within a maintenance round, for the
+client's devices that are online and have not refused it, or fails it when
+none is. Put back on its queue instead, it would stay at the head, taken and
+put back by this device for ever, while the device it was meant for was offline.
 
 When Redis is unreachable the agent keeps serving its modem, journals what
 it has to say, and takes jobs again once Redis is back.
@@ -291,9 +292,6 @@ class Agent:
         if job is None:
             return None
         self._serve_modem(0)  # a port lost while we waited for the job shows now
-        if (client_id := self._binding.client_id) is not None and jobs.declined_here(job, client_id, self._ledger):
-            bus.discard(job)  # never this device's to send: the relay places its message again
-            return None
         if self._state != "online":
             self._connection.lpush(bus.queue_key(job.origin), job.id)  # for another device, or for later
             return None

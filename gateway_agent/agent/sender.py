@@ -38,7 +38,7 @@ from collections.abc import Callable
 import redis
 from redis.client import Pipeline
 
-from gateway_agent.agent.ledger import Ledger
+from gateway_agent.agent.ledger import DECLINED, Ledger
 from gateway_agent.agent.outbox import Outbox
 from gateway_agent.errors import ModemError, ModemTimeout, PortGone
 from gateway_agent.modem import Modem, SendReceipt
@@ -85,14 +85,15 @@ class Sender:
         Raises ``redis.RedisError`` only before the modem was touched, so the
         same job may be handled again once Redis is back.
         """
-        if self._ledger.declined(job.message_id):
+        state = self._ledger.message_state(job.message_id)
+        if state in DECLINED:
             # Declined here before: never ours to send, and never to be claimed again.
             if carrier is not None:
                 bus.discard(carrier)
             self._give_back(job.client_id, job.message_id)
             self._outbox.report_again(job.message_id)
             return "declined before"
-        if self._ledger.message_state(job.message_id) is not None:
+        if state is not None:
             # Taken before (Redis may have lost the claim since): keep it ours, say it again.
             self._claim(job.client_id, job.message_id, carrier)
             self._outbox.report_again(job.message_id)
