@@ -11,6 +11,7 @@ from relay_server.api import context
 from relay_server.api.auth import current_caller, requested_device_id
 from relay_server.api.models.devices import AuthTest
 from relay_server.api.routes import respond, route
+from relay_server.dispatch import heartbeat_keys
 from zimsend_common.timefmt import utcnow
 
 bp = Blueprint("account", __name__, url_prefix="/v1")
@@ -51,6 +52,6 @@ def _device_status(client_id: str, device_id: str | None) -> Literal["online", "
         return None
     relay = context.current()
     offline_after = timedelta(seconds=relay.settings.relay.device_offline_after_seconds)
-    states = relay.device_states(client_id, device_id)
+    states = heartbeat_keys.live_states(relay.store, relay.redis, client_id=client_id, device_id=device_id)
     online = bool(states) and states[0].online(utcnow(), offline_after)
     return "online" if online else "offline"

@@ -10,9 +10,7 @@ import redis
 from flask import current_app
 
 from relay_server.api.caller_cache import CallerCache
-from relay_server.dispatch import heartbeat_keys
 from relay_server.dispatch.dispatcher import Dispatcher
-from relay_server.store.device_state import DeviceState
 from relay_server.store.store import Store
 from zimsend_common.config import Settings
 from zimsend_common.timefmt import utcnow
@@ -31,15 +29,6 @@ class RelayContext:
     redis: redis.Redis
     clock: Callable[[], datetime] = utcnow
     callers: CallerCache = field(default_factory=CallerCache)
-
-    def device_states(self, client_id: str, device_id: str | None = None) -> list[DeviceState]:
-        """The client's devices (or the one named), each as live as its stored heartbeat or its
-        heartbeat key says: what the API and the console show is what the send path goes by."""
-        states = self.store.device_states(client_id=client_id, device_id=device_id)
-        if not states:
-            return states
-        keys = self.store.device_signing_keys(client_id)
-        return heartbeat_keys.as_live_as_known(self.redis, states, keys, utcnow())
 
 
 def attach(app_extensions: dict, context: RelayContext) -> None:

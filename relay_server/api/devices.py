@@ -16,6 +16,7 @@ from relay_server.api.context import current
 from relay_server.api.errors import ApiError
 from relay_server.api.models.devices import Device, DeviceList, OneDevice
 from relay_server.api.routes import respond, route
+from relay_server.dispatch import heartbeat_keys
 from relay_server.store import ids
 from relay_server.store.device_state import DeviceState
 from zimsend_common.timefmt import utcnow
@@ -36,7 +37,7 @@ bp = Blueprint("devices", __name__, url_prefix="/v1")
 def list_devices() -> Response:
     """Every device of the caller's client, oldest first."""
     relay = current()
-    states = relay.device_states(current_caller().client_id)
+    states = heartbeat_keys.live_states(relay.store, relay.redis, client_id=current_caller().client_id)
     devices = [Device(**device_fields(state)) for state in states if not state.disabled]
     return respond(DeviceList(devices=devices, total=len(devices)))
 
@@ -58,7 +59,9 @@ def get_device(device_id: str) -> Response:
     # An id not shaped like one (a NUL, say) never reaches the database.
     states = []
     if ids.is_device_id(device_id):
-        states = relay.device_states(current_caller().client_id, device_id)
+        states = heartbeat_keys.live_states(
+            relay.store, relay.redis, client_id=current_caller().client_id, device_id=device_id
+        )
     if not states or states[0].disabled:
         raise ApiError("INVALID_DEVICE_ID", "The device ID does not exist or does not belong to this client.")
     return respond(OneDevice(**device_fields(states[0])))

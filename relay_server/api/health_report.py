@@ -19,7 +19,7 @@ from relay_server.dispatch import heartbeat_keys
 from relay_server.store.device_state import DeviceState
 from relay_server.store.store import Store
 from zimsend_common import wire
-from zimsend_common.timefmt import isoformat_z, utcnow
+from zimsend_common.timefmt import isoformat_z
 
 
 @dataclass(frozen=True)
@@ -66,8 +66,7 @@ def device_states(store: Store, redis: Redis) -> list[DeviceState]:
     """Every enabled device with its newest heartbeat, the store's or its key's in Redis
     (``heartbeat_keys``: what the send path goes by); empty when the store cannot be read."""
     try:
-        states = [state for state in store.device_states() if not state.disabled]
-        return heartbeat_keys.as_live_as_known(redis, states, store.device_signing_keys(), utcnow())
+        return [state for state in heartbeat_keys.live_states(store, redis) if not state.disabled]
     except Exception:
         return []
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import redirect, render_template, request, url_for
-from redis import Redis
 from werkzeug.wrappers import Response
 
 from relay_server.api import auth_throttle
@@ -20,8 +19,6 @@ from relay_server.api.context import current
 from relay_server.console import guard
 from relay_server.console.blueprint import bp
 from relay_server.dispatch import heartbeat_keys
-from relay_server.store.device_state import DeviceState
-from relay_server.store.store import Store
 from zimsend_common.timefmt import utcnow
 
 DEAD_LETTERS_SHOWN = 50
@@ -55,7 +52,9 @@ def operator_view() -> str:
         "operator.html",
         clients=clients,
         keys={client.client_id: store.list_api_keys(client.client_id) for client in clients},
-        devices=[(state, state.online(now, offline_after)) for state in _devices(relay.store, relay.redis)],
+        devices=[
+            (state, state.online(now, offline_after)) for state in heartbeat_keys.live_states(relay.store, relay.redis)
+        ],
         checks={
             "store": health.check_store(store),
             "redis": health.check_redis(relay.redis),
@@ -70,9 +69,3 @@ def operator_signout() -> Response:
     """End the operator's session."""
     guard.sign_out()
     return redirect(url_for("console.operator_signin"))
-
-
-def _devices(store: Store, redis: Redis) -> list[DeviceState]:
-    """Every device, disabled ones too, each as live as its newest heartbeat says, the
-    store's or its key's (``heartbeat_keys``), as the send path reads it."""
-    return heartbeat_keys.as_live_as_known(redis, store.device_states(), store.device_signing_keys(), utcnow())

@@ -9,9 +9,10 @@ worker, a round's commit may wait for other writers, and the worker's own
 reading of the keys (``worker.liveness``) comes once a maintenance round,
 which may take seconds and waits for the same commits. The key is never
 behind. So whatever decides by a device's liveness takes the newer of the
-two: the relay's send path (``RQDispatcher``), what the API and the console
-say of a device (``RelayContext.device_states``), and the worker, which
-records the key's heartbeat in the store.
+two: the relay's send path (``RQDispatcher``), whatever shows a device (the
+API, the console, ``/healthz``, ``/metrics``, ``doctor``) and the worker's
+failover (``live_states``), and the worker, which records the key's
+heartbeat in the store.
 
 A key not sealed with its device's key, or holding anything but that
 device's heartbeat, is ignored, as a forged event is: no device can make
@@ -23,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -31,7 +32,10 @@ from redis.exceptions import RedisError
 from relay_server.store.device_records import heartbeat_values
 from relay_server.store.device_state import DeviceState
 from zimsend_common import wire
-from zimsend_common.timefmt import parse_zoned
+from zimsend_common.timefmt import parse_zoned, utcnow
+
+if TYPE_CHECKING:
+    from relay_server.store.store import Store
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,23 @@ def as_live_as_known(
         return brought_up_to_date(redis, states, keys, now)
     except RedisError:
         return list(states)
+
+
+def live_states(
+    store: Store,
+    redis: Redis,
+    *,
+    client_id: str | None = None,
+    device_id: str | None = None,
+    now: datetime | None = None,
+) -> list[DeviceState]:
+    """The devices (every client's, one client's, or the one named), each as its newest
+    heartbeat tells, the store's or its key's (``as_live_as_known``): what the send path
+    goes by, for whatever decides or shows whether a device is online."""
+    states = store.device_states(client_id=client_id, device_id=device_id)
+    if not states:
+        return states
+    return as_live_as_known(redis, states, store.device_signing_keys(client_id), now or utcnow())
 
 
 def _as_recorded(beat: Heartbeat) -> dict[str, Any]:

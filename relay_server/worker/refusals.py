@@ -85,9 +85,8 @@ def shared_senders(ctx: WorkerContext, client_id: str, now: datetime) -> set[str
     """The client's devices that could take a shared message at ``now``: online (enabled,
     heard from within ``device_offline_after_seconds``, modem working) and not phones, as
     the send path counts them before it accepts one."""
-    states = ctx.store.device_states(client_id=client_id)
     # The store's heartbeats may wait behind this worker's own backlog: the keys' are never behind.
-    states = heartbeat_keys.as_live_as_known(ctx.redis, states, ctx.store.device_signing_keys(client_id), now)
+    states = heartbeat_keys.live_states(ctx.store, ctx.redis, client_id=client_id, now=now)
     return {state.device_id for state in states if state.online(now, ctx.offline_after) and not state.is_phone}
 
 

@@ -223,7 +223,7 @@ def test_a_declined_message_placed_for_a_device_that_then_went_offline_fails_onc
     declined(barred, message)
     assert signed_for(parts, message) == {other.device_id}
     other.heartbeat(state="modem_lost")  # its modem gone before it took the message
-    # The device that declined it takes its job and drops it (``Agent._take``).
+    # The device that declined it takes its job and drops it (refused, or by its sender).
     bus.discard(bus.fetch(wire.send_job_id(message.client_id, message.message_id), parts.redis))
 
     assert run_round(parts) is not None
