@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from relay_server.store import Store
-from relay_server.store.models import Caller, NewMessage, StatusChange
+from relay_server.store.models import Caller, NewIncoming, NewMessage, StatusChange
+from zimsend_common.timefmt import utcnow
 
 
 def new_message(owner: Caller | str, **fields: Any) -> NewMessage:
@@ -22,6 +24,21 @@ def new_message(owner: Caller | str, **fields: Any) -> NewMessage:
         priority=3,
         segments=1,
         encoding="GSM-7",
+    )
+    return replace(base, **fields)
+
+
+def new_incoming(client_id: str, device_id: str, **fields: Any) -> NewIncoming:
+    """A one-part "Hello" from +263771234567 that the client's device received now, under an
+    event id of its own, with ``fields`` in place of the defaults."""
+    base = NewIncoming(
+        event_id=f"evt_{uuid.uuid4().hex}",
+        client_id=client_id,
+        device_id=device_id,
+        sender="+263771234567",
+        text="Hello",
+        parts=1,
+        received_at=utcnow(),
     )
     return replace(base, **fields)
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from relay_server.store.models import NewIncoming, StatusChange
+from store_factories import new_incoming
+
+from relay_server.store.models import StatusChange
 from relay_server.store.webhook_outbox import Outcome
 from zimsend_common.timefmt import utcnow
 
@@ -16,17 +18,7 @@ HOOK = "https://93.184.216.34/hooks/zimsend"  # a public address: the API takes 
 def test_the_inbox_lists_the_clients_received_sms_and_no_one_elses(console):
     acme, globex = console.new_client("acme"), console.new_client("globex")
     device, _password = console.store.add_device(acme.client_id)
-    console.store.record_incoming(
-        NewIncoming(
-            event_id="evt_inbox_1",
-            client_id=acme.client_id,
-            device_id=device.device_id,
-            sender="+263771234567",
-            text="Ndatenda, I got it",
-            parts=1,
-            received_at=utcnow(),
-        )
-    )
+    console.store.record_incoming(new_incoming(acme.client_id, device.device_id, text="Ndatenda, I got it"))
     mine, theirs = console.browser(), console.browser()
     mine.sign_in(acme)
     theirs.sign_in(globex)
@@ -41,13 +33,10 @@ def test_the_inbox_filters_on_its_period_with_the_listings_inputs_and_pages_by_l
     now = utcnow()
     for number, days_ago in enumerate((0, 0, 3)):
         console.store.record_incoming(
-            NewIncoming(
-                event_id=f"evt_period_{number}",
-                client_id=acme.client_id,
-                device_id=device.device_id,
-                sender="+263771234567",
+            new_incoming(
+                acme.client_id,
+                device.device_id,
                 text=f"received {days_ago} days ago, number {number}",
-                parts=1,
                 received_at=now - timedelta(days=days_ago),
             )
         )

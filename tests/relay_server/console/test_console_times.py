@@ -8,9 +8,9 @@ import re
 from datetime import timedelta
 
 import pytest
-from store_factories import new_message
+from store_factories import new_incoming, new_message
 
-from relay_server.store.models import MessageError, NewIncoming, StatusChange
+from relay_server.store.models import MessageError, StatusChange
 from relay_server.store.webhook_outbox import Outcome
 from zimsend_common import wire
 from zimsend_common.timefmt import isoformat_precise, utcnow
@@ -42,15 +42,7 @@ def times_everywhere(console):
     [delivery] = outbox.due_candidates(tried, 10)
     assert outbox.claim(delivery.delivery_id, tried, timedelta(seconds=30))
     outbox.finish_attempt(delivery, Outcome(False, 500, 37, "HTTP 500"), tried, None)
-    received = NewIncoming(
-        event_id="evt_times_1",
-        client_id=acme.client_id,
-        device_id=device.device_id,
-        sender="+263771234567",
-        text="Ndatenda",
-        parts=1,
-        received_at=now,
-    )
+    received = new_incoming(acme.client_id, device.device_id, text="Ndatenda", received_at=now)
     console.store.record_incoming(received)
     console.redis.set(wire.WORKER_HEARTBEAT_KEY, isoformat_precise(now))
     client = console.browser()
