@@ -21,7 +21,7 @@ from dataclasses import replace
 
 from flask import Blueprint, Response
 
-from relay_server.api import context, idempotency
+from relay_server.api import context, idempotency, tracking
 from relay_server.api import otp_codes as otp
 from relay_server.api.auth import current_caller, requested_device_id
 from relay_server.api.body import json_body
@@ -38,9 +38,8 @@ from relay_server.api.routes import respond, route
 from relay_server.api.sending import Options, choose_device, new_message, send_context, submit
 from relay_server.dispatch.dispatcher import CancelUndecided
 from relay_server.store import ids
-from relay_server.store.models import Message, StatusChange
+from relay_server.store.models import Message
 from relay_server.store.otp import MAX_ATTEMPTS, NewOtp, OtpRateLimited, Verification
-from zimsend_common.timefmt import utcnow
 
 bp = Blueprint("otp", __name__, url_prefix="/v1")
 log = logging.getLogger(__name__)
@@ -135,8 +134,7 @@ def _withdraw_replaced(new_otp: NewOtp) -> None:
     relay = context.current()
     try:
         for message in relay.store.replaced_otp_sms(new_otp):
-            if relay.dispatcher.cancel(message):
-                relay.store.apply_status_change(StatusChange(message.message_id, "cancelled", utcnow()))
+            if tracking.withdraw(message) is not None:
                 log.info("replaced otp's sms cancelled", extra={"message_id": message.message_id})
     except CancelUndecided:
         log.warning("replaced otp's sms left queued: its cancel cannot be decided now")

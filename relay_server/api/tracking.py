@@ -115,20 +115,16 @@ def cancel(message_id: str) -> Response:
     message = _callers_message(message_id)
     if message.status != "queued":
         raise _cannot_cancel(message.status)
-    context = current()
     try:
-        cancelled = context.dispatcher.cancel(message)
+        cancelled = withdraw(message)
     except CancelUndecided as undecided:
         raise _not_decided_yet(undecided.retry_after) from None
-    if not cancelled:
+    if cancelled is None:
         # A device took it between our read and the claim, or the worker did to fail it out of time:
         # report where it stands now.
         raise _cannot_cancel(_current_status(message), taken=True)
-    result = context.store.apply_status_change(
-        StatusChange(message_id=message.message_id, status="cancelled", at=utcnow())
-    )
-    if result.message.status != "cancelled":
-        raise _cannot_cancel(result.message.status)
+    if cancelled.status != "cancelled":
+        raise _cannot_cancel(cancelled.status)
     # A cancelled message has its cancelled_at (the store's type allows None): pydantic checks it.
     return respond(
         Cancelled.model_validate(
@@ -136,7 +132,7 @@ def cancel(message_id: str) -> Response:
                 "message": "SMS cancelled",
                 "message_id": message.message_id,
                 "status": "cancelled",
-                "cancelled_at": result.message.cancelled_at,
+                "cancelled_at": cancelled.cancelled_at,
             }
         )
     )
@@ -197,6 +193,16 @@ def _cannot_cancel(status: str, *, taken: bool = False) -> ApiError:
         f"The message cannot be cancelled: {reason} (status {status}).",
         details={"status": status},
     )
+
+
+def withdraw(message: Message) -> Message | None:
+    """Claim a queued message for cancellation and store it cancelled: the message as it
+    then stands, or None when a device (or its expiry) claimed it first. Raises
+    CancelUndecided when that cannot be known yet (``Dispatcher.cancel``)."""
+    relay = current()
+    if not relay.dispatcher.cancel(message):
+        return None
+    return relay.store.apply_status_change(StatusChange(message.message_id, "cancelled", utcnow())).message
 
 
 def _not_decided_yet(retry_after: timedelta) -> ApiError:
