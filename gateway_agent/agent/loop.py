@@ -150,6 +150,7 @@ class Agent:
         self._redis_up = True
         self._stopping = False
         self._taken: DeviceTaken | None = None  # another instance took the device while this one served
+        self._unkept: ModemEvent | None = None  # read from the modem, not yet journalled (``_keep``)
 
     # -- life ---------------------------------------------------------------
 
@@ -350,7 +351,8 @@ class Agent:
         """Take the modem's events for up to ``timeout`` seconds (at least one look).
 
         Each event is journalled, then the modem asked for the next one at once, and only then
-        are the events handed to Redis: coming back is what lets the backend delete what an
+        are the events handed to Redis (an event that cannot be journalled is tried again, and
+        the modem asked for nothing, until it is: ``_keep``): coming back is what lets the backend delete what an
         event was read from and acknowledge a message the network handed over directly
         (``AT+CNMA``), which the network awaits for no more than 12 to 20 seconds, and a
         Redis that does not answer takes seconds to say so.
@@ -358,6 +360,9 @@ class Agent:
         deadline = time.monotonic() + timeout
         journalled = False  # an event was journalled since the modem was last asked
         try:
+            if self._unkept is not None and not self._keep(self._unkept):
+                self._pause(max(RETRY_SECONDS, deadline - time.monotonic()))
+                return
             while True:
                 wait = 0.0 if journalled else max(0.0, deadline - time.monotonic())
                 try:
@@ -377,12 +382,28 @@ class Agent:
                     journalled = False
                     self._outbox.hand_on_journalled()
                     continue
-                with self._outbox.handing_on_later():
-                    self._on_modem_event(event)
+                if not self._keep(event):
+                    self._pause(max(RETRY_SECONDS, deadline - time.monotonic()))
+                    return
                 journalled = True
         finally:
             if journalled:
                 self._outbox.hand_on_journalled()
+
+    def _keep(self, event: ModemEvent) -> bool:
+        """Journal what ``event`` says; False when it cannot be (a full disk, say). The event is
+        then kept in memory and tried again before the modem is asked for anything more:
+        asking is what lets the backend delete what the event was read from, and acknowledge it."""
+        try:
+            with self._outbox.handing_on_later():
+                self._on_modem_event(event)
+        except Exception:
+            if self._unkept is None:
+                log.exception("modem event not journalled; the modem is asked for nothing more until it is")
+            self._unkept = event
+            return False
+        self._unkept = None
+        return True
 
     def _on_modem_event(self, event: ModemEvent) -> None:
         if isinstance(event, DeliveryReport):
