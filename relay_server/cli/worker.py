@@ -41,7 +41,7 @@ from rq.job import Job
 from rq.scheduler import RQScheduler
 
 from relay_server.api import metrics_dir
-from relay_server.store.store import SchemaNewerThanCode, Store
+from relay_server.store.store import DatabaseUnreachable, SchemaNewerThanCode, Store
 from relay_server.webhooks.pump import WebhookPump
 from relay_server.worker import context, simulated
 from relay_server.worker.due import DueRelease
@@ -74,6 +74,7 @@ COMMAND_WAIT_SECONDS = 0.5
 # RQ waits for a job in one blocking call of (ttl - 15) s; a signal that the OS
 # hands to another of the process's threads is acted on only when it returns.
 WORKER_TTL_SECONDS = 18
+DATABASE_RETRY_SECONDS = 2.0  # between tries to open the store at start
 SCHEDULER_CHECK_SECONDS = 10
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
@@ -115,12 +116,31 @@ def _main(args: argparse.Namespace) -> int:
         return 1
 
 
+def _open_store(settings: Settings, stop: threading.Event) -> Store | None:
+    """The store, once its database answers (PostgreSQL restarting as the worker starts, or
+    not yet up at boot); None when told to stop meanwhile. A relay started then waits the same
+    way only per request (503): a worker that gave up here would apply no report until restarted."""
+    while True:
+        try:
+            return Store.open(settings.relay.resolved_database_url())
+        except DatabaseUnreachable as exc:
+            log.warning("worker waits for the database", extra={"error": str(exc)})
+        # Not stop.wait, as below: the signal handler sets ``stop``.
+        deadline = time.monotonic() + DATABASE_RETRY_SECONDS
+        while time.monotonic() < deadline:
+            if stop.is_set():
+                return None
+            time.sleep(0.1)
+
+
 def run_worker(settings: Settings, *, maintenance_seconds: float, stop: threading.Event | None = None) -> int:
     """Run until SIGINT or SIGTERM, or until ``stop`` is set (by those signals' handler,
     installed before); returns the process's exit status."""
     stop = stop or threading.Event()
     private_directory(settings.relay.data_dir)
-    store = Store.open(settings.relay.resolved_database_url())
+    store = _open_store(settings, stop)
+    if store is None:
+        return 0  # told to stop while it waited for the database
     redis = redis_client.connect(settings.relay.redis_url, redis_client.WORKER)
     ctx = context.WorkerContext(store=store, redis=redis, settings=settings)
     context.install(ctx)

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from rq.job import JobStatus
 from store_factories import new_message
-from waiting import wait_until
+from waiting import free_port, wait_until
 from worker_process import start_worker, stopped_within
 
 from relay_server.cli.worker import SCHEDULER_CHECK_SECONDS, WORKER_TTL_SECONDS
@@ -177,3 +177,17 @@ def _waits_for_the_migration_lock(conn: sa.Connection) -> bool:
         " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
     )
     return bool(conn.execute(waiting).scalar())
+
+
+def test_a_worker_started_while_its_database_is_down_waits_for_it_and_stops_cleanly(tmp_path, redis_proc):
+    unreachable = f"postgresql+psycopg://nobody:nothing@127.0.0.1:{free_port()}/none"
+    worker = start_worker(tmp_path, unreachable, f"redis://{redis_proc.host}:{redis_proc.port}/0")
+    try:
+        # Waiting, not ended: it takes the reports once the database answers (PostgreSQL
+        # restarting as the worker starts, or not yet up at boot).
+        _wait_for_line(tmp_path / "worker.log", "worker waits for the database", worker)
+        assert worker.poll() is None
+        worker.send_signal(signal.SIGTERM)
+        assert stopped_within(worker, 20, tmp_path / "worker.log") == 0
+    finally:
+        worker.kill()
