@@ -1,9 +1,10 @@
 """The device agent: one process, one modem opened once, one message at a time.
 
 An RQ worker's ``work()`` blocks on its queues, while an agent must also serve
-its modem between jobs (status reports, incoming SMS, a lost port), publish
-heartbeats and drain its event journal. So the agent runs its own loop in the
-main thread and takes each job with ``bus.take`` and a short timeout, from
+its modem between jobs (status reports, incoming SMS, a lost port:
+``agent.modem_events``), publish heartbeats and drain its event journal. So
+the agent runs its own loop in the main thread and takes each job with
+``bus.take`` and a short timeout, from
 ``wire.agent_queue_order`` (priority first, the device's own queue before the
 client's shared one); the round trip that hands on the events journalled
 since the last one also pops a job already waiting (``bus.pop_now``), so a
@@ -54,15 +55,15 @@ from gateway_agent.agent.heartbeat import AgentState, heartbeat_data
 from gateway_agent.agent.instance import DeviceTaken, instance_of, wait_while_held
 from gateway_agent.agent.ledger import Ledger
 from gateway_agent.agent.manifests import Manifests
+from gateway_agent.agent.modem_events import RETRY_SECONDS, ModemEvents
 from gateway_agent.agent.outbox import Outbox
 from gateway_agent.agent.pulse import Pulse
 from gateway_agent.agent.ratelimit import SendRateLimit
-from gateway_agent.agent.received import report_received
 from gateway_agent.agent.sender import Sender
 from gateway_agent.agent.shared_pause import SharedPause
 from gateway_agent.backends import open_modem
 from gateway_agent.errors import ModemError
-from gateway_agent.modem import DeliveryReport, Identity, IncomingMessage, Modem, ModemEvent, PortLost
+from gateway_agent.modem import Identity, Modem, PortLost, PortRestored
 from gateway_agent.reports.tracker import DeliveryTracker
 from zimsend_common import bus, redis_client, wire
 from zimsend_common.config import ConfigError, Settings
@@ -70,7 +71,6 @@ from zimsend_common.config import ConfigError, Settings
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = redis_client.AGENT_BLOCKING_READ_SECONDS
-RETRY_SECONDS = 1.0
 MAX_OPEN_PAUSE_SECONDS = 30.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 LEDGER_KEPT_SECONDS = 7 * 24 * 3600  # longer than any status report takes to come
@@ -135,13 +135,20 @@ class Agent:
             agent.longest_send_seconds() + agent.heartbeat_seconds,
         )
         self._epoch = EpochWatch(self._connection, self._ledger, self._outbox, self._device_id)
-        self._tracker = DeliveryTracker(self._ledger, self._outbox)
         self._rate = SendRateLimit(self._ledger, agent.send_rate_per_minute)
         self._shared_pause = SharedPause(self._ledger, self._device_id, agent.no_credit_pause_seconds)
         self._sender = Sender(
             agent, self._connection, self._ledger, self._outbox, self._modem, self.idle, self._refused_for_credit
         )
         self._binding = ClientBinding(self._connection, self._ledger, self._device_id, self._signing_key)
+        self._modem_events = ModemEvents(
+            self._modem,
+            self._outbox,
+            DeliveryTracker(self._ledger, self._outbox),
+            self._device_id,
+            self._on_port,
+            self._pause,
+        )
         self._state: AgentState = "modem_lost"
         self._identity: Identity | None = None
         self._held: jobs.Taken | None = None  # taken from Redis, not yet claimed
@@ -150,7 +157,6 @@ class Agent:
         self._redis_up = True
         self._stopping = False
         self._taken: DeviceTaken | None = None  # another instance took the device while this one served
-        self._unkept: ModemEvent | None = None  # read from the modem, not yet journalled (``_keep``)
 
     # -- life ---------------------------------------------------------------
 
@@ -188,7 +194,7 @@ class Agent:
         """Serve the modem for ``seconds``; False when the agent was asked to stop."""
         deadline = time.monotonic() + seconds
         while not self._stopping and (remaining := deadline - time.monotonic()) > 0:
-            self._serve_modem(min(remaining, POLL_SECONDS))
+            self._modem_events.serve(min(remaining, POLL_SECONDS))
         return not self._stopping
 
     def _handle_signals(self) -> Callable[[], None]:
@@ -247,7 +253,7 @@ class Agent:
     def _step(self) -> None:
         try:
             with self._outbox.handing_on_later():  # in the round trip of _take or _hand_on below
-                self._serve_modem(0)
+                self._modem_events.serve(0)
             if time.monotonic() >= self._next_heartbeat:
                 self._heartbeat()
             if self._held is None:
@@ -292,7 +298,7 @@ class Agent:
         job = bus.take(names, POLL_SECONDS, self._connection, popped)
         if job is None:
             return None
-        self._serve_modem(0)  # a port lost while we waited for the job shows now
+        self._modem_events.serve(0)  # a port lost while we waited for the job shows now
         if self._state != "online":
             self._connection.lpush(bus.queue_key(job.origin), job.id)  # for another device, or for later
             return None
@@ -347,70 +353,9 @@ class Agent:
 
     # -- the modem ----------------------------------------------------------------
 
-    def _serve_modem(self, timeout: float) -> None:
-        """Take the modem's events for up to ``timeout`` seconds (at least one look).
-
-        Each event is journalled, then the modem asked for the next one at once, and only then
-        are the events handed to Redis (an event that cannot be journalled is tried again, and
-        the modem asked for nothing, until it is: ``_keep``): coming back is what lets the backend delete what an
-        event was read from and acknowledge a message the network handed over directly
-        (``AT+CNMA``), which the network awaits for no more than 12 to 20 seconds, and a
-        Redis that does not answer takes seconds to say so.
-        """
-        deadline = time.monotonic() + timeout
-        journalled = False  # an event was journalled since the modem was last asked
-        try:
-            if self._unkept is not None and not self._keep(self._unkept):
-                self._pause(max(RETRY_SECONDS, deadline - time.monotonic()))
-                return
-            while True:
-                wait = 0.0 if journalled else max(0.0, deadline - time.monotonic())
-                try:
-                    event = self._modem.next_event(wait)
-                except ModemError as error:
-                    log.warning("modem event lost", extra={"device_id": self._device_id, "error": error.detail})
-                    self._pause(max(0.0, deadline - time.monotonic()))
-                    return
-                except Exception:  # a backend's bug must not end the agent: the device is served again after a pause
-                    log.exception("modem backend failed serving events", extra={"device_id": self._device_id})
-                    # At least a second's pause: a backend failing so likely fails again at once.
-                    self._pause(max(RETRY_SECONDS, deadline - time.monotonic()))
-                    return
-                if event is None:
-                    if not journalled:
-                        return
-                    journalled = False
-                    self._outbox.hand_on_journalled()
-                    continue
-                if not self._keep(event):
-                    self._pause(max(RETRY_SECONDS, deadline - time.monotonic()))
-                    return
-                journalled = True
-        finally:
-            if journalled:
-                self._outbox.hand_on_journalled()
-
-    def _keep(self, event: ModemEvent) -> bool:
-        """Journal what ``event`` says; False when it cannot be (a full disk, say). The event is
-        then kept in memory and tried again before the modem is asked for anything more:
-        asking is what lets the backend delete what the event was read from, and acknowledge it."""
-        try:
-            with self._outbox.handing_on_later():
-                self._on_modem_event(event)
-        except Exception:
-            if self._unkept is None:
-                log.exception("modem event not journalled; the modem is asked for nothing more until it is")
-            self._unkept = event
-            return False
-        self._unkept = None
-        return True
-
-    def _on_modem_event(self, event: ModemEvent) -> None:
-        if isinstance(event, DeliveryReport):
-            self._tracker.on_report(event)
-        elif isinstance(event, IncomingMessage):
-            report_received(self._outbox, self._device_id, event)
-        elif isinstance(event, PortLost):
+    def _on_port(self, event: PortLost | PortRestored) -> None:
+        """Follow the modem's port: lost, the agent takes no job; back, the device on it is read again."""
+        if isinstance(event, PortLost):
             log.warning("modem port lost", extra={"device_id": self._device_id, "reason": event.reason})
             self._state = "modem_lost"
             self._next_heartbeat = 0.0

@@ -24,10 +24,7 @@ from agent_support import (
 )
 
 from gateway_agent.agent.ledger import Ledger
-from gateway_agent.backends.emulator.fake_modem import FakeModem
-from gateway_agent.modem import DeliveryReport, ModemEvent
 from zimsend_common import wire
-from zimsend_common.timefmt import utcnow
 
 pytestmark = pytest.mark.slow  # agent processes killed and stopped, Redis and the modem taken away for seconds
 
@@ -210,36 +207,3 @@ def test_a_claim_the_agent_was_killed_before_taking_up_is_given_back_on_start_an
     enqueue(conn, NORMAL, "msg_00000000000000c1")
     eventually(lambda: kinds_of(conn, "msg_00000000000000c1") == ["sent"])
     assert [message.text for message in fake_modem.sent].count("text of msg_00000000000000c1") == 1
-
-
-class _BuggyEvents(FakeModem):
-    """A modem whose backend raises what no ``Modem`` promises, the first ``failures`` times it is asked for events."""
-
-    def __init__(self, failures: int) -> None:
-        super().__init__()
-        self.failures = failures
-
-    def next_event(self, timeout: float) -> ModemEvent | None:
-        if self.failures:
-            self.failures -= 1
-            raise RuntimeError("a backend's bug")
-        return super().next_event(timeout)
-
-
-def test_a_backend_failing_unexpectedly_serving_events_is_logged_and_the_agent_keeps_serving_its_device(
-    conn, redis_url, start_agent, caplog
-):
-    modem = _BuggyEvents(failures=3)
-    serve_client(conn)
-    agent = start_agent(redis_url, modem)
-    eventually(lambda: modem.failures == 0)
-
-    enqueue(conn, NORMAL, "msg_00000000000000c3")
-    eventually(lambda: kinds_of(conn, "msg_00000000000000c3") == ["sent"])
-    now = utcnow()
-    modem.report(DeliveryReport(modem.sent[0].references[0], "+263771234567", "delivered", 0, now, now))
-    eventually(lambda: kinds_of(conn, "msg_00000000000000c3") == ["sent", "delivered"])
-
-    assert agent.running
-    failures = [record for record in caplog.records if record.exc_info and "a backend's bug" in str(record.exc_info[1])]
-    assert failures, "the backend's error was not logged with its traceback"
