@@ -1,8 +1,8 @@
 """Applying the events agents report: what ``wire.APPLY_EVENT_FUNC`` names, run by the event pump.
 
 An event is believed only when it is signed with the key of the device it
-names, and concerns a message of that device's client. Anything else is
-refused: logged, counted and dropped, with nothing changed.
+names (``event_trust``), and concerns a message of that device's client.
+Anything else is refused: logged, counted and dropped, with nothing changed.
 
 Once a believed event is settled (applied, a repeat, refused for good, or a
 dead letter) its ack key tells its device's agent it may forget it; until
@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, TypeGuard
+from typing import Any
 
 from prometheus_client import Counter
 
@@ -48,6 +48,7 @@ from relay_server.store.models import (
 )
 from relay_server.store.storable_text import clipped
 from relay_server.worker import context, declined, incoming_kind, latency
+from relay_server.worker.event_trust import Refused, is_id, verified
 from zimsend_common import bus, wire
 from zimsend_common.failures import FailureCode
 from zimsend_common.timefmt import parse_zoned, utcnow
@@ -86,14 +87,6 @@ DEFERRED_RETRY = timedelta(seconds=5)
 DEFERRED_JOB_PREFIX = "deferred-"  # see ``deferred_job_id``
 
 
-class Refused(Exception):
-    """The event is not to be believed or cannot be applied; ``reason`` says why."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 def apply_event(event: dict[str, Any], signature: str) -> str:
     """Apply one signed event; returns ``"applied"``, ``"repeat"``, ``"refused"``,
     ``"deferred"``, ``"failed"`` (to be tried again) or ``"dead_lettered"``.
@@ -108,7 +101,7 @@ def apply_event(event: dict[str, Any], signature: str) -> str:
     ctx = context.current()
     try:
         try:
-            parsed, device = _verified(ctx, event, signature)
+            parsed, device = verified(ctx, event, signature)
         except Refused as refusal:
             _refused(refusal, event)
             return "refused"  # acknowledged to no one: no device is shown to have sent it
@@ -208,28 +201,6 @@ def _field(event: Any, name: str) -> str:
     return clipped(str(value), 64)
 
 
-def _verified(ctx: context.WorkerContext, event: Any, signature: Any) -> tuple[wire.Event, Device]:
-    """The event and the device that signed it; Refused when it is not to be believed."""
-    if not isinstance(event, dict) or not isinstance(signature, str):
-        raise Refused("malformed")
-    try:
-        parsed = wire.Event.from_dict(event)
-    except (KeyError, TypeError):
-        raise Refused("malformed") from None
-    if not _is_id(parsed.event_id, ids.is_event_id) or not isinstance(parsed.data, dict):
-        raise Refused("malformed")
-    # An id that can name no device never reaches the database.
-    if not _is_id(parsed.device_id, ids.is_device_id):
-        raise Refused("malformed")
-    found = ctx.store.enabled_device(parsed.device_id)  # read once a round (``one_round``)
-    if found is None:
-        raise Refused("unknown_device")
-    device, key = found
-    if not _signed(event, signature, key):
-        raise Refused("bad_signature")
-    return parsed, device
-
-
 @contextmanager
 def one_round() -> Iterator[Round]:
     """Within the block, events are applied as one round of the event pump:
@@ -249,19 +220,6 @@ def one_round() -> Iterator[Round]:
         yield this_round
     finally:
         _ROUND.reset(token)
-
-
-def _signed(event: dict[str, Any], signature: str, key: str) -> bool:
-    """Whether the signature is the device's; an event that cannot even be put in
-    signed form (a lone surrogate: no UTF-8 for it) was signed by no agent."""
-    try:
-        return wire.verify(event, signature, key)
-    except (UnicodeEncodeError, TypeError, ValueError):
-        return False
-
-
-def _is_id(value: Any, shaped: Callable[[str], bool]) -> TypeGuard[str]:
-    return isinstance(value, str) and shaped(value)
 
 
 def _moment(value: Any) -> datetime:
@@ -307,7 +265,7 @@ def _move(
 ) -> bool:
     """Apply the move the event reports, timed by its ``<status>_at`` (else when it was observed)."""
     message_id = event.data.get("message_id")
-    if not _is_id(message_id, ids.is_message_id):
+    if not is_id(message_id, ids.is_message_id):
         raise Refused("malformed")
     change = StatusChange(
         message_id=message_id,
@@ -345,7 +303,7 @@ def _on_declined(ctx: context.WorkerContext, device: Device, event: wire.Event) 
     """A shared message the device's SIM refused for want of credit (``declined``)."""
     data = event.data
     message_id = data.get("message_id")
-    if not _is_id(message_id, ids.is_message_id):
+    if not is_id(message_id, ids.is_message_id):
         raise Refused("malformed")
     if data.get("code") != FailureCode.NO_CREDIT:
         raise Refused("bad_failure_code")
