@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, Protocol
 
 from zimsend_common.failures import FailureCode
 
@@ -185,6 +185,35 @@ PartsHandedOn = Callable[[str], str | None]
 or None when it was never handed on."""
 
 
+@dataclass(frozen=True)
+class HeldPart:
+    """A part of an incoming message kept in ``HeldParts``: its number there, its PDU, and when it came."""
+
+    number: int
+    pdu: str
+    held_at: datetime
+
+
+class HeldParts(Protocol):
+    """Where a backend keeps a part of an incoming message that it lets go of on the device
+    before the rest of its message came (a part the network handed over directly, which
+    awaits AT+CNMA, and sends the modem nothing more until it has it): the agent's ledger.
+    A part stays there until the backend releases it, once the message it was handed on
+    in, whole or as far as it got, was journalled."""
+
+    def hold_part(self, pdu: str) -> int:
+        """Keep ``pdu``, on disk before returning; its number (the same for the same ``pdu``)."""
+        ...
+
+    def held_parts(self) -> list[HeldPart]:
+        """The parts kept and not released, in the order they came."""
+        ...
+
+    def release_part(self, number: int) -> None:
+        """Forget the part numbered ``number``."""
+        ...
+
+
 @dataclass
 class ModemInfo:
     """Identity and network state together, with what only a phone tells (``extra``:
@@ -229,6 +258,14 @@ class Modem(abc.ABC):
         holds: one already handed on, in a message whose event the agent journalled, is
         deleted from the device and never handed on again (see ``IncomingMessage``). A
         backend that keeps nothing on its device has nothing to ask (this default)."""
+        return None
+
+    def hold_parts_in(self, held: HeldParts) -> None:
+        """From now on, keep in ``held`` each part of an incoming message the backend lets go
+        of on the device before its message is whole, and take back at ``open`` the parts
+        kept there, so that the rest of their message joins them: an agent killed before
+        the rest came loses none. A backend that lets go of no part before its message is
+        handed on has nothing to keep (this default)."""
         return None
 
     def __enter__(self) -> Modem:

@@ -19,6 +19,8 @@ agent must never forget lives here, written before the modem is touched:
   (``IncomingMessage.part_names``), with its event, written with that event:
   a part the device still holds after its message was reported (the agent
   killed between deleting its parts) is known, and deleted, not reported again;
+- ``held_parts``: the PDU of each part of an incoming message its backend let go
+  of on the device before the rest came (``modem.HeldParts``), until released;
 - ``meta``: small facts worth keeping, such as the device's client.
 """
 
@@ -30,9 +32,11 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from gateway_agent.modem import HeldPart
 from zimsend_common.private_files import private_file
 
 # SQLite's page cache for the ledger (its default is 2,000 KiB). The agent reads
@@ -72,6 +76,11 @@ CREATE TABLE IF NOT EXISTS received_parts (
     journalled_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS received_parts_journalled_at ON received_parts (journalled_at);
+CREATE TABLE IF NOT EXISTS held_parts (
+    number INTEGER PRIMARY KEY AUTOINCREMENT,
+    pdu TEXT NOT NULL UNIQUE,
+    held_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -375,6 +384,23 @@ class Ledger:
         in; None when it never was (or so long ago that it was pruned)."""
         row = self._db.execute("SELECT event_id FROM received_parts WHERE name = ?", (name,)).fetchone()
         return None if row is None else row[0]
+
+    # -- held parts (``modem.HeldParts``) ---------------------------------------
+
+    def hold_part(self, pdu: str) -> int:
+        """Keep ``pdu`` until released, committed to disk; its number (the same for the same ``pdu``)."""
+        with self._transaction():
+            self._db.execute("INSERT OR IGNORE INTO held_parts (pdu, held_at) VALUES (?, ?)", (pdu, time.time()))
+            return int(self._db.execute("SELECT number FROM held_parts WHERE pdu = ?", (pdu,)).fetchone()[0])
+
+    def held_parts(self) -> list[HeldPart]:
+        """The parts kept and not released, in the order they came."""
+        rows = self._db.execute("SELECT number, pdu, held_at FROM held_parts ORDER BY number").fetchall()
+        return [HeldPart(number, pdu, datetime.fromtimestamp(held_at, timezone.utc)) for number, pdu, held_at in rows]
+
+    def release_part(self, number: int) -> None:
+        """Forget the part numbered ``number`` (its message was journalled)."""
+        self._db.execute("DELETE FROM held_parts WHERE number = ?", (number,))
 
     # -- meta -----------------------------------------------------------------
 

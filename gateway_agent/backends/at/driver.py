@@ -17,8 +17,9 @@ waits for the acknowledgement only as long as the network does (TS 24.011
 TR2M, 12 to 20 s; TS 27.005 +CNMA: then it refuses the message and stops
 routing any to the port), which a caller that journals the event and comes
 straight back keeps well within. A part that waits for the rest of its
-message is acknowledged at once: the modem hands over nothing else, the
-missing parts included, until it is.
+message is acknowledged at once, once kept in the agent's ledger
+(``hold_parts_in``): the modem hands over nothing else, the missing parts
+included, until it is.
 
 The modem may store a new message in a slot, and announce it, the moment the
 slot is deleted; that announcement must not be taken for the old message
@@ -56,12 +57,13 @@ from gateway_agent.backends.at import network
 from gateway_agent.backends.at.channel import Channel
 from gateway_agent.backends.at.identity import identity, network_state
 from gateway_agent.backends.at.inbox import Inbox, Received, Slot, normalized_pdu
-from gateway_agent.backends.at.memories import SESSION_MEMORY, Location, announced
+from gateway_agent.backends.at.memories import HELD_MEMORY, SESSION_MEMORY, Location, announced
 from gateway_agent.backends.at.options import DriverOptions
 from gateway_agent.backends.at.session import SessionFeatures, initialize
 from gateway_agent.backends.at.urc import Urc
 from gateway_agent.errors import CommandError, ModemError, PortGone, Unsendable
 from gateway_agent.modem import (
+    HeldParts,
     Identity,
     Modem,
     ModemEvent,
@@ -104,6 +106,8 @@ class ATModem(Modem):
 
     def open(self) -> None:
         self._connect()
+        for received in self._inbox.take_back_held():
+            self._take(received)
         self._read_stored()
         self._next_sweep = time.monotonic() + self.options.sweep_interval
 
@@ -163,6 +167,9 @@ class ATModem(Modem):
 
     def recall_parts_with(self, handed_on: PartsHandedOn) -> None:
         self._inbox.recall_parts_with(handed_on)
+
+    def hold_parts_in(self, held: HeldParts) -> None:
+        self._inbox.hold_parts_in(held)
 
     def next_event(self, timeout: float) -> ModemEvent | None:
         self._settle_handed_out()
@@ -283,18 +290,24 @@ class ATModem(Modem):
 
     def _queue(self, given_up: list[Received]) -> None:
         for received in given_up:
-            if received.event is not None:  # a message given up on always makes one
-                self._events.append((received.event, received.slots, False))
+            self._take(received)
+
+    def _take(self, received: Received, *, direct: bool = False) -> None:
+        """Queue the event ``received`` makes with its slots, or else doom them; one handed over
+        ``direct`` is acknowledged with its event, or at once when nothing is left to keep."""
+        owed = direct and self._features.acknowledge
+        if received.event is not None:
+            self._events.append((received.event, received.slots, owed))
+            return
+        self._doomed.extend(received.slots)
+        if owed:  # what waits for the rest of its message is kept already (see above)
+            self._acknowledge()
 
     def _handle(self, urc: Urc) -> None:
         if urc.name in ("+CMTI", "+CDSI"):
             self._read_slot(announced(urc))
         elif urc.name in ("+CMT", "+CDS") and urc.pdu is not None:
-            received = self._inbox.accept(urc.pdu, None)
-            if received.event is not None:
-                self._events.append((received.event, (), self._features.acknowledge))
-            elif self._features.acknowledge:  # nothing for the caller to keep first (see above)
-                self._acknowledge()
+            self._take(self._inbox.accept(urc.pdu), direct=True)
         else:
             log.debug("unsolicited result", extra={"urc": urc.line})
 
@@ -321,7 +334,7 @@ class ATModem(Modem):
             answer = channel.command(f"AT+CMGR={slot.number}", self.options.command_timeout)
         for _, pdu in _stored(answer, "+CMGR:"):
             if not self._inbox.has_read(slot, pdu):
-                self._accept(pdu, slot)
+                self._take(self._inbox.accept(pdu, slot))
 
     def _read_stored(self) -> None:
         """Hand on whatever waits in the swept memories that was not read before."""
@@ -346,27 +359,24 @@ class ATModem(Modem):
             if fields[1] in _STORED_OUTGOING:
                 self._inbox.remember(slot, pdu)
             else:
-                self._accept(pdu, slot)
-
-    def _accept(self, pdu: str, slot: Location) -> None:
-        received = self._inbox.accept(pdu, slot)
-        if received.event is not None:
-            self._events.append((received.event, received.slots, False))
-        elif received.slots:
-            self._doomed.extend(received.slots)
+                self._take(self._inbox.accept(pdu, slot))
 
     def _delete_doomed(self) -> None:
-        doomed, self._doomed = self._doomed, []
-        for position, slot in enumerate(doomed):
+        """Delete the doomed slots in turn; one not deleted, and those after it, stay doomed."""
+        while self._doomed:
+            slot = self._doomed[0]
             try:
                 self._delete(slot)
             except ModemError:
-                self._doomed.extend(doomed[position:])
                 return
+            self._doomed.pop(0)
             self._inbox.forget(slot)
 
     def _delete(self, slot: Slot) -> None:
         """Delete ``slot``, unless the port was lost since it was read and it now holds something else."""
+        if slot[0].memory == HELD_MEMORY:
+            self._inbox.release(slot)
+            return
         with self._reading(slot[0].memory) as channel:
             self._delete_in(channel, slot)
 

@@ -21,6 +21,13 @@ journalled, before the agent was killed between deleting that message's parts,
 or before the SIM refused a deletion) is freed without being handed on again,
 at once, not joined to nothing and handed on as an incomplete message later.
 
+A part the modem handed over directly (+CMT) that waits for the rest of its
+message is kept in the agent's ledger (``hold_parts_in``) before it is
+acknowledged, as if in a memory of the modem's (``HELD_MEMORY``): the event of
+its message names it among its slots, and it is released as they are deleted.
+At open, the parts kept there are accepted again (``take_back_held``), so that
+the rest of their message, sent after the agent was killed, joins them.
+
 A silent message (TP-PID 0x40, "short message type 0") is acknowledged and
 discarded, as TS 23.040 9.2.3.9 asks: its slot is freed and nothing is
 handed on. A PDU that cannot be decoded at all is handed on as an
@@ -35,8 +42,8 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from gateway_agent.backends.at.memories import Location
-from gateway_agent.modem import DeliveryReport, IncomingMessage, ModemEvent, PartsHandedOn
+from gateway_agent.backends.at.memories import HELD_MEMORY, Location
+from gateway_agent.modem import DeliveryReport, HeldParts, IncomingMessage, ModemEvent, PartsHandedOn
 from gateway_agent.pdu import (
     CompleteMessage,
     Deliver,
@@ -74,11 +81,30 @@ class Inbox:
         self._read: dict[Location, str] = {}  # slot -> the PDU read from it
         self._kept: set[Location] = set()  # slots never to hand on, nor delete
         self._handed_on: PartsHandedOn = _never
+        self._held: HeldParts | None = None  # where parts handed over directly wait; None: in memory only
         self._lock = threading.Lock()
 
     def recall_parts_with(self, handed_on: PartsHandedOn) -> None:
         """Ask ``handed_on`` about each part accepted from now on (``Modem.recall_parts_with``)."""
         self._handed_on = handed_on
+
+    def hold_parts_in(self, held: HeldParts) -> None:
+        """Keep in ``held`` each part handed over directly that waits for the rest of its message
+        from now on, before ``accept`` returns (``Modem.hold_parts_in``)."""
+        self._held = held
+
+    def take_back_held(self) -> list[Received]:
+        """What each part kept in ``held`` amounts to, accepted again as when it came."""
+        if self._held is None:
+            return []
+        return [
+            self.accept(part.pdu, Location(HELD_MEMORY, part.number), part.held_at) for part in self._held.held_parts()
+        ]
+
+    def release(self, slot: Slot) -> None:
+        """Forget the part kept in ``held`` at ``slot`` (its message was journalled)."""
+        if self._held is not None:
+            self._held.release_part(slot[0].number)
 
     def has_read(self, slot: Location, pdu: str) -> bool:
         """Whether ``pdu`` is what was read from ``slot`` (and the slot not deleted since)."""
@@ -103,10 +129,12 @@ class Inbox:
             self._read[slot] = normalized_pdu(pdu)
             self._kept.add(slot)
 
-    def accept(self, pdu: str, slot: Location | None = None) -> Received:
-        """Decode ``pdu`` and say what it amounts to (an undecodable message when it cannot be read)."""
+    def accept(self, pdu: str, slot: Location | None = None, received_at: datetime | None = None) -> Received:
+        """Decode ``pdu``, which came at ``received_at`` (now when None) from ``slot`` (None: handed
+        over directly), and say what it amounts to (an undecodable message when it cannot be read).
+        A part handed over directly that waits for the rest of its message is kept first."""
         slots = () if slot is None else ((slot, normalized_pdu(pdu)),)
-        received_at = utcnow()
+        received_at = received_at or utcnow()
         try:
             decoded = decode_incoming(pdu, with_smsc=True)
         except PduError as exc:
@@ -125,7 +153,7 @@ class Inbox:
                 return Received(None, slots)
             if (name := part_name(decoded)) is not None and self._had(name, slot):
                 return Received(None, slots)
-            return self._part(decoded, slots)
+            return self._part(decoded, pdu, slots, received_at)
 
     def _had(self, name: str, slot: Location | None) -> bool:
         """Whether the part ``name`` was handed on already, in an event the agent journalled."""
@@ -169,9 +197,12 @@ class Inbox:
         )
         return Received(_message(complete), self._slots_of(complete.joined))
 
-    def _part(self, part: Deliver, slots: tuple[Slot, ...]) -> Received:
-        self._slots.setdefault(fingerprint(part), []).extend(slots)
-        added = self._reassembler.add(part)
+    def _part(self, part: Deliver, pdu: str, slots: tuple[Slot, ...], received_at: datetime) -> Received:
+        added = self._reassembler.add(part, received_at)
+        if added is PartOutcome.WAITING and not slots:
+            slots = self._hold(pdu)
+        kept = self._slots.setdefault(fingerprint(part), [])
+        kept.extend(slot for slot in slots if slot not in kept)  # a copy kept again has the same number
         if isinstance(added, CompleteMessage):
             return Received(_message(added), self._slots_of(added.joined))
         if added is PartOutcome.ALREADY_JOINED:
@@ -179,6 +210,13 @@ class Inbox:
             return Received(None, self._slots_of((part,)))
         # Its slots (a copy's too) wait with the part, to be freed with its message.
         return Received(None)
+
+    def _hold(self, pdu: str) -> tuple[Slot, ...]:
+        """Keep ``pdu``, a part handed over directly, in ``held``: the slot it then has (none without ``held``)."""
+        if self._held is None:
+            return ()
+        kept = normalized_pdu(pdu)
+        return ((Location(HELD_MEMORY, self._held.hold_part(kept)), kept),)
 
     def _slots_of(self, parts: tuple[Deliver, ...]) -> tuple[Slot, ...]:
         return tuple(slot for part in parts for slot in self._slots.pop(fingerprint(part), []))

@@ -27,6 +27,9 @@ SESSION_MEMORY = "SM"
 """The memory the session reads, writes and stores in: the SIM."""
 REPORT_MEMORY = "SR"
 """The memory of status reports, on the modems that keep them apart."""
+HELD_MEMORY = "held"
+"""Not the modem's: where the agent keeps parts acknowledged before their message was whole
+(``modem.HeldParts``), numbered as it numbers them."""
 
 _FIRST_LIST = re.compile(r"\(([^)]*)\)")
 _QUOTED = re.compile(r'"([^"]*)"')

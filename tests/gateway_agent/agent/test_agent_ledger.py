@@ -114,3 +114,17 @@ def test_the_parts_of_an_incoming_message_are_known_with_its_event_until_pruned(
     again.prune(time.time() + 1)
     assert again.event_of_part("part-a") is None
     again.close()
+
+
+def test_a_held_part_outlives_the_process_once_under_one_number_until_released(tmp_path):
+    first = Ledger(tmp_path / "agent.sqlite3")
+    number = first.hold_part("0791PART1")
+    assert first.hold_part("0791PART1") == number  # the network's copy of it
+    other = first.hold_part("0791PART2")
+    first.close()
+
+    again = Ledger(tmp_path / "agent.sqlite3")
+    assert [(part.number, part.pdu) for part in again.held_parts()] == [(number, "0791PART1"), (other, "0791PART2")]
+    again.release_part(number)
+    assert [part.pdu for part in again.held_parts()] == ["0791PART2"]
+    again.close()

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from datetime import datetime, timezone
 
+import pytest
 from at_support import events_for, eventually, next_event_of
 
+from gateway_agent.agent.ledger import Ledger
 from gateway_agent.modem import DeliveryReport, IncomingMessage
 from gateway_agent.pdu import encode_deliver, reserve
 from zimsend_common.timefmt import utcnow
@@ -80,6 +84,54 @@ def test_a_direct_part_waiting_for_the_rest_of_its_message_is_acknowledged_at_on
     emulator.inject_incoming(SENDER, LONG, direct=True, lose_parts={2, 3})
     assert modem.next_event(0.3) is None
     assert emulator.unacknowledged == 0
+
+
+@pytest.fixture
+def ledger(tmp_path) -> Iterator[Ledger]:
+    """The agent's ledger, in a real SQLite file."""
+    ledger = Ledger(tmp_path / "agent.sqlite3")
+    yield ledger
+    ledger.close()
+
+
+def _keeping_parts_in(ledger: Ledger, make_modem, emulator, **options: object):
+    """A driver on ``emulator`` that keeps in ``ledger`` the parts it acknowledges before their message is whole."""
+    modem = make_modem(emulator, opened=False, **options)
+    modem.hold_parts_in(ledger)
+    modem.open()
+    return modem
+
+
+def test_a_direct_part_is_kept_in_the_ledger_before_it_is_acknowledged_and_joins_the_rest_after_a_restart(
+    make_emulator, make_modem, ledger
+) -> None:
+    first, second = encode_deliver(SENDER, LONG[:250], datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc))
+    emulator = make_emulator(csms_service=1, ack_timeout=30)
+    modem = _keeping_parts_in(ledger, make_modem, emulator)
+    emulator.inject_pdu(first, direct=True)
+    assert eventually(lambda: modem.next_event(0.05) is None and emulator.unacknowledged == 0)
+    assert [part.pdu for part in ledger.held_parts()] == [first]
+    modem.close()  # the driver, and what it had in memory, gone
+
+    restarted = _keeping_parts_in(ledger, make_modem, emulator)
+    emulator.inject_pdu(second, direct=True)
+    message = next_event_of(restarted, IncomingMessage)
+    assert (message.text, message.parts) == (LONG[:250], 2)
+    assert len(ledger.held_parts()) == 1  # until the caller comes back, its event journalled
+    assert restarted.next_event(0.05) is None
+    assert (ledger.held_parts(), emulator.unacknowledged) == ([], 0)
+
+
+def test_a_direct_part_whose_message_never_completes_leaves_the_ledger_once_handed_on_as_far_as_it_got(
+    make_emulator, make_modem, ledger
+) -> None:
+    emulator = make_emulator(csms_service=1, ack_timeout=30)
+    modem = _keeping_parts_in(ledger, make_modem, emulator, sweep_interval=0.1, incomplete_after=0.3)
+    emulator.inject_incoming(SENDER, LONG, direct=True, lose_parts={2, 3})
+    message = next_event_of(modem, IncomingMessage)
+    assert (message.parts, message.text) == (1, LONG[:153])
+    assert modem.next_event(0.05) is None
+    assert ledger.held_parts() == []
 
 
 def test_a_message_not_yet_taken_survives_a_restart_of_the_driver(emulator, make_modem) -> None:
