@@ -152,6 +152,10 @@ class AgentSettings(_Section, frozen=True):
     send_retries: NonNegativeInt = 3
     retry_backoff_seconds: NonNegativeFloat = 2.0
     event_rehand_seconds: PositiveFloat = 30.0
+    # How long an incoming SMS missing parts waits for them (the at, emulator and gammu
+    # backends alike) before what came is handed on as it is. 3GPP sets no limit; the
+    # network may resend a part it could not deliver minutes or hours later.
+    multipart_wait_seconds: PositiveFloat = 3600.0
     # After its SIM refused a send for want of credit, how long the agent leaves its
     # client's shared queues to the other devices (its own queue it still serves). None
     # by default: the device then declines each shared message it takes, and when every

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from zimsend_common.config import Settings
+from zimsend_common.config import AgentSettings, Settings
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class DriverOptions:
     poll_interval: float = 0.5
     sweep_interval: float = 60.0
     """Seconds between reads of the SIM for messages no URC announced."""
-    incomplete_after: float = 3600.0
+    incomplete_after: float = AgentSettings().multipart_wait_seconds
     """Seconds after its first part when a message still missing parts is handed on as is."""
     sync_attempts: int = 5
     reopen_delay: float = 0.5
@@ -41,5 +41,6 @@ class DriverOptions:
             pin=agent.sim_pin.get_secret_value(),
             send_timeout=agent.send_timeout_seconds,
             network_wait=agent.network_wait_seconds,
+            incomplete_after=agent.multipart_wait_seconds,
             languages=settings.sms.sms_languages,
         )

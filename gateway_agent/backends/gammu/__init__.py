@@ -22,7 +22,7 @@ from zimsend_common.config import Settings
 __all__ = ["GammuModem", "Timing", "create"]
 
 
-def create(settings: Settings, timing: Timing = Timing()) -> GammuModem:
+def create(settings: Settings, timing: Timing | None = None) -> GammuModem:
     """A ``GammuModem`` for ``settings``, not yet opened.
 
     A configuration that names no usable device makes ``open()`` raise NotReady.

@@ -44,7 +44,7 @@ from gateway_agent.modem import (
     SimState,
 )
 from gateway_agent.pdu import reserve
-from zimsend_common.config import ConfigError, Settings
+from zimsend_common.config import AgentSettings, ConfigError, Settings
 from zimsend_common.failures import FailureCode
 from zimsend_common.timefmt import utcnow
 
@@ -60,25 +60,26 @@ class Timing:
     poll_seconds: float = 2.0
     reconnect_first: float = 1.0
     reconnect_max: float = 60.0
-    partial_wait: float = 600.0  # how long a message missing parts is held back
+    partial_wait: float = AgentSettings().multipart_wait_seconds  # how long a message missing parts is held back
 
 
 class GammuModem(Modem):
     """A device behind python-gammu's ``StateMachine``."""
 
-    def __init__(self, settings: Settings, timing: Timing = Timing()):
+    def __init__(self, settings: Settings, timing: Timing | None = None):
+        """``timing`` as tests choose it; by default ``Timing``'s own, with ``multipart_wait_seconds``."""
         self._settings = settings
         self._agent = settings.agent
-        self._timing = timing
+        self._timing = timing or Timing(partial_wait=settings.agent.multipart_wait_seconds)
         self._sm: gammu.StateMachine | None = None
-        self._inbox = Inbox(timing.partial_wait)
+        self._inbox = Inbox(self._timing.partial_wait)
         self._room: dict[str, int] = {}  # memory -> slots parts waiting for their message may take
         self._events: deque[Received | PortLost | PortRestored] = deque()
         self._handed_out: list[Stored] = []
         self._undeletable: set[Stored] = set()
         self._lost = False
         self._pin_refused = False
-        self._retry_delay = timing.reconnect_first
+        self._retry_delay = self._timing.reconnect_first
         self._retry_at = 0.0
         self._next_scan = 0.0
 

@@ -10,8 +10,10 @@ import pytest
 from at_support import events_for, eventually, next_event_of
 
 from gateway_agent.agent.ledger import Ledger
+from gateway_agent.backends.at import DriverOptions
 from gateway_agent.modem import DeliveryReport, IncomingMessage
 from gateway_agent.pdu import encode_deliver, reserve
+from zimsend_common.config import AgentSettings, Settings
 from zimsend_common.timefmt import utcnow
 
 SENDER = "+263772222222"
@@ -157,6 +159,14 @@ def test_a_modem_that_announces_nothing_still_has_its_messages_read(make_emulato
     modem = make_modem(emulator, sweep_interval=0.2)
     emulator.inject_incoming(SENDER, "found by the sweep")
     assert next_event_of(modem, IncomingMessage).text == "found by the sweep"
+
+
+def test_the_wait_for_missing_parts_is_the_configured_one(emulator, make_modem) -> None:
+    settings = Settings(agent=AgentSettings(backend="at", modem_port=emulator.port_path, multipart_wait_seconds=0.3))
+    configured = DriverOptions.from_settings(settings).incomplete_after
+    modem = make_modem(emulator, sweep_interval=0.1, incomplete_after=configured)
+    emulator.inject_incoming(SENDER, LONG, lose_parts={2})
+    assert next_event_of(modem, IncomingMessage).parts == 2
 
 
 def test_a_message_whose_last_parts_never_come_is_handed_on_as_far_as_it_got(emulator, make_modem) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
+import msgspec
 from gammu_dummy_phone import QUICK, DummyPhone, concatenation_header
 
 from gateway_agent.agent.ledger import Ledger
@@ -111,6 +112,22 @@ def test_a_long_wap_push_missing_a_part_waits_for_it(patient_modem: GammuModem, 
 
     assert isinstance(event, IncomingMessage)
     assert (event.text, event.binary, event.ports, event.parts) == ("0106FF00", True, (2948, 9200), 2)
+
+
+def test_a_message_whose_part_never_comes_is_handed_on_after_the_configured_wait(
+    settings: Settings, phone: DummyPhone
+) -> None:
+    phone.receive(1, SENDER, "only this part", when=WHEN, udh=concatenation_header(4, 3, 1))
+    configured = msgspec.structs.replace(settings.agent, multipart_wait_seconds=0.5)
+    modem = create(msgspec.structs.replace(settings, agent=configured))  # its own timing, from the settings
+    modem.open()
+    try:
+        event = modem.next_event(timeout=10)  # the wait, a look every 2 s, and a loaded machine's delay
+    finally:
+        modem.close()
+
+    assert isinstance(event, IncomingMessage)
+    assert (event.text, event.parts) == ("only this part", 1)
 
 
 def test_a_message_whose_part_never_comes_is_handed_on_with_what_came(modem: GammuModem, phone: DummyPhone) -> None:
