@@ -12,7 +12,7 @@ from at_support import events_for, eventually, next_event_of
 from gateway_agent.agent.ledger import Ledger
 from gateway_agent.backends.at import DriverOptions
 from gateway_agent.modem import DeliveryReport, IncomingMessage
-from gateway_agent.pdu import encode_deliver, reserve
+from gateway_agent.pdu import decode_deliver, encode_deliver, part_name, reserve
 from zimsend_common.config import AgentSettings, Settings
 from zimsend_common.timefmt import utcnow
 
@@ -133,6 +133,23 @@ def test_a_direct_part_whose_message_never_completes_leaves_the_ledger_once_hand
     message = next_event_of(modem, IncomingMessage)
     assert (message.parts, message.text) == (1, LONG[:153])
     assert modem.next_event(0.05) is None
+    assert ledger.held_parts() == []
+
+
+def test_a_held_part_whose_message_was_journalled_before_a_kill_is_released_not_handed_on_again(
+    emulator, make_modem, ledger
+) -> None:
+    # Killed after journalling the message and before releasing its parts: the ledger holds both.
+    first, _ = encode_deliver(SENDER, LONG[:250], datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc))
+    ledger.hold_part(first)
+    name = part_name(decode_deliver(first))
+    ledger.append_event({"event_id": "evt_1", "kind": "received"}, received_parts=[name])
+    modem = make_modem(emulator, opened=False, sweep_interval=0.1, incomplete_after=0.3)
+    modem.recall_parts_with(ledger.event_of_part)
+    modem.hold_parts_in(ledger)
+    modem.open()
+
+    assert events_for(modem, 1.0) == []  # past the wait for missing parts, several sweeps
     assert ledger.held_parts() == []
 
 
