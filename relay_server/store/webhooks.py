@@ -137,15 +137,19 @@ class Webhooks:
 
     def signing_secrets(self, client_id: str, is_test: bool, webhook_id: str | None, now: datetime) -> list[str]:
         """The secrets that sign a delivery, newest first: its webhook's, or for a message's own
-        URL (``webhook_id`` None) the client's most recently set secret; each with the secret it
-        replaced while that one's window lasts, so that a rotation leaves a receiver holding the
-        old secret verifying either way. Empty when there is none (a deleted webhook, a client
-        without any)."""
+        URL (``webhook_id`` None) the client's most recently set secret (of its webhooks of the
+        same key mode, configured or rotated last; of secrets set at the same moment, the one of
+        the webhook whose id sorts last); each with the secret it replaced while that one's
+        window lasts, so that a rotation leaves a receiver holding the old secret verifying
+        either way. Read at each attempt, so a retry is signed with what is newest then. Empty
+        when there is none (a deleted webhook, a client without any)."""
         with single_read(self._engine) as conn:
             query = _of(client_id, is_test)
             if webhook_id is not None:
                 query = query.where(webhooks.c.webhook_id == webhook_id)
-            row = conn.execute(query.order_by(webhooks.c.secret_set_at.desc()).limit(1)).first()
+            # The id settles a tie, which either database would otherwise break its own way.
+            newest_first = (webhooks.c.secret_set_at.desc(), webhooks.c.webhook_id.desc())
+            row = conn.execute(query.order_by(*newest_first).limit(1)).first()
         if row is None:
             return []
         found = [row.secret]

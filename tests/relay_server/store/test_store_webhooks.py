@@ -196,3 +196,28 @@ def test_the_default_schedule_retries_at_once_then_after_1_min_5_min_30_min_2_h_
     delays = RelaySettings().webhook_retry_delays_seconds
     expected = None if wait is None else now + timedelta(seconds=wait)
     assert next_attempt_at(made, now, delays) == expected
+
+
+def test_a_messages_own_url_is_signed_with_the_newest_secret_and_of_secrets_set_together_the_last_webhook_id(
+    store, live_caller
+):
+    """Secrets set at the same moment (a restore, a coarse clock) sign in one order on both databases:
+    the webhook whose id sorts last, however the rows were written."""
+    now = utcnow()
+    made = [
+        store.webhooks.create(live_caller.client_id, False, f"{URL_A}/{n}", ("sms.sent",), webhooks.new_secret(), now)
+        for n in range(6)
+    ]
+    newest = max(made, key=lambda made_hook: made_hook.webhook_id)
+    assert store.webhooks.signing_secrets(live_caller.client_id, False, None, now) == [newest.secret]
+    store.webhooks.delete(live_caller.client_id, False, newest.webhook_id)
+    following = max((made_hook for made_hook in made if made_hook is not newest), key=lambda h: h.webhook_id)
+    assert store.webhooks.signing_secrets(live_caller.client_id, False, None, now) == [following.secret]
+    later = store.webhooks.rotate_secret(
+        live_caller.client_id, False, made[0].webhook_id, now + timedelta(seconds=1), timedelta(hours=24)
+    )
+    assert later is not None
+    assert store.webhooks.signing_secrets(live_caller.client_id, False, None, now + timedelta(seconds=2)) == [
+        later.secret,
+        made[0].secret,
+    ]
