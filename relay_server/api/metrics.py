@@ -5,7 +5,7 @@ worker's event and release counts) are counted by each process and added up
 across processes by prometheus-client's multiprocess mode (``metrics_dir``);
 without it (an app run in-process, as tests do) they are this process's own.
 Gauges of what the gateway holds (messages by status, queue depths, devices,
-dead letters, webhook attempts) are read from the store and Redis at each
+dead letters, webhook attempts and deliveries) are read from the store and Redis at each
 scrape (``state_metrics``), so every process answers the same.
 
 Only loopback addresses may scrape unless ``metrics_allow_remote`` is set: the

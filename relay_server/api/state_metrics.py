@@ -70,9 +70,17 @@ class GatewayStateCollector:
         )
         for success, attempts in sorted(self.store.webhook_attempt_counts().items()):
             webhooks.add_metric(["success" if success else "failure"], attempts)
+        deliveries = GaugeMetricFamily(
+            "zimsend_webhook_deliveries",
+            "Webhook deliveries in the outbox (purge drops old settled ones), by state: pending, delivered,"
+            " given_up (its last attempt failed), failed (dropped with its webhook)",
+            labels=["state"],
+        )
+        for state, held in self.store.webhook_delivery_counts().items():
+            deliveries.add_metric([state], held)
         dead = GaugeMetricFamily("zimsend_dead_letters", "Agent events kept as dead letters")
         dead.add_metric([], self.store.dead_letter_count())
-        return iter((messages, webhooks, dead))
+        return iter((messages, webhooks, deliveries, dead))
 
     def _devices(self, states: list[DeviceState]) -> Iterator[Metric]:
         now = utcnow()

@@ -116,6 +116,7 @@ WORDS: dict[str, str] = {
     "No delivery yet.": "Aucune livraison pour l'instant.",
     "No webhook: add one with POST /v1/webhooks/configure.": "Aucun webhook : ajoutez-en un avec POST /v1/webhooks/configure.",
     "Delivery queued again.": "Livraison remise en file.",
+    "given up": "abandonnée",
     # Charts
     "all devices": "tous les appareils",
     "Show": "Afficher",

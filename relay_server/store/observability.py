@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from relay_server.store.dispatch_schema import dead_letters
 from relay_server.store.schema import daily_counts
-from relay_server.store.webhook_schema import webhook_attempts
+from relay_server.store.webhook_schema import DELIVERED, FAILED, GIVEN_UP, PENDING, webhook_attempts, webhook_deliveries
 from zimsend_common.timefmt import parse_utc
 
 
@@ -60,6 +60,14 @@ def webhook_attempt_counts(conn: sa.Connection) -> dict[bool, int]:
     """Webhook attempts kept in the log, by whether they succeeded."""
     query = sa.select(webhook_attempts.c.success, sa.func.count()).group_by(webhook_attempts.c.success)
     return {bool(success): count for success, count in conn.execute(query)}
+
+
+def webhook_delivery_counts(conn: sa.Connection) -> dict[str, int]:
+    """Webhook deliveries kept in the outbox, by state, each state named (0 when none is in it),
+    through the index of state and due time."""
+    query = sa.select(webhook_deliveries.c.state, sa.func.count()).group_by(webhook_deliveries.c.state)
+    counted = {state: count for state, count in conn.execute(query)}
+    return {state: counted.get(state, 0) for state in (PENDING, DELIVERED, GIVEN_UP, FAILED)}
 
 
 def dead_letter_count(conn: sa.Connection) -> int:

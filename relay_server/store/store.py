@@ -492,6 +492,11 @@ class Store:
         with read_transaction(self.engine) as conn:
             return observability.webhook_attempt_counts(conn)
 
+    def webhook_delivery_counts(self) -> dict[str, int]:
+        """Webhook deliveries kept in the outbox by state (pending, delivered, given_up, failed)."""
+        with read_transaction(self.engine) as conn:
+            return observability.webhook_delivery_counts(conn)
+
     def dead_letter_count(self) -> int:
         """How many agent events are kept as dead letters."""
         with read_transaction(self.engine) as conn:

@@ -26,7 +26,15 @@ from relay_server.store.engine import once_per_transaction, read_transaction, si
 from relay_server.store.models import Message
 from relay_server.store.retention import Stale
 from relay_server.store.webhook_due import due, due_of_each, shares_of
-from relay_server.store.webhook_schema import DELIVERED, FAILED, PENDING, webhook_attempts, webhook_deliveries, webhooks
+from relay_server.store.webhook_schema import (
+    DELIVERED,
+    FAILED,
+    GIVEN_UP,
+    PENDING,
+    webhook_attempts,
+    webhook_deliveries,
+    webhooks,
+)
 from relay_server.webhooks import events as catalogue
 from zimsend_common.timefmt import utcnow
 
@@ -277,11 +285,13 @@ class WebhookOutbox:
             )
 
     def finish_attempt(self, delivery: Delivery, outcome: Outcome, now: datetime, retry_at: datetime | None) -> str:
-        """Log the attempt and settle the delivery: delivered, due again at ``retry_at``, or failed;
-        returns the attempt's log id."""
+        """Log the attempt and settle the delivery: delivered, due again at ``retry_at``, or given
+        up (failed with no ``retry_at``); returns the attempt's log id. One its webhook's deletion
+        dropped meanwhile stays dropped."""
         log_id = "whlog_" + secrets.token_hex(8)
         attempt = delivery.attempts + 1
-        state = DELIVERED if outcome.success else (PENDING if retry_at is not None else FAILED)
+        settled = DELIVERED if outcome.success else (PENDING if retry_at is not None else GIVEN_UP)
+        state = sa.case((webhook_deliveries.c.state == FAILED, FAILED), else_=settled)
         with write_transaction(self._engine) as conn:
             conn.execute(
                 webhook_attempts.insert().values(
@@ -325,6 +335,20 @@ class WebhookOutbox:
                 .limit(limit)
             )
             return [_attempt(row._mapping) for row in rows], total
+
+    def given_up_among(self, client_id: str, is_test: bool, log_ids: list[str]) -> set[str]:
+        """Those of the client's logged attempts ``log_ids`` that are the last of a delivery now given up."""
+        with single_read(self._engine) as conn:
+            ended = conn.execute(
+                sa.select(webhook_attempts.c.log_id)
+                .join(webhook_deliveries, webhook_deliveries.c.delivery_id == webhook_attempts.c.delivery_id)
+                .where(webhook_attempts.c.log_id.in_(log_ids))
+                .where(webhook_attempts.c.client_id == client_id)
+                .where(webhook_attempts.c.is_test == is_test)
+                .where(webhook_deliveries.c.state == GIVEN_UP)
+                .where(webhook_deliveries.c.attempts == webhook_attempts.c.attempt)
+            )
+            return set(ended.scalars())
 
     def replay(self, client_id: str, is_test: bool, log_id: str, now: datetime) -> str | None:
         """Make the delivery of a logged attempt due now, with the same event id and body.

@@ -29,8 +29,10 @@ webhooks = sa.Table(
     sa.Index("ix_webhooks_client", "client_id", "is_test"),
 )
 
-# A delivery's state: waiting for an attempt (due at next_attempt_at), or settled.
-PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+# A delivery's state: waiting for an attempt (due at next_attempt_at), or settled: delivered,
+# given up (its last attempt failed: the schedule's last, or a test event's one), or failed
+# (dropped with its webhook, unattempted since; revision 0023 told given up ones apart).
+PENDING, DELIVERED, GIVEN_UP, FAILED = "pending", "delivered", "given_up", "failed"
 
 webhook_deliveries = sa.Table(
     "webhook_deliveries",
@@ -45,7 +47,7 @@ webhook_deliveries = sa.Table(
     sa.Column("url", sa.Text, nullable=False),
     sa.Column("message_id", sa.String(24), nullable=True),  # events of one message go out in order
     sa.Column("body", sa.Text, nullable=False),
-    sa.Column("state", sa.String(10), nullable=False),  # pending, delivered, failed
+    sa.Column("state", sa.String(10), nullable=False),  # pending, delivered, given_up, failed
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("next_attempt_at", UtcDateTime, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),

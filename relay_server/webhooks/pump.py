@@ -8,6 +8,8 @@ receiver (each attempt waiting its full timeout) or long backlog cannot hold
 up another client's webhooks. The store says what is due (see
 ``store.webhooks``): a delivery whose worker died mid-attempt is due again
 once its claim's lease is over, so every event is delivered at least once.
+A delivery whose last attempt fails is given up: so marked in the store, and
+said once in the log, as a warning.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from relay_server.store import webhook_outbox as outbox
-from relay_server.webhooks import delivery, schedule
+from relay_server.webhooks import delivery, schedule, urls
 from relay_server.worker.context import WorkerContext
 from zimsend_common.timefmt import utcnow
 
@@ -115,7 +117,8 @@ class WebhookPump:
                 )
             now = utcnow()
             retry_at = None
-            if not outcome.success and not deleted:
+            failed = not outcome.success and not deleted
+            if failed:
                 retry_at = schedule.next_attempt_at(due.attempts + 1, now, self.settings.webhook_retry_delays_seconds)
                 log.info(
                     "webhook attempt failed",
@@ -129,8 +132,28 @@ class WebhookPump:
                     },
                 )
             store.webhook_outbox.finish_attempt(due, outcome, now, retry_at)
+            if failed and retry_at is None:
+                _say_given_up(due, outcome)
         except Exception:
             # Its claim lapses and the delivery is tried again.
             log.exception("webhook attempt could not be recorded", extra={"delivery_id": due.delivery_id})
         finally:
             self._free_slot(due.client_id)
+
+
+def _say_given_up(due: outbox.Delivery, outcome: outbox.Outcome) -> None:
+    """The warning an operator is to see of a delivery given up, naming its receiver by origin alone."""
+    log.warning(
+        "webhook delivery given up",
+        extra={
+            "delivery_id": due.delivery_id,
+            "client_id": due.client_id,
+            "webhook_id": due.webhook_id,
+            "message_id": due.message_id,
+            "event": due.event,
+            "event_id": due.event_id,
+            "receiver": urls.origin(due.url),
+            "attempts": due.attempts + 1,
+            "error": outcome.error,
+        },
+    )

@@ -95,6 +95,13 @@ def resolve_target(url: str, *, allow_private: bool) -> Target:
     return Target(scheme=parts.scheme, host=host, port=port, path=_request_target(parts), addresses=addresses)
 
 
+def origin(url: str) -> str:
+    """``url`` as a log may show it: scheme, host and port alone; its user info, path and query
+    may hold a token (some receivers take theirs in the path)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
 def _request_target(parts: SplitResult) -> str:
     """The URL's path and query as the request line carries them: what lies beyond ASCII
     percent-encoded as UTF-8, as a browser sends a URL typed with accents (RFC 3987).

@@ -1,12 +1,17 @@
-"""A store on a database the suite made at the newest revision (tests/conftest.py's templates)."""
+"""A store on a database the suite made at the newest revision (tests/conftest.py's templates),
+and a database taken to a given revision, for the tests of what one migration does."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 
-from relay_server.store.engine import create_engine
+from relay_server.store.engine import create_engine, write_transaction
+from relay_server.store.migrate import MIGRATIONS_DIR
 from relay_server.store.store import Store
 
 
@@ -28,3 +33,12 @@ def store(database_url: str) -> Iterator[Store]:
         yield opened
     finally:
         opened.close()
+
+
+def migrate_to(engine: sa.Engine, revision: str, *, down: bool = False) -> None:
+    """Take the database up (or ``down``) to ``revision``, in one transaction."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with write_transaction(engine) as conn:
+        config.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(config, revision)

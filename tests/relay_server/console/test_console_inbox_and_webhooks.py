@@ -1,5 +1,6 @@
 """The inbox shows what the client's devices received; the webhooks page shows each delivery attempt
-with its answer and latency, and "retry now" makes the delivery due again."""
+with its answer and latency, the last of a delivery given up marked so, and "retry now" makes the
+delivery due again."""
 
 from __future__ import annotations
 
@@ -124,3 +125,28 @@ def test_retry_now_goes_back_to_the_page_and_filters_of_the_log_it_was_asked_fro
     for elsewhere in ("https://evil.example/", "/console/messages", "/console/webhooks/../../v1/webhooks/logs"):
         answer = browser.post(f"/console/webhooks/logs/{log_id}/retry", {"next": elsewhere}, page=shown)
         assert answer.headers["Location"] == "/console/webhooks", elsewhere
+
+
+def test_the_last_attempt_of_a_delivery_given_up_is_marked_so_until_it_is_retried(console):
+    acme = console.new_client()
+    api = console.app.test_client()
+    headers = {"X-Client-ID": acme.client_id, "X-API-Key": acme.api_key}
+    configured = api.post("/v1/webhooks/configure", json={"url": HOOK, "events": ["sms.delivered"]}, headers=headers)
+    assert configured.status_code == 200
+    sent = api.post("/v1/sms/send", json={"to": "+33612345678", "message": "Hi"}, headers=headers).get_json()
+    console.store.apply_status_change(StatusChange(message_id=sent["message_id"], status="delivered", at=utcnow()))
+    # What the webhook pump does with a delivery answered 500 twice: retried once, then given up.
+    outbox, now = console.store.webhook_outbox, utcnow()
+    [delivery] = outbox.due_candidates(now, 10)
+    assert outbox.claim(delivery.delivery_id, now, timedelta(seconds=30))
+    outbox.finish_attempt(delivery, Outcome(False, 500, 37, "HTTP 500"), now, now)
+    [again] = outbox.due_candidates(utcnow(), 10)
+    assert outbox.claim(again.delivery_id, utcnow(), timedelta(seconds=30))
+    last = outbox.finish_attempt(again, Outcome(False, 500, 41, "HTTP 500"), utcnow(), None)
+    browser = console.browser()
+    browser.sign_in(acme)
+    rows = browser.text("/console/webhooks").split("<tr>")
+    assert [row for row in rows if "given up" in row] == [next(row for row in rows if last in row)]
+    assert "41 ms" in next(row for row in rows if "given up" in row)
+    browser.post(f"/console/webhooks/logs/{last}/retry", page="/console/webhooks")
+    assert "given up" not in browser.text("/console/webhooks")

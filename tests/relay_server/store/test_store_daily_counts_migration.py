@@ -5,23 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
+from migrated_store import migrate_to
 
-from relay_server.store.engine import create_engine, write_transaction
-from relay_server.store.migrate import MIGRATIONS_DIR, upgrade_to_head
+from relay_server.store.engine import create_engine
+from relay_server.store.migrate import upgrade_to_head
 from relay_server.store.schema import clients, daily_counts, daily_totals, messages
 
 DAY = date(2026, 3, 1)
 LATE = datetime(2026, 3, 1, 23, 59, 59, 999999, tzinfo=timezone.utc)
-
-
-def _upgrade_to(engine: sa.Engine, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with write_transaction(engine) as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, revision)
 
 
 def _message(number: int, status: str, device_id: str | None) -> dict[str, object]:
@@ -42,7 +33,7 @@ def _message(number: int, status: str, device_id: str | None) -> dict[str, objec
 
 def test_kept_and_the_totals_are_filled_from_the_stored_messages(empty_database_url: str) -> None:
     engine = create_engine(empty_database_url)
-    _upgrade_to(engine, "0011")
+    migrate_to(engine, "0011")
     old_counts = sa.table(
         "daily_counts", *(sa.column(name) for name in ("client_id", "is_test", "day", "device_id", "status", "count"))
     )

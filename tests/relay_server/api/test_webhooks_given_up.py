@@ -1,0 +1,70 @@
+"""A webhook delivery the pump gives up on is seen to be given up: in the store's delivery state,
+by /metrics and by one warning in the worker's log."""
+
+from __future__ import annotations
+
+import logging
+
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+from webhook_parts import call, configure, logs, pump_of, pump_until
+from webhook_receiver import receiving
+
+from relay_server.store.models import StatusChange
+from zimsend_common.logs import JsonFormatter
+from zimsend_common.timefmt import utcnow
+
+GIVEN_UP = "webhook delivery given up"
+
+
+def sent_and_failed(relay, creds) -> str:
+    answer = call(relay, creds, "POST", "/sms/send", json={"to": "+33612345678", "message": "Hi"})
+    assert answer.status_code == 202, answer.text
+    message_id = answer.json()["message_id"]
+    relay.store.apply_status_change(StatusChange(message_id=message_id, status="failed", at=utcnow()))
+    return message_id
+
+
+def deliveries(relay) -> dict[str, float]:
+    """``zimsend_webhook_deliveries`` of /metrics by state."""
+    text = requests.get(relay.base_url.removesuffix("/v1") + "/metrics", timeout=10).text
+    return {
+        sample.labels["state"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "zimsend_webhook_deliveries"
+    }
+
+
+def written(records: list[logging.LogRecord]) -> str:
+    """The records as the relay writes them (JSON lines, with every ``extra`` field)."""
+    return "\n".join(JsonFormatter().format(record) for record in records)
+
+
+def test_a_delivery_whose_last_retry_fails_is_given_up_in_the_metrics_and_one_warning(local_relay, caplog):
+    acme = local_relay.new_client()
+    caplog.set_level(logging.INFO, logger="relay_server.webhooks")
+    with receiving([503, 503, 503]) as receiver:
+        held = receiver.url.replace("http://", "http://user:userinfo-token@") + "?token=query-token"
+        hook = configure(local_relay, acme, held, ["sms.failed"])
+        sent_and_failed(local_relay, acme)
+        pump = pump_of(local_relay)
+        pump_until(pump, lambda: len(receiver.requests) == 3)
+        assert deliveries(local_relay).get("given_up") == 1
+        [warning] = [record for record in caplog.records if record.getMessage() == GIVEN_UP]
+        last = max(logs(local_relay, acme), key=lambda log: log["attempt"])
+        # A replay makes it pending again, and delivered it is given up no more.
+        assert call(local_relay, acme, "POST", f"/webhooks/logs/{last['log_id']}/retry").status_code == 202
+        pump_until(pump, lambda: len(receiver.requests) == 4)
+    assert warning.levelno == logging.WARNING
+    assert (warning.webhook_id, warning.event, warning.attempts, warning.error) == (
+        hook["webhook_id"],
+        "sms.failed",
+        3,
+        "HTTP 503",
+    )
+    assert warning.event_id == receiver.requests[0].json["event_id"]
+    # Where the URL may hold a token (user info, path, query) is left out: the webhook id says which.
+    assert warning.receiver == receiver.url.removesuffix("/hook")
+    assert "userinfo-token" not in written(caplog.records) and "query-token" not in written(caplog.records)
+    assert deliveries(local_relay).get("given_up", 0) == 0 and deliveries(local_relay)["delivered"] == 1
