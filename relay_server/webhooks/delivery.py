@@ -4,7 +4,10 @@ The connection goes to the address ``urls.resolve_target`` checked, while the
 ``Host`` header and, for https, the TLS server name and certificate check use
 the URL's host name: the name cannot be re-pointed between the check and the
 connection. A 2xx answer within the timeout is success; anything else (another
-status, no answer, a refused host) is a failed attempt with its reason.
+status, no answer, a refused host) is a failed attempt with its reason, and so
+is anything unforeseen an attempt raises, so that it is logged, retried and
+given up on the schedule as any failure is; it is named by the exception's
+type alone, as its text may quote the URL or the secret.
 
 The timeout bounds the whole attempt, not each read: a socket's own timeout
 restarts at every byte, so a receiver that answers a byte at a time would
@@ -16,14 +19,18 @@ request, the answer).
 from __future__ import annotations
 
 import http.client
+import logging
 import socket
 import ssl
 import threading
 import time
+import traceback
 
 from relay_server.store.webhook_outbox import Delivery, Outcome
 from relay_server.webhooks import urls
 from zimsend_common.webhook_signature import signature_headers
+
+log = logging.getLogger(__name__)
 
 USER_AGENT = "ZimSend-Webhook/1.0"
 # Enough of an answer to log why it failed, never the whole of a large one.
@@ -111,9 +118,28 @@ def _connect(addresses: tuple[str, ...], port: int, timeout: float | None, watch
 
 
 def attempt(delivery: Delivery, secrets: list[str], *, timeout: float, allow_private: bool) -> Outcome:
-    """POST the delivery's body once, within ``timeout`` seconds in all; never raises for
-    anything the receiver or network does."""
+    """POST the delivery's body once, within ``timeout`` seconds in all; never raises: what it
+    did not foresee is a failed attempt too, logged here once."""
     started = time.monotonic()
+    try:
+        return _exchange(delivery, secrets, timeout, allow_private, started)
+    except Exception as exc:
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        log.warning(
+            "webhook attempt raised",
+            extra={
+                "delivery_id": delivery.delivery_id,
+                "event_id": delivery.event_id,
+                "attempt": delivery.attempts + 1,
+                "exception_type": type(exc).__name__,
+                "raised_at": f"{frame.filename}:{frame.lineno} in {frame.name}",
+            },
+        )
+        return Outcome(False, None, _elapsed_ms(started), f"unexpected {type(exc).__name__}")
+
+
+def _exchange(delivery: Delivery, secrets: list[str], timeout: float, allow_private: bool, started: float) -> Outcome:
+    """The attempt, raising nothing the receiver or network does."""
     body = delivery.body.encode()
     with _Watchdog(timeout) as watchdog:
         try:

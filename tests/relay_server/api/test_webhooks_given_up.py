@@ -1,5 +1,6 @@
 """A webhook delivery the pump gives up on is seen to be given up: in the store's delivery state,
-by /metrics and by one warning in the worker's log."""
+by /metrics and by one warning in the worker's log; an attempt that raised something unforeseen
+is a failed attempt like any other, logged and retried on the schedule, then given up."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import logging
 
 import requests
 from prometheus_client.parser import text_string_to_metric_families
-from webhook_parts import call, configure, logs, pump_of, pump_until
+from webhook_parts import break_signing, call, configure, logs, pump_of, pump_until
 from webhook_receiver import receiving
 
 from relay_server.store.models import StatusChange
@@ -15,6 +16,7 @@ from zimsend_common.logs import JsonFormatter
 from zimsend_common.timefmt import utcnow
 
 GIVEN_UP = "webhook delivery given up"
+RAISED = "webhook attempt raised"
 
 
 def sent_and_failed(relay, creds) -> str:
@@ -68,3 +70,29 @@ def test_a_delivery_whose_last_retry_fails_is_given_up_in_the_metrics_and_one_wa
     assert warning.receiver == receiver.url.removesuffix("/hook")
     assert "userinfo-token" not in written(caplog.records) and "query-token" not in written(caplog.records)
     assert deliveries(local_relay).get("given_up", 0) == 0 and deliveries(local_relay)["delivered"] == 1
+
+
+def test_an_attempt_that_raises_is_a_failed_attempt_logged_with_its_type_alone_then_given_up(
+    local_relay, caplog, monkeypatch
+):
+    break_signing(monkeypatch)
+    acme = local_relay.new_client()
+    caplog.set_level(logging.INFO, logger="relay_server.webhooks")
+    with receiving() as receiver:
+        hook = configure(local_relay, acme, receiver.url, ["sms.failed"])
+        sent_and_failed(local_relay, acme)
+        pump_until(pump_of(local_relay), lambda: len(logs(local_relay, acme)) == 3)
+        assert receiver.requests == []
+    attempts = sorted(logs(local_relay, acme), key=lambda log: log["attempt"])
+    assert [(log["attempt"], log["success"], log["response_status"], log["error"]) for log in attempts] == [
+        (number, False, None, "unexpected ValueError") for number in (1, 2, 3)
+    ]
+    raised = [record for record in caplog.records if record.getMessage() == RAISED]
+    assert [(record.attempt, record.exception_type) for record in raised] == [
+        (1, "ValueError"),
+        (2, "ValueError"),
+        (3, "ValueError"),
+    ]
+    assert [record.getMessage() for record in caplog.records].count(GIVEN_UP) == 1
+    assert hook["secret"] not in written(caplog.records) and hook["secret"] not in caplog.text
+    assert deliveries(local_relay)["given_up"] == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from webhook_parts import DELAYS, LOCAL, call, configure, logs, pump_of
+from webhook_parts import DELAYS, LOCAL, break_signing, call, configure, logs, pump_of
 from webhook_receiver import receiving
 
 from zimsend_common.timefmt import utcnow
@@ -88,3 +88,21 @@ def test_a_test_of_an_unknown_event_is_refused_and_nothing_is_sent_or_logged(loc
         refused = send_test(local_relay, acme, hook, json={"event": "nope"})
     assert (refused.status_code, refused.json()["error"]["param"]) == (400, "event")
     assert receiver.requests == [] and logs(local_relay, acme) == []
+
+
+def test_a_test_event_whose_attempt_raises_is_answered_as_a_failed_test_and_logged(local_relay, monkeypatch):
+    break_signing(monkeypatch)
+    acme = local_relay.new_client()
+    with receiving() as receiver:
+        hook = configure(local_relay, acme, receiver.url)
+        response = send_test(local_relay, acme, hook)
+        assert receiver.requests == []
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert (answer["message"], answer["response_status"], answer["error"]) == (
+        "Test webhook failed",
+        None,
+        "unexpected ValueError",
+    )
+    [log] = logs(local_relay, acme)
+    assert (log["log_id"], log["success"], log["error"]) == (answer["log_id"], False, "unexpected ValueError")

@@ -9,6 +9,7 @@ import time
 import requests
 from openapi_check import conforms
 
+from relay_server.webhooks import delivery
 from relay_server.webhooks.pump import WebhookPump
 from relay_server.worker.context import WorkerContext
 from zimsend_common.timefmt import utcnow
@@ -46,3 +47,12 @@ def logs(relay, creds):
     response = call(relay, creds, "GET", "/webhooks/logs", params={"limit": 100})
     assert response.status_code == 200
     return response.json()["logs"]
+
+
+def break_signing(monkeypatch) -> None:
+    """Make every attempt raise something unforeseen midway, an error whose text quotes the secret."""
+
+    def refuse(secrets: list[str], body: bytes, timestamp: str) -> dict[str, str]:
+        raise ValueError(f"cannot sign with {secrets[0]}")
+
+    monkeypatch.setattr(delivery, "signature_headers", refuse)
