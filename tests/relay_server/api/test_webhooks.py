@@ -249,3 +249,23 @@ def test_after_a_rotation_a_messages_own_url_is_signed_with_the_old_secret_too(l
     for secret in (hook["secret"], rotated["secret"]):
         assert verify_signature(secret, request.body, request.headers)
         assert verify_signature(secret, request.body, request.headers, tolerance_seconds=None)
+
+
+def test_a_messages_own_url_is_signed_at_each_attempt_with_the_secret_configured_or_rotated_last(local_relay):
+    acme = local_relay.new_client()
+    with receiving() as client_hook, receiving([500]) as own:
+        first = configure(local_relay, acme, client_hook.url, ["sms.sent"])
+        # Newest, whatever events it takes.
+        newest = configure(local_relay, acme, client_hook.url, ["device.connected"])
+        move(local_relay, send(local_relay, acme, webhook_url=own.url), "sent")
+        pump = pump_of(local_relay)
+        pump_until(pump, lambda: len(own.requests) == 1)
+        rotated = call(local_relay, acme, "POST", f"/webhooks/{first['webhook_id']}/rotate-secret").json()
+        pump_until(pump, lambda: len(own.requests) == 2)
+    refused, retried = own.requests
+    assert verify_signature(newest["secret"], refused.body, refused.headers)
+    assert not verify_signature(first["secret"], refused.body, refused.headers)
+    # The retry, after the first webhook's rotation, has its new secret, and the old beside it.
+    assert verify_signature(rotated["secret"], retried.body, retried.headers)
+    assert verify_signature(first["secret"], retried.body, retried.headers)
+    assert not verify_signature(newest["secret"], retried.body, retried.headers)
