@@ -7,10 +7,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from credentials import Credentials
 from store_factories import new_incoming
 
 from relay_server.store.models import StatusChange
-from relay_server.store.webhook_outbox import Outcome
+from relay_server.store.webhook_outbox import Delivery, Outcome
 from zimsend_common.timefmt import utcnow
 
 HOOK = "https://93.184.216.34/hooks/zimsend"  # a public address: the API takes it; nothing is sent to it
@@ -64,7 +65,9 @@ def _inputs(page: str, *names: str) -> list[str]:
     ]
 
 
-def test_a_failed_attempt_is_listed_and_retried_now(console):
+def delivery_due(console) -> tuple[Credentials, Delivery]:
+    """A new client whose one webhook has one delivery due (a message delivered), claimed as the
+    webhook pump claims it for an attempt."""
     acme = console.new_client()
     api = console.app.test_client()
     headers = {"X-Client-ID": acme.client_id, "X-API-Key": acme.api_key}
@@ -72,10 +75,16 @@ def test_a_failed_attempt_is_listed_and_retried_now(console):
     assert configured.status_code == 200
     sent = api.post("/v1/sms/send", json={"to": "+33612345678", "message": "Hi"}, headers=headers).get_json()
     console.store.apply_status_change(StatusChange(message_id=sent["message_id"], status="delivered", at=utcnow()))
-    # What the webhook pump does with a delivery the receiver answers 500 to, with no retry left.
     outbox, now = console.store.webhook_outbox, utcnow()
     [delivery] = outbox.due_candidates(now, 10)
     assert outbox.claim(delivery.delivery_id, now, timedelta(seconds=30))
+    return acme, delivery
+
+
+def test_a_failed_attempt_is_listed_and_retried_now(console):
+    acme, delivery = delivery_due(console)
+    # What the webhook pump does with a delivery the receiver answers 500 to, with no retry left.
+    outbox, now = console.store.webhook_outbox, utcnow()
     outbox.finish_attempt(delivery, Outcome(False, 500, 37, "HTTP 500"), now, None)
     assert outbox.due_candidates(utcnow(), 10) == []
     browser = console.browser()
@@ -128,17 +137,9 @@ def test_retry_now_goes_back_to_the_page_and_filters_of_the_log_it_was_asked_fro
 
 
 def test_the_last_attempt_of_a_delivery_given_up_is_marked_so_until_it_is_retried(console):
-    acme = console.new_client()
-    api = console.app.test_client()
-    headers = {"X-Client-ID": acme.client_id, "X-API-Key": acme.api_key}
-    configured = api.post("/v1/webhooks/configure", json={"url": HOOK, "events": ["sms.delivered"]}, headers=headers)
-    assert configured.status_code == 200
-    sent = api.post("/v1/sms/send", json={"to": "+33612345678", "message": "Hi"}, headers=headers).get_json()
-    console.store.apply_status_change(StatusChange(message_id=sent["message_id"], status="delivered", at=utcnow()))
+    acme, delivery = delivery_due(console)
     # What the webhook pump does with a delivery answered 500 twice: retried once, then given up.
     outbox, now = console.store.webhook_outbox, utcnow()
-    [delivery] = outbox.due_candidates(now, 10)
-    assert outbox.claim(delivery.delivery_id, now, timedelta(seconds=30))
     outbox.finish_attempt(delivery, Outcome(False, 500, 37, "HTTP 500"), now, now)
     [again] = outbox.due_candidates(utcnow(), 10)
     assert outbox.claim(again.delivery_id, utcnow(), timedelta(seconds=30))
