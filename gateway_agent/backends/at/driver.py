@@ -24,11 +24,9 @@ included, until it is.
 The modem may store a new message in a slot, and announce it, the moment the
 slot is deleted; that announcement must not be taken for the old message
 already read. It is not: an announcement read during the deletion waits in
-``_inbound`` until the deletion is done and the slot forgotten. Slots are
-told apart by what was read from them, not by number alone: a deletion whose
-answer was lost with the port may have happened, and a new message taken the
-slot. So after the port comes back, a slot still to be deleted is read again
-first, and deleted only if it still holds what was handed on.
+``_inbound`` until the deletion is done and the slot forgotten. After the
+port comes back, a slot still to be deleted is deleted only if it still holds
+what was handed on (``deletion``).
 
 A slot is known by its memory as well as its number (``memories``): a
 message announced in a memory other than the session's (a status report in
@@ -55,9 +53,10 @@ import serial
 
 from gateway_agent.backends.at import network
 from gateway_agent.backends.at.channel import Channel
+from gateway_agent.backends.at.deletion import Deletions
 from gateway_agent.backends.at.identity import identity, network_state
-from gateway_agent.backends.at.inbox import Inbox, Received, Slot, normalized_pdu
-from gateway_agent.backends.at.memories import HELD_MEMORY, SESSION_MEMORY, Location, announced
+from gateway_agent.backends.at.inbox import Inbox, Received, Slot
+from gateway_agent.backends.at.memories import SESSION_MEMORY, Location, announced, stored
 from gateway_agent.backends.at.options import DriverOptions
 from gateway_agent.backends.at.session import SessionFeatures, initialize
 from gateway_agent.backends.at.urc import Urc
@@ -93,8 +92,7 @@ class ATModem(Modem):
         # Each event with the slots it was read from and whether it came directly, awaiting AT+CNMA.
         self._events: deque[tuple[ModemEvent, tuple[Slot, ...], bool]] = deque()
         self._inbox = Inbox()
-        self._doomed: list[Slot] = []  # slots to delete at the next chance
-        self._unsure: set[Location] = set()  # slots read before the port was lost: read again before deleting
+        self._deletions = Deletions(self._inbox, self._reading, options.command_timeout)
         self._handed_out: tuple[Slot, ...] = ()
         self._owed_acknowledgement = False  # the event handed out came directly, and awaits AT+CNMA
         self._next_sweep = 0.0
@@ -240,7 +238,7 @@ class ATModem(Modem):
             return
         log.warning("modem port restored", extra={"port": self.options.port})
         self._events.append((PortRestored(), (), False))
-        self._unsure = self._inbox.read_slots()
+        self._deletions.port_restored()
         self._read_stored()
 
     # -- events ----------------------------------------------------------
@@ -299,7 +297,7 @@ class ATModem(Modem):
         if received.event is not None:
             self._events.append((received.event, received.slots, owed))
             return
-        self._doomed.extend(received.slots)
+        self._deletions.doom(received.slots)
         if owed:  # what waits for the rest of its message is kept already (see above)
             self._acknowledge()
 
@@ -317,9 +315,9 @@ class ATModem(Modem):
         if self._owed_acknowledgement:
             self._owed_acknowledgement = False
             self._acknowledge()
-        self._doomed.extend(self._handed_out)
+        self._deletions.doom(self._handed_out)
         self._handed_out = ()
-        self._delete_doomed()
+        self._deletions.delete_doomed()
 
     def _acknowledge(self) -> None:
         """Tell the network a direct message or report arrived (AT+CNMA); when that fails, the
@@ -332,7 +330,7 @@ class ATModem(Modem):
     def _read_slot(self, slot: Location) -> None:
         with self._reading(slot.memory) as channel:
             answer = channel.command(f"AT+CMGR={slot.number}", self.options.command_timeout)
-        for _, pdu in _stored(answer, "+CMGR:"):
+        for _, pdu in stored(answer, "+CMGR:"):
             if not self._inbox.has_read(slot, pdu):
                 self._take(self._inbox.accept(pdu, slot))
 
@@ -348,7 +346,7 @@ class ATModem(Modem):
             self._take_listing(memory, answer)
 
     def _take_listing(self, memory: str, answer: list[str]) -> None:
-        for header, pdu in _stored(answer, "+CMGL:"):
+        for header, pdu in stored(answer, "+CMGL:"):
             fields = network.values(header)
             if len(fields) < 2 or not fields[0].isdigit():
                 log.warning("stored message listing not understood", extra={"line": header})
@@ -360,46 +358,6 @@ class ATModem(Modem):
                 self._inbox.remember(slot, pdu)
             else:
                 self._take(self._inbox.accept(pdu, slot))
-
-    def _delete_doomed(self) -> None:
-        """Delete the doomed slots in turn; one not deleted, and those after it, stay doomed."""
-        while self._doomed:
-            slot = self._doomed[0]
-            try:
-                self._delete(slot)
-            except ModemError:
-                return
-            self._doomed.pop(0)
-            self._inbox.forget(slot)
-
-    def _delete(self, slot: Slot) -> None:
-        """Delete ``slot``, unless the port was lost since it was read and it now holds something else."""
-        if slot[0].memory == HELD_MEMORY:
-            self._inbox.release(slot)
-            return
-        with self._reading(slot[0].memory) as channel:
-            self._delete_in(channel, slot)
-
-    def _delete_in(self, channel: Channel, slot: Slot) -> None:
-        location = slot[0]
-        if location in self._unsure:
-            holds_it = self._still_holds(channel, slot)
-            self._unsure.discard(location)
-            if not holds_it:
-                log.warning("stored message replaced while the port was lost; not deleted", extra={"slot": location})
-                return
-        try:
-            channel.command(f"AT+CMGD={location.number}", self.options.command_timeout)
-        except CommandError as exc:
-            log.info("stored message not deleted", extra={"slot": location, "error": str(exc)})
-
-    def _still_holds(self, channel: Channel, slot: Slot) -> bool:
-        location, pdu = slot
-        try:
-            answer = channel.command(f"AT+CMGR={location.number}", self.options.command_timeout)
-        except CommandError:  # an empty slot
-            return False
-        return any(normalized_pdu(stored) == pdu for _, stored in _stored(answer, "+CMGR:"))
 
     @contextmanager
     def _reading(self, memory: str) -> Iterator[Channel]:
@@ -427,15 +385,6 @@ class ATModem(Modem):
             if channel.lost is None:
                 self._port_lost(f"the modem stayed in memory {memory}: {exc}")
             raise
-
-
-def _stored(answer: list[str], prefix: str) -> list[tuple[str, str]]:
-    """Each ``prefix`` header line of a listing with the PDU line that follows it."""
-    return [
-        (line, following)
-        for line, following in zip(answer, answer[1:])
-        if line.startswith(prefix) and not following.startswith(prefix)
-    ]
 
 
 def _reference(answer: list[str], command: str) -> int:

@@ -69,3 +69,12 @@ def size_of(set_answer: list[str]) -> int | None:
         return None
     used, total = counts[-2:]
     return total if total > 0 and used <= total else None
+
+
+def stored(answer: list[str], prefix: str) -> list[tuple[str, str]]:
+    """Each ``prefix`` header line of a listing (``+CMGL:``, ``+CMGR:``) with the PDU line that follows it."""
+    return [
+        (line, following)
+        for line, following in zip(answer, answer[1:])
+        if line.startswith(prefix) and not following.startswith(prefix)
+    ]

@@ -23,6 +23,9 @@ QUICK = DriverOptions(
 )
 """Driver options with short timeouts; give each modem its ``port``."""
 
+LONG = "".join(f"Part of a long incoming message, sentence {n}. " for n in range(8))
+"""An incoming text that takes three parts."""
+
 
 def next_event_of(modem: ATModem, kind: type[E], timeout: float = 5.0) -> E:
     """The next event of type ``kind``; other events in between are dropped."""

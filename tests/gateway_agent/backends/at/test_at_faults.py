@@ -126,25 +126,6 @@ def test_a_message_stored_while_the_port_was_gone_is_read_after_it_returns(make_
     assert next_event_of(modem, IncomingMessage).text == "arrived during the outage"
 
 
-def test_a_message_that_took_the_slot_of_a_deletion_cut_off_with_the_port_is_read_not_deleted(
-    make_emulator, make_modem, tmp_path
-) -> None:
-    # The modem deletes the slot of a message already handed on, and the port goes before
-    # the answer: the driver cannot know the slot was freed, and a new message takes it.
-    emulator = make_emulator(link=str(tmp_path / "modem"))
-    modem = make_modem(emulator, sweep_interval=3600.0)
-    emulator.inject_incoming("+263772222222", "the first")
-    assert next_event_of(modem, IncomingMessage).text == "the first"
-    emulator.vanish_after("AT+CMGD")
-    next_event_of(modem, PortLost)  # coming back for the next event deletes the first's slot
-    emulator.inject_incoming("+263773333333", "in the freed slot")
-    emulator.restore()
-
-    assert next_event_of(modem, IncomingMessage).text == "in the freed slot"
-    modem.next_event(0.05)
-    assert eventually(lambda: emulator.stored == 0)
-
-
 def test_a_send_in_flight_when_the_port_goes_fails_with_port_gone(make_emulator, make_modem, tmp_path) -> None:
     emulator = make_emulator(link=str(tmp_path / "modem"), send_delay=1.0)
     modem = make_modem(emulator)

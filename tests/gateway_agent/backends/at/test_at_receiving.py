@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import pytest
-from at_support import events_for, eventually, next_event_of
+from at_support import LONG, events_for, eventually, next_event_of
 
 from gateway_agent.agent.ledger import Ledger
 from gateway_agent.backends.at import DriverOptions
@@ -17,7 +17,6 @@ from zimsend_common.config import AgentSettings, Settings
 from zimsend_common.timefmt import utcnow
 
 SENDER = "+263772222222"
-LONG = "".join(f"Part of a long incoming message, sentence {n}. " for n in range(8))
 # Some service centres stamp a message or report with all zeros: no valid time.
 REPORT_WITH_ZERO_DISCHARGE_TIME = "00062A0C91627317325476425010010000000000000000000000"
 DELIVER_WITH_ZERO_TIME_STAMP = "00040C916273173254760000000000000000000BC8329BFD06D1D1657919"
@@ -264,15 +263,3 @@ def test_the_oldest_messages_missing_parts_are_handed_on_to_keep_sim_slots_free(
     incomplete = [record for record in caplog.records if record.getMessage() == "incoming message incomplete"]
     assert [record.missing_parts for record in incomplete] == [[2, 3]] * (10 - room)
     assert eventually(lambda: emulator.stored == room)  # their slots freed, the younger ones still waiting
-
-
-def test_an_sms_whose_deletion_the_modem_refused_is_deleted_at_the_next_sweep_and_not_handed_on_again(
-    make_emulator, make_modem
-) -> None:
-    emulator = make_emulator(refused_deletions=3)  # each of its three parts' deletions
-    modem = make_modem(emulator, sweep_interval=0.2)
-    emulator.inject_incoming(SENDER, LONG)
-    assert next_event_of(modem, IncomingMessage).text == LONG
-
-    assert events_for(modem, 1.0) == []
-    assert emulator.stored == 0
