@@ -197,9 +197,9 @@ class HeldPart:
 class HeldParts(Protocol):
     """Where a backend keeps a part of an incoming message that it lets go of on the device
     before the rest of its message came (a part the network handed over directly, which
-    awaits AT+CNMA, and sends the modem nothing more until it has it): the agent's ledger.
-    A part stays there until the backend releases it, once the message it was handed on
-    in, whole or as far as it got, was journalled."""
+    awaits AT+CNMA, and sends the modem nothing more until it has it): the agent's ledger
+    (``Ledger.incoming_parts``). A part stays there until the backend releases it, once the
+    message it was handed on in, whole or as far as it got, was journalled."""
 
     def hold_part(self, pdu: str) -> int:
         """Keep ``pdu``, on disk before returning; its number (the same for the same ``pdu``)."""

@@ -15,12 +15,11 @@ agent must never forget lives here, written before the modem is touched:
   ``declined``: either way never sent by this device;
 - ``parts``: the network's reference of each part sent, so that a status
   report finds its message after a restart;
-- ``received_parts``: the name of each part of an incoming message handed on
-  (``IncomingMessage.part_names``), with its event, written with that event:
-  a part the device still holds after its message was reported (the agent
-  killed between deleting its parts) is known, and deleted, not reported again;
-- ``held_parts``: the PDU of each part of an incoming message its backend let go
-  of on the device before the rest came (``modem.HeldParts``), until released;
+- ``received_parts`` and ``held_parts`` (``incoming_parts``): the name of each
+  part of an incoming message handed on, with its event, written with that
+  event, so that a part the device still holds after its message was reported
+  is not reported again; and each part its backend let go of on the device
+  before the rest came, until released;
 - ``meta``: small facts worth keeping, such as the device's client.
 """
 
@@ -28,15 +27,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from gateway_agent.modem import HeldPart
+from gateway_agent.agent.incoming_parts import IncomingParts
 from zimsend_common.private_files import private_file
 
 # SQLite's page cache for the ledger (its default is 2,000 KiB). The agent reads
@@ -70,17 +67,6 @@ CREATE TABLE IF NOT EXISTS parts (
     PRIMARY KEY (message_id, part)
 );
 CREATE INDEX IF NOT EXISTS parts_reference ON parts (reference, submitted_at);
-CREATE TABLE IF NOT EXISTS received_parts (
-    name TEXT PRIMARY KEY,
-    event_id TEXT NOT NULL,
-    journalled_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS received_parts_journalled_at ON received_parts (journalled_at);
-CREATE TABLE IF NOT EXISTS held_parts (
-    number INTEGER PRIMARY KEY AUTOINCREMENT,
-    pdu TEXT NOT NULL UNIQUE,
-    held_at REAL NOT NULL
-);
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -117,6 +103,7 @@ class Ledger:
         # Ledgers written by earlier versions lack these columns.
         self._add_column("outbox", "handed_at REAL")
         self._add_column("messages", "client_id TEXT")
+        self.incoming_parts = IncomingParts(self._db, self._transaction)
 
     def _add_column(self, table: str, column: str) -> None:
         columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
@@ -164,11 +151,8 @@ class Ledger:
             self._journal(event, message_id)
             if finished:
                 self._db.execute("UPDATE messages SET state = 'done' WHERE message_id = ?", (message_id,))
-            # A part already named keeps the event it was first handed on in.
-            self._db.executemany(
-                "INSERT OR IGNORE INTO received_parts (name, event_id, journalled_at) VALUES (?, ?, ?)",
-                [(name, event["event_id"], time.time()) for name in received_parts],
-            )
+            if received_parts:
+                self.incoming_parts.name_handed_on(received_parts, event["event_id"])
 
     def _journal(self, event: dict[str, Any], message_id: str | None) -> None:
         self._db.execute("INSERT INTO outbox (event) VALUES (?)", (json.dumps(event),))
@@ -375,32 +359,7 @@ class Ledger:
                 (before,),
             )
             self._db.execute("DELETE FROM messages WHERE taken_at < ? AND state != 'sending'", (before,))
-            self._db.execute("DELETE FROM received_parts WHERE journalled_at < ?", (before,))
-
-    # -- received parts ---------------------------------------------------------
-
-    def event_of_part(self, name: str) -> str | None:
-        """The id of the event the part of an incoming message named ``name`` was handed on
-        in; None when it never was (or so long ago that it was pruned)."""
-        row = self._db.execute("SELECT event_id FROM received_parts WHERE name = ?", (name,)).fetchone()
-        return None if row is None else row[0]
-
-    # -- held parts (``modem.HeldParts``) ---------------------------------------
-
-    def hold_part(self, pdu: str) -> int:
-        """Keep ``pdu`` until released, committed to disk; its number (the same for the same ``pdu``)."""
-        with self._transaction():
-            self._db.execute("INSERT OR IGNORE INTO held_parts (pdu, held_at) VALUES (?, ?)", (pdu, time.time()))
-            return int(self._db.execute("SELECT number FROM held_parts WHERE pdu = ?", (pdu,)).fetchone()[0])
-
-    def held_parts(self) -> list[HeldPart]:
-        """The parts kept and not released, in the order they came."""
-        rows = self._db.execute("SELECT number, pdu, held_at FROM held_parts ORDER BY number").fetchall()
-        return [HeldPart(number, pdu, datetime.fromtimestamp(held_at, timezone.utc)) for number, pdu, held_at in rows]
-
-    def release_part(self, number: int) -> None:
-        """Forget the part numbered ``number`` (its message was journalled)."""
-        self._db.execute("DELETE FROM held_parts WHERE number = ?", (number,))
+            self.incoming_parts.forget_handed_on(before)
 
     # -- meta -----------------------------------------------------------------
 

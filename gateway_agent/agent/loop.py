@@ -117,8 +117,8 @@ class Agent:
         self._modem = modem or open_modem(settings)
         self._connection = connection or redis_client.connect(settings.relay.redis_url, redis_client.AGENT)
         self._ledger = Ledger(ledger_path(settings))
-        self._modem.recall_parts_with(self._ledger.event_of_part)
-        self._modem.hold_parts_in(self._ledger)
+        self._modem.recall_parts_with(self._ledger.incoming_parts.event_of_part)
+        self._modem.hold_parts_in(self._ledger.incoming_parts)
         self._signing_key = wire.device_signing_key(agent.device_password.get_secret_value())
         self._manifests = Manifests(self._connection, self._device_id, self._signing_key)
         self._outbox = Outbox(

@@ -98,7 +98,7 @@ def ledger(tmp_path) -> Iterator[Ledger]:
 def _keeping_parts_in(ledger: Ledger, make_modem, emulator, **options: object):
     """A driver on ``emulator`` that keeps in ``ledger`` the parts it acknowledges before their message is whole."""
     modem = make_modem(emulator, opened=False, **options)
-    modem.hold_parts_in(ledger)
+    modem.hold_parts_in(ledger.incoming_parts)
     modem.open()
     return modem
 
@@ -111,16 +111,16 @@ def test_a_direct_part_is_kept_in_the_ledger_before_it_is_acknowledged_and_joins
     modem = _keeping_parts_in(ledger, make_modem, emulator)
     emulator.inject_pdu(first, direct=True)
     assert eventually(lambda: modem.next_event(0.05) is None and emulator.unacknowledged == 0)
-    assert [part.pdu for part in ledger.held_parts()] == [first]
+    assert [part.pdu for part in ledger.incoming_parts.held_parts()] == [first]
     modem.close()  # the driver, and what it had in memory, gone
 
     restarted = _keeping_parts_in(ledger, make_modem, emulator)
     emulator.inject_pdu(second, direct=True)
     message = next_event_of(restarted, IncomingMessage)
     assert (message.text, message.parts) == (LONG[:250], 2)
-    assert len(ledger.held_parts()) == 1  # until the caller comes back, its event journalled
+    assert len(ledger.incoming_parts.held_parts()) == 1  # until the caller comes back, its event journalled
     assert restarted.next_event(0.05) is None
-    assert (ledger.held_parts(), emulator.unacknowledged) == ([], 0)
+    assert (ledger.incoming_parts.held_parts(), emulator.unacknowledged) == ([], 0)
 
 
 def test_a_direct_part_whose_message_never_completes_leaves_the_ledger_once_handed_on_as_far_as_it_got(
@@ -132,7 +132,7 @@ def test_a_direct_part_whose_message_never_completes_leaves_the_ledger_once_hand
     message = next_event_of(modem, IncomingMessage)
     assert (message.parts, message.text) == (1, LONG[:153])
     assert modem.next_event(0.05) is None
-    assert ledger.held_parts() == []
+    assert ledger.incoming_parts.held_parts() == []
 
 
 def test_a_held_part_whose_message_was_journalled_before_a_kill_is_released_not_handed_on_again(
@@ -140,16 +140,16 @@ def test_a_held_part_whose_message_was_journalled_before_a_kill_is_released_not_
 ) -> None:
     # Killed after journalling the message and before releasing its parts: the ledger holds both.
     first, _ = encode_deliver(SENDER, LONG[:250], datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc))
-    ledger.hold_part(first)
+    ledger.incoming_parts.hold_part(first)
     name = part_name(decode_deliver(first))
     ledger.append_event({"event_id": "evt_1", "kind": "received"}, received_parts=[name])
     modem = make_modem(emulator, opened=False, sweep_interval=0.1, incomplete_after=0.3)
-    modem.recall_parts_with(ledger.event_of_part)
-    modem.hold_parts_in(ledger)
+    modem.recall_parts_with(ledger.incoming_parts.event_of_part)
+    modem.hold_parts_in(ledger.incoming_parts)
     modem.open()
 
     assert events_for(modem, 1.0) == []  # past the wait for missing parts, several sweeps
-    assert ledger.held_parts() == []
+    assert ledger.incoming_parts.held_parts() == []
 
 
 def test_a_message_not_yet_taken_survives_a_restart_of_the_driver(emulator, make_modem) -> None:

@@ -208,7 +208,7 @@ def test_a_part_left_on_the_phone_after_its_message_was_journalled_is_deleted_no
     phone.receive(1, SENDER, first_half, when=WHEN, udh=concatenation_header(3, 2, 1))
     phone.receive(2, SENDER, second_half, when=WHEN, udh=concatenation_header(3, 2, 2))
     first = create(settings, QUICK)
-    first.recall_parts_with(ledger.event_of_part)
+    first.recall_parts_with(ledger.incoming_parts.event_of_part)
     first.open()
     message = first.next_event(timeout=2)
     assert isinstance(message, IncomingMessage) and message.text == first_half + second_half
@@ -218,7 +218,7 @@ def test_a_part_left_on_the_phone_after_its_message_was_journalled_is_deleted_no
     (phone.inbox / "1").unlink()
 
     second = create(settings, QUICK)  # waits half a second for missing parts
-    second.recall_parts_with(ledger.event_of_part)
+    second.recall_parts_with(ledger.incoming_parts.event_of_part)
     second.open()
     try:
         events = [second.next_event(timeout=0.2) for _ in range(8)]
