@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from relay_server.store import daily_counts, ids
 from relay_server.store.models import Caller, Message, MessageError, NewMessage
-from relay_server.store.schema import message_events, messages
+from relay_server.store.schema import devices, message_events, messages
 from zimsend_common.timefmt import utcnow
 
 # Rows given to one INSERT: the driver's parameters for a bulk's thousand at once were the
@@ -152,15 +152,43 @@ def _new_row(message: NewMessage, message_id: str, now: datetime) -> dict[str, A
 def queued_refs(conn: sa.Connection, scheduled_through: datetime | None) -> list[tuple[str, str]]:
     """Every message the store shows as queued, as (client id, message id), oldest
     first, but for those scheduled after ``scheduled_through`` (every scheduled one when None)."""
-    scheduled: sa.ColumnElement[bool] = messages.c.scheduled_at.is_(None)
-    if scheduled_through is not None:
-        scheduled = scheduled | (messages.c.scheduled_at <= scheduled_through)
     rows = conn.execute(
         sa.select(messages.c.client_id, messages.c.message_id)
-        .where(messages.c.status == "queued", scheduled)
+        .where(messages.c.status == "queued", _due_by(scheduled_through))
         .order_by(messages.c.created_at, messages.c.message_id)
     )
     return [(row.client_id, row.message_id) for row in rows]
+
+
+def queued_for_gone_devices(conn: sa.Connection, scheduled_through: datetime | None) -> list[Message]:
+    """The queued live messages meant for one device that is no enabled device of their
+    client (disabled, or deleted), oldest first, but for those scheduled after
+    ``scheduled_through`` (every scheduled one when None)."""
+    enabled = sa.select(devices.c.device_id).where(
+        devices.c.device_id == messages.c.device_id,
+        devices.c.client_id == messages.c.client_id,
+        devices.c.disabled.is_(False),
+    )
+    rows = conn.execute(
+        sa.select(messages)
+        .where(
+            messages.c.status == "queued",
+            _due_by(scheduled_through),
+            messages.c.is_test.is_(False),
+            messages.c.device_id.is_not(None),
+            ~enabled.exists(),
+        )
+        .order_by(messages.c.created_at, messages.c.message_id)
+    )
+    return [message_from_row(row._mapping) for row in rows]
+
+
+def _due_by(scheduled_through: datetime | None) -> sa.ColumnElement[bool]:
+    """Not scheduled, or scheduled by ``scheduled_through`` (never, when None)."""
+    scheduled: sa.ColumnElement[bool] = messages.c.scheduled_at.is_(None)
+    if scheduled_through is not None:
+        scheduled = scheduled | (messages.c.scheduled_at <= scheduled_through)
+    return scheduled
 
 
 def any_queued(conn: sa.Connection) -> bool:

@@ -358,6 +358,12 @@ class Store:
         with single_read(self.engine) as conn:
             return messages.queued_refs(conn, scheduled_through)
 
+    def queued_for_gone_devices(self, scheduled_through: datetime | None) -> list[Message]:
+        """The queued live messages meant for one device that is disabled or deleted, oldest
+        first, but for those scheduled after ``scheduled_through`` (every scheduled one when None)."""
+        with single_read(self.engine) as conn:
+            return messages.queued_for_gone_devices(conn, scheduled_through)
+
     def has_queued_messages(self) -> bool:
         """Whether any message, of any client, is queued (scheduled ones too)."""
         with single_read(self.engine) as conn:

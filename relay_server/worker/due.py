@@ -104,7 +104,7 @@ class DueRelease:
 
 def release_due(ctx: WorkerContext, after: datetime | None, now: datetime, *, late_after: timedelta) -> int:
     """Give each queued message due after ``after`` and by ``now`` that is unclaimed and
-    jobless its send job (or fail it TIMEOUT); returns how many were released."""
+    jobless its send job (or fail it, as ``give_jobs`` says); returns how many were released."""
     due = ctx.store.due_messages(after, now)
     jobless = placement.jobless(ctx.redis, [(message.client_id, message.message_id) for message in due])
     # A claimed one is in a device's or a cancel's hands: recovery follows it.
@@ -115,7 +115,10 @@ def release_due(ctx: WorkerContext, after: datetime | None, now: datetime, *, la
     released_ids = {message.message_id for message in released}
     for message in unclaimed:
         if message.message_id not in released_ids:
-            log.warning("scheduled message expired before release", extra={"message_id": message.message_id})
+            log.warning(
+                "scheduled message not released: it ended or was claimed meanwhile",
+                extra={"message_id": message.message_id},
+            )
     for message in released:
         _log_release(message, released_at, late_after)
     return len(released)

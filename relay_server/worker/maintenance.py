@@ -3,7 +3,8 @@
 Every round: tell agents their clients, follow devices online and offline,
 hand on again the phones' events Redis lost (``phone_events``), re-enqueue
 the messages Redis lost (once agents had their grace period to claim
-again what they took), and fail what devices that will never report on it
+again what they took), fail what waits for a device since disabled or deleted
+(``device_gone``), and fail what devices that will never report on it
 took (``abandoned``). The daily purge has a thread of its own (``purge``):
 a long one must not hold these up. A round
 that finds Redis down is retried soon, so recovery runs right after Redis is
@@ -22,6 +23,7 @@ from redis.exceptions import RedisError
 
 from relay_server.worker.abandoned import give_up_returned
 from relay_server.worker.context import WorkerContext
+from relay_server.worker.device_gone import fail_stranded
 from relay_server.worker.due import DueRelease
 from relay_server.worker.epoch import EpochWatch
 from relay_server.worker.liveness import check_devices
@@ -58,6 +60,8 @@ class Maintenance:
             # A phone's events wait for no grace period: nothing but the relay will hand them on.
             hand_on_again(self.ctx, now)
             if self.epoch.held_back_through(self.ctx.redis, now) is None:
+                # Before recovery, which would place them again for no device to take.
+                fail_stranded(self.ctx, now, self.due.looked_through)
                 requeue_orphans(self.ctx, now, self.due.looked_through)
                 give_up_returned(self.ctx, now)
         except RedisError as exc:

@@ -14,7 +14,12 @@ VALIDITY_PASSED = "valid_until passed before sending"
 
 def expire(store: Store, message_id: str, at: datetime, detail: str = VALIDITY_PASSED) -> None:
     """Fail the message with TIMEOUT: it can no longer be sent in time (``detail`` says why)."""
-    error = MessageError(FailureCode.TIMEOUT, describe(FailureCode.TIMEOUT), detail)
+    fail_unsent(store, message_id, at, FailureCode.TIMEOUT, detail)
+
+
+def fail_unsent(store: Store, message_id: str, at: datetime, code: FailureCode, detail: str) -> None:
+    """Fail the message, which surely never left, with ``code`` (``detail`` says why)."""
+    error = MessageError(code, describe(code), detail)
     store.apply_status_change(StatusChange(message_id, "failed", at, error=error))
 
 

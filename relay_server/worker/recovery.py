@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from relay_server.dispatch import placement
 from relay_server.store.models import Device, Message, StatusChange
-from relay_server.worker import abandoned, refusals
+from relay_server.worker import abandoned, device_gone, refusals
 from relay_server.worker.context import WorkerContext
 from relay_server.worker.messages import VALIDITY_PASSED, expire, fail_outcome_unknown
 from zimsend_common import device_written, wire
@@ -112,6 +112,8 @@ def _give_jobs_back(ctx: WorkerContext, jobless: dict[str, bytes | None], now: d
             fail_outcome_unknown(ctx.store, message_id, now, abandoned.ABANDONED.format(why="was given up"), None)
         elif claim in _EXPIRY_DETAILS:  # won by an expiry; its failure was not stored
             expire(ctx.store, message_id, now, _EXPIRY_DETAILS[claim])
+        elif claim == wire.CLAIM_DEVICE_GONE.encode():  # its device went; its failure was not stored
+            device_gone.fail(ctx, [message], now)
         else:
             placed += _return_to_claimant(ctx, message, claim, now)
     return placed + _place_again(ctx, unclaimed, now)
@@ -134,12 +136,16 @@ def give_jobs(ctx: WorkerContext, messages: Sequence[Message], now: datetime) ->
     """Put each unclaimed, due message's send job on its queue, signed for the devices that
     may take it (``refusals``); returns those put. The others' ``valid_until`` had passed:
     they failed with TIMEOUT instead; or every device that could send them refused them:
-    they failed with NO_CREDIT; or they were claimed by the time their job would be put (a
-    cancel, a device, the relay's worker failing them NO_CREDIT), which the caller read them
-    before: they get none, as a job of theirs would wait on its queue with no device to take it."""
+    they failed with NO_CREDIT; or the device they were meant for was disabled or deleted:
+    they failed with DEVICE_ERROR (``device_gone``); or they were claimed by the time their
+    job would be put (a cancel, a device, the relay's worker failing them NO_CREDIT), which
+    the caller read them before: they get none, as a job of theirs would wait on its queue
+    with no device to take it."""
     # A claim key of another kind would block the new job's claim, and the expiry's as well.
     placement.clear_planted_claims(ctx.redis, [(message.client_id, message.message_id) for message in messages])
-    seen = refusals.outlook(ctx, list(messages), now)
+    takeable, gone = device_gone.split(ctx, messages)
+    device_gone.fail(ctx, gone, now)
+    seen = refusals.outlook(ctx, takeable, now)
     for message, found in seen.exhausted:
         refusals.fail_exhausted(ctx, message, found, now)
     due = []

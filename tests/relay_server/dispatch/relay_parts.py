@@ -16,7 +16,9 @@ import redis
 import store_factories
 from migrated_store import open_migrated
 
+from relay_server.store import ids
 from relay_server.store.models import Caller, Message, NewMessage
+from relay_server.store.otp import NewOtp
 from relay_server.worker import context
 from relay_server.worker.due import DueRelease
 from relay_server.worker.epoch import EpochWatch
@@ -99,6 +101,26 @@ def parts(worker_context: context.WorkerContext) -> Parts:
 
 def minutes(n: float) -> timedelta:
     return timedelta(minutes=n)
+
+
+def otp_message(parts: Parts, caller: Caller, created_at: datetime, **fields: Any) -> Message:
+    """An OTP's message as the relay stores it: masked text, priority 1, valid until the OTP
+    expires; with ``fields`` (a device) in place of the defaults."""
+    expires_at = created_at + minutes(30)
+    otp = NewOtp(
+        otp_id=ids.new_otp_id(),
+        client_id=caller.client_id,
+        is_test=caller.is_test,
+        to="+263771234567",
+        purpose="",
+        code_mac="0" * 64,
+        created_at=created_at,
+        expires_at=expires_at,
+    )
+    message = store_factories.new_message(
+        caller, to=otp.to, body="Votre code de vérification est : ******", priority=1, valid_until=expires_at, **fields
+    )
+    return parts.store.create_otp(otp, message)
 
 
 def maintenance(parts: Parts) -> Maintenance:

@@ -2,37 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from relay_parts import Parts, minutes, run_round
+from relay_parts import Parts, otp_message, run_round
 from rq.exceptions import NoSuchJobError
-from store_factories import new_message
 
-from relay_server.store import ids
-from relay_server.store.models import Caller, Message
-from relay_server.store.otp import NewOtp
 from relay_server.worker.recovery import LOST_OTP, OTP_SUBMIT_MARGIN, STUCK_AFTER
 from zimsend_common import bus, wire
 from zimsend_common.timefmt import utcnow
-
-
-def otp_message(parts: Parts, caller: Caller, created_at: datetime) -> Message:
-    """An OTP's message as the relay stores it: masked text, priority 1, valid until the OTP expires."""
-    expires_at = created_at + minutes(30)
-    otp = NewOtp(
-        otp_id=ids.new_otp_id(),
-        client_id=caller.client_id,
-        is_test=caller.is_test,
-        to="+263771234567",
-        purpose="",
-        code_mac="0" * 64,
-        created_at=created_at,
-        expires_at=expires_at,
-    )
-    message = new_message(
-        caller, to=otp.to, body="Votre code de vérification est : ******", priority=1, valid_until=expires_at
-    )
-    return parts.store.create_otp(otp, message)
 
 
 def has_job(parts: Parts, message_id: str) -> bool:

@@ -1,0 +1,79 @@
+"""Messages meant for one device that was disabled or deleted before they left: they fail.
+
+A message sent with ``X-Device-ID`` leaves through that device alone. Once the
+device is disabled or gone from the store (the operator's doing, in the
+database: no route or command removes one), no job is signed for it and its
+reports are refused, so the message would wait queued for ever. Instead it
+fails with DEVICE_ERROR (``DEVICE_GONE``) and its ``sms.failed`` webhook,
+as any failure: a scheduled one at its time (the due release), one already
+queued at the worker's next maintenance round.
+
+Such a message surely never left: the relay first claims it
+(``wire.CLAIM_DEVICE_GONE``), which no device can do after it, and takes its
+job away. One a device claimed first may have been sent: it is
+``abandoned``'s, and fails with its outcome unknown. Should the store lose the
+failure, the claim makes the next round fail the message the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+from relay_server.dispatch import placement
+from relay_server.store.models import Message
+from relay_server.worker.context import WorkerContext
+from relay_server.worker.messages import fail_unsent
+from zimsend_common import device_written, wire
+from zimsend_common.failures import FailureCode
+
+log = logging.getLogger(__name__)
+
+DEVICE_GONE = "the device the message was meant for was disabled or deleted before it left; it was not sent"
+_CLAIM = wire.CLAIM_DEVICE_GONE.encode()
+
+
+def split(ctx: WorkerContext, messages: Sequence[Message]) -> tuple[list[Message], list[Message]]:
+    """The messages whose device may still take them (shared ones, test ones, those of an
+    enabled device of their client), and those meant for a device that is gone."""
+    keys = {
+        client_id: ctx.store.device_signing_keys(client_id)
+        for client_id in {message.client_id for message in messages if _meant_for_one(message)}
+    }
+    kept, gone = [], []
+    for message in messages:
+        if _meant_for_one(message) and message.device_id not in keys[message.client_id]:
+            gone.append(message)
+        else:
+            kept.append(message)
+    return kept, gone
+
+
+def fail(ctx: WorkerContext, messages: Sequence[Message], now: datetime) -> int:
+    """Fail each message its device will never take, unless a device or a cancel claimed it
+    first; returns how many failed."""
+    failed = 0
+    for message in messages:
+        key = wire.claim_key(message.client_id, message.message_id)
+        won = ctx.redis.set(key, _CLAIM, nx=True, ex=wire.CLAIM_TTL_SECONDS)
+        if not won and device_written.string_at(ctx.redis, key) != _CLAIM:
+            continue
+        placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id)])
+        fail_unsent(ctx.store, message.message_id, now, FailureCode.DEVICE_ERROR, DEVICE_GONE)
+        log.warning(
+            "message failed: its device was disabled or deleted",
+            extra={"message_id": message.message_id, "device_id": message.device_id},
+        )
+        failed += 1
+    return failed
+
+
+def fail_stranded(ctx: WorkerContext, now: datetime, scheduled_through: datetime | None) -> int:
+    """Fail every queued message, due by ``scheduled_through`` when scheduled, whose device is
+    gone (``fail``); returns how many failed."""
+    return fail(ctx, ctx.store.queued_for_gone_devices(scheduled_through), now)
+
+
+def _meant_for_one(message: Message) -> bool:
+    return message.device_id is not None and not message.is_test
