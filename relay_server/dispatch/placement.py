@@ -26,7 +26,6 @@ from typing import Any, cast
 
 from redis import Redis
 from redis.exceptions import NoScriptError
-from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 
 from relay_server.dispatch import unique_jobs
@@ -41,8 +40,11 @@ log = logging.getLogger(__name__)
 # Long enough for a rate-limited modem to finish one send; a send job is
 # never retried by RQ (a retry could send twice), so this only bounds a hang.
 SEND_JOB_TIMEOUT_SECONDS = 600
-# Finished jobs are kept a day so that recovery sees the message was taken.
-FINISHED_JOB_TTL_SECONDS = 24 * 3600
+# An agent's job never finishes in RQ (the agent deletes the job it takes). A simulated one that
+# failed is kept a day, for its error; one played is deleted at once: its message is over in the
+# store, and its call holds the text, a one-time password's code among them.
+PLAYED_JOB_TTL_SECONDS = 0
+FAILED_JOB_TTL_SECONDS = 24 * 3600
 _QUEUED = JobStatus.QUEUED.value.encode()
 _BATCH = 500  # messages looked up per round trip
 # Jobs made and sent in one pipeline: a bulk's thousand at once held their data
@@ -237,8 +239,8 @@ def send_job_maker(redis: Redis, message: Message) -> JobMaker:
             bus.queue(name, redis),
             wire.SIMULATED_SEND_FUNC if message.is_test else wire.SEND_JOB_FUNC,
             timeout=SEND_JOB_TIMEOUT_SECONDS,
-            result_ttl=FINISHED_JOB_TTL_SECONDS,
-            failure_ttl=FINISHED_JOB_TTL_SECONDS,
+            result_ttl=PLAYED_JOB_TTL_SECONDS,
+            failure_ttl=FAILED_JOB_TTL_SECONDS,
         )
     return maker
 
@@ -344,21 +346,6 @@ def taken_off_queue(redis: Redis, waiting: Mapping[str, list[tuple[str, str]]]) 
     return dict(zip((message_id for _, message_id in left), _claims(redis, left)))
 
 
-def withdraw(redis: Redis, client_id: str, message_id: str) -> None:
-    """Take the message's send job out of its queue.
-
-    The job is marked cancelled rather than deleted: an agent may hold one
-    it has just taken, and still finds it (then loses the claim).
-    """
-    try:
-        job = bus.fetch(wire.send_job_id(client_id, message_id), redis)
-        if not job.is_canceled:
-            job.cancel()
-    except (NoSuchJobError, InvalidJobOperation):
-        return
-    redis.expire(job.key, FINISHED_JOB_TTL_SECONDS)
-
-
 def clear_planted_claims(redis: Redis, messages: Sequence[tuple[str, str]]) -> None:
     """Delete the claim key of each (client id, message id) that holds another kind of value
     than a claim (a string), each in one step with the check, so that a claim made meanwhile stays."""
@@ -385,5 +372,10 @@ return cleared
 
 def remove_jobs(redis: Redis, messages: Sequence[tuple[str, str]]) -> None:
     """Delete what is left of the send job of each (client id, message id), wherever it
-    waits, in two round trips; a hash that is no job goes too, as it would block the next."""
+    waits, in two round trips; a hash that is no job goes too, as it would block the next.
+
+    A job withdrawn (its message cancelled, or failed unsent) goes whole, its call (the
+    text, a one-time password's code among them) with it. An agent that has just taken
+    it holds what it read, and loses the message's claim; one that pops it after finds
+    no job, and skips it."""
     bus.delete_jobs(redis, [wire.send_job_id(client_id, message_id) for client_id, message_id in messages])

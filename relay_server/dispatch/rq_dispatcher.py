@@ -105,7 +105,7 @@ class RQDispatcher:
             won = self.redis.set(key, wire.CLAIM_CANCELLED, nx=True, ex=wire.CLAIM_TTL_SECONDS)
             if not won:  # cancelled already, or in a device's or an expiry's hands
                 return self.redis.get(key) == wire.CLAIM_CANCELLED.encode()
-            placement.withdraw(self.redis, message.client_id, message.message_id)
+            placement.remove_jobs(self.redis, [(message.client_id, message.message_id)])
             wake.message_cancelled(self.redis, message)
         except RedisError as exc:
             log.warning(

@@ -102,7 +102,7 @@ def fail_exhausted(ctx: WorkerContext, message: Message, found: list[Refusal], n
     # the last device's refusal was not yet committed) would wait on the shared queue for a
     # message no device may take, costing each device a take; one placed after it is none
     # (``recovery.give_jobs`` places only unclaimed messages).
-    placement.withdraw(ctx.redis, message.client_id, message.message_id)
+    placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id)])
     failed = fail_declined(ctx.store, message.message_id, found, now)
     if failed:
         log.warning(

@@ -28,8 +28,8 @@ def stored_as_rq_would(parts: Parts, message, args: list | None = None) -> dict[
         *args,
         job_id=job_id,
         job_timeout=placement.SEND_JOB_TIMEOUT_SECONDS,
-        result_ttl=placement.FINISHED_JOB_TTL_SECONDS,
-        failure_ttl=placement.FINISHED_JOB_TTL_SECONDS,
+        result_ttl=placement.PLAYED_JOB_TTL_SECONDS,
+        failure_ttl=placement.FAILED_JOB_TTL_SECONDS,
         unique=True,
     )
     return stored_job(parts, message)

@@ -156,7 +156,7 @@ def test_cancel_of_a_queued_message_wins_the_claim_and_removes_its_job(parts, di
     assert dispatcher.cancel(message) is True
     assert parts.redis.get(wire.claim_key(message.client_id, message.message_id)) == wire.CLAIM_CANCELLED.encode()
     assert queued_ids(parts.redis, wire.client_queue(caller.client_id, 3)) == []
-    assert bus.fetch(wire.send_job_id(message.client_id, message.message_id), parts.redis).is_canceled
+    assert not parts.redis.exists(Job.key_for(wire.send_job_id(message.client_id, message.message_id)))
 
 
 def test_cancel_of_a_scheduled_message_claims_it_so_no_device_can_take_it_when_due(parts, dispatcher):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import timedelta
 
-from relay_parts import Parts, minutes
+from redis_contents import keys_holding
+from relay_parts import Parts, minutes, otp_message
 
+from relay_server.cli.worker import RelayWorker
 from relay_server.dispatch import placement
 from relay_server.store.models import StatusChange
 from relay_server.worker.simulated import send_message
@@ -83,3 +86,15 @@ def test_a_simulated_job_for_a_test_message_scheduled_for_later_changes_nothing(
     message = parts.message(parts.client(test=True), scheduled_at=utcnow() + minutes(10))
     assert send_message(placement.send_job(message).to_dict()) == "refused"
     assert parts.reload(message).status == "queued"
+
+
+def test_a_test_otp_the_simulated_device_played_leaves_its_code_nowhere_in_redis(parts: Parts):
+    message = otp_message(parts, parts.client(test=True), utcnow())
+    # The relay hands the job the real text; the store keeps it masked.
+    placement.enqueue_send(parts.redis, parts.store.device_signing_keys, replace(message, body="Code ZZ482913ZZ"))
+    assert keys_holding(parts.redis, b"ZZ482913ZZ")  # its send job, while it waits: by design
+
+    RelayWorker(threading.Event(), parts.redis).work(burst=True)
+
+    assert parts.reload(message).status == "delivered"
+    assert keys_holding(parts.redis, b"ZZ482913ZZ") == []
