@@ -8,6 +8,8 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
+from zimsend_common.durable_files import fsync_and_link
+
 _KEY_BYTES = 32
 
 
@@ -22,12 +24,12 @@ def data_dir_key(data_dir: Path, name: str) -> bytes:
         data_dir.mkdir(parents=True, exist_ok=True)
         # Written aside, then linked into place: a relay starting at the same
         # moment finds either no key file or a whole one, and both end up
-        # with the key that was linked first.
+        # with the key that was linked first; after a power cut, one too.
         fd, draft = tempfile.mkstemp(dir=data_dir, prefix=f".{name}-")  # mode 0600
         try:
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_hex(_KEY_BYTES))
-            os.link(draft, path)
+            fsync_and_link(Path(draft), path)
         except FileExistsError:
             pass
         finally:

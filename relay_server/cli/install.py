@@ -27,6 +27,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from zimsend_common.durable_files import fsync_and_replace
+
 USER = "zimsend"
 SERIAL_GROUP = "dialout"
 CONFIG_DIR = Path("/etc/zimsend")
@@ -184,11 +186,11 @@ def _ensure_file(path: Path, text: str, mode: int, dry_run: bool) -> bool:
 
 
 def _write(path: Path, text: str, mode: int) -> None:
-    # Written beside, then renamed over: a reader never sees half a file.
+    # Written beside, then renamed over: a reader never sees half a file, nor a power cut an empty one.
     partial = path.with_name(path.name + ".partial")
     partial.write_text(text)
     partial.chmod(mode)
-    partial.replace(path)
+    fsync_and_replace(partial, path)
 
 
 def _run(command: list[str]) -> None:

@@ -5,13 +5,12 @@ in WAL mode writers are not held up by it, and the copy is the database as it
 stood when the step began. (Copying in several steps would let other
 processes' writes restart the copy, for ever under a steady load.) The copy
 is written beside the target, 0600 before a byte goes into it (it holds every
-device's signing key), and renamed over the target only once complete: a
-failed backup leaves an earlier one in place.
+device's signing key), and renamed over the target only once complete and
+on disk: a failed backup, or a power cut, leaves an earlier one in place.
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import sqlalchemy as sa
 from relay_server.store.engine import sqlite_path
 from relay_server.store.errors import StoreError
 from relay_server.store.writer_turn import LOCK_FILE_SUFFIX
+from zimsend_common.durable_files import fsync_and_replace
 from zimsend_common.private_files import private_file
 
 # The files kept beside a database: SQLite's journals, and the writers' turn.
@@ -66,5 +66,5 @@ def backup_sqlite(database_url: str, target: Path) -> Path:
             copy.close()
     finally:
         source.close()
-    os.replace(partial, target)
+    fsync_and_replace(partial, target)
     return target

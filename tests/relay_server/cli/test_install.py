@@ -11,6 +11,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from disk_steps import put_in_place_durably, record_disk_steps
 from relay_process import RELAY
 
 from relay_server.cli import install
@@ -116,3 +117,19 @@ def test_installing_on_this_system_refuses_commands_the_units_would_hide_from_th
 
         with pytest.raises(install.InstallError, match="hide from them"):
             list(install.install(Path("/"), dry_run=True, commands=commands))
+
+
+@pytest.mark.slow
+def test_each_installed_file_is_on_disk_whole_before_it_takes_its_place(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    steps = record_disk_steps(monkeypatch)
+
+    done = list(install.install(root, dry_run=False, commands=Path(RELAY).parent))
+
+    files = [root / Path(step.path).relative_to("/") for step in done if step.step in {"config", "unit"}]
+    assert files
+    for path in files:
+        path = path.resolve()
+        assert put_in_place_durably(steps, "replace", path.with_name(path.name + ".partial"), path), path
+        assert path.read_text()

@@ -9,9 +9,11 @@ import threading
 from pathlib import Path
 
 import pytest
+from disk_steps import put_in_place_durably, record_disk_steps
 from relay_process import RELAY, environment
 from store_factories import new_message
 
+from relay_server.store.backup import backup_sqlite
 from relay_server.store.store import Store
 
 pytestmark = pytest.mark.slow  # every test runs zimsend-relay backup as a process
@@ -117,3 +119,25 @@ def test_backup_onto_the_store_itself_refuses_and_leaves_the_store_whole(tmp_pat
         assert reopened.get_client(client.client_id) is not None
     finally:
         reopened.close()
+
+
+def test_a_backup_over_an_older_one_is_on_disk_whole_before_it_takes_its_place(
+    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store.open(sqlite_url)
+    client, _key = store.create_client("acme")
+    store.insert_messages([new_message(client.client_id)] * 30)
+    target = (tmp_path / "backups" / "zimsend-backup.sqlite3").resolve()
+    backup_sqlite(sqlite_url, target)  # last night's
+    store.insert_messages([new_message(client.client_id)] * 20)
+    store.close()
+    steps = record_disk_steps(monkeypatch)
+
+    assert backup_sqlite(sqlite_url, target) == target
+
+    partial = target.with_name(target.name + ".partial")
+    assert put_in_place_durably(steps, "replace", partial, target)
+    assert not partial.exists()
+    with sqlite3.connect(target) as copy:
+        assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert count_messages(target) == 50
