@@ -65,8 +65,9 @@ def message_events(conn: redis.Redis) -> list[wire.Event]:
     return [event for event in signed_events(conn) if event.kind != "heartbeat"]
 
 
-def eventually(check: Callable[[], object], timeout: float = 10.0) -> object:
-    """The first truthy value of ``check()``, polling; fails the test after ``timeout``."""
+def eventually(check: Callable[[], object], timeout: float = 30.0) -> object:
+    """The first truthy value of ``check()``, polling; fails the test after ``timeout`` (long
+    enough for a shared, loaded machine: a passing check returns as soon as it holds)."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()
