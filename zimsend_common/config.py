@@ -126,6 +126,8 @@ class RelaySettings(_Section, frozen=True):
     webhook_client_concurrency: PositiveInt = 4
     webhook_secret_overlap_seconds: NonNegativeInt = 24 * 3600
     metrics_allow_remote: bool = False  # False: /metrics answers loopback addresses only
+    # A STOP reply blocks its sender for the client, START unblocks it (``store.blocked_numbers``).
+    block_opt_outs: bool = True
     clock_skew_warn_seconds: PositiveFloat = 5.0
     min_free_disk_bytes: NonNegativeInt = 500 * 1024 * 1024
 

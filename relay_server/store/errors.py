@@ -95,3 +95,11 @@ class ReservationLost(StoreError):
 
     Its request ran so long that a retry took the key over; nothing was stored.
     """
+
+
+class NumbersBlocked(StoreError):
+    """A send names numbers on its client's list of blocked numbers (``blocked_numbers``); nothing was stored."""
+
+    def __init__(self, numbers: frozenset[str]) -> None:
+        super().__init__(", ".join(sorted(numbers)))
+        self.numbers = numbers

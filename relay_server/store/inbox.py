@@ -23,6 +23,9 @@ from relay_server.store.storable_text import from_exact_json
 from zimsend_common.timefmt import isoformat_z
 
 OPT_OUT_KEYWORDS = frozenset({"STOP", "ARRET", "ARRÊT", "UNSUBSCRIBE", "STOPALL", "END", "QUIT", "CANCEL"})
+# What takes an opt-out back. Carriers name no French word for it as they name ARRET
+# for STOP: DEMARRER (start) stands in.
+OPT_IN_KEYWORDS = frozenset({"START", "UNSTOP", "DEMARRER", "DÉMARRER"})
 
 
 WAP_PUSH_PORT = 2948  # the WAP push port (WAP-259 WDP, as 23.040 application port addressing carries it)
@@ -76,7 +79,16 @@ class InboxQuery:
 
 def is_opt_out(text: str) -> bool:
     """True for a reply that is only an opt-out keyword (any case, stray punctuation)."""
-    return text.strip(" \t\r\n.!").upper() in OPT_OUT_KEYWORDS
+    return _keyword(text) in OPT_OUT_KEYWORDS
+
+
+def is_opt_in(text: str) -> bool:
+    """True for a reply that is only an opt-in keyword (START, UNSTOP...), as ``is_opt_out`` reads it."""
+    return _keyword(text) in OPT_IN_KEYWORDS
+
+
+def _keyword(text: str) -> str:
+    return text.strip(" \t\r\n.!").upper()
 
 
 def _last_sent_to(

@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from relay_server.store import ids, inbox
+from relay_server.store import blocked_numbers, ids, inbox
 from relay_server.store.dispatch_schema import incoming_messages
 from relay_server.store.engine import upsert_insert
 from relay_server.store.models import IncomingMessage, NewIncoming
@@ -27,8 +27,12 @@ _SENDER_LENGTH = declared_length(incoming_messages.c.sender)
 REPLACE_PIDS = range(0x41, 0x48)
 
 
-def record_incoming(conn: sa.Connection, sms: NewIncoming) -> bool:
-    """Keep the SMS unless its event was kept before; True when it is new."""
+def record_incoming(conn: sa.Connection, sms: NewIncoming, *, follow_opt_outs: bool = True) -> bool:
+    """Keep the SMS unless its event was kept before; True when it is new.
+
+    With ``follow_opt_outs``, a new SMS that is an opt-out (or opt-in) reply puts its
+    sender on (or takes it off) the client's list of blocked numbers (``blocked_numbers``).
+    """
     sender, body = clipped(sms.sender, _SENDER_LENGTH), storable(sms.text)
     exact = None if (sender, body) == (sms.sender, sms.text) else exact_json({"sender": sms.sender, "text": sms.text})
     row = {
@@ -60,6 +64,8 @@ def record_incoming(conn: sa.Connection, sms: NewIncoming) -> bool:
             return False
     # Its sms.received event, in the same transaction: it cannot be lost between the two.
     inbox.record_received(conn, kept, sender=sms.sender, text=sms.text)
+    if follow_opt_outs and not sms.kind.get("binary"):
+        blocked_numbers.follow_reply(conn, sms.client_id, sms.sender, sms.text, now)
     return True
 
 

@@ -209,3 +209,18 @@ daily_totals = sa.Table(
     sa.Column("kept", sa.BigInteger, nullable=False),
     sa.PrimaryKeyConstraint("client_id", "is_test", "day", "status"),
 )
+
+# The numbers a client will not send to, in each key mode (migration 0024): a send to
+# one is refused (``blocked_numbers``). The key is the one lookup every send makes.
+blocked_numbers = sa.Table(
+    "blocked_numbers",
+    metadata,
+    sa.Column("client_id", sa.String(20), sa.ForeignKey("clients.client_id"), nullable=False),
+    sa.Column("is_test", sa.Boolean, nullable=False),
+    sa.Column("number", sa.String(20), nullable=False),  # E.164, as messages.recipient
+    sa.Column("reason", sa.String(10), nullable=False),  # opt_out (a STOP reply) or manual
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("client_id", "is_test", "number"),
+    # The list, newest first.
+    sa.Index("ix_blocked_numbers_client_created", "client_id", "is_test", "created_at", "number"),
+)

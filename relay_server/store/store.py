@@ -7,7 +7,7 @@ dead_letters); this class opens the transaction and hands the connection over.
 Four concepts with many queries of their own are reached as attributes bound
 to the same engine, each method one transaction: ``store.inbox``,
 ``store.webhooks``, ``store.webhook_outbox``, ``store.mobile_devices``,
-``store.phone_events``, and the console's ``store.operators``, ``store.signed_out``, ``store.overview``,
+``store.phone_events``, ``store.blocked_numbers``, and the console's ``store.operators``, ``store.signed_out``, ``store.overview``,
 ``store.device_history`` and ``store.hourly_counts``.
 Outside this folder nothing runs SQL or touches the engine (see README.md).
 """
@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from relay_server.store import (
+    blocked_numbers,
     clients,
     dead_letters,
     device_records,
@@ -42,6 +43,7 @@ from relay_server.store import (
     transitions,
     webhook_outbox,
 )
+from relay_server.store.blocked_numbers import BlockedNumbers
 from relay_server.store.device_history import DeviceHistory
 from relay_server.store.device_state import DeviceState
 from relay_server.store.engine import (
@@ -55,6 +57,7 @@ from relay_server.store.engine import (
 from relay_server.store.errors import (
     DatabaseUnreachable,
     InvalidApiKey,
+    NumbersBlocked,
     ReservationLost,
     SchemaNewerThanCode,
     UnknownClient,
@@ -98,6 +101,7 @@ from relay_server.store.webhooks import Webhooks
 __all__ = [
     "DatabaseUnreachable",
     "InvalidApiKey",
+    "NumbersBlocked",
     "ReservationLost",
     "SchemaNewerThanCode",
     "Store",
@@ -121,6 +125,7 @@ class Store:
         self.overview = Overview(engine)
         self.device_history = DeviceHistory(engine)
         self.hourly_counts = HourlyCounts(engine)
+        self.blocked_numbers = BlockedNumbers(engine)
         # A send's writes (its messages, its Idempotency-Key's reservation and answer) share
         # their commit with concurrent sends' (``group_commit``).
         self._send_writes = GroupCommit(engine)
@@ -309,13 +314,16 @@ class Store:
         ``at`` is their creation time, now unless given (imports, tests).
         With ``answer``, the reserved key's answer commits in the same
         transaction: a crash leaves both or neither. Raises ReservationLost,
-        storing nothing, when that reservation no longer stands.
+        storing nothing, when that reservation no longer stands, and
+        NumbersBlocked, storing nothing, when a recipient is on its client's
+        list of blocked numbers.
 
         Concurrent sends share their commit (``group_commit``); each returns
         once its messages are committed.
         """
 
         def insert(conn: sa.Connection) -> list[Message]:
+            blocked_numbers.refuse_blocked(conn, new_messages)
             stored = messages.insert_messages(conn, new_messages, at)
             _keep_answer(conn, answer, stored)
             return stored
@@ -452,13 +460,15 @@ class Store:
         return deleted
 
     # -- what devices receive and report -----------------------------------------
-    def record_incoming(self, sms: NewIncoming) -> bool:
+    def record_incoming(self, sms: NewIncoming, *, follow_opt_outs: bool = True) -> bool:
         """Keep an incoming SMS once per event, every character of it; True when new.
 
-        Characters no database can hold are kept as ``storable_text`` says.
+        Characters no database can hold are kept as ``storable_text`` says. With
+        ``follow_opt_outs``, a STOP reply blocks its sender and a START reply
+        unblocks it, in the same transaction (``blocked_numbers.follow_reply``).
         """
         with write_transaction(self.engine) as conn:
-            return incoming.record_incoming(conn, sms)
+            return incoming.record_incoming(conn, sms, follow_opt_outs=follow_opt_outs)
 
     def get_incoming(self, client_id: str, message_id: str) -> IncomingMessage | None:
         """The client's incoming SMS with its sender and text exactly as they arrived."""
@@ -514,9 +524,10 @@ class Store:
 
         With ``answer``, the reserved key's answer commits with them, as for
         ``insert_messages``. Raises otp.OtpRateLimited, storing nothing, past
-        the hourly limit for the number.
+        the hourly limit for the number, and NumbersBlocked when the number is blocked.
         """
         with write_transaction(self.engine) as conn:
+            blocked_numbers.refuse_blocked(conn, [message])
             stored = otp.create(conn, new_otp, message)
             _keep_answer(conn, answer, [stored])
             return stored

@@ -340,7 +340,7 @@ def _on_received(ctx: context.WorkerContext, device: Device, event: wire.Event) 
         received_at=_moment(data.get("received_at", event.at)),
         kind=incoming_kind.kind_columns(data),
     )
-    return ctx.store.record_incoming(sms)
+    return ctx.store.record_incoming(sms, follow_opt_outs=ctx.settings.relay.block_opt_outs)
 
 
 def _count(value: Any) -> int:

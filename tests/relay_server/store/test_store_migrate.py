@@ -43,6 +43,7 @@ TABLES = {
     "console_signed_out",
     "phone_events",
     "message_refusals",
+    "blocked_numbers",
 }
 
 

@@ -1,0 +1,143 @@
+"""Blocked numbers: the numbers a client will not send to, one list per key mode.
+
+A send to a number on the list is refused (``refuse_blocked``, run in the
+send's own transaction: one lookup on the table's key for all its
+recipients). A number is put on the list by hand (``manual``) or by a reply
+that is only an opt-out keyword, STOP and the like, reaching one of the
+client's devices (``opt_out``, live list: replies are live data); a reply
+that is only an opt-in keyword, START and the like, takes an ``opt_out``
+entry off again, never a ``manual`` one (``follow_reply``, in the
+transaction that keeps the reply). Numbers are in E.164, as messages'
+recipients.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import sqlalchemy as sa
+
+from relay_server.store import inbox
+from relay_server.store.engine import read_transaction, upsert_insert, write_transaction
+from relay_server.store.errors import NumbersBlocked
+from relay_server.store.models import NewMessage
+from relay_server.store.schema import blocked_numbers as table
+
+Reason = Literal["opt_out", "manual"]
+
+# A sender the network gave in international form; any other (a national number, a
+# name) cannot be matched to the numbers messages are sent to.
+_INTERNATIONAL = re.compile(r"\+[1-9][0-9]{5,15}")
+
+# Built once, on bound parameters: every send runs it.
+_AMONG = sa.select(table.c.number).where(
+    table.c.client_id == sa.bindparam("client_id"),
+    table.c.is_test == sa.bindparam("is_test"),
+    table.c.number.in_(sa.bindparam("numbers", expanding=True)),
+)
+
+
+@dataclass(frozen=True)
+class BlockedNumber:
+    number: str  # E.164
+    reason: Reason
+    created_at: datetime
+
+
+def refuse_blocked(conn: sa.Connection, new_messages: Sequence[NewMessage]) -> None:
+    """Raise NumbersBlocked naming every recipient of ``new_messages`` on its client's list
+    (of its key mode); return quietly when none is."""
+    by_list: dict[tuple[str, bool], set[str]] = {}
+    for message in new_messages:
+        by_list.setdefault((message.client_id, message.is_test), set()).add(message.to)
+    blocked = frozenset(
+        number
+        for (client_id, is_test), numbers in by_list.items()
+        for number in conn.execute(
+            _AMONG, {"client_id": client_id, "is_test": is_test, "numbers": sorted(numbers)}
+        ).scalars()
+    )
+    if blocked:
+        raise NumbersBlocked(blocked)
+
+
+def follow_reply(conn: sa.Connection, client_id: str, sender: str, text: str, at: datetime) -> None:
+    """Put ``sender`` on the client's live list for an opt-out reply, take its ``opt_out``
+    entry off for an opt-in reply; any other reply, or a sender that is no international
+    number, changes nothing."""
+    if not _INTERNATIONAL.fullmatch(sender):
+        return
+    if inbox.is_opt_out(text):
+        add(conn, client_id, False, sender, "opt_out", at)
+    elif inbox.is_opt_in(text):
+        remove(conn, client_id, False, sender, only_reason="opt_out")
+
+
+def add(
+    conn: sa.Connection, client_id: str, is_test: bool, number: str, reason: Reason, at: datetime
+) -> tuple[BlockedNumber, bool]:
+    """Put ``number`` on the list; the entry, and whether it is new (an entry already
+    there is kept as it was, reason and time)."""
+    inserted = conn.execute(
+        upsert_insert(conn, table)
+        .values(client_id=client_id, is_test=is_test, number=number, reason=reason, created_at=at)
+        .on_conflict_do_nothing(index_elements=[table.c.client_id, table.c.is_test, table.c.number])
+        .returning(table.c.number)
+    ).first()
+    if inserted is not None:
+        return BlockedNumber(number, reason, at), True
+    kept = conn.execute(sa.select(table).where(*_key(client_id, is_test, number))).one()
+    return _entry(kept), False
+
+
+def remove(
+    conn: sa.Connection, client_id: str, is_test: bool, number: str, *, only_reason: Reason | None = None
+) -> bool:
+    """Take ``number`` off the list (only if put there for ``only_reason``, when given); False when it was not there."""
+    where = _key(client_id, is_test, number)
+    if only_reason is not None:
+        where.append(table.c.reason == only_reason)
+    return conn.execute(sa.delete(table).where(*where)).rowcount > 0
+
+
+def _key(client_id: str, is_test: bool, number: str) -> list[sa.ColumnElement[bool]]:
+    return [table.c.client_id == client_id, table.c.is_test == is_test, table.c.number == number]
+
+
+def _entry(row: sa.Row) -> BlockedNumber:
+    return BlockedNumber(number=row.number, reason=row.reason, created_at=row.created_at)
+
+
+class BlockedNumbers:
+    """The clients' lists of blocked numbers, each method one transaction."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def page(self, client_id: str, is_test: bool, page: int, limit: int) -> tuple[list[BlockedNumber], int]:
+        """One page of the list, newest first, and how many numbers it holds."""
+        mine = [table.c.client_id == client_id, table.c.is_test == is_test]
+        with read_transaction(self._engine) as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(table).where(*mine)).scalar_one()
+            rows = conn.execute(
+                sa.select(table)
+                .where(*mine)
+                .order_by(table.c.created_at.desc(), table.c.number.desc())
+                .offset((page - 1) * limit)
+                .limit(limit)
+            )
+            return [_entry(row) for row in rows], total
+
+    def add(self, client_id: str, is_test: bool, number: str, at: datetime) -> tuple[BlockedNumber, bool]:
+        """Put ``number`` on the list by hand; see ``add``."""
+        with write_transaction(self._engine) as conn:
+            return add(conn, client_id, is_test, number, "manual", at)
+
+    def remove(self, client_id: str, is_test: bool, number: str) -> bool:
+        """Take ``number`` off the list, whatever put it there; False when it was not there."""
+        with write_transaction(self._engine) as conn:
+            return remove(conn, client_id, is_test, number)
