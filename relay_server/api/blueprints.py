@@ -8,8 +8,33 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from relay_server.api import account, devices, health, inbox, metrics, openapi, otp, sending, tracking, webhooks
+from relay_server.api import (
+    account,
+    blocked_numbers,
+    devices,
+    health,
+    inbox,
+    metrics,
+    openapi,
+    otp,
+    sending,
+    tracking,
+    webhooks,
+)
 
 BLUEPRINTS: tuple[Blueprint, ...] = tuple(
-    module.bp for module in (sending, otp, account, tracking, devices, webhooks, inbox, openapi, health, metrics)
+    module.bp
+    for module in (
+        sending,
+        otp,
+        account,
+        tracking,
+        devices,
+        webhooks,
+        inbox,
+        blocked_numbers,
+        openapi,
+        health,
+        metrics,
+    )
 )

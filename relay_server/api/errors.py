@@ -62,6 +62,8 @@ _CODES = (
     ErrorCode("INVALID_SCHEDULED_DATE", 400, "scheduled_at is past, over 30 days ahead or not ISO 8601"),
     ErrorCode("INVALID_WEBHOOK_URL", 400, "webhook_url is not an allowed https URL"),
     ErrorCode("TOO_MANY_RECIPIENTS", 400, "more than 1000 messages in one bulk request"),
+    ErrorCode("BLOCKED_NUMBER", 403, "the recipient is on the client's list of blocked numbers (of its key mode)"),
+    ErrorCode("BLOCKED_NUMBER_NOT_FOUND", 404, "the number is not on the client's list of blocked numbers"),
     ErrorCode("MESSAGE_NOT_FOUND", 404, "no such message for this client and key mode"),
     ErrorCode("CANNOT_CANCEL_MESSAGE", 400, "the message is no longer queued; error.details.status says where it is"),
     ErrorCode("CANNOT_RESEND_MESSAGE", 400, "only failed messages can be resent, and never an OTP's"),

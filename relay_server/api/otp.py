@@ -35,9 +35,10 @@ from relay_server.api.models.otp import (
 )
 from relay_server.api.models.sending import parse_text
 from relay_server.api.routes import respond, route
-from relay_server.api.sending import Options, choose_device, new_message, send_context, submit
+from relay_server.api.sending import Options, blocked_number, choose_device, new_message, send_context, submit
 from relay_server.dispatch.dispatcher import CancelUndecided
 from relay_server.store import ids
+from relay_server.store.errors import NumbersBlocked
 from relay_server.store.models import Message
 from relay_server.store.otp import MAX_ATTEMPTS, NewOtp, OtpRateLimited, Verification
 
@@ -58,7 +59,7 @@ OTP_PRIORITY = 1
     body=SendOtpRequest,
     device=True,
     description="The SMS is queued at priority 1; the code is never in an answer.",
-    errors=("MESSAGE_TOO_LONG", "OTP_RATE_LIMIT", "DEVICE_OFFLINE", "NO_DEVICE_AVAILABLE"),
+    errors=("MESSAGE_TOO_LONG", "OTP_RATE_LIMIT", "BLOCKED_NUMBER", "DEVICE_OFFLINE", "NO_DEVICE_AVAILABLE"),
     example={
         "to": "+33612345678",
         "length": 6,
@@ -116,6 +117,8 @@ def send_otp() -> Response:
         )
     except OtpRateLimited as limited:
         return _rate_limited(math.ceil((limited.retry_at - now).total_seconds()))
+    except NumbersBlocked:
+        raise blocked_number(request.to) from None
     log.info("otp created", extra={"otp_id": otp_id, "message_id": stored.message_id})
     submit([replace(stored, body=outgoing.body)])
     _withdraw_replaced(new_otp)

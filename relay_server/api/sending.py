@@ -4,6 +4,10 @@ Every route validates first, then stores all it accepts in one transaction
 (with the answer kept for its ``Idempotency-Key``, see ``idempotency``), then
 hands the stored messages to the dispatcher; nothing is stored when the
 request as a whole is refused.
+
+A number on the caller's list of blocked numbers is found by the store, in
+that transaction: a send to it is refused with 403 ``BLOCKED_NUMBER``, and a
+bulk's item to it is rejected while the others are stored.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from typing import Any, Unpack
+from urllib.parse import quote
 
 from flask import Blueprint, Response
 
@@ -39,6 +45,7 @@ from relay_server.api.models.sending import (
 from relay_server.api.routes import respond, route
 from relay_server.dispatch.dispatcher import DeviceOffline, NoDeviceAvailable
 from relay_server.store import ids
+from relay_server.store.errors import NumbersBlocked
 from relay_server.store.models import Caller, Message, NewMessage
 from zimsend_common.segments import SplitText
 from zimsend_common.timefmt import utcnow
@@ -48,6 +55,7 @@ log = logging.getLogger(__name__)
 
 SENDING = {"tag": "Sending", "status": 202, "device": True}
 DEVICE_ERRORS = ("DEVICE_OFFLINE", "NO_DEVICE_AVAILABLE")
+SEND_ERRORS = ("BLOCKED_NUMBER", *DEVICE_ERRORS)
 BULK_ANSWER = "Queued; invalid items are listed as rejected with their error."
 
 
@@ -70,7 +78,7 @@ class Options:
     answers=SendAccepted,
     body=SendRequest,
     description="Queued; the message's status object.",
-    errors=DEVICE_ERRORS,
+    errors=SEND_ERRORS,
     **SENDING,
     example={
         "to": "+33612345678",
@@ -135,7 +143,7 @@ def send_bulk_personalized() -> Response:
     summary="Resend a failed SMS",
     answers=SendAccepted,
     description="Queued again as a new message pointing back with resent_from.",
-    errors=("MESSAGE_NOT_FOUND", "CANNOT_RESEND_MESSAGE", *DEVICE_ERRORS),
+    errors=("MESSAGE_NOT_FOUND", "CANNOT_RESEND_MESSAGE", *SEND_ERRORS),
     **SENDING,
 )
 def resend(message_id: str) -> Response:
@@ -232,20 +240,32 @@ def send_items(
     if valid:
         device_id = choose_device(device_id, scheduled=all(message.scheduled_at for message in valid))
     batch_id = ids.new_batch_id()
+    while True:  # each turn rejects at least one more item, until the store takes the rest
+        try:
+            return _store_and_submit(
+                [replace(m, device_id=device_id, batch_id=batch_id) for m in outcomes if isinstance(m, NewMessage)],
+                partial(_batch_answer, batch_id, items, outcomes),
+            )
+        except NumbersBlocked as blocked:
+            outcomes = [
+                blocked_number(o.to) if isinstance(o, NewMessage) and o.to in blocked.numbers else o for o in outcomes
+            ]
 
-    def batch_answer(stored: list[Message]) -> Response:
-        answer = BulkAccepted(
-            batch_id=batch_id,
-            total_recipients=len(items),
-            messages=_batch_entries(items, outcomes, stored),
-            # The store sets queued_at when it inserts a message.
-            queued_at=(stored[0].queued_at if stored else None) or utcnow(),
-            total_queued=len(stored),
-            total_rejected=len(items) - len(stored),
-        )
-        return respond(answer, 202)
 
-    return store_and_submit([replace(m, device_id=device_id, batch_id=batch_id) for m in valid], batch_answer)
+def _batch_answer(
+    batch_id: str, items: list[Any], outcomes: list[NewMessage | ApiError], stored: list[Message]
+) -> Response:
+    """202 with each item's outcome: ``stored`` are the ``outcomes`` that are messages, in order."""
+    answer = BulkAccepted(
+        batch_id=batch_id,
+        total_recipients=len(items),
+        messages=_batch_entries(items, outcomes, stored),
+        # The store sets queued_at when it inserts a message.
+        queued_at=(stored[0].queued_at if stored else None) or utcnow(),
+        total_queued=len(stored),
+        total_rejected=len(items) - len(stored),
+    )
+    return respond(answer, 202)
 
 
 def _batch_entries(items: list[Any], outcomes: list[NewMessage | ApiError], stored: list[Message]) -> list[BulkEntry]:
@@ -318,8 +338,29 @@ def choose_device(device_id: str | None, *, scheduled: bool) -> str | None:
         raise ApiError("NO_DEVICE_AVAILABLE", "No device is currently available to send this SMS.") from None
 
 
+def blocked_number(number: str) -> ApiError:
+    """The refusal of a send to ``number``, which is on the caller's list of blocked numbers."""
+    return ApiError(
+        "BLOCKED_NUMBER",
+        f"The number {number} is on your list of blocked numbers (it replied STOP, or was added to it);"
+        f" take it off the list (DELETE /v1/blocked-numbers/{quote(number, safe='')}) to send to it again.",
+        param="to",
+    )
+
+
 def store_and_submit(messages: list[NewMessage], render: Callable[[list[Message]], Response]) -> Response:
-    """Store the messages with their answer, ``render`` of them; then queue them."""
+    """Store the messages with their answer, ``render`` of them; then queue them.
+
+    ApiError ``BLOCKED_NUMBER``, nothing stored, when a recipient is on the caller's list of blocked numbers.
+    """
+    try:
+        return _store_and_submit(messages, render)
+    except NumbersBlocked as blocked:
+        raise blocked_number(min(blocked.numbers)) from None
+
+
+def _store_and_submit(messages: list[NewMessage], render: Callable[[list[Message]], Response]) -> Response:
+    """``store_and_submit``, letting the store's NumbersBlocked through."""
     if not messages:
         return render([])
     store = context.current().store

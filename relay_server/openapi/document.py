@@ -54,6 +54,10 @@ TAGS = [
     {"name": "Devices", "description": "The client's modems and phones, from their heartbeats."},
     {"name": "Webhooks", "description": "Events posted to the client's URLs, signed, retried and logged."},
     {"name": "Inbox", "description": "The SMS the client's devices received."},
+    {
+        "name": "Blocked numbers",
+        "description": "The numbers sends to which are refused: STOP replies and the client's own.",
+    },
     {"name": "Document", "description": "This description of the API."},
 ]
 PARAMETERS: dict[str, Schema] = {

@@ -11,6 +11,8 @@ from relay_server.api.models.fields import Answer, omitted_when_none
 # The codes of ``ERROR_CODES``, sorted (the order the document lists them in);
 # written out so the type checker reads them too. A test keeps the two equal.
 ErrorCodeName = Literal[
+    "BLOCKED_NUMBER",
+    "BLOCKED_NUMBER_NOT_FOUND",
     "CANNOT_CANCEL_MESSAGE",
     "CANNOT_RESEND_MESSAGE",
     "DEVICE_OFFLINE",

@@ -9,14 +9,13 @@ from datetime import timedelta
 
 import pytest
 import requests
+from inbox_parts import Agent
 from openapi_check import conforms
 from webhook_receiver import receiving
 
 from relay_server.store.models import StatusChange
 from relay_server.webhooks.pump import WebhookPump
 from relay_server.worker import context
-from relay_server.worker.events import apply_event
-from zimsend_common import wire
 from zimsend_common.timefmt import isoformat_z, utcnow
 from zimsend_common.webhook_signature import verify_signature
 
@@ -26,27 +25,6 @@ def local_relay(make_relay):
     relay = make_relay(webhook_allow_http=True, webhook_allow_private_hosts=True)
     context.install(context.WorkerContext(store=relay.store, redis=relay.redis, settings=relay.settings))
     return relay
-
-
-class Agent:
-    """Reports events as a device's agent signs them."""
-
-    def __init__(self, relay, client_id: str) -> None:
-        device, password = relay.store.add_device(client_id)
-        self.device_id = device.device_id
-        self.key = wire.device_signing_key(password)
-
-    def received(self, sender: str, text: str, parts: int = 1, **kind: object) -> dict:
-        event = wire.Event(
-            kind="received",
-            device_id=self.device_id,
-            at=isoformat_z(utcnow()),
-            data={"sender": sender, "text": text, "received_at": isoformat_z(utcnow()), "parts": parts, **kind},
-        )
-        return event.to_dict()
-
-    def report(self, document: dict) -> str:
-        return apply_event(document, wire.sign(document, self.key))
 
 
 def inbox(relay, creds, **params):

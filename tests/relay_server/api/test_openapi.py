@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -23,6 +24,7 @@ from relay_server.openapi import ERROR_CODES, document
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 SEND = {"to": "+33612345678", "message": "Bonjour"}
+BLOCKED = "+33698765432"
 MISSING = "msg_0000000000000000"
 
 
@@ -86,6 +88,8 @@ def expect(subtests, response_of, cases):
         with subtests.test(name):
             response = response_of(*request)
             assert response.status_code == status, response.text
+            if status == 204:
+                continue
             body = response.json()
             if code is None:
                 assert body["success"] is True
@@ -231,6 +235,20 @@ def test_every_kind_of_answer_of_every_route_is_declared(relay, acme, subtests):
             ("devices", ("GET", "/devices", h, {}), 200, None),
             ("device", ("GET", f"/devices/{device}", h, {}), 200, None),
             ("another device", ("GET", "/devices/device_000000000000", h, {}), 404, "INVALID_DEVICE_ID"),
+            ("block a number", ("POST", "/blocked-numbers", h, {"json": {"number": BLOCKED}}), 201, None),
+            ("block no number", ("POST", "/blocked-numbers", h, {"json": {}}), 400, "INVALID_PHONE_NUMBER"),
+            ("send to it", ("POST", "/sms/send", h, {"json": {**SEND, "to": BLOCKED}}), 403, "BLOCKED_NUMBER"),
+            ("otp to it", ("POST", "/sms/send-otp", h, {"json": {"to": BLOCKED}}), 403, "BLOCKED_NUMBER"),
+            ("blocked numbers", ("GET", "/blocked-numbers", h, {"params": {"limit": 1}}), 200, None),
+            ("blocked, bad page", ("GET", "/blocked-numbers", h, {"params": {"page": 0}}), 400, "INVALID_PARAMETER"),
+            ("unblock a bad number", ("DELETE", "/blocked-numbers/123", h, {}), 400, "INVALID_PHONE_NUMBER"),
+            ("unblock", ("DELETE", f"/blocked-numbers/{quote(BLOCKED)}", h, {}), 204, None),
+            (
+                "unblock an absent number",
+                ("DELETE", f"/blocked-numbers/{quote(BLOCKED)}", h, {}),
+                404,
+                "BLOCKED_NUMBER_NOT_FOUND",
+            ),
         ],
     )
 
