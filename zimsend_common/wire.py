@@ -40,7 +40,7 @@ or fails it NO_CREDIT once every one has (``relay_server/worker/refusals.py``).
 
 A cancel claims the same key; whoever sets it first wins, the other learns it.
 So does the relay's worker before it fails a message that can no longer
-leave (``CLAIM_EXPIRED``, ``CLAIM_OTP_LOST``, ``CLAIM_DEVICE_GONE``).
+leave (``CLAIM_EXPIRED``, ``CLAIM_OTP_LOST``, ``CLAIM_BLOCKED``, ``CLAIM_DEVICE_GONE``).
 Claims live under ``zimsend:claim:<C>:<message_id>``. A scheduled message
 has nothing in Redis until it is due: the relay's worker finds it due in the
 store and puts it on its device or shared queue then.
@@ -115,8 +115,8 @@ CLAIM_TTL_SECONDS = 7 * 24 * 3600
 
 def claim_key(client_id: str, message_id: str) -> str:
     """Set once (NX) to ``claim_value_device(...)``, ``CLAIM_CANCELLED``, ``CLAIM_EXPIRED``,
-    ``CLAIM_OTP_LOST`` (``relay_server/worker/recovery.py``) or ``CLAIM_DEVICE_GONE``
-    (``relay_server/worker/device_gone.py``); the relay may replace a
+    ``CLAIM_OTP_LOST``, ``CLAIM_BLOCKED`` (``relay_server/worker/recovery.py``) or
+    ``CLAIM_DEVICE_GONE`` (``relay_server/worker/device_gone.py``); the relay may replace a
     device's with ``CLAIM_ABANDONED`` (``relay_server/worker/abandoned.py``), or, when that
     device declined the message, with ``CLAIM_DECLINED`` or nothing
     (``relay_server/worker/refusals.py``). A device that declines a message gives its own
@@ -136,6 +136,9 @@ CLAIM_ABANDONED = "abandoned"
 # reason has its own value, so that recovery, should the failure not be stored, ends it the same way.
 CLAIM_EXPIRED = "expired"
 CLAIM_OTP_LOST = "otp-lost"
+# Won by the relay for a message whose number its client blocked before the message left (a
+# scheduled one, at its time): it fails with BLOCKED_NUMBER, unsent.
+CLAIM_BLOCKED = "blocked"
 # Won by the relay for a shared message every device of its client that could send it
 # refused for want of credit (``declined`` events): it fails with NO_CREDIT, unsent.
 CLAIM_DECLINED = "declined"

@@ -2,7 +2,9 @@
 
 A send to a number on the list is refused (``refuse_blocked``, run in the
 send's own transaction: one lookup on the table's key for all its
-recipients). A number is put on the list by hand (``manual``) or by a reply
+recipients); a message accepted before its number was blocked, a scheduled
+one say, fails instead of being placed (``BlockedNumbers.among``, which the
+worker asks before it places messages). A number is put on the list by hand (``manual``) or by a reply
 that is only an opt-out keyword, STOP and the like, reaching one of the
 client's devices (``opt_out``, live list: replies are live data); a reply
 that is only an opt-in keyword, START and the like, takes an ``opt_out``
@@ -22,9 +24,9 @@ from typing import Literal
 import sqlalchemy as sa
 
 from relay_server.store import inbox
-from relay_server.store.engine import read_transaction, upsert_insert, write_transaction
+from relay_server.store.engine import read_transaction, single_read, upsert_insert, write_transaction
 from relay_server.store.errors import NumbersBlocked
-from relay_server.store.models import NewMessage
+from relay_server.store.models import Message, NewMessage
 from relay_server.store.schema import blocked_numbers as table
 
 Reason = Literal["opt_out", "manual"]
@@ -51,18 +53,24 @@ class BlockedNumber:
 def refuse_blocked(conn: sa.Connection, new_messages: Sequence[NewMessage]) -> None:
     """Raise NumbersBlocked naming every recipient of ``new_messages`` on its client's list
     (of its key mode); return quietly when none is."""
+    blocked = blocked_among(conn, new_messages)
+    if blocked:
+        raise NumbersBlocked(frozenset(number for _client_id, _is_test, number in blocked))
+
+
+def blocked_among(conn: sa.Connection, messages: Sequence[NewMessage | Message]) -> set[tuple[str, bool, str]]:
+    """(client id, key mode, number) of each recipient of ``messages`` on its client's list:
+    one lookup for each client and key mode among them (a send has one)."""
     by_list: dict[tuple[str, bool], set[str]] = {}
-    for message in new_messages:
+    for message in messages:
         by_list.setdefault((message.client_id, message.is_test), set()).add(message.to)
-    blocked = frozenset(
-        number
+    return {
+        (client_id, is_test, number)
         for (client_id, is_test), numbers in by_list.items()
         for number in conn.execute(
             _AMONG, {"client_id": client_id, "is_test": is_test, "numbers": sorted(numbers)}
         ).scalars()
-    )
-    if blocked:
-        raise NumbersBlocked(blocked)
+    }
 
 
 def follow_reply(conn: sa.Connection, client_id: str, sender: str, text: str, at: datetime) -> None:
@@ -131,6 +139,14 @@ class BlockedNumbers:
                 .limit(limit)
             )
             return [_entry(row) for row in rows], total
+
+    def among(self, messages: Sequence[Message]) -> list[Message]:
+        """Those of ``messages`` (any clients') whose number is on their client's list of their key mode."""
+        if not messages:
+            return []
+        with single_read(self._engine) as conn:
+            blocked = blocked_among(conn, messages)
+        return [message for message in messages if (message.client_id, message.is_test, message.to) in blocked]
 
     def add(self, client_id: str, is_test: bool, number: str, at: datetime) -> tuple[BlockedNumber, bool]:
         """Put ``number`` on the list by hand; see ``add``."""

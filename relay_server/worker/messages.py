@@ -10,11 +10,15 @@ from relay_server.store.store import Store
 from zimsend_common.failures import FailureCode, describe
 
 VALIDITY_PASSED = "valid_until passed before sending"
+NUMBER_BLOCKED = "the number was put on the client's list of blocked numbers before the message left"
+# The code a message that can no longer leave fails with, by the reason why: TIMEOUT unless named.
+_EXPIRY_CODES = {NUMBER_BLOCKED: FailureCode.BLOCKED_NUMBER}
 
 
 def expire(store: Store, message_id: str, at: datetime, detail: str = VALIDITY_PASSED) -> None:
-    """Fail the message with TIMEOUT: it can no longer be sent in time (``detail`` says why)."""
-    fail_unsent(store, message_id, at, FailureCode.TIMEOUT, detail)
+    """Fail the message, unsent: with TIMEOUT, as it can no longer be sent in time, or with
+    BLOCKED_NUMBER for ``NUMBER_BLOCKED`` (``detail`` says why)."""
+    fail_unsent(store, message_id, at, _EXPIRY_CODES.get(detail, FailureCode.TIMEOUT), detail)
 
 
 def fail_unsent(store: Store, message_id: str, at: datetime, code: FailureCode, detail: str) -> None:

@@ -22,7 +22,7 @@ from relay_server.dispatch import placement
 from relay_server.store.models import Device, Message, StatusChange
 from relay_server.worker import abandoned, device_gone, refusals
 from relay_server.worker.context import WorkerContext
-from relay_server.worker.messages import VALIDITY_PASSED, expire, fail_outcome_unknown
+from relay_server.worker.messages import NUMBER_BLOCKED, VALIDITY_PASSED, expire, fail_outcome_unknown
 from zimsend_common import device_written, wire
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,11 @@ LOST_OTP = "one-time password lost with its send job; the code is not stored: as
 OTP_SUBMIT_MARGIN = timedelta(minutes=1)
 # The claim an expiry wins for each reason, and back: a round that finds one ends its message
 # as the expiry would have, had the store kept its failure (a cancel's claim would cancel it).
-_EXPIRY_CLAIMS = {VALIDITY_PASSED: wire.CLAIM_EXPIRED, LOST_OTP: wire.CLAIM_OTP_LOST}
+_EXPIRY_CLAIMS = {
+    VALIDITY_PASSED: wire.CLAIM_EXPIRED,
+    LOST_OTP: wire.CLAIM_OTP_LOST,
+    NUMBER_BLOCKED: wire.CLAIM_BLOCKED,
+}
 _EXPIRY_DETAILS = {claim.encode(): detail for detail, claim in _EXPIRY_CLAIMS.items()}
 
 
@@ -134,8 +138,9 @@ def _place_again(ctx: WorkerContext, messages: list[Message], now: datetime) -> 
 
 def give_jobs(ctx: WorkerContext, messages: Sequence[Message], now: datetime) -> list[Message]:
     """Put each unclaimed, due message's send job on its queue, signed for the devices that
-    may take it (``refusals``); returns those put. The others' ``valid_until`` had passed:
-    they failed with TIMEOUT instead; or every device that could send them refused them:
+    may take it (``refusals``); returns those put. The others' number was blocked by their
+    client meanwhile: they failed with BLOCKED_NUMBER instead; or their ``valid_until`` had
+    passed: they failed with TIMEOUT; or every device that could send them refused them:
     they failed with NO_CREDIT; or the device they were meant for was disabled or deleted:
     they failed with DEVICE_ERROR (``device_gone``); or they were claimed by the time their
     job would be put (a cancel, a device, the relay's worker failing them NO_CREDIT), which
@@ -148,9 +153,12 @@ def give_jobs(ctx: WorkerContext, messages: Sequence[Message], now: datetime) ->
     seen = refusals.outlook(ctx, takeable, now)
     for message, found in seen.exhausted:
         refusals.fail_exhausted(ctx, message, found, now)
+    blocked = {message.message_id for message in ctx.store.blocked_numbers.among(seen.placeable)}
     due = []
     for message in seen.placeable:
-        if message.valid_until is not None and message.valid_until < now:
+        if message.message_id in blocked:
+            _expire(ctx, message.client_id, message.message_id, now, NUMBER_BLOCKED)
+        elif message.valid_until is not None and message.valid_until < now:
             _expire(ctx, message.client_id, message.message_id, now)
         else:
             due.append(message)

@@ -203,3 +203,27 @@ def test_the_look_for_due_messages_reads_the_status_and_scheduled_at_index(parts
     )
 
     assert "ix_messages_status_scheduled" in plan_of(engine, statement, parameters)
+
+
+def test_a_scheduled_message_whose_number_was_blocked_meanwhile_fails_blocked_number_at_its_time(parts: Parts):
+    at = utcnow() + seconds(30)
+    message = scheduled(parts, at)
+    parts.store.blocked_numbers.add(message.client_id, message.is_test, message.to, utcnow())
+
+    assert due_release(parts).round(at + seconds(0.5))
+
+    failed = parts.reload(message)
+    assert failed.status == "failed" and failed.error is not None
+    assert failed.error.code == "BLOCKED_NUMBER"
+    assert shared_queue(parts, message) == []
+    assert parts.redis.get(wire.claim_key(message.client_id, message.message_id)) == wire.CLAIM_BLOCKED.encode()
+
+
+def test_a_scheduled_message_to_a_number_blocked_in_the_other_key_mode_leaves(parts: Parts):
+    at = utcnow()
+    message = scheduled(parts, at)
+    parts.store.blocked_numbers.add(message.client_id, not message.is_test, message.to, utcnow())
+
+    assert due_release(parts).round(at + seconds(0.5))
+
+    assert shared_queue(parts, message) == [wire.send_job_id(message.client_id, message.message_id)]

@@ -9,7 +9,7 @@ from relay_parts import OFFLINE_AFTER_SECONDS, Parts, known_to_the_worker, run_r
 
 from relay_server.dispatch.rq_dispatcher import RQDispatcher
 from relay_server.store.models import Message
-from relay_server.worker.messages import VALIDITY_PASSED
+from relay_server.worker.messages import NUMBER_BLOCKED, VALIDITY_PASSED
 from zimsend_common import bus, wire
 from zimsend_common.timefmt import utcnow
 
@@ -58,3 +58,17 @@ def test_a_cancel_that_meets_an_expirys_claim_is_refused_and_the_message_fails_w
     assert parts.redis.get(key) == wire.CLAIM_EXPIRED.encode()
     assert run_round(parts)
     assert_failed_as_expired(parts, message)
+
+
+def test_a_blocked_numbers_claim_whose_failure_the_store_did_not_keep_fails_it_blocked_number_next_round(
+    parts: Parts,
+):
+    # The worker won the claim for a message whose number was blocked, then stopped before the store kept it.
+    message = parts.message(parts.client())
+    parts.redis.set(wire.claim_key(message.client_id, message.message_id), wire.CLAIM_BLOCKED)
+
+    assert run_round(parts)
+
+    failed = parts.reload(message)
+    assert failed.error is not None
+    assert (failed.status, failed.error.code, failed.error.detail) == ("failed", "BLOCKED_NUMBER", NUMBER_BLOCKED)
