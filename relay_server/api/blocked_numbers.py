@@ -9,6 +9,8 @@ again when it replies START (``store.blocked_numbers``).
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, request
 
 from relay_server.api.auth import current_caller
@@ -47,7 +49,12 @@ BLOCKED = {"tag": "Blocked numbers"}
 )
 def list_blocked() -> Response:
     """One page of the caller's list, newest first."""
-    params = BlockedNumbersParams.model_validate(request.args.to_dict())
+    return blocked_answer(request.args.to_dict())
+
+
+def blocked_answer(args: dict[str, str]) -> Response:
+    """The list's answer for the query parameters ``args``, whoever asks (the API or the console)."""
+    params = BlockedNumbersParams.model_validate(args)
     caller = current_caller()
     found, total = current().store.blocked_numbers.page(caller.client_id, caller.is_test, params.page, params.limit)
     return respond(
@@ -72,9 +79,14 @@ def list_blocked() -> Response:
 )
 def block() -> Response:
     """Put the number on the caller's list (``manual``); one already there is answered as it is."""
-    body = BlockNumber.model_validate(json_body())
+    return block_answer(json_body())
+
+
+def block_answer(body: dict[str, Any]) -> Response:
+    """``block`` of the request body ``body``, whoever asks (the API or the console)."""
+    checked = BlockNumber.model_validate(body)
     caller = current_caller()
-    entry, _new = current().store.blocked_numbers.add(caller.client_id, caller.is_test, body.number, utcnow())
+    entry, _new = current().store.blocked_numbers.add(caller.client_id, caller.is_test, checked.number, utcnow())
     return respond(OneBlockedNumber(**_shown(entry).model_dump()), 201)
 
 

@@ -1,4 +1,5 @@
-"""The web console under /console: devices, messages, sending, inbox, webhooks, charts, operators.
+"""The web console under /console: devices, messages, sending, inbox, blocked numbers, webhooks, charts,
+operators.
 
 Server-rendered pages over the same code the API runs (see README.md in this folder).
 """
@@ -22,6 +23,7 @@ PAGE_MODULES = (
     "relay_server.console.live",
     "relay_server.console.send",
     "relay_server.console.inbox",
+    "relay_server.console.blocked",
     "relay_server.console.deliveries",
     "relay_server.console.charts",
     "relay_server.console.operator",

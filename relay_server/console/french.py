@@ -105,6 +105,17 @@ WORDS: dict[str, str] = {
     # Inbox
     "Received": "Reçu",
     "No message received.": "Aucun message reçu.",
+    # Blocked numbers
+    "Blocked numbers": "Numéros bloqués",
+    "Sends to these numbers are refused. A number that replies STOP is added, and taken off again when it replies START.": "Les envois à ces numéros sont refusés. Un numéro qui répond STOP est ajouté, et retiré quand il répond START.",
+    "Block": "Bloquer",
+    "Since": "Depuis",
+    "replied STOP": "a répondu STOP",
+    "added by hand": "ajouté à la main",
+    "Unblock": "Débloquer",
+    "No blocked number.": "Aucun numéro bloqué.",
+    "Number blocked.": "Numéro bloqué.",
+    "Number unblocked.": "Numéro débloqué.",
     # Webhooks
     "Deliveries": "Livraisons",
     "Time": "Heure",
