@@ -252,6 +252,11 @@ WORKER_HEARTBEAT_KEY = "zimsend:worker:heartbeat"
 (``worker_heartbeat_ttl``) at each release round, so its absence says the worker stopped."""
 
 
+WORKER_LEASE_KEY = "zimsend:worker:lease"
+"""Which relay worker is the active one: its ``host:pid:nonce``, set with a short expiry
+that the holder renews (``relay_server.worker.lease``)."""
+
+
 def worker_heartbeat_ttl(round_seconds: float) -> int:
     """How long one worker heartbeat lasts: three rounds, and never less than 30 s."""
     return max(30, int(3 * round_seconds) + 1)

@@ -7,7 +7,10 @@ the store is down); the event pump (agents' events, a batch at a time,
 without RQ's loop: see ``relay_server.worker.event_pump``), the release of
 due scheduled messages, the periodic maintenance and the webhook pump each
 run in a thread of their own. When Redis is down it waits and starts again
-(the webhook pump needs no Redis and goes on).
+(the webhook pump needs no Redis and goes on). Of two workers on one
+deployment, only the one holding the worker lease applies events, releases
+scheduled messages and runs the maintenance; the other stands by until the
+lease is free (see ``relay_server.worker.lease``).
 
 Its counters and histograms go to the shared Prometheus directory
 (``relay_server.api.metrics_dir``), where ``/metrics`` reads them.
@@ -47,6 +50,7 @@ from relay_server.worker import context, simulated
 from relay_server.worker.due import DueRelease
 from relay_server.worker.epoch import EpochWatch
 from relay_server.worker.event_pump import EventPump
+from relay_server.worker.lease import Duty, LeasedDuties, WorkerLease
 from relay_server.worker.maintenance import Maintenance
 from relay_server.worker.purge import DailyPurge
 from zimsend_common import bus, redis_client, wire
@@ -144,14 +148,11 @@ def run_worker(settings: Settings, *, maintenance_seconds: float, stop: threadin
     redis = redis_client.connect(settings.relay.redis_url, redis_client.WORKER)
     ctx = context.WorkerContext(store=store, redis=redis, settings=settings)
     context.install(ctx)
-    epoch = EpochWatch(ctx.recovery_grace, store.has_queued_messages)
-    due = DueRelease(ctx, epoch, settings.relay.due_check_seconds)
+    duties = LeasedDuties(WorkerLease(redis), lambda: _leased_duties(ctx, maintenance_seconds))
     threads = [
         threading.Thread(target=_run_without_signals, args=(duty.run, stop), name=name, daemon=True)
         for name, duty in (
-            ("events", EventPump(ctx)),
-            ("due-release", due),
-            ("maintenance", Maintenance(ctx, maintenance_seconds, epoch, due)),
+            ("lease", duties),
             ("webhooks", WebhookPump(ctx)),
             ("purge", DailyPurge(ctx)),
         )
@@ -169,6 +170,16 @@ def run_worker(settings: Settings, *, maintenance_seconds: float, stop: threadin
             thread.join(timeout=5)
         store.close()
     return 0
+
+
+def _leased_duties(ctx: context.WorkerContext, maintenance_seconds: float) -> list[tuple[str, Duty]]:
+    """The duties only the worker holding the lease runs, made anew for each of its terms:
+    each starts as in a worker just started (the event pump first takes what the last
+    holder left, the epoch watch knows nothing of the last holder's releases)."""
+    epoch = EpochWatch(ctx.recovery_grace, ctx.store.has_queued_messages)
+    due = DueRelease(ctx, epoch, ctx.settings.relay.due_check_seconds)
+    maintenance = Maintenance(ctx, maintenance_seconds, epoch, due)
+    return [("events", EventPump(ctx).run), ("due-release", due.run), ("maintenance", maintenance.run)]
 
 
 def _children_end_with(parent: int) -> None:

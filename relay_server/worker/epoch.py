@@ -135,10 +135,11 @@ class EpochWatch:
     agent. A grace period holds back what was due by the last moment asked
     before it began, grace periods included: a look during one releases what
     came due since, and a second loss must hold that back too. This holds for
-    one worker process per deployment, which is how the worker runs; a process
-    that meets a grace period before it ever asked (started after the loss)
-    takes the moment the loss was first noticed instead (every releaser
-    notices a loss before it releases anything).
+    one releasing worker per deployment, which the worker lease makes so
+    (``lease``: each term of its holder has a watch of its own); a watch that
+    meets a grace period before it ever asked (a worker started, or a lease
+    taken, after the loss) takes the moment the loss was first noticed instead
+    (every releaser notices a loss before it releases anything).
     """
 
     def __init__(self, grace: timedelta, anything_queued: Callable[[], bool] | None = None) -> None:

@@ -35,7 +35,7 @@ no agent to hand them on: this keeps them too, and the store keeps them
 until applied (``phone_events``), should Redis lose them. Events deferred
 while the store is down wait in RQ's scheduler, which the worker keeps
 running over this queue, and come back on it. The pump is one per
-deployment, as the worker is.
+deployment: it runs only in the worker holding the worker lease (``lease``).
 """
 
 from __future__ import annotations
