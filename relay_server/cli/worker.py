@@ -242,6 +242,7 @@ class RelayWorker(SimpleWorker):
         )
         self.stop = stop
         self._waiting = False
+        self._said_held_elsewhere = False
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         """Have RQ's loop stop: at once while it waits for a job, else at its next turn.
@@ -303,15 +304,23 @@ class RelayWorker(SimpleWorker):
             self.queues = queues
 
     def run_maintenance_tasks(self) -> None:
-        """RQ's maintenance, which starts a dead scheduler again; logs when it had to."""
+        """RQ's maintenance, which starts a dead scheduler again; logs when it had to, and once
+        that it could not yet. A scheduler that never ran here is no loss: another worker's
+        holds the lock (RQ's maintenance takes it over once that one is gone)."""
         # RQ starts no scheduler at its first maintenance, only at later ones.
-        lost = self.last_cleaned_at is not None and not _running(self.scheduler)
+        lost = self.last_cleaned_at is not None and _died(self.scheduler)
         super().run_maintenance_tasks()
-        if lost:
-            if _running(self.scheduler):
-                log.warning("RQ scheduler had stopped; started again")
-            else:
-                log.warning("RQ scheduler is stopped and its lock held elsewhere; trying again")
+        if lost and _running(self.scheduler):
+            log.warning("RQ scheduler had stopped; started again")
+            self._said_held_elsewhere = False
+        elif lost and not self._said_held_elsewhere:
+            log.warning("RQ scheduler is stopped and its lock held elsewhere; trying again")
+            self._said_held_elsewhere = True
+
+
+def _died(scheduler: RQScheduler | None) -> bool:
+    """Whether this worker's scheduler ran, and its process is gone."""
+    return scheduler is not None and scheduler._process is not None and not scheduler._process.is_alive()
 
 
 def _running(scheduler: RQScheduler | None) -> bool:

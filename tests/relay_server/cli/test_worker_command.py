@@ -188,3 +188,23 @@ def test_a_worker_started_while_its_database_is_down_waits_for_it_and_stops_clea
         assert stopped_within(worker, 20, tmp_path / "worker.log") == 0
     finally:
         worker.kill()
+
+
+def test_of_two_workers_the_one_whose_rq_scheduler_lost_the_lock_to_the_others_says_nothing_of_it(
+    tmp_path, sqlite_url, redis_proc, redisdb
+):
+    url = f"redis://{redis_proc.host}:{redis_proc.port}/0"
+    workers = []
+    try:
+        for name in ("first", "second"):
+            (tmp_path / name).mkdir()
+            workers.append(start_worker(tmp_path / name, sqlite_url, url))
+        [scheduler] = wait_until(lambda: scheduler_pids(redisdb), "RQ's scheduler", 30)
+        # Two of RQ's maintenance rounds, which try the lock again in the worker without a scheduler.
+        time.sleep(2 * SCHEDULER_CHECK_SECONDS + 3)
+        assert scheduler_pids(redisdb) == {scheduler}
+        logs = [(tmp_path / name / "worker.log").read_text(errors="replace") for name in ("first", "second")]
+        assert not any("RQ scheduler" in log for log in logs)  # nothing stopped: no word of it
+    finally:
+        for worker in workers:
+            worker.kill()
