@@ -129,6 +129,12 @@ def setuser(device_id: str, client_id: str, password: str) -> list[str]:
     ]
 
 
+def deluser(device_id: str) -> list[str]:
+    """The ``ACL DELUSER`` command (as its words) that removes the device's Redis user and
+    closes the connections it opened; a user already gone is no error."""
+    return ["ACL", "DELUSER", username(device_id)]
+
+
 def command_line(words: list[str]) -> str:
     """The command as one line for ``redis-cli`` (each word quoted when it needs to be)."""
     return " ".join(word if re.fullmatch(r"[\w:.~%+>*@-]+", word) else f"'{word}'" for word in words)

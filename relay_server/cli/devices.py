@@ -1,5 +1,5 @@
 """``zimsend-relay`` commands on devices: adding one (a modem's agent, or an Android phone),
-and listing a client's."""
+listing a client's, and taking one out of service or giving it back."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from relay_server.cli import command
 from relay_server.mobile import setup as mobile_setup
-from relay_server.store import UnknownClient
+from relay_server.store import Store, UnknownClient
 from relay_server.store.models import Device
 from zimsend_common import redis_acl
 from zimsend_common.timefmt import isoformat_z
@@ -23,12 +23,16 @@ def register_add_device(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="a phone running the SMSGate app: prints its registration token and the server URL to type into the app",
     )
+    _redis_acl_option(parser)
+    parser.set_defaults(handler=_add_device)
+
+
+def _redis_acl_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--redis-acl",
         action="store_true",
-        help="also print a Redis ACL user for the device's agent (its password shown once)",
+        help="also print a new Redis ACL user for the device's agent (its password shown once)",
     )
-    parser.set_defaults(handler=_add_device)
 
 
 def _add_device(args: argparse.Namespace) -> int:
@@ -53,16 +57,88 @@ def _add_device(args: argparse.Namespace) -> int:
             device, password = store.add_device(args.client_id, name)
         except UnknownClient as exc:
             raise command.unknown_client(args.client_id) from exc
-    document = {"device_id": device.device_id, "device_password": password}
+    document: dict[str, Any] = {"device_id": device.device_id, "device_password": password}
     if args.redis_acl:
-        redis_password = redis_acl.new_password()
-        document.update(
-            redis_username=redis_acl.username(device.device_id),
-            redis_password=redis_password,
-            redis_acl=redis_acl.command_line(redis_acl.setuser(device.device_id, device.client_id, redis_password)),
-        )
+        document.update(_new_redis_user(device))
     command.emit(document)
     return 0
+
+
+def _new_redis_user(device: Device) -> dict[str, str]:
+    """A new Redis ACL user for the device's agent: its name, its password (shown this once)
+    and the command that makes it."""
+    password = redis_acl.new_password()
+    return {
+        "redis_username": redis_acl.username(device.device_id),
+        "redis_password": password,
+        "redis_acl": redis_acl.command_line(redis_acl.setuser(device.device_id, device.client_id, password)),
+    }
+
+
+def register_disable_device(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "disable-device",
+        help="take a device out of service: nothing is sent through it, its reports and calls are refused",
+    )
+    parser.add_argument("device_id")
+    parser.set_defaults(handler=_disable_device)
+
+
+def _disable_device(args: argparse.Namespace) -> int:
+    with command.open_store(command.settings()) as store:
+        is_phone = _is_phone(store, args.device_id)
+        device = store.disable_device(args.device_id)
+    if device is None:  # deleted meanwhile
+        raise _unknown_device(args.device_id)
+    document = _device_document(device)
+    if not is_phone:
+        # The relay leaves Redis users to the operator, who made this one (add-device --redis-acl).
+        document["redis_acl"] = redis_acl.command_line(redis_acl.deluser(device.device_id))
+    command.emit(document)
+    return 0
+
+
+def register_enable_device(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("enable-device", help="give a disabled device back its place")
+    parser.add_argument("device_id")
+    parser.add_argument(
+        "--new-password",
+        action="store_true",
+        help="also give the device a new password (printed once), its old one no longer good",
+    )
+    _redis_acl_option(parser)
+    parser.set_defaults(handler=_enable_device)
+
+
+def _enable_device(args: argparse.Namespace) -> int:
+    with command.open_store(command.settings()) as store:
+        if _is_phone(store, args.device_id) and (args.new_password or args.redis_acl):
+            raise command.CommandRefused(
+                "INVALID_OPTIONS",
+                "a phone has no password of its own to renew, nor a Redis user: add it again as a new device",
+            )
+        enabled = store.enable_device(args.device_id, new_password=args.new_password)
+    if enabled is None:  # deleted meanwhile
+        raise _unknown_device(args.device_id)
+    device, password = enabled
+    document = _device_document(device)
+    if password is not None:
+        document["device_password"] = password
+    if args.redis_acl:
+        document.update(_new_redis_user(device))
+    command.emit(document)
+    return 0
+
+
+def _is_phone(store: Store, device_id: str) -> bool:
+    """Whether the device is a phone (SMSGate app); refused as unknown when there is no such device."""
+    if store.get_device(device_id) is None:
+        raise _unknown_device(device_id)
+    return any(state.is_phone for state in store.device_states(device_id=device_id))
+
+
+def _unknown_device(device_id: str) -> command.CommandRefused:
+    return command.CommandRefused("UNKNOWN_DEVICE", f"no device {device_id}")
 
 
 def register_list_devices(subparsers: argparse._SubParsersAction) -> None:
@@ -91,4 +167,4 @@ def _device_document(device: Device) -> dict[str, Any]:
     }
 
 
-COMMANDS = [register_add_device, register_list_devices]
+COMMANDS = [register_add_device, register_list_devices, register_disable_device, register_enable_device]

@@ -94,6 +94,22 @@ def signing_keys(conn: sa.Connection, client_id: str | None) -> dict[str, str]:
     return {device_id: key for device_id, key in rows}
 
 
+def set_disabled(conn: sa.Connection, device_id: str, disabled: bool) -> Device | None:
+    """The device once taken out of service (``disabled``) or given back (already so: as it
+    was); None for an unknown device."""
+    conn.execute(sa.update(devices).where(devices.c.device_id == device_id).values(disabled=disabled))
+    return get_device(conn, device_id)
+
+
+def new_password(conn: sa.Connection, device_id: str) -> str:
+    """A new password for the device, whose key its old one no longer gives."""
+    password = ids.new_device_password()
+    conn.execute(
+        sa.update(devices).where(devices.c.device_id == device_id).values(signing_key=signing_key_for(password))
+    )
+    return password
+
+
 def mark_seen(conn: sa.Connection, device_id: str, at: datetime) -> bool:
     """Record that the device was heard from at ``at`` (never moving the time back)."""
     result = conn.execute(

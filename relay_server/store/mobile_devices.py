@@ -138,12 +138,7 @@ class MobileDevices:
                 return None
             password = None
             if row.registered_at is None:
-                password = ids.new_device_password()
-                conn.execute(
-                    sa.update(devices)
-                    .where(devices.c.device_id == row.device_id)
-                    .values(signing_key=store_devices.signing_key_for(password))
-                )
+                password = store_devices.new_password(conn, row.device_id)
             conn.execute(
                 sa.update(mobile_devices)
                 .where(mobile_devices.c.device_id == row.device_id)

@@ -248,6 +248,25 @@ class Store:
         with single_read(self.engine) as conn:
             return devices.enabled_device(conn, device_id)
 
+    def disable_device(self, device_id: str) -> Device | None:
+        """Take the device out of service: no job is signed for it, its reports and
+        heartbeats are not believed, a phone's calls are refused. The device, None when unknown."""
+        if not ids.is_device_id(device_id):
+            return None
+        with write_transaction(self.engine) as conn:
+            return devices.set_disabled(conn, device_id, True)
+
+    def enable_device(self, device_id: str, *, new_password: bool = False) -> tuple[Device, str | None] | None:
+        """Give the device back its place; with ``new_password``, a new password (shown this
+        once), the old one no longer good. The device and that password; None when unknown."""
+        if not ids.is_device_id(device_id):
+            return None
+        with write_transaction(self.engine) as conn:
+            device = devices.set_disabled(conn, device_id, False)
+            if device is None:
+                return None
+            return device, devices.new_password(conn, device_id) if new_password else None
+
     def device_signing_keys(self, client_id: str | None = None) -> dict[str, str]:
         """The signing keys of the client's enabled devices (every client's when None), by device id."""
         with single_read(self.engine) as conn:

@@ -1,8 +1,8 @@
 """Messages meant for one device that was disabled or deleted before they left: they fail.
 
 A message sent with ``X-Device-ID`` leaves through that device alone. Once the
-device is disabled or gone from the store (the operator's doing, in the
-database: no route or command removes one), no job is signed for it and its
+device is disabled (``zimsend-relay disable-device``) or gone from the store
+(deleted in the database: no route or command deletes one), no job is signed for it and its
 reports are refused, so the message would wait queued for ever. Instead it
 fails with DEVICE_ERROR (``DEVICE_GONE``) and its ``sms.failed`` webhook,
 as any failure: a scheduled one at its time (the due release), one already

@@ -98,3 +98,26 @@ def test_a_device_whose_latest_heartbeat_waits_for_the_worker_is_shown_online_as
     # All of it the newest heartbeat's word, as the worker will record it.
     assert (one["online"], one["last_seen"], one["operator"]) == (True, isoformat_z(seen), "NetOne")
     assert tested.json()["device_status"] == "online"
+
+
+def test_a_disabled_device_is_left_out_as_a_deleted_one_and_an_enabled_one_is_back(relay, acme):
+    kept, gone = relay.new_device(acme.client_id), relay.new_device(acme.client_id)
+
+    relay.store.disable_device(gone)
+
+    listed = requests.get(relay.url("/devices"), headers=acme.headers, timeout=5).json()
+    assert [device["device_id"] for device in listed["devices"]] == [kept] and listed["total"] == 1
+    answer = requests.get(relay.url(f"/devices/{gone}"), headers=acme.headers, timeout=5)
+    assert answer.status_code == 404 and answer.json()["error"]["code"] == "INVALID_DEVICE_ID"
+    sent = requests.post(
+        relay.url("/sms/send"),
+        headers={**acme.headers, "X-Device-ID": gone},
+        json={"to": "+33612345678", "message": "Hi"},
+        timeout=5,
+    )
+    assert sent.status_code == 404 and sent.json()["error"]["code"] == "INVALID_DEVICE_ID"
+
+    relay.store.enable_device(gone)
+
+    listed = requests.get(relay.url("/devices"), headers=acme.headers, timeout=5).json()
+    assert [device["device_id"] for device in listed["devices"]] == [kept, gone]

@@ -116,6 +116,29 @@ def test_a_device_added_is_signed_for_from_at_most_the_keys_age_later(parts):
     assert signed(later) == {first.device_id, added.device_id}
 
 
+def test_a_device_disabled_with_a_fresh_heartbeat_is_neither_chosen_nor_signed_for_once_the_reads_age(parts):
+    dispatcher = RQDispatcher(parts.store, parts.redis, timedelta(seconds=OFFLINE_AFTER_SECONDS), GRACE)
+    caller = parts.client()
+    kept, gone = parts.device(caller), parts.device(caller)
+    kept.heartbeat()
+    gone.heartbeat()
+    assert dispatcher.choose_device(caller, gone.device_id, scheduled=False) == gone.device_id
+
+    parts.store.disable_device(gone.device_id)
+    dispatcher.keys.max_age = dispatcher.states.max_age = 0  # a second in service: past the reads' age
+    message = parts.message(caller)
+    dispatcher.submit([message])
+
+    with pytest.raises(DeviceOffline):
+        dispatcher.choose_device(caller, gone.device_id, scheduled=False)
+    assert dispatcher.choose_device(caller, None, scheduled=False) is None  # the other device serves
+    job = bus.fetch(wire.send_job_id(message.client_id, message.message_id), parts.redis)
+    assert signed_for(parts.redis, job, {d.device_id: d.signing_key for d in (kept, gone)}) == {kept.device_id}
+    parts.store.disable_device(kept.device_id)
+    with pytest.raises(NoDeviceAvailable):
+        dispatcher.choose_device(caller, None, scheduled=False)
+
+
 def test_a_test_keys_message_goes_to_the_simulated_device(parts, dispatcher):
     caller = parts.client(test=True)
     message = parts.message(caller)

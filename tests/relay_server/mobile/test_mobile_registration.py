@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+
 import pytest
 import requests
+from relay_process import RELAY
 from smsgate_phone import Phone
 from waiting import wait_until
 
@@ -118,21 +122,43 @@ def test_settings_are_sectioned_snake_case_and_never_move_the_phone_to_the_publi
     assert all(isinstance(section, dict) for section in settings.values())
 
 
-def test_a_disabled_phone_device_cannot_call(relay):
+def _relay_command(relay, *args: str) -> dict:
+    """What ``zimsend-relay ARGS``, run as the operator runs it beside this relay, printed."""
+    done = subprocess.run([RELAY, *args], env=relay.env, capture_output=True, text=True, check=True, timeout=60)
+    return json.loads(done.stdout)
+
+
+def test_a_phone_disable_device_took_out_is_refused_its_message_fails_and_enable_device_brings_it_back(relay):
     account = relay.account()
     phone = relay.phone(account)
-    with relay.store.engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE devices SET disabled = 1 WHERE device_id = ?", (phone.device_id,))
-    assert phone.call("GET", "/message").status_code == 401
+    with phone.events():
+        relay.wait_online(account, phone)
+        message_id = relay.send(account, phone)
+
+    assert _relay_command(relay, "disable-device", phone.device_id)["disabled"] is True
+
+    assert phone.call("GET", "/message").status_code == 401  # as a wrong token is
     assert Phone(relay.mobile_url, phone.registration_token).register().status_code == 401
+    named = relay.v1(
+        "POST",
+        "/sms/send",
+        account,
+        json={"to": "+33612345678", "message": "Hi"},
+        headers={"X-Device-ID": phone.device_id},
+    )
+    assert named.status_code == 404 and named.json()["error"]["code"] == "INVALID_DEVICE_ID"
+    relay.wait_status(account, message_id, "failed")  # at the worker's next round
+    assert relay.v1("GET", f"/sms/status/{message_id}", account).json()["error"]["code"] == "DEVICE_ERROR"
+
+    assert _relay_command(relay, "enable-device", phone.device_id)["disabled"] is False
+
+    assert phone.pull() == []  # its token good again; the failed message is not handed to it
+    with phone.events():
+        relay.wait_online(account, phone)
+        relay.send(account, phone)
 
 
 def test_add_device_android_prints_the_url_and_token_to_type_into_the_app(relay, tmp_path):
-    import json
-    import subprocess
-
-    from relay_process import RELAY
-
     account = relay.account()
     env = relay.env | {"ZIMSEND_PUBLIC_URL": "https://sms.example.org/"}
     printed = subprocess.run(

@@ -27,8 +27,7 @@ def due_release(parts: Parts) -> DueRelease:
 
 
 def disable(parts: Parts, device_id: str) -> None:
-    with parts.store.engine.begin() as conn:
-        conn.execute(sa.update(devices).where(devices.c.device_id == device_id).values(disabled=True))
+    assert parts.store.disable_device(device_id) is not None
 
 
 def delete(parts: Parts, device_id: str) -> None:
@@ -129,3 +128,29 @@ def test_a_message_of_a_device_still_enabled_is_left_queued(parts: Parts):
     assert run_round(parts)
 
     assert parts.reload(message).status == "queued"
+
+
+def test_a_shared_message_signed_only_for_a_device_since_disabled_reaches_the_others_and_enabling_binds_it_again(
+    parts: Parts,
+):
+    caller = parts.client()
+    gone = parts.device(caller)
+    message = parts.message(caller)
+    placement.enqueue_send(parts.redis, parts.store.device_signing_keys, message)  # signed for it alone
+    kept = parts.device(caller)
+    assert run_round(parts)
+    disable(parts, gone.device_id)
+    job_id = wire.send_job_id(caller.client_id, message.message_id)
+    bus.queue(wire.client_queue(caller.client_id, message.priority), parts.redis).remove(job_id)
+    bus.fetch(job_id, parts.redis).delete()  # as the other device's agent drops it, not signed for it
+
+    assert run_round(parts)
+
+    assert parts.reload(message).status == "queued"
+    payload, signatures = bus.fetch(job_id, parts.redis).args
+    assert set(signatures) == {kept.device_id}
+    assert parts.redis.get(wire.device_client_key(gone.device_id)) is None  # it no longer serves the shared queues
+    parts.store.enable_device(gone.device_id)
+    assert run_round(parts)
+    binding = parts.redis.get(wire.device_client_key(gone.device_id))
+    assert wire.read_binding(binding, gone.device_id, gone.signing_key) == caller.client_id
