@@ -209,3 +209,15 @@ def due(conn: sa.Connection, after: datetime | None, through: datetime) -> list[
         .order_by(messages.c.scheduled_at, messages.c.message_id)
     )
     return [message_from_row(row._mapping) for row in rows]
+
+
+def queued_past_validity(conn: sa.Connection, now: datetime) -> list[Message]:
+    """The queued messages whose ``valid_until`` is at or before ``now``, earliest first
+    (read through ``ix_messages_queued_valid_until``, of queued messages with one only)."""
+    rows = conn.execute(
+        sa.select(messages)
+        # Written out, not bound, as the phone queue's (mobile_devices says why): the index is partial.
+        .where(messages.c.status == sa.literal_column("'queued'"), messages.c.valid_until <= now)
+        .order_by(messages.c.valid_until, messages.c.message_id)
+    )
+    return [message_from_row(row._mapping) for row in rows]

@@ -133,6 +133,9 @@ messages = sa.Table(
     sa.Index("ix_messages_status", "status"),
     # The worker releases queued messages as their scheduled time comes.
     sa.Index("ix_messages_status_scheduled", "status", "scheduled_at"),
+    # The worker fails queued messages as their valid_until passes. Migration 0025 makes it
+    # partial, on queued messages with a valid_until only, as for the reply index.
+    sa.Index("ix_messages_queued_valid_until", "status", "valid_until", "message_id"),
     sa.Index("ix_messages_batch_id", "batch_id"),
     # A phone's pull: a device's queued messages by priority, then oldest first.
     # Migration 0020 makes it and its newest-first twin (below) partial, on messages queued

@@ -391,6 +391,12 @@ class Store:
         with single_read(self.engine) as conn:
             return messages.queued_for_gone_devices(conn, scheduled_through)
 
+    def queued_past_validity(self, now: datetime) -> list[Message]:
+        """The queued messages, of any client and mode, whose ``valid_until`` is at or before
+        ``now``, earliest first."""
+        with single_read(self.engine) as conn:
+            return messages.queued_past_validity(conn, now)
+
     def has_queued_messages(self) -> bool:
         """Whether any message, of any client, is queued (scheduled ones too)."""
         with single_read(self.engine) as conn:

@@ -4,10 +4,11 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from query_plans import plan_of, statements_run
 from store_factories import new_message
 
 from relay_server.store import Store
-from relay_server.store.models import Caller, HistoryQuery
+from relay_server.store.models import Caller, HistoryQuery, StatusChange
 
 
 def test_inserted_messages_are_queued_with_fresh_ids_in_order(store: Store, live_caller: Caller) -> None:
@@ -137,3 +138,41 @@ def test_messages_stored_together_have_ids_that_sort_together(store: Store, live
     assert len({message.message_id for message in bulk}) == 300
     assert {message.message_id[:6] for message in bulk} == {f"msg_{int(at.timestamp() // 60) % 256:02x}"}
     assert next_minute[0].message_id[:6] == f"msg_{(int(at.timestamp() // 60) + 1) % 256:02x}"
+
+
+def test_the_queued_messages_past_their_validity_are_read_earliest_first_and_no_others(
+    store: Store, live_caller: Caller, test_caller: Caller
+) -> None:
+    now = datetime(2026, 12, 7, 8, 0, tzinfo=timezone.utc)
+    later, at_now, earlier = store.insert_messages(
+        [
+            new_message(live_caller, valid_until=now - timedelta(seconds=1)),
+            new_message(test_caller, valid_until=now),
+            new_message(live_caller, valid_until=now - timedelta(minutes=5), scheduled_at=now - timedelta(minutes=6)),
+        ],
+        at=now - timedelta(minutes=10),
+    )
+    [ended] = store.insert_messages([new_message(live_caller, valid_until=now - timedelta(minutes=1))], at=now)
+    store.apply_status_change(StatusChange(ended.message_id, "cancelled", now))
+    store.insert_messages(
+        [new_message(live_caller, valid_until=now + timedelta(seconds=1)), new_message(live_caller)], at=now
+    )
+
+    found = store.queued_past_validity(now)
+
+    assert [message.message_id for message in found] == [earlier.message_id, later.message_id, at_now.message_id]
+
+
+def test_the_look_for_queued_messages_past_their_validity_reads_its_index_without_sorting(
+    store: Store, live_caller: Caller
+) -> None:
+    now = datetime(2026, 12, 7, 8, 0, tzinfo=timezone.utc)
+    store.insert_messages([new_message(live_caller, valid_until=now - timedelta(seconds=1))], at=now)
+
+    [(statement, parameters)] = statements_run(store.engine, lambda: store.queued_past_validity(now), "FROM messages")
+
+    # Migration 0025's index of queued messages by valid_until: a round reads those whose time
+    # passed, not every queued message, however long the backlog.
+    plan = plan_of(store.engine, statement, parameters)
+    assert re.search(r"\bix_messages_queued_valid_until\b", plan), plan
+    assert "TEMP B-TREE" not in plan and "Sort" not in plan

@@ -105,6 +105,17 @@ def test_a_phones_queue_indexes_hold_only_messages_queued_on_a_device(database_u
     engine.dispose()
 
 
+def test_the_validity_index_holds_only_queued_messages_with_a_valid_until(database_url: str) -> None:
+    # As the reply index: the migration alone makes it partial (schema.py says why).
+    engine = create_engine(database_url)
+    upgrade_to_head(engine)
+    [index] = [index for index in _indexes(engine)["messages"] if index["name"] == "ix_messages_queued_valid_until"]
+    condition = index["dialect_options"][f"{engine.dialect.name}_where"]  # type: ignore[index]
+    assert re.search(r"status\)*(::text)? = 'queued'", condition), condition
+    assert re.search(r"valid_until\)* IS NOT NULL", condition), condition
+    engine.dispose()
+
+
 def _indexes(engine: sa.Engine) -> dict[str, list[dict[str, object]]]:
     """Each table's indexes as reflected, a partial one's condition as its SQL (reflected, it is an object)."""
     found = {name: sa.inspect(engine).get_indexes(name) for name in TABLES}
