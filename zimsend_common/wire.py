@@ -115,7 +115,7 @@ CLAIM_TTL_SECONDS = 7 * 24 * 3600
 
 def claim_key(client_id: str, message_id: str) -> str:
     """Set once (NX) to ``claim_value_device(...)``, ``CLAIM_CANCELLED``, ``CLAIM_EXPIRED``,
-    ``CLAIM_OTP_LOST``, ``CLAIM_BLOCKED`` (``relay_server/worker/recovery.py``) or
+    ``CLAIM_OTP_LOST``, ``CLAIM_BLOCKED`` (``relay_server/worker/expiry.py``) or
     ``CLAIM_DEVICE_GONE`` (``relay_server/worker/device_gone.py``); the relay may replace a
     device's with ``CLAIM_ABANDONED`` (``relay_server/worker/abandoned.py``), or, when that
     device declined the message, with ``CLAIM_DECLINED`` or nothing

@@ -4,7 +4,8 @@ Every round: tell agents their clients, follow devices online and offline,
 hand on again the phones' events Redis lost (``phone_events``), re-enqueue
 the messages Redis lost (once agents had their grace period to claim
 again what they took), fail what waits for a device since disabled or deleted
-(``device_gone``), and fail what devices that will never report on it
+(``device_gone``), fail what is still queued at its ``valid_until``
+(``expiry``), and fail what devices that will never report on it
 took (``abandoned``). The daily purge has a thread of its own (``purge``):
 a long one must not hold these up. A round
 that finds Redis down is retried soon, so recovery runs right after Redis is
@@ -26,6 +27,7 @@ from relay_server.worker.context import WorkerContext
 from relay_server.worker.device_gone import fail_stranded
 from relay_server.worker.due import DueRelease
 from relay_server.worker.epoch import EpochWatch
+from relay_server.worker.expiry import fail_past_validity
 from relay_server.worker.liveness import check_devices
 from relay_server.worker.phone_events import hand_on_again
 from relay_server.worker.recovery import publish_device_clients, requeue_orphans
@@ -62,6 +64,7 @@ class Maintenance:
             if self.epoch.held_back_through(self.ctx.redis, now) is None:
                 # Before recovery, which would place them again for no device to take.
                 fail_stranded(self.ctx, now, self.due.looked_through)
+                fail_past_validity(self.ctx, now)
                 requeue_orphans(self.ctx, now, self.due.looked_through)
                 give_up_returned(self.ctx, now)
         except RedisError as exc:

@@ -20,9 +20,10 @@ from datetime import datetime, timedelta
 
 from relay_server.dispatch import placement
 from relay_server.store.models import Device, Message, StatusChange
-from relay_server.worker import abandoned, device_gone, refusals
+from relay_server.worker import abandoned, device_gone, expiry, refusals
 from relay_server.worker.context import WorkerContext
-from relay_server.worker.messages import NUMBER_BLOCKED, VALIDITY_PASSED, expire, fail_outcome_unknown
+from relay_server.worker.expiry import LOST_OTP
+from relay_server.worker.messages import NUMBER_BLOCKED, expire, fail_outcome_unknown
 from zimsend_common import device_written, wire
 
 log = logging.getLogger(__name__)
@@ -32,18 +33,7 @@ _BATCH = 500  # messages looked up in Redis, and read from the store, at once
 # without a word, the claim is taken to be the last thing the device did,
 # and the message goes back to it: at most once every STUCK_AFTER.
 STUCK_AFTER = timedelta(minutes=5)
-# The store keeps an OTP's text masked and its code nowhere: a lost send job
-# cannot be rebuilt, and sending the masked text would be worse than failing.
-LOST_OTP = "one-time password lost with its send job; the code is not stored: ask for a new one"
 OTP_SUBMIT_MARGIN = timedelta(minutes=1)
-# The claim an expiry wins for each reason, and back: a round that finds one ends its message
-# as the expiry would have, had the store kept its failure (a cancel's claim would cancel it).
-_EXPIRY_CLAIMS = {
-    VALIDITY_PASSED: wire.CLAIM_EXPIRED,
-    LOST_OTP: wire.CLAIM_OTP_LOST,
-    NUMBER_BLOCKED: wire.CLAIM_BLOCKED,
-}
-_EXPIRY_DETAILS = {claim.encode(): detail for detail, claim in _EXPIRY_CLAIMS.items()}
 
 
 def publish_device_clients(ctx: WorkerContext) -> None:
@@ -114,8 +104,8 @@ def _give_jobs_back(ctx: WorkerContext, jobless: dict[str, bytes | None], now: d
             ctx.store.apply_status_change(StatusChange(message_id, "cancelled", now))
         elif claim == wire.CLAIM_ABANDONED.encode():  # taken over; its failure was not stored
             fail_outcome_unknown(ctx.store, message_id, now, abandoned.ABANDONED.format(why="was given up"), None)
-        elif claim in _EXPIRY_DETAILS:  # won by an expiry; its failure was not stored
-            expire(ctx.store, message_id, now, _EXPIRY_DETAILS[claim])
+        elif claim in expiry.DETAILS:  # won by an expiry; its failure was not stored
+            expire(ctx.store, message_id, now, expiry.DETAILS[claim])
         elif claim == wire.CLAIM_DEVICE_GONE.encode():  # its device went; its failure was not stored
             device_gone.fail(ctx, [message], now)
         else:
@@ -129,7 +119,7 @@ def _place_again(ctx: WorkerContext, messages: list[Message], now: datetime) -> 
         # Its send job alone carried the code; the store keeps it masked. Unlike placing,
         # failing is not idempotent: leave the relay time to enqueue what it just stored.
         if message.message_id in otps and now - message.created_at >= OTP_SUBMIT_MARGIN:
-            _expire(ctx, message.client_id, message.message_id, now, LOST_OTP)
+            expiry.fail(ctx, message, now, LOST_OTP)
     placed = give_jobs(ctx, [message for message in messages if message.message_id not in otps], now)
     for message in placed:
         log.info("message queued again", extra={"message_id": message.message_id})
@@ -157,9 +147,9 @@ def give_jobs(ctx: WorkerContext, messages: Sequence[Message], now: datetime) ->
     due = []
     for message in seen.placeable:
         if message.message_id in blocked:
-            _expire(ctx, message.client_id, message.message_id, now, NUMBER_BLOCKED)
+            expiry.fail(ctx, message, now, NUMBER_BLOCKED)
         elif message.valid_until is not None and message.valid_until < now:
-            _expire(ctx, message.client_id, message.message_id, now)
+            expiry.fail(ctx, message, now)
         else:
             due.append(message)
     # A failed job's remains would block the new one.
@@ -212,15 +202,3 @@ def _claimant(ctx: WorkerContext, message: Message, claim: bytes) -> Device | No
         return device
     log.warning("claim names no device of the message's client", extra={"message_id": message.message_id})
     return None
-
-
-def _expire(ctx: WorkerContext, client_id: str, message_id: str, now: datetime, detail: str = VALIDITY_PASSED) -> None:
-    """Fail a message that can no longer leave while it has no job, if nobody claims it first.
-
-    The claim names the reason (``detail``): should the store not keep the
-    failure, the next round finds the claim and fails the message the same way.
-    """
-    key = wire.claim_key(client_id, message_id)
-    if not ctx.redis.set(key, _EXPIRY_CLAIMS[detail], nx=True, ex=wire.CLAIM_TTL_SECONDS):
-        return
-    expire(ctx.store, message_id, now, detail)

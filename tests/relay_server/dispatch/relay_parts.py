@@ -6,6 +6,7 @@ Shared by the dispatch and worker tests (each conftest star-imports it).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -74,6 +75,12 @@ class Parts:
     def new_message(self, caller: Caller, **fields: Any) -> NewMessage:
         """A message of ``caller``'s to store: one GSM-7 segment, "Hello", unless ``fields`` say otherwise."""
         return store_factories.new_message(caller, **fields)
+
+    def failed_webhooks(self, message: Message) -> list[dict[str, Any]]:
+        """The bodies of the ``sms.failed`` webhooks queued for ``message``."""
+        deliveries = self.store.webhook_outbox.due_candidates(utcnow() + timedelta(days=1), 100)
+        bodies = [json.loads(delivery.body) for delivery in deliveries if delivery.message_id == message.message_id]
+        return [body for body in bodies if body["event"] == "sms.failed"]
 
     def reload(self, message: Message) -> Message:
         caller = Caller(client_id=message.client_id, key_id="", is_test=message.is_test)

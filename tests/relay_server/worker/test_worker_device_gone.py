@@ -3,7 +3,6 @@ DEVICE_ERROR, with its webhook, rather than wait queued for a device that will n
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -42,12 +41,6 @@ def assert_failed_device_gone(parts: Parts, message: Message) -> None:
     assert bus.queue(wire.device_queue(message.device_id or "", message.priority), parts.redis).count == 0
 
 
-def failed_webhooks(parts: Parts, message: Message) -> list[dict]:
-    deliveries = parts.store.webhook_outbox.due_candidates(utcnow() + timedelta(days=1), 100)
-    bodies = [json.loads(delivery.body) for delivery in deliveries if delivery.message_id == message.message_id]
-    return [body for body in bodies if body["event"] == "sms.failed"]
-
-
 def test_a_scheduled_message_whose_device_was_disabled_fails_at_its_time_with_its_webhook(parts: Parts):
     caller = parts.client()
     device = parts.device(caller)
@@ -61,7 +54,7 @@ def test_a_scheduled_message_whose_device_was_disabled_fails_at_its_time_with_it
     assert due.round(at + timedelta(seconds=1))
 
     assert_failed_device_gone(parts, message)
-    [hook] = failed_webhooks(parts, message)
+    [hook] = parts.failed_webhooks(message)
     assert hook["data"]["error"]["code"] == "DEVICE_ERROR"
 
 
@@ -87,7 +80,7 @@ def test_a_queued_message_waiting_on_the_queue_of_a_device_since_disabled_fails_
     assert run_round(parts)
 
     assert_failed_device_gone(parts, message)
-    assert len(failed_webhooks(parts, message)) == 1
+    assert len(parts.failed_webhooks(message)) == 1
     assert parts.redis.get(wire.claim_key(message.client_id, message.message_id)) == wire.CLAIM_DEVICE_GONE.encode()
 
 

@@ -1,12 +1,17 @@
-"""Recovery's expiry of a message whose valid_until passed: it fails with TIMEOUT, even when
-the worker stops between winning the message's claim and storing the failure."""
+"""The expiry of a message whose valid_until passed while it was queued: it fails with TIMEOUT at
+the next maintenance round, its job (its text with it) deleted from Redis, whether it waited on
+a queue no device drains or lost its job; even when the worker stops between winning the
+message's claim and storing the failure. One a device claimed is left to that device."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 
-from relay_parts import OFFLINE_AFTER_SECONDS, Parts, known_to_the_worker, run_round
+from redis_contents import keys_holding
+from relay_parts import OFFLINE_AFTER_SECONDS, Parts, known_to_the_worker, otp_message, run_round
 
+from relay_server.dispatch import placement
 from relay_server.dispatch.rq_dispatcher import RQDispatcher
 from relay_server.store.models import Message
 from relay_server.worker.messages import NUMBER_BLOCKED, VALIDITY_PASSED
@@ -72,3 +77,90 @@ def test_a_blocked_numbers_claim_whose_failure_the_store_did_not_keep_fails_it_b
     failed = parts.reload(message)
     assert failed.error is not None
     assert (failed.status, failed.error.code, failed.error.detail) == ("failed", "BLOCKED_NUMBER", NUMBER_BLOCKED)
+
+
+HOOK = "https://hooks.example.com/zimsend"
+CODE = b"ZZ482913ZZ"
+
+
+def seconds(n: float) -> timedelta:
+    return timedelta(seconds=n)
+
+
+def placed(parts: Parts, message: Message, text: str = "Hello") -> None:
+    """Put the message's send job on its queue, holding ``text`` (an OTP's real text, which
+    the store keeps masked), as the relay does."""
+    placement.enqueue_send(parts.redis, parts.store.device_signing_keys, replace(message, body=text))
+
+
+def valid_until(message: Message) -> datetime:
+    assert message.valid_until is not None
+    return message.valid_until
+
+
+def test_an_otp_waiting_for_an_offline_device_fails_at_its_valid_until_leaving_its_code_nowhere_in_redis(
+    parts: Parts,
+):
+    caller = parts.client()
+    device = parts.device(caller)  # it never reports: offline
+    message = otp_message(parts, caller, utcnow(), device_id=device.device_id, webhook_url=HOOK)
+    placed(parts, message, f"Votre code est : {CODE.decode()}")
+
+    assert run_round(parts, valid_until(message) - seconds(1))
+    assert parts.reload(message).status == "queued"  # not before its time
+    assert keys_holding(parts.redis, CODE)  # its send job, while it waits: by design
+    assert run_round(parts, valid_until(message) + seconds(1))
+
+    assert_failed_as_expired(parts, message)
+    assert keys_holding(parts.redis, CODE) == []
+    assert bus.queue(wire.device_queue(device.device_id, message.priority), parts.redis).count == 0
+    [hook] = parts.failed_webhooks(message)
+    assert hook["data"]["error"]["code"] == "TIMEOUT"
+
+
+def test_a_message_on_a_shared_queue_no_device_drains_fails_at_its_valid_until(parts: Parts):
+    caller = parts.client()
+    message = parts.message(caller, valid_until=utcnow() + seconds(30), webhook_url=HOOK)
+    placed(parts, message, "Hello ZZ482913ZZ")
+
+    assert run_round(parts, valid_until(message) + seconds(1))
+
+    assert_failed_as_expired(parts, message)
+    assert parts.redis.get(wire.claim_key(message.client_id, message.message_id)) == wire.CLAIM_EXPIRED.encode()
+    assert bus.queue(wire.client_queue(message.client_id, message.priority), parts.redis).count == 0
+    assert keys_holding(parts.redis, CODE) == []
+    assert len(parts.failed_webhooks(message)) == 1
+
+
+def test_a_scheduled_message_still_unreleased_at_its_valid_until_fails_then(parts: Parts):
+    now = utcnow()
+    message = parts.message(parts.client(), scheduled_at=now + seconds(10), valid_until=now + seconds(20))
+
+    assert run_round(parts, now + seconds(21))  # a due release that has not looked yet
+
+    assert_failed_as_expired(parts, message)
+
+
+def test_an_expiry_that_won_the_claim_and_stopped_deletes_the_job_and_fails_the_message_next_round(parts: Parts):
+    message = parts.message(parts.client(), valid_until=utcnow() + seconds(30))
+    placed(parts, message, "Hello ZZ482913ZZ")
+    parts.redis.set(wire.claim_key(message.client_id, message.message_id), wire.CLAIM_EXPIRED)
+
+    assert run_round(parts, valid_until(message) + seconds(1))
+
+    assert_failed_as_expired(parts, message)
+    assert keys_holding(parts.redis, CODE) == []
+
+
+def test_a_message_a_device_claimed_is_left_to_its_device_past_its_valid_until(parts: Parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    message = parts.message(caller, device_id=device.device_id, valid_until=utcnow() + seconds(30))
+    claim = wire.claim_value_device(device.device_id)
+    parts.redis.set(wire.claim_key(message.client_id, message.message_id), claim)
+
+    assert run_round(parts, valid_until(message) + seconds(1))
+
+    # It may be on air: its device reports what became of it.
+    assert parts.reload(message).status == "queued"
+    assert parts.redis.get(wire.claim_key(message.client_id, message.message_id)) == claim.encode()

@@ -7,7 +7,8 @@ from datetime import timedelta
 from relay_parts import Parts, otp_message, run_round
 from rq.exceptions import NoSuchJobError
 
-from relay_server.worker.recovery import LOST_OTP, OTP_SUBMIT_MARGIN, STUCK_AFTER
+from relay_server.worker.expiry import LOST_OTP
+from relay_server.worker.recovery import OTP_SUBMIT_MARGIN, STUCK_AFTER
 from zimsend_common import bus, wire
 from zimsend_common.timefmt import utcnow
 

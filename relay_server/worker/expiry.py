@@ -1,0 +1,65 @@
+"""Queued messages that can no longer leave in time: they fail with TIMEOUT.
+
+A message past its ``valid_until`` is not sent: an agent that takes one
+fails it. But one waiting for a device that stays offline, or on a shared
+queue no device drains, was taken by no one, and stayed ``queued`` past its
+time, its send job (its text, a one-time password's code among it) in
+Redis, until some device took it. So each maintenance round fails every
+message still queued at its ``valid_until`` (an indexed query), with its
+``sms.failed`` webhook, and deletes its job whole. Recovery fails the same
+way one whose job it would place again too late, a one-time password's
+message whose code was lost with its job (``LOST_OTP``), and one whose
+number its client blocked before it left (``NUMBER_BLOCKED``: BLOCKED_NUMBER,
+not TIMEOUT).
+
+The relay first claims the message for its reason (``wire.CLAIM_EXPIRED``,
+``wire.CLAIM_OTP_LOST``, ``wire.CLAIM_BLOCKED``), which no device or cancel
+can do after it. One a device claimed first may be on air: that device
+reports what became of it.
+One a cancel claimed is cancelled. Should the store lose the failure, the
+claim makes the next round fail the message the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from relay_server.dispatch import placement
+from relay_server.store.models import Message
+from relay_server.worker.context import WorkerContext
+from relay_server.worker.messages import NUMBER_BLOCKED, VALIDITY_PASSED, expire
+from zimsend_common import device_written, wire
+
+log = logging.getLogger(__name__)
+
+# The store keeps an OTP's text masked and its code nowhere: a lost send job
+# cannot be rebuilt, and sending the masked text would be worse than failing.
+LOST_OTP = "one-time password lost with its send job; the code is not stored: ask for a new one"
+# The claim an expiry wins for each reason, and back: a round that finds one ends its message
+# as the expiry would have, had the store kept its failure (a cancel's claim would cancel it).
+CLAIMS = {
+    VALIDITY_PASSED: wire.CLAIM_EXPIRED,
+    LOST_OTP: wire.CLAIM_OTP_LOST,
+    NUMBER_BLOCKED: wire.CLAIM_BLOCKED,
+}
+DETAILS = {claim.encode(): detail for detail, claim in CLAIMS.items()}
+
+
+def fail_past_validity(ctx: WorkerContext, now: datetime) -> int:
+    """Fail every message still queued at its ``valid_until`` (by ``now``) that no device or
+    cancel claimed first (``fail``); returns how many failed."""
+    return sum(fail(ctx, message, now) for message in ctx.store.queued_past_validity(now))
+
+
+def fail(ctx: WorkerContext, message: Message, now: datetime, detail: str = VALIDITY_PASSED) -> bool:
+    """Fail the message for ``detail`` (``messages.expire`` says with which code), its send job
+    deleted from Redis, unless a device or a cancel claimed it first; whether it failed."""
+    key, claim = wire.claim_key(message.client_id, message.message_id), CLAIMS[detail].encode()
+    won = ctx.redis.set(key, claim, nx=True, ex=wire.CLAIM_TTL_SECONDS)
+    if not won and device_written.string_at(ctx.redis, key) != claim:
+        return False
+    placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id)])
+    expire(ctx.store, message.message_id, now, detail)
+    log.info("message failed: it could no longer leave in time", extra={"message_id": message.message_id})
+    return True
