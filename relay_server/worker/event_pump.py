@@ -36,6 +36,11 @@ until applied (``phone_events``), should Redis lose them. Events deferred
 while the store is down wait in RQ's scheduler, which the worker keeps
 running over this queue, and come back on it. The pump is one per
 deployment: it runs only in the worker holding the worker lease (``lease``).
+A holder paused longer than its lease may still end the round it was in once
+it wakes, while the next holder works on the same list (it took that round's
+jobs again, and more behind them): a round removes from the list the very
+items it took, wherever they now are, never the list's first so many, so the
+next holder's stay there until that holder finishes them.
 """
 
 from __future__ import annotations
@@ -144,6 +149,16 @@ return items
 """
 
 
+# Removes from the pump's list (KEYS[1]) one copy of each item of ARGV, wherever it is; an
+# item no longer there (another round finished it) removes nothing. Given in the order
+# they were taken, each is found at the list's head in the usual round: no scan.
+_REMOVE = """
+for _, item in ipairs(ARGV) do
+  redis.call('LREM', KEYS[1], 1, item)
+end
+"""
+
+
 def left_over(redis: Redis, count: int) -> list[bytes]:
     """The first ``count`` items a round took and did not finish (a failed round, a dead worker)."""
     return redis.lrange(PROCESSING_KEY, 0, count - 1)  # type: ignore[return-value]
@@ -201,14 +216,20 @@ def read_jobs(redis: Redis, items: list[bytes]) -> list[Claimed]:
 
 def finish(redis: Redis, items: list[bytes], acknowledgements: list[str]) -> None:
     """The batch ``items`` is done and committed: its events' ack keys set, and the
-    batch off the pump's list (its head) with the hashes of its event jobs, in one
-    transaction."""
+    batch off the pump's list with the hashes of its event jobs, in one transaction.
+
+    Each item leaves the list by what it is, one copy for each taken (an id queued
+    twice and taken twice leaves twice), wherever it now is: the list's head is not
+    always this round's. A holder paused past its lease ends its round after the next
+    holder took the same items again and more behind them; the items it removes are
+    ones it applied (a copy the next holder took is the same job), those behind stay.
+    """
     if not items:
         return
     pipeline = redis.pipeline(transaction=True)
     for key in acknowledgements:
         pipeline.set(key, 1, ex=wire.EVENT_ACK_TTL_SECONDS)
-    pipeline.ltrim(PROCESSING_KEY, len(items), -1)
+    pipeline.eval(_REMOVE, 1, PROCESSING_KEY, *items)
     for item in items:
         try:
             job_id = bus.job_id_of(item)

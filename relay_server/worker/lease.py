@@ -43,6 +43,11 @@ empty): the holder keeps it, unless a standby got there first.
 - Each term's duties start as in a worker just started: the event pump
   first takes what the last holder took and did not finish (an event
   applied twice is answered as a repeat, with no change).
+- A holder paused longer than the lease (SIGSTOP, a VM stalled) may still
+  end the round it was in when it wakes, beside the next holder: the lease
+  cannot stop a round already under way. The event pump's round then takes
+  off the shared list only the items it took itself (``event_pump.finish``),
+  so the next holder's, finished or not, stay there.
 """
 
 from __future__ import annotations

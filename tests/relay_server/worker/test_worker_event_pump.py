@@ -22,7 +22,7 @@ from gateway_agent.agent.outbox import Outbox
 from relay_server.store.models import Message
 from relay_server.store.store import Store
 from relay_server.worker import context, events
-from relay_server.worker.event_pump import PROCESSING_KEY, EventJob, EventPump, take
+from relay_server.worker.event_pump import PROCESSING_KEY, EventJob, EventPump, finish, read_jobs, run_job, take
 from zimsend_common import bus, wire
 from zimsend_common.config import Settings
 from zimsend_common.timefmt import isoformat_z, utcnow
@@ -227,6 +227,66 @@ def test_after_a_round_the_database_failed_the_same_pump_takes_that_rounds_event
     assert pump.round() == 1
     assert parts.reload(newer).status == "sent"
     assert parts.redis.llen(PROCESSING_KEY) == 0
+
+
+def paused_round(parts: Parts) -> tuple[list[bytes], list[str]]:
+    """A round of a holder paused (SIGSTOP, a VM stalled) after it took and applied its
+    batch, before it finished it: the items it took, and its acknowledgements to set."""
+    items = take(parts.redis, 100, 0)
+    with events.one_round() as this_round, parts.store.batch():
+        for job_id, fields in read_jobs(parts.redis, items):
+            run_job(parts.redis, job_id, fields)
+    return items, this_round.acknowledgements
+
+
+@pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+def test_a_round_a_paused_holder_finishes_after_another_took_over_leaves_the_others_unfinished_events_on_the_list(
+    tmp_path, parts: Parts, database_url
+):
+    caller = parts.client()
+    outbox, ledger = agent_outbox(tmp_path, parts, parts.device(caller))
+    before_pause, failed_with = [parts.message(caller) for _ in range(2)], [parts.message(caller) for _ in range(3)]
+    for message in before_pause:
+        report_sent(outbox, message)
+    paused = paused_round(parts)  # the old holder, paused longer than its lease
+    new_holder = EventPump(parts.ctx, wait_seconds=0)
+    assert new_holder.round() == 2  # it takes first what the old one left: repeats, no change
+    for message in failed_with:
+        report_sent(outbox, message)
+    with refusing_connections(database_url):
+        parts.store.engine.dispose()
+        assert new_holder.round() is None  # it took these, then found no database
+
+    finish(parts.redis, *paused)  # the old holder wakes, and ends the round it was in
+
+    new_holder.round()  # its failed round, tried again
+    assert [parts.reload(message).status for message in before_pause + failed_with] == ["sent"] * 5
+    assert parts.redis.llen(PROCESSING_KEY) == 0
+    assert outbox.flush() is True
+    assert ledger.handed_events() == []  # every event acknowledged
+
+
+def test_a_job_id_queued_twice_leaves_the_list_once_for_each_time_a_round_took_it(tmp_path, parts: Parts):
+    caller = parts.client()
+    outbox, ledger = agent_outbox(tmp_path, parts, parts.device(caller))
+    message, later = parts.message(caller), parts.message(caller)
+    report_sent(outbox, message)
+    report_sent(outbox, later)
+    queue = bus.queue_key(wire.EVENTS_QUEUE)
+    [item, _] = parts.redis.lrange(queue, 0, -1)
+    parts.redis.rpush(queue, item, item)  # a device may append any id, its own event's again too
+    assert len(take(parts.redis, 100, 0)) == 4  # by a worker that died then
+    pump = EventPump(parts.ctx, batch=3, wait_seconds=0)
+
+    assert pump.round() == 3  # the item, the later one, and the item again: a repeat
+    assert parts.redis.lrange(PROCESSING_KEY, 0, -1) == [item]  # the copy no round took yet
+    assert pump.round() == 1
+    assert parts.redis.llen(PROCESSING_KEY) == 0
+
+    assert [parts.reload(m).status for m in (message, later)] == ["sent", "sent"]
+    assert job_hashes(parts) == []
+    assert outbox.flush() is True
+    assert ledger.handed_events() == []
 
 
 @pytest.mark.parametrize("wait_first", [False, True])
