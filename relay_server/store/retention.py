@@ -2,15 +2,21 @@
 
 Only delivered, failed and cancelled messages go; one still queued or sent is
 work in progress whatever its age. A batch takes its messages off the daily
-counts' ``kept`` in the same transaction (they stay counted). The other
-records past their time (``Stale``: device events, incoming SMS, webhook
-deliveries, OTPs...) go in batches too. Batches keep each transaction (and
-each hold of SQLite's write lock, which every send waits on) short while a
-large backlog is purged: the first purge after retention was shortened, or
-after the worker was stopped for weeks. Between two batches the purge lets
-the writers waiting meanwhile in (``engine.let_writers_in``): without it,
-free again first, it took SQLite's write lock again at once, batch after
-batch (``bench/retention.py``).
+counts' ``kept`` in the same transaction (they stay counted): those its
+DELETE returned, as they stood when deleted. Two purges at once (the
+worker's and ``zimsend-relay purge``) may pick the same batch: on PostgreSQL
+the second waits on the first's row locks, then deletes none of it, and so
+takes nothing off (counting the batch it picked, it took it off twice, and
+history totals went below zero).
+
+The other records past their time (``Stale``: device events, incoming SMS,
+webhook deliveries, OTPs...) go in batches too. Batches keep each
+transaction (and each hold of SQLite's write lock, which every send waits
+on) short while a large backlog is purged: the first purge after retention
+was shortened, or after the worker was stopped for weeks. Between two
+batches the purge lets the writers waiting meanwhile in
+(``engine.let_writers_in``): without it, free again first, it took SQLite's
+write lock again at once, batch after batch (``bench/retention.py``).
 
 Messages are found one client, and one mode (live or test), at a time,
 through the history's status index (client, mode, status, creation time):
@@ -94,7 +100,7 @@ def purge_messages(engine: sa.Engine, cutoff: datetime, batch_size: int = BATCH_
 def _purge_owner(engine: sa.Engine, client_id: str, is_test: bool, cutoff: datetime, batch_size: int) -> int:
     """Delete one client's finished live (or test) messages created before ``cutoff``."""
     due = (
-        sa.select(messages)
+        sa.select(messages.c.message_id)
         .where(
             messages.c.client_id == client_id,
             messages.c.is_test == is_test,
@@ -105,13 +111,14 @@ def _purge_owner(engine: sa.Engine, client_id: str, is_test: bool, cutoff: datet
     )
 
     def delete_batch(conn: sa.Connection) -> int:
-        batch = [message_from_row(row._mapping) for row in conn.execute(due)]
-        if batch:
-            ids = [message.message_id for message in batch]
-            conn.execute(sa.delete(message_events).where(message_events.c.message_id.in_(ids)))
-            refusals.delete_of(conn, ids)
-            conn.execute(sa.delete(messages).where(messages.c.message_id.in_(ids)))
-            daily_counts.record_purged(conn, batch)
-        return len(batch)
+        ids = [row.message_id for row in conn.execute(due)]
+        if not ids:
+            return 0
+        conn.execute(sa.delete(message_events).where(message_events.c.message_id.in_(ids)))
+        refusals.delete_of(conn, ids)
+        deleted = sa.delete(messages).where(messages.c.message_id.in_(ids)).returning(*messages.c)
+        purged = [message_from_row(row._mapping) for row in conn.execute(deleted)]
+        daily_counts.record_purged(conn, purged)
+        return len(purged)
 
     return _in_batches(engine, delete_batch, batch_size)

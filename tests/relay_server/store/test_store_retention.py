@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
@@ -11,7 +13,7 @@ from relay_server.store import Store, device_records
 from relay_server.store.dispatch_schema import incoming_messages
 from relay_server.store.models import Caller, NewIncoming, StatusChange
 from relay_server.store.retention import purge_messages, purge_stale
-from relay_server.store.schema import message_events
+from relay_server.store.schema import daily_counts, daily_totals, message_events
 from zimsend_common.timefmt import utcnow
 
 OLD = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -131,3 +133,44 @@ def test_a_backlog_of_old_records_goes_a_bounded_batch_a_transaction(store: Stor
     assert purged == 7
     with store.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(incoming_messages)).scalar_one() == 0
+
+
+def test_two_purges_at_once_take_each_purged_message_off_the_kept_counts_once(
+    store: Store, live_caller: Caller
+) -> None:
+    for n in range(3):
+        _make(store, live_caller, OLD + timedelta(seconds=n), "cancelled")
+    second: list[int] = []
+    other = threading.Thread(target=lambda: second.append(purge_messages(store.engine, CUTOFF)))
+    first_deleted, other_deletes = threading.Event(), threading.Event()
+
+    def deleting(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if threading.current_thread() is other:
+            if statement.startswith("DELETE FROM message_events "):
+                other_deletes.set()
+        elif statement.startswith("DELETE FROM messages "):
+            first_deleted.set()
+
+    def committing(conn) -> None:  # noqa: ANN001
+        # The first purge's batch is deleted and counted, not yet committed: the other reads
+        # the same batch and (on PostgreSQL) waits on the first's row locks to delete it.
+        if first_deleted.is_set() and threading.current_thread() is not other and other.ident is None:
+            other.start()
+            # On SQLite the other cannot begin before this one commits (one writer at a time).
+            if other_deletes.wait(2):
+                time.sleep(0.5)  # its DELETE sent, it waits on this purge's locks
+
+    sa.event.listen(store.engine, "before_cursor_execute", deleting)
+    sa.event.listen(store.engine, "commit", committing)
+    try:
+        first = purge_messages(store.engine, CUTOFF)
+        other.join(30)
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", deleting)
+        sa.event.remove(store.engine, "commit", committing)
+
+    with store.engine.connect() as conn:
+        for table in (daily_counts, daily_totals):
+            kept, count = conn.execute(sa.select(sa.func.sum(table.c.kept), sa.func.sum(table.c.count))).one()
+            assert (kept, count) == (0, 3), f"{table.name}: {kept} kept, {count} counted after purging 3 messages"
+    assert (first, second) == (3, [0])
