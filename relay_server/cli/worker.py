@@ -154,7 +154,6 @@ def run_worker(settings: Settings, *, maintenance_seconds: float, stop: threadin
         for name, duty in (
             ("lease", duties),
             ("webhooks", WebhookPump(ctx)),
-            ("purge", DailyPurge(ctx)),
         )
     ]
     for thread in threads:
@@ -173,13 +172,19 @@ def run_worker(settings: Settings, *, maintenance_seconds: float, stop: threadin
 
 
 def _leased_duties(ctx: context.WorkerContext, maintenance_seconds: float) -> list[tuple[str, Duty]]:
-    """The duties only the worker holding the lease runs, made anew for each of its terms:
-    each starts as in a worker just started (the event pump first takes what the last
-    holder left, the epoch watch knows nothing of the last holder's releases)."""
+    """The duties only the worker holding the lease runs, each in a thread of its own, made
+    anew for each of its terms: each starts as in a worker just started (the event pump
+    first takes what the last holder left, the epoch watch knows nothing of the last
+    holder's releases, the daily purge purges at once)."""
     epoch = EpochWatch(ctx.recovery_grace, ctx.store.has_queued_messages)
     due = DueRelease(ctx, epoch, ctx.settings.relay.due_check_seconds)
     maintenance = Maintenance(ctx, maintenance_seconds, epoch, due)
-    return [("events", EventPump(ctx).run), ("due-release", due.run), ("maintenance", maintenance.run)]
+    return [
+        ("events", EventPump(ctx).run),
+        ("due-release", due.run),
+        ("maintenance", maintenance.run),
+        ("purge", DailyPurge(ctx).run),
+    ]
 
 
 def _children_end_with(parent: int) -> None:

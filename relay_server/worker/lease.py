@@ -8,15 +8,18 @@ finding their jobs still waiting, never handed them on again). Two liveness
 rounds recorded a device's coming online twice (two ``device.connected``
 webhooks). And the moment before which no released scheduled message can
 have been taken by an agent (``epoch.EpochWatch``) is known to one process
-only. So the event pump, the due release and the maintenance run only in the
-worker that holds this lease; any other stands by, says so once, and takes
-the lease when it is free.
+only. Two daily purges at once, each a purge of a backlog that may take
+minutes, doubled the work and the hold on SQLite's write lock (and on
+PostgreSQL, until ``store.retention`` counted only what its own DELETE
+removed, took a purged batch off the history's counts twice). So the event pump, the due release, the maintenance
+and the daily purge (each in a thread of its own: a long purge holds up no
+maintenance round) run only in the worker that holds this lease; any other
+stands by, says so once, and takes the lease when it is free.
 
 The rest are safe twice and run in every worker: RQ's loop (the simulated
 device) hands each job to one worker, RQ's scheduler takes a lock of its
-own, the webhook pump claims each delivery in the store for the length of
-its attempt, and the daily purge deletes what is past retention whoever
-runs it.
+own, and the webhook pump claims each delivery in the store for the length
+of its attempt.
 
 The lease is a key (``wire.WORKER_LEASE_KEY``) naming its holder, set to
 expire after ``LEASE_SECONDS`` and renewed every ``RENEW_SECONDS`` by one
@@ -27,7 +30,9 @@ empty): the holder keeps it, unless a standby got there first.
   for its last successful renewal; Redis can only expire it later. A holder
   that cannot renew in time (Redis away, the process paused or starved) has
   its duties stop at the end of their current round, and starts them again
-  only once it holds the lease again.
+  only once it holds the lease again. The daily purge's round is the whole
+  purge: one still running may meet the new holder's (``store.retention``
+  takes each message off the history's counts once, whoever deleted it).
 - A worker that takes the lease from another, or at its start, starts its
   duties one renewal later: a holder that lost the key to a flush of Redis
   has by then tried to renew, found the key another's, and stopped its own.

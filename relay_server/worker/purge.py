@@ -5,7 +5,8 @@ or after the worker was stopped for weeks) takes seconds to minutes, a batch
 a transaction (``store.retention``). In the maintenance round it held up
 everything after it: devices were not marked online or offline, and nothing
 lost was placed again, until it ended. In a thread of its own it holds up
-nothing: the rounds' writes get in between its batches.
+nothing: the rounds' writes get in between its batches. It is one of the
+duties only the active worker runs (``lease``), started with each of its terms.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ RETRY_SECONDS = 60.0
 
 
 class DailyPurge:
-    """A purge when the worker starts, then every day; ``run`` until ``stop`` is set."""
+    """A purge when the worker's term starts, then every day; ``run`` until ``stop`` is set."""
 
     def __init__(self, ctx: WorkerContext) -> None:
         self.ctx = ctx

@@ -26,8 +26,9 @@ def spawn_worker(env: dict[str, str], log: Path, maintenance_seconds: float = 0.
         )
 
 
-def start_worker(tmp_path: Path, sqlite_url: str, redis_url: str) -> GroupProcess:
-    """The worker on a test's SQLite file and private Redis; its output goes to ``tmp_path/worker.log``."""
+def start_worker(tmp_path: Path, sqlite_url: str, redis_url: str, **settings: str) -> GroupProcess:
+    """The worker on a test's SQLite file and private Redis, with ``settings`` (``ZIMSEND_...``
+    variables) besides; its output goes to ``tmp_path/worker.log``."""
     env = {
         **os.environ,
         "ZIMSEND_CONFIG": str(tmp_path / "none.toml"),
@@ -35,6 +36,7 @@ def start_worker(tmp_path: Path, sqlite_url: str, redis_url: str) -> GroupProces
         "ZIMSEND_DATABASE_URL": sqlite_url,
         "ZIMSEND_REDIS_URL": redis_url,
         "PYTHONFAULTHANDLER": "1",  # SIGABRT writes every thread's stack to the log (see stopped_within)
+        **settings,
     }
     (tmp_path / "none.toml").write_text("")
     return spawn_worker(env, tmp_path / "worker.log")

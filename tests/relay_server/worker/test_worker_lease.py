@@ -9,8 +9,10 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -180,8 +182,10 @@ class Deployment:
             return Counter(conn.execute(query).scalars())
 
 
-@pytest.fixture
-def deployment(tmp_path, sqlite_url, redis_proc, redisdb) -> Iterator[Deployment]:
+@contextmanager
+def two_workers(
+    tmp_path: Path, sqlite_url: str, redis_proc: Any, redisdb: redis.Redis, **settings: str
+) -> Iterator[Deployment]:
     """Two workers on one store and one Redis, as when one is started by hand beside the unit."""
     store = Store.open(sqlite_url)
     client, key = store.create_client("acme")
@@ -192,12 +196,19 @@ def deployment(tmp_path, sqlite_url, redis_proc, redisdb) -> Iterator[Deployment
     try:
         for name in ("first", "second"):
             (tmp_path / name).mkdir()
-            workers.append(Worker(start_worker(tmp_path / name, sqlite_url, url), tmp_path / name / "worker.log"))
+            process = start_worker(tmp_path / name, sqlite_url, url, **settings)
+            workers.append(Worker(process, tmp_path / name / "worker.log"))
         yield Deployment(store, redisdb, caller, workers)
     finally:
         for worker in workers:
             worker.process.kill()
         store.close()
+
+
+@pytest.fixture
+def deployment(tmp_path, sqlite_url, redis_proc, redisdb) -> Iterator[Deployment]:
+    with two_workers(tmp_path, sqlite_url, redis_proc, redisdb) as deployment:
+        yield deployment
 
 
 @pytest.mark.slow  # runs two zimsend-relay workers as processes
@@ -222,6 +233,14 @@ def test_of_two_workers_one_stands_by_naming_the_active_one_which_alone_records_
     active, standby = deployment.roles()
     assert len(standby.said("worker stands by: another worker is active")) == 1  # said once
     assert active.said("worker stands by: another worker is active") == []
+
+
+@pytest.mark.slow  # runs two zimsend-relay workers as processes
+def test_of_two_workers_only_the_active_one_runs_the_daily_purge(tmp_path, sqlite_url, redis_proc, redisdb):
+    with two_workers(tmp_path, sqlite_url, redis_proc, redisdb, ZIMSEND_LOG_LEVEL="INFO") as deployment:
+        active, standby = deployment.roles()
+        wait_until(lambda: active.said("purged messages"), "the active worker's purge", 30)
+        assert standby.said("purged messages") == []
 
 
 @pytest.mark.slow  # runs two zimsend-relay workers as processes
