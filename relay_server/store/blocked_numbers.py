@@ -10,7 +10,9 @@ client's devices (``opt_out``, live list: replies are live data); a reply
 that is only an opt-in keyword, START and the like, takes an ``opt_out``
 entry off again, never a ``manual`` one (``follow_reply``, in the
 transaction that keeps the reply). Numbers are in E.164, as messages'
-recipients.
+recipients. A message already queued when its number is put on the list
+fails too, at the worker's next round (``queued_to_blocked``, read by
+``relay_server.worker.newly_blocked``).
 """
 
 from __future__ import annotations
@@ -26,8 +28,12 @@ import sqlalchemy as sa
 from relay_server.store import inbox
 from relay_server.store.engine import read_transaction, single_read, upsert_insert, write_transaction
 from relay_server.store.errors import NumbersBlocked
+from relay_server.store.messages import message_from_row
+from relay_server.store.mobile_schema import mobile_devices
 from relay_server.store.models import Message, NewMessage
+from relay_server.store.planner_hints import selective
 from relay_server.store.schema import blocked_numbers as table
+from relay_server.store.schema import clients, messages
 
 Reason = Literal["opt_out", "manual"]
 
@@ -48,6 +54,55 @@ class BlockedNumber:
     number: str  # E.164
     reason: Reason
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class QueuedToBlocked:
+    """The messages still queued to numbers put on a list after some moment, and the newest
+    of those entries' times (None when there is none)."""
+
+    messages: list[Message]
+    newest: datetime | None
+
+
+# Every list, each read through its own range of ``ix_blocked_numbers_client_created``.
+_EVERY_LIST = (table.c.client_id.in_(sa.select(clients.c.client_id)), table.c.is_test.in_([False, True]))
+# A phone pulls its messages from the store, and may have pulled one it has not reported on yet.
+_PHONE_BOUND = sa.select(mobile_devices.c.device_id).where(mobile_devices.c.device_id == messages.c.device_id)
+# Built once: at the start of a lease term, a round runs it for every entry. Through
+# ``ix_messages_client_recipient_created`` (in its order), as the history's ``to`` filter: the
+# number's messages, not the client's whole backlog of queued ones.
+_QUEUED_TO = (
+    sa.select(messages)
+    .where(
+        messages.c.client_id == sa.bindparam("client_id"),
+        messages.c.is_test == sa.bindparam("is_test"),
+        selective(messages.c.recipient == sa.bindparam("number")),
+        messages.c.status == "queued",
+        ~_PHONE_BOUND.exists(),
+    )
+    .order_by(messages.c.created_at, messages.c.message_id)
+)
+
+
+def queued_to_blocked(conn: sa.Connection, after: datetime | None) -> QueuedToBlocked:
+    """The messages still queued, none of them bound to a phone, to a number put on its
+    client's list (of its key mode) after ``after`` (ever, when None): each entry's, oldest
+    first, the entries in the order they were put on their list."""
+    since = _EVERY_LIST if after is None else (*_EVERY_LIST, table.c.created_at > after)
+    entries = conn.execute(
+        sa.select(table.c.client_id, table.c.is_test, table.c.number, table.c.created_at)
+        .where(*since)
+        .order_by(table.c.created_at, table.c.number)
+    ).all()
+    queued = [
+        message_from_row(row._mapping)
+        for entry in entries
+        for row in conn.execute(
+            _QUEUED_TO, {"client_id": entry.client_id, "is_test": entry.is_test, "number": entry.number}
+        )
+    ]
+    return QueuedToBlocked(queued, max((entry.created_at for entry in entries), default=None))
 
 
 def refuse_blocked(conn: sa.Connection, new_messages: Sequence[NewMessage]) -> None:
@@ -147,6 +202,11 @@ class BlockedNumbers:
         with single_read(self._engine) as conn:
             blocked = blocked_among(conn, messages)
         return [message for message in messages if (message.client_id, message.is_test, message.to) in blocked]
+
+    def queued_to_blocked(self, after: datetime | None) -> QueuedToBlocked:
+        """The messages still queued to a number put on a list after ``after``; see ``queued_to_blocked``."""
+        with read_transaction(self._engine) as conn:
+            return queued_to_blocked(conn, after)
 
     def add(self, client_id: str, is_test: bool, number: str, at: datetime) -> tuple[BlockedNumber, bool]:
         """Put ``number`` on the list by hand; see ``add``."""

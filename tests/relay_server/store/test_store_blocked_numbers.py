@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
+from query_plans import plan_of, statements_run
 from store_factories import new_incoming, new_message
 
 from relay_server.store import Store
 from relay_server.store.errors import NumbersBlocked
-from relay_server.store.models import Caller, HistoryQuery
+from relay_server.store.models import Caller, HistoryQuery, StatusChange
 from zimsend_common.timefmt import utcnow
 
 NUMBER = "+263771234567"
@@ -119,3 +121,50 @@ def test_with_opt_outs_not_followed_a_stop_reply_blocks_nothing(store: Store, li
     sms = new_incoming(live_caller.client_id, device.device_id, text="STOP")
     assert store.record_incoming(sms, follow_opt_outs=False) is True
     assert _numbers(store, live_caller) == []
+
+
+def test_the_messages_still_queued_to_numbers_blocked_after_a_moment_are_read_with_the_newest_entry(
+    store: Store, live_caller: Caller, test_caller: Caller, other_caller: Caller
+) -> None:
+    start = utcnow()
+    earlier, later, sent = "+263771000001", "+263771000002", "+263771000003"
+    stored = store.insert_messages([new_message(live_caller, to=to) for to in (earlier, later, sent, "+263779999999")])
+    [tested] = store.insert_messages([new_message(test_caller, to=later)])
+    [theirs] = store.insert_messages([new_message(other_caller, to=later)])
+    store.apply_status_change(StatusChange(stored[2].message_id, "sent", utcnow()))
+    for minute, number in enumerate([earlier, later, sent]):
+        store.blocked_numbers.add(live_caller.client_id, False, number, start + timedelta(minutes=minute))
+
+    every = store.blocked_numbers.queued_to_blocked(None)
+    since = store.blocked_numbers.queued_to_blocked(start)
+    nothing_new = store.blocked_numbers.queued_to_blocked(start + timedelta(minutes=2))
+
+    assert [message.to for message in every.messages] == [earlier, later]
+    assert [message.to for message in since.messages] == [later]
+    assert every.newest == since.newest == start + timedelta(minutes=2)
+    assert (nothing_new.messages, nothing_new.newest) == ([], None)
+    assert {tested.message_id, theirs.message_id}.isdisjoint(message.message_id for message in every.messages)
+
+
+def test_the_queued_messages_to_newly_blocked_numbers_are_read_through_each_lists_indexes(
+    store: Store, live_caller: Caller
+) -> None:
+    start = utcnow()
+    store.insert_messages([new_message(live_caller)])
+    _block(store, live_caller)
+
+    entries, queued = (
+        statements_run(store.engine, lambda: store.blocked_numbers.queued_to_blocked(start), table)
+        for table in ("FROM blocked_numbers", "FROM messages")
+    )
+
+    # A round reads the entries since the last one in each list's range of its newest-first
+    # index, and each entry's messages as the history's `to` filter does: not every entry,
+    # nor every queued message, however long the list or the backlog.
+    [(statement, parameters)] = entries
+    plan = plan_of(store.engine, statement, parameters)
+    assert re.search(r"\bix_blocked_numbers_client_created\b", plan), plan
+    [(statement, parameters)] = queued
+    plan = plan_of(store.engine, statement, parameters)
+    assert re.search(r"\bix_messages_client_recipient_created\b", plan), plan
+    assert "TEMP B-TREE" not in plan and "Sort" not in plan
