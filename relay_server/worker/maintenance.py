@@ -5,11 +5,11 @@ hand on again the phones' events Redis lost (``phone_events``), re-enqueue
 the messages Redis lost (once agents had their grace period to claim
 again what they took), fail what waits for a device since disabled or deleted
 (``device_gone``), fail what is still queued at its ``valid_until``
-(``expiry``), and fail what devices that will never report on it
-took (``abandoned``). The daily purge has a thread of its own (``purge``):
-a long one must not hold these up. A round
-that finds Redis down is retried soon, so recovery runs right after Redis is
-back. Scheduled messages coming due are the due release's, in a thread of
+(``expiry``) or to a number since blocked (``newly_blocked``), and fail
+what devices that will never report on it took (``abandoned``). The daily
+purge has a thread of its own (``purge``): a long one must not hold these
+up. A round that finds Redis down is retried soon, so recovery runs right
+after Redis is back. Scheduled messages coming due are the due release's, in a thread of
 its own with a shorter interval; recovery takes over each one its look has
 passed, so even a stuck due release leaves none more than a round late.
 """
@@ -29,6 +29,7 @@ from relay_server.worker.due import DueRelease
 from relay_server.worker.epoch import EpochWatch
 from relay_server.worker.expiry import fail_past_validity
 from relay_server.worker.liveness import check_devices
+from relay_server.worker.newly_blocked import NewlyBlocked
 from relay_server.worker.phone_events import hand_on_again
 from relay_server.worker.recovery import publish_device_clients, requeue_orphans
 from zimsend_common.timefmt import utcnow
@@ -39,13 +40,15 @@ RETRY_SECONDS = 1.0
 
 
 class Maintenance:
-    """Runs the rounds; ``run`` until ``stop`` is set, in a thread of its own."""
+    """Runs the rounds; ``run`` until ``stop`` is set, in a thread of its own. Made anew
+    for each lease term."""
 
     def __init__(self, ctx: WorkerContext, interval_seconds: float, epoch: EpochWatch, due: DueRelease) -> None:
         self.ctx = ctx
         self.interval_seconds = interval_seconds
         self.epoch = epoch
         self.due = due
+        self.newly_blocked = NewlyBlocked(ctx)
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -65,6 +68,7 @@ class Maintenance:
                 # Before recovery, which would place them again for no device to take.
                 fail_stranded(self.ctx, now, self.due.looked_through)
                 fail_past_validity(self.ctx, now)
+                self.newly_blocked.fail_queued(now)
                 requeue_orphans(self.ctx, now, self.due.looked_through)
                 give_up_returned(self.ctx, now)
         except RedisError as exc:

@@ -11,10 +11,14 @@ import pytest
 import requests
 from inbox_parts import Agent
 from openapi_check import conforms
+from otp_parts import rq_relay
+from redis_contents import keys_holding
 from tracking_data import seed, utc
 
 from relay_server.store.models import HistoryQuery
 from relay_server.worker import context
+from relay_server.worker.newly_blocked import NewlyBlocked
+from zimsend_common import wire
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 NUMBER = "+33612345678"
@@ -54,6 +58,28 @@ def worker_of(relay):
     """The worker's event handling, with the relay's settings, as the agents' reports reach it."""
     context.install(context.WorkerContext(store=relay.store, redis=relay.redis, settings=relay.settings))
     return relay
+
+
+def maintenance_round(relay) -> None:
+    """The worker's next maintenance round, as far as numbers blocked since are concerned."""
+    ctx = context.WorkerContext(store=relay.store, redis=relay.redis, settings=relay.settings)
+    NewlyBlocked(ctx).fail_queued(utcnow())
+
+
+def test_a_message_still_queued_when_its_number_is_blocked_by_hand_fails_at_the_next_round(make_relay):
+    relay = rq_relay(make_relay)
+    acme = relay.new_client()
+    relay.redis.set(wire.redis_epoch_key(), "0")  # a worker has long known this Redis
+    relay.new_device(acme.client_id)  # it never takes the job: offline
+    waiting = send(relay, acme, message="Promo ZZ5150ZZ").json()
+    assert keys_holding(relay.redis, b"ZZ5150ZZ")
+
+    assert block(relay, acme).status_code == 201
+    maintenance_round(relay)
+
+    status = call(relay, acme, "GET", f"/sms/status/{waiting['message_id']}").json()
+    assert (status["status"], status["error"]["code"]) == ("failed", "BLOCKED_NUMBER")
+    assert keys_holding(relay.redis, b"ZZ5150ZZ") == []
 
 
 def test_a_stop_reply_blocks_the_number_until_it_replies_start(relay):

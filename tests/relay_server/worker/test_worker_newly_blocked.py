@@ -1,0 +1,112 @@
+"""A message still queued when its number is blocked (a STOP reply, or by hand): it fails with
+BLOCKED_NUMBER at the next maintenance round, its job (its text with it) deleted from Redis, with
+one ``sms.failed`` webhook. One a device claimed, one bound to a phone, and another client's or
+another key mode's message to the same number are left as they were."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from redis_contents import keys_holding
+from relay_parts import AgentDevice, Parts, known_to_the_worker, maintenance, run_round
+
+from relay_server.dispatch import placement
+from relay_server.store.models import Caller, Message
+from relay_server.worker.messages import NUMBER_BLOCKED
+from zimsend_common import bus, wire
+from zimsend_common.timefmt import isoformat_z, utcnow
+
+NUMBER = "+263771234567"
+HOOK = "https://hooks.example.com/zimsend"
+TEXT = "Promo ZZ731ZZ"
+
+
+def queued(parts: Parts, caller: Caller, text: str = TEXT, **fields: object) -> Message:
+    """A message of ``caller``'s to NUMBER, its send job (holding ``text``) on its queue, as the relay leaves it."""
+    message = parts.message(caller, to=NUMBER, webhook_url=HOOK, **fields)
+    placement.enqueue_send(parts.redis, parts.store.device_signing_keys, replace(message, body=text))
+    return message
+
+
+def reply(device: AgentDevice, text: str) -> None:
+    """NUMBER's reply reaching ``device``, as its agent reports it."""
+    data = {"sender": NUMBER, "text": text, "received_at": isoformat_z(utcnow()), "parts": 1}
+    assert device.report("received", data) == "applied"
+
+
+def assert_failed_blocked(parts: Parts, message: Message) -> None:
+    failed = parts.reload(message)
+    assert failed.error is not None
+    assert (failed.status, failed.error.code, failed.error.detail) == ("failed", "BLOCKED_NUMBER", NUMBER_BLOCKED)
+    [hook] = parts.failed_webhooks(message)
+    assert hook["data"]["error"]["code"] == "BLOCKED_NUMBER"
+
+
+def test_a_message_queued_for_an_offline_device_fails_at_the_next_round_once_its_number_replies_stop(parts: Parts):
+    caller = parts.client()
+    offline, replier = parts.device(caller), parts.device(caller)
+    message = queued(parts, caller, device_id=offline.device_id)
+    assert run_round(parts)
+    assert parts.reload(message).status == "queued"  # not before its number is blocked
+
+    reply(replier, "STOP")
+    assert run_round(parts)
+
+    assert_failed_blocked(parts, message)
+    assert keys_holding(parts.redis, TEXT.encode()) == []
+    assert bus.queue(wire.device_queue(offline.device_id, message.priority), parts.redis).count == 0
+    assert parts.redis.get(wire.claim_key(caller.client_id, message.message_id)) == wire.CLAIM_BLOCKED.encode()
+
+
+def test_a_number_blocked_during_a_term_fails_its_queued_messages_at_that_terms_next_round(parts: Parts):
+    caller = parts.client()
+    message = queued(parts, caller)  # on the shared queue, behind a backlog no device drains
+    known_to_the_worker(parts.redis)
+    rounds = maintenance(parts)
+    assert rounds.round(utcnow())
+
+    reply(parts.device(caller), "STOP")
+    assert rounds.round(utcnow())
+
+    assert_failed_blocked(parts, message)
+    assert keys_holding(parts.redis, TEXT.encode()) == []
+
+
+def test_a_message_a_device_claimed_is_left_to_its_device(parts: Parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    message = queued(parts, caller, device_id=device.device_id)
+    claim = wire.claim_value_device(device.device_id)
+    parts.redis.set(wire.claim_key(caller.client_id, message.message_id), claim)
+
+    reply(device, "STOP")
+    assert run_round(parts)
+
+    # It may be on air: its device reports what became of it.
+    assert parts.reload(message).status == "queued"
+    assert parts.redis.get(wire.claim_key(caller.client_id, message.message_id)) == claim.encode()
+
+
+def test_another_clients_message_and_the_test_modes_to_the_same_number_are_untouched(parts: Parts):
+    acme, globex = parts.client(), parts.client()
+    acme_test = parts.client(test=True)
+    theirs = queued(parts, globex, "Globex ZZ9ZZ")
+    tested = queued(parts, acme_test, "Test ZZ8ZZ")
+
+    reply(parts.device(acme), "STOP")
+    assert run_round(parts)
+
+    assert parts.reload(theirs).status == parts.reload(tested).status == "queued"
+    assert keys_holding(parts.redis, b"Globex ZZ9ZZ") and keys_holding(parts.redis, b"Test ZZ8ZZ")
+
+
+def test_a_message_bound_to_a_phone_is_left_to_the_phone(parts: Parts):
+    caller = parts.client()
+    phone, _token = parts.store.add_android_device(caller.client_id)
+    message = queued(parts, caller, device_id=phone.device_id)
+
+    parts.store.blocked_numbers.add(caller.client_id, False, NUMBER, utcnow())
+    assert run_round(parts)
+
+    # The phone may have pulled it and not reported yet.
+    assert parts.reload(message).status == "queued"
