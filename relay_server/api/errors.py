@@ -21,7 +21,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from relay_server.store.errors import DATABASE_UNAVAILABLE
+from relay_server.store.errors import DATABASE_UNAVAILABLE, SchemaNewerThanCode
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,9 @@ def register_error_handlers(app: Flask) -> None:
     """Make every error the app can answer take the contract's shape."""
     app.register_error_handler(ApiError, error_response)
     app.register_error_handler(HTTPException, _http_error)
-    for unavailable in DATABASE_UNAVAILABLE:
+    # A schema newer than the code, found when the database came back (``Store.open``'s
+    # ``wait_for_database``), is not served: the relay is unavailable until an operator acts.
+    for unavailable in (*DATABASE_UNAVAILABLE, SchemaNewerThanCode):
         app.register_error_handler(unavailable, _database_unavailable)
     app.register_error_handler(Exception, _unexpected_error)
 

@@ -13,16 +13,23 @@ Alembic is loaded only when there is something to migrate: a store already
 at ``HEAD`` is recognised by reading its ``alembic_version`` row, and every
 relay process opens its store at start, where loading Alembic and its
 templates would cost each of them about 10 MB for the process's whole life.
+
+A relay server process that starts while its database does not answer (a
+process replaced during an outage) does not wait for it to start serving: it
+answers 503 until the database is back, and brings the schema to head on the
+first connection that succeeds, before that connection serves anything
+(``bring_to_head_on_first_connection``).
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from relay_server.store.engine import write_transaction
+from relay_server.store.engine import create_engine, write_transaction
 from relay_server.store.errors import SchemaNewerThanCode
 
 if TYPE_CHECKING:
@@ -35,6 +42,8 @@ HEAD = "0025"
 # Any fixed number, shared by every relay process: "the store is migrating".
 MIGRATION_LOCK_ID = 0x7A53_0001
 _VERSION_TABLE = "alembic_version"  # Alembic's, where it keeps a database's revision
+
+log = logging.getLogger(__name__)
 
 
 def current_revision(engine: sa.Engine) -> str | None:
@@ -73,6 +82,41 @@ def upgrade_to_head(engine: sa.Engine) -> str:
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
     return HEAD
+
+
+def bring_to_head(engine: sa.Engine) -> None:
+    """The database at ``HEAD``, migrated when it is behind (Alembic loaded only then).
+
+    Raises SchemaNewerThanCode, changing nothing, when a newer relay migrated the database.
+    """
+    if current_revision(engine) != HEAD:
+        upgrade_to_head(engine)
+
+
+def bring_to_head_on_first_connection(engine: sa.Engine) -> None:
+    """Have ``engine`` bring its database to head (``bring_to_head``) when it next connects,
+    before that connection is handed to anyone: for a store opened while its database did
+    not answer.
+
+    Until that succeeds, every new connection tries again, and fails with the error that
+    stopped it: the database's own (a passing outage) or SchemaNewerThanCode, so that nothing
+    runs against a schema this code does not know.
+    """
+    url = engine.url.render_as_string(hide_password=False)
+
+    def check(dbapi_connection: Any, record: Any) -> None:
+        # An engine of its own: this one's pool is in the middle of making the connection.
+        checker = create_engine(url)
+        try:
+            bring_to_head(checker)
+        except SchemaNewerThanCode as exc:
+            log.error("the database's schema is newer than this relay: not serving it", extra={"error": str(exc)})
+            raise
+        finally:
+            checker.dispose()
+        log.info("the database answers again, its schema at head", extra={"revision": HEAD})
+
+    sa.event.listen(engine, "first_connect", check)  # run again after each failure, never after a success
 
 
 def _config() -> Config:

@@ -14,6 +14,7 @@ Outside this folder nothing runs SQL or touches the engine (see README.md).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -68,7 +69,7 @@ from relay_server.store.errors import (
 from relay_server.store.group_commit import GroupCommit
 from relay_server.store.hourly_counts import HourlyCounts
 from relay_server.store.inbox import Inbox
-from relay_server.store.migrate import HEAD, current_revision, upgrade_to_head
+from relay_server.store.migrate import bring_to_head, bring_to_head_on_first_connection, current_revision
 from relay_server.store.mobile_devices import MobileDevices
 from relay_server.store.models import (
     ApiKey,
@@ -111,6 +112,8 @@ __all__ = [
     "UnusableDatabaseUrl",
 ]
 
+log = logging.getLogger(__name__)
+
 
 class Store:
     def __init__(self, engine: sa.Engine) -> None:
@@ -133,21 +136,31 @@ class Store:
         self.credentials_changed: list[Callable[[], object]] = []
 
     @classmethod
-    def open(cls, url: str) -> Store:
+    def open(cls, url: str, *, wait_for_database: bool = False) -> Store:
         """Connect to ``url`` (SQLite or PostgreSQL) and bring the schema to head.
 
         Raises UnusableDatabaseUrl for a URL that names no such database,
         DatabaseUnreachable when the database cannot be opened, and
         SchemaNewerThanCode when a newer relay migrated it.
+
+        With ``wait_for_database``, a database that cannot be opened is no error: the store
+        is returned without it, each use failing with the database's error until it answers,
+        and the schema is brought to head (or refused as newer) on the first connection that
+        succeeds, before anything uses it.
         """
         try:
             engine = create_engine(url)
         except sa.exc.ArgumentError as exc:
             raise UnusableDatabaseUrl("database_url is not a usable database URL") from exc
         try:
-            if current_revision(engine) != HEAD:
-                upgrade_to_head(engine)
+            bring_to_head(engine)
         except sa.exc.OperationalError as exc:
+            if wait_for_database:
+                log.warning(
+                    "the database does not answer: its schema is checked when it does", extra={"error": str(exc.orig)}
+                )
+                bring_to_head_on_first_connection(engine)
+                return cls(engine)
             engine.dispose()
             raise DatabaseUnreachable(str(exc.orig)) from exc
         except SchemaNewerThanCode:

@@ -1,5 +1,6 @@
 """A store on a database the suite made at the newest revision (tests/conftest.py's templates),
-and a database taken to a given revision, for the tests of what one migration does."""
+a database taken to a given revision, for the tests of what one migration does, and one a
+newer relay migrated."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from alembic import command
 from alembic.config import Config
 
 from relay_server.store.engine import create_engine, write_transaction
-from relay_server.store.migrate import MIGRATIONS_DIR
+from relay_server.store.migrate import HEAD, MIGRATIONS_DIR
 from relay_server.store.store import Store
+
+# A revision a later version of the relay makes: this one has no script of it.
+NEWER_REVISION = f"{int(HEAD) + 1:04d}"
 
 
 def open_migrated(url: str) -> Store:
@@ -42,3 +46,10 @@ def migrate_to(engine: sa.Engine, revision: str, *, down: bool = False) -> None:
     with write_transaction(engine) as conn:
         config.attributes["connection"] = conn
         (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def migrated_by_a_newer_relay(engine: sa.Engine) -> None:
+    """Put the migrated database at ``NEWER_REVISION``, as a newer relay would have (an upgrade
+    rolled back in the code only, or an older host of a rack on the store)."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = :newer"), {"newer": NEWER_REVISION})

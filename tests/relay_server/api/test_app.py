@@ -1,10 +1,15 @@
-"""create_app from settings alone: it opens its own store and Redis."""
+"""create_app from settings alone (it opens its own store and Redis), and on a store opened during an outage."""
 
 from __future__ import annotations
+
+import pytest
+from database_outage import refusing_connections
+from migrated_store import migrated_by_a_newer_relay, open_migrated
 
 from relay_server.api import context
 from relay_server.api.app import create_app
 from relay_server.dispatch.dispatcher import StoreOnlyDispatcher
+from relay_server.store.store import Store
 from zimsend_common.config import RelaySettings, Settings
 
 
@@ -24,3 +29,22 @@ def test_an_app_from_settings_alone_keeps_its_data_in_a_new_data_dir(tmp_path, r
         assert (data_dir / "zimsend.sqlite3").is_file()
     finally:
         relay.store.close()
+
+
+@pytest.mark.postgres
+def test_an_app_whose_database_comes_back_migrated_by_a_newer_relay_answers_503(postgres_url, redis_proc, redisdb):
+    # Its store opened during an outage, as a replaced server process's is: the schema is checked late.
+    before = open_migrated(postgres_url)
+    client, api_key = before.create_client("acme")
+    migrated_by_a_newer_relay(before.engine)
+    before.close()
+    with refusing_connections(postgres_url):
+        store = Store.open(postgres_url, wait_for_database=True)
+    redis_url = f"redis://{redis_proc.host}:{redis_proc.port}/0"
+    app = create_app(Settings(relay=RelaySettings(database_url=postgres_url, redis_url=redis_url)), store=store)
+    try:
+        answer = app.test_client().get("/v1/auth/test", headers={"X-Client-ID": client.client_id, "X-API-Key": api_key})
+        assert answer.status_code == 503
+        assert answer.json["error"]["code"] == "SERVICE_UNAVAILABLE"
+    finally:
+        store.close()

@@ -13,10 +13,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from database_outage import refusing_connections
+from migrated_store import NEWER_REVISION, migrated_by_a_newer_relay
 
 from relay_server.store import Store
 from relay_server.store.engine import create_engine
-from relay_server.store.errors import SchemaNewerThanCode
+from relay_server.store.errors import DatabaseUnreachable, SchemaNewerThanCode
 from relay_server.store.migrate import HEAD, MIGRATIONS_DIR, current_revision, is_known_revision, upgrade_to_head
 from relay_server.store.schema import metadata
 
@@ -134,28 +136,60 @@ def test_the_first_revision_is_0001_and_head_is_the_newest_the_scripts_name() ->
 def test_the_revisions_known_are_those_the_scripts_make() -> None:
     made = {script.revision for script in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
     assert all(is_known_revision(revision) for revision in made)
-    assert not is_known_revision(_NEWER) and not is_known_revision("0000")
-
-
-# A revision a later version of the relay makes: this one has no script of it.
-_NEWER = f"{int(HEAD) + 1:04d}"
+    assert not is_known_revision(NEWER_REVISION) and not is_known_revision("0000")
 
 
 def test_a_store_a_newer_relay_migrated_is_refused_and_left_as_it_is(database_url: str) -> None:
-    # An upgrade rolled back in the code only, or an older host of a rack, on the store a newer relay migrated.
     engine = create_engine(database_url)
     upgrade_to_head(engine)
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE later_things (thing_id INTEGER PRIMARY KEY)")
-        conn.execute(sa.text("UPDATE alembic_version SET version_num = :newer"), {"newer": _NEWER})
+    migrated_by_a_newer_relay(engine)
 
     with pytest.raises(SchemaNewerThanCode) as refused:
         Store.open(database_url)
 
-    assert _NEWER in str(refused.value) and HEAD in str(refused.value)
-    assert current_revision(engine) == _NEWER
+    assert NEWER_REVISION in str(refused.value) and HEAD in str(refused.value)
+    assert current_revision(engine) == NEWER_REVISION
     assert "later_things" in sa.inspect(engine).get_table_names()
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_store_opened_while_its_database_refuses_connections_is_brought_to_head_when_it_answers(
+    empty_postgres_url: str,
+) -> None:
+    # A relay server process started during an outage: it serves 503 meanwhile rather than not at all.
+    with refusing_connections(empty_postgres_url):
+        with pytest.raises(DatabaseUnreachable):
+            Store.open(empty_postgres_url)
+        store = Store.open(empty_postgres_url, wait_for_database=True)
+        with pytest.raises(sa.exc.OperationalError):
+            store.ping()
+    try:
+        client, _api_key = store.create_client("acme")  # the first use once it answers
+        assert store.get_client(client.client_id) == client
+        assert store.schema_revision() == HEAD
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_a_store_opened_while_its_database_refuses_connections_refuses_a_newer_schema_when_it_answers(
+    postgres_url: str,
+) -> None:
+    engine = create_engine(postgres_url)
+    migrated_by_a_newer_relay(engine)
+    with refusing_connections(postgres_url):
+        store = Store.open(postgres_url, wait_for_database=True)
+    try:
+        for _ in range(2):  # at every try: nothing runs against a schema this code does not know
+            with pytest.raises(SchemaNewerThanCode):
+                store.ping()
+        assert current_revision(engine) == NEWER_REVISION
+    finally:
+        store.close()
+        engine.dispose()
 
 
 def test_a_store_already_at_head_opens_without_loading_alembic(database_url: str) -> None:
