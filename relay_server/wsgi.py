@@ -2,7 +2,11 @@
 
 Importing this module reads the configuration (``ZIMSEND_CONFIG`` and
 ``ZIMSEND_*``), opens the store (bringing its schema to head: several
-processes may do so at once) and connects to Redis. A server that forks
+processes may do so at once) and makes its Redis clients (which connect at
+their first use). A database that does not answer then (a server process
+replaced while PostgreSQL restarts) does not stop the import: the app answers
+503 until the database is back, and the schema is brought to head, or a
+newer one refused, when it first answers. A server that forks
 imports it in each process after the fork, so every process has its own
 database connections and Redis clients; nothing is shared across a fork.
 
@@ -35,7 +39,8 @@ def build_app(settings: Settings) -> Flask:
     """The relay on its configured store, queues and Redis, logging as configured."""
     configure_logging(settings.logging)
     private_directory(settings.relay.data_dir)
-    store = Store.open(settings.relay.resolved_database_url())
+    # A server whose process failed to import would stop whole (gunicorn's arbiter halts).
+    store = Store.open(settings.relay.resolved_database_url(), wait_for_database=True)
     dispatcher = RQDispatcher(
         store,
         # A Redis that stops answering must not hold a send up: the message is stored anyway.

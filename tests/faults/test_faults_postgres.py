@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -21,6 +22,7 @@ import redis
 import requests
 from credentials import Credentials
 from e2e_gateway import Gateway, free_port, running_gateway, wait_until
+from process_tree import descendants
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]  # relay, worker, agent and a PostgreSQL server
 
@@ -132,6 +134,31 @@ def test_postgresql_restarted_under_load_gets_503s_meanwhile_and_no_restart_of_t
         gateway.wait_for_status(account, message_id, "delivered", timeout=60)
     texts = agent.texts_sent()
     assert len(texts) == len(set(texts))  # none twice
+
+
+def test_relay_processes_replaced_while_postgresql_is_down_answer_503_and_the_relay_serves_again_unrestarted(
+    pg_gateway: Gateway, own_postgres: OwnPostgres
+):
+    # A server process killed during an outage (the silent-worker timeout, the OOM killer, a
+    # crash) is replaced by one that starts without the database.
+    gateway = pg_gateway
+    account = gateway.new_account()
+    gateway.new_agent(account)
+    relay = gateway.processes[0]  # the arbiter, with the server processes below it
+    assert _send(gateway, account, "before the outage").status_code == 202
+    replaced = descendants(relay.pid)
+
+    own_postgres.stop()
+    for pid in replaced:
+        os.kill(pid, signal.SIGKILL)
+    during = _send(gateway, account, "while PostgreSQL is away")  # waits for a replacement to take it
+
+    assert during.status_code == 503
+    assert during.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+    own_postgres.start()
+    wait_until(lambda: _send(gateway, account, "after the outage").status_code == 202, "the relay to serve again")
+    assert relay.poll() is None
+    assert not set(replaced) & set(descendants(relay.pid))
 
 
 def _send(gateway: Gateway, account: Credentials, text: str) -> requests.Response:
