@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from relay_server.store import daily_counts, ids
+from relay_server.store.mobile_schema import mobile_devices
 from relay_server.store.models import Caller, Message, MessageError, NewMessage
 from relay_server.store.schema import devices, message_events, messages
 from zimsend_common.timefmt import utcnow
@@ -211,13 +212,17 @@ def due(conn: sa.Connection, after: datetime | None, through: datetime) -> list[
     return [message_from_row(row._mapping) for row in rows]
 
 
-def queued_past_validity(conn: sa.Connection, now: datetime) -> list[Message]:
-    """The queued messages whose ``valid_until`` is at or before ``now``, earliest first
-    (read through ``ix_messages_queued_valid_until``, of queued messages with one only)."""
+def queued_past_validity(conn: sa.Connection, now: datetime, phones_through: datetime) -> list[Message]:
+    """The queued messages whose ``valid_until`` is at or before ``now``, but for those a phone
+    (a device with a ``mobile_devices`` row) is to send, whose ``valid_until`` is at or before
+    ``phones_through``; earliest first (read through ``ix_messages_queued_valid_until``, of
+    queued messages with one only, each device looked up by its key)."""
+    phone = sa.select(mobile_devices.c.device_id).where(mobile_devices.c.device_id == messages.c.device_id)
     rows = conn.execute(
         sa.select(messages)
         # Written out, not bound, as the phone queue's (mobile_devices says why): the index is partial.
         .where(messages.c.status == sa.literal_column("'queued'"), messages.c.valid_until <= now)
+        .where((messages.c.valid_until <= phones_through) | messages.c.is_test.is_(True) | ~phone.exists())
         .order_by(messages.c.valid_until, messages.c.message_id)
     )
     return [message_from_row(row._mapping) for row in rows]

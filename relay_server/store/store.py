@@ -404,11 +404,11 @@ class Store:
         with single_read(self.engine) as conn:
             return messages.queued_for_gone_devices(conn, scheduled_through)
 
-    def queued_past_validity(self, now: datetime) -> list[Message]:
+    def queued_past_validity(self, now: datetime, phones_through: datetime) -> list[Message]:
         """The queued messages, of any client and mode, whose ``valid_until`` is at or before
-        ``now``, earliest first."""
+        ``now`` (at or before ``phones_through`` for a live one a phone is to send), earliest first."""
         with single_read(self.engine) as conn:
-            return messages.queued_past_validity(conn, now)
+            return messages.queued_past_validity(conn, now, phones_through)
 
     def has_queued_messages(self) -> bool:
         """Whether any message, of any client, is queued (scheduled ones too)."""

@@ -18,12 +18,18 @@ can do after it. One a device claimed first may be on air: that device
 reports what became of it.
 One a cancel claimed is cancelled. Should the store lose the failure, the
 claim makes the next round fail the message the same way.
+
+A message an Android phone is to send (``relay_server.mobile``) is the
+phone's for ``PHONE_REPORT_GRACE`` more: the phone pulls it without claiming
+it, and claims it only with its first report, which may come long after it
+sent it. The app itself fails one it finds past its ``validUntil`` (``TTL
+expired``: TIMEOUT); the round fails only one no phone reported on by then.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from relay_server.dispatch import placement
 from relay_server.store.models import Message
@@ -44,12 +50,18 @@ CLAIMS = {
     NUMBER_BLOCKED: wire.CLAIM_BLOCKED,
 }
 DETAILS = {claim.encode(): detail for detail, claim in CLAIMS.items()}
+# How long past its valid_until a phone's message stays the phone's. The app checks validUntil
+# before it sends (MessagesService.sendMessage: "TTL expired"), so one it sent left in time; it
+# reports each state through a WorkManager job that waits for a network, then retries ten times,
+# backing off from 10 s and doubling (SendStateWorker): 10 s x (2^10 - 1), under 3 hours.
+PHONE_REPORT_GRACE = timedelta(hours=3)
 
 
 def fail_past_validity(ctx: WorkerContext, now: datetime) -> int:
-    """Fail every message still queued at its ``valid_until`` (by ``now``) that no device or
-    cancel claimed first (``fail``); returns how many failed."""
-    return sum(fail(ctx, message, now) for message in ctx.store.queued_past_validity(now))
+    """Fail every message still queued at its ``valid_until`` (by ``now``; ``PHONE_REPORT_GRACE``
+    later for a phone's) that no device or cancel claimed first (``fail``); returns how many failed."""
+    past = ctx.store.queued_past_validity(now, now - PHONE_REPORT_GRACE)
+    return sum(fail(ctx, message, now) for message in past)
 
 
 def fail(ctx: WorkerContext, message: Message, now: datetime, detail: str = VALIDITY_PASSED) -> bool:

@@ -215,6 +215,32 @@ def test_a_taken_message_recovery_gives_back_to_its_silent_phone_is_listed_until
     assert phone.pull() == []
 
 
+def test_a_message_the_phone_sent_before_its_valid_until_and_reported_after_it_is_sent_not_failed(relay):
+    account = relay.account()
+    phone = relay.phone(account)
+    valid_until = (datetime.now(timezone.utc) + timedelta(seconds=3)).replace(microsecond=0)
+    with phone.events():
+        relay.wait_online(account, phone)
+        answer = relay.v1(
+            "POST",
+            "/sms/send",
+            account,
+            headers={"X-Device-ID": phone.device_id},
+            json={"to": "+33612345678", "message": "Bonjour", "valid_until": valid_until.isoformat()},
+        )
+        assert answer.status_code == 202, answer.text
+        message_id = answer.json()["message_id"]
+    assert [listed["id"] for listed in phone.pull()] == [message_id]
+    sent_at = datetime.now(timezone.utc)  # in time; then the phone has no data for a while
+    # Past its valid_until, the worker's maintenance rounds (every 0.5 s here) leave it to the phone.
+    time.sleep(max(0.0, (valid_until - datetime.now(timezone.utc)).total_seconds()) + 2.0)
+    assert relay.status(account, message_id) == "queued"
+
+    assert phone.report(message_id, "Sent", Processed=sent_at, Sent=sent_at).status_code == 204
+
+    relay.wait_status(account, message_id, "sent")
+
+
 def test_an_urgent_message_placed_after_a_hundred_bulk_ones_is_in_the_first_pull(relay):
     account = relay.account()
     phone = relay.phone(account)

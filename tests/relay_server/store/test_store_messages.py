@@ -158,9 +158,33 @@ def test_the_queued_messages_past_their_validity_are_read_earliest_first_and_no_
         [new_message(live_caller, valid_until=now + timedelta(seconds=1)), new_message(live_caller)], at=now
     )
 
-    found = store.queued_past_validity(now)
+    found = store.queued_past_validity(now, now)
 
     assert [message.message_id for message in found] == [earlier.message_id, later.message_id, at_now.message_id]
+
+
+def test_a_phones_queued_message_is_read_past_its_validity_only_once_its_grace_is_over(
+    store: Store, live_caller: Caller, test_caller: Caller
+) -> None:
+    now = datetime(2026, 12, 7, 8, 0, tzinfo=timezone.utc)
+    phone, _ = store.add_android_device(live_caller.client_id)
+    modem, _ = store.add_device(live_caller.client_id)
+    phones_through = now - timedelta(hours=1)
+    in_grace, over, modems, test_mode = store.insert_messages(
+        [
+            new_message(live_caller, device_id=phone.device_id, valid_until=now - timedelta(minutes=5)),
+            new_message(live_caller, device_id=phone.device_id, valid_until=phones_through),
+            new_message(live_caller, device_id=modem.device_id, valid_until=now - timedelta(minutes=5)),
+            new_message(test_caller, device_id=phone.device_id, valid_until=now - timedelta(minutes=4)),
+        ],
+        at=now - timedelta(hours=2),
+    )
+
+    found = store.queued_past_validity(now, phones_through)
+
+    # The phone may have sent the one in its grace, and report it later: it is the phone's still.
+    assert [message.message_id for message in found] == [over.message_id, modems.message_id, test_mode.message_id]
+    assert in_grace.message_id not in {message.message_id for message in found}
 
 
 def test_the_look_for_queued_messages_past_their_validity_reads_its_index_without_sorting(
@@ -169,7 +193,9 @@ def test_the_look_for_queued_messages_past_their_validity_reads_its_index_withou
     now = datetime(2026, 12, 7, 8, 0, tzinfo=timezone.utc)
     store.insert_messages([new_message(live_caller, valid_until=now - timedelta(seconds=1))], at=now)
 
-    [(statement, parameters)] = statements_run(store.engine, lambda: store.queued_past_validity(now), "FROM messages")
+    [(statement, parameters)] = statements_run(
+        store.engine, lambda: store.queued_past_validity(now, now - timedelta(hours=1)), "FROM messages"
+    )
 
     # Migration 0025's index of queued messages by valid_until: a round reads those whose time
     # passed, not every queued message, however long the backlog.

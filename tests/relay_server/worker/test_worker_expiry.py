@@ -14,6 +14,7 @@ from relay_parts import OFFLINE_AFTER_SECONDS, Parts, known_to_the_worker, otp_m
 from relay_server.dispatch import placement
 from relay_server.dispatch.rq_dispatcher import RQDispatcher
 from relay_server.store.models import Message
+from relay_server.worker.expiry import PHONE_REPORT_GRACE
 from relay_server.worker.messages import NUMBER_BLOCKED, VALIDITY_PASSED
 from zimsend_common import bus, wire
 from zimsend_common.timefmt import utcnow
@@ -164,3 +165,25 @@ def test_a_message_a_device_claimed_is_left_to_its_device_past_its_valid_until(p
     # It may be on air: its device reports what became of it.
     assert parts.reload(message).status == "queued"
     assert parts.redis.get(wire.claim_key(message.client_id, message.message_id)) == claim.encode()
+
+
+def test_a_phones_message_past_its_valid_until_is_left_to_the_phone_until_its_grace_is_over(parts: Parts):
+    caller = parts.client()
+    phone, _ = parts.store.add_android_device(caller.client_id)
+    message = parts.message(caller, device_id=phone.device_id, valid_until=utcnow() + seconds(30), webhook_url=HOOK)
+    placed(parts, message)
+    key = wire.claim_key(message.client_id, message.message_id)
+
+    assert run_round(parts, valid_until(message) + seconds(1))
+
+    # The phone may have pulled it and sent it in time, and say so when it has a network again:
+    # its report claims it then, as any first report of a phone does.
+    assert parts.reload(message).status == "queued"
+    assert parts.redis.get(key) is None
+    assert parts.failed_webhooks(message) == []
+    assert run_round(parts, valid_until(message) + PHONE_REPORT_GRACE + seconds(1))
+
+    assert_failed_as_expired(parts, message)
+    assert parts.redis.get(key) == wire.CLAIM_EXPIRED.encode()
+    assert bus.queue(wire.device_queue(phone.device_id, message.priority), parts.redis).count == 0
+    assert len(parts.failed_webhooks(message)) == 1
