@@ -3,8 +3,8 @@
 SQLite plans without statistics unless an operator ran ``ANALYZE``, and then
 guesses how many rows a condition keeps from its shape alone. Where that guess
 sends a query to the wrong index, ``selective`` says in the statement itself
-that a condition keeps few rows (SQLite's ``unlikely()``); other databases read
-the condition as it is.
+that a condition keeps few rows (SQLite's ``unlikely()``), or ``broad`` that it
+keeps most (``likely()``); other databases read the condition as it is.
 """
 
 from __future__ import annotations
@@ -29,6 +29,12 @@ class selective(ColumnElement[Any]):  # noqa: N801 (read as a function in a WHER
         self.condition = condition
 
 
+class broad(selective):  # noqa: N801 (read as a function in a WHERE clause)
+    """``condition``, marked as keeping most of the rows it is asked of."""
+
+    inherit_cache = True
+
+
 @compiles(selective)
 def _as_it_is(element: selective, compiler: SQLCompiler, **kw: Any) -> str:
     return compiler.process(element.condition, **kw)
@@ -37,3 +43,8 @@ def _as_it_is(element: selective, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(selective, "sqlite")
 def _unlikely(element: selective, compiler: SQLCompiler, **kw: Any) -> str:
     return f"unlikely({compiler.process(element.condition, **kw)})"
+
+
+@compiles(broad, "sqlite")
+def _likely(element: broad, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"likely({compiler.process(element.condition, **kw)})"

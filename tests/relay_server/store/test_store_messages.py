@@ -4,11 +4,13 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import sqlalchemy as sa
 from query_plans import plan_of, statements_run
 from store_factories import new_message
 
 from relay_server.store import Store
 from relay_server.store.models import Caller, HistoryQuery, StatusChange
+from relay_server.store.schema import devices
 
 
 def test_inserted_messages_are_queued_with_fresh_ids_in_order(store: Store, live_caller: Caller) -> None:
@@ -202,3 +204,61 @@ def test_the_look_for_queued_messages_past_their_validity_reads_its_index_withou
     plan = plan_of(store.engine, statement, parameters)
     assert re.search(r"\bix_messages_queued_valid_until\b", plan), plan
     assert "TEMP B-TREE" not in plan and "Sort" not in plan
+
+
+def test_the_queued_messages_of_disabled_and_deleted_devices_are_read_oldest_first_and_no_others(
+    store: Store, live_caller: Caller, other_caller: Caller
+) -> None:
+    now = datetime(2026, 12, 7, 8, 0, tzinfo=timezone.utc)
+    disabled, deleted, kept = (store.add_device(live_caller.client_id)[0] for _ in range(3))
+    others = store.add_device(other_caller.client_id)[0]
+    store.disable_device(disabled.device_id)
+    on_deleted, on_disabled, on_kept, shared, due, later, not_its_clients = store.insert_messages(
+        [
+            new_message(live_caller, device_id=deleted.device_id),
+            new_message(live_caller, device_id=disabled.device_id),
+            new_message(live_caller, device_id=kept.device_id),
+            new_message(live_caller),
+            new_message(live_caller, device_id=disabled.device_id, scheduled_at=now),
+            new_message(live_caller, device_id=disabled.device_id, scheduled_at=now + timedelta(seconds=1)),
+            new_message(live_caller, device_id=others.device_id),
+        ],
+        at=now - timedelta(minutes=1),
+    )
+    [sent] = store.insert_messages([new_message(live_caller, device_id=disabled.device_id)], at=now)
+    store.apply_status_change(StatusChange(sent.message_id, "sent", now))
+    with store.engine.begin() as conn:
+        conn.execute(sa.delete(devices).where(devices.c.device_id == deleted.device_id))
+
+    assert [message.message_id for message in store.queued_for_gone_devices(None)] == sorted(
+        [on_deleted.message_id, on_disabled.message_id, not_its_clients.message_id]
+    )
+    found = store.queued_for_gone_devices(now)
+    assert {message.message_id for message in found} == {
+        on_deleted.message_id,
+        on_disabled.message_id,
+        due.message_id,
+        not_its_clients.message_id,
+    }
+    assert later not in found and on_kept not in found and shared not in found
+
+
+def test_the_look_for_messages_of_gone_devices_reads_the_device_queue_index_alone(
+    store: Store, live_caller: Caller
+) -> None:
+    gone, kept = store.add_device(live_caller.client_id)[0], store.add_device(live_caller.client_id)[0]
+    store.insert_messages([new_message(live_caller, device_id=device.device_id) for device in (gone, kept, gone)])
+    store.insert_messages([new_message(live_caller)])
+    store.disable_device(gone.device_id)
+
+    statements = statements_run(store.engine, lambda: store.queued_for_gone_devices(None), "FROM messages")
+
+    # Migration 0020's partial index of messages queued on a device: a round seeks in it each
+    # device waited on, then reads the gone one's messages, never every queued message.
+    plans = [plan_of(store.engine, statement, parameters) for statement, parameters in statements]
+    assert len(plans) == 4  # the first device, the next, the end; the gone one's messages
+    for plan in plans:
+        assert re.search(r"\bix_messages_device_queue(_newest)?\b", plan), plan
+        assert "ix_messages_status" not in plan and "ix_messages_client_status" not in plan, plan
+    for plan in plans[:3]:
+        assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
