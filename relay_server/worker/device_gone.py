@@ -21,17 +21,15 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from relay_server.dispatch import placement
 from relay_server.store.models import Message
 from relay_server.worker.context import WorkerContext
-from relay_server.worker.messages import fail_unsent
-from zimsend_common import device_written, wire
+from relay_server.worker.relay_claim import fail_unless_taken
+from zimsend_common import wire
 from zimsend_common.failures import FailureCode
 
 log = logging.getLogger(__name__)
 
 DEVICE_GONE = "the device the message was meant for was disabled or deleted before it left; it was not sent"
-_CLAIM = wire.CLAIM_DEVICE_GONE.encode()
 
 
 def split(ctx: WorkerContext, messages: Sequence[Message]) -> tuple[list[Message], list[Message]]:
@@ -52,15 +50,11 @@ def split(ctx: WorkerContext, messages: Sequence[Message]) -> tuple[list[Message
 
 def fail(ctx: WorkerContext, messages: Sequence[Message], now: datetime) -> int:
     """Fail each message its device will never take, unless a device or a cancel claimed it
-    first; returns how many failed."""
+    first (``relay_claim``); returns how many failed."""
     failed = 0
     for message in messages:
-        key = wire.claim_key(message.client_id, message.message_id)
-        won = ctx.redis.set(key, _CLAIM, nx=True, ex=wire.CLAIM_TTL_SECONDS)
-        if not won and device_written.string_at(ctx.redis, key) != _CLAIM:
+        if not fail_unless_taken(ctx, message, now, wire.CLAIM_DEVICE_GONE, FailureCode.DEVICE_ERROR, DEVICE_GONE):
             continue
-        placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id)])
-        fail_unsent(ctx.store, message.message_id, now, FailureCode.DEVICE_ERROR, DEVICE_GONE)
         log.warning(
             "message failed: its device was disabled or deleted",
             extra={"message_id": message.message_id, "device_id": message.device_id},

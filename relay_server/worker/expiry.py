@@ -31,11 +31,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from relay_server.dispatch import placement
 from relay_server.store.models import Message
 from relay_server.worker.context import WorkerContext
-from relay_server.worker.messages import NUMBER_BLOCKED, VALIDITY_PASSED, expire
-from zimsend_common import device_written, wire
+from relay_server.worker.messages import NUMBER_BLOCKED, VALIDITY_PASSED, expiry_code
+from relay_server.worker.relay_claim import fail_unless_taken
+from zimsend_common import wire
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +65,10 @@ def fail_past_validity(ctx: WorkerContext, now: datetime) -> int:
 
 
 def fail(ctx: WorkerContext, message: Message, now: datetime, detail: str = VALIDITY_PASSED) -> bool:
-    """Fail the message for ``detail`` (``messages.expire`` says with which code), its send job
-    deleted from Redis, unless a device or a cancel claimed it first; whether it failed."""
-    key, claim = wire.claim_key(message.client_id, message.message_id), CLAIMS[detail].encode()
-    won = ctx.redis.set(key, claim, nx=True, ex=wire.CLAIM_TTL_SECONDS)
-    if not won and device_written.string_at(ctx.redis, key) != claim:
+    """Fail the message for ``detail`` (``messages.expiry_code`` says with which code), its send
+    job deleted from Redis, unless a device or a cancel claimed it first (``relay_claim``); whether
+    it failed."""
+    if not fail_unless_taken(ctx, message, now, CLAIMS[detail], expiry_code(detail), detail):
         return False
-    placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id)])
-    expire(ctx.store, message.message_id, now, detail)
     log.info("message failed: it could no longer leave in time", extra={"message_id": message.message_id})
     return True

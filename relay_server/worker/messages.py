@@ -16,9 +16,14 @@ _EXPIRY_CODES = {NUMBER_BLOCKED: FailureCode.BLOCKED_NUMBER}
 
 
 def expire(store: Store, message_id: str, at: datetime, detail: str = VALIDITY_PASSED) -> None:
-    """Fail the message, unsent: with TIMEOUT, as it can no longer be sent in time, or with
-    BLOCKED_NUMBER for ``NUMBER_BLOCKED`` (``detail`` says why)."""
-    fail_unsent(store, message_id, at, _EXPIRY_CODES.get(detail, FailureCode.TIMEOUT), detail)
+    """Fail the message, unsent, with ``expiry_code(detail)`` (``detail`` says why)."""
+    fail_unsent(store, message_id, at, expiry_code(detail), detail)
+
+
+def expiry_code(detail: str) -> FailureCode:
+    """The code a message that can no longer leave fails with: TIMEOUT, as it can no longer be
+    sent in time, or BLOCKED_NUMBER for ``NUMBER_BLOCKED``."""
+    return _EXPIRY_CODES.get(detail, FailureCode.TIMEOUT)
 
 
 def fail_unsent(store: Store, message_id: str, at: datetime, code: FailureCode, detail: str) -> None:

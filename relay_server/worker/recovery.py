@@ -105,7 +105,7 @@ def _give_jobs_back(ctx: WorkerContext, jobless: dict[str, bytes | None], now: d
         elif claim == wire.CLAIM_ABANDONED.encode():  # taken over; its failure was not stored
             fail_outcome_unknown(ctx.store, message_id, now, abandoned.ABANDONED.format(why="was given up"), None)
         elif claim in expiry.DETAILS:  # won by an expiry; its failure was not stored
-            expire(ctx.store, message_id, now, expiry.DETAILS[claim])
+            expiry.fail(ctx, message, now, expiry.DETAILS[claim])
         elif claim == wire.CLAIM_DEVICE_GONE.encode():  # its device went; its failure was not stored
             device_gone.fail(ctx, [message], now)
         else:
