@@ -221,15 +221,7 @@ def test_a_message_the_phone_sent_before_its_valid_until_and_reported_after_it_i
     valid_until = (datetime.now(timezone.utc) + timedelta(seconds=3)).replace(microsecond=0)
     with phone.events():
         relay.wait_online(account, phone)
-        answer = relay.v1(
-            "POST",
-            "/sms/send",
-            account,
-            headers={"X-Device-ID": phone.device_id},
-            json={"to": "+33612345678", "message": "Bonjour", "valid_until": valid_until.isoformat()},
-        )
-        assert answer.status_code == 202, answer.text
-        message_id = answer.json()["message_id"]
+        message_id = relay.send(account, phone, valid_until=valid_until.isoformat())
     assert [listed["id"] for listed in phone.pull()] == [message_id]
     sent_at = datetime.now(timezone.utc)  # in time; then the phone has no data for a while
     # Past its valid_until, the worker's maintenance rounds (every 0.5 s here) leave it to the phone.
