@@ -52,8 +52,8 @@ class Dispatcher(Protocol):
         ...
 
     def cancel(self, message: Message) -> bool:
-        """Claim a queued message for cancellation; False when a device already took it, or its
-        expiry did (it can no longer leave, and fails with TIMEOUT).
+        """Claim a queued message for cancellation; False when a device already took it, or the
+        worker did to fail it unsent (it can no longer leave, or its device is gone).
 
         Raises CancelUndecided when whether a device took it cannot be known yet.
         """

@@ -88,8 +88,8 @@ class RQDispatcher:
     def cancel(self, message: Message) -> bool:
         """Claim the message for cancellation and drop its jobs.
 
-        False when an agent claimed it first, or the worker's expiry did (the
-        message fails with TIMEOUT: ``worker.recovery``). Raises CancelUndecided
+        False when an agent claimed it first, or the worker did to fail it
+        unsent (``worker.relay_claim``). Raises CancelUndecided
         when Redis cannot be asked (an agent may hold the message, so a cancel
         can be neither promised nor refused: ``REDIS_RETRY_AFTER``), and when
         the cancel would win a claim that Redis may have lost: until the
@@ -103,7 +103,7 @@ class RQDispatcher:
             if wait is not None and self.redis.get(key) is None:
                 raise CancelUndecided(wait)
             won = self.redis.set(key, wire.CLAIM_CANCELLED, nx=True, ex=wire.CLAIM_TTL_SECONDS)
-            if not won:  # cancelled already, or in a device's or an expiry's hands
+            if not won:  # cancelled already, or in a device's or the worker's hands
                 return self.redis.get(key) == wire.CLAIM_CANCELLED.encode()
             placement.remove_jobs(self.redis, [(message.client_id, message.message_id)])
             wake.message_cancelled(self.redis, message)

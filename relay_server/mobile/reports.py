@@ -9,8 +9,10 @@ event again, which the store applies once.
 
 Each report first claims the message against cancel (``wire.claim_key``), as
 an agent does before its modem sends: a message a cancel claimed first stays
-cancelled whatever the phone says after, and one the worker's expiry claimed
-first fails with TIMEOUT.
+cancelled whatever the phone says after, and one the worker claimed first
+to fail it unsent (``worker.relay_claim``) fails so. The worker's expiry
+leaves a phone's message to the phone a while past its ``valid_until``
+(``worker.expiry``), for the report of one it sent in time.
 """
 
 from __future__ import annotations

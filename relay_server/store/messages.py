@@ -153,7 +153,7 @@ def _new_row(message: NewMessage, message_id: str, now: datetime) -> dict[str, A
 
 def queued_refs(conn: sa.Connection, scheduled_through: datetime | None) -> list[tuple[str, str]]:
     """Every message the store shows as queued, as (client id, message id), oldest
-    first, but for those scheduled after ``scheduled_through`` (every scheduled one when None)."""
+    first, but for those scheduled after ``scheduled_through`` (none scheduled, when None)."""
     rows = conn.execute(
         sa.select(messages.c.client_id, messages.c.message_id)
         .where(messages.c.status == "queued", _due_by(scheduled_through))
@@ -218,7 +218,7 @@ _NEXT_DEVICE_WAITED_ON = sa.select(*_DEVICE_KEY).where(_QUEUED_ON_A_DEVICE).orde
 
 
 def _due_by(scheduled_through: datetime | None) -> sa.ColumnElement[bool]:
-    """Not scheduled, or scheduled by ``scheduled_through`` (never, when None)."""
+    """Not scheduled, or scheduled by ``scheduled_through`` (not scheduled only, when None)."""
     scheduled: sa.ColumnElement[bool] = messages.c.scheduled_at.is_(None)
     if scheduled_through is not None:
         scheduled = scheduled | (messages.c.scheduled_at <= scheduled_through)

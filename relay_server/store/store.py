@@ -394,13 +394,13 @@ class Store:
 
     def queued_message_refs(self, scheduled_through: datetime | None) -> list[tuple[str, str]]:
         """Every queued message as (client id, message id), oldest first, but for those
-        scheduled after ``scheduled_through`` (every scheduled one when None)."""
+        scheduled after ``scheduled_through`` (none scheduled, when None)."""
         with single_read(self.engine) as conn:
             return messages.queued_refs(conn, scheduled_through)
 
     def queued_for_gone_devices(self, scheduled_through: datetime | None) -> list[Message]:
         """The queued live messages meant for one device that is disabled or deleted, oldest
-        first, but for those scheduled after ``scheduled_through`` (every scheduled one when None)."""
+        first, but for those scheduled after ``scheduled_through`` (none scheduled, when None)."""
         with single_read(self.engine) as conn:
             return messages.queued_for_gone_devices(conn, scheduled_through)
 

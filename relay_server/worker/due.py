@@ -6,9 +6,12 @@ message waits in Redis. A thread of the worker looks every
 (an indexed query on status and ``scheduled_at``), and gives each one that is
 unclaimed and has no job its send job through the normal placement; the claim
 keeps it from leaving twice. One whose ``valid_until`` passed meanwhile fails
-with TIMEOUT, one whose number its client blocked meanwhile with BLOCKED_NUMBER. A look that finds Redis or the store away changes nothing, and
-the next look starts where the last complete one ended, so nothing is missed;
-the maintenance's recovery covers every message once this look has passed it.
+with TIMEOUT, one whose number its client blocked meanwhile with
+BLOCKED_NUMBER, and one meant for a device disabled or deleted meanwhile with
+DEVICE_ERROR (``device_gone``). A look that finds Redis or the store away
+changes nothing, and the next look starts where the last complete one ended,
+so nothing is missed; the maintenance's recovery covers every message once
+this look has passed it.
 
 Each look first renews the worker's heartbeat in Redis
 (``wire.WORKER_HEARTBEAT_KEY``), which ``/healthz`` and ``doctor`` read.

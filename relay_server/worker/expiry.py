@@ -1,4 +1,4 @@
-"""Queued messages that can no longer leave in time: they fail with TIMEOUT.
+"""Queued messages that can no longer leave: they fail unsent, with TIMEOUT, or BLOCKED_NUMBER.
 
 A message past its ``valid_until`` is not sent: an agent that takes one
 fails it. But one waiting for a device that stays offline, or on a shared

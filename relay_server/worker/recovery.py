@@ -59,8 +59,11 @@ def requeue_orphans(ctx: WorkerContext, now: datetime, scheduled_through: dateti
     release has looked (none when it has not looked yet). An unclaimed
     message is placed as new, and so is one whose claim key a device filled
     with another kind of value (cleared first). One a cancel claimed is
-    marked cancelled; one an expiry claimed fails with TIMEOUT, for the
-    reason its claim gives (its failure was not stored). One a device
+    marked cancelled; one the relay claimed to fail it unsent fails as its
+    claim says (its failure was not stored): with TIMEOUT for an expiry or a
+    lost one-time password (``CLAIM_EXPIRED``, ``CLAIM_OTP_LOST``), with
+    BLOCKED_NUMBER for a blocked number (``CLAIM_BLOCKED``), with
+    DEVICE_ERROR for a device gone (``CLAIM_DEVICE_GONE``). One a device
     claimed and never reported on for ``STUCK_AFTER`` goes back to that
     device alone, which either answers with what it already reported or,
     having never handed it to its modem, sends it; and again after each
