@@ -70,5 +70,5 @@ def fail(ctx: WorkerContext, message: Message, now: datetime, detail: str = VALI
     it failed."""
     if not fail_unless_taken(ctx, message, now, CLAIMS[detail], expiry_code(detail), detail):
         return False
-    log.info("message failed: it could no longer leave in time", extra={"message_id": message.message_id})
+    log.info("message failed unsent", extra={"message_id": message.message_id, "reason": detail})
     return True
