@@ -213,11 +213,12 @@ def test_a_messages_own_url_is_signed_with_the_newest_secret_and_of_secrets_set_
     store.webhooks.delete(live_caller.client_id, False, newest.webhook_id)
     following = max((made_hook for made_hook in made if made_hook is not newest), key=lambda h: h.webhook_id)
     assert store.webhooks.signing_secrets(live_caller.client_id, False, None, now) == [following.secret]
+    kept = next(made_hook for made_hook in made if made_hook is not newest)  # not the one deleted
     later = store.webhooks.rotate_secret(
-        live_caller.client_id, False, made[0].webhook_id, now + timedelta(seconds=1), timedelta(hours=24)
+        live_caller.client_id, False, kept.webhook_id, now + timedelta(seconds=1), timedelta(hours=24)
     )
     assert later is not None
     assert store.webhooks.signing_secrets(live_caller.client_id, False, None, now + timedelta(seconds=2)) == [
         later.secret,
-        made[0].secret,
+        kept.secret,
     ]
