@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 FINISHED = ("delivered", "failed", "cancelled")
 BATCH_SIZE = 500
+# Asked before each batch: True ends the purge there (the worker's term is over); never, by default.
+Halted = Callable[[], bool]
 _MODES = (False, True)  # is_test
 
 
@@ -58,46 +60,64 @@ class Stale:
     condition: sa.ColumnElement[bool]
 
 
-def purge_stale(engine: sa.Engine, stale: Sequence[Stale], batch_size: int = BATCH_SIZE) -> int:
-    """Delete the rows each of ``stale`` names, at most ``batch_size`` a transaction; how many went."""
-    return sum(_purge_batches(engine, rows, batch_size) for rows in stale)
+def purge_stale(
+    engine: sa.Engine, stale: Sequence[Stale], batch_size: int = BATCH_SIZE, halted: Halted | None = None
+) -> int:
+    """Delete the rows each of ``stale`` names, at most ``batch_size`` a transaction, until
+    ``halted`` says to stop; how many went."""
+    return sum(_purge_batches(engine, rows, batch_size, halted or _never) for rows in stale)
 
 
-def _purge_batches(engine: sa.Engine, stale: Stale, batch_size: int) -> int:
+def _never() -> bool:
+    return False
+
+
+def _purge_batches(engine: sa.Engine, stale: Stale, batch_size: int, halted: Halted) -> int:
     keys = list(stale.table.primary_key.columns)
     key = keys[0] if len(keys) == 1 else sa.tuple_(*keys)
     batch = sa.select(*keys).where(stale.condition).limit(batch_size)
     statement = sa.delete(stale.table).where(key.in_(batch))
-    return _in_batches(engine, lambda conn: conn.execute(statement).rowcount, batch_size)
+    return _in_batches(engine, lambda conn: conn.execute(statement).rowcount, batch_size, halted)
 
 
-def _in_batches(engine: sa.Engine, delete_batch: Callable[[sa.Connection], int], batch_size: int) -> int:
+def _in_batches(
+    engine: sa.Engine, delete_batch: Callable[[sa.Connection], int], batch_size: int, halted: Halted
+) -> int:
     """Run ``delete_batch`` (how many rows it deleted, ``batch_size`` at most) a transaction
-    at a time until it deletes fewer, letting other writers in between; how many went."""
+    at a time until it deletes fewer, or ``halted`` says to stop, letting other writers in
+    between; how many went."""
     deleted = 0
-    while True:
+    while not halted():
         with write_transaction(engine) as conn:
             count = delete_batch(conn)
         deleted += count
         if count < batch_size:
             return deleted
         let_writers_in(engine)
+    return deleted
 
 
-def purge_messages(engine: sa.Engine, cutoff: datetime, batch_size: int = BATCH_SIZE) -> int:
-    """Delete finished messages created before ``cutoff``, their events and their refusals;
-    how many went."""
+def purge_messages(
+    engine: sa.Engine, cutoff: datetime, batch_size: int = BATCH_SIZE, halted: Halted | None = None
+) -> int:
+    """Delete finished messages created before ``cutoff``, their events and their refusals,
+    until ``halted`` says to stop; how many went."""
     with single_read(engine) as conn:
         client_ids = conn.execute(sa.select(clients.c.client_id)).scalars().all()
     deleted = 0
     for client_id in client_ids:
         for is_test in _MODES:
-            deleted += _purge_owner(engine, client_id, is_test, cutoff, batch_size)
-    log.info("purged messages", extra={"deleted": deleted, "cutoff": cutoff.isoformat()})
+            deleted += _purge_owner(engine, client_id, is_test, cutoff, batch_size, halted or _never)
+    log.info(
+        "purged messages",
+        extra={"deleted": deleted, "cutoff": cutoff.isoformat(), "halted": bool(halted and halted())},
+    )
     return deleted
 
 
-def _purge_owner(engine: sa.Engine, client_id: str, is_test: bool, cutoff: datetime, batch_size: int) -> int:
+def _purge_owner(
+    engine: sa.Engine, client_id: str, is_test: bool, cutoff: datetime, batch_size: int, halted: Halted
+) -> int:
     """Delete one client's finished live (or test) messages created before ``cutoff``."""
     due = (
         sa.select(messages.c.message_id)
@@ -121,4 +141,4 @@ def _purge_owner(engine: sa.Engine, client_id: str, is_test: bool, cutoff: datet
         daily_counts.record_purged(conn, purged)
         return len(purged)
 
-    return _in_batches(engine, delete_batch, batch_size)
+    return _in_batches(engine, delete_batch, batch_size, halted)

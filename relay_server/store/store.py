@@ -472,7 +472,7 @@ class Store:
         with read_transaction(self.engine) as conn:
             return stats.stats(conn, caller, from_time, to_time, device_id)
 
-    def purge_older_than(self, cutoff: datetime) -> int:
+    def purge_older_than(self, cutoff: datetime, halted: retention.Halted | None = None) -> int:
         """Delete finished messages created before cutoff; aggregates keep counting them.
 
         Also drops idempotency records past their 24 hours, the records of
@@ -482,9 +482,10 @@ class Store:
         webhook deliveries with their attempts. The one purge both ``zimsend-relay purge`` and the worker's
         daily purge (``worker.purge``) run. Returns how many messages were
         deleted. Everything goes in batches, each its own transaction
-        (``retention``).
+        (``retention``); ``halted``, asked before each batch, may end the purge
+        there (the worker's term is over).
         """
-        deleted = retention.purge_messages(self.engine, cutoff)
+        deleted = retention.purge_messages(self.engine, cutoff, halted=halted)
         stale = [
             *idempotency.stale(),
             *dead_letters.stale_before(cutoff),
@@ -494,7 +495,7 @@ class Store:
             *webhook_outbox.stale_before(cutoff),
             *signed_out.stale(),
         ]
-        retention.purge_stale(self.engine, stale)
+        retention.purge_stale(self.engine, stale, halted=halted)
         return deleted
 
     # -- what devices receive and report -----------------------------------------

@@ -30,9 +30,10 @@ empty): the holder keeps it, unless a standby got there first.
   for its last successful renewal; Redis can only expire it later. A holder
   that cannot renew in time (Redis away, the process paused or starved) has
   its duties stop at the end of their current round, and starts them again
-  only once it holds the lease again. The daily purge's round is the whole
-  purge: one still running may meet the new holder's (``store.retention``
-  takes each message off the history's counts once, whoever deleted it).
+  only once it holds the lease again. The daily purge ends between two of
+  its batches; one caught in a batch may meet the new holder's purge
+  (``store.retention`` takes each message off the history's counts once,
+  whoever deleted it).
 - A worker that takes the lease from another, or at its start, starts its
   duties one renewal later: a holder that lost the key to a flush of Redis
   has by then tried to renew, found the key another's, and stopped its own.

@@ -6,13 +6,16 @@ a transaction (``store.retention``). In the maintenance round it held up
 everything after it: devices were not marked online or offline, and nothing
 lost was placed again, until it ended. In a thread of its own it holds up
 nothing: the rounds' writes get in between its batches. It is one of the
-duties only the active worker runs (``lease``), started with each of its terms.
+duties only the active worker runs (``lease``), started with each of its terms;
+a term that ends stops it between two batches (the next term's purge goes on
+from there), so that the worker's next term waits for no backlog.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from relay_server.worker.context import WorkerContext
@@ -33,14 +36,15 @@ class DailyPurge:
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
-            done = self.purge(utcnow())
+            done = self.purge(utcnow(), stop.is_set)
             stop.wait(PURGE_EVERY.total_seconds() if done else RETRY_SECONDS)
 
-    def purge(self, now: datetime) -> bool:
-        """Purge what is past ``retention_days`` at ``now``; False when the store failed it."""
+    def purge(self, now: datetime, halted: Callable[[], bool] | None = None) -> bool:
+        """Purge what is past ``retention_days`` at ``now``, until ``halted`` says to stop;
+        False when the store failed it."""
         cutoff = now - timedelta(days=self.ctx.settings.relay.retention_days)
         try:
-            self.ctx.store.purge_older_than(cutoff)  # which logs what it deleted
+            self.ctx.store.purge_older_than(cutoff, halted)  # which logs what it deleted
         except Exception:
             log.exception("daily purge failed")
             return False

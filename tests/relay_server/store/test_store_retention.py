@@ -60,6 +60,23 @@ def test_purging_in_small_batches_deletes_every_finished_message(store: Store, l
     assert store.purge_older_than(CUTOFF) == 0
 
 
+def test_a_purge_told_to_halt_stops_between_two_batches_and_the_next_one_goes_on_from_there(
+    store: Store, live_caller: Caller
+) -> None:
+    ids = [_make(store, live_caller, OLD + timedelta(seconds=n), "cancelled") for n in range(7)]
+    asked: list[bool] = []
+
+    def halted() -> bool:  # the worker's term ends once the first batch is done
+        asked.append(len(asked) >= 1)
+        return asked[-1]
+
+    assert purge_messages(store.engine, CUTOFF, batch_size=3, halted=halted) == 3
+
+    assert sum(store.get_message(live_caller, message_id) is None for message_id in ids) == 3
+    assert store.purge_older_than(CUTOFF, halted=lambda: False) == 4
+    assert all(store.get_message(live_caller, message_id) is None for message_id in ids)
+
+
 def test_each_batch_is_sought_by_its_client_not_found_by_reading_every_finished_message(
     store: Store, live_caller: Caller
 ) -> None:
