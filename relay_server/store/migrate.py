@@ -95,8 +95,8 @@ def bring_to_head(engine: sa.Engine) -> None:
 
 def bring_to_head_on_first_connection(engine: sa.Engine) -> None:
     """Have ``engine`` bring its database to head (``bring_to_head``) when it next connects,
-    before that connection is handed to anyone: for a store opened while its database did
-    not answer.
+    before that connection is handed to anyone: for a store that opens whether its database
+    answers or not (a relay server process).
 
     Until that succeeds, every new connection tries again, and fails with the error that
     stopped it: the database's own (a passing outage) or SchemaNewerThanCode, so that nothing
@@ -114,7 +114,7 @@ def bring_to_head_on_first_connection(engine: sa.Engine) -> None:
             raise
         finally:
             checker.dispose()
-        log.info("the database answers again, its schema at head", extra={"revision": HEAD})
+        log.info("the database answers, its schema at head", extra={"revision": HEAD})
 
     sa.event.listen(engine, "first_connect", check)  # run again after each failure, never after a success
 

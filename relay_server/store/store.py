@@ -143,23 +143,30 @@ class Store:
         DatabaseUnreachable when the database cannot be opened, and
         SchemaNewerThanCode when a newer relay migrated it.
 
-        With ``wait_for_database``, a database that cannot be opened is no error: the store
-        is returned without it, each use failing with the database's error until it answers,
-        and the schema is brought to head (or refused as newer) on the first connection that
-        succeeds, before anything uses it.
+        With ``wait_for_database`` (PostgreSQL: a SQLite file does not go away), a database
+        that cannot be opened is no error: the store is returned without it, each use failing
+        with the database's error until it answers, and the schema is brought to head (or
+        refused as newer) on the first connection that succeeds, before anything uses it.
         """
         try:
             engine = create_engine(url)
         except sa.exc.ArgumentError as exc:
             raise UnusableDatabaseUrl("database_url is not a usable database URL") from exc
+        waits = wait_for_database and engine.dialect.name == "postgresql"
+        if waits:
+            # Before the first connection, so that it is checked too: a check that fails
+            # (the database gone again midway) is made again on the next new connection.
+            bring_to_head_on_first_connection(engine)
         try:
-            bring_to_head(engine)
+            if waits:
+                engine.connect().close()
+            else:
+                bring_to_head(engine)
         except sa.exc.OperationalError as exc:
-            if wait_for_database:
+            if waits:
                 log.warning(
                     "the database does not answer: its schema is checked when it does", extra={"error": str(exc.orig)}
                 )
-                bring_to_head_on_first_connection(engine)
                 return cls(engine)
             engine.dispose()
             raise DatabaseUnreachable(str(exc.orig)) from exc
