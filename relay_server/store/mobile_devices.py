@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -151,6 +152,14 @@ class MobileDevices:
         if not token.startswith(DEVICE_TOKEN_PREFIX) or len(token) > 100:
             return None
         return self._registered(mobile_devices.c.token_digest == digest(token))
+
+    def phones_among(self, device_ids: Collection[str]) -> set[str]:
+        """Those of ``device_ids`` that are phones (Android devices, registered or not)."""
+        if not device_ids:
+            return set()
+        with single_read(self._engine) as conn:
+            query = sa.select(mobile_devices.c.device_id).where(mobile_devices.c.device_id.in_(sorted(device_ids)))
+            return set(conn.execute(query).scalars())
 
     def get_registered(self, device_id: str) -> MobileDevice | None:
         """The enabled phone of this id once it has registered, else None."""

@@ -15,21 +15,24 @@ not TIMEOUT).
 The relay first claims the message for its reason (``wire.CLAIM_EXPIRED``,
 ``wire.CLAIM_OTP_LOST``, ``wire.CLAIM_BLOCKED``), which no device or cancel
 can do after it. One a device claimed first may be on air: that device
-reports what became of it.
-One a cancel claimed is cancelled. Should the store lose the failure, the
+reports what became of it. One a cancel claimed is cancelled. Should the store lose the failure, the
 claim makes the next round fail the message the same way.
 
 A message an Android phone is to send (``relay_server.mobile``) is the
 phone's for ``PHONE_REPORT_GRACE`` more: the phone pulls it without claiming
 it, and claims it only with its first report, which may come long after it
 sent it. The app itself fails one it finds past its ``validUntil`` (``TTL
-expired``: TIMEOUT); the round fails only one no phone reported on by then.
+expired``: TIMEOUT); the round fails only one no phone reported on by then,
+and recovery places again the job of one Redis lost within that time
+(``past_validity``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import cast
 
 from relay_server.store.models import Message
 from relay_server.worker.context import WorkerContext
@@ -53,7 +56,8 @@ DETAILS = {claim.encode(): detail for detail, claim in CLAIMS.items()}
 # How long past its valid_until a phone's message stays the phone's. The app checks validUntil
 # before it sends (MessagesService.sendMessage: "TTL expired"), so one it sent left in time; it
 # reports each state through a WorkManager job that waits for a network, then retries ten times,
-# backing off from 10 s and doubling (SendStateWorker): 10 s x (2^10 - 1), under 3 hours.
+# backing off from 10 s and doubling (SendStateWorker): 10 s x (2^10 - 1), under 3 hours. Its
+# wait for a network has no bound: a phone without one for longer sees such a message failed.
 PHONE_REPORT_GRACE = timedelta(hours=3)
 
 
@@ -62,6 +66,18 @@ def fail_past_validity(ctx: WorkerContext, now: datetime) -> int:
     later for a phone's) that no device or cancel claimed first (``fail``); returns how many failed."""
     past = ctx.store.queued_past_validity(now, now - PHONE_REPORT_GRACE)
     return sum(fail(ctx, message, now) for message in past)
+
+
+def past_validity(ctx: WorkerContext, messages: Sequence[Message], now: datetime) -> set[str]:
+    """The ids of ``messages`` whose ``valid_until`` passed by ``now``, a phone's
+    ``PHONE_REPORT_GRACE`` later (as ``fail_past_validity`` reads them)."""
+    passed = [message for message in messages if message.valid_until is not None and message.valid_until < now]
+    phones = ctx.store.mobile_devices.phones_among({m.device_id for m in passed if m.device_id is not None})
+    return {
+        message.message_id
+        for message in passed
+        if message.device_id not in phones or cast(datetime, message.valid_until) < now - PHONE_REPORT_GRACE
+    }
 
 
 def fail(ctx: WorkerContext, message: Message, now: datetime, detail: str = VALIDITY_PASSED) -> bool:

@@ -147,11 +147,12 @@ def give_jobs(ctx: WorkerContext, messages: Sequence[Message], now: datetime) ->
     for message, found in seen.exhausted:
         refusals.fail_exhausted(ctx, message, found, now)
     blocked = {message.message_id for message in ctx.store.blocked_numbers.among(seen.placeable)}
+    past = expiry.past_validity(ctx, seen.placeable, now)
     due = []
     for message in seen.placeable:
         if message.message_id in blocked:
             expiry.fail(ctx, message, now, NUMBER_BLOCKED)
-        elif message.valid_until is not None and message.valid_until < now:
+        elif message.message_id in past:
             expiry.fail(ctx, message, now)
         else:
             due.append(message)

@@ -187,3 +187,21 @@ def test_a_phones_message_past_its_valid_until_is_left_to_the_phone_until_its_gr
     assert parts.redis.get(key) == wire.CLAIM_EXPIRED.encode()
     assert bus.queue(wire.device_queue(phone.device_id, message.priority), parts.redis).count == 0
     assert len(parts.failed_webhooks(message)) == 1
+
+
+def test_a_phones_message_that_lost_its_job_past_its_valid_until_is_placed_again_for_the_phone_within_its_grace(
+    parts: Parts,
+):
+    caller = parts.client()
+    phone, _ = parts.store.add_android_device(caller.client_id)
+    # Its job lost with Redis's data; the phone may have sent it in time and report it later.
+    message = parts.message(caller, device_id=phone.device_id, valid_until=utcnow() - seconds(1), webhook_url=HOOK)
+
+    assert run_round(parts)
+
+    assert parts.reload(message).status == "queued"
+    assert parts.failed_webhooks(message) == []
+    assert bus.queue(wire.device_queue(phone.device_id, message.priority), parts.redis).count == 1
+    assert run_round(parts, valid_until(message) + PHONE_REPORT_GRACE + seconds(1))
+
+    assert_failed_as_expired(parts, message)
