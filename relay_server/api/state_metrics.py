@@ -61,14 +61,14 @@ class GatewayStateCollector:
             "Messages ever created (purged ones included) by current status, device ('' none yet) and key mode",
             labels=["status", "device_id", "mode"],
         )
-        for count in self.store.message_counts():
+        for count in self.store.observability.message_counts():
             messages.add_metric([count.status, count.device_id, "test" if count.is_test else "live"], count.count)
         webhooks = GaugeMetricFamily(
             "zimsend_webhook_attempts",
             "Webhook delivery attempts in the log (purge drops old ones), by outcome",
             labels=["outcome"],
         )
-        for success, attempts in sorted(self.store.webhook_attempt_counts().items()):
+        for success, attempts in sorted(self.store.observability.webhook_attempt_counts().items()):
             webhooks.add_metric(["success" if success else "failure"], attempts)
         deliveries = GaugeMetricFamily(
             "zimsend_webhook_deliveries",
@@ -76,10 +76,10 @@ class GatewayStateCollector:
             " given_up (its last attempt failed), failed (dropped with its webhook)",
             labels=["state"],
         )
-        for state, held in self.store.webhook_delivery_counts().items():
+        for state, held in self.store.observability.webhook_delivery_counts().items():
             deliveries.add_metric([state], held)
         dead = GaugeMetricFamily("zimsend_dead_letters", "Agent events kept as dead letters")
-        dead.add_metric([], self.store.dead_letter_count())
+        dead.add_metric([], self.store.observability.dead_letter_count())
         return iter((messages, webhooks, deliveries, dead))
 
     def _devices(self, states: list[DeviceState]) -> Iterator[Metric]:

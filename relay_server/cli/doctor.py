@@ -200,7 +200,7 @@ def _clock(store: Store | str, redis: Redis, settings: Settings) -> Finding:
         pass
     if isinstance(store, Store):
         try:
-            skews["database"] = round((store.database_now() - utcnow()).total_seconds(), 3)
+            skews["database"] = round((store.observability.database_now() - utcnow()).total_seconds(), 3)
         except Exception:
             pass
     detail = {"machine": isoformat_z(utcnow()), "skew_seconds": skews, "limit_seconds": limit}

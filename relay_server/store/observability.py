@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 
 from relay_server.store.dispatch_schema import dead_letters
+from relay_server.store.engine import read_transaction, single_read
 from relay_server.store.schema import daily_counts
 from relay_server.store.webhook_schema import DELIVERED, FAILED, GIVEN_UP, PENDING, webhook_attempts, webhook_deliveries
 from zimsend_common.timefmt import parse_utc
@@ -28,12 +29,48 @@ class MessageCount:
     count: int
 
 
-def ping(conn: sa.Connection) -> None:
-    """Run a trivial query; raises the database's error when it cannot."""
-    conn.execute(sa.select(sa.literal(1))).scalar_one()
+class Observability:
+    """What operators watch, each method its own transaction on the store's engine."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def ping(self) -> None:
+        """Return once the database answered a trivial query; raises its error otherwise."""
+        with single_read(self._engine) as conn:
+            conn.execute(sa.select(sa.literal(1))).scalar_one()
+
+    def database_now(self) -> datetime:
+        """The database's own clock (this machine's for SQLite), UTC-aware."""
+        with single_read(self._engine) as conn:
+            return _database_now(conn)
+
+    def message_counts(self) -> list[MessageCount]:
+        """Every message ever created, purged ones included, by current status, device and mode."""
+        with read_transaction(self._engine) as conn:
+            return _message_counts(conn)
+
+    def webhook_attempt_counts(self) -> dict[bool, int]:
+        """Logged webhook attempts by whether they succeeded."""
+        with read_transaction(self._engine) as conn:
+            query = sa.select(webhook_attempts.c.success, sa.func.count()).group_by(webhook_attempts.c.success)
+            return {bool(success): count for success, count in conn.execute(query)}
+
+    def webhook_delivery_counts(self) -> dict[str, int]:
+        """Webhook deliveries kept in the outbox by state (pending, delivered, given_up, failed), each state
+        named (0 when none is in it), through the index of state and due time."""
+        with read_transaction(self._engine) as conn:
+            query = sa.select(webhook_deliveries.c.state, sa.func.count()).group_by(webhook_deliveries.c.state)
+            counted = {state: count for state, count in conn.execute(query)}
+        return {state: counted.get(state, 0) for state in (PENDING, DELIVERED, GIVEN_UP, FAILED)}
+
+    def dead_letter_count(self) -> int:
+        """How many agent events are kept as dead letters (until ``purge`` drops them)."""
+        with read_transaction(self._engine) as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(dead_letters)).scalar_one()
 
 
-def database_now(conn: sa.Connection) -> datetime:
+def _database_now(conn: sa.Connection) -> datetime:
     """The database server's own clock, UTC-aware."""
     if conn.dialect.name == "postgresql":
         moment = conn.execute(sa.text("SELECT now()")).scalar_one()
@@ -43,7 +80,7 @@ def database_now(conn: sa.Connection) -> datetime:
     return parse_utc(text)
 
 
-def message_counts(conn: sa.Connection) -> list[MessageCount]:
+def _message_counts(conn: sa.Connection) -> list[MessageCount]:
     """Every message ever created, purged ones included, by current status, device and mode."""
     total = sa.func.sum(daily_counts.c.count).label("total")
     query = sa.select(daily_counts.c.status, daily_counts.c.device_id, daily_counts.c.is_test, total).group_by(
@@ -54,22 +91,3 @@ def message_counts(conn: sa.Connection) -> list[MessageCount]:
         for row in conn.execute(query)
         if row.total
     ]
-
-
-def webhook_attempt_counts(conn: sa.Connection) -> dict[bool, int]:
-    """Webhook attempts kept in the log, by whether they succeeded."""
-    query = sa.select(webhook_attempts.c.success, sa.func.count()).group_by(webhook_attempts.c.success)
-    return {bool(success): count for success, count in conn.execute(query)}
-
-
-def webhook_delivery_counts(conn: sa.Connection) -> dict[str, int]:
-    """Webhook deliveries kept in the outbox, by state, each state named (0 when none is in it),
-    through the index of state and due time."""
-    query = sa.select(webhook_deliveries.c.state, sa.func.count()).group_by(webhook_deliveries.c.state)
-    counted = {state: count for state, count in conn.execute(query)}
-    return {state: counted.get(state, 0) for state in (PENDING, DELIVERED, GIVEN_UP, FAILED)}
-
-
-def dead_letter_count(conn: sa.Connection) -> int:
-    """Agent events kept as dead letters (until ``purge`` drops them)."""
-    return conn.execute(sa.select(sa.func.count()).select_from(dead_letters)).scalar_one()

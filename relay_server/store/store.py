@@ -4,11 +4,13 @@ One ``Store`` per process, shared by threads; every method is one transaction.
 Each concept lives in its own module (clients, devices, device records,
 messages, history, transitions, stats, retention, idempotency, incoming,
 dead_letters); this class opens the transaction and hands the connection over.
-Four concepts with many queries of their own are reached as attributes bound
-to the same engine, each method one transaction: ``store.inbox``,
+Concepts with many queries of their own are reached as attributes bound to
+the same engine, each method one transaction: ``store.inbox``,
 ``store.webhooks``, ``store.webhook_outbox``, ``store.mobile_devices``,
-``store.phone_events``, ``store.blocked_numbers``, and the console's ``store.operators``, ``store.signed_out``, ``store.overview``,
-``store.device_history`` and ``store.hourly_counts``.
+``store.phone_events``, ``store.blocked_numbers``; the console's
+``store.operators``, ``store.signed_out``, ``store.overview``,
+``store.device_history`` and ``store.hourly_counts``; and what operators watch
+(health, doctor, metrics), ``store.observability``.
 Outside this folder nothing runs SQL or touches the engine (see README.md).
 """
 
@@ -34,7 +36,6 @@ from relay_server.store import (
     ids,
     incoming,
     messages,
-    observability,
     otp,
     phone_events,
     refusals,
@@ -92,6 +93,7 @@ from relay_server.store.models import (
     StatusChange,
     TransitionResult,
 )
+from relay_server.store.observability import Observability
 from relay_server.store.operators import Operators
 from relay_server.store.overview import Overview
 from relay_server.store.phone_events import PhoneEvents
@@ -128,6 +130,7 @@ class Store:
         self.overview = Overview(engine)
         self.device_history = DeviceHistory(engine)
         self.hourly_counts = HourlyCounts(engine)
+        self.observability = Observability(engine)
         self.blocked_numbers = BlockedNumbers(engine)
         # A send's writes (its messages, its Idempotency-Key's reservation and answer) share
         # their commit with concurrent sends' (``group_commit``).
@@ -532,37 +535,6 @@ class Store:
         """The newest dead letters first, each with its exact payload."""
         with read_transaction(self.engine) as conn:
             return dead_letters.list_dead_letters(conn, limit)
-
-    # -- what operators watch --------------------------------------------------
-    def ping(self) -> None:
-        """Return once the database answered a trivial query; raises its error otherwise."""
-        with single_read(self.engine) as conn:
-            observability.ping(conn)
-
-    def database_now(self) -> datetime:
-        """The database's own clock (this machine's for SQLite), UTC-aware."""
-        with single_read(self.engine) as conn:
-            return observability.database_now(conn)
-
-    def message_counts(self) -> list[observability.MessageCount]:
-        """Every message ever created, purged ones included, by current status, device and mode."""
-        with read_transaction(self.engine) as conn:
-            return observability.message_counts(conn)
-
-    def webhook_attempt_counts(self) -> dict[bool, int]:
-        """Logged webhook attempts by whether they succeeded."""
-        with read_transaction(self.engine) as conn:
-            return observability.webhook_attempt_counts(conn)
-
-    def webhook_delivery_counts(self) -> dict[str, int]:
-        """Webhook deliveries kept in the outbox by state (pending, delivered, given_up, failed)."""
-        with read_transaction(self.engine) as conn:
-            return observability.webhook_delivery_counts(conn)
-
-    def dead_letter_count(self) -> int:
-        """How many agent events are kept as dead letters."""
-        with read_transaction(self.engine) as conn:
-            return observability.dead_letter_count(conn)
 
     # -- one-time passwords ----------------------------------------------------
     def create_otp(self, new_otp: otp.NewOtp, message: NewMessage, *, answer: ReservedAnswer | None = None) -> Message:

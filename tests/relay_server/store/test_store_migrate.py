@@ -165,7 +165,7 @@ def test_a_store_opened_while_its_database_refuses_connections_is_brought_to_hea
             Store.open(empty_postgres_url)
         store = Store.open(empty_postgres_url, wait_for_database=True)
         with pytest.raises(sa.exc.OperationalError):
-            store.ping()
+            store.observability.ping()
     try:
         client, _api_key = store.create_client("acme")  # the first use once it answers
         assert store.get_client(client.client_id) == client
@@ -185,7 +185,7 @@ def test_a_store_opened_while_its_database_refuses_connections_refuses_a_newer_s
     try:
         for _ in range(2):  # at every try: nothing runs against a schema this code does not know
             with pytest.raises(SchemaNewerThanCode):
-                store.ping()
+                store.observability.ping()
         assert current_revision(engine) == NEWER_REVISION
     finally:
         store.close()
