@@ -1,14 +1,17 @@
-"""``zimsend-relay`` as a real process: its environment, and ``serve`` started and stopped."""
+"""``zimsend-relay`` as a real process: its environment, its commands run to their JSON lines, and
+``serve`` started and stopped."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,31 @@ def environment(tmp_path: Path, **settings: str) -> dict[str, str]:
     env.update(ZIMSEND_CONFIG=str(config), ZIMSEND_DATA_DIR=str(tmp_path / "data"), ZIMSEND_HTTP_WORKERS="2")
     env.update({f"ZIMSEND_{name.upper()}": value for name, value in settings.items()})
     return env
+
+
+@dataclass
+class Outcome:
+    status: int
+    lines: list[dict[str, Any]]
+    error: dict[str, Any] | None
+
+
+Run = Callable[..., Outcome]
+
+
+def runner(env: dict[str, str]) -> Run:
+    def run(*args: str, stdin: str | None = None) -> Outcome:
+        done = subprocess.run([RELAY, *args], env=env, input=stdin, capture_output=True, text=True, timeout=60)
+        lines = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+        error = json.loads(done.stderr.strip().splitlines()[-1]) if done.returncode else None
+        return Outcome(done.returncode, lines, error)
+
+    return run
+
+
+def ok(outcome: Outcome) -> list[dict[str, Any]]:
+    assert outcome.status == 0, outcome.error
+    return outcome.lines
 
 
 def served_environment(

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 from credentials import Credentials
-from relay_process import RELAY, environment, served_environment, serving
+from relay_process import RELAY, environment, get_when_up, ok, runner, served_environment, serving
 from waiting import free_port
 
 from relay_server.store import Store
@@ -124,3 +124,22 @@ def test_serve_refuses_fewer_than_one_worker(tmp_path: Path, sqlite_url: str) ->
 
     assert refused.returncode == 1
     assert json.loads(refused.stderr)["error"]["code"] == "INVALID_WORKERS"
+
+
+def test_serve_migrates_then_answers_http_and_stops_on_sigterm(
+    tmp_path: Path, sqlite_url: str, redis_proc: Any
+) -> None:
+    env, port = served_environment(tmp_path, sqlite_url, redis_proc)
+    (client,) = ok(runner(env)("create-client", "Acme"))
+    server = subprocess.Popen([RELAY, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        answer = get_when_up(
+            f"http://127.0.0.1:{port}/v1/auth/test",
+            {"X-Client-ID": client["client_id"], "X-API-Key": client["api_key"]},
+        )
+        assert answer.status_code == 200
+        assert answer.json()["client_id"] == client["client_id"]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        status = server.wait(timeout=30)
+    assert status == 0

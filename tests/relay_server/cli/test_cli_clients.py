@@ -1,0 +1,117 @@
+"""``zimsend-relay``'s client and key commands: create-client, create-key, list-keys, revoke-key, disable-client."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from relay_process import Run, environment, ok, runner
+
+from relay_server.store import InvalidApiKey, Store, UnknownClient
+
+pytestmark = pytest.mark.slow  # every test runs zimsend-relay as a process
+
+
+def test_create_client_prints_a_client_and_a_key_that_authenticates(tmp_path: Path, database_url: str) -> None:
+    run = runner(environment(tmp_path, database_url=database_url))
+
+    (created,) = ok(run("create-client", "Acme Ltd"))
+
+    assert set(created) == {"client_id", "api_key"}
+    store = Store.open(database_url)
+    try:
+        caller = store.authenticate(created["client_id"], created["api_key"])
+        assert caller.is_test is False
+        assert store.get_client(created["client_id"]).name == "Acme Ltd"
+    finally:
+        store.close()
+
+
+def test_create_key_makes_a_test_key_when_asked(relay: Run, store: Store) -> None:
+    (client,) = ok(relay("create-client", "Acme"))
+
+    (live,) = ok(relay("create-key", client["client_id"]))
+    (test,) = ok(relay("create-key", client["client_id"], "--test"))
+
+    assert live["api_key"].startswith("zs_live_") and test["api_key"].startswith("zs_test_")
+    assert store.authenticate(client["client_id"], test["api_key"]).is_test is True
+    assert store.authenticate(client["client_id"], live["api_key"]).is_test is False
+
+
+def test_list_keys_shows_prefixes_and_expiry_and_never_a_key(relay: Run) -> None:
+    (client,) = ok(relay("create-client", "Acme"))
+    (expiring,) = ok(relay("create-key", client["client_id"], "--test", "--expires-days", "30"))
+
+    listed = ok(relay("list-keys", client["client_id"]))
+
+    assert [(key["prefix"][:8], key["test"]) for key in listed] == [("zs_live_", False), ("zs_test_", True)]
+    assert [key["expires_at"] for key in listed] == [None, expiring["expires_at"]]
+    assert expiring["expires_at"].endswith("Z")
+    assert client["api_key"] not in json.dumps(listed)
+    assert expiring["api_key"] not in json.dumps(listed)
+
+
+def test_a_key_that_expires_in_no_days_is_refused(relay: Run) -> None:
+    (client,) = ok(relay("create-client", "Acme"))
+
+    outcome = relay("create-key", client["client_id"], "--expires-days", "0")
+
+    assert outcome.status == 1 and outcome.error["error"]["code"] == "INVALID_DAYS"
+    assert len(ok(relay("list-keys", client["client_id"]))) == 1
+
+
+def test_a_key_revoked_from_stdin_no_longer_authenticates(relay: Run, store: Store) -> None:
+    (client,) = ok(relay("create-client", "Acme"))
+
+    (revoked,) = ok(relay("revoke-key", "-", stdin=client["api_key"] + "\n"))
+
+    assert revoked["revoked"] is True
+    with pytest.raises(InvalidApiKey):
+        store.authenticate(client["client_id"], client["api_key"])
+
+
+def test_revoking_an_unknown_key_is_refused_with_its_code(relay: Run) -> None:
+    outcome = relay("revoke-key", "zs_live_" + "x" * 32)
+
+    assert outcome.status == 1
+    assert outcome.error["error"]["code"] == "UNKNOWN_API_KEY"
+    assert outcome.lines == []
+
+
+def test_disable_client_stops_its_keys(relay: Run, store: Store) -> None:
+    (client,) = ok(relay("create-client", "Acme"))
+
+    assert ok(relay("disable-client", client["client_id"])) == [{"client_id": client["client_id"], "disabled": True}]
+
+    with pytest.raises(UnknownClient):
+        store.authenticate(client["client_id"], client["api_key"])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("create-key", "client_0000000000"),
+        ("disable-client", "client_0000000000"),
+        ("add-device", "client_0000000000"),
+        ("list-devices", "--client", "client_0000000000"),
+        ("list-keys", "client_0000000000"),
+    ],
+)
+def test_commands_naming_an_unknown_client_are_refused_and_change_nothing(
+    relay: Run, store: Store, args: tuple[str, ...]
+) -> None:
+    outcome = relay(*args)
+
+    assert outcome.status == 1
+    assert outcome.error == {
+        "success": False,
+        "error": {"code": "UNKNOWN_CLIENT", "message": "no active client client_0000000000"},
+    }
+    assert store.list_devices() == []
+
+
+def test_an_empty_client_name_is_refused(relay: Run) -> None:
+    outcome = relay("create-client", "  ")
+
+    assert outcome.status == 1 and outcome.error["error"]["code"] == "INVALID_NAME"
