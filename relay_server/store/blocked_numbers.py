@@ -4,7 +4,8 @@ A send to a number on the list is refused (``refuse_blocked``, run in the
 send's own transaction: one lookup on the table's key for all its
 recipients); a message accepted before its number was blocked, a scheduled
 one say, fails instead of being placed (``BlockedNumbers.among``, which the
-worker asks before it places messages). A number is put on the list by hand (``manual``) or by a reply
+worker asks before it places messages). A number is put on the list by hand
+(``manual``) or by a reply
 that is only an opt-out keyword, STOP and the like, reaching one of the
 client's devices (``opt_out``, live list: replies are live data); a reply
 that is only an opt-in keyword, START and the like, takes an ``opt_out``
@@ -12,7 +13,9 @@ entry off again, never a ``manual`` one (``follow_reply``, in the
 transaction that keeps the reply). Numbers are in E.164, as messages'
 recipients. A message already queued when its number is put on the list
 fails too, at the worker's next round (``queued_to_blocked``, read by
-``relay_server.worker.newly_blocked``).
+``relay_server.worker.newly_blocked``), but for one an Android phone is to
+send: the phone may have pulled it already, and one it has not is still
+handed to it (its pull does not look at the lists).
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ still queued to one of their numbers, as ``expiry.fail`` does for
 ``NUMBER_BLOCKED``: the relay claims it first, deletes its send job, and one a
 device or a cancel claimed first is left alone (it may be on air). Messages
 bound to an Android phone are left out: the phone pulls them from the store
-and may have one it has not reported on yet.
+and may have one it has not reported on yet; one it has not pulled yet goes
+out all the same, as the phone's pull does not look at the lists.
 """
 
 from __future__ import annotations
