@@ -26,9 +26,13 @@ def insert_messages(conn: sa.Connection, new_messages: list[NewMessage], at: dat
     if not new_messages:
         return []
     now = at or utcnow()
-    rows = [_new_row(message, ids.new_message_id(now), now) for message in new_messages]
-    for start in range(0, len(rows), _INSERTED_AT_ONCE):
-        chunk = rows[start : start + _INSERTED_AT_ONCE]
+    stored: list[Message] = []
+    for start in range(0, len(new_messages), _INSERTED_AT_ONCE):
+        # A chunk's rows at a time: a bulk's thousand rows at once came second in the relay's memory.
+        chunk = [
+            _new_row(message, ids.new_message_id(now), now)
+            for message in new_messages[start : start + _INSERTED_AT_ONCE]
+        ]
         conn.execute(sa.insert(messages), chunk)
         conn.execute(
             sa.insert(message_events),
@@ -37,7 +41,7 @@ def insert_messages(conn: sa.Connection, new_messages: list[NewMessage], at: dat
                 for row in chunk
             ],
         )
-    stored = [message_from_row(row) for row in rows]
+        stored.extend(message_from_row(row) for row in chunk)
     daily_counts.record_new(conn, stored)
     return stored
 
