@@ -120,6 +120,10 @@ class WebhookPump:
             failed = not outcome.success and not deleted
             if failed:
                 retry_at = schedule.next_attempt_at(due.attempts + 1, now, self.settings.webhook_retry_delays_seconds)
+            store.webhook_outbox.finish_attempt(due, outcome, now, retry_at)
+            if failed and retry_at is None:
+                _say_given_up(due, outcome)  # the last attempt's one line, a warning
+            elif failed:
                 log.info(
                     "webhook attempt failed",
                     extra={
@@ -128,12 +132,8 @@ class WebhookPump:
                         "attempt": due.attempts + 1,
                         "status": outcome.status,
                         "error": outcome.error,
-                        "gives_up": retry_at is None,
                     },
                 )
-            store.webhook_outbox.finish_attempt(due, outcome, now, retry_at)
-            if failed and retry_at is None:
-                _say_given_up(due, outcome)
         except Exception:
             # Its claim lapses and the delivery is tried again.
             log.exception("webhook attempt could not be recorded", extra={"delivery_id": due.delivery_id})
