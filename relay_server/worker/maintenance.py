@@ -67,8 +67,8 @@ class Maintenance:
             if self.epoch.held_back_through(self.ctx.redis, now) is None:
                 # Before recovery, which would place them again for no device to take.
                 fail_stranded(self.ctx, now, self.due.looked_through)
+                self.newly_blocked.fail_queued(now)  # before the expiry, as recovery's give_jobs
                 fail_past_validity(self.ctx, now)
-                self.newly_blocked.fail_queued(now)
                 requeue_orphans(self.ctx, now, self.due.looked_through)
                 give_up_returned(self.ctx, now)
         except RedisError as exc:

@@ -143,16 +143,18 @@ def give_jobs(ctx: WorkerContext, messages: Sequence[Message], now: datetime) ->
     placement.clear_planted_claims(ctx.redis, [(message.client_id, message.message_id) for message in messages])
     takeable, gone = device_gone.split(ctx, messages)
     device_gone.fail(ctx, gone, now)
-    seen = refusals.outlook(ctx, takeable, now)
+    # A blocked number first, as the maintenance round fails it: whatever else stops the message.
+    blocked = {message.message_id for message in ctx.store.blocked_numbers.among(takeable)}
+    for message in takeable:
+        if message.message_id in blocked:
+            expiry.fail(ctx, message, now, NUMBER_BLOCKED)
+    seen = refusals.outlook(ctx, [message for message in takeable if message.message_id not in blocked], now)
     for message, found in seen.exhausted:
         refusals.fail_exhausted(ctx, message, found, now)
-    blocked = {message.message_id for message in ctx.store.blocked_numbers.among(seen.placeable)}
     past = expiry.past_validity(ctx, seen.placeable, now)
     due = []
     for message in seen.placeable:
-        if message.message_id in blocked:
-            expiry.fail(ctx, message, now, NUMBER_BLOCKED)
-        elif message.message_id in past:
+        if message.message_id in past:
             expiry.fail(ctx, message, now)
         else:
             due.append(message)
