@@ -233,8 +233,11 @@ class Modem(abc.ABC):
         """Make the device ready to send (see the module's promises)."""
 
     @abc.abstractmethod
-    def close(self) -> None:
-        """Release the port; safe to call twice."""
+    def close(self, *, handed_out_kept: bool = True) -> None:
+        """Release the port; safe to call twice. What the last event handed out was read from
+        is settled first (deleted, acknowledged), as when the caller comes back for the next,
+        unless ``handed_out_kept`` is False: the caller could not keep that event, which then
+        stays on the device, unacknowledged, to be read again."""
 
     @abc.abstractmethod
     def identify(self) -> Identity: ...

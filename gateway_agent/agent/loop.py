@@ -245,7 +245,8 @@ class Agent:
         except redis.RedisError:
             pass  # the relay sees the heartbeat lapse instead
         finally:
-            self._modem.close()
+            # An event it could not journal stays on the modem, unacknowledged, to be read again.
+            self._modem.close(handed_out_kept=self._modem_events.all_kept)
             self._ledger.close()
             self._lock.release()
 

@@ -94,6 +94,11 @@ class ModemEvents:
             if journalled:
                 self._outbox.hand_on_journalled()
 
+    @property
+    def all_kept(self) -> bool:
+        """Whether every event read from the modem was journalled (none waits in memory)."""
+        return self._unkept is None
+
     def _keep(self, event: ModemEvent) -> bool:
         """Journal what ``event`` says; False when it cannot be (a full disk, say). The event is
         then kept in memory and tried again before the modem is asked for anything more:
@@ -103,7 +108,10 @@ class ModemEvents:
                 self._on_event(event)
         except Exception:
             if self._unkept is None:
-                log.exception("modem event not journalled; the modem is asked for nothing more until it is")
+                log.exception(
+                    "modem event not journalled; the modem is asked for nothing more until it is",
+                    extra={"device_id": self._device_id},
+                )
             self._unkept = event
             return False
         self._unkept = None

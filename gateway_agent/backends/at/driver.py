@@ -109,8 +109,9 @@ class ATModem(Modem):
         self._read_stored()
         self._next_sweep = time.monotonic() + self.options.sweep_interval
 
-    def close(self) -> None:
-        self._settle_handed_out()  # the caller is done with what it took
+    def close(self, *, handed_out_kept: bool = True) -> None:
+        if handed_out_kept:
+            self._settle_handed_out()
         self._drop_channel()
 
     def identify(self) -> Identity:

@@ -26,9 +26,9 @@ class EmulatedModem(ATModem):
         self.emulator = emulator
         self._workdir = workdir
 
-    def close(self) -> None:
+    def close(self, *, handed_out_kept: bool = True) -> None:
         try:
-            super().close()
+            super().close(handed_out_kept=handed_out_kept)
         finally:
             self.emulator.stop()
             shutil.rmtree(self._workdir, ignore_errors=True)

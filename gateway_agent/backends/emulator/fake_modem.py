@@ -79,7 +79,7 @@ class FakeModem(Modem):
     def open(self) -> None:
         self.is_open = True
 
-    def close(self) -> None:
+    def close(self, *, handed_out_kept: bool = True) -> None:
         self.is_open = False
 
     def identify(self) -> Identity:

@@ -88,11 +88,12 @@ class GammuModem(Modem):
             self._sm = self._connect()
             self._lost = False
 
-    def close(self) -> None:
+    def close(self, *, handed_out_kept: bool = True) -> None:
         self._lost = False  # closed on purpose: nothing to reconnect
         if self._sm is not None:
             try:
-                self._delete_handed_out(self._sm)
+                if handed_out_kept:
+                    self._delete_handed_out(self._sm)
             except ModemError:
                 pass  # left on the phone: read again, not lost
             _terminate(self._sm)

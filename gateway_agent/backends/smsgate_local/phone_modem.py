@@ -93,8 +93,8 @@ class PhoneModem(Modem):
         except LocalApiError as error:
             raise NotReady(f"the SMSGate app's local server: {error}") from None
 
-    def close(self) -> None:
-        self._api.close()
+    def close(self, *, handed_out_kept: bool = True) -> None:
+        self._api.close()  # the phone's own app keeps what it received
 
     def identify(self) -> Identity:
         try:

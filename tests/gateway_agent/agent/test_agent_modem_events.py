@@ -42,6 +42,27 @@ def test_an_sms_the_agent_cannot_journal_stays_on_the_sim_and_is_reported_once_i
     eventually(lambda: emulator.stored == 0)
 
 
+def test_an_sms_the_agent_could_not_journal_stays_on_the_sim_when_the_agent_stops_meanwhile(
+    conn, redis_url, tmp_path, start_emulator, start_agent
+):
+    emulator = start_emulator()
+    serve_client(conn)
+    agent = start_agent(redis_url, emulator)
+    ledger = sqlite3.connect(tmp_path / "data" / "agents" / f"{DEVICE_ID}.sqlite3", timeout=10)
+    ledger.execute("CREATE TRIGGER refuse BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    ledger.commit()
+    emulator.inject_incoming(SENDER, "Ndatenda")
+    time.sleep(3)  # read, and not journalled
+
+    agent.stop()
+
+    assert emulator.stored == 1  # closing the port deleted nothing it could not keep
+    ledger.execute("DROP TRIGGER refuse")
+    ledger.commit()
+    start_agent(redis_url, emulator)
+    eventually(lambda: [event.data["text"] for event in events_of_kind(conn, "received")] == ["Ndatenda"])
+
+
 class _BuggyEvents(FakeModem):
     """A modem whose backend raises what no ``Modem`` promises, the first ``failures`` times it is asked for events."""
 
