@@ -77,21 +77,27 @@ def _purge_batches(engine: sa.Engine, stale: Stale, batch_size: int, halted: Hal
     key = keys[0] if len(keys) == 1 else sa.tuple_(*keys)
     batch = sa.select(*keys).where(stale.condition).limit(batch_size)
     statement = sa.delete(stale.table).where(key.in_(batch))
-    return _in_batches(engine, lambda conn: conn.execute(statement).rowcount, batch_size, halted)
+
+    def delete_batch(conn: sa.Connection) -> tuple[int, int]:
+        deleted = conn.execute(statement).rowcount
+        return deleted, deleted
+
+    return _in_batches(engine, delete_batch, batch_size, halted)
 
 
 def _in_batches(
-    engine: sa.Engine, delete_batch: Callable[[sa.Connection], int], batch_size: int, halted: Halted
+    engine: sa.Engine, delete_batch: Callable[[sa.Connection], tuple[int, int]], batch_size: int, halted: Halted
 ) -> int:
-    """Run ``delete_batch`` (how many rows it deleted, ``batch_size`` at most) a transaction
-    at a time until it deletes fewer, or ``halted`` says to stop, letting other writers in
-    between; how many went."""
+    """Run ``delete_batch`` (how many rows it took, ``batch_size`` at most, and how many of them
+    it deleted) a transaction at a time until it takes fewer, or ``halted`` says to stop,
+    letting other writers in between; how many went. A batch another purge deleted first
+    takes the next: it is no sign the backlog is done."""
     deleted = 0
     while not halted():
         with write_transaction(engine) as conn:
-            count = delete_batch(conn)
+            taken, count = delete_batch(conn)
         deleted += count
-        if count < batch_size:
+        if taken < batch_size:
             return deleted
         let_writers_in(engine)
     return deleted
@@ -130,15 +136,15 @@ def _purge_owner(
         .limit(batch_size)
     )
 
-    def delete_batch(conn: sa.Connection) -> int:
+    def delete_batch(conn: sa.Connection) -> tuple[int, int]:
         ids = [row.message_id for row in conn.execute(due)]
         if not ids:
-            return 0
+            return 0, 0
         conn.execute(sa.delete(message_events).where(message_events.c.message_id.in_(ids)))
         refusals.delete_of(conn, ids)
         deleted = sa.delete(messages).where(messages.c.message_id.in_(ids)).returning(*messages.c)
         purged = [message_from_row(row._mapping) for row in conn.execute(deleted)]
         daily_counts.record_purged(conn, purged)
-        return len(purged)
+        return len(ids), len(purged)
 
     return _in_batches(engine, delete_batch, batch_size, halted)

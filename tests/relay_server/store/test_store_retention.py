@@ -152,6 +152,27 @@ def test_a_backlog_of_old_records_goes_a_bounded_batch_a_transaction(store: Stor
         assert conn.execute(sa.select(sa.func.count()).select_from(incoming_messages)).scalar_one() == 0
 
 
+def test_a_batch_another_purge_deleted_first_does_not_end_the_purge_of_the_rest(
+    store: Store, live_caller: Caller
+) -> None:
+    ids = [_make(store, live_caller, OLD + timedelta(seconds=n), "cancelled") for n in range(5)]
+    raced: list[str] = []
+
+    def deleted_first_by_another(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if statement.startswith("DELETE FROM messages ") and not raced:
+            raced.append(statement)
+            cursor.execute(statement.split(" RETURNING ")[0], parameters)  # the same batch, gone already
+
+    sa.event.listen(store.engine, "before_cursor_execute", deleted_first_by_another)
+    try:
+        purge_messages(store.engine, CUTOFF, batch_size=2)
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", deleted_first_by_another)
+
+    assert raced
+    assert all(store.get_message(live_caller, message_id) is None for message_id in ids)
+
+
 def test_two_purges_at_once_take_each_purged_message_off_the_kept_counts_once(
     store: Store, live_caller: Caller
 ) -> None:
