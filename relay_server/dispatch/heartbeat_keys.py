@@ -106,14 +106,18 @@ def live_states(
     client_id: str | None = None,
     device_id: str | None = None,
     now: datetime | None = None,
+    keys: Mapping[str, str] | None = None,
 ) -> list[DeviceState]:
     """The devices (every client's, one client's, or the one named), each as its newest
     heartbeat tells, the store's or its key's (``as_live_as_known``): what the send path
-    goes by, for whatever decides or shows whether a device is online."""
+    goes by, for whatever decides or shows whether a device is online. ``keys``: the
+    devices' signing keys, when the caller holds them already (read from the store else)."""
     states = store.device_states(client_id=client_id, device_id=device_id)
     if not states:
         return states
-    return as_live_as_known(redis, states, store.device_signing_keys(client_id), now or utcnow())
+    if keys is None:
+        keys = store.device_signing_keys(client_id)
+    return as_live_as_known(redis, states, keys, now or utcnow())
 
 
 def _as_recorded(beat: Heartbeat) -> dict[str, Any]:

@@ -47,8 +47,7 @@ class RQDispatcher:
 
     def _device_states(self, client_id: str) -> list[DeviceState]:
         """The client's device states, each as live as its store record or its heartbeat key says."""
-        states = self.store.device_states(client_id=client_id)
-        return heartbeat_keys.as_live_as_known(self.redis, states, self.keys.of(client_id), utcnow())
+        return heartbeat_keys.live_states(self.store, self.redis, client_id=client_id, keys=self.keys.of(client_id))
 
     def choose_device(self, caller: Caller, device_id: str | None, *, scheduled: bool) -> str | None:
         """The asked-for device, or None for the client's shared queues (any online device)."""
