@@ -134,7 +134,7 @@ def _is_phone(store: Store, device_id: str) -> bool:
     """Whether the device is a phone (SMSGate app); refused as unknown when there is no such device."""
     if store.get_device(device_id) is None:
         raise _unknown_device(device_id)
-    return any(state.is_phone for state in store.device_states(device_id=device_id))
+    return bool(store.mobile_devices.phones_among({device_id}))
 
 
 def _unknown_device(device_id: str) -> command.CommandRefused:
