@@ -36,9 +36,10 @@ from typing import cast
 
 from relay_server.store.models import Message
 from relay_server.worker.context import WorkerContext
-from relay_server.worker.messages import NUMBER_BLOCKED, VALIDITY_PASSED, expiry_code
+from relay_server.worker.messages import NUMBER_BLOCKED, VALIDITY_PASSED
 from relay_server.worker.relay_claim import fail_unless_taken
 from zimsend_common import wire
+from zimsend_common.failures import FailureCode
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ CLAIMS = {
     NUMBER_BLOCKED: wire.CLAIM_BLOCKED,
 }
 DETAILS = {claim.encode(): detail for detail, claim in CLAIMS.items()}
+# The code each reason fails with: TIMEOUT, as the message can no longer be sent in time, unless named.
+_CODES = {NUMBER_BLOCKED: FailureCode.BLOCKED_NUMBER}
 # How long past its valid_until a phone's message stays the phone's. The app checks validUntil
 # before it sends (MessagesService.sendMessage: "TTL expired"), so one it sent left in time; it
 # reports each state through a WorkManager job that waits for a network, then retries ten times,
@@ -81,10 +84,11 @@ def past_validity(ctx: WorkerContext, messages: Sequence[Message], now: datetime
 
 
 def fail(ctx: WorkerContext, message: Message, now: datetime, detail: str = VALIDITY_PASSED) -> bool:
-    """Fail the message for ``detail`` (``messages.expiry_code`` says with which code), its send
-    job deleted from Redis, unless a device or a cancel claimed it first (``relay_claim``); whether
-    it failed."""
-    if not fail_unless_taken(ctx, message, now, CLAIMS[detail], expiry_code(detail), detail):
+    """Fail the message for ``detail`` (with TIMEOUT, or BLOCKED_NUMBER for ``NUMBER_BLOCKED``),
+    its send job deleted from Redis, unless a device or a cancel claimed it first
+    (``relay_claim``); whether it failed."""
+    code = _CODES.get(detail, FailureCode.TIMEOUT)
+    if not fail_unless_taken(ctx, message, now, CLAIMS[detail], code, detail):
         return False
     log.info("message failed unsent", extra={"message_id": message.message_id, "reason": detail})
     return True

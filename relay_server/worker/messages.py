@@ -11,19 +11,11 @@ from zimsend_common.failures import FailureCode, describe
 
 VALIDITY_PASSED = "valid_until passed before sending"
 NUMBER_BLOCKED = "the number was put on the client's list of blocked numbers before the message left"
-# The code a message that can no longer leave fails with, by the reason why: TIMEOUT unless named.
-_EXPIRY_CODES = {NUMBER_BLOCKED: FailureCode.BLOCKED_NUMBER}
 
 
 def expire(store: Store, message_id: str, at: datetime, detail: str = VALIDITY_PASSED) -> None:
-    """Fail the message, unsent, with ``expiry_code(detail)`` (``detail`` says why)."""
-    fail_unsent(store, message_id, at, expiry_code(detail), detail)
-
-
-def expiry_code(detail: str) -> FailureCode:
-    """The code a message that can no longer leave fails with: TIMEOUT, as it can no longer be
-    sent in time, or BLOCKED_NUMBER for ``NUMBER_BLOCKED``."""
-    return _EXPIRY_CODES.get(detail, FailureCode.TIMEOUT)
+    """Fail the message, unsent, with TIMEOUT: it can no longer be sent in time (``detail`` says why)."""
+    fail_unsent(store, message_id, at, FailureCode.TIMEOUT, detail)
 
 
 def fail_unsent(store: Store, message_id: str, at: datetime, code: FailureCode, detail: str) -> None:
