@@ -45,7 +45,7 @@ from waiting import wait_until  # noqa: E402
 from gateway_agent.agent import Agent  # noqa: E402
 from gateway_agent.backends.emulator.fake_modem import FakeModem  # noqa: E402
 from gateway_agent.modem import DeliveryReport  # noqa: E402
-from zimsend_common import bus, job_hashes, wire  # noqa: E402
+from zimsend_common import bus, job_hashes, signing, wire  # noqa: E402
 from zimsend_common.config import AgentSettings, LoggingSettings, RelaySettings, Secret, Settings  # noqa: E402
 from zimsend_common.job_hashes import JobMaker  # noqa: E402
 from zimsend_common.timefmt import isoformat_z, utcnow  # noqa: E402
@@ -69,7 +69,7 @@ def settings(data_dir: Path, redis_url: str) -> Settings:
 
 def queue_sends(connection: redis.Redis, count: int) -> None:
     """``count`` messages on the device's own queue, each signed for it as the relay signs them."""
-    key = wire.device_signing_key(PASSWORD)
+    key = signing.device_signing_key(PASSWORD)
     queue = bus.queue(wire.device_queue(DEVICE_ID, 3), connection)
     maker = JobMaker(queue, wire.SEND_JOB_FUNC)
     jobs = []
@@ -82,9 +82,9 @@ def queue_sends(connection: redis.Redis, count: int) -> None:
             priority=3,
             device_id=DEVICE_ID,
             issued_at=isoformat_z(utcnow()),
-            nonce=wire.new_nonce(),
+            nonce=signing.new_nonce(),
         )
-        signatures = wire.sign_send_job(send, {DEVICE_ID: key})
+        signatures = signing.sign_send_job(send, {DEVICE_ID: key})
         jobs.append(maker.make(wire.send_job_id(CLIENT_ID, send.message_id), [send.to_dict(), signatures]))
     with connection.pipeline() as pipeline:
         job_hashes.enqueue(pipeline, jobs)
@@ -166,8 +166,8 @@ def measure(count: int, workdir: Path) -> dict[str, Any]:
     """Run the agent over ``count`` messages; its figures."""
     with fresh_redis() as (redis_url, connection):
         batches = round_trip_batches(connection)
-        key = wire.device_signing_key(PASSWORD)
-        connection.set(wire.device_client_key(DEVICE_ID), wire.binding(DEVICE_ID, CLIENT_ID, key))
+        key = signing.device_signing_key(PASSWORD)
+        connection.set(wire.device_client_key(DEVICE_ID), signing.binding(DEVICE_ID, CLIENT_ID, key))
         modem = FakeModem()
         agent = Agent(settings(workdir / "data", redis_url), modem=modem)
         helpers = Helpers(connection, modem).start()

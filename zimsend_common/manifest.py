@@ -1,7 +1,7 @@
 """Send manifests: a batch of shared send jobs signed once for each device.
 
 A job on a client's shared queue may be taken by any of the client's
-devices, so the relay signs it for each of them (``wire.sign_send_job``).
+devices, so the relay signs it for each of them (``signing.sign_send_job``).
 For a bulk to a client with many devices that is one HMAC per message per
 device, carried in every job: with 100 devices, most of the cost of placing
 a bulk. The shared jobs placed together share a manifest instead:
@@ -42,7 +42,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from zimsend_common import wire
+from zimsend_common import signing, wire
 
 PREFIX = "manifest_"
 KEPT_SECONDS = 3600
@@ -67,7 +67,7 @@ def key(client_id: str, manifest_id: str) -> str:
 
 def digest(payload: Mapping[str, Any]) -> str:
     """The hex SHA-256 of a send job's payload, as its canonical JSON."""
-    return hashlib.sha256(wire.canonical_json(dict(payload))).hexdigest()
+    return hashlib.sha256(signing.canonical_json(dict(payload))).hexdigest()
 
 
 def signed(
@@ -75,8 +75,8 @@ def signed(
 ) -> bytes:
     """The stored value of a manifest of ``payloads``, signed with each device's key."""
     document = {"client_id": client_id, "manifest_id": manifest_id, "digests": [digest(p) for p in payloads]}
-    canonical = wire.canonical_json(document)
-    signatures = {device_id: wire.mac(canonical, signing_key) for device_id, signing_key in device_keys.items()}
+    canonical = signing.canonical_json(document)
+    signatures = {device_id: signing.mac(canonical, signing_key) for device_id, signing_key in device_keys.items()}
     return json.dumps({"manifest": document, "signatures": signatures}, separators=(",", ":")).encode()
 
 
@@ -100,7 +100,7 @@ class Manifest:
         if signature is None:
             return False
         try:
-            return hmac.compare_digest(wire.mac(self.canonical, signing_key), signature)
+            return hmac.compare_digest(signing.mac(self.canonical, signing_key), signature)
         except TypeError:  # a signature that is not plain ASCII text
             return False
 
@@ -126,4 +126,4 @@ def read(value: bytes | str, client_id: str, manifest_id: str) -> Manifest:
         raise ValueError("a manifest lists hex digests")
     if not isinstance(signatures, dict) or not all(isinstance(s, str) for s in signatures.values()):
         raise ValueError("a manifest's signatures are text")
-    return Manifest(client_id, manifest_id, wire.canonical_json(document), frozenset(digests), signatures)
+    return Manifest(client_id, manifest_id, signing.canonical_json(document), frozenset(digests), signatures)

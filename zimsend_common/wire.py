@@ -4,8 +4,9 @@ Everything that crosses Redis is named here: queue names, Redis keys, job
 ids, the send job's payload and signatures, the device binding and the
 events agents report back. Both sides import this module; it imports nothing
 heavy (no Flask, no serial, no SQL). How jobs are stored (JSON, size limit,
-allow-listed functions) is ``zimsend_common.bus``; the Redis users that keep
-each agent to its own keys are ``zimsend_common.redis_acl``.
+allow-listed functions) is ``zimsend_common.bus``; how the send jobs, the
+binding and the heartbeats are signed and checked is ``zimsend_common.signing``;
+the Redis users that keep each agent to its own keys are ``zimsend_common.redis_acl``.
 
 Jobs are RQ jobs stored as JSON: a job hash ``rq:job:<job id>`` whose
 ``data`` is the (zlib-compressed) JSON array ``[function, null, [args],
@@ -60,10 +61,6 @@ before the worker ran it.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import secrets
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -342,88 +339,6 @@ class Event:
         return cls(**{name: data[name] for name in cls.__dataclass_fields__})
 
 
-# -- signatures ----------------------------------------------------------------
-
-
-def device_signing_key(device_password: str) -> str:
-    """The key a device signs with; the store keeps this digest, never the password."""
-    return hashlib.sha256(f"zimsend-device:{device_password}".encode()).hexdigest()
-
-
-def canonical_json(document: dict[str, Any]) -> bytes:
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def sign(document: dict[str, Any], signing_key: str) -> str:
-    """Hex HMAC-SHA256 of the document's canonical JSON."""
-    return mac(canonical_json(document), signing_key)
-
-
-def mac(canonical: bytes, signing_key: str) -> str:
-    """Hex HMAC-SHA256 of bytes already canonical (``canonical_json``)."""
-    return hmac.digest(signing_key.encode(), canonical, "sha256").hex()
-
-
-def verify(document: dict[str, Any], signature: str, signing_key: str) -> bool:
-    """True when ``signature`` is this key's signature of ``document`` (constant time)."""
-    return hmac.compare_digest(sign(document, signing_key), signature)
-
-
-# -- send jobs and bindings, signed by the relay ---------------------------------
-
-SEND_JOB_MAX_AGE_SECONDS = 6 * 24 * 3600  # shorter than a claim's and a ledger entry's life
-
-
-def sign_send_job(job: SendJob, device_keys: Mapping[str, str]) -> dict[str, str]:
-    """The job's signature for each device that may take it (device id -> hex HMAC).
-
-    The job must carry ``issued_at`` and ``nonce``: a signature is only good
-    for ``SEND_JOB_MAX_AGE_SECONDS`` after it was made.
-    """
-    if not job.issued_at or not job.nonce:
-        raise ValueError("a send job is signed with its issued_at and nonce")
-    canonical = canonical_json(job.to_dict())  # once, whatever the number of devices
-    return {device_id: mac(canonical, key) for device_id, key in device_keys.items()}
-
-
-def new_nonce() -> str:
-    return secrets.token_hex(16)
-
-
-def binding(device_id: str, client_id: str, signing_key: str) -> str:
-    """The value of ``device_client_key``: the device's client, signed with the device's key."""
-    document = {"device_id": device_id, "client_id": client_id}
-    return json.dumps({**document, "signature": sign(document, signing_key)}, sort_keys=True)
-
-
-def read_binding(value: str | bytes, device_id: str, signing_key: str) -> str | None:
-    """The client a ``binding`` names, when it is this device's and signed with its key; else None."""
-    try:
-        wrapper = json.loads(value)
-        document = {"device_id": wrapper["device_id"], "client_id": wrapper["client_id"]}
-        signature = wrapper["signature"]
-        if not isinstance(signature, str) or document["device_id"] != device_id:
-            return None
-        if not isinstance(document["client_id"], str) or not verify(document, signature, signing_key):
-            return None
-    except (ValueError, KeyError, TypeError):
-        return None
-    return document["client_id"]
-
-
-def seal(event: Event, signing_key: str) -> str:
-    """The event and its signature as one JSON document (the heartbeat key's value)."""
-    document = event.to_dict()
-    return json.dumps({"event": document, "signature": sign(document, signing_key)})
-
-
-def unseal(sealed: str | bytes, signing_key: str) -> Event | None:
-    """The event ``seal`` wrapped, or None when it is malformed or not signed with this key."""
-    try:
-        wrapper = json.loads(sealed)
-        document, signature = wrapper["event"], wrapper["signature"]
-        if not verify(document, signature, signing_key):
-            return None
-        return Event.from_dict(document)
-    except (ValueError, KeyError, TypeError):
-        return None
+# How long a send job's signature is good for after its ``issued_at`` (``signing.sign_send_job``):
+# shorter than a claim's and a ledger entry's life.
+SEND_JOB_MAX_AGE_SECONDS = 6 * 24 * 3600

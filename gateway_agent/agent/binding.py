@@ -1,7 +1,7 @@
 """The device's client, learnt from the binding the relay signed with the device's key.
 
 The client decides the shared queues an agent listens on, so it is taken only
-from a binding that passes its check (``wire.read_binding``): one that fails
+from a binding that passes its check (``signing.read_binding``): one that fails
 leaves the agent on its own device queues until a good one is read. The client
 last learnt is kept in the ledger, so an agent starting while Redis is away
 serves the client's queues as soon as Redis is back.
@@ -15,7 +15,7 @@ from typing import cast
 import redis
 
 from gateway_agent.agent.ledger import Ledger
-from zimsend_common import wire
+from zimsend_common import signing, wire
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class ClientBinding:
         value = cast("bytes | None", self._connection.get(wire.device_client_key(self._device_id)))
         if value is None:
             return
-        client_id = wire.read_binding(value, self._device_id, self._signing_key)
+        client_id = signing.read_binding(value, self._device_id, self._signing_key)
         if client_id is None:
             if not self._refused:
                 log.error(

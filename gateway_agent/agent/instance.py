@@ -39,7 +39,7 @@ from pathlib import Path
 import redis
 from redis.client import Pipeline
 
-from zimsend_common import device_written, wire
+from zimsend_common import device_written, signing, wire
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ class HeartbeatKey:
     def _holder(self, value: bytes | None) -> Holder | None:
         if value is None:
             return None
-        event = wire.unseal(value, self._signing_key)
+        event = signing.unseal(value, self._signing_key)
         if event is None or event.kind != "heartbeat" or event.device_id != self._device_id:
             return None  # not the device's heartbeat: nothing it says can be believed
         named = wire.heartbeat_instance(event.data)

@@ -5,7 +5,7 @@ checks it here and hands the message to its sender, on its one open modem.
 
 Redis is shared with every agent host, so a job is believed only when the
 relay signed it for this device within ``wire.SEND_JOB_MAX_AGE_SECONDS``
-(``wire.sign_send_job``, or the manifest of its batch:
+(``signing.sign_send_job``, or the manifest of its batch:
 ``zimsend_common.manifest``), and it names this device or, on the client's
 shared queue, this device's client. Whatever fails a check never
 reaches the modem: it is refused with a ``JobRefusal`` reason.
@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gateway_agent.agent.manifests import Manifests
-from zimsend_common import bus, manifest, wire
+from zimsend_common import bus, manifest, signing, wire
 from zimsend_common.timefmt import utcnow
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ def _check_signed(payload: dict[str, Any], send: wire.SendJob, signatures: Any, 
         shared = send.device_id is None and isinstance(signatures, dict) and signatures
         raise _Refused(NOT_SIGNED_FOR_DEVICE if shared else "unsigned")
     try:
-        genuine = wire.verify(payload, signature, key)
+        genuine = signing.verify(payload, signature, key)
     except TypeError:  # a signature that is not plain ASCII text
         genuine = False
     if not genuine:

@@ -65,7 +65,7 @@ from gateway_agent.backends import open_modem
 from gateway_agent.errors import ModemError
 from gateway_agent.modem import Identity, Modem, PortLost, PortRestored
 from gateway_agent.reports.tracker import DeliveryTracker
-from zimsend_common import bus, redis_client, wire
+from zimsend_common import bus, redis_client, signing, wire
 from zimsend_common.config import ConfigError, Settings
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ class Agent:
         self._ledger = Ledger(ledger_path(settings))
         self._modem.recall_parts_with(self._ledger.incoming_parts.event_of_part)
         self._modem.hold_parts_in(self._ledger.incoming_parts)
-        self._signing_key = wire.device_signing_key(agent.device_password.get_secret_value())
+        self._signing_key = signing.device_signing_key(agent.device_password.get_secret_value())
         self._manifests = Manifests(self._connection, self._device_id, self._signing_key)
         self._outbox = Outbox(
             self._ledger,

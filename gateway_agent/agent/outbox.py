@@ -29,7 +29,7 @@ from redis.client import Pipeline
 from gateway_agent.agent.instance import HeartbeatKey
 from gateway_agent.agent.ledger import Ledger
 from gateway_agent.modem import SendReceipt
-from zimsend_common import bus, job_hashes, wire
+from zimsend_common import bus, job_hashes, signing, wire
 from zimsend_common.failures import FailureCode, describe
 from zimsend_common.job_hashes import JobMaker
 from zimsend_common.timefmt import isoformat_precise, utcnow
@@ -315,7 +315,9 @@ class Outbox:
         document = event.to_dict()
         self._event_jobs()  # made before the transaction: it asks Redis its version
         self.heartbeat_key.write(
-            wire.seal(event, self._signing_key), ttl_seconds, lambda pipeline: self._enqueue_all([document], pipeline)
+            signing.seal(event, self._signing_key),
+            ttl_seconds,
+            lambda pipeline: self._enqueue_all([document], pipeline),
         )
 
     def publish_goodbye(self, data: dict[str, Any]) -> bool:
@@ -353,7 +355,7 @@ class Outbox:
         jobs = [
             maker.make(
                 wire.event_job_id(self._device_id, document["event_id"]),
-                [document, wire.sign(document, self._signing_key)],
+                [document, signing.sign(document, self._signing_key)],
                 at,
             )
             for document in documents

@@ -31,7 +31,7 @@ from redis.exceptions import RedisError
 
 from relay_server.store.device_records import heartbeat_values
 from relay_server.store.device_state import DeviceState
-from zimsend_common import wire
+from zimsend_common import signing, wire
 from zimsend_common.timefmt import parse_zoned, utcnow
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def newer(redis: Redis, states: Sequence[DeviceState], keys: Mapping[str, str], 
     found = {}
     for state, value in zip(states, values, strict=True):
         key = keys.get(state.device_id)
-        event = wire.unseal(value, key) if value is not None and key is not None else None
+        event = signing.unseal(value, key) if value is not None and key is not None else None
         if event is None or event.kind != "heartbeat" or event.device_id != state.device_id:
             continue
         try:

@@ -4,7 +4,7 @@ A message's send job has ``wire.send_job_id`` (client and message id) as its
 job id and goes on the device's queue (when the client asked for a device), else on the client's
 shared queue, or on the simulated device's queue for a ``zs_test_`` message.
 A send job for an agent carries its signature for every device that may take
-it (``wire.sign_send_job``, with the keys the store keeps), or, when several
+it (``signing.sign_send_job``, with the keys the store keeps), or, when several
 shared jobs of a client are placed together, the id of the manifest they
 share (``zimsend_common.manifest``: one signature per device for the lot);
 the simulated device needs none, it checks the message against the store.
@@ -31,7 +31,7 @@ from rq.job import Job, JobStatus
 from relay_server.dispatch import unique_jobs
 from relay_server.mobile import wake
 from relay_server.store.models import Message
-from zimsend_common import bus, device_written, manifest, wire
+from zimsend_common import bus, device_written, manifest, signing, wire
 from zimsend_common.job_hashes import JobHash, JobMaker
 from zimsend_common.timefmt import isoformat_precise, isoformat_z, utcnow
 
@@ -76,7 +76,7 @@ def send_job(message: Message) -> wire.SendJob:
         device_id=message.device_id,
         valid_until=isoformat_z(message.valid_until),
         issued_at=isoformat_precise(utcnow()),
-        nonce=wire.new_nonce(),
+        nonce=signing.new_nonce(),
     )
 
 
@@ -96,7 +96,7 @@ def send_job_args(message: Message, client_keys: Mapping[str, str], leave_out: C
         keys = {} if key is None else {message.device_id: key}
     else:
         keys = {device_id: key for device_id, key in client_keys.items() if device_id not in leave_out}
-    return [payload.to_dict(), wire.sign_send_job(payload, keys)]
+    return [payload.to_dict(), signing.sign_send_job(payload, keys)]
 
 
 def queue_name(message: Message) -> str:

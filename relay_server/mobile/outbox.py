@@ -21,7 +21,7 @@ from redis import Redis
 from relay_server.store.mobile_devices import MobileDevice
 from relay_server.store.phone_events import PhoneEvent
 from relay_server.store.store import Store
-from zimsend_common import bus, wire
+from zimsend_common import bus, signing, wire
 from zimsend_common.timefmt import isoformat_precise, utcnow
 
 
@@ -38,7 +38,7 @@ def sign(
     document = event.to_dict()
     if event_id is not None:
         document["event_id"] = event_id
-    return PhoneEvent(device.device_id, document["event_id"], document, wire.sign(document, device.signing_key))
+    return PhoneEvent(device.device_id, document["event_id"], document, signing.sign(document, device.signing_key))
 
 
 def report(store: Store, redis: Redis, events: Sequence[PhoneEvent]) -> None:

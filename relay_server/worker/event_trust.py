@@ -18,7 +18,7 @@ from typing import Any, TypeGuard
 from relay_server.store import ids
 from relay_server.store.models import Device
 from relay_server.worker.context import WorkerContext
-from zimsend_common import wire
+from zimsend_common import signing, wire
 
 
 class Refused(Exception):
@@ -60,6 +60,6 @@ def _signed(event: dict[str, Any], signature: str, key: str) -> bool:
     """Whether the signature is the device's; an event that cannot even be put in
     signed form (a lone surrogate: no UTF-8 for it) was signed by no agent."""
     try:
-        return wire.verify(event, signature, key)
+        return signing.verify(event, signature, key)
     except (UnicodeEncodeError, TypeError, ValueError):
         return False

@@ -24,7 +24,7 @@ from relay_server.worker import abandoned, device_gone, expiry, refusals
 from relay_server.worker.context import WorkerContext
 from relay_server.worker.expiry import LOST_OTP
 from relay_server.worker.messages import NUMBER_BLOCKED, expire, fail_outcome_unknown
-from zimsend_common import device_written, wire
+from zimsend_common import device_written, signing, wire
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def publish_device_clients(ctx: WorkerContext) -> None:
             if key is None:  # disabled: no binding, so no shared queue
                 pipe.delete(wire.device_client_key(device.device_id))
             else:
-                binding = wire.binding(device.device_id, device.client_id, key)
+                binding = signing.binding(device.device_id, device.client_id, key)
                 pipe.set(wire.device_client_key(device.device_id), binding)
         pipe.execute()
 

@@ -27,7 +27,7 @@ from e2e_gateway import (
 from own_redis import OwnRedis
 
 from gateway_agent.backends.emulator import EmulatorConfig
-from zimsend_common import bus, wire
+from zimsend_common import bus, signing, wire
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 pytestmark = pytest.mark.slow  # relay, worker and agents as processes
@@ -222,7 +222,7 @@ def test_an_event_forged_for_another_device_is_refused_by_the_worker(gateway: Ga
     victim_message = gateway.queue(
         globex, to="+263771001000", message="not yours", scheduled_at=isoformat_z(utcnow() + timedelta(days=1))
     )
-    attacker_key = wire.device_signing_key(attacker.password)
+    attacker_key = signing.device_signing_key(attacker.password)
     events = bus.queue(wire.EVENTS_QUEUE, gateway.redis)
     forged = []
     for device_id in (victim_device.device_id, attacker.device_id):
@@ -232,7 +232,7 @@ def test_an_event_forged_for_another_device_is_refused_by_the_worker(gateway: Ga
             at=isoformat_z(utcnow()),
             data={"message_id": victim_message, "sent_at": isoformat_z(utcnow())},
         ).to_dict()
-        forged.append(events.enqueue(wire.APPLY_EVENT_FUNC, document, wire.sign(document, attacker_key)))
+        forged.append(events.enqueue(wire.APPLY_EVENT_FUNC, document, signing.sign(document, attacker_key)))
     claiming_the_victim, the_attackers_own = (
         wire.event_ack_key(job.args[0]["device_id"], job.args[0]["event_id"]) for job in forged
     )

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from redis import Redis
 from rq.job import Job
 
-from zimsend_common import manifest, wire
+from zimsend_common import manifest, signing
 
 
 def signed_for(redis: Redis, job: Job, keys: Mapping[str, str]) -> set[str]:
@@ -25,5 +25,5 @@ def signed_for(redis: Redis, job: Job, keys: Mapping[str, str]) -> set[str]:
     return {
         device_id
         for device_id, key in keys.items()
-        if device_id in proof and wire.verify(payload, proof[device_id], key)
+        if device_id in proof and signing.verify(payload, proof[device_id], key)
     }

@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from zimsend_common import manifest, wire
+from zimsend_common import manifest, signing, wire
 
 CLIENT = "client_1000000001"
-KEYS = {"device_a": wire.device_signing_key("one"), "device_b": wire.device_signing_key("two")}
+KEYS = {"device_a": signing.device_signing_key("one"), "device_b": signing.device_signing_key("two")}
 
 
 def payload(n: int) -> dict:
@@ -103,6 +103,6 @@ def test_what_is_not_this_clients_manifest_of_this_id_is_refused(value):
 
 def test_a_manifest_id_is_told_from_a_jobs_signatures():
     assert manifest.is_manifest_id(MANIFEST_ID)
-    assert not manifest.is_manifest_id(wire.sign_send_job(wire.SendJob.from_dict(BATCH[0]), KEYS))
+    assert not manifest.is_manifest_id(signing.sign_send_job(wire.SendJob.from_dict(BATCH[0]), KEYS))
     assert not manifest.is_manifest_id("manifest_")
     assert manifest.key(CLIENT, MANIFEST_ID) == f"rq:job:{CLIENT}-{MANIFEST_ID}"

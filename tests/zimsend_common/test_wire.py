@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import json
 
-from zimsend_common import wire
+from zimsend_common import signing, wire
 
 JOB = wire.SendJob(
     message_id="msg_0000000000000001",
@@ -22,7 +22,7 @@ JOB = wire.SendJob(
 
 
 def test_a_send_job_is_signed_per_device_with_hmac_sha256_of_its_sorted_compact_utf8_json():
-    keys = {"device_a": wire.device_signing_key("one"), "device_b": wire.device_signing_key("two")}
+    keys = {"device_a": signing.device_signing_key("one"), "device_b": signing.device_signing_key("two")}
     document = {
         "client_id": "client_1000000001",
         "device_id": None,
@@ -36,13 +36,13 @@ def test_a_send_job_is_signed_per_device_with_hmac_sha256_of_its_sorted_compact_
     }
     canonical = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
-    signatures = wire.sign_send_job(JOB, keys)
+    signatures = signing.sign_send_job(JOB, keys)
 
     assert signatures == {
         device: hmac.new(key.encode(), canonical, hashlib.sha256).hexdigest() for device, key in keys.items()
     }
-    assert all(wire.verify(JOB.to_dict(), signatures[device], key) for device, key in keys.items())
-    assert not wire.verify(JOB.to_dict(), signatures["device_a"], keys["device_b"])
+    assert all(signing.verify(JOB.to_dict(), signatures[device], key) for device, key in keys.items())
+    assert not signing.verify(JOB.to_dict(), signatures["device_a"], keys["device_b"])
 
 
 def test_a_send_jobs_dict_holds_every_field_and_gives_the_job_back():

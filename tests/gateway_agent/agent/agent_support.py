@@ -17,7 +17,7 @@ import redis
 
 from gateway_agent.agent import Agent
 from gateway_agent.agent.instance import INSTANCE_ENV
-from zimsend_common import bus, manifest, wire
+from zimsend_common import bus, manifest, signing, wire
 from zimsend_common.config import AgentSettings, LoggingSettings, RelaySettings, Secret, Settings
 from zimsend_common.timefmt import isoformat_z, utcnow
 
@@ -25,7 +25,7 @@ DEVICE_ID = "device_agent000001"
 OTHER_DEVICE_ID = "device_agent000002"
 CLIENT_ID = "client_1000000001"
 PASSWORD = "correct horse battery staple"
-SIGNING_KEY = wire.device_signing_key(PASSWORD)
+SIGNING_KEY = signing.device_signing_key(PASSWORD)
 
 
 def agent_settings(data_dir: Path, redis_url: str, **agent: object) -> Settings:
@@ -55,7 +55,7 @@ def signed_events(conn: redis.Redis, key: str = SIGNING_KEY) -> list[wire.Event]
     for job in bus.queue(wire.EVENTS_QUEUE, conn).get_jobs():
         assert job.func_name == wire.APPLY_EVENT_FUNC
         document, signature = job.args
-        assert wire.verify(document, signature, key), "event not signed with the device's key"
+        assert signing.verify(document, signature, key), "event not signed with the device's key"
         events.append(wire.Event.from_dict(document))
     return events
 
@@ -107,7 +107,7 @@ def send_job(
     **fields: object,
 ) -> wire.SendJob:
     """A message's send job as the relay issues it now (priority 3, a fresh nonce), unless ``fields`` say otherwise."""
-    fields = {"issued_at": isoformat_z(utcnow()), "nonce": wire.new_nonce(), **fields}
+    fields = {"issued_at": isoformat_z(utcnow()), "nonce": signing.new_nonce(), **fields}
     return wire.SendJob(
         message_id=message_id, client_id=client_id, to=to, text=text or f"text of {message_id}", priority=3, **fields
     )
@@ -127,7 +127,7 @@ def enqueue(
     """Queue a message as the relay does: the send job, under the message's id, signed for
     ``signed_for`` (the test devices share one password, so one key)."""
     job = send_job(message_id, client_id=client_id, to=to, text=text, **fields)
-    signatures = wire.sign_send_job(job, {device_id: SIGNING_KEY for device_id in signed_for})
+    signatures = signing.sign_send_job(job, {device_id: SIGNING_KEY for device_id in signed_for})
     bus.queue(queue, conn).enqueue(
         wire.SEND_JOB_FUNC, job.to_dict(), signatures, job_id=wire.send_job_id(client_id, message_id)
     )
@@ -158,7 +158,7 @@ def enqueue_batch(
 
 def serve_client(conn: redis.Redis, device_id: str = DEVICE_ID, client_id: str = CLIENT_ID) -> None:
     """Publish the device's client, as the relay's worker does: signed with the device's key."""
-    conn.set(wire.device_client_key(device_id), wire.binding(device_id, client_id, SIGNING_KEY))
+    conn.set(wire.device_client_key(device_id), signing.binding(device_id, client_id, SIGNING_KEY))
 
 
 def events_of(conn: redis.Redis, message_id: str) -> list[wire.Event]:

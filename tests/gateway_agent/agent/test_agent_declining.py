@@ -10,7 +10,7 @@ from agent_support import CLIENT_ID, DEVICE_ID, OTHER_DEVICE_ID, enqueue, events
 
 from gateway_agent.backends.emulator.fake_modem import FakeModem
 from gateway_agent.errors import ModemError
-from zimsend_common import bus, wire
+from zimsend_common import bus, signing, wire
 from zimsend_common.failures import FailureCode
 
 SHARED = wire.client_queue(CLIENT_ID, 3)
@@ -77,7 +77,7 @@ def test_after_a_refusal_for_credit_the_agent_leaves_the_shared_queues_but_serve
     time.sleep(1.0)
     assert [record.text for record in fake_modem.sent] == ["text of msg_00000000000d0005"]
     assert on_queue(conn, SHARED, "msg_00000000000d0004")
-    heartbeat = wire.unseal(conn.get(wire.heartbeat_key(DEVICE_ID)), running.agent._signing_key)
+    heartbeat = signing.unseal(conn.get(wire.heartbeat_key(DEVICE_ID)), running.agent._signing_key)
     assert heartbeat is not None and heartbeat.data["shared_paused_until"] is not None
 
 
@@ -91,7 +91,7 @@ def test_by_default_the_agent_goes_on_taking_shared_jobs_after_a_refusal_for_cre
         enqueue(conn, SHARED, message_id)
 
     eventually(lambda: all(kinds_of(conn, m) == ["declined"] for m in ("msg_00000000000d0006", "msg_00000000000d0007")))
-    heartbeat = wire.unseal(conn.get(wire.heartbeat_key(DEVICE_ID)), running.agent._signing_key)
+    heartbeat = signing.unseal(conn.get(wire.heartbeat_key(DEVICE_ID)), running.agent._signing_key)
     assert heartbeat is not None and heartbeat.data["shared_paused_until"] is None
 
 

@@ -27,7 +27,7 @@ from agent_support import (
 
 from gateway_agent.agent.instance import INSTANCE_ENV, instance_of
 from gateway_agent.backends.emulator.fake_modem import FakeModem
-from zimsend_common import wire
+from zimsend_common import signing, wire
 from zimsend_common.timefmt import isoformat_precise, utcnow
 
 pytestmark = pytest.mark.slow  # agent processes started, waiting, killed
@@ -40,7 +40,7 @@ WAITING = "waiting until its heartbeat expires"
 def heartbeat_instance(conn: redis.Redis) -> Any:
     """The instance the device's heartbeat key names (None: none, or no heartbeat)."""
     value = conn.get(wire.heartbeat_key(DEVICE_ID))
-    event = wire.unseal(value, SIGNING_KEY) if value is not None else None
+    event = signing.unseal(value, SIGNING_KEY) if value is not None else None
     return event.data.get("instance") if event is not None else None
 
 
@@ -51,7 +51,7 @@ def other_hosts_heartbeat(conn: redis.Redis, instance: str | None) -> bytes:
     if instance is not None:
         data["instance"] = instance
     beat = wire.Event(kind="heartbeat", device_id=DEVICE_ID, at=isoformat_precise(utcnow()), data=data)
-    sealed = wire.seal(beat, SIGNING_KEY)
+    sealed = signing.seal(beat, SIGNING_KEY)
     conn.set(wire.heartbeat_key(DEVICE_ID), sealed, ex=30)
     return sealed.encode()
 

@@ -23,7 +23,7 @@ from rq.job import Job
 
 from gateway_agent.agent.ledger import Ledger
 from gateway_agent.backends.emulator.fake_modem import FakeModem
-from zimsend_common import wire
+from zimsend_common import signing, wire
 from zimsend_common.timefmt import isoformat_z
 
 NORMAL = wire.device_queue(DEVICE_ID, 3)
@@ -377,7 +377,7 @@ def test_heartbeats_say_what_the_modem_and_its_queues_are_doing(conn, redis_url,
 
     def latest() -> wire.Event | None:
         raw = conn.get(wire.heartbeat_key(DEVICE_ID))
-        beat = raw and wire.unseal(raw, wire.device_signing_key("correct horse battery staple"))
+        beat = raw and signing.unseal(raw, signing.device_signing_key("correct horse battery staple"))
         return beat if beat and beat.data["sent_today"] == 1 and beat.data["queue_depth"] == 1 else None
 
     beat = eventually(latest)

@@ -25,7 +25,7 @@ from agent_support import (
 )
 from planted_jobs import attacks, plant
 
-from zimsend_common import bus, manifest, wire
+from zimsend_common import bus, manifest, signing, wire
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 NORMAL = wire.device_queue(DEVICE_ID, 3)
@@ -43,7 +43,7 @@ def forge(conn, queue: str, job_id: str, signatures: dict, **fields: object) -> 
         text="attacker text",
         priority=3,
         issued_at=isoformat_z(utcnow()),
-        nonce=wire.new_nonce(),
+        nonce=signing.new_nonce(),
     )
     document = {**job.to_dict(), **fields}
     bus.queue(queue, conn).enqueue(wire.SEND_JOB_FUNC, document, signatures, job_id=job_id)
@@ -76,9 +76,9 @@ def test_a_planted_pickle_or_dotted_path_never_runs_and_the_agent_carries_on(
 def test_a_forged_send_job_never_reaches_the_modem_and_moves_no_message(conn, redis_url, fake_modem, start_agent):
     serve_client(conn)
     forge(conn, NORMAL, "forged1", {})  # unsigned
-    forge(conn, NORMAL, "forged2", {DEVICE_ID: wire.sign({"made": "up"}, SIGNING_KEY)})  # of something else
+    forge(conn, NORMAL, "forged2", {DEVICE_ID: signing.sign({"made": "up"}, SIGNING_KEY)})  # of something else
     forge(conn, NORMAL, "forged3", {DEVICE_ID: "ff" * 32}, device_id=DEVICE_ID)  # a guess
-    forge(conn, SHARED, "forged4", {DEVICE_ID: wire.sign({}, "not the device's key")}, nonce="n")
+    forge(conn, SHARED, "forged4", {DEVICE_ID: signing.sign({}, "not the device's key")}, nonce="n")
     enqueue(conn, NORMAL, "msg_00000000000000f2")
     start_agent(redis_url, fake_modem)
 
@@ -140,8 +140,8 @@ def test_a_device_pointed_at_another_client_takes_none_of_its_messages(
 ):
     value = {
         "unsigned": OTHER_CLIENT,
-        "signed with another key": wire.binding(DEVICE_ID, OTHER_CLIENT, "another key"),
-        "another device's": wire.binding(OTHER_DEVICE_ID, OTHER_CLIENT, SIGNING_KEY),
+        "signed with another key": signing.binding(DEVICE_ID, OTHER_CLIENT, "another key"),
+        "another device's": signing.binding(OTHER_DEVICE_ID, OTHER_CLIENT, SIGNING_KEY),
     }[binding]
     conn.set(wire.device_client_key(DEVICE_ID), value)
     theirs = wire.client_queue(OTHER_CLIENT, 3)

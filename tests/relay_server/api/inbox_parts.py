@@ -4,7 +4,7 @@ applied by the worker's own event handling."""
 from __future__ import annotations
 
 from relay_server.worker.events import apply_event
-from zimsend_common import wire
+from zimsend_common import signing, wire
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 
@@ -14,7 +14,7 @@ class Agent:
     def __init__(self, relay, client_id: str) -> None:
         device, password = relay.store.add_device(client_id)
         self.device_id = device.device_id
-        self.key = wire.device_signing_key(password)
+        self.key = signing.device_signing_key(password)
 
     def received(self, sender: str, text: str, parts: int = 1, **kind: object) -> dict:
         event = wire.Event(
@@ -26,4 +26,4 @@ class Agent:
         return event.to_dict()
 
     def report(self, document: dict) -> str:
-        return apply_event(document, wire.sign(document, self.key))
+        return apply_event(document, signing.sign(document, self.key))

@@ -25,7 +25,7 @@ from relay_server.worker.due import DueRelease
 from relay_server.worker.epoch import EpochWatch
 from relay_server.worker.events import apply_event
 from relay_server.worker.maintenance import Maintenance
-from zimsend_common import wire
+from zimsend_common import signing, wire
 from zimsend_common.config import RelaySettings, Settings
 from zimsend_common.timefmt import isoformat_precise, utcnow
 
@@ -44,7 +44,7 @@ class AgentDevice:
     def report(self, kind: wire.EventKind, data: dict[str, Any], at: datetime | None = None) -> str:
         """Sign and apply an event as the worker would receive it from this device's agent."""
         document = self.event(kind, data, at).to_dict()
-        return apply_event(document, wire.sign(document, self.signing_key))
+        return apply_event(document, signing.sign(document, self.signing_key))
 
     def heartbeat(self, at: datetime | None = None, **data: Any) -> str:
         return self.report("heartbeat", {"signal_percent": 71, "operator": "Econet", **data}, at)
@@ -66,7 +66,7 @@ class Parts:
 
     def device(self, caller: Caller) -> AgentDevice:
         device, password = self.store.add_device(caller.client_id)
-        return AgentDevice(device.device_id, caller.client_id, wire.device_signing_key(password))
+        return AgentDevice(device.device_id, caller.client_id, signing.device_signing_key(password))
 
     def message(self, caller: Caller, **fields: Any) -> Message:
         [message] = self.store.insert_messages([self.new_message(caller, **fields)])

@@ -16,7 +16,7 @@ from gateway_agent.agent.outbox import Outbox
 from relay_server.dispatch import RQDispatcher
 from relay_server.dispatch.dispatcher import DeviceOffline, NoDeviceAvailable
 from relay_server.worker.event_pump import EventPump
-from zimsend_common import bus, redis_client, wire
+from zimsend_common import bus, redis_client, signing, wire
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 GRACE = timedelta(seconds=60)
@@ -47,7 +47,7 @@ def stored_long_ago(device: AgentDevice, **data: Any) -> None:
 def leave_key(parts: Parts, device: AgentDevice, at: datetime, signing_key: str) -> None:
     """A heartbeat of the device's, observed ``at``, under its key, sealed with ``signing_key``."""
     beat = device.event("heartbeat", online_beat(), at=at)
-    parts.redis.set(wire.heartbeat_key(device.device_id), wire.seal(beat, signing_key))
+    parts.redis.set(wire.heartbeat_key(device.device_id), signing.seal(beat, signing_key))
 
 
 def test_a_device_whose_heartbeat_waits_behind_a_backlog_of_events_is_online_to_the_send_path(

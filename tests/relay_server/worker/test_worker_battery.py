@@ -9,7 +9,7 @@ from relay_server.mobile.reports import Battery, heartbeat_data
 from relay_server.store.device_state import DeviceState
 from relay_server.store.mobile_devices import AppReport, MobileDevice
 from relay_server.worker.events import apply_event
-from zimsend_common import wire
+from zimsend_common import signing, wire
 from zimsend_common.timefmt import isoformat_precise, utcnow
 
 
@@ -28,7 +28,7 @@ def _beat(phone: MobileDevice, battery: Battery | None) -> None:
     document = wire.Event(
         kind="heartbeat", device_id=phone.device_id, at=isoformat_precise(utcnow()), data=data
     ).to_dict()
-    assert apply_event(document, wire.sign(document, phone.signing_key)) == "applied"
+    assert apply_event(document, signing.sign(document, phone.signing_key)) == "applied"
 
 
 def _state(parts: Parts, device_id: str) -> DeviceState:

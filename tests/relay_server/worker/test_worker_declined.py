@@ -12,7 +12,7 @@ from relay_parts import AgentDevice, Parts, run_round
 from relay_server.store.models import Caller, Message, Refusal
 from relay_server.worker import recovery
 from relay_server.worker.events import apply_event
-from zimsend_common import bus, wire
+from zimsend_common import bus, signing, wire
 from zimsend_common.timefmt import isoformat_precise, utcnow
 
 BARRED = "+CMS ERROR: 8 (Operator determined barring)"
@@ -72,7 +72,7 @@ def test_a_repeated_declined_event_changes_nothing(parts: Parts):
     first, _ = online(parts, caller), online(parts, caller)
     message = parts.message(caller)
     document = first.event("declined", {"message_id": message.message_id, "code": "NO_CREDIT", "detail": BARRED})
-    signature = wire.sign(document.to_dict(), first.signing_key)
+    signature = signing.sign(document.to_dict(), first.signing_key)
 
     assert apply_event(document.to_dict(), signature) == "applied"
     parts.redis.delete(f"rq:job:{wire.send_job_id(message.client_id, message.message_id)}")

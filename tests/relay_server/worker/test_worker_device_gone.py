@@ -13,7 +13,7 @@ from relay_server.store.models import Caller, Message
 from relay_server.store.schema import devices
 from relay_server.worker.device_gone import DEVICE_GONE
 from relay_server.worker.due import DueRelease
-from zimsend_common import bus, wire
+from zimsend_common import bus, signing, wire
 from zimsend_common.timefmt import utcnow
 
 HOOK = "https://hooks.example.com/zimsend"
@@ -146,4 +146,4 @@ def test_a_shared_message_signed_only_for_a_device_since_disabled_reaches_the_ot
     parts.store.enable_device(gone.device_id)
     assert run_round(parts)
     binding = parts.redis.get(wire.device_client_key(gone.device_id))
-    assert wire.read_binding(binding, gone.device_id, gone.signing_key) == caller.client_id
+    assert signing.read_binding(binding, gone.device_id, gone.signing_key) == caller.client_id

@@ -23,7 +23,7 @@ from relay_server.store.models import Message
 from relay_server.store.store import Store
 from relay_server.worker import context, events
 from relay_server.worker.event_pump import PROCESSING_KEY, EventJob, EventPump, finish, read_jobs, run_job, take
-from zimsend_common import bus, wire
+from zimsend_common import bus, signing, wire
 from zimsend_common.config import Settings
 from zimsend_common.timefmt import isoformat_z, utcnow
 
@@ -188,7 +188,7 @@ def test_an_event_deferred_while_the_store_was_down_comes_back_through_rqs_sched
     # As apply_event defers an event that found the database unavailable.
     job_id = events.deferred_job_id()
     bus.queue(wire.EVENTS_QUEUE, redisdb).enqueue_in(
-        timedelta(seconds=1), wire.APPLY_EVENT_FUNC, document, wire.sign(document, device.signing_key), job_id=job_id
+        timedelta(seconds=1), wire.APPLY_EVENT_FUNC, document, signing.sign(document, device.signing_key), job_id=job_id
     )
     worker = start_worker(tmp_path, sqlite_url, f"redis://{redis_proc.host}:{redis_proc.port}/0")
     try:

@@ -19,7 +19,7 @@ from relay_server.store.models import StatusChange
 from relay_server.store.store import Store
 from relay_server.worker import context, events
 from relay_server.worker.events import MAX_EVENT_ATTEMPTS, apply_event
-from zimsend_common import bus, wire
+from zimsend_common import bus, signing, wire
 from zimsend_common.config import Settings
 from zimsend_common.timefmt import isoformat_z, utcnow
 
@@ -52,7 +52,7 @@ def test_a_repeated_event_changes_nothing(parts: Parts):
     device = parts.device(caller)
     message = parts.message(caller)
     document = device.event("sent", {"message_id": message.message_id, "sent_at": isoformat_z(utcnow())}).to_dict()
-    signature = wire.sign(document, device.signing_key)
+    signature = signing.sign(document, device.signing_key)
     assert apply_event(document, signature) == "applied"
     assert apply_event(document, signature) == "repeat"
 
@@ -118,10 +118,10 @@ def test_an_event_not_signed_by_the_device_it_names_is_acknowledged_to_no_one(pa
     document = device.event("sent", {"message_id": message.message_id, "sent_at": isoformat_z(utcnow())}).to_dict()
     ack = wire.event_ack_key(device.device_id, document["event_id"])
 
-    assert apply_event(document, wire.sign(document, intruder.signing_key)) == "refused"
+    assert apply_event(document, signing.sign(document, intruder.signing_key)) == "refused"
     assert parts.redis.exists(ack) == 0  # the device's agent keeps its event, and hands it on
 
-    assert apply_event(document, wire.sign(document, device.signing_key)) == "applied"
+    assert apply_event(document, signing.sign(document, device.signing_key)) == "applied"
     assert parts.redis.exists(ack) == 1
     assert parts.reload(message).status == "sent"
 
@@ -129,7 +129,7 @@ def test_an_event_not_signed_by_the_device_it_names_is_acknowledged_to_no_one(pa
 def test_an_event_its_device_signed_but_of_a_kind_the_worker_does_not_know_is_refused_and_settled(parts: Parts):
     device = parts.device(parts.client())
     document = {**device.event("sent", {}).to_dict(), "kind": "teleported"}
-    assert apply_event(document, wire.sign(document, device.signing_key)) == "refused"
+    assert apply_event(document, signing.sign(document, device.signing_key)) == "refused"
     assert parts.redis.exists(wire.event_ack_key(device.device_id, document["event_id"])) == 1
 
 
@@ -186,7 +186,7 @@ def test_an_incoming_sms_is_stored_once_for_the_devices_client(parts: Parts):
     document = device.event(
         "received", {"sender": "+263772000111", "text": "Yebo", "received_at": isoformat_z(utcnow()), "parts": 1}
     ).to_dict()
-    signature = wire.sign(document, device.signing_key)
+    signature = signing.sign(document, device.signing_key)
     assert apply_event(document, signature) == "applied"
     assert apply_event(document, signature) == "repeat"
     with parts.store.engine.connect() as conn:
@@ -268,7 +268,7 @@ def test_an_event_that_finds_the_database_down_waits_and_is_neither_lost_nor_dea
         document = device.event("sent", {"message_id": message.message_id, "sent_at": isoformat_z(utcnow())}).to_dict()
         # However often it is handed on, an outage is no fault of the event's.
         tries = MAX_EVENT_ATTEMPTS + 2
-        assert [apply_event(document, wire.sign(document, device.signing_key)) for _ in range(tries)] == [
+        assert [apply_event(document, signing.sign(document, device.signing_key)) for _ in range(tries)] == [
             "deferred"
         ] * tries
         waiting = ScheduledJobRegistry(wire.EVENTS_QUEUE, connection=redisdb).get_job_ids()
@@ -287,13 +287,13 @@ def test_an_applied_or_repeated_event_is_acknowledged_to_its_agent_and_a_heartbe
     sent = device.event("sent", {"message_id": message.message_id, "sent_at": isoformat_z(utcnow())}).to_dict()
     heartbeat = device.event("heartbeat", {"signal_percent": 60}).to_dict()
 
-    assert apply_event(sent, wire.sign(sent, device.signing_key)) == "applied"
-    assert apply_event(heartbeat, wire.sign(heartbeat, device.signing_key)) == "applied"
+    assert apply_event(sent, signing.sign(sent, device.signing_key)) == "applied"
+    assert apply_event(heartbeat, signing.sign(heartbeat, device.signing_key)) == "applied"
     assert parts.redis.exists(wire.event_ack_key(sent["device_id"], sent["event_id"])) == 1
     assert parts.redis.exists(wire.event_ack_key(heartbeat["device_id"], heartbeat["event_id"])) == 0
 
     parts.redis.flushall()  # the acknowledgement lost with Redis's data: the agent hands the event on again
-    assert apply_event(sent, wire.sign(sent, device.signing_key)) == "repeat"
+    assert apply_event(sent, signing.sign(sent, device.signing_key)) == "repeat"
     assert parts.redis.exists(wire.event_ack_key(sent["device_id"], sent["event_id"])) == 1
     assert 0 < parts.redis.ttl(wire.event_ack_key(sent["device_id"], sent["event_id"])) <= wire.EVENT_ACK_TTL_SECONDS
 
@@ -306,7 +306,7 @@ def test_an_event_applied_in_a_batch_is_acknowledged_only_once_the_batch_has_com
     ack = wire.event_ack_key(sent["device_id"], sent["event_id"])
 
     with parts.ctx.store.batch():
-        assert apply_event(sent, wire.sign(sent, device.signing_key)) == "applied"
+        assert apply_event(sent, signing.sign(sent, device.signing_key)) == "applied"
         assert parts.redis.exists(ack) == 0  # a crash now would lose the change: the agent must keep the event
 
     assert parts.redis.exists(ack) == 1
@@ -325,7 +325,7 @@ def test_a_job_an_agent_refused_is_kept_as_the_devices_job_refused_event_once(pa
             "message_id": "msg_00000000000000f1",
         },
     ).to_dict()
-    signature = wire.sign(refusal, device.signing_key)
+    signature = signing.sign(refusal, device.signing_key)
     assert apply_event(refusal, signature) == "applied"
     assert apply_event(refusal, signature) == "repeat"
     with parts.store.engine.connect() as conn:

@@ -9,7 +9,7 @@ from relay_parts import Parts
 
 from relay_server.store.dispatch_schema import incoming_messages
 from relay_server.worker.events import apply_event
-from zimsend_common import wire
+from zimsend_common import signing
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 SENDER = "+263772000111"
@@ -18,7 +18,7 @@ SENDER = "+263772000111"
 def _receive(parts: Parts, device: Any, text: str, **kind: object) -> None:
     data = {"sender": SENDER, "text": text, "received_at": isoformat_z(utcnow()), "parts": 1, **kind}
     document = device.event("received", data).to_dict()
-    assert apply_event(document, wire.sign(document, device.signing_key)) == "applied"
+    assert apply_event(document, signing.sign(document, device.signing_key)) == "applied"
 
 
 def _rows(parts: Parts) -> list[Any]:

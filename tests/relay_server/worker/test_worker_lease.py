@@ -31,7 +31,7 @@ from relay_server.store.schema import message_events
 from relay_server.store.store import Store
 from relay_server.worker.event_pump import PROCESSING_KEY
 from relay_server.worker.lease import LEASE_SECONDS, RENEW_SECONDS, Duty, LeasedDuties, Term, WorkerLease, who
-from zimsend_common import bus, wire
+from zimsend_common import bus, signing, wire
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 # Once the active worker is gone: its lease expires, a standby takes it at its next try
@@ -166,7 +166,7 @@ class Deployment:
         """The outbox of a new device's agent, with its ledger."""
         device, password = self.store.add_device(self.caller.client_id)
         ledger = Ledger(tmp_path / f"{device.device_id}.sqlite3")
-        key = wire.device_signing_key(password)
+        key = signing.device_signing_key(password)
         return Outbox(ledger, self.redis, device.device_id, key, rehand_seconds=600), ledger
 
     def report_sent(self, outbox: Outbox, count: int) -> list[Message]:

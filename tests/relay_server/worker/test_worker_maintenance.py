@@ -16,7 +16,7 @@ from relay_server.dispatch import placement
 from relay_server.store.dispatch_schema import device_events, device_status
 from relay_server.worker.liveness import LOST_SEND_DETAIL
 from relay_server.worker.recovery import STUCK_AFTER
-from zimsend_common import bus, manifest, redis_client, wire
+from zimsend_common import bus, manifest, redis_client, signing, wire
 from zimsend_common.timefmt import utcnow
 
 
@@ -131,7 +131,7 @@ def test_agents_learn_their_devices_client_from_redis(parts: Parts):
     device = parts.device(caller)
     run_round(parts)
     binding = parts.redis.get(wire.device_client_key(device.device_id))
-    assert wire.read_binding(binding, device.device_id, device.signing_key) == caller.client_id
+    assert signing.read_binding(binding, device.device_id, device.signing_key) == caller.client_id
 
 
 def test_a_device_that_starts_and_stops_heartbeating_is_recorded_connected_then_disconnected(parts: Parts):
@@ -158,7 +158,7 @@ def test_a_heartbeat_still_waiting_behind_a_backlog_of_events_keeps_its_device_o
     # The agent's latest heartbeat is under its key; its event waits in a long events queue.
     later = utcnow() + timedelta(seconds=OFFLINE_AFTER_SECONDS + 1)
     beat = device.event("heartbeat", {"signal_percent": 40, "operator": "NetOne"}, at=later)
-    parts.redis.set(wire.heartbeat_key(device.device_id), wire.seal(beat, device.signing_key))
+    parts.redis.set(wire.heartbeat_key(device.device_id), signing.seal(beat, device.signing_key))
     run_round(parts, at=later)
     assert recorded_device_events(parts) == [(device.device_id, "device.connected", None)]
     with parts.store.engine.connect() as conn:
@@ -169,7 +169,7 @@ def test_a_heartbeat_still_waiting_behind_a_backlog_of_events_keeps_its_device_o
 def test_a_heartbeat_key_not_signed_by_its_device_is_ignored(parts: Parts):
     device = parts.device(parts.client())
     forged = device.event("heartbeat", {"signal_percent": 99})
-    parts.redis.set(wire.heartbeat_key(device.device_id), wire.seal(forged, "not the device's key"))
+    parts.redis.set(wire.heartbeat_key(device.device_id), signing.seal(forged, "not the device's key"))
     run_round(parts)
     assert recorded_device_events(parts) == []
 
@@ -406,7 +406,7 @@ def test_a_shared_message_an_agent_dropped_unsigned_for_it_is_queued_again_signe
     run_round(parts)
     payload, signatures = bus.fetch(job_id, parts.redis).args
     assert set(signatures) == {first.device_id, added.device_id}
-    assert wire.verify(payload, signatures[added.device_id], added.signing_key)
+    assert signing.verify(payload, signatures[added.device_id], added.signing_key)
 
 
 def test_a_batch_message_dropped_when_its_manifest_lapsed_is_queued_again_signed_for_every_device(parts: Parts):

@@ -19,7 +19,7 @@ from rq.registry import ScheduledJobRegistry
 
 from relay_server.store.dispatch_schema import incoming_messages
 from relay_server.worker.events import MAX_EVENT_ATTEMPTS, apply_event
-from zimsend_common import wire
+from zimsend_common import signing, wire
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 SENDER = "+263772000111"
@@ -29,7 +29,7 @@ def _received(device: AgentDevice, text: str, sender: str = SENDER) -> tuple[dic
     document = device.event(
         "received", {"sender": sender, "text": text, "received_at": isoformat_z(utcnow()), "parts": 1}
     ).to_dict()
-    return document, wire.sign(document, device.signing_key)
+    return document, signing.sign(document, device.signing_key)
 
 
 def _acknowledged(parts: Parts, document: dict[str, Any]) -> bool:
@@ -142,7 +142,7 @@ def test_a_heartbeat_with_over_long_and_odd_fields_keeps_what_fits_and_does_not_
 def test_an_over_long_message_id_is_refused_as_malformed_and_settled(parts: Parts):
     device = parts.device(parts.client())
     document = device.event("sent", {"message_id": "msg_" + "0" * 10_000, "sent_at": isoformat_z(utcnow())}).to_dict()
-    assert apply_event(document, wire.sign(document, device.signing_key)) == "refused"
+    assert apply_event(document, signing.sign(document, device.signing_key)) == "refused"
     assert _acknowledged(parts, document)
     assert parts.store.list_dead_letters() == []
 
@@ -160,7 +160,7 @@ def test_an_over_long_or_odd_device_id_is_refused_as_malformed_without_touching_
 def test_an_event_id_the_store_cannot_keep_is_refused(parts: Parts, event_id: str):
     device = parts.device(parts.client())
     document = {**device.event("received", {"sender": SENDER, "text": "hi"}).to_dict(), "event_id": event_id}
-    assert apply_event(document, wire.sign(document, device.signing_key)) == "refused"
+    assert apply_event(document, signing.sign(document, device.signing_key)) == "refused"
     assert _stored(parts, device.client_id) == []
 
 
