@@ -297,6 +297,12 @@ def _job_of(connection: Redis, key: bytes, item: bytes) -> TakenJob | None:
     return TakenJob(job_id, origin, func_name, args, kwargs, connection)
 
 
+def put_back(job: TakenJob) -> None:
+    """Put a job this process took off its queue back at the queue's head, as it was (neither
+    deleted nor its message claimed): for another device to take, or for later."""
+    job.connection.lpush(queue_key(job.origin), job.id)
+
+
 def discard(job: TakenJob, pipeline: Pipeline | None = None) -> None:
     """Delete a job this process took off its queue: its hash, the keys RQ keeps beside
     it, and its entry in the cancelled registry, should a cancel have come first; in one

@@ -302,7 +302,7 @@ class Agent:
             return None
         self._modem_events.serve(0)  # a port lost while we waited for the job shows now
         if self._state != "online":
-            self._connection.lpush(bus.queue_key(job.origin), job.id)  # for another device, or for later
+            bus.put_back(job)
             return None
         return jobs.accept(
             job, self._binding.client_id, self._device_id, self._signing_key, self._manifests, self._report_refusal
