@@ -148,6 +148,9 @@ class AgentSettings(_Section, frozen=True):
     baudrate: Annotated[int, msgspec.Meta(ge=300)] = 115200
     sim_pin: Secret = msgspec.field(default_factory=Secret)
     send_rate_per_minute: PositiveInt = 20
+    # At most this many SMS parts accepted by the network a day (from the host's local
+    # midnight), as operators cap a prepaid SIM; 0: no limit (``agent.daily_cap``).
+    daily_send_limit: NonNegativeInt = 0
     heartbeat_seconds: PositiveFloat = 5.0
     network_wait_seconds: PositiveFloat = 60.0
     send_timeout_seconds: PositiveFloat = 60.0

@@ -305,10 +305,13 @@ class Event:
       failed:    message_id, failed_at, code (a FailureCode), message, detail
       received:  sender, text, received_at, parts
       heartbeat: signal_percent, signal_dbm, operator, registration, model,
-                 manufacturer, firmware, phone_number, sent_today, queue_depth,
-                 instance (the agent's, one per host and boot; absent from
-                 agents before it and from phones): two instances heartbeating
-                 for one device are two agents serving it
+                 manufacturer, firmware, phone_number, sent_today (since the
+                 device's local midnight), queue_depth, instance (the
+                 agent's, one per host and boot; absent from agents before it
+                 and from phones): two instances heartbeating for one device
+                 are two agents serving it; daily_limit_reached_until (ISO
+                 8601 Z, or None): the device sent its day's daily_send_limit
+                 and takes no job until then, the start of its next day
       job_refused: reason (a JobRefusal reason), job_id, queue, message_id
                  (the id the job claimed, or None): a job the agent would not
                  take, which never reached its modem

@@ -8,7 +8,6 @@ adds ``instance``, the agent's (``instance``), as it publishes.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any, Literal
 
 import redis
@@ -29,8 +28,10 @@ def heartbeat_data(
     ledger: Ledger,
     connection: redis.Redis,
     queues: list[str],
+    day_began: float,
 ) -> dict[str, Any]:
-    """The heartbeat's ``data``, as ``wire.Event`` documents it (plus ``state`` and ``modem_lost``)."""
+    """The heartbeat's ``data``, as ``wire.Event`` documents it (plus ``state`` and ``modem_lost``);
+    ``sent_today`` counts the sends since ``day_began``, when the device's day began (``local_day``)."""
     network = _network(modem) if state == "online" else UNKNOWN_NETWORK
     return {
         "state": state,
@@ -43,7 +44,7 @@ def heartbeat_data(
         "manufacturer": identity.manufacturer if identity else None,
         "firmware": identity.firmware if identity else None,
         "phone_number": identity.phone_number if identity else None,
-        "sent_today": ledger.count_sends_since(_start_of_utc_day()),
+        "sent_today": ledger.count_sends_since(day_began),
         "queue_depth": queue_depth(connection, queues),
     }
 
@@ -61,7 +62,3 @@ def _network(modem: Modem) -> NetworkState:
         return modem.network_state()
     except ModemError:
         return UNKNOWN_NETWORK
-
-
-def _start_of_utc_day() -> float:
-    return datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()

@@ -13,8 +13,9 @@ agent must never forget lives here, written before the modem is touched:
   after a restart, and given back; a shared message its SIM refused for
   want of credit is ``declining`` until its claim is given back, then
   ``declined``: either way never sent by this device;
-- ``parts``: the network's reference of each part sent, so that a status
-  report finds its message after a restart;
+- ``parts``: the network's reference of each part the network accepted (of a
+  message that failed part-way too), so that a status report finds its
+  message after a restart, and the device's daily limit counts every part;
 - ``received_parts`` and ``held_parts`` (``incoming_parts``): the name of each
   part of an incoming message handed on, with its event, written with that
   event, so that a part the device still holds after its message was reported
@@ -67,6 +68,7 @@ CREATE TABLE IF NOT EXISTS parts (
     PRIMARY KEY (message_id, part)
 );
 CREATE INDEX IF NOT EXISTS parts_reference ON parts (reference, submitted_at);
+CREATE INDEX IF NOT EXISTS parts_submitted_at ON parts (submitted_at);
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -284,12 +286,21 @@ class Ledger:
                 "UPDATE messages SET state = 'sent', sent_at = ? WHERE message_id = ?",
                 (now, message_id),
             )
-            self._db.executemany(
-                "INSERT OR REPLACE INTO parts (message_id, part, reference, recipient, submitted_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [(message_id, index, ref, recipient, now) for index, ref in enumerate(references)],
-            )
+            self._keep_parts(message_id, references, recipient, now)
             self._journal(event, message_id)
+
+    def record_accepted_parts(self, message_id: str, references: tuple[int, ...], recipient: str, now: float) -> None:
+        """The network accepted the message's first parts, these, and refused the next: keep
+        them as sent parts (the message may yet fail), for they count against the device's
+        daily limit whatever becomes of the rest."""
+        with self._transaction():
+            self._keep_parts(message_id, references, recipient, now)
+
+    def _keep_parts(self, message_id: str, references: tuple[int, ...], recipient: str, now: float) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO parts (message_id, part, reference, recipient, submitted_at) VALUES (?, ?, ?, ?, ?)",
+            [(message_id, index, ref, recipient, now) for index, ref in enumerate(references)],
+        )
 
     def taken_since(self, since: float) -> list[tuple[str, float]]:
         """The messages this device took since ``since``, with when, oldest first."""
@@ -307,6 +318,11 @@ class Ledger:
     def count_sends_since(self, since: float) -> int:
         """How many of this device's sends the network accepted since ``since``."""
         return int(self._db.execute("SELECT count(*) FROM messages WHERE sent_at >= ?", (since,)).fetchone()[0])
+
+    def count_parts_since(self, since: float) -> int:
+        """How many SMS parts of this device's the network accepted since ``since``, those of
+        messages that failed part-way included."""
+        return int(self._db.execute("SELECT count(*) FROM parts WHERE submitted_at >= ?", (since,)).fetchone()[0])
 
     def nth_newest_send_since(self, since: float, n: int) -> float | None:
         """When the ``n``-th newest send since ``since`` was accepted (``n`` ≥ 1); None when

@@ -28,6 +28,11 @@ client's devices that are online and have not refused it, or fails it when
 none is. Put back on its queue instead, it would stay at the head, taken and
 put back by this device for ever, while the device it was meant for was offline.
 
+Once the device's day is over for its daily send limit (``agent.daily_cap``)
+the agent takes no job from any queue until the next day begins, as it takes
+none while its send rate is used up; a message that does not fit goes back
+to the head of its queue, unclaimed, as a job taken while the port was lost does.
+
 When Redis is unreachable the agent keeps serving its modem, journals what
 it has to say, and takes jobs again once Redis is back.
 
@@ -49,11 +54,13 @@ import redis
 
 from gateway_agent.agent import jobs
 from gateway_agent.agent.binding import ClientBinding
+from gateway_agent.agent.daily_cap import DailyCap
 from gateway_agent.agent.device_lock import DeviceLock
 from gateway_agent.agent.epoch import EpochWatch
 from gateway_agent.agent.heartbeat import AgentState, heartbeat_data
 from gateway_agent.agent.instance import DeviceTaken, instance_of, wait_while_held
 from gateway_agent.agent.ledger import Ledger
+from gateway_agent.agent.local_day import start_of_day
 from gateway_agent.agent.manifests import Manifests
 from gateway_agent.agent.modem_events import RETRY_SECONDS, ModemEvents
 from gateway_agent.agent.outbox import Outbox
@@ -98,10 +105,13 @@ class Agent:
         *,
         modem: Modem | None = None,
         connection: redis.Redis | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """``clock`` tells the time the device's day is counted by (``daily_cap``, ``sent_today``)."""
         agent = settings.agent
         if not agent.device_id or not agent.device_password:
             raise ConfigError("an agent needs device_id and device_password")
+        self._clock = clock
         self._lock = DeviceLock.take(lock_path(settings), agent.device_id)
         try:
             self._prepare(settings, modem, connection)
@@ -137,9 +147,17 @@ class Agent:
         )
         self._epoch = EpochWatch(self._connection, self._ledger, self._outbox, self._device_id)
         self._rate = SendRateLimit(self._ledger, agent.send_rate_per_minute)
+        self._cap = DailyCap(self._ledger, settings, clock=self._clock, changed=self._beat_soon)
         self._shared_pause = SharedPause(self._ledger, self._device_id, agent.no_credit_pause_seconds)
         self._sender = Sender(
-            agent, self._connection, self._ledger, self._outbox, self._modem, self.idle, self._refused_for_credit
+            agent,
+            self._connection,
+            self._ledger,
+            self._outbox,
+            self._modem,
+            self.idle,
+            self._cap,
+            self._refused_for_credit,
         )
         self._binding = ClientBinding(self._connection, self._ledger, self._device_id, self._signing_key)
         self._modem_events = ModemEvents(
@@ -290,7 +308,7 @@ class Agent:
 
     def _take(self) -> jobs.Taken | None:
         """Hand on the events waiting, then take a job when the device may send."""
-        wait = self._rate.wait_seconds()
+        wait = max(self._rate.wait_seconds(), self._cap.wait_seconds())
         if self._state != "online" or wait > 0:
             self._hand_on()
             self.idle(min(wait or POLL_SECONDS, POLL_SECONDS))
@@ -325,7 +343,11 @@ class Agent:
 
     def _refused_for_credit(self, detail: str) -> None:
         self._shared_pause.refused_for_credit(detail)
-        self._next_heartbeat = 0.0  # the relay hears of the pause at once
+        self._beat_soon()
+
+    def _beat_soon(self) -> None:
+        """Have the relay hear at once of a change in what the device takes (a pause, a day over)."""
+        self._next_heartbeat = 0.0
 
     def _report_refusal(self, refusal: jobs.JobRefusal) -> None:
         if not refusal.left_for_relay:
@@ -348,10 +370,15 @@ class Agent:
         self._pulse.beat(self._heartbeat_data())
 
     def _heartbeat_data(self) -> dict[str, Any]:
+        queues, day_began = self._queue_names(), start_of_day(self._clock())
         data = heartbeat_data(
-            self._state, self._modem, self._identity, self._ledger, self._connection, self._queue_names()
+            self._state, self._modem, self._identity, self._ledger, self._connection, queues, day_began
         )
-        return {**data, "shared_paused_until": self._shared_pause.until()}
+        return {
+            **data,
+            "shared_paused_until": self._shared_pause.until(),
+            "daily_limit_reached_until": self._cap.reached_until(),
+        }
 
     # -- the modem ----------------------------------------------------------------
 

@@ -27,6 +27,12 @@ The order is what makes a message leave at most once:
    (compare-and-delete: a cancel that won meanwhile keeps it), and hands the
    event on. The relay's worker decides where it goes next. A message the
    client pinned to this device fails as before: no other device may send it.
+
+Between 1 and 2, a message that does not fit in what is left of the device's
+daily send limit (``agent.daily_cap``) is not started: its job goes back,
+unclaimed, to the head of its queue (``bus.put_back``), for another device or
+the next day. One of more parts than the whole limit is claimed and taken as
+any other, then fails unsent.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from collections.abc import Callable
 import redis
 from redis.client import Pipeline
 
+from gateway_agent.agent.daily_cap import Admission, DailyCap
 from gateway_agent.agent.ledger import DECLINED, Ledger
 from gateway_agent.agent.outbox import Outbox
 from gateway_agent.errors import ModemError, ModemTimeout, PortGone
@@ -64,11 +71,14 @@ class Sender:
         outbox: Outbox,
         modem: Modem,
         idle: Callable[[float], bool],
+        cap: DailyCap,
         no_credit: Callable[[str], None] = lambda detail: None,
     ) -> None:
         """``idle(seconds)`` waits while serving the modem; it returns False when asked to stop.
+        ``cap`` says whether a message may start today.
         ``no_credit(detail)`` is told each time the SIM refuses a send for want of credit."""
         self._settings = settings
+        self._cap = cap
         self._device_id = settings.device_id
         self._connection = connection
         self._ledger = ledger
@@ -98,6 +108,11 @@ class Sender:
             self._claim(job.client_id, job.message_id, carrier)
             self._outbox.report_again(job.message_id)
             return "duplicate"
+        admission = self._cap.admit(job.text)
+        if admission is Admission.NEXT_DAY:
+            if carrier is not None:
+                bus.put_back(carrier)
+            return "left for the next day"
         self._ledger.claiming(job.client_id, job.message_id, job.to, time.time())
         if not self._claim(job.client_id, job.message_id, carrier):
             self._ledger.forget_claim(job.message_id)
@@ -107,6 +122,8 @@ class Sender:
             detail = f"valid_until {job.valid_until} passed before the message could be sent"
             self._outbox.report_failure(job.message_id, FailureCode.TIMEOUT, detail)
             return "expired"
+        if admission is Admission.NEVER:
+            return self._fail(job.message_id, FailureCode.DEVICE_ERROR, self._cap.too_long(job.text))
         self._mark_inflight(job.message_id)
         self._inflight_marked = True
         try:
@@ -190,8 +207,10 @@ class Sender:
             try:
                 receipt = self._modem.send(job.to, job.text, resume=refusal.progress if refusal else None)
             except (ModemTimeout, PortGone) as error:
+                self._keep_accepted(job, error)
                 return self._fail(job.message_id, error.failure, UNKNOWN_OUTCOME.format(reason=error.detail))
             except ModemError as error:
+                self._keep_accepted(job, error)
                 if error.failure == FailureCode.NO_CREDIT:
                     self._no_credit(error.detail)
                     if _may_decline(job, error, refusal):
@@ -216,6 +235,12 @@ class Sender:
         if self._outbox.report_sent(message_id, receipt, along=self._inflight_cleared(seconds)):
             self._inflight_marked = False
         log.info("message sent", extra={"message_id": message_id, "parts": receipt.parts})
+
+    def _keep_accepted(self, job: wire.SendJob, error: ModemError) -> None:
+        """Keep in the ledger the parts the network accepted before ``error``, if any: they
+        count against the daily limit whether or not the rest follow."""
+        if error.progress is not None and error.progress.references:
+            self._ledger.record_accepted_parts(job.message_id, error.progress.references, job.to, time.time())
 
     def _decline(self, job: wire.SendJob, error: ModemError) -> str:
         """Leave the message to the client's other devices: declined in the ledger with its

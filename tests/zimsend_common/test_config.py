@@ -134,3 +134,17 @@ def test_an_empty_variable_is_an_unset_one(tmp_path: Path):
     )
     assert settings.relay.data_dir == Path("./data")
     assert settings.relay.rate_limit_per_minute == 100
+
+
+def test_the_daily_send_limit_is_none_by_default_and_a_number_of_parts_from_a_variable(tmp_path: Path):
+    assert load_settings(environ={"ZIMSEND_CONFIG": ""}).agent.daily_send_limit == 0
+    config = tmp_path / "zimsend.toml"
+    config.write_text("[agent]\ndaily_send_limit = 200\n")
+    assert load_settings(config, environ={}).agent.daily_send_limit == 200
+    assert load_settings(config, environ={"ZIMSEND_DAILY_SEND_LIMIT": "150"}).agent.daily_send_limit == 150
+
+
+@pytest.mark.parametrize("written", ["-1", "many", "1.5"])
+def test_a_daily_send_limit_that_is_no_count_of_parts_is_refused_by_name(written: str):
+    with pytest.raises(ConfigError, match="daily_send_limit.*ZIMSEND_DAILY_SEND_LIMIT"):
+        load_settings(environ={"ZIMSEND_CONFIG": "", "ZIMSEND_DAILY_SEND_LIMIT": written})
