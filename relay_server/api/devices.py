@@ -1,7 +1,9 @@
 """The client's devices: ``GET /v1/devices`` and ``GET /v1/devices/:device_id``.
 
 What each device last told the relay in its heartbeats, and whether it is
-online (heard from within ``device_offline_after_seconds``).
+online (heard from within ``device_offline_after_seconds``); an agent's device
+that sent its day's ``daily_send_limit`` says until when it sends no more
+(``daily_limit_reached_until``, null once that time has come).
 """
 
 from __future__ import annotations
@@ -70,10 +72,11 @@ def get_device(device_id: str) -> Response:
 def device_fields(state: DeviceState) -> dict[str, Any]:
     """What the API says of a device: its last heartbeat and whether it is online now."""
     offline_after = timedelta(seconds=current().settings.relay.device_offline_after_seconds)
+    now = utcnow()
     return {
         "device_id": state.device_id,
         "name": state.name,
-        "online": state.online(utcnow(), offline_after),
+        "online": state.online(now, offline_after),
         "last_seen": state.last_seen_at,
         "signal": state.signal_percent,
         "operator": state.operator,
@@ -84,4 +87,5 @@ def device_fields(state: DeviceState) -> dict[str, Any]:
         "firmware": state.firmware,
         "sent_today": state.sent_today,
         "queue_depth": state.queue_depth,
+        "daily_limit_reached_until": state.sends_again_at(now),
     }

@@ -2,7 +2,11 @@
 
 The jobs ahead are those its device (or, for a shared message, the client's
 online devices together) will take first: the same and higher priorities.
-Each takes as long as the devices' recent sends took on average.
+Each takes as long as the devices' recent sends took on average. A device
+that sent its day's ``daily_send_limit`` takes nothing until its next day
+begins: a shared message counts on the devices that send now, or, when every
+one of them reached its limit, on those that send again first, from then; a
+message for one device, on that device from when it sends again.
 
 Redis adds it all up in one script (``_LOAD``): for a rack of 100 devices
 that is some 600 queues and lists, and a command for each made the estimate
@@ -94,19 +98,28 @@ def estimated_delivery(
     """
     if message.is_test:
         return max(now, message.scheduled_at or now)
+    states = device_states(message.client_id)
     if message.device_id:
-        device_ids = [message.device_id]
+        serving = [s for s in states if s.device_id == message.device_id]
     else:
         # The devices that drain the client's shared queues: online agents, as
         # ``choose_device`` counts them (a phone serves only what is placed on it).
-        states = device_states(message.client_id)
-        device_ids = [s.device_id for s in states if s.online(now, offline_after) and not s.is_phone]
+        serving = [s for s in states if s.online(now, offline_after) and not s.is_phone]
+    start, device_ids = _first_senders(serving, now)
     queued, send_time = _queued_and_send_time(redis, message, device_ids)
     one_send = timedelta(seconds=(DEFAULT_SEND_SECONDS if send_time is None else send_time) / max(1, len(device_ids)))
     if message.scheduled_at is not None and message.scheduled_at > now:
-        return max(message.scheduled_at, now + queued * one_send) + one_send
+        return max(message.scheduled_at, start + queued * one_send) + one_send
     # At least its own send, even when an agent has already taken it.
-    return now + max(1, queued) * one_send
+    return start + max(1, queued) * one_send
+
+
+def _first_senders(serving: list[DeviceState], now: datetime) -> tuple[datetime, list[str]]:
+    """When the first of the ``serving`` devices sends (``now``, unless every one of them
+    reached its daily send limit), and which of them send from then."""
+    again = {state.device_id: state.sends_again_at(now) or now for state in serving}
+    start = min(again.values(), default=now)
+    return start, [device_id for device_id, moment in again.items() if moment <= start]
 
 
 def _queued_and_send_time(

@@ -50,7 +50,8 @@ class RQDispatcher:
         return heartbeat_keys.live_states(self.store, self.redis, client_id=client_id, keys=self.keys.of(client_id))
 
     def choose_device(self, caller: Caller, device_id: str | None, *, scheduled: bool) -> str | None:
-        """The asked-for device, or None for the client's shared queues (any online device)."""
+        """The asked-for device, or None for the client's shared queues (any online device).
+        A device past its daily send limit is online: it sends later, as the estimate says."""
         if scheduled or caller.is_test:
             return device_id
         now = utcnow()

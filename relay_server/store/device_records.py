@@ -21,7 +21,7 @@ from relay_server.store.models import Device
 from relay_server.store.retention import Stale
 from relay_server.store.schema import declared_length
 from relay_server.store.storable_text import clipped
-from zimsend_common.timefmt import isoformat_z
+from zimsend_common.timefmt import as_utc, isoformat_z, parse_zoned
 
 # Heartbeat fields kept as the device's state. Words that describe the modem
 # are cut to fit; a value that names something (a state, a registration, a
@@ -59,6 +59,7 @@ def heartbeat_values(seen_at: datetime, data: dict[str, Any]) -> dict[str, Any]:
     values["sent_today"] = values["sent_today"] or 0
     values["battery_percent"], values["battery_charging"] = battery(data)
     values["queue_depth"] = values["queue_depth"] or 0
+    values["daily_limit_reached_until"] = _time_or_none(data.get("daily_limit_reached_until"))
     return values
 
 
@@ -171,6 +172,14 @@ def _text_or_none(value: Any, whole_or_nothing: bool, length: int) -> str | None
     if whole_or_nothing and len(text) > length:
         return None
     return clipped(text, length)
+
+
+def _time_or_none(value: Any) -> datetime | None:
+    """A time the heartbeat tells with its zone, in UTC; None for anything else."""
+    try:
+        return as_utc(parse_zoned(value))
+    except ValueError:
+        return None
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -2,9 +2,12 @@
 
 A device is online while its last heartbeat is no older than the offline
 threshold (``device_offline_after_seconds``) and said its modem is working
-(not lost, and the agent not stopping). The worker writes heartbeats
-into the store (``device_records``); the HTTP side reads them through
-``Store.device_states``, so the answer does not need Redis.
+(not lost, and the agent not stopping). A device online may have sent its
+day's ``daily_send_limit``: it takes no job until its next day begins
+(``sends_again_at``), and counts as online all the same, as one whose send
+rate is used up does: it sends what it is given, later. The worker writes
+heartbeats into the store (``device_records``); the HTTP side reads them
+through ``Store.device_states``, so the answer does not need Redis.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class DeviceState:
     is_phone: bool = False  # an SMSGate phone: it serves only what is placed on it
     battery_percent: int | None = None  # a phone's battery, as its last ping told; modems tell none
     battery_charging: bool | None = None
+    daily_limit_reached_until: datetime | None = None  # its agent's next day, once it sent its day's limit
 
     def heard_from(self, now: datetime, offline_after: timedelta) -> bool:
         """Whether the device's agent reported within ``offline_after`` of ``now``."""
@@ -51,6 +55,12 @@ class DeviceState:
     def online(self, now: datetime, offline_after: timedelta) -> bool:
         """Whether the device can send: heard from lately, with its modem working."""
         return not self.disabled and self.heard_from(now, offline_after) and self.agent_state in (None, AGENT_ONLINE)
+
+    def sends_again_at(self, now: datetime) -> datetime | None:
+        """When the device takes jobs again, having sent its day's ``daily_send_limit``; None
+        when it takes them at ``now``."""
+        until = self.daily_limit_reached_until
+        return until if until is not None and until > now else None
 
     def offline_reason(self, now: datetime, offline_after: timedelta) -> str:
         """Why the device is offline, as ``device.disconnected`` names it."""
@@ -80,6 +90,7 @@ _STATES = (
         mobile_devices.c.device_id.is_not(None).label("is_phone"),
         device_status.c.battery_percent,
         device_status.c.battery_charging,
+        device_status.c.daily_limit_reached_until,
     )
     .select_from(
         devices.outerjoin(device_status, devices.c.device_id == device_status.c.device_id).outerjoin(

@@ -23,8 +23,12 @@ class Device(Answer):
     model: str | None
     manufacturer: str | None
     firmware: str | None
-    sent_today: Count
+    sent_today: Count = Field(description="Messages the network accepted since the device's local midnight.")
     queue_depth: Count
+    daily_limit_reached_until: Timestamp | None = Field(
+        description="When the device sends again, having sent its day's daily_send_limit of SMS parts "
+        "(the start of its next day); null while it sends. It is online meanwhile."
+    )
 
 
 class DeviceList(Answer):
