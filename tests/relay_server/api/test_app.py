@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from database_outage import refusing_connections
 from migrated_store import migrated_by_a_newer_relay, open_migrated
+from silent_database import silent_database_url
 
 from relay_server.api import context
 from relay_server.api.app import create_app
 from relay_server.dispatch.dispatcher import StoreOnlyDispatcher
+from relay_server.store.engine import create_engine
 from relay_server.store.store import Store
 from zimsend_common.config import RelaySettings, Settings
 
@@ -48,3 +52,24 @@ def test_an_app_whose_database_comes_back_migrated_by_a_newer_relay_answers_503(
         assert answer.json["error"]["code"] == "SERVICE_UNAVAILABLE"
     finally:
         store.close()
+
+
+@pytest.mark.slow  # waits out the whole connect timeout
+def test_an_app_whose_database_host_never_answers_answers_503_within_the_connect_timeout(redis_proc, redisdb):
+    redis_url = f"redis://{redis_proc.host}:{redis_proc.port}/0"
+    with silent_database_url() as database_url:
+        # As a server process opened during an outage has it: a store that has not reached its database yet.
+        store = Store(create_engine(database_url))
+        app = create_app(Settings(relay=RelaySettings(database_url=database_url, redis_url=redis_url)), store=store)
+        try:
+            started = time.monotonic()
+            answer = app.test_client().get(
+                "/v1/auth/test", headers={"X-Client-ID": "client_0123456789", "X-API-Key": "zs_live_x"}
+            )
+            waited = time.monotonic() - started
+        finally:
+            store.close()
+
+    assert answer.status_code == 503
+    assert answer.json["error"]["code"] == "SERVICE_UNAVAILABLE"
+    assert waited < 15  # the documented 10 s connect timeout, and room for a loaded machine
