@@ -283,5 +283,6 @@ def _log(attempt: Attempt) -> WebhookLog:
             "attempt": attempt.attempt,
             "error": attempt.error,
             "timestamp": attempt.attempted_at,
+            "given_up": attempt.given_up,
         }
     )

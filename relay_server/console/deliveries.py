@@ -3,13 +3,10 @@ given up marked so, and "retry now"."""
 
 from __future__ import annotations
 
-import flask
-from flask import flash, jsonify, redirect, request
+from flask import flash, redirect, request
 from werkzeug.wrappers import Response
 
 from relay_server.api import webhooks
-from relay_server.api.auth import current_caller
-from relay_server.api.context import current
 from relay_server.api.errors import ApiError
 from relay_server.console.blueprint import bp
 from relay_server.console.i18n import translate
@@ -25,20 +22,7 @@ def deliveries() -> tuple[str, int]:
     """The client's webhooks and one page of their delivery attempts (of one webhook's, when
     ``webhook_id`` says so), newest first."""
     hooks = webhooks.list_webhooks().get_json()["webhooks"]
-    return listing("webhooks.html", FILTERS, _marked_given_up, "logs", webhooks=hooks)
-
-
-def _marked_given_up(args: dict[str, str]) -> flask.Response:
-    """The webhook logs answer, each log marked ``given_up`` when it is the last attempt of a
-    delivery given up; the API's logs, whose fields the contract lists, have no place for it."""
-    page = webhooks.logs_answer(args).get_json()
-    caller = current_caller()
-    ended = current().store.webhook_outbox.given_up_among(
-        caller.client_id, caller.is_test, [entry["log_id"] for entry in page["logs"]]
-    )
-    for entry in page["logs"]:
-        entry["given_up"] = entry["log_id"] in ended
-    return jsonify(page)
+    return listing("webhooks.html", FILTERS, webhooks.logs_answer, "logs", webhooks=hooks)
 
 
 @bp.post("/webhooks/logs/<log_id>/retry")

@@ -71,6 +71,7 @@ class Attempt:
     attempt: int
     error: str | None
     attempted_at: datetime
+    given_up: bool  # the last attempt of a delivery the relay gave up on (until a retry)
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,22 @@ def _delivery(row: Any) -> Delivery:
     return Delivery(**{name: row[name] for name in Delivery.__dataclass_fields__})
 
 
+# Whether a logged attempt is the last of a delivery now given up: a retry from the logs makes
+# the delivery pending again, and its next attempt is then the last.
+_GIVEN_UP = sa.type_coerce(
+    sa.case(
+        (
+            sa.and_(
+                webhook_deliveries.c.state == GIVEN_UP, webhook_deliveries.c.attempts == webhook_attempts.c.attempt
+            ),
+            True,
+        ),
+        else_=False,
+    ),
+    sa.Boolean,
+).label("given_up")
+
+
 def _attempt(row: Any) -> Attempt:
     return Attempt(**{name: row[name] for name in Attempt.__dataclass_fields__})
 
@@ -328,27 +345,15 @@ class WebhookOutbox:
         with read_transaction(self._engine) as conn:
             total = conn.execute(sa.select(sa.func.count()).select_from(webhook_attempts).where(*where)).scalar_one()
             rows = conn.execute(
-                sa.select(webhook_attempts)
+                sa.select(webhook_attempts, _GIVEN_UP)
+                # Outer: a settled delivery may be purged before its attempts (``stale``).
+                .outerjoin(webhook_deliveries, webhook_deliveries.c.delivery_id == webhook_attempts.c.delivery_id)
                 .where(*where)
                 .order_by(webhook_attempts.c.attempted_at.desc(), webhook_attempts.c.log_id.desc())
                 .offset((page - 1) * limit)
                 .limit(limit)
             )
             return [_attempt(row._mapping) for row in rows], total
-
-    def given_up_among(self, client_id: str, is_test: bool, log_ids: list[str]) -> set[str]:
-        """Those of the client's logged attempts ``log_ids`` that are the last of a delivery now given up."""
-        with single_read(self._engine) as conn:
-            ended = conn.execute(
-                sa.select(webhook_attempts.c.log_id)
-                .join(webhook_deliveries, webhook_deliveries.c.delivery_id == webhook_attempts.c.delivery_id)
-                .where(webhook_attempts.c.log_id.in_(log_ids))
-                .where(webhook_attempts.c.client_id == client_id)
-                .where(webhook_attempts.c.is_test == is_test)
-                .where(webhook_deliveries.c.state == GIVEN_UP)
-                .where(webhook_deliveries.c.attempts == webhook_attempts.c.attempt)
-            )
-            return set(ended.scalars())
 
     def replay(self, client_id: str, is_test: bool, log_id: str, now: datetime) -> str | None:
         """Make the delivery of a logged attempt due now, with the same event id and body.

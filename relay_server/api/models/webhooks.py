@@ -174,6 +174,15 @@ class WebhookLog(Answer):
     attempt: Annotated[int, Field(ge=1)]
     error: str | None
     timestamp: Timestamp
+    given_up: Annotated[
+        bool,
+        Field(
+            description=(
+                "True on the last attempt of a delivery the relay gave up on: its retries used up (or a failed"
+                " test event's one attempt); false again once a retry makes it pending."
+            )
+        ),
+    ]
 
 
 class WebhookLogPage(Answer):

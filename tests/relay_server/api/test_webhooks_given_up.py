@@ -1,5 +1,5 @@
 """A webhook delivery the pump gives up on is seen to be given up: in the store's delivery state,
-by /metrics and by one warning in the worker's log; an attempt that raised something unforeseen
+in the API's logs (its last attempt marked ``given_up``), by /metrics and by one warning in the worker's log; an attempt that raised something unforeseen
 is a failed attempt like any other, logged and retried on the schedule, then given up."""
 
 from __future__ import annotations
@@ -96,3 +96,28 @@ def test_an_attempt_that_raises_is_a_failed_attempt_logged_with_its_type_alone_t
     assert [record.getMessage() for record in caplog.records].count(GIVEN_UP) == 1
     assert hook["secret"] not in written(caplog.records) and hook["secret"] not in caplog.text
     assert deliveries(local_relay)["given_up"] == 1
+
+
+def test_the_logs_mark_the_last_attempt_of_a_delivery_given_up_until_a_retry_delivers_it(local_relay):
+    acme = local_relay.new_client()
+    with receiving([503, 503, 503]) as receiver:
+        configure(local_relay, acme, receiver.url, ["sms.failed"])
+        sent_and_failed(local_relay, acme)
+        pump = pump_of(local_relay)
+        pump_until(pump, lambda: deliveries(local_relay).get("given_up") == 1)
+        given_up = sorted(logs(local_relay, acme), key=lambda log: log["attempt"])
+        assert call(local_relay, acme, "POST", f"/webhooks/logs/{given_up[-1]['log_id']}/retry").status_code == 202
+        pump_until(pump, lambda: len(receiver.requests) == 4)
+    delivered = sorted(logs(local_relay, acme), key=lambda log: log["attempt"])
+
+    assert [(log["attempt"], log["success"], log["given_up"]) for log in given_up] == [
+        (1, False, False),
+        (2, False, False),
+        (3, False, True),
+    ]
+    assert [(log["attempt"], log["success"], log["given_up"]) for log in delivered] == [
+        (1, False, False),
+        (2, False, False),
+        (3, False, False),
+        (4, True, False),
+    ]

@@ -40,7 +40,13 @@ def test_a_test_event_taken_by_the_receiver_is_answered_200_with_the_vendors_mes
         answer["event_id"],
         hook["webhook_id"],
     )
-    assert (log["attempt"], log["response_status"], log["success"], log["error"]) == (1, 200, True, None)
+    assert (log["attempt"], log["response_status"], log["success"], log["error"], log["given_up"]) == (
+        1,
+        200,
+        True,
+        None,
+        False,
+    )
 
 
 def test_a_test_event_the_receiver_refuses_with_500_reports_the_failure_and_is_never_retried(local_relay):
@@ -62,6 +68,7 @@ def test_a_test_event_the_receiver_refuses_with_500_reports_the_failure_and_is_n
     assert answer["error"] == "HTTP 500" and answer["event"] == "sms.delivered"
     [log] = logs(local_relay, acme)
     assert (log["log_id"], log["attempt"], log["response_status"], log["success"]) == (answer["log_id"], 1, 500, False)
+    assert log["given_up"] is True  # its one attempt is its last
 
 
 def test_a_slow_receiver_holds_a_test_no_longer_than_the_webhook_timeout(make_relay):
