@@ -53,6 +53,7 @@ from stopping import stop_cleanly_on_sigterm  # noqa: E402
 from gateway_agent.backends.at import ATModem, DriverOptions  # noqa: E402
 from gateway_agent.backends.emulator import EmulatorConfig, ModemEmulator  # noqa: E402
 from relay_server.store.models import Caller  # noqa: E402
+from zimsend_common.config import Settings  # noqa: E402
 from zimsend_common.timefmt import utcnow  # noqa: E402
 
 QUICK = EmulatorConfig(report_delay=0.0)  # a modem and network with no delay at all
@@ -86,7 +87,7 @@ class Figures:
 def modem_alone(count: int) -> Figures:
     """The baseline: ``count`` sends through the AT driver to an emulator, no gateway."""
     emulator = ModemEmulator(QUICK).start()
-    modem = ATModem(DriverOptions(port=emulator.port_path))
+    modem = ATModem(DriverOptions.from_settings(Settings(), port=emulator.port_path))
     modem.open()
     try:
         started = time.perf_counter()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from zimsend_common.config import AgentSettings, Settings
+from zimsend_common.config import Settings
 
 
 @dataclass(frozen=True)
@@ -23,8 +23,9 @@ class DriverOptions:
     poll_interval: float = 0.5
     sweep_interval: float = 60.0
     """Seconds between reads of the SIM for messages no URC announced."""
-    incomplete_after: float = AgentSettings().multipart_wait_seconds
-    """Seconds after its first part when a message still missing parts is handed on as is."""
+    incomplete_after: float = field(kw_only=True)
+    """Seconds after its first part when a message still missing parts is handed on as is
+    (``multipart_wait_seconds``: no default here, so that the setting's is the one)."""
     sync_attempts: int = 5
     reopen_delay: float = 0.5
     """First pause before reopening a lost port; it doubles up to ``reopen_max_delay``."""

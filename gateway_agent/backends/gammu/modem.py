@@ -19,7 +19,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import gammu
@@ -44,7 +44,7 @@ from gateway_agent.modem import (
     SimState,
 )
 from gateway_agent.pdu import reserve
-from zimsend_common.config import AgentSettings, ConfigError, Settings
+from zimsend_common.config import ConfigError, Settings
 from zimsend_common.failures import FailureCode
 from zimsend_common.timefmt import utcnow
 
@@ -60,7 +60,9 @@ class Timing:
     poll_seconds: float = 2.0
     reconnect_first: float = 1.0
     reconnect_max: float = 60.0
-    partial_wait: float = AgentSettings().multipart_wait_seconds  # how long a message missing parts is held back
+    # How long a message missing parts is held back (``multipart_wait_seconds``: no default
+    # here, so that the setting's is the one).
+    partial_wait: float = field(kw_only=True)
 
 
 class GammuModem(Modem):

@@ -20,6 +20,7 @@ QUICK = DriverOptions(
     poll_interval=0.05,
     reopen_delay=0.05,
     reopen_max_delay=0.2,
+    incomplete_after=3600.0,  # a message missing parts waits past any test, unless the test says
 )
 """Driver options with short timeouts; give each modem its ``port``."""
 

@@ -16,6 +16,7 @@ from gateway_agent.backends.at import ATModem, DriverOptions
 from gateway_agent.backends.emulator import EmulatorConfig
 from gateway_agent.backends.emulator.cli import build_parser, config_from
 from gateway_agent.modem import IncomingMessage
+from zimsend_common.config import Settings
 
 
 def parse(*argv: str) -> EmulatorConfig:
@@ -65,7 +66,8 @@ class EmulatorProcess:
         self.process.stdin.flush()
 
     def modem(self) -> ATModem:
-        return ATModem(DriverOptions(port=str(self.link), command_timeout=2, network_wait=2))
+        options = DriverOptions.from_settings(Settings(), port=str(self.link))
+        return ATModem(dataclasses.replace(options, command_timeout=2, network_wait=2))
 
     def link_exists_within(self, exists: bool, seconds: float = 5) -> bool:
         deadline = time.monotonic() + seconds
