@@ -9,7 +9,7 @@ again when it replies START (``store.blocked_numbers``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, request
 
@@ -34,6 +34,7 @@ from zimsend_common.timefmt import utcnow
 bp = Blueprint("blocked_numbers", __name__, url_prefix="/v1")
 
 BLOCKED = {"tag": "Blocked numbers"}
+Shown = TypeVar("Shown", bound=BlockedNumber)
 
 
 @route(
@@ -59,7 +60,8 @@ def blocked_answer(args: dict[str, str]) -> Response:
     found, total = current().store.blocked_numbers.page(caller.client_id, caller.is_test, params.page, params.limit)
     return respond(
         BlockedNumberPage(
-            data=[_shown(entry) for entry in found], pagination=pagination(params.page, params.limit, total)
+            data=[_shown(entry, BlockedNumber) for entry in found],
+            pagination=pagination(params.page, params.limit, total),
         )
     )
 
@@ -87,7 +89,7 @@ def block_answer(body: dict[str, Any]) -> Response:
     checked = BlockNumber.model_validate(body)
     caller = current_caller()
     entry, _new = current().store.blocked_numbers.add(caller.client_id, caller.is_test, checked.number, utcnow())
-    return respond(OneBlockedNumber(**_shown(entry).model_dump()), 201)
+    return respond(_shown(entry, OneBlockedNumber), 201)
 
 
 @route(
@@ -111,5 +113,6 @@ def unblock(number: str) -> tuple[str, int]:
     return "", 204
 
 
-def _shown(entry: blocked_numbers.BlockedNumber) -> BlockedNumber:
-    return BlockedNumber(number=entry.number, reason=entry.reason, created_at=entry.created_at)
+def _shown(entry: blocked_numbers.BlockedNumber, answer: type[Shown]) -> Shown:
+    """``entry`` as the API shows it, in ``answer``: an item of a page, or a number alone."""
+    return answer(number=entry.number, reason=entry.reason, created_at=entry.created_at)
