@@ -153,7 +153,8 @@ def _receive_replies(store: Store, caller: Caller, message: Message, count: int 
     now = datetime.now(timezone.utc)
     for n in range(count):
         store.record_incoming(
-            NewIncoming(f"evt_bench_reply_{n}", caller.client_id, message.device_id, message.to, "merci", 1, now)
+            NewIncoming(f"evt_bench_reply_{n}", caller.client_id, message.device_id, message.to, "merci", 1, now),
+            follow_opt_outs=True,
         )
 
 

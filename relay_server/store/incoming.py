@@ -27,7 +27,7 @@ _SENDER_LENGTH = declared_length(incoming_messages.c.sender)
 REPLACE_PIDS = range(0x41, 0x48)
 
 
-def record_incoming(conn: sa.Connection, sms: NewIncoming, *, follow_opt_outs: bool = True) -> bool:
+def record_incoming(conn: sa.Connection, sms: NewIncoming, *, follow_opt_outs: bool) -> bool:
     """Keep the SMS unless its event was kept before; True when it is new.
 
     With ``follow_opt_outs``, a new SMS that is an opt-out (or opt-in) reply puts its

@@ -509,7 +509,7 @@ class Store:
         return deleted
 
     # -- what devices receive and report -----------------------------------------
-    def record_incoming(self, sms: NewIncoming, *, follow_opt_outs: bool = True) -> bool:
+    def record_incoming(self, sms: NewIncoming, *, follow_opt_outs: bool) -> bool:
         """Keep an incoming SMS once per event, every character of it; True when new.
 
         Characters no database can hold are kept as ``storable_text`` says. With

@@ -19,7 +19,7 @@ def texts_sent_and_received(console):
     device, _password = console.store.add_device(acme.client_id)
     console.store.insert_messages([new_message(acme.client_id, to="+263779990001", body=text) for text in TEXTS])
     for text in TEXTS:
-        console.store.record_incoming(new_incoming(acme.client_id, device.device_id, text=text))
+        console.store.record_incoming(new_incoming(acme.client_id, device.device_id, text=text), follow_opt_outs=True)
     browser = console.browser()
     browser.sign_in(acme)
     api = console.app.test_client()

@@ -20,7 +20,9 @@ HOOK = "https://93.184.216.34/hooks/zimsend"  # a public address: the API takes 
 def test_the_inbox_lists_the_clients_received_sms_and_no_one_elses(console):
     acme, globex = console.new_client("acme"), console.new_client("globex")
     device, _password = console.store.add_device(acme.client_id)
-    console.store.record_incoming(new_incoming(acme.client_id, device.device_id, text="Ndatenda, I got it"))
+    console.store.record_incoming(
+        new_incoming(acme.client_id, device.device_id, text="Ndatenda, I got it"), follow_opt_outs=True
+    )
     mine, theirs = console.browser(), console.browser()
     mine.sign_in(acme)
     theirs.sign_in(globex)
@@ -40,7 +42,8 @@ def test_the_inbox_filters_on_its_period_with_the_listings_inputs_and_pages_by_l
                 device.device_id,
                 text=f"received {days_ago} days ago, number {number}",
                 received_at=now - timedelta(days=days_ago),
-            )
+            ),
+            follow_opt_outs=True,
         )
     browser = console.browser()
     browser.sign_in(acme)

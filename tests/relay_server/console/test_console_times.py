@@ -44,7 +44,7 @@ def times_everywhere(console):
     assert outbox.claim(delivery.delivery_id, tried, timedelta(seconds=30))
     outbox.finish_attempt(delivery, Outcome(False, 500, 37, "HTTP 500"), tried, None)
     received = new_incoming(acme.client_id, device.device_id, text="Ndatenda", received_at=now)
-    console.store.record_incoming(received)
+    console.store.record_incoming(received, follow_opt_outs=True)
     console.redis.set(wire.WORKER_HEARTBEAT_KEY, isoformat_precise(now))
     client = console.browser()
     client.sign_in(acme)

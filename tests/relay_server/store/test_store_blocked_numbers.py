@@ -91,7 +91,7 @@ def test_a_stop_reply_blocks_its_sender_for_the_devices_client(
 ) -> None:
     device, _ = store.add_device(live_caller.client_id)
 
-    store.record_incoming(new_incoming(live_caller.client_id, device.device_id, text=stop))
+    store.record_incoming(new_incoming(live_caller.client_id, device.device_id, text=stop), follow_opt_outs=True)
 
     assert _numbers(store, live_caller) == [(NUMBER, "opt_out")]
     assert _numbers(store, other_caller) == []
@@ -104,7 +104,9 @@ def test_a_start_reply_unblocks_an_opt_out_but_not_a_number_blocked_by_hand(stor
     by_hand = "+263771000009"
     _block(store, live_caller, by_hand)
     for sender, text in [(NUMBER, "STOP"), (NUMBER, "start"), (by_hand, "START")]:
-        store.record_incoming(new_incoming(live_caller.client_id, device.device_id, sender=sender, text=text))
+        store.record_incoming(
+            new_incoming(live_caller.client_id, device.device_id, sender=sender, text=text), follow_opt_outs=True
+        )
 
     assert _numbers(store, live_caller) == [(by_hand, "manual")]
 
@@ -112,7 +114,9 @@ def test_a_start_reply_unblocks_an_opt_out_but_not_a_number_blocked_by_hand(stor
 def test_a_reply_with_more_than_a_keyword_or_from_no_number_blocks_nothing(store: Store, live_caller: Caller) -> None:
     device, _ = store.add_device(live_caller.client_id)
     for sender, text in [(NUMBER, "Please stop by tomorrow"), ("ECONET", "STOP"), ("0771234567", "STOP")]:
-        store.record_incoming(new_incoming(live_caller.client_id, device.device_id, sender=sender, text=text))
+        store.record_incoming(
+            new_incoming(live_caller.client_id, device.device_id, sender=sender, text=text), follow_opt_outs=True
+        )
     assert _numbers(store, live_caller) == []
 
 

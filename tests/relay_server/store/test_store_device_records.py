@@ -76,7 +76,7 @@ def test_the_retention_purge_removes_device_events_and_incoming_sms_past_the_cut
     [state] = store.device_states(device_id=device.device_id)
     store.record_device_transition(state, online=True, at=now)
     sms = NewIncoming("evt_in", live_caller.client_id, device.device_id, "+263772000111", "hi", 1, now)
-    assert store.record_incoming(sms)
+    assert store.record_incoming(sms, follow_opt_outs=True)
     assert store.recorded_online() == {device.device_id: True}
 
     store.purge_older_than(now - timedelta(days=1))

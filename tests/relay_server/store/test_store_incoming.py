@@ -44,8 +44,8 @@ def test_an_sms_no_database_column_can_hold_is_kept_once_and_read_back_exactly(
 ) -> None:
     sms = _incoming(store, live_caller, sender, text)
 
-    assert store.record_incoming(sms) is True
-    assert store.record_incoming(sms) is False  # the agent handed the event on again
+    assert store.record_incoming(sms, follow_opt_outs=True) is True
+    assert store.record_incoming(sms, follow_opt_outs=True) is False  # the agent handed the event on again
 
     [row] = _rows(store, live_caller.client_id)
     found = store.get_incoming(live_caller.client_id, row.message_id)
@@ -57,20 +57,20 @@ def test_an_sms_no_database_column_can_hold_is_kept_once_and_read_back_exactly(
 
 
 def test_the_display_form_marks_where_characters_were_replaced(store: Store, live_caller: Caller) -> None:
-    store.record_incoming(_incoming(store, live_caller, "+263772000111", "a\x00b\ud800c"))
+    store.record_incoming(_incoming(store, live_caller, "+263772000111", "a\x00b\ud800c"), follow_opt_outs=True)
     [row] = _rows(store, live_caller.client_id)
     assert row.body == f"a{REPLACEMENT}b{REPLACEMENT}c"
 
 
 def test_ordinary_text_is_kept_as_it_is_with_no_second_copy(store: Store, live_caller: Caller) -> None:
-    store.record_incoming(_incoming(store, live_caller, "+263772000111", "Ndatenda 😀 ü"))
+    store.record_incoming(_incoming(store, live_caller, "+263772000111", "Ndatenda 😀 ü"), follow_opt_outs=True)
     [row] = _rows(store, live_caller.client_id)
     assert (row.sender, row.body, row.exact_json) == ("+263772000111", "Ndatenda 😀 ü", None)
     assert store.get_incoming(live_caller.client_id, row.message_id).text == "Ndatenda 😀 ü"
 
 
 def test_another_clients_incoming_sms_is_not_found(store: Store, live_caller: Caller, other_caller: Caller) -> None:
-    store.record_incoming(_incoming(store, live_caller, "+263772000111", "mine"))
+    store.record_incoming(_incoming(store, live_caller, "+263772000111", "mine"), follow_opt_outs=True)
     [row] = _rows(store, live_caller.client_id)
     assert store.get_incoming(other_caller.client_id, row.message_id) is None
     assert store.get_incoming(live_caller.client_id, "in_\x00") is None
@@ -80,7 +80,8 @@ def _three_received(store: Store, caller: Caller) -> None:
     device, _password = store.add_device(caller.client_id)
     for number in range(3):
         store.record_incoming(
-            NewIncoming(f"evt_{number}", caller.client_id, device.device_id, "+263772000111", "hi", 1, utcnow())
+            NewIncoming(f"evt_{number}", caller.client_id, device.device_id, "+263772000111", "hi", 1, utcnow()),
+            follow_opt_outs=True,
         )
 
 
@@ -118,7 +119,9 @@ def test_an_inbox_filtered_by_sender_or_device_counts_and_reads_the_matches_only
     devices = [store.add_device(live_caller.client_id)[0].device_id for _ in range(4)]
     for n in range(40):  # ten senders, four devices
         sender, device_id = f"+26377200{n % 10:04d}", devices[n % 4]
-        store.record_incoming(NewIncoming(f"evt_{n}", live_caller.client_id, device_id, sender, "hi", 1, utcnow()))
+        store.record_incoming(
+            NewIncoming(f"evt_{n}", live_caller.client_id, device_id, sender, "hi", 1, utcnow()), follow_opt_outs=True
+        )
     if store.engine.dialect.name == "postgresql":
         with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("ANALYZE incoming_messages")  # as autovacuum would have by now

@@ -125,7 +125,7 @@ def test_a_backlog_of_old_records_goes_a_bounded_batch_a_transaction(store: Stor
     device, _ = store.add_device(live_caller.client_id)
     for n in range(7):
         sms = NewIncoming(f"evt_in_{n}", live_caller.client_id, device.device_id, "+263772000111", "hi", 1, OLD)
-        assert store.record_incoming(sms)
+        assert store.record_incoming(sms, follow_opt_outs=True)
     steps: list[object] = []
 
     def deleted(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
