@@ -257,19 +257,16 @@ class WebhookOutbox:
             ).scalar_one()
         return Delivery(delivery_id=delivery_id, **row)
 
-    def due_candidates(self, now: datetime, limit: int, per_client: int | None = None) -> list[Delivery]:
+    def due_candidates(self, now: datetime, limit: int, *, per_client: int) -> list[Delivery]:
         """Pending deliveries due by ``now``, oldest first, that no earlier event of the
-        same message to the same URL is still waiting for (events of a message go in order).
-
-        With ``per_client``, at most that many of each client's, its oldest due (each
-        client's in order): a client's backlog, however long, leaves room in ``limit``
-        for the other clients' deliveries, and cannot hold them up until it has drained.
+        same message to the same URL is still waiting for (events of a message go in order),
+        and at most ``per_client`` of each client's, its oldest due (each client's in order):
+        a client's backlog, however long, leaves room in ``limit`` for the other clients'
+        deliveries, and cannot hold them up until it has drained.
         """
         # Looks need not agree: a delivery taken between two is a claim that fails.
         with single_read(self._engine) as conn:
             look = [_delivery(row._mapping) for row in conn.execute(due(now, limit))]
-            if per_client is None:
-                return look
             # Most looks hold no client past its share and are the answer. One that does
             # keeps those clients' shares and looks again at each other client's oldest
             # due: the look of the oldest due, without those clients, read their whole

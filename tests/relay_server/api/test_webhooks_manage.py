@@ -110,11 +110,11 @@ def test_delete_answers_204_then_404_and_drops_what_the_webhook_had_still_to_rec
     sent = call(relay, acme, "POST", "/sms/send", json={"to": "+33612345678", "message": "Hi"})
     status = StatusChange(message_id=sent.json()["message_id"], status="sent", at=utcnow())
     relay.store.apply_status_change(status)
-    [due] = relay.store.webhook_outbox.due_candidates(utcnow(), 10)
+    [due] = relay.store.webhook_outbox.due_candidates(utcnow(), 10, per_client=10)
     assert due.webhook_id == hook["webhook_id"]
     deleted = call(relay, acme, "DELETE", f"/webhooks/{hook['webhook_id']}")
     assert (deleted.status_code, deleted.content) == (204, b"")
-    assert relay.store.webhook_outbox.due_candidates(utcnow(), 10) == []
+    assert relay.store.webhook_outbox.due_candidates(utcnow(), 10, per_client=10) == []
     again = call(relay, acme, "DELETE", f"/webhooks/{hook['webhook_id']}")
     assert (again.status_code, again.json()["error"]["code"]) == (404, "WEBHOOK_NOT_FOUND")
 

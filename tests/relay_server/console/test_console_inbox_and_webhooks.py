@@ -79,7 +79,7 @@ def delivery_due(console) -> tuple[Credentials, Delivery]:
     sent = api.post("/v1/sms/send", json={"to": "+33612345678", "message": "Hi"}, headers=headers).get_json()
     console.store.apply_status_change(StatusChange(message_id=sent["message_id"], status="delivered", at=utcnow()))
     outbox, now = console.store.webhook_outbox, utcnow()
-    [delivery] = outbox.due_candidates(now, 10)
+    [delivery] = outbox.due_candidates(now, 10, per_client=10)
     assert outbox.claim(delivery.delivery_id, now, timedelta(seconds=30))
     return acme, delivery
 
@@ -89,7 +89,7 @@ def test_a_failed_attempt_is_listed_and_retried_now(console):
     # What the webhook pump does with a delivery the receiver answers 500 to, with no retry left.
     outbox, now = console.store.webhook_outbox, utcnow()
     outbox.finish_attempt(delivery, Outcome(False, 500, 37, "HTTP 500"), now, None)
-    assert outbox.due_candidates(utcnow(), 10) == []
+    assert outbox.due_candidates(utcnow(), 10, per_client=10) == []
     browser = console.browser()
     browser.sign_in(acme)
     page = browser.text("/console/webhooks")
@@ -102,7 +102,7 @@ def test_a_failed_attempt_is_listed_and_retried_now(console):
     answer = browser.post(f"/console/webhooks/logs/{log_id}/retry", page="/console/webhooks")
     assert answer.status_code == 302
     assert "Delivery queued again." in browser.text("/console/webhooks")
-    assert [due.delivery_id for due in outbox.due_candidates(utcnow(), 10)] == [delivery.delivery_id]
+    assert [due.delivery_id for due in outbox.due_candidates(utcnow(), 10, per_client=10)] == [delivery.delivery_id]
 
 
 def test_retry_now_goes_back_to_the_page_and_filters_of_the_log_it_was_asked_from(console):
@@ -118,7 +118,9 @@ def test_retry_now_goes_back_to_the_page_and_filters_of_the_log_it_was_asked_fro
         sent = api.post("/v1/sms/send", json={"to": "+33612345678", "message": text}, headers=headers).get_json()
         console.store.apply_status_change(StatusChange(message_id=sent["message_id"], status="delivered", at=utcnow()))
     outbox, now = console.store.webhook_outbox, utcnow()
-    for delivery in outbox.due_candidates(now, 10):  # two per webhook, each answered 500 with no retry left
+    for delivery in outbox.due_candidates(
+        now, 10, per_client=10
+    ):  # two per webhook, each answered 500 with no retry left
         assert outbox.claim(delivery.delivery_id, now, timedelta(seconds=30))
         outbox.finish_attempt(delivery, Outcome(False, 500, 37, "HTTP 500"), now, None)
     browser = console.browser()
@@ -144,7 +146,7 @@ def test_the_last_attempt_of_a_delivery_given_up_is_marked_so_until_it_is_retrie
     # What the webhook pump does with a delivery answered 500 twice: retried once, then given up.
     outbox, now = console.store.webhook_outbox, utcnow()
     outbox.finish_attempt(delivery, Outcome(False, 500, 37, "HTTP 500"), now, now)
-    [again] = outbox.due_candidates(utcnow(), 10)
+    [again] = outbox.due_candidates(utcnow(), 10, per_client=10)
     assert outbox.claim(again.delivery_id, utcnow(), timedelta(seconds=30))
     last = outbox.finish_attempt(again, Outcome(False, 500, 41, "HTTP 500"), utcnow(), None)
     browser = console.browser()

@@ -40,7 +40,7 @@ def times_everywhere(console):
     error = MessageError("INVALID_NUMBER", "The number is not valid.", "+CMS ERROR: 1 Unassigned number")
     console.store.apply_status_change(StatusChange(message.message_id, "failed", now, error=error))
     outbox, tried = console.store.webhook_outbox, utcnow()
-    [delivery] = outbox.due_candidates(tried, 10)
+    [delivery] = outbox.due_candidates(tried, 10, per_client=10)
     assert outbox.claim(delivery.delivery_id, tried, timedelta(seconds=30))
     outbox.finish_attempt(delivery, Outcome(False, 500, 37, "HTTP 500"), tried, None)
     received = new_incoming(acme.client_id, device.device_id, text="Ndatenda", received_at=now)

@@ -78,7 +78,7 @@ class Parts:
 
     def failed_webhooks(self, message: Message) -> list[dict[str, Any]]:
         """The bodies of the ``sms.failed`` webhooks queued for ``message``."""
-        deliveries = self.store.webhook_outbox.due_candidates(utcnow() + timedelta(days=1), 100)
+        deliveries = self.store.webhook_outbox.due_candidates(utcnow() + timedelta(days=1), 100, per_client=100)
         bodies = [json.loads(delivery.body) for delivery in deliveries if delivery.message_id == message.message_id]
         return [body for body in bodies if body["event"] == "sms.failed"]
 

@@ -27,7 +27,7 @@ def hook(store: Store, caller: Caller, url: str, events: tuple[str, ...]) -> web
 
 
 def due(store: Store) -> list[outbox.Delivery]:
-    return store.webhook_outbox.due_candidates(utcnow() + timedelta(seconds=1), 100)
+    return store.webhook_outbox.due_candidates(utcnow() + timedelta(seconds=1), 100, per_client=100)
 
 
 def written(store: Store) -> list[tuple[str, str]]:
@@ -113,10 +113,10 @@ def test_a_claimed_delivery_is_not_taken_again_until_its_lease_is_over(store, li
     now = utcnow() + timedelta(seconds=1)
     assert store.webhook_outbox.claim(delivery.delivery_id, now, timedelta(seconds=65))
     assert not store.webhook_outbox.claim(delivery.delivery_id, now, timedelta(seconds=65))
-    assert store.webhook_outbox.due_candidates(now + timedelta(seconds=64), 10) == []
-    assert [d.delivery_id for d in store.webhook_outbox.due_candidates(now + timedelta(seconds=66), 10)] == [
-        delivery.delivery_id
-    ]
+    assert store.webhook_outbox.due_candidates(now + timedelta(seconds=64), 10, per_client=10) == []
+    assert [
+        d.delivery_id for d in store.webhook_outbox.due_candidates(now + timedelta(seconds=66), 10, per_client=10)
+    ] == [delivery.delivery_id]
 
 
 def test_a_capped_look_takes_each_clients_oldest_due_and_leaves_room_for_every_client(store, live_caller, other_caller):
@@ -128,8 +128,8 @@ def test_a_capped_look_takes_each_clients_oldest_due_and_leaves_room_for_every_c
     [late] = store.insert_messages([new_message(other_caller)])
     move(store, late.message_id, "sent")
     now = utcnow() + timedelta(seconds=1)
-    # Uncapped, the backlog fills the look; capped, the other client's delivery is in it.
-    assert late.message_id not in [d.message_id for d in store.webhook_outbox.due_candidates(now, 3)]
+    # With a share as large as the look, the backlog fills it; with a smaller one, the other client's delivery is in it.
+    assert late.message_id not in [d.message_id for d in store.webhook_outbox.due_candidates(now, 3, per_client=3)]
     capped = store.webhook_outbox.due_candidates(now, 3, per_client=2)
     assert [d.message_id for d in capped] == [backlog[0].message_id, backlog[1].message_id, late.message_id]
 
