@@ -141,6 +141,9 @@ def _session_live() -> bool:
         return False
     if time.time() - since >= SIGNED_IN_FOR.total_seconds():
         return False
+    # Asked on every page: a sign-out made in another server process, or another relay, ends
+    # the cookie's copies at once only if each page asks the store. Neither the cookie (the
+    # copy is the same cookie) nor a process's memory can hold the answer without that window.
     return not context.current().store.signed_out.includes(session_id)
 
 

