@@ -27,7 +27,7 @@ from gateway_agent.agent.local_day import start_of_next_day
 from gateway_agent.backends.emulator.fake_modem import FakeModem
 from gateway_agent.errors import ModemError
 from gateway_agent.modem import Progress
-from zimsend_common import bus, wire
+from zimsend_common import bus, signing, wire
 from zimsend_common.timefmt import isoformat_z
 
 SHARED = wire.client_queue(CLIENT_ID, 3)
@@ -73,7 +73,7 @@ def start_limited(tmp_path, redis_url, clock) -> Iterator:
 
 def heartbeat(conn, running: RunningAgent) -> dict:
     """What the device's latest heartbeat says; nothing before its first."""
-    beat = wire.unseal(conn.get(wire.heartbeat_key(DEVICE_ID)) or b"", running.agent._signing_key)
+    beat = signing.unseal(conn.get(wire.heartbeat_key(DEVICE_ID)) or b"", running.agent._signing_key)
     return {} if beat is None else beat.data
 
 
