@@ -19,7 +19,7 @@ from redis import Redis
 
 from relay_server.dispatch import placement
 from relay_server.mobile.shapes import MAX_PULL
-from relay_server.store.mobile_devices import MobileDevice
+from relay_server.store.mobile_devices import MobileDevice, Pending
 from relay_server.store.models import Message
 from relay_server.store.store import Store
 
@@ -31,13 +31,13 @@ def to_take(store: Store, redis: Redis, device: MobileDevice, now: datetime, *, 
     oldest (or newest) first."""
     found: list[Message] = []
     for batch in _queued(store, device, now, newest_first=newest_first):
-        found += _untaken(redis, batch)
+        found += [message for message, _ in _untaken(redis, batch)]
         if len(found) >= MAX_PULL:
             break
     return found[:MAX_PULL]
 
 
-def _queued(store: Store, device: MobileDevice, now: datetime, *, newest_first: bool) -> Iterator[list[Message]]:
+def _queued(store: Store, device: MobileDevice, now: datetime, *, newest_first: bool) -> Iterator[list[Pending]]:
     """The phone's due queued messages, a batch at a time, in the order ``to_take`` lists them:
     each batch one query, which reads on from the last message of the one before."""
     after: Message | None = None
@@ -48,11 +48,12 @@ def _queued(store: Store, device: MobileDevice, now: datetime, *, newest_first: 
         yield batch
         if len(batch) < _BATCH:
             return
-        after = batch[-1]
+        after = batch[-1].message
 
 
-def _untaken(redis: Redis, messages: list[Message]) -> list[Message]:
+def _untaken(redis: Redis, pending: list[Pending]) -> list[Pending]:
     """The messages no one claimed, and those whose send job is back: a claimed message's job
     was dropped when the phone claimed it (a cancel's is stopped), so a live one was placed again."""
-    gone, _ = placement.without_live_job(redis, [(message.client_id, message.message_id) for message in messages])
-    return [message for message in messages if gone.get(message.message_id) is None]
+    refs = [(found.message.client_id, found.message.message_id) for found in pending]
+    gone, _ = placement.without_live_job(redis, refs)
+    return [found for found in pending if gone.get(found.message.message_id) is None]

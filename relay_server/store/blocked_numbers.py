@@ -68,6 +68,13 @@ class QueuedToBlocked:
     newest: datetime | None
 
 
+# Whether a ``messages`` row's number is on its client's list (of its key mode): a lookup on
+# the list's key, for a query of messages to select beside the row (a phone's pull does).
+ON_ITS_LIST = sa.exists().where(
+    table.c.client_id == messages.c.client_id,
+    table.c.is_test == messages.c.is_test,
+    table.c.number == messages.c.recipient,
+)
 # Every list, each read through its own range of ``ix_blocked_numbers_client_created``.
 _EVERY_LIST = (table.c.client_id.in_(sa.select(clients.c.client_id)), table.c.is_test.in_([False, True]))
 # A phone pulls its messages from the store, and may have pulled one it has not reported on yet.

@@ -22,12 +22,13 @@ import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import sqlalchemy as sa
 
 from relay_server.store import devices as store_devices
 from relay_server.store import ids
+from relay_server.store.blocked_numbers import ON_ITS_LIST
 from relay_server.store.engine import single_read, write_transaction
 from relay_server.store.messages import message_from_row
 from relay_server.store.mobile_schema import mobile_devices
@@ -52,6 +53,13 @@ class MobileDevice:
     app_name: str | None
     phone_number: str | None
     carrier: str | None
+
+
+class Pending(NamedTuple):
+    """A queued message a phone's pull reads, and whether its number is on its client's list."""
+
+    message: Message
+    blocked: bool
 
 
 @dataclass(frozen=True)
@@ -212,9 +220,10 @@ class MobileDevices:
         *,
         newest_first: bool,
         after: Message | None = None,
-    ) -> list[Message]:
+    ) -> list[Pending]:
         """The client's device's queued messages that are due, by priority (1 first), then oldest
-        (or newest) first, at most ``limit``: those that come after ``after`` in that order, when given."""
+        (or newest) first, at most ``limit``: those that come after ``after`` in that order, when given.
+        Each says whether its number is on its client's list, read in the same query."""
         values: dict[str, Any] = {"client_id": client_id, "device_id": device_id, "now": now, "limit": limit}
         if after is None:
             return self._read(_PENDING[newest_first, None], values)
@@ -230,9 +239,9 @@ class MobileDevices:
             found += self._read(_PENDING[True, "later_priorities"], {**values, "limit": limit - len(found)})
         return found
 
-    def _read(self, query: sa.Select[Any], values: dict[str, Any]) -> list[Message]:
+    def _read(self, query: sa.Select[Any], values: dict[str, Any]) -> list[Pending]:
         with single_read(self._engine) as conn:
-            return [message_from_row(row._mapping) for row in conn.execute(query, values)]
+            return [Pending(message_from_row(row._mapping), bool(row.blocked)) for row in conn.execute(query, values)]
 
     def messages_of_device(self, device_id: str, message_ids: list[str]) -> list[Message]:
         """The messages named that were placed on this device (others are left out)."""
@@ -253,10 +262,12 @@ _After = Literal["after", "rest_of_priority", "later_priorities"] | None
 def _pending(*, newest_first: bool, after: _After) -> sa.Select[Any]:
     """A device's due queued messages in the pull's order, read in that order from one of the
     device's queue indexes (migration 0020), never sorted; ``after`` a message, those after it
-    in that order (oldest first), or in its priority or the priorities after it (newest first)."""
+    in that order (oldest first), or in its priority or the priorities after it (newest first).
+    Beside each, whether its number is blocked: a lookup on the list's key for each row read,
+    in place of a query of its own on every pull (most clients block no number)."""
     times = (messages.c.created_at, messages.c.message_id)
     query = (
-        sa.select(messages)
+        sa.select(messages, ON_ITS_LIST.label("blocked"))
         .where(messages.c.client_id == sa.bindparam("client_id"), messages.c.is_test == sa.false())
         # Without statistics SQLite took the client's queued messages of every device, newest
         # first, for the rest of a priority: the device's index bounds both device and time.

@@ -71,13 +71,34 @@ def test_a_phone_pulls_its_due_queued_live_messages_in_the_order_asked(store: St
     )
     (urgent,) = store.insert_messages([replace(on_phone, priority=1)], at=NOW - timedelta(minutes=1))
     pull = store.mobile_devices.pending_messages
-    ids = [m.message_id for m in pull(live_caller.client_id, device.device_id, NOW, 100, newest_first=False)]
+    ids = [m.message_id for m, _ in pull(live_caller.client_id, device.device_id, NOW, 100, newest_first=False)]
     assert ids[0] == urgent.message_id and sorted(ids[1:]) == sorted([first.message_id, second.message_id])
     newest = pull(live_caller.client_id, device.device_id, NOW, 2, newest_first=True)
-    assert [m.message_id for m in newest][0] == urgent.message_id and len(newest) == 2
+    assert [m.message_id for m, _ in newest][0] == urgent.message_id and len(newest) == 2
     assert store.mobile_devices.messages_of_device(device.device_id, [elsewhere.message_id, "x" * 40]) == []
     assert {state.device_id for state in store.device_states(client_id=live_caller.client_id) if state.is_phone} == {
         device.device_id
+    }
+
+
+def test_a_phones_pull_reads_whether_each_number_is_on_its_clients_list_of_its_key_mode(
+    store: Store, live_caller: Caller
+):
+    device, _ = store.mobile_devices.add_android(live_caller.client_id, None)
+    other, _ = store.create_client("Globex")
+    numbers = ["+263771000001", "+263771000002", "+263771000003", "+263771000004"]
+    store.insert_messages([new_message(live_caller, to=number, device_id=device.device_id) for number in numbers])
+    blocked, in_test_list, in_other_clients, _ = numbers
+    store.blocked_numbers.add(live_caller.client_id, False, blocked, NOW)
+    store.blocked_numbers.add(live_caller.client_id, True, in_test_list, NOW)
+    store.blocked_numbers.add(other.client_id, False, in_other_clients, NOW)
+
+    found = store.mobile_devices.pending_messages(
+        live_caller.client_id, device.device_id, NOW + timedelta(days=1), 100, newest_first=False
+    )
+
+    assert {message.to: on_its_list for message, on_its_list in found} == {
+        number: number == blocked for number in numbers
     }
 
 
@@ -104,7 +125,7 @@ def test_a_phones_pull_reads_on_from_the_last_message_it_read_in_the_order_asked
             newest_first=newest_first,
             after=after,
         )
-        return [message.message_id for message in found]
+        return [message.message_id for message, _ in found]
 
     ordered = sorted(placed, key=lambda m: (m.created_at, m.message_id), reverse=newest_first)
     ordered.sort(key=lambda m: m.priority)  # stable: by priority, then in the order asked
