@@ -7,12 +7,14 @@ then on it is not listed: the app would only report on it again, and a
 hundred taken but not yet sent would hide a new one. Recovery gives a
 message back to a phone that took it and said nothing more of it for a
 while (``worker.recovery``) by placing its send job again: the phone then
-finds it listed, and either reports what became of it or sends it.
+finds it listed, and either reports what became of it or sends it. A message
+to a number its client blocked is never listed (``handing``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 
 from redis import Redis
@@ -26,15 +28,26 @@ from relay_server.store.store import Store
 _BATCH = 2 * MAX_PULL  # messages read from the store, and looked up in Redis, at once
 
 
-def to_take(store: Store, redis: Redis, device: MobileDevice, now: datetime, *, newest_first: bool) -> list[Message]:
+@dataclass(frozen=True)
+class Page:
+    """What a pull found to take: up to ``MAX_PULL`` messages to list, and the messages it
+    read on the way whose number their client blocked, which are not to be listed."""
+
+    listed: list[Message]
+    blocked: list[Message]
+
+
+def to_take(store: Store, redis: Redis, device: MobileDevice, now: datetime, *, newest_first: bool) -> Page:
     """Up to ``MAX_PULL`` due messages the phone has to take: by priority (1 first), then
-    oldest (or newest) first."""
-    found: list[Message] = []
+    oldest (or newest) first; those to a blocked number apart."""
+    listed: list[Message] = []
+    blocked: list[Message] = []
     for batch in _queued(store, device, now, newest_first=newest_first):
-        found += [message for message, _ in _untaken(redis, batch)]
-        if len(found) >= MAX_PULL:
+        for message, on_its_list in _untaken(redis, batch):
+            (blocked if on_its_list else listed).append(message)
+        if len(listed) >= MAX_PULL:
             break
-    return found[:MAX_PULL]
+    return Page(listed[:MAX_PULL], blocked)
 
 
 def _queued(store: Store, device: MobileDevice, now: datetime, *, newest_first: bool) -> Iterator[list[Pending]]:

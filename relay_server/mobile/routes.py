@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 
 from relay_server.api import context
 from relay_server.api.context import RelayContext
-from relay_server.mobile import cancels, device_config, downtime, inbound, outbox, reports, setup, stream, wake
+from relay_server.mobile import cancels, device_config, downtime, handing, inbound, outbox, reports, setup, stream, wake
 from relay_server.mobile.pending import to_take
 from relay_server.mobile.shapes import (
     CANCELLING_SINCE,
@@ -136,11 +136,13 @@ def webhooks() -> Response:
 
 @bp.get("/message")
 def pull_messages() -> Response:
-    """Up to 100 due messages this phone has still to take (``pending``), and the cancels it has still to learn."""
+    """Up to 100 due messages this phone has still to take (``pending``), none to a blocked
+    number (``handing``), and the cancels it has still to learn."""
     device = _device()
     ctx = context.current()
     newest_first = request.args.get("order", "fifo").strip().lower() == "lifo"
-    pending = to_take(ctx.store, ctx.redis, device, utcnow(), newest_first=newest_first)
+    now = utcnow()
+    pending = handing.hand(ctx, device, to_take(ctx.store, ctx.redis, device, now, newest_first=newest_first), now)
     with_state = _version(device) >= CANCELLING_SINCE
     listed = [message_document(message, cancelling=False, with_state=with_state) for message in pending]
     if with_state:

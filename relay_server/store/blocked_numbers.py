@@ -14,8 +14,9 @@ transaction that keeps the reply). Numbers are in E.164, as messages'
 recipients. A message already queued when its number is put on the list
 fails too, at the worker's next round (``queued_to_blocked``, read by
 ``relay_server.worker.newly_blocked``), but for one an Android phone is to
-send: the phone may have pulled it already, and one it has not is still
-handed to it (its pull does not look at the lists).
+send: the phone's pull reads whether each message's number is on the list
+(``ON_ITS_LIST``), hands the phone none that is, and fails one it had not
+handed it before (``relay_server.mobile.handing``).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ ON_ITS_LIST = sa.exists().where(
 )
 # Every list, each read through its own range of ``ix_blocked_numbers_client_created``.
 _EVERY_LIST = (table.c.client_id.in_(sa.select(clients.c.client_id)), table.c.is_test.in_([False, True]))
-# A phone pulls its messages from the store, and may have pulled one it has not reported on yet.
+# A phone pulls its messages from the store, and may hold one it has not reported on yet: its pull decides.
 _PHONE_BOUND = sa.select(mobile_devices.c.device_id).where(mobile_devices.c.device_id == messages.c.device_id)
 # Built once: at the start of a lease term, a round runs it for every entry. Through
 # ``ix_messages_client_recipient_created`` (in its order), as the history's ``to`` filter: the

@@ -25,13 +25,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from redis import Redis
 
 from zimsend_common import device_written, wire
 
 log = logging.getLogger(__name__)
+
+_NO_LOSS = datetime.fromtimestamp(0, timezone.utc)  # what a sentinel that names no moment tells
 
 
 def server_id(redis: Redis) -> str | None:
@@ -113,16 +115,25 @@ def _grace_begun(
 
 def recovery_wait(redis: Redis, now: datetime, grace: timedelta) -> timedelta | None:
     """How long recovery still waits for agents after a loss, read without writing: None
-    when it is not waiting, the whole ``grace`` for a loss the worker has yet to notice
-    (the sentinel gone, or naming a server process no longer running or fewer evicted keys)."""
+    when it is not waiting, the whole ``grace`` for a loss the worker has yet to notice."""
+    resume_at = recovery_resumed_at(redis)
+    if resume_at is None:
+        return grace
+    return resume_at - now if resume_at > now else None
+
+
+def recovery_resumed_at(redis: Redis) -> datetime | None:
+    """When recovery resumes, or resumed, after Redis's last loss (what Redis held before it
+    may be gone), read without writing; None for a loss the worker has yet to notice (the
+    sentinel gone, or naming a server process no longer running or fewer evicted keys).
+    A sentinel that names no moment (not the worker's) tells of no loss: the Unix epoch."""
     value, server = _look(redis)
     if value is None:
-        return grace
+        return None
     written_to = wire.epoch_server(value)
     if written_to is not None and server is not None and written_to != server:
-        return grace
-    resume_at = wire.epoch_resumes_at(value)
-    return resume_at - now if resume_at is not None and resume_at > now else None
+        return None
+    return wire.epoch_resumes_at(value) or _NO_LOSS
 
 
 class EpochWatch:

@@ -10,7 +10,8 @@ message still queued at its ``valid_until`` (an indexed query), with its
 way one whose job it would place again too late, a one-time password's
 message whose code was lost with its job (``LOST_OTP``), and one whose
 number its client blocked before it left (``NUMBER_BLOCKED``: BLOCKED_NUMBER,
-not TIMEOUT).
+not TIMEOUT); a phone's pull fails such a message of the phone's so
+(``relay_server.mobile.handing``).
 
 The relay first claims the message for its reason (``wire.CLAIM_EXPIRED``,
 ``wire.CLAIM_OTP_LOST``, ``wire.CLAIM_BLOCKED``), which no device or cancel
@@ -37,7 +38,7 @@ from typing import cast
 from relay_server.store.models import Message
 from relay_server.worker.context import WorkerContext
 from relay_server.worker.messages import NUMBER_BLOCKED, VALIDITY_PASSED
-from relay_server.worker.relay_claim import fail_unless_taken
+from relay_server.worker.relay_claim import ClaimParts, fail_unless_taken
 from zimsend_common import wire
 from zimsend_common.failures import FailureCode
 
@@ -83,12 +84,19 @@ def past_validity(ctx: WorkerContext, messages: Sequence[Message], now: datetime
     }
 
 
-def fail(ctx: WorkerContext, message: Message, now: datetime, detail: str = VALIDITY_PASSED) -> bool:
+def fail(
+    ctx: ClaimParts,
+    message: Message,
+    now: datetime,
+    detail: str = VALIDITY_PASSED,
+    *,
+    unless_handed: str | None = None,
+) -> bool:
     """Fail the message for ``detail`` (with TIMEOUT, or BLOCKED_NUMBER for ``NUMBER_BLOCKED``),
-    its send job deleted from Redis, unless a device or a cancel claimed it first
-    (``relay_claim``); whether it failed."""
+    its send job deleted from Redis, unless a device or a cancel claimed it first, or the key
+    ``unless_handed`` is set (``relay_claim``); whether it failed."""
     code = _CODES.get(detail, FailureCode.TIMEOUT)
-    if not fail_unless_taken(ctx, message, now, CLAIMS[detail], code, detail):
+    if not fail_unless_taken(ctx, message, now, CLAIMS[detail], code, detail, unless_handed=unless_handed):
         return False
     log.info("message failed unsent", extra={"message_id": message.message_id, "reason": detail})
     return True

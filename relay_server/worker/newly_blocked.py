@@ -9,9 +9,11 @@ handled (every entry, at the start of a lease term) and fails each message
 still queued to one of their numbers, as ``expiry.fail`` does for
 ``NUMBER_BLOCKED``: the relay claims it first, deletes its send job, and one a
 device or a cancel claimed first is left alone (it may be on air). Messages
-bound to an Android phone are left out: the phone pulls them from the store
-and may have one it has not reported on yet; one it has not pulled yet goes
-out all the same, as the phone's pull does not look at the lists.
+bound to an Android phone are left to its pull (``relay_server.mobile.handing``):
+the phone takes a message it is listed without claiming it, so the round
+cannot tell one the phone holds, and may have sent, from one it was never
+handed. The pull can: it fails with BLOCKED_NUMBER one it did not hand the
+phone, and leaves it one it did, whose report says what became of it.
 """
 
 from __future__ import annotations

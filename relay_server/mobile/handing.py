@@ -1,0 +1,97 @@
+"""What a pull hands a phone: never a message to a number its client blocked.
+
+A phone takes the messages it is listed without claiming them: it claims one
+with its first report (``reports``), the ``Pending`` state it reports once it
+has stored the message, which may come a while later without a network. So
+each message a pull lists is marked handed to the phone, for
+``PHONE_REPORT_GRACE`` from the first pull that lists it (the app's report
+retries: see ``worker.expiry``).
+
+A message to a number its client blocked is never listed. One the phone was
+not handed fails with BLOCKED_NUMBER, as the worker fails one an agent was to
+send (``expiry.fail``): the relay claims it first, and one a cancel or the
+phone claimed is left alone. One it was handed within the grace, or may have
+been (Redis lost its data, and the mark with it, since the message was stored),
+is left to the phone: not listed again, and not failed behind its back, as
+the phone may have sent it; its report says what became of it. The worker
+leaves phones' messages to their pulls (``worker.newly_blocked``,
+``recovery.give_jobs``).
+
+The mark and the relay's claim rule each other out: the claim is made only
+while no mark is set, in one step with that check (``relay_claim``), and a
+pull marks what it lists and reads its claims in one step, leaving out one
+the relay claimed first. Of two pulls at once around the moment a number is
+blocked, the phone gets the message or the relay fails it, never both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import cast
+
+from redis import Redis
+
+from relay_server.mobile.pending import Page
+from relay_server.store.mobile_devices import MobileDevice
+from relay_server.store.models import Message
+from relay_server.worker import epoch, expiry
+from relay_server.worker.messages import NUMBER_BLOCKED
+from relay_server.worker.relay_claim import ClaimParts
+from zimsend_common import wire
+
+_HANDED_SECONDS = int(expiry.PHONE_REPORT_GRACE.total_seconds())
+
+
+def handed_key(device_id: str, message_id: str) -> str:
+    """Set while the message is the phone's: a pull handed it to the phone within the grace."""
+    return f"zimsend:mobile:{device_id}:handed:{message_id}"
+
+
+def hand(ctx: ClaimParts, device: MobileDevice, page: Page, now: datetime) -> list[Message]:
+    """The page's messages to list, marked handed to the phone; of those to a blocked number,
+    each the phone was not handed fails with BLOCKED_NUMBER (``stop``), and none is listed."""
+    stop(ctx, device, page.blocked, now)
+    return _marked(ctx.redis, device, page.listed)
+
+
+def stop(ctx: ClaimParts, device: MobileDevice, blocked: Sequence[Message], now: datetime) -> None:
+    """Fail each of the phone's ``blocked`` messages with BLOCKED_NUMBER, unless the phone was
+    handed it within the grace, or may have been, or a cancel or the phone claimed it first."""
+    if not blocked:
+        return
+    # A loss still unnoticed, or whose recovery still waits, may have taken any mark.
+    resumed = epoch.recovery_resumed_at(ctx.redis)
+    lost_by = now if resumed is None else min(resumed, now)
+    for message in blocked:
+        if message.created_at < lost_by and now < lost_by + expiry.PHONE_REPORT_GRACE:
+            continue  # its mark, had a pull set one, may have gone with Redis's data
+        handed = handed_key(device.device_id, message.message_id)
+        expiry.fail(ctx, message, now, NUMBER_BLOCKED, unless_handed=handed)
+
+
+def _marked(redis: Redis, device: MobileDevice, messages: list[Message]) -> list[Message]:
+    """Mark each message handed to the phone (from its first pull), and read their claims in
+    the same step: those claimed by anyone but this phone (the relay failing one for its
+    block) are left out."""
+    if not messages:
+        return []
+    marks = [handed_key(device.device_id, message.message_id) for message in messages]
+    claims = [wire.claim_key(message.client_id, message.message_id) for message in messages]
+    held = cast(
+        "list[bytes | None]", redis.eval(_MARK_AND_READ_CLAIMS, 2 * len(messages), *marks, *claims, _HANDED_SECONDS)
+    )
+    mine = wire.claim_value_device(device.device_id).encode()
+    return [message for message, claim in zip(messages, held, strict=True) if claim in (None, mine)]
+
+
+# KEYS: the marks, then the claims of the same messages. ARGV: the marks' life in seconds.
+# Answers the claims (nil for none, or another kind of value than a string). One script,
+# rather than a pipeline of a command a message: a hundred messages cost a third as long.
+_MARK_AND_READ_CLAIMS = """
+local count = #KEYS / 2
+for i = 1, count do
+    redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[1])
+end
+return redis.call('MGET', unpack(KEYS, count + 1))
+"""

@@ -1,0 +1,70 @@
+"""A phone is never handed a message to a number its client blocked: its pull fails one it was
+not handed yet with BLOCKED_NUMBER, and leaves one it was handed to the phone, whose report counts."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from credentials import Credentials
+from phone_relay import Relay
+
+from zimsend_common import wire
+from zimsend_common.timefmt import utcnow
+
+pytestmark = pytest.mark.slow  # every test calls the module's zimsend-relay serve and worker processes
+
+BLOCKED = "+33612345678"  # what Relay.send sends to
+OTHER = "+33698765432"
+HOOK = "https://hooks.example.com/zimsend"
+
+
+def block(relay: Relay, account: Credentials, number: str = BLOCKED) -> None:
+    answer = relay.v1("POST", "/blocked-numbers", account, json={"number": number})
+    assert answer.status_code == 201, answer.text
+
+
+def failed_webhooks(relay: Relay, message_id: str) -> list[dict]:
+    """The ``sms.failed`` webhook deliveries written for the message."""
+    deliveries = relay.store.webhook_outbox.due_candidates(utcnow() + timedelta(days=1), 1000)
+    bodies = [json.loads(delivery.body) for delivery in deliveries if delivery.message_id == message_id]
+    return [body for body in bodies if body["event"] == "sms.failed"]
+
+
+def test_a_message_whose_number_was_blocked_before_the_phone_pulled_it_fails_blocked_number_unlisted(relay):
+    account = relay.account()
+    phone = relay.phone(account)
+    with phone.events():
+        relay.wait_online(account, phone)
+        stopped = relay.send(account, phone, "Promo", webhook_url=HOOK)
+        kept = relay.send(account, phone, "Bonjour", to=OTHER)
+    block(relay, account)
+
+    assert [message["id"] for message in phone.pull()] == [kept]
+
+    status = relay.v1("GET", f"/sms/status/{stopped}", account).json()
+    assert status["status"] == "failed" and status["error"]["code"] == "BLOCKED_NUMBER"
+    [hook] = failed_webhooks(relay, stopped)
+    assert hook["data"]["error"]["code"] == "BLOCKED_NUMBER"
+    # The relay holds its claim: a report the phone could still make changes nothing.
+    assert relay.redis.get(wire.claim_key(account.client_id, stopped)) == wire.CLAIM_BLOCKED.encode()
+    assert [message["id"] for message in phone.pull()] == [kept]
+
+
+def test_a_message_the_phone_pulled_before_its_number_was_blocked_stays_with_the_phone_and_its_report_counts(relay):
+    account = relay.account()
+    phone = relay.phone(account)
+    with phone.events():
+        relay.wait_online(account, phone)
+        message_id = relay.send(account, phone, webhook_url=HOOK)
+    assert [message["id"] for message in phone.pull()] == [message_id]
+    block(relay, account)
+
+    # The phone has it, and may have sent it: it is not failed behind its back, nor listed again.
+    assert phone.pull() == []
+    assert relay.status(account, message_id) == "queued"
+    assert failed_webhooks(relay, message_id) == []
+
+    assert phone.report(message_id, "Sent").status_code == 204
+    relay.wait_status(account, message_id, "sent")
