@@ -4,14 +4,14 @@ not handed yet with BLOCKED_NUMBER, and leaves one it was handed to the phone, w
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from credentials import Credentials
 from phone_relay import Relay
 
 from zimsend_common import wire
-from zimsend_common.timefmt import utcnow
+from zimsend_common.timefmt import isoformat_z, utcnow
 
 pytestmark = pytest.mark.slow  # every test calls the module's zimsend-relay serve and worker processes
 
@@ -68,3 +68,20 @@ def test_a_message_the_phone_pulled_before_its_number_was_blocked_stays_with_the
 
     assert phone.report(message_id, "Sent").status_code == 204
     relay.wait_status(account, message_id, "sent")
+
+
+def test_a_scheduled_message_whose_number_was_blocked_meanwhile_is_stopped_by_the_pull_at_its_time(relay):
+    account = relay.account()
+    phone = relay.phone(account)
+    with phone.events() as stream:
+        relay.wait_online(account, phone)
+        at = (datetime.now(timezone.utc) + timedelta(seconds=3)).replace(microsecond=0)
+        message_id = relay.send(account, phone, scheduled_at=isoformat_z(at))
+        block(relay, account)
+        # The worker's due release gives it its job at its time, which wakes the phone.
+        woken = stream.next_event(timeout=20)
+        assert woken is not None and woken.name == "MessageEnqueued"
+
+    assert phone.pull() == []
+    status = relay.v1("GET", f"/sms/status/{message_id}", account).json()
+    assert status["status"] == "failed" and status["error"]["code"] == "BLOCKED_NUMBER"

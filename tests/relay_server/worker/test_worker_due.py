@@ -227,3 +227,19 @@ def test_a_scheduled_message_to_a_number_blocked_in_the_other_key_mode_leaves(pa
     assert due_release(parts).round(at + seconds(0.5))
 
     assert shared_queue(parts, message) == [wire.send_job_id(message.client_id, message.message_id)]
+
+
+def test_a_scheduled_phone_message_whose_number_was_blocked_meanwhile_gets_its_job_for_the_phones_pull(parts: Parts):
+    caller = parts.client()
+    phone, _ = parts.store.add_android_device(caller.client_id)
+    at = utcnow() + seconds(30)
+    message = parts.message(caller, scheduled_at=at, device_id=phone.device_id)
+    parts.store.blocked_numbers.add(message.client_id, message.is_test, message.to, utcnow())
+
+    assert due_release(parts).round(at + seconds(0.5))
+
+    # The phone may have pulled it already (a pull lists a due message before its release):
+    # the pull fails it unless it did (relay_server.mobile.handing).
+    assert parts.reload(message).status == "queued"
+    phones_queue = bus.queue(wire.device_queue(phone.device_id, message.priority), parts.redis)
+    assert phones_queue.job_ids == [wire.send_job_id(message.client_id, message.message_id)]

@@ -11,6 +11,8 @@ from redis_contents import keys_holding
 from relay_parts import AgentDevice, Parts, known_to_the_worker, maintenance, run_round
 
 from relay_server.dispatch import placement
+from relay_server.mobile import reports
+from relay_server.store.mobile_devices import AppReport, MobileDevice
 from relay_server.store.models import Caller, Message
 from relay_server.worker.messages import NUMBER_BLOCKED
 from zimsend_common import bus, wire
@@ -108,5 +110,33 @@ def test_a_message_bound_to_a_phone_is_left_to_the_phone(parts: Parts):
     parts.store.blocked_numbers.add(caller.client_id, False, NUMBER, utcnow())
     assert run_round(parts)
 
-    # The phone may have pulled it and not reported yet.
+    # The phone may have pulled it and not reported yet: its pull decides (relay_server.mobile.handing).
     assert parts.reload(message).status == "queued"
+
+
+def registered(parts: Parts, caller: Caller) -> MobileDevice:
+    """A phone of ``caller``'s, registered through the app."""
+    _, token = parts.store.add_android_device(caller.client_id)
+    registration = parts.store.mobile_devices.register(token, AppReport(), utcnow())
+    assert registration is not None
+    phone = parts.store.mobile_devices.authenticate(registration.token)
+    assert phone is not None
+    return phone
+
+
+def test_a_phones_message_that_lost_its_job_to_a_number_blocked_meanwhile_is_placed_again_not_failed(parts: Parts):
+    caller = parts.client()
+    phone = registered(parts, caller)
+    # Its job lost with Redis's data: the phone may have pulled it, sent it, and report it later.
+    message = parts.message(caller, to=NUMBER, device_id=phone.device_id, webhook_url=HOOK)
+    parts.store.blocked_numbers.add(caller.client_id, False, NUMBER, utcnow())
+
+    assert run_round(parts)
+
+    # Not failed behind the phone's back: its pull decides (relay_server.mobile.handing).
+    assert parts.reload(message).status == "queued"
+    assert parts.failed_webhooks(message) == []
+    assert parts.redis.get(wire.claim_key(caller.client_id, message.message_id)) is None
+    assert bus.queue(wire.device_queue(phone.device_id, message.priority), parts.redis).count == 1
+    # The phone's report on it claims it for the phone, and is handed on.
+    assert reports.report_moves(parts.store, parts.redis, phone, [(message, [("sent", utcnow(), {})])]) == [message]
