@@ -27,7 +27,7 @@ def block(relay: Relay, account: Credentials, number: str = BLOCKED) -> None:
 
 def failed_webhooks(relay: Relay, message_id: str) -> list[dict]:
     """The ``sms.failed`` webhook deliveries written for the message."""
-    deliveries = relay.store.webhook_outbox.due_candidates(utcnow() + timedelta(days=1), 1000)
+    deliveries = relay.store.webhook_outbox.due_candidates(utcnow() + timedelta(days=1), 1000, per_client=1000)
     bodies = [json.loads(delivery.body) for delivery in deliveries if delivery.message_id == message_id]
     return [body for body in bodies if body["event"] == "sms.failed"]
 
