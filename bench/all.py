@@ -63,6 +63,11 @@ def main() -> None:
             results["retention, postgresql"] = run(
                 "retention-postgresql", "retention.py", [*quick, "--database-url", args.postgres_url], into
             )
+        results["expiring bulk, sqlite"] = run("expiring-bulk-sqlite", "expiring_bulk.py", quick, into)
+        if args.postgres_url:
+            results["expiring bulk, postgresql"] = run(
+                "expiring-bulk-postgresql", "expiring_bulk.py", [*quick, "--database-url", args.postgres_url], into
+            )
     args.output.write_text(json.dumps(results, indent=2))
     print(f"\nfigures written to {args.output}")
 

@@ -101,6 +101,15 @@ def test_the_retention_benchmark_times_a_backlogs_purge_and_the_writes_meanwhile
     assert "longest write meanwhile" in out
 
 
+def test_the_expiring_bulk_benchmark_times_the_round_that_fails_it_and_the_reports_meanwhile(tmp_path: Path) -> None:
+    out = run("expiring_bulk.py", "--quick", "--json", str(tmp_path / "figures.json"))
+    figures = json.loads((tmp_path / "figures.json").read_text())
+    assert figures["messages"] == 300 and figures["round_ms"] > 0
+    assert figures["redis_commands_per_message"] > 0 and figures["redis_longest_command"]
+    assert figures["report_delay_ms"]["reports"] > 0 and figures["baseline_report_delay_ms"]["p50"] > 0
+    assert "baseline: worker idle" in out
+
+
 def test_a_benchmark_stopped_with_sigterm_first_stops_every_process_it_started() -> None:
     bench = subprocess.Popen(
         [sys.executable, str(BENCH / "pipeline.py"), "--quick"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
