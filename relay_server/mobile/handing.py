@@ -63,11 +63,17 @@ def stop(ctx: ClaimParts, device: MobileDevice, blocked: Sequence[Message], now:
     # A loss still unnoticed, or whose recovery still waits, may have taken any mark.
     resumed = epoch.recovery_resumed_at(ctx.redis)
     lost_by = now if resumed is None else min(resumed, now)
-    for message in blocked:
-        if message.created_at < lost_by and now < lost_by + expiry.PHONE_REPORT_GRACE:
-            continue  # its mark, had a pull set one, may have gone with Redis's data
-        handed = handed_key(device.device_id, message.message_id)
-        expiry.fail(ctx, message, now, NUMBER_BLOCKED, unless_handed=handed)
+    # A message stored before a loss whose grace has not run out may have had its mark, set by a
+    # pull, taken with Redis's data: it stays the phone's.
+    maybe_marked = now < lost_by + expiry.PHONE_REPORT_GRACE
+    stoppable = [message for message in blocked if not (maybe_marked and message.created_at < lost_by)]
+    expiry.fail(
+        ctx,
+        stoppable,
+        now,
+        NUMBER_BLOCKED,
+        unless_handed=lambda message: handed_key(device.device_id, message.message_id),
+    )
 
 
 def _marked(redis: Redis, device: MobileDevice, messages: list[Message]) -> list[Message]:

@@ -51,6 +51,7 @@ from relay_server.store.device_state import DeviceState
 from relay_server.store.engine import (
     after_commit,
     create_engine,
+    let_writers_in,
     read_transaction,
     shared_transaction,
     single_read,
@@ -453,6 +454,12 @@ class Store:
         """Run ``callback`` once everything written so far is committed: at once, or when
         the open ``batch`` commits (never, if it does not)."""
         after_commit(self.engine, callback)
+
+    def let_writers_in(self) -> None:
+        """Between two ``batch`` blocks of a long run of them, let in the store's other writers that
+        waited meanwhile (``engine.let_writers_in``): free again first, the run would take
+        SQLite's write lock again at once, and they would wait for all of it."""
+        let_writers_in(self.engine)
 
     def apply_status_change(
         self, change: StatusChange, check: transitions.ChangeCheck | None = None

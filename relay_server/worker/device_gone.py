@@ -51,16 +51,13 @@ def split(ctx: WorkerContext, messages: Sequence[Message]) -> tuple[list[Message
 def fail(ctx: WorkerContext, messages: Sequence[Message], now: datetime) -> int:
     """Fail each message its device will never take, unless a device or a cancel claimed it
     first (``relay_claim``); returns how many failed."""
-    failed = 0
-    for message in messages:
-        if not fail_unless_taken(ctx, message, now, wire.CLAIM_DEVICE_GONE, FailureCode.DEVICE_ERROR, DEVICE_GONE):
-            continue
+    failed = fail_unless_taken(ctx, messages, now, wire.CLAIM_DEVICE_GONE, FailureCode.DEVICE_ERROR, DEVICE_GONE)
+    for message in failed:
         log.warning(
             "message failed: its device was disabled or deleted",
             extra={"message_id": message.message_id, "device_id": message.device_id},
         )
-        failed += 1
-    return failed
+    return len(failed)
 
 
 def fail_stranded(ctx: WorkerContext, now: datetime, scheduled_through: datetime | None) -> int:

@@ -31,7 +31,7 @@ and recovery places again the job of one Redis lost within that time
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import cast
 
@@ -68,8 +68,7 @@ PHONE_REPORT_GRACE = timedelta(hours=3)
 def fail_past_validity(ctx: WorkerContext, now: datetime) -> int:
     """Fail every message still queued at its ``valid_until`` (by ``now``; ``PHONE_REPORT_GRACE``
     later for a phone's) that no device or cancel claimed first (``fail``); returns how many failed."""
-    past = ctx.store.queued_past_validity(now, now - PHONE_REPORT_GRACE)
-    return sum(fail(ctx, message, now) for message in past)
+    return fail(ctx, ctx.store.queued_past_validity(now, now - PHONE_REPORT_GRACE), now)
 
 
 def past_validity(ctx: WorkerContext, messages: Sequence[Message], now: datetime) -> set[str]:
@@ -86,17 +85,17 @@ def past_validity(ctx: WorkerContext, messages: Sequence[Message], now: datetime
 
 def fail(
     ctx: ClaimParts,
-    message: Message,
+    messages: Sequence[Message],
     now: datetime,
     detail: str = VALIDITY_PASSED,
     *,
-    unless_handed: str | None = None,
-) -> bool:
-    """Fail the message for ``detail`` (with TIMEOUT, or BLOCKED_NUMBER for ``NUMBER_BLOCKED``),
-    its send job deleted from Redis, unless a device or a cancel claimed it first, or the key
-    ``unless_handed`` is set (``relay_claim``); whether it failed."""
+    unless_handed: Callable[[Message], str] | None = None,
+) -> int:
+    """Fail the messages for ``detail`` (with TIMEOUT, or BLOCKED_NUMBER for ``NUMBER_BLOCKED``),
+    their send jobs deleted from Redis, but for those a device or a cancel claimed first, or
+    whose key ``unless_handed`` names is set (``relay_claim``); returns how many failed."""
     code = _CODES.get(detail, FailureCode.TIMEOUT)
-    if not fail_unless_taken(ctx, message, now, CLAIMS[detail], code, detail, unless_handed=unless_handed):
-        return False
-    log.info("message failed unsent", extra={"message_id": message.message_id, "reason": detail})
-    return True
+    failed = fail_unless_taken(ctx, messages, now, CLAIMS[detail], code, detail, unless_handed=unless_handed)
+    for message in failed:
+        log.info("message failed unsent", extra={"message_id": message.message_id, "reason": detail})
+    return len(failed)

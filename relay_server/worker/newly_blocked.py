@@ -41,7 +41,7 @@ class NewlyBlocked:
         on its client's list since the last round (``expiry.fail``); returns how many failed."""
         after = None if self._handled_through is None else self._handled_through - OVERLAP
         found = self.ctx.store.blocked_numbers.queued_to_blocked(after)
-        failed = sum(expiry.fail(self.ctx, message, now, NUMBER_BLOCKED) for message in found.messages)
+        failed = expiry.fail(self.ctx, found.messages, now, NUMBER_BLOCKED)
         if found.newest is not None:
             self._handled_through = max(found.newest, self._handled_through or found.newest)
         return failed

@@ -108,7 +108,7 @@ def _give_jobs_back(ctx: WorkerContext, jobless: dict[str, bytes | None], now: d
         elif claim == wire.CLAIM_ABANDONED.encode():  # taken over; its failure was not stored
             fail_outcome_unknown(ctx.store, message_id, now, abandoned.ABANDONED.format(why="was given up"), None)
         elif claim in expiry.DETAILS:  # won by an expiry; its failure was not stored
-            expiry.fail(ctx, message, now, expiry.DETAILS[claim])
+            expiry.fail(ctx, [message], now, expiry.DETAILS[claim])
         elif claim == wire.CLAIM_DEVICE_GONE.encode():  # its device went; its failure was not stored
             device_gone.fail(ctx, [message], now)
         else:
@@ -118,11 +118,10 @@ def _give_jobs_back(ctx: WorkerContext, jobless: dict[str, bytes | None], now: d
 
 def _place_again(ctx: WorkerContext, messages: list[Message], now: datetime) -> int:
     otps = ctx.store.otp_messages([message.message_id for message in messages])
-    for message in messages:
-        # Its send job alone carried the code; the store keeps it masked. Unlike placing,
-        # failing is not idempotent: leave the relay time to enqueue what it just stored.
-        if message.message_id in otps and now - message.created_at >= OTP_SUBMIT_MARGIN:
-            expiry.fail(ctx, message, now, LOST_OTP)
+    # Its send job alone carried the code; the store keeps it masked. Unlike placing,
+    # failing is not idempotent: leave the relay time to enqueue what it just stored.
+    lost = [m for m in messages if m.message_id in otps and now - m.created_at >= OTP_SUBMIT_MARGIN]
+    expiry.fail(ctx, lost, now, LOST_OTP)
     placed = give_jobs(ctx, [message for message in messages if message.message_id not in otps], now)
     for message in placed:
         log.info("message queued again", extra={"message_id": message.message_id})
@@ -146,19 +145,13 @@ def give_jobs(ctx: WorkerContext, messages: Sequence[Message], now: datetime) ->
     device_gone.fail(ctx, gone, now)
     # A blocked number first, as the maintenance round fails it: whatever else stops the message.
     blocked = {message.message_id for message in _blocked_off_phones(ctx, takeable)}
-    for message in takeable:
-        if message.message_id in blocked:
-            expiry.fail(ctx, message, now, NUMBER_BLOCKED)
+    expiry.fail(ctx, [message for message in takeable if message.message_id in blocked], now, NUMBER_BLOCKED)
     seen = refusals.outlook(ctx, [message for message in takeable if message.message_id not in blocked], now)
     for message, found in seen.exhausted:
         refusals.fail_exhausted(ctx, message, found, now)
     past = expiry.past_validity(ctx, seen.placeable, now)
-    due = []
-    for message in seen.placeable:
-        if message.message_id in past:
-            expiry.fail(ctx, message, now)
-        else:
-            due.append(message)
+    expiry.fail(ctx, [message for message in seen.placeable if message.message_id in past], now)
+    due = [message for message in seen.placeable if message.message_id not in past]
     # A failed job's remains would block the new one.
     placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id) for message in due])
     claimed = placement.enqueue_sends(

@@ -7,6 +7,11 @@ that claimed it first keeps it. A claim of that value found already held is
 the worker's own, won by a round that stopped before the store kept the
 failure: the message fails as that round would have failed it.
 
+Messages fail together, however many (a bulk expired on an offline device:
+thousands at once): their claims are asked for ``_PIPELINED`` at a time in
+one round trip, their jobs are deleted in one go (each queue read once, not
+once a job), and their failures are stored ``STORE_BATCH`` to a transaction.
+
 A phone's pull fails so a message to a blocked number (``relay_server.mobile.handing``),
 with the relay's context in place of the worker's: the claim is then made only
 while no pull has marked the message handed to the phone, in one step with
@@ -16,8 +21,9 @@ the message to the phone.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, cast
 
 from redis import Redis
 
@@ -25,8 +31,14 @@ from relay_server.dispatch import placement
 from relay_server.store.models import Message
 from relay_server.store.store import Store
 from relay_server.worker.messages import fail_unsent
-from zimsend_common import device_written, wire
+from zimsend_common import wire
 from zimsend_common.failures import FailureCode
+
+# Failures stored in one transaction: one commit (a flush to disk) for them all, where each
+# cost one of its own. On SQLite the store's other writers, the event pump among them, wait for
+# it: some 20 ms (``bench/expiring_bulk.py``: a hundred held another device's reports longer).
+STORE_BATCH = 50
+_PIPELINED = 500  # claims set, or read, in one round trip
 
 
 class ClaimParts(Protocol):
@@ -41,27 +53,54 @@ class ClaimParts(Protocol):
 
 def fail_unless_taken(
     ctx: ClaimParts,
-    message: Message,
+    messages: Sequence[Message],
     now: datetime,
     claim: str,
     code: FailureCode,
     detail: str,
     *,
-    unless_handed: str | None = None,
-) -> bool:
-    """Claim the message as ``claim`` and fail it unsent with ``code`` (``detail`` says why),
+    unless_handed: Callable[[Message], str] | None = None,
+) -> list[Message]:
+    """Claim each message as ``claim`` and fail it unsent with ``code`` (``detail`` says why),
     its send job deleted from Redis, unless a device or a cancel claimed it first, or the key
-    ``unless_handed`` is set (a pull handed the message to its phone); whether it failed."""
-    key, value = wire.claim_key(message.client_id, message.message_id), claim.encode()
-    if unless_handed is None:
-        won = ctx.redis.set(key, value, nx=True, ex=wire.CLAIM_TTL_SECONDS)
-    else:
-        won = ctx.redis.eval(_CLAIM_UNLESS_SET, 2, key, unless_handed, value, wire.CLAIM_TTL_SECONDS)
-    if not won and device_written.string_at(ctx.redis, key) != value:
-        return False
-    placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id)])
-    fail_unsent(ctx.store, message.message_id, now, code, detail)
-    return True
+    ``unless_handed`` names for it is set (a pull handed the message to its phone); returns
+    those failed, in their order.
+
+    Every claim is won, and every job deleted, before any failure is stored: a round that
+    stops in between leaves claims of ``claim``'s value, and the next fails their messages."""
+    won = _held(ctx.redis, messages, claim.encode(), unless_handed)
+    placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id) for message in won])
+    for start in range(0, len(won), STORE_BATCH):
+        if start:
+            ctx.store.let_writers_in()
+        with ctx.store.batch():
+            for message in won[start : start + STORE_BATCH]:
+                fail_unsent(ctx.store, message.message_id, now, code, detail)
+    return won
+
+
+def _held(
+    redis: Redis, messages: Sequence[Message], value: bytes, unless_handed: Callable[[Message], str] | None
+) -> list[Message]:
+    """Those of ``messages`` whose claim the relay holds as ``value``: won now (SET NX, or
+    ``_CLAIM_UNLESS_SET`` with ``unless_handed``), or won so by a round that stopped before
+    the store kept the failure."""
+    held: list[Message] = []
+    for start in range(0, len(messages), _PIPELINED):
+        chunk = messages[start : start + _PIPELINED]
+        keys = [wire.claim_key(message.client_id, message.message_id) for message in chunk]
+        with redis.pipeline(transaction=False) as pipe:
+            for message, key in zip(chunk, keys, strict=True):
+                if unless_handed is None:
+                    pipe.set(key, value, nx=True, ex=wire.CLAIM_TTL_SECONDS)
+                else:
+                    pipe.eval(_CLAIM_UNLESS_SET, 2, key, unless_handed(message), value, wire.CLAIM_TTL_SECONDS)
+            won = pipe.execute()
+        taken = [key for key, set_now in zip(keys, won, strict=True) if not set_now]
+        # Those set now are ours. MGET answers nil for a key a device filled with another kind of value.
+        found = dict(zip(taken, cast("list[bytes | None]", redis.mget(taken)))) if taken else {}
+        held += [message for message, key in zip(chunk, keys, strict=True) if found.get(key, value) == value]
+    return held
 
 
 # KEYS: the claim, the key whose presence forbids it. ARGV: the claim's value, its life in seconds.
