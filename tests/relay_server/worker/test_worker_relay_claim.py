@@ -65,7 +65,9 @@ def assert_failed(parts: Parts, messages: list[Message], code: str, detail: str)
 def failed_webhooks(parts: Parts) -> dict[str, list[dict[str, Any]]]:
     """The bodies of the ``sms.failed`` webhooks queued, by message id."""
     found: dict[str, list[dict[str, Any]]] = {}
-    for delivery in parts.store.webhook_outbox.due_candidates(utcnow() + timedelta(days=1), 10 * BULK):
+    for delivery in parts.store.webhook_outbox.due_candidates(
+        utcnow() + timedelta(days=1), 10 * BULK, per_client=10 * BULK
+    ):
         body = json.loads(delivery.body)
         if body["event"] == "sms.failed":
             found.setdefault(delivery.message_id, []).append(body)
