@@ -29,6 +29,8 @@ from zimsend_common.timefmt import as_utc, isoformat_z, parse_zoned
 _HEARTBEAT_DESCRIPTIONS = ("operator", "manufacturer", "model", "firmware")
 _HEARTBEAT_NAMES = ("agent_state", "registration", "phone_number")
 _HEARTBEAT_INT = ("signal_percent", "signal_dbm", "sent_today", "queue_depth")
+# When a pause of the device ends (``DeviceState``): its daily send limit, its shared queues left for want of credit.
+_HEARTBEAT_TIMES = ("daily_limit_reached_until", "shared_paused_until")
 _MAX_TEXT = 64
 _INT_RANGE = range(-(2**31), 2**31)  # what an SQL INTEGER holds
 
@@ -59,7 +61,8 @@ def heartbeat_values(seen_at: datetime, data: dict[str, Any]) -> dict[str, Any]:
     values["sent_today"] = values["sent_today"] or 0
     values["battery_percent"], values["battery_charging"] = battery(data)
     values["queue_depth"] = values["queue_depth"] or 0
-    values["daily_limit_reached_until"] = _time_or_none(data.get("daily_limit_reached_until"))
+    for name in _HEARTBEAT_TIMES:
+        values[name] = _time_or_none(data.get(name))
     return values
 
 

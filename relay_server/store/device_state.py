@@ -2,12 +2,16 @@
 
 A device is online while its last heartbeat is no older than the offline
 threshold (``device_offline_after_seconds``) and said its modem is working
-(not lost, and the agent not stopping). A device online may have sent its
-day's ``daily_send_limit``: it takes no job until its next day begins
-(``sends_again_at``), and counts as online all the same, as one whose send
-rate is used up does: it sends what it is given, later. The worker writes
-heartbeats into the store (``device_records``); the HTTP side reads them
-through ``Store.device_states``, so the answer does not need Redis.
+(not lost, and the agent not stopping). A device online may be paused: having
+sent its day's ``daily_send_limit`` it takes no job until its next day begins
+(``sends_again_at``); after its SIM refused a send for want of credit, with
+``no_credit_pause_seconds`` set, it takes jobs of its own device queues only,
+none of its client's shared queues, for that long (``shared_pause_ends_at``).
+Either way it counts as online, as one whose send rate is used up does: it
+sends what it is given, later (``takes_shared_again_at`` for a shared
+message). The worker writes heartbeats into the store (``device_records``);
+the HTTP side reads them through ``Store.device_states``, so the answer does
+not need Redis.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class DeviceState:
     battery_percent: int | None = None  # a phone's battery, as its last ping told; modems tell none
     battery_charging: bool | None = None
     daily_limit_reached_until: datetime | None = None  # its agent's next day, once it sent its day's limit
+    shared_paused_until: datetime | None = None  # after its SIM refused for want of credit: its own queues only
 
     def heard_from(self, now: datetime, offline_after: timedelta) -> bool:
         """Whether the device's agent reported within ``offline_after`` of ``now``."""
@@ -59,14 +64,28 @@ class DeviceState:
     def sends_again_at(self, now: datetime) -> datetime | None:
         """When the device takes jobs again, having sent its day's ``daily_send_limit``; None
         when it takes them at ``now``."""
-        until = self.daily_limit_reached_until
-        return until if until is not None and until > now else None
+        return _ahead(self.daily_limit_reached_until, now)
+
+    def shared_pause_ends_at(self, now: datetime) -> datetime | None:
+        """When the device takes its client's shared jobs again, having left them after its SIM
+        refused a send for want of credit; None when that pause is over at ``now``."""
+        return _ahead(self.shared_paused_until, now)
+
+    def takes_shared_again_at(self, now: datetime) -> datetime | None:
+        """When the device takes its client's shared jobs again: once its daily send limit and
+        its pause from the shared queues are both over; None when it takes them at ``now``."""
+        return max(filter(None, (self.sends_again_at(now), self.shared_pause_ends_at(now))), default=None)
 
     def offline_reason(self, now: datetime, offline_after: timedelta) -> str:
         """Why the device is offline, as ``device.disconnected`` names it."""
         if self.heard_from(now, offline_after):
             return _REASONS.get(self.agent_state or "", "UNKNOWN")
         return "CONNECTION_LOST"
+
+
+def _ahead(until: datetime | None, now: datetime) -> datetime | None:
+    """``until`` when it is still to come at ``now``; else None."""
+    return until if until is not None and until > now else None
 
 
 # Built once: the query is the same for every caller but its filters, and building it costs more than running it.
@@ -91,6 +110,7 @@ _STATES = (
         device_status.c.battery_percent,
         device_status.c.battery_charging,
         device_status.c.daily_limit_reached_until,
+        device_status.c.shared_paused_until,
     )
     .select_from(
         devices.outerjoin(device_status, devices.c.device_id == device_status.c.device_id).outerjoin(

@@ -38,8 +38,10 @@ device_status = sa.Table(
     sa.Column("queue_depth", sa.Integer, nullable=False, default=0),
     sa.Column("battery_percent", sa.Integer, nullable=True),  # phones only: what their ping told
     sa.Column("battery_charging", sa.Boolean, nullable=True),
-    # An agent's device that sent its day's daily_send_limit takes jobs again from then (migration 0026).
+    # An agent's device that sent its day's daily_send_limit takes jobs again from then; one whose
+    # SIM refused a send for want of credit takes its client's shared jobs again from then (migration 0026).
     sa.Column("daily_limit_reached_until", UtcDateTime, nullable=True),
+    sa.Column("shared_paused_until", UtcDateTime, nullable=True),
 )
 
 device_events = sa.Table(

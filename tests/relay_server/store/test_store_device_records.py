@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from relay_server.store import Store
+from relay_server.store.device_state import DeviceState
 from relay_server.store.dispatch_schema import device_events, incoming_messages
 from relay_server.store.models import Caller, NewIncoming
 from zimsend_common.timefmt import isoformat_z, utcnow
@@ -31,33 +32,69 @@ def test_a_heartbeat_makes_the_device_online_and_an_older_one_changes_nothing(st
     assert (state.model, state.signal_percent) == ("SIM800L", 70)
 
 
-def test_a_heartbeat_keeps_when_the_device_sends_again_after_its_daily_limit_and_a_later_one_clears_it(
-    store: Store, live_caller: Caller
+# Each pause a heartbeat tells: its field, and the device state's method that says when it ends.
+PAUSES = [
+    pytest.param("daily_limit_reached_until", "sends_again_at", id="daily_limit"),
+    pytest.param("shared_paused_until", "shared_pause_ends_at", id="shared_pause"),
+]
+
+
+@pytest.mark.parametrize(("field", "method"), PAUSES)
+def test_a_heartbeat_keeps_when_a_pause_of_the_device_ends_and_a_later_one_clears_it(
+    store: Store, live_caller: Caller, field: str, method: str
 ):
+    def ends_at(state: DeviceState, moment: datetime) -> datetime | None:
+        return getattr(state, method)(moment)
+
     device, _ = store.add_device(live_caller.client_id)
     now = utcnow()
-    tomorrow = (now + timedelta(hours=5)).replace(microsecond=0)
-    store.record_heartbeat(
-        device.device_id, now, {"state": "online", "daily_limit_reached_until": isoformat_z(tomorrow)}
-    )
+    later = (now + timedelta(hours=5)).replace(microsecond=0)
+    store.record_heartbeat(device.device_id, now, {"state": "online", field: isoformat_z(later)})
 
     [state] = store.device_states(device_id=device.device_id)
-    assert state.online(now, OFFLINE_AFTER)  # online all the same: it sends again later
-    assert state.daily_limit_reached_until == tomorrow
-    assert state.sends_again_at(now) == tomorrow and state.sends_again_at(tomorrow) is None
+    assert state.online(now, OFFLINE_AFTER)  # online all the same: it sends later, or its own messages
+    assert getattr(state, field) == later
+    assert ends_at(state, now) == later and ends_at(state, later) is None
 
-    store.record_heartbeat(device.device_id, now + timedelta(seconds=5), {"daily_limit_reached_until": None})
+    store.record_heartbeat(device.device_id, now + timedelta(seconds=5), {field: None})
     [state] = store.device_states(device_id=device.device_id)
-    assert state.daily_limit_reached_until is None and state.sends_again_at(now) is None
+    assert getattr(state, field) is None and ends_at(state, now) is None
 
 
+@pytest.mark.parametrize("field", ["daily_limit_reached_until", "shared_paused_until"])
 @pytest.mark.parametrize("told", ["tomorrow", "2026-03-11T00:00:00", 1773180000, "9999-12-31T23:59:59+14:00", ["x"]])
-def test_a_daily_limit_time_that_names_no_moment_is_kept_as_none(store: Store, live_caller: Caller, told: object):
+def test_a_pause_time_that_names_no_moment_is_kept_as_none(store: Store, live_caller: Caller, field: str, told: object):
     device, _ = store.add_device(live_caller.client_id)
-    store.record_heartbeat(device.device_id, utcnow(), {"model": "E173", "daily_limit_reached_until": told})
+    store.record_heartbeat(device.device_id, utcnow(), {"model": "E173", field: told})
 
     [state] = store.device_states(device_id=device.device_id)
-    assert (state.model, state.daily_limit_reached_until) == ("E173", None)
+    assert (state.model, getattr(state, field)) == ("E173", None)
+
+
+@pytest.mark.parametrize(
+    ("limit_hours", "pause_hours", "shared_hours"),
+    [(None, None, None), (3, None, 3), (None, 2, 2), (3, 5, 5), (5, 3, 5), (-1, 2, 2), (3, -1, 3)],
+)
+def test_a_device_takes_shared_jobs_again_once_its_daily_limit_and_its_shared_pause_are_both_over(
+    store: Store,
+    live_caller: Caller,
+    limit_hours: int | None,
+    pause_hours: int | None,
+    shared_hours: int | None,
+):
+    device, _ = store.add_device(live_caller.client_id)
+    now = utcnow().replace(microsecond=0)
+
+    def hence(hours: int | None) -> str | None:
+        return None if hours is None else isoformat_z(now + timedelta(hours=hours))
+
+    told = {"daily_limit_reached_until": hence(limit_hours), "shared_paused_until": hence(pause_hours)}
+    store.record_heartbeat(device.device_id, now, {"state": "online", **told})
+
+    [state] = store.device_states(device_id=device.device_id)
+    assert state.takes_shared_again_at(now) == (None if shared_hours is None else now + timedelta(hours=shared_hours))
+    # Its own device queue waits for the daily limit alone.
+    assert state.sends_again_at(now) == (now + timedelta(hours=limit_hours) if (limit_hours or 0) > 0 else None)
 
 
 def test_a_refused_job_is_kept_once_however_often_it_is_reported(store: Store, live_caller: Caller):
