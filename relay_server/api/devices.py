@@ -1,9 +1,11 @@
 """The client's devices: ``GET /v1/devices`` and ``GET /v1/devices/:device_id``.
 
 What each device last told the relay in its heartbeats, and whether it is
-online (heard from within ``device_offline_after_seconds``); an agent's device
-that sent its day's ``daily_send_limit`` says until when it sends no more
-(``daily_limit_reached_until``, null once that time has come).
+online (heard from within ``device_offline_after_seconds``). An agent's device
+says until when it is paused, each pause null once that time has come: having
+sent its day's ``daily_send_limit``, it sends nothing (``daily_limit_reached_until``);
+after its SIM refused a send for want of credit, it leaves its client's shared
+queues to the other devices (``shared_paused_until``).
 """
 
 from __future__ import annotations
@@ -88,4 +90,5 @@ def device_fields(state: DeviceState) -> dict[str, Any]:
         "sent_today": state.sent_today,
         "queue_depth": state.queue_depth,
         "daily_limit_reached_until": state.sends_again_at(now),
+        "shared_paused_until": state.shared_pause_ends_at(now),
     }

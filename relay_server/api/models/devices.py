@@ -29,6 +29,11 @@ class Device(Answer):
         description="When the device sends again, having sent its day's daily_send_limit of SMS parts "
         "(the start of its next day); null while it sends. It is online meanwhile."
     )
+    shared_paused_until: Timestamp | None = Field(
+        description="After its SIM refused a send for want of credit, with no_credit_pause_seconds set: until "
+        "when the device leaves the client's shared queues to its other devices (it still sends messages sent "
+        "with its X-Device-ID); null when it takes shared messages. It is online meanwhile."
+    )
 
 
 class DeviceList(Answer):

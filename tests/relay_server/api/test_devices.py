@@ -49,6 +49,7 @@ def test_devices_list_shows_what_the_heartbeats_said_and_who_is_online(relay, ac
         "sent_today": 9,
         "queue_depth": 3,
         "daily_limit_reached_until": None,
+        "shared_paused_until": None,
     }
     assert by_id[silent]["online"] is False and by_id[silent]["model"] == "E173"
 
@@ -101,31 +102,36 @@ def test_a_device_whose_latest_heartbeat_waits_for_the_worker_is_shown_online_as
     assert tested.json()["device_status"] == "online"
 
 
-def test_a_device_past_its_daily_limit_is_listed_online_with_when_it_sends_again(relay, acme):
+# The pauses a heartbeat tells: the device sent its day's limit; its SIM refused for want of credit.
+PAUSES = ["daily_limit_reached_until", "shared_paused_until"]
+
+
+@pytest.mark.parametrize("field", PAUSES)
+def test_a_paused_device_is_listed_online_with_when_its_pause_ends(relay, acme, field):
     device, password = relay.store.add_device(acme.client_id)
     device_id = device.device_id
     seen = utcnow().replace(microsecond=0)
-    again = seen + timedelta(hours=3)
+    ends = seen + timedelta(hours=3)
     # Its agent's heartbeat, under its key: the worker has not applied it yet.
-    leave_heartbeat(
-        relay.redis, device_id, password, seen, state="online", daily_limit_reached_until=isoformat_z(again)
-    )
+    leave_heartbeat(relay.redis, device_id, password, seen, state="online", **{field: isoformat_z(ends)})
 
     listed = requests.get(relay.url("/devices"), headers=acme.headers, timeout=5).json()["devices"]
     one = requests.get(relay.url(f"/devices/{device_id}"), headers=acme.headers, timeout=5).json()
 
-    assert [(d["online"], d["daily_limit_reached_until"]) for d in listed] == [(True, isoformat_z(again))]
-    assert (one["online"], one["daily_limit_reached_until"]) == (True, isoformat_z(again))
+    [other] = set(PAUSES) - {field}
+    assert [(d["online"], d[field], d[other]) for d in listed] == [(True, isoformat_z(ends), None)]
+    assert (one["online"], one[field], one[other]) == (True, isoformat_z(ends), None)
 
 
-def test_a_daily_limit_time_that_has_come_is_shown_as_none(relay, acme):
+@pytest.mark.parametrize("field", PAUSES)
+def test_a_pause_whose_end_has_come_is_shown_as_none(relay, acme, field):
     device = relay.new_device(acme.client_id)
     seen = utcnow().replace(microsecond=0)
-    relay.store.record_heartbeat(device, seen, {"daily_limit_reached_until": isoformat_z(seen - timedelta(seconds=1))})
+    relay.store.record_heartbeat(device, seen, {field: isoformat_z(seen - timedelta(seconds=1))})
 
     one = requests.get(relay.url(f"/devices/{device}"), headers=acme.headers, timeout=5).json()
 
-    assert (one["online"], one["daily_limit_reached_until"]) == (True, None)
+    assert (one["online"], one[field]) == (True, None)
 
 
 def test_a_disabled_device_is_left_out_as_a_deleted_one_and_an_enabled_one_is_back(relay, acme):
