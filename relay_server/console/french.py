@@ -39,6 +39,7 @@ WORDS: dict[str, str] = {
     "SIM number": "Numéro SIM",
     "Sent today (the device's day)": "Envoyés aujourd'hui (jour de l'appareil)",
     "Daily limit reached until": "Limite quotidienne atteinte jusqu'à",
+    "No credit: shared messages paused until": "Sans crédit : messages partagés en pause jusqu'à",
     "Waiting": "En attente",
     "Waiting per priority": "En attente par priorité",
     "Modem": "Modem",

@@ -30,8 +30,12 @@ def times_everywhere(console):
     assert console.app.test_client().post("/v1/webhooks/configure", json=hook, headers=headers).status_code == 200
     device, _password = console.store.add_device(acme.client_id, "pi-modem")
     now = utcnow()
-    limit_lifts = isoformat_precise(now + timedelta(hours=3))  # a time the devices pages show
-    console.store.record_heartbeat(device.device_id, now, {"state": "online", "daily_limit_reached_until": limit_lifts})
+    # Times the devices pages show: when its pauses end.
+    pauses = {
+        "daily_limit_reached_until": isoformat_precise(now + timedelta(hours=3)),
+        "shared_paused_until": isoformat_precise(now + timedelta(minutes=20)),
+    }
+    console.store.record_heartbeat(device.device_id, now, {"state": "online", **pauses})
     [state] = console.store.device_states(device_id=device.device_id)
     console.store.record_device_transition(state, online=True, at=now - timedelta(minutes=1))
     new = new_message(acme.client_id, to="+263779990001", body="to nowhere", device_id=device.device_id)
