@@ -2,11 +2,15 @@
 
 The jobs ahead are those its device (or, for a shared message, the client's
 online devices together) will take first: the same and higher priorities.
-Each takes as long as the devices' recent sends took on average. A device
-that sent its day's ``daily_send_limit`` takes nothing until its next day
-begins: a shared message counts on the devices that send now, or, when every
-one of them reached its limit, on those that send again first, from then; a
-message for one device, on that device from when it sends again.
+Each takes as long as the devices' recent sends took on average. A paused
+device takes some jobs only later: having sent its day's ``daily_send_limit``,
+none until its next day begins; after its SIM refused a send for want of
+credit (``no_credit_pause_seconds``), none of its client's shared queues until
+its pause ends, though it still takes its own. So a shared message counts on
+the devices that take shared jobs now, or, when every one of them is paused,
+on those that take them again first, from then
+(``DeviceState.takes_shared_again_at``); a message for one device, on that
+device from when it sends again (``DeviceState.sends_again_at``).
 
 Redis adds it all up in one script (``_LOAD``): for a rack of 100 devices
 that is some 600 queues and lists, and a command for each made the estimate
@@ -101,11 +105,12 @@ def estimated_delivery(
     states = device_states(message.client_id)
     if message.device_id:
         serving = [s for s in states if s.device_id == message.device_id]
+        start, device_ids = _first_senders(serving, now, DeviceState.sends_again_at)
     else:
         # The devices that drain the client's shared queues: online agents, as
         # ``choose_device`` counts them (a phone serves only what is placed on it).
         serving = [s for s in states if s.online(now, offline_after) and not s.is_phone]
-    start, device_ids = _first_senders(serving, now)
+        start, device_ids = _first_senders(serving, now, DeviceState.takes_shared_again_at)
     queued, send_time = _queued_and_send_time(redis, message, device_ids)
     one_send = timedelta(seconds=(DEFAULT_SEND_SECONDS if send_time is None else send_time) / max(1, len(device_ids)))
     if message.scheduled_at is not None and message.scheduled_at > now:
@@ -114,10 +119,12 @@ def estimated_delivery(
     return start + max(1, queued) * one_send
 
 
-def _first_senders(serving: list[DeviceState], now: datetime) -> tuple[datetime, list[str]]:
-    """When the first of the ``serving`` devices sends (``now``, unless every one of them
-    reached its daily send limit), and which of them send from then."""
-    again = {state.device_id: state.sends_again_at(now) or now for state in serving}
+def _first_senders(
+    serving: list[DeviceState], now: datetime, again_at: Callable[[DeviceState, datetime], datetime | None]
+) -> tuple[datetime, list[str]]:
+    """When the first of the ``serving`` devices takes the message's jobs (``now``, unless
+    ``again_at`` says each of them is paused until later), and which of them take them from then."""
+    again = {state.device_id: again_at(state, now) or now for state in serving}
     start = min(again.values(), default=now)
     return start, [device_id for device_id, moment in again.items() if moment <= start]
 

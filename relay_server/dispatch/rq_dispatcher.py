@@ -51,7 +51,8 @@ class RQDispatcher:
 
     def choose_device(self, caller: Caller, device_id: str | None, *, scheduled: bool) -> str | None:
         """The asked-for device, or None for the client's shared queues (any online device).
-        A device past its daily send limit is online: it sends later, as the estimate says."""
+        A paused device (past its daily send limit, or leaving the shared queues after its SIM
+        refused for want of credit) is online: it sends later, as the estimate says."""
         if scheduled or caller.is_test:
             return device_id
         now = utcnow()

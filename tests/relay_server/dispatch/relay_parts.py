@@ -17,6 +17,7 @@ import redis
 import store_factories
 from migrated_store import open_migrated
 
+from relay_server.dispatch import RQDispatcher
 from relay_server.store import ids
 from relay_server.store.models import Caller, Message, NewMessage
 from relay_server.store.otp import NewOtp
@@ -30,6 +31,7 @@ from zimsend_common.config import RelaySettings, Settings
 from zimsend_common.timefmt import isoformat_precise, utcnow
 
 OFFLINE_AFTER_SECONDS = 30
+GRACE = timedelta(seconds=60)  # the dispatcher's recovery grace
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,22 @@ def worker_context(database_url: str, redisdb: redis.Redis) -> Iterator[context.
 @pytest.fixture
 def parts(worker_context: context.WorkerContext) -> Parts:
     return Parts(worker_context)
+
+
+@pytest.fixture
+def dispatcher(parts: Parts) -> RQDispatcher:
+    """The send path's dispatcher on the test's store and Redis, of a worker that has long known it."""
+    known_to_the_worker(parts.redis)
+    return RQDispatcher(parts.store, parts.redis, timedelta(seconds=OFFLINE_AFTER_SECONDS), GRACE)
+
+
+def expected_after_submit(dispatcher: RQDispatcher, message: Message) -> timedelta:
+    """How long after submitting ``message`` the dispatcher expects it to leave."""
+    before = utcnow()
+    dispatcher.submit([message])
+    eta = dispatcher.estimated_delivery(message)
+    assert eta is not None
+    return eta - before
 
 
 def minutes(n: float) -> timedelta:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from relay_parts import OFFLINE_AFTER_SECONDS, AgentDevice, Parts, known_to_the_worker
+from relay_parts import GRACE, OFFLINE_AFTER_SECONDS, AgentDevice, Parts
 
 from gateway_agent.agent.ledger import Ledger
 from gateway_agent.agent.outbox import Outbox
@@ -19,19 +19,12 @@ from relay_server.worker.event_pump import EventPump
 from zimsend_common import bus, redis_client, signing, wire
 from zimsend_common.timefmt import isoformat_z, utcnow
 
-GRACE = timedelta(seconds=60)
 BACKLOG = 250  # reports queued ahead of the heartbeat: more than a round of the pump takes
 
 
 def online_beat(**data: Any) -> dict[str, Any]:
     """What an agent's heartbeat says of a working modem (``agent.heartbeat.heartbeat_data``)."""
     return {"state": "online", "modem_lost": False, "signal_percent": 64, "operator": "Econet", **data}
-
-
-@pytest.fixture
-def dispatcher(parts: Parts) -> RQDispatcher:
-    known_to_the_worker(parts.redis)
-    return RQDispatcher(parts.store, parts.redis, timedelta(seconds=OFFLINE_AFTER_SECONDS), GRACE)
 
 
 def agent_outbox(tmp_path: Path, parts: Parts, device: AgentDevice) -> Outbox:

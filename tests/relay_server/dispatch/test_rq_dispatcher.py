@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import redis
-from relay_parts import OFFLINE_AFTER_SECONDS, Parts, known_to_the_worker, minutes
+from relay_parts import GRACE, OFFLINE_AFTER_SECONDS, expected_after_submit, minutes
 from rq.job import Job
 from signed_jobs import signed_for
 
@@ -16,15 +16,7 @@ from relay_server.dispatch.dispatcher import CancelUndecided, DeviceOffline, NoD
 from relay_server.dispatch.estimate import DEFAULT_SEND_SECONDS
 from relay_server.worker.epoch import recovery_resumes_at, server_id
 from zimsend_common import bus, redis_client, wire
-from zimsend_common.timefmt import isoformat_z, utcnow
-
-GRACE = timedelta(seconds=60)
-
-
-@pytest.fixture
-def dispatcher(parts: Parts) -> RQDispatcher:
-    known_to_the_worker(parts.redis)
-    return RQDispatcher(parts.store, parts.redis, timedelta(seconds=OFFLINE_AFTER_SECONDS), GRACE)
+from zimsend_common.timefmt import utcnow
 
 
 def queued_ids(redis_client: redis.Redis, name: str) -> list[str]:
@@ -258,15 +250,6 @@ def test_a_scheduled_message_not_yet_due_is_cancelled_at_once_even_right_after_r
     assert parts.redis.get(wire.claim_key(message.client_id, message.message_id)) == wire.CLAIM_CANCELLED.encode()
 
 
-def expected_after_submit(dispatcher: RQDispatcher, message) -> timedelta:
-    """How long after submitting ``message`` the dispatcher expects it to leave."""
-    before = utcnow()
-    dispatcher.submit([message])
-    eta = dispatcher.estimated_delivery(message)
-    assert eta is not None
-    return eta - before
-
-
 def test_estimated_delivery_counts_the_jobs_ahead_at_the_devices_recent_send_time(parts, dispatcher):
     caller = parts.client()
     device = parts.device(caller)
@@ -388,58 +371,3 @@ def test_estimated_delivery_of_a_shared_send_counts_only_the_agents_that_drain_t
 
     # Its own send on the agent, at the agent's 2 s: the phone never takes a shared job.
     assert timedelta(seconds=2) <= expected_after_submit(dispatcher, parts.message(caller)) < timedelta(seconds=10)
-
-
-def past_daily_limit(device, hours: float) -> datetime:
-    """``device`` heartbeats that it sent its day's limit and sends again in ``hours``; when."""
-    again = (utcnow() + timedelta(hours=hours)).replace(microsecond=0)
-    device.heartbeat(daily_limit_reached_until=isoformat_z(again))
-    return again
-
-
-def test_a_client_whose_every_device_reached_its_daily_limit_is_estimated_from_the_first_to_send_again(
-    parts, dispatcher
-):
-    caller = parts.client()
-    sooner, later = parts.device(caller), parts.device(caller)
-    again = past_daily_limit(sooner, 2)
-    past_daily_limit(later, 5)
-    for device in (sooner, later):
-        parts.redis.rpush(wire.send_times_key(device.device_id), 10.0)
-
-    # Online, sending later: a send is queued for them, not refused NO_DEVICE_AVAILABLE.
-    assert dispatcher.choose_device(caller, None, scheduled=False) is None
-    assert dispatcher.choose_device(caller, sooner.device_id, scheduled=False) == sooner.device_id
-    message = parts.message(caller)
-    dispatcher.submit([message])
-    # Its own send, on the one device that sends again first, from then.
-    assert dispatcher.estimated_delivery(message) - again == pytest.approx(
-        timedelta(seconds=10), abs=timedelta(seconds=1)
-    )
-
-
-def test_a_shared_send_is_estimated_on_the_devices_that_have_not_reached_their_daily_limit(parts, dispatcher):
-    caller = parts.client()
-    limited, free = parts.device(caller), parts.device(caller)
-    past_daily_limit(limited, 3)
-    free.heartbeat()
-    for device in (limited, free):
-        parts.redis.rpush(wire.send_times_key(device.device_id), 10.0)
-
-    # 10 s on the one device sending, not 5 s over two.
-    assert expected_after_submit(dispatcher, parts.message(caller)) == pytest.approx(
-        timedelta(seconds=10), abs=timedelta(seconds=1)
-    )
-
-
-def test_a_send_for_a_device_past_its_daily_limit_is_estimated_from_when_it_sends_again(parts, dispatcher):
-    caller = parts.client()
-    device = parts.device(caller)
-    again = past_daily_limit(device, 4)
-    parts.redis.rpush(wire.send_times_key(device.device_id), 10.0)
-    message = parts.message(caller, device_id=device.device_id)
-    dispatcher.submit([message])
-
-    assert dispatcher.estimated_delivery(message) - again == pytest.approx(
-        timedelta(seconds=10), abs=timedelta(seconds=1)
-    )
