@@ -6,20 +6,37 @@ never sends that message, and gives its claim back. The store keeps who
 refused it (``Store.record_refusal``); from that durable record the worker
 decides, whenever it places the message (after the refusal, in recovery):
 
-- while one of the client's devices that take shared jobs (not a phone) and
-  are online now has not refused it, it is placed again signed for the
-  devices that have not refused it only (``placement.enqueue_sends``'s
-  ``leave_out``): a device that refused it cannot take it;
-- once every one of them has refused it (or none other is online), it fails
-  with NO_CREDIT and the modem's own words. Online is what the send path
-  asks before it takes a shared message (``RQDispatcher.choose_device``,
-  which answers NO_DEVICE_AVAILABLE otherwise): a message refused while the
-  client's other devices are offline (or disabled) fails at once, as one
-  sent then would have been refused, rather than waiting queued for them. The worker first takes its claim
-  (``wire.CLAIM_DECLINED``), from nobody or from a device that refused it,
-  never from a cancel or from a device that may be sending it, so a cancel
-  that came first wins; should the store then lose the failure, recovery
-  finds that claim and fails the message the same way.
+- while one of the devices that could send it has not refused it, it is
+  placed again signed for the devices that have not refused it only
+  (``placement.enqueue_sends``'s ``leave_out``): a device that refused it
+  cannot take it. The devices that could send it are the client's devices
+  that take shared jobs (not phones), online now, and taking them before the
+  message's ``valid_until`` (a paused device: below);
+- once every one of them has refused it (or none other is online, or back
+  in time), it fails with NO_CREDIT and the modem's own words. Online is
+  what the send path asks before it takes a shared message
+  (``RQDispatcher.choose_device``, which answers NO_DEVICE_AVAILABLE
+  otherwise): a message refused while the client's other devices are
+  offline (or disabled) fails at once, as one sent then would have been
+  refused, rather than waiting queued for them. The worker first takes its
+  claim (``wire.CLAIM_DECLINED``), from nobody or from a device that refused
+  it, never from a cancel or from a device that may be sending it, so a
+  cancel that came first wins; should the store then lose the failure,
+  recovery finds that claim and fails the message the same way.
+
+A device online may be paused (``DeviceState.takes_shared_again_at``): past its
+daily send limit it takes nothing until its next day begins; after its own
+SIM refused a send for want of credit, with ``no_credit_pause_seconds`` set,
+it takes no shared job until that pause ends. It counts as a device that
+could send the message when it takes shared jobs again before the message's
+``valid_until`` (whenever, for a message without one): the message waits,
+placed for it, as a message sent now would wait for it (the send path
+accepts it and estimates it from then), since its SIM may well send it then:
+one past its limit has credit, one paused for credit may have had it topped
+up. When none that did not refuse it comes back before the message's
+``valid_until``, the message fails NO_CREDIT at once: waiting would end in
+TIMEOUT at that time, unsent all the same, and the client would learn it hours
+late.
 
 A claim still held by a device that refused the message (one that stopped
 before giving it back) is taken from it likewise, compare-and-delete: that
@@ -42,9 +59,9 @@ from zimsend_common.failures import FailureCode, describe
 log = logging.getLogger(__name__)
 
 EVERY_DEVICE_REFUSED = (
-    "{detail} (refused for want of credit by every online device of the client that could send it: {devices})"
+    "{detail} (refused for want of credit by every online device of the client that could send it in time: {devices})"
 )
-REFUSALS_LOST = "refused for want of credit by every online device of the client that could send it"
+REFUSALS_LOST = "refused for want of credit by every online device of the client that could send it in time"
 
 
 @dataclass
@@ -63,7 +80,7 @@ def outlook(ctx: WorkerContext, messages: list[Message], now: datetime) -> Outlo
     query for the refusals, one for each client whose messages have any)."""
     shared = [message.message_id for message in messages if message.device_id is None and not message.is_test]
     refused = ctx.store.refusals(shared) if shared else {}
-    senders: dict[str, set[str]] = {}
+    senders: dict[str, dict[str, datetime]] = {}
     sorted_out = Outlook()
     for message in messages:
         found = refused.get(message.message_id)
@@ -73,7 +90,7 @@ def outlook(ctx: WorkerContext, messages: list[Message], now: datetime) -> Outlo
         if message.client_id not in senders:
             senders[message.client_id] = shared_senders(ctx, message.client_id, now)
         refusers = frozenset(refusal.device_id for refusal in found)
-        if senders[message.client_id] - refusers:
+        if _sent_in_time(message, senders[message.client_id], refusers):
             sorted_out.placeable.append(message)
             sorted_out.leave_out[message.message_id] = refusers
         else:
@@ -81,13 +98,26 @@ def outlook(ctx: WorkerContext, messages: list[Message], now: datetime) -> Outlo
     return sorted_out
 
 
-def shared_senders(ctx: WorkerContext, client_id: str, now: datetime) -> set[str]:
-    """The client's devices that could take a shared message at ``now``: online (enabled,
-    heard from within ``device_offline_after_seconds``, modem working) and not phones, as
-    the send path counts them before it accepts one."""
+def shared_senders(ctx: WorkerContext, client_id: str, now: datetime) -> dict[str, datetime]:
+    """The client's devices that could take a shared message, each with when it takes one:
+    online (enabled, heard from within ``device_offline_after_seconds``, modem working) and not
+    phones, as the send path counts them before it accepts one; ``now``, or the end of its
+    pause (``DeviceState.takes_shared_again_at``)."""
     # The store's heartbeats may wait behind this worker's own backlog: the keys' are never behind.
     states = heartbeat_keys.live_states(ctx.store, ctx.redis, client_id=client_id, now=now)
-    return {state.device_id for state in states if state.online(now, ctx.offline_after) and not state.is_phone}
+    return {
+        state.device_id: state.takes_shared_again_at(now) or now
+        for state in states
+        if state.online(now, ctx.offline_after) and not state.is_phone
+    }
+
+
+def _sent_in_time(message: Message, senders: dict[str, datetime], refusers: frozenset[str]) -> bool:
+    """Whether one of ``senders`` that did not refuse ``message`` takes it before its ``valid_until``."""
+    return any(
+        device_id not in refusers and (message.valid_until is None or takes_it < message.valid_until)
+        for device_id, takes_it in senders.items()
+    )
 
 
 def fail_exhausted(ctx: WorkerContext, message: Message, found: list[Refusal], now: datetime) -> bool:

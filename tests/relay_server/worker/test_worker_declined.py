@@ -7,13 +7,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from relay_parts import AgentDevice, Parts, run_round
 
 from relay_server.store.models import Caller, Message, Refusal
 from relay_server.worker import recovery
 from relay_server.worker.events import apply_event
 from zimsend_common import bus, signing, wire
-from zimsend_common.timefmt import isoformat_precise, utcnow
+from zimsend_common.timefmt import isoformat_precise, isoformat_z, utcnow
 
 BARRED = "+CMS ERROR: 8 (Operator determined barring)"
 
@@ -48,6 +49,18 @@ def online(parts: Parts, caller: Caller) -> AgentDevice:
     """A device of the caller's, heard from now: one that could take a shared message."""
     device = parts.device(caller)
     device.heartbeat()
+    return device
+
+
+# A device online that is paused: past its daily send limit, or leaving the shared queues after its
+# SIM refused for want of credit. Either way it takes no shared message until its pause ends.
+PAUSES = ["daily_limit_reached_until", "shared_paused_until"]
+
+
+def paused(parts: Parts, caller: Caller, field: str, hours: float) -> AgentDevice:
+    """A device of the caller's, heard from now, whose pause ``field`` ends in ``hours``."""
+    device = parts.device(caller)
+    device.heartbeat(**{field: isoformat_z(utcnow() + timedelta(hours=hours))})
     return device
 
 
@@ -139,6 +152,40 @@ def test_a_message_whose_other_devices_are_offline_fails_no_credit_at_once(parts
 
     failed = parts.reload(message)
     assert failed.status == "failed" and failed.error is not None and failed.error.code == "NO_CREDIT"
+    assert signed_for(parts, message) is None
+
+
+@pytest.mark.parametrize("field", PAUSES)
+@pytest.mark.parametrize("valid_for", [None, timedelta(hours=5)], ids=["no_valid_until", "valid_5h"])
+def test_a_message_the_others_declined_waits_for_a_paused_device_that_takes_shared_messages_again_in_its_time(
+    parts: Parts, field: str, valid_for: timedelta | None
+):
+    # Its SIM may send it once its pause ends, as a message sent now would wait for it.
+    caller = parts.client()
+    barred, later = online(parts, caller), paused(parts, caller, field, hours=2)
+    message = parts.message(caller, valid_until=None if valid_for is None else utcnow() + valid_for)
+
+    declined(barred, message)
+
+    assert parts.reload(message).status == "queued"
+    assert signed_for(parts, message) == {later.device_id}
+
+
+@pytest.mark.parametrize("field", PAUSES)
+def test_a_message_the_others_declined_fails_no_credit_at_once_when_no_paused_device_comes_back_in_its_time(
+    parts: Parts, field: str
+):
+    # Waiting would end in TIMEOUT at its valid_until, unsent all the same: the client hears now.
+    caller = parts.client()
+    barred, too_late = online(parts, caller), paused(parts, caller, field, hours=5)
+    message = parts.message(caller, valid_until=utcnow() + timedelta(hours=2))
+
+    declined(barred, message)
+
+    failed = parts.reload(message)
+    assert failed.status == "failed" and failed.error is not None and failed.error.code == "NO_CREDIT"
+    assert "Operator determined barring" in (failed.error.detail or "")
+    assert too_late.device_id not in (failed.error.detail or "")  # it refused nothing
     assert signed_for(parts, message) is None
 
 
