@@ -311,7 +311,10 @@ class Event:
                  and from phones): two instances heartbeating for one device
                  are two agents serving it; daily_limit_reached_until (ISO
                  8601 Z, or None): the device sent its day's daily_send_limit
-                 and takes no job until then, the start of its next day
+                 and takes no job until then, the start of its next day;
+                 shared_paused_until (ISO 8601 Z, or None): after its SIM
+                 refused a send for want of credit it takes no job of its
+                 client's shared queues until then, its own queues' still
       job_refused: reason (a JobRefusal reason), job_id, queue, message_id
                  (the id the job claimed, or None): a job the agent would not
                  take, which never reached its modem
