@@ -14,24 +14,9 @@ and only send jobs the relay signed for this device are taken
 (``gateway_agent.agent.jobs.accept``); the queues carry messages, never code for the
 device's host. A refused job is reported to the relay as a ``job_refused`` event.
 
-The device's client, which decides the shared queues it listens on, is taken
-only from a binding the relay signed with the device's key (``agent.binding``);
-until one is read (or when it fails its check) the agent serves its own device
-queues only.
-
-After its SIM refused a send for want of credit the agent may leave its
-client's shared queues to the other devices for a while (``agent.shared_pause``).
-A shared job of a message it declined is dropped (refused as signed for other
-devices only, or by the sender, which never sends such a message): the relay's
-recovery places the message again, within a maintenance round, for the
-client's devices that are online and have not refused it, or fails it when
-none is. Put back on its queue instead, it would stay at the head, taken and
-put back by this device for ever, while the device it was meant for was offline.
-
-Once the device's day is over for its daily send limit (``agent.daily_cap``)
-the agent takes no job from any queue until the next day begins, as it takes
-none while its send rate is used up; a message that does not fit goes back
-to the head of its queue, unclaimed, as a job taken while the port was lost does.
+Which queues it takes from, and when it waits instead (its send rate, its
+daily send limit, its client's shared queues left after its SIM refused for
+want of credit), is ``agent.intake``'s.
 
 When Redis is unreachable the agent keeps serving its modem, journals what
 it has to say, and takes jobs again once Redis is back.
@@ -54,20 +39,18 @@ import redis
 
 from gateway_agent.agent import jobs
 from gateway_agent.agent.binding import ClientBinding
-from gateway_agent.agent.daily_cap import DailyCap
 from gateway_agent.agent.device_lock import DeviceLock
 from gateway_agent.agent.epoch import EpochWatch
 from gateway_agent.agent.heartbeat import AgentState, heartbeat_data
 from gateway_agent.agent.instance import DeviceTaken, instance_of, wait_while_held
+from gateway_agent.agent.intake import Intake
 from gateway_agent.agent.ledger import Ledger
 from gateway_agent.agent.local_day import start_of_day
 from gateway_agent.agent.manifests import Manifests
 from gateway_agent.agent.modem_events import RETRY_SECONDS, ModemEvents
 from gateway_agent.agent.outbox import Outbox
 from gateway_agent.agent.pulse import Pulse
-from gateway_agent.agent.ratelimit import SendRateLimit
 from gateway_agent.agent.sender import Sender
-from gateway_agent.agent.shared_pause import SharedPause
 from gateway_agent.backends import open_modem
 from gateway_agent.errors import ModemError
 from gateway_agent.modem import Identity, Modem, PortLost, PortRestored
@@ -146,9 +129,8 @@ class Agent:
             agent.longest_send_seconds() + agent.heartbeat_seconds,
         )
         self._epoch = EpochWatch(self._connection, self._ledger, self._outbox, self._device_id)
-        self._rate = SendRateLimit(self._ledger, agent.send_rate_per_minute)
-        self._cap = DailyCap(self._ledger, settings, clock=self._clock, changed=self._beat_soon)
-        self._shared_pause = SharedPause(self._ledger, self._device_id, agent.no_credit_pause_seconds)
+        self._binding = ClientBinding(self._connection, self._ledger, self._device_id, self._signing_key)
+        self._intake = Intake(self._ledger, settings, self._binding, clock=self._clock, changed=self._beat_soon)
         self._sender = Sender(
             agent,
             self._connection,
@@ -156,10 +138,9 @@ class Agent:
             self._outbox,
             self._modem,
             self.idle,
-            self._cap,
-            self._refused_for_credit,
+            self._intake.cap,
+            self._intake.refused_for_credit,
         )
-        self._binding = ClientBinding(self._connection, self._ledger, self._device_id, self._signing_key)
         self._modem_events = ModemEvents(
             self._modem,
             self._outbox,
@@ -308,12 +289,12 @@ class Agent:
 
     def _take(self) -> jobs.Taken | None:
         """Hand on the events waiting, then take a job when the device may send."""
-        wait = max(self._rate.wait_seconds(), self._cap.wait_seconds())
+        wait = self._intake.wait_seconds()
         if self._state != "online" or wait > 0:
             self._hand_on()
             self.idle(min(wait or POLL_SECONDS, POLL_SECONDS))
             return None
-        names = self._queue_names()
+        names = self._intake.queue_names()
         popped = self._hand_on_popping(names)
         job = bus.take(names, POLL_SECONDS, self._connection, popped)
         if job is None:
@@ -341,10 +322,6 @@ class Agent:
             raise redis.ConnectionError("events are waiting for Redis")
         return answered[0] if answered else None
 
-    def _refused_for_credit(self, detail: str) -> None:
-        self._shared_pause.refused_for_credit(detail)
-        self._beat_soon()
-
     def _beat_soon(self) -> None:
         """Have the relay hear at once of a change in what the device takes (a pause, a day over)."""
         self._next_heartbeat = 0.0
@@ -352,11 +329,6 @@ class Agent:
     def _report_refusal(self, refusal: jobs.JobRefusal) -> None:
         if not refusal.left_for_relay:
             self._outbox.report("job_refused", refusal.data())
-
-    def _queue_names(self) -> list[str]:
-        if self._binding.client_id is None or self._shared_pause.active():
-            return [wire.device_queue(self._device_id, priority) for priority in wire.PRIORITY_LEVELS]
-        return wire.agent_queue_order(self._device_id, self._binding.client_id)
 
     # -- heartbeats -------------------------------------------------------------
 
@@ -370,15 +342,11 @@ class Agent:
         self._pulse.beat(self._heartbeat_data())
 
     def _heartbeat_data(self) -> dict[str, Any]:
-        queues, day_began = self._queue_names(), start_of_day(self._clock())
+        queues, day_began = self._intake.queue_names(), start_of_day(self._clock())
         data = heartbeat_data(
             self._state, self._modem, self._identity, self._ledger, self._connection, queues, day_began
         )
-        return {
-            **data,
-            "shared_paused_until": self._shared_pause.until(),
-            "daily_limit_reached_until": self._cap.reached_until(),
-        }
+        return {**data, **self._intake.pauses()}
 
     # -- the modem ----------------------------------------------------------------
 
