@@ -5,7 +5,8 @@ goes past its cap; they count SMS parts, so the limit does
 (``daily_send_limit``; 0, the default, sets none). The day is the device's
 (``local_day``: from its host's local midnight to the next). The count comes
 from the ledger, the parts the network accepted today, those of a message
-that failed part-way included: a restarted agent keeps it.
+that failed part-way included, and those a modem that splits a text itself
+sent under one reference (``sent``): a restarted agent keeps it.
 
 A message is started only when all its parts fit in what is left of the day,
 counted as the relay counts them (``segments.split_text`` with
@@ -98,6 +99,16 @@ class DailyCap:
             return Admission.NOW
         self._reach(now, f"{used} parts sent; the next message, of {parts}, does not fit")
         return Admission.NEXT_DAY
+
+    def sent(self, message_id: str, text: str, references: int) -> None:
+        """The message of ``text`` was sent under ``references`` references: when the relay counts
+        more parts in it (a phone splits a text itself and tells one reference for them all),
+        the ledger keeps the rest, so that each counts."""
+        if self._limit <= 0:
+            return
+        unreferenced = split_text(text, self._languages).count - references
+        if unreferenced > 0:
+            self._ledger.record_unreferenced_parts(message_id, unreferenced)
 
     def too_long(self, text: str) -> str:
         """Why a message ``admit`` answered NEVER for fails."""

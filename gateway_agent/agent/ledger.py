@@ -54,7 +54,8 @@ CREATE TABLE IF NOT EXISTS messages (
     taken_at REAL NOT NULL,
     sent_at REAL,
     events TEXT NOT NULL DEFAULT '[]',
-    client_id TEXT
+    client_id TEXT,
+    unreferenced_parts INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS messages_sent_at ON messages (sent_at);
 CREATE TABLE IF NOT EXISTS parts (
@@ -105,6 +106,7 @@ class Ledger:
         # Ledgers written by earlier versions lack these columns.
         self._add_column("outbox", "handed_at REAL")
         self._add_column("messages", "client_id TEXT")
+        self._add_column("messages", "unreferenced_parts INTEGER NOT NULL DEFAULT 0")
         self.incoming_parts = IncomingParts(self._db, self._transaction)
 
     def _add_column(self, table: str, column: str) -> None:
@@ -296,6 +298,13 @@ class Ledger:
         with self._transaction():
             self._keep_parts(message_id, references, recipient, now)
 
+    def record_unreferenced_parts(self, message_id: str, count: int) -> None:
+        """The sent message went in ``count`` parts more than its modem told references for (a
+        phone that splits a text itself tells one for them all): they count against the
+        device's daily limit all the same."""
+        with self._transaction():
+            self._db.execute("UPDATE messages SET unreferenced_parts = ? WHERE message_id = ?", (count, message_id))
+
     def _keep_parts(self, message_id: str, references: tuple[int, ...], recipient: str, now: float) -> None:
         self._db.executemany(
             "INSERT OR REPLACE INTO parts (message_id, part, reference, recipient, submitted_at) VALUES (?, ?, ?, ?, ?)",
@@ -321,8 +330,12 @@ class Ledger:
 
     def count_parts_since(self, since: float) -> int:
         """How many SMS parts of this device's the network accepted since ``since``, those of
-        messages that failed part-way included."""
-        return int(self._db.execute("SELECT count(*) FROM parts WHERE submitted_at >= ?", (since,)).fetchone()[0])
+        messages that failed part-way included, and those sent without a reference of their own."""
+        referenced = self._db.execute("SELECT count(*) FROM parts WHERE submitted_at >= ?", (since,)).fetchone()[0]
+        unreferenced = self._db.execute(
+            "SELECT coalesce(sum(unreferenced_parts), 0) FROM messages WHERE sent_at >= ?", (since,)
+        ).fetchone()[0]
+        return int(referenced) + int(unreferenced)
 
     def nth_newest_send_since(self, since: float, n: int) -> float | None:
         """When the ``n``-th newest send since ``since`` was accepted (``n`` ≥ 1); None when

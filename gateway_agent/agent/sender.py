@@ -224,17 +224,18 @@ class Sender:
                 log.exception("modem backend failed", extra={"message_id": job.message_id})
                 reason = UNKNOWN_OUTCOME.format(reason=repr(error))
                 return self._fail(job.message_id, FailureCode.DEVICE_ERROR, reason)
-            self._sent(job.message_id, receipt, time.monotonic() - started)
+            self._sent(job, receipt, time.monotonic() - started)
             return "sent"
         assert refusal is not None
         detail = _outcome(f"{refusal.detail} (tried {attempt + 1} times)", refusal)
         return self._fail(job.message_id, refusal.failure, detail)
 
-    def _sent(self, message_id: str, receipt: SendReceipt, seconds: float) -> None:
+    def _sent(self, job: wire.SendJob, receipt: SendReceipt, seconds: float) -> None:
+        self._cap.sent(job.message_id, job.text, receipt.parts)
         # The in-flight mark is cleared in the round trip that hands on the ``sent`` event.
-        if self._outbox.report_sent(message_id, receipt, along=self._inflight_cleared(seconds)):
+        if self._outbox.report_sent(job.message_id, receipt, along=self._inflight_cleared(seconds)):
             self._inflight_marked = False
-        log.info("message sent", extra={"message_id": message_id, "parts": receipt.parts})
+        log.info("message sent", extra={"message_id": job.message_id, "parts": receipt.parts})
 
     def _keep_accepted(self, job: wire.SendJob, error: ModemError) -> None:
         """Keep in the ledger the parts the network accepted before ``error``, if any: they

@@ -26,7 +26,7 @@ from gateway_agent.agent import Agent
 from gateway_agent.agent.local_day import start_of_next_day
 from gateway_agent.backends.emulator.fake_modem import FakeModem
 from gateway_agent.errors import ModemError
-from gateway_agent.modem import Progress
+from gateway_agent.modem import Progress, SendReceipt
 from zimsend_common import bus, signing, wire
 from zimsend_common.timefmt import isoformat_z
 
@@ -194,3 +194,28 @@ def test_a_message_of_more_parts_than_the_whole_limit_fails_unsent_and_ends_no_d
     assert (failed.kind, failed.data["code"]) == ("failed", "DEVICE_ERROR")
     assert failed.data["detail"].startswith("3 parts, more than the device's daily_send_limit of 2")
     assert texts(fake_modem) == ["text of msg_00000000000c0042"]
+
+
+class WholeTextModem(FakeModem):
+    """A modem that splits a text itself and tells one reference for all its parts, as a
+    phone through its local API does (``smsgate_local``)."""
+
+    def send(
+        self, recipient: str, text: str, *, request_report: bool = True, resume: Progress | None = None
+    ) -> SendReceipt:
+        receipt = super().send(recipient, text, request_report=request_report, resume=resume)
+        return SendReceipt(receipt.references[:1], receipt.recipient, receipt.submitted_at)
+
+
+def test_a_modem_that_tells_one_reference_for_a_whole_text_has_each_of_its_parts_counted(conn, start_limited):
+    modem = WholeTextModem()
+    serve_client(conn)
+    start_limited(modem, 6)
+    ids = [f"msg_00000000000c005{n}" for n in range(3)]
+    for message_id in ids:
+        enqueue(conn, OWN, message_id, text=THREE_PARTS, device_id=DEVICE_ID)
+
+    eventually(lambda: all(kinds_of(conn, message_id) == ["sent"] for message_id in ids[:2]))
+    time.sleep(1.0)
+    assert texts(modem) == [THREE_PARTS, THREE_PARTS]  # 3 + 3 parts: the third would make 9
+    assert waiting(conn, OWN) == [wire.send_job_id(CLIENT_ID, ids[2])]
