@@ -219,7 +219,14 @@ def _enqueue_unique(
         answer_at = len(pipe) - 1  # the script's answer: the queue keys it cleared, the jobs it left out
         for message in messages:
             wake.message_enqueued(pipe, message)  # a phone pulls its messages: tell it there is one
-        cleared, left_out = pipe.execute()[answer_at]
+        answers = pipe.execute(raise_on_error=False)
+    # Raised here, not by the pipeline: redis-py writes the refused command whole into its error's
+    # message before shortening it, and the script's (refused by a Redis that forgot it) carries a
+    # chunk of jobs: 3-4 MB held at once, the relay's highest use of memory.
+    for answer in answers:
+        if isinstance(answer, Exception):
+            raise answer
+    cleared, left_out = answers[answer_at]
     for queue_key in cleared:
         log.warning("queue cleared: its key held another kind of value", extra={"queue": queue_key.decode()})
     return {job_id.decode() for job_id in left_out}

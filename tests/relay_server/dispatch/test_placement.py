@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+import tracemalloc
+from collections.abc import Callable
 
 import pytest
 from relay_parts import Parts
@@ -138,6 +140,39 @@ def test_a_job_is_placed_on_a_redis_that_forgot_its_scripts(parts):
     assert bus.queue(placement.queue_name(first), parts.redis).job_ids == [
         wire.send_job_id(m.client_id, m.message_id) for m in (first, second)
     ]
+
+
+def peak_bytes_of(step: Callable[[], object]) -> int:
+    """The most memory ``step`` held at once, above what was held before it (Python's allocations)."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        step()
+        return tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_pipeline_of_jobs_placed_on_a_redis_that_forgot_its_scripts_costs_no_more_memory_than_one_placed_with_them(
+    parts,
+):
+    caller = parts.client()
+    parts.device(caller)
+    warm, known, forgotten = (
+        parts.store.insert_messages([parts.new_message(caller, body=f"bulk {n}") for n in range(placement._PIPELINED)])
+        for _ in range(3)
+    )
+    placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, warm)  # what a first placing sets up
+    with_script = peak_bytes_of(lambda: placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, known))
+    parts.redis.script_flush()
+
+    refused_first = peak_bytes_of(
+        lambda: placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, forgotten)
+    )
+
+    # Refused, the pipeline is sent again: its jobs are not written into the refusal's message.
+    assert refused_first < 1.5 * with_script
+    assert len(bus.queue(placement.queue_name(forgotten[0]), parts.redis).job_ids) == 3 * placement._PIPELINED
 
 
 def test_only_a_job_still_queued_and_still_on_no_queue_is_taken_to_be_off_its_queue(parts: Parts):
