@@ -120,6 +120,7 @@ def authenticate_until(conn: sa.Connection, client_id: str, api_key: str) -> tup
     row = conn.execute(
         sa.select(
             clients.c.disabled,
+            clients.c.daily_quota,
             api_keys.c.digest,
             api_keys.c.key_id,
             api_keys.c.is_test,
@@ -135,4 +136,5 @@ def authenticate_until(conn: sa.Connection, client_id: str, api_key: str) -> tup
         raise InvalidApiKey(client_id)
     if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= utcnow()):
         raise InvalidApiKey(client_id)
-    return Caller(client_id=client_id, key_id=row.key_id, is_test=row.is_test), row.expires_at
+    caller = Caller(client_id=client_id, key_id=row.key_id, is_test=row.is_test, daily_quota=row.daily_quota)
+    return caller, row.expires_at

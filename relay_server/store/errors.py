@@ -14,6 +14,7 @@ would naturally catch:
     ├── ReservationLost
     ├── WriteAbandoned (a passing outage)     (group_commit.py)
     ├── OtpRateLimited                        (otp.py)
+    ├── QuotaExceeded                         (daily_quota.py)
     ├── OperatorExists                        (operators.py)
     └── UnsupportedDatabase, MissingDatabase,
         TargetIsTheStore                      (backup.py)

@@ -30,6 +30,7 @@ class Client:
     name: str
     disabled: bool
     created_at: datetime
+    daily_quota: int | None = None  # the most live SMS its sends may leave it a UTC day; None: no limit
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,14 @@ class Caller:
     """Who an authenticated request comes from.
 
     ``is_test`` is true for a ``zs_test_`` key: such a caller sees and touches
-    only test messages, a live key only live ones.
+    only test messages, a live key only live ones. ``daily_quota`` is its
+    client's, as it stood when the caller was authenticated (``daily_quota.py``).
     """
 
     client_id: str
     key_id: str
     is_test: bool
+    daily_quota: int | None = None
 
 
 @dataclass(frozen=True)

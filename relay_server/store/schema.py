@@ -53,6 +53,8 @@ clients = sa.Table(
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("disabled", sa.Boolean, nullable=False, default=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # The most live SMS the client's sends may leave it a UTC day; NULL: no limit (migration 0027).
+    sa.Column("daily_quota", sa.Integer, nullable=True),
 )
 
 api_keys = sa.Table(
@@ -226,4 +228,16 @@ blocked_numbers = sa.Table(
     sa.PrimaryKeyConstraint("client_id", "is_test", "number"),
     # The list, newest first.
     sa.Index("ix_blocked_numbers_client_created", "client_id", "is_test", "created_at", "number"),
+)
+
+# How many live SMS each client with a daily quota had accepted on a UTC day (migration 0027):
+# the counter a send takes from, in the transaction that stores it (``daily_quota``). The day
+# comes first: the purge drops whole days, and a send finds its row by the whole key.
+quota_usage = sa.Table(
+    "quota_usage",
+    metadata,
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("client_id", sa.String(20), sa.ForeignKey("clients.client_id"), nullable=False),
+    sa.Column("used", sa.Integer, nullable=False),
+    sa.PrimaryKeyConstraint("day", "client_id"),
 )

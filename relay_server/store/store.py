@@ -45,6 +45,7 @@ from relay_server.store import (
     transitions,
     webhook_outbox,
 )
+from relay_server.store import daily_quota as quotas  # apart: sends take a ``daily_quota`` argument
 from relay_server.store.blocked_numbers import BlockedNumbers
 from relay_server.store.device_history import DeviceHistory
 from relay_server.store.device_state import DeviceState
@@ -101,6 +102,7 @@ from relay_server.store.phone_events import PhoneEvents
 from relay_server.store.signed_out import SignedOut
 from relay_server.store.webhook_outbox import WebhookOutbox
 from relay_server.store.webhooks import Webhooks
+from zimsend_common.timefmt import utcnow
 
 __all__ = [
     "DatabaseUnreachable",
@@ -222,6 +224,25 @@ class Store:
             disabled = clients.disable_client(conn, client_id)
         self.after_commit(self._announce_credentials_changed)
         return disabled
+
+    def set_daily_quota(self, client_id: str, limit: int | None) -> Client | None:
+        """Give the client ``limit`` as the most live SMS its sends may leave it a UTC day (None:
+        no limit), disabled or not; the client, None when unknown. Callers cached with the old
+        quota are told, as for a revoked key (see ``daily_quota``)."""
+        if not ids.is_client_id(client_id):
+            return None
+        with write_transaction(self.engine) as conn:
+            client = quotas.set_limit(conn, client_id, limit)
+        if client is not None:
+            self.after_commit(self._announce_credentials_changed)
+        return client
+
+    def quota_used(self, client_ids: Collection[str], at: datetime) -> dict[str, int]:
+        """How many live SMS each client has used of its quota on the UTC day of ``at``."""
+        if not client_ids:
+            return {}
+        with read_transaction(self.engine) as conn:
+            return quotas.used_on(conn, client_ids, at)
 
     def _announce_credentials_changed(self) -> None:
         """Once committed: tell those who cache credentials that some may no longer hold."""
@@ -351,15 +372,18 @@ class Store:
         *,
         at: datetime | None = None,
         answer: ReservedAnswer | None = None,
+        daily_quota: int | None = None,
     ) -> list[Message]:
         """Store all as queued in one transaction, with fresh ``msg_`` ids, in order.
 
         ``at`` is their creation time, now unless given (imports, tests).
         With ``answer``, the reserved key's answer commits in the same
         transaction: a crash leaves both or neither. Raises ReservationLost,
-        storing nothing, when that reservation no longer stands, and
+        storing nothing, when that reservation no longer stands,
         NumbersBlocked, storing nothing, when a recipient is on its client's
-        list of blocked numbers.
+        list of blocked numbers, and QuotaExceeded, storing nothing, when the
+        messages (live ones, of one client) do not fit what ``daily_quota``
+        leaves of their day (``daily_quota.take``).
 
         Concurrent sends share their commit (``group_commit``); each returns
         once its messages are committed.
@@ -367,10 +391,19 @@ class Store:
 
         def insert(conn: sa.Connection) -> list[Message]:
             blocked_numbers.refuse_blocked(conn, new_messages)
-            stored = messages.insert_messages(conn, new_messages, at)
+            now = at or utcnow()
+            if daily_quota is not None:
+                quotas.take(conn, new_messages[0].client_id, len(new_messages), daily_quota, now)
+            stored = messages.insert_messages(conn, new_messages, now)
             _keep_answer(conn, answer, stored)
             return stored
 
+        if daily_quota is not None and self.engine.dialect.name == "postgresql":
+            # The quota's row stays locked until the commit: two such rows taken in two orders
+            # by two processes' shared transactions would deadlock. A transaction of its own
+            # holds one; the client's sends wait for each other on it anyway.
+            with write_transaction(self.engine) as conn:
+                return insert(conn)
         return self._send_writes.run(insert)
 
     def get_message(self, caller: Caller, message_id: str) -> Message | None:
@@ -511,6 +544,7 @@ class Store:
             *phone_events.stale_before(cutoff),
             *webhook_outbox.stale_before(cutoff),
             *signed_out.stale(),
+            *quotas.stale_before(cutoff),
         ]
         retention.purge_stale(self.engine, stale, halted=halted)
         return deleted
@@ -544,15 +578,25 @@ class Store:
             return dead_letters.list_dead_letters(conn, limit)
 
     # -- one-time passwords ----------------------------------------------------
-    def create_otp(self, new_otp: otp.NewOtp, message: NewMessage, *, answer: ReservedAnswer | None = None) -> Message:
+    def create_otp(
+        self,
+        new_otp: otp.NewOtp,
+        message: NewMessage,
+        *,
+        answer: ReservedAnswer | None = None,
+        daily_quota: int | None = None,
+    ) -> Message:
         """Store the OTP and its message (queued) in one transaction; see ``otp.create``.
 
         With ``answer``, the reserved key's answer commits with them, as for
         ``insert_messages``. Raises otp.OtpRateLimited, storing nothing, past
-        the hourly limit for the number, and NumbersBlocked when the number is blocked.
+        the hourly limit for the number, NumbersBlocked when the number is
+        blocked, and QuotaExceeded when its SMS does not fit ``daily_quota``.
         """
         with write_transaction(self.engine) as conn:
             blocked_numbers.refuse_blocked(conn, [message])
+            if daily_quota is not None:
+                quotas.take(conn, message.client_id, 1, daily_quota, new_otp.created_at)
             stored = otp.create(conn, new_otp, message)
             _keep_answer(conn, answer, [stored])
             return stored

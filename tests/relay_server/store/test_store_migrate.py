@@ -46,6 +46,7 @@ TABLES = {
     "phone_events",
     "message_refusals",
     "blocked_numbers",
+    "quota_usage",
 }
 
 
