@@ -71,6 +71,12 @@ _CODES = (
     ErrorCode("OTP_NOT_FOUND", 404, "no such OTP for this client and key mode, or it was used or replaced"),
     ErrorCode("OTP_MAX_ATTEMPTS", 429, "3 wrong codes were given; the OTP no longer verifies"),
     ErrorCode("OTP_RATE_LIMIT", 429, "more than 10 OTPs within an hour for this number; see Retry-After"),
+    ErrorCode(
+        "QUOTA_EXCEEDED",
+        429,
+        "the client's daily quota of SMS, when the operator set one, is used up until 00:00 UTC (see"
+        " Retry-After and error.details); as the vendor's OpenAPI answers POST /sms/send",
+    ),
     ErrorCode("WEBHOOK_NOT_FOUND", 404, "no such webhook for this client and key mode"),
     ErrorCode("WEBHOOK_LOG_NOT_FOUND", 404, "no such webhook log for this client and key mode"),
     ErrorCode("IDEMPOTENCY_CONFLICT", 409, "the Idempotency-Key was used with another body"),

@@ -10,9 +10,11 @@ A request that stores messages keeps its answer in the very transaction that
 stores them (``store_answered``): a relay that dies mid-request leaves either
 both, and the retry replays the answer, or neither, and the retry, once the
 reservation is taken for abandoned, does the work. Every other answer is kept
-when it is given, except a 5xx: those are never kept (the reservation is
-released) since whatever a request stored is already answered for, and a
-retry must be free to succeed.
+when it is given, except a 5xx and a 429: those are never kept (the
+reservation is released) since whatever a request stored is already answered
+for, and a retry must be free to succeed; a 429 says to try again later (a
+daily quota used up, too many OTPs for a number), and the retry of a client
+that waited, with the same key as it should, must not be told so again.
 
 A request counts as the same when its method, path, ``X-Device-ID`` and body
 bytes are. Keys belong to a client and its key mode (live or test).
@@ -45,6 +47,8 @@ HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 250  # the store keeps 255, less the key mode's prefix
 # A reservation still pending after this long belongs to a request that died.
 ABANDONED_AFTER = timedelta(seconds=60)
+# An answer that says to try again later, and is not kept for the retry.
+TRY_LATER = 429
 _PENDING_PREFIX = b"pending:"
 _WAIT_STEP_SECONDS = 0.05
 _WAIT_LIMIT_SECONDS = 30.0
@@ -184,7 +188,7 @@ def _after(response: Response) -> Response:
     if reservation is None:
         return response
     store = context.current().store
-    if response.status_code >= 500:
+    if response.status_code >= 500 or response.status_code == TRY_LATER:
         _release_quietly(store, reservation)
     else:
         keep(store, reservation, response.status_code, response.get_data())

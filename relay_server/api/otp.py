@@ -21,7 +21,7 @@ from dataclasses import replace
 
 from flask import Blueprint, Response
 
-from relay_server.api import context, idempotency, tracking
+from relay_server.api import context, daily_quota, idempotency, tracking
 from relay_server.api import otp_codes as otp
 from relay_server.api.auth import current_caller, requested_device_id
 from relay_server.api.body import json_body
@@ -38,6 +38,7 @@ from relay_server.api.routes import respond, route
 from relay_server.api.sending import Options, blocked_number, choose_device, new_message, send_context, submit
 from relay_server.dispatch.dispatcher import CancelUndecided
 from relay_server.store import ids
+from relay_server.store.daily_quota import QuotaExceeded
 from relay_server.store.errors import NumbersBlocked
 from relay_server.store.models import Message
 from relay_server.store.otp import MAX_ATTEMPTS, NewOtp, OtpRateLimited, Verification
@@ -59,7 +60,14 @@ OTP_PRIORITY = 1
     body=SendOtpRequest,
     device=True,
     description="The SMS is queued at priority 1; the code is never in an answer.",
-    errors=("MESSAGE_TOO_LONG", "OTP_RATE_LIMIT", "BLOCKED_NUMBER", "DEVICE_OFFLINE", "NO_DEVICE_AVAILABLE"),
+    errors=(
+        "MESSAGE_TOO_LONG",
+        "OTP_RATE_LIMIT",
+        "QUOTA_EXCEEDED",
+        "BLOCKED_NUMBER",
+        "DEVICE_OFFLINE",
+        "NO_DEVICE_AVAILABLE",
+    ),
     example={
         "to": "+33612345678",
         "length": 6,
@@ -113,10 +121,15 @@ def send_otp() -> Response:
 
     try:
         [stored], response = idempotency.store_answered(
-            lambda answer: [relay.store.create_otp(new_otp, masked, answer=answer)], render
+            lambda answer: [
+                relay.store.create_otp(new_otp, masked, answer=answer, daily_quota=daily_quota.limit_of(caller))
+            ],
+            render,
         )
     except OtpRateLimited as limited:
         return _rate_limited(math.ceil((limited.retry_at - now).total_seconds()))
+    except QuotaExceeded as exceeded:
+        raise daily_quota.refused(exceeded, now) from None
     except NumbersBlocked:
         raise blocked_number(request.to) from None
     log.info("otp created", extra={"otp_id": otp_id, "message_id": stored.message_id})

@@ -7,7 +7,12 @@ request as a whole is refused.
 
 A number on the caller's list of blocked numbers is found by the store, in
 that transaction: a send to it is refused with 403 ``BLOCKED_NUMBER``, and a
-bulk's item to it is rejected while the others are stored.
+bulk's item to it is rejected while the others are stored. So is a send that
+does not fit what the client's daily quota leaves of its day (``daily_quota``):
+refused whole with 429 ``QUOTA_EXCEEDED``, a bulk too.
+
+The relay's clock (``context.RelayContext.clock``) tells the time a send is
+checked and stored at, and so the day it counts on.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response
 
-from relay_server.api import context, idempotency
+from relay_server.api import context, daily_quota, idempotency
 from relay_server.api.auth import current_caller, requested_device_id
 from relay_server.api.body import json_body
 from relay_server.api.errors import ApiError
@@ -45,6 +50,7 @@ from relay_server.api.models.sending import (
 from relay_server.api.routes import respond, route
 from relay_server.dispatch.dispatcher import DeviceOffline, NoDeviceAvailable
 from relay_server.store import ids
+from relay_server.store.daily_quota import QuotaExceeded
 from relay_server.store.errors import NumbersBlocked
 from relay_server.store.models import Caller, Message, NewMessage
 from zimsend_common.segments import SplitText
@@ -55,7 +61,9 @@ log = logging.getLogger(__name__)
 
 SENDING = {"tag": "Sending", "status": 202, "device": True}
 DEVICE_ERRORS = ("DEVICE_OFFLINE", "NO_DEVICE_AVAILABLE")
-SEND_ERRORS = ("BLOCKED_NUMBER", *DEVICE_ERRORS)
+# A bulk's blocked number is rejected alone; past the daily quota the whole request is refused.
+BULK_ERRORS = ("QUOTA_EXCEEDED", *DEVICE_ERRORS)
+SEND_ERRORS = ("BLOCKED_NUMBER", *BULK_ERRORS)
 BULK_ANSWER = "Queued; invalid items are listed as rejected with their error."
 
 
@@ -101,7 +109,7 @@ def send() -> Response:
     answers=BulkAccepted,
     body=(BulkToRecipients, BulkOfMessages),
     description=BULK_ANSWER,
-    errors=DEVICE_ERRORS,
+    errors=BULK_ERRORS,
     **SENDING,
     example={"recipients": ["+33612345678", "+33698765432"], "message": "Promo -20% ce week-end", "priority": 5},
 )
@@ -125,7 +133,7 @@ def send_bulk() -> Response:
     answers=BulkAccepted,
     body=BulkOfMessages,
     description=BULK_ANSWER,
-    errors=DEVICE_ERRORS,
+    errors=BULK_ERRORS,
     **SENDING,
     example={"messages": [{"to": "+33612345678", "message": "Bonjour Jean", "metadata": {"user_id": "u1"}}]},
 )
@@ -195,7 +203,7 @@ def one_message(body: dict[str, Any], device_id: str | None) -> NewMessage:
 def send_context(**more: Unpack[SendContext]) -> SendContext:
     """What the send rules read: the settings, the time now and the text's languages."""
     relay = context.current()
-    return {"settings": relay.settings.relay, "now": utcnow(), "languages": _languages(), **more}
+    return {"settings": relay.settings.relay, "now": relay.clock(), "languages": _languages(), **more}
 
 
 def options_of(request: SendRequest | BulkToRecipients | BulkOfMessages) -> Options:
@@ -351,7 +359,8 @@ def blocked_number(number: str) -> ApiError:
 def store_and_submit(messages: list[NewMessage], render: Callable[[list[Message]], Response]) -> Response:
     """Store the messages with their answer, ``render`` of them; then queue them.
 
-    ApiError ``BLOCKED_NUMBER``, nothing stored, when a recipient is on the caller's list of blocked numbers.
+    ApiError ``BLOCKED_NUMBER``, nothing stored, when a recipient is on the caller's list of blocked
+    numbers, and ``QUOTA_EXCEEDED`` when the messages do not fit the caller's daily quota.
     """
     try:
         return _store_and_submit(messages, render)
@@ -363,8 +372,15 @@ def _store_and_submit(messages: list[NewMessage], render: Callable[[list[Message
     """``store_and_submit``, letting the store's NumbersBlocked through."""
     if not messages:
         return render([])
-    store = context.current().store
-    stored, response = idempotency.store_answered(lambda answer: store.insert_messages(messages, answer=answer), render)
+    relay = context.current()
+    now = relay.clock()
+    quota = daily_quota.limit_of(current_caller())
+    try:
+        stored, response = idempotency.store_answered(
+            lambda answer: relay.store.insert_messages(messages, at=now, answer=answer, daily_quota=quota), render
+        )
+    except QuotaExceeded as exceeded:
+        raise daily_quota.refused(exceeded, now) from None
     submit(stored)
     return response
 

@@ -11,6 +11,7 @@ from datetime import datetime, time, timedelta, timezone
 
 from flask import Blueprint, Response, request
 
+from relay_server.api import daily_quota
 from relay_server.api.auth import current_caller
 from relay_server.api.context import current
 from relay_server.api.errors import ApiError
@@ -145,17 +146,28 @@ def cancel(message_id: str) -> Response:
     summary="Get sending statistics",
     answers=StatsAnswer,
     query=Period,
-    description="Counts by creation time, messages purged by retention included.",
+    description=(
+        "Counts by creation time, messages purged by retention included; with daily_quota, today's use "
+        "of the daily quota the operator set."
+    ),
     **TRACKING,
 )
 def get_stats() -> Response:
-    """Counts of the caller's messages by creation time, in the tracking page's shape."""
+    """Counts of the caller's messages by creation time, in the tracking page's shape, and
+    where its client stands with its daily quota, when it has one."""
     period = Period.model_validate(request.args.to_dict())
     # Stats count whole UTC creation days: widen the bounds to the days they fall in.
     from_day = _day_start(period.from_date) if period.from_date else None
     to_day = _day_start(period.to_date) + timedelta(days=1, seconds=-1) if period.to_date else None
-    stats = current().store.stats(current_caller(), from_day, to_day, period.device_id)
-    return respond(StatsAnswer(period=PeriodBounds(**{"from": from_day, "to": to_day}), stats=stats_body(stats)))
+    caller = current_caller()
+    stats = current().store.stats(caller, from_day, to_day, period.device_id)
+    return respond(
+        StatsAnswer(
+            period=PeriodBounds(**{"from": from_day, "to": to_day}),
+            stats=stats_body(stats),
+            daily_quota=daily_quota.standing(caller, current().clock()),
+        )
+    )
 
 
 def stats_body(stats: Stats) -> StatsCounts:

@@ -28,6 +28,7 @@ from relay_server.api.models.fields import (
     Rule,
     Timestamp,
     nullable,
+    omitted_when_none,
     query_rule,
 )
 from relay_server.api.models.messages import HistoryItem
@@ -270,7 +271,19 @@ class StatsCounts(Answer):
     by_day: list[DayCounts] = Field(description="UTC creation days with messages, oldest first.")
 
 
+class DailyQuota(Answer):
+    """Where the client stands with the daily quota its operator set (``zimsend-relay set-quota``)."""
+
+    limit: Annotated[int, Field(ge=1, description="Live SMS its sends may leave it a UTC day.")]
+    used: Count = Field(description="Live SMS accepted today (UTC): each message once, cancelled or failed too.")
+    remaining: Count
+    resets_at: Timestamp = Field(description="The next 00:00 UTC, when the count starts again.")
+
+
 class StatsAnswer(Answer):
     success: TRUE = True
     period: PeriodBounds
     stats: StatsCounts
+    daily_quota: DailyQuota | None = omitted_when_none(
+        "Today's use of the client's daily quota, whatever the period; absent without a quota, and for a test key."
+    )

@@ -315,3 +315,23 @@ def test_answers_when_no_device_can_send_are_declared(offline_relay, subtests):
             ("auth test of an offline device", ("GET", "/auth/test", {**h, "X-Device-ID": device}, {}), 200, None),
         ],
     )
+
+
+def test_quota_refusals_of_every_sending_route_are_declared_with_retry_after(relay, subtests):
+    acme = relay.new_client("acme")
+    failed = seed(relay.store, acme.client_id, created_at=utc(2025, 1, 15), status="failed").message_id
+    relay.store.set_daily_quota(acme.client_id, 1)
+    assert call(relay, "POST", "/sms/send", acme.headers, json=SEND).status_code == 202
+    for path, body in [
+        ("/sms/send", SEND),
+        ("/sms/send-bulk", {"recipients": [SEND["to"]], "message": "Hi"}),
+        ("/sms/send-bulk-personalized", {"messages": [SEND]}),
+        (f"/sms/{failed}/resend", {}),
+        ("/sms/send-otp", {"to": SEND["to"]}),
+    ]:
+        with subtests.test(path):
+            response = call(relay, "POST", path, acme.headers, json=body)
+            assert response.status_code == 429 and int(response.headers["Retry-After"]) >= 1
+            assert response.json()["error"]["code"] == "QUOTA_EXCEEDED"
+            declared = document()["paths"][re.sub(r"msg_\w+", "{message_id}", path)]["post"]["responses"]["429"]
+            assert "QUOTA_EXCEEDED: " in declared["description"] and "Retry-After" in declared["headers"]
