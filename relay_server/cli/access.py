@@ -1,5 +1,5 @@
-"""``zimsend-relay`` commands on who may use the relay: clients, their API keys, and the
-web console's operators."""
+"""``zimsend-relay`` commands on who may use the relay: clients, their API keys and daily
+quotas, and the web console's operators."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 from relay_server.cli import command
 from relay_server.store import UnknownClient
+from relay_server.store.daily_quota import resets_at
 from relay_server.store.models import ApiKey
 from relay_server.store.operators import OperatorExists
 from zimsend_common.timefmt import isoformat_z, utcnow
@@ -32,6 +33,64 @@ def _create_client(args: argparse.Namespace) -> int:
     with command.open_store(command.settings()) as store:
         client, api_key = store.create_client(name)
     command.emit({"client_id": client.client_id, "api_key": api_key})
+    return 0
+
+
+def register_list_clients(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "list-clients", help="list the clients, oldest first, with their daily quotas and the SMS each sent today"
+    )
+    parser.set_defaults(handler=_list_clients)
+
+
+def _list_clients(args: argparse.Namespace) -> int:
+    now = utcnow()
+    with command.open_store(command.settings()) as store:
+        clients = store.overview.list_clients()
+        used = store.quota_used([client.client_id for client in clients], now)
+    for client in clients:
+        command.emit(
+            {
+                "client_id": client.client_id,
+                "name": client.name,
+                "disabled": client.disabled,
+                "created_at": isoformat_z(client.created_at),
+                "daily_quota": client.daily_quota,
+                "used_today": used[client.client_id],
+            }
+        )
+    return 0
+
+
+def register_set_quota(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "set-quota", help="set the most live SMS a client's sends may leave it a UTC day (--none: no limit)"
+    )
+    parser.add_argument("client_id")
+    parser.add_argument("--daily", type=int, metavar="N", help="SMS a UTC day: each message accepted counts once")
+    parser.add_argument("--none", action="store_true", help="take the client's quota away: no limit")
+    parser.set_defaults(handler=_set_quota)
+
+
+def _set_quota(args: argparse.Namespace) -> int:
+    if (args.daily is None) == (not args.none):
+        raise command.CommandRefused("INVALID_OPTIONS", "give either --daily N or --none")
+    if args.daily is not None and args.daily < 1:
+        raise command.CommandRefused("INVALID_LIMIT", "--daily must be at least 1 (--none takes the quota away)")
+    now = utcnow()
+    with command.open_store(command.settings()) as store:
+        client = store.set_daily_quota(args.client_id, args.daily)
+        if client is None:
+            raise command.unknown_client(args.client_id)
+        used = store.quota_used([client.client_id], now)[client.client_id]
+    command.emit(
+        {
+            "client_id": client.client_id,
+            "daily_quota": client.daily_quota,
+            "used_today": used,
+            "resets_at": isoformat_z(resets_at(now)),
+        }
+    )
     return 0
 
 
@@ -136,6 +195,8 @@ def _add_operator(args: argparse.Namespace) -> int:
 
 COMMANDS = [
     register_create_client,
+    register_list_clients,
+    register_set_quota,
     register_create_key,
     register_revoke_key,
     register_list_keys,

@@ -1,4 +1,5 @@
-"""``zimsend-relay``'s client and key commands: create-client, create-key, list-keys, revoke-key, disable-client."""
+"""``zimsend-relay``'s client and key commands: create-client, list-clients, set-quota, create-key, list-keys,
+revoke-key, disable-client."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from relay_process import Run, environment, ok, runner
 
 from relay_server.store import InvalidApiKey, Store, UnknownClient
+from relay_server.store.models import NewMessage
 
 pytestmark = pytest.mark.slow  # every test runs zimsend-relay as a process
 
@@ -96,6 +98,7 @@ def test_disable_client_stops_its_keys(relay: Run, store: Store) -> None:
         ("add-device", "client_0000000000"),
         ("list-devices", "--client", "client_0000000000"),
         ("list-keys", "client_0000000000"),
+        ("set-quota", "client_0000000000", "--daily", "5"),
     ],
 )
 def test_commands_naming_an_unknown_client_are_refused_and_change_nothing(
@@ -115,3 +118,56 @@ def test_an_empty_client_name_is_refused(relay: Run) -> None:
     outcome = relay("create-client", "  ")
 
     assert outcome.status == 1 and outcome.error["error"]["code"] == "INVALID_NAME"
+
+
+def test_set_quota_sets_and_removes_a_clients_daily_quota_and_says_what_today_used(relay: Run, store: Store) -> None:
+    (client,) = ok(relay("create-client", "Acme"))
+    message = NewMessage(
+        client_id=client["client_id"],
+        is_test=False,
+        to="+263771234567",
+        body="Hi",
+        priority=3,
+        segments=1,
+        encoding="GSM-7",
+    )
+    store.insert_messages([message, message])
+
+    (limited,) = ok(relay("set-quota", client["client_id"], "--daily", "500"))
+    (unlimited,) = ok(relay("set-quota", client["client_id"], "--none"))
+
+    assert set(limited) == {"client_id", "daily_quota", "used_today", "resets_at"}
+    assert (limited["client_id"], limited["daily_quota"], limited["used_today"]) == (client["client_id"], 500, 2)
+    assert limited["resets_at"].endswith("T00:00:00Z")
+    assert (unlimited["daily_quota"], unlimited["used_today"]) == (None, 2)
+    assert store.get_client(client["client_id"]).daily_quota is None
+
+
+def test_list_clients_shows_each_clients_quota_and_what_today_used(relay: Run) -> None:
+    (acme,) = ok(relay("create-client", "Acme"))
+    (globex,) = ok(relay("create-client", "Globex"))
+    ok(relay("set-quota", globex["client_id"], "--daily", "300"))
+    ok(relay("disable-client", acme["client_id"]))
+
+    listed = ok(relay("list-clients"))
+
+    assert [(c["client_id"], c["name"], c["disabled"], c["daily_quota"], c["used_today"]) for c in listed] == [
+        (acme["client_id"], "Acme", True, None, 0),
+        (globex["client_id"], "Globex", False, 300, 0),
+    ]
+    assert all(c["created_at"].endswith("Z") for c in listed)
+
+
+@pytest.mark.parametrize(
+    ("options", "code"),
+    [((), "INVALID_OPTIONS"), (("--daily", "5", "--none"), "INVALID_OPTIONS"), (("--daily", "0"), "INVALID_LIMIT")],
+)
+def test_set_quota_wants_one_positive_daily_quota_or_none(
+    relay: Run, store: Store, options: tuple[str, ...], code: str
+) -> None:
+    (client,) = ok(relay("create-client", "Acme"))
+
+    outcome = relay("set-quota", client["client_id"], *options)
+
+    assert outcome.status == 1 and outcome.error["error"]["code"] == code
+    assert store.get_client(client["client_id"]).daily_quota is None
