@@ -104,6 +104,7 @@ WORDS: dict[str, str] = {
     "CSV file": "Fichier CSV",
     "Upload and send": "Téléverser et envoyer",
     "{queued} queued, {rejected} refused.": "{queued} en file, {rejected} refusés.",
+    "Daily quota: {used} of your {limit} SMS today (UTC) are used; it starts again at 00:00 UTC.": "Quota journalier : {used} de vos {limit} SMS du jour (UTC) sont utilisés ; il repart à 00:00 UTC.",
     # Inbox
     "Received": "Reçu",
     "No message received.": "Aucun message reçu.",
@@ -150,6 +151,7 @@ WORDS: dict[str, str] = {
     "Clients": "Clients",
     "Client": "Client",
     "Keys": "Clés",
+    "SMS today / daily quota (UTC)": "SMS du jour / quota journalier (UTC)",
     "revoked": "révoquée",
     "disabled": "désactivé",
     "Disable": "Désactiver",

@@ -172,7 +172,7 @@ def _session_caller() -> Caller | None:
     now = utcnow()
     for key in store.list_api_keys(client_id):
         if key.key_id == key_id and key.revoked_at is None and (key.expires_at is None or key.expires_at > now):
-            return Caller(client_id=client_id, key_id=key_id, is_test=key.is_test)
+            return Caller(client_id=client_id, key_id=key_id, is_test=key.is_test, daily_quota=client.daily_quota)
     return None
 
 

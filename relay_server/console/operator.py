@@ -1,4 +1,4 @@
-"""The operator's view across clients: clients and their keys (prefixes), devices, the health of
+"""The operator's view across clients: clients, their keys (prefixes) and daily quotas, devices, the health of
 the store, Redis and the worker, and the dead-lettered events; and a device taken out of
 service or given back, as ``zimsend-relay disable-device`` and ``enable-device`` do.
 
@@ -56,6 +56,7 @@ def operator_view() -> str:
         "operator.html",
         clients=clients,
         keys={client.client_id: store.list_api_keys(client.client_id) for client in clients},
+        used_today=store.quota_used([client.client_id for client in clients if client.daily_quota is not None], now),
         devices=[(state, state.online(now, offline_after)) for state in states],
         # What shuts a disabled modem's agent out of Redis: the relay leaves Redis users to the operator.
         redis_lines={

@@ -19,9 +19,9 @@ from flask import Response as FlaskResponse
 from flask import jsonify, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from relay_server.api import daily_quota, sending
 from relay_server.api import devices as api_devices
-from relay_server.api import sending
-from relay_server.api.auth import callers_device_id
+from relay_server.api.auth import callers_device_id, current_caller
 from relay_server.api.context import current
 from relay_server.api.errors import ApiError
 from relay_server.api.models.messages import PRIORITY_WORDS
@@ -122,4 +122,5 @@ def _csv_items(upload: Any) -> list[dict[str, str]]:
 
 def _form(**page: Any) -> str:
     devices = api_devices.list_devices().get_json()["devices"]
-    return render_template("send.html", devices=devices, priorities=PRIORITY_WORDS, **page)
+    quota = daily_quota.standing(current_caller(), current().clock())
+    return render_template("send.html", devices=devices, priorities=PRIORITY_WORDS, quota=quota, **page)

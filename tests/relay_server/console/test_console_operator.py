@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from store_factories import new_message
 
 from relay_server.cli.main import main
 
@@ -104,3 +105,17 @@ def test_disabling_a_device_without_the_forms_token_or_an_operators_session_chan
         == 404
     )
     assert console.store.get_device(device.device_id).disabled is False
+
+
+def test_the_operator_sees_each_clients_daily_quota_and_what_today_used(console, operator_password):
+    acme, globex = console.new_client("acme"), console.new_client("globex")
+    console.store.set_daily_quota(globex.client_id, 300)
+    caller = console.store.authenticate(globex.client_id, globex.api_key)
+    console.store.insert_messages([new_message(caller), new_message(caller)], daily_quota=300)
+    browser = console.browser()
+    assert _sign_in(browser, "ops", operator_password).status_code == 302
+
+    page = browser.text("/console/operator")
+
+    assert f'data-quota="{globex.client_id}">2 / 300<' in page
+    assert f'data-quota="{acme.client_id}">–<' in page

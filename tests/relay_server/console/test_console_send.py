@@ -161,3 +161,18 @@ def test_the_live_count_says_why_a_text_would_be_refused(signed_in):
 def test_the_live_count_needs_the_sessions_csrf_token(signed_in):
     _acme, browser = signed_in
     assert browser.client.post("/console/send/count", data={"text": "Mhoro"}).status_code == 403
+
+
+def test_the_send_page_shows_todays_use_of_the_quota_and_a_send_past_it_is_refused(console, signed_in):
+    acme, browser = signed_in
+    console.store.set_daily_quota(acme.client_id, 1)  # the session's caller is read again at each page
+    assert "0 of your 1 SMS today" in browser.text("/console/send")
+    sent = browser.post("/console/send", {"to": "+263771234567", "message": "Mhoro"}, page="/console/send")
+    assert sent.status_code == 303
+
+    refused = browser.post("/console/send", {"to": "+263771234568", "message": "Mhoro"}, page="/console/send")
+
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 429
+    assert "Daily SMS limit reached" in page and "1 of your 1 SMS today" in page
+    assert len(_history(browser, acme)) == 1
