@@ -23,6 +23,7 @@ rack; no worker or agent runs, so sent messages stay queued in Redis.
     .venv/bin/python bench/api.py --quick              # seconds: proves it still runs
     .venv/bin/python bench/api.py --only send          # one route (again for more), for an A/B
     .venv/bin/python bench/api.py --online 100         # a rack: every device of the client online
+    .venv/bin/python bench/api.py --daily-quota 100000000  # each send also takes from the client's daily quota
 
 Needs ``wrk`` (Debian: ``apt-get install wrk``; ``scripts/bootstrap --test`` installs it).
 """
@@ -206,6 +207,9 @@ def main() -> None:
         help="measure only this route (again for more): an A/B of one change takes minutes, not ten",
     )
     parser.add_argument("--online", type=int, default=1, help="the client's devices recorded online (it has 100)")
+    parser.add_argument(
+        "--daily-quota", type=int, help="the client's daily quota (default: none), for the cost of counting each send"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     if args.quick:
@@ -221,6 +225,9 @@ def main() -> None:
         caller = filled_client(store, args.messages)
         print(f"{args.messages:,} messages on {store.engine.dialect.name} after {time.perf_counter() - started:.1f} s")
         api_key = store.create_api_key(caller.client_id)
+        store.set_daily_quota(
+            caller.client_id, args.daily_quota
+        )  # none unless asked: a database filled before may have one
         newest = store.history(caller, HistoryQuery(limit=1)).items[0]
         devices = [device.device_id for device in store.list_devices(caller.client_id)]
         for online in devices[: max(1, args.online)]:
@@ -235,7 +242,13 @@ def main() -> None:
             if args.only:
                 measured = [route for route in measured if route.kind in args.only]
             report = measure(args, workdir, url, redis_url, measured, headers)
-    report = {"database": dialect, "messages": args.messages, "online": args.online, **report}
+    report = {
+        "database": dialect,
+        "messages": args.messages,
+        "online": args.online,
+        "daily_quota": args.daily_quota,
+        **report,
+    }
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
 
