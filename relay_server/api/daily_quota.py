@@ -32,19 +32,28 @@ def limit_of(caller: Caller) -> int | None:
 
 
 def refused(exceeded: QuotaExceeded, now: datetime) -> ApiError:
-    """429 ``QUOTA_EXCEEDED`` for a send that does not fit, with ``Retry-After`` the seconds
-    from ``now`` to the next UTC midnight and where the client stands in ``details``."""
+    """429 ``QUOTA_EXCEEDED`` for a send that does not fit, with where the client stands in
+    ``details`` and ``Retry-After`` the seconds from ``now`` to the next UTC midnight; none
+    when the send asks for more than the whole quota, which no day would take."""
+    details = {
+        "limit": exceeded.limit,
+        "used": exceeded.used,
+        "requested": exceeded.requested,
+        "resets_at": isoformat_z(exceeded.resets_at),
+    }
+    if exceeded.requested > exceeded.limit:
+        return ApiError(
+            "QUOTA_EXCEEDED",
+            f"Daily SMS limit reached: this request asks for {exceeded.requested} SMS, more than your whole"
+            f" daily quota of {exceeded.limit}; no day can take it. Send it in parts of at most {exceeded.limit}.",
+            details=details,
+        )
     wait = max(1, math.ceil((exceeded.resets_at - now).total_seconds()))
     return ApiError(
         "QUOTA_EXCEEDED",
         f"Daily SMS limit reached: {exceeded.used} of your {exceeded.limit} SMS today (UTC) are used,"
         f" and this request asks for {exceeded.requested}. The quota starts again at 00:00 UTC.",
-        details={
-            "limit": exceeded.limit,
-            "used": exceeded.used,
-            "requested": exceeded.requested,
-            "resets_at": isoformat_z(exceeded.resets_at),
-        },
+        details=details,
         headers={"Retry-After": str(wait)},
     )
 

@@ -106,6 +106,20 @@ def test_a_bulk_that_would_pass_the_quota_is_refused_whole_and_one_that_fits_is_
     assert stored(relay, acme) == 3
 
 
+def test_a_bulk_larger_than_the_whole_quota_is_refused_without_a_retry_after_no_day_would_honour(relay, acme):
+    relay.store.set_daily_quota(acme.client_id, 2)
+
+    refused = post(relay, acme, "/sms/send-bulk", {"recipients": NUMBERS[:3], "message": "Promo"})
+
+    assert refused.status_code == 429, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "QUOTA_EXCEEDED"
+    assert error["details"]["requested"] == 3 and error["details"]["limit"] == 2
+    assert "Retry-After" not in refused.headers
+    assert "more than your whole daily quota" in error["message"]
+    assert stored(relay, acme) == 0
+
+
 def test_an_otp_counts_as_one_sms_of_the_quota(relay, acme, clock):
     relay.store.set_daily_quota(acme.client_id, 2)
 
