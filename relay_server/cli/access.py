@@ -11,7 +11,7 @@ from typing import Any
 
 from relay_server.cli import command
 from relay_server.store import UnknownClient
-from relay_server.store.daily_quota import resets_at
+from relay_server.store.daily_quota import MAX_LIMIT, resets_at
 from relay_server.store.models import ApiKey
 from relay_server.store.operators import OperatorExists
 from zimsend_common.timefmt import isoformat_z, utcnow
@@ -75,8 +75,10 @@ def register_set_quota(subparsers: argparse._SubParsersAction) -> None:
 def _set_quota(args: argparse.Namespace) -> int:
     if (args.daily is None) == (not args.none):
         raise command.CommandRefused("INVALID_OPTIONS", "give either --daily N or --none")
-    if args.daily is not None and args.daily < 1:
-        raise command.CommandRefused("INVALID_LIMIT", "--daily must be at least 1 (--none takes the quota away)")
+    if args.daily is not None and not 1 <= args.daily <= MAX_LIMIT:
+        raise command.CommandRefused(
+            "INVALID_LIMIT", f"--daily must be from 1 to {MAX_LIMIT} (--none takes the quota away)"
+        )
     now = utcnow()
     with command.open_store(command.settings()) as store:
         client = store.set_daily_quota(args.client_id, args.daily)

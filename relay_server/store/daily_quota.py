@@ -37,6 +37,9 @@ from relay_server.store.models import Client
 from relay_server.store.retention import Stale
 from relay_server.store.schema import clients, daily_totals, quota_usage
 
+# The largest quota ``clients.daily_quota`` holds: an INTEGER, 32 bits on PostgreSQL.
+MAX_LIMIT = 2**31 - 1
+
 
 class QuotaExceeded(StoreError):
     """The send's ``requested`` SMS do not fit what is left of its client's quota for the day."""

@@ -160,9 +160,15 @@ def test_list_clients_shows_each_clients_quota_and_what_today_used(relay: Run) -
 
 @pytest.mark.parametrize(
     ("options", "code"),
-    [((), "INVALID_OPTIONS"), (("--daily", "5", "--none"), "INVALID_OPTIONS"), (("--daily", "0"), "INVALID_LIMIT")],
+    [
+        ((), "INVALID_OPTIONS"),
+        (("--daily", "5", "--none"), "INVALID_OPTIONS"),
+        (("--daily", "0"), "INVALID_LIMIT"),
+        # Past what clients.daily_quota holds: PostgreSQL's INTEGER refused it with a traceback.
+        (("--daily", "2147483648"), "INVALID_LIMIT"),
+    ],
 )
-def test_set_quota_wants_one_positive_daily_quota_or_none(
+def test_set_quota_wants_one_positive_daily_quota_that_the_store_holds_or_none(
     relay: Run, store: Store, options: tuple[str, ...], code: str
 ) -> None:
     (client,) = ok(relay("create-client", "Acme"))
