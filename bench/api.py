@@ -225,9 +225,8 @@ def main() -> None:
         caller = filled_client(store, args.messages)
         print(f"{args.messages:,} messages on {store.engine.dialect.name} after {time.perf_counter() - started:.1f} s")
         api_key = store.create_api_key(caller.client_id)
-        store.set_daily_quota(
-            caller.client_id, args.daily_quota
-        )  # none unless asked: a database filled before may have one
+        # None unless asked: a database filled before may have one.
+        store.daily_quotas.set_limit(caller.client_id, args.daily_quota)
         newest = store.history(caller, HistoryQuery(limit=1)).items[0]
         devices = [device.device_id for device in store.list_devices(caller.client_id)]
         for online in devices[: max(1, args.online)]:

@@ -64,5 +64,5 @@ def standing(caller: Caller, now: datetime) -> DailyQuota | None:
     limit = limit_of(caller)
     if limit is None:
         return None
-    used = context.current().store.quota_used([caller.client_id], now)[caller.client_id]
+    used = context.current().store.daily_quotas.used_on([caller.client_id], now)[caller.client_id]
     return DailyQuota(limit=limit, used=used, remaining=max(0, limit - used), resets_at=resets_at(now))

@@ -47,7 +47,7 @@ def _list_clients(args: argparse.Namespace) -> int:
     now = utcnow()
     with command.open_store(command.settings()) as store:
         clients = store.overview.list_clients()
-        used = store.quota_used([client.client_id for client in clients], now)
+        used = store.daily_quotas.used_on([client.client_id for client in clients], now)
     for client in clients:
         command.emit(
             {
@@ -81,10 +81,10 @@ def _set_quota(args: argparse.Namespace) -> int:
         )
     now = utcnow()
     with command.open_store(command.settings()) as store:
-        client = store.set_daily_quota(args.client_id, args.daily)
+        client = store.daily_quotas.set_limit(args.client_id, args.daily)
         if client is None:
             raise command.unknown_client(args.client_id)
-        used = store.quota_used([client.client_id], now)[client.client_id]
+        used = store.daily_quotas.used_on([client.client_id], now)[client.client_id]
     command.emit(
         {
             "client_id": client.client_id,

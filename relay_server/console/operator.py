@@ -56,7 +56,9 @@ def operator_view() -> str:
         "operator.html",
         clients=clients,
         keys={client.client_id: store.list_api_keys(client.client_id) for client in clients},
-        used_today=store.quota_used([client.client_id for client in clients if client.daily_quota is not None], now),
+        used_today=store.daily_quotas.used_on(
+            [client.client_id for client in clients if client.daily_quota is not None], now
+        ),
         devices=[(state, state.online(now, offline_after)) for state in states],
         # What shuts a disabled modem's agent out of Redis: the relay leaves Redis users to the operator.
         redis_lines={

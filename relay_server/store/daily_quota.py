@@ -1,6 +1,6 @@
 """A client's daily quota: the most live SMS its sends may leave it a UTC day.
 
-An operator sets it (``set_limit``, ``zimsend-relay set-quota``); none, every
+An operator sets it (``store.daily_quotas``, ``zimsend-relay set-quota``); none, every
 client's at first, is no limit. What counts is each live message accepted:
 each recipient of a bulk, an OTP's SMS, a resend; one SMS however many parts
 its text takes (what a client knows when it sends); on the UTC day it is
@@ -26,12 +26,13 @@ totals again.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import date, datetime, time, timedelta, timezone
 
 import sqlalchemy as sa
 
-from relay_server.store.engine import upsert_insert
+from relay_server.store import ids
+from relay_server.store.engine import after_commit, read_transaction, upsert_insert, write_transaction
 from relay_server.store.errors import StoreError
 from relay_server.store.models import Client
 from relay_server.store.retention import Stale
@@ -87,7 +88,7 @@ def take(conn: sa.Connection, client_id: str, count: int, limit: int, at: dateti
     conn.execute(_begin_day(conn), params)
     if conn.execute(_ADD, params).rowcount:
         return
-    used = used_on(conn, [client_id], at)[client_id]
+    used = _used_on(conn, [client_id], at)[client_id]
     raise QuotaExceeded(limit, used, count, resets_at(at))
 
 
@@ -113,7 +114,7 @@ def _begin_day(conn: sa.Connection) -> sa.Insert:
     return _BEGIN_DAY[dialect]
 
 
-def used_on(conn: sa.Connection, client_ids: Collection[str], at: datetime) -> dict[str, int]:
+def _used_on(conn: sa.Connection, client_ids: Collection[str], at: datetime) -> dict[str, int]:
     """How many live SMS each client has used of its quota on the UTC day of ``at``: its
     counter when it has one, else its live messages created that day."""
     day = day_of(at)
@@ -132,15 +133,36 @@ def used_on(conn: sa.Connection, client_ids: Collection[str], at: datetime) -> d
     return used
 
 
-def set_limit(conn: sa.Connection, client_id: str, limit: int | None) -> Client | None:
-    """Give the client ``limit`` as its daily quota (None: none), counting its day afresh from
-    its messages; the client as it now stands, None when there is no such client."""
-    updated = conn.execute(sa.update(clients).where(clients.c.client_id == client_id).values(daily_quota=limit))
-    if not updated.rowcount:
-        return None
-    conn.execute(sa.delete(quota_usage).where(quota_usage.c.client_id == client_id))
-    row = conn.execute(sa.select(clients).where(clients.c.client_id == client_id)).one()
-    return Client(**row._mapping)
+class DailyQuotas:
+    """The clients' daily quotas and what each used of its day (``store.daily_quotas``), each
+    method one transaction; a send takes from its quota in the transaction storing it (``take``)."""
+
+    def __init__(self, engine: sa.Engine, changed: Callable[[], object]) -> None:
+        self._engine = engine
+        self._changed = changed  # told once a quota is set: whoever caches callers
+
+    def set_limit(self, client_id: str, limit: int | None) -> Client | None:
+        """Give the client ``limit`` as the most live SMS its sends may leave it a UTC day (None:
+        no limit), disabled or not, counting its day afresh from its messages; the client as it
+        now stands, None when unknown. Callers cached with the old quota are told, as for a
+        revoked key."""
+        if not ids.is_client_id(client_id):
+            return None
+        with write_transaction(self._engine) as conn:
+            updated = conn.execute(sa.update(clients).where(clients.c.client_id == client_id).values(daily_quota=limit))
+            if not updated.rowcount:
+                return None
+            conn.execute(sa.delete(quota_usage).where(quota_usage.c.client_id == client_id))
+            row = conn.execute(sa.select(clients).where(clients.c.client_id == client_id)).one()
+        after_commit(self._engine, self._changed)
+        return Client(**row._mapping)
+
+    def used_on(self, client_ids: Collection[str], at: datetime) -> dict[str, int]:
+        """How many live SMS each client has used of its quota on the UTC day of ``at``."""
+        if not client_ids:
+            return {}
+        with read_transaction(self._engine) as conn:
+            return _used_on(conn, client_ids, at)
 
 
 def stale_before(cutoff: datetime) -> list[Stale]:

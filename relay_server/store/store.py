@@ -7,7 +7,7 @@ dead_letters); this class opens the transaction and hands the connection over.
 Concepts with many queries of their own are reached as attributes bound to
 the same engine, each method one transaction: ``store.inbox``,
 ``store.webhooks``, ``store.webhook_outbox``, ``store.mobile_devices``,
-``store.phone_events``, ``store.blocked_numbers``; the console's
+``store.phone_events``, ``store.blocked_numbers``, ``store.daily_quotas``; the console's
 ``store.operators``, ``store.signed_out``, ``store.overview``,
 ``store.device_history`` and ``store.hourly_counts``; and what operators watch
 (health, doctor, metrics), ``store.observability``.
@@ -135,10 +135,11 @@ class Store:
         self.hourly_counts = HourlyCounts(engine)
         self.observability = Observability(engine)
         self.blocked_numbers = BlockedNumbers(engine)
+        self.daily_quotas = quotas.DailyQuotas(engine, self._announce_credentials_changed)
         # A send's writes (its messages, its Idempotency-Key's reservation and answer) share
         # their commit with concurrent sends' (``group_commit``).
         self._send_writes = GroupCommit(engine)
-        # Told after a key is revoked or a client disabled: whoever caches credentials.
+        # Told after a key is revoked, a client disabled or its quota set: whoever caches credentials.
         self.credentials_changed: list[Callable[[], object]] = []
 
     @classmethod
@@ -224,25 +225,6 @@ class Store:
             disabled = clients.disable_client(conn, client_id)
         self.after_commit(self._announce_credentials_changed)
         return disabled
-
-    def set_daily_quota(self, client_id: str, limit: int | None) -> Client | None:
-        """Give the client ``limit`` as the most live SMS its sends may leave it a UTC day (None:
-        no limit), disabled or not; the client, None when unknown. Callers cached with the old
-        quota are told, as for a revoked key (see ``daily_quota``)."""
-        if not ids.is_client_id(client_id):
-            return None
-        with write_transaction(self.engine) as conn:
-            client = quotas.set_limit(conn, client_id, limit)
-        if client is not None:
-            self.after_commit(self._announce_credentials_changed)
-        return client
-
-    def quota_used(self, client_ids: Collection[str], at: datetime) -> dict[str, int]:
-        """How many live SMS each client has used of its quota on the UTC day of ``at``."""
-        if not client_ids:
-            return {}
-        with read_transaction(self.engine) as conn:
-            return quotas.used_on(conn, client_ids, at)
 
     def _announce_credentials_changed(self) -> None:
         """Once committed: tell those who cache credentials that some may no longer hold."""

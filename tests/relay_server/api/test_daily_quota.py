@@ -1,6 +1,6 @@
 """A client's daily quota over HTTP: what counts against it, the 429 past it, and its day.
 
-The operator sets a quota with ``zimsend-relay set-quota`` (``Store.set_daily_quota``):
+The operator sets a quota with ``zimsend-relay set-quota`` (``store.daily_quotas.set_limit``):
 the most live SMS the client's sends may leave it a UTC day, each message counted
 once, an OTP's included. Past it a send is refused whole with 429 ``QUOTA_EXCEEDED``
 and ``Retry-After`` (the seconds to the next UTC midnight), and nothing is stored.
@@ -65,7 +65,7 @@ def quota_refusal(response: requests.Response, clock: Clock) -> dict:
 def test_three_sends_pass_a_quota_of_three_and_the_fourth_is_refused_with_retry_after_storing_nothing(
     relay, acme, clock
 ):
-    relay.store.set_daily_quota(acme.client_id, 3)
+    relay.store.daily_quotas.set_limit(acme.client_id, 3)
 
     answers = [send(relay, acme, to) for to in NUMBERS[:4]]
 
@@ -89,7 +89,7 @@ def test_without_a_quota_sends_are_not_limited_and_answered_as_before(relay, acm
 
 
 def test_a_bulk_that_would_pass_the_quota_is_refused_whole_and_one_that_fits_is_queued(relay, acme, clock):
-    relay.store.set_daily_quota(acme.client_id, 3)
+    relay.store.daily_quotas.set_limit(acme.client_id, 3)
     assert send(relay, acme).status_code == 202
 
     too_many = post(relay, acme, "/sms/send-bulk", {"recipients": NUMBERS[:3], "message": "Promo"})
@@ -107,7 +107,7 @@ def test_a_bulk_that_would_pass_the_quota_is_refused_whole_and_one_that_fits_is_
 
 
 def test_a_bulk_larger_than_the_whole_quota_is_refused_without_a_retry_after_no_day_would_honour(relay, acme):
-    relay.store.set_daily_quota(acme.client_id, 2)
+    relay.store.daily_quotas.set_limit(acme.client_id, 2)
 
     refused = post(relay, acme, "/sms/send-bulk", {"recipients": NUMBERS[:3], "message": "Promo"})
 
@@ -121,7 +121,7 @@ def test_a_bulk_larger_than_the_whole_quota_is_refused_without_a_retry_after_no_
 
 
 def test_an_otp_counts_as_one_sms_of_the_quota(relay, acme, clock):
-    relay.store.set_daily_quota(acme.client_id, 2)
+    relay.store.daily_quotas.set_limit(acme.client_id, 2)
 
     first = post(relay, acme, "/sms/send-otp", {"to": NUMBERS[0]})
     second = send(relay, acme)
@@ -133,20 +133,20 @@ def test_an_otp_counts_as_one_sms_of_the_quota(relay, acme, clock):
 
 
 def test_a_resend_counts_as_a_new_sms(relay, acme, clock):
-    relay.store.set_daily_quota(acme.client_id, 1)
+    relay.store.daily_quotas.set_limit(acme.client_id, 1)
     failed = send(relay, acme).json()["message_id"]
     error = MessageError("NETWORK_ERROR", "no network")
     assert relay.store.apply_status_change(StatusChange(failed, "failed", clock.now, error=error)).applied
 
     quota_refusal(post(relay, acme, f"/sms/{failed}/resend", {}), clock)
-    relay.store.set_daily_quota(acme.client_id, 2)
+    relay.store.daily_quotas.set_limit(acme.client_id, 2)
     assert post(relay, acme, f"/sms/{failed}/resend", {}).status_code == 202
 
 
 def test_another_client_is_not_held_by_the_quota_of_one_past_it(relay, acme, clock):
     globex = relay.new_client("globex")
-    relay.store.set_daily_quota(acme.client_id, 1)
-    relay.store.set_daily_quota(globex.client_id, 2)
+    relay.store.daily_quotas.set_limit(acme.client_id, 1)
+    relay.store.daily_quotas.set_limit(globex.client_id, 2)
     assert send(relay, acme).status_code == 202
     quota_refusal(send(relay, acme), clock)
 
@@ -155,7 +155,7 @@ def test_another_client_is_not_held_by_the_quota_of_one_past_it(relay, acme, clo
 
 
 def test_an_idempotent_replay_is_not_counted_again_and_a_refusal_is_not_kept_for_its_key(relay, acme, clock):
-    relay.store.set_daily_quota(acme.client_id, 2)
+    relay.store.daily_quotas.set_limit(acme.client_id, 2)
 
     first = send(relay, acme, NUMBERS[0], **{"Idempotency-Key": "order-1"})
     replayed = send(relay, acme, NUMBERS[0], **{"Idempotency-Key": "order-1"})
@@ -167,23 +167,23 @@ def test_an_idempotent_replay_is_not_counted_again_and_a_refusal_is_not_kept_for
     quota_refusal(refused, clock)
     assert stored(relay, acme) == 2
     # Told to come back later, the client retries with the same key once the quota allows it.
-    relay.store.set_daily_quota(acme.client_id, 3)
+    relay.store.daily_quotas.set_limit(acme.client_id, 3)
     retried = send(relay, acme, NUMBERS[2], **{"Idempotency-Key": "order-3"})
     assert retried.status_code == 202, retried.text
     assert "Idempotent-Replayed" not in retried.headers
 
 
 def test_a_quota_raised_or_removed_takes_effect_at_the_next_send(relay, acme, clock):
-    relay.store.set_daily_quota(acme.client_id, 1)
+    relay.store.daily_quotas.set_limit(acme.client_id, 1)
     assert send(relay, acme).status_code == 202
     quota_refusal(send(relay, acme), clock)  # the caller is now cached with its quota of 1
 
-    relay.store.set_daily_quota(acme.client_id, 2)
+    relay.store.daily_quotas.set_limit(acme.client_id, 2)
     assert send(relay, acme).status_code == 202
     quota_refusal(send(relay, acme), clock)
-    relay.store.set_daily_quota(acme.client_id, None)
+    relay.store.daily_quotas.set_limit(acme.client_id, None)
     assert send(relay, acme).status_code == 202
-    relay.store.set_daily_quota(acme.client_id, 3)  # set again: the day's sends so far count
+    relay.store.daily_quotas.set_limit(acme.client_id, 3)  # set again: the day's sends so far count
     quota_refusal(send(relay, acme), clock)
 
 
@@ -191,14 +191,14 @@ def test_a_quota_set_during_the_day_counts_the_days_sends_before_it(relay, acme,
     for to in NUMBERS[:2]:
         assert send(relay, acme, to).status_code == 202
 
-    relay.store.set_daily_quota(acme.client_id, 3)
+    relay.store.daily_quotas.set_limit(acme.client_id, 3)
 
     assert send(relay, acme).status_code == 202
     quota_refusal(send(relay, acme), clock)
 
 
 def test_test_keys_are_neither_counted_nor_limited(relay, acme, clock):
-    relay.store.set_daily_quota(acme.client_id, 1)
+    relay.store.daily_quotas.set_limit(acme.client_id, 1)
     test_key = relay.test_key(acme.client_id)
 
     assert [send(relay, test_key, to).status_code for to in NUMBERS[:3]] == [202, 202, 202]
@@ -208,7 +208,7 @@ def test_test_keys_are_neither_counted_nor_limited(relay, acme, clock):
 
 
 def test_the_quota_restarts_at_utc_midnight(relay, acme, clock):
-    relay.store.set_daily_quota(acme.client_id, 2)
+    relay.store.daily_quotas.set_limit(acme.client_id, 2)
     assert [send(relay, acme, to).status_code for to in NUMBERS[:2]] == [202, 202]
     clock.advance(seconds=119)
     refused = send(relay, acme)
@@ -223,7 +223,7 @@ def test_the_quota_restarts_at_utc_midnight(relay, acme, clock):
 
 
 def test_stats_say_how_much_of_the_quota_today_used(relay, acme, clock):
-    relay.store.set_daily_quota(acme.client_id, 5)
+    relay.store.daily_quotas.set_limit(acme.client_id, 5)
     assert send(relay, acme).status_code == 202
     assert post(relay, acme, "/sms/send-bulk", {"recipients": NUMBERS[:2], "message": "Promo"}).status_code == 202
 

@@ -48,7 +48,7 @@ def test_sends_at_once_to_two_server_processes_never_store_more_than_the_quota(
     store = Store.open(database_url)
     try:
         client_id, api_key = _online_client(store)
-        store.set_daily_quota(client_id, QUOTA)
+        store.daily_quotas.set_limit(client_id, QUOTA)
         headers = {"X-Client-ID": client_id, "X-API-Key": api_key}
         url = f"http://127.0.0.1:{port}/v1"
 

@@ -320,7 +320,7 @@ def test_answers_when_no_device_can_send_are_declared(offline_relay, subtests):
 def test_quota_refusals_of_every_sending_route_are_declared_with_retry_after(relay, subtests):
     acme = relay.new_client("acme")
     failed = seed(relay.store, acme.client_id, created_at=utc(2025, 1, 15), status="failed").message_id
-    relay.store.set_daily_quota(acme.client_id, 1)
+    relay.store.daily_quotas.set_limit(acme.client_id, 1)
     assert call(relay, "POST", "/sms/send", acme.headers, json=SEND).status_code == 202
     for path, body in [
         ("/sms/send", SEND),

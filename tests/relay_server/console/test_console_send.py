@@ -165,7 +165,7 @@ def test_the_live_count_needs_the_sessions_csrf_token(signed_in):
 
 def test_the_send_page_shows_todays_use_of_the_quota_and_a_send_past_it_is_refused(console, signed_in):
     acme, browser = signed_in
-    console.store.set_daily_quota(acme.client_id, 1)  # the session's caller is read again at each page
+    console.store.daily_quotas.set_limit(acme.client_id, 1)  # the session's caller is read again at each page
     assert "0 of your 1 SMS today" in browser.text("/console/send")
     sent = browser.post("/console/send", {"to": "+263771234567", "message": "Mhoro"}, page="/console/send")
     assert sent.status_code == 303

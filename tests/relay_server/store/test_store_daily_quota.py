@@ -53,7 +53,7 @@ def test_a_send_past_the_quota_raises_with_where_the_client_stands_and_stores_no
     assert refused.value.resets_at == MIDNIGHT
     assert store.history(live_caller, HistoryQuery()).total == 2
     assert _send(store, live_caller, 1) == 1
-    assert store.quota_used([live_caller.client_id], NOON) == {live_caller.client_id: 3}
+    assert store.daily_quotas.used_on([live_caller.client_id], NOON) == {live_caller.client_id: 3}
 
 
 def test_an_otp_takes_one_of_the_quota_in_its_own_transaction(store: Store, live_caller: Caller) -> None:
@@ -74,14 +74,14 @@ def test_the_day_is_the_utc_day_the_messages_are_created_on(store: Store, live_c
 
     assert _send(store, live_caller, 3, at=MIDNIGHT) == 3
 
-    assert store.quota_used([live_caller.client_id], MIDNIGHT) == {live_caller.client_id: 3}
+    assert store.daily_quotas.used_on([live_caller.client_id], MIDNIGHT) == {live_caller.client_id: 3}
     assert store.stats(live_caller, None, None, None).pending == 6
 
 
 def test_sends_without_a_quota_are_what_the_day_has_used_when_one_is_set(store: Store, live_caller: Caller) -> None:
     assert _send(store, live_caller, 2, quota=None) == 2
 
-    assert store.quota_used([live_caller.client_id], NOON) == {live_caller.client_id: 2}
+    assert store.daily_quotas.used_on([live_caller.client_id], NOON) == {live_caller.client_id: 2}
     with pytest.raises(QuotaExceeded) as refused:
         _send(store, live_caller, 2)
     assert refused.value.used == 2
@@ -89,10 +89,10 @@ def test_sends_without_a_quota_are_what_the_day_has_used_when_one_is_set(store: 
 
 def test_a_quota_set_again_counts_the_sends_made_while_there_was_none(store: Store, live_caller: Caller) -> None:
     assert _send(store, live_caller, 1) == 1
-    store.set_daily_quota(live_caller.client_id, None)
+    store.daily_quotas.set_limit(live_caller.client_id, None)
     assert _send(store, live_caller, 1, quota=None) == 1
 
-    store.set_daily_quota(live_caller.client_id, 3)
+    store.daily_quotas.set_limit(live_caller.client_id, 3)
 
     assert _send(store, live_caller, 1) == 1
     with pytest.raises(QuotaExceeded):
@@ -103,11 +103,11 @@ def test_a_client_keeps_its_quota_and_its_callers_carry_it(store: Store) -> None
     client, key = store.create_client("Acme")
     assert store.authenticate(client.client_id, key).daily_quota is None
 
-    assert store.set_daily_quota(client.client_id, 250) is not None
+    assert store.daily_quotas.set_limit(client.client_id, 250) is not None
 
     assert store.get_client(client.client_id).daily_quota == 250  # type: ignore[union-attr]
     assert store.authenticate(client.client_id, key).daily_quota == 250
-    assert store.set_daily_quota("client_0000000000", 5) is None
+    assert store.daily_quotas.set_limit("client_0000000000", 5) is None
 
 
 def test_setting_a_quota_tells_those_who_cache_callers(store: Store) -> None:
@@ -115,8 +115,8 @@ def test_setting_a_quota_tells_those_who_cache_callers(store: Store) -> None:
     told: list[int] = []
     store.credentials_changed.append(lambda: told.append(1))
 
-    store.set_daily_quota(client.client_id, 5)
-    store.set_daily_quota(client.client_id, None)
+    store.daily_quotas.set_limit(client.client_id, 5)
+    store.daily_quotas.set_limit(client.client_id, None)
 
     assert told == [1, 1]
 
@@ -139,7 +139,7 @@ def test_threads_sending_at_once_never_store_more_than_the_quota(store: Store, l
 
     assert sum(stored) == 24  # 2 at a time: the 13th pair would pass 25
     assert store.history(live_caller, HistoryQuery()).total == 24
-    assert store.quota_used([live_caller.client_id], NOON) == {live_caller.client_id: 24}
+    assert store.daily_quotas.used_on([live_caller.client_id], NOON) == {live_caller.client_id: 24}
 
 
 SENDER = """
@@ -202,7 +202,7 @@ def test_processes_sending_for_two_clients_at_once_store_each_its_quota_and_no_m
     counts = [tuple(map(int, out.split())) for out, _err in outputs]
     assert [failed for _stored, failed in counts] == [0, 0, 0, 0], outputs
     assert sum(stored for stored, _failed in counts) == 300  # of 320 tries, 160 for each client
-    assert store.quota_used(clients, NOON) == {client_id: 150 for client_id in clients}
+    assert store.daily_quotas.used_on(clients, NOON) == {client_id: 150 for client_id in clients}
 
 
 def test_the_purge_drops_the_counts_of_days_before_the_cutoff(store: Store, live_caller: Caller) -> None:

@@ -28,7 +28,7 @@ def test_clients_there_before_have_no_quota_and_going_back_keeps_them(empty_data
     upgrade_to_head(engine)
     store = Store(engine)
     assert store.get_client("client_0000000001").daily_quota is None  # type: ignore[union-attr]
-    store.set_daily_quota("client_0000000001", 10)
+    store.daily_quotas.set_limit("client_0000000001", 10)
 
     migrate_to(engine, "0026", down=True)
 
