@@ -3,12 +3,13 @@
 An entry is found by the SHA-256 digest of the presented client id and key
 (the key itself is never kept) and holds for ``TTL_SECONDS`` at most, never
 past the key's expiry. Each entry remembers the credentials generation, a
-value in Redis replaced by a new random one whenever a key is revoked or a
-client disabled (``announce_change``; random, so that a Redis that lost its
-data cannot come back to an old value): a request whose admission script (``quota``) reads
+value in Redis replaced by a new random one whenever a key is revoked, a
+client disabled or its daily quota set, which a cached caller carries
+(``announce_change``; random, so that a Redis that lost its data cannot come
+back to an old value): a request whose admission script (``quota``) reads
 another generation than its entry's authenticates against the store again.
-Revocation thus takes effect at once in every process; only when Redis
-cannot say the generation is the cache not used at all.
+Revocation and a new quota thus take effect at once in every process; only
+when Redis cannot say the generation is the cache not used at all.
 
 Only successes are cached: a refused key is checked, and counted against its
 address, every time.
