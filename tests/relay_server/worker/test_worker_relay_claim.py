@@ -97,6 +97,18 @@ def commits_counted(parts: Parts) -> Iterator[list[int]]:
         sa.event.remove(parts.store.engine, "commit", count)
 
 
+def assert_expired_but_taken_and_cancelled(
+    parts: Parts, messages: list[Message], taken: Message, claim: bytes, cancelled: Message
+) -> None:
+    """Every message failed TIMEOUT but two: the one a device claimed first, still queued with
+    the device's claim (it may be on air: its device reports what became of it), and the one
+    a cancel claimed, cancelled."""
+    assert_failed(parts, [m for m in messages if m not in (taken, cancelled)], "TIMEOUT", VALIDITY_PASSED)
+    assert parts.reload(taken).status == "queued"
+    assert parts.redis.get(wire.claim_key(taken.client_id, taken.message_id)) == claim
+    assert parts.reload(cancelled).status == "cancelled"
+
+
 def test_a_bulk_past_its_validity_fails_but_for_the_messages_a_device_or_a_cancel_claimed_first(parts: Parts):
     caller = parts.client()
     device = parts.device(caller)  # it never reports: offline
@@ -107,11 +119,7 @@ def test_a_bulk_past_its_validity_fails_but_for_the_messages_a_device_or_a_cance
 
     assert run_round(parts, utcnow() + timedelta(minutes=1))
 
-    assert_failed(parts, [m for m in messages if m not in (taken, cancelled)], "TIMEOUT", VALIDITY_PASSED)
-    # It may be on air: its device reports what became of it.
-    assert parts.reload(taken).status == "queued"
-    assert parts.redis.get(wire.claim_key(caller.client_id, taken.message_id)) == claim
-    assert parts.reload(cancelled).status == "cancelled"
+    assert_expired_but_taken_and_cancelled(parts, messages, taken, claim, cancelled)
     assert cancelled.message_id not in failed_webhooks(parts)
     assert queued_job_ids(parts, device.device_id) == []
 
@@ -185,8 +193,5 @@ def test_claims_a_round_won_before_it_stopped_are_failed_by_the_next_as_they_say
 
     assert run_round(parts, utcnow() + timedelta(minutes=1))
 
-    assert_failed(parts, [m for m in messages if m not in (taken, cancelled)], "TIMEOUT", VALIDITY_PASSED)
-    assert parts.reload(taken).status == "queued"
-    assert parts.redis.get(wire.claim_key(caller.client_id, taken.message_id)) == claim
-    assert parts.reload(cancelled).status == "cancelled"
+    assert_expired_but_taken_and_cancelled(parts, messages, taken, claim, cancelled)
     assert queued_job_ids(parts, device.device_id) == []
