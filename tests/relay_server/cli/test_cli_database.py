@@ -124,8 +124,15 @@ def test_a_bad_setting_is_refused_with_its_code(tmp_path: Path) -> None:
     assert not (tmp_path / "data").exists()
 
 
-def test_an_unreachable_database_is_reported_with_its_code(tmp_path: Path) -> None:
-    run = runner(environment(tmp_path, database_url="postgresql+psycopg://postgres:s3cret@127.0.0.1:1/none"))
+@pytest.mark.parametrize(
+    "database_url",
+    ["postgresql+psycopg://postgres:s3cret@127.0.0.1:1/none", "nonsense://user:s3cret@host/db"],
+    ids=["unreachable", "malformed"],
+)
+def test_a_database_unreachable_or_malformed_is_reported_with_its_code_without_echoing_its_url(
+    tmp_path: Path, database_url: str
+) -> None:
+    run = runner(environment(tmp_path, database_url=database_url))
 
     outcome = run("migrate")
 
@@ -146,13 +153,3 @@ def test_a_database_a_newer_relay_migrated_is_refused_with_its_code(tmp_path: Pa
     assert outcome.status == 1
     assert outcome.error["error"]["code"] == "DATABASE_TOO_NEW"
     assert newer in outcome.error["error"]["message"] and "backup" in outcome.error["error"]["message"]
-
-
-def test_a_malformed_database_url_is_reported_without_echoing_it(tmp_path: Path) -> None:
-    run = runner(environment(tmp_path, database_url="nonsense://user:s3cret@host/db"))
-
-    outcome = run("migrate")
-
-    assert outcome.status == 1
-    assert outcome.error["error"]["code"] == "DATABASE_UNAVAILABLE"
-    assert "s3cret" not in json.dumps(outcome.error)
