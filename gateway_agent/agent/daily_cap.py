@@ -6,7 +6,7 @@ goes past its cap; they count SMS parts, so the limit does
 (``local_day``: from its host's local midnight to the next). The count comes
 from the ledger, the parts the network accepted today, those of a message
 that failed part-way included, and those a modem that splits a text itself
-sent under one reference (``sent``): a restarted agent keeps it.
+sent under one reference (``unreferenced``): a restarted agent keeps it.
 
 A message is started only when all its parts fit in what is left of the day,
 counted as the relay counts them (``segments.split_text`` with
@@ -84,11 +84,18 @@ class DailyCap:
             self._reach(now, f"{used} parts sent")
         return self._until - now
 
-    def admit(self, text: str) -> Admission:
-        """Whether a message of ``text`` may start now; one that does not fit ends the device's day."""
+    def parts(self, text: str) -> int:
+        """The parts the limit counts in a message of ``text``, as the relay splits it; 0 when
+        there is no limit (none is counted, and the text is not split)."""
+        if self._limit <= 0:
+            return 0
+        return split_text(text, self._languages).count
+
+    def admit(self, parts: int) -> Admission:
+        """Whether a message of ``parts`` (``parts``) may start now; one that does not fit ends
+        the device's day."""
         if self._limit <= 0:
             return Admission.NOW
-        parts = split_text(text, self._languages).count
         if parts > self._limit:
             return Admission.NEVER
         now = self._clock()
@@ -100,19 +107,16 @@ class DailyCap:
         self._reach(now, f"{used} parts sent; the next message, of {parts}, does not fit")
         return Admission.NEXT_DAY
 
-    def sent(self, message_id: str, text: str, references: int) -> None:
-        """The message of ``text`` was sent under ``references`` references: when the relay counts
-        more parts in it (a phone splits a text itself and tells one reference for them all),
-        the ledger keeps the rest, so that each counts."""
-        if self._limit <= 0:
-            return
-        unreferenced = split_text(text, self._languages).count - references
-        if unreferenced > 0:
-            self._ledger.record_unreferenced_parts(message_id, unreferenced)
+    @staticmethod
+    def unreferenced(parts: int, references: int) -> int:
+        """How many of a sent message's ``parts`` (``parts``) went without a reference of their
+        own: a phone splits a text itself and tells one reference for them all. The ledger
+        keeps them with the message, so that each counts."""
+        return max(parts - references, 0)
 
-    def too_long(self, text: str) -> str:
-        """Why a message ``admit`` answered NEVER for fails."""
-        return TOO_LONG.format(parts=split_text(text, self._languages).count, limit=self._limit)
+    def too_long(self, parts: int) -> str:
+        """Why a message of ``parts`` that ``admit`` answered NEVER for fails."""
+        return TOO_LONG.format(parts=parts, limit=self._limit)
 
     def reached_until(self) -> str | None:
         """When the device's next day begins (UTC ISO 8601) once this one is over; else None."""

@@ -279,14 +279,23 @@ class Ledger:
             self._db.execute("DELETE FROM messages WHERE message_id = ? AND state = 'claiming'", (message_id,))
 
     def record_sent(
-        self, message_id: str, references: tuple[int, ...], recipient: str, now: float, event: dict[str, Any]
+        self,
+        message_id: str,
+        references: tuple[int, ...],
+        recipient: str,
+        now: float,
+        event: dict[str, Any],
+        *,
+        unreferenced_parts: int = 0,
     ) -> None:
         """The network accepted every part: keep their references for status reports,
-        and journal the ``sent`` event with them."""
+        and journal the ``sent`` event with them. ``unreferenced_parts`` went under no
+        reference of their own (a phone that splits a text itself tells one for them all):
+        they count against the device's daily limit all the same."""
         with self._transaction():
             self._db.execute(
-                "UPDATE messages SET state = 'sent', sent_at = ? WHERE message_id = ?",
-                (now, message_id),
+                "UPDATE messages SET state = 'sent', sent_at = ?, unreferenced_parts = ? WHERE message_id = ?",
+                (now, unreferenced_parts, message_id),
             )
             self._keep_parts(message_id, references, recipient, now)
             self._journal(event, message_id)
@@ -297,13 +306,6 @@ class Ledger:
         daily limit whatever becomes of the rest."""
         with self._transaction():
             self._keep_parts(message_id, references, recipient, now)
-
-    def record_unreferenced_parts(self, message_id: str, count: int) -> None:
-        """The sent message went in ``count`` parts more than its modem told references for (a
-        phone that splits a text itself tells one for them all): they count against the
-        device's daily limit all the same."""
-        with self._transaction():
-            self._db.execute("UPDATE messages SET unreferenced_parts = ? WHERE message_id = ?", (count, message_id))
 
     def _keep_parts(self, message_id: str, references: tuple[int, ...], recipient: str, now: float) -> None:
         self._db.executemany(

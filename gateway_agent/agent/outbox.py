@@ -121,9 +121,15 @@ class Outbox:
             self.hand_on()
 
     def report_sent(
-        self, message_id: str, receipt: SendReceipt, *, along: Callable[[Pipeline], None] | None = None
+        self,
+        message_id: str,
+        receipt: SendReceipt,
+        *,
+        unreferenced_parts: int = 0,
+        along: Callable[[Pipeline], None] | None = None,
     ) -> bool:
-        """Report that the network accepted every part, and remember their references.
+        """Report that the network accepted every part, and remember their references, and
+        ``unreferenced_parts``, those it accepted under none of their own (``ledger.record_sent``).
 
         ``along`` adds commands of the caller's to the round trip that hands the event
         on; False when Redis was unreachable (the event waits in the journal, and
@@ -136,7 +142,12 @@ class Outbox:
         }
         document = self.event("sent", data).to_dict()
         self._ledger.record_sent(
-            message_id, receipt.references, receipt.recipient, receipt.submitted_at.timestamp(), document
+            message_id,
+            receipt.references,
+            receipt.recipient,
+            receipt.submitted_at.timestamp(),
+            document,
+            unreferenced_parts=unreferenced_parts,
         )
         self._fresh = True
         return self.hand_on(along)

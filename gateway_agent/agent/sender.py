@@ -108,7 +108,8 @@ class Sender:
             self._claim(job.client_id, job.message_id, carrier)
             self._outbox.report_again(job.message_id)
             return "duplicate"
-        admission = self._cap.admit(job.text)
+        parts = self._cap.parts(job.text)  # split once: admitted, then counted once sent
+        admission = self._cap.admit(parts)
         if admission is Admission.NEXT_DAY:
             if carrier is not None:
                 bus.put_back(carrier)
@@ -123,11 +124,11 @@ class Sender:
             self._outbox.report_failure(job.message_id, FailureCode.TIMEOUT, detail)
             return "expired"
         if admission is Admission.NEVER:
-            return self._fail(job.message_id, FailureCode.DEVICE_ERROR, self._cap.too_long(job.text))
+            return self._fail(job.message_id, FailureCode.DEVICE_ERROR, self._cap.too_long(parts))
         self._mark_inflight(job.message_id)
         self._inflight_marked = True
         try:
-            return self._send(job)
+            return self._send(job, parts)
         finally:
             if self._inflight_marked:
                 self._clear_inflight()
@@ -193,7 +194,8 @@ class Sender:
         self._ledger.claim_given_back(message_id)
         return held
 
-    def _send(self, job: wire.SendJob) -> str:
+    def _send(self, job: wire.SendJob, parts: int) -> str:
+        """Send the message of ``parts`` (``DailyCap.parts``), retrying what the network refused for now."""
         refusal: ModemError | None = None
         for attempt in range(self._settings.send_retries + 1):
             if refusal is not None:
@@ -224,18 +226,20 @@ class Sender:
                 log.exception("modem backend failed", extra={"message_id": job.message_id})
                 reason = UNKNOWN_OUTCOME.format(reason=repr(error))
                 return self._fail(job.message_id, FailureCode.DEVICE_ERROR, reason)
-            self._sent(job, receipt, time.monotonic() - started)
+            self._sent(
+                job.message_id, receipt, self._cap.unreferenced(parts, receipt.parts), time.monotonic() - started
+            )
             return "sent"
         assert refusal is not None
         detail = _outcome(f"{refusal.detail} (tried {attempt + 1} times)", refusal)
         return self._fail(job.message_id, refusal.failure, detail)
 
-    def _sent(self, job: wire.SendJob, receipt: SendReceipt, seconds: float) -> None:
-        self._cap.sent(job.message_id, job.text, receipt.parts)
+    def _sent(self, message_id: str, receipt: SendReceipt, unreferenced_parts: int, seconds: float) -> None:
         # The in-flight mark is cleared in the round trip that hands on the ``sent`` event.
-        if self._outbox.report_sent(job.message_id, receipt, along=self._inflight_cleared(seconds)):
+        along = self._inflight_cleared(seconds)
+        if self._outbox.report_sent(message_id, receipt, unreferenced_parts=unreferenced_parts, along=along):
             self._inflight_marked = False
-        log.info("message sent", extra={"message_id": job.message_id, "parts": receipt.parts})
+        log.info("message sent", extra={"message_id": message_id, "parts": receipt.parts})
 
     def _keep_accepted(self, job: wire.SendJob, error: ModemError) -> None:
         """Keep in the ledger the parts the network accepted before ``error``, if any: they
