@@ -5,14 +5,14 @@ password, the device's signing key::
 
     signing_key = sha256("zimsend-device:" + password).hexdigest()
 
-The agent derives the same key from its password and signs its events with
-it; the relay's worker checks those signatures against the stored key. The
-password itself never reaches the database.
+The agent derives the same key from its password (both with
+``signing.device_signing_key``) and signs its events with it; the relay's
+worker checks those signatures against the stored key. The password itself
+never reaches the database.
 """
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -22,14 +22,8 @@ from relay_server.store.clients import require_active_client
 from relay_server.store.engine import once_per_transaction
 from relay_server.store.models import Device
 from relay_server.store.schema import devices
+from zimsend_common import signing
 from zimsend_common.timefmt import utcnow
-
-SIGNING_KEY_CONTEXT = "zimsend-device:"
-
-
-def signing_key_for(password: str) -> str:
-    """The signing key a device password stands for (hex SHA-256)."""
-    return hashlib.sha256((SIGNING_KEY_CONTEXT + password).encode("utf-8")).hexdigest()
 
 
 def add_device(conn: sa.Connection, client_id: str, name: str | None) -> tuple[Device, str]:
@@ -43,7 +37,7 @@ def add_device(conn: sa.Connection, client_id: str, name: str | None) -> tuple[D
             device_id=device.device_id,
             client_id=device.client_id,
             name=device.name,
-            signing_key=signing_key_for(password),
+            signing_key=signing.device_signing_key(password),
             disabled=device.disabled,
             created_at=device.created_at,
         )
@@ -105,7 +99,9 @@ def new_password(conn: sa.Connection, device_id: str) -> str:
     """A new password for the device, whose key its old one no longer gives."""
     password = ids.new_device_password()
     conn.execute(
-        sa.update(devices).where(devices.c.device_id == device_id).values(signing_key=signing_key_for(password))
+        sa.update(devices)
+        .where(devices.c.device_id == device_id)
+        .values(signing_key=signing.device_signing_key(password))
     )
     return password
 

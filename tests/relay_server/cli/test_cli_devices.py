@@ -13,8 +13,7 @@ import redis
 from relay_process import Run, ok
 
 from relay_server.store import Store
-from relay_server.store.devices import signing_key_for
-from zimsend_common import redis_client, wire
+from zimsend_common import redis_client, signing, wire
 
 pytestmark = pytest.mark.slow  # every test runs zimsend-relay as a process
 
@@ -27,7 +26,9 @@ def test_add_device_prints_its_password_once_and_list_devices_shows_it(relay: Ru
     ok(relay("add-device", globex["client_id"]))
 
     assert set(added) == {"device_id", "device_password"}
-    assert store.device_signing_keys(acme["client_id"])[added["device_id"]] == signing_key_for(added["device_password"])
+    assert store.device_signing_keys(acme["client_id"])[added["device_id"]] == signing.device_signing_key(
+        added["device_password"]
+    )
     (listed,) = ok(relay("list-devices", "--client", acme["client_id"]))
     assert listed["device_id"] == added["device_id"]
     assert listed["name"] == "Rack 1 modem" and listed["client_id"] == acme["client_id"]
@@ -73,7 +74,7 @@ def test_disable_device_takes_its_key_away_and_enable_device_gives_it_back_each_
 
     shown = {key: value for key, value in disabled[0][0].items() if key != "redis_acl"}
     assert enabled[0] == enabled[1] == [{**shown, "disabled": False}]
-    assert store.device_signing_keys(client.client_id)[device.device_id] == signing_key_for(password)
+    assert store.device_signing_keys(client.client_id)[device.device_id] == signing.device_signing_key(password)
     assert ok(relay("list-devices"))[0]["disabled"] is False
 
 
@@ -87,7 +88,9 @@ def test_enable_device_with_a_new_password_prints_it_once_and_the_old_one_no_lon
     (enabled,) = ok(relay("enable-device", device.device_id, "--new-password"))
 
     assert enabled["disabled"] is False and enabled["device_password"] != old_password
-    assert store.device_signing_keys(client.client_id)[device.device_id] == signing_key_for(enabled["device_password"])
+    assert store.device_signing_keys(client.client_id)[device.device_id] == signing.device_signing_key(
+        enabled["device_password"]
+    )
     assert "device_password" not in ok(relay("list-devices"))[0]
 
 

@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from relay_server.store import InvalidApiKey, Store, UnknownClient
-from relay_server.store.devices import signing_key_for
 from relay_server.store.schema import api_keys, devices
+from zimsend_common import signing
 from zimsend_common.timefmt import utcnow
 
 
@@ -124,7 +124,7 @@ def test_a_device_gets_an_id_and_a_password_kept_only_as_its_signing_key(store: 
     assert re.fullmatch(r"device_[a-z0-9]{12}", device.device_id)
     assert len(password) >= 32
     assert password not in _dump(store, devices)
-    assert store.device_signing_keys()[device.device_id] == signing_key_for(password)
+    assert store.device_signing_keys()[device.device_id] == signing.device_signing_key(password)
     assert store.get_device(device.device_id) == device
     assert device.name == "Modem 1" and device.client_id == client.client_id
 

@@ -12,10 +12,10 @@ from query_plans import plan_of, statements_run
 from store_factories import new_message
 
 from relay_server.store import Store, UnknownClient, mobile_devices
-from relay_server.store.devices import signing_key_for
 from relay_server.store.mobile_devices import AppReport
 from relay_server.store.mobile_schema import mobile_devices as table
 from relay_server.store.models import Caller
+from zimsend_common import signing
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=timezone.utc)
 
@@ -26,12 +26,12 @@ def test_the_first_registration_gives_the_password_whose_key_the_store_keeps_and
     device, token = store.mobile_devices.add_android(live_caller.client_id, "Pixel")
     first = store.mobile_devices.register(token, AppReport(app_version="1.68.0"), NOW)
     assert first is not None and first.device_id == device.device_id and first.password
-    assert store.device_signing_keys()[device.device_id] == signing_key_for(first.password)
+    assert store.device_signing_keys()[device.device_id] == signing.device_signing_key(first.password)
     second = store.mobile_devices.register(token, AppReport(), NOW)
     assert second is not None and second.password is None and second.token != first.token
     assert store.mobile_devices.authenticate(first.token) is None
     assert store.mobile_devices.authenticate(second.token).app_version == "1.68.0"
-    assert store.device_signing_keys()[device.device_id] == signing_key_for(first.password)
+    assert store.device_signing_keys()[device.device_id] == signing.device_signing_key(first.password)
 
 
 def test_tokens_are_kept_only_as_digests(store: Store, live_caller: Caller):
