@@ -27,8 +27,8 @@ How a phone fits the relay:
   keeps the message cancelled whatever the phone says after; a cancel made on
   the phone takes the claim from it (``cancels``).
 - A message to a number its client blocked is never listed to the phone: the
-  pull fails one it had not handed the phone before with BLOCKED_NUMBER, and
-  leaves one it had to the phone's report (``handing``).
+  pull, or the worker's round, fails one no pull had handed the phone with
+  BLOCKED_NUMBER, and leaves one it had to the phone's report (``handing``).
 - Wake-ups (a message placed, a message cancelled) go through Redis pub/sub
   (``wake``), so any relay process can wake a phone whose event stream
   (``stream``) another process holds.

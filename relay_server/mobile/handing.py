@@ -8,14 +8,15 @@ each message a pull lists is marked handed to the phone, for
 retries: see ``worker.expiry``).
 
 A message to a number its client blocked is never listed. One the phone was
-not handed fails with BLOCKED_NUMBER, as the worker fails one an agent was to
-send (``expiry.fail``): the relay claims it first, and one a cancel or the
-phone claimed is left alone. One it was handed within the grace, or may have
-been (Redis lost its data, and the mark with it, since the message was stored),
-is left to the phone: not listed again, and not failed behind its back, as
-the phone may have sent it; its report says what became of it. The worker
-leaves phones' messages to their pulls (``worker.newly_blocked``,
-``recovery.give_jobs``).
+not handed fails with BLOCKED_NUMBER (``stop``), as one an agent was to send
+(``expiry.fail``): the relay claims it first, and one a cancel or the phone
+claimed is left alone. One it was handed within the grace, or may have been
+(Redis lost its data, and the mark with it, since the message was stored), is
+left to the phone: not listed again, and not failed behind its back, as the
+phone may have sent it; its report says what became of it. The worker stops
+a phone's messages so too (``worker.newly_blocked``, ``recovery.give_jobs``),
+so that one waits for no pull of a phone that stays away; a pull fails one
+left to its phone once the grace is over.
 
 The mark and the relay's claim rule each other out: the claim is made only
 while no mark is set, in one step with that check (``relay_claim``), and a
@@ -51,15 +52,16 @@ def handed_key(device_id: str, message_id: str) -> str:
 def hand(ctx: ClaimParts, device: MobileDevice, page: Page, now: datetime) -> list[Message]:
     """The page's messages to list, marked handed to the phone; of those to a blocked number,
     each the phone was not handed fails with BLOCKED_NUMBER (``stop``), and none is listed."""
-    stop(ctx, device, page.blocked, now)
+    stop(ctx, page.blocked, now)
     return _marked(ctx.redis, device, page.listed)
 
 
-def stop(ctx: ClaimParts, device: MobileDevice, blocked: Sequence[Message], now: datetime) -> None:
-    """Fail each of the phone's ``blocked`` messages with BLOCKED_NUMBER, unless the phone was
-    handed it within the grace, or may have been, or a cancel or the phone claimed it first."""
+def stop(ctx: ClaimParts, blocked: Sequence[Message], now: datetime) -> list[Message]:
+    """Fail each of ``blocked``, phones' messages to a blocked number, with BLOCKED_NUMBER, unless
+    its phone was handed it within the grace, or may have been, or a cancel or the phone claimed
+    it first; returns those failed."""
     if not blocked:
-        return
+        return []
     # A loss still unnoticed, or whose recovery still waits, may have taken any mark.
     resumed = epoch.recovery_resumed_at(ctx.redis)
     lost_by = now if resumed is None else min(resumed, now)
@@ -67,13 +69,12 @@ def stop(ctx: ClaimParts, device: MobileDevice, blocked: Sequence[Message], now:
     # pull, taken with Redis's data: it stays the phone's.
     maybe_marked = now < lost_by + expiry.PHONE_REPORT_GRACE
     stoppable = [message for message in blocked if not (maybe_marked and message.created_at < lost_by)]
-    expiry.fail(
-        ctx,
-        stoppable,
-        now,
-        NUMBER_BLOCKED,
-        unless_handed=lambda message: handed_key(device.device_id, message.message_id),
-    )
+    return expiry.fail(ctx, stoppable, now, NUMBER_BLOCKED, unless_handed=_handed_key_of)
+
+
+def _handed_key_of(message: Message) -> str:
+    assert message.device_id is not None  # a phone's message: placed on the phone's device
+    return handed_key(message.device_id, message.message_id)
 
 
 def _marked(redis: Redis, device: MobileDevice, messages: list[Message]) -> list[Message]:

@@ -13,8 +13,8 @@ entry off again, never a ``manual`` one (``follow_reply``, in the
 transaction that keeps the reply). Numbers are in E.164, as messages'
 recipients. A message already queued when its number is put on the list
 fails too, at the worker's next round (``queued_to_blocked``, read by
-``relay_server.worker.newly_blocked``), but for one an Android phone is to
-send: the phone's pull reads whether each message's number is on the list
+``relay_server.worker.newly_blocked``), but for one a pull handed an Android
+phone: the phone's pull reads whether each message's number is on the list
 (``ON_ITS_LIST``), hands the phone none that is, and fails one it had not
 handed it before (``relay_server.mobile.handing``).
 """
@@ -33,7 +33,6 @@ from relay_server.store import inbox
 from relay_server.store.engine import read_transaction, single_read, upsert_insert, write_transaction
 from relay_server.store.errors import NumbersBlocked
 from relay_server.store.messages import message_from_row
-from relay_server.store.mobile_schema import mobile_devices
 from relay_server.store.models import Message, NewMessage
 from relay_server.store.planner_hints import selective
 from relay_server.store.schema import blocked_numbers as table
@@ -78,8 +77,6 @@ ON_ITS_LIST = sa.exists().where(
 )
 # Every list, each read through its own range of ``ix_blocked_numbers_client_created``.
 _EVERY_LIST = (table.c.client_id.in_(sa.select(clients.c.client_id)), table.c.is_test.in_([False, True]))
-# A phone pulls its messages from the store, and may hold one it has not reported on yet: its pull decides.
-_PHONE_BOUND = sa.select(mobile_devices.c.device_id).where(mobile_devices.c.device_id == messages.c.device_id)
 # Built once: at the start of a lease term, a round runs it for every entry. Through
 # ``ix_messages_client_recipient_created`` (in its order), as the history's ``to`` filter: the
 # number's messages, not the client's whole backlog of queued ones.
@@ -90,15 +87,14 @@ _QUEUED_TO = (
         messages.c.is_test == sa.bindparam("is_test"),
         selective(messages.c.recipient == sa.bindparam("number")),
         messages.c.status == "queued",
-        ~_PHONE_BOUND.exists(),
     )
     .order_by(messages.c.created_at, messages.c.message_id)
 )
 
 
 def queued_to_blocked(conn: sa.Connection, after: datetime | None) -> QueuedToBlocked:
-    """The messages still queued, none of them bound to a phone, to a number put on its
-    client's list (of its key mode) after ``after`` (ever, when None): each entry's, oldest
+    """The messages still queued to a number put on its client's list (of its key mode)
+    after ``after`` (ever, when None): each entry's, oldest
     first, the entries in the order they were put on their list."""
     since = _EVERY_LIST if after is None else (*_EVERY_LIST, table.c.created_at > after)
     entries = conn.execute(

@@ -10,8 +10,8 @@ message still queued at its ``valid_until`` (an indexed query), with its
 way one whose job it would place again too late, a one-time password's
 message whose code was lost with its job (``LOST_OTP``), and one whose
 number its client blocked before it left (``NUMBER_BLOCKED``: BLOCKED_NUMBER,
-not TIMEOUT); a phone's pull fails such a message of the phone's so
-(``relay_server.mobile.handing``).
+not TIMEOUT); the round fails such a message too (``newly_blocked``), as
+does a phone's pull (``relay_server.mobile.handing``).
 
 The relay first claims the message for its reason (``wire.CLAIM_EXPIRED``,
 ``wire.CLAIM_OTP_LOST``, ``wire.CLAIM_BLOCKED``), which no device or cancel
@@ -68,7 +68,7 @@ PHONE_REPORT_GRACE = timedelta(hours=3)
 def fail_past_validity(ctx: WorkerContext, now: datetime) -> int:
     """Fail every message still queued at its ``valid_until`` (by ``now``; ``PHONE_REPORT_GRACE``
     later for a phone's) that no device or cancel claimed first (``fail``); returns how many failed."""
-    return fail(ctx, ctx.store.queued_past_validity(now, now - PHONE_REPORT_GRACE), now)
+    return len(fail(ctx, ctx.store.queued_past_validity(now, now - PHONE_REPORT_GRACE), now))
 
 
 def past_validity(ctx: WorkerContext, messages: Sequence[Message], now: datetime) -> set[str]:
@@ -90,12 +90,12 @@ def fail(
     detail: str = VALIDITY_PASSED,
     *,
     unless_handed: Callable[[Message], str] | None = None,
-) -> int:
+) -> list[Message]:
     """Fail the messages for ``detail`` (with TIMEOUT, or BLOCKED_NUMBER for ``NUMBER_BLOCKED``),
     their send jobs deleted from Redis, but for those a device or a cancel claimed first, or
-    whose key ``unless_handed`` names is set (``relay_claim``); returns how many failed."""
+    whose key ``unless_handed`` names is set (``relay_claim``); returns those failed."""
     code = _CODES.get(detail, FailureCode.TIMEOUT)
     failed = fail_unless_taken(ctx, messages, now, CLAIMS[detail], code, detail, unless_handed=unless_handed)
     for message in failed:
         log.info("message failed unsent", extra={"message_id": message.message_id, "reason": detail})
-    return len(failed)
+    return failed

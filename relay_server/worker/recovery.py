@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 
 from relay_server.dispatch import placement
 from relay_server.store.models import Device, Message, StatusChange
-from relay_server.worker import abandoned, device_gone, expiry, refusals
+from relay_server.worker import abandoned, device_gone, expiry, newly_blocked, refusals
 from relay_server.worker.context import WorkerContext
 from relay_server.worker.expiry import LOST_OTP
-from relay_server.worker.messages import NUMBER_BLOCKED, expire, fail_outcome_unknown
+from relay_server.worker.messages import expire, fail_outcome_unknown
 from zimsend_common import device_written, signing, wire
 
 log = logging.getLogger(__name__)
@@ -131,8 +131,8 @@ def _place_again(ctx: WorkerContext, messages: list[Message], now: datetime) -> 
 def give_jobs(ctx: WorkerContext, messages: Sequence[Message], now: datetime) -> list[Message]:
     """Put each unclaimed, due message's send job on its queue, signed for the devices that
     may take it (``refusals``); returns those put. The others' number was blocked by their
-    client meanwhile: they failed with BLOCKED_NUMBER instead (but for a phone's, which the
-    phone may hold: its pull decides, ``relay_server.mobile.handing``); or their ``valid_until`` had
+    client meanwhile: they failed with BLOCKED_NUMBER instead (but for a phone's that a pull
+    handed it, or may have: ``newly_blocked.fail_blocked``); or their ``valid_until`` had
     passed: they failed with TIMEOUT; or every device that could send them refused them:
     they failed with NO_CREDIT; or the device they were meant for was disabled or deleted:
     they failed with DEVICE_ERROR (``device_gone``); or they were claimed by the time their
@@ -144,9 +144,10 @@ def give_jobs(ctx: WorkerContext, messages: Sequence[Message], now: datetime) ->
     takeable, gone = device_gone.split(ctx, messages)
     device_gone.fail(ctx, gone, now)
     # A blocked number first, as the maintenance round fails it: whatever else stops the message.
-    blocked = {message.message_id for message in _blocked_off_phones(ctx, takeable)}
-    expiry.fail(ctx, [message for message in takeable if message.message_id in blocked], now, NUMBER_BLOCKED)
-    seen = refusals.outlook(ctx, [message for message in takeable if message.message_id not in blocked], now)
+    blocked = ctx.store.blocked_numbers.among(takeable)
+    left_to_phones = newly_blocked.fail_blocked(ctx, blocked, now).left_to_phones
+    stopped = {message.message_id for message in blocked} - {message.message_id for message in left_to_phones}
+    seen = refusals.outlook(ctx, [message for message in takeable if message.message_id not in stopped], now)
     for message, found in seen.exhausted:
         refusals.fail_exhausted(ctx, message, found, now)
     past = expiry.past_validity(ctx, seen.placeable, now)
@@ -158,14 +159,6 @@ def give_jobs(ctx: WorkerContext, messages: Sequence[Message], now: datetime) ->
         ctx.redis, ctx.store.device_signing_keys, due, seen.leave_out, unclaimed_only=True
     )
     return [message for message in due if message.message_id not in claimed]
-
-
-def _blocked_off_phones(ctx: WorkerContext, messages: Sequence[Message]) -> list[Message]:
-    """Those of ``messages`` to a number their client blocked, but for those placed on a phone:
-    its pull hands the phone no such message, and fails one it did not hand it before."""
-    blocked = ctx.store.blocked_numbers.among(messages)
-    phones = ctx.store.mobile_devices.phones_among({m.device_id for m in blocked if m.device_id is not None})
-    return [message for message in blocked if message.device_id not in phones]
 
 
 def _return_to_claimant(ctx: WorkerContext, message: Message, claim: bytes, now: datetime) -> int:

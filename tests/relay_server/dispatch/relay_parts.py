@@ -18,7 +18,9 @@ import store_factories
 from migrated_store import open_migrated
 
 from relay_server.dispatch import RQDispatcher
+from relay_server.mobile import handing, pending
 from relay_server.store import ids
+from relay_server.store.mobile_devices import AppReport, MobileDevice
 from relay_server.store.models import Caller, Message, NewMessage
 from relay_server.store.otp import NewOtp
 from relay_server.worker import context
@@ -69,6 +71,20 @@ class Parts:
     def device(self, caller: Caller) -> AgentDevice:
         device, password = self.store.add_device(caller.client_id)
         return AgentDevice(device.device_id, caller.client_id, signing.device_signing_key(password))
+
+    def phone(self, caller: Caller) -> MobileDevice:
+        """A phone of ``caller``'s, registered through the app."""
+        _, token = self.store.add_android_device(caller.client_id)
+        registration = self.store.mobile_devices.register(token, AppReport(), utcnow())
+        assert registration is not None
+        phone = self.store.mobile_devices.authenticate(registration.token)
+        assert phone is not None
+        return phone
+
+    def pulled(self, phone: MobileDevice) -> list[Message]:
+        """What the phone's pull hands it now (``GET /message``), marked handed to it."""
+        now = utcnow()
+        return handing.hand(self, phone, pending.to_take(self.store, self.redis, phone, now, newest_first=False), now)
 
     def message(self, caller: Caller, **fields: Any) -> Message:
         [message] = self.store.insert_messages([self.new_message(caller, **fields)])

@@ -1,5 +1,6 @@
-"""A phone is never handed a message to a number its client blocked: its pull fails one it was
-not handed yet with BLOCKED_NUMBER, and leaves one it was handed to the phone, whose report counts."""
+"""A phone is never handed a message to a number its client blocked: its pull, or the worker's next
+round while the phone stays away, fails one it was not handed yet with BLOCKED_NUMBER, and leaves one
+it was handed to the phone, whose report counts."""
 
 from __future__ import annotations
 
@@ -70,18 +71,33 @@ def test_a_message_the_phone_pulled_before_its_number_was_blocked_stays_with_the
     relay.wait_status(account, message_id, "sent")
 
 
-def test_a_scheduled_message_whose_number_was_blocked_meanwhile_is_stopped_by_the_pull_at_its_time(relay):
+def test_a_scheduled_message_whose_number_was_blocked_meanwhile_fails_at_its_time_unlisted(relay):
     account = relay.account()
     phone = relay.phone(account)
-    with phone.events() as stream:
+    with phone.events():
         relay.wait_online(account, phone)
         at = (datetime.now(timezone.utc) + timedelta(seconds=3)).replace(microsecond=0)
-        message_id = relay.send(account, phone, scheduled_at=isoformat_z(at))
+        message_id = relay.send(account, phone, scheduled_at=isoformat_z(at), webhook_url=HOOK)
         block(relay, account)
-        # The worker's due release gives it its job at its time, which wakes the phone.
-        woken = stream.next_event(timeout=20)
-        assert woken is not None and woken.name == "MessageEnqueued"
 
-    assert phone.pull() == []
+    # No pull could list it before its time: the worker's due release fails it then, pull or none.
+    relay.wait_status(account, message_id, "failed")
     status = relay.v1("GET", f"/sms/status/{message_id}", account).json()
-    assert status["status"] == "failed" and status["error"]["code"] == "BLOCKED_NUMBER"
+    assert status["error"]["code"] == "BLOCKED_NUMBER"
+    [hook] = failed_webhooks(relay, message_id)
+    assert hook["data"]["error"]["code"] == "BLOCKED_NUMBER"
+    assert phone.pull() == []
+
+
+def test_a_message_whose_number_was_blocked_fails_at_the_workers_next_round_while_the_phone_stays_away(relay):
+    account = relay.account()
+    phone = relay.phone(account)
+    with phone.events():
+        relay.wait_online(account, phone)
+        message_id = relay.send(account, phone, webhook_url=HOOK)
+    # The phone goes away before it pulls it, and never comes back.
+    block(relay, account)
+
+    relay.wait_status(account, message_id, "failed")
+    status = relay.v1("GET", f"/sms/status/{message_id}", account).json()
+    assert status["error"]["code"] == "BLOCKED_NUMBER"

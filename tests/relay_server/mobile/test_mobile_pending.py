@@ -192,7 +192,7 @@ def test_a_message_the_relay_claimed_for_its_block_as_another_pull_read_it_is_no
     page = pending.to_take(relay.store, relay.redis, phone, NOW, newest_first=False)  # before the block
     block(relay.store, phone, message)
     # Another pull of the phone's, at the same moment, read it blocked and stopped it first.
-    handing.stop(relay, phone, [message], NOW)
+    handing.stop(relay, [message], NOW)
 
     assert handing.hand(relay, phone, page, NOW) == []
     assert status(relay.store, message) == ("failed", "BLOCKED_NUMBER")

@@ -1,19 +1,20 @@
 """A message still queued when its number is blocked (a STOP reply, or by hand): it fails with
 BLOCKED_NUMBER at the next maintenance round, its job (its text with it) deleted from Redis, with
-one ``sms.failed`` webhook. One a device claimed, one bound to a phone, and another client's or
+one ``sms.failed`` webhook. One a device claimed, one a pull handed to a phone, and another client's or
 another key mode's message to the same number are left as they were."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 from redis_contents import keys_holding
 from relay_parts import AgentDevice, Parts, known_to_the_worker, maintenance, run_round
 
 from relay_server.dispatch import placement
 from relay_server.mobile import reports
-from relay_server.store.mobile_devices import AppReport, MobileDevice
 from relay_server.store.models import Caller, Message
+from relay_server.worker.due import release_due
 from relay_server.worker.messages import NUMBER_BLOCKED
 from zimsend_common import bus, wire
 from zimsend_common.timefmt import isoformat_z, utcnow
@@ -102,41 +103,63 @@ def test_another_clients_message_and_the_test_modes_to_the_same_number_are_untou
     assert keys_holding(parts.redis, b"Globex ZZ9ZZ") and keys_holding(parts.redis, b"Test ZZ8ZZ")
 
 
-def test_a_message_bound_to_a_phone_is_left_to_the_phone(parts: Parts):
+def test_a_phones_message_no_pull_handed_fails_at_the_next_round_though_the_phone_stays_away(parts: Parts):
     caller = parts.client()
-    phone, _token = parts.store.add_android_device(caller.client_id)
+    phone = parts.phone(caller)  # and never pulls again
     message = queued(parts, caller, device_id=phone.device_id)
 
     parts.store.blocked_numbers.add(caller.client_id, False, NUMBER, utcnow())
     assert run_round(parts)
 
-    # The phone may have pulled it and not reported yet: its pull decides (relay_server.mobile.handing).
+    # No pull handed it to the phone: it surely never left, and fails as an agent's would.
+    assert_failed_blocked(parts, message)
+    assert keys_holding(parts.redis, TEXT.encode()) == []
+    assert parts.redis.get(wire.claim_key(caller.client_id, message.message_id)) == wire.CLAIM_BLOCKED.encode()
+
+
+def test_a_phones_message_a_pull_handed_is_left_to_the_phone(parts: Parts):
+    caller = parts.client()
+    phone = parts.phone(caller)
+    message = queued(parts, caller, device_id=phone.device_id)
+    assert parts.pulled(phone) == [message]
+
+    parts.store.blocked_numbers.add(caller.client_id, False, NUMBER, utcnow())
+    assert run_round(parts)
+
+    # The phone has it and may have sent it: its report says what became of it (relay_server.mobile.handing).
     assert parts.reload(message).status == "queued"
-
-
-def registered(parts: Parts, caller: Caller) -> MobileDevice:
-    """A phone of ``caller``'s, registered through the app."""
-    _, token = parts.store.add_android_device(caller.client_id)
-    registration = parts.store.mobile_devices.register(token, AppReport(), utcnow())
-    assert registration is not None
-    phone = parts.store.mobile_devices.authenticate(registration.token)
-    assert phone is not None
-    return phone
+    assert parts.failed_webhooks(message) == []
 
 
 def test_a_phones_message_that_lost_its_job_to_a_number_blocked_meanwhile_is_placed_again_not_failed(parts: Parts):
     caller = parts.client()
-    phone = registered(parts, caller)
+    phone = parts.phone(caller)
     # Its job lost with Redis's data: the phone may have pulled it, sent it, and report it later.
     message = parts.message(caller, to=NUMBER, device_id=phone.device_id, webhook_url=HOOK)
+    parts.redis.set(wire.redis_epoch_key(), wire.epoch_value(utcnow(), None))  # recovery resumed since
     parts.store.blocked_numbers.add(caller.client_id, False, NUMBER, utcnow())
 
     assert run_round(parts)
 
-    # Not failed behind the phone's back: its pull decides (relay_server.mobile.handing).
+    # Not failed behind the phone's back: its mark may have gone with the data (relay_server.mobile.handing).
     assert parts.reload(message).status == "queued"
     assert parts.failed_webhooks(message) == []
     assert parts.redis.get(wire.claim_key(caller.client_id, message.message_id)) is None
     assert bus.queue(wire.device_queue(phone.device_id, message.priority), parts.redis).count == 1
     # The phone's report on it claims it for the phone, and is handed on.
     assert reports.report_moves(parts.store, parts.redis, phone, [(message, [("sent", utcnow(), {})])]) == [message]
+
+
+def test_a_phones_scheduled_message_to_a_number_blocked_meanwhile_fails_at_its_time_without_a_job(parts: Parts):
+    caller = parts.client()
+    phone = parts.phone(caller)
+    at = utcnow()
+    message = parts.message(caller, to=NUMBER, device_id=phone.device_id, webhook_url=HOOK, scheduled_at=at)
+    parts.store.blocked_numbers.add(caller.client_id, False, NUMBER, utcnow())
+    known_to_the_worker(parts.redis)
+
+    assert release_due(parts.ctx, None, at + timedelta(seconds=1), late_after=timedelta(minutes=1)) == 0
+
+    # No pull could list it before its time: it fails then, and the phone is not woken for it.
+    assert_failed_blocked(parts, message)
+    assert bus.queue(wire.device_queue(phone.device_id, message.priority), parts.redis).count == 0
