@@ -33,6 +33,14 @@ def failed_webhooks(relay: Relay, message_id: str) -> list[dict]:
     return [body for body in bodies if body["event"] == "sms.failed"]
 
 
+def assert_failed_blocked(relay: Relay, account: Credentials, message_id: str) -> None:
+    """The message failed BLOCKED_NUMBER, with one ``sms.failed`` webhook saying so."""
+    status = relay.v1("GET", f"/sms/status/{message_id}", account).json()
+    assert status["status"] == "failed" and status["error"]["code"] == "BLOCKED_NUMBER"
+    [hook] = failed_webhooks(relay, message_id)
+    assert hook["data"]["error"]["code"] == "BLOCKED_NUMBER"
+
+
 def test_a_message_whose_number_was_blocked_before_the_phone_pulled_it_fails_blocked_number_unlisted(relay):
     account = relay.account()
     phone = relay.phone(account)
@@ -44,10 +52,7 @@ def test_a_message_whose_number_was_blocked_before_the_phone_pulled_it_fails_blo
 
     assert [message["id"] for message in phone.pull()] == [kept]
 
-    status = relay.v1("GET", f"/sms/status/{stopped}", account).json()
-    assert status["status"] == "failed" and status["error"]["code"] == "BLOCKED_NUMBER"
-    [hook] = failed_webhooks(relay, stopped)
-    assert hook["data"]["error"]["code"] == "BLOCKED_NUMBER"
+    assert_failed_blocked(relay, account, stopped)
     # The relay holds its claim: a report the phone could still make changes nothing.
     assert relay.redis.get(wire.claim_key(account.client_id, stopped)) == wire.CLAIM_BLOCKED.encode()
     assert [message["id"] for message in phone.pull()] == [kept]
@@ -82,10 +87,7 @@ def test_a_scheduled_message_whose_number_was_blocked_meanwhile_fails_at_its_tim
 
     # No pull could list it before its time: the worker's due release fails it then, pull or none.
     relay.wait_status(account, message_id, "failed")
-    status = relay.v1("GET", f"/sms/status/{message_id}", account).json()
-    assert status["error"]["code"] == "BLOCKED_NUMBER"
-    [hook] = failed_webhooks(relay, message_id)
-    assert hook["data"]["error"]["code"] == "BLOCKED_NUMBER"
+    assert_failed_blocked(relay, account, message_id)
     assert phone.pull() == []
 
 
@@ -99,5 +101,4 @@ def test_a_message_whose_number_was_blocked_fails_at_the_workers_next_round_whil
     block(relay, account)
 
     relay.wait_status(account, message_id, "failed")
-    status = relay.v1("GET", f"/sms/status/{message_id}", account).json()
-    assert status["error"]["code"] == "BLOCKED_NUMBER"
+    assert_failed_blocked(relay, account, message_id)
