@@ -21,6 +21,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
+from relay_server.dispatch.placement import KeysOf
 from relay_server.store.models import Message
 from relay_server.worker.context import WorkerContext
 from relay_server.worker.relay_claim import fail_unless_taken
@@ -32,13 +33,11 @@ log = logging.getLogger(__name__)
 DEVICE_GONE = "the device the message was meant for was disabled or deleted before it left; it was not sent"
 
 
-def split(ctx: WorkerContext, messages: Sequence[Message]) -> tuple[list[Message], list[Message]]:
+def split(messages: Sequence[Message], keys_of: KeysOf) -> tuple[list[Message], list[Message]]:
     """The messages whose device may still take them (shared ones, test ones, those of an
-    enabled device of their client), and those meant for a device that is gone."""
-    keys = {
-        client_id: ctx.store.device_signing_keys(client_id)
-        for client_id in {message.client_id for message in messages if _meant_for_one(message)}
-    }
+    enabled device of their client, as ``keys_of`` gives its signing keys), and those meant
+    for a device that is gone."""
+    keys = {client_id: keys_of(client_id) for client_id in {m.client_id for m in messages if _meant_for_one(m)}}
     kept, gone = [], []
     for message in messages:
         if _meant_for_one(message) and message.device_id not in keys[message.client_id]:

@@ -13,6 +13,7 @@ fails with NO_CREDIT when none is left (``refusals``).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
@@ -141,7 +142,9 @@ def give_jobs(ctx: WorkerContext, messages: Sequence[Message], now: datetime) ->
     with no device to take it."""
     # A claim key of another kind would block the new job's claim, and the expiry's as well.
     placement.clear_planted_claims(ctx.redis, [(message.client_id, message.message_id) for message in messages])
-    takeable, gone = device_gone.split(ctx, messages)
+    # Each client's keys read once: who is gone, and whom the jobs are signed for.
+    keys_of = functools.cache(ctx.store.device_signing_keys)
+    takeable, gone = device_gone.split(messages, keys_of)
     device_gone.fail(ctx, gone, now)
     # A blocked number first, as the maintenance round fails it: whatever else stops the message.
     blocked = ctx.store.blocked_numbers.among(takeable)
@@ -155,9 +158,7 @@ def give_jobs(ctx: WorkerContext, messages: Sequence[Message], now: datetime) ->
     due = [message for message in seen.placeable if message.message_id not in past]
     # A failed job's remains would block the new one.
     placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id) for message in due])
-    claimed = placement.enqueue_sends(
-        ctx.redis, ctx.store.device_signing_keys, due, seen.leave_out, unclaimed_only=True
-    )
+    claimed = placement.enqueue_sends(ctx.redis, keys_of, due, seen.leave_out, unclaimed_only=True)
     return [message for message in due if message.message_id not in claimed]
 
 

@@ -247,3 +247,18 @@ def test_a_scheduled_phone_message_a_pull_handed_before_its_number_was_blocked_g
     assert parts.reload(message).status == "queued"
     phones_queue = bus.queue(wire.device_queue(phone.device_id, message.priority), parts.redis)
     assert phones_queue.job_ids == [wire.send_job_id(message.client_id, message.message_id)]
+
+
+def test_a_release_reads_each_clients_device_keys_once(parts: Parts):
+    caller = parts.client()
+    device = parts.device(caller)
+    at = utcnow()
+    for _ in range(3):
+        parts.message(caller, scheduled_at=at, device_id=device.device_id)
+    due = due_release(parts)
+
+    # Once to know whether their device is gone, once more to sign their jobs, it read them twice.
+    ran = statements_run(parts.store.engine, lambda: due.round(at + seconds(0.5)), "signing_key")
+
+    assert len(ran) == 1
+    assert bus.queue(wire.device_queue(device.device_id, 3), parts.redis).count == 3
