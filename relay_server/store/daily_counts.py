@@ -17,13 +17,13 @@ totals are read from here (``history_totals``).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import date, timezone
 from typing import Any
 
 import sqlalchemy as sa
 
-from relay_server.store.engine import put_off_to_commit, upsert_insert
+from relay_server.store.engine import put_off_items, put_off_to_commit, upsert_insert
 from relay_server.store.models import Message
 from relay_server.store.schema import daily_counts, daily_totals
 
@@ -39,6 +39,32 @@ def record_new(conn: sa.Connection, stored: list[Message]) -> None:
     which are then held for that one statement and the commit only.
     """
     put_off_to_commit(conn, _record_deltas, Counter(_key(message) for message in stored))
+
+
+# Built once: a send of a client with a daily quota runs it.
+_LIVE_CREATED_ON = (
+    sa.select(daily_totals.c.client_id, sa.func.sum(daily_totals.c.count))
+    .where(
+        daily_totals.c.client_id.in_(sa.bindparam("client_ids", expanding=True)),
+        daily_totals.c.is_test.is_(False),
+        daily_totals.c.day == sa.bindparam("day"),
+    )
+    .group_by(daily_totals.c.client_id)
+)
+
+
+def live_created_on(conn: sa.Connection, client_ids: Collection[str], day: date) -> dict[str, int]:
+    """How many live messages each client created on ``day``, purged, cancelled and failed ones
+    included: those written, and those of ``conn``'s shared transaction still put off to its
+    commit (``record_new``)."""
+    created = dict.fromkeys(client_ids, 0)
+    rows = conn.execute(_LIVE_CREATED_ON, {"client_ids": list(created), "day": day})
+    created.update({client_id: int(count) for client_id, count in rows})
+    for deltas in put_off_items(conn, _record_deltas):
+        for (client_id, is_test, _device, created_day, _status), delta in deltas.items():
+            if client_id in created and not is_test and created_day == day:
+                created[client_id] += delta  # a move's two deltas cancel out: only creations add up
+    return created
 
 
 def record_moves(conn: sa.Connection, moves: Iterable[tuple[Message, Message]]) -> None:

@@ -252,13 +252,22 @@ def put_off_to_commit(conn: sa.Connection, flush: Flush, item: Any) -> None:
 
     An item put off inside a savepoint that is rolled back is dropped with it. For
     writes that add up (the daily counts: one statement a round, where every status
-    change made its own) and that nothing in the transaction reads back.
+    change made its own) and that the transaction reads back only with ``put_off_items``.
     """
     shared = _SHARED.get()
     if shared is None or shared.conn is not conn:
         flush(conn, [item])
     else:
         shared.put_off.append((flush, item))
+
+
+def put_off_items(conn: sa.Connection, flush: Flush) -> list[Any]:
+    """The items ``put_off_to_commit`` holds for ``flush`` in the open ``shared_transaction``
+    that ``conn`` carries, not written yet; none outside one, where each was written at once."""
+    shared = _SHARED.get()
+    if shared is None or shared.conn is not conn:
+        return []
+    return [item for put_off_by, item in shared.put_off if put_off_by is flush]
 
 
 def _flush_put_off(conn: sa.Connection, put_off: list[tuple[Flush, Any]]) -> None:

@@ -229,15 +229,3 @@ blocked_numbers = sa.Table(
     # The list, newest first.
     sa.Index("ix_blocked_numbers_client_created", "client_id", "is_test", "created_at", "number"),
 )
-
-# How many live SMS each client with a daily quota had accepted on a UTC day (migration 0027):
-# the counter a send takes from, in the transaction that stores it (``daily_quota``). The day
-# comes first: the purge drops whole days, and a send finds its row by the whole key.
-quota_usage = sa.Table(
-    "quota_usage",
-    metadata,
-    sa.Column("day", sa.Date, nullable=False),
-    sa.Column("client_id", sa.String(20), sa.ForeignKey("clients.client_id"), nullable=False),
-    sa.Column("used", sa.Integer, nullable=False),
-    sa.PrimaryKeyConstraint("day", "client_id"),
-)

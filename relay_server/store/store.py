@@ -381,7 +381,7 @@ class Store:
             return stored
 
         if daily_quota is not None and self.engine.dialect.name == "postgresql":
-            # The quota's row stays locked until the commit: two such rows taken in two orders
+            # The client's row stays locked until the commit: two such rows taken in two orders
             # by two processes' shared transactions would deadlock. A transaction of its own
             # holds one; the client's sends wait for each other on it anyway.
             with write_transaction(self.engine) as conn:
@@ -526,7 +526,6 @@ class Store:
             *phone_events.stale_before(cutoff),
             *webhook_outbox.stale_before(cutoff),
             *signed_out.stale(),
-            *quotas.stale_before(cutoff),
         ]
         retention.purge_stale(self.engine, stale, halted=halted)
         return deleted

@@ -13,9 +13,8 @@ from store_factories import new_message
 
 from relay_server.store import Store
 from relay_server.store.daily_quota import QuotaExceeded
-from relay_server.store.models import Caller, HistoryQuery, NewMessage
+from relay_server.store.models import Caller, HistoryQuery, NewMessage, StatusChange
 from relay_server.store.otp import NewOtp
-from relay_server.store.schema import quota_usage
 
 NOON = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
 MIDNIGHT = datetime(2026, 3, 11, tzinfo=timezone.utc)
@@ -84,6 +83,18 @@ def test_sends_without_a_quota_are_what_the_day_has_used_when_one_is_set(store: 
     assert store.daily_quotas.used_on([live_caller.client_id], NOON) == {live_caller.client_id: 2}
     with pytest.raises(QuotaExceeded) as refused:
         _send(store, live_caller, 2)
+    assert refused.value.used == 2
+
+
+def test_live_sends_made_without_the_quota_after_the_day_began_count_too(store: Store, live_caller: Caller) -> None:
+    """A caller authenticated before its client's quota was set carries none until the caller
+    caches hear of it: its sends are the day's all the same."""
+    assert _send(store, live_caller, 1) == 1
+    assert _send(store, live_caller, 1, quota=None) == 1
+
+    with pytest.raises(QuotaExceeded) as refused:
+        _send(store, live_caller, 2)
+
     assert refused.value.used == 2
 
 
@@ -205,12 +216,15 @@ def test_processes_sending_for_two_clients_at_once_store_each_its_quota_and_no_m
     assert store.daily_quotas.used_on(clients, NOON) == {client_id: 150 for client_id in clients}
 
 
-def test_the_purge_drops_the_counts_of_days_before_the_cutoff(store: Store, live_caller: Caller) -> None:
-    assert _send(store, live_caller, 2) == 2
+def test_messages_purged_stay_counted_on_their_day(store: Store, live_caller: Caller) -> None:
+    messages = [new_message(live_caller, to=f"+2637710{n:05d}") for n in range(2)]
+    for message in store.insert_messages(messages, at=NOON, daily_quota=3):
+        store.apply_status_change(StatusChange(message.message_id, "delivered", NOON + timedelta(minutes=1)))
     assert _send(store, live_caller, 1, at=MIDNIGHT) == 1
 
-    store.purge_older_than(MIDNIGHT)
+    assert store.purge_older_than(MIDNIGHT) == 2
 
-    with store.engine.connect() as conn:
-        days = conn.execute(quota_usage.select()).all()
-    assert [(row.client_id, row.day, row.used) for row in days] == [(live_caller.client_id, MIDNIGHT.date(), 1)]
+    assert store.daily_quotas.used_on([live_caller.client_id], NOON) == {live_caller.client_id: 2}
+    assert store.daily_quotas.used_on([live_caller.client_id], MIDNIGHT) == {live_caller.client_id: 1}
+    with pytest.raises(QuotaExceeded):
+        _send(store, live_caller, 2)

@@ -46,7 +46,6 @@ TABLES = {
     "phone_events",
     "message_refusals",
     "blocked_numbers",
-    "quota_usage",
 }
 
 
