@@ -3,9 +3,11 @@ and phones of a client's that call it like the SMSGate app (the tests of ``relay
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from waiting import free_port, wait_until
 from worker_process import GroupProcess, spawn_worker
 
 from relay_server.store.store import Store
+from zimsend_common.timefmt import utcnow
 
 OFFLINE_AFTER_SECONDS = 6  # keep-alives every 2 s
 
@@ -82,6 +85,12 @@ class Relay:
 
     def wait_status(self, account: Credentials, message_id: str, status: str) -> None:
         wait_until(lambda: self.status(account, message_id) == status, f"{message_id} {status}")
+
+    def failed_webhooks(self, message_id: str) -> list[dict[str, Any]]:
+        """The bodies of the ``sms.failed`` webhook deliveries written for the message."""
+        deliveries = self.store.webhook_outbox.due_candidates(utcnow() + timedelta(days=1), 1000, per_client=1000)
+        bodies = [json.loads(delivery.body) for delivery in deliveries if delivery.message_id == message_id]
+        return [body for body in bodies if body["event"] == "sms.failed"]
 
 
 @contextmanager

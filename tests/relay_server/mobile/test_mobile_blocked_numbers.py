@@ -4,7 +4,6 @@ it was handed to the phone, whose report counts."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -12,7 +11,7 @@ from credentials import Credentials
 from phone_relay import Relay
 
 from zimsend_common import wire
-from zimsend_common.timefmt import isoformat_z, utcnow
+from zimsend_common.timefmt import isoformat_z
 
 pytestmark = pytest.mark.slow  # every test calls the module's zimsend-relay serve and worker processes
 
@@ -26,18 +25,11 @@ def block(relay: Relay, account: Credentials, number: str = BLOCKED) -> None:
     assert answer.status_code == 201, answer.text
 
 
-def failed_webhooks(relay: Relay, message_id: str) -> list[dict]:
-    """The ``sms.failed`` webhook deliveries written for the message."""
-    deliveries = relay.store.webhook_outbox.due_candidates(utcnow() + timedelta(days=1), 1000, per_client=1000)
-    bodies = [json.loads(delivery.body) for delivery in deliveries if delivery.message_id == message_id]
-    return [body for body in bodies if body["event"] == "sms.failed"]
-
-
 def assert_failed_blocked(relay: Relay, account: Credentials, message_id: str) -> None:
     """The message failed BLOCKED_NUMBER, with one ``sms.failed`` webhook saying so."""
     status = relay.v1("GET", f"/sms/status/{message_id}", account).json()
     assert status["status"] == "failed" and status["error"]["code"] == "BLOCKED_NUMBER"
-    [hook] = failed_webhooks(relay, message_id)
+    [hook] = relay.failed_webhooks(message_id)
     assert hook["data"]["error"]["code"] == "BLOCKED_NUMBER"
 
 
@@ -70,7 +62,7 @@ def test_a_message_the_phone_pulled_before_its_number_was_blocked_stays_with_the
     # The phone has it, and may have sent it: it is not failed behind its back, nor listed again.
     assert phone.pull() == []
     assert relay.status(account, message_id) == "queued"
-    assert failed_webhooks(relay, message_id) == []
+    assert relay.failed_webhooks(message_id) == []
 
     assert phone.report(message_id, "Sent").status_code == 204
     relay.wait_status(account, message_id, "sent")
