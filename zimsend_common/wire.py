@@ -113,8 +113,9 @@ CLAIM_TTL_SECONDS = 7 * 24 * 3600
 def claim_key(client_id: str, message_id: str) -> str:
     """Set once (NX) to ``claim_value_device(...)``, ``CLAIM_CANCELLED``, ``CLAIM_EXPIRED``,
     ``CLAIM_OTP_LOST``, ``CLAIM_BLOCKED`` (``relay_server/worker/expiry.py``) or
-    ``CLAIM_DEVICE_GONE`` (``relay_server/worker/device_gone.py``); the relay may replace a
-    device's with ``CLAIM_ABANDONED`` (``relay_server/worker/abandoned.py``), or, when that
+    ``CLAIM_DEVICE_GONE`` (``relay_server/worker/device_gone.py``), or ``CLAIM_ABANDONED`` for
+    a message a phone will never report on (``relay_server/worker/unreported.py``); the relay
+    may replace a device's with ``CLAIM_ABANDONED`` (``relay_server/worker/abandoned.py``), or, when that
     device declined the message, with ``CLAIM_DECLINED`` or nothing
     (``relay_server/worker/refusals.py``). A device that declines a message gives its own
     claim back (compare-and-delete).
@@ -126,7 +127,8 @@ def claim_key(client_id: str, message_id: str) -> str:
 
 
 CLAIM_CANCELLED = "cancelled"
-# Taken over from a device that will never report on the message: it fails, outcome unknown.
+# Taken over from a device that will never report on the message, or won for a phone's message
+# it was handed and will never report on (it claims one only with its report): it fails, outcome unknown.
 CLAIM_ABANDONED = "abandoned"
 # Won by the relay for a message that can no longer leave: it fails with TIMEOUT, because its
 # valid_until passed, or because its one-time password's code was lost with its send job. Each

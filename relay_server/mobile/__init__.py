@@ -25,7 +25,9 @@ How a phone fits the relay:
 - The claim against cancel is the agents' (``wire.claim_key``), made when the
   phone first reports on a message (``PATCH /message``). A cancel that wins it
   keeps the message cancelled whatever the phone says after; a cancel made on
-  the phone takes the claim from it (``cancels``).
+  the phone takes the claim from it (``cancels``). One the phone was handed and
+  never reported on fails, its outcome unknown, once the phone is disabled or
+  silent past its bound (``handing``, ``worker.unreported``).
 - A message to a number its client blocked is never listed to the phone: the
   pull, or the worker's round, fails one no pull had handed the phone with
   BLOCKED_NUMBER, and leaves one it had to the phone's report (``handing``).

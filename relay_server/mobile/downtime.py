@@ -24,7 +24,9 @@ app that opens the stream), dates in its format.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
+from typing import cast
 
 from redis import Redis
 
@@ -49,6 +51,16 @@ def heard(redis: Redis, device_id: str, now: datetime, offline_after: timedelta)
     if last is not None and now - last > offline_after:
         # nx: a gap the stream has not yet taken keeps its earlier start.
         redis.set(_gap_key(device_id), f"{last.timestamp():.3f}", nx=True, ex=_REMEMBERED_SECONDS)
+
+
+def last_heard(redis: Redis, device_ids: Sequence[str]) -> dict[str, datetime]:
+    """When each phone was last heard from, by device id, as the relay noted it (``heard``); a
+    phone it holds no note of (none within a month, or Redis lost it) is left out. One MGET."""
+    if not device_ids:
+        return {}
+    noted = cast("list[bytes | None]", redis.mget([_heard_key(device_id) for device_id in device_ids]))
+    moments = {device_id: _moment(raw) for device_id, raw in zip(device_ids, noted, strict=True)}
+    return {device_id: moment for device_id, moment in moments.items() if moment is not None}
 
 
 def take_export(redis: Redis, device_id: str, now: datetime) -> dict[str, str] | None:

@@ -7,6 +7,15 @@ each message a pull lists is marked handed to the phone, for
 ``PHONE_REPORT_GRACE`` from the first pull that lists it (the app's report
 retries: see ``worker.expiry``).
 
+A message handed that no report ever claims, because the phone went away for
+good (lost, reset, uninstalled) before its report got through, is listed
+again by the phone's pulls alone. So once the phone is disabled, or has not
+been heard from for ``claim_abandoned_after_seconds`` and at least the grace,
+the worker's round fails it with DEVICE_ERROR, its outcome unknown, as an
+agent's abandoned claim (``worker.unreported``): every message due by the
+phone's last sign of life, as the marks are gone by then. One that came due
+after waits for the phone, which surely never had it.
+
 A message to a number its client blocked is never listed. One the phone was
 not handed fails with BLOCKED_NUMBER (``stop``), as one an agent was to send
 (``expiry.fail``): the relay claims it first, and one a cancel or the phone

@@ -324,9 +324,8 @@ def _version(device: MobileDevice) -> AppVersion:
 
 
 def _keepalive_seconds(ctx: RelayContext) -> float:
-    """Keep-alives often enough that a phone holding its stream never looks offline."""
-    offline_after = timedelta(seconds=ctx.settings.relay.device_offline_after_seconds)
-    return min(stream.KEEPALIVE_MAX_SECONDS, offline_after.total_seconds() / 3)
+    """``stream.keepalive_every`` for the relay's offline threshold, in seconds."""
+    return stream.keepalive_every(timedelta(seconds=ctx.settings.relay.device_offline_after_seconds)).total_seconds()
 
 
 def _body(model: type[Model]) -> Model:

@@ -18,6 +18,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from datetime import timedelta
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -34,6 +35,12 @@ _CONNECT_TIMEOUT_SECONDS = 10.0
 # One connection per open stream: the client's default pool (100) would cap the phones a process serves.
 _MAX_STREAMS_PER_PROCESS = 10_000
 _subscribers: dict[str, Redis] = {}
+
+
+def keepalive_every(offline_after: timedelta) -> timedelta:
+    """How often a stream keeps alive, and a phone's calls count as a heartbeat (``reports.heartbeat``):
+    often enough that a phone holding its stream never looks offline."""
+    return min(timedelta(seconds=KEEPALIVE_MAX_SECONDS), offline_after / 3)
 
 
 def subscriber(redis_url: str) -> Redis:

@@ -50,7 +50,7 @@ def list_devices(conn: sa.Connection, client_id: str | None) -> list[Device]:
     query = sa.select(devices).order_by(devices.c.created_at, devices.c.device_id)
     if client_id is not None:
         query = query.where(devices.c.client_id == client_id)
-    return [_device(row) for row in conn.execute(query)]
+    return [device_from_row(row) for row in conn.execute(query)]
 
 
 # Built once: the worker reads the device of each round's events.
@@ -59,7 +59,7 @@ _DEVICE = sa.select(devices).where(devices.c.device_id == sa.bindparam("device_i
 
 def get_device(conn: sa.Connection, device_id: str) -> Device | None:
     row = conn.execute(_DEVICE, {"device_id": device_id}).first()
-    return None if row is None else _device(row)
+    return None if row is None else device_from_row(row)
 
 
 def enabled_device(conn: sa.Connection, device_id: str) -> tuple[Device, str] | None:
@@ -68,7 +68,7 @@ def enabled_device(conn: sa.Connection, device_id: str) -> tuple[Device, str] | 
 
     def read() -> tuple[Device, str] | None:
         row = conn.execute(_DEVICE, {"device_id": device_id}).first()
-        return None if row is None or row.disabled else (_device(row), row.signing_key)
+        return None if row is None or row.disabled else (device_from_row(row), row.signing_key)
 
     return once_per_transaction(conn, ("enabled device", device_id), read)
 
@@ -119,7 +119,8 @@ def mark_seen(conn: sa.Connection, device_id: str, at: datetime) -> bool:
     return result.rowcount > 0
 
 
-def _device(row: sa.Row) -> Device:
+def device_from_row(row: sa.Row) -> Device:
+    """The record a ``devices`` row stands for."""
     return Device(
         device_id=row.device_id,
         client_id=row.client_id,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
@@ -169,6 +169,29 @@ class MobileDevices:
             query = sa.select(mobile_devices.c.device_id).where(mobile_devices.c.device_id.in_(sorted(device_ids)))
             return set(conn.execute(query).scalars())
 
+    def registered_phones(self) -> list[Device]:
+        """Every phone that has registered (only such a phone may have pulled anything), enabled
+        or not, as a device (its client, whether disabled, when it was last seen); one query."""
+        with single_read(self._engine) as conn:
+            return [store_devices.device_from_row(row) for row in conn.execute(_REGISTERED_PHONES)]
+
+    def queued_due_by(self, due_by: Sequence[tuple[Device, datetime]]) -> list[Message]:
+        """The queued messages a pull of each phone could have listed by the moment given with
+        it: stored, and due when scheduled, at or before it. Each phone's read from its own
+        queue index, whatever the device's history, in one transaction."""
+        found: list[Message] = []
+        if not due_by:
+            return found
+        with single_read(self._engine) as conn:
+            for phone, through in due_by:
+                values = {"client_id": phone.client_id, "device_id": phone.device_id, "through": through}
+                rows = conn.execute(_QUEUED_DUE_BY, values)
+                # Stored after ``through``: left out here, as asked of the database it sent SQLite to
+                # the index of every message the device ever had (these are few: a send to a phone
+                # offline is refused).
+                found += [message_from_row(row._mapping) for row in rows if row.created_at <= through]
+        return found
+
     def get_registered(self, device_id: str) -> MobileDevice | None:
         """The enabled phone of this id once it has registered, else None."""
         if not ids.is_device_id(device_id):
@@ -295,6 +318,23 @@ def _pending(*, newest_first: bool, after: _After) -> sa.Select[Any]:
 # holds queued messages only, and sorted the client's messages on the device instead. (Their
 # other condition, a device, follows from naming one.)
 _QUEUED = messages.c.status == sa.literal_column("'queued'")
+_REGISTERED_PHONES = (
+    sa.select(devices)
+    .join(mobile_devices, mobile_devices.c.device_id == devices.c.device_id)
+    .where(mobile_devices.c.registered_at.is_not(None))
+)
+# A phone's queued live messages due by a moment, read from its queue index (migration 0020).
+_QUEUED_DUE_BY = (
+    sa.select(messages)
+    .where(messages.c.client_id == sa.bindparam("client_id"), messages.c.is_test == sa.false())
+    .where(selective(messages.c.device_id == sa.bindparam("device_id")), _QUEUED)
+    .where(
+        sa.or_(
+            messages.c.scheduled_at.is_(None),
+            messages.c.scheduled_at <= sa.bindparam("through", type_=messages.c.scheduled_at.type),
+        )
+    )
+)
 # Built once: a phone pulls at every wake-up, and building a statement costs more than reading it.
 _PENDING = {
     (False, None): _pending(newest_first=False, after=None),

@@ -11,6 +11,8 @@ it still names that device, then fails the message: should the store fail
 in between, recovery finds that claim and fails the message then
 (``recovery``), where a cancel's claim would have made it cancelled. A
 report the device makes later changes nothing, and is logged (``events``).
+A phone's message it was handed and never reported on holds no claim of the
+phone's: ``unreported`` ends it so.
 """
 
 from __future__ import annotations

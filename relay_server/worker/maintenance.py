@@ -3,7 +3,8 @@
 Every round: tell agents their clients, follow devices online and offline,
 hand on again the phones' events Redis lost (``phone_events``), re-enqueue
 the messages Redis lost (once agents had their grace period to claim
-again what they took), fail what waits for a device since disabled or deleted
+again what they took), fail what phones that will never report were handed
+(``unreported``) and what waits for a device since disabled or deleted
 (``device_gone``), fail what is still queued at its ``valid_until``
 (``expiry``) or to a number since blocked (``newly_blocked``), and fail
 what devices that will never report on it took (``abandoned``). The daily
@@ -32,6 +33,7 @@ from relay_server.worker.liveness import check_devices
 from relay_server.worker.newly_blocked import NewlyBlocked
 from relay_server.worker.phone_events import hand_on_again
 from relay_server.worker.recovery import publish_device_clients, requeue_orphans
+from relay_server.worker.unreported import give_up_unreported
 from zimsend_common.timefmt import utcnow
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,8 @@ class Maintenance:
             # A phone's events wait for no grace period: nothing but the relay will hand them on.
             hand_on_again(self.ctx, now)
             if self.epoch.held_back_through(self.ctx.redis, now) is None:
+                # Before the device gone's, which would say a disabled phone's surely never left.
+                give_up_unreported(self.ctx, now)
                 # Before recovery, which would place them again for no device to take.
                 fail_stranded(self.ctx, now, self.due.looked_through)
                 self.newly_blocked.fail_queued(now)  # before the expiry, as recovery's give_jobs

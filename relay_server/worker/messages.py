@@ -15,11 +15,11 @@ NUMBER_BLOCKED = "the number was put on the client's list of blocked numbers bef
 
 def expire(store: Store, message_id: str, at: datetime, detail: str = VALIDITY_PASSED) -> None:
     """Fail the message, unsent, with TIMEOUT: it can no longer be sent in time (``detail`` says why)."""
-    fail_unsent(store, message_id, at, FailureCode.TIMEOUT, detail)
+    fail_with(store, message_id, at, FailureCode.TIMEOUT, detail)
 
 
-def fail_unsent(store: Store, message_id: str, at: datetime, code: FailureCode, detail: str) -> None:
-    """Fail the message, which surely never left, with ``code`` (``detail`` says why)."""
+def fail_with(store: Store, message_id: str, at: datetime, code: FailureCode, detail: str) -> None:
+    """Fail the message with ``code`` (``detail`` says why, and whether it may have left)."""
     error = MessageError(code, describe(code), detail)
     store.apply_status_change(StatusChange(message_id, "failed", at, error=error))
 

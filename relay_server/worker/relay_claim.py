@@ -1,4 +1,4 @@
-"""The relay's own claim on a message it fails unsent, as a device claims one it sends.
+"""The relay's own claim on a message it fails, as a device claims one it sends.
 
 The worker fails a message that surely never left (an expiry, a device gone)
 only once it holds the message's claim (``wire.claim_key``) with the value
@@ -11,6 +11,11 @@ Messages fail together, however many (a bulk expired on an offline device:
 thousands at once): their claims are asked for ``_PIPELINED`` at a time in
 one round trip, their jobs are deleted in one go (each queue read once, not
 once a job), and their failures are stored ``STORE_BATCH`` to a transaction.
+
+The worker fails so, with DEVICE_ERROR and its outcome unknown, a message a
+phone was handed and will never report on (``unreported``): a phone claims
+a message only with its first report, so the relay's claim (``wire.CLAIM_ABANDONED``)
+is what keeps a late report from changing it.
 
 A phone's pull fails so a message to a blocked number (``relay_server.mobile.handing``),
 with the relay's context in place of the worker's: the claim is then made only
@@ -30,7 +35,7 @@ from redis import Redis
 from relay_server.dispatch import placement
 from relay_server.store.models import Message
 from relay_server.store.store import Store
-from relay_server.worker.messages import fail_unsent
+from relay_server.worker.messages import fail_with
 from zimsend_common import wire
 from zimsend_common.failures import FailureCode
 
@@ -61,7 +66,7 @@ def fail_unless_taken(
     *,
     unless_handed: Callable[[Message], str] | None = None,
 ) -> list[Message]:
-    """Claim each message as ``claim`` and fail it unsent with ``code`` (``detail`` says why),
+    """Claim each message as ``claim`` and fail it with ``code`` (``detail`` says why),
     its send job deleted from Redis, unless a device or a cancel claimed it first, or the key
     ``unless_handed`` names for it is set (a pull handed the message to its phone); returns
     those failed, in their order.
@@ -75,7 +80,7 @@ def fail_unless_taken(
             ctx.store.let_writers_in()
         with ctx.store.batch():
             for message in won[start : start + STORE_BATCH]:
-                fail_unsent(ctx.store, message.message_id, now, code, detail)
+                fail_with(ctx.store, message.message_id, now, code, detail)
     return won
 
 

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,11 @@ from waiting import free_port, wait_until
 from worker_process import GroupProcess, spawn_worker
 
 from relay_server.store.store import Store
+from relay_server.worker.context import WorkerContext
+from relay_server.worker.due import DueRelease
+from relay_server.worker.epoch import EpochWatch
+from relay_server.worker.maintenance import Maintenance
+from zimsend_common.config import load_settings
 from zimsend_common.timefmt import utcnow
 
 OFFLINE_AFTER_SECONDS = 6  # keep-alives every 2 s
@@ -91,6 +96,17 @@ class Relay:
         deliveries = self.store.webhook_outbox.due_candidates(utcnow() + timedelta(days=1), 1000, per_client=1000)
         bodies = [json.loads(delivery.body) for delivery in deliveries if delivery.message_id == message_id]
         return [body for body in bodies if body["event"] == "sms.failed"]
+
+    def worker_context(self) -> WorkerContext:
+        """A worker's context in this process, on the relay's store and Redis and with its settings."""
+        return WorkerContext(store=self.store, redis=self.redis, settings=load_settings(environ=self.env))
+
+    def maintenance_round(self, at: datetime) -> bool:
+        """One maintenance round at ``at`` of a worker in this process (``worker_context``),
+        beside the relay's own: how a test moves the worker's clock on past a bound."""
+        ctx = self.worker_context()
+        epoch = EpochWatch(ctx.recovery_grace)
+        return Maintenance(ctx, 1, epoch, DueRelease(ctx, epoch, 1)).round(at)
 
 
 @contextmanager

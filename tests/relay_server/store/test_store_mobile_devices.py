@@ -185,3 +185,57 @@ def test_a_phones_newest_first_pull_reading_on_seeks_past_what_it_read_of_the_pr
     within = [step for step in seeks if re.search(r"priority\s*=", step)]
     assert within and all("ix_messages_device_queue_newest" in plan for plan in plans), plans
     assert all(re.search(r"created_at,\s*\(?message_id[^<]*\)\s*<", step) for step in within), within
+
+
+def test_the_phones_listed_are_those_registered_each_with_its_last_sight(store: Store, live_caller: Caller):
+    registered, token = store.mobile_devices.add_android(live_caller.client_id, None)
+    store.mobile_devices.add_android(live_caller.client_id, None)  # never registered: it never pulled
+    store.add_device(live_caller.client_id)  # a modem's
+    store.mobile_devices.register(token, AppReport(), NOW)
+    store.mark_device_seen(registered.device_id, NOW)
+
+    [phone] = store.mobile_devices.registered_phones()
+
+    assert (phone.device_id, phone.client_id, phone.disabled, phone.last_seen_at) == (
+        registered.device_id,
+        live_caller.client_id,
+        False,
+        NOW,
+    )
+
+
+def test_the_phones_messages_due_by_a_moment_each_are_their_queued_live_ones_stored_and_come_due_by_then(
+    store: Store, live_caller: Caller
+):
+    device, other_device = (store.mobile_devices.add_android(live_caller.client_id, None)[0] for _ in range(2))
+    on_phone, on_other = (new_message(live_caller, device_id=d.device_id) for d in (device, other_device))
+    test_caller = replace(live_caller, is_test=True)
+    due, scheduled_by, _, _, _, others = store.insert_messages(
+        [
+            on_phone,
+            replace(on_phone, scheduled_at=NOW),
+            replace(on_phone, scheduled_at=NOW + timedelta(seconds=1)),
+            new_message(live_caller),
+            new_message(test_caller, device_id=device.device_id),
+            on_other,
+        ],
+        at=NOW - timedelta(minutes=1),
+    )
+    store.insert_messages([on_phone], at=NOW + timedelta(seconds=1))  # stored after
+    store.insert_messages([on_other], at=NOW + timedelta(minutes=1))  # stored after its own moment
+    phone, other_phone = (store.get_device(d.device_id) for d in (device, other_device))
+    due_by = [(phone, NOW), (other_phone, NOW + timedelta(seconds=30))]
+
+    ran = statements_run(store.engine, lambda: store.mobile_devices.queued_due_by(due_by), "FROM messages")
+
+    found = store.mobile_devices.queued_due_by(due_by)
+    assert sorted(m.message_id for m in found) == sorted([due.message_id, scheduled_by.message_id, others.message_id])
+    # Each phone's read from its queue index (migration 0020): its queued messages alone, never
+    # the device's whole history nor the client's other devices'.
+    assert len(ran) == 2
+    for statement, parameters in ran:
+        plan = plan_of(store.engine, statement, parameters)
+        assert re.search(r"\bix_messages_device_queue(_newest)?\b", plan), plan
+        # The device among the index's bounds, as each database writes them.
+        assert re.search(r"device_id=\?|Index Cond: .*device_id", plan), plan
+    assert store.mobile_devices.queued_due_by([]) == []
