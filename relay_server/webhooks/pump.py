@@ -67,13 +67,26 @@ class WebhookPump:
             now, self.settings.webhook_workers * 4, per_client=self.settings.webhook_client_concurrency
         )
         for due in candidates:
-            if not self._take_slot(due.client_id):
-                continue
-            if not self.ctx.store.webhook_outbox.claim(due.delivery_id, now, held):
+            if self._take_slot(due.client_id) and self._start(due, now, held):
+                started += 1
+        return started
+
+    def _start(self, due: outbox.Delivery, now: datetime, held: timedelta) -> bool:
+        """Claim ``due`` and post it from the pool, in the slot taken for it; whether it started.
+
+        One not started gives its slot back, whatever stopped it: another worker's claim,
+        or the store failing the claim (the round then ends with its error). A slot kept
+        for it would have been its client's for ever, and once the client's
+        ``webhook_client_concurrency`` were so kept, none of its webhooks left again.
+        """
+        started = False
+        try:
+            if self.ctx.store.webhook_outbox.claim(due.delivery_id, now, held):
+                self._pool.submit(self._deliver, due)
+                started = True
+        finally:
+            if not started:
                 self._free_slot(due.client_id)
-                continue
-            self._pool.submit(self._deliver, due)
-            started += 1
         return started
 
     def wait_idle(self, timeout: float) -> bool:
