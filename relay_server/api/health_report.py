@@ -62,11 +62,17 @@ def check_worker(redis: Redis) -> Check:
     return Check(True, {"last_seen": beat.decode() if isinstance(beat, bytes) else beat})
 
 
-def device_states(store: Store, redis: Redis) -> list[DeviceState]:
+def enabled_device_states(store: Store, redis: Redis) -> list[DeviceState]:
     """Every enabled device with its newest heartbeat, the store's or its key's in Redis
-    (``heartbeat_keys``: what the send path goes by); empty when the store cannot be read."""
+    (``heartbeat_keys``: what the send path goes by); raises the store's error when it cannot
+    be read."""
+    return [state for state in heartbeat_keys.live_states(store, redis) if not state.disabled]
+
+
+def device_states(store: Store, redis: Redis) -> list[DeviceState]:
+    """``enabled_device_states``, empty when the store cannot be read."""
     try:
-        return [state for state in heartbeat_keys.live_states(store, redis) if not state.disabled]
+        return enabled_device_states(store, redis)
     except Exception:
         return []
 

@@ -16,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from redis import Redis
 from redis.exceptions import RedisError
 
-from relay_server.api.health_report import device_states
+from relay_server.api.health_report import enabled_device_states
 from relay_server.store.device_state import DeviceState
 from relay_server.store.store import Store
 from zimsend_common import bus, device_written, wire
@@ -39,14 +39,20 @@ class GatewayStateCollector:
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("zimsend_state_source_up", "Whether the store or Redis could be read", labels=["source"])
+        # The devices are the store's: when it cannot be read they are left out, not shown as
+        # none online (and their queues with them).
+        read = False
         try:
-            yield from self._from_store()
-            up.add_metric(["store"], 1)
+            from_store = list(self._from_store())
+            states = enabled_device_states(self.store, self.redis)
+            read = True
         except Exception:
             log.warning("metrics: the store cannot be read", exc_info=True)
-            up.add_metric(["store"], 0)
-        states = device_states(self.store, self.redis)
-        yield from self._devices(states)
+            from_store, states = [], []
+        up.add_metric(["store"], int(read))
+        yield from from_store
+        if read:
+            yield from self._devices(states)
         try:
             yield self._queue_depths(states)
             up.add_metric(["redis"], 1)

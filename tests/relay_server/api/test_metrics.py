@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 from credentials import Credentials
+from database_outage import refusing_connections
 from prometheus_client.parser import text_string_to_metric_families
 from relay_process import RELAY, environment, serving
 from waiting import free_port, wait_until
@@ -119,6 +120,21 @@ def test_metrics_say_redis_cannot_be_read_and_still_answer(make_relay):
     samples = scrape(root(relay))
     assert total(samples, "zimsend_state_source_up", source="redis") == 0
     assert total(samples, "zimsend_state_source_up", source="store") == 1
+
+
+@pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+def test_metrics_say_the_store_cannot_be_read_and_leave_its_devices_out_rather_than_show_them_offline(
+    relay, acme, database_url
+):
+    device = relay.new_device(acme.client_id)
+    relay.store.record_heartbeat(device, utcnow(), {"signal_percent": 71})
+    assert total(scrape(root(relay)), "zimsend_devices_online") == 1
+    with refusing_connections(database_url):
+        samples = scrape(root(relay))
+    assert total(samples, "zimsend_state_source_up", source="store") == 0
+    assert total(samples, "zimsend_state_source_up", source="redis") == 1
+    # Not a count of 0 online, which an alert on the devices would read as every one of them down.
+    assert not {name for name, _labels in samples} & {"zimsend_devices_online", "zimsend_device_online"}
 
 
 @pytest.mark.parametrize("allowed, expected", [(False, 403), (True, 200)])
