@@ -109,7 +109,10 @@ def _create_key(args: argparse.Namespace) -> int:
     if args.expires_days is not None:
         if args.expires_days < 1:
             raise command.CommandRefused("INVALID_DAYS", "--expires-days must be at least 1")
-        expires_at = utcnow() + timedelta(days=args.expires_days)
+        try:
+            expires_at = utcnow() + timedelta(days=args.expires_days)
+        except OverflowError:
+            raise command.CommandRefused("INVALID_DAYS", "--expires-days reaches past the year 9999") from None
     with command.open_store(command.settings()) as store:
         try:
             api_key = store.create_api_key(args.client_id, test=args.test, expires_at=expires_at)

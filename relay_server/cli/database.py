@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from relay_server.cli import command
+from relay_server.store import retention
 from relay_server.store.backup import MissingDatabase, TargetIsTheStore, UnsupportedDatabase, backup_sqlite
 from relay_server.store.models import DeadLetter
 from zimsend_common.timefmt import isoformat_z, utcnow
@@ -39,7 +39,7 @@ def _purge(args: argparse.Namespace) -> int:
     days = settings.relay.retention_days if args.days is None else args.days
     if days < 1:
         raise command.CommandRefused("INVALID_DAYS", "--days must be at least 1")
-    cutoff = utcnow() - timedelta(days=days)
+    cutoff = retention.cutoff(utcnow(), days)
     with command.open_store(settings) as store:
         purged = store.purge_older_than(cutoff)
     command.emit({"purged": purged, "cutoff": isoformat_z(cutoff)})

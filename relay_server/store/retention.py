@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -41,6 +41,7 @@ from relay_server.store import daily_counts, refusals
 from relay_server.store.engine import let_writers_in, single_read, write_transaction
 from relay_server.store.messages import message_from_row
 from relay_server.store.schema import clients, message_events, messages
+from zimsend_common.timefmt import EARLIEST
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,16 @@ class Stale:
 
     table: sa.Table
     condition: sa.ColumnElement[bool]
+
+
+def cutoff(now: datetime, days: int) -> datetime:
+    """The time before which what is ``days`` old at ``now`` was created: what is older goes. A
+    retention longer than the calendar reaches keeps everything (the earliest time there is),
+    where the subtraction raised, and a purge of it ended in a traceback."""
+    try:
+        return now - timedelta(days=days)
+    except OverflowError:
+        return EARLIEST
 
 
 def purge_stale(

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from relay_server.store import retention
 from relay_server.worker.context import WorkerContext
 from zimsend_common.timefmt import utcnow
 
@@ -42,9 +43,10 @@ class DailyPurge:
     def purge(self, now: datetime, halted: Callable[[], bool] | None = None) -> bool:
         """Purge what is past ``retention_days`` at ``now``, until ``halted`` says to stop;
         False when the store failed it."""
-        cutoff = now - timedelta(days=self.ctx.settings.relay.retention_days)
         try:
-            self.ctx.store.purge_older_than(cutoff, halted)  # which logs what it deleted
+            self.ctx.store.purge_older_than(
+                retention.cutoff(now, self.ctx.settings.relay.retention_days), halted
+            )  # which logs what it deleted
         except Exception:
             log.exception("daily purge failed")
             return False

@@ -54,10 +54,11 @@ def test_list_keys_shows_prefixes_and_expiry_and_never_a_key(relay: Run) -> None
     assert expiring["api_key"] not in json.dumps(listed)
 
 
-def test_a_key_that_expires_in_no_days_is_refused(relay: Run) -> None:
+@pytest.mark.parametrize("days", ["0", "99999999"])
+def test_a_key_that_expires_in_no_days_or_past_the_calendar_is_refused(relay: Run, days: str) -> None:
     (client,) = ok(relay("create-client", "Acme"))
 
-    outcome = relay("create-key", client["client_id"], "--expires-days", "0")
+    outcome = relay("create-key", client["client_id"], "--expires-days", days)
 
     assert outcome.status == 1 and outcome.error["error"]["code"] == "INVALID_DAYS"
     assert len(ok(relay("list-keys", client["client_id"]))) == 1

@@ -87,6 +87,12 @@ def test_purge_deletes_finished_messages_past_retention(relay: Run, store: Store
     assert store.stats(caller, None, None, None).pending == 1
 
 
+def test_purge_for_more_days_than_the_calendar_reaches_purges_nothing(relay: Run) -> None:
+    (purged,) = ok(relay("purge", "--days", "99999999"))
+
+    assert purged == {"purged": 0, "cutoff": "0001-01-02T00:00:00Z"}
+
+
 def test_dead_letters_lists_the_newest_as_json_lines_with_their_exact_payload(relay: Run, store: Store) -> None:
     client, _key = store.create_client("Acme")
     device, password = store.add_device(client.client_id)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 from database_outage import refusing_connections
+from msgspec.structs import replace
 from relay_parts import Parts, maintenance, run_round
 
 from relay_server.store.dispatch_schema import device_events, incoming_messages
@@ -40,6 +42,14 @@ def test_the_daily_purge_removes_device_records_and_incoming_sms_past_retention(
     with_old_records(parts)
     assert DailyPurge(parts.ctx).purge(utcnow() + past_retention(parts))
     assert kept(parts) == {"incoming_messages": 0, "device_events": 0}
+
+
+def test_a_retention_longer_than_the_calendar_reaches_keeps_everything_and_fails_no_purge(parts: Parts):
+    with_old_records(parts)
+    settings = parts.ctx.settings
+    forever = replace(settings, relay=replace(settings.relay, retention_days=1_000_000))
+    assert DailyPurge(dataclasses.replace(parts.ctx, settings=forever)).purge(utcnow())
+    assert kept(parts) == {"incoming_messages": 1, "device_events": 1}
 
 
 def test_the_daily_purge_keeps_what_is_within_retention(parts: Parts):
