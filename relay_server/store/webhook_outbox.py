@@ -187,8 +187,7 @@ def _insert_deliveries(
     )
 
 
-# -- delivering --------------------------------------------------------------------
-# -- the log ------------------------------------------------------------------------
+# -- delivering, and the log of attempts ------------------------------------------------
 def stale_before(cutoff: datetime) -> list[Stale]:
     """What the purge deletes: attempts, and settled deliveries, older than ``cutoff``."""
     return [
