@@ -1,7 +1,9 @@
 """Estimated delivery: how long the jobs ahead of a message take to send.
 
 The jobs ahead are those its device (or, for a shared message, the client's
-online devices together) will take first: the same and higher priorities.
+online devices together) will take first: the same and higher priorities,
+but for a message for one device its client's shared jobs of its own priority,
+which the device takes after its own queue's.
 Each takes as long as the devices' recent sends took on average. A paused
 device takes some jobs only later: having sent its day's ``daily_send_limit``,
 none until its next day begins; after its SIM refused a send for want of
@@ -42,7 +44,7 @@ MAX_SEND_SECONDS = 3600
 # ARGV: the samples read from each device's send times, the largest believed,
 # the device ids (one string, a space between two), the send times' key with
 # the device id cut out (its prefix and suffix), then for each priority the
-# client's queue and the device queues' key cut likewise. The keys are made
+# client's queue ("" when none of it is ahead) and the device queues' key cut likewise. The keys are made
 # here, not sent one by one: encoding 600 arguments cost as much as the rest
 # of the estimate. Returns the jobs queued, the samples' sum (a string: Redis
 # would truncate a number) and their count.
@@ -61,7 +63,9 @@ local function length(key)
 end
 local queued, total, count = 0, 0, 0
 for i = 6, #ARGV, 3 do
-    queued = queued + length(ARGV[i])
+    if ARGV[i] ~= "" then
+        queued = queued + length(ARGV[i])
+    end
     for _, device in ipairs(devices) do
         queued = queued + length(ARGV[i + 1] .. device .. ARGV[i + 2])
     end
@@ -139,7 +143,10 @@ def _queued_and_send_time(
     for priority in wire.PRIORITY_LEVELS:
         if priority > message.priority:
             break
-        args.append(bus.queue_key(wire.client_queue(message.client_id, priority)))
+        # An agent takes its device's queue of a priority before its client's shared one
+        # (``wire.agent_queue_order``): a message for one device goes ahead of those.
+        shared_ahead = message.device_id is None or priority < message.priority
+        args.append(bus.queue_key(wire.client_queue(message.client_id, priority)) if shared_ahead else "")
         args += _cut(bus.queue_key(wire.device_queue(_DEVICE, priority)))
     queued, total, samples = _LOAD_SCRIPT(keys=[], args=args, client=redis)
     return int(queued), float(total) / int(samples) if int(samples) else None

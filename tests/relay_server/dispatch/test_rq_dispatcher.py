@@ -268,6 +268,21 @@ def test_estimated_delivery_counts_the_jobs_ahead_at_the_devices_recent_send_tim
     assert later_eta - urgent_eta == pytest.approx(timedelta(seconds=12), abs=timedelta(seconds=1))
 
 
+def test_a_send_for_one_device_is_estimated_ahead_of_its_clients_shared_messages_of_its_priority(parts, dispatcher):
+    caller = parts.client()
+    device = parts.device(caller)
+    device.heartbeat()
+    parts.redis.rpush(wire.send_times_key(device.device_id), 10.0)
+    dispatcher.submit([parts.message(caller) for _ in range(30)])  # 300 s of shared sends queued
+    urgent = parts.message(caller, priority=1)
+    dispatcher.submit([urgent])
+
+    # The device takes its own queue of a priority before its client's shared one: its own send
+    # alone, not behind the 30; behind a shared message of a higher priority, though.
+    own = parts.message(caller, device_id=device.device_id)
+    assert expected_after_submit(dispatcher, own) == pytest.approx(timedelta(seconds=20), abs=timedelta(seconds=1))
+
+
 def test_estimated_delivery_without_send_history_uses_the_default_send_time(parts, dispatcher):
     caller = parts.client()
     device = parts.device(caller)
