@@ -17,8 +17,8 @@ import redis
 import store_factories
 from migrated_store import open_migrated
 
-from relay_server.dispatch import RQDispatcher
-from relay_server.mobile import handing, pending
+from relay_server.dispatch import RQDispatcher, placement
+from relay_server.mobile import downtime, handing, pending, reports
 from relay_server.store import ids
 from relay_server.store.mobile_devices import AppReport, MobileDevice
 from relay_server.store.models import Caller, Message, NewMessage
@@ -80,6 +80,18 @@ class Parts:
         phone = self.store.mobile_devices.authenticate(registration.token)
         assert phone is not None
         return phone
+
+    def heard(self, phone: MobileDevice, at: datetime) -> None:
+        """A call of the phone's at ``at``, as the relay counts it: a heartbeat the worker applies to
+        the store, and the relay's note of the call in Redis (``downtime``)."""
+        self.store.record_heartbeat(phone.device_id, at, reports.heartbeat_data(phone, "1.68.0"))
+        downtime.heard(self.redis, phone.device_id, at, self.ctx.offline_after)
+
+    def placed(self, caller: Caller, device_id: str, at: datetime | None = None, **fields: Any) -> Message:
+        """A message of ``caller``'s meant for the device, stored at ``at`` (now), its job on the device's queue."""
+        [message] = self.store.insert_messages([self.new_message(caller, device_id=device_id, **fields)], at=at)
+        placement.enqueue_send(self.redis, self.store.device_signing_keys, message)
+        return message
 
     def pulled(self, phone: MobileDevice) -> list[Message]:
         """What the phone's pull hands it now (``GET /message``), marked handed to it."""

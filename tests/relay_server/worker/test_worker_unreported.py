@@ -12,8 +12,7 @@ import pytest
 from query_plans import statements_run
 from relay_parts import Parts, known_to_the_worker, run_round
 
-from relay_server.dispatch import placement
-from relay_server.mobile import downtime, reports, stream
+from relay_server.mobile import reports, stream
 from relay_server.store.mobile_devices import MobileDevice
 from relay_server.store.models import Caller, Message
 from relay_server.worker.abandoned import ABANDONED
@@ -27,27 +26,17 @@ HOOK = "https://hooks.example.com/zimsend"
 MINUTE = timedelta(minutes=1)
 
 
-def heard(parts: Parts, phone: MobileDevice, at: datetime) -> None:
-    """A call of the phone's at ``at``, as the relay counts it: a heartbeat the worker applies to
-    the store, and the relay's note of the call in Redis (``downtime``)."""
-    parts.store.record_heartbeat(phone.device_id, at, reports.heartbeat_data(phone, "1.68.0"))
-    downtime.heard(parts.redis, phone.device_id, at, parts.ctx.offline_after)
-
-
 def heard_last(parts: Parts, at: datetime) -> tuple[Caller, MobileDevice]:
     """A client's phone last heard from at ``at``."""
     caller = parts.client()
     phone = parts.phone(caller)
-    heard(parts, phone, at)
+    parts.heard(phone, at)
     return caller, phone
 
 
 def placed(parts: Parts, caller: Caller, phone: MobileDevice, at: datetime | None = None) -> Message:
     """A message of ``caller``'s meant for the phone, stored at ``at`` (now), its job on the phone's queue."""
-    new = parts.new_message(caller, device_id=phone.device_id, webhook_url=HOOK)
-    [message] = parts.store.insert_messages([new], at=at)
-    placement.enqueue_send(parts.redis, parts.store.device_signing_keys, message)
-    return message
+    return parts.placed(caller, phone.device_id, at, webhook_url=HOOK)
 
 
 def handed(parts: Parts) -> tuple[Caller, MobileDevice, Message, datetime]:
@@ -57,7 +46,7 @@ def handed(parts: Parts) -> tuple[Caller, MobileDevice, Message, datetime]:
     message = placed(parts, caller, phone)
     assert parts.pulled(phone) == [message]
     at = utcnow()
-    heard(parts, phone, at)
+    parts.heard(phone, at)
     return caller, phone, message, at
 
 
@@ -157,7 +146,7 @@ def test_a_message_a_cancel_or_the_phones_report_claimed_first_is_left_alone(par
     cancelled, reported = placed(parts, caller, phone), placed(parts, caller, phone)
     assert parts.pulled(phone) == [cancelled, reported]
     heard_at = utcnow()
-    heard(parts, phone, heard_at)
+    parts.heard(phone, heard_at)
     claims = {
         cancelled.message_id: wire.CLAIM_CANCELLED.encode(),
         reported.message_id: wire.claim_value_device(phone.device_id).encode(),
