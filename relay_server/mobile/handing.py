@@ -14,7 +14,9 @@ been heard from for ``claim_abandoned_after_seconds`` and at least the grace,
 the worker's round fails it with DEVICE_ERROR, its outcome unknown, as an
 agent's abandoned claim (``worker.unreported``): every message due by the
 phone's last sign of life, as the marks are gone by then. One that came due
-after waits for the phone, which surely never had it.
+after waits for the phone, which surely never had it. One the phone claimed
+and reported on no further fails so after the same silence, never sooner
+(``worker.abandoned``): the app may be retrying its ``Sent`` report meanwhile.
 
 A message to a number its client blocked is never listed. One the phone was
 not handed fails with BLOCKED_NUMBER (``stop``), as one an agent was to send

@@ -4,8 +4,12 @@ A device that claimed a message and then went silent gets it back from
 recovery (``recovery``), on its own queue. A device that never comes back
 would leave it queued for ever, claimed, or waiting on that queue: so once
 the claiming device is unknown (deleted), disabled (its reports are refused)
-or silent for ``claim_abandoned_after_seconds``, the message fails with
-DEVICE_ERROR, saying its outcome is unknown (the device may have sent it).
+or silent for its ``silence_bound``, the message fails with DEVICE_ERROR,
+saying its outcome is unknown (the device may have sent it). The bound is
+``claim_abandoned_after_seconds``, and for an Android phone never less than
+``PHONE_REPORT_GRACE``: the phone claims a message with its first report
+(``Pending``), and its app retries each report that long once it has a
+network, so a phone offline for less may still report the message sent.
 The relay first takes the claim over (``wire.CLAIM_ABANDONED``), only while
 it still names that device, then fails the message: should the store fail
 in between, recovery finds that claim and fails the message then
@@ -17,13 +21,16 @@ phone's: ``unreported`` ends it so.
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import cast
 
 from relay_server.dispatch import placement
 from relay_server.store.models import Device, Message
 from relay_server.worker.context import WorkerContext
+from relay_server.worker.expiry import PHONE_REPORT_GRACE
 from relay_server.worker.messages import fail_outcome_unknown
 from zimsend_common import bus, device_written, wire
 
@@ -32,10 +39,25 @@ log = logging.getLogger(__name__)
 ABANDONED = "the device that took the message {why}; the outcome is unknown and the message was not sent again"
 NO_DEVICE = "is no device of its client (deleted, or never one)"
 
+Phones = Callable[[], Collection[str]]  # the ids of the phones, read when first asked
+
+
+def silence_bound(ctx: WorkerContext, *, phone: bool) -> timedelta:
+    """How long a device is not heard from before it is taken never to report again:
+    ``claim_abandoned_after``, and for a phone never less than ``PHONE_REPORT_GRACE`` (its app
+    retries a report that long once it has a network)."""
+    return max(ctx.claim_abandoned_after, PHONE_REPORT_GRACE) if phone else ctx.claim_abandoned_after
+
+
+def phones_once(ctx: WorkerContext) -> Phones:
+    """The ids of the registered phones (only such a phone may have claimed a message), read from
+    the store at the first call and kept: make one a round."""
+    return functools.cache(lambda: {phone.device_id for phone in ctx.store.mobile_devices.registered_phones()})
+
 
 def why_abandoned(device: Device, claimed_by: datetime, now: datetime, after: timedelta) -> str | None:
     """Why ``device``, which claimed a message by ``claimed_by`` at the latest, will never
-    report on it; None while it may."""
+    report on it once silent for ``after``; None while it may."""
     if device.disabled:
         return "is disabled, and its reports refused"
     # It was alive when it claimed the message.
@@ -43,6 +65,16 @@ def why_abandoned(device: Device, claimed_by: datetime, now: datetime, after: ti
     if now - heard_at >= after:
         return f"has not been heard from for {int((now - heard_at).total_seconds())} s"
     return None
+
+
+def why_given_up(ctx: WorkerContext, device: Device, claimed_by: datetime, now: datetime, phones: Phones) -> str | None:
+    """Why ``device``, which claimed a message by ``claimed_by`` at the latest, will never report
+    on it, by its own ``silence_bound``; None while it may."""
+    # An agent's bound is the least: only a device silent past it makes the round read the phones.
+    why = why_abandoned(device, claimed_by, now, ctx.claim_abandoned_after)
+    if why is None or device.disabled:
+        return why
+    return why_abandoned(device, claimed_by, now, silence_bound(ctx, phone=device.device_id in phones()))
 
 
 def give_up(ctx: WorkerContext, message: Message, claim: bytes, device: Device | None, now: datetime, why: str) -> bool:
@@ -67,11 +99,11 @@ def give_up(ctx: WorkerContext, message: Message, claim: bytes, device: Device |
 def give_up_returned(ctx: WorkerContext, now: datetime) -> int:
     """Fail the messages that wait, returned, on the own queues of the devices that claimed
     them and that will never take them; returns how many failed."""
-    failed = 0
+    failed, phones = 0, phones_once(ctx)
     for device in ctx.store.list_devices():
         # A device never heard from has no moment to count silence from: its messages are judged one by one.
         claimed_by = device.last_seen_at or now
-        why = why_abandoned(device, claimed_by, now, ctx.claim_abandoned_after)
+        why = why_given_up(ctx, device, claimed_by, now, phones)
         if why is not None:
             failed += _give_up_waiting(ctx, device, now, why)
     return failed

@@ -76,18 +76,21 @@ def requeue_orphans(ctx: WorkerContext, now: datetime, scheduled_through: dateti
     """
     refs = ctx.store.queued_message_refs(scheduled_through)
     placed, queued = 0, dict[str, list[tuple[str, str]]]()
+    phones = abandoned.phones_once(ctx)
     # A batch's Redis state is acted on as soon as it is read: a message read jobless
     # long ago may have been enqueued by the relay, and claimed, since.
     for start in range(0, len(refs), _BATCH):
         jobless, queued_here = placement.without_live_job(ctx.redis, refs[start : start + _BATCH])
-        placed += _give_jobs_back(ctx, jobless, now)
+        placed += _give_jobs_back(ctx, jobless, now, phones)
         for name, theirs in queued_here.items():
             queued.setdefault(name, []).extend(theirs)
     # Each queue is read once a round, not once a batch: it may hold every queued message.
-    return placed + _give_jobs_back(ctx, placement.taken_off_queue(ctx.redis, queued), now)
+    return placed + _give_jobs_back(ctx, placement.taken_off_queue(ctx.redis, queued), now, phones)
 
 
-def _give_jobs_back(ctx: WorkerContext, jobless: dict[str, bytes | None], now: datetime) -> int:
+def _give_jobs_back(
+    ctx: WorkerContext, jobless: dict[str, bytes | None], now: datetime, phones: abandoned.Phones
+) -> int:
     """Act on each jobless message by its claim, as ``requeue_orphans`` says; returns how many were placed."""
     placed, unclaimed = 0, []
     stored = ctx.store.get_messages_by_ids(list(jobless))
@@ -113,7 +116,7 @@ def _give_jobs_back(ctx: WorkerContext, jobless: dict[str, bytes | None], now: d
         elif claim == wire.CLAIM_DEVICE_GONE.encode():  # its device went; its failure was not stored
             device_gone.fail(ctx, [message], now)
         else:
-            placed += _return_to_claimant(ctx, message, claim, now)
+            placed += _return_to_claimant(ctx, message, claim, now, phones)
     return placed + _place_again(ctx, unclaimed, now)
 
 
@@ -162,7 +165,9 @@ def give_jobs(ctx: WorkerContext, messages: Sequence[Message], now: datetime) ->
     return [message for message in due if message.message_id not in claimed]
 
 
-def _return_to_claimant(ctx: WorkerContext, message: Message, claim: bytes, now: datetime) -> int:
+def _return_to_claimant(
+    ctx: WorkerContext, message: Message, claim: bytes, now: datetime, phones: abandoned.Phones
+) -> int:
     due_at = max(moment for moment in (message.created_at, message.queued_at, message.scheduled_at) if moment)
     if now - due_at < STUCK_AFTER:
         return 0
@@ -173,7 +178,7 @@ def _return_to_claimant(ctx: WorkerContext, message: Message, claim: bytes, now:
     device_id = device.device_id
     if device_written.string_at(ctx.redis, wire.inflight_key(device_id)) == message.message_id.encode():
         return 0  # its modem has it: liveness decides
-    why = abandoned.why_abandoned(device, due_at, now, ctx.claim_abandoned_after)
+    why = abandoned.why_given_up(ctx, device, due_at, now, phones)
     if why is not None:
         abandoned.give_up(ctx, message, claim, device, now, why)
         return 0

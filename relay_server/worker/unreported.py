@@ -9,17 +9,18 @@ its send job on the phone's queue: for ever without a ``valid_until``, as
 only the phone's own pulls list it again.
 
 So each maintenance round looks for the phones that will never report:
-disabled (their calls are refused), or not heard from for
-``claim_abandoned_after_seconds`` and never less than ``PHONE_REPORT_GRACE``
-(``silence_bound``: the app retries a report for that long once it has a
-network, so a phone silent for less may still report what it sent). Each
-message such a phone may have been handed fails with DEVICE_ERROR, saying
-its outcome is unknown (the phone may have sent it), with its ``sms.failed``
-webhook. The relay claims it first (``wire.CLAIM_ABANDONED``, through
-``relay_claim``): one a cancel or the phone's report claimed first is left
-alone, a report the phone makes after changes nothing and is logged
-(``mobile.reports``), and should the store not keep the failure, recovery
-finds the claim and fails the message then.
+disabled (their calls are refused), or not heard from for a phone's
+``abandoned.silence_bound``: ``claim_abandoned_after_seconds`` and never
+less than ``PHONE_REPORT_GRACE`` (the app retries a report for that long
+once it has a network, so a phone silent for less may still report what it
+sent), the same bound after which ``abandoned`` ends a message the phone
+claimed. Each message such a phone may have been handed fails with
+DEVICE_ERROR, saying its outcome is unknown (the phone may have sent it),
+with its ``sms.failed`` webhook. The relay claims it first
+(``wire.CLAIM_ABANDONED``, through ``relay_claim``): one a cancel or the
+phone's report claimed first is left alone, a report the phone makes after
+changes nothing and is logged (``mobile.reports``), and should the store
+not keep the failure, recovery finds the claim and fails the message then.
 
 Which messages a phone may have been handed, the handed marks cannot tell
 by then: each lasts ``PHONE_REPORT_GRACE`` from the first pull, so none is
@@ -47,19 +48,13 @@ from typing import NamedTuple, cast
 
 from relay_server.mobile import downtime, stream
 from relay_server.store.models import Device, Message
-from relay_server.worker.abandoned import ABANDONED, why_abandoned
+from relay_server.worker.abandoned import ABANDONED, silence_bound, why_abandoned
 from relay_server.worker.context import WorkerContext
-from relay_server.worker.expiry import PHONE_REPORT_GRACE
 from relay_server.worker.relay_claim import fail_unless_taken
 from zimsend_common import wire
 from zimsend_common.failures import FailureCode
 
 log = logging.getLogger(__name__)
-
-
-def silence_bound(ctx: WorkerContext) -> timedelta:
-    """How long a phone is not heard from before it is taken never to report again."""
-    return max(ctx.claim_abandoned_after, PHONE_REPORT_GRACE)
 
 
 class Heard(NamedTuple):
@@ -89,7 +84,7 @@ def give_up_unreported(ctx: WorkerContext, now: datetime) -> int:
 
 def _gone_phones(ctx: WorkerContext, now: datetime) -> list[Gone]:
     """The phones that will never report: disabled, or not heard from for ``silence_bound``."""
-    bound = silence_bound(ctx)
+    bound = silence_bound(ctx, phone=True)
     # The store's sight of a phone is never newer than the relay's note: only a phone the
     # store finds silent (or disabled) is looked up in Redis, and none on a round without one.
     phones = [phone for phone in ctx.store.mobile_devices.registered_phones() if _may_be_gone(phone, now, bound)]

@@ -10,18 +10,13 @@ from datetime import timedelta
 import pytest
 from phone_relay import Relay
 
-from relay_server.worker.expiry import PHONE_REPORT_GRACE
+from relay_server.worker.abandoned import silence_bound
 from zimsend_common import wire
 from zimsend_common.timefmt import utcnow
 
 pytestmark = pytest.mark.slow  # every test calls the module's zimsend-relay serve and worker processes
 
 HOOK = "https://hooks.example.com/zimsend"
-
-
-def silence_bound(relay: Relay) -> timedelta:
-    """How long a phone is silent before the worker gives up on what it was handed."""
-    return max(relay.worker_context().claim_abandoned_after, PHONE_REPORT_GRACE)
 
 
 def test_a_message_a_phone_pulled_and_never_reported_on_fails_outcome_unknown_once_the_phone_stays_away(
@@ -36,7 +31,7 @@ def test_a_message_a_phone_pulled_and_never_reported_on_fails_outcome_unknown_on
     assert [message["id"] for message in phone.pull()] == [message_id]
     pulled_by = utcnow()
     # The phone is lost before it reports on the message, and never calls again; the message has no valid_until.
-    bound = silence_bound(relay)
+    bound = silence_bound(relay.worker_context(), phone=True)
 
     assert relay.maintenance_round(pulled_from + bound - timedelta(minutes=1))
     assert relay.status(account, message_id) == "queued"  # merely offline: it may still report

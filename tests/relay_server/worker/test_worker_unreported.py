@@ -15,10 +15,10 @@ from relay_parts import Parts, known_to_the_worker, run_round
 from relay_server.mobile import reports, stream
 from relay_server.store.mobile_devices import MobileDevice
 from relay_server.store.models import Caller, Message
-from relay_server.worker.abandoned import ABANDONED
+from relay_server.worker.abandoned import ABANDONED, silence_bound
 from relay_server.worker.device_gone import DEVICE_GONE
 from relay_server.worker.expiry import PHONE_REPORT_GRACE
-from relay_server.worker.unreported import give_up_unreported, silence_bound
+from relay_server.worker.unreported import give_up_unreported
 from zimsend_common import bus, wire
 from zimsend_common.timefmt import utcnow
 
@@ -68,7 +68,7 @@ def test_a_message_handed_to_a_phone_silent_past_the_bound_fails_outcome_unknown
 ):
     _, phone, message, heard_at = handed(parts)
 
-    assert run_round(parts, heard_at + silence_bound(parts.ctx) + MINUTE)
+    assert run_round(parts, heard_at + silence_bound(parts.ctx, phone=True) + MINUTE)
 
     assert_failed_outcome_unknown(parts, message, "has not been heard from for")
     # The phone comes back and reports it sent: its report claims nothing, and is only logged.
@@ -81,7 +81,7 @@ def test_a_message_handed_to_a_phone_silent_past_the_bound_fails_outcome_unknown
 
 def test_a_phone_silent_past_claim_abandoned_after_but_not_the_report_grace_keeps_what_it_was_handed(parts: Parts):
     _, _, message, heard_at = handed(parts)
-    assert parts.ctx.claim_abandoned_after < PHONE_REPORT_GRACE == silence_bound(parts.ctx)
+    assert parts.ctx.claim_abandoned_after < PHONE_REPORT_GRACE == silence_bound(parts.ctx, phone=True)
 
     # Its app may still be retrying the report of a message it sent.
     assert run_round(parts, heard_at + parts.ctx.claim_abandoned_after + MINUTE)
@@ -99,7 +99,7 @@ def test_a_message_stored_after_a_silent_phone_was_last_heard_from_waits_for_it_
     caller, phone = heard_last(parts, heard_at)
     later = placed(parts, caller, phone)  # accepted while the phone still looked online, say
 
-    assert run_round(parts, heard_at + silence_bound(parts.ctx) + timedelta(days=1))
+    assert run_round(parts, heard_at + silence_bound(parts.ctx, phone=True) + timedelta(days=1))
 
     # No pull can have handed it: it surely never left, and waits, as an agent's own message does.
     assert parts.reload(later).status == "queued"
@@ -133,7 +133,7 @@ def test_after_redis_lost_its_data_what_was_due_by_the_phones_last_sight_in_the_
     parts.redis.flushall()  # the handed marks, the relay's note of the phone's last call, the jobs
     known_to_the_worker(parts.redis)
 
-    assert run_round(parts, seen_at + silence_bound(parts.ctx) + MINUTE)
+    assert run_round(parts, seen_at + silence_bound(parts.ctx, phone=True) + MINUTE)
 
     # The phone may have pulled the first before it went (the store cannot tell): it is not left queued for ever.
     assert_failed_outcome_unknown(parts, within, "has not been heard from for")
@@ -155,7 +155,7 @@ def test_a_message_a_cancel_or_the_phones_report_claimed_first_is_left_alone(par
         parts.redis.set(wire.claim_key(caller.client_id, message_id), claim)
 
     # The duty alone: the phone's own claim is ``abandoned``'s to end, in the same round.
-    assert give_up_unreported(parts.ctx, heard_at + silence_bound(parts.ctx) + MINUTE) == 0
+    assert give_up_unreported(parts.ctx, heard_at + silence_bound(parts.ctx, phone=True) + MINUTE) == 0
 
     for message in (cancelled, reported):
         assert parts.reload(message).status == "queued"
