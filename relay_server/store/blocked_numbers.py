@@ -152,16 +152,20 @@ def add(
 ) -> tuple[BlockedNumber, bool]:
     """Put ``number`` on the list; the entry, and whether it is new (an entry already
     there is kept as it was, reason and time)."""
-    inserted = conn.execute(
+    insert = (
         upsert_insert(conn, table)
         .values(client_id=client_id, is_test=is_test, number=number, reason=reason, created_at=at)
         .on_conflict_do_nothing(index_elements=[table.c.client_id, table.c.is_test, table.c.number])
         .returning(table.c.number)
-    ).first()
-    if inserted is not None:
-        return BlockedNumber(number, reason, at), True
-    kept = conn.execute(sa.select(table).where(*_key(client_id, is_test, number))).one()
-    return _entry(kept), False
+    )
+    while True:
+        if conn.execute(insert).first() is not None:
+            return BlockedNumber(number, reason, at), True
+        kept = conn.execute(sa.select(table).where(*_key(client_id, is_test, number))).first()
+        if kept is not None:
+            return _entry(kept), False
+        # Taken off by another transaction between the two statements (PostgreSQL's read
+        # committed reads each anew): put on again, as asked.
 
 
 def remove(

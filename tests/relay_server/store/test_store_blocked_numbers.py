@@ -6,6 +6,8 @@ import re
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
+from migrated_store import open_migrated
 from query_plans import plan_of, statements_run
 from store_factories import new_incoming, new_message
 
@@ -172,3 +174,31 @@ def test_the_queued_messages_to_newly_blocked_numbers_are_read_through_each_list
     plan = plan_of(store.engine, statement, parameters)
     assert re.search(r"\bix_messages_client_recipient_created\b", plan), plan
     assert "TEMP B-TREE" not in plan and "Sort" not in plan
+
+
+def test_adding_a_number_another_request_takes_off_meanwhile_puts_it_on_the_list(postgres_url: str) -> None:
+    # PostgreSQL only: SQLite lets one writer in at a time, so no request can take it off meanwhile.
+    store = open_migrated(postgres_url)
+    try:
+        client, key = store.create_client("acme")
+        caller = store.authenticate(client.client_id, key)
+        _block(store, caller)
+        taken_off = []
+
+        def take_off_between(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+            # Between the add's INSERT, which found the entry, and its read of that entry, the
+            # other request's DELETE commits: a read-committed read no longer finds it.
+            if statement.lstrip().startswith("SELECT") and "blocked_numbers" in statement and not taken_off:
+                taken_off.append(store.blocked_numbers.remove(caller.client_id, caller.is_test, NUMBER))
+
+        sa.event.listen(store.engine, "before_cursor_execute", take_off_between)
+        try:
+            entry, new = store.blocked_numbers.add(caller.client_id, caller.is_test, NUMBER, utcnow())
+        finally:
+            sa.event.remove(store.engine, "before_cursor_execute", take_off_between)
+
+        assert taken_off == [True]
+        assert (entry.number, new) == (NUMBER, True)
+        assert _numbers(store, caller) == [(NUMBER, "manual")]
+    finally:
+        store.close()
