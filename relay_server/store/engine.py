@@ -17,7 +17,7 @@ transaction that renders its answer, say, asks Redis and so yields); and
 between processes, which SQLite's busy handler serves unevenly.
 
 PostgreSQL is reached through psycopg 3 (``postgresql+psycopg://``), with bounds on
-a host that stops answering (``POSTGRES_CONNECTION_DEFAULTS``).
+a host that stops answering (``postgres_bounds``).
 
 A caller that makes many writes in a row (the worker applying a batch of
 events) may share one transaction among them (``shared_transaction``): one
@@ -44,6 +44,7 @@ from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 
+from relay_server.store import postgres_bounds
 from relay_server.store.writer_turn import LOCK_FILE_SUFFIX, WriterTurn
 from zimsend_common.private_files import private_file
 
@@ -59,26 +60,6 @@ _SINGLE_READ_OPTION = "zimsend_single_read"
 _SAVEPOINT_NUMBERS = itertools.count()
 # Made with the engine, after a gevent worker has patched threading: the turn is then cooperative.
 _SQLITE_WRITERS: weakref.WeakKeyDictionary[sa.Engine, WriterTurn] = weakref.WeakKeyDictionary()
-
-# On its own, a PostgreSQL connection waits on a silent host for as long as the kernel lets it:
-# psycopg gives up connecting after 130 s, libpq probes an idle connection after two hours,
-# and data the host never acknowledges is sent again for about a quarter of an hour. Each of
-# those holds a request, or the worker, that long. With these, a request answers 503
-# (``DATABASE_UNAVAILABLE``) about ``connect_timeout`` after asking a host that takes
-# connections and answers none, and about ``tcp_user_timeout`` after the route to it was lost.
-# (A server whose kernel still acknowledges, but which never answers on a connection already
-# open, is not bounded here: only a timeout of the statement's own, on this side, would be.)
-# A setting the database URL's own query gives wins.
-POSTGRES_CONNECTION_DEFAULTS: dict[str, int] = {
-    "connect_timeout": 10,  # seconds, for each address the host's name resolves to
-    "keepalives": 1,
-    "keepalives_idle": 30,  # seconds idle before the first probe
-    "keepalives_interval": 10,  # seconds between probes
-    "keepalives_count": 3,  # probes unanswered before the connection is dropped
-    # Milliseconds that sent data (a query, a probe) may go unacknowledged: a route lost while a
-    # connection is in use, which keepalives do not cover, since they probe only idle ones.
-    "tcp_user_timeout": 30_000,
-}
 
 T = TypeVar("T")
 
@@ -109,7 +90,7 @@ def create_engine(url: str) -> sa.Engine:
     parsed = sa.make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return sa.create_engine(
-            parsed, connect_args=_postgres_connect_args(parsed), pool_pre_ping=True, hide_parameters=True
+            parsed, connect_args=postgres_bounds.connect_args(parsed), pool_pre_ping=True, hide_parameters=True
         )
     lock_file = None
     if parsed.database and parsed.database != ":memory:":
@@ -125,12 +106,6 @@ def create_engine(url: str) -> sa.Engine:
     sa.event.listen(engine, "commit", _commit_sqlite_writes_off_the_loop)
     _SQLITE_WRITERS[engine] = WriterTurn(lock_file, patience_seconds=BUSY_TIMEOUT_MS / 1000)
     return engine
-
-
-def _postgres_connect_args(url: sa.URL) -> dict[str, int]:
-    """``POSTGRES_CONNECTION_DEFAULTS`` less those ``url``'s query sets: SQLAlchemy would let
-    its ``connect_args`` override the URL, and the URL is the user's word."""
-    return {name: value for name, value in POSTGRES_CONNECTION_DEFAULTS.items() if name not in url.query}
 
 
 def sqlite_path(url: str) -> Path | None:
