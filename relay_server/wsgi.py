@@ -40,7 +40,13 @@ def build_app(settings: Settings) -> Flask:
     configure_logging(settings.logging)
     private_directory(settings.relay.data_dir)
     # A server whose process failed to import would stop whole (gunicorn's arbiter halts).
-    store = Store.open(settings.relay.resolved_database_url(), wait_for_database=True)
+    # A request never waits on the database for ever: a lock held elsewhere (an operator's
+    # LOCK TABLE, a transaction left open in psql) cuts it with a 503 instead.
+    store = Store.open(
+        settings.relay.resolved_database_url(),
+        wait_for_database=True,
+        statement_timeout=settings.relay.database_statement_timeout_seconds,
+    )
     dispatcher = RQDispatcher(
         store,
         # A Redis that stops answering must not hold a send up: the message is stored anyway.

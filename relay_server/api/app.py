@@ -34,7 +34,8 @@ def create_app(
     """The relay app, on the given parts or on those the settings name.
 
     Without a store it opens the configured database (creating ``data_dir``
-    for the default SQLite file); without a dispatcher messages stay queued in
+    for the default SQLite file), its requests' statements bounded by
+    ``database_statement_timeout_seconds``; without a dispatcher messages stay queued in
     the store; without Redis it connects to ``settings.relay.redis_url``.
     ``clock`` tells the time OTPs are created and verified at (UTC-aware).
     """
@@ -51,7 +52,10 @@ def create_app(
     app.json = answers_json
     if store is None:
         private_directory(settings.relay.data_dir)
-        store = Store.open(settings.relay.resolved_database_url())
+        store = Store.open(
+            settings.relay.resolved_database_url(),
+            statement_timeout=settings.relay.database_statement_timeout_seconds,
+        )
     if redis is None:
         redis = redis_client.connect(settings.relay.redis_url, redis_client.REQUEST)
     announcer = redis

@@ -150,10 +150,11 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def _database_unavailable(exc: Exception) -> Response:
-    # The message may carry the server's address: it goes to the log only.
+    # The message may carry the server's address: its kind alone is logged, the driver's
+    # (QueryCanceled for a statement cut by the server's timeout, ConnectionTimeout...).
     log.error(
         "database unavailable",
-        extra={"method": request.method, "path": request.path, "error": type(exc).__name__},
+        extra={"method": request.method, "path": request.path, "error": type(getattr(exc, "orig", exc)).__name__},
     )
     response = error_response(ApiError("SERVICE_UNAVAILABLE", "The service is temporarily unavailable; retry later."))
     response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)

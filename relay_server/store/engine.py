@@ -81,17 +81,23 @@ class _Shared:
 _SHARED: ContextVar[_Shared | None] = ContextVar("zimsend_shared_transaction", default=None)
 
 
-def create_engine(url: str) -> sa.Engine:
+def create_engine(url: str, *, statement_timeout: float = 0) -> sa.Engine:
     """An engine for ``url``, with SQLite's durability settings when it is SQLite.
+
+    On PostgreSQL, a statement running longer than ``statement_timeout`` seconds, waiting for
+    locks included, is cut by the server (``postgres_bounds.bound_statements``; 0: never). A
+    SQLite writer is bounded by the busy timeout instead, and its reader never waits for a lock.
 
     Its errors name their statement but never its parameters: those hold webhook
     secrets and device keys, and a refused write is logged with its error.
     """
     parsed = sa.make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(
+        postgres = sa.create_engine(
             parsed, connect_args=postgres_bounds.connect_args(parsed), pool_pre_ping=True, hide_parameters=True
         )
+        postgres_bounds.bound_statements(postgres, statement_timeout)
+        return postgres
     lock_file = None
     if parsed.database and parsed.database != ":memory:":
         private_file(Path(parsed.database))

@@ -51,6 +51,17 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
 )
 
 
+# What PostgreSQL says of a statement it cut: past ``statement_timeout`` (or cancelled by an
+# operator), and past ``lock_timeout``, which a database URL's ``options`` may set.
+_CUT_STATEMENT_STATES = frozenset({"57014", "55P03"})
+
+
+def cut_by_the_database(exc: BaseException) -> bool:
+    """Whether ``exc`` is a statement the database cut for waiting or running too long: another
+    statement waiting for what it waited for would be cut too, after as long again."""
+    return isinstance(exc, sa.exc.OperationalError) and getattr(exc.orig, "sqlstate", None) in _CUT_STATEMENT_STATES
+
+
 class UnusableDatabaseUrl(StoreError, ValueError):
     """``database_url`` names no database the store can run on (the URL stays out of the message)."""
 

@@ -71,6 +71,9 @@ def upgrade_to_head(engine: sa.Engine) -> str:
     """
     with write_transaction(engine) as conn:
         if conn.dialect.name == "postgresql":
+            # A migration may rewrite a large table, and waits for another process's: the bound
+            # a server's engine puts on its requests' statements (``postgres_bounds``) is not its.
+            conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
         # Read under the lock: another process may have just migrated it.
         revision = _revision(conn)

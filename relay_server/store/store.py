@@ -143,8 +143,12 @@ class Store:
         self.credentials_changed: list[Callable[[], object]] = []
 
     @classmethod
-    def open(cls, url: str, *, wait_for_database: bool = False) -> Store:
+    def open(cls, url: str, *, wait_for_database: bool = False, statement_timeout: float = 0) -> Store:
         """Connect to ``url`` (SQLite or PostgreSQL) and bring the schema to head.
+
+        With ``statement_timeout`` (seconds; PostgreSQL), each statement the store runs is cut
+        after that long, as ``engine.create_engine`` says: for a server's requests, not for
+        the worker's long duties. Migrating is never cut.
 
         Raises UnusableDatabaseUrl for a URL that names no such database,
         DatabaseUnreachable when the database cannot be opened, and
@@ -156,7 +160,7 @@ class Store:
         refused as newer) on the first connection that succeeds, before anything uses it.
         """
         try:
-            engine = create_engine(url)
+            engine = create_engine(url, statement_timeout=statement_timeout)
         except sa.exc.ArgumentError as exc:
             raise UnusableDatabaseUrl("database_url is not a usable database URL") from exc
         waits = wait_for_database and engine.dialect.name == "postgresql"

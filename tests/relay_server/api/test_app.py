@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
 from database_outage import refusing_connections
+from held_locks import held
 from migrated_store import migrated_by_a_newer_relay, open_migrated
 from silent_database import silent_database_url
 
@@ -33,6 +35,39 @@ def test_an_app_from_settings_alone_keeps_its_data_in_a_new_data_dir(tmp_path, r
         assert (data_dir / "zimsend.sqlite3").is_file()
     finally:
         relay.store.close()
+
+
+@pytest.mark.postgres
+def test_an_app_from_settings_alone_cuts_a_request_waiting_on_a_locked_table_logging_why(
+    postgres_url, redis_proc, redisdb, caplog
+):
+    redis_url = f"redis://{redis_proc.host}:{redis_proc.port}/0"
+    settings = RelaySettings(database_url=postgres_url, redis_url=redis_url, database_statement_timeout_seconds=1)
+    app = create_app(Settings(relay=settings))
+    with app.app_context():
+        store = context.current().store
+    client, api_key = store.create_client("acme")
+    answers = []
+    try:
+        with held(postgres_url, "LOCK TABLE clients IN ACCESS EXCLUSIVE MODE"):
+            asking = threading.Thread(
+                target=lambda: answers.append(
+                    app.test_client().get(
+                        "/v1/auth/test", headers={"X-Client-ID": client.client_id, "X-API-Key": api_key}
+                    )
+                )
+            )
+            asking.start()
+            asking.join(timeout=10)  # past it the request waited for the lock: the test fails, not hangs
+            assert not asking.is_alive(), "the request waited for the locked table"
+    finally:
+        store.close()
+
+    [answer] = answers
+    assert answer.status_code == 503
+    assert answer.json["error"]["code"] == "SERVICE_UNAVAILABLE"
+    [logged] = [record for record in caplog.records if record.getMessage() == "database unavailable"]
+    assert logged.error == "QueryCanceled"  # a statement cut by the timeout, not an outage
 
 
 @pytest.mark.postgres
