@@ -24,7 +24,9 @@ give: ``run`` returns only once the transaction holding its write has
 committed; a write that raises is rolled back alone (to its savepoint) and
 its caller gets the exception, while the others' writes commit; when the
 commit itself fails, every caller of that batch gets the error and nothing
-of the batch is stored.
+of the batch is stored. A write the database cut for waiting too long (past
+a server's statement timeout) fails the writes queued after it with its
+error, unrun, while those before it commit.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from relay_server.store.engine import (
     write_transaction,
     writer_turn,
 )
-from relay_server.store.errors import WriteAbandoned
+from relay_server.store.errors import WriteAbandoned, cut_by_the_database
 
 T = TypeVar("T")
 
@@ -97,8 +99,7 @@ class GroupCommit:
         committed = False
         try:
             with shared_transaction(self._engine) as conn:
-                for write in batch:
-                    _run_in_savepoint(conn, write)
+                _run_batch(conn, batch)
             committed = True
         except Exception as exc:  # the commit failed, or the connection broke: nothing of the batch is stored
             for write in batch:
@@ -108,6 +109,22 @@ class GroupCommit:
                 if not committed and write.error is None:
                     write.error = WriteAbandoned("the write's transaction ended without committing")
                 write.done = True
+
+
+def _run_batch(conn: sa.Connection, batch: list[_Write[Any]]) -> None:
+    """Each write of ``batch``, in order, in a savepoint of its own; after one the database cut
+    for waiting too long (``cut_by_the_database``: a table an operator locked, say), the rest
+    fail with its error unrun. They would most often wait for the same tables and rows, each
+    as long again, one after the other: a batch of many sends would hold its callers for
+    many times the statement timeout."""
+    cut: BaseException | None = None
+    for write in batch:
+        if cut is not None:
+            write.error = cut
+            continue
+        _run_in_savepoint(conn, write)
+        if write.error is not None and cut_by_the_database(write.error):
+            cut = write.error
 
 
 def _run_in_savepoint(conn: sa.Connection, write: _Write[Any]) -> None:

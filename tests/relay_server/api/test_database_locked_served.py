@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -29,6 +30,7 @@ TIMEOUT_SECONDS = 2  # the relay's database_statement_timeout_seconds in these t
 # fails the test at the client's own timeout instead of hanging it.
 ANSWERED_WITHIN = TIMEOUT_SECONDS + 4
 CLIENT_TIMEOUT = 20
+SENDS_AT_ONCE = 8
 
 
 @contextmanager
@@ -137,3 +139,23 @@ def test_a_clients_row_held_by_a_stuck_transaction_cuts_its_quota_send_storing_n
     assert (retried.status_code, retried.headers.get("Idempotent-Replayed")) == (202, None)
     assert store.daily_quotas.used_on([key.client_id], utcnow())[key.client_id] == 2
     assert _stored(store, key) == 2
+
+
+def test_sends_that_queued_together_behind_a_lock_are_each_answered_within_the_timeout(
+    tmp_path: Path, postgres_url: str, redis_proc: Any, store: Store
+) -> None:
+    # One server process: its sends share one transaction a batch (group commit), one after the
+    # other inside it; each must not wait out the timeout anew behind the one before.
+    key = _test_key(store)
+    with relay_on(tmp_path, postgres_url, redis_proc, workers=1) as url:
+        assert _send(url, key, "warming the server up")[0].status_code == 202
+        with (
+            held(postgres_url, "LOCK TABLE messages IN ACCESS EXCLUSIVE MODE"),
+            ThreadPoolExecutor(SENDS_AT_ONCE) as pool,
+        ):
+            answers = list(pool.map(lambda n: _send(url, key, f"at once {n}"), range(SENDS_AT_ONCE)))
+
+    assert [answer.status_code for answer, _ in answers] == [503] * SENDS_AT_ONCE
+    # The first batch may be a single send, cut alone; the rest wait for it, then are cut together.
+    assert max(waited for _, waited in answers) < 2 * TIMEOUT_SECONDS + 4
+    assert _stored(store, key) == 1

@@ -16,7 +16,7 @@ from store_factories import new_message
 from waiting import wait_until
 
 from relay_server.store import Store, messages
-from relay_server.store.errors import DATABASE_UNAVAILABLE, WriteAbandoned
+from relay_server.store.errors import DATABASE_UNAVAILABLE, WriteAbandoned, cut_by_the_database
 from relay_server.store.group_commit import GroupCommit
 from relay_server.store.models import Caller, HistoryQuery, NewMessage
 from relay_server.store.schema import daily_totals
@@ -117,6 +117,30 @@ def test_a_batch_whose_runner_is_stopped_stores_nothing_and_its_writers_learn_it
     abandoned = [outcome for outcome in outcomes if isinstance(outcome, WriteAbandoned)]
     assert len(abandoned) == 2 and sum(isinstance(outcome, _Stopped) for outcome in outcomes) == 1
     assert WriteAbandoned in DATABASE_UNAVAILABLE  # so the API answers 503 and the caller may retry
+
+
+def test_after_a_write_the_database_cut_the_writes_queued_behind_it_fail_with_its_error_unrun(postgres_url: str):
+    store = Store.open(postgres_url, statement_timeout=1)
+    try:
+        caller = store.authenticate(*_client(store))
+        group = GroupCommit(store.engine)
+        inserted: list[str] = []
+
+        def waits_too_long(conn: sa.Connection) -> None:  # as a statement waiting on a locked table
+            conn.exec_driver_sql("SELECT pg_sleep(30)")
+
+        works = [_good(group, caller, 1, inserted), lambda: group.run(waits_too_long)]
+        works += [_good(group, caller, n, inserted) for n in (2, 3)]
+        started = time.monotonic()
+        outcomes = _run_held(store, group, works)
+
+        assert time.monotonic() - started < 10  # one timeout waited out, not one a write
+        assert outcomes[0] == 1
+        assert cut_by_the_database(outcomes[1]) and outcomes[2] is outcomes[3] is outcomes[1]
+        assert _bodies(store, caller, inserted) == ["group 1"]  # the write before it committed
+        assert len(inserted) == 1
+    finally:
+        store.close()
 
 
 def test_each_write_runs_in_the_context_of_the_caller_that_queued_it(store: Store):
