@@ -13,6 +13,7 @@ from relay_server.dispatch.dispatcher import CancelUndecided, DeviceOffline, NoD
 from relay_server.dispatch.recent import Recent
 from relay_server.mobile import wake
 from relay_server.store.device_state import DeviceState
+from relay_server.store.errors import DATABASE_UNAVAILABLE
 from relay_server.store.models import Caller, Message, NewMessage
 from relay_server.store.store import Store
 from relay_server.worker import epoch
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 
 # How long a cancel that could not reach Redis asks to be retried after (as for the database).
 REDIS_RETRY_AFTER = timedelta(seconds=5)
+# What keeps stored messages from their jobs for now: the worker's recovery places them later.
+_LEFT_TO_RECOVERY: tuple[type[Exception], ...] = (RedisError, *DATABASE_UNAVAILABLE)
 
 
 class RQDispatcher:
@@ -70,13 +73,20 @@ class RQDispatcher:
 
     def submit(self, messages: list[Message]) -> None:
         """Give each message its job (a scheduled one gets it from the worker when due);
-        a Redis outage leaves them to recovery."""
+        a Redis outage leaves them to recovery, and so does a database that cannot say the
+        device keys to sign them for now (read again past a second, after the messages'
+        commit): they are stored, and their sender must be told so, not asked to send again."""
         try:
             placement.place_all(self.redis, self.keys.of, messages)
-        except RedisError as exc:
+        except _LEFT_TO_RECOVERY as exc:
             log.warning(
-                "messages left for recovery: Redis unavailable",
-                extra={"message_id": messages[0].message_id, "count": len(messages), "error": str(exc)},
+                "messages left for recovery: Redis or the database unavailable",
+                # The driver's own message: SQLAlchemy's would add the statement.
+                extra={
+                    "message_id": messages[0].message_id,
+                    "count": len(messages),
+                    "error": str(getattr(exc, "orig", exc)),
+                },
             )
 
     def estimated_delivery(self, message: Message | NewMessage) -> datetime | None:

@@ -21,3 +21,14 @@ def held(database_url: str, statement: str, **params: str) -> Iterator[None]:
             transaction.rollback()
     finally:
         engine.dispose()
+
+
+def someone_waits_for_a_lock(database_url: str) -> bool:
+    """Whether a session of the database waits for a lock another holds."""
+    engine = sa.create_engine(database_url)
+    waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    try:
+        with engine.connect() as conn:
+            return bool(conn.execute(sa.text(waiting)).scalar())
+    finally:
+        engine.dispose()

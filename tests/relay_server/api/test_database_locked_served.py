@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 import requests
 from credentials import Credentials
-from held_locks import held
+from held_locks import held, someone_waits_for_a_lock
 from relay_process import served_environment, serving
+from waiting import wait_until
 
 from relay_server.store import Store
 from relay_server.store.models import HistoryQuery
@@ -34,11 +35,11 @@ SENDS_AT_ONCE = 8
 
 
 @contextmanager
-def relay_on(tmp_path: Path, database_url: str, redis_proc: Any, workers: int = 2) -> Iterator[str]:
-    """``zimsend-relay serve`` on the database with the tests' statement timeout: its /v1 URL."""
-    env, port = served_environment(
-        tmp_path, database_url, redis_proc, database_statement_timeout_seconds=str(TIMEOUT_SECONDS)
-    )
+def relay_on(
+    tmp_path: Path, database_url: str, redis_proc: Any, workers: int = 2, timeout: float = TIMEOUT_SECONDS
+) -> Iterator[str]:
+    """``zimsend-relay serve`` on the database with ``timeout`` as its statement timeout: its /v1 URL."""
+    env, port = served_environment(tmp_path, database_url, redis_proc, database_statement_timeout_seconds=str(timeout))
     with serving(env, "--workers", str(workers)):
         yield f"http://127.0.0.1:{port}/v1"
 
@@ -159,3 +160,28 @@ def test_sends_that_queued_together_behind_a_lock_are_each_answered_within_the_t
     # The first batch may be a single send, cut alone; the rest wait for it, then are cut together.
     assert max(waited for _, waited in answers) < 2 * TIMEOUT_SECONDS + 4
     assert _stored(store, key) == 1
+
+
+def test_a_send_committed_while_its_clients_device_keys_cannot_be_read_is_answered_202(
+    tmp_path: Path, postgres_url: str, redis_proc: Any, store: Store
+) -> None:
+    # After its commit a send places its job, signed with its client's device keys, which the
+    # relay reads again past a second. A send stored must not be answered 503 then: its client
+    # would send it again.
+    key = _online_client(store)
+    store.daily_quotas.set_limit(key.client_id, 5)  # a quota'd send waits for its client's row
+    with relay_on(tmp_path, postgres_url, redis_proc, workers=1, timeout=5) as url, ExitStack() as devices:
+        assert _send(url, key, "warming the server up")[0].status_code == 202
+        with (
+            ThreadPoolExecutor(1) as pool,
+            held(postgres_url, "UPDATE clients SET name = name WHERE client_id = :id", id=key.client_id),
+        ):
+            sending = pool.submit(_send, url, key, "stored while the keys are locked")
+            wait_until(lambda: someone_waits_for_a_lock(postgres_url), "the send to wait for its client's row")
+            time.sleep(1.5)  # past the second the relay keeps a client's device keys for
+            devices.enter_context(held(postgres_url, "LOCK TABLE devices IN ACCESS EXCLUSIVE MODE"))
+        answer, _ = sending.result()
+
+    assert answer.status_code == 202, answer.text
+    assert store.daily_quotas.used_on([key.client_id], utcnow())[key.client_id] == 2
+    assert _stored(store, key) == 2
