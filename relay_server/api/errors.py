@@ -88,7 +88,7 @@ _CODES = (
     ErrorCode(
         "SERVICE_UNAVAILABLE",
         503,
-        "the database cannot be reached now, or a cancel cannot be decided yet; retry after Retry-After",
+        "the database cannot be reached now or did not answer within the statement timeout, or a cancel cannot be decided yet; retry after Retry-After",
     ),
 )
 
