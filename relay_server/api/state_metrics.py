@@ -71,7 +71,7 @@ class GatewayStateCollector:
             messages.add_metric([count.status, count.device_id, "test" if count.is_test else "live"], count.count)
         webhooks = GaugeMetricFamily(
             "zimsend_webhook_attempts",
-            "Webhook delivery attempts in the log (purge drops old ones), by outcome",
+            "Webhook delivery attempts ever logged (purged ones included), by outcome",
             labels=["outcome"],
         )
         for success, attempts in sorted(self.store.observability.webhook_attempt_counts().items()):

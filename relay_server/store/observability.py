@@ -2,7 +2,9 @@
 
 Every query here is cheap enough to run at each Prometheus scrape: message
 totals come from ``daily_counts`` (a few rows per client, device and day, not
-one per message), the rest from small tables or a COUNT on an indexed one.
+one per message), webhook attempts from ``webhook_attempt_totals`` (a row per
+outcome), the rest from small tables or a COUNT on an indexed one (deliveries by state:
+the whole outbox, through its index of state and due time).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import sqlalchemy as sa
 from relay_server.store.dispatch_schema import dead_letters
 from relay_server.store.engine import read_transaction, single_read
 from relay_server.store.schema import daily_counts
-from relay_server.store.webhook_schema import DELIVERED, FAILED, GIVEN_UP, PENDING, webhook_attempts, webhook_deliveries
+from relay_server.store.webhook_attempt_totals import attempt_totals
+from relay_server.store.webhook_schema import DELIVERED, FAILED, GIVEN_UP, PENDING, webhook_deliveries
 from zimsend_common.timefmt import parse_utc
 
 
@@ -51,10 +54,10 @@ class Observability:
             return _message_counts(conn)
 
     def webhook_attempt_counts(self) -> dict[bool, int]:
-        """Logged webhook attempts by whether they succeeded."""
+        """Webhook attempts ever logged by whether they succeeded, those the purge dropped from
+        the log included (two rows of ``webhook_attempt_totals``)."""
         with read_transaction(self._engine) as conn:
-            query = sa.select(webhook_attempts.c.success, sa.func.count()).group_by(webhook_attempts.c.success)
-            return {bool(success): count for success, count in conn.execute(query)}
+            return attempt_totals(conn)
 
     def webhook_delivery_counts(self) -> dict[str, int]:
         """Webhook deliveries kept in the outbox by state (pending, delivered, given_up, failed), each state

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from relay_server.store.engine import once_per_transaction, read_transaction, single_read, write_transaction
 from relay_server.store.models import Message
 from relay_server.store.retention import Stale
+from relay_server.store.webhook_attempt_totals import count_attempt
 from relay_server.store.webhook_due import due, due_of_each, shares_of
 from relay_server.store.webhook_schema import (
     DELIVERED,
@@ -324,6 +325,7 @@ class WebhookOutbox:
                     attempted_at=now,
                 )
             )
+            count_attempt(conn, outcome.success)
             conn.execute(
                 webhook_deliveries.update()
                 .where(webhook_deliveries.c.delivery_id == delivery.delivery_id)

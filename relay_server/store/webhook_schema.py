@@ -80,3 +80,13 @@ webhook_attempts = sa.Table(
     # The daily purge, across clients (revision 0017).
     sa.Index("ix_webhook_attempts_attempted", "attempted_at"),
 )
+
+# Webhook attempts ever logged, by outcome: one row per outcome, added to in the transaction
+# that logs an attempt (revision 0028). The purge of old attempts leaves it alone, and /metrics
+# reads two rows where it counted the whole log at every scrape.
+webhook_attempt_totals = sa.Table(
+    "webhook_attempt_totals",
+    metadata,
+    sa.Column("success", sa.Boolean, primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+)

@@ -40,6 +40,7 @@ TABLES = {
     "webhooks",
     "webhook_deliveries",
     "webhook_attempts",
+    "webhook_attempt_totals",
     "mobile_devices",
     "console_operators",
     "console_signed_out",
