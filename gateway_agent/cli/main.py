@@ -11,7 +11,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gateway_agent.cli import info, run, send
+from gateway_agent.cli.threads_only import load_rq_without_greenlet
+
+load_rq_without_greenlet()  # before the commands import RQ
+
+from gateway_agent.cli import info, run, send  # noqa: E402
 
 SUBCOMMANDS = (info, send, run)
 
