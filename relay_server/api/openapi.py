@@ -16,7 +16,7 @@ bp = Blueprint("openapi", __name__, url_prefix="/v1")
 class OpenApiDocument(BaseModel):
     """An OpenAPI 3.1 document (this one)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)  # built at first use, as the API's models
 
     openapi: str = Field(pattern=r"^3\.1\.")
     info: dict[str, Any]

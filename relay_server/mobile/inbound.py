@@ -42,7 +42,7 @@ RECEIVED_EVENTS = frozenset({"sms:received", "sms:data-received"})
 
 
 class WebhookBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)  # built at first use, as the API's models
 
     id: str = Field(min_length=1, max_length=64)
     event: str = Field(max_length=64)

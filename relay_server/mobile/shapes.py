@@ -34,8 +34,10 @@ ProcessingState = Literal["Pending", "Processed", "Sent", "Delivered", "Failed",
 
 
 class _Lenient(BaseModel):
-    # The app grows fields release by release: unknown ones are not an error.
-    model_config = ConfigDict(extra="ignore")
+    # The app grows fields release by release: unknown ones are not an error. Built at first use,
+    # as the API's models are (relay_server.api.models.fields): the worker, which imports this
+    # module for MAX_PULL, then builds none.
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class SimCard(_Lenient):
@@ -80,6 +82,8 @@ class MessagePatch(_Lenient):
 
 
 class MessagePatchList(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     items: list[MessagePatch] = Field(max_length=MAX_PULL * 10)
 
 
