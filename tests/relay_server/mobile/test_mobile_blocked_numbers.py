@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from credentials import Credentials
 from phone_relay import Relay
+from smsgate_phone import Phone
 
 from zimsend_common import wire
 from zimsend_common.timefmt import isoformat_z
@@ -33,6 +34,15 @@ def assert_failed_blocked(relay: Relay, account: Credentials, message_id: str) -
     assert hook["data"]["error"]["code"] == "BLOCKED_NUMBER"
 
 
+def sent_to_a_phone_online(relay: Relay) -> tuple[Credentials, Phone, str]:
+    """A new account, its phone once online, and the id of a message sent to BLOCKED through it."""
+    account = relay.account()
+    phone = relay.phone(account)
+    with phone.events():
+        relay.wait_online(account, phone)
+        return account, phone, relay.send(account, phone, webhook_url=HOOK)
+
+
 def test_a_message_whose_number_was_blocked_before_the_phone_pulled_it_fails_blocked_number_unlisted(relay):
     account = relay.account()
     phone = relay.phone(account)
@@ -51,11 +61,7 @@ def test_a_message_whose_number_was_blocked_before_the_phone_pulled_it_fails_blo
 
 
 def test_a_message_the_phone_pulled_before_its_number_was_blocked_stays_with_the_phone_and_its_report_counts(relay):
-    account = relay.account()
-    phone = relay.phone(account)
-    with phone.events():
-        relay.wait_online(account, phone)
-        message_id = relay.send(account, phone, webhook_url=HOOK)
+    account, phone, message_id = sent_to_a_phone_online(relay)
     assert [message["id"] for message in phone.pull()] == [message_id]
     block(relay, account)
 
@@ -84,11 +90,7 @@ def test_a_scheduled_message_whose_number_was_blocked_meanwhile_fails_at_its_tim
 
 
 def test_a_message_whose_number_was_blocked_fails_at_the_workers_next_round_while_the_phone_stays_away(relay):
-    account = relay.account()
-    phone = relay.phone(account)
-    with phone.events():
-        relay.wait_online(account, phone)
-        message_id = relay.send(account, phone, webhook_url=HOOK)
+    account, phone, message_id = sent_to_a_phone_online(relay)
     # The phone goes away before it pulls it, and never comes back.
     block(relay, account)
 
