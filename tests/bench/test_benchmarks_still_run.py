@@ -111,8 +111,11 @@ def test_the_expiring_bulk_benchmark_times_the_round_that_fails_it_and_the_repor
 
 
 def test_a_benchmark_stopped_with_sigterm_first_stops_every_process_it_started() -> None:
+    # Ten million latency samples, one send at a time: the benchmark is surely still
+    # running when the signal comes, however late a loaded machine lets it come.
+    endless = ["--messages", "100", "--agents", "2", "--samples", "10000000"]
     bench = subprocess.Popen(
-        [sys.executable, str(BENCH / "pipeline.py"), "--quick"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [sys.executable, str(BENCH / "pipeline.py"), *endless], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
         started = wait_until(lambda: _with_an_agent(descendants(bench.pid)), "the benchmark's gateway to run")
