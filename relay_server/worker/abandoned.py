@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import cast
 
 from relay_server.dispatch import placement
 from relay_server.store.models import Device, Message
+from relay_server.store.store import Store
 from relay_server.worker.context import WorkerContext
 from relay_server.worker.expiry import PHONE_REPORT_GRACE
 from relay_server.worker.messages import fail_outcome_unknown
@@ -39,8 +39,6 @@ log = logging.getLogger(__name__)
 ABANDONED = "the device that took the message {why}; the outcome is unknown and the message was not sent again"
 NO_DEVICE = "is no device of its client (deleted, or never one)"
 
-Phones = Callable[[], Collection[str]]  # the ids of the phones, read when first asked
-
 
 def silence_bound(ctx: WorkerContext, *, phone: bool) -> timedelta:
     """How long a device is not heard from before it is taken never to report again:
@@ -49,10 +47,22 @@ def silence_bound(ctx: WorkerContext, *, phone: bool) -> timedelta:
     return max(ctx.claim_abandoned_after, PHONE_REPORT_GRACE) if phone else ctx.claim_abandoned_after
 
 
-def phones_once(ctx: WorkerContext) -> Phones:
-    """The ids of the registered phones (only such a phone may have claimed a message), read from
-    the store at the first call and kept: make one a round."""
-    return functools.cache(lambda: {phone.device_id for phone in ctx.store.mobile_devices.registered_phones()})
+class Phones:
+    """The registered phones (only such a phone may have claimed a message, or been handed one),
+    read from the store at the first ask and kept: make one a round, for all its duties."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    @functools.cached_property
+    def devices(self) -> list[Device]:
+        """The phones as devices (client, whether disabled, when last seen), as the round first asked."""
+        return self._store.mobile_devices.registered_phones()
+
+    @functools.cached_property
+    def ids(self) -> frozenset[str]:
+        """The phones' device ids."""
+        return frozenset(phone.device_id for phone in self.devices)
 
 
 def why_abandoned(device: Device, claimed_by: datetime, now: datetime, after: timedelta) -> str | None:
@@ -74,7 +84,7 @@ def why_given_up(ctx: WorkerContext, device: Device, claimed_by: datetime, now: 
     why = why_abandoned(device, claimed_by, now, ctx.claim_abandoned_after)
     if why is None or device.disabled:
         return why
-    return why_abandoned(device, claimed_by, now, silence_bound(ctx, phone=device.device_id in phones()))
+    return why_abandoned(device, claimed_by, now, silence_bound(ctx, phone=device.device_id in phones.ids))
 
 
 def give_up(ctx: WorkerContext, message: Message, claim: bytes, device: Device | None, now: datetime, why: str) -> bool:
@@ -96,10 +106,11 @@ def give_up(ctx: WorkerContext, message: Message, claim: bytes, device: Device |
     return True
 
 
-def give_up_returned(ctx: WorkerContext, now: datetime) -> int:
+def give_up_returned(ctx: WorkerContext, now: datetime, phones: Phones) -> int:
     """Fail the messages that wait, returned, on the own queues of the devices that claimed
-    them and that will never take them; returns how many failed."""
-    failed, phones = 0, phones_once(ctx)
+    them and that will never take them (which of them are phones, ``phones`` tells); returns
+    how many failed."""
+    failed = 0
     for device in ctx.store.list_devices():
         # A device never heard from has no moment to count silence from: its messages are judged one by one.
         claimed_by = device.last_seen_at or now

@@ -23,7 +23,7 @@ from datetime import datetime
 
 from redis.exceptions import RedisError
 
-from relay_server.worker.abandoned import give_up_returned
+from relay_server.worker.abandoned import Phones, give_up_returned
 from relay_server.worker.context import WorkerContext
 from relay_server.worker.device_gone import fail_stranded
 from relay_server.worker.due import DueRelease
@@ -67,14 +67,16 @@ class Maintenance:
             # A phone's events wait for no grace period: nothing but the relay will hand them on.
             hand_on_again(self.ctx, now)
             if self.epoch.held_back_through(self.ctx.redis, now) is None:
+                # Read once, for the three duties that ask which devices are phones.
+                phones = Phones(self.ctx.store)
                 # Before the device gone's, which would say a disabled phone's surely never left.
-                give_up_unreported(self.ctx, now)
+                give_up_unreported(self.ctx, now, phones)
                 # Before recovery, which would place them again for no device to take.
                 fail_stranded(self.ctx, now, self.due.looked_through)
                 self.newly_blocked.fail_queued(now)  # before the expiry, as recovery's give_jobs
                 fail_past_validity(self.ctx, now)
-                requeue_orphans(self.ctx, now, self.due.looked_through)
-                give_up_returned(self.ctx, now)
+                requeue_orphans(self.ctx, now, self.due.looked_through, phones)
+                give_up_returned(self.ctx, now, phones)
         except RedisError as exc:
             log.warning("maintenance waits for Redis", extra={"error": str(exc)})
             return False

@@ -53,7 +53,9 @@ def publish_device_clients(ctx: WorkerContext) -> None:
         pipe.execute()
 
 
-def requeue_orphans(ctx: WorkerContext, now: datetime, scheduled_through: datetime | None) -> int:
+def requeue_orphans(
+    ctx: WorkerContext, now: datetime, scheduled_through: datetime | None, phones: abandoned.Phones
+) -> int:
     """Give a job to every queued message that lost its own; returns how many were placed.
 
     Scheduled messages count from ``scheduled_through`` back, where the due
@@ -69,14 +71,13 @@ def requeue_orphans(ctx: WorkerContext, now: datetime, scheduled_through: dateti
     device alone, which either answers with what it already reported or,
     having never handed it to its modem, sends it; and again after each
     further ``STUCK_AFTER`` of silence, never more often; unless that device
-    will never report on it (``abandoned``). One claimed by a device that
-    refused it for want of credit is taken from that device and placed for
-    the others; one the relay claimed when every device had refused it fails
+    will never report on it (``abandoned``, by the bound of a phone for one of
+    ``phones``). One claimed by a device that refused it for want of credit is
+    taken from that device and placed for the others; one the relay claimed when every device had refused it fails
     with NO_CREDIT (its failure was not stored).
     """
     refs = ctx.store.queued_message_refs(scheduled_through)
     placed, queued = 0, dict[str, list[tuple[str, str]]]()
-    phones = abandoned.phones_once(ctx)
     # A batch's Redis state is acted on as soon as it is read: a message read jobless
     # long ago may have been enqueued by the relay, and claimed, since.
     for start in range(0, len(refs), _BATCH):

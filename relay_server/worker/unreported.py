@@ -48,7 +48,7 @@ from typing import NamedTuple, cast
 
 from relay_server.mobile import downtime, stream
 from relay_server.store.models import Device, Message
-from relay_server.worker.abandoned import ABANDONED, silence_bound, why_abandoned
+from relay_server.worker.abandoned import ABANDONED, Phones, silence_bound, why_abandoned
 from relay_server.worker.context import WorkerContext
 from relay_server.worker.relay_claim import fail_unless_taken
 from zimsend_common import wire
@@ -72,22 +72,22 @@ class Gone(NamedTuple):
     pulled_by: datetime
 
 
-def give_up_unreported(ctx: WorkerContext, now: datetime) -> int:
-    """Fail every message a phone that will never report may have been handed, but for one a
-    cancel or the phone claimed first; returns how many failed."""
-    gone = {found.phone.device_id: found for found in _gone_phones(ctx, now)}
+def give_up_unreported(ctx: WorkerContext, now: datetime, phones: Phones) -> int:
+    """Fail every message a phone that will never report may have been handed (the registered
+    ``phones``), but for one a cancel or the phone claimed first; returns how many failed."""
+    gone = {found.phone.device_id: found for found in _gone_phones(ctx, now, phones)}
     handed: dict[str, list[Message]] = {}
     for message in ctx.store.mobile_devices.queued_due_by([(found.phone, found.pulled_by) for found in gone.values()]):
         handed.setdefault(cast(str, message.device_id), []).append(message)
     return sum(len(_fail(ctx, gone[device_id], messages, now)) for device_id, messages in handed.items())
 
 
-def _gone_phones(ctx: WorkerContext, now: datetime) -> list[Gone]:
+def _gone_phones(ctx: WorkerContext, now: datetime, registered: Phones) -> list[Gone]:
     """The phones that will never report: disabled, or not heard from for ``silence_bound``."""
     bound = silence_bound(ctx, phone=True)
     # The store's sight of a phone is never newer than the relay's note: only a phone the
     # store finds silent (or disabled) is looked up in Redis, and none on a round without one.
-    phones = [phone for phone in ctx.store.mobile_devices.registered_phones() if _may_be_gone(phone, now, bound)]
+    phones = [phone for phone in registered.devices if _may_be_gone(phone, now, bound)]
     noted = downtime.last_heard(ctx.redis, [phone.device_id for phone in phones])
     found = []
     for phone in phones:

@@ -7,6 +7,7 @@ late ``Sent`` report applies; past it the message fails DEVICE_ERROR, its outcom
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
@@ -16,7 +17,7 @@ from relay_parts import Parts, known_to_the_worker, run_round
 from relay_server.mobile import reports
 from relay_server.store.mobile_devices import MobileDevice
 from relay_server.store.models import Message
-from relay_server.worker.abandoned import ABANDONED, give_up_returned, silence_bound
+from relay_server.worker.abandoned import ABANDONED, Phones, give_up_returned, silence_bound
 from relay_server.worker.events import apply_event
 from relay_server.worker.expiry import PHONE_REPORT_GRACE
 from relay_server.worker.recovery import STUCK_AFTER, requeue_orphans
@@ -112,9 +113,35 @@ def test_recovery_and_the_round_read_which_devices_are_phones_once_however_many_
     engine = parts.store.engine
 
     # Found jobless, then on the phone's queue: each duty reads the phones once, not once a message.
-    assert len(statements_run(engine, lambda: requeue_orphans(parts.ctx, now, None), "mobile_devices")) == 1
+    assert (
+        len(
+            statements_run(engine, lambda: requeue_orphans(parts.ctx, now, None, Phones(parts.store)), "mobile_devices")
+        )
+        == 1
+    )
     assert all(on_the_phones_queue(parts, message) for message in messages)
-    assert len(statements_run(engine, lambda: give_up_returned(parts.ctx, now), "mobile_devices")) == 1
+    assert (
+        len(statements_run(engine, lambda: give_up_returned(parts.ctx, now, Phones(parts.store)), "mobile_devices"))
+        == 1
+    )
     # Heard from within an agent's bound, no device makes a duty read them.
     parts.heard(phone, now)
-    assert statements_run(engine, lambda: give_up_returned(parts.ctx, now + MINUTE), "mobile_devices") == []
+    assert (
+        statements_run(engine, lambda: give_up_returned(parts.ctx, now + MINUTE, Phones(parts.store)), "mobile_devices")
+        == []
+    )
+
+
+def registered_phones_read(parts: Parts, action: Callable[[], object]) -> int:
+    """How many times ``action`` reads the registered phones from the store."""
+    return len(statements_run(parts.store.engine, action, "mobile_devices.registered_at IS NOT NULL"))
+
+
+def test_a_round_with_a_phone_silent_past_an_agents_bound_reads_the_registered_phones_once(parts: Parts):
+    _, message, heard_at = claimed(parts, "found_jobless")
+    now = heard_at + parts.ctx.claim_abandoned_after + MINUTE
+
+    # Unreported, recovery (which returns the message to the phone) and the give-up of what waits
+    # on the devices' own queues each ask which devices are phones: the round reads them once.
+    assert registered_phones_read(parts, lambda: run_round(parts, now)) == 1
+    assert on_the_phones_queue(parts, message)

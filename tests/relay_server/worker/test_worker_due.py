@@ -12,6 +12,7 @@ from query_plans import plan_of, statements_run
 from relay_parts import Parts
 
 from relay_server.store.models import Message, StatusChange
+from relay_server.worker.abandoned import Phones
 from relay_server.worker.due import OVERLAP, DueRelease
 from relay_server.worker.epoch import EpochWatch
 from relay_server.worker.recovery import requeue_orphans
@@ -188,9 +189,9 @@ def test_recovery_leaves_a_scheduled_message_to_the_due_release_until_it_has_loo
     now = utcnow()
     message = scheduled(parts, now - seconds(60))
     parts.redis.set(wire.redis_epoch_key(), "0")
-    assert requeue_orphans(parts.ctx, now, scheduled_through=None) == 0
+    assert requeue_orphans(parts.ctx, now, None, Phones(parts.store)) == 0
     # Looked past, it lost its job (a failed or deleted job): recovery places it again.
-    assert requeue_orphans(parts.ctx, now, scheduled_through=now - OVERLAP) == 1
+    assert requeue_orphans(parts.ctx, now, now - OVERLAP, Phones(parts.store)) == 1
     assert shared_queue(parts, message) == [wire.send_job_id(message.client_id, message.message_id)]
 
 

@@ -15,7 +15,7 @@ from relay_parts import Parts, known_to_the_worker, run_round
 from relay_server.mobile import reports, stream
 from relay_server.store.mobile_devices import MobileDevice
 from relay_server.store.models import Caller, Message
-from relay_server.worker.abandoned import ABANDONED, silence_bound
+from relay_server.worker.abandoned import ABANDONED, Phones, silence_bound
 from relay_server.worker.device_gone import DEVICE_GONE
 from relay_server.worker.expiry import PHONE_REPORT_GRACE
 from relay_server.worker.unreported import give_up_unreported
@@ -155,7 +155,10 @@ def test_a_message_a_cancel_or_the_phones_report_claimed_first_is_left_alone(par
         parts.redis.set(wire.claim_key(caller.client_id, message_id), claim)
 
     # The duty alone: the phone's own claim is ``abandoned``'s to end, in the same round.
-    assert give_up_unreported(parts.ctx, heard_at + silence_bound(parts.ctx, phone=True) + MINUTE) == 0
+    assert (
+        give_up_unreported(parts.ctx, heard_at + silence_bound(parts.ctx, phone=True) + MINUTE, Phones(parts.store))
+        == 0
+    )
 
     for message in (cancelled, reported):
         assert parts.reload(message).status == "queued"
@@ -168,7 +171,9 @@ def test_a_round_with_no_phone_silent_reads_the_phones_once_and_asks_redis_nothi
     parts.store.insert_messages([parts.new_message(caller, device_id=agent.device_id)] * 20)
     parts.redis.config_resetstat()
 
-    reads = statements_run(parts.store.engine, lambda: give_up_unreported(parts.ctx, utcnow() + MINUTE), "SELECT")
+    reads = statements_run(
+        parts.store.engine, lambda: give_up_unreported(parts.ctx, utcnow() + MINUTE, Phones(parts.store)), "SELECT"
+    )
 
     assert len(reads) == 1 and "FROM messages" not in reads[0][0]
     asked = [
