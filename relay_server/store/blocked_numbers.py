@@ -77,39 +77,38 @@ ON_ITS_LIST = sa.exists().where(
 )
 # Every list, each read through its own range of ``ix_blocked_numbers_client_created``.
 _EVERY_LIST = (table.c.client_id.in_(sa.select(clients.c.client_id)), table.c.is_test.in_([False, True]))
-# Built once: at the start of a lease term, a round runs it for every entry. Through
-# ``ix_messages_client_recipient_created`` (in its order), as the history's ``to`` filter: the
-# number's messages, not the client's whole backlog of queued ones.
-_QUEUED_TO = (
-    sa.select(messages)
-    .where(
-        messages.c.client_id == sa.bindparam("client_id"),
-        messages.c.is_test == sa.bindparam("is_test"),
-        selective(messages.c.recipient == sa.bindparam("number")),
-        messages.c.status == "queued",
+# Each entry with every message still queued to its number (none: one row of nulls), read
+# through ``ix_messages_client_recipient_created``, as the history's ``to`` filter: the
+# number's messages, not the client's whole backlog of queued ones. One query for every
+# entry, which the start of a lease term reads all of.
+_ENTRIES_AND_QUEUED = sa.select(
+    table.c.created_at.label("entered_at"), table.c.number.label("entry_number"), messages
+).select_from(
+    table.outerjoin(
+        messages,
+        sa.and_(
+            messages.c.client_id == table.c.client_id,
+            messages.c.is_test == table.c.is_test,
+            selective(messages.c.recipient == table.c.number),
+            messages.c.status == "queued",
+        ),
     )
-    .order_by(messages.c.created_at, messages.c.message_id)
 )
 
 
 def queued_to_blocked(conn: sa.Connection, after: datetime | None) -> QueuedToBlocked:
     """The messages still queued to a number put on its client's list (of its key mode)
-    after ``after`` (ever, when None): each entry's, oldest
-    first, the entries in the order they were put on their list."""
+    after ``after`` (ever, when None): each entry's, oldest first, the entries in the
+    order they were put on their list; one query."""
     since = _EVERY_LIST if after is None else (*_EVERY_LIST, table.c.created_at > after)
-    entries = conn.execute(
-        sa.select(table.c.client_id, table.c.is_test, table.c.number, table.c.created_at)
-        .where(*since)
-        .order_by(table.c.created_at, table.c.number)
-    ).all()
-    queued = [
-        message_from_row(row._mapping)
-        for entry in entries
-        for row in conn.execute(
-            _QUEUED_TO, {"client_id": entry.client_id, "is_test": entry.is_test, "number": entry.number}
-        )
-    ]
-    return QueuedToBlocked(queued, max((entry.created_at for entry in entries), default=None))
+    rows = conn.execute(_ENTRIES_AND_QUEUED.where(*since)).all()
+    # Sorted here: the database would sort the whole join, past the indexes' order.
+    found = sorted(
+        (row for row in rows if row.message_id is not None),
+        key=lambda row: (row.entered_at, row.entry_number, row.created_at, row.message_id),
+    )
+    queued = [message_from_row(row._mapping) for row in found]
+    return QueuedToBlocked(queued, max((row.entered_at for row in rows), default=None))
 
 
 def refuse_blocked(conn: sa.Connection, new_messages: Sequence[NewMessage]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from query_plans import statements_run
 from redis_contents import keys_holding
 from relay_parts import AgentDevice, Parts, known_to_the_worker, maintenance, run_round
 
@@ -16,6 +17,7 @@ from relay_server.mobile import reports
 from relay_server.store.models import Caller, Message
 from relay_server.worker.due import release_due
 from relay_server.worker.messages import NUMBER_BLOCKED
+from relay_server.worker.newly_blocked import NewlyBlocked
 from zimsend_common import bus, wire
 from zimsend_common.timefmt import isoformat_z, utcnow
 
@@ -163,3 +165,20 @@ def test_a_phones_scheduled_message_to_a_number_blocked_meanwhile_fails_at_its_t
     # No pull could list it before its time: it fails then, and the phone is not woken for it.
     assert_failed_blocked(parts, message)
     assert bus.queue(wire.device_queue(phone.device_id, message.priority), parts.redis).count == 0
+
+
+def test_the_first_round_of_a_term_reads_the_messages_queued_to_fifty_blocked_numbers_in_one_query(parts: Parts):
+    caller = parts.client()
+    numbers = [f"+2637712{n:05d}" for n in range(50)]
+    messages = [parts.message(caller, to=number, webhook_url=HOOK) for number in numbers]
+    for number in numbers:
+        parts.store.blocked_numbers.add(caller.client_id, False, number, utcnow())
+    known_to_the_worker(parts.redis)
+
+    # A new term reads every entry ever put on a list, and the messages queued to each number:
+    # in one query for them all, not one an entry.
+    reads = statements_run(parts.store.engine, lambda: NewlyBlocked(parts.ctx).fail_queued(utcnow()), "SELECT")
+    lookups = [statement for statement, _ in reads if "blocked_numbers" in statement or "recipient =" in statement]
+
+    assert len(lookups) == 1
+    assert {parts.reload(message).status for message in messages} == {"failed"}
