@@ -5,7 +5,11 @@ online (heard from within ``device_offline_after_seconds``). An agent's device
 says until when it is paused, each pause null once that time has come: having
 sent its day's ``daily_send_limit``, it sends nothing (``daily_limit_reached_until``);
 after its SIM refused a send for want of credit, it leaves its client's shared
-queues to the other devices (``shared_paused_until``).
+queues to the other devices (``shared_paused_until``). ``sent_today`` is the
+count of the device's day that held its last heartbeat, 0 once that day is
+surely over (``DeviceState.sent_today_at``): at the start of its next day when
+it told it, else 25 hours after the heartbeat, as the relay does not know the
+device's midnight.
 """
 
 from __future__ import annotations
@@ -87,7 +91,7 @@ def device_fields(state: DeviceState) -> dict[str, Any]:
         "model": state.model,
         "manufacturer": state.manufacturer,
         "firmware": state.firmware,
-        "sent_today": state.sent_today,
+        "sent_today": state.sent_today_at(now),
         "queue_depth": state.queue_depth,
         "daily_limit_reached_until": state.sends_again_at(now),
         "shared_paused_until": state.shared_pause_ends_at(now),

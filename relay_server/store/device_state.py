@@ -26,6 +26,9 @@ from relay_server.store.mobile_schema import mobile_devices
 from relay_server.store.schema import devices
 
 AGENT_ONLINE = "online"
+# No local day is longer (a day a clock change stretches by an hour): the day that held a
+# heartbeat is over this long after it, whatever the device's time zone.
+LONGEST_DAY = timedelta(hours=25)
 # What an agent's heartbeat ``state`` means for a device that is not online.
 _REASONS = {"stopped": "APP_CLOSED", "modem_lost": "MODEM_LOST", AGENT_ONLINE: "UNKNOWN"}
 
@@ -60,6 +63,17 @@ class DeviceState:
     def online(self, now: datetime, offline_after: timedelta) -> bool:
         """Whether the device can send: heard from lately, with its modem working."""
         return not self.disabled and self.heard_from(now, offline_after) and self.agent_state in (None, AGENT_ONLINE)
+
+    def sent_today_at(self, now: datetime) -> int:
+        """``sent_today`` at ``now``: the count the last heartbeat told, of the device's day that
+        held it, or 0 once that day is surely over. The relay knows the device's midnight only
+        when the heartbeat told its next day (``daily_limit_reached_until``, once it sent its
+        day's limit); else the day is over ``LONGEST_DAY`` after the heartbeat, and before that
+        the count is shown as told, though the device's day may have ended."""
+        if self.last_seen_at is None:
+            return self.sent_today
+        day_over_by = self.daily_limit_reached_until or self.last_seen_at + LONGEST_DAY
+        return 0 if now >= day_over_by else self.sent_today
 
     def sends_again_at(self, now: datetime) -> datetime | None:
         """When the device takes jobs again, having sent its day's ``daily_send_limit``; None

@@ -23,7 +23,11 @@ class Device(Answer):
     model: str | None
     manufacturer: str | None
     firmware: str | None
-    sent_today: Count = Field(description="Messages the network accepted since the device's local midnight.")
+    sent_today: Count = Field(
+        description="Messages the network accepted in the device's day (from its local midnight) that held its "
+        "last heartbeat; 0 once that day is over, by what the relay knows: at the start of the device's next day "
+        "when its heartbeat told it (daily_limit_reached_until), else 25 hours after the heartbeat."
+    )
     queue_depth: Count
     daily_limit_reached_until: Timestamp | None = Field(
         description="When the device sends again, having sent its day's daily_send_limit of SMS parts "

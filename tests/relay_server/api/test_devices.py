@@ -155,3 +155,36 @@ def test_a_disabled_device_is_left_out_as_a_deleted_one_and_an_enabled_one_is_ba
 
     listed = requests.get(relay.url("/devices"), headers=acme.headers, timeout=5).json()
     assert [device["device_id"] for device in listed["devices"]] == [kept, gone]
+
+
+def sent_today(relay, acme, device: str) -> tuple[int, int]:
+    """``sent_today`` as the device's own answer and the list show it."""
+    one = requests.get(relay.url(f"/devices/{device}"), headers=acme.headers, timeout=5).json()
+    [listed] = requests.get(relay.url("/devices"), headers=acme.headers, timeout=5).json()["devices"]
+    return one["sent_today"], listed["sent_today"]
+
+
+def test_sent_today_of_a_device_silent_for_longer_than_any_day_is_zero(relay, acme):
+    device = relay.new_device(acme.client_id)
+    # No local day lasts more than 25 hours: the one its last heartbeat counted is over, wherever it is.
+    relay.store.record_heartbeat(device, utcnow() - timedelta(hours=25, minutes=1), {"sent_today": 9})
+
+    assert sent_today(relay, acme, device) == (0, 0)
+
+
+def test_sent_today_of_a_device_whose_next_day_has_begun_as_it_told_is_zero(relay, acme):
+    device = relay.new_device(acme.client_id)
+    seen = utcnow() - timedelta(hours=2)
+    # It sent its day's limit, and told when its next day begins: an hour ago.
+    data = {"sent_today": 40, "daily_limit_reached_until": isoformat_z(seen + timedelta(hours=1))}
+    relay.store.record_heartbeat(device, seen, data)
+
+    assert sent_today(relay, acme, device) == (0, 0)
+
+
+def test_sent_today_of_a_device_silent_for_less_than_a_day_that_told_no_day_end_is_its_last_count(relay, acme):
+    device = relay.new_device(acme.client_id)
+    # Its day may or may not be over: the relay does not know the device's midnight.
+    relay.store.record_heartbeat(device, utcnow() - timedelta(hours=20), {"sent_today": 9})
+
+    assert sent_today(relay, acme, device) == (9, 9)
