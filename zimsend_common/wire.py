@@ -308,7 +308,9 @@ class Event:
       received:  sender, text, received_at, parts
       heartbeat: signal_percent, signal_dbm, operator, registration, model,
                  manufacturer, firmware, phone_number, sent_today (since the
-                 device's local midnight), queue_depth, instance (the
+                 device's local midnight), day_ends_at (ISO 8601 Z: its next
+                 local midnight, when sent_today's day ends; absent from
+                 agents before it and from phones), queue_depth, instance (the
                  agent's, one per host and boot; absent from agents before it
                  and from phones): two instances heartbeating for one device
                  are two agents serving it; daily_limit_reached_until (ISO

@@ -8,6 +8,7 @@ adds ``instance``, the agent's (``instance``), as it publishes.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 import redis
@@ -16,6 +17,7 @@ from gateway_agent.agent.ledger import Ledger
 from gateway_agent.errors import ModemError
 from gateway_agent.modem import Identity, Modem, NetworkState, Registration
 from zimsend_common import bus, device_written
+from zimsend_common.timefmt import isoformat_z
 
 AgentState = Literal["online", "modem_lost", "stopped"]
 UNKNOWN_NETWORK = NetworkState(Registration.UNKNOWN, None, None, None)
@@ -28,10 +30,12 @@ def heartbeat_data(
     ledger: Ledger,
     connection: redis.Redis,
     queues: list[str],
-    day_began: float,
+    day: tuple[float, float],
 ) -> dict[str, Any]:
     """The heartbeat's ``data``, as ``wire.Event`` documents it (plus ``state`` and ``modem_lost``);
-    ``sent_today`` counts the sends since ``day_began``, when the device's day began (``local_day``)."""
+    ``sent_today`` counts the sends of the device's ``day`` (``local_day``): since it began, and
+    ``day_ends_at`` says when it ends, which the relay cannot tell otherwise."""
+    day_began, day_ends = day
     network = _network(modem) if state == "online" else UNKNOWN_NETWORK
     return {
         "state": state,
@@ -45,6 +49,7 @@ def heartbeat_data(
         "firmware": identity.firmware if identity else None,
         "phone_number": identity.phone_number if identity else None,
         "sent_today": ledger.count_sends_since(day_began),
+        "day_ends_at": isoformat_z(datetime.fromtimestamp(day_ends, timezone.utc)),
         "queue_depth": queue_depth(connection, queues),
     }
 

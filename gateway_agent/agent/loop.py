@@ -45,7 +45,7 @@ from gateway_agent.agent.heartbeat import AgentState, heartbeat_data
 from gateway_agent.agent.instance import DeviceTaken, instance_of, wait_while_held
 from gateway_agent.agent.intake import Intake
 from gateway_agent.agent.ledger import Ledger
-from gateway_agent.agent.local_day import start_of_day
+from gateway_agent.agent.local_day import start_of_day, start_of_next_day
 from gateway_agent.agent.manifests import Manifests
 from gateway_agent.agent.modem_events import RETRY_SECONDS, ModemEvents
 from gateway_agent.agent.outbox import Outbox
@@ -342,9 +342,10 @@ class Agent:
         self._pulse.beat(self._heartbeat_data())
 
     def _heartbeat_data(self) -> dict[str, Any]:
-        queues, day_began = self._intake.queue_names(), start_of_day(self._clock())
+        now = self._clock()
+        day = (start_of_day(now), start_of_next_day(now))
         data = heartbeat_data(
-            self._state, self._modem, self._identity, self._ledger, self._connection, queues, day_began
+            self._state, self._modem, self._identity, self._ledger, self._connection, self._intake.queue_names(), day
         )
         return {**data, **self._intake.pauses()}
 

@@ -7,9 +7,8 @@ sent its day's ``daily_send_limit``, it sends nothing (``daily_limit_reached_unt
 after its SIM refused a send for want of credit, it leaves its client's shared
 queues to the other devices (``shared_paused_until``). ``sent_today`` is the
 count of the device's day that held its last heartbeat, 0 once that day is
-surely over (``DeviceState.sent_today_at``): at the start of its next day when
-it told it, else 25 hours after the heartbeat, as the relay does not know the
-device's midnight.
+over (``DeviceState.sent_today_at``): when the agent said it ends, else, as
+the relay does not know the device's midnight, 25 hours after the heartbeat.
 """
 
 from __future__ import annotations

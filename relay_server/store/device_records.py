@@ -29,8 +29,9 @@ from zimsend_common.timefmt import as_utc, isoformat_z, parse_zoned
 _HEARTBEAT_DESCRIPTIONS = ("operator", "manufacturer", "model", "firmware")
 _HEARTBEAT_NAMES = ("agent_state", "registration", "phone_number")
 _HEARTBEAT_INT = ("signal_percent", "signal_dbm", "sent_today", "queue_depth")
-# When a pause of the device ends (``DeviceState``): its daily send limit, its shared queues left for want of credit.
-_HEARTBEAT_TIMES = ("daily_limit_reached_until", "shared_paused_until")
+# When a pause of the device ends (``DeviceState``): its daily send limit, its shared queues left for want
+# of credit; and when the device's day that its ``sent_today`` counts ends.
+_HEARTBEAT_TIMES = ("daily_limit_reached_until", "shared_paused_until", "day_ends_at")
 _MAX_TEXT = 64
 _INT_RANGE = range(-(2**31), 2**31)  # what an SQL INTEGER holds
 

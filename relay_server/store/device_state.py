@@ -55,6 +55,7 @@ class DeviceState:
     battery_charging: bool | None = None
     daily_limit_reached_until: datetime | None = None  # its agent's next day, once it sent its day's limit
     shared_paused_until: datetime | None = None  # after its SIM refused for want of credit: its own queues only
+    day_ends_at: datetime | None = None  # when the device's day that sent_today counts ends, as its agent told
 
     def heard_from(self, now: datetime, offline_after: timedelta) -> bool:
         """Whether the device's agent reported within ``offline_after`` of ``now``."""
@@ -66,14 +67,18 @@ class DeviceState:
 
     def sent_today_at(self, now: datetime) -> int:
         """``sent_today`` at ``now``: the count the last heartbeat told, of the device's day that
-        held it, or 0 once that day is surely over. The relay knows the device's midnight only
-        when the heartbeat told its next day (``daily_limit_reached_until``, once it sent its
-        day's limit); else the day is over ``LONGEST_DAY`` after the heartbeat, and before that
-        the count is shown as told, though the device's day may have ended."""
+        held it, or 0 once that day is over. The relay knows the device's midnight only when the
+        heartbeat told it: the day's end (``day_ends_at``, an agent's), or the next day's start
+        once the device sent its day's limit (``daily_limit_reached_until``). Else the day is
+        surely over ``LONGEST_DAY`` after the heartbeat (a phone's, an older agent's), and before
+        that the count is shown as told, though the device's day may have ended; nor is a day
+        told to end later taken to."""
         if self.last_seen_at is None:
             return self.sent_today
-        day_over_by = self.daily_limit_reached_until or self.last_seen_at + LONGEST_DAY
-        return 0 if now >= day_over_by else self.sent_today
+        surely_over_by = self.last_seen_at + LONGEST_DAY
+        # Never later: a device's clock may be off, and it may say anything.
+        told = self.day_ends_at or self.daily_limit_reached_until
+        return 0 if now >= min(told or surely_over_by, surely_over_by) else self.sent_today
 
     def sends_again_at(self, now: datetime) -> datetime | None:
         """When the device takes jobs again, having sent its day's ``daily_send_limit``; None
@@ -125,6 +130,7 @@ _STATES = (
         device_status.c.battery_charging,
         device_status.c.daily_limit_reached_until,
         device_status.c.shared_paused_until,
+        device_status.c.day_ends_at,
     )
     .select_from(
         devices.outerjoin(device_status, devices.c.device_id == device_status.c.device_id).outerjoin(

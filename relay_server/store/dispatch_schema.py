@@ -42,6 +42,8 @@ device_status = sa.Table(
     # SIM refused a send for want of credit takes its client's shared jobs again from then (migration 0026).
     sa.Column("daily_limit_reached_until", UtcDateTime, nullable=True),
     sa.Column("shared_paused_until", UtcDateTime, nullable=True),
+    # When the device's day that sent_today counts ends, as its agent tells (migration 0029).
+    sa.Column("day_ends_at", UtcDateTime, nullable=True),
 )
 
 device_events = sa.Table(

@@ -25,8 +25,9 @@ class Device(Answer):
     firmware: str | None
     sent_today: Count = Field(
         description="Messages the network accepted in the device's day (from its local midnight) that held its "
-        "last heartbeat; 0 once that day is over, by what the relay knows: at the start of the device's next day "
-        "when its heartbeat told it (daily_limit_reached_until), else 25 hours after the heartbeat."
+        "last heartbeat; 0 once that day is over: when the heartbeat said the day ends, or at the start of the "
+        "device's next day when it told it (daily_limit_reached_until), else (an older agent) 25 hours after "
+        "the heartbeat, as the relay does not know the device's midnight."
     )
     queue_depth: Count
     daily_limit_reached_until: Timestamp | None = Field(

@@ -219,3 +219,13 @@ def test_a_modem_that_tells_one_reference_for_a_whole_text_has_each_of_its_parts
     time.sleep(1.0)
     assert texts(modem) == [THREE_PARTS, THREE_PARTS]  # 3 + 3 parts: the third would make 9
     assert waiting(conn, OWN) == [wire.send_job_id(CLIENT_ID, ids[2])]
+
+
+def test_each_heartbeat_tells_when_the_device_day_its_sent_today_counts_ends(conn, fake_modem, start_limited, clock):
+    serve_client(conn)
+    running = start_limited(fake_modem, 3)
+
+    # The relay knows the device's midnight only from the device: it shows the count no longer.
+    eventually(lambda: heartbeat(conn, running).get("day_ends_at") == next_midnight(clock))
+    clock.next_day()
+    eventually(lambda: heartbeat(conn, running).get("day_ends_at") == next_midnight(clock))

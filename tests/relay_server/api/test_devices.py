@@ -188,3 +188,27 @@ def test_sent_today_of_a_device_silent_for_less_than_a_day_that_told_no_day_end_
     relay.store.record_heartbeat(device, utcnow() - timedelta(hours=20), {"sent_today": 9})
 
     assert sent_today(relay, acme, device) == (9, 9)
+
+
+def test_sent_today_of_a_device_whose_day_ended_as_its_heartbeat_told_is_zero(relay, acme):
+    over, current = relay.new_device(acme.client_id), relay.new_device(acme.client_id)
+    seen = utcnow() - timedelta(hours=3)
+    # Its agent told when its day ends, by its host's midnight: an hour ago, and in an hour.
+    for device, ends in ((over, seen + timedelta(hours=2)), (current, seen + timedelta(hours=4))):
+        relay.store.record_heartbeat(device, seen, {"sent_today": 9, "day_ends_at": isoformat_z(ends)})
+
+    listed = requests.get(relay.url("/devices"), headers=acme.headers, timeout=5).json()["devices"]
+    one = requests.get(relay.url(f"/devices/{over}"), headers=acme.headers, timeout=5).json()
+
+    assert [device["sent_today"] for device in listed] == [0, 9]
+    assert one["sent_today"] == 0
+
+
+def test_sent_today_of_a_device_silent_for_longer_than_any_day_is_zero_whatever_day_end_it_told(relay, acme):
+    device = relay.new_device(acme.client_id)
+    # A clock far off, or a device saying anything: no day held by the heartbeat lasts this long.
+    seen = utcnow() - timedelta(hours=25, minutes=1)
+    data = {"sent_today": 9, "day_ends_at": isoformat_z(seen + timedelta(days=3))}
+    relay.store.record_heartbeat(device, seen, data)
+
+    assert sent_today(relay, acme, device) == (0, 0)
