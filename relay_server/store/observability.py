@@ -3,8 +3,8 @@
 Every query here is cheap enough to run at each Prometheus scrape: message
 totals come from ``daily_counts`` (a few rows per client, device and day, not
 one per message), webhook attempts from ``webhook_attempt_totals`` (a row per
-outcome), the rest from small tables or a COUNT on an indexed one (deliveries by state:
-the whole outbox, through its index of state and due time).
+outcome), webhook deliveries from ``webhook_delivery_totals`` (a row per settled state) and
+a count of the pending ones (the backlog, through its index), the rest from small tables.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from relay_server.store.dispatch_schema import dead_letters
 from relay_server.store.engine import read_transaction, single_read
 from relay_server.store.schema import daily_counts
 from relay_server.store.webhook_attempt_totals import attempt_totals
-from relay_server.store.webhook_schema import DELIVERED, FAILED, GIVEN_UP, PENDING, webhook_deliveries
+from relay_server.store.webhook_delivery_totals import delivery_counts
 from zimsend_common.timefmt import parse_utc
 
 
@@ -61,11 +61,9 @@ class Observability:
 
     def webhook_delivery_counts(self) -> dict[str, int]:
         """Webhook deliveries kept in the outbox by state (pending, delivered, given_up, failed), each state
-        named (0 when none is in it), through the index of state and due time."""
+        named (0 when none is in it): pending ones counted through their index, the others kept counted."""
         with read_transaction(self._engine) as conn:
-            query = sa.select(webhook_deliveries.c.state, sa.func.count()).group_by(webhook_deliveries.c.state)
-            counted = {state: count for state, count in conn.execute(query)}
-        return {state: counted.get(state, 0) for state in (PENDING, DELIVERED, GIVEN_UP, FAILED)}
+            return delivery_counts(conn)
 
     def dead_letter_count(self) -> int:
         """How many agent events are kept as dead letters (until ``purge`` drops them)."""

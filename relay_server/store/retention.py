@@ -34,6 +34,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -52,13 +53,20 @@ Halted = Callable[[], bool]
 _MODES = (False, True)  # is_test
 
 
+# Told, in the transaction that deleted them, of a batch's rows (their ``Stale.returning`` columns).
+Deleted = Callable[[sa.Connection, Sequence[sa.Row[Any]]], None]
+
+
 @dataclass(frozen=True)
 class Stale:
     """The rows of ``table`` that the purge deletes: those ``condition`` holds for.
-    An index should serve ``condition``: each batch seeks its rows through it."""
+    An index should serve ``condition``: each batch seeks its rows through it. ``deleted``,
+    when given, is told of each batch's rows, for counts kept of them."""
 
     table: sa.Table
     condition: sa.ColumnElement[bool]
+    returning: tuple[sa.ColumnElement[Any], ...] = ()
+    deleted: Deleted | None = None
 
 
 def cutoff(now: datetime, days: int) -> datetime:
@@ -90,8 +98,13 @@ def _purge_batches(engine: sa.Engine, stale: Stale, batch_size: int, halted: Hal
     statement = sa.delete(stale.table).where(key.in_(batch))
 
     def delete_batch(conn: sa.Connection) -> tuple[int, int]:
-        deleted = conn.execute(statement).rowcount
-        return deleted, deleted
+        if stale.deleted is None:
+            deleted = conn.execute(statement).rowcount
+            return deleted, deleted
+        # Those this purge deleted: a batch another purge deleted first returns none.
+        rows = conn.execute(statement.returning(*stale.returning)).all()
+        stale.deleted(conn, rows)
+        return len(rows), len(rows)
 
     return _in_batches(engine, delete_batch, batch_size, halted)
 

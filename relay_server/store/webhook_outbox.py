@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from relay_server.store import webhook_delivery_totals as delivery_totals
 from relay_server.store.engine import once_per_transaction, read_transaction, single_read, write_transaction
 from relay_server.store.models import Message
 from relay_server.store.retention import Stale
@@ -194,9 +197,18 @@ def stale_before(cutoff: datetime) -> list[Stale]:
     return [
         Stale(webhook_attempts, webhook_attempts.c.attempted_at < cutoff),
         Stale(
-            webhook_deliveries, sa.and_(webhook_deliveries.c.state != PENDING, webhook_deliveries.c.created_at < cutoff)
+            webhook_deliveries,
+            sa.and_(webhook_deliveries.c.state != PENDING, webhook_deliveries.c.created_at < cutoff),
+            returning=(webhook_deliveries.c.state,),
+            deleted=_take_off_purged,
         ),
     ]
+
+
+def _take_off_purged(conn: sa.Connection, purged: Sequence[sa.Row[Any]]) -> None:
+    delivery_totals.move(
+        conn, Counter({state: -count for state, count in Counter(row.state for row in purged).items()})
+    )
 
 
 def _delivery(row: Any) -> Delivery:
@@ -305,8 +317,9 @@ class WebhookOutbox:
         log_id = "whlog_" + secrets.token_hex(8)
         attempt = delivery.attempts + 1
         settled = DELIVERED if outcome.success else (PENDING if retry_at is not None else GIVEN_UP)
-        state = sa.case((webhook_deliveries.c.state == FAILED, FAILED), else_=settled)
         with write_transaction(self._engine) as conn:
+            # Locked first: the state it leaves is counted (``webhook_delivery_totals``).
+            was = _locked_state(conn, delivery.delivery_id)
             conn.execute(
                 webhook_attempts.insert().values(
                     log_id=log_id,
@@ -326,11 +339,15 @@ class WebhookOutbox:
                 )
             )
             count_attempt(conn, outcome.success)
-            conn.execute(
-                webhook_deliveries.update()
-                .where(webhook_deliveries.c.delivery_id == delivery.delivery_id)
-                .values(attempts=attempt, state=state, next_attempt_at=retry_at or now)
-            )
+            if was is not None:
+                state = FAILED if was == FAILED else settled
+                conn.execute(
+                    webhook_deliveries.update()
+                    .where(webhook_deliveries.c.delivery_id == delivery.delivery_id)
+                    .values(attempts=attempt, state=state, next_attempt_at=retry_at or now)
+                )
+                if was != state:
+                    delivery_totals.move(conn, Counter({was: -1, state: 1}))
         return log_id
 
     def attempts_page(
@@ -368,12 +385,20 @@ class WebhookOutbox:
             ).scalar()
             if delivery_id is None:
                 return None
-            conn.execute(
-                webhook_deliveries.update()
-                .where(webhook_deliveries.c.delivery_id == delivery_id)
-                .where(webhook_deliveries.c.state != PENDING)
-                .values(state=PENDING, next_attempt_at=now)
-            )
+            was = _locked_state(conn, delivery_id)
+            if was is not None and was != PENDING:
+                conn.execute(
+                    webhook_deliveries.update()
+                    .where(webhook_deliveries.c.delivery_id == delivery_id)
+                    .values(state=PENDING, next_attempt_at=now)
+                )
+                delivery_totals.move(conn, Counter({was: -1}))
             return conn.execute(
                 sa.select(webhook_deliveries.c.event_id).where(webhook_deliveries.c.delivery_id == delivery_id)
             ).scalar()
+
+
+def _locked_state(conn: sa.Connection, delivery_id: int) -> str | None:
+    """The delivery's state, its row locked until ``conn``'s transaction ends; None when it is gone."""
+    query = sa.select(webhook_deliveries.c.state).where(webhook_deliveries.c.delivery_id == delivery_id)
+    return conn.execute(query.with_for_update()).scalar()

@@ -90,3 +90,13 @@ webhook_attempt_totals = sa.Table(
     sa.Column("success", sa.Boolean, primary_key=True),
     sa.Column("count", sa.BigInteger, nullable=False),
 )
+
+# Deliveries in the outbox by settled state (delivered, given_up, failed): a row per state, moved
+# in the transaction that moves a delivery into or out of it, the purge's included (revision
+# 0030). /metrics counts pending ones through their index, and reads these for the rest.
+webhook_delivery_totals = sa.Table(
+    "webhook_delivery_totals",
+    metadata,
+    sa.Column("state", sa.String(10), primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+)

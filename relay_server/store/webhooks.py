@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
+from relay_server.store import webhook_delivery_totals as delivery_totals
 from relay_server.store.engine import single_read, write_transaction
 from relay_server.store.webhook_schema import FAILED, PENDING, webhook_deliveries, webhooks
 
@@ -107,12 +109,13 @@ class Webhooks:
                 .where(webhooks.c.is_test == is_test)
             ).rowcount
             if gone:
-                conn.execute(
+                dropped = conn.execute(
                     webhook_deliveries.update()
                     .where(webhook_deliveries.c.webhook_id == webhook_id)
                     .where(webhook_deliveries.c.state == PENDING)
                     .values(state=FAILED)
-                )
+                ).rowcount
+                delivery_totals.move(conn, Counter({FAILED: dropped}))
             return bool(gone)
 
     def rotate_secret(

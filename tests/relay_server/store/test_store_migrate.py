@@ -41,6 +41,7 @@ TABLES = {
     "webhook_deliveries",
     "webhook_attempts",
     "webhook_attempt_totals",
+    "webhook_delivery_totals",
     "mobile_devices",
     "console_operators",
     "console_signed_out",

@@ -1,0 +1,58 @@
+"""Webhook deliveries in the outbox by state, for /metrics, without reading the whole outbox.
+
+Pending deliveries are counted at each read, through the index of state and
+due time: the count costs what the backlog is, which is what alerts watch.
+Settled ones (delivered, given up, failed) are most of the outbox, so they are
+kept counted in ``webhook_delivery_totals``: every change that moves a
+delivery into or out of a settled state (an attempt finished, a webhook
+deleted, a retry from the logs, the purge) calls ``move`` in its own
+transaction, and a read adds both. A scrape counted the whole outbox (at a
+million deliveries, 57 ms on SQLite, every 15 s).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import sqlalchemy as sa
+
+from relay_server.store.engine import upsert_insert
+from relay_server.store.webhook_schema import (
+    DELIVERED,
+    FAILED,
+    GIVEN_UP,
+    PENDING,
+    webhook_deliveries,
+    webhook_delivery_totals,
+)
+
+SETTLED = (DELIVERED, GIVEN_UP, FAILED)
+_ADDS: dict[str, Any] = {}  # by dialect name: every finished attempt runs it
+_PENDING = sa.select(sa.func.count()).select_from(webhook_deliveries).where(webhook_deliveries.c.state == PENDING)
+
+
+def move(conn: sa.Connection, changes: Counter[str]) -> None:
+    """Add ``changes`` (by state; negative for deliveries that left it) to the settled states'
+    counts, in ``conn``'s transaction; pending is counted when read, and left out."""
+    rows = [{"state": state, "count": changes[state]} for state in SETTLED if changes[state]]
+    if rows:
+        conn.execute(_add(conn), rows)
+
+
+def delivery_counts(conn: sa.Connection) -> dict[str, int]:
+    """Deliveries in the outbox by state, each state named (0 when none is in it)."""
+    rows = conn.execute(sa.select(webhook_delivery_totals.c.state, webhook_delivery_totals.c.count))
+    kept = {state: int(count) for state, count in rows}
+    counted = {state: kept.get(state, 0) for state in SETTLED}
+    return {PENDING: conn.execute(_PENDING).scalar_one()} | counted
+
+
+def _add(conn: sa.Connection) -> Any:
+    if conn.dialect.name not in _ADDS:
+        insert = upsert_insert(conn, webhook_delivery_totals)
+        _ADDS[conn.dialect.name] = insert.on_conflict_do_update(
+            index_elements=[webhook_delivery_totals.c.state],
+            set_={"count": webhook_delivery_totals.c.count + insert.excluded["count"]},
+        )
+    return _ADDS[conn.dialect.name]
