@@ -58,6 +58,7 @@ class Delivery:
     message_id: str | None
     body: str
     attempts: int
+    one_attempt: bool = False  # a test event: each attempt is its last, never retried on the schedule
 
 
 @dataclass(frozen=True)
@@ -247,7 +248,8 @@ class WebhookOutbox:
 
         Being claimed, it is no pump's to take while the caller tries it; should
         the caller stop before logging its attempt, the claim lapses and the pump
-        delivers it as any event.
+        makes it. Either way it is one attempt (``one_attempt``), as is each
+        retry of it from the logs: never the retry schedule.
         """
         event_id = catalogue.new_event_id()
         row: dict[str, Any] = {
@@ -260,6 +262,7 @@ class WebhookOutbox:
             "message_id": None,
             "body": catalogue.envelope(event, event_id, now, catalogue.sample_data(event, now)),
             "attempts": 0,
+            "one_attempt": True,
         }
         with write_transaction(self._engine) as conn:
             delivery_id = conn.execute(

@@ -51,6 +51,8 @@ webhook_deliveries = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("next_attempt_at", UtcDateTime, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # A test event: each attempt, a retry's from the logs too, is its last (revision 0031).
+    sa.Column("one_attempt", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
     # Each client's oldest due, for a look past a client's backlog (revision 0022).
     sa.Index("ix_webhook_deliveries_client_due", "state", "client_id", "next_attempt_at", "delivery_id"),

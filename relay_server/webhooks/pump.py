@@ -172,10 +172,12 @@ class WebhookPump:
             now = utcnow()
             retry_at = None
             failed = not outcome.success and not deleted
-            if failed:
+            # A test event is one attempt (``trial``), whoever makes it: never the schedule.
+            on_schedule = failed and not due.one_attempt
+            if on_schedule:
                 retry_at = schedule.next_attempt_at(due.attempts + 1, now, self.settings.webhook_retry_delays_seconds)
             store.webhook_outbox.finish_attempt(due, outcome, now, retry_at)
-            if failed and retry_at is None:
+            if on_schedule and retry_at is None:
                 _say_given_up(due, outcome)  # the last attempt's one line, a warning
             elif failed:
                 log.info(

@@ -71,6 +71,33 @@ def test_a_test_event_the_receiver_refuses_with_500_reports_the_failure_and_is_n
     assert log["given_up"] is True  # its one attempt is its last
 
 
+def pump_past_the_schedule(relay) -> None:
+    """The worker's pump run past every delay of the retry schedule."""
+    pump = pump_of(relay)
+    deadline = time.monotonic() + sum(DELAYS) + 0.5
+    while time.monotonic() < deadline:
+        pump.round(utcnow())
+        pump.wait_idle(5)
+        time.sleep(0.05)
+
+
+def test_a_test_event_retried_from_the_logs_is_one_more_attempt_not_the_retry_schedule(local_relay):
+    acme = local_relay.new_client()
+    with receiving([500, 500, 500, 500]) as receiver:
+        hook = configure(local_relay, acme, receiver.url)
+        answer = send_test(local_relay, acme, hook).json()
+        retried = call(local_relay, acme, "POST", f"/webhooks/logs/{answer['log_id']}/retry")
+        assert retried.status_code == 202
+        pump_past_the_schedule(local_relay)
+        assert len(receiver.requests) == 2
+    assert receiver.requests[1].json["event_id"] == answer["event_id"]
+    attempts = sorted(logs(local_relay, acme), key=lambda log: log["attempt"])
+    assert [(log["attempt"], log["response_status"], log["given_up"]) for log in attempts] == [
+        (1, 500, False),
+        (2, 500, True),  # its one attempt is its last again
+    ]
+
+
 def test_a_slow_receiver_holds_a_test_no_longer_than_the_webhook_timeout(make_relay):
     relay = make_relay(**LOCAL, webhook_timeout_seconds=1)
     acme = relay.new_client()
