@@ -194,12 +194,19 @@ def _insert_deliveries(
 
 # -- delivering, and the log of attempts ------------------------------------------------
 def stale_before(cutoff: datetime) -> list[Stale]:
-    """What the purge deletes: attempts, and settled deliveries, older than ``cutoff``."""
+    """What the purge deletes: attempts made before ``cutoff``, and settled deliveries whose
+    last attempt was, so that every attempt left in the logs can be retried."""
     return [
         Stale(webhook_attempts, webhook_attempts.c.attempted_at < cutoff),
+        # A settled delivery's due time is its last attempt's, or later (the retry a deletion
+        # cut short): past the cutoff, so are all its attempts. Its creation time was not: a
+        # delivery retried over a day went before its last attempts, whose retry then found
+        # nothing. Through the index of state and due time.
         Stale(
             webhook_deliveries,
-            sa.and_(webhook_deliveries.c.state != PENDING, webhook_deliveries.c.created_at < cutoff),
+            sa.and_(
+                webhook_deliveries.c.state.in_(delivery_totals.SETTLED), webhook_deliveries.c.next_attempt_at < cutoff
+            ),
             returning=(webhook_deliveries.c.state,),
             deleted=_take_off_purged,
         ),

@@ -53,12 +53,11 @@ webhook_deliveries = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     # A test event: each attempt, a retry's from the logs too, is its last (revision 0031).
     sa.Column("one_attempt", sa.Boolean, nullable=False, server_default=sa.false()),
+    # The pump's due deliveries, the count of pending ones, the purge of settled ones (revision 0032).
     sa.Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
     # Each client's oldest due, for a look past a client's backlog (revision 0022).
     sa.Index("ix_webhook_deliveries_client_due", "state", "client_id", "next_attempt_at", "delivery_id"),
     sa.Index("ix_webhook_deliveries_message", "message_id", "url", "delivery_id"),
-    # The daily purge, across clients (revision 0017).
-    sa.Index("ix_webhook_deliveries_created", "created_at"),
 )
 
 webhook_attempts = sa.Table(

@@ -96,6 +96,23 @@ def test_after_the_last_retry_the_delivery_is_given_up_and_a_logged_retry_replay
     assert max(log["attempt"] for log in logs(local_relay, acme)) == 4
 
 
+def test_a_log_left_by_the_purge_is_retried_though_its_delivery_was_created_before_the_cutoff(local_relay):
+    acme = local_relay.new_client()
+    with receiving([503, 503, 503]) as receiver:
+        configure(local_relay, acme, receiver.url, ["sms.failed"])
+        move(local_relay, send(local_relay, acme), "failed")
+        pump = pump_of(local_relay)
+        pump_until(pump, lambda: len(receiver.requests) == 1)
+        cutoff = utcnow()  # after the delivery was made, before its last attempt
+        pump_until(pump, lambda: max((log["attempt"] for log in logs(local_relay, acme)), default=0) == 3)
+        local_relay.store.purge_older_than(cutoff)
+        last = max(logs(local_relay, acme), key=lambda log: log["attempt"])
+        replay = call(local_relay, acme, "POST", f"/webhooks/logs/{last['log_id']}/retry")
+        assert replay.status_code == 202, replay.text
+        pump_until(pump, lambda: len(receiver.requests) == 4)
+    assert receiver.requests[3].body == receiver.requests[0].body
+
+
 def test_a_send_to_an_unresolvable_webhook_host_is_accepted_and_its_attempts_fail_in_the_log(make_relay):
     relay = make_relay(webhook_retry_delays_seconds=(0.1,))
     acme = relay.new_client()
