@@ -13,11 +13,10 @@ million deliveries, 57 ms on SQLite, every 15 s).
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 import sqlalchemy as sa
 
-from relay_server.store.engine import upsert_insert
+from relay_server.store.count_rows import add_counts
 from relay_server.store.webhook_schema import (
     DELIVERED,
     FAILED,
@@ -28,16 +27,14 @@ from relay_server.store.webhook_schema import (
 )
 
 SETTLED = (DELIVERED, GIVEN_UP, FAILED)
-_ADDS: dict[str, Any] = {}  # by dialect name: every finished attempt runs it
 _PENDING = sa.select(sa.func.count()).select_from(webhook_deliveries).where(webhook_deliveries.c.state == PENDING)
 
 
 def move(conn: sa.Connection, changes: Counter[str]) -> None:
     """Add ``changes`` (by state; negative for deliveries that left it) to the settled states'
     counts, in ``conn``'s transaction; pending is counted when read, and left out."""
-    rows = [{"state": state, "count": changes[state]} for state in SETTLED if changes[state]]
-    if rows:
-        conn.execute(_add(conn), rows)
+    # In one order (SETTLED's), so two transactions cannot deadlock on PostgreSQL.
+    add_counts(conn, webhook_delivery_totals, [{"state": s, "count": changes[s]} for s in SETTLED if changes[s]])
 
 
 def delivery_counts(conn: sa.Connection) -> dict[str, int]:
@@ -46,13 +43,3 @@ def delivery_counts(conn: sa.Connection) -> dict[str, int]:
     kept = {state: int(count) for state, count in rows}
     counted = {state: kept.get(state, 0) for state in SETTLED}
     return {PENDING: conn.execute(_PENDING).scalar_one()} | counted
-
-
-def _add(conn: sa.Connection) -> Any:
-    if conn.dialect.name not in _ADDS:
-        insert = upsert_insert(conn, webhook_delivery_totals)
-        _ADDS[conn.dialect.name] = insert.on_conflict_do_update(
-            index_elements=[webhook_delivery_totals.c.state],
-            set_={"count": webhook_delivery_totals.c.count + insert.excluded["count"]},
-        )
-    return _ADDS[conn.dialect.name]

@@ -12,6 +12,7 @@ from webhook_parts import DELAYS, LOCAL, call, configure, logs, pump_of, pump_un
 from webhook_receiver import receiving
 
 from relay_server.store.models import StatusChange
+from relay_server.webhooks.pump import WebhookPump
 from zimsend_common.timefmt import utcnow
 from zimsend_common.webhook_signature import verify_signature
 
@@ -24,6 +25,13 @@ def send(relay, creds, **body):
 
 def move(relay, message_id, status, **fields):
     relay.store.apply_status_change(StatusChange(message_id=message_id, status=status, at=utcnow(), **fields))
+
+
+def failed_sms_to(relay, creds, receiver) -> WebhookPump:
+    """A message of ``creds`` failed, whose ``sms.failed`` a webhook to ``receiver`` takes; the pump to deliver it."""
+    configure(relay, creds, receiver.url, ["sms.failed"])
+    move(relay, send(relay, creds), "failed")
+    return pump_of(relay)
 
 
 def test_a_status_move_reaches_the_webhook_signed_both_ways_with_the_contract_envelope(local_relay):
@@ -79,9 +87,7 @@ def test_a_500_is_retried_on_the_schedule_with_the_same_event_id_and_every_attem
 def test_after_the_last_retry_the_delivery_is_given_up_and_a_logged_retry_replays_the_same_event(local_relay):
     acme = local_relay.new_client()
     with receiving([503, 503, 503]) as receiver:
-        configure(local_relay, acme, receiver.url, ["sms.failed"])
-        move(local_relay, send(local_relay, acme), "failed")
-        pump = pump_of(local_relay)
+        pump = failed_sms_to(local_relay, acme, receiver)
         pump_until(pump, lambda: len(receiver.requests) == 3)
         time.sleep(DELAYS[-1] + 0.3)
         pump.round(utcnow())
@@ -99,9 +105,7 @@ def test_after_the_last_retry_the_delivery_is_given_up_and_a_logged_retry_replay
 def test_a_log_left_by_the_purge_is_retried_though_its_delivery_was_created_before_the_cutoff(local_relay):
     acme = local_relay.new_client()
     with receiving([503, 503, 503]) as receiver:
-        configure(local_relay, acme, receiver.url, ["sms.failed"])
-        move(local_relay, send(local_relay, acme), "failed")
-        pump = pump_of(local_relay)
+        pump = failed_sms_to(local_relay, acme, receiver)
         pump_until(pump, lambda: len(receiver.requests) == 1)
         cutoff = utcnow()  # after the delivery was made, before its last attempt
         pump_until(pump, lambda: max((log["attempt"] for log in logs(local_relay, acme)), default=0) == 3)

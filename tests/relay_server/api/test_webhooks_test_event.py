@@ -16,6 +16,16 @@ def send_test(relay, creds, hook, **kwargs):
     return call(relay, creds, "POST", f"/webhooks/{hook['webhook_id']}/test", **kwargs)
 
 
+def pump_past_the_schedule(relay) -> None:
+    """The worker's pump run past every delay of the retry schedule."""
+    pump = pump_of(relay)
+    deadline = time.monotonic() + sum(DELAYS) + 0.5
+    while time.monotonic() < deadline:
+        pump.round(utcnow())
+        pump.wait_idle(5)
+        time.sleep(0.05)
+
+
 def test_a_test_event_taken_by_the_receiver_is_answered_200_with_the_vendors_message_and_status(local_relay):
     acme = local_relay.new_client()
     with receiving() as receiver:
@@ -55,12 +65,7 @@ def test_a_test_event_the_receiver_refuses_with_500_reports_the_failure_and_is_n
         hook = configure(local_relay, acme, receiver.url)
         response = send_test(local_relay, acme, hook)
         # The worker's pump, past every delay of the schedule, finds nothing of it to try again.
-        pump = pump_of(local_relay)
-        deadline = time.monotonic() + sum(DELAYS) + 0.5
-        while time.monotonic() < deadline:
-            pump.round(utcnow())
-            pump.wait_idle(5)
-            time.sleep(0.05)
+        pump_past_the_schedule(local_relay)
         assert len(receiver.requests) == 1
     assert response.status_code == 200
     answer = response.json()
@@ -69,16 +74,6 @@ def test_a_test_event_the_receiver_refuses_with_500_reports_the_failure_and_is_n
     [log] = logs(local_relay, acme)
     assert (log["log_id"], log["attempt"], log["response_status"], log["success"]) == (answer["log_id"], 1, 500, False)
     assert log["given_up"] is True  # its one attempt is its last
-
-
-def pump_past_the_schedule(relay) -> None:
-    """The worker's pump run past every delay of the retry schedule."""
-    pump = pump_of(relay)
-    deadline = time.monotonic() + sum(DELAYS) + 0.5
-    while time.monotonic() < deadline:
-        pump.round(utcnow())
-        pump.wait_idle(5)
-        time.sleep(0.05)
 
 
 def test_a_test_event_retried_from_the_logs_is_one_more_attempt_not_the_retry_schedule(local_relay):

@@ -21,16 +21,18 @@ branch_labels = None
 depends_on = None
 
 
+_deliveries = sa.table("webhook_deliveries", sa.column("state"))
+
+
 def upgrade() -> None:
-    op.create_table(
+    totals = op.create_table(
         "webhook_delivery_totals",
         sa.Column("state", sa.String(10), primary_key=True),
         sa.Column("count", sa.BigInteger, nullable=False),
     )
-    op.execute(
-        "INSERT INTO webhook_delivery_totals (state, count)"
-        " SELECT state, COUNT(*) FROM webhook_deliveries WHERE state <> 'pending' GROUP BY state"
-    )
+    settled = _deliveries.c.state != "pending"
+    by_state = sa.select(_deliveries.c.state, sa.func.count()).where(settled).group_by(_deliveries.c.state)
+    op.execute(totals.insert().from_select(["state", "count"], by_state))
 
 
 def downgrade() -> None:

@@ -21,14 +21,10 @@ down_revision = "0030"
 branch_labels = None
 depends_on = None
 
-_deliveries = sa.table(
-    "webhook_deliveries", sa.column("message_id"), sa.column("body"), sa.column("one_attempt", sa.Boolean)
-)
-
-
 def upgrade() -> None:
     with op.batch_alter_table("webhook_deliveries") as batch:
         batch.add_column(sa.Column("one_attempt", sa.Boolean, nullable=False, server_default=sa.false()))
+    _deliveries = sa.table("webhook_deliveries", *map(sa.column, ("message_id", "body", "one_attempt")))
     op.execute(
         _deliveries.update()
         .where(_deliveries.c.message_id.is_(None))
