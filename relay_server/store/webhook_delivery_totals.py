@@ -13,6 +13,7 @@ million deliveries, 57 ms on SQLite, every 15 s).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 
 import sqlalchemy as sa
 
@@ -35,6 +36,11 @@ def move(conn: sa.Connection, changes: Counter[str]) -> None:
     counts, in ``conn``'s transaction; pending is counted when read, and left out."""
     # In one order (SETTLED's), so two transactions cannot deadlock on PostgreSQL.
     add_counts(conn, webhook_delivery_totals, [{"state": s, "count": changes[s]} for s in SETTLED if changes[s]])
+
+
+def take_off(conn: sa.Connection, states: Iterable[str]) -> None:
+    """Take deliveries the purge deleted, by their ``states``, off the counts."""
+    move(conn, Counter({state: -count for state, count in Counter(states).items()}))
 
 
 def delivery_counts(conn: sa.Connection) -> dict[str, int]:

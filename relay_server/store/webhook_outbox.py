@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import secrets
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -208,15 +207,9 @@ def stale_before(cutoff: datetime) -> list[Stale]:
                 webhook_deliveries.c.state.in_(delivery_totals.SETTLED), webhook_deliveries.c.next_attempt_at < cutoff
             ),
             returning=(webhook_deliveries.c.state,),
-            deleted=_take_off_purged,
+            deleted=lambda conn, purged: delivery_totals.take_off(conn, (row.state for row in purged)),
         ),
     ]
-
-
-def _take_off_purged(conn: sa.Connection, purged: Sequence[sa.Row[Any]]) -> None:
-    delivery_totals.move(
-        conn, Counter({state: -count for state, count in Counter(row.state for row in purged).items()})
-    )
 
 
 def _delivery(row: Any) -> Delivery:

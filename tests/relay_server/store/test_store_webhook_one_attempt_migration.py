@@ -33,6 +33,11 @@ def _delivery(event_id: str, event: str, message_id: str | None, data: dict[str,
     }
 
 
+def _indexes(engine: sa.Engine) -> set[str]:
+    with engine.connect() as conn:
+        return {index["name"] for index in sa.inspect(conn).get_indexes("webhook_deliveries")}
+
+
 # The outbox as revision 0030 has it (the store's own table has the column 0031 adds).
 _DELIVERIES = sa.table("webhook_deliveries", *(sa.column(name) for name in _delivery("", "", None, {})))
 
@@ -40,6 +45,7 @@ _DELIVERIES = sa.table("webhook_deliveries", *(sa.column(name) for name in _deli
 def test_the_test_events_in_the_outbox_become_one_attempt_and_nothing_else_does(empty_database_url: str) -> None:
     engine = create_engine(empty_database_url)
     migrate_to(engine, "0030")
+    indexes = _indexes(engine)
     message_data = {"message_id": "msg_1", "status": "sent", "metadata": {"test": True}}
     with engine.begin() as conn:
         conn.execute(sa.insert(clients).values(client_id="client_1", name="Acme", disabled=False, created_at=AT))
@@ -63,5 +69,7 @@ def test_the_test_events_in_the_outbox_become_one_attempt_and_nothing_else_does(
     with engine.connect() as conn:
         columns = {column["name"] for column in sa.inspect(conn).get_columns("webhook_deliveries")}
         assert "one_attempt" not in columns
+    assert _indexes(engine) == indexes  # SQLite makes the table anew to drop the column: with every index
+    with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(_DELIVERIES)).scalar_one() == 4
     engine.dispose()
