@@ -88,6 +88,14 @@ def device_queue(device_id: str, priority: int) -> str:
     return f"zimsend.device.{device_id}.p{priority}"
 
 
+def queue_device(name: str) -> str | None:
+    """The device whose own queue ``name`` is (``device_queue``); None for any other queue."""
+    if not name.startswith("zimsend.device."):
+        return None
+    device_id, _, priority = name.removeprefix("zimsend.device.").rpartition(".p")
+    return device_id if device_id and priority.isdigit() else None
+
+
 def client_queue(client_id: str, priority: int) -> str:
     """The queue any of the client's devices may take from."""
     return f"zimsend.client.{client_id}.p{priority}"

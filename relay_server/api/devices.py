@@ -9,6 +9,8 @@ queues to the other devices (``shared_paused_until``). ``sent_today`` is the
 count of the device's day that held its last heartbeat, 0 once that day is
 over (``DeviceState.sent_today_at``): when the agent said it ends, else, as
 the relay does not know the device's midnight, 25 hours after the heartbeat.
+A device shows the destination prefixes it is the route for (``prefixes``,
+``dispatch.routes``).
 """
 
 from __future__ import annotations
@@ -94,4 +96,5 @@ def device_fields(state: DeviceState) -> dict[str, Any]:
         "queue_depth": state.queue_depth,
         "daily_limit_reached_until": state.sends_again_at(now),
         "shared_paused_until": state.shared_pause_ends_at(now),
+        "prefixes": list(state.prefixes),
     }

@@ -133,7 +133,9 @@ def send_otp() -> Response:
     except NumbersBlocked:
         raise blocked_number(request.to) from None
     log.info("otp created", extra={"otp_id": otp_id, "message_id": stored.message_id})
-    submit([replace(stored, body=outgoing.body)])
+    # Never routed: only its job holds the code, so one left on a route device that stopped could
+    # not be moved from the store's masked text (``worker.rerouted``); the shared queue's devices all take it.
+    submit([replace(stored, body=outgoing.body)], routed=False)
     _withdraw_replaced(new_otp)
     return response
 

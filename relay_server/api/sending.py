@@ -385,8 +385,9 @@ def _store_and_submit(messages: list[NewMessage], render: Callable[[list[Message
     return response
 
 
-def submit(stored: list[Message]) -> None:
-    """Hand stored messages to the dispatcher, which makes their send jobs of them as given."""
+def submit(stored: list[Message], *, routed: bool = True) -> None:
+    """Hand stored messages to the dispatcher, which makes their send jobs of them as given
+    (a shared one on its route when it has one and ``routed``: ``dispatch.routes``)."""
     log.info(
         "messages accepted",
         extra={
@@ -396,7 +397,7 @@ def submit(stored: list[Message]) -> None:
             "batch_id": stored[0].batch_id,
         },
     )
-    context.current().dispatcher.submit(stored)
+    context.current().dispatcher.submit(stored, routed=routed)
 
 
 def _languages() -> tuple[str, ...]:

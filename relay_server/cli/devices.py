@@ -1,5 +1,6 @@
 """``zimsend-relay`` commands on devices: adding one (a modem's agent, or an Android phone),
-listing a client's, and taking one out of service or giving it back."""
+listing a client's, taking one out of service or giving it back, and making one the route
+for destination prefixes."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import argparse
 from typing import Any
 
 from relay_server.cli import command
+from relay_server.dispatch import routes
 from relay_server.mobile import setup as mobile_setup
 from relay_server.store import Store, UnknownClient
 from relay_server.store.models import Device
@@ -130,6 +132,33 @@ def _enable_device(args: argparse.Namespace) -> int:
     return 0
 
 
+def register_set_device_prefixes(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "set-device-prefixes",
+        help="make a device the route for destination prefixes (E.164, such as +26377); none: no route",
+    )
+    parser.add_argument("device_id")
+    parser.add_argument("prefixes", nargs="*", metavar="PREFIX", help="an E.164 prefix: + and 1 to 15 digits")
+    parser.set_defaults(handler=_set_device_prefixes)
+
+
+def _set_device_prefixes(args: argparse.Namespace) -> int:
+    bad = [prefix for prefix in args.prefixes if not routes.valid_prefix(prefix)]
+    if bad:
+        raise command.CommandRefused(
+            "INVALID_PREFIX", f"not an E.164 prefix (+ and 1 to 15 digits, the first not 0): {' '.join(bad)}"
+        )
+    with command.open_store(command.settings()) as store:
+        if _is_phone(store, args.device_id) and args.prefixes:
+            # A phone pulls what is placed on it from the store, where a routed message is shared.
+            raise command.CommandRefused("INVALID_OPTIONS", "a phone takes no shared message: it cannot be a route")
+        device = store.set_device_prefixes(args.device_id, args.prefixes)
+    if device is None:  # deleted meanwhile
+        raise _unknown_device(args.device_id)
+    command.emit(_device_document(device))
+    return 0
+
+
 def _is_phone(store: Store, device_id: str) -> bool:
     """Whether the device is a phone (SMSGate app); refused as unknown when there is no such device."""
     if store.get_device(device_id) is None:
@@ -164,7 +193,14 @@ def _device_document(device: Device) -> dict[str, Any]:
         "disabled": device.disabled,
         "created_at": isoformat_z(device.created_at),
         "last_seen_at": isoformat_z(device.last_seen_at),
+        "prefixes": list(device.prefixes),
     }
 
 
-COMMANDS = [register_add_device, register_list_devices, register_disable_device, register_enable_device]
+COMMANDS = [
+    register_add_device,
+    register_list_devices,
+    register_disable_device,
+    register_enable_device,
+    register_set_device_prefixes,
+]

@@ -42,9 +42,10 @@ class Dispatcher(Protocol):
         """
         ...
 
-    def submit(self, messages: list[Message]) -> None:
-        """Queue stored messages for sending. Never raises for a transport outage:
-        the messages stay queued in the store and are queued again later."""
+    def submit(self, messages: list[Message], *, routed: bool = True) -> None:
+        """Queue stored messages for sending, each shared one on its route when it has one
+        (``routes``) and ``routed``. Never raises for a transport outage: the messages stay
+        queued in the store and are queued again later."""
         ...
 
     def estimated_delivery(self, message: Message | NewMessage) -> datetime | None:
@@ -66,7 +67,7 @@ class StoreOnlyDispatcher:
     def choose_device(self, caller: Caller, device_id: str | None, *, scheduled: bool) -> str | None:
         return device_id
 
-    def submit(self, messages: list[Message]) -> None:
+    def submit(self, messages: list[Message], *, routed: bool = True) -> None:
         return None
 
     def estimated_delivery(self, message: Message | NewMessage) -> datetime | None:

@@ -12,7 +12,9 @@ its pause ends, though it still takes its own. So a shared message counts on
 the devices that take shared jobs now, or, when every one of them is paused,
 on those that take them again first, from then
 (``DeviceState.takes_shared_again_at``); a message for one device, on that
-device from when it sends again (``DeviceState.sends_again_at``).
+device from when it sends again (``DeviceState.sends_again_at``). A shared
+message routed by its destination (``dispatch.routes``) counts as one for
+the devices of its route together, which take it from their own queues.
 
 Redis adds it all up in one script (``_LOAD``): for a rack of 100 devices
 that is some 600 queues and lists, and a command for each made the estimate
@@ -31,6 +33,7 @@ from typing import Any
 from redis import Redis
 from redis.commands.core import Script
 
+from relay_server.dispatch import routes
 from relay_server.store.device_state import DeviceState
 from relay_server.store.models import Message, NewMessage
 from zimsend_common import bus, wire
@@ -107,7 +110,10 @@ def estimated_delivery(
     if message.is_test:
         return max(now, message.scheduled_at or now)
     states = device_states(message.client_id)
-    if message.device_id:
+    route = routes.route_devices(message, states, now, offline_after)
+    if route:  # on the own queue of one of them, each taking it now (routes.takes_routed_now)
+        start, device_ids = now, route
+    elif message.device_id:
         serving = [s for s in states if s.device_id == message.device_id]
         start, device_ids = _first_senders(serving, now, DeviceState.sends_again_at)
     else:
@@ -115,7 +121,7 @@ def estimated_delivery(
         # ``choose_device`` counts them (a phone serves only what is placed on it).
         serving = [s for s in states if s.online(now, offline_after) and not s.is_phone]
         start, device_ids = _first_senders(serving, now, DeviceState.takes_shared_again_at)
-    queued, send_time = _queued_and_send_time(redis, message, device_ids)
+    queued, send_time = _queued_and_send_time(redis, message, device_ids, shared=not (message.device_id or route))
     one_send = timedelta(seconds=(DEFAULT_SEND_SECONDS if send_time is None else send_time) / max(1, len(device_ids)))
     if message.scheduled_at is not None and message.scheduled_at > now:
         return max(message.scheduled_at, start + queued * one_send) + one_send
@@ -134,10 +140,11 @@ def _first_senders(
 
 
 def _queued_and_send_time(
-    redis: Redis, message: Message | NewMessage, device_ids: list[str]
+    redis: Redis, message: Message | NewMessage, device_ids: list[str], *, shared: bool
 ) -> tuple[int, float | None]:
-    """The jobs queued at the message's priority and above, and the mean of the devices'
-    recent send times (None: no sample); one round trip."""
+    """The jobs queued at the message's priority and above (``shared``: for the client's shared
+    queue, else for the devices' own), and the mean of the devices' recent send times (None: no
+    sample); one round trip."""
     args: list[Any] = [SEND_TIMES_SAMPLE, MAX_SEND_SECONDS, " ".join(device_ids)]
     args += _cut(wire.send_times_key(_DEVICE))
     for priority in wire.PRIORITY_LEVELS:
@@ -145,7 +152,7 @@ def _queued_and_send_time(
             break
         # An agent takes its device's queue of a priority before its client's shared one
         # (``wire.agent_queue_order``): a message for one device goes ahead of those.
-        shared_ahead = message.device_id is None or priority < message.priority
+        shared_ahead = shared or priority < message.priority
         args.append(bus.queue_key(wire.client_queue(message.client_id, priority)) if shared_ahead else "")
         args += _cut(bus.queue_key(wire.device_queue(_DEVICE, priority)))
     queued, total, samples = _LOAD_SCRIPT(keys=[], args=args, client=redis)

@@ -10,6 +10,8 @@ share (``zimsend_common.manifest``: one signature per device for the lot);
 the simulated device needs none, it checks the message against the store.
 A shared message some devices refused (``relay_server/worker/refusals.py``) is
 signed for the client's other devices only, and never shares a manifest.
+A shared message routed by its destination (``dispatch.routes``) goes on its
+route device's own queue, signed for that device alone.
 
 A scheduled message has no job until it is due: the store keeps its time, and
 the relay's worker alone gives it its send job then (``worker.due``). This
@@ -29,6 +31,7 @@ from redis.exceptions import NoScriptError
 from rq.job import Job, JobStatus
 
 from relay_server.dispatch import unique_jobs
+from relay_server.dispatch.routes import RouteOf
 from relay_server.mobile import wake
 from relay_server.store.models import Message
 from zimsend_common import bus, device_written, manifest, signing, wire
@@ -80,38 +83,44 @@ def send_job(message: Message) -> wire.SendJob:
     )
 
 
-def send_job_args(message: Message, client_keys: Mapping[str, str], leave_out: Collection[str] = ()) -> list[Any]:
+def send_job_args(
+    message: Message, client_keys: Mapping[str, str], leave_out: Collection[str] = (), route: str | None = None
+) -> list[Any]:
     """The send job's arguments: its payload, and (for an agent) its signatures by device.
 
     ``client_keys`` are the signing keys of the message's client's enabled devices
-    (``Store.device_signing_keys``): a message for one device is signed for that
-    device alone, and for none when it is disabled; a shared one for each of them
-    but the devices ``leave_out`` names (those that refused it).
+    (``Store.device_signing_keys``): a message for one device (or a shared one routed
+    to the device ``route``) is signed for that device alone, and for none when it is
+    disabled; a shared one for each of them but the devices ``leave_out`` names (those
+    that refused it).
     """
     payload = send_job(message)
     if message.is_test:
         return [payload.to_dict()]
-    if message.device_id:
-        key = client_keys.get(message.device_id)
-        keys = {} if key is None else {message.device_id: key}
+    device_id = message.device_id or route
+    if device_id:
+        key = client_keys.get(device_id)
+        keys = {} if key is None else {device_id: key}
     else:
         keys = {device_id: key for device_id, key in client_keys.items() if device_id not in leave_out}
     return [payload.to_dict(), signing.sign_send_job(payload, keys)]
 
 
-def queue_name(message: Message) -> str:
-    """The queue the message's send job goes on."""
+def queue_name(message: Message, route: str | None = None) -> str:
+    """The queue the message's send job goes on (``route``: the device a shared message is routed to)."""
     if message.is_test:
         return wire.SIMULATED_QUEUE
-    if message.device_id:
-        return wire.device_queue(message.device_id, message.priority)
+    device_id = message.device_id or route
+    if device_id:
+        return wire.device_queue(device_id, message.priority)
     return wire.client_queue(message.client_id, message.priority)
 
 
-def place_all(redis: Redis, keys_of: KeysOf, messages: Sequence[Message]) -> None:
+def place_all(redis: Redis, keys_of: KeysOf, messages: Sequence[Message], route_of: RouteOf | None = None) -> None:
     """Give each new message its job, unless it is scheduled (the worker releases those
     when they are due, after checking that Redis kept its data), as ``enqueue_sends`` does."""
-    enqueue_sends(redis, keys_of, [message for message in messages if message.scheduled_at is None])
+    due = [message for message in messages if message.scheduled_at is None]
+    enqueue_sends(redis, keys_of, due, route_of=route_of)
 
 
 def enqueue_send(redis: Redis, keys_of: KeysOf, message: Message) -> None:
@@ -130,13 +139,15 @@ def enqueue_sends(
     leave_out: Mapping[str, Collection[str]] | None = None,
     *,
     unclaimed_only: bool = False,
+    route_of: RouteOf | None = None,
 ) -> set[str]:
     """``enqueue_send`` for each message, in one round trip (a pipeline) for every
     ``_PIPELINED`` of them, asking ``keys_of`` for each client's signing keys once (a bulk
     send is one client's): ``Store.device_signing_keys``, or a cache of it. ``leave_out``
     names, by message id, the devices a shared message's job is not signed for. With
     ``unclaimed_only``, a message claimed by the time its job would be placed gets none
-    (checked in the same step): returns the ids of those messages.
+    (checked in the same step): returns the ids of those messages. ``route_of`` says the
+    device a shared message is routed to, if any (``dispatch.routes``; None: none is).
 
     Each job is what ``Queue.enqueue(..., unique=True)`` would store, field for field: RQ
     makes it (``create_job``, and its own preparation for a queue: ``job_hashes``), and ``unique_jobs``
@@ -150,11 +161,14 @@ def enqueue_sends(
         for client_id in {message.client_id for message in messages if not message.is_test}
     }
     now = utcnow()
+    routes = _routes(messages, keys, leave_out or {}, route_of)
     for start in range(0, len(messages), _PIPELINED):
         chunk = messages[start : start + _PIPELINED]
-        args, manifests = _chunk_args(chunk, keys, leave_out or {})
+        args, manifests = _chunk_args(chunk, keys, leave_out or {}, routes)
         jobs = [
-            send_job_maker(redis, message).make(wire.send_job_id(message.client_id, message.message_id), job_args, now)
+            send_job_maker(redis, message, routes.get(message.message_id)).make(
+                wire.send_job_id(message.client_id, message.message_id), job_args, now
+            )
             for message, job_args in zip(chunk, args)
         ]
         claim_keys = [wire.claim_key(m.client_id, m.message_id) for m in chunk] if unclaimed_only else None
@@ -167,8 +181,30 @@ def enqueue_sends(
     return claimed
 
 
+def _routes(
+    messages: Sequence[Message],
+    keys: Mapping[str, Mapping[str, str]],
+    leave_out: Mapping[str, Collection[str]],
+    route_of: RouteOf | None,
+) -> dict[str, str]:
+    """By message id, the device each shared message is routed to, of those ``route_of`` names
+    that have a signing key still (enabled)."""
+    if route_of is None:
+        return {}
+    routes: dict[str, str] = {}
+    for message in messages:
+        if message.device_id is None and not message.is_test:
+            route = route_of(message, leave_out.get(message.message_id, ()))
+            if route is not None and route in keys.get(message.client_id, {}):
+                routes[message.message_id] = route
+    return routes
+
+
 def _chunk_args(
-    messages: Sequence[Message], keys: Mapping[str, Mapping[str, str]], leave_out: Mapping[str, Collection[str]]
+    messages: Sequence[Message],
+    keys: Mapping[str, Mapping[str, str]],
+    leave_out: Mapping[str, Collection[str]],
+    routes: Mapping[str, str],
 ) -> tuple[list[list[Any]], dict[str, bytes]]:
     """Each message's send job args, and the manifests they name (Redis key -> stored value).
 
@@ -176,11 +212,13 @@ def _chunk_args(
     and the client has ``MANIFEST_FROM_DEVICES`` devices or more: signed once
     per device, where ``send_job_args`` signs every job for every device.
     Any other job carries its own signatures, as does one some devices refused
-    (``leave_out``): it is signed for the others only.
+    (``leave_out``): it is signed for the others only; and one routed (``routes``): it is
+    signed for its route device only.
     """
     shared: dict[str, list[int]] = {}
     for index, message in enumerate(messages):
-        if not message.is_test and message.device_id is None and message.message_id not in leave_out:
+        alone = message.message_id in leave_out or message.message_id in routes
+        if not message.is_test and message.device_id is None and not alone:
             shared.setdefault(message.client_id, []).append(index)
     args: dict[int, list[Any]] = {}
     manifests: dict[str, bytes] = {}
@@ -195,7 +233,12 @@ def _chunk_args(
         args.update({index: [payload, manifest_id] for index, payload in zip(indexes, payloads)})
     return [
         args.get(index)
-        or send_job_args(message, keys.get(message.client_id, {}), leave_out.get(message.message_id, ()))
+        or send_job_args(
+            message,
+            keys.get(message.client_id, {}),
+            leave_out.get(message.message_id, ()),
+            routes.get(message.message_id),
+        )
         for index, message in enumerate(messages)
     ], manifests
 
@@ -232,12 +275,13 @@ def _enqueue_unique(
     return {job_id.decode() for job_id in left_out}
 
 
-def send_job_maker(redis: Redis, message: Message) -> JobMaker:
-    """What makes the send jobs of the message's queue: its function, RQ's options for it.
-    Made once for each queue of ``redis`` (RQ makes a model job) and kept for the next sends."""
+def send_job_maker(redis: Redis, message: Message, route: str | None = None) -> JobMaker:
+    """What makes the send jobs of the message's queue (``route``: the device a shared message
+    is routed to): its function, RQ's options for it. Made once for each queue of ``redis``
+    (RQ makes a model job) and kept for the next sends."""
     # Kept on the client, as RQ keeps the server's version: they go with it.
     makers: dict[str, JobMaker] = redis.__dict__.setdefault(_MAKERS_ATTRIBUTE, {})
-    name = queue_name(message)
+    name = queue_name(message, route)
     maker = makers.get(name)
     if maker is None:
         if len(makers) >= _MAKERS_KEPT:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from redis import Redis
 from redis.exceptions import RedisError
 
-from relay_server.dispatch import estimate, heartbeat_keys, placement
+from relay_server.dispatch import estimate, heartbeat_keys, placement, routes
 from relay_server.dispatch.dispatcher import CancelUndecided, DeviceOffline, NoDeviceAvailable
 from relay_server.dispatch.recent import Recent
 from relay_server.mobile import wake
@@ -71,13 +71,16 @@ class RQDispatcher:
             raise NoDeviceAvailable(caller.client_id)
         return device_id
 
-    def submit(self, messages: list[Message]) -> None:
+    def submit(self, messages: list[Message], *, routed: bool = True) -> None:
         """Give each message its job (a scheduled one gets it from the worker when due);
         a Redis outage leaves them to recovery, and so does a database that cannot say the
         device keys to sign them for now (read again past a second, after the messages'
-        commit): they are stored, and their sender must be told so, not asked to send again."""
+        commit): they are stored, and their sender must be told so, not asked to send again.
+        With ``routed``, a shared message goes to a device of its destination's route when it
+        has one that can send now (``routes``)."""
         try:
-            placement.place_all(self.redis, self.keys.of, messages)
+            route_of = routes.router(self.states.of, utcnow(), self.offline_after) if routed else None
+            placement.place_all(self.redis, self.keys.of, messages, route_of)
         except _LEFT_TO_RECOVERY as exc:
             log.warning(
                 "messages left for recovery: Redis or the database unavailable",

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from relay_server.store.devices import prefixes_from
 from relay_server.store.dispatch_schema import device_status
 from relay_server.store.mobile_schema import mobile_devices
 from relay_server.store.schema import devices
@@ -56,6 +57,12 @@ class DeviceState:
     daily_limit_reached_until: datetime | None = None  # its agent's next day, once it sent its day's limit
     shared_paused_until: datetime | None = None  # after its SIM refused for want of credit: its own queues only
     day_ends_at: datetime | None = None  # when the device's day that sent_today counts ends, as its agent told
+    route_prefixes: str | None = None  # the destinations it is the route for, as stored (``prefixes``)
+
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        """The destination prefixes (E.164) the device is the route for (``dispatch.routes``)."""
+        return prefixes_from(self.route_prefixes)
 
     def heard_from(self, now: datetime, offline_after: timedelta) -> bool:
         """Whether the device's agent reported within ``offline_after`` of ``now``."""
@@ -131,6 +138,7 @@ _STATES = (
         device_status.c.daily_limit_reached_until,
         device_status.c.shared_paused_until,
         device_status.c.day_ends_at,
+        devices.c.route_prefixes,
     )
     .select_from(
         devices.outerjoin(device_status, devices.c.device_id == device_status.c.device_id).outerjoin(

@@ -13,6 +13,7 @@ never reaches the database.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -128,4 +129,18 @@ def device_from_row(row: sa.Row) -> Device:
         created_at=row.created_at,
         disabled=row.disabled,
         last_seen_at=row.last_seen_at,
+        prefixes=prefixes_from(row.route_prefixes),
     )
+
+
+def prefixes_from(stored: str | None) -> tuple[str, ...]:
+    """The prefixes a ``route_prefixes`` value holds (a space between two), in order."""
+    return tuple(stored.split()) if stored else ()
+
+
+def set_prefixes(conn: sa.Connection, device_id: str, prefixes: Sequence[str]) -> Device | None:
+    """The device once made the route for ``prefixes`` (none: for no destination in
+    particular); None for an unknown device."""
+    stored = " ".join(dict.fromkeys(prefixes)) or None  # each once, in the order given
+    conn.execute(sa.update(devices).where(devices.c.device_id == device_id).values(route_prefixes=stored))
+    return get_device(conn, device_id)

@@ -69,6 +69,8 @@ class Device:
     created_at: datetime
     disabled: bool = False
     last_seen_at: datetime | None = None
+    # The destination prefixes (E.164, ``+26377``) it is the route for: ``dispatch.routes``.
+    prefixes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,8 @@ devices = sa.Table(
     sa.Column("disabled", sa.Boolean, nullable=False, default=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("last_seen_at", UtcDateTime, nullable=True),
+    # E.164 prefixes, a space between two: the destinations it is the route for (dispatch.routes).
+    sa.Column("route_prefixes", sa.Text, nullable=True),
     sa.Index("ix_devices_client_id", "client_id"),
 )
 

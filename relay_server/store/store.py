@@ -298,6 +298,14 @@ class Store:
                 return None
             return device, devices.new_password(conn, device_id) if new_password else None
 
+    def set_device_prefixes(self, device_id: str, prefixes: Sequence[str]) -> Device | None:
+        """Make the device the route for the destination ``prefixes`` (E.164, checked by the
+        caller; none: no route); the device, None when unknown."""
+        if not ids.is_device_id(device_id):
+            return None
+        with write_transaction(self.engine) as conn:
+            return devices.set_prefixes(conn, device_id, prefixes)
+
     def device_signing_keys(self, client_id: str | None = None) -> dict[str, str]:
         """The signing keys of the client's enabled devices (every client's when None), by device id."""
         with single_read(self.engine) as conn:

@@ -8,7 +8,10 @@ it while the relay is enqueueing is safe, and the claim keeps a message from
 leaving twice. A scheduled message is the due release's (``due``) until that
 has looked past its time; recovery covers it after. A shared message devices
 refused for want of credit is placed for the client's other devices only, or
-fails with NO_CREDIT when none is left (``refusals``).
+fails with NO_CREDIT when none is left (``refusals``). A shared message is
+placed on a device of its route when its destination has one that can take
+it (``dispatch.routes``), and one left waiting for a route device that can no
+longer take it is placed again so (``rerouted``).
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from relay_server.dispatch import placement
+from relay_server.dispatch import heartbeat_keys, placement, routes
+from relay_server.store.device_state import DeviceState
 from relay_server.store.models import Device, Message, StatusChange
-from relay_server.worker import abandoned, device_gone, expiry, newly_blocked, refusals
+from relay_server.worker import abandoned, device_gone, expiry, newly_blocked, refusals, rerouted
 from relay_server.worker.context import WorkerContext
 from relay_server.worker.expiry import LOST_OTP
 from relay_server.worker.messages import expire, fail_outcome_unknown
@@ -85,8 +89,24 @@ def requeue_orphans(
         placed += _give_jobs_back(ctx, jobless, now, phones)
         for name, theirs in queued_here.items():
             queued.setdefault(name, []).extend(theirs)
+    placed += _move_stranded(ctx, queued, now)
     # Each queue is read once a round, not once a batch: it may hold every queued message.
     return placed + _give_jobs_back(ctx, placement.taken_off_queue(ctx.redis, queued), now, phones)
+
+
+def _move_stranded(ctx: WorkerContext, queued: dict[str, list[tuple[str, str]]], now: datetime) -> int:
+    """Place again the routed messages waiting for a device that cannot take them (``rerouted``),
+    and take them out of ``queued``, whose jobs were read where they no longer wait; how many were placed."""
+    moving = rerouted.stranded(ctx, queued, now)
+    if not moving:
+        return 0
+    moved = {message.message_id for message in moving}
+    for name, refs in queued.items():
+        queued[name] = [ref for ref in refs if ref[1] not in moved]
+    placed = give_jobs(ctx, moving, now)
+    for message in placed:
+        log.info("routed message moved from a device that cannot take it", extra={"message_id": message.message_id})
+    return len(placed)
 
 
 def _give_jobs_back(
@@ -162,8 +182,20 @@ def give_jobs(ctx: WorkerContext, messages: Sequence[Message], now: datetime) ->
     due = [message for message in seen.placeable if message.message_id not in past]
     # A failed job's remains would block the new one.
     placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id) for message in due])
-    claimed = placement.enqueue_sends(ctx.redis, keys_of, due, seen.leave_out, unclaimed_only=True)
+    route_of = routes.router(_states_once(ctx, keys_of, now), now, ctx.offline_after)
+    claimed = placement.enqueue_sends(ctx.redis, keys_of, due, seen.leave_out, unclaimed_only=True, route_of=route_of)
     return [message for message in due if message.message_id not in claimed]
+
+
+def _states_once(ctx: WorkerContext, keys_of: placement.KeysOf, now: datetime) -> routes.StatesOf:
+    """Each client's device states as live as known at ``now``, read when first asked (a client
+    with shared messages to place) and kept: make one a placing."""
+
+    @functools.cache
+    def states_of(client_id: str) -> list[DeviceState]:
+        return heartbeat_keys.live_states(ctx.store, ctx.redis, client_id=client_id, now=now, keys=keys_of(client_id))
+
+    return states_of
 
 
 def _return_to_claimant(

@@ -39,6 +39,12 @@ class Device(Answer):
         "when the device leaves the client's shared queues to its other devices (it still sends messages sent "
         "with its X-Device-ID); null when it takes shared messages. It is online meanwhile."
     )
+    prefixes: list[str] = Field(
+        description="The destination prefixes (E.164, such as +26377) the device is the route for, as the "
+        "operator set them: a message sent without X-Device-ID to a number one of them begins (the longest "
+        "of the client's devices' prefixes winning) leaves through a device of that prefix while one of them "
+        "can send, through any device otherwise. Empty: no route."
+    )
 
 
 class DeviceList(Answer):

@@ -50,6 +50,7 @@ def test_devices_list_shows_what_the_heartbeats_said_and_who_is_online(relay, ac
         "queue_depth": 3,
         "daily_limit_reached_until": None,
         "shared_paused_until": None,
+        "prefixes": [],
     }
     assert by_id[silent]["online"] is False and by_id[silent]["model"] == "E173"
 
@@ -212,3 +213,15 @@ def test_sent_today_of_a_device_silent_for_longer_than_any_day_is_zero_whatever_
     relay.store.record_heartbeat(device, seen, data)
 
     assert sent_today(relay, acme, device) == (0, 0)
+
+
+def test_a_device_shows_the_destination_prefixes_it_is_the_route_for(relay, acme):
+    econet = relay.new_device(acme.client_id)
+    relay.new_device(acme.client_id)
+    relay.store.set_device_prefixes(econet, ["+26377", "+26378"])
+
+    listed = requests.get(relay.url("/devices"), headers=acme.headers, timeout=5).json()["devices"]
+    one = requests.get(relay.url(f"/devices/{econet}"), headers=acme.headers, timeout=5).json()
+
+    assert [device["prefixes"] for device in listed] == [["+26377", "+26378"], []]
+    assert one["prefixes"] == ["+26377", "+26378"]

@@ -396,3 +396,25 @@ def test_a_failed_otp_sms_is_not_resent_since_its_text_is_masked(relay, acme):
     )
     error_of(response, 400, "CANNOT_RESEND_MESSAGE")
     assert stored_messages(relay, acme) == 1
+
+
+def test_an_otp_to_a_routes_prefix_is_not_routed_but_goes_on_the_shared_urgent_queue(relay, acme):
+    # Its code is in its job alone: left on a route device that stopped, it could not be moved.
+    device_id = relay.new_device(acme.client_id)
+    relay.store.set_device_prefixes(device_id, ["+336"])
+    relay.store.record_heartbeat(device_id, utcnow(), {})
+    answer, _code = new_otp(relay, acme)
+    plain = requests.post(
+        relay.url("/sms/send"),
+        json={"to": NUMBER, "message": "Bonjour", "priority": 1},
+        headers=acme.headers,
+        timeout=10,
+    )
+    assert plain.status_code == 202, plain.text
+
+    assert bus.queue(wire.client_queue(acme.client_id, 1), relay.redis).job_ids == [
+        wire.send_job_id(acme.client_id, answer["message_id"])
+    ]
+    assert bus.queue(wire.device_queue(device_id, 1), relay.redis).job_ids == [
+        wire.send_job_id(acme.client_id, plain.json()["message_id"])
+    ]

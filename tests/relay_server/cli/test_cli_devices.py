@@ -94,7 +94,7 @@ def test_enable_device_with_a_new_password_prints_it_once_and_the_old_one_no_lon
     assert "device_password" not in ok(relay("list-devices"))[0]
 
 
-@pytest.mark.parametrize("command", ["disable-device", "enable-device"])
+@pytest.mark.parametrize("command", ["disable-device", "enable-device", "set-device-prefixes"])
 @pytest.mark.parametrize("device_id", ["device_000000000000", "device_Rack 1;*"])
 def test_naming_an_unknown_device_is_refused_with_its_code(relay: Run, command: str, device_id: str) -> None:
     outcome = relay(command, device_id)
@@ -113,6 +113,42 @@ def test_a_phone_is_disabled_with_no_redis_user_and_gets_no_new_password(relay: 
     assert disabled["disabled"] is True and "redis_acl" not in disabled
     assert refused.status == 1 and refused.error["error"]["code"] == "INVALID_OPTIONS"
     assert store.get_device(phone.device_id).disabled is True  # the refusal changed nothing
+
+
+def test_set_device_prefixes_makes_the_device_a_route_list_devices_shows_and_none_takes_it_back(
+    relay: Run, store: Store
+) -> None:
+    client, _ = store.create_client("Acme")
+    device, _password = store.add_device(client.client_id, "Econet SIM")
+
+    (routed,) = ok(relay("set-device-prefixes", device.device_id, "+26377", "+26378", "+26377"))
+    (listed,) = ok(relay("list-devices", "--client", client.client_id))
+    (cleared,) = ok(relay("set-device-prefixes", device.device_id))
+
+    assert routed["prefixes"] == listed["prefixes"] == ["+26377", "+26378"]
+    assert cleared["prefixes"] == [] and store.get_device(device.device_id).prefixes == ()
+
+
+@pytest.mark.parametrize("prefix", ["26377", "+0263", "+2637x", "+", "+1234567890123456"])
+def test_a_prefix_not_e164_is_refused_with_its_code_and_changes_nothing(relay: Run, store: Store, prefix: str) -> None:
+    client, _ = store.create_client("Acme")
+    device, _password = store.add_device(client.client_id)
+    store.set_device_prefixes(device.device_id, ["+26371"])
+
+    refused = relay("set-device-prefixes", device.device_id, "+26377", prefix)
+
+    assert refused.status == 1 and refused.error["error"]["code"] == "INVALID_PREFIX"
+    assert store.get_device(device.device_id).prefixes == ("+26371",)
+
+
+def test_a_phone_cannot_be_made_a_route(relay: Run, store: Store) -> None:
+    client, _ = store.create_client("Acme")
+    phone, _token = store.add_android_device(client.client_id, "Pixel")
+
+    refused = relay("set-device-prefixes", phone.device_id, "+26377")
+
+    assert refused.status == 1 and refused.error["error"]["code"] == "INVALID_OPTIONS"
+    assert store.get_device(phone.device_id).prefixes == ()
 
 
 def _redis_cli(redis_proc: Any, line: str) -> str:

@@ -1,0 +1,127 @@
+"""Routing by destination prefix: the device of its operator a shared message leaves through.
+
+A rack holds SIMs of several operators, and an SMS to a number of one
+operator costs less, and is delivered more reliably, from a SIM of that
+operator (smstools3's per-modem ``providers``, Kannel's ``preferred-prefix``).
+So a device may be the route for destination prefixes, E.164 (``+26377``).
+
+Where: the relay's store keeps them (``devices.route_prefixes``), set by the
+operator's ``zimsend-relay set-device-prefixes``: one place for the whole
+rack, shown by ``GET /v1/devices`` and ``list-devices``, read with the device
+states the send path already holds (``RQDispatcher.states``, read at most
+once a second) so that a send costs no query more; and the agents need not
+know (a prefix in an agent's own file would reach the relay only with its
+heartbeats, and not at all from a device that is down).
+
+How: a shared message (no ``X-Device-ID``) whose number one of the prefixes
+of the client's devices begins is placed on the own queue of one device of
+the longest such prefix (``route_device``): as a pinned message is, signed
+for that device alone, but its job's payload names no device, as a shared
+one's, and the store keeps it shared. It is *routed*, not pinned: the agent
+takes it as a shared message (its SIM may decline it for want of credit, and
+the worker places it for the others), and the relay may move it. Per-prefix
+shared queues that the route's agents listen on would need the agents to know
+their prefixes, every part that reads queues (recovery, estimates, the phones)
+to know one more kind of queue, and a duty to empty the queue of a route
+whose devices all went away; a device's own queue is already known to all of
+them.
+
+Only devices that can take the message now are a route
+(``takes_routed_now``): online agents (enabled, heard from within
+``device_offline_after_seconds``, modem working), not paused (past their daily
+send limit, or after their SIM refused for want of credit), and not phones,
+which pull what is placed on them from the store, where a routed message is
+shared (a phone takes no shared message either). Of those, and not of those
+that refused the message for want of credit (``leave_out``), the longest
+matching prefix wins; when none matches, the message goes on the client's
+shared queue, as any message did before, for any of its devices: routing is
+preferred, never required, and nothing waits for a route that cannot send.
+A message already waiting on the queue of a device that can no longer take
+it (disabled, deleted, silent, paused) is moved by the worker's recovery
+round (``worker.rerouted``), placed again by the path recovery places every
+message by; the claim still decides who sends it, so it never leaves twice.
+
+A one-time password's message is never routed (``api.otp``): its code is in
+its job alone (the store keeps it masked), so one stranded on a route device
+could not be placed again.
+
+Of several devices of the route, one is chosen by the message's id, which
+spreads a route's messages over its devices and chooses the same one each
+time the same message is placed with the same devices up.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime, timedelta
+
+from relay_server.store.device_state import DeviceState
+from relay_server.store.models import Message, NewMessage
+
+# An E.164 prefix: a plus, then up to 15 digits, the first not 0 (a country code never begins with 0).
+_PREFIX = re.compile(r"\+[1-9][0-9]{0,14}")
+
+# The device a shared message is routed to, given the devices that refused it (None: the shared queue).
+RouteOf = Callable[[Message, Collection[str]], str | None]
+# A client's device states, given its id.
+StatesOf = Callable[[str], Sequence[DeviceState]]
+
+
+def valid_prefix(text: str) -> bool:
+    """Whether ``text`` is an E.164 prefix: ``+`` and one to fifteen digits, the first not 0."""
+    return _PREFIX.fullmatch(text) is not None
+
+
+def takes_routed_now(state: DeviceState, now: datetime, offline_after: timedelta) -> bool:
+    """Whether the device can take a message routed to it at ``now``: an agent online and not paused."""
+    return state.online(now, offline_after) and not state.is_phone and state.takes_shared_again_at(now) is None
+
+
+def route_devices(
+    message: Message | NewMessage,
+    states: Sequence[DeviceState],
+    now: datetime,
+    offline_after: timedelta,
+    leave_out: Collection[str] = (),
+) -> list[str]:
+    """The devices of the route of a shared message: of ``states`` (its client's) that take a
+    routed message now and are not in ``leave_out``, those whose longest prefix beginning its
+    number is the longest. None for a pinned or test message, or when no prefix matches."""
+    if message.device_id is not None or message.is_test:
+        return []
+    longest, chosen = 0, list[str]()
+    for state in states:
+        matched = max((len(prefix) for prefix in state.prefixes if message.to.startswith(prefix)), default=0)
+        if matched == 0 or matched < longest or state.device_id in leave_out:
+            continue
+        if not takes_routed_now(state, now, offline_after):
+            continue
+        if matched > longest:
+            longest, chosen = matched, list[str]()
+        chosen.append(state.device_id)
+    return chosen
+
+
+def route_device(
+    message: Message, states: Sequence[DeviceState], now: datetime, offline_after: timedelta, leave_out: Collection[str]
+) -> str | None:
+    """The device a shared message is placed on (one of ``route_devices``, chosen by its id);
+    None: the client's shared queue."""
+    devices = route_devices(message, states, now, offline_after, leave_out)
+    if not devices:
+        return None
+    return devices[zlib.crc32(message.message_id.encode()) % len(devices)]
+
+
+def router(states_of: StatesOf, now: datetime, offline_after: timedelta) -> RouteOf:
+    """``route_device`` for any message at ``now``, with its client's states from ``states_of``;
+    asked only for a client's shared messages."""
+
+    def route_of(message: Message, leave_out: Collection[str]) -> str | None:
+        if message.device_id is not None or message.is_test:
+            return None
+        return route_device(message, states_of(message.client_id), now, offline_after, leave_out)
+
+    return route_of

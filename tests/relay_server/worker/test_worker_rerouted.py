@@ -1,0 +1,154 @@
+"""Routed messages in the worker: recovery and refusals place a shared message on its route, and one
+left waiting for a route device that can no longer take it is moved, never lost nor sent twice."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from relay_parts import OFFLINE_AFTER_SECONDS, AgentDevice, Parts, run_round
+
+from relay_server.store.models import Caller, Message
+from relay_server.worker import recovery
+from zimsend_common import bus, wire
+from zimsend_common.timefmt import isoformat_precise, isoformat_z, utcnow
+
+ECONET = "+263771234567"
+
+
+def route(parts: Parts, caller: Caller, *prefixes: str, **heartbeat: Any) -> AgentDevice:
+    device = parts.device(caller)
+    parts.store.set_device_prefixes(device.device_id, prefixes)
+    device.heartbeat(**heartbeat)
+    return device
+
+
+def routed(parts: Parts, caller: Caller, **fields: Any) -> Message:
+    """A shared message to an Econet number, placed by the worker's recovery."""
+    message = parts.message(caller, to=ECONET, **fields)
+    assert recovery.give_jobs(parts.ctx, [message], utcnow()) == [message]
+    return message
+
+
+def waits(parts: Parts, message: Message) -> tuple[str, set[str]] | None:
+    """The queue the message's job waits on and the devices it is signed for; None: no job waits."""
+    job_id = wire.send_job_id(message.client_id, message.message_id)
+    try:
+        job = bus.fetch(job_id, parts.redis)
+    except Exception:
+        return None
+    if job_id.encode() not in parts.redis.lrange(bus.queue_key(job.origin), 0, -1):
+        return None
+    return job.origin, set(job.args[1])
+
+
+def own(device: AgentDevice) -> str:
+    return wire.device_queue(device.device_id, 3)
+
+
+def shared(caller: Caller) -> str:
+    return wire.client_queue(caller.client_id, 3)
+
+
+def test_recovery_places_a_shared_message_on_its_route(parts):
+    caller = parts.client()
+    econet, _other = route(parts, caller, "+26377"), route(parts, caller)
+
+    message = routed(parts, caller)
+
+    assert waits(parts, message) == (own(econet), {econet.device_id})
+
+
+@pytest.mark.parametrize(
+    "unable",
+    [
+        pytest.param({"state": "modem_lost"}, id="modem_lost"),
+        pytest.param({"state": "stopped"}, id="stopped"),
+        pytest.param({"daily_limit_reached_until": "later"}, id="daily_limit"),
+        pytest.param({"shared_paused_until": "later"}, id="credit_pause"),
+    ],
+)
+def test_a_message_waiting_for_a_route_device_that_can_no_longer_send_moves_to_the_others(parts, unable):
+    caller = parts.client()
+    econet, other = route(parts, caller, "+26377"), route(parts, caller)
+    message = routed(parts, caller)
+
+    later = isoformat_z(utcnow() + timedelta(hours=3))
+    econet.heartbeat(**{name: later if value == "later" else value for name, value in unable.items()})
+    run_round(parts)
+
+    assert waits(parts, message) == (shared(caller), {econet.device_id, other.device_id})
+    assert parts.reload(message).status == "queued"
+
+
+def test_a_message_waiting_for_a_disabled_route_device_moves_to_another_of_its_route(parts):
+    caller = parts.client()
+    econet = route(parts, caller, "+26377")
+    message = routed(parts, caller)
+    spare = route(parts, caller, "+26377")
+
+    parts.store.disable_device(econet.device_id)
+    run_round(parts)
+
+    assert waits(parts, message) == (own(spare), {spare.device_id})
+
+
+def test_a_message_waiting_for_a_silent_route_device_moves_once_it_is_offline(parts):
+    caller = parts.client()
+    econet = route(parts, caller, "+26377", at=utcnow() - timedelta(seconds=OFFLINE_AFTER_SECONDS - 10))
+    other = route(parts, caller)
+    message = routed(parts, caller)
+    assert waits(parts, message) == (own(econet), {econet.device_id})
+
+    later = utcnow() + timedelta(seconds=15)
+    other.heartbeat(at=later)
+    run_round(parts, later)
+
+    assert waits(parts, message) == (shared(caller), {econet.device_id, other.device_id})
+
+
+def test_a_pinned_message_and_a_claimed_routed_one_stay_where_they_wait(parts):
+    caller = parts.client()
+    econet, _other = route(parts, caller, "+26377"), route(parts, caller)
+    pinned = parts.placed(caller, econet.device_id, to=ECONET)
+    message = routed(parts, caller)
+    # The device took the routed message's job and claimed it, then lost its modem before reporting.
+    parts.redis.set(wire.claim_key(caller.client_id, message.message_id), wire.claim_value_device(econet.device_id))
+
+    econet.heartbeat(state="modem_lost")
+    run_round(parts)
+
+    assert waits(parts, pinned) == (own(econet), {econet.device_id})
+    assert waits(parts, message) == (own(econet), {econet.device_id})
+    assert [parts.reload(m).status for m in (pinned, message)] == ["queued", "queued"]
+
+
+def test_a_message_its_route_device_declined_goes_to_the_routes_other_device_then_to_any(parts):
+    caller = parts.client()
+    first = route(parts, caller, "+26377")
+    message = routed(parts, caller)
+    second = route(parts, caller, "+26377")
+    other = route(parts, caller)
+    placed_on = waits(parts, message)
+    assert placed_on is not None
+    takers = {device.device_id: device for device in (first, second)}
+    taker = takers[wire.queue_device(placed_on[0]) or ""]
+
+    assert declined(taker, message) == "applied"
+    (spare,) = set(takers) - {taker.device_id}
+    assert waits(parts, message) == (wire.device_queue(spare, 3), {spare})
+
+    assert declined(takers[spare], message) == "applied"
+    assert waits(parts, message) == (shared(caller), {other.device_id})
+
+
+def declined(device: AgentDevice, message: Message) -> str:
+    data = {
+        "message_id": message.message_id,
+        "declined_at": isoformat_precise(utcnow()),
+        "code": "NO_CREDIT",
+        "message": "No credit",
+        "detail": "+CMS ERROR: 8 (Operator determined barring)",
+    }
+    return device.report("declined", data)
