@@ -40,10 +40,12 @@ def test_devices_there_before_are_no_route_and_going_back_keeps_them(empty_datab
     assert store.get_device(DEVICE).prefixes == ()  # type: ignore[union-attr]
     store.set_device_prefixes(DEVICE, ["+26377", "+26378"])
     assert store.get_device(DEVICE).prefixes == ("+26377", "+26378")  # type: ignore[union-attr]
+    store.record_heartbeat(DEVICE, AT, {"sent_today": 7})  # a row naming the device
 
     migrate_to(engine, "0032", down=True)
 
     with engine.connect() as conn:
         assert [row.name for row in conn.execute(sa.text("SELECT name FROM devices"))] == ["Econet SIM"]
         assert "route_prefixes" not in {column["name"] for column in sa.inspect(conn).get_columns("devices")}
+        assert list(conn.execute(sa.text("SELECT sent_today FROM device_status")).scalars()) == [7]
     engine.dispose()
