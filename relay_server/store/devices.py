@@ -63,6 +63,14 @@ def get_device(conn: sa.Connection, device_id: str) -> Device | None:
     return None if row is None else device_from_row(row)
 
 
+_DEVICES = sa.select(devices).where(devices.c.device_id.in_(sa.bindparam("device_ids", expanding=True)))
+
+
+def get_many(conn: sa.Connection, device_ids: Sequence[str]) -> dict[str, Device]:
+    """Those of ``device_ids`` the store holds, by id: one query."""
+    return {row.device_id: device_from_row(row) for row in conn.execute(_DEVICES, {"device_ids": device_ids})}
+
+
 def enabled_device(conn: sa.Connection, device_id: str) -> tuple[Device, str] | None:
     """The device and the key it signs with; None for an unknown or disabled device.
     Read once in a shared transaction (a worker's round, whose events come from a few devices)."""

@@ -8,11 +8,13 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from relay_parts import OFFLINE_AFTER_SECONDS, Parts, run_round
+from query_plans import statements_run
+from relay_parts import OFFLINE_AFTER_SECONDS, Parts, known_to_the_worker, run_round
 
 from relay_server.store.models import Caller, Message
 from relay_server.store.schema import devices
-from relay_server.worker.recovery import STUCK_AFTER
+from relay_server.worker.abandoned import Phones
+from relay_server.worker.recovery import STUCK_AFTER, requeue_orphans
 from zimsend_common import bus, wire
 from zimsend_common.timefmt import isoformat_z, utcnow
 
@@ -126,3 +128,23 @@ def test_a_message_whose_device_is_merely_offline_for_a_while_goes_back_to_that_
     assert bus.queue(wire.device_queue(device.device_id, 3), parts.redis).job_ids == [
         wire.send_job_id(message.client_id, message.message_id)
     ]
+
+
+def test_recovery_reads_the_devices_that_claimed_the_messages_it_returns_once_however_many_messages(parts: Parts):
+    caller = parts.client()
+    agents = [parts.device(caller) for _ in range(2)]
+    for agent in agents:
+        agent.heartbeat()
+    messages = [claimed_by(parts, caller, agents[n % 2].device_id) for n in range(6)]
+    known_to_the_worker(parts.redis)
+    now = utcnow() + STUCK_AFTER + timedelta(seconds=1)
+
+    ran = statements_run(
+        parts.store.engine, lambda: requeue_orphans(parts.ctx, now, None, Phones(parts.store)), "FROM devices"
+    )
+
+    # Each message goes back to the device that claimed it, whose row is read once for them all.
+    assert len([statement for statement, _ in ran if "WHERE devices.device_id" in statement]) == 1
+    for message, agent in zip(messages, agents * 3, strict=True):
+        job_ids = bus.queue(wire.device_queue(agent.device_id, 3), parts.redis).job_ids
+        assert wire.send_job_id(message.client_id, message.message_id) in job_ids
