@@ -84,10 +84,16 @@ def get_callers_many(conn: sa.Connection, caller: Caller, message_ids: Sequence[
     return {row.message_id: message_from_row(row._mapping) for row in conn.execute(query)}
 
 
-def get_many(conn: sa.Connection, message_ids: Sequence[str]) -> dict[str, Message]:
-    """Those of ``message_ids`` the store holds, whoever they belong to, by id."""
-    query = sa.select(messages).where(messages.c.message_id.in_(message_ids))
-    return {row.message_id: message_from_row(row._mapping) for row in conn.execute(query)}
+_MANY = sa.select(messages).where(messages.c.message_id.in_(sa.bindparam("message_ids", expanding=True)))
+# Locked in the order of their ids, whoever locks several: two such locks never wait on each other in a ring.
+_MANY_FOR_UPDATE = _MANY.order_by(messages.c.message_id).with_for_update()
+
+
+def get_many(conn: sa.Connection, message_ids: Sequence[str], *, for_update: bool = False) -> dict[str, Message]:
+    """Those of ``message_ids`` the store holds, whoever they belong to, by id; ``for_update``
+    locks their rows until commit."""
+    query = _MANY_FOR_UPDATE if for_update else _MANY
+    return {row.message_id: message_from_row(row._mapping) for row in conn.execute(query, {"message_ids": message_ids})}
 
 
 def message_from_row(row: Mapping[Any, Any]) -> Message:

@@ -510,6 +510,13 @@ class Store:
         with write_transaction(self.engine) as conn:
             return transitions.apply_status_change(conn, change, check)
 
+    def apply_status_changes(self, changes: Sequence[StatusChange]) -> list[TransitionResult]:
+        """Move each message forward as ``apply_status_change`` does (one change a message), in
+        one transaction and a bounded number of statements however many; a message the store
+        does not hold is left out of what is returned."""
+        with write_transaction(self.engine) as conn:
+            return transitions.apply_status_changes(conn, changes)
+
     def stats(
         self,
         caller: Caller,

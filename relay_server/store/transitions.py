@@ -25,7 +25,7 @@ consistent state.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 
@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from relay_server.store import daily_counts, webhook_outbox
 from relay_server.store.engine import put_off_to_commit
 from relay_server.store.errors import UnknownMessage
-from relay_server.store.messages import get_any_message
+from relay_server.store.messages import get_any_message, get_many
 from relay_server.store.models import ALLOWED_MOVES, Message, StatusChange, TransitionResult
 from relay_server.store.schema import message_events, messages
 
@@ -71,16 +71,46 @@ def apply_status_change(
         raise UnknownMessage(change.message_id)
     if check is not None:
         change = check(before)
-    steps = steps_between(before.status, change.status)
-    if not steps:
-        return TransitionResult(applied=False, message=before)
-    after = _moved(before, change, steps)
-    conn.execute(_UPDATE_MESSAGE, {"moved_message_id": change.message_id, **_new_values(before, after)})
-    put_off_to_commit(conn, _insert_events, [_event(change, status) for status in steps])
-    daily_counts.record_moves(conn, [(before, after)])
+    return _apply(conn, [(before, change)])[0]
+
+
+def apply_status_changes(conn: sa.Connection, changes: Sequence[StatusChange]) -> list[TransitionResult]:
+    """Apply each of ``changes`` (one a message) as ``apply_status_change`` does, in a bounded
+    number of statements however many: their rows locked and read in one, those changed alike
+    updated in one, their webhook deliveries inserted in one. A message the store does not
+    hold is left out of what is returned."""
+    locked = get_many(conn, [change.message_id for change in changes], for_update=True)
+    return _apply(conn, [(locked[change.message_id], change) for change in changes if change.message_id in locked])
+
+
+def _apply(conn: sa.Connection, changes: list[tuple[Message, StatusChange]]) -> list[TransitionResult]:
+    """Apply each change to the message as locked (``before``), as the lifecycle allows."""
+    results, moves = [], []
+    for before, change in changes:
+        steps = steps_between(before.status, change.status)
+        after = _moved(before, change, steps) if steps else before
+        results.append(TransitionResult(applied=bool(steps), message=after))
+        if steps:
+            moves.append((change, before, after, steps))
+    if not moves:
+        return results
+    _update_rows(conn, [(change.message_id, _new_values(before, after)) for change, before, after, _ in moves])
+    put_off_to_commit(
+        conn, _insert_events, [_event(change, status) for change, _, _, steps in moves for status in steps]
+    )
+    daily_counts.record_moves(conn, [(before, after) for _, before, after, _ in moves])
     # In this same transaction: a move is never applied without its webhook events.
-    webhook_outbox.record_message_moves(conn, after, steps, change.at)
-    return TransitionResult(applied=True, message=after)
+    webhook_outbox.record_message_moves(conn, [(after, steps, change.at) for change, _, after, steps in moves])
+    return results
+
+
+def _update_rows(conn: sa.Connection, moved: list[tuple[str, dict[str, object]]]) -> None:
+    """Write the rows' new values: one statement for the rows whose changes set the same columns."""
+    by_columns: dict[tuple[str, ...], list[dict[str, object]]] = {}
+    for message_id, values in moved:
+        by_columns.setdefault(tuple(sorted(values)), []).append({"moved_message_id": message_id, **values})
+    for rows in by_columns.values():
+        conn.execute(_UPDATE_MESSAGE, rows)
 
 
 def _moved(before: Message, change: StatusChange, steps: tuple[str, ...]) -> Message:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -100,27 +101,34 @@ _SUBSCRIPTIONS = (
 _Receivers = list[tuple[str | None, str]]
 
 
-def record_message_moves(conn: sa.Connection, message: Message, steps: tuple[str, ...], at: datetime) -> None:
-    """Record the ``sms.*`` event of each status ``message`` passed through, in order.
+def record_message_moves(conn: sa.Connection, moves: Sequence[tuple[Message, tuple[str, ...], datetime]]) -> None:
+    """Record the ``sms.*`` event of each status each message passed through, in order: (the
+    message as moved, its steps, their time) triples; their deliveries inserted in one statement.
 
     A message's own ``webhook_url`` takes its events instead of the client's
-    webhooks. The client's webhooks are read once for all the steps, and an
+    webhooks. Each client's webhooks are read once for all the moves, and an
     event's body is made only when someone receives it: most status changes
     of most clients have no receiver at all.
     """
-    events = [(status, catalogue.STATUS_EVENTS[status]) for status in steps if status in catalogue.STATUS_EVENTS]
-    if not events:
-        return
-    own_url = message.webhook_url
-    subscriptions = [] if own_url is not None else _subscriptions(conn, message.client_id, message.is_test)
-    for status, event in events:
-        receivers: _Receivers = [(None, own_url)] if own_url is not None else _subscribed(subscriptions, event)
-        if receivers:
-            event_id = catalogue.new_event_id()
-            body = catalogue.envelope(event, event_id, at, catalogue.message_data(message, status))
-            _insert_deliveries(
-                conn, message.client_id, message.is_test, event_id, event, body, receivers, message.message_id
-            )
+    rows: list[dict[str, Any]] = []
+    read: dict[tuple[str, bool], list[tuple[str, str, list[str]]]] = {}  # once a call, in any transaction
+    for message, steps, at in moves:
+        events = [(status, catalogue.STATUS_EVENTS[status]) for status in steps if status in catalogue.STATUS_EVENTS]
+        own_url = message.webhook_url
+        side = (message.client_id, message.is_test)
+        if own_url is None and events and side not in read:
+            read[side] = _subscriptions(conn, *side)
+        subscriptions = [] if own_url is not None else read.get(side, [])
+        for status, event in events:
+            receivers: _Receivers = [(None, own_url)] if own_url is not None else _subscribed(subscriptions, event)
+            if receivers:
+                event_id = catalogue.new_event_id()
+                body = catalogue.envelope(event, event_id, at, catalogue.message_data(message, status))
+                rows += _deliveries(
+                    message.client_id, message.is_test, event_id, event, body, receivers, message.message_id
+                )
+    if rows:
+        conn.execute(webhook_deliveries.insert(), rows)
 
 
 def record_event(
@@ -138,7 +146,9 @@ def record_event(
     receivers = _subscribed(_subscriptions(conn, client_id, is_test), event)
     if receivers:
         body = catalogue.envelope(event, event_id, at, data)
-        _insert_deliveries(conn, client_id, is_test, event_id, event, body, receivers, None)
+        conn.execute(
+            webhook_deliveries.insert(), _deliveries(client_id, is_test, event_id, event, body, receivers, None)
+        )
     return event_id
 
 
@@ -157,8 +167,7 @@ def _subscribed(subscriptions: list[tuple[str, str, list[str]]], event: str) -> 
     return [(webhook_id, url) for webhook_id, url, events in subscriptions if event in events]
 
 
-def _insert_deliveries(
-    conn: sa.Connection,
+def _deliveries(
     client_id: str,
     is_test: bool,
     event_id: str,
@@ -166,29 +175,26 @@ def _insert_deliveries(
     body: str,
     receivers: _Receivers,
     message_id: str | None,
-) -> None:
+) -> list[dict[str, Any]]:
     # Due now, whatever the event's own time says (a device's clock may run ahead).
     now = utcnow()
-    conn.execute(
-        webhook_deliveries.insert(),
-        [
-            {
-                "event_id": event_id,
-                "event": event,
-                "client_id": client_id,
-                "is_test": is_test,
-                "webhook_id": webhook_id,
-                "url": url,
-                "message_id": message_id,
-                "body": body,
-                "state": PENDING,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-            for webhook_id, url in receivers
-        ],
-    )
+    return [
+        {
+            "event_id": event_id,
+            "event": event,
+            "client_id": client_id,
+            "is_test": is_test,
+            "webhook_id": webhook_id,
+            "url": url,
+            "message_id": message_id,
+            "body": body,
+            "state": PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for webhook_id, url in receivers
+    ]
 
 
 # -- delivering, and the log of attempts ------------------------------------------------

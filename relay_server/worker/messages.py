@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -20,15 +21,24 @@ def expire(store: Store, message_id: str, at: datetime, detail: str = VALIDITY_P
 
 def fail_with(store: Store, message_id: str, at: datetime, code: FailureCode, detail: str) -> None:
     """Fail the message with ``code`` (``detail`` says why, and whether it may have left)."""
-    error = MessageError(code, describe(code), detail)
-    store.apply_status_change(StatusChange(message_id, "failed", at, error=error))
+    store.apply_status_change(StatusChange(message_id, "failed", at, error=_error(code, detail)))
+
+
+def fail_all_with(store: Store, message_ids: Sequence[str], at: datetime, code: FailureCode, detail: str) -> None:
+    """Fail the messages with ``code`` (``detail`` says why), in one transaction of a bounded
+    number of statements (``Store.apply_status_changes``)."""
+    error = _error(code, detail)
+    store.apply_status_changes([StatusChange(message_id, "failed", at, error=error) for message_id in message_ids])
+
+
+def _error(code: FailureCode, detail: str) -> MessageError:
+    return MessageError(code, describe(code), detail)
 
 
 def fail_outcome_unknown(store: Store, message_id: str, at: datetime, detail: str, device_id: str | None) -> bool:
     """Fail the queued message with DEVICE_ERROR: the device that had it will never say what
     became of it (``detail`` says why). False when it had moved on: a report came first."""
-    error = MessageError(FailureCode.DEVICE_ERROR, describe(FailureCode.DEVICE_ERROR), detail)
-    change = StatusChange(message_id, "failed", at, device_id=device_id, error=error)
+    change = StatusChange(message_id, "failed", at, device_id=device_id, error=_error(FailureCode.DEVICE_ERROR, detail))
 
     def while_queued(message: Message) -> StatusChange:
         # A report applied since the caller looked says what became of it: repeating

@@ -10,7 +10,8 @@ failure: the message fails as that round would have failed it.
 Messages fail together, however many (a bulk expired on an offline device:
 thousands at once): their claims are asked for ``_PIPELINED`` at a time in
 one round trip, their jobs are deleted in one go (each queue read once, not
-once a job), and their failures are stored ``STORE_BATCH`` to a transaction.
+once a job), and their failures are stored ``STORE_BATCH`` to a transaction, in a
+set of statements that does not grow with them (``Store.apply_status_changes``).
 
 The worker fails so, with DEVICE_ERROR and its outcome unknown, a message a
 phone was handed and will never report on (``unreported``): a phone claims
@@ -35,7 +36,7 @@ from redis import Redis
 from relay_server.dispatch import placement
 from relay_server.store.models import Message
 from relay_server.store.store import Store
-from relay_server.worker.messages import fail_with
+from relay_server.worker.messages import fail_all_with
 from zimsend_common import wire
 from zimsend_common.failures import FailureCode
 
@@ -78,9 +79,9 @@ def fail_unless_taken(
     for start in range(0, len(won), STORE_BATCH):
         if start:
             ctx.store.let_writers_in()
-        with ctx.store.batch():
-            for message in won[start : start + STORE_BATCH]:
-                fail_with(ctx.store, message.message_id, now, code, detail)
+        fail_all_with(
+            ctx.store, [message.message_id for message in won[start : start + STORE_BATCH]], now, code, detail
+        )
     return won
 
 

@@ -10,7 +10,15 @@ from store_factories import new_message
 
 from relay_server.store import Store, UnknownMessage
 from relay_server.store.engine import shared_transaction, write_transaction
-from relay_server.store.models import ALLOWED_MOVES, STATUSES, Caller, Message, MessageError, StatusChange
+from relay_server.store.models import (
+    ALLOWED_MOVES,
+    STATUSES,
+    Caller,
+    Message,
+    MessageError,
+    StatusChange,
+    TransitionResult,
+)
 from relay_server.store.schema import daily_counts, message_events
 from relay_server.store.transitions import apply_status_change
 from zimsend_common.timefmt import utcnow
@@ -241,3 +249,32 @@ def test_nothing_of_a_shared_transaction_that_fails_is_counted(store: Store, liv
         store.apply_status_change(StatusChange(message.message_id, "sent", utcnow()))
         raise RuntimeError("the round fails")
     assert counted(store, live_caller) == {"queued": (1, 1)}
+
+
+def test_changes_applied_together_move_each_message_as_alone_in_as_many_statements_for_many(
+    store: Store, live_caller: Caller
+) -> None:
+    cancelled = _bring_to(store, live_caller, "cancelled")
+    few, many = (store.insert_messages([new_message(live_caller) for _ in range(count)]) for count in (2, 20))
+    at = utcnow()
+
+    def fail_all(messages: list[Message]) -> list[TransitionResult]:
+        ids = [message.message_id for message in messages] + ["msg_0000000000000000"]  # this one unknown
+        return store.apply_status_changes([StatusChange(message_id, "failed", at, error=ERROR) for message_id in ids])
+
+    results: list[list[TransitionResult]] = []
+
+    def run(stored: list[Message]) -> int:
+        return len(statements_run(store.engine, lambda: results.append(fail_all(stored)), ""))
+
+    ran = [run(few), run(many)]
+    cancelled_too = fail_all([cancelled])
+
+    # Each failed with its status event and counts, the unknown message left out, a cancel that came first kept.
+    assert [(result.applied, result.message.status) for result in results[0]] == [(True, "failed")] * 2
+    assert [(result.applied, result.message.status) for result in cancelled_too] == [(False, "cancelled")]
+    for message in [*few, *many]:
+        assert store.get_message(live_caller, message.message_id).error == ERROR
+        assert _events(store, message.message_id) == ["queued", "failed"]
+    assert counted(store, live_caller) == {"failed": (22, 22), "cancelled": (1, 1)}
+    assert ran[1] == ran[0]

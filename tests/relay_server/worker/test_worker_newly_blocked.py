@@ -182,3 +182,27 @@ def test_the_first_round_of_a_term_reads_the_messages_queued_to_fifty_blocked_nu
 
     assert len(lookups) == 1
     assert {parts.reload(message).status for message in messages} == {"failed"}
+
+
+def test_failing_the_messages_queued_to_fifty_blocked_numbers_takes_as_many_statements_as_for_five(parts: Parts):
+    caller = parts.client()
+    known_to_the_worker(parts.redis)
+    newly_blocked = NewlyBlocked(parts.ctx)
+    assert newly_blocked.fail_queued(utcnow()) == 0  # the term's first round, past every entry so far
+    ran = []
+    for count in (5, 50):
+        numbers = [f"+2637713{count:02d}{n:03d}" for n in range(count)]
+        messages = [parts.message(caller, to=number, webhook_url=HOOK) for number in numbers]
+        for number in numbers:
+            parts.store.blocked_numbers.add(caller.client_id, False, number, utcnow())
+        ran.append(statements_run(parts.store.engine, lambda: newly_blocked.fail_queued(utcnow()), ""))
+        for message in messages:
+            assert_failed_blocked(parts, message)
+
+    # Each message read once, with the entries; failed with its webhook and status change in a
+    # set of statements that does not grow with the messages, none of them read again by id.
+    assert len(ran[1]) == len(ran[0])
+    by_id = [
+        statement for statement, _ in ran[1] if statement.startswith("SELECT") and "messages.message_id =" in statement
+    ]
+    assert by_id == []
