@@ -84,17 +84,23 @@ def apply_status_changes(conn: sa.Connection, changes: Sequence[StatusChange]) -
 
 
 def _apply(conn: sa.Connection, changes: list[tuple[Message, StatusChange]]) -> list[TransitionResult]:
-    """Apply each change to the message as locked (``before``), as the lifecycle allows."""
-    results, moves = [], []
-    for before, change in changes:
+    """Apply each change to the message as locked (``before``), as the lifecycle allows; a
+    message named again is moved on from where the change before left it, as one at a time."""
+    results, moves, moved = [], [], dict[str, Message]()
+    for locked, change in changes:
+        before = moved.get(change.message_id, locked)
         steps = steps_between(before.status, change.status)
         after = _moved(before, change, steps) if steps else before
+        moved[change.message_id] = after
         results.append(TransitionResult(applied=bool(steps), message=after))
         if steps:
             moves.append((change, before, after, steps))
     if not moves:
         return results
-    _update_rows(conn, [(change.message_id, _new_values(before, after)) for change, before, after, _ in moves])
+    # One row write a message, from its row as locked to where its last change left it.
+    rows = {change.message_id: (locked, moved[change.message_id]) for locked, change in changes}
+    written = dict.fromkeys(change.message_id for change, _, _, _ in moves)
+    _update_rows(conn, [(message_id, _new_values(*rows[message_id])) for message_id in written])
     put_off_to_commit(
         conn, _insert_events, [_event(change, status) for change, _, _, steps in moves for status in steps]
     )

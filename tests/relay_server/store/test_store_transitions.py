@@ -278,3 +278,30 @@ def test_changes_applied_together_move_each_message_as_alone_in_as_many_statemen
         assert _events(store, message.message_id) == ["queued", "failed"]
     assert counted(store, live_caller) == {"failed": (22, 22), "cancelled": (1, 1)}
     assert ran[1] == ran[0]
+
+
+def test_a_message_named_twice_in_changes_applied_together_moves_once_as_one_at_a_time_would(
+    store: Store, live_caller: Caller
+) -> None:
+    (message,) = store.insert_messages([new_message(live_caller)])
+    change = StatusChange(message.message_id, "failed", utcnow(), error=ERROR)
+
+    results = store.apply_status_changes([change, change])
+
+    assert [(result.applied, result.message.status) for result in results] == [(True, "failed"), (False, "failed")]
+    assert _events(store, message.message_id) == ["queued", "failed"]
+    assert counted(store, live_caller) == {"failed": (1, 1)}
+
+    # Named again further on, with another message's change between: moved on from there.
+    first, other = store.insert_messages([new_message(live_caller), new_message(live_caller)])
+    at = utcnow()
+    store.apply_status_changes(
+        [
+            StatusChange(other.message_id, "failed", at, error=ERROR),
+            StatusChange(first.message_id, "sent", at),
+            StatusChange(first.message_id, "delivered", at),
+        ]
+    )
+    assert store.get_message(live_caller, first.message_id).status == "delivered"
+    assert _events(store, first.message_id) == ["queued", "sent", "delivered"]
+    assert counted(store, live_caller) == {"failed": (2, 2), "delivered": (1, 1)}
