@@ -7,8 +7,11 @@ Redis is shared with every agent host, so a job is believed only when the
 relay signed it for this device within ``wire.SEND_JOB_MAX_AGE_SECONDS``
 (``signing.sign_send_job``, or the manifest of its batch:
 ``zimsend_common.manifest``), and it names this device or, on the client's
-shared queue, this device's client. Whatever fails a check never
-reaches the modem: it is refused with a ``JobRefusal`` reason.
+shared queue, this device's client; a shared message the relay routed to
+this device by its destination (``dispatch.routes``) waits on the device's
+own queue, signed for it alone, and is taken before the device knows its
+client too. Whatever fails a check never reaches the modem: it is refused
+with a ``JobRefusal`` reason.
 """
 
 from __future__ import annotations
@@ -96,8 +99,8 @@ def accept(
     """The message a dequeued job carries, when it is a send the relay signed for this device.
 
     ``client_id`` is the device's client as its signed binding says (None
-    when unknown: then only jobs naming this device are taken); ``manifests``
-    finds the manifest a job of a batch names. A refused job is logged, handed
+    when unknown: then only jobs naming this device, or routed to it on its
+    own queue, are taken); ``manifests`` finds the manifest a job of a batch names. A refused job is logged, handed
     to ``refused`` and deleted; None is returned.
 
     An accepted job is deleted by the sender, with its claim: from there on the
@@ -131,7 +134,11 @@ def _checked(
         raise _Refused("malformed") from None
     if send.device_id not in (None, device_id):
         raise _Refused("other_device")
-    if send.client_id != client_id and (send.device_id is None or client_id is not None):
+    # A shared job names the device's client, but for one routed to this device (``dispatch.routes``,
+    # on its own queue, signed for it alone), whose client it may not know yet: the relay signs a
+    # shared job only for its client's devices.
+    routed_here = client_id is None and wire.queue_device(job.origin) == device_id
+    if send.client_id != client_id and (client_id is not None or (send.device_id is None and not routed_here)):
         raise _Refused("other_client")
     if manifest.is_manifest_id(proof):
         _check_listed(payload, client_id, proof, device_id, manifests)

@@ -112,3 +112,18 @@ def test_a_job_naming_a_manifest_is_refused_by_a_device_that_does_not_know_its_c
     found = Manifests(conn, DEVICE_ID, SIGNING_KEY)
     assert jobs.accept(dequeue(conn), None, DEVICE_ID, SIGNING_KEY, found, refusals.append) is None
     assert [r.reason for r in refusals] == ["unsigned"]
+
+
+def test_a_routed_job_on_the_device_queue_is_taken_before_the_device_knows_its_client(conn):
+    # A shared message routed by its destination (dispatch.routes): on the device's own queue,
+    # its payload naming no device, signed for this device alone. The relay's signature names
+    # this device; the agent may not have read its client's binding yet (a device just added).
+    sent = enqueue(conn, NORMAL, "msg_00000000000000c9", signed_for=(DEVICE_ID,))
+    assert sent.device_id is None
+    refusals: list[jobs.JobRefusal] = []
+
+    taken = jobs.accept(
+        dequeue(conn), None, DEVICE_ID, SIGNING_KEY, Manifests(conn, DEVICE_ID, SIGNING_KEY), refusals.append
+    )
+    assert refusals == []
+    assert taken is not None and taken.send == sent
