@@ -120,8 +120,6 @@ def router(states_of: StatesOf, now: datetime, offline_after: timedelta) -> Rout
     asked only for a client's shared messages."""
 
     def route_of(message: Message, leave_out: Collection[str]) -> str | None:
-        if message.device_id is not None or message.is_test:
-            return None
         return route_device(message, states_of(message.client_id), now, offline_after, leave_out)
 
     return route_of
