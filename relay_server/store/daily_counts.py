@@ -19,16 +19,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Iterable
 from datetime import date, timezone
-from typing import Any
 
 import sqlalchemy as sa
 
-from relay_server.store.engine import put_off_items, put_off_to_commit, upsert_insert
+from relay_server.store.count_rows import add_counts
+from relay_server.store.engine import put_off_items, put_off_to_commit
 from relay_server.store.models import Message
 from relay_server.store.schema import daily_counts, daily_totals
 
 _Key = tuple[str, bool, str, date, str]  # client, mode, device, day, status: daily_counts' key order
-_UPSERTS: dict[tuple[str, str, bool], Any] = {}  # by (dialect name, table name, count_too)
 
 
 def record_new(conn: sa.Connection, stored: list[Message]) -> None:
@@ -125,20 +124,4 @@ def _apply(conn: sa.Connection, deltas: Counter[_Key], *, count_too: bool) -> No
             for key, delta in sorted(changes.items())
             if delta
         ]
-        if rows:
-            conn.execute(_upsert(conn, table, count_too), rows)
-
-
-def _upsert(conn: sa.Connection, table: sa.Table, count_too: bool) -> Any:
-    """The statement adding to a row's numbers, built once per database kind and table (every send runs it)."""
-    cache_key = (conn.dialect.name, table.name, count_too)
-    if cache_key not in _UPSERTS:
-        insert = upsert_insert(conn, table)
-        added = {"kept": table.c.kept + insert.excluded["kept"]}
-        if count_too:
-            added["count"] = table.c.count + insert.excluded["count"]
-        _UPSERTS[cache_key] = insert.on_conflict_do_update(
-            index_elements=[column.name for column in table.primary_key.columns],
-            set_=added,
-        )
-    return _UPSERTS[cache_key]
+        add_counts(conn, table, rows, ("count", "kept") if count_too else ("kept",))
