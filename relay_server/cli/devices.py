@@ -8,9 +8,9 @@ import argparse
 from typing import Any
 
 from relay_server.cli import command
-from relay_server.dispatch import routes
 from relay_server.mobile import setup as mobile_setup
 from relay_server.store import Store, UnknownClient
+from relay_server.store.errors import InvalidPrefixes, PhoneNotARoute
 from relay_server.store.models import Device
 from zimsend_common import redis_acl
 from zimsend_common.timefmt import isoformat_z
@@ -143,17 +143,19 @@ def register_set_device_prefixes(subparsers: argparse._SubParsersAction) -> None
 
 
 def _set_device_prefixes(args: argparse.Namespace) -> int:
-    bad = [prefix for prefix in args.prefixes if not routes.valid_prefix(prefix)]
-    if bad:
-        raise command.CommandRefused(
-            "INVALID_PREFIX", f"not an E.164 prefix (+ and 1 to 15 digits, the first not 0): {' '.join(bad)}"
-        )
     with command.open_store(command.settings()) as store:
-        if _is_phone(store, args.device_id) and args.prefixes:
-            # A phone pulls what is placed on it from the store, where a routed message is shared.
-            raise command.CommandRefused("INVALID_OPTIONS", "a phone takes no shared message: it cannot be a route")
-        device = store.set_device_prefixes(args.device_id, args.prefixes)
-    if device is None:  # deleted meanwhile
+        try:
+            device = store.set_device_prefixes(args.device_id, args.prefixes)
+        except InvalidPrefixes as exc:
+            raise command.CommandRefused(
+                "INVALID_PREFIX",
+                f"not an E.164 prefix (+ and 1 to 15 digits, the first not 0): {' '.join(exc.prefixes)}",
+            ) from exc
+        except PhoneNotARoute as exc:
+            raise command.CommandRefused(
+                "INVALID_OPTIONS", "a phone takes no shared message: it cannot be a route"
+            ) from exc
+    if device is None:  # unknown, or deleted meanwhile
         raise _unknown_device(args.device_id)
     command.emit(_device_document(device))
     return 0

@@ -52,7 +52,6 @@ time the same message is placed with the same devices up.
 
 from __future__ import annotations
 
-import re
 import zlib
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
@@ -60,18 +59,10 @@ from datetime import datetime, timedelta
 from relay_server.store.device_state import DeviceState
 from relay_server.store.models import Message, NewMessage
 
-# An E.164 prefix: a plus, then up to 15 digits, the first not 0 (a country code never begins with 0).
-_PREFIX = re.compile(r"\+[1-9][0-9]{0,14}")
-
 # The device a shared message is routed to, given the devices that refused it (None: the shared queue).
 RouteOf = Callable[[Message, Collection[str]], str | None]
 # A client's device states, given its id.
 StatesOf = Callable[[str], Sequence[DeviceState]]
-
-
-def valid_prefix(text: str) -> bool:
-    """Whether ``text`` is an E.164 prefix: ``+`` and one to fifteen digits, the first not 0."""
-    return _PREFIX.fullmatch(text) is not None
 
 
 def takes_routed_now(state: DeviceState, now: datetime, offline_after: timedelta) -> bool:

@@ -13,6 +13,7 @@ never reaches the database.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -25,6 +26,9 @@ from relay_server.store.models import Device
 from relay_server.store.schema import devices
 from zimsend_common import signing
 from zimsend_common.timefmt import utcnow
+
+# An E.164 prefix: a plus, then up to 15 digits, the first not 0 (a country code never begins with 0).
+_PREFIX = re.compile(r"\+[1-9][0-9]{0,14}")
 
 
 def add_device(conn: sa.Connection, client_id: str, name: str | None) -> tuple[Device, str]:
@@ -144,6 +148,11 @@ def device_from_row(row: sa.Row) -> Device:
 def prefixes_from(stored: str | None) -> tuple[str, ...]:
     """The prefixes a ``route_prefixes`` value holds (a space between two), in order."""
     return tuple(stored.split()) if stored else ()
+
+
+def valid_prefix(text: str) -> bool:
+    """Whether ``text`` is an E.164 prefix: ``+`` and one to fifteen digits, the first not 0."""
+    return _PREFIX.fullmatch(text) is not None
 
 
 def set_prefixes(conn: sa.Connection, device_id: str, prefixes: Sequence[str]) -> Device | None:

@@ -16,6 +16,8 @@ would naturally catch:
     ├── OtpRateLimited                        (otp.py)
     ├── QuotaExceeded                         (daily_quota.py)
     ├── OperatorExists                        (operators.py)
+    ├── InvalidPrefixes (ValueError)
+    ├── PhoneNotARoute
     └── UnsupportedDatabase, MissingDatabase,
         TargetIsTheStore                      (backup.py)
 
@@ -115,3 +117,17 @@ class NumbersBlocked(StoreError):
     def __init__(self, numbers: frozenset[str]) -> None:
         super().__init__(", ".join(sorted(numbers)))
         self.numbers = numbers
+
+
+class InvalidPrefixes(StoreError, ValueError):
+    """Destination prefixes a device was to be the route for are not E.164 (``devices.valid_prefix``);
+    ``prefixes`` names them, in the order given. Nothing was changed."""
+
+    def __init__(self, prefixes: tuple[str, ...]) -> None:
+        super().__init__(" ".join(prefixes))
+        self.prefixes = prefixes
+
+
+class PhoneNotARoute(StoreError):
+    """A phone was to be the route for destination prefixes: it pulls what is placed on it from the
+    store, where a routed message is shared, and it takes no shared message. Nothing was changed."""

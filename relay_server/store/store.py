@@ -61,7 +61,9 @@ from relay_server.store.engine import (
 from relay_server.store.errors import (
     DatabaseUnreachable,
     InvalidApiKey,
+    InvalidPrefixes,
     NumbersBlocked,
+    PhoneNotARoute,
     ReservationLost,
     SchemaNewerThanCode,
     UnknownClient,
@@ -73,7 +75,7 @@ from relay_server.store.group_commit import GroupCommit
 from relay_server.store.hourly_counts import HourlyCounts
 from relay_server.store.inbox import Inbox
 from relay_server.store.migrate import bring_to_head, bring_to_head_on_first_connection, current_revision
-from relay_server.store.mobile_devices import MobileDevices
+from relay_server.store.mobile_devices import MobileDevices, phones_in
 from relay_server.store.models import (
     ApiKey,
     Caller,
@@ -308,11 +310,18 @@ class Store:
             return device, devices.new_password(conn, device_id) if new_password else None
 
     def set_device_prefixes(self, device_id: str, prefixes: Sequence[str]) -> Device | None:
-        """Make the device the route for the destination ``prefixes`` (E.164, checked by the
-        caller; none: no route); the device, None when unknown."""
+        """Make the device the route for the destination ``prefixes`` (none: no route); the
+        device, None when unknown. Changes nothing and raises ``InvalidPrefixes`` when a prefix
+        is not E.164, ``PhoneNotARoute`` when the device is a phone and ``prefixes`` are some."""
+        not_e164 = tuple(prefix for prefix in prefixes if not devices.valid_prefix(prefix))
+        if not_e164:
+            raise InvalidPrefixes(not_e164)
         if not ids.is_device_id(device_id):
             return None
         with write_transaction(self.engine) as conn:
+            # A phone pulls what is placed on it from the store, where a routed message is shared.
+            if prefixes and phones_in(conn, {device_id}):
+                raise PhoneNotARoute(device_id)
             return devices.set_prefixes(conn, device_id, prefixes)
 
     def device_signing_keys(self, client_id: str | None = None) -> dict[str, str]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from relay_parts import OFFLINE_AFTER_SECONDS, AgentDevice, Parts
 
-from relay_server.dispatch import RQDispatcher, routes
+from relay_server.dispatch import RQDispatcher
 from relay_server.store.models import Caller, Message
 from zimsend_common import bus, wire
 from zimsend_common.timefmt import isoformat_z, utcnow
@@ -144,19 +144,3 @@ def test_a_routed_message_is_estimated_on_its_routes_queue_not_the_shared_one(pa
     eta = dispatcher.estimated_delivery(message)
 
     assert eta is not None and eta - before < SEND + timedelta(seconds=1)
-
-
-@pytest.mark.parametrize(
-    ("text", "valid"),
-    [
-        ("+26377", True),
-        ("+1", True),
-        ("+263771234567890", True),
-        ("+2637712345678901", False),
-        ("26377", False),
-        ("+0263", False),
-        ("+", False),
-    ],
-)
-def test_a_prefix_is_e164(text, valid):
-    assert routes.valid_prefix(text) is valid
