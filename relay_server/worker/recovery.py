@@ -28,8 +28,9 @@ from relay_server.store.models import Device, Message, StatusChange
 from relay_server.worker import abandoned, device_gone, expiry, newly_blocked, refusals, rerouted
 from relay_server.worker.context import WorkerContext
 from relay_server.worker.expiry import LOST_OTP
-from relay_server.worker.messages import expire, fail_outcome_unknown
+from relay_server.worker.messages import fail_all_with, fail_outcome_unknown
 from zimsend_common import device_written, signing, wire
+from zimsend_common.failures import FailureCode
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,8 @@ def _give_jobs_back(
     ctx: WorkerContext, jobless: dict[str, bytes | None], now: datetime, phones: abandoned.Phones
 ) -> int:
     """Act on each jobless message by its claim, as ``requeue_orphans`` says; returns how many were placed."""
-    placed, unclaimed = 0, []
+    unclaimed: list[Message] = []
+    stuck: list[tuple[Message, Device]] = []  # returned, if at all, once all are known: see _return_to_claimants
     stored = ctx.store.get_messages_by_ids(list(jobless))
     # Read at the first message returned, for the batch's every claim: one query, not one a message.
     claimants = functools.cache(lambda: _named_devices(ctx, jobless.values()))
@@ -139,8 +141,10 @@ def _give_jobs_back(
         elif claim == wire.CLAIM_DEVICE_GONE.encode():  # its device went; its failure was not stored
             device_gone.fail(ctx, [message], now)
         else:
-            placed += _return_to_claimant(ctx, message, claim, now, phones, claimants)
-    return placed + _place_again(ctx, unclaimed, now)
+            device = _stuck_with(ctx, message, claim, now, phones, claimants)
+            if device is not None:
+                stuck.append((message, device))
+    return _place_again(ctx, unclaimed, now) + _return_to_claimants(ctx, stuck, now)
 
 
 def _place_again(ctx: WorkerContext, messages: list[Message], now: datetime) -> int:
@@ -200,43 +204,75 @@ def _states_once(ctx: WorkerContext, keys_of: placement.KeysOf, now: datetime) -
     return states_of
 
 
-def _return_to_claimant(
+def _stuck_with(
     ctx: WorkerContext,
     message: Message,
     claim: bytes,
     now: datetime,
     phones: abandoned.Phones,
     claimants: Callable[[], Mapping[str, Device]],
-) -> int:
+) -> Device | None:
+    """The device that claimed the message and has said nothing of it for ``STUCK_AFTER``, to
+    return it to; None when it is not due back: the device spoke too lately, its modem has it
+    (liveness decides), or the claim was given up (the message failed: no such device, or one
+    that will never report on it, ``abandoned``)."""
     due_at = max(moment for moment in (message.created_at, message.queued_at, message.scheduled_at) if moment)
     if now - due_at < STUCK_AFTER:
-        return 0
+        return None
     device = _claimant(message, claim, claimants())
     if device is None:
         abandoned.give_up(ctx, message, claim, None, now, abandoned.NO_DEVICE)
-        return 0
-    device_id = device.device_id
-    if device_written.string_at(ctx.redis, wire.inflight_key(device_id)) == message.message_id.encode():
-        return 0  # its modem has it: liveness decides
+        return None
+    if device_written.string_at(ctx.redis, wire.inflight_key(device.device_id)) == message.message_id.encode():
+        return None
     why = abandoned.why_given_up(ctx, device, due_at, now, phones)
     if why is not None:
         abandoned.give_up(ctx, message, claim, device, now, why)
+        return None
+    return device
+
+
+def _return_to_claimants(ctx: WorkerContext, stuck: Sequence[tuple[Message, Device]], now: datetime) -> int:
+    """Put each message back on the own queue of the device it is stuck with, but an OTP's,
+    which fails (its code was in the lost job alone), and one returned within ``STUCK_AFTER``;
+    returns how many were put back. The batch's OTP rows are read at once and the devices'
+    keys once, however many messages it holds."""
+    if not stuck:
         return 0
-    if ctx.store.otp_messages([message.message_id]):
-        expire(ctx.store, message.message_id, now, LOST_OTP)
-        return 0
+    otps = ctx.store.otp_messages([message.message_id for message, _ in stuck])
+    if otps:
+        fail_all_with(ctx.store, sorted(otps), now, FailureCode.TIMEOUT, LOST_OTP)
     # The device deletes the job it takes, so a returned message is jobless
     # again at once: only the mark keeps the next return STUCK_AFTER away.
     stuck_seconds = int(STUCK_AFTER.total_seconds())
-    if not ctx.redis.set(wire.returned_key(message.message_id), device_id, nx=True, ex=stuck_seconds):
+    returning = [
+        replace(message, device_id=device.device_id)
+        for message, device in stuck
+        if message.message_id not in otps
+        and ctx.redis.set(wire.returned_key(message.message_id), device.device_id, nx=True, ex=stuck_seconds)
+    ]
+    if not returning:
         return 0
-    placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id)])
-    placement.enqueue_send(ctx.redis, ctx.store.device_signing_keys, replace(message, device_id=device_id))
-    log.warning(
-        "claimed message returned to its device",
-        extra={"message_id": message.message_id, "device_id": device_id},
-    )
-    return 1
+    placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id) for message in returning])
+    placement.enqueue_sends(ctx.redis, _claimants_keys(ctx, [device for _, device in stuck]), returning)
+    for message in returning:
+        log.warning(
+            "claimed message returned to its device",
+            extra={"message_id": message.message_id, "device_id": message.device_id},
+        )
+    return len(returning)
+
+
+def _claimants_keys(ctx: WorkerContext, claimants: Iterable[Device]) -> placement.KeysOf:
+    """Each client's keys of the enabled ``claimants``: the only keys a message returned to the
+    device that claimed it is signed with; every device's keys read once, at the first ask."""
+    every_key = functools.cache(ctx.store.device_signing_keys)
+    wanted = {device.device_id: device.client_id for device in claimants}
+
+    def keys_of(client_id: str) -> dict[str, str]:
+        return {device_id: key for device_id, key in every_key().items() if wanted.get(device_id) == client_id}
+
+    return keys_of
 
 
 def _named_devices(ctx: WorkerContext, claims: Iterable[bytes | None]) -> dict[str, Device]:
