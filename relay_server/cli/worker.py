@@ -176,7 +176,7 @@ def _leased_duties(ctx: context.WorkerContext, maintenance_seconds: float) -> li
     anew for each of its terms: each starts as in a worker just started (the event pump
     first takes what the last holder left, the epoch watch knows nothing of the last
     holder's releases, the daily purge purges at once)."""
-    epoch = EpochWatch(ctx.recovery_grace, ctx.store.has_queued_messages)
+    epoch = EpochWatch(ctx.recovery_grace, ctx.store.claims_at_stake, ctx.store.mark_worker_looked)
     due = DueRelease(ctx, epoch, ctx.settings.relay.due_check_seconds)
     maintenance = Maintenance(ctx, maintenance_seconds, epoch, due)
     return [

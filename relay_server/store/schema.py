@@ -231,3 +231,11 @@ blocked_numbers = sa.Table(
     # The list, newest first.
     sa.Index("ix_blocked_numbers_client_created", "client_id", "is_test", "created_at", "number"),
 )
+
+# Facts about the store itself, one row each, kept once set (migration 0034): ``worker_mark``.
+store_marks = sa.Table(
+    "store_marks",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("marked_at", UtcDateTime, nullable=False),
+)

@@ -44,6 +44,7 @@ from relay_server.store import (
     stats,
     transitions,
     webhook_outbox,
+    worker_mark,
 )
 from relay_server.store import daily_quota as quotas  # apart: sends take a ``daily_quota`` argument
 from relay_server.store.blocked_numbers import BlockedNumbers
@@ -466,10 +467,17 @@ class Store:
         with single_read(self.engine) as conn:
             return messages.queued_past_validity(conn, now, phones_through)
 
-    def has_queued_messages(self) -> bool:
-        """Whether any message, of any client, is queued (scheduled ones too)."""
-        with single_read(self.engine) as conn:
-            return messages.any_queued(conn)
+    def claims_at_stake(self) -> bool:
+        """Whether Redis losing its data may have taken a claim the store cannot see: a
+        message is queued, and a worker looked at Redis for this store before (``worker_mark``:
+        without that, no claim made so far can have gone missing)."""
+        with read_transaction(self.engine) as conn:
+            return worker_mark.worker_looked(conn) and messages.any_queued(conn)
+
+    def mark_worker_looked(self, at: datetime) -> None:
+        """Keep in the store that a worker looked at Redis for it (``worker_mark``)."""
+        with write_transaction(self.engine) as conn:
+            worker_mark.mark_worker_looked(conn, at)
 
     def due_messages(self, after: datetime | None, through: datetime) -> list[Message]:
         """The queued messages scheduled after ``after`` (ever, when None) and by ``through``, earliest first."""

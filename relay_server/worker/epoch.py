@@ -18,6 +18,16 @@ does a key evicted since (a ``maxmemory-policy`` other than ``noeviction``:
 claims, which expire, are the first that volatile policies evict), by the
 count of evicted keys the sentinel names. A restart that lost nothing costs
 one grace period and a harmless round of claims made again.
+
+No grace period is needed when the store shows no claim at stake
+(``Store.claims_at_stake``): no message queued, or the store's first start.
+A worker finding no sentinel cannot tell from Redis whether it lost its data
+or was never looked at; the store keeps a mark of a worker having looked
+(``relay_server.store.worker_mark``), set once the sentinel is in place. A
+store without it never had a worker see its claims, so a send or a scheduled
+message stored the moment the gateway first starts, before the worker's
+first look, gets its job at once. A store restored from a backup onto a
+fresh Redis has the mark, and waits.
 """
 
 from __future__ import annotations
@@ -58,19 +68,19 @@ def _look(redis: Redis) -> tuple[bytes | None, str | None]:
 
 
 def recovery_resumes_at(
-    redis: Redis, now: datetime, grace: timedelta, anything_queued: Callable[[], bool] | None = None
+    redis: Redis, now: datetime, grace: timedelta, claims_at_stake: Callable[[], bool] | None = None
 ) -> datetime:
     """When recovery may give queued messages their job again; restarts the grace
     period when Redis lost the sentinel, or restarted or evicted keys since it was set, unless
-    ``anything_queued`` says the store shows no message queued (a first start,
-    most often): no claim can then have been lost, and nothing waits (without
-    it, something may be)."""
+    ``claims_at_stake`` says the store shows none (no message queued, or the store's first
+    start): no claim can then have been lost, and nothing waits (without it, something may
+    be)."""
     key = wire.redis_epoch_key()
     value, server = _look(redis)
     if value is None:
         if redis.set(key, wire.epoch_value(now + grace, server), nx=True):
             why = "Redis holds no data of the gateway (Redis lost it, or a first start)"
-            return _grace_begun(redis, now, grace, server, why, anything_queued)
+            return _grace_begun(redis, now, grace, server, why, claims_at_stake)
         written = redis.get(key)  # set meanwhile
         if not isinstance(written, bytes):
             return now  # gone again already, or not a string: the next round looks again
@@ -83,8 +93,8 @@ def recovery_resumes_at(
         device_written.replace_if_equal(redis, key, value, wire.epoch_value(resume_at, server), ex=None)
         return resume_at
     if not device_written.replace_if_equal(redis, key, value, wire.epoch_value(now + grace, server), ex=None):
-        return recovery_resumes_at(redis, now, grace, anything_queued)  # replaced meanwhile: read it again
-    return _grace_begun(redis, now, grace, server, _what_changed(written_to, server), anything_queued)
+        return recovery_resumes_at(redis, now, grace, claims_at_stake)  # replaced meanwhile: read it again
+    return _grace_begun(redis, now, grace, server, _what_changed(written_to, server), claims_at_stake)
 
 
 def _what_changed(written_to: str, server: str) -> str:
@@ -99,12 +109,16 @@ def _grace_begun(
     grace: timedelta,
     server: str | None,
     why: str,
-    anything_queued: Callable[[], bool] | None,
+    claims_at_stake: Callable[[], bool] | None,
 ) -> datetime:
     """The sentinel was just set to name ``now + grace``: when recovery resumes after all."""
-    if anything_queued is not None and not anything_queued():
+    if claims_at_stake is not None and not claims_at_stake():
         redis.set(wire.redis_epoch_key(), wire.epoch_value(now, server))
-        log.info("Redis may have lost claims, but the store shows no queued message", extra={"cause": why})
+        log.info(
+            "Redis may have lost claims, but the store shows none it could miss"
+            " (no message queued, or the store's first start)",
+            extra={"cause": why},
+        )
         return now
     log.warning(
         "Redis may have lost claims: recovery waits for agents",
@@ -153,9 +167,16 @@ class EpochWatch:
     (every releaser notices a loss before it releases anything).
     """
 
-    def __init__(self, grace: timedelta, anything_queued: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self,
+        grace: timedelta,
+        claims_at_stake: Callable[[], bool] | None = None,
+        mark_looked: Callable[[datetime], None] | None = None,
+    ) -> None:
         self.grace = grace
-        self._anything_queued = anything_queued  # see ``recovery_resumes_at``
+        self._claims_at_stake = claims_at_stake  # see ``recovery_resumes_at``
+        # Keeps in the store that a worker looked (``Store.mark_worker_looked``); once a watch.
+        self._mark_looked = mark_looked
         self._asked_at: datetime | None = None  # the latest ``now`` any releaser asked with
         self._grace: tuple[datetime, datetime] | None = None  # (resumes at, held back through)
         self._lock = threading.Lock()
@@ -163,7 +184,11 @@ class EpochWatch:
     def held_back_through(self, redis: Redis, now: datetime) -> datetime | None:
         """None when recovery may act on every due message; during the grace period
         after Redis lost its data, the moment at or before which due messages wait for it."""
-        resume_at = recovery_resumes_at(redis, now, self.grace, self._anything_queued)
+        resume_at = recovery_resumes_at(redis, now, self.grace, self._claims_at_stake)
+        if self._mark_looked is not None:
+            # After the sentinel is in place: a loss from now on finds it missing.
+            self._mark_looked(now)
+            self._mark_looked = None  # two threads may both mark: the mark is kept once
         with self._lock:
             held_back = None if now >= resume_at else self._held_back_during(resume_at)
             self._asked_at = max(now, self._asked_at or now)

@@ -48,6 +48,7 @@ TABLES = {
     "phone_events",
     "message_refusals",
     "blocked_numbers",
+    "store_marks",
 }
 
 

@@ -1,5 +1,5 @@
 """A Redis without the gateway's sentinel, or restarted since it was set: a grace period only when
-the store shows something queued."""
+the store shows something queued and a worker looked at Redis for it before."""
 
 from __future__ import annotations
 
@@ -7,17 +7,22 @@ from datetime import timedelta
 
 import redis
 from own_redis import OwnRedis
+from query_plans import statements_run
 from relay_parts import Parts
 
+from relay_server.cli.worker import _leased_duties
+from relay_server.store.models import Caller, Message
+from relay_server.worker.due import DueRelease
 from relay_server.worker.epoch import EpochWatch, recovery_resumes_at, recovery_wait, server_id
-from zimsend_common import wire
+from relay_server.worker.maintenance import Maintenance
+from zimsend_common import bus, wire
 from zimsend_common.timefmt import utcnow
 
 GRACE = timedelta(seconds=60)
 
 
 def test_a_first_start_with_nothing_queued_waits_for_no_grace_period(parts: Parts):
-    epoch = EpochWatch(GRACE, parts.store.has_queued_messages)
+    epoch = EpochWatch(GRACE, parts.store.claims_at_stake)
     now = utcnow()
 
     assert epoch.held_back_through(parts.redis, now) is None
@@ -26,8 +31,9 @@ def test_a_first_start_with_nothing_queued_waits_for_no_grace_period(parts: Part
 
 
 def test_a_loss_with_a_message_queued_waits_for_the_grace_period(parts: Parts):
+    parts.store.mark_worker_looked(utcnow() - GRACE)  # a worker has looked at Redis for this store
     parts.message(parts.client())
-    epoch = EpochWatch(GRACE, parts.store.has_queued_messages)
+    epoch = EpochWatch(GRACE, parts.store.claims_at_stake)
     now = utcnow()
 
     assert epoch.held_back_through(parts.redis, now) is not None
@@ -98,6 +104,69 @@ def test_a_sentinel_naming_no_server_is_taken_as_this_ones(parts: Parts):
     parts.redis.set(wire.redis_epoch_key(), wire.epoch_value(utcnow() - GRACE, None))
     now = utcnow()
 
-    assert EpochWatch(GRACE, parts.store.has_queued_messages).held_back_through(parts.redis, now) is None
+    assert EpochWatch(GRACE, parts.store.claims_at_stake).held_back_through(parts.redis, now) is None
     assert wire.epoch_server(parts.redis.get(wire.redis_epoch_key())) == server_id(parts.redis)
     assert recovery_wait(parts.redis, now, GRACE) is None
+
+
+def leased_duties(parts: Parts) -> tuple[DueRelease, Maintenance]:
+    """The due release and the maintenance of a worker's term, made as the worker makes them."""
+    duties = dict(_leased_duties(parts.ctx, maintenance_seconds=1))
+    return duties["due-release"].__self__, duties["maintenance"].__self__  # type: ignore[attr-defined]
+
+
+def test_the_first_start_of_a_store_gives_what_was_stored_before_the_workers_first_look_its_job_at_once(parts: Parts):
+    # The relay up before the worker: a send it could not place, and a scheduled message already due.
+    caller = parts.client()
+    parts.device(caller)
+    sent = parts.message(caller)
+    scheduled = parts.message(caller, scheduled_at=utcnow() - timedelta(seconds=1))
+    due, maintenance = leased_duties(parts)
+    now = utcnow()
+
+    assert due.round(now) and maintenance.round(now)
+
+    assert jobs_of(parts, caller) == {job_of(sent), job_of(scheduled)}
+    assert recovery_wait(parts.redis, now, GRACE) is None  # a cancel is decided at once
+
+
+def test_a_store_a_worker_ran_against_waits_for_the_grace_period_on_a_redis_without_the_sentinel(parts: Parts):
+    # Restored from a backup onto a fresh Redis, or the same Redis having lost its data.
+    caller = parts.client()
+    parts.device(caller)
+    first_due, _ = leased_duties(parts)
+    assert first_due.round(utcnow())
+    parts.redis.flushall()
+    scheduled = parts.message(caller, scheduled_at=utcnow() - timedelta(seconds=1))
+    due, maintenance = leased_duties(parts)
+    now = utcnow()
+
+    assert due.round(now) and maintenance.round(now)
+
+    assert jobs_of(parts, caller) == set()
+    assert wire.epoch_resumes_at(parts.redis.get(wire.redis_epoch_key())) > now + GRACE / 2
+    assert due.round(now + GRACE)
+    assert jobs_of(parts, caller) == {job_of(scheduled)}
+
+
+def test_a_workers_first_look_marks_the_store_once_for_its_term(parts: Parts):
+    due, maintenance = leased_duties(parts)
+    marks = statements_run(parts.store.engine, lambda: due.round(utcnow()), "store_marks")
+    again = statements_run(
+        parts.store.engine, lambda: [due.round(utcnow()), maintenance.round(utcnow())], "store_marks"
+    )
+
+    assert len([statement for statement, _ in marks if statement.startswith("INSERT")]) == 1
+    assert again == []
+    parts.message(parts.client())
+    assert parts.store.claims_at_stake()  # a loss from now on waits for the grace period
+
+
+def jobs_of(parts: Parts, caller: Caller) -> set[str]:
+    """The send jobs on the client's shared queues."""
+    queues = [wire.client_queue(caller.client_id, priority) for priority in range(1, 6)]
+    return {job for queue in queues for job in bus.queue(queue, parts.redis).job_ids}
+
+
+def job_of(message: Message) -> str:
+    return wire.send_job_id(message.client_id, message.message_id)
