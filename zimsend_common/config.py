@@ -96,6 +96,8 @@ class RelaySettings(_Section, frozen=True):
     database_url: str = ""  # empty: a SQLite file in data_dir
     # PostgreSQL's statement_timeout for the HTTP server's requests; 0: none.
     database_statement_timeout_seconds: NonNegativeFloat = 30.0
+    # PostgreSQL's statement_timeout for the worker's statements (its rounds, the purge); 0: none.
+    worker_statement_timeout_seconds: NonNegativeFloat = 120.0
     redis_url: str = "redis://127.0.0.1:6379/0"
     host: str = "127.0.0.1"
     http_port: Port = 5040

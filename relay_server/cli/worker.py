@@ -20,6 +20,10 @@ died, but only in its own maintenance, every 10 minutes by default; the
 worker has that run every ``SCHEDULER_CHECK_SECONDS`` and logs each restart.
 It also ends with the worker: on Linux the kernel sends it SIGTERM when the
 worker's process dies, however it dies.
+
+On PostgreSQL its statements are cut after ``worker_statement_timeout_seconds``
+(``relay_server.worker.database_waits``): a lock held elsewhere costs rounds,
+each said, instead of holding every duty.
 """
 
 from __future__ import annotations
@@ -126,7 +130,10 @@ def _open_store(settings: Settings, stop: threading.Event) -> Store | None:
     way only per request (503): a worker that gave up here would apply no report until restarted."""
     while True:
         try:
-            return Store.open(settings.relay.resolved_database_url())
+            return Store.open(
+                settings.relay.resolved_database_url(),
+                statement_timeout=settings.relay.worker_statement_timeout_seconds,
+            )
         except DatabaseUnreachable as exc:
             log.warning("worker waits for the database", extra={"error": str(exc)})
         # Not stop.wait, as below: the signal handler sets ``stop``.

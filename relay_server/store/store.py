@@ -150,8 +150,8 @@ class Store:
         """Connect to ``url`` (SQLite or PostgreSQL) and bring the schema to head.
 
         With ``statement_timeout`` (seconds; PostgreSQL), each statement the store runs is cut
-        after that long, as ``engine.create_engine`` says: for a server's requests, not for
-        the worker's long duties. Migrating is never cut.
+        after that long, as ``engine.create_engine`` says: a server's requests, and the worker's
+        rounds (with a longer bound of its own). Migrating is never cut.
 
         Raises UnusableDatabaseUrl for a URL that names no such database,
         DatabaseUnreachable when the database cannot be opened, and

@@ -22,7 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from relay_server.store import webhook_outbox as outbox
+from relay_server.store.errors import DATABASE_UNAVAILABLE
 from relay_server.webhooks import delivery, schedule, urls
+from relay_server.worker import database_waits
 from relay_server.worker.context import WorkerContext
 from zimsend_common.timefmt import utcnow
 
@@ -57,8 +59,11 @@ class WebhookPump:
                 self._slot_freed.clear()
                 try:
                     self.round(utcnow())
+                except DATABASE_UNAVAILABLE as exc:
+                    database_waits.warn(log, "webhooks", exc)
+                    self._held_back = False
                 except Exception:
-                    # The store may be briefly unreachable; the next round tries again, a poll later.
+                    # A fault of this round's (the database's are above): the next round tries again, a poll later.
                     log.exception("webhook round failed")
                     self._held_back = False
                 self._pause(stop)

@@ -37,7 +37,9 @@ from prometheus_client import Histogram
 from redis.exceptions import RedisError
 
 from relay_server.dispatch import placement
+from relay_server.store.errors import DATABASE_UNAVAILABLE
 from relay_server.store.models import Message
+from relay_server.worker import database_waits
 from relay_server.worker.context import WorkerContext
 from relay_server.worker.epoch import EpochWatch
 from relay_server.worker.heartbeat import beat
@@ -98,8 +100,11 @@ class DueRelease:
         except RedisError as exc:
             log.warning("due release waits for Redis", extra={"error": str(exc)})
             return False
+        except DATABASE_UNAVAILABLE as exc:
+            database_waits.warn(log, "due release", exc)
+            return False
         except Exception:
-            # The store may be briefly unreachable; the next look tries again.
+            # A fault of this look's (the database's are above): the next look tries again.
             log.exception("due release failed")
             return False
         return True

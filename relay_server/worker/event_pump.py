@@ -59,7 +59,7 @@ from rq.exceptions import NoSuchJobError
 
 from relay_server.store import ids
 from relay_server.store.errors import DATABASE_UNAVAILABLE
-from relay_server.worker import events
+from relay_server.worker import database_waits, events
 from relay_server.worker.context import WorkerContext
 from zimsend_common import bus, device_written, wire
 
@@ -131,7 +131,7 @@ class EventPump:
             log.warning("event pump waits for Redis", extra={"error": str(exc)})
             return None
         except DATABASE_UNAVAILABLE as exc:
-            log.warning("event pump waits for the database", extra={"error": str(getattr(exc, "orig", exc))})
+            database_waits.warn(log, "event pump", exc)
             return None
         except Exception:
             log.exception("event pump round failed")

@@ -23,6 +23,8 @@ from datetime import datetime
 
 from redis.exceptions import RedisError
 
+from relay_server.store.errors import DATABASE_UNAVAILABLE
+from relay_server.worker import database_waits
 from relay_server.worker.abandoned import Phones, give_up_returned
 from relay_server.worker.context import WorkerContext
 from relay_server.worker.device_gone import fail_stranded
@@ -80,8 +82,11 @@ class Maintenance:
         except RedisError as exc:
             log.warning("maintenance waits for Redis", extra={"error": str(exc)})
             return False
+        except DATABASE_UNAVAILABLE as exc:
+            database_waits.warn(log, "maintenance", exc)
+            return False
         except Exception:
-            # The store may be briefly unreachable; the next round tries again.
+            # A fault of this round's (the database's are above): the next round tries again.
             log.exception("maintenance round failed")
             return False
         return True

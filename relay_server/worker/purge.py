@@ -19,6 +19,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from relay_server.store import retention
+from relay_server.store.errors import DATABASE_UNAVAILABLE
+from relay_server.worker import database_waits
 from relay_server.worker.context import WorkerContext
 from zimsend_common.timefmt import utcnow
 
@@ -47,6 +49,9 @@ class DailyPurge:
             self.ctx.store.purge_older_than(
                 retention.cutoff(now, self.ctx.settings.relay.retention_days), halted
             )  # which logs what it deleted
+        except DATABASE_UNAVAILABLE as exc:
+            database_waits.warn(log, "daily purge", exc)
+            return False
         except Exception:
             log.exception("daily purge failed")
             return False

@@ -1,6 +1,6 @@
 """A store opened with a statement timeout (an HTTP server's) has PostgreSQL cut a statement that
-waits or runs longer, on every connection of its pool; a store opened without one (the worker's,
-a command's) waits, and migrating is never cut."""
+waits or runs longer, on every connection of its pool; a store opened without one (a command's)
+waits, and migrating is never cut."""
 
 from __future__ import annotations
 
