@@ -9,7 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import redis
 import requests
 from credentials import Credentials
 from database_outage import refusing_connections
@@ -193,10 +192,6 @@ def test_metrics_of_a_server_process_show_what_the_worker_process_counted(tmp_pa
     store.close()
     worker = spawn_worker(env, tmp_path / "worker.log", maintenance_seconds=0.5)
     try:
-        # Once the worker's first look at Redis found the store empty, no recovery grace holds the
-        # release back (a message stored before that look waits 60 s, as after a loss of Redis's data).
-        connection = redis.Redis(host=redis_proc.host, port=redis_proc.port)
-        wait_until(lambda: _recovery_resumed(connection), "the worker's first look at Redis")
         with serving(env):
             base = f"http://127.0.0.1:{port}"
             at = isoformat_z(utcnow() + timedelta(seconds=2))
@@ -217,10 +212,3 @@ def test_metrics_of_a_server_process_show_what_the_worker_process_counted(tmp_pa
                 ) from None
     finally:
         worker.kill()
-
-
-def _recovery_resumed(connection: redis.Redis) -> bool:
-    """Whether the worker's sentinel is in Redis and names no grace still running."""
-    value = connection.get(wire.redis_epoch_key())
-    resumes_at = wire.epoch_resumes_at(value) if isinstance(value, bytes) else None
-    return resumes_at is not None and resumes_at <= utcnow()
