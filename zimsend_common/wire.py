@@ -38,6 +38,10 @@ back (compare-and-delete, only while the claim is its own) and never sends that
 message; the relay's worker keeps the refusal in the store and places the
 message again, signed only for the client's devices that have not refused it,
 or fails it NO_CREDIT once every one has (``relay_server/worker/refusals.py``).
+A shared message of more SMS parts than the device's whole ``daily_send_limit``
+is declined so too, with DEVICE_ERROR (``DECLINE_CODES``): the device could
+never send it, and another of a larger limit may; once every device has
+refused it, it fails with the code of the last refusal.
 
 A cancel claims the same key; whoever sets it first wins, the other learns it.
 So does the relay's worker before it fails a message that can no longer
@@ -66,6 +70,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
+
+from zimsend_common.failures import FailureCode
 
 # -- queues ------------------------------------------------------------------
 
@@ -147,8 +153,11 @@ CLAIM_OTP_LOST = "otp-lost"
 # scheduled one, at its time): it fails with BLOCKED_NUMBER, unsent.
 CLAIM_BLOCKED = "blocked"
 # Won by the relay for a shared message every device of its client that could send it
-# refused for want of credit (``declined`` events): it fails with NO_CREDIT, unsent.
+# refused (``declined`` events): it fails with the last refusal's code, unsent.
 CLAIM_DECLINED = "declined"
+# Why a device declines a shared message (a ``declined`` event's code): its SIM refused it for
+# want of credit, or it has more SMS parts than the device's whole daily_send_limit.
+DECLINE_CODES = frozenset({FailureCode.NO_CREDIT, FailureCode.DEVICE_ERROR})
 # Won by the relay for a message meant for one device that was disabled or deleted before
 # it left: it fails with DEVICE_ERROR, unsent (``relay_server/worker/device_gone.py``).
 CLAIM_DEVICE_GONE = "device-gone"
@@ -330,11 +339,13 @@ class Event:
       job_refused: reason (a JobRefusal reason), job_id, queue, message_id
                  (the id the job claimed, or None): a job the agent would not
                  take, which never reached its modem
-      declined:  message_id, declined_at, code (NO_CREDIT), message, detail: a
+      declined:  message_id, declined_at, code (one of DECLINE_CODES), message, detail: a
                  message of the client's shared queue that the device's SIM
-                 refused before any of its parts went (no credit, barred); the
-                 device gave its claim back and will never send it, and the
-                 relay offers it to the client's other devices (heartbeats
+                 refused before any of its parts went (NO_CREDIT: no credit,
+                 barred), or that has more parts than the device's whole
+                 daily_send_limit (DEVICE_ERROR); the device gave its claim
+                 back and will never send it, and the relay offers it to the
+                 client's other devices (after a refusal for credit, heartbeats
                  then carry shared_paused_until while the device leaves the
                  shared queues alone)
     """

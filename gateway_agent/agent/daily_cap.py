@@ -17,8 +17,11 @@ leaves it unclaimed at the head of its queue, for the client's other devices
 the next day begins. A message whose parts went in part keeps going: its
 parts fitted when it started (a backend that splits a text otherwise than the
 relay, ``gammu`` or a phone, may send a part more). A message of more parts
-than the whole limit could never leave within it: it fails with
-``DEVICE_ERROR`` rather than wait for ever, ending no day. Heartbeats tell the
+than the whole limit could never leave within it, and ends no day: a shared
+one is declined (``sender``), for another of the client's devices, and the
+relay fails it with ``DEVICE_ERROR`` only when none is left that could send
+it; one pinned to this device fails with ``DEVICE_ERROR`` at once rather than
+wait for ever. Heartbeats tell the
 end of a day reached (``daily_limit_reached_until``), so that the relay counts
 on the device again only from then.
 """

@@ -32,7 +32,9 @@ Between 1 and 2, a message that does not fit in what is left of the device's
 daily send limit (``agent.daily_cap``) is not started: its job goes back,
 unclaimed, to the head of its queue (``bus.put_back``), for another device or
 the next day. One of more parts than the whole limit is claimed and taken as
-any other, then fails unsent.
+any other, then leaves unsent: a shared one is declined as in 5, with
+``DEVICE_ERROR`` and the limit in its detail, for a device of a larger limit;
+one pinned to this device fails with them.
 """
 
 from __future__ import annotations
@@ -124,6 +126,8 @@ class Sender:
             self._outbox.report_failure(job.message_id, FailureCode.TIMEOUT, detail)
             return "expired"
         if admission is Admission.NEVER:
+            if job.device_id is None:  # another device of the client, of a larger limit, may send it
+                return self._decline(job, FailureCode.DEVICE_ERROR, self._cap.too_long(parts))
             return self._fail(job.message_id, FailureCode.DEVICE_ERROR, self._cap.too_long(parts))
         self._mark_inflight(job.message_id)
         self._inflight_marked = True
@@ -216,7 +220,7 @@ class Sender:
                 if error.failure == FailureCode.NO_CREDIT:
                     self._no_credit(error.detail)
                     if _may_decline(job, error, refusal):
-                        return self._decline(job, error)
+                        return self._decline(job, error.failure, error.detail)
                 if not error.temporary:
                     return self._fail(job.message_id, error.failure, _outcome(error.detail, error))
                 refusal = error
@@ -247,15 +251,16 @@ class Sender:
         if error.progress is not None and error.progress.references:
             self._ledger.record_accepted_parts(job.message_id, error.progress.references, job.to, time.time())
 
-    def _decline(self, job: wire.SendJob, error: ModemError) -> str:
-        """Leave the message to the client's other devices: declined in the ledger with its
-        event journalled, then the claim given back, then the event handed on."""
+    def _decline(self, job: wire.SendJob, code: FailureCode, detail: str) -> str:
+        """Leave the message to the client's other devices, unsent here for ``code`` (one of
+        ``wire.DECLINE_CODES``): declined in the ledger with its event journalled, then the
+        claim given back, then the event handed on."""
         data = {
             "message_id": job.message_id,
             "declined_at": isoformat_precise(utcnow()),
-            "code": str(error.failure),
-            "message": describe(error.failure),
-            "detail": error.detail,
+            "code": str(code),
+            "message": describe(code),
+            "detail": detail,
         }
         # The claim goes back before the event reaches the worker, which then finds the
         # message unclaimed and places it at once.
@@ -264,8 +269,8 @@ class Sender:
         self._give_back(job.client_id, job.message_id)
         self._outbox.hand_on()
         log.warning(
-            "message declined: the SIM refused it for want of credit; left to the client's other devices",
-            extra={"message_id": job.message_id, "detail": error.detail},
+            "message declined: left to the client's other devices",
+            extra={"message_id": job.message_id, "code": str(code), "detail": detail},
         )
         return "declined"
 

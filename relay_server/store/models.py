@@ -75,13 +75,14 @@ class Device:
 
 @dataclass(frozen=True)
 class Refusal:
-    """A device's SIM refused a shared message before any of its parts went (a ``declined``
-    event): the device will never send it, and the message goes to the client's others."""
+    """A device declined a shared message (a ``declined`` event): its SIM refused it before any
+    of its parts went, or it has more parts than the device's whole daily send limit. The device
+    will never send it, and the message goes to the client's others."""
 
     message_id: str
     device_id: str
-    code: str  # a FailureCode: NO_CREDIT
-    detail: str | None  # the modem's own words
+    code: str  # a FailureCode of ``wire.DECLINE_CODES``: NO_CREDIT, or DEVICE_ERROR for the daily limit
+    detail: str | None  # the modem's own words, or the limit's
     refused_at: datetime
 
 

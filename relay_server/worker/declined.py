@@ -1,12 +1,14 @@
-"""Applying a ``declined`` event: a device's SIM refused a shared message for want of credit.
+"""Applying a ``declined`` event: a device's SIM refused a shared message for want of credit,
+or the message has more SMS parts than the device's whole daily send limit.
 
 The device gave its claim back and will never send the message; the event is
 signed like every other and checked by ``events`` (a message of the device's
 client, shared, live). Here the refusal is kept in the store, once per device
 and message: a repeat changes nothing. Then, once that is committed, the
 message is placed again for the client's devices that have not refused it,
-or fails with NO_CREDIT when none is left (``refusals``). Its status stays
-``queued`` meanwhile: the contract's statuses do not change.
+or fails when none is left (``refusals``: NO_CREDIT, or DEVICE_ERROR when
+every device refused it for its daily limit). Its status stays ``queued``
+meanwhile: the contract's statuses do not change.
 """
 
 from __future__ import annotations

@@ -300,12 +300,14 @@ def _on_failed(ctx: context.WorkerContext, device: Device, event: wire.Event) ->
 
 
 def _on_declined(ctx: context.WorkerContext, device: Device, event: wire.Event) -> bool:
-    """A shared message the device's SIM refused for want of credit (``declined``)."""
+    """A shared message the device declined (``declined``): its SIM refused it for want of
+    credit, or it has more parts than the device's whole daily send limit."""
     data = event.data
     message_id = data.get("message_id")
     if not is_id(message_id, ids.is_message_id):
         raise Refused("malformed")
-    if data.get("code") != FailureCode.NO_CREDIT:
+    code = data.get("code")
+    if not isinstance(code, str) or code not in wire.DECLINE_CODES:
         raise Refused("bad_failure_code")
     message = ctx.store.get_message_by_id(message_id)
     if message is None or message.client_id != device.client_id or message.is_test:
@@ -315,9 +317,7 @@ def _on_declined(ctx: context.WorkerContext, device: Device, event: wire.Event) 
         raise Refused("not_a_shared_message")
     detail = clipped(str(data["detail"]), MAX_ERROR_TEXT) if data.get("detail") else None
     at = _moment(data.get("declined_at", event.at))
-    return declined.apply(
-        ctx, message, Refusal(message_id, device.device_id, FailureCode.NO_CREDIT, detail, at), utcnow()
-    )
+    return declined.apply(ctx, message, Refusal(message_id, device.device_id, FailureCode(code), detail, at), utcnow())
 
 
 def _on_received(ctx: context.WorkerContext, device: Device, event: wire.Event) -> bool:

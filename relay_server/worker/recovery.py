@@ -7,8 +7,8 @@ code only the lost job held: those fail); placing is idempotent, so running
 it while the relay is enqueueing is safe, and the claim keeps a message from
 leaving twice. A scheduled message is the due release's (``due``) until that
 has looked past its time; recovery covers it after. A shared message devices
-refused for want of credit is placed for the client's other devices only, or
-fails with NO_CREDIT when none is left (``refusals``). A shared message is
+refused (for want of credit, or for their daily send limit) is placed for the
+client's other devices only, or fails when none is left (``refusals``). A shared message is
 placed on a device of its route when its destination has one that can take
 it (``dispatch.routes``), and one left waiting for a route device that can no
 longer take it is placed again so (``rerouted``).
@@ -77,9 +77,9 @@ def requeue_orphans(
     having never handed it to its modem, sends it; and again after each
     further ``STUCK_AFTER`` of silence, never more often; unless that device
     will never report on it (``abandoned``, by the bound of a phone for one of
-    ``phones``). One claimed by a device that refused it for want of credit is
-    taken from that device and placed for the others; one the relay claimed when every device had refused it fails
-    with NO_CREDIT (its failure was not stored).
+    ``phones``). One claimed by a device that refused it is taken from that
+    device and placed for the others; one the relay claimed when every device
+    had refused it fails as ``refusals.fail_declined`` says (its failure was not stored).
     """
     refs = ctx.store.queued_message_refs(scheduled_through)
     placed, queued = 0, dict[str, list[tuple[str, str]]]()

@@ -1,8 +1,10 @@
-"""Shared messages that devices refused for want of credit: where each may go next.
+"""Shared messages that devices refused: where each may go next.
 
 A device whose SIM refuses a message of its client's shared queue before any
 part of it went (no credit, barred: a ``declined`` event, ``worker.declined``)
-never sends that message, and gives its claim back. The store keeps who
+never sends that message, and gives its claim back. So does one of a
+``daily_send_limit`` below the message's SMS parts, which could never send it
+in a day (code DEVICE_ERROR): a device of a larger limit may. The store keeps who
 refused it (``Store.record_refusal``); from that durable record the worker
 decides, whenever it places the message (after the refusal, in recovery):
 
@@ -13,7 +15,9 @@ decides, whenever it places the message (after the refusal, in recovery):
   that take shared jobs (not phones), online now, and taking them before the
   message's ``valid_until`` (a paused device: below);
 - once every one of them has refused it (or none other is online, or back
-  in time), it fails with NO_CREDIT and the modem's own words. Online is
+  in time), it fails, each refusing device named with its words (the
+  modem's, or its limit's): with DEVICE_ERROR when every one refused it for
+  its daily limit, else with NO_CREDIT. Online is
   what the send path asks before it takes a shared message
   (``RQDispatcher.choose_device``, which answers NO_DEVICE_AVAILABLE
   otherwise): a message refused while the client's other devices are
@@ -58,9 +62,7 @@ from zimsend_common.failures import FailureCode, describe
 
 log = logging.getLogger(__name__)
 
-EVERY_DEVICE_REFUSED = (
-    "{detail} (refused for want of credit by every online device of the client that could send it in time: {devices})"
-)
+EVERY_DEVICE_REFUSED = "refused by every online device of the client that could send it in time: {refusals}"
 REFUSALS_LOST = "refused for want of credit by every online device of the client that could send it in time"
 
 
@@ -143,21 +145,36 @@ def fail_exhausted(ctx: WorkerContext, message: Message, found: list[Refusal], n
 
 
 def fail_declined(store: Store, message_id: str, found: list[Refusal], now: datetime) -> bool:
-    """Fail the queued message with NO_CREDIT, in the words of its last refusal (of none, when
-    the store lost them); False when it had moved on."""
+    """Fail the queued message every device refused (``found``, oldest first), each device named
+    with its words: with DEVICE_ERROR when each refused it for having more parts than its whole
+    daily send limit, else with NO_CREDIT (one SIM's credit, topped up, would send it; so when
+    the store lost them too); False when it had moved on."""
     last = found[-1] if found else None
+    code = _failure_of(found)
     if last is None:
         detail = REFUSALS_LOST
     else:
-        devices = ", ".join(refusal.device_id for refusal in found)
-        detail = EVERY_DEVICE_REFUSED.format(detail=last.detail or describe(FailureCode.NO_CREDIT), devices=devices)
-    error = MessageError(FailureCode.NO_CREDIT, describe(FailureCode.NO_CREDIT), detail)
+        said = "; ".join(f"{refusal.device_id}: {refusal.detail or describe(_code(refusal))}" for refusal in found)
+        detail = EVERY_DEVICE_REFUSED.format(refusals=said)
+    error = MessageError(code, describe(code), detail)
     change = StatusChange(message_id, "failed", now, device_id=last.device_id if last else None, error=error)
 
     def while_queued(message: Message) -> StatusChange:
         return change if message.status == "queued" else replace(change, status=message.status)
 
     return store.apply_status_change(change, check=while_queued).applied
+
+
+def _failure_of(found: list[Refusal]) -> FailureCode:
+    """What a message that every device refused (``found``) fails with."""
+    if found and all(_code(refusal) == FailureCode.DEVICE_ERROR for refusal in found):
+        return FailureCode.DEVICE_ERROR
+    return FailureCode.NO_CREDIT
+
+
+def _code(refusal: Refusal) -> FailureCode:
+    """Why the device refused: a code the store kept, NO_CREDIT for any it could not know."""
+    return FailureCode(refusal.code) if refusal.code in wire.DECLINE_CODES else FailureCode.NO_CREDIT
 
 
 def release_refusers_claim(ctx: WorkerContext, message: Message, found: list[Refusal]) -> bool:

@@ -229,3 +229,19 @@ def test_each_heartbeat_tells_when_the_device_day_its_sent_today_counts_ends(con
     eventually(lambda: heartbeat(conn, running).get("day_ends_at") == next_midnight(clock))
     clock.next_day()
     eventually(lambda: heartbeat(conn, running).get("day_ends_at") == next_midnight(clock))
+
+
+def test_a_shared_message_of_more_parts_than_the_whole_limit_is_declined_unsent_for_the_clients_other_devices(
+    conn, fake_modem, start_limited
+):
+    serve_client(conn)
+    start_limited(fake_modem, 2)
+    enqueue(conn, SHARED, "msg_00000000000c0043", text=THREE_PARTS)
+    enqueue(conn, SHARED, "msg_00000000000c0044")
+
+    eventually(lambda: kinds_of(conn, "msg_00000000000c0044") == ["sent"])
+    [declined] = events_of(conn, "msg_00000000000c0043")
+    assert (declined.kind, declined.data["code"]) == ("declined", "DEVICE_ERROR")
+    assert declined.data["detail"].startswith("3 parts, more than the device's daily_send_limit of 2")
+    assert conn.get(wire.claim_key(CLIENT_ID, "msg_00000000000c0043")) is None  # the relay's to place again
+    assert texts(fake_modem) == ["text of msg_00000000000c0044"]

@@ -19,12 +19,12 @@ from zimsend_common.timefmt import isoformat_precise, isoformat_z, utcnow
 BARRED = "+CMS ERROR: 8 (Operator determined barring)"
 
 
-def declined(device: AgentDevice, message: Message, detail: str = BARRED) -> str:
+def declined(device: AgentDevice, message: Message, detail: str = BARRED, code: str = "NO_CREDIT") -> str:
     data = {
         "message_id": message.message_id,
         "declined_at": isoformat_precise(utcnow()),
-        "code": "NO_CREDIT",
-        "message": "No credit",
+        "code": code,
+        "message": "Declined",
         "detail": detail,
     }
     return device.report("declined", data)
@@ -305,3 +305,46 @@ def test_recovery_fails_no_credit_a_message_every_device_declined_whose_failure_
     failed = parts.reload(message)
     assert failed.status == "failed" and failed.error is not None and failed.error.code == "NO_CREDIT"
     assert "Operator determined barring" in (failed.error.detail or "")
+
+
+TOO_LONG = "3 parts, more than the device's daily_send_limit of 2: it could never leave within it"
+
+
+def test_a_message_of_more_parts_than_one_devices_whole_daily_limit_goes_to_the_others_only(parts: Parts):
+    caller = parts.client()
+    small, large = online(parts, caller), online(parts, caller)
+    message = parts.message(caller)
+
+    assert declined(small, message, TOO_LONG, code="DEVICE_ERROR") == "applied"
+
+    assert parts.reload(message).status == "queued"
+    assert signed_for(parts, message) == {large.device_id}
+    assert on_shared_queue(parts, message)
+
+
+def test_a_message_every_device_declined_for_its_daily_limit_fails_device_error_with_each_limit_named(parts: Parts):
+    caller = parts.client()
+    first, second = online(parts, caller), online(parts, caller)
+    message = parts.message(caller)
+
+    declined(first, message, TOO_LONG, code="DEVICE_ERROR")
+    declined(second, message, TOO_LONG.replace("of 2", "of 1"), code="DEVICE_ERROR")
+
+    failed = parts.reload(message)
+    assert failed.status == "failed" and failed.sent_at is None
+    assert failed.error is not None and failed.error.code == "DEVICE_ERROR"
+    detail = failed.error.detail or ""
+    assert "daily_send_limit of 2" in detail and "daily_send_limit of 1" in detail
+    assert first.device_id in detail and second.device_id in detail
+    assert "credit" not in detail
+    assert not on_shared_queue(parts, message)
+
+
+def test_a_declined_event_of_another_code_is_refused(parts: Parts):
+    caller = parts.client()
+    first, _ = online(parts, caller), online(parts, caller)
+    message = parts.message(caller)
+
+    assert declined(first, message, "no signal", code="NETWORK_ERROR") != "applied"
+
+    assert parts.store.refusals([message.message_id]) == {}
