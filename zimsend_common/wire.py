@@ -335,7 +335,10 @@ class Event:
                  and takes no job until then, the start of its next day;
                  shared_paused_until (ISO 8601 Z, or None): after its SIM
                  refused a send for want of credit it takes no job of its
-                 client's shared queues until then, its own queues' still
+                 client's shared queues until then, its own queues' still;
+                 daily_send_limit (the SMS parts it sends a day at most, 0
+                 for no limit; absent from agents before it and from
+                 phones): a shared message of more parts is routed elsewhere
       job_refused: reason (a JobRefusal reason), job_id, queue, message_id
                  (the id the job claimed, or None): a job the agent would not
                  take, which never reached its modem

@@ -347,7 +347,8 @@ class Agent:
         data = heartbeat_data(
             self._state, self._modem, self._identity, self._ledger, self._connection, self._intake.queue_names(), day
         )
-        return {**data, **self._intake.pauses()}
+        # The whole limit, so that the relay routes the device no message it could never send in a day.
+        return {**data, **self._intake.pauses(), "daily_send_limit": self._settings.agent.daily_send_limit}
 
     # -- the modem ----------------------------------------------------------------
 

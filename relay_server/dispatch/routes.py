@@ -31,8 +31,11 @@ Only devices that can take the message now are a route
 ``device_offline_after_seconds``, modem working), not paused (past their daily
 send limit, or after their SIM refused for want of credit), and not phones,
 which pull what is placed on them from the store, where a routed message is
-shared (a phone takes no shared message either). Of those, and not of those
-that refused the message for want of credit (``leave_out``), the longest
+shared (a phone takes no shared message either). Nor is a device whose whole
+daily send limit, as its heartbeats tell it, is below the message's SMS
+parts (``DeviceState.sends_within_a_day``): it could never send it, and its
+agent would decline it. Of those, and not of those that refused the message
+(``leave_out``: for want of credit, or for their daily limit), the longest
 matching prefix wins; when none matches, the message goes on the client's
 shared queue, as any message did before, for any of its devices: routing is
 preferred, never required, and nothing waits for a route that cannot send.
@@ -78,8 +81,9 @@ def route_devices(
     leave_out: Collection[str] = (),
 ) -> list[str]:
     """The devices of the route of a shared message: of ``states`` (its client's) that take a
-    routed message now and are not in ``leave_out``, those whose longest prefix beginning its
-    number is the longest. None for a pinned or test message, or when no prefix matches."""
+    routed message now, whose whole daily send limit its parts fit in, and that are not in
+    ``leave_out``, those whose longest prefix beginning its number is the longest. None for a
+    pinned or test message, or when no prefix matches."""
     if message.device_id is not None or message.is_test:
         return []
     longest, chosen = 0, list[str]()
@@ -87,7 +91,7 @@ def route_devices(
         matched = max((len(prefix) for prefix in state.prefixes if message.to.startswith(prefix)), default=0)
         if matched == 0 or matched < longest or state.device_id in leave_out:
             continue
-        if not takes_routed_now(state, now, offline_after):
+        if not takes_routed_now(state, now, offline_after) or not state.sends_within_a_day(message.segments):
             continue
         if matched > longest:
             longest, chosen = matched, list[str]()

@@ -28,7 +28,7 @@ from zimsend_common.timefmt import as_utc, isoformat_z, parse_zoned
 # number) is dropped when it does not fit, rather than kept wrong.
 _HEARTBEAT_DESCRIPTIONS = ("operator", "manufacturer", "model", "firmware")
 _HEARTBEAT_NAMES = ("agent_state", "registration", "phone_number")
-_HEARTBEAT_INT = ("signal_percent", "signal_dbm", "sent_today", "queue_depth")
+_HEARTBEAT_INT = ("signal_percent", "signal_dbm", "sent_today", "queue_depth", "daily_send_limit")
 # When a pause of the device ends (``DeviceState``): its daily send limit, its shared queues left for want
 # of credit; and when the device's day that its ``sent_today`` counts ends.
 _HEARTBEAT_TIMES = ("daily_limit_reached_until", "shared_paused_until", "day_ends_at")

@@ -9,7 +9,9 @@ sent its day's ``daily_send_limit`` it takes no job until its next day begins
 none of its client's shared queues, for that long (``shared_pause_ends_at``).
 Either way it counts as online, as one whose send rate is used up does: it
 sends what it is given, later (``takes_shared_again_at`` for a shared
-message). The worker writes heartbeats into the store (``device_records``);
+message). Its agent tells its whole daily limit (``daily_send_limit``): a
+message of more SMS parts never leaves it (``sends_within_a_day``). The
+worker writes heartbeats into the store (``device_records``);
 the HTTP side reads them through ``Store.device_states``, so the answer does
 not need Redis.
 """
@@ -58,11 +60,18 @@ class DeviceState:
     shared_paused_until: datetime | None = None  # after its SIM refused for want of credit: its own queues only
     day_ends_at: datetime | None = None  # when the device's day that sent_today counts ends, as its agent told
     route_prefixes: str | None = None  # the destinations it is the route for, as stored (``prefixes``)
+    daily_send_limit: int | None = None  # its agent's, in SMS parts a day; 0: none; None: not told
 
     @property
     def prefixes(self) -> tuple[str, ...]:
         """The destination prefixes (E.164) the device is the route for (``dispatch.routes``)."""
         return prefixes_from(self.route_prefixes)
+
+    def sends_within_a_day(self, parts: int) -> bool:
+        """Whether a message of ``parts`` SMS parts fits in the device's whole daily send limit:
+        one of more would never leave it (its agent declines it). True when the limit is none,
+        or not told."""
+        return not self.daily_send_limit or self.daily_send_limit < 0 or parts <= self.daily_send_limit
 
     def heard_from(self, now: datetime, offline_after: timedelta) -> bool:
         """Whether the device's agent reported within ``offline_after`` of ``now``."""
@@ -139,6 +148,7 @@ _STATES = (
         device_status.c.shared_paused_until,
         device_status.c.day_ends_at,
         devices.c.route_prefixes,
+        device_status.c.daily_send_limit,
     )
     .select_from(
         devices.outerjoin(device_status, devices.c.device_id == device_status.c.device_id).outerjoin(

@@ -44,6 +44,9 @@ device_status = sa.Table(
     sa.Column("shared_paused_until", UtcDateTime, nullable=True),
     # When the device's day that sent_today counts ends, as its agent tells (migration 0029).
     sa.Column("day_ends_at", UtcDateTime, nullable=True),
+    # The SMS parts the device sends a day at most, as its agent tells; 0: no limit; null: not
+    # told (a phone, an older agent) (migration 0035).
+    sa.Column("daily_send_limit", sa.Integer, nullable=True),
 )
 
 device_events = sa.Table(

@@ -15,9 +15,10 @@ decides, whenever it places the message (after the refusal, in recovery):
   that take shared jobs (not phones), online now, and taking them before the
   message's ``valid_until`` (a paused device: below);
 - once every one of them has refused it (or none other is online, or back
-  in time), it fails, each refusing device named with its words (the
-  modem's, or its limit's): with DEVICE_ERROR when every one refused it for
-  its daily limit, else with NO_CREDIT. Online is
+  in time, or none other of a daily send limit that its parts fit in, as the
+  devices' heartbeats tell their limits), it fails, each refusing device
+  named with its words (the modem's, or its limit's): with DEVICE_ERROR when
+  every one refused it for its daily limit, else with NO_CREDIT. Online is
   what the send path asks before it takes a shared message
   (``RQDispatcher.choose_device``, which answers NO_DEVICE_AVAILABLE
   otherwise): a message refused while the client's other devices are
@@ -54,6 +55,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from relay_server.dispatch import heartbeat_keys, placement
+from relay_server.store.device_state import DeviceState
 from relay_server.store.models import Message, MessageError, Refusal, StatusChange
 from relay_server.store.store import Store
 from relay_server.worker.context import WorkerContext
@@ -82,7 +84,7 @@ def outlook(ctx: WorkerContext, messages: list[Message], now: datetime) -> Outlo
     query for the refusals, one for each client whose messages have any)."""
     shared = [message.message_id for message in messages if message.device_id is None and not message.is_test]
     refused = ctx.store.refusals(shared) if shared else {}
-    senders: dict[str, dict[str, datetime]] = {}
+    senders: dict[str, list[DeviceState]] = {}
     sorted_out = Outlook()
     for message in messages:
         found = refused.get(message.message_id)
@@ -92,7 +94,7 @@ def outlook(ctx: WorkerContext, messages: list[Message], now: datetime) -> Outlo
         if message.client_id not in senders:
             senders[message.client_id] = shared_senders(ctx, message.client_id, now)
         refusers = frozenset(refusal.device_id for refusal in found)
-        if _sent_in_time(message, senders[message.client_id], refusers):
+        if _sent_in_time(message, senders[message.client_id], refusers, now):
             sorted_out.placeable.append(message)
             sorted_out.leave_out[message.message_id] = refusers
         else:
@@ -100,25 +102,23 @@ def outlook(ctx: WorkerContext, messages: list[Message], now: datetime) -> Outlo
     return sorted_out
 
 
-def shared_senders(ctx: WorkerContext, client_id: str, now: datetime) -> dict[str, datetime]:
-    """The client's devices that could take a shared message, each with when it takes one:
-    online (enabled, heard from within ``device_offline_after_seconds``, modem working) and not
-    phones, as the send path counts them before it accepts one; ``now``, or the end of its
-    pause (``DeviceState.takes_shared_again_at``)."""
+def shared_senders(ctx: WorkerContext, client_id: str, now: datetime) -> list[DeviceState]:
+    """The client's devices that could take a shared message at ``now``: online (enabled,
+    heard from within ``device_offline_after_seconds``, modem working) and not phones, as the
+    send path counts them before it accepts one."""
     # The store's heartbeats may wait behind this worker's own backlog: the keys' are never behind.
     states = heartbeat_keys.live_states(ctx.store, ctx.redis, client_id=client_id, now=now)
-    return {
-        state.device_id: state.takes_shared_again_at(now) or now
-        for state in states
-        if state.online(now, ctx.offline_after) and not state.is_phone
-    }
+    return [state for state in states if state.online(now, ctx.offline_after) and not state.is_phone]
 
 
-def _sent_in_time(message: Message, senders: dict[str, datetime], refusers: frozenset[str]) -> bool:
-    """Whether one of ``senders`` that did not refuse ``message`` takes it before its ``valid_until``."""
+def _sent_in_time(message: Message, senders: list[DeviceState], refusers: frozenset[str], now: datetime) -> bool:
+    """Whether one of ``senders`` that did not refuse ``message``, and whose whole daily send
+    limit its parts fit in, takes it (at ``now``, or once its pause ends) before its ``valid_until``."""
     return any(
-        device_id not in refusers and (message.valid_until is None or takes_it < message.valid_until)
-        for device_id, takes_it in senders.items()
+        state.device_id not in refusers
+        and state.sends_within_a_day(message.segments)
+        and (message.valid_until is None or (state.takes_shared_again_at(now) or now) < message.valid_until)
+        for state in senders
     )
 
 

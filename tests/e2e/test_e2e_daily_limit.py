@@ -57,3 +57,36 @@ def test_a_device_past_its_daily_limit_leaves_the_clients_messages_to_the_other_
     assert other.texts_sent() and "daily limit late" in other.texts_sent()
     log = (gateway.workdir / f"agent-{limited.device_id}.log").read_text()
     assert log.count("daily send limit reached") == 1
+
+
+THREE_PARTS = "a text of three parts " * 15  # 330 septets
+ECONET = "+263771000301"
+
+
+def test_a_message_longer_than_a_devices_whole_limit_fails_alone_and_leaves_once_through_a_larger_one(
+    gateway: Gateway,
+):
+    account = gateway.new_account()
+    small = gateway.new_agent(account, start=False, ZIMSEND_DAILY_SEND_LIMIT="2")
+    gateway.store.set_device_prefixes(small.device_id, ["+26377"])
+    gateway.start_agent(small, account)
+
+    # No other device: the small one declines it, and the relay fails it, saying why.
+    alone = gateway.queue(account, to=ECONET, message=THREE_PARTS)
+    failed = gateway.wait_for_status(account, alone, "delivered", "failed", timeout=60)
+    assert failed["status"] == "failed" and failed["error"]["code"] == "DEVICE_ERROR", failed
+    assert "daily_send_limit of 2" in failed["error"]["detail"] and small.device_id in failed["error"]["detail"]
+
+    large = gateway.new_agent(account)
+    long_one = gateway.queue(account, to=ECONET, message=THREE_PARTS)
+    short_one = gateway.queue(account, to=ECONET, message="a text of one part")
+
+    assert gateway.wait_for_status(account, long_one, "delivered", "failed", timeout=60)["device_id"] == (
+        large.device_id
+    )
+    assert gateway.wait_for_status(account, short_one, "delivered", "failed", timeout=60)["device_id"] == (
+        small.device_id
+    )
+    # The network's logs are the witness: each text accepted once, the long one from the larger device.
+    assert small.texts_sent() == ["a text of one part"]
+    assert large.texts_sent() == [THREE_PARTS]

@@ -245,3 +245,12 @@ def test_a_shared_message_of_more_parts_than_the_whole_limit_is_declined_unsent_
     assert declined.data["detail"].startswith("3 parts, more than the device's daily_send_limit of 2")
     assert conn.get(wire.claim_key(CLIENT_ID, "msg_00000000000c0043")) is None  # the relay's to place again
     assert texts(fake_modem) == ["text of msg_00000000000c0044"]
+
+
+@pytest.mark.parametrize("limit", [0, 2])
+def test_each_heartbeat_tells_the_devices_whole_daily_limit(conn, fake_modem, start_limited, limit):
+    serve_client(conn)
+    running = start_limited(fake_modem, limit)
+
+    # So that the relay routes no message to the device that it could never send in a day.
+    eventually(lambda: heartbeat(conn, running).get("daily_send_limit") == limit)

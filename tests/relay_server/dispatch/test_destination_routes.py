@@ -144,3 +144,55 @@ def test_a_routed_message_is_estimated_on_its_routes_queue_not_the_shared_one(pa
     eta = dispatcher.estimated_delivery(message)
 
     assert eta is not None and eta - before < SEND + timedelta(seconds=1)
+
+
+def test_a_message_of_more_parts_than_a_route_devices_whole_daily_limit_goes_to_another_device(parts, dispatcher):
+    caller = parts.client()
+    small = route(parts, caller, "+26377", daily_send_limit=2)
+    large = route(parts, caller, "+26377", daily_send_limit=3)
+    route(parts, caller)
+
+    three_parts = [placed(dispatcher, parts, caller, to=ECONET, segments=3) for _ in range(10)]
+    two_parts = [placed(dispatcher, parts, caller, to=ECONET, segments=2) for _ in range(20)]
+
+    assert all(waits(parts, message) == (own(large), {large.device_id}) for message in three_parts)
+    assert {waits(parts, message)[0] for message in two_parts} == {own(small), own(large)}
+    assert parts.reload(three_parts[0]).device_id is None  # still shared: it may move
+
+
+def test_a_message_of_more_parts_than_every_route_devices_whole_daily_limit_goes_to_any_device(parts, dispatcher):
+    caller = parts.client()
+    route(parts, caller, "+26377", daily_send_limit=2)
+    route(parts, caller)
+
+    message = placed(dispatcher, parts, caller, to=ECONET, segments=3)
+
+    every_enabled = set(parts.store.device_signing_keys(caller.client_id))
+    assert waits(parts, message) == (wire.client_queue(caller.client_id, 3), every_enabled)
+
+
+@pytest.mark.parametrize("told", [{}, {"daily_send_limit": 0}], ids=["not_told", "no_limit"])
+def test_a_route_device_whose_limit_is_not_told_or_none_takes_a_long_message(parts, dispatcher, told):
+    caller = parts.client()
+    econet = route(parts, caller, "+26377", **told)
+    route(parts, caller)
+
+    message = placed(dispatcher, parts, caller, to=ECONET, segments=10)
+
+    assert waits(parts, message) == (own(econet), {econet.device_id})
+
+
+@pytest.mark.parametrize(
+    ("text", "valid"),
+    [
+        ("+26377", True),
+        ("+1", True),
+        ("+263771234567890", True),
+        ("+2637712345678901", False),
+        ("26377", False),
+        ("+0263", False),
+        ("+", False),
+    ],
+)
+def test_a_prefix_is_e164(text, valid):
+    assert routes.valid_prefix(text) is valid

@@ -310,6 +310,13 @@ def test_recovery_fails_no_credit_a_message_every_device_declined_whose_failure_
 TOO_LONG = "3 parts, more than the device's daily_send_limit of 2: it could never leave within it"
 
 
+def limited(parts: Parts, caller: Caller, limit: int) -> AgentDevice:
+    """A device of the caller's, heard from now, whose heartbeat tells its daily send limit."""
+    device = parts.device(caller)
+    device.heartbeat(daily_send_limit=limit)
+    return device
+
+
 def test_a_message_of_more_parts_than_one_devices_whole_daily_limit_goes_to_the_others_only(parts: Parts):
     caller = parts.client()
     small, large = online(parts, caller), online(parts, caller)
@@ -348,3 +355,28 @@ def test_a_declined_event_of_another_code_is_refused(parts: Parts):
     assert declined(first, message, "no signal", code="NETWORK_ERROR") != "applied"
 
     assert parts.store.refusals([message.message_id]) == {}
+
+
+def test_a_message_one_device_declined_for_its_limit_fails_at_once_when_every_other_ones_limit_is_below_it_too(
+    parts: Parts,
+):
+    caller = parts.client()
+    small, _ = limited(parts, caller, 2), limited(parts, caller, 1)
+    message = parts.message(caller, segments=3)
+
+    declined(small, message, TOO_LONG, code="DEVICE_ERROR")
+
+    failed = parts.reload(message)
+    assert failed.status == "failed" and failed.error is not None and failed.error.code == "DEVICE_ERROR"
+    assert not on_shared_queue(parts, message)
+
+
+def test_a_message_one_device_declined_for_its_limit_goes_to_another_whose_limit_it_fits_in(parts: Parts):
+    caller = parts.client()
+    small, large = limited(parts, caller, 2), limited(parts, caller, 3)
+    message = parts.message(caller, segments=3)
+
+    declined(small, message, TOO_LONG, code="DEVICE_ERROR")
+
+    assert parts.reload(message).status == "queued"
+    assert signed_for(parts, message) == {large.device_id}
