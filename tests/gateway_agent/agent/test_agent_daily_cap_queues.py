@@ -231,12 +231,14 @@ def test_each_heartbeat_tells_when_the_device_day_its_sent_today_counts_ends(con
     eventually(lambda: heartbeat(conn, running).get("day_ends_at") == next_midnight(clock))
 
 
+# A shared message waits on the client's queue, or on the device's own when routed to it by its number.
+@pytest.mark.parametrize("queue", [SHARED, OWN], ids=["shared", "routed"])
 def test_a_shared_message_of_more_parts_than_the_whole_limit_is_declined_unsent_for_the_clients_other_devices(
-    conn, fake_modem, start_limited
+    conn, fake_modem, start_limited, queue
 ):
     serve_client(conn)
     start_limited(fake_modem, 2)
-    enqueue(conn, SHARED, "msg_00000000000c0043", text=THREE_PARTS)
+    enqueue(conn, queue, "msg_00000000000c0043", text=THREE_PARTS)
     enqueue(conn, SHARED, "msg_00000000000c0044")
 
     eventually(lambda: kinds_of(conn, "msg_00000000000c0044") == ["sent"])
