@@ -180,19 +180,3 @@ def test_a_route_device_whose_limit_is_not_told_or_none_takes_a_long_message(par
     message = placed(dispatcher, parts, caller, to=ECONET, segments=10)
 
     assert waits(parts, message) == (own(econet), {econet.device_id})
-
-
-@pytest.mark.parametrize(
-    ("text", "valid"),
-    [
-        ("+26377", True),
-        ("+1", True),
-        ("+263771234567890", True),
-        ("+2637712345678901", False),
-        ("26377", False),
-        ("+0263", False),
-        ("+", False),
-    ],
-)
-def test_a_prefix_is_e164(text, valid):
-    assert routes.valid_prefix(text) is valid
