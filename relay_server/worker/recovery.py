@@ -83,35 +83,43 @@ def requeue_orphans(
     """
     refs = ctx.store.queued_message_refs(scheduled_through)
     placed, queued = 0, dict[str, list[tuple[str, str]]]()
+    # One reading for the round: a message moved for a device these call unable is never placed back on it.
+    states_of = live_states_of(ctx, functools.cache(ctx.store.device_signing_keys), now)
     # A batch's Redis state is acted on as soon as it is read: a message read jobless
     # long ago may have been enqueued by the relay, and claimed, since.
     for start in range(0, len(refs), _BATCH):
         jobless, queued_here = placement.without_live_job(ctx.redis, refs[start : start + _BATCH])
-        placed += _give_jobs_back(ctx, jobless, now, phones)
+        placed += _give_jobs_back(ctx, jobless, now, phones, states_of)
         for name, theirs in queued_here.items():
             queued.setdefault(name, []).extend(theirs)
-    placed += _move_stranded(ctx, queued, now)
+    placed += _move_stranded(ctx, queued, now, states_of)
     # Each queue is read once a round, not once a batch: it may hold every queued message.
-    return placed + _give_jobs_back(ctx, placement.taken_off_queue(ctx.redis, queued), now, phones)
+    return placed + _give_jobs_back(ctx, placement.taken_off_queue(ctx.redis, queued), now, phones, states_of)
 
 
-def _move_stranded(ctx: WorkerContext, queued: dict[str, list[tuple[str, str]]], now: datetime) -> int:
+def _move_stranded(
+    ctx: WorkerContext, queued: dict[str, list[tuple[str, str]]], now: datetime, states_of: routes.StatesOf
+) -> int:
     """Place again the routed messages waiting for a device that cannot take them (``rerouted``),
     and take them out of ``queued``, whose jobs were read where they no longer wait; how many were placed."""
-    moving = rerouted.stranded(ctx, queued, now)
+    moving = rerouted.stranded(ctx, queued, now, states_of)
     if not moving:
         return 0
     moved = {message.message_id for message in moving}
     for name, refs in queued.items():
         queued[name] = [ref for ref in refs if ref[1] not in moved]
-    placed = give_jobs(ctx, moving, now)
+    placed = give_jobs(ctx, moving, now, states_of)
     for message in placed:
         log.info("routed message moved from a device that cannot take it", extra={"message_id": message.message_id})
     return len(placed)
 
 
 def _give_jobs_back(
-    ctx: WorkerContext, jobless: dict[str, bytes | None], now: datetime, phones: abandoned.Phones
+    ctx: WorkerContext,
+    jobless: dict[str, bytes | None],
+    now: datetime,
+    phones: abandoned.Phones,
+    states_of: routes.StatesOf,
 ) -> int:
     """Act on each jobless message by its claim, as ``requeue_orphans`` says; returns how many were placed."""
     unclaimed: list[Message] = []
@@ -144,22 +152,24 @@ def _give_jobs_back(
             device = _stuck_with(ctx, message, claim, now, phones, claimants)
             if device is not None:
                 stuck.append((message, device))
-    return _place_again(ctx, unclaimed, now) + _return_to_claimants(ctx, stuck, now)
+    return _place_again(ctx, unclaimed, now, states_of) + _return_to_claimants(ctx, stuck, now)
 
 
-def _place_again(ctx: WorkerContext, messages: list[Message], now: datetime) -> int:
+def _place_again(ctx: WorkerContext, messages: list[Message], now: datetime, states_of: routes.StatesOf) -> int:
     otps = ctx.store.otp_messages([message.message_id for message in messages])
     # Its send job alone carried the code; the store keeps it masked. Unlike placing,
     # failing is not idempotent: leave the relay time to enqueue what it just stored.
     lost = [m for m in messages if m.message_id in otps and now - m.created_at >= OTP_SUBMIT_MARGIN]
     expiry.fail(ctx, lost, now, LOST_OTP)
-    placed = give_jobs(ctx, [message for message in messages if message.message_id not in otps], now)
+    placed = give_jobs(ctx, [message for message in messages if message.message_id not in otps], now, states_of)
     for message in placed:
         log.info("message queued again", extra={"message_id": message.message_id})
     return len(placed)
 
 
-def give_jobs(ctx: WorkerContext, messages: Sequence[Message], now: datetime) -> list[Message]:
+def give_jobs(
+    ctx: WorkerContext, messages: Sequence[Message], now: datetime, states_of: routes.StatesOf | None = None
+) -> list[Message]:
     """Put each unclaimed, due message's send job on its queue, signed for the devices that
     may take it (``refusals``); returns those put. The others' number was blocked by their
     client meanwhile: they failed with BLOCKED_NUMBER instead (but for a phone's that a pull
@@ -169,7 +179,8 @@ def give_jobs(ctx: WorkerContext, messages: Sequence[Message], now: datetime) ->
     they failed with DEVICE_ERROR (``device_gone``); or they were claimed by the time their
     job would be put (a cancel, a device, the relay's worker failing them NO_CREDIT), which
     the caller read them before: they get none, as a job of theirs would wait on its queue
-    with no device to take it."""
+    with no device to take it. A shared message goes on its route (``dispatch.routes``) by
+    ``states_of``, the devices' live states (``live_states_of``, read here when None)."""
     # A claim key of another kind would block the new job's claim, and the expiry's as well.
     placement.clear_planted_claims(ctx.redis, [(message.client_id, message.message_id) for message in messages])
     # Each client's keys read once: who is gone, and whom the jobs are signed for.
@@ -188,14 +199,14 @@ def give_jobs(ctx: WorkerContext, messages: Sequence[Message], now: datetime) ->
     due = [message for message in seen.placeable if message.message_id not in past]
     # A failed job's remains would block the new one.
     placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id) for message in due])
-    route_of = routes.router(_states_once(ctx, keys_of, now), now, ctx.offline_after)
+    route_of = routes.router(states_of or live_states_of(ctx, keys_of, now), now, ctx.offline_after)
     claimed = placement.enqueue_sends(ctx.redis, keys_of, due, seen.leave_out, unclaimed_only=True, route_of=route_of)
     return [message for message in due if message.message_id not in claimed]
 
 
-def _states_once(ctx: WorkerContext, keys_of: placement.KeysOf, now: datetime) -> routes.StatesOf:
-    """Each client's device states as live as known at ``now``, read when first asked (a client
-    with shared messages to place) and kept: make one a placing."""
+def live_states_of(ctx: WorkerContext, keys_of: placement.KeysOf, now: datetime) -> routes.StatesOf:
+    """Each client's device states as live as known at ``now`` (``heartbeat_keys.live_states``),
+    read when first asked and kept: make one a placing, or a round for all it judges."""
 
     @functools.cache
     def states_of(client_id: str) -> list[DeviceState]:

@@ -11,7 +11,8 @@ from relay_parts import OFFLINE_AFTER_SECONDS, AgentDevice, Parts, run_round
 
 from relay_server.store.models import Caller, Message
 from relay_server.worker import recovery
-from zimsend_common import bus, wire
+from relay_server.worker.abandoned import Phones
+from zimsend_common import bus, signing, wire
 from zimsend_common.timefmt import isoformat_precise, isoformat_z, utcnow
 
 ECONET = "+263771234567"
@@ -106,6 +107,25 @@ def test_a_message_waiting_for_a_silent_route_device_moves_once_it_is_offline(pa
     run_round(parts, later)
 
     assert waits(parts, message) == (shared(caller), {econet.device_id, other.device_id})
+
+
+def test_a_routed_message_stays_on_a_device_its_heartbeat_key_shows_up_though_the_store_has_it_silent(parts, caplog):
+    caller = parts.client()
+    econet = route(parts, caller, "+26377", at=utcnow() - timedelta(seconds=OFFLINE_AFTER_SECONDS - 10))
+    other = route(parts, caller)
+    message = routed(parts, caller)
+    # The store has the route device silent; its agent's newest heartbeat is under its key, not applied yet.
+    later = utcnow() + timedelta(seconds=15)
+    beat = econet.event("heartbeat", {"signal_percent": 60, "operator": "Econet"}, at=later)
+    parts.redis.set(wire.heartbeat_key(econet.device_id), signing.seal(beat, econet.signing_key))
+    other.heartbeat(at=later)
+
+    with caplog.at_level("INFO", logger="relay_server.worker.recovery"):
+        placed = recovery.requeue_orphans(parts.ctx, later, None, Phones(parts.store))
+
+    assert placed == 0
+    assert "routed message moved from a device that cannot take it" not in caplog.messages
+    assert waits(parts, message) == (own(econet), {econet.device_id})
 
 
 def test_a_pinned_message_and_a_claimed_routed_one_stay_where_they_wait(parts):
