@@ -135,7 +135,7 @@ def send_otp() -> Response:
     log.info("otp created", extra={"otp_id": otp_id, "message_id": stored.message_id})
     # Never routed: only its job holds the code, so one left on a route device that stopped could
     # not be moved from the store's masked text (``worker.rerouted``); the shared queue's devices all take it.
-    submit([replace(stored, body=outgoing.body)], routed=False)
+    submit([replace(stored, body=outgoing.body)])
     _withdraw_replaced(new_otp)
     return response
 

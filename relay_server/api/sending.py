@@ -18,7 +18,7 @@ checked and stored at, and so the day it counts on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
@@ -180,7 +180,7 @@ def resend(message_id: str) -> Response:
         webhook_url=original.webhook_url,
         valid_until=valid_until,
     )
-    device_id = choose_device(device_id, scheduled=options.scheduled_at is not None)
+    device_id = choose_device(device_id, scheduled=options.scheduled_at is not None, to=[original.to])
     new = replace(
         new_message(original.to, parse_text(original.body, languages=_languages()), options, device_id),
         resent_from=original.message_id,
@@ -195,8 +195,9 @@ def one_message(body: dict[str, Any], device_id: str | None) -> NewMessage:
     """
     request = SendRequest.model_validate(body, context=send_context())
     options = options_of(request)
+    scheduled = options.scheduled_at is not None
     return new_message(
-        request.to, request.message, options, choose_device(device_id, scheduled=options.scheduled_at is not None)
+        request.to, request.message, options, choose_device(device_id, scheduled=scheduled, to=[request.to])
     )
 
 
@@ -246,7 +247,8 @@ def send_items(
     outcomes = [_item_message(item, options, text, item_context) for item in items]
     valid = [outcome for outcome in outcomes if isinstance(outcome, NewMessage)]
     if valid:
-        device_id = choose_device(device_id, scheduled=all(message.scheduled_at for message in valid))
+        scheduled = all(message.scheduled_at for message in valid)
+        device_id = choose_device(device_id, scheduled=scheduled, to=[message.to for message in valid])
     batch_id = ids.new_batch_id()
     while True:  # each turn rejects at least one more item, until the store takes the rest
         try:
@@ -334,12 +336,13 @@ def new_message(to: str, text: SplitText, options: Options, device_id: str | Non
     )
 
 
-def choose_device(device_id: str | None, *, scheduled: bool) -> str | None:
-    """The device to send through (None: any of the caller's); 503 when none can send now
-    (a message to send later, ``scheduled``, may wait for one to come online)."""
+def choose_device(device_id: str | None, *, scheduled: bool, to: Collection[str] = ()) -> str | None:
+    """The device to send through (None: any of the caller's, or the route of each number of
+    ``to``); 503 when none can send now (a message to send later, ``scheduled``, may wait for
+    one to come online)."""
     dispatcher = context.current().dispatcher
     try:
-        return dispatcher.choose_device(current_caller(), device_id, scheduled=scheduled)
+        return dispatcher.choose_device(current_caller(), device_id, scheduled=scheduled, to=to)
     except DeviceOffline:
         raise ApiError("DEVICE_OFFLINE", "The requested device is currently offline.") from None
     except NoDeviceAvailable:
@@ -375,6 +378,8 @@ def _store_and_submit(messages: list[NewMessage], render: Callable[[list[Message
     relay = context.current()
     now = relay.clock()
     quota = daily_quota.limit_of(current_caller())
+    # Routed before the insert, so that the route is stored with the message, in the same write.
+    messages = relay.dispatcher.route(messages)
     try:
         stored, response = idempotency.store_answered(
             lambda answer: relay.store.insert_messages(messages, at=now, answer=answer, daily_quota=quota), render
@@ -385,9 +390,9 @@ def _store_and_submit(messages: list[NewMessage], render: Callable[[list[Message
     return response
 
 
-def submit(stored: list[Message], *, routed: bool = True) -> None:
+def submit(stored: list[Message]) -> None:
     """Hand stored messages to the dispatcher, which makes their send jobs of them as given
-    (a shared one on its route when it has one and ``routed``: ``dispatch.routes``)."""
+    (a shared one routed when stored on its route device's queue: ``dispatch.routes``)."""
     log.info(
         "messages accepted",
         extra={
@@ -397,7 +402,7 @@ def submit(stored: list[Message], *, routed: bool = True) -> None:
             "batch_id": stored[0].batch_id,
         },
     )
-    context.current().dispatcher.submit(stored, routed=routed)
+    context.current().dispatcher.submit(stored)
 
 
 def _languages() -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from typing import Any
 from relay_server.cli import command
 from relay_server.mobile import setup as mobile_setup
 from relay_server.store import Store, UnknownClient
-from relay_server.store.errors import InvalidPrefixes, PhoneNotARoute
+from relay_server.store.errors import InvalidPrefixes
 from relay_server.store.models import Device
 from zimsend_common import redis_acl
 from zimsend_common.timefmt import isoformat_z
@@ -90,7 +90,7 @@ def _disable_device(args: argparse.Namespace) -> int:
     with command.open_store(command.settings()) as store:
         is_phone = _is_phone(store, args.device_id)
         device = store.disable_device(args.device_id)
-    if device is None:  # deleted meanwhile
+    if device is None:  # no such device
         raise _unknown_device(args.device_id)
     document = _device_document(device)
     if not is_phone:
@@ -150,10 +150,6 @@ def _set_device_prefixes(args: argparse.Namespace) -> int:
             raise command.CommandRefused(
                 "INVALID_PREFIX",
                 f"not an E.164 prefix (+ and 1 to 15 digits, the first not 0): {' '.join(exc.prefixes)}",
-            ) from exc
-        except PhoneNotARoute as exc:
-            raise command.CommandRefused(
-                "INVALID_OPTIONS", "a phone takes no shared message: it cannot be a route"
             ) from exc
     if device is None:  # unknown, or deleted meanwhile
         raise _unknown_device(args.device_id)

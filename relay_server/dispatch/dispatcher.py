@@ -8,6 +8,7 @@ does when run without Redis and agents); the RQ dispatcher in
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -33,19 +34,27 @@ class CancelUndecided(Exception):
 
 
 class Dispatcher(Protocol):
-    def choose_device(self, caller: Caller, device_id: str | None, *, scheduled: bool) -> str | None:
+    def choose_device(
+        self, caller: Caller, device_id: str | None, *, scheduled: bool, to: Collection[str] = ()
+    ) -> str | None:
         """The device a new send will go to, or None for any of the client's devices.
 
-        ``device_id`` is one the client owns (the API has checked). Raises
+        ``device_id`` is one the client owns (the API has checked); ``to``, the numbers of the
+        shared messages asked for, which a route may take (``routes``). Raises
         DeviceOffline or NoDeviceAvailable when the send cannot go now;
         scheduled sends are accepted whatever the devices' state.
         """
         ...
 
-    def submit(self, messages: list[Message], *, routed: bool = True) -> None:
-        """Queue stored messages for sending, each shared one on its route when it has one
-        (``routes``) and ``routed``. Never raises for a transport outage: the messages stay
-        queued in the store and are queued again later."""
+    def route(self, messages: list[NewMessage]) -> list[NewMessage]:
+        """``messages`` about to be stored, each shared one with the device of its destination's
+        route that can send now as its ``routed_to``, when it has one (``routes``)."""
+        ...
+
+    def submit(self, messages: list[Message]) -> None:
+        """Queue stored messages for sending, each routed one on its route device's queue
+        (``routes``). Never raises for a transport outage: the messages stay queued in the
+        store and are queued again later."""
         ...
 
     def estimated_delivery(self, message: Message | NewMessage) -> datetime | None:
@@ -64,10 +73,15 @@ class Dispatcher(Protocol):
 class StoreOnlyDispatcher:
     """Keeps messages queued in the store; nothing leaves."""
 
-    def choose_device(self, caller: Caller, device_id: str | None, *, scheduled: bool) -> str | None:
+    def choose_device(
+        self, caller: Caller, device_id: str | None, *, scheduled: bool, to: Collection[str] = ()
+    ) -> str | None:
         return device_id
 
-    def submit(self, messages: list[Message], *, routed: bool = True) -> None:
+    def route(self, messages: list[NewMessage]) -> list[NewMessage]:
+        return messages
+
+    def submit(self, messages: list[Message]) -> None:
         return None
 
     def estimated_delivery(self, message: Message | NewMessage) -> datetime | None:

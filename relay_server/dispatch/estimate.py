@@ -14,7 +14,9 @@ on those that take them again first, from then
 (``DeviceState.takes_shared_again_at``); a message for one device, on that
 device from when it sends again (``DeviceState.sends_again_at``). A shared
 message routed by its destination (``dispatch.routes``) counts as one for
-the devices of its route together, which take it from their own queues.
+the devices of its route together, which take it from their own queues, and
+once stored routed to one of them (a phone's pull lists it, an agent takes
+it), as one for that device, as a message pinned there.
 
 Redis adds it all up in one script (``_LOAD``): for a rack of 100 devices
 that is some 600 queues and lists, and a command for each made the estimate
@@ -111,14 +113,16 @@ def estimated_delivery(
         return max(now, message.scheduled_at or now)
     states = device_states(message.client_id)
     route = routes.route_devices(message, states, now, offline_after)
-    if route:  # on the own queue of one of them, each taking it now (routes.takes_routed_now)
+    if message.routed_to in route:  # stored routed to it: its own queue, as a message pinned there
+        route = [message.routed_to]
+    if route:  # on the own queue of one of them, each taking it now (routes.takes_routed_now), a phone's too
         start, device_ids = now, route
     elif message.device_id:
         serving = [s for s in states if s.device_id == message.device_id]
         start, device_ids = _first_senders(serving, now, DeviceState.sends_again_at)
     else:
         # The devices that drain the client's shared queues: online agents, as
-        # ``choose_device`` counts them (a phone serves only what is placed on it).
+        # ``choose_device`` counts them (a phone serves only what is placed, or routed, on it).
         serving = [s for s in states if s.online(now, offline_after) and not s.is_phone]
         start, device_ids = _first_senders(serving, now, DeviceState.takes_shared_again_at)
     queued, send_time = _queued_and_send_time(redis, message, device_ids, shared=not (message.device_id or route))

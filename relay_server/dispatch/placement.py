@@ -10,8 +10,9 @@ share (``zimsend_common.manifest``: one signature per device for the lot);
 the simulated device needs none, it checks the message against the store.
 A shared message some devices refused (``relay_server/worker/refusals.py``) is
 signed for the client's other devices only, and never shares a manifest.
-A shared message routed by its destination (``dispatch.routes``) goes on its
-route device's own queue, signed for that device alone.
+A shared message routed by its destination (``dispatch.routes``) goes on the
+own queue of the device the store keeps it routed to (``Message.routed_to``),
+signed for that device alone.
 
 A scheduled message has no job until it is due: the store keeps its time, and
 the relay's worker alone gives it its send job then (``worker.due``). This
@@ -31,7 +32,6 @@ from redis.exceptions import NoScriptError
 from rq.job import Job, JobStatus
 
 from relay_server.dispatch import unique_jobs
-from relay_server.dispatch.routes import RouteOf
 from relay_server.mobile import wake
 from relay_server.store.models import Message
 from zimsend_common import bus, device_written, manifest, signing, wire
@@ -116,11 +116,11 @@ def queue_name(message: Message, route: str | None = None) -> str:
     return wire.client_queue(message.client_id, message.priority)
 
 
-def place_all(redis: Redis, keys_of: KeysOf, messages: Sequence[Message], route_of: RouteOf | None = None) -> None:
+def place_all(redis: Redis, keys_of: KeysOf, messages: Sequence[Message]) -> None:
     """Give each new message its job, unless it is scheduled (the worker releases those
     when they are due, after checking that Redis kept its data), as ``enqueue_sends`` does."""
     due = [message for message in messages if message.scheduled_at is None]
-    enqueue_sends(redis, keys_of, due, route_of=route_of)
+    enqueue_sends(redis, keys_of, due)
 
 
 def enqueue_send(redis: Redis, keys_of: KeysOf, message: Message) -> None:
@@ -139,15 +139,14 @@ def enqueue_sends(
     leave_out: Mapping[str, Collection[str]] | None = None,
     *,
     unclaimed_only: bool = False,
-    route_of: RouteOf | None = None,
 ) -> set[str]:
     """``enqueue_send`` for each message, in one round trip (a pipeline) for every
     ``_PIPELINED`` of them, asking ``keys_of`` for each client's signing keys once (a bulk
     send is one client's): ``Store.device_signing_keys``, or a cache of it. ``leave_out``
     names, by message id, the devices a shared message's job is not signed for. With
     ``unclaimed_only``, a message claimed by the time its job would be placed gets none
-    (checked in the same step): returns the ids of those messages. ``route_of`` says the
-    device a shared message is routed to, if any (``dispatch.routes``; None: none is).
+    (checked in the same step): returns the ids of those messages. A shared message routed
+    to a device (``routed_to``: ``dispatch.routes``) goes on that device's own queue.
 
     Each job is what ``Queue.enqueue(..., unique=True)`` would store, field for field: RQ
     makes it (``create_job``, and its own preparation for a queue: ``job_hashes``), and ``unique_jobs``
@@ -161,7 +160,7 @@ def enqueue_sends(
         for client_id in {message.client_id for message in messages if not message.is_test}
     }
     now = utcnow()
-    routes = _routes(messages, keys, leave_out or {}, route_of)
+    routes = _routes(messages, keys)
     for start in range(0, len(messages), _PIPELINED):
         chunk = messages[start : start + _PIPELINED]
         args, manifests = _chunk_args(chunk, keys, leave_out or {}, routes)
@@ -181,23 +180,17 @@ def enqueue_sends(
     return claimed
 
 
-def _routes(
-    messages: Sequence[Message],
-    keys: Mapping[str, Mapping[str, str]],
-    leave_out: Mapping[str, Collection[str]],
-    route_of: RouteOf | None,
-) -> dict[str, str]:
-    """By message id, the device each shared message is routed to, of those ``route_of`` names
-    that have a signing key still (enabled)."""
-    if route_of is None:
-        return {}
-    routes: dict[str, str] = {}
-    for message in messages:
-        if message.device_id is None and not message.is_test:
-            route = route_of(message, leave_out.get(message.message_id, ()))
-            if route is not None and route in keys.get(message.client_id, {}):
-                routes[message.message_id] = route
-    return routes
+def _routes(messages: Sequence[Message], keys: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """By message id, the device each shared message is routed to, of those that have a
+    signing key still (enabled)."""
+    return {
+        message.message_id: message.routed_to
+        for message in messages
+        if message.device_id is None
+        and not message.is_test
+        and message.routed_to is not None
+        and message.routed_to in keys.get(message.client_id, {})
+    }
 
 
 def _chunk_args(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from redis import Redis
@@ -52,10 +53,14 @@ class RQDispatcher:
         """The client's device states, each as live as its store record or its heartbeat key says."""
         return heartbeat_keys.live_states(self.store, self.redis, client_id=client_id, keys=self.keys.of(client_id))
 
-    def choose_device(self, caller: Caller, device_id: str | None, *, scheduled: bool) -> str | None:
-        """The asked-for device, or None for the client's shared queues (any online device).
-        A paused device (past its daily send limit, or leaving the shared queues after its SIM
-        refused for want of credit) is online: it sends later, as the estimate says."""
+    def choose_device(
+        self, caller: Caller, device_id: str | None, *, scheduled: bool, to: Collection[str] = ()
+    ) -> str | None:
+        """The asked-for device, or None for the client's shared queues (any online agent, or
+        for shared messages to ``to`` a device of each number's route that takes it now: a rack
+        of phones alone sends what its routes cover). A paused device (past its daily send
+        limit, or leaving the shared queues after its SIM refused for want of credit) is online:
+        it sends later, as the estimate says."""
         if scheduled or caller.is_test:
             return device_id
         now = utcnow()
@@ -67,20 +72,25 @@ class RQDispatcher:
             online = [state for state in online if not state.is_phone]
         if device_id is not None and not online:
             raise DeviceOffline(device_id)
-        if not online:
+        if not online and not (
+            to and all(routes.number_route(number, states, now, self.offline_after) for number in to)
+        ):
             raise NoDeviceAvailable(caller.client_id)
         return device_id
 
-    def submit(self, messages: list[Message], *, routed: bool = True) -> None:
-        """Give each message its job (a scheduled one gets it from the worker when due);
-        a Redis outage leaves them to recovery, and so does a database that cannot say the
-        device keys to sign them for now (read again past a second, after the messages'
-        commit): they are stored, and their sender must be told so, not asked to send again.
-        With ``routed``, a shared message goes to a device of its destination's route when it
-        has one that can send now (``routes``)."""
+    def route(self, messages: list[NewMessage]) -> list[NewMessage]:
+        """``messages``, each shared one due now routed to a device of its destination's route
+        that can send now, when it has one (``routes.routed_new``): decided before it is stored."""
+        return routes.routed_new(messages, self.states.of, utcnow(), self.offline_after)
+
+    def submit(self, messages: list[Message]) -> None:
+        """Give each message its job (a scheduled one gets it from the worker when due), a
+        routed one on its route device's queue; a Redis outage leaves them to recovery, and so
+        does a database that cannot say the device keys to sign them for now (read again past a
+        second, after the messages' commit): they are stored, and their sender must be told so,
+        not asked to send again."""
         try:
-            route_of = routes.router(self.states.of, utcnow(), self.offline_after) if routed else None
-            placement.place_all(self.redis, self.keys.of, messages, route_of)
+            placement.place_all(self.redis, self.keys.of, messages)
         except _LEFT_TO_RECOVERY as exc:
             log.warning(
                 "messages left for recovery: Redis or the database unavailable",

@@ -84,8 +84,8 @@ def stop(ctx: ClaimParts, blocked: Sequence[Message], now: datetime) -> list[Mes
 
 
 def _handed_key_of(message: Message) -> str:
-    assert message.device_id is not None  # a phone's message: placed on the phone's device
-    return handed_key(message.device_id, message.message_id)
+    assert message.placed_on is not None  # a phone's message: pinned or routed to the phone
+    return handed_key(message.placed_on, message.message_id)
 
 
 def _marked(redis: Redis, device: MobileDevice, messages: list[Message]) -> list[Message]:

@@ -1,7 +1,9 @@
 """What ``GET /message`` lists: the messages a phone has still to take, the most urgent first.
 
 A message placed on the phone waits in the store, queued, until it leaves,
-with a send job on the phone's device queue. The phone takes it with its
+with a send job on the phone's device queue: one its client sent to the
+phone, or a shared one routed to it by its destination (``routed_to``:
+``dispatch.routes``), read together, each way from its own index. The phone takes it with its
 first report on it, which claims it and drops the job (``reports``); from
 then on it is not listed: the app would only report on it again, and a
 hundred taken but not yet sent would hide a new one. Recovery gives a

@@ -43,28 +43,28 @@ def publish(redis: Redis | Pipeline, device_id: str, event: str, data: dict[str,
 
 
 def message_enqueued(redis: Redis | Pipeline, message: Message) -> None:
-    """Wake the phone a message was just placed on (nothing for shared or test messages).
+    """Wake the phone a message was just placed on, pinned or routed (nothing for other shared or test messages).
 
     Never raises: a phone that misses the wake-up pulls at its next reconnect or poll.
     """
-    if message.device_id is None or message.is_test:
+    if message.placed_on is None or message.is_test:
         return
     try:
-        publish(redis, message.device_id, MESSAGE_ENQUEUED)
+        publish(redis, message.placed_on, MESSAGE_ENQUEUED)
     except RedisError as exc:
         log.warning("phone not woken", extra={"message_id": message.message_id, "error": str(exc)})
 
 
 def message_cancelled(redis: Redis, message: Message) -> None:
     """Tell the phone a message placed on it was cancelled (never raises, as above)."""
-    if message.device_id is None or message.is_test:
+    if message.placed_on is None or message.is_test:
         return
     try:
-        key = cancelling_key(message.device_id)
+        key = cancelling_key(message.placed_on)
         with redis.pipeline(transaction=False) as pipe:
             pipe.sadd(key, message.message_id)
             pipe.expire(key, wire.CLAIM_TTL_SECONDS)
             pipe.execute()
-        publish(redis, message.device_id, MESSAGE_CANCELLED, {"messageId": message.message_id})
+        publish(redis, message.placed_on, MESSAGE_CANCELLED, {"messageId": message.message_id})
     except RedisError as exc:
         log.warning("phone not told of a cancel", extra={"message_id": message.message_id, "error": str(exc)})

@@ -17,7 +17,6 @@ would naturally catch:
     ├── QuotaExceeded                         (daily_quota.py)
     ├── OperatorExists                        (operators.py)
     ├── InvalidPrefixes (ValueError)
-    ├── PhoneNotARoute
     └── UnsupportedDatabase, MissingDatabase,
         TargetIsTheStore                      (backup.py)
 
@@ -126,8 +125,3 @@ class InvalidPrefixes(StoreError, ValueError):
     def __init__(self, prefixes: tuple[str, ...]) -> None:
         super().__init__(" ".join(prefixes))
         self.prefixes = prefixes
-
-
-class PhoneNotARoute(StoreError):
-    """A phone was to be the route for destination prefixes: it pulls what is placed on it from the
-    store, where a routed message is shared, and it takes no shared message. Nothing was changed."""

@@ -126,6 +126,7 @@ def message_from_row(row: Mapping[Any, Any]) -> Message:
         failed_at=row["failed_at"],
         cancelled_at=row["cancelled_at"],
         error=error,
+        routed_to=row["routed_to"],
     )
 
 
@@ -147,6 +148,7 @@ def _new_row(message: NewMessage, message_id: str, now: datetime) -> dict[str, A
         "scheduled_at": message.scheduled_at,
         "valid_until": message.valid_until,
         "device_id": message.device_id,
+        "routed_to": message.routed_to,
         "batch_id": message.batch_id,
         "resent_from": message.resent_from,
         "created_at": now,
@@ -170,6 +172,16 @@ def queued_refs(conn: sa.Connection, scheduled_through: datetime | None) -> list
         .order_by(messages.c.created_at, messages.c.message_id)
     )
     return [(row.client_id, row.message_id) for row in rows]
+
+
+def route(conn: sa.Connection, routes: Mapping[str, str | None]) -> None:
+    """Set ``routed_to`` of each message named to the device given, while it is queued."""
+    conn.execute(
+        messages.update()
+        .where(messages.c.message_id == sa.bindparam("id"), messages.c.status == "queued")
+        .values(routed_to=sa.bindparam("route")),
+        [{"id": message_id, "route": device_id} for message_id, device_id in routes.items()],
+    )
 
 
 def queued_for_gone_devices(conn: sa.Connection, scheduled_through: datetime | None) -> list[Message]:
@@ -260,7 +272,8 @@ def queued_past_validity(conn: sa.Connection, now: datetime, phones_through: dat
     (a device with a ``mobile_devices`` row) is to send, whose ``valid_until`` is at or before
     ``phones_through``; earliest first (read through ``ix_messages_queued_valid_until``, of
     queued messages with one only, each device looked up by its key)."""
-    phone = sa.select(mobile_devices.c.device_id).where(mobile_devices.c.device_id == messages.c.device_id)
+    placed_on = sa.func.coalesce(messages.c.device_id, messages.c.routed_to)
+    phone = sa.select(mobile_devices.c.device_id).where(mobile_devices.c.device_id == placed_on)
     rows = conn.execute(
         sa.select(messages)
         # Written out, not bound, as the phone queue's (mobile_devices says why): the index is partial.

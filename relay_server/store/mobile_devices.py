@@ -272,13 +272,16 @@ class MobileDevices:
             return [Pending(message_from_row(row._mapping), bool(row.blocked)) for row in conn.execute(query, values)]
 
     def messages_of_device(self, device_id: str, message_ids: list[str]) -> list[Message]:
-        """The messages named that were placed on this device (others are left out)."""
+        """The messages named that were placed on this device, pinned or routed (others are left out)."""
         wanted = [message_id for message_id in message_ids if ids.is_message_id(message_id)]
         if not wanted:
             return []
         with single_read(self._engine) as conn:
             rows = conn.execute(
-                sa.select(messages).where(messages.c.device_id == device_id, messages.c.message_id.in_(wanted))
+                sa.select(messages).where(
+                    messages.c.message_id.in_(wanted),
+                    (messages.c.device_id == device_id) | (messages.c.routed_to == device_id),
+                )
             )
             return [message_from_row(row._mapping) for row in rows]
 
@@ -288,18 +291,33 @@ _After = Literal["after", "rest_of_priority", "later_priorities"] | None
 
 
 def _pending(*, newest_first: bool, after: _After) -> sa.Select[Any]:
-    """A device's due queued messages in the pull's order, read in that order from one of the
-    device's queue indexes (migration 0020), never sorted; ``after`` a message, those after it
-    in that order (oldest first), or in its priority or the priorities after it (newest first).
-    Beside each, whether its number is blocked: a lookup on the list's key for each row read,
-    in place of a query of its own on every pull (most clients block no number)."""
+    """A device's due queued messages in the pull's order, those pinned to it and those routed
+    to it (``dispatch.routes``): at most ``limit`` of each, read in that order from one of its
+    queue indexes (migrations 0020 and 0036), and of those together the first ``limit``, sorted
+    here (twice ``limit`` rows at most)."""
+    ways = [_pending_on(on, newest_first=newest_first, after=after).subquery() for on in _PLACED_ON]
+    both = sa.union_all(*(sa.select(way) for way in ways)).subquery()
+    times = (both.c.created_at, both.c.message_id)
+    return (
+        sa.select(both)
+        .order_by(both.c.priority, *(column.desc() for column in times) if newest_first else times)
+        .limit(sa.bindparam("limit"))
+    )
+
+
+def _pending_on(on: sa.Column[Any], *, newest_first: bool, after: _After) -> sa.Select[Any]:
+    """The due queued messages placed on a device by ``on`` (pinned, or routed) in the pull's
+    order, read in that order from one of its queue indexes, never sorted; ``after`` a message,
+    those after it in that order (oldest first), or in its priority or the priorities after it
+    (newest first). Beside each, whether its number is blocked: a lookup on the list's key for
+    each row read, in place of a query of its own on every pull (most clients block no number)."""
     times = (messages.c.created_at, messages.c.message_id)
     query = (
         sa.select(messages, ON_ITS_LIST.label("blocked"))
         .where(messages.c.client_id == sa.bindparam("client_id"), messages.c.is_test == sa.false())
         # Without statistics SQLite took the client's queued messages of every device, newest
         # first, for the rest of a priority: the device's index bounds both device and time.
-        .where(selective(messages.c.device_id == sa.bindparam("device_id")), _QUEUED)
+        .where(selective(on == sa.bindparam("device_id")), _QUEUED)
         .where(sa.or_(messages.c.scheduled_at.is_(None), messages.c.scheduled_at <= sa.bindparam("now")))
         .order_by(messages.c.priority, *(column.desc() for column in times) if newest_first else times)
         .limit(sa.bindparam("limit"))
@@ -318,6 +336,8 @@ def _pending(*, newest_first: bool, after: _After) -> sa.Select[Any]:
     return query
 
 
+# What places a message on a device: its client pinned it there, or it is routed there.
+_PLACED_ON = (messages.c.device_id, messages.c.routed_to)
 # The queue indexes' status, written out rather than bound: a plan made for any value of a
 # bound status (PostgreSQL's generic plan of a prepared statement) cannot use an index that
 # holds queued messages only, and sorted the client's messages on the device instead. (Their
@@ -328,16 +348,20 @@ _REGISTERED_PHONES = (
     .join(mobile_devices, mobile_devices.c.device_id == devices.c.device_id)
     .where(mobile_devices.c.registered_at.is_not(None))
 )
-# A phone's queued live messages due by a moment, read from its queue index (migration 0020).
-_QUEUED_DUE_BY = (
-    sa.select(messages)
-    .where(messages.c.client_id == sa.bindparam("client_id"), messages.c.is_test == sa.false())
-    .where(selective(messages.c.device_id == sa.bindparam("device_id")), _QUEUED)
-    .where(
-        sa.or_(
-            messages.c.scheduled_at.is_(None),
-            messages.c.scheduled_at <= sa.bindparam("through", type_=messages.c.scheduled_at.type),
+# A phone's queued live messages due by a moment, pinned or routed to it, each way read from
+# its queue index (migrations 0020 and 0036).
+_QUEUED_DUE_BY = sa.union_all(
+    *(
+        sa.select(messages)
+        .where(messages.c.client_id == sa.bindparam("client_id"), messages.c.is_test == sa.false())
+        .where(selective(on == sa.bindparam("device_id")), _QUEUED)
+        .where(
+            sa.or_(
+                messages.c.scheduled_at.is_(None),
+                messages.c.scheduled_at <= sa.bindparam("through", type_=messages.c.scheduled_at.type),
+            )
         )
+        for on in _PLACED_ON
     )
 )
 # Built once: a phone pulls at every wake-up, and building a statement costs more than reading it.

@@ -111,6 +111,7 @@ class NewMessage:
     device_id: str | None = None  # the device asked for with X-Device-ID
     batch_id: str | None = None
     resent_from: str | None = None
+    routed_to: str | None = None  # the device a shared message is routed to (``dispatch.routes``)
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,13 @@ class Message:
     failed_at: datetime | None
     cancelled_at: datetime | None
     error: MessageError | None
+    # The device a shared message (``device_id`` None) is routed to, as last placed (``dispatch.routes``).
+    routed_to: str | None = None
+
+    @property
+    def placed_on(self) -> str | None:
+        """The device the message waits for: the one its client asked for, else its route's."""
+        return self.device_id or self.routed_to
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,8 @@ messages = sa.Table(
     sa.Column("error_code", sa.String(40), nullable=True),
     sa.Column("error_message", sa.Text, nullable=True),
     sa.Column("error_detail", sa.Text, nullable=True),
+    # The device a shared message is routed to (migration 0036): the store keeps it shared.
+    sa.Column("routed_to", sa.String(20), nullable=True),
     # Newest first and keyset paging, then each history filter in front of it.
     # On SQLite the newest-first index ends with the body, so that search reads
     # the index, not the table; PostgreSQL searches through its trigram index
@@ -145,6 +147,8 @@ messages = sa.Table(
     # Migration 0020 makes it and its newest-first twin (below) partial, on messages queued
     # on a device only; the condition is not repeated here, as for the reply index.
     sa.Index("ix_messages_device_queue", "client_id", "is_test", "device_id", "priority", "created_at", "message_id"),
+    # The same for the shared messages routed to a device (migration 0036, partial on those queued).
+    sa.Index("ix_messages_routed_queue", "client_id", "is_test", "routed_to", "priority", "created_at", "message_id"),
 )
 
 # Newest first within a priority; apart from the table, as its descending columns name the table's own.
@@ -153,6 +157,15 @@ sa.Index(
     messages.c.client_id,
     messages.c.is_test,
     messages.c.device_id,
+    messages.c.priority,
+    messages.c.created_at.desc(),
+    messages.c.message_id.desc(),
+)
+sa.Index(
+    "ix_messages_routed_queue_newest",
+    messages.c.client_id,
+    messages.c.is_test,
+    messages.c.routed_to,
     messages.c.priority,
     messages.c.created_at.desc(),
     messages.c.message_id.desc(),

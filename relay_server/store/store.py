@@ -17,7 +17,7 @@ Outside this folder nothing runs SQL or touches the engine (see README.md).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
@@ -64,7 +64,6 @@ from relay_server.store.errors import (
     InvalidApiKey,
     InvalidPrefixes,
     NumbersBlocked,
-    PhoneNotARoute,
     ReservationLost,
     SchemaNewerThanCode,
     UnknownClient,
@@ -76,7 +75,7 @@ from relay_server.store.group_commit import GroupCommit
 from relay_server.store.hourly_counts import HourlyCounts
 from relay_server.store.inbox import Inbox
 from relay_server.store.migrate import bring_to_head, bring_to_head_on_first_connection, current_revision
-from relay_server.store.mobile_devices import MobileDevices, phones_in
+from relay_server.store.mobile_devices import MobileDevices
 from relay_server.store.models import (
     ApiKey,
     Caller,
@@ -313,16 +312,13 @@ class Store:
     def set_device_prefixes(self, device_id: str, prefixes: Sequence[str]) -> Device | None:
         """Make the device the route for the destination ``prefixes`` (none: no route); the
         device, None when unknown. Changes nothing and raises ``InvalidPrefixes`` when a prefix
-        is not E.164, ``PhoneNotARoute`` when the device is a phone and ``prefixes`` are some."""
+        is not E.164."""
         not_e164 = tuple(prefix for prefix in prefixes if not devices.valid_prefix(prefix))
         if not_e164:
             raise InvalidPrefixes(not_e164)
         if not ids.is_device_id(device_id):
             return None
         with write_transaction(self.engine) as conn:
-            # A phone pulls what is placed on it from the store, where a routed message is shared.
-            if prefixes and phones_in(conn, {device_id}):
-                raise PhoneNotARoute(device_id)
             return devices.set_prefixes(conn, device_id, prefixes)
 
     def device_signing_keys(self, client_id: str | None = None) -> dict[str, str]:
@@ -448,6 +444,12 @@ class Store:
             return {}
         with single_read(self.engine) as conn:
             return messages.get_many(conn, wanted)
+
+    def route_messages(self, routes: Mapping[str, str | None]) -> None:
+        """Keep each message named as routed to the device given (None: to none), while it is queued."""
+        if routes:
+            with write_transaction(self.engine) as conn:
+                messages.route(conn, routes)
 
     def queued_message_refs(self, scheduled_through: datetime | None) -> list[tuple[str, str]]:
         """Every queued message as (client id, message id), oldest first, but for those

@@ -75,11 +75,11 @@ def past_validity(ctx: WorkerContext, messages: Sequence[Message], now: datetime
     """The ids of ``messages`` whose ``valid_until`` passed by ``now``, a phone's
     ``PHONE_REPORT_GRACE`` later (as ``fail_past_validity`` reads them)."""
     passed = [message for message in messages if message.valid_until is not None and message.valid_until < now]
-    phones = ctx.store.mobile_devices.phones_among({m.device_id for m in passed if m.device_id is not None})
+    phones = ctx.store.mobile_devices.phones_among({m.placed_on for m in passed if m.placed_on is not None})
     return {
         message.message_id
         for message in passed
-        if message.device_id not in phones or cast(datetime, message.valid_until) < now - PHONE_REPORT_GRACE
+        if message.placed_on not in phones or cast(datetime, message.valid_until) < now - PHONE_REPORT_GRACE
     }
 
 

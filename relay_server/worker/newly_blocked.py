@@ -44,9 +44,9 @@ def fail_blocked(ctx: WorkerContext, blocked: Sequence[Message], now: datetime) 
     """Fail each of ``blocked`` (queued messages to a number their client blocked) with
     BLOCKED_NUMBER, but for one a device or a cancel claimed first (``expiry.fail``), and one
     a pull handed to its phone, or may have (``handing.stop``)."""
-    phones = ctx.store.mobile_devices.phones_among({m.device_id for m in blocked if m.device_id is not None})
-    on_phones = [message for message in blocked if message.device_id in phones]
-    failed = expiry.fail(ctx, [message for message in blocked if message.device_id not in phones], now, NUMBER_BLOCKED)
+    phones = ctx.store.mobile_devices.phones_among({m.placed_on for m in blocked if m.placed_on is not None})
+    on_phones = [message for message in blocked if message.placed_on in phones]
+    failed = expiry.fail(ctx, [message for message in blocked if message.placed_on not in phones], now, NUMBER_BLOCKED)
     failed_on_phones = handing.stop(ctx, on_phones, now)
     stopped = {message.message_id for message in failed_on_phones}
     return Stopped(failed + failed_on_phones, [message for message in on_phones if message.message_id not in stopped])

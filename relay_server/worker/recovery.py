@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -200,8 +200,36 @@ def give_jobs(
     # A failed job's remains would block the new one.
     placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id) for message in due])
     route_of = routes.router(states_of or live_states_of(ctx, keys_of, now), now, ctx.offline_after)
-    claimed = placement.enqueue_sends(ctx.redis, keys_of, due, seen.leave_out, unclaimed_only=True, route_of=route_of)
+    due = _routed(ctx, due, seen.leave_out, route_of, rerouted.held_by_phones(ctx, due, now))
+    claimed = placement.enqueue_sends(ctx.redis, keys_of, due, seen.leave_out, unclaimed_only=True)
     return [message for message in due if message.message_id not in claimed]
+
+
+def _routed(
+    ctx: WorkerContext,
+    messages: Sequence[Message],
+    leave_out: Mapping[str, Collection[str]],
+    route_of: routes.RouteOf,
+    held: Collection[str],
+) -> list[Message]:
+    """``messages``, each shared one routed as ``route_of`` says now (``dispatch.routes``), but
+    for those a phone may hold (``held``: ``rerouted.held_by_phones``), which keep their phone;
+    the store keeps each route that changed before any job is placed by it: a phone lists the
+    messages the store routes to it, and no longer one routed elsewhere."""
+    routed = [
+        message
+        if message.device_id is not None or message.is_test or message.message_id in held
+        else replace(message, routed_to=route_of(message, leave_out.get(message.message_id, ())))
+        for message in messages
+    ]
+    ctx.store.route_messages(
+        {
+            after.message_id: after.routed_to
+            for before, after in zip(messages, routed)
+            if after.routed_to != before.routed_to
+        }
+    )
+    return routed
 
 
 def live_states_of(ctx: WorkerContext, keys_of: placement.KeysOf, now: datetime) -> routes.StatesOf:

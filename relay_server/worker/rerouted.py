@@ -18,7 +18,17 @@ to be given it back. A device that took the old job meanwhile still holds
 it, and the claim decides which of the two sends the message, as for any job
 recovery places again. A pinned message stays where it waits: its client
 chose the device; and so does one claimed (a device has it, or recovery
-returned it to the device that claimed it). A one-time password's message is
+returned it to the device that claimed it). One routed to a phone moves
+only while the phone cannot hold it: a phone claims a message with its first
+report, which may come after it sent, so one a pull may have handed it stays
+the phone's, as a pinned one does (``unreported`` ends it should the phone
+never come back). A pull may have handed it when the phone was heard from
+since the message came due (``unreported.last_heard``) and the pull's mark
+says so (``handing.handed_key``), or cannot tell: the message came due more
+than the mark's life (``PHONE_REPORT_GRACE``) ago, or before Redis lost its
+data. The move writes the message's new route (or none) to the store before
+its new job is placed (``recovery.give_jobs``): the phone's pull lists it no
+more. A one-time password's message is
 never routed (``api.otp``), so none waits so: its code, in its job alone,
 could not be placed again from the store's masked text.
 """
@@ -30,9 +40,12 @@ from datetime import datetime
 from typing import cast
 
 from relay_server.dispatch import routes
+from relay_server.mobile import downtime, handing
 from relay_server.store.device_state import DeviceState
 from relay_server.store.models import Message
+from relay_server.worker import epoch, unreported
 from relay_server.worker.context import WorkerContext
+from relay_server.worker.expiry import PHONE_REPORT_GRACE
 from zimsend_common import wire
 
 
@@ -63,7 +76,50 @@ def stranded(
         return []
     # A claimed one is in a device's hands, or returned to the device that claimed it (``recovery``).
     claims = ctx.redis.mget([wire.claim_key(message.client_id, message.message_id) for message in routed])
-    return [message for message, claim in zip(routed, cast("list[bytes | None]", claims)) if claim is None]
+    unclaimed = [message for message, claim in zip(routed, cast("list[bytes | None]", claims)) if claim is None]
+    held = held_by_phones(ctx, unclaimed, now)
+    return [message for message in unclaimed if message.message_id not in held]
+
+
+def held_by_phones(ctx: WorkerContext, messages: Sequence[Message], now: datetime) -> set[str]:
+    """The ids of those of ``messages`` routed to a phone that may have been handed them
+    (``_may_hold``): theirs still, wherever the phone is. A phone looked up only when one is
+    their route."""
+    on_phones = [message for message in messages if message.routed_to is not None]
+    phones = ctx.store.mobile_devices.phones_among({cast(str, message.routed_to) for message in on_phones})
+    if not phones:
+        return set()
+    noted = downtime.last_heard(ctx.redis, sorted(phones))
+    pulled_by = {
+        device_id: heard.pulled_by
+        for device_id, device in ctx.store.get_devices(phones).items()
+        if (heard := unreported.last_heard(device, noted.get(device_id), ctx.offline_after)) is not None
+    }
+    theirs = [message for message in on_phones if message.routed_to in phones]
+    marks = ctx.redis.mget([handing.handed_key(cast(str, m.routed_to), m.message_id) for m in theirs])
+    resumed = epoch.recovery_resumed_at(ctx.redis)
+    lost_by = now if resumed is None else min(resumed, now)  # a loss, unnoticed or not, took the marks before
+    return {
+        message.message_id
+        for message, mark in zip(theirs, cast("list[bytes | None]", marks))
+        if _may_hold(message, pulled_by.get(cast(str, message.routed_to)), mark is not None, lost_by, now)
+    }
+
+
+def _may_hold(message: Message, pulled_by: datetime | None, marked: bool, lost_by: datetime, now: datetime) -> bool:
+    """Whether the phone the message is routed to may have been handed it: it may have pulled
+    since the message came due (``unreported.last_heard``; never, when None), and the message
+    is marked handed, or came due too long ago, or before Redis's loss, for a mark to tell
+    (a mark lasts ``PHONE_REPORT_GRACE`` from the first pull that listed the message)."""
+    came_due = max(message.created_at, message.scheduled_at or message.created_at)
+    if pulled_by is None or came_due > pulled_by:
+        return False
+    return marked or came_due < lost_by or now - came_due >= PHONE_REPORT_GRACE
+
+
+def _came_due_at(message: Message) -> datetime:
+    """When a pull could first list the message: once stored, and its scheduled time come."""
+    return max(message.created_at, message.scheduled_at or message.created_at)
 
 
 def _takes(states: Sequence[DeviceState], device_id: str, now: datetime, ctx: WorkerContext) -> bool:

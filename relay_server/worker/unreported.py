@@ -78,7 +78,7 @@ def give_up_unreported(ctx: WorkerContext, now: datetime, phones: Phones) -> int
     gone = {found.phone.device_id: found for found in _gone_phones(ctx, now, phones)}
     handed: dict[str, list[Message]] = {}
     for message in ctx.store.mobile_devices.queued_due_by([(found.phone, found.pulled_by) for found in gone.values()]):
-        handed.setdefault(cast(str, message.device_id), []).append(message)
+        handed.setdefault(cast(str, message.placed_on), []).append(message)
     return sum(len(_fail(ctx, gone[device_id], messages, now)) for device_id, messages in handed.items())
 
 

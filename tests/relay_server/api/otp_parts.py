@@ -25,7 +25,7 @@ class Clock:
 class EveryDeviceOnline(RQDispatcher):
     """The RQ dispatcher, counting every device online: no agent heartbeats in these tests."""
 
-    def choose_device(self, caller, device_id, *, scheduled):
+    def choose_device(self, caller, device_id, *, scheduled, to=()):
         return device_id
 
 

@@ -110,7 +110,7 @@ class DevicesComeBack(StoreOnlyDispatcher):
     def __init__(self) -> None:
         self.online = False
 
-    def choose_device(self, caller, device_id, *, scheduled):
+    def choose_device(self, caller, device_id, *, scheduled, to=()):
         if not self.online:
             raise NoDeviceAvailable(caller.client_id)
         return device_id
@@ -139,7 +139,7 @@ class FailsOnce(StoreOnlyDispatcher):
     def __init__(self):
         self.failed = False
 
-    def choose_device(self, caller, device_id, *, scheduled):
+    def choose_device(self, caller, device_id, *, scheduled, to=()):
         if not self.failed:
             self.failed = True
             raise RuntimeError("a passing fault")

@@ -26,7 +26,7 @@ NUMBER = "+33612345678"
 
 
 class NoDeviceOnline(StoreOnlyDispatcher):
-    def choose_device(self, caller, device_id, *, scheduled):
+    def choose_device(self, caller, device_id, *, scheduled, to=()):
         raise NoDeviceAvailable(caller.client_id)
 
 
@@ -418,3 +418,6 @@ def test_an_otp_to_a_routes_prefix_is_not_routed_but_goes_on_the_shared_urgent_q
     assert bus.queue(wire.device_queue(device_id, 1), relay.redis).job_ids == [
         wire.send_job_id(acme.client_id, plain.json()["message_id"])
     ]
+    stored = relay.store.get_messages_by_ids([answer["message_id"], plain.json()["message_id"]])
+    assert stored[answer["message_id"]].routed_to is None
+    assert stored[plain.json()["message_id"]].routed_to == device_id

@@ -266,7 +266,7 @@ def test_webhook_urls_on_http_and_private_hosts_pass_where_the_operator_allows_t
 class DevicesOffline(StoreOnlyDispatcher):
     """Every device of every client is offline."""
 
-    def choose_device(self, caller, device_id, *, scheduled):
+    def choose_device(self, caller, device_id, *, scheduled, to=()):
         if scheduled:
             return device_id
         if device_id is not None:

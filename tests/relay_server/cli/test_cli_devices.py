@@ -141,14 +141,20 @@ def test_a_prefix_not_e164_is_refused_with_its_code_and_changes_nothing(relay: R
     assert store.get_device(device.device_id).prefixes == ("+26371",)
 
 
-def test_a_phone_cannot_be_made_a_route(relay: Run, store: Store) -> None:
+def test_a_phone_is_made_a_route_as_an_agent_is(relay: Run, store: Store) -> None:
     client, _ = store.create_client("Acme")
     phone, _token = store.add_android_device(client.client_id, "Pixel")
 
-    refused = relay("set-device-prefixes", phone.device_id, "+26377")
+    (routed,) = ok(relay("set-device-prefixes", phone.device_id, "+26377"))
 
-    assert refused.status == 1 and refused.error["error"]["code"] == "INVALID_OPTIONS"
-    assert store.get_device(phone.device_id).prefixes == ()
+    assert routed["prefixes"] == ["+26377"]
+    assert store.get_device(phone.device_id).prefixes == ("+26377",)
+
+
+def test_prefixes_of_a_device_that_is_none_are_refused_as_unknown(relay: Run, store: Store) -> None:
+    refused = relay("set-device-prefixes", "device_000000000009", "+26377")
+
+    assert refused.status == 1 and refused.error["error"]["code"] == "UNKNOWN_DEVICE"
 
 
 def _redis_cli(redis_proc: Any, line: str) -> str:

@@ -111,7 +111,7 @@ def test_an_address_no_console_page_has_answers_the_consoles_error_page(console)
 class BrokenDispatcher(StoreOnlyDispatcher):
     """A dispatcher with a bug: it fails where it should choose a device."""
 
-    def choose_device(self, caller, device_id, *, scheduled):
+    def choose_device(self, caller, device_id, *, scheduled, to=()):
         raise RuntimeError("internal detail that must not leak")
 
 

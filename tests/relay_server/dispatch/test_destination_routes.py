@@ -11,6 +11,8 @@ import pytest
 from relay_parts import OFFLINE_AFTER_SECONDS, AgentDevice, Parts
 
 from relay_server.dispatch import RQDispatcher
+from relay_server.dispatch.dispatcher import NoDeviceAvailable
+from relay_server.store.mobile_devices import MobileDevice
 from relay_server.store.models import Caller, Message
 from zimsend_common import bus, wire
 from zimsend_common.timefmt import isoformat_z, utcnow
@@ -28,7 +30,7 @@ def route(parts: Parts, caller: Caller, *prefixes: str, **heartbeat: Any) -> Age
 
 
 def placed(dispatcher: RQDispatcher, parts: Parts, caller: Caller, **fields: Any) -> Message:
-    [message] = parts.store.insert_messages([parts.new_message(caller, **fields)])
+    [message] = parts.store.insert_messages(dispatcher.route([parts.new_message(caller, **fields)]))
     dispatcher.submit([message])
     return message
 
@@ -180,3 +182,49 @@ def test_a_route_device_whose_limit_is_not_told_or_none_takes_a_long_message(par
     message = placed(dispatcher, parts, caller, to=ECONET, segments=10)
 
     assert waits(parts, message) == (own(econet), {econet.device_id})
+
+
+def phone_route(parts: Parts, caller: Caller, *prefixes: str) -> MobileDevice:
+    """A phone of the caller's, heard from now, the route for ``prefixes``."""
+    phone = parts.phone(caller)
+    parts.store.set_device_prefixes(phone.device_id, prefixes)
+    parts.heard(phone, utcnow())
+    return phone
+
+
+def test_a_shared_message_to_a_phones_prefix_is_stored_routed_to_it_and_listed_by_its_pull_alone(parts, dispatcher):
+    caller = parts.client()
+    econet, netone = phone_route(parts, caller, "+26377"), phone_route(parts, caller, "+26371")
+
+    message = placed(dispatcher, parts, caller, to=ECONET)
+
+    assert waits(parts, message) == (wire.device_queue(econet.device_id, 3), {econet.device_id})
+    stored = parts.reload(message)
+    assert (stored.device_id, stored.routed_to) == (None, econet.device_id)  # shared, routed to the phone
+    assert [m.message_id for m in parts.pulled(econet)] == [message.message_id]
+    assert parts.pulled(netone) == []
+
+
+def test_a_rack_of_phones_alone_takes_a_shared_send_its_routes_cover_and_refuses_one_they_do_not(parts, dispatcher):
+    caller = parts.client()
+    phone_route(parts, caller, "+26377")
+
+    assert dispatcher.choose_device(caller, None, scheduled=False, to=[ECONET]) is None
+    with pytest.raises(NoDeviceAvailable):
+        dispatcher.choose_device(caller, None, scheduled=False, to=[ECONET, NETONE])
+
+
+def test_a_message_routed_to_a_phone_is_estimated_on_the_phones_queue(parts, dispatcher):
+    caller = parts.client()
+    econet = phone_route(parts, caller, "+26377")
+    route(parts, caller)
+    parts.redis.rpush(wire.send_times_key(econet.device_id), SEND.total_seconds())
+    for _ in range(3):  # the phone's own queue holds three before it
+        placed(dispatcher, parts, caller, to=ECONET)
+    for _ in range(5):  # the shared queue is longer
+        placed(dispatcher, parts, caller, to="+263731234567")
+    message = placed(dispatcher, parts, caller, to=ECONET)
+
+    eta = dispatcher.estimated_delivery(message)
+
+    assert eta is not None and 4 * SEND - timedelta(seconds=2) <= eta - utcnow() <= 4 * SEND + timedelta(seconds=2)

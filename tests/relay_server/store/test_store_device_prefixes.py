@@ -6,7 +6,7 @@ import pytest
 
 from relay_server.store import Store, ids
 from relay_server.store.devices import valid_prefix
-from relay_server.store.errors import InvalidPrefixes, PhoneNotARoute
+from relay_server.store.errors import InvalidPrefixes
 from relay_server.store.models import Caller
 
 
@@ -47,14 +47,13 @@ def test_prefixes_not_e164_are_refused_by_name_and_change_nothing(store: Store, 
     assert store.get_device(device.device_id).prefixes == ("+26371",)
 
 
-def test_a_phone_is_refused_as_a_route_and_keeps_none(store: Store, live_caller: Caller) -> None:
+def test_a_phone_may_be_a_route_and_be_cleared(store: Store, live_caller: Caller) -> None:
     phone, _token = store.add_android_device(live_caller.client_id, "Pixel")
 
-    with pytest.raises(PhoneNotARoute):
-        store.set_device_prefixes(phone.device_id, ["+26377"])
+    routed = store.set_device_prefixes(phone.device_id, ["+26377"])
 
-    assert store.get_device(phone.device_id).prefixes == ()
-    cleared = store.set_device_prefixes(phone.device_id, [])  # none is no route: nothing to refuse
+    assert routed is not None and store.get_device(phone.device_id).prefixes == ("+26377",)
+    cleared = store.set_device_prefixes(phone.device_id, [])
     assert cleared is not None and cleared.prefixes == ()
 
 

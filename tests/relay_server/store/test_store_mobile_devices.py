@@ -138,7 +138,7 @@ def test_a_phones_pull_reads_on_from_the_last_message_it_read_in_the_order_asked
 
 @pytest.mark.parametrize("newest_first", [False, True])
 @pytest.mark.parametrize("reading_on", [False, True])
-def test_a_phones_pull_reads_its_devices_queue_index_in_order_never_sorting(
+def test_a_phones_pull_reads_its_pinned_and_routed_queue_indexes_in_order(
     store: Store, live_caller: Caller, newest_first: bool, reading_on: bool
 ):
     device, _ = store.mobile_devices.add_android(live_caller.client_id, None)
@@ -154,15 +154,49 @@ def test_a_phones_pull_reads_its_devices_queue_index_in_order_never_sorting(
 
     ran = statements_run(store.engine, pull, "FROM messages")
 
-    # The index of the device's queued messages in the pull's order (migration 0020): one
-    # query reads across priorities (newest first reading on, one for the rest of the last
-    # message's priority and one for those after it), never the client's other messages, never sorted.
+    # The indexes of the device's queued messages in the pull's order, pinned (migration 0020)
+    # and routed (0034): one query reads across priorities (newest first reading on, one for
+    # the rest of the last message's priority and one for those after it), a batch at most of
+    # each index in its order, never the client's other messages; only the two batches are sorted together.
     assert len(ran) == (2 if newest_first and reading_on else 1)
-    index = "ix_messages_device_queue_newest" if newest_first else "ix_messages_device_queue"
+    newest = "_newest" if newest_first else ""
     for statement, parameters in ran:
         plan = plan_of(store.engine, statement, parameters)
-        assert re.search(rf"\b{index}\b", plan), plan
-        assert "TEMP B-TREE" not in plan and "Sort" not in plan
+        for index in (f"ix_messages_device_queue{newest}", f"ix_messages_routed_queue{newest}"):
+            assert re.search(rf"\b{index}\b", plan), plan
+        assert "SCAN messages" not in plan and "Seq Scan" not in plan, plan
+        # Each index read in the pull's order: a sort, if any, is of what the two limits let through.
+        steps = plan.split(" | ")
+        sorts = [at for at, step in enumerate(steps) if "TEMP B-TREE" in step or "Sort Key" in step]
+        merged_or_over_two_batches = (
+            "SCAN anon" in steps[at - 1] or "Append" in steps[at - 1] + steps[at + 1] for at in sorts
+        )
+        assert all(merged_or_over_two_batches), plan
+
+
+def test_a_phones_pull_lists_the_shared_messages_routed_to_it_beside_its_own_and_no_other_phone_does(
+    store: Store, live_caller: Caller
+):
+    phone, other = (store.mobile_devices.add_android(live_caller.client_id, None)[0] for _ in range(2))
+    pinned, routed, _shared, _elsewhere = store.insert_messages(
+        [
+            new_message(live_caller, device_id=phone.device_id, priority=3),
+            new_message(live_caller, routed_to=phone.device_id, priority=1),
+            new_message(live_caller),
+            new_message(live_caller, routed_to=other.device_id),
+        ],
+        at=NOW,
+    )
+
+    def listed(device_id: str) -> list[str]:
+        found = store.mobile_devices.pending_messages(live_caller.client_id, device_id, NOW, 10, newest_first=False)
+        return [message.message_id for message, _ in found]
+
+    assert listed(phone.device_id) == [routed.message_id, pinned.message_id]
+    assert listed(other.device_id) == [_elsewhere.message_id]
+    assert routed.device_id is None  # shared in the store: history, cancel and webhooks see it so
+    named = store.mobile_devices.messages_of_device(phone.device_id, [routed.message_id, _elsewhere.message_id])
+    assert [message.message_id for message in named] == [routed.message_id]
 
 
 def test_a_phones_newest_first_pull_reading_on_seeks_past_what_it_read_of_the_priority(

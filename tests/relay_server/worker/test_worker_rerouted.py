@@ -3,12 +3,14 @@ left waiting for a route device that can no longer take it is moved, never lost 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from relay_parts import OFFLINE_AFTER_SECONDS, AgentDevice, Parts, run_round
 
+from relay_server.mobile import wake
+from relay_server.store.mobile_devices import MobileDevice
 from relay_server.store.models import Caller, Message
 from relay_server.worker import recovery
 from relay_server.worker.abandoned import Phones
@@ -28,8 +30,9 @@ def route(parts: Parts, caller: Caller, *prefixes: str, **heartbeat: Any) -> Age
 def routed(parts: Parts, caller: Caller, **fields: Any) -> Message:
     """A shared message to an Econet number, placed by the worker's recovery."""
     message = parts.message(caller, to=ECONET, **fields)
-    assert recovery.give_jobs(parts.ctx, [message], utcnow()) == [message]
-    return message
+    [placed] = recovery.give_jobs(parts.ctx, [message], utcnow())
+    assert placed.message_id == message.message_id
+    return placed
 
 
 def waits(parts: Parts, message: Message) -> tuple[str, set[str]] | None:
@@ -172,3 +175,74 @@ def declined(device: AgentDevice, message: Message) -> str:
         "detail": "+CMS ERROR: 8 (Operator determined barring)",
     }
     return device.report("declined", data)
+
+
+def phone_route(parts: Parts, caller: Caller, *prefixes: str, heard_at: datetime | None = None) -> MobileDevice:
+    phone = parts.phone(caller)
+    parts.store.set_device_prefixes(phone.device_id, prefixes)
+    parts.heard(phone, heard_at or utcnow())
+    return phone
+
+
+def test_a_message_routed_to_a_phone_gone_silent_before_its_pull_moves_and_the_phone_lists_it_no_more(parts):
+    caller = parts.client()
+    phone = phone_route(parts, caller, "+26377", heard_at=utcnow() - timedelta(seconds=OFFLINE_AFTER_SECONDS - 10))
+    message = routed(parts, caller)
+    assert waits(parts, message) == (own_queue(phone.device_id), {phone.device_id})
+    spare = route(parts, caller, "+26377")
+
+    later = utcnow() + timedelta(seconds=15)
+    spare.heartbeat(at=later)
+    run_round(parts, later)
+
+    assert waits(parts, message) == (own(spare), {spare.device_id})
+    assert parts.reload(message).routed_to == spare.device_id
+    assert parts.pulled(phone) == []
+
+
+def handed(parts: Parts) -> tuple[MobileDevice, Message]:
+    """A message routed to a phone, which pulled it and called no more; another device of the route up."""
+    caller = parts.client()
+    phone = phone_route(parts, caller, "+26377")
+    message = routed(parts, caller)
+    assert [m.message_id for m in parts.pulled(phone)] == [message.message_id]
+    parts.heard(phone, utcnow())  # the pull: its last call
+    route(parts, caller, "+26377")
+    return phone, message
+
+
+def test_a_message_a_silent_phone_was_handed_stays_its_own(parts):
+    phone, message = handed(parts)
+
+    run_round(parts, utcnow() + timedelta(seconds=OFFLINE_AFTER_SECONDS + 5))
+
+    assert waits(parts, message) == (own_queue(phone.device_id), {phone.device_id})
+    assert parts.reload(message).routed_to == phone.device_id
+    assert [m.message_id for m in parts.pulled(phone)] == [message.message_id]  # it may send it still
+
+
+def test_a_message_a_silent_phone_was_handed_stays_its_own_when_its_job_is_placed_again(parts):
+    phone, message = handed(parts)
+    # Redis loses the job (and no claim was made: the phone had not reported yet).
+    bus.delete_jobs(parts.redis, [wire.send_job_id(message.client_id, message.message_id)])
+
+    run_round(parts, utcnow() + timedelta(seconds=OFFLINE_AFTER_SECONDS + 5))
+
+    assert waits(parts, message) == (own_queue(phone.device_id), {phone.device_id})
+    assert parts.reload(message).routed_to == phone.device_id
+
+
+def test_a_cancel_of_a_message_routed_to_a_phone_tells_the_phone_and_its_pull_lists_it_no_more(parts, dispatcher):
+    caller = parts.client()
+    phone = phone_route(parts, caller, "+26377")
+    message = routed(parts, caller)
+
+    assert dispatcher.cancel(parts.reload(message))
+
+    assert parts.redis.smembers(wake.cancelling_key(phone.device_id)) == {message.message_id.encode()}
+    assert waits(parts, message) is None
+    assert parts.pulled(phone) == []
+
+
+def own_queue(device_id: str) -> str:
+    return wire.device_queue(device_id, 3)
