@@ -111,7 +111,7 @@ def _may_hold(message: Message, pulled_by: datetime | None, marked: bool, lost_b
     since the message came due (``unreported.last_heard``; never, when None), and the message
     is marked handed, or came due too long ago, or before Redis's loss, for a mark to tell
     (a mark lasts ``PHONE_REPORT_GRACE`` from the first pull that listed the message)."""
-    came_due = max(message.created_at, message.scheduled_at or message.created_at)
+    came_due = _came_due_at(message)
     if pulled_by is None or came_due > pulled_by:
         return False
     return marked or came_due < lost_by or now - came_due >= PHONE_REPORT_GRACE
