@@ -41,7 +41,8 @@ or fails it NO_CREDIT once every one has (``relay_server/worker/refusals.py``).
 A shared message of more SMS parts than the device's whole ``daily_send_limit``
 is declined so too, with DEVICE_ERROR (``DECLINE_CODES``): the device could
 never send it, and another of a larger limit may; once every device has
-refused it, it fails with the code of the last refusal.
+refused it, it fails with DEVICE_ERROR when each refused it for its limit,
+else with NO_CREDIT.
 
 A cancel claims the same key; whoever sets it first wins, the other learns it.
 So does the relay's worker before it fails a message that can no longer
@@ -153,7 +154,8 @@ CLAIM_OTP_LOST = "otp-lost"
 # scheduled one, at its time): it fails with BLOCKED_NUMBER, unsent.
 CLAIM_BLOCKED = "blocked"
 # Won by the relay for a shared message every device of its client that could send it
-# refused (``declined`` events): it fails with the last refusal's code, unsent.
+# refused (``declined`` events): it fails unsent, with DEVICE_ERROR when each refused it for its
+# daily_send_limit, else with NO_CREDIT.
 CLAIM_DECLINED = "declined"
 # Why a device declines a shared message (a ``declined`` event's code): its SIM refused it for
 # want of credit, or it has more SMS parts than the device's whole daily_send_limit.
