@@ -30,15 +30,26 @@ so that one waits for no pull of a phone that stays away; a pull fails one
 left to its phone once the grace is over.
 
 The mark and the relay's claim rule each other out: the claim is made only
-while no mark is set, in one step with that check (``relay_claim``), and a
-pull marks what it lists and reads its claims in one step, leaving out one
-the relay claimed first. Of two pulls at once around the moment a number is
+while no mark is set (but a moved one: ``MOVED_MARK``, below), in one step
+with that check (``relay_claim``), and a pull marks what it lists and reads
+its claims in one step, leaving out one the relay claimed first. Of two pulls at once around the moment a number is
 blocked, the phone gets the message or the relay fails it, never both.
+
+So do the mark and a move of a routed message off the phone (``move``, by the
+worker: ``worker.rerouted``). A pull reads the store, then marks what it
+read: the worker may move a message it read routed to the phone in between,
+and place it for another device. So the worker marks the message moved off
+the phone (``MOVED_MARK``), only while no pull has marked it handed, in one
+step with that check, before the store keeps the move; and a pull leaves out
+a message it finds marked moved, as one the relay claimed. One a pull marked
+first stays the phone's. A message moved back to the phone within the
+mark's life has its moved mark taken off, before the store routes it there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
@@ -49,7 +60,7 @@ from relay_server.store.mobile_devices import MobileDevice
 from relay_server.store.models import Message
 from relay_server.worker import epoch, expiry
 from relay_server.worker.messages import NUMBER_BLOCKED
-from relay_server.worker.relay_claim import ClaimParts
+from relay_server.worker.relay_claim import MOVED_MARK, ClaimParts
 from zimsend_common import wire
 
 _HANDED_SECONDS = int(expiry.PHONE_REPORT_GRACE.total_seconds())
@@ -58,6 +69,40 @@ _HANDED_SECONDS = int(expiry.PHONE_REPORT_GRACE.total_seconds())
 def handed_key(device_id: str, message_id: str) -> str:
     """Set while the message is the phone's: a pull handed it to the phone within the grace."""
     return f"zimsend:mobile:{device_id}:handed:{message_id}"
+
+
+def handed(mark: bytes | None) -> bool:
+    """Whether a handed mark's value (``handed_key``) says a pull handed the message to the phone:
+    one that a move off the phone left says it did not."""
+    return mark is not None and mark != MOVED_MARK
+
+
+@dataclass(frozen=True)
+class Move:
+    """A routed message's move: the phone it leaves (``off``) and the one it goes to (``onto``),
+    None where it leaves, or goes to, no phone."""
+
+    message_id: str
+    off: str | None
+    onto: str | None
+
+
+def move(redis: Redis, moves: Sequence[Move]) -> set[str]:
+    """The ids of those of ``moves`` a pull marked handed to the phone they leave: they are not
+    to move. Each other is marked moved off its phone for ``PHONE_REPORT_GRACE`` (a pull leaves
+    it out, ``hand``), and the phone it goes to has its moved mark taken off (its pulls list it).
+    One round trip for them all, none for no move."""
+    if not moves:
+        return set()
+    keys = [
+        handed_key(device_id, each.message_id)
+        for each in moves
+        for device_id in (each.off, each.onto)
+        if device_id is not None
+    ]
+    shapes = [(each.off is not None) + 2 * (each.onto is not None) for each in moves]
+    kept = cast("list[int]", redis.eval(_MOVE, len(keys), *keys, MOVED_MARK, _HANDED_SECONDS, *shapes))
+    return {each.message_id for each, stays in zip(moves, kept, strict=True) if stays}
 
 
 def hand(ctx: ClaimParts, device: MobileDevice, page: Page, now: datetime) -> list[Message]:
@@ -91,25 +136,58 @@ def _handed_key_of(message: Message) -> str:
 def _marked(redis: Redis, device: MobileDevice, messages: list[Message]) -> list[Message]:
     """Mark each message handed to the phone (from its first pull), and read their claims in
     the same step: those claimed by anyone but this phone (the relay failing one for its
-    block) are left out."""
+    block), and those marked moved off the phone (``move``), are left out."""
     if not messages:
         return []
     marks = [handed_key(device.device_id, message.message_id) for message in messages]
     claims = [wire.claim_key(message.client_id, message.message_id) for message in messages]
     held = cast(
-        "list[bytes | None]", redis.eval(_MARK_AND_READ_CLAIMS, 2 * len(messages), *marks, *claims, _HANDED_SECONDS)
+        "list[bytes | None]",
+        redis.eval(_MARK_AND_READ_CLAIMS, 2 * len(messages), *marks, *claims, _HANDED_SECONDS, MOVED_MARK),
     )
     mine = wire.claim_value_device(device.device_id).encode()
     return [message for message, claim in zip(messages, held, strict=True) if claim in (None, mine)]
 
 
-# KEYS: the marks, then the claims of the same messages. ARGV: the marks' life in seconds.
-# Answers the claims (nil for none, or another kind of value than a string). One script,
-# rather than a pipeline of a command a message: a hundred messages cost a third as long.
+# KEYS: the marks, then the claims of the same messages. ARGV: the marks' life in seconds, the
+# moved mark. Answers the claims (nil for none, or another kind of value than a string), a
+# message marked moved answering the moved mark. One script, rather than a pipeline of a
+# command a message: a hundred messages cost a third as long.
 _MARK_AND_READ_CLAIMS = """
 local count = #KEYS / 2
+local claims = redis.call('MGET', unpack(KEYS, count + 1))
 for i = 1, count do
-    redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[1])
+    if not redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[1]) and redis.call('GET', KEYS[i]) == ARGV[2] then
+        claims[i] = ARGV[2]
+    end
 end
-return redis.call('MGET', unpack(KEYS, count + 1))
+return claims
+"""
+
+# KEYS: by message, the mark of the phone it leaves, then that of the phone it goes to, each
+# where there is one. ARGV: the moved mark, its life in seconds, then by message which marks
+# it has: 1 the first, 2 the second, 3 both. Answers by message 1 when a pull marked it
+# handed to the phone it leaves (it stays), else 0.
+_MOVE = """
+local key, kept = 1, {}
+for i = 3, #ARGV do
+    local shape, stays = tonumber(ARGV[i]), 0
+    if shape % 2 == 1 then
+        local mark = redis.call('GET', KEYS[key])
+        if mark and mark ~= ARGV[1] then
+            stays = 1
+        else
+            redis.call('SET', KEYS[key], ARGV[1], 'EX', ARGV[2])
+        end
+        key = key + 1
+    end
+    if shape >= 2 then
+        if stays == 0 and redis.call('GET', KEYS[key]) == ARGV[1] then
+            redis.call('DEL', KEYS[key])
+        end
+        key = key + 1
+    end
+    kept[#kept + 1] = stays
+end
+return kept
 """

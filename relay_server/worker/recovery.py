@@ -199,8 +199,9 @@ def give_jobs(
     due = [message for message in seen.placeable if message.message_id not in past]
     # A failed job's remains would block the new one.
     placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id) for message in due])
-    route_of = routes.router(states_of or live_states_of(ctx, keys_of, now), now, ctx.offline_after)
-    due = _routed(ctx, due, seen.leave_out, route_of, rerouted.held_by_phones(ctx, due, now))
+    states_of = states_of or live_states_of(ctx, keys_of, now)
+    route_of = routes.router(states_of, now, ctx.offline_after)
+    due = _routed(ctx, due, seen.leave_out, route_of, rerouted.held_by_phones(ctx, due, now), states_of)
     claimed = placement.enqueue_sends(ctx.redis, keys_of, due, seen.leave_out, unclaimed_only=True)
     return [message for message in due if message.message_id not in claimed]
 
@@ -211,17 +212,24 @@ def _routed(
     leave_out: Mapping[str, Collection[str]],
     route_of: routes.RouteOf,
     held: Collection[str],
+    states_of: routes.StatesOf,
 ) -> list[Message]:
     """``messages``, each shared one routed as ``route_of`` says now (``dispatch.routes``), but
-    for those a phone may hold (``held``: ``rerouted.held_by_phones``), which keep their phone;
-    the store keeps each route that changed before any job is placed by it: a phone lists the
-    messages the store routes to it, and no longer one routed elsewhere."""
-    routed = [
-        message
-        if message.device_id is not None or message.is_test or message.message_id in held
-        else replace(message, routed_to=route_of(message, leave_out.get(message.message_id, ())))
-        for message in messages
-    ]
+    for those a phone may hold (``held``: ``rerouted.held_by_phones``), or a pull marked handed
+    to it meanwhile (``rerouted.off_phones``), which keep their phone; the store keeps each
+    route that changed before any job is placed by it: a phone lists the messages the store
+    routes to it, and no longer one routed elsewhere."""
+    routed = rerouted.off_phones(
+        ctx,
+        messages,
+        [
+            message
+            if message.device_id is not None or message.is_test or message.message_id in held
+            else replace(message, routed_to=route_of(message, leave_out.get(message.message_id, ())))
+            for message in messages
+        ],
+        states_of,
+    )
     ctx.store.route_messages(
         {
             after.message_id: after.routed_to

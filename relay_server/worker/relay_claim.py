@@ -22,7 +22,8 @@ A phone's pull fails so a message to a blocked number (``relay_server.mobile.han
 with the relay's context in place of the worker's: the claim is then made only
 while no pull has marked the message handed to the phone, in one step with
 that check, so that a pull at the same moment either sees the claim or leaves
-the message to the phone.
+the message to the phone. A mark of ``MOVED_MARK``, which a move of the message
+off the phone leaves, is no hand-over.
 """
 
 from __future__ import annotations
@@ -57,6 +58,11 @@ class ClaimParts(Protocol):
     def redis(self) -> Redis: ...
 
 
+# The value of a phone's handed mark (``handing``) that a move of the message off the phone
+# leaves (``rerouted``): no pull handed the message to the phone, nor may one now.
+MOVED_MARK = b"moved"
+
+
 def fail_unless_taken(
     ctx: ClaimParts,
     messages: Sequence[Message],
@@ -69,8 +75,8 @@ def fail_unless_taken(
 ) -> list[Message]:
     """Claim each message as ``claim`` and fail it with ``code`` (``detail`` says why),
     its send job deleted from Redis, unless a device or a cancel claimed it first, or the key
-    ``unless_handed`` names for it is set (a pull handed the message to its phone); returns
-    those failed, in their order.
+    ``unless_handed`` names for it is set, but to ``MOVED_MARK`` (a pull handed the message to
+    its phone); returns those failed, in their order.
 
     Every claim is won, and every job deleted, before any failure is stored: a round that
     stops in between leaves claims of ``claim``'s value, and the next fails their messages."""
@@ -100,7 +106,9 @@ def _held(
                 if unless_handed is None:
                     pipe.set(key, value, nx=True, ex=wire.CLAIM_TTL_SECONDS)
                 else:
-                    pipe.eval(_CLAIM_UNLESS_SET, 2, key, unless_handed(message), value, wire.CLAIM_TTL_SECONDS)
+                    pipe.eval(
+                        _CLAIM_UNLESS_SET, 2, key, unless_handed(message), value, wire.CLAIM_TTL_SECONDS, MOVED_MARK
+                    )
             won = pipe.execute()
         taken = [key for key, set_now in zip(keys, won, strict=True) if not set_now]
         # Those set now are ours. MGET answers nil for a key a device filled with another kind of value.
@@ -109,10 +117,12 @@ def _held(
     return held
 
 
-# KEYS: the claim, the key whose presence forbids it. ARGV: the claim's value, its life in seconds.
-# Answers 1 when it made the claim, else 0 (the key was set, or the message already claimed).
+# KEYS: the claim, the mark that forbids it. ARGV: the claim's value, its life in seconds, the
+# mark's value that forbids nothing. Answers 1 when it made the claim, else 0 (the mark was set,
+# or the message already claimed).
 _CLAIM_UNLESS_SET = """
-if redis.call('EXISTS', KEYS[2]) == 1 then
+local mark = redis.call('GET', KEYS[2])
+if mark and mark ~= ARGV[3] then
     return 0
 end
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then

@@ -26,11 +26,15 @@ never come back). A pull may have handed it when the phone was heard from
 since the message came due (``unreported.last_heard``) and the pull's mark
 says so (``handing.handed_key``), or cannot tell: the message came due more
 than the mark's life (``PHONE_REPORT_GRACE``) ago, or before Redis lost its
-data. The move writes the message's new route (or none) to the store before
-its new job is placed (``recovery.give_jobs``): the phone's pull lists it no
-more. A one-time password's message is
-never routed (``api.otp``), so none waits so: its code, in its job alone,
-could not be placed again from the store's masked text.
+data. A pull reads the store, then marks what it read: so the move marks the
+message moved off the phone, in one step with the check that no pull marked
+it handed meanwhile (one that did keeps it), and takes off a moved mark of
+the phone it goes to (``handing.move``, from ``off_phones``), before it
+writes the message's new route (or none) to the store and places its new
+job (``recovery.give_jobs``): the phone's pull lists it no more, not even
+one that read it routed to the phone before the move. A one-time password's
+message is never routed (``api.otp``), so none waits so: its code, in its
+job alone, could not be placed again from the store's masked text.
 """
 
 from __future__ import annotations
@@ -102,8 +106,38 @@ def held_by_phones(ctx: WorkerContext, messages: Sequence[Message], now: datetim
     return {
         message.message_id
         for message, mark in zip(theirs, cast("list[bytes | None]", marks))
-        if _may_hold(message, pulled_by.get(cast(str, message.routed_to)), mark is not None, lost_by, now)
+        if _may_hold(message, pulled_by.get(cast(str, message.routed_to)), handing.handed(mark), lost_by, now)
     }
+
+
+def off_phones(
+    ctx: WorkerContext, messages: Sequence[Message], routed: Sequence[Message], states_of: routes.StatesOf
+) -> list[Message]:
+    """``routed``, the new routes of ``messages`` (in their order), but for those a pull marked
+    handed to the phone they leave, which keep it (``handing.move``): each other is marked moved
+    off that phone, and loses its moved mark of the phone it goes to, before the store keeps the
+    move. One Redis round trip, and a query, when one leaves or goes to a phone; none else."""
+    leaving = {
+        before.routed_to
+        for before, after in zip(messages, routed, strict=True)
+        if before.routed_to is not None and after.routed_to != before.routed_to
+    }
+    phones = ctx.store.mobile_devices.phones_among(leaving)
+    moves: list[handing.Move] = []
+    for before, after in zip(messages, routed, strict=True):
+        off = before.routed_to if before.routed_to in phones and after.routed_to != before.routed_to else None
+        onto = after.routed_to if _on_phone(after, states_of) else None
+        if off is not None or onto is not None:
+            moves.append(handing.Move(after.message_id, off, onto))
+    kept = handing.move(ctx.redis, moves)
+    return [before if before.message_id in kept else after for before, after in zip(messages, routed, strict=True)]
+
+
+def _on_phone(message: Message, states_of: routes.StatesOf) -> bool:
+    """Whether the message is routed to a phone, as its client's ``states_of`` tell; its
+    client's states not asked for when it is routed to no device."""
+    to = message.routed_to
+    return to is not None and any(state.device_id == to and state.is_phone for state in states_of(message.client_id))
 
 
 def _may_hold(message: Message, pulled_by: datetime | None, marked: bool, lost_by: datetime, now: datetime) -> bool:

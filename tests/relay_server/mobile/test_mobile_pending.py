@@ -18,7 +18,7 @@ from relay_server.mobile.shapes import MAX_PULL
 from relay_server.store.mobile_devices import AppReport, MobileDevice
 from relay_server.store.models import Message
 from relay_server.store.store import Store
-from relay_server.worker import epoch
+from relay_server.worker import epoch, relay_claim
 from relay_server.worker.expiry import PHONE_REPORT_GRACE
 from zimsend_common import wire
 
@@ -181,6 +181,18 @@ def test_a_message_the_phone_was_handed_is_left_to_it_once_its_number_is_blocked
     assert relay.redis.get(wire.claim_key(message.client_id, message.message_id)) is None
 
     relay.redis.delete(mark)  # the grace is over, and the phone never reported on it
+    assert pull(relay, phone) == []
+    assert status(relay.store, message) == ("failed", "BLOCKED_NUMBER")
+
+
+def test_a_message_a_move_marked_off_the_phone_is_no_hand_over_once_its_number_is_blocked(
+    relay: Relay, phone: MobileDevice
+):
+    (message,) = placed(relay.store, relay.redis, phone, 1)
+    # A move off the phone marked it, and stopped before the store kept the move.
+    relay.redis.set(handing.handed_key(phone.device_id, message.message_id), relay_claim.MOVED_MARK)
+    block(relay.store, phone, message)
+
     assert pull(relay, phone) == []
     assert status(relay.store, message) == ("failed", "BLOCKED_NUMBER")
 

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from relay_parts import OFFLINE_AFTER_SECONDS, AgentDevice, Parts, run_round
 
-from relay_server.mobile import wake
+from relay_server.mobile import handing, pending, wake
 from relay_server.store.mobile_devices import MobileDevice
 from relay_server.store.models import Caller, Message
-from relay_server.worker import recovery
+from relay_server.worker import recovery, relay_claim
 from relay_server.worker.abandoned import Phones
 from zimsend_common import bus, signing, wire
 from zimsend_common.timefmt import isoformat_precise, isoformat_z, utcnow
@@ -241,6 +241,74 @@ def test_a_cancel_of_a_message_routed_to_a_phone_tells_the_phone_and_its_pull_li
 
     assert parts.redis.smembers(wake.cancelling_key(phone.device_id)) == {message.message_id.encode()}
     assert waits(parts, message) is None
+    assert parts.pulled(phone) == []
+
+
+def test_a_pull_that_read_a_message_before_it_moved_off_its_phone_leaves_it_out(parts):
+    caller = parts.client()
+    phone = phone_route(parts, caller, "+26377")
+    message = routed(parts, caller)
+    spare = route(parts, caller, "+26377")
+    # The phone's pull reads the store, the message routed to it, and has not marked it handed yet.
+    now = utcnow()
+    page = pending.to_take(parts.store, parts.redis, phone, now, newest_first=False)
+    assert [m.message_id for m in page.listed] == [message.message_id]
+
+    parts.store.disable_device(phone.device_id)
+    run_round(parts)
+    assert waits(parts, message) == (own(spare), {spare.device_id})
+
+    assert handing.hand(parts, phone, page, now) == []  # the spare alone sends it
+
+
+def test_a_message_a_pull_marked_before_the_move_off_its_phone_stays_the_phones(parts):
+    caller = parts.client()
+    phone = phone_route(parts, caller, "+26377", heard_at=utcnow() - timedelta(seconds=OFFLINE_AFTER_SECONDS - 10))
+    message = routed(parts, caller)
+    spare = route(parts, caller, "+26377")
+    # The pull marks it handed after the worker read the phone's last call, which tells of no pull since.
+    assert [m.message_id for m in parts.pulled(phone)] == [message.message_id]
+
+    later = utcnow() + timedelta(seconds=15)
+    spare.heartbeat(at=later)
+    run_round(parts, later)
+
+    assert waits(parts, message) == (own_queue(phone.device_id), {phone.device_id})
+    assert parts.reload(message).routed_to == phone.device_id
+    assert [m.message_id for m in parts.pulled(phone)] == [message.message_id]
+
+
+def test_a_message_moved_off_a_phone_and_back_to_it_is_listed_by_its_pull_again(parts):
+    caller = parts.client()
+    phone = phone_route(parts, caller, "+26377", heard_at=utcnow() - timedelta(seconds=OFFLINE_AFTER_SECONDS - 10))
+    message = routed(parts, caller)
+    spare = route(parts, caller, "+26377")
+    later = utcnow() + timedelta(seconds=15)
+    spare.heartbeat(at=later)
+    run_round(parts, later)
+    assert parts.pulled(phone) == []
+
+    parts.store.disable_device(spare.device_id)
+    parts.heard(phone, later + timedelta(seconds=5))
+    run_round(parts, later + timedelta(seconds=10))
+
+    assert waits(parts, message) == (own_queue(phone.device_id), {phone.device_id})
+    assert [m.message_id for m in parts.pulled(phone)] == [message.message_id]
+
+
+def test_a_message_whose_move_off_a_silent_phone_stopped_halfway_moves_at_the_next_round(parts):
+    caller = parts.client()
+    phone = phone_route(parts, caller, "+26377", heard_at=utcnow() - timedelta(seconds=OFFLINE_AFTER_SECONDS - 10))
+    message = routed(parts, caller)
+    parts.heard(phone, utcnow())  # a pull since the message came due, which listed nothing
+    spare = route(parts, caller)
+    # A round marked the move off the phone, and stopped before the store kept it.
+    parts.redis.set(handing.handed_key(phone.device_id, message.message_id), relay_claim.MOVED_MARK)
+
+    run_round(parts, utcnow() + timedelta(seconds=OFFLINE_AFTER_SECONDS + 5))
+
+    assert parts.reload(message).routed_to is None
+    assert waits(parts, message) == (shared(caller), {phone.device_id, spare.device_id})
     assert parts.pulled(phone) == []
 
 
