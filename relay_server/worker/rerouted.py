@@ -32,7 +32,12 @@ it handed meanwhile (one that did keeps it), and takes off a moved mark of
 the phone it goes to (``handing.move``, from ``off_phones``), before it
 writes the message's new route (or none) to the store and places its new
 job (``recovery.give_jobs``): the phone's pull lists it no more, not even
-one that read it routed to the phone before the move. A one-time password's
+one that read it routed to the phone before the move. A client of phones
+alone (which may send the numbers its phones' routes cover) has no agent to
+read its shared queue, and a phone pulls from the store, where a message put
+there is nobody's: so a round also takes such a client's messages waiting on
+its shared queue, while a device of their route can take them again, and
+places them on it. A one-time password's
 message is never routed (``api.otp``), so none waits so: its code, in its
 job alone, could not be placed again from the store's masked text.
 """
@@ -58,23 +63,27 @@ def stranded(
 ) -> list[Message]:
     """Of the (client id, message id) pairs read as waiting queued, by queue name, the routed,
     unclaimed messages still queued on the own queue of a device that cannot take them at
-    ``now``, as ``states_of`` tells (the live states the round places them again by): one read
-    of those messages, when any waits so, and the claims of the routed ones alone (a pinned
-    backlog costs no Redis command a message)."""
-    refs = [
-        ref
+    ``now``, as ``states_of`` tells (the live states the round places them again by), and the
+    shared ones on a client's shared queue that no agent of the client reads now while a device
+    of their route takes them (``_unread``): one read of those messages, when any waits so, and
+    the claims of those alone (a pinned backlog costs no Redis command a message)."""
+    # A queue's messages are all of one client: its shared queue's, or its device's.
+    left = {
+        message_id: wire.queue_device(name) is None  # on a shared queue
         for name, theirs in waiting.items()
-        if (device_id := wire.queue_device(name)) is not None
-        for ref in theirs
-        if not _takes(states_of(ref[0]), device_id, now, ctx)
-    ]
-    if not refs:
+        if theirs and _left_on(name, states_of(theirs[0][0]), now, ctx)
+        for _, message_id in theirs
+    }
+    if not left:
         return []
-    found = ctx.store.get_messages_by_ids([message_id for _, message_id in refs])
+    found = ctx.store.get_messages_by_ids(list(left))
     routed = [
         message
         for message in found.values()
-        if message.status == "queued" and message.device_id is None and not message.is_test
+        if message.status == "queued"
+        and message.device_id is None
+        and not message.is_test
+        and (not left[message.message_id] or _has_route(message, states_of, now, ctx))
     ]
     if not routed:
         return []
@@ -83,6 +92,30 @@ def stranded(
     unclaimed = [message for message, claim in zip(routed, cast("list[bytes | None]", claims)) if claim is None]
     held = held_by_phones(ctx, unclaimed, now)
     return [message for message in unclaimed if message.message_id not in held]
+
+
+def _left_on(queue: str, states: Sequence[DeviceState], now: datetime, ctx: WorkerContext) -> bool:
+    """Whether a message waiting on ``queue`` may wait there for ever (``states``: its
+    client's): the own queue of a device that cannot take it now, or a shared queue that no
+    agent of the client reads now (``_unread``)."""
+    device_id = wire.queue_device(queue)
+    if device_id is not None:
+        return not _takes(states, device_id, now, ctx)
+    return _unread(states, now, ctx)
+
+
+def _unread(states: Sequence[DeviceState], now: datetime, ctx: WorkerContext) -> bool:
+    """Whether no agent of the client reads its shared queues now: its devices online are
+    phones alone (or none), which pull from the store, where a message of the shared queue is
+    nobody's. A client of phones alone sends the numbers its phones' routes cover; a message
+    of theirs put on the shared queue while its phone could not take it waits there for a
+    route device to come back (``_has_route``)."""
+    return not any(state.online(now, ctx.offline_after) and not state.is_phone for state in states)
+
+
+def _has_route(message: Message, states_of: routes.StatesOf, now: datetime, ctx: WorkerContext) -> bool:
+    """Whether a device of the message's route takes it now."""
+    return routes.route_device(message, states_of(message.client_id), now, ctx.offline_after, ()) is not None
 
 
 def held_by_phones(ctx: WorkerContext, messages: Sequence[Message], now: datetime) -> set[str]:

@@ -312,5 +312,38 @@ def test_a_message_whose_move_off_a_silent_phone_stopped_halfway_moves_at_the_ne
     assert parts.pulled(phone) == []
 
 
+def test_a_message_of_a_client_of_phones_alone_waits_on_the_shared_queue_only_until_its_route_phone_is_back(parts):
+    caller = parts.client()
+    phone = phone_route(parts, caller, "+26377", heard_at=utcnow() - timedelta(seconds=OFFLINE_AFTER_SECONDS - 10))
+    message = routed(parts, caller)
+    later = utcnow() + timedelta(seconds=15)
+    run_round(parts, later)  # the phone silent, no other device: the shared queue, which no agent reads
+    assert waits(parts, message) == (shared(caller), {phone.device_id})
+    assert parts.pulled(phone) == []
+
+    parts.heard(phone, later + timedelta(seconds=5))
+    run_round(parts, later + timedelta(seconds=10))
+
+    assert parts.reload(message).routed_to == phone.device_id
+    assert waits(parts, message) == (own_queue(phone.device_id), {phone.device_id})
+    assert [m.message_id for m in parts.pulled(phone)] == [message.message_id]
+
+
+def test_a_message_on_the_shared_queue_stays_there_while_an_agent_of_the_client_reads_it(parts):
+    caller = parts.client()
+    phone = phone_route(parts, caller, "+26377", heard_at=utcnow() - timedelta(seconds=OFFLINE_AFTER_SECONDS - 10))
+    message = routed(parts, caller)
+    later = utcnow() + timedelta(seconds=15)
+    run_round(parts, later)
+    agent = route(parts, caller)  # takes the shared queue, and is no route
+
+    parts.heard(phone, later + timedelta(seconds=5))
+    agent.heartbeat(at=later + timedelta(seconds=5))
+    run_round(parts, later + timedelta(seconds=10))
+
+    assert parts.reload(message).routed_to is None
+    assert waits(parts, message) == (shared(caller), {phone.device_id})
+
+
 def own_queue(device_id: str) -> str:
     return wire.device_queue(device_id, 3)
