@@ -10,7 +10,8 @@ count of the device's day that held its last heartbeat, 0 once that day is
 over (``DeviceState.sent_today_at``): when the agent said it ends, else, as
 the relay does not know the device's midnight, 25 hours after the heartbeat.
 A device shows the destination prefixes it is the route for (``prefixes``,
-``dispatch.routes``).
+``dispatch.routes``), and the SMS parts it sends a day as its agent told
+(``daily_send_limit``: 0 for no limit, null when not told).
 """
 
 from __future__ import annotations
@@ -97,4 +98,5 @@ def device_fields(state: DeviceState) -> dict[str, Any]:
         "daily_limit_reached_until": state.sends_again_at(now),
         "shared_paused_until": state.shared_pause_ends_at(now),
         "prefixes": list(state.prefixes),
+        "daily_send_limit": state.whole_daily_limit,
     }

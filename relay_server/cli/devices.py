@@ -90,9 +90,9 @@ def _disable_device(args: argparse.Namespace) -> int:
     with command.open_store(command.settings()) as store:
         is_phone = _is_phone(store, args.device_id)
         device = store.disable_device(args.device_id)
-    if device is None:  # no such device
-        raise _unknown_device(args.device_id)
-    document = _device_document(device)
+        if device is None:  # no such device
+            raise _unknown_device(args.device_id)
+        document = _device_document(store, device)
     if not is_phone:
         # The relay leaves Redis users to the operator, who made this one (add-device --redis-acl).
         document["redis_acl"] = redis_acl.command_line(redis_acl.deluser(device.device_id))
@@ -120,10 +120,10 @@ def _enable_device(args: argparse.Namespace) -> int:
                 "a phone has no password of its own to renew, nor a Redis user: add it again as a new device",
             )
         enabled = store.enable_device(args.device_id, new_password=args.new_password)
-    if enabled is None:  # deleted meanwhile
-        raise _unknown_device(args.device_id)
-    device, password = enabled
-    document = _device_document(device)
+        if enabled is None:  # deleted meanwhile
+            raise _unknown_device(args.device_id)
+        device, password = enabled
+        document = _device_document(store, device)
     if password is not None:
         document["device_password"] = password
     if args.redis_acl:
@@ -151,9 +151,9 @@ def _set_device_prefixes(args: argparse.Namespace) -> int:
                 "INVALID_PREFIX",
                 f"not an E.164 prefix (+ and 1 to 15 digits, the first not 0): {' '.join(exc.prefixes)}",
             ) from exc
-    if device is None:  # unknown, or deleted meanwhile
-        raise _unknown_device(args.device_id)
-    command.emit(_device_document(device))
+        if device is None:  # unknown, or deleted meanwhile
+            raise _unknown_device(args.device_id)
+        command.emit(_device_document(store, device))
     return 0
 
 
@@ -178,12 +178,28 @@ def _list_devices(args: argparse.Namespace) -> int:
     with command.open_store(command.settings()) as store:
         if args.client_id is not None and store.get_client(args.client_id) is None:
             raise command.unknown_client(args.client_id)
+        limits = _daily_send_limits(store, client_id=args.client_id)
         for device in store.list_devices(args.client_id):
-            command.emit(_device_document(device))
+            command.emit(_document(device, limits.get(device.device_id)))
     return 0
 
 
-def _device_document(device: Device) -> dict[str, Any]:
+def _device_document(store: Store, device: Device) -> dict[str, Any]:
+    """What a command prints of one device, its daily send limit read from its state."""
+    return _document(device, _daily_send_limits(store, device_id=device.device_id).get(device.device_id))
+
+
+def _daily_send_limits(
+    store: Store, *, client_id: str | None = None, device_id: str | None = None
+) -> dict[str, int | None]:
+    """Each device's daily send limit as its agent's heartbeats told (``DeviceState.whole_daily_limit``), by id."""
+    return {
+        state.device_id: state.whole_daily_limit
+        for state in store.device_states(client_id=client_id, device_id=device_id)
+    }
+
+
+def _document(device: Device, daily_send_limit: int | None) -> dict[str, Any]:
     return {
         "device_id": device.device_id,
         "client_id": device.client_id,
@@ -192,6 +208,7 @@ def _device_document(device: Device) -> dict[str, Any]:
         "created_at": isoformat_z(device.created_at),
         "last_seen_at": isoformat_z(device.last_seen_at),
         "prefixes": list(device.prefixes),
+        "daily_send_limit": daily_send_limit,
     }
 
 

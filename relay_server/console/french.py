@@ -38,6 +38,8 @@ WORDS: dict[str, str] = {
     "Charging": "En charge",
     "SIM number": "Numéro SIM",
     "Sent today (the device's day)": "Envoyés aujourd'hui (jour de l'appareil)",
+    "Daily send limit (SMS parts)": "Limite d'envoi quotidienne (parties SMS)",
+    "no limit": "sans limite",
     "Daily limit reached until": "Limite quotidienne atteinte jusqu'à",
     "No credit: shared messages paused until": "Sans crédit : messages partagés en pause jusqu'à",
     "Waiting": "En attente",

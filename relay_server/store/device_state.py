@@ -67,11 +67,17 @@ class DeviceState:
         """The destination prefixes (E.164) the device is the route for (``dispatch.routes``)."""
         return prefixes_from(self.route_prefixes)
 
+    @property
+    def whole_daily_limit(self) -> int | None:
+        """The SMS parts the device sends a day, as its agent told: 0 for no limit (a negative
+        one told is none too); None when not told (a phone, an older agent)."""
+        return None if self.daily_send_limit is None else max(self.daily_send_limit, 0)
+
     def sends_within_a_day(self, parts: int) -> bool:
         """Whether a message of ``parts`` SMS parts fits in the device's whole daily send limit:
         one of more would never leave it (its agent declines it). True when the limit is none,
         or not told."""
-        return not self.daily_send_limit or self.daily_send_limit < 0 or parts <= self.daily_send_limit
+        return not self.whole_daily_limit or parts <= self.whole_daily_limit
 
     def heard_from(self, now: datetime, offline_after: timedelta) -> bool:
         """Whether the device's agent reported within ``offline_after`` of ``now``."""

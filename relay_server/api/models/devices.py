@@ -45,6 +45,13 @@ class Device(Answer):
         "of the client's devices' prefixes winning) leaves through a device of that prefix while one of them "
         "can send, through any device otherwise. Empty: no route."
     )
+    daily_send_limit: Count | None = Field(
+        description="The SMS parts the device sends a day (its agent's daily_send_limit, from its local midnight), "
+        "as its heartbeats told it; 0: no limit; null: not told (a phone, or an older agent). "
+        "Having sent that many in its day it pauses until its next (daily_limit_reached_until); a message of "
+        "more parts never leaves through it (sent without X-Device-ID, it goes through another of the client's "
+        "devices)."
+    )
 
 
 class DeviceList(Answer):

@@ -51,6 +51,7 @@ def test_devices_list_shows_what_the_heartbeats_said_and_who_is_online(relay, ac
         "daily_limit_reached_until": None,
         "shared_paused_until": None,
         "prefixes": [],
+        "daily_send_limit": None,
     }
     assert by_id[silent]["online"] is False and by_id[silent]["model"] == "E173"
 
@@ -225,3 +226,39 @@ def test_a_device_shows_the_destination_prefixes_it_is_the_route_for(relay, acme
 
     assert [device["prefixes"] for device in listed] == [["+26377", "+26378"], []]
     assert one["prefixes"] == ["+26377", "+26378"]
+
+
+def test_each_device_shows_the_daily_send_limit_its_agent_told_and_null_when_not_told(relay, acme):
+    limited = relay.new_device(acme.client_id)
+    unlimited = relay.new_device(acme.client_id)
+    untold = relay.new_device(acme.client_id)  # a phone, or an agent older than the limit's telling
+    seen = utcnow().replace(microsecond=0)
+    relay.store.record_heartbeat(limited, seen, {"state": "online", "sent_today": 7, "daily_send_limit": 50})
+    relay.store.record_heartbeat(unlimited, seen, {"state": "online", "daily_send_limit": 0})
+    relay.store.record_heartbeat(untold, seen, {"state": "online", "sent_today": 3})
+
+    listed = requests.get(relay.url("/devices"), headers=acme.headers, timeout=5).json()["devices"]
+    one = requests.get(relay.url(f"/devices/{limited}"), headers=acme.headers, timeout=5).json()
+
+    assert [(d["sent_today"], d["daily_send_limit"]) for d in listed] == [(7, 50), (0, 0), (3, None)]
+    assert (one["sent_today"], one["daily_send_limit"]) == (7, 50)
+
+
+def test_the_daily_send_limit_of_a_heartbeat_waiting_for_the_worker_is_shown(relay, acme):
+    device, password = relay.store.add_device(acme.client_id)
+    relay.store.record_heartbeat(device.device_id, utcnow() - timedelta(minutes=1), {"daily_send_limit": 20})
+    # The agent's newest heartbeat, under its key, tells a new limit: the worker has not applied it yet.
+    leave_heartbeat(relay.redis, device.device_id, password, utcnow(), state="online", daily_send_limit=50)
+
+    one = requests.get(relay.url(f"/devices/{device.device_id}"), headers=acme.headers, timeout=5).json()
+
+    assert one["daily_send_limit"] == 50
+
+
+def test_a_negative_daily_send_limit_told_is_shown_as_no_limit_as_routing_reads_it(relay, acme):
+    device = relay.new_device(acme.client_id)
+    relay.store.record_heartbeat(device, utcnow(), {"state": "online", "daily_send_limit": -1})
+
+    answer = requests.get(relay.url(f"/devices/{device}"), headers=acme.headers, timeout=5)
+
+    assert answer.status_code == 200 and answer.json()["daily_send_limit"] == 0

@@ -71,6 +71,14 @@ def test_the_readmes_error_table_lists_every_code_with_its_status():
     }
 
 
+def test_a_device_is_documented_with_its_daily_send_limit_an_integer_or_null_0_for_no_limit():
+    device = document()["components"]["schemas"]["Device"]
+    limit = device["properties"]["daily_send_limit"]
+    assert "daily_send_limit" in device["required"]
+    assert {"type": "integer", "minimum": 0} in limit["anyOf"] and {"type": "null"} in limit["anyOf"]
+    assert "0: no limit" in limit["description"] and "null" in limit["description"]
+
+
 def test_the_check_refuses_an_answer_the_document_does_not_declare(relay, acme):
     wrong_method = requests.get(relay.url("/sms/send"), headers=acme.headers, timeout=10)
     assert wrong_method.status_code == 405

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import shlex
 import subprocess
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 import redis
-from relay_process import Run, ok
+from relay_process import Run, environment, ok, runner
 
 from relay_server.store import Store
 from zimsend_common import redis_client, signing, wire
+from zimsend_common.timefmt import utcnow
 
 pytestmark = pytest.mark.slow  # every test runs zimsend-relay as a process
 
@@ -155,6 +157,32 @@ def test_prefixes_of_a_device_that_is_none_are_refused_as_unknown(relay: Run, st
     refused = relay("set-device-prefixes", "device_000000000009", "+26377")
 
     assert refused.status == 1 and refused.error["error"]["code"] == "UNKNOWN_DEVICE"
+
+
+def test_list_devices_shows_the_daily_send_limit_each_agent_told_and_null_when_not_told(
+    tmp_path: Path, database_url: str
+) -> None:
+    relay = runner(environment(tmp_path, database_url=database_url))
+    store = Store.open(database_url)
+    try:
+        client, _ = store.create_client("Acme")
+        limited, _password = store.add_device(client.client_id, "rack-1")
+        unlimited, _password = store.add_device(client.client_id, "rack-2")
+        phone, _token = store.add_android_device(client.client_id, "Pixel")
+        store.record_heartbeat(limited.device_id, utcnow(), {"state": "online", "daily_send_limit": 50})
+        store.record_heartbeat(unlimited.device_id, utcnow(), {"state": "online", "daily_send_limit": 0})
+
+        listed = ok(relay("list-devices", "--client", client.client_id))
+        (disabled,) = ok(relay("disable-device", limited.device_id))
+    finally:
+        store.close()
+
+    assert [(device["name"], device["daily_send_limit"]) for device in listed] == [
+        ("rack-1", 50),
+        ("rack-2", 0),
+        ("Pixel", None),
+    ]
+    assert disabled["daily_send_limit"] == 50  # every command printing a device prints it alike
 
 
 def _redis_cli(redis_proc: Any, line: str) -> str:
