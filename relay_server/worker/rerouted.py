@@ -65,8 +65,9 @@ def stranded(
     unclaimed messages still queued on the own queue of a device that cannot take them at
     ``now``, as ``states_of`` tells (the live states the round places them again by), and the
     shared ones on a client's shared queue that no agent of the client reads now while a device
-    of their route takes them (``_unread``): one read of those messages, when any waits so, and
-    the claims of those alone (a pinned backlog costs no Redis command a message)."""
+    of their route takes them (``_unread``), but a one-time password's: one read of those
+    messages, when any waits so, and the claims of those alone (a pinned backlog costs no Redis
+    command a message)."""
     # A queue's messages are all of one client: its shared queue's, or its device's.
     left = {
         message_id: wire.queue_device(name) is None  # on a shared queue
@@ -85,6 +86,9 @@ def stranded(
         and not message.is_test
         and (not left[message.message_id] or _has_route(message, states_of, now, ctx))
     ]
+    # A one-time password's job alone holds its code: never placed again from the store's masked text.
+    otps = ctx.store.otp_messages([message.message_id for message in routed if left[message.message_id]])
+    routed = [message for message in routed if message.message_id not in otps]
     if not routed:
         return []
     # A claimed one is in a device's hands, or returned to the device that claimed it (``recovery``).

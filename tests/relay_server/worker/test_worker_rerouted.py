@@ -3,12 +3,14 @@ left waiting for a route device that can no longer take it is moved, never lost 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from relay_parts import OFFLINE_AFTER_SECONDS, AgentDevice, Parts, run_round
+from relay_parts import OFFLINE_AFTER_SECONDS, AgentDevice, Parts, otp_message, run_round
 
+from relay_server.dispatch import placement
 from relay_server.mobile import handing, pending, wake
 from relay_server.store.mobile_devices import MobileDevice
 from relay_server.store.models import Caller, Message
@@ -347,3 +349,19 @@ def test_a_message_on_the_shared_queue_stays_there_while_an_agent_of_the_client_
 
 def own_queue(device_id: str) -> str:
     return wire.device_queue(device_id, 3)
+
+
+def test_an_otp_of_a_client_of_phones_alone_stays_on_the_shared_queue_and_is_never_routed_masked(parts):
+    caller = parts.client()
+    phone = phone_route(parts, caller, "+26377")
+    message = otp_message(parts, caller, utcnow())
+    # The relay enqueues it with its code, never routed (``api.otp``).
+    placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, [replace(message, body="Code: 123456")])
+
+    run_round(parts, utcnow() + timedelta(seconds=5))
+
+    assert parts.reload(message).routed_to is None
+    assert parts.pulled(phone) == []
+    job = bus.fetch(wire.send_job_id(caller.client_id, message.message_id), parts.redis)
+    assert job.origin == wire.client_queue(caller.client_id, 1)  # an OTP's priority
+    assert "Code: 123456" in repr(job.args)
