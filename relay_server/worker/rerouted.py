@@ -101,11 +101,14 @@ def stranded(
 def _left_on(queue: str, states: Sequence[DeviceState], now: datetime, ctx: WorkerContext) -> bool:
     """Whether a message waiting on ``queue`` may wait there for ever (``states``: its
     client's): the own queue of a device that cannot take it now, or a shared queue that no
-    agent of the client reads now (``_unread``)."""
+    agent of the client reads now (``_unread``) while a device of a route could take one."""
     device_id = wire.queue_device(queue)
     if device_id is not None:
         return not _takes(states, device_id, now, ctx)
-    return _unread(states, now, ctx)
+    # No route device up, none of its messages is placed again: a backlog read for nothing, a round.
+    return _unread(states, now, ctx) and any(
+        state.prefixes and routes.takes_routed_now(state, now, ctx.offline_after) for state in states
+    )
 
 
 def _unread(states: Sequence[DeviceState], now: datetime, ctx: WorkerContext) -> bool:

@@ -365,3 +365,20 @@ def test_an_otp_of_a_client_of_phones_alone_stays_on_the_shared_queue_and_is_nev
     job = bus.fetch(wire.send_job_id(caller.client_id, message.message_id), parts.redis)
     assert job.origin == wire.client_queue(caller.client_id, 1)  # an OTP's priority
     assert "Code: 123456" in repr(job.args)
+
+
+def test_a_round_reads_no_shared_backlog_of_a_client_whose_agents_are_down_and_that_has_no_route_up(parts):
+    caller = parts.client()
+    agent = parts.device(caller)
+    backlog = parts.store.insert_messages([parts.new_message(caller, to=ECONET) for _ in range(3)])
+    placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, backlog)
+    agent.heartbeat(at=utcnow() - timedelta(seconds=OFFLINE_AFTER_SECONDS + 60))  # down: its queue is read by none
+    phone_route(parts, caller, "+26377", heard_at=utcnow() - timedelta(seconds=OFFLINE_AFTER_SECONDS + 60))
+    read: list[str] = []
+    get_messages_by_ids = parts.store.get_messages_by_ids
+    parts.store.get_messages_by_ids = lambda ids: read.extend(ids) or get_messages_by_ids(ids)
+
+    run_round(parts)
+
+    assert read == []  # no device of a route could take one: the backlog waits unread
+    assert [waits(parts, message) for message in backlog] == [(shared(caller), {agent.device_id})] * 3
