@@ -12,8 +12,9 @@ decides, whenever it places the message (after the refusal, in recovery):
   placed again signed for the devices that have not refused it only
   (``placement.enqueue_sends``'s ``leave_out``): a device that refused it
   cannot take it. The devices that could send it are the client's devices
-  that take shared jobs (not phones), online now, and taking them before the
-  message's ``valid_until`` (a paused device: below);
+  that take shared jobs (its agents; and a phone of the message's route, which
+  takes what is routed to it: ``routes``), online now, and taking them before
+  the message's ``valid_until`` (a paused device: below);
 - once every one of them has refused it (or none other is online, or back
   in time, or none other of a daily send limit that its parts fit in, as the
   devices' heartbeats tell their limits), it fails, each refusing device
@@ -54,7 +55,7 @@ import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from relay_server.dispatch import heartbeat_keys, placement
+from relay_server.dispatch import heartbeat_keys, placement, routes
 from relay_server.store.device_state import DeviceState
 from relay_server.store.models import Message, MessageError, Refusal, StatusChange
 from relay_server.store.store import Store
@@ -94,7 +95,7 @@ def outlook(ctx: WorkerContext, messages: list[Message], now: datetime) -> Outlo
         if message.client_id not in senders:
             senders[message.client_id] = shared_senders(ctx, message.client_id, now)
         refusers = frozenset(refusal.device_id for refusal in found)
-        if _sent_in_time(message, senders[message.client_id], refusers, now):
+        if _sent_in_time(message, senders[message.client_id], refusers, now, ctx):
             sorted_out.placeable.append(message)
             sorted_out.leave_out[message.message_id] = refusers
         else:
@@ -103,19 +104,26 @@ def outlook(ctx: WorkerContext, messages: list[Message], now: datetime) -> Outlo
 
 
 def shared_senders(ctx: WorkerContext, client_id: str, now: datetime) -> list[DeviceState]:
-    """The client's devices that could take a shared message at ``now``: online (enabled,
-    heard from within ``device_offline_after_seconds``, modem working) and not phones, as the
-    send path counts them before it accepts one."""
+    """The client's devices online at ``now`` (enabled, heard from within
+    ``device_offline_after_seconds``, an agent's modem working): its agents, which may take any
+    shared message, as the send path counts them before it accepts one, and its phones, which
+    may take one routed to them (``_sent_in_time``)."""
     # The store's heartbeats may wait behind this worker's own backlog: the keys' are never behind.
     states = heartbeat_keys.live_states(ctx.store, ctx.redis, client_id=client_id, now=now)
-    return [state for state in states if state.online(now, ctx.offline_after) and not state.is_phone]
+    return [state for state in states if state.online(now, ctx.offline_after)]
 
 
-def _sent_in_time(message: Message, senders: list[DeviceState], refusers: frozenset[str], now: datetime) -> bool:
+def _sent_in_time(
+    message: Message, senders: list[DeviceState], refusers: frozenset[str], now: datetime, ctx: WorkerContext
+) -> bool:
     """Whether one of ``senders`` that did not refuse ``message``, and whose whole daily send
-    limit its parts fit in, takes it (at ``now``, or once its pause ends) before its ``valid_until``."""
+    limit its parts fit in, takes it (at ``now``, or once its pause ends) before its
+    ``valid_until``: an agent, or a phone of its route (``routes``), which the message goes to
+    next when no longer prefix of an agent's is left (a phone pulls only what is placed on it)."""
+    route = routes.route_devices(message, senders, now, ctx.offline_after, refusers)
     return any(
         state.device_id not in refusers
+        and (not state.is_phone or state.device_id in route)
         and state.sends_within_a_day(message.segments)
         and (message.valid_until is None or (state.takes_shared_again_at(now) or now) < message.valid_until)
         for state in senders

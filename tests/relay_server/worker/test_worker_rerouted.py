@@ -168,6 +168,33 @@ def test_a_message_its_route_device_declined_goes_to_the_routes_other_device_the
     assert waits(parts, message) == (shared(caller), {other.device_id})
 
 
+def test_a_message_its_route_agent_declined_goes_to_a_phone_of_its_route(parts):
+    caller = parts.client()
+    agent = route(parts, caller, "+263771")
+    phone = phone_route(parts, caller, "+26377")
+    message = routed(parts, caller)
+    assert waits(parts, message) == (own(agent), {agent.device_id})  # the longest prefix
+
+    assert declined(agent, message) == "applied"
+
+    assert parts.reload(message).status == "queued"
+    assert parts.reload(message).routed_to == phone.device_id
+    assert [m.message_id for m in parts.pulled(phone)] == [message.message_id]
+
+
+def test_a_message_its_route_agent_declined_fails_though_a_phone_of_another_route_is_up(parts):
+    caller = parts.client()
+    agent = route(parts, caller, "+263771")
+    phone = phone_route(parts, caller, "+26371")
+    message = routed(parts, caller)
+
+    assert declined(agent, message) == "applied"
+
+    stored = parts.reload(message)
+    assert stored.status == "failed" and stored.error is not None and stored.error.code == "NO_CREDIT"
+    assert parts.pulled(phone) == []
+
+
 def declined(device: AgentDevice, message: Message) -> str:
     data = {
         "message_id": message.message_id,
