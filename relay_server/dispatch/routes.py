@@ -151,10 +151,18 @@ def routed_new(
 ) -> list[NewMessage]:
     """``messages``, each shared one due now with the device of its route (``route_device``)
     as its ``routed_to``, to be stored so: a scheduled one is routed when it comes due."""
+    # Of each client, its route devices alone, read once: a bulk send to a rack with no
+    # route costs no look at its devices a message.
+    routes_of = {
+        client_id: [state for state in states_of(client_id) if state.route_prefixes]
+        for client_id in {message.client_id for message in messages}
+    }
     return [
-        message
-        if message.scheduled_at is not None
-        else replace(message, routed_to=route_device(message, states_of(message.client_id), now, offline_after, ()))
+        replace(message, routed_to=route)
+        if message.scheduled_at is None
+        and routes_of[message.client_id]
+        and (route := route_device(message, routes_of[message.client_id], now, offline_after, ())) is not None
+        else message
         for message in messages
     ]
 
