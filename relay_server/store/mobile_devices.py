@@ -82,12 +82,6 @@ class AppReport:
     sim_cards: list[dict[str, Any]] | None = None
 
 
-def phones_in(conn: sa.Connection, device_ids: Collection[str]) -> set[str]:
-    """Those of ``device_ids`` that are phones (Android devices, registered or not), read in ``conn``."""
-    query = sa.select(mobile_devices.c.device_id).where(mobile_devices.c.device_id.in_(sorted(device_ids)))
-    return set(conn.execute(query).scalars())
-
-
 def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -173,7 +167,8 @@ class MobileDevices:
         if not device_ids:
             return set()
         with single_read(self._engine) as conn:
-            return phones_in(conn, device_ids)
+            query = sa.select(mobile_devices.c.device_id).where(mobile_devices.c.device_id.in_(sorted(device_ids)))
+            return set(conn.execute(query).scalars())
 
     def registered_phones(self) -> list[Device]:
         """Every phone that has registered (only such a phone may have pulled anything), enabled
