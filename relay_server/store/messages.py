@@ -247,10 +247,13 @@ def _due_by(scheduled_through: datetime | None) -> sa.ColumnElement[bool]:
     return scheduled
 
 
-def any_queued(conn: sa.Connection) -> bool:
-    """Whether the store shows any message queued (one seek in ``ix_messages_status``)."""
-    found = conn.execute(sa.select(messages.c.message_id).where(messages.c.status == "queued").limit(1))
-    return found.first() is not None
+def any_queued(conn: sa.Connection, stored_before: datetime | None = None) -> bool:
+    """Whether the store shows any message queued (stored before ``stored_before``, when given),
+    read through ``ix_messages_status``."""
+    query = sa.select(messages.c.message_id).where(messages.c.status == "queued")
+    if stored_before is not None:
+        query = query.where(messages.c.created_at < stored_before)
+    return conn.execute(query.limit(1)).first() is not None
 
 
 def due(conn: sa.Connection, after: datetime | None, through: datetime) -> list[Message]:

@@ -469,12 +469,15 @@ class Store:
         with single_read(self.engine) as conn:
             return messages.queued_past_validity(conn, now, phones_through)
 
-    def claims_at_stake(self) -> bool:
+    def claims_at_stake(self, stored_before: datetime) -> bool:
         """Whether Redis losing its data may have taken a claim the store cannot see: a
-        message is queued, and a worker looked at Redis for this store before (``worker_mark``:
-        without that, no claim made so far can have gone missing)."""
+        message is queued, and a worker looked at Redis for this store before (``worker_mark``);
+        or, before any worker looked, one is queued that was stored before ``stored_before``
+        (an agent may have taken it, with the relay, and no worker, running)."""
         with read_transaction(self.engine) as conn:
-            return worker_mark.worker_looked(conn) and messages.any_queued(conn)
+            if worker_mark.worker_looked(conn):
+                return messages.any_queued(conn)
+            return messages.any_queued(conn, stored_before=stored_before)
 
     def mark_worker_looked(self, at: datetime) -> None:
         """Keep in the store that a worker looked at Redis for it (``worker_mark``)."""

@@ -26,8 +26,11 @@ or was never looked at; the store keeps a mark of a worker having looked
 (``relay_server.store.worker_mark``), set once the sentinel is in place. A
 store without it never had a worker see its claims, so a send or a scheduled
 message stored the moment the gateway first starts, before the worker's
-first look, gets its job at once. A store restored from a backup onto a
-fresh Redis has the mark, and waits.
+first look, gets its job at once. Not one that waited a grace period or
+more: the relay and agents may have run without a worker (its unit failing,
+say) and an agent taken it, then Redis lost the claim; only a loss within
+that same period could take a younger one's. A store restored from a backup
+onto a fresh Redis has the mark, and waits.
 """
 
 from __future__ import annotations
@@ -68,13 +71,13 @@ def _look(redis: Redis) -> tuple[bytes | None, str | None]:
 
 
 def recovery_resumes_at(
-    redis: Redis, now: datetime, grace: timedelta, claims_at_stake: Callable[[], bool] | None = None
+    redis: Redis, now: datetime, grace: timedelta, claims_at_stake: Callable[[datetime], bool] | None = None
 ) -> datetime:
     """When recovery may give queued messages their job again; restarts the grace
     period when Redis lost the sentinel, or restarted or evicted keys since it was set, unless
-    ``claims_at_stake`` says the store shows none (no message queued, or the store's first
-    start): no claim can then have been lost, and nothing waits (without it, something may
-    be)."""
+    ``claims_at_stake``, asked with the moment a grace period ago, says the store shows none
+    (no message queued, or none older than that at the store's first start): no claim can then
+    have been lost, and nothing waits (without it, something may be)."""
     key = wire.redis_epoch_key()
     value, server = _look(redis)
     if value is None:
@@ -109,14 +112,14 @@ def _grace_begun(
     grace: timedelta,
     server: str | None,
     why: str,
-    claims_at_stake: Callable[[], bool] | None,
+    claims_at_stake: Callable[[datetime], bool] | None,
 ) -> datetime:
     """The sentinel was just set to name ``now + grace``: when recovery resumes after all."""
-    if claims_at_stake is not None and not claims_at_stake():
+    if claims_at_stake is not None and not claims_at_stake(now - grace):
         redis.set(wire.redis_epoch_key(), wire.epoch_value(now, server))
         log.info(
             "Redis may have lost claims, but the store shows none it could miss"
-            " (no message queued, or the store's first start)",
+            " (no message queued, or none waiting long at the store's first start)",
             extra={"cause": why},
         )
         return now
@@ -170,7 +173,7 @@ class EpochWatch:
     def __init__(
         self,
         grace: timedelta,
-        claims_at_stake: Callable[[], bool] | None = None,
+        claims_at_stake: Callable[[datetime], bool] | None = None,
         mark_looked: Callable[[datetime], None] | None = None,
     ) -> None:
         self.grace = grace

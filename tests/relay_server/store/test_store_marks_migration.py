@@ -3,7 +3,7 @@ takes the marks back."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 from migrated_store import migrate_to
@@ -44,7 +44,7 @@ def test_a_store_holding_messages_waits_after_a_loss_as_before_and_going_back_dr
     _message_stored(engine)
 
     upgrade_to_head(engine)
-    assert Store(engine).claims_at_stake()  # a worker served it, most likely
+    assert Store(engine).claims_at_stake(AT)  # a worker served it, most likely
 
     migrate_to(engine, "0033", down=True)
 
@@ -61,7 +61,8 @@ def test_a_store_migrated_empty_has_its_first_start_still_ahead(empty_database_u
     upgrade_to_head(engine)
     _message_stored(engine)  # by the relay, before the worker's first look
     store = Store(engine)
-    assert not store.claims_at_stake()
+    assert not store.claims_at_stake(AT - timedelta(seconds=1))  # stored since: the first start
+    assert store.claims_at_stake(AT + timedelta(seconds=1))  # waited: an agent may have taken it
     store.mark_worker_looked(AT)
-    assert store.claims_at_stake()
+    assert store.claims_at_stake(AT)
     engine.dispose()

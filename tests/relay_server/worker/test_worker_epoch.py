@@ -12,6 +12,7 @@ from relay_parts import Parts
 
 from relay_server.cli.worker import _leased_duties
 from relay_server.store.models import Caller, Message
+from relay_server.store.schema import messages
 from relay_server.worker.due import DueRelease
 from relay_server.worker.epoch import EpochWatch, recovery_resumes_at, recovery_wait, server_id
 from relay_server.worker.maintenance import Maintenance
@@ -42,7 +43,7 @@ def test_a_loss_with_a_message_queued_waits_for_the_grace_period(parts: Parts):
 
 def known_to_a_worker(client: redis.Redis) -> bytes:
     """Leave the sentinel of a worker that has long known this server process; returns its value."""
-    recovery_resumes_at(client, utcnow() - 2 * GRACE, GRACE, lambda: True)
+    recovery_resumes_at(client, utcnow() - 2 * GRACE, GRACE, lambda _: True)
     value = client.get(wire.redis_epoch_key())
     assert isinstance(value, bytes)
     return value
@@ -51,7 +52,7 @@ def known_to_a_worker(client: redis.Redis) -> bytes:
 def test_a_redis_restarted_without_its_last_writes_holds_recovery_back_and_tells_the_agents(own_redis: OwnRedis):
     client = own_redis.client()
     before = known_to_a_worker(client)
-    epoch = EpochWatch(GRACE, lambda: True)
+    epoch = EpochWatch(GRACE, lambda _: True)
     assert epoch.held_back_through(client, utcnow()) is None
     own_redis.snapshot()
     claim = wire.claim_key("client_abc", "msg_taken")
@@ -77,7 +78,7 @@ def test_a_redis_restarted_with_nothing_queued_in_the_store_waits_for_nothing(ow
     own_redis.restart()
     now = utcnow()
 
-    assert EpochWatch(GRACE, lambda: False).held_back_through(client, now) is None
+    assert EpochWatch(GRACE, lambda _: False).held_back_through(client, now) is None
     assert client.get(wire.redis_epoch_key()) != before  # agents still claim again, harmlessly
     assert recovery_wait(client, now, GRACE) is None
 
@@ -85,7 +86,7 @@ def test_a_redis_restarted_with_nothing_queued_in_the_store_waits_for_nothing(ow
 def test_a_redis_that_evicted_keys_to_stay_under_its_memory_limit_holds_recovery_back(own_redis: OwnRedis):
     client = own_redis.client()
     before = known_to_a_worker(client)
-    epoch = EpochWatch(GRACE, lambda: True)
+    epoch = EpochWatch(GRACE, lambda _: True)
     assert epoch.held_back_through(client, utcnow()) is None
     # A volatile policy evicts first the keys that expire, as every claim does.
     client.config_set("maxmemory-policy", "volatile-lru")
@@ -130,6 +131,27 @@ def test_the_first_start_of_a_store_gives_what_was_stored_before_the_workers_fir
     assert recovery_wait(parts.redis, now, GRACE) is None  # a cancel is decided at once
 
 
+def test_a_first_start_waits_for_the_grace_period_when_a_message_waited_long_enough_for_an_agent_to_take_it(
+    parts: Parts,
+):
+    # Relay and agents ran with no worker for a while (its unit failing, say), then Redis lost its
+    # data: an agent may have claimed, even sent, what waited, and its claim is gone with Redis.
+    caller = parts.client()
+    parts.device(caller)
+    waited = parts.message(caller)
+    with parts.store.engine.begin() as conn:
+        conn.execute(messages.update().values(created_at=utcnow() - 2 * GRACE))
+    due, maintenance = leased_duties(parts)
+    now = utcnow()
+
+    assert due.round(now) and maintenance.round(now)
+
+    assert jobs_of(parts, caller) == set()  # the agent that took it has the grace period to claim it again
+    assert wire.epoch_resumes_at(parts.redis.get(wire.redis_epoch_key())) > now + GRACE / 2
+    assert maintenance.round(now + GRACE)
+    assert jobs_of(parts, caller) == {job_of(waited)}
+
+
 def test_a_store_a_worker_ran_against_waits_for_the_grace_period_on_a_redis_without_the_sentinel(parts: Parts):
     # Restored from a backup onto a fresh Redis, or the same Redis having lost its data.
     caller = parts.client()
@@ -159,7 +181,7 @@ def test_a_workers_first_look_marks_the_store_once_for_its_term(parts: Parts):
     assert len([statement for statement, _ in marks if statement.startswith("INSERT")]) == 1
     assert again == []
     parts.message(parts.client())
-    assert parts.store.claims_at_stake()  # a loss from now on waits for the grace period
+    assert parts.store.claims_at_stake(utcnow())  # a loss from now on waits for the grace period
 
 
 def jobs_of(parts: Parts, caller: Caller) -> set[str]:
