@@ -8,11 +8,14 @@ import argparse
 from typing import Any
 
 from relay_server.cli import command
+from relay_server.dispatch import heartbeat_keys
 from relay_server.mobile import setup as mobile_setup
 from relay_server.store import Store, UnknownClient
+from relay_server.store.device_state import DeviceState
 from relay_server.store.errors import InvalidPrefixes
 from relay_server.store.models import Device
-from zimsend_common import redis_acl
+from zimsend_common import redis_acl, redis_client
+from zimsend_common.config import Settings
 from zimsend_common.timefmt import isoformat_z
 
 
@@ -87,12 +90,13 @@ def register_disable_device(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _disable_device(args: argparse.Namespace) -> int:
-    with command.open_store(command.settings()) as store:
+    settings = command.settings()
+    with command.open_store(settings) as store:
         is_phone = _is_phone(store, args.device_id)
         device = store.disable_device(args.device_id)
         if device is None:  # no such device
             raise _unknown_device(args.device_id)
-        document = _device_document(store, device)
+        document = _device_document(settings, store, device)
     if not is_phone:
         # The relay leaves Redis users to the operator, who made this one (add-device --redis-acl).
         document["redis_acl"] = redis_acl.command_line(redis_acl.deluser(device.device_id))
@@ -113,7 +117,8 @@ def register_enable_device(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _enable_device(args: argparse.Namespace) -> int:
-    with command.open_store(command.settings()) as store:
+    settings = command.settings()
+    with command.open_store(settings) as store:
         if _is_phone(store, args.device_id) and (args.new_password or args.redis_acl):
             raise command.CommandRefused(
                 "INVALID_OPTIONS",
@@ -123,7 +128,7 @@ def _enable_device(args: argparse.Namespace) -> int:
         if enabled is None:  # deleted meanwhile
             raise _unknown_device(args.device_id)
         device, password = enabled
-        document = _device_document(store, device)
+        document = _device_document(settings, store, device)
     if password is not None:
         document["device_password"] = password
     if args.redis_acl:
@@ -143,7 +148,8 @@ def register_set_device_prefixes(subparsers: argparse._SubParsersAction) -> None
 
 
 def _set_device_prefixes(args: argparse.Namespace) -> int:
-    with command.open_store(command.settings()) as store:
+    settings = command.settings()
+    with command.open_store(settings) as store:
         try:
             device = store.set_device_prefixes(args.device_id, args.prefixes)
         except InvalidPrefixes as exc:
@@ -153,7 +159,7 @@ def _set_device_prefixes(args: argparse.Namespace) -> int:
             ) from exc
         if device is None:  # unknown, or deleted meanwhile
             raise _unknown_device(args.device_id)
-        command.emit(_device_document(store, device))
+        command.emit(_device_document(settings, store, device))
     return 0
 
 
@@ -175,40 +181,48 @@ def register_list_devices(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _list_devices(args: argparse.Namespace) -> int:
-    with command.open_store(command.settings()) as store:
+    settings = command.settings()
+    with command.open_store(settings) as store:
         if args.client_id is not None and store.get_client(args.client_id) is None:
             raise command.unknown_client(args.client_id)
-        limits = _daily_send_limits(store, client_id=args.client_id)
+        states = _live_states(settings, store, client_id=args.client_id)
         for device in store.list_devices(args.client_id):
-            command.emit(_document(device, limits.get(device.device_id)))
+            command.emit(_document(device, states.get(device.device_id)))
     return 0
 
 
-def _device_document(store: Store, device: Device) -> dict[str, Any]:
-    """What a command prints of one device, its daily send limit read from its state."""
-    return _document(device, _daily_send_limits(store, device_id=device.device_id).get(device.device_id))
+def _device_document(settings: Settings, store: Store, device: Device) -> dict[str, Any]:
+    """What a command prints of one device, as ``list-devices`` prints it."""
+    states = _live_states(settings, store, client_id=device.client_id, device_id=device.device_id)
+    return _document(device, states.get(device.device_id))
 
 
-def _daily_send_limits(
-    store: Store, *, client_id: str | None = None, device_id: str | None = None
-) -> dict[str, int | None]:
-    """Each device's daily send limit as its agent's heartbeats told (``DeviceState.whole_daily_limit``), by id."""
-    return {
-        state.device_id: state.whole_daily_limit
-        for state in store.device_states(client_id=client_id, device_id=device_id)
-    }
+def _live_states(
+    settings: Settings, store: Store, *, client_id: str | None = None, device_id: str | None = None
+) -> dict[str, DeviceState]:
+    """The devices' states by id, as ``GET /v1/devices`` shows them: each as its agent's newest
+    heartbeat tells, the store's or the one under its key in Redis, which the worker may not have
+    copied yet (``heartbeat_keys.live_states``; the store's alone when Redis cannot be asked)."""
+    redis = redis_client.connect(settings.relay.redis_url, redis_client.PROBE)
+    try:
+        states = heartbeat_keys.live_states(store, redis, client_id=client_id, device_id=device_id)
+    finally:
+        redis.close()
+    return {state.device_id: state for state in states}
 
 
-def _document(device: Device, daily_send_limit: int | None) -> dict[str, Any]:
+def _document(device: Device, state: DeviceState | None) -> dict[str, Any]:
+    """The device, its last sight and its daily send limit from ``state`` (its agent's word: 0 for
+    no limit, null when not told)."""
     return {
         "device_id": device.device_id,
         "client_id": device.client_id,
         "name": device.name,
         "disabled": device.disabled,
         "created_at": isoformat_z(device.created_at),
-        "last_seen_at": isoformat_z(device.last_seen_at),
+        "last_seen_at": isoformat_z(device.last_seen_at if state is None else state.last_seen_at),
         "prefixes": list(device.prefixes),
-        "daily_send_limit": daily_send_limit,
+        "daily_send_limit": None if state is None else state.whole_daily_limit,
     }
 
 

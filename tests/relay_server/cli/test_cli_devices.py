@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shlex
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -12,10 +13,12 @@ from urllib.parse import quote
 import pytest
 import redis
 from relay_process import Run, environment, ok, runner
+from sealed_heartbeats import leave_heartbeat
+from waiting import free_port
 
 from relay_server.store import Store
 from zimsend_common import redis_client, signing, wire
-from zimsend_common.timefmt import utcnow
+from zimsend_common.timefmt import isoformat_z, utcnow
 
 pytestmark = pytest.mark.slow  # every test runs zimsend-relay as a process
 
@@ -183,6 +186,44 @@ def test_list_devices_shows_the_daily_send_limit_each_agent_told_and_null_when_n
         ("Pixel", None),
     ]
     assert disabled["daily_send_limit"] == 50  # every command printing a device prints it alike
+
+
+def test_list_devices_shows_the_daily_send_limit_an_agents_newest_heartbeat_told_as_the_api_does(
+    tmp_path: Path, database_url: str, redisdb, redis_proc
+) -> None:
+    redis_url = f"redis://{redis_proc.host}:{redis_proc.port}/0"
+    relay = runner(environment(tmp_path, database_url=database_url, redis_url=redis_url))
+    store = Store.open(database_url)
+    try:
+        client, _ = store.create_client("Acme")
+        device, password = store.add_device(client.client_id, "rack-1")
+        store.record_heartbeat(device.device_id, utcnow() - timedelta(minutes=1), {"daily_send_limit": 20})
+        # The agent's newest heartbeat, under its key, tells a new limit: the worker has not applied it yet.
+        seen = utcnow().replace(microsecond=0)
+        leave_heartbeat(redisdb, device.device_id, password, seen, state="online", daily_send_limit=50)
+
+        (listed,) = ok(relay("list-devices", "--client", client.client_id))
+        (prefixed,) = ok(relay("set-device-prefixes", device.device_id, "+26377"))
+    finally:
+        store.close()
+
+    assert (listed["daily_send_limit"], listed["last_seen_at"]) == (50, isoformat_z(seen))
+    assert prefixed["daily_send_limit"] == 50  # every command printing a device prints it alike
+
+
+def test_list_devices_shows_the_stores_word_when_redis_cannot_be_asked(tmp_path: Path, database_url: str) -> None:
+    relay = runner(environment(tmp_path, database_url=database_url, redis_url=f"redis://127.0.0.1:{free_port()}/0"))
+    store = Store.open(database_url)
+    try:
+        client, _ = store.create_client("Acme")
+        device, _password = store.add_device(client.client_id, "rack-1")
+        store.record_heartbeat(device.device_id, utcnow(), {"daily_send_limit": 20})
+
+        (listed,) = ok(relay("list-devices"))
+    finally:
+        store.close()
+
+    assert listed["daily_send_limit"] == 20
 
 
 def _redis_cli(redis_proc: Any, line: str) -> str:
