@@ -31,14 +31,15 @@ AUTH_ERRORS = (
     "SERVICE_UNAVAILABLE",
 )
 # Every route may answer these: a request the server cannot read, or one whose
-# request line or headers are too long (the server refuses it before the app).
-HTTP_ERRORS = ("INVALID_REQUEST", "INTERNAL_ERROR")
+# request line or headers are too long (the server refuses it before the app),
+# and one whose body is over max_body_bytes, whatever its method (``body_limit``
+# refuses it before the route, its credentials or its method are looked at).
+HTTP_ERRORS = ("INVALID_REQUEST", "PAYLOAD_TOO_LARGE", "INTERNAL_ERROR")
 # Every POST may answer these too: its body and its replay key.
 POST_ERRORS = (
     "INVALID_JSON",
     "INVALID_REQUEST",
     "INVALID_PARAMETER",
-    "PAYLOAD_TOO_LARGE",
     "UNSUPPORTED_MEDIA_TYPE",
     "IDEMPOTENCY_CONFLICT",
 )

@@ -155,6 +155,20 @@ def test_every_kind_of_answer_of_every_route_is_declared(relay, acme, subtests):
                 413,
                 "PAYLOAD_TOO_LARGE",
             ),
+            # The body's size is refused before the route, its method or its credentials are looked at.
+            ("huge body to a GET", ("GET", "/devices", h, {"data": b"x" * 2_000_000}), 413, "PAYLOAD_TOO_LARGE"),
+            (
+                "huge body to a DELETE",
+                ("DELETE", f"/sms/{MISSING}", h, {"data": b"x" * 2_000_000}),
+                413,
+                "PAYLOAD_TOO_LARGE",
+            ),
+            (
+                "huge body, no headers",
+                ("GET", "/openapi.json", {}, {"data": b"x" * 2_000_000}),
+                413,
+                "PAYLOAD_TOO_LARGE",
+            ),
             (
                 "foreign device",
                 ("POST", "/sms/send", {**h, "X-Device-ID": "device_000000000000"}, {"json": SEND}),
