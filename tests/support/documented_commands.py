@@ -9,16 +9,18 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def offered(parser: argparse.ArgumentParser) -> dict[str, list[str]]:
-    """Each subcommand of ``parser``, with its long options (``--help`` aside)."""
-    (subcommands,) = (action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+    """Each subcommand of ``parser`` (``""``: the command itself, when it has none), with its long
+    options (``--help`` aside)."""
+    subcommands = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    commands = subcommands[0].choices if subcommands else {"": parser}
     return {
         name: [
             option
-            for action in sub._actions
+            for action in command._actions
             for option in action.option_strings
             if option.startswith("--") and option != "--help"
         ]
-        for name, sub in subcommands.choices.items()
+        for name, command in commands.items()
     }
 
 
@@ -28,9 +30,8 @@ def untold(program: str, parser: argparse.ArgumentParser) -> list[str]:
     readme = README.read_text(encoding="utf-8")
     missing = []
     for name, options in offered(parser).items():
-        if f"{program} {name}" not in readme:
-            missing.append(f"{program} {name}")
-        missing.extend(
-            f"{program} {name} {option}" for option in options if option != "--help" and option not in readme
-        )
+        command = f"{program} {name}".strip()
+        if command not in readme:
+            missing.append(command)
+        missing.extend(f"{command} {option}" for option in options if option not in readme)
     return missing
