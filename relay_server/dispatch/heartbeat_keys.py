@@ -10,7 +10,7 @@ reading of the keys (``worker.liveness``) comes once a maintenance round,
 which may take seconds and waits for the same commits. The key is never
 behind. So whatever decides by a device's liveness takes the newer of the
 two: the relay's send path (``RQDispatcher``), whatever shows a device (the
-API, the console, ``/healthz``, ``/metrics``, ``doctor``) and the worker's
+API, the console, ``/healthz``, ``/metrics``, ``doctor``, ``list-devices``) and the worker's
 failover (``live_states``), and the worker, which records the key's
 heartbeat in the store.
 
