@@ -7,7 +7,11 @@ as many deliveries in each round's look at the store, so one client's dead
 receiver (each attempt waiting its full timeout) or long backlog cannot hold
 up another client's webhooks. The store says what is due (see
 ``store.webhooks``): a delivery whose worker died mid-attempt is due again
-once its claim's lease is over, so every event is delivered at least once.
+once its claim's lease is over, so every event is delivered at least once;
+so is one whose attempt the database failed to record (its statement cut
+after ``worker_statement_timeout_seconds``, the database unreachable), which
+is said as any round the database failed is (``database_waits``): the
+receiver may then get it twice, with the same ``event_id``.
 A delivery whose last attempt fails is given up: so marked in the store, and
 said once in the log, as a warning.
 """
@@ -195,8 +199,12 @@ class WebhookPump:
                         "error": outcome.error,
                     },
                 )
+        except DATABASE_UNAVAILABLE as exc:
+            # Nothing of the attempt is stored: its claim lapses and the delivery is made again, with
+            # the same event id (at least once), as if this worker had died mid-attempt.
+            database_waits.warn(log, "webhooks", exc, delivery_id=due.delivery_id)
         except Exception:
-            # Its claim lapses and the delivery is tried again.
+            # A fault of this attempt's (the database's are above): its claim lapses as well.
             log.exception("webhook attempt could not be recorded", extra={"delivery_id": due.delivery_id})
         finally:
             self._free_slot(due.client_id)

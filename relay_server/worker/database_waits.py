@@ -15,15 +15,17 @@ import logging
 from relay_server.store.errors import cut_by_the_database
 
 
-def warn(log: logging.Logger, duty: str, exc: BaseException) -> None:
+def warn(log: logging.Logger, duty: str, exc: BaseException, **about: object) -> None:
     """Log that ``duty``'s round waits for the database (``exc``, one of ``DATABASE_UNAVAILABLE``),
-    naming what the database said, never a statement's parameters."""
+    naming what the database said, never a statement's parameters; ``about`` names what the
+    round was doing (a delivery's id, say), as further fields of the line."""
     said = str(getattr(exc, "orig", exc)).partition("\n")[0]
+    fields = {"duty": duty, "error": said, **about}
     if cut_by_the_database(exc):
         log.warning(
             "worker round cut: a statement waited or ran past worker_statement_timeout_seconds"
             " (a lock held elsewhere?); the next round tries again",
-            extra={"duty": duty, "error": said},
+            extra=fields,
         )
     else:
-        log.warning("worker round waits for the database", extra={"duty": duty, "error": said})
+        log.warning("worker round waits for the database", extra=fields)
