@@ -68,6 +68,11 @@ def main() -> None:
             results["expiring bulk, postgresql"] = run(
                 "expiring-bulk-postgresql", "expiring_bulk.py", [*quick, "--database-url", args.postgres_url], into
             )
+        results["webhooks, sqlite"] = run("webhooks-sqlite", "webhooks.py", quick, into)
+        if args.postgres_url:
+            results["webhooks, postgresql"] = run(
+                "webhooks-postgresql", "webhooks.py", [*quick, "--database-url", args.postgres_url], into
+            )
     args.output.write_text(json.dumps(results, indent=2))
     print(f"\nfigures written to {args.output}")
 

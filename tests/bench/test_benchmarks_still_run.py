@@ -110,6 +110,15 @@ def test_the_expiring_bulk_benchmark_times_the_round_that_fails_it_and_the_repor
     assert "baseline: worker idle" in out
 
 
+def test_the_webhooks_benchmark_gives_attempts_a_second_with_and_without_their_counts(tmp_path: Path) -> None:
+    out = run("webhooks.py", "--quick", "--json", str(tmp_path / "figures.json"))
+    figures = json.loads((tmp_path / "figures.json").read_text())
+    assert figures["deliveries"] == 200
+    for way in ("pump ×1", "pump ×2", "record"):
+        assert figures[way]["counted"] > 0 and figures[way]["uncounted"] > 0
+    assert "uncounted /s" in out
+
+
 def test_a_benchmark_stopped_with_sigterm_first_stops_every_process_it_started() -> None:
     # Ten million latency samples, one send at a time: the benchmark is surely still
     # running when the signal comes, however late a loaded machine lets it come.
