@@ -223,7 +223,11 @@ def rotate_secret(webhook_id: str) -> Response:
     summary="Deliver a logged event again",
     status=202,
     answers=WebhookRetryQueued,
-    description="Queued again with the same event_id.",
+    description=(
+        "Queued again with the same event_id and body, for one attempt made now: a delivery that was"
+        " delivered, given up or dropped with its webhook is attempted once, and given up again if that"
+        " attempt fails (never put back on the retry schedule). A delivery still on its schedule keeps it."
+    ),
     errors=("WEBHOOK_LOG_NOT_FOUND",),
     path_params={"log_id": LOG_ID},
     **WEBHOOKS,

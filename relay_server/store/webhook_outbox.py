@@ -58,7 +58,7 @@ class Delivery:
     message_id: str | None
     body: str
     attempts: int
-    one_attempt: bool = False  # a test event: each attempt is its last, never retried on the schedule
+    one_attempt: bool = False  # a test event, or retried from the logs: each attempt is its last, never the schedule's
 
 
 @dataclass(frozen=True)
@@ -380,10 +380,12 @@ class WebhookOutbox:
             return [_attempt(row._mapping) for row in rows], total
 
     def replay(self, client_id: str, is_test: bool, log_id: str, now: datetime) -> str | None:
-        """Make the delivery of a logged attempt due now, with the same event id and body.
+        """Make the delivery of a logged attempt due now, with the same event id and body, for one
+        attempt (``one_attempt``): one that fails gives the delivery up, whatever it had come to
+        (delivered, given up, dropped with its webhook), never the rest of the retry schedule.
 
-        Returns its event id; None when the log is not the client's. A delivery
-        that had used up its schedule gets this one more attempt.
+        Returns its event id; None when the log is not the client's. A delivery still
+        pending keeps its schedule: its next attempt may be in flight already.
         """
         with write_transaction(self._engine) as conn:
             delivery_id = conn.execute(
@@ -399,7 +401,7 @@ class WebhookOutbox:
                 conn.execute(
                     webhook_deliveries.update()
                     .where(webhook_deliveries.c.delivery_id == delivery_id)
-                    .values(state=PENDING, next_attempt_at=now)
+                    .values(state=PENDING, next_attempt_at=now, one_attempt=True)
                 )
                 delivery_totals.move(conn, Counter({was: -1}))
             return conn.execute(

@@ -51,7 +51,7 @@ webhook_deliveries = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("next_attempt_at", UtcDateTime, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
-    # A test event: each attempt, a retry's from the logs too, is its last (revision 0031).
+    # Each attempt is the last (revision 0031): a test event's, and a delivery's once retried from the logs.
     sa.Column("one_attempt", sa.Boolean, nullable=False, server_default=sa.false()),
     # The pump's due deliveries, the count of pending ones, the purge of settled ones (revision 0032).
     sa.Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),

@@ -181,7 +181,7 @@ class WebhookPump:
             now = utcnow()
             retry_at = None
             failed = not outcome.success and not deleted
-            # A test event is one attempt (``trial``), whoever makes it: never the schedule.
+            # A test event (``trial``) and a retry from the logs are one attempt each: never the schedule.
             on_schedule = failed and not due.one_attempt
             if on_schedule:
                 retry_at = schedule.next_attempt_at(due.attempts + 1, now, self.settings.webhook_retry_delays_seconds)
