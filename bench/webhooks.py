@@ -1,9 +1,10 @@
 """How many webhook attempts a second the worker makes and records, and what its counts cost.
 
-Every attempt's transaction adds one to its outcome's row of
-``webhook_attempt_totals`` and moves the delivery's state's row of
-``webhook_delivery_totals``: on PostgreSQL, attempts ending together wait for
-each other on those row locks, each until the other commits. Two
+Every attempt's transaction adds one to its outcome's count in
+``webhook_attempt_totals`` and moves its delivery's state's count in
+``webhook_delivery_totals``: on PostgreSQL, attempts ending together that
+add to one row wait for each other on its lock, each until the other commits
+(hence a key's count spread over slots, ``webhook_schema.TOTALS_SLOTS``). Two
 measurements, each made with the store's counts as they are and with the
 counts left out (the most any other way of counting could win back):
 
@@ -80,8 +81,8 @@ def receiver() -> Iterator[str]:
 def uncounted() -> Iterator[None]:
     """The store's attempt counts left out: neither totals table is written."""
     with (
-        mock.patch.object(webhook_outbox, "count_attempt", lambda conn, success: None),
-        mock.patch.object(webhook_outbox.delivery_totals, "move", lambda conn, changes: None),
+        mock.patch.object(webhook_outbox, "count_attempt", lambda conn, success, delivery_id: None),
+        mock.patch.object(webhook_outbox.delivery_totals, "move", lambda conn, changes, slot=0: None),
     ):
         yield
 

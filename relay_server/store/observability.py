@@ -2,8 +2,8 @@
 
 Every query here is cheap enough to run at each Prometheus scrape: message
 totals come from ``daily_counts`` (a few rows per client, device and day, not
-one per message), webhook attempts from ``webhook_attempt_totals`` (a row per
-outcome), webhook deliveries from ``webhook_delivery_totals`` (a row per settled state) and
+one per message), webhook attempts from ``webhook_attempt_totals`` (at most 16
+rows per outcome), webhook deliveries from ``webhook_delivery_totals`` (as many per settled state) and
 a count of the pending ones (the backlog, through its index), the rest from small tables.
 """
 
@@ -55,7 +55,7 @@ class Observability:
 
     def webhook_attempt_counts(self) -> dict[bool, int]:
         """Webhook attempts ever logged by whether they succeeded, those the purge dropped from
-        the log included (two rows of ``webhook_attempt_totals``)."""
+        the log included (the few rows of ``webhook_attempt_totals``, summed)."""
         with read_transaction(self._engine) as conn:
             return attempt_totals(conn)
 

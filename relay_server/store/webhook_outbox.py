@@ -35,6 +35,7 @@ from relay_server.store.webhook_schema import (
     FAILED,
     GIVEN_UP,
     PENDING,
+    totals_slot,
     webhook_attempts,
     webhook_deliveries,
     webhooks,
@@ -347,7 +348,7 @@ class WebhookOutbox:
                     attempted_at=now,
                 )
             )
-            count_attempt(conn, outcome.success)
+            count_attempt(conn, outcome.success, delivery.delivery_id)
             if was is not None:
                 state = FAILED if was == FAILED else settled
                 conn.execute(
@@ -356,7 +357,7 @@ class WebhookOutbox:
                     .values(attempts=attempt, state=state, next_attempt_at=retry_at or now)
                 )
                 if was != state:
-                    delivery_totals.move(conn, Counter({was: -1, state: 1}))
+                    delivery_totals.move(conn, Counter({was: -1, state: 1}), totals_slot(delivery.delivery_id))
         return log_id
 
     def attempts_page(
@@ -403,7 +404,7 @@ class WebhookOutbox:
                     .where(webhook_deliveries.c.delivery_id == delivery_id)
                     .values(state=PENDING, next_attempt_at=now, one_attempt=True)
                 )
-                delivery_totals.move(conn, Counter({was: -1}))
+                delivery_totals.move(conn, Counter({was: -1}), totals_slot(delivery_id))
             return conn.execute(
                 sa.select(webhook_deliveries.c.event_id).where(webhook_deliveries.c.delivery_id == delivery_id)
             ).scalar()
