@@ -174,14 +174,30 @@ def queued_refs(conn: sa.Connection, scheduled_through: datetime | None) -> list
     return [(row.client_id, row.message_id) for row in rows]
 
 
-def route(conn: sa.Connection, routes: Mapping[str, str | None]) -> None:
-    """Set ``routed_to`` of each message named to the device given, while it is queued."""
-    conn.execute(
-        messages.update()
-        .where(messages.c.message_id == sa.bindparam("id"), messages.c.status == "queued")
-        .values(routed_to=sa.bindparam("route")),
-        [{"id": message_id, "route": device_id} for message_id, device_id in routes.items()],
-    )
+def route(conn: sa.Connection, routes: Mapping[str, tuple[str | None, str | None]]) -> set[str]:
+    """Route each message named from the device it was read routed to (None: none) to the one
+    given, only while it is still queued, shared and routed as read; the ids of those routed so.
+    One statement for each (read, new) pair of devices a round's moves share, not one a message."""
+    by_move: dict[tuple[str | None, str | None], list[str]] = {}
+    for message_id, move in routes.items():
+        by_move.setdefault(move, []).append(message_id)
+    moved: set[str] = set()
+    for (read, new), message_ids in by_move.items():
+        as_read = messages.c.routed_to.is_(None) if read is None else messages.c.routed_to == read
+        moved.update(
+            conn.execute(
+                messages.update()
+                .where(
+                    messages.c.message_id.in_(message_ids),
+                    messages.c.status == "queued",
+                    messages.c.device_id.is_(None),
+                    as_read,
+                )
+                .values(routed_to=new)
+                .returning(messages.c.message_id)
+            ).scalars()
+        )
+    return moved
 
 
 def queued_for_gone_devices(conn: sa.Connection, scheduled_through: datetime | None) -> list[Message]:

@@ -445,11 +445,14 @@ class Store:
         with single_read(self.engine) as conn:
             return messages.get_many(conn, wanted)
 
-    def route_messages(self, routes: Mapping[str, str | None]) -> None:
-        """Keep each message named as routed to the device given (None: to none), while it is queued."""
-        if routes:
-            with write_transaction(self.engine) as conn:
-                messages.route(conn, routes)
+    def route_messages(self, routes: Mapping[str, tuple[str | None, str | None]]) -> set[str]:
+        """Keep each message named, by id, as routed from the device it was read routed to to the
+        one given (None: none), but for those another writer changed meanwhile (routed elsewhere,
+        pinned, or no longer queued); the ids of those kept so."""
+        if not routes:
+            return set()
+        with write_transaction(self.engine) as conn:
+            return messages.route(conn, routes)
 
     def queued_message_refs(self, scheduled_through: datetime | None) -> list[tuple[str, str]]:
         """Every queued message as (client id, message id), oldest first, but for those

@@ -179,7 +179,8 @@ def give_jobs(
     they failed with DEVICE_ERROR (``device_gone``); or they were claimed by the time their
     job would be put (a cancel, a device, the relay's worker failing them NO_CREDIT), which
     the caller read them before: they get none, as a job of theirs would wait on its queue
-    with no device to take it. A shared message goes on its route (``dispatch.routes``) by
+    with no device to take it; nor does one moved to another route, or out of the queued,
+    since the caller read it (``_routed``): whoever moved it placed it. A shared message goes on its route (``dispatch.routes``) by
     ``states_of``, the devices' live states (``live_states_of``, read here when None)."""
     # A claim key of another kind would block the new job's claim, and the expiry's as well.
     placement.clear_planted_claims(ctx.redis, [(message.client_id, message.message_id) for message in messages])
@@ -218,7 +219,12 @@ def _routed(
     for those a phone may hold (``held``: ``rerouted.held_by_phones``), or a pull marked handed
     to it meanwhile (``rerouted.off_phones``), which keep their phone; the store keeps each
     route that changed before any job is placed by it: a phone lists the messages the store
-    routes to it, and no longer one routed elsewhere."""
+    routes to it, and no longer one routed elsewhere. One whose route another writer changed
+    since it was read (another placing, its status), which the store keeps no move of, is left
+    out: the route read is no longer its, and a job placed by it would stand beside the other's.
+    The job the other placed, taken off before (``give_jobs``), comes back at the next recovery
+    round, by the route the store keeps: rare, and a round late rather than a window in which
+    an old job and a new route both stand."""
     routed = rerouted.off_phones(
         ctx,
         messages,
@@ -230,14 +236,13 @@ def _routed(
         ],
         states_of,
     )
-    ctx.store.route_messages(
-        {
-            after.message_id: after.routed_to
-            for before, after in zip(messages, routed)
-            if after.routed_to != before.routed_to
-        }
-    )
-    return routed
+    moves = {
+        after.message_id: (before.routed_to, after.routed_to)
+        for before, after in zip(messages, routed, strict=True)
+        if after.routed_to != before.routed_to
+    }
+    moved = ctx.store.route_messages(moves)
+    return [message for message in routed if message.message_id not in moves or message.message_id in moved]
 
 
 def live_states_of(ctx: WorkerContext, keys_of: placement.KeysOf, now: datetime) -> routes.StatesOf:

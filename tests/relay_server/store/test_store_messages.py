@@ -262,3 +262,19 @@ def test_the_look_for_messages_of_gone_devices_reads_the_device_queue_index_alon
         assert "ix_messages_status" not in plan and "ix_messages_client_status" not in plan, plan
     for plan in plans[:3]:
         assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+
+
+def test_a_route_is_written_only_over_the_route_it_was_read_with_while_the_message_is_queued(
+    store: Store, live_caller: Caller
+) -> None:
+    first, _ = store.add_device(live_caller.client_id)
+    second, _ = store.add_device(live_caller.client_id)
+    moved, raced, ended = store.insert_messages([new_message(live_caller) for _ in range(3)])
+    store.route_messages({raced.message_id: (None, second.device_id)})  # another writer, after the read
+    store.apply_status_change(StatusChange(ended.message_id, "cancelled", datetime.now(timezone.utc)))
+
+    kept = store.route_messages({m.message_id: (None, first.device_id) for m in (moved, raced, ended)})
+
+    assert kept == {moved.message_id}
+    found = store.get_messages_by_ids([moved.message_id, raced.message_id, ended.message_id])
+    assert [found[m.message_id].routed_to for m in (moved, raced, ended)] == [first.device_id, second.device_id, None]

@@ -409,3 +409,29 @@ def test_a_round_reads_no_shared_backlog_of_a_client_whose_agents_are_down_and_t
 
     assert read == []  # no device of a route could take one: the backlog waits unread
     assert [waits(parts, message) for message in backlog] == [(shared(caller), {agent.device_id})] * 3
+
+
+def test_a_placing_that_read_a_message_before_another_moved_it_to_a_phone_leaves_it_the_phones(parts):
+    caller = parts.client()
+    econet = route(parts, caller, "+26377")
+    route(parts, caller)  # an agent reading the shared queue
+    message = routed(parts, caller)
+    assert message.routed_to == econet.device_id
+    phone = phone_route(parts, caller, "+26377", heard_at=utcnow() - timedelta(seconds=OFFLINE_AFTER_SECONDS + 60))
+    parts.store.disable_device(econet.device_id)
+    # A round reads the message and its client's devices: no device of its route can take it.
+    now = utcnow()
+    read = parts.reload(message)
+    states_of = recovery.live_states_of(parts.ctx, parts.store.device_signing_keys, now)
+    assert states_of(caller.client_id)
+    # Meanwhile another placing, with the phone back, moves it to the phone, whose pull hands it.
+    parts.heard(phone, now)
+    [placed] = recovery.give_jobs(parts.ctx, [read], now)
+    assert placed.routed_to == phone.device_id
+    assert [m.message_id for m in parts.pulled(phone)] == [message.message_id]
+
+    assert recovery.give_jobs(parts.ctx, [read], now, states_of) == []  # the round's, by what it read
+
+    assert parts.reload(message).routed_to == phone.device_id  # the phone alone may send it
+    run_round(parts)  # the job the round took off is given back, by the route the store keeps
+    assert waits(parts, message) == (own_queue(phone.device_id), {phone.device_id})
