@@ -202,7 +202,7 @@ def give_jobs(
     placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id) for message in due])
     states_of = states_of or live_states_of(ctx, keys_of, now)
     route_of = routes.router(states_of, now, ctx.offline_after)
-    due = _routed(ctx, due, seen.leave_out, route_of, rerouted.held_by_phones(ctx, due, now), states_of)
+    due = _routed(ctx, due, seen.leave_out, route_of, rerouted.held_by_phones(ctx, due, now, states_of), states_of)
     claimed = placement.enqueue_sends(ctx.redis, keys_of, due, seen.leave_out, unclaimed_only=True)
     return [message for message in due if message.message_id not in claimed]
 

@@ -94,7 +94,7 @@ def stranded(
     # A claimed one is in a device's hands, or returned to the device that claimed it (``recovery``).
     claims = ctx.redis.mget([wire.claim_key(message.client_id, message.message_id) for message in routed])
     unclaimed = [message for message, claim in zip(routed, cast("list[bytes | None]", claims)) if claim is None]
-    held = held_by_phones(ctx, unclaimed, now)
+    held = held_by_phones(ctx, unclaimed, now, states_of)
     return [message for message in unclaimed if message.message_id not in held]
 
 
@@ -125,12 +125,14 @@ def _has_route(message: Message, states_of: routes.StatesOf, now: datetime, ctx:
     return routes.route_device(message, states_of(message.client_id), now, ctx.offline_after, ()) is not None
 
 
-def held_by_phones(ctx: WorkerContext, messages: Sequence[Message], now: datetime) -> set[str]:
-    """The ids of those of ``messages`` routed to a phone that may have been handed them
-    (``_may_hold``): theirs still, wherever the phone is. A phone looked up only when one is
-    their route."""
-    on_phones = [message for message in messages if message.routed_to is not None]
-    phones = ctx.store.mobile_devices.phones_among({cast(str, message.routed_to) for message in on_phones})
+def held_by_phones(
+    ctx: WorkerContext, messages: Sequence[Message], now: datetime, states_of: routes.StatesOf
+) -> set[str]:
+    """The ids of those of ``messages`` routed to a phone (``_on_phone``, by ``states_of``) that
+    may have been handed them (``_may_hold``): theirs still, wherever the phone is. A phone
+    looked up only when one is their route."""
+    theirs = [message for message in messages if _on_phone(message, states_of)]
+    phones = {cast(str, message.routed_to) for message in theirs}
     if not phones:
         return set()
     noted = downtime.last_heard(ctx.redis, sorted(phones))
@@ -139,7 +141,6 @@ def held_by_phones(ctx: WorkerContext, messages: Sequence[Message], now: datetim
         for device_id, device in ctx.store.get_devices(phones).items()
         if (heard := unreported.last_heard(device, noted.get(device_id), ctx.offline_after)) is not None
     }
-    theirs = [message for message in on_phones if message.routed_to in phones]
     marks = ctx.redis.mget([handing.handed_key(cast(str, m.routed_to), m.message_id) for m in theirs])
     resumed = epoch.recovery_resumed_at(ctx.redis)
     lost_by = now if resumed is None else min(resumed, now)  # a loss, unnoticed or not, took the marks before
@@ -156,16 +157,12 @@ def off_phones(
     """``routed``, the new routes of ``messages`` (in their order), but for those a pull marked
     handed to the phone they leave, which keep it (``handing.move``): each other is marked moved
     off that phone, and loses its moved mark of the phone it goes to, before the store keeps the
-    move. One Redis round trip, and a query, when one leaves or goes to a phone; none else."""
-    leaving = {
-        before.routed_to
-        for before, after in zip(messages, routed, strict=True)
-        if before.routed_to is not None and after.routed_to != before.routed_to
-    }
-    phones = ctx.store.mobile_devices.phones_among(leaving)
+    move. Phones are told by ``states_of``, the states the new routes were chosen by: a phone
+    since deleted is in them no more, and needs no mark, as it can pull no more. One Redis
+    round trip when one leaves or goes to a phone; none else."""
     moves: list[handing.Move] = []
     for before, after in zip(messages, routed, strict=True):
-        off = before.routed_to if before.routed_to in phones and after.routed_to != before.routed_to else None
+        off = before.routed_to if after.routed_to != before.routed_to and _on_phone(before, states_of) else None
         onto = after.routed_to if _on_phone(after, states_of) else None
         if off is not None or onto is not None:
             moves.append(handing.Move(after.message_id, off, onto))
@@ -174,7 +171,8 @@ def off_phones(
 
 
 def _on_phone(message: Message, states_of: routes.StatesOf) -> bool:
-    """Whether the message is routed to a phone, as its client's ``states_of`` tell; its
+    """Whether the message is routed to a phone, as its client's ``states_of`` tell (a phone
+    disabled or paused among them; one deleted not: it is no device of theirs any more); its
     client's states not asked for when it is routed to no device."""
     to = message.routed_to
     return to is not None and any(state.device_id == to and state.is_phone for state in states_of(message.client_id))

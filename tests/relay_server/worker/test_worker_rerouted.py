@@ -8,12 +8,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from relay_parts import OFFLINE_AFTER_SECONDS, AgentDevice, Parts, otp_message, run_round
 
 from relay_server.dispatch import placement
 from relay_server.mobile import handing, pending, wake
+from relay_server.store.dispatch_schema import device_events, device_status
 from relay_server.store.mobile_devices import MobileDevice
+from relay_server.store.mobile_schema import mobile_devices, phone_events
 from relay_server.store.models import Caller, Message
+from relay_server.store.schema import devices
 from relay_server.worker import recovery, relay_claim
 from relay_server.worker.abandoned import Phones
 from zimsend_common import bus, signing, wire
@@ -435,3 +439,37 @@ def test_a_placing_that_read_a_message_before_another_moved_it_to_a_phone_leaves
     assert parts.reload(message).routed_to == phone.device_id  # the phone alone may send it
     run_round(parts)  # the job the round took off is given back, by the route the store keeps
     assert waits(parts, message) == (own_queue(phone.device_id), {phone.device_id})
+
+
+def test_a_pull_that_read_a_message_before_it_moved_off_its_paused_phone_leaves_it_out(parts):
+    caller = parts.client()
+    phone = phone_route(parts, caller, "+26377")
+    message = routed(parts, caller)
+    spare = route(parts, caller, "+26377")
+    now = utcnow()
+    page = pending.to_take(parts.store, parts.redis, phone, now, newest_first=False)
+    assert [m.message_id for m in page.listed] == [message.message_id]
+
+    # Past its daily limit, the phone still pulls: only the move's mark keeps its pull off the message.
+    later = isoformat_z(now + timedelta(hours=3))
+    parts.store.record_heartbeat(phone.device_id, now, {"daily_limit_reached_until": later})
+    run_round(parts)
+    assert waits(parts, message) == (own(spare), {spare.device_id})
+
+    assert handing.hand(parts, phone, page, now) == []
+
+
+def test_a_message_routed_to_a_phone_since_deleted_moves_to_another_device_of_its_route(parts):
+    caller = parts.client()
+    phone = phone_route(parts, caller, "+26377")
+    message = routed(parts, caller)
+    spare = route(parts, caller, "+26377")
+
+    # Deleted, the phone can neither pull nor report: none of its marks is left to be read.
+    with parts.store.engine.begin() as conn:
+        for table in (phone_events, mobile_devices, device_events, device_status, devices):
+            conn.execute(sa.delete(table).where(table.c.device_id == phone.device_id))
+    run_round(parts)
+
+    assert parts.reload(message).routed_to == spare.device_id
+    assert waits(parts, message) == (own(spare), {spare.device_id})
