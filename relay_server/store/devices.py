@@ -14,7 +14,7 @@ never reaches the database.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -99,6 +99,20 @@ def signing_keys(conn: sa.Connection, client_id: str | None) -> dict[str, str]:
         else conn.execute(_CLIENTS_ENABLED_KEYS, {"client_id": client_id})
     )
     return {device_id: key for device_id, key in rows}
+
+
+_SEVERAL_CLIENTS_KEYS = sa.select(devices.c.client_id, devices.c.device_id, devices.c.signing_key).where(
+    devices.c.disabled.is_(False), devices.c.client_id.in_(sa.bindparam("client_ids", expanding=True))
+)
+
+
+def clients_signing_keys(conn: sa.Connection, client_ids: Collection[str]) -> dict[str, dict[str, str]]:
+    """The keys of each named client's enabled devices, by client id (each named one, with none
+    when it has none), then by device id."""
+    found: dict[str, dict[str, str]] = {client_id: {} for client_id in client_ids}
+    for client_id, device_id, key in conn.execute(_SEVERAL_CLIENTS_KEYS, {"client_ids": sorted(client_ids)}):
+        found[client_id][device_id] = key
+    return found
 
 
 def set_disabled(conn: sa.Connection, device_id: str, disabled: bool) -> Device | None:

@@ -326,6 +326,11 @@ class Store:
         with single_read(self.engine) as conn:
             return devices.signing_keys(conn, client_id)
 
+    def clients_signing_keys(self, client_ids: Collection[str]) -> dict[str, dict[str, str]]:
+        """The signing keys of each named client's enabled devices, by client id then device id, in one query."""
+        with single_read(self.engine) as conn:
+            return devices.clients_signing_keys(conn, client_ids)
+
     def mark_device_seen(self, device_id: str, at: datetime) -> bool:
         """Record a sign of life from the device; its last_seen_at never moves back."""
         with write_transaction(self.engine) as conn:

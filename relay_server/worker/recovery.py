@@ -29,6 +29,7 @@ from relay_server.worker import abandoned, device_gone, expiry, newly_blocked, r
 from relay_server.worker.context import WorkerContext
 from relay_server.worker.expiry import LOST_OTP
 from relay_server.worker.messages import fail_all_with, fail_outcome_unknown
+from relay_server.worker.round_keys import RoundKeys
 from zimsend_common import device_written, signing, wire
 from zimsend_common.failures import FailureCode
 
@@ -84,17 +85,19 @@ def requeue_orphans(
     refs = ctx.store.queued_message_refs(scheduled_through)
     placed, queued = 0, dict[str, list[tuple[str, str]]]()
     # One reading for the round: a message moved for a device these call unable is never placed back on it.
-    states_of = live_states_of(ctx, functools.cache(ctx.store.device_signing_keys), now)
+    keys = RoundKeys(ctx.store)
+    states_of = live_states_of(ctx, keys, now)
     # A batch's Redis state is acted on as soon as it is read: a message read jobless
     # long ago may have been enqueued by the relay, and claimed, since.
     for start in range(0, len(refs), _BATCH):
         jobless, queued_here = placement.without_live_job(ctx.redis, refs[start : start + _BATCH])
-        placed += _give_jobs_back(ctx, jobless, now, phones, states_of)
+        placed += _give_jobs_back(ctx, jobless, now, phones, states_of, keys)
         for name, theirs in queued_here.items():
             queued.setdefault(name, []).extend(theirs)
     placed += _move_stranded(ctx, queued, now, states_of)
     # Each queue is read once a round, not once a batch: it may hold every queued message.
-    return placed + _give_jobs_back(ctx, placement.taken_off_queue(ctx.redis, queued), now, phones, states_of)
+    taken_off = placement.taken_off_queue(ctx.redis, queued)
+    return placed + _give_jobs_back(ctx, taken_off, now, phones, states_of, keys)
 
 
 def _move_stranded(
@@ -120,8 +123,10 @@ def _give_jobs_back(
     now: datetime,
     phones: abandoned.Phones,
     states_of: routes.StatesOf,
+    keys: RoundKeys,
 ) -> int:
-    """Act on each jobless message by its claim, as ``requeue_orphans`` says; returns how many were placed."""
+    """Act on each jobless message by its claim, as ``requeue_orphans`` says, by the round's
+    ``states_of`` and ``keys``; returns how many were placed."""
     unclaimed: list[Message] = []
     stuck: list[tuple[Message, Device]] = []  # returned, if at all, once all are known: see _return_to_claimants
     stored = ctx.store.get_messages_by_ids(list(jobless))
@@ -152,7 +157,7 @@ def _give_jobs_back(
             device = _stuck_with(ctx, message, claim, now, phones, claimants)
             if device is not None:
                 stuck.append((message, device))
-    return _place_again(ctx, unclaimed, now, states_of) + _return_to_claimants(ctx, stuck, now)
+    return _place_again(ctx, unclaimed, now, states_of) + _return_to_claimants(ctx, stuck, now, keys)
 
 
 def _place_again(ctx: WorkerContext, messages: list[Message], now: datetime, states_of: routes.StatesOf) -> int:
@@ -284,11 +289,14 @@ def _stuck_with(
     return device
 
 
-def _return_to_claimants(ctx: WorkerContext, stuck: Sequence[tuple[Message, Device]], now: datetime) -> int:
+def _return_to_claimants(
+    ctx: WorkerContext, stuck: Sequence[tuple[Message, Device]], now: datetime, keys: RoundKeys
+) -> int:
     """Put each message back on the own queue of the device it is stuck with, but an OTP's,
     which fails (its code was in the lost job alone), and one returned within ``STUCK_AFTER``;
-    returns how many were put back. The batch's OTP rows are read at once and the devices'
-    keys once, however many messages it holds."""
+    returns how many were put back. The batch's OTP rows are read at once, and the keys of its
+    clients whose keys the round has not read yet in one query (``keys``), however many
+    messages it holds."""
     if not stuck:
         return 0
     otps = ctx.store.otp_messages([message.message_id for message, _ in stuck])
@@ -306,7 +314,7 @@ def _return_to_claimants(ctx: WorkerContext, stuck: Sequence[tuple[Message, Devi
     if not returning:
         return 0
     placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id) for message in returning])
-    placement.enqueue_sends(ctx.redis, _claimants_keys(ctx, [device for _, device in stuck]), returning)
+    placement.enqueue_sends(ctx.redis, _claimants_keys(keys, [device for _, device in stuck]), returning)
     for message in returning:
         log.warning(
             "claimed message returned to its device",
@@ -315,14 +323,15 @@ def _return_to_claimants(ctx: WorkerContext, stuck: Sequence[tuple[Message, Devi
     return len(returning)
 
 
-def _claimants_keys(ctx: WorkerContext, claimants: Iterable[Device]) -> placement.KeysOf:
+def _claimants_keys(keys: RoundKeys, claimants: Iterable[Device]) -> placement.KeysOf:
     """Each client's keys of the enabled ``claimants``: the only keys a message returned to the
-    device that claimed it is signed with; every device's keys read once, at the first ask."""
-    every_key = functools.cache(ctx.store.device_signing_keys)
+    device that claimed it is signed with; of the round's ``keys``, those of the claimants'
+    clients it had not read yet read at once."""
     wanted = {device.device_id: device.client_id for device in claimants}
+    keys.read(set(wanted.values()))
 
     def keys_of(client_id: str) -> dict[str, str]:
-        return {device_id: key for device_id, key in every_key().items() if wanted.get(device_id) == client_id}
+        return {device_id: key for device_id, key in keys(client_id).items() if wanted.get(device_id) == client_id}
 
     return keys_of
 

@@ -4,11 +4,13 @@ is lost; and the batch reads the OTP rows and the devices' keys once, however ma
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from query_plans import statements_run
 from relay_parts import AgentDevice, Parts, known_to_the_worker, otp_message
 
+from relay_server.dispatch import placement
 from relay_server.store.models import Caller, Message
 from relay_server.worker.abandoned import Phones
 from relay_server.worker.expiry import LOST_OTP
@@ -16,7 +18,7 @@ from relay_server.worker.recovery import STUCK_AFTER, requeue_orphans
 from zimsend_common import bus, wire
 from zimsend_common.timefmt import utcnow
 
-KEYS_READ = "SELECT devices.device_id, devices.signing_key"  # what Store.device_signing_keys runs
+KEYS_READ = r"SELECT (devices\.client_id, )?devices\.device_id, devices\.signing_key\s"  # what a read of keys runs
 
 
 def claimed(parts: Parts, message: Message, device: AgentDevice) -> Message:
@@ -60,7 +62,7 @@ def test_a_batch_of_stuck_claims_goes_back_to_each_claimant_reading_otps_and_key
     ran = statements_run(parts.store.engine, lambda: requeue_orphans(parts.ctx, now, None, Phones(parts.store)), "")
 
     assert len([statement for statement, _ in ran if "FROM otps" in statement]) == 1
-    assert len([statement for statement, _ in ran if statement.startswith(KEYS_READ)]) == 1
+    assert len([statement for statement, _ in ran if re.match(KEYS_READ, statement)]) == 1
     for returned, otps in batches:
         for message, device in returned:
             assert_returned_to(parts, message, device)
@@ -69,3 +71,19 @@ def test_a_batch_of_stuck_claims_goes_back_to_each_claimant_reading_otps_and_key
             assert failed.error is not None
             assert (failed.status, failed.error.code, failed.error.detail) == ("failed", "TIMEOUT", LOST_OTP)
             assert bus.queue(wire.device_queue(device.device_id, otp.priority), parts.redis).count == 0
+
+
+def test_a_round_reads_the_keys_of_the_clients_it_returns_messages_to_once_for_its_device_states_too(parts: Parts):
+    for _ in range(3):
+        caller = parts.client()
+        device = parts.device(caller)
+        device.heartbeat()
+        claimed(parts, parts.message(caller), device)
+        placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, [parts.message(caller)])  # waiting
+    known_to_the_worker(parts.redis)
+    now = utcnow() + STUCK_AFTER + timedelta(seconds=1)
+
+    ran = statements_run(parts.store.engine, lambda: requeue_orphans(parts.ctx, now, None, Phones(parts.store)), "")
+
+    # One read of the three clients' keys; not one of every client's and then one of each's.
+    assert len([statement for statement, _ in ran if re.match(KEYS_READ, statement)]) == 1
