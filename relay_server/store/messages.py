@@ -176,28 +176,28 @@ def queued_refs(conn: sa.Connection, scheduled_through: datetime | None) -> list
 
 def route(conn: sa.Connection, routes: Mapping[str, tuple[str | None, str | None]]) -> set[str]:
     """Route each message named from the device it was read routed to (None: none) to the one
-    given, only while it is still queued, shared and routed as read; the ids of those routed so.
-    One statement for each (read, new) pair of devices a round's moves share, not one a message."""
-    by_move: dict[tuple[str | None, str | None], list[str]] = {}
-    for message_id, move in routes.items():
-        by_move.setdefault(move, []).append(message_id)
-    moved: set[str] = set()
-    for (read, new), message_ids in by_move.items():
-        as_read = messages.c.routed_to.is_(None) if read is None else messages.c.routed_to == read
-        moved.update(
-            conn.execute(
-                messages.update()
-                .where(
-                    messages.c.message_id.in_(message_ids),
-                    messages.c.status == "queued",
-                    messages.c.device_id.is_(None),
-                    as_read,
-                )
-                .values(routed_to=new)
-                .returning(messages.c.message_id)
-            ).scalars()
-        )
-    return moved
+    given, only while it is still queued, shared and routed as read; the ids of those routed
+    so (or to the same device by another writer meanwhile). Two statements, however many."""
+    conn.execute(_ROUTE, [{"id": message_id, "read": read, "route": new} for message_id, (read, new) in routes.items()])
+    rows = conn.execute(_ROUTED, {"message_ids": sorted(routes)})
+    return {message_id for message_id, routed_to in rows if routed_to == routes[message_id][1]}
+
+
+_ROUTE = (
+    messages.update()
+    .where(
+        messages.c.message_id == sa.bindparam("id"),
+        messages.c.status == "queued",
+        messages.c.device_id.is_(None),
+        messages.c.routed_to.is_not_distinct_from(sa.bindparam("read")),
+    )
+    .values(routed_to=sa.bindparam("route"))
+)
+_ROUTED = sa.select(messages.c.message_id, messages.c.routed_to).where(
+    messages.c.message_id.in_(sa.bindparam("message_ids", expanding=True)),
+    messages.c.status == "queued",
+    messages.c.device_id.is_(None),
+)
 
 
 def queued_for_gone_devices(conn: sa.Connection, scheduled_through: datetime | None) -> list[Message]:
