@@ -32,7 +32,11 @@ it handed meanwhile (one that did keeps it), and takes off a moved mark of
 the phone it goes to (``handing.move``, from ``off_phones``), before it
 writes the message's new route (or none) to the store and places its new
 job (``recovery.give_jobs``): the phone's pull lists it no more, not even
-one that read it routed to the phone before the move. A client of phones
+one that read it routed to the phone before the move. The store keeps the
+new route only over the one the round read, while the message is queued
+(another placing, the due release's or a declined message's, may have moved
+it since, to a phone whose pull then handed it), and the job is placed only
+where it did. A client of phones
 alone (which may send the numbers its phones' routes cover) has no agent to
 read its shared queue, and a phone pulls from the store, where a message put
 there is nobody's: so a round also takes such a client's messages waiting on

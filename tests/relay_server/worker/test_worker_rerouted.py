@@ -277,7 +277,18 @@ def test_a_cancel_of_a_message_routed_to_a_phone_tells_the_phone_and_its_pull_li
     assert parts.pulled(phone) == []
 
 
-def test_a_pull_that_read_a_message_before_it_moved_off_its_phone_leaves_it_out(parts):
+def disabled(parts: Parts, phone: MobileDevice) -> None:
+    parts.store.disable_device(phone.device_id)
+
+
+def past_its_daily_limit(parts: Parts, phone: MobileDevice) -> None:
+    """The phone pulls still: only the move's mark keeps its pull off a message moved off it."""
+    later = isoformat_z(utcnow() + timedelta(hours=3))
+    parts.store.record_heartbeat(phone.device_id, utcnow(), {"daily_limit_reached_until": later})
+
+
+@pytest.mark.parametrize("unable", [disabled, past_its_daily_limit])
+def test_a_pull_that_read_a_message_before_it_moved_off_its_phone_leaves_it_out(parts, unable):
     caller = parts.client()
     phone = phone_route(parts, caller, "+26377")
     message = routed(parts, caller)
@@ -287,7 +298,7 @@ def test_a_pull_that_read_a_message_before_it_moved_off_its_phone_leaves_it_out(
     page = pending.to_take(parts.store, parts.redis, phone, now, newest_first=False)
     assert [m.message_id for m in page.listed] == [message.message_id]
 
-    parts.store.disable_device(phone.device_id)
+    unable(parts, phone)
     run_round(parts)
     assert waits(parts, message) == (own(spare), {spare.device_id})
 
@@ -439,24 +450,6 @@ def test_a_placing_that_read_a_message_before_another_moved_it_to_a_phone_leaves
     assert parts.reload(message).routed_to == phone.device_id  # the phone alone may send it
     run_round(parts)  # the job the round took off is given back, by the route the store keeps
     assert waits(parts, message) == (own_queue(phone.device_id), {phone.device_id})
-
-
-def test_a_pull_that_read_a_message_before_it_moved_off_its_paused_phone_leaves_it_out(parts):
-    caller = parts.client()
-    phone = phone_route(parts, caller, "+26377")
-    message = routed(parts, caller)
-    spare = route(parts, caller, "+26377")
-    now = utcnow()
-    page = pending.to_take(parts.store, parts.redis, phone, now, newest_first=False)
-    assert [m.message_id for m in page.listed] == [message.message_id]
-
-    # Past its daily limit, the phone still pulls: only the move's mark keeps its pull off the message.
-    later = isoformat_z(now + timedelta(hours=3))
-    parts.store.record_heartbeat(phone.device_id, now, {"daily_limit_reached_until": later})
-    run_round(parts)
-    assert waits(parts, message) == (own(spare), {spare.device_id})
-
-    assert handing.hand(parts, phone, page, now) == []
 
 
 def test_a_message_routed_to_a_phone_since_deleted_moves_to_another_device_of_its_route(parts):
