@@ -175,7 +175,8 @@ def enqueue_sends(
             left_out = _enqueue_unique(redis, jobs, chunk, manifests, claim_keys)
         except NoScriptError:  # a Redis restarted or flushed of scripts: give it ours, then send again
             unique_jobs.load(redis)
-            left_out = _enqueue_unique(redis, jobs, chunk, manifests, claim_keys)
+            # The refused pipeline's wake-ups went: a phone pulls from the store, where its message is.
+            left_out = _enqueue_unique(redis, jobs, chunk, manifests, claim_keys, wake_phones=False)
         claimed.update(message.message_id for message, job in zip(chunk, jobs) if job.job_id in left_out)
     return claimed
 
@@ -242,18 +243,20 @@ def _enqueue_unique(
     messages: Sequence[Message],
     manifests: Mapping[str, bytes],
     claim_keys: Sequence[str] | None,
+    *,
+    wake_phones: bool = True,
 ) -> set[str]:
     """What ``Queue.enqueue_job(job, unique=True)`` stores for each job (``unique_jobs``), all
     in one pipeline, except for a job whose message's claim key (``claim_keys``) exists;
     returns the ids of those jobs. The manifests the jobs name go first, so no agent finds a
-    job before its manifest. Sent again after a refusal, it stores nothing twice; a phone may
-    be woken twice."""
+    job before its manifest. Sent again after a refusal, it stores nothing twice; a phone a
+    message was placed on is woken in the same pipeline, unless ``wake_phones`` is False."""
     with redis.pipeline(transaction=False) as pipe:
         for key, stored in manifests.items():
             pipe.set(key, stored, ex=manifest.KEPT_SECONDS)
         unique_jobs.save_and_push(pipe, jobs, claim_keys)
         answer_at = len(pipe) - 1  # the script's answer: the queue keys it cleared, the jobs it left out
-        for message in messages:
+        for message in messages if wake_phones else ():
             wake.message_enqueued(pipe, message)  # a phone pulls its messages: tell it there is one
         answers = pipe.execute(raise_on_error=False)
     # Raised here, not by the pipeline: redis-py writes the refused command whole into its error's

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import tracemalloc
@@ -12,6 +13,7 @@ from relay_parts import Parts
 from signed_jobs import signed_for
 
 from relay_server.dispatch import placement, unique_jobs
+from relay_server.mobile import wake
 from zimsend_common import bus, manifest, wire
 
 # Set at the moment of enqueueing, or carrying the payload (its nonce, issue time and signatures
@@ -140,6 +142,21 @@ def test_a_job_is_placed_on_a_redis_that_forgot_its_scripts(parts):
     assert bus.queue(placement.queue_name(first), parts.redis).job_ids == [
         wire.send_job_id(m.client_id, m.message_id) for m in (first, second)
     ]
+
+
+def test_a_phone_is_woken_once_for_a_message_placed_on_a_redis_that_forgot_its_scripts(parts):
+    caller = parts.client()
+    phone = parts.phone(caller)
+    [message] = parts.store.insert_messages([parts.new_message(caller, device_id=phone.device_id)])
+    parts.redis.script_flush()
+    with parts.redis.pubsub(ignore_subscribe_messages=True) as stream:
+        stream.subscribe(wake.channel(phone.device_id))
+        stream.get_message(timeout=1)  # the subscription's own answer
+
+        placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, [message])
+
+        woken = [stream.get_message(timeout=0.5) for _ in range(3)]
+    assert [json.loads(event["data"])["event"] for event in woken if event] == [wake.MESSAGE_ENQUEUED]
 
 
 def peak_bytes_of(step: Callable[[], object]) -> int:
