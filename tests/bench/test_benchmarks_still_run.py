@@ -74,6 +74,15 @@ def test_the_memory_benchmark_reads_each_kind_of_process_as_the_messages_go_thro
     assert "growth after the first reading" in out
 
 
+def test_the_memory_benchmark_can_read_a_relay_that_serves_a_phone_its_pulls(tmp_path: Path) -> None:
+    out = run("memory.py", "--messages", "1000", "--phone", "--json", str(tmp_path / "figures.json"))
+    figures = json.loads((tmp_path / "figures.json").read_text())
+    assert [reading["delivered"] for reading in figures["readings"]] == [1000]
+    assert set(figures["peak_rss_mb"]) == {"relay", "worker", "agent"}
+    assert figures["phone_pulls"] >= 2  # its messages listed, then none
+    assert "a phone took 5 messages before each reading" in out
+
+
 def test_the_api_benchmark_drives_each_route_of_the_relay_and_of_the_bare_app(tmp_path: Path) -> None:
     out = run("api.py", "--quick", "--json", str(tmp_path / "figures.json"))
     figures = json.loads((tmp_path / "figures.json").read_text())
