@@ -177,8 +177,14 @@ def queued_refs(conn: sa.Connection, scheduled_through: datetime | None) -> list
 def route(conn: sa.Connection, routes: Mapping[str, tuple[str | None, str | None]]) -> set[str]:
     """Route each message named from the device it was read routed to (None: none) to the one
     given, only while it is still queued, shared and routed as read; the ids of those routed
-    so (or to the same device by another writer meanwhile). Two statements, however many."""
-    conn.execute(_ROUTE, [{"id": message_id, "read": read, "route": new} for message_id, (read, new) in routes.items()])
+    so (or to the same device by another writer meanwhile), a message given the route it was
+    read with among them while it is still routed so. Two statements, however many; one when
+    none moves."""
+    moves = [
+        {"id": message_id, "read": read, "route": new} for message_id, (read, new) in routes.items() if read != new
+    ]
+    if moves:
+        conn.execute(_ROUTE, moves)
     rows = conn.execute(_ROUTED, {"message_ids": sorted(routes)})
     return {message_id for message_id, routed_to in rows if routed_to == routes[message_id][1]}
 

@@ -452,11 +452,12 @@ class Store:
 
     def route_messages(self, routes: Mapping[str, tuple[str | None, str | None]]) -> set[str]:
         """Keep each message named, by id, as routed from the device it was read routed to to the
-        one given (None: none), but for those another writer changed meanwhile (routed elsewhere,
-        pinned, or no longer queued); the ids of those kept so."""
+        one given (None: none; the same: kept so), but for those another writer changed meanwhile
+        (routed elsewhere, pinned, or no longer queued); the ids of those kept so."""
         if not routes:
             return set()
-        with write_transaction(self.engine) as conn:
+        moving = any(read != new for read, new in routes.values())
+        with write_transaction(self.engine) if moving else single_read(self.engine) as conn:
             return messages.route(conn, routes)
 
     def queued_message_refs(self, scheduled_through: datetime | None) -> list[tuple[str, str]]:

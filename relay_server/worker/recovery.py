@@ -225,8 +225,9 @@ def _routed(
     to it meanwhile (``rerouted.off_phones``), which keep their phone; the store keeps each
     route that changed before any job is placed by it: a phone lists the messages the store
     routes to it, and no longer one routed elsewhere. One whose route another writer changed
-    since it was read (another placing, its status), which the store keeps no move of, is left
-    out: the route read is no longer its, and a job placed by it would stand beside the other's.
+    since it was read (another placing, its status), whether this placing moves it or keeps
+    the route it read, is left out: the route read is no longer its, and a job placed by it
+    would stand beside the other's (an agent's, say, beside the phone a pull handed it to).
     The job the other placed, taken off before (``give_jobs``), comes back at the next recovery
     round, by the route the store keeps: rare, and a round late rather than a window in which
     an old job and a new route both stand."""
@@ -241,13 +242,16 @@ def _routed(
         ],
         states_of,
     )
-    moves = {
+    # Every shared one's route is checked, kept or moved: one kept by what was read, which another
+    # placing moved meanwhile (to a phone whose pull handed it, say), would have its job placed
+    # by a route the store no longer keeps.
+    checked = {
         after.message_id: (before.routed_to, after.routed_to)
         for before, after in zip(messages, routed, strict=True)
-        if after.routed_to != before.routed_to
+        if after.device_id is None and not after.is_test
     }
-    moved = ctx.store.route_messages(moves)
-    return [message for message in routed if message.message_id not in moves or message.message_id in moved]
+    kept = ctx.store.route_messages(checked)
+    return [message for message in routed if message.message_id not in checked or message.message_id in kept]
 
 
 def live_states_of(ctx: WorkerContext, keys_of: placement.KeysOf, now: datetime) -> routes.StatesOf:

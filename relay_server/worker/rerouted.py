@@ -36,7 +36,8 @@ one that read it routed to the phone before the move. The store keeps the
 new route only over the one the round read, while the message is queued
 (another placing, the due release's or a declined message's, may have moved
 it since, to a phone whose pull then handed it), and the job is placed only
-where it did. A client of phones
+where it did; a route kept as read is placed by only while the store still
+keeps it. A client of phones
 alone (which may send the numbers its phones' routes cover) has no agent to
 read its shared queue, and a phone pulls from the store, where a message put
 there is nobody's: so a round also takes such a client's messages waiting on

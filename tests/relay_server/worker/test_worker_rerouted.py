@@ -466,3 +466,29 @@ def test_a_message_routed_to_a_phone_since_deleted_moves_to_another_device_of_it
 
     assert parts.reload(message).routed_to == spare.device_id
     assert waits(parts, message) == (own(spare), {spare.device_id})
+
+
+def test_a_placing_that_read_a_message_unrouted_before_another_moved_it_to_a_phone_places_no_shared_job(parts):
+    caller = parts.client()
+    route(parts, caller)  # an agent reads the shared queue, and sends what the phone may have sent
+    phone = phone_route(parts, caller, "+26377", heard_at=utcnow() - timedelta(seconds=OFFLINE_AFTER_SECONDS + 60))
+    message = parts.message(caller, to=ECONET)
+    # A round reads the message and its client's devices: no device of its route can take it.
+    now = utcnow()
+    read = parts.reload(message)
+    assert read.routed_to is None
+    states_of = recovery.live_states_of(parts.ctx, parts.store.device_signing_keys, now)
+    assert states_of(caller.client_id)
+    # Meanwhile another placing, with the phone back, moves it to the phone, whose pull hands it.
+    parts.heard(phone, now)
+    [placed] = recovery.give_jobs(parts.ctx, [read], now)
+    assert placed.routed_to == phone.device_id
+    assert [m.message_id for m in parts.pulled(phone)] == [message.message_id]
+
+    # The round's placing, by what it read, keeps the route it read: the store keeps another now.
+    placed_again = recovery.give_jobs(parts.ctx, [read], now, states_of)
+
+    assert waits(parts, message) is None  # no agent has it to send beside the phone
+    assert placed_again == []
+    run_round(parts)
+    assert waits(parts, message) == (own_queue(phone.device_id), {phone.device_id})
