@@ -184,8 +184,10 @@ def give_jobs(
     they failed with DEVICE_ERROR (``device_gone``); or they were claimed by the time their
     job would be put (a cancel, a device, the relay's worker failing them NO_CREDIT), which
     the caller read them before: they get none, as a job of theirs would wait on its queue
-    with no device to take it; nor does one moved to another route, or out of the queued,
-    since the caller read it (``_routed``): whoever moved it placed it. A shared message goes on its route (``dispatch.routes``) by
+    with no device to take it; nor does one whose route another writer changed since the
+    caller read it, or that left the queued (``_routed``): the other placed it, and should
+    this placing have taken that job off first, the next recovery round places it again by
+    the route the store keeps. A shared message goes on its route (``dispatch.routes``) by
     ``states_of``, the devices' live states (``live_states_of``, read here when None)."""
     # A claim key of another kind would block the new job's claim, and the expiry's as well.
     placement.clear_planted_claims(ctx.redis, [(message.client_id, message.message_id) for message in messages])

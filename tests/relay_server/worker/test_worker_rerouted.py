@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from relay_parts import OFFLINE_AFTER_SECONDS, AgentDevice, Parts, otp_message, run_round
 
-from relay_server.dispatch import placement
+from relay_server.dispatch import placement, routes
 from relay_server.mobile import handing, pending, wake
 from relay_server.store.dispatch_schema import device_events, device_status
 from relay_server.store.mobile_devices import MobileDevice
@@ -426,6 +426,22 @@ def test_a_round_reads_no_shared_backlog_of_a_client_whose_agents_are_down_and_t
     assert [waits(parts, message) for message in backlog] == [(shared(caller), {agent.device_id})] * 3
 
 
+def read_then_moved_to_the_phone(
+    parts: Parts, message: Message, phone: MobileDevice, now: datetime
+) -> tuple[Message, routes.StatesOf]:
+    """A round reads the message and its client's devices (no device of its route can take it);
+    meanwhile another placing, with the phone back, moves it to the phone, whose pull hands it.
+    The message and the device states as the round read them."""
+    read = parts.reload(message)
+    states_of = recovery.live_states_of(parts.ctx, parts.store.device_signing_keys, now)
+    assert states_of(message.client_id)
+    parts.heard(phone, now)
+    [placed] = recovery.give_jobs(parts.ctx, [read], now)
+    assert placed.routed_to == phone.device_id
+    assert [m.message_id for m in parts.pulled(phone)] == [message.message_id]
+    return read, states_of
+
+
 def test_a_placing_that_read_a_message_before_another_moved_it_to_a_phone_leaves_it_the_phones(parts):
     caller = parts.client()
     econet = route(parts, caller, "+26377")
@@ -434,16 +450,8 @@ def test_a_placing_that_read_a_message_before_another_moved_it_to_a_phone_leaves
     assert message.routed_to == econet.device_id
     phone = phone_route(parts, caller, "+26377", heard_at=utcnow() - timedelta(seconds=OFFLINE_AFTER_SECONDS + 60))
     parts.store.disable_device(econet.device_id)
-    # A round reads the message and its client's devices: no device of its route can take it.
     now = utcnow()
-    read = parts.reload(message)
-    states_of = recovery.live_states_of(parts.ctx, parts.store.device_signing_keys, now)
-    assert states_of(caller.client_id)
-    # Meanwhile another placing, with the phone back, moves it to the phone, whose pull hands it.
-    parts.heard(phone, now)
-    [placed] = recovery.give_jobs(parts.ctx, [read], now)
-    assert placed.routed_to == phone.device_id
-    assert [m.message_id for m in parts.pulled(phone)] == [message.message_id]
+    read, states_of = read_then_moved_to_the_phone(parts, message, phone, now)
 
     assert recovery.give_jobs(parts.ctx, [read], now, states_of) == []  # the round's, by what it read
 
@@ -473,17 +481,9 @@ def test_a_placing_that_read_a_message_unrouted_before_another_moved_it_to_a_pho
     route(parts, caller)  # an agent reads the shared queue, and sends what the phone may have sent
     phone = phone_route(parts, caller, "+26377", heard_at=utcnow() - timedelta(seconds=OFFLINE_AFTER_SECONDS + 60))
     message = parts.message(caller, to=ECONET)
-    # A round reads the message and its client's devices: no device of its route can take it.
     now = utcnow()
-    read = parts.reload(message)
+    read, states_of = read_then_moved_to_the_phone(parts, message, phone, now)
     assert read.routed_to is None
-    states_of = recovery.live_states_of(parts.ctx, parts.store.device_signing_keys, now)
-    assert states_of(caller.client_id)
-    # Meanwhile another placing, with the phone back, moves it to the phone, whose pull hands it.
-    parts.heard(phone, now)
-    [placed] = recovery.give_jobs(parts.ctx, [read], now)
-    assert placed.routed_to == phone.device_id
-    assert [m.message_id for m in parts.pulled(phone)] == [message.message_id]
 
     # The round's placing, by what it read, keeps the route it read: the store keeps another now.
     placed_again = recovery.give_jobs(parts.ctx, [read], now, states_of)
