@@ -225,8 +225,9 @@ def rotate_secret(webhook_id: str) -> Response:
     answers=WebhookRetryQueued,
     description=(
         "Queued again with the same event_id and body, for one attempt made now: a delivery that was"
-        " delivered, given up or dropped with its webhook is attempted once, and given up again if that"
-        " attempt fails (never put back on the retry schedule). A delivery still on its schedule keeps it."
+        " delivered or given up is attempted once, and given up again if that attempt fails (never put"
+        " back on the retry schedule); one whose webhook was deleted is logged failed with no request"
+        " made. A delivery still on its schedule keeps it."
     ),
     errors=("WEBHOOK_LOG_NOT_FOUND",),
     path_params={"log_id": LOG_ID},
