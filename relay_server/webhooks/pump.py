@@ -12,8 +12,9 @@ so is one whose attempt the database failed to record (its statement cut
 after ``worker_statement_timeout_seconds``, the database unreachable), which
 is said as any round the database failed is (``database_waits``): the
 receiver may then get it twice, with the same ``event_id``.
-A delivery whose last attempt fails is given up: so marked in the store, and
-said once in the log, as a warning.
+A delivery whose last scheduled attempt fails is given up: so marked in the
+store, and said once in the log, as a warning. A test event's one attempt and
+a retry's from the logs, asked for by the client, fail with an info line.
 """
 
 from __future__ import annotations
