@@ -22,6 +22,13 @@ phone's report claimed first is left alone, a report the phone makes after
 changes nothing and is logged (``mobile.reports``), and should the store
 not keep the failure, recovery finds the claim and fails the message then.
 
+A message routed to the phone by its number, rather than sent to it, fails
+so only when a pull may have handed it (``rerouted.held_by_phones``: marked
+handed, or come due too long ago, or before a loss of Redis's data, for a
+mark to tell): one no pull handed the phone is left to recovery, later in
+the same round, which moves it off the phone for another device
+(``rerouted``), as it would had the phone made no call since.
+
 Which messages a phone may have been handed, the handed marks cannot tell
 by then: each lasts ``PHONE_REPORT_GRACE`` from the first pull, so none is
 left once the phone has been silent that long, and a Redis loss takes them
@@ -43,6 +50,7 @@ runs after this).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import NamedTuple, cast
 
@@ -72,13 +80,25 @@ class Gone(NamedTuple):
     pulled_by: datetime
 
 
-def give_up_unreported(ctx: WorkerContext, now: datetime, phones: Phones) -> int:
+# Of messages routed to phones, the ids of those a pull may have handed their phone: the round
+# passes ``rerouted.held_by_phones``, which moves by the same judgement (rerouted imports this module).
+HeldBy = Callable[[WorkerContext, Sequence[Message], datetime], set[str]]
+
+
+def give_up_unreported(ctx: WorkerContext, now: datetime, phones: Phones, held_by: HeldBy) -> int:
     """Fail every message a phone that will never report may have been handed (the registered
-    ``phones``), but for one a cancel or the phone claimed first; returns how many failed."""
+    ``phones``), but for one a cancel or the phone claimed first; returns how many failed.
+
+    One routed to the phone, rather than sent to it, fails only when ``held_by`` finds a pull
+    may have handed it: else recovery moves it off the phone (``rerouted``), for another device."""
     gone = {found.phone.device_id: found for found in _gone_phones(ctx, now, phones)}
+    due = ctx.store.mobile_devices.queued_due_by([(found.phone, found.pulled_by) for found in gone.values()])
+    routed = [message for message in due if message.device_id is None]
+    held = held_by(ctx, routed, now) if routed else set()
     handed: dict[str, list[Message]] = {}
-    for message in ctx.store.mobile_devices.queued_due_by([(found.phone, found.pulled_by) for found in gone.values()]):
-        handed.setdefault(cast(str, message.placed_on), []).append(message)
+    for message in due:
+        if message.device_id is not None or message.message_id in held:
+            handed.setdefault(cast(str, message.placed_on), []).append(message)
     return sum(len(_fail(ctx, gone[device_id], messages, now)) for device_id, messages in handed.items())
 
 

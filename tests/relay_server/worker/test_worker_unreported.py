@@ -15,9 +15,11 @@ from relay_parts import Parts, known_to_the_worker, run_round
 from relay_server.mobile import reports, stream
 from relay_server.store.mobile_devices import MobileDevice
 from relay_server.store.models import Caller, Message
+from relay_server.worker import recovery
 from relay_server.worker.abandoned import ABANDONED, Phones, silence_bound
 from relay_server.worker.device_gone import DEVICE_GONE
 from relay_server.worker.expiry import PHONE_REPORT_GRACE
+from relay_server.worker.rerouted import held_by_phones
 from relay_server.worker.unreported import give_up_unreported
 from zimsend_common import bus, wire
 from zimsend_common.timefmt import utcnow
@@ -156,7 +158,9 @@ def test_a_message_a_cancel_or_the_phones_report_claimed_first_is_left_alone(par
 
     # The duty alone: the phone's own claim is ``abandoned``'s to end, in the same round.
     assert (
-        give_up_unreported(parts.ctx, heard_at + silence_bound(parts.ctx, phone=True) + MINUTE, Phones(parts.store))
+        give_up_unreported(
+            parts.ctx, heard_at + silence_bound(parts.ctx, phone=True) + MINUTE, Phones(parts.store), held_by_phones
+        )
         == 0
     )
 
@@ -172,7 +176,9 @@ def test_a_round_with_no_phone_silent_reads_the_phones_once_and_asks_redis_nothi
     parts.redis.config_resetstat()
 
     reads = statements_run(
-        parts.store.engine, lambda: give_up_unreported(parts.ctx, utcnow() + MINUTE, Phones(parts.store)), "SELECT"
+        parts.store.engine,
+        lambda: give_up_unreported(parts.ctx, utcnow() + MINUTE, Phones(parts.store), held_by_phones),
+        "SELECT",
     )
 
     assert len(reads) == 1 and "FROM messages" not in reads[0][0]
@@ -180,3 +186,26 @@ def test_a_round_with_no_phone_silent_reads_the_phones_once_and_asks_redis_nothi
         name for name in parts.redis.info("commandstats") if not name.startswith(("cmdstat_config", "cmdstat_info"))
     ]
     assert asked == []
+
+
+def test_a_message_routed_to_a_phone_disabled_after_a_call_but_no_pull_since_moves_to_another_device(
+    parts: Parts,
+):
+    caller = parts.client()
+    phone = parts.phone(caller)
+    parts.store.set_device_prefixes(phone.device_id, ["+26377"])
+    parts.heard(phone, utcnow())
+    [message] = recovery.give_jobs(parts.ctx, [parts.message(caller, to="+263771234567")], utcnow())
+    assert message.routed_to == phone.device_id
+    spare = parts.device(caller)
+    spare.heartbeat()
+    parts.heard(phone, utcnow())  # a report on another message, or its stream's keep-alive: a call, no pull
+    assert parts.store.disable_device(phone.device_id) is not None
+
+    assert run_round(parts, utcnow() + MINUTE)
+
+    # No pull handed it to the phone: it surely never left, and another device sends it.
+    moved = parts.reload(message)
+    assert (moved.status, moved.routed_to) == ("queued", None)
+    assert parts.failed_webhooks(message) == []
+    assert parts.pulled(phone) == []
