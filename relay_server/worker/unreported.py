@@ -81,7 +81,8 @@ class Gone(NamedTuple):
 
 
 # Of messages routed to phones, the ids of those a pull may have handed their phone: the round
-# passes ``rerouted.held_by_phones``, which moves by the same judgement (rerouted imports this module).
+# passes ``recovery.phones_may_hold`` (``rerouted.held_by_phones``), which moves by the same judgement
+# (both import this module).
 HeldBy = Callable[[WorkerContext, Sequence[Message], datetime], set[str]]
 
 
