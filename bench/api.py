@@ -228,9 +228,9 @@ def main() -> None:
         # None unless asked: a database filled before may have one.
         store.daily_quotas.set_limit(caller.client_id, args.daily_quota)
         newest = store.history(caller, HistoryQuery(limit=1)).items[0]
-        devices = [device.device_id for device in store.list_devices(caller.client_id)]
+        devices = [device.device_id for device in store.devices.listed(caller.client_id)]
         for online in devices[: max(1, args.online)]:
-            store.record_heartbeat(online, datetime.now(timezone.utc), {"state": "online"})
+            store.devices.record_heartbeat(online, datetime.now(timezone.utc), {"state": "online"})
         device_id = devices[0]
         print(f"{min(max(1, args.online), len(devices))} of the client's {len(devices)} devices online")
         dialect = store.engine.dialect.name

@@ -71,8 +71,8 @@ class Bench:
         client.set(wire.redis_epoch_key(), "0")  # a worker that long knew this Redis: no grace period
         self.store = store
         self.client_id = store.create_client("expiring bulk")[0].client_id
-        self.offline = store.add_device(self.client_id)[0].device_id
-        reporting, password = store.add_device(self.client_id)
+        self.offline = store.devices.add(self.client_id)[0].device_id
+        reporting, password = store.devices.add(self.client_id)
         self.outbox = Outbox(
             Ledger(directory / "agent.sqlite3"), client, reporting.device_id, signing.device_signing_key(password)
         )
@@ -98,7 +98,7 @@ class Bench:
                 for n in range(min(INSERTED, count - start))
             ]
             placed = self.store.insert_messages(new)
-            placement.enqueue_sends(self.ctx.redis, self.store.device_signing_keys, placed)
+            placement.enqueue_sends(self.ctx.redis, self.store.devices.signing_keys, placed)
             stored += placed
         return stored
 

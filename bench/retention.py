@@ -74,7 +74,7 @@ def timed(store: Store, device_id: str, purge: Callable[[Store], object]) -> tup
     def write_heartbeats() -> None:
         while not done.is_set():
             started = time.perf_counter()
-            store.record_heartbeat(device_id, datetime.now(timezone.utc), {"state": "online"})
+            store.devices.record_heartbeat(device_id, datetime.now(timezone.utc), {"state": "online"})
             longest[0] = max(longest[0], time.perf_counter() - started)
             time.sleep(0.001)
 
@@ -103,7 +103,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         store = Store.open(args.database_url or f"sqlite:///{Path(directory) / 'bench.sqlite3'}")
         caller = filled_client(store, 10)
-        device_id = store.list_devices(caller.client_id)[0].device_id
+        device_id = store.devices.listed(caller.client_id)[0].device_id
         found: dict[str, list[tuple[float, float]]] = {"baseline: one statement": [], "purge_older_than": []}
         for _ in range(ROUNDS):
             for name, purge in (("baseline: one statement", one_statement), ("purge_older_than", _purge)):

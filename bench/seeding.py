@@ -52,7 +52,7 @@ def filled_client(store: Store, count: int) -> Caller:
 def fill(store: Store, client_id: str, count: int, seed: int = 7) -> Caller:
     """``count`` messages of one client on ``DEVICES`` new devices, created over the last ``DAYS`` days."""
     rng = random.Random(seed)
-    devices = [store.add_device(client_id)[0].device_id for _ in range(DEVICES)]
+    devices = [store.devices.add(client_id)[0].device_id for _ in range(DEVICES)]
     now = datetime.now(timezone.utc)
     for start in range(0, count, BATCH):
         size = min(BATCH, count - start)

@@ -125,7 +125,7 @@ def requested_device_id() -> str | None:
 
 def callers_device_id(device_id: str) -> str:
     """``device_id`` when it names an enabled device of the caller; else ApiError 404 ``INVALID_DEVICE_ID``."""
-    device = context.current().store.get_device(device_id)
+    device = context.current().store.devices.get(device_id)
     if device is None or device.disabled or device.client_id != current_caller().client_id:
         raise ApiError(
             "INVALID_DEVICE_ID",

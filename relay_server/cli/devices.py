@@ -52,14 +52,14 @@ def _add_device(args: argparse.Namespace) -> int:
             )
         with command.open_store(settings) as store:
             try:
-                device, token = store.add_android_device(args.client_id, name)
+                device, token = store.devices.add_android(args.client_id, name)
             except UnknownClient as exc:
                 raise command.unknown_client(args.client_id) from exc
         command.emit(mobile_setup.setup_document(settings, device.device_id, token))
         return 0
     with command.open_store(settings) as store:
         try:
-            device, password = store.add_device(args.client_id, name)
+            device, password = store.devices.add(args.client_id, name)
         except UnknownClient as exc:
             raise command.unknown_client(args.client_id) from exc
     document: dict[str, Any] = {"device_id": device.device_id, "device_password": password}
@@ -93,7 +93,7 @@ def _disable_device(args: argparse.Namespace) -> int:
     settings = command.settings()
     with command.open_store(settings) as store:
         is_phone = _is_phone(store, args.device_id)
-        device = store.disable_device(args.device_id)
+        device = store.devices.disable(args.device_id)
         if device is None:  # no such device
             raise _unknown_device(args.device_id)
         document = _device_document(settings, store, device)
@@ -124,7 +124,7 @@ def _enable_device(args: argparse.Namespace) -> int:
                 "INVALID_OPTIONS",
                 "a phone has no password of its own to renew, nor a Redis user: add it again as a new device",
             )
-        enabled = store.enable_device(args.device_id, new_password=args.new_password)
+        enabled = store.devices.enable(args.device_id, new_password=args.new_password)
         if enabled is None:  # deleted meanwhile
             raise _unknown_device(args.device_id)
         device, password = enabled
@@ -151,7 +151,7 @@ def _set_device_prefixes(args: argparse.Namespace) -> int:
     settings = command.settings()
     with command.open_store(settings) as store:
         try:
-            device = store.set_device_prefixes(args.device_id, args.prefixes)
+            device = store.devices.set_prefixes(args.device_id, args.prefixes)
         except InvalidPrefixes as exc:
             raise command.CommandRefused(
                 "INVALID_PREFIX",
@@ -165,7 +165,7 @@ def _set_device_prefixes(args: argparse.Namespace) -> int:
 
 def _is_phone(store: Store, device_id: str) -> bool:
     """Whether the device is a phone (SMSGate app); refused as unknown when there is no such device."""
-    if store.get_device(device_id) is None:
+    if store.devices.get(device_id) is None:
         raise _unknown_device(device_id)
     return bool(store.mobile_devices.phones_among({device_id}))
 
@@ -186,7 +186,7 @@ def _list_devices(args: argparse.Namespace) -> int:
         if args.client_id is not None and store.get_client(args.client_id) is None:
             raise command.unknown_client(args.client_id)
         states = _live_states(settings, store, client_id=args.client_id)
-        for device in store.list_devices(args.client_id):
+        for device in store.devices.listed(args.client_id):
             command.emit(_document(device, states.get(device.device_id)))
     return 0
 

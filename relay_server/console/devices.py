@@ -79,7 +79,7 @@ def _devices() -> list[dict[str, Any]]:
 
 def _batteries(device_id: str | None = None) -> dict[str, dict[str, Any]]:
     """The battery of each of the client's phones that told one (of one device when named)."""
-    states = current().store.device_states(client_id=current_caller().client_id, device_id=device_id)
+    states = current().store.devices.states(client_id=current_caller().client_id, device_id=device_id)
     return {
         state.device_id: {"percent": state.battery_percent, "charging": state.battery_charging}
         for state in states

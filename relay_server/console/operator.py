@@ -78,10 +78,10 @@ def operator_view() -> str:
 @bp.post("/operator/devices/<device_id>/<any(disable, enable):action>")
 def operator_device_service(device_id: str, action: str) -> Response:
     """Take the device out of service, or give it back its place with its password unchanged
-    (``Store.disable_device``, ``enable_device``); 404 for an unknown one."""
+    (``store.devices.disable``, ``enable``); 404 for an unknown one."""
     store = current().store
     disabling = action == "disable"
-    if (store.disable_device(device_id) if disabling else store.enable_device(device_id)) is None:
+    if (store.devices.disable(device_id) if disabling else store.devices.enable(device_id)) is None:
         abort(404)
     if disabling:
         flash(translate("Device {device_id} disabled.", device_id=device_id), "info")

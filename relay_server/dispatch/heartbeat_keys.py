@@ -112,11 +112,11 @@ def live_states(
     heartbeat tells, the store's or its key's (``as_live_as_known``): what the send path
     goes by, for whatever decides or shows whether a device is online. ``keys``: the
     devices' signing keys, when the caller holds them already (read from the store else)."""
-    states = store.device_states(client_id=client_id, device_id=device_id)
+    states = store.devices.states(client_id=client_id, device_id=device_id)
     if not states:
         return states
     if keys is None:
-        keys = store.device_signing_keys(client_id)
+        keys = store.devices.signing_keys(client_id)
     return as_live_as_known(redis, states, keys, now or utcnow())
 
 

@@ -89,7 +89,7 @@ def send_job_args(
     """The send job's arguments: its payload, and (for an agent) its signatures by device.
 
     ``client_keys`` are the signing keys of the message's client's enabled devices
-    (``Store.device_signing_keys``): a message for one device (or a shared one routed
+    (``store.devices.signing_keys``): a message for one device (or a shared one routed
     to the device ``route``) is signed for that device alone, and for none when it is
     disabled; a shared one for each of them but the devices ``leave_out`` names (those
     that refused it).
@@ -142,7 +142,7 @@ def enqueue_sends(
 ) -> set[str]:
     """``enqueue_send`` for each message, in one round trip (a pipeline) for every
     ``_PIPELINED`` of them, asking ``keys_of`` for each client's signing keys once (a bulk
-    send is one client's): ``Store.device_signing_keys``, or a cache of it. ``leave_out``
+    send is one client's): ``store.devices.signing_keys``, or a cache of it. ``leave_out``
     names, by message id, the devices a shared message's job is not signed for. With
     ``unclaimed_only``, a message claimed by the time its job would be placed gets none
     (checked in the same step): returns the ids of those messages. A shared message routed

@@ -46,7 +46,7 @@ class RQDispatcher:
         self.offline_after = offline_after
         self.recovery_grace = recovery_grace
         self.store = store
-        self.keys = Recent(store.device_signing_keys)
+        self.keys = Recent(store.devices.signing_keys)
         self.states = Recent(self._device_states)
 
     def _device_states(self, client_id: str) -> list[DeviceState]:

@@ -12,7 +12,7 @@ sends what it is given, later (``takes_shared_again_at`` for a shared
 message). Its agent tells its whole daily limit (``daily_send_limit``): a
 message of more SMS parts never leaves it (``sends_within_a_day``). The
 worker writes heartbeats into the store (``device_records``);
-the HTTP side reads them through ``Store.device_states``, so the answer does
+the HTTP side reads them through ``store.devices.states``, so the answer does
 not need Redis.
 """
 

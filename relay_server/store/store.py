@@ -5,7 +5,8 @@ Each concept lives in its own module (clients, devices, device records,
 messages, history, transitions, stats, retention, idempotency, incoming,
 dead_letters); this class opens the transaction and hands the connection over.
 Concepts with many queries of their own are reached as attributes bound to
-the same engine, each method one transaction: ``store.inbox``,
+the same engine, each method one transaction: ``store.devices`` (adding,
+routing, disabling devices, their keys and heartbeats), ``store.inbox``,
 ``store.webhooks``, ``store.webhook_outbox``, ``store.mobile_devices``,
 ``store.phone_events``, ``store.blocked_numbers``, ``store.daily_quotas``; the console's
 ``store.operators``, ``store.signed_out``, ``store.overview``,
@@ -20,7 +21,6 @@ import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -29,8 +29,6 @@ from relay_server.store import (
     clients,
     dead_letters,
     device_records,
-    device_state,
-    devices,
     history,
     idempotency,
     ids,
@@ -49,7 +47,7 @@ from relay_server.store import (
 from relay_server.store import daily_quota as quotas  # apart: sends take a ``daily_quota`` argument
 from relay_server.store.blocked_numbers import BlockedNumbers
 from relay_server.store.device_history import DeviceHistory
-from relay_server.store.device_state import DeviceState
+from relay_server.store.device_registry import DeviceRegistry
 from relay_server.store.engine import (
     after_commit,
     create_engine,
@@ -62,7 +60,6 @@ from relay_server.store.engine import (
 from relay_server.store.errors import (
     DatabaseUnreachable,
     InvalidApiKey,
-    InvalidPrefixes,
     NumbersBlocked,
     ReservationLost,
     SchemaNewerThanCode,
@@ -81,7 +78,6 @@ from relay_server.store.models import (
     Caller,
     Client,
     DeadLetter,
-    Device,
     EventFailure,
     FailureTally,
     HistoryPage,
@@ -129,6 +125,7 @@ class Store:
         self.webhooks = Webhooks(engine)
         self.webhook_outbox = WebhookOutbox(engine)
         self.mobile_devices = MobileDevices(engine)
+        self.devices = DeviceRegistry(engine, self.mobile_devices)
         self.phone_events = PhoneEvents(engine)
         self.operators = Operators(engine)
         self.signed_out = SignedOut(engine)
@@ -191,7 +188,7 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
-    # -- clients, keys, devices -------------------------------------------
+    # -- clients and keys ----------------------------------------------------
     def create_client(self, name: str) -> tuple[Client, str]:
         """A new active client and its first live API key (the only time it is seen)."""
         with write_transaction(self.engine) as conn:
@@ -247,121 +244,6 @@ class Store:
             raise UnknownClient(client_id)
         with single_read(self.engine) as conn:
             return clients.authenticate_until(conn, client_id, api_key)
-
-    def add_device(self, client_id: str, name: str | None = None) -> tuple[Device, str]:
-        """A new device of the client and its password (shown this once).
-
-        Raises UnknownClient for an unknown or disabled client.
-        """
-        with write_transaction(self.engine) as conn:
-            return devices.add_device(conn, client_id, name)
-
-    def add_android_device(self, client_id: str, name: str | None = None) -> tuple[Device, str]:
-        """A new phone device of the client and its registration token (shown this once).
-
-        Raises UnknownClient for an unknown or disabled client.
-        """
-        return self.mobile_devices.add_android(client_id, name)
-
-    def list_devices(self, client_id: str | None = None) -> list[Device]:
-        with single_read(self.engine) as conn:
-            return devices.list_devices(conn, client_id)
-
-    def get_device(self, device_id: str) -> Device | None:
-        """The device, or None; an id not shaped like one never reaches the database."""
-        if not ids.is_device_id(device_id):
-            return None
-        with single_read(self.engine) as conn:
-            return devices.get_device(conn, device_id)
-
-    def get_devices(self, device_ids: Collection[str]) -> dict[str, Device]:
-        """Those of the devices named the store holds, by id, read in one query (none for no
-        id); an id not shaped like one never reaches the database."""
-        wanted = sorted({device_id for device_id in device_ids if ids.is_device_id(device_id)})
-        if not wanted:
-            return {}
-        with single_read(self.engine) as conn:
-            return devices.get_many(conn, wanted)
-
-    def enabled_device(self, device_id: str) -> tuple[Device, str] | None:
-        """The device and the key its agent signs events with; None when unknown or disabled."""
-        if not ids.is_device_id(device_id):
-            return None
-        with single_read(self.engine) as conn:
-            return devices.enabled_device(conn, device_id)
-
-    def disable_device(self, device_id: str) -> Device | None:
-        """Take the device out of service: no job is signed for it, its reports and
-        heartbeats are not believed, a phone's calls are refused. The device, None when unknown."""
-        if not ids.is_device_id(device_id):
-            return None
-        with write_transaction(self.engine) as conn:
-            return devices.set_disabled(conn, device_id, True)
-
-    def enable_device(self, device_id: str, *, new_password: bool = False) -> tuple[Device, str | None] | None:
-        """Give the device back its place; with ``new_password``, a new password (shown this
-        once), the old one no longer good. The device and that password; None when unknown."""
-        if not ids.is_device_id(device_id):
-            return None
-        with write_transaction(self.engine) as conn:
-            device = devices.set_disabled(conn, device_id, False)
-            if device is None:
-                return None
-            return device, devices.new_password(conn, device_id) if new_password else None
-
-    def set_device_prefixes(self, device_id: str, prefixes: Sequence[str]) -> Device | None:
-        """Make the device the route for the destination ``prefixes`` (none: no route); the
-        device, None when unknown. Changes nothing and raises ``InvalidPrefixes`` when a prefix
-        is not E.164."""
-        not_e164 = tuple(prefix for prefix in prefixes if not devices.valid_prefix(prefix))
-        if not_e164:
-            raise InvalidPrefixes(not_e164)
-        if not ids.is_device_id(device_id):
-            return None
-        with write_transaction(self.engine) as conn:
-            return devices.set_prefixes(conn, device_id, prefixes)
-
-    def device_signing_keys(self, client_id: str | None = None) -> dict[str, str]:
-        """The signing keys of the client's enabled devices (every client's when None), by device id."""
-        with single_read(self.engine) as conn:
-            return devices.signing_keys(conn, client_id)
-
-    def clients_signing_keys(self, client_ids: Collection[str]) -> dict[str, dict[str, str]]:
-        """The signing keys of each named client's enabled devices, by client id then device id, in one query."""
-        with single_read(self.engine) as conn:
-            return devices.clients_signing_keys(conn, client_ids)
-
-    def mark_device_seen(self, device_id: str, at: datetime) -> bool:
-        """Record a sign of life from the device; its last_seen_at never moves back."""
-        with write_transaction(self.engine) as conn:
-            return devices.mark_seen(conn, device_id, at)
-
-    def device_states(self, *, client_id: str | None = None, device_id: str | None = None) -> list[DeviceState]:
-        """The devices (of one client, or one device), oldest first, with what their heartbeats said."""
-        with single_read(self.engine) as conn:
-            return device_state.load_states(conn, client_id=client_id, device_id=device_id)
-
-    def recorded_online(self) -> dict[str, bool]:
-        """Whether each device was last recorded online (devices never seen are absent)."""
-        with read_transaction(self.engine) as conn:
-            return device_records.recorded_online(conn)
-
-    def record_heartbeat(self, device_id: str, seen_at: datetime, data: dict[str, Any]) -> None:
-        """Keep what the heartbeat says, field by field (see ``device_records``); an older one changes nothing."""
-        with write_transaction(self.engine) as conn:
-            device_records.record_heartbeat(conn, device_id, seen_at, data)
-
-    def record_device_transition(
-        self, state: DeviceState, *, online: bool, at: datetime, reason: str | None = None
-    ) -> str:
-        """Mark the device online or offline, keeping the device event and its webhook deliveries; its event id."""
-        with write_transaction(self.engine) as conn:
-            return device_records.record_transition(conn, state, online=online, at=at, reason=reason)
-
-    def record_job_refusal(self, device: Device, event_id: str, at: datetime, data: dict[str, Any]) -> bool:
-        """Keep a job the device's agent would not take as its ``job.refused`` event; False for a repeat."""
-        with write_transaction(self.engine) as conn:
-            return device_records.record_job_refusal(conn, device, event_id, at, data)
 
     def record_refusal(self, refusal: Refusal) -> bool:
         """Keep that a device refused a shared message (``refusals``); False for a repeat."""

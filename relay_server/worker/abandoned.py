@@ -111,7 +111,7 @@ def give_up_returned(ctx: WorkerContext, now: datetime, phones: Phones) -> int:
     them and that will never take them (which of them are phones, ``phones`` tells); returns
     how many failed."""
     failed = 0
-    for device in ctx.store.list_devices():
+    for device in ctx.store.devices.listed():
         # A device never heard from has no moment to count silence from: its messages are judged one by one.
         claimed_by = device.last_seen_at or now
         why = why_given_up(ctx, device, claimed_by, now, phones)

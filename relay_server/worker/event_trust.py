@@ -42,7 +42,7 @@ def verified(ctx: WorkerContext, event: Any, signature: Any) -> tuple[wire.Event
     # An id that can name no device never reaches the database.
     if not is_id(parsed.device_id, ids.is_device_id):
         raise Refused("malformed")
-    found = ctx.store.enabled_device(parsed.device_id)  # read once a round (``events.one_round``)
+    found = ctx.store.devices.enabled(parsed.device_id)  # read once a round (``events.one_round``)
     if found is None:
         raise Refused("unknown_device")
     device, key = found

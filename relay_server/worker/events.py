@@ -351,7 +351,7 @@ def _count(value: Any) -> int:
 
 
 def _on_job_refused(ctx: context.WorkerContext, device: Device, event: wire.Event) -> bool:
-    return ctx.store.record_job_refusal(device, event.event_id, _moment(event.at), event.data)
+    return ctx.store.devices.record_job_refusal(device, event.event_id, _moment(event.at), event.data)
 
 
 def _on_heartbeat(ctx: context.WorkerContext, device: Device, event: wire.Event) -> bool:
@@ -359,7 +359,7 @@ def _on_heartbeat(ctx: context.WorkerContext, device: Device, event: wire.Event)
         seen_at = heartbeat_keys.seen_at(event, utcnow())
     except ValueError:
         raise Refused("bad_timestamp") from None
-    ctx.store.record_heartbeat(device.device_id, seen_at, event.data)
+    ctx.store.devices.record_heartbeat(device.device_id, seen_at, event.data)
     ctx.agent_instances.note(device.device_id, event.data, seen_at, ctx.offline_after)
     return True
 

@@ -40,16 +40,16 @@ LOST_SEND_DETAIL = (
 
 def check_devices(ctx: WorkerContext, now: datetime) -> None:
     """Record online/offline transitions and fail the lost sends of offline devices."""
-    states = ctx.store.device_states()
+    states = ctx.store.devices.states()
     if take_latest_heartbeats(ctx, now, states):
-        states = ctx.store.device_states()
-    recorded = ctx.store.recorded_online()
+        states = ctx.store.devices.states()
+    recorded = ctx.store.devices.recorded_online()
     dead_after = 2 * ctx.offline_after
     for state in states:
         online = state.online(now, ctx.offline_after)
         if online != recorded.get(state.device_id, False):
             reason = None if online else state.offline_reason(now, ctx.offline_after)
-            ctx.store.record_device_transition(state, online=online, at=now, reason=reason)
+            ctx.store.devices.record_transition(state, online=online, at=now, reason=reason)
             log.info("device " + ("online" if online else "offline"), extra={"device_id": state.device_id})
         # Only an agent that stopped reporting is dead; one whose modem is lost
         # is alive and answers for its own send.
@@ -62,9 +62,9 @@ def take_latest_heartbeats(ctx: WorkerContext, now: datetime, states: list[Devic
     (``heartbeat_keys.newer``: one its device did not sign is ignored); returns how many were recorded."""
     if not states:
         return 0
-    heartbeats = heartbeat_keys.newer(ctx.redis, states, ctx.store.device_signing_keys(), now)
+    heartbeats = heartbeat_keys.newer(ctx.redis, states, ctx.store.devices.signing_keys(), now)
     for device_id, heartbeat in heartbeats.items():
-        ctx.store.record_heartbeat(device_id, heartbeat.seen_at, heartbeat.data)
+        ctx.store.devices.record_heartbeat(device_id, heartbeat.seen_at, heartbeat.data)
     return len(heartbeats)
 
 

@@ -46,8 +46,8 @@ OTP_SUBMIT_MARGIN = timedelta(minutes=1)
 def publish_device_clients(ctx: WorkerContext) -> None:
     """Tell agents which client each device serves (they listen on its shared queues),
     in a binding signed with the device's key, so that no one else can say it."""
-    devices = ctx.store.list_devices()
-    keys = ctx.store.device_signing_keys()
+    devices = ctx.store.devices.listed()
+    keys = ctx.store.devices.signing_keys()
     with ctx.redis.pipeline(transaction=False) as pipe:
         for device in devices:
             key = keys.get(device.device_id)
@@ -192,7 +192,7 @@ def give_jobs(
     # A claim key of another kind would block the new job's claim, and the expiry's as well.
     placement.clear_planted_claims(ctx.redis, [(message.client_id, message.message_id) for message in messages])
     # Each client's keys read once: who is gone, and whom the jobs are signed for.
-    keys_of = functools.cache(ctx.store.device_signing_keys)
+    keys_of = functools.cache(ctx.store.devices.signing_keys)
     takeable, gone = device_gone.split(messages, keys_of)
     device_gone.fail(ctx, gone, now)
     # A blocked number first, as the maintenance round fails it: whatever else stops the message.
@@ -351,7 +351,7 @@ def _claimants_keys(keys: RoundKeys, claimants: Iterable[Device]) -> placement.K
 def _named_devices(ctx: WorkerContext, claims: Iterable[bytes | None]) -> dict[str, Device]:
     """The devices the store holds that ``claims`` name, by id, read in one query."""
     named = (_named_device_id(claim) for claim in claims if claim is not None)
-    return ctx.store.get_devices({device_id for device_id in named if device_id is not None})
+    return ctx.store.devices.get_many({device_id for device_id in named if device_id is not None})
 
 
 def _named_device_id(claim: bytes) -> str | None:

@@ -143,7 +143,7 @@ def held_by_phones(
     noted = downtime.last_heard(ctx.redis, sorted(phones))
     pulled_by = {
         device_id: heard.pulled_by
-        for device_id, device in ctx.store.get_devices(phones).items()
+        for device_id, device in ctx.store.devices.get_many(phones).items()
         if (heard := unreported.last_heard(device, noted.get(device_id), ctx.offline_after)) is not None
     }
     marks = ctx.redis.mget([handing.handed_key(cast(str, m.routed_to), m.message_id) for m in theirs])

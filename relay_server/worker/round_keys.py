@@ -22,11 +22,11 @@ class RoundKeys:
 
     def __call__(self, client_id: str) -> Mapping[str, str]:
         if client_id not in self._read:
-            self._read[client_id] = self._store.device_signing_keys(client_id)
+            self._read[client_id] = self._store.devices.signing_keys(client_id)
         return self._read[client_id]
 
     def read(self, client_ids: Collection[str]) -> None:
         """Read the keys of those of ``client_ids`` not read yet, in one query (none when all were)."""
         missing = set(client_ids) - self._read.keys()
         if missing:
-            self._read.update(self._store.clients_signing_keys(missing))
+            self._read.update(self._store.devices.clients_signing_keys(missing))

@@ -119,7 +119,7 @@ class Gateway:
 
         ``env`` adds settings of this agent alone (``ZIMSEND_...`` variables).
         """
-        device, password = self.store.add_device(account.client_id)
+        device, password = self.store.devices.add(account.client_id)
         emulator = ModemEmulator(config or EmulatorConfig()).start()
         self.emulators.append(emulator)
         agent = Agent(device.device_id, password, emulator, env=env)

@@ -184,7 +184,7 @@ def test_a_device_goes_offline_on_the_page_when_its_agent_stops(console_gateway,
 
 def test_a_second_client_sees_none_of_the_firsts_data_and_signing_out_ends_the_session(console_gateway, chromium):
     first, second = console_gateway.new_account("first"), console_gateway.new_account("second")
-    device, _password = console_gateway.store.add_device(first.client_id, "first-modem")
+    device, _password = console_gateway.store.devices.add(first.client_id, "first-modem")
     later = isoformat_z(utcnow() + timedelta(hours=2))
     message_id = console_gateway.queue(first, to="+263771234567", message="first's secret", scheduled_at=later)
     context = chromium.new_context(viewport=DESKTOP, locale="en-GB")

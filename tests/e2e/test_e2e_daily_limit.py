@@ -68,7 +68,7 @@ def test_a_message_longer_than_a_devices_whole_limit_fails_alone_and_leaves_once
 ):
     account = gateway.new_account()
     small = gateway.new_agent(account, start=False, ZIMSEND_DAILY_SEND_LIMIT="2")
-    gateway.store.set_device_prefixes(small.device_id, ["+26377"])
+    gateway.store.devices.set_prefixes(small.device_id, ["+26377"])
     gateway.start_agent(small, account)
 
     # No other device: the small one declines it, and the relay fails it, saying why.

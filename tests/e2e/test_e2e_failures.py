@@ -200,7 +200,7 @@ def test_sends_made_while_redis_is_down_are_accepted_and_leave_once_it_is_back(g
     # worker to have recorded one (the API may show it online from its key in Redis first).
     offline_after = timedelta(seconds=OFFLINE_AFTER_SECONDS)
     wait_until(
-        lambda: gateway.store.device_states(device_id=agent.device_id)[0].online(utcnow(), offline_after),
+        lambda: gateway.store.devices.states(device_id=agent.device_id)[0].online(utcnow(), offline_after),
         "the worker to record the device's heartbeat",
     )
     redis_proc.stop()
@@ -217,7 +217,7 @@ def test_sends_made_while_redis_is_down_are_accepted_and_leave_once_it_is_back(g
 def test_an_event_forged_for_another_device_is_refused_by_the_worker(gateway: Gateway):
     acme, globex = gateway.new_account("acme"), gateway.new_account("globex")
     attacker = gateway.new_agent(acme)
-    victim_device, _password = gateway.store.add_device(globex.client_id)
+    victim_device, _password = gateway.store.devices.add(globex.client_id)
     # Scheduled, so it is accepted while globex has no device running, and stays queued.
     victim_message = gateway.queue(
         globex, to="+263771001000", message="not yours", scheduled_at=isoformat_z(utcnow() + timedelta(days=1))

@@ -19,7 +19,7 @@ ECONET, NETONE, TELECEL = "+263771000{:03d}", "+263711000{:03d}", "+263731000{:0
 def routed_agent(gateway: Gateway, account: Credentials, *prefixes: str) -> Agent:
     """A device of the account, the route for ``prefixes`` before its agent starts."""
     agent = gateway.new_agent(account, start=False)
-    gateway.store.set_device_prefixes(agent.device_id, prefixes)
+    gateway.store.devices.set_prefixes(agent.device_id, prefixes)
     gateway.start_agent(agent, account)
     return agent
 
@@ -75,7 +75,7 @@ def test_once_its_operators_device_stops_a_number_leaves_through_the_other_once(
     assert sum(gateway.redis.llen(queue) for queue in own_queues) == 5
     assert delivered_through(gateway, account, waiting) == {netone.device_id}
 
-    gateway.store.disable_device(econet.device_id)
+    gateway.store.devices.disable(econet.device_id)
     later = send_each(gateway, account, ECONET, "later", 5)
     assert delivered_through(gateway, account, later) == {netone.device_id}
 

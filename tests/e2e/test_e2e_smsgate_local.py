@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 def test_a_message_sent_with_the_api_goes_through_the_phone_and_reaches_delivered(gateway):
     account = gateway.new_account()
-    device, password = gateway.store.add_device(account.client_id)
+    device, password = gateway.store.devices.add(account.client_id)
     with local_phone() as phone:
         phone.failing = {"+263779999999": "RESULT_ERROR_GENERIC_FAILURE"}
         gateway.spawn(

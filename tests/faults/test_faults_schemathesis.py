@@ -73,8 +73,8 @@ def relay(
     with serving(env):
         store = Store.open(database_url)
         client, api_key = store.create_client("schemathesis")
-        device, _password = store.add_device(client.client_id)
-        store.mark_device_seen(device.device_id, utcnow())
+        device, _password = store.devices.add(client.client_id)
+        store.devices.mark_seen(device.device_id, utcnow())
         store.close()
         yield {"base_url": f"http://127.0.0.1:{port}", "X-Client-ID": client.client_id, "X-API-Key": api_key}
 

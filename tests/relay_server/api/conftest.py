@@ -46,7 +46,7 @@ class Relay:
         return Credentials(client.client_id, api_key)
 
     def new_device(self, client_id: str) -> str:
-        device, _password = self.store.add_device(client_id)
+        device, _password = self.store.devices.add(client_id)
         return device.device_id
 
     def test_key(self, client_id: str) -> Credentials:

@@ -12,7 +12,7 @@ class Agent:
     """Reports events as a device's agent signs them."""
 
     def __init__(self, relay, client_id: str) -> None:
-        device, password = relay.store.add_device(client_id)
+        device, password = relay.store.devices.add(client_id)
         self.device_id = device.device_id
         self.key = signing.device_signing_key(password)
 

@@ -108,14 +108,14 @@ def test_auth_test_names_the_client_and_no_device_without_the_header(relay, acme
 
 def test_auth_test_says_online_for_a_device_with_a_fresh_heartbeat(relay, acme):
     device_id = relay.new_device(acme.client_id)
-    relay.store.record_heartbeat(device_id, utcnow(), {"model": "SIM800L"})
+    relay.store.devices.record_heartbeat(device_id, utcnow(), {"model": "SIM800L"})
     body = auth_test(relay, acme, device_id)
     assert (body["device_id"], body["device_status"]) == (device_id, "online")
 
 
 def test_auth_test_says_offline_for_a_silent_or_never_heard_device(relay, acme):
     silent = relay.new_device(acme.client_id)
-    relay.store.record_heartbeat(silent, utcnow() - timedelta(hours=1), {"model": "E173"})
+    relay.store.devices.record_heartbeat(silent, utcnow() - timedelta(hours=1), {"model": "E173"})
     never = relay.new_device(acme.client_id)
     assert auth_test(relay, acme, silent)["device_status"] == "offline"
     assert auth_test(relay, acme, never)["device_status"] == "offline"

@@ -27,8 +27,8 @@ SENDS = 48
 def _online_client(store: Store) -> tuple[str, str]:
     """A client with a device recorded online (so sends are accepted): its id and live key."""
     client, api_key = store.create_client("acme")
-    device, _password = store.add_device(client.client_id)
-    store.record_heartbeat(device.device_id, utcnow() + timedelta(minutes=10), {"model": "SIM800L"})
+    device, _password = store.devices.add(client.client_id)
+    store.devices.record_heartbeat(device.device_id, utcnow() + timedelta(minutes=10), {"model": "SIM800L"})
     return client.client_id, api_key
 
 

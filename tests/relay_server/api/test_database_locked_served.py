@@ -92,8 +92,8 @@ def _test_key(store: Store) -> Credentials:
 def _online_client(store: Store) -> Credentials:
     """A client with a device recorded online, so that its live sends are accepted: its live key."""
     client, api_key = store.create_client("acme")
-    device, _password = store.add_device(client.client_id)
-    store.record_heartbeat(device.device_id, utcnow() + timedelta(minutes=10), {"model": "SIM800L"})
+    device, _password = store.devices.add(client.client_id)
+    store.devices.record_heartbeat(device.device_id, utcnow() + timedelta(minutes=10), {"model": "SIM800L"})
     return Credentials(client.client_id, api_key)
 
 

@@ -15,7 +15,7 @@ def test_devices_list_shows_what_the_heartbeats_said_and_who_is_online(relay, ac
     live = relay.new_device(acme.client_id)
     silent = relay.new_device(acme.client_id)
     seen = utcnow().replace(microsecond=0)
-    relay.store.record_heartbeat(
+    relay.store.devices.record_heartbeat(
         live,
         seen,
         {
@@ -28,7 +28,7 @@ def test_devices_list_shows_what_the_heartbeats_said_and_who_is_online(relay, ac
             "queue_depth": 3,
         },
     )
-    relay.store.record_heartbeat(silent, seen - timedelta(hours=1), {"model": "E173"})
+    relay.store.devices.record_heartbeat(silent, seen - timedelta(hours=1), {"model": "E173"})
     answer = requests.get(relay.url("/devices"), headers=acme.headers, timeout=5)
     assert answer.status_code == 200
     body = answer.json()
@@ -36,7 +36,7 @@ def test_devices_list_shows_what_the_heartbeats_said_and_who_is_online(relay, ac
     by_id = {device["device_id"]: device for device in body["devices"]}
     assert by_id[live] == {
         "device_id": live,
-        "name": relay.store.get_device(live).name,
+        "name": relay.store.devices.get(live).name,
         "online": True,
         "last_seen": isoformat_z(seen),
         "signal": 64,
@@ -86,10 +86,12 @@ def test_a_device_id_that_cannot_be_one_is_not_found(relay, acme, device_id):
 
 
 def test_a_device_whose_latest_heartbeat_waits_for_the_worker_is_shown_online_as_sends_see_it(relay, acme):
-    device, password = relay.store.add_device(acme.client_id)
+    device, password = relay.store.devices.add(acme.client_id)
     device_id = device.device_id
     offline_after = timedelta(seconds=relay.settings.relay.device_offline_after_seconds)
-    relay.store.record_heartbeat(device_id, utcnow() - offline_after - timedelta(seconds=5), {"operator": "Econet"})
+    relay.store.devices.record_heartbeat(
+        device_id, utcnow() - offline_after - timedelta(seconds=5), {"operator": "Econet"}
+    )
     # The agent's newest heartbeat, under its key: the worker has not applied it yet.
     seen = utcnow().replace(microsecond=0)
     leave_heartbeat(relay.redis, device_id, password, seen, state="online", operator="NetOne")
@@ -110,7 +112,7 @@ PAUSES = ["daily_limit_reached_until", "shared_paused_until"]
 
 @pytest.mark.parametrize("field", PAUSES)
 def test_a_paused_device_is_listed_online_with_when_its_pause_ends(relay, acme, field):
-    device, password = relay.store.add_device(acme.client_id)
+    device, password = relay.store.devices.add(acme.client_id)
     device_id = device.device_id
     seen = utcnow().replace(microsecond=0)
     ends = seen + timedelta(hours=3)
@@ -129,7 +131,7 @@ def test_a_paused_device_is_listed_online_with_when_its_pause_ends(relay, acme, 
 def test_a_pause_whose_end_has_come_is_shown_as_none(relay, acme, field):
     device = relay.new_device(acme.client_id)
     seen = utcnow().replace(microsecond=0)
-    relay.store.record_heartbeat(device, seen, {field: isoformat_z(seen - timedelta(seconds=1))})
+    relay.store.devices.record_heartbeat(device, seen, {field: isoformat_z(seen - timedelta(seconds=1))})
 
     one = requests.get(relay.url(f"/devices/{device}"), headers=acme.headers, timeout=5).json()
 
@@ -139,7 +141,7 @@ def test_a_pause_whose_end_has_come_is_shown_as_none(relay, acme, field):
 def test_a_disabled_device_is_left_out_as_a_deleted_one_and_an_enabled_one_is_back(relay, acme):
     kept, gone = relay.new_device(acme.client_id), relay.new_device(acme.client_id)
 
-    relay.store.disable_device(gone)
+    relay.store.devices.disable(gone)
 
     listed = requests.get(relay.url("/devices"), headers=acme.headers, timeout=5).json()
     assert [device["device_id"] for device in listed["devices"]] == [kept] and listed["total"] == 1
@@ -153,7 +155,7 @@ def test_a_disabled_device_is_left_out_as_a_deleted_one_and_an_enabled_one_is_ba
     )
     assert sent.status_code == 404 and sent.json()["error"]["code"] == "INVALID_DEVICE_ID"
 
-    relay.store.enable_device(gone)
+    relay.store.devices.enable(gone)
 
     listed = requests.get(relay.url("/devices"), headers=acme.headers, timeout=5).json()
     assert [device["device_id"] for device in listed["devices"]] == [kept, gone]
@@ -169,7 +171,7 @@ def sent_today(relay, acme, device: str) -> tuple[int, int]:
 def test_sent_today_of_a_device_silent_for_longer_than_any_day_is_zero(relay, acme):
     device = relay.new_device(acme.client_id)
     # No local day lasts more than 25 hours: the one its last heartbeat counted is over, wherever it is.
-    relay.store.record_heartbeat(device, utcnow() - timedelta(hours=25, minutes=1), {"sent_today": 9})
+    relay.store.devices.record_heartbeat(device, utcnow() - timedelta(hours=25, minutes=1), {"sent_today": 9})
 
     assert sent_today(relay, acme, device) == (0, 0)
 
@@ -179,7 +181,7 @@ def test_sent_today_of_a_device_whose_next_day_has_begun_as_it_told_is_zero(rela
     seen = utcnow() - timedelta(hours=2)
     # It sent its day's limit, and told when its next day begins: an hour ago.
     data = {"sent_today": 40, "daily_limit_reached_until": isoformat_z(seen + timedelta(hours=1))}
-    relay.store.record_heartbeat(device, seen, data)
+    relay.store.devices.record_heartbeat(device, seen, data)
 
     assert sent_today(relay, acme, device) == (0, 0)
 
@@ -187,7 +189,7 @@ def test_sent_today_of_a_device_whose_next_day_has_begun_as_it_told_is_zero(rela
 def test_sent_today_of_a_device_silent_for_less_than_a_day_that_told_no_day_end_is_its_last_count(relay, acme):
     device = relay.new_device(acme.client_id)
     # Its day may or may not be over: the relay does not know the device's midnight.
-    relay.store.record_heartbeat(device, utcnow() - timedelta(hours=20), {"sent_today": 9})
+    relay.store.devices.record_heartbeat(device, utcnow() - timedelta(hours=20), {"sent_today": 9})
 
     assert sent_today(relay, acme, device) == (9, 9)
 
@@ -197,7 +199,7 @@ def test_sent_today_of_a_device_whose_day_ended_as_its_heartbeat_told_is_zero(re
     seen = utcnow() - timedelta(hours=3)
     # Its agent told when its day ends, by its host's midnight: an hour ago, and in an hour.
     for device, ends in ((over, seen + timedelta(hours=2)), (current, seen + timedelta(hours=4))):
-        relay.store.record_heartbeat(device, seen, {"sent_today": 9, "day_ends_at": isoformat_z(ends)})
+        relay.store.devices.record_heartbeat(device, seen, {"sent_today": 9, "day_ends_at": isoformat_z(ends)})
 
     listed = requests.get(relay.url("/devices"), headers=acme.headers, timeout=5).json()["devices"]
     one = requests.get(relay.url(f"/devices/{over}"), headers=acme.headers, timeout=5).json()
@@ -211,7 +213,7 @@ def test_sent_today_of_a_device_silent_for_longer_than_any_day_is_zero_whatever_
     # A clock far off, or a device saying anything: no day held by the heartbeat lasts this long.
     seen = utcnow() - timedelta(hours=25, minutes=1)
     data = {"sent_today": 9, "day_ends_at": isoformat_z(seen + timedelta(days=3))}
-    relay.store.record_heartbeat(device, seen, data)
+    relay.store.devices.record_heartbeat(device, seen, data)
 
     assert sent_today(relay, acme, device) == (0, 0)
 
@@ -219,7 +221,7 @@ def test_sent_today_of_a_device_silent_for_longer_than_any_day_is_zero_whatever_
 def test_a_device_shows_the_destination_prefixes_it_is_the_route_for(relay, acme):
     econet = relay.new_device(acme.client_id)
     relay.new_device(acme.client_id)
-    relay.store.set_device_prefixes(econet, ["+26377", "+26378"])
+    relay.store.devices.set_prefixes(econet, ["+26377", "+26378"])
 
     listed = requests.get(relay.url("/devices"), headers=acme.headers, timeout=5).json()["devices"]
     one = requests.get(relay.url(f"/devices/{econet}"), headers=acme.headers, timeout=5).json()
@@ -233,9 +235,9 @@ def test_each_device_shows_the_daily_send_limit_its_agent_told_and_null_when_not
     unlimited = relay.new_device(acme.client_id)
     untold = relay.new_device(acme.client_id)  # a phone, or an agent older than the limit's telling
     seen = utcnow().replace(microsecond=0)
-    relay.store.record_heartbeat(limited, seen, {"state": "online", "sent_today": 7, "daily_send_limit": 50})
-    relay.store.record_heartbeat(unlimited, seen, {"state": "online", "daily_send_limit": 0})
-    relay.store.record_heartbeat(untold, seen, {"state": "online", "sent_today": 3})
+    relay.store.devices.record_heartbeat(limited, seen, {"state": "online", "sent_today": 7, "daily_send_limit": 50})
+    relay.store.devices.record_heartbeat(unlimited, seen, {"state": "online", "daily_send_limit": 0})
+    relay.store.devices.record_heartbeat(untold, seen, {"state": "online", "sent_today": 3})
 
     listed = requests.get(relay.url("/devices"), headers=acme.headers, timeout=5).json()["devices"]
     one = requests.get(relay.url(f"/devices/{limited}"), headers=acme.headers, timeout=5).json()
@@ -245,8 +247,8 @@ def test_each_device_shows_the_daily_send_limit_its_agent_told_and_null_when_not
 
 
 def test_the_daily_send_limit_of_a_heartbeat_waiting_for_the_worker_is_shown(relay, acme):
-    device, password = relay.store.add_device(acme.client_id)
-    relay.store.record_heartbeat(device.device_id, utcnow() - timedelta(minutes=1), {"daily_send_limit": 20})
+    device, password = relay.store.devices.add(acme.client_id)
+    relay.store.devices.record_heartbeat(device.device_id, utcnow() - timedelta(minutes=1), {"daily_send_limit": 20})
     # The agent's newest heartbeat, under its key, tells a new limit: the worker has not applied it yet.
     leave_heartbeat(relay.redis, device.device_id, password, utcnow(), state="online", daily_send_limit=50)
 
@@ -257,7 +259,7 @@ def test_the_daily_send_limit_of_a_heartbeat_waiting_for_the_worker_is_shown(rel
 
 def test_a_negative_daily_send_limit_told_is_shown_as_no_limit_as_routing_reads_it(relay, acme):
     device = relay.new_device(acme.client_id)
-    relay.store.record_heartbeat(device, utcnow(), {"state": "online", "daily_send_limit": -1})
+    relay.store.devices.record_heartbeat(device, utcnow(), {"state": "online", "daily_send_limit": -1})
 
     answer = requests.get(relay.url(f"/devices/{device}"), headers=acme.headers, timeout=5)
 

@@ -73,8 +73,8 @@ def test_healthz_lists_devices_online_and_offline_without_their_secrets_and_stay
     live = relay.new_device(acme.client_id)
     unplugged = relay.new_device(acme.client_id)
     seen = utcnow().replace(microsecond=0)
-    relay.store.record_heartbeat(live, seen, {"signal_percent": 64, "registration": "home"})
-    relay.store.record_heartbeat(unplugged, seen - timedelta(hours=1), {"signal_percent": 30})
+    relay.store.devices.record_heartbeat(live, seen, {"signal_percent": 64, "registration": "home"})
+    relay.store.devices.record_heartbeat(unplugged, seen - timedelta(hours=1), {"signal_percent": 30})
     answer = healthz(relay)
     assert answer.status_code == 200, answer.text
     devices = {device["device_id"]: device for device in answer.json()["devices"]}
@@ -83,7 +83,7 @@ def test_healthz_lists_devices_online_and_offline_without_their_secrets_and_stay
     assert devices[unplugged]["online"] is False
     assert devices[unplugged]["last_seen"] == isoformat_z(seen - timedelta(hours=1))
     for device_id in (live, unplugged):
-        assert relay.store.device_signing_keys()[device_id] not in answer.text
+        assert relay.store.devices.signing_keys()[device_id] not in answer.text
     assert acme.client_id not in answer.text and acme.api_key not in answer.text
 
 
@@ -124,9 +124,9 @@ def test_healthz_lists_devices_to_a_remote_address_only_when_allowed(make_relay,
 
 
 def test_healthz_and_metrics_show_a_device_online_by_its_newest_heartbeat_the_worker_has_not_applied(relay, acme):
-    device, password = relay.store.add_device(acme.client_id)
+    device, password = relay.store.devices.add(acme.client_id)
     offline_after = timedelta(seconds=relay.settings.relay.device_offline_after_seconds)
-    relay.store.record_heartbeat(device.device_id, utcnow() - offline_after - timedelta(seconds=5), {})
+    relay.store.devices.record_heartbeat(device.device_id, utcnow() - offline_after - timedelta(seconds=5), {})
     leave_heartbeat(relay.redis, device.device_id, password, utcnow(), state="online", signal_percent=64)
 
     [listed] = healthz(relay).json()["devices"]

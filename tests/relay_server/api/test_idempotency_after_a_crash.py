@@ -55,8 +55,8 @@ def test_a_relay_killed_between_reserving_and_answering_sends_once_when_retried(
     client, api_key = store.create_client("acme")
     if key_mode == "test":
         api_key = store.create_api_key(client.client_id, test=True)
-    device, _password = store.add_device(client.client_id)
-    store.record_heartbeat(device.device_id, utcnow() + timedelta(minutes=10), {"model": "SIM800L"})
+    device, _password = store.devices.add(client.client_id)
+    store.devices.record_heartbeat(device.device_id, utcnow() + timedelta(minutes=10), {"model": "SIM800L"})
     url = f"http://127.0.0.1:{port}/v1/{path}"
     headers = {"X-Client-ID": client.client_id, "X-API-Key": api_key, "Idempotency-Key": "order-77"}
 

@@ -83,8 +83,8 @@ def test_metrics_count_the_messages_sent_and_the_requests_by_route(relay, acme):
 def test_metrics_show_devices_signal_queue_depths_and_dead_letters(relay, acme, redisdb):
     live = relay.new_device(acme.client_id)
     silent = relay.new_device(acme.client_id)
-    relay.store.record_heartbeat(live, utcnow(), {"signal_percent": 71})
-    relay.store.record_heartbeat(silent, utcnow() - timedelta(hours=2), {"signal_percent": 12})
+    relay.store.devices.record_heartbeat(live, utcnow(), {"signal_percent": 71})
+    relay.store.devices.record_heartbeat(silent, utcnow() - timedelta(hours=2), {"signal_percent": 12})
     queue = wire.device_queue(live, 3)
     redisdb.rpush(f"rq:queue:{queue}", "a", "b", "c")
     relay.store.record_event_failure(
@@ -105,7 +105,7 @@ def test_metrics_show_devices_signal_queue_depths_and_dead_letters(relay, acme, 
 def test_a_queue_key_a_device_filled_with_another_kind_of_value_hides_only_that_queues_depth(relay, acme, redisdb):
     planter, other = relay.new_device(acme.client_id), relay.new_device(relay.new_client().client_id)
     for device in (planter, other):
-        relay.store.record_heartbeat(device, utcnow(), {})
+        relay.store.devices.record_heartbeat(device, utcnow(), {})
     planted, counted = wire.device_queue(planter, 3), wire.device_queue(other, 3)
     redisdb.set(f"rq:queue:{planted}", "not a queue")
     redisdb.rpush(f"rq:queue:{counted}", "a", "b")
@@ -127,7 +127,7 @@ def test_metrics_say_the_store_cannot_be_read_and_leave_its_devices_out_rather_t
     relay, acme, database_url
 ):
     device = relay.new_device(acme.client_id)
-    relay.store.record_heartbeat(device, utcnow(), {"signal_percent": 71})
+    relay.store.devices.record_heartbeat(device, utcnow(), {"signal_percent": 71})
     assert total(scrape(root(relay)), "zimsend_devices_online") == 1
     with refusing_connections(database_url):
         samples = scrape(root(relay))

@@ -401,8 +401,8 @@ def test_a_failed_otp_sms_is_not_resent_since_its_text_is_masked(relay, acme):
 def test_an_otp_to_a_routes_prefix_is_not_routed_but_goes_on_the_shared_urgent_queue(relay, acme):
     # Its code is in its job alone: left on a route device that stopped, it could not be moved.
     device_id = relay.new_device(acme.client_id)
-    relay.store.set_device_prefixes(device_id, ["+336"])
-    relay.store.record_heartbeat(device_id, utcnow(), {})
+    relay.store.devices.set_prefixes(device_id, ["+336"])
+    relay.store.devices.record_heartbeat(device_id, utcnow(), {})
     answer, _code = new_otp(relay, acme)
     plain = requests.post(
         relay.url("/sms/send"),

@@ -112,7 +112,7 @@ def test_commands_naming_an_unknown_client_are_refused_and_change_nothing(
         "success": False,
         "error": {"code": "UNKNOWN_CLIENT", "message": "no active client client_0000000000"},
     }
-    assert store.list_devices() == []
+    assert store.devices.listed() == []
 
 
 def test_an_empty_client_name_is_refused(relay: Run) -> None:

@@ -95,7 +95,7 @@ def test_purge_for_more_days_than_the_calendar_reaches_purges_nothing(relay: Run
 
 def test_dead_letters_lists_the_newest_as_json_lines_with_their_exact_payload(relay: Run, store: Store) -> None:
     client, _key = store.create_client("Acme")
-    device, password = store.add_device(client.client_id)
+    device, password = store.devices.add(client.client_id)
     for n, text in enumerate(["first", "NUL \x00 and lone \ud800"]):
         payload = {"kind": "received", "event_id": f"evt_{n}", "device_id": device.device_id, "data": {"text": text}}
         failure = EventFailure(

@@ -31,7 +31,7 @@ def test_add_device_prints_its_password_once_and_list_devices_shows_it(relay: Ru
     ok(relay("add-device", globex["client_id"]))
 
     assert set(added) == {"device_id", "device_password"}
-    assert store.device_signing_keys(acme["client_id"])[added["device_id"]] == signing.device_signing_key(
+    assert store.devices.signing_keys(acme["client_id"])[added["device_id"]] == signing.device_signing_key(
         added["device_password"]
     )
     (listed,) = ok(relay("list-devices", "--client", acme["client_id"]))
@@ -64,14 +64,14 @@ def test_disable_device_takes_its_key_away_and_enable_device_gives_it_back_each_
     relay: Run, store: Store
 ) -> None:
     client, _ = store.create_client("Acme")
-    device, password = store.add_device(client.client_id, "Rack 1 modem")
+    device, password = store.devices.add(client.client_id, "Rack 1 modem")
 
     disabled = [ok(relay("disable-device", device.device_id)) for _ in range(2)]
 
     assert disabled[0] == disabled[1]
     assert disabled[0][0]["disabled"] is True and disabled[0][0]["device_id"] == device.device_id
     assert disabled[0][0]["redis_acl"] == f"ACL DELUSER zimsend-{device.device_id}"
-    assert device.device_id not in store.device_signing_keys(client.client_id)
+    assert device.device_id not in store.devices.signing_keys(client.client_id)
     (listed,) = ok(relay("list-devices", "--client", client.client_id))
     assert listed["disabled"] is True
 
@@ -79,7 +79,7 @@ def test_disable_device_takes_its_key_away_and_enable_device_gives_it_back_each_
 
     shown = {key: value for key, value in disabled[0][0].items() if key != "redis_acl"}
     assert enabled[0] == enabled[1] == [{**shown, "disabled": False}]
-    assert store.device_signing_keys(client.client_id)[device.device_id] == signing.device_signing_key(password)
+    assert store.devices.signing_keys(client.client_id)[device.device_id] == signing.device_signing_key(password)
     assert ok(relay("list-devices"))[0]["disabled"] is False
 
 
@@ -87,13 +87,13 @@ def test_enable_device_with_a_new_password_prints_it_once_and_the_old_one_no_lon
     relay: Run, store: Store
 ) -> None:
     client, _ = store.create_client("Acme")
-    device, old_password = store.add_device(client.client_id)
+    device, old_password = store.devices.add(client.client_id)
     ok(relay("disable-device", device.device_id))
 
     (enabled,) = ok(relay("enable-device", device.device_id, "--new-password"))
 
     assert enabled["disabled"] is False and enabled["device_password"] != old_password
-    assert store.device_signing_keys(client.client_id)[device.device_id] == signing.device_signing_key(
+    assert store.devices.signing_keys(client.client_id)[device.device_id] == signing.device_signing_key(
         enabled["device_password"]
     )
     assert "device_password" not in ok(relay("list-devices"))[0]
@@ -110,50 +110,50 @@ def test_naming_an_unknown_device_is_refused_with_its_code(relay: Run, command: 
 
 def test_a_phone_is_disabled_with_no_redis_user_and_gets_no_new_password(relay: Run, store: Store) -> None:
     client, _ = store.create_client("Acme")
-    phone, _token = store.add_android_device(client.client_id, "Pixel")
+    phone, _token = store.devices.add_android(client.client_id, "Pixel")
 
     (disabled,) = ok(relay("disable-device", phone.device_id))
     refused = relay("enable-device", phone.device_id, "--new-password")
 
     assert disabled["disabled"] is True and "redis_acl" not in disabled
     assert refused.status == 1 and refused.error["error"]["code"] == "INVALID_OPTIONS"
-    assert store.get_device(phone.device_id).disabled is True  # the refusal changed nothing
+    assert store.devices.get(phone.device_id).disabled is True  # the refusal changed nothing
 
 
 def test_set_device_prefixes_makes_the_device_a_route_list_devices_shows_and_none_takes_it_back(
     relay: Run, store: Store
 ) -> None:
     client, _ = store.create_client("Acme")
-    device, _password = store.add_device(client.client_id, "Econet SIM")
+    device, _password = store.devices.add(client.client_id, "Econet SIM")
 
     (routed,) = ok(relay("set-device-prefixes", device.device_id, "+26377", "+26378", "+26377"))
     (listed,) = ok(relay("list-devices", "--client", client.client_id))
     (cleared,) = ok(relay("set-device-prefixes", device.device_id))
 
     assert routed["prefixes"] == listed["prefixes"] == ["+26377", "+26378"]
-    assert cleared["prefixes"] == [] and store.get_device(device.device_id).prefixes == ()
+    assert cleared["prefixes"] == [] and store.devices.get(device.device_id).prefixes == ()
 
 
 @pytest.mark.parametrize("prefix", ["26377", "+0263", "+2637x", "+", "+1234567890123456"])
 def test_a_prefix_not_e164_is_refused_with_its_code_and_changes_nothing(relay: Run, store: Store, prefix: str) -> None:
     client, _ = store.create_client("Acme")
-    device, _password = store.add_device(client.client_id)
-    store.set_device_prefixes(device.device_id, ["+26371"])
+    device, _password = store.devices.add(client.client_id)
+    store.devices.set_prefixes(device.device_id, ["+26371"])
 
     refused = relay("set-device-prefixes", device.device_id, "+26377", prefix)
 
     assert refused.status == 1 and refused.error["error"]["code"] == "INVALID_PREFIX"
-    assert store.get_device(device.device_id).prefixes == ("+26371",)
+    assert store.devices.get(device.device_id).prefixes == ("+26371",)
 
 
 def test_a_phone_is_made_a_route_as_an_agent_is(relay: Run, store: Store) -> None:
     client, _ = store.create_client("Acme")
-    phone, _token = store.add_android_device(client.client_id, "Pixel")
+    phone, _token = store.devices.add_android(client.client_id, "Pixel")
 
     (routed,) = ok(relay("set-device-prefixes", phone.device_id, "+26377"))
 
     assert routed["prefixes"] == ["+26377"]
-    assert store.get_device(phone.device_id).prefixes == ("+26377",)
+    assert store.devices.get(phone.device_id).prefixes == ("+26377",)
 
 
 def test_prefixes_of_a_device_that_is_none_are_refused_as_unknown(relay: Run, store: Store) -> None:
@@ -169,11 +169,11 @@ def test_list_devices_shows_the_daily_send_limit_each_agent_told_and_null_when_n
     store = Store.open(database_url)
     try:
         client, _ = store.create_client("Acme")
-        limited, _password = store.add_device(client.client_id, "rack-1")
-        unlimited, _password = store.add_device(client.client_id, "rack-2")
-        phone, _token = store.add_android_device(client.client_id, "Pixel")
-        store.record_heartbeat(limited.device_id, utcnow(), {"state": "online", "daily_send_limit": 50})
-        store.record_heartbeat(unlimited.device_id, utcnow(), {"state": "online", "daily_send_limit": 0})
+        limited, _password = store.devices.add(client.client_id, "rack-1")
+        unlimited, _password = store.devices.add(client.client_id, "rack-2")
+        phone, _token = store.devices.add_android(client.client_id, "Pixel")
+        store.devices.record_heartbeat(limited.device_id, utcnow(), {"state": "online", "daily_send_limit": 50})
+        store.devices.record_heartbeat(unlimited.device_id, utcnow(), {"state": "online", "daily_send_limit": 0})
 
         listed = ok(relay("list-devices", "--client", client.client_id))
         (disabled,) = ok(relay("disable-device", limited.device_id))
@@ -196,8 +196,8 @@ def test_list_devices_shows_the_daily_send_limit_an_agents_newest_heartbeat_told
     store = Store.open(database_url)
     try:
         client, _ = store.create_client("Acme")
-        device, password = store.add_device(client.client_id, "rack-1")
-        store.record_heartbeat(device.device_id, utcnow() - timedelta(minutes=1), {"daily_send_limit": 20})
+        device, password = store.devices.add(client.client_id, "rack-1")
+        store.devices.record_heartbeat(device.device_id, utcnow() - timedelta(minutes=1), {"daily_send_limit": 20})
         # The agent's newest heartbeat, under its key, tells a new limit: the worker has not applied it yet.
         seen = utcnow().replace(microsecond=0)
         leave_heartbeat(redisdb, device.device_id, password, seen, state="online", daily_send_limit=50)
@@ -216,8 +216,8 @@ def test_list_devices_shows_the_stores_word_when_redis_cannot_be_asked(tmp_path:
     store = Store.open(database_url)
     try:
         client, _ = store.create_client("Acme")
-        device, _password = store.add_device(client.client_id, "rack-1")
-        store.record_heartbeat(device.device_id, utcnow(), {"daily_send_limit": 20})
+        device, _password = store.devices.add(client.client_id, "rack-1")
+        store.devices.record_heartbeat(device.device_id, utcnow(), {"daily_send_limit": 20})
 
         (listed,) = ok(relay("list-devices"))
     finally:

@@ -50,7 +50,7 @@ def test_the_worker_plays_the_simulated_device_and_stops_when_told(tmp_path, sql
     store = Store.open(sqlite_url)
     client, _key = store.create_client("acme")
     [message] = store.insert_messages([new_message(client.client_id, is_test=True, body="hi")])
-    placement.enqueue_send(redisdb, store.device_signing_keys, message)
+    placement.enqueue_send(redisdb, store.devices.signing_keys, message)
     worker = start_worker(tmp_path, sqlite_url, f"redis://{redis_proc.host}:{redis_proc.port}/0")
     try:
         wait_until(lambda: store.get_message_by_id(message.message_id).status == "delivered", "delivered", 30)

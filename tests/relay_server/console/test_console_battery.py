@@ -13,12 +13,12 @@ def phone_and_modem(console):
     """acme's phone at 94 % on its charger and its modem, whose heartbeat (wrongly) names a battery too."""
     acme = console.new_client()
     phone, _token = console.store.mobile_devices.add_android(acme.client_id, "pixel")
-    modem, _password = console.store.add_device(acme.client_id, "pi-modem")
+    modem, _password = console.store.devices.add(acme.client_id, "pi-modem")
     now = utcnow()
-    console.store.record_heartbeat(
+    console.store.devices.record_heartbeat(
         phone.device_id, now, {"state": "online", "battery_percent": 94, "battery_charging": True}
     )
-    console.store.record_heartbeat(
+    console.store.devices.record_heartbeat(
         modem.device_id, now, {"state": "online", "battery_percent": 61, "battery_charging": False}
     )
     browser = console.browser()
@@ -45,7 +45,7 @@ def test_a_phones_page_shows_its_battery_and_a_modems_page_none(phone_and_modem)
 
 def test_a_phone_off_its_charger_shows_no_flash_and_the_french_label(console, phone_and_modem):
     browser, phone_id, _ = phone_and_modem
-    console.store.record_heartbeat(
+    console.store.devices.record_heartbeat(
         phone_id, utcnow(), {"state": "online", "battery_percent": 37, "battery_charging": False}
     )
     page = browser.text(f"/console/devices/{phone_id}")

@@ -41,7 +41,7 @@ def test_a_bad_number_shows_the_apis_error_and_blocks_nothing(console):
 
 def test_the_page_shows_a_stop_reply_and_only_the_clients_own_list(console):
     acme, globex = console.new_client("acme"), console.new_client("globex")
-    device, _password = console.store.add_device(acme.client_id)
+    device, _password = console.store.devices.add(acme.client_id)
     console.store.record_incoming(
         new_incoming(acme.client_id, device.device_id, sender=REPLIED, text="STOP"), follow_opt_outs=True
     )

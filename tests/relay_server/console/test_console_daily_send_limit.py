@@ -15,13 +15,13 @@ from zimsend_common.timefmt import utcnow
 def told_and_untold(console):
     """acme's modems: one whose agent told a limit of 50 parts, one told none (0), one that told nothing."""
     acme = console.new_client()
-    limited, _ = console.store.add_device(acme.client_id, "rack-1")
-    unlimited, _ = console.store.add_device(acme.client_id, "rack-2")
-    untold, _ = console.store.add_device(acme.client_id, "rack-3")
+    limited, _ = console.store.devices.add(acme.client_id, "rack-1")
+    unlimited, _ = console.store.devices.add(acme.client_id, "rack-2")
+    untold, _ = console.store.devices.add(acme.client_id, "rack-3")
     now = utcnow()
-    console.store.record_heartbeat(limited.device_id, now, {"state": "online", "daily_send_limit": 50})
-    console.store.record_heartbeat(unlimited.device_id, now, {"state": "online", "daily_send_limit": 0})
-    console.store.record_heartbeat(untold.device_id, now, {"state": "online"})
+    console.store.devices.record_heartbeat(limited.device_id, now, {"state": "online", "daily_send_limit": 50})
+    console.store.devices.record_heartbeat(unlimited.device_id, now, {"state": "online", "daily_send_limit": 0})
+    console.store.devices.record_heartbeat(untold.device_id, now, {"state": "online"})
     browser = console.browser()
     browser.sign_in(acme)
     return browser, limited.device_id, unlimited.device_id, untold.device_id

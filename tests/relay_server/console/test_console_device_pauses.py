@@ -48,12 +48,12 @@ def paused_and_sending(console, request):
     """acme's two modems: one paused until three hours from now, one sending."""
     pause: Pause = request.param
     acme = console.new_client()
-    paused, _ = console.store.add_device(acme.client_id, "rack-1")
-    sending, _ = console.store.add_device(acme.client_id, "rack-2")
+    paused, _ = console.store.devices.add(acme.client_id, "rack-1")
+    sending, _ = console.store.devices.add(acme.client_id, "rack-2")
     now = utcnow().replace(microsecond=0)
     ends = now + timedelta(hours=3)
-    console.store.record_heartbeat(paused.device_id, now, {"state": "online", pause.field: isoformat_z(ends)})
-    console.store.record_heartbeat(sending.device_id, now, {"state": "online"})
+    console.store.devices.record_heartbeat(paused.device_id, now, {"state": "online", pause.field: isoformat_z(ends)})
+    console.store.devices.record_heartbeat(sending.device_id, now, {"state": "online"})
     browser = console.browser()
     browser.sign_in(acme)
     return browser, pause, paused.device_id, sending.device_id, isoformat_z(ends)

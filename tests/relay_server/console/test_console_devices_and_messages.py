@@ -18,9 +18,9 @@ from zimsend_common.timefmt import utcnow
 def failed_on_a_device(console):
     """acme's device, with a heartbeat, a connection, two jobs waiting at priority 2, and one failed message."""
     acme = console.new_client()
-    device, _password = console.store.add_device(acme.client_id, "pi-modem")
+    device, _password = console.store.devices.add(acme.client_id, "pi-modem")
     now = utcnow()
-    console.store.record_heartbeat(
+    console.store.devices.record_heartbeat(
         device.device_id,
         now,
         {
@@ -30,8 +30,8 @@ def failed_on_a_device(console):
             "phone_number": "+263771000001",
         },
     )
-    [state] = console.store.device_states(device_id=device.device_id)
-    console.store.record_device_transition(state, online=True, at=now - timedelta(minutes=1))
+    [state] = console.store.devices.states(device_id=device.device_id)
+    console.store.devices.record_transition(state, online=True, at=now - timedelta(minutes=1))
     for _ in range(2):
         console.redis.rpush(Queue.redis_queue_namespace_prefix + wire.device_queue(device.device_id, 2), "job")
     [message] = console.store.insert_messages(

@@ -16,7 +16,7 @@ TEXTS = ("hello world", "helloworld", "say no more", "piano")
 def texts_sent_and_received(console):
     """acme's messages and received SMS, each of ``TEXTS``, and a browser signed in as acme."""
     acme = console.new_client()
-    device, _password = console.store.add_device(acme.client_id)
+    device, _password = console.store.devices.add(acme.client_id)
     console.store.insert_messages([new_message(acme.client_id, to="+263779990001", body=text) for text in TEXTS])
     for text in TEXTS:
         console.store.record_incoming(new_incoming(acme.client_id, device.device_id, text=text), follow_opt_outs=True)

@@ -19,7 +19,7 @@ HOOK = "https://93.184.216.34/hooks/zimsend"  # a public address: the API takes 
 
 def test_the_inbox_lists_the_clients_received_sms_and_no_one_elses(console):
     acme, globex = console.new_client("acme"), console.new_client("globex")
-    device, _password = console.store.add_device(acme.client_id)
+    device, _password = console.store.devices.add(acme.client_id)
     console.store.record_incoming(
         new_incoming(acme.client_id, device.device_id, text="Ndatenda, I got it"), follow_opt_outs=True
     )
@@ -33,7 +33,7 @@ def test_the_inbox_lists_the_clients_received_sms_and_no_one_elses(console):
 
 def test_the_inbox_filters_on_its_period_with_the_listings_inputs_and_pages_by_limit(console):
     acme = console.new_client()
-    device, _password = console.store.add_device(acme.client_id)
+    device, _password = console.store.devices.add(acme.client_id)
     now = utcnow()
     for number, days_ago in enumerate((0, 0, 3)):
         console.store.record_incoming(

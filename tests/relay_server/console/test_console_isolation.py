@@ -23,7 +23,7 @@ def _queue(console, account, text: str) -> str:
 
 def test_a_second_client_sees_none_of_the_firsts_messages_devices_or_charts(console):
     acme, globex = console.new_client("acme"), console.new_client("globex")
-    device, _password = console.store.add_device(acme.client_id, "acme-modem")
+    device, _password = console.store.devices.add(acme.client_id, "acme-modem")
     message_id = _queue(console, acme, "acme's secret text")
     browser = console.browser()
     browser.sign_in(globex)
@@ -54,7 +54,7 @@ def test_a_second_client_cannot_cancel_the_firsts_message(console):
 
 def test_a_second_client_cannot_send_through_the_firsts_device(console):
     acme, globex = console.new_client("acme"), console.new_client("globex")
-    device, _password = console.store.add_device(acme.client_id)
+    device, _password = console.store.devices.add(acme.client_id)
     browser = console.browser()
     browser.sign_in(globex)
     answer = browser.post(

@@ -41,7 +41,7 @@ def test_add_operator_prints_a_password_once_and_refuses_the_same_name_again(ope
 
 def test_the_operator_sees_every_client_its_key_prefixes_and_devices_never_a_key(console, operator_password):
     acme, globex = console.new_client("acme"), console.new_client("globex")
-    device, _password = console.store.add_device(globex.client_id, "globex-modem")
+    device, _password = console.store.devices.add(globex.client_id, "globex-modem")
     browser = console.browser()
     assert _sign_in(browser, "ops", operator_password).status_code == 302
     page = browser.text("/console/operator")
@@ -73,25 +73,25 @@ def test_an_operator_session_does_not_open_a_clients_pages(console, operator_pas
 
 def test_the_operator_disables_a_device_sees_its_redis_line_and_enables_it_again(console, operator_password):
     globex = console.new_client("globex")
-    device, _password = console.store.add_device(globex.client_id, "globex-modem")
+    device, _password = console.store.devices.add(globex.client_id, "globex-modem")
     browser = console.browser()
     _sign_in(browser, "ops", operator_password)
 
     disabled = browser.post(f"/console/operator/devices/{device.device_id}/disable", page="/console/operator")
 
     assert disabled.status_code == 302 and disabled.headers["Location"].endswith("/console/operator")
-    assert console.store.get_device(device.device_id).disabled is True
+    assert console.store.devices.get(device.device_id).disabled is True
     page = browser.text("/console/operator")
     assert f"Device {device.device_id} disabled." in page
     assert f"ACL DELUSER zimsend-{device.device_id}" in page
     browser.post(f"/console/operator/devices/{device.device_id}/enable", page="/console/operator")
-    assert console.store.get_device(device.device_id).disabled is False
+    assert console.store.devices.get(device.device_id).disabled is False
     assert "ACL DELUSER" not in browser.text("/console/operator")
 
 
 def test_disabling_a_device_without_the_forms_token_or_an_operators_session_changes_nothing(console, operator_password):
     acme = console.new_client("acme")
-    device, _password = console.store.add_device(acme.client_id)
+    device, _password = console.store.devices.add(acme.client_id)
     operator = console.browser()
     _sign_in(operator, "ops", operator_password)
     client = console.browser()
@@ -104,7 +104,7 @@ def test_disabling_a_device_without_the_forms_token_or_an_operators_session_chan
         operator.post("/console/operator/devices/device_000000000000/disable", page="/console/operator").status_code
         == 404
     )
-    assert console.store.get_device(device.device_id).disabled is False
+    assert console.store.devices.get(device.device_id).disabled is False
 
 
 def test_the_operator_sees_each_clients_daily_quota_and_what_today_used(console, operator_password):

@@ -58,7 +58,7 @@ def test_a_refused_form_keeps_what_was_typed_and_says_why(signed_in):
 def test_a_refused_form_keeps_its_priority_device_and_time_to_send_at(console, signed_in):
     # Sent again as shown once the number is put right, it must still wait for its time, on its device.
     acme, browser = signed_in
-    device, _password = console.store.add_device(acme.client_id, "pi-modem")
+    device, _password = console.store.devices.add(acme.client_id, "pi-modem")
     later = (utcnow() + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")
     typed = {"to": "12", "message": "later", "priority": "1", "device_id": device.device_id, "scheduled_at": later}
     answer = browser.post("/console/send", typed, page="/console/send")

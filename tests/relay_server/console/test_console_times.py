@@ -28,16 +28,16 @@ def times_everywhere(console):
     headers = {"X-Client-ID": acme.client_id, "X-API-Key": acme.api_key}
     hook = {"url": HOOK, "events": ["sms.failed"]}
     assert console.app.test_client().post("/v1/webhooks/configure", json=hook, headers=headers).status_code == 200
-    device, _password = console.store.add_device(acme.client_id, "pi-modem")
+    device, _password = console.store.devices.add(acme.client_id, "pi-modem")
     now = utcnow()
     # Times the devices pages show: when its pauses end.
     pauses = {
         "daily_limit_reached_until": isoformat_precise(now + timedelta(hours=3)),
         "shared_paused_until": isoformat_precise(now + timedelta(minutes=20)),
     }
-    console.store.record_heartbeat(device.device_id, now, {"state": "online", **pauses})
-    [state] = console.store.device_states(device_id=device.device_id)
-    console.store.record_device_transition(state, online=True, at=now - timedelta(minutes=1))
+    console.store.devices.record_heartbeat(device.device_id, now, {"state": "online", **pauses})
+    [state] = console.store.devices.states(device_id=device.device_id)
+    console.store.devices.record_transition(state, online=True, at=now - timedelta(minutes=1))
     new = new_message(acme.client_id, to="+263779990001", body="to nowhere", device_id=device.device_id)
     [message] = console.store.insert_messages([new])
     console.store.apply_status_change(StatusChange(message.message_id, "sent", now, device_id=device.device_id))

@@ -69,12 +69,12 @@ class Parts:
         return self.store.authenticate(client.client_id, key)
 
     def device(self, caller: Caller) -> AgentDevice:
-        device, password = self.store.add_device(caller.client_id)
+        device, password = self.store.devices.add(caller.client_id)
         return AgentDevice(device.device_id, caller.client_id, signing.device_signing_key(password))
 
     def phone(self, caller: Caller) -> MobileDevice:
         """A phone of ``caller``'s, registered through the app."""
-        _, token = self.store.add_android_device(caller.client_id)
+        _, token = self.store.devices.add_android(caller.client_id)
         registration = self.store.mobile_devices.register(token, AppReport(), utcnow())
         assert registration is not None
         phone = self.store.mobile_devices.authenticate(registration.token)
@@ -84,13 +84,13 @@ class Parts:
     def heard(self, phone: MobileDevice, at: datetime) -> None:
         """A call of the phone's at ``at``, as the relay counts it: a heartbeat the worker applies to
         the store, and the relay's note of the call in Redis (``downtime``)."""
-        self.store.record_heartbeat(phone.device_id, at, reports.heartbeat_data(phone, "1.68.0"))
+        self.store.devices.record_heartbeat(phone.device_id, at, reports.heartbeat_data(phone, "1.68.0"))
         downtime.heard(self.redis, phone.device_id, at, self.ctx.offline_after)
 
     def placed(self, caller: Caller, device_id: str, at: datetime | None = None, **fields: Any) -> Message:
         """A message of ``caller``'s meant for the device, stored at ``at`` (now), its job on the device's queue."""
         [message] = self.store.insert_messages([self.new_message(caller, device_id=device_id, **fields)], at=at)
-        placement.enqueue_send(self.redis, self.store.device_signing_keys, message)
+        placement.enqueue_send(self.redis, self.store.devices.signing_keys, message)
         return message
 
     def pulled(self, phone: MobileDevice) -> list[Message]:

@@ -24,7 +24,7 @@ SEND = timedelta(seconds=10)
 def route(parts: Parts, caller: Caller, *prefixes: str, **heartbeat: Any) -> AgentDevice:
     """A device of the caller's, heard from now (with ``heartbeat``'s fields), the route for ``prefixes``."""
     device = parts.device(caller)
-    parts.store.set_device_prefixes(device.device_id, prefixes)
+    parts.store.devices.set_prefixes(device.device_id, prefixes)
     device.heartbeat(**heartbeat)
     return device
 
@@ -123,12 +123,12 @@ def test_a_message_whose_route_cannot_send_now_goes_to_any_device(parts, dispatc
     heartbeat = {name: value for name, value in unable.items() if name != "disabled"}
     econet = route(parts, caller, "+26377", **heartbeat)
     if unable.get("disabled"):
-        parts.store.disable_device(econet.device_id)
+        parts.store.devices.disable(econet.device_id)
     route(parts, caller)
 
     message = placed(dispatcher, parts, caller, to=ECONET)
 
-    every_enabled = set(parts.store.device_signing_keys(caller.client_id))
+    every_enabled = set(parts.store.devices.signing_keys(caller.client_id))
     assert waits(parts, message) == (wire.client_queue(caller.client_id, 3), every_enabled)
 
 
@@ -169,7 +169,7 @@ def test_a_message_of_more_parts_than_every_route_devices_whole_daily_limit_goes
 
     message = placed(dispatcher, parts, caller, to=ECONET, segments=3)
 
-    every_enabled = set(parts.store.device_signing_keys(caller.client_id))
+    every_enabled = set(parts.store.devices.signing_keys(caller.client_id))
     assert waits(parts, message) == (wire.client_queue(caller.client_id, 3), every_enabled)
 
 
@@ -187,7 +187,7 @@ def test_a_route_device_whose_limit_is_not_told_or_none_takes_a_long_message(par
 def phone_route(parts: Parts, caller: Caller, *prefixes: str) -> MobileDevice:
     """A phone of the caller's, heard from now, the route for ``prefixes``."""
     phone = parts.phone(caller)
-    parts.store.set_device_prefixes(phone.device_id, prefixes)
+    parts.store.devices.set_prefixes(phone.device_id, prefixes)
     parts.heard(phone, utcnow())
     return phone
 

@@ -56,7 +56,7 @@ def test_a_device_whose_heartbeat_waits_behind_a_backlog_of_events_is_online_to_
     # The worker applies what it can; its maintenance round, which reads the key too, has not come.
     assert EventPump(parts.ctx).round() < BACKLOG
     assert parts.redis.llen(bus.queue_key(wire.EVENTS_QUEUE)) > 0
-    [stored] = parts.store.device_states(device_id=device.device_id)
+    [stored] = parts.store.devices.states(device_id=device.device_id)
     assert not stored.online(utcnow(), dispatcher.offline_after)
 
     assert dispatcher.choose_device(caller, None, scheduled=False) is None

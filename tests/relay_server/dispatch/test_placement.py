@@ -26,7 +26,7 @@ def stored_as_rq_would(parts: Parts, message, args: list | None = None) -> dict[
     job, calling with ``args`` (by default, the message's newly signed)."""
     job_id = wire.send_job_id(message.client_id, message.message_id)
     if args is None:
-        args = placement.send_job_args(message, parts.store.device_signing_keys(message.client_id))
+        args = placement.send_job_args(message, parts.store.devices.signing_keys(message.client_id))
     bus.queue(placement.queue_name(message), parts.redis).enqueue(
         wire.SIMULATED_SEND_FUNC if message.is_test else wire.SEND_JOB_FUNC,
         *args,
@@ -53,7 +53,7 @@ def test_a_job_placed_in_one_round_trip_is_stored_as_rq_stores_it(parts, kind):
     device = parts.device(caller)
     ours = parts.message(caller, device_id=device.device_id if kind == "device" else None)
     theirs = parts.message(caller, device_id=device.device_id if kind == "device" else None)
-    placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, [ours])
+    placement.enqueue_sends(parts.redis, parts.store.devices.signing_keys, [ours])
     expected = stored_as_rq_would(parts, theirs)
     found = stored_job(parts, ours)
     assert set(found) == set(expected)
@@ -100,9 +100,9 @@ def test_each_job_on_a_queue_says_when_it_was_placed(parts):
     caller = parts.client()
     parts.device(caller)
     first, second = parts.message(caller), parts.message(caller)
-    placement.enqueue_send(parts.redis, parts.store.device_signing_keys, first)
+    placement.enqueue_send(parts.redis, parts.store.devices.signing_keys, first)
     time.sleep(0.01)
-    placement.enqueue_send(parts.redis, parts.store.device_signing_keys, second)
+    placement.enqueue_send(parts.redis, parts.store.devices.signing_keys, second)
     # The second job is made from what the queue's first one was made from, at its own moment.
     assert stored_job(parts, first)[b"enqueued_at"] < stored_job(parts, second)[b"enqueued_at"]
     assert stored_job(parts, first)[b"created_at"] < stored_job(parts, second)[b"created_at"]
@@ -112,8 +112,8 @@ def test_a_message_placed_twice_in_one_round_trip_has_one_job(parts):
     caller = parts.client()
     parts.device(caller)
     message = parts.message(caller)
-    placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, [message, message])
-    placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, [message])
+    placement.enqueue_sends(parts.redis, parts.store.devices.signing_keys, [message, message])
+    placement.enqueue_sends(parts.redis, parts.store.devices.signing_keys, [message])
     assert bus.queue(placement.queue_name(message), parts.redis).job_ids == [
         wire.send_job_id(message.client_id, message.message_id)
     ]
@@ -125,7 +125,7 @@ def test_a_bulk_longer_than_one_pipeline_is_placed_whole_and_in_order_even_after
     stored = parts.store.insert_messages([parts.new_message(caller, body=f"bulk {n}") for n in range(450)])
     parts.redis.script_flush()
 
-    placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, stored)
+    placement.enqueue_sends(parts.redis, parts.store.devices.signing_keys, stored)
 
     queue = bus.queue(placement.queue_name(stored[0]), parts.redis)
     assert queue.job_ids == [wire.send_job_id(m.client_id, m.message_id) for m in stored]
@@ -136,9 +136,9 @@ def test_a_job_is_placed_on_a_redis_that_forgot_its_scripts(parts):
     caller = parts.client()
     parts.device(caller)
     first, second = parts.message(caller), parts.message(caller)
-    placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, [first])
+    placement.enqueue_sends(parts.redis, parts.store.devices.signing_keys, [first])
     parts.redis.script_flush()
-    placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, [first, second])
+    placement.enqueue_sends(parts.redis, parts.store.devices.signing_keys, [first, second])
     assert bus.queue(placement.queue_name(first), parts.redis).job_ids == [
         wire.send_job_id(m.client_id, m.message_id) for m in (first, second)
     ]
@@ -153,7 +153,7 @@ def test_a_phone_is_woken_once_for_a_message_placed_on_a_redis_that_forgot_its_s
         stream.subscribe(wake.channel(phone.device_id))
         stream.get_message(timeout=1)  # the subscription's own answer
 
-        placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, [message])
+        placement.enqueue_sends(parts.redis, parts.store.devices.signing_keys, [message])
 
         woken = [stream.get_message(timeout=0.5) for _ in range(3)]
     assert [json.loads(event["data"])["event"] for event in woken if event] == [wake.MESSAGE_ENQUEUED]
@@ -179,12 +179,12 @@ def test_a_pipeline_of_jobs_placed_on_a_redis_that_forgot_its_scripts_costs_no_m
         parts.store.insert_messages([parts.new_message(caller, body=f"bulk {n}") for n in range(placement._PIPELINED)])
         for _ in range(3)
     )
-    placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, warm)  # what a first placing sets up
-    with_script = peak_bytes_of(lambda: placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, known))
+    placement.enqueue_sends(parts.redis, parts.store.devices.signing_keys, warm)  # what a first placing sets up
+    with_script = peak_bytes_of(lambda: placement.enqueue_sends(parts.redis, parts.store.devices.signing_keys, known))
     parts.redis.script_flush()
 
     refused_first = peak_bytes_of(
-        lambda: placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, forgotten)
+        lambda: placement.enqueue_sends(parts.redis, parts.store.devices.signing_keys, forgotten)
     )
 
     # Refused, the pipeline is sent again: its jobs are not written into the refusal's message.
@@ -196,7 +196,7 @@ def test_only_a_job_still_queued_and_still_on_no_queue_is_taken_to_be_off_its_qu
     caller = parts.client()
     device = parts.device(caller)
     waiting, popped, taken_up, claimed_since = (parts.message(caller) for _ in range(4))
-    placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, [waiting, popped, taken_up, claimed_since])
+    placement.enqueue_sends(parts.redis, parts.store.devices.signing_keys, [waiting, popped, taken_up, claimed_since])
     queue = bus.queue(wire.client_queue(caller.client_id, 3), parts.redis)
     for message in (popped, taken_up, claimed_since):
         queue.remove(wire.send_job_id(message.client_id, message.message_id))  # popped by an agent
@@ -217,7 +217,7 @@ def test_a_clients_shared_jobs_placed_together_share_a_manifest_signed_for_each_
     stranger = parts.device(parts.client())
     stored = parts.store.insert_messages([parts.new_message(caller, body=f"bulk {n}") for n in range(450)])
 
-    placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, stored)
+    placement.enqueue_sends(parts.redis, parts.store.devices.signing_keys, stored)
 
     jobs = bus.queue(placement.queue_name(stored[0]), parts.redis).jobs
     named = [job.args[1] for job in jobs]
@@ -235,7 +235,7 @@ def test_a_shared_job_placed_alone_and_jobs_for_one_device_carry_their_own_signa
     alone = parts.message(caller)
     addressed = [parts.message(caller, device_id=device.device_id) for _ in range(2)]
 
-    placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, [alone, *addressed])
+    placement.enqueue_sends(parts.redis, parts.store.devices.signing_keys, [alone, *addressed])
 
     assert set(proof(parts, alone)) == {device.device_id, *(other.device_id for other in others)}
     assert [set(proof(parts, message)) for message in addressed] == [{device.device_id}] * 2
@@ -246,7 +246,7 @@ def test_the_shared_jobs_of_a_client_with_few_devices_carry_their_own_signatures
     devices = {parts.device(caller).device_id for _ in range(placement.MANIFEST_FROM_DEVICES - 1)}
     batch = [parts.message(caller) for _ in range(3)]
 
-    placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, batch)
+    placement.enqueue_sends(parts.redis, parts.store.devices.signing_keys, batch)
 
     assert [set(proof(parts, message)) for message in batch] == [devices] * 3
 
@@ -261,7 +261,7 @@ def test_a_manifests_jobs_are_believed_only_as_they_were_placed(parts):
     devices = [parts.device(caller) for _ in range(placement.MANIFEST_FROM_DEVICES)]
     keys = {device.device_id: device.signing_key for device in devices}
     first, second = parts.message(caller), parts.message(caller)
-    placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, [first, second])
+    placement.enqueue_sends(parts.redis, parts.store.devices.signing_keys, [first, second])
     job = bus.fetch(wire.send_job_id(first.client_id, first.message_id), parts.redis)
 
     assert manifest.is_manifest_id(job.args[1])
@@ -295,7 +295,7 @@ def test_a_job_whose_queue_a_device_filled_with_a_string_is_placed_on_it_cleared
     mine, theirs = parts.message(planter), parts.message(other)
 
     with caplog.at_level(logging.WARNING):
-        placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, [mine, theirs])
+        placement.enqueue_sends(parts.redis, parts.store.devices.signing_keys, [mine, theirs])
 
     for message in (mine, theirs):
         assert bus.queue(placement.queue_name(message), parts.redis).job_ids == [

@@ -116,7 +116,7 @@ def test_a_device_disabled_with_a_fresh_heartbeat_is_neither_chosen_nor_signed_f
     gone.heartbeat()
     assert dispatcher.choose_device(caller, gone.device_id, scheduled=False) == gone.device_id
 
-    parts.store.disable_device(gone.device_id)
+    parts.store.devices.disable(gone.device_id)
     dispatcher.keys.max_age = dispatcher.states.max_age = 0  # a second in service: past the reads' age
     message = parts.message(caller)
     dispatcher.submit([message])
@@ -126,7 +126,7 @@ def test_a_device_disabled_with_a_fresh_heartbeat_is_neither_chosen_nor_signed_f
     assert dispatcher.choose_device(caller, None, scheduled=False) is None  # the other device serves
     job = bus.fetch(wire.send_job_id(message.client_id, message.message_id), parts.redis)
     assert signed_for(parts.redis, job, {d.device_id: d.signing_key for d in (kept, gone)}) == {kept.device_id}
-    parts.store.disable_device(kept.device_id)
+    parts.store.devices.disable(kept.device_id)
     with pytest.raises(NoDeviceAvailable):
         dispatcher.choose_device(caller, None, scheduled=False)
 
@@ -380,8 +380,8 @@ def test_estimated_delivery_of_a_shared_send_counts_only_the_agents_that_drain_t
     agent = parts.device(caller)
     agent.heartbeat()
     parts.redis.rpush(wire.send_times_key(agent.device_id), 2.0)
-    phone, _ = parts.store.add_android_device(caller.client_id)
-    parts.store.record_heartbeat(phone.device_id, utcnow(), {"state": "online"})
+    phone, _ = parts.store.devices.add_android(caller.client_id)
+    parts.store.devices.record_heartbeat(phone.device_id, utcnow(), {"state": "online"})
     parts.redis.rpush(wire.send_times_key(phone.device_id), 60.0)
 
     # Its own send on the agent, at the agent's 2 s: the phone never takes a shared job.

@@ -36,7 +36,7 @@ def _ping(level: object, flags: object) -> dict:
 
 
 def _battery(relay, device_id: str) -> tuple[int | None, bool | None]:
-    [state] = relay.store.device_states(device_id=device_id)
+    [state] = relay.store.devices.states(device_id=device_id)
     return state.battery_percent, state.battery_charging
 
 

@@ -209,7 +209,7 @@ def test_a_taken_message_recovery_gives_back_to_its_silent_phone_is_listed_until
     assert phone.pull() == []
     # What the worker's recovery does for a message its device claimed and went silent on.
     (message,) = relay.store.get_messages_by_ids([message_id]).values()
-    placement.enqueue_send(relay.redis, relay.store.device_signing_keys, message)
+    placement.enqueue_send(relay.redis, relay.store.devices.signing_keys, message)
     assert [listed["id"] for listed in phone.pull()] == [message_id]
     assert phone.report(message_id, "Processed").status_code == 204
     assert phone.pull() == []

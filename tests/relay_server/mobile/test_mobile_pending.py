@@ -49,7 +49,7 @@ def placed(
     """``count`` messages stored on the phone ``at``, their send jobs on its queue as the API leaves them."""
     message = new_message(phone.client_id, device_id=phone.device_id)
     stored = store.insert_messages([replace(message, **fields)] * count, at=at)
-    placement.place_all(redisdb, store.device_signing_keys, stored)
+    placement.place_all(redisdb, store.devices.signing_keys, stored)
     return stored
 
 

@@ -18,7 +18,7 @@ ECONET, NETONE = "+263771234567", "+263711234567"
 
 def route_phone(relay: Relay, account, prefix: str) -> Phone:  # noqa: ANN001
     phone = relay.phone(account)
-    relay.store.set_device_prefixes(phone.device_id, [prefix])
+    relay.store.devices.set_prefixes(phone.device_id, [prefix])
     return phone
 
 

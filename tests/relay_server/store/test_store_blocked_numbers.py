@@ -91,7 +91,7 @@ def test_removing_a_number_lets_sends_through_again(store: Store, live_caller: C
 def test_a_stop_reply_blocks_its_sender_for_the_devices_client(
     store: Store, live_caller: Caller, other_caller: Caller, stop: str
 ) -> None:
-    device, _ = store.add_device(live_caller.client_id)
+    device, _ = store.devices.add(live_caller.client_id)
 
     store.record_incoming(new_incoming(live_caller.client_id, device.device_id, text=stop), follow_opt_outs=True)
 
@@ -102,7 +102,7 @@ def test_a_stop_reply_blocks_its_sender_for_the_devices_client(
 
 
 def test_a_start_reply_unblocks_an_opt_out_but_not_a_number_blocked_by_hand(store: Store, live_caller: Caller) -> None:
-    device, _ = store.add_device(live_caller.client_id)
+    device, _ = store.devices.add(live_caller.client_id)
     by_hand = "+263771000009"
     _block(store, live_caller, by_hand)
     for sender, text in [(NUMBER, "STOP"), (NUMBER, "start"), (by_hand, "START")]:
@@ -114,7 +114,7 @@ def test_a_start_reply_unblocks_an_opt_out_but_not_a_number_blocked_by_hand(stor
 
 
 def test_a_reply_with_more_than_a_keyword_or_from_no_number_blocks_nothing(store: Store, live_caller: Caller) -> None:
-    device, _ = store.add_device(live_caller.client_id)
+    device, _ = store.devices.add(live_caller.client_id)
     for sender, text in [(NUMBER, "Please stop by tomorrow"), ("ECONET", "STOP"), ("0771234567", "STOP")]:
         store.record_incoming(
             new_incoming(live_caller.client_id, device.device_id, sender=sender, text=text), follow_opt_outs=True
@@ -123,7 +123,7 @@ def test_a_reply_with_more_than_a_keyword_or_from_no_number_blocks_nothing(store
 
 
 def test_with_opt_outs_not_followed_a_stop_reply_blocks_nothing(store: Store, live_caller: Caller) -> None:
-    device, _ = store.add_device(live_caller.client_id)
+    device, _ = store.devices.add(live_caller.client_id)
     sms = new_incoming(live_caller.client_id, device.device_id, text="STOP")
     assert store.record_incoming(sms, follow_opt_outs=False) is True
     assert _numbers(store, live_caller) == []

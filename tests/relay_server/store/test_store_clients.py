@@ -119,41 +119,41 @@ def test_keys_are_kept_only_as_digests(store: Store) -> None:
 def test_a_device_gets_an_id_and_a_password_kept_only_as_its_signing_key(store: Store) -> None:
     client, _ = store.create_client("Acme")
 
-    device, password = store.add_device(client.client_id, name="Modem 1")
+    device, password = store.devices.add(client.client_id, name="Modem 1")
 
     assert re.fullmatch(r"device_[a-z0-9]{12}", device.device_id)
     assert len(password) >= 32
     assert password not in _dump(store, devices)
-    assert store.device_signing_keys()[device.device_id] == signing.device_signing_key(password)
-    assert store.get_device(device.device_id) == device
+    assert store.devices.signing_keys()[device.device_id] == signing.device_signing_key(password)
+    assert store.devices.get(device.device_id) == device
     assert device.name == "Modem 1" and device.client_id == client.client_id
 
 
 def test_devices_are_listed_per_client_or_all(store: Store) -> None:
     acme, _ = store.create_client("Acme")
     globex, _ = store.create_client("Globex")
-    first, _ = store.add_device(acme.client_id)
-    second, _ = store.add_device(acme.client_id, name="Backup")
-    third, _ = store.add_device(globex.client_id)
+    first, _ = store.devices.add(acme.client_id)
+    second, _ = store.devices.add(acme.client_id, name="Backup")
+    third, _ = store.devices.add(globex.client_id)
 
-    assert [d.device_id for d in store.list_devices(acme.client_id)] == [first.device_id, second.device_id]
-    assert {d.device_id for d in store.list_devices()} == {first.device_id, second.device_id, third.device_id}
+    assert [d.device_id for d in store.devices.listed(acme.client_id)] == [first.device_id, second.device_id]
+    assert {d.device_id for d in store.devices.listed()} == {first.device_id, second.device_id, third.device_id}
     assert first.name == first.device_id
 
 
 def test_a_device_cannot_be_added_to_an_unknown_client(store: Store) -> None:
     with pytest.raises(UnknownClient):
-        store.add_device("client_0000000000")
-    assert store.list_devices() == []
+        store.devices.add("client_0000000000")
+    assert store.devices.listed() == []
 
 
 def test_a_devices_last_seen_time_only_moves_forward(store: Store) -> None:
     client, _ = store.create_client("Acme")
-    device, _ = store.add_device(client.client_id)
+    device, _ = store.devices.add(client.client_id)
     later = utcnow()
 
-    assert store.mark_device_seen(device.device_id, later) is True
-    assert store.mark_device_seen(device.device_id, later - timedelta(minutes=5)) is False
+    assert store.devices.mark_seen(device.device_id, later) is True
+    assert store.devices.mark_seen(device.device_id, later - timedelta(minutes=5)) is False
 
-    seen = store.get_device(device.device_id)
+    seen = store.devices.get(device.device_id)
     assert seen is not None and seen.last_seen_at == later

@@ -16,7 +16,7 @@ from zimsend_common.timefmt import utcnow
 
 def test_counts_per_hour_say_what_went_out_arrived_and_failed_and_how_fast(store):
     client, _key = store.create_client("acme")
-    device, _password = store.add_device(client.client_id)
+    device, _password = store.devices.add(client.client_id)
     stored = store.insert_messages(
         [new_message(client.client_id, body="hi", device_id=device.device_id) for _ in range(3)]
     )
@@ -40,11 +40,11 @@ def test_counts_per_hour_say_what_went_out_arrived_and_failed_and_how_fast(store
 
 def test_a_devices_connect_history_is_newest_first_and_its_clients_only(store):
     client, _key = store.create_client("acme")
-    device, _password = store.add_device(client.client_id)
-    [state] = store.device_states(device_id=device.device_id)
+    device, _password = store.devices.add(client.client_id)
+    [state] = store.devices.states(device_id=device.device_id)
     now = utcnow()
-    store.record_device_transition(state, online=True, at=now - timedelta(minutes=5))
-    store.record_device_transition(state, online=False, at=now, reason="CONNECTION_LOST")
+    store.devices.record_transition(state, online=True, at=now - timedelta(minutes=5))
+    store.devices.record_transition(state, online=False, at=now, reason="CONNECTION_LOST")
     changes = store.device_history.transitions(client.client_id, device.device_id)
     assert [(change.connected, change.reason) for change in changes] == [(False, "CONNECTION_LOST"), (True, None)]
     other, _other_key = store.create_client("globex")

@@ -15,7 +15,7 @@ AT = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 
 
 def _limit(store: Store, device_id: str) -> int | None:
-    [state] = store.device_states(device_id=device_id)
+    [state] = store.devices.states(device_id=device_id)
     return state.daily_send_limit
 
 
@@ -24,8 +24,8 @@ def test_a_devices_daily_limit_is_kept_with_its_state_and_going_back_keeps_the_r
     upgrade_to_head(engine)
     store = Store(engine)
     client, _ = store.create_client("acme")
-    device, _ = store.add_device(client.client_id)
-    store.record_heartbeat(device.device_id, AT, {"sent_today": 7, "daily_send_limit": 40})
+    device, _ = store.devices.add(client.client_id)
+    store.devices.record_heartbeat(device.device_id, AT, {"sent_today": 7, "daily_send_limit": 40})
     assert _limit(store, device.device_id) == 40
 
     migrate_to(engine, "0034", down=True)

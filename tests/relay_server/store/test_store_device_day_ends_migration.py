@@ -16,7 +16,7 @@ AT = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 
 
 def _day_ends_at(store: Store, device_id: str) -> datetime | None:
-    [state] = store.device_states(device_id=device_id)
+    [state] = store.devices.states(device_id=device_id)
     return state.day_ends_at
 
 
@@ -25,9 +25,9 @@ def test_a_devices_day_end_is_kept_with_its_state_and_going_back_keeps_the_rest(
     upgrade_to_head(engine)
     store = Store(engine)
     client, _ = store.create_client("acme")
-    device, _ = store.add_device(client.client_id)
+    device, _ = store.devices.add(client.client_id)
     ends = AT + timedelta(hours=10)
-    store.record_heartbeat(device.device_id, AT, {"sent_today": 7, "day_ends_at": isoformat_z(ends)})
+    store.devices.record_heartbeat(device.device_id, AT, {"sent_today": 7, "day_ends_at": isoformat_z(ends)})
     assert _day_ends_at(store, device.device_id) == ends
 
     migrate_to(engine, "0028", down=True)

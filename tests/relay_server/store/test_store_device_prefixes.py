@@ -28,34 +28,34 @@ def test_a_prefix_is_e164(text: str, valid: bool) -> None:
 
 
 def test_a_device_becomes_the_route_for_each_prefix_once_in_the_order_given(store: Store, live_caller: Caller) -> None:
-    device, _ = store.add_device(live_caller.client_id)
+    device, _ = store.devices.add(live_caller.client_id)
 
-    routed = store.set_device_prefixes(device.device_id, ["+26377", "+26378", "+26377"])
+    routed = store.devices.set_prefixes(device.device_id, ["+26377", "+26378", "+26377"])
 
     assert routed is not None and routed.prefixes == ("+26377", "+26378")
-    assert store.get_device(device.device_id).prefixes == ("+26377", "+26378")
+    assert store.devices.get(device.device_id).prefixes == ("+26377", "+26378")
 
 
 def test_prefixes_not_e164_are_refused_by_name_and_change_nothing(store: Store, live_caller: Caller) -> None:
-    device, _ = store.add_device(live_caller.client_id)
-    store.set_device_prefixes(device.device_id, ["+26371"])
+    device, _ = store.devices.add(live_caller.client_id)
+    store.devices.set_prefixes(device.device_id, ["+26371"])
 
     with pytest.raises(InvalidPrefixes) as refused:
-        store.set_device_prefixes(device.device_id, ["+26377", "26378", "+0263"])
+        store.devices.set_prefixes(device.device_id, ["+26377", "26378", "+0263"])
 
     assert refused.value.prefixes == ("26378", "+0263")
-    assert store.get_device(device.device_id).prefixes == ("+26371",)
+    assert store.devices.get(device.device_id).prefixes == ("+26371",)
 
 
 def test_a_phone_may_be_a_route_and_be_cleared(store: Store, live_caller: Caller) -> None:
-    phone, _token = store.add_android_device(live_caller.client_id, "Pixel")
+    phone, _token = store.devices.add_android(live_caller.client_id, "Pixel")
 
-    routed = store.set_device_prefixes(phone.device_id, ["+26377"])
+    routed = store.devices.set_prefixes(phone.device_id, ["+26377"])
 
-    assert routed is not None and store.get_device(phone.device_id).prefixes == ("+26377",)
-    cleared = store.set_device_prefixes(phone.device_id, [])
+    assert routed is not None and store.devices.get(phone.device_id).prefixes == ("+26377",)
+    cleared = store.devices.set_prefixes(phone.device_id, [])
     assert cleared is not None and cleared.prefixes == ()
 
 
 def test_an_unknown_device_is_answered_none(store: Store) -> None:
-    assert store.set_device_prefixes(ids.new_device_id(), ["+26377"]) is None
+    assert store.devices.set_prefixes(ids.new_device_id(), ["+26377"]) is None

@@ -37,10 +37,10 @@ def test_devices_there_before_are_no_route_and_going_back_keeps_them(empty_datab
 
     upgrade_to_head(engine)
     store = Store(engine)
-    assert store.get_device(DEVICE).prefixes == ()  # type: ignore[union-attr]
-    store.set_device_prefixes(DEVICE, ["+26377", "+26378"])
-    assert store.get_device(DEVICE).prefixes == ("+26377", "+26378")  # type: ignore[union-attr]
-    store.record_heartbeat(DEVICE, AT, {"sent_today": 7})  # a row naming the device
+    assert store.devices.get(DEVICE).prefixes == ()  # type: ignore[union-attr]
+    store.devices.set_prefixes(DEVICE, ["+26377", "+26378"])
+    assert store.devices.get(DEVICE).prefixes == ("+26377", "+26378")  # type: ignore[union-attr]
+    store.devices.record_heartbeat(DEVICE, AT, {"sent_today": 7})  # a row naming the device
 
     migrate_to(engine, "0032", down=True)
 

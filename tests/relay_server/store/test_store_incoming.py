@@ -29,7 +29,7 @@ ODD = [
 
 def _incoming(store: Store, caller: Caller, sender: str, text: str) -> NewIncoming:
     """An SMS to a new device of the caller's, as its agent reports it."""
-    device, _password = store.add_device(caller.client_id)
+    device, _password = store.devices.add(caller.client_id)
     return NewIncoming("evt_1", caller.client_id, device.device_id, sender, text, 1, utcnow())
 
 
@@ -77,7 +77,7 @@ def test_another_clients_incoming_sms_is_not_found(store: Store, live_caller: Ca
 
 
 def _three_received(store: Store, caller: Caller) -> None:
-    device, _password = store.add_device(caller.client_id)
+    device, _password = store.devices.add(caller.client_id)
     for number in range(3):
         store.record_incoming(
             NewIncoming(f"evt_{number}", caller.client_id, device.device_id, "+263772000111", "hi", 1, utcnow()),
@@ -116,7 +116,7 @@ def test_an_inbox_page_is_read_in_its_order_and_finds_each_reply_in_one_seek(sto
 def test_an_inbox_filtered_by_sender_or_device_counts_and_reads_the_matches_only(
     store: Store, live_caller: Caller, by: str, index: str
 ) -> None:
-    devices = [store.add_device(live_caller.client_id)[0].device_id for _ in range(4)]
+    devices = [store.devices.add(live_caller.client_id)[0].device_id for _ in range(4)]
     for n in range(40):  # ten senders, four devices
         sender, device_id = f"+26377200{n % 10:04d}", devices[n % 4]
         store.record_incoming(

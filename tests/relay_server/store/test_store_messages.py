@@ -169,8 +169,8 @@ def test_a_phones_queued_message_is_read_past_its_validity_only_once_its_grace_i
     store: Store, live_caller: Caller, test_caller: Caller
 ) -> None:
     now = datetime(2026, 12, 7, 8, 0, tzinfo=timezone.utc)
-    phone, _ = store.add_android_device(live_caller.client_id)
-    modem, _ = store.add_device(live_caller.client_id)
+    phone, _ = store.devices.add_android(live_caller.client_id)
+    modem, _ = store.devices.add(live_caller.client_id)
     phones_through = now - timedelta(hours=1)
     in_grace, over, modems, test_mode = store.insert_messages(
         [
@@ -210,9 +210,9 @@ def test_the_queued_messages_of_disabled_and_deleted_devices_are_read_oldest_fir
     store: Store, live_caller: Caller, other_caller: Caller
 ) -> None:
     now = datetime(2026, 12, 7, 8, 0, tzinfo=timezone.utc)
-    disabled, deleted, kept = (store.add_device(live_caller.client_id)[0] for _ in range(3))
-    others = store.add_device(other_caller.client_id)[0]
-    store.disable_device(disabled.device_id)
+    disabled, deleted, kept = (store.devices.add(live_caller.client_id)[0] for _ in range(3))
+    others = store.devices.add(other_caller.client_id)[0]
+    store.devices.disable(disabled.device_id)
     on_deleted, on_disabled, on_kept, shared, due, later, not_its_clients = store.insert_messages(
         [
             new_message(live_caller, device_id=deleted.device_id),
@@ -246,10 +246,10 @@ def test_the_queued_messages_of_disabled_and_deleted_devices_are_read_oldest_fir
 def test_the_look_for_messages_of_gone_devices_reads_the_device_queue_index_alone(
     store: Store, live_caller: Caller
 ) -> None:
-    gone, kept = store.add_device(live_caller.client_id)[0], store.add_device(live_caller.client_id)[0]
+    gone, kept = store.devices.add(live_caller.client_id)[0], store.devices.add(live_caller.client_id)[0]
     store.insert_messages([new_message(live_caller, device_id=device.device_id) for device in (gone, kept, gone)])
     store.insert_messages([new_message(live_caller)])
-    store.disable_device(gone.device_id)
+    store.devices.disable(gone.device_id)
 
     statements = statements_run(store.engine, lambda: store.queued_for_gone_devices(None), "FROM messages")
 
@@ -267,8 +267,8 @@ def test_the_look_for_messages_of_gone_devices_reads_the_device_queue_index_alon
 def test_a_route_is_written_only_over_the_route_it_was_read_with_while_the_message_is_queued(
     store: Store, live_caller: Caller
 ) -> None:
-    first, _ = store.add_device(live_caller.client_id)
-    second, _ = store.add_device(live_caller.client_id)
+    first, _ = store.devices.add(live_caller.client_id)
+    second, _ = store.devices.add(live_caller.client_id)
     moved, raced, ended = store.insert_messages([new_message(live_caller) for _ in range(3)])
     store.route_messages({raced.message_id: (None, second.device_id)})  # another writer, after the read
     store.apply_status_change(StatusChange(ended.message_id, "cancelled", datetime.now(timezone.utc)))

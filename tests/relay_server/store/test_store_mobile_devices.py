@@ -26,12 +26,12 @@ def test_the_first_registration_gives_the_password_whose_key_the_store_keeps_and
     device, token = store.mobile_devices.add_android(live_caller.client_id, "Pixel")
     first = store.mobile_devices.register(token, AppReport(app_version="1.68.0"), NOW)
     assert first is not None and first.device_id == device.device_id and first.password
-    assert store.device_signing_keys()[device.device_id] == signing.device_signing_key(first.password)
+    assert store.devices.signing_keys()[device.device_id] == signing.device_signing_key(first.password)
     second = store.mobile_devices.register(token, AppReport(), NOW)
     assert second is not None and second.password is None and second.token != first.token
     assert store.mobile_devices.authenticate(first.token) is None
     assert store.mobile_devices.authenticate(second.token).app_version == "1.68.0"
-    assert store.device_signing_keys()[device.device_id] == signing.device_signing_key(first.password)
+    assert store.devices.signing_keys()[device.device_id] == signing.device_signing_key(first.password)
 
 
 def test_tokens_are_kept_only_as_digests(store: Store, live_caller: Caller):
@@ -76,7 +76,7 @@ def test_a_phone_pulls_its_due_queued_live_messages_in_the_order_asked(store: St
     newest = pull(live_caller.client_id, device.device_id, NOW, 2, newest_first=True)
     assert [m.message_id for m, _ in newest][0] == urgent.message_id and len(newest) == 2
     assert store.mobile_devices.messages_of_device(device.device_id, [elsewhere.message_id, "x" * 40]) == []
-    assert {state.device_id for state in store.device_states(client_id=live_caller.client_id) if state.is_phone} == {
+    assert {state.device_id for state in store.devices.states(client_id=live_caller.client_id) if state.is_phone} == {
         device.device_id
     }
 
@@ -224,9 +224,9 @@ def test_a_phones_newest_first_pull_reading_on_seeks_past_what_it_read_of_the_pr
 def test_the_phones_listed_are_those_registered_each_with_its_last_sight(store: Store, live_caller: Caller):
     registered, token = store.mobile_devices.add_android(live_caller.client_id, None)
     store.mobile_devices.add_android(live_caller.client_id, None)  # never registered: it never pulled
-    store.add_device(live_caller.client_id)  # a modem's
+    store.devices.add(live_caller.client_id)  # a modem's
     store.mobile_devices.register(token, AppReport(), NOW)
-    store.mark_device_seen(registered.device_id, NOW)
+    store.devices.mark_seen(registered.device_id, NOW)
 
     [phone] = store.mobile_devices.registered_phones()
 
@@ -257,7 +257,7 @@ def test_the_phones_messages_due_by_a_moment_each_are_their_queued_live_ones_sto
     )
     store.insert_messages([on_phone], at=NOW + timedelta(seconds=1))  # stored after
     store.insert_messages([on_other], at=NOW + timedelta(minutes=1))  # stored after its own moment
-    phone, other_phone = (store.get_device(d.device_id) for d in (device, other_device))
+    phone, other_phone = (store.devices.get(d.device_id) for d in (device, other_device))
     due_by = [(phone, NOW), (other_phone, NOW + timedelta(seconds=30))]
 
     ran = statements_run(store.engine, lambda: store.mobile_devices.queued_due_by(due_by), "FROM messages")

@@ -21,7 +21,7 @@ def _event(device_id: str, event_id: str) -> PhoneEvent:
 
 
 def test_an_event_is_found_again_as_signed_once_handed_long_enough_ago(store: Store, live_caller: Caller) -> None:
-    device, _ = store.add_device(live_caller.client_id)
+    device, _ = store.devices.add(live_caller.client_id)
     event = _event(device.device_id, "mob_a")
     store.phone_events.record([event], OLD)
     store.phone_events.record([event], CUTOFF)  # the app repeated its report: kept as first recorded
@@ -31,7 +31,7 @@ def test_an_event_is_found_again_as_signed_once_handed_long_enough_ago(store: St
 
 
 def test_a_disabled_devices_events_are_not_handed_on_again(store: Store, live_caller: Caller) -> None:
-    device, _ = store.add_device(live_caller.client_id)
+    device, _ = store.devices.add(live_caller.client_id)
     store.phone_events.record([_event(device.device_id, "mob_a")], OLD)
     with store.engine.begin() as conn:
         conn.execute(sa.update(devices).where(devices.c.device_id == device.device_id).values(disabled=True))
@@ -42,7 +42,7 @@ def test_a_disabled_devices_events_are_not_handed_on_again(store: Store, live_ca
 def test_the_purge_drops_the_events_never_acknowledged_recorded_before_its_cutoff(
     store: Store, live_caller: Caller
 ) -> None:
-    device, _ = store.add_device(live_caller.client_id)
+    device, _ = store.devices.add(live_caller.client_id)
     store.phone_events.record([_event(device.device_id, "mob_old")], OLD)
     recent = _event(device.device_id, "mob_recent")
     store.phone_events.record([recent], CUTOFF)

@@ -122,7 +122,7 @@ def test_the_daily_purge_reads_no_table_whole(store: Store, live_caller: Caller)
 
 
 def test_a_backlog_of_old_records_goes_a_bounded_batch_a_transaction(store: Store, live_caller: Caller) -> None:
-    device, _ = store.add_device(live_caller.client_id)
+    device, _ = store.devices.add(live_caller.client_id)
     for n in range(7):
         sms = NewIncoming(f"evt_in_{n}", live_caller.client_id, device.device_id, "+263772000111", "hi", 1, OLD)
         assert store.record_incoming(sms, follow_opt_outs=True)

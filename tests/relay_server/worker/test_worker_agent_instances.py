@@ -37,7 +37,7 @@ def test_heartbeats_of_two_instances_within_the_offline_window_are_an_error_nami
     assert "add-device" in said
     assert (error.device_id, error.other_instance) == (device.device_id, "rack-a-1f2e3d4c5b6a")  # type: ignore[attr-defined]
     # The heartbeat itself is kept as any other: the device is heard from, with what it said.
-    [state] = [state for state in parts.store.device_states() if state.device_id == device.device_id]
+    [state] = [state for state in parts.store.devices.states() if state.device_id == device.device_id]
     assert state.online(utcnow(), timedelta(seconds=OFFLINE_AFTER_SECONDS))
     with parts.store.engine.connect() as conn:
         signal = conn.execute(

@@ -32,7 +32,7 @@ def _beat(phone: MobileDevice, battery: Battery | None) -> None:
 
 
 def _state(parts: Parts, device_id: str) -> DeviceState:
-    [state] = parts.store.device_states(device_id=device_id)
+    [state] = parts.store.devices.states(device_id=device_id)
     return state
 
 

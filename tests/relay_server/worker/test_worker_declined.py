@@ -192,7 +192,7 @@ def test_a_message_the_others_declined_fails_no_credit_at_once_when_no_paused_de
 def test_a_client_with_no_other_device_than_a_phone_fails_the_message_at_once(parts: Parts):
     caller = parts.client()
     modem = online(parts, caller)
-    parts.store.add_android_device(caller.client_id)  # a phone takes no shared job
+    parts.store.devices.add_android(caller.client_id)  # a phone takes no shared job
     message = parts.message(caller)
 
     declined(modem, message)

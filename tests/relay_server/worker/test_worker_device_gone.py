@@ -26,7 +26,7 @@ def due_release(parts: Parts) -> DueRelease:
 
 
 def disable(parts: Parts, device_id: str) -> None:
-    assert parts.store.disable_device(device_id) is not None
+    assert parts.store.devices.disable(device_id) is not None
 
 
 def delete(parts: Parts, device_id: str) -> None:
@@ -74,7 +74,7 @@ def test_a_queued_message_waiting_on_the_queue_of_a_device_since_disabled_fails_
     caller = parts.client()
     device = parts.device(caller)
     message = parts.message(caller, device_id=device.device_id, webhook_url=HOOK)
-    placement.enqueue_send(parts.redis, parts.store.device_signing_keys, message)
+    placement.enqueue_send(parts.redis, parts.store.devices.signing_keys, message)
     disable(parts, device.device_id)
 
     assert run_round(parts)
@@ -88,7 +88,7 @@ def test_a_queued_otp_message_of_a_deleted_device_fails_at_the_next_round(parts:
     caller = parts.client()
     device = parts.device(caller)
     message = otp_message(parts, caller, utcnow(), device_id=device.device_id)
-    placement.enqueue_send(parts.redis, parts.store.device_signing_keys, message)
+    placement.enqueue_send(parts.redis, parts.store.devices.signing_keys, message)
     delete(parts, device.device_id)
 
     assert run_round(parts)
@@ -116,7 +116,7 @@ def test_a_message_of_a_device_still_enabled_is_left_queued(parts: Parts):
     caller: Caller = parts.client()
     device = parts.device(caller)
     message = parts.message(caller, device_id=device.device_id)
-    placement.enqueue_send(parts.redis, parts.store.device_signing_keys, message)
+    placement.enqueue_send(parts.redis, parts.store.devices.signing_keys, message)
 
     assert run_round(parts)
 
@@ -129,7 +129,7 @@ def test_a_shared_message_signed_only_for_a_device_since_disabled_reaches_the_ot
     caller = parts.client()
     gone = parts.device(caller)
     message = parts.message(caller)
-    placement.enqueue_send(parts.redis, parts.store.device_signing_keys, message)  # signed for it alone
+    placement.enqueue_send(parts.redis, parts.store.devices.signing_keys, message)  # signed for it alone
     kept = parts.device(caller)
     assert run_round(parts)
     disable(parts, gone.device_id)
@@ -143,7 +143,7 @@ def test_a_shared_message_signed_only_for_a_device_since_disabled_reaches_the_ot
     payload, signatures = bus.fetch(job_id, parts.redis).args
     assert set(signatures) == {kept.device_id}
     assert parts.redis.get(wire.device_client_key(gone.device_id)) is None  # it no longer serves the shared queues
-    parts.store.enable_device(gone.device_id)
+    parts.store.devices.enable(gone.device_id)
     assert run_round(parts)
     binding = parts.redis.get(wire.device_client_key(gone.device_id))
     assert signing.read_binding(binding, gone.device_id, gone.signing_key) == caller.client_id

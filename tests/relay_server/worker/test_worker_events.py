@@ -222,7 +222,7 @@ def test_a_heartbeat_records_the_devices_state(parts: Parts):
     caller = parts.client()
     device = parts.device(caller)
     device.heartbeat(model="SIM800L", firmware="1418B05", phone_number="+263771000222", sent_today=4, queue_depth=2)
-    [state] = parts.store.device_states(device_id=device.device_id)
+    [state] = parts.store.devices.states(device_id=device.device_id)
     assert (state.model, state.firmware, state.phone_number, state.operator, state.signal_percent) == (
         "SIM800L",
         "1418B05",
@@ -239,7 +239,7 @@ def test_an_older_heartbeat_arriving_late_does_not_move_last_seen_back(parts: Pa
     now = utcnow().replace(microsecond=0)
     device.heartbeat(at=now)
     device.heartbeat(at=now - timedelta(minutes=5))
-    [state] = parts.store.device_states(device_id=device.device_id)
+    [state] = parts.store.devices.states(device_id=device.device_id)
     assert state.last_seen_at == now
 
 

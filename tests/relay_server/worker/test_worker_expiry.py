@@ -91,7 +91,7 @@ def seconds(n: float) -> timedelta:
 def placed(parts: Parts, message: Message, text: str = "Hello") -> None:
     """Put the message's send job on its queue, holding ``text`` (an OTP's real text, which
     the store keeps masked), as the relay does."""
-    placement.enqueue_send(parts.redis, parts.store.device_signing_keys, replace(message, body=text))
+    placement.enqueue_send(parts.redis, parts.store.devices.signing_keys, replace(message, body=text))
 
 
 def valid_until(message: Message) -> datetime:
@@ -169,7 +169,7 @@ def test_a_message_a_device_claimed_is_left_to_its_device_past_its_valid_until(p
 
 def test_a_phones_message_past_its_valid_until_is_left_to_the_phone_until_its_grace_is_over(parts: Parts):
     caller = parts.client()
-    phone, _ = parts.store.add_android_device(caller.client_id)
+    phone, _ = parts.store.devices.add_android(caller.client_id)
     message = parts.message(caller, device_id=phone.device_id, valid_until=utcnow() + seconds(30), webhook_url=HOOK)
     placed(parts, message)
     key = wire.claim_key(message.client_id, message.message_id)
@@ -193,7 +193,7 @@ def test_a_phones_message_that_lost_its_job_past_its_valid_until_is_placed_again
     parts: Parts,
 ):
     caller = parts.client()
-    phone, _ = parts.store.add_android_device(caller.client_id)
+    phone, _ = parts.store.devices.add_android(caller.client_id)
     # Its job lost with Redis's data; the phone may have sent it in time and report it later.
     message = parts.message(caller, device_id=phone.device_id, valid_until=utcnow() - seconds(1), webhook_url=HOOK)
 

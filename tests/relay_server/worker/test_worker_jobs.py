@@ -91,7 +91,7 @@ def test_a_simulated_job_for_a_test_message_scheduled_for_later_changes_nothing(
 def test_a_test_otp_the_simulated_device_played_leaves_its_code_nowhere_in_redis(parts: Parts):
     message = otp_message(parts, parts.client(test=True), utcnow())
     # The relay hands the job the real text; the store keeps it masked.
-    placement.enqueue_send(parts.redis, parts.store.device_signing_keys, replace(message, body="Code ZZ482913ZZ"))
+    placement.enqueue_send(parts.redis, parts.store.devices.signing_keys, replace(message, body="Code ZZ482913ZZ"))
     assert keys_holding(parts.redis, b"ZZ482913ZZ")  # its send job, while it waits: by design
 
     RelayWorker(threading.Event(), parts.redis).work(burst=True)

@@ -164,7 +164,7 @@ class Deployment:
 
     def agent(self, tmp_path: Path) -> tuple[Outbox, Ledger]:
         """The outbox of a new device's agent, with its ledger."""
-        device, password = self.store.add_device(self.caller.client_id)
+        device, password = self.store.devices.add(self.caller.client_id)
         ledger = Ledger(tmp_path / f"{device.device_id}.sqlite3")
         key = signing.device_signing_key(password)
         return Outbox(ledger, self.redis, device.device_id, key, rehand_seconds=600), ledger
@@ -215,7 +215,7 @@ def deployment(tmp_path, sqlite_url, redis_proc, redisdb) -> Iterator[Deployment
 def test_of_two_workers_one_stands_by_naming_the_active_one_which_alone_records_devices_coming_online(
     deployment: Deployment,
 ):
-    devices = [deployment.store.add_device(deployment.caller.client_id) for _ in range(10)]
+    devices = [deployment.store.devices.add(deployment.caller.client_id) for _ in range(10)]
     # Both running: RQ's loop runs in every worker, active or not.
     wait_until(lambda: deployment.redis.scard("rq:workers") == 2, "both workers running", 60)
     time.sleep(2)

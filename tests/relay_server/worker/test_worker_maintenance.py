@@ -341,7 +341,7 @@ def test_a_device_whose_modem_is_lost_is_disconnected_as_modem_lost_and_back_whe
 def test_a_message_whose_job_failed_in_redis_is_placed_again(parts: Parts):
     caller = parts.client(test=True)
     message = parts.message(caller)
-    placement.enqueue_send(parts.redis, parts.store.device_signing_keys, message)
+    placement.enqueue_send(parts.redis, parts.store.devices.signing_keys, message)
     bus.fetch(wire.send_job_id(message.client_id, message.message_id), parts.redis).set_status(JobStatus.FAILED)
     bus.queue(wire.SIMULATED_QUEUE, parts.redis).remove(message.message_id)  # as a failed job is
     run_round(parts)
@@ -354,7 +354,7 @@ def test_a_job_taken_off_its_queue_by_an_agent_killed_before_it_deleted_it_is_pl
     caller = parts.client()
     device = parts.device(caller)
     message = parts.message(caller, device_id=device.device_id)
-    placement.enqueue_send(parts.redis, parts.store.device_signing_keys, message)
+    placement.enqueue_send(parts.redis, parts.store.devices.signing_keys, message)
     queue = bus.queue(wire.device_queue(device.device_id, 3), parts.redis)
     job_id = wire.send_job_id(message.client_id, message.message_id)
     assert parts.redis.lpop(queue.key) == job_id.encode()  # the pop of a dequeue, then the kill
@@ -368,7 +368,7 @@ def test_recovery_leaves_a_queued_job_that_is_still_on_its_queue_where_it_is(par
     device = parts.device(caller)
     messages = [parts.message(caller, device_id=device.device_id) for _ in range(3)]
     for message in messages:
-        placement.enqueue_send(parts.redis, parts.store.device_signing_keys, message)
+        placement.enqueue_send(parts.redis, parts.store.devices.signing_keys, message)
     queue = bus.queue(wire.device_queue(device.device_id, 3), parts.redis)
     before = queue.job_ids
     run_round(parts)
@@ -389,7 +389,7 @@ def test_recovery_reads_no_claim_of_a_message_whose_job_is_alive(parts: Parts):
 
     def backlog(count: int) -> None:
         for message in [parts.message(caller, device_id=device.device_id) for _ in range(count)]:
-            placement.enqueue_send(parts.redis, parts.store.device_signing_keys, message)
+            placement.enqueue_send(parts.redis, parts.store.devices.signing_keys, message)
 
     # One waiting: what a round reads once whatever the backlog (the device's heartbeat key among it).
     backlog(1)
@@ -403,7 +403,7 @@ def test_a_shared_message_an_agent_dropped_unsigned_for_it_is_queued_again_signe
     caller = parts.client()
     first = parts.device(caller)
     message = parts.message(caller)
-    placement.enqueue_send(parts.redis, parts.store.device_signing_keys, message)
+    placement.enqueue_send(parts.redis, parts.store.devices.signing_keys, message)
     added = parts.device(caller)  # after the job was signed
     job_id = wire.send_job_id(caller.client_id, message.message_id)
     bus.queue(wire.client_queue(caller.client_id, 3), parts.redis).remove(job_id)
@@ -421,7 +421,7 @@ def test_a_batch_message_dropped_when_its_manifest_lapsed_is_queued_again_signed
         for device in (parts.device(caller) for _ in range(placement.MANIFEST_FROM_DEVICES))
     }
     dropped, waiting = parts.message(caller), parts.message(caller)
-    placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, [dropped, waiting])
+    placement.enqueue_sends(parts.redis, parts.store.devices.signing_keys, [dropped, waiting])
     job_id = wire.send_job_id(caller.client_id, dropped.message_id)
     lapsed = bus.fetch(job_id, parts.redis).args[1]
     parts.redis.delete(manifest.key(caller.client_id, lapsed))

@@ -29,7 +29,7 @@ TEXT = "Promo ZZ731ZZ"
 def queued(parts: Parts, caller: Caller, text: str = TEXT, **fields: object) -> Message:
     """A message of ``caller``'s to NUMBER, its send job (holding ``text``) on its queue, as the relay leaves it."""
     message = parts.message(caller, to=NUMBER, webhook_url=HOOK, **fields)
-    placement.enqueue_send(parts.redis, parts.store.device_signing_keys, replace(message, body=text))
+    placement.enqueue_send(parts.redis, parts.store.devices.signing_keys, replace(message, body=text))
     return message
 
 

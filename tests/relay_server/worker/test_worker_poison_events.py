@@ -127,7 +127,7 @@ def test_a_heartbeat_with_over_long_and_odd_fields_keeps_what_fits_and_does_not_
         sent_today=3,
     )
     assert outcome == "applied"
-    [state] = parts.store.device_states(device_id=device.device_id)
+    [state] = parts.store.devices.states(device_id=device.device_id)
     assert state.operator == "E" * 64
     assert state.model == "SIM\ufffd800"
     assert state.firmware == "\ufffd" * 64

@@ -33,7 +33,7 @@ def bulk(parts: Parts, caller: Caller, device_id: str, count: int, **fields: obj
     as a bulk is."""
     new = [parts.new_message(caller, device_id=device_id, webhook_url=HOOK, **fields) for _ in range(count)]
     messages = parts.store.insert_messages(new)
-    placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, messages)
+    placement.enqueue_sends(parts.redis, parts.store.devices.signing_keys, messages)
     return messages
 
 
@@ -137,7 +137,7 @@ def number_blocked(parts: Parts, caller: Caller, device_id: str) -> datetime:
 
 
 def device_disabled(parts: Parts, caller: Caller, device_id: str) -> datetime:
-    assert parts.store.disable_device(device_id) is not None
+    assert parts.store.devices.disable(device_id) is not None
     return utcnow()
 
 

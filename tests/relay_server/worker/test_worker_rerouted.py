@@ -28,7 +28,7 @@ ECONET = "+263771234567"
 
 def route(parts: Parts, caller: Caller, *prefixes: str, **heartbeat: Any) -> AgentDevice:
     device = parts.device(caller)
-    parts.store.set_device_prefixes(device.device_id, prefixes)
+    parts.store.devices.set_prefixes(device.device_id, prefixes)
     device.heartbeat(**heartbeat)
     return device
 
@@ -98,7 +98,7 @@ def test_a_message_waiting_for_a_disabled_route_device_moves_to_another_of_its_r
     message = routed(parts, caller)
     spare = route(parts, caller, "+26377")
 
-    parts.store.disable_device(econet.device_id)
+    parts.store.devices.disable(econet.device_id)
     run_round(parts)
 
     assert waits(parts, message) == (own(spare), {spare.device_id})
@@ -212,7 +212,7 @@ def declined(device: AgentDevice, message: Message) -> str:
 
 def phone_route(parts: Parts, caller: Caller, *prefixes: str, heard_at: datetime | None = None) -> MobileDevice:
     phone = parts.phone(caller)
-    parts.store.set_device_prefixes(phone.device_id, prefixes)
+    parts.store.devices.set_prefixes(phone.device_id, prefixes)
     parts.heard(phone, heard_at or utcnow())
     return phone
 
@@ -278,13 +278,13 @@ def test_a_cancel_of_a_message_routed_to_a_phone_tells_the_phone_and_its_pull_li
 
 
 def disabled(parts: Parts, phone: MobileDevice) -> None:
-    parts.store.disable_device(phone.device_id)
+    parts.store.devices.disable(phone.device_id)
 
 
 def past_its_daily_limit(parts: Parts, phone: MobileDevice) -> None:
     """The phone pulls still: only the move's mark keeps its pull off a message moved off it."""
     later = isoformat_z(utcnow() + timedelta(hours=3))
-    parts.store.record_heartbeat(phone.device_id, utcnow(), {"daily_limit_reached_until": later})
+    parts.store.devices.record_heartbeat(phone.device_id, utcnow(), {"daily_limit_reached_until": later})
 
 
 @pytest.mark.parametrize("unable", [disabled, past_its_daily_limit])
@@ -332,7 +332,7 @@ def test_a_message_moved_off_a_phone_and_back_to_it_is_listed_by_its_pull_again(
     run_round(parts, later)
     assert parts.pulled(phone) == []
 
-    parts.store.disable_device(spare.device_id)
+    parts.store.devices.disable(spare.device_id)
     parts.heard(phone, later + timedelta(seconds=5))
     run_round(parts, later + timedelta(seconds=10))
 
@@ -398,7 +398,7 @@ def test_an_otp_of_a_client_of_phones_alone_stays_on_the_shared_queue_and_is_nev
     phone = phone_route(parts, caller, "+26377")
     message = otp_message(parts, caller, utcnow())
     # The relay enqueues it with its code, never routed (``api.otp``).
-    placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, [replace(message, body="Code: 123456")])
+    placement.enqueue_sends(parts.redis, parts.store.devices.signing_keys, [replace(message, body="Code: 123456")])
 
     run_round(parts, utcnow() + timedelta(seconds=5))
 
@@ -413,7 +413,7 @@ def test_a_round_reads_no_shared_backlog_of_a_client_whose_agents_are_down_and_t
     caller = parts.client()
     agent = parts.device(caller)
     backlog = parts.store.insert_messages([parts.new_message(caller, to=ECONET) for _ in range(3)])
-    placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, backlog)
+    placement.enqueue_sends(parts.redis, parts.store.devices.signing_keys, backlog)
     agent.heartbeat(at=utcnow() - timedelta(seconds=OFFLINE_AFTER_SECONDS + 60))  # down: its queue is read by none
     phone_route(parts, caller, "+26377", heard_at=utcnow() - timedelta(seconds=OFFLINE_AFTER_SECONDS + 60))
     read: list[str] = []

@@ -79,7 +79,7 @@ def test_a_round_reads_the_keys_of_the_clients_it_returns_messages_to_once_for_i
         device = parts.device(caller)
         device.heartbeat()
         claimed(parts, parts.message(caller), device)
-        placement.enqueue_sends(parts.redis, parts.store.device_signing_keys, [parts.message(caller)])  # waiting
+        placement.enqueue_sends(parts.redis, parts.store.devices.signing_keys, [parts.message(caller)])  # waiting
     known_to_the_worker(parts.redis)
     now = utcnow() + STUCK_AFTER + timedelta(seconds=1)
 

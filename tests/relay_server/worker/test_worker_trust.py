@@ -30,7 +30,7 @@ def test_a_planted_pickle_or_dotted_path_never_runs_and_the_worker_carries_on(
     for name, (witness, fields) in attacks(tmp_path).items():
         plant(redisdb, queue, f"planted-{name}", fields)
         witnesses.append(witness)
-    placement.enqueue_send(redisdb, store.device_signing_keys, message)  # queued behind the planted jobs
+    placement.enqueue_send(redisdb, store.devices.signing_keys, message)  # queued behind the planted jobs
     worker = start_worker(tmp_path, sqlite_url, f"redis://{redis_proc.host}:{redis_proc.port}/0")
     try:
         # Played after the planted jobs, the message's own is deleted (its text with it).
@@ -51,14 +51,14 @@ def test_a_device_that_puts_another_clients_send_job_on_the_events_queue_leaves_
 ):
     store = Store.open(sqlite_url)
     victim, _ = store.create_client("victim")
-    store.add_device(victim.client_id)
+    store.devices.add(victim.client_id)
     [message] = store.insert_messages([new_message(victim.client_id, body="hi")])
-    placement.enqueue_send(redisdb, store.device_signing_keys, message)
+    placement.enqueue_send(redisdb, store.devices.signing_keys, message)
     job_key = bus.BusJob.key_for(wire.send_job_id(victim.client_id, message.message_id))
     waiting = redisdb.hgetall(job_key)
     # Another client's device, on its own Redis user: it may not touch the job, but may append to the events queue.
     stranger, _ = store.create_client("stranger")
-    device, _ = store.add_device(stranger.client_id)
+    device, _ = store.devices.add(stranger.client_id)
     password = redis_acl.new_password()
     redisdb.execute_command(*redis_acl.setuser(device.device_id, stranger.client_id, password))
     as_device = redis.Redis(

@@ -114,7 +114,7 @@ def test_a_disabled_phones_handed_message_fails_outcome_unknown_at_once_and_one_
 ):
     caller, phone, message, heard_at = handed(parts)
     never_handed = placed(parts, caller, phone, at=heard_at + MINUTE)
-    assert parts.store.disable_device(phone.device_id) is not None
+    assert parts.store.devices.disable(phone.device_id) is not None
 
     assert run_round(parts, heard_at + 2 * MINUTE)
 
