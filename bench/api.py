@@ -224,7 +224,7 @@ def main() -> None:
         started = time.perf_counter()
         caller = filled_client(store, args.messages)
         print(f"{args.messages:,} messages on {store.engine.dialect.name} after {time.perf_counter() - started:.1f} s")
-        api_key = store.create_api_key(caller.client_id)
+        api_key = store.clients.create_api_key(caller.client_id)
         # None unless asked: a database filled before may have one.
         store.daily_quotas.set_limit(caller.client_id, args.daily_quota)
         newest = store.history(caller, HistoryQuery(limit=1)).items[0]

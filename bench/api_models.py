@@ -91,7 +91,7 @@ def main() -> None:
             relay=RelaySettings(data_dir=folder, database_url=database_url, rate_limit_per_minute=10_000_000)
         )
         app = create_app(settings, store=store, redis=client)
-        client_row, api_key = store.create_client("bench")
+        client_row, api_key = store.clients.create("bench")
         headers = {"X-API-Key": api_key, "X-Client-ID": client_row.client_id}
         relay = app.test_client()
         sent = relay.post("/v1/sms/send", json=SEND, headers=headers).get_json()

@@ -70,7 +70,7 @@ class Bench:
         context.install(self.ctx)
         client.set(wire.redis_epoch_key(), "0")  # a worker that long knew this Redis: no grace period
         self.store = store
-        self.client_id = store.create_client("expiring bulk")[0].client_id
+        self.client_id = store.clients.create("expiring bulk")[0].client_id
         self.offline = store.devices.add(self.client_id)[0].device_id
         reporting, password = store.devices.add(self.client_id)
         self.outbox = Outbox(

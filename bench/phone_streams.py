@@ -113,7 +113,7 @@ def main() -> None:
     from relay_server.store import Store
 
     store = Store.open(env["ZIMSEND_DATABASE_URL"])
-    client, api_key = store.create_client("bench")
+    client, api_key = store.clients.create("bench")
     headers = {"X-Client-ID": client.client_id, "X-API-Key": api_key}
     tokens = [store.mobile_devices.add_android(client.client_id, None)[1] for _ in range(args.phones)]
     server = subprocess.Popen([sys.executable, __file__, "serve"], env=env)

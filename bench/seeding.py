@@ -42,7 +42,7 @@ def filled_client(store: Store, count: int) -> Caller:
         found = conn.execute(sa.select(clients.c.client_id).where(clients.c.name == name)).scalar()
     if found is not None:
         return Caller(client_id=found, key_id="", is_test=False)
-    client, _ = store.create_client(f"filling {name}")
+    client, _ = store.clients.create(f"filling {name}")
     caller = fill(store, client.client_id, count)
     with store.engine.begin() as conn:
         conn.execute(sa.update(clients).where(clients.c.client_id == client.client_id).values(name=name))

@@ -124,7 +124,7 @@ def delivered(store: Store, client_id: str) -> int:
 
 def pumped(store: Store, count: int, pumps: int) -> float:
     """Attempts a second of ``pumps`` pumps (as many workers) posting ``count`` new deliveries of a new client."""
-    client_id = store.create_client("bench webhooks")[0].client_id
+    client_id = store.clients.create("bench webhooks")[0].client_id
     relay = RelaySettings(
         webhook_allow_http=True,
         webhook_allow_private_hosts=True,
@@ -153,7 +153,7 @@ def pumped(store: Store, count: int, pumps: int) -> float:
 
 def recorded(store: Store, count: int) -> float:
     """Records a second of ``WORKERS`` threads logging one successful attempt each of ``count`` deliveries."""
-    client_id = store.create_client("bench webhook records")[0].client_id
+    client_id = store.clients.create("bench webhook records")[0].client_id
     now = datetime.now(timezone.utc)
     claimed = pending_deliveries(store, client_id, "http://127.0.0.1:9/hook", count, now + timedelta(minutes=5))
     outcome = Outcome(True, 200, 3, None)

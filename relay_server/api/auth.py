@@ -83,7 +83,7 @@ def _authenticate(client_id: str, api_key: str) -> Caller:
 def _authenticate_until(client_id: str, api_key: str) -> tuple[Caller, datetime | None]:
     """The store's answer for these credentials; a failure is counted against the address."""
     try:
-        return context.current().store.authenticate_until(client_id, api_key)
+        return context.current().store.clients.authenticate_until(client_id, api_key)
     except UnknownClient:
         log.info(
             "authentication refused", extra={"client_id": auth_throttle.loggable(client_id), "reason": "unknown client"}

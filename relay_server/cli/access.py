@@ -31,7 +31,7 @@ def _create_client(args: argparse.Namespace) -> int:
     if not name:
         raise command.CommandRefused("INVALID_NAME", "the client's name must not be empty")
     with command.open_store(command.settings()) as store:
-        client, api_key = store.create_client(name)
+        client, api_key = store.clients.create(name)
     command.emit({"client_id": client.client_id, "api_key": api_key})
     return 0
 
@@ -115,7 +115,7 @@ def _create_key(args: argparse.Namespace) -> int:
             raise command.CommandRefused("INVALID_DAYS", "--expires-days reaches past the year 9999") from None
     with command.open_store(command.settings()) as store:
         try:
-            api_key = store.create_api_key(args.client_id, test=args.test, expires_at=expires_at)
+            api_key = store.clients.create_api_key(args.client_id, test=args.test, expires_at=expires_at)
         except UnknownClient as exc:
             raise command.unknown_client(args.client_id) from exc
     command.emit({"client_id": args.client_id, "api_key": api_key, "expires_at": isoformat_z(expires_at)})
@@ -131,7 +131,7 @@ def register_revoke_key(subparsers: argparse._SubParsersAction) -> None:
 def _revoke_key(args: argparse.Namespace) -> int:
     api_key = sys.stdin.readline().strip() if args.api_key == "-" else args.api_key
     with command.open_store(command.settings()) as store:
-        if not store.revoke_api_key(api_key):
+        if not store.clients.revoke_api_key(api_key):
             raise command.CommandRefused("UNKNOWN_API_KEY", "no such API key")
     command.emit({"revoked": True, "prefix": api_key[:12]})
     return 0
@@ -145,9 +145,9 @@ def register_list_keys(subparsers: argparse._SubParsersAction) -> None:
 
 def _list_keys(args: argparse.Namespace) -> int:
     with command.open_store(command.settings()) as store:
-        if store.get_client(args.client_id) is None:
+        if store.clients.get(args.client_id) is None:
             raise command.unknown_client(args.client_id)
-        for key in store.list_api_keys(args.client_id):
+        for key in store.clients.list_api_keys(args.client_id):
             command.emit(_key_document(key))
     return 0
 
@@ -172,7 +172,7 @@ def register_disable_client(subparsers: argparse._SubParsersAction) -> None:
 
 def _disable_client(args: argparse.Namespace) -> int:
     with command.open_store(command.settings()) as store:
-        if not store.disable_client(args.client_id):
+        if not store.clients.disable(args.client_id):
             raise command.unknown_client(args.client_id)
     command.emit({"client_id": args.client_id, "disabled": True})
     return 0

@@ -183,7 +183,7 @@ def register_list_devices(subparsers: argparse._SubParsersAction) -> None:
 def _list_devices(args: argparse.Namespace) -> int:
     settings = command.settings()
     with command.open_store(settings) as store:
-        if args.client_id is not None and store.get_client(args.client_id) is None:
+        if args.client_id is not None and store.clients.get(args.client_id) is None:
             raise command.unknown_client(args.client_id)
         states = _live_states(settings, store, client_id=args.client_id)
         for device in store.devices.listed(args.client_id):

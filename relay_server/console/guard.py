@@ -166,11 +166,11 @@ def _session_caller() -> Caller | None:
     if not isinstance(client_id, str) or not isinstance(key_id, str):
         return None
     store = context.current().store
-    client = store.get_client(client_id)
+    client = store.clients.get(client_id)
     if client is None or client.disabled:
         return None
     now = utcnow()
-    for key in store.list_api_keys(client_id):
+    for key in store.clients.list_api_keys(client_id):
         if key.key_id == key_id and key.revoked_at is None and (key.expires_at is None or key.expires_at > now):
             return Caller(client_id=client_id, key_id=key_id, is_test=key.is_test, daily_quota=client.daily_quota)
     return None

@@ -55,7 +55,7 @@ def operator_view() -> str:
     return render_template(
         "operator.html",
         clients=clients,
-        keys={client.client_id: store.list_api_keys(client.client_id) for client in clients},
+        keys={client.client_id: store.clients.list_api_keys(client.client_id) for client in clients},
         used_today=store.daily_quotas.used_on(
             [client.client_id for client in clients if client.daily_quota is not None], now
         ),

@@ -1,4 +1,4 @@
-"""Clients and their API keys.
+"""Clients and their API keys, and their bound part ``store.clients`` (``Clients``).
 
 A key is a high-entropy token (``zs_live_``/``zs_test_`` and 32 alphanumerics),
 so a plain SHA-256 digest is a safe way to keep it: the store holds only the
@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from datetime import datetime
 
 import sqlalchemy as sa
 
 from relay_server.store import ids
+from relay_server.store.engine import after_commit, single_read, write_transaction
 from relay_server.store.errors import InvalidApiKey, UnknownClient
 from relay_server.store.models import ApiKey, Caller, Client
 from relay_server.store.schema import api_keys, clients
@@ -138,3 +140,62 @@ def authenticate_until(conn: sa.Connection, client_id: str, api_key: str) -> tup
         raise InvalidApiKey(client_id)
     caller = Caller(client_id=client_id, key_id=row.key_id, is_test=row.is_test, daily_quota=row.daily_quota)
     return caller, row.expires_at
+
+
+class Clients:
+    """The clients and their API keys (``store.clients``), each method one transaction."""
+
+    def __init__(self, engine: sa.Engine, changed: Callable[[], object]) -> None:
+        self._engine = engine
+        self._changed = changed  # told once a key is revoked or a client disabled: whoever caches callers
+
+    def create(self, name: str) -> tuple[Client, str]:
+        """A new active client and its first live API key (the only time it is seen)."""
+        with write_transaction(self._engine) as conn:
+            return create_client(conn, name)
+
+    def get(self, client_id: str) -> Client | None:
+        """The client, disabled or not; None when unknown."""
+        if not ids.is_client_id(client_id):
+            return None
+        with single_read(self._engine) as conn:
+            return get_client(conn, client_id)
+
+    def create_api_key(self, client_id: str, *, test: bool = False, expires_at: datetime | None = None) -> str:
+        """A new ``zs_live_``/``zs_test_`` key for the client; only its digest is kept.
+
+        The key stops working at ``expires_at`` when given. Raises
+        UnknownClient for an unknown or disabled client.
+        """
+        with write_transaction(self._engine) as conn:
+            return create_api_key(conn, client_id, test=test, expires_at=expires_at)
+
+    def revoke_api_key(self, api_key: str) -> bool:
+        """Revoke the key; false when no such key exists."""
+        with write_transaction(self._engine) as conn:
+            revoked = revoke_api_key(conn, api_key)
+        after_commit(self._engine, self._changed)
+        return revoked
+
+    def list_api_keys(self, client_id: str) -> list[ApiKey]:
+        """The client's keys as display prefixes and states, oldest first."""
+        with single_read(self._engine) as conn:
+            return list_api_keys(conn, client_id)
+
+    def disable(self, client_id: str) -> bool:
+        """Disable the client (its keys stop working); false when no such client exists."""
+        with write_transaction(self._engine) as conn:
+            disabled = disable_client(conn, client_id)
+        after_commit(self._engine, self._changed)
+        return disabled
+
+    def authenticate(self, client_id: str, api_key: str) -> Caller:
+        """Who is calling; raises UnknownClient or InvalidApiKey. Constant-time compare."""
+        return self.authenticate_until(client_id, api_key)[0]
+
+    def authenticate_until(self, client_id: str, api_key: str) -> tuple[Caller, datetime | None]:
+        """Who is calling and when the key expires (None: never); raises UnknownClient or InvalidApiKey."""
+        if not ids.is_client_id(client_id):
+            raise UnknownClient(client_id)
+        with single_read(self._engine) as conn:
+            return authenticate_until(conn, client_id, api_key)

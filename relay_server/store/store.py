@@ -5,8 +5,9 @@ Each concept lives in its own module (clients, devices, device records,
 messages, history, transitions, stats, retention, idempotency, incoming,
 dead_letters); this class opens the transaction and hands the connection over.
 Concepts with many queries of their own are reached as attributes bound to
-the same engine, each method one transaction: ``store.devices`` (adding,
-routing, disabling devices, their keys and heartbeats), ``store.inbox``,
+the same engine, each method one transaction: ``store.clients`` (clients and
+their API keys), ``store.devices`` (adding, routing, disabling devices, their
+keys and heartbeats), ``store.inbox``,
 ``store.webhooks``, ``store.webhook_outbox``, ``store.mobile_devices``,
 ``store.phone_events``, ``store.blocked_numbers``, ``store.daily_quotas``; the console's
 ``store.operators``, ``store.signed_out``, ``store.overview``,
@@ -26,7 +27,6 @@ import sqlalchemy as sa
 
 from relay_server.store import (
     blocked_numbers,
-    clients,
     dead_letters,
     device_records,
     history,
@@ -46,6 +46,7 @@ from relay_server.store import (
 )
 from relay_server.store import daily_quota as quotas  # apart: sends take a ``daily_quota`` argument
 from relay_server.store.blocked_numbers import BlockedNumbers
+from relay_server.store.clients import Clients
 from relay_server.store.device_history import DeviceHistory
 from relay_server.store.device_registry import DeviceRegistry
 from relay_server.store.engine import (
@@ -74,9 +75,7 @@ from relay_server.store.inbox import Inbox
 from relay_server.store.migrate import bring_to_head, bring_to_head_on_first_connection, current_revision
 from relay_server.store.mobile_devices import MobileDevices
 from relay_server.store.models import (
-    ApiKey,
     Caller,
-    Client,
     DeadLetter,
     EventFailure,
     FailureTally,
@@ -121,6 +120,7 @@ log = logging.getLogger(__name__)
 class Store:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        self.clients = Clients(engine, self._announce_credentials_changed)
         self.inbox = Inbox(engine)
         self.webhooks = Webhooks(engine)
         self.webhook_outbox = WebhookOutbox(engine)
@@ -188,63 +188,12 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
-    # -- clients and keys ----------------------------------------------------
-    def create_client(self, name: str) -> tuple[Client, str]:
-        """A new active client and its first live API key (the only time it is seen)."""
-        with write_transaction(self.engine) as conn:
-            return clients.create_client(conn, name)
-
-    def get_client(self, client_id: str) -> Client | None:
-        """The client, disabled or not; None when unknown."""
-        if not ids.is_client_id(client_id):
-            return None
-        with single_read(self.engine) as conn:
-            return clients.get_client(conn, client_id)
-
-    def create_api_key(self, client_id: str, *, test: bool = False, expires_at: datetime | None = None) -> str:
-        """A new ``zs_live_``/``zs_test_`` key for the client; only its digest is kept.
-
-        The key stops working at ``expires_at`` when given. Raises
-        UnknownClient for an unknown or disabled client.
-        """
-        with write_transaction(self.engine) as conn:
-            return clients.create_api_key(conn, client_id, test=test, expires_at=expires_at)
-
-    def revoke_api_key(self, api_key: str) -> bool:
-        """Revoke the key; false when no such key exists."""
-        with write_transaction(self.engine) as conn:
-            revoked = clients.revoke_api_key(conn, api_key)
-        self.after_commit(self._announce_credentials_changed)
-        return revoked
-
-    def list_api_keys(self, client_id: str) -> list[ApiKey]:
-        """The client's keys as display prefixes and states, oldest first."""
-        with single_read(self.engine) as conn:
-            return clients.list_api_keys(conn, client_id)
-
-    def disable_client(self, client_id: str) -> bool:
-        """Disable the client (its keys stop working); false when no such client exists."""
-        with write_transaction(self.engine) as conn:
-            disabled = clients.disable_client(conn, client_id)
-        self.after_commit(self._announce_credentials_changed)
-        return disabled
-
     def _announce_credentials_changed(self) -> None:
-        """Once committed: tell those who cache credentials that some may no longer hold."""
+        """Once committed (``store.clients``, ``store.daily_quotas``): tell those who cache credentials that some may no longer hold."""
         for listener in self.credentials_changed:
             listener()
 
-    def authenticate(self, client_id: str, api_key: str) -> Caller:
-        """Who is calling; raises UnknownClient or InvalidApiKey. Constant-time compare."""
-        return self.authenticate_until(client_id, api_key)[0]
-
-    def authenticate_until(self, client_id: str, api_key: str) -> tuple[Caller, datetime | None]:
-        """Who is calling and when the key expires (None: never); raises UnknownClient or InvalidApiKey."""
-        if not ids.is_client_id(client_id):
-            raise UnknownClient(client_id)
-        with single_read(self.engine) as conn:
-            return clients.authenticate_until(conn, client_id, api_key)
-
+    # -- what devices refused ---------------------------------------------------
     def record_refusal(self, refusal: Refusal) -> bool:
         """Keep that a device refused a shared message (``refusals``); False for a repeat."""
         with write_transaction(self.engine) as conn:

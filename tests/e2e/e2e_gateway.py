@@ -109,7 +109,7 @@ class Gateway:
         return self.spawn("worker", [str(BIN / "zimsend-relay"), "worker", "--maintenance-seconds", maintenance])
 
     def new_account(self, name: str = "acme") -> Credentials:
-        client, api_key = self.store.create_client(name)
+        client, api_key = self.store.clients.create(name)
         return Credentials(client.client_id, api_key)
 
     def new_agent(

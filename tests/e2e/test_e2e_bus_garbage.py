@@ -114,7 +114,7 @@ def test_garbage_on_every_queue_crashes_nothing_and_moves_no_message(gateway: Ga
     account = gateway.new_account()
     agent = gateway.new_agent(account)
     owner = gateway.new_account("tester")
-    tester = Credentials(owner.client_id, gateway.store.create_api_key(owner.client_id, test=True))
+    tester = Credentials(owner.client_id, gateway.store.clients.create_api_key(owner.client_id, test=True))
     later = isoformat_z(utcnow() + timedelta(days=1))
     live = gateway.queue(account, to="+263771234567", message="later", scheduled_at=later)
     test_id = gateway.queue(tester, to="+263771234567", message="later", scheduled_at=later)

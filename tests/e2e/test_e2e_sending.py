@@ -164,7 +164,7 @@ def test_a_device_that_is_not_running_is_refused_as_offline_and_none_as_no_devic
 def test_a_test_key_goes_to_the_simulated_device_and_never_to_a_modem(gateway: Gateway):
     account = gateway.new_account()
     agent = gateway.new_agent(account)
-    test_key = gateway.store.create_api_key(account.client_id, test=True)
+    test_key = gateway.store.clients.create_api_key(account.client_id, test=True)
     tester = type(account)(account.client_id, test_key)
     delivered = gateway.queue(tester, to="+263771000600", message="simulated")
     failed = gateway.queue(tester, to="+263771230000", message="simulated failure")

@@ -72,7 +72,7 @@ def relay(
     )
     with serving(env):
         store = Store.open(database_url)
-        client, api_key = store.create_client("schemathesis")
+        client, api_key = store.clients.create("schemathesis")
         device, _password = store.devices.add(client.client_id)
         store.devices.mark_seen(device.device_id, utcnow())
         store.close()

@@ -43,7 +43,7 @@ class Relay:
         return f"{self.base}/api/mobile/v1"
 
     def account(self) -> Credentials:
-        client, api_key = self.store.create_client("acme")
+        client, api_key = self.store.clients.create("acme")
         return Credentials(client.client_id, api_key)
 
     def phone(self, account: Credentials, version: str = "1.68.0") -> Phone:

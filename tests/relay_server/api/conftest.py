@@ -42,7 +42,7 @@ class Relay:
     _stop: Callable[[], None] = field(repr=False)
 
     def new_client(self, name: str = "acme") -> Credentials:
-        client, api_key = self.store.create_client(name)
+        client, api_key = self.store.clients.create(name)
         return Credentials(client.client_id, api_key)
 
     def new_device(self, client_id: str) -> str:
@@ -50,7 +50,7 @@ class Relay:
         return device.device_id
 
     def test_key(self, client_id: str) -> Credentials:
-        return Credentials(client_id, self.store.create_api_key(client_id, test=True))
+        return Credentials(client_id, self.store.clients.create_api_key(client_id, test=True))
 
     def url(self, path: str) -> str:
         return self.base_url + path

@@ -45,7 +45,7 @@ def api(sqlite_url: str, redisdb: redis.Redis, tmp_path) -> Any:
         relay=RelaySettings(data_dir=tmp_path, database_url=sqlite_url, rate_limit_per_minute=1_000_000)
     )
     app = create_app(settings_, store=store, redis=redisdb)
-    client, api_key = store.create_client("acme")
+    client, api_key = store.clients.create("acme")
     yield app.test_client(), {"X-API-Key": api_key, "X-Client-ID": client.client_id}
     store.close()
 

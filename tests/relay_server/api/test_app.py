@@ -27,7 +27,7 @@ def test_an_app_from_settings_alone_keeps_its_data_in_a_new_data_dir(tmp_path, r
     with app.app_context():
         relay = context.current()
         assert isinstance(relay.dispatcher, StoreOnlyDispatcher)
-        client, api_key = relay.store.create_client("acme")
+        client, api_key = relay.store.clients.create("acme")
     try:
         answer = app.test_client().get("/v1/auth/test", headers={"X-Client-ID": client.client_id, "X-API-Key": api_key})
         assert answer.status_code == 200
@@ -46,7 +46,7 @@ def test_an_app_from_settings_alone_cuts_a_request_waiting_on_a_locked_table_log
     app = create_app(Settings(relay=settings))
     with app.app_context():
         store = context.current().store
-    client, api_key = store.create_client("acme")
+    client, api_key = store.clients.create("acme")
     answers = []
     try:
         with held(postgres_url, "LOCK TABLE clients IN ACCESS EXCLUSIVE MODE"):
@@ -74,7 +74,7 @@ def test_an_app_from_settings_alone_cuts_a_request_waiting_on_a_locked_table_log
 def test_an_app_whose_database_comes_back_migrated_by_a_newer_relay_answers_503(postgres_url, redis_proc, redisdb):
     # Its store opened during an outage, as a replaced server process's is: the schema is checked late.
     before = open_migrated(postgres_url)
-    client, api_key = before.create_client("acme")
+    client, api_key = before.clients.create("acme")
     migrated_by_a_newer_relay(before.engine)
     before.close()
     with refusing_connections(postgres_url):

@@ -43,7 +43,7 @@ def test_an_unknown_client_id_is_refused(relay, acme):
 
 
 def test_a_disabled_client_is_refused_as_an_invalid_client(relay, acme):
-    relay.store.disable_client(acme.client_id)
+    relay.store.clients.disable(acme.client_id)
     assert_error(send(relay, acme.headers), 401, "INVALID_CLIENT_ID")
 
 
@@ -53,7 +53,7 @@ def test_a_wrong_api_key_is_refused(relay, acme):
 
 
 def test_a_revoked_api_key_is_refused(relay, acme):
-    assert relay.store.revoke_api_key(acme.api_key)
+    assert relay.store.clients.revoke_api_key(acme.api_key)
     assert_error(send(relay, acme.headers), 401, "INVALID_API_KEY")
 
 
@@ -65,7 +65,7 @@ def test_another_clients_key_does_not_open_this_client(relay, acme):
 
 def test_refused_requests_store_nothing(relay, acme):
     send(relay, {**acme.headers, "X-API-Key": "zs_live_" + "x" * 32})
-    caller = relay.store.authenticate(acme.client_id, acme.api_key)
+    caller = relay.store.clients.authenticate(acme.client_id, acme.api_key)
     assert relay.store.history(caller, HistoryQuery()).total == 0
 
 
@@ -87,8 +87,8 @@ def test_a_message_sent_with_a_test_key_is_invisible_to_the_live_key(relay, acme
     response = send(relay, test_creds.headers)
     assert response.status_code == 202, response.text
     message_id = response.json()["message_id"]
-    live = relay.store.authenticate(acme.client_id, acme.api_key)
-    test = relay.store.authenticate(acme.client_id, test_creds.api_key)
+    live = relay.store.clients.authenticate(acme.client_id, acme.api_key)
+    test = relay.store.clients.authenticate(acme.client_id, test_creds.api_key)
     assert test.is_test and not live.is_test
     assert relay.store.get_message(test, message_id).is_test
     assert relay.store.get_message(live, message_id) is None

@@ -44,7 +44,7 @@ def listed(relay, creds, **params) -> list[tuple[str, str]]:
 
 
 def stored_count(relay, creds) -> int:
-    return relay.store.history(relay.store.authenticate(creds.client_id, creds.api_key), HistoryQuery()).total
+    return relay.store.history(relay.store.clients.authenticate(creds.client_id, creds.api_key), HistoryQuery()).total
 
 
 def assert_blocked(response: requests.Response, number: str = NUMBER) -> None:

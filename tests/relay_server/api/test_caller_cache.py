@@ -17,13 +17,13 @@ def status(relay, headers) -> int:
 
 def test_a_key_revoked_after_it_was_used_is_refused_at_once(relay, acme):
     assert status(relay, acme.headers) == 200
-    assert relay.store.revoke_api_key(acme.api_key)
+    assert relay.store.clients.revoke_api_key(acme.api_key)
     assert status(relay, acme.headers) == 401
 
 
 def test_a_client_disabled_after_it_called_is_refused_at_once(relay, acme):
     assert status(relay, acme.headers) == 200
-    assert relay.store.disable_client(acme.client_id)
+    assert relay.store.clients.disable(acme.client_id)
     assert status(relay, acme.headers) == 401
 
 
@@ -31,7 +31,7 @@ def test_a_key_revoked_by_another_process_is_refused_once_it_announces_the_chang
     assert status(relay, acme.headers) == 200
     elsewhere = open_migrated(database_url)  # another process's store: it tells this relay nothing itself
     try:
-        assert elsewhere.revoke_api_key(acme.api_key)
+        assert elsewhere.clients.revoke_api_key(acme.api_key)
     finally:
         elsewhere.close()
     caller_cache.announce_change(relay.redis)
@@ -41,13 +41,13 @@ def test_a_key_revoked_by_another_process_is_refused_once_it_announces_the_chang
 def test_every_relay_sharing_the_redis_refuses_a_revoked_key_at_once(make_relay, relay, acme):
     other = make_relay()
     assert status(relay, acme.headers) == 200 and status(other, acme.headers) == 200
-    assert relay.store.revoke_api_key(acme.api_key)
+    assert relay.store.clients.revoke_api_key(acme.api_key)
     assert status(other, acme.headers) == 401
 
 
 def test_a_cached_key_is_refused_once_it_expires(relay, acme):
     expires_at = utcnow() + timedelta(seconds=1)
-    headers = {**acme.headers, "X-API-Key": relay.store.create_api_key(acme.client_id, expires_at=expires_at)}
+    headers = {**acme.headers, "X-API-Key": relay.store.clients.create_api_key(acme.client_id, expires_at=expires_at)}
     assert status(relay, headers) == 200
     while utcnow() <= expires_at:
         pass

@@ -47,7 +47,7 @@ def send(relay, creds, to=NUMBERS[0], **headers) -> requests.Response:
 
 
 def stored(relay, creds) -> int:
-    caller = relay.store.authenticate(creds.client_id, creds.api_key)
+    caller = relay.store.clients.authenticate(creds.client_id, creds.api_key)
     return relay.store.history(caller, HistoryQuery(limit=100)).total
 
 

@@ -26,7 +26,7 @@ SENDS = 48
 
 def _online_client(store: Store) -> tuple[str, str]:
     """A client with a device recorded online (so sends are accepted): its id and live key."""
-    client, api_key = store.create_client("acme")
+    client, api_key = store.clients.create("acme")
     device, _password = store.devices.add(client.client_id)
     store.devices.record_heartbeat(device.device_id, utcnow() + timedelta(minutes=10), {"model": "SIM800L"})
     return client.client_id, api_key
@@ -57,7 +57,7 @@ def test_sends_at_once_to_two_server_processes_never_store_more_than_the_quota(
 
         assert sorted(set(statuses)) == [202, 429], statuses
         assert statuses.count(202) == QUOTA
-        caller = store.authenticate(client_id, api_key)
+        caller = store.clients.authenticate(client_id, api_key)
         assert store.history(caller, HistoryQuery(limit=100)).total == QUOTA
         assert store.stats(caller, None, None, None).pending == QUOTA
     finally:

@@ -80,18 +80,18 @@ def store(postgres_url: str) -> Iterator[Store]:
 
 def _stored(store: Store, key: Credentials) -> int:
     """How many messages the store holds of the key's client (and mode)."""
-    return store.history(store.authenticate(key.client_id, key.api_key), HistoryQuery(limit=1)).total
+    return store.history(store.clients.authenticate(key.client_id, key.api_key), HistoryQuery(limit=1)).total
 
 
 def _test_key(store: Store) -> Credentials:
     """A new client's test key: its sends need no device online."""
-    client, _live = store.create_client("acme")
-    return Credentials(client.client_id, store.create_api_key(client.client_id, test=True))
+    client, _live = store.clients.create("acme")
+    return Credentials(client.client_id, store.clients.create_api_key(client.client_id, test=True))
 
 
 def _online_client(store: Store) -> Credentials:
     """A client with a device recorded online, so that its live sends are accepted: its live key."""
-    client, api_key = store.create_client("acme")
+    client, api_key = store.clients.create("acme")
     device, _password = store.devices.add(client.client_id)
     store.devices.record_heartbeat(device.device_id, utcnow() + timedelta(minutes=10), {"model": "SIM800L"})
     return Credentials(client.client_id, api_key)

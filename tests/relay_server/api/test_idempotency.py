@@ -21,7 +21,7 @@ def post(relay, creds, body, key, path="/sms/send", **headers):
 
 
 def stored_count(relay, creds) -> int:
-    caller = relay.store.authenticate(creds.client_id, creds.api_key)
+    caller = relay.store.clients.authenticate(creds.client_id, creds.api_key)
     return relay.store.history(caller, HistoryQuery()).total
 
 

@@ -52,9 +52,9 @@ def test_a_relay_killed_between_reserving_and_answering_sends_once_when_retried(
         redis_url=own_redis.url,
     )
     store = Store.open(database_url)
-    client, api_key = store.create_client("acme")
+    client, api_key = store.clients.create("acme")
     if key_mode == "test":
-        api_key = store.create_api_key(client.client_id, test=True)
+        api_key = store.clients.create_api_key(client.client_id, test=True)
     device, _password = store.devices.add(client.client_id)
     store.devices.record_heartbeat(device.device_id, utcnow() + timedelta(minutes=10), {"model": "SIM800L"})
     url = f"http://127.0.0.1:{port}/v1/{path}"

@@ -152,8 +152,8 @@ def test_metrics_add_up_what_two_server_processes_counted(tmp_path, redis_proc):
     envs = [environment(tmp_path, redis_url=redis_url, http_port=str(port)) for port in ports]
     subprocess.run([RELAY, "migrate"], env=envs[0], check=True, capture_output=True)
     store = Store.open(f"sqlite:///{tmp_path / 'data' / 'zimsend.sqlite3'}")
-    client, _live = store.create_client("acme")
-    test_key = Credentials(client.client_id, store.create_api_key(client.client_id, test=True))
+    client, _live = store.clients.create("acme")
+    test_key = Credentials(client.client_id, store.clients.create_api_key(client.client_id, test=True))
     store.close()
     with serving(envs[0]), serving(envs[1]):
         send(f"http://127.0.0.1:{ports[0]}", test_key, 2)
@@ -187,8 +187,8 @@ def test_metrics_of_a_server_process_show_what_the_worker_process_counted(tmp_pa
     env = environment(tmp_path, redis_url=redis_url, http_port=str(port), due_check_seconds="0.2", log_level="INFO")
     subprocess.run([RELAY, "migrate"], env=env, check=True, capture_output=True)
     store = Store.open(f"sqlite:///{tmp_path / 'data' / 'zimsend.sqlite3'}")
-    client, _live = store.create_client("acme")
-    test_key = Credentials(client.client_id, store.create_api_key(client.client_id, test=True))
+    client, _live = store.clients.create("acme")
+    test_key = Credentials(client.client_id, store.clients.create_api_key(client.client_id, test=True))
     store.close()
     worker = spawn_worker(env, tmp_path / "worker.log", maintenance_seconds=0.5)
     try:

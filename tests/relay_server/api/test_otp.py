@@ -80,7 +80,7 @@ def error_of(response: requests.Response, status: int, code: str, param: str | N
 
 
 def stored_messages(relay, creds) -> int:
-    caller = relay.store.authenticate(creds.client_id, creds.api_key)
+    caller = relay.store.clients.authenticate(creds.client_id, creds.api_key)
     return relay.store.history(caller, HistoryQuery()).total
 
 

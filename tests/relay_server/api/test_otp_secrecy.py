@@ -55,7 +55,7 @@ def test_the_code_is_in_the_send_job_and_in_no_answer_log_or_row(relay, acme, ca
 
     assert status["message"] == "Code ******** pour ********"
     assert [item["message"] for item in history["data"]] == ["Code ******** pour ********"]
-    caller = relay.store.authenticate(acme.client_id, acme.api_key)
+    caller = relay.store.clients.authenticate(acme.client_id, acme.api_key)
     assert relay.store.history(caller, HistoryQuery(search=code)).total == 0  # not over HTTP: URLs are logged
     assert all(answer.status_code < 300 for answer in answers)
     for answer in answers:

@@ -46,7 +46,7 @@ def test_a_request_over_the_limit_is_refused_with_retry_after_and_stores_nothing
     assert refused.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
     assert refused.headers["X-RateLimit-Remaining"] == "0"
-    caller = limited.store.authenticate(acme.client_id, acme.api_key)
+    caller = limited.store.clients.authenticate(acme.client_id, acme.api_key)
     assert limited.store.history(caller, HistoryQuery()).total == LIMIT
 
 

@@ -49,7 +49,7 @@ def parse_z(text: str) -> datetime:
 
 
 def stored_count(relay, creds) -> int:
-    caller = relay.store.authenticate(creds.client_id, creds.api_key)
+    caller = relay.store.clients.authenticate(creds.client_id, creds.api_key)
     return relay.store.history(caller, HistoryQuery()).total
 
 
@@ -86,7 +86,7 @@ def test_send_queues_the_message_and_answers_with_every_status_field(relay, acme
     # The relay's default dispatcher does not estimate.
     assert answer["estimated_delivery"] is None
 
-    caller = relay.store.authenticate(acme.client_id, acme.api_key)
+    caller = relay.store.clients.authenticate(acme.client_id, acme.api_key)
     stored = relay.store.get_message(caller, answer["message_id"])
     assert stored.status == "queued"
     assert (stored.to, stored.body, stored.priority) == ("+33612345678", body["message"], 2)

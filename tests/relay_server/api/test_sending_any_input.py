@@ -43,7 +43,7 @@ PATHS = st.sampled_from(["/sms/send", "/sms/send-bulk", "/sms/send-bulk-personal
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(path=PATHS, body=BODIES)
 def test_any_json_body_gets_an_answer_in_the_contracts_shape(relay, acme, path, body):
-    caller = relay.store.authenticate(acme.client_id, acme.api_key)
+    caller = relay.store.clients.authenticate(acme.client_id, acme.api_key)
     before = relay.store.history(caller, HistoryQuery()).total
     response = requests.post(
         relay.url(path),
@@ -90,7 +90,7 @@ def post_json(relay, creds, path, body):
 
 
 def stored(relay, creds):
-    caller = relay.store.authenticate(creds.client_id, creds.api_key)
+    caller = relay.store.clients.authenticate(creds.client_id, creds.api_key)
     return relay.store.history(caller, HistoryQuery(limit=100)).items
 
 
@@ -105,7 +105,7 @@ def test_any_metadata_is_stored_as_sent_or_refused_by_name(relay, acme, metadata
         assert len(stored(relay, acme)) == before
     else:
         message_id = response.json()["message_id"]
-        caller = relay.store.authenticate(acme.client_id, acme.api_key)
+        caller = relay.store.clients.authenticate(acme.client_id, acme.api_key)
         assert relay.store.get_message(caller, message_id).metadata == metadata
 
 
@@ -133,5 +133,5 @@ def test_one_bulk_item_with_a_lone_surrogate_in_its_metadata_is_rejected_alone(r
     rejected = answer["messages"][500]
     assert rejected["status"] == "rejected"
     assert (rejected["error"]["code"], rejected["error"]["param"]) == ("INVALID_PARAMETER", "metadata")
-    caller = relay.store.authenticate(acme.client_id, acme.api_key)
+    caller = relay.store.clients.authenticate(acme.client_id, acme.api_key)
     assert relay.store.history(caller, HistoryQuery()).total == 999

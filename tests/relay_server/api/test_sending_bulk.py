@@ -19,7 +19,7 @@ def post(relay, creds, path, body, **headers):
 
 
 def stored(relay, creds):
-    caller = relay.store.authenticate(creds.client_id, creds.api_key)
+    caller = relay.store.clients.authenticate(creds.client_id, creds.api_key)
     return relay.store.history(caller, HistoryQuery(limit=100)).items
 
 

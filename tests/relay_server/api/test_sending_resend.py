@@ -43,7 +43,7 @@ def test_resend_of_a_failed_message_queues_a_new_one_pointing_back(relay, acme):
     assert (answer["to"], answer["message"], answer["priority_level"]) == ("+33612345678", "Your code", 1)
     assert answer["metadata"] == {"k": "v"}
     assert answer["error"] is None
-    caller = relay.store.authenticate(acme.client_id, acme.api_key)
+    caller = relay.store.clients.authenticate(acme.client_id, acme.api_key)
     assert relay.store.get_message(caller, answer["message_id"]).resent_from == original
     assert relay.store.get_message(caller, original).status == "failed"
 

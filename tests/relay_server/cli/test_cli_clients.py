@@ -23,9 +23,9 @@ def test_create_client_prints_a_client_and_a_key_that_authenticates(tmp_path: Pa
     assert set(created) == {"client_id", "api_key"}
     store = Store.open(database_url)
     try:
-        caller = store.authenticate(created["client_id"], created["api_key"])
+        caller = store.clients.authenticate(created["client_id"], created["api_key"])
         assert caller.is_test is False
-        assert store.get_client(created["client_id"]).name == "Acme Ltd"
+        assert store.clients.get(created["client_id"]).name == "Acme Ltd"
     finally:
         store.close()
 
@@ -37,8 +37,8 @@ def test_create_key_makes_a_test_key_when_asked(relay: Run, store: Store) -> Non
     (test,) = ok(relay("create-key", client["client_id"], "--test"))
 
     assert live["api_key"].startswith("zs_live_") and test["api_key"].startswith("zs_test_")
-    assert store.authenticate(client["client_id"], test["api_key"]).is_test is True
-    assert store.authenticate(client["client_id"], live["api_key"]).is_test is False
+    assert store.clients.authenticate(client["client_id"], test["api_key"]).is_test is True
+    assert store.clients.authenticate(client["client_id"], live["api_key"]).is_test is False
 
 
 def test_list_keys_shows_prefixes_and_expiry_and_never_a_key(relay: Run) -> None:
@@ -71,7 +71,7 @@ def test_a_key_revoked_from_stdin_no_longer_authenticates(relay: Run, store: Sto
 
     assert revoked["revoked"] is True
     with pytest.raises(InvalidApiKey):
-        store.authenticate(client["client_id"], client["api_key"])
+        store.clients.authenticate(client["client_id"], client["api_key"])
 
 
 def test_revoking_an_unknown_key_is_refused_with_its_code(relay: Run) -> None:
@@ -88,7 +88,7 @@ def test_disable_client_stops_its_keys(relay: Run, store: Store) -> None:
     assert ok(relay("disable-client", client["client_id"])) == [{"client_id": client["client_id"], "disabled": True}]
 
     with pytest.raises(UnknownClient):
-        store.authenticate(client["client_id"], client["api_key"])
+        store.clients.authenticate(client["client_id"], client["api_key"])
 
 
 @pytest.mark.parametrize(
@@ -141,7 +141,7 @@ def test_set_quota_sets_and_removes_a_clients_daily_quota_and_says_what_today_us
     assert (limited["client_id"], limited["daily_quota"], limited["used_today"]) == (client["client_id"], 500, 2)
     assert limited["resets_at"].endswith("T00:00:00Z")
     assert (unlimited["daily_quota"], unlimited["used_today"]) == (None, 2)
-    assert store.get_client(client["client_id"]).daily_quota is None
+    assert store.clients.get(client["client_id"]).daily_quota is None
 
 
 def test_list_clients_shows_each_clients_quota_and_what_today_used(relay: Run) -> None:
@@ -177,4 +177,4 @@ def test_set_quota_wants_one_positive_daily_quota_that_the_store_holds_or_none(
     outcome = relay("set-quota", client["client_id"], *options)
 
     assert outcome.status == 1 and outcome.error["error"]["code"] == code
-    assert store.get_client(client["client_id"]).daily_quota is None
+    assert store.clients.get(client["client_id"]).daily_quota is None

@@ -69,8 +69,8 @@ def test_the_default_data_directory_and_database_are_private_whatever_the_umask(
 
 
 def test_purge_deletes_finished_messages_past_retention(relay: Run, store: Store) -> None:
-    client, key = store.create_client("Acme")
-    caller = store.authenticate(client.client_id, key)
+    client, key = store.clients.create("Acme")
+    caller = store.clients.authenticate(client.client_id, key)
     message = new_message(client.client_id, body="Hi")
     old = utcnow() - timedelta(days=40)
     finished = store.insert_messages([message, message], at=old)
@@ -94,7 +94,7 @@ def test_purge_for_more_days_than_the_calendar_reaches_purges_nothing(relay: Run
 
 
 def test_dead_letters_lists_the_newest_as_json_lines_with_their_exact_payload(relay: Run, store: Store) -> None:
-    client, _key = store.create_client("Acme")
+    client, _key = store.clients.create("Acme")
     device, password = store.devices.add(client.client_id)
     for n, text in enumerate(["first", "NUL \x00 and lone \ud800"]):
         payload = {"kind": "received", "event_id": f"evt_{n}", "device_id": device.device_id, "data": {"text": text}}

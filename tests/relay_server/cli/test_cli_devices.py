@@ -63,7 +63,7 @@ def test_add_device_with_redis_acl_prints_a_user_redis_accepts_kept_to_the_devic
 def test_disable_device_takes_its_key_away_and_enable_device_gives_it_back_each_twice_alike(
     relay: Run, store: Store
 ) -> None:
-    client, _ = store.create_client("Acme")
+    client, _ = store.clients.create("Acme")
     device, password = store.devices.add(client.client_id, "Rack 1 modem")
 
     disabled = [ok(relay("disable-device", device.device_id)) for _ in range(2)]
@@ -86,7 +86,7 @@ def test_disable_device_takes_its_key_away_and_enable_device_gives_it_back_each_
 def test_enable_device_with_a_new_password_prints_it_once_and_the_old_one_no_longer_signs(
     relay: Run, store: Store
 ) -> None:
-    client, _ = store.create_client("Acme")
+    client, _ = store.clients.create("Acme")
     device, old_password = store.devices.add(client.client_id)
     ok(relay("disable-device", device.device_id))
 
@@ -109,7 +109,7 @@ def test_naming_an_unknown_device_is_refused_with_its_code(relay: Run, command: 
 
 
 def test_a_phone_is_disabled_with_no_redis_user_and_gets_no_new_password(relay: Run, store: Store) -> None:
-    client, _ = store.create_client("Acme")
+    client, _ = store.clients.create("Acme")
     phone, _token = store.devices.add_android(client.client_id, "Pixel")
 
     (disabled,) = ok(relay("disable-device", phone.device_id))
@@ -123,7 +123,7 @@ def test_a_phone_is_disabled_with_no_redis_user_and_gets_no_new_password(relay: 
 def test_set_device_prefixes_makes_the_device_a_route_list_devices_shows_and_none_takes_it_back(
     relay: Run, store: Store
 ) -> None:
-    client, _ = store.create_client("Acme")
+    client, _ = store.clients.create("Acme")
     device, _password = store.devices.add(client.client_id, "Econet SIM")
 
     (routed,) = ok(relay("set-device-prefixes", device.device_id, "+26377", "+26378", "+26377"))
@@ -136,7 +136,7 @@ def test_set_device_prefixes_makes_the_device_a_route_list_devices_shows_and_non
 
 @pytest.mark.parametrize("prefix", ["26377", "+0263", "+2637x", "+", "+1234567890123456"])
 def test_a_prefix_not_e164_is_refused_with_its_code_and_changes_nothing(relay: Run, store: Store, prefix: str) -> None:
-    client, _ = store.create_client("Acme")
+    client, _ = store.clients.create("Acme")
     device, _password = store.devices.add(client.client_id)
     store.devices.set_prefixes(device.device_id, ["+26371"])
 
@@ -147,7 +147,7 @@ def test_a_prefix_not_e164_is_refused_with_its_code_and_changes_nothing(relay: R
 
 
 def test_a_phone_is_made_a_route_as_an_agent_is(relay: Run, store: Store) -> None:
-    client, _ = store.create_client("Acme")
+    client, _ = store.clients.create("Acme")
     phone, _token = store.devices.add_android(client.client_id, "Pixel")
 
     (routed,) = ok(relay("set-device-prefixes", phone.device_id, "+26377"))
@@ -168,7 +168,7 @@ def test_list_devices_shows_the_daily_send_limit_each_agent_told_and_null_when_n
     relay = runner(environment(tmp_path, database_url=database_url))
     store = Store.open(database_url)
     try:
-        client, _ = store.create_client("Acme")
+        client, _ = store.clients.create("Acme")
         limited, _password = store.devices.add(client.client_id, "rack-1")
         unlimited, _password = store.devices.add(client.client_id, "rack-2")
         phone, _token = store.devices.add_android(client.client_id, "Pixel")
@@ -195,7 +195,7 @@ def test_list_devices_shows_the_daily_send_limit_an_agents_newest_heartbeat_told
     relay = runner(environment(tmp_path, database_url=database_url, redis_url=redis_url))
     store = Store.open(database_url)
     try:
-        client, _ = store.create_client("Acme")
+        client, _ = store.clients.create("Acme")
         device, password = store.devices.add(client.client_id, "rack-1")
         store.devices.record_heartbeat(device.device_id, utcnow() - timedelta(minutes=1), {"daily_send_limit": 20})
         # The agent's newest heartbeat, under its key, tells a new limit: the worker has not applied it yet.
@@ -215,7 +215,7 @@ def test_list_devices_shows_the_stores_word_when_redis_cannot_be_asked(tmp_path:
     relay = runner(environment(tmp_path, database_url=database_url, redis_url=f"redis://127.0.0.1:{free_port()}/0"))
     store = Store.open(database_url)
     try:
-        client, _ = store.create_client("Acme")
+        client, _ = store.clients.create("Acme")
         device, _password = store.devices.add(client.client_id, "rack-1")
         store.devices.record_heartbeat(device.device_id, utcnow(), {"daily_send_limit": 20})
 

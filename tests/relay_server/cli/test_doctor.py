@@ -45,7 +45,7 @@ def test_doctor_reports_a_stopped_agent_and_an_unplugged_modem_and_passes_a_heal
     tmp_path: Path, database_url: str, redis_proc, redisdb
 ) -> None:
     store = Store.open(database_url)
-    client, _key = store.create_client("acme")
+    client, _key = store.clients.create("acme")
     healthy, _ = store.devices.add(client.client_id)
     silent, _ = store.devices.add(client.client_id)
     unplugged, _ = store.devices.add(client.client_id)

@@ -60,8 +60,8 @@ def test_serve_runs_its_worker_processes_and_finishes_a_request_in_flight_on_sig
 ) -> None:
     env, port = served_environment(tmp_path, sqlite_url, redis_proc, rate_limit_per_minute=str(10 * HELD))
     store = Store.open(sqlite_url)
-    client, _live = store.create_client("acme")
-    key = Credentials(client.client_id, store.create_api_key(client.client_id, test=True))
+    client, _live = store.clients.create("acme")
+    key = Credentials(client.client_id, store.clients.create_api_key(client.client_id, test=True))
     store.close()
 
     with serving(env, "--workers", "3") as server:

@@ -48,7 +48,7 @@ def test_the_worker_waiting_for_an_absent_redis_stops_when_told(tmp_path, sqlite
 
 def test_the_worker_plays_the_simulated_device_and_stops_when_told(tmp_path, sqlite_url, redis_proc, redisdb):
     store = Store.open(sqlite_url)
-    client, _key = store.create_client("acme")
+    client, _key = store.clients.create("acme")
     [message] = store.insert_messages([new_message(client.client_id, is_test=True, body="hi")])
     placement.enqueue_send(redisdb, store.devices.signing_keys, message)
     worker = start_worker(tmp_path, sqlite_url, f"redis://{redis_proc.host}:{redis_proc.port}/0")

@@ -66,7 +66,7 @@ class Console:
     redis: redis.Redis
 
     def new_client(self, name: str = "acme") -> Credentials:
-        client, api_key = self.store.create_client(name)
+        client, api_key = self.store.clients.create(name)
         return Credentials(client.client_id, api_key)
 
     def browser(self) -> Browser:

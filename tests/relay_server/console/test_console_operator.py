@@ -110,7 +110,7 @@ def test_disabling_a_device_without_the_forms_token_or_an_operators_session_chan
 def test_the_operator_sees_each_clients_daily_quota_and_what_today_used(console, operator_password):
     acme, globex = console.new_client("acme"), console.new_client("globex")
     console.store.daily_quotas.set_limit(globex.client_id, 300)
-    caller = console.store.authenticate(globex.client_id, globex.api_key)
+    caller = console.store.clients.authenticate(globex.client_id, globex.api_key)
     console.store.insert_messages([new_message(caller), new_message(caller)], daily_quota=300)
     browser = console.browser()
     assert _sign_in(browser, "ops", operator_password).status_code == 302

@@ -173,8 +173,8 @@ def test_revoking_the_key_or_disabling_the_client_ends_the_session(console):
     first, second = console.browser(), console.browser()
     first.sign_in(acme)
     second.sign_in(globex)
-    console.store.revoke_api_key(acme.api_key)
-    console.store.disable_client(globex.client_id)
+    console.store.clients.revoke_api_key(acme.api_key)
+    console.store.clients.disable(globex.client_id)
     for browser in (first, second):
         assert browser.client.get("/console/messages").headers["Location"].endswith("/console/signin")
 

@@ -63,10 +63,10 @@ class Parts:
         self.redis = ctx.redis
 
     def client(self, *, test: bool = False) -> Caller:
-        client, key = self.store.create_client("acme")
+        client, key = self.store.clients.create("acme")
         if test:
-            key = self.store.create_api_key(client.client_id, test=True)
-        return self.store.authenticate(client.client_id, key)
+            key = self.store.clients.create_api_key(client.client_id, test=True)
+        return self.store.clients.authenticate(client.client_id, key)
 
     def device(self, caller: Caller) -> AgentDevice:
         device, password = self.store.devices.add(caller.client_id)

@@ -28,7 +28,7 @@ MORE_THAN_A_BATCH = 2 * MAX_PULL + 5  # ``pending`` reads twice MAX_PULL at a ti
 
 @pytest.fixture
 def phone(store: Store) -> MobileDevice:
-    client, _ = store.create_client("Acme")
+    client, _ = store.clients.create("Acme")
     _, token = store.mobile_devices.add_android(client.client_id, "Pixel")
     registration = store.mobile_devices.register(token, AppReport(), NOW)
     assert registration is not None

@@ -11,17 +11,17 @@ from relay_server.store.models import Caller
 
 @pytest.fixture
 def live_caller(store: Store) -> Caller:
-    client, key = store.create_client("Acme")
-    return store.authenticate(client.client_id, key)
+    client, key = store.clients.create("Acme")
+    return store.clients.authenticate(client.client_id, key)
 
 
 @pytest.fixture
 def test_caller(store: Store, live_caller: Caller) -> Caller:
-    key = store.create_api_key(live_caller.client_id, test=True)
-    return store.authenticate(live_caller.client_id, key)
+    key = store.clients.create_api_key(live_caller.client_id, test=True)
+    return store.clients.authenticate(live_caller.client_id, key)
 
 
 @pytest.fixture
 def other_caller(store: Store) -> Caller:
-    client, key = store.create_client("Globex")
-    return store.authenticate(client.client_id, key)
+    client, key = store.clients.create("Globex")
+    return store.clients.authenticate(client.client_id, key)

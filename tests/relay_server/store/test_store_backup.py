@@ -26,7 +26,7 @@ def count_messages(path: Path) -> int:
 
 def test_a_backup_taken_under_write_load_is_a_consistent_private_store(tmp_path: Path, sqlite_url: str) -> None:
     store = Store.open(sqlite_url)
-    client, _key = store.create_client("acme")
+    client, _key = store.clients.create("acme")
     message = new_message(client.client_id, body="Hi")
     store.insert_messages([message] * 500)
     stop = threading.Event()
@@ -63,7 +63,7 @@ def test_a_backup_taken_under_write_load_is_a_consistent_private_store(tmp_path:
     assert before <= count_messages(target) <= after
     restored = Store.open(f"sqlite:///{target}")
     try:
-        assert restored.get_client(client.client_id) is not None
+        assert restored.clients.get(client.client_id) is not None
     finally:
         restored.close()
 
@@ -101,7 +101,7 @@ def test_backup_of_a_missing_sqlite_store_refuses_and_creates_nothing(tmp_path: 
 
 def test_backup_onto_the_store_itself_refuses_and_leaves_the_store_whole(tmp_path: Path, sqlite_url: str) -> None:
     store = Store.open(sqlite_url)
-    client, _key = store.create_client("acme")
+    client, _key = store.clients.create("acme")
     store.close()
     live = Path(sqlite_url.removeprefix("sqlite:///"))
     for target in (live, Path(f"{live}-wal"), Path(f"{live}-writers")):
@@ -116,7 +116,7 @@ def test_backup_onto_the_store_itself_refuses_and_leaves_the_store_whole(tmp_pat
         assert json.loads(done.stderr.strip().splitlines()[-1])["error"]["code"] == "INVALID_PATH"
     reopened = Store.open(sqlite_url)
     try:
-        assert reopened.get_client(client.client_id) is not None
+        assert reopened.clients.get(client.client_id) is not None
     finally:
         reopened.close()
 
@@ -125,7 +125,7 @@ def test_a_backup_over_an_older_one_is_on_disk_whole_before_it_takes_its_place(
     tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = Store.open(sqlite_url)
-    client, _key = store.create_client("acme")
+    client, _key = store.clients.create("acme")
     store.insert_messages([new_message(client.client_id)] * 30)
     target = (tmp_path / "backups" / "zimsend-backup.sqlite3").resolve()
     backup_sqlite(sqlite_url, target)  # last night's

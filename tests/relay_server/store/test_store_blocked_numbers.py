@@ -181,8 +181,8 @@ def test_adding_a_number_another_request_takes_off_meanwhile_puts_it_on_the_list
     # PostgreSQL only: SQLite lets one writer in at a time, so no request can take it off meanwhile.
     store = open_migrated(postgres_url)
     try:
-        client, key = store.create_client("acme")
-        caller = store.authenticate(client.client_id, key)
+        client, key = store.clients.create("acme")
+        caller = store.clients.authenticate(client.client_id, key)
         _block(store, caller)
         taken_off = []
 

@@ -18,18 +18,18 @@ def _dump(store: Store, table: sa.Table) -> str:
 
 
 def test_a_new_client_gets_ids_and_a_live_key_in_the_contracts_formats(store: Store) -> None:
-    client, key = store.create_client("Acme")
+    client, key = store.clients.create("Acme")
 
     assert re.fullmatch(r"client_\d{10}", client.client_id)
     assert re.fullmatch(r"zs_live_[A-Za-z0-9]{32}", key)
     assert client.name == "Acme" and not client.disabled
-    assert store.get_client(client.client_id) == client
+    assert store.clients.get(client.client_id) == client
 
 
 def test_the_right_key_authenticates_its_client_in_live_mode(store: Store) -> None:
-    client, key = store.create_client("Acme")
+    client, key = store.clients.create("Acme")
 
-    caller = store.authenticate(client.client_id, key)
+    caller = store.clients.authenticate(client.client_id, key)
 
     assert caller.client_id == client.client_id
     assert caller.is_test is False
@@ -37,87 +37,87 @@ def test_the_right_key_authenticates_its_client_in_live_mode(store: Store) -> No
 
 
 def test_a_test_key_authenticates_in_test_mode(store: Store) -> None:
-    client, _ = store.create_client("Acme")
-    test_key = store.create_api_key(client.client_id, test=True)
+    client, _ = store.clients.create("Acme")
+    test_key = store.clients.create_api_key(client.client_id, test=True)
 
     assert test_key.startswith("zs_test_")
-    assert store.authenticate(client.client_id, test_key).is_test is True
+    assert store.clients.authenticate(client.client_id, test_key).is_test is True
 
 
 def test_a_wrong_key_is_refused(store: Store) -> None:
-    client, key = store.create_client("Acme")
+    client, key = store.clients.create("Acme")
     wrong = key[:-1] + ("A" if key[-1] != "A" else "B")
 
     with pytest.raises(InvalidApiKey):
-        store.authenticate(client.client_id, wrong)
+        store.clients.authenticate(client.client_id, wrong)
 
 
 def test_another_clients_key_is_refused(store: Store) -> None:
-    acme, _ = store.create_client("Acme")
-    _, globex_key = store.create_client("Globex")
+    acme, _ = store.clients.create("Acme")
+    _, globex_key = store.clients.create("Globex")
 
     with pytest.raises(InvalidApiKey):
-        store.authenticate(acme.client_id, globex_key)
+        store.clients.authenticate(acme.client_id, globex_key)
 
 
 def test_a_revoked_key_is_refused_and_other_keys_keep_working(store: Store) -> None:
-    client, first = store.create_client("Acme")
-    second = store.create_api_key(client.client_id)
+    client, first = store.clients.create("Acme")
+    second = store.clients.create_api_key(client.client_id)
 
-    assert store.revoke_api_key(first) is True
+    assert store.clients.revoke_api_key(first) is True
 
     with pytest.raises(InvalidApiKey):
-        store.authenticate(client.client_id, first)
-    assert store.authenticate(client.client_id, second).client_id == client.client_id
+        store.clients.authenticate(client.client_id, first)
+    assert store.clients.authenticate(client.client_id, second).client_id == client.client_id
 
 
 def test_revoking_an_unknown_key_reports_false(store: Store) -> None:
-    assert store.revoke_api_key("zs_live_" + "x" * 32) is False
+    assert store.clients.revoke_api_key("zs_live_" + "x" * 32) is False
 
 
 def test_a_key_works_until_it_expires(store: Store) -> None:
-    client, _ = store.create_client("Acme")
-    expiring = store.create_api_key(client.client_id, expires_at=utcnow() + timedelta(days=1))
-    expired = store.create_api_key(client.client_id, expires_at=utcnow() - timedelta(seconds=1))
+    client, _ = store.clients.create("Acme")
+    expiring = store.clients.create_api_key(client.client_id, expires_at=utcnow() + timedelta(days=1))
+    expired = store.clients.create_api_key(client.client_id, expires_at=utcnow() - timedelta(seconds=1))
 
-    assert store.authenticate(client.client_id, expiring).client_id == client.client_id
+    assert store.clients.authenticate(client.client_id, expiring).client_id == client.client_id
     with pytest.raises(InvalidApiKey):
-        store.authenticate(client.client_id, expired)
+        store.clients.authenticate(client.client_id, expired)
 
 
 def test_a_disabled_client_is_unknown_even_with_its_right_key(store: Store) -> None:
-    client, key = store.create_client("Acme")
+    client, key = store.clients.create("Acme")
 
-    assert store.disable_client(client.client_id) is True
+    assert store.clients.disable(client.client_id) is True
 
     with pytest.raises(UnknownClient):
-        store.authenticate(client.client_id, key)
+        store.clients.authenticate(client.client_id, key)
     with pytest.raises(UnknownClient):
-        store.create_api_key(client.client_id)
+        store.clients.create_api_key(client.client_id)
 
 
 def test_an_unknown_client_is_refused(store: Store) -> None:
-    _, key = store.create_client("Acme")
+    _, key = store.clients.create("Acme")
 
     with pytest.raises(UnknownClient):
-        store.authenticate("client_0000000000", key)
-    assert store.disable_client("client_0000000000") is False
+        store.clients.authenticate("client_0000000000", key)
+    assert store.clients.disable("client_0000000000") is False
 
 
 def test_keys_are_kept_only_as_digests(store: Store) -> None:
-    client, live = store.create_client("Acme")
-    test = store.create_api_key(client.client_id, test=True)
+    client, live = store.clients.create("Acme")
+    test = store.clients.create_api_key(client.client_id, test=True)
 
     stored = _dump(store, api_keys)
 
     assert live not in stored and test not in stored
     assert live[12:] not in stored and test[12:] not in stored
-    listed = store.list_api_keys(client.client_id)
+    listed = store.clients.list_api_keys(client.client_id)
     assert [(key.prefix, key.is_test) for key in listed] == [(live[:12], False), (test[:12], True)]
 
 
 def test_a_device_gets_an_id_and_a_password_kept_only_as_its_signing_key(store: Store) -> None:
-    client, _ = store.create_client("Acme")
+    client, _ = store.clients.create("Acme")
 
     device, password = store.devices.add(client.client_id, name="Modem 1")
 
@@ -130,8 +130,8 @@ def test_a_device_gets_an_id_and_a_password_kept_only_as_its_signing_key(store: 
 
 
 def test_devices_are_listed_per_client_or_all(store: Store) -> None:
-    acme, _ = store.create_client("Acme")
-    globex, _ = store.create_client("Globex")
+    acme, _ = store.clients.create("Acme")
+    globex, _ = store.clients.create("Globex")
     first, _ = store.devices.add(acme.client_id)
     second, _ = store.devices.add(acme.client_id, name="Backup")
     third, _ = store.devices.add(globex.client_id)
@@ -148,7 +148,7 @@ def test_a_device_cannot_be_added_to_an_unknown_client(store: Store) -> None:
 
 
 def test_a_devices_last_seen_time_only_moves_forward(store: Store) -> None:
-    client, _ = store.create_client("Acme")
+    client, _ = store.clients.create("Acme")
     device, _ = store.devices.add(client.client_id)
     later = utcnow()
 

@@ -15,12 +15,12 @@ from zimsend_common.timefmt import utcnow
 
 
 def test_counts_per_hour_say_what_went_out_arrived_and_failed_and_how_fast(store):
-    client, _key = store.create_client("acme")
+    client, _key = store.clients.create("acme")
     device, _password = store.devices.add(client.client_id)
     stored = store.insert_messages(
         [new_message(client.client_id, body="hi", device_id=device.device_id) for _ in range(3)]
     )
-    caller = store.authenticate(client.client_id, _key)
+    caller = store.clients.authenticate(client.client_id, _key)
     sent_at = utcnow()
     for message in stored:
         store.apply_status_change(StatusChange(message.message_id, "sent", sent_at, device_id=device.device_id))
@@ -32,14 +32,17 @@ def test_counts_per_hour_say_what_went_out_arrived_and_failed_and_how_fast(store
     assert hour.latency_seconds == pytest.approx(6.0)
     assert hour.hour == stored[0].created_at.replace(minute=0, second=0, microsecond=0)
     assert store.hourly_counts.hourly(caller, utcnow() - timedelta(hours=1), "device_other") == []
-    other, other_key = store.create_client("globex")
+    other, other_key = store.clients.create("globex")
     assert (
-        store.hourly_counts.hourly(store.authenticate(other.client_id, other_key), utcnow() - timedelta(hours=1)) == []
+        store.hourly_counts.hourly(
+            store.clients.authenticate(other.client_id, other_key), utcnow() - timedelta(hours=1)
+        )
+        == []
     )
 
 
 def test_a_devices_connect_history_is_newest_first_and_its_clients_only(store):
-    client, _key = store.create_client("acme")
+    client, _key = store.clients.create("acme")
     device, _password = store.devices.add(client.client_id)
     [state] = store.devices.states(device_id=device.device_id)
     now = utcnow()
@@ -47,14 +50,14 @@ def test_a_devices_connect_history_is_newest_first_and_its_clients_only(store):
     store.devices.record_transition(state, online=False, at=now, reason="CONNECTION_LOST")
     changes = store.device_history.transitions(client.client_id, device.device_id)
     assert [(change.connected, change.reason) for change in changes] == [(False, "CONNECTION_LOST"), (True, None)]
-    other, _other_key = store.create_client("globex")
+    other, _other_key = store.clients.create("globex")
     assert store.device_history.transitions(other.client_id, device.device_id) == []
 
 
 def test_the_operator_lists_every_client_disabled_ones_too(store):
-    acme, _ = store.create_client("acme")
-    globex, _ = store.create_client("globex")
-    store.disable_client(globex.client_id)
+    acme, _ = store.clients.create("acme")
+    globex, _ = store.clients.create("globex")
+    store.clients.disable(globex.client_id)
     listed = {client.client_id: client.disabled for client in store.overview.list_clients()}
     assert listed == {acme.client_id: False, globex.client_id: True}
 

@@ -111,18 +111,18 @@ def test_a_quota_set_again_counts_the_sends_made_while_there_was_none(store: Sto
 
 
 def test_a_client_keeps_its_quota_and_its_callers_carry_it(store: Store) -> None:
-    client, key = store.create_client("Acme")
-    assert store.authenticate(client.client_id, key).daily_quota is None
+    client, key = store.clients.create("Acme")
+    assert store.clients.authenticate(client.client_id, key).daily_quota is None
 
     assert store.daily_quotas.set_limit(client.client_id, 250) is not None
 
-    assert store.get_client(client.client_id).daily_quota == 250  # type: ignore[union-attr]
-    assert store.authenticate(client.client_id, key).daily_quota == 250
+    assert store.clients.get(client.client_id).daily_quota == 250  # type: ignore[union-attr]
+    assert store.clients.authenticate(client.client_id, key).daily_quota == 250
     assert store.daily_quotas.set_limit("client_0000000000", 5) is None
 
 
 def test_setting_a_quota_tells_those_who_cache_callers(store: Store) -> None:
-    client, _key = store.create_client("Acme")
+    client, _key = store.clients.create("Acme")
     told: list[int] = []
     store.credentials_changed.append(lambda: told.append(1))
 
@@ -197,7 +197,7 @@ def test_processes_sending_for_two_clients_at_once_store_each_its_quota_and_no_m
     """Sends of two clients with quotas, from four processes of four threads each: the threads of
     a process share commits, and two such commits locking the two clients' rows in two orders
     would deadlock on PostgreSQL (sends with a quota take a transaction of their own there)."""
-    clients = [store.create_client(name)[0].client_id for name in ("Acme", "Globex")]
+    clients = [store.clients.create(name)[0].client_id for name in ("Acme", "Globex")]
     processes = [
         subprocess.Popen(
             [sys.executable, "-c", SENDER, str(store.engine.url.render_as_string(hide_password=False)), *clients],

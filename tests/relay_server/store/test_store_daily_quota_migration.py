@@ -27,7 +27,7 @@ def test_clients_there_before_have_no_quota_and_going_back_keeps_them(empty_data
 
     upgrade_to_head(engine)
     store = Store(engine)
-    assert store.get_client("client_0000000001").daily_quota is None  # type: ignore[union-attr]
+    assert store.clients.get("client_0000000001").daily_quota is None  # type: ignore[union-attr]
     store.daily_quotas.set_limit("client_0000000001", 10)
 
     migrate_to(engine, "0026", down=True)

@@ -23,7 +23,7 @@ def test_a_devices_daily_limit_is_kept_with_its_state_and_going_back_keeps_the_r
     engine = create_engine(empty_database_url)
     upgrade_to_head(engine)
     store = Store(engine)
-    client, _ = store.create_client("acme")
+    client, _ = store.clients.create("acme")
     device, _ = store.devices.add(client.client_id)
     store.devices.record_heartbeat(device.device_id, AT, {"sent_today": 7, "daily_send_limit": 40})
     assert _limit(store, device.device_id) == 40

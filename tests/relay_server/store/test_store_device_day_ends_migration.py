@@ -24,7 +24,7 @@ def test_a_devices_day_end_is_kept_with_its_state_and_going_back_keeps_the_rest(
     engine = create_engine(empty_database_url)
     upgrade_to_head(engine)
     store = Store(engine)
-    client, _ = store.create_client("acme")
+    client, _ = store.clients.create("acme")
     device, _ = store.devices.add(client.client_id)
     ends = AT + timedelta(hours=10)
     store.devices.record_heartbeat(device.device_id, AT, {"sent_today": 7, "day_ends_at": isoformat_z(ends)})

@@ -41,8 +41,8 @@ def test_a_message_of_an_unknown_client_is_refused_and_nothing_is_stored(store: 
 
 def test_two_stores_on_one_file_write_side_by_side_without_losing_a_change(sqlite_url: str) -> None:
     first, second = Store.open(sqlite_url), Store.open(sqlite_url)
-    client, key = first.create_client("Acme")
-    caller = first.authenticate(client.client_id, key)
+    client, key = first.clients.create("Acme")
+    caller = first.clients.authenticate(client.client_id, key)
     stored = first.insert_messages([new_message(caller) for _ in range(20)])
     start = threading.Barrier(2)
 
@@ -73,7 +73,7 @@ def test_a_new_sqlite_store_and_its_directory_are_private_whatever_the_umask(tmp
     previous = os.umask(0)
     try:
         store = Store.open(f"sqlite:///{database}")
-        store.create_client("acme")
+        store.clients.create("acme")
         # While the store is open SQLite keeps its -wal and -shm files beside it.
         modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in data_dir.iterdir()}
         store.close()

@@ -63,7 +63,7 @@ def _run_held(store: Store, group: GroupCommit, works: list[Callable[[], Any]]) 
 
 
 def test_sends_and_their_key_reservations_waiting_for_the_writer_commit_together_and_each_gets_its_own(store: Store):
-    caller = store.authenticate(*_client(store))
+    caller = store.clients.authenticate(*_client(store))
     commits = _commits(store)
     sends = [lambda n=n: store.insert_messages([_message(caller, n)]) for n in range(WRITERS)]
     reservations = [
@@ -83,7 +83,7 @@ def test_sends_and_their_key_reservations_waiting_for_the_writer_commit_together
 
 
 def test_a_write_that_raises_is_rolled_back_alone_and_its_caller_gets_the_error(store: Store):
-    caller = store.authenticate(*_client(store))
+    caller = store.clients.authenticate(*_client(store))
     group = GroupCommit(store.engine)
     inserted: list[str] = []
 
@@ -102,7 +102,7 @@ def test_a_write_that_raises_is_rolled_back_alone_and_its_caller_gets_the_error(
 
 
 def test_a_batch_whose_runner_is_stopped_stores_nothing_and_its_writers_learn_it_was_abandoned(store: Store):
-    caller = store.authenticate(*_client(store))
+    caller = store.clients.authenticate(*_client(store))
     group = GroupCommit(store.engine)
     inserted: list[str] = []
 
@@ -122,7 +122,7 @@ def test_a_batch_whose_runner_is_stopped_stores_nothing_and_its_writers_learn_it
 def test_after_a_write_the_database_cut_the_writes_queued_behind_it_fail_with_its_error_unrun(postgres_url: str):
     store = Store.open(postgres_url, statement_timeout=1)
     try:
-        caller = store.authenticate(*_client(store))
+        caller = store.clients.authenticate(*_client(store))
         group = GroupCommit(store.engine)
         inserted: list[str] = []
 
@@ -159,7 +159,7 @@ def test_each_write_runs_in_the_context_of_the_caller_that_queued_it(store: Stor
 
 
 def test_without_a_queue_a_write_commits_by_itself(store: Store):
-    caller = store.authenticate(*_client(store))
+    caller = store.clients.authenticate(*_client(store))
 
     [stored] = store.insert_messages([_message(caller, 7)])
 
@@ -167,7 +167,7 @@ def test_without_a_queue_a_write_commits_by_itself(store: Store):
 
 
 def _client(store: Store) -> tuple[str, str]:
-    client, key = store.create_client("Acme")
+    client, key = store.clients.create("Acme")
     return client.client_id, key
 
 
@@ -204,8 +204,8 @@ from relay_server.store import Store
 from relay_server.store.models import NewMessage
 
 store = Store.open(sys.argv[1])
-client, key = store.create_client("Acme")
-caller = store.authenticate(client.client_id, key)
+client, key = store.clients.create("Acme")
+caller = store.clients.authenticate(client.client_id, key)
 commits = []
 sa.event.listen(store.engine, "commit", lambda conn: commits.append(1))
 ticks = []
@@ -257,7 +257,7 @@ def test_sends_queued_behind_a_slow_commit_hold_one_connection_and_reads_go_on(p
     store = Store.open(postgres_url)
     slow = sa.create_engine(postgres_url)
     try:
-        caller = store.authenticate(*_client(store))
+        caller = store.clients.authenticate(*_client(store))
         [first] = store.insert_messages([_message(caller, 0)])  # the client's counts for the day exist
         with slow.connect() as other:
             # Another writer holds the client's day's counts, and commits slowly (a busy server:

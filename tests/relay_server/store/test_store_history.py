@@ -123,8 +123,8 @@ def test_search_finds_a_literal_backslash(store: Store, live_caller: Caller) -> 
 
 def test_a_search_on_sqlite_matches_bodies_in_the_index_that_carries_them(migrated_sqlite_url: str) -> None:
     store = open_migrated(migrated_sqlite_url)
-    client, key = store.create_client("Acme")
-    caller = store.authenticate(client.client_id, key)
+    client, key = store.clients.create("Acme")
+    caller = store.clients.authenticate(client.client_id, key)
     for minute in range(3):
         _store_at(store, caller, DAY + timedelta(minutes=minute), body=f"colis {minute} en route")
 

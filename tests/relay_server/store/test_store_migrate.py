@@ -170,8 +170,8 @@ def test_a_store_opened_while_its_database_refuses_connections_is_brought_to_hea
         with pytest.raises(sa.exc.OperationalError):
             store.observability.ping()
     try:
-        client, _api_key = store.create_client("acme")  # the first use once it answers
-        assert store.get_client(client.client_id) == client
+        client, _api_key = store.clients.create("acme")  # the first use once it answers
+        assert store.clients.get(client.client_id) == client
         assert store.schema_revision() == HEAD
     finally:
         store.close()

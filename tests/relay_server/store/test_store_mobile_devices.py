@@ -85,7 +85,7 @@ def test_a_phones_pull_reads_whether_each_number_is_on_its_clients_list_of_its_k
     store: Store, live_caller: Caller
 ):
     device, _ = store.mobile_devices.add_android(live_caller.client_id, None)
-    other, _ = store.create_client("Globex")
+    other, _ = store.clients.create("Globex")
     numbers = ["+263771000001", "+263771000002", "+263771000003", "+263771000004"]
     store.insert_messages([new_message(live_caller, to=number, device_id=device.device_id) for number in numbers])
     blocked, in_test_list, in_other_clients, _ = numbers

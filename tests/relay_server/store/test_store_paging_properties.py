@@ -27,8 +27,8 @@ def test_keyset_and_offset_pages_walk_the_same_sorted_messages(
     store: Store, batches: list[tuple[int, list[str]]], limit: int, wanted: set[str]
 ) -> None:
     # A fresh client per example keeps examples apart within one database.
-    client, key = store.create_client("Example")
-    caller = store.authenticate(client.client_id, key)
+    client, key = store.clients.create("Example")
+    caller = store.clients.authenticate(client.client_id, key)
     made = []
     for minute, statuses in batches:
         stored = store.insert_messages([new_message(caller) for _ in statuses], at=START + timedelta(minutes=minute))

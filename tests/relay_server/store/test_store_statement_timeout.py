@@ -27,15 +27,15 @@ def test_a_statement_waiting_on_a_locked_table_is_cut_after_the_timeout_on_each_
 ) -> None:
     store = Store.open(postgres_url, statement_timeout=1)
     try:
-        client, _key = store.create_client("acme")
+        client, _key = store.clients.create("acme")
         with held(postgres_url, "LOCK TABLE clients IN ACCESS EXCLUSIVE MODE"):
             for _ in range(2):  # the second on the connection the first gave back to the pool
                 started = time.monotonic()
                 with pytest.raises(DATABASE_UNAVAILABLE) as cut:
-                    store.get_client(client.client_id)
+                    store.clients.get(client.client_id)
                 assert 0.9 < time.monotonic() - started < 5
                 assert cut_by_the_database(cut.value)
-        assert store.get_client(client.client_id) is not None  # served again once released
+        assert store.clients.get(client.client_id) is not None  # served again once released
         assert _setting(store) == "1s"
     finally:
         store.close()

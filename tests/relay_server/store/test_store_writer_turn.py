@@ -49,7 +49,7 @@ def _turn_held_by_another_process(url: str) -> Iterator[None]:
 def test_a_write_waits_while_another_process_holds_the_turn_and_goes_through_once_it_ends(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
     store = Store.open(url)
-    client, _ = store.create_client("turns")
+    client, _ = store.clients.create("turns")
     caller = Caller(client_id=client.client_id, key_id="", is_test=False)
     written = threading.Event()
 

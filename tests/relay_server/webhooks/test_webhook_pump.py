@@ -37,8 +37,8 @@ def sent_messages(store: Store, caller: Caller, url: str, count: int) -> list[st
 
 
 def caller_of(store: Store, name: str) -> Caller:
-    client, key = store.create_client(name)
-    return store.authenticate(client.client_id, key)
+    client, key = store.clients.create(name)
+    return store.clients.authenticate(client.client_id, key)
 
 
 def test_rounds_whose_claims_the_store_refused_leave_the_client_its_slots_and_its_event_goes_out_after(

@@ -151,7 +151,9 @@ def test_a_device_cannot_move_a_message_meant_for_another_of_its_clients_devices
 
 def test_a_device_cannot_move_its_clients_test_mode_message(parts: Parts):
     live = parts.client()
-    test_side = parts.store.authenticate(live.client_id, parts.store.create_api_key(live.client_id, test=True))
+    test_side = parts.store.clients.authenticate(
+        live.client_id, parts.store.clients.create_api_key(live.client_id, test=True)
+    )
     message = parts.message(test_side)
     device = parts.device(live)
     assert device.report("sent", {"message_id": message.message_id, "sent_at": isoformat_z(utcnow())}) == "refused"

@@ -188,8 +188,8 @@ def two_workers(
 ) -> Iterator[Deployment]:
     """Two workers on one store and one Redis, as when one is started by hand beside the unit."""
     store = Store.open(sqlite_url)
-    client, key = store.create_client("acme")
-    caller = store.authenticate(client.client_id, key)
+    client, key = store.clients.create("acme")
+    caller = store.clients.authenticate(client.client_id, key)
     assert caller is not None
     url = f"redis://{redis_proc.host}:{redis_proc.port}/0"
     workers = []

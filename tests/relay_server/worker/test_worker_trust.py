@@ -24,7 +24,7 @@ def test_a_planted_pickle_or_dotted_path_never_runs_and_the_worker_carries_on(
     tmp_path, sqlite_url, redis_proc, redisdb, queue
 ):
     store = Store.open(sqlite_url)
-    client, _key = store.create_client("acme")
+    client, _key = store.clients.create("acme")
     [message] = store.insert_messages([new_message(client.client_id, is_test=True, body="hi")])
     witnesses = []
     for name, (witness, fields) in attacks(tmp_path).items():
@@ -50,14 +50,14 @@ def test_a_device_that_puts_another_clients_send_job_on_the_events_queue_leaves_
     tmp_path, sqlite_url, redis_proc, redisdb
 ):
     store = Store.open(sqlite_url)
-    victim, _ = store.create_client("victim")
+    victim, _ = store.clients.create("victim")
     store.devices.add(victim.client_id)
     [message] = store.insert_messages([new_message(victim.client_id, body="hi")])
     placement.enqueue_send(redisdb, store.devices.signing_keys, message)
     job_key = bus.BusJob.key_for(wire.send_job_id(victim.client_id, message.message_id))
     waiting = redisdb.hgetall(job_key)
     # Another client's device, on its own Redis user: it may not touch the job, but may append to the events queue.
-    stranger, _ = store.create_client("stranger")
+    stranger, _ = store.clients.create("stranger")
     device, _ = store.devices.add(stranger.client_id)
     password = redis_acl.new_password()
     redisdb.execute_command(*redis_acl.setuser(device.device_id, stranger.client_id, password))
