@@ -159,11 +159,11 @@ def succeeded(*commands: subprocess.Popen) -> None:
 def test_phones_as_routes_under_churn_lose_nothing_and_send_nothing_twice(gateway: Gateway):
     account = gateway.new_account()
     modem = gateway.new_agent(account, EmulatorConfig(send_delay=0.02), start=False)
-    gateway.store.set_device_prefixes(modem.device_id, [TO_MODEM])
+    gateway.store.devices.set_prefixes(modem.device_id, [TO_MODEM])
     gateway.start_agent(modem, account)
     with app_phones(gateway, account, 2) as (phone_a, phone_b):
-        gateway.store.set_device_prefixes(phone_a.device_id, [TO_A])
-        gateway.store.set_device_prefixes(phone_b.device_id, [TO_B])
+        gateway.store.devices.set_prefixes(phone_a.device_id, [TO_A])
+        gateway.store.devices.set_prefixes(phone_b.device_id, [TO_B])
         for phone in (phone_a, phone_b):
             wait_until(lambda phone=phone: gateway.device(account, phone.device_id)["online"], "the phone online")
 
@@ -224,12 +224,12 @@ def _churn(gateway: Gateway, account: Credentials, phone_a: AppPhone, phone_b: A
     phone_b.pulling.clear()
     # What disable-device and enable-device do, without two more commands' start-up: seconds of
     # both cores, which held up the other fault tests running beside this one.
-    assert gateway.store.disable_device(phone_b.device_id) is not None
+    assert gateway.store.devices.disable(phone_b.device_id) is not None
     time.sleep(1)  # the worker's rounds see it disabled
     phone_b.pulling.set()
     phone_b.holding.clear()  # refused while it is disabled: the app tries them again
     time.sleep(1)
-    assert gateway.store.enable_device(phone_b.device_id) is not None
+    assert gateway.store.devices.enable(phone_b.device_id) is not None
     wait_until(lambda: not gateway.device(account, phone_a.device_id)["online"], "phone A to be offline", 30)
     phone_a.pulling.set()
     time.sleep(1.5)

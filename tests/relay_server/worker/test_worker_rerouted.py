@@ -433,7 +433,7 @@ def read_then_moved_to_the_phone(
     meanwhile another placing, with the phone back, moves it to the phone, whose pull hands it.
     The message and the device states as the round read them."""
     read = parts.reload(message)
-    states_of = recovery.live_states_of(parts.ctx, parts.store.device_signing_keys, now)
+    states_of = recovery.live_states_of(parts.ctx, parts.store.devices.signing_keys, now)
     assert states_of(message.client_id)
     parts.heard(phone, now)
     [placed] = recovery.give_jobs(parts.ctx, [read], now)
@@ -449,7 +449,7 @@ def test_a_placing_that_read_a_message_before_another_moved_it_to_a_phone_leaves
     message = routed(parts, caller)
     assert message.routed_to == econet.device_id
     phone = phone_route(parts, caller, "+26377", heard_at=utcnow() - timedelta(seconds=OFFLINE_AFTER_SECONDS + 60))
-    parts.store.disable_device(econet.device_id)
+    parts.store.devices.disable(econet.device_id)
     now = utcnow()
     read, states_of = read_then_moved_to_the_phone(parts, message, phone, now)
 

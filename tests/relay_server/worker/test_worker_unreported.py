@@ -193,14 +193,14 @@ def test_a_message_routed_to_a_phone_disabled_after_a_call_but_no_pull_since_mov
 ):
     caller = parts.client()
     phone = parts.phone(caller)
-    parts.store.set_device_prefixes(phone.device_id, ["+26377"])
+    parts.store.devices.set_prefixes(phone.device_id, ["+26377"])
     parts.heard(phone, utcnow())
     [message] = recovery.give_jobs(parts.ctx, [parts.message(caller, to="+263771234567")], utcnow())
     assert message.routed_to == phone.device_id
     spare = parts.device(caller)
     spare.heartbeat()
     parts.heard(phone, utcnow())  # a report on another message, or its stream's keep-alive: a call, no pull
-    assert parts.store.disable_device(phone.device_id) is not None
+    assert parts.store.devices.disable(phone.device_id) is not None
 
     assert run_round(parts, utcnow() + MINUTE)
 
