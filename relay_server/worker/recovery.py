@@ -36,6 +36,10 @@ from zimsend_common.failures import FailureCode
 log = logging.getLogger(__name__)
 
 _BATCH = 500  # messages looked up in Redis, and read from the store, at once
+# Messages placed at once: a statement names each (its id, its number), and PostgreSQL takes
+# 65,535 parameters at most; a scheduled campaign of 70,000 came due in one look, and every
+# look failed on it.
+_PLACING = 1_000
 # A device that claimed a message reports on it within seconds; this long
 # without a word, the claim is taken to be the last thing the device did,
 # and the message goes back to it: at most once every STUCK_AFTER.
@@ -189,10 +193,25 @@ def give_jobs(
     this placing have taken that job off first, the next recovery round places it again by
     the route the store keeps. A shared message goes on its route (``dispatch.routes``) by
     ``states_of``, the devices' live states (``live_states_of``, read here when None)."""
-    # A claim key of another kind would block the new job's claim, and the expiry's as well.
-    placement.clear_planted_claims(ctx.redis, [(message.client_id, message.message_id) for message in messages])
     # Each client's keys read once: who is gone, and whom the jobs are signed for.
     keys_of = functools.cache(ctx.store.devices.signing_keys)
+    states_of = states_of or live_states_of(ctx, keys_of, now)  # read as first asked
+    placed: list[Message] = []
+    for start in range(0, len(messages), _PLACING):
+        placed += _give_some_jobs(ctx, messages[start : start + _PLACING], now, keys_of, states_of)
+    return placed
+
+
+def _give_some_jobs(
+    ctx: WorkerContext,
+    messages: Sequence[Message],
+    now: datetime,
+    keys_of: placement.KeysOf,
+    states_of: routes.StatesOf,
+) -> list[Message]:
+    """``give_jobs`` for at most ``_PLACING`` messages."""
+    # A claim key of another kind would block the new job's claim, and the expiry's as well.
+    placement.clear_planted_claims(ctx.redis, [(message.client_id, message.message_id) for message in messages])
     takeable, gone = device_gone.split(messages, keys_of)
     device_gone.fail(ctx, gone, now)
     # A blocked number first, as the maintenance round fails it: whatever else stops the message.
@@ -207,7 +226,6 @@ def give_jobs(
     due = [message for message in seen.placeable if message.message_id not in past]
     # A failed job's remains would block the new one.
     placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id) for message in due])
-    states_of = states_of or live_states_of(ctx, keys_of, now)
     route_of = routes.router(states_of, now, ctx.offline_after)
     due = _routed(ctx, due, seen.leave_out, route_of, rerouted.held_by_phones(ctx, due, now, states_of), states_of)
     claimed = placement.enqueue_sends(ctx.redis, keys_of, due, seen.leave_out, unclaimed_only=True)

@@ -263,3 +263,21 @@ def test_a_release_reads_each_clients_device_keys_once(parts: Parts):
 
     assert len(ran) == 1
     assert bus.queue(wire.device_queue(device.device_id, 3), parts.redis).count == 3
+
+
+@pytest.mark.slow  # stores 70,000 messages
+def test_a_scheduled_campaign_larger_than_a_statement_can_name_is_released_whole(parts: Parts):
+    # 70 bulks of 1,000 (the API's largest) scheduled for one moment: more numbers than
+    # PostgreSQL takes parameters in one statement (65,535).
+    caller = parts.client()
+    parts.device(caller)
+    at = utcnow() - timedelta(seconds=5)
+    campaign = [parts.new_message(caller, to=f"+2637{n:08d}", scheduled_at=at) for n in range(70_000)]
+    for start in range(0, len(campaign), 1_000):
+        parts.store.insert_messages(campaign[start : start + 1_000])
+    due = DueRelease(parts.ctx, EpochWatch(timedelta(seconds=60), parts.store.claims_at_stake), 1)
+
+    assert due.round(utcnow())
+
+    queues = [wire.client_queue(caller.client_id, priority) for priority in range(1, 6)]
+    assert sum(len(bus.queue(queue, parts.redis).job_ids) for queue in queues) == 70_000
