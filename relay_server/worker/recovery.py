@@ -98,14 +98,18 @@ def requeue_orphans(
         placed += _give_jobs_back(ctx, jobless, now, phones, states_of, keys)
         for name, theirs in queued_here.items():
             queued.setdefault(name, []).extend(theirs)
-    placed += _move_stranded(ctx, queued, now, states_of)
+    placed += _move_stranded(ctx, queued, now, states_of, keys)
     # Each queue is read once a round, not once a batch: it may hold every queued message.
     taken_off = placement.taken_off_queue(ctx.redis, queued)
     return placed + _give_jobs_back(ctx, taken_off, now, phones, states_of, keys)
 
 
 def _move_stranded(
-    ctx: WorkerContext, queued: dict[str, list[tuple[str, str]]], now: datetime, states_of: routes.StatesOf
+    ctx: WorkerContext,
+    queued: dict[str, list[tuple[str, str]]],
+    now: datetime,
+    states_of: routes.StatesOf,
+    keys: RoundKeys,
 ) -> int:
     """Place again the routed messages waiting for a device that cannot take them (``rerouted``),
     and take them out of ``queued``, whose jobs were read where they no longer wait; how many were placed."""
@@ -115,7 +119,7 @@ def _move_stranded(
     moved = {message.message_id for message in moving}
     for name, refs in queued.items():
         queued[name] = [ref for ref in refs if ref[1] not in moved]
-    placed = give_jobs(ctx, moving, now, states_of)
+    placed = give_jobs(ctx, moving, now, states_of, keys)
     for message in placed:
         log.info("routed message moved from a device that cannot take it", extra={"message_id": message.message_id})
     return len(placed)
@@ -161,23 +165,29 @@ def _give_jobs_back(
             device = _stuck_with(ctx, message, claim, now, phones, claimants)
             if device is not None:
                 stuck.append((message, device))
-    return _place_again(ctx, unclaimed, now, states_of) + _return_to_claimants(ctx, stuck, now, keys)
+    return _place_again(ctx, unclaimed, now, states_of, keys) + _return_to_claimants(ctx, stuck, now, keys)
 
 
-def _place_again(ctx: WorkerContext, messages: list[Message], now: datetime, states_of: routes.StatesOf) -> int:
+def _place_again(
+    ctx: WorkerContext, messages: list[Message], now: datetime, states_of: routes.StatesOf, keys: RoundKeys
+) -> int:
     otps = ctx.store.otp_messages([message.message_id for message in messages])
     # Its send job alone carried the code; the store keeps it masked. Unlike placing,
     # failing is not idempotent: leave the relay time to enqueue what it just stored.
     lost = [m for m in messages if m.message_id in otps and now - m.created_at >= OTP_SUBMIT_MARGIN]
     expiry.fail(ctx, lost, now, LOST_OTP)
-    placed = give_jobs(ctx, [message for message in messages if message.message_id not in otps], now, states_of)
+    placed = give_jobs(ctx, [message for message in messages if message.message_id not in otps], now, states_of, keys)
     for message in placed:
         log.info("message queued again", extra={"message_id": message.message_id})
     return len(placed)
 
 
 def give_jobs(
-    ctx: WorkerContext, messages: Sequence[Message], now: datetime, states_of: routes.StatesOf | None = None
+    ctx: WorkerContext,
+    messages: Sequence[Message],
+    now: datetime,
+    states_of: routes.StatesOf | None = None,
+    keys_of: placement.KeysOf | None = None,
 ) -> list[Message]:
     """Put each unclaimed, due message's send job on its queue, signed for the devices that
     may take it (``refusals``); returns those put. The others' number was blocked by their
@@ -192,9 +202,10 @@ def give_jobs(
     caller read it, or that left the queued (``_routed``): the other placed it, and should
     this placing have taken that job off first, the next recovery round places it again by
     the route the store keeps. A shared message goes on its route (``dispatch.routes``) by
-    ``states_of``, the devices' live states (``live_states_of``, read here when None)."""
+    ``states_of``, the devices' live states (``live_states_of``, read here when None), both
+    judged by ``keys_of``, the round's reading of its clients' keys when it has one."""
     # Each client's keys read once: who is gone, and whom the jobs are signed for.
-    keys_of = functools.cache(ctx.store.devices.signing_keys)
+    keys_of = keys_of or functools.cache(ctx.store.devices.signing_keys)
     states_of = states_of or live_states_of(ctx, keys_of, now)  # read as first asked
     placed: list[Message] = []
     for start in range(0, len(messages), _PLACING):
