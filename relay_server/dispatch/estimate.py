@@ -8,8 +8,10 @@ Each takes as long as the devices' recent sends took on average. A paused
 device takes some jobs only later: having sent its day's ``daily_send_limit``,
 none until its next day begins; after its SIM refused a send for want of
 credit (``no_credit_pause_seconds``), none of its client's shared queues until
-its pause ends, though it still takes its own. So a shared message counts on
-the devices that take shared jobs now, or, when every one of them is paused,
+its pause ends, though it still takes its own; and one whose whole daily limit
+is below a message's SMS parts never sends it (its agent declines it). So a
+shared message counts on the devices that take shared jobs now and could
+send it, or, when every one of them is paused,
 on those that take them again first, from then
 (``DeviceState.takes_shared_again_at``); a message for one device, on that
 device from when it sends again (``DeviceState.sends_again_at``). A shared
@@ -121,16 +123,27 @@ def estimated_delivery(
         serving = [s for s in states if s.device_id == message.device_id]
         start, device_ids = _first_senders(serving, now, DeviceState.sends_again_at)
     else:
-        # The devices that drain the client's shared queues: online agents, as
-        # ``choose_device`` counts them (a phone serves only what is placed, or routed, on it).
-        serving = [s for s in states if s.online(now, offline_after) and not s.is_phone]
-        start, device_ids = _first_senders(serving, now, DeviceState.takes_shared_again_at)
+        start, device_ids = _first_senders(
+            _shared_senders(states, message, now, offline_after), now, DeviceState.takes_shared_again_at
+        )
     queued, send_time = _queued_and_send_time(redis, message, device_ids, shared=not (message.device_id or route))
     one_send = timedelta(seconds=(DEFAULT_SEND_SECONDS if send_time is None else send_time) / max(1, len(device_ids)))
     if message.scheduled_at is not None and message.scheduled_at > now:
         return max(message.scheduled_at, start + queued * one_send) + one_send
     # At least its own send, even when an agent has already taken it.
     return start + max(1, queued) * one_send
+
+
+def _shared_senders(
+    states: list[DeviceState], message: Message | NewMessage, now: datetime, offline_after: timedelta
+) -> list[DeviceState]:
+    """The devices that drain the client's shared queues: online agents, as ``choose_device``
+    counts them (a phone serves only what is placed, or routed, on it); of those, the ones
+    whose whole daily limit fits the message, unless none does: the others decline it, and
+    it waits on the queue all the same until the last has."""
+    serving = [state for state in states if state.online(now, offline_after) and not state.is_phone]
+    fitting = [state for state in serving if state.sends_within_a_day(message.segments)]
+    return fitting or serving
 
 
 def _first_senders(

@@ -101,3 +101,28 @@ def test_a_shared_send_waits_for_the_later_of_a_devices_two_pauses(parts, dispat
     assert dispatcher.estimated_delivery(shared) - pause_ends == pytest.approx(2 * SEND, abs=CLOSE)
     # Its own goes first once its day's limit ends: the shared one waits for the pause's end.
     assert dispatcher.estimated_delivery(own) - limit_ends == pytest.approx(SEND, abs=CLOSE)
+
+
+def test_a_shared_send_is_not_estimated_on_a_device_whose_whole_daily_limit_it_exceeds(parts, dispatcher):
+    caller = parts.client()
+    small, large = parts.device(caller), parts.device(caller)
+    small.heartbeat(daily_send_limit=2)  # declines a message of three parts, whenever it comes
+    large.heartbeat(daily_send_limit=0)
+    for device in (small, large):
+        sends_in(parts, device)
+
+    three_parts = parts.message(caller, segments=3)
+
+    # 10 s on the one device that can send it, not 5 s over two.
+    assert expected_after_submit(dispatcher, three_parts) == pytest.approx(SEND, abs=CLOSE)
+
+
+def test_a_shared_send_no_device_can_fit_is_estimated_on_every_device_serving_the_queue(parts, dispatcher):
+    caller = parts.client()
+    devices = parts.device(caller), parts.device(caller)
+    for device in devices:
+        device.heartbeat(daily_send_limit=2)
+        sends_in(parts, device)
+
+    # It fails once both declined it; meanwhile it waits as any shared message does: 5 s over two.
+    assert expected_after_submit(dispatcher, parts.message(caller, segments=3)) == pytest.approx(SEND / 2, abs=CLOSE)
