@@ -95,7 +95,11 @@ def _purge_batches(engine: sa.Engine, stale: Stale, batch_size: int, halted: Hal
     keys = list(stale.table.primary_key.columns)
     key = keys[0] if len(keys) == 1 else sa.tuple_(*keys)
     batch = sa.select(*keys).where(stale.condition).limit(batch_size)
-    statement = sa.delete(stale.table).where(key.in_(batch))
+    # The condition again, outside: a row the batch picked that another transaction held meanwhile
+    # is checked anew, as it stands once that one commits, only against the DELETE's own WHERE
+    # (PostgreSQL, READ COMMITTED). A settled webhook delivery a retry from the logs made pending
+    # again, the retry answered 202, went with its attempts.
+    statement = sa.delete(stale.table).where(key.in_(batch)).where(stale.condition)
 
     def delete_batch(conn: sa.Connection) -> tuple[int, int]:
         if stale.deleted is None:

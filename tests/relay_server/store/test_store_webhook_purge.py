@@ -3,7 +3,17 @@ attempt it leaves in the logs can still be retried."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import timedelta
+from typing import TypeVar
+
+import sqlalchemy as sa
+from held_locks import someone_waits_for_a_lock
+from migrated_store import open_migrated
 
 from relay_server.store import Store, webhooks
 from relay_server.store import webhook_outbox as outbox
@@ -12,6 +22,7 @@ from zimsend_common.timefmt import utcnow
 
 URL = "https://a.example.com/h"
 FAILED_ONCE = outbox.Outcome(False, 500, 3, "HTTP 500")
+T = TypeVar("T")
 
 
 def test_a_delivery_created_before_the_cutoff_whose_last_attempt_is_after_it_stays_retryable(
@@ -47,3 +58,65 @@ def test_a_settled_delivery_goes_with_its_last_attempt(store: Store, live_caller
     assert store.webhook_outbox.attempts_page(client, False, 1, 10) == ([], 0)
     assert store.webhook_outbox.replay(client, False, log_id, utcnow()) is None
     assert store.observability.webhook_delivery_counts()["given_up"] == 0
+
+
+def test_a_retry_from_the_logs_the_purge_waited_on_is_not_purged(postgres_url: str) -> None:
+    """On PostgreSQL the purge picks its batch of settled deliveries, then waits on the row a
+    retry from the logs holds; the delivery the retry made pending again, answered 202, is kept."""
+    store = open_migrated(postgres_url)
+    try:
+        client = store.clients.create("Acme")[0].client_id
+        hook = store.webhooks.create(client, False, URL, ("sms.delivered",), webhooks.new_secret(), utcnow())
+        old = utcnow() - timedelta(days=2)
+        delivery = store.webhook_outbox.record_test_event(hook, "sms.delivered", old, timedelta(0))
+        log_id = store.webhook_outbox.finish_attempt(delivery, FAILED_ONCE, old, None)
+
+        with _commit_held(store.engine) as (retrying, release):
+            retried = _in_thread(lambda: store.webhook_outbox.replay(client, False, log_id, utcnow()))
+            assert retrying.wait(30), "the retry never reached its commit"
+            purged = _in_thread(lambda: store.purge_older_than(utcnow() - timedelta(days=1)))
+            _wait_until(lambda: someone_waits_for_a_lock(postgres_url))
+            release.set()
+            assert retried.result(30) == delivery.event_id  # the 202
+            purged.result(30)
+
+        [due] = store.webhook_outbox.due_candidates(utcnow() + timedelta(seconds=1), 10, per_client=10)
+        assert (due.delivery_id, due.one_attempt) == (delivery.delivery_id, True)
+        assert store.observability.webhook_delivery_counts()["pending"] == 1
+    finally:
+        store.close()
+
+
+@contextmanager
+def _commit_held(engine: sa.Engine) -> Iterator[tuple[threading.Event, threading.Event]]:
+    """Holds the next transaction of another thread than this one open at its commit, its locks
+    kept: the first event is set when it got there, and the commit goes on once the second is."""
+    this = threading.get_ident()
+    reached, release = threading.Event(), threading.Event()
+
+    def hold(conn: sa.Connection) -> None:
+        if threading.get_ident() != this and not reached.is_set():
+            reached.set()
+            release.wait(30)
+
+    sa.event.listen(engine, "commit", hold)
+    try:
+        yield reached, release
+    finally:
+        release.set()
+        sa.event.remove(engine, "commit", hold)
+
+
+def _in_thread(work: Callable[[], T]) -> Future[T]:
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        return pool.submit(work)
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _wait_until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, "the purge never came to wait on the retry's lock"
+        time.sleep(0.01)
