@@ -3,7 +3,7 @@
 ``record_event`` is called inside the transaction that makes the change it
 reports (a status move, an incoming SMS, a device event), so an event and its
 deliveries are committed together or not at all. The worker takes due
-deliveries (``due_candidates``, ``claim``) and logs each attempt
+deliveries (``due_candidates``, ``claim_many``) and logs each attempt
 (``finish_attempt``); a test event is recorded already claimed by the request
 that attempts it (``record_test_event``). The store is the source of truth for
 when a delivery is due: nothing about it lives only in Redis.
@@ -303,22 +303,35 @@ class WebhookOutbox:
             others = due_of_each(now, limit - len(kept), per_client, crowded, conn.dialect.name)
             return kept + [_delivery(row._mapping) for row in conn.execute(others)]
 
-    def claim(self, delivery_id: int, now: datetime, lease: timedelta) -> bool:
-        """Take the delivery for one attempt, for ``lease``; false when another worker took it.
+    def claim_many(self, delivery_ids: Sequence[int], now: datetime, lease: timedelta) -> set[int]:
+        """Take those of the deliveries still due by ``now`` for one attempt each, for ``lease``, in
+        one transaction; returns the ids taken: the others another worker took, or holds.
 
-        Moving its due time past the lease is the claim: should this worker die
-        mid-attempt, the delivery is due again once the lease is over.
+        Moving a delivery's due time past the lease is its claim: should this worker die
+        mid-attempt, the delivery is due again once the lease is over. One a claim of another
+        worker holds is left to it; should that claim come to nothing, it is due next round.
         """
+        if not delivery_ids:
+            return set()
+        # One transaction for the round's claims: one each held the pump's round to a commit a
+        # delivery. Locked in the order of their ids, and none waited for: two workers claiming
+        # the same deliveries at once on PostgreSQL take each its own, and never deadlock.
+        claimable = (
+            sa.select(webhook_deliveries.c.delivery_id)
+            .where(webhook_deliveries.c.delivery_id.in_(delivery_ids))
+            .where(webhook_deliveries.c.state == PENDING)
+            .where(webhook_deliveries.c.next_attempt_at <= now)
+            .order_by(webhook_deliveries.c.delivery_id)
+            .with_for_update(skip_locked=True)
+        )
         with write_transaction(self._engine) as conn:
-            return bool(
-                conn.execute(
-                    webhook_deliveries.update()
-                    .where(webhook_deliveries.c.delivery_id == delivery_id)
-                    .where(webhook_deliveries.c.state == PENDING)
-                    .where(webhook_deliveries.c.next_attempt_at <= now)
-                    .values(next_attempt_at=now + lease)
-                ).rowcount
+            claimed = conn.execute(
+                webhook_deliveries.update()
+                .where(webhook_deliveries.c.delivery_id.in_(claimable.scalar_subquery()))
+                .values(next_attempt_at=now + lease)
+                .returning(webhook_deliveries.c.delivery_id)
             )
+            return set(claimed.scalars())
 
     def finish_attempt(self, delivery: Delivery, outcome: Outcome, now: datetime, retry_at: datetime | None) -> str:
         """Log the attempt and settle the delivery: delivered, due again at ``retry_at``, or given

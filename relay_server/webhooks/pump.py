@@ -93,37 +93,36 @@ class WebhookPump:
 
     def round(self, now: datetime) -> int:
         """Start an attempt for each due delivery there is room for; how many were started."""
-        held = lease(self.settings.webhook_timeout_seconds)
-        started = 0
         candidates = self.ctx.store.webhook_outbox.due_candidates(
             now, self._look_size(), per_client=self.settings.webhook_client_concurrency
         )
-        refused = False  # a slot, to one of them
-        for due in candidates:
-            if not self._take_slot(due.client_id):
-                refused = True
-            elif self._start(due, now, held):
-                started += 1
-        self._held_back = refused or self._look_cut_short(candidates)
+        slotted = [due for due in candidates if self._take_slot(due.client_id)]
+        started = self._start(slotted, now, lease(self.settings.webhook_timeout_seconds))
+        # Refused a slot, one of them, or the look may have left some out.
+        self._held_back = len(slotted) < len(candidates) or self._look_cut_short(candidates)
         return started
 
-    def _start(self, due: outbox.Delivery, now: datetime, held: timedelta) -> bool:
-        """Claim ``due`` and post it from the pool, in the slot taken for it; whether it started.
+    def _start(self, slotted: list[outbox.Delivery], now: datetime, held: timedelta) -> int:
+        """Claim ``slotted``, in one transaction, and post those won from the pool, each in the
+        slot taken for it; how many started.
 
         One not started gives its slot back, whatever stopped it: another worker's claim,
         or the store failing the claim (the round then ends with its error). A slot kept
         for it would have been its client's for ever, and once the client's
         ``webhook_client_concurrency`` were so kept, none of its webhooks left again.
         """
-        started = False
+        started: set[int] = set()
         try:
-            if self.ctx.store.webhook_outbox.claim(due.delivery_id, now, held):
-                self._pool.submit(self._deliver, due)
-                started = True
+            won = self.ctx.store.webhook_outbox.claim_many([due.delivery_id for due in slotted], now, held)
+            for due in slotted:
+                if due.delivery_id in won:
+                    self._pool.submit(self._deliver, due)
+                    started.add(due.delivery_id)
         finally:
-            if not started:
-                self._free_slot(due.client_id)
-        return started
+            for due in slotted:
+                if due.delivery_id not in started:
+                    self._free_slot(due.client_id)
+        return len(started)
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no attempt is in flight; false on timeout."""

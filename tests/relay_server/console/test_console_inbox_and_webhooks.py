@@ -80,7 +80,7 @@ def delivery_due(console) -> tuple[Credentials, Delivery]:
     console.store.apply_status_change(StatusChange(message_id=sent["message_id"], status="delivered", at=utcnow()))
     outbox, now = console.store.webhook_outbox, utcnow()
     [delivery] = outbox.due_candidates(now, 10, per_client=10)
-    assert outbox.claim(delivery.delivery_id, now, timedelta(seconds=30))
+    assert outbox.claim_many([delivery.delivery_id], now, timedelta(seconds=30)) == {delivery.delivery_id}
     return acme, delivery
 
 
@@ -121,7 +121,7 @@ def test_retry_now_goes_back_to_the_page_and_filters_of_the_log_it_was_asked_fro
     for delivery in outbox.due_candidates(
         now, 10, per_client=10
     ):  # two per webhook, each answered 500 with no retry left
-        assert outbox.claim(delivery.delivery_id, now, timedelta(seconds=30))
+        assert outbox.claim_many([delivery.delivery_id], now, timedelta(seconds=30)) == {delivery.delivery_id}
         outbox.finish_attempt(delivery, Outcome(False, 500, 37, "HTTP 500"), now, None)
     browser = console.browser()
     browser.sign_in(acme)
@@ -147,7 +147,7 @@ def test_the_last_attempt_of_a_delivery_given_up_is_marked_so_until_it_is_retrie
     outbox, now = console.store.webhook_outbox, utcnow()
     outbox.finish_attempt(delivery, Outcome(False, 500, 37, "HTTP 500"), now, now)
     [again] = outbox.due_candidates(utcnow(), 10, per_client=10)
-    assert outbox.claim(again.delivery_id, utcnow(), timedelta(seconds=30))
+    assert outbox.claim_many([again.delivery_id], utcnow(), timedelta(seconds=30)) == {again.delivery_id}
     last = outbox.finish_attempt(again, Outcome(False, 500, 41, "HTTP 500"), utcnow(), None)
     browser = console.browser()
     browser.sign_in(acme)

@@ -45,7 +45,7 @@ def times_everywhere(console):
     console.store.apply_status_change(StatusChange(message.message_id, "failed", now, error=error))
     outbox, tried = console.store.webhook_outbox, utcnow()
     [delivery] = outbox.due_candidates(tried, 10, per_client=10)
-    assert outbox.claim(delivery.delivery_id, tried, timedelta(seconds=30))
+    assert outbox.claim_many([delivery.delivery_id], tried, timedelta(seconds=30)) == {delivery.delivery_id}
     outbox.finish_attempt(delivery, Outcome(False, 500, 37, "HTTP 500"), tried, None)
     received = new_incoming(acme.client_id, device.device_id, text="Ndatenda", received_at=now)
     console.store.record_incoming(received, follow_opt_outs=True)

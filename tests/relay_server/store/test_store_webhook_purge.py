@@ -3,17 +3,12 @@ attempt it leaves in the logs can still be retried."""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import timedelta
-from typing import TypeVar
 
-import sqlalchemy as sa
+from held_commits import commit_held, in_thread
 from held_locks import someone_waits_for_a_lock
 from migrated_store import open_migrated
+from waiting import wait_until
 
 from relay_server.store import Store, webhooks
 from relay_server.store import webhook_outbox as outbox
@@ -22,7 +17,6 @@ from zimsend_common.timefmt import utcnow
 
 URL = "https://a.example.com/h"
 FAILED_ONCE = outbox.Outcome(False, 500, 3, "HTTP 500")
-T = TypeVar("T")
 
 
 def test_a_delivery_created_before_the_cutoff_whose_last_attempt_is_after_it_stays_retryable(
@@ -71,11 +65,11 @@ def test_a_retry_from_the_logs_the_purge_waited_on_is_not_purged(postgres_url: s
         delivery = store.webhook_outbox.record_test_event(hook, "sms.delivered", old, timedelta(0))
         log_id = store.webhook_outbox.finish_attempt(delivery, FAILED_ONCE, old, None)
 
-        with _commit_held(store.engine) as (retrying, release):
-            retried = _in_thread(lambda: store.webhook_outbox.replay(client, False, log_id, utcnow()))
+        with commit_held(store.engine) as (retrying, release):
+            retried = in_thread(lambda: store.webhook_outbox.replay(client, False, log_id, utcnow()))
             assert retrying.wait(30), "the retry never reached its commit"
-            purged = _in_thread(lambda: store.purge_older_than(utcnow() - timedelta(days=1)))
-            _wait_until(lambda: someone_waits_for_a_lock(postgres_url))
+            purged = in_thread(lambda: store.purge_older_than(utcnow() - timedelta(days=1)))
+            wait_until(lambda: someone_waits_for_a_lock(postgres_url), "the purge to wait on the retry's lock", 30)
             release.set()
             assert retried.result(30) == delivery.event_id  # the 202
             purged.result(30)
@@ -85,38 +79,3 @@ def test_a_retry_from_the_logs_the_purge_waited_on_is_not_purged(postgres_url: s
         assert store.observability.webhook_delivery_counts()["pending"] == 1
     finally:
         store.close()
-
-
-@contextmanager
-def _commit_held(engine: sa.Engine) -> Iterator[tuple[threading.Event, threading.Event]]:
-    """Holds the next transaction of another thread than this one open at its commit, its locks
-    kept: the first event is set when it got there, and the commit goes on once the second is."""
-    this = threading.get_ident()
-    reached, release = threading.Event(), threading.Event()
-
-    def hold(conn: sa.Connection) -> None:
-        if threading.get_ident() != this and not reached.is_set():
-            reached.set()
-            release.wait(30)
-
-    sa.event.listen(engine, "commit", hold)
-    try:
-        yield reached, release
-    finally:
-        release.set()
-        sa.event.remove(engine, "commit", hold)
-
-
-def _in_thread(work: Callable[[], T]) -> Future[T]:
-    pool = ThreadPoolExecutor(max_workers=1)
-    try:
-        return pool.submit(work)
-    finally:
-        pool.shutdown(wait=False)
-
-
-def _wait_until(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + 30
-    while not condition():
-        assert time.monotonic() < deadline, "the purge never came to wait on the retry's lock"
-        time.sleep(0.01)

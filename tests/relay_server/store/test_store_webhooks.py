@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from held_commits import commit_held, in_thread
 from query_plans import plan_of, statements_run
 from store_factories import new_message
 
@@ -111,12 +112,33 @@ def test_a_claimed_delivery_is_not_taken_again_until_its_lease_is_over(store, li
     move(store, message.message_id, "sent")
     [delivery] = due(store)
     now = utcnow() + timedelta(seconds=1)
-    assert store.webhook_outbox.claim(delivery.delivery_id, now, timedelta(seconds=65))
-    assert not store.webhook_outbox.claim(delivery.delivery_id, now, timedelta(seconds=65))
+    assert store.webhook_outbox.claim_many([delivery.delivery_id], now, timedelta(seconds=65)) == {delivery.delivery_id}
+    assert store.webhook_outbox.claim_many([delivery.delivery_id], now, timedelta(seconds=65)) == set()
     assert store.webhook_outbox.due_candidates(now + timedelta(seconds=64), 10, per_client=10) == []
     assert [
         d.delivery_id for d in store.webhook_outbox.due_candidates(now + timedelta(seconds=66), 10, per_client=10)
     ] == [delivery.delivery_id]
+
+
+def test_two_workers_claiming_the_same_deliveries_at_once_take_each_its_own(store, live_caller):
+    """The first claim is held open at its commit while the second is made: on PostgreSQL the
+    second takes the others without waiting for it (SQLite's second waits its turn to write)."""
+    hook(store, live_caller, URL_A, ("sms.sent",))
+    for message in store.insert_messages([new_message(live_caller) for _ in range(5)]):
+        move(store, message.message_id, "sent")
+    ids = [delivery.delivery_id for delivery in due(store)]
+    now, lease = utcnow() + timedelta(seconds=1), timedelta(seconds=65)
+
+    with commit_held(store.engine) as (first_claimed, release):
+        first = in_thread(lambda: store.webhook_outbox.claim_many(ids[:3], now, lease))
+        assert first_claimed.wait(30), "the first claim never reached its commit"
+        second = in_thread(lambda: store.webhook_outbox.claim_many(ids[1:], now, lease))
+        if store.engine.dialect.name == "postgresql":
+            assert second.result(30) == set(ids[3:])
+        release.set()
+        assert first.result(30) == set(ids[:3])
+        assert second.result(30) == set(ids[3:])
+    assert due(store) == []
 
 
 def test_a_capped_look_takes_each_clients_oldest_due_and_leaves_room_for_every_client(store, live_caller, other_caller):

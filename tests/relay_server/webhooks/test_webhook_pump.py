@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from query_plans import statements_run
 from refusing_database import refusing_every_update
 from store_factories import new_message
 from waiting import wait_until
@@ -75,4 +76,18 @@ def test_a_backlog_larger_than_the_pool_goes_out_as_attempts_end_not_a_pool_a_po
         finally:
             stop.set()
             running.join(timeout=10)
+    assert sorted(request.json["data"]["message_id"] for request in receiver.requests) == sorted(message_ids)
+
+
+def test_a_round_claims_the_deliveries_it_starts_in_one_statement(store: Store, redisdb, tmp_path):
+    pump = pump_on(store, redisdb, tmp_path, webhook_workers=4, webhook_client_concurrency=4)
+    with receiving() as receiver:
+        message_ids = sent_messages(store, caller_of(store, "Acme"), receiver.url, 4)
+        started: list[int] = []
+        updates = statements_run(
+            store.engine, lambda: started.append(pump.round(utcnow())), "UPDATE webhook_deliveries"
+        )
+        assert pump.wait_idle(10)
+    # A claim is the UPDATE whose WHERE asks for the deliveries still due; an attempt's record sets no such condition.
+    assert [started, len([sql for sql, _ in updates if "next_attempt_at <=" in sql])] == [[4], 1]
     assert sorted(request.json["data"]["message_id"] for request in receiver.requests) == sorted(message_ids)
