@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from relay_server.store import devices as store_devices
-from relay_server.store import webhook_outbox
+from relay_server.store import webhook_events
 from relay_server.store.device_state import DeviceState
 from relay_server.store.dispatch_schema import device_events, device_status, incoming_messages
 from relay_server.store.engine import upsert_insert
@@ -97,7 +97,7 @@ def record_transition(
             data_json=json.dumps(data),
         )
     )
-    webhook_outbox.record_event(
+    webhook_events.record_event(
         conn, client_id=state.client_id, is_test=False, event=event, at=at, data=data, event_id=event_id
     )
     return event_id

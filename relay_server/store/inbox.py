@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from relay_server.store import webhook_outbox
+from relay_server.store import webhook_events
 from relay_server.store.dispatch_schema import incoming_messages
 from relay_server.store.engine import read_transaction, single_read
 from relay_server.store.history_filters import text_contains
@@ -135,7 +135,7 @@ def record_received(conn: sa.Connection, row: dict[str, Any], *, sender: str, te
     # Read back as the inbox lists it, so that the event and the inbox link the same reply.
     kept = conn.execute(_LISTED.where(incoming_messages.c.message_id == row["message_id"])).one()
     message = replace(_listed(kept._mapping), sender=sender, body=text)
-    webhook_outbox.record_event(
+    webhook_events.record_event(
         conn,
         client_id=row["client_id"],
         is_test=False,

@@ -13,7 +13,7 @@ queued → sent → delivered, queued → cancelled, queued/sent → failed.
   then delivered, with ``sent_at`` set to the delivery time when unknown.
 
 Each move applied records its ``sms.*`` webhook deliveries in the same
-transaction (``webhook_outbox.record_message_moves``). In a shared
+transaction (``webhook_events.record_message_moves``). In a shared
 transaction (a worker's round), its event rows and daily counts are written
 with the others' at the end (``engine.put_off_to_commit``): nothing in the
 round reads them back.
@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
-from relay_server.store import daily_counts, webhook_outbox
+from relay_server.store import daily_counts, webhook_events
 from relay_server.store.engine import put_off_to_commit
 from relay_server.store.errors import UnknownMessage
 from relay_server.store.messages import get_any_message, get_many
@@ -106,7 +106,7 @@ def _apply(conn: sa.Connection, changes: list[tuple[Message, StatusChange]]) -> 
     )
     daily_counts.record_moves(conn, [(before, after) for _, before, after, _ in moves])
     # In this same transaction: a move is never applied without its webhook events.
-    webhook_outbox.record_message_moves(conn, [(after, steps, change.at) for change, _, after, steps in moves])
+    webhook_events.record_message_moves(conn, [(after, steps, change.at) for change, _, after, steps in moves])
     return results
 
 
