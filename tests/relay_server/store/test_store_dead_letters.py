@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
+
+from held_commits import commit_held, in_thread
+from held_locks import someone_waits_for_a_lock
+from migrated_store import open_migrated
+from waiting import wait_until
 
 from relay_server.store import Store
 from relay_server.store.models import EventFailure
@@ -77,3 +83,22 @@ def test_purge_drops_dead_letters_and_counts_of_tries_past_retention(store: Stor
     assert store.list_dead_letters() == []
     # The count started afresh: the old tries were forgotten.
     assert store.record_event_failure(_failure(1, "evt_tried"), max_attempts=5).attempts == 1
+
+
+def test_a_try_counted_while_the_purge_waits_on_its_old_count_keeps_the_count(postgres_url: str) -> None:
+    """On PostgreSQL the purge picks the old count of an event's tries, then waits on the row
+    another try holds; the count that try brought up to date is kept, not forgotten."""
+    store = open_migrated(postgres_url)
+    try:
+        store.record_event_failure(replace(_failure(0), at=utcnow() - timedelta(days=2)), max_attempts=5)
+        with commit_held(store.engine) as (counting, release):
+            counted = in_thread(lambda: store.record_event_failure(replace(_failure(0), at=utcnow()), max_attempts=5))
+            assert counting.wait(30), "the try never reached its commit"
+            purged = in_thread(lambda: store.purge_older_than(utcnow() - timedelta(days=1)))
+            wait_until(lambda: someone_waits_for_a_lock(postgres_url), "the purge to wait on the try's lock", 30)
+            release.set()
+            assert counted.result(30).attempts == 2
+            purged.result(30)
+        assert store.record_event_failure(_failure(1), max_attempts=5).attempts == 3
+    finally:
+        store.close()
