@@ -190,6 +190,7 @@ def main() -> None:
         database = store.engine.dialect.name
         report: dict[str, Any] = {"database": database, "deliveries": args.deliveries, "workers": WORKERS}
         print(f"{args.deliveries:,} deliveries on {database}, {WORKERS} at once, {rounds} rounds each way (medians)")
+        print("pump: attempts a second, first round to last attempt recorded; record: records a second")
         print(f"{'':8} {'counted /s':>11} {'uncounted /s':>13} {'× counted':>10}")
         ways: list[tuple[str, Callable[[Store, int], float]]] = [
             ("pump ×1", lambda store, count: pumped(store, count, 1)),
