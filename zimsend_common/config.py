@@ -24,6 +24,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, get_origin
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -81,6 +82,27 @@ class Secret:
         return hash(self._value)
 
 
+class RedisUrl(str):
+    """A ``redis://``, ``rediss://`` or ``unix://`` URL whose port redis-py can read: one it
+    cannot is refused when the settings are read, before any command acts, not at the first
+    connection. What is wrong is said, never the URL, which may hold a password."""
+
+    __slots__ = ()
+
+    @classmethod
+    def checked(cls, text: str) -> RedisUrl:
+        """``text`` as a Redis URL; ValueError saying what is wrong with it."""
+        if text.partition("://")[0] not in ("redis", "rediss", "unix"):
+            raise ValueError("not a Redis URL: it must begin redis://, rediss:// or unix://")
+        try:
+            port = urlsplit(text).port  # as redis-py's from_url reads it, and fails
+        except ValueError as exc:  # urllib's reason may quote the URL
+            raise ValueError("not a Redis URL: its host or its port cannot be read") from exc
+        if port == 0:  # redis-py would take it for no port, and connect to 6379
+            raise ValueError("not a Redis URL: its port must be 1 to 65535")
+        return cls(text)
+
+
 class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A table of settings. Its subclasses inherit both options; they repeat
     ``frozen`` for type checkers, which do not see it inherited."""
@@ -98,7 +120,7 @@ class RelaySettings(_Section, frozen=True):
     database_statement_timeout_seconds: NonNegativeFloat = 30.0
     # PostgreSQL's statement_timeout for the worker's statements (its rounds, the purge); 0: none.
     worker_statement_timeout_seconds: NonNegativeFloat = 120.0
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_url: RedisUrl = RedisUrl("redis://127.0.0.1:6379/0")
     host: str = "127.0.0.1"
     http_port: Port = 5040
     http_workers: NonNegativeInt = 0  # 0: one server process per core
@@ -296,11 +318,11 @@ def _worded_value(kind: Any, value: Any) -> Any:
 def _decoded(kind: type, value: Any) -> Any:
     """The settings' own types, from their text in a file or a variable; anything but text
     is refused with the setting's name (a PIN written as a TOML number would lose its zeros)."""
-    if kind not in (Path, Secret):
+    if kind not in (Path, Secret, RedisUrl):
         raise NotImplementedError
     if not isinstance(value, str):
         raise TypeError(f"Expected `str` (quoted in TOML), got `{type(value).__name__}`")
-    return kind(value)
+    return RedisUrl.checked(value) if kind is RedisUrl else kind(value)
 
 
 def _config_path(path: str | Path | None, environ: dict[str, str]) -> Path | None:

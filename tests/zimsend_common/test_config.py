@@ -148,3 +148,34 @@ def test_the_daily_send_limit_is_none_by_default_and_a_number_of_parts_from_a_va
 def test_a_daily_send_limit_that_is_no_count_of_parts_is_refused_by_name(written: str):
     with pytest.raises(ConfigError, match="daily_send_limit.*ZIMSEND_DAILY_SEND_LIMIT"):
         load_settings(environ={"ZIMSEND_CONFIG": "", "ZIMSEND_DAILY_SEND_LIMIT": written})
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://127.0.0.1:6379/0",
+        "rediss://zimsend:p%40ss@redis.example.org:6380/2",
+        "redis://[::1]:6379",
+        "redis://localhost",
+        "unix:///run/redis/redis.sock?db=1",
+    ],
+)
+def test_a_redis_url_redis_reads_is_taken_as_written(url: str):
+    assert load_settings(environ={"ZIMSEND_REDIS_URL": url}).relay.redis_url == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "notaurl",
+        "http://127.0.0.1:6379/0",
+        "redis://zimsend:s3cret-word@127.0.0.1:notaport/0",
+        "redis://zimsend:s3cret-word@127.0.0.1:70000/0",
+        "redis://zimsend:s3cret-word@127.0.0.1:0/0",
+        "redis://zimsend:s3cret-word@[::1:6379/0",
+    ],
+)
+def test_a_redis_url_redis_cannot_read_is_refused_by_name_and_never_shown(url: str):
+    with pytest.raises(ConfigError, match=r"redis_url.*\(set by ZIMSEND_REDIS_URL\)") as refused:
+        load_settings(environ={"ZIMSEND_REDIS_URL": url})
+    assert "s3cret-word" not in str(refused.value)

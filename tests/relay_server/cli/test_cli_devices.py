@@ -226,6 +226,29 @@ def test_list_devices_shows_the_stores_word_when_redis_cannot_be_asked(tmp_path:
     assert listed["daily_send_limit"] == 20
 
 
+@pytest.mark.parametrize("redis_url", ["notaurl", "redis://zimsend:s3cret-word@127.0.0.1:notaport/0"])
+def test_a_redis_url_redis_cannot_read_is_refused_as_a_bad_setting_by_name_having_changed_nothing(
+    tmp_path: Path, database_url: str, redis_url: str
+) -> None:
+    relay = runner(environment(tmp_path, database_url=database_url, redis_url=redis_url))
+    store = Store.open(database_url)
+    try:
+        client, _ = store.clients.create("Acme")
+        device, _password = store.devices.add(client.client_id, "rack-1")
+
+        refusals = [relay("list-devices"), relay("disable-device", device.device_id)]
+        kept = store.devices.get(device.device_id)
+    finally:
+        store.close()
+
+    for refused in refusals:
+        assert refused.status == 2 and refused.error["error"]["code"] == "INVALID_CONFIGURATION"
+        message = refused.error["error"]["message"]
+        assert "redis_url" in message and "ZIMSEND_REDIS_URL" in message
+        assert "s3cret-word" not in message
+    assert kept is not None and not kept.disabled
+
+
 def _redis_cli(redis_proc: Any, line: str) -> str:
     """What ``redis-cli`` answers to ``line``, a command a ``zimsend-relay`` command printed."""
     entered = subprocess.run(
