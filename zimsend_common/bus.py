@@ -20,7 +20,8 @@ meta, result, exc_info, callback names, retry/dependency JSON) and
 meta and results through ``JSONSerializer``. ``Result`` objects
 (``rq:results:*``) are never read by the project. The relay's event pump and
 an agent taking its send jobs (``take``) read job hashes themselves and take
-from each only its call, under the same checks.
+from each only its call, under the same checks. Deleting jobs is
+``job_deletion``'s.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ from redis.exceptions import ResponseError
 from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus, parse_job_id, validate_job_id
-from rq.registry import CanceledJobRegistry, FailedJobRegistry
 from rq.serializers import Serializer
 from rq.timeouts import BaseDeathPenalty
 
@@ -303,89 +303,6 @@ def put_back(job: TakenJob) -> None:
     job.connection.lpush(queue_key(job.origin), job.id)
 
 
-def discard(job: TakenJob, pipeline: Pipeline | None = None) -> None:
-    """Delete a job this process took off its queue: its hash, the keys RQ keeps beside
-    it, and its entry in the cancelled registry, should a cancel have come first; in one
-    round trip of its own, or as part of ``pipeline`` (which the caller executes).
-
-    RQ's ``Job.delete`` reads the job's status anew for each registry the job
-    might be in (seven round trips); one just taken off its queue can only be
-    queued or cancelled.
-    """
-    if pipeline is None:
-        with job.connection.pipeline() as pipe:
-            discard(job, pipe)
-            pipe.execute()
-        return
-    pipeline.zrem(CanceledJobRegistry(job.origin, connection=job.connection).key, job.id)
-    _delete_keys(pipeline, Job(job.id, connection=job.connection))
-
-
-def delete_jobs(connection: Redis, job_ids: Sequence[str]) -> None:
-    """Delete each job that no worker runs, in two round trips however many: its hash, the
-    keys RQ keeps beside it, its place on its queue, and its entry in the failed and
-    cancelled registries. A job whose hash is gone, or is no job at all, leaves nothing.
-
-    It does what RQ's ``Job.delete`` does for a queued, failed, stopped or cancelled
-    job, without reading each job's status anew for each registry. A queue that holds
-    ``ONE_PASS_FROM`` of the jobs or more is read once for them all (``_WITHOUT``).
-    """
-    # Send jobs, their queues and registries are keys devices write: one holding another
-    # kind of value leaves that key as it is, and everything else is deleted.
-    with connection.pipeline(transaction=False) as pipe:
-        for job_id in job_ids:
-            pipe.hget(Job.key_for(job_id), "origin")
-        origins = device_written.answers(pipe)
-    by_queue: dict[str, list[str]] = {}
-    for job_id, origin in zip(job_ids, origins, strict=True):
-        if isinstance(origin, bytes):
-            by_queue.setdefault(origin.decode(errors="replace"), []).append(job_id)
-    with connection.pipeline(transaction=False) as pipe:
-        for name, on_queue in by_queue.items():
-            if len(on_queue) < ONE_PASS_FROM:
-                for job_id in on_queue:
-                    pipe.lrem(queue_key(name), 0, job_id)
-            else:
-                pipe.eval(_WITHOUT, 1, queue_key(name), *on_queue)
-            pipe.zrem(FailedJobRegistry(name, connection=connection).key, *on_queue)
-            pipe.zrem(CanceledJobRegistry(name, connection=connection).key, *on_queue)
-        for job_id in job_ids:
-            _delete_keys(pipe, Job(job_id, connection=connection))
-        device_written.answers(pipe)
-
-
-# Each LREM reads its queue whole (some 13 ns a job on it); ``_WITHOUT`` reads it once for
-# any number of jobs, but copies the rest back (some 0.4 µs a job kept: 4 ms for a queue of
-# 10,000). From this many jobs of one queue, the one pass costs less.
-ONE_PASS_FROM = 32
-# KEYS[1]: a queue; ARGV: job ids. Leaves the queue without every place of those ids (as LREM
-# with a count of 0 does), the rest in their order, in one step (no taker pops meanwhile);
-# a key holding another kind of value stays as it is. Answers how many places it took out.
-_WITHOUT = """
-if redis.call('TYPE', KEYS[1]).ok ~= 'list' then
-    return 0
-end
-local gone = {}
-for _, job_id in ipairs(ARGV) do
-    gone[job_id] = true
-end
-local items = redis.call('LRANGE', KEYS[1], 0, -1)
-local kept = {}
-for _, item in ipairs(items) do
-    if not gone[item] then
-        kept[#kept + 1] = item
-    end
-end
-if #kept < #items then
-    redis.call('DEL', KEYS[1])
-    for first = 1, #kept, 1000 do  -- unpack has a bound on how many it spreads
-        redis.call('RPUSH', KEYS[1], unpack(kept, first, math.min(first + 999, #kept)))
-    end
-end
-return #items - #kept
-"""
-
-
 def still_waiting(connection: Redis, job_ids: Sequence[str]) -> set[str]:
     """Those of ``job_ids`` whose job Redis still holds, not yet run, asked in one round trip:
     an event handed on again only when its job is gone gives a slow or stopped worker no
@@ -395,11 +312,6 @@ def still_waiting(connection: Redis, job_ids: Sequence[str]) -> set[str]:
         pipeline.hget(Job.key_for(job_id), "status")
     statuses = pipeline.execute()
     return {job_id for job_id, status in zip(job_ids, statuses, strict=True) if status in _WAITING}
-
-
-def _delete_keys(pipe: Pipeline, job: Job) -> None:
-    """Queue on ``pipe`` the deletion of the job's hash and of the keys RQ keeps beside it."""
-    pipe.delete(job.key, job.dependents_key, job.dependencies_key, job.execution_registry.key)
 
 
 def job_id_of(item: bytes | str) -> str:

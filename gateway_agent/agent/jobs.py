@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gateway_agent.agent.manifests import Manifests
-from zimsend_common import bus, manifest, signing, wire
+from zimsend_common import bus, job_deletion, manifest, signing, wire
 from zimsend_common.timefmt import utcnow
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class JobRefusal:
 @dataclass(frozen=True)
 class Taken:
     """A send job the agent accepted: its message, and the queue's job that carried it,
-    which the sender deletes in its claim's round trip (``bus.discard``)."""
+    which the sender deletes in its claim's round trip (``job_deletion.discard``)."""
 
     send: wire.SendJob
     job: bus.TakenJob
@@ -116,7 +116,7 @@ def accept(
         level = logging.INFO if refusal.left_for_relay else logging.ERROR
         log.log(level, "job refused", extra={"job_id": job.id, "reason": exc.reason, "message_id": refusal.message_id})
         refused(refusal)
-    bus.discard(job)
+    job_deletion.discard(job)
     return None
 
 

@@ -51,7 +51,7 @@ from gateway_agent.agent.ledger import DECLINED, Ledger
 from gateway_agent.agent.outbox import Outbox
 from gateway_agent.errors import ModemError, ModemTimeout, PortGone
 from gateway_agent.modem import Modem, SendReceipt
-from zimsend_common import bus, device_written, wire
+from zimsend_common import bus, device_written, job_deletion, wire
 from zimsend_common.config import AgentSettings
 from zimsend_common.failures import FailureCode, describe
 from zimsend_common.timefmt import isoformat_precise, parse_utc, utcnow
@@ -101,7 +101,7 @@ class Sender:
         if state in DECLINED:
             # Declined here before: never ours to send, and never to be claimed again.
             if carrier is not None:
-                bus.discard(carrier)
+                job_deletion.discard(carrier)
             self._give_back(job.client_id, job.message_id)
             self._outbox.report_again(job.message_id)
             return "declined before"
@@ -141,7 +141,7 @@ class Sender:
         key, mine = wire.claim_key(client_id, message_id), wire.claim_value_device(self._device_id)
         pipeline = self._connection.pipeline(transaction=False)
         if carrier is not None:
-            bus.discard(carrier, pipeline)
+            job_deletion.discard(carrier, pipeline)
         pipeline.set(key, mine, nx=True, ex=wire.CLAIM_TTL_SECONDS)
         # Our own claim from a run that stopped before the ledger took the
         # message (the modem never saw it) is ours too.

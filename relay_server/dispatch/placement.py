@@ -34,7 +34,7 @@ from rq.job import Job, JobStatus
 from relay_server.dispatch import unique_jobs
 from relay_server.mobile import wake
 from relay_server.store.models import Message
-from zimsend_common import bus, device_written, manifest, signing, wire
+from zimsend_common import bus, device_written, job_deletion, manifest, signing, wire
 from zimsend_common.job_hashes import JobHash, JobMaker
 from zimsend_common.timefmt import isoformat_precise, isoformat_z, utcnow
 
@@ -312,7 +312,7 @@ def without_live_job(
     finished did, and its message has moved on (or was claimed). The claims
     are read after the jobs, and only for the messages whose job is gone: most
     have a live one. Read in that order, a device that deletes the job as it
-    claims the message (``bus.discard`` before ``SET NX``) is seen with its claim.
+    claims the message (``job_deletion.discard`` before ``SET NX``) is seen with its claim.
     """
     jobs: list[Any] = []
     for start in range(0, len(messages), _BATCH):
@@ -425,4 +425,4 @@ def remove_jobs(redis: Redis, messages: Sequence[tuple[str, str]]) -> None:
     text, a one-time password's code among them) with it. An agent that has just taken
     it holds what it read, and loses the message's claim; one that pops it after finds
     no job, and skips it."""
-    bus.delete_jobs(redis, [wire.send_job_id(client_id, message_id) for client_id, message_id in messages])
+    job_deletion.delete_jobs(redis, [wire.send_job_id(client_id, message_id) for client_id, message_id in messages])

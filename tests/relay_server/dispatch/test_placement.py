@@ -14,7 +14,7 @@ from signed_jobs import signed_for
 
 from relay_server.dispatch import placement, unique_jobs
 from relay_server.mobile import wake
-from zimsend_common import bus, manifest, wire
+from zimsend_common import bus, job_deletion, manifest, wire
 
 # Set at the moment of enqueueing, or carrying the payload (its nonce, issue time and signatures
 # differ from job to job): compared for presence, and the payload as the call it reads back as.
@@ -200,7 +200,9 @@ def test_only_a_job_still_queued_and_still_on_no_queue_is_taken_to_be_off_its_qu
     queue = bus.queue(wire.client_queue(caller.client_id, 3), parts.redis)
     for message in (popped, taken_up, claimed_since):
         queue.remove(wire.send_job_id(message.client_id, message.message_id))  # popped by an agent
-    bus.discard(bus.fetch(wire.send_job_id(taken_up.client_id, taken_up.message_id), parts.redis))  # by a live one
+    job_deletion.discard(
+        bus.fetch(wire.send_job_id(taken_up.client_id, taken_up.message_id), parts.redis)
+    )  # by a live one
     claim = wire.claim_value_device(device.device_id)
     parts.redis.set(wire.claim_key(claimed_since.client_id, claimed_since.message_id), claim)
     refs = [(message.client_id, message.message_id) for message in (waiting, popped, taken_up, claimed_since)]

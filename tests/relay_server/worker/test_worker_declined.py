@@ -13,7 +13,7 @@ from relay_parts import AgentDevice, Parts, run_round
 from relay_server.store.models import Caller, Message, Refusal
 from relay_server.worker import recovery
 from relay_server.worker.events import apply_event
-from zimsend_common import bus, signing, wire
+from zimsend_common import bus, job_deletion, signing, wire
 from zimsend_common.timefmt import isoformat_precise, isoformat_z, utcnow
 
 BARRED = "+CMS ERROR: 8 (Operator determined barring)"
@@ -271,7 +271,7 @@ def test_a_declined_message_placed_for_a_device_that_then_went_offline_fails_onc
     assert signed_for(parts, message) == {other.device_id}
     other.heartbeat(state="modem_lost")  # its modem gone before it took the message
     # The device that declined it takes its job and drops it (refused, or by its sender).
-    bus.discard(bus.fetch(wire.send_job_id(message.client_id, message.message_id), parts.redis))
+    job_deletion.discard(bus.fetch(wire.send_job_id(message.client_id, message.message_id), parts.redis))
 
     assert run_round(parts) is not None
 

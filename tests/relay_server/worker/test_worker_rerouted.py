@@ -20,7 +20,7 @@ from relay_server.store.models import Caller, Message
 from relay_server.store.schema import devices
 from relay_server.worker import recovery, relay_claim
 from relay_server.worker.abandoned import Phones
-from zimsend_common import bus, signing, wire
+from zimsend_common import bus, job_deletion, signing, wire
 from zimsend_common.timefmt import isoformat_precise, isoformat_z, utcnow
 
 ECONET = "+263771234567"
@@ -257,7 +257,7 @@ def test_a_message_a_silent_phone_was_handed_stays_its_own(parts):
 def test_a_message_a_silent_phone_was_handed_stays_its_own_when_its_job_is_placed_again(parts):
     phone, message = handed(parts)
     # Redis loses the job (and no claim was made: the phone had not reported yet).
-    bus.delete_jobs(parts.redis, [wire.send_job_id(message.client_id, message.message_id)])
+    job_deletion.delete_jobs(parts.redis, [wire.send_job_id(message.client_id, message.message_id)])
 
     run_round(parts, utcnow() + timedelta(seconds=OFFLINE_AFTER_SECONDS + 5))
 
