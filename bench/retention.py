@@ -33,8 +33,8 @@ from seeding import filled_client
 
 from relay_server.store import Store
 from relay_server.store.dispatch_schema import incoming_messages
-from relay_server.store.engine import write_transaction
 from relay_server.store.models import Caller
+from relay_server.store.transactions import write_transaction
 
 PAST_RETENTION = datetime(2000, 1, 1, tzinfo=timezone.utc)
 CUTOFF = PAST_RETENTION + timedelta(days=1)

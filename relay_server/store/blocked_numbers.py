@@ -30,13 +30,14 @@ from typing import Literal
 import sqlalchemy as sa
 
 from relay_server.store import inbox
-from relay_server.store.engine import read_transaction, single_read, upsert_insert, write_transaction
+from relay_server.store.engine import upsert_insert
 from relay_server.store.errors import NumbersBlocked
 from relay_server.store.messages import message_from_row
 from relay_server.store.models import Message, NewMessage
 from relay_server.store.planner_hints import selective
 from relay_server.store.schema import blocked_numbers as table
 from relay_server.store.schema import clients, messages
+from relay_server.store.transactions import read_transaction, single_read, write_transaction
 
 Reason = Literal["opt_out", "manual"]
 

@@ -16,10 +16,10 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from relay_server.store import ids
-from relay_server.store.engine import after_commit, single_read, write_transaction
 from relay_server.store.errors import InvalidApiKey, UnknownClient
 from relay_server.store.models import ApiKey, Caller, Client
 from relay_server.store.schema import api_keys, clients
+from relay_server.store.transactions import after_commit, single_read, write_transaction
 from zimsend_common.timefmt import utcnow
 
 # "zs_live_" and 4 characters: enough to tell keys apart in a listing, far too few to guess one.

@@ -23,9 +23,9 @@ from datetime import date, timezone
 import sqlalchemy as sa
 
 from relay_server.store.count_rows import add_counts
-from relay_server.store.engine import put_off_items, put_off_to_commit
 from relay_server.store.models import Message
 from relay_server.store.schema import daily_counts, daily_totals
+from relay_server.store.transactions import put_off_items, put_off_to_commit
 
 _Key = tuple[str, bool, str, date, str]  # client, mode, device, day, status: daily_counts' key order
 

@@ -31,10 +31,10 @@ from datetime import date, datetime, time, timedelta, timezone
 import sqlalchemy as sa
 
 from relay_server.store import daily_counts, ids
-from relay_server.store.engine import after_commit, single_read, write_transaction
 from relay_server.store.errors import StoreError
 from relay_server.store.models import Client
 from relay_server.store.schema import clients
+from relay_server.store.transactions import after_commit, single_read, write_transaction
 
 # The largest quota ``clients.daily_quota`` holds: an INTEGER, 32 bits on PostgreSQL.
 MAX_LIMIT = 2**31 - 1

@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from relay_server.store.dispatch_schema import device_events
-from relay_server.store.engine import read_transaction
+from relay_server.store.transactions import read_transaction
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ import sqlalchemy as sa
 
 from relay_server.store import device_records, device_state, devices, ids
 from relay_server.store.device_state import DeviceState
-from relay_server.store.engine import read_transaction, single_read, write_transaction
 from relay_server.store.errors import InvalidPrefixes
 from relay_server.store.mobile_devices import MobileDevices
 from relay_server.store.models import Device
+from relay_server.store.transactions import read_transaction, single_read, write_transaction
 
 
 class DeviceRegistry:

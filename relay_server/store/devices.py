@@ -21,9 +21,9 @@ import sqlalchemy as sa
 
 from relay_server.store import ids
 from relay_server.store.clients import require_active_client
-from relay_server.store.engine import once_per_transaction
 from relay_server.store.models import Device
 from relay_server.store.schema import devices
+from relay_server.store.transactions import once_per_transaction
 from zimsend_common import signing
 from zimsend_common.timefmt import utcnow
 

@@ -13,7 +13,7 @@ waited for a connection with the sends, past the pool's 30 s: 503 answers.
 next runs every queued write in one transaction, each in its own savepoint
 and in its caller's context (``contextvars``: a request's, say), and commits
 once. The writes' additions to the counts are put off to that commit and
-made once, summed (``engine.put_off_to_commit``): the rows are held for one
+made once, summed (``transactions.put_off_to_commit``): the rows are held for one
 statement and the commit, once for the whole batch. A process then holds at
 most one connection for its queued writes, however many wait. On SQLite the
 turn is the store's writer's turn (``writer_turn``), across processes too;
@@ -39,15 +39,15 @@ from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 
-from relay_server.store.engine import (
+from relay_server.store.engine import writer_turn
+from relay_server.store.errors import WriteAbandoned, cut_by_the_database
+from relay_server.store.transactions import (
     in_shared_transaction,
     run_shared_in,
     savepoint,
     shared_transaction,
     write_transaction,
-    writer_turn,
 )
-from relay_server.store.errors import WriteAbandoned, cut_by_the_database
 
 T = TypeVar("T")
 

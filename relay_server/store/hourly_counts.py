@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from relay_server.store.engine import read_transaction
 from relay_server.store.models import Caller
 from relay_server.store.schema import messages
+from relay_server.store.transactions import read_transaction
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ import sqlalchemy as sa
 
 from relay_server.store import webhook_events
 from relay_server.store.dispatch_schema import incoming_messages
-from relay_server.store.engine import read_transaction, single_read
 from relay_server.store.history_filters import text_contains
 from relay_server.store.schema import messages
 from relay_server.store.storable_text import from_exact_json
+from relay_server.store.transactions import read_transaction, single_read
 from zimsend_common.timefmt import isoformat_z
 
 OPT_OUT_KEYWORDS = frozenset({"STOP", "ARRET", "ARRÊT", "UNSUBSCRIBE", "STOPALL", "END", "QUIT", "CANCEL"})

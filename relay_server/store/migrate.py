@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from relay_server.store.engine import create_engine, write_transaction
+from relay_server.store.engine import create_engine
 from relay_server.store.errors import SchemaNewerThanCode
+from relay_server.store.transactions import write_transaction
 
 if TYPE_CHECKING:
     from alembic.config import Config

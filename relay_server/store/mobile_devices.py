@@ -30,12 +30,12 @@ import sqlalchemy as sa
 from relay_server.store import devices as store_devices
 from relay_server.store import ids
 from relay_server.store.blocked_numbers import ON_ITS_LIST
-from relay_server.store.engine import single_read, write_transaction
 from relay_server.store.messages import message_from_row
 from relay_server.store.mobile_schema import mobile_devices
 from relay_server.store.models import Device, Message
 from relay_server.store.planner_hints import selective
 from relay_server.store.schema import devices, messages
+from relay_server.store.transactions import single_read, write_transaction
 
 ANDROID = "android"
 REGISTRATION_PREFIX = "zsreg_"

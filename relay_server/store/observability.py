@@ -15,8 +15,8 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 
 from relay_server.store.dispatch_schema import dead_letters
-from relay_server.store.engine import read_transaction, single_read
 from relay_server.store.schema import daily_counts
+from relay_server.store.transactions import read_transaction, single_read
 from relay_server.store.webhook_attempt_totals import attempt_totals
 from relay_server.store.webhook_delivery_totals import delivery_counts
 from zimsend_common.timefmt import parse_utc

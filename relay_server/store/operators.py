@@ -12,9 +12,9 @@ import sqlalchemy as sa
 
 from relay_server.store import ids
 from relay_server.store.clients import key_digest
-from relay_server.store.engine import read_transaction, write_transaction
 from relay_server.store.errors import StoreError
 from relay_server.store.operator_schema import console_operators
+from relay_server.store.transactions import read_transaction, write_transaction
 from zimsend_common.timefmt import utcnow
 
 

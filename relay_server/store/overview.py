@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from relay_server.store.engine import read_transaction
 from relay_server.store.models import Client
 from relay_server.store.schema import clients
+from relay_server.store.transactions import read_transaction
 
 
 class Overview:

@@ -18,10 +18,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from relay_server.store.engine import dialect_insert, single_read, write_transaction
+from relay_server.store.engine import dialect_insert
 from relay_server.store.mobile_schema import phone_events
 from relay_server.store.retention import Stale
 from relay_server.store.schema import devices
+from relay_server.store.transactions import single_read, write_transaction
 
 
 @dataclass(frozen=True)

@@ -39,9 +39,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from relay_server.store import daily_counts, refusals
-from relay_server.store.engine import let_writers_in, single_read, write_transaction
+from relay_server.store.engine import let_writers_in
 from relay_server.store.messages import message_from_row
 from relay_server.store.schema import clients, message_events, messages
+from relay_server.store.transactions import single_read, write_transaction
 from zimsend_common.timefmt import EARLIEST
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,10 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from relay_server.store.engine import dialect_insert, single_read, write_transaction
+from relay_server.store.engine import dialect_insert
 from relay_server.store.operator_schema import console_signed_out
 from relay_server.store.retention import Stale
+from relay_server.store.transactions import single_read, write_transaction
 from zimsend_common.timefmt import utcnow
 
 # Built once: every console request asks it, and building it cost SQLAlchemy about as much

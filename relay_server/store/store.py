@@ -49,15 +49,7 @@ from relay_server.store.blocked_numbers import BlockedNumbers
 from relay_server.store.clients import Clients
 from relay_server.store.device_history import DeviceHistory
 from relay_server.store.device_registry import DeviceRegistry
-from relay_server.store.engine import (
-    after_commit,
-    create_engine,
-    let_writers_in,
-    read_transaction,
-    shared_transaction,
-    single_read,
-    write_transaction,
-)
+from relay_server.store.engine import create_engine, let_writers_in
 from relay_server.store.errors import (
     DatabaseUnreachable,
     InvalidApiKey,
@@ -97,6 +89,13 @@ from relay_server.store.operators import Operators
 from relay_server.store.overview import Overview
 from relay_server.store.phone_events import PhoneEvents
 from relay_server.store.signed_out import SignedOut
+from relay_server.store.transactions import (
+    after_commit,
+    read_transaction,
+    shared_transaction,
+    single_read,
+    write_transaction,
+)
 from relay_server.store.webhook_outbox import WebhookOutbox
 from relay_server.store.webhooks import Webhooks
 from zimsend_common.timefmt import utcnow
@@ -340,7 +339,7 @@ class Store:
 
     def batch(self) -> AbstractContextManager[object]:
         """Every read and write of the store in this block shares one transaction, committed
-        once at its end: one commit for many writes (``engine.shared_transaction``).
+        once at its end: one commit for many writes (``transactions.shared_transaction``).
 
         Each write still stands alone: one that raises is undone by itself and
         the rest go on. When the block raises, or the commit fails, none of it is

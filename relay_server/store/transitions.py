@@ -15,7 +15,7 @@ queued → sent → delivered, queued → cancelled, queued/sent → failed.
 Each move applied records its ``sms.*`` webhook deliveries in the same
 transaction (``webhook_events.record_message_moves``). In a shared
 transaction (a worker's round), its event rows and daily counts are written
-with the others' at the end (``engine.put_off_to_commit``): nothing in the
+with the others' at the end (``transactions.put_off_to_commit``): nothing in the
 round reads them back.
 
 The message's row is locked for the change (``SELECT … FOR UPDATE`` on
@@ -32,11 +32,11 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 
 from relay_server.store import daily_counts, webhook_events
-from relay_server.store.engine import put_off_to_commit
 from relay_server.store.errors import UnknownMessage
 from relay_server.store.messages import get_any_message, get_many
 from relay_server.store.models import ALLOWED_MOVES, Message, StatusChange, TransitionResult
 from relay_server.store.schema import message_events, messages
+from relay_server.store.transactions import put_off_to_commit
 
 
 def steps_between(current: str, target: str) -> tuple[str, ...]:

@@ -16,8 +16,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from relay_server.store.engine import once_per_transaction
 from relay_server.store.models import Message
+from relay_server.store.transactions import once_per_transaction
 from relay_server.store.webhook_schema import PENDING, webhook_deliveries, webhooks
 from relay_server.webhooks import events as catalogue
 from zimsend_common.timefmt import utcnow

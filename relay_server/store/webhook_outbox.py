@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from relay_server.store import webhook_delivery_totals as delivery_totals
-from relay_server.store.engine import read_transaction, single_read, write_transaction
 from relay_server.store.retention import Stale
+from relay_server.store.transactions import read_transaction, single_read, write_transaction
 from relay_server.store.webhook_attempt_totals import count_attempt
 from relay_server.store.webhook_due import due, due_of_each, shares_of
 from relay_server.store.webhook_schema import (

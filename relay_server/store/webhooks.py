@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from relay_server.store import webhook_delivery_totals as delivery_totals
-from relay_server.store.engine import single_read, write_transaction
+from relay_server.store.transactions import single_read, write_transaction
 from relay_server.store.webhook_schema import FAILED, PENDING, webhook_deliveries, webhooks
 
 

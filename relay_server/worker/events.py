@@ -206,7 +206,7 @@ def one_round() -> Iterator[Round]:
     """Within the block, events are applied as one round of the event pump:
 
     - each device is read from the store once, at its first event (the store keeps
-      it for the round's transaction: ``engine.once_per_transaction``). A round
+      it for the round's transaction: ``transactions.once_per_transaction``). A round
       applies up to a batch of events, mostly from a few devices, in one
       commit: their ids, clients and keys do not change in that time, and a
       device disabled meanwhile is refused from the next round;

@@ -11,9 +11,10 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
-from relay_server.store.engine import create_engine, write_transaction
+from relay_server.store.engine import create_engine
 from relay_server.store.migrate import HEAD, MIGRATIONS_DIR
 from relay_server.store.store import Store
+from relay_server.store.transactions import write_transaction
 
 # A revision a later version of the relay makes: this one has no script of it.
 NEWER_REVISION = f"{int(HEAD) + 1:04d}"

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from store_factories import new_message
 
 from relay_server.store import Store
-from relay_server.store.engine import read_transaction, shared_transaction, single_read
 from relay_server.store.models import Caller, HistoryQuery, Message, StatusChange
 from relay_server.store.schema import messages
+from relay_server.store.transactions import read_transaction, shared_transaction, single_read
 from zimsend_common.timefmt import utcnow
 
 

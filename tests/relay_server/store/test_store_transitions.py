@@ -9,7 +9,6 @@ from query_plans import statements_run
 from store_factories import new_message
 
 from relay_server.store import Store, UnknownMessage
-from relay_server.store.engine import shared_transaction, write_transaction
 from relay_server.store.models import (
     ALLOWED_MOVES,
     STATUSES,
@@ -20,6 +19,7 @@ from relay_server.store.models import (
     TransitionResult,
 )
 from relay_server.store.schema import daily_counts, message_events
+from relay_server.store.transactions import shared_transaction, write_transaction
 from relay_server.store.transitions import apply_status_change
 from zimsend_common.timefmt import utcnow
 

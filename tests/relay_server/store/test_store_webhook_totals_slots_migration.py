@@ -9,9 +9,10 @@ import sqlalchemy as sa
 from migrated_store import migrate_to
 
 from relay_server.store import webhook_delivery_totals as delivery_totals
-from relay_server.store.engine import create_engine, write_transaction
+from relay_server.store.engine import create_engine
 from relay_server.store.migrate import upgrade_to_head
 from relay_server.store.store import Store
+from relay_server.store.transactions import write_transaction
 from relay_server.store.webhook_attempt_totals import count_attempt
 
 

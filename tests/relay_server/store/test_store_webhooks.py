@@ -14,8 +14,8 @@ from store_factories import new_message
 
 from relay_server.store import Store, webhooks
 from relay_server.store import webhook_outbox as outbox
-from relay_server.store.engine import shared_transaction
 from relay_server.store.models import Caller, StatusChange
+from relay_server.store.transactions import shared_transaction
 from relay_server.webhooks.schedule import next_attempt_at
 from zimsend_common.config import RelaySettings
 from zimsend_common.timefmt import utcnow
