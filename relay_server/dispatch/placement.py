@@ -139,6 +139,7 @@ def enqueue_sends(
     leave_out: Mapping[str, Collection[str]] | None = None,
     *,
     unclaimed_only: bool = False,
+    take_over: bool = False,
 ) -> set[str]:
     """``enqueue_send`` for each message, in one round trip (a pipeline) for every
     ``_PIPELINED`` of them, asking ``keys_of`` for each client's signing keys once (a bulk
@@ -146,7 +147,10 @@ def enqueue_sends(
     names, by message id, the devices a shared message's job is not signed for. With
     ``unclaimed_only``, a message claimed by the time its job would be placed gets none
     (checked in the same step): returns the ids of those messages. A shared message routed
-    to a device (``routed_to``: ``dispatch.routes``) goes on that device's own queue.
+    to a device (``routed_to``: ``dispatch.routes``) goes on that device's own queue. With
+    ``take_over``, a job of the same id still waiting on another queue is taken off it, and
+    the new one placed instead: for a placer that knows its route is the store's, and the
+    other job's is not (``worker.recovery``).
 
     Each job is what ``Queue.enqueue(..., unique=True)`` would store, field for field: RQ
     makes it (``create_job``, and its own preparation for a queue: ``job_hashes``), and ``unique_jobs``
@@ -172,11 +176,11 @@ def enqueue_sends(
         ]
         claim_keys = [wire.claim_key(m.client_id, m.message_id) for m in chunk] if unclaimed_only else None
         try:
-            left_out = _enqueue_unique(redis, jobs, chunk, manifests, claim_keys)
+            left_out = _enqueue_unique(redis, jobs, chunk, manifests, claim_keys, take_over)
         except NoScriptError:  # a Redis restarted or flushed of scripts: give it ours, then send again
             unique_jobs.load(redis)
             # The refused pipeline's wake-ups went: a phone pulls from the store, where its message is.
-            left_out = _enqueue_unique(redis, jobs, chunk, manifests, claim_keys, wake_phones=False)
+            left_out = _enqueue_unique(redis, jobs, chunk, manifests, claim_keys, take_over, wake_phones=False)
         claimed.update(message.message_id for message, job in zip(chunk, jobs) if job.job_id in left_out)
     return claimed
 
@@ -243,18 +247,20 @@ def _enqueue_unique(
     messages: Sequence[Message],
     manifests: Mapping[str, bytes],
     claim_keys: Sequence[str] | None,
+    take_over: bool,
     *,
     wake_phones: bool = True,
 ) -> set[str]:
     """What ``Queue.enqueue_job(job, unique=True)`` stores for each job (``unique_jobs``), all
     in one pipeline, except for a job whose message's claim key (``claim_keys``) exists;
-    returns the ids of those jobs. The manifests the jobs name go first, so no agent finds a
+    returns the ids of those jobs. With ``take_over``, a job of the same id waiting on
+    another queue is taken off it, and the new one placed instead (logged). The manifests the jobs name go first, so no agent finds a
     job before its manifest. Sent again after a refusal, it stores nothing twice; a phone a
     message was placed on is woken in the same pipeline, unless ``wake_phones`` is False."""
     with redis.pipeline(transaction=False) as pipe:
         for key, stored in manifests.items():
             pipe.set(key, stored, ex=manifest.KEPT_SECONDS)
-        unique_jobs.save_and_push(pipe, jobs, claim_keys)
+        unique_jobs.save_and_push(pipe, jobs, claim_keys, take_over=take_over)
         answer_at = len(pipe) - 1  # the script's answer: the queue keys it cleared, the jobs it left out
         for message in messages if wake_phones else ():
             wake.message_enqueued(pipe, message)  # a phone pulls its messages: tell it there is one
@@ -265,9 +271,11 @@ def _enqueue_unique(
     for answer in answers:
         if isinstance(answer, Exception):
             raise answer
-    cleared, left_out = answers[answer_at]
+    cleared, left_out, taken_over = answers[answer_at]
     for queue_key in cleared:
         log.warning("queue cleared: its key held another kind of value", extra={"queue": queue_key.decode()})
+    for job_id in taken_over:
+        log.warning("send job taken off a queue other than its message's route", extra={"job_id": job_id.decode()})
     return {job_id.decode() for job_id in left_out}
 
 

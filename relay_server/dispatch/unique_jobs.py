@@ -21,6 +21,7 @@ import msgpack
 from redis import Redis
 from redis.client import Pipeline
 
+from zimsend_common import bus
 from zimsend_common.job_hashes import JobHash, register_queues
 
 # ARGV[1]: the jobs, each {job key, queue key, job id, time to live (-1: none), claim key ("":
@@ -29,10 +30,20 @@ from zimsend_common.job_hashes import JobHash, register_queues
 # placed now would wait on its queue for a message no device may take. A queue's key holding
 # another kind of value than a list is deleted first: a device may write its queues' keys,
 # pushing there would fail the whole call (and with it every other client's jobs), and left
-# there it would keep every job of that queue from being placed. Returns the keys of the queues
-# so cleared, and the ids of the jobs left out for their claim.
+# there it would keep every job of that queue from being placed. ARGV[2] "1" takes a job of the
+# same id still waiting on another queue (its key: ARGV[3], the queues' prefix, and the job's
+# origin) off it, and places the new one instead; one taken off no queue (a device popped it)
+# stays, and the claim decides. Returns the keys of the queues so cleared, the ids of the jobs
+# left out for their claim, and those placed instead of one on another queue.
 SCRIPT = """
-local cleared, claimed = {}, {}
+local cleared, claimed, taken = {}, {}, {}
+local function place(job)
+    redis.call("HSET", job[1], unpack(job, 6))
+    if job[4] > 0 then
+        redis.call("EXPIRE", job[1], job[4])
+    end
+    redis.call("RPUSH", job[2], job[3])
+end
 for _, job in ipairs(cmsgpack.unpack(ARGV[1])) do
     local queue_kind = redis.call("TYPE", job[2]).ok
     if queue_kind ~= "list" and queue_kind ~= "none" then
@@ -42,31 +53,41 @@ for _, job in ipairs(cmsgpack.unpack(ARGV[1])) do
     if job[5] ~= "" and redis.call("EXISTS", job[5]) == 1 then
         claimed[#claimed + 1] = job[3]
     elseif redis.call("EXISTS", job[1]) == 0 then
-        redis.call("HSET", job[1], unpack(job, 6))
-        if job[4] > 0 then
-            redis.call("EXPIRE", job[1], job[4])
+        place(job)
+    elseif ARGV[2] == "1" and redis.call("TYPE", job[1]).ok == "hash" then
+        local origin = redis.call("HGET", job[1], "origin")
+        local from = origin and ARGV[3] .. origin
+        if from and from ~= job[2] and redis.call("TYPE", from).ok == "list"
+            and redis.call("LREM", from, 0, job[3]) > 0 then
+            redis.call("DEL", job[1])
+            place(job)
+            taken[#taken + 1] = job[3]
         end
-        redis.call("RPUSH", job[2], job[3])
     end
 end
-return {cleared, claimed}
+return {cleared, claimed, taken}
 """
 _SHA = hashlib.sha1(SCRIPT.encode()).hexdigest()  # as Redis names the script
 
 
-def save_and_push(pipeline: Pipeline, jobs: Sequence[JobHash], claim_keys: Sequence[str] | None = None) -> None:
+def save_and_push(
+    pipeline: Pipeline, jobs: Sequence[JobHash], claim_keys: Sequence[str] | None = None, *, take_over: bool = False
+) -> None:
     """Add to ``pipeline`` what enqueues each job on its queue unless a job of its id
     exists (``Queue.enqueue_job(job, unique=True)``, with the queue's registration), or,
     when ``claim_keys`` gives each job's message's claim key, unless that claim exists: both
-    checked in the same step as the placing. Its answer in the pipeline's results is two
-    lists: the queue keys it found holding another kind of value, and cleared (see
-    ``SCRIPT``), and the ids of the jobs left out for their message's claim. A Redis that
-    lacks the script refuses it (``NoScriptError``): see ``load``."""
+    checked in the same step as the placing. With ``take_over``, a job of its id waiting on
+    another queue is taken off it, and this one placed instead, in the same step. Its answer
+    in the pipeline's results is three lists: the queue keys it found holding another kind
+    of value, and cleared (see ``SCRIPT``), the ids of the jobs left out for their message's
+    claim, and those placed instead of one on another queue. A Redis that lacks the script
+    refuses it (``NoScriptError``): see ``load``."""
     register_queues(pipeline, jobs)
     claims = claim_keys if claim_keys is not None else [""] * len(jobs)
     document = [[job.key, job.queue.key, job.job_id, job.ttl, claim, *job.fields] for job, claim in zip(jobs, claims)]
     # MessagePack's older string type for bytes too: Redis's cmsgpack refuses the bin types.
-    pipeline.evalsha(_SHA, 0, msgpack.packb(document, use_bin_type=False))
+    packed = msgpack.packb(document, use_bin_type=False)
+    pipeline.evalsha(_SHA, 0, packed, "1" if take_over else "0", bus.queue_key(""))
 
 
 def load(redis: Redis) -> None:

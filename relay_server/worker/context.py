@@ -2,10 +2,14 @@
 
 RQ calls job functions with their arguments only, so the worker installs its
 parts here once at start, and each job function asks for them.
+
+The worker's placings run one at a time (``placing``: ``recovery.give_jobs``).
 """
 
 from __future__ import annotations
 
+import threading
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -22,6 +26,8 @@ class WorkerContext:
     redis: Redis
     settings: Settings
     agent_instances: AgentInstances = field(default_factory=AgentInstances, compare=False)
+    # Held for each step of placing messages (``recovery.give_jobs``), by the threads of the process.
+    placing: AbstractContextManager[object] = field(default_factory=threading.Lock, compare=False)
 
     @property
     def offline_after(self) -> timedelta:

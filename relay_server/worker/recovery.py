@@ -12,6 +12,20 @@ client's other devices only, or fails when none is left (``refusals``). A shared
 placed on a device of its route when its destination has one that can take
 it (``dispatch.routes``), and one left waiting for a route device that can no
 longer take it is placed again so (``rerouted``).
+
+A placing is steps apart: it takes a message's old job off, keeps its route
+in the store (only over the route read: ``_routed``), then places its job
+unless one of its id exists. Two at once could leave the job by a route the
+store no longer keeps (one keeps the route it read, the other moves it, and
+the first's job, placed between, keeps the second's out): a phone pulls by
+the store's route and claims only after it sent, so it and the agent holding
+the job would both send. So this process's placings (the event pump's, the
+due release's, the round's, its returns to claimants) each hold
+``WorkerContext.placing`` from first step to last, for ``_PLACING`` messages
+at most (a second or two on PostgreSQL). Only the lease holder places, but the
+relay places each message it stores by the route stored with it, and may do
+so while a placing moves it: that placing, its route the store's while it
+holds the lock, takes the relay's job over (``enqueue_sends``' ``take_over``).
 """
 
 from __future__ import annotations
@@ -203,13 +217,17 @@ def give_jobs(
     this placing have taken that job off first, the next recovery round places it again by
     the route the store keeps. A shared message goes on its route (``dispatch.routes``) by
     ``states_of``, the devices' live states (``live_states_of``, read here when None), both
-    judged by ``keys_of``, the round's reading of its clients' keys when it has one."""
+    judged by ``keys_of``, the round's reading of its clients' keys when it has one. Each
+    ``_PLACING`` of them are placed while no other placing of this process runs
+    (``WorkerContext.placing``), and one whose job the relay placed meanwhile by the route
+    this placing moved it from has that job taken to its new route."""
     # Each client's keys read once: who is gone, and whom the jobs are signed for.
     keys_of = keys_of or functools.cache(ctx.store.devices.signing_keys)
     states_of = states_of or live_states_of(ctx, keys_of, now)  # read as first asked
     placed: list[Message] = []
     for start in range(0, len(messages), _PLACING):
-        placed += _give_some_jobs(ctx, messages[start : start + _PLACING], now, keys_of, states_of)
+        with ctx.placing:
+            placed += _give_some_jobs(ctx, messages[start : start + _PLACING], now, keys_of, states_of)
     return placed
 
 
@@ -239,7 +257,7 @@ def _give_some_jobs(
     placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id) for message in due])
     route_of = routes.router(states_of, now, ctx.offline_after)
     due = _routed(ctx, due, seen.leave_out, route_of, rerouted.held_by_phones(ctx, due, now, states_of), states_of)
-    claimed = placement.enqueue_sends(ctx.redis, keys_of, due, seen.leave_out, unclaimed_only=True)
+    claimed = placement.enqueue_sends(ctx.redis, keys_of, due, seen.leave_out, unclaimed_only=True, take_over=True)
     return [message for message in due if message.message_id not in claimed]
 
 
@@ -354,8 +372,10 @@ def _return_to_claimants(
     ]
     if not returning:
         return 0
-    placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id) for message in returning])
-    placement.enqueue_sends(ctx.redis, _claimants_keys(keys, [device for _, device in stuck]), returning)
+    keys_of = _claimants_keys(keys, [device for _, device in stuck])
+    with ctx.placing:
+        placement.remove_jobs(ctx.redis, [(message.client_id, message.message_id) for message in returning])
+        placement.enqueue_sends(ctx.redis, keys_of, returning)
     for message in returning:
         log.warning(
             "claimed message returned to its device",
