@@ -34,7 +34,7 @@ from relay_server.worker.expiry import fail_past_validity
 from relay_server.worker.liveness import check_devices
 from relay_server.worker.newly_blocked import NewlyBlocked
 from relay_server.worker.phone_events import hand_on_again
-from relay_server.worker.recovery import phones_may_hold, publish_device_clients, requeue_orphans
+from relay_server.worker.recovery import publish_device_clients, requeue_orphans
 from relay_server.worker.unreported import give_up_unreported
 from zimsend_common.timefmt import utcnow
 
@@ -72,7 +72,7 @@ class Maintenance:
                 # Read once, for the three duties that ask which devices are phones.
                 phones = Phones(self.ctx.store)
                 # Before the device gone's, which would say a disabled phone's surely never left.
-                give_up_unreported(self.ctx, now, phones, phones_may_hold)
+                give_up_unreported(self.ctx, now, phones)
                 # Before recovery, which would place them again for no device to take.
                 fail_stranded(self.ctx, now, self.due.looked_through)
                 self.newly_blocked.fail_queued(now)  # before the expiry, as recovery's give_jobs

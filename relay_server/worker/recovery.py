@@ -303,12 +303,6 @@ def _routed(
     return [message for message in routed if message.message_id not in checked or message.message_id in kept]
 
 
-def phones_may_hold(ctx: WorkerContext, messages: Sequence[Message], now: datetime) -> set[str]:
-    """``rerouted.held_by_phones``, by the devices' live states read for it as a round reads
-    them: of messages routed to phones, the ids of those a pull may have handed their phone."""
-    return rerouted.held_by_phones(ctx, messages, now, live_states_of(ctx, RoundKeys(ctx.store), now))
-
-
 def live_states_of(ctx: WorkerContext, keys_of: placement.KeysOf, now: datetime) -> routes.StatesOf:
     """Each client's device states as live as known at ``now`` (``heartbeat_keys.live_states``),
     read when first asked and kept: make one a placing, or a round for all it judges."""

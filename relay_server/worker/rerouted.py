@@ -23,7 +23,7 @@ only while the phone cannot hold it: a phone claims a message with its first
 report, which may come after it sent, so one a pull may have handed it stays
 the phone's, as a pinned one does (``unreported`` ends it should the phone
 never come back). A pull may have handed it when the phone was heard from
-since the message came due (``unreported.last_heard``) and the pull's mark
+since the message came due (``last_heard``) and the pull's mark
 says so (``handing.handed_key``), or cannot tell: the message came due more
 than the mark's life (``PHONE_REPORT_GRACE``) ago, or before Redis lost its
 data. A pull reads the store, then marks what it read: so the move marks the
@@ -57,9 +57,10 @@ from relay_server.dispatch import routes
 from relay_server.mobile import downtime, handing
 from relay_server.store.device_state import DeviceState
 from relay_server.store.models import Message
-from relay_server.worker import epoch, unreported
+from relay_server.worker import epoch
 from relay_server.worker.context import WorkerContext
 from relay_server.worker.expiry import PHONE_REPORT_GRACE
+from relay_server.worker.last_heard import last_heard
 from zimsend_common import wire
 
 
@@ -144,7 +145,7 @@ def held_by_phones(
     pulled_by = {
         device_id: heard.pulled_by
         for device_id, device in ctx.store.devices.get_many(phones).items()
-        if (heard := unreported.last_heard(device, noted.get(device_id), ctx.offline_after)) is not None
+        if (heard := last_heard(device, noted.get(device_id), ctx.offline_after)) is not None
     }
     marks = ctx.redis.mget([handing.handed_key(cast(str, m.routed_to), m.message_id) for m in theirs])
     resumed = epoch.recovery_resumed_at(ctx.redis)
@@ -185,7 +186,7 @@ def _on_phone(message: Message, states_of: routes.StatesOf) -> bool:
 
 def _may_hold(message: Message, pulled_by: datetime | None, marked: bool, lost_by: datetime, now: datetime) -> bool:
     """Whether the phone the message is routed to may have been handed it: it may have pulled
-    since the message came due (``unreported.last_heard``; never, when None), and the message
+    since the message came due (``last_heard``; never, when None), and the message
     is marked handed, or came due too long ago, or before Redis's loss, for a mark to tell
     (a mark lasts ``PHONE_REPORT_GRACE`` from the first pull that listed the message)."""
     came_due = _came_due_at(message)

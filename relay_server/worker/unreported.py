@@ -50,26 +50,22 @@ runs after this).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import NamedTuple, cast
 
-from relay_server.mobile import downtime, stream
+from relay_server.mobile import downtime
 from relay_server.store.models import Device, Message
 from relay_server.worker.abandoned import ABANDONED, Phones, silence_bound, why_abandoned
 from relay_server.worker.context import WorkerContext
+from relay_server.worker.last_heard import last_heard
+from relay_server.worker.recovery import live_states_of
 from relay_server.worker.relay_claim import fail_unless_taken
+from relay_server.worker.rerouted import held_by_phones
+from relay_server.worker.round_keys import RoundKeys
 from zimsend_common import wire
 from zimsend_common.failures import FailureCode
 
 log = logging.getLogger(__name__)
-
-
-class Heard(NamedTuple):
-    """When a phone was last heard from, and the latest moment it may have pulled."""
-
-    at: datetime
-    pulled_by: datetime
 
 
 class Gone(NamedTuple):
@@ -80,22 +76,17 @@ class Gone(NamedTuple):
     pulled_by: datetime
 
 
-# Of messages routed to phones, the ids of those a pull may have handed their phone: the round
-# passes ``recovery.phones_may_hold`` (``rerouted.held_by_phones``), which moves by the same judgement
-# (both import this module).
-HeldBy = Callable[[WorkerContext, Sequence[Message], datetime], set[str]]
-
-
-def give_up_unreported(ctx: WorkerContext, now: datetime, phones: Phones, held_by: HeldBy) -> int:
+def give_up_unreported(ctx: WorkerContext, now: datetime, phones: Phones) -> int:
     """Fail every message a phone that will never report may have been handed (the registered
     ``phones``), but for one a cancel or the phone claimed first; returns how many failed.
 
-    One routed to the phone, rather than sent to it, fails only when ``held_by`` finds a pull
-    may have handed it: else recovery moves it off the phone (``rerouted``), for another device."""
+    One routed to the phone, rather than sent to it, fails only when a pull may have handed it
+    (``rerouted.held_by_phones``, by the devices' live states read for it as a round reads
+    them): else recovery moves it off the phone (``rerouted``), for another device."""
     gone = {found.phone.device_id: found for found in _gone_phones(ctx, now, phones)}
     due = ctx.store.mobile_devices.queued_due_by([(found.phone, found.pulled_by) for found in gone.values()])
     routed = [message for message in due if message.device_id is None]
-    held = held_by(ctx, routed, now) if routed else set()
+    held = held_by_phones(ctx, routed, now, live_states_of(ctx, RoundKeys(ctx.store), now)) if routed else set()
     handed: dict[str, list[Message]] = {}
     for message in due:
         if message.device_id is not None or message.message_id in held:
@@ -117,19 +108,6 @@ def _gone_phones(ctx: WorkerContext, now: datetime, registered: Phones) -> list[
         if heard is not None and why is not None:
             found.append(Gone(phone, why, heard.pulled_by))
     return found
-
-
-def last_heard(phone: Device, noted: datetime | None, offline_after: timedelta) -> Heard | None:
-    """When the phone was last heard from, by the relay's note of its last call (``downtime``,
-    in Redis) or the store's last sight of it, whichever is later; None for a phone never heard
-    from, which no pull handed anything. It may have pulled until the note, exact; without one
-    (Redis lost it), until a keep-alive interval after the store's sight, which counts calls
-    only as heartbeats, one an interval at most (``mobile.reports``)."""
-    seen = phone.last_seen_at
-    if noted is not None:
-        at = noted if seen is None else max(noted, seen)
-        return Heard(at, at)
-    return None if seen is None else Heard(seen, seen + stream.keepalive_every(offline_after))
 
 
 def _may_be_gone(phone: Device, now: datetime, bound: timedelta) -> bool:

@@ -19,7 +19,6 @@ from relay_server.worker import recovery
 from relay_server.worker.abandoned import ABANDONED, Phones, silence_bound
 from relay_server.worker.device_gone import DEVICE_GONE
 from relay_server.worker.expiry import PHONE_REPORT_GRACE
-from relay_server.worker.recovery import phones_may_hold
 from relay_server.worker.unreported import give_up_unreported
 from zimsend_common import bus, wire
 from zimsend_common.timefmt import utcnow
@@ -158,9 +157,7 @@ def test_a_message_a_cancel_or_the_phones_report_claimed_first_is_left_alone(par
 
     # The duty alone: the phone's own claim is ``abandoned``'s to end, in the same round.
     assert (
-        give_up_unreported(
-            parts.ctx, heard_at + silence_bound(parts.ctx, phone=True) + MINUTE, Phones(parts.store), phones_may_hold
-        )
+        give_up_unreported(parts.ctx, heard_at + silence_bound(parts.ctx, phone=True) + MINUTE, Phones(parts.store))
         == 0
     )
 
@@ -177,7 +174,7 @@ def test_a_round_with_no_phone_silent_reads_the_phones_once_and_asks_redis_nothi
 
     reads = statements_run(
         parts.store.engine,
-        lambda: give_up_unreported(parts.ctx, utcnow() + MINUTE, Phones(parts.store), phones_may_hold),
+        lambda: give_up_unreported(parts.ctx, utcnow() + MINUTE, Phones(parts.store)),
         "SELECT",
     )
 
