@@ -18,6 +18,7 @@ from relay_server.dispatch import placement
 from relay_server.store.mobile_devices import MobileDevice
 from relay_server.store.models import Caller, Message
 from relay_server.worker import recovery
+from zimsend_common import bus, wire
 from zimsend_common.timefmt import utcnow
 
 # Each waits only for what the other thread does next; bounded so that a broken run fails, never hangs.
@@ -119,11 +120,13 @@ def test_two_placings_of_a_message_at_once_leave_its_job_on_the_route_the_store_
     assert waits(parts, message) == (own_queue(phone.device_id), {phone.device_id})  # not the agent's as well
 
 
-def test_a_placing_that_moves_a_new_message_takes_the_job_the_relay_placed_meanwhile_to_its_new_route(
-    parts, monkeypatch
-):
+def moved_as_the_relay_enqueues(
+    parts: Parts, monkeypatch: pytest.MonkeyPatch, meanwhile: Callable[[Message, AgentDevice], None]
+) -> tuple[Message, AgentDevice, MobileDevice]:
+    """A message the relay stored routed to an agent that then stopped, with a phone of its route
+    back: a round finds it jobless and moves it to the phone, and the relay enqueues it by the route
+    it stored, then ``meanwhile`` runs, between the round's check of the route and its placing."""
     caller, econet, _, phone = on_the_route_and_the_phone(parts)
-    # The relay stores a message routed to the agent, and has not enqueued it yet when recovery finds it jobless.
     [stored] = parts.store.insert_messages([parts.new_message(caller, to=ECONET, routed_to=econet.device_id)])
     now = utcnow()
     econet.heartbeat(state="stopped")
@@ -133,9 +136,31 @@ def test_a_placing_that_moves_a_new_message_takes_the_job_the_relay_placed_meanw
     def relay_enqueues() -> None:
         placement.place_all(parts.redis, parts.store.devices.signing_keys, [stored])
         assert waits(parts, stored) == (own(econet), {econet.device_id})
+        meanwhile(stored, econet)
 
     checking_routes(monkeypatch, parts, {threading.current_thread().name: relay_enqueues})
     recovery.give_jobs(parts.ctx, [stored], now, moves)
-
     assert parts.reload(stored).routed_to == phone.device_id
+    return stored, econet, phone
+
+
+def test_a_placing_that_moves_a_new_message_takes_the_job_the_relay_placed_meanwhile_to_its_new_route(
+    parts, monkeypatch
+):
+    stored, _, phone = moved_as_the_relay_enqueues(parts, monkeypatch, lambda *_: None)
+
     assert waits(parts, stored) == (own_queue(phone.device_id), {phone.device_id})
+
+
+def test_a_placing_that_moves_a_new_message_leaves_the_relays_job_an_agent_took_meanwhile_to_the_claim(
+    parts, monkeypatch
+):
+    def agent_takes(message: Message, agent: AgentDevice) -> None:
+        job_id = wire.send_job_id(message.client_id, message.message_id)
+        assert parts.redis.lrem(bus.queue_key(own(agent)), 0, job_id) == 1  # as its pop does
+
+    stored, econet, phone = moved_as_the_relay_enqueues(parts, monkeypatch, agent_takes)
+
+    # The agent holds the job it took, and claims the message before it sends: no job is placed beside it.
+    assert bus.fetch(wire.send_job_id(stored.client_id, stored.message_id), parts.redis).origin == own(econet)
+    assert parts.redis.lrange(bus.queue_key(own_queue(phone.device_id)), 0, -1) == []
