@@ -30,8 +30,10 @@ empty): the holder keeps it, unless a standby got there first.
   for its last successful renewal; Redis can only expire it later. A holder
   that cannot renew in time (Redis away, the process paused or starved) has
   its duties stop at the end of their current round, and starts them again
-  only once it holds the lease again. The daily purge ends between two of
-  its batches; one caught in a batch may meet the new holder's purge
+  only once it holds the lease again (a renewal of its own answered after the
+  lease ran out, Redis only paused, is asked again at once: it does not stand
+  by a renewal for itself). The daily purge ends between two of its batches;
+  one caught in a batch may meet the new holder's purge
   (``store.retention`` takes each message off the history's counts once,
   whoever deleted it).
 - A worker that takes the lease from another, or at its start, starts its
@@ -198,6 +200,11 @@ class LeasedDuties:
         try:
             while not stop.is_set():
                 holder = self.lease.keep()
+                if holder == self.lease.name and not self.lease.held():
+                    # Its own renewal, answered after the lease it asked for ran out (Redis
+                    # paused, this process starved): ask again now rather than stand by a
+                    # renewal for itself, its duties stopped for nothing.
+                    holder = self.lease.keep()
                 held = self.lease.held()
                 if term is not None and term.is_set():
                     self._lost(holder)
@@ -206,7 +213,7 @@ class LeasedDuties:
                 if term is None and held and named_before:
                     term = Term(self.lease)
                     threads = self._begin(term)
-                elif holder is not None and not held:
+                elif holder is not None and holder != self.lease.name and not held:
                     self._standing_by(holder)
                 if holder is not None:
                     named_before = holder == self.lease.name

@@ -12,12 +12,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
 import sqlalchemy as sa
 from group_process import GroupProcess
+from own_redis import OwnRedis
 from sealed_heartbeats import leave_heartbeat
 from store_factories import new_message
 from waiting import wait_until
@@ -31,7 +32,7 @@ from relay_server.store.schema import message_events
 from relay_server.store.store import Store
 from relay_server.worker.event_pump import PROCESSING_KEY
 from relay_server.worker.lease import LEASE_SECONDS, RENEW_SECONDS, Duty, LeasedDuties, Term, WorkerLease, who
-from zimsend_common import bus, signing, wire
+from zimsend_common import bus, redis_client, signing, wire
 from zimsend_common.timefmt import isoformat_z, utcnow
 
 # Once the active worker is gone: its lease expires, a standby takes it at its next try
@@ -83,6 +84,36 @@ def test_a_lease_given_back_is_free_for_another_and_one_taken_since_is_left_alon
     first.release()
 
     assert redisdb.get(wire.WORKER_LEASE_KEY) == second.name.encode()
+
+
+def test_a_holder_whose_renewal_was_answered_after_its_lease_ran_out_takes_it_again_at_once(
+    own_redis: OwnRedis, caplog: pytest.LogCaptureFixture
+):
+    lease = WorkerLease(redis_client.connect(own_redis.url, redis_client.WORKER), seconds=2 * RENEW_SECONDS)
+    terms: list[Term] = []
+
+    def duty(term: threading.Event) -> None:
+        terms.append(cast("Term", term))
+        while not term.is_set():
+            term.wait(0.02)
+
+    stop = threading.Event()
+    worker = threading.Thread(target=LeasedDuties(lease, lambda: [("duty", duty)]).run, args=(stop,))
+    worker.start()
+    try:
+        wait_until(lambda: terms, "the first term", 10)
+        own_redis.pause()  # as Redis frozen, or this process starved: the renewal asked meanwhile is answered late
+        time.sleep(lease.seconds + 1.5 * RENEW_SECONDS)
+        own_redis.resume()
+        wait_until(lambda: len(terms) == 2, "a second term", 10)
+    finally:
+        own_redis.resume()
+        stop.set()
+        worker.join(timeout=10)
+
+    assert terms[0].is_set()
+    # It held the lease all along: nobody else did, and it did not wait a renewal standing by for itself.
+    assert not [record for record in caplog.records if record.message.startswith("worker stands by")]
 
 
 class Spans:
