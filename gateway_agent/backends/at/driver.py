@@ -81,6 +81,10 @@ log = logging.getLogger(__name__)
 _STORED_OUTGOING = {"2", "3"}  # <stat> of messages the phone keeps to send, not received ones
 
 
+# TS 27.005 3.2.5: +CMS ERROR 321, invalid memory index (the slot holds nothing).
+_EMPTY_SLOT = 321
+
+
 class ATModem(Modem):
     """A GSM modem on a serial port, driven with AT commands in PDU mode."""
 
@@ -329,8 +333,15 @@ class ATModem(Modem):
             log.info("direct message not acknowledged; the network sends it again", extra={"error": str(exc)})
 
     def _read_slot(self, slot: Location) -> None:
-        with self._reading(slot.memory) as channel:
-            answer = channel.command(f"AT+CMGR={slot.number}", self.options.command_timeout)
+        try:
+            with self._reading(slot.memory) as channel:
+                answer = channel.command(f"AT+CMGR={slot.number}", self.options.command_timeout)
+        except CommandError as exc:
+            if (exc.kind, exc.code) != ("+CMS ERROR", _EMPTY_SLOT):
+                raise
+            # A listing of the SIM read it first, and deleted it once handed on: nothing is missed.
+            log.debug("announced slot already empty", extra={"memory": slot.memory, "slot": slot.number})
+            return
         for _, pdu in stored(answer, "+CMGR:"):
             if not self._inbox.has_read(slot, pdu):
                 self._take(self._inbox.accept(pdu, slot))

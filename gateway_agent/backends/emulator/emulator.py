@@ -160,6 +160,11 @@ class ModemEmulator:
             log.info("emulated SIM full: the network holds a message")
             self._held_messages.append(pdu)
 
+    def announce(self, line: str) -> None:
+        """The modem says ``line`` unprompted, whatever the SIM holds: a real one may announce
+        a slot (+CMTI, +CDSI) that a listing of the SIM has already read and emptied."""
+        self._emit(line)
+
     def vanish(self) -> None:
         """The device disappears at once: nothing more comes out, the pty closes, the link goes."""
         with self._write_lock:

@@ -263,3 +263,15 @@ def test_the_oldest_messages_missing_parts_are_handed_on_to_keep_sim_slots_free(
     incomplete = [record for record in caplog.records if record.getMessage() == "incoming message incomplete"]
     assert [record.missing_parts for record in incomplete] == [[2, 3]] * (10 - room)
     assert eventually(lambda: emulator.stored == room)  # their slots freed, the younger ones still waiting
+
+
+def test_an_announced_slot_already_emptied_is_passed_over_quietly(emulator, modem, caplog) -> None:
+    with caplog.at_level(logging.DEBUG, logger="gateway_agent.backends.at.driver"):
+        emulator.announce('+CMTI: "SM",7')  # read and deleted by a sweep before the driver came to it
+        emulator.inject_incoming(SENDER, "after the empty slot")
+        message = next_event_of(modem, IncomingMessage)
+
+    assert message.text == "after the empty slot"
+    said = [(record.levelno, record.getMessage()) for record in caplog.records]
+    assert (logging.DEBUG, "announced slot already empty") in said
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
