@@ -275,10 +275,18 @@ def load_settings(path: str | Path | None = None, environ: dict[str, str] | None
 
 
 def _source(message: str, from_environment: set[str], file: Path | None) -> str:
-    """Where the setting ``message`` names was given: its variable, else the file."""
-    found = re.search(r"\$\.(\w+)\.(\w+)", message)
-    if found and found.group(0) in from_environment:
-        return f"set by {ENV_PREFIX}{found.group(2).upper()}"
+    """Where the setting ``message`` names was given: its variable, else the file. A table's
+    own check (``__post_init__``) names the table alone: then its settings given by variables."""
+    found = re.search(r"\$\.(\w+)(?:\.(\w+))?", message)
+    if found:
+        section, name = found.groups()
+        given = sorted(
+            path
+            for path in from_environment
+            if path == f"$.{section}.{name}" or (name is None and path.startswith(f"$.{section}."))
+        )
+        if given:
+            return "set by " + " or ".join(ENV_PREFIX + path.rsplit(".", 1)[1].upper() for path in given)
     return f"set in {file}" if file is not None else f"set by a {ENV_PREFIX} variable"
 
 

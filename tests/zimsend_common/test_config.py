@@ -128,6 +128,16 @@ def test_a_bad_value_says_whether_a_variable_or_the_file_gave_it(tmp_path: Path)
         load_settings(config, environ={"ZIMSEND_HTTP_PORT": "5040", "ZIMSEND_MAX_BODY_BYTES": "ten"})
 
 
+def test_a_bad_value_a_tables_own_check_refuses_says_whether_a_variable_or_the_file_gave_it(tmp_path: Path):
+    config = tmp_path / "zimsend.toml"
+    config.write_text('[sms]\nsms_languages = ["xx"]\n')
+    with pytest.raises(ConfigError, match=r"no national language table.*\(set in .*zimsend\.toml\)"):
+        load_settings(config, environ={})
+    config.write_text("[relay]\nhttp_port = 5040\n")
+    with pytest.raises(ConfigError, match=r"no national language table.*\(set by ZIMSEND_SMS_LANGUAGES\)"):
+        load_settings(config, environ={"ZIMSEND_SMS_LANGUAGES": "xx"})
+
+
 def test_an_empty_variable_is_an_unset_one(tmp_path: Path):
     settings = load_settings(
         environ={"ZIMSEND_CONFIG": "", "ZIMSEND_DATA_DIR": "", "ZIMSEND_RATE_LIMIT_PER_MINUTE": ""}
