@@ -25,7 +25,7 @@ from functools import partial
 from typing import Any, Unpack
 from urllib.parse import quote
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, after_this_request
 
 from relay_server.api import context, daily_quota, idempotency
 from relay_server.api.auth import current_caller, requested_device_id
@@ -360,7 +360,8 @@ def blocked_number(number: str) -> ApiError:
 
 
 def store_and_submit(messages: list[NewMessage], render: Callable[[list[Message]], Response]) -> Response:
-    """Store the messages with their answer, ``render`` of them; then queue them.
+    """Store the messages with their answer, ``render`` of them; then, once the view has
+    returned and before its answer is sent, queue them.
 
     ApiError ``BLOCKED_NUMBER``, nothing stored, when a recipient is on the caller's list of blocked
     numbers, and ``QUOTA_EXCEEDED`` when the messages do not fit the caller's daily quota.
@@ -386,8 +387,17 @@ def _store_and_submit(messages: list[NewMessage], render: Callable[[list[Message
         )
     except QuotaExceeded as exceeded:
         raise daily_quota.refused(exceeded, now) from None
-    submit(stored)
+    # Placed once the view has returned, before its answer is sent: a bulk's request, its
+    # items and the messages made of them (a thousand of each) are let go by then, where they
+    # stayed held under a chunk's jobs being made, the bulk's highest use of memory.
+    after_this_request(partial(_submitted, stored))
     return response
+
+
+def _submitted(stored: list[Message], answer: Response) -> Response:
+    """``submit`` the stored messages; ``answer`` as it was (an after-request function)."""
+    submit(stored)
+    return answer
 
 
 def submit(stored: list[Message]) -> None:

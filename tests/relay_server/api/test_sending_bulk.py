@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 from datetime import timedelta
 
@@ -9,7 +10,8 @@ import pytest
 import requests
 from openapi_check import conforms
 
-from relay_server.store.models import HistoryQuery
+from relay_server.dispatch.dispatcher import StoreOnlyDispatcher
+from relay_server.store.models import HistoryQuery, Message, NewMessage
 from zimsend_common.timefmt import isoformat_z as isoformat
 from zimsend_common.timefmt import utcnow
 
@@ -197,3 +199,28 @@ def test_each_item_may_have_its_own_scheduled_time_and_a_bad_one_rejects_its_ite
     assert errors == [("INVALID_SCHEDULED_DATE", "scheduled_at"), ("INVALID_PARAMETER", "valid_until")]
     scheduled = {m.body: isoformat(m.scheduled_at) for m in stored(relay, acme)}
     assert scheduled == {"at one": in_an_hour, "at the request's time": in_two_hours}
+
+
+class HeldWhenPlaced(StoreOnlyDispatcher):
+    """Counts, as each batch is handed over to be placed, the messages to store of a text
+    still held in the process (the request's own, made of its items)."""
+
+    def __init__(self, text: str) -> None:
+        self.text, self.held = text, []
+
+    def submit(self, messages: list[Message]) -> None:
+        gc.collect()
+        self.held.append(sum(isinstance(o, NewMessage) and o.body == self.text for o in gc.get_objects()))
+
+
+def test_a_bulks_jobs_are_placed_once_the_messages_made_of_its_items_are_let_go(make_relay):
+    dispatcher = HeldWhenPlaced("Placed after its request")
+    relay = make_relay(dispatcher=dispatcher)
+    acme = relay.new_client()
+
+    response = post(relay, acme, "/sms/send-bulk", {"recipients": numbers(50), "message": dispatcher.text})
+
+    assert response.status_code == 202, response.text
+    # A thousand of them, and the request's items, held under a chunk's jobs being made were
+    # the highest of a relay's memory.
+    assert dispatcher.held == [0]
