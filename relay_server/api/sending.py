@@ -245,21 +245,32 @@ def send_items(
     options = options_of(request)
     item_context = send_context(priority=options.priority, metadata=options.metadata)
     outcomes = [_item_message(item, options, text, item_context) for item in items]
-    valid = [outcome for outcome in outcomes if isinstance(outcome, NewMessage)]
-    if valid:
-        scheduled = all(message.scheduled_at for message in valid)
-        device_id = choose_device(device_id, scheduled=scheduled, to=[message.to for message in valid])
+    device_id = _batch_device(device_id, outcomes)
     batch_id = ids.new_batch_id()
+    # Each message with its device and batch in place of the one without: both held until
+    # the answer, a bulk's thousand messages were two thousand.
+    outcomes = [
+        replace(o, device_id=device_id, batch_id=batch_id) if isinstance(o, NewMessage) else o for o in outcomes
+    ]
     while True:  # each turn rejects at least one more item, until the store takes the rest
         try:
             return _store_and_submit(
-                [replace(m, device_id=device_id, batch_id=batch_id) for m in outcomes if isinstance(m, NewMessage)],
-                partial(_batch_answer, batch_id, items, outcomes),
+                [m for m in outcomes if isinstance(m, NewMessage)], partial(_batch_answer, batch_id, items, outcomes)
             )
         except NumbersBlocked as blocked:
             outcomes = [
                 blocked_number(o.to) if isinstance(o, NewMessage) and o.to in blocked.numbers else o for o in outcomes
             ]
+
+
+def _batch_device(device_id: str | None, outcomes: list[NewMessage | ApiError]) -> str | None:
+    """The device a batch's messages (the ``outcomes`` that are messages) leave by: ``choose_device``
+    for them all, ``device_id`` when there are none."""
+    valid = [outcome for outcome in outcomes if isinstance(outcome, NewMessage)]
+    if not valid:
+        return device_id
+    scheduled = all(message.scheduled_at for message in valid)
+    return choose_device(device_id, scheduled=scheduled, to=[message.to for message in valid])
 
 
 def _batch_answer(

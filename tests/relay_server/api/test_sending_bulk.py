@@ -202,15 +202,25 @@ def test_each_item_may_have_its_own_scheduled_time_and_a_bad_one_rejects_its_ite
 
 
 class HeldWhenPlaced(StoreOnlyDispatcher):
-    """Counts, as each batch is handed over to be placed, the messages to store of a text
-    still held in the process (the request's own, made of its items)."""
+    """Counts the messages to store of a text still held in the process (the request's own,
+    made of its items) as each batch is routed, before it is stored, and as it is handed over
+    to be placed."""
 
     def __init__(self, text: str) -> None:
-        self.text, self.held = text, []
+        self.text = text
+        self.held: list[int] = []
+        self.held_when_routed: list[int] = []
+
+    def route(self, messages: list[NewMessage]) -> list[NewMessage]:
+        self.held_when_routed.append(self._held())
+        return messages
 
     def submit(self, messages: list[Message]) -> None:
+        self.held.append(self._held())
+
+    def _held(self) -> int:
         gc.collect()
-        self.held.append(sum(isinstance(o, NewMessage) and o.body == self.text for o in gc.get_objects()))
+        return sum(isinstance(o, NewMessage) and o.body == self.text for o in gc.get_objects())
 
 
 def test_a_bulks_jobs_are_placed_once_the_messages_made_of_its_items_are_let_go(make_relay):
@@ -224,3 +234,15 @@ def test_a_bulks_jobs_are_placed_once_the_messages_made_of_its_items_are_let_go(
     # A thousand of them, and the request's items, held under a chunk's jobs being made were
     # the highest of a relay's memory.
     assert dispatcher.held == [0]
+
+
+def test_a_bulks_messages_to_store_are_made_once_each(make_relay):
+    dispatcher = HeldWhenPlaced("Made once")
+    relay = make_relay(dispatcher=dispatcher)
+    acme = relay.new_client()
+
+    response = post(relay, acme, "/sms/send-bulk", {"recipients": numbers(50), "message": dispatcher.text})
+
+    assert response.status_code == 202, response.text
+    # Not a copy of each with its batch beside the first, both held until the answer.
+    assert dispatcher.held_when_routed == [50]
