@@ -223,26 +223,15 @@ class HeldWhenPlaced(StoreOnlyDispatcher):
         return sum(isinstance(o, NewMessage) and o.body == self.text for o in gc.get_objects())
 
 
-def test_a_bulks_jobs_are_placed_once_the_messages_made_of_its_items_are_let_go(make_relay):
-    dispatcher = HeldWhenPlaced("Placed after its request")
+def test_a_bulks_messages_to_store_are_made_once_each_and_let_go_before_its_jobs_are_placed(make_relay):
+    dispatcher = HeldWhenPlaced("Made once, let go")
     relay = make_relay(dispatcher=dispatcher)
     acme = relay.new_client()
 
     response = post(relay, acme, "/sms/send-bulk", {"recipients": numbers(50), "message": dispatcher.text})
 
     assert response.status_code == 202, response.text
-    # A thousand of them, and the request's items, held under a chunk's jobs being made were
-    # the highest of a relay's memory.
-    assert dispatcher.held == [0]
-
-
-def test_a_bulks_messages_to_store_are_made_once_each(make_relay):
-    dispatcher = HeldWhenPlaced("Made once")
-    relay = make_relay(dispatcher=dispatcher)
-    acme = relay.new_client()
-
-    response = post(relay, acme, "/sms/send-bulk", {"recipients": numbers(50), "message": dispatcher.text})
-
-    assert response.status_code == 202, response.text
-    # Not a copy of each with its batch beside the first, both held until the answer.
-    assert dispatcher.held_when_routed == [50]
+    # Not a copy of each with its batch beside the first, both held until the answer; and
+    # a thousand of them, with the request's items, held under a chunk's jobs being made
+    # were the highest of a relay's memory.
+    assert (dispatcher.held_when_routed, dispatcher.held) == ([50], [0])
