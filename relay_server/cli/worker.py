@@ -83,6 +83,10 @@ COMMAND_WAIT_SECONDS = 0.5
 # hands to another of the process's threads is acted on only when it returns.
 WORKER_TTL_SECONDS = 18
 DATABASE_RETRY_SECONDS = 2.0  # between tries to open the store at start
+# The threads that may use the database at once beside the webhook attempts (``webhook_workers``):
+# RQ's loop, the lease, the event pump, the due release, the maintenance, the purge and the webhook
+# pump's round. Fewer, and attempts waited for a connection, or opened one each and closed it.
+DUTY_CONNECTIONS = 7
 SCHEDULER_CHECK_SECONDS = 10
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
@@ -124,8 +128,9 @@ def _main(args: argparse.Namespace) -> int:
         return 1
 
 
-def _open_store(settings: Settings, stop: threading.Event) -> Store | None:
-    """The store, once its database answers (PostgreSQL restarting as the worker starts, or
+def open_store(settings: Settings, stop: threading.Event) -> Store | None:
+    """The store, keeping a PostgreSQL connection for each webhook attempt and each duty that
+    may use one at once, once its database answers (PostgreSQL restarting as the worker starts, or
     not yet up at boot); None when told to stop meanwhile. A relay started then waits the same
     way only per request (503): a worker that gave up here would apply no report until restarted."""
     while True:
@@ -133,6 +138,7 @@ def _open_store(settings: Settings, stop: threading.Event) -> Store | None:
             return Store.open(
                 settings.relay.resolved_database_url(),
                 statement_timeout=settings.relay.worker_statement_timeout_seconds,
+                connections=settings.relay.webhook_workers + DUTY_CONNECTIONS,
             )
         except DatabaseUnreachable as exc:
             log.warning("worker waits for the database", extra={"error": str(exc)})
@@ -149,7 +155,7 @@ def run_worker(settings: Settings, *, maintenance_seconds: float, stop: threadin
     installed before); returns the process's exit status."""
     stop = stop or threading.Event()
     private_directory(settings.relay.data_dir)
-    store = _open_store(settings, stop)
+    store = open_store(settings, stop)
     if store is None:
         return 0  # told to stop while it waited for the database
     redis = redis_client.connect(settings.relay.redis_url, redis_client.WORKER)

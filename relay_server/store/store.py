@@ -49,7 +49,7 @@ from relay_server.store.blocked_numbers import BlockedNumbers
 from relay_server.store.clients import Clients
 from relay_server.store.device_history import DeviceHistory
 from relay_server.store.device_registry import DeviceRegistry
-from relay_server.store.engine import create_engine, let_writers_in
+from relay_server.store.engine import CONNECTIONS, create_engine, let_writers_in
 from relay_server.store.errors import (
     DatabaseUnreachable,
     InvalidApiKey,
@@ -141,12 +141,15 @@ class Store:
         self.credentials_changed: list[Callable[[], object]] = []
 
     @classmethod
-    def open(cls, url: str, *, wait_for_database: bool = False, statement_timeout: float = 0) -> Store:
+    def open(
+        cls, url: str, *, wait_for_database: bool = False, statement_timeout: float = 0, connections: int = CONNECTIONS
+    ) -> Store:
         """Connect to ``url`` (SQLite or PostgreSQL) and bring the schema to head.
 
         With ``statement_timeout`` (seconds; PostgreSQL), each statement the store runs is cut
         after that long, as ``engine.create_engine`` says: a server's requests, and the worker's
-        rounds (with a longer bound of its own). Migrating is never cut.
+        rounds (with a longer bound of its own). Migrating is never cut. It keeps ``connections``
+        to PostgreSQL open, and opens no more: as many as the process uses at once.
 
         Raises UnusableDatabaseUrl for a URL that names no such database,
         DatabaseUnreachable when the database cannot be opened, and
@@ -158,7 +161,7 @@ class Store:
         refused as newer) on the first connection that succeeds, before anything uses it.
         """
         try:
-            engine = create_engine(url, statement_timeout=statement_timeout)
+            engine = create_engine(url, statement_timeout=statement_timeout, connections=connections)
         except sa.exc.ArgumentError as exc:
             raise UnusableDatabaseUrl("database_url is not a usable database URL") from exc
         waits = wait_for_database and engine.dialect.name == "postgresql"

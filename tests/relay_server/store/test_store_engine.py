@@ -136,3 +136,29 @@ def test_in_a_shared_transaction_a_write_the_database_refuses_is_undone_alone_an
 
     kept = store.history(live_caller, HistoryQuery()).items
     assert sorted(message.message_id for message in kept) == sorted([before.message_id, after.message_id])
+
+
+@pytest.mark.parametrize("connections", [15, 24])
+def test_a_postgresql_store_keeps_a_connection_for_each_use_at_once_rather_than_opening_one_a_burst(
+    postgres_url: str, connections: int
+) -> None:
+    store = Store.open(postgres_url, connections=connections)
+    opened = []
+    sa.event.listen(store.engine, "connect", lambda *_: opened.append(1))
+    all_in = threading.Barrier(connections)
+
+    def read() -> None:
+        with store.engine.connect() as conn:
+            all_in.wait(timeout=30)  # every thread holds a connection at once
+            conn.execute(sa.text("SELECT 1"))
+
+    for _ in range(10):  # bursts of requests, or of a worker's webhook attempts
+        threads = [threading.Thread(target=read) for _ in range(connections)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    store.close()
+
+    # Each opened once (one was, opening the store) and kept: none opened again a burst.
+    assert len(opened) <= connections

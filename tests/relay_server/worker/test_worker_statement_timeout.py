@@ -17,7 +17,7 @@ from relay_parts import Parts
 from waiting import wait_until
 from webhook_receiver import receiving
 
-from relay_server.cli.worker import _leased_duties, _open_store
+from relay_server.cli.worker import _leased_duties, open_store
 from relay_server.store import webhooks
 from relay_server.store.models import StatusChange
 from relay_server.webhooks.pump import WebhookPump, lease
@@ -38,7 +38,7 @@ def worker_parts(postgres_url: str, redisdb: redis.Redis) -> Iterator[Parts]:
     settings = Settings(
         relay=RelaySettings(database_url=postgres_url, worker_statement_timeout_seconds=TIMEOUT_SECONDS)
     )
-    store = _open_store(settings, threading.Event())
+    store = open_store(settings, threading.Event())
     assert store is not None
     ctx = context.WorkerContext(store=store, redis=redisdb, settings=settings)
     context.install(ctx)
