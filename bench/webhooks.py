@@ -41,6 +41,7 @@ from unittest import mock
 
 import sqlalchemy as sa
 
+from relay_server.cli.worker import DUTY_CONNECTIONS
 from relay_server.store import Store, webhook_outbox
 from relay_server.store.webhook_outbox import Delivery, Outcome
 from relay_server.store.webhook_schema import DELIVERED, PENDING, webhook_deliveries
@@ -186,7 +187,9 @@ def main() -> None:
         args.deliveries = 200
 
     with tempfile.TemporaryDirectory() as directory:
-        store = Store.open(args.database_url or f"sqlite:///{Path(directory) / 'bench.sqlite3'}")
+        # With a connection for each attempt and duty, as the worker opens its store.
+        url = args.database_url or f"sqlite:///{Path(directory) / 'bench.sqlite3'}"
+        store = Store.open(url, connections=WORKERS + DUTY_CONNECTIONS)
         database = store.engine.dialect.name
         report: dict[str, Any] = {"database": database, "deliveries": args.deliveries, "workers": WORKERS}
         print(f"{args.deliveries:,} deliveries on {database}, {WORKERS} at once, {rounds} rounds each way (medians)")
