@@ -7,6 +7,7 @@ import threading
 import pytest
 import requests
 from database_outage import refusing_connections
+from in_threads import in_threads
 from openapi_check import conforms
 
 from relay_server.dispatch.dispatcher import NoDeviceAvailable, StoreOnlyDispatcher
@@ -93,12 +94,7 @@ def test_concurrent_duplicates_send_one_message_and_all_get_its_answer(relay, ac
         with lock:
             answers.append(response)
 
-    threads = [threading.Thread(target=call) for _ in range(callers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
+    assert in_threads(call, callers) == []
     assert [a.status_code for a in answers] == [202] * callers
     assert len({a.json()["message_id"] for a in answers}) == 1
     assert stored_count(relay, acme) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import sqlalchemy as sa
+from in_threads import in_threads
 
 from relay_server.cli import worker
 from zimsend_common.config import RelaySettings, Settings
@@ -16,21 +17,13 @@ def test_every_webhook_attempt_and_duty_of_the_worker_may_use_postgresql_at_once
     assert store is not None
     at_once = settings.relay.webhook_workers + worker.DUTY_CONNECTIONS
     all_in = threading.Barrier(at_once, timeout=20)
-    failures: list[BaseException] = []
 
     def use() -> None:
-        try:
-            with store.engine.connect() as conn:
-                all_in.wait()  # none waits for another's connection
-                conn.execute(sa.text("SELECT 1"))
-        except BaseException as exc:  # a broken barrier, or the pool's timeout
-            failures.append(exc)
+        with store.engine.connect() as conn:
+            all_in.wait()  # none waits for another's connection
+            conn.execute(sa.text("SELECT 1"))
 
-    threads = [threading.Thread(target=use) for _ in range(at_once)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    failures = in_threads(use, at_once)
     store.close()
 
     assert failures == []

@@ -8,6 +8,7 @@ from dataclasses import replace
 import psycopg
 import pytest
 import sqlalchemy as sa
+from in_threads import in_threads
 from store_factories import new_message
 
 from relay_server.store import Store
@@ -153,11 +154,7 @@ def test_a_postgresql_store_keeps_a_connection_for_each_use_at_once_rather_than_
             conn.execute(sa.text("SELECT 1"))
 
     for _ in range(10):  # bursts of requests, or of a worker's webhook attempts
-        threads = [threading.Thread(target=read) for _ in range(connections)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        assert in_threads(read, connections) == []
     store.close()
 
     # Each opened once (one was, opening the store) and kept: none opened again a burst.
