@@ -138,7 +138,17 @@ class WorkerLease:
 
     def keep(self) -> str | None:
         """Renew the lease, or take it when nobody holds it; the holder's name then (this
-        worker's when it holds it), None when Redis did not answer."""
+        worker's when it holds it), None when Redis did not answer.
+
+        A renewal of its own answered after the lease it asked for ran out (Redis paused,
+        this process starved) is asked again at once: held by it no longer, and by nobody
+        else, the lease is its own for the asking."""
+        holder = self._ask()
+        if holder == self.name and not self.held():
+            holder = self._ask()
+        return holder
+
+    def _ask(self) -> str | None:
         asked_at = time.monotonic()
         try:
             answer = self.redis.eval(_KEEP, 1, wire.WORKER_LEASE_KEY, self.name, int(self.seconds * 1000))
@@ -200,11 +210,6 @@ class LeasedDuties:
         try:
             while not stop.is_set():
                 holder = self.lease.keep()
-                if holder == self.lease.name and not self.lease.held():
-                    # Its own renewal, answered after the lease it asked for ran out (Redis
-                    # paused, this process starved): ask again now rather than stand by a
-                    # renewal for itself, its duties stopped for nothing.
-                    holder = self.lease.keep()
                 held = self.lease.held()
                 if term is not None and term.is_set():
                     self._lost(holder)
