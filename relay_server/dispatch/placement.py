@@ -254,9 +254,10 @@ def _enqueue_unique(
     """What ``Queue.enqueue_job(job, unique=True)`` stores for each job (``unique_jobs``), all
     in one pipeline, except for a job whose message's claim key (``claim_keys``) exists;
     returns the ids of those jobs. With ``take_over``, a job of the same id waiting on
-    another queue is taken off it, and the new one placed instead (logged). The manifests the jobs name go first, so no agent finds a
-    job before its manifest. Sent again after a refusal, it stores nothing twice; a phone a
-    message was placed on is woken in the same pipeline, unless ``wake_phones`` is False."""
+    another queue is taken off it, and the new one placed instead (logged). The manifests
+    the jobs name go first, so no agent finds a job before its manifest. Sent again after a
+    refusal, it stores nothing twice; a phone a message was placed on is woken in the same
+    pipeline, unless ``wake_phones`` is False."""
     with redis.pipeline(transaction=False) as pipe:
         for key, stored in manifests.items():
             pipe.set(key, stored, ex=manifest.KEPT_SECONDS)
