@@ -4,14 +4,10 @@ another beside it: real connections and real locks, no mock of the database."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TypeVar
 
 import sqlalchemy as sa
-
-T = TypeVar("T")
 
 
 @contextmanager
@@ -33,12 +29,3 @@ def commit_held(engine: sa.Engine) -> Iterator[tuple[threading.Event, threading.
     finally:
         release.set()
         sa.event.remove(engine, "commit", hold)
-
-
-def in_thread(work: Callable[[], T]) -> Future[T]:
-    """``work`` run in a thread of its own; its result, or its error, once it ends."""
-    pool = ThreadPoolExecutor(max_workers=1)
-    try:
-        return pool.submit(work)
-    finally:
-        pool.shutdown(wait=False)

@@ -1,9 +1,13 @@
-"""One action run in many threads at once, and what it raised in them."""
+"""Test work run in threads of its own: one action in many at once, or one in the background."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def in_threads(action: Callable[[], object], count: int) -> list[BaseException]:
@@ -23,3 +27,12 @@ def in_threads(action: Callable[[], object], count: int) -> list[BaseException]:
     for thread in threads:
         thread.join()
     return failures
+
+
+def in_thread(work: Callable[[], T]) -> Future[T]:
+    """``work`` run in a thread of its own; its result, or its error, once it ends."""
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        return pool.submit(work)
+    finally:
+        pool.shutdown(wait=False)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from held_commits import commit_held, in_thread
+from held_commits import commit_held
 from held_locks import someone_waits_for_a_lock
+from in_threads import in_thread
 from migrated_store import open_migrated
 from waiting import wait_until
 

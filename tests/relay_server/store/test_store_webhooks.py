@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from held_commits import commit_held, in_thread
+from held_commits import commit_held
+from in_threads import in_thread
 from query_plans import plan_of, statements_run
 from store_factories import new_message
 
